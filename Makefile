@@ -1,0 +1,99 @@
+# taskpipe: `make` builds ./taskpipe, a static musl binary; `make test` runs
+# every test; `make bench` the benchmarks; `make demo` the local demo.
+# Third-party libraries come from Debian source packages (build/libs.sh).
+
+ARCH       ?= x86_64
+DEPS       := .deps/$(ARCH)
+OUT        := out
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Isrc -I$(OUT)/gen
+LUA_FILES  := policies/policy.lua $(wildcard lua/*.lua)
+
+SRC        := $(wildcard src/*.c)
+LIB_SRC    := $(filter-out src/main.c,$(SRC))
+
+# release: musl, static
+ifeq ($(ARCH),aarch64)
+MUSL_CC    := aarch64-linux-musl-gcc
+else
+MUSL_CC    := musl-gcc
+endif
+REL_DIR    := $(OUT)/$(ARCH)
+REL_CFLAGS := $(CFLAGS_COMMON) -O2 -ffunction-sections -fdata-sections -I$(DEPS)/include
+REL_LDFLAGS:= -static -Wl,--gc-sections -L$(DEPS)/lib
+REL_LIBS   := -lcurl -lbearssl -llua -lcjson -lm -lpthread
+REL_OBJ    := $(patsubst src/%.c,$(REL_DIR)/%.o,$(SRC)) $(REL_DIR)/embedded_data.o
+
+# debug: glibc, Debian -dev packages, ASan + UBSan
+DBG_DIR    := $(OUT)/debug
+SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+DBG_CFLAGS := $(CFLAGS_COMMON) -g -O1 $(SAN) -I/usr/include/lua5.4
+DBG_LIBS   := -lcurl -lbearssl -llua5.4 -lcjson -lm -lpthread
+DBG_OBJ    := $(patsubst src/%.c,$(DBG_DIR)/%.o,$(LIB_SRC)) $(DBG_DIR)/embedded_data.o
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(patsubst tests/unit/%.c,$(DBG_DIR)/tests/%,$(UNIT_SRC))
+
+.PHONY: all debug deps libs test unit integration bench demo package clean distclean fuzz
+
+all: taskpipe
+
+deps:
+	@sh build/deps.sh
+
+libs: $(DEPS)/VERSIONS
+$(DEPS)/VERSIONS:
+	sh build/libs.sh $(ARCH)
+
+$(OUT)/gen/embedded_data.c: build/embed.sh $(LUA_FILES)
+	@mkdir -p $(dir $@)
+	sh build/embed.sh $@ policy.lua=policies/policy.lua $(foreach f,$(wildcard lua/*.lua),$(notdir $(f))=$(f))
+
+taskpipe: $(REL_DIR)/taskpipe
+	cp $< $@
+
+$(REL_DIR)/taskpipe: $(REL_OBJ)
+	$(MUSL_CC) $(REL_LDFLAGS) -o $@ $(REL_OBJ) $(REL_LIBS)
+	strip $@ 2>/dev/null || true
+
+$(REL_DIR)/%.o: src/%.c src/*.h $(DEPS)/VERSIONS
+	@mkdir -p $(dir $@)
+	$(MUSL_CC) $(REL_CFLAGS) -c -o $@ $<
+$(REL_DIR)/embedded_data.o: $(OUT)/gen/embedded_data.c src/embedded.h $(DEPS)/VERSIONS
+	@mkdir -p $(dir $@)
+	$(MUSL_CC) $(REL_CFLAGS) -c -o $@ $<
+
+debug: taskpipe-debug
+taskpipe-debug: $(DBG_OBJ) $(DBG_DIR)/main.o
+	$(CC) $(SAN) -o $@ $^ $(DBG_LIBS)
+
+$(DBG_DIR)/%.o: src/%.c src/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(DBG_CFLAGS) -c -o $@ $<
+$(DBG_DIR)/embedded_data.o: $(OUT)/gen/embedded_data.c src/embedded.h
+	@mkdir -p $(dir $@)
+	$(CC) $(DBG_CFLAGS) -c -o $@ $<
+$(DBG_DIR)/libtp.a: $(DBG_OBJ)
+	ar rcs $@ $^
+
+$(DBG_DIR)/tests/%: tests/unit/%.c $(DBG_DIR)/libtp.a
+	@mkdir -p $(dir $@)
+	$(CC) $(DBG_CFLAGS) -Itests/unit -o $@ $< $(DBG_DIR)/libtp.a $(DBG_LIBS) -lcmocka
+
+unit: $(UNIT_BIN) taskpipe-debug
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
+
+# The whole suite: unit tests under sanitizers, fuzz corpus replay,
+# integration tests against moto (started and stopped by the harness).
+test: deps taskpipe unit
+	@sh tests/run.sh
+
+bench: deps taskpipe
+	@sh tests/bench/run.sh
+
+demo: deps taskpipe
+	@sh build/demo.sh
+
+clean:
+	rm -rf $(OUT) taskpipe taskpipe-debug
+
+distclean: clean
+	rm -rf .deps

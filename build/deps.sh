@@ -1,0 +1,46 @@
+#!/bin/sh
+# Installs what building and testing taskpipe needs on a Debian bookworm machine:
+# Debian packages (and deb-src entries for `apt-get source`), plus moto and boto3
+# through pip only when they are missing. Idempotent; quiet when nothing is missing.
+set -eu
+
+need_pkgs="build-essential musl-tools quilt autoconf automake libtool pkg-config
+dpkg-dev file openssl zip unzip libcmocka-dev liblua5.4-dev libcjson-dev
+libbearssl-dev libcurl4-openssl-dev clang hyperfine tmux rlwrap valgrind"
+
+missing=""
+for p in $need_pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing="$missing $p"
+done
+
+src_list=/etc/apt/sources.list.d/taskpipe-deb-src.sources
+if [ ! -f "$src_list" ] && ! grep -rqs '^Types:.*deb-src\|^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d; then
+	# deb-src for bookworm, so build/libs.sh can `apt-get source` the libraries.
+	cat > "$src_list" <<'SRC'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+	updated=no
+else
+	updated=yes
+fi
+
+if [ -n "$missing" ] || [ "$updated" = no ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	[ -z "$missing" ] || apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+python3 -c 'import moto, boto3' 2>/dev/null || python3 -m pip install -q 'moto[server]' boto3
+command -v moto_server >/dev/null || python3 -m pip install -q 'moto[server]'
+exit 0

@@ -1,0 +1,544 @@
+/* aws.c: one signed AWS request, or many at once: endpoint resolution,
+ * SigV4 headers, the standard retry mode, client-side budgets, statistics.
+ * Protocol-specific encoding of bodies is the service files' business;
+ * this file only knows which headers each protocol needs. */
+#include "aws.h"
+
+#include "awserr.h"
+#include "budget.h"
+#include "creds.h"
+#include "hash.h"
+#include "http.h"
+#include "log.h"
+#include "retry.h"
+#include "sigv4.h"
+#include "version.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { BUDGET_NONE = -1, BUDGET_LAMBDA = 0, BUDGET_LAMBDA_GET = 1, BUDGET_COUNT };
+
+#define MAX_STATS 128
+#define SCRATCH_LEN 16384
+#define AWS_MAX_RESPONSE (10u << 20)
+
+struct aws {
+	struct aws_options opt;
+	char region[64];
+	char endpoint[SVC_COUNT][512];        /* resolved once per service */
+	int endpoint_ok[SVC_COUNT];
+	struct http_client *http;
+	struct creds_provider *creds;
+	struct budget budgets[BUDGET_COUNT];
+	struct retry_quota quota;
+	unsigned rng;                         /* xorshift state for jitter */
+	struct aws_stat stats[MAX_STATS];
+	size_t n_stats;
+	long lambda_requests;
+	long mutating_requests;
+};
+
+/* Per-call bookkeeping while a batch runs. */
+struct pending {
+	struct aws *a;
+	struct aws_call *call;
+	int state;                 /* 0 waiting, 1 in flight, 2 done */
+	int64_t not_before;        /* monotonic ms */
+	int cost_taken;            /* retry quota taken by this call */
+	int refreshed_creds;       /* retried once after an expired token */
+	char url[2048];
+	char *hdr[12];             /* "Name: value" strings sent */
+	size_t n_hdr;
+	struct http_request req;
+	struct http_response resp;
+};
+
+static const char *mutating_prefixes[] = {
+	"Create", "Update", "Put", "Delete", "Tag", "Untag", "Set", "Publish", "Add",
+	"Remove", "Send", "Purge", "Start", "Subscribe", "Unsubscribe", NULL,
+};
+
+int aws_op_is_mutating(const char *op)
+{
+	for (int i = 0; mutating_prefixes[i]; i++)
+		if (tp_startswith(op, mutating_prefixes[i]))
+			return 1;
+	return 0;
+}
+
+int aws_new(const struct aws_options *opts, struct aws **out, tp_err *e)
+{
+	struct aws *a = tp_xcalloc(1, sizeof *a);
+	if (opts)
+		a->opt = *opts;
+	int rc;
+	if (a->opt.region && *a->opt.region)
+		snprintf(a->region, sizeof a->region, "%s", a->opt.region);
+	else if ((rc = awsconf_region(a->region, sizeof a->region, e)) < 0)
+		goto fail;
+	if (a->opt.max_in_flight <= 0)
+		a->opt.max_in_flight = 16;
+	if (a->opt.timeout_ms <= 0)
+		a->opt.timeout_ms = 30000;
+	struct http_options ho = { 0 };
+	ho.max_connections = a->opt.max_in_flight;
+	if ((rc = http_client_new(&ho, &a->http, e)) < 0)
+		goto fail;
+	a->creds = creds_provider_new(a->http);
+	/* AWS: 15 req/s for the Lambda control plane, 100 req/s for GetFunction
+	 * (Lambda quotas page, "API request rate"); not raisable. */
+	double lambda = a->opt.lambda_rps == 0 ? 15 : a->opt.lambda_rps;
+	double get = a->opt.lambda_get_rps == 0 ? 100 : a->opt.lambda_get_rps;
+	int64_t now = tp_mono_ms();
+	budget_init(&a->budgets[BUDGET_LAMBDA], lambda, lambda > 0 ? lambda : 1, now);
+	budget_init(&a->budgets[BUDGET_LAMBDA_GET], get, get > 0 ? get : 1, now);
+	retry_quota_init(&a->quota, a->opt.retry_quota > 0 ? a->opt.retry_quota : 500);
+	a->rng = a->opt.seed ? a->opt.seed : (unsigned)tp_now_ms() | 1u;
+	*out = a;
+	return TP_OK;
+fail:
+	aws_free(a);
+	*out = NULL;
+	return rc;
+}
+
+void aws_free(struct aws *a)
+{
+	if (!a)
+		return;
+	creds_provider_free(a->creds);
+	http_client_free(a->http);
+	free(a);
+}
+
+const char *aws_region(const struct aws *a)
+{
+	return a->region;
+}
+
+void aws_call_free(struct aws_call *c)
+{
+	if (!c)
+		return;
+	buf_free(&c->resp);
+	buf_free(&c->resp_headers);
+}
+
+static double next_rand01(struct aws *a)
+{
+	unsigned x = a->rng;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	a->rng = x;
+	return (double)(x % 1000000u) / 1000000.0;
+}
+
+static struct aws_stat *stat_for(struct aws *a, const struct aws_call *c)
+{
+	char key[80];
+	snprintf(key, sizeof key, "%s:%s", svc_get(c->service)->name, c->op);
+	for (size_t i = 0; i < a->n_stats; i++)
+		if (strcmp(a->stats[i].key, key) == 0)
+			return &a->stats[i];
+	if (a->n_stats == MAX_STATS)
+		return &a->stats[MAX_STATS - 1];
+	struct aws_stat *s = &a->stats[a->n_stats++];
+	memset(s, 0, sizeof *s);
+	snprintf(s->key, sizeof s->key, "%s", key);
+	s->service = c->service;
+	return s;
+}
+
+size_t aws_stats(const struct aws *a, const struct aws_stat **out)
+{
+	*out = a->stats;
+	return a->n_stats;
+}
+
+void aws_stats_reset(struct aws *a)
+{
+	a->n_stats = 0;
+	a->lambda_requests = 0;
+	a->mutating_requests = 0;
+}
+
+long aws_stats_lambda(const struct aws *a)
+{
+	return a->lambda_requests;
+}
+
+long aws_stats_mutating(const struct aws *a)
+{
+	return a->mutating_requests;
+}
+
+static int budget_class(const struct aws_call *c)
+{
+	if (c->service != SVC_LAMBDA)
+		return BUDGET_NONE;
+	return strcmp(c->op, "GetFunction") == 0 ? BUDGET_LAMBDA_GET : BUDGET_LAMBDA;
+}
+
+static void free_headers(struct pending *p)
+{
+	for (size_t i = 0; i < p->n_hdr; i++) {
+		if (p->hdr[i] && tp_startswith(p->hdr[i], "X-Amz-Security-Token"))
+			tp_wipe(p->hdr[i], strlen(p->hdr[i]));
+		free(p->hdr[i]);
+	}
+	p->n_hdr = 0;
+}
+
+/* The Host header value curl would send for url: host[:port], the port
+ * left out when it is the scheme's default. */
+static int host_of(const char *url, char *out, size_t len)
+{
+	const char *s = strstr(url, "://");
+	if (!s)
+		return -1;
+	int https = tp_startswith(url, "https://");
+	s += 3;
+	size_t n = strcspn(s, "/?#");
+	const char *at = memchr(s, '@', n);
+	if (at) {
+		n -= (size_t)(at + 1 - s);
+		s = at + 1;
+	}
+	if (n == 0 || n >= len)
+		return -1;
+	memcpy(out, s, n);
+	out[n] = 0;
+	char *colon = strrchr(out, ':');
+	if (colon && !strchr(colon, ']')) {
+		if ((https && strcmp(colon, ":443") == 0) || (!https && strcmp(colon, ":80") == 0))
+			*colon = 0;
+	}
+	return 0;
+}
+
+static const char *default_content_type(int protocol)
+{
+	switch (protocol) {
+	case PROTO_JSON: return "application/x-amz-json-1.0";
+	case PROTO_REST_JSON: return "application/json";
+	case PROTO_QUERY: return "application/x-www-form-urlencoded; charset=utf-8";
+	default: return NULL;
+	}
+}
+
+/* Build URL and signed headers for the next attempt of p. */
+static int prepare(struct pending *p, tp_err *e)
+{
+	struct aws *a = p->a;
+	struct aws_call *c = p->call;
+	const struct svc_info *si = svc_get(c->service);
+	int rc;
+	if (!a->endpoint_ok[c->service]) {
+		if ((rc = awsconf_endpoint(c->service, a->region, a->endpoint[c->service],
+					   sizeof a->endpoint[c->service], e)) < 0)
+			return rc;
+		a->endpoint_ok[c->service] = 1;
+	}
+	const char *path = c->path ? c->path : "/";
+	int n = snprintf(p->url, sizeof p->url, "%s%s%s%s", a->endpoint[c->service], path,
+			 c->query && *c->query ? "?" : "", c->query ? c->query : "");
+	if (n < 0 || (size_t)n >= sizeof p->url)
+		return tp_errf(e, TP_EINVAL, "RequestTooLong", "%s %s: URL longer than %zu bytes",
+			       si->name, c->op, sizeof p->url);
+	char host[512];
+	if (host_of(p->url, host, sizeof host) < 0)
+		return tp_errf(e, TP_EINVAL, "BadEndpoint", "%s: cannot find the host in endpoint '%s'",
+			       si->name, a->endpoint[c->service]);
+
+	struct creds cr;
+	if ((rc = creds_get(a->creds, tp_now_ms(), &cr, e)) < 0)
+		return rc;
+
+	/* Region for signing: IAM is global and signs with us-east-1. */
+	const char *sign_region = c->service == SVC_IAM ? "us-east-1" : a->region;
+	time_t now = (time_t)(tp_now_ms() / 1000);
+	char amz_date[17];
+	sigv4_amz_date(now, amz_date);
+	char payload_hash[HASH_SHA256_HEX_LEN];
+	hash_sha256_hex(c->body ? c->body : "", c->body ? c->body_len : 0, payload_hash);
+
+	const char *ctype = c->content_type ? c->content_type : default_content_type(si->protocol);
+	char target[160] = "";
+	if (si->protocol == PROTO_JSON)
+		snprintf(target, sizeof target, "%s.%s", si->json_target, c->op);
+
+	struct sigv4_header sh[8];
+	size_t ns = 0;
+	sh[ns++] = (struct sigv4_header){ "host", host };
+	sh[ns++] = (struct sigv4_header){ "x-amz-date", amz_date };
+	sh[ns++] = (struct sigv4_header){ "x-amz-content-sha256", payload_hash };
+	if (cr.session_token[0])
+		sh[ns++] = (struct sigv4_header){ "x-amz-security-token", cr.session_token };
+	if (ctype)
+		sh[ns++] = (struct sigv4_header){ "content-type", ctype };
+	if (target[0])
+		sh[ns++] = (struct sigv4_header){ "x-amz-target", target };
+
+	/* Sign the path and query exactly as they appear in the URL. */
+	const char *url_path = strchr(strstr(p->url, "://") + 3, '/');
+	char path_only[2048];
+	const char *qmark = url_path ? strchr(url_path, '?') : NULL;
+	size_t plen = url_path ? (qmark ? (size_t)(qmark - url_path) : strlen(url_path)) : 0;
+	if (plen == 0)
+		snprintf(path_only, sizeof path_only, "/");
+	else
+		snprintf(path_only, sizeof path_only, "%.*s", (int)plen, url_path);
+
+	struct sigv4_request sreq = {
+		.method = c->method ? c->method : "POST",
+		.path = path_only,
+		.query = qmark ? qmark + 1 : "",
+		.headers = sh,
+		.n_headers = ns,
+		.payload_hash = payload_hash,
+		.s3_path = c->service == SVC_S3,
+	};
+	struct sigv4_key key = { cr.access_key_id, cr.secret_access_key, sign_region, si->signing_name };
+	char *scratch = tp_xmalloc(SCRATCH_LEN);
+	struct sigv4_result sig;
+	int sr = sigv4_sign(&sreq, &key, now, scratch, SCRATCH_LEN, &sig);
+	tp_wipe(scratch, SCRATCH_LEN);
+	free(scratch);
+	if (sr < 0) {
+		creds_wipe(&cr);
+		return tp_errf(e, TP_EINVAL, "SigningFailed", "%s %s: request too large to sign",
+			       si->name, c->op);
+	}
+
+	free_headers(p);
+	for (size_t i = 0; i < ns; i++) {
+		/* curl derives Host from the URL itself; sending ours keeps both identical. */
+		const char *name = sh[i].name;
+		if (strcmp(name, "x-amz-security-token") == 0)
+			name = "X-Amz-Security-Token";
+		p->hdr[p->n_hdr++] = tp_xasprintf("%s: %s", name, sh[i].value);
+	}
+	p->hdr[p->n_hdr++] = tp_xasprintf("Authorization: %s", sig.authorization);
+	p->hdr[p->n_hdr++] = tp_xstrdup("User-Agent: taskpipe/" TASKPIPE_VERSION);
+	tp_wipe(&sig, sizeof sig);
+	creds_wipe(&cr);
+
+	p->req = (struct http_request){
+		.method = sreq.method,
+		.url = p->url,
+		.headers = (const char *const *)p->hdr,
+		.n_headers = p->n_hdr,
+		.body = c->body,
+		.body_len = c->body ? c->body_len : 0,
+		.timeout_ms = a->opt.timeout_ms,
+		/* No AWS answer taskpipe reads comes near this; a bigger one is a fault. */
+		.max_response_bytes = AWS_MAX_RESPONSE,
+	};
+	return TP_OK;
+}
+
+static int max_attempts_for(const struct aws *a, const struct aws_call *c, struct retry_policy *rp)
+{
+	if (c->service == SVC_DYNAMODB || c->service == SVC_STREAMS)
+		retry_policy_dynamodb(rp);
+	else
+		retry_policy_default(rp);
+	if (a->opt.max_attempts > 0)
+		rp->max_attempts = a->opt.max_attempts;
+	return rp->max_attempts;
+}
+
+static int is_expired_token(const char *code)
+{
+	return strcmp(code, "ExpiredToken") == 0 || strcmp(code, "ExpiredTokenException") == 0 ||
+	       strcmp(code, "RequestExpired") == 0;
+}
+
+/* A transfer ended: decide between done and another attempt. */
+static void on_done(void *ctx, struct http_response *resp)
+{
+	struct pending *p = ctx;
+	struct aws *a = p->a;
+	struct aws_call *c = p->call;
+	int64_t now = tp_mono_ms();
+
+	tp_err_clear(&c->err);
+	c->status = resp->status;
+	int io = resp->rc != TP_OK;
+	if (io) {
+		tp_errf(&c->err, resp->rc, resp->rc == TP_ELIMIT ? "ResponseTooLarge" : "TransportError",
+			"%s %s: %s", svc_get(c->service)->name, c->op, resp->error);
+		c->rc = resp->rc;
+	} else if (resp->status >= 200 && resp->status < 300) {
+		c->rc = TP_OK;
+	} else {
+		c->rc = awserr_parse(resp->status, buf_str(&resp->headers), resp->body.data,
+				     resp->body.len, &c->err);
+	}
+
+	if (c->rc != TP_OK && !io && is_expired_token(c->err.code) && !p->refreshed_creds) {
+		/* Credentials rotated under us: fetch fresh ones and try again. */
+		p->refreshed_creds = 1;
+		creds_invalidate(a->creds);
+		p->state = 0;
+		p->not_before = now;
+		return;
+	}
+
+	if (c->rc != TP_OK && c->rc != TP_ELIMIT) {
+		struct retry_policy rp;
+		int max = max_attempts_for(a, c, &rp);
+		int cls = retry_classify(io ? 0 : resp->status, io ? NULL : c->err.code, io);
+		if (cls == RETRY_THROTTLE && budget_class(c) != BUDGET_NONE)
+			budget_throttled(&a->budgets[budget_class(c)], now);
+		if (cls != RETRY_NO && c->attempts < max) {
+			int cost = retry_quota_take(&a->quota, io);
+			if (cost > 0) {
+				char ra[32];
+				int64_t after = -1;
+				if (!io && http_header(resp, "x-amz-retry-after", ra, sizeof ra))
+					after = atoll(ra);
+				int64_t delay = retry_delay_ms(&rp, cls, c->attempts, next_rand01(a), after);
+				log_msg(LOG_DEBUG, NULL, "retry %s:%s after %s (attempt %d, %lld ms)",
+					svc_get(c->service)->name, c->op, c->err.code, c->attempts,
+					(long long)delay);
+				p->cost_taken += cost;
+				p->state = 0;
+				p->not_before = now + delay;
+				return;
+			}
+			log_msg(LOG_WARN, NULL, "retry quota exhausted: %s:%s fails with %s",
+				svc_get(c->service)->name, c->op, c->err.code);
+		}
+	}
+	if (c->rc == TP_OK)
+		retry_quota_success(&a->quota, p->cost_taken);
+	else
+		stat_for(a, c)->failures++;
+
+	buf_free(&c->resp);
+	buf_free(&c->resp_headers);
+	c->resp = resp->body;
+	c->resp_headers = resp->headers;
+	memset(&resp->body, 0, sizeof resp->body);
+	memset(&resp->headers, 0, sizeof resp->headers);
+	p->state = 2;
+}
+
+/* Start p's next attempt now if its budget allows; returns ms to wait
+ * before trying again (0 when started or finished). */
+static int64_t try_start(struct pending *p, int64_t now)
+{
+	struct aws *a = p->a;
+	struct aws_call *c = p->call;
+	int bc = budget_class(c);
+	if (bc != BUDGET_NONE) {
+		int64_t w = budget_wait_ms(&a->budgets[bc], now);
+		if (w > 0)
+			return w;
+		budget_take(&a->budgets[bc], now);
+	}
+	int rc = prepare(p, &c->err);
+	if (rc < 0) {
+		c->rc = rc;
+		stat_for(a, c)->failures++;
+		p->state = 2;
+		return 0;
+	}
+	c->attempts++;
+	struct aws_stat *st = stat_for(a, c);
+	st->requests++;
+	if (c->attempts > 1)
+		st->retries++;
+	if (c->service == SVC_LAMBDA)
+		a->lambda_requests++;
+	if (aws_op_is_mutating(c->op))
+		a->mutating_requests++;
+	http_response_free(&p->resp);
+	memset(&p->resp, 0, sizeof p->resp);
+	rc = http_start(a->http, &p->req, &p->resp, on_done, p);
+	if (rc < 0) {
+		c->rc = tp_errf(&c->err, rc, "TransportError", "%s %s: cannot start request to %s",
+				svc_get(c->service)->name, c->op, p->url);
+		p->state = 2;
+		return 0;
+	}
+	p->state = 1;
+	return 0;
+}
+
+int aws_call_many(struct aws *a, struct aws_call *calls, size_t n)
+{
+	struct pending *ps = tp_xcalloc(n ? n : 1, sizeof *ps);
+	for (size_t i = 0; i < n; i++) {
+		ps[i].a = a;
+		ps[i].call = &calls[i];
+		calls[i].rc = TP_OK;
+		calls[i].attempts = 0;
+		calls[i].status = 0;
+		tp_err_clear(&calls[i].err);
+	}
+	size_t done = 0;
+	int in_flight = 0;
+	while (done < n) {
+		int64_t now = tp_mono_ms();
+		int64_t wait = 1000;
+		/* Start what is due, oldest first, while slots are free. */
+		for (size_t i = 0; i < n && in_flight < a->opt.max_in_flight; i++) {
+			struct pending *p = &ps[i];
+			if (p->state != 0)
+				continue;
+			if (p->not_before > now) {
+				if (p->not_before - now < wait)
+					wait = p->not_before - now;
+				continue;
+			}
+			int64_t w = try_start(p, now);
+			if (w > 0) {
+				if (w < wait)
+					wait = w;
+				/* Same budget for the rest: no point asking each of them. */
+				break;
+			}
+			if (p->state == 1)
+				in_flight++;
+			else if (p->state == 2)
+				done++;
+		}
+		if (done == n)
+			break;
+		int before = http_running(a->http);
+		if (before == 0 && wait > 0) {
+			tp_sleep_ms(wait);
+			continue;
+		}
+		http_poll(a->http, (long)(in_flight >= a->opt.max_in_flight ? 1000 : wait));
+		/* Count what finished or went back to waiting. */
+		in_flight = 0;
+		done = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (ps[i].state == 1)
+				in_flight++;
+			else if (ps[i].state == 2)
+				done++;
+		}
+	}
+	int first = TP_OK;
+	for (size_t i = 0; i < n; i++) {
+		free_headers(&ps[i]);
+		http_response_free(&ps[i].resp);
+		if (first == TP_OK && calls[i].rc != TP_OK)
+			first = calls[i].rc;
+	}
+	free(ps);
+	return first;
+}
+
+int aws_call_one(struct aws *a, struct aws_call *call)
+{
+	return aws_call_many(a, call, 1);
+}

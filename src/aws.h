@@ -1,0 +1,74 @@
+/* aws.h: signed AWS requests: endpoint, SigV4, retries in the SDKs'
+ * standard mode, client-side rate budgets, call statistics.
+ *
+ * aws_call_many() runs a batch of independent calls concurrently (bounded
+ * by max_in_flight) on one thread, each retried on its own, Lambda calls
+ * metered by the control-plane budget. The protocol helpers below wrap the
+ * common single-call shapes.
+ */
+#ifndef TP_AWS_H
+#define TP_AWS_H
+
+#include "base.h"
+#include "awsconf.h"
+
+struct aws_options {
+	const char *region;        /* NULL: awsconf_region() */
+	int max_in_flight;         /* concurrent requests; 0: 16 */
+	double lambda_rps;         /* Lambda control plane, all APIs but GetFunction; 0: 15; < 0: unlimited */
+	double lambda_get_rps;     /* GetFunction; 0: 100; < 0: unlimited */
+	int max_attempts;          /* 0: standard mode (3; DynamoDB 4) */
+	int retry_quota;           /* 0: 500 tokens */
+	long timeout_ms;           /* per attempt; 0: 30000 */
+	unsigned seed;             /* backoff jitter seed; 0: from the clock */
+};
+
+struct aws_call {
+	/* in */
+	int service;               /* enum aws_service */
+	const char *op;            /* operation name: X-Amz-Target suffix, query Action, stats key */
+	const char *method;        /* REST: "GET", "PUT", ...; NULL: POST */
+	const char *path;          /* REST: encoded path ("/2015-03-31/functions/f"); NULL: "/" */
+	const char *query;         /* encoded, without '?'; NULL: none */
+	const char *body;          /* may be NULL */
+	size_t body_len;
+	const char *content_type;  /* NULL: the protocol's default */
+	/* out */
+	int rc;                    /* TP_OK when 2xx; else tp_err in err */
+	long status;               /* final HTTP status (0: no answer) */
+	buf resp;                  /* final answer body */
+	buf resp_headers;          /* final answer header block */
+	tp_err err;
+	int attempts;              /* tries made */
+};
+
+struct aws;
+
+int aws_new(const struct aws_options *opts, struct aws **out, tp_err *e);
+void aws_free(struct aws *a);
+
+const char *aws_region(const struct aws *a);
+
+/* Run n calls; returns TP_OK when all succeeded, else the rc of the first
+ * failed call (each call has its own rc and err). */
+int aws_call_many(struct aws *a, struct aws_call *calls, size_t n);
+int aws_call_one(struct aws *a, struct aws_call *call);
+void aws_call_free(struct aws_call *c);   /* frees resp buffers only */
+
+/* Statistics: requests sent per "service:Operation" (retries included). */
+struct aws_stat {
+	char key[80];              /* "lambda:CreateFunction" */
+	int service;
+	long requests;             /* HTTP requests sent */
+	long failures;             /* calls that ended in an error */
+	long retries;              /* requests that were retries */
+};
+size_t aws_stats(const struct aws *a, const struct aws_stat **out);
+void aws_stats_reset(struct aws *a);
+/* Lambda control-plane requests (all Lambda operations) sent so far. */
+long aws_stats_lambda(const struct aws *a);
+/* Mutating requests (Create*, Update*, Put*, Delete*, Tag*, ...) sent so far. */
+long aws_stats_mutating(const struct aws *a);
+int aws_op_is_mutating(const char *op);
+
+#endif

@@ -1,0 +1,40 @@
+/* ddbval.h: DynamoDB AttributeValues <-> Lua values, faithfully both ways.
+ *
+ *   S    -> string                   NULL -> tp.null (a unique sentinel)
+ *   N    -> integer when the text is an integer within int64; otherwise a
+ *           float when the text converts and prints back exactly (%.17g round
+ *           trip); otherwise a number object (table with metatable tp.number
+ *           holding the original text), so no digit is ever lost
+ *   BOOL -> boolean                  M    -> table with string keys
+ *   L    -> sequence table (marked with metatable tp.list, so an empty L stays an L)
+ *   B    -> binary object (table with metatable tp.binary, field `data` = raw bytes)
+ *   SS/NS/BS -> set object (table with metatable tp.set, field `type` = "SS"|"NS"|"BS",
+ *           elements in the sequence part)
+ * Back to AttributeValues: string -> S; integer/float -> N (shortest exact
+ * text); boolean -> BOOL; tp.null -> NULL; marked objects to their type;
+ * an unmarked table is an L when it is a non-empty sequence 1..n, else an M
+ * (all keys must be strings). Errors name the path (e.g. "item.env.KEY").
+ */
+#ifndef TP_DDBVAL_H
+#define TP_DDBVAL_H
+
+#include "base.h"
+
+struct lua_State;
+struct cJSON;
+
+/* Push the Lua form of one AttributeValue ({"S":"x"} ...). */
+int ddbval_push(struct lua_State *L, const struct cJSON *av, tp_err *e);
+/* Push an item (map of name -> AttributeValue) as a Lua table. */
+int ddbval_push_item(struct lua_State *L, const struct cJSON *item, tp_err *e);
+/* Convert the Lua value at idx to an AttributeValue; path names it in errors. */
+int ddbval_to_av(struct lua_State *L, int idx, const char *path, struct cJSON **out, tp_err *e);
+/* Install the metatables and tp.null into the registry (once per state). */
+void ddbval_open(struct lua_State *L);
+
+/* Plain JSON <-> Lua (for ctx, specs, waves): objects -> tables, arrays ->
+ * sequence tables (tp.list-marked), null -> tp.null. */
+int ddbval_push_json(struct lua_State *L, const struct cJSON *json, tp_err *e);
+int ddbval_to_json(struct lua_State *L, int idx, const char *path, struct cJSON **out, tp_err *e);
+
+#endif

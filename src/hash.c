@@ -1,0 +1,50 @@
+/* hash.c: owns SHA-256, HMAC-SHA-256 and hex encoding, as thin wrappers over
+ * BearSSL. Pure: no allocation, no global state. */
+#include "hash.h"
+
+#include <bearssl.h>
+#include <string.h>
+
+void hash_sha256(const void *data, size_t len, unsigned char out[HASH_SHA256_LEN])
+{
+	br_sha256_context c;
+
+	br_sha256_init(&c);
+	br_sha256_update(&c, data, len);
+	br_sha256_out(&c, out);
+}
+
+void hash_sha256_hex(const void *data, size_t len, char out[HASH_SHA256_HEX_LEN])
+{
+	unsigned char d[HASH_SHA256_LEN];
+
+	hash_sha256(data, len, d);
+	hash_hex(d, sizeof d, out);
+}
+
+void hash_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
+		      unsigned char out[HASH_SHA256_LEN])
+{
+	br_hmac_key_context kc;
+	br_hmac_context c;
+
+	br_hmac_key_init(&kc, &br_sha256_vtable, key, key_len);
+	br_hmac_init(&c, &kc, 0);
+	br_hmac_update(&c, data, len);
+	br_hmac_out(&c, out);
+	/* Both contexts hold state derived from the key, which may be secret. */
+	explicit_bzero(&kc, sizeof kc);
+	explicit_bzero(&c, sizeof c);
+}
+
+void hash_hex(const unsigned char *bytes, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[bytes[i] >> 4];
+		out[2 * i + 1] = digits[bytes[i] & 15];
+	}
+	out[2 * n] = '\0';
+}

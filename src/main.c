@@ -1,0 +1,83 @@
+/* main.c: the command line. Each command lives in its own cmd_*.c; this
+ * file only dispatches. Run as `bootstrap` (or with AWS_LAMBDA_RUNTIME_API
+ * set) it becomes a Lambda custom runtime. */
+#include "cmd_aws.h"
+#include "cmd_debug_creds.h"
+#include "cmd_debug_http.h"
+#include "cmd_debug_sigv4.h"
+#include "cmd_policy.h"
+#include "log.h"
+#include "version.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char usage[] =
+	"usage: taskpipe COMMAND [ARGS]\n"
+	"\n"
+	"commands:\n"
+	"  version                 version, libraries and the policy in force\n"
+	"  aws SERVICE OP [JSON]   one signed AWS call (taskpipe aws --help)\n"
+	"  policy check ITEM...    run the policy on config items (taskpipe policy --help)\n"
+	"  policy show             the policy in force and its SHA-256\n"
+	"  debug SUBCOMMAND        diagnostics: sigv4, bench-sigv4, http, creds\n"
+	"\n"
+	"Every command takes --help.\n";
+
+static int cmd_version(int argc, char **argv)
+{
+	char pol[512];
+	if (cmd_policy_describe(pol, sizeof pol) < 0)
+		snprintf(pol, sizeof pol, "policy: (failed to load, see taskpipe policy show)");
+	printf("taskpipe %s\n%s\n", TASKPIPE_VERSION, pol);
+	return 0;
+}
+
+static int cmd_debug(int argc, char **argv)
+{
+	if (argc >= 2) {
+		if (strcmp(argv[1], "sigv4") == 0)
+			return cmd_debug_sigv4(argc - 1, argv + 1);
+		if (strcmp(argv[1], "bench-sigv4") == 0)
+			return cmd_debug_bench_sigv4(argc - 1, argv + 1);
+		if (strcmp(argv[1], "http") == 0)
+			return cmd_debug_http(argc - 1, argv + 1);
+		if (strcmp(argv[1], "creds") == 0)
+			return cmd_debug_creds(argc - 1, argv + 1);
+	}
+	fputs("usage: taskpipe debug sigv4|bench-sigv4|http|creds ...\n", stderr);
+	return 2;
+}
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+};
+
+static const struct command commands[] = {
+	{ "version", cmd_version },
+	{ "aws", cmd_aws },
+	{ "policy", cmd_policy },
+	{ "debug", cmd_debug },
+	{ NULL, NULL },
+};
+
+int main(int argc, char **argv)
+{
+	log_init();
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0)
+		return cmd_version(argc - 1, argv + 1);
+	for (const struct command *c = commands; c->name; c++)
+		if (strcmp(argv[1], c->name) == 0)
+			return c->run(argc - 1, argv + 1);
+	fprintf(stderr, "taskpipe: unknown command '%s'\n\n%s", argv[1], usage);
+	return 2;
+}

@@ -1,0 +1,54 @@
+/* policy.h: the Lua policy host. A policy is a Lua 5.4 chunk returning
+ *   { pipeline = function(item, ctx) return spec end,   -- or nil, "reason"
+ *     rollout  = function(change, targets, ctx) return waves end }  -- optional
+ * run in a sandbox (see policy.c): base library without dofile, loadfile,
+ * collectgarbage and bytecode loading; string, table, math, utf8; no io,
+ * os, require, package, debug. Unknown globals are errors to read or write.
+ * Instruction and memory caps cannot be swallowed by pcall. Every error
+ * names the chunk and line.
+ *
+ * Values cross this interface as JSON text so no Lua or cJSON type leaks:
+ * item: a DynamoDB item in AttributeValue JSON ({"pipeline":{"S":"a"},...}),
+ * converted to plain Lua values as documented in ddbval.h;
+ * ctx, change, targets: plain JSON; spec and waves: plain JSON out.
+ */
+#ifndef TP_POLICY_H
+#define TP_POLICY_H
+
+#include "base.h"
+
+struct policy_limits {
+	long max_instructions;  /* per call; 0: 10,000,000 */
+	size_t max_memory;      /* bytes for the whole state; 0: 32 MiB */
+};
+
+struct policy;
+
+/* Load source (text only, never bytecode) as chunk `origin` (a file path or
+ * "builtin:policy.lua"). Fails with TP_EPOLICY when the chunk does not load,
+ * errors, or does not return a table with a `pipeline` function. */
+int policy_new(const char *source, size_t len, const char *origin, const struct policy_limits *lim,
+	       struct policy **out, tp_err *e);
+void policy_free(struct policy *p);
+
+/* Load from the first of: path (flag) when non-NULL, $TASKPIPE_POLICY,
+ * $LAMBDA_TASK_ROOT/policy.lua when that file exists, else the embedded
+ * default policy. */
+int policy_load(const char *path, const struct policy_limits *lim, struct policy **out, tp_err *e);
+
+const char *policy_origin(const struct policy *p);  /* path or "builtin:policy.lua" */
+const char *policy_sha256(const struct policy *p);  /* hex SHA-256 of the source */
+
+/* pipeline(item, ctx): on success *spec_json is a malloc'd JSON object.
+ * nil, "reason" -> TP_EPOLICY with code "PolicyRejected" and the reason;
+ * a Lua error -> TP_EPOLICY "PolicyError" with chunk:line: message;
+ * a cap -> TP_ELIMIT "PolicyInstructionLimit" / "PolicyMemoryLimit". */
+int policy_pipeline(struct policy *p, const char *item_json, const char *ctx_json, char **spec_json,
+		    tp_err *e);
+
+/* rollout(change, targets, ctx) -> waves JSON array. When the policy has
+ * no rollout function: one wave holding every target. */
+int policy_rollout(struct policy *p, const char *change_json, const char *targets_json,
+		   const char *ctx_json, char **waves_json, tp_err *e);
+
+#endif
