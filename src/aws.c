@@ -125,6 +125,10 @@ void aws_call_free(struct aws_call *c)
 		return;
 	buf_free(&c->resp);
 	buf_free(&c->resp_headers);
+	for (size_t i = 0; i < sizeof c->owned / sizeof c->owned[0]; i++) {
+		free(c->owned[i]);
+		c->owned[i] = NULL;
+	}
 }
 
 static double next_rand01(struct aws *a)
@@ -164,6 +168,14 @@ void aws_stats_reset(struct aws *a)
 	a->n_stats = 0;
 	a->lambda_requests = 0;
 	a->mutating_requests = 0;
+}
+
+long aws_stats_requests(const struct aws *a)
+{
+	long t = 0;
+	for (size_t i = 0; i < a->n_stats; i++)
+		t += a->stats[i].requests;
+	return t;
 }
 
 long aws_stats_lambda(const struct aws *a)

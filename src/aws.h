@@ -40,6 +40,9 @@ struct aws_call {
 	buf resp_headers;          /* final answer header block */
 	tp_err err;
 	int attempts;              /* tries made */
+	/* owned */
+	char *owned[3];            /* freed by aws_call_free (bodies, paths built for this call) */
+	void *user;                /* caller's tag, untouched */
 };
 
 struct aws;
@@ -53,7 +56,7 @@ const char *aws_region(const struct aws *a);
  * failed call (each call has its own rc and err). */
 int aws_call_many(struct aws *a, struct aws_call *calls, size_t n);
 int aws_call_one(struct aws *a, struct aws_call *call);
-void aws_call_free(struct aws_call *c);   /* frees resp buffers only */
+void aws_call_free(struct aws_call *c);   /* frees resp buffers and owned[] */
 
 /* Statistics: requests sent per "service:Operation" (retries included). */
 struct aws_stat {
@@ -65,6 +68,8 @@ struct aws_stat {
 };
 size_t aws_stats(const struct aws *a, const struct aws_stat **out);
 void aws_stats_reset(struct aws *a);
+/* All requests sent so far. */
+long aws_stats_requests(const struct aws *a);
 /* Lambda control-plane requests (all Lambda operations) sent so far. */
 long aws_stats_lambda(const struct aws *a);
 /* Mutating requests (Create*, Update*, Put*, Delete*, Tag*, ...) sent so far. */

@@ -89,3 +89,41 @@ int awsj_query(struct aws *a, int svc, const char *op, const char *params, buf *
 	aws_call_free(&c);
 	return rc;
 }
+
+void awsj_prepare(struct aws_call *c, int svc, const char *op, cJSON *in)
+{
+	memset(c, 0, sizeof *c);
+	c->service = svc;
+	c->op = op;
+	c->owned[0] = in ? cJSON_PrintUnformatted(in) : tp_xstrdup("{}");
+	c->body = c->owned[0];
+	c->body_len = strlen(c->body);
+	cJSON_Delete(in);
+}
+
+void awsj_prepare_rest(struct aws_call *c, int svc, const char *op, const char *method,
+		       const char *path, const char *query, cJSON *in)
+{
+	memset(c, 0, sizeof *c);
+	c->service = svc;
+	c->op = op;
+	c->method = method;
+	c->owned[0] = in ? cJSON_PrintUnformatted(in) : NULL;
+	c->body = c->owned[0];
+	c->body_len = c->body ? strlen(c->body) : 0;
+	c->owned[1] = tp_xstrdup(path);
+	c->path = c->owned[1];
+	c->owned[2] = tp_xstrdup(query);
+	c->query = c->owned[2];
+	cJSON_Delete(in);
+}
+
+cJSON *awsj_result(const struct aws_call *c)
+{
+	if (c->rc != TP_OK)
+		return NULL;
+	cJSON *j = NULL;
+	if (awsj_parse(c->op, c->resp.data, c->resp.len, &j, NULL) < 0)
+		return NULL;
+	return j;
+}

@@ -22,6 +22,14 @@ int awsj_rest(struct aws *a, int svc, const char *op, const char *method, const 
  * Version (added here). The XML answer goes to xml. */
 int awsj_query(struct aws *a, int svc, const char *op, const char *params, buf *xml, tp_err *e);
 
+/* Build (not run) calls for aws_call_many. in is consumed (deleted);
+ * path is copied. The call owns what it needs; aws_call_free releases it. */
+void awsj_prepare(struct aws_call *c, int svc, const char *op, struct cJSON *in);
+void awsj_prepare_rest(struct aws_call *c, int svc, const char *op, const char *method,
+		       const char *path, const char *query, struct cJSON *in);
+/* The parsed answer of a finished call (NULL when it failed or is not JSON). */
+struct cJSON *awsj_result(const struct aws_call *c);
+
 /* Parse a JSON answer body; a body that is not JSON is a clear error. */
 int awsj_parse(const char *what, const char *body, size_t len, struct cJSON **out, tp_err *e);
 

@@ -46,6 +46,8 @@ struct http_client {
 	int n_free;                   /* length of free_list */
 };
 
+/* curl_global_init runs once, with the first client, and is never undone:
+ * the process is single-threaded and lives as long as its clients. */
 static int curl_ready;
 
 static int file_readable(const char *p)
@@ -57,6 +59,7 @@ static int file_readable(const char *p)
 static int find_ca(const char *opt, char **out, tp_err *e)
 {
 	if (opt) {
+		errno = 0;
 		if (!file_readable(opt))
 			return tp_errf(e, TP_EINVAL, "NoCABundle", "CA file %s: %s", opt,
 				       strerror(errno ? errno : ENOENT));

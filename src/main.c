@@ -5,6 +5,7 @@
 #include "cmd_debug_creds.h"
 #include "cmd_debug_http.h"
 #include "cmd_debug_sigv4.h"
+#include "cmd_pipeline.h"
 #include "cmd_policy.h"
 #include "log.h"
 #include "version.h"
@@ -18,6 +19,12 @@ static const char usage[] =
 	"commands:\n"
 	"  version                 version, libraries and the policy in force\n"
 	"  aws SERVICE OP [JSON]   one signed AWS call (taskpipe aws --help)\n"
+	"  init                    create the config and state tables and code bucket if missing\n"
+	"  put ITEM.json...        write config items\n"
+	"  rm NAME...              delete config items\n"
+	"  ls                      config items and their pipelines' status\n"
+	"  plan [NAME...]          what apply would change (exit 0 none, 2 changes, 1 errors)\n"
+	"  apply NAME...|--all     make pipelines match their items\n"
 	"  policy check ITEM...    run the policy on config items (taskpipe policy --help)\n"
 	"  policy show             the policy in force and its SHA-256\n"
 	"  debug SUBCOMMAND        diagnostics: sigv4, bench-sigv4, http, creds\n"
@@ -58,6 +65,12 @@ static const struct command commands[] = {
 	{ "version", cmd_version },
 	{ "aws", cmd_aws },
 	{ "policy", cmd_policy },
+	{ "init", cmd_init },
+	{ "ls", cmd_ls },
+	{ "plan", cmd_plan },
+	{ "apply", cmd_apply },
+	{ "put", cmd_put },
+	{ "rm", cmd_rm },
 	{ "debug", cmd_debug },
 	{ NULL, NULL },
 };

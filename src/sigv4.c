@@ -2,7 +2,8 @@
  * function per part, in the manner of aws-c-auth), the string to sign, the
  * signing key and the Authorization value.
  *
- * Pure: no allocation, no clock, no global state. The rules match botocore
+ * No allocation, no clock; the only state is a one-entry signing-key cache
+ * (see key_cache), which never changes an output. The rules match botocore
  * (SigV4Auth / S3SigV4Auth) byte for byte; tests/integration/test_sigv4_oracle.py
  * checks that on hundreds of generated requests.
  */
@@ -277,22 +278,25 @@ static int w_lower(struct wbuf *w, const char *s)
 	return 0;
 }
 
-/* A value trimmed, with inner whitespace runs folded to one space. */
+/* A value trimmed, with inner whitespace runs folded to one space. Copies
+ * whole words at a time: values such as session tokens are long. */
 static int w_trimmed(struct wbuf *w, const char *v)
 {
-	int pending = 0, any = 0;
+	int first = 1;
 
-	for (; *v; v++) {
-		if (is_ws((unsigned char)*v)) {
-			pending = any;
-			continue;
-		}
-		if ((pending && w_putc(w, ' ') < 0) || w_putc(w, *v) < 0)
+	for (;;) {
+		const char *word;
+
+		while (*v && is_ws((unsigned char)*v))
+			v++;
+		if (!*v)
+			return 0;
+		for (word = v; *v && !is_ws((unsigned char)*v); v++)
+			;
+		if ((!first && w_putc(w, ' ') < 0) || w_put(w, word, (size_t)(v - word)) < 0)
 			return -1;
-		pending = 0;
-		any = 1;
+		first = 0;
 	}
-	return 0;
 }
 
 /* Part 4: canonical headers, "name:value\n" each, repeated names merged. */
@@ -473,6 +477,62 @@ static void signing_key(const struct sigv4_key *key, const char *amz_date,
 	explicit_bzero(k_service, sizeof k_service);
 }
 
+/* The spec lets a client reuse the signing key for a day per region and
+ * service: deriving it is 16 of the ~35 SHA-256 blocks one signature costs.
+ * One entry, keyed by everything the key depends on, holding kSigning
+ * already prepared as an HMAC key (the ipad/opad states: 2 more blocks
+ * saved). The output is identical with or without it. It holds secret
+ * material, wiped when replaced. Not thread-safe: taskpipe signs from one
+ * thread (curl multi, no threads). */
+#define SIGV4_CACHE_SECRET 128 /* longer secrets are not cached */
+#define SIGV4_CACHE_NAME 64    /* nor longer region or service names */
+
+static struct {
+	int valid;                          /* the fields below are set */
+	size_t secret_len;                  /* length of secret */
+	char secret[SIGV4_CACHE_SECRET];    /* the secret access key it was derived from */
+	char date[8];                       /* YYYYMMDD */
+	char region[SIGV4_CACHE_NAME];      /* NUL-terminated */
+	char service[SIGV4_CACHE_NAME];     /* NUL-terminated */
+	br_hmac_key_context k_signing;      /* kSigning, ready for br_hmac_init */
+} key_cache;
+
+static int cache_hit(const struct sigv4_key *key, const char *amz_date, size_t secret_len)
+{
+	return key_cache.valid && key_cache.secret_len == secret_len &&
+	       memcmp(key_cache.date, amz_date, 8) == 0 &&
+	       strcmp(key_cache.region, key->region) == 0 &&
+	       strcmp(key_cache.service, key->service) == 0 &&
+	       memcmp(key_cache.secret, key->secret_access_key, secret_len) == 0;
+}
+
+/* Fill kc with kSigning as an HMAC key, from the cache when it matches. */
+static void signing_context(const struct sigv4_key *key, const char *amz_date, br_hmac_key_context *kc)
+{
+	size_t secret_len = strlen(key->secret_access_key);
+	size_t region_len = strlen(key->region), service_len = strlen(key->service);
+	unsigned char k_signing[HASH_SHA256_LEN];
+
+	if (cache_hit(key, amz_date, secret_len)) {
+		*kc = key_cache.k_signing;
+		return;
+	}
+	signing_key(key, amz_date, k_signing);
+	br_hmac_key_init(kc, &br_sha256_vtable, k_signing, sizeof k_signing);
+	explicit_bzero(k_signing, sizeof k_signing);
+	if (secret_len >= SIGV4_CACHE_SECRET || region_len >= SIGV4_CACHE_NAME ||
+	    service_len >= SIGV4_CACHE_NAME)
+		return;
+	explicit_bzero(&key_cache, sizeof key_cache);
+	key_cache.secret_len = secret_len;
+	memcpy(key_cache.secret, key->secret_access_key, secret_len);
+	memcpy(key_cache.date, amz_date, 8);
+	memcpy(key_cache.region, key->region, region_len + 1);
+	memcpy(key_cache.service, key->service, service_len + 1);
+	key_cache.k_signing = *kc;
+	key_cache.valid = 1;
+}
+
 int sigv4_sign(const struct sigv4_request *req, const struct sigv4_key *key, time_t when,
 	       char *scratch, size_t scratch_len, struct sigv4_result *out)
 {
@@ -480,7 +540,9 @@ int sigv4_sign(const struct sigv4_request *req, const struct sigv4_key *key, tim
 	struct wbuf a;
 	struct span sh;
 	char cr_hex[HASH_SHA256_HEX_LEN];
-	unsigned char k_signing[HASH_SHA256_LEN], sig[HASH_SHA256_LEN];
+	unsigned char sig[HASH_SHA256_LEN];
+	br_hmac_key_context kc;
+	br_hmac_context hc;
 	size_t sts;
 
 	if (!key || !key->access_key_id || !key->secret_access_key || !key->region ||
@@ -500,9 +562,12 @@ int sigv4_sign(const struct sigv4_request *req, const struct sigv4_key *key, tim
 	    w_put(&w, cr_hex, 64) < 0)
 		return -1;
 
-	signing_key(key, out->amz_date, k_signing);
-	hash_hmac_sha256(k_signing, sizeof k_signing, w.p + sts, w.len - sts, sig);
-	explicit_bzero(k_signing, sizeof k_signing);
+	signing_context(key, out->amz_date, &kc);
+	br_hmac_init(&hc, &kc, 0);
+	br_hmac_update(&hc, w.p + sts, w.len - sts);
+	br_hmac_out(&hc, sig);
+	explicit_bzero(&kc, sizeof kc);
+	explicit_bzero(&hc, sizeof hc);
 	hash_hex(sig, sizeof sig, out->signature);
 
 	a = (struct wbuf){ out->authorization, 0, sizeof out->authorization };

@@ -22,11 +22,6 @@ struct tok {
 	size_t a, b;           /* TEXT/CDATA: content; tags: the name */
 };
 
-static int is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
 static int is_name_start(unsigned char c)
 {
 	return c == '_' || c == ':' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c >= 0x80;

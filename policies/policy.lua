@@ -1,0 +1,393 @@
+-- policies/policy.lua: taskpipe's default policy.
+--
+-- It turns one config item (one task group) into the desired pipeline spec,
+-- and a consumer-code change into rollout waves. taskpipe compiles this file
+-- into its binary; a file given by --policy, $TASKPIPE_POLICY or
+-- $LAMBDA_TASK_ROOT/policy.lua replaces it. Try changes with
+--   taskpipe policy check --policy my-policy.lua item.json
+--
+-- Sandbox (see src/policy.c): base library without dofile/loadfile/
+-- collectgarbage, string (no dump), table, math, utf8 and `tp`. Reading or
+-- writing an unknown global is an error, so helpers here are locals. The
+-- chunk runs again for every call in a fresh environment: nothing persists
+-- between calls. `print` and `tp.log` write INFO log lines.
+--
+-- Item fields (the item is the DynamoDB config item, as plain Lua values).
+-- All optional except `pipeline`. A DynamoDB NULL counts as absent. Fields
+-- named x_* are ignored (room for operators' notes); any other unknown field
+-- is an error, so a typo never passes silently.
+--
+--   pipeline            the table's key and the pipeline name (required):
+--                       1..200 of A-Za-z0-9_- and not ending in -dlq
+--   concurrency         the group's limit, integer 1..1000, default 2 (see
+--                       "Concurrency" below for why 2 and not 1)
+--   timeout             function timeout, seconds 1..900, default 30
+--   memory              function memory, MB 128..10240, default 128
+--   visibility_timeout  queue visibility timeout, seconds 0..43200, default
+--                       6 x timeout (AWS's advice for SQS event sources, which
+--                       leaves room for retries of throttled batches); must be
+--                       >= timeout (Lambda refuses the mapping otherwise)
+--   batch_size          1..10000, default 10
+--   batch_window        MaximumBatchingWindowInSeconds 0..300; default 0, or
+--                       1 when batch_size > 10 (AWS requires a window of at
+--                       least 1 s for batches over 10; an explicit 0 is an error)
+--   max_receive_count   receives before a message goes to the DLQ, 1..1000,
+--                       default 5 (10 when concurrency is 1, see below)
+--   retention           queue MessageRetentionPeriod, seconds 60..1209600,
+--                       default 345600 (4 days)
+--   dlq_retention       DLQ MessageRetentionPeriod, 60..1209600, default
+--                       1209600 (14 days); must be >= retention because a
+--                       message's age counts from its first enqueue, so a
+--                       shorter DLQ retention drops failed messages early
+--   keep_dlq            boolean, default true: deleting the pipeline keeps a
+--                       non-empty DLQ
+--   env                 map name -> string/number/boolean: the function's
+--                       environment (numbers and booleans become strings).
+--                       Names follow Lambda's [A-Za-z][A-Za-z0-9_]+ and may not
+--                       be reserved by Lambda (AWS_REGION, ...). Keys plus
+--                       values at most 4096 bytes (Lambda's 4 KB limit)
+--   code                S3 key of the consumer code (default
+--                       ctx.defaults.code_key)
+--   code_bucket         its bucket (default ctx.defaults.code_bucket)
+--   runtime             default "provided.al2023" (provided.al2 is deprecated
+--                       2026-07-31)
+--   handler             default "bootstrap"
+--   architecture        "x86_64" or "arm64", default "x86_64"
+--   enabled             boolean, default true; false disables the event source
+--                       mapping (messages wait in the queue, nothing deleted)
+--   tags                map string -> string merged into the resources' tags;
+--                       keys 1..128 chars not starting with "taskpipe:" or
+--                       "aws:"; values up to 256 chars
+--   role                execution role ARN (default ctx.defaults.role_arn)
+--
+-- Concurrency. For concurrency >= 2 the spec sets the event source mapping's
+-- ScalingConfig.MaximumConcurrency: the SQS pollers then never invoke more
+-- than that many copies at once, and messages simply wait in the queue. It
+-- cannot be 1: AWS accepts 2..1000 ("Configuring maximum concurrency for
+-- Amazon SQS event sources", Lambda developer guide). For concurrency 1 the
+-- only lever is reserved concurrency 1 on the function. That works but costs:
+-- the pollers ignore reserved concurrency and keep invoking, the throttled
+-- invocations return their messages to the queue, and each such return counts
+-- as a receive, so messages can reach the DLQ without ever having failed. The
+-- policy therefore raises max_receive_count's default to 10 there, and refuses
+-- when reserving would leave the account fewer than ctx.unreserved_min (100)
+-- unreserved executions. That is why the default concurrency is 2.
+--
+-- ctx: { instance, region, prefix, account_concurrency, unreserved_min,
+--        defaults = { code_bucket, code_key, role_arn }, now }
+--
+-- Errors are returned as nil, "<field>: <what is wrong> (<allowed>)".
+
+local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
+local floor, tointeger = math.floor, math.tointeger
+local format, find, sub = string.format, string.find, string.sub
+
+local KNOWN = {
+  pipeline = true, concurrency = true, timeout = true, memory = true,
+  visibility_timeout = true, batch_size = true, batch_window = true,
+  max_receive_count = true, retention = true, dlq_retention = true,
+  keep_dlq = true, env = true, code = true, code_bucket = true, runtime = true,
+  handler = true, architecture = true, enabled = true, tags = true, role = true,
+}
+
+-- Reserved by Lambda: a function cannot set these.
+local RESERVED_ENV = {
+  _HANDLER = true, _X_AMZN_TRACE_ID = true, AWS_DEFAULT_REGION = true,
+  AWS_REGION = true, AWS_EXECUTION_ENV = true, AWS_LAMBDA_FUNCTION_NAME = true,
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE = true, AWS_LAMBDA_FUNCTION_VERSION = true,
+  AWS_LAMBDA_INITIALIZATION_TYPE = true, AWS_LAMBDA_LOG_GROUP_NAME = true,
+  AWS_LAMBDA_LOG_STREAM_NAME = true, AWS_ACCESS_KEY = true, AWS_ACCESS_KEY_ID = true,
+  AWS_SECRET_ACCESS_KEY = true, AWS_SESSION_TOKEN = true, AWS_LAMBDA_RUNTIME_API = true,
+  LAMBDA_TASK_ROOT = true, LAMBDA_RUNTIME_DIR = true, TZ = true,
+}
+
+-- A failed check unwinds to pipeline() with this marker and the message.
+local Invalid = {}
+local function fail(fmt, ...)
+  error({ Invalid, format(fmt, ...) }, 0)
+end
+
+-- What a value is, for messages: "string", "number", "list", "null", ...
+local function kind(v)
+  local t = tp.type(v)
+  if t == "table" then return "map" end
+  return t
+end
+
+local function get(item, name)
+  local v = item[name]
+  if v == tp.null then return nil end
+  return v
+end
+
+local function integer(item, name, default, lo, hi)
+  local v = get(item, name)
+  if v == nil then return default end
+  local t = tp.type(v)
+  if t == "bignumber" then
+    fail("%s: %s is out of range (%d..%d)", name, tostring(v), lo, hi)
+  elseif t ~= "number" then
+    fail("%s: expected an integer, found %s (%d..%d)", name, kind(v), lo, hi)
+  end
+  local i = tointeger(v)
+  if not i then
+    fail("%s: %s is not an integer (%d..%d)", name, tostring(v), lo, hi)
+  end
+  if i < lo or i > hi then
+    fail("%s: %d is out of range (%d..%d)", name, i, lo, hi)
+  end
+  return i
+end
+
+local function boolean(item, name, default)
+  local v = get(item, name)
+  if v == nil then return default end
+  if type(v) ~= "boolean" then
+    fail("%s: expected a boolean, found %s (true or false)", name, kind(v))
+  end
+  return v
+end
+
+local function text(item, name, default)
+  local v = get(item, name)
+  if v == nil then return default end
+  if type(v) ~= "string" then
+    fail("%s: expected a string, found %s", name, kind(v))
+  end
+  if v == "" then fail("%s: empty string", name) end
+  return v
+end
+
+-- A map (table with string keys); an empty list is not one.
+local function map(item, name)
+  local v = get(item, name)
+  if v == nil then return {} end
+  if kind(v) ~= "map" then
+    fail("%s: expected a map, found %s", name, kind(v))
+  end
+  for k in pairs(v) do
+    if type(k) ~= "string" then fail("%s: key %s is not a string", name, tostring(k)) end
+  end
+  return v
+end
+
+-- Keys in order, so messages and results do not depend on hash order.
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  return keys
+end
+
+local function check_name(item)
+  local name = item.pipeline
+  if name == nil or name == tp.null then fail("pipeline: missing") end
+  if type(name) ~= "string" then
+    fail("pipeline: expected a string, found %s", kind(name))
+  end
+  if #name < 1 or #name > 200 then
+    fail("pipeline: %d characters (1..200)", #name)
+  end
+  if find(name, "[^A-Za-z0-9_-]") then
+    fail("pipeline: '%s' has characters outside A-Za-z0-9_- (AWS queue and function names)", name)
+  end
+  if sub(name, -4) == "-dlq" then
+    fail("pipeline: '%s' ends in -dlq, which names another pipeline's dead-letter queue", name)
+  end
+  return name
+end
+
+local function environment(item)
+  local env = map(item, "env")
+  local vars, size = {}, 0
+  for _, k in ipairs(sorted_keys(env)) do
+    local v = env[k]
+    if not find(k, "^[A-Za-z][A-Za-z0-9_]+$") then
+      fail("env: '%s' is not a valid variable name ([A-Za-z][A-Za-z0-9_]+)", k)
+    end
+    if RESERVED_ENV[k] then
+      fail("env: %s is reserved by Lambda and cannot be set", k)
+    end
+    local t = tp.type(v)
+    if t == "number" then
+      v = tointeger(v) and format("%d", v) or tostring(v)
+    elseif t == "bignumber" then
+      v = tostring(v)
+    elseif t == "boolean" then
+      v = tostring(v)
+    elseif t ~= "string" then
+      fail("env: %s is a %s (string, number or boolean)", k, kind(v))
+    end
+    vars[k] = v
+    size = size + #k + #v
+  end
+  if size > 4096 then
+    fail("env: %d bytes, over Lambda's 4096-byte limit for all variables", size)
+  end
+  return vars
+end
+
+local function user_tags(item)
+  local tags = map(item, "tags")
+  local out = {}
+  for _, k in ipairs(sorted_keys(tags)) do
+    local v = tags[k]
+    local lk = string.lower(k)
+    if sub(lk, 1, 9) == "taskpipe:" or sub(lk, 1, 4) == "aws:" then
+      fail("tags: key '%s' uses a reserved prefix (taskpipe: and aws: are not allowed)", k)
+    end
+    if #k < 1 or #k > 128 then
+      fail("tags: key '%s' is %d characters (1..128)", k, #k)
+    end
+    if type(v) ~= "string" then
+      fail("tags: %s is a %s (string)", k, kind(v))
+    end
+    if #v > 256 then
+      fail("tags: value of %s is %d characters (0..256)", k, #v)
+    end
+    out[k] = v
+  end
+  return out
+end
+
+local function build(item, ctx)
+  if type(ctx) ~= "table" then ctx = {} end
+  local defaults = ctx.defaults
+  if type(defaults) ~= "table" then defaults = {} end
+  local name = check_name(item)
+  for _, k in ipairs(sorted_keys(item)) do
+    if not KNOWN[k] and sub(k, 1, 2) ~= "x_" then
+      fail("%s: unknown field (known: %s; x_* fields are ignored)", k,
+           table.concat(sorted_keys(KNOWN), ", "))
+    end
+  end
+
+  local concurrency = integer(item, "concurrency", 2, 1, 1000)
+  local timeout = integer(item, "timeout", 30, 1, 900)
+  local memory = integer(item, "memory", 128, 128, 10240)
+  local default_vis = 6 * timeout
+  if default_vis > 43200 then default_vis = 43200 end
+  local visibility = integer(item, "visibility_timeout", default_vis, 0, 43200)
+  if visibility < timeout then
+    fail("visibility_timeout: %d is below timeout %d (AWS requires visibility timeout >= function timeout)",
+         visibility, timeout)
+  end
+  local batch_size = integer(item, "batch_size", 10, 1, 10000)
+  local batch_window = integer(item, "batch_window", batch_size > 10 and 1 or 0, 0, 300)
+  if batch_size > 10 and batch_window < 1 then
+    fail("batch_window: %d with batch_size %d (AWS requires a batching window of at least 1 second when batch_size > 10)",
+         batch_window, batch_size)
+  end
+  local max_receive = integer(item, "max_receive_count", concurrency == 1 and 10 or 5, 1, 1000)
+  local retention = integer(item, "retention", 345600, 60, 1209600)
+  local dlq_retention = integer(item, "dlq_retention", 1209600, 60, 1209600)
+  if dlq_retention < retention then
+    fail("dlq_retention: %d is below retention %d (a message's age counts from its first enqueue)",
+         dlq_retention, retention)
+  end
+  local keep_dlq = boolean(item, "keep_dlq", true)
+  local enabled = boolean(item, "enabled", true)
+  local runtime = text(item, "runtime", "provided.al2023")
+  local handler = text(item, "handler", "bootstrap")
+  local arch = text(item, "architecture", "x86_64")
+  if arch ~= "x86_64" and arch ~= "arm64" then
+    fail("architecture: '%s' is not supported (x86_64 or arm64)", arch)
+  end
+  local code_key = text(item, "code", defaults.code_key)
+  if code_key == nil or code_key == tp.null or code_key == "" then
+    fail("code: missing (no item code and no default code key in ctx.defaults.code_key)")
+  end
+  local code_bucket = text(item, "code_bucket", defaults.code_bucket)
+  if code_bucket == nil or code_bucket == tp.null or code_bucket == "" then
+    fail("code_bucket: missing (no item code_bucket and no default in ctx.defaults.code_bucket)")
+  end
+  local role = text(item, "role", defaults.role_arn)
+  if role == tp.null or role == "" then role = nil end
+  local vars = environment(item)
+  local tags = user_tags(item)
+
+  local func = {
+    Runtime = runtime,
+    Handler = handler,
+    MemorySize = memory,
+    Timeout = timeout,
+    Architectures = { arch },
+    Environment = { Variables = vars },
+    Code = { S3Bucket = code_bucket, S3Key = code_key },
+    Role = role,
+  }
+  local mapping = {
+    BatchSize = batch_size,
+    MaximumBatchingWindowInSeconds = batch_window,
+    Enabled = enabled,
+    FunctionResponseTypes = { "ReportBatchItemFailures" },
+  }
+  if concurrency >= 2 then
+    mapping.ScalingConfig = { MaximumConcurrency = concurrency }
+  else
+    local account = tointeger(ctx.account_concurrency) or 1000
+    local unreserved_min = tointeger(ctx.unreserved_min) or 100
+    if concurrency > account - unreserved_min then
+      fail("concurrency: reserving %d would leave fewer than %d unreserved executions (account limit %d)",
+           concurrency, unreserved_min, account)
+    end
+    func.ReservedConcurrentExecutions = concurrency
+  end
+
+  return {
+    name = name,
+    queue = {
+      VisibilityTimeout = visibility,
+      MessageRetentionPeriod = retention,
+      ReceiveMessageWaitTimeSeconds = 20,
+      maxReceiveCount = max_receive,
+    },
+    dlq = { MessageRetentionPeriod = dlq_retention, keep_if_not_empty = keep_dlq },
+    func = func,
+    mapping = mapping,
+    tags = tags,
+  }
+end
+
+local function pipeline(item, ctx)
+  local ok, res = pcall(build, item, ctx)
+  if ok then return res end
+  if type(res) == "table" and res[1] == Invalid then
+    return nil, res[2]
+  end
+  error(res, 0) -- a bug in this file: keep its chunk:line message
+end
+
+-- Rollout of new consumer code: change = { bucket, key, version },
+-- targets = list of { pipeline = name, ["function"] = name }.
+-- Waves, in pipeline-name order:
+--   1. a canary: the first target, then a 30 s pause to watch it (no pause
+--      when it is the only wave);
+--   2. 10% of the rest (at least 1), no pause;
+--   3. everything else.
+-- Every wave halts the rollout on a failure. Fewer targets give fewer waves,
+-- never an empty one.
+local function rollout(change, targets, ctx)
+  local names = {}
+  for _, t in ipairs(targets) do names[#names + 1] = t.pipeline end
+  table.sort(names)
+  local waves = tp.list()
+  local function wave(from, to, pause)
+    if from > to then return end
+    local w = tp.list()
+    for i = from, to do w[#w + 1] = names[i] end
+    waves[#waves + 1] = { targets = w, pause_seconds = pause, halt_on_failure = true }
+  end
+  local n = #names
+  if n == 0 then return waves end
+  local rest = n - 1
+  local second = floor(rest / 10)
+  if second < 1 then second = 1 end
+  wave(1, 1, 30)
+  wave(2, math.min(n, 1 + second), 0)
+  wave(2 + second, n, 0)
+  if #waves > 0 then waves[#waves].pause_seconds = 0 end -- nothing left to watch for
+  return waves
+end
+
+return { pipeline = pipeline, rollout = rollout }

@@ -1,0 +1,123 @@
+/* app.c: open settings, AWS client and policy together (see app.h). */
+#include "app.h"
+
+#include "awsjson.h"
+#include "ddb.h"
+#include "log.h"
+#include "policy.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+int app_open(struct app *app, const struct settings *s, tp_err *e)
+{
+	memset(app, 0, sizeof *app);
+	app->set = *s;
+	app->account_concurrency = -1;
+	struct aws_options o = { 0 };
+	o.lambda_rps = s->lambda_rps;
+	o.max_in_flight = s->parallel;
+	int rc = aws_new(&o, &app->aws, e);
+	if (rc < 0)
+		return rc;
+	if ((rc = policy_load(s->policy, NULL, &app->policy, e)) < 0) {
+		aws_free(app->aws);
+		app->aws = NULL;
+		return rc;
+	}
+	return TP_OK;
+}
+
+void app_close(struct app *app)
+{
+	policy_free(app->policy);
+	aws_free(app->aws);
+	memset(app, 0, sizeof *app);
+}
+
+static void add_str(cJSON *o, const char *k, const char *v)
+{
+	if (v)
+		cJSON_AddStringToObject(o, k, v);
+}
+
+/* The account's concurrency limit changes rarely and asking costs a call
+ * from Lambda's scarce control-plane budget: keep it in the state table for
+ * an hour, so confirming unchanged pipelines makes no Lambda call at all. */
+#define ACCOUNT_TTL_S 3600
+
+static long account_concurrency(struct app *app)
+{
+	long now = (long)(tp_now_ms() / 1000), limit = -1;
+	cJSON *req = cJSON_CreateObject(), *out = NULL;
+	cJSON_AddStringToObject(req, "TableName", app->set.state_table);
+	cJSON_AddItemToObject(req, "Key", ddb_key("pk", "account#settings"));
+	if (awsj_call(app->aws, SVC_DYNAMODB, "GetItem", req, &out, NULL) == TP_OK) {
+		cJSON *item = cJSON_GetObjectItem(out, "Item");
+		long at = ddb_get_long(item, "checked_at", 0);
+		if (item && now - at < ACCOUNT_TTL_S)
+			limit = ddb_get_long(item, "concurrency", -1);
+	}
+	cJSON_Delete(req);
+	cJSON_Delete(out);
+	if (limit > 0)
+		return limit;
+
+	tp_err e = { 0 };
+	out = NULL;
+	if (awsj_rest(app->aws, SVC_LAMBDA, "GetAccountSettings", "GET", "/2016-08-19/account-settings/",
+		      NULL, NULL, &out, &e) == TP_OK) {
+		cJSON *c = cJSON_GetObjectItem(cJSON_GetObjectItem(out, "AccountLimit"), "ConcurrentExecutions");
+		limit = cJSON_IsNumber(c) ? (long)c->valuedouble : 1000;
+	} else {
+		/* The documented default; the policy still gets a number. */
+		log_warn("GetAccountSettings failed (%s: %s); assuming 1000 concurrent executions", e.code,
+			 e.message);
+		cJSON_Delete(out);
+		return 1000;
+	}
+	cJSON_Delete(out);
+	req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "TableName", app->set.state_table);
+	cJSON *item = cJSON_AddObjectToObject(req, "Item");
+	ddb_put_str(item, "pk", "account#settings");
+	ddb_put_long(item, "concurrency", limit);
+	ddb_put_long(item, "checked_at", now);
+	out = NULL;
+	awsj_call(app->aws, SVC_DYNAMODB, "PutItem", req, &out, NULL); /* best effort: a cache */
+	cJSON_Delete(req);
+	cJSON_Delete(out);
+	return limit;
+}
+
+char *app_policy_ctx(struct app *app)
+{
+	if (app->account_concurrency < 0)
+		app->account_concurrency = account_concurrency(app);
+	cJSON *ctx = cJSON_CreateObject();
+	add_str(ctx, "instance", app->set.owner);
+	add_str(ctx, "region", aws_region(app->aws));
+	add_str(ctx, "prefix", app->set.prefix);
+	cJSON_AddNumberToObject(ctx, "account_concurrency", (double)app->account_concurrency);
+	cJSON_AddNumberToObject(ctx, "unreserved_min", 100);
+	cJSON *d = cJSON_AddObjectToObject(ctx, "defaults");
+	add_str(d, "code_bucket", app->set.code_bucket);
+	add_str(d, "code_key", app->set.code_key);
+	add_str(d, "role_arn", app->set.role_arn);
+	cJSON_AddNumberToObject(ctx, "now", (double)(tp_now_ms() / 1000));
+	char *s = cJSON_PrintUnformatted(ctx);
+	cJSON_Delete(ctx);
+	return s;
+}
+
+void app_stats_json(const struct app *app, cJSON *obj)
+{
+	const struct aws_stat *st;
+	size_t n = aws_stats(app->aws, &st);
+	cJSON *calls = cJSON_AddObjectToObject(obj, "calls");
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddNumberToObject(calls, st[i].key, (double)st[i].requests);
+	cJSON_AddNumberToObject(obj, "lambda_calls", (double)aws_stats_lambda(app->aws));
+	cJSON_AddNumberToObject(obj, "mutating_calls", (double)aws_stats_mutating(app->aws));
+}

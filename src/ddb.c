@@ -1,0 +1,103 @@
+/* ddb.c: AttributeValue JSON helpers (see ddb.h). */
+#include "ddb.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cJSON *ddb_key(const char *name, const char *value)
+{
+	cJSON *k = cJSON_CreateObject();
+	ddb_put_str(k, name, value);
+	return k;
+}
+
+void ddb_put_str(cJSON *item, const char *name, const char *value)
+{
+	cJSON *av = cJSON_AddObjectToObject(item, name);
+	cJSON_AddStringToObject(av, "S", value);
+}
+
+void ddb_put_long(cJSON *item, const char *name, long value)
+{
+	char n[32];
+	snprintf(n, sizeof n, "%ld", value);
+	cJSON *av = cJSON_AddObjectToObject(item, name);
+	cJSON_AddStringToObject(av, "N", n);
+}
+
+void ddb_put_bool(cJSON *item, const char *name, int value)
+{
+	cJSON *av = cJSON_AddObjectToObject(item, name);
+	cJSON_AddBoolToObject(av, "BOOL", value);
+}
+
+const char *ddb_get_str(const cJSON *item, const char *name, const char *fallback)
+{
+	cJSON *s = cJSON_GetObjectItem(cJSON_GetObjectItem(item, name), "S");
+	return cJSON_IsString(s) ? s->valuestring : fallback;
+}
+
+long ddb_get_long(const cJSON *item, const char *name, long fallback)
+{
+	cJSON *n = cJSON_GetObjectItem(cJSON_GetObjectItem(item, name), "N");
+	return cJSON_IsString(n) ? strtol(n->valuestring, NULL, 10) : fallback;
+}
+
+static int is_av(const cJSON *v)
+{
+	static const char *types[] = { "S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS", NULL };
+	if (!cJSON_IsObject(v) || !v->child || v->child->next)
+		return 0;
+	for (int i = 0; types[i]; i++)
+		if (strcmp(v->child->string, types[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static cJSON *to_av(const cJSON *v)
+{
+	cJSON *av = cJSON_CreateObject();
+	if (cJSON_IsString(v)) {
+		cJSON_AddStringToObject(av, "S", v->valuestring);
+	} else if (cJSON_IsNumber(v)) {
+		char n[64];
+		if (v->valuedouble == (double)(long long)v->valuedouble)
+			snprintf(n, sizeof n, "%lld", (long long)v->valuedouble);
+		else
+			snprintf(n, sizeof n, "%.17g", v->valuedouble);
+		cJSON_AddStringToObject(av, "N", n);
+	} else if (cJSON_IsBool(v)) {
+		cJSON_AddBoolToObject(av, "BOOL", cJSON_IsTrue(v));
+	} else if (cJSON_IsArray(v)) {
+		cJSON *l = cJSON_AddArrayToObject(av, "L");
+		for (cJSON *it = v->child; it; it = it->next)
+			cJSON_AddItemToArray(l, to_av(it));
+	} else if (cJSON_IsObject(v)) {
+		cJSON *m = cJSON_AddObjectToObject(av, "M");
+		for (cJSON *it = v->child; it; it = it->next)
+			cJSON_AddItemToObject(m, it->string, to_av(it));
+	} else {
+		cJSON_AddBoolToObject(av, "NULL", 1);
+	}
+	return av;
+}
+
+cJSON *ddb_item_from_json(const cJSON *json, char *err, size_t err_len)
+{
+	if (!cJSON_IsObject(json)) {
+		snprintf(err, err_len, "an item must be a JSON object");
+		return NULL;
+	}
+	int all_av = json->child != NULL;
+	for (cJSON *it = json->child; it; it = it->next)
+		if (!is_av(it))
+			all_av = 0;
+	if (all_av)
+		return cJSON_Duplicate(json, 1);
+	cJSON *item = cJSON_CreateObject();
+	for (cJSON *it = json->child; it; it = it->next)
+		cJSON_AddItemToObject(item, it->string, to_av(it));
+	return item;
+}

@@ -1,0 +1,54 @@
+/* reconcile.h: make pipelines match their config items, level-triggered.
+ *
+ * For each pipeline: read the item as it is now (consistent read) and the
+ * last status from the state table; run the policy; when the spec's hash
+ * equals the last successfully applied one, stop there (no AWS call beyond
+ * DynamoDB). Otherwise observe the queue, dead-letter queue, function,
+ * concurrency and event source mapping, diff field by field and make only
+ * the calls that differ, in order: DLQ, queue (redrive policy), function
+ * code, function configuration, concurrency, mapping. With the item gone,
+ * delete in reverse: mapping, function, queue, DLQ (kept when not empty and
+ * the last spec asked to keep it). Resources without taskpipe's owner tag
+ * are never changed or deleted: that pipeline reports a collision.
+ * The outcome goes to the state table, never to the config table.
+ *
+ * Many pipelines run in lockstep, step by step, each step's calls for all
+ * pipelines in one concurrent batch within the Lambda budget.
+ */
+#ifndef TP_RECONCILE_H
+#define TP_RECONCILE_H
+
+#include "app.h"
+
+enum rec_action { REC_NONE, REC_CREATE, REC_UPDATE, REC_DELETE };
+
+struct rec_result {
+	char *name;            /* pipeline name */
+	int rc;                /* TP_OK or the error */
+	tp_err err;            /* why it failed */
+	int action;            /* enum rec_action */
+	int changes;           /* number of field changes (planned or made) */
+	char *changes_json;    /* JSON array: {"resource","action"} or {"resource","field","from","to"} */
+	char hash[65];         /* desired spec hash ("" when the item is gone) */
+	long requests;         /* AWS requests made for this pipeline */
+	long lambda_requests;  /* of which Lambda control plane */
+	long mutating_requests;/* of which mutating */
+};
+
+struct reconcile_opts {
+	int plan;              /* observe and diff only; change nothing, write no state */
+	int force;             /* observe even when the spec hash is unchanged */
+};
+
+/* Reconcile the n named pipelines, or with all=1 every item of the config
+ * table plus every pipeline the state table still records (so pipelines
+ * whose items were deleted are removed). Results in *out (n_out entries),
+ * one per pipeline; returns TP_OK unless the run itself could not start
+ * (then e says why). */
+int reconcile_run(struct app *app, char *const *names, size_t n, int all,
+		  const struct reconcile_opts *o, struct rec_result **out, size_t *n_out, tp_err *e);
+void reconcile_results_free(struct rec_result *r, size_t n);
+
+const char *reconcile_action_name(int action);
+
+#endif

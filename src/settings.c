@@ -1,0 +1,84 @@
+/* settings.c: instance settings from the environment and flags (see settings.h). */
+#include "settings.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char settings_help[] =
+	"settings (flag or environment variable):\n"
+	"  --config-table T  TASKPIPE_CONFIG_TABLE  config items (default taskpipe-config)\n"
+	"  --state-table T   TASKPIPE_STATE_TABLE   status, leases, checkpoints (default taskpipe-state)\n"
+	"  --code-bucket B   TASKPIPE_CODE_BUCKET   default consumer code bucket\n"
+	"  --code-key K      TASKPIPE_CODE_KEY      default consumer code key\n"
+	"  --prefix P        TASKPIPE_PREFIX        resource name prefix (default tp-)\n"
+	"  --owner O         TASKPIPE_OWNER         owner tag value (default taskpipe)\n"
+	"  --role-arn ARN    TASKPIPE_ROLE_ARN      consumer functions' execution role\n"
+	"  --policy FILE     TASKPIPE_POLICY        policy file (default: embedded policy)\n"
+	"  --lambda-rps N    TASKPIPE_LAMBDA_RPS    Lambda control-plane budget, req/s (default 15)\n"
+	"  --parallel N      TASKPIPE_PARALLEL      requests in flight (default 16)\n"
+	"  --json                                   machine-readable output\n";
+
+static const char *env_or(const char *name, const char *fallback)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : fallback;
+}
+
+void settings_init(struct settings *s)
+{
+	memset(s, 0, sizeof *s);
+	s->config_table = env_or("TASKPIPE_CONFIG_TABLE", "taskpipe-config");
+	s->state_table = env_or("TASKPIPE_STATE_TABLE", "taskpipe-state");
+	s->code_bucket = env_or("TASKPIPE_CODE_BUCKET", NULL);
+	s->code_key = env_or("TASKPIPE_CODE_KEY", NULL);
+	s->prefix = env_or("TASKPIPE_PREFIX", "tp-");
+	s->owner = env_or("TASKPIPE_OWNER", "taskpipe");
+	s->role_arn = env_or("TASKPIPE_ROLE_ARN", NULL);
+	s->policy = env_or("TASKPIPE_POLICY", NULL);
+	s->lambda_rps = atof(env_or("TASKPIPE_LAMBDA_RPS", "15"));
+	s->parallel = atoi(env_or("TASKPIPE_PARALLEL", "16"));
+}
+
+int settings_parse_flags(struct settings *s, int *argc, char **argv, tp_err *e)
+{
+	int out = 0;
+	for (int i = 0; i < *argc; i++) {
+		const char *a = argv[i];
+		const char **target = NULL;
+		int number = 0;
+		if (strcmp(a, "--json") == 0) {
+			s->json = 1;
+			continue;
+		}
+		if (strcmp(a, "--config-table") == 0) target = &s->config_table;
+		else if (strcmp(a, "--state-table") == 0) target = &s->state_table;
+		else if (strcmp(a, "--code-bucket") == 0) target = &s->code_bucket;
+		else if (strcmp(a, "--code-key") == 0) target = &s->code_key;
+		else if (strcmp(a, "--prefix") == 0) target = &s->prefix;
+		else if (strcmp(a, "--owner") == 0) target = &s->owner;
+		else if (strcmp(a, "--role-arn") == 0) target = &s->role_arn;
+		else if (strcmp(a, "--policy") == 0) target = &s->policy;
+		else if (strcmp(a, "--lambda-rps") == 0 || strcmp(a, "--parallel") == 0) number = 1;
+		if (!target && !number) {
+			argv[out++] = argv[i];
+			continue;
+		}
+		if (i + 1 >= *argc)
+			return tp_errf(e, TP_EINVAL, "BadFlag", "%s needs a value", a);
+		const char *v = argv[++i];
+		if (target) {
+			*target = v;
+		} else {
+			char *end;
+			double d = strtod(v, &end);
+			if (*end || d <= 0)
+				return tp_errf(e, TP_EINVAL, "BadFlag", "%s: '%s' is not a positive number", a, v);
+			if (strcmp(a, "--parallel") == 0)
+				s->parallel = (int)d;
+			else
+				s->lambda_rps = d;
+		}
+	}
+	*argc = out;
+	return TP_OK;
+}

@@ -1,0 +1,45 @@
+/* settings.h: the instance settings every part agrees on (DESIGN.md):
+ * each an environment variable and a command-line flag.
+ *
+ *   --config-table  TASKPIPE_CONFIG_TABLE  taskpipe-config  (partition key "pipeline", S)
+ *   --state-table   TASKPIPE_STATE_TABLE   taskpipe-state   (partition key "pk", S)
+ *   --code-bucket   TASKPIPE_CODE_BUCKET   (none)           default consumer code bucket
+ *   --code-key      TASKPIPE_CODE_KEY      (none)           default consumer code key
+ *   --prefix        TASKPIPE_PREFIX        tp-              resource name prefix
+ *   --owner         TASKPIPE_OWNER         taskpipe         owner tag value
+ *   --role-arn      TASKPIPE_ROLE_ARN      (none)           consumers' execution role
+ *   --policy        TASKPIPE_POLICY        (embedded)       policy file
+ *   --lambda-rps    TASKPIPE_LAMBDA_RPS    15               Lambda control-plane budget
+ *   --parallel      TASKPIPE_PARALLEL      16               requests in flight
+ * Flags win over the environment. */
+#ifndef TP_SETTINGS_H
+#define TP_SETTINGS_H
+
+#include "base.h"
+
+struct settings {
+	const char *config_table;
+	const char *state_table;
+	const char *code_bucket;
+	const char *code_key;
+	const char *prefix;
+	const char *owner;
+	const char *role_arn;
+	const char *policy;
+	double lambda_rps;
+	int parallel;
+	int json;          /* --json: machine-readable output */
+};
+
+/* Defaults, then the environment. */
+void settings_init(struct settings *s);
+
+/* Consume the settings flags (and --json) from argv, in place: the
+ * remaining arguments are compacted to argv[0..*argc). Unknown flags are
+ * left for the command. Returns TP_EINVAL on a flag without its value. */
+int settings_parse_flags(struct settings *s, int *argc, char **argv, tp_err *e);
+
+/* Text for --help of every command that takes settings. */
+extern const char settings_help[];
+
+#endif

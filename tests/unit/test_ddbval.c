@@ -1,0 +1,228 @@
+/* test_ddbval.c: AttributeValue and plain JSON <-> Lua round trips. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ddbval.h"
+
+static lua_State *new_state(void)
+{
+	lua_State *L = luaL_newstate();
+	luaL_openlibs(L);
+	ddbval_open(L);
+	lua_getfield(L, LUA_REGISTRYINDEX, "tp.lib");
+	lua_setglobal(L, "tp");
+	return L;
+}
+
+/* item JSON -> Lua -> item JSON, compared as parsed JSON. */
+static char *av_roundtrip(lua_State *L, const char *json)
+{
+	cJSON *in = cJSON_Parse(json);
+	assert_non_null(in);
+	tp_err e = {0};
+	assert_int_equal(ddbval_push_item(L, in, &e), 0);
+	cJSON *out = NULL;
+	assert_int_equal(ddbval_to_av(L, -1, "item", &out, &e), 0);
+	lua_pop(L, 1);
+	/* a table comes back wrapped in M */
+	cJSON *m = cJSON_DetachItemFromObject(out, "M");
+	assert_non_null(m);
+	char *s = cJSON_PrintUnformatted(m);
+	cJSON_Delete(in);
+	cJSON_Delete(out);
+	cJSON_Delete(m);
+	return s;
+}
+
+static void check_same(lua_State *L, const char *json)
+{
+	char *s = av_roundtrip(L, json);
+	cJSON *a = cJSON_Parse(json), *b = cJSON_Parse(s);
+	if (!cJSON_Compare(a, b, 1))
+		fail_msg("round trip changed\n in:  %s\n out: %s", json, s);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	free(s);
+}
+
+static void every_type_round_trips(void **state)
+{
+	lua_State *L = new_state();
+	check_same(L, "{\"s\":{\"S\":\"hello\"},\"e\":{\"S\":\"\"},\"n\":{\"N\":\"42\"},\"neg\":{\"N\":\"-7\"},"
+		      "\"f\":{\"N\":\"2.5\"},\"t\":{\"BOOL\":true},\"fa\":{\"BOOL\":false},\"nul\":{\"NULL\":true},"
+		      "\"m\":{\"M\":{\"a\":{\"S\":\"x\"},\"b\":{\"L\":[{\"N\":\"1\"},{\"S\":\"two\"}]}}},"
+		      "\"l\":{\"L\":[{\"M\":{}},{\"L\":[]},{\"NULL\":true}]},"
+		      "\"b\":{\"B\":\"AAEC/w==\"},\"ss\":{\"SS\":[\"a\",\"b\"]},\"ns\":{\"NS\":[\"1\",\"2.5\",\"12345678901234567890123\"]},"
+		      "\"bs\":{\"BS\":[\"AA==\",\"aGk=\"]}}");
+	lua_close(L);
+}
+
+static void big_numbers_keep_every_digit(void **state)
+{
+	lua_State *L = new_state();
+	check_same(L, "{\"a\":{\"N\":\"12345678901234567890123\"},\"b\":{\"N\":\"0.1\"},\"c\":{\"N\":\"1e400\"},"
+		      "\"d\":{\"N\":\"9223372036854775807\"},\"e\":{\"N\":\"-9223372036854775808\"},"
+		      "\"f\":{\"N\":\"9223372036854775808\"},\"g\":{\"N\":\"0.30000000000000004\"},"
+		      "\"h\":{\"N\":\"3.14159265358979323846264338327950288\"},\"i\":{\"N\":\"1e-130\"}}");
+	/* and the Lua side sees the right kinds */
+	cJSON *in = cJSON_Parse("{\"i\":{\"N\":\"12\"},\"f\":{\"N\":\"0.1\"},\"big\":{\"N\":\"1e400\"}}");
+	tp_err e = {0};
+	assert_int_equal(ddbval_push_item(L, in, &e), 0);
+	lua_setglobal(L, "it");
+	assert_int_equal(luaL_dostring(L, "return math.type(it.i), math.type(it.f), tp.type(it.big), tostring(it.big), it.big.text"), 0);
+	assert_string_equal(lua_tostring(L, -5), "integer");
+	assert_string_equal(lua_tostring(L, -4), "float");
+	assert_string_equal(lua_tostring(L, -3), "bignumber");
+	assert_string_equal(lua_tostring(L, -2), "1e400");
+	assert_string_equal(lua_tostring(L, -1), "1e400");
+	lua_settop(L, 0);
+	cJSON_Delete(in);
+	lua_close(L);
+}
+
+static void empty_list_and_map_stay_apart(void **state)
+{
+	lua_State *L = new_state();
+	check_same(L, "{\"l\":{\"L\":[]},\"m\":{\"M\":{}}}");
+	/* plain JSON too */
+	cJSON *in = cJSON_Parse("{\"l\":[],\"m\":{},\"n\":null,\"x\":[1,\"a\",true]}");
+	tp_err e = {0};
+	assert_int_equal(ddbval_push_json(L, in, &e), 0);
+	cJSON *out = NULL;
+	assert_int_equal(ddbval_to_json(L, -1, "v", &out, &e), 0);
+	char *s = cJSON_PrintUnformatted(out);
+	cJSON *back = cJSON_Parse(s);
+	assert_true(cJSON_Compare(in, back, 1));
+	free(s);
+	cJSON_Delete(back);
+	cJSON_Delete(out);
+	cJSON_Delete(in);
+	lua_close(L);
+}
+
+static char *lua_to_json(lua_State *L, const char *expr, int av, int *rc, tp_err *e)
+{
+	char code[512];
+	snprintf(code, sizeof code, "return %s", expr);
+	assert_int_equal(luaL_dostring(L, code), 0);
+	cJSON *out = NULL;
+	*rc = av ? ddbval_to_av(L, -1, "item", &out, e) : ddbval_to_json(L, -1, "spec", &out, e);
+	lua_settop(L, 0);
+	char *s = out ? cJSON_PrintUnformatted(out) : NULL;
+	cJSON_Delete(out);
+	return s;
+}
+
+static void lua_values_convert(void **state)
+{
+	lua_State *L = new_state();
+	tp_err e = {0};
+	int rc;
+	char *s = lua_to_json(L, "{a = 1, b = 0.1, c = 'x', d = {1, 2}, e = {}, f = tp.list(), g = tp.null,"
+				 " h = tp.set('SS', {'q'}), i = tp.binary('\\0\\1'), j = tp.number('1e400'), k = 2^63, l = true}",
+			      1, &rc, &e);
+	assert_int_equal(rc, 0);
+	cJSON *got = cJSON_Parse(s);
+	cJSON *want = cJSON_Parse("{\"M\":{\"a\":{\"N\":\"1\"},\"b\":{\"N\":\"0.1\"},\"c\":{\"S\":\"x\"},"
+				  "\"d\":{\"L\":[{\"N\":\"1\"},{\"N\":\"2\"}]},\"e\":{\"M\":{}},\"f\":{\"L\":[]},"
+				  "\"g\":{\"NULL\":true},\"h\":{\"SS\":[\"q\"]},\"i\":{\"B\":\"AAE=\"},\"j\":{\"N\":\"1e400\"},"
+				  "\"k\":{\"N\":\"9.223372036854776e+18\"},\"l\":{\"BOOL\":true}}}");
+	if (!cJSON_Compare(got, want, 1))
+		fail_msg("got %s", s);
+	cJSON_Delete(got);
+	cJSON_Delete(want);
+	free(s);
+
+	/* JSON output keeps big numbers as raw digits */
+	s = lua_to_json(L, "{n = tp.number('12345678901234567890123'), i = 9007199254740993, f = 0.1}", 0, &rc, &e);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(s, "\"n\":12345678901234567890123"));
+	assert_non_null(strstr(s, "\"i\":9007199254740993"));
+	assert_non_null(strstr(s, "\"f\":0.1"));
+	free(s);
+	lua_close(L);
+}
+
+static void errors_name_the_path(void **state)
+{
+	lua_State *L = new_state();
+	tp_err e = {0};
+	int rc;
+	char *s = lua_to_json(L, "{env = {KEY = function() end}}", 0, &rc, &e);
+	assert_int_equal(rc, TP_EINVAL);
+	assert_null(s);
+	assert_non_null(strstr(e.message, "spec.env.KEY"));
+	assert_non_null(strstr(e.message, "function"));
+
+	s = lua_to_json(L, "{a = {1, 2, {[true] = 1}}}", 1, &rc, &e);
+	assert_int_equal(rc, TP_EINVAL);
+	assert_non_null(strstr(e.message, "item.a[3]"));
+
+	s = lua_to_json(L, "{x = 0/0}", 1, &rc, &e);
+	assert_int_equal(rc, TP_EINVAL);
+	assert_non_null(strstr(e.message, "item.x"));
+	assert_non_null(strstr(e.message, "NaN"));
+
+	s = lua_to_json(L, "{s = tp.set('NS', {})}", 1, &rc, &e);
+	assert_int_equal(rc, TP_EINVAL);
+	assert_non_null(strstr(e.message, "item.s: empty NS"));
+
+	assert_int_equal(luaL_dostring(L, "local t = {} t.self = t return t"), 0);
+	cJSON *out = NULL;
+	assert_int_equal(ddbval_to_json(L, -1, "spec", &out, &e), TP_EINVAL);
+	assert_non_null(strstr(e.message, "nested deeper"));
+	lua_settop(L, 0);
+
+	cJSON *bad = cJSON_Parse("{\"env\":{\"M\":{\"K\":{\"N\":\"12abc\"}}}}");
+	assert_int_equal(ddbval_push_item(L, bad, &e), TP_EINVAL);
+	assert_non_null(strstr(e.message, "item.env.K"));
+	cJSON_Delete(bad);
+	bad = cJSON_Parse("{\"a\":{\"L\":[{\"S\":\"x\"},{\"Q\":1}]}}");
+	assert_int_equal(ddbval_push_item(L, bad, &e), TP_EINVAL);
+	assert_non_null(strstr(e.message, "item.a[2]"));
+	cJSON_Delete(bad);
+	bad = cJSON_Parse("{\"b\":{\"B\":\"@@@\"}}");
+	assert_int_equal(ddbval_push_item(L, bad, &e), TP_EINVAL);
+	assert_non_null(strstr(e.message, "item.b"));
+	cJSON_Delete(bad);
+	lua_close(L);
+}
+
+static void binary_is_raw_in_lua(void **state)
+{
+	lua_State *L = new_state();
+	cJSON *in = cJSON_Parse("{\"b\":{\"B\":\"AAEC/w==\"},\"bs\":{\"BS\":[\"aGk=\"]}}");
+	tp_err e = {0};
+	assert_int_equal(ddbval_push_item(L, in, &e), 0);
+	lua_setglobal(L, "it");
+	assert_int_equal(luaL_dostring(L, "return it.b.data == '\\0\\1\\2\\255', it.bs[1], it.bs.type, getmetatable(it.b)"), 0);
+	assert_true(lua_toboolean(L, -4));
+	assert_string_equal(lua_tostring(L, -3), "hi");
+	assert_string_equal(lua_tostring(L, -2), "BS");
+	assert_string_equal(lua_tostring(L, -1), "tp.binary");
+	cJSON_Delete(in);
+	lua_close(L);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(every_type_round_trips),
+		cmocka_unit_test(big_numbers_keep_every_digit),
+		cmocka_unit_test(empty_list_and_map_stay_apart),
+		cmocka_unit_test(lua_values_convert),
+		cmocka_unit_test(errors_name_the_path),
+		cmocka_unit_test(binary_is_raw_in_lua),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
