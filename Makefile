@@ -32,7 +32,8 @@ DBG_OBJ    := $(patsubst src/%.c,$(DBG_DIR)/%.o,$(LIB_SRC)) $(DBG_DIR)/embedded_
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(DBG_DIR)/tests/%,$(UNIT_SRC))
 
-.PHONY: all debug deps libs test unit integration bench demo package clean distclean fuzz
+.PHONY: all debug deps libs test unit integration bench demo package clean distclean
+
 
 all: taskpipe
 
@@ -97,3 +98,4 @@ clean:
 
 distclean: clean
 	rm -rf .deps
+include tests/fuzz/fuzz.mk

@@ -43,7 +43,8 @@
 --                       non-empty DLQ
 --   env                 map name -> string/number/boolean: the function's
 --                       environment (numbers and booleans become strings).
---                       Names follow Lambda's [A-Za-z][A-Za-z0-9_]+ and may not
+--                       Names follow Lambda's [A-Za-z][A-Za-z0-9_]+ (so at
+--                       least 2 characters, API_Environment.html) and may not
 --                       be reserved by Lambda (AWS_REGION, ...). Keys plus
 --                       values at most 4096 bytes (Lambda's 4 KB limit)
 --   code                S3 key of the consumer code (default
@@ -203,7 +204,7 @@ local function environment(item)
   for _, k in ipairs(sorted_keys(env)) do
     local v = env[k]
     if not find(k, "^[A-Za-z][A-Za-z0-9_]+$") then
-      fail("env: '%s' is not a valid variable name ([A-Za-z][A-Za-z0-9_]+)", k)
+      fail("env: '%s' is not a valid variable name ([A-Za-z][A-Za-z0-9_]+, at least 2 characters)", k)
     end
     if RESERVED_ENV[k] then
       fail("env: %s is reserved by Lambda and cannot be set", k)
@@ -255,11 +256,15 @@ local function build(item, ctx)
   local defaults = ctx.defaults
   if type(defaults) ~= "table" then defaults = {} end
   local name = check_name(item)
-  for _, k in ipairs(sorted_keys(item)) do
-    if not KNOWN[k] and sub(k, 1, 2) ~= "x_" then
-      fail("%s: unknown field (known: %s; x_* fields are ignored)", k,
-           table.concat(sorted_keys(KNOWN), ", "))
+  local unknown
+  for k in pairs(item) do
+    if not KNOWN[k] and sub(k, 1, 2) ~= "x_" and (unknown == nil or k < unknown) then
+      unknown = k
     end
+  end
+  if unknown then
+    fail("%s: unknown field (known: %s; x_* fields are ignored)", unknown,
+         table.concat(sorted_keys(KNOWN), ", "))
   end
 
   local concurrency = integer(item, "concurrency", 2, 1, 1000)

@@ -71,11 +71,11 @@ static long account_concurrency(struct app *app)
 		cJSON *c = cJSON_GetObjectItem(cJSON_GetObjectItem(out, "AccountLimit"), "ConcurrentExecutions");
 		limit = cJSON_IsNumber(c) ? (long)c->valuedouble : 1000;
 	} else {
-		/* The documented default; the policy still gets a number. */
-		log_warn("GetAccountSettings failed (%s: %s); assuming 1000 concurrent executions", e.code,
-			 e.message);
-		cJSON_Delete(out);
-		return 1000;
+		/* The documented default; the policy still gets a number, and the
+		 * cache keeps this run's successors from asking again for an hour. */
+		log_warn("GetAccountSettings failed (%s: %.120s); assuming the default 1000 concurrent executions",
+			 e.code, e.message);
+		limit = 1000;
 	}
 	cJSON_Delete(out);
 	req = cJSON_CreateObject();

@@ -41,7 +41,7 @@ static int parse(const char *cmd, int *argc, char **argv, struct settings *s, co
 		return 2;
 	}
 	for (int i = 1; i < *argc; i++) {
-		if (argv[i][0] != '-')
+		if (argv[i][0] != '-' || strcmp(argv[i], "-") == 0)
 			continue;
 		int ok = 0;
 		for (int k = 0; allowed && allowed[k]; k++)

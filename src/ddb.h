@@ -3,6 +3,8 @@
 #ifndef TP_DDB_H
 #define TP_DDB_H
 
+#include <stddef.h>
+
 struct cJSON;
 
 /* {"<name>": {"S": "<value>"}} */

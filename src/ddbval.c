@@ -414,21 +414,19 @@ int ddbval_push_json(lua_State *L, const cJSON *json, tp_err *e)
 
 /* ---------- Lua -> AttributeValue / JSON ---------- */
 
-/* The tp.* name of a marked value, or NULL. */
+static const char *const MARKS[] = { NULL, "tp.list", "tp.set", "tp.binary", "tp.number", "tp.null" };
+static const char MARK_KEY = 0; /* address keys mt[MARK_KEY] = index into MARKS */
+
+/* The tp.* name of a marked value, or NULL. One raw lookup: this runs for
+ * every table converted and every tp.type call. */
 static const char *marker(lua_State *L, int idx)
 {
 	if (!lua_getmetatable(L, idx))
 		return NULL;
-	static const char *names[] = { "tp.list", "tp.set", "tp.binary", "tp.number", "tp.null" };
-	const char *found = NULL;
-	for (size_t i = 0; i < sizeof names / sizeof names[0] && !found; i++) {
-		luaL_getmetatable(L, names[i]);
-		if (lua_rawequal(L, -1, -2))
-			found = names[i];
-		lua_pop(L, 1);
-	}
-	lua_pop(L, 1);
-	return found;
+	lua_rawgetp(L, -1, &MARK_KEY);
+	lua_Integer i = lua_tointeger(L, -1);
+	lua_pop(L, 2);
+	return i > 0 && i < (lua_Integer)(sizeof MARKS / sizeof MARKS[0]) ? MARKS[i] : NULL;
 }
 
 /* 1 when the table at idx is a non-empty sequence 1..n, 0 otherwise;
@@ -813,11 +811,12 @@ static int mt_tostring(lua_State *L)
 
 void ddbval_open(lua_State *L)
 {
-	static const char *names[] = { "tp.list", "tp.set", "tp.binary", "tp.number", "tp.null" };
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		luaL_newmetatable(L, names[i]); /* sets __name */
-		lua_pushstring(L, names[i]);
+	for (size_t i = 1; i < sizeof MARKS / sizeof MARKS[0]; i++) {
+		luaL_newmetatable(L, MARKS[i]); /* sets __name */
+		lua_pushstring(L, MARKS[i]);
 		lua_setfield(L, -2, "__metatable");
+		lua_pushinteger(L, (lua_Integer)i);
+		lua_rawsetp(L, -2, &MARK_KEY);
 		lua_pushcfunction(L, mt_tostring);
 		lua_setfield(L, -2, "__tostring");
 		lua_pop(L, 1);

@@ -33,13 +33,13 @@ struct rec {
 	cJSON *changes;           /* array of change objects */
 	int failed;               /* stop further steps */
 	int done;                 /* nothing more to do (unchanged) */
-	int observed;             /* observation ran */
 	/* observed */
 	char *q_url, *dlq_url;
 	cJSON *q_attrs, *dlq_attrs, *q_tags, *dlq_tags;
 	cJSON *fn;                /* GetFunction answer */
 	cJSON *esm;               /* the function's event source mapping */
 	/* progress */
+	int fn_created;           /* CreateFunction ran in this reconcile */
 	int fn_wait;              /* polling for LastUpdateStatus/State */
 	int fn_waits;
 	char code_marker[256];    /* Description recording the code object */
@@ -320,7 +320,6 @@ static int emit_find(struct run *r, struct rec *p, struct aws_call *c)
 
 static void done_find(struct run *r, struct rec *p, struct aws_call *c, int n)
 {
-	p->observed = 1;
 	for (int i = 0; i < n; i++) {
 		if (c[i].rc != TP_OK) {
 			if (not_found(&c[i]))
@@ -705,10 +704,18 @@ static void check_and_diff(struct run *r, struct rec *p)
 		cJSON_Delete(m);
 	}
 	cJSON_Delete(tags);
-	if (!p->fn)
+	if (!p->fn) {
+		/* Check before any change: a pipeline half-created for want of a role helps no one. */
+		if (!cJSON_GetObjectItem(spec_part(p, "func"), "Role") && !r->app->set.role_arn) {
+			failf(p, TP_EINVAL, "NoRole",
+			      "cannot create function %s: no execution role (set TASKPIPE_ROLE_ARN or --role-arn)%s",
+			      p->nm.function, "");
+			return;
+		}
 		change_action(p, "function", "create");
-	else
+	} else {
 		diff_function(r, p);
+	}
 	if (!p->esm)
 		change_action(p, "mapping", "create");
 	else
@@ -901,6 +908,7 @@ static void done_function(struct run *r, struct rec *p, struct aws_call *c, int 
 		cJSON_AddItemToObject(fn, "Configuration", cJSON_Duplicate(out, 1));
 		cJSON_AddItemToObject(fn, "Tags", desired_tags(r, p));
 		p->fn = fn;
+		p->fn_created = 1;
 	}
 	note_function_state(p, out);
 	cJSON_Delete(out);
@@ -945,9 +953,7 @@ static int config_changed(const struct rec *p)
 
 static int emit_function_config(struct run *r, struct rec *p, struct aws_call *c)
 {
-	if (!p->spec || p->res->action == REC_CREATE || !config_changed(p))
-		return 0;
-	if (changed(p, "function", "Code") && !p->observed)
+	if (!p->spec || p->fn_created || !config_changed(p))
 		return 0;
 	prep_lambda(&c[0], "UpdateFunctionConfiguration", "PUT", fn_path(p, "/configuration"), NULL,
 		    desired_config(r, p));
@@ -964,7 +970,7 @@ static int emit_function_extras(struct run *r, struct rec *p, struct aws_call *c
 {
 	if (!p->spec || !p->fn)
 		return 0;
-	int n = 0, created = p->res->action == REC_CREATE;
+	int n = 0, created = p->fn_created;
 	cJSON *rc = cJSON_GetObjectItem(spec_part(p, "func"), "ReservedConcurrentExecutions");
 	if (cJSON_IsNumber(rc) && (created || changed(p, "function", "ReservedConcurrentExecutions"))) {
 		cJSON *in = obj();
@@ -1091,6 +1097,9 @@ static int emit_delete_dlq(struct run *r, struct rec *p, struct aws_call *c)
 
 static int emit_state(struct run *r, struct rec *p, struct aws_call *c)
 {
+	/* A name that never was a pipeline leaves no trace. */
+	if (!p->spec && !p->state && !p->failed && cJSON_GetArraySize(p->changes) == 0)
+		return 0;
 	cJSON *in = obj();
 	cJSON_AddStringToObject(in, "TableName", r->app->set.state_table);
 	cJSON *item = cJSON_AddObjectToObject(in, "Item");

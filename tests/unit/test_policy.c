@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "embedded.h"
 #include "log.h"
@@ -233,7 +234,64 @@ static void default_policy_spec(void **state)
 	assert_int_equal(policy_rollout(p, "{}", "[]", CTX, &waves, &e), 0);
 	assert_string_equal(waves, "[]");
 	free(waves);
+	assert_int_equal(policy_rollout(p, "{}", "[{\"pipeline\":\"x\"}]", CTX, &waves, &e), 0);
+	assert_string_equal(waves, "[{\"halt_on_failure\":true,\"pause_seconds\":0,\"targets\":[\"x\"]}]");
+	free(waves);
+	assert_int_equal(policy_rollout(p, "{}", "[{\"pipeline\":\"y\"},{\"pipeline\":\"x\"}]", CTX, &waves, &e), 0);
+	assert_string_equal(waves, "[{\"halt_on_failure\":true,\"pause_seconds\":30,\"targets\":[\"x\"]},"
+				   "{\"halt_on_failure\":true,\"pause_seconds\":0,\"targets\":[\"y\"]}]");
+	free(waves);
+	/* 25 targets: 1 canary, 10% of the other 24 = 2, then 22 */
+	buf t = {0};
+	buf_addc(&t, '[');
+	for (int i = 25; i >= 1; i--)
+		buf_addf(&t, "%s{\"pipeline\":\"p%02d\",\"function\":\"tp-p%02d\"}", i < 25 ? "," : "", i, i);
+	buf_addc(&t, ']');
+	assert_int_equal(policy_rollout(p, "{}", buf_str(&t), CTX, &waves, &e), 0);
+	buf_free(&t);
+	assert_true(tp_startswith(waves, "[{\"halt_on_failure\":true,\"pause_seconds\":30,\"targets\":[\"p01\"]},"
+					 "{\"halt_on_failure\":true,\"pause_seconds\":0,\"targets\":[\"p02\",\"p03\"]},"
+					 "{\"halt_on_failure\":true,\"pause_seconds\":0,\"targets\":[\"p04\",\"p05\","));
+	assert_non_null(strstr(waves, "\"p25\"]}]"));
+	free(waves);
 	policy_free(p);
+}
+
+static void load_order(void **state)
+{
+	char dir[] = "/tmp/tp-policy-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *root_file = tp_xasprintf("%s/policy.lua", dir), *env_file = tp_xasprintf("%s/env.lua", dir);
+	const char *src = "return { pipeline = function() return {} end }";
+	FILE *f = fopen(root_file, "w");
+	fputs(src, f);
+	fclose(f);
+	f = fopen(env_file, "w");
+	fputs(src, f);
+	fclose(f);
+	struct policy *p = NULL;
+	tp_err e = {0};
+	setenv("LAMBDA_TASK_ROOT", dir, 1);
+	unsetenv("TASKPIPE_POLICY");
+	assert_int_equal(policy_load(NULL, NULL, &p, &e), 0);
+	assert_string_equal(policy_origin(p), root_file);
+	policy_free(p);
+	setenv("TASKPIPE_POLICY", env_file, 1);
+	assert_int_equal(policy_load(NULL, NULL, &p, &e), 0);
+	assert_string_equal(policy_origin(p), env_file);
+	policy_free(p);
+	assert_int_equal(policy_load(root_file, NULL, &p, &e), 0); /* the flag wins */
+	assert_string_equal(policy_origin(p), root_file);
+	policy_free(p);
+	assert_int_equal(policy_load("/nonexistent/p.lua", NULL, &p, &e), TP_EINVAL);
+	assert_null(p);
+	unsetenv("TASKPIPE_POLICY");
+	unsetenv("LAMBDA_TASK_ROOT");
+	remove(root_file);
+	remove(env_file);
+	rmdir(dir);
+	free(root_file);
+	free(env_file);
 }
 
 static void default_policy_cost(void **state)
@@ -268,6 +326,7 @@ int main(void)
 		cmocka_unit_test(memory_cap_beats_pcall),
 		cmocka_unit_test(rejection_and_recovery),
 		cmocka_unit_test(default_policy_spec),
+		cmocka_unit_test(load_order),
 		cmocka_unit_test(default_policy_cost),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
