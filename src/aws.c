@@ -69,6 +69,13 @@ int aws_op_is_mutating(const char *op)
 	return 0;
 }
 
+static int env_int(const char *name, int fallback)
+{
+	const char *v = getenv(name);
+	int n = v ? atoi(v) : 0;
+	return n > 0 ? n : fallback;
+}
+
 int aws_new(const struct aws_options *opts, struct aws **out, tp_err *e)
 {
 	struct aws *a = tp_xcalloc(1, sizeof *a);
@@ -81,8 +88,13 @@ int aws_new(const struct aws_options *opts, struct aws **out, tp_err *e)
 		goto fail;
 	if (a->opt.max_in_flight <= 0)
 		a->opt.max_in_flight = 16;
+	/* The SDKs' AWS_MAX_ATTEMPTS, and two knobs of ours for operators and tests. */
+	if (a->opt.max_attempts <= 0)
+		a->opt.max_attempts = env_int("AWS_MAX_ATTEMPTS", 0);
 	if (a->opt.timeout_ms <= 0)
-		a->opt.timeout_ms = 30000;
+		a->opt.timeout_ms = env_int("TASKPIPE_TIMEOUT_MS", 30000);
+	if (a->opt.retry_quota <= 0)
+		a->opt.retry_quota = env_int("TASKPIPE_RETRY_QUOTA", 500);
 	struct http_options ho = { 0 };
 	ho.max_connections = a->opt.max_in_flight;
 	if ((rc = http_client_new(&ho, &a->http, e)) < 0)
@@ -95,7 +107,7 @@ int aws_new(const struct aws_options *opts, struct aws **out, tp_err *e)
 	int64_t now = tp_mono_ms();
 	budget_init(&a->budgets[BUDGET_LAMBDA], lambda, lambda > 0 ? lambda : 1, now);
 	budget_init(&a->budgets[BUDGET_LAMBDA_GET], get, get > 0 ? get : 1, now);
-	retry_quota_init(&a->quota, a->opt.retry_quota > 0 ? a->opt.retry_quota : 500);
+	retry_quota_init(&a->quota, a->opt.retry_quota);
 	a->rng = a->opt.seed ? a->opt.seed : (unsigned)tp_now_ms() | 1u;
 	*out = a;
 	return TP_OK;
