@@ -34,6 +34,7 @@ struct aws {
 	struct creds_provider *creds;
 	struct budget budgets[BUDGET_COUNT];
 	struct retry_quota quota;
+	struct sigv4_key_cache key_cache;     /* derived signing key, reused for a day */
 	unsigned rng;                         /* xorshift state for jitter */
 	struct aws_stat stats[MAX_STATS];
 	size_t n_stats;
@@ -123,6 +124,7 @@ void aws_free(struct aws *a)
 		return;
 	creds_provider_free(a->creds);
 	http_client_free(a->http);
+	sigv4_key_cache_wipe(&a->key_cache);
 	free(a);
 }
 
@@ -326,7 +328,8 @@ static int prepare(struct pending *p, tp_err *e)
 		.payload_hash = payload_hash,
 		.s3_path = c->service == SVC_S3,
 	};
-	struct sigv4_key key = { cr.access_key_id, cr.secret_access_key, sign_region, si->signing_name };
+	struct sigv4_key key = { cr.access_key_id, cr.secret_access_key, sign_region, si->signing_name,
+				 &a->key_cache };
 	char *scratch = tp_xmalloc(SCRATCH_LEN);
 	struct sigv4_result sig;
 	int sr = sigv4_sign(&sreq, &key, now, scratch, SCRATCH_LEN, &sig);

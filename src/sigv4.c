@@ -2,8 +2,9 @@
  * function per part, in the manner of aws-c-auth), the string to sign, the
  * signing key and the Authorization value.
  *
- * No allocation, no clock; the only state is a one-entry signing-key cache
- * (see key_cache), which never changes an output. The rules match botocore
+ * No allocation, no clock, no state of its own: the optional signing-key
+ * cache belongs to the caller (struct sigv4_key_cache) and never changes
+ * an output. The rules match botocore
  * (SigV4Auth / S3SigV4Auth) byte for byte; tests/integration/test_sigv4_oracle.py
  * checks that on hundreds of generated requests.
  */
@@ -479,58 +480,48 @@ static void signing_key(const struct sigv4_key *key, const char *amz_date,
 
 /* The spec lets a client reuse the signing key for a day per region and
  * service: deriving it is 16 of the ~35 SHA-256 blocks one signature costs.
- * One entry, keyed by everything the key depends on, holding kSigning
- * already prepared as an HMAC key (the ipad/opad states: 2 more blocks
- * saved). The output is identical with or without it. It holds secret
- * material, wiped when replaced. Not thread-safe: taskpipe signs from one
- * thread (curl multi, no threads). */
-#define SIGV4_CACHE_SECRET 128 /* longer secrets are not cached */
-#define SIGV4_CACHE_NAME 64    /* nor longer region or service names */
-
-static struct {
-	int valid;                          /* the fields below are set */
-	size_t secret_len;                  /* length of secret */
-	char secret[SIGV4_CACHE_SECRET];    /* the secret access key it was derived from */
-	char date[8];                       /* YYYYMMDD */
-	char region[SIGV4_CACHE_NAME];      /* NUL-terminated */
-	char service[SIGV4_CACHE_NAME];     /* NUL-terminated */
-	br_hmac_key_context k_signing;      /* kSigning, ready for br_hmac_init */
-} key_cache;
-
-static int cache_hit(const struct sigv4_key *key, const char *amz_date, size_t secret_len)
+ * The caller may own a one-entry cache (struct sigv4_key_cache), keyed by
+ * everything the key depends on. The output is identical with or without it. */
+static int cache_hit(const struct sigv4_key_cache *c, const struct sigv4_key *key,
+		     const char *amz_date, size_t secret_len)
 {
-	return key_cache.valid && key_cache.secret_len == secret_len &&
-	       memcmp(key_cache.date, amz_date, 8) == 0 &&
-	       strcmp(key_cache.region, key->region) == 0 &&
-	       strcmp(key_cache.service, key->service) == 0 &&
-	       memcmp(key_cache.secret, key->secret_access_key, secret_len) == 0;
+	return c->valid && c->secret_len == secret_len && memcmp(c->date, amz_date, 8) == 0 &&
+	       strcmp(c->region, key->region) == 0 && strcmp(c->service, key->service) == 0 &&
+	       memcmp(c->secret, key->secret_access_key, secret_len) == 0;
 }
 
-/* Fill kc with kSigning as an HMAC key, from the cache when it matches. */
+/* Fill kc with kSigning as an HMAC key, from the key's cache when it matches. */
 static void signing_context(const struct sigv4_key *key, const char *amz_date, br_hmac_key_context *kc)
 {
+	struct sigv4_key_cache *c = key->cache;
 	size_t secret_len = strlen(key->secret_access_key);
 	size_t region_len = strlen(key->region), service_len = strlen(key->service);
 	unsigned char k_signing[HASH_SHA256_LEN];
 
-	if (cache_hit(key, amz_date, secret_len)) {
-		*kc = key_cache.k_signing;
+	if (c && cache_hit(c, key, amz_date, secret_len)) {
+		br_hmac_key_init(kc, &br_sha256_vtable, c->k_signing, sizeof c->k_signing);
 		return;
 	}
 	signing_key(key, amz_date, k_signing);
 	br_hmac_key_init(kc, &br_sha256_vtable, k_signing, sizeof k_signing);
+	if (c && secret_len < sizeof c->secret && region_len < sizeof c->region &&
+	    service_len < sizeof c->service) {
+		explicit_bzero(c, sizeof *c);
+		c->secret_len = secret_len;
+		memcpy(c->secret, key->secret_access_key, secret_len);
+		memcpy(c->date, amz_date, 8);
+		memcpy(c->region, key->region, region_len + 1);
+		memcpy(c->service, key->service, service_len + 1);
+		memcpy(c->k_signing, k_signing, sizeof k_signing);
+		c->valid = 1;
+	}
 	explicit_bzero(k_signing, sizeof k_signing);
-	if (secret_len >= SIGV4_CACHE_SECRET || region_len >= SIGV4_CACHE_NAME ||
-	    service_len >= SIGV4_CACHE_NAME)
-		return;
-	explicit_bzero(&key_cache, sizeof key_cache);
-	key_cache.secret_len = secret_len;
-	memcpy(key_cache.secret, key->secret_access_key, secret_len);
-	memcpy(key_cache.date, amz_date, 8);
-	memcpy(key_cache.region, key->region, region_len + 1);
-	memcpy(key_cache.service, key->service, service_len + 1);
-	key_cache.k_signing = *kc;
-	key_cache.valid = 1;
+}
+
+void sigv4_key_cache_wipe(struct sigv4_key_cache *c)
+{
+	if (c)
+		explicit_bzero(c, sizeof *c);
 }
 
 int sigv4_sign(const struct sigv4_request *req, const struct sigv4_key *key, time_t when,

@@ -30,11 +30,27 @@ struct sigv4_request {
 	                              no dot-segment normalisation); 0: every other service */
 };
 
+/* Caller-owned cache of the derived signing key (kSigning), valid for one
+ * secret, day, region and service. Holds secret material: wipe it with
+ * sigv4_key_cache_wipe when done. Zero-initialise before first use. */
+struct sigv4_key_cache {
+	int valid;                  /* the fields below are set */
+	size_t secret_len;          /* length of secret */
+	char secret[128];           /* the secret access key it was derived from */
+	char date[8];               /* YYYYMMDD */
+	char region[64];            /* NUL-terminated */
+	char service[64];           /* NUL-terminated */
+	unsigned char k_signing[32];/* kSigning */
+};
+
+void sigv4_key_cache_wipe(struct sigv4_key_cache *c);
+
 struct sigv4_key {
 	const char *access_key_id;
 	const char *secret_access_key;
 	const char *region;        /* e.g. "us-east-1" */
 	const char *service;       /* signing name, e.g. "dynamodb", "sqs", "lambda", "s3", "sns" */
+	struct sigv4_key_cache *cache; /* NULL: derive the signing key every time */
 };
 
 struct sigv4_result {

@@ -7,11 +7,13 @@ the answer is relayed with a Content-Length so the client side keeps its
 HTTP/1.1 connection alive. Each request is classified as (service, operation)
 the way moto routes it, counted as "service:operation" and logged; rules can
 replace the answer with a fault (status, reset, stall, delay, truncate,
-garbage).
+garbage) or alter the request before it goes on (corrupt_body).
 
     proxy = FaultProxy(moto.endpoint).start()     # proxy.endpoint = http://127.0.0.1:PORT
     proxy.add_rule({"match": {"service": "sqs", "operation": "CreateQueue"},
                     "times": 2, "skip": 0, "action": {"status": 429}})
+    proxy.add_rule({"action": {"corrupt_body": True}})   # one byte of the body flipped,
+                                                         # log entry gets "corrupted_at"
     ... proxy.counts(), proxy.mutating_counts(), proxy.log(), proxy.reset(), proxy.stop()
 
 Control API on the same port (JSON): GET /__proxy/counts, GET /__proxy/log,
@@ -21,6 +23,7 @@ POST /__proxy/rules (a rule or a list of rules, appended).
 Command line: python3 awsproxy.py --upstream http://127.0.0.1:5000 --port 0
 """
 import argparse
+import hashlib
 import http.client
 import http.server
 import json
@@ -37,7 +40,7 @@ import urllib.parse
 MUTATING_PREFIXES = ("Create", "Update", "Put", "Delete", "Tag", "Untag", "Set", "Publish",
                      "Add", "Remove", "Send", "Purge", "Start")
 
-ACTIONS = ("status", "reset", "stall", "delay", "truncate", "garbage")
+ACTIONS = ("status", "reset", "stall", "delay", "truncate", "garbage", "corrupt_body")
 
 # Not forwarded as received: they describe one hop, and the proxy re-frames bodies.
 HOP_HEADERS = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te",
@@ -47,6 +50,25 @@ THROTTLE_BODY = json.dumps({"__type": "ThrottlingException", "message": "Rate ex
 HTML_500 = ("<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n"
             "<h1>Internal Server Error</h1>\n<p>The server encountered an internal error "
             "and was unable to complete your request.</p>\n")
+
+
+def corrupt(body):
+    """(body with one byte flipped, offset) for the corrupt_body action.
+
+    The last ASCII letter changes case, so a JSON or form body stays well formed
+    (the server reaches its signature check instead of a parse error); a body
+    without letters gets its last byte XOR 0x01; an empty body stays as it is
+    (offset None)."""
+    if not body:
+        return body, None
+    i = next((j for j in range(len(body) - 1, -1, -1)
+              if 65 <= body[j] <= 90 or 97 <= body[j] <= 122), None)
+    flip = 0x20
+    if i is None:
+        i, flip = len(body) - 1, 0x01
+    b = bytearray(body)
+    b[i] ^= flip
+    return bytes(b), i
 
 
 def is_mutating(operation):
@@ -236,13 +258,17 @@ def check_rule(rule):
     if len(kinds) != 1:
         raise ValueError("action needs exactly one of %s" % (ACTIONS,))
     kind = kinds[0]
-    extra = set(action) - {kind} - ({"body", "headers"} if kind == "status" else set())
+    allowed = {"status": {"body", "headers"}, "corrupt_body": {"rehash"}}.get(kind, set())
+    extra = set(action) - {kind} - allowed
     if extra:
         raise ValueError("unexpected keys in %s action: %s" % (kind, sorted(extra)))
     if kind == "status" and not (isinstance(action["status"], int) and 100 <= action["status"] <= 599):
         raise ValueError("status must be an HTTP status code")
     if kind in ("stall", "delay") and not (isinstance(action[kind], (int, float)) and action[kind] >= 0):
         raise ValueError("%s must be a number of seconds" % kind)
+    if kind == "corrupt_body" and (action["corrupt_body"] is not True
+                                   or not isinstance(action.get("rehash", False), bool)):
+        raise ValueError("corrupt_body must be true (rehash: optional boolean)")
     if kind == "garbage" and not isinstance(action["garbage"], str):
         raise ValueError("garbage must be a string")
     return {"match": dict(match), "times": times, "skip": skip, "action": dict(action),
@@ -359,15 +385,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             status, out = 404, {"error": "unknown control request %s %s" % (self.command, self.path)}
         self._send(status, [("Content-Type", "application/json")], json.dumps(out).encode())
 
-    def _forward(self, body):
-        """Send the request upstream on a fresh connection: (status, reason, headers, body)."""
+    def _forward(self, body, replace=None):
+        """Send the request upstream on a fresh connection: (status, reason, headers, body).
+        replace: {lower-case header name: new value} for headers sent changed."""
+        replace = replace or {}
         conn = http.client.HTTPConnection(self.proxy.upstream_host, self.proxy.upstream_port,
                                           timeout=self.proxy.upstream_timeout)
         try:
             conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
             for k, v in self.headers.items():
                 if k.lower() not in HOP_HEADERS:
-                    conn.putheader(k, v)
+                    conn.putheader(k, replace.get(k.lower(), v))
             if body or self.command in ("POST", "PUT", "PATCH"):
                 conn.putheader("Content-Length", str(len(body)))
             conn.endheaders(body or None)
@@ -408,8 +436,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         if kind in ("stall", "delay"):
             p._stopping.wait(action[kind])
+        replace = {}
+        if kind == "corrupt_body":
+            body, at = corrupt(body)
+            with p._lock:
+                entry["corrupted_at"] = at
+            # rehash: send the corrupted body's SHA-256 as x-amz-content-sha256, as a
+            # server hashing what it received would see it (moto trusts the header).
+            sent = self.headers.get("x-amz-content-sha256")
+            if action.get("rehash") and at is not None and sent \
+                    and re.fullmatch(r"[0-9a-f]{64}", sent):
+                replace["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
         try:
-            status, reason, headers, data = self._forward(body)
+            status, reason, headers, data = self._forward(body, replace)
         except (OSError, http.client.HTTPException) as e:
             p._finish(entry, 502)
             self._send(502, [("Content-Type", "text/plain")], ("awsproxy: upstream: %s\n" % e).encode())

@@ -21,7 +21,7 @@
 #define DATE "20150830T123600Z"
 
 static const struct sigv4_key suite_key = {
-	"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "us-east-1", "service"
+	"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "us-east-1", "service", NULL
 };
 
 /* Sign and return the signature (static storage). */
@@ -143,7 +143,7 @@ static void test_iam_list_users(void **state)
 		{ "Content-Type", "application/x-www-form-urlencoded; charset=utf-8" },
 		{ "Host", "iam.amazonaws.com" }, { "X-Amz-Date", DATE } };
 	const struct sigv4_key k = { "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-				     "us-east-1", "iam" };
+				     "us-east-1", "iam", NULL };
 	struct sigv4_request req = { "GET", "/", "Action=ListUsers&Version=2010-05-08", h, 3, EMPTY_HASH, 0 };
 	struct sigv4_result r;
 	char cr[512], scratch[1024], hex[HASH_SHA256_HEX_LEN];
@@ -324,7 +324,7 @@ static void test_long_secret(void **state)
 {
 	char secret[101], ksecret[105], sts[512], scratch[2048], hex[65];
 	unsigned char k[32], k2[32];
-	struct sigv4_key key = { "AKID", secret, "eu-west-1", "sqs" };
+	struct sigv4_key key = { "AKID", secret, "eu-west-1", "sqs", NULL };
 	struct sigv4_request req = { "POST", "/", "", vanilla, 2, EMPTY_HASH, 0 };
 	struct sigv4_result r;
 	char cr[512];
@@ -351,7 +351,10 @@ static void test_long_secret(void **state)
 static void test_key_cache(void **state)
 {
 	static const char *vanilla_sig = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31";
-	struct sigv4_key k = suite_key;
+	struct sigv4_key_cache cache = { 0 };
+	struct sigv4_key base = suite_key;
+	base.cache = &cache;
+	struct sigv4_key k = base;
 	struct sigv4_request req = { "GET", "/", "", vanilla, 2, EMPTY_HASH, 0 };
 	struct sigv4_result r1, r2;
 	char scratch[1024];
@@ -364,25 +367,32 @@ static void test_key_cache(void **state)
 	k.secret_access_key = secret;
 	assert_int_equal(sigv4_sign(&req, &k, T_2015, scratch, sizeof scratch, &r1), 0);
 	assert_string_not_equal(r1.signature, vanilla_sig);
-	k = suite_key;
+	k = base;
 	k.service = "servicf";
 	assert_int_equal(sigv4_sign(&req, &k, T_2015, scratch, sizeof scratch, &r2), 0);
 	assert_string_not_equal(r2.signature, vanilla_sig);
 	assert_string_not_equal(r2.signature, r1.signature);
-	k = suite_key;
+	k = base;
 	k.region = "us-east-2";
 	assert_int_equal(sigv4_sign(&req, &k, T_2015, scratch, sizeof scratch, &r2), 0);
 	assert_string_not_equal(r2.signature, vanilla_sig);
 	/* the next day: the date is part of the key */
-	assert_int_equal(sigv4_sign(&req, &suite_key, T_2015 + 86400, scratch, sizeof scratch, &r2), 0);
+	assert_int_equal(sigv4_sign(&req, &base, T_2015 + 86400, scratch, sizeof scratch, &r2), 0);
 	assert_string_not_equal(r2.signature, vanilla_sig);
 	assert_string_equal(sign("GET", "/", "", vanilla, 2, EMPTY_HASH, 0), vanilla_sig);
 	assert_string_equal(sign("GET", "/", "", vanilla, 2, EMPTY_HASH, 0), vanilla_sig);
 	/* and the different secret again gives its own signature again */
-	k = suite_key;
+	k = base;
 	k.secret_access_key = secret;
 	assert_int_equal(sigv4_sign(&req, &k, T_2015, scratch, sizeof scratch, &r2), 0);
 	assert_string_equal(r2.signature, r1.signature);
+	/* a hit gives the uncached signature */
+	assert_int_equal(sigv4_sign(&req, &base, T_2015, scratch, sizeof scratch, &r2), 0);
+	assert_int_equal(sigv4_sign(&req, &base, T_2015, scratch, sizeof scratch, &r2), 0);
+	assert_string_equal(r2.signature, vanilla_sig);
+	assert_int_equal(cache.valid, 1);
+	sigv4_key_cache_wipe(&cache);
+	assert_int_equal(cache.valid, 0);
 }
 
 int main(void)
