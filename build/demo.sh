@@ -30,15 +30,57 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say "moto_server on $AWS_ENDPOINT_URL"
 $tp version
 
-say "create a queue and a table with taskpipe aws"
+say "taskpipe aws: one signed call, any service"
 $tp aws sqs CreateQueue '{"QueueName":"demo-queue"}'
-$tp aws dynamodb CreateTable '{"TableName":"demo-table","KeySchema":[{"AttributeName":"pipeline","KeyType":"HASH"}],"AttributeDefinitions":[{"AttributeName":"pipeline","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST"}' >/dev/null
-
-say "show them"
 $tp aws sqs ListQueues '{}'
-$tp aws dynamodb DescribeTable '{"TableName":"demo-table"}' | grep -E '"(TableName|TableStatus|ItemCount)"'
-
-say "an error, as taskpipe reports it"
 $tp aws sqs GetQueueUrl '{"QueueName":"no-such-queue"}' || true
+
+say "set-up: tables, a versioned code bucket, consumer code, an execution role"
+export TASKPIPE_CODE_BUCKET=taskpipe-code TASKPIPE_CODE_KEY=consumer.zip
+$tp init
+work=$(mktemp -d)
+printf '#!/bin/sh\necho consumer\n' > "$work/bootstrap"
+(cd "$work" && zip -q -X consumer.zip bootstrap)
+$tp aws s3 PUT /taskpipe-code/consumer.zip "@$work/consumer.zip" >/dev/null
+role=$($tp aws iam CreateRole '{"RoleName":"taskpipe-consumer","AssumeRolePolicyDocument":"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"lambda.amazonaws.com\"},\"Action\":\"sts:AssumeRole\"}]}"}' |
+	sed -n 's:.*<Arn>\(.*\)</Arn>.*:\1:p')
+export TASKPIPE_ROLE_ARN="$role"
+echo "role $role"
+
+say "the write-up's task groups: A (limit 2), B (limit 1), C (limit 2)"
+for g in A:2 B:1 C:2; do
+	printf '{"pipeline":"%s","concurrency":%s,"timeout":20,"env":{"GROUP":"%s"}}\n' "${g%%:*}" "${g#*:}" "${g%%:*}" > "$work/${g%%:*}.json"
+done
+cat "$work/A.json" "$work/B.json" "$work/C.json"
+$tp put "$work/A.json" "$work/B.json" "$work/C.json"
+$tp apply --all
+
+say "what AWS now holds (queues, functions, mappings)"
+$tp aws sqs ListQueues '{"QueueNamePrefix":"tp-"}'
+for f in A B C; do
+	$tp aws lambda GET "/2015-03-31/event-source-mappings/?FunctionName=tp-$f" |
+		grep -E '"(FunctionArn|MaximumConcurrency|State)"' | tr -d '\t'
+done
+echo "tp-B reserved concurrency (limit 1 needs it; see policies/policy.lua):"
+$tp aws lambda GET /2015-03-31/functions/tp-B | grep ReservedConcurrentExecutions | tr -d '\t'
+
+
+say "a second apply: confirmed from the state table, no Lambda call"
+$tp apply --all
+
+say "change A: limit 2 -> 5, timeout 20 -> 60; plan shows the field-level diff"
+printf '{"pipeline":"A","concurrency":5,"timeout":60,"env":{"GROUP":"A"}}\n' > "$work/A.json"
+$tp put "$work/A.json"
+$tp plan || true
+
+say "apply it"
+$tp apply A
+$tp plan && echo "plan: in sync"
+
+say "remove C: the pipeline goes with its item"
+$tp rm C
+$tp apply --all
+$tp ls
+rm -rf "$work"
 
 say "done; stopping moto"

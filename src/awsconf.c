@@ -31,6 +31,9 @@ static const struct svc_info services[SVC_COUNT] = {
 	 * (cn- partition: iam.cn-north-1.amazonaws.com.cn, signed cn-north-1).
 	 * The request layer must apply that signing region. */
 	[SVC_IAM] = { "iam", "IAM", "iam", "iam", PROTO_QUERY, NULL, NULL, "2010-05-08" },
+	/* JSON 1.1: callers set content_type "application/x-amz-json-1.1". */
+	[SVC_TAGGING] = { "tagging", "RESOURCE_GROUPS_TAGGING_API", "tagging", "tagging", PROTO_JSON,
+			  "ResourceGroupsTaggingAPI_20170126", "1.1", NULL },
 };
 
 const struct svc_info *svc_get(int svc)

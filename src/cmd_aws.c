@@ -166,6 +166,19 @@ int cmd_aws(int argc, char **argv)
 		c.body = body.len ? body.data : "{}";
 		c.body_len = body.len ? body.len : 2;
 	} else if (body.len) {
+		/* REST-JSON (Lambda) bodies are JSON too: refuse a typo before signing
+		 * and sending it. S3 bodies are raw bytes. */
+		if (si->protocol == PROTO_REST_JSON) {
+			cJSON *j = cJSON_ParseWithLength(body.data, body.len);
+			int ok = j != NULL;
+			cJSON_Delete(j);
+			if (!ok) {
+				rc = tp_errf(&e, TP_EINVAL, "BadInput", "body for %s %s %s is not valid JSON",
+					     si->name, argv[2], argv[3]);
+				free(path);
+				goto done;
+			}
+		}
 		c.body = body.data;
 		c.body_len = body.len;
 	}

@@ -1,0 +1,447 @@
+/* events.c: classify an incoming event and handle it (see events.h). */
+#include "events.h"
+
+#include "awsjson.h"
+#include "ddb.h"
+#include "lease.h"
+#include "log.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_LEASE_TTL_S 120
+#define LEASE_MARGIN_S 10     /* past the deadline: the process may be frozen, not dead */
+
+static const char *str_at(const cJSON *o, const char *k)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
+
+cJSON *events_result_json(const struct rec_result *r)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "pipeline", r->name);
+	cJSON_AddStringToObject(o, "status", r->rc == TP_OK ? "ok" : "error");
+	cJSON_AddStringToObject(o, "action", reconcile_action_name(r->action));
+	cJSON *ch = r->changes_json ? cJSON_Parse(r->changes_json) : NULL;
+	cJSON_AddItemToObject(o, "changes", ch ? ch : cJSON_CreateArray());
+	if (r->rc != TP_OK) {
+		cJSON *e = cJSON_AddObjectToObject(o, "error");
+		cJSON_AddStringToObject(e, "code", r->err.code);
+		cJSON_AddStringToObject(e, "message", r->err.message);
+	}
+	if (r->hash[0])
+		cJSON_AddStringToObject(o, "spec_hash", r->hash);
+	cJSON *calls = cJSON_AddObjectToObject(o, "requests");
+	cJSON_AddNumberToObject(calls, "total", (double)r->requests);
+	cJSON_AddNumberToObject(calls, "lambda", (double)r->lambda_requests);
+	cJSON_AddNumberToObject(calls, "mutating", (double)r->mutating_requests);
+	return o;
+}
+
+static int too_late(const struct ev_opts *o)
+{
+	return o && o->deadline_ms && tp_now_ms() + o->reserve_ms >= o->deadline_ms;
+}
+
+static int lease_ttl(const struct ev_opts *o)
+{
+	if (o && o->lease_ttl_s > 0)
+		return o->lease_ttl_s;
+	if (o && o->deadline_ms) {
+		int64_t left = (o->deadline_ms - tp_now_ms()) / 1000;
+		return (int)(left > 0 ? left : 0) + LEASE_MARGIN_S;
+	}
+	return DEFAULT_LEASE_TTL_S;
+}
+
+/* Results for pipelines not attempted: one error for all of them. */
+static void not_done(struct rec_result *r, const char *name, const tp_err *why)
+{
+	memset(r, 0, sizeof *r);
+	r->name = tp_xstrdup(name);
+	r->rc = why->rc ? why->rc : TP_ECONFLICT;
+	r->err = *why;
+}
+
+int events_reconcile(struct app *app, char *const *names, size_t n, int plan, int force,
+		     const struct ev_opts *o, struct rec_result **out, size_t *n_out, tp_err *e)
+{
+	struct reconcile_opts ro = { .plan = plan, .force = force || plan };
+	*out = NULL;
+	*n_out = 0;
+	if (plan)  /* changes nothing: no lease needed */
+		return reconcile_run(app, names, n, n == 0, &ro, out, n_out, e);
+
+	/* Distinct names, first-seen order. */
+	char **uniq = tp_xcalloc(n + 1, sizeof *uniq);
+	size_t nu = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		while (k < nu && strcmp(uniq[k], names[i]) != 0)
+			k++;
+		if (k == nu)
+			uniq[nu++] = names[i];
+	}
+	struct rec_result *res = tp_xcalloc(nu + 1, sizeof *res);
+	if (too_late(o)) {
+		tp_err why = { 0 };
+		tp_errf(&why, TP_ELIMIT, "DeadlineNear", "not started: the invocation deadline is near; retry");
+		for (size_t i = 0; i < nu; i++)
+			not_done(&res[i], uniq[i], &why);
+		log_warn("deadline near: %zu pipelines left for a retry", nu);
+		free(uniq);
+		*out = res;
+		*n_out = nu;
+		return TP_OK;
+	}
+
+	struct lease *ls = tp_xcalloc(nu + 1, sizeof *ls);
+	char **held = tp_xcalloc(nu + 1, sizeof *held);
+	size_t nh = 0;
+	lease_acquire_many(app, uniq, nu, o && o->holder ? o->holder : "taskpipe", lease_ttl(o), ls);
+	for (size_t i = 0; i < nu; i++)
+		if (ls[i].held)
+			held[nh++] = uniq[i];
+
+	struct rec_result *rr = NULL;
+	size_t nr = 0;
+	tp_err run_err = { 0 };
+	int rc = nh ? reconcile_run(app, held, nh, 0, &ro, &rr, &nr, &run_err) : TP_OK;
+	for (size_t i = 0; i < nu; i++) {
+		if (!ls[i].held) {
+			log_msg(LOG_WARN, NULL, "%s: %s", uniq[i], ls[i].err.message);
+			not_done(&res[i], uniq[i], &ls[i].err);
+			continue;
+		}
+		size_t k = 0;
+		while (k < nr && strcmp(rr[k].name, uniq[i]) != 0)
+			k++;
+		if (rc == TP_OK && k < nr) {
+			res[i] = rr[k];          /* moved: rr[k] is not freed below */
+			rr[k].name = NULL;
+			rr[k].changes_json = NULL;
+		} else {
+			if (rc == TP_OK)
+				tp_errf(&run_err, TP_EINVAL, "NoResult", "reconcile returned no result");
+			not_done(&res[i], uniq[i], &run_err);
+		}
+	}
+	lease_release_many(app, ls, nu, o && o->holder ? o->holder : "taskpipe");
+	lease_clear(ls, nu);
+	free(ls);
+	reconcile_results_free(rr, nr);
+	free(held);
+	free(uniq);
+	*out = res;
+	*n_out = nu;
+	return TP_OK;
+}
+
+/* ---- DynamoDB stream batch ---- */
+
+int events_stream_batch(struct app *app, const cJSON *records, const struct ev_opts *o, cJSON **failed,
+			tp_err *e)
+{
+	size_t n = (size_t)cJSON_GetArraySize(records);
+	const char **seq = tp_xcalloc(n + 1, sizeof *seq);   /* borrowed from records */
+	char **key = tp_xcalloc(n + 1, sizeof *key);         /* borrowed; NULL: unusable */
+	char **names = tp_xcalloc(n + 1, sizeof *names);
+	size_t nn = 0, i = 0;
+	*failed = cJSON_CreateArray();
+	const cJSON *r;
+	int rc = TP_OK;
+	cJSON_ArrayForEach(r, records) {
+		const cJSON *d = cJSON_GetObjectItemCaseSensitive(r, "dynamodb");
+		seq[i] = str_at(d, "SequenceNumber");
+		if (!seq[i] || !seq[i][0]) {
+			/* It cannot be named in batchItemFailures; failing the
+			 * invocation makes Lambda retry the whole batch. */
+			rc = tp_errf(e, TP_EINVAL, "BadRecord", "stream record %zu has no dynamodb.SequenceNumber", i);
+			goto done;
+		}
+		const cJSON *k = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(d, "Keys"),
+								  "pipeline");
+		const char *name = str_at(k, "S");
+		if (!name || !name[0]) {
+			log_msg(LOG_ERROR, NULL, "stream record %s: no string key \"pipeline\" in dynamodb.Keys; "
+				"failing the record", seq[i]);
+		} else {
+			key[i] = (char *)name;
+			names[nn++] = (char *)name;
+		}
+		i++;
+	}
+	struct rec_result *res = NULL;
+	size_t nr = 0;
+	if ((rc = events_reconcile(app, names, nn, 0, 0, o, &res, &nr, e)) < 0)
+		goto done;
+	for (size_t j = 0; j < i; j++) {
+		int bad = !key[j];
+		for (size_t k = 0; !bad && k < nr; k++)
+			if (res[k].rc != TP_OK && strcmp(res[k].name, key[j]) == 0)
+				bad = 1;
+		if (bad)
+			cJSON_AddItemToArray(*failed, cJSON_CreateString(seq[j]));
+	}
+	for (size_t k = 0; k < nr; k++) {
+		char fields[320];
+		snprintf(fields, sizeof fields, "\"pipeline\":\"%.200s\",\"action\":\"%s\"", res[k].name,
+			 reconcile_action_name(res[k].action));
+		if (res[k].rc != TP_OK)
+			log_msg(LOG_ERROR, fields, "%s: %s: %.300s", res[k].name, res[k].err.code, res[k].err.message);
+		else
+			log_msg(LOG_INFO, fields, "%s: %s, %d changes", res[k].name,
+				reconcile_action_name(res[k].action), res[k].changes);
+	}
+	reconcile_results_free(res, nr);
+done:
+	if (rc < 0) {
+		cJSON_Delete(*failed);
+		*failed = NULL;
+	}
+	free(seq);
+	free(key);
+	free(names);
+	return rc;
+}
+
+/* ---- SNS-wrapped S3 notifications ---- */
+
+/* S3 event keys are form-encoded ('+' for space, %XX). */
+static char *url_decode(const char *s)
+{
+	char *out = tp_xmalloc(strlen(s) + 1), *w = out;
+	for (; *s; s++) {
+		unsigned v;
+		if (*s == '+') {
+			*w++ = ' ';
+		} else if (*s == '%' && s[1] && s[2] && sscanf(s + 1, "%2x", &v) == 1) {
+			*w++ = (char)v;
+			s += 2;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = 0;
+	return out;
+}
+
+int events_code_changed(struct app *app, const char *bucket, const char *key, const char *version)
+{
+	log_msg(LOG_INFO, NULL, "code changed: s3://%s/%s#%s (rollout not implemented yet: acknowledged)",
+		bucket, key, version ? version : "");
+	return TP_OK;
+}
+
+static int handle_sns(struct app *app, const cJSON *records, cJSON **resp, tp_err *e)
+{
+	int changes = 0;
+	const cJSON *r;
+	cJSON_ArrayForEach(r, records) {
+		const char *msg = str_at(cJSON_GetObjectItemCaseSensitive(r, "Sns"), "Message");
+		cJSON *m = msg ? cJSON_Parse(msg) : NULL;
+		const cJSON *s3r;
+		if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(m, "Records")))
+			log_info("SNS message without S3 records (e.g. s3:TestEvent): acknowledged");
+		cJSON_ArrayForEach(s3r, cJSON_GetObjectItemCaseSensitive(m, "Records")) {
+			const char *src = str_at(s3r, "eventSource"), *name = str_at(s3r, "eventName");
+			const cJSON *s3 = cJSON_GetObjectItemCaseSensitive(s3r, "s3");
+			const cJSON *obj = cJSON_GetObjectItemCaseSensitive(s3, "object");
+			const char *bucket = str_at(cJSON_GetObjectItemCaseSensitive(s3, "bucket"), "name");
+			const char *key = str_at(obj, "key");
+			if (!src || strcmp(src, "aws:s3") != 0 || !name || !tp_startswith(name, "ObjectCreated") ||
+			    !bucket || !key) {
+				log_info("SNS record: not an S3 ObjectCreated record; ignored");
+				continue;
+			}
+			char *k = url_decode(key);
+			events_code_changed(app, bucket, k, str_at(obj, "versionId"));
+			free(k);
+			changes++;
+		}
+		cJSON_Delete(m);
+	}
+	*resp = cJSON_CreateObject();
+	cJSON_AddNumberToObject(*resp, "code_changes", changes);
+	return TP_OK;
+}
+
+/* ---- reconcile answers ---- */
+
+static cJSON *results_doc(struct app *app, struct rec_result *res, size_t nr)
+{
+	cJSON *doc = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(doc, "pipelines");
+	int errors = 0, changes = 0;
+	for (size_t i = 0; i < nr; i++) {
+		errors += res[i].rc != TP_OK;
+		changes += res[i].rc == TP_OK && res[i].changes > 0;
+		cJSON_AddItemToArray(arr, events_result_json(&res[i]));
+	}
+	cJSON_AddNumberToObject(doc, "errors", errors);
+	cJSON_AddNumberToObject(doc, "changed", changes);
+	return doc;
+}
+
+/* Pipeline names of the config items plus those the state table still records. */
+static int all_names(struct app *app, char ***out, size_t *n_out, tp_err *e)
+{
+	size_t n = 0, cap = 16;
+	char **names = tp_xcalloc(cap, sizeof *names);
+	int rc = TP_OK;
+	for (int t = 0; t < 2 && rc == TP_OK; t++) {
+		cJSON *start = NULL;
+		do {
+			cJSON *in = cJSON_CreateObject(), *res = NULL;
+			cJSON_AddStringToObject(in, "TableName", t ? app->set.state_table : app->set.config_table);
+			cJSON_AddBoolToObject(in, "ConsistentRead", 1);
+			if (t) {
+				cJSON_AddStringToObject(in, "FilterExpression", "begins_with(pk, :p)");
+				ddb_put_str(cJSON_AddObjectToObject(in, "ExpressionAttributeValues"), ":p", "pipeline#");
+			}
+			if (start)
+				cJSON_AddItemToObject(in, "ExclusiveStartKey", start);
+			rc = awsj_call(app->aws, SVC_DYNAMODB, "Scan", in, &res, e);
+			cJSON_Delete(in);
+			const cJSON *it;
+			cJSON_ArrayForEach(it, cJSON_GetObjectItem(res, "Items")) {
+				const char *name = ddb_get_str(it, "pipeline", NULL);
+				if (!name || (t && strcmp(ddb_get_str(it, "status", ""), "deleted") == 0))
+					continue;
+				if (n + 1 >= cap)
+					names = tp_xrealloc(names, (cap *= 2) * sizeof *names);
+				names[n++] = tp_xstrdup(name);
+			}
+			start = rc == TP_OK ? cJSON_DetachItemFromObject(res, "LastEvaluatedKey") : NULL;
+			cJSON_Delete(res);
+		} while (start);
+	}
+	*out = names;
+	*n_out = n;
+	return rc;
+}
+
+static void free_names(char **names, size_t n)
+{
+	for (size_t i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static int apply_all(struct app *app, const struct ev_opts *o, cJSON **resp, tp_err *e)
+{
+	char **names = NULL;
+	size_t n = 0;
+	int rc = all_names(app, &names, &n, e);
+	struct rec_result *res = NULL;
+	size_t nr = 0;
+	if (rc == TP_OK && (rc = events_reconcile(app, names, n, 0, 0, o, &res, &nr, e)) == TP_OK)
+		*resp = results_doc(app, res, nr);
+	reconcile_results_free(res, nr);
+	free_names(names, n);
+	return rc;
+}
+
+int events_scheduled(struct app *app, const struct ev_opts *o, cJSON **resp, tp_err *e)
+{
+	log_info("scheduled run: reconciling every pipeline");
+	return apply_all(app, o, resp, e);
+}
+
+static int handle_direct(struct app *app, const cJSON *ev, const struct ev_opts *o, cJSON **resp, tp_err *e)
+{
+	const char *cmd = str_at(ev, "taskpipe");
+	if (strcmp(cmd, "apply-all") == 0)
+		return apply_all(app, o, resp, e);
+	int plan = strcmp(cmd, "plan") == 0;
+	if (!plan && strcmp(cmd, "apply") != 0)
+		return tp_errf(e, TP_EINVAL, "UnrecognizedEvent",
+			       "unknown taskpipe command \"%.100s\" (apply, apply-all, plan)", cmd);
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(ev, "pipelines"), *p;
+	size_t n = 0;
+	char **names = tp_xcalloc((size_t)cJSON_GetArraySize(list) + 1, sizeof *names);
+	cJSON_ArrayForEach(p, list) {
+		if (!cJSON_IsString(p)) {
+			free(names);
+			return tp_errf(e, TP_EINVAL, "InvalidRequest", "\"pipelines\" must be an array of names");
+		}
+		names[n++] = p->valuestring;
+	}
+	if (!plan && n == 0) {
+		free(names);
+		return tp_errf(e, TP_EINVAL, "InvalidRequest",
+			       "apply needs \"pipelines\": [names] (or use \"apply-all\")");
+	}
+	struct rec_result *res = NULL;
+	size_t nr = 0;
+	int force = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "force"));
+	int rc = events_reconcile(app, names, n, plan, force, o, &res, &nr, e);
+	if (rc == TP_OK)
+		*resp = results_doc(app, res, nr);
+	reconcile_results_free(res, nr);
+	free(names);
+	return rc;
+}
+
+/* All records of a batch come from one source; a mix is not a known shape. */
+static const char *records_source(const cJSON *records)
+{
+	const char *src = NULL;
+	const cJSON *r;
+	cJSON_ArrayForEach(r, records) {
+		const char *s = str_at(r, "eventSource");
+		if (!s)
+			s = str_at(r, "EventSource");
+		if (!s || (src && strcmp(s, src) != 0))
+			return NULL;
+		src = s;
+	}
+	return src;
+}
+
+int events_handle(struct app *app, const cJSON *ev, const struct ev_opts *o, cJSON **resp, tp_err *e)
+{
+	*resp = NULL;
+	const cJSON *records = cJSON_GetObjectItemCaseSensitive(ev, "Records");
+	if (cJSON_IsArray(records) && cJSON_GetArraySize(records) > 0) {
+		const char *src = records_source(records);
+		if (src && strcmp(src, "aws:dynamodb") == 0) {
+			cJSON *failed = NULL;
+			int rc = events_stream_batch(app, records, o, &failed, e);
+			if (rc < 0)
+				return rc;
+			*resp = cJSON_CreateObject();
+			cJSON *arr = cJSON_AddArrayToObject(*resp, "batchItemFailures"), *s;
+			cJSON_ArrayForEach(s, failed) {
+				cJSON *f = cJSON_CreateObject();
+				cJSON_AddStringToObject(f, "itemIdentifier", s->valuestring);
+				cJSON_AddItemToArray(arr, f);
+			}
+			log_info("stream batch: %d records, %d failed", cJSON_GetArraySize(records),
+				 cJSON_GetArraySize(failed));
+			cJSON_Delete(failed);
+			return TP_OK;
+		}
+		if (src && strcmp(src, "aws:sns") == 0)
+			return handle_sns(app, records, resp, e);
+	}
+	const char *source = str_at(ev, "source"), *dt = str_at(ev, "detail-type");
+	if (source && dt && strcmp(source, "aws.events") == 0 && strcmp(dt, "Scheduled Event") == 0)
+		return events_scheduled(app, o, resp, e);
+	if (str_at(ev, "taskpipe"))
+		return handle_direct(app, ev, o, resp, e);
+
+	buf keys = { 0 };
+	const cJSON *k;
+	if (cJSON_IsObject(ev)) {
+		cJSON_ArrayForEach(k, ev) buf_addf(&keys, "%s%s", keys.len ? ", " : "", k->string);
+	}
+	tp_errf(e, TP_EINVAL, "UnrecognizedEvent",
+		"not a DynamoDB stream batch, SNS/S3 notification, scheduled event or {\"taskpipe\": ...} "
+		"command; %s%.300s%s", cJSON_IsObject(ev) ? "top-level keys: [" : "the event is not an object",
+		buf_str(&keys), cJSON_IsObject(ev) ? "]" : "");
+	buf_free(&keys);
+	return e ? e->rc : TP_EINVAL;
+}
