@@ -2,16 +2,19 @@
  * BearSSL. Pure: no allocation, no global state. */
 #include "hash.h"
 
+#include "sha256ni.h"
+
 #include <bearssl.h>
 #include <string.h>
 
 void hash_sha256(const void *data, size_t len, unsigned char out[HASH_SHA256_LEN])
 {
-	br_sha256_context c;
+	const br_hash_class *h = sha256_class(); /* SHA-NI when the CPU has it */
+	br_hash_compat_context c;
 
-	br_sha256_init(&c);
-	br_sha256_update(&c, data, len);
-	br_sha256_out(&c, out);
+	h->init(&c.vtable);
+	h->update(&c.vtable, data, len);
+	h->out(&c.vtable, out);
 }
 
 void hash_sha256_hex(const void *data, size_t len, char out[HASH_SHA256_HEX_LEN])
@@ -28,7 +31,7 @@ void hash_hmac_sha256(const void *key, size_t key_len, const void *data, size_t 
 	br_hmac_key_context kc;
 	br_hmac_context c;
 
-	br_hmac_key_init(&kc, &br_sha256_vtable, key, key_len);
+	br_hmac_key_init(&kc, sha256_class(), key, key_len);
 	br_hmac_init(&c, &kc, 0);
 	br_hmac_update(&c, data, len);
 	br_hmac_out(&c, out);

@@ -29,7 +29,7 @@ static cJSON *acquire_req(struct app *app, const char *pipeline, const char *hol
 	 * each grant's token is larger than every earlier one. */
 	cJSON_AddStringToObject(in, "UpdateExpression",
 				"SET holder = :h, expires_at = :exp, pipeline = :p, "
-				"token = if_not_exists(token, :zero) + :one");
+				"fence = if_not_exists(fence, :zero) + :one");
 	cJSON_AddStringToObject(in, "ConditionExpression",
 				"attribute_not_exists(pk) OR expires_at < :now OR holder = :h");
 	cJSON *v = cJSON_AddObjectToObject(in, "ExpressionAttributeValues");
@@ -49,7 +49,7 @@ static cJSON *release_req(struct app *app, const struct lease *l, const char *ho
 	cJSON_AddStringToObject(in, "TableName", app->set.state_table);
 	cJSON_AddItemToObject(in, "Key", lease_key(l->pipeline));
 	cJSON_AddStringToObject(in, "UpdateExpression", "SET expires_at = :zero REMOVE holder");
-	cJSON_AddStringToObject(in, "ConditionExpression", "holder = :h AND token = :t");
+	cJSON_AddStringToObject(in, "ConditionExpression", "holder = :h AND fence = :t");
 	cJSON *v = cJSON_AddObjectToObject(in, "ExpressionAttributeValues");
 	ddb_put_str(v, ":h", holder);
 	ddb_put_long(v, ":t", (long)l->token);
@@ -75,7 +75,7 @@ static void acquired(struct lease *l, int rc, const tp_err *err, const char *bod
 	cJSON *out = cJSON_ParseWithLength(body, len);
 	cJSON *attrs = cJSON_GetObjectItem(out, "Attributes");
 	l->held = 1;
-	l->token = ddb_get_long(attrs, "token", 0);
+	l->token = ddb_get_long(attrs, "fence", 0);
 	l->expires_at = ddb_get_long(attrs, "expires_at", 0);
 	cJSON_Delete(out);
 }

@@ -2,9 +2,9 @@
  * changes a pipeline (parallel shards, a drift run, a manual apply).
  *
  * A lease is the state-table item pk "lease#<pipeline>" with holder,
- * expires_at (epoch seconds) and token. Acquiring is one conditional
+ * expires_at (epoch seconds) and fence (the fencing token). Acquiring is one conditional
  * UpdateItem: it succeeds when the item is absent, expired, or already ours
- * (same holder: a re-acquire extends it), and increments token, so every
+ * (same holder: a re-acquire extends it), and increments fence, so every
  * grant carries a larger token than the one before (fencing). Releasing
  * expires the lease only while holder and token are still ours; the item
  * (and its counter) stays. A holder that dies loses the lease at expiry. */

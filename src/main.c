@@ -5,9 +5,13 @@
 #include "cmd_debug_creds.h"
 #include "cmd_debug_http.h"
 #include "cmd_debug_sigv4.h"
+#include "cmd_drift.h"
 #include "cmd_pipeline.h"
 #include "cmd_policy.h"
+#include "cmd_repl.h"
+#include "cmd_watch.h"
 #include "log.h"
+#include "runtime_api.h"
 #include "version.h"
 
 #include <stdio.h>
@@ -25,6 +29,10 @@ static const char usage[] =
 	"  ls                      config items and their pipelines' status\n"
 	"  plan [NAME...]          what apply would change (exit 0 none, 2 changes, 1 errors)\n"
 	"  apply NAME...|--all     make pipelines match their items\n"
+	"  watch                   follow the config table's stream and apply changes\n"
+	"  drift [--fix]           compare every pipeline with its item (exit 0 in sync, 2 drift, 1 errors)\n"
+	"  repl [-e CODE]          operator Lua prompt with the tp module (rlwrap taskpipe repl)\n"
+	"  run FILE.lua [ARGS]     run an operator Lua script with the tp module\n"
 	"  policy check ITEM...    run the policy on config items (taskpipe policy --help)\n"
 	"  policy show             the policy in force and its SHA-256\n"
 	"  debug SUBCOMMAND        diagnostics: sigv4, bench-sigv4, http, creds\n"
@@ -71,6 +79,10 @@ static const struct command commands[] = {
 	{ "apply", cmd_apply },
 	{ "put", cmd_put },
 	{ "rm", cmd_rm },
+	{ "watch", cmd_watch },
+	{ "drift", cmd_drift },
+	{ "repl", cmd_repl },
+	{ "run", cmd_run },
 	{ "debug", cmd_debug },
 	{ NULL, NULL },
 };
@@ -78,6 +90,8 @@ static const struct command commands[] = {
 int main(int argc, char **argv)
 {
 	log_init();
+	if (runtime_wanted(argv[0]))
+		return runtime_main(argc, argv);
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return 2;

@@ -42,6 +42,7 @@ struct rec {
 	int fn_created;           /* CreateFunction ran in this reconcile */
 	int fn_wait;              /* polling for LastUpdateStatus/State */
 	int fn_waits;
+	int dlq_kept;             /* deleting: the non-empty DLQ stays */
 	char code_marker[256];    /* Description recording the code object */
 	char desired_arn_q[256];  /* queue ARN, for the redrive and the mapping */
 	char dlq_arn[256];
@@ -155,11 +156,42 @@ static cJSON *missing_tags(const cJSON *want, const cJSON *have)
 {
 	cJSON *m = obj();
 	for (cJSON *it = want->child; it; it = it->next) {
-		cJSON *h = cJSON_GetObjectItem(have, it->string);
+		cJSON *h = cJSON_GetObjectItemCaseSensitive(have, it->string);
 		if (!cJSON_IsString(h) || strcmp(h->valuestring, it->valuestring) != 0)
 			cJSON_AddStringToObject(m, it->string, it->valuestring);
 	}
 	return m;
+}
+
+/* Keys of user tags the last applied spec set, the new one drops and the
+ * resource still carries: removed, so dropping a tag is a change too. Tags
+ * someone else added are left alone. */
+static cJSON *stale_tags(const cJSON *old_spec, const cJSON *want, const cJSON *have)
+{
+	cJSON *keys = cJSON_CreateArray();
+	cJSON *old = cJSON_GetObjectItemCaseSensitive(old_spec, "tags");
+	for (cJSON *it = old ? old->child : NULL; it; it = it->next)
+		if (it->string && !cJSON_GetObjectItemCaseSensitive(want, it->string) &&
+		    cJSON_GetObjectItemCaseSensitive(have, it->string))
+			cJSON_AddItemToArray(keys, cJSON_CreateString(it->string));
+	return keys;
+}
+
+/* Record tag differences as changes "Tags.<key>". */
+static void diff_tags(struct rec *p, const char *resource, const cJSON *want, const cJSON *have)
+{
+	char field[160];
+	cJSON *m = missing_tags(want, have), *s = stale_tags(p->old_spec, want, have);
+	for (cJSON *t = m->child; t; t = t->next) {
+		snprintf(field, sizeof field, "Tags.%s", t->string);
+		change(p, resource, field, cJSON_GetObjectItemCaseSensitive(have, t->string), t);
+	}
+	for (cJSON *k = s->child; k; k = k->next) {
+		snprintf(field, sizeof field, "Tags.%s", k->valuestring);
+		change(p, resource, field, cJSON_GetObjectItemCaseSensitive(have, k->valuestring), NULL);
+	}
+	cJSON_Delete(m);
+	cJSON_Delete(s);
 }
 
 /* The owner check: an existing resource is ours only when it carries our
@@ -551,10 +583,7 @@ static void diff_function(struct run *r, struct rec *p)
 		change(p, "function", "ReservedConcurrentExecutions", have_rc, want_rc);
 
 	cJSON *tags = desired_tags(r, p);
-	cJSON *miss = missing_tags(tags, cJSON_GetObjectItem(p->fn, "Tags"));
-	for (cJSON *t = miss->child; t; t = t->next)
-		change(p, "function", "Tags", cJSON_GetObjectItem(cJSON_GetObjectItem(p->fn, "Tags"), t->string), t);
-	cJSON_Delete(miss);
+	diff_tags(p, "function", tags, cJSON_GetObjectItem(p->fn, "Tags"));
 	cJSON_Delete(tags);
 }
 
@@ -630,6 +659,21 @@ static cJSON *mapping_update(struct rec *p, int record)
 	return upd;
 }
 
+/* The DLQ goes too, unless the last applied spec asked to keep a
+ * non-empty one (the default policy does): its messages are evidence.
+ * Decided at diff time, so plan and apply report the same thing. */
+static long dlq_messages(const struct rec *p)
+{
+	long msgs = 0;
+	const char *counts[] = { "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+				 "ApproximateNumberOfMessagesDelayed" };
+	for (int i = 0; i < 3; i++) {
+		const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(p->dlq_attrs, counts[i]));
+		msgs += v ? atol(v) : 0;
+	}
+	return msgs;
+}
+
 static void check_and_diff(struct run *r, struct rec *p)
 {
 	char why[256];
@@ -655,8 +699,19 @@ static void check_and_diff(struct run *r, struct rec *p)
 			change_action(p, "function", "delete");
 		if (p->q_url)
 			change_action(p, "queue", "delete");
-		if (p->dlq_url)
-			change_action(p, "dead-letter queue", "delete");
+		if (p->dlq_url) {
+			cJSON *keep = cJSON_GetObjectItem(cJSON_GetObjectItem(p->old_spec, "dlq"),
+							  "keep_if_not_empty");
+			long msgs = dlq_messages(p);
+			if (msgs > 0 && !cJSON_IsFalse(keep)) {
+				char note[64];
+				snprintf(note, sizeof note, "kept: %ld messages", msgs);
+				change_action(p, "dead-letter queue", note);
+				p->dlq_kept = 1;
+			} else {
+				change_action(p, "dead-letter queue", "delete");
+			}
+		}
 		if (!p->esm && !p->fn && !p->q_url && !p->dlq_url)
 			p->res->action = REC_NONE;
 		return;
@@ -671,10 +726,7 @@ static void check_and_diff(struct run *r, struct rec *p)
 		change_action(p, "dead-letter queue", "create");
 	} else {
 		diff_attrs(p, "dead-letter queue", dq, p->dlq_attrs);
-		cJSON *m = missing_tags(tags, p->dlq_tags);
-		for (cJSON *t = m->child; t; t = t->next)
-			change(p, "dead-letter queue", "Tags", cJSON_GetObjectItem(p->dlq_tags, t->string), t);
-		cJSON_Delete(m);
+		diff_tags(p, "dead-letter queue", tags, p->dlq_tags);
 	}
 	if (!p->q_url) {
 		change_action(p, "queue", "create");
@@ -698,10 +750,7 @@ static void check_and_diff(struct run *r, struct rec *p)
 				cJSON_Delete(w);
 			}
 		}
-		cJSON *m = missing_tags(tags, p->q_tags);
-		for (cJSON *t = m->child; t; t = t->next)
-			change(p, "queue", "Tags", cJSON_GetObjectItem(p->q_tags, t->string), t);
-		cJSON_Delete(m);
+		diff_tags(p, "queue", tags, p->q_tags);
 	}
 	cJSON_Delete(tags);
 	if (!p->fn) {
@@ -781,7 +830,7 @@ static int emit_queue(struct run *r, struct rec *p, struct aws_call *c, int dlq)
 	cJSON_ArrayForEach(ch, p->changes) {
 		const char *cres = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "resource"));
 		const char *f = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "field"));
-		if (cres && f && strcmp(cres, res) == 0 && strcmp(f, "Tags") != 0)
+		if (cres && f && strcmp(cres, res) == 0 && !tp_startswith(f, "Tags"))
 			attr_change = 1;
 	}
 	if (attr_change) {
@@ -792,11 +841,24 @@ static int emit_queue(struct run *r, struct rec *p, struct aws_call *c, int dlq)
 		cJSON_Delete(attrs);
 	}
 	if (changed(p, res, "Tags")) {
+		const cJSON *have = dlq ? p->dlq_tags : p->q_tags;
 		cJSON *tags = desired_tags(r, p);
-		cJSON *in = obj();
-		cJSON_AddItemToObject(in, "Tags", missing_tags(tags, dlq ? p->dlq_tags : p->q_tags));
+		cJSON *add = missing_tags(tags, have), *del = stale_tags(p->old_spec, tags, have);
 		cJSON_Delete(tags);
-		prep_sqs(&c[n++], "TagQueue", url, in);
+		if (add->child) {
+			cJSON *in = obj();
+			cJSON_AddItemToObject(in, "Tags", add);
+			prep_sqs(&c[n++], "TagQueue", url, in);
+		} else {
+			cJSON_Delete(add);
+		}
+		if (del->child) {
+			cJSON *in = obj();
+			cJSON_AddItemToObject(in, "TagKeys", del);
+			prep_sqs(&c[n++], "UntagQueue", url, in);
+		} else {
+			cJSON_Delete(del);
+		}
 	}
 	return n;
 }
@@ -944,7 +1006,7 @@ static int config_changed(const struct rec *p)
 	cJSON_ArrayForEach(ch, p->changes) {
 		const char *res = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "resource"));
 		const char *f = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "field"));
-		if (res && f && strcmp(res, "function") == 0 && strcmp(f, "Tags") != 0 &&
+		if (res && f && strcmp(res, "function") == 0 && !tp_startswith(f, "Tags") &&
 		    strcmp(f, "ReservedConcurrentExecutions") != 0)
 			return 1;  /* Code too: the Description records the code object */
 	}
@@ -985,11 +1047,27 @@ static int emit_function_extras(struct run *r, struct rec *p, struct aws_call *c
 	if (!created && arn && changed(p, "function", "Tags")) {
 		char enc[600];
 		sigv4_uri_encode(arn, strlen(arn), 0, enc, sizeof enc);
-		cJSON *tags = desired_tags(r, p), *in = obj();
-		cJSON_AddItemToObject(in, "Tags", missing_tags(tags, cJSON_GetObjectItem(p->fn, "Tags")));
+		const cJSON *have = cJSON_GetObjectItem(p->fn, "Tags");
+		cJSON *tags = desired_tags(r, p);
+		cJSON *add = missing_tags(tags, have), *del = stale_tags(p->old_spec, tags, have);
 		cJSON_Delete(tags);
-		prep_lambda(&c[n++], "TagResource", "POST", tp_xasprintf("/2017-03-31/tags/%s", enc), NULL,
-			    in);
+		if (add->child) {
+			cJSON *in = obj();
+			cJSON_AddItemToObject(in, "Tags", add);
+			prep_lambda(&c[n++], "TagResource", "POST", tp_xasprintf("/2017-03-31/tags/%s", enc),
+				    NULL, in);
+		} else {
+			cJSON_Delete(add);
+		}
+		if (del->child) {
+			buf q = { 0 };
+			for (cJSON *k = del->child; k; k = k->next)
+				awsj_form_add(&q, "tagKeys", k->valuestring);
+			prep_lambda(&c[n++], "UntagResource", "DELETE", tp_xasprintf("/2017-03-31/tags/%s", enc),
+				    buf_str(&q), NULL);
+			buf_free(&q);
+		}
+		cJSON_Delete(del);
 	}
 	return n;
 }
@@ -1069,26 +1147,10 @@ static int emit_delete_queue(struct run *r, struct rec *p, struct aws_call *c)
 	return 1;
 }
 
-/* The DLQ goes too, unless the last applied spec asked to keep a
- * non-empty one (the default policy does): its messages are evidence. */
 static int emit_delete_dlq(struct run *r, struct rec *p, struct aws_call *c)
 {
-	if (p->spec || !p->dlq_url)
+	if (p->spec || !p->dlq_url || p->dlq_kept)
 		return 0;
-	cJSON *keep = cJSON_GetObjectItem(cJSON_GetObjectItem(p->old_spec, "dlq"), "keep_if_not_empty");
-	long msgs = 0;
-	const char *counts[] = { "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-				 "ApproximateNumberOfMessagesDelayed" };
-	for (int i = 0; i < 3; i++) {
-		const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(p->dlq_attrs, counts[i]));
-		msgs += v ? atol(v) : 0;
-	}
-	if (msgs > 0 && !cJSON_IsFalse(keep)) {
-		char note[64];
-		snprintf(note, sizeof note, "kept: %ld messages", msgs);
-		change_action(p, "dead-letter queue", note);
-		return 0;
-	}
 	prep_sqs(&c[0], "DeleteQueue", p->dlq_url, NULL);
 	return 1;
 }

@@ -11,6 +11,7 @@
 #include "sigv4.h"
 
 #include "hash.h"
+#include "sha256ni.h"
 
 #include <bearssl.h>
 #include <string.h>
@@ -444,12 +445,13 @@ static size_t secret_key(const char *secret, unsigned char k[64])
 		return 4 + n;
 	}
 	{
-		br_sha256_context c;
+		const br_hash_class *h = sha256_class();
+		br_hash_compat_context c;
 
-		br_sha256_init(&c);
-		br_sha256_update(&c, "AWS4", 4);
-		br_sha256_update(&c, secret, n);
-		br_sha256_out(&c, k);
+		h->init(&c.vtable);
+		h->update(&c.vtable, "AWS4", 4);
+		h->update(&c.vtable, secret, n);
+		h->out(&c.vtable, k);
 		explicit_bzero(&c, sizeof c);
 	}
 	return HASH_SHA256_LEN;
@@ -499,11 +501,11 @@ static void signing_context(const struct sigv4_key *key, const char *amz_date, b
 	unsigned char k_signing[HASH_SHA256_LEN];
 
 	if (c && cache_hit(c, key, amz_date, secret_len)) {
-		br_hmac_key_init(kc, &br_sha256_vtable, c->k_signing, sizeof c->k_signing);
+		br_hmac_key_init(kc, sha256_class(), c->k_signing, sizeof c->k_signing);
 		return;
 	}
 	signing_key(key, amz_date, k_signing);
-	br_hmac_key_init(kc, &br_sha256_vtable, k_signing, sizeof k_signing);
+	br_hmac_key_init(kc, sha256_class(), k_signing, sizeof k_signing);
 	if (c && secret_len < sizeof c->secret && region_len < sizeof c->region &&
 	    service_len < sizeof c->service) {
 		explicit_bzero(c, sizeof *c);

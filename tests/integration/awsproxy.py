@@ -12,6 +12,8 @@ garbage) or alter the request before it goes on (corrupt_body).
     proxy = FaultProxy(moto.endpoint).start()     # proxy.endpoint = http://127.0.0.1:PORT
     proxy.add_rule({"match": {"service": "sqs", "operation": "CreateQueue"},
                     "times": 2, "skip": 0, "action": {"status": 429}})
+    proxy.add_rule({"match": {"operation": "UpdateFunctionCode", "path_contains": "/functions/f1/"},
+                    "times": -1, "action": {"status": 400}})   # path_contains: substring of the path
     proxy.add_rule({"action": {"corrupt_body": True}})   # one byte of the body flipped,
                                                          # log entry gets "corrupted_at"
     ... proxy.counts(), proxy.mutating_counts(), proxy.log(), proxy.reset(), proxy.stop()
@@ -243,8 +245,10 @@ def check_rule(rule):
     if unknown:
         raise ValueError("unknown rule keys: %s" % sorted(unknown))
     match = rule.get("match") or {}
-    if not isinstance(match, dict) or set(match) - {"service", "operation"}:
-        raise ValueError("match may only hold service and operation")
+    if not isinstance(match, dict) or set(match) - {"service", "operation", "path_contains"}:
+        raise ValueError("match may only hold service, operation and path_contains")
+    if not isinstance(match.get("path_contains", ""), str):
+        raise ValueError("path_contains must be a string")
     times = rule.get("times", 1)
     skip = rule.get("skip", 0)
     if not isinstance(times, int) or times < -1:
@@ -579,6 +583,8 @@ class FaultProxy:
             for r in self._rules:
                 m = r["match"]
                 if m.get("service", service) != service or m.get("operation", operation) != operation:
+                    continue
+                if m.get("path_contains", "") not in path.split("?")[0]:
                     continue
                 r["seen"] += 1
                 if r["seen"] <= r["skip"]:

@@ -344,6 +344,24 @@ class TestFaults(ProxyTest):
         self.sqs.send_message(QueueUrl=self.url, MessageBody="x")   # rule gone
         self.assertEqual(self.proxy.counts(), {"sqs:SendMessage": 1})
 
+    def test_match_path_contains(self):
+        # path_contains narrows a rule to one resource; other paths pass untouched.
+        s3 = self.client("s3")
+        bucket = uniq("pbkt")
+        s3.create_bucket(Bucket=bucket)
+        for k in ("fa/code.zip", "fb/code.zip"):
+            s3.put_object(Bucket=bucket, Key=k, Body=b"x")
+        self.proxy.add_rule({"match": {"operation": "GetObject", "path_contains": "/fa/"},
+                             "times": -1, "action": {"status": 503}})
+        with self.assertRaises(bce.ClientError) as cm:
+            s3.get_object(Bucket=bucket, Key="fa/code.zip")
+        self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 503)
+        self.assertEqual(s3.get_object(Bucket=bucket, Key="fb/code.zip")["Body"].read(), b"x")
+        rule = self.proxy.rules()[0]
+        self.assertEqual((rule["seen"], rule["fired"]), (1, 1))
+        with self.assertRaises(ValueError):
+            self.proxy.add_rule({"match": {"path_contains": 3}, "action": {"status": 500}})
+
     def test_first_active_rule_wins(self):
         self.proxy.add_rules([{"match": {"service": "sqs"}, "action": {"status": 503}},
                               {"match": {"service": "sqs"}, "action": {"status": 500}}])
@@ -359,10 +377,80 @@ class TestFaults(ProxyTest):
     def test_bad_rules_rejected(self):
         for bad in ({"action": {}}, {"action": {"status": 429, "reset": True}},
                     {"match": {"svc": "sqs"}, "action": {"reset": True}},
-                    {"times": -2, "action": {"reset": True}}, {"action": {"stall": "x"}}):
+                    {"times": -2, "action": {"reset": True}}, {"action": {"stall": "x"}},
+                    {"action": {"corrupt_body": False}},
+                    {"action": {"corrupt_body": True, "rehash": 1}},
+                    {"action": {"reset": True, "rehash": True}}):
             with self.assertRaises(ValueError, msg=bad):
                 self.proxy.add_rule(bad)
         self.assertEqual(self.proxy.rules(), [])
+
+    def test_corrupt_body_s3(self):
+        # moto trusts the signed x-amz-content-sha256 header and stores what
+        # arrives: the stored object shows exactly which byte the proxy flipped.
+        bucket = uniq("cb")
+        self.moto.client("s3").create_bucket(Bucket=bucket)
+        data = b"\x00\x01binary-Data\xff\x10"
+        self.proxy.add_rule({"match": {"operation": "PutObject"}, "action": {"corrupt_body": True}})
+        self.client("s3").put_object(Bucket=bucket, Key="k", Body=data)
+        # boto3 would check the CRC it sent along and refuse the corrupted object
+        s3 = boto3.client("s3", region_name=REGION, endpoint_url=self.moto.endpoint,
+                          aws_access_key_id="testing", aws_secret_access_key="testing",
+                          config=Config(response_checksum_validation="when_required"))
+        got = s3.get_object(Bucket=bucket, Key="k")["Body"].read()
+        at = data.rindex(b"a")           # the last ASCII letter changes case
+        self.assertEqual(got, data[:at] + b"A" + data[at + 1:])
+        entry = self.proxy.log()[0]
+        self.assertEqual((entry["fault"], entry["corrupted_at"], entry["status"]),
+                         ("corrupt_body", at, 200))
+
+    def test_corrupt_function(self):
+        self.assertEqual(awsproxy.corrupt(b""), (b"", None))
+        self.assertEqual(awsproxy.corrupt(b"{}"), (b"{|", 1))          # no letter: last byte ^ 1
+        self.assertEqual(awsproxy.corrupt(b'{"a":"xyz"}'), (b'{"a":"xyZ"}', 8))
+        self.assertEqual(awsproxy.corrupt(b"Action=ListQueues&V=2012-11-05"),
+                         (b"Action=ListQueues&v=2012-11-05", 18))
+
+    def test_corrupt_body_rehash(self):
+        # An upstream that reports what it received shows the re-computed header.
+        import hashlib
+        import http.server
+        import threading
+
+        class Echo(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                out = json.dumps({"body": body.decode("latin-1"),
+                                  "sha": self.headers.get("x-amz-content-sha256")}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *a):
+                pass
+
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        proxy = FaultProxy("http://127.0.0.1:%d" % srv.server_address[1]).start()
+        try:
+            sent = b"hello world"
+            sha = hashlib.sha256(sent).hexdigest()
+            seen = []
+            for action in ({"corrupt_body": True}, {"corrupt_body": True, "rehash": True}):
+                proxy.add_rule({"action": action})
+                conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=5)
+                conn.request("PUT", "/b/k", body=sent, headers={
+                    "Authorization": AUTH % "s3", "x-amz-content-sha256": sha})
+                seen.append(json.loads(conn.getresponse().read()))
+                conn.close()
+            self.assertEqual(seen[0], {"body": "hello worlD", "sha": sha})
+            self.assertEqual(seen[1], {"body": "hello worlD",
+                                       "sha": hashlib.sha256(b"hello worlD").hexdigest()})
+        finally:
+            proxy.stop()
+            srv.shutdown()
+            srv.server_close()
 
 
 class TestControlApi(ProxyTest):

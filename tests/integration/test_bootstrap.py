@@ -1,0 +1,349 @@
+"""taskpipe as a Lambda custom runtime, end to end: the real binary run as
+`bootstrap` against the Runtime API emulator (runtime_emulator.py), fed with
+records read from moto's DynamoDB stream with boto3 GetRecords (an event
+source mapping would make moto consume the stream itself), AWS calls
+counted by the FaultProxy in front of moto, results checked with boto3."""
+import io
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import zipfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import TASKPIPE, Moto, run_taskpipe  # noqa: E402
+from awsproxy import FaultProxy  # noqa: E402
+from runtime_emulator import RuntimeEmulator  # noqa: E402
+
+_seq = itertools.count()
+
+
+def code_zip():
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w") as z:
+        z.writestr("bootstrap", "#!/bin/sh\necho consumer\n")
+    return b.getvalue()
+
+
+class Env:
+    """One taskpipe instance: own prefix and tables, shared code bucket."""
+
+    def __init__(self, moto, tag):
+        n = next(_seq)
+        self.moto = moto
+        self.prefix = "%s%d-" % (tag[:5], os.getpid() % 1000 + n * 1000)
+        self.config = self.prefix + "config"
+        self.env = moto.env(TASKPIPE_CODE_BUCKET="code", TASKPIPE_CODE_KEY="consumer.zip",
+                            TASKPIPE_ROLE_ARN=moto.role_arn(), TASKPIPE_PREFIX=self.prefix,
+                            TASKPIPE_CONFIG_TABLE=self.config, TASKPIPE_STATE_TABLE=self.prefix + "state")
+        r = run_taskpipe(["init"], self.env)
+        assert r.returncode == 0, r.stderr
+        self.s3, self.sqs = moto.client("s3"), moto.client("sqs")
+        self.lam, self.ddb = moto.client("lambda"), moto.client("dynamodb")
+        self.streams = moto.client("dynamodbstreams")
+        try:
+            self.s3.head_object(Bucket="code", Key="consumer.zip")
+        except Exception:
+            self.s3.put_object(Bucket="code", Key="consumer.zip", Body=code_zip())
+        self.arn = self.ddb.describe_table(TableName=self.config)["Table"]["LatestStreamArn"]
+        self.after = None     # last sequence number handed out by records()
+
+    def put(self, name, **fields):
+        item = {"pipeline": {"S": name}}
+        for k, v in fields.items():
+            item[k] = {"N": str(v)}
+        self.ddb.put_item(TableName=self.config, Item=item)
+
+    def delete(self, name):
+        self.ddb.delete_item(TableName=self.config, Key={"pipeline": {"S": name}})
+
+    def records(self):
+        """Stream records written since the last call, as Lambda delivers them."""
+        shard = self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"][0]
+        kw = {"ShardIteratorType": "TRIM_HORIZON"}
+        if self.after:
+            kw = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.after}
+        it = self.streams.get_shard_iterator(StreamArn=self.arn, ShardId=shard["ShardId"], **kw)["ShardIterator"]
+        out = []
+        while True:
+            r = self.streams.get_records(ShardIterator=it, Limit=1000)
+            if not r["Records"]:
+                break
+            out += r["Records"]
+            it = r["NextShardIterator"]
+        for rec in out:     # boto3 parses dates; Lambda's JSON has epoch seconds
+            rec["dynamodb"]["ApproximateCreationDateTime"] = int(
+                rec["dynamodb"]["ApproximateCreationDateTime"].timestamp())
+            rec["eventSourceARN"] = self.arn
+        if out:
+            self.after = out[-1]["dynamodb"]["SequenceNumber"]
+        return out
+
+    def fn(self, name):
+        try:
+            return self.lam.get_function(FunctionName=self.prefix + name)["Configuration"]
+        except self.lam.exceptions.ResourceNotFoundException:
+            return None
+
+    def queue(self, name):
+        try:
+            return self.sqs.get_queue_url(QueueName=self.prefix + name)["QueueUrl"]
+        except self.sqs.exceptions.QueueDoesNotExist:
+            return None
+
+    def mappings(self, name):
+        arn = "arn:aws:lambda:us-east-1:123456789012:function:" + self.prefix + name
+        return [m for m in self.lam.list_event_source_mappings()["EventSourceMappings"]
+                if m["FunctionArn"] == arn]
+
+
+class Bootstrap:
+    """The static binary as `bootstrap` (a symlink of that name), with its own emulator."""
+
+    def __init__(self, env, endpoint=None, extra=None):
+        self.emu = RuntimeEmulator().start()
+        self.dir = tempfile.mkdtemp(prefix="tp-bootstrap-")
+        self.path = os.path.join(self.dir, "bootstrap")
+        os.symlink(os.path.abspath(TASKPIPE), self.path)
+        e = dict(env.env)
+        if endpoint:
+            e["AWS_ENDPOINT_URL"] = endpoint
+        e["AWS_LAMBDA_RUNTIME_API"] = self.emu.address
+        e["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+        e.update(extra or {})
+        self.log = open(os.path.join(self.dir, "stderr.log"), "w+")
+        self.proc = subprocess.Popen([self.path], env=e, stdout=subprocess.DEVNULL, stderr=self.log)
+
+    def invoke(self, event, timeout_ms=120000, wait=300):
+        rid = self.emu.enqueue(event, timeout_ms=timeout_ms)
+        return self.emu.wait_result(rid, wait)
+
+    def stderr(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.emu.stop()
+        self.log.close()
+
+
+def failures(res):
+    assert res["kind"] == "response", res
+    return [f["itemIdentifier"] for f in res["body"]["batchItemFailures"]]
+
+
+class BootstrapTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+
+    def setUp(self):
+        self.procs = []
+
+    def tearDown(self):
+        for p in self.procs:
+            p.stop()
+
+    def bootstrap(self, env, **kw):
+        b = Bootstrap(env, **kw)
+        self.procs.append(b)
+        return b
+
+    def test_create_change_delete(self):
+        env = Env(self.moto, "ccd")
+        b = self.bootstrap(env)
+        env.put("a", concurrency=2, timeout=30)
+        env.put("b", concurrency=3)
+        res = b.invoke({"Records": env.records()})
+        self.assertEqual(failures(res), [], b.stderr())
+        self.assertEqual(env.fn("a")["Timeout"], 30)
+        self.assertIsNotNone(env.queue("b"))
+        self.assertIsNotNone(env.queue("b-dlq"))
+        self.assertEqual(len(env.mappings("b")), 1)
+        self.assertEqual(env.mappings("b")[0]["ScalingConfig"]["MaximumConcurrency"], 3)
+
+        env.put("a", concurrency=2, timeout=45)
+        env.delete("b")
+        res = b.invoke({"Records": env.records()})
+        self.assertEqual(failures(res), [], b.stderr())
+        self.assertEqual(env.fn("a")["Timeout"], 45)
+        self.assertIsNone(env.fn("b"))
+        self.assertIsNone(env.queue("b"))
+        self.assertEqual(env.mappings("b"), [])
+        # Log lines are JSON and carry the request id.
+        lines = [json.loads(line) for line in b.stderr().splitlines() if line.startswith("{")]
+        self.assertTrue(any(line.get("requestId") or line.get("request_id") for line in lines), lines[:3])
+
+    def test_replays_and_reordering_converge_without_extra_mutations(self):
+        env = Env(self.moto, "rep")
+        proxy = FaultProxy(self.moto.endpoint).start()
+        self.addCleanup(proxy.stop)
+        b = self.bootstrap(env, endpoint=proxy.endpoint)
+        env.put("r1", timeout=20)
+        env.put("r2", concurrency=4)
+        env.put("r1", timeout=25)
+        env.delete("r2")
+        env.put("r3")
+        recs = env.records()
+        self.assertGreaterEqual(len(recs), 5)
+        self.assertEqual(failures(b.invoke({"Records": recs})), [], b.stderr())
+        self.assertEqual(env.fn("r1")["Timeout"], 25)
+        self.assertIsNone(env.fn("r2"))
+        self.assertIsNone(env.queue("r2"))
+        self.assertIsNotNone(env.fn("r3"))
+        first = proxy.mutating_counts()
+        self.assertTrue(any(k.startswith("lambda:") for k in first), first)
+        proxy.reset()
+        for batch in [recs] * 4 + [list(reversed(recs)), recs[2:] + recs[:2]]:
+            self.assertEqual(failures(b.invoke({"Records": batch})), [], b.stderr())
+        extra = {k: v for k, v in proxy.mutating_counts().items() if not k.startswith("dynamodb:")}
+        self.assertEqual(extra, {}, "mutating SQS/Lambda calls on replays")
+        self.assertEqual(env.fn("r1")["Timeout"], 25)
+        self.assertIsNone(env.fn("r2"))
+        self.assertIsNotNone(env.queue("r3"))
+
+    def test_poison_record_fails_alone(self):
+        env = Env(self.moto, "poi")
+        b = self.bootstrap(env)
+        env.put("g1")
+        env.put("bad", concurrency=0)
+        env.put("g2", concurrency=5)
+        env.put("bad", concurrency=0, timeout=10)
+        recs = env.records()
+        bad = [r["dynamodb"]["SequenceNumber"] for r in recs
+               if r["dynamodb"]["Keys"]["pipeline"]["S"] == "bad"]
+        self.assertEqual(len(bad), 2)
+        res = b.invoke({"Records": recs})
+        self.assertEqual(sorted(failures(res)), sorted(bad), b.stderr())
+        self.assertIsNotNone(env.fn("g1"))
+        self.assertEqual(env.mappings("g2")[0]["ScalingConfig"]["MaximumConcurrency"], 5)
+        self.assertIsNone(env.fn("bad"))
+        self.assertIsNone(env.queue("bad"))
+        # A record without a usable key fails alone, with a logged reason.
+        broken = json.loads(json.dumps(recs[0]))
+        broken["dynamodb"]["Keys"] = {"other": {"S": "x"}}
+        broken["dynamodb"]["SequenceNumber"] = "999"
+        res = b.invoke({"Records": [recs[0], broken]})
+        self.assertEqual(failures(res), ["999"])
+        self.assertIn("no string key", b.stderr())
+
+    def test_direct_invoke_and_unrecognized(self):
+        env = Env(self.moto, "dir")
+        b = self.bootstrap(env)
+        env.put("d1", timeout=12)
+        res = b.invoke({"taskpipe": "plan", "pipelines": ["d1"]})
+        self.assertEqual(res["kind"], "response")
+        self.assertEqual(res["body"]["pipelines"][0]["action"], "create")
+        self.assertIsNone(env.fn("d1"))
+        res = b.invoke({"taskpipe": "apply", "pipelines": ["d1"]})
+        self.assertEqual(res["body"]["pipelines"][0]["status"], "ok", res)
+        self.assertEqual(env.fn("d1")["Timeout"], 12)
+        res = b.invoke({"taskpipe": "apply-all"})
+        self.assertEqual([p["pipeline"] for p in res["body"]["pipelines"]], ["d1"])
+        self.assertEqual(res["body"]["errors"], 0)
+        res = b.invoke({"hello": 1, "world": [2]})
+        self.assertEqual(res["kind"], "error")
+        self.assertEqual(res["body"]["errorType"], "UnrecognizedEvent")
+        self.assertIn("hello, world", res["body"]["errorMessage"])
+        self.assertEqual(res["headers"].get("lambda-runtime-function-error-type"), "UnrecognizedEvent")
+        # SNS-wrapped S3 ObjectCreated: acknowledged, handed to the rollout hook.
+        s3msg = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                              "s3": {"bucket": {"name": "code"},
+                                     "object": {"key": "consumer+v2.zip", "versionId": "v2"}}}]}
+        res = b.invoke({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": json.dumps(s3msg)}}]})
+        self.assertEqual(res["body"], {"code_changes": 1})
+        self.assertIn("s3://code/consumer v2.zip#v2", b.stderr())
+        # The trace header reaches the environment; the deadline is honoured:
+        # an event arriving inside the reserve is not started, only reported.
+        env.put("late")
+        recs = env.records()
+        res = b.invoke({"Records": recs}, timeout_ms=1000)
+        self.assertEqual(failures(res), [r["dynamodb"]["SequenceNumber"] for r in recs])
+        self.assertIsNone(env.fn("late"))
+        self.assertIn("DeadlineNear", b.stderr())
+        res = b.invoke({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
+        self.assertEqual(res["kind"], "response", res)
+        self.assertIsNotNone(env.fn("late"))
+
+    def test_broken_policy_posts_init_error(self):
+        env = Env(self.moto, "ini")
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+            f.write("return { pipeline = function(item, ctx) return {  end }\n")
+        self.addCleanup(os.unlink, f.name)
+        b = self.bootstrap(env, extra={"TASKPIPE_POLICY": f.name})
+        err = b.emu.wait_init_error()
+        self.assertNotEqual(b.proc.wait(30), 0)
+        self.assertIn("errorType", err["body"])
+        self.assertIn("Policy", err["body"]["errorType"])
+        self.assertIn(os.path.basename(f.name), err["body"]["errorMessage"])
+        self.assertEqual(err["headers"].get("lambda-runtime-function-error-type"), err["body"]["errorType"])
+        self.assertEqual(b.emu.next_times, [])
+
+    def test_two_runtimes_and_apply_all_converge(self):
+        env = Env(self.moto, "con")
+        names = ["c%03d" % i for i in range(100)]
+        for i, n in enumerate(names):
+            env.put(n, concurrency=2 + i % 3)
+        recs = env.records()
+        b1, b2 = self.bootstrap(env), self.bootstrap(env)
+        out = {}
+
+        def runtime(key, b, batch):
+            # Lambda retries the failed records until none is left.
+            rounds = []
+            while batch and len(rounds) < 20:
+                res = b.invoke({"Records": batch})
+                failed = set(failures(res))
+                rounds.append(len(failed))
+                batch = [r for r in batch if r["dynamodb"]["SequenceNumber"] in failed]
+                out[key + "_errors"] = b.stderr()
+            out[key] = rounds
+
+        def apply_all():
+            rounds = []
+            for _ in range(20):
+                r = run_taskpipe(["apply", "--all", "--json"], env.env, timeout=900)
+                rounds.append(r.returncode)
+                out.setdefault("apply_docs", []).append(r.stdout)
+                if r.returncode == 0:
+                    break
+            out["apply"] = rounds
+
+        threads = [threading.Thread(target=runtime, args=("b1", b1, recs)),
+                   threading.Thread(target=runtime, args=("b2", b2, list(reversed(recs)))),
+                   threading.Thread(target=apply_all)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(1200)
+        self.assertEqual(out["b1"][-1], 0, out["b1"])
+        self.assertEqual(out["b2"][-1], 0, out["b2"])
+        self.assertEqual(out["apply"][-1], 0, out["apply"])
+        conflicts = [d for d in out["apply_docs"] if "ResourceConflictException" in d]
+        self.assertEqual(conflicts, [])
+        self.assertNotIn("ResourceConflictException", out["b1_errors"] + out["b2_errors"])
+        # Every pipeline exactly once: queue, DLQ, function, one mapping.
+        fns = [f["FunctionName"] for f in env.lam.list_functions()["Functions"]
+               if f["FunctionName"].startswith(env.prefix)]
+        self.assertEqual(sorted(fns), sorted(env.prefix + n for n in names))
+        qs = env.sqs.list_queues(QueueNamePrefix=env.prefix).get("QueueUrls", [])
+        self.assertEqual(len(qs), 200)
+        maps = [m for m in env.lam.list_event_source_mappings()["EventSourceMappings"]
+                if m["FunctionArn"].split(":")[-1].startswith(env.prefix)]
+        self.assertEqual(len(maps), 100)
+        self.assertEqual(len({m["FunctionArn"] for m in maps}), 100)
+        for i, n in enumerate(names[:10]):
+            self.assertEqual(env.mappings(n)[0]["ScalingConfig"]["MaximumConcurrency"], 2 + i % 3)
+
+
+if __name__ == "__main__":
+    unittest.main()

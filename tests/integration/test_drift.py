@@ -1,0 +1,337 @@
+"""taskpipe drift against moto: drift made behind taskpipe's back with boto3,
+reported field by field, repaired by --fix; a collision that is reported and
+never touched; the cursor of --max-pipelines; and the Lambda call count of a
+1,000-pipeline fleet through the counting proxy.
+
+These tests run their own moto_server with moto's default Lambda backend:
+the docker-less one the shared harness selects (use_docker=false) is
+invisible to the Resource Groups Tagging API, which drift uses for the tags
+of the whole fleet. Creating functions needs no Docker; nothing here invokes
+one.
+
+The 1,000-pipeline fleet is created directly with boto3 (queues, DLQs,
+functions, mappings with the names, tags, Description marker and settings
+the default policy asks for), in parallel, because apply --all against moto
+takes minutes; a drift check of it must then find everything in sync."""
+import concurrent.futures
+import io
+import itertools
+import json
+import os
+import sys
+import unittest
+import zipfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Moto, run_taskpipe  # noqa: E402
+from awsproxy import FaultProxy  # noqa: E402
+
+_seq = itertools.count()
+OWNER = "taskpipe"
+
+
+class DockerlessDefaultMoto(Moto):
+    """moto_server with its default Lambda backend (see the module doc)."""
+
+    def configure(self):
+        pass
+
+
+_moto = None
+
+
+def shared_moto():
+    global _moto
+    if _moto is None:
+        import atexit
+        _moto = DockerlessDefaultMoto()
+        atexit.register(_moto.stop)
+    return _moto
+
+
+def code_zip():
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w") as z:
+        z.writestr("bootstrap", "#!/bin/sh\necho consumer\n")
+    return b.getvalue()
+
+
+class Env:
+    """One taskpipe instance: own prefix and tables, shared code bucket."""
+
+    def __init__(self, moto, tag="d"):
+        n = next(_seq)
+        self.moto = moto
+        self.prefix = "%s%d-" % (tag, os.getpid() % 1000 + n * 1000)
+        self.role = moto.role_arn()
+        self.env = moto.env(TASKPIPE_CODE_BUCKET="code", TASKPIPE_CODE_KEY="consumer.zip",
+                            TASKPIPE_ROLE_ARN=self.role, TASKPIPE_PREFIX=self.prefix,
+                            TASKPIPE_CONFIG_TABLE=self.prefix + "config",
+                            TASKPIPE_STATE_TABLE=self.prefix + "state")
+        self.s3 = moto.client("s3")
+        try:
+            self.s3.create_bucket(Bucket="code")
+        except self.s3.exceptions.BucketAlreadyOwnedByYou:
+            pass
+        self.s3.put_object(Bucket="code", Key="consumer.zip", Body=code_zip())
+        r = self.run("init")
+        assert r.returncode == 0, r.stderr
+        self.sqs = moto.client("sqs")
+        self.lam = moto.client("lambda")
+        self.ddb = moto.client("dynamodb")
+
+    def run(self, *args, endpoint=None, timeout=900):
+        env = dict(self.env)
+        if endpoint:
+            env["AWS_ENDPOINT_URL"] = endpoint
+        return run_taskpipe(list(args), env, timeout=timeout)
+
+    def put(self, *items):
+        for it in items:
+            r = run_taskpipe(["put", "-"], self.env, input=json.dumps(it))
+            assert r.returncode == 0, r.stderr
+
+    def drift(self, *args, expect=None, endpoint=None):
+        r = self.run("drift", "--json", *args, endpoint=endpoint)
+        doc = json.loads(r.stdout) if r.stdout.strip() else None
+        if expect is not None:
+            assert r.returncode == expect, "drift %s exit %d (want %d): %s\n%s" % (
+                " ".join(args), r.returncode, expect, r.stderr[-2000:], r.stdout[-3000:])
+        return r.returncode, doc
+
+    def url(self, name):
+        try:
+            return self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        except self.sqs.exceptions.QueueDoesNotExist:
+            return None
+
+    def attrs(self, name):
+        return self.sqs.get_queue_attributes(QueueUrl=self.url(name), AttributeNames=["All"])["Attributes"]
+
+    def mappings(self, fn):
+        arn = self.lam.get_function(FunctionName=fn)["Configuration"]["FunctionArn"]
+        return [m for m in self.lam.list_event_source_mappings()["EventSourceMappings"]
+                if m["FunctionArn"] == arn]
+
+
+def by_name(doc):
+    return {p["pipeline"]: p for p in doc["pipelines"]}
+
+
+def drift_set(p):
+    return {(d["resource"], d["field"], d["expected"], d["actual"]) for d in p["drift"]}
+
+
+def check_shape(t, doc):
+    t.assertEqual(set(doc) >= {"pipelines", "orphans", "summary", "cursor", "calls", "lambda_calls",
+                               "exit_code", "elapsed_ms"}, True, sorted(doc))
+    for p in doc["pipelines"]:
+        t.assertIn(p["status"], ("in_sync", "drifted", "missing", "collision", "error"))
+        t.assertIsInstance(p["drift"], list)
+        for d in p["drift"]:
+            t.assertEqual(sorted(d), ["actual", "expected", "field", "resource"])
+    t.assertEqual(doc["lambda_calls"], sum(v for k, v in doc["calls"].items() if k.startswith("lambda:")))
+
+
+class DriftScenarios(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = shared_moto()
+
+    def test_drift_reported_exactly_then_fixed(self):
+        e = Env(self.moto, "dr")
+        P = e.prefix
+        e.put({"pipeline": "vis"}, {"pipeline": "envp", "env": {"API_KEY": "s3cr3t-value"}},
+              {"pipeline": "fn"}, {"pipeline": "map"}, {"pipeline": "dis"})
+        r = e.run("apply", "--all", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr + r.stdout[-2000:])
+        code, doc = e.drift(expect=0)
+        check_shape(self, doc)
+        self.assertEqual({p: s["status"] for p, s in by_name(doc).items()},
+                         {n: "in_sync" for n in ("vis", "envp", "fn", "map", "dis")})
+        self.assertEqual(doc["orphans"], [])
+
+        # Drift behind taskpipe's back.
+        e.sqs.set_queue_attributes(QueueUrl=e.url(P + "vis"), Attributes={"VisibilityTimeout": "99"})
+        e.lam.update_function_configuration(FunctionName=P + "envp", Environment={
+            "Variables": {"API_KEY": "leaked-other", "EXTRA_KEY": "zzz-secret"}})
+        e.lam.delete_function(FunctionName=P + "fn")
+        for m in e.mappings(P + "map"):
+            e.lam.delete_event_source_mapping(UUID=m["UUID"])
+        for m in e.mappings(P + "dis"):
+            e.lam.update_event_source_mapping(UUID=m["UUID"], Enabled=False)
+        e.sqs.create_queue(QueueName=P + "ghost", tags={"taskpipe:owner": OWNER, "taskpipe:pipeline": "ghost"})
+
+        r = e.run("drift", "--json")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        doc = json.loads(r.stdout)
+        check_shape(self, doc)
+        self.assertNotIn("s3cr3t", r.stdout)
+        self.assertNotIn("leaked-other", r.stdout)
+        self.assertNotIn("zzz-secret", r.stdout)
+        p = by_name(doc)
+        self.assertEqual(p["vis"]["status"], "drifted")
+        self.assertEqual(drift_set(p["vis"]), {("queue", "VisibilityTimeout", "180", "99")})
+        self.assertEqual(p["envp"]["status"], "drifted")
+        self.assertEqual(drift_set(p["envp"]), {
+            ("function", "Environment.Variables.API_KEY", "(set)", "(different value)"),
+            ("function", "Environment.Variables.EXTRA_KEY", "(absent)", "(set)")})
+        self.assertEqual(p["fn"]["status"], "missing")
+        self.assertIn(("function", "(resource)", "present", "missing"), drift_set(p["fn"]))
+        self.assertEqual(p["map"]["status"], "missing")
+        self.assertEqual(drift_set(p["map"]), {("mapping", "(resource)", "present", "missing")})
+        self.assertEqual(p["dis"]["status"], "drifted")
+        self.assertEqual(drift_set(p["dis"]), {("mapping", "Enabled", "true", "false")})
+        self.assertFalse(any(x["code_behind"] for x in doc["pipelines"]))
+        self.assertEqual(doc["orphans"], [{"pipeline": "ghost", "resources": [
+            {"resource": "queue", "name": P + "ghost"}]}])
+        self.assertEqual(doc["summary"]["drifted"], 3)
+        self.assertEqual(doc["summary"]["missing"], 2)
+        self.assertEqual(doc["summary"]["orphans"], 1)
+        self.assertEqual(doc["exit_code"], 2)
+        # Nothing was changed by looking.
+        self.assertEqual(e.attrs(P + "vis")["VisibilityTimeout"], "99")
+        self.assertIsNotNone(e.url(P + "ghost"))
+        self.assertEqual(set(k for k in doc["calls"] if k.startswith("lambda:")) -
+                         {"lambda:GetAccountSettings"},
+                         {"lambda:ListFunctions", "lambda:ListEventSourceMappings"})
+
+        # The text table says the same.
+        r = e.run("drift")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("queue.VisibilityTimeout: expected 180, actual 99", r.stdout)
+        self.assertIn("orphan: queue %sghost" % P, r.stdout)
+
+        code, doc = e.drift("--fix", expect=0)
+        p = by_name(doc)
+        for n in ("vis", "envp", "fn", "map", "dis"):
+            self.assertEqual(p[n]["fix"]["status"], "fixed", p[n])
+        self.assertEqual(doc["orphans"][0]["fix"]["status"], "fixed")
+        self.assertEqual(doc["summary"]["fixed"], 6)
+
+        # Repaired, as boto3 sees it.
+        self.assertEqual(e.attrs(P + "vis")["VisibilityTimeout"], "180")
+        cfg = e.lam.get_function(FunctionName=P + "envp")["Configuration"]
+        self.assertEqual(cfg["Environment"]["Variables"], {"API_KEY": "s3cr3t-value"})
+        self.assertEqual(e.lam.get_function(FunctionName=P + "fn")["Configuration"]["FunctionName"], P + "fn")
+        self.assertGreaterEqual(len(e.mappings(P + "map")), 1)
+        self.assertTrue(all(m["State"] == "Enabled" for m in e.mappings(P + "dis")))
+        self.assertIsNone(e.url(P + "ghost"))
+
+        code, doc = e.drift(expect=0)
+        self.assertEqual({s["status"] for s in doc["pipelines"]}, {"in_sync"})
+        self.assertEqual(doc["orphans"], [])
+
+    def test_collision_reported_never_touched(self):
+        e = Env(self.moto, "dc")
+        P = e.prefix
+        url = e.sqs.create_queue(QueueName=P + "c1", Attributes={"VisibilityTimeout": "7"})["QueueUrl"]
+        e.put({"pipeline": "c1"}, {"pipeline": "ok1"})
+        r = e.run("apply", "--all", "--json")
+        self.assertEqual(r.returncode, 1)   # c1 collides, ok1 applies
+        for args in ((), ("--fix",), ()):
+            code, doc = e.drift(*args, expect=2)
+            check_shape(self, doc)
+            p = by_name(doc)
+            self.assertEqual(p["c1"]["status"], "collision")
+            self.assertEqual(drift_set(p["c1"]), {
+                ("queue", "owner", "taskpipe:owner=" + OWNER, "(no taskpipe:owner tag of this instance)")})
+            self.assertNotIn("fix", p["c1"])
+            self.assertEqual(p["ok1"]["status"], "in_sync")
+            self.assertEqual(doc["summary"]["collision"], 1)
+        # Untouched: attributes, no tags, no function, no DLQ made for it.
+        a = e.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        self.assertEqual(a["VisibilityTimeout"], "7")
+        self.assertNotIn("RedrivePolicy", a)
+        self.assertEqual(e.sqs.list_queue_tags(QueueUrl=url).get("Tags", {}), {})
+        with self.assertRaises(e.lam.exceptions.ResourceNotFoundException):
+            e.lam.get_function(FunctionName=P + "c1")
+
+    def test_cursor_walks_the_fleet(self):
+        e = Env(self.moto, "du")
+        names = ["a", "b", "c", "d", "e"]
+        e.put(*({"pipeline": n} for n in names))
+        seen, completes = [], []
+        for _ in range(3):
+            code, doc = e.drift("--max-pipelines", "2")
+            self.assertEqual(code, 2)   # never applied: all missing
+            seen += [p["pipeline"] for p in doc["pipelines"]]
+            completes.append(doc["cursor"]["complete"])
+        self.assertEqual(seen, names)
+        self.assertEqual(completes, [False, False, True])
+        item = e.ddb.get_item(TableName=e.prefix + "state", Key={"pk": {"S": "drift#cursor"}})["Item"]
+        self.assertEqual(item["after"]["S"], "")
+        code, doc = e.drift("--max-pipelines", "2")
+        self.assertEqual([p["pipeline"] for p in doc["pipelines"]], ["a", "b"])
+
+    def test_exit_1_on_policy_error(self):
+        e = Env(self.moto, "de")
+        e.put({"pipeline": "bad", "concurrency": 5000})
+        code, doc = e.drift(expect=1)
+        p = by_name(doc)["bad"]
+        self.assertEqual(p["status"], "error")
+        self.assertEqual(p["error"]["code"], "PolicyRejected")
+
+
+# ---- a fleet made with boto3, for the scale test and the benchmark ----
+
+def build_fleet(moto, env, n, workers=16):
+    """n in-sync pipelines p00000.. for env (an Env): items, queues, DLQs,
+    functions and mappings as the default policy wants them."""
+    P = env.prefix
+    zipb = code_zip()
+    sqs, lam, ddb = moto.client("sqs"), moto.client("lambda"), moto.client("dynamodb")
+    tags = lambda name: {"taskpipe:owner": OWNER, "taskpipe:pipeline": name}  # noqa: E731
+    names = ["p%05d" % i for i in range(n)]
+
+    def one(name):
+        d = sqs.create_queue(QueueName=P + name + "-dlq", Attributes={"MessageRetentionPeriod": "1209600"},
+                             tags=tags(name))["QueueUrl"]
+        darn = sqs.get_queue_attributes(QueueUrl=d, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        q = sqs.create_queue(QueueName=P + name, tags=tags(name), Attributes={
+            "VisibilityTimeout": "180", "MessageRetentionPeriod": "345600",
+            "ReceiveMessageWaitTimeSeconds": "20",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": darn, "maxReceiveCount": 5})})["QueueUrl"]
+        qarn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        lam.create_function(FunctionName=P + name, Runtime="provided.al2023", Role=env.role,
+                            Handler="bootstrap", Code={"ZipFile": zipb}, MemorySize=128, Timeout=30,
+                            Description="taskpipe code s3://code/consumer.zip",
+                            Environment={"Variables": {}}, Tags=tags(name))
+        lam.create_event_source_mapping(EventSourceArn=qarn, FunctionName=P + name, BatchSize=10,
+                                        MaximumBatchingWindowInSeconds=0, Enabled=True,
+                                        ScalingConfig={"MaximumConcurrency": 2},
+                                        FunctionResponseTypes=["ReportBatchItemFailures"])
+
+    with concurrent.futures.ThreadPoolExecutor(workers) as ex:
+        list(ex.map(one, names))
+    for i in range(0, n, 25):
+        ddb.batch_write_item(RequestItems={P + "config": [
+            {"PutRequest": {"Item": {"pipeline": {"S": nm}}}} for nm in names[i:i + 25]]})
+    return names
+
+
+class DriftScale(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = shared_moto()
+
+    def test_1000_pipelines_lambda_calls(self):
+        n = 1000
+        e = Env(self.moto, "ds")
+        build_fleet(self.moto, e, n)
+        with FaultProxy(self.moto.endpoint) as proxy:
+            code, doc = e.drift(endpoint=proxy.endpoint, expect=0)
+            counts = proxy.counts()
+        self.assertEqual(doc["summary"]["in_sync"], n, [p for p in doc["pipelines"] if p["status"] != "in_sync"][:3])
+        lam = {k: v for k, v in counts.items() if k.startswith("lambda:")}
+        total = sum(lam.values())
+        print("\ndrift of %d pipelines: Lambda calls %s (total %d), all calls %d, %d ms" % (
+            n, lam, total, sum(counts.values()), doc["elapsed_ms"]), file=sys.stderr)
+        self.assertLess(total, n / 50 + n / 100 + 5, lam)
+        self.assertEqual(set(lam) - {"lambda:GetAccountSettings"},
+                         {"lambda:ListFunctions", "lambda:ListEventSourceMappings"})
+        self.assertEqual(doc["lambda_calls"], total)
+
+
+if __name__ == "__main__":
+    unittest.main()

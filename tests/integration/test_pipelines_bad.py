@@ -1,0 +1,202 @@
+"""Bad config items and bad policies: each is reported with a message that
+names the field (or the policy's file:line, or the cap), the good pipelines
+in the same apply still apply, and nothing is created, changed or deleted
+because of the bad input. Checked with boto3."""
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Moto  # noqa: E402
+from test_pipelines import Env  # noqa: E402
+
+
+def S(v):
+    return {"S": v}
+
+
+def N(v):
+    return {"N": str(v)}
+
+
+class BadItems(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+
+    def assert_untouched(self, e, name):
+        """No resource of the pipeline exists."""
+        self.assertIsNone(e.function(name))
+        self.assertIsNone(e.queue_url(e.qname(name)))
+        self.assertIsNone(e.queue_url(e.qname(name, True)))
+
+    def test_bad_items_reported_good_ones_apply(self):
+        e = Env(self.moto, "bad")
+        # a pipeline that was good, then its item goes bad: kept as it is
+        e.put({"pipeline": "wasgood", "memory": 256})
+        res, _ = e.apply()
+        self.assertEqual(res["wasgood"]["status"], "ok")
+        before = e.snapshot("wasgood")
+        long_name = "L" * 200
+        bad = {
+            # name -> (item attributes, words the message must contain)
+            "type": ({"concurrency": S("two")}, ["concurrency", "expected an integer"]),
+            "zero": ({"concurrency": N(0)}, ["concurrency", "out of range"]),
+            "neg": ({"concurrency": N(-1)}, ["concurrency", "out of range"]),
+            "over": ({"concurrency": N(1001)}, ["concurrency", "out of range"]),
+            "frac": ({"memory": N(200.5)}, ["memory", "not an integer"]),
+            "boolmem": ({"memory": {"BOOL": True}}, ["memory", "expected an integer"]),
+            "envtype": ({"env": S("A=1")}, ["env", "expected a map"]),
+            "vis": ({"timeout": N(30), "visibility_timeout": N(10)}, ["visibility_timeout", "below timeout"]),
+            "bigenv": ({"env": {"M": {"BIG": S("x" * 4100)}}}, ["env", "4096"]),
+            "typo": ({"concurency": N(3)}, ["concurency", "unknown field"]),
+            "wasgood": ({"concurrency": N(0), "memory": N(256)}, ["concurrency", "out of range"]),
+            "a b": ({}, ["pipeline name", "a b"]),
+            "caf\u00e9": ({}, ["pipeline name", "caf\u00e9"]),
+            "x" * 201: ({}, ["pipeline name", "201"]),
+            "foo-dlq": ({}, ["pipeline name", "-dlq"]),
+        }
+        items = [dict(pipeline=S(k), **v[0]) for k, v in bad.items()]
+        items += [{"pipeline": S("good1")}, {"pipeline": S("good2"), "concurrency": N(3)},
+                  {"pipeline": S(long_name)}]
+        e.put_raw(items)
+        res, _ = e.apply(expect=1)
+        for name, (_, words) in bad.items():
+            with self.subTest(name=name):
+                r = res[name]
+                self.assertEqual(r["status"], "error", r)
+                for w in words:
+                    self.assertIn(w, r["error"]["message"])
+                self.assertEqual(r["changes"], [])
+        for name in ("good1", "good2", long_name):
+            self.assertEqual(res[name]["status"], "ok", res[name])
+        self.assertEqual(e.mapping("good2")["ScalingConfig"], {"MaximumConcurrency": 3})
+        # boto3 inventory: only the good pipelines (and the one that went bad) exist
+        qs = sorted(u.rsplit("/", 1)[1] for u in e.sqs.list_queues(QueueNamePrefix=e.prefix).get("QueueUrls", []))
+        fns = sorted(f["FunctionName"] for f in e.lam.list_functions()["Functions"]
+                     if f["FunctionName"].startswith(e.prefix))
+        short = [q for q in qs if q.startswith(e.prefix + "LLLL")]
+        self.assertEqual([q for q in qs if q not in short],
+                         sorted(e.qname(n, d) for n in ("wasgood", "good1", "good2") for d in (False, True)))
+        self.assertEqual([f for f in fns if not f.startswith(e.prefix + "LLLL")],
+                         sorted(e.prefix + n for n in ("wasgood", "good1", "good2")))
+        # the 200-character name is shortened stably within AWS's limits
+        fns = [f["FunctionName"] for f in e.lam.list_functions()["Functions"]
+               if f["FunctionName"].startswith(e.prefix + "LLLL")]
+        self.assertEqual(len(fns), 1)
+        self.assertLessEqual(len(fns[0]), 64)
+        qs = [u.rsplit("/", 1)[1] for u in e.sqs.list_queues(QueueNamePrefix=e.prefix + "LLLL")["QueueUrls"]]
+        self.assertEqual(len(qs), 2)
+        self.assertTrue(all(len(q) <= 80 for q in qs))
+        self.assertTrue(any(q.endswith("-dlq") for q in qs))
+        # the pipeline whose item went bad is exactly as it was
+        self.assertEqual(e.snapshot("wasgood"), before)
+        # and stays so on the next run; the state table remembers the error
+        res, _ = e.apply(expect=1)
+        self.assertEqual(res["wasgood"]["status"], "error")
+        self.assertEqual(e.snapshot("wasgood"), before)
+        ls = json.loads(e.run("ls", "--json").stdout)
+        st = {x["pipeline"]: x for x in ls}
+        self.assertEqual(st["wasgood"]["status"], "error")
+        self.assertIn("concurrency", st["wasgood"]["message"])
+        self.assertEqual(st["good1"]["status"], "ok")
+
+    def test_missing_code_and_role(self):
+        e = Env(self.moto, "mis")
+        del e.env["TASKPIPE_CODE_KEY"]
+        e.put({"pipeline": "nocode"}, {"pipeline": "withcode", "code": "consumer.zip"})
+        res, _ = e.apply(expect=1)
+        self.assertEqual(res["nocode"]["status"], "error")
+        self.assertIn("code: missing", res["nocode"]["error"]["message"])
+        self.assert_untouched(e, "nocode")
+        self.assertEqual(res["withcode"]["status"], "ok")
+        self.assertEqual(e.function("withcode")["Configuration"]["Description"],
+                         "taskpipe code s3://code/consumer.zip")
+
+        e2 = Env(self.moto, "nor")
+        role = e2.env.pop("TASKPIPE_ROLE_ARN")
+        e2.put({"pipeline": "norole"}, {"pipeline": "withrole", "role": role})
+        res, _ = e2.apply(expect=1)
+        self.assertEqual(res["norole"]["status"], "error")
+        self.assertIn("role", res["norole"]["error"]["message"])
+        # refused before any call: not even the queues exist
+        self.assert_untouched(e2, "norole")
+        self.assertEqual(res["withrole"]["status"], "ok")
+        self.assertEqual(e2.function("withrole")["Configuration"]["Role"], role)
+
+
+BAD_POLICIES = {
+    # name -> (source, what the message must contain besides the file name)
+    "syntax": ("return {\n  pipeline = function(item, ctx)\n    return {\n  end,\n}\n", ":4:"),
+    "runtime": ("return {\n  pipeline = function(item, ctx)\n    local t = nil\n    return t.x\n  end,\n"
+                "  rollout = function() return {} end,\n}\n", ":4:"),
+    "loop": ("return {\n  pipeline = function(item, ctx)\n    while true do end\n  end,\n"
+             "  rollout = function() return {} end,\n}\n", "instruction limit"),
+    "membomb": ("return {\n  pipeline = function(item, ctx)\n    local t, s = {}, 'x'\n"
+                "    while true do s = s .. s .. tostring(#t); t[#t + 1] = s end\n  end,\n"
+                "  rollout = function() return {} end,\n}\n", "memory limit"),
+    "io": ("return {\n  pipeline = function(item, ctx)\n    local f = io.open('/etc/passwd')\n"
+           "    return { queue = {} }\n  end,\n  rollout = function() return {} end,\n}\n", ":3:"),
+    "os": ("return {\n  pipeline = function(item, ctx)\n    os.execute('touch /tmp/tp-pwned')\n"
+           "    return { queue = {} }\n  end,\n  rollout = function() return {} end,\n}\n", ":3:"),
+    "require": ("return {\n  pipeline = function(item, ctx)\n    local x = require('os')\n"
+                "    return { queue = {} }\n  end,\n  rollout = function() return {} end,\n}\n", ":3:"),
+    "toplevel_io": ("local f = io.open('/etc/passwd')\nreturn { pipeline = function() end }\n", ":1:"),
+}
+
+
+class BadPolicies(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+        cls.dir = tempfile.mkdtemp(prefix="tp-policies-")
+
+    def test_bad_policies_fail_every_pipeline_and_change_nothing(self):
+        e = Env(self.moto, "pol")
+        e.put({"pipeline": "old1"}, {"pipeline": "old2", "concurrency": 1})
+        res, _ = e.apply()
+        self.assertTrue(all(r["status"] == "ok" for r in res.values()))
+        # items that would change, create and (with a good policy) keep
+        e.put({"pipeline": "old1", "memory": 512}, {"pipeline": "new1"})
+        snaps = {n: e.snapshot(n) for n in ("old1", "old2")}
+        for name, (src, marker) in BAD_POLICIES.items():
+            with self.subTest(policy=name):
+                path = os.path.join(self.dir, "bad_%s.lua" % name)
+                with open(path, "w") as f:
+                    f.write(src)
+                r = e.run("apply", "--all", "--json", "--policy", path)
+                self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+                try:
+                    doc = json.loads(r.stdout)
+                except ValueError:
+                    doc = None
+                if doc is None:
+                    # refused at load: the command as a whole fails, naming file:line
+                    self.assertIn("bad_%s.lua" % name, r.stderr)
+                    self.assertIn(marker, r.stderr)
+                else:
+                    got = {p["pipeline"]: p for p in doc["pipelines"]}
+                    self.assertEqual(set(got), {"old1", "old2", "new1"})
+                    for p in got.values():
+                        self.assertEqual(p["status"], "error", p)
+                        self.assertIn("bad_%s.lua" % name, p["error"]["message"])
+                        self.assertIn(marker, p["error"]["message"])
+                        self.assertEqual(p["requests"]["mutating"] - min(p["requests"]["mutating"], 1), 0)
+                    self.assertEqual(doc["mutating_calls"], len(got))  # the status records only
+                self.assertIsNone(e.function("new1"))
+                self.assertIsNone(e.queue_url(e.qname("new1")))
+                self.assertIsNone(e.queue_url(e.qname("new1", True)))
+                for n in ("old1", "old2"):
+                    self.assertEqual(e.snapshot(n), snaps[n])
+                self.assertFalse(os.path.exists("/tmp/tp-pwned"))
+        # the default policy still works afterwards and applies what waited
+        res, _ = e.apply()
+        self.assertEqual({k: v["status"] for k, v in res.items()}, {"old1": "ok", "old2": "ok", "new1": "ok"})
+        self.assertEqual(e.function("old1")["Configuration"]["MemorySize"], 512)
+        self.assertIsNotNone(e.function("new1"))
+
+
+if __name__ == "__main__":
+    unittest.main()
