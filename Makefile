@@ -52,7 +52,7 @@ taskpipe: $(REL_DIR)/taskpipe
 	cp $< $@
 
 $(REL_DIR)/taskpipe: $(REL_OBJ)
-	$(MUSL_CC) $(REL_LDFLAGS) -o $@ $(REL_OBJ) $(REL_LIBS)
+	$(MUSL_CC) $(REL_LDFLAGS) -o $@ $(DEPS)/lib/mimalloc.o $(REL_OBJ) $(REL_LIBS)
 	strip $@ 2>/dev/null || true
 
 $(REL_DIR)/%.o: src/%.c src/*.h $(DEPS)/VERSIONS

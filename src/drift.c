@@ -151,13 +151,6 @@ static void pager_prep(struct app *app, int kind, const struct pager *p, struct 
 		cJSON_Delete(in);
 		return;
 	}
-	case PG_QUEUES:
-		cJSON_AddStringToObject(in, "QueueNamePrefix", app->set.prefix);
-		cJSON_AddNumberToObject(in, "MaxResults", 1000);
-		if (p->token)
-			cJSON_AddStringToObject(in, "NextToken", p->token);
-		awsj_prepare(c, SVC_SQS, "ListQueues", in);
-		return;
 	default: {
 		cJSON *tf = cJSON_AddArrayToObject(in, "TagFilters"), *f = cJSON_CreateObject();
 		cJSON_AddStringToObject(f, "Key", "taskpipe:owner");
@@ -212,6 +205,7 @@ static int list_fleet(struct app *app, struct fleet *f, tp_err *e)
 {
 	for (int k = 0; k < PG_N; k++)
 		f->pg[k].acc = cJSON_CreateArray();
+	f->pg[PG_QUEUES].done = 1;   /* list_queues() below */
 	for (;;) {
 		struct aws_call calls[PG_N];
 		int kinds[PG_N], n = 0;
@@ -232,6 +226,75 @@ static int list_fleet(struct app *app, struct fleet *f, tp_err *e)
 		if (rc < 0)
 			return rc;
 	}
+}
+
+/* ListQueues by name prefix, page by page. A page of 1000 without a
+ * NextToken is a truncated answer (moto never paginates; AWS only does when
+ * MaxResults is given): split the prefix by the next character and list
+ * each part. SQS calls are not the scarce budget. */
+static const char QALPHA[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+#define QPAGE 1000
+
+struct qwork {
+	char *prefix;
+	char *token;
+};
+
+static int list_queues(struct app *app, struct fleet *f, tp_err *e)
+{
+	size_t n = 1, cap = 16;
+	struct qwork *w = tp_xcalloc(cap, sizeof *w);
+	w[0].prefix = tp_xstrdup(app->set.prefix);
+	int rc = TP_OK;
+	while (n && rc == TP_OK) {
+		struct qwork *cur = w;
+		size_t nc = n;
+		n = 0;
+		cap = nc * sizeof QALPHA + 16;
+		w = tp_xcalloc(cap, sizeof *w);
+		struct aws_call *calls = tp_xcalloc(nc, sizeof *calls);
+		for (size_t i = 0; i < nc; i++) {
+			cJSON *in = cJSON_CreateObject();
+			cJSON_AddStringToObject(in, "QueueNamePrefix", cur[i].prefix);
+			cJSON_AddNumberToObject(in, "MaxResults", QPAGE);
+			if (cur[i].token)
+				cJSON_AddStringToObject(in, "NextToken", cur[i].token);
+			awsj_prepare(&calls[i], SVC_SQS, "ListQueues", in);
+		}
+		aws_call_many(app->aws, calls, nc);
+		for (size_t i = 0; i < nc; i++) {
+			cJSON *out = rc == TP_OK ? awsj_result(&calls[i]) : NULL;
+			if (rc == TP_OK && calls[i].rc != TP_OK) {
+				*e = calls[i].err;
+				rc = calls[i].rc;
+			}
+			cJSON *urls = cJSON_GetObjectItem(out, "QueueUrls"), *u;
+			const char *next = cJSON_GetStringValue(cJSON_GetObjectItem(out, "NextToken"));
+			int got = cJSON_GetArraySize(urls);
+			while (urls && (u = cJSON_DetachItemFromArray(urls, 0)))
+				cJSON_AddItemToArray(f->pg[PG_QUEUES].acc, u);
+			f->pg[PG_QUEUES].pages += out != NULL;
+			if (out && next && *next) {
+				w[n].prefix = tp_xstrdup(cur[i].prefix);
+				w[n++].token = tp_xstrdup(next);
+			} else if (out && got >= QPAGE && strlen(cur[i].prefix) < NAMES_QUEUE_MAX) {
+				for (const char *c = QALPHA; *c; c++)
+					w[n++].prefix = tp_xasprintf("%s%c", cur[i].prefix, *c);
+			}
+			cJSON_Delete(out);
+			aws_call_free(&calls[i]);
+			free(cur[i].prefix);
+			free(cur[i].token);
+		}
+		free(calls);
+		free(cur);
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(w[i].prefix);
+		free(w[i].token);
+	}
+	free(w);
+	return rc;
 }
 
 /* NAME of arn:...:function:NAME[:qualifier] */
@@ -834,7 +897,7 @@ int drift_run(struct app *app, const struct drift_opts *o, char **json_out, tp_e
 	if (o->max_pipelines > 0 && (rc = cursor_read(app, &after, e)) < 0)
 		goto done;
 	ctx = app_policy_ctx(app);
-	if ((rc = list_fleet(app, &f, e)) < 0)
+	if ((rc = list_fleet(app, &f, e)) < 0 || (rc = list_queues(app, &f, e)) < 0)
 		goto done;
 	long lambda_list = aws_stats_lambda(app->aws) - lambda0;
 	index_fleet(&f);

@@ -117,7 +117,7 @@ int events_reconcile(struct app *app, char *const *names, size_t n, int plan, in
 			continue;
 		}
 		size_t k = 0;
-		while (k < nr && strcmp(rr[k].name, uniq[i]) != 0)
+		while (k < nr && (!rr[k].name || strcmp(rr[k].name, uniq[i]) != 0))
 			k++;
 		if (rc == TP_OK && k < nr) {
 			res[i] = rr[k];          /* moved: rr[k] is not freed below */
@@ -231,7 +231,7 @@ static char *url_decode(const char *s)
 
 int events_code_changed(struct app *app, const char *bucket, const char *key, const char *version)
 {
-	log_msg(LOG_INFO, NULL, "code changed: s3://%s/%s#%s (rollout not implemented yet: acknowledged)",
+	log_msg(LOG_WARN, NULL, "code changed: s3://%s/%s#%s (rollout not implemented yet: acknowledged)",
 		bucket, key, version ? version : "");
 	return TP_OK;
 }

@@ -648,10 +648,12 @@ static int make_plan(struct ro *r, tp_err *e)
 		else
 			cJSON_Delete(pw);
 	}
-	cJSON_Delete(waves);
 	snprintf(r->mode, sizeof r->mode, "%s", mode && strcmp(mode, "layer") == 0 ? "layer" : "code");
 	if (mode && strcmp(mode, "layer") != 0 && strcmp(mode, "code") != 0)
-		return tp_errf(e, TP_EPOLICY, "BadMode", "rollout mode '%s' (code or layer)", mode);
+		rc = tp_errf(e, TP_EPOLICY, "BadMode", "rollout mode '%s' (code or layer)", mode);
+	cJSON_Delete(waves); /* mode points into it */
+	if (rc < 0)
+		return rc;
 	for (size_t i = 0; i < r->nt; i++)
 		if (r->t[i].wave < 0)
 			skip(r, &r->t[i], "the policy put it in no wave");
@@ -895,7 +897,13 @@ static int update_batch(struct ro *r, struct target **ts, size_t n, tp_err *e)
 				r->updates++;
 				note_config(r, t, out);
 			} else if (c[i].rc == TP_ENOTFOUND) {
-				t->status = FS_GONE;
+				/* the function gone, or something it refers to (a layer version)? */
+				tp_err why = c[i].err;
+				refresh(r, &t, 1);
+				if (t->status != FS_GONE) {
+					t->status = FS_FAILED;
+					t->err = why;
+				}
 			} else if (precondition_failed(&c[i]) && round + 1 < CONFLICT_ROUNDS) {
 				again[na++] = t; /* changed since we looked (a landed update?): look again */
 			} else {

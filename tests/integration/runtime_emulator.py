@@ -109,7 +109,9 @@ class RuntimeEmulator:
 
     def start(self):
         handler = type("H", (_Handler,), {"emu": self})
-        cls = type("S", (http.server.ThreadingHTTPServer,), {"daemon_threads": True})
+        # A client gone mid-answer (a killed bootstrap) is normal here: no traceback.
+        cls = type("S", (http.server.ThreadingHTTPServer,),
+                   {"daemon_threads": True, "handle_error": lambda self, request, addr: None})
         self._server = cls(("127.0.0.1", self.port), handler)
         self.port = self._server.server_address[1]
         self.address = "127.0.0.1:%d" % self.port

@@ -1,0 +1,121 @@
+"""`taskpipe watch`, the stream follower, against moto's DynamoDB stream:
+changes become pipelines; killed with SIGKILL and restarted it resumes from
+its checkpoint (state table, pk checkpoint#<shard>) and misses nothing;
+SIGTERM stops it cleanly; --once stops when caught up."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import TASKPIPE, Moto  # noqa: E402
+from test_bootstrap import Env  # noqa: E402
+
+
+class Watch:
+    """A running `taskpipe watch`; its stdout (one JSON line per batch) is collected."""
+
+    def __init__(self, env, *args):
+        self.proc = subprocess.Popen([TASKPIPE, "watch", "--interval-ms", "100"] + list(args),
+                                     env=env.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.batches = []
+        self.lock = threading.Lock()
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self.lock:
+                self.batches.append(json.loads(line))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.t.join(5)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+    def keys(self):
+        with self.lock:
+            return [k for b in self.batches for k in b["keys"]]
+
+
+def wait_for(cond, timeout=120, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class WatchTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+
+    def start(self, env, *args):
+        w = Watch(env, *args)
+        self.addCleanup(w.stop)
+        return w
+
+    def test_follow_kill_resume(self):
+        env = Env(self.moto, "wat")
+        env.put("w1", timeout=20)
+        env.put("w2", concurrency=3)
+        w = self.start(env, "--from-start")
+        wait_for(lambda: env.fn("w1") and env.fn("w2") and env.mappings("w2"), what="w1, w2 created")
+        wait_for(lambda: "checkpoint" in (w.batches[-1] if w.batches else {}), 30, "a checkpoint")
+        self.assertEqual(sorted(set(w.keys())), ["w1", "w2"])
+        self.assertEqual(env.fn("w1")["Timeout"], 20)
+        cp = env.ddb.scan(TableName=env.prefix + "state", FilterExpression="begins_with(pk, :p)",
+                          ExpressionAttributeValues={":p": {"S": "checkpoint#"}})["Items"]
+        self.assertEqual(len(cp), 1)
+        self.assertEqual(cp[0]["sequence_number"]["S"], w.batches[-1]["checkpoint"])
+        w.proc.send_signal(signal.SIGKILL)
+        w.proc.wait()
+
+        # Changes while nobody watches.
+        env.put("w3")
+        env.put("w1", timeout=40)
+        env.delete("w2")
+        w2 = self.start(env)      # no --from-start: the checkpoint decides
+        wait_for(lambda: env.fn("w3") and env.fn("w1")["Timeout"] == 40 and env.fn("w2") is None,
+                 what="changes made while stopped")
+        self.assertIsNone(env.queue("w2"))
+        # Resumed after the checkpoint: only the new records, none of the first run's.
+        self.assertEqual(w2.keys(), ["w3", "w1", "w2"])
+        w2.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(w2.proc.wait(30), 0)   # a clean stop after the current batch
+
+    def test_once_and_failed_record_is_retried(self):
+        env = Env(self.moto, "won")
+        env.put("o1")
+        env.put("obad", concurrency=0)
+        env.put("o2")
+        r = subprocess.run([TASKPIPE, "watch", "--from-start", "--once"], env=env.env,
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 1, r.stderr)   # a batch had a failure
+        self.assertIsNotNone(env.fn("o1"))
+        self.assertIsNotNone(env.fn("o2"))
+        batches = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual(len(batches), 1)
+        self.assertEqual(len(batches[0]["failed"]), 1)
+        # The checkpoint stops before the failed record, so it comes again.
+        env.put("obad", concurrency=2)
+        r = subprocess.run([TASKPIPE, "watch", "--once"], env=env.env,
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        batches = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual(batches[0]["keys"], ["obad", "o2", "obad"])
+        self.assertEqual(batches[0]["failed"], [])
+        self.assertIsNotNone(env.fn("obad"))
+
+
+if __name__ == "__main__":
+    unittest.main()
