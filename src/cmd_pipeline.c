@@ -400,7 +400,9 @@ static int run_reconcile(const char *cmd, int argc, char **argv, int plan, const
 				printf("! %s: %s: %s\n", name, cJSON_GetStringValue(cJSON_GetObjectItem(err, "code")),
 				       cJSON_GetStringValue(cJSON_GetObjectItem(err, "message")));
 			} else if (cJSON_GetArraySize(ch) == 0 || strcmp(act, "none") == 0) {
-				printf("  %s: in sync\n", name);
+				/* For the whole fleet only what changed is news. */
+				if (!all)
+					printf("  %s: in sync\n", name);
 			} else {
 				printf("%s %s: %s%s\n", plan ? "~" : "*", name, plan ? "would " : "", act);
 				cJSON *c;

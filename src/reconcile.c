@@ -28,6 +28,7 @@ struct rec {
 	struct names nm;
 	cJSON *item;              /* config item (AttributeValues), NULL: gone */
 	cJSON *state;             /* last state record, NULL: none */
+	int item_read, state_read;/* item / state known (read or scanned) */
 	cJSON *spec;              /* desired spec, NULL when deleting */
 	cJSON *old_spec;          /* spec stored with the last state */
 	cJSON *changes;           /* array of change objects */
@@ -256,20 +257,22 @@ static void prep_lambda(struct aws_call *c, const char *op, const char *method, 
 static int emit_read(struct run *r, struct rec *p, struct aws_call *c)
 {
 	int n = 0;
-	if (!p->item) {
+	if (!p->item_read) {
 		cJSON *in = obj();
 		cJSON_AddStringToObject(in, "TableName", r->app->set.config_table);
 		cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", p->res->name));
 		cJSON_AddBoolToObject(in, "ConsistentRead", 1);
 		awsj_prepare(&c[n++], SVC_DYNAMODB, "GetItem", in);
 	}
-	char pk[300];
-	snprintf(pk, sizeof pk, "pipeline#%s", p->res->name);
-	cJSON *in = obj();
-	cJSON_AddStringToObject(in, "TableName", r->app->set.state_table);
-	cJSON_AddItemToObject(in, "Key", ddb_key("pk", pk));
-	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-	awsj_prepare(&c[n++], SVC_DYNAMODB, "GetItem", in);
+	if (!p->state_read) {
+		char pk[300];
+		snprintf(pk, sizeof pk, "pipeline#%s", p->res->name);
+		cJSON *in = obj();
+		cJSON_AddStringToObject(in, "TableName", r->app->set.state_table);
+		cJSON_AddItemToObject(in, "Key", ddb_key("pk", pk));
+		cJSON_AddBoolToObject(in, "ConsistentRead", 1);
+		awsj_prepare(&c[n++], SVC_DYNAMODB, "GetItem", in);
+	}
 	return n;
 }
 
@@ -283,14 +286,14 @@ static void done_read(struct run *r, struct rec *p, struct aws_call *c, int n)
 		cJSON *out = awsj_result(&c[i]);
 		cJSON *item = cJSON_DetachItemFromObject(out, "Item");
 		cJSON_Delete(out);
-		if (i == n - 1)
-			p->state = item;
-		else
+		if (!p->item_read) {
 			p->item = item;
+			p->item_read = 1;
+		} else {
+			p->state = item;
+			p->state_read = 1;
+		}
 	}
-	const char *spec = ddb_get_str(p->state, "spec", NULL);
-	if (spec)
-		p->old_spec = cJSON_Parse(spec);
 }
 
 /* ---- step 2 (local): policy, hash, skip when unchanged ---- */
@@ -1327,12 +1330,40 @@ static int scan_all(struct app *app, const char *table, const char *filter_prefi
 	return rc;
 }
 
-static int name_seen(char **names, size_t n, const char *name)
+static int cmp_name(const void *a, const void *b)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(names[i], name) == 0)
-			return 1;
-	return 0;
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sort and drop duplicates, in place; returns the new count. */
+static size_t sort_unique(char **names, size_t n)
+{
+	qsort(names, n, sizeof *names, cmp_name);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (k && strcmp(names[k - 1], names[i]) == 0) {
+			free(names[i]);
+			continue;
+		}
+		names[k++] = names[i];
+	}
+	return k;
+}
+
+static struct rec *find_rec(struct run *r, const char *name)
+{
+	size_t lo = 0, hi = r->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(r->recs[mid].res->name, name);
+		if (c == 0)
+			return &r->recs[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }
 
 int reconcile_run(struct app *app, char *const *names, size_t n, int all,
@@ -1342,9 +1373,9 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 	*n_out = 0;
 	char **list = NULL;
 	size_t nl = 0;
-	cJSON *items = cJSON_CreateArray();
+	cJSON *items = cJSON_CreateArray(), *states = cJSON_CreateArray();
 	if (all) {
-		cJSON *states = cJSON_CreateArray();
+		/* Both scans are consistent reads: no per-pipeline read is needed after. */
 		int rc = scan_all(app, app->set.config_table, NULL, items, e);
 		if (rc == TP_OK)
 			rc = scan_all(app, app->set.state_table, "pipeline#", states, e);
@@ -1358,22 +1389,20 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 		cJSON *it;
 		cJSON_ArrayForEach(it, items) {
 			const char *name = ddb_get_str(it, "pipeline", NULL);
-			if (name && !name_seen(list, nl, name))
+			if (name)
 				list[nl++] = tp_xstrdup(name);
 		}
 		cJSON_ArrayForEach(it, states) {
 			const char *name = ddb_get_str(it, "pipeline", NULL);
-			if (name && strcmp(ddb_get_str(it, "status", ""), "deleted") != 0 &&
-			    !name_seen(list, nl, name))
+			if (name && strcmp(ddb_get_str(it, "status", ""), "deleted") != 0)
 				list[nl++] = tp_xstrdup(name);
 		}
-		cJSON_Delete(states);
 	} else {
 		list = tp_xcalloc(n + 1, sizeof *list);
 		for (size_t i = 0; i < n; i++)
-			if (!name_seen(list, nl, names[i]))
-				list[nl++] = tp_xstrdup(names[i]);
+			list[nl++] = tp_xstrdup(names[i]);
 	}
+	nl = sort_unique(list, nl);
 
 	struct run r = { .app = app, .o = o, .n = nl };
 	r.recs = tp_xcalloc(nl + 1, sizeof *r.recs);
@@ -1384,21 +1413,38 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 		r.recs[i].changes = cJSON_CreateArray();
 	}
 	free(list);
-	r.ctx_json = app_policy_ctx(app);
-
-	/* Items from the scan are as fresh as a consistent read; the others are read now. */
 	if (all) {
 		cJSON *it;
-		cJSON_ArrayForEach(it, items) {
-			const char *name = ddb_get_str(it, "pipeline", NULL);
-			for (size_t i = 0; name && i < nl; i++)
-				if (!r.recs[i].item && strcmp(res[i].name, name) == 0)
-					r.recs[i].item = cJSON_Duplicate(it, 1);
+		while ((it = cJSON_DetachItemFromArray(items, 0))) {
+			struct rec *p = find_rec(&r, ddb_get_str(it, "pipeline", ""));
+			if (p && !p->item)
+				p->item = it;
+			else
+				cJSON_Delete(it);
 		}
+		while ((it = cJSON_DetachItemFromArray(states, 0))) {
+			struct rec *p = find_rec(&r, ddb_get_str(it, "pipeline", ""));
+			if (p && !p->state_read) {
+				p->state = it;
+				p->state_read = 1;
+			} else {
+				cJSON_Delete(it);
+			}
+		}
+		/* Scanned: an item missing from the scan is gone, a state missing has none. */
+		for (size_t i = 0; i < nl; i++)
+			r.recs[i].item_read = r.recs[i].state_read = 1;
 	}
 	cJSON_Delete(items);
-	/* Scanned items need only their state read; the others both. */
+	cJSON_Delete(states);
+	r.ctx_json = app_policy_ctx(app);
+
 	run_step(&r, emit_read, done_read, 0);
+	for (size_t i = 0; i < nl; i++) {
+		const char *spec = ddb_get_str(r.recs[i].state, "spec", NULL);
+		if (spec)
+			r.recs[i].old_spec = cJSON_Parse(spec);
+	}
 	for (size_t i = 0; i < nl; i++)
 		if (!r.recs[i].failed)
 			run_policy(&r, &r.recs[i]);
