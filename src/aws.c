@@ -515,6 +515,7 @@ int aws_call_many(struct aws *a, struct aws_call *calls, size_t n)
 		int64_t now = tp_mono_ms();
 		int64_t wait = 1000;
 		/* Start what is due, oldest first, while slots are free. */
+		int blocked[BUDGET_COUNT] = { 0 };
 		for (size_t i = 0; i < n && in_flight < a->opt.max_in_flight; i++) {
 			struct pending *p = &ps[i];
 			if (p->state != 0)
@@ -524,12 +525,16 @@ int aws_call_many(struct aws *a, struct aws_call *calls, size_t n)
 					wait = p->not_before - now;
 				continue;
 			}
+			/* A call whose budget is spent waits; calls of other classes go on. */
+			int bc = budget_class(p->call);
+			if (bc != BUDGET_NONE && blocked[bc])
+				continue;
 			int64_t w = try_start(p, now);
 			if (w > 0) {
 				if (w < wait)
 					wait = w;
-				/* Same budget for the rest: no point asking each of them. */
-				break;
+				blocked[bc] = 1;
+				continue;
 			}
 			if (p->state == 1)
 				in_flight++;

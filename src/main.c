@@ -9,6 +9,7 @@
 #include "cmd_pipeline.h"
 #include "cmd_policy.h"
 #include "cmd_repl.h"
+#include "cmd_rollout.h"
 #include "cmd_watch.h"
 #include "log.h"
 #include "runtime_api.h"
@@ -31,6 +32,8 @@ static const char usage[] =
 	"  apply NAME...|--all     make pipelines match their items\n"
 	"  watch                   follow the config table's stream and apply changes\n"
 	"  drift [--fix]           compare every pipeline with its item (exit 0 in sync, 2 drift, 1 errors)\n"
+	"  rollout s3://B/K[#V]    roll a consumer code version out in the policy's waves\n"
+	"  rollout resume|status   continue cut-off rollouts; show rollouts, waves, functions\n"
 	"  repl [-e CODE]          operator Lua prompt with the tp module (rlwrap taskpipe repl)\n"
 	"  run FILE.lua [ARGS]     run an operator Lua script with the tp module\n"
 	"  policy check ITEM...    run the policy on config items (taskpipe policy --help)\n"
@@ -81,6 +84,7 @@ static const struct command commands[] = {
 	{ "rm", cmd_rm },
 	{ "watch", cmd_watch },
 	{ "drift", cmd_drift },
+	{ "rollout", cmd_rollout },
 	{ "repl", cmd_repl },
 	{ "run", cmd_run },
 	{ "debug", cmd_debug },

@@ -35,6 +35,7 @@ struct target {
 	int status;                     /* enum fstat */
 	int busy;                       /* Lambda reports InProgress */
 	int acted;                      /* this run sent it an update */
+	int recorded;                   /* status last written to its record; -1: none */
 	tp_err err;                     /* why it failed */
 };
 
@@ -334,14 +335,13 @@ static int hdr_write(struct ro *r, int how, const char *status, tp_err *e)
 	return rc;
 }
 
-/* Per-function records, one UpdateItem each, concurrently; a record of a
- * newer generation is never overwritten. Returns TP_ECONFLICT when one was
- * (we are superseded). */
-static int write_fn_records(struct ro *r, struct target **ts, size_t n, int counting, tp_err *e)
+/* Per-function records, one UpdateItem each; a record of a newer
+ * generation is never overwritten. prep_records builds the calls (so they
+ * can ride in the same concurrent batch as Lambda updates), check_records
+ * reads their outcome: TP_ECONFLICT when one hit a newer generation (we are
+ * superseded). */
+static void prep_records(struct ro *r, struct target **ts, size_t n, int counting, struct aws_call *c)
 {
-	if (!n)
-		return TP_OK;
-	struct aws_call *c = tp_xcalloc(n, sizeof *c);
 	for (size_t i = 0; i < n; i++) {
 		struct target *t = ts[i];
 		char *pk = tp_xasprintf("rollout-fn#%s#%s", r->id, t->function);
@@ -353,6 +353,7 @@ static int write_fn_records(struct ro *r, struct target **ts, size_t n, int coun
 		ddb_put_long(s, "gen", r->gen);
 		ddb_put_str(s, "version", r->version ? r->version : "");
 		ddb_put_str(s, "status", fs_names[t->status]);
+		t->recorded = t->status;
 		ddb_put_long(s, "wave", t->wave);
 		ddb_put_long(s, "updated_at", (long)now_s());
 		if (t->status == FS_UPDATING && t->rev[0])
@@ -374,7 +375,10 @@ static int write_fn_records(struct ro *r, struct target **ts, size_t n, int coun
 		awsj_prepare(&c[i], SVC_DYNAMODB, "UpdateItem", in);
 		free(pk);
 	}
-	aws_call_many(r->app->aws, c, n);
+}
+
+static int check_records(struct ro *r, struct aws_call *c, size_t n, tp_err *e)
+{
 	int rc = TP_OK;
 	for (size_t i = 0; i < n; i++) {
 		if (c[i].rc < 0) {
@@ -387,11 +391,22 @@ static int write_fn_records(struct ro *r, struct target **ts, size_t n, int coun
 		}
 		aws_call_free(&c[i]);
 	}
-	free(c);
 	if (rc == TP_ECONFLICT) {
 		r->status = "superseded";
 		tp_errf(e, rc, "RolloutSuperseded", "rollout of s3://%s was superseded", r->id);
 	}
+	return rc;
+}
+
+static int write_fn_records(struct ro *r, struct target **ts, size_t n, int counting, tp_err *e)
+{
+	if (!n)
+		return TP_OK;
+	struct aws_call *c = tp_xcalloc(n, sizeof *c);
+	prep_records(r, ts, n, counting, c);
+	aws_call_many(r->app->aws, c, n);
+	int rc = check_records(r, c, n, e);
+	free(c);
 	return rc;
 }
 
@@ -526,6 +541,7 @@ static void add_target(struct ro *r, const char *pipeline, int wave)
 	struct target *t = &r->t[r->nt++];
 	memset(t, 0, sizeof *t);
 	t->pipeline = tp_xstrdup(pipeline);
+	t->recorded = -1;
 	snprintf(t->function, sizeof t->function, "%s", nm.function);
 	t->wave = wave;
 }
@@ -871,23 +887,26 @@ static int precondition_failed(const struct aws_call *c)
 	       strcmp(c->err.code, "ResourceConflictException") == 0;
 }
 
-/* Update the targets in ts (none done yet): claim them (updating), send
- * the updates, settle stale revisions and InProgress, record the outcome. */
-static int update_batch(struct ro *r, struct target **ts, size_t n, tp_err *e)
+/* Send the updates of ts (claimed already), with nrec prepared record
+ * writes riding in the same concurrent batch (consumed); settle stale
+ * revisions. Waiting for InProgress and the final records come later. */
+static int update_batch(struct ro *r, struct target **ts, size_t n, struct aws_call *rec, size_t nrec,
+			tp_err *e)
 {
-	for (size_t i = 0; i < n; i++)
-		ts[i]->status = FS_UPDATING;
-	int rc = write_fn_records(r, ts, n, 1, e);
-	if (rc < 0)
-		return rc;
 	struct target **todo = tp_xcalloc(n + 1, sizeof *todo), **again = tp_xcalloc(n + 1, sizeof *again);
 	memcpy(todo, ts, n * sizeof *todo);
 	size_t nt = n;
-	for (int round = 0; nt && round < CONFLICT_ROUNDS; round++) {
-		struct aws_call *c = tp_xcalloc(nt, sizeof *c);
+	int rc = TP_OK;
+	for (int round = 0; (nt || nrec) && round < CONFLICT_ROUNDS; round++) {
+		struct aws_call *c = tp_xcalloc(nt + nrec + 1, sizeof *c);
 		for (size_t i = 0; i < nt; i++)
 			prep_update(r, todo[i], &c[i]);
-		aws_call_many(r->app->aws, c, nt);
+		if (nrec)
+			memcpy(c + nt, rec, nrec * sizeof *c);
+		aws_call_many(r->app->aws, c, nt + nrec);
+		if (nrec)
+			rc = check_records(r, c + nt, nrec, e);
+		nrec = 0;
 		size_t na = 0;
 		for (size_t i = 0; i < nt; i++) {
 			struct target *t = c[i].user;
@@ -924,17 +943,26 @@ static int update_batch(struct ro *r, struct target **ts, size_t n, tp_err *e)
 			if (again[i]->status == FS_UPDATING && !again[i]->busy)
 				todo[nt++] = again[i];
 	}
-	/* Wait until Lambda finished applying each update. */
+	free(todo);
+	free(again);
+	return rc;
+}
+
+/* Wait until Lambda finished applying each update in ts; settle the rest. */
+static void settle(struct ro *r, struct target **ts, size_t n)
+{
+	struct target **busy = tp_xcalloc(n + 1, sizeof *busy);
 	for (int round = 0; round < WAIT_ROUNDS; round++) {
 		size_t nb = 0;
 		for (size_t i = 0; i < n; i++)
 			if (ts[i]->busy && ts[i]->status == FS_UPDATING)
-				again[nb++] = ts[i];
+				busy[nb++] = ts[i];
 		if (!nb)
 			break;
 		tp_sleep_ms(1000);
-		refresh(r, again, nb);
+		refresh(r, busy, nb);
 	}
+	free(busy);
 	for (size_t i = 0; i < n; i++) {
 		struct target *t = ts[i];
 		if (t->status == FS_UPDATING) {
@@ -944,20 +972,26 @@ static int update_batch(struct ro *r, struct target **ts, size_t n, tp_err *e)
 				t->busy ? WAIT_ROUNDS : CONFLICT_ROUNDS);
 		}
 	}
-	free(todo);
-	free(again);
-	return write_fn_records(r, ts, n, 0, e);
 }
 
-/* Functions per batch: about four seconds of the Lambda budget, so the
- * lease is renewed and the deadline checked often. */
+/* Functions per batch: up to 15 s of the Lambda budget and a third of the
+ * lease, so the lease is renewed and the deadline checked in time; larger
+ * batches leave fewer gaps in the update rate. */
 static size_t batch_size(const struct ro *r)
 {
-	double rps = r->app->set.lambda_rps;
+	double rps = r->app->set.lambda_rps, secs = lease_ttl(r) / 3.0;
+	if (secs > 15)
+		secs = 15;
 	if (rps <= 0)
 		return 64;
-	size_t n = (size_t)(rps * 4);
+	size_t n = (size_t)(rps * secs);
 	return n ? n : 1;
+}
+
+static size_t first_batch(const struct ro *r)
+{
+	double rps = r->app->set.lambda_rps;
+	return rps <= 0 ? 16 : rps < 1 ? 1 : (size_t)rps;
 }
 
 /* Run wave w; r->status is set when the rollout must stop. */
@@ -980,16 +1014,58 @@ static int run_wave(struct ro *r, int w, const cJSON *wave, tp_err *e)
 			todo[nt++] = t;
 		}
 	}
+	/* Batches are pipelined: batch k's updates go out together with the
+	 * final records of batch k-1 and the claims (updating) of batch k+1, so
+	 * DynamoDB work hides under the Lambda budget. A batch is always
+	 * claimed before its updates are sent. Batches start at one second of
+	 * budget and double, so the first claim, the only one waited for, is small. */
+	size_t bs = batch_size(r), sent = 0, prev = 0, prev_n = 0;
+	size_t n = bs < first_batch(r) ? bs : first_batch(r);
+	if (n > nt)
+		n = nt;
+	for (size_t i = 0; i < n; i++)
+		todo[i]->status = FS_UPDATING;
 	int rc = write_fn_records(r, done, nd, 0, e);
-	size_t bs = batch_size(r);
-	for (size_t i = 0; rc == TP_OK && i < nt; i += bs) {
+	if (rc == TP_OK)
+		rc = write_fn_records(r, todo, n, 1, e);
+	struct aws_call *rec = tp_xcalloc(2 * bs + 1, sizeof *rec);
+	for (size_t i = 0; rc == TP_OK && i < nt; i += n) {
+		if (i)
+			n = n * 2 < bs ? n * 2 : bs;
+		if (n > nt - i)
+			n = nt - i;
 		if (deadline_near(r, 0)) {
 			r->status = "paused";
 			break;
 		}
 		if ((rc = hdr_write(r, HDR_BEAT, "running", e)) < 0)
 			break;
-		rc = update_batch(r, todo + i, nt - i < bs ? nt - i : bs, e);
+		prep_records(r, todo + prev, prev_n, 0, rec);
+		size_t nn = n * 2 < bs ? n * 2 : bs;
+		if (nn > nt - i - n)
+			nn = nt - i - n;
+		for (size_t k = 0; k < nn; k++)
+			todo[i + n + k]->status = FS_UPDATING;
+		prep_records(r, todo + i + n, nn, 1, rec + prev_n);
+		rc = update_batch(r, todo + i, n, rec, prev_n + nn, e);
+		prev = i;
+		prev_n = n;
+		sent = i + n;
+	}
+	free(rec);
+	if (sent) {
+		settle(r, todo, sent);
+		/* the last batch's records, and any an InProgress wait settled late */
+		size_t nc = 0;
+		for (size_t k = 0; k < sent; k++)
+			if (todo[k]->recorded != todo[k]->status)
+				done[nc++] = todo[k];
+		tp_err we = { 0 };
+		int wrc = write_fn_records(r, done, nc, 0, &we);
+		if (rc == TP_OK && wrc < 0) {
+			rc = wrc;
+			*e = we;
+		}
 	}
 	if (rc == TP_ECONFLICT && !r->status)
 		r->status = "superseded";

@@ -379,6 +379,30 @@ class RolloutTest(unittest.TestCase):
         finally:
             os.unlink(pol)
 
+    def test_deadline_pauses_then_resume(self):
+        # The Lambda-deadline path: stop starting batches, leave it resumable.
+        key = "dl-%s.zip" % uuid.uuid4().hex[:6]
+        self.upload(key, "v1")
+        names = self.fleet(key, 30, "d" + uuid.uuid4().hex[:5])
+        data2, v2 = self.upload(key, "v2")
+        self.proxy.reset()
+        env = self.env_for(TASKPIPE_LAMBDA_RPS=5)
+        r = self.rollout(["s3://%s/%s#%s" % (BUCKET, key, v2), "--max-seconds", "2.5"], env)
+        self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+        self.assertEqual(json.loads(r.stdout)["status"], "paused")
+        first = len(self.updates())
+        self.assertTrue(0 < first < 30, first)
+        self.assertEqual(self.status("s3://%s/%s" % (BUCKET, key))["status"], "paused")
+        r = run_taskpipe(["rollout", "resume", "--json"], env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        mine = [o for o in json.loads(r.stdout) if key in o["rollout"]]
+        self.assertEqual([o["status"] for o in mine], ["done"])
+        per_fn = {}
+        for p, _ in self.updates():
+            per_fn[p] = per_fn.get(p, 0) + 1
+        self.assertEqual(per_fn, {p: 1 for p in names})
+        self.assertEqual(set(self.shas(names).values()), {sha_b64(data2)})
+
     def test_bad_uri_and_no_targets(self):
         r = run_taskpipe(["rollout", "s3://only-bucket"], self.env_for())
         self.assertEqual(r.returncode, 2)
