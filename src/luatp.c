@@ -5,6 +5,7 @@
 
 #include "app.h"
 #include "awsjson.h"
+#include "rollout.h"
 #include "ddb.h"
 #include "ddbval.h"
 #include "drift.h"
@@ -621,9 +622,50 @@ static int l_aws(lua_State *L)
 	return 1;
 }
 
+/* The JSON text a rollout call produced, as a Lua value (or the error). */
+static int push_rollout(lua_State *L, int rc, char *json, const tp_err *e)
+{
+	cJSON *j = json ? cJSON_Parse(json) : NULL;
+	free(json);
+	if (!j && rc < 0)
+		return fail_lua(L, e);
+	push_json(L, j);
+	return 1;
+}
+
+/* tp.rollout("s3://bucket/key[#version]", {mode="layer"}) -> outcome;
+ * tp.rollout("status") -> every rollout; tp.rollout("resume") -> outcomes.
+ * A halted rollout returns its outcome (status "halted", failure) rather
+ * than raising, so a script can inspect it. */
 static int l_rollout(lua_State *L)
 {
-	return luaL_error(L, "tp.rollout: not available yet");
+	const char *what = luaL_checkstring(L, 1);
+	struct app *app = app_of(L);
+	struct rollout_opts o = { 0 };
+	if (lua_istable(L, 2)) {
+		lua_getfield(L, 2, "mode");
+		o.mode = lua_tostring(L, -1);
+		lua_pop(L, 1);
+	}
+	tp_err e = { 0 };
+	char *json = NULL;
+	int rc;
+	if (strcmp(what, "status") == 0) {
+		rc = rollout_status(app, &json, &e);
+		return push_rollout(L, rc, json, &e);
+	}
+	if (strcmp(what, "resume") == 0) {
+		rc = rollout_resume(app, NULL, NULL, &o, &json, &e);
+		return push_rollout(L, rc, json, &e);
+	}
+	char *bucket = NULL, *key = NULL, *version = NULL;
+	if (rollout_parse_uri(what, &bucket, &key, &version, &e) < 0)
+		return fail_lua(L, &e);
+	rc = rollout_run(app, bucket, key, version, &o, &json, &e);
+	free(bucket);
+	free(key);
+	free(version);
+	return push_rollout(L, rc, json, &e);
 }
 
 int luatp_open(lua_State *L, struct app *app, tp_err *e)

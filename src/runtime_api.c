@@ -97,8 +97,8 @@ static int invoke(struct rt *rt, struct app *app, struct http_response *next, co
 		unsetenv("_X_AMZN_TRACE_ID");
 	log_set_request_id(id);
 
-	char holder[256];
-	snprintf(holder, sizeof holder, "%s:%s", holder_base, id);
+	char holder[320];
+	snprintf(holder, sizeof holder, "%.160s:%.127s", holder_base, id);
 	struct ev_opts o = { .deadline_ms = strtoll(deadline, NULL, 10), .reserve_ms = reserve_ms(),
 			     .holder = holder };
 	tp_err e = { 0 };

@@ -32,7 +32,8 @@ def _bootstrap_path(tp, d):
 
 def _cold_starts(cmd, env, emu, runs):
     times = []
-    for i in range(runs):
+    base = len(emu.next_times)
+    for i in range(base, base + runs):
         t0 = time.time()
         p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         t1 = emu.wait_next(count=i + 1, timeout=60)[i]
@@ -82,8 +83,8 @@ def run(ctx):
                         "baseline_median_ms": round(pmed, 1), "ratio_vs_baseline": round(med / pmed, 4),
                         "goal_ms": 5, "ok": med <= 5})
 
-        p = subprocess.Popen([boot], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         n0 = len(emu.next_times)
+        p = subprocess.Popen([boot], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         emu.wait_next(count=n0 + 1, timeout=60)
         idle_kb = vm_hwm_kb(p.pid)
         emu.watch_pid = p.pid

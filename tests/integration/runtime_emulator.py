@@ -20,6 +20,8 @@ that process is read from /proc when its answer arrives, before replying.
 """
 import http.server
 import json
+import select
+import socket
 import threading
 import time
 import uuid
@@ -63,8 +65,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if self.path != PREFIX + "/invocation/next":
             self._send(404, b'{"errorType":"NotFound"}')
             return
-        inv = self.emu._next()
-        if inv is None:     # stopping
+        inv = self.emu._next(self.connection)
+        if inv is None:     # stopping, or the client is gone
             self._send(500, b'{"errorType":"Shutdown"}')
             self.close_connection = True
             return
@@ -173,12 +175,14 @@ class RuntimeEmulator:
             return self.init_errors[0]
 
     # -- server side
-    def _next(self):
+    def _next(self, conn=None):
         with self._cv:
             self.next_times.append(time.time())
             self._cv.notify_all()
             while not self._queue and not self._stopping:
-                self._cv.wait()
+                self._cv.wait(0.2)
+                if conn is not None and _closed(conn):
+                    return None     # a killed runtime must not swallow the next event
             if self._stopping:
                 return None
             inv = self._queue.pop(0)
@@ -199,6 +203,15 @@ class RuntimeEmulator:
                                  "time": time.time(), "vm_hwm_kb": hwm}
             self._cv.notify_all()
             return True
+
+
+def _closed(conn):
+    """True when the peer has closed (or reset) the connection."""
+    try:
+        r, _, _ = select.select([conn], [], [], 0)
+        return bool(r) and conn.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 def _parse(body):
