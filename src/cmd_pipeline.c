@@ -4,6 +4,7 @@
 #include "app.h"
 #include "awsjson.h"
 #include "ddb.h"
+#include "lease.h"
 #include "log.h"
 #include "reconcile.h"
 
@@ -319,27 +320,6 @@ static void print_change(const cJSON *c)
 	       cJSON_GetStringValue(cJSON_GetObjectItem(c, "to")));
 }
 
-static cJSON *result_json(const struct rec_result *r)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "pipeline", r->name);
-	cJSON_AddStringToObject(o, "status", r->rc == TP_OK ? "ok" : "error");
-	cJSON_AddStringToObject(o, "action", reconcile_action_name(r->action));
-	cJSON_AddItemToObject(o, "changes", cJSON_Parse(r->changes_json ? r->changes_json : "[]"));
-	if (r->rc != TP_OK) {
-		cJSON *e = cJSON_AddObjectToObject(o, "error");
-		cJSON_AddStringToObject(e, "code", r->err.code);
-		cJSON_AddStringToObject(e, "message", r->err.message);
-	}
-	if (r->hash[0])
-		cJSON_AddStringToObject(o, "spec_hash", r->hash);
-	cJSON *calls = cJSON_AddObjectToObject(o, "requests");
-	cJSON_AddNumberToObject(calls, "total", (double)r->requests);
-	cJSON_AddNumberToObject(calls, "lambda", (double)r->lambda_requests);
-	cJSON_AddNumberToObject(calls, "mutating", (double)r->mutating_requests);
-	return o;
-}
-
 static int run_reconcile(const char *cmd, int argc, char **argv, int plan, const char *usage)
 {
 	static const char *const flags[] = { "--all", "--force", NULL };
@@ -365,7 +345,10 @@ static int run_reconcile(const char *cmd, int argc, char **argv, int plan, const
 		free(names);
 		return 1;
 	}
-	struct reconcile_opts o = { .plan = plan, .force = plan || has_flag(argc, argv, "--force") };
+	char holder[128];
+	lease_holder_id("cli", holder, sizeof holder);
+	struct reconcile_opts o = { .plan = plan, .force = plan || has_flag(argc, argv, "--force"),
+				    .holder = holder };
 	struct rec_result *res = NULL;
 	size_t nr = 0;
 	tp_err e = { 0 };
@@ -381,7 +364,7 @@ static int run_reconcile(const char *cmd, int argc, char **argv, int plan, const
 	for (size_t i = 0; i < nr; i++) {
 		errors += res[i].rc != TP_OK;
 		changes += res[i].rc == TP_OK && res[i].changes > 0;
-		cJSON_AddItemToArray(arr, result_json(&res[i]));
+		cJSON_AddItemToArray(arr, reconcile_result_json(&res[i]));
 	}
 	app_stats_json(&app, doc);
 	cJSON_AddNumberToObject(doc, "elapsed_ms", (double)(tp_mono_ms() - t0));

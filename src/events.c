@@ -3,7 +3,8 @@
 
 #include "awsjson.h"
 #include "ddb.h"
-#include "lease.h"
+#include "drift.h"
+#include "rollout.h"
 #include "log.h"
 
 #include <cjson/cJSON.h>
@@ -19,33 +20,7 @@ static const char *str_at(const cJSON *o, const char *k)
 	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 
-cJSON *events_result_json(const struct rec_result *r)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "pipeline", r->name);
-	cJSON_AddStringToObject(o, "status", r->rc == TP_OK ? "ok" : "error");
-	cJSON_AddStringToObject(o, "action", reconcile_action_name(r->action));
-	cJSON *ch = r->changes_json ? cJSON_Parse(r->changes_json) : NULL;
-	cJSON_AddItemToObject(o, "changes", ch ? ch : cJSON_CreateArray());
-	if (r->rc != TP_OK) {
-		cJSON *e = cJSON_AddObjectToObject(o, "error");
-		cJSON_AddStringToObject(e, "code", r->err.code);
-		cJSON_AddStringToObject(e, "message", r->err.message);
-	}
-	if (r->hash[0])
-		cJSON_AddStringToObject(o, "spec_hash", r->hash);
-	cJSON *calls = cJSON_AddObjectToObject(o, "requests");
-	cJSON_AddNumberToObject(calls, "total", (double)r->requests);
-	cJSON_AddNumberToObject(calls, "lambda", (double)r->lambda_requests);
-	cJSON_AddNumberToObject(calls, "mutating", (double)r->mutating_requests);
-	return o;
-}
-
-static int too_late(const struct ev_opts *o)
-{
-	return o && o->deadline_ms && tp_now_ms() + o->reserve_ms >= o->deadline_ms;
-}
-
+/* Leases outlive the deadline a little: the process may be frozen, not dead. */
 static int lease_ttl(const struct ev_opts *o)
 {
 	if (o && o->lease_ttl_s > 0)
@@ -57,87 +32,16 @@ static int lease_ttl(const struct ev_opts *o)
 	return DEFAULT_LEASE_TTL_S;
 }
 
-/* Results for pipelines not attempted: one error for all of them. */
-static void not_done(struct rec_result *r, const char *name, const tp_err *why)
-{
-	memset(r, 0, sizeof *r);
-	r->name = tp_xstrdup(name);
-	r->rc = why->rc ? why->rc : TP_ECONFLICT;
-	r->err = *why;
-}
-
-int events_reconcile(struct app *app, char *const *names, size_t n, int plan, int force,
+int events_reconcile(struct app *app, char *const *names, size_t n, int all, int plan, int force,
 		     const struct ev_opts *o, struct rec_result **out, size_t *n_out, tp_err *e)
 {
+	/* reconcile_run dedupes, leases what it changes and stops at the deadline. */
 	struct reconcile_opts ro = { .plan = plan, .force = force || plan };
-	*out = NULL;
-	*n_out = 0;
-	if (plan)  /* changes nothing: no lease needed */
-		return reconcile_run(app, names, n, n == 0, &ro, out, n_out, e);
-
-	/* Distinct names, first-seen order. */
-	char **uniq = tp_xcalloc(n + 1, sizeof *uniq);
-	size_t nu = 0;
-	for (size_t i = 0; i < n; i++) {
-		size_t k = 0;
-		while (k < nu && strcmp(uniq[k], names[i]) != 0)
-			k++;
-		if (k == nu)
-			uniq[nu++] = names[i];
-	}
-	struct rec_result *res = tp_xcalloc(nu + 1, sizeof *res);
-	if (too_late(o)) {
-		tp_err why = { 0 };
-		tp_errf(&why, TP_ELIMIT, "DeadlineNear", "not started: the invocation deadline is near; retry");
-		for (size_t i = 0; i < nu; i++)
-			not_done(&res[i], uniq[i], &why);
-		log_warn("deadline near: %zu pipelines left for a retry", nu);
-		free(uniq);
-		*out = res;
-		*n_out = nu;
-		return TP_OK;
-	}
-
-	struct lease *ls = tp_xcalloc(nu + 1, sizeof *ls);
-	char **held = tp_xcalloc(nu + 1, sizeof *held);
-	size_t nh = 0;
-	lease_acquire_many(app, uniq, nu, o && o->holder ? o->holder : "taskpipe", lease_ttl(o), ls);
-	for (size_t i = 0; i < nu; i++)
-		if (ls[i].held)
-			held[nh++] = uniq[i];
-
-	struct rec_result *rr = NULL;
-	size_t nr = 0;
-	tp_err run_err = { 0 };
-	int rc = nh ? reconcile_run(app, held, nh, 0, &ro, &rr, &nr, &run_err) : TP_OK;
-	for (size_t i = 0; i < nu; i++) {
-		if (!ls[i].held) {
-			log_msg(LOG_WARN, NULL, "%s: %s", uniq[i], ls[i].err.message);
-			not_done(&res[i], uniq[i], &ls[i].err);
-			continue;
-		}
-		size_t k = 0;
-		while (k < nr && (!rr[k].name || strcmp(rr[k].name, uniq[i]) != 0))
-			k++;
-		if (rc == TP_OK && k < nr) {
-			res[i] = rr[k];          /* moved: rr[k] is not freed below */
-			rr[k].name = NULL;
-			rr[k].changes_json = NULL;
-		} else {
-			if (rc == TP_OK)
-				tp_errf(&run_err, TP_EINVAL, "NoResult", "reconcile returned no result");
-			not_done(&res[i], uniq[i], &run_err);
-		}
-	}
-	lease_release_many(app, ls, nu, o && o->holder ? o->holder : "taskpipe");
-	lease_clear(ls, nu);
-	free(ls);
-	reconcile_results_free(rr, nr);
-	free(held);
-	free(uniq);
-	*out = res;
-	*n_out = nu;
-	return TP_OK;
+	ro.holder = o ? o->holder : NULL;
+	ro.lease_ttl_s = lease_ttl(o);
+	ro.deadline_ms = o ? o->deadline_ms : 0;
+	ro.reserve_ms = o ? o->reserve_ms : 0;
+	return reconcile_run(app, names, n, all, &ro, out, n_out, e);
 }
 
 /* ---- DynamoDB stream batch ---- */
@@ -176,7 +80,7 @@ int events_stream_batch(struct app *app, const cJSON *records, const struct ev_o
 	}
 	struct rec_result *res = NULL;
 	size_t nr = 0;
-	if ((rc = events_reconcile(app, names, nn, 0, 0, o, &res, &nr, e)) < 0)
+	if ((rc = events_reconcile(app, names, nn, 0, 0, 0, o, &res, &nr, e)) < 0)
 		goto done;
 	for (size_t j = 0; j < i; j++) {
 		int bad = !key[j];
@@ -229,16 +133,35 @@ static char *url_decode(const char *s)
 	return out;
 }
 
-int events_code_changed(struct app *app, const char *bucket, const char *key, const char *version)
+int events_code_changed(struct app *app, const char *bucket, const char *key, const char *version,
+			const struct ev_opts *o, cJSON **outcome, tp_err *e)
 {
-	log_msg(LOG_WARN, NULL, "code changed: s3://%s/%s#%s (rollout not implemented yet: acknowledged)",
-		bucket, key, version ? version : "");
-	return TP_OK;
+	char *json = NULL;
+	int rc = rollout_on_upload_until(app, bucket, key, version, o ? o->deadline_ms : 0, &json, e);
+	*outcome = json ? cJSON_Parse(json) : NULL;
+	free(json);
+	if (!*outcome) {
+		*outcome = cJSON_CreateObject();
+		char *uri = tp_xasprintf("s3://%s/%s", bucket, key);
+		cJSON_AddStringToObject(*outcome, "rollout", uri);
+		free(uri);
+	}
+	if (rc < 0) {
+		cJSON *f = cJSON_AddObjectToObject(*outcome, "error");
+		cJSON_AddStringToObject(f, "code", e->code);
+		cJSON_AddStringToObject(f, "message", e->message);
+	}
+	return rc;
 }
 
-static int handle_sns(struct app *app, const cJSON *records, cJSON **resp, tp_err *e)
+/* Every ObjectCreated record starts (or resumes, or supersedes) the rollout
+ * of that object. A halted rollout is a result to report, not a reason for
+ * SNS to redeliver: the answer lists each outcome and succeeds. */
+static int handle_sns(struct app *app, const cJSON *records, const struct ev_opts *o, cJSON **resp,
+		      tp_err *e)
 {
 	int changes = 0;
+	cJSON *outcomes = cJSON_CreateArray();
 	const cJSON *r;
 	cJSON_ArrayForEach(r, records) {
 		const char *msg = str_at(cJSON_GetObjectItemCaseSensitive(r, "Sns"), "Message");
@@ -258,7 +181,11 @@ static int handle_sns(struct app *app, const cJSON *records, cJSON **resp, tp_er
 				continue;
 			}
 			char *k = url_decode(key);
-			events_code_changed(app, bucket, k, str_at(obj, "versionId"));
+			cJSON *outcome = NULL;
+			tp_err re = { 0 };
+			if (events_code_changed(app, bucket, k, str_at(obj, "versionId"), o, &outcome, &re) < 0)
+				log_warn("rollout of s3://%s/%s: %s: %s", bucket, k, re.code, re.message);
+			cJSON_AddItemToArray(outcomes, outcome);
 			free(k);
 			changes++;
 		}
@@ -266,6 +193,8 @@ static int handle_sns(struct app *app, const cJSON *records, cJSON **resp, tp_er
 	}
 	*resp = cJSON_CreateObject();
 	cJSON_AddNumberToObject(*resp, "code_changes", changes);
+	cJSON_AddItemToObject(*resp, "rollouts", outcomes);
+	(void)e;
 	return TP_OK;
 }
 
@@ -278,76 +207,55 @@ static cJSON *results_doc(struct app *app, struct rec_result *res, size_t nr)
 	for (size_t i = 0; i < nr; i++) {
 		errors += res[i].rc != TP_OK;
 		changes += res[i].rc == TP_OK && res[i].changes > 0;
-		cJSON_AddItemToArray(arr, events_result_json(&res[i]));
+		cJSON_AddItemToArray(arr, reconcile_result_json(&res[i]));
 	}
 	cJSON_AddNumberToObject(doc, "errors", errors);
 	cJSON_AddNumberToObject(doc, "changed", changes);
 	return doc;
 }
 
-/* Pipeline names of the config items plus those the state table still records. */
-static int all_names(struct app *app, char ***out, size_t *n_out, tp_err *e)
-{
-	size_t n = 0, cap = 16;
-	char **names = tp_xcalloc(cap, sizeof *names);
-	int rc = TP_OK;
-	for (int t = 0; t < 2 && rc == TP_OK; t++) {
-		cJSON *start = NULL;
-		do {
-			cJSON *in = cJSON_CreateObject(), *res = NULL;
-			cJSON_AddStringToObject(in, "TableName", t ? app->set.state_table : app->set.config_table);
-			cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-			if (t) {
-				cJSON_AddStringToObject(in, "FilterExpression", "begins_with(pk, :p)");
-				ddb_put_str(cJSON_AddObjectToObject(in, "ExpressionAttributeValues"), ":p", "pipeline#");
-			}
-			if (start)
-				cJSON_AddItemToObject(in, "ExclusiveStartKey", start);
-			rc = awsj_call(app->aws, SVC_DYNAMODB, "Scan", in, &res, e);
-			cJSON_Delete(in);
-			const cJSON *it;
-			cJSON_ArrayForEach(it, cJSON_GetObjectItem(res, "Items")) {
-				const char *name = ddb_get_str(it, "pipeline", NULL);
-				if (!name || (t && strcmp(ddb_get_str(it, "status", ""), "deleted") == 0))
-					continue;
-				if (n + 1 >= cap)
-					names = tp_xrealloc(names, (cap *= 2) * sizeof *names);
-				names[n++] = tp_xstrdup(name);
-			}
-			start = rc == TP_OK ? cJSON_DetachItemFromObject(res, "LastEvaluatedKey") : NULL;
-			cJSON_Delete(res);
-		} while (start);
-	}
-	*out = names;
-	*n_out = n;
-	return rc;
-}
-
-static void free_names(char **names, size_t n)
-{
-	for (size_t i = 0; names && i < n; i++)
-		free(names[i]);
-	free(names);
-}
-
 static int apply_all(struct app *app, const struct ev_opts *o, cJSON **resp, tp_err *e)
 {
-	char **names = NULL;
-	size_t n = 0;
-	int rc = all_names(app, &names, &n, e);
 	struct rec_result *res = NULL;
 	size_t nr = 0;
-	if (rc == TP_OK && (rc = events_reconcile(app, names, n, 0, 0, o, &res, &nr, e)) == TP_OK)
+	int rc = events_reconcile(app, NULL, 0, 1, 0, 0, o, &res, &nr, e);
+	if (rc == TP_OK)
 		*resp = results_doc(app, res, nr);
 	reconcile_results_free(res, nr);
-	free_names(names, n);
 	return rc;
 }
+
+/* Drift pipelines per scheduled invocation: at AWS's 15 Lambda requests/s a
+ * check of 2,000 costs 2000/50 + 2000/100 list calls, seconds of budget,
+ * and its repairs fit a 15-minute invocation; the cursor carries the rest. */
+#define SCHEDULED_DRIFT_PIPELINES 2000
 
 int events_scheduled(struct app *app, const struct ev_opts *o, cJSON **resp, tp_err *e)
 {
-	log_info("scheduled run: reconciling every pipeline");
-	return apply_all(app, o, resp, e);
+	log_info("scheduled run: drift check with repair, then unfinished rollouts");
+	struct drift_opts d = { .fix = 1, .max_pipelines = SCHEDULED_DRIFT_PIPELINES };
+	char *json = NULL;
+	int rc = drift_run(app, &d, &json, e);
+	cJSON *doc = cJSON_CreateObject();
+	cJSON *drift = json ? cJSON_Parse(json) : NULL;
+	free(json);
+	if (rc < 0) {
+		cJSON_Delete(drift);
+		cJSON_Delete(doc);
+		return rc;
+	}
+	cJSON_AddItemToObject(doc, "drift", drift ? drift : cJSON_CreateNull());
+	/* A rollout cut off by an earlier invocation's deadline continues here. */
+	struct rollout_opts ro = { .deadline_ms = o ? o->deadline_ms : 0 };
+	tp_err re = { 0 };
+	json = NULL;
+	if (rollout_resume(app, NULL, NULL, &ro, &json, &re) < 0)
+		log_warn("resuming rollouts failed: %s: %s", re.code, re.message);
+	cJSON *rs = json ? cJSON_Parse(json) : NULL;
+	free(json);
+	cJSON_AddItemToObject(doc, "rollouts", rs ? rs : cJSON_CreateArray());
+	*resp = doc;
+	return TP_OK;
 }
 
 static int handle_direct(struct app *app, const cJSON *ev, const struct ev_opts *o, cJSON **resp, tp_err *e)
@@ -377,7 +285,7 @@ static int handle_direct(struct app *app, const cJSON *ev, const struct ev_opts 
 	struct rec_result *res = NULL;
 	size_t nr = 0;
 	int force = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "force"));
-	int rc = events_reconcile(app, names, n, plan, force, o, &res, &nr, e);
+	int rc = events_reconcile(app, names, n, plan && n == 0, plan, force, o, &res, &nr, e);
 	if (rc == TP_OK)
 		*resp = results_doc(app, res, nr);
 	reconcile_results_free(res, nr);
@@ -425,7 +333,7 @@ int events_handle(struct app *app, const cJSON *ev, const struct ev_opts *o, cJS
 			return TP_OK;
 		}
 		if (src && strcmp(src, "aws:sns") == 0)
-			return handle_sns(app, records, resp, e);
+			return handle_sns(app, records, o, resp, e);
 	}
 	const char *source = str_at(ev, "source"), *dt = str_at(ev, "detail-type");
 	if (source && dt && strcmp(source, "aws.events") == 0 && strcmp(dt, "Scheduled Event") == 0)

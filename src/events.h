@@ -7,9 +7,9 @@
  *                          {"batchItemFailures":[{"itemIdentifier":"<seq>"}]}
  *                          naming every record of every failed pipeline.
  *   SNS-wrapped S3 event   Records[].EventSource "aws:sns", Sns.Message holding
- *                          S3 ObjectCreated records: events_code_changed().
+ *                          S3 ObjectCreated records: a rollout of each object.
  *   EventBridge schedule   source "aws.events", detail-type "Scheduled Event":
- *                          events_scheduled().
+ *                          drift check with repair, then rollouts resume.
  *   Direct invoke          {"taskpipe":"apply","pipelines":[...]},
  *                          {"taskpipe":"apply-all"}, {"taskpipe":"plan",
  *                          "pipelines":[...]} (none: all): per-pipeline JSON.
@@ -40,22 +40,23 @@ int events_handle(struct app *app, const struct cJSON *event, const struct ev_op
 int events_stream_batch(struct app *app, const struct cJSON *records, const struct ev_opts *o,
 			struct cJSON **failed, tp_err *e);
 
-/* Reconcile the named pipelines under leases (the lease holder of o). A
- * pipeline whose lease another run holds, or that the deadline left no time
- * for, fails with LeaseHeld / DeadlineNear: retry it later. Results as
- * from reconcile_run, one per distinct name. */
-int events_reconcile(struct app *app, char *const *names, size_t n, int plan, int force,
+/* Reconcile the named pipelines (all: every item and recorded pipeline)
+ * with o's lease holder and deadline (reconcile.h): a pipeline whose lease
+ * another run holds, or that the deadline left no time for, fails with
+ * LeaseHeld / DeadlineNear: retry it later. Results as from reconcile_run,
+ * one per distinct name. */
+int events_reconcile(struct app *app, char *const *names, size_t n, int all, int plan, int force,
 		     const struct ev_opts *o, struct rec_result **out, size_t *n_out, tp_err *e);
 
-/* Rollout hook: a new consumer code object version was uploaded. Logs for
- * now (the rollout issue implements it). */
-int events_code_changed(struct app *app, const char *bucket, const char *key, const char *version);
+/* A new consumer code object version was uploaded: roll it out
+ * (rollout_on_upload_until, within o's deadline). *outcome is the
+ * rollout's JSON outcome (never NULL). */
+int events_code_changed(struct app *app, const char *bucket, const char *key, const char *version,
+			const struct ev_opts *o, struct cJSON **outcome, tp_err *e);
 
-/* Scheduled run: every pipeline (config items and recorded states),
- * reconciled under leases. The drift issue replaces this. *resp as events_handle. */
+/* Scheduled run: the drift check with repair (at most 2,000 pipelines per
+ * invocation, continuing from its cursor), then unfinished rollouts resume.
+ * *resp = {"drift": <drift document>, "rollouts": [outcomes]}. */
 int events_scheduled(struct app *app, const struct ev_opts *o, struct cJSON **resp, tp_err *e);
-
-/* One reconcile result as JSON (pipeline, status, action, changes, error, requests). */
-struct cJSON *events_result_json(const struct rec_result *r);
 
 #endif

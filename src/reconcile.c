@@ -9,6 +9,7 @@
 #include "awsjson.h"
 #include "ddb.h"
 #include "hash.h"
+#include "lease.h"
 #include "log.h"
 #include "names.h"
 #include "policy.h"
@@ -33,6 +34,8 @@ struct rec {
 	cJSON *old_spec;          /* spec stored with the last state */
 	cJSON *changes;           /* array of change objects */
 	int failed;               /* stop further steps */
+	int no_state;             /* not ours to record (lease held elsewhere) */
+	struct lease *lease;      /* held while changing this pipeline */
 	int done;                 /* nothing more to do (unchanged) */
 	/* observed */
 	char *q_url, *dlq_url;
@@ -55,6 +58,7 @@ struct run {
 	struct rec *recs;
 	size_t n;
 	char *ctx_json;
+	size_t n_leased;          /* leases asked for (see lease_changing) */
 };
 
 typedef int (*emit_fn)(struct run *r, struct rec *p, struct aws_call *c);
@@ -1162,8 +1166,9 @@ static int emit_delete_dlq(struct run *r, struct rec *p, struct aws_call *c)
 
 static int emit_state(struct run *r, struct rec *p, struct aws_call *c)
 {
-	/* A name that never was a pipeline leaves no trace. */
-	if (!p->spec && !p->state && !p->failed && cJSON_GetArraySize(p->changes) == 0)
+	/* A name that never was a pipeline leaves no trace; another holder's
+	 * pipeline is its to record. */
+	if (p->no_state || (!p->spec && !p->state && !p->failed && cJSON_GetArraySize(p->changes) == 0))
 		return 0;
 	cJSON *in = obj();
 	cJSON_AddStringToObject(in, "TableName", r->app->set.state_table);
@@ -1192,6 +1197,15 @@ static int emit_state(struct run *r, struct rec *p, struct aws_call *c)
 	if (p->failed && p->old_spec) {
 		/* Remember the hash of the last good spec too, so an unchanged item is retried. */
 		cJSON_DeleteItemFromObject(item, "hash");
+	}
+	if (p->lease && p->lease->held) {
+		/* Fencing: a holder whose lease expired and was taken over cannot
+		 * overwrite what the newer holder recorded. */
+		ddb_put_long(item, "lease_fence", (long)p->lease->token);
+		cJSON_AddStringToObject(in, "ConditionExpression",
+					"attribute_not_exists(lease_fence) OR lease_fence <= :fence");
+		cJSON *v = cJSON_AddObjectToObject(in, "ExpressionAttributeValues");
+		ddb_put_long(v, ":fence", (long)p->lease->token);
 	}
 	awsj_prepare(&c[0], SVC_DYNAMODB, "PutItem", in);
 	return 1;
@@ -1236,8 +1250,37 @@ static const struct step steps[] = {
 };
 
 /* Run one step for every live record; returns how many calls were made. */
+static int past_deadline(const struct run *r)
+{
+	const struct reconcile_opts *o = r->o;
+	return o->deadline_ms && tp_now_ms() + o->reserve_ms >= o->deadline_ms;
+}
+
+/* The deadline is near: what has not finished is left for a retry. */
+static void stop_for_deadline(struct run *r)
+{
+	size_t left = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		struct rec *p = &r->recs[i];
+		if (p->failed || p->done)
+			continue;
+		failf(p, TP_ELIMIT, "DeadlineNear", "%s: stopped before finishing, the invocation deadline is near; retry%s",
+		      p->res->name, "");
+		/* Untouched: its recorded state is still true. */
+		if (p->res->mutating_requests == 0)
+			p->no_state = 1;
+		left++;
+	}
+	if (left)
+		log_warn("deadline near: %zu pipelines left unfinished for a retry", left);
+}
+
 static size_t run_step(struct run *r, emit_fn emit, done_fn done, int include_failed)
 {
+	if (!include_failed && past_deadline(r)) {
+		stop_for_deadline(r);
+		return 0;
+	}
 	struct aws_call *calls = tp_xcalloc(r->n * MAX_CALLS + 1, sizeof *calls);
 	int *count = tp_xcalloc(r->n + 1, sizeof *count);
 	size_t *start = tp_xcalloc(r->n + 1, sizeof *start);
@@ -1328,6 +1371,44 @@ static int scan_all(struct app *app, const char *table, const char *filter_prefi
 		cJSON_Delete(res);
 	} while (start);
 	return rc;
+}
+
+static const char *lease_holder(const struct reconcile_opts *o)
+{
+	return o->holder ? o->holder : "taskpipe";
+}
+
+/* Lease every pipeline that is about to be observed and changed. Those
+ * another run holds fail with LeaseHeld and leave their state alone. */
+static struct lease *lease_changing(struct run *r)
+{
+	char **names = tp_xcalloc(r->n + 1, sizeof *names);
+	struct rec **whose = tp_xcalloc(r->n + 1, sizeof *whose);
+	size_t k = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		struct rec *p = &r->recs[i];
+		if (p->failed || p->done)
+			continue;
+		names[k] = p->res->name;
+		whose[k++] = p;
+	}
+	struct lease *ls = NULL;
+	if (k) {
+		ls = tp_xcalloc(k, sizeof *ls);
+		int ttl = r->o->lease_ttl_s > 0 ? r->o->lease_ttl_s : 900;
+		lease_acquire_many(r->app, names, k, lease_holder(r->o), ttl, ls);
+		for (size_t i = 0; i < k; i++) {
+			whose[i]->lease = &ls[i];
+			if (!ls[i].held) {
+				fail(whose[i], &ls[i].err);
+				whose[i]->no_state = 1;
+			}
+		}
+	}
+	r->n_leased = k;
+	free(names);
+	free(whose);
+	return ls;
 }
 
 static int cmp_name(const void *a, const void *b)
@@ -1448,6 +1529,7 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 	for (size_t i = 0; i < nl; i++)
 		if (!r.recs[i].failed)
 			run_policy(&r, &r.recs[i]);
+	struct lease *leases = o->plan ? NULL : lease_changing(&r);
 
 	for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
 		const struct step *st = &steps[s];
@@ -1473,6 +1555,11 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 
 	if (!o->plan)
 		run_step(&r, emit_state, done_state, 1);
+	if (leases) {
+		lease_release_many(app, leases, r.n_leased, lease_holder(o));
+		lease_clear(leases, r.n_leased);
+		free(leases);
+	}
 
 	for (size_t i = 0; i < nl; i++) {
 		struct rec *p = &r.recs[i];
@@ -1487,6 +1574,28 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 	*out = res;
 	*n_out = nl;
 	return TP_OK;
+}
+
+cJSON *reconcile_result_json(const struct rec_result *r)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "pipeline", r->name);
+	cJSON_AddStringToObject(o, "status", r->rc == TP_OK ? "ok" : "error");
+	cJSON_AddStringToObject(o, "action", reconcile_action_name(r->action));
+	cJSON *ch = r->changes_json ? cJSON_Parse(r->changes_json) : NULL;
+	cJSON_AddItemToObject(o, "changes", ch ? ch : cJSON_CreateArray());
+	if (r->rc != TP_OK) {
+		cJSON *e = cJSON_AddObjectToObject(o, "error");
+		cJSON_AddStringToObject(e, "code", r->err.code);
+		cJSON_AddStringToObject(e, "message", r->err.message);
+	}
+	if (r->hash[0])
+		cJSON_AddStringToObject(o, "spec_hash", r->hash);
+	cJSON *calls = cJSON_AddObjectToObject(o, "requests");
+	cJSON_AddNumberToObject(calls, "total", (double)r->requests);
+	cJSON_AddNumberToObject(calls, "lambda", (double)r->lambda_requests);
+	cJSON_AddNumberToObject(calls, "mutating", (double)r->mutating_requests);
+	return o;
 }
 
 void reconcile_results_free(struct rec_result *r, size_t n)

@@ -14,6 +14,13 @@
  *
  * Many pipelines run in lockstep, step by step, each step's calls for all
  * pipelines in one concurrent batch within the Lambda budget.
+ *
+ * One writer per pipeline: a pipeline that needs changes is leased first
+ * (lease.h) and its state write is fenced by the lease's token; a pipeline
+ * whose lease another run holds fails with LeaseHeld (retry later) and
+ * leaves no state. Confirming an unchanged pipeline needs no lease. With a
+ * deadline, no step starts after deadline - reserve: the pipelines not
+ * finished fail with DeadlineNear and are retried later.
  */
 #ifndef TP_RECONCILE_H
 #define TP_RECONCILE_H
@@ -38,6 +45,10 @@ struct rec_result {
 struct reconcile_opts {
 	int plan;              /* observe and diff only; change nothing, write no state */
 	int force;             /* observe even when the spec hash is unchanged */
+	const char *holder;    /* lease holder id (lease_holder_id); NULL: "taskpipe" */
+	int lease_ttl_s;       /* lease length; 0: 900 (a long apply must not outlive it) */
+	int64_t deadline_ms;   /* epoch ms: start no step after deadline - reserve; 0: none */
+	int64_t reserve_ms;    /* margin before the deadline */
 };
 
 /* Reconcile the n named pipelines, or with all=1 every item of the config
@@ -50,5 +61,8 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 void reconcile_results_free(struct rec_result *r, size_t n);
 
 const char *reconcile_action_name(int action);
+
+/* One result as JSON: pipeline, status, action, changes, error, spec_hash, requests. */
+struct cJSON *reconcile_result_json(const struct rec_result *r);
 
 #endif
