@@ -255,13 +255,18 @@ class BootstrapTest(unittest.TestCase):
         self.assertEqual(res["body"]["errorType"], "UnrecognizedEvent")
         self.assertIn("hello, world", res["body"]["errorMessage"])
         self.assertEqual(res["headers"].get("lambda-runtime-function-error-type"), "UnrecognizedEvent")
-        # SNS-wrapped S3 ObjectCreated: acknowledged, handed to the rollout hook.
+        # SNS-wrapped S3 ObjectCreated: handed to the rollout, whose outcome is
+        # the answer (here the object does not exist: reported, not retried).
         s3msg = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
                               "s3": {"bucket": {"name": "code"},
                                      "object": {"key": "consumer+v2.zip", "versionId": "v2"}}}]}
         res = b.invoke({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": json.dumps(s3msg)}}]})
-        self.assertEqual(res["body"], {"code_changes": 1})
-        self.assertIn("s3://code/consumer v2.zip#v2", b.stderr())
+        self.assertEqual(res["kind"], "response", res)
+        self.assertEqual(res["body"]["code_changes"], 1, res)
+        outcome = res["body"]["rollouts"][0]
+        self.assertTrue(outcome["rollout"].startswith("s3://code/consumer v2.zip"), outcome)
+        self.assertEqual(outcome["error"]["code"], "NoSuchKey", outcome)
+        self.assertIn("s3://code/consumer v2.zip#v2", outcome["error"]["message"])
         # The trace header reaches the environment; the deadline is honoured:
         # an event arriving inside the reserve is not started, only reported.
         env.put("late")
