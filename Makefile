@@ -14,8 +14,10 @@ LIB_SRC    := $(filter-out src/main.c,$(SRC))
 # release: musl, static
 ifeq ($(ARCH),aarch64)
 MUSL_CC    := aarch64-linux-musl-gcc
+STRIP      := aarch64-linux-gnu-strip
 else
 MUSL_CC    := musl-gcc
+STRIP      := strip
 endif
 REL_DIR    := $(OUT)/$(ARCH)
 REL_CFLAGS := $(CFLAGS_COMMON) -O2 -ffunction-sections -fdata-sections -I$(DEPS)/include
@@ -35,7 +37,13 @@ UNIT_BIN   := $(patsubst tests/unit/%.c,$(DBG_DIR)/tests/%,$(UNIT_SRC))
 .PHONY: all debug deps libs test unit integration bench demo package clean distclean
 
 
+# `make ARCH=aarch64` builds out/aarch64/taskpipe only: ./taskpipe stays
+# the x86_64 binary the tests run.
+ifeq ($(ARCH),x86_64)
 all: taskpipe
+else
+all: $(REL_DIR)/taskpipe
+endif
 
 deps:
 	@sh build/deps.sh
@@ -53,7 +61,7 @@ taskpipe: $(REL_DIR)/taskpipe
 
 $(REL_DIR)/taskpipe: $(REL_OBJ)
 	$(MUSL_CC) $(REL_LDFLAGS) -o $@ $(DEPS)/lib/mimalloc.o $(REL_OBJ) $(REL_LIBS)
-	strip $@ 2>/dev/null || true
+	$(STRIP) $@
 
 $(REL_DIR)/%.o: src/%.c src/*.h $(DEPS)/VERSIONS
 	@mkdir -p $(dir $@)
@@ -92,6 +100,13 @@ bench: deps taskpipe
 
 demo: deps taskpipe
 	@sh build/demo.sh
+
+# packaging/dist/bootstrap-{x86_64,arm64}.zip + SHA256SUMS, reproducible;
+# the arm64 binary is smoke-tested under qemu-aarch64-static.
+package: deps
+	@$(MAKE) --no-print-directory ARCH=x86_64 out/x86_64/taskpipe
+	@$(MAKE) --no-print-directory ARCH=aarch64 out/aarch64/taskpipe
+	@sh build/package.sh
 
 clean:
 	rm -rf $(OUT) taskpipe taskpipe-debug

@@ -6,7 +6,16 @@ set -eu
 
 need_pkgs="build-essential musl-tools quilt autoconf automake libtool pkg-config
 dpkg-dev file openssl zip unzip libcmocka-dev liblua5.4-dev libcjson-dev
-libbearssl-dev libcurl4-openssl-dev clang hyperfine tmux rlwrap valgrind"
+libbearssl-dev libcurl4-openssl-dev clang hyperfine tmux rlwrap valgrind
+gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu musl-dev:arm64 qemu-user-static"
+
+# arm64 packages (musl-dev:arm64 brings aarch64-linux-musl-gcc, the cross
+# compiler of `make ARCH=aarch64` and `make package`) need the architecture.
+added_arch=no
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+	dpkg --add-architecture arm64
+	added_arch=yes
+fi
 
 missing=""
 for p in $need_pkgs; do
@@ -35,7 +44,7 @@ else
 	updated=yes
 fi
 
-if [ -n "$missing" ] || [ "$updated" = no ]; then
+if [ -n "$missing" ] || [ "$updated" = no ] || [ "$added_arch" = yes ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	[ -z "$missing" ] || apt-get install -y -qq --no-install-recommends $missing >/dev/null
@@ -43,4 +52,5 @@ fi
 
 python3 -c 'import moto, boto3' 2>/dev/null || python3 -m pip install -q 'moto[server]' boto3
 command -v moto_server >/dev/null || python3 -m pip install -q 'moto[server]'
+command -v cfn-lint >/dev/null || python3 -m pip install -q cfn-lint
 exit 0

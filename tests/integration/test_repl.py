@@ -122,9 +122,13 @@ class Repl(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("nope", r.stderr)
         self.assertIn("stack traceback", r.stderr)
-        r = self.run_tp("repl", "-e", "tp.rollout()")
+        r = self.run_tp("repl", "-e", "#tp.rollout('status')")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "0\n")
+        r = self.run_tp("repl", "-e", "tp.rollout('not-a-uri')")
         self.assertEqual(r.returncode, 1)
-        self.assertIn("not available yet", r.stderr)
+        self.assertIn("BadUri", r.stderr)
+        self.assertIn("s3://BUCKET/KEY", r.stderr)
 
     def test_piped_stdin_session(self):
         r = self.run_tp("repl", input="x = 5\nfor i = 1, 2 do\n x = x + i\nend\nx\nsyntax error here\nx * 2\n")

@@ -1,0 +1,158 @@
+"""`make package`: packaging/dist/bootstrap-{x86_64,arm64}.zip and SHA256SUMS.
+The zips hold exactly `bootstrap` (static, 0755) and `policy.lua`; the
+x86_64 bootstrap runs as a Lambda runtime against the Runtime API emulator
+and moto, the arm64 one too, under qemu-aarch64-static; a clean rebuild of
+both binaries in another directory gives the same zip bytes."""
+import hashlib
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import unittest
+import zipfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import ROOT, Moto, run_taskpipe  # noqa: E402
+from runtime_emulator import RuntimeEmulator  # noqa: E402
+
+DIST = os.path.join(ROOT, "packaging", "dist")
+ZIPS = {"x86_64": "bootstrap-x86_64.zip", "arm64": "bootstrap-arm64.zip"}
+QEMU = shutil.which("qemu-aarch64-static") or shutil.which("qemu-aarch64")
+
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def make_package():
+    r = subprocess.run(["make", "-s", "package"], cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    if r.returncode != 0:
+        raise AssertionError("make package failed:\n" + r.stdout[-3000:] + r.stderr[-3000:])
+
+
+class PackageTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        make_package()
+        cls.tmp = tempfile.mkdtemp(prefix="tp-package-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
+        cls.roots = {}
+        for arch, name in ZIPS.items():
+            d = os.path.join(cls.tmp, arch)
+            with zipfile.ZipFile(os.path.join(DIST, name)) as z:
+                z.extractall(d)
+            os.chmod(os.path.join(d, "bootstrap"), 0o755)   # extractall drops modes
+            cls.roots[arch] = d
+
+    def test_zip_layout(self):
+        with open(os.path.join(ROOT, "policies", "policy.lua"), "rb") as f:
+            policy = f.read()
+        for arch, name in ZIPS.items():
+            with zipfile.ZipFile(os.path.join(DIST, name)) as z:
+                infos = z.infolist()
+                self.assertEqual([i.filename for i in infos], ["bootstrap", "policy.lua"], name)
+                modes = {i.filename: (i.external_attr >> 16) for i in infos}
+                self.assertEqual(stat.S_IMODE(modes["bootstrap"]), 0o755, name)
+                self.assertTrue(stat.S_ISREG(modes["bootstrap"]), name)
+                self.assertEqual(stat.S_IMODE(modes["policy.lua"]), 0o644, name)
+                self.assertEqual(z.read("policy.lua"), policy)
+                for i in infos:
+                    self.assertEqual(i.date_time, (1980, 1, 1, 0, 0, 0), i.filename)
+                    self.assertEqual(i.extra, b"", i.filename)
+        with open(os.path.join(DIST, "SHA256SUMS")) as f:
+            sums = dict(reversed(line.split()) for line in f if line.strip())
+        self.assertEqual(set(sums), set(ZIPS.values()))
+        for name, h in sums.items():
+            self.assertEqual(sha256(os.path.join(DIST, name)), h, name)
+
+    def test_static_executables(self):
+        want = {"x86_64": "x86-64", "arm64": "ARM aarch64"}
+        for arch, d in self.roots.items():
+            path = os.path.join(d, "bootstrap")
+            desc = subprocess.run(["file", "-b", path], capture_output=True, text=True).stdout
+            self.assertIn("statically linked", desc, arch)
+            self.assertIn(want[arch], desc, arch)
+            self.assertNotIn("interpreter", desc, arch)
+            self.assertTrue(os.access(path, os.X_OK))
+
+    def test_arm64_version_under_qemu(self):
+        self.assertIsNotNone(QEMU, "qemu-aarch64-static missing (make deps installs it)")
+        d = self.roots["arm64"]
+        env = {"PATH": os.environ["PATH"], "LAMBDA_TASK_ROOT": d}
+        # Named bootstrap it is always the runtime: run it under its CLI name.
+        cli = os.path.join(self.tmp, "taskpipe-arm64")
+        if not os.path.exists(cli):
+            os.symlink(os.path.join(d, "bootstrap"), cli)
+        r = subprocess.run([QEMU, cli, "version"], env=env,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"^taskpipe \d+\.\d+\.\d+")
+        # The policy.lua shipped next to bootstrap is the one in force.
+        self.assertIn(os.path.join(d, "policy.lua"), r.stdout)
+        self.assertIn(sha256(os.path.join(d, "policy.lua")), r.stdout)
+
+    def runtime_plan(self, arch, prefix, runner=()):
+        """Run the zip's bootstrap as the runtime (LAMBDA_TASK_ROOT = the
+        unpacked zip) and answer one direct invoke {"taskpipe":"plan"}."""
+        moto = Moto.shared()
+        env = moto.env(TASKPIPE_PREFIX=prefix, TASKPIPE_CONFIG_TABLE=prefix + "config",
+                       TASKPIPE_STATE_TABLE=prefix + "state", TASKPIPE_CODE_BUCKET="code",
+                       TASKPIPE_CODE_KEY="consumer.zip", TASKPIPE_ROLE_ARN=moto.role_arn())
+        r = run_taskpipe(["init"], env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        moto.client("dynamodb").put_item(TableName=prefix + "config", Item={
+            "pipeline": {"S": "p1"}, "concurrency": {"N": "3"}})
+        emu = RuntimeEmulator().start()
+        self.addCleanup(emu.stop)
+        d = self.roots[arch]
+        env.update({"AWS_LAMBDA_RUNTIME_API": emu.address, "LAMBDA_TASK_ROOT": d,
+                    "AWS_LAMBDA_LOG_FORMAT": "JSON"})
+        log = open(os.path.join(self.tmp, arch + "-stderr.log"), "w+")
+        self.addCleanup(log.close)
+        proc = subprocess.Popen(list(runner) + [os.path.join(d, "bootstrap")], cwd=d, env=env,
+                                stdout=subprocess.DEVNULL, stderr=log)
+
+        def stop():
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        self.addCleanup(stop)
+        rid = emu.enqueue({"taskpipe": "plan"}, timeout_ms=120000)
+        res = emu.wait_result(rid, 120)
+        log.seek(0)
+        self.assertEqual(res["kind"], "response", log.read())
+        self.assertEqual([(p["pipeline"], p["action"]) for p in res["body"]["pipelines"]], [("p1", "create")])
+        self.assertEqual(emu.init_errors, [])
+        self.assertIsNone(proc.poll(), "the runtime must wait for the next event")
+        # plan changes nothing.
+        self.assertEqual(moto.client("sqs").list_queues(QueueNamePrefix=prefix).get("QueueUrls", []), [])
+
+    def test_x86_64_bootstrap_runs_as_runtime(self):
+        self.runtime_plan("x86_64", "pkx%d-" % (os.getpid() % 10000))
+
+    def test_arm64_bootstrap_runs_as_runtime_under_qemu(self):
+        self.assertIsNotNone(QEMU, "qemu-aarch64-static missing (make deps installs it)")
+        self.runtime_plan("arm64", "pka%d-" % (os.getpid() % 10000), runner=(QEMU,))
+
+    def test_reproducible(self):
+        """Both binaries rebuilt from scratch in another directory, packed at
+        another time: the same bytes as packaging/dist."""
+        build = os.path.join(self.tmp, "rebuild")
+        dist = os.path.join(self.tmp, "dist2")
+        for arch in ("x86_64", "aarch64"):
+            r = subprocess.run(["make", "-s", "-j2", "OUT=" + build, "ARCH=" + arch,
+                                os.path.join(build, arch, "taskpipe")],
+                               cwd=ROOT, capture_output=True, text=True, timeout=1200)
+            self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        r = subprocess.run(["sh", "build/package.sh", dist, build], cwd=ROOT,
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for name in list(ZIPS.values()) + ["SHA256SUMS"]:
+            self.assertEqual(sha256(os.path.join(dist, name)), sha256(os.path.join(DIST, name)), name)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,365 @@
+"""packaging/template.yaml: cfn-lint, an IAM least-privilege check on the
+template itself, and a deployment into moto's CloudFormation whose resources
+are then checked with boto3 as declared. Where moto ignores a property
+(AWS-NOTES.md: bucket versioning and notifications, Lambda Architectures)
+the test says so and checks the property in the template YAML instead."""
+import io
+import ast
+import json
+import os
+import re
+import subprocess
+import sys
+import unittest
+import zipfile
+
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import ROOT, Moto  # noqa: E402
+
+TEMPLATE = os.path.join(ROOT, "packaging", "template.yaml")
+
+# Actions allowed on Resource "*", each with the reason it cannot be scoped.
+# The template's Metadata (taskpipe::IamExceptions) must list the same set.
+IAM_EXCEPTIONS = {
+    "lambda:ListFunctions": "list action, no resource-level permissions",
+    "lambda:ListEventSourceMappings": "list action, no resource-level permissions",
+    "lambda:GetAccountSettings": "account-level read, no resource",
+    "lambda:CreateEventSourceMapping": "no ARN before creation; scoped by the lambda:FunctionArn condition",
+    "tag:GetResources": "the tagging API has no resource-level permissions",
+    "sqs:ListQueues": "list action, no resource-level permissions",
+}
+
+# The AWS operations the controller performs (read from src/: reconcile,
+# rollout, drift, lease, watch checkpoints, app): the policy grants exactly these.
+CONTROLLER_ACTIONS = {
+    "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Scan",
+    "dynamodb:DescribeTable", "dynamodb:DescribeStream", "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator", "dynamodb:ListStreams",
+    "sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
+    "sqs:SetQueueAttributes", "sqs:ListQueueTags", "sqs:TagQueue", "sqs:UntagQueue",
+    "sqs:ListQueues", "sqs:SendMessage",
+    "lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction",
+    "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration",
+    "lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency", "lambda:ListTags",
+    "lambda:TagResource", "lambda:UntagResource", "lambda:CreateEventSourceMapping",
+    "lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping",
+    "lambda:ListEventSourceMappings", "lambda:ListFunctions", "lambda:GetAccountSettings",
+    "lambda:PublishLayerVersion", "lambda:ListLayerVersions", "lambda:GetLayerVersion",
+    "tag:GetResources", "iam:PassRole", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket",
+    "logs:CreateLogStream", "logs:PutLogEvents",
+}
+
+
+class _Tag:
+    """A CloudFormation short-form intrinsic (!Ref, !Sub, ...) kept as data."""
+
+    def __init__(self, tag, value):
+        self.tag, self.value = tag, value
+
+    def __repr__(self):
+        return "%s %r" % (self.tag, self.value)
+
+
+def _loader():
+    class L(yaml.SafeLoader):
+        pass
+
+    def construct(loader, suffix, node):
+        if isinstance(node, yaml.ScalarNode):
+            v = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            v = loader.construct_sequence(node, deep=True)
+        else:
+            v = loader.construct_mapping(node, deep=True)
+        return _Tag("!" + suffix, v)
+
+    L.add_multi_constructor("!", construct)
+    return L
+
+
+def load_template():
+    with open(TEMPLATE) as f:
+        return yaml.load(f, Loader=_loader())
+
+
+def statements(role):
+    for pol in role["Properties"]["Policies"]:
+        for st in pol["PolicyDocument"]["Statement"]:
+            yield pol["PolicyName"], st
+
+
+def as_list(v):
+    return v if isinstance(v, list) else [v]
+
+
+def policy_doc(doc):
+    """moto answers a role's inline policy as a dict, JSON, or a Python repr."""
+    if isinstance(doc, dict):
+        return doc
+    try:
+        return json.loads(doc)
+    except ValueError:
+        return ast.literal_eval(doc)
+
+
+def controller_zip():
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w") as z:
+        z.writestr("bootstrap", "#!/bin/sh\n")
+    return b.getvalue()
+
+
+class TemplateStatic(unittest.TestCase):
+    def test_cfn_lint(self):
+        r = subprocess.run(["cfn-lint", TEMPLATE], capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(r.stdout.strip(), "")
+
+    def test_iam_least_privilege(self):
+        t = load_template()
+        documented = {e["Action"] for e in t["Metadata"]["taskpipe::IamExceptions"]}
+        self.assertEqual(documented, set(IAM_EXCEPTIONS))
+        for e in t["Metadata"]["taskpipe::IamExceptions"]:
+            self.assertGreater(len(e["Reason"]), 20, e)
+        roles = {k: v for k, v in t["Resources"].items() if v["Type"] == "AWS::IAM::Role"}
+        self.assertEqual(set(roles), {"ControllerRole", "ConsumerRole"})
+        star_actions = set()
+        for name, role in roles.items():
+            for pol, st in statements(role):
+                self.assertEqual(st["Effect"], "Allow")
+                self.assertNotIn("NotAction", st)
+                self.assertNotIn("NotResource", st)
+                for a in as_list(st["Action"]):
+                    self.assertNotIn("*", a, "wildcard action %s in %s" % (a, name))
+                    self.assertRegex(a, r"^[a-z0-9-]+:[A-Za-z]+$")
+                if "*" in as_list(st["Resource"]):
+                    self.assertEqual(name, "ControllerRole", st)
+                    star_actions |= set(as_list(st["Action"]))
+                for res in as_list(st["Resource"]):
+                    # Scoped: a literal "*" only as above; ARNs come from the
+                    # stack or carry the prefix / a stack-made name.
+                    if isinstance(res, str):
+                        self.assertEqual(res, "*")
+        self.assertEqual(star_actions, set(IAM_EXCEPTIONS))
+        # CreateEventSourceMapping on "*" is fenced by a condition on the prefix.
+        for _, st in statements(roles["ControllerRole"]):
+            if "lambda:CreateEventSourceMapping" in as_list(st["Action"]):
+                arn = st["Condition"]["ArnLike"]["lambda:FunctionArn"]
+                self.assertIn(":function:${Prefix}*", arn.value)
+
+    def test_controller_policy_is_exactly_what_taskpipe_calls(self):
+        t = load_template()
+        granted = set()
+        scoped = {}
+        for _, st in statements(t["Resources"]["ControllerRole"]):
+            for a in as_list(st["Action"]):
+                granted.add(a)
+                scoped.setdefault(a, []).extend(as_list(st["Resource"]))
+        self.assertEqual(granted, CONTROLLER_ACTIONS)
+        # The config table is read-only for the controller (a write would fire the stream).
+        for _, st in statements(t["Resources"]["ControllerRole"]):
+            res = as_list(st["Resource"])
+            if any(isinstance(r, _Tag) and r.value == "ConfigTable.Arn" for r in res):
+                self.assertEqual(set(st["Action"]), {"dynamodb:GetItem", "dynamodb:Scan",
+                                                      "dynamodb:DescribeTable"})
+        # Prefix scoping of what the controller creates and changes.
+        for a in ("sqs:CreateQueue", "sqs:DeleteQueue", "lambda:CreateFunction",
+                  "lambda:DeleteFunction", "lambda:UpdateFunctionCode", "lambda:PublishLayerVersion"):
+            for r in scoped[a]:
+                self.assertRegex(r.value, r":(function|layer|\$\{AWS::AccountId\}):\$\{Prefix\}\*$", a)
+        for r in scoped["lambda:DeleteEventSourceMapping"]:
+            self.assertTrue(r.value.endswith(":event-source-mapping:*"), r)
+        # PassRole: only the consumer role, only to Lambda.
+        for _, st in statements(t["Resources"]["ControllerRole"]):
+            if st["Action"] == ["iam:PassRole"]:
+                self.assertEqual(st["Resource"].value, "ConsumerRole.Arn")
+                self.assertEqual(st["Condition"], {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}})
+        consumer = {a for _, st in statements(t["Resources"]["ConsumerRole"]) for a in st["Action"]}
+        self.assertEqual(consumer, {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+                                    "sqs:ReceiveMessage", "sqs:DeleteMessage",
+                                    "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"})
+
+    def test_properties_moto_ignores(self):
+        r = load_template()["Resources"]
+        # moto's CloudFormation ignores bucket versioning and notifications.
+        b = r["CodeBucket"]["Properties"]
+        self.assertEqual(b["VersioningConfiguration"], {"Status": "Enabled"})
+        tc = b["NotificationConfiguration"]["TopicConfigurations"]
+        self.assertEqual(len(tc), 1)
+        self.assertEqual(tc[0]["Event"], "s3:ObjectCreated:*")
+        self.assertEqual(tc[0]["Topic"].tag, "!Ref")
+        self.assertEqual(tc[0]["Topic"].value, "CodeTopic")
+        self.assertEqual(r["CodeBucket"]["DependsOn"], "CodeTopicPolicy")
+        # ... and skips AWS::SNS::TopicPolicy: S3 may publish, only from the code bucket.
+        st = r["CodeTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+        self.assertEqual(st["Principal"], {"Service": "s3.amazonaws.com"})
+        self.assertEqual(st["Action"], "sns:Publish")
+        self.assertIn("aws:SourceArn", st["Condition"]["ArnLike"])
+        # moto ignores Lambda Architectures: it comes from the parameter.
+        f = r["Controller"]["Properties"]
+        self.assertEqual(f["Architectures"][0].value, "Architecture")
+        self.assertEqual(f["Runtime"], "provided.al2023")
+        self.assertEqual(f["Handler"], "bootstrap")
+
+
+class CfnMoto(Moto):
+    """moto without the docker-less Lambda switch (see TemplateDeploy)."""
+
+    def configure(self):
+        pass
+
+
+class TemplateDeploy(unittest.TestCase):
+    """Deployed into a moto of its own: CloudFormation creates Lambda
+    functions in moto's Docker backend, which the docker-less Lambda API of
+    the shared server (use_docker false) does not see. Nothing is invoked
+    here, so Docker is never needed."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = CfnMoto()
+        cls.addClassCleanup(cls.moto.stop)
+        s3 = cls.moto.client("s3")
+        s3.create_bucket(Bucket="artifacts")
+        s3.put_object(Bucket="artifacts", Key="bootstrap-arm64.zip", Body=controller_zip())
+        cls.cfn = cls.moto.client("cloudformation")
+        with open(TEMPLATE) as f:
+            body = f.read()
+        params = {"InstanceName": "tpl", "Prefix": "tq-", "ControllerCodeBucket": "artifacts",
+                  "ControllerCodeKey": "bootstrap-arm64.zip", "Architecture": "arm64",
+                  "LambdaRps": "7", "DriftSchedule": "rate(5 minutes)", "LogRetentionDays": "14",
+                  "DefaultCodeKey": "code/consumer.zip"}
+        cls.cfn.create_stack(StackName="tpl", TemplateBody=body, Capabilities=["CAPABILITY_IAM"],
+                             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()])
+        cls.stack = cls.cfn.describe_stacks(StackName="tpl")["Stacks"][0]
+        cls.outputs = {o["OutputKey"]: o["OutputValue"] for o in cls.stack["Outputs"]}
+        cls.resources = {r["LogicalResourceId"]: r for r in
+                         cls.cfn.list_stack_resources(StackName="tpl")["StackResourceSummaries"]}
+
+    def test_stack_complete(self):
+        self.assertEqual(self.stack["StackStatus"], "CREATE_COMPLETE", self.stack.get("StackStatusReason"))
+        for lid in ("ConfigTable", "StateTable", "CodeBucket", "CodeTopic", "FailureQueue",
+                    "ControllerLogGroup", "ConsumerRole", "ControllerRole", "Controller",
+                    "StreamToController", "SnsInvokesController", "DriftScheduleRule",
+                    "EventsInvokesController"):
+            self.assertEqual(self.resources[lid]["ResourceStatus"], "CREATE_COMPLETE", lid)
+
+    def test_tables(self):
+        ddb = self.moto.client("dynamodb")
+        c = ddb.describe_table(TableName="tpl-config")["Table"]
+        self.assertEqual(c["KeySchema"], [{"AttributeName": "pipeline", "KeyType": "HASH"}])
+        self.assertEqual(c["AttributeDefinitions"], [{"AttributeName": "pipeline", "AttributeType": "S"}])
+        self.assertEqual(c["StreamSpecification"], {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+        self.assertEqual(self.outputs["ConfigStreamArn"], c["LatestStreamArn"])
+        s = ddb.describe_table(TableName="tpl-state")["Table"]
+        self.assertEqual(s["KeySchema"], [{"AttributeName": "pk", "KeyType": "HASH"}])
+
+    def test_bucket_topic_subscription(self):
+        bucket = self.outputs["CodeBucketName"]
+        self.assertEqual(bucket, "tpl-code-123456789012-us-east-1")
+        self.moto.client("s3").head_bucket(Bucket=bucket)
+        topic = self.outputs["CodeTopicArn"]
+        self.assertTrue(topic.endswith(":tpl-code-uploads"), topic)
+        subs = self.moto.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        self.assertEqual([(s["Protocol"], s["Endpoint"]) for s in subs],
+                         [("lambda", "arn:aws:lambda:us-east-1:123456789012:function:tpl-controller")])
+
+    def test_controller_function(self):
+        lam = self.moto.client("lambda")
+        f = lam.get_function(FunctionName="tpl-controller")["Configuration"]
+        self.assertEqual(f["Runtime"], "provided.al2023")
+        self.assertEqual(f["Handler"], "bootstrap")
+        self.assertEqual(f["Timeout"], 900)
+        role = self.moto.client("iam").get_role(RoleName=self.resources["ControllerRole"]["PhysicalResourceId"])
+        self.assertEqual(f["Role"], role["Role"]["Arn"])
+        env = {k: str(v) for k, v in f["Environment"]["Variables"].items()}
+        self.assertEqual(env, {
+            "TASKPIPE_CONFIG_TABLE": "tpl-config", "TASKPIPE_STATE_TABLE": "tpl-state",
+            "TASKPIPE_CODE_BUCKET": "tpl-code-123456789012-us-east-1",
+            "TASKPIPE_CODE_KEY": "code/consumer.zip", "TASKPIPE_PREFIX": "tq-",
+            "TASKPIPE_OWNER": "tpl", "TASKPIPE_ROLE_ARN": self.outputs["ConsumerRoleArn"],
+            "TASKPIPE_LAMBDA_RPS": "7", "AWS_LAMBDA_LOG_FORMAT": "JSON"})
+        # Architectures: moto ignores the property (reports its default);
+        # TemplateStatic.test_properties_moto_ignores checks the template.
+        # Invoke permissions for SNS (from the topic) and EventBridge (from the rule).
+        pol = json.loads(lam.get_policy(FunctionName="tpl-controller")["Policy"])
+        grants = {(s["Principal"]["Service"], s["Condition"]["ArnLike"]["AWS:SourceArn"])
+                  for s in pol["Statement"] if s["Action"] == "lambda:InvokeFunction"}
+        self.assertEqual(grants, {("sns.amazonaws.com", self.outputs["CodeTopicArn"]),
+                                  ("events.amazonaws.com", "arn:aws:events:us-east-1:123456789012:rule/tpl-drift")})
+
+    def test_stream_mapping(self):
+        maps = self.moto.client("lambda").list_event_source_mappings(FunctionName="tpl-controller")["EventSourceMappings"]
+        self.assertEqual(len(maps), 1)
+        m = maps[0]
+        self.assertEqual(m["EventSourceArn"], self.outputs["ConfigStreamArn"])
+        self.assertEqual(m["FunctionResponseTypes"], ["ReportBatchItemFailures"])
+        self.assertIs(m["BisectBatchOnFunctionError"], True)
+        self.assertEqual(m["MaximumRetryAttempts"], 10)
+        self.assertEqual(m["StartingPosition"], "TRIM_HORIZON")
+        q = self.moto.client("sqs").get_queue_attributes(QueueUrl=self.outputs["FailureQueueUrl"],
+                                                         AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.assertTrue(q.endswith(":tpl-controller-failures"))
+        self.assertEqual(m["DestinationConfig"], {"OnFailure": {"Destination": q}})
+
+    def test_schedule_and_logs(self):
+        ev = self.moto.client("events")
+        rule = ev.describe_rule(Name="tpl-drift")
+        self.assertEqual(rule["ScheduleExpression"], "rate(5 minutes)")
+        self.assertEqual(rule["State"], "ENABLED")
+        targets = ev.list_targets_by_rule(Rule="tpl-drift")["Targets"]
+        self.assertEqual([t["Arn"] for t in targets],
+                         ["arn:aws:lambda:us-east-1:123456789012:function:tpl-controller"])
+        groups = self.moto.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/tpl-")["logGroups"]
+        self.assertEqual([(g["logGroupName"], g["retentionInDays"]) for g in groups],
+                         [("/aws/lambda/tpl-controller", 14)])
+
+    def test_roles(self):
+        iam = self.moto.client("iam")
+        for lid in ("ControllerRole", "ConsumerRole"):
+            name = self.resources[lid]["PhysicalResourceId"]
+            role = iam.get_role(RoleName=name)["Role"]
+            trust = role["AssumeRolePolicyDocument"]
+            if isinstance(trust, str):
+                trust = json.loads(trust)
+            self.assertEqual(trust["Statement"][0]["Principal"], {"Service": "lambda.amazonaws.com"})
+            pols = iam.list_role_policies(RoleName=name)["PolicyNames"]
+            self.assertEqual(len(pols), 1, pols)
+            doc = policy_doc(iam.get_role_policy(RoleName=name, PolicyName=pols[0])["PolicyDocument"])
+            text = json.dumps(doc)
+            # Parameters were substituted: the prefix scopes, the stack's names appear.
+            self.assertIn(":tq-*", text)
+            self.assertNotIn("${", text)
+        ctl = policy_doc(iam.get_role_policy(RoleName=self.resources["ControllerRole"]["PhysicalResourceId"],
+                                             PolicyName="controller")["PolicyDocument"])
+        pass_role = [s for s in ctl["Statement"] if s.get("Sid") == "PassConsumerRole"][0]
+        self.assertEqual(pass_role["Resource"], self.outputs["ConsumerRoleArn"])
+
+    def test_second_stack_without_mapping_then_deleted(self):
+        # A stack of its own, so deleting it leaves the others' checks alone.
+        with open(TEMPLATE) as f:
+            body = f.read()
+        self.cfn.create_stack(StackName="tpl2", TemplateBody=body, Capabilities=["CAPABILITY_IAM"],
+                              Parameters=[{"ParameterKey": "InstanceName", "ParameterValue": "tpl2"},
+                                          {"ParameterKey": "ControllerCodeBucket", "ParameterValue": "artifacts"},
+                                          {"ParameterKey": "ControllerCodeKey", "ParameterValue": "bootstrap-arm64.zip"},
+                                          {"ParameterKey": "StreamMapping", "ParameterValue": "false"}])
+        ids = {r["LogicalResourceId"] for r in
+               self.cfn.list_stack_resources(StackName="tpl2")["StackResourceSummaries"]}
+        self.assertNotIn("StreamToController", ids)
+        self.assertIn("Controller", ids)
+        self.assertEqual(self.moto.client("lambda").list_event_source_mappings(
+            FunctionName="tpl2-controller")["EventSourceMappings"], [])
+        self.cfn.delete_stack(StackName="tpl2")
+        ddb = self.moto.client("dynamodb")
+        names = ddb.list_tables()["TableNames"]
+        self.assertNotIn("tpl2-config", names)
+        self.assertIn("tpl-config", names)
+        fns = [f["FunctionName"] for f in self.moto.client("lambda").list_functions()["Functions"]]
+        self.assertNotIn("tpl2-controller", fns)
+
+
+if __name__ == "__main__":
+    unittest.main()
