@@ -438,6 +438,12 @@ static const char ls_usage[] =
 	"usage: taskpipe ls [--json]\n"
 	"Lists config items with their pipeline's last status from the state table.\n";
 
+static int cmp_state_name(const void *a, const void *b)
+{
+	return strcmp(ddb_get_str(*(cJSON *const *)a, "pipeline", ""),
+		      ddb_get_str(*(cJSON *const *)b, "pipeline", ""));
+}
+
 int cmd_ls(int argc, char **argv)
 {
 	struct settings s;
@@ -448,33 +454,33 @@ int cmd_ls(int argc, char **argv)
 	if (open_app("ls", &app, &s) < 0)
 		return 1;
 	tp_err e = { 0 };
-	cJSON *items = NULL, *states = NULL;
-	cJSON *in = cJSON_CreateObject();
-	cJSON_AddStringToObject(in, "TableName", s.config_table);
-	rc = awsj_call(app.aws, SVC_DYNAMODB, "Scan", in, &items, &e);
-	cJSON_Delete(in);
-	if (rc == TP_OK) {
-		in = cJSON_CreateObject();
-		cJSON_AddStringToObject(in, "TableName", s.state_table);
-		rc = awsj_call(app.aws, SVC_DYNAMODB, "Scan", in, &states, &e);
-		cJSON_Delete(in);
-	}
+	cJSON *items = cJSON_CreateArray(), *states = cJSON_CreateArray();
+	rc = ddb_scan_all(app.aws, s.config_table, NULL, items, &e);
+	if (rc == TP_OK)
+		rc = ddb_scan_all(app.aws, s.state_table, "pipeline#", states, &e);
 	if (rc < 0) {
 		print_err("ls", &e);
 		cJSON_Delete(items);
+		cJSON_Delete(states);
 		app_close(&app);
 		return 1;
 	}
-	cJSON *doc = cJSON_CreateArray(), *it;
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(items, "Items")) {
+	/* States by name, for a lookup per item that stays cheap at 10,000 pipelines. */
+	size_t ns = (size_t)cJSON_GetArraySize(states), k = 0;
+	cJSON **by_name = tp_xcalloc(ns + 1, sizeof *by_name), *it;
+	cJSON_ArrayForEach(it, states)
+		by_name[k++] = it;
+	qsort(by_name, ns, sizeof *by_name, cmp_state_name);
+	cJSON *doc = cJSON_CreateArray();
+	cJSON_ArrayForEach(it, items) {
 		const char *name = ddb_get_str(it, "pipeline", "?");
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "pipeline", name);
-		cJSON *st, *found = NULL;
-		cJSON_ArrayForEach(st, cJSON_GetObjectItem(states, "Items"))
-			if (strcmp(ddb_get_str(st, "pipeline", ""), name) == 0 &&
-			    tp_startswith(ddb_get_str(st, "pk", ""), "pipeline#"))
-				found = st;
+		cJSON *key = cJSON_CreateObject();
+		ddb_put_str(key, "pipeline", name);
+		cJSON **hit = bsearch(&key, by_name, ns, sizeof *by_name, cmp_state_name);
+		cJSON_Delete(key);
+		cJSON *found = hit ? *hit : NULL;
 		cJSON_AddStringToObject(o, "status", found ? ddb_get_str(found, "status", "?") : "pending");
 		cJSON_AddNumberToObject(o, "updated_at", (double)ddb_get_long(found, "updated_at", 0));
 		const char *msg = ddb_get_str(found, "message", NULL);
@@ -496,6 +502,7 @@ int cmd_ls(int argc, char **argv)
 	cJSON_Delete(doc);
 	cJSON_Delete(items);
 	cJSON_Delete(states);
+	free(by_name);
 	app_close(&app);
 	return 0;
 }

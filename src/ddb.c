@@ -1,6 +1,8 @@
 /* ddb.c: AttributeValue JSON helpers (see ddb.h). */
 #include "ddb.h"
 
+#include "awsjson.h"
+
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,4 +102,31 @@ cJSON *ddb_item_from_json(const cJSON *json, char *err, size_t err_len)
 	for (cJSON *it = json->child; it; it = it->next)
 		cJSON_AddItemToObject(item, it->string, to_av(it));
 	return item;
+}
+
+int ddb_scan_all(struct aws *a, const char *table, const char *pk_prefix, cJSON *out, tp_err *e)
+{
+	cJSON *start = NULL;
+	int rc;
+	do {
+		cJSON *in = cJSON_CreateObject(), *res = NULL;
+		cJSON_AddStringToObject(in, "TableName", table);
+		cJSON_AddBoolToObject(in, "ConsistentRead", 1);
+		if (pk_prefix) {
+			cJSON_AddStringToObject(in, "FilterExpression", "begins_with(pk, :p)");
+			ddb_put_str(cJSON_AddObjectToObject(in, "ExpressionAttributeValues"), ":p", pk_prefix);
+		}
+		if (start)
+			cJSON_AddItemToObject(in, "ExclusiveStartKey", start);
+		rc = awsj_call(a, SVC_DYNAMODB, "Scan", in, &res, e);
+		cJSON_Delete(in);
+		if (rc < 0)
+			break;
+		cJSON *items = cJSON_GetObjectItem(res, "Items"), *it;
+		while ((it = cJSON_DetachItemFromArray(items, 0)))
+			cJSON_AddItemToArray(out, it);
+		start = cJSON_DetachItemFromObject(res, "LastEvaluatedKey");
+		cJSON_Delete(res);
+	} while (start);
+	return rc;
 }

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include "base.h"
+
 struct cJSON;
 
 /* {"<name>": {"S": "<value>"}} */
@@ -23,4 +25,12 @@ long ddb_get_long(const struct cJSON *item, const char *name, long fallback);
  * Plain: strings S, numbers N, booleans BOOL, null NULL, objects M, arrays L.
  * NULL with e filled when json is not an object. */
 struct cJSON *ddb_item_from_json(const struct cJSON *json, char *err, size_t err_len);
+struct aws;
+
+/* Every page of a consistent Scan of table, the items appended to out (a
+ * cJSON array). pk_prefix, when given, keeps items whose "pk" begins with it
+ * (the state table's record kinds: "pipeline#", "rollout", ...). */
+int ddb_scan_all(struct aws *a, const char *table, const char *pk_prefix, struct cJSON *out,
+		 tp_err *e);
+
 #endif

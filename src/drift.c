@@ -9,6 +9,7 @@
 
 #include "awsjson.h"
 #include "ddb.h"
+#include "json.h"
 #include "log.h"
 #include "names.h"
 #include "policy.h"
@@ -391,26 +392,6 @@ struct dp {
 	char *fix_changes;     /* JSON array from reconcile */
 };
 
-static void value_str(const cJSON *v, char *out, size_t len)
-{
-	if (cJSON_IsNumber(v)) {
-		double d = v->valuedouble;
-		if (d == floor(d) && fabs(d) < 1e15)
-			snprintf(out, len, "%lld", (long long)d);
-		else
-			snprintf(out, len, "%.17g", d);
-	} else if (cJSON_IsString(v)) {
-		snprintf(out, len, "%s", v->valuestring);
-	} else if (cJSON_IsBool(v)) {
-		snprintf(out, len, "%s", cJSON_IsTrue(v) ? "true" : "false");
-	} else if (!v || cJSON_IsNull(v)) {
-		snprintf(out, len, "(none)");
-	} else {
-		char *s = cJSON_PrintUnformatted(v);
-		snprintf(out, len, "%s", s);
-		free(s);
-	}
-}
 
 static void add_drift(struct dp *p, int status, const char *res, const char *field, const char *exp,
 		      const char *act)
@@ -429,8 +410,8 @@ static void add_drift_v(struct dp *p, const char *res, const char *field, const 
 			const cJSON *act)
 {
 	char a[512], b[512];
-	value_str(exp, a, sizeof a);
-	value_str(act, b, sizeof b);
+	json_value_str(exp, a, sizeof a);
+	json_value_str(act, b, sizeof b);
 	if (strcmp(a, b) != 0)
 		add_drift(p, ST_DRIFTED, res, field, a, b);
 }
@@ -622,7 +603,7 @@ static void diff_pipeline(struct app *app, struct fleet *f, struct dp *p)
 		cJSON *hmrc = cJSON_GetObjectItem(rpj, "maxReceiveCount");
 		if (mrc) {
 			char hs[64];
-			value_str(hmrc, hs, sizeof hs);   /* AWS gives a number or a string */
+			json_value_str(hmrc, hs, sizeof hs);   /* AWS gives a number or a string */
 			cJSON *h = hmrc ? cJSON_CreateString(hs) : NULL;
 			add_drift_v(p, "queue", "RedrivePolicy.maxReceiveCount", mrc, h);
 			cJSON_Delete(h);

@@ -87,19 +87,11 @@ static cJSON *call_json(lua_State *L, int svc, const char *op, cJSON *in)
 
 static void scan(lua_State *L, const char *table, cJSON *acc)
 {
-	cJSON *start = NULL;
-	do {
-		cJSON *in = cJSON_CreateObject();
-		cJSON_AddStringToObject(in, "TableName", table);
-		if (start)
-			cJSON_AddItemToObject(in, "ExclusiveStartKey", start);
-		cJSON *out = call_json(L, SVC_DYNAMODB, "Scan", in), *it;
-		cJSON *items = cJSON_GetObjectItem(out, "Items");
-		while ((it = cJSON_DetachItemFromArray(items, 0)))
-			cJSON_AddItemToArray(acc, it);
-		start = cJSON_DetachItemFromObject(out, "LastEvaluatedKey");
-		cJSON_Delete(out);
-	} while (start);
+	tp_err e = { 0 };
+	if (ddb_scan_all(app_of(L)->aws, table, NULL, acc, &e) < 0) {
+		cJSON_Delete(acc);
+		fail_lua(L, &e);
+	}
 }
 
 /* tp.ls() -> list of {pipeline, status, action, message, updated_at, item} */

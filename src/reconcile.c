@@ -9,6 +9,7 @@
 #include "awsjson.h"
 #include "ddb.h"
 #include "hash.h"
+#include "json.h"
 #include "lease.h"
 #include "log.h"
 #include "names.h"
@@ -87,35 +88,14 @@ static int not_found(const struct aws_call *c)
 	       strstr(c->err.code, "QueueDoesNotExist") || strstr(c->err.code, "ResourceNotFound");
 }
 
-/* A spec value as the string AWS reports it ("30", "true", text). */
-static void value_str(const cJSON *v, char *out, size_t len)
-{
-	if (cJSON_IsNumber(v)) {
-		double d = v->valuedouble;
-		if (d == floor(d) && fabs(d) < 1e15)
-			snprintf(out, len, "%lld", (long long)d);
-		else
-			snprintf(out, len, "%.17g", d);
-	} else if (cJSON_IsString(v)) {
-		snprintf(out, len, "%s", v->valuestring);
-	} else if (cJSON_IsBool(v)) {
-		snprintf(out, len, "%s", cJSON_IsTrue(v) ? "true" : "false");
-	} else if (!v || cJSON_IsNull(v)) {
-		snprintf(out, len, "(none)");
-	} else {
-		char *s = cJSON_PrintUnformatted(v);
-		snprintf(out, len, "%s", s);
-		free(s);
-	}
-}
 
 static void change(struct rec *p, const char *resource, const char *field, const cJSON *from,
 		   const cJSON *to)
 {
 	cJSON *c = cJSON_CreateObject();
 	char a[512], b[512];
-	value_str(from, a, sizeof a);
-	value_str(to, b, sizeof b);
+	json_value_str(from, a, sizeof a);
+	json_value_str(to, b, sizeof b);
 	cJSON_AddStringToObject(c, "resource", resource);
 	cJSON_AddStringToObject(c, "field", field);
 	cJSON_AddStringToObject(c, "from", a);
@@ -148,7 +128,7 @@ static cJSON *desired_tags(struct run *r, const struct rec *p)
 	cJSON *user = spec_part(p, "tags");
 	for (cJSON *it = user ? user->child : NULL; it; it = it->next) {
 		char v[512];
-		value_str(it, v, sizeof v);
+		json_value_str(it, v, sizeof v);
 		cJSON_AddStringToObject(t, it->string, v);
 	}
 	cJSON_AddStringToObject(t, "taskpipe:owner", r->app->set.owner);
@@ -464,7 +444,7 @@ static void diff_attrs(struct rec *p, const char *resource, const cJSON *want, c
 		if (!w)
 			continue;
 		char ws[64];
-		value_str(w, ws, sizeof ws);
+		json_value_str(w, ws, sizeof ws);
 		const char *hs = cJSON_GetStringValue(cJSON_GetObjectItem(have, queue_fields[i]));
 		if (!hs || strcmp(hs, ws) != 0) {
 			cJSON *from = hs ? cJSON_CreateString(hs) : NULL;
@@ -573,8 +553,8 @@ static void diff_function(struct run *r, struct rec *p)
 			continue;
 		}
 		char ws[512], hs[512];
-		value_str(w, ws, sizeof ws);
-		value_str(h, hs, sizeof hs);
+		json_value_str(w, ws, sizeof ws);
+		json_value_str(h, hs, sizeof hs);
 		if (strcmp(ws, hs) != 0)
 			change(p, "function", strcmp(w->string, "Description") == 0 ? "Code" : w->string, h, w);
 	}
@@ -584,8 +564,8 @@ static void diff_function(struct run *r, struct rec *p)
 	cJSON *have_rc = cJSON_GetObjectItem(cJSON_GetObjectItem(p->fn, "Concurrency"),
 					     "ReservedConcurrentExecutions");
 	char ws[32], hs[32];
-	value_str(cJSON_IsNumber(want_rc) ? want_rc : NULL, ws, sizeof ws);
-	value_str(cJSON_IsNumber(have_rc) ? have_rc : NULL, hs, sizeof hs);
+	json_value_str(cJSON_IsNumber(want_rc) ? want_rc : NULL, ws, sizeof ws);
+	json_value_str(cJSON_IsNumber(have_rc) ? have_rc : NULL, hs, sizeof hs);
 	if (strcmp(ws, hs) != 0)
 		change(p, "function", "ReservedConcurrentExecutions", have_rc, want_rc);
 
@@ -789,7 +769,7 @@ static cJSON *queue_attributes(const cJSON *want)
 		cJSON *w = cJSON_GetObjectItem(want, queue_fields[i]);
 		if (w) {
 			char s[64];
-			value_str(w, s, sizeof s);
+			json_value_str(w, s, sizeof s);
 			cJSON_AddStringToObject(a, queue_fields[i], s);
 		}
 	}
@@ -1344,34 +1324,6 @@ static void rec_free(struct rec *p)
 	cJSON_Delete(p->esm);
 }
 
-/* Every page of a Scan; items appended to out. */
-static int scan_all(struct app *app, const char *table, const char *filter_prefix, cJSON *out, tp_err *e)
-{
-	cJSON *start = NULL;
-	int rc = TP_OK;
-	do {
-		cJSON *in = obj(), *res = NULL;
-		cJSON_AddStringToObject(in, "TableName", table);
-		cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-		if (filter_prefix) {
-			cJSON_AddStringToObject(in, "FilterExpression", "begins_with(pk, :p)");
-			cJSON *v = cJSON_AddObjectToObject(in, "ExpressionAttributeValues");
-			ddb_put_str(v, ":p", filter_prefix);
-		}
-		if (start)
-			cJSON_AddItemToObject(in, "ExclusiveStartKey", start);
-		rc = awsj_call(app->aws, SVC_DYNAMODB, "Scan", in, &res, e);
-		cJSON_Delete(in);
-		if (rc < 0)
-			break;
-		cJSON *items = cJSON_GetObjectItem(res, "Items"), *it;
-		while ((it = cJSON_DetachItemFromArray(items, 0)))
-			cJSON_AddItemToArray(out, it);
-		start = cJSON_DetachItemFromObject(res, "LastEvaluatedKey");
-		cJSON_Delete(res);
-	} while (start);
-	return rc;
-}
 
 static const char *lease_holder(const struct reconcile_opts *o)
 {
@@ -1457,9 +1409,9 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 	cJSON *items = cJSON_CreateArray(), *states = cJSON_CreateArray();
 	if (all) {
 		/* Both scans are consistent reads: no per-pipeline read is needed after. */
-		int rc = scan_all(app, app->set.config_table, NULL, items, e);
+		int rc = ddb_scan_all(app->aws, app->set.config_table, NULL, items, e);
 		if (rc == TP_OK)
-			rc = scan_all(app, app->set.state_table, "pipeline#", states, e);
+			rc = ddb_scan_all(app->aws, app->set.state_table, "pipeline#", states, e);
 		if (rc < 0) {
 			cJSON_Delete(items);
 			cJSON_Delete(states);

@@ -410,30 +410,10 @@ static int write_fn_records(struct ro *r, struct target **ts, size_t n, int coun
 	return rc;
 }
 
-/* Every page of a Scan of items whose pk starts with prefix. */
+/* Every item whose pk starts with prefix. */
 static int scan_prefix(struct app *app, const char *prefix, cJSON *out, tp_err *e)
 {
-	cJSON *start = NULL;
-	int rc;
-	do {
-		cJSON *in = cJSON_CreateObject(), *res = NULL;
-		cJSON_AddStringToObject(in, "TableName", app->set.state_table);
-		cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-		cJSON_AddStringToObject(in, "FilterExpression", "begins_with(pk, :p)");
-		ddb_put_str(cJSON_AddObjectToObject(in, "ExpressionAttributeValues"), ":p", prefix);
-		if (start)
-			cJSON_AddItemToObject(in, "ExclusiveStartKey", start);
-		rc = awsj_call(app->aws, SVC_DYNAMODB, "Scan", in, &res, e);
-		cJSON_Delete(in);
-		if (rc < 0)
-			break;
-		cJSON *items = cJSON_GetObjectItem(res, "Items"), *it;
-		while ((it = cJSON_DetachItemFromArray(items, 0)))
-			cJSON_AddItemToArray(out, it);
-		start = cJSON_DetachItemFromObject(res, "LastEvaluatedKey");
-		cJSON_Delete(res);
-	} while (start);
-	return rc;
+	return ddb_scan_all(app->aws, app->set.state_table, prefix, out, e);
 }
 
 /* ---------- observing the fleet ---------- */

@@ -1,0 +1,15 @@
+/* json.h: small cJSON helpers shared by the modules that compare and print
+ * AWS values. */
+#ifndef TP_JSON_H
+#define TP_JSON_H
+
+#include <stddef.h>
+
+struct cJSON;
+
+/* A value as AWS reports it in text: integral numbers without a fraction
+ * ("30"), other numbers exactly (%.17g), strings as they are, booleans
+ * "true"/"false", absent or null "(none)", objects and arrays as JSON. */
+void json_value_str(const struct cJSON *v, char *out, size_t len);
+
+#endif
