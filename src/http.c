@@ -554,3 +554,8 @@ void http_response_free(struct http_response *resp)
 	buf_free(&resp->body);
 	buf_free(&resp->headers);
 }
+
+const char *http_library_version(void)
+{
+	return curl_version();
+}

@@ -69,4 +69,7 @@ int http_header(const struct http_response *resp, const char *name, char *out, s
 
 void http_response_free(struct http_response *resp);
 
+/* libcurl's version text, e.g. "libcurl/7.88.1 BearSSL". */
+const char *http_library_version(void);
+
 #endif

@@ -11,10 +11,13 @@
 #include "cmd_repl.h"
 #include "cmd_rollout.h"
 #include "cmd_watch.h"
+#include "http.h"
 #include "log.h"
+#include "policy.h"
 #include "runtime_api.h"
 #include "version.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,7 +50,8 @@ static int cmd_version(int argc, char **argv)
 	char pol[512];
 	if (cmd_policy_describe(pol, sizeof pol) < 0)
 		snprintf(pol, sizeof pol, "policy: (failed to load, see taskpipe policy show)");
-	printf("taskpipe %s\n%s\n", TASKPIPE_VERSION, pol);
+	printf("taskpipe %s\n%s\nlibraries: %s, %s, cJSON %s\n", TASKPIPE_VERSION, pol,
+	       policy_engine_version(), http_library_version(), cJSON_Version());
 	return 0;
 }
 

@@ -716,3 +716,8 @@ int policy_rollout(struct policy *p, const char *change_json, const char *target
 	cJSON_Delete(ctx);
 	return rc;
 }
+
+const char *policy_engine_version(void)
+{
+	return LUA_RELEASE;
+}

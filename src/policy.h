@@ -36,7 +36,8 @@ void policy_free(struct policy *p);
  * default policy. */
 int policy_load(const char *path, const struct policy_limits *lim, struct policy **out, tp_err *e);
 
-const char *policy_origin(const struct policy *p);  /* path or "builtin:policy.lua" */
+const char *policy_origin(const struct policy *p);
+const char *policy_engine_version(void);            /* "Lua 5.4.4" */  /* path or "builtin:policy.lua" */
 const char *policy_sha256(const struct policy *p);  /* hex SHA-256 of the source */
 
 /* pipeline(item, ctx): on success *spec_json is a malloc'd JSON object.
