@@ -104,7 +104,8 @@ int aws_new(const struct aws_options *opts, struct aws **out, tp_err *e)
 	/* AWS: 15 req/s for the Lambda control plane, 100 req/s for GetFunction
 	 * (Lambda quotas page, "API request rate"); not raisable. */
 	double lambda = a->opt.lambda_rps == 0 ? 15 : a->opt.lambda_rps;
-	double get = a->opt.lambda_get_rps == 0 ? 100 : a->opt.lambda_get_rps;
+	double get = a->opt.lambda_get_rps != 0 ? a->opt.lambda_get_rps :
+		     env_int("TASKPIPE_LAMBDA_GET_RPS", 100);
 	int64_t now = tp_mono_ms();
 	budget_init(&a->budgets[BUDGET_LAMBDA], lambda, lambda > 0 ? lambda : 1, now);
 	budget_init(&a->budgets[BUDGET_LAMBDA_GET], get, get > 0 ? get : 1, now);

@@ -16,7 +16,7 @@ struct aws_options {
 	const char *region;        /* NULL: awsconf_region() */
 	int max_in_flight;         /* concurrent requests; 0: 16 */
 	double lambda_rps;         /* Lambda control plane, all APIs but GetFunction; 0: 15; < 0: unlimited */
-	double lambda_get_rps;     /* GetFunction; 0: 100; < 0: unlimited */
+	double lambda_get_rps;     /* GetFunction; 0: $TASKPIPE_LAMBDA_GET_RPS, else 100; < 0: unlimited */
 	int max_attempts;          /* 0: $AWS_MAX_ATTEMPTS, else standard mode (3; DynamoDB 4) */
 	int retry_quota;           /* 0: $TASKPIPE_RETRY_QUOTA, else 500 tokens */
 	long timeout_ms;           /* per attempt; 0: $TASKPIPE_TIMEOUT_MS, else 30000 */
