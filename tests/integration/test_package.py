@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 import zipfile
 
@@ -138,21 +139,35 @@ class PackageTest(unittest.TestCase):
         self.runtime_plan("arm64", "pka%d-" % (os.getpid() % 10000), runner=(QEMU,))
 
     def test_reproducible(self):
-        """Both binaries rebuilt from scratch in another directory, packed at
-        another time: the same bytes as packaging/dist."""
-        build = os.path.join(self.tmp, "rebuild")
-        dist = os.path.join(self.tmp, "dist2")
-        for arch in ("x86_64", "aarch64"):
-            r = subprocess.run(["make", "-s", "-j2", "OUT=" + build, "ARCH=" + arch,
-                                os.path.join(build, arch, "taskpipe")],
-                               cwd=ROOT, capture_output=True, text=True, timeout=1200)
-            self.assertEqual(r.returncode, 0, r.stderr[-3000:])
-        r = subprocess.run(["sh", "build/package.sh", dist, build], cwd=ROOT,
-                           capture_output=True, text=True, timeout=300)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        for name in list(ZIPS.values()) + ["SHA256SUMS"]:
-            self.assertEqual(sha256(os.path.join(dist, name)), sha256(os.path.join(DIST, name)), name)
-
+        """Both binaries built from scratch twice, from one snapshot of the
+        sources (others may edit the tree meanwhile), and packed at different
+        times: the same zip bytes."""
+        snap = os.path.join(self.tmp, "snapshot")
+        os.makedirs(os.path.join(snap, "tests"))
+        for d in ("src", "lua", "policies", "build"):
+            shutil.copytree(os.path.join(ROOT, d), os.path.join(snap, d))
+        shutil.copytree(os.path.join(ROOT, "tests", "fuzz"), os.path.join(snap, "tests", "fuzz"))
+        shutil.copy(os.path.join(ROOT, "Makefile"), snap)
+        os.symlink(os.path.join(ROOT, ".deps"), os.path.join(snap, ".deps"))
+        sums = []
+        for run in ("b1", "b2"):
+            build = os.path.join(snap, run)
+            for arch in ("x86_64", "aarch64"):
+                r = subprocess.run(["make", "-s", "-j2", "OUT=" + build, "ARCH=" + arch,
+                                    os.path.join(build, arch, "taskpipe")],
+                                   cwd=snap, capture_output=True, text=True, timeout=1200)
+                self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+            dist = os.path.join(snap, "dist-" + run)
+            r = subprocess.run(["sh", "build/package.sh", dist, build], cwd=snap,
+                               capture_output=True, text=True, timeout=300)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(os.path.join(dist, "SHA256SUMS")) as f:
+                sums.append(f.read())
+            for name in ZIPS.values():
+                self.assertIn(sha256(os.path.join(dist, name)), sums[-1])
+            time.sleep(1.1)     # a different wall-clock second for the second run
+        self.assertEqual(sums[0], sums[1])
+        self.assertEqual(len(sums[0].splitlines()), 2)
 
 if __name__ == "__main__":
     unittest.main()
