@@ -1261,7 +1261,13 @@ static size_t run_step(struct run *r, emit_fn emit, done_fn done, int include_fa
 		stop_for_deadline(r);
 		return 0;
 	}
-	struct aws_call *calls = tp_xcalloc(r->n * MAX_CALLS + 1, sizeof *calls);
+	/* Room for the live records only: most are done (unchanged) in a big run. */
+	size_t live = 0;
+	for (size_t i = 0; i < r->n; i++)
+		live += !((r->recs[i].failed && !include_failed) || r->recs[i].done);
+	if (!live)
+		return 0;
+	struct aws_call *calls = tp_xcalloc(live * MAX_CALLS, sizeof *calls);
 	int *count = tp_xcalloc(r->n + 1, sizeof *count);
 	size_t *start = tp_xcalloc(r->n + 1, sizeof *start);
 	size_t total = 0;
@@ -1474,13 +1480,14 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 
 	run_step(&r, emit_read, done_read, 0);
 	for (size_t i = 0; i < nl; i++) {
-		const char *spec = ddb_get_str(r.recs[i].state, "spec", NULL);
-		if (spec)
-			r.recs[i].old_spec = cJSON_Parse(spec);
+		struct rec *p = &r.recs[i];
+		if (!p->failed)
+			run_policy(&r, p);
+		/* The last applied spec matters only to pipelines that change. */
+		const char *spec = ddb_get_str(p->state, "spec", NULL);
+		if (spec && !p->done)
+			p->old_spec = cJSON_Parse(spec);
 	}
-	for (size_t i = 0; i < nl; i++)
-		if (!r.recs[i].failed)
-			run_policy(&r, &r.recs[i]);
 	struct lease *leases = o->plan ? NULL : lease_changing(&r);
 
 	for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
