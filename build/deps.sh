@@ -9,11 +9,15 @@ dpkg-dev file openssl zip unzip libcmocka-dev liblua5.4-dev libcjson-dev
 libbearssl-dev libcurl4-openssl-dev clang hyperfine tmux rlwrap valgrind
 gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu musl-dev:arm64 qemu-user-static"
 
+# Root installs directly; anyone else through sudo.
+as_root=
+[ "$(id -u)" = 0 ] || as_root=sudo
+
 # arm64 packages (musl-dev:arm64 brings aarch64-linux-musl-gcc, the cross
 # compiler of `make ARCH=aarch64` and `make package`) need the architecture.
 added_arch=no
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-	dpkg --add-architecture arm64
+	$as_root dpkg --add-architecture arm64
 	added_arch=yes
 fi
 
@@ -26,7 +30,7 @@ done
 src_list=/etc/apt/sources.list.d/taskpipe-deb-src.sources
 if [ ! -f "$src_list" ] && ! grep -rqs '^Types:.*deb-src\|^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d; then
 	# deb-src for bookworm, so build/libs.sh can `apt-get source` the libraries.
-	cat > "$src_list" <<'SRC'
+	$as_root tee "$src_list" >/dev/null <<'SRC'
 Types: deb-src
 URIs: http://deb.debian.org/debian
 Suites: bookworm bookworm-updates
@@ -46,8 +50,9 @@ fi
 
 if [ -n "$missing" ] || [ "$updated" = no ] || [ "$added_arch" = yes ]; then
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	[ -z "$missing" ] || apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	$as_root apt-get update -qq
+	[ -z "$missing" ] || $as_root env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
 python3 -c 'import moto, boto3' 2>/dev/null || python3 -m pip install -q 'moto[server]' boto3
