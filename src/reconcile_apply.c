@@ -1,0 +1,388 @@
+/* reconcile_apply.c: the changes a diff calls for, made in dependency
+ * order (DLQ, queue, function code, configuration, concurrency and tags,
+ * mapping), and the deletions of a pipeline whose item is gone, in reverse
+ * (mapping, function, queue, DLQ); see reconcile.h. Each step makes only
+ * the calls the change list of its record asks for. */
+#include "reconcile_int.h"
+
+#include "awsjson.h"
+#include "json.h"
+#include "sigv4.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- mutations, in dependency order ---- */
+
+static cJSON *queue_attributes(const cJSON *want)
+{
+	cJSON *a = cJSON_CreateObject();
+	for (int i = 0; rc_queue_fields[i]; i++) {
+		cJSON *w = cJSON_GetObjectItem(want, rc_queue_fields[i]);
+		if (w) {
+			char s[64];
+			json_value_str(w, s, sizeof s);
+			cJSON_AddStringToObject(a, rc_queue_fields[i], s);
+		}
+	}
+	return a;
+}
+
+static int changed(const struct rec *p, const char *resource, const char *field)
+{
+	cJSON *c;
+	cJSON_ArrayForEach(c, p->changes) {
+		const char *res = cJSON_GetStringValue(cJSON_GetObjectItem(c, "resource"));
+		const char *f = cJSON_GetStringValue(cJSON_GetObjectItem(c, "field"));
+		if (res && strcmp(res, resource) == 0 && (!field || (f && tp_startswith(f, field))))
+			return 1;
+	}
+	return 0;
+}
+
+static int emit_queue(struct run *r, struct rec *p, struct aws_call *c, int dlq)
+{
+	const char *res = dlq ? "dead-letter queue" : "queue";
+	const char *url = dlq ? p->dlq_url : p->q_url;
+	cJSON *want = rc_spec_part(p, dlq ? "dlq" : "queue");
+	cJSON *attrs = queue_attributes(want);
+	if (!dlq) {
+		char arn[256];
+		rc_queue_arn(r, p->dlq_url, arn, sizeof arn);
+		cJSON *mrc = cJSON_GetObjectItem(want, "maxReceiveCount");
+		char *rp = tp_xasprintf("{\"deadLetterTargetArn\":\"%s\",\"maxReceiveCount\":%ld}", arn,
+					mrc ? (long)mrc->valuedouble : 5);
+		cJSON_AddStringToObject(attrs, "RedrivePolicy", rp);
+		free(rp);
+	}
+	int n = 0;
+	if (!url) {
+		cJSON *in = cJSON_CreateObject();
+		cJSON_AddStringToObject(in, "QueueName", dlq ? p->nm.dlq : p->nm.queue);
+		cJSON_AddItemToObject(in, "Attributes", attrs);
+		cJSON_AddItemToObject(in, "tags", rc_desired_tags(r, p));
+		rc_prep_sqs(&c[n++], "CreateQueue", NULL, in);
+		return n;
+	}
+	int attr_change = 0;
+	cJSON *ch;
+	cJSON_ArrayForEach(ch, p->changes) {
+		const char *cres = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "resource"));
+		const char *f = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "field"));
+		if (cres && f && strcmp(cres, res) == 0 && !tp_startswith(f, "Tags"))
+			attr_change = 1;
+	}
+	if (attr_change) {
+		cJSON *in = cJSON_CreateObject();
+		cJSON_AddItemToObject(in, "Attributes", attrs);
+		rc_prep_sqs(&c[n++], "SetQueueAttributes", url, in);
+	} else {
+		cJSON_Delete(attrs);
+	}
+	if (changed(p, res, "Tags")) {
+		const cJSON *have = dlq ? p->dlq_tags : p->q_tags;
+		cJSON *tags = rc_desired_tags(r, p);
+		cJSON *add = rc_missing_tags(tags, have), *del = rc_stale_tags(p->old_spec, tags, have);
+		cJSON_Delete(tags);
+		if (add->child) {
+			cJSON *in = cJSON_CreateObject();
+			cJSON_AddItemToObject(in, "Tags", add);
+			rc_prep_sqs(&c[n++], "TagQueue", url, in);
+		} else {
+			cJSON_Delete(add);
+		}
+		if (del->child) {
+			cJSON *in = cJSON_CreateObject();
+			cJSON_AddItemToObject(in, "TagKeys", del);
+			rc_prep_sqs(&c[n++], "UntagQueue", url, in);
+		} else {
+			cJSON_Delete(del);
+		}
+	}
+	return n;
+}
+
+static void done_queue(struct rec *p, struct aws_call *c, int n, int dlq)
+{
+	for (int i = 0; i < n; i++) {
+		if (c[i].rc != TP_OK) {
+			rc_fail(p, &c[i].err);
+			return;
+		}
+		if (strcmp(c[i].op, "CreateQueue") == 0) {
+			cJSON *out = awsj_result(&c[i]);
+			const char *url = cJSON_GetStringValue(cJSON_GetObjectItem(out, "QueueUrl"));
+			if (url)
+				*(dlq ? &p->dlq_url : &p->q_url) = tp_xstrdup(url);
+			cJSON_Delete(out);
+		}
+	}
+}
+
+int rc_emit_dlq(struct run *r, struct rec *p, struct aws_call *c)
+{
+	if (!p->spec)
+		return 0;
+	return changed(p, "dead-letter queue", NULL) ? emit_queue(r, p, c, 1) : 0;
+}
+
+void rc_done_dlq(struct run *r, struct rec *p, struct aws_call *c, int n)
+{
+	done_queue(p, c, n, 1);
+}
+
+int rc_emit_main_queue(struct run *r, struct rec *p, struct aws_call *c)
+{
+	if (!p->spec)
+		return 0;
+	return changed(p, "queue", NULL) ? emit_queue(r, p, c, 0) : 0;
+}
+
+void rc_done_main_queue(struct run *r, struct rec *p, struct aws_call *c, int n)
+{
+	done_queue(p, c, n, 0);
+	if (!p->failed && p->q_url)
+		rc_queue_arn(r, p->q_url, p->desired_arn_q, sizeof p->desired_arn_q);
+}
+
+/* Remember whether Lambda is still applying an update to this function. */
+static void note_function_state(struct rec *p, const cJSON *cfg)
+{
+	const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "State"));
+	const char *lu = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "LastUpdateStatus"));
+	if ((st && strcmp(st, "Failed") == 0) || (lu && strcmp(lu, "Failed") == 0)) {
+		const char *why = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "LastUpdateStatusReason"));
+		if (!why)
+			why = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "StateReason"));
+		rc_failf(p, TP_EAWS, "FunctionUpdateFailed", "function update failed: %s%s", why ? why : "no reason given", "");
+		return;
+	}
+	p->fn_wait = (st && strcmp(st, "Pending") == 0) || (lu && strcmp(lu, "InProgress") == 0);
+}
+
+int rc_emit_function_code(struct run *r, struct rec *p, struct aws_call *c)
+{
+	if (!p->spec)
+		return 0;
+	cJSON *func = rc_spec_part(p, "func");
+	if (!p->fn) {
+		/* The role was checked before any change (rc_check_and_diff). */
+		cJSON *in = rc_desired_config(r, p);
+		cJSON_AddStringToObject(in, "FunctionName", p->nm.function);
+		cJSON_AddItemToObject(in, "Code", cJSON_Duplicate(cJSON_GetObjectItem(func, "Code"), 1));
+		cJSON *arch = cJSON_GetObjectItem(func, "Architectures");
+		if (arch)
+			cJSON_AddItemToObject(in, "Architectures", cJSON_Duplicate(arch, 1));
+		cJSON_AddItemToObject(in, "Tags", rc_desired_tags(r, p));
+		rc_prep_lambda(&c[0], "CreateFunction", "POST", tp_xstrdup("/2015-03-31/functions"), NULL, in);
+		return 1;
+	}
+	if (!changed(p, "function", "Code"))
+		return 0;
+	cJSON *in = cJSON_Duplicate(cJSON_GetObjectItem(func, "Code"), 1);
+	cJSON *arch = cJSON_GetObjectItem(func, "Architectures");
+	if (arch)
+		cJSON_AddItemToObject(in, "Architectures", cJSON_Duplicate(arch, 1));
+	rc_prep_lambda(&c[0], "UpdateFunctionCode", "PUT", rc_fn_path(p, "/code"), NULL, in);
+	return 1;
+}
+
+void rc_done_function(struct run *r, struct rec *p, struct aws_call *c, int n)
+{
+	if (c[0].rc != TP_OK) {
+		rc_fail(p, &c[0].err);
+		return;
+	}
+	cJSON *out = awsj_result(&c[0]);
+	if (strcmp(c[0].op, "CreateFunction") == 0 && out) {
+		/* Shape it like a GetFunction answer for the steps after. */
+		cJSON *fn = cJSON_CreateObject();
+		cJSON_AddItemToObject(fn, "Configuration", cJSON_Duplicate(out, 1));
+		cJSON_AddItemToObject(fn, "Tags", rc_desired_tags(r, p));
+		p->fn = fn;
+		p->fn_created = 1;
+	}
+	note_function_state(p, out);
+	cJSON_Delete(out);
+}
+
+int rc_emit_wait(struct run *r, struct rec *p, struct aws_call *c)
+{
+	if (!p->fn_wait)
+		return 0;
+	if (++p->fn_waits > RC_WAIT_ROUNDS) {
+		rc_failf(p, TP_EIO, "FunctionUpdateTimeout", "function %s still updating after %s polls",
+			 p->nm.function, "120");
+		return 0;
+	}
+	rc_prep_lambda(&c[0], "GetFunction", "GET", rc_fn_path(p, ""), NULL, NULL);
+	return 1;
+}
+
+void rc_done_wait(struct run *r, struct rec *p, struct aws_call *c, int n)
+{
+	if (c[0].rc != TP_OK) {
+		rc_fail(p, &c[0].err);
+		return;
+	}
+	cJSON *out = awsj_result(&c[0]);
+	note_function_state(p, cJSON_GetObjectItem(out, "Configuration"));
+	cJSON_Delete(out);
+}
+
+static int config_changed(const struct rec *p)
+{
+	cJSON *ch;
+	cJSON_ArrayForEach(ch, p->changes) {
+		const char *res = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "resource"));
+		const char *f = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "field"));
+		if (res && f && strcmp(res, "function") == 0 && !tp_startswith(f, "Tags") &&
+		    strcmp(f, "ReservedConcurrentExecutions") != 0)
+			return 1;  /* Code too: the Description records the code object */
+	}
+	return 0;
+}
+
+int rc_emit_function_config(struct run *r, struct rec *p, struct aws_call *c)
+{
+	if (!p->spec || p->fn_created || !config_changed(p))
+		return 0;
+	rc_prep_lambda(&c[0], "UpdateFunctionConfiguration", "PUT", rc_fn_path(p, "/configuration"), NULL,
+		       rc_desired_config(r, p));
+	return 1;
+}
+
+static const char *function_arn(const struct rec *p)
+{
+	return cJSON_GetStringValue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(p->fn, "Configuration"), "FunctionArn"));
+}
+
+int rc_emit_function_extras(struct run *r, struct rec *p, struct aws_call *c)
+{
+	if (!p->spec || !p->fn)
+		return 0;
+	int n = 0, created = p->fn_created;
+	cJSON *rc = cJSON_GetObjectItem(rc_spec_part(p, "func"), "ReservedConcurrentExecutions");
+	if (cJSON_IsNumber(rc) && (created || changed(p, "function", "ReservedConcurrentExecutions"))) {
+		cJSON *in = cJSON_CreateObject();
+		cJSON_AddNumberToObject(in, "ReservedConcurrentExecutions", rc->valuedouble);
+		rc_prep_lambda(&c[n++], "PutFunctionConcurrency", "PUT",
+			       tp_xasprintf("/2017-10-31/functions/%s/concurrency", p->nm.function), NULL, in);
+	} else if (!cJSON_IsNumber(rc) && changed(p, "function", "ReservedConcurrentExecutions")) {
+		rc_prep_lambda(&c[n++], "DeleteFunctionConcurrency", "DELETE",
+			       tp_xasprintf("/2017-10-31/functions/%s/concurrency", p->nm.function), NULL, NULL);
+	}
+	const char *arn = function_arn(p);
+	if (!created && arn && changed(p, "function", "Tags")) {
+		char enc[600];
+		sigv4_uri_encode(arn, strlen(arn), 0, enc, sizeof enc);
+		const cJSON *have = cJSON_GetObjectItem(p->fn, "Tags");
+		cJSON *tags = rc_desired_tags(r, p);
+		cJSON *add = rc_missing_tags(tags, have), *del = rc_stale_tags(p->old_spec, tags, have);
+		cJSON_Delete(tags);
+		if (add->child) {
+			cJSON *in = cJSON_CreateObject();
+			cJSON_AddItemToObject(in, "Tags", add);
+			rc_prep_lambda(&c[n++], "TagResource", "POST", tp_xasprintf("/2017-03-31/tags/%s", enc),
+				       NULL, in);
+		} else {
+			cJSON_Delete(add);
+		}
+		if (del->child) {
+			buf q = { 0 };
+			for (cJSON *k = del->child; k; k = k->next)
+				awsj_form_add(&q, "tagKeys", k->valuestring);
+			rc_prep_lambda(&c[n++], "UntagResource", "DELETE", tp_xasprintf("/2017-03-31/tags/%s", enc),
+				       buf_str(&q), NULL);
+			buf_free(&q);
+		}
+		cJSON_Delete(del);
+	}
+	return n;
+}
+
+void rc_done_all_ok(struct run *r, struct rec *p, struct aws_call *c, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (c[i].rc != TP_OK) {
+			rc_fail(p, &c[i].err);
+			return;
+		}
+}
+
+int rc_emit_mapping_change(struct run *r, struct rec *p, struct aws_call *c)
+{
+	if (!p->spec)
+		return 0;
+	cJSON *want = rc_spec_part(p, "mapping");
+	if (!p->esm) {
+		cJSON *in = cJSON_Duplicate(want, 1);
+		cJSON_DeleteItemFromObject(in, "ScalingConfig");
+		if (rc_scaling_max(want))
+			cJSON_AddItemToObject(in, "ScalingConfig",
+					      cJSON_Duplicate(cJSON_GetObjectItem(want, "ScalingConfig"), 1));
+		if (!p->desired_arn_q[0] && p->q_url)
+			rc_queue_arn(r, p->q_url, p->desired_arn_q, sizeof p->desired_arn_q);
+		cJSON_AddStringToObject(in, "EventSourceArn", p->desired_arn_q);
+		cJSON_AddStringToObject(in, "FunctionName", p->nm.function);
+		rc_prep_lambda(&c[0], "CreateEventSourceMapping", "POST",
+			       tp_xstrdup("/2015-03-31/event-source-mappings/"), NULL, in);
+		return 1;
+	}
+	cJSON *upd = rc_mapping_update(p, 0);
+	if (!upd)
+		return 0;
+	const char *uuid = cJSON_GetStringValue(cJSON_GetObjectItem(p->esm, "UUID"));
+	cJSON_AddStringToObject(upd, "FunctionName", p->nm.function);
+	rc_prep_lambda(&c[0], "UpdateEventSourceMapping", "PUT",
+		       tp_xasprintf("/2015-03-31/event-source-mappings/%s", uuid ? uuid : ""), NULL, upd);
+	return 1;
+}
+
+/* ---- deletion, in reverse ---- */
+
+int rc_emit_delete_mapping(struct run *r, struct rec *p, struct aws_call *c)
+{
+	if (p->spec || !p->esm)
+		return 0;
+	const char *uuid = cJSON_GetStringValue(cJSON_GetObjectItem(p->esm, "UUID"));
+	rc_prep_lambda(&c[0], "DeleteEventSourceMapping", "DELETE",
+		       tp_xasprintf("/2015-03-31/event-source-mappings/%s", uuid ? uuid : ""), NULL, NULL);
+	return 1;
+}
+
+void rc_done_delete(struct run *r, struct rec *p, struct aws_call *c, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (c[i].rc != TP_OK && !rc_not_found(&c[i])) {
+			rc_fail(p, &c[i].err);
+			return;
+		}
+}
+
+int rc_emit_delete_function(struct run *r, struct rec *p, struct aws_call *c)
+{
+	if (p->spec || !p->fn)
+		return 0;
+	rc_prep_lambda(&c[0], "DeleteFunction", "DELETE", rc_fn_path(p, ""), NULL, NULL);
+	return 1;
+}
+
+int rc_emit_delete_queue(struct run *r, struct rec *p, struct aws_call *c)
+{
+	if (p->spec || !p->q_url)
+		return 0;
+	rc_prep_sqs(&c[0], "DeleteQueue", p->q_url, NULL);
+	return 1;
+}
+
+int rc_emit_delete_dlq(struct run *r, struct rec *p, struct aws_call *c)
+{
+	if (p->spec || !p->dlq_url || p->dlq_kept)
+		return 0;
+	rc_prep_sqs(&c[0], "DeleteQueue", p->dlq_url, NULL);
+	return 1;
+}

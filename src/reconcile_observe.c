@@ -1,0 +1,160 @@
+/* reconcile_observe.c: what a pipeline's resources look like now (see
+ * reconcile.h): the queue, the dead-letter queue, the function, their
+ * attributes and tags, and the event source mapping (steps find, details,
+ * mapping). Also how the reconcile files address those resources: queue
+ * ARNs, function paths and the SQS / Lambda call builders. */
+#include "reconcile_int.h"
+
+#include "awsjson.h"
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- addressing ---- */
+
+/* arn:aws:sqs:REGION:ACCOUNT:NAME from a queue URL .../ACCOUNT/NAME */
+void rc_queue_arn(struct run *r, const char *url, char *out, size_t len)
+{
+	const char *name = strrchr(url, '/');
+	const char *acct_end = name;
+	const char *acct = acct_end;
+	while (acct > url && acct[-1] != '/')
+		acct--;
+	const char *region = aws_region(r->app->aws);
+	const char *part = tp_startswith(region, "cn-") ? "aws-cn" :
+			   tp_startswith(region, "us-gov-") ? "aws-us-gov" : "aws";
+	snprintf(out, len, "arn:%s:sqs:%s:%.*s:%s", part, region, (int)(acct_end - acct), acct,
+		 name ? name + 1 : url);
+}
+
+char *rc_fn_path(const struct rec *p, const char *suffix)
+{
+	return tp_xasprintf("/2015-03-31/functions/%s%s", p->nm.function, suffix);
+}
+
+void rc_prep_sqs(struct aws_call *c, const char *op, const char *url, cJSON *in)
+{
+	if (!in)
+		in = cJSON_CreateObject();
+	if (url)
+		cJSON_AddStringToObject(in, "QueueUrl", url);
+	awsj_prepare(c, SVC_SQS, op, in);
+}
+
+void rc_prep_lambda(struct aws_call *c, const char *op, const char *method, char *path_owned,
+		    const char *query, cJSON *in)
+{
+	awsj_prepare_rest(c, SVC_LAMBDA, op, method, path_owned, query, in);
+	free(path_owned);
+}
+
+/* ---- step 3: find the resources ---- */
+
+int rc_emit_find(struct run *r, struct rec *p, struct aws_call *c)
+{
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "QueueName", p->nm.queue);
+	rc_prep_sqs(&c[0], "GetQueueUrl", NULL, in);
+	in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "QueueName", p->nm.dlq);
+	rc_prep_sqs(&c[1], "GetQueueUrl", NULL, in);
+	rc_prep_lambda(&c[2], "GetFunction", "GET", rc_fn_path(p, ""), NULL, NULL);
+	return 3;
+}
+
+void rc_done_find(struct run *r, struct rec *p, struct aws_call *c, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (c[i].rc != TP_OK) {
+			if (rc_not_found(&c[i]))
+				continue;
+			rc_fail(p, &c[i].err);
+			return;
+		}
+		cJSON *out = awsj_result(&c[i]);
+		if (i < 2) {
+			const char *url = cJSON_GetStringValue(cJSON_GetObjectItem(out, "QueueUrl"));
+			if (url)
+				*(i == 0 ? &p->q_url : &p->dlq_url) = tp_xstrdup(url);
+			cJSON_Delete(out);
+		} else {
+			p->fn = out;
+		}
+	}
+}
+
+/* ---- step 4: their attributes, tags and the mapping ---- */
+
+int rc_emit_details(struct run *r, struct rec *p, struct aws_call *c)
+{
+	int n = 0;
+	const char *urls[2] = { p->q_url, p->dlq_url };
+	for (int i = 0; i < 2; i++) {
+		if (!urls[i])
+			continue;
+		cJSON *in = cJSON_CreateObject();
+		cJSON *names = cJSON_AddArrayToObject(in, "AttributeNames");
+		cJSON_AddItemToArray(names, cJSON_CreateString("All"));
+		rc_prep_sqs(&c[n], "GetQueueAttributes", urls[i], in);
+		c[n++].user = (void *)(intptr_t)(i * 2);
+		rc_prep_sqs(&c[n], "ListQueueTags", urls[i], NULL);
+		c[n++].user = (void *)(intptr_t)(i * 2 + 1);
+	}
+	return n;
+}
+
+void rc_done_details(struct run *r, struct rec *p, struct aws_call *c, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (c[i].rc != TP_OK) {
+			rc_fail(p, &c[i].err);
+			return;
+		}
+		cJSON *out = awsj_result(&c[i]);
+		int which = (int)(intptr_t)c[i].user;
+		cJSON *part = cJSON_DetachItemFromObject(out, which % 2 ? "Tags" : "Attributes");
+		if (!part)
+			part = cJSON_CreateObject();
+		cJSON **slot[] = { &p->q_attrs, &p->q_tags, &p->dlq_attrs, &p->dlq_tags };
+		*slot[which] = part;
+		cJSON_Delete(out);
+	}
+}
+
+int rc_emit_mapping(struct run *r, struct rec *p, struct aws_call *c)
+{
+	if (!p->fn)
+		return 0;
+	char q[200];
+	snprintf(q, sizeof q, "FunctionName=%s", p->nm.function);
+	rc_prep_lambda(&c[0], "ListEventSourceMappings", "GET",
+		       tp_xstrdup("/2015-03-31/event-source-mappings/"), q, NULL);
+	return 1;
+}
+
+void rc_done_mapping(struct run *r, struct rec *p, struct aws_call *c, int n)
+{
+	if (c[0].rc != TP_OK) {
+		rc_fail(p, &c[0].err);
+		return;
+	}
+	cJSON *out = awsj_result(&c[0]);
+	cJSON *list = cJSON_GetObjectItem(out, "EventSourceMappings");
+	cJSON *m;
+	cJSON_ArrayForEach(m, list) {
+		/* Ours is the one reading this pipeline's queue. */
+		const char *src = cJSON_GetStringValue(cJSON_GetObjectItem(m, "EventSourceArn"));
+		if (src && p->q_url) {
+			char arn[256];
+			rc_queue_arn(r, p->q_url, arn, sizeof arn);
+			if (strcmp(arn, src) != 0)
+				continue;
+		}
+		p->esm = cJSON_Duplicate(m, 1);
+		break;
+	}
+	cJSON_Delete(out);
+}
