@@ -13,14 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int want_help(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-			return 1;
-	return 0;
-}
-
 static void print_err(const char *cmd, const tp_err *e)
 {
 	fprintf(stderr, "taskpipe %s: %s%s%s\n", cmd, e->code[0] ? e->code : "", e->code[0] ? ": " : "",
@@ -31,16 +23,9 @@ static void print_err(const char *cmd, const tp_err *e)
 static int parse(const char *cmd, int *argc, char **argv, struct settings *s, const char *const *allowed,
 		 const char *usage)
 {
-	tp_err e = { 0 };
-	settings_init(s);
-	if (want_help(*argc, argv)) {
-		printf("%s\n%s", usage, settings_help);
-		return 0;
-	}
-	if (settings_parse_flags(s, argc, argv, &e) < 0) {
-		print_err(cmd, &e);
-		return 2;
-	}
+	int rc = settings_cli(s, cmd, usage, argc, argv);
+	if (rc >= 0)
+		return rc;
 	for (int i = 1; i < *argc; i++) {
 		if (argv[i][0] != '-' || strcmp(argv[i], "-") == 0)
 			continue;

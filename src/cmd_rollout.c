@@ -120,16 +120,9 @@ int cmd_rollout(int argc, char **argv)
 {
 	struct settings s;
 	tp_err e = { 0 };
-	settings_init(&s);
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("%s\n%s", usage, settings_help);
-			return 0;
-		}
-	if (settings_parse_flags(&s, &argc, argv, &e) < 0) {
-		print_err(&e);
-		return 2;
-	}
+	int rc0 = settings_cli(&s, "rollout", usage, &argc, argv);
+	if (rc0 >= 0)
+		return rc0;
 	struct rollout_opts o = { 0 };
 	const char *pos[3] = { 0 };
 	int np = 0;

@@ -376,16 +376,9 @@ int cmd_watch(int argc, char **argv)
 	struct settings s;
 	tp_err e = { 0 };
 	struct watch w = { .interval_ms = 1000 };
-	settings_init(&s);
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			printf("%s\n%s", usage, settings_help);
-			return 0;
-		}
-	if (settings_parse_flags(&s, &argc, argv, &e) < 0) {
-		fprintf(stderr, "taskpipe watch: %s\n", e.message);
-		return 2;
-	}
+	int rc0 = settings_cli(&s, "watch", usage, &argc, argv);
+	if (rc0 >= 0)
+		return rc0;
 	for (int i = 1; i < argc; i++) {
 		char *end = NULL;
 		if (strcmp(argv[i], "--from-start") == 0) {

@@ -440,16 +440,6 @@ static void diff_tags(struct dp *p, const char *res, const cJSON *have)
 	}
 }
 
-static void code_marker(const cJSON *func, char *out, size_t len)
-{
-	cJSON *code = cJSON_GetObjectItem(func, "Code");
-	const char *b = cJSON_GetStringValue(cJSON_GetObjectItem(code, "S3Bucket"));
-	const char *k = cJSON_GetStringValue(cJSON_GetObjectItem(code, "S3Key"));
-	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(code, "S3ObjectVersion"));
-	snprintf(out, len, "taskpipe code s3://%s/%s%s%s", b ? b : "", k ? k : "", v ? "#" : "",
-		 v ? v : "");
-}
-
 /* Environment: keys only, values may be secrets. */
 static void diff_env(struct dp *p, const cJSON *want, const cJSON *have)
 {
@@ -488,7 +478,7 @@ static void diff_function(struct app *app, struct dp *p, const cJSON *have)
 		cJSON_Delete(w);
 	}
 	char marker[512];
-	code_marker(func, marker, sizeof marker);
+	reconcile_code_marker(func, marker, sizeof marker);
 	const char *desc = cJSON_GetStringValue(cJSON_GetObjectItem(have, "Description"));
 	if (!desc || strcmp(desc, marker) != 0) {
 		add_drift(p, ST_DRIFTED, "function", "Code", marker, desc && *desc ? desc : "(none)");

@@ -62,6 +62,11 @@ void reconcile_results_free(struct rec_result *r, size_t n);
 
 const char *reconcile_action_name(int action);
 
+/* The function Description that records its code object,
+ * "taskpipe code s3://bucket/key[#version]", from a spec's func part; drift
+ * reads what reconcile writes, so both use this one. */
+void reconcile_code_marker(const struct cJSON *func, char *out, size_t len);
+
 /* One result as JSON: pipeline, status, action, changes, error, spec_hash, requests. */
 struct cJSON *reconcile_result_json(const struct rec_result *r);
 

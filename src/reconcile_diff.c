@@ -158,7 +158,7 @@ static long redrive_count(const cJSON *attrs, char *target, size_t len)
 	return n;
 }
 
-static void code_marker(const cJSON *func, char *out, size_t len)
+void reconcile_code_marker(const cJSON *func, char *out, size_t len)
 {
 	cJSON *code = cJSON_GetObjectItem(func, "Code");
 	const char *b = cJSON_GetStringValue(cJSON_GetObjectItem(code, "S3Bucket"));
@@ -385,7 +385,7 @@ void rc_check_and_diff(struct run *r, struct rec *p)
 			p->res->action = REC_NONE;
 		return;
 	}
-	code_marker(rc_spec_part(p, "func"), p->code_marker, sizeof p->code_marker);
+	reconcile_code_marker(rc_spec_part(p, "func"), p->code_marker, sizeof p->code_marker);
 	if (!p->q_url && !p->dlq_url && !p->fn)
 		p->res->action = REC_CREATE;
 

@@ -1,6 +1,7 @@
 /* settings.c: instance settings from the environment and flags (see settings.h). */
 #include "settings.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,4 +82,20 @@ int settings_parse_flags(struct settings *s, int *argc, char **argv, tp_err *e)
 	}
 	*argc = out;
 	return TP_OK;
+}
+
+int settings_cli(struct settings *s, const char *cmd, const char *usage, int *argc, char **argv)
+{
+	settings_init(s);
+	for (int i = 1; i < *argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			printf("%s\n%s", usage, settings_help);
+			return 0;
+		}
+	tp_err e = { 0 };
+	if (settings_parse_flags(s, argc, argv, &e) < 0) {
+		fprintf(stderr, "taskpipe %s: %s\n", cmd, e.message);
+		return 2;
+	}
+	return -1;
 }

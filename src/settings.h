@@ -39,6 +39,11 @@ void settings_init(struct settings *s);
  * left for the command. Returns TP_EINVAL on a flag without its value. */
 int settings_parse_flags(struct settings *s, int *argc, char **argv, tp_err *e);
 
+/* The start every command shares: defaults and environment, then --help
+ * (prints usage and the settings, returns 0) and the settings flags (a bad
+ * one prints "taskpipe CMD: why" and returns 2). Returns -1 to go on. */
+int settings_cli(struct settings *s, const char *cmd, const char *usage, int *argc, char **argv);
+
 /* Text for --help of every command that takes settings. */
 extern const char settings_help[];
 
