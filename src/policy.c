@@ -397,7 +397,9 @@ static void push_policy_table(lua_State *L, int first)
 
 /* ---------- protected calls ---------- */
 
-enum { CALL_LOAD, CALL_PIPELINE, CALL_ROLLOUT };
+enum { CALL_LOAD, CALL_PIPELINE, CALL_ROLLOUT, CALL_HEALTH };
+
+static const char *call_names[] = { "load", "pipeline", "rollout", "rollout_health" };
 
 struct call {
 	int kind;                /* CALL_* */
@@ -417,7 +419,8 @@ static int run_call(lua_State *L)
 	push_policy_table(L, c->kind == CALL_LOAD); /* 1 */
 	if (c->kind == CALL_LOAD)
 		return 0;
-	lua_getfield(L, 1, c->kind == CALL_PIPELINE ? "pipeline" : "rollout"); /* 2 */
+	const char *fn = call_names[c->kind];
+	lua_getfield(L, 1, fn); /* 2 */
 	if (lua_isnil(L, 2)) {
 		c->no_rollout = 1;
 		return 0;
@@ -441,15 +444,22 @@ static int run_call(lua_State *L)
 	if (lua_isnil(L, 2) || (lua_isboolean(L, 2) && !lua_toboolean(L, 2))) {
 		c->rejected = 1;
 		if (lua_isnoneornil(L, 3))
-			snprintf(c->reason, sizeof c->reason, "%s returned nil without a reason",
-				 c->kind == CALL_PIPELINE ? "pipeline" : "rollout");
+			snprintf(c->reason, sizeof c->reason, "%s returned nil without a reason", fn);
 		else
 			snprintf(c->reason, sizeof c->reason, "%s", luaL_tolstring(L, 3, NULL));
 		return 0;
 	}
+	if (c->kind == CALL_HEALTH) {
+		/* true: healthy; nil or false, "reason": not. */
+		if (!lua_isboolean(L, 2))
+			return luaL_error(L, "rollout_health must return true (or nil, \"reason\"), not a %s",
+					  luaL_typename(L, 2));
+		c->result = cJSON_CreateTrue();
+		return 0;
+	}
 	if (!lua_istable(L, 2))
-		return luaL_error(L, "%s must return a table (or nil, \"reason\"), not a %s",
-				  c->kind == CALL_PIPELINE ? "pipeline" : "rollout", luaL_typename(L, 2));
+		return luaL_error(L, "%s must return a table (or nil, \"reason\"), not a %s", fn,
+				  luaL_typename(L, 2));
 	c->rc = ddbval_to_json(L, 2, c->kind == CALL_PIPELINE ? "spec" : "waves", &c->result, c->e);
 	return 0;
 }
@@ -713,6 +723,39 @@ int policy_rollout(struct policy *p, const char *change_json, const char *target
 	cJSON_Delete(c.result);
 	cJSON_Delete(change);
 	cJSON_Delete(targets);
+	cJSON_Delete(ctx);
+	return rc;
+}
+
+int policy_rollout_health(struct policy *p, const char *wave_json, const char *results_json,
+			  const char *ctx_json, int *healthy, char *reason, size_t reason_len, tp_err *e)
+{
+	*healthy = 1;
+	if (reason_len)
+		reason[0] = 0;
+	struct call c = { .kind = CALL_HEALTH };
+	cJSON *wave = NULL, *results = NULL, *ctx = NULL;
+	int rc = parse_arg(wave_json, "wave", &wave, e);
+	if (rc == TP_OK)
+		rc = parse_arg(results_json, "results", &results, e);
+	if (rc == TP_OK)
+		rc = parse_arg(ctx_json, "ctx", &ctx, e);
+	if (rc == TP_OK) {
+		c.args[0] = wave;
+		c.args[1] = results;
+		c.args[2] = ctx;
+		rc = protected_call(p, &c, e);
+	}
+	if (rc == TP_EPOLICY && c.rejected) {
+		/* nil, "reason" is the policy's verdict, not a failure of the policy */
+		*healthy = 0;
+		snprintf(reason, reason_len, "%s", c.reason);
+		tp_err_clear(e);
+		rc = TP_OK;
+	}
+	cJSON_Delete(c.result);
+	cJSON_Delete(wave);
+	cJSON_Delete(results);
 	cJSON_Delete(ctx);
 	return rc;
 }

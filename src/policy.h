@@ -52,4 +52,12 @@ int policy_pipeline(struct policy *p, const char *item_json, const char *ctx_jso
 int policy_rollout(struct policy *p, const char *change_json, const char *targets_json,
 		   const char *ctx_json, char **waves_json, tp_err *e);
 
+/* rollout_health(wave, results, ctx), when the policy defines it: called
+ * after a wave's updates all succeeded. wave: {index, targets, ...};
+ * results: [{pipeline, function, status, code_sha256}]. true -> *healthy 1;
+ * nil or false, "reason" -> *healthy 0 and the reason; no such function ->
+ * healthy. A Lua error or cap is TP_EPOLICY/TP_ELIMIT as for pipeline(). */
+int policy_rollout_health(struct policy *p, const char *wave_json, const char *results_json,
+			  const char *ctx_json, int *healthy, char *reason, size_t reason_len, tp_err *e);
+
 #endif

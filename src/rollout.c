@@ -975,6 +975,51 @@ static size_t first_batch(const struct ro *r)
 }
 
 /* Run wave w; r->status is set when the rollout must stop. */
+/* The policy's verdict on a wave whose updates all succeeded. An unhealthy
+ * wave halts the rollout (unless its halt_on_failure is false); a policy
+ * that fails halts it too, since its verdict is unknown. */
+static int health_gate(struct ro *r, int w, const cJSON *wave, int halt, tp_err *e)
+{
+	cJSON *wv = cJSON_Duplicate(wave, 1), *results = cJSON_CreateArray();
+	cJSON_AddNumberToObject(wv, "index", w);
+	for (size_t i = 0; i < r->nt; i++) {
+		struct target *t = &r->t[i];
+		if (t->wave != w)
+			continue;
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "pipeline", t->pipeline);
+		cJSON_AddStringToObject(o, "function", t->function);
+		cJSON_AddStringToObject(o, "status", fs_names[t->status]);
+		cJSON_AddStringToObject(o, "code_sha256", t->sha);
+		cJSON_AddItemToArray(results, o);
+	}
+	char *wj = cJSON_PrintUnformatted(wv), *rj = cJSON_PrintUnformatted(results);
+	char *ctx = app_policy_ctx(r->app), why[512];
+	int healthy = 1;
+	tp_err pe = { 0 };
+	int rc = policy_rollout_health(r->app->policy, wj, rj, ctx, &healthy, why, sizeof why, &pe);
+	free(wj);
+	free(rj);
+	free(ctx);
+	cJSON_Delete(wv);
+	cJSON_Delete(results);
+	if (rc < 0) {
+		r->fail = pe;
+		r->status = "halted";
+		*e = pe;
+		return rc;
+	}
+	if (healthy)
+		return TP_OK;
+	log_warn("rollout %s: wave %d unhealthy: %s", r->id, w + 1, why);
+	if (!halt)
+		return TP_OK;
+	tp_errf(&r->fail, TP_EPOLICY, "HealthCheckFailed", "wave %d: %s", w + 1, why);
+	r->status = "halted";
+	*e = r->fail;
+	return TP_EPOLICY;
+}
+
 static int run_wave(struct ro *r, int w, const cJSON *wave, tp_err *e)
 {
 	struct target **todo = tp_xcalloc(r->nt + 1, sizeof *todo), **done = tp_xcalloc(r->nt + 1, sizeof *done);
@@ -1069,13 +1114,16 @@ static int run_wave(struct ro *r, int w, const cJSON *wave, tp_err *e)
 	free(done);
 	if (rc < 0 || r->status)
 		return rc;
-	/* Health gate: every update of the wave succeeded. (A policy hook,
-	 * rollout_health(wave, results, ctx), is future work: policy.h.) */
-	if (failed && !cJSON_IsFalse(cJSON_GetObjectItem(wave, "halt_on_failure"))) {
+	/* Health gate: every update of the wave succeeded, then the policy's
+	 * rollout_health(wave, results, ctx) when it has one. */
+	int halt = !cJSON_IsFalse(cJSON_GetObjectItem(wave, "halt_on_failure"));
+	if (failed && halt) {
 		r->status = "halted";
 		return tp_errf(e, TP_EAWS, r->fail.code, "wave %d: function %s: %s", w + 1, r->fail_fn,
 			       r->fail.message);
 	}
+	if (!failed)
+		return health_gate(r, w, wave, halt, e);
 	return TP_OK;
 }
 

@@ -63,6 +63,20 @@ def quick_canary(src):
     return src.replace("wave(1, 1, 30)", "wave(1, 1, 1)")
 
 
+def unhealthy_canary(src):
+    """A policy whose health hook fails the canary wave and passes others."""
+    src = quick_canary(src)
+    return src.replace(
+        "return { pipeline = pipeline, rollout = rollout }",
+        "local function rollout_health(wave, results, ctx)\n"
+        "  if wave.index == 0 then\n"
+        "    return nil, \"canary \" .. results[1][\"function\"] .. \": error rate 12% over 1%\"\n"
+        "  end\n"
+        "  return true\n"
+        "end\n"
+        "return { pipeline = pipeline, rollout = rollout, rollout_health = rollout_health }")
+
+
 def layer_mode(src):
     src = quick_canary(src)
     return src.replace(
@@ -317,6 +331,28 @@ class RolloutTest(unittest.TestCase):
         self.assertEqual(json.loads(r.stdout)["status"], "done")
         self.assertEqual(sorted(p for p, _ in self.updates()), names)
         self.assertEqual(set(self.shas(names).values()), {sha_b64(data2)})
+
+    def test_health_hook_halts_after_canary(self):
+        """The policy's rollout_health sees the wave and its results; nil,
+        "reason" halts the rollout after the canary, naming the reason."""
+        key = "hh-%s.zip" % uuid.uuid4().hex[:6]
+        data1, _ = self.upload(key, "v1")
+        names = self.fleet(key, 5, "hh" + uuid.uuid4().hex[:5])
+        data2, v2 = self.upload(key, "v2")
+        pol = policy_file(unhealthy_canary)
+        self.addCleanup(os.unlink, pol)
+        self.proxy.reset()
+        r = self.rollout(["s3://%s/%s#%s" % (BUCKET, key, v2)], self.env_for(TASKPIPE_POLICY=pol))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual(out["status"], "halted", out)
+        self.assertEqual(out["failure"]["code"], "HealthCheckFailed", out)
+        self.assertIn("canary tp-%s: error rate 12%% over 1%%" % names[0], out["failure"]["message"])
+        # The canary got the new code; nothing after it was touched.
+        self.assertEqual([p for p, _ in self.updates()], [names[0]])
+        shas = self.shas(names)
+        self.assertEqual(shas[names[0]], sha_b64(data2))
+        self.assertEqual({shas[p] for p in names[1:]}, {sha_b64(data1)})
 
     def moto_attaches_layers(self, key):
         """moto_server (with use_docker off) cannot find a published layer version by
