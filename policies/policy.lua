@@ -395,4 +395,12 @@ local function rollout(change, targets, ctx)
   return waves
 end
 
+-- Health gate. After a wave's updates all succeeded, taskpipe calls the
+-- policy's optional rollout_health(wave, results, ctx): wave has `index`
+-- (0 for the first) and `targets`; results lists {pipeline, function, status,
+-- code_sha256} for the wave's functions. Return true to go on, or nil,
+-- "reason" to fail the wave (the rollout halts when halt_on_failure). This
+-- policy defines none: a wave is healthy when its updates succeeded. A
+-- policy could look further, e.g. at the canary's recent errors.
+
 return { pipeline = pipeline, rollout = rollout }
