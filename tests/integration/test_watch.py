@@ -88,6 +88,9 @@ class WatchTest(unittest.TestCase):
         wait_for(lambda: env.fn("w3") and env.fn("w1")["Timeout"] == 40 and env.fn("w2") is None,
                  what="changes made while stopped")
         self.assertIsNone(env.queue("w2"))
+        # The batch's line is printed after its pipelines are reconciled and
+        # its checkpoint written: wait for it rather than race it.
+        wait_for(lambda: len(w2.keys()) >= 3, 30, "the resumed batch's line")
         # Resumed after the checkpoint: only the new records, none of the first run's.
         self.assertEqual(w2.keys(), ["w3", "w1", "w2"])
         w2.proc.send_signal(signal.SIGTERM)
