@@ -18,7 +18,7 @@ import zipfile
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from runtime_emulator import RuntimeEmulator  # noqa: E402
+from runtime_emulator import RuntimeEmulator, stream_records  # noqa: E402
 
 import boto3  # noqa: E402
 
@@ -76,24 +76,7 @@ class Stream:
         self.after = None
 
     def records(self):
-        shard = self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"][0]
-        kw = {"ShardIteratorType": "TRIM_HORIZON"}
-        if self.after:
-            kw = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.after}
-        it = self.streams.get_shard_iterator(StreamArn=self.arn, ShardId=shard["ShardId"], **kw)["ShardIterator"]
-        out = []
-        while True:
-            r = self.streams.get_records(ShardIterator=it, Limit=1000)
-            if not r["Records"]:
-                break
-            out += r["Records"]
-            it = r["NextShardIterator"]
-        for rec in out:
-            rec["dynamodb"]["ApproximateCreationDateTime"] = int(
-                rec["dynamodb"]["ApproximateCreationDateTime"].timestamp())
-            rec["eventSourceARN"] = self.arn
-        if out:
-            self.after = out[-1]["dynamodb"]["SequenceNumber"]
+        out, self.after = stream_records(self.streams, self.arn, self.after)
         return out
 
 

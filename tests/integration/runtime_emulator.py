@@ -30,6 +30,30 @@ PREFIX = "/2018-06-01/runtime"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:taskpipe"
 
 
+def stream_records(streams, arn, after=None):
+    """Plays the event source mapping: the records of the table's stream after
+    sequence number `after` (all when None), shaped as Lambda delivers them
+    ({"Records": [...]} items). Returns (records, the last sequence number or
+    `after` when there are none)."""
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+    kw = {"ShardIteratorType": "TRIM_HORIZON"}
+    if after:
+        kw = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
+    it = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], **kw)["ShardIterator"]
+    out = []
+    while True:
+        r = streams.get_records(ShardIterator=it, Limit=1000)
+        if not r["Records"]:
+            break
+        out += r["Records"]
+        it = r["NextShardIterator"]
+    for rec in out:     # boto3 parses dates; Lambda's JSON has epoch seconds
+        rec["dynamodb"]["ApproximateCreationDateTime"] = int(
+            rec["dynamodb"]["ApproximateCreationDateTime"].timestamp())
+        rec["eventSourceARN"] = arn
+    return out, (out[-1]["dynamodb"]["SequenceNumber"] if out else after)
+
+
 def vm_hwm_kb(pid):
     try:
         with open("/proc/%d/status" % pid) as f:

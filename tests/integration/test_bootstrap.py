@@ -18,7 +18,7 @@ import zipfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import TASKPIPE, Moto, run_taskpipe  # noqa: E402
 from awsproxy import FaultProxy  # noqa: E402
-from runtime_emulator import RuntimeEmulator  # noqa: E402
+from runtime_emulator import RuntimeEmulator, stream_records  # noqa: E402
 
 _seq = itertools.count()
 
@@ -64,24 +64,7 @@ class Env:
 
     def records(self):
         """Stream records written since the last call, as Lambda delivers them."""
-        shard = self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"][0]
-        kw = {"ShardIteratorType": "TRIM_HORIZON"}
-        if self.after:
-            kw = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.after}
-        it = self.streams.get_shard_iterator(StreamArn=self.arn, ShardId=shard["ShardId"], **kw)["ShardIterator"]
-        out = []
-        while True:
-            r = self.streams.get_records(ShardIterator=it, Limit=1000)
-            if not r["Records"]:
-                break
-            out += r["Records"]
-            it = r["NextShardIterator"]
-        for rec in out:     # boto3 parses dates; Lambda's JSON has epoch seconds
-            rec["dynamodb"]["ApproximateCreationDateTime"] = int(
-                rec["dynamodb"]["ApproximateCreationDateTime"].timestamp())
-            rec["eventSourceARN"] = self.arn
-        if out:
-            self.after = out[-1]["dynamodb"]["SequenceNumber"]
+        out, self.after = stream_records(self.streams, self.arn, self.after)
         return out
 
     def fn(self, name):
