@@ -21,7 +21,7 @@ import uuid
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Moto, REGION  # noqa: E402
+from harness import Moto, REGION, TASKPIPE, run_taskpipe  # noqa: E402
 from awsmodel import AwsModel, STATE_FIELDS  # noqa: E402
 
 import boto3  # noqa: E402
@@ -513,6 +513,34 @@ class TestS3Streaming(unittest.TestCase):
                              [("PutObject", 200), ("GetObject", 500), ("GetObject", 200)])
         finally:
             aws.stop()
+
+
+class TestTaskpipeSeesAwsErrors(LayerTest):
+    """taskpipe's error parser (src/awserr.c) reads the codes the layer sends."""
+
+    def tp_error(self, *args, **env):
+        self.assertTrue(os.access(TASKPIPE, os.X_OK), "taskpipe missing: %s (make)" % TASKPIPE)
+        r = run_taskpipe(["aws"] + list(args), self.moto.env(
+            AWS_ENDPOINT_URL=self.aws.endpoint, AWS_MAX_ATTEMPTS=1, **env), timeout=60)
+        self.assertEqual(r.returncode, 1, r.stderr[-500:])
+        lines = [ln for ln in r.stderr.splitlines() if ln.startswith('{"error"')]
+        self.assertTrue(lines, r.stderr[-500:])
+        return json.loads(lines[-1])["error"]
+
+    def test_codes(self):
+        name = uniq("q")
+        self.sqs.delete_queue(QueueUrl=self.sqs.create_queue(QueueName=name)["QueueUrl"])
+        err = self.tp_error("sqs", "CreateQueue", json.dumps({"QueueName": name}))
+        self.assertEqual((err["code"], err["status"]),
+                         ("AWS.SimpleQueueService.QueueDeletedRecently", 400))
+        fn, _ = self.create_function()
+        err = self.tp_error("lambda", "PUT", "/2015-03-31/functions/%s/configuration" % fn,
+                            '{"Timeout": 5}')
+        self.assertEqual((err["code"], err["status"]), ("ResourceConflictException", 409))
+        self.assertIn("Pending", err["message"])
+        self.aws.throttle_fraction = 1.0
+        err = self.tp_error("lambda", "GET", "/2015-03-31/functions/")
+        self.assertEqual((err["code"], err["status"]), ("TooManyRequestsException", 429))
 
 
 class TestControl(LayerTest):
