@@ -395,9 +395,11 @@ class TestRateLimit(LayerTest):
     def test_shared_limit_across_threads(self):
         results = []
         lock = threading.Lock()
+        clients = [client("lambda", self.aws.endpoint) for _ in range(3)]
+        go = threading.Barrier(4)
 
-        def worker():
-            lam = client("lambda", self.aws.endpoint)
+        def worker(lam):
+            go.wait()
             for _ in range(10):
                 try:
                     lam.list_functions(MaxItems=1)
@@ -408,10 +410,11 @@ class TestRateLimit(LayerTest):
                         "retry-after"), resp.get("retryAfterSeconds"))
                 with lock:
                     results.append((time.monotonic(), r))
-        t0 = time.monotonic()
-        threads = [threading.Thread(target=worker) for _ in range(3)]
+        threads = [threading.Thread(target=worker, args=(c,)) for c in clients]
         for t in threads:
             t.start()
+        go.wait()
+        t0 = time.monotonic()
         for t in threads:
             t.join()
         elapsed = time.monotonic() - t0
