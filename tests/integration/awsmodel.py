@@ -51,8 +51,9 @@ AWS pages each behaviour is based on:
              60 seconds before creating a queue with the same name" (QueueDeletedRecently)
              https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html
              https://docs.aws.amazon.com/botocore/latest/reference/services/sqs/client/exceptions/QueueDeletedRecently.html
-  [sqsjson]  SQS AWS JSON protocol errors: __type plus x-amzn-query-error "<query code>;Sender"
-             https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-json-faqs.html
+  [sqsjson]  Interpreting SQS JSON API responses: errors carry __type and x-amzn-query-error
+             "<query code>;Sender" (e.g. AWS.SimpleQueueService.NonExistentQueue;Sender)
+             https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-json-api-responses.html
   [lag]      No AWS page gives a number for list staleness. SQS: "After you create a queue,
              you must wait at least one second after the queue is created to be able to use
              the queue" (API_CreateQueue); the Tagging API and SQS/Lambda tag calls are
