@@ -187,9 +187,8 @@ class _Fn:
                     "LastUpdateStatusReasonCode": code}
         out = {"State": "Active", "LastUpdateStatus": "Successful"}
         if self.updated and now < self.update_until:
-            out.update(LastUpdateStatus="InProgress",
-                       LastUpdateStatusReason="The function is being updated.",
-                       LastUpdateStatusReasonCode="Updating")
+            # Only the status: no LastUpdateStatusReasonCode value means "in progress".
+            out["LastUpdateStatus"] = "InProgress"
         elif self.updated and self.update_fail:
             reason, code = self.update_fail
             out.update(LastUpdateStatus="Failed", LastUpdateStatusReason=reason,
