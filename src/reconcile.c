@@ -222,6 +222,29 @@ struct step {
 	done_fn done;
 };
 
+/* WHEN_REPEAT steps poll while a record waits; the state that started the
+ * wait was just read (observed, or an update's answer), so the first poll
+ * comes after a pause too. */
+static int fn_waiting(const struct rec *p)
+{
+	return p->fn_wait;
+}
+
+static int esm_waiting(const struct rec *p)
+{
+	return p->esm_wait;
+}
+
+static int any_waiting(const struct run *r, emit_fn emit)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		const struct rec *p = &r->recs[i];
+		if (!p->failed && !p->done && (emit == rc_emit_wait ? fn_waiting(p) : esm_waiting(p)))
+			return 1;
+	}
+	return 0;
+}
+
 /* The order is the point: the function and the mapping are waited for
  * before they are changed; a lower visibility timeout follows the lower
  * function timeout; the mapping's new limit (mapping-pre) is in force before
@@ -524,10 +547,11 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 				break;
 		}
 		if (st->when == WHEN_REPEAT) {
-			/* Polls 0.1, 0.2, 0.4, 0.8 s apart, then every second. */
-			for (int round = 0; round <= RC_WAIT_ROUNDS; round++) {
-				if (round)
-					tp_sleep_ms(round < 5 ? 100 << (round - 1) : 1000);
+			/* Polls 0.25, 0.5, 1 s apart, then every 2 s: a
+			 * transition takes seconds on AWS, and each poll is a
+			 * Lambda control-plane call. */
+			for (int round = 0; round <= RC_WAIT_ROUNDS && any_waiting(&r, st->emit); round++) {
+				tp_sleep_ms(round < 3 ? 250 << round : 2000);
 				if (!run_step(&r, st->emit, st->done, 0))
 					break;
 			}

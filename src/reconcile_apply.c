@@ -460,9 +460,11 @@ void rc_done_mapping_pre(struct run *r, struct rec *p, struct aws_call *c, int n
 		rc_fail(p, &c[0].err);
 		return;
 	}
-	/* Mapping-post has more for this mapping: it must settle (Updating)
-	 * first, and mapping-wait re-reads it so post diffs what is now. */
-	p->esm_wait = p->esm_post;
+	/* A mapping change is in force only once the mapping has settled
+	 * (Updating, Disabling): wait for that before step extras loosens
+	 * reserved concurrency, and before mapping-post, which diffs the
+	 * mapping as mapping-wait re-read it. */
+	p->esm_wait = p->esm_post || changed(p, "function", "ReservedConcurrentExecutions");
 }
 
 int rc_emit_mapping_post(struct run *r, struct rec *p, struct aws_call *c)
