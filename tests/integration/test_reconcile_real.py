@@ -196,8 +196,7 @@ class Transitions(Base):
         self.assertEqual(len(e.mappings("f")), 1)
         self.assertEqual(self.violations(e), [])
 
-    def test_failed_function_not_ours_is_reported(self):
-        e = self.env("nfail")
+        # a Failed function that is not ours is reported and left alone
         fn = e.prefix + "x"
         self.aws.fail_function(fn, on="create")
         lam = self.moto.client("lambda", endpoint=self.aws.endpoint)
@@ -206,7 +205,7 @@ class Transitions(Base):
         time.sleep(10 * SCALE)
         self.assertEqual(self.aws.function_state(fn)["State"], "Failed")
         e.put({"pipeline": "x"})
-        res, _ = e.apply(expect=1)
+        res, _ = e.apply("x", expect=1)
         self.assertEqual(res["x"]["error"]["code"], "NameCollision", res["x"])
         self.assertIsNotNone(e.function("x"))          # left alone
         self.assertIsNone(e.queue_url(e.qname("x")))
@@ -388,7 +387,8 @@ class Order(Base):
 
 
 class Calls(Base):
-    """Calls per pipeline through the layer: create, a 1 -> 5 change, delete."""
+    """Calls per pipeline through the layer: create, a 1 -> 5 change, delete;
+    the limit stays in force for every pipeline of the batch throughout."""
 
     def test_calls_per_pipeline(self):
         e = self.env("calls")
@@ -399,6 +399,7 @@ class Calls(Base):
             self.aws.reset()
             fn()
             counts = self.aws.counts()
+            sys.stderr.write("\n%s: %s\n" % (what, json.dumps(counts, sort_keys=True)))
             lam = sum(v for k, v in counts.items() if k.startswith("lambda:"))
             sqs = sum(v for k, v in counts.items() if k.startswith("sqs:"))
             out[what] = (lam / n, sqs / n)
@@ -413,6 +414,11 @@ class Calls(Base):
             e.ddb.delete_item(TableName=e.prefix + "config", Key={"pipeline": {"S": p}})
         measure("delete", lambda: e.apply())
         sys.stderr.write("\ncalls per pipeline (lambda, sqs): %s\n" % json.dumps(out))
+        for p in names:
+            hist = self.aws.limit_history(e.prefix + p)
+            self.assertTrue(hist)
+            self.assertTrue(all(b is not None and b <= 5 for _, b in hist), (p, hist))
+        self.assertEqual(self.violations(e), [])
         # ceilings: observation plus only the calls the change needs
         self.assertLessEqual(out["create"][0], 8)
         self.assertLessEqual(out["1->5"][0], 6)
