@@ -4,6 +4,7 @@
  * change objects in the record; the apply steps act on those. */
 #include "reconcile_int.h"
 
+#include "ddb.h"
 #include "json.h"
 
 #include <cjson/cJSON.h>
@@ -340,6 +341,30 @@ cJSON *rc_mapping_update(struct rec *p, int record)
 	return upd;
 }
 
+/* "When you delete a queue, the deletion process takes up to 60 seconds.
+ * Requests you send involving that queue during the 60 seconds might
+ * succeed" (SQS DeleteQueue). A queue this pipeline's last run deleted less
+ * than that ago may still answer GetQueueUrl: it is dying, not ours to
+ * confirm. Wait for the name to be free (a later run creates the queue).
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteQueue.html
+ * Only the main queue: a non-empty DLQ may have been kept on purpose. */
+#define RC_QUEUE_DYING_S 65   /* 60 s, plus slack for clocks */
+
+static int queue_dying(struct rec *p)
+{
+	if (!p->q_url || strcmp(ddb_get_str(p->state, "status", ""), "deleted") != 0)
+		return 0;
+	long ago = (long)(tp_now_ms() / 1000) - ddb_get_long(p->state, "updated_at", 0);
+	if (ago >= RC_QUEUE_DYING_S)
+		return 0;
+	char s[32];
+	snprintf(s, sizeof s, "%ld", ago < 0 ? 0 : ago);
+	rc_retryf(p, "QueueDeletedRecently",
+		  "queue %s was deleted %s s ago and may still answer for up to 60 s; taskpipe recreates it once the name is free: retry later",
+		  p->nm.queue, s);
+	return 1;
+}
+
 static int fn_failed(const struct rec *p)
 {
 	const char *st = cJSON_GetStringValue(
@@ -452,6 +477,8 @@ void rc_check_and_diff(struct run *r, struct rec *p)
 		p->esm_wait = p->esm && rc_esm_transitional(p->esm);
 		return;
 	}
+	if (queue_dying(p))
+		return;
 	reconcile_code_marker(rc_spec_part(p, "func"), p->code_marker, sizeof p->code_marker);
 	if (!p->q_url && !p->dlq_url && !p->fn)
 		p->res->action = REC_CREATE;

@@ -245,6 +245,37 @@ class Recreate(Base):
         self.assertEqual(e.mapping("r")["EventSourceArn"], q["QueueArn"])
 
 
+    def test_dying_queue_not_confirmed(self):
+        # AWS: a deleted queue "might" still answer for up to 60 s. Here the
+        # DeleteQueue calls are answered 200 without reaching moto, so the
+        # queues taskpipe just deleted still answer: they stand for dying ones.
+        e = self.env("dying")
+        e.put({"pipeline": "d"})
+        res, _ = e.apply()
+        self.assertEqual(res["d"]["status"], "ok")
+        e.ddb.delete_item(TableName=e.prefix + "config", Key={"pipeline": {"S": "d"}})
+        self.aws.add_rule({"match": {"service": "sqs", "operation": "DeleteQueue"}, "times": -1,
+                           "action": {"status": 200, "body": "{}"}})
+        try:
+            res, _ = e.apply()
+        finally:
+            self.aws.reset()
+        self.assertEqual((res["d"]["status"], res["d"]["action"]), ("ok", "delete"))
+        self.assertIsNone(e.function("d"))
+        self.assertIsNotNone(e.queue_url(e.qname("d")))     # "dying"
+        e.put({"pipeline": "d"})
+        self.aws.reset()
+        res, _ = e.apply(expect=1)
+        r = res["d"]
+        muts = {k for k in self.aws.mutating_counts() if not k.startswith("dynamodb:")}
+        self.assertEqual(r["status"], "error", r)
+        self.assertEqual(r["error"]["code"], "QueueDeletedRecently", r)
+        self.assertTrue(r["error"]["retryable"], r)
+        self.assertEqual(muts, set(), r)     # only its state and lease were written
+        self.assertIsNone(e.function("d"))                   # nothing built on it
+        self.assertNotEqual(state_item(e, "d")["status"]["S"], "ok")
+
+
 class Order(Base):
     """Defect 11: visibility timeout vs function timeout, Architectures, QueueArn, images."""
 
