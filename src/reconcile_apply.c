@@ -186,7 +186,11 @@ int rc_emit_queue_late(struct run *r, struct rec *p, struct aws_call *c)
 	return 1;
 }
 
-/* Remember whether Lambda is still applying an update to this function. */
+/* Remember whether Lambda is still creating (Pending) or updating this
+ * function: "any invocations or other API actions that operate on the
+ * function will fail" while Pending, and updates conflict while InProgress
+ * (https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html), so
+ * the steps after (configuration, concurrency, the new mapping) wait. */
 static void note_function_state(struct rec *p, const cJSON *cfg)
 {
 	const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "State"));
