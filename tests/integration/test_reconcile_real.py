@@ -135,14 +135,14 @@ class Limits(Base):
 
 class Transitions(Base):
     """Defect 6: function and mapping transitions are waited for, not collided with."""
-    model = {"fn_update_s": 50, "esm_transition_s": 75}   # 1 s and 1.5 s here
+    model = {"fn_update_s": 50, "esm_transition_s": 100}   # 1 s and 2 s here
 
     def test_function_update_in_progress_is_waited_for(self):
         e = self.env("busy")
         e.put({"pipeline": "busy"})
         res, _ = e.apply()
         self.assertEqual(res["busy"]["status"], "ok", res["busy"])
-        time.sleep(75 * SCALE)          # the mapping settles
+        time.sleep(100 * SCALE)         # the mapping settles
         # someone else's update is in progress (1 s) when taskpipe looks
         lam = self.moto.client("lambda", endpoint=self.aws.endpoint)
         lam.update_function_configuration(FunctionName=e.prefix + "busy", MemorySize=128)
