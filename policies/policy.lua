@@ -73,6 +73,9 @@
 -- policy therefore raises max_receive_count's default to 10 there, and refuses
 -- when reserving would leave the account fewer than ctx.unreserved_min (100)
 -- unreserved executions. That is why the default concurrency is 2.
+-- Switching between the two levers (1 <-> N, enable, disable), taskpipe
+-- puts the new limit in force before it removes the old one (README,
+-- "Pipelines"), so a group never runs unlimited in between.
 --
 -- ctx: { instance, region, prefix, account_concurrency, unreserved_min,
 --        defaults = { code_bucket, code_key, role_arn }, now }

@@ -27,11 +27,28 @@
 
 /* ---- small helpers ---- */
 
+/* AWS answers that mean "not now": the resource is in a transition, the
+ * control plane is throttling, or a queue name is in its 60 s quarantine. */
+static const char *const retry_codes[] = {
+	"ResourceConflictException", "ResourceInUseException", "QueueDeletedRecently",
+	"TooManyRequestsException", "ThrottlingException", "Throttling", "LeaseHeld",
+	"DeadlineNear", "FunctionUpdateTimeout", "MappingTransitionTimeout", NULL,
+};
+
 void rc_fail(struct rec *p, const tp_err *e)
 {
 	p->failed = 1;
 	p->res->rc = e->rc ? e->rc : TP_EAWS;
 	p->res->err = *e;
+	for (int i = 0; retry_codes[i]; i++)
+		if (strstr(e->code, retry_codes[i]))
+			p->res->retryable = 1;
+}
+
+void rc_retryf(struct rec *p, const char *code, const char *fmt, const char *a1, const char *a2)
+{
+	rc_failf(p, TP_ECONFLICT, code, fmt, a1, a2);
+	p->res->retryable = 1;
 }
 
 void rc_failf(struct rec *p, int rc, const char *code, const char *fmt, const char *a1,
@@ -159,6 +176,7 @@ static int emit_state(struct run *r, struct rec *p, struct aws_call *c)
 	if (p->failed) {
 		ddb_put_str(item, "error_code", p->res->err.code);
 		ddb_put_str(item, "message", p->res->err.message);
+		ddb_put_bool(item, "retryable", p->res->retryable);
 	}
 	/* Keep the spec that is in force: on failure, the last good one. */
 	cJSON *keep = p->failed ? p->old_spec : p->spec;
@@ -204,18 +222,54 @@ struct step {
 	done_fn done;
 };
 
+/* WHEN_REPEAT steps poll while a record waits; the state that started the
+ * wait was just read (observed, or an update's answer), so the first poll
+ * comes after a pause too. */
+static int fn_waiting(const struct rec *p)
+{
+	return p->fn_wait;
+}
+
+static int esm_waiting(const struct rec *p)
+{
+	return p->esm_wait;
+}
+
+static int any_waiting(const struct run *r, emit_fn emit)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		const struct rec *p = &r->recs[i];
+		if (!p->failed && !p->done && (emit == rc_emit_wait ? fn_waiting(p) : esm_waiting(p)))
+			return 1;
+	}
+	return 0;
+}
+
+/* The order is the point: the function and the mapping are waited for
+ * before they are changed; a lower visibility timeout follows the lower
+ * function timeout; the mapping's new limit (mapping-pre) is in force before
+ * reserved concurrency is removed (extras), and reserved concurrency before
+ * MaximumConcurrency is removed or the mapping enabled (mapping-post). */
 static const struct step steps[] = {
 	{ "find", WHEN_OBSERVE, rc_emit_find, rc_done_find },
 	{ "details", WHEN_OBSERVE, rc_emit_details, rc_done_details },
 	{ "mapping", WHEN_OBSERVE, rc_emit_mapping, rc_done_mapping },
+	{ "wait", WHEN_REPEAT, rc_emit_wait, rc_done_wait },
+	{ "mapping-wait", WHEN_REPEAT, rc_emit_esm_wait, rc_done_esm_wait },
+	{ "delete-failed", WHEN_APPLY, rc_emit_delete_failed, rc_done_delete_failed },
 	{ "dlq", WHEN_APPLY, rc_emit_dlq, rc_done_dlq },
+	{ "dlq-arn", WHEN_APPLY, rc_emit_dlq_arn, rc_done_queue_arn },
 	{ "queue", WHEN_APPLY, rc_emit_main_queue, rc_done_main_queue },
+	{ "queue-arn", WHEN_APPLY, rc_emit_queue_arn, rc_done_queue_arn },
 	{ "function", WHEN_APPLY, rc_emit_function_code, rc_done_function },
 	{ "wait", WHEN_REPEAT, rc_emit_wait, rc_done_wait },
 	{ "config", WHEN_APPLY, rc_emit_function_config, rc_done_function },
 	{ "wait", WHEN_REPEAT, rc_emit_wait, rc_done_wait },
+	{ "queue-late", WHEN_APPLY, rc_emit_queue_late, rc_done_all_ok },
+	{ "mapping-pre", WHEN_APPLY, rc_emit_mapping_pre, rc_done_mapping_pre },
+	{ "mapping-wait", WHEN_REPEAT, rc_emit_esm_wait, rc_done_esm_wait },
 	{ "extras", WHEN_APPLY, rc_emit_function_extras, rc_done_all_ok },
-	{ "mapping", WHEN_APPLY, rc_emit_mapping_change, rc_done_all_ok },
+	{ "mapping-post", WHEN_APPLY, rc_emit_mapping_post, rc_done_all_ok },
 	{ "delete-mapping", WHEN_APPLY, rc_emit_delete_mapping, rc_done_delete },
 	{ "delete-function", WHEN_APPLY, rc_emit_delete_function, rc_done_delete },
 	{ "delete-queue", WHEN_APPLY, rc_emit_delete_queue, rc_done_delete },
@@ -493,9 +547,11 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 				break;
 		}
 		if (st->when == WHEN_REPEAT) {
-			for (int round = 0; round <= RC_WAIT_ROUNDS; round++) {
-				if (round)
-					tp_sleep_ms(1000);
+			/* Polls 0.25, 0.5, 1 s apart, then every 2 s: a
+			 * transition takes seconds on AWS, and each poll is a
+			 * Lambda control-plane call. */
+			for (int round = 0; round <= RC_WAIT_ROUNDS && any_waiting(&r, st->emit); round++) {
+				tp_sleep_ms(round < 3 ? 250 << round : 2000);
 				if (!run_step(&r, st->emit, st->done, 0))
 					break;
 			}
@@ -539,6 +595,7 @@ cJSON *reconcile_result_json(const struct rec_result *r)
 		cJSON *e = cJSON_AddObjectToObject(o, "error");
 		cJSON_AddStringToObject(e, "code", r->err.code);
 		cJSON_AddStringToObject(e, "message", r->err.message);
+		cJSON_AddBoolToObject(e, "retryable", r->retryable);
 	}
 	if (r->hash[0])
 		cJSON_AddStringToObject(o, "spec_hash", r->hash);

@@ -21,6 +21,12 @@
  * leaves no state. Confirming an unchanged pipeline needs no lease. With a
  * deadline, no step starts after deadline - reserve: the pipelines not
  * finished fail with DeadlineNear and are retried later.
+ *
+ * AWS is asynchronous: a function Pending or updating, and a mapping in a
+ * transition, are waited for (bounded) before they are changed; what does
+ * not settle in time, and QueueDeletedRecently, fail retryable (never "ok").
+ * A group's concurrency limit is never loosened before the new one is in
+ * force (see reconcile_apply.c).
  */
 #ifndef TP_RECONCILE_H
 #define TP_RECONCILE_H
@@ -33,6 +39,8 @@ struct rec_result {
 	char *name;            /* pipeline name */
 	int rc;                /* TP_OK or the error */
 	tp_err err;            /* why it failed */
+	int retryable;         /* the failure clears by itself: retry later (a transition,
+				  a throttle, a queue name deleted < 60 s ago) */
 	int action;            /* enum rec_action */
 	int changes;           /* number of field changes (planned or made) */
 	char *changes_json;    /* JSON array: {"resource","action"} or {"resource","field","from","to"} */

@@ -49,8 +49,12 @@ static int emit_queue(struct run *r, struct rec *p, struct aws_call *c, int dlq)
 	cJSON *want = rc_spec_part(p, dlq ? "dlq" : "queue");
 	cJSON *attrs = queue_attributes(want);
 	if (!dlq) {
-		char arn[256];
-		rc_queue_arn(r, p->dlq_url, arn, sizeof arn);
+		const char *arn = rc_queue_arn(p, 1);
+		if (!arn) {
+			cJSON_Delete(attrs);
+			rc_failf(p, TP_EAWS, "NoQueueArn", "dead-letter queue %s: its QueueArn is unknown%s", p->nm.dlq, "");
+			return 0;
+		}
 		cJSON *mrc = cJSON_GetObjectItem(want, "maxReceiveCount");
 		char *rp = tp_xasprintf("{\"deadLetterTargetArn\":\"%s\",\"maxReceiveCount\":%ld}", arn,
 					mrc ? (long)mrc->valuedouble : 5);
@@ -66,12 +70,27 @@ static int emit_queue(struct run *r, struct rec *p, struct aws_call *c, int dlq)
 		rc_prep_sqs(&c[n++], "CreateQueue", NULL, in);
 		return n;
 	}
+	/* Lambda requires the queue's visibility timeout >= the function's
+	 * timeout for the mapping ("Creating and configuring an Amazon SQS event
+	 * source mapping", services-sqs-configure.html): a visibility timeout
+	 * that would drop below the function's current timeout waits for the
+	 * function's new, lower one (step queue-late). Raising goes first. */
+	int late = 0;
+	if (!dlq && changed(p, res, "VisibilityTimeout")) {
+		cJSON *vt = cJSON_GetObjectItem(want, "VisibilityTimeout");
+		cJSON *ft = cJSON_GetObjectItem(cJSON_GetObjectItem(p->fn, "Configuration"), "Timeout");
+		if (cJSON_IsNumber(vt) && cJSON_IsNumber(ft) && vt->valuedouble < ft->valuedouble) {
+			cJSON_DeleteItemFromObject(attrs, "VisibilityTimeout");
+			p->vis_late = late = 1;
+		}
+	}
 	int attr_change = 0;
 	cJSON *ch;
 	cJSON_ArrayForEach(ch, p->changes) {
 		const char *cres = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "resource"));
 		const char *f = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "field"));
-		if (cres && f && strcmp(cres, res) == 0 && !tp_startswith(f, "Tags"))
+		if (cres && f && strcmp(cres, res) == 0 && !tp_startswith(f, "Tags") &&
+		    !(late && strcmp(f, "VisibilityTimeout") == 0))
 			attr_change = 1;
 	}
 	if (attr_change) {
@@ -107,6 +126,15 @@ static int emit_queue(struct run *r, struct rec *p, struct aws_call *c, int dlq)
 static void done_queue(struct rec *p, struct aws_call *c, int n, int dlq)
 {
 	for (int i = 0; i < n; i++) {
+		if (c[i].rc != TP_OK && strstr(c[i].err.code, "QueueDeletedRecently")) {
+			/* "You must wait 60 seconds after deleting a queue before you can
+			 * create another queue with the same name" (SQS CreateQueue,
+			 * QueueDeletedRecently): a later run creates it. */
+			rc_retryf(p, "QueueDeletedRecently",
+				  "queue %s was deleted less than 60 s ago; SQS refuses the name until then: retry later%s",
+				  dlq ? p->nm.dlq : p->nm.queue, "");
+			return;
+		}
 		if (c[i].rc != TP_OK) {
 			rc_fail(p, &c[i].err);
 			return;
@@ -143,23 +171,62 @@ int rc_emit_main_queue(struct run *r, struct rec *p, struct aws_call *c)
 void rc_done_main_queue(struct run *r, struct rec *p, struct aws_call *c, int n)
 {
 	done_queue(p, c, n, 0);
-	if (!p->failed && p->q_url)
-		rc_queue_arn(r, p->q_url, p->desired_arn_q, sizeof p->desired_arn_q);
 }
 
-/* Remember whether Lambda is still applying an update to this function. */
+int rc_emit_queue_late(struct run *r, struct rec *p, struct aws_call *c)
+{
+	if (!p->spec || !p->vis_late || !p->q_url)
+		return 0;
+	cJSON *in = cJSON_CreateObject();
+	cJSON *a = cJSON_AddObjectToObject(in, "Attributes");
+	char s[64];
+	json_value_str(cJSON_GetObjectItem(rc_spec_part(p, "queue"), "VisibilityTimeout"), s, sizeof s);
+	cJSON_AddStringToObject(a, "VisibilityTimeout", s);
+	rc_prep_sqs(&c[0], "SetQueueAttributes", p->q_url, in);
+	return 1;
+}
+
+/* Remember whether Lambda is still creating (Pending) or updating this
+ * function: "any invocations or other API actions that operate on the
+ * function will fail" while Pending, and updates conflict while InProgress
+ * (https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html), so
+ * the steps after (configuration, concurrency, the new mapping) wait. */
 static void note_function_state(struct rec *p, const cJSON *cfg)
 {
 	const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "State"));
 	const char *lu = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "LastUpdateStatus"));
-	if ((st && strcmp(st, "Failed") == 0) || (lu && strcmp(lu, "Failed") == 0)) {
+	if (st && strcmp(st, "Failed") == 0) {
+		const char *why = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "StateReason"));
+		rc_failf(p, TP_EAWS, "FunctionFailed",
+			 "function %s is in State Failed (%s); the next run deletes and recreates it", p->nm.function,
+			 why ? why : "no reason given");
+		return;
+	}
+	if (lu && strcmp(lu, "Failed") == 0) {
 		const char *why = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "LastUpdateStatusReason"));
-		if (!why)
-			why = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "StateReason"));
 		rc_failf(p, TP_EAWS, "FunctionUpdateFailed", "function update failed: %s%s", why ? why : "no reason given", "");
 		return;
 	}
 	p->fn_wait = (st && strcmp(st, "Pending") == 0) || (lu && strcmp(lu, "InProgress") == 0);
+}
+
+/* An owned function in State Failed is deleted, then created again (step function). */
+int rc_emit_delete_failed(struct run *r, struct rec *p, struct aws_call *c)
+{
+	if (!p->spec || !p->fn_recreate)
+		return 0;
+	rc_prep_lambda(&c[0], "DeleteFunction", "DELETE", rc_fn_path(p, ""), NULL, NULL);
+	return 1;
+}
+
+void rc_done_delete_failed(struct run *r, struct rec *p, struct aws_call *c, int n)
+{
+	if (c[0].rc != TP_OK && !rc_not_found(&c[0])) {
+		rc_fail(p, &c[0].err);
+		return;
+	}
+	cJSON_Delete(p->fn);
+	p->fn = NULL;
 }
 
 int rc_emit_function_code(struct run *r, struct rec *p, struct aws_call *c)
@@ -179,7 +246,7 @@ int rc_emit_function_code(struct run *r, struct rec *p, struct aws_call *c)
 		rc_prep_lambda(&c[0], "CreateFunction", "POST", tp_xstrdup("/2015-03-31/functions"), NULL, in);
 		return 1;
 	}
-	if (!changed(p, "function", "Code"))
+	if (!changed(p, "function", "Code") && !changed(p, "function", "Architectures"))
 		return 0;
 	cJSON *in = cJSON_Duplicate(cJSON_GetObjectItem(func, "Code"), 1);
 	cJSON *arch = cJSON_GetObjectItem(func, "Architectures");
@@ -213,8 +280,8 @@ int rc_emit_wait(struct run *r, struct rec *p, struct aws_call *c)
 	if (!p->fn_wait)
 		return 0;
 	if (++p->fn_waits > RC_WAIT_ROUNDS) {
-		rc_failf(p, TP_EIO, "FunctionUpdateTimeout", "function %s still updating after %s polls",
-			 p->nm.function, "120");
+		rc_retryf(p, "FunctionUpdateTimeout", "function %s still updating after %s polls; retry later",
+			  p->nm.function, "120");
 		return 0;
 	}
 	rc_prep_lambda(&c[0], "GetFunction", "GET", rc_fn_path(p, ""), NULL, NULL);
@@ -239,7 +306,7 @@ static int config_changed(const struct rec *p)
 		const char *res = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "resource"));
 		const char *f = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "field"));
 		if (res && f && strcmp(res, "function") == 0 && !tp_startswith(f, "Tags") &&
-		    strcmp(f, "ReservedConcurrentExecutions") != 0)
+		    strcmp(f, "ReservedConcurrentExecutions") != 0 && strcmp(f, "Architectures") != 0)
 			return 1;  /* Code too: the Description records the code object */
 	}
 	return 0;
@@ -313,32 +380,124 @@ void rc_done_all_ok(struct run *r, struct rec *p, struct aws_call *c, int n)
 		}
 }
 
-int rc_emit_mapping_change(struct run *r, struct rec *p, struct aws_call *c)
+/* ---- the mapping, around the concurrency change ---- */
+
+/* Reserved concurrency that step extras will put. */
+static int reserved_put_pending(const struct rec *p)
+{
+	cJSON *rc = cJSON_GetObjectItem(rc_spec_part(p, "func"), "ReservedConcurrentExecutions");
+	return cJSON_IsNumber(rc) && (p->fn_created || changed(p, "function", "ReservedConcurrentExecutions"));
+}
+
+/* The group's limit is min(reserved concurrency, the enabled mapping's
+ * MaximumConcurrency); SQS pollers without either start at 5 concurrent
+ * invocations and scale up ("Configuring scaling behavior for SQS event
+ * source mappings", services-sqs-scaling.html). The new limit is in force
+ * before the old one goes: the mapping update splits in two around step
+ * extras (reserved concurrency).
+ *   pre:  a disable (with everything else: a disabled mapping runs nothing),
+ *         a new MaximumConcurrency, an enable that no pending change needs
+ *   post: MaximumConcurrency removed (after reserved concurrency is put),
+ *         an enable waiting for reserved concurrency or for that removal
+ * Other fields ride with pre when it is sent, else with post.
+ * Returns the part asked for (NULL: nothing), and *other_part whether the
+ * other part has something too. */
+static cJSON *mapping_part(struct rec *p, int post, int *other_part)
+{
+	*other_part = 0;
+	cJSON *upd = rc_mapping_update(p, 0);
+	if (!upd)
+		return NULL;
+	cJSON *en = cJSON_GetObjectItem(upd, "Enabled");
+	if (cJSON_IsFalse(en)) {
+		if (post) {
+			cJSON_Delete(upd);
+			return NULL;
+		}
+		return upd;
+	}
+	cJSON *sc = cJSON_GetObjectItem(upd, "ScalingConfig");
+	int m_removed = sc && !cJSON_GetObjectItem(sc, "MaximumConcurrency");
+	cJSON *late = cJSON_CreateObject();
+	if (m_removed)
+		cJSON_AddItemToObject(late, "ScalingConfig", cJSON_DetachItemFromObject(upd, "ScalingConfig"));
+	if (en && (m_removed || reserved_put_pending(p)))
+		cJSON_AddItemToObject(late, "Enabled", cJSON_DetachItemFromObject(upd, "Enabled"));
+	int pre_own = cJSON_GetObjectItem(upd, "ScalingConfig") || cJSON_GetObjectItem(upd, "Enabled");
+	if (late->child && !pre_own) {
+		/* No limit change comes first: everything goes in one (post) update. */
+		for (cJSON *it; (it = upd->child);)
+			cJSON_AddItemToObject(late, it->string, cJSON_DetachItemViaPointer(upd, it));
+	}
+	cJSON *mine = post ? late : upd, *other = post ? upd : late;
+	*other_part = other->child != NULL;
+	cJSON_Delete(other);
+	if (!mine->child) {
+		cJSON_Delete(mine);
+		return NULL;
+	}
+	return mine;
+}
+
+static void prep_mapping_update(struct rec *p, struct aws_call *c, cJSON *upd)
+{
+	const char *uuid = cJSON_GetStringValue(cJSON_GetObjectItem(p->esm, "UUID"));
+	cJSON_AddStringToObject(upd, "FunctionName", p->nm.function);
+	rc_prep_lambda(c, "UpdateEventSourceMapping", "PUT",
+		       tp_xasprintf("/2015-03-31/event-source-mappings/%s", uuid ? uuid : ""), NULL, upd);
+}
+
+int rc_emit_mapping_pre(struct run *r, struct rec *p, struct aws_call *c)
+{
+	if (!p->spec || !p->esm)
+		return 0;
+	cJSON *upd = mapping_part(p, 0, &p->esm_post);
+	if (!upd)
+		return 0;
+	prep_mapping_update(p, c, upd);
+	return 1;
+}
+
+void rc_done_mapping_pre(struct run *r, struct rec *p, struct aws_call *c, int n)
+{
+	if (c[0].rc != TP_OK) {
+		rc_fail(p, &c[0].err);
+		return;
+	}
+	/* A mapping change is in force only once the mapping has settled
+	 * (Updating, Disabling): wait for that before step extras loosens
+	 * reserved concurrency, and before mapping-post, which diffs the
+	 * mapping as mapping-wait re-read it. */
+	p->esm_wait = p->esm_post || changed(p, "function", "ReservedConcurrentExecutions");
+}
+
+int rc_emit_mapping_post(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->spec)
 		return 0;
 	cJSON *want = rc_spec_part(p, "mapping");
 	if (!p->esm) {
+		const char *arn = rc_queue_arn(p, 0);
+		if (!arn) {
+			rc_failf(p, TP_EAWS, "NoQueueArn", "queue %s: its QueueArn is unknown%s", p->nm.queue, "");
+			return 0;
+		}
 		cJSON *in = cJSON_Duplicate(want, 1);
 		cJSON_DeleteItemFromObject(in, "ScalingConfig");
 		if (rc_scaling_max(want))
 			cJSON_AddItemToObject(in, "ScalingConfig",
 					      cJSON_Duplicate(cJSON_GetObjectItem(want, "ScalingConfig"), 1));
-		if (!p->desired_arn_q[0] && p->q_url)
-			rc_queue_arn(r, p->q_url, p->desired_arn_q, sizeof p->desired_arn_q);
-		cJSON_AddStringToObject(in, "EventSourceArn", p->desired_arn_q);
+		cJSON_AddStringToObject(in, "EventSourceArn", arn);
 		cJSON_AddStringToObject(in, "FunctionName", p->nm.function);
 		rc_prep_lambda(&c[0], "CreateEventSourceMapping", "POST",
 			       tp_xstrdup("/2015-03-31/event-source-mappings/"), NULL, in);
 		return 1;
 	}
-	cJSON *upd = rc_mapping_update(p, 0);
+	int other;
+	cJSON *upd = mapping_part(p, 1, &other);
 	if (!upd)
 		return 0;
-	const char *uuid = cJSON_GetStringValue(cJSON_GetObjectItem(p->esm, "UUID"));
-	cJSON_AddStringToObject(upd, "FunctionName", p->nm.function);
-	rc_prep_lambda(&c[0], "UpdateEventSourceMapping", "PUT",
-		       tp_xasprintf("/2015-03-31/event-source-mappings/%s", uuid ? uuid : ""), NULL, upd);
+	prep_mapping_update(p, c, upd);
 	return 1;
 }
 

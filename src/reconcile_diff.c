@@ -4,6 +4,7 @@
  * change objects in the record; the apply steps act on those. */
 #include "reconcile_int.h"
 
+#include "ddb.h"
 #include "json.h"
 
 #include <cjson/cJSON.h>
@@ -242,6 +243,18 @@ static void diff_function(struct run *r, struct rec *p)
 	}
 	cJSON_Delete(want);
 
+	/* Architectures go with UpdateFunctionCode (not the configuration);
+	 * absent means x86_64. */
+	cJSON *wa = cJSON_GetArrayItem(cJSON_GetObjectItem(rc_spec_part(p, "func"), "Architectures"), 0);
+	cJSON *ha = cJSON_GetArrayItem(cJSON_GetObjectItem(have, "Architectures"), 0);
+	const char *was = cJSON_GetStringValue(wa) ?: "x86_64", *has = cJSON_GetStringValue(ha) ?: "x86_64";
+	if (strcmp(was, has) != 0) {
+		cJSON *f = cJSON_CreateString(has), *t = cJSON_CreateString(was);
+		rc_change(p, "function", "Architectures", f, t);
+		cJSON_Delete(f);
+		cJSON_Delete(t);
+	}
+
 	cJSON *want_rc = cJSON_GetObjectItem(rc_spec_part(p, "func"), "ReservedConcurrentExecutions");
 	cJSON *have_rc = cJSON_GetObjectItem(cJSON_GetObjectItem(p->fn, "Concurrency"),
 					     "ReservedConcurrentExecutions");
@@ -328,6 +341,47 @@ cJSON *rc_mapping_update(struct rec *p, int record)
 	return upd;
 }
 
+/* "When you delete a queue, the deletion process takes up to 60 seconds.
+ * Requests you send involving that queue during the 60 seconds might
+ * succeed" (SQS DeleteQueue). A queue this pipeline's last run deleted less
+ * than that ago may still answer GetQueueUrl: it is dying, not ours to
+ * confirm. Wait for the name to be free (a later run creates the queue).
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteQueue.html
+ * Only the main queue: a non-empty DLQ may have been kept on purpose. */
+#define RC_QUEUE_DYING_S 65   /* 60 s, plus slack for clocks */
+
+static int queue_dying(struct rec *p)
+{
+	if (!p->q_url || strcmp(ddb_get_str(p->state, "status", ""), "deleted") != 0)
+		return 0;
+	long ago = (long)(tp_now_ms() / 1000) - ddb_get_long(p->state, "updated_at", 0);
+	if (ago >= RC_QUEUE_DYING_S)
+		return 0;
+	char s[32];
+	snprintf(s, sizeof s, "%ld", ago < 0 ? 0 : ago);
+	rc_retryf(p, "QueueDeletedRecently",
+		  "queue %s was deleted %s s ago and may still answer for up to 60 s; taskpipe recreates it once the name is free: retry later",
+		  p->nm.queue, s);
+	return 1;
+}
+
+static int fn_failed(const struct rec *p)
+{
+	const char *st = cJSON_GetStringValue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(p->fn, "Configuration"), "State"));
+	return st && strcmp(st, "Failed") == 0;
+}
+
+/* Something will change: wait first for a function or mapping that AWS is
+ * still busy with (steps wait and mapping-wait, bounded). */
+static void note_transitions(struct rec *p)
+{
+	if (p->fn && !p->fn_recreate && rc_fn_busy(p->fn))
+		p->fn_wait = 1;
+	if (p->esm && rc_esm_transitional(p->esm))
+		p->esm_wait = 1;
+}
+
 /* The DLQ goes too, unless the last applied spec asked to keep a
  * non-empty one (the default policy does): its messages are evidence.
  * Decided at diff time, so plan and apply report the same thing. */
@@ -343,9 +397,46 @@ static long dlq_messages(const struct rec *p)
 	return msgs;
 }
 
+/* Lambda is still creating the function (Pending) or applying an update
+ * (LastUpdateStatus InProgress): updates meanwhile fail with
+ * ResourceConflictException. Only GetFunction / GetFunctionConfiguration
+ * carry these fields, ListFunctions does not.
+ * https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html */
+int rc_fn_busy(const cJSON *fn)
+{
+	cJSON *cfg = cJSON_GetObjectItem(fn, "Configuration");
+	const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "State"));
+	const char *lu = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "LastUpdateStatus"));
+	return (st && strcmp(st, "Pending") == 0) || (lu && strcmp(lu, "InProgress") == 0);
+}
+
+/* taskpipe manages zip functions: an image in the spec, or an image
+ * function under our name, is reported and left alone. */
+static int check_package_type(struct rec *p)
+{
+	const char *want = cJSON_GetStringValue(cJSON_GetObjectItem(rc_spec_part(p, "func"), "PackageType"));
+	if (want && strcmp(want, "Zip") != 0) {
+		rc_failf(p, TP_EINVAL, "PackageTypeNotSupported",
+			 "pipeline %s: func.PackageType is '%s'; taskpipe manages zip functions only (drop PackageType or set \"Zip\")",
+			 p->res->name, want);
+		return -1;
+	}
+	const char *have = cJSON_GetStringValue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(p->fn, "Configuration"), "PackageType"));
+	if (have && strcmp(have, "Zip") != 0) {
+		rc_failf(p, TP_ECONFLICT, "FunctionIsImage",
+			 "function %s is a container image function (PackageType %s); taskpipe manages zip functions and leaves it untouched",
+			 p->nm.function, have);
+		return -1;
+	}
+	return 0;
+}
+
 void rc_check_and_diff(struct run *r, struct rec *p)
 {
 	char why[256];
+	if (check_package_type(p) < 0)
+		return;
 	struct { const char *what, *name; const cJSON *tags; int exists; } res[] = {
 		{ "queue", p->nm.queue, p->q_tags, p->q_url != NULL },
 		{ "dead-letter queue", p->nm.dlq, p->dlq_tags, p->dlq_url != NULL },
@@ -383,8 +474,11 @@ void rc_check_and_diff(struct run *r, struct rec *p)
 		}
 		if (!p->esm && !p->fn && !p->q_url && !p->dlq_url)
 			p->res->action = REC_NONE;
+		p->esm_wait = p->esm && rc_esm_transitional(p->esm);
 		return;
 	}
+	if (queue_dying(p))
+		return;
 	reconcile_code_marker(rc_spec_part(p, "func"), p->code_marker, sizeof p->code_marker);
 	if (!p->q_url && !p->dlq_url && !p->fn)
 		p->res->action = REC_CREATE;
@@ -409,9 +503,8 @@ void rc_check_and_diff(struct run *r, struct rec *p)
 			rc_change(p, "queue", "RedrivePolicy.maxReceiveCount", h, want);
 			cJSON_Delete(h);
 		}
-		if (p->dlq_url) {
-			char arn[256];
-			rc_queue_arn(r, p->dlq_url, arn, sizeof arn);
+		const char *arn = rc_queue_arn(p, 1);
+		if (p->dlq_url && arn) {
 			if (strcmp(arn, target) != 0) {
 				cJSON *h = cJSON_CreateString(target), *w = cJSON_CreateString(arn);
 				rc_change(p, "queue", "RedrivePolicy.deadLetterTargetArn", h, w);
@@ -431,6 +524,17 @@ void rc_check_and_diff(struct run *r, struct rec *p)
 			return;
 		}
 		rc_change_action(p, "function", "create");
+	} else if (fn_failed(p)) {
+		/* "When function creation fails, Lambda sets the function state to
+		 * failed, and you must delete and recreate the function."
+		 * https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html
+		 * The mapping (if any) stays: it names the function by ARN. */
+		const char *why2 = cJSON_GetStringValue(
+			cJSON_GetObjectItem(cJSON_GetObjectItem(p->fn, "Configuration"), "StateReason"));
+		char note[300];
+		snprintf(note, sizeof note, "recreate (State Failed: %s)", why2 ? why2 : "no reason given");
+		rc_change_action(p, "function", note);
+		p->fn_recreate = 1;
 	} else {
 		diff_function(r, p);
 	}
@@ -438,6 +542,9 @@ void rc_check_and_diff(struct run *r, struct rec *p)
 		rc_change_action(p, "mapping", "create");
 	else
 		cJSON_Delete(rc_mapping_update(p, 1));
-	if (cJSON_GetArraySize(p->changes) == 0)
+	if (cJSON_GetArraySize(p->changes) == 0) {
 		p->res->action = REC_NONE;
+		return;
+	}
+	note_transitions(p);
 }

@@ -39,11 +39,15 @@ struct rec {
 	cJSON *esm;               /* the function's event source mapping */
 	/* progress */
 	int fn_created;           /* CreateFunction ran in this reconcile */
+	int fn_recreate;          /* observed in State Failed: delete, then create */
 	int fn_wait;              /* polling for LastUpdateStatus/State */
 	int fn_waits;             /* polls so far */
+	int esm_wait;             /* polling the mapping until it leaves a transition */
+	int esm_waits;            /* polls so far */
+	int esm_post;             /* the mapping-pre update leaves a part for mapping-post */
+	int vis_late;             /* lower VisibilityTimeout after the function's Timeout */
 	int dlq_kept;             /* deleting: the non-empty DLQ stays */
 	char code_marker[256];    /* Description recording the code object */
-	char desired_arn_q[256];  /* queue ARN, for the redrive and the mapping */
 };
 
 struct run {
@@ -64,10 +68,14 @@ typedef void (*done_fn)(struct run *r, struct rec *p, struct aws_call *c, int n)
 void rc_fail(struct rec *p, const tp_err *e);
 void rc_failf(struct rec *p, int rc, const char *code, const char *fmt, const char *a1,
 	      const char *a2);
+/* A failure the next run clears by itself (a transition, a throttle, a
+ * recently deleted queue name): not recorded as ok, reported retryable. */
+void rc_retryf(struct rec *p, const char *code, const char *fmt, const char *a1, const char *a2);
 int rc_not_found(const struct aws_call *c);
 
 /* reconcile_observe.c: addressing the resources, and the observe steps */
-void rc_queue_arn(struct run *r, const char *url, char *out, size_t len);
+/* The queue's QueueArn attribute (observed or read after CreateQueue); NULL: unknown. */
+const char *rc_queue_arn(const struct rec *p, int dlq);
 char *rc_fn_path(const struct rec *p, const char *suffix);
 /* Both consume in, as awsj_prepare does; prep_lambda frees path_owned too. */
 void rc_prep_sqs(struct aws_call *c, const char *op, const char *url, cJSON *in);
@@ -79,6 +87,12 @@ int rc_emit_details(struct run *r, struct rec *p, struct aws_call *c);
 void rc_done_details(struct run *r, struct rec *p, struct aws_call *c, int n);
 int rc_emit_mapping(struct run *r, struct rec *p, struct aws_call *c);
 void rc_done_mapping(struct run *r, struct rec *p, struct aws_call *c, int n);
+int rc_emit_dlq_arn(struct run *r, struct rec *p, struct aws_call *c);
+int rc_emit_queue_arn(struct run *r, struct rec *p, struct aws_call *c);
+void rc_done_queue_arn(struct run *r, struct rec *p, struct aws_call *c, int n);
+int rc_esm_transitional(const cJSON *esm);
+int rc_emit_esm_wait(struct run *r, struct rec *p, struct aws_call *c);
+void rc_done_esm_wait(struct run *r, struct rec *p, struct aws_call *c, int n);
 
 /* reconcile_diff.c: the desired state, the change list and the diff */
 extern const char *const rc_queue_fields[];   /* SQS attributes taskpipe sets; NULL-terminated */
@@ -92,6 +106,7 @@ cJSON *rc_stale_tags(const cJSON *old_spec, const cJSON *want, const cJSON *have
 cJSON *rc_desired_config(struct run *r, struct rec *p);
 long rc_scaling_max(const cJSON *m);
 cJSON *rc_mapping_update(struct rec *p, int record);
+int rc_fn_busy(const cJSON *fn);
 void rc_check_and_diff(struct run *r, struct rec *p);
 
 /* reconcile_apply.c: the mutation and deletion steps */
@@ -99,6 +114,8 @@ int rc_emit_dlq(struct run *r, struct rec *p, struct aws_call *c);
 void rc_done_dlq(struct run *r, struct rec *p, struct aws_call *c, int n);
 int rc_emit_main_queue(struct run *r, struct rec *p, struct aws_call *c);
 void rc_done_main_queue(struct run *r, struct rec *p, struct aws_call *c, int n);
+int rc_emit_delete_failed(struct run *r, struct rec *p, struct aws_call *c);
+void rc_done_delete_failed(struct run *r, struct rec *p, struct aws_call *c, int n);
 int rc_emit_function_code(struct run *r, struct rec *p, struct aws_call *c);
 void rc_done_function(struct run *r, struct rec *p, struct aws_call *c, int n);
 int rc_emit_wait(struct run *r, struct rec *p, struct aws_call *c);
@@ -106,7 +123,10 @@ void rc_done_wait(struct run *r, struct rec *p, struct aws_call *c, int n);
 int rc_emit_function_config(struct run *r, struct rec *p, struct aws_call *c);
 int rc_emit_function_extras(struct run *r, struct rec *p, struct aws_call *c);
 void rc_done_all_ok(struct run *r, struct rec *p, struct aws_call *c, int n);
-int rc_emit_mapping_change(struct run *r, struct rec *p, struct aws_call *c);
+int rc_emit_queue_late(struct run *r, struct rec *p, struct aws_call *c);
+int rc_emit_mapping_pre(struct run *r, struct rec *p, struct aws_call *c);
+void rc_done_mapping_pre(struct run *r, struct rec *p, struct aws_call *c, int n);
+int rc_emit_mapping_post(struct run *r, struct rec *p, struct aws_call *c);
 int rc_emit_delete_mapping(struct run *r, struct rec *p, struct aws_call *c);
 void rc_done_delete(struct run *r, struct rec *p, struct aws_call *c, int n);
 int rc_emit_delete_function(struct run *r, struct rec *p, struct aws_call *c);

@@ -15,19 +15,12 @@
 
 /* ---- addressing ---- */
 
-/* arn:aws:sqs:REGION:ACCOUNT:NAME from a queue URL .../ACCOUNT/NAME */
-void rc_queue_arn(struct run *r, const char *url, char *out, size_t len)
+/* Queue ARNs come from the queue's QueueArn attribute, never built from
+ * its URL: the URL does not carry the partition (aws-cn, aws-iso, ...).
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_GetQueueAttributes.html */
+const char *rc_queue_arn(const struct rec *p, int dlq)
 {
-	const char *name = strrchr(url, '/');
-	const char *acct_end = name;
-	const char *acct = acct_end;
-	while (acct > url && acct[-1] != '/')
-		acct--;
-	const char *region = aws_region(r->app->aws);
-	const char *part = tp_startswith(region, "cn-") ? "aws-cn" :
-			   tp_startswith(region, "us-gov-") ? "aws-us-gov" : "aws";
-	snprintf(out, len, "arn:%s:sqs:%s:%.*s:%s", part, region, (int)(acct_end - acct), acct,
-		 name ? name + 1 : url);
+	return cJSON_GetStringValue(cJSON_GetObjectItem(dlq ? p->dlq_attrs : p->q_attrs, "QueueArn"));
 }
 
 char *rc_fn_path(const struct rec *p, const char *suffix)
@@ -144,17 +137,109 @@ void rc_done_mapping(struct run *r, struct rec *p, struct aws_call *c, int n)
 	cJSON *out = awsj_result(&c[0]);
 	cJSON *list = cJSON_GetObjectItem(out, "EventSourceMappings");
 	cJSON *m;
+	const char *arn = rc_queue_arn(p, 0);
 	cJSON_ArrayForEach(m, list) {
 		/* Ours is the one reading this pipeline's queue. */
 		const char *src = cJSON_GetStringValue(cJSON_GetObjectItem(m, "EventSourceArn"));
-		if (src && p->q_url) {
-			char arn[256];
-			rc_queue_arn(r, p->q_url, arn, sizeof arn);
-			if (strcmp(arn, src) != 0)
-				continue;
-		}
+		if (src && arn && strcmp(arn, src) != 0)
+			continue;
 		p->esm = cJSON_Duplicate(m, 1);
 		break;
 	}
 	cJSON_Delete(out);
+}
+
+/* ---- a created queue's ARN (steps dlq-arn, queue-arn) ---- */
+
+static int emit_arn(struct rec *p, struct aws_call *c, int dlq)
+{
+	const char *url = dlq ? p->dlq_url : p->q_url;
+	if (!p->spec || !url || rc_queue_arn(p, dlq))
+		return 0;
+	cJSON *in = cJSON_CreateObject();
+	cJSON *names = cJSON_AddArrayToObject(in, "AttributeNames");
+	cJSON_AddItemToArray(names, cJSON_CreateString("QueueArn"));
+	rc_prep_sqs(&c[0], "GetQueueAttributes", url, in);
+	c[0].user = (void *)(intptr_t)dlq;
+	return 1;
+}
+
+int rc_emit_dlq_arn(struct run *r, struct rec *p, struct aws_call *c)
+{
+	return emit_arn(p, c, 1);
+}
+
+int rc_emit_queue_arn(struct run *r, struct rec *p, struct aws_call *c)
+{
+	return emit_arn(p, c, 0);
+}
+
+void rc_done_queue_arn(struct run *r, struct rec *p, struct aws_call *c, int n)
+{
+	if (c[0].rc != TP_OK) {
+		rc_fail(p, &c[0].err);
+		return;
+	}
+	cJSON *out = awsj_result(&c[0]);
+	const char *arn = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "Attributes"),
+								   "QueueArn"));
+	cJSON **attrs = c[0].user ? &p->dlq_attrs : &p->q_attrs;
+	if (!arn) {
+		rc_failf(p, TP_EAWS, "NoQueueArn", "queue %s: GetQueueAttributes returned no QueueArn%s",
+			 c[0].user ? p->nm.dlq : p->nm.queue, "");
+	} else {
+		if (!*attrs)
+			*attrs = cJSON_CreateObject();
+		cJSON_DeleteItemFromObject(*attrs, "QueueArn");
+		cJSON_AddStringToObject(*attrs, "QueueArn", arn);
+	}
+	cJSON_Delete(out);
+}
+
+/* ---- waiting for a mapping in a transition (step mapping-wait) ---- */
+
+/* Update and delete are refused (ResourceInUseException) while a mapping
+ * is Creating, Updating, Enabling, Disabling or Deleting.
+ * https://docs.aws.amazon.com/lambda/latest/api/API_UpdateEventSourceMapping.html */
+int rc_esm_transitional(const cJSON *esm)
+{
+	static const char *const busy[] = { "Creating", "Updating", "Enabling", "Disabling", "Deleting", NULL };
+	const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(esm, "State"));
+	for (int i = 0; st && busy[i]; i++)
+		if (strcmp(st, busy[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int rc_emit_esm_wait(struct run *r, struct rec *p, struct aws_call *c)
+{
+	if (!p->esm_wait || !p->esm)
+		return 0;
+	if (++p->esm_waits > RC_WAIT_ROUNDS) {
+		rc_retryf(p, "MappingTransitionTimeout", "event source mapping of %s still in a transition after %s polls; retry later",
+			  p->nm.function, "120");
+		return 0;
+	}
+	const char *uuid = cJSON_GetStringValue(cJSON_GetObjectItem(p->esm, "UUID"));
+	rc_prep_lambda(&c[0], "GetEventSourceMapping", "GET",
+		       tp_xasprintf("/2015-03-31/event-source-mappings/%s", uuid ? uuid : ""), NULL, NULL);
+	return 1;
+}
+
+void rc_done_esm_wait(struct run *r, struct rec *p, struct aws_call *c, int n)
+{
+	if (c[0].rc != TP_OK) {
+		if (rc_not_found(&c[0])) {
+			/* It was Deleting and is gone now: a new one gets created. */
+			cJSON_Delete(p->esm);
+			p->esm = NULL;
+			p->esm_wait = 0;
+			return;
+		}
+		rc_fail(p, &c[0].err);
+		return;
+	}
+	cJSON_Delete(p->esm);
+	p->esm = awsj_result(&c[0]);
+	p->esm_wait = rc_esm_transitional(p->esm);
 }

@@ -463,6 +463,11 @@ class Pipelines(unittest.TestCase):
         self.assertEqual(e.function("p")["Configuration"]["MemorySize"], 256)
         r = e.plan()
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # Architectures are diffed too (applied with UpdateFunctionCode)
+        e.put({"pipeline": "p", "memory": 256, "batch_size": 4, "architecture": "arm64"})
+        r = e.plan()
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("function.Architectures: x86_64 -> arm64", r.stdout)
 
 
 if __name__ == "__main__":
