@@ -9,6 +9,7 @@
 #include "reconcile.h"
 
 #include "aws.h"
+#include "codemark.h"
 #include "names.h"
 
 #include <cjson/cJSON.h>
@@ -42,7 +43,7 @@ struct rec {
 	int fn_wait;              /* polling for LastUpdateStatus/State */
 	int fn_waits;             /* polls so far */
 	int dlq_kept;             /* deleting: the non-empty DLQ stays */
-	char code_marker[256];    /* Description recording the code object */
+	char code_marker[CODEMARK_MAX + 1]; /* Description recording the code object */
 	char desired_arn_q[256];  /* queue ARN, for the redrive and the mapping */
 };
 
