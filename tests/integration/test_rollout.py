@@ -381,6 +381,66 @@ class RolloutTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(set(self.shas(names).values()), {sha_b64(data2)})
 
+    def test_image_function_skipped(self):
+        """A PackageType Image function whose Description records the object
+        is skipped with a reason naming it, and never sent zip code."""
+        key = "img-%s.zip" % uuid.uuid4().hex[:6]
+        self.upload(key, "v1")
+        tag = "i" + uuid.uuid4().hex[:5]
+        names = self.fleet(key, 2, tag)
+        img = tag + "-img"
+        self.lam.create_function(
+            FunctionName="tp-" + img, Role=self.role, PackageType="Image",
+            Code={"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/consumer:1"},
+            Description="taskpipe code s3://%s/%s" % (BUCKET, key),
+            Tags={"taskpipe:owner": "taskpipe", "taskpipe:pipeline": img})
+        spec = {"name": img, "func": {"Code": {"S3Bucket": BUCKET, "S3Key": key}}}
+        self.ddb.put_item(TableName=STATE, Item={
+            "pk": {"S": "pipeline#" + img}, "pipeline": {"S": img}, "status": {"S": "ok"},
+            "action": {"S": "create"}, "spec": {"S": json.dumps(spec)}})
+        data2, v2 = self.upload(key, "v2")
+        self.proxy.reset()
+        r = self.rollout(["s3://%s/%s#%s" % (BUCKET, key, v2)])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual((out["status"], out["targets"], out["updated"]), ("done", 2, 2), out)
+        skipped = {s["function"]: s["reason"] for s in out.get("skipped", [])}
+        self.assertIn("tp-" + img, skipped, out)
+        self.assertIn("function tp-%s has PackageType Image" % img, skipped["tp-" + img])
+        self.assertEqual(sorted(p for p, _ in self.updates()), names)
+        self.assertEqual(set(self.shas(names).values()), {sha_b64(data2)})
+
+    def test_long_key_marker_same_everywhere(self):
+        """A code key long enough that the Description marker hits Lambda's
+        256-character limit: what apply writes is what drift and rollout
+        compare with (the old code truncated it in reconcile only, so drift
+        saw Code drift and rollout skipped the function as not ours)."""
+        key = "long/" + "k" * 290 + "-%s.zip" % uuid.uuid4().hex[:6]
+        self.upload(key, "v1")
+        tag = "lk" + uuid.uuid4().hex[:5]
+        env = self.env_for()
+        with tempfile.TemporaryDirectory() as d:
+            f = os.path.join(d, tag + ".json")
+            with open(f, "w") as fh:
+                json.dump({"pipeline": tag, "code": key, "code_bucket": BUCKET}, fh)
+            r = run_taskpipe(["put", f], env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        r = run_taskpipe(["apply", tag], env, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        desc = self.lam.get_function(FunctionName="tp-" + tag)["Configuration"]["Description"]
+        self.assertLessEqual(len(desc), 256)
+        r = run_taskpipe(["drift", "--json"], env, timeout=300)
+        mine = [p for p in json.loads(r.stdout)["pipelines"] if p["pipeline"] == tag]
+        self.assertEqual(len(mine), 1, r.stdout[-2000:] + r.stderr)
+        self.assertFalse(mine[0].get("code_behind"), mine[0])
+        self.assertEqual([d for d in mine[0].get("drift", []) if d.get("field") == "Code"], [], mine[0])
+        data2, v2 = self.upload(key, "v2")
+        r = self.rollout(["s3://%s/%s#%s" % (BUCKET, key, v2)], env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual((out["status"], out["targets"], out["updated"]), ("done", 1, 1), out)
+        self.assertEqual(self.shas([tag])[tag], sha_b64(data2))
+
     def test_deadline_pauses_then_resume(self):
         # The Lambda-deadline path: stop starting batches, leave it resumable.
         key = "dl-%s.zip" % uuid.uuid4().hex[:6]
