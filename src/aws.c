@@ -437,7 +437,7 @@ static void on_done(void *ctx, struct http_response *resp)
 				if (!io) {
 					int has_amz = http_header(resp, "x-amz-retry-after", ra, sizeof ra);
 					int has_std = http_header(resp, "Retry-After", std, sizeof std);
-					after = retry_hint_ms(has_amz ? ra : NULL, has_std ? std : NULL);
+					after = retry_after_ms(has_amz ? ra : NULL, has_std ? std : NULL);
 				}
 				int64_t delay = retry_delay_ms(&rp, cls, c->attempts, next_rand01(a), after);
 				log_msg(LOG_DEBUG, NULL, "retry %s:%s after %s (attempt %d, %lld ms)",

@@ -88,7 +88,7 @@ static int64_t parse_count(const char *s, int64_t limit)
 	return *s ? -1 : v;
 }
 
-int64_t retry_hint_ms(const char *amz_retry_after, const char *retry_after)
+int64_t retry_after_ms(const char *amz_retry_after, const char *retry_after)
 {
 	int64_t v;
 	if (amz_retry_after && (v = parse_count(amz_retry_after, INT64_MAX)) >= 0)

@@ -832,7 +832,7 @@ static int64_t throttle_until(const struct aws_call *c)
 	char amz[32], std[32];
 	int ha = header_value(&c->resp_headers, "x-amz-retry-after", amz, sizeof amz);
 	int hs = header_value(&c->resp_headers, "retry-after", std, sizeof std);
-	int64_t ms = retry_hint_ms(ha ? amz : NULL, hs ? std : NULL);
+	int64_t ms = retry_after_ms(ha ? amz : NULL, hs ? std : NULL);
 	if (ms < 0)
 		ms = THROTTLE_MS;
 	if (ms > 60000)
