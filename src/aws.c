@@ -24,6 +24,7 @@ enum { BUDGET_NONE = -1, BUDGET_LAMBDA = 0, BUDGET_LAMBDA_GET = 1, BUDGET_COUNT 
 #define MAX_STATS 128
 #define SCRATCH_LEN 16384
 #define AWS_MAX_RESPONSE (10u << 20)
+#define SINK_TIMEOUT_FACTOR 10   /* a streamed object may take longer than one API answer */
 
 struct aws {
 	struct aws_options opt;
@@ -362,10 +363,15 @@ static int prepare(struct pending *p, tp_err *e)
 		.n_headers = p->n_hdr,
 		.body = c->body,
 		.body_len = c->body ? c->body_len : 0,
-		.timeout_ms = a->opt.timeout_ms,
-		/* No AWS answer taskpipe reads comes near this; a bigger one is a fault. */
+		.timeout_ms = c->sink ? a->opt.timeout_ms * SINK_TIMEOUT_FACTOR : a->opt.timeout_ms,
+		/* No buffered AWS answer comes near this; a bigger one is a fault.
+		 * Objects of any size stream through a sink instead. */
 		.max_response_bytes = AWS_MAX_RESPONSE,
+		.sink = c->sink ? c->sink->write : NULL,
+		.sink_ctx = c->sink ? c->sink->ctx : NULL,
 	};
+	if (c->sink && c->sink->begin)
+		c->sink->begin(c->sink->ctx);
 	return TP_OK;
 }
 
@@ -426,10 +432,13 @@ static void on_done(void *ctx, struct http_response *resp)
 		if (cls != RETRY_NO && c->attempts < max) {
 			int cost = retry_quota_take(&a->quota, io);
 			if (cost > 0) {
-				char ra[32];
+				char ra[32], std[32];
 				int64_t after = -1;
-				if (!io && http_header(resp, "x-amz-retry-after", ra, sizeof ra))
-					after = atoll(ra);
+				if (!io) {
+					int has_amz = http_header(resp, "x-amz-retry-after", ra, sizeof ra);
+					int has_std = http_header(resp, "Retry-After", std, sizeof std);
+					after = retry_after_ms(has_amz ? ra : NULL, has_std ? std : NULL);
+				}
 				int64_t delay = retry_delay_ms(&rp, cls, c->attempts, next_rand01(a), after);
 				log_msg(LOG_DEBUG, NULL, "retry %s:%s after %s (attempt %d, %lld ms)",
 					svc_get(c->service)->name, c->op, c->err.code, c->attempts,

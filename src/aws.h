@@ -23,6 +23,16 @@ struct aws_options {
 	unsigned seed;             /* backoff jitter seed; 0: from the clock */
 };
 
+/* Where a 2xx answer's body goes instead of aws_call.resp (a large S3
+ * object): begin runs before every attempt, so a retried download starts
+ * over; write takes the bytes as they arrive (< 0 aborts the attempt).
+ * Error answers are still buffered into resp, for their message. */
+struct aws_sink {
+	void (*begin)(void *ctx);
+	int (*write)(void *ctx, const void *data, size_t len);
+	void *ctx;
+};
+
 struct aws_call {
 	/* in */
 	int service;               /* enum aws_service */
@@ -33,6 +43,7 @@ struct aws_call {
 	const char *body;          /* may be NULL */
 	size_t body_len;
 	const char *content_type;  /* NULL: the protocol's default */
+	const struct aws_sink *sink; /* NULL: the answer is buffered (at most 10 MiB) */
 	/* out */
 	int rc;                    /* TP_OK when 2xx; else tp_err in err */
 	long status;               /* final HTTP status (0: no answer) */

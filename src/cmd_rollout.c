@@ -16,7 +16,7 @@
 #include <string.h>
 
 static const char usage[] =
-	"usage: taskpipe rollout s3://BUCKET/KEY[#VERSION] [--mode code|layer] [--lease-ttl S] [--max-seconds S] [--json]\n"
+	"usage: taskpipe rollout s3://BUCKET/KEY[#VERSION] [--lease-ttl S] [--max-seconds S] [--json]\n"
 	"       taskpipe rollout resume [s3://BUCKET/KEY] [same flags]\n"
 	"       taskpipe rollout status [--json]\n"
 	"\n"
@@ -27,8 +27,6 @@ static const char usage[] =
 	"continues a rollout that was cut off, and never updates a function twice.\n"
 	"A newer version supersedes a rollout of an older one.\n"
 	"\n"
-	"  --mode layer      publish the code once as a layer version and point each\n"
-	"                    function at it (default: the policy's waves decide, else code)\n"
 	"  --lease-ttl S     runner lease, seconds (TASKPIPE_ROLLOUT_LEASE_S, default 60):\n"
 	"                    a killed runner's rollout can be resumed after this long\n"
 	"  --max-seconds S   stop starting new batches after S seconds (exit 3; resume later)\n";
@@ -55,10 +53,9 @@ static void print_outcome(const cJSON *o)
 {
 	const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(o, "status"));
 	cJSON *calls = cJSON_GetObjectItem(o, "calls");
-	printf("rollout %s: %s (mode %s; %d targets in %d waves; %d updated, %d already current, %d failed; "
-	       "Lambda calls %d: %d updates, %d ListFunctions)\n",
+	printf("rollout %s: %s (%d targets in %d waves; %d updated, %d already current, %d failed; "
+	       "Lambda calls %d: %d updates, %d ListFunctions, %d GetFunction)\n",
 	       cJSON_GetStringValue(cJSON_GetObjectItem(o, "rollout")), st ? st : "?",
-	       cJSON_GetStringValue(cJSON_GetObjectItem(o, "mode")),
 	       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "targets")),
 	       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "waves")),
 	       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "updated")),
@@ -66,7 +63,8 @@ static void print_outcome(const cJSON *o)
 	       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "failed")),
 	       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(calls, "lambda")),
 	       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(calls, "updates")),
-	       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(calls, "list_functions")));
+	       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(calls, "list_functions")),
+	       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(calls, "get_function")));
 	cJSON *f = cJSON_GetObjectItem(o, "failure");
 	if (f)
 		printf("  failed: function %s (pipeline %s): %s: %s\n",
@@ -75,6 +73,14 @@ static void print_outcome(const cJSON *o)
 		       cJSON_GetStringValue(cJSON_GetObjectItem(f, "code")),
 		       cJSON_GetStringValue(cJSON_GetObjectItem(f, "message")));
 	cJSON *s;
+	cJSON_ArrayForEach(s, cJSON_GetObjectItem(o, "failures"))
+		if (!f || strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(s, "function")) ?: "",
+				 cJSON_GetStringValue(cJSON_GetObjectItem(f, "function")) ?: ""))
+			printf("  failed: function %s (pipeline %s): %s: %s\n",
+			       cJSON_GetStringValue(cJSON_GetObjectItem(s, "function")),
+			       cJSON_GetStringValue(cJSON_GetObjectItem(s, "pipeline")),
+			       cJSON_GetStringValue(cJSON_GetObjectItem(s, "code")),
+			       cJSON_GetStringValue(cJSON_GetObjectItem(s, "message")));
 	cJSON_ArrayForEach(s, cJSON_GetObjectItem(o, "skipped"))
 		printf("  skipped: %s (%s): %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(s, "pipeline")),
 		       cJSON_GetStringValue(cJSON_GetObjectItem(s, "function")),
@@ -134,9 +140,17 @@ int cmd_rollout(int argc, char **argv)
 			return 2;
 		}
 		if (!strcmp(a, "--mode")) {
+			/* Only code mode is left; --mode code is still accepted. */
 			o.mode = argv[++i];
-			if (strcmp(o.mode, "code") && strcmp(o.mode, "layer")) {
-				fprintf(stderr, "taskpipe rollout: --mode is code or layer\n");
+			if (!strcmp(o.mode, "layer")) {
+				fprintf(stderr, "taskpipe rollout: --mode layer was removed: the function's own zip "
+					"holds bootstrap, which shadows the layer's /opt, so a layer rollout changed "
+					"nothing. Roll out code (the default); shared code storage will come with "
+					"S3 REFERENCE mode.\n");
+				return 2;
+			}
+			if (strcmp(o.mode, "code")) {
+				fprintf(stderr, "taskpipe rollout: --mode is code (got '%s')\n", o.mode);
 				return 2;
 			}
 		} else if (!strcmp(a, "--lease-ttl")) {

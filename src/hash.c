@@ -17,6 +17,29 @@ void hash_sha256(const void *data, size_t len, unsigned char out[HASH_SHA256_LEN
 	h->out(&c.vtable, out);
 }
 
+_Static_assert(sizeof(br_hash_compat_context) <= sizeof(((struct hash_sha256_stream *)0)->state),
+	       "hash_sha256_stream too small for BearSSL's context");
+
+void hash_sha256_begin(struct hash_sha256_stream *s)
+{
+	br_hash_compat_context *c = (br_hash_compat_context *)(void *)&s->state;
+	sha256_class()->init(&c->vtable);
+	s->len = 0;
+}
+
+void hash_sha256_update(struct hash_sha256_stream *s, const void *data, size_t len)
+{
+	br_hash_compat_context *c = (br_hash_compat_context *)(void *)&s->state;
+	c->vtable->update(&c->vtable, data, len);
+	s->len += len;
+}
+
+void hash_sha256_end(struct hash_sha256_stream *s, unsigned char out[HASH_SHA256_LEN])
+{
+	br_hash_compat_context *c = (br_hash_compat_context *)(void *)&s->state;
+	c->vtable->out(&c->vtable, out);
+}
+
 void hash_sha256_hex(const void *data, size_t len, char out[HASH_SHA256_HEX_LEN])
 {
 	unsigned char d[HASH_SHA256_LEN];

@@ -32,6 +32,9 @@ struct xfer {
 	void *ctx;                    /* done's argument */
 	size_t max_bytes;             /* body cap */
 	int over_limit;               /* write callback refused the body */
+	http_sink_fn sink;            /* 2xx body goes here; NULL: buffered */
+	void *sink_ctx;               /* sink's argument */
+	int sink_failed;              /* the sink refused the body */
 	int64_t started_ms;           /* monotonic, for the debug log */
 	char errbuf[CURL_ERROR_SIZE]; /* curl's detail for the last failure */
 	struct xfer *prev, *next;     /* active list or free list */
@@ -153,6 +156,17 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
 	struct xfer *x = ud;
 	size_t len = size * n;
+	if (x->sink) {
+		long st = 0;
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &st);
+		if (st >= 200 && st < 300) {
+			if (x->sink(x->sink_ctx, p, len) < 0) {
+				x->sink_failed = 1;
+				return 0;
+			}
+			return len;
+		}
+	}
 	if (x->resp->body.len + len > x->max_bytes) {
 		x->over_limit = 1;
 		return 0;  /* != len: curl aborts with CURLE_WRITE_ERROR */
@@ -359,10 +373,16 @@ static void setup_easy(struct http_client *c, struct xfer *x, const struct http_
 
 	x->max_bytes = req->max_response_bytes ? req->max_response_bytes : HTTP_DEFAULT_MAX_BYTES;
 	x->over_limit = 0;
+	x->sink = req->sink;
+	x->sink_ctx = req->sink_ctx;
+	x->sink_failed = 0;
 	/* Fail early on an announced oversize body; not for HEAD, whose
-	 * Content-Length describes a body that never comes. */
-	if (strcmp(req->method, "HEAD") != 0)
+	 * Content-Length describes a body that never comes, nor for a sink,
+	 * which takes any size. (Handles are reused: always set it.) */
+	if (strcmp(req->method, "HEAD") != 0 && !req->sink)
 		curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max_bytes);
+	else
+		curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)0);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -446,6 +466,9 @@ static void finish(struct xfer *x, CURLcode cc)
 	r->status = status;
 	if (cc == CURLE_OK) {
 		r->rc = TP_OK;
+	} else if (x->sink_failed) {
+		r->rc = TP_EIO;
+		snprintf(r->error, sizeof r->error, "the body sink refused the answer");
 	} else if (x->over_limit || cc == CURLE_FILESIZE_EXCEEDED) {
 		r->rc = TP_ELIMIT;
 		snprintf(r->error, sizeof r->error, "response body larger than %zu bytes (max_response_bytes)",

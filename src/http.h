@@ -16,6 +16,13 @@
 
 #include "base.h"
 
+/* A body sink: receives a 2xx answer's body as it arrives instead of
+ * http_response.body, so an object of any size passes with flat memory
+ * (max_response_bytes does not apply to it; error answers are still
+ * buffered, for their message). Returns 0, or < 0 to abort the transfer
+ * (rc TP_EIO). */
+typedef int (*http_sink_fn)(void *ctx, const void *data, size_t len);
+
 struct http_request {
 	const char *method;            /* "GET", "POST", "PUT", "DELETE", "HEAD" */
 	const char *url;               /* absolute, path and query already encoded */
@@ -26,6 +33,8 @@ struct http_request {
 	long connect_timeout_ms;       /* 0: 3000 */
 	long timeout_ms;               /* 0: 30000; negative: no total timeout */
 	size_t max_response_bytes;     /* 0: 16 MiB; a larger answer fails with TP_ELIMIT */
+	http_sink_fn sink;             /* NULL: buffer the body in resp->body */
+	void *sink_ctx;                /* sink's argument */
 };
 
 struct http_response {

@@ -72,7 +72,8 @@ const char *reconcile_action_name(int action);
 
 /* The function Description that records its code object,
  * "taskpipe code s3://bucket/key[#version]", from a spec's func part; drift
- * reads what reconcile writes, so both use this one. */
+ * reads what reconcile writes, so both use this one (codemark_make; len:
+ * CODEMARK_MAX + 1 holds it whole). */
 void reconcile_code_marker(const struct cJSON *func, char *out, size_t len);
 
 /* One result as JSON: pipeline, status, action, changes, error, spec_hash, requests. */

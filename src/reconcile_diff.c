@@ -165,8 +165,9 @@ void reconcile_code_marker(const cJSON *func, char *out, size_t len)
 	const char *b = cJSON_GetStringValue(cJSON_GetObjectItem(code, "S3Bucket"));
 	const char *k = cJSON_GetStringValue(cJSON_GetObjectItem(code, "S3Key"));
 	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(code, "S3ObjectVersion"));
-	snprintf(out, len, "taskpipe code s3://%s/%s%s%s", b ? b : "", k ? k : "", v ? "#" : "",
-		 v ? v : "");
+	char m[CODEMARK_MAX + 1];
+	codemark_make(b ? b : "", k ? k : "", v, m);
+	snprintf(out, len, "%s", m);
 }
 
 static const char *func_fields[] = { "Runtime", "Handler", "MemorySize", "Timeout", "Role",

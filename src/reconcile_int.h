@@ -9,6 +9,7 @@
 #include "reconcile.h"
 
 #include "aws.h"
+#include "codemark.h"
 #include "names.h"
 
 #include <cjson/cJSON.h>
@@ -47,7 +48,7 @@ struct rec {
 	int esm_post;             /* the mapping-pre update leaves a part for mapping-post */
 	int vis_late;             /* lower VisibilityTimeout after the function's Timeout */
 	int dlq_kept;             /* deleting: the non-empty DLQ stays */
-	char code_marker[256];    /* Description recording the code object */
+	char code_marker[CODEMARK_MAX + 1]; /* Description recording the code object */
 };
 
 struct run {

@@ -3,11 +3,13 @@
 #include "rollout.h"
 
 #include "awsjson.h"
+#include "codemark.h"
 #include "ddb.h"
 #include "hash.h"
 #include "log.h"
 #include "names.h"
 #include "policy.h"
+#include "retry.h"
 #include "sigv4.h"
 
 #include <cjson/cJSON.h>
@@ -16,10 +18,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MARKER "taskpipe code s3://"
-#define WAIT_ROUNDS 120        /* GetFunction polls while an update is InProgress, 1 s apart */
-#define CONFLICT_ROUNDS 3      /* re-reads after a stale RevisionId before giving up */
-#define MAX_OBJECT (256u << 20) /* Lambda's unzipped limit is 250 MB; the zip is smaller */
+#define WAIT_ROUNDS 120        /* status polls of a busy function (Pending, InProgress), ~1 s apart */
+#define CONFLICT_ROUNDS 5      /* resends after 409 ResourceConflict / 412 stale RevisionId */
+#define POLL_MS 1000           /* between status polls of a busy function */
+#define FIRST_POLL_MS 500      /* first poll after an update (most finish within seconds) */
+#define THROTTLE_MS 1000       /* requeue delay after a 429 without a Retry-After */
 
 enum fstat { FS_PENDING, FS_UPDATING, FS_DONE, FS_FAILED, FS_GONE };
 static const char *const fs_names[] = { "pending", "updating", "done", "failed", "gone" };
@@ -31,10 +34,14 @@ struct target {
 	int seen;                       /* found by the last observation */
 	char sha[64];                   /* observed CodeSha256 */
 	char rev[80];                   /* observed RevisionId */
-	cJSON *layers;                  /* observed layer ARNs (strings), owned */
+	int image;                      /* PackageType Image: no zip code to roll out */
 	int status;                     /* enum fstat */
-	int busy;                       /* Lambda reports InProgress */
+	int busy;                       /* Lambda reports State Pending or LastUpdateStatus InProgress */
+	int fresh;                      /* busy/rev/sha come from GetFunction, not ListFunctions */
 	int acted;                      /* this run sent it an update */
+	int rounds;                     /* resends after a conflict */
+	int polls;                      /* status polls while busy */
+	int64_t not_before;             /* monotonic ms: throttled or busy, wait until then */
 	int recorded;                   /* status last written to its record; -1: none */
 	tp_err err;                     /* why it failed */
 };
@@ -48,9 +55,7 @@ struct ro {
 	char sha[64];                   /* expected CodeSha256 */
 	long gen;
 	char holder[200];
-	char mode[8];                   /* "code" or "layer" */
-	char layer_arn[300];
-	char layer_name[80];
+	char mode[8];                   /* "code" (layer mode was removed) */
 	cJSON *plan;                    /* [{targets, pause_seconds, halt_on_failure}] */
 	int wave;                       /* next wave to run */
 	int64_t next_at;                /* epoch s at which that wave may start */
@@ -61,7 +66,8 @@ struct ro {
 	tp_err fail;                    /* what halted it */
 	char fail_fn[NAMES_FUNCTION_MAX + 1];
 	long updates, already, failed, gone;
-	long lambda0, update_calls0, list0; /* request counts at the start */
+	long long object_bytes;         /* size of the code object, as streamed */
+	long lambda0, update_calls0, list0, get0; /* request counts at the start */
 };
 
 /* ---------- small helpers ---------- */
@@ -162,8 +168,21 @@ static int deadline_near(const struct ro *r, int64_t extra_ms)
 
 /* ---------- the object ---------- */
 
-/* Download the object once: expected CodeSha256 and the version id. With
- * from_event, the latest is read and an older event version is stale. */
+/* The object's bytes go straight into SHA-256, never held whole: a code
+ * zip may be up to Lambda's 250 MB (buffered AWS answers stop at 10 MiB). */
+static void sink_begin(void *ctx)
+{
+	hash_sha256_begin(ctx); /* a retried download starts over */
+}
+
+static int sink_write(void *ctx, const void *data, size_t len)
+{
+	hash_sha256_update(ctx, data, len);
+	return 0;
+}
+
+/* Download the object once, streamed: expected CodeSha256 and the version
+ * id. With from_event, the latest is read and an older event version is stale. */
 static int fetch_object(struct ro *r, const char *want_version, tp_err *e)
 {
 	size_t kl = strlen(r->key);
@@ -174,8 +193,10 @@ static int fetch_object(struct ro *r, const char *want_version, tp_err *e)
 	buf q = { 0 };
 	if (want_version && !r->o.from_event)
 		awsj_form_add(&q, "versionId", want_version);
+	struct hash_sha256_stream hs;
+	const struct aws_sink sink = { sink_begin, sink_write, &hs };
 	struct aws_call c = { .service = SVC_S3, .op = "GetObject", .method = "GET", .path = path,
-			      .query = q.len ? q.data : NULL };
+			      .query = q.len ? q.data : NULL, .sink = &sink };
 	aws_call_one(r->app->aws, &c);
 	int rc = c.rc;
 	if (rc < 0) {
@@ -185,8 +206,9 @@ static int fetch_object(struct ro *r, const char *want_version, tp_err *e)
 			want_version ? want_version : "", c.err.message);
 	} else {
 		unsigned char d[HASH_SHA256_LEN];
-		hash_sha256(c.resp.data ? c.resp.data : "", c.resp.len, d);
+		hash_sha256_end(&hs, d);
 		rollout_base64(d, sizeof d, r->sha);
+		r->object_bytes = (long long)hs.len;
 		char v[256] = "";
 		if (header_value(&c.resp_headers, "x-amz-version-id", v, sizeof v) && v[0] &&
 		    strcmp(v, "null") != 0)
@@ -271,8 +293,6 @@ static int hdr_write(struct ro *r, int how, const char *status, tp_err *e)
 	ddb_put_long(s, "next_at", (long)r->next_at);
 	ddb_put_long(s, "updated_at", (long)now);
 	ddb_put_str(s, "status", status);
-	if (r->layer_arn[0])
-		ddb_put_str(s, "layer_arn", r->layer_arn);
 	if (how == HDR_RELEASE) {
 		ddb_put_long(s, "lease_until", 0);
 		if (r->fail.code[0]) {
@@ -424,16 +444,19 @@ static int cmp_target_fn(const void *a, const void *b)
 	return strcmp((*x)->function, (*y)->function);
 }
 
-/* The code object a function's Description records is ours. */
+/* The code object a function's Description records is ours (the marker
+ * reconcile writes, built by the same codemark_make). */
 static int marker_matches(const struct ro *r, const char *desc)
 {
-	size_t ml = strlen(MARKER), il = strlen(r->id);
-	return desc && strncmp(desc, MARKER, ml) == 0 && strncmp(desc + ml, r->id, il) == 0 &&
-	       (desc[ml + il] == 0 || desc[ml + il] == '#');
+	return codemark_is_object(desc, r->bucket, r->key);
 }
 
 /* One ListFunctions walk (50 configurations a page): CodeSha256,
- * RevisionId, Layers and the Description of every target. With confirm,
+ * RevisionId, PackageType and the Description of every target. ListFunctions
+ * never reports State or LastUpdateStatus ("only GetFunction and
+ * GetFunctionConfiguration", https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html),
+ * so whether a function is busy is read with GetFunction before it is
+ * updated (refresh). With confirm,
  * a target whose function is missing or records another code object is
  * dropped into r->skipped. */
 static int observe(struct ro *r, int confirm, tp_err *e)
@@ -474,14 +497,8 @@ static int observe(struct ro *r, int confirm, tp_err *e)
 			t->seen = 1;
 			snprintf(t->sha, sizeof t->sha, "%s", jstr(f, "CodeSha256") ?: "");
 			snprintf(t->rev, sizeof t->rev, "%s", jstr(f, "RevisionId") ?: "");
-			const char *lu = jstr(f, "LastUpdateStatus");
-			t->busy = lu && strcmp(lu, "InProgress") == 0;
-			cJSON_Delete(t->layers);
-			t->layers = cJSON_CreateArray();
-			cJSON *l;
-			cJSON_ArrayForEach(l, cJSON_GetObjectItem(f, "Layers"))
-				if (jstr(l, "Arn"))
-					cJSON_AddItemToArray(t->layers, cJSON_CreateString(jstr(l, "Arn")));
+			t->image = jstr(f, "PackageType") && strcmp(jstr(f, "PackageType"), "Image") == 0;
+			t->fresh = 0;
 		}
 		const char *nm = jstr(out, "NextMarker");
 		marker = nm && nm[0] ? tp_xstrdup(nm) : NULL;
@@ -491,22 +508,9 @@ static int observe(struct ro *r, int confirm, tp_err *e)
 	return rc;
 }
 
-static int has_layer(const struct target *t, const char *arn)
-{
-	cJSON *l;
-	cJSON_ArrayForEach(l, t->layers)
-		if (cJSON_IsString(l) && strcmp(l->valuestring, arn) == 0)
-			return 1;
-	return 0;
-}
-
 static int is_done(const struct ro *r, const struct target *t)
 {
-	if (!t->seen)
-		return 0;
-	if (strcmp(r->mode, "layer") == 0)
-		return r->layer_arn[0] && has_layer(t, r->layer_arn);
-	return strcmp(t->sha, r->sha) == 0;
+	return t->seen && !t->image && strcmp(t->sha, r->sha) == 0;
 }
 
 /* ---------- targets and the plan ---------- */
@@ -543,7 +547,6 @@ static void drop_targets(struct ro *r, int (*keep)(const struct target *))
 			r->t[k++] = r->t[i];
 		} else {
 			free(r->t[i].pipeline);
-			cJSON_Delete(r->t[i].layers);
 		}
 	}
 	r->nt = k;
@@ -557,6 +560,27 @@ static int keep_seen(const struct target *t)
 static int keep_planned(const struct target *t)
 {
 	return t->wave >= 0;
+}
+
+static int keep_zip(const struct target *t)
+{
+	return !t->image;
+}
+
+/* A container image function has no zip code to take: skipped, named,
+ * never sent UpdateFunctionCode with S3 code
+ * (https://docs.aws.amazon.com/lambda/latest/api/API_UpdateFunctionCode.html:
+ * ImageUri for PackageType Image, S3Bucket/S3Key for Zip). */
+static void skip_images(struct ro *r)
+{
+	for (size_t i = 0; i < r->nt; i++)
+		if (r->t[i].seen && r->t[i].image) {
+			char why[160];
+			snprintf(why, sizeof why, "function %s has PackageType Image: rollout deploys zip code only",
+				 r->t[i].function);
+			skip(r, &r->t[i], why);
+		}
+	drop_targets(r, keep_zip);
 }
 
 /* Pipelines whose applied spec uses this object, confirmed on the function
@@ -588,7 +612,18 @@ static int find_targets(struct ro *r, tp_err *e)
 		if (!r->t[i].seen)
 			skip(r, &r->t[i], "function missing or its Description records another code object");
 	drop_targets(r, keep_seen);
+	skip_images(r);
 	return TP_OK;
+}
+
+/* Layer mode put the code in a layer, but each function's own zip holds
+ * bootstrap too and the function's code shadows /opt: nothing changed. */
+static int layer_mode_removed(tp_err *e)
+{
+	return tp_errf(e, TP_EINVAL, "LayerModeRemoved",
+		       "rollout mode 'layer' was removed: the function's own zip holds bootstrap, which "
+		       "shadows the layer's /opt, so a layer rollout changed nothing; use mode code "
+		       "(shared code storage will come with S3 REFERENCE mode)");
 }
 
 /* Ask the policy for waves; freeze them as r->plan, set each target's wave. */
@@ -644,9 +679,11 @@ static int make_plan(struct ro *r, tp_err *e)
 		else
 			cJSON_Delete(pw);
 	}
-	snprintf(r->mode, sizeof r->mode, "%s", mode && strcmp(mode, "layer") == 0 ? "layer" : "code");
-	if (mode && strcmp(mode, "layer") != 0 && strcmp(mode, "code") != 0)
-		rc = tp_errf(e, TP_EPOLICY, "BadMode", "rollout mode '%s' (code or layer)", mode);
+	snprintf(r->mode, sizeof r->mode, "code");
+	if (mode && strcmp(mode, "layer") == 0)
+		rc = layer_mode_removed(e);
+	else if (mode && strcmp(mode, "code") != 0)
+		rc = tp_errf(e, TP_EPOLICY, "BadMode", "rollout mode '%s' (only code)", mode);
 	cJSON_Delete(waves); /* mode points into it */
 	if (rc < 0)
 		return rc;
@@ -712,105 +749,55 @@ static int create_header(struct ro *r, long old_gen, int exists, tp_err *e)
 	return rc;
 }
 
-/* ---------- layer mode ---------- */
-
-static int ensure_layer(struct ro *r, tp_err *e)
-{
-	if (r->layer_arn[0])
-		return TP_OK;
-	unsigned char d[HASH_SHA256_LEN];
-	char hex[HASH_SHA256_HEX_LEN];
-	hash_sha256(r->id, strlen(r->id), d);
-	hash_hex(d, 4, hex);
-	snprintf(r->layer_name, sizeof r->layer_name, "%scode-%s", r->app->set.prefix, hex);
-	char desc[256];
-	snprintf(desc, sizeof desc, "taskpipe code sha256=%s", r->sha);
-	/* Published by an earlier, cut-off run? Its Description says so. */
-	char *path = tp_xasprintf("/2018-10-31/layers/%s/versions", r->layer_name);
-	cJSON *out = NULL;
-	tp_err le = { 0 };
-	if (awsj_rest(r->app->aws, SVC_LAMBDA, "ListLayerVersions", "GET", path, NULL, NULL, &out, &le) == TP_OK) {
-		cJSON *v;
-		cJSON_ArrayForEach(v, cJSON_GetObjectItem(out, "LayerVersions"))
-			if (jstr(v, "Description") && strcmp(jstr(v, "Description"), desc) == 0 &&
-			    jstr(v, "LayerVersionArn"))
-				snprintf(r->layer_arn, sizeof r->layer_arn, "%s", jstr(v, "LayerVersionArn"));
-	}
-	cJSON_Delete(out);
-	out = NULL;
-	int rc = TP_OK;
-	if (!r->layer_arn[0]) {
-		cJSON *in = cJSON_CreateObject(), *c = cJSON_AddObjectToObject(in, "Content");
-		cJSON_AddStringToObject(c, "S3Bucket", r->bucket);
-		cJSON_AddStringToObject(c, "S3Key", r->key);
-		if (r->version)
-			cJSON_AddStringToObject(c, "S3ObjectVersion", r->version);
-		cJSON_AddStringToObject(in, "Description", desc);
-		cJSON *rt = cJSON_AddArrayToObject(in, "CompatibleRuntimes");
-		cJSON_AddItemToArray(rt, cJSON_CreateString("provided.al2023"));
-		cJSON_AddItemToArray(rt, cJSON_CreateString("provided.al2"));
-		rc = awsj_rest(r->app->aws, SVC_LAMBDA, "PublishLayerVersion", "POST", path, NULL, in, &out, e);
-		cJSON_Delete(in);
-		if (rc == TP_OK)
-			snprintf(r->layer_arn, sizeof r->layer_arn, "%s", jstr(out, "LayerVersionArn") ?: "");
-		cJSON_Delete(out);
-	}
-	free(path);
-	if (rc == TP_OK && !r->layer_arn[0])
-		rc = tp_errf(e, TP_EAWS, "LayerPublishFailed", "PublishLayerVersion gave no LayerVersionArn");
-	return rc;
-}
-
 /* ---------- one wave ---------- */
 
 static void prep_update(struct ro *r, struct target *t, struct aws_call *c)
 {
-	char *path;
 	cJSON *in = cJSON_CreateObject();
-	if (strcmp(r->mode, "layer") == 0) {
-		/* Keep the function's other layers; replace any version of ours. */
-		char mine[120];
-		snprintf(mine, sizeof mine, ":layer:%s:", r->layer_name);
-		cJSON *ls = cJSON_AddArrayToObject(in, "Layers"), *l;
-		cJSON_ArrayForEach(l, t->layers)
-			if (cJSON_IsString(l) && !strstr(l->valuestring, mine))
-				cJSON_AddItemToArray(ls, cJSON_CreateString(l->valuestring));
-		cJSON_AddItemToArray(ls, cJSON_CreateString(r->layer_arn));
-		path = tp_xasprintf("/2015-03-31/functions/%s/configuration", t->function);
-		if (t->rev[0])
-			cJSON_AddStringToObject(in, "RevisionId", t->rev);
-		awsj_prepare_rest(c, SVC_LAMBDA, "UpdateFunctionConfiguration", "PUT", path, NULL, in);
-	} else {
-		cJSON_AddStringToObject(in, "S3Bucket", r->bucket);
-		cJSON_AddStringToObject(in, "S3Key", r->key);
-		if (r->version)
-			cJSON_AddStringToObject(in, "S3ObjectVersion", r->version);
-		/* Lambda refuses a stale revision: an update cannot land twice. */
-		if (t->rev[0])
-			cJSON_AddStringToObject(in, "RevisionId", t->rev);
-		path = tp_xasprintf("/2015-03-31/functions/%s/code", t->function);
-		awsj_prepare_rest(c, SVC_LAMBDA, "UpdateFunctionCode", "PUT", path, NULL, in);
-	}
+	cJSON_AddStringToObject(in, "S3Bucket", r->bucket);
+	cJSON_AddStringToObject(in, "S3Key", r->key);
+	if (r->version)
+		cJSON_AddStringToObject(in, "S3ObjectVersion", r->version);
+	/* Lambda refuses a stale revision: an update cannot land twice. */
+	if (t->rev[0])
+		cJSON_AddStringToObject(in, "RevisionId", t->rev);
+	char *path = tp_xasprintf("/2015-03-31/functions/%s/code", t->function);
+	awsj_prepare_rest(c, SVC_LAMBDA, "UpdateFunctionCode", "PUT", path, NULL, in);
 	free(path);
 	c->user = t;
 }
 
-/* Take a function configuration (UpdateFunction* or GetFunction answer). */
+/* Take a function configuration (UpdateFunctionCode or GetFunction answer).
+ * State and LastUpdateStatus: https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html
+ * (no update while State is Pending or LastUpdateStatus InProgress; a
+ * function in State Failed is reported, not updated). */
 static void note_config(struct ro *r, struct target *t, const cJSON *cfg)
 {
 	t->seen = 1;
+	t->fresh = 1;
 	snprintf(t->sha, sizeof t->sha, "%s", jstr(cfg, "CodeSha256") ?: "");
 	snprintf(t->rev, sizeof t->rev, "%s", jstr(cfg, "RevisionId") ?: "");
-	cJSON_Delete(t->layers);
-	t->layers = cJSON_CreateArray();
-	cJSON *l;
-	cJSON_ArrayForEach(l, cJSON_GetObjectItem(cfg, "Layers"))
-		if (jstr(l, "Arn"))
-			cJSON_AddItemToArray(t->layers, cJSON_CreateString(jstr(l, "Arn")));
 	const char *lu = jstr(cfg, "LastUpdateStatus"), *st = jstr(cfg, "State");
+	const char *pt = jstr(cfg, "PackageType");
 	t->busy = (lu && strcmp(lu, "InProgress") == 0) || (st && strcmp(st, "Pending") == 0);
-	if ((lu && strcmp(lu, "Failed") == 0) || (st && strcmp(st, "Failed") == 0)) {
-		const char *why = jstr(cfg, "LastUpdateStatusReason") ?: jstr(cfg, "StateReason");
+	if (pt && strcmp(pt, "Image") == 0) {
+		t->image = 1;
+		t->status = FS_FAILED;
+		t->busy = 0;
+		tp_errf(&t->err, TP_EINVAL, "PackageTypeImage",
+			"function %s has PackageType Image: rollout deploys zip code only", t->function);
+		return;
+	}
+	if (st && strcmp(st, "Failed") == 0) {
+		const char *why = jstr(cfg, "StateReason");
+		t->status = FS_FAILED;
+		t->busy = 0;
+		tp_errf(&t->err, TP_EAWS, jstr(cfg, "StateReasonCode") ?: "FunctionFailed",
+			"function %s is in State Failed: %s", t->function, why ? why : "(no reason given)");
+		return;
+	}
+	if (lu && strcmp(lu, "Failed") == 0 && t->acted) {
+		const char *why = jstr(cfg, "LastUpdateStatusReason");
 		t->status = FS_FAILED;
 		t->busy = 0;
 		tp_errf(&t->err, TP_EAWS, jstr(cfg, "LastUpdateStatusReasonCode") ?: "FunctionUpdateFailed",
@@ -823,134 +810,252 @@ static void note_config(struct ro *r, struct target *t, const cJSON *cfg)
 		t->status = FS_DONE;
 	} else if (t->acted) {
 		t->status = FS_FAILED;
-		if (strcmp(r->mode, "layer") == 0)
-			tp_errf(&t->err, TP_EAWS, "LayerNotAttached", "the function's Layers lack %s", r->layer_arn);
-		else
-			tp_errf(&t->err, TP_EAWS, "CodeSha256Mismatch",
-				"after the update CodeSha256 is %s, expected %s (the object changed meanwhile?)",
-				t->sha, r->sha);
+		tp_errf(&t->err, TP_EAWS, "CodeSha256Mismatch",
+			"after the update CodeSha256 is %s, expected %s (the object changed meanwhile?)",
+			t->sha, r->sha);
 	}
 }
 
-/* GetFunction (its own 100/s budget) for each target in ts. */
+/* Throttled (429 TooManyRequestsException and kin) after the transport's
+ * own retries: the call is requeued, never counted as a failure. */
+static int is_throttle(const struct aws_call *c)
+{
+	return c->rc < 0 && c->status != 0 &&
+	       retry_classify(c->status, c->err.code[0] ? c->err.code : NULL, 0) == RETRY_THROTTLE;
+}
+
+/* When a throttled call may go again: the server's Retry-After (Lambda
+ * sends it with 429, https://docs.aws.amazon.com/lambda/latest/api/API_UpdateFunctionCode.html
+ * "TooManyRequestsException ... retryAfterSeconds"), else THROTTLE_MS. */
+static int64_t throttle_until(const struct aws_call *c)
+{
+	char amz[32], std[32];
+	int ha = header_value(&c->resp_headers, "x-amz-retry-after", amz, sizeof amz);
+	int hs = header_value(&c->resp_headers, "retry-after", std, sizeof std);
+	int64_t ms = retry_after_ms(ha ? amz : NULL, hs ? std : NULL);
+	if (ms < 0)
+		ms = THROTTLE_MS;
+	if (ms > 60000)
+		ms = 60000;
+	return tp_mono_ms() + ms;
+}
+
+/* GetFunction (its own 100/s budget, unlike GetFunctionConfiguration,
+ * which counts against the 15/s control plane:
+ * https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). */
+static void prep_read(struct target *t, struct aws_call *c)
+{
+	char *path = tp_xasprintf("/2015-03-31/functions/%s", t->function);
+	awsj_prepare_rest(c, SVC_LAMBDA, "GetFunction", "GET", path, NULL, NULL);
+	free(path);
+}
+
+/* A read's answer into t (c consumed). A throttled read leaves the target
+ * as it was, with not_before set: the caller reads it again later. */
+static void take_read(struct ro *r, struct target *t, struct aws_call *c)
+{
+	cJSON *out = awsj_result(c);
+	if (c->rc == TP_ENOTFOUND) {
+		t->status = FS_GONE;
+		t->busy = 0;
+	} else if (!out && is_throttle(c)) {
+		t->fresh = 0;
+		t->not_before = throttle_until(c);
+	} else if (!out) {
+		t->status = FS_FAILED;
+		t->busy = 0;
+		t->err = c->err;
+	} else {
+		note_config(r, t, cJSON_GetObjectItem(out, "Configuration"));
+	}
+	cJSON_Delete(out);
+	aws_call_free(c);
+}
+
+/* Read each target in ts (their State, LastUpdateStatus, code). */
 static void refresh(struct ro *r, struct target **ts, size_t n)
 {
+	if (!n)
+		return;
 	struct aws_call *c = tp_xcalloc(n + 1, sizeof *c);
-	for (size_t i = 0; i < n; i++) {
-		char *path = tp_xasprintf("/2015-03-31/functions/%s", ts[i]->function);
-		awsj_prepare_rest(&c[i], SVC_LAMBDA, "GetFunction", "GET", path, NULL, NULL);
-		free(path);
-	}
+	for (size_t i = 0; i < n; i++)
+		prep_read(ts[i], &c[i]);
 	aws_call_many(r->app->aws, c, n);
-	for (size_t i = 0; i < n; i++) {
-		struct target *t = ts[i];
-		cJSON *out = awsj_result(&c[i]);
-		if (c[i].rc == TP_ENOTFOUND) {
-			t->status = FS_GONE;
-			t->busy = 0;
-		} else if (!out) {
-			t->status = FS_FAILED;
-			t->busy = 0;
-			t->err = c[i].err;
-		} else {
-			note_config(r, t, cJSON_GetObjectItem(out, "Configuration"));
-		}
-		cJSON_Delete(out);
-		aws_call_free(&c[i]);
-	}
+	for (size_t i = 0; i < n; i++)
+		take_read(r, ts[i], &c[i]);
 	free(c);
 }
 
-static int precondition_failed(const struct aws_call *c)
+static int is_code(const struct aws_call *c, const char *code)
 {
-	return strcmp(c->err.code, "PreconditionFailedException") == 0 ||
-	       strcmp(c->err.code, "ResourceConflictException") == 0;
+	return strcmp(c->err.code, code) == 0;
 }
 
 /* Send the updates of ts (claimed already), with nrec prepared record
- * writes riding in the same concurrent batch (consumed); settle stale
- * revisions. Waiting for InProgress and the final records come later. */
+ * writes riding in the first concurrent batch (consumed). Each function's
+ * State and LastUpdateStatus are read first (GetFunction); a busy one is
+ * waited for, a 409 ResourceConflictException (an update in progress) or a
+ * 412 stale RevisionId is read again and resent (CONFLICT_ROUNDS at most),
+ * a throttled call is requeued after the server's delay. Waiting for the
+ * sent updates to finish and the final records come later (settle). */
 static int update_batch(struct ro *r, struct target **ts, size_t n, struct aws_call *rec, size_t nrec,
 			tp_err *e)
 {
-	struct target **todo = tp_xcalloc(n + 1, sizeof *todo), **again = tp_xcalloc(n + 1, sizeof *again);
-	memcpy(todo, ts, n * sizeof *todo);
-	size_t nt = n;
+	struct target **todo = tp_xcalloc(n + 1, sizeof *todo), **rd = tp_xcalloc(n + 1, sizeof *rd);
+	struct aws_call *c = tp_xcalloc(2 * n + nrec + 1, sizeof *c);
+	size_t nt = 0;
+	for (size_t i = 0; i < n; i++) {
+		ts[i]->fresh = 0;
+		ts[i]->not_before = 0;
+		todo[nt++] = ts[i];
+	}
 	int rc = TP_OK;
-	for (int round = 0; (nt || nrec) && round < CONFLICT_ROUNDS; round++) {
-		struct aws_call *c = tp_xcalloc(nt + nrec + 1, sizeof *c);
+	while (nt || nrec) {
+		int64_t now = tp_mono_ms();
+		/* 1. read what is due and not freshly read (records ride along once) */
+		size_t nr = 0;
 		for (size_t i = 0; i < nt; i++)
-			prep_update(r, todo[i], &c[i]);
+			if (!todo[i]->fresh && todo[i]->not_before <= now)
+				rd[nr++] = todo[i];
+		for (size_t i = 0; i < nr; i++)
+			prep_read(rd[i], &c[i]);
+		memcpy(c + nr, rec, nrec * sizeof *c);
+		aws_call_many(r->app->aws, c, nr + nrec);
+		for (size_t i = 0; i < nr; i++)
+			take_read(r, rd[i], &c[i]);
 		if (nrec)
-			memcpy(c + nt, rec, nrec * sizeof *c);
-		aws_call_many(r->app->aws, c, nt + nrec);
-		if (nrec)
-			rc = check_records(r, c + nt, nrec, e);
+			rc = check_records(r, c + nr, nrec, e); /* the claims: an update never goes before its own */
 		nrec = 0;
-		size_t na = 0;
+		if (rc < 0)
+			break;
+		/* 2. drop what is settled; wait for busy ones; send the ready ones */
+		size_t k = 0, nu = 0;
+		now = tp_mono_ms();
 		for (size_t i = 0; i < nt; i++) {
+			struct target *t = todo[i];
+			if (t->status != FS_UPDATING)
+				continue; /* done, failed or gone */
+			if (t->fresh && t->busy) {
+				if (++t->polls > WAIT_ROUNDS) {
+					t->status = FS_FAILED;
+					tp_errf(&t->err, TP_EIO, "FunctionBusyTimeout",
+						"State Pending or LastUpdateStatus InProgress through %d polls", WAIT_ROUNDS);
+					continue;
+				}
+				t->fresh = 0;
+				t->not_before = now + POLL_MS;
+			}
+			todo[k++] = t;
+			if (t->fresh && t->not_before <= now)
+				prep_update(r, t, &c[nu++]);
+		}
+		nt = k;
+		if (nu)
+			aws_call_many(r->app->aws, c, nu);
+		now = tp_mono_ms();
+		for (size_t i = 0; i < nu; i++) {
 			struct target *t = c[i].user;
-			t->acted = 1;
 			cJSON *out = awsj_result(&c[i]);
 			if (out) {
 				r->updates++;
+				t->acted = 1;
+				t->polls = 0;
+				t->not_before = tp_mono_ms() + FIRST_POLL_MS;
 				note_config(r, t, out);
 			} else if (c[i].rc == TP_ENOTFOUND) {
-				/* the function gone, or something it refers to (a layer version)? */
 				tp_err why = c[i].err;
 				refresh(r, &t, 1);
 				if (t->status != FS_GONE) {
 					t->status = FS_FAILED;
 					t->err = why;
 				}
-			} else if (precondition_failed(&c[i]) && round + 1 < CONFLICT_ROUNDS) {
-				again[na++] = t; /* changed since we looked (a landed update?): look again */
+			} else if (is_throttle(&c[i])) {
+				t->not_before = throttle_until(&c[i]); /* slows the rollout, never fails it */
+			} else if ((is_code(&c[i], "ResourceConflictException") ||
+				    is_code(&c[i], "PreconditionFailedException")) && t->rounds < CONFLICT_ROUNDS) {
+				/* 409: an update in progress (ours landed, or someone else's);
+				 * 412: changed since we read it. Read again, then resend. */
+				t->rounds++;
+				t->fresh = 0;
+				t->not_before = is_code(&c[i], "ResourceConflictException") ? now + POLL_MS : now;
 			} else {
 				t->status = FS_FAILED;
 				t->err = c[i].err;
+				if (t->rounds >= CONFLICT_ROUNDS)
+					tp_errf(&t->err, TP_ECONFLICT, c[i].err.code, "still in conflict after %d resends: %s",
+						CONFLICT_ROUNDS, c[i].err.message);
 			}
 			cJSON_Delete(out);
 			aws_call_free(&c[i]);
 		}
-		free(c);
-		if (na) {
-			for (size_t i = 0; i < na; i++)
-				again[i]->acted = 0;
-			refresh(r, again, na);
+		/* 3. keep what is still to send; sent ones wait in settle */
+		k = 0;
+		for (size_t i = 0; i < nt; i++)
+			if (todo[i]->status == FS_UPDATING && !todo[i]->acted)
+				todo[k++] = todo[i];
+		nt = k;
+		if (!nt)
+			break;
+		if (deadline_near(r, 0)) {
+			r->status = "paused"; /* the rest is claimed; resume reads and sends it */
+			break;
 		}
-		nt = 0;
-		for (size_t i = 0; i < na; i++)
-			if (again[i]->status == FS_UPDATING && !again[i]->busy)
-				todo[nt++] = again[i];
+		int64_t wake = INT64_MAX;
+		for (size_t i = 0; i < nt; i++)
+			if (todo[i]->not_before < wake)
+				wake = todo[i]->not_before;
+		now = tp_mono_ms();
+		if (wake > now)
+			tp_sleep_ms(wake - now);
 	}
+	free(c);
+	free(rd);
 	free(todo);
-	free(again);
 	return rc;
 }
 
-/* Wait until Lambda finished applying each update in ts; settle the rest. */
+/* Wait until Lambda finished applying each update in ts (GetFunction while
+ * LastUpdateStatus is InProgress); settle the rest. */
 static void settle(struct ro *r, struct target **ts, size_t n)
 {
 	struct target **busy = tp_xcalloc(n + 1, sizeof *busy);
-	for (int round = 0; round < WAIT_ROUNDS; round++) {
+	for (;;) {
 		size_t nb = 0;
-		for (size_t i = 0; i < n; i++)
-			if (ts[i]->busy && ts[i]->status == FS_UPDATING)
-				busy[nb++] = ts[i];
-		if (!nb)
+		int64_t now = tp_mono_ms(), wake = INT64_MAX;
+		for (size_t i = 0; i < n; i++) {
+			struct target *t = ts[i];
+			if (!t->acted || t->status != FS_UPDATING || !t->busy)
+				continue;
+			if (t->polls >= WAIT_ROUNDS)
+				continue;
+			if (t->not_before <= now)
+				busy[nb++] = t;
+			else if (t->not_before < wake)
+				wake = t->not_before;
+		}
+		if (!nb && wake == INT64_MAX)
 			break;
-		tp_sleep_ms(1000);
+		if (!nb) {
+			tp_sleep_ms(wake - now);
+			continue;
+		}
+		for (size_t i = 0; i < nb; i++) {
+			busy[i]->polls++;
+			busy[i]->not_before = now + POLL_MS;
+		}
 		refresh(r, busy, nb);
 	}
 	free(busy);
 	for (size_t i = 0; i < n; i++) {
 		struct target *t = ts[i];
-		if (t->status == FS_UPDATING) {
-			t->status = FS_FAILED;
-			tp_errf(&t->err, TP_EIO, t->busy ? "FunctionUpdateTimeout" : "FunctionNotUpdated",
-				t->busy ? "still InProgress after %d polls" : "not updated after %d attempts",
-				t->busy ? WAIT_ROUNDS : CONFLICT_ROUNDS);
-		}
+		if (t->status != FS_UPDATING || !t->acted)
+			continue;
+		t->status = FS_FAILED;
+		if (t->busy)
+			tp_errf(&t->err, TP_EIO, "FunctionUpdateTimeout", "still InProgress after %d polls",
+				WAIT_ROUNDS);
+		else
+			tp_errf(&t->err, TP_EIO, "FunctionNotUpdated", "not updated (CodeSha256 %s)", t->sha);
 	}
 }
 
@@ -1150,10 +1255,8 @@ static int pause_until(struct ro *r, tp_err *e)
 
 static void ro_free(struct ro *r)
 {
-	for (size_t i = 0; i < r->nt; i++) {
+	for (size_t i = 0; i < r->nt; i++)
 		free(r->t[i].pipeline);
-		cJSON_Delete(r->t[i].layers);
-	}
 	free(r->t);
 	free(r->version);
 	cJSON_Delete(r->plan);
@@ -1185,9 +1288,8 @@ static char *outcome_json(struct ro *r)
 	cJSON_AddStringToObject(o, "status", r->status ? r->status : "error");
 	cJSON_AddStringToObject(o, "sha256", r->sha);
 	cJSON_AddNumberToObject(o, "gen", (double)r->gen);
-	cJSON_AddStringToObject(o, "mode", r->mode[0] ? r->mode : "code");
-	if (r->layer_arn[0])
-		cJSON_AddStringToObject(o, "layer", r->layer_arn);
+	cJSON_AddStringToObject(o, "mode", "code");
+	cJSON_AddNumberToObject(o, "object_bytes", (double)r->object_bytes);
 	cJSON_AddNumberToObject(o, "targets", (double)r->nt);
 	cJSON_AddNumberToObject(o, "waves", (double)cJSON_GetArraySize(r->plan));
 	cJSON_AddNumberToObject(o, "next_wave", r->wave);
@@ -1204,6 +1306,22 @@ static char *outcome_json(struct ro *r)
 		cJSON_AddStringToObject(f, "code", r->fail.code);
 		cJSON_AddStringToObject(f, "message", r->fail.message);
 	}
+	/* Every function that failed (a State Failed function, an update Lambda
+	 * refused), not only the first: a wave without halt_on_failure goes on. */
+	cJSON *fl = NULL;
+	for (size_t i = 0; i < r->nt; i++) {
+		struct target *t = &r->t[i];
+		if (t->status != FS_FAILED)
+			continue;
+		if (!fl)
+			fl = cJSON_AddArrayToObject(o, "failures");
+		cJSON *f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "function", t->function);
+		cJSON_AddStringToObject(f, "pipeline", t->pipeline);
+		cJSON_AddStringToObject(f, "code", t->err.code);
+		cJSON_AddStringToObject(f, "message", t->err.message);
+		cJSON_AddItemToArray(fl, f);
+	}
 	if (r->skipped && cJSON_GetArraySize(r->skipped))
 		cJSON_AddItemToObject(o, "skipped", cJSON_Duplicate(r->skipped, 1));
 	cJSON *calls = cJSON_AddObjectToObject(o, "calls");
@@ -1211,6 +1329,8 @@ static char *outcome_json(struct ro *r)
 	cJSON_AddNumberToObject(calls, "updates", (double)(update_calls(r->app) - r->update_calls0));
 	cJSON_AddNumberToObject(calls, "list_functions",
 				(double)(stat_of(r->app, "lambda:ListFunctions") - r->list0));
+	cJSON_AddNumberToObject(calls, "get_function",
+				(double)(stat_of(r->app, "lambda:GetFunction") - r->get0));
 	char *s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	return s;
@@ -1235,7 +1355,6 @@ static int run(struct ro *r, const char *want_version, tp_err *e)
 		if (same) {
 			r->gen = hg;
 			snprintf(r->mode, sizeof r->mode, "%s", ddb_get_str(h, "mode", "code"));
-			snprintf(r->layer_arn, sizeof r->layer_arn, "%s", ddb_get_str(h, "layer_arn", ""));
 			r->plan = cJSON_Parse(ddb_get_str(h, "plan", "[]"));
 			r->wave = (int)ddb_get_long(h, "wave", 0);
 			r->next_at = ddb_get_long(h, "next_at", 0);
@@ -1246,8 +1365,16 @@ static int run(struct ro *r, const char *want_version, tp_err *e)
 			}
 			if ((rc = hdr_write(r, HDR_ACQUIRE, "running", e)) < 0)
 				break;
+			if (strcmp(r->mode, "layer") == 0) {
+				/* a layer rollout from before the removal: nothing to resume */
+				rc = layer_mode_removed(e);
+				r->status = "halted";
+				r->fail = *e;
+				break;
+			}
 			targets_from_plan(r);
-			rc = observe(r, 0, e);
+			if ((rc = observe(r, 0, e)) == TP_OK)
+				skip_images(r);
 			break;
 		}
 		/* A new version (or none yet): plan it and take over. */
@@ -1269,10 +1396,6 @@ static int run(struct ro *r, const char *want_version, tp_err *e)
 		r->wave = cJSON_GetArraySize(r->plan);
 		return hdr_write(r, HDR_RELEASE, "done", e);
 	}
-	if (strcmp(r->mode, "layer") == 0) {
-		if ((rc = ensure_layer(r, e)) < 0 || (rc = hdr_write(r, HDR_BEAT, "running", e)) < 0)
-			goto out;
-	}
 	int nw = cJSON_GetArraySize(r->plan);
 	while (r->wave < nw) {
 		if ((rc = pause_until(r, e)) < 0 || r->status)
@@ -1290,6 +1413,7 @@ static int run(struct ro *r, const char *want_version, tp_err *e)
 	/* Verify: a runner we superseded may have landed an older update late. */
 	if ((rc = observe(r, 0, e)) < 0)
 		goto out;
+	skip_images(r);
 	int stray = 0;
 	for (size_t i = 0; i < r->nt; i++)
 		if (r->t[i].seen && r->t[i].status != FS_FAILED && !is_done(r, &r->t[i]))
@@ -1327,6 +1451,16 @@ int rollout_run(struct app *app, const char *bucket, const char *key, const char
 	if (o)
 		r.o = *o;
 	snprintf(r.id, sizeof r.id, "%s/%s", bucket, key);
+	if (r.o.mode && strcmp(r.o.mode, "code") != 0) {
+		tp_err me = { 0 };
+		if (strcmp(r.o.mode, "layer") == 0)
+			layer_mode_removed(&me);
+		else
+			tp_errf(&me, TP_EINVAL, "BadMode", "rollout mode '%s' (only code)", r.o.mode);
+		if (e)
+			*e = me;
+		return me.rc;
+	}
 	char tag[32];
 	snprintf(tag, sizeof tag, "rollout-%lld", (long long)tp_now_ms());
 	char host[128] = "host";
@@ -1337,6 +1471,7 @@ int rollout_run(struct app *app, const char *bucket, const char *key, const char
 	r.lambda0 = aws_stats_lambda(app->aws);
 	r.update_calls0 = update_calls(app);
 	r.list0 = stat_of(app, "lambda:ListFunctions");
+	r.get0 = stat_of(app, "lambda:GetFunction");
 	tp_err err = { 0 };
 	int rc = run(&r, version, &err);
 	if (rc < 0 && !r.status)
@@ -1433,8 +1568,6 @@ int rollout_status(struct app *app, char **json_out, tp_err *e)
 		cJSON_AddStringToObject(o, "sha256", ddb_get_str(h, "sha256", ""));
 		cJSON_AddNumberToObject(o, "gen", (double)gen);
 		cJSON_AddStringToObject(o, "mode", ddb_get_str(h, "mode", "code"));
-		if (ddb_get_str(h, "layer_arn", NULL))
-			cJSON_AddStringToObject(o, "layer", ddb_get_str(h, "layer_arn", ""));
 		cJSON_AddNumberToObject(o, "next_wave", (double)next);
 		cJSON_AddNumberToObject(o, "started_at", (double)ddb_get_long(h, "started_at", 0));
 		cJSON_AddNumberToObject(o, "updated_at", (double)ddb_get_long(h, "updated_at", 0));

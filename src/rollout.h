@@ -3,12 +3,21 @@
  * the waves the policy's rollout(change, targets, ctx) returns.
  *
  * Truth is the function itself: a function is done when its CodeSha256
- * equals base64(sha256(object bytes)) (layer mode: when its Layers hold the
- * rollout's layer version). The object is downloaded once to compute that.
+ * equals base64(sha256(object bytes)). The object is downloaded once,
+ * streamed into SHA-256 (never held: a zip may be up to Lambda's 250 MB).
  * So a run that was cut off (Lambda deadline, crash, SIGKILL) resumes by
  * looking, and never sends UpdateFunctionCode to a function already done.
  * Updates carry the RevisionId observed just before (Lambda refuses a stale
  * one), so an update that raced a crash or another runner cannot land twice.
+ *
+ * Contention: before its update each function's State and LastUpdateStatus
+ * are read (GetFunction; ListFunctions never has them on AWS); a Pending or
+ * InProgress function is waited for, a 409 ResourceConflictException or a
+ * 412 stale revision is read again and resent (bounded), a 429 is requeued
+ * after the server's Retry-After: throttling and contention slow a rollout,
+ * never fail it. A function in State Failed is reported (failures[]), a
+ * PackageType Image function skipped. Layer mode was removed (the
+ * function's own zip shadows /opt): mode "layer" fails with LayerModeRemoved.
  *
  * State table items (partition key pk):
  *   rollout#<bucket>/<key>               one per object: version, sha256, gen,
@@ -22,11 +31,10 @@
  * and takes over (supersedes) the rollout; the older runner's next write
  * fails and it stops. At most one rollout per object is active.
  *
- * Lambda calls per function rolled out: one UpdateFunctionCode (layer mode:
- * one UpdateFunctionConfiguration, plus one PublishLayerVersion in all),
- * plus status reads: ListFunctions pages (50 functions a call) once before
- * the first wave and once to verify at the end, GetFunction (its own 100/s
- * budget) only while Lambda reports an update InProgress.
+ * Lambda calls per function rolled out: one UpdateFunctionCode plus
+ * ListFunctions pages (50 functions a call, before the first wave and to
+ * verify at the end) on the 15/s control plane; GetFunction (its own 100/s
+ * budget) once before the update and while Lambda reports it InProgress.
  */
 #ifndef TP_ROLLOUT_H
 #define TP_ROLLOUT_H
@@ -37,7 +45,7 @@ struct rollout_opts {
 	int64_t deadline_ms;   /* epoch ms the caller must be done by; 0: none */
 	int64_t reserve_ms;    /* start no new batch this close to the deadline; 0: 15000 (when a deadline is set) */
 	int lease_ttl_s;       /* runner lease; 0: $TASKPIPE_ROLLOUT_LEASE_S, else 60 */
-	const char *mode;      /* "code" or "layer" forced; NULL: the policy's waves decide (default code) */
+	const char *mode;      /* NULL or "code"; "layer" (removed) fails with LayerModeRemoved */
 	int from_event;        /* an upload event: skip a version that is no longer the latest */
 };
 

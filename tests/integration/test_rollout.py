@@ -77,18 +77,6 @@ def unhealthy_canary(src):
         "return { pipeline = pipeline, rollout = rollout, rollout_health = rollout_health }")
 
 
-def layer_mode(src):
-    src = quick_canary(src)
-    return src.replace(
-        "return { pipeline = pipeline, rollout = rollout }",
-        "local function layered(change, targets, ctx)\n"
-        "  local waves = rollout(change, targets, ctx)\n"
-        "  for _, w in ipairs(waves) do w.mode = \"layer\" end\n"
-        "  return waves\n"
-        "end\n"
-        "return { pipeline = pipeline, rollout = layered }")
-
-
 class RolloutTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -198,8 +186,13 @@ class RolloutTest(unittest.TestCase):
         self.assertEqual(set(self.shas(names).values()), {want})
         counts = self.proxy.counts()
         self.assertEqual(counts["lambda:UpdateFunctionCode"], 200)
-        lambda_calls = sum(v for k, v in counts.items() if k.startswith("lambda:"))
-        self.assertLessEqual(lambda_calls, 200 + 4, counts)   # 1 update each + status reads
+        # The 15/s control plane: 1 update each + ListFunctions pages. Each
+        # function's State is read with GetFunction (its own 100/s budget)
+        # before its update: moto reports Successful at once, so no polls.
+        control = sum(v for k, v in counts.items()
+                      if k.startswith("lambda:") and k != "lambda:GetFunction")
+        self.assertLessEqual(control, 200 + 4, counts)
+        self.assertEqual(counts["lambda:GetFunction"], 200, counts)
         self.assertEqual(out["calls"]["updates"], 200)
         st = self.status("s3://%s/%s" % (BUCKET, key))
         self.assertEqual(st["status"], "done")
@@ -354,66 +347,99 @@ class RolloutTest(unittest.TestCase):
         self.assertEqual(shas[names[0]], sha_b64(data2))
         self.assertEqual({shas[p] for p in names[1:]}, {sha_b64(data1)})
 
-    def moto_attaches_layers(self, key):
-        """moto_server (with use_docker off) cannot find a published layer version by
-        ARN when a function is pointed at it ("One or more LayerVersion does not
-        exist"), while in-process moto can: probe which one we have."""
-        arn = self.lam.publish_layer_version(LayerName="probe-" + uuid.uuid4().hex[:6], Content={
-            "S3Bucket": BUCKET, "S3Key": key})["LayerVersionArn"]
-        fn = "probe-" + uuid.uuid4().hex[:6]
-        self.lam.create_function(FunctionName=fn, Runtime="provided.al2023", Role=self.role,
-                                 Handler="bootstrap", Code={"S3Bucket": BUCKET, "S3Key": key})
-        try:
-            self.lam.update_function_configuration(FunctionName=fn, Layers=[arn])
-            return True
-        except self.lam.exceptions.ResourceNotFoundException:
-            return False
-        finally:
-            self.lam.delete_function(FunctionName=fn)
-
-    def test_layer_mode(self):
+    def test_layer_mode_removed(self):
+        """Layer mode changed nothing (the function's own zip holds bootstrap,
+        which shadows /opt): --mode layer, and a policy whose waves ask for it,
+        fail clearly, before any Lambda call."""
         key = "lay-%s.zip" % uuid.uuid4().hex[:6]
         self.upload(key, "v1")
-        names = self.fleet(key, 12, "l" + uuid.uuid4().hex[:5])
-        _, v2 = self.upload(key, "v2")
-        attaches = self.moto_attaches_layers(key)
-        pol = policy_file(layer_mode)
-        try:
-            env = self.env_for(TASKPIPE_POLICY=pol)
-            self.proxy.reset()
-            r = self.rollout(["s3://%s/%s#%s" % (BUCKET, key, v2)], env)
-            out = json.loads(r.stdout)
-            self.assertEqual(out["mode"], "layer", out)
-            arn = out["layer"]
-            layer_name = arn.split(":")[-2]
-            # One layer version for all pipelines: code storage counted once.
-            versions = self.lam.list_layer_versions(LayerName=layer_name)["LayerVersions"]
-            self.assertEqual([v["LayerVersionArn"] for v in versions], [arn])
-            counts = self.proxy.counts()
-            self.assertEqual(counts.get("lambda:PublishLayerVersion"), 1)
-            self.assertNotIn("lambda:UpdateFunctionCode", counts)
-            if not attaches:
-                # moto gap: the canary's UpdateFunctionConfiguration is refused, and
-                # the rollout halts there, naming it.
-                self.assertEqual(r.returncode, 1, r.stderr)
-                self.assertEqual(out["status"], "halted")
-                self.assertEqual(out["failure"]["function"], "tp-" + names[0])
-                self.assertIn("LayerVersion does not exist", out["failure"]["message"])
-                self.assertEqual(self.updates("UpdateFunctionConfiguration"), [(names[0], 404)])
-                return
-            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-            self.assertEqual((out["status"], out["updated"]), ("done", 12), out)
-            for p in names:
-                cfg = self.lam.get_function(FunctionName="tp-" + p)["Configuration"]
-                self.assertEqual([l["Arn"] for l in cfg.get("Layers", [])], [arn])
-            self.assertEqual(counts.get("lambda:UpdateFunctionConfiguration"), 12)
-            # A rerun publishes nothing and changes nothing.
-            self.proxy.reset()
-            r = self.rollout(["s3://%s/%s#%s" % (BUCKET, key, v2)], env)
+        names = self.fleet(key, 2, "l" + uuid.uuid4().hex[:5])
+        data2, v2 = self.upload(key, "v2")
+        uri = "s3://%s/%s#%s" % (BUCKET, key, v2)
+        self.proxy.reset()
+        r = self.rollout([uri, "--mode", "layer"])
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("--mode layer was removed", r.stderr)
+        self.assertIn("shadows", r.stderr)
+        pol = policy_file(lambda src: quick_canary(src).replace(
+            "return { pipeline = pipeline, rollout = rollout }",
+            "local function layered(change, targets, ctx)\n"
+            "  local waves = rollout(change, targets, ctx)\n"
+            "  for _, w in ipairs(waves) do w.mode = \"layer\" end\n"
+            "  return waves\n"
+            "end\n"
+            "return { pipeline = pipeline, rollout = layered }"))
+        self.addCleanup(os.unlink, pol)
+        r = self.rollout([uri], self.env_for(TASKPIPE_POLICY=pol))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("LayerModeRemoved", r.stderr)
+        self.assertNotIn("lambda:PublishLayerVersion", self.proxy.counts())
+        self.assertEqual(self.updates("UpdateFunctionConfiguration"), [])
+        self.assertEqual(self.updates(), [])
+        # --mode code (the only mode) still works.
+        r = self.rollout([uri, "--mode", "code"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(set(self.shas(names).values()), {sha_b64(data2)})
+
+    def test_image_function_skipped(self):
+        """A PackageType Image function whose Description records the object
+        is skipped with a reason naming it, and never sent zip code."""
+        key = "img-%s.zip" % uuid.uuid4().hex[:6]
+        self.upload(key, "v1")
+        tag = "i" + uuid.uuid4().hex[:5]
+        names = self.fleet(key, 2, tag)
+        img = tag + "-img"
+        self.lam.create_function(
+            FunctionName="tp-" + img, Role=self.role, PackageType="Image",
+            Code={"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/consumer:1"},
+            Description="taskpipe code s3://%s/%s" % (BUCKET, key),
+            Tags={"taskpipe:owner": "taskpipe", "taskpipe:pipeline": img})
+        spec = {"name": img, "func": {"Code": {"S3Bucket": BUCKET, "S3Key": key}}}
+        self.ddb.put_item(TableName=STATE, Item={
+            "pk": {"S": "pipeline#" + img}, "pipeline": {"S": img}, "status": {"S": "ok"},
+            "action": {"S": "create"}, "spec": {"S": json.dumps(spec)}})
+        data2, v2 = self.upload(key, "v2")
+        self.proxy.reset()
+        r = self.rollout(["s3://%s/%s#%s" % (BUCKET, key, v2)])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual((out["status"], out["targets"], out["updated"]), ("done", 2, 2), out)
+        skipped = {s["function"]: s["reason"] for s in out.get("skipped", [])}
+        self.assertIn("tp-" + img, skipped, out)
+        self.assertIn("function tp-%s has PackageType Image" % img, skipped["tp-" + img])
+        self.assertEqual(sorted(p for p, _ in self.updates()), names)
+        self.assertEqual(set(self.shas(names).values()), {sha_b64(data2)})
+
+    def test_long_key_marker_same_everywhere(self):
+        """A code key long enough that the Description marker hits Lambda's
+        256-character limit: what apply writes is what drift and rollout
+        compare with (the old code truncated it in reconcile only, so drift
+        saw Code drift and rollout skipped the function as not ours)."""
+        key = "long/" + "k" * 290 + "-%s.zip" % uuid.uuid4().hex[:6]
+        self.upload(key, "v1")
+        tag = "lk" + uuid.uuid4().hex[:5]
+        env = self.env_for()
+        with tempfile.TemporaryDirectory() as d:
+            f = os.path.join(d, tag + ".json")
+            with open(f, "w") as fh:
+                json.dump({"pipeline": tag, "code": key, "code_bucket": BUCKET}, fh)
+            r = run_taskpipe(["put", f], env)
             self.assertEqual(r.returncode, 0, r.stderr)
-            self.assertFalse([k for k in self.proxy.mutating_counts() if k.startswith("lambda:")])
-        finally:
-            os.unlink(pol)
+        r = run_taskpipe(["apply", tag], env, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        desc = self.lam.get_function(FunctionName="tp-" + tag)["Configuration"]["Description"]
+        self.assertLessEqual(len(desc), 256)
+        r = run_taskpipe(["drift", "--json"], env, timeout=300)
+        mine = [p for p in json.loads(r.stdout)["pipelines"] if p["pipeline"] == tag]
+        self.assertEqual(len(mine), 1, r.stdout[-2000:] + r.stderr)
+        self.assertFalse(mine[0].get("code_behind"), mine[0])
+        self.assertEqual([d for d in mine[0].get("drift", []) if d.get("field") == "Code"], [], mine[0])
+        data2, v2 = self.upload(key, "v2")
+        r = self.rollout(["s3://%s/%s#%s" % (BUCKET, key, v2)], env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual((out["status"], out["targets"], out["updated"]), ("done", 1, 1), out)
+        self.assertEqual(self.shas([tag])[tag], sha_b64(data2))
 
     def test_deadline_pauses_then_resume(self):
         # The Lambda-deadline path: stop starting batches, leave it resumable.

@@ -46,7 +46,6 @@ CONTROLLER_ACTIONS = {
     "lambda:TagResource", "lambda:UntagResource", "lambda:CreateEventSourceMapping",
     "lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping",
     "lambda:ListEventSourceMappings", "lambda:ListFunctions", "lambda:GetAccountSettings",
-    "lambda:PublishLayerVersion", "lambda:ListLayerVersions", "lambda:GetLayerVersion",
     "tag:GetResources", "iam:PassRole", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket",
     "logs:CreateLogStream", "logs:PutLogEvents",
 }
@@ -166,9 +165,9 @@ class TemplateStatic(unittest.TestCase):
                                                       "dynamodb:DescribeTable"})
         # Prefix scoping of what the controller creates and changes.
         for a in ("sqs:CreateQueue", "sqs:DeleteQueue", "lambda:CreateFunction",
-                  "lambda:DeleteFunction", "lambda:UpdateFunctionCode", "lambda:PublishLayerVersion"):
+                  "lambda:DeleteFunction", "lambda:UpdateFunctionCode"):
             for r in scoped[a]:
-                self.assertRegex(r.value, r":(function|layer|\$\{AWS::AccountId\}):\$\{Prefix\}\*$", a)
+                self.assertRegex(r.value, r":(function|\$\{AWS::AccountId\}):\$\{Prefix\}\*$", a)
         for r in scoped["lambda:DeleteEventSourceMapping"]:
             self.assertTrue(r.value.endswith(":event-source-mapping:*"), r)
         # PassRole: only the consumer role, only to Lambda.

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 
 #include <string.h>
 
@@ -75,6 +76,40 @@ static void test_hex(void **state)
 	assert_string_equal(out, "");
 }
 
+/* Streaming in uneven pieces gives the one-shot digest (a 1 MiB object
+ * streamed from S3 in whatever chunks curl hands over). */
+static void test_sha256_stream(void **state)
+{
+	(void)state;
+	size_t n = 1u << 20;
+	unsigned char *data = malloc(n);
+	assert_non_null(data);
+	for (size_t i = 0; i < n; i++)
+		data[i] = (unsigned char)(i * 2654435761u >> 13);
+	unsigned char want[HASH_SHA256_LEN], got[HASH_SHA256_LEN];
+	hash_sha256(data, n, want);
+	struct hash_sha256_stream s;
+	hash_sha256_begin(&s);
+	size_t off = 0, step = 1;
+	while (off < n) {
+		size_t k = step < n - off ? step : n - off;
+		hash_sha256_update(&s, data + off, k);
+		off += k;
+		step = step * 3 + 7;
+	}
+	assert_int_equal(s.len, n);
+	hash_sha256_end(&s, got);
+	assert_memory_equal(got, want, sizeof want);
+	/* begin restarts (a retried download) */
+	hash_sha256_begin(&s);
+	hash_sha256_update(&s, "junk", 4);
+	hash_sha256_begin(&s);
+	hash_sha256_update(&s, data, n);
+	hash_sha256_end(&s, got);
+	assert_memory_equal(got, want, sizeof want);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -84,6 +119,7 @@ int main(void)
 		cmocka_unit_test(test_hmac_rfc4231_case2),
 		cmocka_unit_test(test_hmac_rfc4231_case6),
 		cmocka_unit_test(test_hex),
+		cmocka_unit_test(test_sha256_stream),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -431,6 +431,61 @@ static void test_limits(void **state)
 	http_client_free(c);
 }
 
+struct counted {
+	size_t bytes;
+	int calls;
+	size_t stop_after;           /* refuse once this many bytes came; 0: never */
+};
+
+static int count_sink(void *ctx, const void *data, size_t len)
+{
+	struct counted *k = ctx;
+	(void)data;
+	k->bytes += len;
+	k->calls++;
+	return k->stop_after && k->bytes >= k->stop_after ? -1 : 0;
+}
+
+/* A sink takes a 2xx body of any size (none of it in resp->body, no cap);
+ * an error answer is still buffered; a refusing sink aborts with TP_EIO;
+ * the handle, reused afterwards, has its cap back. */
+static void test_sink(void **state)
+{
+	(void)state;
+	struct http_client *c = client(1);
+	struct http_response r = {0};
+	struct counted k = {0};
+	struct http_request q = { .method = "GET", .url = url("/big"), .sink = count_sink, .sink_ctx = &k };
+	assert_int_equal(http_do(c, &q, &r), TP_OK);
+	assert_int_equal(k.bytes, BIG_BYTES);
+	assert_int_equal(r.body.len, 0);
+
+	memset(&k, 0, sizeof k);
+	char u[100];
+	snprintf(u, sizeof u, "%s", url("/bigchunked"));
+	q.url = u;
+	assert_int_equal(http_do(c, &q, &r), TP_OK);
+	assert_int_equal(k.bytes, BIG_BYTES);
+
+	memset(&k, 0, sizeof k);
+	snprintf(u, sizeof u, "%s", url("/missing"));
+	assert_int_equal(http_do(c, &q, &r), TP_OK);
+	assert_int_equal(r.status, 404);
+	assert_int_equal(k.calls, 0);
+	assert_string_equal(buf_str(&r.body), "nope");
+
+	memset(&k, 0, sizeof k);
+	k.stop_after = 1;
+	snprintf(u, sizeof u, "%s", url("/big"));
+	assert_int_equal(http_do(c, &q, &r), TP_EIO);
+	assert_non_null(strstr(r.error, "sink"));
+
+	/* the same (reused) handle without a sink: the cap applies again */
+	assert_int_equal(do_req(c, "GET", "/big", NULL, NULL, 0, &r), TP_ELIMIT);
+	http_response_free(&r);
+	http_client_free(c);
+}
+
 static void test_keepalive(void **state)
 {
 	(void)state;
@@ -600,6 +655,7 @@ int main(void)
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_transport_errors),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_sink),
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_concurrent),
 		cmocka_unit_test(test_start_from_done),
