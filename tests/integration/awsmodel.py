@@ -912,8 +912,16 @@ def main(argv=None):
     ap.add_argument("--upstream", required=True, help="e.g. http://127.0.0.1:5000 (moto_server)")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--scale", type=float, default=0.02)
+    for opt in ("fn_pending_s", "fn_update_s", "esm_transition_s", "queue_deleted_recently_s",
+                "list_lag_s", "lambda_rps", "lambda_get_rps", "lambda_policy_rps",
+                "throttle_fraction"):
+        ap.add_argument("--" + opt.replace("_", "-"), type=float, help="see AwsModel")
+    ap.add_argument("--seed", type=int)
+    ap.add_argument("--no-paginate", dest="paginate", action="store_false", default=None)
     args = ap.parse_args(argv)
-    aws = AwsModel(args.upstream, port=args.port, scale=args.scale).start()
+    kw = {k: v for k, v in vars(args).items()
+          if v is not None and k not in ("upstream", "port")}
+    aws = AwsModel(args.upstream, port=args.port, **kw).start()
     print(aws.endpoint, flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
