@@ -51,8 +51,9 @@ AWS pages each behaviour is based on:
              60 seconds before creating a queue with the same name" (QueueDeletedRecently)
              https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html
              https://docs.aws.amazon.com/botocore/latest/reference/services/sqs/client/exceptions/QueueDeletedRecently.html
-  [sqsjson]  SQS AWS JSON protocol errors: __type plus x-amzn-query-error "<query code>;Sender"
-             https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-json-faqs.html
+  [sqsjson]  Interpreting SQS JSON API responses: errors carry __type and x-amzn-query-error
+             "<query code>;Sender" (e.g. AWS.SimpleQueueService.NonExistentQueue;Sender)
+             https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-json-api-responses.html
   [lag]      No AWS page gives a number for list staleness. SQS: "After you create a queue,
              you must wait at least one second after the queue is created to be able to use
              the queue" (API_CreateQueue); the Tagging API and SQS/Lambda tag calls are
@@ -186,9 +187,8 @@ class _Fn:
                     "LastUpdateStatusReasonCode": code}
         out = {"State": "Active", "LastUpdateStatus": "Successful"}
         if self.updated and now < self.update_until:
-            out.update(LastUpdateStatus="InProgress",
-                       LastUpdateStatusReason="The function is being updated.",
-                       LastUpdateStatusReasonCode="Updating")
+            # Only the status: no LastUpdateStatusReasonCode value means "in progress".
+            out["LastUpdateStatus"] = "InProgress"
         elif self.updated and self.update_fail:
             reason, code = self.update_fail
             out.update(LastUpdateStatus="Failed", LastUpdateStatusReason=reason,
@@ -550,7 +550,7 @@ class AwsModel(FaultProxy):
             if service == "sqs" and operation == "CreateQueue":
                 params, proto = self._sqs_params(h, body)
                 name = self._queue_name(params)
-                gone = self._deleted_queues.get(name)
+                gone = self._deleted_queues.get(name)     # [qdr]
                 if gone is not None and now - gone < self._d(self.queue_deleted_recently_s):
                     self._violate(now, service, operation, name, "QueueDeletedRecently")
                     return self._sqs_deleted_recently(proto)
@@ -583,7 +583,7 @@ class AwsModel(FaultProxy):
                                     "The operation cannot be performed at this time. An update is "
                                     "in progress for resource: %s" % arn_hint)
             if operation in UPDATES:
-                # Reserve the transition now so a racing update is refused; undone in
+                # [states]: LastUpdateStatus InProgress for fn_update_s. Reserve the transition now so a racing update is refused; undone in
                 # _after if moto refuses the request.
                 h._undo = (fn, fn.updated, fn.update_until, fn.update_fail)
                 fn.updated = True
@@ -669,7 +669,7 @@ class AwsModel(FaultProxy):
             if out is None:
                 return None
             name = out.get("FunctionName") or (_json(body) or {}).get("FunctionName")
-            fn = self._fns[name] = _Fn(now, self._d(self.fn_pending_s))
+            fn = self._fns[name] = _Fn(now, self._d(self.fn_pending_s))     # [states]
             fn.create_fail = self._fails.pop((name, "create"), None)
             fn.arn = out.get("FunctionArn")
             self._fresh[("lambda", name)] = now
@@ -723,7 +723,7 @@ class AwsModel(FaultProxy):
             fn = function_name(out.get("FunctionArn") or req.get("FunctionName"))
             target = (req.get("Enabled", True) is not False,
                       (req.get("ScalingConfig") or {}).get("MaximumConcurrency"))
-            esm = _Esm(out["UUID"], fn, dict(out), target, now,
+            esm = _Esm(out["UUID"], fn, dict(out), target, now,     # [esm]: Creating
                        now + self._d(self.esm_transition_s))
             self._esms[esm.uuid] = esm
             self._note_bound(fn, now)
@@ -745,7 +745,7 @@ class AwsModel(FaultProxy):
                 if "ScalingConfig" in req:
                     maxc = (req.get("ScalingConfig") or {}).get("MaximumConcurrency")
                 esm.target = (new_enabled, maxc)
-                esm.state = ("Enabling" if new_enabled and not enabled else
+                esm.state = ("Enabling" if new_enabled and not enabled else     # [esm]
                              "Disabling" if enabled and not new_enabled else "Updating")
                 esm.until = now + self._d(self.esm_transition_s)
                 self._note_bound(esm.fn, now)
@@ -799,7 +799,7 @@ class AwsModel(FaultProxy):
             if name:
                 self._fresh[("sqs", name)] = now
             return None
-        if operation == "ListQueues":
+        if operation == "ListQueues":      # [lag]
             lag = self._d(self.list_lag_s)
 
             def hidden(url):
@@ -817,6 +817,7 @@ class AwsModel(FaultProxy):
         return None
 
     def _tagging_after(self, data, asked):
+        """GetResources without what was created or (un)tagged too recently [lag]."""
         out = _json(data)
         if out is None:
             return None
