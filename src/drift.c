@@ -933,7 +933,10 @@ int drift_run(struct app *app, const struct drift_opts *o, char **json_out, tp_e
 			if (!sel[i]->item || sel[i]->status == ST_DRIFTED || sel[i]->status == ST_MISSING)
 				fix[nf++] = sel[i]->name;
 		if (nf) {
-			struct reconcile_opts ro = { .force = 1 };
+			struct reconcile_opts ro = { .force = 1, .holder = o->holder,
+						     .lease_ttl_s = o->lease_ttl_s,
+						     .deadline_ms = o->deadline_ms,
+						     .reserve_ms = o->reserve_ms };
 			struct rec_result *res = NULL;
 			size_t nr = 0;
 			tp_err re = { 0 };

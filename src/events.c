@@ -4,6 +4,7 @@
 #include "awsjson.h"
 #include "ddb.h"
 #include "drift.h"
+#include "lease.h"
 #include "rollout.h"
 #include "log.h"
 
@@ -12,24 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_LEASE_TTL_S 120
-#define LEASE_MARGIN_S 10     /* past the deadline: the process may be frozen, not dead */
 
 static const char *str_at(const cJSON *o, const char *k)
 {
 	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 
-/* Leases outlive the deadline a little: the process may be frozen, not dead. */
+/* Leases outlive the deadline a little (the process may be frozen, not
+ * dead) and never a capped length: lease_ttl_for; reconcile renews them. */
 static int lease_ttl(const struct ev_opts *o)
 {
 	if (o && o->lease_ttl_s > 0)
 		return o->lease_ttl_s;
-	if (o && o->deadline_ms) {
-		int64_t left = (o->deadline_ms - tp_now_ms()) / 1000;
-		return (int)(left > 0 ? left : 0) + LEASE_MARGIN_S;
-	}
-	return DEFAULT_LEASE_TTL_S;
+	return lease_ttl_for(tp_now_ms(), o ? o->deadline_ms : 0, lease_ttl_cap_s());
 }
 
 int events_reconcile(struct app *app, char *const *names, size_t n, int all, int plan, int force,
@@ -233,7 +229,15 @@ static int apply_all(struct app *app, const struct ev_opts *o, cJSON **resp, tp_
 int events_scheduled(struct app *app, const struct ev_opts *o, cJSON **resp, tp_err *e)
 {
 	log_info("scheduled run: drift check with repair, then unfinished rollouts");
+	/* The repair runs within this invocation's deadline, under its own
+	 * holder id (the runtime's, with the request id). */
 	struct drift_opts d = { .fix = 1, .max_pipelines = SCHEDULED_DRIFT_PIPELINES };
+	if (o) {
+		d.deadline_ms = o->deadline_ms;
+		d.reserve_ms = o->reserve_ms;
+		d.holder = o->holder;
+		d.lease_ttl_s = o->lease_ttl_s;
+	}
 	char *json = NULL;
 	int rc = drift_run(app, &d, &json, e);
 	cJSON *doc = cJSON_CreateObject();

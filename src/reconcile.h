@@ -21,6 +21,13 @@
  * leaves no state. Confirming an unchanged pipeline needs no lease. With a
  * deadline, no step starts after deadline - reserve: the pipelines not
  * finished fail with DeadlineNear and are retried later.
+ *
+ * Every run has its own holder id, leases sized to it (lease_ttl_for) and
+ * renewed between steps once half-spent. After the grant the item and the
+ * state are read again and the policy rerun: the run acts on what is
+ * current, not on what it read before it held the lease. A pipeline that
+ * fails has its state written after that step, not only at the end, so a
+ * run cut off later leaves a true record of what it finished.
  */
 #ifndef TP_RECONCILE_H
 #define TP_RECONCILE_H
@@ -40,13 +47,14 @@ struct rec_result {
 	long requests;         /* AWS requests made for this pipeline */
 	long lambda_requests;  /* of which Lambda control plane */
 	long mutating_requests;/* of which mutating */
+	int lease_renewals;    /* times its lease was extended during the run */
 };
 
 struct reconcile_opts {
 	int plan;              /* observe and diff only; change nothing, write no state */
 	int force;             /* observe even when the spec hash is unchanged */
-	const char *holder;    /* lease holder id (lease_holder_id); NULL: "taskpipe" */
-	int lease_ttl_s;       /* lease length; 0: 900 (a long apply must not outlive it) */
+	const char *holder;    /* lease holder id (lease_holder_id); NULL: one of this run's own */
+	int lease_ttl_s;       /* lease length; 0: lease_ttl_for(deadline), renewed at half */
 	int64_t deadline_ms;   /* epoch ms: start no step after deadline - reserve; 0: none */
 	int64_t reserve_ms;    /* margin before the deadline */
 };

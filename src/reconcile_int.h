@@ -32,6 +32,7 @@ struct rec {
 	int no_state;             /* not ours to record (lease held elsewhere) */
 	struct lease *lease;      /* held while changing this pipeline */
 	int done;                 /* nothing more to do (unchanged) */
+	int state_written;        /* its outcome is in the state table already */
 	/* observed */
 	char *q_url, *dlq_url;
 	cJSON *q_attrs, *dlq_attrs, *q_tags, *dlq_tags;
@@ -53,6 +54,8 @@ struct run {
 	size_t n;
 	char *ctx_json;           /* policy context (app_policy_ctx) */
 	size_t n_leased;          /* leases asked for (see lease_changing) */
+	struct lease *leases;     /* those leases (renewed between steps) */
+	char holder[200];         /* lease holder id of this run */
 };
 
 /* A step: emit fills c[0..RC_MAX_CALLS) with this record's calls and
