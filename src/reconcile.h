@@ -75,6 +75,18 @@ const char *reconcile_action_name(int action);
  * reads what reconcile writes, so both use this one. */
 void reconcile_code_marker(const struct cJSON *func, char *out, size_t len);
 
+/* Tags, compared the same way by apply and drift (reconcile_diff.c).
+ * The tags a pipeline's resources must carry: the spec's user tags (values
+ * as strings) plus taskpipe:owner and taskpipe:pipeline. */
+struct cJSON *reconcile_desired_tags(const char *owner, const char *pipeline,
+				     const struct cJSON *spec);
+/* Tags of want that have lacks or has with another value. */
+struct cJSON *rc_missing_tags(const struct cJSON *want, const struct cJSON *have);
+/* Keys of user tags the last applied spec set, want drops and have still
+ * carries (removed by apply). */
+struct cJSON *rc_stale_tags(const struct cJSON *old_spec, const struct cJSON *want,
+			    const struct cJSON *have);
+
 /* One result as JSON: pipeline, status, action, changes, error, spec_hash, requests. */
 struct cJSON *reconcile_result_json(const struct rec_result *r);
 

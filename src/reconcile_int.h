@@ -90,8 +90,6 @@ void rc_change(struct rec *p, const char *resource, const char *field, const cJS
 void rc_change_action(struct rec *p, const char *resource, const char *action);
 cJSON *rc_spec_part(const struct rec *p, const char *name);
 cJSON *rc_desired_tags(struct run *r, const struct rec *p);
-cJSON *rc_missing_tags(const cJSON *want, const cJSON *have);
-cJSON *rc_stale_tags(const cJSON *old_spec, const cJSON *want, const cJSON *have);
 cJSON *rc_desired_config(struct run *r, struct rec *p);
 long rc_scaling_max(const cJSON *m);
 cJSON *rc_mapping_update(struct rec *p, int record);
