@@ -273,6 +273,65 @@ class DriftScenarios(unittest.TestCase):
         self.assertEqual(p["error"]["code"], "PolicyRejected")
 
 
+    def test_tagging_lag_is_not_a_collision(self):
+        """The Tagging API does not show resources created seconds ago
+        (modelled: GetResources answers an empty list). Drift must ask
+        ListQueueTags / ListTags before calling our own new queues and
+        functions collisions; a real collision stays one."""
+        e = Env(self.moto, "dl")
+        P = e.prefix
+        e.put({"pipeline": "n1"}, {"pipeline": "n2"}, {"pipeline": "c9"})
+        e.sqs.create_queue(QueueName=P + "c9", tags={"taskpipe:owner": "someone-else"})
+        r = e.run("apply", "--all", "--json")
+        self.assertEqual(r.returncode, 1, r.stderr)   # c9 collides
+        with FaultProxy(self.moto.endpoint) as proxy:
+            proxy.add_rule({"match": {"service": "tagging", "operation": "GetResources"}, "times": -1,
+                            "action": {"status": 200, "body": json.dumps({"ResourceTagMappingList": []}),
+                                       "headers": {"Content-Type": "application/x-amz-json-1.1"}}})
+            code, doc = e.drift(endpoint=proxy.endpoint)
+            counts = proxy.counts()
+        check_shape(self, doc)
+        p = by_name(doc)
+        self.assertEqual(p["n1"]["status"], "in_sync", p["n1"])
+        self.assertEqual(p["n2"]["status"], "in_sync", p["n2"])
+        self.assertEqual(p["c9"]["status"], "collision")
+        self.assertEqual(code, 2)   # only because of c9
+        self.assertEqual(doc["orphans"], [])
+        # Fallback per resource: 2 queues each for n1, n2, and c9's foreign queue; 2 functions.
+        self.assertEqual(doc["tag_fallback"], {"queues": 5, "functions": 2})
+        self.assertEqual(counts.get("sqs:ListQueueTags"), 5)
+        self.assertEqual(counts.get("lambda:ListTags"), 2)
+        # Settled (the tagging answer is whole): no fallback at all.
+        with FaultProxy(self.moto.endpoint) as proxy:
+            code, doc = e.drift(endpoint=proxy.endpoint)
+            counts = proxy.counts()
+        self.assertEqual(doc["tag_fallback"], {"queues": 1, "functions": 0})   # c9's foreign queue
+        self.assertNotIn("lambda:ListTags", counts)
+
+    def test_stale_tags_reported_and_removed_like_apply(self):
+        """A user tag the item drops is removed by apply (rc_stale_tags);
+        drift reports the same difference and --fix removes it."""
+        e = Env(self.moto, "dt")
+        P = e.prefix
+        e.put({"pipeline": "tg", "tags": {"team": "a", "cost": "x1"}})
+        self.assertEqual(e.run("apply", "--all").returncode, 0)
+        e.drift(expect=0)
+        e.put({"pipeline": "tg", "tags": {"team": "b"}})
+        code, doc = e.drift(expect=2)
+        p = by_name(doc)["tg"]
+        self.assertEqual(p["status"], "drifted")
+        want = set()
+        for res in ("queue", "dead-letter queue", "function"):
+            want |= {(res, "Tags.team", "b", "a"), (res, "Tags.cost", "(absent)", "x1")}
+        self.assertEqual(drift_set(p), want)
+        code, doc = e.drift("--fix", expect=0)
+        self.assertEqual(by_name(doc)["tg"]["fix"]["status"], "fixed")
+        tags = e.sqs.list_queue_tags(QueueUrl=e.url(P + "tg"))["Tags"]
+        self.assertEqual({k: v for k, v in tags.items() if not k.startswith("taskpipe:")}, {"team": "b"})
+        code, doc = e.drift(expect=0)
+        self.assertEqual(by_name(doc)["tg"]["status"], "in_sync")
+
+
 # ---- a fleet made with boto3, for the scale test and the benchmark ----
 
 def build_fleet(moto, env, n, workers=16):
