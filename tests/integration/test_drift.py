@@ -18,12 +18,15 @@ import io
 import itertools
 import json
 import os
+import signal
+import subprocess
 import sys
+import time
 import unittest
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Moto, run_taskpipe  # noqa: E402
+from harness import Moto, run_taskpipe, TASKPIPE  # noqa: E402
 from awsproxy import FaultProxy  # noqa: E402
 
 _seq = itertools.count()
@@ -330,6 +333,106 @@ class DriftScenarios(unittest.TestCase):
         self.assertEqual({k: v for k, v in tags.items() if not k.startswith("taskpipe:")}, {"team": "b"})
         code, doc = e.drift(expect=0)
         self.assertEqual(by_name(doc)["tg"]["status"], "in_sync")
+
+
+    def lease_items(self, e):
+        out = {}
+        for it in e.ddb.scan(TableName=e.prefix + "state")["Items"]:
+            if it["pk"]["S"].startswith("lease#"):
+                out[it["pk"]["S"][6:]] = it
+        return out
+
+    def popen(self, e, args, endpoint, **extra):
+        env = dict(e.env, AWS_ENDPOINT_URL=endpoint, **extra)
+        return subprocess.Popen([TASKPIPE] + list(args), env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    def test_two_concurrent_fix_runs_never_share_a_pipeline(self):
+        """Two drift --fix runs at once (two scheduled invocations
+        overlapping): each has its own lease holder, so every drifted
+        pipeline is changed by exactly one of them; the other reports
+        LeaseHeld for it."""
+        e = Env(self.moto, "dx")
+        P = e.prefix
+        names = ["x1", "x2", "x3"]
+        e.put(*({"pipeline": n} for n in names))
+        self.assertEqual(e.run("apply", "--all").returncode, 0)
+        for n in names:
+            e.lam.update_function_configuration(FunctionName=P + n, MemorySize=256)
+        with FaultProxy(self.moto.endpoint) as proxy:
+            # The fix is slow: both runs see the drift before either repairs it.
+            proxy.add_rule({"match": {"operation": "UpdateFunctionConfiguration"}, "times": -1,
+                            "action": {"delay": 1.5}})
+            runs = [self.popen(e, ["drift", "--fix", "--json"], proxy.endpoint) for _ in range(2)]
+            outs = [r.communicate(timeout=300) for r in runs]
+            log = proxy.log()
+        docs = [json.loads(o[0]) for o in outs]
+        for n in names:
+            updates = [x for x in log if x["operation"] == "UpdateFunctionConfiguration"
+                       and x["path"].endswith("/functions/%s%s/configuration" % (P, n))]
+            self.assertEqual(len(updates), 1, (n, [d["pipelines"] for d in docs]))
+            fixes = [by_name(d)[n].get("fix", {}) for d in docs]
+            self.assertEqual(sorted(f.get("status", "") for f in fixes), ["failed", "fixed"], fixes)
+            failed = [f for f in fixes if f.get("status") == "failed"][0]
+            self.assertEqual(failed["error"]["code"], "LeaseHeld")
+        for n in names:
+            self.assertEqual(e.lam.get_function(FunctionName=P + n)["Configuration"]["MemorySize"], 128)
+        e.drift(expect=0)
+
+    def test_killed_fix_run_short_leases_state_of_what_it_finished(self):
+        """drift --fix --deadline 20 killed (SIGKILL) in the middle of its
+        repair: its leases end within the run's size (20 s + 10 s margin, not
+        900 s); a pipeline that failed before the kill has its state written
+        already; after the leases expire (skew margin 1 s here) a rerun
+        converges."""
+        e = Env(self.moto, "dk")
+        P = e.prefix
+        e.put({"pipeline": "k1"}, {"pipeline": "k2"})
+        self.assertEqual(e.run("apply", "--all").returncode, 0)
+        st0 = e.ddb.get_item(TableName=P + "state", Key={"pk": {"S": "pipeline#k1"}})["Item"]
+        self.assertEqual(st0["status"]["S"], "ok")
+        e.sqs.set_queue_attributes(QueueUrl=e.url(P + "k1"), Attributes={"VisibilityTimeout": "99"})
+        e.lam.update_function_configuration(FunctionName=P + "k2", MemorySize=256)
+        with FaultProxy(self.moto.endpoint) as proxy:
+            # k1's queue repair fails for good (an early step); k2's function
+            # repair hangs (a later step) until the run is killed.
+            proxy.add_rule({"match": {"operation": "SetQueueAttributes"}, "times": -1, "action": {
+                "status": 400, "headers": {"x-amzn-ErrorType": "InvalidAttributeValue"},
+                "body": json.dumps({"__type": "com.amazonaws.sqs#InvalidAttributeValue",
+                                    "message": "Invalid value for the parameter VisibilityTimeout."})}})
+            proxy.add_rule({"match": {"operation": "UpdateFunctionConfiguration"}, "times": -1,
+                            "action": {"stall": 60}})
+            t0 = time.time()
+            run = self.popen(e, ["drift", "--fix", "--deadline", "20", "--json"], proxy.endpoint)
+            while time.time() - t0 < 30 and not any(
+                    x["operation"] == "UpdateFunctionConfiguration" for x in proxy.log()):
+                time.sleep(0.1)
+            time.sleep(0.3)
+            run.send_signal(signal.SIGKILL)
+            run.communicate()
+            self.assertTrue(any(x["operation"] == "UpdateFunctionConfiguration" for x in proxy.log()))
+            leases = self.lease_items(e)
+            self.assertIn("k2", leases)
+            exp = int(leases["k2"]["expires_at"]["N"])
+            self.assertLessEqual(exp, t0 + 20 + 10 + 2, "lease outlives the run: %d s" % (exp - t0))
+            st = e.ddb.get_item(TableName=P + "state", Key={"pk": {"S": "pipeline#k1"}})["Item"]
+            self.assertEqual(st["status"]["S"], "error", st)
+            self.assertEqual(st["error_code"]["S"], "InvalidAttributeValue")
+        # The lease blocks others until it expires (and the skew margin
+        # passes). (The stalled request reached moto when the proxy stopped,
+        # as one in flight at a kill reaches AWS: k2 may be in sync by now.)
+        env = dict(e.env, TASKPIPE_LEASE_SKEW_S="1")
+        r = run_taskpipe(["drift", "--fix", "--json"], env)
+        k2 = by_name(json.loads(r.stdout))["k2"]
+        if time.time() < exp and "fix" in k2:
+            self.assertEqual(k2["fix"]["error"]["code"], "LeaseHeld")
+        while time.time() < exp + 2.5:
+            time.sleep(0.2)
+        r = run_taskpipe(["drift", "--fix", "--json"], env)
+        self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr[-2000:])
+        e.drift(expect=0)
+        self.assertEqual(e.lam.get_function(FunctionName=P + "k2")["Configuration"]["MemorySize"], 128)
+        self.assertEqual(e.attrs(P + "k1")["VisibilityTimeout"], "180")
 
 
 # ---- a fleet made with boto3, for the scale test and the benchmark ----
