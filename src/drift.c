@@ -118,6 +118,8 @@ struct fleet {
 	cJSON *attr_objs;    /* owns the Attributes objects */
 	long tags_direct_q;  /* ListQueueTags fallbacks (verify_tags) */
 	long tags_direct_fn; /* Lambda ListTags fallbacks */
+	long qurl_direct;    /* GetQueueUrl fallbacks (find_unlisted_queues) */
+	cJSON *url_objs;     /* owns the URLs those found */
 };
 
 static char *enc(const char *s)
@@ -372,6 +374,7 @@ static void fleet_free(struct fleet *f)
 	smap_free(&f->qattr);
 	cJSON_Delete(f->tag_objs);
 	cJSON_Delete(f->attr_objs);
+	cJSON_Delete(f->url_objs);
 }
 
 /* ---- one pipeline ---- */
@@ -813,6 +816,46 @@ static void verify_tags(struct app *app, struct fleet *f, struct dp **sel, size_
 	free(q);
 }
 
+/* ListQueues lags too: a queue created seconds ago is not listed yet
+ * ("eventually consistent", https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ListQueues.html).
+ * Before a queue is called missing, GetQueueUrl it (SQS, not the Lambda
+ * budget; none in a settled fleet). */
+static void find_unlisted_queues(struct app *app, struct fleet *f, struct dp **sel, size_t n)
+{
+	struct aws_call *calls = tp_xcalloc(2 * n + 1, sizeof *calls);
+	const char **qname = tp_xcalloc(2 * n + 1, sizeof *qname);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		for (int j = 0; j < 2 && sel[i]->spec; j++) {
+			const char *name = j ? sel[i]->nm.dlq : sel[i]->nm.queue;
+			if (smap_get(&f->qurl, name))
+				continue;
+			cJSON *in = cJSON_CreateObject();
+			cJSON_AddStringToObject(in, "QueueName", name);
+			awsj_prepare(&calls[k], SVC_SQS, "GetQueueUrl", in);
+			qname[k++] = name;
+		}
+	if (k)
+		aws_call_many(app->aws, calls, k);
+	f->qurl_direct += (long)k;
+	if (!f->url_objs)
+		f->url_objs = cJSON_CreateArray();
+	for (size_t i = 0; i < k; i++) {
+		cJSON *out = awsj_result(&calls[i]);
+		cJSON *url = cJSON_DetachItemFromObject(out, "QueueUrl");
+		if (cJSON_IsString(url)) {
+			cJSON_AddItemToArray(f->url_objs, url);
+			smap_put(&f->qurl, qname[i], url);
+		} else {
+			cJSON_Delete(url);   /* absent (missing for real) or unknown: as listed */
+		}
+		cJSON_Delete(out);
+		aws_call_free(&calls[i]);
+	}
+	free(calls);
+	free(qname);
+}
+
 /* The spec of each selected pipeline's last apply, for stale tags. */
 static int read_old_specs(struct app *app, struct dp **sel, size_t n, tp_err *e)
 {
@@ -1011,6 +1054,7 @@ int drift_run(struct app *app, const struct drift_opts *o, char **json_out, tp_e
 	}
 	if ((rc = read_old_specs(app, sel, ns, e)) < 0)
 		goto done;
+	find_unlisted_queues(app, &f, sel, ns);
 	fetch_attrs(app, &f, sel, ns);
 	verify_tags(app, &f, sel, ns);
 	for (size_t i = 0; i < ns; i++)
@@ -1114,6 +1158,7 @@ int drift_run(struct app *app, const struct drift_opts *o, char **json_out, tp_e
 	cJSON *tf = cJSON_AddObjectToObject(doc, "tag_fallback");
 	cJSON_AddNumberToObject(tf, "queues", (double)f.tags_direct_q);
 	cJSON_AddNumberToObject(tf, "functions", (double)f.tags_direct_fn);
+	cJSON_AddNumberToObject(tf, "queue_urls", (double)f.qurl_direct);
 	cJSON_AddNumberToObject(doc, "elapsed_ms", (double)(tp_mono_ms() - t0));
 	int code = DRIFT_EXIT_OK;
 	if (count[ST_ERROR] || fix_failed)

@@ -301,14 +301,16 @@ class DriftScenarios(unittest.TestCase):
         self.assertEqual(code, 2)   # only because of c9
         self.assertEqual(doc["orphans"], [])
         # Fallback per resource: 2 queues each for n1, n2, and c9's foreign queue; 2 functions.
-        self.assertEqual(doc["tag_fallback"], {"queues": 5, "functions": 2})
+        self.assertEqual(doc["tag_fallback"]["queues"], 5)
+        self.assertEqual(doc["tag_fallback"]["functions"], 2)
         self.assertEqual(counts.get("sqs:ListQueueTags"), 5)
         self.assertEqual(counts.get("lambda:ListTags"), 2)
         # Settled (the tagging answer is whole): no fallback at all.
         with FaultProxy(self.moto.endpoint) as proxy:
             code, doc = e.drift(endpoint=proxy.endpoint)
             counts = proxy.counts()
-        self.assertEqual(doc["tag_fallback"], {"queues": 1, "functions": 0})   # c9's foreign queue
+        self.assertEqual(doc["tag_fallback"]["queues"], 1)   # c9's foreign queue
+        self.assertEqual(doc["tag_fallback"]["functions"], 0)
         self.assertNotIn("lambda:ListTags", counts)
 
     def test_stale_tags_reported_and_removed_like_apply(self):
@@ -437,12 +439,14 @@ class DriftScenarios(unittest.TestCase):
 
 # ---- a fleet made with boto3, for the scale test and the benchmark ----
 
-def build_fleet(moto, env, n, workers=16):
+def build_fleet(moto, env, n, workers=16, endpoint=None):
     """n in-sync pipelines p00000.. for env (an Env): items, queues, DLQs,
-    functions and mappings as the default policy wants them."""
+    functions and mappings as the default policy wants them (created
+    through endpoint when given, e.g. the AWS-faithful layer)."""
     P = env.prefix
     zipb = code_zip()
-    sqs, lam, ddb = moto.client("sqs"), moto.client("lambda"), moto.client("dynamodb")
+    sqs, lam = moto.client("sqs", endpoint), moto.client("lambda", endpoint)
+    ddb = moto.client("dynamodb")
     tags = lambda name: {"taskpipe:owner": OWNER, "taskpipe:pipeline": name}  # noqa: E731
     names = ["p%05d" % i for i in range(n)]
 
@@ -472,6 +476,32 @@ def build_fleet(moto, env, n, workers=16):
     return names
 
 
+class DriftLayer(unittest.TestCase):
+    """Through the AWS-faithful layer (awsmodel): ListQueues and the Tagging
+    API do not show resources created less than list_lag_s ago."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = shared_moto()
+
+    def test_new_fleet_in_sync_while_lists_lag(self):
+        from awsmodel import AwsModel
+        e = Env(self.moto, "dm")
+        aws = AwsModel(self.moto.endpoint, scale=0.02, list_lag_s=3000).start()   # 60 s real
+        try:
+            names = build_fleet(self.moto, e, 3, workers=3, endpoint=aws.endpoint)
+            code, doc = e.drift(endpoint=aws.endpoint)
+            counts = aws.counts()
+        finally:
+            aws.stop()
+        self.assertEqual({p["pipeline"]: p["status"] for p in doc["pipelines"]},
+                         {n: "in_sync" for n in names}, doc["pipelines"])
+        self.assertEqual(code, 0)
+        self.assertEqual(doc["orphans"], [])
+        self.assertEqual(doc["tag_fallback"], {"queues": 6, "functions": 3, "queue_urls": 6})
+        self.assertEqual(counts.get("lambda:ListTags"), 3)
+
+
 class DriftScale(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -493,6 +523,42 @@ class DriftScale(unittest.TestCase):
         self.assertEqual(set(lam) - {"lambda:GetAccountSettings"},
                          {"lambda:ListFunctions", "lambda:ListEventSourceMappings"})
         self.assertEqual(doc["lambda_calls"], total)
+
+    def test_200_pipelines_calls_with_and_without_fallback(self):
+        """The call counts of a 200-pipeline drift check, settled (the
+        Tagging API and ListQueues show everything) and with every resource
+        too new for them (modelled: both answer empty), which is the worst
+        case of the fallback: one ListTags per function, one ListQueueTags
+        and one GetQueueUrl per queue."""
+        n = 200
+        e = Env(self.moto, "d2")
+        build_fleet(self.moto, e, n)
+        empty = [
+            {"match": {"service": "tagging", "operation": "GetResources"}, "times": -1,
+             "action": {"status": 200, "body": json.dumps({"ResourceTagMappingList": []}),
+                        "headers": {"Content-Type": "application/x-amz-json-1.1"}}},
+            {"match": {"service": "sqs", "operation": "ListQueues"}, "times": -1,
+             "action": {"status": 200, "body": json.dumps({"QueueUrls": []}),
+                        "headers": {"Content-Type": "application/x-amz-json-1.0"}}}]
+        result = {}
+        for label, rules in (("settled", []), ("all lagging", empty)):
+            with FaultProxy(self.moto.endpoint) as proxy:
+                proxy.add_rules(rules)
+                code, doc = e.drift(endpoint=proxy.endpoint, expect=0)
+                counts = proxy.counts()
+            self.assertEqual(doc["summary"]["in_sync"], n)
+            pick = lambda pfx: {k: v for k, v in counts.items() if k.startswith(pfx)}  # noqa: E731
+            result[label] = (pick("lambda:"), pick("tagging:"), pick("sqs:"), doc["tag_fallback"])
+            print("\ndrift of %d pipelines, %s: Lambda %s; tagging %s; SQS %s; fallback %s" % (
+                (n, label) + result[label]), file=sys.stderr)
+        lam0, lam1 = (sum(v for op, v in result[k][0].items() if op != "lambda:GetAccountSettings")
+                      for k in ("settled", "all lagging"))
+        self.assertLessEqual(lam0, n / 50 + n / 100 + 2)
+        self.assertEqual(lam1 - lam0, n)   # one ListTags per function
+        self.assertEqual(result["all lagging"][0].get("lambda:ListTags"), n)
+        self.assertEqual(result["all lagging"][2].get("sqs:ListQueueTags"), 2 * n)
+        self.assertEqual(result["all lagging"][2].get("sqs:GetQueueUrl"), 2 * n)
+        self.assertNotIn("sqs:ListQueueTags", result["settled"][2])
 
 
 if __name__ == "__main__":
