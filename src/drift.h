@@ -3,7 +3,11 @@
  * calls (Lambda ListFunctions pages of 50, ListEventSourceMappings pages of
  * 100, SQS ListQueues by prefix + GetQueueAttributes, tags from the Resource
  * Groups Tagging API), never one describe per resource. So the Lambda
- * control-plane cost is about n/50 + n/100 calls for n pipelines.
+ * control-plane cost is about n/50 + n/100 calls for n pipelines, plus one
+ * ListTags per function whose tags the (lagging) Tagging API lacks or shows
+ * different from the spec; queues the lists lack are confirmed with
+ * GetQueueUrl / ListQueueTags (SQS) before being called missing or a
+ * collision. Tags are compared as apply compares them (stale ones too).
  *
  * Reports per pipeline: in_sync, drifted (resource, field, expected, actual;
  * environment values are never shown, only keys), missing (a resource is
