@@ -10,12 +10,16 @@
 #include <string.h>
 
 static const char usage[] =
-	"usage: taskpipe drift [--fix] [--max-pipelines N] [--json]\n"
+	"usage: taskpipe drift [--fix] [--max-pipelines N] [--deadline SECONDS] [--json]\n"
 	"Compares every pipeline with its config item (through the policy), observing\n"
 	"the fleet with list calls: Lambda ListFunctions (50 a page) and\n"
 	"ListEventSourceMappings (100 a page), SQS ListQueues by prefix and\n"
 	"GetQueueAttributes, tags from the Resource Groups Tagging API. About\n"
-	"n/50 + n/100 Lambda calls for n functions, whatever drifted.\n"
+	"n/50 + n/100 Lambda calls for n functions, whatever drifted, plus one\n"
+	"ListTags per function the Tagging API does not show (yet) with the tags\n"
+	"of its spec (it lags behind new resources); queues it or ListQueues do\n"
+	"not show are checked with GetQueueUrl/ListQueueTags before being called\n"
+	"missing or a collision (counts in tag_fallback).\n"
 	"Reports per pipeline: in_sync, drifted (field, expected, actual; environment\n"
 	"values are never shown, only keys), missing (a resource is gone), collision\n"
 	"(a same-named resource without this instance's owner tag; never touched),\n"
@@ -28,6 +32,9 @@ static const char usage[] =
 	"  --max-pipelines N   check at most N pipelines after the cursor saved in the\n"
 	"                      state table (pk drift#cursor) and save it; the next run\n"
 	"                      continues there (for the scheduled Lambda)\n"
+	"  --deadline SECONDS  with --fix: start no repair step after this many\n"
+	"                      seconds; unfinished pipelines fail DeadlineNear and\n"
+	"                      their leases last at most the time left + 10 s\n"
 	"Exit: 0 in sync (with --fix: everything repaired), 2 drift left (found\n"
 	"without --fix, or any collision, which needs a person), 1 error (a pipeline's\n"
 	"policy failed, a repair failed, or the check itself failed).\n";
@@ -101,6 +108,15 @@ int cmd_drift(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--fix") == 0) {
 			o.fix = 1;
+		} else if (strcmp(argv[i], "--deadline") == 0 && i + 1 < argc) {
+			char *end;
+			double secs = strtod(argv[++i], &end);
+			if (*end || secs <= 0) {
+				fprintf(stderr, "taskpipe drift: --deadline wants a positive number of seconds\n");
+				return 2;
+			}
+			o.deadline_ms = tp_now_ms() + (int64_t)(secs * 1000);
+			o.reserve_ms = 1;   /* the caller's limit is the deadline itself */
 		} else if (strcmp(argv[i], "--max-pipelines") == 0 && i + 1 < argc) {
 			char *end;
 			o.max_pipelines = strtol(argv[++i], &end, 10);

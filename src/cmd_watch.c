@@ -5,7 +5,15 @@
  * sequence number is checkpointed in the state table (pk
  * "checkpoint#<shardId>"), so a restart resumes there; records of failed
  * pipelines are retried by resuming at the lowest failed one. SIGINT and
- * SIGTERM stop it after the current batch. */
+ * SIGTERM stop it after the current batch.
+ *
+ * A record that fails for good (events_transient says retrying will not
+ * help: a policy error, a collision, a bad item) is tried
+ * TASKPIPE_WATCH_MAX_ATTEMPTS times (default 3), then recorded in the state
+ * table (pk "skipped#<shard>#<sequence number>", with the error) and
+ * skipped, so it never holds up the records behind it on its shard until
+ * the stream trims it (24 h). Transient failures (throttling, LeaseHeld,
+ * DeadlineNear, ...) are retried without limit. */
 #include "cmd_watch.h"
 
 #include "app.h"
@@ -24,6 +32,7 @@
 #define GET_RECORDS_LIMIT 1000
 #define REDISCOVER_MS 30000
 #define MAX_BACKOFF_MS 30000
+#define DEFAULT_MAX_ATTEMPTS 3
 
 static volatile sig_atomic_t stop_flag;
 
@@ -40,6 +49,7 @@ struct shard {
 	const char *initial;      /* iterator type without a checkpoint */
 	int closed;               /* no more records (NextShardIterator null) */
 	int retries;              /* consecutive failed batches */
+	cJSON *tries;             /* sequence number -> attempts, permanent failures only */
 	int64_t not_before;       /* monotonic ms: backoff after a failure */
 };
 
@@ -52,6 +62,8 @@ struct watch {
 	long interval_ms;
 	char holder[160];
 	int failures;             /* batches with failed records in this run */
+	int max_attempts;         /* permanent failures: tries before a record is skipped */
+	long skipped;             /* records skipped in this run */
 };
 
 static const char usage[] =
@@ -63,6 +75,11 @@ static const char usage[] =
 	"                    instead of the newest (LATEST)\n"
 	"  --once            stop when caught up (exit 1 when a batch had failures)\n"
 	"  --interval-ms N   wait between polls of an idle stream (default 1000)\n"
+	"A record that fails for good (policy error, collision, bad item) is tried\n"
+	"TASKPIPE_WATCH_MAX_ATTEMPTS times (default 3), then recorded in the state\n"
+	"table (pk skipped#<shard>#<sequence number>) and skipped; transient\n"
+	"failures (throttling, LeaseHeld, DeadlineNear) are retried without limit.\n"
+	"--once exits 1 when records were left for a retry or skipped.\n"
 	"Ctrl-C (SIGINT) or SIGTERM stops it after the current batch.\n";
 
 static void sleep_ms(long ms)
@@ -214,7 +231,8 @@ static int get_iterator(struct watch *w, struct shard *s, tp_err *e)
 }
 
 /* One line per batch on stdout, for operators and tests. */
-static void report(const struct shard *s, const cJSON *records, const cJSON *failed, const char *cp)
+static void report(const struct shard *s, const cJSON *records, const cJSON *failed, const cJSON *skipped,
+		   const char *cp)
 {
 	cJSON *o = cJSON_CreateObject(), *keys = cJSON_AddArrayToObject(o, "keys"), *r;
 	cJSON_AddStringToObject(o, "shard", s->id);
@@ -225,6 +243,7 @@ static void report(const struct shard *s, const cJSON *records, const cJSON *fai
 		cJSON_AddItemToArray(keys, cJSON_CreateString(k ? k : ""));
 	}
 	cJSON_AddItemToObject(o, "failed", failed ? cJSON_Duplicate(failed, 1) : cJSON_CreateArray());
+	cJSON_AddItemToObject(o, "skipped", skipped ? cJSON_Duplicate(skipped, 1) : cJSON_CreateArray());
 	if (cp)
 		cJSON_AddStringToObject(o, "checkpoint", cp);
 	char *t = cJSON_PrintUnformatted(o);
@@ -234,57 +253,126 @@ static void report(const struct shard *s, const cJSON *records, const cJSON *fai
 	cJSON_Delete(o);
 }
 
-/* Handle one batch and move the shard's position. */
+static const char *record_seq(const cJSON *records, int i)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(
+		cJSON_GetArrayItem(records, i), "dynamodb"), "SequenceNumber"));
+}
+
+/* One more failed attempt at seq; returns the attempts so far. */
+static int bump_tries(struct shard *s, const char *seq)
+{
+	if (!s->tries)
+		s->tries = cJSON_CreateObject();
+	cJSON *t = cJSON_GetObjectItem(s->tries, seq);
+	if (!t)
+		t = cJSON_AddNumberToObject(s->tries, seq, 0);
+	cJSON_SetNumberValue(t, t->valuedouble + 1);
+	return (int)t->valuedouble;
+}
+
+/* The record of a skipped stream record, so a person can find and fix it. */
+static int record_skip(struct watch *w, struct shard *s, const char *seq, const cJSON *err, int tries,
+		       tp_err *e)
+{
+	char *pk = tp_xasprintf("skipped#%s#%s", s->id, seq);
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	cJSON_AddStringToObject(in, "TableName", w->app->set.state_table);
+	cJSON *item = cJSON_AddObjectToObject(in, "Item");
+	ddb_put_str(item, "pk", pk);
+	ddb_put_str(item, "pipeline", cJSON_GetStringValue(cJSON_GetObjectItem(err, "pipeline")));
+	ddb_put_str(item, "shard", s->id);
+	ddb_put_str(item, "sequence_number", seq);
+	ddb_put_str(item, "stream_arn", w->stream_arn);
+	ddb_put_str(item, "error_code", cJSON_GetStringValue(cJSON_GetObjectItem(err, "code")));
+	ddb_put_str(item, "message", cJSON_GetStringValue(cJSON_GetObjectItem(err, "message")));
+	ddb_put_long(item, "attempts", tries);
+	ddb_put_long(item, "skipped_at", (long)(tp_now_ms() / 1000));
+	int rc = awsj_call(w->app->aws, SVC_DYNAMODB, "PutItem", in, &out, e);
+	cJSON_Delete(in);
+	cJSON_Delete(out);
+	free(pk);
+	return rc;
+}
+
+/* Handle one batch and move the shard's position. Records come in
+ * sequence order: the checkpoint may cover everything before the first
+ * record to retry (a transient failure, or a permanent one not yet tried
+ * max_attempts times); permanent failures tried that often are recorded
+ * and skipped. */
 static void handle_batch(struct watch *w, struct shard *s, cJSON *records, const char *next)
 {
 	struct ev_opts o = { .holder = w->holder };
-	cJSON *failed = NULL;
+	cJSON *failed = NULL, *errors = NULL, *skipped = cJSON_CreateArray();
 	tp_err e = { 0 };
 	int n = cJSON_GetArraySize(records);
-	const char *first_failed = NULL, *cp = NULL;
-	int batch_failed = 0;
-	if (events_stream_batch(w->app, records, &o, &failed, &e) < 0) {
-		batch_failed = 1;
+	const char *resume = NULL, *cp = NULL;
+	int resume_transient = 1;
+	if (events_stream_batch_detail(w->app, records, &o, &failed, &errors, &e) < 0) {
 		log_error("watch: shard %s: batch failed: %s: %s", s->id, e.code, e.message);
-		first_failed = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(
-			cJSON_GetArrayItem(records, 0), "dynamodb"), "SequenceNumber"));
-	} else if (cJSON_GetArraySize(failed) > 0) {
-		first_failed = cJSON_GetArrayItem(failed, 0)->valuestring;
-		batch_failed = 1;
+		resume = record_seq(records, 0);
 	}
-	/* Records come in sequence order: everything before the first failed
-	 * one is handled, and is what the checkpoint may cover. */
-	for (int i = 0; i < n; i++) {
-		const char *seq = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(
-			cJSON_GetArrayItem(records, i), "dynamodb"), "SequenceNumber"));
-		if (!seq || (first_failed && strcmp(seq, first_failed) == 0))
+	for (int i = 0; i < n && !resume; i++) {
+		const char *seq = record_seq(records, i);
+		if (!seq)
 			break;
+		const cJSON *err = cJSON_GetObjectItem(errors, seq);
+		if (err && cJSON_IsTrue(cJSON_GetObjectItem(err, "transient"))) {
+			resume = seq;
+			break;
+		}
+		if (err) {
+			int tries = bump_tries(s, seq);
+			tp_err se = { 0 };
+			if (tries < w->max_attempts) {
+				resume = seq;
+				resume_transient = 0;
+				break;
+			}
+			if (record_skip(w, s, seq, err, tries, &se) < 0) {
+				log_error("watch: recording skipped record %s: %s: %s", seq, se.code, se.message);
+				resume = seq;
+				break;
+			}
+			log_error("watch: shard %s: record %s (pipeline %s) skipped after %d attempts: %s: %s",
+				  s->id, seq, cJSON_GetStringValue(cJSON_GetObjectItem(err, "pipeline")), tries,
+				  cJSON_GetStringValue(cJSON_GetObjectItem(err, "code")),
+				  cJSON_GetStringValue(cJSON_GetObjectItem(err, "message")));
+			cJSON_AddItemToArray(skipped, cJSON_CreateString(seq));
+			cJSON_DeleteItemFromObject(s->tries, seq);
+			w->skipped++;
+		}
 		cp = seq;
 	}
 	tp_err ce = { 0 };
 	if (cp && checkpoint_put(w, s->id, cp, &ce) < 0)
 		log_error("watch: checkpoint %s: %s: %s", s->id, ce.code, ce.message);
-	report(s, records, failed, cp);
+	report(s, records, failed, skipped, cp);
 	free(s->iter);
 	s->iter = NULL;
+	char *resume_at = resume ? tp_xstrdup(resume) : NULL;
 	free(s->resume_at);
 	s->resume_at = NULL;
-	if (batch_failed) {
-		w->failures++;
-		s->resume_at = tp_xstrdup(first_failed);  /* NULL: from the checkpoint */
+	if (resume_at) {
+		w->failures += resume_transient;
+		s->resume_at = resume_at;
 		long back = w->interval_ms << (s->retries < 10 ? s->retries : 10);
 		s->not_before = tp_mono_ms() + (back < MAX_BACKOFF_MS ? back : MAX_BACKOFF_MS);
 		s->retries++;
-		if (w->once)
+		if (w->once && resume_transient)
 			s->closed = 1;  /* --once: leave it for the next run */
 	} else {
 		s->retries = 0;
+		cJSON_Delete(s->tries);
+		s->tries = NULL;
 		if (next)
 			s->iter = tp_xstrdup(next);
 		else
 			s->closed = 1;
 	}
 	cJSON_Delete(failed);
+	cJSON_Delete(errors);
+	cJSON_Delete(skipped);
 }
 
 /* Read one batch from a shard. Returns the number of records, < 0 on error. */
@@ -368,14 +456,26 @@ static int watch_loop(struct watch *w)
 			sleep_ms(errors ? w->interval_ms * 5 : w->interval_ms);
 	}
 	log_info("watch: stopped%s", stop_flag ? " by signal" : " (caught up)");
-	return w->failures && w->once ? 1 : 0;
+	if (w->skipped)
+		log_warn("watch: %ld records skipped (state table, pk skipped#...)", w->skipped);
+	return (w->failures || w->skipped) && w->once ? 1 : 0;
 }
 
 int cmd_watch(int argc, char **argv)
 {
 	struct settings s;
 	tp_err e = { 0 };
-	struct watch w = { .interval_ms = 1000 };
+	struct watch w = { .interval_ms = 1000, .max_attempts = DEFAULT_MAX_ATTEMPTS };
+	const char *ma = getenv("TASKPIPE_WATCH_MAX_ATTEMPTS");
+	if (ma && *ma) {
+		char *end;
+		long v = strtol(ma, &end, 10);
+		if (*end || v < 1) {
+			fprintf(stderr, "taskpipe watch: TASKPIPE_WATCH_MAX_ATTEMPTS='%s' is not a positive integer\n", ma);
+			return 2;
+		}
+		w.max_attempts = (int)v;
+	}
 	int rc0 = settings_cli(&s, "watch", usage, &argc, argv);
 	if (rc0 >= 0)
 		return rc0;
@@ -410,6 +510,7 @@ int cmd_watch(int argc, char **argv)
 		free(w.sh[i].parent);
 		free(w.sh[i].iter);
 		free(w.sh[i].resume_at);
+		cJSON_Delete(w.sh[i].tries);
 	}
 	free(w.sh);
 	free(w.stream_arn);

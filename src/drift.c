@@ -116,6 +116,10 @@ struct fleet {
 	struct smap qattr;   /* queue name -> Attributes object */
 	cJSON *tag_objs;     /* owns the Tags objects */
 	cJSON *attr_objs;    /* owns the Attributes objects */
+	long tags_direct_q;  /* ListQueueTags fallbacks (verify_tags) */
+	long tags_direct_fn; /* Lambda ListTags fallbacks */
+	long qurl_direct;    /* GetQueueUrl fallbacks (find_unlisted_queues) */
+	cJSON *url_objs;     /* owns the URLs those found */
 };
 
 static char *enc(const char *s)
@@ -370,6 +374,7 @@ static void fleet_free(struct fleet *f)
 	smap_free(&f->qattr);
 	cJSON_Delete(f->tag_objs);
 	cJSON_Delete(f->attr_objs);
+	cJSON_Delete(f->url_objs);
 }
 
 /* ---- one pipeline ---- */
@@ -382,6 +387,7 @@ struct dp {
 	const cJSON *item;     /* config item; NULL for an orphan */
 	struct names nm;
 	cJSON *spec;           /* desired spec */
+	cJSON *old_spec;       /* spec of the last apply (state table), for stale tags */
 	cJSON *drift;          /* array of {resource, field, expected, actual} */
 	cJSON *orphan_res;     /* orphan: array of {resource, name} */
 	int status;            /* ST_* */
@@ -429,15 +435,35 @@ static void diff_queue(struct dp *p, const char *res, const cJSON *want, const c
 	}
 }
 
-/* The user tags of the spec plus ours; lacking or different ones are drift. */
-static void diff_tags(struct dp *p, const char *res, const cJSON *have)
+/* Tag differences, the way apply finds them (rc_missing_tags,
+ * rc_stale_tags): tags lacking or different, and user tags the last applied
+ * spec set and the item dropped (apply removes those, so they are drift). */
+static int tag_diff(struct app *app, const struct dp *p, const cJSON *have, cJSON **missing,
+		    cJSON **stale)
 {
-	cJSON *user = cJSON_GetObjectItem(p->spec, "tags"), *t;
-	cJSON_ArrayForEach(t, user) {
-		char field[300];
+	cJSON *want = reconcile_desired_tags(app->set.owner, p->name, p->spec);
+	*missing = rc_missing_tags(want, have);
+	*stale = rc_stale_tags(p->old_spec, want, have);
+	cJSON_Delete(want);
+	return cJSON_GetArraySize(*missing) + cJSON_GetArraySize(*stale);
+}
+
+static void diff_tags(struct app *app, struct dp *p, const char *res, const cJSON *have)
+{
+	cJSON *m, *st, *t;
+	char field[300];
+	tag_diff(app, p, have, &m, &st);
+	cJSON_ArrayForEach(t, m) {
 		snprintf(field, sizeof field, "Tags.%s", t->string);
 		add_drift_v(p, res, field, t, cJSON_GetObjectItem(have, t->string));
 	}
+	cJSON_ArrayForEach(t, st) {
+		snprintf(field, sizeof field, "Tags.%s", t->valuestring);
+		const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(have, t->valuestring));
+		add_drift(p, ST_DRIFTED, res, field, "(absent)", v ? v : "");
+	}
+	cJSON_Delete(m);
+	cJSON_Delete(st);
 }
 
 /* Environment: keys only, values may be secrets. */
@@ -538,9 +564,10 @@ static int check_owned(struct app *app, struct fleet *f, struct dp *p, char kind
 	snprintf(key, sizeof key, "%c:%s", kind, name);
 	const cJSON *tags = smap_get(&f->tags, key);
 	const char *pipe = cJSON_GetStringValue(cJSON_GetObjectItem(tags, "taskpipe:pipeline"));
+	const char *owner = cJSON_GetStringValue(cJSON_GetObjectItem(tags, "taskpipe:owner"));
 	char exp[300];
 	snprintf(exp, sizeof exp, "taskpipe:owner=%s", app->set.owner);
-	if (!tags) {
+	if (!tags || !owner || strcmp(owner, app->set.owner) != 0) {
 		add_drift(p, ST_COLLISION, what, "owner", exp, "(no taskpipe:owner tag of this instance)");
 		return 0;
 	}
@@ -579,7 +606,7 @@ static void diff_pipeline(struct app *app, struct fleet *f, struct dp *p)
 		add_drift(p, ST_MISSING, "dead-letter queue", "(resource)", "present", "missing");
 	} else {
 		diff_queue(p, "dead-letter queue", cJSON_GetObjectItem(p->spec, "dlq"), da);
-		diff_tags(p, "dead-letter queue", smap_get(&f->tags, dtags));
+		diff_tags(app, p, "dead-letter queue", smap_get(&f->tags, dtags));
 	}
 	const char *qarn = cJSON_GetStringValue(cJSON_GetObjectItem(qa, "QueueArn"));
 	if (!qurl) {
@@ -606,13 +633,13 @@ static void diff_pipeline(struct app *app, struct fleet *f, struct dp *p)
 			cJSON_Delete(w);
 		}
 		cJSON_Delete(rpj);
-		diff_tags(p, "queue", smap_get(&f->tags, qtags));
+		diff_tags(app, p, "queue", smap_get(&f->tags, qtags));
 	}
 	if (!fn) {
 		add_drift(p, ST_MISSING, "function", "(resource)", "present", "missing");
 	} else {
 		diff_function(app, p, fn);
-		diff_tags(p, "function", smap_get(&f->tags, ftags));
+		diff_tags(app, p, "function", smap_get(&f->tags, ftags));
 	}
 	char key[512];
 	snprintf(key, sizeof key, "%s\n%s", p->nm.function, qarn ? qarn : "");
@@ -701,49 +728,154 @@ static void fetch_attrs(struct app *app, struct fleet *f, struct dp **sel, size_
 	free(qname);
 }
 
-/* Functions under our names that the tagging listing did not return: a
- * collision, or a tag the Tagging API does not show yet (it is eventually
- * consistent; moto's docker-less Lambda is invisible to it). Ask Lambda's
- * ListTags for these only: one call each, none in a healthy fleet. */
-static void verify_function_tags(struct app *app, struct fleet *f, struct dp **sel, size_t n)
+/* The Resource Groups Tagging API is eventually consistent: a queue or
+ * function created (or tagged) seconds ago is not in GetResources yet, or
+ * shows its old tags ("Tagging API ... might not be immediately
+ * available", https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_GetResources.html);
+ * moto's docker-less Lambda is invisible to it altogether. Before anything
+ * under our names is called a collision or has its tags called drifted,
+ * ask the service itself: SQS ListQueueTags, Lambda ListTags, only for the
+ * resources whose listed tags are absent or differ from the spec (none in a
+ * healthy, settled fleet). One call each; the Lambda ones count against
+ * the control-plane budget (reported as tag_fallback). */
+struct tagq {
+	struct dp *p;
+	char key[140];
+	int fn;
+};
+
+static void verify_tags(struct app *app, struct fleet *f, struct dp **sel, size_t n)
 {
-	struct aws_call *calls = tp_xcalloc(n + 1, sizeof *calls);
-	const char **fname = tp_xcalloc(n + 1, sizeof *fname);
+	struct aws_call *calls = tp_xcalloc(3 * n + 1, sizeof *calls);
+	struct tagq *q = tp_xcalloc(3 * n + 1, sizeof *q);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
-		char key[140];
-		if (!sel[i]->spec)
+		struct dp *p = sel[i];
+		if (!p->spec || p->status == ST_ERROR)
 			continue;
-		snprintf(key, sizeof key, "f:%s", sel[i]->nm.function);
-		const cJSON *fn = smap_get(&f->fn, sel[i]->nm.function);
-		const char *arn = cJSON_GetStringValue(cJSON_GetObjectItem(fn, "FunctionArn"));
-		if (!arn || smap_get(&f->tags, key))
-			continue;
-		char *e = enc(arn), *path = tp_xasprintf("/2017-03-31/tags/%s", e);
-		awsj_prepare_rest(&calls[k], SVC_LAMBDA, "ListTags", "GET", path, NULL, NULL);
-		free(e);
-		free(path);
-		fname[k++] = sel[i]->nm.function;
+		const char *names[3] = { p->nm.queue, p->nm.dlq, p->nm.function };
+		for (int j = 0; j < 3; j++) {
+			char key[140];
+			snprintf(key, sizeof key, "%c:%s", j == 2 ? 'f' : 'q', names[j]);
+			const cJSON *tags = smap_get(&f->tags, key), *url = NULL, *fn = NULL;
+			if (j < 2 && !(url = smap_get(&f->qurl, names[j])))
+				continue;
+			const char *arn = NULL;
+			if (j == 2 && !(arn = cJSON_GetStringValue(cJSON_GetObjectItem(
+						fn = smap_get(&f->fn, names[j]), "FunctionArn"))))
+				continue;
+			cJSON *m, *st;
+			int differ = tags ? tag_diff(app, p, tags, &m, &st) : 1;
+			if (tags) {
+				cJSON_Delete(m);
+				cJSON_Delete(st);
+			}
+			if (!differ)
+				continue;
+			if (j < 2) {
+				cJSON *in = cJSON_CreateObject();
+				cJSON_AddStringToObject(in, "QueueUrl", url->valuestring);
+				awsj_prepare(&calls[k], SVC_SQS, "ListQueueTags", in);
+				f->tags_direct_q++;
+			} else {
+				char *e = enc(arn), *path = tp_xasprintf("/2017-03-31/tags/%s", e);
+				awsj_prepare_rest(&calls[k], SVC_LAMBDA, "ListTags", "GET", path, NULL, NULL);
+				free(e);
+				free(path);
+				f->tags_direct_fn++;
+			}
+			q[k].p = p;
+			q[k].fn = j == 2;
+			snprintf(q[k++].key, sizeof q[0].key, "%s", key);
+		}
 	}
 	if (k)
 		aws_call_many(app->aws, calls, k);
 	for (size_t i = 0; i < k; i++) {
+		if (calls[i].rc != TP_OK) {
+			/* Not knowing whose it is, say so; never guess "collision". */
+			if (q[i].p->status != ST_ERROR) {
+				q[i].p->status = ST_ERROR;
+				q[i].p->err = calls[i].err;
+			}
+			aws_call_free(&calls[i]);
+			continue;
+		}
 		cJSON *out = awsj_result(&calls[i]);
 		cJSON *tags = cJSON_DetachItemFromObject(out, "Tags");
-		const char *owner = cJSON_GetStringValue(cJSON_GetObjectItem(tags, "taskpipe:owner"));
-		if (owner && strcmp(owner, app->set.owner) == 0) {
-			char key[140];
-			snprintf(key, sizeof key, "f:%s", fname[i]);
-			cJSON_AddItemToArray(f->tag_objs, tags);
-			smap_put(&f->tags, key, tags);
-		} else {
+		if (!cJSON_IsObject(tags)) {   /* SQS leaves Tags out when there are none */
 			cJSON_Delete(tags);
+			tags = cJSON_CreateObject();
+		}
+		cJSON_AddItemToArray(f->tag_objs, tags);
+		smap_put(&f->tags, q[i].key, tags);
+		cJSON_Delete(out);
+		aws_call_free(&calls[i]);
+	}
+	free(calls);
+	free(q);
+}
+
+/* ListQueues lags too: a queue created seconds ago is not listed yet
+ * ("eventually consistent", https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ListQueues.html).
+ * Before a queue is called missing, GetQueueUrl it (SQS, not the Lambda
+ * budget; none in a settled fleet). */
+static void find_unlisted_queues(struct app *app, struct fleet *f, struct dp **sel, size_t n)
+{
+	struct aws_call *calls = tp_xcalloc(2 * n + 1, sizeof *calls);
+	const char **qname = tp_xcalloc(2 * n + 1, sizeof *qname);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		for (int j = 0; j < 2 && sel[i]->spec; j++) {
+			const char *name = j ? sel[i]->nm.dlq : sel[i]->nm.queue;
+			if (smap_get(&f->qurl, name))
+				continue;
+			cJSON *in = cJSON_CreateObject();
+			cJSON_AddStringToObject(in, "QueueName", name);
+			awsj_prepare(&calls[k], SVC_SQS, "GetQueueUrl", in);
+			qname[k++] = name;
+		}
+	if (k)
+		aws_call_many(app->aws, calls, k);
+	f->qurl_direct += (long)k;
+	if (!f->url_objs)
+		f->url_objs = cJSON_CreateArray();
+	for (size_t i = 0; i < k; i++) {
+		cJSON *out = awsj_result(&calls[i]);
+		cJSON *url = cJSON_DetachItemFromObject(out, "QueueUrl");
+		if (cJSON_IsString(url)) {
+			cJSON_AddItemToArray(f->url_objs, url);
+			smap_put(&f->qurl, qname[i], url);
+		} else {
+			cJSON_Delete(url);   /* absent (missing for real) or unknown: as listed */
 		}
 		cJSON_Delete(out);
 		aws_call_free(&calls[i]);
 	}
 	free(calls);
-	free(fname);
+	free(qname);
+}
+
+/* The spec of each selected pipeline's last apply, for stale tags. */
+static int read_old_specs(struct app *app, struct dp **sel, size_t n, tp_err *e)
+{
+	cJSON *states = cJSON_CreateArray(), *it;
+	int rc = ddb_scan_all(app->aws, app->set.state_table, "pipeline#", states, e);
+	if (rc == TP_OK) {
+		struct smap by = { 0 };
+		for (size_t i = 0; i < n; i++)
+			if (sel[i]->spec)
+				smap_put(&by, sel[i]->name, sel[i]);
+		cJSON_ArrayForEach(it, states) {
+			struct dp *p = smap_get(&by, ddb_get_str(it, "pipeline", ""));
+			const char *spec = ddb_get_str(it, "spec", NULL);
+			if (p && spec && !p->old_spec)
+				p->old_spec = cJSON_Parse(spec);
+		}
+		smap_free(&by);
+	}
+	cJSON_Delete(states);
+	return rc;
 }
 
 /* ---- the report ---- */
@@ -788,6 +920,7 @@ static void dp_free(struct dp *p)
 {
 	free(p->name);
 	cJSON_Delete(p->spec);
+	cJSON_Delete(p->old_spec);
 	cJSON_Delete(p->drift);
 	cJSON_Delete(p->orphan_res);
 	free(p->fix_changes);
@@ -919,10 +1052,13 @@ int drift_run(struct app *app, const struct drift_opts *o, char **json_out, tp_e
 		if (prc < 0)
 			p->status = ST_ERROR;
 	}
+	if ((rc = read_old_specs(app, sel, ns, e)) < 0)
+		goto done;
+	find_unlisted_queues(app, &f, sel, ns);
 	fetch_attrs(app, &f, sel, ns);
-	verify_function_tags(app, &f, sel, ns);
+	verify_tags(app, &f, sel, ns);
 	for (size_t i = 0; i < ns; i++)
-		if (sel[i]->spec)
+		if (sel[i]->spec && sel[i]->status != ST_ERROR)
 			diff_pipeline(app, &f, sel[i]);
 
 	/* Repairs: drifted, missing and orphans; never collisions or errors. */
@@ -933,7 +1069,10 @@ int drift_run(struct app *app, const struct drift_opts *o, char **json_out, tp_e
 			if (!sel[i]->item || sel[i]->status == ST_DRIFTED || sel[i]->status == ST_MISSING)
 				fix[nf++] = sel[i]->name;
 		if (nf) {
-			struct reconcile_opts ro = { .force = 1 };
+			struct reconcile_opts ro = { .force = 1, .holder = o->holder,
+						     .lease_ttl_s = o->lease_ttl_s,
+						     .deadline_ms = o->deadline_ms,
+						     .reserve_ms = o->reserve_ms };
 			struct rec_result *res = NULL;
 			size_t nr = 0;
 			tp_err re = { 0 };
@@ -1016,6 +1155,10 @@ int drift_run(struct app *app, const struct drift_opts *o, char **json_out, tp_e
 	stats_delta(app->aws, before, nst0, calls);
 	cJSON_AddNumberToObject(doc, "lambda_calls", (double)(aws_stats_lambda(app->aws) - lambda0));
 	cJSON_AddNumberToObject(doc, "lambda_calls_observe", (double)lambda_list);
+	cJSON *tf = cJSON_AddObjectToObject(doc, "tag_fallback");
+	cJSON_AddNumberToObject(tf, "queues", (double)f.tags_direct_q);
+	cJSON_AddNumberToObject(tf, "functions", (double)f.tags_direct_fn);
+	cJSON_AddNumberToObject(tf, "queue_urls", (double)f.qurl_direct);
 	cJSON_AddNumberToObject(doc, "elapsed_ms", (double)(tp_mono_ms() - t0));
 	int code = DRIFT_EXIT_OK;
 	if (count[ST_ERROR] || fix_failed)

@@ -3,7 +3,11 @@
  * calls (Lambda ListFunctions pages of 50, ListEventSourceMappings pages of
  * 100, SQS ListQueues by prefix + GetQueueAttributes, tags from the Resource
  * Groups Tagging API), never one describe per resource. So the Lambda
- * control-plane cost is about n/50 + n/100 calls for n pipelines.
+ * control-plane cost is about n/50 + n/100 calls for n pipelines, plus one
+ * ListTags per function whose tags the (lagging) Tagging API lacks or shows
+ * different from the spec; queues the lists lack are confirmed with
+ * GetQueueUrl / ListQueueTags (SQS) before being called missing or a
+ * collision. Tags are compared as apply compares them (stale ones too).
  *
  * Reports per pipeline: in_sync, drifted (resource, field, expected, actual;
  * environment values are never shown, only keys), missing (a resource is
@@ -15,7 +19,9 @@
  * `apply --force`).
  *
  * fix=1 repairs drifted and missing pipelines and removes orphans through
- * reconcile_run (force), never touching collisions.
+ * reconcile_run (force), never touching collisions, within deadline_ms and
+ * under the holder given (else one of the run's own): leases sized to the
+ * time left, state written per pipeline (reconcile.h).
  * max_pipelines > 0 checks at most that many pipelines (in name order, items
  * and orphans together) after the cursor stored in the state table under
  * pk "drift#cursor", then saves the cursor; the next run continues there,
@@ -29,6 +35,11 @@
 struct drift_opts {
 	int fix;              /* repair drift and remove orphans */
 	long max_pipelines;   /* 0: all; else at most N, continuing from the cursor */
+	/* For the repair (reconcile_opts): */
+	int64_t deadline_ms;  /* epoch ms: start no step after deadline - reserve; 0: none */
+	int64_t reserve_ms;
+	const char *holder;   /* lease holder id; NULL: the run's own */
+	int lease_ttl_s;      /* 0: sized to the deadline (lease_ttl_for) */
 };
 
 /* Exit status convention, also in the JSON ("exit_code"). */

@@ -4,32 +4,29 @@
 #include "awsjson.h"
 #include "ddb.h"
 #include "drift.h"
+#include "lease.h"
 #include "rollout.h"
 #include "log.h"
+#include "retry.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_LEASE_TTL_S 120
-#define LEASE_MARGIN_S 10     /* past the deadline: the process may be frozen, not dead */
 
 static const char *str_at(const cJSON *o, const char *k)
 {
 	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 
-/* Leases outlive the deadline a little: the process may be frozen, not dead. */
+/* Leases outlive the deadline a little (the process may be frozen, not
+ * dead) and never a capped length: lease_ttl_for; reconcile renews them. */
 static int lease_ttl(const struct ev_opts *o)
 {
 	if (o && o->lease_ttl_s > 0)
 		return o->lease_ttl_s;
-	if (o && o->deadline_ms) {
-		int64_t left = (o->deadline_ms - tp_now_ms()) / 1000;
-		return (int)(left > 0 ? left : 0) + LEASE_MARGIN_S;
-	}
-	return DEFAULT_LEASE_TTL_S;
+	return lease_ttl_for(tp_now_ms(), o ? o->deadline_ms : 0, lease_ttl_cap_s());
 }
 
 int events_reconcile(struct app *app, char *const *names, size_t n, int all, int plan, int force,
@@ -46,8 +43,39 @@ int events_reconcile(struct app *app, char *const *names, size_t n, int all, int
 
 /* ---- DynamoDB stream batch ---- */
 
+int events_transient(const tp_err *e)
+{
+	static const char *const later[] = {
+		"LeaseHeld", "LeaseLost", "DeadlineNear", "QueueDeletedRecently",
+		"AWS.SimpleQueueService.QueueDeletedRecently", "ResourceConflictException",
+		"ResourceInUseException", "ResourceNotReadyException", "ServiceException",
+		"EC2ThrottledException", "TooManyRequestsException", NULL,
+	};
+	for (int i = 0; later[i]; i++)
+		if (strcmp(e->code, later[i]) == 0)
+			return 1;
+	return e->rc == TP_EIO || retry_classify(e->status, e->code[0] ? e->code : NULL, 0) != RETRY_NO;
+}
+
 int events_stream_batch(struct app *app, const cJSON *records, const struct ev_opts *o, cJSON **failed,
 			tp_err *e)
+{
+	return events_stream_batch_detail(app, records, o, failed, NULL, e);
+}
+
+static void add_error(cJSON *errors, const char *seq, const char *pipeline, const tp_err *e)
+{
+	if (!errors)
+		return;
+	cJSON *x = cJSON_AddObjectToObject(errors, seq);
+	cJSON_AddStringToObject(x, "pipeline", pipeline ? pipeline : "");
+	cJSON_AddStringToObject(x, "code", e->code);
+	cJSON_AddStringToObject(x, "message", e->message);
+	cJSON_AddBoolToObject(x, "transient", events_transient(e));
+}
+
+int events_stream_batch_detail(struct app *app, const cJSON *records, const struct ev_opts *o,
+			       cJSON **failed, cJSON **errors, tp_err *e)
 {
 	size_t n = (size_t)cJSON_GetArraySize(records);
 	const char **seq = tp_xcalloc(n + 1, sizeof *seq);   /* borrowed from records */
@@ -55,6 +83,8 @@ int events_stream_batch(struct app *app, const cJSON *records, const struct ev_o
 	char **names = tp_xcalloc(n + 1, sizeof *names);
 	size_t nn = 0, i = 0;
 	*failed = cJSON_CreateArray();
+	if (errors)
+		*errors = cJSON_CreateObject();
 	const cJSON *r;
 	int rc = TP_OK;
 	cJSON_ArrayForEach(r, records) {
@@ -84,11 +114,19 @@ int events_stream_batch(struct app *app, const cJSON *records, const struct ev_o
 		goto done;
 	for (size_t j = 0; j < i; j++) {
 		int bad = !key[j];
-		for (size_t k = 0; !bad && k < nr; k++)
-			if (res[k].rc != TP_OK && strcmp(res[k].name, key[j]) == 0)
-				bad = 1;
+		tp_err be = { 0 };
 		if (bad)
+			tp_errf(&be, TP_EINVAL, "BadRecord", "stream record %s has no string key \"pipeline\"",
+				seq[j]);
+		for (size_t k = 0; !bad && k < nr; k++)
+			if (res[k].rc != TP_OK && strcmp(res[k].name, key[j]) == 0) {
+				bad = 1;
+				be = res[k].err;
+			}
+		if (bad) {
 			cJSON_AddItemToArray(*failed, cJSON_CreateString(seq[j]));
+			add_error(errors ? *errors : NULL, seq[j], key[j], &be);
+		}
 	}
 	for (size_t k = 0; k < nr; k++) {
 		char fields[320];
@@ -105,6 +143,10 @@ done:
 	if (rc < 0) {
 		cJSON_Delete(*failed);
 		*failed = NULL;
+		if (errors) {
+			cJSON_Delete(*errors);
+			*errors = NULL;
+		}
 	}
 	free(seq);
 	free(key);
@@ -233,7 +275,15 @@ static int apply_all(struct app *app, const struct ev_opts *o, cJSON **resp, tp_
 int events_scheduled(struct app *app, const struct ev_opts *o, cJSON **resp, tp_err *e)
 {
 	log_info("scheduled run: drift check with repair, then unfinished rollouts");
+	/* The repair runs within this invocation's deadline, under its own
+	 * holder id (the runtime's, with the request id). */
 	struct drift_opts d = { .fix = 1, .max_pipelines = SCHEDULED_DRIFT_PIPELINES };
+	if (o) {
+		d.deadline_ms = o->deadline_ms;
+		d.reserve_ms = o->reserve_ms;
+		d.holder = o->holder;
+		d.lease_ttl_s = o->lease_ttl_s;
+	}
 	char *json = NULL;
 	int rc = drift_run(app, &d, &json, e);
 	cJSON *doc = cJSON_CreateObject();

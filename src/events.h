@@ -40,6 +40,16 @@ int events_handle(struct app *app, const struct cJSON *event, const struct ev_op
 int events_stream_batch(struct app *app, const struct cJSON *records, const struct ev_opts *o,
 			struct cJSON **failed, tp_err *e);
 
+/* The same, with *errors (when errors is not NULL) a new object: failed
+ * sequence number -> {"pipeline","code","message","transient"}. */
+int events_stream_batch_detail(struct app *app, const struct cJSON *records, const struct ev_opts *o,
+			       struct cJSON **failed, struct cJSON **errors, tp_err *e);
+
+/* Will retrying later fix this? Throttling, 5xx, I/O, LeaseHeld, LeaseLost,
+ * DeadlineNear, QueueDeletedRecently, ResourceConflict/InUse: yes. A policy
+ * error, a collision, a bad item or record, a refused parameter: no. */
+int events_transient(const tp_err *e);
+
 /* Reconcile the named pipelines (all: every item and recorded pipeline)
  * with o's lease holder and deadline (reconcile.h): a pipeline whose lease
  * another run holds, or that the deadline left no time for, fails with

@@ -158,8 +158,10 @@ static int emit_state(struct run *r, struct rec *p, struct aws_call *c)
 {
 	/* A name that never was a pipeline leaves no trace; another holder's
 	 * pipeline is its to record. */
-	if (p->no_state || (!p->spec && !p->state && !p->failed && cJSON_GetArraySize(p->changes) == 0))
+	if (p->no_state || p->state_written ||
+	    (!p->spec && !p->state && !p->failed && cJSON_GetArraySize(p->changes) == 0))
 		return 0;
+	p->state_written = 1;
 	cJSON *in = cJSON_CreateObject();
 	cJSON_AddStringToObject(in, "TableName", r->app->set.state_table);
 	cJSON *item = cJSON_AddObjectToObject(in, "Item");
@@ -200,6 +202,13 @@ static int emit_state(struct run *r, struct rec *p, struct aws_call *c)
 	}
 	awsj_prepare(&c[0], SVC_DYNAMODB, "PutItem", in);
 	return 1;
+}
+
+/* A record that failed is finished: its outcome goes out after the step,
+ * so a run killed later still leaves it recorded. */
+static int emit_state_finished(struct run *r, struct rec *p, struct aws_call *c)
+{
+	return p->failed ? emit_state(r, p, c) : 0;
 }
 
 static void done_state(struct run *r, struct rec *p, struct aws_call *c, int n)
@@ -301,8 +310,40 @@ static void stop_for_deadline(struct run *r)
 		log_warn("deadline near: %zu pipelines left unfinished for a retry", left);
 }
 
+/* Extend the leases once half-spent; a record whose lease was taken over
+ * stops (LeaseLost) and leaves its state to the new holder. */
+static void renew_leases(struct run *r)
+{
+	if (!r->leases || !r->n_leased)
+		return;
+	size_t n = lease_renew_many(r->app, r->leases, r->n_leased, r->holder);
+	if (n)
+		log_debug("leases: %zu renewed", n);
+	for (size_t i = 0; i < r->n; i++) {
+		struct rec *p = &r->recs[i];
+		if (!p->lease)
+			continue;
+		p->res->lease_renewals = p->lease->renewals;
+		if (!p->lease->held && !p->failed && !p->done && p->lease->err.rc) {
+			rc_fail(p, &p->lease->err);
+			p->no_state = 1;
+		}
+	}
+}
+
+static size_t run_step_inner(struct run *r, emit_fn emit, done_fn done, int include_failed);
+
 /* Run one step for every live record; returns how many calls were made. */
 static size_t run_step(struct run *r, emit_fn emit, done_fn done, int include_failed)
+{
+	renew_leases(r);
+	size_t n = run_step_inner(r, emit, done, include_failed);
+	if (!include_failed && n)
+		run_step_inner(r, emit_state_finished, done_state, 1);
+	return n;
+}
+
+static size_t run_step_inner(struct run *r, emit_fn emit, done_fn done, int include_failed)
 {
 	if (!include_failed && past_deadline(r)) {
 		stop_for_deadline(r);
@@ -377,11 +418,6 @@ static void rec_free(struct rec *p)
 	cJSON_Delete(p->esm);
 }
 
-static const char *lease_holder(const struct reconcile_opts *o)
-{
-	return o->holder ? o->holder : "taskpipe";
-}
-
 /* Lease every pipeline that is about to be observed and changed. Those
  * another run holds fail with LeaseHeld and leave their state alone. */
 static struct lease *lease_changing(struct run *r)
@@ -399,8 +435,9 @@ static struct lease *lease_changing(struct run *r)
 	struct lease *ls = NULL;
 	if (k) {
 		ls = tp_xcalloc(k, sizeof *ls);
-		int ttl = r->o->lease_ttl_s > 0 ? r->o->lease_ttl_s : 900;
-		lease_acquire_many(r->app, names, k, lease_holder(r->o), ttl, ls);
+		int ttl = r->o->lease_ttl_s > 0 ? r->o->lease_ttl_s :
+			  lease_ttl_for(tp_now_ms(), r->o->deadline_ms, lease_ttl_cap_s());
+		lease_acquire_many(r->app, names, k, r->holder, ttl, ls);
 		for (size_t i = 0; i < k; i++) {
 			whose[i]->lease = &ls[i];
 			if (!ls[i].held) {
@@ -410,9 +447,44 @@ static struct lease *lease_changing(struct run *r)
 		}
 	}
 	r->n_leased = k;
+	r->leases = ls;
 	free(names);
 	free(whose);
 	return ls;
+}
+
+/* The item and the state may have changed between the first read and the
+ * grant: read both again for every leased record and rerun the policy, so
+ * what is applied (and recorded) is what is current. */
+static void reread_leased(struct run *r)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		struct rec *p = &r->recs[i];
+		if (!p->lease || !p->lease->held || p->failed || p->done)
+			continue;
+		cJSON_Delete(p->item);
+		cJSON_Delete(p->state);
+		p->item = p->state = NULL;
+		p->item_read = p->state_read = 0;
+		k++;
+	}
+	if (!k)
+		return;
+	run_step_inner(r, emit_read, done_read, 0);
+	for (size_t i = 0; i < r->n; i++) {
+		struct rec *p = &r->recs[i];
+		if (!p->lease || !p->lease->held || p->failed || p->done)
+			continue;
+		cJSON_Delete(p->spec);
+		cJSON_Delete(p->old_spec);
+		p->spec = p->old_spec = NULL;
+		p->res->hash[0] = 0;
+		run_policy(r, p);
+		const char *spec = ddb_get_str(p->state, "spec", NULL);
+		if (spec && !p->done)
+			p->old_spec = cJSON_Parse(spec);
+	}
 }
 
 static int cmp_name(const void *a, const void *b)
@@ -490,6 +562,15 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 	nl = sort_unique(list, nl);
 
 	struct run r = { .app = app, .o = o, .n = nl };
+	/* One holder per run: two runs in one process must not share leases. */
+	static unsigned long runs;
+	if (o->holder) {
+		snprintf(r.holder, sizeof r.holder, "%s", o->holder);
+	} else {
+		char base[160];
+		lease_holder_id("run", base, sizeof base);
+		snprintf(r.holder, sizeof r.holder, "%s:%lu:%lld", base, ++runs, (long long)tp_now_ms());
+	}
 	r.recs = tp_xcalloc(nl + 1, sizeof *r.recs);
 	struct rec_result *res = tp_xcalloc(nl + 1, sizeof *res);
 	for (size_t i = 0; i < nl; i++) {
@@ -535,6 +616,8 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 			p->old_spec = cJSON_Parse(spec);
 	}
 	struct lease *leases = o->plan ? NULL : lease_changing(&r);
+	if (leases)
+		reread_leased(&r);
 
 	for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
 		const struct step *st = &steps[s];
@@ -563,7 +646,12 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 	if (!o->plan)
 		run_step(&r, emit_state, done_state, 1);
 	if (leases) {
-		lease_release_many(app, leases, r.n_leased, lease_holder(o));
+		long renewals = 0;
+		for (size_t i = 0; i < r.n_leased; i++)
+			renewals += leases[i].renewals;
+		if (renewals)
+			log_info("leases: %ld renewals over %zu leases", renewals, r.n_leased);
+		lease_release_many(app, leases, r.n_leased, r.holder);
 		lease_clear(leases, r.n_leased);
 		free(leases);
 	}
@@ -603,6 +691,8 @@ cJSON *reconcile_result_json(const struct rec_result *r)
 	cJSON_AddNumberToObject(calls, "total", (double)r->requests);
 	cJSON_AddNumberToObject(calls, "lambda", (double)r->lambda_requests);
 	cJSON_AddNumberToObject(calls, "mutating", (double)r->mutating_requests);
+	if (r->lease_renewals)
+		cJSON_AddNumberToObject(o, "lease_renewals", r->lease_renewals);
 	return o;
 }
 

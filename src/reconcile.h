@@ -27,6 +27,13 @@
  * not settle in time, and QueueDeletedRecently, fail retryable (never "ok").
  * A group's concurrency limit is never loosened before the new one is in
  * force (see reconcile_apply.c).
+ *
+ * Every run has its own holder id, leases sized to it (lease_ttl_for) and
+ * renewed between steps once half-spent. After the grant the item and the
+ * state are read again and the policy rerun: the run acts on what is
+ * current, not on what it read before it held the lease. A pipeline that
+ * fails has its state written after that step, not only at the end, so a
+ * run cut off later leaves a true record of what it finished.
  */
 #ifndef TP_RECONCILE_H
 #define TP_RECONCILE_H
@@ -48,13 +55,14 @@ struct rec_result {
 	long requests;         /* AWS requests made for this pipeline */
 	long lambda_requests;  /* of which Lambda control plane */
 	long mutating_requests;/* of which mutating */
+	int lease_renewals;    /* times its lease was extended during the run */
 };
 
 struct reconcile_opts {
 	int plan;              /* observe and diff only; change nothing, write no state */
 	int force;             /* observe even when the spec hash is unchanged */
-	const char *holder;    /* lease holder id (lease_holder_id); NULL: "taskpipe" */
-	int lease_ttl_s;       /* lease length; 0: 900 (a long apply must not outlive it) */
+	const char *holder;    /* lease holder id (lease_holder_id); NULL: one of this run's own */
+	int lease_ttl_s;       /* lease length; 0: lease_ttl_for(deadline), renewed at half */
 	int64_t deadline_ms;   /* epoch ms: start no step after deadline - reserve; 0: none */
 	int64_t reserve_ms;    /* margin before the deadline */
 };
@@ -75,6 +83,18 @@ const char *reconcile_action_name(int action);
  * reads what reconcile writes, so both use this one (codemark_make; len:
  * CODEMARK_MAX + 1 holds it whole). */
 void reconcile_code_marker(const struct cJSON *func, char *out, size_t len);
+
+/* Tags, compared the same way by apply and drift (reconcile_diff.c).
+ * The tags a pipeline's resources must carry: the spec's user tags (values
+ * as strings) plus taskpipe:owner and taskpipe:pipeline. */
+struct cJSON *reconcile_desired_tags(const char *owner, const char *pipeline,
+				     const struct cJSON *spec);
+/* Tags of want that have lacks or has with another value. */
+struct cJSON *rc_missing_tags(const struct cJSON *want, const struct cJSON *have);
+/* Keys of user tags the last applied spec set, want drops and have still
+ * carries (removed by apply). */
+struct cJSON *rc_stale_tags(const struct cJSON *old_spec, const struct cJSON *want,
+			    const struct cJSON *have);
 
 /* One result as JSON: pipeline, status, action, changes, error, spec_hash, requests. */
 struct cJSON *reconcile_result_json(const struct rec_result *r);

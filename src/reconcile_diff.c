@@ -44,15 +44,20 @@ cJSON *rc_spec_part(const struct rec *p, const char *name)
 /* The tags every resource of this pipeline must carry. */
 cJSON *rc_desired_tags(struct run *r, const struct rec *p)
 {
+	return reconcile_desired_tags(r->app->set.owner, p->res->name, p->spec);
+}
+
+cJSON *reconcile_desired_tags(const char *owner, const char *pipeline, const cJSON *spec)
+{
 	cJSON *t = cJSON_CreateObject();
-	cJSON *user = rc_spec_part(p, "tags");
+	cJSON *user = cJSON_GetObjectItem(spec, "tags");
 	for (cJSON *it = user ? user->child : NULL; it; it = it->next) {
 		char v[512];
 		json_value_str(it, v, sizeof v);
 		cJSON_AddStringToObject(t, it->string, v);
 	}
-	cJSON_AddStringToObject(t, "taskpipe:owner", r->app->set.owner);
-	cJSON_AddStringToObject(t, "taskpipe:pipeline", p->res->name);
+	cJSON_AddStringToObject(t, "taskpipe:owner", owner);
+	cJSON_AddStringToObject(t, "taskpipe:pipeline", pipeline);
 	return t;
 }
 

@@ -33,6 +33,7 @@ struct rec {
 	int no_state;             /* not ours to record (lease held elsewhere) */
 	struct lease *lease;      /* held while changing this pipeline */
 	int done;                 /* nothing more to do (unchanged) */
+	int state_written;        /* its outcome is in the state table already */
 	/* observed */
 	char *q_url, *dlq_url;
 	cJSON *q_attrs, *dlq_attrs, *q_tags, *dlq_tags;
@@ -58,6 +59,8 @@ struct run {
 	size_t n;
 	char *ctx_json;           /* policy context (app_policy_ctx) */
 	size_t n_leased;          /* leases asked for (see lease_changing) */
+	struct lease *leases;     /* those leases (renewed between steps) */
+	char holder[200];         /* lease holder id of this run */
 };
 
 /* A step: emit fills c[0..RC_MAX_CALLS) with this record's calls and
@@ -102,8 +105,6 @@ void rc_change(struct rec *p, const char *resource, const char *field, const cJS
 void rc_change_action(struct rec *p, const char *resource, const char *action);
 cJSON *rc_spec_part(const struct rec *p, const char *name);
 cJSON *rc_desired_tags(struct run *r, const struct rec *p);
-cJSON *rc_missing_tags(const cJSON *want, const cJSON *have);
-cJSON *rc_stale_tags(const cJSON *old_spec, const cJSON *want, const cJSON *have);
 cJSON *rc_desired_config(struct run *r, struct rec *p);
 long rc_scaling_max(const cJSON *m);
 cJSON *rc_mapping_update(struct rec *p, int record);

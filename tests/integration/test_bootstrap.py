@@ -219,6 +219,52 @@ class BootstrapTest(unittest.TestCase):
         self.assertEqual(failures(res), ["999"])
         self.assertIn("no string key", b.stderr())
 
+    def test_scheduled_repair_has_a_deadline_and_its_own_holder(self):
+        """The EventBridge-scheduled drift repair runs within the
+        invocation's deadline and under the invocation's own lease holder:
+        its leases name the request, last at most the time left + 10 s
+        (not 15 minutes), and are released when it ends."""
+        env = Env(self.moto, "sch")
+        env.put("s1")
+        env.put("s2")
+        r = run_taskpipe(["apply", "--all"], env.env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for n in ("s1", "s2"):
+            env.lam.update_function_configuration(FunctionName=env.prefix + n, MemorySize=256)
+        with FaultProxy(self.moto.endpoint) as proxy:
+            proxy.add_rule({"match": {"operation": "UpdateFunctionConfiguration"}, "times": -1,
+                            "action": {"delay": 2.0}})
+            b = self.bootstrap(env, endpoint=proxy.endpoint)
+            seen, done = {}, threading.Event()
+
+            def poll():
+                while not done.is_set():
+                    for it in env.ddb.scan(TableName=env.prefix + "state")["Items"]:
+                        if it["pk"]["S"].startswith("lease#") and "holder" in it:
+                            seen[(it["pk"]["S"], it["holder"]["S"])] = (
+                                int(it["expires_at"]["N"]), time.time())
+                    time.sleep(0.05)
+            t = threading.Thread(target=poll, daemon=True)
+            t.start()
+            t0 = time.time()
+            res = b.invoke({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}},
+                           timeout_ms=20000)
+            done.set()
+            t.join(5)
+        self.assertEqual(res["kind"], "response", res)
+        fixes = {p["pipeline"]: p.get("fix", {}).get("status") for p in res["body"]["drift"]["pipelines"]}
+        self.assertEqual(fixes, {"s1": "fixed", "s2": "fixed"}, res["body"]["drift"])
+        self.assertEqual({k[0] for k in seen}, {"lease#s1", "lease#s2"}, seen)
+        for (pk, holder), (exp, at) in seen.items():
+            self.assertNotEqual(holder, "taskpipe")
+            self.assertIn(":lambda", holder)
+            self.assertLessEqual(exp, t0 + 20 + 10 + 1, "%s lasts %d s" % (pk, exp - t0))
+        # Released at the end: nobody holds them.
+        for n in ("s1", "s2"):
+            it = env.ddb.get_item(TableName=env.prefix + "state", Key={"pk": {"S": "lease#" + n}})["Item"]
+            self.assertNotIn("holder", it)
+        self.assertEqual(env.fn("s1")["MemorySize"], 128)
+
     def test_direct_invoke_and_unrecognized(self):
         env = Env(self.moto, "dir")
         b = self.bootstrap(env)

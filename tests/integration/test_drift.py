@@ -18,12 +18,15 @@ import io
 import itertools
 import json
 import os
+import signal
+import subprocess
 import sys
+import time
 import unittest
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Moto, run_taskpipe  # noqa: E402
+from harness import Moto, run_taskpipe, TASKPIPE  # noqa: E402
 from awsproxy import FaultProxy  # noqa: E402
 
 _seq = itertools.count()
@@ -273,14 +276,177 @@ class DriftScenarios(unittest.TestCase):
         self.assertEqual(p["error"]["code"], "PolicyRejected")
 
 
+    def test_tagging_lag_is_not_a_collision(self):
+        """The Tagging API does not show resources created seconds ago
+        (modelled: GetResources answers an empty list). Drift must ask
+        ListQueueTags / ListTags before calling our own new queues and
+        functions collisions; a real collision stays one."""
+        e = Env(self.moto, "dl")
+        P = e.prefix
+        e.put({"pipeline": "n1"}, {"pipeline": "n2"}, {"pipeline": "c9"})
+        e.sqs.create_queue(QueueName=P + "c9", tags={"taskpipe:owner": "someone-else"})
+        r = e.run("apply", "--all", "--json")
+        self.assertEqual(r.returncode, 1, r.stderr)   # c9 collides
+        with FaultProxy(self.moto.endpoint) as proxy:
+            proxy.add_rule({"match": {"service": "tagging", "operation": "GetResources"}, "times": -1,
+                            "action": {"status": 200, "body": json.dumps({"ResourceTagMappingList": []}),
+                                       "headers": {"Content-Type": "application/x-amz-json-1.1"}}})
+            code, doc = e.drift(endpoint=proxy.endpoint)
+            counts = proxy.counts()
+        check_shape(self, doc)
+        p = by_name(doc)
+        self.assertEqual(p["n1"]["status"], "in_sync", p["n1"])
+        self.assertEqual(p["n2"]["status"], "in_sync", p["n2"])
+        self.assertEqual(p["c9"]["status"], "collision")
+        self.assertEqual(code, 2)   # only because of c9
+        self.assertEqual(doc["orphans"], [])
+        # Fallback per resource: 2 queues each for n1, n2, and c9's foreign queue; 2 functions.
+        self.assertEqual(doc["tag_fallback"]["queues"], 5)
+        self.assertEqual(doc["tag_fallback"]["functions"], 2)
+        self.assertEqual(counts.get("sqs:ListQueueTags"), 5)
+        self.assertEqual(counts.get("lambda:ListTags"), 2)
+        # Settled (the tagging answer is whole): no fallback at all.
+        with FaultProxy(self.moto.endpoint) as proxy:
+            code, doc = e.drift(endpoint=proxy.endpoint)
+            counts = proxy.counts()
+        self.assertEqual(doc["tag_fallback"]["queues"], 1)   # c9's foreign queue
+        self.assertEqual(doc["tag_fallback"]["functions"], 0)
+        self.assertNotIn("lambda:ListTags", counts)
+
+    def test_stale_tags_reported_and_removed_like_apply(self):
+        """A user tag the item drops is removed by apply (rc_stale_tags);
+        drift reports the same difference and --fix removes it."""
+        e = Env(self.moto, "dt")
+        P = e.prefix
+        e.put({"pipeline": "tg", "tags": {"team": "a", "cost": "x1"}})
+        self.assertEqual(e.run("apply", "--all").returncode, 0)
+        e.drift(expect=0)
+        e.put({"pipeline": "tg", "tags": {"team": "b"}})
+        code, doc = e.drift(expect=2)
+        p = by_name(doc)["tg"]
+        self.assertEqual(p["status"], "drifted")
+        want = set()
+        for res in ("queue", "dead-letter queue", "function"):
+            want |= {(res, "Tags.team", "b", "a"), (res, "Tags.cost", "(absent)", "x1")}
+        self.assertEqual(drift_set(p), want)
+        code, doc = e.drift("--fix", expect=0)
+        self.assertEqual(by_name(doc)["tg"]["fix"]["status"], "fixed")
+        tags = e.sqs.list_queue_tags(QueueUrl=e.url(P + "tg"))["Tags"]
+        self.assertEqual({k: v for k, v in tags.items() if not k.startswith("taskpipe:")}, {"team": "b"})
+        code, doc = e.drift(expect=0)
+        self.assertEqual(by_name(doc)["tg"]["status"], "in_sync")
+
+
+    def lease_items(self, e):
+        out = {}
+        for it in e.ddb.scan(TableName=e.prefix + "state")["Items"]:
+            if it["pk"]["S"].startswith("lease#"):
+                out[it["pk"]["S"][6:]] = it
+        return out
+
+    def popen(self, e, args, endpoint, **extra):
+        env = dict(e.env, AWS_ENDPOINT_URL=endpoint, **extra)
+        return subprocess.Popen([TASKPIPE] + list(args), env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    def test_two_concurrent_fix_runs_never_share_a_pipeline(self):
+        """Two drift --fix runs at once (two scheduled invocations
+        overlapping): each has its own lease holder, so every drifted
+        pipeline is changed by exactly one of them; the other reports
+        LeaseHeld for it."""
+        e = Env(self.moto, "dx")
+        P = e.prefix
+        names = ["x1", "x2", "x3"]
+        e.put(*({"pipeline": n} for n in names))
+        self.assertEqual(e.run("apply", "--all").returncode, 0)
+        for n in names:
+            e.lam.update_function_configuration(FunctionName=P + n, MemorySize=256)
+        with FaultProxy(self.moto.endpoint) as proxy:
+            # The fix is slow: both runs see the drift before either repairs it.
+            proxy.add_rule({"match": {"operation": "UpdateFunctionConfiguration"}, "times": -1,
+                            "action": {"delay": 1.5}})
+            runs = [self.popen(e, ["drift", "--fix", "--json"], proxy.endpoint) for _ in range(2)]
+            outs = [r.communicate(timeout=300) for r in runs]
+            log = proxy.log()
+        docs = [json.loads(o[0]) for o in outs]
+        for n in names:
+            updates = [x for x in log if x["operation"] == "UpdateFunctionConfiguration"
+                       and x["path"].endswith("/functions/%s%s/configuration" % (P, n))]
+            self.assertEqual(len(updates), 1, (n, [d["pipelines"] for d in docs]))
+            fixes = [by_name(d)[n].get("fix", {}) for d in docs]
+            self.assertEqual(sorted(f.get("status", "") for f in fixes), ["failed", "fixed"], fixes)
+            failed = [f for f in fixes if f.get("status") == "failed"][0]
+            self.assertEqual(failed["error"]["code"], "LeaseHeld")
+        for n in names:
+            self.assertEqual(e.lam.get_function(FunctionName=P + n)["Configuration"]["MemorySize"], 128)
+        e.drift(expect=0)
+
+    def test_killed_fix_run_short_leases_state_of_what_it_finished(self):
+        """drift --fix --deadline 20 killed (SIGKILL) in the middle of its
+        repair: its leases end within the run's size (20 s + 10 s margin, not
+        900 s); a pipeline that failed before the kill has its state written
+        already; after the leases expire (skew margin 1 s here) a rerun
+        converges."""
+        e = Env(self.moto, "dk")
+        P = e.prefix
+        e.put({"pipeline": "k1"}, {"pipeline": "k2"})
+        self.assertEqual(e.run("apply", "--all").returncode, 0)
+        st0 = e.ddb.get_item(TableName=P + "state", Key={"pk": {"S": "pipeline#k1"}})["Item"]
+        self.assertEqual(st0["status"]["S"], "ok")
+        e.sqs.set_queue_attributes(QueueUrl=e.url(P + "k1"), Attributes={"VisibilityTimeout": "99"})
+        e.lam.update_function_configuration(FunctionName=P + "k2", MemorySize=256)
+        with FaultProxy(self.moto.endpoint) as proxy:
+            # k1's queue repair fails for good (an early step); k2's function
+            # repair hangs (a later step) until the run is killed.
+            proxy.add_rule({"match": {"operation": "SetQueueAttributes"}, "times": -1, "action": {
+                "status": 400, "headers": {"x-amzn-ErrorType": "InvalidAttributeValue"},
+                "body": json.dumps({"__type": "com.amazonaws.sqs#InvalidAttributeValue",
+                                    "message": "Invalid value for the parameter VisibilityTimeout."})}})
+            proxy.add_rule({"match": {"operation": "UpdateFunctionConfiguration"}, "times": -1,
+                            "action": {"stall": 60}})
+            t0 = time.time()
+            run = self.popen(e, ["drift", "--fix", "--deadline", "20", "--json"], proxy.endpoint)
+            while time.time() - t0 < 30 and not any(
+                    x["operation"] == "UpdateFunctionConfiguration" for x in proxy.log()):
+                time.sleep(0.1)
+            time.sleep(0.3)
+            run.send_signal(signal.SIGKILL)
+            run.communicate()
+            self.assertTrue(any(x["operation"] == "UpdateFunctionConfiguration" for x in proxy.log()))
+            leases = self.lease_items(e)
+            self.assertIn("k2", leases)
+            exp = int(leases["k2"]["expires_at"]["N"])
+            self.assertLessEqual(exp, t0 + 20 + 10 + 2, "lease outlives the run: %d s" % (exp - t0))
+            st = e.ddb.get_item(TableName=P + "state", Key={"pk": {"S": "pipeline#k1"}})["Item"]
+            self.assertEqual(st["status"]["S"], "error", st)
+            self.assertEqual(st["error_code"]["S"], "InvalidAttributeValue")
+        # The lease blocks others until it expires (and the skew margin
+        # passes). (The stalled request reached moto when the proxy stopped,
+        # as one in flight at a kill reaches AWS: k2 may be in sync by now.)
+        env = dict(e.env, TASKPIPE_LEASE_SKEW_S="1")
+        r = run_taskpipe(["drift", "--fix", "--json"], env)
+        k2 = by_name(json.loads(r.stdout))["k2"]
+        if time.time() < exp and "fix" in k2:
+            self.assertEqual(k2["fix"]["error"]["code"], "LeaseHeld")
+        while time.time() < exp + 2.5:
+            time.sleep(0.2)
+        r = run_taskpipe(["drift", "--fix", "--json"], env)
+        self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr[-2000:])
+        e.drift(expect=0)
+        self.assertEqual(e.lam.get_function(FunctionName=P + "k2")["Configuration"]["MemorySize"], 128)
+        self.assertEqual(e.attrs(P + "k1")["VisibilityTimeout"], "180")
+
+
 # ---- a fleet made with boto3, for the scale test and the benchmark ----
 
-def build_fleet(moto, env, n, workers=16):
+def build_fleet(moto, env, n, workers=16, endpoint=None):
     """n in-sync pipelines p00000.. for env (an Env): items, queues, DLQs,
-    functions and mappings as the default policy wants them."""
+    functions and mappings as the default policy wants them (created
+    through endpoint when given, e.g. the AWS-faithful layer)."""
     P = env.prefix
     zipb = code_zip()
-    sqs, lam, ddb = moto.client("sqs"), moto.client("lambda"), moto.client("dynamodb")
+    sqs, lam = moto.client("sqs", endpoint), moto.client("lambda", endpoint)
+    ddb = moto.client("dynamodb")
     tags = lambda name: {"taskpipe:owner": OWNER, "taskpipe:pipeline": name}  # noqa: E731
     names = ["p%05d" % i for i in range(n)]
 
@@ -310,6 +476,32 @@ def build_fleet(moto, env, n, workers=16):
     return names
 
 
+class DriftLayer(unittest.TestCase):
+    """Through the AWS-faithful layer (awsmodel): ListQueues and the Tagging
+    API do not show resources created less than list_lag_s ago."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = shared_moto()
+
+    def test_new_fleet_in_sync_while_lists_lag(self):
+        from awsmodel import AwsModel
+        e = Env(self.moto, "dm")
+        aws = AwsModel(self.moto.endpoint, scale=0.02, list_lag_s=3000).start()   # 60 s real
+        try:
+            names = build_fleet(self.moto, e, 3, workers=3, endpoint=aws.endpoint)
+            code, doc = e.drift(endpoint=aws.endpoint)
+            counts = aws.counts()
+        finally:
+            aws.stop()
+        self.assertEqual({p["pipeline"]: p["status"] for p in doc["pipelines"]},
+                         {n: "in_sync" for n in names}, doc["pipelines"])
+        self.assertEqual(code, 0)
+        self.assertEqual(doc["orphans"], [])
+        self.assertEqual(doc["tag_fallback"], {"queues": 6, "functions": 3, "queue_urls": 6})
+        self.assertEqual(counts.get("lambda:ListTags"), 3)
+
+
 class DriftScale(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -331,6 +523,42 @@ class DriftScale(unittest.TestCase):
         self.assertEqual(set(lam) - {"lambda:GetAccountSettings"},
                          {"lambda:ListFunctions", "lambda:ListEventSourceMappings"})
         self.assertEqual(doc["lambda_calls"], total)
+
+    def test_200_pipelines_calls_with_and_without_fallback(self):
+        """The call counts of a 200-pipeline drift check, settled (the
+        Tagging API and ListQueues show everything) and with every resource
+        too new for them (modelled: both answer empty), which is the worst
+        case of the fallback: one ListTags per function, one ListQueueTags
+        and one GetQueueUrl per queue."""
+        n = 200
+        e = Env(self.moto, "d2")
+        build_fleet(self.moto, e, n)
+        empty = [
+            {"match": {"service": "tagging", "operation": "GetResources"}, "times": -1,
+             "action": {"status": 200, "body": json.dumps({"ResourceTagMappingList": []}),
+                        "headers": {"Content-Type": "application/x-amz-json-1.1"}}},
+            {"match": {"service": "sqs", "operation": "ListQueues"}, "times": -1,
+             "action": {"status": 200, "body": json.dumps({"QueueUrls": []}),
+                        "headers": {"Content-Type": "application/x-amz-json-1.0"}}}]
+        result = {}
+        for label, rules in (("settled", []), ("all lagging", empty)):
+            with FaultProxy(self.moto.endpoint) as proxy:
+                proxy.add_rules(rules)
+                code, doc = e.drift(endpoint=proxy.endpoint, expect=0)
+                counts = proxy.counts()
+            self.assertEqual(doc["summary"]["in_sync"], n)
+            pick = lambda pfx: {k: v for k, v in counts.items() if k.startswith(pfx)}  # noqa: E731
+            result[label] = (pick("lambda:"), pick("tagging:"), pick("sqs:"), doc["tag_fallback"])
+            print("\ndrift of %d pipelines, %s: Lambda %s; tagging %s; SQS %s; fallback %s" % (
+                (n, label) + result[label]), file=sys.stderr)
+        lam0, lam1 = (sum(v for op, v in result[k][0].items() if op != "lambda:GetAccountSettings")
+                      for k in ("settled", "all lagging"))
+        self.assertLessEqual(lam0, n / 50 + n / 100 + 2)
+        self.assertEqual(lam1 - lam0, n)   # one ListTags per function
+        self.assertEqual(result["all lagging"][0].get("lambda:ListTags"), n)
+        self.assertEqual(result["all lagging"][2].get("sqs:ListQueueTags"), 2 * n)
+        self.assertEqual(result["all lagging"][2].get("sqs:GetQueueUrl"), 2 * n)
+        self.assertNotIn("sqs:ListQueueTags", result["settled"][2])
 
 
 if __name__ == "__main__":

@@ -96,28 +96,80 @@ class WatchTest(unittest.TestCase):
         w2.proc.send_signal(signal.SIGTERM)
         self.assertEqual(w2.proc.wait(30), 0)   # a clean stop after the current batch
 
-    def test_once_and_failed_record_is_retried(self):
+    def test_once_and_transient_failure_is_retried_not_skipped(self):
+        """A transient failure (another run holds the pipeline's lease) is
+        never skipped: --once leaves it for the next run (exit 1), the
+        checkpoint stops before it, and the next run reconciles it."""
         env = Env(self.moto, "won")
+        env.ddb.put_item(TableName=env.prefix + "state", Item={
+            "pk": {"S": "lease#obusy"}, "holder": {"S": "someone-else"}, "pipeline": {"S": "obusy"},
+            "expires_at": {"N": str(int(time.time()) + 600)}, "fence": {"N": "1"}})
         env.put("o1")
-        env.put("obad", concurrency=0)
+        env.put("obusy")
         env.put("o2")
         r = subprocess.run([TASKPIPE, "watch", "--from-start", "--once"], env=env.env,
                            capture_output=True, text=True, timeout=300)
-        self.assertEqual(r.returncode, 1, r.stderr)   # a batch had a failure
+        self.assertEqual(r.returncode, 1, r.stderr)   # a record left for a retry
         self.assertIsNotNone(env.fn("o1"))
         self.assertIsNotNone(env.fn("o2"))
+        self.assertIsNone(env.fn("obusy"))
         batches = [json.loads(line) for line in r.stdout.splitlines()]
         self.assertEqual(len(batches), 1)
         self.assertEqual(len(batches[0]["failed"]), 1)
+        self.assertEqual(batches[0]["skipped"], [])
+        self.assertEqual(self.skipped(env), [])
         # The checkpoint stops before the failed record, so it comes again.
-        env.put("obad", concurrency=2)
+        env.ddb.delete_item(TableName=env.prefix + "state", Key={"pk": {"S": "lease#obusy"}})
         r = subprocess.run([TASKPIPE, "watch", "--once"], env=env.env,
                            capture_output=True, text=True, timeout=300)
         self.assertEqual(r.returncode, 0, r.stderr)
         batches = [json.loads(line) for line in r.stdout.splitlines()]
-        self.assertEqual(batches[0]["keys"], ["obad", "o2", "obad"])
+        self.assertEqual(batches[0]["keys"], ["obusy", "o2"])
         self.assertEqual(batches[0]["failed"], [])
-        self.assertIsNotNone(env.fn("obad"))
+        self.assertIsNotNone(env.fn("obusy"))
+
+    def skipped(self, env):
+        return env.ddb.scan(TableName=env.prefix + "state", FilterExpression="begins_with(pk, :p)",
+                            ExpressionAttributeValues={":p": {"S": "skipped#"}})["Items"]
+
+    def test_poison_record_is_skipped_after_attempts(self):
+        """A record that fails for good (the policy refuses the item) is
+        tried TASKPIPE_WATCH_MAX_ATTEMPTS times, recorded as skipped with
+        its error and sequence number, and the shard moves on: the good
+        records behind it are reconciled and the checkpoint passes it."""
+        env = Env(self.moto, "wpo")
+        env.env["TASKPIPE_WATCH_MAX_ATTEMPTS"] = "3"
+        env.put("p1")
+        env.put("pbad", concurrency=0)
+        env.put("p2")
+        env.put("p3")
+        w = self.start(env, "--from-start")
+        wait_for(lambda: self.skipped(env), 60, "the poison record recorded as skipped")
+        wait_for(lambda: env.fn("p1") and env.fn("p2") and env.fn("p3"), 60, "p1..p3 created")
+        sk = self.skipped(env)
+        self.assertEqual(len(sk), 1, sk)
+        sk = sk[0]
+        self.assertEqual(sk["pipeline"]["S"], "pbad")
+        self.assertEqual(sk["error_code"]["S"], "PolicyRejected")
+        self.assertIn("concurrency", sk["message"]["S"])
+        self.assertEqual(sk["attempts"]["N"], "3")
+        seq = sk["sequence_number"]["S"]
+        self.assertEqual(sk["pk"]["S"], "skipped#%s#%s" % (sk["shard"]["S"], seq))
+        with w.lock:
+            tried = sum(1 for b in w.batches if seq in b["failed"])
+            skipped_lines = [b for b in w.batches if seq in b["skipped"]]
+        self.assertEqual(tried, 3)
+        self.assertEqual(len(skipped_lines), 1)
+        self.assertIsNone(env.fn("pbad"))
+        # Not blocked: a later record is reconciled and the checkpoint passes the poison.
+        env.put("p4")
+        wait_for(lambda: env.fn("p4"), 60, "p4 created")
+        wait_for(lambda: int(self.checkpoint(env) or 0) > int(seq), 30, "the checkpoint past the poison")
+
+    def checkpoint(self, env):
+        cp = env.ddb.scan(TableName=env.prefix + "state", FilterExpression="begins_with(pk, :p)",
+                          ExpressionAttributeValues={":p": {"S": "checkpoint#"}})["Items"]
+        return cp[0]["sequence_number"]["S"] if cp else None
 
 
 if __name__ == "__main__":
