@@ -40,6 +40,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -61,7 +62,7 @@
 #define DEFAULT_NODES 10000
 #define DEFAULT_TEXT (1u << 20)
 #define MAX_POLICY_FILE (1u << 20)
-#define LOG_LINE_MAX 8192            /* bytes of one print/tp.log line */
+#define LOG_LINE_MAX 2000            /* bytes of one print/tp.log line (log.c keeps 2 KiB) */
 #define LOG_CALL_MAX (64u << 10)     /* bytes of log lines per call */
 #define CHILD_AS_SLACK (96u << 20)   /* RLIMIT_AS above the parent's size and max_memory */
 
@@ -335,7 +336,7 @@ static int l_log(lua_State *L)
 	}
 	line[n] = 0;
 	p->log_bytes += n;
-	log_info("policy: %s%s", line, cut ? " ...(line cut at 8 KiB)" : "");
+	log_info("policy: %s%s", line, cut ? " ...(line cut at 2000 bytes)" : "");
 	return 0;
 }
 
@@ -786,6 +787,28 @@ static char *worker_call(struct policy *p, const char *req, size_t len, int *rec
 	return text;
 }
 
+/* Hold nothing of the parent's: its sockets and files close here. */
+static void close_inherited(int keep1, int keep2)
+{
+	int fds[1024], n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	if (!d) {
+		for (int fd = 3; fd < 1024; fd++)
+			if (fd != keep1 && fd != keep2)
+				close(fd);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d)) && n < (int)(sizeof fds / sizeof fds[0])) {
+		int fd = atoi(de->d_name);
+		if (fd > 2 && fd != keep1 && fd != keep2 && fd != dirfd(d))
+			fds[n++] = fd;
+	}
+	closedir(d);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+}
+
 /* The worker: serves calls until its request pipe closes or a cap was
  * hit. Never returns; never runs lua_close (no finalizer, no teardown). */
 static void worker_main(struct policy *p, int rfd, int wfd, size_t as_limit)
@@ -794,11 +817,7 @@ static void worker_main(struct policy *p, int rfd, int wfd, size_t as_limit)
 	if (getppid() == 1)
 		_exit(0);
 	signal(SIGPIPE, SIG_DFL);
-	/* hold nothing of the parent's: its sockets and files close here */
-	long maxfd = sysconf(_SC_OPEN_MAX);
-	for (int fd = 3; fd < (maxfd > 0 && maxfd < 4096 ? maxfd : 4096); fd++)
-		if (fd != rfd && fd != wfd)
-			close(fd);
+	close_inherited(rfd, wfd);
 #ifndef HAVE_ASAN
 	if (as_limit) {
 		struct rlimit as = { as_limit, as_limit };
