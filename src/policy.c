@@ -2,31 +2,39 @@
  *
  * Isolation: this process never runs policy code. It holds a prepared
  * lua_State (libraries opened, the sandbox template built, the chunk
- * compiled) and forks a child for every call: load-time validation,
- * pipeline, rollout and rollout_health. The child runs the chunk in a fresh
- * environment, then the function, converts the result under a node and byte
- * budget and writes one bounded JSON envelope to a pipe; the parent reads it
- * until the call's deadline and then SIGKILLs the child. Why a process and
- * not a timer in this one: a count hook cannot interrupt a long C function
- * (string.find backtracking, table.move, table.sort, concatenation, ==),
- * and a signal that longjmps out of Lua may land inside malloc or stdio and
- * leave this process's heap broken; a killed child leaves nothing behind.
- * A fresh child per call also means nothing persists between calls (globals,
- * top-level locals, garbage), and __gc finalizers, refused by setmetatable
- * anyway, could never run in this process (the child _exits, no lua_close).
- * Cost: fork + pipe + parse, measured in tests/unit/test_policy.c
- * (policy_isolation_cost) against the in-process call.
+ * compiled) and forks one worker process from it; every call (the load's
+ * trial run, pipeline, rollout, rollout_health) goes to the worker as a
+ * length-framed JSON request, and the answer comes back the same way, read
+ * until the call's deadline with a size cap and parsed with a node cap.
+ * Past the deadline the worker is SIGKILLed; the next call forks a new one.
  *
- * Caps inside the child: a count hook fires once the call's instruction
+ * Why a process and not a timer here: a count hook cannot interrupt a long
+ * C function (string.find backtracking, table.move, table.sort,
+ * concatenation, == on long strings), and a signal that longjmps out of Lua
+ * may land inside malloc or stdio and leave this process's heap broken; a
+ * killed worker leaves nothing behind. Why one worker and not a fork per
+ * call: on the 2-core test VM a fork per call cost ~13 ms, the worker's
+ * round trip ~100 us over the ~45 us in-process call (make bench-policy).
+ *
+ * Nothing persists between calls: the worker runs the chunk afresh for
+ * every call in a fresh environment (globals, library copies and top-level
+ * locals all new), collects all garbage after it, and exits after any cap.
+ * Policy code reaches nothing else that outlives a call (the string
+ * metatable and the tp.* metatables are protected, the registry is out of
+ * reach). __gc finalizers would run with hooks off, so setmetatable refuses
+ * them; the worker _exits without lua_close and the parent's state never
+ * ran policy code, so no finalizer can run anywhere.
+ *
+ * Caps inside the worker: a count hook fires once the call's instruction
  * budget is spent, marks the call killed and re-arms itself with count 1,
  * so each following instruction errors again and a pcall inside the policy
  * cannot resume work; xpcall's message handler is skipped once killed (a
  * handler called from the hook would run with hooks off). The allocator
  * refuses growth beyond max_memory the same way. A timer shortly before
  * the deadline arms the hook too, so a Lua loop ends with file:line; a C
- * function that never returns is the SIGKILL's. RLIMIT_CPU and (without
- * ASan, whose shadow memory needs the address space) RLIMIT_AS are a second
- * line. print/tp.log lines are capped per line and per call.
+ * function that never returns is the SIGKILL's. RLIMIT_CPU (per call) and,
+ * without ASan (whose shadow memory needs the address space), RLIMIT_AS are
+ * a second line. print/tp.log lines are capped per line and per call.
  */
 #include "policy.h"
 
@@ -481,8 +489,8 @@ static void new_env(lua_State *L)
 }
 
 /* Run the chunk in a fresh environment (every closure it makes shares its
- * _ENV upvalue) and push the policy table it returns. Done in every call's
- * child, so top-level locals start fresh too. */
+ * _ENV upvalue) and push the policy table it returns. Done for every
+ * call, so top-level locals start fresh too. */
 static void push_policy_table(lua_State *L)
 {
 	new_env(L);
@@ -598,7 +606,7 @@ static int protected_call(struct policy *p, struct call *c, tp_err *e)
 	snprintf(p->mem_where, sizeof p->mem_where, "%s", p->short_src);
 	lua_settop(L, 0);
 	/* the cap counts uncollected garbage too (in-process calls only: a
-	 * child starts from the parent's small prepared state) */
+	 * worker collects after every call) */
 	if (p->mem_used > p->max_memory / 2)
 		lua_gc(L, LUA_GCCOLLECT, 0);
 	lua_pushcfunction(L, msgh);
@@ -1098,7 +1106,7 @@ int policy_new(const char *source, size_t len, const char *origin, const struct 
 	snprintf(p->short_src, sizeof p->short_src, "%s", ar.short_src);
 	lua_setfield(L, LUA_REGISTRYINDEX, "tp.chunk");
 
-	/* a trial run of the chunk, in a child like every call */
+	/* a trial run of the chunk, in the worker like every call */
 	struct call c = { .kind = CALL_LOAD };
 	rc = call_policy(p, &c, e);
 done:

@@ -1,5 +1,5 @@
-/* bench_policy.c: the cost of running each policy call in a forked child
- * against the same call in this process, and the wall time and peak memory
+/* bench_policy.c: the cost of running each policy call in the worker
+ * process against the same call in this process, and the wall time and peak memory
  * of each attack on the sandbox (release build: `make bench-policy`). */
 #include "policy.h"
 
@@ -50,8 +50,8 @@ static double per_call(int in_process, int n)
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 1000;
-	double in = per_call(1, n), forked = per_call(0, n);
-	printf("{\"name\":\"policy_call\",\"calls\":%d,\"in_process_us\":%.1f,\"forked_us\":%.1f,"
-	       "\"overhead_us\":%.1f}\n", n, in, forked, forked - in);
+	double in = per_call(1, n), iso = per_call(0, n);
+	printf("{\"name\":\"policy_call\",\"calls\":%d,\"in_process_us\":%.1f,\"isolated_us\":%.1f,"
+	       "\"overhead_us\":%.1f}\n", n, in, iso, iso - in);
 	return 0;
 }
