@@ -977,6 +977,15 @@ static int isolated_call(struct policy *p, struct call *c, tp_err *e)
 	/* the worker waits for requests between calls, so this write only
 	 * blocks while it reads; a dead worker fails it at once */
 	int wr = text ? write_frame(p->to_worker, text, strlen(text)) : -1;
+	if (wr < 0 && text) {
+		/* the worker died between calls (killed from outside): one new one */
+		worker_stop(p, NULL);
+		if ((rc = worker_start(p, e)) < 0) {
+			free(text);
+			return rc;
+		}
+		wr = write_frame(p->to_worker, text, strlen(text));
+	}
 	free(text);
 	/* the answer: a converted result (its JSON escapes at most 6x the
 	 * budgeted text) plus a reason and an error message */

@@ -276,6 +276,30 @@ class BootstrapTest(unittest.TestCase):
         self.assertEqual(err["headers"].get("lambda-runtime-function-error-type"), err["body"]["errorType"])
         self.assertEqual(b.emu.next_times, [])
 
+    def test_s3_keys_that_do_not_decode_are_refused_alone(self):
+        """An S3 record whose key holds %00 or a '%' without two hex digits is
+        refused by name (BadRecord); the good record in the same message
+        still goes to the rollout."""
+        env = Env(self.moto, "s3k")
+        b = self.bootstrap(env)
+        keys = ["bad%00key.zip", "bad%zzkey.zip", "bad%4", "consumer+v3.zip"]
+        recs = [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                 "s3": {"bucket": {"name": "code"}, "object": {"key": k, "versionId": "v1"}}} for k in keys]
+        res = b.invoke({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": json.dumps({"Records": recs})}}]})
+        self.assertEqual(res["kind"], "response", res)
+        outs = res["body"]["rollouts"]
+        self.assertEqual(len(outs), 4, outs)
+        for k, o in zip(keys[:3], outs[:3]):
+            self.assertEqual(o["rollout"], "s3://code/" + k, o)
+            self.assertEqual(o["error"]["code"], "BadRecord", o)
+        self.assertIn("%00 (a NUL byte)", outs[0]["error"]["message"])
+        self.assertIn("not followed by two hex digits", outs[1]["error"]["message"])
+        self.assertIn("not followed by two hex digits", outs[2]["error"]["message"])
+        # the good one was decoded and handed on (the object does not exist)
+        self.assertTrue(outs[3]["rollout"].startswith("s3://code/consumer v3.zip"), outs[3])
+        self.assertEqual(outs[3]["error"]["code"], "NoSuchKey", outs[3])
+        self.assertIn("record refused", b.stderr())
+
     def hostile_policy(self):
         """A policy that hangs in C (string.find backtracking, >30 s) for the
         item "evil" and returns a good spec for any other."""
