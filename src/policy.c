@@ -963,10 +963,12 @@ static int isolated_call(struct policy *p, struct call *c, tp_err *e)
 			return tp_errf(e, TP_ELIMIT, "PolicyTimeLimit",
 				       "%s: %s not run: no time left before the invocation's deadline", p->short_src, fn);
 	}
-	int64_t start = mono_us(), deadline = tp_mono_ms() + budget;
+	int64_t start = mono_us();
 	int rc;
 	if (p->worker <= 0 && (rc = worker_start(p, e)) < 0)
 		return rc;
+	/* the policy's time starts now: forking the worker is ours */
+	int64_t deadline = tp_mono_ms() + budget;
 	cJSON *req = cJSON_CreateObject();
 	cJSON_AddNumberToObject(req, "kind", c->kind);
 	cJSON *args = cJSON_AddArrayToObject(req, "args");
