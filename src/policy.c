@@ -89,6 +89,7 @@ struct policy {
 	long max_instructions;             /* per call */
 	size_t max_memory;                 /* bytes, whole state */
 	long timeout_ms;                   /* wall clock per call */
+	long call_ms;                      /* this call's, in the worker */
 	size_t max_nodes, max_text;        /* conversion budget of a result */
 	int in_process;                    /* measurements only: no fork, no deadline */
 	int64_t hard_deadline_ms;          /* policy_set_deadline; 0: none */
@@ -138,7 +139,7 @@ static void hook(lua_State *L, lua_Debug *ar)
 		lua_pushfstring(L, "%s: memory limit of %I bytes exceeded", p->mem_where, (lua_Integer)p->max_memory);
 	else if (p->killed == KILL_TIME)
 		lua_pushfstring(L, "%s:%d: wall-clock limit of %I ms exceeded", ar->short_src, ar->currentline,
-				(lua_Integer)p->timeout_ms);
+				(lua_Integer)p->call_ms);
 	else
 		lua_pushfstring(L, "%s:%d: instruction limit of %I exceeded", ar->short_src, ar->currentline,
 				(lua_Integer)p->max_instructions);
@@ -519,6 +520,8 @@ struct call {
 	int kind;                /* CALL_* */
 	const cJSON *args[3];    /* item or change, ctx or targets, ctx */
 	cJSON *result;           /* converted return value */
+	char *result_text;       /* its JSON text as the worker printed it (raw
+				  * numbers keep every digit); NULL in process */
 	int no_rollout;          /* policy has no rollout function */
 	int rejected;            /* nil, "reason" */
 	char reason[512];
@@ -623,7 +626,7 @@ static int protected_call(struct policy *p, struct call *c, tp_err *e)
 			rc = tp_errf(e, TP_ELIMIT, t ? "PolicyTimeLimit" : "PolicyInstructionLimit", "%s", msg);
 		else if (t)
 			rc = tp_errf(e, TP_ELIMIT, "PolicyTimeLimit", "%s: wall-clock limit of %ld ms exceeded",
-				     p->short_src, p->timeout_ms);
+				     p->short_src, p->call_ms);
 		else
 			rc = tp_errf(e, TP_ELIMIT, "PolicyInstructionLimit", "%s: instruction limit of %ld exceeded",
 				     p->short_src, p->max_instructions);
@@ -757,7 +760,11 @@ static char *worker_call(struct policy *p, const char *req, size_t len, int *rec
 	rlim_t cpu_s = (rlim_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + p->timeout_ms / 1000 + 2);
 	struct rlimit cpu = { cpu_s, cpu_s + 1 };
 	setrlimit(RLIMIT_CPU, &cpu);
-	int64_t soft = p->timeout_ms - (p->timeout_ms / 10 > 20 ? p->timeout_ms / 10 : 20);
+	/* this call's budget (the invocation's deadline may shorten it) */
+	double budget = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "budget_ms"));
+	int64_t ms = budget > 0 && budget < (double)p->timeout_ms ? (int64_t)budget : p->timeout_ms;
+	int64_t soft = ms - (ms / 10 > 20 ? ms / 10 : 20);
+	p->call_ms = (long)ms;
 	if (soft < 1)
 		soft = 1;
 	struct itimerval it = { { 0, 0 }, { (time_t)(soft / 1000), (suseconds_t)(soft % 1000 * 1000) } };
@@ -787,8 +794,15 @@ static char *worker_call(struct policy *p, const char *req, size_t len, int *rec
 	}
 	if (c.no_rollout)
 		cJSON_AddTrueToObject(env, "no_rollout");
-	if (c.result)
-		cJSON_AddItemToObject(env, "result", c.result);
+	if (c.result) {
+		/* as text: parsing it into cJSON here would turn raw big numbers
+		 * into doubles */
+		char *rt = cJSON_PrintUnformatted(c.result);
+		cJSON_Delete(c.result);
+		if (rt)
+			cJSON_AddStringToObject(env, "result", rt);
+		free(rt);
+	}
 	char *text = cJSON_PrintUnformatted(env);
 	cJSON_Delete(env);
 	cJSON_Delete(j);
@@ -971,6 +985,7 @@ static int isolated_call(struct policy *p, struct call *c, tp_err *e)
 	int64_t deadline = tp_mono_ms() + budget;
 	cJSON *req = cJSON_CreateObject();
 	cJSON_AddNumberToObject(req, "kind", c->kind);
+	cJSON_AddNumberToObject(req, "budget_ms", (double)budget);
 	cJSON *args = cJSON_AddArrayToObject(req, "args");
 	for (int i = 0; i < 3; i++)
 		cJSON_AddItemToArray(args, c->args[i] ? cJSON_Duplicate(c->args[i], 1) : cJSON_CreateNull());
@@ -1032,10 +1047,6 @@ static int isolated_call(struct policy *p, struct call *c, tp_err *e)
 			rc = tp_errf(e, TP_ELIMIT, "PolicyMemoryLimit",
 				     "%s: %s: the policy process ended (%s %d; out of memory?)", p->short_src, fn,
 				     WIFSIGNALED(st) ? "signal" : "status", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-	} else if (count_nodes(env, p->max_nodes + 16) > p->max_nodes + 16) {
-		worker_stop(p, &ru);
-		rc = tp_errf(e, TP_ELIMIT, "PolicyOutputLimit", "%s: %s: result has more than %zu values", p->short_src,
-			     fn, p->max_nodes);
 	} else {
 		cJSON *jrc = cJSON_GetObjectItemCaseSensitive(env, "rc");
 		rc = cJSON_IsNumber(jrc) ? jrc->valueint : TP_EPOLICY;
@@ -1048,8 +1059,19 @@ static int isolated_call(struct policy *p, struct call *c, tp_err *e)
 		c->rejected = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(env, "rejected"));
 		snprintf(c->reason, sizeof c->reason, "%s", reason ? reason : "");
 		c->no_rollout = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(env, "no_rollout"));
-		if (rc == TP_OK)
-			c->result = cJSON_DetachItemFromObjectCaseSensitive(env, "result");
+		const char *rt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(env, "result"));
+		if (rc == TP_OK && rt) {
+			c->result = cJSON_Parse(rt);
+			if (!c->result || count_nodes(c->result, p->max_nodes + 16) > p->max_nodes + 16) {
+				cJSON_Delete(c->result);
+				c->result = NULL;
+				worker_stop(p, &ru);
+				rc = tp_errf(e, TP_ELIMIT, "PolicyOutputLimit", "%s: %s: result has more than %zu values",
+					     p->short_src, fn, p->max_nodes);
+			} else {
+				c->result_text = tp_xstrdup(rt);
+			}
+		}
 		ru.ru_maxrss = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(env, "rss_kb"));
 		if (rc == TP_ELIMIT) /* the worker exits after a cap: reap it */
 			worker_stop(p, NULL);
@@ -1227,8 +1249,9 @@ int policy_pipeline(struct policy *p, const char *item_json, const char *ctx_jso
 		rc = tp_errf(e, TP_EPOLICY, "PolicyError", "%s: pipeline must return a table with named fields (the spec)",
 			     p->origin);
 	if (rc == TP_OK)
-		*spec_json = print_json(c.result);
+		*spec_json = c.result_text ? tp_xstrdup(c.result_text) : print_json(c.result);
 	cJSON_Delete(c.result);
+	free(c.result_text);
 	cJSON_Delete(item);
 	cJSON_Delete(ctx);
 	return rc;
@@ -1278,6 +1301,10 @@ int policy_rollout(struct policy *p, const char *change_json, const char *target
 	}
 	if (rc == TP_OK && c.no_rollout)
 		c.result = single_wave(targets);
+	if (rc == TP_OK && (c.no_rollout || (cJSON_IsObject(c.result) && !c.result->child))) {
+		free(c.result_text); /* printed here instead */
+		c.result_text = NULL;
+	}
 	if (rc == TP_OK && cJSON_IsObject(c.result) && !c.result->child) { /* {} from an empty table */
 		cJSON_Delete(c.result);
 		c.result = cJSON_CreateArray();
@@ -1285,8 +1312,9 @@ int policy_rollout(struct policy *p, const char *change_json, const char *target
 	if (rc == TP_OK && !cJSON_IsArray(c.result))
 		rc = tp_errf(e, TP_EPOLICY, "PolicyError", "%s: rollout must return a list of waves", p->origin);
 	if (rc == TP_OK)
-		*waves_json = print_json(c.result);
+		*waves_json = c.result_text ? tp_xstrdup(c.result_text) : print_json(c.result);
 	cJSON_Delete(c.result);
+	free(c.result_text);
 	cJSON_Delete(change);
 	cJSON_Delete(targets);
 	cJSON_Delete(ctx);
@@ -1320,6 +1348,7 @@ int policy_rollout_health(struct policy *p, const char *wave_json, const char *r
 		rc = TP_OK;
 	}
 	cJSON_Delete(c.result);
+	free(c.result_text);
 	cJSON_Delete(wave);
 	cJSON_Delete(results);
 	cJSON_Delete(ctx);

@@ -396,6 +396,20 @@ static void attacks_are_contained(void **state)
 	}
 }
 
+/* The worker's answer keeps raw numbers as text: every digit survives the
+ * trip back (an int64 above 2^53, a number object beyond a double). */
+static void big_numbers_survive_the_worker(void **state)
+{
+	struct policy *p = load_body("return { i = 9007199254740993, big = tp.number('12345678901234567890123'),"
+				     " f = 0.1, s = tp.set('NS', {tp.number('1e400'), 7}) }", NULL);
+	tp_err e = {0};
+	char *spec = NULL;
+	assert_int_equal(policy_pipeline(p, ITEM, "{}", &spec, &e), 0);
+	assert_string_equal(spec, "{\"big\":12345678901234567890123,\"f\":0.1,\"i\":9007199254740993,\"s\":[1e400,7]}");
+	free(spec);
+	policy_free(p);
+}
+
 /* Nothing persists from one call to the next: top-level locals start
  * fresh, and memory kept by one call does not shrink the next one's. */
 static void state_does_not_persist(void **state)
@@ -594,6 +608,7 @@ int main(void)
 		cmocka_unit_test(load_order),
 		cmocka_unit_test(attacks_are_contained),
 		cmocka_unit_test(state_does_not_persist),
+		cmocka_unit_test(big_numbers_survive_the_worker),
 		cmocka_unit_test(load_time_attacks),
 		cmocka_unit_test(rollout_calls_are_bounded),
 		cmocka_unit_test(invocation_deadline_caps_calls),
