@@ -18,7 +18,8 @@
  *
  * Nothing persists between calls: the worker runs the chunk afresh for
  * every call in a fresh environment (globals, library copies and top-level
- * locals all new), collects all garbage after it, and exits after any cap.
+ * locals all new), collects all garbage after it, and exits after any cap
+ * or error (a rejection, nil and a reason, is an answer, not an error).
  * Policy code reaches nothing else that outlives a call (the string
  * metatable and the tp.* metatables are protected, the registry is out of
  * reach). __gc finalizers would run with hooks off, so setmetatable refuses
@@ -776,8 +777,9 @@ static char *worker_call(struct policy *p, const char *req, size_t len, int *rec
 	struct itimerval off = { { 0, 0 }, { 0, 0 } };
 	setitimer(ITIMER_REAL, &off, NULL);
 	/* nothing of this call is kept for the next: its garbage goes now, and
-	 * after a cap the worker is replaced altogether */
-	*recycle = rc == TP_ELIMIT || p->killed;
+	 * after a cap or an error (a Lua error unwinding through C code may
+	 * leave C memory behind) the worker is replaced altogether */
+	*recycle = p->killed || (rc < 0 && !c.rejected);
 	if (!*recycle)
 		lua_gc(p->L, LUA_GCCOLLECT, 0);
 	getrusage(RUSAGE_SELF, &ru);
@@ -1073,7 +1075,7 @@ static int isolated_call(struct policy *p, struct call *c, tp_err *e)
 			}
 		}
 		ru.ru_maxrss = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(env, "rss_kb"));
-		if (rc == TP_ELIMIT) /* the worker exits after a cap: reap it */
+		if (rc < 0 && !c->rejected) /* the worker exits after a cap or an error: reap it */
 			worker_stop(p, NULL);
 	}
 	p->last_wall_us = (long)(mono_us() - start);
