@@ -3,6 +3,7 @@
 #include "cmd_policy.h"
 
 #include "base.h"
+#include "ddbval.h"
 #include "policy.h"
 #include "settings.h"
 
@@ -112,6 +113,11 @@ static int load_item(const char *file, char **out, tp_err *e)
 		buf_free(&text);
 		return rc;
 	}
+	if (ddbval_json_has_nul(buf_str(&text))) {
+		/* cJSON would cut the string there: a name or env value silently shortened */
+		buf_free(&text);
+		return tp_errf(e, TP_EINVAL, "BadItem", "%s: a string holds a NUL character (\\u0000)", file);
+	}
 	cJSON *j = cJSON_Parse(buf_str(&text));
 	buf_free(&text);
 	if (!cJSON_IsObject(j)) {
@@ -179,6 +185,8 @@ static int build_ctx(const struct settings *s, const char *override, char **out,
 			rc = tp_read_file(override + 1, MAX_ITEM_FILE, &text, e);
 		else
 			buf_adds(&text, override);
+		if (rc == TP_OK && ddbval_json_has_nul(buf_str(&text)))
+			rc = tp_errf(e, TP_EINVAL, "BadCtx", "--ctx: a string holds a NUL character (\\u0000)");
 		cJSON *o = rc == TP_OK ? cJSON_Parse(buf_str(&text)) : NULL;
 		if (rc == TP_OK && !cJSON_IsObject(o))
 			rc = tp_errf(e, TP_EINVAL, "BadCtx", "--ctx: not a JSON object");

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #define MAX_DEPTH 64 /* DynamoDB nests at most 32 levels; also stops cycles */
+#define NUM_EXP_CLAMP 1000000000L /* |exponent| kept below; digits are far fewer */
 
 static const char NULL_KEY[] = "tp.null.value";
 
@@ -112,6 +113,48 @@ static int num_syntax_ok(const char *s)
 	return *s == 0;
 }
 
+int ddbval_number_ok(const char *s)
+{
+	if (*s == '-')
+		s++;
+	if (!(*s >= '0' && *s <= '9'))
+		return 0;
+	while (*s >= '0' && *s <= '9')
+		s++;
+	if (*s == '.') {
+		s++;
+		if (!(*s >= '0' && *s <= '9'))
+			return 0;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '-' || *s == '+')
+			s++;
+		if (!(*s >= '0' && *s <= '9'))
+			return 0;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	return *s == 0;
+}
+
+int ddbval_json_has_nul(const char *json)
+{
+	/* backslashes occur only inside strings in valid JSON; invalid text
+	 * is the parser's to refuse */
+	for (const char *s = json; *s; s++) {
+		if (*s != '\\')
+			continue;
+		if (s[1] == 'u' && strncmp(s + 2, "0000", 4) == 0)
+			return 1;
+		if (s[1])
+			s++; /* skip the escaped character, a backslash too */
+	}
+	return 0;
+}
+
 /* Normal form of a valid decimal: sign, significant digits without
  * leading or trailing zeros, and the decimal exponent of 0.DIGITS; "0" for
  * zero. Two texts have the same value exactly when their forms are equal. */
@@ -135,8 +178,16 @@ static char *num_normal(const char *s)
 				intdigits++;
 		}
 	}
-	if (*s)
+	if (*s) {
+		/* clamp: a huge exponent would overflow intdigits + exp10 (the
+		 * value is then zero or infinite as a double, never equal) */
+		errno = 0;
 		exp10 = strtol(s + 1, NULL, 10);
+		if (exp10 > NUM_EXP_CLAMP)
+			exp10 = NUM_EXP_CLAMP;
+		else if (exp10 < -NUM_EXP_CLAMP)
+			exp10 = -NUM_EXP_CLAMP;
+	}
 	while (nd && dig[nd - 1] == '0')
 		nd--;
 	dig[nd] = 0;
@@ -455,7 +506,36 @@ static int is_sequence(lua_State *L, int idx, lua_Integer *n)
 
 enum { MODE_AV, MODE_JSON };
 
-static int to_val(lua_State *L, int idx, buf *pth, int depth, int mode, cJSON **out, tp_err *e);
+typedef struct ddbval_budget budget;
+
+static int to_val(lua_State *L, int idx, buf *pth, int depth, int mode, budget *bud, cJSON **out, tp_err *e);
+
+/* Charge values and n bytes of text against the budget (NULL: none). */
+static int spend(budget *bud, size_t values, size_t n, buf *pth, tp_err *e)
+{
+	if (!bud)
+		return 0;
+	bud->nodes += values;
+	if (bud->nodes > bud->max_nodes)
+		return tp_errf(e, TP_ELIMIT, "PolicyOutputLimit", "%s: more than %zu values (the limit for a result)",
+			       buf_str(pth), bud->max_nodes);
+	if (n > bud->max_bytes - bud->bytes)
+		return tp_errf(e, TP_ELIMIT, "PolicyOutputLimit",
+			       "%s: more than %zu bytes of text (the limit for a result)", buf_str(pth), bud->max_bytes);
+	bud->bytes += n;
+	return 0;
+}
+
+/* The text of a tp.number object at idx, when DynamoDB would accept it. */
+static const char *number_text(lua_State *L, int idx)
+{
+	lua_getfield(L, idx, "text");
+	const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+	size_t len = 0;
+	if (s)
+		lua_tolstring(L, -1, &len);
+	return s && strlen(s) == len && ddbval_number_ok(s) ? s : NULL; /* leaves the value pushed */
+}
 
 /* A Lua number as N text or a JSON number. */
 static int number_out(lua_State *L, int idx, buf *pth, int mode, cJSON **out, tp_err *e)
@@ -493,7 +573,7 @@ static cJSON *wrap(int mode, const char *type, cJSON *v)
 	return o;
 }
 
-static int set_out(lua_State *L, int idx, buf *pth, int mode, cJSON **out, tp_err *e)
+static int set_out(lua_State *L, int idx, buf *pth, int mode, budget *bud, cJSON **out, tp_err *e)
 {
 	lua_getfield(L, idx, "type");
 	const char *type = lua_tostring(L, -1);
@@ -512,9 +592,20 @@ static int set_out(lua_State *L, int idx, buf *pth, int mode, cJSON **out, tp_er
 		lua_rawgeti(L, idx, i);
 		int top = lua_gettop(L);
 		cJSON *el = NULL;
-		int rc = 0;
+		size_t len = 0;
+		if (lua_type(L, top) == LUA_TSTRING)
+			lua_tolstring(L, top, &len);
+		int rc = spend(bud, 1, len, pth, e);
+		if (rc < 0) {
+			lua_settop(L, top - 1);
+			cJSON_Delete(arr);
+			return rc;
+		}
 		if (t[0] == 'S' && lua_type(L, top) == LUA_TSTRING) {
-			el = cJSON_CreateString(lua_tostring(L, top));
+			if (strlen(lua_tostring(L, top)) != len)
+				rc = tp_errf(e, TP_EINVAL, "BadValue", "%s: string holds a NUL byte", buf_str(pth));
+			else
+				el = cJSON_CreateString(lua_tostring(L, top));
 		} else if (t[0] == 'N' && lua_type(L, top) == LUA_TNUMBER) {
 			cJSON *num = NULL;
 			rc = number_out(L, top, pth, MODE_AV, &num, e);
@@ -524,8 +615,12 @@ static int set_out(lua_State *L, int idx, buf *pth, int mode, cJSON **out, tp_er
 				cJSON_Delete(num);
 			}
 		} else if (t[0] == 'N' && lua_type(L, top) == LUA_TTABLE && marker(L, top) && strcmp(marker(L, top), "tp.number") == 0) {
-			lua_getfield(L, top, "text");
-			el = mode == MODE_AV ? cJSON_CreateString(lua_tostring(L, -1)) : cJSON_CreateRaw(lua_tostring(L, -1));
+			/* validated: raw text goes into the JSON as it is */
+			const char *nt = number_text(L, top);
+			if (!nt)
+				rc = tp_errf(e, TP_EINVAL, "BadValue", "%s: number object without valid `text`", buf_str(pth));
+			else if ((rc = spend(bud, 0, strlen(nt), pth, e)) == 0)
+				el = mode == MODE_AV ? cJSON_CreateString(nt) : cJSON_CreateRaw(nt);
 			lua_pop(L, 1);
 		} else if (t[0] == 'B' && (lua_type(L, top) == LUA_TSTRING ||
 					   (lua_type(L, top) == LUA_TTABLE && marker(L, top) &&
@@ -534,11 +629,13 @@ static int set_out(lua_State *L, int idx, buf *pth, int mode, cJSON **out, tp_er
 				lua_getfield(L, top, "data");
 				lua_replace(L, top);
 			}
-			size_t len;
-			const char *s = lua_tolstring(L, top, &len);
-			char *enc = b64_encode((const unsigned char *)(s ? s : ""), s ? len : 0);
-			el = cJSON_CreateString(enc);
-			free(enc);
+			size_t blen = 0;
+			const char *s = lua_tolstring(L, top, &blen);
+			if ((rc = spend(bud, 0, blen / 3 * 4 + 4, pth, e)) == 0) {
+				char *enc = b64_encode((const unsigned char *)(s ? s : ""), s ? blen : 0);
+				el = cJSON_CreateString(enc);
+				free(enc);
+			}
 		} else {
 			rc = tp_errf(e, TP_EINVAL, "BadValue", "%s: a %s element cannot be a %s", buf_str(pth), t,
 				     luaL_typename(L, top));
@@ -580,11 +677,11 @@ static void sort_members(cJSON *o)
 	free(v);
 }
 
-static int table_out(lua_State *L, int idx, buf *pth, int depth, int mode, cJSON **out, tp_err *e)
+static int table_out(lua_State *L, int idx, buf *pth, int depth, int mode, budget *bud, cJSON **out, tp_err *e)
 {
 	const char *mk = marker(L, idx);
 	if (mk && strcmp(mk, "tp.set") == 0)
-		return set_out(L, idx, pth, mode, out, e);
+		return set_out(L, idx, pth, mode, bud, out, e);
 	if (mk && strcmp(mk, "tp.binary") == 0) {
 		lua_getfield(L, idx, "data");
 		size_t len = 0;
@@ -593,6 +690,11 @@ static int table_out(lua_State *L, int idx, buf *pth, int depth, int mode, cJSON
 			lua_pop(L, 1);
 			return tp_errf(e, TP_EINVAL, "BadValue", "%s: binary object without a string `data`", buf_str(pth));
 		}
+		int rc = spend(bud, 0, len / 3 * 4 + 4, pth, e);
+		if (rc < 0) {
+			lua_pop(L, 1);
+			return rc;
+		}
 		char *enc = b64_encode((const unsigned char *)s, len);
 		lua_pop(L, 1);
 		*out = wrap(mode, "B", cJSON_CreateString(enc));
@@ -600,13 +702,16 @@ static int table_out(lua_State *L, int idx, buf *pth, int depth, int mode, cJSON
 		return 0;
 	}
 	if (mk && strcmp(mk, "tp.number") == 0) {
-		lua_getfield(L, idx, "text");
-		const char *s = lua_tostring(L, -1);
-		int ok = lua_type(L, -1) == LUA_TSTRING && num_syntax_ok(s);
-		char *text = ok ? tp_xstrdup(s) : NULL;
+		const char *s = number_text(L, idx);
+		char *text = s ? tp_xstrdup(s) : NULL;
 		lua_pop(L, 1);
-		if (!ok)
+		if (!text)
 			return tp_errf(e, TP_EINVAL, "BadValue", "%s: number object without valid `text`", buf_str(pth));
+		int rc = spend(bud, 0, strlen(text), pth, e);
+		if (rc < 0) {
+			free(text);
+			return rc;
+		}
 		if (mode == MODE_AV) {
 			*out = cJSON_CreateObject();
 			cJSON_AddStringToObject(*out, "N", text);
@@ -626,7 +731,7 @@ static int table_out(lua_State *L, int idx, buf *pth, int depth, int mode, cJSON
 			size_t old = path_index(pth, i);
 			lua_rawgeti(L, idx, i);
 			cJSON *el = NULL;
-			int rc = to_val(L, lua_gettop(L), pth, depth + 1, mode, &el, e);
+			int rc = to_val(L, lua_gettop(L), pth, depth + 1, mode, bud, &el, e);
 			lua_pop(L, 1);
 			if (rc < 0) {
 				cJSON_Delete(agg);
@@ -639,18 +744,32 @@ static int table_out(lua_State *L, int idx, buf *pth, int depth, int mode, cJSON
 		lua_pushnil(L);
 		while (lua_next(L, idx)) {
 			if (lua_type(L, -2) != LUA_TSTRING) {
-				/* lua_tostring would change the key under lua_next: copy first */
-				lua_pushvalue(L, -2);
-				const char *k = luaL_tolstring(L, -1, NULL);
-				tp_errf(e, TP_EINVAL, "BadValue", "%s: key %s is not a string (a map needs string keys)",
-					buf_str(pth), k);
-				lua_pop(L, 4);
+				/* named by type and value without calling __tostring:
+				 * policy code here could error and leak agg */
+				if (lua_type(L, -2) == LUA_TNUMBER)
+					tp_errf(e, TP_EINVAL, "BadValue", "%s: key %s is not a string (a map needs string keys)",
+						buf_str(pth), lua_isinteger(L, -2) ? "an integer" : "a number");
+				else
+					tp_errf(e, TP_EINVAL, "BadValue", "%s: a %s key is not a string (a map needs string keys)",
+						buf_str(pth), luaL_typename(L, -2));
+				lua_pop(L, 2);
 				cJSON_Delete(agg);
 				return TP_EINVAL;
 			}
-			size_t old = path_key(pth, lua_tostring(L, -2));
+			size_t klen;
+			const char *key = lua_tolstring(L, -2, &klen);
+			if (strlen(key) != klen) {
+				tp_errf(e, TP_EINVAL, "BadValue", "%s: a key holds a NUL byte (\"%.100s\\0...\")", buf_str(pth),
+					key);
+				lua_pop(L, 2);
+				cJSON_Delete(agg);
+				return TP_EINVAL;
+			}
+			size_t old = path_key(pth, key);
 			cJSON *el = NULL;
-			int rc = to_val(L, lua_gettop(L), pth, depth + 1, mode, &el, e);
+			int rc = spend(bud, 0, klen, pth, e);
+			if (rc == 0)
+				rc = to_val(L, lua_gettop(L), pth, depth + 1, mode, bud, &el, e);
 			if (rc < 0) {
 				lua_pop(L, 2);
 				cJSON_Delete(agg);
@@ -667,15 +786,20 @@ static int table_out(lua_State *L, int idx, buf *pth, int depth, int mode, cJSON
 	return 0;
 }
 
-static int to_val(lua_State *L, int idx, buf *pth, int depth, int mode, cJSON **out, tp_err *e)
+static int to_val(lua_State *L, int idx, buf *pth, int depth, int mode, budget *bud, cJSON **out, tp_err *e)
 {
 	if (depth > MAX_DEPTH)
 		return tp_errf(e, TP_EINVAL, "BadValue", "%s: nested deeper than %d levels (a cycle?)", buf_str(pth),
 			       MAX_DEPTH);
 	luaL_checkstack(L, 8, "ddbval");
+	size_t len = 0;
+	if (lua_type(L, idx) == LUA_TSTRING)
+		lua_tolstring(L, idx, &len);
+	int rc = spend(bud, 1, lua_type(L, idx) == LUA_TNUMBER ? 24 : len, pth, e);
+	if (rc < 0)
+		return rc;
 	switch (lua_type(L, idx)) {
 	case LUA_TSTRING: {
-		size_t len;
 		const char *s = lua_tolstring(L, idx, &len);
 		if (strlen(s) != len)
 			return tp_errf(e, TP_EINVAL, "BadValue", "%s: string holds a NUL byte (use tp.binary)", buf_str(pth));
@@ -688,7 +812,7 @@ static int to_val(lua_State *L, int idx, buf *pth, int depth, int mode, cJSON **
 		*out = wrap(mode, "BOOL", cJSON_CreateBool(lua_toboolean(L, idx)));
 		return 0;
 	case LUA_TTABLE:
-		return table_out(L, idx, pth, depth, mode, out, e);
+		return table_out(L, idx, pth, depth, mode, bud, out, e);
 	case LUA_TUSERDATA: {
 		const char *mk = marker(L, idx);
 		if (mk && strcmp(mk, "tp.null") == 0) {
@@ -703,24 +827,29 @@ static int to_val(lua_State *L, int idx, buf *pth, int depth, int mode, cJSON **
 	return tp_errf(e, TP_EINVAL, "BadValue", "%s: a %s cannot be converted", buf_str(pth), luaL_typename(L, idx));
 }
 
-static int convert(lua_State *L, int idx, const char *path0, int mode, cJSON **out, tp_err *e)
+static int convert(lua_State *L, int idx, const char *path0, int mode, budget *bud, cJSON **out, tp_err *e)
 {
 	buf pth = {0};
 	buf_adds(&pth, path0 ? path0 : "value");
 	*out = NULL;
-	int rc = to_val(L, lua_absindex(L, idx), &pth, 0, mode, out, e);
+	int rc = to_val(L, lua_absindex(L, idx), &pth, 0, mode, bud, out, e);
 	buf_free(&pth);
 	return rc;
 }
 
 int ddbval_to_av(lua_State *L, int idx, const char *path, cJSON **out, tp_err *e)
 {
-	return convert(L, idx, path, MODE_AV, out, e);
+	return convert(L, idx, path, MODE_AV, NULL, out, e);
 }
 
 int ddbval_to_json(lua_State *L, int idx, const char *path, cJSON **out, tp_err *e)
 {
-	return convert(L, idx, path, MODE_JSON, out, e);
+	return convert(L, idx, path, MODE_JSON, NULL, out, e);
+}
+
+int ddbval_to_json_budget(lua_State *L, int idx, const char *path, struct ddbval_budget *b, cJSON **out, tp_err *e)
+{
+	return convert(L, idx, path, MODE_JSON, b, out, e);
 }
 
 /* ---------- constructors and metatables ---------- */
@@ -769,9 +898,10 @@ static int l_binary(lua_State *L)
 
 static int l_number(lua_State *L)
 {
-	const char *s = luaL_checkstring(L, 1);
-	if (!num_syntax_ok(s))
-		return luaL_error(L, "tp.number: \"%s\" is not a decimal number", s);
+	size_t len;
+	const char *s = luaL_checklstring(L, 1, &len);
+	if (strlen(s) != len || !ddbval_number_ok(s))
+		return luaL_error(L, "tp.number: \"%s\" is not a DynamoDB number (-?digits[.digits][e[+-]digits])", s);
 	push_number_object(L, s);
 	return 1;
 }

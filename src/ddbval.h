@@ -37,4 +37,23 @@ void ddbval_open(struct lua_State *L);
 int ddbval_push_json(struct lua_State *L, const struct cJSON *json, tp_err *e);
 int ddbval_to_json(struct lua_State *L, int idx, const char *path, struct cJSON **out, tp_err *e);
 
+/* A conversion budget: at most max_nodes values and max_bytes of string,
+ * key and number text; past either, TP_ELIMIT "PolicyOutputLimit" naming
+ * the path. Bounds the time and memory of converting a hostile result (a
+ * table reached many times counts every time it is reached). */
+struct ddbval_budget {
+	size_t max_nodes, max_bytes;
+	size_t nodes, bytes;   /* used so far; start at 0 */
+};
+int ddbval_to_json_budget(struct lua_State *L, int idx, const char *path, struct ddbval_budget *b,
+			  struct cJSON **out, tp_err *e);
+
+/* 1 when JSON text holds a \u0000 escape in a string (cJSON would cut the
+ * string there silently), else 0. */
+int ddbval_json_has_nul(const char *json);
+
+/* 1 when s is number text DynamoDB accepts: -?digits[.digits][(e|E)[+-]digits]
+ * (no leading +, no bare leading or trailing dot), else 0. */
+int ddbval_number_ok(const char *s);
+
 #endif

@@ -7,6 +7,7 @@
 #include "lease.h"
 #include "rollout.h"
 #include "log.h"
+#include "policy.h"
 #include "retry.h"
 
 #include <cjson/cJSON.h>
@@ -156,16 +157,34 @@ done:
 
 /* ---- SNS-wrapped S3 notifications ---- */
 
-/* S3 event keys are form-encoded ('+' for space, %XX). */
-static char *url_decode(const char *s)
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* S3 event keys are form-encoded ('+' for space, %XX). NULL, with why, for
+ * a key that does not decode: a '%' without two hex digits, or %00 (a key
+ * cut at a NUL would name another object). */
+static char *url_decode(const char *s, const char **why)
 {
 	char *out = tp_xmalloc(strlen(s) + 1), *w = out;
 	for (; *s; s++) {
-		unsigned v;
 		if (*s == '+') {
 			*w++ = ' ';
-		} else if (*s == '%' && s[1] && s[2] && sscanf(s + 1, "%2x", &v) == 1) {
-			*w++ = (char)v;
+		} else if (*s == '%') {
+			int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
+			if (hi < 0 || lo < 0 || hi * 16 + lo == 0) {
+				*why = hi < 0 || lo < 0 ? "a '%' not followed by two hex digits" : "%00 (a NUL byte)";
+				free(out);
+				return NULL;
+			}
+			*w++ = (char)(hi * 16 + lo);
 			s += 2;
 		} else {
 			*w++ = *s;
@@ -222,7 +241,24 @@ static int handle_sns(struct app *app, const cJSON *records, const struct ev_opt
 				log_info("SNS record: not an S3 ObjectCreated record; ignored");
 				continue;
 			}
-			char *k = url_decode(key);
+			const char *why = NULL;
+			char *k = url_decode(key, &why);
+			if (!k) {
+				/* this record is refused by name; the others go on */
+				log_warn("SNS record: S3 key \"%.200s\" of bucket %.100s holds %s; record refused", key, bucket,
+					 why);
+				cJSON *bad = cJSON_CreateObject();
+				char *uri = tp_xasprintf("s3://%s/%s", bucket, key);
+				cJSON_AddStringToObject(bad, "rollout", uri);
+				free(uri);
+				cJSON *f = cJSON_AddObjectToObject(bad, "error");
+				cJSON_AddStringToObject(f, "code", "BadRecord");
+				char *text = tp_xasprintf("the S3 object key holds %s: not decoded, nothing rolled out", why);
+				cJSON_AddStringToObject(f, "message", text);
+				free(text);
+				cJSON_AddItemToArray(outcomes, bad);
+				continue;
+			}
 			cJSON *outcome = NULL;
 			tp_err re = { 0 };
 			if (events_code_changed(app, bucket, k, str_at(obj, "versionId"), o, &outcome, &re) < 0)
@@ -359,7 +395,22 @@ static const char *records_source(const cJSON *records)
 	return src;
 }
 
+static int handle(struct app *app, const cJSON *ev, const struct ev_opts *o, cJSON **resp, tp_err *e);
+
+/* Policy calls end by the invocation's deadline less its reserve, like any
+ * other work; the policy's own per-call limit applies within that. */
 int events_handle(struct app *app, const cJSON *ev, const struct ev_opts *o, cJSON **resp, tp_err *e)
+{
+	int64_t until = o && o->deadline_ms ? o->deadline_ms - (o->reserve_ms > 0 ? o->reserve_ms : 0) : 0;
+	if (o && o->deadline_ms && until <= 0)
+		until = 1; /* already past: every call refused, not unlimited */
+	policy_set_deadline(app->policy, until);
+	int rc = handle(app, ev, o, resp, e);
+	policy_set_deadline(app->policy, 0);
+	return rc;
+}
+
+static int handle(struct app *app, const cJSON *ev, const struct ev_opts *o, cJSON **resp, tp_err *e)
 {
 	*resp = NULL;
 	const cJSON *records = cJSON_GetObjectItemCaseSensitive(ev, "Records");

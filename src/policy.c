@@ -1,28 +1,41 @@
 /* policy.c: the sandboxed Lua policy host (see policy.h).
  *
- * One lua_State per policy, with an allocator that counts bytes against
- * max_memory. The chunk is compiled and run once, at load; it returns the
- * policy table. Every call then builds a fresh global environment (copies of
- * the allowed globals and of the string, table, math, utf8 and tp tables)
- * and points the chunk's _ENV upvalue at it; every closure of the chunk
- * shares that upvalue, so each call sees only its own globals. Nothing a
- * call does to globals or library tables reaches the next call. What does
- * persist is the chunk's top-level locals (tables a policy keeps in upvalues):
- * policies should treat them as constants. Measured with the default policy
- * (glibc, -O2, 2-core VM): fresh globals ~5 us, a whole policy_pipeline call
- * ~30 us; re-running the chunk per call as well (fresh top-level locals too)
- * cost ~80 us, so it is not done.
+ * Isolation: this process never runs policy code. It holds a prepared
+ * lua_State (libraries opened, the sandbox template built, the chunk
+ * compiled) and forks one worker process from it; every call (the load's
+ * trial run, pipeline, rollout, rollout_health) goes to the worker as a
+ * length-framed JSON request, and the answer comes back the same way, read
+ * until the call's deadline with a size cap and parsed with a node cap.
+ * Past the deadline the worker is SIGKILLed; the next call forks a new one.
  *
- * Caps: a count hook fires once the call's instruction budget is spent, marks
- * the policy killed and re-arms itself with count 1, so each following
- * instruction errors again and a pcall inside the policy cannot resume work.
- * The allocator refuses growth beyond max_memory and marks the policy killed
- * the same way. The cap counts garbage not yet collected, so a call starts
- * with a full collection when the state holds more than half of it. A killed call ends with TP_ELIMIT whatever the policy returned.
+ * Why a process and not a timer here: a count hook cannot interrupt a long
+ * C function (string.find backtracking, table.move, table.sort,
+ * concatenation, == on long strings), and a signal that longjmps out of Lua
+ * may land inside malloc or stdio and leave this process's heap broken; a
+ * killed worker leaves nothing behind. Why one worker and not a fork per
+ * call: on the 2-core test VM a fork per call cost ~13 ms, the worker's
+ * round trip ~100 us over the ~45 us in-process call (make bench-policy).
  *
- * Known limit (as in Redis): a single C library call cannot be interrupted,
- * so a pathological string.find pattern over a long string can run long;
- * string.rep of empty strings, the cheap case, is short-circuited.
+ * Nothing persists between calls: the worker runs the chunk afresh for
+ * every call in a fresh environment (globals, library copies and top-level
+ * locals all new), collects all garbage after it, and exits after any cap
+ * or error (a rejection, nil and a reason, is an answer, not an error).
+ * Policy code reaches nothing else that outlives a call (the string
+ * metatable and the tp.* metatables are protected, the registry is out of
+ * reach). __gc finalizers would run with hooks off, so setmetatable refuses
+ * them; the worker _exits without lua_close and the parent's state never
+ * ran policy code, so no finalizer can run anywhere.
+ *
+ * Caps inside the worker: a count hook fires once the call's instruction
+ * budget is spent, marks the call killed and re-arms itself with count 1,
+ * so each following instruction errors again and a pcall inside the policy
+ * cannot resume work; xpcall's message handler is skipped once killed (a
+ * handler called from the hook would run with hooks off). The allocator
+ * refuses growth beyond max_memory the same way. A timer shortly before
+ * the deadline arms the hook too, so a Lua loop ends with file:line; a C
+ * function that never returns is the SIGKILL's. RLIMIT_CPU (per call) and,
+ * without ASan (whose shadow memory needs the address space), RLIMIT_AS are
+ * a second line. print/tp.log lines are capped per line and per call.
  */
 #include "policy.h"
 
@@ -36,16 +49,33 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_INSTRUCTIONS 10000000L
 #define DEFAULT_MEMORY (32u << 20)
+#define DEFAULT_TIMEOUT_MS 1000L
+#define DEFAULT_NODES 10000
+#define DEFAULT_TEXT (1u << 20)
 #define MAX_POLICY_FILE (1u << 20)
+#define LOG_LINE_MAX 2000            /* bytes of one print/tp.log line (log.c keeps 2 KiB) */
+#define LOG_CALL_MAX (64u << 10)     /* bytes of log lines per call */
+#define CHILD_AS_SLACK (96u << 20)   /* RLIMIT_AS above the parent's size and max_memory */
 
-enum { KILL_NONE, KILL_INSTR, KILL_MEM };
+enum { KILL_NONE, KILL_INSTR, KILL_MEM, KILL_TIME };
 
 #define POOL_MIN 16                 /* smallest pooled block; holds a pointer */
 #define POOL_CLASSES 10             /* 16 .. 8192 bytes */
@@ -57,12 +87,23 @@ struct policy {
 	char *origin;                      /* file path or "builtin:policy.lua" */
 	char short_src[LUA_IDSIZE];        /* how Lua names the chunk in messages */
 	char sha[HASH_SHA256_HEX_LEN];     /* of the source text */
-	long max_instructions;             /* per call (and for the load) */
+	long max_instructions;             /* per call */
 	size_t max_memory;                 /* bytes, whole state */
+	long timeout_ms;                   /* wall clock per call */
+	long call_ms;                      /* this call's, in the worker */
+	size_t max_nodes, max_text;        /* conversion budget of a result */
+	int in_process;                    /* measurements only: no fork, no deadline */
+	int64_t hard_deadline_ms;          /* policy_set_deadline; 0: none */
 	size_t mem_used;                   /* bytes Lua currently holds */
 	void *pool[POOL_CLASSES];          /* free lists of pooled blocks */
 	size_t pool_bytes;                 /* bytes on those lists */
-	int killed;                        /* KILL_*: a cap was hit this call */
+	volatile sig_atomic_t killed;      /* KILL_*: a cap was hit this call */
+	char mem_where[LUA_IDSIZE + 24];   /* chunk:line where memory ran out */
+	size_t log_bytes;                  /* logged this call */
+	int log_dropped;                   /* the per-call log cap was hit */
+	long last_wall_us, last_rss_kb;    /* of the last isolated call */
+	pid_t worker;                      /* the process that runs calls; 0: none yet */
+	int to_worker, from_worker;        /* its request and answer pipes */
 };
 
 static struct policy *policy_of(lua_State *L)
@@ -72,6 +113,22 @@ static struct policy *policy_of(lua_State *L)
 
 /* ---------- caps ---------- */
 
+/* "chunk:line" of the innermost running line of the policy's chunk, or the
+ * chunk name alone. Reads the stack only (no allocation). */
+static void where(lua_State *L, struct policy *p, char *out, size_t len)
+{
+	lua_Debug ar;
+	for (int level = 0; lua_getstack(L, level, &ar); level++) {
+		if (!lua_getinfo(L, "Sl", &ar))
+			break;
+		if (ar.currentline > 0 && strcmp(ar.short_src, p->short_src) == 0) {
+			snprintf(out, len, "%s:%d", p->short_src, ar.currentline);
+			return;
+		}
+	}
+	snprintf(out, len, "%s", p->short_src);
+}
+
 static void hook(lua_State *L, lua_Debug *ar)
 {
 	struct policy *p = policy_of(L);
@@ -80,8 +137,10 @@ static void hook(lua_State *L, lua_Debug *ar)
 	lua_sethook(L, hook, LUA_MASKCOUNT, 1); /* every next instruction errors too */
 	lua_getinfo(L, "Sl", ar);
 	if (p->killed == KILL_MEM)
-		lua_pushfstring(L, "%s:%d: memory limit of %I bytes exceeded", ar->short_src, ar->currentline,
-				(lua_Integer)p->max_memory);
+		lua_pushfstring(L, "%s: memory limit of %I bytes exceeded", p->mem_where, (lua_Integer)p->max_memory);
+	else if (p->killed == KILL_TIME)
+		lua_pushfstring(L, "%s:%d: wall-clock limit of %I ms exceeded", ar->short_src, ar->currentline,
+				(lua_Integer)p->call_ms);
 	else
 		lua_pushfstring(L, "%s:%d: instruction limit of %I exceeded", ar->short_src, ar->currentline,
 				(lua_Integer)p->max_instructions);
@@ -152,6 +211,8 @@ static void *palloc(void *ud, void *ptr, size_t osize, size_t nsize)
 		return NULL;
 	}
 	if (nsize > old && p->mem_used - old + nsize > p->max_memory) {
+		if (p->killed != KILL_MEM && p->L)
+			where(p->L, p, p->mem_where, sizeof p->mem_where);
 		p->killed = KILL_MEM;
 		if (p->L)
 			lua_sethook(p->L, hook, LUA_MASKCOUNT, 1);
@@ -255,26 +316,83 @@ static int l_rep(lua_State *L)
 	return 1;
 }
 
-static void concat_args(lua_State *L, luaL_Buffer *b)
-{
-	int n = lua_gettop(L);
-	luaL_buffinit(L, b);
-	for (int i = 1; i <= n; i++) {
-		if (i > 1)
-			luaL_addchar(b, '\t');
-		luaL_tolstring(L, i, NULL);
-		luaL_addvalue(b);
-	}
-	luaL_pushresult(b);
-}
-
-/* tp.log(...) and print(...): one INFO line on stderr, never stdout. */
+/* tp.log(...) and print(...): one INFO line on stderr, never stdout. A
+ * line keeps its first LOG_LINE_MAX bytes; a call logs LOG_CALL_MAX bytes
+ * at most, then one note that the rest was dropped. */
 static int l_log(lua_State *L)
 {
-	luaL_Buffer b;
-	concat_args(L, &b);
-	log_info("policy: %s", lua_tostring(L, -1));
+	struct policy *p = policy_of(L);
+	if (p->log_dropped)
+		return 0;
+	if (p->log_bytes >= LOG_CALL_MAX) {
+		p->log_dropped = 1;
+		log_warn("policy: further log lines of this call dropped (%u bytes per call at most)",
+			 (unsigned)LOG_CALL_MAX);
+		return 0;
+	}
+	char line[LOG_LINE_MAX + 1];
+	size_t n = 0;
+	int cut = 0, nargs = lua_gettop(L);
+	for (int i = 1; i <= nargs && !cut; i++) {
+		size_t len;
+		const char *s = luaL_tolstring(L, i, &len);
+		if (i > 1 && n < LOG_LINE_MAX)
+			line[n++] = '\t';
+		size_t take = len < LOG_LINE_MAX - n ? len : LOG_LINE_MAX - n;
+		memcpy(line + n, s, take);
+		n += take;
+		cut = take < len || (i < nargs && n >= LOG_LINE_MAX);
+		lua_pop(L, 1);
+	}
+	line[n] = 0;
+	p->log_bytes += n;
+	log_info("policy: %s%s", line, cut ? " ...(line cut at 2000 bytes)" : "");
 	return 0;
+}
+
+/* xpcall's message handler runs before the stack unwinds, and when the
+ * error came from the cap's hook it would run with hooks off, unmetered.
+ * Once the call is killed the handler is skipped and the cap's message
+ * passes through. */
+static int xpcall_handler(lua_State *L)
+{
+	if (policy_of(L)->killed)
+		return 1;
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, 1);
+	return 1;
+}
+
+static int l_xpcall(lua_State *L)
+{
+	luaL_checktype(L, 2, LUA_TFUNCTION);
+	lua_pushvalue(L, 2);
+	lua_pushcclosure(L, xpcall_handler, 1);
+	lua_replace(L, 2);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+/* Finalizers run during collection with hooks off, outside any cap: a
+ * metatable with __gc is refused. Lua marks an object for finalization only
+ * when its metatable has __gc at setmetatable time (manual 2.5.3), so adding
+ * __gc later does nothing. */
+static int l_setmetatable(lua_State *L)
+{
+	if (lua_type(L, 2) == LUA_TTABLE) {
+		lua_pushliteral(L, "__gc");
+		int t = lua_rawget(L, 2);
+		lua_pop(L, 1);
+		if (t != LUA_TNIL)
+			return luaL_error(L, "setmetatable: __gc finalizers are not allowed in a policy");
+	}
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, 1);
+	return 1;
 }
 
 /* Build registry["tp.template"] (allowed globals) and registry["tp.envmeta"]. */
@@ -282,8 +400,7 @@ static void build_template(lua_State *L)
 {
 	static const char *base_ok[] = {
 		"assert", "error", "getmetatable", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget",
-		"rawlen", "rawset", "select", "setmetatable", "tonumber", "tostring", "type", "xpcall",
-		"_VERSION", NULL,
+		"rawlen", "rawset", "select", "tonumber", "tostring", "type", "_VERSION", NULL,
 	};
 	lua_pushglobaltable(L);
 	int g = lua_gettop(L);
@@ -298,6 +415,12 @@ static void build_template(lua_State *L)
 	lua_setfield(L, t, "load");
 	lua_pushcfunction(L, l_log);
 	lua_setfield(L, t, "print");
+	lua_getfield(L, g, "xpcall");
+	lua_pushcclosure(L, l_xpcall, 1);
+	lua_setfield(L, t, "xpcall");
+	lua_getfield(L, g, "setmetatable");
+	lua_pushcclosure(L, l_setmetatable, 1);
+	lua_setfield(L, t, "setmetatable");
 
 	/* string: no dump; rep guarded. The string metatable's __index is this
 	 * same table, hidden behind __metatable so getmetatable("") is false. */
@@ -367,20 +490,15 @@ static void new_env(lua_State *L)
 	lua_remove(L, t);
 }
 
-/* Give the chunk (and so every closure it made, which share its _ENV
- * upvalue) a fresh environment. On the first run (load), run the chunk and
- * keep the table it returns; later calls reuse that table. */
-static void push_policy_table(lua_State *L, int first)
+/* Run the chunk in a fresh environment (every closure it makes shares its
+ * _ENV upvalue) and push the policy table it returns. Done for every
+ * call, so top-level locals start fresh too. */
+static void push_policy_table(lua_State *L)
 {
 	new_env(L);
 	lua_getfield(L, LUA_REGISTRYINDEX, "tp.chunk");
 	lua_insert(L, -2);
 	lua_setupvalue(L, -2, 1); /* a main chunk's only upvalue is _ENV */
-	if (!first) {
-		lua_pop(L, 1);
-		lua_getfield(L, LUA_REGISTRYINDEX, "tp.policy");
-		return;
-	}
 	lua_call(L, 0, 1);
 	if (!lua_istable(L, -1))
 		luaL_error(L, "the policy must return a table, not a %s", luaL_typename(L, -1));
@@ -391,8 +509,6 @@ static void push_policy_table(lua_State *L, int first)
 	if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
 		luaL_error(L, "the policy's `rollout` must be a function, not a %s", luaL_typename(L, -1));
 	lua_pop(L, 2);
-	lua_pushvalue(L, -1);
-	lua_setfield(L, LUA_REGISTRYINDEX, "tp.policy");
 }
 
 /* ---------- protected calls ---------- */
@@ -405,6 +521,8 @@ struct call {
 	int kind;                /* CALL_* */
 	const cJSON *args[3];    /* item or change, ctx or targets, ctx */
 	cJSON *result;           /* converted return value */
+	char *result_text;       /* its JSON text as the worker printed it (raw
+				  * numbers keep every digit); NULL in process */
 	int no_rollout;          /* policy has no rollout function */
 	int rejected;            /* nil, "reason" */
 	char reason[512];
@@ -415,8 +533,9 @@ struct call {
 static int run_call(lua_State *L)
 {
 	struct call *c = lua_touserdata(L, 1);
+	struct policy *p = policy_of(L);
 	lua_settop(L, 0);
-	push_policy_table(L, c->kind == CALL_LOAD); /* 1 */
+	push_policy_table(L); /* 1 */
 	if (c->kind == CALL_LOAD)
 		return 0;
 	const char *fn = call_names[c->kind];
@@ -425,6 +544,10 @@ static int run_call(lua_State *L)
 		c->no_rollout = 1;
 		return 0;
 	}
+	lua_Debug ar;
+	lua_pushvalue(L, 2);
+	lua_getinfo(L, ">S", &ar);
+	int defined = ar.linedefined;
 	int nargs = c->kind == CALL_PIPELINE ? 2 : 3;
 	for (int i = 0; i < nargs; i++) {
 		const cJSON *a = c->args[i];
@@ -443,10 +566,13 @@ static int run_call(lua_State *L)
 	lua_call(L, nargs, 2); /* results at 2, 3 */
 	if (lua_isnil(L, 2) || (lua_isboolean(L, 2) && !lua_toboolean(L, 2))) {
 		c->rejected = 1;
-		if (lua_isnoneornil(L, 3))
+		if (lua_isnoneornil(L, 3)) {
 			snprintf(c->reason, sizeof c->reason, "%s returned nil without a reason", fn);
-		else
-			snprintf(c->reason, sizeof c->reason, "%s", luaL_tolstring(L, 3, NULL));
+		} else {
+			size_t len;
+			const char *r = luaL_tolstring(L, 3, &len);
+			snprintf(c->reason, sizeof c->reason, "%.*s", (int)(len < sizeof c->reason ? len : sizeof c->reason), r);
+		}
 		return 0;
 	}
 	if (c->kind == CALL_HEALTH) {
@@ -460,18 +586,31 @@ static int run_call(lua_State *L)
 	if (!lua_istable(L, 2))
 		return luaL_error(L, "%s must return a table (or nil, \"reason\"), not a %s", fn,
 				  luaL_typename(L, 2));
-	c->rc = ddbval_to_json(L, 2, c->kind == CALL_PIPELINE ? "spec" : "waves", &c->result, c->e);
+	struct ddbval_budget b = { .max_nodes = p->max_nodes, .max_bytes = p->max_text };
+	c->rc = ddbval_to_json_budget(L, 2, c->kind == CALL_PIPELINE ? "spec" : "waves", &b, &c->result, c->e);
+	if (c->rc < 0 && c->e) {
+		/* name the function that returned it: file:line of its definition */
+		char msg[sizeof c->e->message], code[sizeof c->e->code];
+		snprintf(msg, sizeof msg, "%s", c->e->message);
+		snprintf(code, sizeof code, "%s", c->e->code);
+		tp_errf(c->e, c->rc, code, "%s:%d: %s returned %s", p->short_src, defined, fn, msg);
+	}
 	return 0;
 }
 
-/* Run c under the caps; returns 0 or a TP_E* with e filled. */
+/* Run c under the instruction and memory caps, in this process; returns 0
+ * or a TP_E* with e filled. The fork in call_policy is what bounds time. */
 static int protected_call(struct policy *p, struct call *c, tp_err *e)
 {
 	lua_State *L = p->L;
 	c->e = e;
 	p->killed = KILL_NONE;
+	p->log_bytes = 0;
+	p->log_dropped = 0;
+	snprintf(p->mem_where, sizeof p->mem_where, "%s", p->short_src);
 	lua_settop(L, 0);
-	/* the cap counts uncollected garbage too: start heavy calls clean */
+	/* the cap counts uncollected garbage too (in-process calls only: a
+	 * worker collects after every call) */
 	if (p->mem_used > p->max_memory / 2)
 		lua_gc(L, LUA_GCCOLLECT, 0);
 	lua_pushcfunction(L, msgh);
@@ -481,15 +620,19 @@ static int protected_call(struct policy *p, struct call *c, tp_err *e)
 	int status = lua_pcall(L, 1, 0, 1);
 	lua_sethook(L, NULL, 0, 0);
 	int rc = TP_OK;
-	if (p->killed == KILL_INSTR) {
+	if (p->killed == KILL_INSTR || p->killed == KILL_TIME) {
+		int t = p->killed == KILL_TIME;
 		const char *msg = status != LUA_OK ? lua_tostring(L, -1) : NULL;
 		if (msg)
-			rc = tp_errf(e, TP_ELIMIT, "PolicyInstructionLimit", "%s", msg);
+			rc = tp_errf(e, TP_ELIMIT, t ? "PolicyTimeLimit" : "PolicyInstructionLimit", "%s", msg);
+		else if (t)
+			rc = tp_errf(e, TP_ELIMIT, "PolicyTimeLimit", "%s: wall-clock limit of %ld ms exceeded",
+				     p->short_src, p->call_ms);
 		else
 			rc = tp_errf(e, TP_ELIMIT, "PolicyInstructionLimit", "%s: instruction limit of %ld exceeded",
 				     p->short_src, p->max_instructions);
 	} else if (p->killed == KILL_MEM || status == LUA_ERRMEM) {
-		rc = tp_errf(e, TP_ELIMIT, "PolicyMemoryLimit", "%s: memory limit of %zu bytes exceeded", p->short_src,
+		rc = tp_errf(e, TP_ELIMIT, "PolicyMemoryLimit", "%s: memory limit of %zu bytes exceeded", p->mem_where,
 			     p->max_memory);
 	} else if (status != LUA_OK) {
 		const char *msg = lua_tostring(L, -1);
@@ -504,11 +647,449 @@ static int protected_call(struct policy *p, struct call *c, tp_err *e)
 		c->result = NULL;
 	}
 	lua_settop(L, 0);
-	if (p->killed) {
-		p->killed = KILL_NONE;
-		lua_gc(L, LUA_GCCOLLECT, 0); /* give the next call its full budget */
-	}
 	return rc;
+}
+
+/* ---------- the worker process ---------- */
+
+/* Frames on the pipes: an 8-byte little-endian length, then that many
+ * bytes. A request is a JSON object {"kind":n,"args":[...]}; an answer is
+ * the call's envelope {"rc":..,"code":..,"message":..,"result":..}. */
+
+static struct policy *worker_policy; /* set in the worker only, for the timer */
+
+/* Shortly before the deadline: make the next Lua instruction fail with
+ * file:line. lua_sethook is safe in a signal handler (lua.c does the same
+ * for SIGINT); a C function still running is left to the parent's SIGKILL. */
+static void on_soft_deadline(int sig)
+{
+	(void)sig;
+	struct policy *p = worker_policy;
+	if (p && p->L) {
+		if (!p->killed)
+			p->killed = KILL_TIME;
+		lua_sethook(p->L, hook, LUA_MASKCOUNT, 1);
+	}
+}
+
+/* Address space in use now (bytes), from /proc/self/statm; 0 if unknown. */
+static size_t vm_size(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long pages = 0;
+	if (f) {
+		if (fscanf(f, "%lu", &pages) != 1)
+			pages = 0;
+		fclose(f);
+	}
+	return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HAVE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HAVE_ASAN 1
+#endif
+#endif
+
+/* Write all of s; 0 or -1 (the reader is gone). SIGPIPE is blocked around
+ * the write and a pending one consumed, so a dead worker is an error here,
+ * not the end of this process. */
+static int write_all(int fd, const char *s, size_t n)
+{
+	sigset_t pipe_set, old;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &pipe_set, &old);
+	int rc = 0;
+	while (n > 0) {
+		ssize_t w = write(fd, s, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			rc = -1;
+			break;
+		}
+		s += w;
+		n -= (size_t)w;
+	}
+	if (rc < 0) {
+		struct timespec zero = { 0, 0 };
+		sigtimedwait(&pipe_set, NULL, &zero);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+static int write_frame(int fd, const char *s, size_t n)
+{
+	unsigned char h[8];
+	for (int i = 0; i < 8; i++)
+		h[i] = (unsigned char)((uint64_t)n >> (8 * i));
+	return write_all(fd, (const char *)h, 8) < 0 ? -1 : write_all(fd, s, n);
+}
+
+/* Blocking read of exactly n bytes (the worker's side); -1 on EOF. */
+static int read_exact(int fd, char *s, size_t n)
+{
+	while (n > 0) {
+		ssize_t r = read(fd, s, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		s += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* One call in the worker: under every in-process cap, with the timer and
+ * RLIMIT_CPU armed for this call only. */
+static char *worker_call(struct policy *p, const char *req, size_t len, int *recycle)
+{
+	cJSON *j = cJSON_ParseWithLength(req, len);
+	cJSON *args = cJSON_GetObjectItemCaseSensitive(j, "args");
+	struct call c = { .kind = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "kind")) };
+	for (int i = 0; i < 3; i++) {
+		cJSON *a = cJSON_GetArrayItem(args, i);
+		c.args[i] = cJSON_IsNull(a) ? NULL : a;
+	}
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	rlim_t cpu_s = (rlim_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + p->timeout_ms / 1000 + 2);
+	struct rlimit cpu = { cpu_s, cpu_s + 1 };
+	setrlimit(RLIMIT_CPU, &cpu);
+	/* this call's budget (the invocation's deadline may shorten it) */
+	double budget = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "budget_ms"));
+	int64_t ms = budget > 0 && budget < (double)p->timeout_ms ? (int64_t)budget : p->timeout_ms;
+	int64_t soft = ms - (ms / 10 > 20 ? ms / 10 : 20);
+	p->call_ms = (long)ms;
+	if (soft < 1)
+		soft = 1;
+	struct itimerval it = { { 0, 0 }, { (time_t)(soft / 1000), (suseconds_t)(soft % 1000 * 1000) } };
+	setitimer(ITIMER_REAL, &it, NULL);
+
+	tp_err e = { 0 };
+	int rc = (c.kind >= CALL_LOAD && c.kind <= CALL_HEALTH) ? protected_call(p, &c, &e)
+		 : tp_errf(&e, TP_EINVAL, "PolicyError", "bad request to the policy worker");
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	setitimer(ITIMER_REAL, &off, NULL);
+	/* nothing of this call is kept for the next: its garbage goes now, and
+	 * after a cap or an error (a Lua error unwinding through C code may
+	 * leave C memory behind) the worker is replaced altogether */
+	*recycle = p->killed || (rc < 0 && !c.rejected);
+	if (!*recycle)
+		lua_gc(p->L, LUA_GCCOLLECT, 0);
+	getrusage(RUSAGE_SELF, &ru);
+	cJSON *env = cJSON_CreateObject();
+	cJSON_AddNumberToObject(env, "rc", rc);
+	cJSON_AddNumberToObject(env, "rss_kb", (double)ru.ru_maxrss);
+	if (rc < 0) {
+		cJSON_AddStringToObject(env, "code", e.code);
+		cJSON_AddStringToObject(env, "message", e.message);
+	}
+	if (c.rejected) {
+		cJSON_AddTrueToObject(env, "rejected");
+		cJSON_AddStringToObject(env, "reason", c.reason);
+	}
+	if (c.no_rollout)
+		cJSON_AddTrueToObject(env, "no_rollout");
+	if (c.result) {
+		/* as text: parsing it into cJSON here would turn raw big numbers
+		 * into doubles */
+		char *rt = cJSON_PrintUnformatted(c.result);
+		cJSON_Delete(c.result);
+		if (rt)
+			cJSON_AddStringToObject(env, "result", rt);
+		free(rt);
+	}
+	char *text = cJSON_PrintUnformatted(env);
+	cJSON_Delete(env);
+	cJSON_Delete(j);
+	return text;
+}
+
+/* Hold nothing of the parent's: its sockets and files close here. */
+static void close_inherited(int keep1, int keep2)
+{
+	int fds[1024], n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	if (!d) {
+		for (int fd = 3; fd < 1024; fd++)
+			if (fd != keep1 && fd != keep2)
+				close(fd);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d)) && n < (int)(sizeof fds / sizeof fds[0])) {
+		int fd = atoi(de->d_name);
+		if (fd > 2 && fd != keep1 && fd != keep2 && fd != dirfd(d))
+			fds[n++] = fd;
+	}
+	closedir(d);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+/* The worker: serves calls until its request pipe closes or a cap was
+ * hit. Never returns; never runs lua_close (no finalizer, no teardown). */
+static void worker_main(struct policy *p, int rfd, int wfd, size_t as_limit)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(0);
+	signal(SIGPIPE, SIG_DFL);
+	close_inherited(rfd, wfd);
+#ifndef HAVE_ASAN
+	if (as_limit) {
+		struct rlimit as = { as_limit, as_limit };
+		setrlimit(RLIMIT_AS, &as);
+	}
+#else
+	(void)as_limit;
+#endif
+	worker_policy = p;
+	struct sigaction sa = { 0 };
+	sa.sa_handler = on_soft_deadline;
+	sigaction(SIGALRM, &sa, NULL);
+	for (;;) {
+		unsigned char h[8];
+		if (read_exact(rfd, (char *)h, 8) < 0)
+			_exit(0);
+		uint64_t n = 0;
+		for (int i = 0; i < 8; i++)
+			n |= (uint64_t)h[i] << (8 * i);
+		char *req = malloc(n + 1);
+		if (!req || read_exact(rfd, req, n) < 0)
+			_exit(2);
+		int recycle = 0;
+		char *ans = worker_call(p, req, n, &recycle);
+		free(req);
+		if (!ans || write_frame(wfd, ans, strlen(ans)) < 0)
+			_exit(3);
+		free(ans);
+		if (recycle)
+			_exit(0);
+	}
+}
+
+static void worker_stop(struct policy *p, struct rusage *ru)
+{
+	if (p->worker <= 0)
+		return;
+	kill(p->worker, SIGKILL);
+	close(p->to_worker);
+	close(p->from_worker);
+	int st;
+	while (wait4(p->worker, &st, 0, ru) < 0 && errno == EINTR)
+		;
+	p->worker = 0;
+}
+
+static int worker_start(struct policy *p, tp_err *e)
+{
+	/* RLIMIT_AS: this process's size, the Lua cap and room for the result */
+	size_t vm = vm_size(), as_limit = vm ? vm + p->max_memory + 8 * p->max_text + CHILD_AS_SLACK : 0;
+	int req[2], ans[2];
+	if (pipe2(req, O_CLOEXEC) < 0)
+		return tp_errf(e, TP_EIO, "PolicyError", "%s: pipe: %s", p->short_src, strerror(errno));
+	if (pipe2(ans, O_CLOEXEC) < 0) {
+		close(req[0]);
+		close(req[1]);
+		return tp_errf(e, TP_EIO, "PolicyError", "%s: pipe: %s", p->short_src, strerror(errno));
+	}
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(req[1]);
+		close(ans[0]);
+		worker_main(p, req[0], ans[1], as_limit);
+	}
+	close(req[0]);
+	close(ans[1]);
+	if (pid < 0) {
+		close(req[1]);
+		close(ans[0]);
+		return tp_errf(e, TP_EIO, "PolicyError", "%s: fork: %s", p->short_src, strerror(errno));
+	}
+	p->worker = pid;
+	p->to_worker = req[1];
+	p->from_worker = ans[0];
+	return TP_OK;
+}
+
+/* Read exactly n bytes from fd before the monotonic deadline (ms).
+ * 0, -1 on EOF or error, -2 at the deadline. */
+static int read_until(int fd, char *s, size_t n, int64_t deadline)
+{
+	while (n > 0) {
+		int64_t left = deadline - tp_mono_ms();
+		if (left <= 0)
+			return -2;
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		int pr = poll(&pf, 1, (int)left);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr == 0)
+			return -2;
+		ssize_t r = read(fd, s, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		s += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* Count the nodes of a parsed JSON tree, stopping past max. */
+static size_t count_nodes(const cJSON *j, size_t max)
+{
+	size_t n = 0;
+	for (const cJSON *c = j; c && n <= max; c = c->next) {
+		n++;
+		if (c->child)
+			n += count_nodes(c->child, max - n + 1);
+	}
+	return n;
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Run c in the worker under every cap, the wall clock included: the
+ * worker that overruns the deadline is SIGKILLed and replaced next call. */
+static int isolated_call(struct policy *p, struct call *c, tp_err *e)
+{
+	const char *fn = call_names[c->kind];
+	int64_t budget = p->timeout_ms;
+	if (p->hard_deadline_ms) {
+		int64_t left = p->hard_deadline_ms - tp_now_ms();
+		if (left < budget)
+			budget = left;
+		if (budget <= 0)
+			return tp_errf(e, TP_ELIMIT, "PolicyTimeLimit",
+				       "%s: %s not run: no time left before the invocation's deadline", p->short_src, fn);
+	}
+	int64_t start = mono_us();
+	int rc;
+	if (p->worker <= 0 && (rc = worker_start(p, e)) < 0)
+		return rc;
+	/* the policy's time starts now: forking the worker is ours */
+	int64_t deadline = tp_mono_ms() + budget;
+	cJSON *req = cJSON_CreateObject();
+	cJSON_AddNumberToObject(req, "kind", c->kind);
+	cJSON_AddNumberToObject(req, "budget_ms", (double)budget);
+	cJSON *args = cJSON_AddArrayToObject(req, "args");
+	for (int i = 0; i < 3; i++)
+		cJSON_AddItemToArray(args, c->args[i] ? cJSON_Duplicate(c->args[i], 1) : cJSON_CreateNull());
+	char *text = cJSON_PrintUnformatted(req);
+	cJSON_Delete(req);
+	/* the worker waits for requests between calls, so this write only
+	 * blocks while it reads; a dead worker fails it at once */
+	int wr = text ? write_frame(p->to_worker, text, strlen(text)) : -1;
+	if (wr < 0 && text) {
+		/* the worker died between calls (killed from outside): one new one */
+		worker_stop(p, NULL);
+		if ((rc = worker_start(p, e)) < 0) {
+			free(text);
+			return rc;
+		}
+		wr = write_frame(p->to_worker, text, strlen(text));
+	}
+	free(text);
+	/* the answer: a converted result (its JSON escapes at most 6x the
+	 * budgeted text) plus a reason and an error message */
+	size_t cap = 6 * p->max_text + 16 * p->max_nodes + 8192;
+	unsigned char h[8];
+	char *body = NULL;
+	uint64_t n = 0;
+	int rd = wr < 0 ? -1 : read_until(p->from_worker, (char *)h, 8, deadline);
+	if (rd == 0) {
+		for (int i = 0; i < 8; i++)
+			n |= (uint64_t)h[i] << (8 * i);
+		if (n > cap)
+			rd = -3;
+	}
+	if (rd == 0) {
+		body = tp_xmalloc(n + 1);
+		rd = read_until(p->from_worker, body, n, deadline);
+	}
+	struct rusage ru = { 0 };
+	cJSON *env = NULL;
+	if (rd == -2) {
+		worker_stop(p, &ru);
+		rc = tp_errf(e, TP_ELIMIT, "PolicyTimeLimit", "%s: %s: wall-clock limit of %lld ms exceeded (stopped)",
+			     p->short_src, fn, (long long)budget);
+	} else if (rd == -3) {
+		worker_stop(p, &ru);
+		rc = tp_errf(e, TP_ELIMIT, "PolicyOutputLimit", "%s: %s: result larger than %zu bytes", p->short_src, fn,
+			     cap);
+	} else if (rd < 0 || !(env = cJSON_ParseWithLength(body, n))) {
+		/* the worker died: a signal (RLIMIT_CPU, RLIMIT_AS) or a crash */
+		pid_t pid = p->worker;
+		int st = 0;
+		kill(pid, SIGKILL);
+		close(p->to_worker);
+		close(p->from_worker);
+		while (wait4(pid, &st, 0, &ru) < 0 && errno == EINTR)
+			;
+		p->worker = 0;
+		if (WIFSIGNALED(st) && WTERMSIG(st) == SIGXCPU)
+			rc = tp_errf(e, TP_ELIMIT, "PolicyTimeLimit", "%s: %s: CPU time limit exceeded", p->short_src, fn);
+		else
+			rc = tp_errf(e, TP_ELIMIT, "PolicyMemoryLimit",
+				     "%s: %s: the policy process ended (%s %d; out of memory?)", p->short_src, fn,
+				     WIFSIGNALED(st) ? "signal" : "status", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	} else {
+		cJSON *jrc = cJSON_GetObjectItemCaseSensitive(env, "rc");
+		rc = cJSON_IsNumber(jrc) ? jrc->valueint : TP_EPOLICY;
+		if (rc < 0) {
+			const char *code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(env, "code"));
+			const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(env, "message"));
+			tp_errf(e, rc, code ? code : "PolicyError", "%s", msg ? msg : "(no message)");
+		}
+		const char *reason = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(env, "reason"));
+		c->rejected = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(env, "rejected"));
+		snprintf(c->reason, sizeof c->reason, "%s", reason ? reason : "");
+		c->no_rollout = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(env, "no_rollout"));
+		const char *rt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(env, "result"));
+		if (rc == TP_OK && rt) {
+			c->result = cJSON_Parse(rt);
+			if (!c->result || count_nodes(c->result, p->max_nodes + 16) > p->max_nodes + 16) {
+				cJSON_Delete(c->result);
+				c->result = NULL;
+				worker_stop(p, &ru);
+				rc = tp_errf(e, TP_ELIMIT, "PolicyOutputLimit", "%s: %s: result has more than %zu values",
+					     p->short_src, fn, p->max_nodes);
+			} else {
+				c->result_text = tp_xstrdup(rt);
+			}
+		}
+		ru.ru_maxrss = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(env, "rss_kb"));
+		if (rc < 0 && !c->rejected) /* the worker exits after a cap or an error: reap it */
+			worker_stop(p, NULL);
+	}
+	p->last_wall_us = (long)(mono_us() - start);
+	p->last_rss_kb = ru.ru_maxrss;
+	cJSON_Delete(env);
+	free(body);
+	return rc;
+}
+
+static int call_policy(struct policy *p, struct call *c, tp_err *e)
+{
+	if (p->in_process)
+		return protected_call(p, c, e);
+	return isolated_call(p, c, e);
 }
 
 /* ---------- public ---------- */
@@ -521,6 +1102,10 @@ int policy_new(const char *source, size_t len, const char *origin, const struct 
 	p->origin = tp_xstrdup(origin ? origin : "policy");
 	p->max_instructions = lim && lim->max_instructions > 0 ? lim->max_instructions : DEFAULT_INSTRUCTIONS;
 	p->max_memory = lim && lim->max_memory > 0 ? lim->max_memory : DEFAULT_MEMORY;
+	p->timeout_ms = lim && lim->timeout_ms > 0 ? lim->timeout_ms : policy_default_timeout_ms();
+	p->max_nodes = lim && lim->max_nodes > 0 ? lim->max_nodes : DEFAULT_NODES;
+	p->max_text = lim && lim->max_text > 0 ? lim->max_text : DEFAULT_TEXT;
+	p->in_process = lim && lim->in_process;
 	hash_sha256_hex(source, len, p->sha);
 	int rc = TP_OK;
 
@@ -556,8 +1141,9 @@ int policy_new(const char *source, size_t len, const char *origin, const struct 
 	snprintf(p->short_src, sizeof p->short_src, "%s", ar.short_src);
 	lua_setfield(L, LUA_REGISTRYINDEX, "tp.chunk");
 
+	/* a trial run of the chunk, in the worker like every call */
 	struct call c = { .kind = CALL_LOAD };
-	rc = protected_call(p, &c, e);
+	rc = call_policy(p, &c, e);
 done:
 	if (rc < 0) {
 		policy_free(p);
@@ -571,6 +1157,7 @@ void policy_free(struct policy *p)
 {
 	if (!p)
 		return;
+	worker_stop(p, NULL);
 	if (p->L)
 		lua_close(p->L);
 	pool_drain(p);
@@ -626,6 +1213,9 @@ static int parse_arg(const char *json, const char *what, cJSON **out, tp_err *e)
 	*out = NULL;
 	if (!json)
 		return TP_OK;
+	/* cJSON would cut a string at \u0000 silently: refuse it by name */
+	if (ddbval_json_has_nul(json))
+		return tp_errf(e, TP_EINVAL, "BadJson", "%s: a string holds a NUL character (\\u0000)", what);
 	*out = cJSON_Parse(json);
 	if (!*out)
 		return tp_errf(e, TP_EINVAL, "BadJson", "%s: not valid JSON", what);
@@ -655,14 +1245,15 @@ int policy_pipeline(struct policy *p, const char *item_json, const char *ctx_jso
 	if (rc == TP_OK) {
 		c.args[0] = item;
 		c.args[1] = ctx;
-		rc = protected_call(p, &c, e);
+		rc = call_policy(p, &c, e);
 	}
 	if (rc == TP_OK && !cJSON_IsObject(c.result))
 		rc = tp_errf(e, TP_EPOLICY, "PolicyError", "%s: pipeline must return a table with named fields (the spec)",
 			     p->origin);
 	if (rc == TP_OK)
-		*spec_json = print_json(c.result);
+		*spec_json = c.result_text ? tp_xstrdup(c.result_text) : print_json(c.result);
 	cJSON_Delete(c.result);
+	free(c.result_text);
 	cJSON_Delete(item);
 	cJSON_Delete(ctx);
 	return rc;
@@ -708,10 +1299,14 @@ int policy_rollout(struct policy *p, const char *change_json, const char *target
 		c.args[0] = change;
 		c.args[1] = targets;
 		c.args[2] = ctx;
-		rc = protected_call(p, &c, e);
+		rc = call_policy(p, &c, e);
 	}
 	if (rc == TP_OK && c.no_rollout)
 		c.result = single_wave(targets);
+	if (rc == TP_OK && (c.no_rollout || (cJSON_IsObject(c.result) && !c.result->child))) {
+		free(c.result_text); /* printed here instead */
+		c.result_text = NULL;
+	}
 	if (rc == TP_OK && cJSON_IsObject(c.result) && !c.result->child) { /* {} from an empty table */
 		cJSON_Delete(c.result);
 		c.result = cJSON_CreateArray();
@@ -719,8 +1314,9 @@ int policy_rollout(struct policy *p, const char *change_json, const char *target
 	if (rc == TP_OK && !cJSON_IsArray(c.result))
 		rc = tp_errf(e, TP_EPOLICY, "PolicyError", "%s: rollout must return a list of waves", p->origin);
 	if (rc == TP_OK)
-		*waves_json = print_json(c.result);
+		*waves_json = c.result_text ? tp_xstrdup(c.result_text) : print_json(c.result);
 	cJSON_Delete(c.result);
+	free(c.result_text);
 	cJSON_Delete(change);
 	cJSON_Delete(targets);
 	cJSON_Delete(ctx);
@@ -744,7 +1340,7 @@ int policy_rollout_health(struct policy *p, const char *wave_json, const char *r
 		c.args[0] = wave;
 		c.args[1] = results;
 		c.args[2] = ctx;
-		rc = protected_call(p, &c, e);
+		rc = call_policy(p, &c, e);
 	}
 	if (rc == TP_EPOLICY && c.rejected) {
 		/* nil, "reason" is the policy's verdict, not a failure of the policy */
@@ -754,10 +1350,35 @@ int policy_rollout_health(struct policy *p, const char *wave_json, const char *r
 		rc = TP_OK;
 	}
 	cJSON_Delete(c.result);
+	free(c.result_text);
 	cJSON_Delete(wave);
 	cJSON_Delete(results);
 	cJSON_Delete(ctx);
 	return rc;
+}
+
+long policy_default_timeout_ms(void)
+{
+	const char *v = getenv("TASKPIPE_POLICY_TIMEOUT_MS");
+	char *end;
+	long ms = v && *v ? strtol(v, &end, 10) : 0;
+	if (v && *v && (*end || ms <= 0)) {
+		log_warn("TASKPIPE_POLICY_TIMEOUT_MS=%.40s is not a positive integer; using %ld", v, DEFAULT_TIMEOUT_MS);
+		ms = 0;
+	}
+	return ms > 0 ? ms : DEFAULT_TIMEOUT_MS;
+}
+
+void policy_last_usage(const struct policy *p, long *wall_us, long *max_rss_kb)
+{
+	*wall_us = p->last_wall_us;
+	*max_rss_kb = p->last_rss_kb;
+}
+
+void policy_set_deadline(struct policy *p, int64_t deadline_ms)
+{
+	if (p)
+		p->hard_deadline_ms = deadline_ms;
 }
 
 const char *policy_engine_version(void)

@@ -4,8 +4,11 @@
  * run in a sandbox (see policy.c): base library without dofile, loadfile,
  * collectgarbage and bytecode loading; string, table, math, utf8; no io,
  * os, require, package, debug. Unknown globals are errors to read or write.
- * Instruction and memory caps cannot be swallowed by pcall. Every error
- * names the chunk and line.
+ * Instruction and memory caps cannot be swallowed by pcall; setmetatable
+ * refuses __gc. Every call (and the load's trial run) runs in a worker
+ * process, killed at a wall-clock deadline, so no policy code runs in the
+ * calling process and nothing persists between calls. Every error names
+ * the chunk and, where there is one, the line.
  *
  * Values cross this interface as JSON text so no Lua or cJSON type leaks:
  * item: a DynamoDB item in AttributeValue JSON ({"pipeline":{"S":"a"},...}),
@@ -20,6 +23,10 @@
 struct policy_limits {
 	long max_instructions;  /* per call; 0: 10,000,000 */
 	size_t max_memory;      /* bytes for the whole state; 0: 32 MiB */
+	long timeout_ms;        /* wall clock per call; 0: $TASKPIPE_POLICY_TIMEOUT_MS or 1000 */
+	size_t max_nodes;       /* values in a returned spec/waves; 0: 10,000 */
+	size_t max_text;        /* bytes of strings and keys in it; 0: 1 MiB */
+	int in_process;         /* measurements only: no fork, so no wall-clock limit */
 };
 
 struct policy;
@@ -36,6 +43,13 @@ void policy_free(struct policy *p);
  * default policy. */
 int policy_load(const char *path, const struct policy_limits *lim, struct policy **out, tp_err *e);
 
+/* Every later call must end by this epoch-ms time too (the Lambda
+ * invocation's deadline less its reserve); 0 clears it. */
+void policy_set_deadline(struct policy *p, int64_t deadline_ms);
+long policy_default_timeout_ms(void);  /* $TASKPIPE_POLICY_TIMEOUT_MS or 1000 */
+/* Of the last forked call: wall time and the child's peak RSS. */
+void policy_last_usage(const struct policy *p, long *wall_us, long *max_rss_kb);
+
 const char *policy_origin(const struct policy *p);
 const char *policy_engine_version(void);            /* "Lua 5.4.4" */  /* path or "builtin:policy.lua" */
 const char *policy_sha256(const struct policy *p);  /* hex SHA-256 of the source */
@@ -43,7 +57,8 @@ const char *policy_sha256(const struct policy *p);  /* hex SHA-256 of the source
 /* pipeline(item, ctx): on success *spec_json is a malloc'd JSON object.
  * nil, "reason" -> TP_EPOLICY with code "PolicyRejected" and the reason;
  * a Lua error -> TP_EPOLICY "PolicyError" with chunk:line: message;
- * a cap -> TP_ELIMIT "PolicyInstructionLimit" / "PolicyMemoryLimit". */
+ * a cap -> TP_ELIMIT "PolicyInstructionLimit" / "PolicyMemoryLimit" /
+ * "PolicyTimeLimit" / "PolicyOutputLimit" (the conversion budget). */
 int policy_pipeline(struct policy *p, const char *item_json, const char *ctx_json, char **spec_json,
 		    tp_err *e);
 

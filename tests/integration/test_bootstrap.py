@@ -322,6 +322,83 @@ class BootstrapTest(unittest.TestCase):
         self.assertEqual(err["headers"].get("lambda-runtime-function-error-type"), err["body"]["errorType"])
         self.assertEqual(b.emu.next_times, [])
 
+    def test_s3_keys_that_do_not_decode_are_refused_alone(self):
+        """An S3 record whose key holds %00 or a '%' without two hex digits is
+        refused by name (BadRecord); the good record in the same message
+        still goes to the rollout."""
+        env = Env(self.moto, "s3k")
+        b = self.bootstrap(env)
+        keys = ["bad%00key.zip", "bad%zzkey.zip", "bad%4", "consumer+v3.zip"]
+        recs = [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                 "s3": {"bucket": {"name": "code"}, "object": {"key": k, "versionId": "v1"}}} for k in keys]
+        res = b.invoke({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": json.dumps({"Records": recs})}}]})
+        self.assertEqual(res["kind"], "response", res)
+        outs = res["body"]["rollouts"]
+        self.assertEqual(len(outs), 4, outs)
+        for k, o in zip(keys[:3], outs[:3]):
+            self.assertEqual(o["rollout"], "s3://code/" + k, o)
+            self.assertEqual(o["error"]["code"], "BadRecord", o)
+        self.assertIn("%00 (a NUL byte)", outs[0]["error"]["message"])
+        self.assertIn("not followed by two hex digits", outs[1]["error"]["message"])
+        self.assertIn("not followed by two hex digits", outs[2]["error"]["message"])
+        # the good one was decoded and handed on (the object does not exist)
+        self.assertTrue(outs[3]["rollout"].startswith("s3://code/consumer v3.zip"), outs[3])
+        self.assertEqual(outs[3]["error"]["code"], "NoSuchKey", outs[3])
+        self.assertIn("record refused", b.stderr())
+
+    def hostile_policy(self):
+        """A policy that hangs in C (string.find backtracking, >30 s) for the
+        item "evil" and returns a good spec for any other."""
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "policies", "policy.lua")) as f:
+            default = f.read()
+        with tempfile.NamedTemporaryFile("w", suffix="_hostile.lua", delete=False) as f:
+            f.write("local default = (function()\n%s\nend)()\n"
+                    "return { rollout = default.rollout, pipeline = function(item, ctx)\n"
+                    "  if item.pipeline == 'evil' then\n"
+                    "    return { x = string.rep('a', 5e4):find('.-.-.-.-.-.-b') }\n"
+                    "  end\n  return default.pipeline(item, ctx)\nend }\n" % default)
+        self.addCleanup(os.unlink, f.name)
+        return f.name
+
+    def test_hostile_policy_answers_before_the_deadline(self):
+        """A hostile item in a stream batch: the runtime answers before the
+        invocation's deadline, the hostile record fails alone and the good
+        pipeline beside it is created; with a per-call limit longer than the
+        invocation, the invocation's deadline still stops the call."""
+        env = Env(self.moto, "hos")
+        pol = self.hostile_policy()
+        b = self.bootstrap(env, extra={"TASKPIPE_POLICY": pol, "TASKPIPE_DEADLINE_RESERVE_MS": "500"})
+        env.put("good")
+        env.put("evil")
+        recs = env.records()
+        evil = [r["dynamodb"]["SequenceNumber"] for r in recs if r["dynamodb"]["Keys"]["pipeline"]["S"] == "evil"]
+        t0 = time.time()
+        res = b.invoke({"Records": recs}, timeout_ms=8000)
+        took = res["time"] - t0
+        print("\nhostile item, 1 s policy limit, 8 s invocation: answered after %.2f s" % took)
+        self.assertLess(took, 8.0, b.stderr())
+        self.assertEqual(failures(res), evil, b.stderr())
+        self.assertIsNotNone(env.fn("good"))
+        self.assertIsNone(env.fn("evil"))
+        self.assertIn("PolicyTimeLimit", b.stderr())
+
+        # a per-call limit of 10 minutes: the invocation's 3 s deadline wins
+        b2 = self.bootstrap(env, extra={"TASKPIPE_POLICY": pol, "TASKPIPE_DEADLINE_RESERVE_MS": "500",
+                                        "TASKPIPE_POLICY_TIMEOUT_MS": "600000"})
+        env.put("evil", concurrency=2)
+        recs = env.records()
+        t0 = time.time()
+        res = b2.invoke({"Records": recs}, timeout_ms=3000)
+        took = res["time"] - t0
+        print("hostile item, 600 s policy limit, 3 s invocation: answered after %.2f s" % took)
+        self.assertLess(took, 3.0, b2.stderr())
+        self.assertEqual(failures(res), [r["dynamodb"]["SequenceNumber"] for r in recs])
+        self.assertIn("wall-clock limit", b2.stderr())
+        self.assertIsNone(env.fn("evil"))
+        # the runtime lives on and serves the next invocation
+        res = b2.invoke({"taskpipe": "plan", "pipelines": ["good"]}, timeout_ms=30000)
+        self.assertEqual(res["kind"], "response", res)
+
     def converge(self, cli_apply_all):
         """Two runtimes get the same 100-pipeline batch (one reversed) while a
         third party applies all: through the CLI (`taskpipe apply --all`) or as

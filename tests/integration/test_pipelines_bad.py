@@ -198,5 +198,67 @@ class BadPolicies(unittest.TestCase):
         self.assertIsNotNone(e.function("new1"))
 
 
+# Hostile only for the item "evil"; every other item gets the default
+# policy's spec. name -> (Lua run for "evil", error code, words).
+HOSTILE = {
+    "find_backtracking": ("return { x = string.rep('a', 5e4):find('.-.-.-.-.-.-b') }", "PolicyTimeLimit",
+                          ["hostile_find_backtracking.lua", "wall-clock limit of 1000 ms"]),
+    "xpcall_handler_loop": ("xpcall(function() while true do end end, function() while true do end end)",
+                            "PolicyInstructionLimit", ["hostile_xpcall_handler_loop.lua:", "instruction limit"]),
+    "gc_finalizer_loop": ("setmetatable({}, {__gc = function() while true do end end})", "PolicyError",
+                          ["hostile_gc_finalizer_loop.lua:", "__gc finalizers are not allowed"]),
+    "spec_dag_2p40_leaves": ("local t = {'leaf'} for i = 1, 40 do t = {t, t} end return { v = t }",
+                             "PolicyOutputLimit", ["hostile_spec_dag_2p40_leaves.lua:", "more than 10000 values"]),
+}
+
+
+class HostilePolicy(unittest.TestCase):
+    """A batch with one hostile item and good ones: the hostile item fails by
+    name, the good pipeline is created, nothing that exists is changed or
+    deleted, and the apply ends in bounded time."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+        cls.dir = tempfile.mkdtemp(prefix="tp-hostile-")
+
+    def test_one_hostile_item_does_not_stop_the_batch(self):
+        import time
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "policies", "policy.lua")) as f:
+            default = f.read()
+        e = Env(self.moto, "hos")
+        e.put({"pipeline": "kept"})
+        res, _ = e.apply()
+        self.assertEqual(res["kept"]["status"], "ok")
+        kept = e.snapshot("kept")
+        for name, (attack, code, words) in HOSTILE.items():
+            with self.subTest(attack=name):
+                good = "good-" + name.replace("_", "-")[:20]
+                e.put({"pipeline": "evil"}, {"pipeline": good})
+                path = os.path.join(self.dir, "hostile_%s.lua" % name)
+                with open(path, "w") as f:
+                    f.write("local default = (function()\n%s\nend)()\n"
+                            "return { rollout = default.rollout, pipeline = function(item, ctx)\n"
+                            "  if item.pipeline == 'evil' then\n    %s\n  end\n"
+                            "  return default.pipeline(item, ctx)\nend }\n" % (default, attack))
+                t0 = time.monotonic()
+                r = e.run("apply", "--all", "--json", "--policy", path, timeout=120)
+                wall = time.monotonic() - t0
+                print("\nhostile batch %-22s apply took %.1f s" % (name, wall))
+                self.assertEqual(r.returncode, 1, r.stdout + r.stderr[-2000:])
+                got = {p["pipeline"]: p for p in json.loads(r.stdout)["pipelines"]}
+                self.assertEqual(got["evil"]["status"], "error", got["evil"])
+                self.assertEqual(got["evil"]["error"]["code"], code, got["evil"])
+                for w in words:
+                    self.assertIn(w, got["evil"]["error"]["message"])
+                self.assertEqual(got["evil"]["changes"], [])
+                self.assertEqual(got[good]["status"], "ok", got[good])
+                self.assertIsNotNone(e.function(good))
+                self.assertIsNone(e.function("evil"))
+                self.assertIsNone(e.queue_url(e.qname("evil")))
+                self.assertEqual(e.snapshot("kept"), kept)
+                self.assertLess(wall, 60)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -10,7 +10,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BASE_ENV, ROOT, run_taskpipe  # noqa: E402
+from harness import BASE_ENV, ROOT, TASKPIPE, run_taskpipe  # noqa: E402
 
 POLICY_DIR = os.path.join(ROOT, "tests", "policy")
 CTX_FILE = os.path.join(POLICY_DIR, "ctx.json")
@@ -329,6 +329,153 @@ class PolicyCli(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         r = run_taskpipe(["policy", "frobnicate"], env())
         self.assertEqual(r.returncode, 2)
+
+
+# Attacks on the sandbox (issue 11): the pipeline function of a policy that
+# is hostile only for the item "evil". name -> (Lua for "evil", error code,
+# words the message must hold, extra environment).
+ATTACKS = {
+    "xpcall_handler_loop": ("xpcall(function() while true do end end, function() while true do end end)",
+                            "PolicyInstructionLimit", ["hostile.lua:", "instruction limit"], {}),
+    "gc_finalizer_loop": ("setmetatable({}, {__gc = function() while true do end end}) return {}",
+                          "PolicyError", ["hostile.lua:3:", "__gc finalizers are not allowed"], {}),
+    "find_backtracking": ("return { x = string.rep('a', 5e4):find('.-.-.-.-.-.-b') }",
+                          "PolicyTimeLimit", ["hostile.lua", "wall-clock limit of 1000 ms"], {}),
+    "table_move_2p50": ("table.move({}, 1, 2^50, 1, {}) return {}", "PolicyTimeLimit",
+                        ["hostile.lua", "wall-clock limit of 400 ms"], {"TASKPIPE_POLICY_TIMEOUT_MS": "400"}),
+    "sort_huge_strings": ("local s = string.rep('a', 1e6) local t = {} for i = 1, 3000 do t[i] = s end "
+                          "table.sort(t) return {}", "PolicyTimeLimit", ["wall-clock limit"],
+                          {"TASKPIPE_POLICY_TIMEOUT_MS": "400"}),
+    "concat_loop": ("local s = string.rep('x', 1e6) for i = 1, 1e9 do s = s .. 'x' end", None, ["limit"],
+                    {"TASKPIPE_POLICY_TIMEOUT_MS": "400"}),
+    "gsub_passes": ("local s = string.rep('a', 4e6) for i = 1, 1e9 do s = s:gsub('a', 'a') end", None, ["limit"],
+                    {"TASKPIPE_POLICY_TIMEOUT_MS": "400"}),
+    "eq_large_strings": ("local a, b = string.rep('a', 8e6), string.rep('a', 8e6) local n = 0 "
+                         "for i = 1, 1e9 do if a == b then n = n + 1 end end", None, ["limit"],
+                         {"TASKPIPE_POLICY_TIMEOUT_MS": "400"}),
+    "spec_repeats_1mib_1000x": ("local s = string.rep('x', 1 << 20) local t = {} for i = 1, 1000 do t[i] = s end "
+                                "return { v = t }", "PolicyOutputLimit",
+                                ["hostile.lua:1: pipeline returned spec.v[1]", "1048576 bytes"], {}),
+    "spec_dag_2p40_leaves": ("local t = {'leaf'} for i = 1, 40 do t = {t, t} end return { v = t }",
+                             "PolicyOutputLimit", ["hostile.lua:1:", "more than 10000 values"], {}),
+    "tostring_key_error": ("return { [setmetatable({}, {__tostring = function() error('boom') end})] = 1 }",
+                           "BadValue", ["hostile.lua:1:", "a table key is not a string"], {}),
+    "memory_bomb": ("local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 100000) .. i end", "PolicyMemoryLimit",
+                    ["hostile.lua:3:", "memory limit"], {"TASKPIPE_POLICY_TIMEOUT_MS": "20000"}),
+    "ns_text_injection": ("local n = tp.number('5') n.text = '5,\"evil\":1' return { s = tp.set('NS', {n}) }",
+                          "BadValue", ["spec.s[1]: number object without valid `text`"], {}),
+    "tp_number_plus": ("return { n = tp.number('+5') }", "PolicyError", ["hostile.lua:3:", "not a DynamoDB number"],
+                       {}),
+    "nul_in_env_key": ("return { env = { ['A\\0B'] = 'x' } }", "BadValue", ["a key holds a NUL byte"], {}),
+    "log_flood": ("local s = string.rep('x', 1 << 20) for i = 1, 4000 do print(s, s) tp.log(s) end "
+                  "error('flooded')", "PolicyError", ["hostile.lua:3: flooded"], {"TASKPIPE_LOG_LEVEL": "info"}),
+}
+
+
+def run_measured(args, environ, timeout=60):
+    """Run taskpipe; returns (CompletedProcess, wall seconds, peak RSS in KiB
+    of the process and of its policy worker, from wait4)."""
+    import subprocess
+    import threading
+    import time
+    out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+    t0 = time.monotonic()
+    p = subprocess.Popen([TASKPIPE] + list(args), env=environ, stdout=out, stderr=err, text=True)
+    timer = threading.Timer(timeout, p.kill)
+    timer.start()
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t0
+    timer.cancel()
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if wall >= timeout:
+        raise AssertionError("taskpipe %s did not end within %ss" % (" ".join(args), timeout))
+    out.seek(0)
+    err.seek(0)
+    r = subprocess.CompletedProcess(args, p.returncode, out.read(), err.read())
+    out.close()
+    err.close()
+    return r, wall, ru.ru_maxrss
+
+
+class PolicySandbox(unittest.TestCase):
+    """Each attack fails its own item by name (code, file:line where there is
+    one) within its time bound, and the good item beside it gets its spec."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="tp-sandbox-")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def test_attacks_are_contained(self):
+        evil, good = os.path.join(self.dir, "evil.json"), os.path.join(self.dir, "good.json")
+        with open(evil, "w") as f:
+            json.dump({"pipeline": {"S": "evil"}}, f)
+        with open(good, "w") as f:
+            json.dump({"pipeline": {"S": "good"}}, f)
+        rows = []
+        for name, (body, code, words, extra) in ATTACKS.items():
+            with self.subTest(attack=name):
+                pol = os.path.join(self.dir, "hostile.lua")
+                with open(pol, "w") as f:
+                    f.write("return { pipeline = function(item, ctx)\n"
+                            "  if item.pipeline ~= 'evil' then return { ok = true } end\n"
+                            "  %s\nend }\n" % body)
+                r, wall, rss = run_measured(["policy", "check", "--policy", pol, evil, good], env(**extra))
+                lines = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+                self.assertEqual(len(lines), 2, r.stdout + r.stderr[-2000:])
+                bad, ok = lines
+                rows.append((name, wall * 1000, rss, bad.get("code"), bad.get("error", "").replace(pol, "hostile.lua")[:90]))
+                self.assertEqual(r.returncode, 1)
+                self.assertFalse(bad["ok"], bad)
+                if code:
+                    self.assertEqual(bad["code"], code, bad)
+                else:
+                    self.assertIn(bad["code"], ("PolicyTimeLimit", "PolicyMemoryLimit",
+                                                "PolicyInstructionLimit"), bad)
+                for w in words:
+                    self.assertIn(w, bad["error"])
+                self.assertEqual(ok, {"file": good, "ok": True, "spec": {"ok": True}})
+                # every attack's bound: the 1 s default (or its own) plus start-up, on a shared VM
+                limit = int(extra.get("TASKPIPE_POLICY_TIMEOUT_MS", "1000")) / 1000.0
+                self.assertLess(wall, limit + 5, name)
+                if name == "log_flood":
+                    # 12,000 lines of 1-2 MiB: cut at 2000 bytes each, 64 KiB per call
+                    self.assertLess(len(r.stderr), 128 * 1024)
+                    self.assertIn("line cut at 2000 bytes", r.stderr)
+                    self.assertIn("further log lines of this call dropped", r.stderr)
+        print("\n%-26s %9s %12s  %s" % ("attack", "wall ms", "max RSS KiB", "error"))
+        for row in rows:
+            print("%-26s %9.1f %12d  %s: %s" % row)
+
+    def test_nul_in_item_or_ctx_is_refused(self):
+        rc, out = self._check_raw('{"pipeline":{"S":"a\\u0000b"}}')
+        self.assertEqual(out["code"], "BadItem")
+        self.assertIn("a string holds a NUL character", out["error"])
+        rc, out = self._check_raw('{"pipeline":"a","env":{"K":"x\\u0000y"}}')
+        self.assertIn("NUL", out["error"])
+        # an escaped backslash followed by u0000 is text, not a NUL
+        rc, out = self._check_raw('{"pipeline":"a","env":{"K":"x\\\\u0000y"}}')
+        self.assertNotIn("NUL", out.get("error", ""))
+
+    def _check_raw(self, text):
+        p = os.path.join(self.dir, "item.json")
+        with open(p, "w") as f:
+            f.write(text)
+        r = run_taskpipe(["policy", "check", "--ctx", "@" + CTX_FILE, p], env())
+        return r.returncode, json.loads(r.stdout.splitlines()[0])
+
+    def test_load_time_hang_fails_the_load(self):
+        pol = os.path.join(self.dir, "loadhang.lua")
+        with open(pol, "w") as f:
+            f.write("local x = string.rep('a', 5e4):find('.-.-.-.-.-.-b')\n"
+                    "return { pipeline = function() return {} end }\n")
+        r, wall, _ = run_measured(["policy", "check", "--policy", pol, os.path.join(POLICY_DIR, "items",
+                                                                                "group-a.json")], env())
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("PolicyTimeLimit", r.stderr)
+        self.assertIn("loadhang.lua", r.stderr)
+        self.assertLess(wall, 6)
 
 
 if __name__ == "__main__":

@@ -214,6 +214,120 @@ static void binary_is_raw_in_lua(void **state)
 	lua_close(L);
 }
 
+/* UBSan (this build aborts on it) caught intdigits + exp10 overflowing on
+ * a huge negative exponent; the value is a number object, not an error. */
+static void huge_exponents_do_not_overflow(void **state)
+{
+	lua_State *L = new_state();
+	tp_err e = {0};
+	const char *texts[] = { "0.01e-9223372036854775808", "0.01e9223372036854775807", "1e-99999999999999999999",
+				"-0.000e-9223372036854775808", "10e9223372036854775807" };
+	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+		cJSON *av = cJSON_CreateObject();
+		cJSON_AddStringToObject(av, "N", texts[i]);
+		assert_int_equal(ddbval_push(L, av, &e), 0);
+		cJSON *out = NULL;
+		assert_int_equal(ddbval_to_av(L, -1, "n", &out, &e), 0);
+		if (strcmp(cJSON_GetObjectItem(out, "N")->valuestring, texts[i]) != 0 && !lua_isnumber(L, -1))
+			fail_msg("%s came back as %s", texts[i], cJSON_GetObjectItem(out, "N")->valuestring);
+		lua_pop(L, 1);
+		cJSON_Delete(out);
+		cJSON_Delete(av);
+	}
+	lua_close(L);
+}
+
+/* tp.number takes only text DynamoDB accepts; a number object whose text
+ * was changed afterwards cannot inject raw JSON, in a set or alone. */
+static void number_text_is_validated(void **state)
+{
+	lua_State *L = new_state();
+	const char *bad[] = { "+5", ".5", "5.", "", "-", "1e", "0x10", "5 ", "1,\"x\":1", "inf", "nan", NULL };
+	for (const char **b = bad; *b; b++) {
+		char *code = tp_xasprintf("return tp.number('%s')", *b);
+		if (luaL_dostring(L, code) == LUA_OK)
+			fail_msg("tp.number(\"%s\") was accepted", *b);
+		if (!strstr(lua_tostring(L, -1), "not a DynamoDB number"))
+			fail_msg("tp.number('%s'): %s", *b, lua_tostring(L, -1));
+		lua_settop(L, 0);
+		free(code);
+	}
+	const char *good[] = { "5", "-5", "0.5", "1e400", "-1.25E-7", "12345678901234567890123", NULL };
+	for (const char **g = good; *g; g++) {
+		char *code = tp_xasprintf("return tp.number(\"%s\")", *g);
+		if (luaL_dostring(L, code) != LUA_OK)
+			fail_msg("tp.number(\"%s\"): %s", *g, lua_tostring(L, -1));
+		lua_settop(L, 0);
+		free(code);
+	}
+	tp_err e = {0};
+	int rc;
+	char *s = lua_to_json(L, "(function() local n = tp.number('5') n.text = '5,\"evil\":1' "
+				 "return {s = tp.set('NS', {n})} end)()", 0, &rc, &e);
+	assert_int_equal(rc, TP_EINVAL);
+	assert_null(s);
+	assert_non_null(strstr(e.message, "spec.s[1]: number object without valid `text`"));
+	s = lua_to_json(L, "(function() local n = tp.number('5') n.text = '5}' return {n = n} end)()", 0, &rc, &e);
+	assert_int_equal(rc, TP_EINVAL);
+	assert_non_null(strstr(e.message, "spec.n: number object without valid `text`"));
+	s = lua_to_json(L, "(function() local n = tp.number('5') n.text = '5\\0' return {n = n} end)()", 1, &rc, &e);
+	assert_int_equal(rc, TP_EINVAL);
+	lua_close(L);
+}
+
+/* Keys with a NUL would be cut by cJSON; keys whose __tostring errors are
+ * named by type, never by calling policy code mid-conversion. */
+static void keys_are_checked(void **state)
+{
+	lua_State *L = new_state();
+	tp_err e = {0};
+	int rc;
+	char *s = lua_to_json(L, "{env = {['A\\0B'] = 'x'}}", 0, &rc, &e);
+	assert_int_equal(rc, TP_EINVAL);
+	assert_non_null(strstr(e.message, "spec.env: a key holds a NUL byte"));
+	s = lua_to_json(L, "{[setmetatable({}, {__tostring = function() error('boom') end})] = 1}", 0, &rc, &e);
+	assert_int_equal(rc, TP_EINVAL);
+	assert_non_null(strstr(e.message, "a table key is not a string"));
+	s = lua_to_json(L, "{ss = tp.set('SS', {'a\\0b'})}", 1, &rc, &e);
+	assert_int_equal(rc, TP_EINVAL);
+	assert_non_null(strstr(e.message, "NUL"));
+	(void)s;
+	assert_int_equal(ddbval_json_has_nul("{\"a\":\"x\\u0000y\"}"), 1);
+	assert_int_equal(ddbval_json_has_nul("{\"a\\u0000\":1}"), 1);
+	assert_int_equal(ddbval_json_has_nul("{\"a\":\"x\\\\u0000y\"}"), 0); /* an escaped backslash, then text */
+	assert_int_equal(ddbval_json_has_nul("{\"a\":\"\\u00001\"}"), 1);
+	assert_int_equal(ddbval_json_has_nul("{\"a\":\"\\u0001\"}"), 0);
+	lua_close(L);
+}
+
+/* The budget stops a result that repeats a big string or a table reached
+ * 2^40 ways, by values and by bytes, naming the path. */
+static void conversion_budget(void **state)
+{
+	lua_State *L = new_state();
+	tp_err e = {0};
+	cJSON *out = NULL;
+	struct ddbval_budget b = { .max_nodes = 10000, .max_bytes = 1u << 20 };
+	assert_int_equal(luaL_dostring(L, "local s = string.rep('x', 1 << 20) local t = {} "
+					  "for i = 1, 1000 do t[i] = s end return {v = t}"), 0);
+	assert_int_equal(ddbval_to_json_budget(L, -1, "spec", &b, &out, &e), TP_ELIMIT);
+	assert_string_equal(e.code, "PolicyOutputLimit");
+	assert_non_null(strstr(e.message, "spec.v[1]: more than 1048576 bytes of text"));
+	assert_null(out);
+	lua_settop(L, 0);
+	struct ddbval_budget b2 = { .max_nodes = 10000, .max_bytes = 1u << 20 };
+	assert_int_equal(luaL_dostring(L, "local t = {'leaf'} for i = 1, 40 do t = {t, t} end return {v = t}"), 0);
+	assert_int_equal(ddbval_to_json_budget(L, -1, "spec", &b2, &out, &e), TP_ELIMIT);
+	assert_non_null(strstr(e.message, "more than 10000 values"));
+	lua_settop(L, 0);
+	struct ddbval_budget b3 = { .max_nodes = 10000, .max_bytes = 1u << 20 };
+	assert_int_equal(luaL_dostring(L, "return {a = {1, 2, 3}, b = 'text'}"), 0);
+	assert_int_equal(ddbval_to_json_budget(L, -1, "spec", &b3, &out, &e), 0);
+	assert_int_equal(b3.nodes, 6);
+	cJSON_Delete(out);
+	lua_close(L);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +337,10 @@ int main(void)
 		cmocka_unit_test(lua_values_convert),
 		cmocka_unit_test(errors_name_the_path),
 		cmocka_unit_test(binary_is_raw_in_lua),
+		cmocka_unit_test(huge_exponents_do_not_overflow),
+		cmocka_unit_test(number_text_is_validated),
+		cmocka_unit_test(keys_are_checked),
+		cmocka_unit_test(conversion_budget),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
