@@ -34,7 +34,7 @@ DBG_OBJ    := $(patsubst src/%.c,$(DBG_DIR)/%.o,$(LIB_SRC)) $(DBG_DIR)/embedded_
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(DBG_DIR)/tests/%,$(UNIT_SRC))
 
-.PHONY: all debug deps libs test unit integration bench demo package clean distclean
+.PHONY: all debug deps libs test unit integration bench chaos demo package clean distclean
 
 
 # `make ARCH=aarch64` builds out/aarch64/taskpipe only: ./taskpipe stays
@@ -97,6 +97,11 @@ test: deps taskpipe unit
 
 bench: deps taskpipe
 	@sh tests/bench/run.sh
+
+# SIGKILL at random points of a 200-pipeline apply and rollout through the
+# AWS-faithful layer with 10% throttling (CHAOS_TRIALS, CHAOS_PIPELINES).
+chaos: deps taskpipe
+	@python3 tests/chaos/chaos.py
 
 demo: deps taskpipe
 	@sh build/demo.sh
