@@ -88,7 +88,8 @@ class World:
         self.env = self.moto.env(
             AWS_ENDPOINT_URL=self.layer.endpoint, TASKPIPE_CODE_BUCKET=BUCKET, TASKPIPE_CODE_KEY=KEY,
             TASKPIPE_ROLE_ARN=self.role, TASKPIPE_POLICY=self.policy, TASKPIPE_PREFIX="cx-",
-            TASKPIPE_LAMBDA_RPS=str(self.lambda_rps), TASKPIPE_LEASE_S="5")
+            TASKPIPE_LAMBDA_RPS=str(self.lambda_rps), TASKPIPE_LEASE_TTL_S="4",
+            TASKPIPE_LEASE_SKEW_S="1")
         r = run_taskpipe(["init"], self.env)
         assert r.returncode == 0, r.stderr
         self.s3 = self.moto.client("s3")
@@ -133,7 +134,7 @@ class World:
             r = run_taskpipe(args, self.env, timeout=1800)
             if ok(r):
                 return n
-            time.sleep(1.5)   # leases of the killed run (TASKPIPE_LEASE_S) run out
+            time.sleep(5.5)   # leases of the killed run (TASKPIPE_LEASE_TTL_S + skew) run out
         raise AssertionError("not converged after %d runs: %s\n%s" % (
             CONVERGE_RUNS, r.stderr[-2000:], r.stdout[-2000:]))
 
