@@ -34,7 +34,7 @@ DBG_OBJ    := $(patsubst src/%.c,$(DBG_DIR)/%.o,$(LIB_SRC)) $(DBG_DIR)/embedded_
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(DBG_DIR)/tests/%,$(UNIT_SRC))
 
-.PHONY: all debug deps libs test unit integration bench bench-policy demo package clean distclean
+.PHONY: all debug deps libs test unit integration bench bench-policy chaos demo package clean distclean
 
 
 # `make ARCH=aarch64` builds out/aarch64/taskpipe only: ./taskpipe stays
@@ -103,6 +103,11 @@ bench-policy: $(REL_DIR)/bench_policy
 	$(REL_DIR)/bench_policy 1000
 $(REL_DIR)/bench_policy: tests/bench/bench_policy.c $(filter-out $(REL_DIR)/main.o,$(REL_OBJ))
 	$(MUSL_CC) $(REL_CFLAGS) $(REL_LDFLAGS) -o $@ $(DEPS)/lib/mimalloc.o $^ $(REL_LIBS)
+
+# SIGKILL at random points of a 200-pipeline apply and rollout through the
+# AWS-faithful layer with 10% throttling (CHAOS_TRIALS, CHAOS_PIPELINES).
+chaos: deps taskpipe
+	@python3 tests/chaos/chaos.py
 
 demo: deps taskpipe
 	@sh build/demo.sh
