@@ -18,9 +18,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define WAIT_ROUNDS 120        /* status polls of a busy function (Pending, InProgress), ~1 s apart */
+#define WAIT_ROUNDS 120        /* status polls of a busy function (Pending, InProgress): 4 min */
 #define CONFLICT_ROUNDS 5      /* resends after 409 ResourceConflict / 412 stale RevisionId */
-#define POLL_MS 1000           /* between status polls of a busy function */
+#define POLL_MS 1000           /* between the first status polls of a busy function, then 2x */
 #define FIRST_POLL_MS 500      /* first poll after an update (most finish within seconds) */
 #define THROTTLE_MS 1000       /* requeue delay after a 429 without a Retry-After */
 
@@ -751,6 +751,13 @@ static int create_header(struct ro *r, long old_gen, int exists, tp_err *e)
 
 /* ---------- one wave ---------- */
 
+/* When to read a busy function again: 1 s apart for the first polls, then
+ * 2 s (a long update should not spend the GetFunction budget). */
+static int64_t next_poll(const struct target *t, int64_t now)
+{
+	return now + (t->polls < 3 ? POLL_MS : 2 * POLL_MS);
+}
+
 static void prep_update(struct ro *r, struct target *t, struct aws_call *c)
 {
 	cJSON *in = cJSON_CreateObject();
@@ -937,7 +944,7 @@ static int update_batch(struct ro *r, struct target **ts, size_t n, struct aws_c
 					continue;
 				}
 				t->fresh = 0;
-				t->not_before = now + POLL_MS;
+				t->not_before = next_poll(t, now);
 			}
 			todo[k++] = t;
 			if (t->fresh && t->not_before <= now)
@@ -1051,7 +1058,7 @@ static void settle(struct ro *r, struct target **ts, size_t n)
 		}
 		for (size_t i = 0; i < nb; i++) {
 			busy[i]->polls++;
-			busy[i]->not_before = now + POLL_MS;
+			busy[i]->not_before = next_poll(busy[i], now);
 		}
 		refresh(r, busy, nb);
 	}
