@@ -18,9 +18,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define WAIT_ROUNDS 120        /* status polls of a busy function (Pending, InProgress), ~1 s apart */
+#define WAIT_ROUNDS 120        /* status polls of a busy function (Pending, InProgress): 4 min */
 #define CONFLICT_ROUNDS 5      /* resends after 409 ResourceConflict / 412 stale RevisionId */
-#define POLL_MS 1000           /* between status polls of a busy function */
+#define POLL_MS 1000           /* between the first status polls of a busy function, then 2x */
 #define FIRST_POLL_MS 500      /* first poll after an update (most finish within seconds) */
 #define THROTTLE_MS 1000       /* requeue delay after a 429 without a Retry-After */
 
@@ -751,6 +751,13 @@ static int create_header(struct ro *r, long old_gen, int exists, tp_err *e)
 
 /* ---------- one wave ---------- */
 
+/* When to read a busy function again: 1 s apart for the first polls, then
+ * 2 s (a long update should not spend the GetFunction budget). */
+static int64_t next_poll(const struct target *t, int64_t now)
+{
+	return now + (t->polls < 3 ? POLL_MS : 2 * POLL_MS);
+}
+
 static void prep_update(struct ro *r, struct target *t, struct aws_call *c)
 {
 	cJSON *in = cJSON_CreateObject();
@@ -892,42 +899,36 @@ static int is_code(const struct aws_call *c, const char *code)
 }
 
 /* Send the updates of ts (claimed already), with nrec prepared record
- * writes riding in the first concurrent batch (consumed). Each function's
- * State and LastUpdateStatus are read first (GetFunction); a busy one is
+ * writes and the status reads of the next batch's nx targets riding in the
+ * first concurrent batch of updates (so DynamoDB and GetFunction hide under
+ * the update budget). Each function's State and LastUpdateStatus are read
+ * before its update (GetFunction; ridden along by the batch before, else
+ * here); a busy one is
  * waited for, a 409 ResourceConflictException (an update in progress) or a
  * 412 stale RevisionId is read again and resent (CONFLICT_ROUNDS at most),
  * a throttled call is requeued after the server's delay. Waiting for the
  * sent updates to finish and the final records come later (settle). */
 static int update_batch(struct ro *r, struct target **ts, size_t n, struct aws_call *rec, size_t nrec,
-			tp_err *e)
+			struct target **nx, size_t nnx, tp_err *e)
 {
 	struct target **todo = tp_xcalloc(n + 1, sizeof *todo), **rd = tp_xcalloc(n + 1, sizeof *rd);
-	struct aws_call *c = tp_xcalloc(2 * n + nrec + 1, sizeof *c);
+	struct aws_call *c = tp_xcalloc(n + nrec + nnx + 1, sizeof *c);
 	size_t nt = 0;
-	for (size_t i = 0; i < n; i++) {
-		ts[i]->fresh = 0;
-		ts[i]->not_before = 0;
+	for (size_t i = 0; i < n; i++)
 		todo[nt++] = ts[i];
+	for (size_t i = 0; i < nnx; i++) {
+		nx[i]->fresh = 0;
+		nx[i]->not_before = 0;
 	}
-	int rc = TP_OK;
-	while (nt || nrec) {
+	int rc = TP_OK, rode = 0;
+	while (nt || !rode) {
 		int64_t now = tp_mono_ms();
-		/* 1. read what is due and not freshly read (records ride along once) */
+		/* 1. read what is due and not freshly read */
 		size_t nr = 0;
 		for (size_t i = 0; i < nt; i++)
 			if (!todo[i]->fresh && todo[i]->not_before <= now)
 				rd[nr++] = todo[i];
-		for (size_t i = 0; i < nr; i++)
-			prep_read(rd[i], &c[i]);
-		memcpy(c + nr, rec, nrec * sizeof *c);
-		aws_call_many(r->app->aws, c, nr + nrec);
-		for (size_t i = 0; i < nr; i++)
-			take_read(r, rd[i], &c[i]);
-		if (nrec)
-			rc = check_records(r, c + nr, nrec, e); /* the claims: an update never goes before its own */
-		nrec = 0;
-		if (rc < 0)
-			break;
+		refresh(r, rd, nr);
 		/* 2. drop what is settled; wait for busy ones; send the ready ones */
 		size_t k = 0, nu = 0;
 		now = tp_mono_ms();
@@ -943,15 +944,31 @@ static int update_batch(struct ro *r, struct target **ts, size_t n, struct aws_c
 					continue;
 				}
 				t->fresh = 0;
-				t->not_before = now + POLL_MS;
+				t->not_before = next_poll(t, now);
 			}
 			todo[k++] = t;
 			if (t->fresh && t->not_before <= now)
 				prep_update(r, t, &c[nu++]);
 		}
 		nt = k;
-		if (nu)
-			aws_call_many(r->app->aws, c, nu);
+		size_t extra = 0;
+		if (!rode) {
+			/* the records (claims of the next batch: never an update before
+			 * its claim) and the next batch's reads go with these updates */
+			memcpy(c + nu, rec, nrec * sizeof *c);
+			for (size_t i = 0; i < nnx; i++)
+				prep_read(nx[i], &c[nu + nrec + i]);
+			extra = nrec + nnx;
+			rode = 1;
+		}
+		if (nu + extra)
+			aws_call_many(r->app->aws, c, nu + extra);
+		if (extra) {
+			for (size_t i = 0; i < nnx; i++)
+				take_read(r, nx[i], &c[nu + nrec + i]);
+			if (nrec)
+				rc = check_records(r, c + nu, nrec, e);
+		}
 		now = tp_mono_ms();
 		for (size_t i = 0; i < nu; i++) {
 			struct target *t = c[i].user;
@@ -994,7 +1011,7 @@ static int update_batch(struct ro *r, struct target **ts, size_t n, struct aws_c
 			if (todo[i]->status == FS_UPDATING && !todo[i]->acted)
 				todo[k++] = todo[i];
 		nt = k;
-		if (!nt)
+		if (!nt || rc < 0)
 			break;
 		if (deadline_near(r, 0)) {
 			r->status = "paused"; /* the rest is claimed; resume reads and sends it */
@@ -1041,7 +1058,7 @@ static void settle(struct ro *r, struct target **ts, size_t n)
 		}
 		for (size_t i = 0; i < nb; i++) {
 			busy[i]->polls++;
-			busy[i]->not_before = now + POLL_MS;
+			busy[i]->not_before = next_poll(busy[i], now);
 		}
 		refresh(r, busy, nb);
 	}
@@ -1177,7 +1194,7 @@ static int run_wave(struct ro *r, int w, const cJSON *wave, tp_err *e)
 		for (size_t k = 0; k < nn; k++)
 			todo[i + n + k]->status = FS_UPDATING;
 		prep_records(r, todo + i + n, nn, 1, rec + prev_n);
-		rc = update_batch(r, todo + i, n, rec, prev_n + nn, e);
+		rc = update_batch(r, todo + i, n, rec, prev_n + nn, todo + i + n, nn, e);
 		prev = i;
 		prev_n = n;
 		sent = i + n;

@@ -441,6 +441,31 @@ class RolloutTest(unittest.TestCase):
         self.assertEqual((out["status"], out["targets"], out["updated"]), ("done", 1, 1), out)
         self.assertEqual(self.shas([tag])[tag], sha_b64(data2))
 
+    def test_cut_download_restarts_the_hash(self):
+        """The code object streams into SHA-256: a download cut off half-way
+        is retried from the start, and the hash restarts with it (a hash
+        that kept the first half would not match, and the rollout would
+        halt on CodeSha256Mismatch)."""
+        key = "cut-%s.zip" % uuid.uuid4().hex[:6]
+        self.upload(key, "v1")
+        names = self.fleet(key, 2, "x" + uuid.uuid4().hex[:5])
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+            z.writestr("bootstrap", "#!/bin/sh\necho v2\n")
+            z.writestr("filler.bin", os.urandom(512 * 1024))
+        data2 = buf.getvalue()
+        v2 = self.s3.put_object(Bucket=BUCKET, Key=key, Body=data2)["VersionId"]
+        self.proxy.reset()
+        self.proxy.add_rule({"match": {"operation": "GetObject"}, "times": 1,
+                             "action": {"truncate": True}})
+        r = self.rollout(["s3://%s/%s#%s" % (BUCKET, key, v2)])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual((out["status"], out["updated"], out["sha256"]), ("done", 2, sha_b64(data2)), out)
+        self.assertEqual(out["object_bytes"], len(data2))
+        self.assertEqual(self.proxy.counts()["s3:GetObject"], 2)
+        self.assertEqual(set(self.shas(names).values()), {sha_b64(data2)})
+
     def test_deadline_pauses_then_resume(self):
         # The Lambda-deadline path: stop starting batches, leave it resumable.
         key = "dl-%s.zip" % uuid.uuid4().hex[:6]

@@ -246,14 +246,14 @@ class ContentionTest(Fleet, unittest.TestCase):
         return data, "s3://%s/%s#%s" % (BUCKET, key, v)
 
     def test_busy_and_throttled_rollout_finishes(self):
-        """10 functions, 4 of them mid-update (UpdateFunctionConfiguration by
+        """10 functions, 4 of them mid-update for 4 s (UpdateFunctionConfiguration by
         another client) when the rollout starts, under a 5 req/s account
         limit plus 15% random 429s: the rollout waits for the busy ones
         (read with GetFunction: ListFunctions never shows LastUpdateStatus),
         requeues throttled calls, finishes, and each function is updated
         exactly once. The old code sent updates into InProgress functions,
         got 409, never resent them, and halted."""
-        aws, lam, env = self.layer(fn_update_s=100, lambda_rps=5, throttle_fraction=0.15, seed=7)
+        aws, lam, env = self.layer(fn_update_s=200, lambda_rps=5, throttle_fraction=0.15, seed=7)
         key = "busy-%s.zip" % uuid.uuid4().hex[:6]
         self.s3.put_object(Bucket=BUCKET, Key=key, Body=code_zip("v1"))
         names = self.fleet(key, 10, "c" + uuid.uuid4().hex[:5], lam=lam)
