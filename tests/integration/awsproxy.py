@@ -410,9 +410,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             conn.close()
 
     def _proxy(self, body):
-        p = self.proxy
         service, operation = classify(self.command, self.path, self.headers, body)
-        entry, rule = p._record(self.command, self.path, service, operation)
+        entry, rule = self.proxy._record(self.command, self.path, service, operation)
+        self._proxy_recorded(body, service, operation, entry, rule)
+
+    def _answer(self, service, operation, body, status, reason, headers, data):
+        """Hook for subclasses (awsmodel.py): the upstream answer as relayed."""
+        return status, reason, headers, data
+
+    def _proxy_recorded(self, body, service, operation, entry, rule):
+        """Apply the rule that fired (or none), forward, relay the answer."""
+        p = self.proxy
         kind = rule["kind"] if rule else None
         action = rule["action"] if rule else {}
         if kind == "status":
@@ -453,6 +461,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 replace["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
         try:
             status, reason, headers, data = self._forward(body, replace)
+            status, reason, headers, data = self._answer(service, operation, body, status,
+                                                         reason, headers, data)
         except (OSError, http.client.HTTPException) as e:
             p._finish(entry, 502)
             self._send(502, [("Content-Type", "text/plain")], ("awsproxy: upstream: %s\n" % e).encode())
@@ -471,6 +481,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 class FaultProxy:
     """A proxy on 127.0.0.1 in front of upstream_endpoint (e.g. moto's http://127.0.0.1:PORT)."""
+
+    handler_class = _Handler    # awsmodel.py substitutes its own
 
     def __init__(self, upstream_endpoint, port=0, host="127.0.0.1", upstream_timeout=120.0,
                  verbose=False):
@@ -495,7 +507,7 @@ class FaultProxy:
 
     # -- lifecycle
     def start(self):
-        handler = type("Handler", (_Handler,), {"proxy": self})
+        handler = type("Handler", (self.handler_class,), {"proxy": self})
         server_cls = type("Server", (http.server.ThreadingHTTPServer,),
                           {"request_queue_size": 128, "daemon_threads": True})
         self._server = server_cls((self.host, self.port), handler)

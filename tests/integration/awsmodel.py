@@ -1,0 +1,850 @@
+"""An AWS-faithful layer in front of moto, for the integration tests.
+
+moto is lenient: functions are Active the moment they exist, updates finish at
+once, event source mappings never pass through Creating/Updating/Deleting,
+there is no Lambda control-plane rate limit, a deleted queue name can be
+re-created at once, list and tagging answers are never stale, and
+ListFunctions carries State/LastUpdateStatus which AWS leaves out. Software
+that passes on moto can therefore break on AWS. This layer sits between the
+client (taskpipe or boto3) and moto, keeps its own model of those behaviours
+and rewrites or replaces moto's answers so the client sees what AWS would
+send. It is an awsproxy.FaultProxy, so fault rules, counts and the log work
+as before. Python 3 standard library only.
+
+    aws = AwsModel(moto.endpoint, scale=0.02).start()   # aws.endpoint
+    env = moto.env(AWS_ENDPOINT_URL=aws.endpoint)
+    ... aws.fail_function(name, reason=...), aws.limit_history(name),
+        aws.lambda_throttled(), aws.violations(), aws.reset_model(), aws.stop()
+
+Durations are given in AWS seconds and multiplied by `scale`; rates are real
+requests per second. The API is specified in /work/wt/notes/LAYER-API.md and
+summarised in README.md (tests section).
+
+AWS pages each behaviour is based on:
+  [states]   Lambda function states
+             https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html
+  [fncfg]    FunctionConfiguration / GetFunctionConfiguration ("LastUpdateStatus ... is
+             first set to Successful after function creation completes")
+             https://docs.aws.amazon.com/lambda/latest/api/API_FunctionConfiguration.html
+  [list]     ListFunctions ("returns a subset of the FunctionConfiguration fields. To get
+             the additional fields (State, StateReasonCode, StateReason, LastUpdateStatus,
+             LastUpdateStatusReason, LastUpdateStatusReasonCode, ...) use GetFunction")
+             https://docs.aws.amazon.com/lambda/latest/api/API_ListFunctions.html
+  [esm]      EventSourceMappingConfiguration State: Creating, Enabling, Enabled, Disabling,
+             Disabled, Updating, Deleting; ResourceInUseException "you tried to update an
+             event source mapping in the CREATING state, or you tried to delete an event
+             source mapping currently UPDATING" (HTTP 400 in the Lambda API model);
+             DeleteEventSourceMapping: "it enters a Deleting state and might not be
+             completely deleted for several seconds"
+             https://docs.aws.amazon.com/lambda/latest/api/API_GetEventSourceMapping.html
+             https://docs.aws.amazon.com/lambda/latest/api/API_DeleteEventSourceMapping.html
+             https://docs.aws.amazon.com/botocore/latest/reference/services/lambda/client/exceptions/ResourceInUseException.html
+  [quotas]   Lambda quotas, "Lambda API requests": GetFunction 100 req/s, GetPolicy 15 req/s,
+             "remainder of the control plane API requests (excludes invocation, GetFunction,
+             and GetPolicy requests)" 15 req/s, none can be increased
+             https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+  [429]      TooManyRequestsException: HTTP 429, retryAfterSeconds in the Retry-After header,
+             Reason CallerRateLimitExceeded
+             https://docs.aws.amazon.com/botocore/latest/reference/services/lambda/client/exceptions/TooManyRequestsException.html
+             https://docs.aws.amazon.com/lambda/latest/api/API_TooManyRequestsException.html
+  [qdr]      SQS CreateQueue / DeleteQueue: "If you delete a queue, you must wait at least
+             60 seconds before creating a queue with the same name" (QueueDeletedRecently)
+             https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html
+             https://docs.aws.amazon.com/botocore/latest/reference/services/sqs/client/exceptions/QueueDeletedRecently.html
+  [sqsjson]  SQS AWS JSON protocol errors: __type plus x-amzn-query-error "<query code>;Sender"
+             https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-json-faqs.html
+  [lag]      No AWS page gives a number for list staleness. SQS: "After you create a queue,
+             you must wait at least one second after the queue is created to be able to use
+             the queue" (API_CreateQueue); the Tagging API and SQS/Lambda tag calls are
+             eventually consistent (e.g. "The application or removal of tags ... is eventually
+             consistent", DynamoDB TagResource). list_lag_s is therefore a test knob that
+             makes the staleness visible, not an AWS figure.
+             https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_GetResources.html
+"""
+import argparse
+import http.client
+import json
+import math
+import random
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+
+from awsproxy import HOP_HEADERS, FaultProxy, _Handler, classify
+
+# S3 operations whose bodies are relayed in pieces instead of buffered.
+STREAMED = {"GetObject", "PutObject", "UploadPart"}
+PIECE = 256 * 1024
+
+# [quotas]: invocations are outside the control-plane limits.
+NOT_RATE_LIMITED = {"Invoke", "InvokeAsync", "InvokeWithResponseStream"}
+# [list]: the fields only GetFunction/GetFunctionConfiguration carry.
+STATE_FIELDS = ("State", "StateReason", "StateReasonCode", "LastUpdateStatus",
+                "LastUpdateStatusReason", "LastUpdateStatusReasonCode")
+# [states]: refused while the function is Pending (create not finished).
+BLOCKED_PENDING = {"Invoke", "InvokeAsync", "UpdateFunctionCode", "UpdateFunctionConfiguration",
+                   "PublishVersion"}
+# [states]: refused while LastUpdateStatus is InProgress.
+BLOCKED_UPDATING = {"UpdateFunctionCode", "UpdateFunctionConfiguration", "PublishVersion"}
+UPDATES = {"UpdateFunctionCode", "UpdateFunctionConfiguration"}
+ESM_TRANSITIONAL = {"Creating", "Enabling", "Disabling", "Updating", "Deleting"}
+
+_FN_PATH = re.compile(r"^/\d{4}-\d\d-\d\d/functions/([^/?]+)")
+_ESM_PATH = re.compile(r"^/\d{4}-\d\d-\d\d/event-source-mappings/([^/?]+)")
+_TAG_PATH = re.compile(r"^/\d{4}-\d\d-\d\d/tags/([^/?]+)")
+
+
+def function_name(ref):
+    """The bare function name of a name, partial ARN or ARN (qualifier dropped)."""
+    ref = urllib.parse.unquote(ref or "")
+    if ":function:" in ref:
+        ref = ref.split(":function:", 1)[1]
+    elif ref.count(":") >= 2:          # 123456789012:function:name
+        ref = ref.split(":")[-1]
+    return ref.split(":")[0]
+
+
+def arn_key(arn):
+    """("sqs"|"lambda", name) for a queue or function ARN, else None."""
+    parts = (arn or "").split(":")
+    if len(parts) >= 6 and parts[2] == "sqs":
+        return ("sqs", parts[5])
+    if len(parts) >= 7 and parts[2] == "lambda" and parts[5] == "function":
+        return ("lambda", parts[6])
+    return None
+
+
+def _json(data):
+    try:
+        v = json.loads(data or b"{}")
+        return v if isinstance(v, dict) else None
+    except ValueError:
+        return None
+
+
+def _request_id():
+    return str(uuid.uuid4())
+
+
+def lambda_error(status, code, message, extra=None, headers=None):
+    """A Lambda (REST-JSON) error as AWS sends it: x-amzn-ErrorType carries the code
+    (awserr.c and botocore read it first), the body {"Type": "User", "message": ...}."""
+    body = {"Type": "User"}
+    body.update(extra or {})
+    body.setdefault("Message" if code in ("ResourceInUseException", "ResourceNotFoundException")
+                    else "message", message)
+    h = [("Content-Type", "application/json"), ("x-amzn-ErrorType", code),
+         ("x-amzn-RequestId", _request_id())] + list(headers or [])
+    return status, h, json.dumps(body).encode()
+
+
+class TokenBucket:
+    """rate tokens a second, at most burst stored; take() -> 0 or seconds to wait."""
+
+    def __init__(self, rate, burst=None):
+        self.rate = float(rate)
+        self.burst = float(burst if burst is not None else rate)
+        self.tokens = self.burst
+        self.t = time.monotonic()
+
+    def take(self, now=None):
+        now = time.monotonic() if now is None else now
+        self.tokens = min(self.burst, self.tokens + (now - self.t) * self.rate)
+        self.t = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return 0.0
+        return (1.0 - self.tokens) / self.rate
+
+
+class _Fn:
+    """Modelled state of one function (times are time.time())."""
+
+    def __init__(self, now, pending_s):
+        self.created = now
+        self.pending_until = now + pending_s
+        self.create_fail = None        # (reason, code) -> State Failed once Pending ends
+        self.update_until = 0.0
+        self.update_fail = None        # (reason, code) of the current/last update
+        self.updated = False           # an update has run (LastUpdateStatus from it)
+        self.arn = None
+
+    def state(self, now):
+        """dict of the fields GetFunction shows ([states], [fncfg])."""
+        if now < self.pending_until:
+            return {"State": "Pending", "StateReason": "The function is being created.",
+                    "StateReasonCode": "Creating"}
+        if self.create_fail:
+            reason, code = self.create_fail
+            return {"State": "Failed", "StateReason": reason, "StateReasonCode": code,
+                    "LastUpdateStatus": "Failed", "LastUpdateStatusReason": reason,
+                    "LastUpdateStatusReasonCode": code}
+        out = {"State": "Active", "LastUpdateStatus": "Successful"}
+        if self.updated and now < self.update_until:
+            out.update(LastUpdateStatus="InProgress",
+                       LastUpdateStatusReason="The function is being updated.",
+                       LastUpdateStatusReasonCode="Updating")
+        elif self.updated and self.update_fail:
+            reason, code = self.update_fail
+            out.update(LastUpdateStatus="Failed", LastUpdateStatusReason=reason,
+                       LastUpdateStatusReasonCode=code)
+        return out
+
+
+class _Esm:
+    """Modelled state of one event source mapping. cur/target: (enabled, max_concurrency)."""
+
+    def __init__(self, uuid_, fn, config, target, now, until):
+        self.uuid = uuid_
+        self.fn = fn
+        self.config = config           # the last full answer (to serve Get/List while Deleting)
+        self.cur = (False, None)
+        self.target = target
+        self.state = "Creating"
+        self.until = until
+        self.created = now
+
+    def loosest(self):
+        """(enabled, max_concurrency) that may be in force now: during a transition
+        either end may apply, so the looser of the two counts."""
+        if self.state not in ESM_TRANSITIONAL:
+            return self.cur
+        (e1, m1), (e2, m2) = self.cur, self.target
+        if not e1:
+            return self.target
+        if not e2:
+            return self.cur
+        return True, (None if m1 is None or m2 is None else max(m1, m2))
+
+    def settled_state(self):
+        return "Enabled" if self.target[0] else "Disabled"
+
+
+class _ModelHandler(_Handler):
+
+    def _dispatch(self):
+        try:
+            if not self.path.startswith("/__proxy/"):
+                service, operation = classify(self.command, self.path, self.headers, b"")
+                if service == "s3" and operation in STREAMED:
+                    entry, rule = self.proxy._record(self.command, self.path, service, operation)
+                    if rule is None:
+                        self._stream(entry)
+                    else:   # faults need the whole body: the buffered path
+                        self._proxy_recorded(self._read_body(), service, operation, entry, rule)
+                    return
+            super()._dispatch()
+        except (BrokenPipeError, ConnectionResetError, socket.timeout, OSError):
+            self.close_connection = True
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _dispatch
+
+    # -- S3 bodies in pieces: memory stays flat whatever the object size.
+    def _stream(self, entry):
+        p = self.proxy
+        conn = http.client.HTTPConnection(p.upstream_host, p.upstream_port,
+                                          timeout=p.upstream_timeout)
+        try:
+            conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+            for k, v in self.headers.items():
+                if k.lower() not in HOP_HEADERS:
+                    conn.putheader(k, v)
+            chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+            length = int(self.headers.get("Content-Length") or 0)
+            if chunked:
+                conn.putheader("Transfer-Encoding", "chunked")
+            elif length or self.command in ("POST", "PUT", "PATCH"):
+                conn.putheader("Content-Length", str(length))
+            conn.endheaders()
+            if chunked:
+                self._relay_chunked_request(conn)
+            else:
+                left = length
+                while left > 0:
+                    piece = self.rfile.read(min(PIECE, left))
+                    if not piece:
+                        raise ConnectionResetError("client body ended early")
+                    conn.send(piece)
+                    left -= len(piece)
+            resp = conn.getresponse()
+        except (OSError, http.client.HTTPException) as e:
+            conn.close()
+            p._finish(entry, 502)
+            self.close_connection = True
+            self._send(502, [("Content-Type", "text/plain")],
+                       ("awsmodel: upstream: %s\n" % e).encode())
+            return
+        try:
+            p._finish(entry, resp.status)
+            self.send_response_only(resp.status, resp.reason)
+            for k, v in resp.getheaders():
+                if k.lower() not in HOP_HEADERS:
+                    self.send_header(k, v)
+            length = resp.getheader("Content-Length")
+            bodyless = self.command == "HEAD" or resp.status < 200 or resp.status in (204, 304)
+            if bodyless:
+                if length is not None and self.command == "HEAD":
+                    self.send_header("Content-Length", length)
+                self.end_headers()
+            elif length is not None:
+                self.send_header("Content-Length", length)
+                self.end_headers()
+                while True:
+                    piece = resp.read(PIECE)
+                    if not piece:
+                        break
+                    self.wfile.write(piece)
+            else:
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                while True:
+                    piece = resp.read(PIECE)
+                    if not piece:
+                        break
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        finally:
+            conn.close()
+
+    def _relay_chunked_request(self, conn):
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass    # trailers
+                conn.send(b"0\r\n\r\n")
+                return
+            while size > 0:
+                piece = self.rfile.read(min(PIECE, size))
+                if not piece:
+                    raise ConnectionResetError("client body ended early")
+                conn.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+                size -= len(piece)
+            self.rfile.readline()
+
+    # -- the model: answer before moto, or rewrite moto's answer.
+    def _proxy_recorded(self, body, service, operation, entry, rule):
+        self._undo = None
+        try:
+            self._model_proxy(body, service, operation, entry, rule)
+        finally:
+            if self._undo:      # moto never answered: give the reserved update back
+                self.proxy._undo_update(self._undo)
+                self._undo = None
+
+    def _model_proxy(self, body, service, operation, entry, rule):
+        # A rule that answers in moto's place (status, reset, garbage, truncate...) wins;
+        # one that only delays or corrupts lets the request reach the model.
+        if rule is None or rule["kind"] in ("delay", "stall", "corrupt_body"):
+            pre = self.proxy._before(self, service, operation, body)
+            if pre is not None:
+                status, headers, data = pre
+                with self.proxy._lock:
+                    entry["status"] = status
+                    entry["fault"] = "model"
+                self._send(status, headers, data)
+                return
+        super()._proxy_recorded(body, service, operation, entry, rule)
+
+    def _answer(self, service, operation, body, status, reason, headers, data):
+        return self.proxy._after(self, service, operation, body, status, reason, headers, data)
+
+    def _control(self, body):
+        what = self.path[len("/__proxy/"):].split("?")[0].strip("/")
+        if what == "model" and self.command == "GET":
+            out = {"throttled": self.proxy.lambda_throttled(),
+                   "violations": self.proxy.violations()}
+            self._send(200, [("Content-Type", "application/json")], json.dumps(out).encode())
+            return
+        if what == "model/reset" and self.command == "POST":
+            self.proxy.reset_model()
+            self._send(200, [("Content-Type", "application/json")], b'{"ok": true}')
+            return
+        super()._control(body)
+
+
+class AwsModel(FaultProxy):
+    """FaultProxy plus the AWS behaviours moto lacks (see the module docstring)."""
+
+    handler_class = _ModelHandler
+
+    def __init__(self, upstream_endpoint, scale=0.02, fn_pending_s=5, fn_update_s=5,
+                 esm_transition_s=5, queue_deleted_recently_s=60, list_lag_s=10,
+                 lambda_rps=15, lambda_get_rps=100, lambda_policy_rps=15,
+                 throttle_fraction=0.0, seed=1, **kw):
+        super().__init__(upstream_endpoint, **kw)
+        self.scale = scale
+        self.fn_pending_s = fn_pending_s
+        self.fn_update_s = fn_update_s
+        self.esm_transition_s = esm_transition_s
+        self.queue_deleted_recently_s = queue_deleted_recently_s
+        self.list_lag_s = list_lag_s
+        self.lambda_rps = lambda_rps
+        self.lambda_get_rps = lambda_get_rps
+        self.lambda_policy_rps = lambda_policy_rps
+        self.throttle_fraction = throttle_fraction
+        self.seed = seed
+        self._mlock = threading.RLock()   # the model; never held while waiting on moto
+        self.reset_model()
+
+    # ---------------------------------------------------------------- public API
+    def reset_model(self):
+        """Forget every modelled function, mapping, queue, counter and history."""
+        with self._mlock:
+            self._fns = {}              # name -> _Fn
+            self._fails = {}            # (name, "create"|"update") -> (reason, code)
+            self._esms = {}             # uuid -> _Esm
+            self._reserved = {}         # function name -> reserved concurrency
+            self._history = {}          # function name -> [(t, bound)]
+            self._deleted_queues = {}   # queue name -> time deleted
+            self._fresh = {}            # ("sqs"|"lambda", name) -> time created or tagged
+            self._throttled = 0
+            self._violations = []
+            self._rng = random.Random(self.seed)
+            # [quotas]: one bucket per limit, shared by every client; burst = rate.
+            self._buckets = {"control": TokenBucket(self.lambda_rps),
+                             "GetFunction": TokenBucket(self.lambda_get_rps),
+                             "GetPolicy": TokenBucket(self.lambda_policy_rps)}
+
+    def fail_function(self, name, reason="Modelled failure.", on="create",
+                      code="InternalError"):
+        """The function ends its create (State Failed) or update (LastUpdateStatus
+        Failed) with reason/code once that transition ends. Applies to the transition in
+        progress, else to the next one of that kind."""
+        if on not in ("create", "update"):
+            raise ValueError("on must be 'create' or 'update'")
+        now = time.time()
+        with self._mlock:
+            fn = self._fns.get(name)
+            if on == "create" and fn and now < fn.pending_until:
+                fn.create_fail = (reason, code)
+            elif on == "update" and fn and fn.updated and now < fn.update_until:
+                fn.update_fail = (reason, code)
+            else:
+                self._fails[(name, on)] = (reason, code)
+
+    def function_state(self, name):
+        """The modelled State/LastUpdateStatus fields of a function, or None."""
+        with self._mlock:
+            fn = self._fns.get(name)
+            return fn.state(time.time()) if fn else None
+
+    def mapping_state(self, mapping_uuid):
+        """The modelled State of a mapping, or None once it is gone/unknown."""
+        with self._mlock:
+            self._settle(time.time())
+            m = self._esms.get(mapping_uuid)
+            return m.state if m else None
+
+    def limit_history(self, function_name_):
+        """[(t, bound)] after every successful change affecting the function's
+        concurrency: bound 0 = no enabled mapping, None = unlimited, else
+        min(reserved concurrency, MaximumConcurrency) of what is set."""
+        with self._mlock:
+            self._settle(time.time())
+            return list(self._history.get(function_name_, []))
+
+    def max_bound(self, function_name_):
+        """Largest bound in the history (None if unlimited at some point; 0 if none)."""
+        h = self.limit_history(function_name_)
+        if any(b is None for _, b in h):
+            return None
+        return max((b for _, b in h), default=0)
+
+    def lambda_throttled(self):
+        """How many 429 TooManyRequestsException the limiter (and chaos) answered."""
+        with self._mlock:
+            return self._throttled
+
+    def violations(self):
+        """[{time, service, operation, target, rule, ...}] requests that broke a modelled
+        rule and were refused (409/400), e.g. an update while InProgress."""
+        with self._mlock:
+            return [dict(v) for v in self._violations]
+
+    # ---------------------------------------------------------------- internals
+    def _d(self, aws_seconds):
+        return aws_seconds * self.scale
+
+    def _violate(self, now, service, operation, target, rule, **extra):
+        v = {"time": now, "service": service, "operation": operation, "target": target,
+             "rule": rule}
+        v.update(extra)
+        self._violations.append(v)
+
+    def _bound(self, fn):
+        contrib = []
+        for m in self._esms.values():
+            if m.fn == fn:
+                enabled, maxc = m.loosest()
+                if enabled:
+                    contrib.append(maxc)
+        if not contrib:
+            return 0
+        mbound = None if any(c is None for c in contrib) else sum(contrib)
+        vals = [v for v in (self._reserved.get(fn), mbound) if v is not None]
+        return min(vals) if vals else None
+
+    def _note_bound(self, fn, t):
+        if fn:
+            self._history.setdefault(fn, []).append((t, self._bound(fn)))
+
+    def _settle(self, now):
+        """End every mapping transition whose time has come (in time order)."""
+        due = sorted((m.until, m.uuid) for m in self._esms.values()
+                     if m.state in ESM_TRANSITIONAL and m.until <= now)
+        for until, u in due:
+            m = self._esms[u]
+            if m.state == "Deleting":
+                del self._esms[u]
+            else:
+                m.cur = m.target
+                m.state = m.settled_state()
+            self._note_bound(m.fn, until)
+
+    def _throttle(self, operation, now):
+        """Retry-After seconds (int >= 1) when this Lambda call is over its limit."""
+        if operation in NOT_RATE_LIMITED:
+            return None
+        bucket = self._buckets.get(operation, self._buckets["control"])
+        wait = bucket.take(time.monotonic())
+        if wait <= 0 and self.throttle_fraction > 0 and self._rng.random() < self.throttle_fraction:
+            wait = 1.0
+        if wait <= 0:
+            return None
+        self._throttled += 1
+        return max(1, int(math.ceil(wait)))
+
+    @staticmethod
+    def _sqs_params(h, body):
+        """(params dict, "json"|"query") of an SQS request."""
+        ctype = h.headers.get("Content-Type", "")
+        if "x-amz-json" in ctype or h.headers.get("X-Amz-Target"):
+            return _json(body) or {}, "json"
+        q = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+        q.update(urllib.parse.parse_qs(h.path.partition("?")[2]))
+        return {k: v[0] for k, v in q.items()}, "query"
+
+    @staticmethod
+    def _queue_name(params):
+        if params.get("QueueName"):
+            return params["QueueName"]
+        url = params.get("QueueUrl") or ""
+        return url.rstrip("/").rsplit("/", 1)[-1] if url else None
+
+    def _before(self, h, service, operation, body):
+        """An answer the model gives instead of moto, or None to forward."""
+        now = time.time()
+        path = h.path.split("?")[0]
+        with self._mlock:
+            self._settle(now)
+            if service == "lambda":
+                return self._lambda_before(h, operation, path, body, now)
+            if service == "sqs" and operation == "CreateQueue":
+                params, proto = self._sqs_params(h, body)
+                name = self._queue_name(params)
+                gone = self._deleted_queues.get(name)
+                if gone is not None and now - gone < self._d(self.queue_deleted_recently_s):
+                    self._violate(now, service, operation, name, "QueueDeletedRecently")
+                    return self._sqs_deleted_recently(proto)
+        return None
+
+    def _lambda_before(self, h, operation, path, body, now):
+        retry = self._throttle(operation, now)
+        if retry:
+            # [429]
+            return lambda_error(429, "TooManyRequestsException", "Rate exceeded",
+                                {"Reason": "CallerRateLimitExceeded"},
+                                [("Retry-After", str(retry))])
+        m = _FN_PATH.match(path)
+        name = function_name(m.group(1)) if m else None
+        fn = self._fns.get(name) if name else None
+        if fn is not None:
+            st = fn.state(now)
+            arn_hint = fn.arn or "function:%s" % name
+            if operation in BLOCKED_PENDING and st["State"] in ("Pending", "Failed"):
+                # [states]: these fail while Pending; a Failed function "must be
+                # deleted and recreated".
+                self._violate(now, "lambda", operation, name, "function " + st["State"])
+                return lambda_error(409, "ResourceConflictException",
+                                    "The operation cannot be performed at this time. The function "
+                                    "is currently in the following state: %s" % st["State"])
+            if operation in BLOCKED_UPDATING and st.get("LastUpdateStatus") == "InProgress":
+                # [states]: one update at a time.
+                self._violate(now, "lambda", operation, name, "update InProgress")
+                return lambda_error(409, "ResourceConflictException",
+                                    "The operation cannot be performed at this time. An update is "
+                                    "in progress for resource: %s" % arn_hint)
+            if operation in UPDATES:
+                # Reserve the transition now so a racing update is refused; undone in
+                # _after if moto refuses the request.
+                h._undo = (fn, fn.updated, fn.update_until, fn.update_fail)
+                fn.updated = True
+                fn.update_until = now + self._d(self.fn_update_s)
+                fn.update_fail = self._fails.pop((name, "update"), None)
+        m = _ESM_PATH.match(path)
+        esm = self._esms.get(urllib.parse.unquote(m.group(1))) if m else None
+        if esm is not None:
+            if operation in ("UpdateEventSourceMapping", "DeleteEventSourceMapping") \
+                    and esm.state in ESM_TRANSITIONAL:
+                # [esm]: ResourceInUseException, HTTP 400 in the Lambda API model.
+                self._violate(now, "lambda", operation, esm.uuid, "mapping " + esm.state)
+                return lambda_error(400, "ResourceInUseException",
+                                    "Cannot %s the event source mapping because it is in use "
+                                    "(state %s)." % ("update" if operation.startswith("Update")
+                                                     else "delete", esm.state))
+            if operation == "GetEventSourceMapping" and esm.state == "Deleting":
+                # moto has already forgotten it; AWS still shows it for a while [esm].
+                cfg = dict(esm.config, State="Deleting")
+                return 200, [("Content-Type", "application/json"),
+                             ("x-amzn-RequestId", _request_id())], json.dumps(cfg).encode()
+        return None
+
+    def _undo_update(self, undo):
+        with self._mlock:
+            fn, updated, until, fail = undo
+            fn.updated, fn.update_until, fn.update_fail = updated, until, fail
+
+    def _sqs_deleted_recently(self, proto):
+        msg = ("You must wait 60 seconds after deleting a queue before you can create "
+               "another queue with the same name.")
+        if proto == "json":
+            # [sqsjson]
+            return 400, [("Content-Type", "application/x-amz-json-1.0"),
+                         ("x-amzn-query-error", "AWS.SimpleQueueService.QueueDeletedRecently;Sender"),
+                         ("x-amzn-RequestId", _request_id())], \
+                json.dumps({"__type": "com.amazonaws.sqs#QueueDeletedRecently",
+                            "message": msg}).encode()
+        xml = ('<?xml version="1.0"?><ErrorResponse xmlns="http://queue.amazonaws.com/doc/'
+               '2012-11-05/"><Error><Type>Sender</Type><Code>AWS.SimpleQueueService.'
+               'QueueDeletedRecently</Code><Message>%s</Message><Detail/></Error>'
+               '<RequestId>%s</RequestId></ErrorResponse>' % (msg, _request_id()))
+        return 400, [("Content-Type", "text/xml")], xml.encode()
+
+    def _after(self, h, service, operation, body, status, reason, headers, data):
+        """moto's answer rewritten as AWS would send it; model updated on success."""
+        now = time.time()
+        path = h.path.split("?")[0]
+        with self._mlock:
+            undo, h._undo = h._undo, None
+            if not 200 <= status < 300:
+                if undo:
+                    self._undo_update(undo)
+                return status, reason, headers, data
+            if service == "lambda":
+                new = self._lambda_after(h, operation, path, body, data, now)
+            elif service == "sqs":
+                new = self._sqs_after(h, operation, body, data, now)
+            elif service == "tagging" and operation == "GetResources":
+                new = self._tagging_after(data, now)
+            else:
+                new = None
+        if new is None:
+            return status, reason, headers, data
+        return status, reason, headers, new
+
+    def _fn_rewrite(self, cfg, now):
+        """Put the modelled state fields into one FunctionConfiguration dict."""
+        if not isinstance(cfg, dict):
+            return
+        fn = self._fns.get(cfg.get("FunctionName"))
+        if fn is None:
+            return
+        for k in STATE_FIELDS:
+            cfg.pop(k, None)
+        cfg.update(fn.state(now))
+
+    def _lambda_after(self, h, operation, path, body, data, now):
+        m = _FN_PATH.match(path)
+        name = function_name(m.group(1)) if m else None
+        if operation == "CreateFunction":
+            out = _json(data)
+            if out is None:
+                return None
+            name = out.get("FunctionName") or (_json(body) or {}).get("FunctionName")
+            fn = self._fns[name] = _Fn(now, self._d(self.fn_pending_s))
+            fn.create_fail = self._fails.pop((name, "create"), None)
+            fn.arn = out.get("FunctionArn")
+            self._fresh[("lambda", name)] = now
+            self._fn_rewrite(out, now)
+            return json.dumps(out).encode()
+        if operation in ("GetFunctionConfiguration", "UpdateFunctionCode",
+                         "UpdateFunctionConfiguration"):
+            out = _json(data)
+            if out is None:
+                return None
+            self._fn_rewrite(out, now)
+            return json.dumps(out).encode()
+        if operation == "GetFunction":
+            out = _json(data)
+            if out is None:
+                return None
+            self._fn_rewrite(out.get("Configuration"), now)
+            return json.dumps(out).encode()
+        if operation == "ListFunctions":
+            out = _json(data)
+            if out is None:
+                return None
+            for cfg in out.get("Functions") or []:   # [list]
+                for k in STATE_FIELDS:
+                    cfg.pop(k, None)
+            return json.dumps(out).encode()
+        if operation == "DeleteFunction":
+            self._fns.pop(name, None)
+            self._fresh.pop(("lambda", name), None)
+            return None
+        if operation == "PutFunctionConcurrency":
+            req = _json(body) or {}
+            self._reserved[name] = req.get("ReservedConcurrentExecutions")
+            self._note_bound(name, now)
+            return None
+        if operation == "DeleteFunctionConcurrency":
+            self._reserved.pop(name, None)
+            self._note_bound(name, now)
+            return None
+        if operation in ("TagResource", "UntagResource"):
+            t = _TAG_PATH.match(path)
+            key = arn_key(urllib.parse.unquote(t.group(1))) if t else None
+            if key:
+                self._fresh[key] = now
+            return None
+        if operation == "CreateEventSourceMapping":
+            out = _json(data)
+            req = _json(body) or {}
+            if out is None or not out.get("UUID"):
+                return None
+            fn = function_name(out.get("FunctionArn") or req.get("FunctionName"))
+            target = (req.get("Enabled", True) is not False,
+                      (req.get("ScalingConfig") or {}).get("MaximumConcurrency"))
+            esm = _Esm(out["UUID"], fn, dict(out), target, now,
+                       now + self._d(self.esm_transition_s))
+            self._esms[esm.uuid] = esm
+            self._note_bound(fn, now)
+            out["State"] = "Creating"
+            out.pop("StateTransitionReason", None)
+            out["StateTransitionReason"] = "USER_INITIATED"
+            return json.dumps(out).encode()
+        if operation in ("UpdateEventSourceMapping", "DeleteEventSourceMapping",
+                         "GetEventSourceMapping"):
+            e = _ESM_PATH.match(path)
+            esm = self._esms.get(urllib.parse.unquote(e.group(1))) if e else None
+            out = _json(data)
+            if esm is None or out is None:
+                return None
+            if operation == "UpdateEventSourceMapping":
+                req = _json(body) or {}
+                enabled, maxc = esm.cur
+                new_enabled = req["Enabled"] is not False if "Enabled" in req else enabled
+                if "ScalingConfig" in req:
+                    maxc = (req.get("ScalingConfig") or {}).get("MaximumConcurrency")
+                esm.target = (new_enabled, maxc)
+                esm.state = ("Enabling" if new_enabled and not enabled else
+                             "Disabling" if enabled and not new_enabled else "Updating")
+                esm.until = now + self._d(self.esm_transition_s)
+                self._note_bound(esm.fn, now)
+            elif operation == "DeleteEventSourceMapping":
+                esm.target = (False, esm.cur[1])
+                esm.state = "Deleting"
+                esm.until = now + self._d(self.esm_transition_s)
+                self._note_bound(esm.fn, now)
+            esm.config = dict(out)
+            out["State"] = esm.state
+            return json.dumps(out).encode()
+        if operation == "ListEventSourceMappings":
+            out = _json(data)
+            if out is None:
+                return None
+            listed = out.get("EventSourceMappings") or []
+            seen = set()
+            for cfg in listed:
+                esm = self._esms.get(cfg.get("UUID"))
+                if esm is not None:
+                    cfg["State"] = esm.state
+                    seen.add(esm.uuid)
+            q = urllib.parse.parse_qs(h.path.partition("?")[2])
+            want_fn = function_name(q["FunctionName"][0]) if q.get("FunctionName") else None
+            want_src = q["EventSourceArn"][0] if q.get("EventSourceArn") else None
+            for esm in self._esms.values():     # Deleting: gone from moto, not from AWS
+                if esm.state == "Deleting" and esm.uuid not in seen \
+                        and want_fn in (None, esm.fn) \
+                        and want_src in (None, esm.config.get("EventSourceArn")):
+                    listed.append(dict(esm.config, State="Deleting"))
+            out["EventSourceMappings"] = listed
+            return json.dumps(out).encode()
+        return None
+
+    def _sqs_after(self, h, operation, body, data, now):
+        params, proto = self._sqs_params(h, body)
+        if operation == "CreateQueue":
+            name = self._queue_name(params)
+            if name:
+                self._fresh[("sqs", name)] = now
+                self._deleted_queues.pop(name, None)
+            return None
+        if operation == "DeleteQueue":
+            name = self._queue_name(params)
+            if name:
+                self._deleted_queues[name] = now
+                self._fresh.pop(("sqs", name), None)
+            return None
+        if operation in ("TagQueue", "UntagQueue"):
+            name = self._queue_name(params)
+            if name:
+                self._fresh[("sqs", name)] = now
+            return None
+        if operation == "ListQueues":
+            lag = self._d(self.list_lag_s)
+
+            def hidden(url):
+                t = self._fresh.get(("sqs", url.rstrip("/").rsplit("/", 1)[-1]))
+                return t is not None and now - t < lag
+            if proto == "json":
+                out = _json(data)
+                if out is None or "QueueUrls" not in out:
+                    return None
+                out["QueueUrls"] = [u for u in out["QueueUrls"] if not hidden(u)]
+                return json.dumps(out).encode()
+            text = data.decode("utf-8", "replace")
+            return re.sub(r"\s*<QueueUrl>([^<]*)</QueueUrl>",
+                          lambda mm: "" if hidden(mm.group(1)) else mm.group(0), text).encode()
+        return None
+
+    def _tagging_after(self, data, now):
+        out = _json(data)
+        if out is None:
+            return None
+        lag = self._d(self.list_lag_s)
+
+        def hidden(arn):
+            t = self._fresh.get(arn_key(arn))
+            return t is not None and now - t < lag
+        out["ResourceTagMappingList"] = [r for r in out.get("ResourceTagMappingList") or []
+                                         if not hidden(r.get("ResourceARN"))]
+        return json.dumps(out).encode()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="AWS-faithful layer in front of moto")
+    ap.add_argument("--upstream", required=True, help="e.g. http://127.0.0.1:5000 (moto_server)")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--scale", type=float, default=0.02)
+    args = ap.parse_args(argv)
+    aws = AwsModel(args.upstream, port=args.port, scale=args.scale).start()
+    print(aws.endpoint, flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    while not done.wait(1):
+        pass
+    aws.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
