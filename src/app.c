@@ -160,6 +160,7 @@ void app_stats_json(const struct app *app, cJSON *obj)
 	cJSON *b = cJSON_AddObjectToObject(obj, "lambda_budget");
 	cJSON_AddStringToObject(b, "mode", app->budget ? "shared" : "local");
 	cJSON_AddNumberToObject(b, "throttled", (double)aws_stats_throttled(app->aws));
+	cJSON_AddNumberToObject(b, "retries", (double)aws_stats_lambda_retries(app->aws));
 	if (app->budget) {
 		struct bshared_stats bs;
 		bshared_stats(app->budget, &bs);

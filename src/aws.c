@@ -49,6 +49,7 @@ struct aws {
 	struct usage usage[BUDGET_COUNT];
 	int waiting[BUDGET_COUNT];            /* calls due and waiting for a token */
 	long throttled;
+	long lambda_retries;
 	struct retry_quota quota;
 	struct sigv4_key_cache key_cache;     /* derived signing key, reused for a day */
 	unsigned rng;                         /* xorshift state for jitter */
@@ -222,6 +223,11 @@ long aws_stats_mutating(const struct aws *a)
 long aws_stats_throttled(const struct aws *a)
 {
 	return a->throttled;
+}
+
+long aws_stats_lambda_retries(const struct aws *a)
+{
+	return a->lambda_retries;
 }
 
 void aws_set_budget_source(struct aws *a, aws_budget_claim_fn claim, void *ctx, const double rate[2])
@@ -605,8 +611,11 @@ static int64_t try_start(struct pending *p, int64_t now)
 	st->requests++;
 	if (c->attempts > 1)
 		st->retries++;
-	if (c->service == SVC_LAMBDA)
+	if (c->service == SVC_LAMBDA) {
 		a->lambda_requests++;
+		if (c->attempts > 1)
+			a->lambda_retries++;
+	}
 	if (aws_op_is_mutating(c->op))
 		a->mutating_requests++;
 	http_response_free(&p->resp);

@@ -78,6 +78,8 @@ long aws_stats_mutating(const struct aws *a);
 int aws_op_is_mutating(const char *op);
 /* Lambda requests answered with a throttle (429 / TooManyRequestsException). */
 long aws_stats_throttled(const struct aws *a);
+/* Lambda requests that were retries. */
+long aws_stats_lambda_retries(const struct aws *a);
 
 /* Budgets a shared source can fill (budget_shared.c), else metered locally. */
 enum { AWS_BUDGET_LAMBDA = 0, AWS_BUDGET_LAMBDA_GET = 1 };
