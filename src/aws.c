@@ -46,6 +46,8 @@ struct aws {
 	double claim_rate[BUDGET_COUNT];
 	struct budget_grant grants[BUDGET_COUNT];
 	int64_t claim_after[BUDGET_COUNT];    /* monotonic ms: no claim before */
+	int64_t shared_after;                 /* monotonic ms: after a failed claim, local until then */
+	int claim_warned;
 	struct usage usage[BUDGET_COUNT];
 	int waiting[BUDGET_COUNT];            /* calls due and waiting for a token */
 	long throttled;
@@ -249,6 +251,7 @@ static int64_t wall_us(void)
 }
 
 #define USAGE_WINDOW_MS 500
+#define SHARED_RETRY_MS 10000
 
 static void usage_roll(struct usage *u, int64_t now)
 {
@@ -268,7 +271,7 @@ static int usage_recent(struct usage *u, int64_t now)
 /* Take a token of class bc for one request: 0 when taken, else ms to wait. */
 static int64_t budget_acquire(struct aws *a, int bc, int64_t now)
 {
-	if (a->claim) {
+	if (a->claim && now >= a->shared_after) {
 		int64_t us = wall_us();
 		int64_t w = budget_grant_wait_us(&a->grants[bc], us);
 		if (w < 0) {
@@ -279,10 +282,13 @@ static int64_t budget_acquire(struct aws *a, int bc, int64_t now)
 			int64_t wait_us = 0;
 			tp_err e = { 0 };
 			if (a->claim(a->claim_ctx, bc, k, us, &a->grants[bc], &wait_us, &e) < 0) {
-				log_warn("shared Lambda budget unavailable (%s: %.200s): this process now meters "
-					 "itself alone, which is only safe when it is the account's only caller",
-					 e.code, e.message);
-				a->claim = NULL;
+				/* Work goes on: metered by this process alone for a while, then
+				 * the shared budget is tried again. */
+				if (!a->claim_warned++)
+					log_warn("shared Lambda budget unavailable (%s: %.200s): this process meters "
+						 "itself alone for %d s at a time until it is back",
+						 e.code, e.message, SHARED_RETRY_MS / 1000);
+				a->shared_after = now + SHARED_RETRY_MS;
 				return budget_acquire(a, bc, now);
 			}
 			if (wait_us > 0) {

@@ -91,7 +91,8 @@ typedef int (*aws_budget_claim_fn)(void *ctx, int cls, int k, int64_t now_us,
 
 /* Meter Lambda calls with grants from claim (rate[cls]: the rate it books
  * at, for claim sizing) instead of this process's own token buckets. When
- * claim fails the process falls back to its own buckets, with a warning. */
+ * claim fails the process meters itself with its own buckets for 10 s
+ * (warning once), then tries the source again. */
 void aws_set_budget_source(struct aws *a, aws_budget_claim_fn claim, void *ctx, const double rate[2]);
 
 #endif
