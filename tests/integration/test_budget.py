@@ -25,8 +25,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import TASKPIPE, Moto  # noqa: E402
+from harness import TASKPIPE, Moto, run_taskpipe  # noqa: E402
 from awsmodel import AwsModel  # noqa: E402
+from awsproxy import FaultProxy  # noqa: E402
 from test_pipelines import Env  # noqa: E402
 from test_bootstrap import Bootstrap  # noqa: E402
 from runtime_emulator import stream_records  # noqa: E402
@@ -172,14 +173,66 @@ class TestSharedLambdaBudget(unittest.TestCase):
         self.assertLess(fig["writes_per_lambda_call"], 0.5, fig["summary"])
 
     def test_control_per_process_buckets_exceed_the_account_limit(self):
-        # The old behaviour, kept as TASKPIPE_LAMBDA_BUDGET=local: each process
+        # The old metering, kept as TASKPIPE_LAMBDA_BUDGET=local: each process
         # assumes the whole 15/s, so together they offer far more than AWS takes.
         fig = self.run_concurrent("shl", controllers=3, TASKPIPE_LAMBDA_BUDGET="local")
         self.assertGreater(fig["peak_offered_rps"], 25, fig["summary"])
         self.assertGreater(fig["throttled"], 20, fig["summary"])
+        # Even so, dozens of throttles against a 25-token quota (5 tokens a
+        # retry before) neither exhaust it nor fail work: throttle retries of
+        # metered Lambda calls are paced by the budget and cost no quota.
+        self.assertEqual(fig["quota_exhausted"], 0, fig["stderr"])
+        self.assertEqual(fig["codes"], [0], fig["stderr"])
+        self.assertEqual(fig["controller_failures"], [0, 0, 0], fig["stderr"])
         for doc in fig["docs"]:
-            if doc:
-                self.assertEqual(doc["lambda_budget"]["mode"], "local")
+            self.assertEqual(doc["lambda_budget"]["mode"], "local")
+        self.assertGreater(fig["lambda_retries"], 5, fig["summary"])
+
+
+class TestThrottleRetries(unittest.TestCase):
+    """A throttle (from a caller outside taskpipe's budget) slows a Lambda
+    call down, never fails it: Retry-After (seconds) is honoured and paced
+    throttle retries get up to 8 attempts instead of 3."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+
+    def setUp(self):
+        self.proxy = FaultProxy(self.moto.endpoint).start()
+        self.addCleanup(self.proxy.stop)
+
+    def lambda_list(self, **env):
+        e = self.moto.env(AWS_ENDPOINT_URL=self.proxy.endpoint, **env)
+        return run_taskpipe(["aws", "lambda", "GET", "/2015-03-31/functions/"], e)
+
+    def rule(self, headers, times):
+        self.proxy.add_rule({"match": {"service": "lambda", "operation": "ListFunctions"},
+                             "times": times, "action": {"status": 429, "headers": headers}})
+
+    def test_retry_after_seconds_honoured(self):
+        # Without Retry-After the first throttle backoff is at most 1 s (full
+        # jitter, 1 s base); Lambda's 429 asks for 2 s: wait at least that.
+        self.rule({"Retry-After": "2"}, 1)
+        r = self.lambda_list()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        t = [x["time"] for x in self.proxy.log()]
+        self.assertEqual(len(t), 2)
+        self.assertGreaterEqual(t[1] - t[0], 1.95)
+        self.assertLess(t[1] - t[0], 4.0)
+
+    def test_five_throttles_then_success(self):
+        self.rule({"Retry-After": "0"}, 5)
+        r = self.lambda_list(TASKPIPE_RETRY_QUOTA="4")   # below one retry's cost: paced retries need none
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([x["status"] for x in self.proxy.log()], [429] * 5 + [200])
+
+    def test_throttled_forever_gives_up_after_8(self):
+        self.rule({"Retry-After": "0"}, -1)
+        r = self.lambda_list()
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(len(self.proxy.log()), 8)
+        self.assertEqual(json.loads(r.stderr.strip().splitlines()[-1])["error"]["status"], 429)
 
 
 if __name__ == "__main__":
