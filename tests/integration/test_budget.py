@@ -116,15 +116,17 @@ class TestSharedLambdaBudget(unittest.TestCase):
                 fig["docs"].append(json.loads(out))
             except ValueError:
                 fig["docs"].append(None)
-        retries = writes = calls = 0
+        retries = writes = calls = tokens = 0
         for d in fig["docs"]:
             if not d:
                 continue
             calls += d.get("lambda_calls", 0)
             retries += d.get("lambda_budget", {}).get("retries", 0)
             writes += d.get("lambda_budget", {}).get("writes", 0)
+            tokens += d.get("lambda_budget", {}).get("tokens", 0)
         fig["lambda_retries"] = retries
         fig["claim_writes"] = writes
+        fig["claim_tokens"] = tokens
         fig["writes_per_lambda_call"] = round(writes / calls, 3) if calls else None
         fig["names"] = names
         fig["cli_names"] = names[controllers:]
