@@ -331,6 +331,7 @@ class _ModelHandler(_Handler):
     # -- the model: answer before moto, or rewrite moto's answer.
     def _proxy_recorded(self, body, service, operation, entry, rule):
         self._undo = None
+        self._t0 = time.time()      # lists are judged as of the moment they were asked
         try:
             self._model_proxy(body, service, operation, entry, rule)
         finally:
@@ -640,9 +641,9 @@ class AwsModel(FaultProxy):
             if service == "lambda":
                 new = self._lambda_after(h, operation, path, body, data, now)
             elif service == "sqs":
-                new = self._sqs_after(h, operation, body, data, now)
+                new = self._sqs_after(h, operation, body, data, now, h._t0)
             elif service == "tagging" and operation == "GetResources":
-                new = self._tagging_after(data, now)
+                new = self._tagging_after(data, h._t0)
             else:
                 new = None
         if new is None:
@@ -779,7 +780,7 @@ class AwsModel(FaultProxy):
             return json.dumps(out).encode()
         return None
 
-    def _sqs_after(self, h, operation, body, data, now):
+    def _sqs_after(self, h, operation, body, data, now, asked):
         params, proto = self._sqs_params(h, body)
         if operation == "CreateQueue":
             name = self._queue_name(params)
@@ -803,7 +804,7 @@ class AwsModel(FaultProxy):
 
             def hidden(url):
                 t = self._fresh.get(("sqs", url.rstrip("/").rsplit("/", 1)[-1]))
-                return t is not None and now - t < lag
+                return t is not None and asked - t < lag
             if proto == "json":
                 out = _json(data)
                 if out is None or "QueueUrls" not in out:
@@ -815,7 +816,7 @@ class AwsModel(FaultProxy):
                           lambda mm: "" if hidden(mm.group(1)) else mm.group(0), text).encode()
         return None
 
-    def _tagging_after(self, data, now):
+    def _tagging_after(self, data, asked):
         out = _json(data)
         if out is None:
             return None
@@ -823,7 +824,7 @@ class AwsModel(FaultProxy):
 
         def hidden(arn):
             t = self._fresh.get(arn_key(arn))
-            return t is not None and now - t < lag
+            return t is not None and asked - t < lag
         out["ResourceTagMappingList"] = [r for r in out.get("ResourceTagMappingList") or []
                                          if not hidden(r.get("ResourceARN"))]
         return json.dumps(out).encode()

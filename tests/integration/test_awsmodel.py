@@ -1,0 +1,567 @@
+"""Tests of awsmodel.py, the AWS-faithful layer over moto: boto3 through the
+layer into moto sees what AWS would send (function and mapping states and the
+conflicts they cause, QueueDeletedRecently, stale list and tagging answers,
+the shared Lambda rate limit with Retry-After, concurrency-bound bookkeeping)
+and S3 bodies stream through with flat memory. Each behaviour is also checked
+against moto directly where that shows moto alone would NOT fail, so the
+layer is what makes the difference."""
+import hashlib
+import http.client
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.parse
+import uuid
+import zipfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Moto, REGION, TASKPIPE, run_taskpipe  # noqa: E402
+from awsmodel import AwsModel, STATE_FIELDS  # noqa: E402
+
+import boto3  # noqa: E402
+import botocore.exceptions as bce  # noqa: E402
+from botocore.config import Config  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ONE_SHOT = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+# Times at scale 0.1: pending/update/mapping transitions 0.5 s, lag 1 s,
+# QueueDeletedRecently 6 s. Wide enough for a loaded 2-core machine.
+SCALE = 0.1
+FAST = 100000   # req/s for tests that are not about the rate limit
+SQS_AUTH = ("AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/sqs/aws4_request, "
+            "SignedHeaders=host;x-amz-date, Signature=00")
+
+
+def uniq(prefix):
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
+
+
+def tiny_zip():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("index.py", "def handler(event, context):\n    return event\n")
+    return buf.getvalue()
+
+
+def wait_for(pred, timeout=10.0, step=0.05):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError("condition not met within %.1fs" % timeout)
+
+
+def client(service, endpoint, config=ONE_SHOT):
+    return boto3.client(service, region_name=REGION, endpoint_url=endpoint,
+                        aws_access_key_id="testing", aws_secret_access_key="testing",
+                        config=config)
+
+
+class LayerTest(unittest.TestCase):
+    rps = FAST
+
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+        cls.role = cls.moto.role_arn()
+
+    def setUp(self):
+        self.aws = AwsModel(self.moto.endpoint, scale=SCALE, lambda_rps=self.rps,
+                            lambda_get_rps=self.rps, lambda_policy_rps=self.rps).start()
+        self.lam = client("lambda", self.aws.endpoint)
+        self.sqs = client("sqs", self.aws.endpoint)
+
+    def tearDown(self):
+        self.aws.stop()
+
+    def create_function(self, name=None):
+        name = name or uniq("fn")
+        out = self.lam.create_function(FunctionName=name, Runtime="python3.12", Role=self.role,
+                                       Handler="index.handler", Code={"ZipFile": tiny_zip()})
+        return name, out
+
+    def active(self, name):
+        def done():
+            c = self.lam.get_function(FunctionName=name)["Configuration"]
+            return c if c["State"] != "Pending" else None
+        return wait_for(done)
+
+    def settled(self, name):
+        def done():
+            c = self.lam.get_function_configuration(FunctionName=name)
+            return c if c.get("LastUpdateStatus") != "InProgress" else None
+        return wait_for(done)
+
+    def assertError(self, cm, code, status):
+        err = cm.exception.response
+        self.assertEqual(err["Error"]["Code"], code)
+        self.assertEqual(err["ResponseMetadata"]["HTTPStatusCode"], status)
+        return err
+
+
+class TestFunctionStates(LayerTest):
+    def test_create_pending_then_active(self):
+        name, out = self.create_function()
+        self.assertEqual(out["State"], "Pending")
+        self.assertEqual(out["StateReasonCode"], "Creating")
+        # Not set until creation completes (API_FunctionConfiguration).
+        self.assertNotIn("LastUpdateStatus", out)
+        cfg = self.lam.get_function(FunctionName=name)["Configuration"]
+        self.assertEqual(cfg["State"], "Pending")
+        cfg = self.active(name)
+        self.assertEqual((cfg["State"], cfg["LastUpdateStatus"]), ("Active", "Successful"))
+        cfg = self.lam.get_function_configuration(FunctionName=name)
+        self.assertEqual((cfg["State"], cfg["LastUpdateStatus"]), ("Active", "Successful"))
+        # moto alone says Active at once: the layer is what models Pending.
+        direct = client("lambda", self.moto.endpoint)
+        other = uniq("fn")
+        self.assertEqual(direct.create_function(
+            FunctionName=other, Runtime="python3.12", Role=self.role,
+            Handler="index.handler", Code={"ZipFile": tiny_zip()})["State"], "Active")
+
+    def test_update_during_pending_and_in_progress_conflicts(self):
+        name, _ = self.create_function()
+        with self.assertRaises(bce.ClientError) as cm:
+            self.lam.update_function_configuration(FunctionName=name, Timeout=5)
+        err = self.assertError(cm, "ResourceConflictException", 409)
+        self.assertEqual(err["ResponseMetadata"]["HTTPHeaders"]["x-amzn-errortype"],
+                         "ResourceConflictException")
+        self.assertIn("Pending", err["Error"]["Message"])
+        with self.assertRaises(self.lam.exceptions.ResourceConflictException):
+            self.lam.publish_version(FunctionName=name)
+        self.active(name)
+        out = self.lam.update_function_configuration(FunctionName=name, Timeout=5)
+        self.assertEqual((out["State"], out["LastUpdateStatus"]), ("Active", "InProgress"))
+        cfg = self.lam.get_function(FunctionName=name)["Configuration"]
+        self.assertEqual(cfg["LastUpdateStatus"], "InProgress")
+        for call in (lambda: self.lam.update_function_code(FunctionName=name, ZipFile=tiny_zip()),
+                     lambda: self.lam.update_function_configuration(FunctionName=name, Timeout=6),
+                     lambda: self.lam.publish_version(FunctionName=name)):
+            with self.assertRaises(bce.ClientError) as cm:
+                call()
+            self.assertError(cm, "ResourceConflictException", 409)
+            self.assertIn("An update is in progress", cm.exception.response["Error"]["Message"])
+        rules = [v["rule"] for v in self.aws.violations()]
+        self.assertEqual(rules, ["function Pending", "function Pending", "update InProgress",
+                                 "update InProgress", "update InProgress"])
+        self.assertEqual(self.settled(name)["LastUpdateStatus"], "Successful")
+        out = self.lam.update_function_code(FunctionName=name, ZipFile=tiny_zip())
+        self.assertEqual(out["LastUpdateStatus"], "InProgress")
+        self.settled(name)
+        self.assertEqual(self.lam.get_function_configuration(FunctionName=name)["Timeout"], 5)
+        self.lam.publish_version(FunctionName=name)
+
+    def test_refused_update_releases_the_slot(self):
+        # An update moto rejects (bad value) must not leave the function InProgress.
+        name, _ = self.create_function()
+        self.active(name)
+        with self.assertRaises(bce.ClientError) as cm:   # moto: 500 for a missing bucket
+            self.lam.update_function_code(FunctionName=name, S3Bucket=uniq("nobucket"),
+                                          S3Key="k")
+        self.assertNotEqual(cm.exception.response["Error"]["Code"], "ResourceConflictException")
+        self.assertEqual(self.aws.function_state(name)["LastUpdateStatus"], "Successful")
+        self.lam.update_function_configuration(FunctionName=name, Timeout=7)
+
+    def test_invoke_during_pending_conflicts(self):
+        name, _ = self.create_function()
+        with self.assertRaises(bce.ClientError) as cm:
+            self.lam.invoke(FunctionName=name, Payload=b"{}")
+        self.assertError(cm, "ResourceConflictException", 409)
+
+    def test_fail_function_on_create(self):
+        name = uniq("fn")
+        self.aws.fail_function(name, reason="ENI limit reached", on="create",
+                               code="EniLimitExceeded")
+        _, out = self.create_function(name)
+        self.assertEqual(out["State"], "Pending")
+        cfg = self.active(name)
+        self.assertEqual((cfg["State"], cfg["StateReason"], cfg["StateReasonCode"]),
+                         ("Failed", "ENI limit reached", "EniLimitExceeded"))
+        with self.assertRaises(bce.ClientError) as cm:   # must be deleted and re-created
+            self.lam.update_function_configuration(FunctionName=name, Timeout=5)
+        self.assertError(cm, "ResourceConflictException", 409)
+        self.lam.delete_function(FunctionName=name)
+        _, out = self.create_function(name)             # the failure was used up
+        self.assertEqual(self.active(name)["State"], "Active")
+
+    def test_fail_function_on_update(self):
+        name, _ = self.create_function()
+        self.active(name)
+        self.aws.fail_function(name, reason="Subnet out of IPs", on="update",
+                               code="SubnetOutOfIPAddresses")
+        self.lam.update_function_configuration(FunctionName=name, Timeout=5)
+        cfg = self.settled(name)
+        self.assertEqual((cfg["State"], cfg["LastUpdateStatus"], cfg["LastUpdateStatusReason"],
+                          cfg["LastUpdateStatusReasonCode"]),
+                         ("Active", "Failed", "Subnet out of IPs", "SubnetOutOfIPAddresses"))
+        self.lam.update_function_configuration(FunctionName=name, Timeout=6)
+        self.assertEqual(self.settled(name)["LastUpdateStatus"], "Successful")
+
+    def test_list_functions_lacks_state_fields(self):
+        name, _ = self.create_function()
+        self.active(name)
+        direct = [f for f in client("lambda", self.moto.endpoint).list_functions()["Functions"]
+                  if f["FunctionName"] == name]
+        self.assertIn("State", direct[0])       # moto alone returns them
+        listed = [f for f in self.lam.list_functions()["Functions"] if f["FunctionName"] == name]
+        self.assertEqual(len(listed), 1)
+        for k in STATE_FIELDS:
+            self.assertNotIn(k, listed[0])
+        self.assertEqual(self.lam.get_function(FunctionName=name)["Configuration"]["State"],
+                         "Active")
+
+
+class TestMappings(LayerTest):
+    def setUp(self):
+        super().setUp()
+        self.fn, _ = self.create_function()
+        url = self.sqs.create_queue(QueueName=uniq("q"))["QueueUrl"]
+        self.qarn = self.sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.active(self.fn)
+
+    def state(self, u):
+        return self.lam.get_event_source_mapping(UUID=u)["State"]
+
+    def in_use(self, call):
+        with self.assertRaises(bce.ClientError) as cm:
+            call()
+        err = self.assertError(cm, "ResourceInUseException", 400)
+        self.assertEqual(err["ResponseMetadata"]["HTTPHeaders"]["x-amzn-errortype"],
+                         "ResourceInUseException")
+
+    def test_states_and_resource_in_use(self):
+        m = self.lam.create_event_source_mapping(FunctionName=self.fn, EventSourceArn=self.qarn,
+                                                 BatchSize=5)
+        u = m["UUID"]
+        self.assertEqual(m["State"], "Creating")
+        self.assertEqual(self.state(u), "Creating")
+        self.in_use(lambda: self.lam.update_event_source_mapping(UUID=u, BatchSize=6))
+        self.in_use(lambda: self.lam.delete_event_source_mapping(UUID=u))
+        wait_for(lambda: self.state(u) == "Enabled")
+        self.assertEqual(self.lam.update_event_source_mapping(UUID=u, Enabled=False)["State"],
+                         "Disabling")
+        self.in_use(lambda: self.lam.update_event_source_mapping(UUID=u, BatchSize=6))
+        wait_for(lambda: self.state(u) == "Disabled")
+        self.assertEqual(self.lam.update_event_source_mapping(UUID=u, Enabled=True)["State"],
+                         "Enabling")
+        wait_for(lambda: self.state(u) == "Enabled")
+        self.assertEqual(self.lam.update_event_source_mapping(UUID=u, BatchSize=7)["State"],
+                         "Updating")
+        self.in_use(lambda: self.lam.delete_event_source_mapping(UUID=u))
+        wait_for(lambda: self.state(u) == "Enabled")
+        self.assertEqual(self.lam.delete_event_source_mapping(UUID=u)["State"], "Deleting")
+        # moto has forgotten it already; AWS still shows it as Deleting.
+        self.assertEqual(self.state(u), "Deleting")
+        listed = self.lam.list_event_source_mappings(FunctionName=self.fn)["EventSourceMappings"]
+        self.assertEqual([(x["UUID"], x["State"]) for x in listed], [(u, "Deleting")])
+        self.in_use(lambda: self.lam.delete_event_source_mapping(UUID=u))
+
+        def gone():
+            try:
+                self.lam.get_event_source_mapping(UUID=u)
+                return False
+            except self.lam.exceptions.ResourceNotFoundException:
+                return True
+        wait_for(gone)
+        self.assertEqual(
+            self.lam.list_event_source_mappings(FunctionName=self.fn)["EventSourceMappings"], [])
+        self.assertEqual([v["rule"] for v in self.aws.violations()],
+                         ["mapping Creating", "mapping Creating", "mapping Disabling",
+                          "mapping Updating", "mapping Deleting"])
+
+    def test_limit_history(self):
+        self.lam.put_function_concurrency(FunctionName=self.fn, ReservedConcurrentExecutions=1)
+        self.assertEqual(self.aws.limit_history(self.fn)[-1][1], 0)   # no mapping yet
+        u = self.lam.create_event_source_mapping(
+            FunctionName=self.fn, EventSourceArn=self.qarn,
+            ScalingConfig={"MaximumConcurrency": 5})["UUID"]
+        wait_for(lambda: self.state(u) == "Enabled")
+        self.assertEqual(self.aws.limit_history(self.fn)[-1][1], 1)
+        self.lam.delete_function_concurrency(FunctionName=self.fn)
+        self.assertEqual(self.aws.limit_history(self.fn)[-1][1], 5)
+        self.lam.update_event_source_mapping(UUID=u, Enabled=False)
+        # While Disabling the mapping may still poll: the bound stays 5 until it settles.
+        self.assertEqual(self.aws.limit_history(self.fn)[-1][1], 5)
+        wait_for(lambda: self.state(u) == "Disabled")
+        h = self.aws.limit_history(self.fn)
+        self.assertEqual([b for _, b in h], [0, 1, 1, 5, 5, 0])
+        self.assertEqual([t for t, _ in h], sorted(t for t, _ in h))
+        self.assertEqual(self.aws.max_bound(self.fn), 5)
+        # No cap at all on an enabled mapping: unlimited (None) shows in max_bound.
+        self.lam.update_event_source_mapping(UUID=u, Enabled=True, ScalingConfig={})
+        wait_for(lambda: self.state(u) == "Enabled")
+        self.assertIsNone(self.aws.limit_history(self.fn)[-1][1])
+        self.assertIsNone(self.aws.max_bound(self.fn))
+
+
+class TestQueues(LayerTest):
+    def test_queue_deleted_recently(self):
+        self.aws.stop()     # a 2 s window instead of 6 s
+        self.aws = AwsModel(self.moto.endpoint, scale=SCALE, queue_deleted_recently_s=20).start()
+        self.sqs = client("sqs", self.aws.endpoint)
+        name = uniq("q")
+        url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        self.sqs.delete_queue(QueueUrl=url)
+        with self.assertRaises(self.sqs.exceptions.QueueDeletedRecently) as cm:
+            self.sqs.create_queue(QueueName=name)
+        err = cm.exception.response
+        self.assertEqual(err["Error"]["Code"], "AWS.SimpleQueueService.QueueDeletedRecently")
+        self.assertEqual(err["ResponseMetadata"]["HTTPStatusCode"], 400)
+        self.assertEqual(err["ResponseMetadata"]["HTTPHeaders"]["x-amzn-query-error"],
+                         "AWS.SimpleQueueService.QueueDeletedRecently;Sender")
+        self.assertEqual(self.aws.violations()[-1]["rule"], "QueueDeletedRecently")
+        # The query (XML) protocol gets the same error in its own format.
+        conn = http.client.HTTPConnection("127.0.0.1", self.aws.port, timeout=10)
+        conn.request("POST", "/", body=urllib.parse.urlencode(
+            {"Action": "CreateQueue", "QueueName": name, "Version": "2012-11-05"}),
+            headers={"Authorization": SQS_AUTH,
+                     "Content-Type": "application/x-www-form-urlencoded"})
+        r = conn.getresponse()
+        xml = r.read().decode()
+        conn.close()
+        self.assertEqual(r.status, 400)
+        self.assertIn("<Code>AWS.SimpleQueueService.QueueDeletedRecently</Code>", xml)
+        # moto alone would have re-created it at once.
+        deleted = self.aws.violations()[0]["time"]
+        with self.assertRaises(self.sqs.exceptions.QueueDeletedRecently):
+            self.sqs.create_queue(QueueName=name)   # still inside the window
+        self.assertLess(time.time() - deleted, 20 * SCALE)
+        time.sleep(max(0.0, 20 * SCALE - (time.time() - deleted)) + 0.2)
+        self.sqs.create_queue(QueueName=name)
+        other = uniq("q")
+        direct = client("sqs", self.moto.endpoint)
+        direct.delete_queue(QueueUrl=direct.create_queue(QueueName=other)["QueueUrl"])
+        direct.create_queue(QueueName=other)
+
+    def test_list_queues_lag(self):
+        prefix = uniq("lag")
+        old = self.sqs.create_queue(QueueName=prefix + "-old")["QueueUrl"]
+        time.sleep(10 * SCALE + 0.1)
+        new = self.sqs.create_queue(QueueName=prefix + "-new")["QueueUrl"]
+
+        def names(endpoint=self.aws.endpoint):   # moto puts the Host it was asked in URLs
+            urls = client("sqs", endpoint).list_queues(QueueNamePrefix=prefix).get("QueueUrls")
+            return sorted(u.rsplit("/", 1)[1] for u in urls or [])
+        old, new = old.rsplit("/", 1)[1], new.rsplit("/", 1)[1]
+        self.assertEqual(names(), [old])
+        self.assertEqual(names(self.moto.endpoint), sorted([old, new]))
+        wait_for(lambda: names() == sorted([old, new]))
+
+    def test_get_resources_lag(self):
+        # moto's tagging API lists SQS queues (not Lambda functions), so queues show it:
+        # one created with the tag, one created earlier and tagged now.
+        tag = uniq("tag")
+        client("resourcegroupstaggingapi", self.moto.endpoint).get_resources(
+            ResourceTypeFilters=["sqs"])    # moto's first tagging call takes seconds
+        url = self.sqs.create_queue(QueueName=uniq("q"), tags={"lagtest": tag})["QueueUrl"]
+        arn1 = self.sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+        def listed(endpoint=self.aws.endpoint):
+            t = client("resourcegroupstaggingapi", endpoint)
+            return sorted(r["ResourceARN"] for r in t.get_resources(
+                ResourceTypeFilters=["sqs"],     # unfiltered, moto's first call takes ~8 s
+                TagFilters=[{"Key": "lagtest", "Values": [tag]}])["ResourceTagMappingList"])
+        self.assertEqual(listed(), [])
+        self.assertEqual(listed(self.moto.endpoint), [arn1])
+        wait_for(lambda: listed() == [arn1])
+        url2 = self.sqs.create_queue(QueueName=uniq("q"))["QueueUrl"]
+        arn2 = self.sqs.get_queue_attributes(
+            QueueUrl=url2, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        time.sleep(10 * SCALE + 0.1)
+        self.sqs.tag_queue(QueueUrl=url2, Tags={"lagtest": tag})
+        self.assertEqual(listed(self.moto.endpoint), sorted([arn1, arn2]))
+        self.assertEqual(listed(), [arn1])
+        wait_for(lambda: listed() == sorted([arn1, arn2]))
+
+
+class TestRateLimit(LayerTest):
+    rps = None   # the AWS defaults
+
+    def setUp(self):
+        self.aws = AwsModel(self.moto.endpoint, scale=SCALE).start()
+        self.lam = client("lambda", self.aws.endpoint)
+        self.sqs = client("sqs", self.aws.endpoint)
+
+    def test_shared_limit_across_threads(self):
+        results = []
+        lock = threading.Lock()
+        clients = [client("lambda", self.aws.endpoint) for _ in range(3)]
+        go = threading.Barrier(4)
+
+        def worker(lam):
+            go.wait()
+            for _ in range(10):
+                try:
+                    lam.list_functions(MaxItems=1)
+                    r = ("ok", None, None)
+                except bce.ClientError as e:
+                    resp = e.response
+                    r = (resp["Error"]["Code"], resp["ResponseMetadata"]["HTTPHeaders"].get(
+                        "retry-after"), resp.get("retryAfterSeconds"))
+                with lock:
+                    results.append((time.monotonic(), r))
+        threads = [threading.Thread(target=worker, args=(c,)) for c in clients]
+        for t in threads:
+            t.start()
+        go.wait()
+        t0 = time.monotonic()
+        for t in threads:
+            t.join()
+        elapsed = time.monotonic() - t0
+        ok = sum(1 for _, r in results if r[0] == "ok")
+        throttled = [r for _, r in results if r[0] != "ok"]
+        self.assertEqual(len(results), 30)
+        self.assertGreater(len(throttled), 0, "30 calls in %.2fs all passed" % elapsed)
+        for code, header, parsed in throttled:
+            self.assertEqual(code, "TooManyRequestsException")
+            self.assertTrue(header.isdigit() and int(header) >= 1, header)
+            self.assertEqual(parsed, header)
+        self.assertLessEqual(ok, 15 * elapsed + 15)
+        self.assertEqual(self.aws.lambda_throttled(), len(throttled))
+        # GetFunction has its own 100/s bucket: not starved by the shared one.
+        name = self.moto.client("lambda").list_functions()["Functions"]
+        if name:
+            self.lam.get_function(FunctionName=name[0]["FunctionName"])
+        # The 429s never reached moto.
+        log = [e for e in self.aws.log() if e["operation"] == "ListFunctions"]
+        self.assertEqual(sum(1 for e in log if e["status"] == 429 and e["fault"] == "model"),
+                         len(throttled))
+
+    def test_chaos_throttles(self):
+        aws = AwsModel(self.moto.endpoint, scale=SCALE, throttle_fraction=1.0).start()
+        try:
+            with self.assertRaises(bce.ClientError) as cm:
+                client("lambda", aws.endpoint).list_functions()
+            self.assertEqual(cm.exception.response["Error"]["Code"], "TooManyRequestsException")
+            self.assertEqual(aws.lambda_throttled(), 1)
+            aws.reset_model()
+            self.assertEqual(aws.lambda_throttled(), 0)
+        finally:
+            aws.stop()
+
+
+class TestS3Streaming(unittest.TestCase):
+    SIZE = 200 * 1024 * 1024
+
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+
+    @staticmethod
+    def hwm_kib(pid):
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmHWM")
+
+    def test_200mib_put_get_flat_memory(self):
+        proc = subprocess.Popen([sys.executable, os.path.join(HERE, "awsmodel.py"),
+                                 "--upstream", self.moto.endpoint],
+                                stdout=subprocess.PIPE, text=True)
+        try:
+            endpoint = proc.stdout.readline().strip()
+            s3 = client("s3", endpoint, Config(retries={"total_max_attempts": 1}))
+            bucket = uniq("big")
+            s3.create_bucket(Bucket=bucket)
+            s3.put_object(Bucket=bucket, Key="warm", Body=b"x" * 1024)
+            s3.get_object(Bucket=bucket, Key="warm")["Body"].read()
+            before = self.hwm_kib(proc.pid)
+            block = os.urandom(1024 * 1024)
+            want = hashlib.sha256()
+            with tempfile.TemporaryFile() as f:
+                for _ in range(self.SIZE // len(block)):
+                    f.write(block)
+                    want.update(block)
+                f.seek(0)
+                s3.put_object(Bucket=bucket, Key="big", Body=f)
+            got = hashlib.sha256()
+            n = 0
+            for piece in s3.get_object(Bucket=bucket, Key="big")["Body"].iter_chunks(1 << 20):
+                got.update(piece)
+                n += len(piece)
+            after = self.hwm_kib(proc.pid)
+            self.assertEqual(n, self.SIZE)
+            self.assertEqual(got.hexdigest(), want.hexdigest())
+            self.assertLess(after - before, 64 * 1024,
+                            "layer peak RSS grew %d KiB" % (after - before))
+            s3.delete_object(Bucket=bucket, Key="big")
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+    def test_faults_still_apply_to_streamed_operations(self):
+        aws = AwsModel(self.moto.endpoint).start()
+        try:
+            s3 = client("s3", aws.endpoint)
+            bucket = uniq("flt")
+            s3.create_bucket(Bucket=bucket)
+            s3.put_object(Bucket=bucket, Key="k", Body=b"hello")
+            aws.add_rule({"match": {"operation": "GetObject"}, "action": {"status": 500}})
+            with self.assertRaises(bce.ClientError) as cm:
+                s3.get_object(Bucket=bucket, Key="k")
+            self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 500)
+            self.assertEqual(s3.get_object(Bucket=bucket, Key="k")["Body"].read(), b"hello")
+            self.assertEqual([(e["operation"], e["status"]) for e in aws.log()[-3:]],
+                             [("PutObject", 200), ("GetObject", 500), ("GetObject", 200)])
+        finally:
+            aws.stop()
+
+
+class TestTaskpipeSeesAwsErrors(LayerTest):
+    """taskpipe's error parser (src/awserr.c) reads the codes the layer sends."""
+
+    def tp_error(self, *args, **env):
+        self.assertTrue(os.access(TASKPIPE, os.X_OK), "taskpipe missing: %s (make)" % TASKPIPE)
+        r = run_taskpipe(["aws"] + list(args), self.moto.env(
+            AWS_ENDPOINT_URL=self.aws.endpoint, AWS_MAX_ATTEMPTS=1, **env), timeout=60)
+        self.assertEqual(r.returncode, 1, r.stderr[-500:])
+        lines = [ln for ln in r.stderr.splitlines() if ln.startswith('{"error"')]
+        self.assertTrue(lines, r.stderr[-500:])
+        return json.loads(lines[-1])["error"]
+
+    def test_codes(self):
+        name = uniq("q")
+        self.sqs.delete_queue(QueueUrl=self.sqs.create_queue(QueueName=name)["QueueUrl"])
+        err = self.tp_error("sqs", "CreateQueue", json.dumps({"QueueName": name}))
+        self.assertEqual((err["code"], err["status"]),
+                         ("AWS.SimpleQueueService.QueueDeletedRecently", 400))
+        fn, _ = self.create_function()
+        err = self.tp_error("lambda", "PUT", "/2015-03-31/functions/%s/configuration" % fn,
+                            '{"Timeout": 5}')
+        self.assertEqual((err["code"], err["status"]), ("ResourceConflictException", 409))
+        self.assertIn("Pending", err["message"])
+        self.aws.throttle_fraction = 1.0
+        err = self.tp_error("lambda", "GET", "/2015-03-31/functions/")
+        self.assertEqual((err["code"], err["status"]), ("TooManyRequestsException", 429))
+
+
+class TestControl(LayerTest):
+    def test_control_api_and_reset(self):
+        name = uniq("q")
+        self.sqs.delete_queue(QueueUrl=self.sqs.create_queue(QueueName=name)["QueueUrl"])
+        with self.assertRaises(bce.ClientError):
+            self.sqs.create_queue(QueueName=name)
+        conn = http.client.HTTPConnection("127.0.0.1", self.aws.port, timeout=5)
+        conn.request("GET", "/__proxy/model")
+        out = json.loads(conn.getresponse().read())
+        self.assertEqual([v["rule"] for v in out["violations"]], ["QueueDeletedRecently"])
+        conn.request("POST", "/__proxy/model/reset", body=b"")
+        conn.getresponse().read()
+        conn.close()
+        self.assertEqual(self.aws.violations(), [])
+        self.sqs.create_queue(QueueName=name)      # the deletion was forgotten too
+
+
+if __name__ == "__main__":
+    unittest.main()
