@@ -25,6 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Microsecond times go through ddb_put_long / ddb_get_long. */
+_Static_assert(sizeof(long) >= 8, "budget_shared needs a 64-bit long");
+
 /* Writes per claim at most (each failed condition tells the next form). */
 #define CLAIM_TRIES 4
 
@@ -84,17 +87,11 @@ void bshared_stats(const struct bshared *s, struct bshared_stats *out)
 	*out = s->st;
 }
 
-static void put_n(cJSON *vals, const char *name, int64_t v)
-{
-	char n[32];
-	snprintf(n, sizeof n, "%lld", (long long)v);
-	cJSON_AddStringToObject(cJSON_AddObjectToObject(vals, name), "N", n);
-}
-
+/* tat in item (an AttributeValue map), or -1 when absent. int64 fits a
+ * long on the LP64 targets taskpipe builds for (x86_64, arm64). */
 static int64_t tat_of(const cJSON *item, const char *attr)
 {
-	cJSON *n = cJSON_GetObjectItem(cJSON_GetObjectItem(item, attr), "N");
-	return cJSON_IsString(n) ? strtoll(n->valuestring, NULL, 10) : -1;
+	return ddb_get_long(item, attr, -1);
 }
 
 /* One conditional update. 1: booked, *tat = the new tat; 0: condition
@@ -108,16 +105,16 @@ static int update(struct bshared *s, int cls, int busy, int64_t now, int64_t d, 
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(in, "ExpressionAttributeNames"), "#t",
 				tat_attr[cls]);
 	cJSON *vals = cJSON_AddObjectToObject(in, "ExpressionAttributeValues");
-	put_n(vals, ":now", now);
+	ddb_put_long(vals, ":now", (long)now);
 	if (busy) {
 		cJSON_AddStringToObject(in, "UpdateExpression", "SET #t = #t + :d");
 		cJSON_AddStringToObject(in, "ConditionExpression", "#t >= :now AND #t <= :h");
-		put_n(vals, ":d", d);
-		put_n(vals, ":h", now + BSHARED_HORIZON_US);
+		ddb_put_long(vals, ":d", (long)d);
+		ddb_put_long(vals, ":h", (long)(now + BSHARED_HORIZON_US));
 	} else {
 		cJSON_AddStringToObject(in, "UpdateExpression", "SET #t = :nd");
 		cJSON_AddStringToObject(in, "ConditionExpression", "attribute_not_exists(#t) OR #t < :now");
-		put_n(vals, ":nd", now + d);
+		ddb_put_long(vals, ":nd", (long)(now + d));
 	}
 	cJSON_AddStringToObject(in, "ReturnValues", "UPDATED_NEW");
 	cJSON_AddStringToObject(in, "ReturnValuesOnConditionCheckFailure", "ALL_OLD");

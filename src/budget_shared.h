@@ -2,7 +2,9 @@
  * process of an account and region (controller invocations from the stream,
  * SNS and the schedule, operators' CLI runs) through one state-table item,
  * pk "account#lambda-budget". AWS's limit (15 req/s, GetFunction 100 req/s)
- * is per account and region, not per client, so each process metering
+ * is per account and region, not per client (Lambda developer guide,
+ * "Lambda quotas", API requests: "15 requests per second" for the control
+ * plane other than GetFunction and GetPolicy), so each process metering
  * itself at the full rate lets N processes send N times too much.
  *
  * The item holds, per budget, "tat": the wall-clock time (us) of the next
