@@ -111,8 +111,10 @@ int retry_quota_take(struct retry_quota *q, int io_error)
 }
 
 /* Throttles vs the quota. The SDKs already charge a throttle less than other
- * errors (Retry 2.1: 5 tokens vs 14; aws-smithy-runtime
- * src/client/retries/token_bucket.rs, THROTTLING_RETRY_COST) because a
+ * errors (Retry 2.1: 5 tokens vs 14; the AWS SDK for Rust's
+ * aws-smithy-runtime 1.11+, src/client/retries/token_bucket.rs,
+ * THROTTLING_RETRY_COST and DEFAULT_RETRY_COST; the retry quota itself:
+ * SDKs and Tools reference guide, "Retry behavior") because a
  * throttle is a healthy service asking for slower traffic, and the quota is
  * there to stop retry storms against a failing one. A throttled Lambda call
  * goes back through taskpipe's (drained) control-plane budget, so its
