@@ -202,6 +202,8 @@ void aws_stats_reset(struct aws *a)
 	a->n_stats = 0;
 	a->lambda_requests = 0;
 	a->mutating_requests = 0;
+	a->throttled = 0;
+	a->lambda_retries = 0;
 }
 
 long aws_stats_requests(const struct aws *a)
