@@ -202,6 +202,41 @@ class TestSharedLambdaBudget(unittest.TestCase):
         self.assertGreater(fig["lambda_retries"], 5, fig["summary"])
 
 
+class TestScheduleItem(unittest.TestCase):
+    """The state-table item itself: a schedule booked beyond the 2 s horizon
+    makes a process wait (no Lambda call) until it is within reach, then book
+    after the last booked slot."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+
+    def test_booked_ahead_waits_then_books_after(self):
+        e = Env(self.moto, "shi")
+        e.put({"pipeline": "w"})
+        table = e.prefix + "state"
+        ahead = int((time.time() + 4.0) * 1e6)     # booked until 4 s from now
+        e.ddb.put_item(TableName=table, Item={"pk": {"S": "account#lambda-budget"},
+                                              "tat": {"N": str(ahead)},
+                                              "get_tat": {"N": str(ahead)}})
+        with FaultProxy(self.moto.endpoint) as proxy:
+            t0 = time.time()
+            res, doc = e.apply("w", endpoint=proxy.endpoint)
+            first = min(x["time"] for x in proxy.log() if x["service"] == "lambda")
+        self.assertEqual(res["w"]["status"], "ok", res)
+        # Nothing went to Lambda before the horizon (2 s) reached the booked end.
+        self.assertGreaterEqual(first, ahead / 1e6 - 2.0 - 0.05)
+        self.assertGreaterEqual(first - t0, 1.5)
+        b = doc["lambda_budget"]
+        self.assertGreaterEqual(b["refused"], 1, b)
+        self.assertGreaterEqual(b["tokens"], doc["lambda_calls"], b)
+        # The slots were booked after the old ones: tat moved past them.
+        item = e.ddb.get_item(TableName=table, Key={"pk": {"S": "account#lambda-budget"}},
+                              ConsistentRead=True)["Item"]
+        self.assertGreater(int(item["tat"]["N"]), ahead)
+        self.assertGreater(int(item["get_tat"]["N"]), ahead)
+
+
 class TestThrottleRetries(unittest.TestCase):
     """A throttle (from a caller outside taskpipe's budget) slows a Lambda
     call down, never fails it: Retry-After (seconds) is honoured and paced
