@@ -51,8 +51,16 @@ AWS pages each behaviour is based on:
              60 seconds before creating a queue with the same name" (QueueDeletedRecently)
              https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html
              https://docs.aws.amazon.com/botocore/latest/reference/services/sqs/client/exceptions/QueueDeletedRecently.html
-  [sqsjson]  SQS AWS JSON protocol errors: __type plus x-amzn-query-error "<query code>;Sender"
-             https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-json-faqs.html
+  [sqsjson]  Interpreting SQS JSON API responses: errors carry __type and x-amzn-query-error
+             "<query code>;Sender" (e.g. AWS.SimpleQueueService.NonExistentQueue;Sender)
+             https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-json-api-responses.html
+  [pages]    ListFunctions "returns a maximum of 50 items in each response, even if you set
+             the number higher" (MaxItems, Marker/NextMarker); ListEventSourceMappings the same
+             with 100; SQS ListQueues "includes a maximum of 1,000 results", NextToken only
+             when MaxResults is set. moto ignores all of these and answers everything at once.
+             https://docs.aws.amazon.com/lambda/latest/api/API_ListFunctions.html
+             https://docs.aws.amazon.com/lambda/latest/api/API_ListEventSourceMappings.html
+             https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ListQueues.html
   [lag]      No AWS page gives a number for list staleness. SQS: "After you create a queue,
              you must wait at least one second after the queue is created to be able to use
              the queue" (API_CreateQueue); the Tagging API and SQS/Lambda tag calls are
@@ -62,6 +70,7 @@ AWS pages each behaviour is based on:
              https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_GetResources.html
 """
 import argparse
+import base64
 import http.client
 import json
 import math
@@ -117,6 +126,32 @@ def arn_key(arn):
     if len(parts) >= 7 and parts[2] == "lambda" and parts[5] == "function":
         return ("lambda", parts[6])
     return None
+
+
+_MARK = "awsmodel:"
+
+
+def page_token(offset):
+    """An opaque pagination token (Marker/NextToken) for a list offset."""
+    return base64.b64encode((_MARK + str(offset)).encode()).decode()
+
+
+def page_offset(token):
+    """The offset in a token from page_token(); 0 for none; ValueError if not ours."""
+    if not token:
+        return 0
+    raw = base64.b64decode(token.encode(), validate=True).decode()
+    if not raw.startswith(_MARK) or not raw[len(_MARK):].isdigit():
+        raise ValueError("not a pagination token of this layer")
+    return int(raw[len(_MARK):])
+
+
+def paged(items, token, size, cap):
+    """(this page, next token or None): size items from token's offset, at most cap."""
+    start = page_offset(token)
+    n = max(1, min(int(size or cap), cap))
+    page = items[start:start + n]
+    return page, (page_token(start + n) if start + n < len(items) else None)
 
 
 def _json(data):
@@ -186,9 +221,8 @@ class _Fn:
                     "LastUpdateStatusReasonCode": code}
         out = {"State": "Active", "LastUpdateStatus": "Successful"}
         if self.updated and now < self.update_until:
-            out.update(LastUpdateStatus="InProgress",
-                       LastUpdateStatusReason="The function is being updated.",
-                       LastUpdateStatusReasonCode="Updating")
+            # Only the status: no LastUpdateStatusReasonCode value means "in progress".
+            out["LastUpdateStatus"] = "InProgress"
         elif self.updated and self.update_fail:
             reason, code = self.update_fail
             out.update(LastUpdateStatus="Failed", LastUpdateStatusReason=reason,
@@ -378,7 +412,7 @@ class AwsModel(FaultProxy):
     def __init__(self, upstream_endpoint, scale=0.02, fn_pending_s=5, fn_update_s=5,
                  esm_transition_s=5, queue_deleted_recently_s=60, list_lag_s=10,
                  lambda_rps=15, lambda_get_rps=100, lambda_policy_rps=15,
-                 throttle_fraction=0.0, seed=1, **kw):
+                 throttle_fraction=0.0, seed=1, paginate=True, **kw):
         super().__init__(upstream_endpoint, **kw)
         self.scale = scale
         self.fn_pending_s = fn_pending_s
@@ -391,6 +425,7 @@ class AwsModel(FaultProxy):
         self.lambda_policy_rps = lambda_policy_rps
         self.throttle_fraction = throttle_fraction
         self.seed = seed
+        self.paginate = paginate
         self._mlock = threading.RLock()   # the model; never held while waiting on moto
         self.reset_model()
 
@@ -547,10 +582,18 @@ class AwsModel(FaultProxy):
             self._settle(now)
             if service == "lambda":
                 return self._lambda_before(h, operation, path, body, now)
+            if service == "sqs" and operation == "ListQueues" and self.paginate:
+                params, proto = self._sqs_params(h, body)
+                try:
+                    page_offset(params.get("NextToken"))
+                except ValueError:
+                    return self._sqs_error(proto, "InvalidParameterValue",
+                                           "com.amazonaws.sqs#InvalidParameterValueException",
+                                           "Invalid NextToken value.")
             if service == "sqs" and operation == "CreateQueue":
                 params, proto = self._sqs_params(h, body)
                 name = self._queue_name(params)
-                gone = self._deleted_queues.get(name)
+                gone = self._deleted_queues.get(name)     # [qdr]
                 if gone is not None and now - gone < self._d(self.queue_deleted_recently_s):
                     self._violate(now, service, operation, name, "QueueDeletedRecently")
                     return self._sqs_deleted_recently(proto)
@@ -563,6 +606,15 @@ class AwsModel(FaultProxy):
             return lambda_error(429, "TooManyRequestsException", "Rate exceeded",
                                 {"Reason": "CallerRateLimitExceeded"},
                                 [("Retry-After", str(retry))])
+        if self.paginate and operation in ("ListFunctions", "ListEventSourceMappings"):
+            q = urllib.parse.parse_qs(h.path.partition("?")[2])
+            try:
+                page_offset(q.get("Marker", [""])[0])
+                if not 1 <= int(q.get("MaxItems", ["1"])[0]) <= 10000:
+                    raise ValueError("MaxItems out of range")
+            except ValueError as e:
+                return lambda_error(400, "InvalidParameterValueException",
+                                    "Invalid pagination parameter: %s" % e)
         m = _FN_PATH.match(path)
         name = function_name(m.group(1)) if m else None
         fn = self._fns.get(name) if name else None
@@ -583,7 +635,7 @@ class AwsModel(FaultProxy):
                                     "The operation cannot be performed at this time. An update is "
                                     "in progress for resource: %s" % arn_hint)
             if operation in UPDATES:
-                # Reserve the transition now so a racing update is refused; undone in
+                # [states]: LastUpdateStatus InProgress for fn_update_s. Reserve the transition now so a racing update is refused; undone in
                 # _after if moto refuses the request.
                 h._undo = (fn, fn.updated, fn.update_until, fn.update_fail)
                 fn.updated = True
@@ -613,19 +665,23 @@ class AwsModel(FaultProxy):
             fn.updated, fn.update_until, fn.update_fail = updated, until, fail
 
     def _sqs_deleted_recently(self, proto):
-        msg = ("You must wait 60 seconds after deleting a queue before you can create "
-               "another queue with the same name.")
+        return self._sqs_error(proto, "AWS.SimpleQueueService.QueueDeletedRecently",
+                               "com.amazonaws.sqs#QueueDeletedRecently",
+                               "You must wait 60 seconds after deleting a queue before you can "
+                               "create another queue with the same name.")
+
+    @staticmethod
+    def _sqs_error(proto, query_code, json_type, msg):
+        """An SQS client error (400) in the request's protocol [sqsjson]."""
         if proto == "json":
-            # [sqsjson]
             return 400, [("Content-Type", "application/x-amz-json-1.0"),
-                         ("x-amzn-query-error", "AWS.SimpleQueueService.QueueDeletedRecently;Sender"),
+                         ("x-amzn-query-error", query_code + ";Sender"),
                          ("x-amzn-RequestId", _request_id())], \
-                json.dumps({"__type": "com.amazonaws.sqs#QueueDeletedRecently",
-                            "message": msg}).encode()
+                json.dumps({"__type": json_type, "message": msg}).encode()
         xml = ('<?xml version="1.0"?><ErrorResponse xmlns="http://queue.amazonaws.com/doc/'
-               '2012-11-05/"><Error><Type>Sender</Type><Code>AWS.SimpleQueueService.'
-               'QueueDeletedRecently</Code><Message>%s</Message><Detail/></Error>'
-               '<RequestId>%s</RequestId></ErrorResponse>' % (msg, _request_id()))
+               '2012-11-05/"><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message>'
+               '<Detail/></Error><RequestId>%s</RequestId></ErrorResponse>'
+               % (query_code, msg, _request_id()))
         return 400, [("Content-Type", "text/xml")], xml.encode()
 
     def _after(self, h, service, operation, body, status, reason, headers, data):
@@ -669,7 +725,7 @@ class AwsModel(FaultProxy):
             if out is None:
                 return None
             name = out.get("FunctionName") or (_json(body) or {}).get("FunctionName")
-            fn = self._fns[name] = _Fn(now, self._d(self.fn_pending_s))
+            fn = self._fns[name] = _Fn(now, self._d(self.fn_pending_s))     # [states]
             fn.create_fail = self._fails.pop((name, "create"), None)
             fn.arn = out.get("FunctionArn")
             self._fresh[("lambda", name)] = now
@@ -695,6 +751,14 @@ class AwsModel(FaultProxy):
             for cfg in out.get("Functions") or []:   # [list]
                 for k in STATE_FIELDS:
                     cfg.pop(k, None)
+            if self.paginate:       # [pages]
+                q = urllib.parse.parse_qs(h.path.partition("?")[2])
+                out["Functions"], nxt = paged(out.get("Functions") or [],
+                                              q.get("Marker", [""])[0],
+                                              q.get("MaxItems", [None])[0], 50)
+                out.pop("NextMarker", None)
+                if nxt:
+                    out["NextMarker"] = nxt
             return json.dumps(out).encode()
         if operation == "DeleteFunction":
             self._fns.pop(name, None)
@@ -723,7 +787,7 @@ class AwsModel(FaultProxy):
             fn = function_name(out.get("FunctionArn") or req.get("FunctionName"))
             target = (req.get("Enabled", True) is not False,
                       (req.get("ScalingConfig") or {}).get("MaximumConcurrency"))
-            esm = _Esm(out["UUID"], fn, dict(out), target, now,
+            esm = _Esm(out["UUID"], fn, dict(out), target, now,     # [esm]: Creating
                        now + self._d(self.esm_transition_s))
             self._esms[esm.uuid] = esm
             self._note_bound(fn, now)
@@ -745,7 +809,7 @@ class AwsModel(FaultProxy):
                 if "ScalingConfig" in req:
                     maxc = (req.get("ScalingConfig") or {}).get("MaximumConcurrency")
                 esm.target = (new_enabled, maxc)
-                esm.state = ("Enabling" if new_enabled and not enabled else
+                esm.state = ("Enabling" if new_enabled and not enabled else     # [esm]
                              "Disabling" if enabled and not new_enabled else "Updating")
                 esm.until = now + self._d(self.esm_transition_s)
                 self._note_bound(esm.fn, now)
@@ -777,6 +841,12 @@ class AwsModel(FaultProxy):
                         and want_src in (None, esm.config.get("EventSourceArn")):
                     listed.append(dict(esm.config, State="Deleting"))
             out["EventSourceMappings"] = listed
+            if self.paginate:       # [pages]
+                out["EventSourceMappings"], nxt = paged(listed, q.get("Marker", [""])[0],
+                                                        q.get("MaxItems", [None])[0], 100)
+                out.pop("NextMarker", None)
+                if nxt:
+                    out["NextMarker"] = nxt
             return json.dumps(out).encode()
         return None
 
@@ -799,7 +869,7 @@ class AwsModel(FaultProxy):
             if name:
                 self._fresh[("sqs", name)] = now
             return None
-        if operation == "ListQueues":
+        if operation == "ListQueues":      # [lag]
             lag = self._d(self.list_lag_s)
 
             def hidden(url):
@@ -810,6 +880,12 @@ class AwsModel(FaultProxy):
                 if out is None or "QueueUrls" not in out:
                     return None
                 out["QueueUrls"] = [u for u in out["QueueUrls"] if not hidden(u)]
+                if self.paginate:   # [pages]: NextToken only when MaxResults is set
+                    out["QueueUrls"], nxt = paged(out["QueueUrls"], params.get("NextToken"),
+                                                  params.get("MaxResults"), 1000)
+                    out.pop("NextToken", None)
+                    if nxt and params.get("MaxResults"):
+                        out["NextToken"] = nxt
                 return json.dumps(out).encode()
             text = data.decode("utf-8", "replace")
             return re.sub(r"\s*<QueueUrl>([^<]*)</QueueUrl>",
@@ -817,6 +893,7 @@ class AwsModel(FaultProxy):
         return None
 
     def _tagging_after(self, data, asked):
+        """GetResources without what was created or (un)tagged too recently [lag]."""
         out = _json(data)
         if out is None:
             return None
@@ -835,8 +912,16 @@ def main(argv=None):
     ap.add_argument("--upstream", required=True, help="e.g. http://127.0.0.1:5000 (moto_server)")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--scale", type=float, default=0.02)
+    for opt in ("fn_pending_s", "fn_update_s", "esm_transition_s", "queue_deleted_recently_s",
+                "list_lag_s", "lambda_rps", "lambda_get_rps", "lambda_policy_rps",
+                "throttle_fraction"):
+        ap.add_argument("--" + opt.replace("_", "-"), type=float, help="see AwsModel")
+    ap.add_argument("--seed", type=int)
+    ap.add_argument("--no-paginate", dest="paginate", action="store_false", default=None)
     args = ap.parse_args(argv)
-    aws = AwsModel(args.upstream, port=args.port, scale=args.scale).start()
+    kw = {k: v for k, v in vars(args).items()
+          if v is not None and k not in ("upstream", "port")}
+    aws = AwsModel(args.upstream, port=args.port, **kw).start()
     print(aws.endpoint, flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
