@@ -135,8 +135,15 @@ static int update(struct bshared *s, int cls, int busy, int64_t now, int64_t d, 
 		}
 	} else if (strcmp(c.err.code, "ConditionalCheckFailedException") == 0) {
 		res = c.resp.len ? cJSON_ParseWithLength(c.resp.data, c.resp.len) : NULL;
-		*tat = tat_of(cJSON_GetObjectItem(res, "Item"), tat_attr[cls]);
+		cJSON *item = cJSON_GetObjectItem(res, "Item");
+		*tat = tat_of(item, tat_attr[cls]);
 		rc = 0;
+		/* Absent, the idle form cannot fail; present, it must be a number.
+		 * Anything else would have every claim fail forever. */
+		if (*tat < 0 && (!busy || cJSON_GetObjectItem(item, tat_attr[cls])))
+			rc = tp_errf(e, TP_EINVAL, "BadBudgetItem",
+				     "state table item %s: %s is not a number of microseconds (delete the item)",
+				     BSHARED_PK, tat_attr[cls]);
 	} else {
 		if (e)
 			*e = c.err;

@@ -237,6 +237,22 @@ class TestScheduleItem(unittest.TestCase):
         self.assertGreater(int(item["get_tat"]["N"]), ahead)
 
 
+    def test_broken_item_falls_back_to_local_metering(self):
+        # A budget item that cannot be used (here: tat is not a number) must
+        # not stop work: the process warns once and meters itself alone.
+        e = Env(self.moto, "shx")
+        e.put({"pipeline": "x"})
+        e.ddb.put_item(TableName=e.prefix + "state", Item={"pk": {"S": "account#lambda-budget"},
+                                                         "tat": {"S": "garbage"},
+                                                         "get_tat": {"S": "garbage"}})
+        r = e.run("apply", "x", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["pipelines"][0]["status"], "ok")
+        # DynamoDB fails the condition (a string is not >= a number) and the
+        # claim reports BadBudgetItem; moto answers 500 instead. Either way:
+        self.assertEqual(r.stderr.count("shared Lambda budget unavailable"), 1, r.stderr)
+
+
 class TestThrottleRetries(unittest.TestCase):
     """A throttle (from a caller outside taskpipe's budget) slows a Lambda
     call down, never fails it: Retry-After (seconds) is honoured and paced
