@@ -174,9 +174,11 @@ class TestSharedLambdaBudget(unittest.TestCase):
         # (15 - 3): operators and other tools keep 3 req/s even while they are busy.
         fig = self.run_concurrent("shr", controllers=3, procs=3)
         self.check_converged(fig)
-        # Over 3 s, so that window edges and late slots weigh little: at most
-        # 12 x 3 + 2 (15/s would be 45; the old code offers ~45 per second).
-        self.assertLessEqual(fig["peak_served_3s"], 38, fig["summary"])
+        # Over 3 s, so that window edges and late slots weigh little: slots
+        # 1/12 s apart, each used up to 0.1 s late, plus arrival jitter: at
+        # most 12 x 3.1 + 2 (without the reserve: 43-45; the old code offers
+        # ~45 per second).
+        self.assertLessEqual(fig["peak_served_3s"], 39, fig["summary"])
 
     def test_four_cli_runs(self):
         fig = self.run_concurrent("shb")
