@@ -2,6 +2,7 @@
 #include "app.h"
 
 #include "awsjson.h"
+#include "budget_shared.h"
 #include "ddb.h"
 #include "log.h"
 #include "policy.h"
@@ -9,6 +10,39 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
+
+static int claim(void *ctx, int cls, int k, int64_t now_us, struct budget_grant *g, int64_t *wait_us,
+		 tp_err *e)
+{
+	return bshared_claim(ctx, cls, k, now_us, g, wait_us, e);
+}
+
+/* Every taskpipe process of the account meters Lambda calls against one
+ * schedule in the state table (budget_shared.h): AWS's 15 req/s is for
+ * the account and region, whoever calls. The controller (the Lambda
+ * runtime: stream, SNS and schedule invocations) books at the rate less
+ * the reserve, so operators and other tools always find room. */
+static void open_budget(struct app *app, const struct settings *s)
+{
+	if (s->lambda_budget_local || !(s->lambda_rps > 0) || !s->state_table || !*s->state_table)
+		return;
+	const char *rt = getenv("AWS_LAMBDA_RUNTIME_API"), *get = getenv("TASKPIPE_LAMBDA_GET_RPS");
+	struct bshared_opts o = {
+		.table = s->state_table,
+		.rate = s->lambda_rps,
+		.get_rate = get && atof(get) > 0 ? atof(get) : 100,
+		.reserve = s->lambda_reserve_rps,
+		.background = rt && *rt,
+	};
+	tp_err e = { 0 };
+	if (bshared_new(&o, &app->budget, &e) < 0) {
+		log_warn("shared Lambda budget unavailable (%s: %.200s): metering this process alone",
+			 e.code, e.message);
+		return;
+	}
+	double rate[2] = { bshared_rate(app->budget, 0), bshared_rate(app->budget, 1) };
+	aws_set_budget_source(app->aws, claim, app->budget, rate);
+}
 
 int app_open(struct app *app, const struct settings *s, tp_err *e)
 {
@@ -26,6 +60,7 @@ int app_open(struct app *app, const struct settings *s, tp_err *e)
 		app->aws = NULL;
 		return rc;
 	}
+	open_budget(app, s);
 	return TP_OK;
 }
 
@@ -33,6 +68,7 @@ void app_close(struct app *app)
 {
 	policy_free(app->policy);
 	aws_free(app->aws);
+	bshared_free(app->budget);
 	memset(app, 0, sizeof *app);
 }
 
@@ -120,4 +156,18 @@ void app_stats_json(const struct app *app, cJSON *obj)
 		cJSON_AddNumberToObject(calls, st[i].key, (double)st[i].requests);
 	cJSON_AddNumberToObject(obj, "lambda_calls", (double)aws_stats_lambda(app->aws));
 	cJSON_AddNumberToObject(obj, "mutating_calls", (double)aws_stats_mutating(app->aws));
+	/* The shared budget's DynamoDB cost next to the Lambda calls it metered. */
+	cJSON *b = cJSON_AddObjectToObject(obj, "lambda_budget");
+	cJSON_AddStringToObject(b, "mode", app->budget ? "shared" : "local");
+	cJSON_AddNumberToObject(b, "throttled", (double)aws_stats_throttled(app->aws));
+	cJSON_AddNumberToObject(b, "retries", (double)aws_stats_lambda_retries(app->aws));
+	if (app->budget) {
+		struct bshared_stats bs;
+		bshared_stats(app->budget, &bs);
+		cJSON_AddNumberToObject(b, "rate", bshared_rate(app->budget, 0));
+		cJSON_AddNumberToObject(b, "claims", (double)bs.claims);
+		cJSON_AddNumberToObject(b, "writes", (double)bs.writes);
+		cJSON_AddNumberToObject(b, "refused", (double)bs.refused);
+		cJSON_AddNumberToObject(b, "tokens", (double)bs.tokens);
+	}
 }

@@ -13,6 +13,7 @@ struct app {
 	struct settings set;        /* instance settings */
 	struct aws *aws;            /* signed calls, budgets, stats */
 	struct policy *policy;      /* loaded once */
+	struct bshared *budget;     /* the account-wide Lambda budget; NULL: local */
 	long account_concurrency;   /* from GetAccountSettings, -1 until asked */
 };
 

@@ -19,7 +19,14 @@
 #include <string.h>
 #include <time.h>
 
-enum { BUDGET_NONE = -1, BUDGET_LAMBDA = 0, BUDGET_LAMBDA_GET = 1, BUDGET_COUNT };
+enum { BUDGET_NONE = -1, BUDGET_LAMBDA = AWS_BUDGET_LAMBDA, BUDGET_LAMBDA_GET = AWS_BUDGET_LAMBDA_GET,
+       BUDGET_COUNT };
+
+/* Tokens used per class in half-second windows: sizes the next claim. */
+struct usage {
+	int64_t since;     /* start of the current window (monotonic ms) */
+	int cur, prev;
+};
 
 #define MAX_STATS 128
 #define SCRATCH_LEN 16384
@@ -34,6 +41,18 @@ struct aws {
 	struct http_client *http;
 	struct creds_provider *creds;
 	struct budget budgets[BUDGET_COUNT];
+	/* The account-wide budget, when a source is set (budget_shared.c). */
+	aws_budget_claim_fn claim;
+	void *claim_ctx;
+	double claim_rate[BUDGET_COUNT];
+	struct budget_grant grants[BUDGET_COUNT];
+	int64_t claim_after[BUDGET_COUNT];    /* monotonic ms: no claim before */
+	int64_t shared_after;                 /* monotonic ms: after a failed claim, local until then */
+	int claim_warned;
+	struct usage usage[BUDGET_COUNT];
+	int waiting[BUDGET_COUNT];            /* calls due and waiting for a token */
+	long throttled;
+	long lambda_retries;
 	struct retry_quota quota;
 	struct sigv4_key_cache key_cache;     /* derived signing key, reused for a day */
 	unsigned rng;                         /* xorshift state for jitter */
@@ -184,6 +203,8 @@ void aws_stats_reset(struct aws *a)
 	a->n_stats = 0;
 	a->lambda_requests = 0;
 	a->mutating_requests = 0;
+	a->throttled = 0;
+	a->lambda_retries = 0;
 }
 
 long aws_stats_requests(const struct aws *a)
@@ -202,6 +223,110 @@ long aws_stats_lambda(const struct aws *a)
 long aws_stats_mutating(const struct aws *a)
 {
 	return a->mutating_requests;
+}
+
+long aws_stats_throttled(const struct aws *a)
+{
+	return a->throttled;
+}
+
+long aws_stats_lambda_retries(const struct aws *a)
+{
+	return a->lambda_retries;
+}
+
+void aws_set_budget_source(struct aws *a, aws_budget_claim_fn claim, void *ctx, const double rate[2])
+{
+	a->claim = claim;
+	a->claim_ctx = ctx;
+	for (int i = 0; i < BUDGET_COUNT; i++) {
+		a->claim_rate[i] = rate[i];
+		memset(&a->grants[i], 0, sizeof a->grants[i]);
+		a->claim_after[i] = 0;
+	}
+}
+
+static int64_t wall_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+#define USAGE_WINDOW_MS 500
+#define SHARED_RETRY_MS 10000
+
+static void usage_roll(struct usage *u, int64_t now)
+{
+	if (now - u->since < USAGE_WINDOW_MS)
+		return;
+	u->prev = now - u->since < 2 * USAGE_WINDOW_MS ? u->cur : 0;
+	u->cur = 0;
+	u->since = now;
+}
+
+static int usage_recent(struct usage *u, int64_t now)
+{
+	usage_roll(u, now);
+	return u->cur > u->prev ? u->cur : u->prev;
+}
+
+/* Take a token of class bc for one request: 0 when taken, else ms to wait. */
+static int64_t budget_acquire(struct aws *a, int bc, int64_t now)
+{
+	if (a->claim && now >= a->shared_after) {
+		int64_t us = wall_us();
+		int64_t w = budget_grant_wait_us(&a->grants[bc], us);
+		if (w < 0) {
+			if (now < a->claim_after[bc])
+				return a->claim_after[bc] - now;
+			int k = budget_claim_size(a->waiting[bc], usage_recent(&a->usage[bc], now),
+						  a->claim_rate[bc]);
+			int64_t wait_us = 0;
+			tp_err e = { 0 };
+			if (a->claim(a->claim_ctx, bc, k, us, &a->grants[bc], &wait_us, &e) < 0) {
+				/* Work goes on: metered by this process alone for a while, then
+				 * the shared budget is tried again. */
+				if (!a->claim_warned++)
+					log_warn("shared Lambda budget unavailable (%s: %.200s): this process meters "
+						 "itself alone for %d s at a time until it is back",
+						 e.code, e.message, SHARED_RETRY_MS / 1000);
+				a->shared_after = now + SHARED_RETRY_MS;
+				return budget_acquire(a, bc, now);
+			}
+			if (wait_us > 0) {
+				a->claim_after[bc] = now + (wait_us + 999) / 1000;
+				return a->claim_after[bc] - now;
+			}
+			us = wall_us();
+			w = budget_grant_wait_us(&a->grants[bc], us);
+			if (w < 0)
+				return 1;
+		}
+		if (w > 0)
+			return (w + 999) / 1000;
+		budget_grant_take(&a->grants[bc], us);
+	} else {
+		int64_t w = budget_wait_ms(&a->budgets[bc], now);
+		if (w > 0)
+			return w;
+		budget_take(&a->budgets[bc], now);
+	}
+	usage_roll(&a->usage[bc], now);
+	a->usage[bc].cur++;
+	return 0;
+}
+
+/* AWS throttled a metered call anyway: someone outside taskpipe's budget
+ * is calling too. Give up the slots held and, when AWS says how long,
+ * start no call of this class before then. */
+static void budget_on_throttle(struct aws *a, int bc, int64_t now, int64_t after_ms)
+{
+	a->throttled++;
+	budget_throttled(&a->budgets[bc], now);
+	budget_grant_drop(&a->grants[bc]);
+	if (after_ms > 0 && now + after_ms > a->claim_after[bc])
+		a->claim_after[bc] = now + after_ms;
 }
 
 static int budget_class(const struct aws_call *c)
@@ -427,18 +552,28 @@ static void on_done(void *ctx, struct http_response *resp)
 		struct retry_policy rp;
 		int max = max_attempts_for(a, c, &rp);
 		int cls = retry_classify(io ? 0 : resp->status, io ? NULL : c->err.code, io);
-		if (cls == RETRY_THROTTLE && budget_class(c) != BUDGET_NONE)
-			budget_throttled(&a->budgets[budget_class(c)], now);
+		int bc = budget_class(c);
+		int64_t after = -1;
+		if (!io) {
+			char amz[32], std[32];
+			int has_amz = http_header(resp, "x-amz-retry-after", amz, sizeof amz);
+			int has_std = http_header(resp, "Retry-After", std, sizeof std);
+			after = retry_after_ms(has_amz ? amz : NULL, has_std ? std : NULL);
+		}
+		/* A throttle of a budget-metered call: its retry waits for a token of
+		 * the drained budget, so it is paced and costs no quota (retry.c). */
+		int paced = cls == RETRY_THROTTLE && bc != BUDGET_NONE;
+		if (paced) {
+			budget_on_throttle(a, bc, now, after);
+			/* More tries than the standard 3, unless AWS_MAX_ATTEMPTS caps them. */
+			if (a->opt.max_attempts <= 0 && max < RETRY_THROTTLE_PACED_ATTEMPTS)
+				max = RETRY_THROTTLE_PACED_ATTEMPTS;
+		}
 		if (cls != RETRY_NO && c->attempts < max) {
-			int cost = retry_quota_take(&a->quota, io);
-			if (cost > 0) {
-				char ra[32], std[32];
-				int64_t after = -1;
-				if (!io) {
-					int has_amz = http_header(resp, "x-amz-retry-after", ra, sizeof ra);
-					int has_std = http_header(resp, "Retry-After", std, sizeof std);
-					after = retry_after_ms(has_amz ? ra : NULL, has_std ? std : NULL);
-				}
+			int cost = retry_quota_cost(cls, io, paced);
+			if (cost > 0)
+				cost = retry_quota_take(&a->quota, io);
+			if (cost > 0 || paced) {
 				int64_t delay = retry_delay_ms(&rp, cls, c->attempts, next_rand01(a), after);
 				log_msg(LOG_DEBUG, NULL, "retry %s:%s after %s (attempt %d, %lld ms)",
 					svc_get(c->service)->name, c->op, c->err.code, c->attempts,
@@ -474,10 +609,9 @@ static int64_t try_start(struct pending *p, int64_t now)
 	struct aws_call *c = p->call;
 	int bc = budget_class(c);
 	if (bc != BUDGET_NONE) {
-		int64_t w = budget_wait_ms(&a->budgets[bc], now);
+		int64_t w = budget_acquire(a, bc, now);
 		if (w > 0)
 			return w;
-		budget_take(&a->budgets[bc], now);
 	}
 	int rc = prepare(p, &c->err);
 	if (rc < 0) {
@@ -491,8 +625,11 @@ static int64_t try_start(struct pending *p, int64_t now)
 	st->requests++;
 	if (c->attempts > 1)
 		st->retries++;
-	if (c->service == SVC_LAMBDA)
+	if (c->service == SVC_LAMBDA) {
 		a->lambda_requests++;
+		if (c->attempts > 1)
+			a->lambda_retries++;
+	}
 	if (aws_op_is_mutating(c->op))
 		a->mutating_requests++;
 	http_response_free(&p->resp);
@@ -526,6 +663,13 @@ int aws_call_many(struct aws *a, struct aws_call *calls, size_t n)
 		int64_t wait = 1000;
 		/* Start what is due, oldest first, while slots are free. */
 		int blocked[BUDGET_COUNT] = { 0 };
+		for (int b = 0; b < BUDGET_COUNT; b++)
+			a->waiting[b] = 0;
+		for (size_t i = 0; i < n; i++) {
+			int bc = budget_class(ps[i].call);
+			if (ps[i].state == 0 && ps[i].not_before <= now && bc != BUDGET_NONE)
+				a->waiting[bc]++;
+		}
 		for (size_t i = 0; i < n && in_flight < a->opt.max_in_flight; i++) {
 			struct pending *p = &ps[i];
 			if (p->state != 0)

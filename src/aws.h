@@ -11,6 +11,7 @@
 
 #include "base.h"
 #include "awsconf.h"
+#include "budget.h"
 
 struct aws_options {
 	const char *region;        /* NULL: awsconf_region() */
@@ -86,5 +87,23 @@ long aws_stats_lambda(const struct aws *a);
 /* Mutating requests (Create*, Update*, Put*, Delete*, Tag*, ...) sent so far. */
 long aws_stats_mutating(const struct aws *a);
 int aws_op_is_mutating(const char *op);
+/* Lambda requests answered with a throttle (429 / TooManyRequestsException). */
+long aws_stats_throttled(const struct aws *a);
+/* Lambda requests that were retries. */
+long aws_stats_lambda_retries(const struct aws *a);
+
+/* Budgets a shared source can fill (budget_shared.c), else metered locally. */
+enum { AWS_BUDGET_LAMBDA = 0, AWS_BUDGET_LAMBDA_GET = 1 };
+
+/* Book k tokens of budget cls at wall-clock now_us: TP_OK with *g filled,
+ * TP_OK with *wait_us > 0 (come back then), < 0 when the source failed. */
+typedef int (*aws_budget_claim_fn)(void *ctx, int cls, int k, int64_t now_us,
+				   struct budget_grant *g, int64_t *wait_us, tp_err *e);
+
+/* Meter Lambda calls with grants from claim (rate[cls]: the rate it books
+ * at, for claim sizing) instead of this process's own token buckets. When
+ * claim fails the process meters itself with its own buckets for 10 s
+ * (warning once), then tries the source again. */
+void aws_set_budget_source(struct aws *a, aws_budget_claim_fn claim, void *ctx, const double rate[2]);
 
 #endif

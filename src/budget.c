@@ -77,3 +77,68 @@ void budget_throttled(struct budget *b, int64_t now_ms)
 	refill(b, now_ms);
 	b->tokens = 0.0;
 }
+
+int64_t budget_step_us(double rate)
+{
+	if (!(rate > 0))
+		return 1;
+	double us = ceil(1e6 / rate);
+	if (!(us < 1e12))
+		return (int64_t)1e12;
+	return us < 1 ? 1 : (int64_t)us;
+}
+
+int budget_claim_size(int waiting, int recent, double rate)
+{
+	int max = rate > 2 ? (int)(rate / 2) : 1;
+	if (rate > 2e6)
+		max = 1000000;
+	int k = waiting > recent ? waiting : recent;
+	if (k < 1)
+		k = 1;
+	return k < max ? k : max;
+}
+
+int64_t budget_grant_wait_us(struct budget_grant *g, int64_t now_us)
+{
+	while (g->used < g->count) {
+		int64_t slot = g->start_us + (int64_t)g->used * g->step_us;
+		if (slot > now_us)
+			return slot - now_us;
+		if (now_us - slot <= BUDGET_LATE_US)
+			return 0;
+		g->used++; /* stale: its moment passed */
+	}
+	return -1;
+}
+
+int budget_grant_take(struct budget_grant *g, int64_t now_us)
+{
+	if (budget_grant_wait_us(g, now_us) != 0)
+		return 0;
+	g->used++;
+	return 1;
+}
+
+void budget_grant_drop(struct budget_grant *g)
+{
+	g->used = g->count;
+}
+
+void budget_book(int64_t tat_us, int64_t now_us, int k, int64_t step_us, int64_t horizon_us,
+		 struct budget_booking *out)
+{
+	if (k < 1)
+		k = 1;
+	out->ok = 0;
+	out->wait_us = 0;
+	if (tat_us > now_us + horizon_us) {
+		/* Booked too far ahead: come back when the horizon reaches it. */
+		out->wait_us = tat_us - horizon_us - now_us;
+		out->start_us = out->new_tat_us = tat_us;
+		return;
+	}
+	out->ok = 1;
+	out->start_us = tat_us > now_us ? tat_us : now_us;
+	out->new_tat_us = out->start_us + (int64_t)k * step_us;
+}

@@ -136,6 +136,55 @@ int retry_quota_take(struct retry_quota *q, int io_error)
 	return cost;
 }
 
+/* Throttles vs the quota. The SDKs already charge a throttle less than other
+ * errors (Retry 2.1: 5 tokens vs 14; the AWS SDK for Rust's
+ * aws-smithy-runtime 1.11+, src/client/retries/token_bucket.rs,
+ * THROTTLING_RETRY_COST and DEFAULT_RETRY_COST; the retry quota itself:
+ * SDKs and Tools reference guide, "Retry behavior") because a
+ * throttle is a healthy service asking for slower traffic, and the quota is
+ * there to stop retry storms against a failing one. A throttled Lambda call
+ * goes back through taskpipe's (drained) control-plane budget, so its
+ * retries are paced by construction: they cost nothing, and a burst of
+ * throttles cannot exhaust the quota that transient errors still need. */
+int retry_quota_cost(int cls, int io_error, int paced)
+{
+	if (cls == RETRY_THROTTLE && paced && !io_error)
+		return 0;
+	return io_error ? COST_TIMEOUT : COST_RETRY;
+}
+
+/* Digits only (surrounding blanks allowed), saturating; -1 otherwise. */
+static int64_t parse_count(const char *v, int64_t max)
+{
+	if (!v)
+		return -1;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (*v < '0' || *v > '9')
+		return -1;
+	int64_t n = 0;
+	for (; *v >= '0' && *v <= '9'; v++)
+		n = n > (max - (*v - '0')) / 10 ? max : n * 10 + (*v - '0');
+	while (*v == ' ' || *v == '\t')
+		v++;
+	return *v ? -1 : n;
+}
+
+/* x-amz-retry-after: milliseconds (the SDKs' hint). Retry-After: RFC 9110
+ * section 10.2.3, delta-seconds or an HTTP-date; Lambda's 429
+ * TooManyRequestsException carries retryAfterSeconds in it ("The number of
+ * seconds the caller should wait before retrying", Lambda API reference,
+ * TooManyRequestsException). */
+int64_t retry_after_ms(const char *amz_retry_after, const char *retry_after)
+{
+	const int64_t max_ms = (int64_t)1 << 40;
+	int64_t ms = parse_count(amz_retry_after, max_ms);
+	if (ms >= 0)
+		return ms;
+	int64_t s = parse_count(retry_after, max_ms / 1000);
+	return s >= 0 ? s * 1000 : -1;
+}
+
 void retry_quota_success(struct retry_quota *q, int cost_taken)
 {
 	int add = cost_taken > 0 ? cost_taken : SUCCESS_INCREMENT;

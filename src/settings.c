@@ -15,7 +15,8 @@ const char settings_help[] =
 	"  --owner O         TASKPIPE_OWNER         owner tag value (default taskpipe)\n"
 	"  --role-arn ARN    TASKPIPE_ROLE_ARN      consumer functions' execution role\n"
 	"  --policy FILE     TASKPIPE_POLICY        policy file (default: embedded policy)\n"
-	"  --lambda-rps N    TASKPIPE_LAMBDA_RPS    Lambda control-plane budget, req/s (default 15)\n"
+	"  --lambda-rps N    TASKPIPE_LAMBDA_RPS    Lambda control-plane budget of the account, shared\n"
+	"                                           by every taskpipe process, req/s (default 15)\n"
 	"  --parallel N      TASKPIPE_PARALLEL      requests in flight (default 16)\n"
 	"  --json                                   machine-readable output\n";
 
@@ -38,6 +39,8 @@ void settings_init(struct settings *s)
 	s->policy = env_or("TASKPIPE_POLICY", NULL);
 	s->lambda_rps = atof(env_or("TASKPIPE_LAMBDA_RPS", "15"));
 	s->parallel = atoi(env_or("TASKPIPE_PARALLEL", "16"));
+	s->lambda_reserve_rps = atof(env_or("TASKPIPE_LAMBDA_RESERVE_RPS", "3"));
+	s->lambda_budget_local = strcmp(env_or("TASKPIPE_LAMBDA_BUDGET", "shared"), "local") == 0;
 }
 
 int settings_parse_flags(struct settings *s, int *argc, char **argv, tp_err *e)

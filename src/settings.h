@@ -11,6 +11,9 @@
  *   --policy        TASKPIPE_POLICY        (embedded)       policy file
  *   --lambda-rps    TASKPIPE_LAMBDA_RPS    15               Lambda control-plane budget
  *   --parallel      TASKPIPE_PARALLEL      16               requests in flight
+ * and, environment only:
+ *   TASKPIPE_LAMBDA_RESERVE_RPS  3        share of the Lambda budget the controller leaves to others
+ *   TASKPIPE_LAMBDA_BUDGET       shared   "shared" (state table) or "local" (this process alone)
  * Flags win over the environment. */
 #ifndef TP_SETTINGS_H
 #define TP_SETTINGS_H
@@ -27,6 +30,8 @@ struct settings {
 	const char *role_arn;
 	const char *policy;
 	double lambda_rps;
+	double lambda_reserve_rps;
+	int lambda_budget_local;  /* TASKPIPE_LAMBDA_BUDGET=local */
 	int parallel;
 	int json;          /* --json: machine-readable output */
 };

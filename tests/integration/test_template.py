@@ -289,6 +289,12 @@ class TemplateDeploy(unittest.TestCase):
         self.assertEqual(grants, {("sns.amazonaws.com", self.outputs["CodeTopicArn"]),
                                   ("events.amazonaws.com", "arn:aws:events:us-east-1:123456789012:rule/tpl-drift")})
 
+    def test_controller_concurrency_reserved(self):
+        # Stream, upload and schedule invocations share one Lambda budget:
+        # a few controllers at once (ControllerConcurrency, default 3), not dozens.
+        c = self.moto.client("lambda").get_function_concurrency(FunctionName="tpl-controller")
+        self.assertEqual(c.get("ReservedConcurrentExecutions"), 3)
+
     def test_stream_mapping(self):
         maps = self.moto.client("lambda").list_event_source_mappings(FunctionName="tpl-controller")["EventSourceMappings"]
         self.assertEqual(len(maps), 1)

@@ -132,6 +132,125 @@ static void test_odd_inputs(void **state)
 	assert_int_equal(budget_wait_ms(&b, INT64_MIN), 86400000);
 }
 
+static void test_step_and_claim_size(void **state)
+{
+	(void)state;
+	assert_int_equal(budget_step_us(15), 66667);
+	assert_int_equal(budget_step_us(12), 83334);
+	assert_int_equal(budget_step_us(100), 10000);
+	assert_int_equal(budget_step_us(0), 1);
+	assert_int_equal(budget_step_us(1e9), 1);
+	/* up to half a second's worth, at least one */
+	assert_int_equal(budget_claim_size(0, 0, 15), 1);
+	assert_int_equal(budget_claim_size(3, 1, 15), 3);
+	assert_int_equal(budget_claim_size(1, 5, 15), 5);
+	assert_int_equal(budget_claim_size(40, 0, 15), 7);
+	assert_int_equal(budget_claim_size(400, 0, 100), 50);
+	assert_int_equal(budget_claim_size(5, 0, 1), 1);
+	assert_int_equal(budget_claim_size(-3, -1, 15), 1);
+}
+
+static void test_book(void **state)
+{
+	(void)state;
+	struct budget_booking b;
+	/* nothing recorded, or the schedule idle: start now */
+	budget_book(-1, 1000000, 5, 66667, 2000000, &b);
+	assert_int_equal(b.ok, 1);
+	assert_int_equal(b.start_us, 1000000);
+	assert_int_equal(b.new_tat_us, 1000000 + 5 * 66667);
+	budget_book(400000, 1000000, 2, 100, 2000000, &b);
+	assert_int_equal(b.start_us, 1000000);
+	assert_int_equal(b.new_tat_us, 1000200);
+	/* busy: after the last booked slot */
+	budget_book(1500000, 1000000, 3, 100000, 2000000, &b);
+	assert_int_equal(b.ok, 1);
+	assert_int_equal(b.start_us, 1500000);
+	assert_int_equal(b.new_tat_us, 1800000);
+	/* exactly at the horizon still books */
+	budget_book(3000000, 1000000, 1, 100000, 2000000, &b);
+	assert_int_equal(b.ok, 1);
+	/* beyond it: wait until the horizon reaches it */
+	budget_book(3500000, 1000000, 1, 100000, 2000000, &b);
+	assert_int_equal(b.ok, 0);
+	assert_int_equal(b.wait_us, 500000);
+	assert_int_equal(b.new_tat_us, 3500000);
+}
+
+static void test_grant(void **state)
+{
+	(void)state;
+	struct budget_grant g = { .start_us = 1000000, .step_us = 100000, .count = 3, .used = 0 };
+	/* never before the slot */
+	assert_int_equal(budget_grant_wait_us(&g, 900000), 100000);
+	assert_int_equal(budget_grant_take(&g, 999999), 0);
+	assert_int_equal(budget_grant_take(&g, 1000000), 1);
+	assert_int_equal(budget_grant_take(&g, 1000000), 0);
+	assert_int_equal(budget_grant_wait_us(&g, 1000000), 100000);
+	/* a little late is fine */
+	assert_int_equal(budget_grant_take(&g, 1100000 + BUDGET_LATE_US), 1);
+	/* a slot long past is dropped, not burst */
+	assert_int_equal(budget_grant_wait_us(&g, 1200000 + BUDGET_LATE_US + 1), -1);
+	assert_int_equal(budget_grant_take(&g, 5000000), 0);
+	assert_int_equal(g.used, 3);
+	/* throttled: the rest is given up */
+	struct budget_grant h = { .start_us = 0, .step_us = 10, .count = 5, .used = 1 };
+	budget_grant_drop(&h);
+	assert_int_equal(budget_grant_wait_us(&h, 10), -1);
+}
+
+/* Four processes share one tat (as through the state table): two claim for
+ * the whole account rate (operators, 15/s), two as controllers at 12/s
+ * (their slots weigh 1/12 s). Each claims when its grant runs out and sends
+ * at every slot. In every 1 s window the account sends at most 15 (+1 for
+ * the window edges) and the controllers together at most 12 (+1). */
+static void test_shared_schedule_stays_under_rate(void **state)
+{
+	(void)state;
+	enum { P = 4, HORIZON = 2000000 };
+	struct budget_grant g[P] = { { 0 } };
+	int64_t step[P] = { budget_step_us(15), budget_step_us(15), budget_step_us(12), budget_step_us(12) };
+	int ksz[P] = { 7, 3, 6, 1 };
+	int64_t tat = -1;
+	static int64_t sent_at[20000];
+	static int who[20000];
+	int n = 0, claims = 0;
+	for (int64_t now = 0; now < 20000000 && n < 20000; now += 1000) {
+		for (int p = 0; p < P; p++) {
+			if (budget_grant_wait_us(&g[p], now) < 0) {
+				struct budget_booking b;
+				budget_book(tat, now, ksz[p], step[p], HORIZON, &b);
+				if (!b.ok)
+					continue;
+				tat = b.new_tat_us;
+				g[p] = (struct budget_grant){ b.start_us, step[p], ksz[p], 0 };
+				claims++;
+			}
+			if (budget_grant_take(&g[p], now)) {
+				sent_at[n] = now;
+				who[n++] = p;
+			}
+		}
+	}
+	assert_true(n > 250); /* ~14/s over 20 s */
+	int max_all = 0, max_ctl = 0;
+	for (int i = 0; i < n; i++) {
+		int all = 0, ctl = 0;
+		for (int j = i; j < n && sent_at[j] < sent_at[i] + 1000000; j++) {
+			all++;
+			ctl += who[j] >= 2;
+		}
+		if (all > max_all)
+			max_all = all;
+		if (ctl > max_ctl)
+			max_ctl = ctl;
+	}
+	assert_true(max_all <= 16);
+	assert_true(max_ctl <= 13);
+	/* claims of several tokens: far fewer writes than requests */
+	assert_true(claims * 2 < n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -142,6 +261,10 @@ int main(void)
 		cmocka_unit_test(test_unlimited),
 		cmocka_unit_test(test_throttled_empties),
 		cmocka_unit_test(test_odd_inputs),
+		cmocka_unit_test(test_step_and_claim_size),
+		cmocka_unit_test(test_book),
+		cmocka_unit_test(test_grant),
+		cmocka_unit_test(test_shared_schedule_stays_under_rate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -241,6 +241,56 @@ static void test_quota_stops_storm(void **state)
 	assert_int_equal(q.tokens, 0);
 }
 
+static void test_retry_after_headers(void **state)
+{
+	(void)state;
+	assert_int_equal(retry_after_ms(NULL, NULL), -1);
+	/* Retry-After: integer seconds */
+	assert_int_equal(retry_after_ms(NULL, "1"), 1000);
+	assert_int_equal(retry_after_ms(NULL, " 3 "), 3000);
+	assert_int_equal(retry_after_ms(NULL, "0"), 0);
+	/* x-amz-retry-after (ms) wins over Retry-After */
+	assert_int_equal(retry_after_ms("250", "5"), 250);
+	/* a malformed x-amz-retry-after falls back to Retry-After */
+	assert_int_equal(retry_after_ms("soon", "2"), 2000);
+	/* HTTP-date, negative, fractions, empty, trailing junk: absent */
+	assert_int_equal(retry_after_ms(NULL, "Wed, 21 Oct 2015 07:28:00 GMT"), -1);
+	assert_int_equal(retry_after_ms(NULL, "-1"), -1);
+	assert_int_equal(retry_after_ms(NULL, "1.5"), -1);
+	assert_int_equal(retry_after_ms(NULL, ""), -1);
+	assert_int_equal(retry_after_ms("", "x"), -1);
+	assert_int_equal(retry_after_ms(NULL, "2s"), -1);
+	/* huge values saturate instead of overflowing; the delay caps them */
+	int64_t big = retry_after_ms(NULL, "99999999999999999999999");
+	assert_true(big > 1000000);
+	struct retry_policy p;
+	retry_policy_default(&p);
+	assert_int_equal(retry_delay_ms(&p, RETRY_THROTTLE, 1, 0.5, big), p.max_backoff_ms);
+	assert_int_equal(retry_delay_ms(&p, RETRY_THROTTLE, 1, 0.5, retry_after_ms(NULL, "1")), 1000);
+}
+
+static void test_quota_paced_throttles(void **state)
+{
+	(void)state;
+	assert_int_equal(retry_quota_cost(RETRY_THROTTLE, 0, 1), 0);
+	assert_int_equal(retry_quota_cost(RETRY_THROTTLE, 0, 0), 5);
+	assert_int_equal(retry_quota_cost(RETRY_TRANSIENT, 0, 1), 5);
+	assert_int_equal(retry_quota_cost(RETRY_TRANSIENT, 1, 1), 10);
+	/* A burst of 1000 paced throttles leaves the quota whole; 100 unpaced
+	 * throttles (5 each) would empty a 500-token quota. */
+	struct retry_quota q;
+	retry_quota_init(&q, 500);
+	int unpaced = 0;
+	while (retry_quota_take(&q, 0) > 0)
+		unpaced++;
+	assert_int_equal(unpaced, 100);
+	retry_quota_init(&q, 500);
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(retry_quota_cost(RETRY_THROTTLE, 0, 1), 0);
+	assert_int_equal(q.tokens, 500);
+	assert_true(RETRY_THROTTLE_PACED_ATTEMPTS > 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +303,8 @@ int main(void)
 		cmocka_unit_test(test_retry_hint),
 		cmocka_unit_test(test_quota),
 		cmocka_unit_test(test_quota_stops_storm),
+		cmocka_unit_test(test_retry_after_headers),
+		cmocka_unit_test(test_quota_paced_throttles),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
