@@ -72,32 +72,6 @@ void retry_policy_dynamodb(struct retry_policy *p)
 	p->max_backoff_ms = 20000;
 }
 
-/* A non-negative decimal integer (surrounding blanks allowed), saturating
- * at limit; -1 when s is not one. */
-static int64_t parse_count(const char *s, int64_t limit)
-{
-	while (*s == ' ' || *s == '\t')
-		s++;
-	if (*s < '0' || *s > '9')
-		return -1;
-	int64_t v = 0;
-	for (; *s >= '0' && *s <= '9'; s++)
-		v = v > (limit - (*s - '0')) / 10 ? limit : v * 10 + (*s - '0');
-	while (*s == ' ' || *s == '\t')
-		s++;
-	return *s ? -1 : v;
-}
-
-int64_t retry_after_ms(const char *amz_retry_after, const char *retry_after)
-{
-	int64_t v;
-	if (amz_retry_after && (v = parse_count(amz_retry_after, INT64_MAX)) >= 0)
-		return v;
-	if (retry_after && (v = parse_count(retry_after, INT64_MAX / 1000)) >= 0)
-		return v * 1000;
-	return -1;
-}
-
 int64_t retry_delay_ms(const struct retry_policy *p, int cls, int attempt, double rand01,
 		       int64_t retry_after_ms)
 {

@@ -34,12 +34,6 @@ struct retry_policy {
 void retry_policy_default(struct retry_policy *p);          /* 3, 50, 1000, 20000 */
 void retry_policy_dynamodb(struct retry_policy *p);         /* 4, 25, 1000, 20000 */
 
-/* The server's delay hint in ms from the answer's headers (values, or NULL
- * when absent): x-amz-retry-after (ms) first; else the standard Retry-After
- * (RFC 9110: delay-seconds; its HTTP-date form is not used by AWS and
- * ignored), which Lambda sends with a 429. -1 when neither is usable. */
-int64_t retry_after_ms(const char *amz_retry_after, const char *retry_after);
-
 /* attempt: tries made so far (>= 1). retry_after_ms: -1 when none. */
 int64_t retry_delay_ms(const struct retry_policy *p, int cls, int attempt, double rand01,
 		       int64_t retry_after_ms);
