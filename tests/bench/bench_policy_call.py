@@ -12,4 +12,8 @@ def run(ctx):
     subprocess.run(["make", "-s", "-C", root, "out/x86_64/bench_policy"], check=True, capture_output=True)
     r = subprocess.run([os.path.join(root, "out", "x86_64", "bench_policy"), "1000"],
                        capture_output=True, text=True, check=True)
-    return [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    out = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    for o in out:
+        o["baseline"] = "the same call in-process (no wall-clock limit)"
+        o["ratio_vs_baseline"] = round(o["isolated_us"] / o["in_process_us"], 2)
+    return out
