@@ -46,16 +46,8 @@ int events_reconcile(struct app *app, char *const *names, size_t n, int all, int
 
 int events_transient(const tp_err *e)
 {
-	static const char *const later[] = {
-		"LeaseHeld", "LeaseLost", "DeadlineNear", "QueueDeletedRecently",
-		"AWS.SimpleQueueService.QueueDeletedRecently", "ResourceConflictException",
-		"ResourceInUseException", "ResourceNotReadyException", "ServiceException",
-		"EC2ThrottledException", "TooManyRequestsException", NULL,
-	};
-	for (int i = 0; later[i]; i++)
-		if (strcmp(e->code, later[i]) == 0)
-			return 1;
-	return e->rc == TP_EIO || retry_classify(e->status, e->code[0] ? e->code : NULL, 0) != RETRY_NO;
+	return reconcile_retryable_code(e->code) || e->rc == TP_EIO ||
+	       retry_classify(e->status, e->code[0] ? e->code : NULL, 0) != RETRY_NO;
 }
 
 int events_stream_batch(struct app *app, const cJSON *records, const struct ev_opts *o, cJSON **failed,

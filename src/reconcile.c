@@ -28,21 +28,31 @@
 /* ---- small helpers ---- */
 
 /* AWS answers that mean "not now": the resource is in a transition, the
- * control plane is throttling, or a queue name is in its 60 s quarantine. */
+ * control plane is throttling, a queue name is in its 60 s quarantine, or
+ * another run holds the pipeline. The stream handlers (events.c) judge
+ * records by the same list. */
 static const char *const retry_codes[] = {
-	"ResourceConflictException", "ResourceInUseException", "QueueDeletedRecently",
-	"TooManyRequestsException", "ThrottlingException", "Throttling", "LeaseHeld",
-	"DeadlineNear", "FunctionUpdateTimeout", "MappingTransitionTimeout", NULL,
+	"ResourceConflictException", "ResourceInUseException", "ResourceNotReadyException",
+	"QueueDeletedRecently", "TooManyRequestsException", "ThrottlingException", "Throttling",
+	"EC2ThrottledException", "ServiceException", "LeaseHeld", "LeaseLost", "DeadlineNear",
+	"FunctionUpdateTimeout", "MappingTransitionTimeout", NULL,
 };
+
+int reconcile_retryable_code(const char *code)
+{
+	for (int i = 0; retry_codes[i]; i++)
+		if (strstr(code, retry_codes[i]))
+			return 1;
+	return 0;
+}
 
 void rc_fail(struct rec *p, const tp_err *e)
 {
 	p->failed = 1;
 	p->res->rc = e->rc ? e->rc : TP_EAWS;
 	p->res->err = *e;
-	for (int i = 0; retry_codes[i]; i++)
-		if (strstr(e->code, retry_codes[i]))
-			p->res->retryable = 1;
+	if (reconcile_retryable_code(e->code))
+		p->res->retryable = 1;
 }
 
 void rc_retryf(struct rec *p, const char *code, const char *fmt, const char *a1, const char *a2)

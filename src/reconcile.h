@@ -78,6 +78,10 @@ void reconcile_results_free(struct rec_result *r, size_t n);
 
 const char *reconcile_action_name(int action);
 
+/* 1 when an error code means "not now, retry later" (a transition,
+ * throttling, QueueDeletedRecently, a lease held elsewhere, a deadline). */
+int reconcile_retryable_code(const char *code);
+
 /* The function Description that records its code object,
  * "taskpipe code s3://bucket/key[#version]", from a spec's func part; drift
  * reads what reconcile writes, so both use this one (codemark_make; len:
