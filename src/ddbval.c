@@ -87,6 +87,21 @@ static int b64_decode(const char *s, char **out, size_t *outlen)
 
 /* ---------- numbers ---------- */
 
+/* An optional exponent, e[+-]digits: 1 when s ends right after it. */
+static int exponent_ends(const char *s)
+{
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '-' || *s == '+')
+			s++;
+		if (!(*s >= '0' && *s <= '9'))
+			return 0;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	return *s == 0;
+}
+
 /* A decimal number as DynamoDB writes it: -?digits[.digits][e[+-]digits]
  * (a leading or trailing dot is accepted too). */
 static int num_syntax_ok(const char *s)
@@ -99,18 +114,7 @@ static int num_syntax_ok(const char *s)
 	if (*s == '.')
 		for (s++; *s >= '0' && *s <= '9'; s++)
 			digits++;
-	if (!digits)
-		return 0;
-	if (*s == 'e' || *s == 'E') {
-		s++;
-		if (*s == '-' || *s == '+')
-			s++;
-		if (!(*s >= '0' && *s <= '9'))
-			return 0;
-		while (*s >= '0' && *s <= '9')
-			s++;
-	}
-	return *s == 0;
+	return digits && exponent_ends(s);
 }
 
 int ddbval_number_ok(const char *s)
@@ -128,16 +132,7 @@ int ddbval_number_ok(const char *s)
 		while (*s >= '0' && *s <= '9')
 			s++;
 	}
-	if (*s == 'e' || *s == 'E') {
-		s++;
-		if (*s == '-' || *s == '+')
-			s++;
-		if (!(*s >= '0' && *s <= '9'))
-			return 0;
-		while (*s >= '0' && *s <= '9')
-			s++;
-	}
-	return *s == 0;
+	return exponent_ends(s);
 }
 
 int ddbval_json_has_nul(const char *json)
