@@ -9,10 +9,10 @@ boto3 straight against moto.
 One JSON line per trial, then a summary line {"kind", "trials", "held", ...}.
 Exit 0 only when every trial held.
 
-apply trial: a fleet of N config items (odd trials: all new; even trials: an
-applied fleet of which a third changes its limit 1 <-> N and a third is
-deleted), `apply --all` killed after a random number of AWS requests, then
-`apply --all` until every pipeline is ok. Held when every desired pipeline has
+apply trial: N new config items (even trials, in a fresh world), or the fleet
+the trial before left converged with a third of its limits changed 1 <-> N
+and a third of its items deleted (odd trials); `apply --all` killed after a
+random number of AWS requests, then `apply --all` until every pipeline is ok. Held when every desired pipeline has
 its queue, DLQ, function and one mapping with the spec's limit, nothing with
 the prefix is left that no item wants (0 orphans), and `plan` shows no change.
 
@@ -153,29 +153,40 @@ def apply_ok(r):
 
 
 def put_items(w, items):
-    for it in items:
-        r = run_taskpipe(["put", "-"], w.env, input=json.dumps(it))
+    """All items with one `taskpipe put` (a file per item)."""
+    with tempfile.TemporaryDirectory() as d:
+        paths = []
+        for i, it in enumerate(items):
+            paths.append(os.path.join(d, "%d.json" % i))
+            with open(paths[-1], "w") as f:
+                json.dump(it, f)
+        r = run_taskpipe(["put"] + paths, w.env)
         assert r.returncode == 0, r.stderr
 
 
-def apply_trial(w, trial, n, rnd):
-    names = ["p%03d" % i for i in range(n)]
-    desired = {p: limit_of(i) for i, p in enumerate(names)}
+def apply_trial(w, trial, n, rnd, desired):
+    """Even trials create a fleet of n in a fresh world; odd trials change the
+    fleet the trial before left converged: a third changes its limit 1 <-> N,
+    a third is deleted. desired {pipeline: limit} is updated in place."""
     if trial % 2 == 0:
+        desired.clear()
+        desired.update({"p%03d" % i: limit_of(i) for i in range(n)})
         put_items(w, [{"pipeline": p, "concurrency": c} for p, c in desired.items()])
-        w.until_ok(["apply", "--all", "--json"], apply_ok)
-        for i, p in enumerate(names):
+    else:
+        changed, gone = [], []
+        for i, p in enumerate(sorted(desired)):
             if i % 3 == 1:
                 desired[p] = 1 if desired[p] > 1 else 4
-                put_items(w, [{"pipeline": p, "concurrency": desired[p]}])
+                changed.append({"pipeline": p, "concurrency": desired[p]})
             elif i % 3 == 2:
-                r = run_taskpipe(["rm", p], w.env)
-                assert r.returncode == 0, r.stderr
-                del desired[p]
-    else:
-        put_items(w, [{"pipeline": p, "concurrency": c} for p, c in desired.items()])
+                gone.append(p)
+        put_items(w, changed)
+        r = run_taskpipe(["rm"] + gone, w.env)
+        assert r.returncode == 0, r.stderr
+        for p in gone:
+            del desired[p]
     w.layer.reset()
-    expect = 10 * n if trial % 2 else 6 * n
+    expect = 6 * n if trial % 2 else 10 * n
     kill_at = rnd.randint(1, expect)
     killed, ran = w.kill_after(["apply", "--all", "--json"], lambda: len(w.layer.log()) >= kill_at)
     runs = w.until_ok(["apply", "--all", "--json"], apply_ok)
@@ -298,12 +309,17 @@ def main(argv=None):
     try:
         for kind in kinds:
             held, t0 = 0, time.time()
+            desired = {}
             for trial in range(a.trials):
                 rnd = random.Random(a.seed * 7919 + trial)
-                w.fresh(trial)
+                if kind == "rollout" or trial % 2 == 0:
+                    w.fresh(trial)
                 t = time.time()
                 try:
-                    res = (apply_trial if kind == "apply" else rollout_trial)(w, trial, a.pipelines, rnd)
+                    if kind == "apply":
+                        res = apply_trial(w, trial, a.pipelines, rnd, desired)
+                    else:
+                        res = rollout_trial(w, trial, a.pipelines, rnd)
                 except AssertionError as ex:
                     res = {"problems": [str(ex)[:2000]]}
                 res.update({"kind": kind, "trial": trial, "seconds": round(time.time() - t, 1),
