@@ -4,6 +4,8 @@
 #include "app.h"
 #include "awsjson.h"
 #include "ddb.h"
+#include "ddbval.h"
+#include "jsonnum.h"
 #include "lease.h"
 #include "log.h"
 #include "reconcile.h"
@@ -72,21 +74,113 @@ static int open_app(const char *cmd, struct app *app, const struct settings *s)
 
 /* ---- init ---- */
 
-static int ensure_table(struct app *app, const char *table, const char *key, int stream, tp_err *e)
+/* CreateTable is asynchronous: "DynamoDB immediately returns a response with a
+ * TableStatus of CREATING ... You can perform read and write operations only on
+ * an ACTIVE table" (DynamoDB API Reference, CreateTable). A stream starts
+ * ENABLING and is usable once ENABLED (DynamoDB Streams API Reference,
+ * StreamDescription). init therefore polls DescribeTable (and DescribeStream)
+ * until both are ready, or until TASKPIPE_INIT_TIMEOUT_S (default 300). */
+#define INIT_TIMEOUT_DEFAULT_S 300
+#define INIT_POLL_FIRST_MS 100
+#define INIT_POLL_MAX_MS 5000
+
+static int init_timeout_s(void)
+{
+	const char *v = getenv("TASKPIPE_INIT_TIMEOUT_S");
+	char *end;
+	long n = v && *v ? strtol(v, &end, 10) : INIT_TIMEOUT_DEFAULT_S;
+	if (v && *v && (*end || n < 0 || n > 86400)) {
+		fprintf(stderr, "taskpipe init: TASKPIPE_INIT_TIMEOUT_S=\"%s\" is not 0..86400 seconds; using %d\n", v,
+			INIT_TIMEOUT_DEFAULT_S);
+		n = INIT_TIMEOUT_DEFAULT_S;
+	}
+	return (int)n;
+}
+
+/* The table's status ("ACTIVE", "CREATING", ...) and, when a stream is wanted,
+ * the stream's ("ENABLED", "ENABLING", "(none)" before DescribeTable names one). */
+static int table_status(struct app *app, const char *table, int stream, char *tst, char *sst, size_t len,
+			tp_err *e)
 {
 	cJSON *in = cJSON_CreateObject(), *out = NULL;
 	cJSON_AddStringToObject(in, "TableName", table);
 	int rc = awsj_call(app->aws, SVC_DYNAMODB, "DescribeTable", in, &out, e);
-	cJSON_Delete(out);
-	if (rc == TP_OK) {
-		cJSON_Delete(in);
-		printf("table %s: exists\n", table);
-		return TP_OK;
-	}
-	if (rc != TP_ENOTFOUND) {
-		cJSON_Delete(in);
+	cJSON_Delete(in);
+	if (rc < 0) {
+		cJSON_Delete(out);
 		return rc;
 	}
+	cJSON *td = cJSON_GetObjectItem(out, "Table");
+	snprintf(tst, len, "%s", cJSON_GetStringValue(cJSON_GetObjectItem(td, "TableStatus")) ?: "ACTIVE");
+	snprintf(sst, len, "%s", stream ? "(none)" : "ENABLED");
+	const char *arn = cJSON_GetStringValue(cJSON_GetObjectItem(td, "LatestStreamArn"));
+	if (stream && arn) {
+		cJSON *sin = cJSON_CreateObject(), *sout = NULL;
+		cJSON_AddStringToObject(sin, "StreamArn", arn);
+		cJSON_AddNumberToObject(sin, "Limit", 1);
+		rc = awsj_call(app->aws, SVC_STREAMS, "DescribeStream", sin, &sout, e);
+		cJSON_Delete(sin);
+		if (rc == TP_OK)
+			snprintf(sst, len, "%s", cJSON_GetStringValue(cJSON_GetObjectItem(
+				cJSON_GetObjectItem(sout, "StreamDescription"), "StreamStatus")) ?: "ENABLED");
+		else if (rc == TP_ENOTFOUND) /* not there yet: keep waiting */
+			rc = TP_OK, tp_err_clear(e);
+		cJSON_Delete(sout);
+	}
+	cJSON_Delete(out);
+	return rc;
+}
+
+/* Poll until the table is ACTIVE (and its stream ENABLED), with backoff. */
+static int wait_active(struct app *app, const char *table, int stream, tp_err *e)
+{
+	int timeout_s = init_timeout_s();
+	int64_t t0 = tp_mono_ms(), delay = INIT_POLL_FIRST_MS;
+	char tst[32], sst[32];
+	for (;;) {
+		int rc = table_status(app, table, stream, tst, sst, sizeof tst, e);
+		if (rc < 0 && rc != TP_ENOTFOUND) /* just created: DescribeTable may lag */
+			return rc;
+		if (rc == TP_OK && strcmp(tst, "ACTIVE") == 0 && strcmp(sst, "ENABLED") == 0)
+			return TP_OK;
+		int64_t waited = tp_mono_ms() - t0;
+		if (waited >= (int64_t)timeout_s * 1000) {
+			tp_err_clear(e);
+			return tp_errf(e, TP_ELIMIT, "TableNotActive",
+				       "table %s is still %s%s%s after %d s (TASKPIPE_INIT_TIMEOUT_S); run init again "
+				       "later: it waits for the table without creating it twice",
+				       table, rc == TP_OK ? tst : "not visible", stream && rc == TP_OK ? ", stream " : "",
+				       stream && rc == TP_OK ? sst : "", timeout_s);
+		}
+		tp_err_clear(e);
+		if (delay > (int64_t)timeout_s * 1000 - waited)
+			delay = (int64_t)timeout_s * 1000 - waited;
+		tp_sleep_ms(delay);
+		delay = delay * 2 > INIT_POLL_MAX_MS ? INIT_POLL_MAX_MS : delay * 2;
+	}
+}
+
+static int ensure_table(struct app *app, const char *table, const char *key, int stream, tp_err *e)
+{
+	char tst[32], sst[32];
+	int rc = table_status(app, table, stream, tst, sst, sizeof tst, e);
+	if (rc == TP_OK) {
+		if (strcmp(tst, "ACTIVE") == 0 && strcmp(sst, "ENABLED") == 0) {
+			printf("table %s: exists\n", table);
+			return TP_OK;
+		}
+		/* CREATING (another init, or CloudFormation): not ready, wait */
+		printf("table %s: exists, %s%s%s; waiting\n", table, tst, stream ? ", stream " : "", stream ? sst : "");
+		fflush(stdout);
+		rc = wait_active(app, table, stream, e);
+		if (rc == TP_OK)
+			printf("table %s: active\n", table);
+		return rc;
+	}
+	if (rc != TP_ENOTFOUND)
+		return rc;
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	cJSON_AddStringToObject(in, "TableName", table);
 	cJSON *ks = cJSON_AddArrayToObject(in, "KeySchema"), *k = cJSON_CreateObject();
 	cJSON_AddStringToObject(k, "AttributeName", key);
 	cJSON_AddStringToObject(k, "KeyType", "HASH");
@@ -105,8 +199,13 @@ static int ensure_table(struct app *app, const char *table, const char *key, int
 	rc = awsj_call(app->aws, SVC_DYNAMODB, "CreateTable", in, &out, e);
 	cJSON_Delete(in);
 	cJSON_Delete(out);
-	if (rc == TP_OK)
-		printf("table %s: created\n", table);
+	if (rc == TP_OK) {
+		printf("table %s: created, waiting until ACTIVE\n", table);
+		fflush(stdout);
+		rc = wait_active(app, table, stream, e);
+		if (rc == TP_OK)
+			printf("table %s: active\n", table);
+	}
 	return rc;
 }
 
@@ -215,9 +314,12 @@ int cmd_put(int argc, char **argv)
 		cJSON *json = NULL, *item = NULL;
 		if (tp_read_file(files[i], 1u << 20, &text, &e) < 0) {
 			fprintf(stderr, "taskpipe put: %s\n", e.message);
-		} else if (!(json = cJSON_Parse(buf_str(&text)))) {
+		} else if (!(json = jsonnum_parse(buf_str(&text)))) {
 			fprintf(stderr, "taskpipe put: %s: not valid JSON\n", files[i]);
 		} else if (!(item = ddb_item_from_json(json, why, sizeof why))) {
+			fprintf(stderr, "taskpipe put: %s: %s\n", files[i], why);
+		} else if (ddbval_check_item(item, why, sizeof why) < 0) {
+			/* refused before sending, naming the field */
 			fprintf(stderr, "taskpipe put: %s: %s\n", files[i], why);
 		} else if (!ddb_get_str(item, "pipeline", NULL)) {
 			fprintf(stderr, "taskpipe put: %s: the item needs a string \"pipeline\" (the pipeline's name)\n",

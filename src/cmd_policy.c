@@ -4,6 +4,7 @@
 
 #include "base.h"
 #include "ddbval.h"
+#include "jsonnum.h"
 #include "policy.h"
 #include "settings.h"
 
@@ -69,6 +70,8 @@ static cJSON *plain_to_av(const cJSON *v)
 	cJSON *o = cJSON_CreateObject();
 	if (cJSON_IsString(v)) {
 		cJSON_AddStringToObject(o, "S", v->valuestring);
+	} else if (cJSON_IsRaw(v)) {
+		cJSON_AddStringToObject(o, "N", v->valuestring); /* text as written (jsonnum_parse) */
 	} else if (cJSON_IsNumber(v)) {
 		char text[64];
 		double d = v->valuedouble;
@@ -118,7 +121,7 @@ static int load_item(const char *file, char **out, tp_err *e)
 		buf_free(&text);
 		return tp_errf(e, TP_EINVAL, "BadItem", "%s: a string holds a NUL character (\\u0000)", file);
 	}
-	cJSON *j = cJSON_Parse(buf_str(&text));
+	cJSON *j = jsonnum_parse(buf_str(&text));
 	buf_free(&text);
 	if (!cJSON_IsObject(j)) {
 		cJSON_Delete(j);
@@ -128,15 +131,17 @@ static int load_item(const char *file, char **out, tp_err *e)
 	cJSON *wrapped = cJSON_GetObjectItemCaseSensitive(j, "Item");
 	if (j->child && !j->child->next && cJSON_IsObject(wrapped))
 		item = wrapped; /* GetItem output */
-	if (is_av_item(item)) {
-		*out = cJSON_PrintUnformatted(item);
-	} else {
-		cJSON *av = plain_to_av(item);
-		*out = cJSON_PrintUnformatted(cJSON_GetObjectItem(av, "M"));
-		cJSON_Delete(av);
-	}
+	cJSON *av = is_av_item(item) ? NULL : plain_to_av(item);
+	cJSON *avitem = av ? cJSON_GetObjectItem(av, "M") : item;
+	char why[300];
+	/* what `put` would refuse (DynamoDB's number and set rules) fails here too */
+	if (ddbval_check_item(avitem, why, sizeof why) < 0)
+		rc = tp_errf(e, TP_EINVAL, "BadItem", "%s: %s", file, why);
+	else
+		*out = cJSON_PrintUnformatted(avitem);
+	cJSON_Delete(av);
 	cJSON_Delete(j);
-	return TP_OK;
+	return rc;
 }
 
 /* ---------- ctx ---------- */

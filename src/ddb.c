@@ -4,6 +4,7 @@
 #include "awsjson.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,12 +64,17 @@ static cJSON *to_av(const cJSON *v)
 	cJSON *av = cJSON_CreateObject();
 	if (cJSON_IsString(v)) {
 		cJSON_AddStringToObject(av, "S", v->valuestring);
+	} else if (cJSON_IsRaw(v)) {
+		/* a number's text as written (jsonnum_parse): DynamoDB numbers are
+		 * decimal, 38 digits; a double would change 0.1 and 2^63 */
+		cJSON_AddStringToObject(av, "N", v->valuestring);
 	} else if (cJSON_IsNumber(v)) {
 		char n[64];
-		if (v->valuedouble == (double)(long long)v->valuedouble)
-			snprintf(n, sizeof n, "%lld", (long long)v->valuedouble);
+		double d = v->valuedouble;
+		if (fabs(d) < 9007199254740992.0 && d == floor(d)) /* exact; the cast is defined */
+			snprintf(n, sizeof n, "%lld", (long long)d);
 		else
-			snprintf(n, sizeof n, "%.17g", v->valuedouble);
+			snprintf(n, sizeof n, "%.17g", d);
 		cJSON_AddStringToObject(av, "N", n);
 	} else if (cJSON_IsBool(v)) {
 		cJSON_AddBoolToObject(av, "BOOL", cJSON_IsTrue(v));

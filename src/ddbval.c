@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 #include <lauxlib.h>
 #include <lua.h>
+#include <luaconf.h>
 
 #include <errno.h>
 #include <math.h>
@@ -230,8 +231,11 @@ static int push_n(lua_State *L, const char *text)
 	}
 	double d = strtod(text, NULL);
 	if (isfinite(d)) {
+		/* A float only when Lua's own tostring (LUA_NUMBER_FMT, "%.14g")
+		 * gives the same value back: policies turn env numbers into text
+		 * with tostring, so 0.30000000000000004 must not become "0.3". */
 		char s[40];
-		num_shortest(d, s, sizeof s);
+		snprintf(s, sizeof s, LUA_NUMBER_FMT, d);
 		char *a = num_normal(text), *b = num_normal(s);
 		int same = strcmp(a, b) == 0;
 		free(a);
@@ -266,6 +270,143 @@ static void path_pop(buf *b, size_t old)
 	b->len = old;
 	if (b->data)
 		b->data[old] = 0;
+}
+
+/* ---------- DynamoDB's limits ---------- */
+
+/* "Numbers can have up to 38 digits of precision ... Positive range: 1E-130
+ * to 9.9999999999999999999999999999999999999E+125" (Amazon DynamoDB
+ * Developer Guide, "Supported data types and naming rules", Number). */
+#define DDB_MAX_DIGITS 38
+#define DDB_MIN_EXP (-129) /* 0.D x 10^e >= 1E-130 */
+#define DDB_MAX_EXP 126    /* 0.D x 10^e <  1E+126 */
+
+int ddbval_number_check(const char *s, char *why, size_t len)
+{
+	if (!ddbval_number_ok(s)) {
+		snprintf(why, len, "\"%.60s\" is not a number (-?digits[.digits][e[+-]digits])", s);
+		return -1;
+	}
+	char *n = num_normal(s);
+	if (strcmp(n, "0") == 0) {
+		free(n);
+		return 0;
+	}
+	const char *d = n[0] == '-' ? n + 1 : n, *e = strchr(d, 'e');
+	size_t digits = (size_t)(e - d);
+	long exp10 = strtol(e + 1, NULL, 10);
+	free(n);
+	if (digits > DDB_MAX_DIGITS) {
+		snprintf(why, len, "number has %zu significant digits; DynamoDB allows %d", digits, DDB_MAX_DIGITS);
+		return -1;
+	}
+	if (exp10 < DDB_MIN_EXP || exp10 > DDB_MAX_EXP) {
+		snprintf(why, len, "number %.60s is out of DynamoDB's range (magnitude 1E-130 to "
+			 "9.9999999999999999999999999999999999999E+125)", s);
+		return -1;
+	}
+	return 0;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A set: not empty, elements valid, no two equal (NS by value: 1 and 1.0 are
+ * the same number). */
+static int check_set(const char *t, const cJSON *arr, const char *path, char *why, size_t len)
+{
+	int n = cJSON_GetArraySize(arr);
+	if (!cJSON_IsArray(arr) || n == 0) {
+		snprintf(why, len, "%s: %s must be a non-empty array (DynamoDB sets cannot be empty)", path, t);
+		return -1;
+	}
+	char **keys = tp_xcalloc((size_t)n, sizeof *keys);
+	int i = 0, rc = 0;
+	char sub[128];
+	for (const cJSON *el = arr->child; el; el = el->next, i++) {
+		if (!cJSON_IsString(el)) {
+			snprintf(why, len, "%s[%d]: %s elements must be strings", path, i, t);
+			rc = -1;
+			break;
+		}
+		if (t[0] == 'N' && ddbval_number_check(el->valuestring, sub, sizeof sub) < 0) {
+			snprintf(why, len, "%s[%d]: %s", path, i, sub);
+			rc = -1;
+			break;
+		}
+		keys[i] = t[0] == 'N' ? num_normal(el->valuestring) : tp_xstrdup(el->valuestring);
+	}
+	if (rc == 0) {
+		qsort(keys, (size_t)n, sizeof *keys, str_cmp);
+		for (i = 1; i < n; i++)
+			if (strcmp(keys[i - 1], keys[i]) == 0) {
+				snprintf(why, len, "%s: %s holds a duplicate value (DynamoDB sets hold distinct values)",
+					 path, t);
+				rc = -1;
+				break;
+			}
+	}
+	for (i = 0; i < n; i++)
+		free(keys[i]);
+	free(keys);
+	return rc;
+}
+
+static int check_av(const cJSON *av, buf *pth, int depth, char *why, size_t len)
+{
+	if (depth > MAX_DEPTH) {
+		snprintf(why, len, "%s: nested deeper than %d levels", buf_str(pth), MAX_DEPTH);
+		return -1;
+	}
+	if (!cJSON_IsObject(av) || !av->child || av->child->next) {
+		snprintf(why, len, "%s: an AttributeValue must be an object with exactly one type key", buf_str(pth));
+		return -1;
+	}
+	const cJSON *v = av->child;
+	const char *t = v->string;
+	char sub[200];
+	if (strcmp(t, "N") == 0) {
+		if (!cJSON_IsString(v)) {
+			snprintf(why, len, "%s: N must be a string", buf_str(pth));
+			return -1;
+		}
+		if (ddbval_number_check(v->valuestring, sub, sizeof sub) < 0) {
+			snprintf(why, len, "%s: %s", buf_str(pth), sub);
+			return -1;
+		}
+	} else if (strcmp(t, "SS") == 0 || strcmp(t, "NS") == 0 || strcmp(t, "BS") == 0) {
+		return check_set(t, v, buf_str(pth), why, len);
+	} else if (strcmp(t, "M") == 0 && cJSON_IsObject(v)) {
+		for (const cJSON *el = v->child; el; el = el->next) {
+			size_t old = path_key(pth, el->string);
+			if (check_av(el, pth, depth + 1, why, len) < 0)
+				return -1;
+			path_pop(pth, old);
+		}
+	} else if (strcmp(t, "L") == 0 && cJSON_IsArray(v)) {
+		long long i = 0;
+		for (const cJSON *el = v->child; el; el = el->next, i++) {
+			size_t old = path_index(pth, i);
+			if (check_av(el, pth, depth + 1, why, len) < 0)
+				return -1;
+			path_pop(pth, old);
+		}
+	}
+	return 0;
+}
+
+int ddbval_check_item(const cJSON *item, char *why, size_t len)
+{
+	int rc = 0;
+	for (const cJSON *el = item ? item->child : NULL; el && rc == 0; el = el->next) {
+		buf pth = {0};
+		buf_adds(&pth, el->string);
+		rc = check_av(el, &pth, 0, why, len);
+		buf_free(&pth);
+	}
+	return rc;
 }
 
 /* ---------- AttributeValue -> Lua ---------- */

@@ -2,8 +2,8 @@
  *
  *   S    -> string                   NULL -> tp.null (a unique sentinel)
  *   N    -> integer when the text is an integer within int64; otherwise a
- *           float when the text converts and prints back exactly (%.17g round
- *           trip); otherwise a number object (table with metatable tp.number
+ *           float when Lua's tostring of it (%.14g) has the text's value
+ *           exactly; otherwise a number object (table with metatable tp.number
  *           holding the original text), so no digit is ever lost
  *   BOOL -> boolean                  M    -> table with string keys
  *   L    -> sequence table (marked with metatable tp.list, so an empty L stays an L)
@@ -55,5 +55,15 @@ int ddbval_json_has_nul(const char *json);
 /* 1 when s is number text DynamoDB accepts: -?digits[.digits][(e|E)[+-]digits]
  * (no leading +, no bare leading or trailing dot), else 0. */
 int ddbval_number_ok(const char *s);
+
+/* 0 when s is a number DynamoDB stores: valid text, at most 38 significant
+ * digits, magnitude 1E-130 to 9.99...E+125 (or zero); else -1 and why. */
+int ddbval_number_check(const char *s, char *why, size_t len);
+
+/* 0 when an item (map of name -> AttributeValue) passes DynamoDB's value
+ * rules that are cheap to check before sending: numbers (above), sets not
+ * empty and without duplicates (NS by value). Else -1 and why, starting
+ * with the field's path ("env.BIG: ..."). */
+int ddbval_check_item(const struct cJSON *item, char *why, size_t len);
 
 #endif

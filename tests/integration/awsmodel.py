@@ -68,6 +68,18 @@ AWS pages each behaviour is based on:
              consistent", DynamoDB TagResource). list_lag_s is therefore a test knob that
              makes the staleness visible, not an AWS figure.
              https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_GetResources.html
+  [table]    CreateTable "is an asynchronous operation. Upon receiving a CreateTable request,
+             DynamoDB immediately returns a response with a TableStatus of CREATING. After the
+             table is created, DynamoDB sets the TableStatus to ACTIVE. You can perform read and
+             write operations only on an ACTIVE table." A stream's StreamStatus is ENABLING
+             ("Streams is currently being enabled on the DynamoDB table") before ENABLED.
+             moto makes tables ACTIVE at once. table_create_s (default 0: off, as moto) keeps
+             a table CREATING that long; data-plane calls on it get ResourceNotFoundException.
+             https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html
+             https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TableDescription.html
+             https://docs.aws.amazon.com/amazondynamodbstreams/latest/APIReference/API_StreamDescription.html
+             (The 400 KB item size limit is moto's own: ValidationException "Item size has
+             exceeded the maximum allowed size"; not modelled again here.)
 """
 import argparse
 import base64
@@ -83,6 +95,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+import zlib
 
 from awsproxy import HOP_HEADERS, FaultProxy, _Handler, classify
 
@@ -102,6 +115,9 @@ BLOCKED_PENDING = {"Invoke", "InvokeAsync", "UpdateFunctionCode", "UpdateFunctio
 BLOCKED_UPDATING = {"UpdateFunctionCode", "UpdateFunctionConfiguration", "PublishVersion"}
 UPDATES = {"UpdateFunctionCode", "UpdateFunctionConfiguration"}
 ESM_TRANSITIONAL = {"Creating", "Enabling", "Disabling", "Updating", "Deleting"}
+# [table]: the calls refused while a table is CREATING (reads and writes).
+DDB_DATA_PLANE = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan",
+                  "BatchGetItem", "BatchWriteItem", "TransactGetItems", "TransactWriteItems"}
 
 _FN_PATH = re.compile(r"^/\d{4}-\d\d-\d\d/functions/([^/?]+)")
 _ESM_PATH = re.compile(r"^/\d{4}-\d\d-\d\d/event-source-mappings/([^/?]+)")
@@ -412,9 +428,10 @@ class AwsModel(FaultProxy):
     def __init__(self, upstream_endpoint, scale=0.02, fn_pending_s=5, fn_update_s=5,
                  esm_transition_s=5, queue_deleted_recently_s=60, list_lag_s=10,
                  lambda_rps=15, lambda_get_rps=100, lambda_policy_rps=15,
-                 throttle_fraction=0.0, seed=1, paginate=True, **kw):
+                 throttle_fraction=0.0, seed=1, paginate=True, table_create_s=0, **kw):
         super().__init__(upstream_endpoint, **kw)
         self.scale = scale
+        self.table_create_s = table_create_s
         self.fn_pending_s = fn_pending_s
         self.fn_update_s = fn_update_s
         self.esm_transition_s = esm_transition_s
@@ -440,6 +457,7 @@ class AwsModel(FaultProxy):
             self._history = {}          # function name -> [(t, bound)]
             self._deleted_queues = {}   # queue name -> time deleted
             self._fresh = {}            # ("sqs"|"lambda", name) -> time created or tagged
+            self._tables = {}           # table name -> time it becomes ACTIVE [table]
             self._throttled = 0
             self._violations = []
             self._rng = random.Random(self.seed)
@@ -582,6 +600,8 @@ class AwsModel(FaultProxy):
             self._settle(now)
             if service == "lambda":
                 return self._lambda_before(h, operation, path, body, now)
+            if service == "dynamodb" and operation in DDB_DATA_PLANE:
+                return self._ddb_before(operation, body, now)
             if service == "sqs" and operation == "ListQueues" and self.paginate:
                 params, proto = self._sqs_params(h, body)
                 try:
@@ -659,6 +679,50 @@ class AwsModel(FaultProxy):
                              ("x-amzn-RequestId", _request_id())], json.dumps(cfg).encode()
         return None
 
+    def _table_creating(self, name, now):
+        until = self._tables.get(name)
+        return until is not None and now < until
+
+    def _ddb_before(self, operation, body, now):
+        """[table]: reads and writes on a CREATING table are refused."""
+        params = _json(body) or {}
+        names = [params.get("TableName")]
+        names += list((params.get("RequestItems") or {}).keys())
+        for t in params.get("TransactItems") or []:
+            for v in t.values():
+                names.append(v.get("TableName") if isinstance(v, dict) else None)
+        for name in names:
+            if name and self._table_creating(name, now):
+                self._violate(now, "dynamodb", operation, name, "table CREATING")
+                return 400, [("Content-Type", "application/x-amz-json-1.0"),
+                             ("x-amzn-RequestId", _request_id())], json.dumps({
+                                 "__type": "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
+                                 "message": "Requested resource not found"}).encode()
+        return None
+
+    def _ddb_after(self, operation, body, data, now):
+        """[table]: CreateTable starts CREATING; DescribeTable, CreateTable and
+        DescribeStream show CREATING/ENABLING until the table's time has come."""
+        out = _json(data)
+        if out is None:
+            return None
+        if operation == "CreateTable" and self.table_create_s > 0:
+            name = (out.get("TableDescription") or {}).get("TableName")
+            if name:
+                self._tables[name] = now + self._d(self.table_create_s)
+        if operation in ("CreateTable", "DescribeTable"):
+            desc = out.get("TableDescription") or out.get("Table")
+            if desc and self._table_creating(desc.get("TableName"), now):
+                desc["TableStatus"] = "CREATING"
+                return json.dumps(out).encode()
+        if operation == "DescribeStream":
+            desc = out.get("StreamDescription") or {}
+            if self._table_creating(desc.get("TableName"), now):
+                desc["StreamStatus"] = "ENABLING"
+                desc["Shards"] = []
+                return json.dumps(out).encode()
+        return None
+
     def _undo_update(self, undo):
         with self._mlock:
             fn, updated, until, fail = undo
@@ -700,10 +764,16 @@ class AwsModel(FaultProxy):
                 new = self._sqs_after(h, operation, body, data, now, h._t0)
             elif service == "tagging" and operation == "GetResources":
                 new = self._tagging_after(data, h._t0)
+            elif service in ("dynamodb", "dynamodbstreams"):
+                new = self._ddb_after(operation, body, data, now)
             else:
                 new = None
         if new is None:
             return status, reason, headers, data
+        if service in ("dynamodb", "dynamodbstreams"):
+            # the body changed: its CRC32 header must follow (botocore checks it)
+            headers = [(k, str(zlib.crc32(new)) if k.lower() == "x-amz-crc32" else v)
+                       for k, v in headers]
         return status, reason, headers, new
 
     def _fn_rewrite(self, cfg, now):
@@ -914,7 +984,7 @@ def main(argv=None):
     ap.add_argument("--scale", type=float, default=0.02)
     for opt in ("fn_pending_s", "fn_update_s", "esm_transition_s", "queue_deleted_recently_s",
                 "list_lag_s", "lambda_rps", "lambda_get_rps", "lambda_policy_rps",
-                "throttle_fraction"):
+                "throttle_fraction", "table_create_s"):
         ap.add_argument("--" + opt.replace("_", "-"), type=float, help="see AwsModel")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--no-paginate", dest="paginate", action="store_false", default=None)

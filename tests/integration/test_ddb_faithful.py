@@ -1,0 +1,236 @@
+"""DynamoDB as real DynamoDB behaves (issue 15): a table is CREATING for a
+while after CreateTable (modelled by awsmodel.AwsModel table_create_s), item
+numbers are decimal text of up to 38 digits (never a C double), and the
+value rules DynamoDB enforces (number digits and range, sets without
+duplicates) are checked before sending, naming the field.
+
+Checked with boto3 against moto (the independent reader)."""
+import itertools
+import json
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Moto, run_taskpipe  # noqa: E402
+from awsmodel import AwsModel  # noqa: E402
+from test_bootstrap import Bootstrap, code_zip, failures  # noqa: E402
+
+_seq = itertools.count()
+SCALE = 0.1          # AWS seconds -> real seconds in the layer
+CREATE_S = 30        # the table stays CREATING for 3 real seconds
+
+EXACT_ENV = {"RATE": 0.1, "BIG": 123456789012345678, "HUGE": 12345678901234567890123,
+             "NEAR": 0.30000000000000004, "TINY": 1e-7, "NEG": -9223372036854775809}
+# The JSON text above, as Python writes it (the numbers as written).
+WANT_ENV = {"RATE": "0.1", "BIG": "123456789012345678", "HUGE": "12345678901234567890123",
+            "NEAR": "0.30000000000000004", "TINY": "1e-07", "NEG": "-9223372036854775809"}
+
+
+class Instance:
+    def __init__(self, moto, tag, endpoint=None, **extra):
+        n = next(_seq)
+        self.prefix = "%s%d-" % (tag[:5], os.getpid() % 1000 + n * 1000)
+        self.config, self.state = self.prefix + "config", self.prefix + "state"
+        self.env = moto.env(TASKPIPE_CODE_BUCKET="code", TASKPIPE_CODE_KEY="consumer.zip",
+                            TASKPIPE_ROLE_ARN=moto.role_arn(), TASKPIPE_PREFIX=self.prefix,
+                            TASKPIPE_CONFIG_TABLE=self.config, TASKPIPE_STATE_TABLE=self.state,
+                            **extra)
+        if endpoint:
+            self.env["AWS_ENDPOINT_URL"] = endpoint
+
+    def run(self, *args, input=None):
+        return run_taskpipe(list(args), self.env, input=input, timeout=300)
+
+
+class InitWaitsForActive(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+
+    def setUp(self):
+        self.aws = AwsModel(self.moto.endpoint, scale=SCALE, table_create_s=CREATE_S).start()
+        self.addCleanup(self.aws.stop)
+
+    def test_put_right_after_init_succeeds(self):
+        inst = Instance(self.moto, "iact", self.aws.endpoint)
+        t0 = time.time()
+        r = inst.run("init")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertGreaterEqual(time.time() - t0, CREATE_S * SCALE * 0.9, "init returned while CREATING")
+        self.assertIn("table %s: created, waiting until ACTIVE" % inst.config, r.stdout)
+        self.assertIn("table %s: active" % inst.config, r.stdout)
+        r = inst.run("put", "-", input=json.dumps({"pipeline": "p1", "concurrency": 2}))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        item = self.moto.client("dynamodb").get_item(TableName=inst.config, Key={"pipeline": {"S": "p1"}})
+        self.assertEqual(item["Item"]["concurrency"], {"N": "2"})
+        self.assertEqual([v for v in self.aws.violations() if v["rule"] == "table CREATING"], [])
+
+    def test_table_found_creating_is_waited_for_not_exists(self):
+        inst = Instance(self.moto, "icre", self.aws.endpoint)
+        ddb = self.moto.client("dynamodb", endpoint=self.aws.endpoint)
+        ddb.create_table(TableName=inst.config, KeySchema=[{"AttributeName": "pipeline", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pipeline", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST",
+                         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+        self.assertEqual(ddb.describe_table(TableName=inst.config)["Table"]["TableStatus"], "CREATING")
+        r = inst.run("init")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("table %s: exists\n" % inst.config, r.stdout)
+        self.assertIn("table %s: exists, CREATING" % inst.config, r.stdout)
+        self.assertIn("table %s: active" % inst.config, r.stdout)
+        self.assertEqual(ddb.describe_table(TableName=inst.config)["Table"]["TableStatus"], "ACTIVE")
+        r = inst.run("put", "-", input=json.dumps({"pipeline": "p2"}))
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_timeout_names_the_table_and_setting(self):
+        inst = Instance(self.moto, "itmo", self.aws.endpoint, TASKPIPE_INIT_TIMEOUT_S=1)
+        r = inst.run("init")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("TableNotActive", r.stderr)
+        self.assertIn("table %s is still CREATING" % inst.config, r.stderr)
+        self.assertIn("TASKPIPE_INIT_TIMEOUT_S", r.stderr)
+        # A second init, once the table is ACTIVE, finishes the job without creating twice.
+        time.sleep(CREATE_S * SCALE)
+        inst.env["TASKPIPE_INIT_TIMEOUT_S"] = "60"
+        r = inst.run("init")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("table %s: exists" % inst.config, r.stdout)
+
+    def test_bad_timeout_setting_is_named(self):
+        inst = Instance(self.moto, "ibad", self.aws.endpoint, TASKPIPE_INIT_TIMEOUT_S="soon")
+        r = inst.run("init")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("TASKPIPE_INIT_TIMEOUT_S=\"soon\"", r.stderr)
+
+
+class ExactNumbers(unittest.TestCase):
+    """Numbers keep their value to the last digit: put, policy check and the
+    stream path (Lambda runtime)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+        s3 = cls.moto.client("s3")
+        try:
+            s3.head_object(Bucket="code", Key="consumer.zip")
+        except Exception:
+            try:
+                s3.create_bucket(Bucket="code")
+            except Exception:
+                pass
+            s3.put_object(Bucket="code", Key="consumer.zip", Body=code_zip())
+
+    def test_put_stores_number_text_exactly(self):
+        inst = Instance(self.moto, "nput")
+        self.assertEqual(inst.run("init").returncode, 0)
+        text = '{"pipeline":"n1","env":{"RATE":0.1,"BIG":123456789012345678,"HUGE":1234567890123456789012345678901234567,' \
+               '"NEG":-9223372036854775809,"NEAR":0.30000000000000004}}'
+        r = inst.run("put", "-", input=text)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        item = self.moto.client("dynamodb").get_item(TableName=inst.config, Key={"pipeline": {"S": "n1"}})["Item"]
+        env = item["env"]["M"]
+        self.assertEqual(env["RATE"], {"N": "0.1"})
+        self.assertEqual(env["BIG"], {"N": "123456789012345678"})
+        self.assertEqual(env["HUGE"], {"N": "1234567890123456789012345678901234567"})
+        self.assertEqual(env["NEG"], {"N": "-9223372036854775809"})
+        self.assertEqual(env["NEAR"], {"N": "0.30000000000000004"})
+        # ... and the function's environment after apply
+        r = inst.run("apply", "n1")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        fn = self.moto.client("lambda").get_function_configuration(FunctionName=inst.prefix + "n1")
+        v = fn["Environment"]["Variables"]
+        self.assertEqual(v["RATE"], "0.1")
+        self.assertEqual(v["BIG"], "123456789012345678")
+        self.assertEqual(v["HUGE"], "1234567890123456789012345678901234567")
+        self.assertEqual(v["NEG"], "-9223372036854775809")
+        self.assertEqual(v["NEAR"], "0.30000000000000004")
+
+    def test_policy_check_keeps_numbers(self):
+        inst = Instance(self.moto, "npol")
+        r = inst.run("policy", "check", "-", input=json.dumps({"pipeline": "n2", "env": EXACT_ENV}))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual(out["spec"]["func"]["Environment"]["Variables"], WANT_ENV)
+
+    def test_stream_path_keeps_numbers(self):
+        inst = Instance(self.moto, "nstr")
+        self.assertEqual(inst.run("init").returncode, 0)
+        ddb = self.moto.client("dynamodb")
+        streams = self.moto.client("dynamodbstreams")
+        arn = ddb.describe_table(TableName=inst.config)["Table"]["LatestStreamArn"]
+        ddb.put_item(TableName=inst.config, Item={"pipeline": {"S": "s1"}, "env": {"M": {
+            "RATE": {"N": "0.1"}, "BIG": {"N": "123456789012345678"},
+            "NEAR": {"N": "0.30000000000000004"}, "HUGE": {"N": "12345678901234567890123"}}}})
+        from runtime_emulator import stream_records
+        recs, _ = stream_records(streams, arn, None)
+        self.assertEqual(recs[-1]["dynamodb"]["NewImage"]["env"]["M"]["NEAR"], {"N": "0.30000000000000004"})
+
+        class E:
+            pass
+        e = E()
+        e.env = inst.env
+        b = Bootstrap(e)
+        self.addCleanup(b.stop)
+        res = b.invoke({"Records": recs})
+        self.assertEqual(failures(res), [], b.stderr())
+        fn = self.moto.client("lambda").get_function_configuration(FunctionName=inst.prefix + "s1")
+        self.assertEqual(fn["Environment"]["Variables"], {
+            "RATE": "0.1", "BIG": "123456789012345678", "NEAR": "0.30000000000000004",
+            "HUGE": "12345678901234567890123"})
+
+
+class NumberAndSetLimits(unittest.TestCase):
+    """DynamoDB's rules, refused before sending with the field named."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+        cls.inst = Instance(cls.moto, "nlim")
+        cls.proxy_calls = None
+        assert cls.inst.run("init").returncode == 0
+
+    CASES = [
+        ('{"pipeline":"x","env":{"BIG":1234567890123456789012345678901234567891}}',
+         "env.BIG: number has 40 significant digits; DynamoDB allows 38"),
+        ('{"pipeline":"x","env":{"BIG":"ok","SMALL":1e-131}}', "env.SMALL: number 1e-131 is out of DynamoDB's range"),
+        ('{"pipeline":"x","limits":[1, 2, 1e126]}', "limits[2]: number 1e126 is out of DynamoDB's range"),
+        ('{"pipeline":{"S":"x"},"ids":{"NS":["1","2","1.0"]}}', "ids: NS holds a duplicate value"),
+        ('{"pipeline":{"S":"x"},"tags":{"SS":["a","a"]}}', "tags: SS holds a duplicate value"),
+        ('{"pipeline":{"S":"x"},"tags":{"SS":[]}}', "tags: SS must be a non-empty array"),
+        ('{"pipeline":{"S":"x"},"m":{"M":{"n":{"N":"12.5e"}}}}', 'm.n: "12.5e" is not a number'),
+        ('{"pipeline":{"S":"x"},"ids":{"NS":["1","123456789012345678901234567890123456789"]}}',
+         "ids[1]: number has 39 significant digits; DynamoDB allows 38"),
+    ]
+
+    def test_put_refuses_naming_the_field_and_writes_nothing(self):
+        for text, want in self.CASES:
+            with self.subTest(text=text):
+                r = self.inst.run("put", "-", input=text)
+                self.assertEqual(r.returncode, 1, r.stdout)
+                self.assertIn(want, r.stderr)
+        items = self.moto.client("dynamodb").scan(TableName=self.inst.config)["Items"]
+        self.assertEqual([i for i in items if i["pipeline"]["S"] == "x"], [])
+
+    def test_policy_check_refuses_the_same(self):
+        for text, want in self.CASES:
+            with self.subTest(text=text):
+                r = self.inst.run("policy", "check", "-", input=text)
+                self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+                self.assertIn(want, json.loads(r.stdout)["error"])
+
+    def test_limits_themselves_are_accepted(self):
+        ok = ('{"pipeline":"lim","a":12345678901234567890123456789012345678,"b":1e-130,'
+              '"c":9.9999999999999999999999999999999999999e125,"d":0,"e":100000000000000000000000000000000000000000,'
+              '"f":-1e-130}')
+        r = self.inst.run("put", "-", input=ok)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.inst.run("put", "-", input=json.dumps({"pipeline": {"S": "lim2"}, "ids": {"NS": ["1", "1.5", "10"]}}))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        item = self.moto.client("dynamodb").get_item(TableName=self.inst.config, Key={"pipeline": {"S": "lim"}})["Item"]
+        self.assertEqual(item["a"], {"N": "12345678901234567890123456789012345678"})
+
+
+if __name__ == "__main__":
+    unittest.main()
