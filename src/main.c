@@ -4,6 +4,7 @@
 #include "cmd_aws.h"
 #include "cmd_debug_creds.h"
 #include "cmd_debug_http.h"
+#include "cmd_debug_rollout.h"
 #include "cmd_debug_sigv4.h"
 #include "cmd_drift.h"
 #include "cmd_pipeline.h"
@@ -41,7 +42,7 @@ static const char usage[] =
 	"  run FILE.lua [ARGS]     run an operator Lua script with the tp module\n"
 	"  policy check ITEM...    run the policy on config items (taskpipe policy --help)\n"
 	"  policy show             the policy in force and its SHA-256\n"
-	"  debug SUBCOMMAND        diagnostics: sigv4, bench-sigv4, http, creds\n"
+	"  debug SUBCOMMAND        diagnostics: sigv4, bench-sigv4, http, creds, rollout-plan\n"
 	"\n"
 	"Every command takes --help.\n";
 
@@ -66,8 +67,10 @@ static int cmd_debug(int argc, char **argv)
 			return cmd_debug_http(argc - 1, argv + 1);
 		if (strcmp(argv[1], "creds") == 0)
 			return cmd_debug_creds(argc - 1, argv + 1);
+		if (strcmp(argv[1], "rollout-plan") == 0)
+			return cmd_debug_rollout_plan(argc - 1, argv + 1);
 	}
-	fputs("usage: taskpipe debug sigv4|bench-sigv4|http|creds ...\n", stderr);
+	fputs("usage: taskpipe debug sigv4|bench-sigv4|http|creds|rollout-plan ...\n", stderr);
 	return 2;
 }
 

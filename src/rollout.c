@@ -10,6 +10,7 @@
 #include "names.h"
 #include "policy.h"
 #include "retry.h"
+#include "rolloutrec.h"
 #include "sigv4.h"
 
 #include <cjson/cJSON.h>
@@ -709,8 +710,9 @@ static void targets_from_plan(struct ro *r)
 }
 
 /* A new generation of the header: this version, this plan, our lease. */
-static int create_header(struct ro *r, long old_gen, int exists, tp_err *e)
+static int create_header(struct ro *r, long old_gen, const cJSON *old_head, tp_err *e)
 {
+	int exists = old_head != NULL;
 	char pk[1300];
 	hdr_pk(r, pk, sizeof pk);
 	int64_t now = now_s();
@@ -725,9 +727,14 @@ static int create_header(struct ro *r, long old_gen, int exists, tp_err *e)
 	ddb_put_long(item, "gen", r->gen);
 	ddb_put_str(item, "status", "running");
 	ddb_put_str(item, "mode", r->mode);
+	/* the plan goes into part items first (rolloutrec.h: 400 KB per item) */
 	char *plan = cJSON_PrintUnformatted(r->plan);
-	ddb_put_str(item, "plan", plan);
+	int rc = rolloutrec_write_plan(r->app->aws, r->app->set.state_table, r->id, plan, item, NULL, e);
 	free(plan);
+	if (rc < 0) {
+		cJSON_Delete(in);
+		return rc;
+	}
 	ddb_put_long(item, "wave", 0);
 	ddb_put_long(item, "next_at", 0);
 	ddb_put_long(item, "targets", (long)r->nt);
@@ -743,7 +750,10 @@ static int create_header(struct ro *r, long old_gen, int exists, tp_err *e)
 		cJSON_AddStringToObject(in, "ConditionExpression", "attribute_not_exists(pk)");
 	}
 	cJSON *out = NULL;
-	int rc = awsj_call(r->app->aws, SVC_DYNAMODB, "PutItem", in, &out, e);
+	rc = awsj_call(r->app->aws, SVC_DYNAMODB, "PutItem", in, &out, e);
+	if (rc == TP_OK && old_head) /* the replaced generation's parts are unused now */
+		rolloutrec_drop_plan(r->app->aws, r->app->set.state_table, r->id, old_head,
+				     ddb_get_str(item, "plan_sha", NULL));
 	cJSON_Delete(in);
 	cJSON_Delete(out);
 	return rc;
@@ -1372,7 +1382,15 @@ static int run(struct ro *r, const char *want_version, tp_err *e)
 		if (same) {
 			r->gen = hg;
 			snprintf(r->mode, sizeof r->mode, "%s", ddb_get_str(h, "mode", "code"));
-			r->plan = cJSON_Parse(ddb_get_str(h, "plan", "[]"));
+			char *pj = NULL;
+			if ((rc = rolloutrec_read_plan(r->app->aws, r->app->set.state_table, r->id, h, &pj, e)) < 0)
+				break;
+			r->plan = cJSON_Parse(pj);
+			free(pj);
+			if (!r->plan) {
+				rc = tp_errf(e, TP_EINVAL, "RolloutPlanDamaged", "rollout %s: the plan is not JSON", r->id);
+				break;
+			}
 			r->wave = (int)ddb_get_long(h, "wave", 0);
 			r->next_at = ddb_get_long(h, "next_at", 0);
 			if (strcmp(st, "done") == 0) {
@@ -1400,7 +1418,7 @@ static int run(struct ro *r, const char *want_version, tp_err *e)
 			break;
 		if (!r->plan && (rc = make_plan(r, e)) < 0)
 			break;
-		rc = create_header(r, hg, h != NULL, e);
+		rc = create_header(r, hg, h, e);
 		if (rc == TP_OK || !cond_failed(e))
 			break;
 		tp_err_clear(e); /* someone wrote it meanwhile: look again */
@@ -1558,6 +1576,14 @@ int rollout_on_upload(struct app *app, const char *bucket, const char *key, cons
 
 /* ---------- status ---------- */
 
+/* rollout-fn records ordered by (rollout, function). */
+static int cmp_fn_record(const void *a, const void *b)
+{
+	const cJSON *x = *(cJSON *const *)a, *y = *(cJSON *const *)b;
+	int c = strcmp(ddb_get_str(x, "rollout", ""), ddb_get_str(y, "rollout", ""));
+	return c ? c : strcmp(ddb_get_str(x, "function", ""), ddb_get_str(y, "function", ""));
+}
+
 int rollout_status(struct app *app, char **json_out, tp_err *e)
 {
 	*json_out = NULL;
@@ -1568,6 +1594,12 @@ int rollout_status(struct app *app, char **json_out, tp_err *e)
 		return rc;
 	}
 	cJSON *out = cJSON_CreateArray(), *h;
+	size_t nfns = 0;
+	cJSON **fns_idx = tp_xcalloc((size_t)cJSON_GetArraySize(items) + 1, sizeof *fns_idx);
+	cJSON_ArrayForEach(h, items)
+		if (strcmp(ddb_get_str(h, "kind", ""), "rollout-fn") == 0)
+			fns_idx[nfns++] = h;
+	qsort(fns_idx, nfns, sizeof *fns_idx, cmp_fn_record);
 	cJSON_ArrayForEach(h, items) {
 		if (strcmp(ddb_get_str(h, "kind", ""), "rollout") != 0)
 			continue;
@@ -1596,7 +1628,15 @@ int rollout_status(struct app *app, char **json_out, tp_err *e)
 			cJSON_AddStringToObject(f, "code", ddb_get_str(h, "error_code", ""));
 			cJSON_AddStringToObject(f, "message", ddb_get_str(h, "error_message", ""));
 		}
-		cJSON *plan = cJSON_Parse(ddb_get_str(h, "plan", "[]")), *w;
+		char *pj = NULL;
+		tp_err pe = { 0 };
+		if (rolloutrec_read_plan(app->aws, app->set.state_table, id, h, &pj, &pe) < 0) {
+			cJSON *f = cJSON_AddObjectToObject(o, "plan_error");
+			cJSON_AddStringToObject(f, "code", pe.code);
+			cJSON_AddStringToObject(f, "message", pe.message);
+		}
+		cJSON *plan = cJSON_Parse(pj ? pj : "[]"), *w;
+		free(pj);
 		cJSON *waves = cJSON_AddArrayToObject(o, "waves");
 		int wi = 0;
 		cJSON_ArrayForEach(w, plan) {
@@ -1606,24 +1646,24 @@ int rollout_status(struct app *app, char **json_out, tp_err *e)
 				struct names nm;
 				if (!cJSON_IsString(n) || names_for(app->set.prefix, n->valuestring, &nm, NULL) < 0)
 					continue;
-				cJSON *f = cJSON_CreateObject(), *it;
+				cJSON *f = cJSON_CreateObject();
 				const char *fst = "pending";
 				cJSON_AddStringToObject(f, "pipeline", n->valuestring);
 				cJSON_AddStringToObject(f, "function", nm.function);
-				cJSON_ArrayForEach(it, items) {
-					if (strcmp(ddb_get_str(it, "kind", ""), "rollout-fn") != 0 ||
-					    strcmp(ddb_get_str(it, "rollout", ""), id) != 0 ||
-					    strcmp(ddb_get_str(it, "function", ""), nm.function) != 0)
-						continue;
-					if (ddb_get_long(it, "gen", 0) == gen) {
-						fst = ddb_get_str(it, "status", "pending");
-						cJSON_AddNumberToObject(f, "attempts", (double)ddb_get_long(it, "attempts", 0));
-						if (ddb_get_str(it, "error_code", NULL)) {
-							cJSON_AddStringToObject(f, "error_code", ddb_get_str(it, "error_code", ""));
-							cJSON_AddStringToObject(f, "error_message", ddb_get_str(it, "error_message", ""));
-						}
+				/* by key, not a walk of every item: 50,000 targets */
+				cJSON *key = cJSON_CreateObject();
+				ddb_put_str(key, "rollout", id);
+				ddb_put_str(key, "function", nm.function);
+				cJSON **hit = bsearch(&key, fns_idx, nfns, sizeof *fns_idx, cmp_fn_record);
+				cJSON_Delete(key);
+				cJSON *it = hit ? *hit : NULL;
+				if (it && ddb_get_long(it, "gen", 0) == gen) {
+					fst = ddb_get_str(it, "status", "pending");
+					cJSON_AddNumberToObject(f, "attempts", (double)ddb_get_long(it, "attempts", 0));
+					if (ddb_get_str(it, "error_code", NULL)) {
+						cJSON_AddStringToObject(f, "error_code", ddb_get_str(it, "error_code", ""));
+						cJSON_AddStringToObject(f, "error_message", ddb_get_str(it, "error_message", ""));
 					}
-					break;
 				}
 				cJSON_AddStringToObject(f, "status", fst);
 				for (int s = 0; s < 5; s++)
@@ -1650,6 +1690,7 @@ int rollout_status(struct app *app, char **json_out, tp_err *e)
 		cJSON_AddItemToArray(out, o);
 		free(id);
 	}
+	free(fns_idx);
 	cJSON_Delete(items);
 	*json_out = cJSON_PrintUnformatted(out);
 	cJSON_Delete(out);

@@ -234,3 +234,81 @@ class NumberAndSetLimits(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RolloutRecordAtSize(unittest.TestCase):
+    """The rollout plan of 50,000 targets with 40-character pipeline names
+    (about 2.2 MB of names) through the real record code (rolloutrec, via
+    `taskpipe debug rollout-plan`) against moto, which enforces DynamoDB's
+    400 KB item size. 50,000 real functions would take moto hours, so the
+    targets are synthetic: the record path is what this tests."""
+
+    N = 50000
+
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+        cls.inst = Instance(cls.moto, "rrec")
+        assert cls.inst.run("init").returncode == 0
+        names = ["p%039d" % i for i in range(cls.N)]           # 40 characters each
+        cls.plan = [{"targets": names[:500], "pause_seconds": 60, "halt_on_failure": True},
+                    {"targets": names[500:10000], "pause_seconds": 0, "halt_on_failure": True},
+                    {"targets": names[10000:], "pause_seconds": 0, "halt_on_failure": False}]
+        cls.text = json.dumps(cls.plan, separators=(",", ":"))
+        cls.ddb = cls.moto.client("dynamodb")
+
+    def test_one_item_cannot_hold_it(self):
+        # What the old layout wrote: the whole plan in the head item. moto refuses it
+        # as DynamoDB does (ValidationException, item size over 400 KB).
+        self.assertGreater(len(self.text), 2 * 1000 * 1000)
+        with self.assertRaises(Exception) as cm:
+            self.ddb.put_item(TableName=self.inst.state, Item={
+                "pk": {"S": "rollout#old/layout"}, "kind": {"S": "rollout"}, "plan": {"S": self.text}})
+        self.assertIn("Item size has exceeded the maximum allowed size", str(cm.exception))
+
+    def test_plan_over_400kb_round_trips_in_parts(self):
+        r = self.inst.run("debug", "rollout-plan", "write", "code/big.zip", input=self.text)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        stats = json.loads(r.stdout)
+        self.assertEqual(stats["bytes"], len(self.text))
+        self.assertEqual(stats["parts"], -(-len(self.text) // 300000))
+        self.assertEqual(stats["writes"], stats["parts"] + 1)
+        print("\n  rollout record, %d targets x 40 chars: %d bytes of plan, %d parts, %d PutItem"
+              % (self.N, stats["bytes"], stats["parts"], stats["writes"]), file=sys.stderr)
+        parts = [it for page in self.ddb.get_paginator("scan").paginate(
+            TableName=self.inst.state, FilterExpression="begins_with(pk, :p)",
+            ExpressionAttributeValues={":p": {"S": "rollout#code/big.zip#plan#"}}) for it in page["Items"]]
+        self.assertEqual(len(parts), stats["parts"])
+        for p in parts:
+            self.assertLess(len(p["text"]["S"].encode()) + len(p["pk"]["S"]) + 64, 400 * 1024)
+        r = self.inst.run("debug", "rollout-plan", "read", "code/big.zip")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout), self.plan)
+
+    def test_missing_or_changed_part_is_an_error_not_a_shorter_plan(self):
+        small = [{"targets": ["p%039d" % i for i in range(8000)], "pause_seconds": 0, "halt_on_failure": True}]
+        r = self.inst.run("debug", "rollout-plan", "write", "code/dmg.zip", input=json.dumps(small))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["parts"], 2)
+        parts = sorted(self.ddb.scan(TableName=self.inst.state, FilterExpression="begins_with(pk, :p)",
+                                     ExpressionAttributeValues={":p": {"S": "rollout#code/dmg.zip#plan#"}})["Items"],
+                       key=lambda p: int(p["part"]["N"]))
+        last = parts[-1]
+        bad = dict(last, text={"S": last["text"]["S"].replace("p0", "q0", 1)})
+        self.ddb.put_item(TableName=self.inst.state, Item=bad)
+        r = self.inst.run("debug", "rollout-plan", "read", "code/dmg.zip")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("RolloutPlanDamaged", r.stderr)
+        self.ddb.delete_item(TableName=self.inst.state, Key={"pk": last["pk"]})
+        r = self.inst.run("debug", "rollout-plan", "read", "code/dmg.zip")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("RolloutPlanMissing", r.stderr)
+
+    def test_old_single_item_record_stays_readable(self):
+        plan = [{"targets": ["a", "b"], "pause_seconds": 0, "halt_on_failure": True}]
+        self.ddb.put_item(TableName=self.inst.state, Item={
+            "pk": {"S": "rollout#code/old.zip#debug"}, "kind": {"S": "rollout-debug"},
+            "plan": {"S": json.dumps(plan)}})
+        r = self.inst.run("debug", "rollout-plan", "read", "code/old.zip")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout), plan)
