@@ -778,9 +778,13 @@ static void verify_tags(struct app *app, struct fleet *f, struct dp **sel, size_
 				awsj_prepare(&calls[k], SVC_SQS, "ListQueueTags", in);
 				f->tags_direct_q++;
 			} else {
-				char *e = enc(arn), *path = tp_xasprintf("/2017-03-31/tags/%s", e);
-				awsj_prepare_rest(&calls[k], SVC_LAMBDA, "ListTags", "GET", path, NULL, NULL);
-				free(e);
+				/* GetFunction carries Tags too ("Lambda returns tag data only
+				 * if you have explicit allow permissions for lambda:ListTags",
+				 * API_GetFunction) and has its own 100 requests/s quota, where
+				 * ListTags shares the control plane's 15/s with every update
+				 * (Lambda quotas, "Lambda API requests"). */
+				char *path = tp_xasprintf("/2015-03-31/functions/%s", names[j]);
+				awsj_prepare_rest(&calls[k], SVC_LAMBDA, "GetFunction", "GET", path, NULL, NULL);
 				free(path);
 				f->tags_direct_fn++;
 			}
@@ -802,6 +806,14 @@ static void verify_tags(struct app *app, struct fleet *f, struct dp **sel, size_
 			continue;
 		}
 		cJSON *out = awsj_result(&calls[i]);
+		cJSON *terr = cJSON_GetObjectItem(out, "TagsError");
+		if (terr && q[i].p->status != ST_ERROR) {
+			/* GetFunction could not read the tags: not knowing, say so */
+			q[i].p->status = ST_ERROR;
+			tp_errf(&q[i].p->err, TP_EAWS, cJSON_GetStringValue(cJSON_GetObjectItem(terr, "ErrorCode")) ?: "TagsError",
+				"%s: tags unreadable: %s", q[i].key + 2,
+				cJSON_GetStringValue(cJSON_GetObjectItem(terr, "Message")) ?: "(no message)");
+		}
 		cJSON *tags = cJSON_DetachItemFromObject(out, "Tags");
 		if (!cJSON_IsObject(tags)) {   /* SQS leaves Tags out when there are none */
 			cJSON_Delete(tags);

@@ -279,7 +279,7 @@ class DriftScenarios(unittest.TestCase):
     def test_tagging_lag_is_not_a_collision(self):
         """The Tagging API does not show resources created seconds ago
         (modelled: GetResources answers an empty list). Drift must ask
-        ListQueueTags / ListTags before calling our own new queues and
+        ListQueueTags / GetFunction (for its Tags) before calling our own new queues and
         functions collisions; a real collision stays one."""
         e = Env(self.moto, "dl")
         P = e.prefix
@@ -304,14 +304,14 @@ class DriftScenarios(unittest.TestCase):
         self.assertEqual(doc["tag_fallback"]["queues"], 5)
         self.assertEqual(doc["tag_fallback"]["functions"], 2)
         self.assertEqual(counts.get("sqs:ListQueueTags"), 5)
-        self.assertEqual(counts.get("lambda:ListTags"), 2)
+        self.assertEqual(counts.get("lambda:GetFunction"), 2)
         # Settled (the tagging answer is whole): no fallback at all.
         with FaultProxy(self.moto.endpoint) as proxy:
             code, doc = e.drift(endpoint=proxy.endpoint)
             counts = proxy.counts()
         self.assertEqual(doc["tag_fallback"]["queues"], 1)   # c9's foreign queue
         self.assertEqual(doc["tag_fallback"]["functions"], 0)
-        self.assertNotIn("lambda:ListTags", counts)
+        self.assertNotIn("lambda:GetFunction", counts)
 
     def test_stale_tags_reported_and_removed_like_apply(self):
         """A user tag the item drops is removed by apply (rc_stale_tags);
@@ -499,7 +499,7 @@ class DriftLayer(unittest.TestCase):
         self.assertEqual(code, 0)
         self.assertEqual(doc["orphans"], [])
         self.assertEqual(doc["tag_fallback"], {"queues": 6, "functions": 3, "queue_urls": 6})
-        self.assertEqual(counts.get("lambda:ListTags"), 3)
+        self.assertEqual(counts.get("lambda:GetFunction"), 3)
 
 
 class DriftScale(unittest.TestCase):
@@ -528,7 +528,7 @@ class DriftScale(unittest.TestCase):
         """The call counts of a 200-pipeline drift check, settled (the
         Tagging API and ListQueues show everything) and with every resource
         too new for them (modelled: both answer empty), which is the worst
-        case of the fallback: one ListTags per function, one ListQueueTags
+        case of the fallback: one GetFunction per function, one ListQueueTags
         and one GetQueueUrl per queue."""
         n = 200
         e = Env(self.moto, "d2")
@@ -554,8 +554,10 @@ class DriftScale(unittest.TestCase):
         lam0, lam1 = (sum(v for op, v in result[k][0].items() if op != "lambda:GetAccountSettings")
                       for k in ("settled", "all lagging"))
         self.assertLessEqual(lam0, n / 50 + n / 100 + 2)
-        self.assertEqual(lam1 - lam0, n)   # one ListTags per function
-        self.assertEqual(result["all lagging"][0].get("lambda:ListTags"), n)
+        self.assertEqual(lam1 - lam0, n)   # one GetFunction per function
+        # GetFunction (its own 100/s quota), not ListTags (the control plane's 15/s)
+        self.assertEqual(result["all lagging"][0].get("lambda:GetFunction"), n)
+        self.assertNotIn("lambda:ListTags", result["all lagging"][0])
         self.assertEqual(result["all lagging"][2].get("sqs:ListQueueTags"), 2 * n)
         self.assertEqual(result["all lagging"][2].get("sqs:GetQueueUrl"), 2 * n)
         self.assertNotIn("sqs:ListQueueTags", result["settled"][2])
