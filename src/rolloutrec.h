@@ -2,7 +2,8 @@
  * pipeline name), stored beside the head item `rollout#<id>`.
  *
  * A DynamoDB item holds at most 400 KB (Amazon DynamoDB Developer Guide,
- * "Quotas ... Item size"): 10,000 pipelines with 40-character names already
+ * "Constraints in Amazon DynamoDB", Items): 10,000 pipelines with
+ * 40-character names already
  * pass it, so the plan's JSON text is cut into part items
  *   rollout#<id>#plan#<sha16>#<n>   n = 0..parts-1, each at most PART_BYTES
  * keyed by the first 16 hex digits of the text's SHA-256 (two runners racing
