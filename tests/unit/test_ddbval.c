@@ -328,6 +328,68 @@ static void conversion_budget(void **state)
 	lua_close(L);
 }
 
+/* A float only when Lua's tostring gives its value back (policies make env
+ * text with tostring); else a number object with the text. */
+static void floats_print_back_in_lua(void **state)
+{
+	lua_State *L = new_state();
+	cJSON *in = cJSON_Parse("{\"a\":{\"N\":\"0.1\"},\"b\":{\"N\":\"0.30000000000000004\"},"
+				"\"c\":{\"N\":\"2.50\"},\"d\":{\"N\":\"123456789012345678\"}}");
+	tp_err e = {0};
+	assert_int_equal(ddbval_push_item(L, in, &e), 0);
+	lua_setglobal(L, "it");
+	assert_int_equal(luaL_dostring(L, "return tostring(it.a), tp.type(it.b), tostring(it.b), tostring(it.c), "
+				       "math.type(it.d), string.format('%d', it.d)"), 0);
+	assert_string_equal(lua_tostring(L, -6), "0.1");
+	assert_string_equal(lua_tostring(L, -5), "bignumber");
+	assert_string_equal(lua_tostring(L, -4), "0.30000000000000004");
+	assert_string_equal(lua_tostring(L, -3), "2.5");
+	assert_string_equal(lua_tostring(L, -2), "integer");
+	assert_string_equal(lua_tostring(L, -1), "123456789012345678");
+	cJSON_Delete(in);
+	lua_close(L);
+}
+
+static void dynamodb_number_limits(void **state)
+{
+	char why[200];
+	const char *ok[] = { "0", "-0.0", "12345678901234567890123456789012345678", "1e-130", "-1E-130",
+			     "9.9999999999999999999999999999999999999E+125", "100000000000000000000000000000000000000000",
+			     "0.000000000000000000000000000000000000000000001", NULL };
+	for (int i = 0; ok[i]; i++)
+		assert_int_equal(ddbval_number_check(ok[i], why, sizeof why), 0);
+	assert_int_equal(ddbval_number_check("123456789012345678901234567890123456789", why, sizeof why), -1);
+	assert_string_equal(why, "number has 39 significant digits; DynamoDB allows 38");
+	assert_int_equal(ddbval_number_check("1e126", why, sizeof why), -1);
+	assert_non_null(strstr(why, "out of DynamoDB's range"));
+	assert_int_equal(ddbval_number_check("0.9e-130", why, sizeof why), -1);
+	assert_int_equal(ddbval_number_check("1e-99999999999999999999", why, sizeof why), -1);
+	assert_int_equal(ddbval_number_check("1.", why, sizeof why), -1);
+	assert_non_null(strstr(why, "is not a number"));
+}
+
+static void item_check_names_the_field(void **state)
+{
+	char why[300];
+	cJSON *it = cJSON_Parse("{\"pipeline\":{\"S\":\"a\"},\"env\":{\"M\":{\"BIG\":{\"N\":"
+				"\"1234567890123456789012345678901234567891\"}}}}");
+	assert_int_equal(ddbval_check_item(it, why, sizeof why), -1);
+	assert_string_equal(why, "env.BIG: number has 40 significant digits; DynamoDB allows 38");
+	cJSON_Delete(it);
+	it = cJSON_Parse("{\"l\":{\"L\":[{\"N\":\"1\"},{\"NS\":[\"1\",\"2\",\"1.0e0\"]}]}}");
+	assert_int_equal(ddbval_check_item(it, why, sizeof why), -1);
+	assert_string_equal(why, "l[1]: NS holds a duplicate value (DynamoDB sets hold distinct values)");
+	cJSON_Delete(it);
+	it = cJSON_Parse("{\"s\":{\"SS\":[\"a\",\"A\"]},\"n\":{\"NS\":[\"1\",\"10\",\"0.1\"]},"
+			 "\"b\":{\"BS\":[\"AA==\"]}}");
+	assert_int_equal(ddbval_check_item(it, why, sizeof why), 0);
+	cJSON_Delete(it);
+	it = cJSON_Parse("{\"s\":{\"BS\":[]}}");
+	assert_int_equal(ddbval_check_item(it, why, sizeof why), -1);
+	assert_non_null(strstr(why, "s: BS must be a non-empty array"));
+	cJSON_Delete(it);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -341,6 +403,9 @@ int main(void)
 		cmocka_unit_test(number_text_is_validated),
 		cmocka_unit_test(keys_are_checked),
 		cmocka_unit_test(conversion_budget),
+		cmocka_unit_test(floats_print_back_in_lua),
+		cmocka_unit_test(dynamodb_number_limits),
+		cmocka_unit_test(item_check_names_the_field),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
