@@ -69,6 +69,11 @@ static cJSON *to_item(lua_State *L, int idx)
 		cJSON_Delete(m);
 		luaL_error(L, "item: needs a string field `pipeline` (the pipeline's name)");
 	}
+	char why[300];
+	if (ddbval_check_item(m, why, sizeof why) < 0) { /* what DynamoDB would refuse, named */
+		cJSON_Delete(m);
+		luaL_error(L, "item.%s", why);
+	}
 	return m;
 }
 

@@ -220,6 +220,16 @@ class NumberAndSetLimits(unittest.TestCase):
                 self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
                 self.assertIn(want, json.loads(r.stdout)["error"])
 
+    def test_repl_put_refuses_the_same(self):
+        code = ('tp.put({pipeline = "rx", env = {BIG = tp.number("1234567890123456789012345678901234567891")}})')
+        r = self.inst.run("repl", "-e", code)
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn("item.env.BIG: number has 40 significant digits; DynamoDB allows 38", r.stdout + r.stderr)
+        r = self.inst.run("repl", "-e", 'tp.put({pipeline = "ry", x = 1e200})')
+        self.assertIn("item.x: number 1e+200 is out of DynamoDB's range", r.stdout + r.stderr)
+        items = self.moto.client("dynamodb").scan(TableName=self.inst.config)["Items"]
+        self.assertEqual([i for i in items if i["pipeline"]["S"] in ("rx", "ry")], [])
+
     def test_limits_themselves_are_accepted(self):
         ok = ('{"pipeline":"lim","a":12345678901234567890123456789012345678,"b":1e-130,'
               '"c":9.9999999999999999999999999999999999999e125,"d":0,"e":100000000000000000000000000000000000000000,'
