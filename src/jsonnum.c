@@ -25,7 +25,7 @@ static const char *next_number(const char **p, const char *end, size_t *len)
 		} else if (*s == '-' || (*s >= '0' && *s <= '9')) {
 			const char *t = s;
 			/* the characters cJSON's parse_number takes */
-			while (s < end && strchr("0123456789+-.eE", *s) && *s)
+			while (s < end && *s && strchr("0123456789+-.eE", *s))
 				s++;
 			*len = (size_t)(s - t);
 			*p = s;
