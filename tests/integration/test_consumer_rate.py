@@ -274,6 +274,15 @@ class ConsumerRateTest(unittest.TestCase):
         self.assertEqual(inst.proc.wait(10), 1)
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "badrate.log")))
 
+    def test_missing_runtime_is_an_init_error(self):
+        e = self.moto.env(TASKPIPE_RATE="1", LAMBDA_TASK_ROOT=self.tmp, _HANDLER="no-such-handler")
+        inst = Instance(self.tmp, "missing", e, cmd=[TASKPIPE, "consume"])
+        self.addCleanup(inst.stop)
+        err = inst.emu.wait_init_error(10)
+        self.assertIn("no-such-handler", err["body"]["errorMessage"])
+        self.assertIn(err["body"]["errorType"], ("Runtime.InitError", "Runtime.ExitError"))
+        self.assertNotEqual(inst.proc.wait(10), 0)
+
     def test_no_rate_is_a_pass_through(self):
         """Without TASKPIPE_RATE nothing waits and nothing is rewritten, not
         even a rateLimited field."""
