@@ -304,7 +304,8 @@ static int parse_request(struct conn *c, struct request *r)
 		size_t len = (size_t)(eol - line);
 		if (len && line[len - 1] == '\r')
 			len--;
-		if (len && (strncasecmp(line, "Lambda-Runtime-", 15) == 0 || strncasecmp(line, "Content-Type:", 13) == 0))
+		if (len && (strncasecmp(line, "Lambda-Runtime-", 15) == 0 || strncasecmp(line, "Lambda-Extension-", 17) == 0 ||
+			    strncasecmp(line, "Content-Type:", 13) == 0))
 			buf_addf(&r->headers_fwd, "%.*s\n", (int)len, line);
 		line = eol + 1;
 	}
@@ -346,7 +347,8 @@ static void answer_headers(const struct http_response *resp, buf *out)
 		size_t len = (size_t)(eol - line);
 		if (len && line[len - 1] == '\r')
 			len--;
-		if (len && (strncasecmp(line, "Lambda-Runtime-", 15) == 0 || strncasecmp(line, "Content-Type:", 13) == 0))
+		if (len && (strncasecmp(line, "Lambda-Runtime-", 15) == 0 || strncasecmp(line, "Lambda-Extension-", 17) == 0 ||
+			    strncasecmp(line, "Content-Type:", 13) == 0))
 			buf_addf(out, "%.*s\r\n", (int)len, line);
 		line = eol + 1;
 	}
