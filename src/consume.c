@@ -273,28 +273,35 @@ static int parse_request(struct conn *c, struct request *r)
 		reply(c, 413, NULL, "", 0);
 		return -1;
 	}
-	if (header_value(h, he, "Expect", v, sizeof v) && tp_strcaseeq(v, "100-continue") && !c->sent_continue &&
-	    c->in.len - body_at < need) {
-		write_all(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-		c->sent_continue = 1;
-	}
+	int complete;
 	if (chunked) {
-		long used = dechunk(data + body_at, c->in.len - body_at, &r->chunked);
+		/* A whole chunked body ends with an empty line: skip decoding
+		 * (from the start again) until the bytes so far could be one. */
+		size_t have = c->in.len - body_at;
+		long used = have >= 5 && memcmp(data + c->in.len - 4, "\r\n\r\n", 4) == 0
+				    ? dechunk(data + body_at, have, &r->chunked) : 0;
 		if (used < 0) {
 			reply(c, 400, NULL, "", 0);
 			return -1;
 		}
-		if (used == 0)
-			return 0;
+		complete = used > 0;
 		r->body = r->chunked.data ? r->chunked.data : "";
 		r->body_len = r->chunked.len;
 		r->consumed = body_at + (size_t)used;
 	} else {
-		if (c->in.len - body_at < need)
-			return 0;
+		complete = c->in.len - body_at >= need;
 		r->body = data + body_at;
 		r->body_len = need;
 		r->consumed = body_at + need;
+	}
+	if (!complete) {
+		/* A client that asked to wait sends the body after our 100. */
+		if (header_value(h, he, "Expect", v, sizeof v) && tp_strcaseeq(v, "100-continue") &&
+		    !c->sent_continue) {
+			write_all(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+			c->sent_continue = 1;
+		}
+		return 0;
 	}
 	r->close = header_value(h, he, "Connection", v, sizeof v) && tp_strcaseeq(v, "close");
 	/* Forward Content-Type and the Runtime API's own headers (error type,

@@ -6,6 +6,9 @@ Python standard library only. Environment:
                     {"t": time, "id": messageId, "limited": bool}
   HANDLER_MODE      ok (default) | echo (answers {"event": <event>} ) |
                     crash (exits 3 on the first event) | crash_init (exits 4 before /next) |
+                    raw (plain sockets, one keep-alive connection: the answer
+                    {"event": <event>, "pad": 300 KB} goes out chunked after
+                    Expect: 100-continue, as curl-based runtime clients may send it) |
                     capacity (a tenant that takes HANDLER_CAPACITY records/s, per
                     process; records over it are answered as rateLimited with
                     retryAfterSeconds HANDLER_RETRY_AFTER)
@@ -19,10 +22,51 @@ import time
 PREFIX = "/2018-06-01/runtime"
 
 
+def _read_answer(f):
+    """Status line, headers, Content-Length body from a socket file."""
+    status = f.readline()
+    length = 0
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b""):
+            break
+        k, _, v = line.decode().partition(":")
+        if k.lower() == "content-length":
+            length = int(v)
+        if k.lower() == "lambda-runtime-aws-request-id":
+            rid = v.strip()
+    body = f.read(length) if length else b""
+    return int(status.split()[1]), locals().get("rid"), body
+
+
+def raw_loop():
+    import socket
+    host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+    s = socket.create_connection((host, int(port)))
+    f = s.makefile("rb")
+    while True:
+        s.sendall(b"GET " + PREFIX.encode() + b"/invocation/next HTTP/1.1\r\nHost: r\r\n\r\n")
+        _, rid, body = _read_answer(f)
+        data = json.dumps({"event": json.loads(body), "pad": "p" * 300000}).encode()
+        s.sendall(("POST %s/invocation/%s/response HTTP/1.1\r\nHost: r\r\nContent-Type: application/json\r\n"
+                   "Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n" % (PREFIX, rid)).encode())
+        cont = f.readline()
+        assert cont.startswith(b"HTTP/1.1 100"), cont
+        f.readline()
+        for i in range(0, len(data), 65536):
+            part = data[i:i + 65536]
+            s.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+        s.sendall(b"0\r\n\r\n")
+        status, _, _ = _read_answer(f)
+        assert status == 202, status
+
+
 def main():
     mode = os.environ.get("HANDLER_MODE", "ok")
     if mode == "crash_init":
         sys.exit(4)
+    if mode == "raw":
+        raw_loop()
     host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
     conn = http.client.HTTPConnection(host, int(port))
     log = open(os.environ["HANDLER_LOG"], "a") if os.environ.get("HANDLER_LOG") else None

@@ -298,6 +298,18 @@ class ConsumerRateTest(unittest.TestCase):
         res = inst2.invoke(self.event(["q2"]))
         self.assertEqual(res["body"]["rateLimited"], [{"itemIdentifier": "q2", "retryAfterSeconds": 2.0}])
 
+    def test_chunked_answer_after_expect_continue(self):
+        """A runtime that keeps one connection, asks for 100-continue and
+        sends its 300 KB answer chunked: answered 100, decoded, forwarded whole."""
+        inst = self.one("raw", TASKPIPE_RATE="50", HANDLER_MODE="raw")
+        for n in range(3):
+            ev = self.event(["r%d" % n])
+            res = inst.invoke(ev)
+            self.assertEqual(res["kind"], "response", inst.stderr())
+            self.assertEqual(res["body"]["event"], ev)
+            self.assertEqual(len(res["body"]["pad"]), 300000)
+        self.assertIsNone(inst.proc.poll())
+
     def test_failed_visibility_change_still_fails_the_record(self):
         """The queue of the record does not exist: ChangeMessageVisibility
         fails, the record is still in batchItemFailures (it comes back after
