@@ -706,10 +706,6 @@ static void handle(struct proxy *px, struct conn *c, const struct request *r)
 {
 	char id[128], kind[32];
 	int inv = invocation_path(r->path, id, sizeof id, kind, sizeof kind);
-	if (strcmp(r->method, "GET") == 0 && inv && strcmp(id, "next") == 0 && !kind[0]) {
-		handle_next(px, c, r);
-		return;
-	}
 	if (strcmp(r->method, "GET") == 0 && strcmp(r->path, "/2018-06-01/runtime/invocation/next") == 0) {
 		handle_next(px, c, r);
 		return;
