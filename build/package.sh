@@ -3,6 +3,10 @@
 # first): one zip per architecture holding `bootstrap` (the static binary,
 # mode 0755) and `policy.lua` (the policy in force, editable; taskpipe reads
 # $LAMBDA_TASK_ROOT/policy.lua), plus a SHA256SUMS manifest.
+# And the consumer layer, one zip per architecture (taskpipe-consumer-ARCH.zip,
+# unpacked by Lambda under /opt): `taskpipe` (the same static binary; its
+# `consume` command is the Runtime API proxy), `bootstrap` and
+# `taskpipe-wrapper` (packaging/layer/), all mode 0755.
 #
 #   build/package.sh [DIST [BUILD]]   DIST default packaging/dist, BUILD default out
 #   inputs: BUILD/x86_64/taskpipe, BUILD/aarch64/taskpipe, policies/policy.lua
@@ -54,6 +58,21 @@ pack() {
 	touch -d "@$epoch" "$zip_path"
 }
 
+# pack_layer ARCHNAME BIN: the consumer layer zip.
+pack_layer() {
+	name=$1 bin=$2
+	d=$stage/layer-$name
+	mkdir -p "$d"
+	cp "$bin" "$d/taskpipe"
+	cp "$top/packaging/layer/bootstrap" "$top/packaging/layer/taskpipe-wrapper" "$d/"
+	chmod 0755 "$d/taskpipe" "$d/bootstrap" "$d/taskpipe-wrapper"
+	touch -d "@$epoch" "$d/taskpipe" "$d/bootstrap" "$d/taskpipe-wrapper"
+	zip_path=$dist/taskpipe-consumer-$name.zip
+	rm -f "$zip_path"
+	(cd "$d" && zip -q -X -D -9 "$zip_path" bootstrap taskpipe taskpipe-wrapper)
+	touch -d "@$epoch" "$zip_path"
+}
+
 x86=$build/x86_64/taskpipe
 arm=$build/aarch64/taskpipe
 for b in "$x86" "$arm"; do
@@ -68,6 +87,9 @@ check "$arm" "ARM aarch64" "$qemu"
 
 pack x86_64 "$x86"
 pack arm64 "$arm"
-(cd "$dist" && sha256sum bootstrap-arm64.zip bootstrap-x86_64.zip > SHA256SUMS)
+pack_layer x86_64 "$x86"
+pack_layer arm64 "$arm"
+(cd "$dist" && sha256sum bootstrap-arm64.zip bootstrap-x86_64.zip \
+	taskpipe-consumer-arm64.zip taskpipe-consumer-x86_64.zip > SHA256SUMS)
 echo "packages in ${dist#"$top"/}:"
 (cd "$dist" && cat SHA256SUMS && unzip -Z -l bootstrap-x86_64.zip | sed -n '3,4p')

@@ -2,6 +2,7 @@
  * file only dispatches. Run as `bootstrap` (or with AWS_LAMBDA_RUNTIME_API
  * set) it becomes a Lambda custom runtime. */
 #include "cmd_aws.h"
+#include "consume.h"
 #include "cmd_debug_creds.h"
 #include "cmd_debug_http.h"
 #include "cmd_debug_rollout.h"
@@ -42,6 +43,7 @@ static const char usage[] =
 	"  run FILE.lua [ARGS]     run an operator Lua script with the tp module\n"
 	"  policy check ITEM...    run the policy on config items (taskpipe policy --help)\n"
 	"  policy show             the policy in force and its SHA-256\n"
+	"  consume [--] [CMD...]   Lambda Runtime API proxy pacing CMD to TASKPIPE_RATE (consumer layer)\n"
 	"  debug SUBCOMMAND        diagnostics: sigv4, bench-sigv4, http, creds, rollout-plan\n"
 	"\n"
 	"Every command takes --help.\n";
@@ -101,6 +103,10 @@ static const struct command commands[] = {
 int main(int argc, char **argv)
 {
 	log_init();
+	/* Checked first: inside Lambda AWS_LAMBDA_RUNTIME_API is set, which
+	 * would otherwise make this process the controller's runtime. */
+	if (argc >= 2 && strcmp(argv[1], "consume") == 0)
+		return cmd_consume(argc - 1, argv + 1);
 	if (runtime_wanted(argv[0]))
 		return runtime_main(argc, argv);
 	if (argc < 2) {

@@ -1,4 +1,5 @@
-"""`make package`: packaging/dist/bootstrap-{x86_64,arm64}.zip and SHA256SUMS.
+"""`make package`: packaging/dist/bootstrap-{x86_64,arm64}.zip,
+taskpipe-consumer-{x86_64,arm64}.zip (the consumer layer) and SHA256SUMS.
 The zips hold exactly `bootstrap` (static, 0755) and `policy.lua`; the
 x86_64 bootstrap runs as a Lambda runtime against the Runtime API emulator
 and moto, the arm64 one too, under qemu-aarch64-static; a clean rebuild of
@@ -20,6 +21,9 @@ from runtime_emulator import RuntimeEmulator  # noqa: E402
 
 DIST = os.path.join(ROOT, "packaging", "dist")
 ZIPS = {"x86_64": "bootstrap-x86_64.zip", "arm64": "bootstrap-arm64.zip"}
+LAYERS = {"x86_64": "taskpipe-consumer-x86_64.zip", "arm64": "taskpipe-consumer-arm64.zip"}
+LAYER_FILES = ["bootstrap", "taskpipe", "taskpipe-wrapper"]
+HANDLER = os.path.join(ROOT, "tests", "integration", "consumer_handler.py")
 QEMU = shutil.which("qemu-aarch64-static") or shutil.which("qemu-aarch64")
 
 
@@ -65,9 +69,85 @@ class PackageTest(unittest.TestCase):
                     self.assertEqual(i.extra, b"", i.filename)
         with open(os.path.join(DIST, "SHA256SUMS")) as f:
             sums = dict(reversed(line.split()) for line in f if line.strip())
-        self.assertEqual(set(sums), set(ZIPS.values()))
+        self.assertEqual(set(sums), set(ZIPS.values()) | set(LAYERS.values()))
         for name, h in sums.items():
             self.assertEqual(sha256(os.path.join(DIST, name)), h, name)
+
+    def test_layer_layout(self):
+        """The consumer layer: the static binary and the two scripts, all
+        0755 (Lambda unpacks layers under /opt keeping the modes)."""
+        for arch, name in LAYERS.items():
+            with zipfile.ZipFile(os.path.join(DIST, name)) as z:
+                infos = z.infolist()
+                self.assertEqual([i.filename for i in infos], LAYER_FILES, name)
+                for i in infos:
+                    mode = i.external_attr >> 16
+                    self.assertTrue(stat.S_ISREG(mode), i.filename)
+                    self.assertEqual(stat.S_IMODE(mode), 0o755, "%s %s" % (name, i.filename))
+                    self.assertEqual(i.date_time, (1980, 1, 1, 0, 0, 0), i.filename)
+                    self.assertEqual(i.extra, b"", i.filename)
+                with zipfile.ZipFile(os.path.join(DIST, ZIPS[arch])) as b:
+                    self.assertEqual(z.read("taskpipe"), b.read("bootstrap"), "one binary for both")
+                boot = z.read("bootstrap").decode()
+                self.assertTrue(boot.startswith("#!/bin/sh\n"))
+                self.assertIn('exec /opt/taskpipe consume "$LAMBDA_TASK_ROOT/$_HANDLER"', boot)
+                wrap = z.read("taskpipe-wrapper").decode()
+                self.assertTrue(wrap.startswith("#!/bin/sh\n"))
+                self.assertIn('exec /opt/taskpipe consume -- "$@"', wrap)
+
+    def unpack_layer(self, arch):
+        """The layer in a directory of its own, /opt in its scripts pointed there."""
+        d = os.path.join(self.tmp, "opt-" + arch)
+        if not os.path.exists(d):
+            with zipfile.ZipFile(os.path.join(DIST, LAYERS[arch])) as z:
+                z.extractall(d)
+            for f in LAYER_FILES:
+                path = os.path.join(d, f)
+                if f != "taskpipe":
+                    with open(path) as fh:
+                        text = fh.read().replace("/opt/", d + "/")
+                    with open(path, "w") as fh:
+                        fh.write(text)
+                os.chmod(path, 0o755)
+        return d
+
+    def layer_invoke(self, cmd, env):
+        emu = RuntimeEmulator().start()
+        self.addCleanup(emu.stop)
+        log = os.path.join(self.tmp, "layer-%d.log" % len(os.listdir(self.tmp)))
+        env = dict(env, PATH=os.environ["PATH"], AWS_LAMBDA_RUNTIME_API=emu.address, TASKPIPE_RATE="10",
+                   HANDLER_LOG=log)
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def stop():
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        self.addCleanup(stop)
+        ev = {"Records": [{"messageId": "m1", "receiptHandle": "r1", "eventSourceARN": "arn:aws:sqs:us-east-1:1:q"}]}
+        res = emu.wait_result(emu.enqueue(ev), 30)
+        self.assertEqual(res["kind"], "response")
+        self.assertEqual(res["body"], {"batchItemFailures": []})
+        with open(log) as f:
+            self.assertIn('"m1"', f.read())
+
+    def test_layer_bootstrap_starts_the_handler(self):
+        """provided.*: /opt/bootstrap starts $LAMBDA_TASK_ROOT/$_HANDLER behind the proxy."""
+        d = self.unpack_layer("x86_64")
+        task = os.path.join(self.tmp, "task")
+        os.makedirs(task, exist_ok=True)
+        handler = os.path.join(task, "handler")
+        with open(HANDLER) as f:
+            code = f.read()
+        with open(handler, "w") as f:
+            f.write("#!%s\n%s" % (sys.executable, code))
+        os.chmod(handler, 0o755)
+        self.layer_invoke([os.path.join(d, "bootstrap")], {"LAMBDA_TASK_ROOT": task, "_HANDLER": "handler"})
+
+    def test_layer_wrapper_wraps_a_runtime_command(self):
+        """Managed runtimes: Lambda runs the wrapper with the runtime's command line."""
+        d = self.unpack_layer("x86_64")
+        self.layer_invoke([os.path.join(d, "taskpipe-wrapper"), sys.executable, HANDLER], {})
 
     def test_static_executables(self):
         want = {"x86_64": "x86-64", "arm64": "ARM aarch64"}
@@ -144,8 +224,8 @@ class PackageTest(unittest.TestCase):
         times: the same zip bytes."""
         snap = os.path.join(self.tmp, "snapshot")
         os.makedirs(os.path.join(snap, "tests"))
-        for d in ("src", "lua", "policies", "build"):
-            shutil.copytree(os.path.join(ROOT, d), os.path.join(snap, d))
+        for d in ("src", "lua", "policies", "build", "packaging"):
+            shutil.copytree(os.path.join(ROOT, d), os.path.join(snap, d), ignore=shutil.ignore_patterns("dist"))
         shutil.copytree(os.path.join(ROOT, "tests", "fuzz"), os.path.join(snap, "tests", "fuzz"))
         shutil.copy(os.path.join(ROOT, "Makefile"), snap)
         os.symlink(os.path.join(ROOT, ".deps"), os.path.join(snap, ".deps"))
@@ -163,11 +243,11 @@ class PackageTest(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             with open(os.path.join(dist, "SHA256SUMS")) as f:
                 sums.append(f.read())
-            for name in ZIPS.values():
+            for name in list(ZIPS.values()) + list(LAYERS.values()):
                 self.assertIn(sha256(os.path.join(dist, name)), sums[-1])
             time.sleep(1.1)     # a different wall-clock second for the second run
         self.assertEqual(sums[0], sums[1])
-        self.assertEqual(len(sums[0].splitlines()), 2)
+        self.assertEqual(len(sums[0].splitlines()), 4)
 
 if __name__ == "__main__":
     unittest.main()

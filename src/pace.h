@@ -1,0 +1,42 @@
+/* pace.h: the consumer proxy's pacing: a token bucket per Lambda instance
+ * holding its share of the pipeline's rate, with AIMD on backpressure.
+ *
+ * The share is TASKPIPE_RATE / TASKPIPE_CONCURRENCY tasks/s: at most that
+ * many instances are in flight at once (the mapping's MaximumConcurrency)
+ * and each waits inside its invocation, so together they never go above
+ * the rate. The bucket holds one batch (burst = the largest batch seen) and
+ * starts full, so any window of W seconds sees at most
+ * rate * W + concurrency * batch records. Times are microseconds, given by
+ * the caller (no clock in here). */
+#ifndef TP_PACE_H
+#define TP_PACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct pace {
+	double configured;   /* the configured share, tasks/s */
+	double share;        /* the current share (AIMD), configured at most */
+	double tokens;       /* records that may start now */
+	double cap;          /* bucket size: the largest batch seen */
+	int64_t last_us;     /* when tokens was last refilled; 0: never */
+};
+
+/* Parse the two environment values ("2", "0.5"; "2"): TP_OK, or TP_EINVAL
+ * with a message naming the variable. */
+int pace_parse(const char *rate, const char *concurrency, double *share, char *why, size_t why_len);
+
+void pace_init(struct pace *p, double share);
+
+/* Microseconds to wait before k records may start (0: now). */
+int64_t pace_wait_us(struct pace *p, int k, int64_t now_us);
+
+/* k records start now (call once pace_wait_us said 0). */
+void pace_take(struct pace *p, int k, int64_t now_us);
+
+/* Feedback after a batch: limited != 0 when the handler reported
+ * rate-limited records. Multiplicative decrease (x0.5, down to 1/64 of the
+ * configured share), else additive increase (+5% of the configured share). */
+void pace_feedback(struct pace *p, int limited, int64_t now_us);
+
+#endif

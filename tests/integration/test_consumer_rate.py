@@ -1,0 +1,325 @@
+"""`taskpipe consume`: the consumer layer's Runtime API proxy holding a
+pipeline's rate (README "The consumer layer").
+
+A test poller plays the SQS event source mapping with MaximumConcurrency =
+TASKPIPE_CONCURRENCY: one thread per instance receives a batch from a moto
+queue, invokes its instance (a Runtime API emulator + `taskpipe consume --
+python3 consumer_handler.py`), waits for the answer and deletes the records
+not in batchItemFailures, as the mapping does with ReportBatchItemFailures
+("Handling errors for an SQS event source in Lambda",
+services-sqs-errorhandling.html). The handler logs when it gets each record.
+
+The groups A, B, C of the write-up run at once, each with a backlog that
+takes over 60 s at its rate; the 429 group D runs beside them."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import TASKPIPE, Moto  # noqa: E402
+from runtime_emulator import RuntimeEmulator  # noqa: E402
+
+HANDLER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "consumer_handler.py")
+RUN_SECONDS = 62          # backlog at the rate: over 60 s
+
+
+class Instance:
+    """One Lambda execution environment: emulator + proxy + handler."""
+
+    def __init__(self, tmp, name, env, cmd=None):
+        self.emu = RuntimeEmulator().start()
+        self.err_path = os.path.join(tmp, name + ".stderr")
+        self.err = open(self.err_path, "w")
+        e = dict(env, AWS_LAMBDA_RUNTIME_API=self.emu.address)
+        self.proc = subprocess.Popen(cmd or [TASKPIPE, "consume", "--", sys.executable, HANDLER], env=e,
+                                     stdout=subprocess.DEVNULL, stderr=self.err)
+
+    def invoke(self, event, timeout_ms=60000):
+        rid = self.emu.enqueue(event, timeout_ms=timeout_ms)
+        return self.emu.wait_result(rid, timeout_ms / 1000 + 30)
+
+    def stderr(self):
+        self.err.flush()
+        with open(self.err_path) as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.emu.stop()
+        self.err.close()
+
+
+def sqs_record(msg, arn):
+    """A record as Lambda's SQS poller delivers it (services-sqs.html, example event)."""
+    return {"messageId": msg["MessageId"], "receiptHandle": msg["ReceiptHandle"], "body": msg["Body"],
+            "attributes": msg.get("Attributes", {}), "messageAttributes": {},
+            "md5OfBody": msg["MD5OfBody"], "eventSource": "aws:sqs", "eventSourceARN": arn,
+            "awsRegion": "us-east-1"}
+
+
+def read_log(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+class Group:
+    """A pipeline: queue + DLQ (maxReceiveCount 10), N instances, a poller
+    thread per instance."""
+
+    def __init__(self, test, moto, tmp, name, rate, concurrency, batch, messages, **handler_env):
+        self.name, self.rate, self.n, self.batch, self.count = name, rate, concurrency, batch, messages
+        self.sqs = moto.client("sqs")
+        q = "tpc-%s-%d" % (name, os.getpid())
+        dlq_url = self.sqs.create_queue(QueueName=q + "-dlq")["QueueUrl"]
+        dlq_arn = self.sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        self.dlq_url = dlq_url
+        self.url = self.sqs.create_queue(QueueName=q, Attributes={
+            "VisibilityTimeout": "30",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "10"})})["QueueUrl"]
+        self.arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        self.ids = set()
+        for i in range(0, messages, 10):
+            r = self.sqs.send_message_batch(QueueUrl=self.url, Entries=[
+                {"Id": str(j), "MessageBody": "%s-%d" % (name, j)} for j in range(i, min(i + 10, messages))])
+            self.ids |= {m["MessageId"] for m in r["Successful"]}
+        self.log = os.path.join(tmp, name + ".log")
+        env = moto.env(TASKPIPE_RATE=str(rate), TASKPIPE_CONCURRENCY=str(concurrency), HANDLER_LOG=self.log,
+                       **handler_env)
+        self.instances = [Instance(tmp, "%s%d" % (name, i), env) for i in range(concurrency)]
+        for inst in self.instances:
+            test.addCleanup(inst.stop)
+        self.receives = {}        # messageId -> [receive times]
+        self.results = []         # (time, event ids, answer body)
+        self.lock = threading.Lock()
+        self.stop_at = None
+        self.threads = []
+
+    def accepted(self):
+        return {r["id"] for r in read_log(self.log) if not r["limited"]}
+
+    def poll(self, inst, until):
+        sqs = self.sqs
+        while time.time() < until and self.accepted() != self.ids:
+            got = sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=self.batch, WaitTimeSeconds=1,
+                                      AttributeNames=["All"]).get("Messages", [])
+            if not got:
+                continue
+            now = time.time()
+            with self.lock:
+                for m in got:
+                    self.receives.setdefault(m["MessageId"], []).append(now)
+            res = inst.invoke({"Records": [sqs_record(m, self.arn) for m in got]})
+            body = res["body"] if res["kind"] == "response" else {}
+            failed = {f["itemIdentifier"] for f in body.get("batchItemFailures", [])}
+            with self.lock:
+                self.results.append((res["time"], [m["MessageId"] for m in got], body, res["raw"]))
+            done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)
+                    if m["MessageId"] not in failed]
+            if done:
+                sqs.delete_message_batch(QueueUrl=self.url, Entries=done)
+
+    def start(self, seconds):
+        until = time.time() + seconds
+        self.threads = [threading.Thread(target=self.poll, args=(inst, until), daemon=True)
+                        for inst in self.instances]
+        for t in self.threads:
+            t.start()
+
+    def join(self):
+        for t in self.threads:
+            t.join()
+
+
+class ConsumerRateTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+        cls.tmp = tempfile.mkdtemp(prefix="tp-consume-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
+
+    def assert_rate_held(self, g):
+        times = sorted(r["t"] for r in read_log(g.log))
+        self.assertEqual({r["id"] for r in read_log(g.log)}, g.ids, g.name + ": every message handled")
+        self.assertEqual(len(times), len(g.ids), g.name + ": none handled twice")
+        limit = g.rate + g.batch
+        j = 0
+        for i, t in enumerate(times):     # every 1 s window [t, t+1) starting at a record
+            while j < len(times) and times[j] < t + 1.0:
+                j += 1
+            self.assertLessEqual(j - i, limit, "%s: %d records in the 1 s window from %.2f" % (g.name, j - i, t))
+        span = times[-1] - times[0]
+        self.assertGreater(span, 60, g.name)
+        sustained = (len(times) - g.n * g.batch) / span    # the first batch of each instance is the burst
+        self.assertGreaterEqual(sustained, 0.95 * g.rate, "%s: %.3f/s sustained" % (g.name, sustained))
+        return sustained
+
+    def test_groups_hold_their_rates_and_429_backs_off(self):
+        """A 2/s, B 1/s, C 2/s (over 3 instances) for over 60 s each: never
+        above the rate in any 1 s window (+ one batch), at least 95% of it
+        sustained. D: a tenant that takes 1/s behind a 4/s rate answers
+        rateLimited: the records wait out their retry-after in the queue,
+        are retried, the proxy backs off, nothing is lost."""
+        m = self.moto
+        groups = [
+            Group(self, m, self.tmp, "a", 2, 2, 2, 2 * RUN_SECONDS + 4),
+            Group(self, m, self.tmp, "b", 1, 2, 1, 1 * RUN_SECONDS + 2),
+            Group(self, m, self.tmp, "c", 2, 3, 1, 2 * RUN_SECONDS + 3),
+        ]
+        d = Group(self, m, self.tmp, "d", 4, 2, 1, 30, HANDLER_MODE="capacity", HANDLER_CAPACITY="0.5",
+                  HANDLER_RETRY_AFTER="2")
+        for g in groups + [d]:
+            g.start(RUN_SECONDS + 25)
+        for g in groups + [d]:
+            g.join()
+        for g in groups:
+            s = self.assert_rate_held(g)
+            print("group %s: rate %s, %.3f/s sustained" % (g.name, g.rate, s), file=sys.stderr)
+        self.check_backpressure(d)
+
+    def check_backpressure(self, d):
+        log = read_log(d.log)
+        limited = [r for r in log if r["limited"]]
+        self.assertGreater(len(limited), 0, "the tenant never rate-limited: the scenario did not happen")
+        # Nothing lost: every message accepted, the queue and the DLQ empty.
+        self.assertEqual(d.accepted(), d.ids)
+        for url in (d.url, d.dlq_url):
+            attrs = d.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            self.assertEqual(attrs["ApproximateNumberOfMessages"], "0", url)
+        # Rate-limited records are failures upstream, the proxy's own field is gone.
+        limited_ids = {r["id"] for r in limited}
+        failed = set()
+        for _, ids, body, raw in d.results:
+            self.assertNotIn(b"rateLimited", raw)
+            failed |= {f["itemIdentifier"] for f in body.get("batchItemFailures", [])}
+        self.assertEqual(limited_ids, failed)
+        # Their visibility was moved to the retry-after (2 s), not the queue's 30 s.
+        for r in limited:
+            later = [t for t in d.receives[r["id"]] if t > r["t"]]
+            self.assertTrue(later, "%s never came back" % r["id"])
+            back = later[0] - r["t"]
+            self.assertGreaterEqual(back, 1.5, "%s came back after %.2f s" % (r["id"], back))
+            self.assertLess(back, 10, "%s came back after %.2f s: visibility not changed" % (r["id"], back))
+        # AIMD: the shares dropped, and deliveries ran well below the configured 4/s.
+        logs = "".join(i.stderr() for i in d.instances)
+        self.assertIn("rate-limited by the handler: share now", logs)
+        self.assertNotIn("ChangeMessageVisibility of", logs)
+        times = sorted(r["t"] for r in log)
+        delivered = len(times) / (times[-1] - times[0])
+        self.assertLess(delivered, 2.0, "%.2f deliveries/s: the proxy did not slow down" % delivered)
+        print("group d: %d deliveries, %d rate-limited, %.2f/s delivered (rate 4, capacity 1)"
+              % (len(times), len(limited), delivered), file=sys.stderr)
+
+    # -- the edges, one instance each
+
+    def one(self, name, **env):
+        e = self.moto.env(HANDLER_LOG=os.path.join(self.tmp, name + ".log"), **env)
+        inst = Instance(self.tmp, name, e)
+        self.addCleanup(inst.stop)
+        return inst
+
+    @staticmethod
+    def event(ids, arn="arn:aws:sqs:us-east-1:123456789012:tpc-none"):
+        return {"Records": [{"messageId": i, "receiptHandle": "rh-" + i, "body": "x", "eventSource": "aws:sqs",
+                             "eventSourceARN": arn, "awsRegion": "us-east-1"} for i in ids]}
+
+    def test_deadline_too_close_returns_the_records(self):
+        inst = self.one("dl", TASKPIPE_RATE="1", TASKPIPE_DEADLINE_RESERVE_MS="500")
+        self.assertEqual(inst.invoke(self.event(["x1"]))["body"], {"batchItemFailures": []})
+        t0 = time.time()
+        res = inst.invoke(self.event(["y1", "y2", "y3"]), timeout_ms=1500)   # needs 3 s of tokens
+        self.assertLess(time.time() - t0, 1.0, "returned at once, not after a wait")
+        self.assertEqual(res["kind"], "response")
+        self.assertEqual(sorted(f["itemIdentifier"] for f in res["body"]["batchItemFailures"]), ["y1", "y2", "y3"])
+        self.assertEqual([r["id"] for r in read_log(os.path.join(self.tmp, "dl.log"))], ["x1"])
+        self.assertIn("returned to the queue", inst.stderr())
+        # the proxy goes on: the next batch waits for its tokens, then runs
+        res = inst.invoke(self.event(["z1"]), timeout_ms=20000)
+        self.assertEqual(res["body"], {"batchItemFailures": []})
+        self.assertEqual([r["id"] for r in read_log(os.path.join(self.tmp, "dl.log"))], ["x1", "z1"])
+
+    def test_child_crash_is_reported(self):
+        inst = self.one("crash", TASKPIPE_RATE="5", HANDLER_MODE="crash")
+        res = inst.invoke(self.event(["c1"]))
+        self.assertEqual(res["kind"], "error")
+        self.assertEqual(res["body"]["errorType"], "Runtime.ExitError")
+        self.assertIn("exit status 3", res["body"]["errorMessage"])
+        self.assertEqual(res["headers"].get("lambda-runtime-function-error-type"), "Runtime.ExitError")
+        self.assertEqual(inst.proc.wait(10), 3)
+
+    def test_child_crash_at_init_is_an_init_error(self):
+        inst = self.one("crashinit", TASKPIPE_RATE="5", HANDLER_MODE="crash_init")
+        err = inst.emu.wait_init_error(10)
+        self.assertEqual(err["body"]["errorType"], "Runtime.ExitError")
+        self.assertIn("exit status 4", err["body"]["errorMessage"])
+        self.assertEqual(inst.proc.wait(10), 4)
+
+    def test_bad_rate_is_an_init_error(self):
+        inst = self.one("badrate", TASKPIPE_RATE="fast")
+        err = inst.emu.wait_init_error(10)
+        self.assertEqual(err["body"]["errorType"], "Runtime.InitError")
+        self.assertIn("TASKPIPE_RATE", err["body"]["errorMessage"])
+        self.assertEqual(inst.proc.wait(10), 1)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "badrate.log")))
+
+    def test_missing_runtime_is_an_init_error(self):
+        e = self.moto.env(TASKPIPE_RATE="1", LAMBDA_TASK_ROOT=self.tmp, _HANDLER="no-such-handler")
+        inst = Instance(self.tmp, "missing", e, cmd=[TASKPIPE, "consume"])
+        self.addCleanup(inst.stop)
+        err = inst.emu.wait_init_error(10)
+        self.assertIn("no-such-handler", err["body"]["errorMessage"])
+        self.assertIn(err["body"]["errorType"], ("Runtime.InitError", "Runtime.ExitError"))
+        self.assertNotEqual(inst.proc.wait(10), 0)
+
+    def test_no_rate_is_a_pass_through(self):
+        """Without TASKPIPE_RATE nothing waits and nothing is rewritten, not
+        even a rateLimited field."""
+        inst = self.one("pass", HANDLER_MODE="echo")
+        t0 = time.time()
+        for n in range(5):
+            ev = self.event(["p%d-%d" % (n, i) for i in range(10)])
+            res = inst.invoke(ev)
+            self.assertEqual(res["body"], {"event": ev})
+        self.assertLess(time.time() - t0, 5)
+        inst2 = self.one("pass2", HANDLER_MODE="capacity", HANDLER_CAPACITY="0.001")
+        inst2.invoke(self.event(["q1"]))
+        res = inst2.invoke(self.event(["q2"]))
+        self.assertEqual(res["body"]["rateLimited"], [{"itemIdentifier": "q2", "retryAfterSeconds": 2.0}])
+
+    def test_chunked_answer_after_expect_continue(self):
+        """A runtime that keeps one connection, asks for 100-continue and
+        sends its 300 KB answer chunked: answered 100, decoded, forwarded whole."""
+        inst = self.one("raw", TASKPIPE_RATE="50", HANDLER_MODE="raw")
+        for n in range(3):
+            ev = self.event(["r%d" % n])
+            res = inst.invoke(ev)
+            self.assertEqual(res["kind"], "response", inst.stderr())
+            self.assertEqual(res["body"]["event"], ev)
+            self.assertEqual(len(res["body"]["pad"]), 300000)
+        self.assertIsNone(inst.proc.poll())
+
+    def test_failed_visibility_change_still_fails_the_record(self):
+        """The queue of the record does not exist: ChangeMessageVisibility
+        fails, the record is still in batchItemFailures (it comes back after
+        the queue's own visibility timeout) and the failure is logged."""
+        inst = self.one("cmvfail", TASKPIPE_RATE="100", HANDLER_MODE="capacity", HANDLER_CAPACITY="0.001")
+        inst.invoke(self.event(["f1"]))
+        res = inst.invoke(self.event(["f2", "f3"]))
+        self.assertEqual(res["body"], {"batchItemFailures": [{"itemIdentifier": "f2"}, {"itemIdentifier": "f3"}]})
+        self.assertIn("ChangeMessageVisibility of f2 failed", inst.stderr())
+
+
+if __name__ == "__main__":
+    unittest.main()
