@@ -92,8 +92,10 @@
 --     1e-9 slack keeps 0.1 x 30 at 3, not 4), never below the mapping's
 --     minimum of 2. Over 1000 is an error naming rate. Both given is
 --     allowed: concurrency bounds the tasks in flight, rate the throughput.
---   * func.Layers = { ctx.defaults.consumer_layer } (a layer version ARN;
---     none configured is an error naming rate).
+--   * func.Layers = { the consumer layer version ARN }: the layer holds a
+--     static binary, so one per architecture: ctx.defaults.consumer_layer
+--     for x86_64, ctx.defaults.consumer_layer_arm64 for arm64 (none
+--     configured for the item's architecture is an error naming rate).
 --   * env TASKPIPE_RATE = the rate as text, in its shortest form that reads
 --     back as the same number ("2", "0.5", "0.1"; a number object keeps its
 --     digits as written), and TASKPIPE_CONCURRENCY = the copies sharing it
@@ -109,7 +111,8 @@
 -- the variables on the next apply.
 --
 -- ctx: { instance, region, prefix, account_concurrency, unreserved_min,
---        defaults = { code_bucket, code_key, role_arn, consumer_layer }, now }
+--        defaults = { code_bucket, code_key, role_arn, consumer_layer,
+--                     consumer_layer_arm64 }, now }
 --
 -- Errors are returned as nil, "<field>: <what is wrong> (<allowed>)".
 
@@ -403,9 +406,13 @@ local function build(item, ctx)
   local vars = environment(item)
   local layers
   if rate then
-    local layer = defaults.consumer_layer
+    local layer, setting = defaults.consumer_layer, "TASKPIPE_CONSUMER_LAYER or --consumer-layer"
+    if arch == "arm64" then
+      layer, setting = defaults.consumer_layer_arm64, "TASKPIPE_CONSUMER_LAYER_ARM64 or --consumer-layer-arm64"
+    end
     if type(layer) ~= "string" or layer == "" then
-      fail("rate: no consumer layer configured (set TASKPIPE_CONSUMER_LAYER or --consumer-layer to the taskpipe-consumer layer version ARN)")
+      fail("rate: no %s consumer layer configured (set %s to the taskpipe-consumer layer version ARN for %s)",
+           arch, setting, arch)
     end
     if not find(layer, "^arn:[%w-]+:lambda:[%w-]+:%d+:layer:[%w_-]+:%d+$") then
       fail("rate: consumer layer '%s' is not a layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)", layer)

@@ -51,6 +51,9 @@ class Rates(unittest.TestCase):
         cls.layer = [lam.publish_layer_version(LayerName="taskpipe-consumer", Content={"ZipFile": layer_zip()},
                                                CompatibleArchitectures=["x86_64"])["LayerVersionArn"]
                      for _ in range(2)]
+        cls.layer_arm64 = lam.publish_layer_version(LayerName="taskpipe-consumer-arm64",
+                                                    Content={"ZipFile": layer_zip()},
+                                                    CompatibleArchitectures=["arm64"])["LayerVersionArn"]
 
     @classmethod
     def tearDownClass(cls):
@@ -202,7 +205,7 @@ class Rates(unittest.TestCase):
         res, _ = self.apply(e, expect=1)
         self.assertEqual(res["plain"]["status"], "ok")
         self.assertEqual(res["rated"]["status"], "error")
-        self.assertIn("rate: no consumer layer configured (set TASKPIPE_CONSUMER_LAYER or --consumer-layer",
+        self.assertIn("rate: no x86_64 consumer layer configured (set TASKPIPE_CONSUMER_LAYER or --consumer-layer",
                       res["rated"]["error"]["message"])
         self.assertIsNone(e.url(e.prefix + "rated"))
         # a layer that is not a layer version ARN is refused by the policy, before AWS
@@ -215,6 +218,22 @@ class Rates(unittest.TestCase):
         r = e.run("apply", "rated", "--json", "--consumer-layer", self.layer[0])
         self.assertEqual(r.returncode, 0, r.stderr + r.stdout[-2000:])
         self.assertEqual(self.layers(e, "rated"), [self.layer[0]])
+
+    def test_arm64_gets_the_arm64_layer(self):
+        # The layer holds a static binary: an arm64 function needs the arm64 build.
+        e = self.env("ra")
+        e.put({"pipeline": "arm", "rate": 1, "architecture": "arm64"}, {"pipeline": "x86", "rate": 1})
+        res, _ = self.apply(e, expect=1)
+        self.assertEqual(res["x86"]["status"], "ok", res["x86"])
+        self.assertIn("rate: no arm64 consumer layer configured (set TASKPIPE_CONSUMER_LAYER_ARM64 or "
+                      "--consumer-layer-arm64", res["arm"]["error"]["message"])
+        self.assertIsNone(e.url(e.prefix + "arm"))
+        e.env["TASKPIPE_CONSUMER_LAYER_ARM64"] = self.layer_arm64
+        res, _ = self.apply(e)
+        self.assertEqual(self.layers(e, "arm"), [self.layer_arm64])
+        self.assertEqual(self.config(e, "arm")["Configuration"]["Architectures"], ["arm64"])
+        self.assertEqual(self.layers(e, "x86"), [self.layer[0]])
+        self.assertEqual(res["x86"]["changes"], [])
 
     def test_layers_drift_reported_and_fixed(self):
         e = self.env("rd")
