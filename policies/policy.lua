@@ -205,7 +205,7 @@ local function positive(item, name, default, hi, what)
     end
   end
   if not n or n ~= n or n <= 0 or n > hi then
-    fail("%s: %s is out of range (%s)", name, txt, what)
+    fail("%s: %s is out of range (%s)", name, t == "bignumber" and tostring(v) or txt, what)
   end
   return n, txt
 end
