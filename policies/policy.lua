@@ -63,7 +63,8 @@
 --   rate                tasks per second the group may start, a number > 0
 --                       and <= 10000 (decimals welcome: 0.5 is one task every
 --                       2 s); see "Rates" below. Needs the consumer layer
---                       (ctx.defaults.consumer_layer)
+--                       of the item's architecture (ctx.defaults.consumer_layer,
+--                       consumer_layer_arm64)
 --   duration            expected seconds per task, a number > 0, default 1,
 --                       at most timeout; only with rate (it sizes the
 --                       concurrency the rate needs)
