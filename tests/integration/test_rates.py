@@ -260,6 +260,34 @@ class Rates(unittest.TestCase):
         code, doc = e.drift(expect=0)
         self.assertEqual({s["status"] for s in doc["pipelines"]}, {"in_sync"})
 
+    def test_policy_layers_not_a_list_is_bad_spec(self):
+        # A policy of one's own that gets func.Layers wrong fails that pipeline only.
+        policy = """return { pipeline = function(item, ctx)
+          local func = { Runtime = "provided.al2023", Handler = "bootstrap", MemorySize = 128, Timeout = 30,
+                         Code = { S3Bucket = ctx.defaults.code_bucket, S3Key = ctx.defaults.code_key } }
+          if item.pipeline == "str" then func.Layers = "%s" end
+          if item.pipeline == "num" then func.Layers = { 7 } end
+          return { name = item.pipeline, func = func, tags = {},
+                   queue = { VisibilityTimeout = 180, MessageRetentionPeriod = 345600,
+                             ReceiveMessageWaitTimeSeconds = 20, maxReceiveCount = 5 },
+                   dlq = { MessageRetentionPeriod = 1209600, keep_if_not_empty = true },
+                   mapping = { BatchSize = 10, MaximumBatchingWindowInSeconds = 0, Enabled = true,
+                               ScalingConfig = { MaximumConcurrency = 2 } } }
+        end, rollout = function() return tp.list() end }
+        """ % self.layer[0]
+        e = self.env("rp")
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+            f.write(policy)
+        self.addCleanup(os.unlink, f.name)
+        e.env["TASKPIPE_POLICY"] = f.name
+        e.put({"pipeline": "str"}, {"pipeline": "num"}, {"pipeline": "fine"})
+        res, _ = self.apply(e, expect=1)
+        self.assertEqual(res["fine"]["status"], "ok", res["fine"])
+        for name in ("str", "num"):
+            self.assertEqual(res[name]["error"]["code"], "BadSpec", res[name])
+            self.assertIn("func.Layers must be a list of layer version ARNs", res[name]["error"]["message"])
+            self.assertIsNone(e.url(e.prefix + name))
+
     def test_policy_check_rate_item(self):
         env = self.moto.env(TASKPIPE_CODE_BUCKET="code", TASKPIPE_CODE_KEY="consumer.zip")
         with tempfile.TemporaryDirectory() as d:
