@@ -60,6 +60,14 @@
 --                       keys 1..128 chars not starting with "taskpipe:" or
 --                       "aws:"; values up to 256 chars
 --   role                execution role ARN (default ctx.defaults.role_arn)
+--   rate                tasks per second the group may start, a number > 0
+--                       and <= 10000 (decimals welcome: 0.5 is one task every
+--                       2 s); see "Rates" below. Needs the consumer layer
+--                       of the item's architecture (ctx.defaults.consumer_layer,
+--                       consumer_layer_arm64)
+--   duration            expected seconds per task, a number > 0, default 1,
+--                       at most timeout; only with rate (it sizes the
+--                       concurrency the rate needs)
 --
 -- Concurrency. For concurrency >= 2 the spec sets the event source mapping's
 -- ScalingConfig.MaximumConcurrency: the SQS pollers then never invoke more
@@ -77,8 +85,35 @@
 -- puts the new limit in force before it removes the old one (README,
 -- "Pipelines"), so a group never runs unlimited in between.
 --
+-- Rates. concurrency bounds the tasks in flight; rate bounds the tasks
+-- started per second, held by the taskpipe consumer layer in the function
+-- (README, "Rates" and "The consumer layer"). With rate set:
+--   * concurrency, when absent, is max(2, ceil(rate x duration)): the copies
+--     needed to sustain the rate when each task takes `duration` seconds (a
+--     1e-9 slack keeps 0.1 x 30 at 3, not 4), never below the mapping's
+--     minimum of 2. Over 1000 is an error naming rate. Both given is
+--     allowed: concurrency bounds the tasks in flight, rate the throughput.
+--   * func.Layers = { the consumer layer version ARN }: the layer holds a
+--     static binary, so one per architecture: ctx.defaults.consumer_layer
+--     for x86_64, ctx.defaults.consumer_layer_arm64 for arm64 (none
+--     configured for the item's architecture is an error naming rate).
+--   * env TASKPIPE_RATE = the rate as text, in its shortest form that reads
+--     back as the same number ("2", "0.5", "0.1"; a number object keeps its
+--     digits as written), and TASKPIPE_CONCURRENCY = the copies sharing it
+--     (concurrency: MaximumConcurrency, or 1 under reserved concurrency 1).
+--     The item's env may not use TASKPIPE_* names then.
+--   * a managed runtime (not provided.*) gets env AWS_LAMBDA_EXEC_WRAPPER =
+--     /opt/taskpipe-wrapper (so the item's env may not set it); provided.*
+--     runs the layer's /opt/bootstrap, which starts $LAMBDA_TASK_ROOT/<handler>
+--     behind the proxy: handler defaults to "handler" there, and "bootstrap"
+--     is refused because /var/task/bootstrap would run instead of
+--     /opt/bootstrap and bypass the rate.
+-- Without rate none of this is set, so removing rate removes the layer and
+-- the variables on the next apply.
+--
 -- ctx: { instance, region, prefix, account_concurrency, unreserved_min,
---        defaults = { code_bucket, code_key, role_arn }, now }
+--        defaults = { code_bucket, code_key, role_arn, consumer_layer,
+--                     consumer_layer_arm64 }, now }
 --
 -- Errors are returned as nil, "<field>: <what is wrong> (<allowed>)".
 
@@ -92,6 +127,7 @@ local KNOWN = {
   max_receive_count = true, retention = true, dlq_retention = true,
   keep_dlq = true, env = true, code = true, code_bucket = true, runtime = true,
   handler = true, architecture = true, enabled = true, tags = true, role = true,
+  rate = true, duration = true,
 }
 
 -- Reserved by Lambda: a function cannot set these.
@@ -141,6 +177,38 @@ local function integer(item, name, default, lo, hi)
     fail("%s: %d is out of range (%d..%d)", name, i, lo, hi)
   end
   return i
+end
+
+-- A positive number up to hi, and its text: the shortest that reads back as
+-- the same double, so up to 15 significant digits it is the text as written
+-- ("0.5", "2"), also when the number arrived as a number object (tp.number,
+-- e.g. "0.10000000000000001" from a JSON reader that printed %.17g).
+local function positive(item, name, default, hi, what)
+  local v = get(item, name)
+  if v == nil then return default, nil end
+  local t, n = tp.type(v), nil
+  if t == "bignumber" then
+    n = tonumber(tostring(v))
+  elseif t == "number" then
+    n = v
+  else
+    fail("%s: expected a number, found %s (%s)", name, kind(v), what)
+  end
+  local txt = tostring(v)
+  if n and n == n and math.abs(n) ~= math.huge then
+    if tointeger(n) then
+      txt = format("%d", tointeger(n))
+    else
+      for digits = 15, 17 do
+        txt = format("%." .. digits .. "g", n)
+        if tonumber(txt) == n then break end
+      end
+    end
+  end
+  if not n or n ~= n or n <= 0 or n > hi then
+    fail("%s: %s is out of range (%s)", name, t == "bignumber" and tostring(v) or txt, what)
+  end
+  return n, txt
 end
 
 local function boolean(item, name, default)
@@ -203,7 +271,7 @@ end
 
 local function environment(item)
   local env = map(item, "env")
-  local vars, size = {}, 0
+  local vars = {}
   for _, k in ipairs(sorted_keys(env)) do
     local v = env[k]
     if not find(k, "^[A-Za-z][A-Za-z0-9_]+$") then
@@ -223,12 +291,17 @@ local function environment(item)
       fail("env: %s is a %s (string, number or boolean)", k, kind(v))
     end
     vars[k] = v
-    size = size + #k + #v
   end
+  return vars
+end
+
+-- After taskpipe's own variables are in: Lambda's limit counts them too.
+local function check_env_size(vars)
+  local size = 0
+  for k, v in pairs(vars) do size = size + #k + #v end
   if size > 4096 then
     fail("env: %d bytes, over Lambda's 4096-byte limit for all variables", size)
   end
-  return vars
 end
 
 local function user_tags(item)
@@ -270,8 +343,27 @@ local function build(item, ctx)
          table.concat(sorted_keys(KNOWN), ", "))
   end
 
-  local concurrency = integer(item, "concurrency", 2, 1, 1000)
   local timeout = integer(item, "timeout", 30, 1, 900)
+  local rate, rate_text = positive(item, "rate", nil, 10000, "tasks per second, over 0 and at most 10000")
+  local duration, duration_text = positive(item, "duration", 1, math.huge,
+                                           "seconds per task, over 0 and at most timeout")
+  if duration_text and not rate then
+    fail("duration: set without rate (it only sizes the concurrency a rate needs)")
+  end
+  if duration > timeout then
+    fail("duration: %s is over timeout %d (a task cannot run longer than its function)", duration_text, timeout)
+  end
+  local concurrency
+  if rate and get(item, "concurrency") == nil then
+    local need = math.ceil(rate * duration - 1e-9)
+    if need > 1000 then
+      fail("rate: %s tasks/s x duration %s s needs concurrency %.0f, over 1000 (lower the rate or the duration)",
+           rate_text, duration_text or "1", need)
+    end
+    concurrency = need < 2 and 2 or tointeger(need)
+  else
+    concurrency = integer(item, "concurrency", 2, 1, 1000)
+  end
   local memory = integer(item, "memory", 128, 128, 10240)
   local default_vis = 6 * timeout
   if default_vis > 43200 then default_vis = 43200 end
@@ -296,7 +388,8 @@ local function build(item, ctx)
   local keep_dlq = boolean(item, "keep_dlq", true)
   local enabled = boolean(item, "enabled", true)
   local runtime = text(item, "runtime", "provided.al2023")
-  local handler = text(item, "handler", "bootstrap")
+  local os_only = sub(runtime, 1, 8) == "provided"
+  local handler = text(item, "handler", (rate and os_only) and "handler" or "bootstrap")
   local arch = text(item, "architecture", "x86_64")
   if arch ~= "x86_64" and arch ~= "arm64" then
     fail("architecture: '%s' is not supported (x86_64 or arm64)", arch)
@@ -312,6 +405,40 @@ local function build(item, ctx)
   local role = text(item, "role", defaults.role_arn)
   if role == tp.null or role == "" then role = nil end
   local vars = environment(item)
+  local layers
+  if rate then
+    local layer, setting = defaults.consumer_layer, "TASKPIPE_CONSUMER_LAYER or --consumer-layer"
+    if arch == "arm64" then
+      layer, setting = defaults.consumer_layer_arm64, "TASKPIPE_CONSUMER_LAYER_ARM64 or --consumer-layer-arm64"
+    end
+    if type(layer) ~= "string" or layer == "" then
+      fail("rate: no %s consumer layer configured (set %s to the taskpipe-consumer layer version ARN for %s)",
+           arch, setting, arch)
+    end
+    if not find(layer, "^arn:[%w-]+:lambda:[%w-]+:%d+:layer:[%w_-]+:%d+$") then
+      fail("rate: consumer layer '%s' is not a layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)", layer)
+    end
+    for _, k in ipairs(sorted_keys(vars)) do
+      if sub(k, 1, 9) == "TASKPIPE_" then
+        fail("env: %s: TASKPIPE_* names are taskpipe's own when rate is set", k)
+      end
+    end
+    if os_only and handler == "bootstrap" then
+      fail("handler: 'bootstrap' cannot be used with rate on %s: /var/task/bootstrap would run instead of the consumer layer's /opt/bootstrap and bypass the rate (name the executable otherwise; default 'handler')",
+           runtime)
+    end
+    if not os_only then
+      if vars.AWS_LAMBDA_EXEC_WRAPPER then
+        fail("env: AWS_LAMBDA_EXEC_WRAPPER is taskpipe's own when rate is set on a managed runtime (it runs /opt/taskpipe-wrapper)")
+      end
+      vars.AWS_LAMBDA_EXEC_WRAPPER = "/opt/taskpipe-wrapper"
+    end
+    vars.TASKPIPE_RATE = rate_text
+    vars.TASKPIPE_CONCURRENCY = format("%d", concurrency)
+    layers = tp.list()
+    layers[1] = layer
+  end
+  check_env_size(vars)
   local tags = user_tags(item)
 
   local func = {
@@ -323,6 +450,7 @@ local function build(item, ctx)
     Environment = { Variables = vars },
     Code = { S3Bucket = code_bucket, S3Key = code_key },
     Role = role,
+    Layers = layers,
   }
   local mapping = {
     BatchSize = batch_size,

@@ -141,6 +141,8 @@ char *app_policy_ctx(struct app *app)
 	add_str(d, "code_bucket", app->set.code_bucket);
 	add_str(d, "code_key", app->set.code_key);
 	add_str(d, "role_arn", app->set.role_arn);
+	add_str(d, "consumer_layer", app->set.consumer_layer);
+	add_str(d, "consumer_layer_arm64", app->set.consumer_layer_arm64);
 	cJSON_AddNumberToObject(ctx, "now", (double)(tp_now_ms() / 1000));
 	char *s = cJSON_PrintUnformatted(ctx);
 	cJSON_Delete(ctx);

@@ -182,6 +182,8 @@ static int build_ctx(const struct settings *s, const char *override, char **out,
 	add_str(d, "code_bucket", s->code_bucket);
 	add_str(d, "code_key", s->code_key);
 	add_str(d, "role_arn", s->role_arn);
+	add_str(d, "consumer_layer", s->consumer_layer);
+	add_str(d, "consumer_layer_arm64", s->consumer_layer_arm64);
 	cJSON_AddNumberToObject(ctx, "now", (double)(tp_now_ms() / 1000));
 	int rc = TP_OK;
 	if (override) {

@@ -512,6 +512,13 @@ static void diff_function(struct app *app, struct dp *p, const cJSON *have)
 	}
 	diff_env(p, cJSON_GetObjectItem(cJSON_GetObjectItem(func, "Environment"), "Variables"),
 		 cJSON_GetObjectItem(cJSON_GetObjectItem(have, "Environment"), "Variables"));
+	/* Layers (the rate's consumer layer): ListFunctions carries them. */
+	char *wl = reconcile_layers_text(cJSON_GetObjectItem(func, "Layers"));
+	char *hl = reconcile_layers_text(cJSON_GetObjectItem(have, "Layers"));
+	if (strcmp(wl, hl) != 0)
+		add_drift(p, ST_DRIFTED, "function", "Layers", *wl ? wl : "(none)", *hl ? hl : "(none)");
+	free(wl);
+	free(hl);
 }
 
 static long scaling_max(const cJSON *m)

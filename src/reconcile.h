@@ -88,6 +88,12 @@ int reconcile_retryable_code(const char *code);
  * CODEMARK_MAX + 1 holds it whole). */
 void reconcile_code_marker(const struct cJSON *func, char *out, size_t len);
 
+/* A function's layers as text, the version ARNs in order joined by ","
+ * ("" for none), from a spec's func.Layers (ARN strings) or a function
+ * configuration's Layers ([{Arn, CodeSize}]; absent when none). Apply and
+ * drift compare these. Caller frees. */
+char *reconcile_layers_text(const struct cJSON *layers);
+
 /* Tags, compared the same way by apply and drift (reconcile_diff.c).
  * The tags a pipeline's resources must carry: the spec's user tags (values
  * as strings) plus taskpipe:owner and taskpipe:pipeline. */

@@ -175,6 +175,20 @@ void reconcile_code_marker(const cJSON *func, char *out, size_t len)
 	snprintf(out, len, "%s", m);
 }
 
+char *reconcile_layers_text(const cJSON *layers)
+{
+	buf b = { 0 };
+	const cJSON *list = cJSON_IsArray(layers) ? layers : NULL, *l;
+	cJSON_ArrayForEach(l, list) {
+		const char *arn = cJSON_IsString(l) ? l->valuestring :
+				  cJSON_GetStringValue(cJSON_GetObjectItem(l, "Arn"));
+		buf_addf(&b, "%s%s", b.len ? "," : "", arn ? arn : "?");
+	}
+	char *s = tp_xstrdup(buf_str(&b));
+	buf_free(&b);
+	return s;
+}
+
 static const char *func_fields[] = { "Runtime", "Handler", "MemorySize", "Timeout", "Role",
 				     "Description", NULL };
 
@@ -196,6 +210,15 @@ cJSON *rc_desired_config(struct run *r, struct rec *p)
 	cJSON *vars = cJSON_Duplicate(cJSON_GetObjectItem(env, "Variables"), 1);
 	cJSON *e = cJSON_AddObjectToObject(cfg, "Environment");
 	cJSON_AddItemToObject(e, "Variables", vars ? vars : cJSON_CreateObject());
+	/* Layers: the spec's list; an empty one when the spec has none but the
+	 * function has some (removing rate removes the consumer layer), left
+	 * out when neither has any, so such bodies stay as they were. */
+	cJSON *layers = cJSON_GetObjectItem(func, "Layers");
+	cJSON *have = cJSON_GetObjectItem(cJSON_GetObjectItem(p->fn, "Configuration"), "Layers");
+	if (cJSON_GetArraySize(layers) > 0)
+		cJSON_AddItemToObject(cfg, "Layers", cJSON_Duplicate(layers, 1));
+	else if (cJSON_GetArraySize(have) > 0)
+		cJSON_AddItemToObject(cfg, "Layers", cJSON_CreateArray());
 	return cfg;
 }
 
@@ -239,6 +262,19 @@ static void diff_function(struct run *r, struct rec *p)
 				buf_free(&fs);
 				buf_free(&ts);
 			}
+			continue;
+		}
+		if (strcmp(w->string, "Layers") == 0) {
+			char *wl = reconcile_layers_text(w), *hl = reconcile_layers_text(h);
+			if (strcmp(wl, hl) != 0) {
+				cJSON *f = cJSON_CreateString(*hl ? hl : "(none)");
+				cJSON *t = cJSON_CreateString(*wl ? wl : "(none)");
+				rc_change(p, "function", "Layers", f, t);
+				cJSON_Delete(f);
+				cJSON_Delete(t);
+			}
+			free(wl);
+			free(hl);
 			continue;
 		}
 		char ws[512], hs[512];
@@ -438,10 +474,24 @@ static int check_package_type(struct rec *p)
 	return 0;
 }
 
+/* func.Layers, when a policy gives it: a list of layer version ARNs. */
+static int check_layers(struct rec *p)
+{
+	cJSON *layers = cJSON_GetObjectItem(rc_spec_part(p, "func"), "Layers");
+	int bad = layers && !cJSON_IsArray(layers);
+	const cJSON *list = bad ? NULL : layers, *l;
+	cJSON_ArrayForEach(l, list)
+		bad |= !cJSON_IsString(l) || !*l->valuestring;
+	if (bad)
+		rc_failf(p, TP_EINVAL, "BadSpec", "pipeline %s: func.Layers must be a list of layer version ARNs%s",
+			 p->res->name, "");
+	return bad ? -1 : 0;
+}
+
 void rc_check_and_diff(struct run *r, struct rec *p)
 {
 	char why[256];
-	if (check_package_type(p) < 0)
+	if (check_package_type(p) < 0 || check_layers(p) < 0)
 		return;
 	struct { const char *what, *name; const cJSON *tags; int exists; } res[] = {
 		{ "queue", p->nm.queue, p->q_tags, p->q_url != NULL },

@@ -14,6 +14,11 @@ const char settings_help[] =
 	"  --prefix P        TASKPIPE_PREFIX        resource name prefix (default tp-)\n"
 	"  --owner O         TASKPIPE_OWNER         owner tag value (default taskpipe)\n"
 	"  --role-arn ARN    TASKPIPE_ROLE_ARN      consumer functions' execution role\n"
+	"  --consumer-layer L  TASKPIPE_CONSUMER_LAYER\n"
+	"                                           taskpipe-consumer layer version ARN for items with\n"
+	"                                           a rate, x86_64 functions (README, \"Rates\")\n"
+	"  --consumer-layer-arm64 L  TASKPIPE_CONSUMER_LAYER_ARM64\n"
+	"                                           the same for arm64 functions\n"
 	"  --policy FILE     TASKPIPE_POLICY        policy file (default: embedded policy)\n"
 	"  --lambda-rps N    TASKPIPE_LAMBDA_RPS    Lambda control-plane budget of the account, shared\n"
 	"                                           by every taskpipe process, req/s (default 15)\n"
@@ -36,6 +41,8 @@ void settings_init(struct settings *s)
 	s->prefix = env_or("TASKPIPE_PREFIX", "tp-");
 	s->owner = env_or("TASKPIPE_OWNER", "taskpipe");
 	s->role_arn = env_or("TASKPIPE_ROLE_ARN", NULL);
+	s->consumer_layer = env_or("TASKPIPE_CONSUMER_LAYER", NULL);
+	s->consumer_layer_arm64 = env_or("TASKPIPE_CONSUMER_LAYER_ARM64", NULL);
 	s->policy = env_or("TASKPIPE_POLICY", NULL);
 	s->lambda_rps = atof(env_or("TASKPIPE_LAMBDA_RPS", "15"));
 	s->parallel = atoi(env_or("TASKPIPE_PARALLEL", "16"));
@@ -61,6 +68,8 @@ int settings_parse_flags(struct settings *s, int *argc, char **argv, tp_err *e)
 		else if (strcmp(a, "--prefix") == 0) target = &s->prefix;
 		else if (strcmp(a, "--owner") == 0) target = &s->owner;
 		else if (strcmp(a, "--role-arn") == 0) target = &s->role_arn;
+		else if (strcmp(a, "--consumer-layer") == 0) target = &s->consumer_layer;
+		else if (strcmp(a, "--consumer-layer-arm64") == 0) target = &s->consumer_layer_arm64;
 		else if (strcmp(a, "--policy") == 0) target = &s->policy;
 		else if (strcmp(a, "--lambda-rps") == 0 || strcmp(a, "--parallel") == 0) number = 1;
 		if (!target && !number) {

@@ -8,6 +8,8 @@
  *   --prefix        TASKPIPE_PREFIX        tp-              resource name prefix
  *   --owner         TASKPIPE_OWNER         taskpipe         owner tag value
  *   --role-arn      TASKPIPE_ROLE_ARN      (none)           consumers' execution role
+ *   --consumer-layer TASKPIPE_CONSUMER_LAYER (none)         consumer layer version ARN (items with rate)
+ *   --consumer-layer-arm64 TASKPIPE_CONSUMER_LAYER_ARM64 (none)  the same for arm64 functions
  *   --policy        TASKPIPE_POLICY        (embedded)       policy file
  *   --lambda-rps    TASKPIPE_LAMBDA_RPS    15               Lambda control-plane budget
  *   --parallel      TASKPIPE_PARALLEL      16               requests in flight
@@ -28,6 +30,8 @@ struct settings {
 	const char *prefix;
 	const char *owner;
 	const char *role_arn;
+	const char *consumer_layer;        /* taskpipe-consumer layer version ARN (x86_64) */
+	const char *consumer_layer_arm64;  /* the same, arm64 */
 	const char *policy;
 	double lambda_rps;
 	double lambda_reserve_rps;

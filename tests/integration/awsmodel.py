@@ -80,6 +80,11 @@ AWS pages each behaviour is based on:
              https://docs.aws.amazon.com/amazondynamodbstreams/latest/APIReference/API_StreamDescription.html
              (The 400 KB item size limit is moto's own: ValidationException "Item size has
              exceeded the maximum allowed size"; not modelled again here.)
+  [layers]   FunctionConfiguration "Layers: The function's layers", a list of {Arn, CodeSize}
+             marked "Required: No": a function without layers has no Layers member (moto
+             answers "Layers": []), so a reader must take an absent list as none.
+             https://docs.aws.amazon.com/lambda/latest/api/API_FunctionConfiguration.html
+             https://docs.aws.amazon.com/lambda/latest/api/API_Layer.html
 """
 import argparse
 import base64
@@ -776,8 +781,15 @@ class AwsModel(FaultProxy):
                        for k, v in headers]
         return status, reason, headers, new
 
+    @staticmethod
+    def _no_empty_layers(cfg):
+        """[layers]: no Layers member when the function has none."""
+        if isinstance(cfg, dict) and not cfg.get("Layers"):
+            cfg.pop("Layers", None)
+
     def _fn_rewrite(self, cfg, now):
         """Put the modelled state fields into one FunctionConfiguration dict."""
+        self._no_empty_layers(cfg)
         if not isinstance(cfg, dict):
             return
         fn = self._fns.get(cfg.get("FunctionName"))
@@ -821,6 +833,7 @@ class AwsModel(FaultProxy):
             for cfg in out.get("Functions") or []:   # [list]
                 for k in STATE_FIELDS:
                     cfg.pop(k, None)
+                self._no_empty_layers(cfg)
             if self.paginate:       # [pages]
                 q = urllib.parse.parse_qs(h.path.partition("?")[2])
                 out["Functions"], nxt = paged(out.get("Functions") or [],

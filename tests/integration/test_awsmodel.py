@@ -241,6 +241,19 @@ class TestFunctionStates(LayerTest):
         self.assertEqual(self.lam.get_function(FunctionName=name)["Configuration"]["State"],
                          "Active")
 
+    def test_no_layers_member_without_layers(self):
+        name, out = self.create_function()
+        self.assertNotIn("Layers", out)
+        self.active(name)
+        direct = client("lambda", self.moto.endpoint).get_function(FunctionName=name)["Configuration"]
+        self.assertEqual(direct["Layers"], [])      # moto alone: an empty list
+        self.assertNotIn("Layers", self.lam.get_function(FunctionName=name)["Configuration"])
+        self.assertNotIn("Layers", self.lam.get_function_configuration(FunctionName=name))
+        listed = [f for f in self.lam.list_functions()["Functions"] if f["FunctionName"] == name]
+        self.assertNotIn("Layers", listed[0])
+        # (a function with layers keeps them: test_rates, on moto's default Lambda backend;
+        # the docker-less one used here cannot find published layer versions)
+
 
 class TestMappings(LayerTest):
     def setUp(self):

@@ -48,6 +48,9 @@ CONTROLLER_ACTIONS = {
     "lambda:ListEventSourceMappings", "lambda:ListFunctions", "lambda:GetAccountSettings",
     "tag:GetResources", "iam:PassRole", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket",
     "logs:CreateLogStream", "logs:PutLogEvents",
+    # not called by taskpipe: Lambda checks it on CreateFunction/UpdateFunctionConfiguration
+    # with Layers (the consumer layer of rate pipelines), "Adding layers to functions"
+    "lambda:GetLayerVersion",
 }
 
 
@@ -170,6 +173,9 @@ class TemplateStatic(unittest.TestCase):
                 self.assertRegex(r.value, r":(function|\$\{AWS::AccountId\}):\$\{Prefix\}\*$", a)
         for r in scoped["lambda:DeleteEventSourceMapping"]:
             self.assertTrue(r.value.endswith(":event-source-mapping:*"), r)
+        # the stack's consumer layers only
+        self.assertEqual([r.value for r in scoped["lambda:GetLayerVersion"]],
+                         ["arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:layer:${InstanceName}-consumer-*:*"])
         # PassRole: only the consumer role, only to Lambda.
         for _, st in statements(t["Resources"]["ControllerRole"]):
             if st["Action"] == ["iam:PassRole"]:
@@ -201,6 +207,36 @@ class TemplateStatic(unittest.TestCase):
         self.assertEqual(f["Architectures"][0].value, "Architecture")
         self.assertEqual(f["Runtime"], "provided.al2023")
         self.assertEqual(f["Handler"], "bootstrap")
+
+    def test_consumer_layers(self):
+        # moto's CloudFormation cannot deploy AWS::Lambda::LayerVersion (it ignores
+        # LayerName, and Ref gives the Python object, which then breaks ListFunctions),
+        # so the deployed stacks run without the layer keys and this checks the template.
+        t = load_template()
+        r, cond = t["Resources"], t["Conditions"]
+        for lid, arch, key, var in (("ConsumerLayer", "x86_64", "ConsumerLayerKey", "TASKPIPE_CONSUMER_LAYER"),
+                                    ("ConsumerLayerArm64", "arm64", "ConsumerLayerArm64Key",
+                                     "TASKPIPE_CONSUMER_LAYER_ARM64")):
+            layer = r[lid]
+            self.assertEqual(layer["Type"], "AWS::Lambda::LayerVersion")
+            self.assertEqual((layer["DeletionPolicy"], layer["UpdateReplacePolicy"]), ("Retain", "Retain"))
+            p = layer["Properties"]
+            self.assertEqual(p["LayerName"].value, "${InstanceName}-consumer-" + arch)
+            self.assertEqual(p["CompatibleArchitectures"], [arch])
+            self.assertEqual(p["Content"]["S3Bucket"].value, "ControllerCodeBucket")
+            self.assertEqual(p["Content"]["S3Key"].value, key)
+            c = cond[layer["Condition"]]
+            self.assertEqual(c.tag, "!Not")
+            self.assertEqual(c.value[0].value[0].value, key)
+            self.assertEqual(t["Parameters"][key]["Default"], "")
+            # the controller gets the version ARN (Ref of a LayerVersion), or nothing
+            v = r["Controller"]["Properties"]["Environment"]["Variables"][var]
+            self.assertEqual(v.tag, "!If")
+            self.assertEqual(v.value[0], layer["Condition"])
+            self.assertEqual((v.value[1].tag, v.value[1].value), ("!Ref", lid))
+            self.assertEqual((v.value[2].tag, v.value[2].value), ("!Ref", "AWS::NoValue"))
+            # the GetLayerVersion grant (layer:${InstanceName}-consumer-*:*) covers it
+            self.assertTrue(p["LayerName"].value.startswith("${InstanceName}-consumer-"))
 
 
 class CfnMoto(Moto):

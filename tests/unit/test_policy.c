@@ -257,6 +257,75 @@ static void default_policy_spec(void **state)
 	policy_free(p);
 }
 
+static const char CTX_LAYER[] = "{\"defaults\":{\"code_bucket\":\"code\",\"code_key\":\"consumer.zip\","
+				"\"consumer_layer\":\"arn:aws:lambda:us-east-1:123456789012:layer:tc:3\"}}";
+
+/* The spec of one item with rate N text `rate` (and duration text, or NULL). */
+static char *rate_spec(struct policy *p, const char *rate, const char *duration, tp_err *e)
+{
+	char item[300], *spec = NULL;
+	snprintf(item, sizeof item, "{\"pipeline\":{\"S\":\"a\"},\"rate\":{\"N\":\"%s\"}%s%s%s}", rate,
+		 duration ? ",\"duration\":{\"N\":\"" : "", duration ? duration : "", duration ? "\"}" : "");
+	if (policy_pipeline(p, item, CTX_LAYER, &spec, e) != 0)
+		return NULL;
+	return spec;
+}
+
+static void default_policy_rates(void **state)
+{
+	struct policy *p = default_policy();
+	tp_err e = {0};
+	/* rate text as written, concurrency max(2, ceil(rate x duration)) */
+	static const struct { const char *rate, *duration, *text; int conc; } ok[] = {
+		{ "2", NULL, "2", 2 },          { "2.0", NULL, "2", 2 },
+		{ "0.5", "10", "0.5", 5 },      { "0.1", "30", "0.1", 3 },   /* 0.1 x 30 > 3 in doubles */
+		{ "1", "0.5", "1", 2 },         { "2", "3", "2", 6 },
+		{ "0.30000000000000004", NULL, "0.30000000000000004", 2 },
+		{ "1.10000000000000000000001", NULL, "1.1", 2 },          /* a number object */
+		{ "10000", "0.1", "10000", 1000 },
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		char *spec = rate_spec(p, ok[i].rate, ok[i].duration, &e);
+		if (!spec)
+			fail_msg("rate %s: %s", ok[i].rate, e.message);
+		char want[200];
+		snprintf(want, sizeof want, "\"Variables\":{\"TASKPIPE_CONCURRENCY\":\"%d\",\"TASKPIPE_RATE\":\"%s\"}",
+			 ok[i].conc, ok[i].text);
+		if (!strstr(spec, want))
+			fail_msg("rate %s: %s not in %s", ok[i].rate, want, spec);
+		snprintf(want, sizeof want, "\"MaximumConcurrency\":%d", ok[i].conc);
+		assert_non_null(strstr(spec, want));
+		assert_non_null(strstr(spec, "\"Layers\":[\"arn:aws:lambda:us-east-1:123456789012:layer:tc:3\"]"));
+		assert_non_null(strstr(spec, "\"Handler\":\"handler\""));
+		free(spec);
+	}
+	static const struct { const char *rate, *duration, *msg; } bad[] = {
+		{ "0", NULL, "rate: 0 is out of range (tasks per second, over 0 and at most 10000)" },
+		{ "-0.5", NULL, "rate: -0.5 is out of range (tasks per second, over 0 and at most 10000)" },
+		{ "10000.5", NULL, "rate: 10000.5 is out of range (tasks per second, over 0 and at most 10000)" },
+		{ "1e-400", NULL, "rate: 1e-400 is out of range (tasks per second, over 0 and at most 10000)" },
+		{ "10000", "0.2", "rate: 10000 tasks/s x duration 0.2 s needs concurrency 2000, over 1000 "
+				  "(lower the rate or the duration)" },
+		{ "1", "30.5", "duration: 30.5 is over timeout 30 (a task cannot run longer than its function)" },
+		{ "1", "0", "duration: 0 is out of range (seconds per task, over 0 and at most timeout)" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char *spec = rate_spec(p, bad[i].rate, bad[i].duration, &e);
+		if (spec)
+			fail_msg("rate %s: accepted: %s", bad[i].rate, spec);
+		assert_string_equal(e.code, "PolicyRejected");
+		assert_string_equal(e.message, bad[i].msg);
+	}
+	/* no rate: nothing of it in the spec */
+	char *spec = NULL;
+	assert_int_equal(policy_pipeline(p, "{\"pipeline\":{\"S\":\"a\"}}", CTX_LAYER, &spec, &e), 0);
+	assert_null(strstr(spec, "Layers"));
+	assert_null(strstr(spec, "TASKPIPE_"));
+	assert_non_null(strstr(spec, "\"Handler\":\"bootstrap\""));
+	free(spec);
+	policy_free(p);
+}
+
 static void load_order(void **state)
 {
 	char dir[] = "/tmp/tp-policy-XXXXXX";
@@ -605,6 +674,7 @@ int main(void)
 		cmocka_unit_test(memory_cap_beats_pcall),
 		cmocka_unit_test(rejection_and_recovery),
 		cmocka_unit_test(default_policy_spec),
+		cmocka_unit_test(default_policy_rates),
 		cmocka_unit_test(load_order),
 		cmocka_unit_test(attacks_are_contained),
 		cmocka_unit_test(state_does_not_persist),
