@@ -50,7 +50,8 @@
 --   code                S3 key of the consumer code (default
 --                       ctx.defaults.code_key)
 --   code_bucket         its bucket (default ctx.defaults.code_bucket)
---   runtime             default "provided.al2023"; a deprecated runtime (see
+--   runtime             default ctx.defaults.runtime (TASKPIPE_RUNTIME), else
+--                       "provided.al2023"; a deprecated runtime (see
 --                       DEPRECATED_RUNTIMES below: provided.al2, ...) is an error
 --   handler             default "bootstrap"
 --   architecture        "x86_64" or "arm64", default "x86_64"
@@ -93,7 +94,7 @@
 -- func.Code.S3ObjectStorageMode = "REFERENCE" (absent: COPY).
 --
 -- ctx: { instance, region, prefix, account_concurrency, unreserved_min,
---        defaults = { code_bucket, code_key, role_arn,
+--        defaults = { code_bucket, code_key, role_arn, runtime,
 --                     code_bucket_versioned }, now }
 --
 -- Errors are returned as nil, "<field>: <what is wrong> (<allowed>)".
@@ -322,7 +323,7 @@ local function build(item, ctx)
   end
   local keep_dlq = boolean(item, "keep_dlq", true)
   local enabled = boolean(item, "enabled", true)
-  local runtime = text(item, "runtime", "provided.al2023")
+  local runtime = text(item, "runtime", defaults.runtime or "provided.al2023")
   if DEPRECATED_RUNTIMES[runtime] then
     fail("runtime: '%s' is deprecated since %s (use provided.al2023)", runtime,
          DEPRECATED_RUNTIMES[runtime])

@@ -165,6 +165,7 @@ char *app_policy_ctx(struct app *app)
 	add_str(d, "code_bucket", app->set.code_bucket);
 	add_str(d, "code_key", app->set.code_key);
 	add_str(d, "role_arn", app->set.role_arn);
+	add_str(d, "runtime", app->set.runtime);
 	cJSON_AddBoolToObject(d, "code_bucket_versioned", code_bucket_versioned(app));
 	cJSON_AddNumberToObject(ctx, "now", (double)(tp_now_ms() / 1000));
 	char *s = cJSON_PrintUnformatted(ctx);

@@ -177,6 +177,10 @@ static int build_ctx(const struct settings *s, const char *override, char **out,
 	add_str(d, "code_bucket", s->code_bucket);
 	add_str(d, "code_key", s->code_key);
 	add_str(d, "role_arn", s->role_arn);
+	add_str(d, "runtime", s->runtime);
+	/* Offline: whether the code bucket is versioned is not asked, so
+	 * code_storage defaults to copy here unless a ctx override says
+	 * defaults.code_bucket_versioned = true. */
 	cJSON_AddNumberToObject(ctx, "now", (double)(tp_now_ms() / 1000));
 	int rc = TP_OK;
 	if (override) {
