@@ -94,10 +94,18 @@ def _fleet(moto, aws, tp, bucket, mode, pol):
         ddb.put_item(TableName=prefix + "config", Item=item)
     aws.reset()
     t0 = time.monotonic()
-    r = run_taskpipe(["apply", "--all", "--json"], env, timeout=3600, binary=tp)
-    create_s = time.monotonic() - t0
-    if r.returncode:
+    # A pipeline that failed for a passing reason (moto under load) is
+    # repaired by the next run, as on AWS: up to 3 runs, all counted.
+    errors, runs = [], 0
+    for runs in range(1, 4):
+        r = run_taskpipe(["apply", "--all", "--json"], env, timeout=3600, binary=tp)
+        doc = json.loads(r.stdout) if r.stdout.strip() else {}
+        errors.append(sum(1 for p in doc.get("pipelines", []) if p.get("status") == "error"))
+        if r.returncode == 0:
+            break
+    else:
         raise RuntimeError("apply (%s): %s %s" % (mode, r.stdout[-2000:], r.stderr[-2000:]))
+    create_s = time.monotonic() - t0
     create_calls = _lambda_calls(aws.counts())
     fns = _functions(aws.endpoint, prefix)
     copied = [f for f in fns if f.get("S3ObjectStorageMode", "COPY") == "COPY"]
@@ -118,6 +126,7 @@ def _fleet(moto, aws, tp, bucket, mode, pol):
             "code_size": code_size, "create_calls": create_calls, "create_s": create_s,
             "rollout_calls": rollout_calls, "rollout_s": rollout_s,
             "rolled_out": out.get("updated", 0), "rollout_status": out.get("status"),
+            "apply_runs": runs, "apply_errors": errors,
             "mode_kept": kept}
 
 
@@ -161,6 +170,7 @@ def run(ctx):
          "copy_per_pipeline": round(copy["create_calls"] / N, 3),
          "reference_per_pipeline": round(ref["create_calls"] / N, 3),
          "copy_wall_s": round(copy["create_s"], 1), "reference_wall_s": round(ref["create_s"], 1),
+         "copy_apply_errors_per_run": copy["apply_errors"], "reference_apply_errors_per_run": ref["apply_errors"],
          "baseline": "code_storage copy", "ratio_vs_baseline": ratio(ref["create_calls"], copy["create_calls"]),
          "goal": "no extra Lambda calls for reference", "ok": ok_fleet and ref["create_calls"] <= copy["create_calls"]},
         {"name": "fleet_rollout_calls", "pipelines": N,
