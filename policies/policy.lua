@@ -50,8 +50,9 @@
 --   code                S3 key of the consumer code (default
 --                       ctx.defaults.code_key)
 --   code_bucket         its bucket (default ctx.defaults.code_bucket)
---   runtime             default "provided.al2023" (provided.al2 is deprecated
---                       2026-07-31)
+--   runtime             default ctx.defaults.runtime (TASKPIPE_RUNTIME), else
+--                       "provided.al2023"; a deprecated runtime (see
+--                       DEPRECATED_RUNTIMES below: provided.al2, ...) is an error
 --   handler             default "bootstrap"
 --   architecture        "x86_64" or "arm64", default "x86_64"
 --   enabled             boolean, default true; false disables the event source
@@ -68,6 +69,11 @@
 --   duration            expected seconds per task, a number > 0, default 1,
 --                       at most timeout; only with rate (it sizes the
 --                       concurrency the rate needs)
+--   code_storage        "reference" or "copy": how Lambda keeps the code
+--                       (S3ObjectStorageMode, see "Code storage" below).
+--                       Default "reference" when the code comes from the
+--                       default bucket and that bucket is versioned
+--                       (ctx.defaults.code_bucket_versioned), else "copy"
 --
 -- Concurrency. For concurrency >= 2 the spec sets the event source mapping's
 -- ScalingConfig.MaximumConcurrency: the SQS pollers then never invoke more
@@ -111,8 +117,19 @@
 -- Without rate none of this is set, so removing rate removes the layer and
 -- the variables on the next apply.
 --
+-- Code storage. With "copy" Lambda copies the zip into Lambda-managed
+-- storage (300 GB a region, every function's copy counts). With "reference"
+-- Lambda runs the code straight from the versioned S3 object and nothing
+-- counts against that quota ("Self-managed S3 code storage", Lambda
+-- developer guide). REFERENCE needs S3 versioning and an object version;
+-- taskpipe sends the object's current version, and repeats
+-- S3ObjectStorageMode=REFERENCE on every code update (an update without it
+-- puts the function back to COPY). The spec carries it as
+-- func.Code.S3ObjectStorageMode = "REFERENCE" (absent: COPY).
+--
 -- ctx: { instance, region, prefix, account_concurrency, unreserved_min,
---        defaults = { code_bucket, code_key, role_arn, consumer_layer,
+--        defaults = { code_bucket, code_key, role_arn, runtime,
+--                     code_bucket_versioned, consumer_layer,
 --                     consumer_layer_arm64 }, now }
 --
 -- Errors are returned as nil, "<field>: <what is wrong> (<allowed>)".
@@ -128,6 +145,17 @@ local KNOWN = {
   keep_dlq = true, env = true, code = true, code_bucket = true, runtime = true,
   handler = true, architecture = true, enabled = true, tags = true, role = true,
   rate = true, duration = true,
+  code_storage = true,
+}
+
+-- Lambda runtimes past their deprecation date: no new function should use
+-- them (Lambda blocks creates, then updates, on the dates given). Sources:
+-- "Runtime deprecation" (runtime-support-policy), Lambda developer guide;
+-- provided.al2 from /work/shared/AWS-NOTES.md. taskpipe's drift check
+-- carries the same table (src/runtimes.c).
+local DEPRECATED_RUNTIMES = {
+  ["provided.al2"] = "2026-07-31", ["provided"] = "2024-01-08", ["go1.x"] = "2024-01-08",
+  ["python3.8"] = "2024-10-14", ["nodejs16.x"] = "2024-06-12",
 }
 
 -- Reserved by Lambda: a function cannot set these.
@@ -387,7 +415,11 @@ local function build(item, ctx)
   end
   local keep_dlq = boolean(item, "keep_dlq", true)
   local enabled = boolean(item, "enabled", true)
-  local runtime = text(item, "runtime", "provided.al2023")
+  local runtime = text(item, "runtime", defaults.runtime or "provided.al2023")
+  if DEPRECATED_RUNTIMES[runtime] then
+    fail("runtime: '%s' is deprecated since %s (use provided.al2023)", runtime,
+         DEPRECATED_RUNTIMES[runtime])
+  end
   local os_only = sub(runtime, 1, 8) == "provided"
   local handler = text(item, "handler", (rate and os_only) and "handler" or "bootstrap")
   local arch = text(item, "architecture", "x86_64")
@@ -404,6 +436,11 @@ local function build(item, ctx)
   end
   local role = text(item, "role", defaults.role_arn)
   if role == tp.null or role == "" then role = nil end
+  local versioned = code_bucket == defaults.code_bucket and defaults.code_bucket_versioned == true
+  local storage = text(item, "code_storage", versioned and "reference" or "copy")
+  if storage ~= "reference" and storage ~= "copy" then
+    fail("code_storage: '%s' is not supported (reference or copy)", storage)
+  end
   local vars = environment(item)
   local layers
   if rate then
@@ -448,7 +485,8 @@ local function build(item, ctx)
     Timeout = timeout,
     Architectures = { arch },
     Environment = { Variables = vars },
-    Code = { S3Bucket = code_bucket, S3Key = code_key },
+    Code = { S3Bucket = code_bucket, S3Key = code_key,
+             S3ObjectStorageMode = storage == "reference" and "REFERENCE" or nil },
     Role = role,
     Layers = layers,
   }

@@ -3,6 +3,7 @@
 
 #include "awsjson.h"
 #include "budget_shared.h"
+#include "codestore.h"
 #include "ddb.h"
 #include "log.h"
 #include "policy.h"
@@ -49,6 +50,7 @@ int app_open(struct app *app, const struct settings *s, tp_err *e)
 	memset(app, 0, sizeof *app);
 	app->set = *s;
 	app->account_concurrency = -1;
+	app->code_versioned = -1;
 	struct aws_options o = { 0 };
 	o.lambda_rps = s->lambda_rps;
 	o.max_in_flight = s->parallel;
@@ -127,6 +129,28 @@ static long account_concurrency(struct app *app)
 	return limit;
 }
 
+/* The policy defaults code_storage to "reference" on a versioned default
+ * bucket (S3ObjectStorageMode REFERENCE needs versioning). Unknown (no
+ * bucket, no permission) counts as not versioned: COPY always works. */
+static int code_bucket_versioned(struct app *app)
+{
+	int64_t now = tp_now_ms();
+	if (!app->set.code_bucket)
+		return 0;
+	if (app->code_versioned >= 0 && now - app->code_versioned_at < 300000)
+		return app->code_versioned;
+	tp_err e = { 0 };
+	int v = codestore_bucket_versioned(app->aws, app->set.code_bucket, &e);
+	if (v < 0) {
+		log_warn("GetBucketVersioning %s failed (%s: %.120s); code_storage defaults to copy",
+			 app->set.code_bucket, e.code, e.message);
+		v = 0;
+	}
+	app->code_versioned = v;
+	app->code_versioned_at = now;
+	return v;
+}
+
 char *app_policy_ctx(struct app *app)
 {
 	if (app->account_concurrency < 0)
@@ -143,6 +167,8 @@ char *app_policy_ctx(struct app *app)
 	add_str(d, "role_arn", app->set.role_arn);
 	add_str(d, "consumer_layer", app->set.consumer_layer);
 	add_str(d, "consumer_layer_arm64", app->set.consumer_layer_arm64);
+	add_str(d, "runtime", app->set.runtime);
+	cJSON_AddBoolToObject(d, "code_bucket_versioned", code_bucket_versioned(app));
 	cJSON_AddNumberToObject(ctx, "now", (double)(tp_now_ms() / 1000));
 	char *s = cJSON_PrintUnformatted(ctx);
 	cJSON_Delete(ctx);

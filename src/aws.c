@@ -383,6 +383,35 @@ static const char *default_content_type(int protocol)
 	}
 }
 
+/* Lambda's recursive loop detection follows the invocation's trace header
+ * through the AWS calls a function makes ("Use Lambda recursive loop
+ * detection to prevent infinite loops", Lambda developer guide). Inside a
+ * function (AWS_LAMBDA_FUNCTION_NAME set) the runtime keeps the
+ * invocation's Lambda-Runtime-Trace-Id in _X_AMZN_TRACE_ID; send it as
+ * X-Amzn-Trace-Id, unsigned and percent-encoded, as the AWS SDKs do
+ * (botocore: handlers.add_recursion_detection_header; auth.py keeps
+ * x-amzn-trace-id out of SigV4, X-Ray may rewrite it on the way). NULL:
+ * no header. */
+static char *trace_header(void)
+{
+	static const char safe[] = "-_.~=;:+&[]{}\"',";
+	const char *t = getenv("_X_AMZN_TRACE_ID");
+	if (!getenv("AWS_LAMBDA_FUNCTION_NAME") || !t || !*t || strlen(t) > 1024)
+		return NULL;
+	buf b = { 0 };
+	buf_adds(&b, "X-Amzn-Trace-Id: ");
+	for (const unsigned char *c = (const unsigned char *)t; *c; c++) {
+		if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+		    strchr(safe, *c))
+			buf_addf(&b, "%c", *c);
+		else
+			buf_addf(&b, "%%%02X", *c);
+	}
+	char *out = tp_xstrdup(buf_str(&b));
+	buf_free(&b);
+	return out;
+}
+
 /* Build URL and signed headers for the next attempt of p. */
 static int prepare(struct pending *p, tp_err *e)
 {
@@ -478,6 +507,9 @@ static int prepare(struct pending *p, tp_err *e)
 	}
 	p->hdr[p->n_hdr++] = tp_xasprintf("Authorization: %s", sig.authorization);
 	p->hdr[p->n_hdr++] = tp_xstrdup("User-Agent: taskpipe/" TASKPIPE_VERSION);
+	char *trace = trace_header();
+	if (trace)
+		p->hdr[p->n_hdr++] = trace;
 	tp_wipe(&sig, sizeof sig);
 	creds_wipe(&cr);
 

@@ -145,8 +145,9 @@ int cmd_rollout(int argc, char **argv)
 			if (!strcmp(o.mode, "layer")) {
 				fprintf(stderr, "taskpipe rollout: --mode layer was removed: the function's own zip "
 					"holds bootstrap, which shadows the layer's /opt, so a layer rollout changed "
-					"nothing. Roll out code (the default); shared code storage will come with "
-					"S3 REFERENCE mode.\n");
+					"nothing. Roll out code (the default). To store the code once, set "
+					"code_storage = \"reference\" (the default on a versioned code bucket): "
+					"functions then run it from S3 (README, \"Code storage\").\n");
 				return 2;
 			}
 			if (strcmp(o.mode, "code")) {

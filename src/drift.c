@@ -8,6 +8,7 @@
 #include "drift.h"
 
 #include "awsjson.h"
+#include "codestore.h"
 #include "ddb.h"
 #include "json.h"
 #include "log.h"
@@ -392,6 +393,7 @@ struct dp {
 	cJSON *orphan_res;     /* orphan: array of {resource, name} */
 	int status;            /* ST_* */
 	int code_behind;
+	char *inactive;        /* REFERENCE function State Inactive: "code: reason" (fetch_states) */
 	tp_err err;            /* status error */
 	int fix_tried, fix_ok;
 	tp_err fix_err;
@@ -486,6 +488,54 @@ static void diff_env(struct dp *p, const cJSON *want, const cJSON *have)
 		}
 }
 
+/* The last drift entry gets a note (why it matters). */
+static void note_last(struct dp *p, const char *note)
+{
+	cJSON *d = cJSON_GetArrayItem(p->drift, cJSON_GetArraySize(p->drift) - 1);
+	if (d)
+		cJSON_AddStringToObject(d, "note", note);
+}
+
+/* Code storage and runtime lifecycle: a function that fell back to COPY
+ * (an UpdateFunctionCode without S3ObjectStorageMode=REFERENCE), one gone
+ * Inactive because Lambda cannot read its code object (fetch_states), one
+ * on a deprecated runtime. --fix repairs them through reconcile (the
+ * shared Lambda budget): UpdateFunctionCode with REFERENCE and the
+ * object's current version, UpdateFunctionConfiguration with the spec's
+ * runtime; a code object that is gone is reported, not guessed. */
+static void diff_lifecycle(struct dp *p, const cJSON *func, const cJSON *have)
+{
+	const char *want = codestore_reference(func) ? "REFERENCE" : "COPY";
+	const char *got = codestore_observed(have);
+	char note[200];
+	if (got && strcmp(got, want) != 0) {
+		add_drift(p, ST_DRIFTED, "function", "Code.S3ObjectStorageMode", want, got);
+		if (strcmp(want, "REFERENCE") == 0)
+			note_last(p, "fell back to COPY: the code counts against Lambda-managed storage again");
+	}
+	if (p->inactive) {
+		add_drift(p, ST_DRIFTED, "function", "State", "Active", "Inactive");
+		note_last(p, p->inactive);
+	}
+	const char *rt = cJSON_GetStringValue(cJSON_GetObjectItem(have, "Runtime"));
+	const char *date = codestore_runtime_deprecated(rt);
+	if (!date)
+		return;
+	snprintf(note, sizeof note, "runtime %s is deprecated since %s (Lambda blocks creates, then updates)",
+		 rt, date);
+	cJSON *d;
+	cJSON_ArrayForEach(d, p->drift) {
+		const char *f = cJSON_GetStringValue(cJSON_GetObjectItem(d, "field"));
+		if (f && strcmp(f, "Runtime") == 0) {
+			cJSON_AddStringToObject(d, "note", note);
+			return;
+		}
+	}
+	/* The spec names the same runtime (a custom policy): drift all the same. */
+	add_drift(p, ST_DRIFTED, "function", "Runtime", "(a supported runtime)", rt);
+	note_last(p, note);
+}
+
 static void diff_function(struct app *app, struct dp *p, const cJSON *have)
 {
 	const cJSON *func = cJSON_GetObjectItem(p->spec, "func");
@@ -495,6 +545,7 @@ static void diff_function(struct app *app, struct dp *p, const cJSON *have)
 		if (w)
 			add_drift_v(p, "function", fields[i], w, cJSON_GetObjectItem(have, fields[i]));
 	}
+	diff_lifecycle(p, func, have);   /* after the Runtime entry it may annotate */
 	const char *role = cJSON_GetStringValue(cJSON_GetObjectItem(func, "Role"));
 	if (!role)
 		role = app->set.role_arn;
@@ -735,6 +786,43 @@ static void fetch_attrs(struct app *app, struct fleet *f, struct dp **sel, size_
 	free(qname);
 }
 
+/* State is only in GetFunction, not in ListFunctions
+ * (https://docs.aws.amazon.com/lambda/latest/api/API_ListFunctions.html):
+ * one GetFunction per listed REFERENCE function, whose code can go away
+ * under it (State Inactive, codestore.h). COPY functions cost nothing. */
+static void fetch_states(struct app *app, struct fleet *f, struct dp **sel, size_t n)
+{
+	struct aws_call *calls = tp_xcalloc(n + 1, sizeof *calls);
+	struct dp **who = tp_xcalloc(n + 1, sizeof *who);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct dp *p = sel[i];
+		if (!p->spec || p->status == ST_ERROR ||
+		    !codestore_reference(cJSON_GetObjectItem(p->spec, "func")) ||
+		    !smap_get(&f->fn, p->nm.function))
+			continue;
+		char *e = enc(p->nm.function);
+		char *path = tp_xasprintf("/2015-03-31/functions/%s", e);
+		free(e);
+		awsj_prepare_rest(&calls[k], SVC_LAMBDA, "GetFunction", "GET", path, NULL, NULL);
+		free(path);
+		who[k++] = p;
+	}
+	aws_call_many(app->aws, calls, k);
+	for (size_t c = 0; c < k; c++) {
+		cJSON *out = awsj_result(&calls[c]);
+		char why[400];
+		if (codestore_inactive(cJSON_GetObjectItem(out, "Configuration"), why, sizeof why))
+			who[c]->inactive = tp_xstrdup(why);
+		else if (calls[c].rc != TP_OK)
+			log_warn("drift: GetFunction %s: %s", who[c]->nm.function, calls[c].err.message);
+		cJSON_Delete(out);
+		aws_call_free(&calls[c]);
+	}
+	free(calls);
+	free(who);
+}
+
 /* The Resource Groups Tagging API is eventually consistent: a queue or
  * function created (or tagged) seconds ago is not in GetResources yet, or
  * shows its old tags ("Tagging API ... might not be immediately
@@ -943,6 +1031,7 @@ static void dp_free(struct dp *p)
 	cJSON_Delete(p->drift);
 	cJSON_Delete(p->orphan_res);
 	free(p->fix_changes);
+	free(p->inactive);
 }
 
 static struct dp *dp_new(const char *name)
@@ -1075,6 +1164,7 @@ int drift_run(struct app *app, const struct drift_opts *o, char **json_out, tp_e
 		goto done;
 	find_unlisted_queues(app, &f, sel, ns);
 	fetch_attrs(app, &f, sel, ns);
+	fetch_states(app, &f, sel, ns);
 	verify_tags(app, &f, sel, ns);
 	for (size_t i = 0; i < ns; i++)
 		if (sel[i]->spec && sel[i]->status != ST_ERROR)

@@ -676,6 +676,7 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 	}
 	free(r.recs);
 	free(r.ctx_json);
+	cJSON_Delete(r.code_versions);
 	*out = res;
 	*n_out = nl;
 	return TP_OK;

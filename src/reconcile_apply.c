@@ -6,6 +6,7 @@
 #include "reconcile_int.h"
 
 #include "awsjson.h"
+#include "codestore.h"
 #include "json.h"
 #include "sigv4.h"
 
@@ -229,6 +230,62 @@ void rc_done_delete_failed(struct run *r, struct rec *p, struct aws_call *c, int
 	p->fn = NULL;
 }
 
+/* The current version of the spec's code object, asked once a run per
+ * object: S3ObjectStorageMode REFERENCE must name one. Fails the record
+ * (and returns NULL) when the object is gone or the bucket is unversioned:
+ * a function is never pointed at a version taskpipe did not see. */
+static const char *reference_version(struct run *r, struct rec *p, const cJSON *code)
+{
+	const char *b = cJSON_GetStringValue(cJSON_GetObjectItem(code, "S3Bucket"));
+	const char *k = cJSON_GetStringValue(cJSON_GetObjectItem(code, "S3Key"));
+	if (!b || !k)
+		return NULL;
+	char *id = tp_xasprintf("%s/%s", b, k);
+	if (!r->code_versions)
+		r->code_versions = cJSON_CreateObject();
+	cJSON *hit = cJSON_GetObjectItemCaseSensitive(r->code_versions, id);
+	if (!hit) {
+		char v[256];
+		tp_err e = { 0 };
+		int rc = codestore_current_version(r->app->aws, b, k, v, sizeof v, &e);
+		if (rc == TP_OK || rc == TP_ENOTFOUND)  /* other errors: asked again next time */
+			hit = cJSON_AddStringToObject(r->code_versions, id, rc == TP_OK ? v : "\x01");
+		else
+			rc_fail(p, &e);
+	}
+	const char *v = hit ? hit->valuestring : NULL;
+	if (v && strcmp(v, "\x01") == 0) {
+		rc_failf(p, TP_ENOTFOUND, "CodeObjectGone",
+			 "code object s3://%s is gone: a REFERENCE function cannot run without it (State Inactive); upload it again, taskpipe does not guess another%s",
+			 id, "");
+		v = NULL;
+	} else if (v && !*v) {
+		rc_failf(p, TP_EINVAL, "ReferenceNeedsVersioning",
+			 "code_storage reference needs a versioned bucket; s3://%s has no version id (enable versioning or set code_storage = \"copy\")%s",
+			 id, "");
+		v = NULL;
+	}
+	free(id);
+	return v;
+}
+
+/* The Code of a CreateFunction / body of an UpdateFunctionCode: the spec's
+ * code, with the object version when it is REFERENCE (sent on every
+ * update: one without S3ObjectStorageMode puts the function back to COPY). */
+static cJSON *code_request(struct run *r, struct rec *p, const cJSON *func)
+{
+	const cJSON *code = cJSON_GetObjectItem(func, "Code");
+	const char *v = NULL;
+	if (codestore_reference(func) && !(v = reference_version(r, p, code)))
+		return NULL;
+	cJSON *out = cJSON_Duplicate(code, 1);
+	if (v) {
+		cJSON_DeleteItemFromObject(out, "S3ObjectVersion");
+		cJSON_AddStringToObject(out, "S3ObjectVersion", v);
+	}
+	return out;
+}
+
 int rc_emit_function_code(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->spec)
@@ -236,9 +293,12 @@ int rc_emit_function_code(struct run *r, struct rec *p, struct aws_call *c)
 	cJSON *func = rc_spec_part(p, "func");
 	if (!p->fn) {
 		/* The role was checked before any change (rc_check_and_diff). */
+		cJSON *code = code_request(r, p, func);
+		if (!code)
+			return 0;
 		cJSON *in = rc_desired_config(r, p);
 		cJSON_AddStringToObject(in, "FunctionName", p->nm.function);
-		cJSON_AddItemToObject(in, "Code", cJSON_Duplicate(cJSON_GetObjectItem(func, "Code"), 1));
+		cJSON_AddItemToObject(in, "Code", code);
 		cJSON *arch = cJSON_GetObjectItem(func, "Architectures");
 		if (arch)
 			cJSON_AddItemToObject(in, "Architectures", cJSON_Duplicate(arch, 1));
@@ -246,9 +306,12 @@ int rc_emit_function_code(struct run *r, struct rec *p, struct aws_call *c)
 		rc_prep_lambda(&c[0], "CreateFunction", "POST", tp_xstrdup("/2015-03-31/functions"), NULL, in);
 		return 1;
 	}
-	if (!changed(p, "function", "Code") && !changed(p, "function", "Architectures"))
+	if (!changed(p, "function", "Code") && !changed(p, "function", "Architectures") &&
+	    !changed(p, "function", "Code.S3ObjectStorageMode") && !changed(p, "function", "State"))
 		return 0;
-	cJSON *in = cJSON_Duplicate(cJSON_GetObjectItem(func, "Code"), 1);
+	cJSON *in = code_request(r, p, func);
+	if (!in)
+		return 0;
 	cJSON *arch = cJSON_GetObjectItem(func, "Architectures");
 	if (arch)
 		cJSON_AddItemToObject(in, "Architectures", cJSON_Duplicate(arch, 1));
@@ -306,7 +369,8 @@ static int config_changed(const struct rec *p)
 		const char *res = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "resource"));
 		const char *f = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "field"));
 		if (res && f && strcmp(res, "function") == 0 && !tp_startswith(f, "Tags") &&
-		    strcmp(f, "ReservedConcurrentExecutions") != 0 && strcmp(f, "Architectures") != 0)
+		    strcmp(f, "ReservedConcurrentExecutions") != 0 && strcmp(f, "Architectures") != 0 &&
+		    strcmp(f, "Code.S3ObjectStorageMode") != 0 && strcmp(f, "State") != 0)
 			return 1;  /* Code too: the Description records the code object */
 	}
 	return 0;

@@ -4,6 +4,7 @@
  * change objects in the record; the apply steps act on those. */
 #include "reconcile_int.h"
 
+#include "codestore.h"
 #include "ddb.h"
 #include "json.h"
 
@@ -235,6 +236,32 @@ static int env_equal(const cJSON *a, const cJSON *b)
 	return 1;
 }
 
+/* S3ObjectStorageMode: a function on COPY where the spec wants REFERENCE
+ * (an UpdateFunctionCode that left the field out puts it back to COPY) or
+ * the other way round; and a REFERENCE function gone Inactive (its object
+ * version unreadable). Both are repaired by UpdateFunctionCode with the
+ * spec's mode and the object's current version (rc_emit_function_code). */
+static void diff_storage(struct rec *p, const cJSON *have)
+{
+	const cJSON *func = rc_spec_part(p, "func");
+	const char *want = codestore_reference(func) ? "REFERENCE" : "COPY";
+	const char *got = codestore_observed(have);
+	if (got && strcmp(got, want) != 0) {
+		cJSON *f = cJSON_CreateString(got), *t = cJSON_CreateString(want);
+		rc_change(p, "function", "Code.S3ObjectStorageMode", f, t);
+		cJSON_Delete(f);
+		cJSON_Delete(t);
+	}
+	char why[300], from[320];
+	if (codestore_reference(func) && codestore_inactive(have, why, sizeof why)) {
+		snprintf(from, sizeof from, "Inactive (%s)", why);
+		cJSON *f = cJSON_CreateString(from), *t = cJSON_CreateString("Active");
+		rc_change(p, "function", "State", f, t);
+		cJSON_Delete(f);
+		cJSON_Delete(t);
+	}
+}
+
 static void diff_function(struct run *r, struct rec *p)
 {
 	cJSON *have = cJSON_GetObjectItem(p->fn, "Configuration");
@@ -296,6 +323,8 @@ static void diff_function(struct run *r, struct rec *p)
 		cJSON_Delete(f);
 		cJSON_Delete(t);
 	}
+
+	diff_storage(p, have);
 
 	cJSON *want_rc = cJSON_GetObjectItem(rc_spec_part(p, "func"), "ReservedConcurrentExecutions");
 	cJSON *have_rc = cJSON_GetObjectItem(cJSON_GetObjectItem(p->fn, "Concurrency"),

@@ -61,6 +61,7 @@ struct run {
 	size_t n_leased;          /* leases asked for (see lease_changing) */
 	struct lease *leases;     /* those leases (renewed between steps) */
 	char holder[200];         /* lease holder id of this run */
+	struct cJSON *code_versions; /* "bucket/key" -> current version (REFERENCE code), per run */
 };
 
 /* A step: emit fills c[0..RC_MAX_CALLS) with this record's calls and

@@ -4,6 +4,7 @@
 
 #include "awsjson.h"
 #include "codemark.h"
+#include "codestore.h"
 #include "ddb.h"
 #include "hash.h"
 #include "log.h"
@@ -36,6 +37,7 @@ struct target {
 	char sha[64];                   /* observed CodeSha256 */
 	char rev[80];                   /* observed RevisionId */
 	int image;                      /* PackageType Image: no zip code to roll out */
+	int reference;                  /* spec wants S3ObjectStorageMode REFERENCE */
 	int status;                     /* enum fstat */
 	int busy;                       /* Lambda reports State Pending or LastUpdateStatus InProgress */
 	int fresh;                      /* busy/rev/sha come from GetFunction, not ListFunctions */
@@ -600,8 +602,11 @@ static int find_targets(struct ro *r, tp_err *e)
 		cJSON *s = cJSON_Parse(spec);
 		cJSON *code = cJSON_GetObjectItem(cJSON_GetObjectItem(s, "func"), "Code");
 		const char *b = jstr(code, "S3Bucket"), *k = jstr(code, "S3Key");
+		size_t before = r->nt;
 		if (b && k && strcmp(b, r->bucket) == 0 && strcmp(k, r->key) == 0)
 			add_target(r, name, -1);
+		if (r->nt > before)
+			r->t[before].reference = codestore_reference(cJSON_GetObjectItem(s, "func"));
 		cJSON_Delete(s);
 	}
 	cJSON_Delete(items);
@@ -623,8 +628,9 @@ static int layer_mode_removed(tp_err *e)
 {
 	return tp_errf(e, TP_EINVAL, "LayerModeRemoved",
 		       "rollout mode 'layer' was removed: the function's own zip holds bootstrap, which "
-		       "shadows the layer's /opt, so a layer rollout changed nothing; use mode code "
-		       "(shared code storage will come with S3 REFERENCE mode)");
+		       "shadows the layer's /opt, so a layer rollout changed nothing; use mode code. "
+		       "To store the code once, set code_storage = \"reference\" (the default on a "
+		       "versioned code bucket): functions then run it from S3 (README, \"Code storage\")");
 }
 
 /* Ask the policy for waves; freeze them as r->plan, set each target's wave. */
@@ -693,6 +699,24 @@ static int make_plan(struct ro *r, tp_err *e)
 			skip(r, &r->t[i], "the policy put it in no wave");
 	drop_targets(r, keep_planned);
 	return TP_OK;
+}
+
+/* A resumed rollout's targets come from its frozen plan: read each one's
+ * storage mode from its applied spec, so the update keeps it. */
+static int note_storage(struct ro *r, tp_err *e)
+{
+	cJSON *items = cJSON_CreateArray(), *it;
+	int rc = scan_prefix(r->app, "pipeline#", items, e);
+	cJSON_ArrayForEach(it, items) {
+		const char *name = ddb_get_str(it, "pipeline", NULL);
+		cJSON *s = cJSON_Parse(ddb_get_str(it, "spec", ""));
+		for (size_t i = 0; name && s && i < r->nt; i++)
+			if (strcmp(r->t[i].pipeline, name) == 0)
+				r->t[i].reference = codestore_reference(cJSON_GetObjectItem(s, "func"));
+		cJSON_Delete(s);
+	}
+	cJSON_Delete(items);
+	return rc;
 }
 
 /* Targets from a frozen plan (resume). */
@@ -775,6 +799,10 @@ static void prep_update(struct ro *r, struct target *t, struct aws_call *c)
 	cJSON_AddStringToObject(in, "S3Key", r->key);
 	if (r->version)
 		cJSON_AddStringToObject(in, "S3ObjectVersion", r->version);
+	/* On every update of a REFERENCE function: one without it puts the
+	 * function back to COPY (codestore.h). */
+	if (t->reference)
+		cJSON_AddStringToObject(in, "S3ObjectStorageMode", "REFERENCE");
 	/* Lambda refuses a stale revision: an update cannot land twice. */
 	if (t->rev[0])
 		cJSON_AddStringToObject(in, "RevisionId", t->rev);
@@ -1408,7 +1436,7 @@ static int run(struct ro *r, const char *want_version, tp_err *e)
 				break;
 			}
 			targets_from_plan(r);
-			if ((rc = observe(r, 0, e)) == TP_OK)
+			if ((rc = note_storage(r, e)) == TP_OK && (rc = observe(r, 0, e)) == TP_OK)
 				skip_images(r);
 			break;
 		}

@@ -17,7 +17,10 @@
  * after the server's Retry-After: throttling and contention slow a rollout,
  * never fail it. A function in State Failed is reported (failures[]), a
  * PackageType Image function skipped. Layer mode was removed (the
- * function's own zip shadows /opt): mode "layer" fails with LayerModeRemoved.
+ * function's own zip shadows /opt): mode "layer" fails with LayerModeRemoved;
+ * code_storage "reference" replaces it. A target whose applied spec asks for
+ * S3ObjectStorageMode REFERENCE gets it (and the version) on every update:
+ * one without it would put the function back to COPY (codestore.h).
  *
  * State table items (partition key pk):
  *   rollout#<bucket>/<key>               one per object: version, sha256, gen,

@@ -5,6 +5,7 @@
  *   --state-table   TASKPIPE_STATE_TABLE   taskpipe-state   (partition key "pk", S)
  *   --code-bucket   TASKPIPE_CODE_BUCKET   (none)           default consumer code bucket
  *   --code-key      TASKPIPE_CODE_KEY      (none)           default consumer code key
+ *   --runtime       TASKPIPE_RUNTIME       (policy's)       default consumer runtime
  *   --prefix        TASKPIPE_PREFIX        tp-              resource name prefix
  *   --owner         TASKPIPE_OWNER         taskpipe         owner tag value
  *   --role-arn      TASKPIPE_ROLE_ARN      (none)           consumers' execution role
@@ -27,6 +28,7 @@ struct settings {
 	const char *state_table;
 	const char *code_bucket;
 	const char *code_key;
+	const char *runtime;
 	const char *prefix;
 	const char *owner;
 	const char *role_arn;

@@ -255,6 +255,116 @@ class TestFunctionStates(LayerTest):
         # the docker-less one used here cannot find published layer versions)
 
 
+def with_storage_mode(lam, mode, where):
+    """boto3 does not know S3ObjectStorageMode yet: put it into the JSON body
+    (inside Code for CreateFunction, top level for UpdateFunctionCode)."""
+    def add(request, **_):
+        body = json.loads(request.data or b"{}")
+        (body.setdefault("Code", {}) if where == "Code" else body)["S3ObjectStorageMode"] = mode
+        request.data = json.dumps(body).encode()
+        request.headers["Content-Length"] = str(len(request.data))
+    lam.meta.events.register_first("before-sign.lambda.*", add)
+    return lambda: lam.meta.events.unregister("before-sign.lambda.*", add)
+
+
+def raw(lam, call, **kw):
+    """The JSON body AWS (the layer) sent for one call: boto3 drops the fields its
+    model lacks, such as S3ObjectStorageMode."""
+    got = {}
+
+    def keep(http_response, **_):
+        got["body"] = json.loads(http_response.content or b"{}")
+    lam.meta.events.register("after-call.lambda.*", keep)
+    try:
+        getattr(lam, call)(**kw)
+    finally:
+        lam.meta.events.unregister("after-call.lambda.*", keep)
+    return got["body"]
+
+
+class TestStorageMode(LayerTest):
+    """[selfref] S3ObjectStorageMode, which moto does not know."""
+
+    def setUp(self):
+        super().setUp()
+        self.s3 = client("s3", self.moto.endpoint)
+        self.bucket = uniq("code")
+        self.s3.create_bucket(Bucket=self.bucket)
+        self.s3.put_bucket_versioning(Bucket=self.bucket,
+                                      VersioningConfiguration={"Status": "Enabled"})
+        self.v1 = self.s3.put_object(Bucket=self.bucket, Key="c.zip", Body=tiny_zip())["VersionId"]
+
+    def create_reference(self, version=None, bucket=None):
+        name = uniq("fn")
+        code = {"S3Bucket": bucket or self.bucket, "S3Key": "c.zip"}
+        if version:
+            code["S3ObjectVersion"] = version
+        undo = with_storage_mode(self.lam, "REFERENCE", "Code")
+        try:
+            self.lam.create_function(FunctionName=name, Runtime="python3.12", Role=self.role,
+                                     Handler="index.handler", Code=code)
+        finally:
+            undo()
+        return name
+
+    def test_reference_reported_and_update_without_field_falls_back(self):
+        name = self.create_reference(self.v1)
+        self.active(name)
+        cfg = raw(self.lam, "get_function", FunctionName=name)["Configuration"]
+        self.assertEqual(cfg["S3ObjectStorageMode"], "REFERENCE")
+        self.assertGreater(cfg["CodeSize"], 0)      # the package's size, as for COPY
+        listed = [f for f in raw(self.lam, "list_functions")["Functions"]
+                  if f["FunctionName"] == name]
+        self.assertEqual(listed[0]["S3ObjectStorageMode"], "REFERENCE")
+        undo = with_storage_mode(self.lam, "REFERENCE", "top")
+        try:
+            out = raw(self.lam, "update_function_code", FunctionName=name, S3Bucket=self.bucket,
+                      S3Key="c.zip", S3ObjectVersion=self.v1)
+        finally:
+            undo()
+        self.assertEqual(out["S3ObjectStorageMode"], "REFERENCE")
+        self.settled(name)
+        # The field omitted: back to COPY.
+        out = raw(self.lam, "update_function_code", FunctionName=name, S3Bucket=self.bucket,
+                  S3Key="c.zip", S3ObjectVersion=self.v1)
+        self.assertEqual(out["S3ObjectStorageMode"], "COPY")
+        self.assertEqual(self.aws.storage_of(name), ("COPY", None))
+        # A plain create is COPY.
+        out = raw(self.lam, "create_function", FunctionName=uniq("fn"), Runtime="python3.12",
+                  Role=self.role, Handler="index.handler", Code={"ZipFile": tiny_zip()})
+        self.assertEqual(out["S3ObjectStorageMode"], "COPY")
+
+    def test_reference_needs_version_and_versioned_bucket(self):
+        with self.assertRaises(bce.ClientError) as cm:
+            self.create_reference(None)
+        self.assertError(cm, "InvalidParameterValueException", 400)
+        plain = uniq("plain")
+        self.s3.create_bucket(Bucket=plain)
+        v = self.s3.put_object(Bucket=plain, Key="c.zip", Body=tiny_zip()).get("VersionId") or "null"
+        with self.assertRaises(bce.ClientError) as cm:
+            self.create_reference(v, bucket=plain)
+        err = self.assertError(cm, "InvalidParameterValueException", 400)
+        self.assertIn("versioning", err["Error"]["Message"])
+
+    def test_deleted_object_version_makes_the_function_inactive(self):
+        name = self.create_reference(self.v1)
+        self.active(name)
+        self.s3.delete_object(Bucket=self.bucket, Key="c.zip", VersionId=self.v1)
+        cfg = self.lam.get_function(FunctionName=name)["Configuration"]
+        self.assertEqual((cfg["State"], cfg["StateReasonCode"]), ("Inactive", "S3ObjectNotFound"))
+        self.assertIn(self.v1, cfg["StateReason"])
+        # A new REFERENCE update to a readable version brings it back.
+        v2 = self.s3.put_object(Bucket=self.bucket, Key="c.zip", Body=tiny_zip())["VersionId"]
+        undo = with_storage_mode(self.lam, "REFERENCE", "top")
+        try:
+            self.lam.update_function_code(FunctionName=name, S3Bucket=self.bucket,
+                                          S3Key="c.zip", S3ObjectVersion=v2)
+        finally:
+            undo()
+        self.assertEqual(self.aws.storage_of(name), ("REFERENCE", (self.bucket, "c.zip", v2)))
+        self.assertEqual(self.settled(name)["State"], "Active")
+
+
 class TestMappings(LayerTest):
     def setUp(self):
         super().setUp()

@@ -17,7 +17,7 @@ import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import TASKPIPE, Moto, run_taskpipe  # noqa: E402
-from awsproxy import FaultProxy  # noqa: E402
+from awsproxy import FaultProxy, _Handler  # noqa: E402
 from runtime_emulator import RuntimeEmulator, stream_records  # noqa: E402
 
 _seq = itertools.count()
@@ -122,6 +122,60 @@ class Bootstrap:
 def failures(res):
     assert res["kind"] == "response", res
     return [f["itemIdentifier"] for f in res["body"]["batchItemFailures"]]
+
+
+class _TraceHandler(_Handler):
+    def _forward(self, body, replace=None):
+        self.proxy.seen.append((self.path, self.headers.get("X-Amzn-Trace-Id"),
+                                self.headers.get("Authorization", "")))
+        return super()._forward(body, replace)
+
+
+class TraceRecorder(FaultProxy):
+    """The counting proxy, keeping each request's X-Amzn-Trace-Id and Authorization."""
+    handler_class = _TraceHandler
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.seen = []
+
+
+class TraceIdTest(unittest.TestCase):
+    """Lambda's recursive loop detection follows X-Amzn-Trace-Id through the
+    AWS calls a function makes: every call made while handling an invocation
+    carries that invocation's Lambda-Runtime-Trace-Id, unsigned (as botocore
+    sends it), and nothing outside Lambda sends one."""
+
+    def test_every_call_of_an_invocation_carries_its_trace_id(self):
+        moto = Moto.shared()
+        env = Env(moto, "trc")
+        proxy = TraceRecorder(moto.endpoint).start()
+        b = Bootstrap(env, endpoint=proxy.endpoint,
+                      extra={"AWS_LAMBDA_FUNCTION_NAME": env.prefix + "controller"})
+        try:
+            for n, trace in enumerate(["Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+                                       "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=0"]):
+                env.put("t%d" % n, timeout=20)
+                recs = env.records()
+                proxy.seen.clear()
+                rid = b.emu.enqueue({"Records": recs}, trace_id=trace)
+                res = b.emu.wait_result(rid, 300)
+                self.assertEqual(failures(res), [], b.stderr())
+                self.assertIsNotNone(env.fn("t%d" % n))
+                self.assertGreater(len(proxy.seen), 5)
+                for path, got, auth in proxy.seen:
+                    self.assertEqual(got, trace, path)
+                    self.assertNotIn("x-amzn-trace-id", auth.lower(), path)
+        finally:
+            b.stop()
+        # A CLI run is not inside Lambda: no header, even with the variable set.
+        proxy.seen.clear()
+        e = dict(env.env, AWS_ENDPOINT_URL=proxy.endpoint, _X_AMZN_TRACE_ID="Root=1-x")
+        r = run_taskpipe(["apply", "--all"], e)
+        proxy.stop()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(proxy.seen)
+        self.assertEqual({got for _, got, _ in proxy.seen}, {None})
 
 
 class BootstrapTest(unittest.TestCase):

@@ -166,7 +166,7 @@ class Pipelines(unittest.TestCase):
               {"pipeline": "full", "concurrency": 7, "timeout": 20, "memory": 256, "batch_size": 20,
                "batch_window": 3, "max_receive_count": 7, "retention": 86400, "dlq_retention": 172800,
                "env": {"API_KEY_NAME": "a", "NN": 3, "FLAG": True}, "code": "other.zip",
-               "runtime": "provided.al2", "handler": "my.handler", "enabled": False,
+               "runtime": "python3.12", "handler": "my.handler", "enabled": False,
                "tags": {"team": "blue", "cost": "42"}},
               {"pipeline": "vis", "timeout": 10, "visibility_timeout": 15})
         res, doc = e.apply()
@@ -212,7 +212,7 @@ class Pipelines(unittest.TestCase):
         fn = e.function("full")
         cfg = fn["Configuration"]
         self.assertEqual((cfg["Timeout"], cfg["MemorySize"], cfg["Runtime"], cfg["Handler"]),
-                         (20, 256, "provided.al2", "my.handler"))
+                         (20, 256, "python3.12", "my.handler"))
         self.assertEqual(cfg["Environment"]["Variables"], {"API_KEY_NAME": "a", "NN": "3", "FLAG": "true"})
         self.assertEqual(cfg["Description"], "taskpipe code s3://code/other.zip")
         self.assertNotEqual(cfg["CodeSha256"], e.function("dflt")["Configuration"]["CodeSha256"])
@@ -253,7 +253,7 @@ class Pipelines(unittest.TestCase):
             ({"env": {"AA": "2", "BB": "x"}}, {"function.Environment"}, {("function", "Environment.Variables")}),
             ({"code": "v2.zip"}, {"function.Description", "function.CodeSha256", "function.CodeSize"},
              {("function", "Code")}),
-            ({"runtime": "provided.al2"}, {"function.Runtime"}, {("function", "Runtime")}),
+            ({"runtime": "python3.12"}, {"function.Runtime"}, {("function", "Runtime")}),
             ({"handler": "other"}, {"function.Handler"}, {("function", "Handler")}),
             ({"enabled": False}, {"mapping.State"}, {("mapping", "Enabled")}),
             ({"enabled": True}, {"mapping.State"}, {("mapping", "Enabled")}),

@@ -143,7 +143,11 @@ class PolicyCli(unittest.TestCase):
              lambda s: s["func"]["Environment"]["Variables"], {"A_B": "x", "N1": "42", "F1": "1.5", "T1": "true"}),
             ({"code": "other.zip"}, lambda s: s["func"]["Code"], {"S3Bucket": "code-bucket", "S3Key": "other.zip"}),
             ({"code_bucket": "b2"}, lambda s: s["func"]["Code"]["S3Bucket"], "b2"),
-            ({"runtime": "provided.al2"}, lambda s: s["func"]["Runtime"], "provided.al2"),
+            ({"runtime": "python3.12"}, lambda s: s["func"]["Runtime"], "python3.12"),
+            ({"code_storage": "reference"}, lambda s: s["func"]["Code"],
+             {"S3Bucket": "code-bucket", "S3Key": "consumer/v1.zip", "S3ObjectStorageMode": "REFERENCE"}),
+            ({"code_storage": "copy"}, lambda s: s["func"]["Code"],
+             {"S3Bucket": "code-bucket", "S3Key": "consumer/v1.zip"}),
             ({"handler": "run"}, lambda s: s["func"]["Handler"], "run"),
             ({"architecture": "arm64"}, lambda s: s["func"]["Architectures"], ["arm64"]),
             ({"enabled": False}, lambda s: s["mapping"]["Enabled"], False),
@@ -207,6 +211,10 @@ class PolicyCli(unittest.TestCase):
             ({"env": "A=1"}, "env: expected a map, found string"),
             ({"env": []}, "env: expected a map, found list"),
             ({"runtime": 3}, "runtime: expected a string, found number"),
+            ({"runtime": "provided.al2"}, "runtime: 'provided.al2' is deprecated since 2026-07-31 (use provided.al2023)"),
+            ({"runtime": "python3.8"}, "runtime: 'python3.8' is deprecated since 2024-10-14 (use provided.al2023)"),
+            ({"code_storage": "shared"}, "code_storage: 'shared' is not supported (reference or copy)"),
+            ({"code_storage": True}, "code_storage: expected a string, found boolean"),
             ({"handler": ""}, "handler: empty string"),
             ({"architecture": "x86"}, "architecture: 'x86' is not supported (x86_64 or arm64)"),
             ({"tags": {"taskpipe:owner": "me"}},
@@ -241,6 +249,29 @@ class PolicyCli(unittest.TestCase):
         self.assertEqual(rc, 1)
         for (fields, want), got in zip(cases, out):
             self.assertEqual(got["error"], want, fields)
+
+    def test_code_storage_default_follows_bucket_versioning(self):
+        """reference by default only for the default bucket, and only when it is
+        versioned (S3ObjectStorageMode REFERENCE needs S3 versioning)."""
+        with open(CTX_FILE) as f:
+            ctx = json.load(f)
+        ctx["defaults"]["code_bucket_versioned"] = True
+        ctx["defaults"]["runtime"] = "provided.al2023"
+        path = os.path.join(self.dir, "ctx-versioned.json")
+        with open(path, "w") as f:
+            json.dump(ctx, f)
+        rc, out = self.check([("d", {"pipeline": "d"}), ("o", {"pipeline": "o", "code_bucket": "other"}),
+                              ("c", {"pipeline": "c", "code_storage": "copy"})], ctx_file=path)
+        self.assertEqual(rc, 0, out)
+        modes = [o["spec"]["func"]["Code"].get("S3ObjectStorageMode") for o in out]
+        self.assertEqual(modes, ["REFERENCE", None, None])
+        rc, out = self.check([("d", {"pipeline": "d"})])      # unversioned (or unknown): copy
+        self.assertNotIn("S3ObjectStorageMode", out[0]["spec"]["func"]["Code"])
+        ctx["defaults"]["runtime"] = "provided.al2"          # a deprecated default is refused too
+        with open(path, "w") as f:
+            json.dump(ctx, f)
+        rc, out = self.check([("d", {"pipeline": "d"})], ctx_file=path)
+        self.assertEqual(out[0]["error"], "runtime: 'provided.al2' is deprecated since 2026-07-31 (use provided.al2023)")
 
     def test_code_and_account_from_ctx(self):
         ctx = os.path.join(self.dir, "ctx-empty.json")

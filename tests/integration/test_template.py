@@ -47,6 +47,7 @@ CONTROLLER_ACTIONS = {
     "lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping",
     "lambda:ListEventSourceMappings", "lambda:ListFunctions", "lambda:GetAccountSettings",
     "tag:GetResources", "iam:PassRole", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket",
+    "s3:GetBucketVersioning",
     "logs:CreateLogStream", "logs:PutLogEvents",
     # not called by taskpipe: Lambda checks it on CreateFunction/UpdateFunctionConfiguration
     # with Layers (the consumer layer of rate pipelines), "Adding layers to functions"
@@ -205,8 +206,21 @@ class TemplateStatic(unittest.TestCase):
         # moto ignores Lambda Architectures: it comes from the parameter.
         f = r["Controller"]["Properties"]
         self.assertEqual(f["Architectures"][0].value, "Architecture")
-        self.assertEqual(f["Runtime"], "provided.al2023")
         self.assertEqual(f["Handler"], "bootstrap")
+        # The runtime is a parameter: provided.al2023 by default, never a
+        # deprecated one (provided.al2, "Runtime deprecation").
+        self.assertEqual(f["Runtime"].value, "Runtime")
+        rt = load_template()["Parameters"]["Runtime"]
+        self.assertEqual(rt["Default"], "provided.al2023")
+        pat = re.compile(rt["AllowedPattern"])
+        self.assertTrue(pat.match("provided.al2023"))
+        for bad in ("provided.al2", "provided", "go1.x", "python3.8"):
+            self.assertFalse(pat.match(bad), bad)
+        # Lambda reads REFERENCE code from the stack's bucket, for the prefix's functions only.
+        bp = r["CodeBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+        self.assertEqual(bp["Principal"], {"Service": "lambda.amazonaws.com"})
+        self.assertEqual(sorted(bp["Action"]), ["s3:GetObject", "s3:GetObjectVersion"])
+        self.assertIn("${Prefix}*", bp["Condition"]["ArnLike"]["aws:SourceArn"].value)
 
     def test_consumer_layers(self):
         # moto's CloudFormation cannot deploy AWS::Lambda::LayerVersion (it ignores
@@ -315,7 +329,8 @@ class TemplateDeploy(unittest.TestCase):
             "TASKPIPE_CODE_BUCKET": "tpl-code-123456789012-us-east-1",
             "TASKPIPE_CODE_KEY": "code/consumer.zip", "TASKPIPE_PREFIX": "tq-",
             "TASKPIPE_OWNER": "tpl", "TASKPIPE_ROLE_ARN": self.outputs["ConsumerRoleArn"],
-            "TASKPIPE_LAMBDA_RPS": "7", "AWS_LAMBDA_LOG_FORMAT": "JSON"})
+            "TASKPIPE_LAMBDA_RPS": "7", "AWS_LAMBDA_LOG_FORMAT": "JSON",
+            "TASKPIPE_RUNTIME": "provided.al2023"})
         # Architectures: moto ignores the property (reports its default);
         # TemplateStatic.test_properties_moto_ignores checks the template.
         # Invoke permissions for SNS (from the topic) and EventBridge (from the rule).

@@ -1,0 +1,191 @@
+"""Code storage (S3ObjectStorageMode) and runtime lifecycle, through the
+AwsModel layer, which models what moto lacks: REFERENCE needs a version and a
+versioned bucket, an UpdateFunctionCode without the field puts a function
+back to COPY, a REFERENCE function whose object version is gone is Inactive.
+
+Every check reads the layer's model (storage_of) or moto with boto3, never
+taskpipe's own output alone. On the code before code_storage, every test
+here fails: functions were created and updated without the field (COPY)."""
+import json
+import os
+import sys
+import unittest
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Moto, run_taskpipe  # noqa: E402
+from awsmodel import AwsModel  # noqa: E402
+from test_pipelines import Env, code_zip  # noqa: E402
+
+SCALE = 0.02
+
+
+class Base(unittest.TestCase):
+    versioned = True
+
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+        cls.aws = AwsModel(cls.moto.endpoint, scale=SCALE).start()
+        s3 = cls.moto.client("s3")
+        try:   # test_pipelines.Env looks for its default object there
+            s3.create_bucket(Bucket="code")
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.aws.stop()
+
+    def setUp(self):
+        self.bucket = "cs-" + uuid.uuid4().hex[:10]
+        s3 = self.moto.client("s3")
+        s3.create_bucket(Bucket=self.bucket)
+        if self.versioned:
+            s3.put_bucket_versioning(Bucket=self.bucket,
+                                     VersioningConfiguration={"Status": "Enabled"})
+        self.v1 = s3.put_object(Bucket=self.bucket, Key="c.zip", Body=code_zip()).get("VersionId")
+        self.e = Env(self.moto, "cs", AWS_ENDPOINT_URL=self.aws.endpoint,
+                     TASKPIPE_CODE_BUCKET=self.bucket, TASKPIPE_CODE_KEY="c.zip")
+        self.s3 = s3
+
+    def fn(self, p):
+        return self.e.prefix + p
+
+    def drift(self, *args):
+        r = self.e.run("drift", "--json", *args)
+        self.assertTrue(r.stdout.strip(), r.stderr)
+        doc = json.loads(r.stdout)
+        return r.returncode, {p["pipeline"]: p for p in doc["pipelines"]}
+
+    def entry(self, pipe, field):
+        hits = [d for d in pipe["drift"] if d["field"] == field]
+        self.assertEqual(len(hits), 1, pipe["drift"])
+        return hits[0]
+
+    def upload(self):
+        return self.s3.put_object(Bucket=self.bucket, Key="c.zip",
+                                  Body=code_zip() + b"\n" * 3).get("VersionId")
+
+
+class Create(Base):
+    def test_reference_by_default_on_a_versioned_bucket(self):
+        self.e.put({"pipeline": "a"}, {"pipeline": "b", "code_storage": "copy"})
+        res, _ = self.e.apply()
+        self.assertEqual({p: r["status"] for p, r in res.items()}, {"a": "ok", "b": "ok"})
+        self.assertEqual(self.aws.storage_of(self.fn("a")),
+                         ("REFERENCE", (self.bucket, "c.zip", self.v1)))
+        self.assertEqual(self.aws.storage_of(self.fn("b")), ("COPY", None))
+        # Converged: a second run changes nothing.
+        res, _ = self.e.apply()
+        self.assertEqual([r["changes"] for r in res.values()], [[], []], res)
+
+    def test_bad_code_storage_is_a_policy_error_for_that_item_only(self):
+        self.e.put({"pipeline": "bad", "code_storage": "shared"}, {"pipeline": "good"})
+        res, _ = self.e.apply(expect=1)
+        self.assertEqual(res["good"]["status"], "ok")
+        self.assertEqual(res["bad"]["status"], "error")
+        self.assertIn("code_storage", json.dumps(res["bad"]))
+        self.assertIsNone(self.aws.storage_of(self.fn("bad")))
+
+    def test_deprecated_runtime_pinned_is_refused(self):
+        self.e.put({"pipeline": "old", "runtime": "provided.al2"})
+        res, _ = self.e.apply(expect=1)
+        self.assertIn("deprecated since 2026-07-31", json.dumps(res["old"]))
+        self.assertIsNone(self.e.function("old"))
+
+
+class Unversioned(Base):
+    versioned = False
+
+    def test_copy_by_default_and_reference_refused_clearly(self):
+        self.e.put({"pipeline": "a"}, {"pipeline": "r", "code_storage": "reference"})
+        res, _ = self.e.apply(expect=1)
+        self.assertEqual(res["a"]["status"], "ok")
+        self.assertEqual(self.aws.storage_of(self.fn("a")), ("COPY", None))
+        self.assertEqual(res["r"]["status"], "error")
+        self.assertIn("ReferenceNeedsVersioning", json.dumps(res["r"]))
+        self.assertIsNone(self.e.function("r"))
+
+
+class Rollout(Base):
+    def test_every_update_keeps_reference(self):
+        self.e.put({"pipeline": "a"}, {"pipeline": "b"}, {"pipeline": "c", "code_storage": "copy"})
+        self.e.apply()
+        for n in range(2):   # every rollout, not only the first
+            v = self.upload()
+            r = self.e.run("rollout", "s3://%s/c.zip#%s" % (self.bucket, v), "--json")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(json.loads(r.stdout)["updated"], 3, r.stdout)
+            for p in ("a", "b"):
+                self.assertEqual(self.aws.storage_of(self.fn(p)),
+                                 ("REFERENCE", (self.bucket, "c.zip", v)), (n, p))
+            self.assertEqual(self.aws.storage_of(self.fn("c")), ("COPY", None))
+        # Nothing for reconcile or drift to repair afterwards.
+        rc, pipes = self.drift()
+        self.assertEqual(rc, 0, pipes)
+
+
+class Drift(Base):
+    def test_fallback_to_copy_reported_and_fixed(self):
+        self.e.put({"pipeline": "a"})
+        self.e.apply()
+        # Someone updates the code without S3ObjectStorageMode: back to COPY.
+        lam = self.moto.client("lambda", endpoint=self.aws.endpoint)
+        lam.update_function_code(FunctionName=self.fn("a"), S3Bucket=self.bucket, S3Key="c.zip",
+                                 S3ObjectVersion=self.v1)
+        self.assertEqual(self.aws.storage_of(self.fn("a"))[0], "COPY")
+        rc, pipes = self.drift()
+        self.assertEqual(rc, 2, pipes)      # drift found
+        d = self.entry(pipes["a"], "Code.S3ObjectStorageMode")
+        self.assertEqual((d["expected"], d["actual"]), ("REFERENCE", "COPY"))
+        self.assertIn("fell back to COPY", d["note"])
+        rc, pipes = self.drift("--fix")
+        self.assertEqual(pipes["a"]["fix"]["status"], "fixed", pipes["a"])
+        self.assertEqual(self.aws.storage_of(self.fn("a")),
+                         ("REFERENCE", (self.bucket, "c.zip", self.v1)))
+        rc, pipes = self.drift()
+        self.assertEqual((rc, pipes["a"]["status"]), (0, "in_sync"), pipes)
+
+    def test_inactive_object_gone_reported_not_fixed_then_fixed_once_uploaded(self):
+        self.e.put({"pipeline": "a"})
+        self.e.apply()
+        self.s3.delete_object(Bucket=self.bucket, Key="c.zip", VersionId=self.v1)
+        rc, pipes = self.drift()
+        d = self.entry(pipes["a"], "State")
+        self.assertEqual((d["expected"], d["actual"]), ("Active", "Inactive"))
+        self.assertIn("S3ObjectNotFound", d["note"])
+        # The object is gone altogether: reported, never "fixed" with a guess.
+        rc, pipes = self.drift("--fix")
+        self.assertEqual(pipes["a"]["fix"]["status"], "failed", pipes["a"])
+        self.assertIn("CodeObjectGone", json.dumps(pipes["a"]["fix"]))
+        self.assertEqual(self.aws.storage_of(self.fn("a")),
+                         ("REFERENCE", (self.bucket, "c.zip", self.v1)))
+        # Uploaded again: the fix points the function at the current version.
+        v2 = self.upload()
+        rc, pipes = self.drift("--fix")
+        self.assertEqual(pipes["a"]["fix"]["status"], "fixed", pipes["a"])
+        self.assertEqual(self.aws.storage_of(self.fn("a")),
+                         ("REFERENCE", (self.bucket, "c.zip", v2)))
+        rc, pipes = self.drift()
+        self.assertEqual((rc, pipes["a"]["status"]), (0, "in_sync"), pipes)
+
+    def test_deprecated_runtime_reported_with_date_and_moved(self):
+        self.e.put({"pipeline": "a"})
+        self.e.apply()
+        lam = self.moto.client("lambda", endpoint=self.aws.endpoint)
+        lam.update_function_configuration(FunctionName=self.fn("a"), Runtime="provided.al2")
+        rc, pipes = self.drift()
+        d = self.entry(pipes["a"], "Runtime")
+        self.assertEqual((d["expected"], d["actual"]), ("provided.al2023", "provided.al2"))
+        self.assertIn("deprecated since 2026-07-31", d["note"])
+        rc, pipes = self.drift("--fix")
+        self.assertEqual(pipes["a"]["fix"]["status"], "fixed", pipes["a"])
+        cfg = self.moto.client("lambda").get_function(FunctionName=self.fn("a"))["Configuration"]
+        self.assertEqual(cfg["Runtime"], "provided.al2023")
+        # The fix is a configuration update: the code (and its mode) stayed.
+        self.assertEqual(self.aws.storage_of(self.fn("a"))[0], "REFERENCE")
+
+
+if __name__ == "__main__":
+    unittest.main()
