@@ -36,6 +36,7 @@ static const char *const tat_attr[2] = { "tat", "get_tat" };
 struct bshared {
 	struct aws *aws;       /* its own client: claims run inside aws_call_many */
 	char *table;
+	char *pk;
 	double rate[2];        /* booking rate per budget */
 	int64_t step[2];
 	int64_t last_tat[2];   /* last tat seen, picks the form to try first */
@@ -54,6 +55,7 @@ int bshared_new(const struct bshared_opts *o, struct bshared **out, tp_err *e)
 		return rc;
 	}
 	s->table = tp_xstrdup(o->table);
+	s->pk = tp_xstrdup(o->pk ? o->pk : BSHARED_PK);
 	double share = 1.0;
 	/* A reserve of the whole rate or more would stop the controller: ignore it. */
 	if (o->background && o->reserve > 0 && o->reserve < o->rate)
@@ -74,6 +76,7 @@ void bshared_free(struct bshared *s)
 		return;
 	aws_free(s->aws);
 	free(s->table);
+	free(s->pk);
 	free(s);
 }
 
@@ -96,12 +99,12 @@ static int64_t tat_of(const cJSON *item, const char *attr)
 
 /* One conditional update. 1: booked, *tat = the new tat; 0: condition
  * failed, *tat = the item's tat (-1 none); < 0: error. */
-static int update(struct bshared *s, int cls, int busy, int64_t now, int64_t d, int64_t *tat,
-		  tp_err *e)
+static int update(struct bshared *s, int cls, int busy, int64_t now, int64_t d, int64_t horizon,
+		  int64_t *tat, tp_err *e)
 {
 	cJSON *in = cJSON_CreateObject();
 	cJSON_AddStringToObject(in, "TableName", s->table);
-	cJSON_AddItemToObject(in, "Key", ddb_key("pk", BSHARED_PK));
+	cJSON_AddItemToObject(in, "Key", ddb_key("pk", s->pk));
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(in, "ExpressionAttributeNames"), "#t",
 				tat_attr[cls]);
 	cJSON *vals = cJSON_AddObjectToObject(in, "ExpressionAttributeValues");
@@ -110,7 +113,7 @@ static int update(struct bshared *s, int cls, int busy, int64_t now, int64_t d, 
 		cJSON_AddStringToObject(in, "UpdateExpression", "SET #t = #t + :d");
 		cJSON_AddStringToObject(in, "ConditionExpression", "#t >= :now AND #t <= :h");
 		ddb_put_long(vals, ":d", (long)d);
-		ddb_put_long(vals, ":h", (long)(now + BSHARED_HORIZON_US));
+		ddb_put_long(vals, ":h", (long)(now + horizon));
 	} else {
 		cJSON_AddStringToObject(in, "UpdateExpression", "SET #t = :nd");
 		cJSON_AddStringToObject(in, "ConditionExpression", "attribute_not_exists(#t) OR #t < :now");
@@ -131,7 +134,7 @@ static int update(struct bshared *s, int cls, int busy, int64_t now, int64_t d, 
 		if (rc == TP_OK) {
 			*tat = tat_of(cJSON_GetObjectItem(res, "Attributes"), tat_attr[cls]);
 			rc = *tat >= 0 ? 1 : tp_errf(e, TP_EINVAL, "BadAnswer",
-						    "UpdateItem %s: no %s in the answer", BSHARED_PK, tat_attr[cls]);
+						    "UpdateItem %s: no %s in the answer", s->pk, tat_attr[cls]);
 		}
 	} else if (strcmp(c.err.code, "ConditionalCheckFailedException") == 0) {
 		res = c.resp.len ? cJSON_ParseWithLength(c.resp.data, c.resp.len) : NULL;
@@ -143,7 +146,7 @@ static int update(struct bshared *s, int cls, int busy, int64_t now, int64_t d, 
 		if (*tat < 0 && (!busy || cJSON_GetObjectItem(item, tat_attr[cls])))
 			rc = tp_errf(e, TP_EINVAL, "BadBudgetItem",
 				     "state table item %s: %s is not a number of microseconds (delete the item)",
-				     BSHARED_PK, tat_attr[cls]);
+				     s->pk, tat_attr[cls]);
 	} else {
 		if (e)
 			*e = c.err;
@@ -157,6 +160,13 @@ static int update(struct bshared *s, int cls, int busy, int64_t now, int64_t d, 
 int bshared_claim(struct bshared *s, int cls, int k, int64_t now_us, struct budget_grant *g,
 		  int64_t *wait_us, tp_err *e)
 {
+	int rc = bshared_claim_within(s, cls, k, now_us, BSHARED_HORIZON_US, g, wait_us, e);
+	return rc < 0 ? rc : TP_OK;
+}
+
+int bshared_claim_within(struct bshared *s, int cls, int k, int64_t now_us, int64_t horizon_us,
+			 struct budget_grant *g, int64_t *wait_us, tp_err *e)
+{
 	cls = cls ? 1 : 0;
 	if (k < 1)
 		k = 1;
@@ -165,7 +175,7 @@ int bshared_claim(struct bshared *s, int cls, int k, int64_t now_us, struct budg
 	int busy = s->last_tat[cls] >= now_us;
 	for (int i = 0; i < CLAIM_TRIES; i++) {
 		int64_t tat = -1;
-		int rc = update(s, cls, busy, now_us, d, &tat, e);
+		int rc = update(s, cls, busy, now_us, d, horizon_us, &tat, e);
 		if (rc < 0)
 			return rc;
 		if (rc == 1) {
@@ -177,12 +187,12 @@ int bshared_claim(struct bshared *s, int cls, int k, int64_t now_us, struct budg
 		}
 		/* The item says where the schedule stands: book from there, or wait. */
 		struct budget_booking b;
-		budget_book(tat, now_us, k, step, BSHARED_HORIZON_US, &b);
+		budget_book(tat, now_us, k, step, horizon_us, &b);
 		s->last_tat[cls] = tat;
 		if (!b.ok) {
 			s->st.refused++;
 			*wait_us = b.wait_us > 0 ? b.wait_us : step;
-			return TP_OK;
+			return 1;
 		}
 		busy = tat >= now_us;
 	}

@@ -31,6 +31,9 @@ struct bshared_opts {
 	double get_rate;       /* GetFunction (100) */
 	double reserve;        /* background processes leave this much of rate to others */
 	int background;        /* 1: the controller (Lambda runtime) */
+	const char *pk;        /* the schedule's item; NULL: BSHARED_PK. The
+				* consumer layer keeps a pipeline's rate in
+				* "rate#<function>" (consume.c) */
 };
 
 int bshared_new(const struct bshared_opts *o, struct bshared **out, tp_err *e);
@@ -46,6 +49,14 @@ double bshared_rate(const struct bshared *s, int cls);
  * after that), or < 0 on a DynamoDB error (e filled). */
 int bshared_claim(struct bshared *s, int cls, int k, int64_t now_us, struct budget_grant *g,
 		  int64_t *wait_us, tp_err *e);
+
+/* bshared_claim with the horizon given: a claim whose start would lie
+ * more than horizon_us after now_us is refused. Returns TP_OK (granted, or
+ * *wait_us > 0 after lost races), 1 when refused because the schedule is
+ * booked beyond the horizon (*wait_us: until the horizon reaches it), or
+ * < 0 on a DynamoDB error. */
+int bshared_claim_within(struct bshared *s, int cls, int k, int64_t now_us, int64_t horizon_us,
+			 struct budget_grant *g, int64_t *wait_us, tp_err *e);
 
 struct bshared_stats {
 	long claims;           /* grants obtained */

@@ -20,12 +20,14 @@
 
 #include "aws.h"
 #include "awsjson.h"
+#include "budget_shared.h"
 #include "http.h"
 #include "log.h"
 #include "pace.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -43,6 +45,8 @@
 #define DEFAULT_RESERVE_MS 2000
 #define MAX_VISIBILITY_S 43200       /* SQS ChangeMessageVisibility: 12 hours at most */
 #define CMV_TIMEOUT_MS 3000
+#define SHARED_MAX_HORIZON_US 900000000LL   /* Lambda's 15 minute timeout */
+#define FALLBACK_LOG_EVERY_MS 60000
 
 static const char usage[] =
 	"usage: taskpipe consume [--] [CMD ARGS...]\n"
@@ -54,6 +58,8 @@ static const char usage[] =
 	"environment:\n"
 	"  TASKPIPE_RATE                 the pipeline's rate, tasks/s (unset: pass-through)\n"
 	"  TASKPIPE_CONCURRENCY          instances sharing it (default 1)\n"
+	"  TASKPIPE_RATE_TABLE           state table: every instance books on one shared schedule\n"
+	"                                (item rate#$AWS_LAMBDA_FUNCTION_NAME); unset: per-instance share\n"
 	"  TASKPIPE_DEADLINE_RESERVE_MS  time kept for the handler before the deadline (default 2000)\n";
 
 struct conn {
@@ -78,6 +84,8 @@ struct proxy {
 	struct http_client *http;
 	int pacing;
 	struct pace pace;
+	struct bshared *shared;   /* TASKPIPE_RATE_TABLE: the shared schedule */
+	int64_t fallback_logged_ms;
 	int64_t reserve_ms;
 	pid_t child;
 	int child_asked_next;     /* the runtime finished its init */
@@ -94,6 +102,13 @@ static void forward_signal(int sig)
 {
 	if (child_pid_for_signal > 0)
 		kill((pid_t)child_pid_for_signal, sig);
+}
+
+static int64_t wall_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static int64_t mono_us(void)
@@ -497,6 +512,54 @@ static void set_current(struct proxy *px, const char *id, cJSON *event)
 	px->cur_event = event;
 }
 
+/* Book k records on the pipeline's shared schedule (budget_shared.c: one
+ * GCRA schedule at the pipeline's full rate in the state-table item
+ * rate#<function>, booked with a conditional UpdateItem). After AIMD
+ * backoff this instance books k * configured / share slots: a
+ * rate-limited batch holds the schedule longer, so the whole pipeline
+ * slows, and booking more than k only ever lowers the rate, so the bound
+ * (rate * W + one batch in any W seconds, across every instance) holds.
+ * Returns 1 with *start_us (wall clock) the batch's start, 0 when the
+ * schedule is booked past latest_us (give the records back), -1 on a
+ * DynamoDB error (fall back to the per-instance share for this batch). */
+static int shared_claim(struct proxy *px, int k, int64_t latest_us, int64_t *start_us)
+{
+	int tokens = (int)ceil(k * px->pace.configured / px->pace.share - 1e-9);
+	for (;;) {
+		int64_t now = wall_us(), horizon = latest_us - now, wait = 0;
+		if (horizon < 0)
+			return 0;
+		if (horizon > SHARED_MAX_HORIZON_US)
+			horizon = SHARED_MAX_HORIZON_US;
+		struct budget_grant g;
+		tp_err e = { 0 };
+		int rc = bshared_claim_within(px->shared, 0, tokens, now, horizon, &g, &wait, &e);
+		if (rc < 0) {
+			int64_t t = tp_now_ms();
+			if (!px->fallback_logged_ms || t - px->fallback_logged_ms >= FALLBACK_LOG_EVERY_MS) {
+				log_error("consume: shared rate schedule unavailable (%s: %s): pacing at this "
+					  "instance's share until it answers", e.code, e.message);
+				px->fallback_logged_ms = t;
+			}
+			return -1;
+		}
+		if (rc == 1)
+			return 0;
+		if (wait == 0) {
+			*start_us = g.start_us;
+			struct bshared_stats st;
+			bshared_stats(px->shared, &st);
+			if (st.claims % 10 == 0)   /* the cost, for the operator (README) */
+				log_info("consume: shared schedule: %ld batches booked, %ld UpdateItem writes",
+					 st.claims, st.writes);
+			return 1;
+		}
+		/* Lost every race: the others are booking; try again shortly. */
+		if (wait_watching(px, wait))
+			return 0;
+	}
+}
+
 /* GET /next for the child: fetch events upstream until one may start now
  * (or after a wait that leaves room before its deadline). */
 static void handle_next(struct proxy *px, struct conn *c, const struct request *r)
@@ -516,9 +579,22 @@ static void handle_next(struct proxy *px, struct conn *c, const struct request *
 		}
 		cJSON *ev = cJSON_ParseWithLength(resp.body.data ? resp.body.data : "", resp.body.len);
 		int k = consume_count_records(ev);
-		int64_t wait = pace_wait_us(&px->pace, k, mono_us());
 		int64_t deadline_ms = strtoll(deadline, NULL, 10);
-		if (wait > 0 && deadline_ms > 0 && tp_now_ms() + wait / 1000 + px->reserve_ms > deadline_ms) {
+		int64_t latest_us = deadline_ms > 0 ? (deadline_ms - px->reserve_ms) * 1000
+						    : wall_us() + SHARED_MAX_HORIZON_US;
+		int shared = -1;   /* 1 booked on the shared schedule, 0 past the deadline, -1 per-instance */
+		int64_t start_us = 0, wait;
+		if (px->shared)
+			shared = shared_claim(px, k, latest_us, &start_us);
+		if (shared >= 0) {
+			wait = shared ? start_us - wall_us() : INT64_MAX / 2;
+			if (wait < 0)
+				wait = 0;
+		} else {
+			wait = pace_wait_us(&px->pace, k, mono_us());
+		}
+		if (wait > 0 && (shared == 0 || (deadline_ms > 0 &&
+						 tp_now_ms() + wait / 1000 + px->reserve_ms > deadline_ms))) {
 			/* Waiting would leave the handler no time: give the records
 			 * back (batchItemFailures) without running them; SQS makes them
 			 * visible again after the queue's visibility timeout, and the
@@ -526,8 +602,13 @@ static void handle_next(struct proxy *px, struct conn *c, const struct request *
 			 * responses in "Handling errors for an SQS event source"
 			 * (services-sqs-errorhandling.html, ReportBatchItemFailures). */
 			char path[256];
-			log_warn("consume: %d record(s) of %s would wait %lld ms, past the deadline less %lld ms: "
-				 "returned to the queue", k, id, (long long)(wait / 1000), (long long)px->reserve_ms);
+			if (shared == 0)
+				log_warn("consume: %d record(s) of %s: the shared schedule is booked past the deadline "
+					 "less %lld ms: returned to the queue", k, id, (long long)px->reserve_ms);
+			else
+				log_warn("consume: %d record(s) of %s would wait %lld ms, past the deadline less %lld ms: "
+					 "returned to the queue", k, id, (long long)(wait / 1000),
+					 (long long)px->reserve_ms);
 			if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(ev, "Records"))) {
 				char *body = consume_all_failures(ev);
 				struct http_response ans = { 0 };
@@ -549,7 +630,8 @@ static void handle_next(struct proxy *px, struct conn *c, const struct request *
 			http_response_free(&resp);
 			return;
 		}
-		pace_take(&px->pace, k, mono_us());
+		if (shared < 0)
+			pace_take(&px->pace, k, mono_us());
 		relay(c, &resp);
 		http_response_free(&resp);
 		return;
@@ -820,6 +902,20 @@ int cmd_consume(int argc, char **argv)
 		}
 		pace_init(&px.pace, share);
 		px.pacing = 1;
+		const char *table = getenv("TASKPIPE_RATE_TABLE"), *fn = getenv("AWS_LAMBDA_FUNCTION_NAME");
+		if (table && table[0] && (!fn || !fn[0])) {
+			log_error("consume: TASKPIPE_RATE_TABLE is set but AWS_LAMBDA_FUNCTION_NAME is not: "
+				  "pacing at this instance's share");
+		} else if (table && table[0]) {
+			char pk[200];
+			snprintf(pk, sizeof pk, "rate#%s", fn);
+			struct bshared_opts so = { .table = table, .rate = strtod(rate, NULL),
+						   .get_rate = strtod(rate, NULL), .pk = pk };
+			if (bshared_new(&so, &px.shared, &e) < 0) {
+				log_error("consume: shared rate schedule: %s: pacing at this instance's share", e.message);
+				px.shared = NULL;
+			}
+		}
 	}
 	const char *res = getenv("TASKPIPE_DEADLINE_RESERVE_MS");
 	if (res && res[0])
@@ -842,7 +938,8 @@ int cmd_consume(int argc, char **argv)
 		goto out;
 	}
 	if (px.pacing)
-		log_info("consume: pid %d on 127.0.0.1:%d, share %.4f tasks/s", (int)px.child, port, px.pace.share);
+		log_info("consume: pid %d on 127.0.0.1:%d, %s %.4f tasks/s", (int)px.child, port,
+			 px.shared ? "shared schedule, share if it fails" : "share", px.pace.share);
 
 	struct conn conns[MAX_CONNS];
 	int nconns = 0;
@@ -875,6 +972,7 @@ int cmd_consume(int argc, char **argv)
 	code = px.exit_code;
 out:
 	set_current(&px, NULL, NULL);
+	bshared_free(px.shared);
 	aws_free(px.aws);
 	http_client_free(px.http);
 	return code;

@@ -10,7 +10,10 @@ not in batchItemFailures, as the mapping does with ReportBatchItemFailures
 services-sqs-errorhandling.html). The handler logs when it gets each record.
 
 The groups A, B, C of the write-up run at once, each with a backlog that
-takes over 60 s at its rate; the 429 group D runs beside them."""
+takes over 60 s at its rate; the 429 group D runs beside them, and so do
+E (the default policy's shape, rate 2 over 6 instances, batches of 5, on
+the shared schedule in the state table) and F (the same shape with
+per-instance shares, which breaks the bound: the reason for E's mode)."""
 import json
 import os
 import shutil
@@ -149,7 +152,7 @@ class ConsumerRateTest(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="tp-consume-")
         cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
 
-    def assert_rate_held(self, g):
+    def assert_rate_held(self, g, burst_batches=None):
         times = sorted(r["t"] for r in read_log(g.log))
         self.assertEqual({r["id"] for r in read_log(g.log)}, g.ids, g.name + ": every message handled")
         self.assertEqual(len(times), len(g.ids), g.name + ": none handled twice")
@@ -161,7 +164,8 @@ class ConsumerRateTest(unittest.TestCase):
             self.assertLessEqual(j - i, limit, "%s: %d records in the 1 s window from %.2f" % (g.name, j - i, t))
         span = times[-1] - times[0]
         self.assertGreater(span, 60, g.name)
-        sustained = (len(times) - g.n * g.batch) / span    # the first batch of each instance is the burst
+        # the burst: the first batch of each instance (per-instance shares), one batch (shared)
+        sustained = (len(times) - (burst_batches or g.n) * g.batch) / span
         self.assertGreaterEqual(sustained, 0.95 * g.rate, "%s: %.3f/s sustained" % (g.name, sustained))
         return sustained
 
@@ -179,14 +183,53 @@ class ConsumerRateTest(unittest.TestCase):
         ]
         d = Group(self, m, self.tmp, "d", 4, 2, 1, 30, HANDLER_MODE="capacity", HANDLER_CAPACITY="0.5",
                   HANDLER_RETRY_AFTER="2")
-        for g in groups + [d]:
+        table = self.state_table()
+        e = Group(self, m, self.tmp, "e", 2, 6, 5, 2 * RUN_SECONDS + 5, TASKPIPE_RATE_TABLE=table,
+                  AWS_LAMBDA_FUNCTION_NAME="tpc-e-%d" % os.getpid())
+        f = Group(self, m, self.tmp, "f", 2, 6, 5, 40)
+        for g in groups + [d, e, f]:
             g.start(RUN_SECONDS + 25)
-        for g in groups + [d]:
+        for g in groups + [d, e, f]:
             g.join()
         for g in groups:
             s = self.assert_rate_held(g)
             print("group %s: rate %s, %.3f/s sustained" % (g.name, g.rate, s), file=sys.stderr)
         self.check_backpressure(d)
+        self.check_shared(e, f, table)
+
+    def state_table(self):
+        name = "tpc-state-%d" % os.getpid()
+        ddb = self.moto.client("dynamodb")
+        ddb.create_table(TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")
+        self.addCleanup(ddb.delete_table, TableName=name)
+        return name
+
+    def check_shared(self, e, f, table):
+        """E holds rate + one batch in every 1 s window across its 6
+        instances; F, per-instance, goes above it (6 full buckets at once)."""
+        logs = "".join(i.stderr() for i in e.instances)
+        self.assertNotIn("shared rate schedule unavailable", logs)
+        s = self.assert_rate_held(e, burst_batches=1)
+        item = self.moto.client("dynamodb").get_item(TableName=table, Key={
+            "pk": {"S": "rate#tpc-e-%d" % os.getpid()}}).get("Item")
+        self.assertIn("tat", item or {}, "no shared schedule item")
+        # Cost: the last "N batches booked, M UpdateItem writes" of each instance.
+        batches = writes = 0
+        for inst in e.instances:
+            last = [ln for ln in inst.stderr().splitlines() if "shared schedule:" in ln]
+            if last:
+                words = last[-1].split("shared schedule:")[1].split()
+                batches, writes = batches + int(words[0]), writes + int(words[3])
+        self.assertGreater(batches, 0)
+        print("group e: rate 2 over 6 instances, shared: %.3f/s sustained, %.2f UpdateItem writes per batch "
+              "(%d batches)" % (s, writes / batches, batches), file=sys.stderr)
+        times = sorted(r["t"] for r in read_log(f.log))
+        worst = max(sum(1 for u in times if t <= u < t + 1.0) for t in times)
+        self.assertGreater(worst, f.rate + f.batch, "per-instance shares held the bound: F proves nothing")
+        print("group f: rate 2 over 6 instances, per-instance: %d records in the worst 1 s window (bound %d)"
+              % (worst, f.rate + f.batch), file=sys.stderr)
 
     def check_backpressure(self, d):
         log = read_log(d.log)
@@ -249,6 +292,22 @@ class ConsumerRateTest(unittest.TestCase):
         res = inst.invoke(self.event(["z1"]), timeout_ms=20000)
         self.assertEqual(res["body"], {"batchItemFailures": []})
         self.assertEqual([r["id"] for r in read_log(os.path.join(self.tmp, "dl.log"))], ["x1", "z1"])
+
+    def test_schedule_unavailable_falls_back_to_the_share(self):
+        """TASKPIPE_RATE_TABLE names a table that does not exist: every batch
+        is paced at the instance's share (1/s here: one record a second after
+        the first), never unpaced, and the failure is logged once a minute."""
+        name = "fallback"
+        inst = self.one(name, TASKPIPE_RATE="1", TASKPIPE_RATE_TABLE="tpc-no-such-table",
+                        AWS_LAMBDA_FUNCTION_NAME="tpc-fallback")
+        for n in range(4):
+            res = inst.invoke(self.event(["fb%d" % n]), timeout_ms=20000)
+            self.assertEqual(res["body"], {"batchItemFailures": []}, inst.stderr())
+        times = [r["t"] for r in read_log(os.path.join(self.tmp, name + ".log"))]
+        self.assertEqual(len(times), 4)
+        for a, b in zip(times, times[1:]):
+            self.assertGreater(b - a, 0.8, "unpaced: %s" % times)
+        self.assertEqual(inst.stderr().count("shared rate schedule unavailable"), 1, inst.stderr())
 
     def test_child_crash_is_reported(self):
         inst = self.one("crash", TASKPIPE_RATE="5", HANDLER_MODE="crash")
