@@ -106,7 +106,10 @@
 --   * env TASKPIPE_RATE = the rate as text, in its shortest form that reads
 --     back as the same number ("2", "0.5", "0.1"; a number object keeps its
 --     digits as written), and TASKPIPE_CONCURRENCY = the copies sharing it
---     (concurrency: MaximumConcurrency, or 1 under reserved concurrency 1).
+--     (concurrency: MaximumConcurrency, or 1 under reserved concurrency 1),
+--     and TASKPIPE_RATE_TABLE = ctx.defaults.state_table (the state table:
+--     every copy books its batches on one schedule there, so the rate holds
+--     across copies to within one batch; README "The consumer layer").
 --     The item's env may not use TASKPIPE_* names then.
 --   * a managed runtime (not provided.*) gets env AWS_LAMBDA_EXEC_WRAPPER =
 --     /opt/taskpipe-wrapper (so the item's env may not set it); provided.*
@@ -130,7 +133,7 @@
 -- ctx: { instance, region, prefix, account_concurrency, unreserved_min,
 --        defaults = { code_bucket, code_key, role_arn, runtime,
 --                     code_bucket_versioned, consumer_layer,
---                     consumer_layer_arm64 }, now }
+--                     consumer_layer_arm64, state_table }, now }
 --
 -- Errors are returned as nil, "<field>: <what is wrong> (<allowed>)".
 
@@ -472,6 +475,9 @@ local function build(item, ctx)
     end
     vars.TASKPIPE_RATE = rate_text
     vars.TASKPIPE_CONCURRENCY = format("%d", concurrency)
+    if type(defaults.state_table) == "string" and defaults.state_table ~= "" then
+      vars.TASKPIPE_RATE_TABLE = defaults.state_table
+    end
     layers = tp.list()
     layers[1] = layer
   end

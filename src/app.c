@@ -167,6 +167,7 @@ char *app_policy_ctx(struct app *app)
 	add_str(d, "role_arn", app->set.role_arn);
 	add_str(d, "consumer_layer", app->set.consumer_layer);
 	add_str(d, "consumer_layer_arm64", app->set.consumer_layer_arm64);
+	add_str(d, "state_table", app->set.state_table);
 	add_str(d, "runtime", app->set.runtime);
 	cJSON_AddBoolToObject(d, "code_bucket_versioned", code_bucket_versioned(app));
 	cJSON_AddNumberToObject(ctx, "now", (double)(tp_now_ms() / 1000));

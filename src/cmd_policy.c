@@ -184,6 +184,7 @@ static int build_ctx(const struct settings *s, const char *override, char **out,
 	add_str(d, "role_arn", s->role_arn);
 	add_str(d, "consumer_layer", s->consumer_layer);
 	add_str(d, "consumer_layer_arm64", s->consumer_layer_arm64);
+	add_str(d, "state_table", s->state_table);
 	add_str(d, "runtime", s->runtime);
 	/* Offline: whether the code bucket is versioned is not asked, so
 	 * code_storage defaults to copy here unless a ctx override says

@@ -549,9 +549,17 @@ static int shared_claim(struct proxy *px, int k, int64_t latest_us, int64_t *sta
 			*start_us = g.start_us;
 			struct bshared_stats st;
 			bshared_stats(px->shared, &st);
-			if (st.claims % 10 == 0)   /* the cost, for the operator (README) */
+			/* the cost, for the operator (README): at 1, 10, 100, ... batches */
+			long n = st.claims;
+			while (n >= 10 && n % 10 == 0)
+				n /= 10;
+			int decade = n == 1;
+			if (decade)
 				log_info("consume: shared schedule: %ld batches booked, %ld UpdateItem writes",
 					 st.claims, st.writes);
+			else
+				log_debug("consume: shared schedule: %ld batches booked, %ld UpdateItem writes",
+					  st.claims, st.writes);
 			return 1;
 		}
 		/* Lost every race: the others are booking; try again shortly. */

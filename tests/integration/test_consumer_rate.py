@@ -185,7 +185,7 @@ class ConsumerRateTest(unittest.TestCase):
                   HANDLER_RETRY_AFTER="2")
         table = self.state_table()
         e = Group(self, m, self.tmp, "e", 2, 6, 5, 2 * RUN_SECONDS + 5, TASKPIPE_RATE_TABLE=table,
-                  AWS_LAMBDA_FUNCTION_NAME="tpc-e-%d" % os.getpid())
+                  AWS_LAMBDA_FUNCTION_NAME="tpc-e-%d" % os.getpid(), TASKPIPE_LOG_LEVEL="DEBUG")
         f = Group(self, m, self.tmp, "f", 2, 6, 5, 40)
         for g in groups + [d, e, f]:
             g.start(RUN_SECONDS + 25)

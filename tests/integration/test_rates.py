@@ -95,7 +95,8 @@ class Rates(unittest.TestCase):
             fn = self.config(e, name)
             cfg = fn["Configuration"]
             self.assertEqual(cfg["Environment"]["Variables"],
-                             {"TASKPIPE_RATE": rate, "TASKPIPE_CONCURRENCY": str(DERIVED[name])})
+                             {"TASKPIPE_RATE": rate, "TASKPIPE_CONCURRENCY": str(DERIVED[name]),
+                              "TASKPIPE_RATE_TABLE": e.env["TASKPIPE_STATE_TABLE"]})
             self.assertEqual(self.layers(e, name), [self.layer[0]])
             self.assertEqual(cfg["Handler"], "handler")
             self.assertEqual(self.mapping(e, name)["ScalingConfig"], {"MaximumConcurrency": DERIVED[name]})
@@ -121,6 +122,7 @@ class Rates(unittest.TestCase):
         self.assertEqual(res["py"]["status"], "ok", res["py"])
         self.assertEqual(self.variables(e, "py"), {
             "MODE": "fast", "TASKPIPE_RATE": "0.5", "TASKPIPE_CONCURRENCY": "2",
+            "TASKPIPE_RATE_TABLE": e.env["TASKPIPE_STATE_TABLE"],
             "AWS_LAMBDA_EXEC_WRAPPER": "/opt/taskpipe-wrapper"})
         self.assertEqual(self.config(e, "py")["Configuration"]["Handler"], "app.handler")
         self.assertEqual(self.layers(e, "py"), [self.layer[0]])
@@ -129,7 +131,8 @@ class Rates(unittest.TestCase):
         e.put({"pipeline": "r", "rate": 5, "duration": 2})
         res, _ = self.apply(e)
         self.assertEqual(res["r"]["status"], "ok", res["r"])
-        self.assertEqual(self.variables(e, "r"), {"TASKPIPE_RATE": "5", "TASKPIPE_CONCURRENCY": "10"})
+        self.assertEqual(self.variables(e, "r"), {"TASKPIPE_RATE": "5", "TASKPIPE_CONCURRENCY": "10",
+                                                  "TASKPIPE_RATE_TABLE": e.env["TASKPIPE_STATE_TABLE"]})
         self.assertEqual(self.mapping(e, "r")["ScalingConfig"], {"MaximumConcurrency": 10})
         self.assertEqual(res["py"]["changes"], [])
 
@@ -289,7 +292,8 @@ class Rates(unittest.TestCase):
             self.assertIsNone(e.url(e.prefix + name))
 
     def test_policy_check_rate_item(self):
-        env = self.moto.env(TASKPIPE_CODE_BUCKET="code", TASKPIPE_CODE_KEY="consumer.zip")
+        env = self.moto.env(TASKPIPE_CODE_BUCKET="code", TASKPIPE_CODE_KEY="consumer.zip",
+                            TASKPIPE_STATE_TABLE="tp-rates-state")
         with tempfile.TemporaryDirectory() as d:
             paths = []
             for i, it in enumerate([{"pipeline": "A", "rate": 0.5, "duration": 10},
@@ -305,7 +309,8 @@ class Rates(unittest.TestCase):
         self.assertTrue(a["ok"], a)
         self.assertEqual(a["spec"]["func"]["Layers"], [self.layer[0]])
         self.assertEqual(a["spec"]["func"]["Environment"]["Variables"],
-                         {"TASKPIPE_RATE": "0.5", "TASKPIPE_CONCURRENCY": "5"})
+                         {"TASKPIPE_RATE": "0.5", "TASKPIPE_CONCURRENCY": "5",
+                          "TASKPIPE_RATE_TABLE": "tp-rates-state"})
         self.assertEqual(a["spec"]["mapping"]["ScalingConfig"], {"MaximumConcurrency": 5})
         self.assertEqual(a["spec"]["func"]["Handler"], "handler")
         # both given: concurrency 1 (reserved) bounds the copies, the rate the throughput
@@ -313,7 +318,8 @@ class Rates(unittest.TestCase):
         self.assertEqual(b["spec"]["func"]["ReservedConcurrentExecutions"], 1)
         self.assertNotIn("ScalingConfig", b["spec"]["mapping"])
         self.assertEqual(b["spec"]["func"]["Environment"]["Variables"],
-                         {"TASKPIPE_RATE": "2", "TASKPIPE_CONCURRENCY": "1"})
+                         {"TASKPIPE_RATE": "2", "TASKPIPE_CONCURRENCY": "1",
+                          "TASKPIPE_RATE_TABLE": "tp-rates-state"})
         self.assertFalse(c["ok"])
         self.assertEqual(c["error"], "rate: 0 is out of range (tasks per second, over 0 and at most 10000)")
 

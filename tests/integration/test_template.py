@@ -185,7 +185,15 @@ class TemplateStatic(unittest.TestCase):
         consumer = {a for _, st in statements(t["Resources"]["ConsumerRole"]) for a in st["Action"]}
         self.assertEqual(consumer, {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
                                     "sqs:ReceiveMessage", "sqs:DeleteMessage",
-                                    "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"})
+                                    "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes",
+                                    "dynamodb:UpdateItem"})
+        # the consumer layer's shared rate schedule: the state table, its rate#<Prefix> items only
+        for _, st in statements(t["Resources"]["ConsumerRole"]):
+            if "dynamodb:UpdateItem" in as_list(st["Action"]):
+                self.assertEqual(as_list(st["Action"]), ["dynamodb:UpdateItem"])
+                self.assertEqual(st["Resource"].value, "StateTable.Arn")
+                keys = st["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+                self.assertEqual([k.value for k in keys], ["rate#${Prefix}*"])
 
     def test_properties_moto_ignores(self):
         r = load_template()["Resources"]

@@ -271,6 +271,48 @@ static char *rate_spec(struct policy *p, const char *rate, const char *duration,
 	return spec;
 }
 
+/* With ctx.defaults.state_table a rate pipeline's copies share one schedule
+ * there (TASKPIPE_RATE_TABLE), and the variable counts toward Lambda's
+ * 4096-byte env limit. */
+static void default_policy_rate_table(void **state)
+{
+	(void)state;
+	struct policy *p = default_policy();
+	tp_err e = {0};
+	static const char ctx[] = "{\"defaults\":{\"code_bucket\":\"code\",\"code_key\":\"consumer.zip\","
+				  "\"consumer_layer\":\"arn:aws:lambda:us-east-1:123456789012:layer:tc:3\","
+				  "\"state_table\":\"tp-state\"}}";
+	char *spec = NULL;
+	assert_int_equal(policy_pipeline(p, "{\"pipeline\":{\"S\":\"a\"},\"rate\":{\"N\":\"2\"}}", ctx, &spec, &e), 0);
+	assert_non_null(strstr(spec, "\"Variables\":{\"TASKPIPE_CONCURRENCY\":\"2\",\"TASKPIPE_RATE\":\"2\","
+				     "\"TASKPIPE_RATE_TABLE\":\"tp-state\"}"));
+	free(spec);
+	spec = NULL;
+	/* no rate: no variable */
+	assert_int_equal(policy_pipeline(p, "{\"pipeline\":{\"S\":\"a\"}}", ctx, &spec, &e), 0);
+	assert_null(strstr(spec, "TASKPIPE_RATE_TABLE"));
+	free(spec);
+	spec = NULL;
+	/* VV plus a value of 4096 - 2 - 14 - 21 bytes fills the 4096 beside
+	 * TASKPIPE_RATE=2 and TASKPIPE_CONCURRENCY=2; TASKPIPE_RATE_TABLE=tp-state
+	 * on top goes over */
+	buf item = {0};
+	size_t vlen = 4096 - 2 - (13 + 1) - (20 + 1);
+	buf_addf(&item, "{\"pipeline\":{\"S\":\"a\"},\"rate\":{\"N\":\"2\"},\"env\":{\"M\":{\"VV\":{\"S\":\"");
+	for (size_t i = 0; i < vlen; i++)
+		buf_addc(&item, 'x');
+	buf_addf(&item, "\"}}}}");
+	if (policy_pipeline(p, buf_str(&item), CTX_LAYER, &spec, &e) != 0)
+		fail_msg("%s", e.message);
+	free(spec);
+	spec = NULL;
+	assert_int_not_equal(policy_pipeline(p, buf_str(&item), ctx, &spec, &e), 0);
+	assert_non_null(strstr(e.message, "env:"));
+	assert_non_null(strstr(e.message, "4096"));
+	buf_free(&item);
+	policy_free(p);
+}
+
 static void default_policy_rates(void **state)
 {
 	struct policy *p = default_policy();
@@ -675,6 +717,7 @@ int main(void)
 		cmocka_unit_test(rejection_and_recovery),
 		cmocka_unit_test(default_policy_spec),
 		cmocka_unit_test(default_policy_rates),
+		cmocka_unit_test(default_policy_rate_table),
 		cmocka_unit_test(load_order),
 		cmocka_unit_test(attacks_are_contained),
 		cmocka_unit_test(state_does_not_persist),
