@@ -6,7 +6,10 @@ the same run:
                            answer) through `taskpipe consume` minus the same
                            handler talking to the emulator directly, in us;
                            pass-through and pacing (TASKPIPE_RATE high enough
-                           never to wait) measured alternately, 400 each.
+                           never to wait) measured alternately, 400 each;
+                           and pacing on the shared schedule (TASKPIPE_RATE_TABLE:
+                           one conditional UpdateItem per batch, against moto on
+                           127.0.0.1, so the DynamoDB round trip is moto's, not AWS's).
   consume_cold_start       process start to the first /next at the emulator,
                            median of 30 interleaved: `taskpipe consume -- python3 handler`
                            vs `python3 handler`; and the same for next_probe.c (the
@@ -23,6 +26,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 from runtime_emulator import RuntimeEmulator  # noqa: E402
+from harness import Moto  # noqa: E402
 
 HANDLER = os.path.join(HERE, "..", "integration", "consumer_handler.py")
 RUNS = 400
@@ -71,9 +75,17 @@ def _cold(cmds, runs):
 def run(ctx):
     tp = ctx["taskpipe"]
     plain = [sys.executable, HANDLER]
+    moto = Moto.shared()
+    table = "bench-consume-state-%d" % os.getpid()
+    moto.client("dynamodb").create_table(
+        TableName=table, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
     variants = {"plain": _start(plain, {}),
                 "proxy": _start([tp, "consume", "--"] + plain, {}),
-                "paced": _start([tp, "consume", "--"] + plain, {"TASKPIPE_RATE": "1000000"})}
+                "paced": _start([tp, "consume", "--"] + plain, {"TASKPIPE_RATE": "1000000"}),
+                "shared": _start([tp, "consume", "--"] + plain,
+                                 moto.env(TASKPIPE_RATE="1000000", TASKPIPE_RATE_TABLE=table,
+                                          AWS_LAMBDA_FUNCTION_NAME="bench-consume"))}
     ev = _event(10)
     times = {k: [] for k in variants}
     try:
@@ -104,6 +116,10 @@ def run(ctx):
          "proxy_median_us": round(med["proxy"]), "paced_median_us": round(med["paced"]),
          "overhead_us": round(med["proxy"] - med["plain"]), "paced_overhead_us": round(med["paced"] - med["plain"]),
          "ratio_vs_baseline": round(med["paced"] / med["plain"], 3)},
+        {"name": "consume_invoke_overhead_shared", "records_per_event": 10,
+         "baseline": "pacing at the instance's share (no table), same run",
+         "baseline_median_us": round(med["paced"]), "shared_median_us": round(med["shared"]),
+         "added_us": round(med["shared"] - med["paced"]), "ratio_vs_baseline": round(med["shared"] / med["paced"], 3)},
         {"name": "consume_cold_start", "baseline": "python3 handler started directly",
          "baseline_median_ms": round(cold_plain, 2), "proxy_median_ms": round(cold_proxy, 2),
          "added_ms_paired_median": round(added, 2), "ratio_vs_baseline": round(cold_proxy / cold_plain, 3)},
