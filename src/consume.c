@@ -15,7 +15,10 @@
  * is held until this instance's token bucket allows its records, so the wait
  * is inside the invocation, which stays in flight and keeps counting toward
  * the mapping's MaximumConcurrency: no other instance can start meanwhile,
- * and the aggregate stays at the rate. */
+ * and the aggregate stays at the rate. With TASKPIPE_RATE_TABLE the batch
+ * is booked on the pipeline's one schedule in the state table instead
+ * (shared_claim), which holds rate * W + one batch across all instances;
+ * the per-instance bucket is then only the fallback when DynamoDB fails. */
 #include "consume.h"
 
 #include "aws.h"

@@ -6,8 +6,10 @@
  * and each waits inside its invocation, so together they never go above
  * the rate. The bucket holds one batch (burst = the largest batch seen) and
  * starts full, so any window of W seconds sees at most
- * rate * W + concurrency * batch records. Times are microseconds, given by
- * the caller (no clock in here). */
+ * rate * W + concurrency * batch records. The shared schedule
+ * (TASKPIPE_RATE_TABLE, consume.c) tightens that to rate * W + one batch
+ * and falls back to this bucket when DynamoDB fails. Times are
+ * microseconds, given by the caller (no clock in here). */
 #ifndef TP_PACE_H
 #define TP_PACE_H
 
