@@ -25,6 +25,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from awsproxy import FaultProxy  # noqa: E402
 from harness import TASKPIPE, Moto  # noqa: E402
 from runtime_emulator import RuntimeEmulator  # noqa: E402
 
@@ -198,7 +199,7 @@ class ConsumerRateTest(unittest.TestCase):
         self.check_shared(e, f, table)
 
     def state_table(self):
-        name = "tpc-state-%d" % os.getpid()
+        name = "tpc-state-%d-%s" % (os.getpid(), self._testMethodName[-20:])
         ddb = self.moto.client("dynamodb")
         ddb.create_table(TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
@@ -308,6 +309,39 @@ class ConsumerRateTest(unittest.TestCase):
         for a, b in zip(times, times[1:]):
             self.assertGreater(b - a, 0.8, "unpaced: %s" % times)
         self.assertEqual(inst.stderr().count("shared rate schedule unavailable"), 1, inst.stderr())
+
+    def test_access_denied_falls_back_then_recovers(self):
+        """The role may not UpdateItem (AccessDeniedException, DynamoDB's 400,
+        through a fault proxy) for two batches: both are paced at the share;
+        the third books on the shared schedule again (the item appears), and
+        the fourth waits its slot there."""
+        proxy = FaultProxy(self.moto.endpoint).start()
+        self.addCleanup(proxy.stop)
+        denied = json.dumps({"__type": "com.amazon.coral.service#AccessDeniedException",
+                             "message": "not authorized to perform: dynamodb:UpdateItem"})
+        proxy.add_rule({"match": {"service": "dynamodb", "operation": "UpdateItem"}, "times": 2,
+                        "action": {"status": 400, "body": denied,
+                                   "headers": {"x-amzn-ErrorType": "AccessDeniedException"}}})
+        table = self.state_table()
+        name = "denied"
+        inst = self.one(name, TASKPIPE_RATE="1", TASKPIPE_RATE_TABLE=table, AWS_ENDPOINT_URL=proxy.endpoint,
+                        AWS_LAMBDA_FUNCTION_NAME="tpc-denied-%d" % os.getpid())
+        for n in range(4):
+            res = inst.invoke(self.event(["ad%d" % n]), timeout_ms=20000)
+            self.assertEqual(res["body"], {"batchItemFailures": []}, inst.stderr())
+        times = [r["t"] for r in read_log(os.path.join(self.tmp, name + ".log"))]
+        self.assertEqual(len(times), 4)
+        self.assertGreater(times[1] - times[0], 0.8, "fallback unpaced: %s" % times)
+        self.assertGreater(times[3] - times[2], 0.8, "shared schedule unpaced: %s" % times)
+        err = inst.stderr()
+        self.assertEqual(err.count("shared rate schedule unavailable"), 1, err)
+        self.assertIn("AccessDenied", err)
+        item = self.moto.client("dynamodb").get_item(TableName=table, Key={
+            "pk": {"S": "rate#tpc-denied-%d" % os.getpid()}}).get("Item")
+        self.assertIn("tat", item or {}, "the schedule was not used again after the fault")
+        # denied twice; then the first claim on the new item cannot fail
+        self.assertEqual([x["status"] for x in proxy.log() if x["operation"] == "UpdateItem"][:3],
+                         [400, 400, 200])
 
     def test_child_crash_is_reported(self):
         inst = self.one("crash", TASKPIPE_RATE="5", HANDLER_MODE="crash")
