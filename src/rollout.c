@@ -1469,7 +1469,10 @@ static int run(struct ro *r, const char *want_version, tp_err *e)
 			goto out;
 		cJSON *p = cJSON_GetObjectItem(wave, "pause_seconds");
 		r->wave++;
-		r->next_at = now_s() + (cJSON_IsNumber(p) && r->wave < nw ? (int64_t)p->valuedouble : 0);
+		/* Rounded up to the next whole second (next_at is stored in
+		 * seconds): rounding down cut up to 1 s off the pause. */
+		int64_t pause_ms = cJSON_IsNumber(p) && r->wave < nw ? (int64_t)(p->valuedouble * 1000) : 0;
+		r->next_at = pause_ms > 0 ? (tp_now_ms() + pause_ms + 999) / 1000 : now_s();
 		if ((rc = hdr_write(r, HDR_BEAT, "running", e)) < 0)
 			goto out;
 	}
