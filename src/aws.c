@@ -246,13 +246,6 @@ void aws_set_budget_source(struct aws *a, aws_budget_claim_fn claim, void *ctx, 
 	}
 }
 
-static int64_t wall_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 #define USAGE_WINDOW_MS 500
 #define SHARED_RETRY_MS 10000
 
@@ -275,7 +268,7 @@ static int usage_recent(struct usage *u, int64_t now)
 static int64_t budget_acquire(struct aws *a, int bc, int64_t now)
 {
 	if (a->claim && now >= a->shared_after) {
-		int64_t us = wall_us();
+		int64_t us = tp_now_us();
 		int64_t w = budget_grant_wait_us(&a->grants[bc], us);
 		if (w < 0) {
 			if (now < a->claim_after[bc])
@@ -298,7 +291,7 @@ static int64_t budget_acquire(struct aws *a, int bc, int64_t now)
 				a->claim_after[bc] = now + (wait_us + 999) / 1000;
 				return a->claim_after[bc] - now;
 			}
-			us = wall_us();
+			us = tp_now_us();
 			w = budget_grant_wait_us(&a->grants[bc], us);
 			if (w < 0)
 				return 1;

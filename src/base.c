@@ -180,19 +180,17 @@ const char *buf_str(const buf *b)
 	return b->data ? b->data : "";
 }
 
-int64_t tp_now_ms(void)
+static int64_t clock_us(clockid_t id)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-int64_t tp_mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+int64_t tp_now_us(void) { return clock_us(CLOCK_REALTIME); }
+int64_t tp_mono_us(void) { return clock_us(CLOCK_MONOTONIC); }
+int64_t tp_now_ms(void) { return tp_now_us() / 1000; }
+int64_t tp_mono_ms(void) { return tp_mono_us() / 1000; }
 
 void tp_sleep_ms(int64_t ms)
 {

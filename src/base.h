@@ -63,10 +63,13 @@ void buf_free(buf *b);            /* frees and zeroes */
 char *buf_steal(buf *b);          /* caller owns the string ("" if empty) */
 const char *buf_str(const buf *b);/* "" when empty */
 
-/* Clocks, in milliseconds. Modules that decide on time take it as a
- * parameter; only callers at the edges read these. */
+/* Clocks, in milliseconds (and microseconds where pacing needs them).
+ * Modules that decide on time take it as a parameter; only callers at the
+ * edges read these. */
 int64_t tp_now_ms(void);          /* wall clock, Unix epoch */
 int64_t tp_mono_ms(void);         /* monotonic */
+int64_t tp_now_us(void);
+int64_t tp_mono_us(void);
 void tp_sleep_ms(int64_t ms);
 
 /* Wipe memory that held a secret (not optimised away). */

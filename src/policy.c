@@ -958,13 +958,6 @@ static size_t count_nodes(const cJSON *j, size_t max)
 	return n;
 }
 
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Run c in the worker under every cap, the wall clock included: the
  * worker that overruns the deadline is SIGKILLed and replaced next call. */
 static int isolated_call(struct policy *p, struct call *c, tp_err *e)
@@ -979,7 +972,7 @@ static int isolated_call(struct policy *p, struct call *c, tp_err *e)
 			return tp_errf(e, TP_ELIMIT, "PolicyTimeLimit",
 				       "%s: %s not run: no time left before the invocation's deadline", p->short_src, fn);
 	}
-	int64_t start = mono_us();
+	int64_t start = tp_mono_us();
 	int rc;
 	if (p->worker <= 0 && (rc = worker_start(p, e)) < 0)
 		return rc;
@@ -1078,7 +1071,7 @@ static int isolated_call(struct policy *p, struct call *c, tp_err *e)
 		if (rc < 0 && !c->rejected) /* the worker exits after a cap or an error: reap it */
 			worker_stop(p, NULL);
 	}
-	p->last_wall_us = (long)(mono_us() - start);
+	p->last_wall_us = (long)(tp_mono_us() - start);
 	p->last_rss_kb = ru.ru_maxrss;
 	cJSON_Delete(env);
 	free(body);
