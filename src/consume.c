@@ -107,20 +107,6 @@ static void forward_signal(int sig)
 		kill((pid_t)child_pid_for_signal, sig);
 }
 
-static int64_t wall_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* ---- pure helpers (unit-tested) ---- */
 
 int consume_count_records(const cJSON *event)
@@ -210,30 +196,6 @@ static int reply(struct conn *c, long status, const char *headers, const char *b
 	return rc;
 }
 
-/* The value of header name in the block [h, end), trimmed, or "" (static). */
-static int header_value(const char *h, const char *end, const char *name, char *out, size_t out_len)
-{
-	size_t nl = strlen(name);
-	out[0] = 0;
-	for (const char *line = h; line < end;) {
-		const char *eol = memchr(line, '\n', end - line);
-		if (!eol)
-			eol = end;
-		if ((size_t)(eol - line) > nl && line[nl] == ':' && strncasecmp(line, name, nl) == 0) {
-			const char *v = line + nl + 1;
-			while (v < eol && (*v == ' ' || *v == '\t'))
-				v++;
-			const char *ve = eol;
-			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' '))
-				ve--;
-			snprintf(out, out_len, "%.*s", (int)(ve - v), v);
-			return 1;
-		}
-		line = eol + 1;
-	}
-	return 0;
-}
-
 /* Decode a chunked body from p (n bytes available) into out: returns the
  * bytes consumed, 0 when incomplete, -1 when malformed. */
 static long dechunk(const char *p, size_t n, buf *out)
@@ -284,8 +246,8 @@ static int parse_request(struct conn *c, struct request *r)
 	const char *h = line_end + 2, *he = hend + 2;
 	char v[128];
 	size_t body_at = (size_t)(hend + 4 - data), need = 0;
-	int chunked = header_value(h, he, "Transfer-Encoding", v, sizeof v) && strstr(v, "chunked");
-	if (header_value(h, he, "Content-Length", v, sizeof v))
+	int chunked = http_header_in(h, he, "Transfer-Encoding", v, sizeof v) && strstr(v, "chunked");
+	if (http_header_in(h, he, "Content-Length", v, sizeof v))
 		need = strtoul(v, NULL, 10);
 	if (need > MAX_REQUEST) {
 		reply(c, 413, NULL, "", 0);
@@ -314,14 +276,14 @@ static int parse_request(struct conn *c, struct request *r)
 	}
 	if (!complete) {
 		/* A client that asked to wait sends the body after our 100. */
-		if (header_value(h, he, "Expect", v, sizeof v) && tp_strcaseeq(v, "100-continue") &&
+		if (http_header_in(h, he, "Expect", v, sizeof v) && tp_strcaseeq(v, "100-continue") &&
 		    !c->sent_continue) {
 			write_all(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 			c->sent_continue = 1;
 		}
 		return 0;
 	}
-	r->close = header_value(h, he, "Connection", v, sizeof v) && tp_strcaseeq(v, "close");
+	r->close = http_header_in(h, he, "Connection", v, sizeof v) && tp_strcaseeq(v, "close");
 	/* Forward Content-Type and the Runtime API's own headers (error type,
 	 * X-Ray error cause): everything else is hop-by-hop or curl's. */
 	for (const char *line = h; line < he;) {
@@ -494,11 +456,11 @@ static int check_child(struct proxy *px)
 /* Sleep us microseconds, watching the child. Returns 1 if it exited. */
 static int wait_watching(struct proxy *px, int64_t us)
 {
-	int64_t until = mono_us() + us;
+	int64_t until = tp_mono_us() + us;
 	for (;;) {
 		if (check_child(px))
 			return 1;
-		int64_t left = until - mono_us();
+		int64_t left = until - tp_mono_us();
 		if (left <= 0)
 			return 0;
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = (left > 50000 ? 50000 : left) * 1000 };
@@ -529,7 +491,7 @@ static int shared_claim(struct proxy *px, int k, int64_t latest_us, int64_t *sta
 {
 	int tokens = (int)ceil(k * px->pace.configured / px->pace.share - 1e-9);
 	for (;;) {
-		int64_t now = wall_us(), horizon = latest_us - now, wait = 0;
+		int64_t now = tp_now_us(), horizon = latest_us - now, wait = 0;
 		if (horizon < 0)
 			return 0;
 		if (horizon > SHARED_MAX_HORIZON_US)
@@ -592,17 +554,17 @@ static void handle_next(struct proxy *px, struct conn *c, const struct request *
 		int k = consume_count_records(ev);
 		int64_t deadline_ms = strtoll(deadline, NULL, 10);
 		int64_t latest_us = deadline_ms > 0 ? (deadline_ms - px->reserve_ms) * 1000
-						    : wall_us() + SHARED_MAX_HORIZON_US;
+						    : tp_now_us() + SHARED_MAX_HORIZON_US;
 		int shared = -1;   /* 1 booked on the shared schedule, 0 past the deadline, -1 per-instance */
 		int64_t start_us = 0, wait;
 		if (px->shared)
 			shared = shared_claim(px, k, latest_us, &start_us);
 		if (shared >= 0) {
-			wait = shared ? start_us - wall_us() : INT64_MAX / 2;
+			wait = shared ? start_us - tp_now_us() : INT64_MAX / 2;
 			if (wait < 0)
 				wait = 0;
 		} else {
-			wait = pace_wait_us(&px->pace, k, mono_us());
+			wait = pace_wait_us(&px->pace, k, tp_mono_us());
 		}
 		if (wait > 0 && (shared == 0 || (deadline_ms > 0 &&
 						 tp_now_ms() + wait / 1000 + px->reserve_ms > deadline_ms))) {
@@ -642,7 +604,7 @@ static void handle_next(struct proxy *px, struct conn *c, const struct request *
 			return;
 		}
 		if (shared < 0)
-			pace_take(&px->pace, k, mono_us());
+			pace_take(&px->pace, k, tp_mono_us());
 		relay(c, &resp);
 		http_response_free(&resp);
 		return;
@@ -769,7 +731,7 @@ static void handle_response(struct proxy *px, struct conn *c, const struct reque
 		rewritten = cJSON_PrintUnformatted(answer);
 	}
 	cJSON_Delete(answer);
-	pace_feedback(&px->pace, limited > 0, mono_us());
+	pace_feedback(&px->pace, limited > 0, tp_mono_us());
 	if (limited)
 		log_warn("consume: %d record(s) rate-limited by the handler: share now %.3f/s", limited, px->pace.share);
 	struct http_response resp = { 0 };

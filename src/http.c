@@ -542,32 +542,34 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 	return resp->rc;
 }
 
-int http_header(const struct http_response *resp, const char *name, char *out, size_t out_len)
+int http_header_in(const char *h, const char *end, const char *name, char *out, size_t out_len)
 {
-	const char *p = buf_str(&resp->headers);
 	size_t nl = strlen(name);
-	while (*p) {
-		const char *eol = strstr(p, "\r\n");
+	if (out && out_len)
+		out[0] = 0;
+	for (const char *line = h; line < end;) {
+		const char *eol = memchr(line, '\n', (size_t)(end - line));
 		if (!eol)
-			eol = p + strlen(p);
-		if ((size_t)(eol - p) > nl && p[nl] == ':' && strncasecmp(p, name, nl) == 0) {
-			const char *v = p + nl + 1, *end = eol;
-			while (v < end && (*v == ' ' || *v == '\t'))
+			eol = end;
+		if ((size_t)(eol - line) > nl && line[nl] == ':' && strncasecmp(line, name, nl) == 0) {
+			const char *v = line + nl + 1, *ve = eol;
+			while (v < ve && (*v == ' ' || *v == '\t'))
 				v++;
-			while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-				end--;
-			if (out && out_len) {
-				size_t n = (size_t)(end - v);
-				if (n >= out_len)
-					n = out_len - 1;
-				memcpy(out, v, n);
-				out[n] = 0;
-			}
+			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+				ve--;
+			if (out && out_len)
+				snprintf(out, out_len, "%.*s", (int)(ve - v), v);
 			return 1;
 		}
-		p = *eol ? eol + 2 : eol;
+		line = eol + 1;
 	}
 	return 0;
+}
+
+int http_header(const struct http_response *resp, const char *name, char *out, size_t out_len)
+{
+	const char *h = buf_str(&resp->headers);
+	return http_header_in(h, h + strlen(h), name, out, out_len);
 }
 
 void http_response_free(struct http_response *resp)

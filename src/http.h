@@ -75,6 +75,9 @@ int http_do(struct http_client *c, const struct http_request *req, struct http_r
 /* Find a header of the final answer (case-insensitive); copies the trimmed
  * value into out. Returns 1 when found. */
 int http_header(const struct http_response *resp, const char *name, char *out, size_t out_len);
+/* The same in a raw header block [h, end) of \n- or \r\n-ended lines;
+ * out is "" when the header is absent. */
+int http_header_in(const char *h, const char *end, const char *name, char *out, size_t out_len);
 
 void http_response_free(struct http_response *resp);
 
