@@ -1,13 +1,13 @@
 /* codestore.c: S3ObjectStorageMode and the facts it needs (see codestore.h). */
 #include "codestore.h"
 
+#include "http.h"
 #include "sigv4.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 int codestore_reference(const cJSON *func)
 {
@@ -51,24 +51,6 @@ int codestore_bucket_versioned(struct aws *aws, const char *bucket, tp_err *e)
 	return rc;
 }
 
-/* Value of a header in a raw header block. */
-static int header_value(const buf *h, const char *name, char *out, size_t len)
-{
-	size_t nl = strlen(name);
-	for (const char *p = buf_str(h); *p;) {
-		if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-			p += nl + 1;
-			p += strspn(p, " \t");
-			snprintf(out, len, "%.*s", (int)strcspn(p, "\r\n"), p);
-			return 1;
-		}
-		p += strcspn(p, "\n");
-		if (*p)
-			p++;
-	}
-	return 0;
-}
-
 int codestore_current_version(struct aws *aws, const char *bucket, const char *key, char *out,
 			      size_t len, tp_err *e)
 {
@@ -82,7 +64,9 @@ int codestore_current_version(struct aws *aws, const char *bucket, const char *k
 	int rc = c.rc;
 	out[0] = 0;
 	if (rc == TP_OK) {
-		if (header_value(&c.resp_headers, "x-amz-version-id", out, len) && strcmp(out, "null") == 0)
+		const char *h = buf_str(&c.resp_headers);
+		if (http_header_in(h, h + c.resp_headers.len, "x-amz-version-id", out, len) &&
+		    strcmp(out, "null") == 0)
 			out[0] = 0;
 	} else if (c.status == 404) {
 		rc = tp_errf(e, TP_ENOTFOUND, "CodeObjectGone", "code object s3://%s/%s does not exist",
