@@ -7,6 +7,7 @@
 #include "codestore.h"
 #include "ddb.h"
 #include "hash.h"
+#include "http.h"
 #include "log.h"
 #include "names.h"
 #include "policy.h"
@@ -125,25 +126,11 @@ int rollout_parse_uri(const char *uri, char **bucket, char **key, char **version
 	return TP_OK;
 }
 
-/* Value of header name (lower case) in a raw header block, into out. */
+/* Value of header name in a call's answer headers, into out. */
 static int header_value(const buf *h, const char *name, char *out, size_t len)
 {
-	const char *p = buf_str(h);
-	size_t nl = strlen(name);
-	while (*p) {
-		if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-			p += nl + 1;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			size_t n = strcspn(p, "\r\n");
-			snprintf(out, len, "%.*s", (int)n, p);
-			return 1;
-		}
-		p += strcspn(p, "\n");
-		if (*p)
-			p++;
-	}
-	return 0;
+	const char *s = buf_str(h);
+	return http_header_in(s, s + h->len, name, out, len);
 }
 
 static int64_t now_s(void)
