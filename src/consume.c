@@ -196,6 +196,26 @@ static int reply(struct conn *c, long status, const char *headers, const char *b
 	return rc;
 }
 
+/* Content-Type and the Runtime API's own headers (Lambda-Runtime-* such as
+ * the error type and X-Ray error cause, Lambda-Extension-*) of the block
+ * [h, end), each as "Name: value" + eol into out: everything else is
+ * hop-by-hop or curl's. Both directions forward the same set. */
+static void runtime_headers(const char *h, const char *end, const char *eol_text, buf *out)
+{
+	for (const char *line = h; line < end;) {
+		const char *eol = memchr(line, '\n', (size_t)(end - line));
+		if (!eol)
+			eol = end;
+		size_t len = (size_t)(eol - line);
+		if (len && line[len - 1] == '\r')
+			len--;
+		if (len && (strncasecmp(line, "Lambda-Runtime-", 15) == 0 || strncasecmp(line, "Lambda-Extension-", 17) == 0 ||
+			    strncasecmp(line, "Content-Type:", 13) == 0))
+			buf_addf(out, "%.*s%s", (int)len, line, eol_text);
+		line = eol + 1;
+	}
+}
+
 /* Decode a chunked body from p (n bytes available) into out: returns the
  * bytes consumed, 0 when incomplete, -1 when malformed. */
 static long dechunk(const char *p, size_t n, buf *out)
@@ -284,18 +304,7 @@ static int parse_request(struct conn *c, struct request *r)
 		return 0;
 	}
 	r->close = http_header_in(h, he, "Connection", v, sizeof v) && tp_strcaseeq(v, "close");
-	/* Forward Content-Type and the Runtime API's own headers (error type,
-	 * X-Ray error cause): everything else is hop-by-hop or curl's. */
-	for (const char *line = h; line < he;) {
-		const char *eol = memchr(line, '\n', he - line);
-		size_t len = (size_t)(eol - line);
-		if (len && line[len - 1] == '\r')
-			len--;
-		if (len && (strncasecmp(line, "Lambda-Runtime-", 15) == 0 || strncasecmp(line, "Lambda-Extension-", 17) == 0 ||
-			    strncasecmp(line, "Content-Type:", 13) == 0))
-			buf_addf(&r->headers_fwd, "%.*s\n", (int)len, line);
-		line = eol + 1;
-	}
+	runtime_headers(h, he, "\n", &r->headers_fwd);
 	return 1;
 }
 
@@ -326,19 +335,8 @@ static int upstream(struct proxy *px, const char *method, const char *path, cons
  * "Name: value\r\n" lines for the child. */
 static void answer_headers(const struct http_response *resp, buf *out)
 {
-	const char *h = resp->headers.data ? resp->headers.data : "", *end = h + resp->headers.len;
-	for (const char *line = h; line < end;) {
-		const char *eol = memchr(line, '\n', end - line);
-		if (!eol)
-			eol = end;
-		size_t len = (size_t)(eol - line);
-		if (len && line[len - 1] == '\r')
-			len--;
-		if (len && (strncasecmp(line, "Lambda-Runtime-", 15) == 0 || strncasecmp(line, "Lambda-Extension-", 17) == 0 ||
-			    strncasecmp(line, "Content-Type:", 13) == 0))
-			buf_addf(out, "%.*s\r\n", (int)len, line);
-		line = eol + 1;
-	}
+	const char *h = buf_str(&resp->headers);
+	runtime_headers(h, h + resp->headers.len, "\r\n", out);
 }
 
 static int relay(struct conn *c, struct http_response *resp)
