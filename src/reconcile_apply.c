@@ -306,8 +306,9 @@ int rc_emit_function_code(struct run *r, struct rec *p, struct aws_call *c)
 		rc_prep_lambda(&c[0], "CreateFunction", "POST", tp_xstrdup("/2015-03-31/functions"), NULL, in);
 		return 1;
 	}
+	/* "Code" matches Code.S3ObjectStorageMode too (changed() is a prefix match). */
 	if (!changed(p, "function", "Code") && !changed(p, "function", "Architectures") &&
-	    !changed(p, "function", "Code.S3ObjectStorageMode") && !changed(p, "function", "State"))
+	    !changed(p, "function", "State"))
 		return 0;
 	cJSON *in = code_request(r, p, func);
 	if (!in)
