@@ -5,11 +5,16 @@
 ARCH       ?= x86_64
 DEPS       := .deps/$(ARCH)
 OUT        := out
-CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Isrc -I$(OUT)/gen
+# -MMD -MP: each object's header dependencies land in a .d file beside it.
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Isrc -I$(OUT)/gen -MMD -MP
 LUA_FILES  := policies/policy.lua $(wildcard lua/*.lua)
 
-SRC        := $(wildcard src/*.c)
-LIB_SRC    := $(filter-out src/main.c,$(SRC))
+# src/ is in layers (README "Source layout"): base, aws, script, core,
+# runtime, cmd; each includes only its own and the layers below it
+# (build/check_layers.sh, run by `make test`).
+SRC        := $(sort $(shell find src -name '*.c'))
+LIB_SRC    := $(filter-out src/cmd/main.c,$(SRC))
+SRC_H      := $(sort $(shell find src -name '*.h'))
 
 # release: musl, static
 ifeq ($(ARCH),aarch64)
@@ -34,7 +39,7 @@ DBG_OBJ    := $(patsubst src/%.c,$(DBG_DIR)/%.o,$(LIB_SRC)) $(DBG_DIR)/embedded_
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(DBG_DIR)/tests/%,$(UNIT_SRC))
 
-.PHONY: all debug deps libs test unit integration bench bench-policy chaos demo package clean distclean
+.PHONY: all check-layers debug deps libs test unit integration bench bench-policy chaos demo package clean distclean
 
 
 # `make ARCH=aarch64` builds out/aarch64/taskpipe only: ./taskpipe stays
@@ -63,27 +68,27 @@ $(REL_DIR)/taskpipe: $(REL_OBJ)
 	$(MUSL_CC) $(REL_LDFLAGS) -o $@ $(DEPS)/lib/mimalloc.o $(REL_OBJ) $(REL_LIBS)
 	$(STRIP) $@
 
-$(REL_DIR)/%.o: src/%.c src/*.h $(DEPS)/VERSIONS
+$(REL_DIR)/%.o: src/%.c $(DEPS)/VERSIONS
 	@mkdir -p $(dir $@)
 	$(MUSL_CC) $(REL_CFLAGS) -c -o $@ $<
-$(REL_DIR)/embedded_data.o: $(OUT)/gen/embedded_data.c src/embedded.h $(DEPS)/VERSIONS
+$(REL_DIR)/embedded_data.o: $(OUT)/gen/embedded_data.c $(DEPS)/VERSIONS
 	@mkdir -p $(dir $@)
 	$(MUSL_CC) $(REL_CFLAGS) -c -o $@ $<
 
 debug: taskpipe-debug
-taskpipe-debug: $(DBG_OBJ) $(DBG_DIR)/main.o
+taskpipe-debug: $(DBG_OBJ) $(DBG_DIR)/cmd/main.o
 	$(CC) $(SAN) -o $@ $^ $(DBG_LIBS)
 
-$(DBG_DIR)/%.o: src/%.c src/*.h
+$(DBG_DIR)/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(DBG_CFLAGS) -c -o $@ $<
-$(DBG_DIR)/embedded_data.o: $(OUT)/gen/embedded_data.c src/embedded.h
+$(DBG_DIR)/embedded_data.o: $(OUT)/gen/embedded_data.c
 	@mkdir -p $(dir $@)
 	$(CC) $(DBG_CFLAGS) -c -o $@ $<
 $(DBG_DIR)/libtp.a: $(DBG_OBJ)
 	ar rcs $@ $^
 
-$(DBG_DIR)/tests/%: tests/unit/%.c $(DBG_DIR)/libtp.a
+$(DBG_DIR)/tests/%: tests/unit/%.c $(DBG_DIR)/libtp.a $(SRC_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(DBG_CFLAGS) -Itests/unit -o $@ $< $(DBG_DIR)/libtp.a $(DBG_LIBS) -lcmocka
 
@@ -92,8 +97,12 @@ unit: $(UNIT_BIN) taskpipe-debug
 
 # The whole suite: unit tests under sanitizers, fuzz corpus replay,
 # integration tests against moto (started and stopped by the harness).
-test: deps taskpipe unit
+test: deps check-layers taskpipe unit
 	@sh tests/run.sh
+
+# the include rule of src/'s layers
+check-layers:
+	@sh build/check_layers.sh
 
 bench: deps taskpipe
 	@sh tests/bench/run.sh
@@ -101,7 +110,7 @@ bench: deps taskpipe
 # forked policy call vs in-process, release build (see src/policy.c)
 bench-policy: $(REL_DIR)/bench_policy
 	$(REL_DIR)/bench_policy 1000
-$(REL_DIR)/bench_policy: tests/bench/bench_policy.c $(filter-out $(REL_DIR)/main.o,$(REL_OBJ))
+$(REL_DIR)/bench_policy: tests/bench/bench_policy.c $(filter-out $(REL_DIR)/cmd/main.o,$(REL_OBJ))
 	$(MUSL_CC) $(REL_CFLAGS) $(REL_LDFLAGS) -o $@ $(DEPS)/lib/mimalloc.o $^ $(REL_LIBS)
 
 # SIGKILL at random points of a 200-pipeline apply and rollout through the
@@ -125,3 +134,6 @@ clean:
 distclean: clean
 	rm -rf .deps
 include tests/fuzz/fuzz.mk
+
+# header dependencies written by -MMD
+-include $(REL_OBJ:.o=.d) $(DBG_OBJ:.o=.d) $(DBG_DIR)/cmd/main.d

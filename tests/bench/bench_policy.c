@@ -1,7 +1,7 @@
 /* bench_policy.c: the cost of running each policy call in the worker
  * process against the same call in this process, and the wall time and peak memory
  * of each attack on the sandbox (release build: `make bench-policy`). */
-#include "policy.h"
+#include "script/policy.h"
 
 #include <stdio.h>
 #include <stdlib.h>

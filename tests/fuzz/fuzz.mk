@@ -9,21 +9,21 @@ FUZZ_OUT     ?= out
 FUZZ_SECONDS ?= 60
 FUZZ_GCC     ?= gcc
 FUZZ_CLANG   ?= clang
-FUZZ_SRC     := $(FUZZ_DIR)/fuzz_parsers.c src/awserr.c src/xml.c src/retry.c src/budget.c src/base.c
+FUZZ_SRC     := $(FUZZ_DIR)/fuzz_parsers.c src/aws/awserr.c src/base/xml.c src/base/retry.c src/aws/budget.c src/base/base.c
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Isrc -g -O1
 FUZZ_SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 FUZZ_LIBS    := -lcjson -lm
 
 .PHONY: fuzz fuzz-replay
 
-$(FUZZ_OUT)/debug/fuzz_replay: $(FUZZ_DIR)/replay.c $(FUZZ_SRC) $(wildcard src/*.h)
+$(FUZZ_OUT)/debug/fuzz_replay: $(FUZZ_DIR)/replay.c $(FUZZ_SRC) $(SRC_H)
 	@mkdir -p $(dir $@)
 	$(FUZZ_GCC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -o $@ $(FUZZ_DIR)/replay.c $(FUZZ_SRC) $(FUZZ_LIBS)
 
 fuzz-replay: $(FUZZ_OUT)/debug/fuzz_replay
 	ASAN_OPTIONS=detect_leaks=1 $(FUZZ_OUT)/debug/fuzz_replay $(FUZZ_DIR)/corpus
 
-$(FUZZ_OUT)/fuzz/fuzz_parsers: $(FUZZ_SRC) $(wildcard src/*.h)
+$(FUZZ_OUT)/fuzz/fuzz_parsers: $(FUZZ_SRC) $(SRC_H)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-o $@ $(FUZZ_SRC) $(FUZZ_LIBS)

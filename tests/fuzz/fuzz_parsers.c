@@ -22,10 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "awserr.h"
-#include "budget.h"
-#include "retry.h"
-#include "xml.h"
+#include "aws/awserr.h"
+#include "aws/budget.h"
+#include "base/retry.h"
+#include "base/xml.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

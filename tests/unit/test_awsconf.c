@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "awsconf.h"
+#include "aws/awsconf.h"
 
 static char tmpdir[256];
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "awserr.h"
+#include "aws/awserr.h"
 
 /* Parse from an exact-size heap copy (no terminator) so ASan sees any
  * read past body_len. */

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "budget.h"
+#include "aws/budget.h"
 
 static void test_burst_then_empty(void **state)
 {

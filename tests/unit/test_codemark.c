@@ -7,7 +7,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "codemark.h"
+#include "core/codemark.h"
 
 static void test_short(void **state)
 {

@@ -10,7 +10,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "codestore.h"
+#include "core/codestore.h"
 
 static void test_spec_mode(void **state)
 {

@@ -18,8 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "creds.h"
-#include "http.h"
+#include "aws/creds.h"
+#include "aws/http.h"
 
 #define EXP_MS 1795802400000LL  /* 2026-11-27T18:00:00Z */
 #define MIN_MS (60 * 1000LL)

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ddbval.h"
+#include "aws/ddbval.h"
 
 static lua_State *new_state(void)
 {

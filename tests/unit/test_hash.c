@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "hash.h"
+#include "base/hash.h"
 
 static void test_sha256_empty(void **state)
 {

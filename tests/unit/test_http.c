@@ -19,8 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "base.h"
-#include "http.h"
+#include "base/base.h"
+#include "aws/http.h"
 
 #define BIG_BYTES (20 * 1024 * 1024)
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonnum.h"
+#include "base/jsonnum.h"
 
 static void numbers_become_raw_text(void **state)
 {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "lease.h"
+#include "core/lease.h"
 
 static void test_ttl_sized_to_the_run(void **state)
 {

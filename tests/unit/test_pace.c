@@ -10,9 +10,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "base.h"
-#include "consume.h"
-#include "pace.h"
+#include "base/base.h"
+#include "runtime/consume.h"
+#include "runtime/pace.h"
 
 #define S 1000000LL   /* one second in us */
 

@@ -11,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "embedded.h"
-#include "log.h"
-#include "policy.h"
+#include "script/embedded.h"
+#include "base/log.h"
+#include "script/policy.h"
 
 static const char ITEM[] = "{\"pipeline\":{\"S\":\"a\"}}";
 

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "retry.h"
+#include "base/retry.h"
 
 static void test_classify_throttle(void **state)
 {

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash.h"
-#include "sha256ni.h"
+#include "base/hash.h"
+#include "base/sha256ni.h"
 
 /* xorshift: deterministic "random" data, no libc rand state */
 static void fill(unsigned char *p, size_t n, uint64_t seed)

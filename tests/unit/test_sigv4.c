@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash.h"
-#include "sigv4.h"
+#include "base/hash.h"
+#include "aws/sigv4.h"
 
 #define T_2015 ((time_t)1440938160) /* 20150830T123600Z */
 #define EMPTY_HASH "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xml.h"
+#include "base/xml.h"
 
 static const char sns_error[] =
 	"<ErrorResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\">\n"

@@ -1,0 +1,109 @@
+/* aws.h: signed AWS requests: endpoint, SigV4, retries in the SDKs'
+ * standard mode, client-side rate budgets, call statistics.
+ *
+ * aws_call_many() runs a batch of independent calls concurrently (bounded
+ * by max_in_flight) on one thread, each retried on its own, Lambda calls
+ * metered by the control-plane budget. The protocol helpers below wrap the
+ * common single-call shapes.
+ */
+#ifndef TP_AWS_H
+#define TP_AWS_H
+
+#include "base/base.h"
+#include "aws/awsconf.h"
+#include "aws/budget.h"
+
+struct aws_options {
+	const char *region;        /* NULL: awsconf_region() */
+	int max_in_flight;         /* concurrent requests; 0: 16 */
+	double lambda_rps;         /* Lambda control plane, all APIs but GetFunction; 0: 15; < 0: unlimited */
+	double lambda_get_rps;     /* GetFunction; 0: $TASKPIPE_LAMBDA_GET_RPS, else 100; < 0: unlimited */
+	int max_attempts;          /* 0: $AWS_MAX_ATTEMPTS, else standard mode (3; DynamoDB 4) */
+	int retry_quota;           /* 0: $TASKPIPE_RETRY_QUOTA, else 500 tokens */
+	long timeout_ms;           /* per attempt; 0: $TASKPIPE_TIMEOUT_MS, else 30000 */
+	unsigned seed;             /* backoff jitter seed; 0: from the clock */
+};
+
+/* Where a 2xx answer's body goes instead of aws_call.resp (a large S3
+ * object): begin runs before every attempt, so a retried download starts
+ * over; write takes the bytes as they arrive (< 0 aborts the attempt).
+ * Error answers are still buffered into resp, for their message. */
+struct aws_sink {
+	void (*begin)(void *ctx);
+	int (*write)(void *ctx, const void *data, size_t len);
+	void *ctx;
+};
+
+struct aws_call {
+	/* in */
+	int service;               /* enum aws_service */
+	const char *op;            /* operation name: X-Amz-Target suffix, query Action, stats key */
+	const char *method;        /* REST: "GET", "PUT", ...; NULL: POST */
+	const char *path;          /* REST: encoded path ("/2015-03-31/functions/f"); NULL: "/" */
+	const char *query;         /* encoded, without '?'; NULL: none */
+	const char *body;          /* may be NULL */
+	size_t body_len;
+	const char *content_type;  /* NULL: the protocol's default */
+	const struct aws_sink *sink; /* NULL: the answer is buffered (at most 10 MiB) */
+	/* out */
+	int rc;                    /* TP_OK when 2xx; else tp_err in err */
+	long status;               /* final HTTP status (0: no answer) */
+	buf resp;                  /* final answer body */
+	buf resp_headers;          /* final answer header block */
+	tp_err err;
+	int attempts;              /* tries made */
+	/* owned */
+	char *owned[3];            /* freed by aws_call_free (bodies, paths built for this call) */
+	void *user;                /* caller's tag, untouched */
+};
+
+struct aws;
+
+int aws_new(const struct aws_options *opts, struct aws **out, tp_err *e);
+void aws_free(struct aws *a);
+
+const char *aws_region(const struct aws *a);
+
+/* Run n calls; returns TP_OK when all succeeded, else the rc of the first
+ * failed call (each call has its own rc and err). */
+int aws_call_many(struct aws *a, struct aws_call *calls, size_t n);
+int aws_call_one(struct aws *a, struct aws_call *call);
+void aws_call_free(struct aws_call *c);   /* frees resp buffers and owned[] */
+
+/* Statistics: requests sent per "service:Operation" (retries included). */
+struct aws_stat {
+	char key[80];              /* "lambda:CreateFunction" */
+	int service;
+	long requests;             /* HTTP requests sent */
+	long failures;             /* calls that ended in an error */
+	long retries;              /* requests that were retries */
+};
+size_t aws_stats(const struct aws *a, const struct aws_stat **out);
+void aws_stats_reset(struct aws *a);
+/* All requests sent so far. */
+long aws_stats_requests(const struct aws *a);
+/* Lambda control-plane requests (all Lambda operations) sent so far. */
+long aws_stats_lambda(const struct aws *a);
+/* Mutating requests (Create*, Update*, Put*, Delete*, Tag*, ...) sent so far. */
+long aws_stats_mutating(const struct aws *a);
+int aws_op_is_mutating(const char *op);
+/* Lambda requests answered with a throttle (429 / TooManyRequestsException). */
+long aws_stats_throttled(const struct aws *a);
+/* Lambda requests that were retries. */
+long aws_stats_lambda_retries(const struct aws *a);
+
+/* Budgets a shared source can fill (budget_shared.c), else metered locally. */
+enum { AWS_BUDGET_LAMBDA = 0, AWS_BUDGET_LAMBDA_GET = 1 };
+
+/* Book k tokens of budget cls at wall-clock now_us: TP_OK with *g filled,
+ * TP_OK with *wait_us > 0 (come back then), < 0 when the source failed. */
+typedef int (*aws_budget_claim_fn)(void *ctx, int cls, int k, int64_t now_us,
+				   struct budget_grant *g, int64_t *wait_us, tp_err *e);
+
+/* Meter Lambda calls with grants from claim (rate[cls]: the rate it books
+ * at, for claim sizing) instead of this process's own token buckets. When
+ * claim fails the process meters itself with its own buckets for 10 s
+ * (warning once), then tries the source again. */
+void aws_set_budget_source(struct aws *a, aws_budget_claim_fn claim, void *ctx, const double rate[2]);
+
+#endif

@@ -1,0 +1,36 @@
+/* ddb.h: small helpers for DynamoDB AttributeValue JSON (cJSON): build keys
+ * and items, read typed attributes. Requests themselves go through awsjson. */
+#ifndef TP_DDB_H
+#define TP_DDB_H
+
+#include <stddef.h>
+
+#include "base/base.h"
+
+struct cJSON;
+
+/* {"<name>": {"S": "<value>"}} */
+struct cJSON *ddb_key(const char *name, const char *value);
+void ddb_put_str(struct cJSON *item, const char *name, const char *value);
+void ddb_put_long(struct cJSON *item, const char *name, long value);
+void ddb_put_bool(struct cJSON *item, const char *name, int value);
+/* Read attribute name of type S / N; fallback when absent or of another type. */
+const char *ddb_get_str(const struct cJSON *item, const char *name, const char *fallback);
+long ddb_get_long(const struct cJSON *item, const char *name, long fallback);
+
+
+
+/* An item given as plain JSON ({"pipeline":"a","concurrency":2}) or already
+ * as AttributeValues ({"pipeline":{"S":"a"}}) -> AttributeValues (new object).
+ * Plain: strings S, numbers N, booleans BOOL, null NULL, objects M, arrays L.
+ * NULL with e filled when json is not an object. */
+struct cJSON *ddb_item_from_json(const struct cJSON *json, char *err, size_t err_len);
+struct aws;
+
+/* Every page of a consistent Scan of table, the items appended to out (a
+ * cJSON array). pk_prefix, when given, keeps items whose "pk" begins with it
+ * (the state table's record kinds: "pipeline#", "rollout", ...). */
+int ddb_scan_all(struct aws *a, const char *table, const char *pk_prefix, struct cJSON *out,
+		 tp_err *e);
+
+#endif

@@ -1,0 +1,713 @@
+/* luatp.c: the C half of the operator's `tp` module (see luatp.h).
+ * Every function takes the app from its upvalue; AWS failures become Lua
+ * errors, so a script stops at the first one unless it uses pcall. */
+#include "cmd/luatp.h"
+
+#include "core/app.h"
+#include "aws/awsjson.h"
+#include "core/rollout/rollout.h"
+#include "aws/ddb.h"
+#include "aws/ddbval.h"
+#include "core/drift/drift.h"
+#include "script/embedded.h"
+#include "base/log.h"
+#include "core/names.h"
+#include "script/policy.h"
+#include "core/reconcile/reconcile.h"
+
+#include <cjson/cJSON.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MOVE_BATCH 10   /* SQS receive/send/delete batch limit */
+
+static struct app *app_of(lua_State *L)
+{
+	return lua_touserdata(L, lua_upvalueindex(1));
+}
+
+static int fail_lua(lua_State *L, const tp_err *e)
+{
+	return luaL_error(L, "%s%s%s", e->code, e->code[0] ? ": " : "", e->message);
+}
+
+/* Push JSON as Lua (consumes j). */
+static void push_json(lua_State *L, cJSON *j)
+{
+	tp_err e = { 0 };
+	int rc = j ? ddbval_push_json(L, j, &e) : TP_EINVAL;
+	cJSON_Delete(j);
+	if (rc < 0) {
+		if (!j)
+			tp_errf(&e, TP_EINVAL, "BadResponse", "not JSON");
+		fail_lua(L, &e);
+	}
+}
+
+static cJSON *to_json(lua_State *L, int idx, const char *what)
+{
+	cJSON *out = NULL;
+	tp_err e = { 0 };
+	if (ddbval_to_json(L, idx, what, &out, &e) < 0)
+		fail_lua(L, &e);
+	return out;
+}
+
+/* A Lua table as a DynamoDB item (map of AttributeValues). */
+static cJSON *to_item(lua_State *L, int idx)
+{
+	luaL_checktype(L, idx, LUA_TTABLE);
+	cJSON *av = NULL;
+	tp_err e = { 0 };
+	if (ddbval_to_av(L, idx, "item", &av, &e) < 0)
+		fail_lua(L, &e);
+	cJSON *m = cJSON_DetachItemFromObject(av, "M");
+	cJSON_Delete(av);
+	if (!m || !ddb_get_str(m, "pipeline", NULL)) {
+		cJSON_Delete(m);
+		luaL_error(L, "item: needs a string field `pipeline` (the pipeline's name)");
+	}
+	char why[300];
+	if (ddbval_check_item(m, why, sizeof why) < 0) { /* what DynamoDB would refuse, named */
+		cJSON_Delete(m);
+		luaL_error(L, "item.%s", why);
+	}
+	return m;
+}
+
+static cJSON *call_json(lua_State *L, int svc, const char *op, cJSON *in)
+{
+	cJSON *out = NULL;
+	tp_err e = { 0 };
+	int rc = awsj_call(app_of(L)->aws, svc, op, in, &out, &e);
+	cJSON_Delete(in);
+	if (rc < 0)
+		fail_lua(L, &e);
+	return out;
+}
+
+/* ---- items ---- */
+
+static void scan(lua_State *L, const char *table, cJSON *acc)
+{
+	tp_err e = { 0 };
+	if (ddb_scan_all(app_of(L)->aws, table, NULL, acc, &e) < 0) {
+		cJSON_Delete(acc);
+		fail_lua(L, &e);
+	}
+}
+
+/* tp.ls() -> list of {pipeline, status, action, message, updated_at, item} */
+static int l_ls(lua_State *L)
+{
+	struct app *app = app_of(L);
+	cJSON *items = cJSON_CreateArray(), *states = cJSON_CreateArray(), *it, *st;
+	scan(L, app->set.config_table, items);
+	scan(L, app->set.state_table, states);
+	lua_newtable(L);
+	luaL_setmetatable(L, "tp.list");
+	int i = 0;
+	cJSON_ArrayForEach(it, items) {
+		const char *name = ddb_get_str(it, "pipeline", NULL);
+		if (!name)
+			continue;
+		char pk[300];
+		snprintf(pk, sizeof pk, "pipeline#%s", name);
+		const cJSON *state = NULL;
+		cJSON_ArrayForEach(st, states)
+			if (strcmp(ddb_get_str(st, "pk", ""), pk) == 0)
+				state = st;
+		lua_newtable(L);
+		lua_pushstring(L, name);
+		lua_setfield(L, -2, "pipeline");
+		lua_pushstring(L, ddb_get_str(state, "status", "never applied"));
+		lua_setfield(L, -2, "status");
+		if (ddb_get_str(state, "message", NULL)) {
+			lua_pushstring(L, ddb_get_str(state, "message", ""));
+			lua_setfield(L, -2, "message");
+		}
+		if (state) {
+			lua_pushinteger(L, ddb_get_long(state, "updated_at", 0));
+			lua_setfield(L, -2, "updated_at");
+		}
+		tp_err e = { 0 };
+		if (ddbval_push_item(L, it, &e) < 0)
+			fail_lua(L, &e);
+		lua_setfield(L, -2, "item");
+		lua_rawseti(L, -2, ++i);
+	}
+	cJSON_Delete(items);
+	cJSON_Delete(states);
+	return 1;
+}
+
+/* tp.get(name) -> item table, or nil when absent */
+static int l_get(lua_State *L)
+{
+	struct app *app = app_of(L);
+	const char *name = luaL_checkstring(L, 1);
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "TableName", app->set.config_table);
+	cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", name));
+	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
+	cJSON *out = call_json(L, SVC_DYNAMODB, "GetItem", in);
+	cJSON *item = cJSON_GetObjectItem(out, "Item");
+	tp_err e = { 0 };
+	int rc = item ? ddbval_push_item(L, item, &e) : (lua_pushnil(L), TP_OK);
+	cJSON_Delete(out);
+	if (rc < 0)
+		fail_lua(L, &e);
+	return 1;
+}
+
+/* tp.put(item) -> name */
+static int l_put(lua_State *L)
+{
+	struct app *app = app_of(L);
+	cJSON *item = to_item(L, 1);
+	lua_pushstring(L, ddb_get_str(item, "pipeline", ""));
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "TableName", app->set.config_table);
+	cJSON_AddItemToObject(in, "Item", item);
+	cJSON_Delete(call_json(L, SVC_DYNAMODB, "PutItem", in));
+	return 1;
+}
+
+/* tp.delete(name) -> true */
+static int l_delete(lua_State *L)
+{
+	struct app *app = app_of(L);
+	const char *name = luaL_checkstring(L, 1);
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "TableName", app->set.config_table);
+	cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", name));
+	cJSON_Delete(call_json(L, SVC_DYNAMODB, "DeleteItem", in));
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* ---- plan / apply ---- */
+
+static void push_results(lua_State *L, const struct rec_result *r, size_t n)
+{
+	lua_createtable(L, (int)n, 0);
+	luaL_setmetatable(L, "tp.list");
+	for (size_t i = 0; i < n; i++) {
+		lua_newtable(L);
+		lua_pushstring(L, r[i].name);
+		lua_setfield(L, -2, "pipeline");
+		lua_pushstring(L, r[i].rc == TP_OK ? "ok" : "error");
+		lua_setfield(L, -2, "status");
+		lua_pushstring(L, reconcile_action_name(r[i].action));
+		lua_setfield(L, -2, "action");
+		push_json(L, cJSON_Parse(r[i].changes_json ? r[i].changes_json : "[]"));
+		lua_setfield(L, -2, "changes");
+		if (r[i].rc != TP_OK) {
+			lua_pushfstring(L, "%s: %s", r[i].err.code, r[i].err.message);
+			lua_setfield(L, -2, "error");
+		}
+		lua_pushinteger(L, r[i].lambda_requests);
+		lua_setfield(L, -2, "lambda_calls");
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+}
+
+/* Names from arg idx: a string, a list of strings, or nil / "all" (*all=1). */
+static char **names_arg(lua_State *L, int idx, size_t *n, int *all)
+{
+	*n = 0;
+	*all = 0;
+	if (lua_isnoneornil(L, idx) || (lua_type(L, idx) == LUA_TSTRING &&
+					 strcmp(lua_tostring(L, idx), "all") == 0)) {
+		*all = 1;
+		return NULL;
+	}
+	if (lua_type(L, idx) == LUA_TSTRING) {
+		char **v = tp_xcalloc(2, sizeof *v);
+		v[(*n)++] = tp_xstrdup(lua_tostring(L, idx));
+		return v;
+	}
+	luaL_checktype(L, idx, LUA_TTABLE);
+	size_t len = (size_t)luaL_len(L, idx);
+	char **v = tp_xcalloc(len + 1, sizeof *v);
+	for (size_t i = 1; i <= len; i++) {
+		lua_geti(L, idx, (lua_Integer)i);
+		if (lua_type(L, -1) == LUA_TSTRING)
+			v[(*n)++] = tp_xstrdup(lua_tostring(L, -1));
+		lua_pop(L, 1);
+	}
+	return v;
+}
+
+static void free_names(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int reconcile(lua_State *L, char **names, size_t n, int all, const struct reconcile_opts *o)
+{
+	struct rec_result *res = NULL;
+	size_t nr = 0;
+	tp_err e = { 0 };
+	int rc = reconcile_run(app_of(L), names, n, all, o, &res, &nr, &e);
+	free_names(names, n);
+	if (rc < 0)
+		return fail_lua(L, &e);
+	push_results(L, res, nr);
+	reconcile_results_free(res, nr);
+	return 1;
+}
+
+/* tp.plan(names|nil) -> results; tp.apply(names|"all", {force=bool}) -> results */
+static int l_plan(lua_State *L)
+{
+	size_t n;
+	int all;
+	char **names = names_arg(L, 1, &n, &all);
+	struct reconcile_opts o = { .plan = 1, .force = 1 };
+	return reconcile(L, names, n, all, &o);
+}
+
+static int l_apply(lua_State *L)
+{
+	if (lua_isnoneornil(L, 1))
+		return luaL_error(L, "tp.apply: name pipelines or pass \"all\"");
+	size_t n;
+	int all;
+	char **names = names_arg(L, 1, &n, &all);
+	struct reconcile_opts o = { 0 };
+	if (lua_istable(L, 2)) {
+		lua_getfield(L, 2, "force");
+		o.force = lua_toboolean(L, -1);
+		lua_pop(L, 1);
+	}
+	return reconcile(L, names, n, all, &o);
+}
+
+/* tp.drift({fix=bool, max_pipelines=n}) -> the drift document */
+static int l_drift(lua_State *L)
+{
+	struct drift_opts o = { 0 };
+	if (lua_istable(L, 1)) {
+		lua_getfield(L, 1, "fix");
+		o.fix = lua_toboolean(L, -1);
+		lua_getfield(L, 1, "max_pipelines");
+		o.max_pipelines = (long)lua_tointeger(L, -1);
+		lua_pop(L, 2);
+	}
+	char *json = NULL;
+	tp_err e = { 0 };
+	if (drift_run(app_of(L), &o, &json, &e) < 0)
+		return fail_lua(L, &e);
+	cJSON *doc = cJSON_Parse(json);
+	free(json);
+	push_json(L, doc);
+	return 1;
+}
+
+/* ---- queues ---- */
+
+/* Queue URL by name; NULL when it does not exist. */
+static char *queue_url(lua_State *L, const char *name)
+{
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	cJSON_AddStringToObject(in, "QueueName", name);
+	tp_err e = { 0 };
+	int rc = awsj_call(app_of(L)->aws, SVC_SQS, "GetQueueUrl", in, &out, &e);
+	cJSON_Delete(in);
+	if (rc < 0) {
+		cJSON_Delete(out);
+		if (rc == TP_ENOTFOUND || strstr(e.code, "NonExistentQueue") || strstr(e.code, "QueueDoesNotExist"))
+			return NULL;
+		fail_lua(L, &e);
+	}
+	char *url = tp_xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(out, "QueueUrl")));
+	cJSON_Delete(out);
+	return url;
+}
+
+static cJSON *queue_attrs(lua_State *L, const char *url)
+{
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "QueueUrl", url);
+	cJSON *an = cJSON_AddArrayToObject(in, "AttributeNames");
+	cJSON_AddItemToArray(an, cJSON_CreateString("All"));
+	cJSON *out = call_json(L, SVC_SQS, "GetQueueAttributes", in);
+	cJSON *a = cJSON_DetachItemFromObject(out, "Attributes");
+	cJSON_Delete(out);
+	return a ? a : cJSON_CreateObject();
+}
+
+static long attr_long(const cJSON *a, const char *k)
+{
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(a, k));
+	return v ? atol(v) : 0;
+}
+
+static void pipeline_names(lua_State *L, int idx, struct names *nm)
+{
+	tp_err e = { 0 };
+	if (names_for(app_of(L)->set.prefix, luaL_checkstring(L, idx), nm, &e) < 0)
+		fail_lua(L, &e);
+}
+
+/* tp.depth(name) -> {visible, in_flight, delayed, dlq} */
+static int l_depth(lua_State *L)
+{
+	struct names nm;
+	pipeline_names(L, 1, &nm);
+	char *q = queue_url(L, nm.queue), *d = queue_url(L, nm.dlq);
+	if (!q) {
+		free(d);
+		return luaL_error(L, "tp.depth: queue %s does not exist", nm.queue);
+	}
+	cJSON *qa = queue_attrs(L, q), *da = d ? queue_attrs(L, d) : NULL;
+	lua_newtable(L);
+	lua_pushinteger(L, attr_long(qa, "ApproximateNumberOfMessages"));
+	lua_setfield(L, -2, "visible");
+	lua_pushinteger(L, attr_long(qa, "ApproximateNumberOfMessagesNotVisible"));
+	lua_setfield(L, -2, "in_flight");
+	lua_pushinteger(L, attr_long(qa, "ApproximateNumberOfMessagesDelayed"));
+	lua_setfield(L, -2, "delayed");
+	if (da)
+		lua_pushinteger(L, attr_long(da, "ApproximateNumberOfMessages"));
+	else
+		lua_pushboolean(L, 0);
+	lua_setfield(L, -2, "dlq");
+	cJSON_Delete(qa);
+	cJSON_Delete(da);
+	free(q);
+	free(d);
+	return 1;
+}
+
+/* Move messages by hand: receive 10, send them on, delete what was sent. */
+static long move_by_hand(lua_State *L, const char *from, const char *to)
+{
+	long moved = 0;
+	for (;;) {
+		cJSON *in = cJSON_CreateObject();
+		cJSON_AddStringToObject(in, "QueueUrl", from);
+		cJSON_AddNumberToObject(in, "MaxNumberOfMessages", MOVE_BATCH);
+		cJSON_AddNumberToObject(in, "WaitTimeSeconds", 0);
+		cJSON_AddNumberToObject(in, "VisibilityTimeout", 60);
+		cJSON *an = cJSON_AddArrayToObject(in, "MessageAttributeNames");
+		cJSON_AddItemToArray(an, cJSON_CreateString("All"));
+		cJSON *got = call_json(L, SVC_SQS, "ReceiveMessage", in);
+		cJSON *msgs = cJSON_GetObjectItem(got, "Messages"), *m;
+		if (cJSON_GetArraySize(msgs) == 0) {
+			cJSON_Delete(got);
+			return moved;
+		}
+		cJSON *send = cJSON_CreateObject(), *del = cJSON_CreateObject();
+		cJSON_AddStringToObject(send, "QueueUrl", to);
+		cJSON_AddStringToObject(del, "QueueUrl", from);
+		cJSON *se = cJSON_AddArrayToObject(send, "Entries");
+		cJSON *de = cJSON_AddArrayToObject(del, "Entries");
+		int i = 0;
+		cJSON_ArrayForEach(m, msgs) {
+			char id[16];
+			snprintf(id, sizeof id, "m%d", i++);
+			cJSON *s = cJSON_CreateObject();
+			cJSON_AddStringToObject(s, "Id", id);
+			cJSON_AddStringToObject(s, "MessageBody",
+						cJSON_GetStringValue(cJSON_GetObjectItem(m, "Body")) ?: "");
+			cJSON *ma = cJSON_GetObjectItem(m, "MessageAttributes");
+			if (ma)
+				cJSON_AddItemToObject(s, "MessageAttributes", cJSON_Duplicate(ma, 1));
+			cJSON_AddItemToArray(se, s);
+			cJSON *d = cJSON_CreateObject();
+			cJSON_AddStringToObject(d, "Id", id);
+			cJSON_AddStringToObject(d, "ReceiptHandle",
+						cJSON_GetStringValue(cJSON_GetObjectItem(m, "ReceiptHandle")) ?: "");
+			cJSON_AddItemToArray(de, d);
+		}
+		cJSON_Delete(got);
+		cJSON *sent = call_json(L, SVC_SQS, "SendMessageBatch", send);
+		/* Delete only what arrived in the queue: a failed send stays in the DLQ. */
+		cJSON *failed = cJSON_GetObjectItem(sent, "Failed"), *f;
+		cJSON_ArrayForEach(f, failed) {
+			const char *fid = cJSON_GetStringValue(cJSON_GetObjectItem(f, "Id"));
+			for (int k = cJSON_GetArraySize(de) - 1; fid && k >= 0; k--)
+				if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(de, k), "Id")),
+					   fid) == 0)
+					cJSON_DeleteItemFromArray(de, k);
+		}
+		int nf = cJSON_GetArraySize(failed);
+		cJSON_Delete(sent);
+		moved += cJSON_GetArraySize(de);
+		if (cJSON_GetArraySize(de))
+			cJSON_Delete(call_json(L, SVC_SQS, "DeleteMessageBatch", del));
+		else
+			cJSON_Delete(del);
+		if (nf)
+			return luaL_error(L, "tp.redrive: %d messages could not be sent back (moved %d)", nf,
+					  (int)moved);
+	}
+}
+
+/* tp.redrive(name) -> messages moved (StartMessageMoveTask: the count at the start) */
+static int l_redrive(lua_State *L)
+{
+	struct names nm;
+	pipeline_names(L, 1, &nm);
+	char *q = queue_url(L, nm.queue), *d = queue_url(L, nm.dlq);
+	if (!q || !d) {
+		free(q);
+		free(d);
+		return luaL_error(L, "tp.redrive: %s or %s does not exist", nm.queue, nm.dlq);
+	}
+	cJSON *qa = queue_attrs(L, q), *da = queue_attrs(L, d);
+	long waiting = attr_long(da, "ApproximateNumberOfMessages");
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	cJSON_AddStringToObject(in, "SourceArn", cJSON_GetStringValue(cJSON_GetObjectItem(da, "QueueArn")) ?: "");
+	cJSON_AddStringToObject(in, "DestinationArn", cJSON_GetStringValue(cJSON_GetObjectItem(qa, "QueueArn")) ?: "");
+	tp_err e = { 0 };
+	int rc = awsj_call(app_of(L)->aws, SVC_SQS, "StartMessageMoveTask", in, &out, &e);
+	cJSON_Delete(in);
+	cJSON_Delete(out);
+	cJSON_Delete(qa);
+	cJSON_Delete(da);
+	if (rc == TP_OK) {
+		lua_pushinteger(L, waiting);
+		lua_pushliteral(L, "move task started");
+	} else {
+		log_info("StartMessageMoveTask failed (%s); moving messages by hand", e.code);
+		lua_pushinteger(L, move_by_hand(L, d, q));
+		lua_pushliteral(L, "moved by receive/send/delete");
+	}
+	free(q);
+	free(d);
+	return 2;
+}
+
+/* ---- pause / resume ---- */
+
+static int set_enabled(lua_State *L, int enabled)
+{
+	struct app *app = app_of(L);
+	const char *name = luaL_checkstring(L, 1);
+	cJSON *in = cJSON_CreateObject(), *v = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "TableName", app->set.config_table);
+	cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", name));
+	cJSON_AddStringToObject(in, "UpdateExpression", "SET #e = :v");
+	cJSON_AddStringToObject(in, "ConditionExpression", "attribute_exists(pipeline)");
+	cJSON_AddItemToObject(cJSON_AddObjectToObject(in, "ExpressionAttributeNames"), "#e",
+			      cJSON_CreateString("enabled"));
+	ddb_put_bool(v, ":v", enabled);
+	cJSON_AddItemToObject(in, "ExpressionAttributeValues", v);
+	cJSON_Delete(call_json(L, SVC_DYNAMODB, "UpdateItem", in));
+	char **names = tp_xcalloc(2, sizeof *names);
+	names[0] = tp_xstrdup(name);
+	struct reconcile_opts o = { 0 };
+	return reconcile(L, names, 1, 0, &o);
+}
+
+static int l_pause(lua_State *L)
+{
+	return set_enabled(L, 0);
+}
+
+static int l_resume(lua_State *L)
+{
+	return set_enabled(L, 1);
+}
+
+/* ---- policy ---- */
+
+/* tp.reload_policy() -> origin, sha256 */
+static int l_reload_policy(lua_State *L)
+{
+	struct app *app = app_of(L);
+	struct policy *p = NULL;
+	tp_err e = { 0 };
+	if (policy_load(app->set.policy, NULL, &p, &e) < 0)
+		return fail_lua(L, &e);
+	policy_free(app->policy);
+	app->policy = p;
+	lua_pushstring(L, policy_origin(p));
+	lua_pushstring(L, policy_sha256(p));
+	return 2;
+}
+
+/* tp.policy(item) -> spec, or nil, "Code: reason" */
+static int l_policy(lua_State *L)
+{
+	struct app *app = app_of(L);
+	cJSON *item = to_item(L, 1);
+	char *item_json = cJSON_PrintUnformatted(item), *ctx = app_policy_ctx(app), *spec = NULL;
+	cJSON_Delete(item);
+	tp_err e = { 0 };
+	int rc = policy_pipeline(app->policy, item_json, ctx, &spec, &e);
+	free(item_json);
+	free(ctx);
+	if (rc < 0) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "%s: %s", e.code, e.message);
+		return 2;
+	}
+	push_json(L, cJSON_Parse(spec));
+	free(spec);
+	return 1;
+}
+
+/* ---- tp.aws(service, operation, params) ---- */
+
+/* JSON services: tp.aws("sqs", "ListQueues", {...}).
+ * REST-JSON (lambda): tp.aws("lambda", "GET /2015-03-31/functions/", body). */
+static int l_aws(lua_State *L)
+{
+	struct app *app = app_of(L);
+	const char *svc_name = luaL_checkstring(L, 1);
+	const char *op = luaL_checkstring(L, 2);
+	int svc = svc_by_name(svc_name);
+	if (svc < 0)
+		return luaL_error(L, "tp.aws: unknown service '%s'", svc_name);
+	const struct svc_info *si = svc_get(svc);
+	cJSON *in = lua_isnoneornil(L, 3) ? NULL : to_json(L, 3, "params");
+	char *body = in ? cJSON_PrintUnformatted(in) : NULL;
+	cJSON_Delete(in);
+	struct aws_call c = { .service = svc, .op = op };
+	char method[16] = "", *path = NULL, *query = NULL;
+	if (si->protocol == PROTO_JSON) {
+		if (!body)
+			body = tp_xstrdup("{}");
+		if (svc == SVC_TAGGING)
+			c.content_type = "application/x-amz-json-1.1";
+	} else if (si->protocol == PROTO_REST_JSON) {
+		const char *sp = strchr(op, ' ');
+		if (!sp || sp - op >= (long)sizeof method || sp[1] != '/') {
+			free(body);
+			return luaL_error(L, "tp.aws: %s is REST: operation is \"METHOD /path[?query]\"", svc_name);
+		}
+		snprintf(method, sizeof method, "%.*s", (int)(sp - op), op);
+		path = tp_xstrdup(sp + 1);
+		char *qm = strchr(path, '?');
+		if (qm) {
+			*qm = 0;
+			query = qm + 1;
+		}
+		c.method = method;
+		c.path = path;
+		c.query = query;
+		c.op = "tp.aws";
+	} else {
+		free(body);
+		return luaL_error(L, "tp.aws: %s answers in XML; use `taskpipe aws %s ...`", svc_name, svc_name);
+	}
+	c.body = body;
+	c.body_len = body ? strlen(body) : 0;
+	aws_call_one(app->aws, &c);
+	free(body);
+	free(path);
+	if (c.rc < 0) {
+		tp_err e = c.err;
+		aws_call_free(&c);
+		return fail_lua(L, &e);
+	}
+	cJSON *out = NULL;
+	tp_err e = { 0 };
+	int rc = awsj_parse(op, c.resp.data, c.resp.len, &out, &e);
+	aws_call_free(&c);
+	if (rc < 0)
+		return fail_lua(L, &e);
+	push_json(L, out);
+	return 1;
+}
+
+/* The JSON text a rollout call produced, as a Lua value (or the error). */
+static int push_rollout(lua_State *L, int rc, char *json, const tp_err *e)
+{
+	cJSON *j = json ? cJSON_Parse(json) : NULL;
+	free(json);
+	if (!j && rc < 0)
+		return fail_lua(L, e);
+	push_json(L, j);
+	return 1;
+}
+
+/* tp.rollout("s3://bucket/key[#version]") -> outcome (mode "layer" was
+ * removed: it raises, saying why);
+ * tp.rollout("status") -> every rollout; tp.rollout("resume") -> outcomes.
+ * A halted rollout returns its outcome (status "halted", failure) rather
+ * than raising, so a script can inspect it. */
+static int l_rollout(lua_State *L)
+{
+	const char *what = luaL_checkstring(L, 1);
+	struct app *app = app_of(L);
+	struct rollout_opts o = { 0 };
+	if (lua_istable(L, 2)) {
+		lua_getfield(L, 2, "mode");
+		o.mode = lua_tostring(L, -1);
+		lua_pop(L, 1);
+	}
+	tp_err e = { 0 };
+	char *json = NULL;
+	int rc;
+	if (strcmp(what, "status") == 0) {
+		rc = rollout_status(app, &json, &e);
+		return push_rollout(L, rc, json, &e);
+	}
+	if (strcmp(what, "resume") == 0) {
+		rc = rollout_resume(app, NULL, NULL, &o, &json, &e);
+		return push_rollout(L, rc, json, &e);
+	}
+	char *bucket = NULL, *key = NULL, *version = NULL;
+	if (rollout_parse_uri(what, &bucket, &key, &version, &e) < 0)
+		return fail_lua(L, &e);
+	rc = rollout_run(app, bucket, key, version, &o, &json, &e);
+	free(bucket);
+	free(key);
+	free(version);
+	return push_rollout(L, rc, json, &e);
+}
+
+int luatp_open(lua_State *L, struct app *app, tp_err *e)
+{
+	static const luaL_Reg fns[] = {
+		{ "ls", l_ls }, { "get", l_get }, { "put", l_put }, { "delete", l_delete },
+		{ "plan", l_plan }, { "apply", l_apply }, { "drift", l_drift }, { "depth", l_depth },
+		{ "redrive", l_redrive }, { "pause", l_pause }, { "resume", l_resume },
+		{ "reload_policy", l_reload_policy }, { "policy", l_policy }, { "aws", l_aws },
+		{ "rollout", l_rollout }, { NULL, NULL },
+	};
+	ddbval_open(L);
+	lua_newtable(L);
+	int t = lua_gettop(L);
+	/* The value constructors the policy also sees: null, list, set, ... */
+	lua_getfield(L, LUA_REGISTRYINDEX, "tp.lib");
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		lua_pushvalue(L, -2);
+		lua_insert(L, -2);
+		lua_settable(L, t);
+	}
+	lua_pop(L, 1);
+	lua_pushlightuserdata(L, app);
+	luaL_setfuncs(L, fns, 1);
+
+	const struct embedded_file *f = embedded_find("tp.lua");
+	if (!f)
+		return tp_errf(e, TP_EINVAL, "NoTpLua", "tp.lua is not embedded in this binary");
+	if (luaL_loadbufferx(L, f->data, f->len, "=tp.lua", "t") != LUA_OK) {
+		tp_errf(e, TP_EINVAL, "TpLuaError", "%s", lua_tostring(L, -1));
+		lua_pop(L, 2);
+		return TP_EINVAL;
+	}
+	lua_pushvalue(L, t);
+	if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+		tp_errf(e, TP_EINVAL, "TpLuaError", "%s", lua_tostring(L, -1));
+		lua_pop(L, 2);
+		return TP_EINVAL;
+	}
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+	lua_pushvalue(L, t);
+	lua_setfield(L, -2, "tp");
+	lua_pop(L, 1);
+	lua_setglobal(L, "tp");
+	return TP_OK;
+}

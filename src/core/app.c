@@ -1,0 +1,202 @@
+/* app.c: open settings, AWS client and policy together (see app.h). */
+#include "core/app.h"
+
+#include "aws/awsjson.h"
+#include "aws/budget_shared.h"
+#include "core/codestore.h"
+#include "aws/ddb.h"
+#include "base/log.h"
+#include "script/policy.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int claim(void *ctx, int cls, int k, int64_t now_us, struct budget_grant *g, int64_t *wait_us,
+		 tp_err *e)
+{
+	return bshared_claim(ctx, cls, k, now_us, g, wait_us, e);
+}
+
+/* Every taskpipe process of the account meters Lambda calls against one
+ * schedule in the state table (budget_shared.h): AWS's 15 req/s is for
+ * the account and region, whoever calls. The controller (the Lambda
+ * runtime: stream, SNS and schedule invocations) books at the rate less
+ * the reserve, so operators and other tools always find room. */
+static void open_budget(struct app *app, const struct settings *s)
+{
+	if (s->lambda_budget_local || !(s->lambda_rps > 0) || !s->state_table || !*s->state_table)
+		return;
+	const char *rt = getenv("AWS_LAMBDA_RUNTIME_API"), *get = getenv("TASKPIPE_LAMBDA_GET_RPS");
+	struct bshared_opts o = {
+		.table = s->state_table,
+		.rate = s->lambda_rps,
+		.get_rate = get && atof(get) > 0 ? atof(get) : 100,
+		.reserve = s->lambda_reserve_rps,
+		.background = rt && *rt,
+	};
+	tp_err e = { 0 };
+	if (bshared_new(&o, &app->budget, &e) < 0) {
+		log_warn("shared Lambda budget unavailable (%s: %.200s): metering this process alone",
+			 e.code, e.message);
+		return;
+	}
+	double rate[2] = { bshared_rate(app->budget, 0), bshared_rate(app->budget, 1) };
+	aws_set_budget_source(app->aws, claim, app->budget, rate);
+}
+
+int app_open(struct app *app, const struct settings *s, tp_err *e)
+{
+	memset(app, 0, sizeof *app);
+	app->set = *s;
+	app->account_concurrency = -1;
+	app->code_versioned = -1;
+	struct aws_options o = { 0 };
+	o.lambda_rps = s->lambda_rps;
+	o.max_in_flight = s->parallel;
+	int rc = aws_new(&o, &app->aws, e);
+	if (rc < 0)
+		return rc;
+	if ((rc = policy_load(s->policy, NULL, &app->policy, e)) < 0) {
+		aws_free(app->aws);
+		app->aws = NULL;
+		return rc;
+	}
+	open_budget(app, s);
+	return TP_OK;
+}
+
+void app_close(struct app *app)
+{
+	policy_free(app->policy);
+	aws_free(app->aws);
+	bshared_free(app->budget);
+	memset(app, 0, sizeof *app);
+}
+
+static void add_str(cJSON *o, const char *k, const char *v)
+{
+	if (v)
+		cJSON_AddStringToObject(o, k, v);
+}
+
+/* The account's concurrency limit changes rarely and asking costs a call
+ * from Lambda's scarce control-plane budget: keep it in the state table for
+ * an hour, so confirming unchanged pipelines makes no Lambda call at all. */
+#define ACCOUNT_TTL_S 3600
+
+static long account_concurrency(struct app *app)
+{
+	long now = (long)(tp_now_ms() / 1000), limit = -1;
+	cJSON *req = cJSON_CreateObject(), *out = NULL;
+	cJSON_AddStringToObject(req, "TableName", app->set.state_table);
+	cJSON_AddItemToObject(req, "Key", ddb_key("pk", "account#settings"));
+	if (awsj_call(app->aws, SVC_DYNAMODB, "GetItem", req, &out, NULL) == TP_OK) {
+		cJSON *item = cJSON_GetObjectItem(out, "Item");
+		long at = ddb_get_long(item, "checked_at", 0);
+		if (item && now - at < ACCOUNT_TTL_S)
+			limit = ddb_get_long(item, "concurrency", -1);
+	}
+	cJSON_Delete(req);
+	cJSON_Delete(out);
+	if (limit > 0)
+		return limit;
+
+	tp_err e = { 0 };
+	out = NULL;
+	if (awsj_rest(app->aws, SVC_LAMBDA, "GetAccountSettings", "GET", "/2016-08-19/account-settings/",
+		      NULL, NULL, &out, &e) == TP_OK) {
+		cJSON *c = cJSON_GetObjectItem(cJSON_GetObjectItem(out, "AccountLimit"), "ConcurrentExecutions");
+		limit = cJSON_IsNumber(c) ? (long)c->valuedouble : 1000;
+	} else {
+		/* The documented default; the policy still gets a number, and the
+		 * cache keeps this run's successors from asking again for an hour. */
+		log_warn("GetAccountSettings failed (%s: %.120s); assuming the default 1000 concurrent executions",
+			 e.code, e.message);
+		limit = 1000;
+	}
+	cJSON_Delete(out);
+	req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "TableName", app->set.state_table);
+	cJSON *item = cJSON_AddObjectToObject(req, "Item");
+	ddb_put_str(item, "pk", "account#settings");
+	ddb_put_long(item, "concurrency", limit);
+	ddb_put_long(item, "checked_at", now);
+	out = NULL;
+	awsj_call(app->aws, SVC_DYNAMODB, "PutItem", req, &out, NULL); /* best effort: a cache */
+	cJSON_Delete(req);
+	cJSON_Delete(out);
+	return limit;
+}
+
+/* The policy defaults code_storage to "reference" on a versioned default
+ * bucket (S3ObjectStorageMode REFERENCE needs versioning). Unknown (no
+ * bucket, no permission) counts as not versioned: COPY always works. */
+static int code_bucket_versioned(struct app *app)
+{
+	int64_t now = tp_now_ms();
+	if (!app->set.code_bucket)
+		return 0;
+	if (app->code_versioned >= 0 && now - app->code_versioned_at < 300000)
+		return app->code_versioned;
+	tp_err e = { 0 };
+	int v = codestore_bucket_versioned(app->aws, app->set.code_bucket, &e);
+	if (v < 0) {
+		log_warn("GetBucketVersioning %s failed (%s: %.120s); code_storage defaults to copy",
+			 app->set.code_bucket, e.code, e.message);
+		v = 0;
+	}
+	app->code_versioned = v;
+	app->code_versioned_at = now;
+	return v;
+}
+
+char *app_policy_ctx(struct app *app)
+{
+	if (app->account_concurrency < 0)
+		app->account_concurrency = account_concurrency(app);
+	cJSON *ctx = cJSON_CreateObject();
+	add_str(ctx, "instance", app->set.owner);
+	add_str(ctx, "region", aws_region(app->aws));
+	add_str(ctx, "prefix", app->set.prefix);
+	cJSON_AddNumberToObject(ctx, "account_concurrency", (double)app->account_concurrency);
+	cJSON_AddNumberToObject(ctx, "unreserved_min", 100);
+	cJSON *d = cJSON_AddObjectToObject(ctx, "defaults");
+	add_str(d, "code_bucket", app->set.code_bucket);
+	add_str(d, "code_key", app->set.code_key);
+	add_str(d, "role_arn", app->set.role_arn);
+	add_str(d, "consumer_layer", app->set.consumer_layer);
+	add_str(d, "consumer_layer_arm64", app->set.consumer_layer_arm64);
+	add_str(d, "state_table", app->set.state_table);
+	add_str(d, "runtime", app->set.runtime);
+	cJSON_AddBoolToObject(d, "code_bucket_versioned", code_bucket_versioned(app));
+	cJSON_AddNumberToObject(ctx, "now", (double)(tp_now_ms() / 1000));
+	char *s = cJSON_PrintUnformatted(ctx);
+	cJSON_Delete(ctx);
+	return s;
+}
+
+void app_stats_json(const struct app *app, cJSON *obj)
+{
+	const struct aws_stat *st;
+	size_t n = aws_stats(app->aws, &st);
+	cJSON *calls = cJSON_AddObjectToObject(obj, "calls");
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddNumberToObject(calls, st[i].key, (double)st[i].requests);
+	cJSON_AddNumberToObject(obj, "lambda_calls", (double)aws_stats_lambda(app->aws));
+	cJSON_AddNumberToObject(obj, "mutating_calls", (double)aws_stats_mutating(app->aws));
+	/* The shared budget's DynamoDB cost next to the Lambda calls it metered. */
+	cJSON *b = cJSON_AddObjectToObject(obj, "lambda_budget");
+	cJSON_AddStringToObject(b, "mode", app->budget ? "shared" : "local");
+	cJSON_AddNumberToObject(b, "throttled", (double)aws_stats_throttled(app->aws));
+	cJSON_AddNumberToObject(b, "retries", (double)aws_stats_lambda_retries(app->aws));
+	if (app->budget) {
+		struct bshared_stats bs;
+		bshared_stats(app->budget, &bs);
+		cJSON_AddNumberToObject(b, "rate", bshared_rate(app->budget, 0));
+		cJSON_AddNumberToObject(b, "claims", (double)bs.claims);
+		cJSON_AddNumberToObject(b, "writes", (double)bs.writes);
+		cJSON_AddNumberToObject(b, "refused", (double)bs.refused);
+		cJSON_AddNumberToObject(b, "tokens", (double)bs.tokens);
+	}
+}

@@ -1,0 +1,35 @@
+/* app.h: what a command that manages pipelines needs, opened once:
+ * settings, the AWS client, the policy and the policy context. */
+#ifndef TP_APP_H
+#define TP_APP_H
+
+#include "aws/aws.h"
+#include "core/settings.h"
+
+struct policy;
+struct cJSON;
+
+struct app {
+	struct settings set;        /* instance settings */
+	struct aws *aws;            /* signed calls, budgets, stats */
+	struct policy *policy;      /* loaded once */
+	struct bshared *budget;     /* the account-wide Lambda budget; NULL: local */
+	long account_concurrency;   /* from GetAccountSettings, -1 until asked */
+	int code_versioned;         /* default code bucket versioned: 1/0, -1 until asked */
+	int64_t code_versioned_at;  /* when asked (ms): asked again after 5 min */
+};
+
+/* Open the AWS client and load the policy. */
+int app_open(struct app *app, const struct settings *s, tp_err *e);
+void app_close(struct app *app);
+
+/* The policy's ctx as JSON text (malloc'd): instance, region, prefix,
+ * account_concurrency, unreserved_min, defaults, now. Asks Lambda's
+ * GetAccountSettings once per process, and S3 whether the default code
+ * bucket is versioned (defaults.code_bucket_versioned) at most every 5 min. */
+char *app_policy_ctx(struct app *app);
+
+/* Print per-operation request counts to stderr (text) or add them to obj. */
+void app_stats_json(const struct app *app, struct cJSON *obj);
+
+#endif

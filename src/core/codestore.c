@@ -1,0 +1,100 @@
+/* codestore.c: S3ObjectStorageMode and the facts it needs (see codestore.h). */
+#include "core/codestore.h"
+
+#include "aws/http.h"
+#include "aws/sigv4.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int codestore_reference(const cJSON *func)
+{
+	const char *m = cJSON_GetStringValue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(func, "Code"), "S3ObjectStorageMode"));
+	return m && strcmp(m, "REFERENCE") == 0;
+}
+
+const char *codestore_observed(const cJSON *cfg)
+{
+	const char *m = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "S3ObjectStorageMode"));
+	return m && *m ? m : NULL;
+}
+
+int codestore_inactive(const cJSON *cfg, char *why, size_t len)
+{
+	const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "State"));
+	const char *code = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "StateReasonCode"));
+	const char *reason = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "StateReason"));
+	/* Idle: https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html */
+	if (!st || strcmp(st, "Inactive") != 0 || (code && strcmp(code, "Idle") == 0))
+		return 0;
+	if (why)
+		snprintf(why, len, "%s: %s", code ? code : "(no code)", reason ? reason : "no reason given");
+	return 1;
+}
+
+int codestore_bucket_versioned(struct aws *aws, const char *bucket, tp_err *e)
+{
+	char *path = tp_xasprintf("/%s", bucket);
+	struct aws_call c = { .service = SVC_S3, .op = "GetBucketVersioning", .method = "GET",
+			      .path = path, .query = "versioning=" };
+	aws_call_one(aws, &c);
+	int rc = c.rc;
+	if (rc < 0)
+		*e = c.err;
+	else   /* <Status>Enabled</Status>; Suspended or none: not versioned */
+		rc = strstr(buf_str(&c.resp), "<Status>Enabled</Status>") != NULL;
+	aws_call_free(&c);
+	free(path);
+	return rc;
+}
+
+int codestore_current_version(struct aws *aws, const char *bucket, const char *key, char *out,
+			      size_t len, tp_err *e)
+{
+	size_t kl = strlen(key);
+	char *enc = tp_xmalloc(kl * 3 + 1);
+	sigv4_uri_encode(key, kl, 1, enc, kl * 3 + 1);
+	char *path = tp_xasprintf("/%s/%s", bucket, enc);
+	free(enc);
+	struct aws_call c = { .service = SVC_S3, .op = "HeadObject", .method = "HEAD", .path = path };
+	aws_call_one(aws, &c);
+	int rc = c.rc;
+	out[0] = 0;
+	if (rc == TP_OK) {
+		const char *h = buf_str(&c.resp_headers);
+		if (http_header_in(h, h + c.resp_headers.len, "x-amz-version-id", out, len) &&
+		    strcmp(out, "null") == 0)
+			out[0] = 0;
+	} else if (c.status == 404) {
+		rc = tp_errf(e, TP_ENOTFOUND, "CodeObjectGone", "code object s3://%s/%s does not exist",
+			     bucket, key);
+	} else {
+		*e = c.err;
+	}
+	aws_call_free(&c);
+	free(path);
+	return rc;
+}
+
+/* Deprecation dates from "Runtime deprecation", Lambda developer guide
+ * (https://docs.aws.amazon.com/lambda/latest/dg/runtime-support-policy.html);
+ * provided.al2 from /work/shared/AWS-NOTES.md (creates blocked 2027-02-01,
+ * updates 2027-03-03). policies/policy.lua carries the same table. */
+static const struct { const char *runtime, *date; } deprecated[] = {
+	{ "provided.al2", "2026-07-31" },
+	{ "provided", "2024-01-08" },
+	{ "go1.x", "2024-01-08" },
+	{ "python3.8", "2024-10-14" },
+	{ "nodejs16.x", "2024-06-12" },
+};
+
+const char *codestore_runtime_deprecated(const char *runtime)
+{
+	for (size_t i = 0; runtime && i < sizeof deprecated / sizeof deprecated[0]; i++)
+		if (strcmp(runtime, deprecated[i].runtime) == 0)
+			return deprecated[i].date;
+	return NULL;
+}

@@ -1,0 +1,273 @@
+/* lease.c: per-pipeline leases in the state table (see lease.h). */
+#include "core/lease.h"
+
+#include "aws/awsjson.h"
+#include "aws/ddb.h"
+#include "base/log.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static cJSON *lease_key(const char *pipeline)
+{
+	char *pk = tp_xasprintf("lease#%s", pipeline);
+	cJSON *k = ddb_key("pk", pk);
+	free(pk);
+	return k;
+}
+
+static cJSON *acquire_req(struct app *app, const char *pipeline, const char *holder, int ttl_s,
+			  int64_t now)
+{
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "TableName", app->set.state_table);
+	cJSON_AddItemToObject(in, "Key", lease_key(pipeline));
+	/* if_not_exists + 1 keeps one counter per pipeline across holders:
+	 * each grant's token is larger than every earlier one. */
+	cJSON_AddStringToObject(in, "UpdateExpression",
+				"SET holder = :h, expires_at = :exp, pipeline = :p, "
+				"fence = if_not_exists(fence, :zero) + :one");
+	/* :now is our clock minus the skew margin: a lease is taken over only
+	 * once it expired more than the margin ago (lease_takeover_ok). */
+	cJSON_AddStringToObject(in, "ConditionExpression",
+				"attribute_not_exists(pk) OR expires_at < :now OR holder = :h");
+	cJSON *v = cJSON_AddObjectToObject(in, "ExpressionAttributeValues");
+	ddb_put_str(v, ":h", holder);
+	ddb_put_str(v, ":p", pipeline);
+	ddb_put_long(v, ":exp", (long)(now + ttl_s));
+	ddb_put_long(v, ":now", (long)(now - lease_skew_s()));
+	ddb_put_long(v, ":zero", 0);
+	ddb_put_long(v, ":one", 1);
+	cJSON_AddStringToObject(in, "ReturnValues", "ALL_NEW");
+	return in;
+}
+
+static cJSON *renew_req(struct app *app, const struct lease *l, const char *holder, int64_t now)
+{
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "TableName", app->set.state_table);
+	cJSON_AddItemToObject(in, "Key", lease_key(l->pipeline));
+	cJSON_AddStringToObject(in, "UpdateExpression", "SET expires_at = :exp");
+	cJSON_AddStringToObject(in, "ConditionExpression", "holder = :h AND fence = :t");
+	cJSON *v = cJSON_AddObjectToObject(in, "ExpressionAttributeValues");
+	ddb_put_str(v, ":h", holder);
+	ddb_put_long(v, ":t", (long)l->token);
+	ddb_put_long(v, ":exp", (long)(now + l->ttl_s));
+	return in;
+}
+
+static cJSON *release_req(struct app *app, const struct lease *l, const char *holder)
+{
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "TableName", app->set.state_table);
+	cJSON_AddItemToObject(in, "Key", lease_key(l->pipeline));
+	cJSON_AddStringToObject(in, "UpdateExpression", "SET expires_at = :zero REMOVE holder");
+	cJSON_AddStringToObject(in, "ConditionExpression", "holder = :h AND fence = :t");
+	cJSON *v = cJSON_AddObjectToObject(in, "ExpressionAttributeValues");
+	ddb_put_str(v, ":h", holder);
+	ddb_put_long(v, ":t", (long)l->token);
+	ddb_put_long(v, ":zero", 0);
+	return in;
+}
+
+static int conditional_failed(const tp_err *e)
+{
+	return strcmp(e->code, "ConditionalCheckFailedException") == 0;
+}
+
+/* Fill l from a finished acquire call. */
+static void acquired(struct lease *l, int rc, const tp_err *err, const char *body, size_t len,
+		     int ttl_s, int64_t now)
+{
+	l->ttl_s = ttl_s;
+	l->granted_at = now;
+	if (rc < 0) {
+		l->err = *err;
+		if (conditional_failed(err))
+			tp_errf(&l->err, TP_ECONFLICT, "LeaseHeld",
+				"pipeline %s is being changed by another run; retry later", l->pipeline);
+		return;
+	}
+	cJSON *out = cJSON_ParseWithLength(body, len);
+	cJSON *attrs = cJSON_GetObjectItem(out, "Attributes");
+	l->held = 1;
+	l->token = ddb_get_long(attrs, "fence", 0);
+	l->expires_at = ddb_get_long(attrs, "expires_at", 0);
+	cJSON_Delete(out);
+}
+
+int lease_acquire(struct app *app, const char *pipeline, const char *holder, int ttl_s,
+		  struct lease *out, tp_err *e)
+{
+	memset(out, 0, sizeof *out);
+	out->pipeline = tp_xstrdup(pipeline);
+	struct aws_call c;
+	int64_t now = tp_now_ms() / 1000;
+	awsj_prepare(&c, SVC_DYNAMODB, "UpdateItem", acquire_req(app, pipeline, holder, ttl_s, now));
+	int rc = aws_call_one(app->aws, &c);
+	acquired(out, rc, &c.err, c.resp.data, c.resp.len, ttl_s, now);
+	aws_call_free(&c);
+	if (!out->held && e)
+		*e = out->err;
+	return out->held ? TP_OK : out->err.rc;
+}
+
+int lease_release(struct app *app, struct lease *l, const char *holder, tp_err *e)
+{
+	if (!l->held)
+		return TP_OK;
+	cJSON *res = NULL;
+	cJSON *in = release_req(app, l, holder);
+	tp_err err = { 0 };
+	int rc = awsj_call(app->aws, SVC_DYNAMODB, "UpdateItem", in, &res, &err);
+	cJSON_Delete(in);
+	cJSON_Delete(res);
+	l->held = 0;
+	if (rc < 0 && conditional_failed(&err))
+		rc = tp_errf(&err, TP_ECONFLICT, "LeaseLost", "lease on %s expired and was taken over",
+			     l->pipeline);
+	if (rc < 0 && e)
+		*e = err;
+	return rc;
+}
+
+size_t lease_acquire_many(struct app *app, char *const *pipelines, size_t n, const char *holder,
+			  int ttl_s, struct lease *out)
+{
+	struct aws_call *calls = tp_xcalloc(n ? n : 1, sizeof *calls);
+	int64_t now = tp_now_ms() / 1000;
+	for (size_t i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof out[i]);
+		out[i].pipeline = tp_xstrdup(pipelines[i]);
+		awsj_prepare(&calls[i], SVC_DYNAMODB, "UpdateItem",
+			     acquire_req(app, pipelines[i], holder, ttl_s, now));
+	}
+	aws_call_many(app->aws, calls, n);
+	size_t held = 0;
+	for (size_t i = 0; i < n; i++) {
+		acquired(&out[i], calls[i].rc, &calls[i].err, calls[i].resp.data, calls[i].resp.len,
+			 ttl_s, now);
+		held += (size_t)out[i].held;
+		aws_call_free(&calls[i]);
+	}
+	free(calls);
+	return held;
+}
+
+void lease_release_many(struct app *app, struct lease *l, size_t n, const char *holder)
+{
+	struct aws_call *calls = tp_xcalloc(n ? n : 1, sizeof *calls);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (l[i].held)
+			awsj_prepare(&calls[k++], SVC_DYNAMODB, "UpdateItem", release_req(app, &l[i], holder));
+	aws_call_many(app->aws, calls, k);
+	for (size_t i = 0; i < k; i++) {
+		/* Best effort: an unreleased lease only delays the next run until it expires. */
+		if (calls[i].rc < 0)
+			log_warn("lease release: %s: %.200s", calls[i].err.code, calls[i].err.message);
+		aws_call_free(&calls[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		l[i].held = 0;
+	free(calls);
+}
+
+size_t lease_renew_many(struct app *app, struct lease *l, size_t n, const char *holder)
+{
+	struct aws_call *calls = tp_xcalloc(n ? n : 1, sizeof *calls);
+	size_t *idx = tp_xcalloc(n ? n : 1, sizeof *idx), k = 0, renewed = 0;
+	int64_t now = tp_now_ms() / 1000;
+	for (size_t i = 0; i < n; i++)
+		if (l[i].held && lease_should_renew(l[i].granted_at, l[i].expires_at, now)) {
+			awsj_prepare(&calls[k], SVC_DYNAMODB, "UpdateItem", renew_req(app, &l[i], holder, now));
+			idx[k++] = i;
+		}
+	if (k)
+		aws_call_many(app->aws, calls, k);
+	for (size_t j = 0; j < k; j++) {
+		struct lease *x = &l[idx[j]];
+		if (calls[j].rc == TP_OK) {
+			x->granted_at = now;
+			x->expires_at = now + x->ttl_s;
+			x->renewals++;
+			renewed++;
+		} else if (conditional_failed(&calls[j].err)) {
+			x->held = 0;
+			tp_errf(&x->err, TP_ECONFLICT, "LeaseLost",
+				"lease on %s expired and was taken over before it was renewed", x->pipeline);
+		} else {
+			/* Kept: the lease still runs until expires_at; the next step retries. */
+			log_warn("lease renew %s: %s: %.200s", x->pipeline, calls[j].err.code,
+				 calls[j].err.message);
+		}
+		aws_call_free(&calls[j]);
+	}
+	free(calls);
+	free(idx);
+	return renewed;
+}
+
+static int env_int(const char *name, int fallback, int min)
+{
+	const char *v = getenv(name);
+	char *end;
+	long n = v && *v ? strtol(v, &end, 10) : fallback;
+	if (v && *v && (*end || n < min)) {
+		log_warn("%s='%s' is not an integer >= %d; using %d", name, v, min, fallback);
+		n = fallback;
+	}
+	return (int)n;
+}
+
+int lease_skew_s(void)
+{
+	return env_int("TASKPIPE_LEASE_SKEW_S", LEASE_SKEW_DEFAULT_S, 0);
+}
+
+int lease_ttl_cap_s(void)
+{
+	return env_int("TASKPIPE_LEASE_TTL_S", LEASE_TTL_DEFAULT_S, 1);
+}
+
+int lease_ttl_for(int64_t now_ms, int64_t deadline_ms, int cap_s)
+{
+	int64_t ttl = cap_s;
+	if (deadline_ms) {
+		int64_t left = (deadline_ms - now_ms) / 1000;
+		if (left < 0)
+			left = 0;
+		if (left + LEASE_MARGIN_S < ttl)
+			ttl = left + LEASE_MARGIN_S;
+	}
+	return ttl < 1 ? 1 : (int)ttl;
+}
+
+int lease_takeover_ok(int64_t expires_at, int64_t now, int skew_s)
+{
+	return expires_at < now - skew_s;
+}
+
+int lease_should_renew(int64_t granted_at, int64_t expires_at, int64_t now)
+{
+	return now >= granted_at + (expires_at - granted_at) / 2;
+}
+
+void lease_clear(struct lease *l, size_t n)
+{
+	for (size_t i = 0; l && i < n; i++) {
+		free(l[i].pipeline);
+		l[i].pipeline = NULL;
+	}
+}
+
+void lease_holder_id(const char *tag, char *out, size_t len)
+{
+	char host[128] = "host";
+	gethostname(host, sizeof host - 1);
+	host[sizeof host - 1] = 0;
+	snprintf(out, len, "%s:%ld:%s", host, (long)getpid(), tag ? tag : "");
+}

@@ -1,0 +1,719 @@
+/* reconcile.c: pipelines from config items (see reconcile.h).
+ *
+ * A run holds one record per pipeline and walks them through a fixed list
+ * of steps. Each step asks every live record for its calls (0..RC_MAX_CALLS),
+ * runs them all in one aws_call_many batch, and hands the answers back.
+ * A record that fails stops there; the others go on.
+ *
+ * This file owns the driver (the steps, the leases, the deadline, the
+ * results), reading the item and the state, the policy step and the state
+ * write. The steps themselves live in reconcile_observe.c (find the
+ * resources), reconcile_diff.c (ownership and the diff) and
+ * reconcile_apply.c (the changes and the deletions); reconcile_int.h is
+ * what they share. */
+#include "core/reconcile/reconcile_int.h"
+
+#include "aws/awsjson.h"
+#include "aws/ddb.h"
+#include "base/hash.h"
+#include "core/lease.h"
+#include "base/log.h"
+#include "script/policy.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- small helpers ---- */
+
+/* AWS answers that mean "not now": the resource is in a transition, the
+ * control plane is throttling, a queue name is in its 60 s quarantine, or
+ * another run holds the pipeline. The stream handlers (events.c) judge
+ * records by the same list. */
+static const char *const retry_codes[] = {
+	"ResourceConflictException", "ResourceInUseException", "ResourceNotReadyException",
+	"QueueDeletedRecently", "TooManyRequestsException", "ThrottlingException", "Throttling",
+	"EC2ThrottledException", "ServiceException", "LeaseHeld", "LeaseLost", "DeadlineNear",
+	"FunctionUpdateTimeout", "MappingTransitionTimeout", NULL,
+};
+
+int reconcile_retryable_code(const char *code)
+{
+	for (int i = 0; retry_codes[i]; i++)
+		if (strstr(code, retry_codes[i]))
+			return 1;
+	return 0;
+}
+
+void rc_fail(struct rec *p, const tp_err *e)
+{
+	p->failed = 1;
+	p->res->rc = e->rc ? e->rc : TP_EAWS;
+	p->res->err = *e;
+	if (reconcile_retryable_code(e->code))
+		p->res->retryable = 1;
+}
+
+void rc_retryf(struct rec *p, const char *code, const char *fmt, const char *a1, const char *a2)
+{
+	rc_failf(p, TP_ECONFLICT, code, fmt, a1, a2);
+	p->res->retryable = 1;
+}
+
+void rc_failf(struct rec *p, int rc, const char *code, const char *fmt, const char *a1,
+	      const char *a2)
+{
+	tp_err e = { 0 };
+	tp_errf(&e, rc, code, fmt, a1, a2);
+	rc_fail(p, &e);
+}
+
+int rc_not_found(const struct aws_call *c)
+{
+	return c->rc == TP_ENOTFOUND || strstr(c->err.code, "NonExistentQueue") ||
+	       strstr(c->err.code, "QueueDoesNotExist") || strstr(c->err.code, "ResourceNotFound");
+}
+
+/* ---- step 1: read item and state ---- */
+
+static int emit_read(struct run *r, struct rec *p, struct aws_call *c)
+{
+	int n = 0;
+	if (!p->item_read) {
+		cJSON *in = cJSON_CreateObject();
+		cJSON_AddStringToObject(in, "TableName", r->app->set.config_table);
+		cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", p->res->name));
+		cJSON_AddBoolToObject(in, "ConsistentRead", 1);
+		awsj_prepare(&c[n++], SVC_DYNAMODB, "GetItem", in);
+	}
+	if (!p->state_read) {
+		char pk[300];
+		snprintf(pk, sizeof pk, "pipeline#%s", p->res->name);
+		cJSON *in = cJSON_CreateObject();
+		cJSON_AddStringToObject(in, "TableName", r->app->set.state_table);
+		cJSON_AddItemToObject(in, "Key", ddb_key("pk", pk));
+		cJSON_AddBoolToObject(in, "ConsistentRead", 1);
+		awsj_prepare(&c[n++], SVC_DYNAMODB, "GetItem", in);
+	}
+	return n;
+}
+
+static void done_read(struct run *r, struct rec *p, struct aws_call *c, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (c[i].rc != TP_OK) {
+			rc_fail(p, &c[i].err);
+			return;
+		}
+		cJSON *out = awsj_result(&c[i]);
+		cJSON *item = cJSON_DetachItemFromObject(out, "Item");
+		cJSON_Delete(out);
+		if (!p->item_read) {
+			p->item = item;
+			p->item_read = 1;
+		} else {
+			p->state = item;
+			p->state_read = 1;
+		}
+	}
+}
+
+/* ---- step 2 (local): policy, hash, skip when unchanged ---- */
+
+static void run_policy(struct run *r, struct rec *p)
+{
+	tp_err e = { 0 };
+	if (names_for(r->app->set.prefix, p->res->name, &p->nm, &e) < 0) {
+		rc_fail(p, &e);
+		return;
+	}
+	const char *status = ddb_get_str(p->state, "status", "");
+	if (!p->item) {
+		p->res->action = REC_DELETE;
+		if (strcmp(status, "deleted") == 0 && !r->o->force)
+			p->done = 1;
+		return;
+	}
+	char *item = cJSON_PrintUnformatted(p->item), *spec = NULL;
+	int rc = policy_pipeline(r->app->policy, item, r->ctx_json, &spec, &e);
+	free(item);
+	if (rc < 0) {
+		rc_fail(p, &e);
+		return;
+	}
+	p->spec = cJSON_Parse(spec);
+	/* The hash covers the spec and the settings that shape resources. */
+	buf h = { 0 };
+	buf_addf(&h, "%s\n%s\n%s\n%s", spec, r->app->set.owner, r->app->set.prefix,
+		 r->app->set.role_arn ? r->app->set.role_arn : "");
+	hash_sha256_hex(h.data, h.len, p->res->hash);
+	buf_free(&h);
+	free(spec);
+	if (!p->spec) {
+		rc_failf(p, TP_EPOLICY, "PolicyError", "policy returned a spec that is not JSON%s%s", "", "");
+		return;
+	}
+	p->res->action = REC_UPDATE;
+	const char *old = ddb_get_str(p->state, "hash", "");
+	if (strcmp(status, "ok") == 0 && strcmp(old, p->res->hash) == 0 && !r->o->force) {
+		p->res->action = REC_NONE;
+		p->done = 1;
+	}
+}
+
+/* ---- the outcome, in the state table ---- */
+
+static int emit_state(struct run *r, struct rec *p, struct aws_call *c)
+{
+	/* A name that never was a pipeline leaves no trace; another holder's
+	 * pipeline is its to record. */
+	if (p->no_state || p->state_written ||
+	    (!p->spec && !p->state && !p->failed && cJSON_GetArraySize(p->changes) == 0))
+		return 0;
+	p->state_written = 1;
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "TableName", r->app->set.state_table);
+	cJSON *item = cJSON_AddObjectToObject(in, "Item");
+	char pk[300];
+	snprintf(pk, sizeof pk, "pipeline#%s", p->res->name);
+	ddb_put_str(item, "pk", pk);
+	ddb_put_str(item, "pipeline", p->res->name);
+	const char *status = p->failed ? "error" : p->spec ? "ok" : "deleted";
+	ddb_put_str(item, "status", status);
+	ddb_put_str(item, "action", reconcile_action_name(p->res->action));
+	ddb_put_long(item, "updated_at", (long)(tp_now_ms() / 1000));
+	if (p->res->hash[0])
+		ddb_put_str(item, "hash", p->res->hash);
+	if (p->failed) {
+		ddb_put_str(item, "error_code", p->res->err.code);
+		ddb_put_str(item, "message", p->res->err.message);
+		ddb_put_bool(item, "retryable", p->res->retryable);
+	}
+	/* Keep the spec that is in force: on failure, the last good one. */
+	cJSON *keep = p->failed ? p->old_spec : p->spec;
+	if (keep) {
+		char *s = cJSON_PrintUnformatted(keep);
+		ddb_put_str(item, "spec", s);
+		free(s);
+	}
+	if (p->failed && p->old_spec) {
+		/* Remember the hash of the last good spec too, so an unchanged item is retried. */
+		cJSON_DeleteItemFromObject(item, "hash");
+	}
+	if (p->lease && p->lease->held) {
+		/* Fencing: a holder whose lease expired and was taken over cannot
+		 * overwrite what the newer holder recorded. */
+		ddb_put_long(item, "lease_fence", (long)p->lease->token);
+		cJSON_AddStringToObject(in, "ConditionExpression",
+					"attribute_not_exists(lease_fence) OR lease_fence <= :fence");
+		cJSON *v = cJSON_AddObjectToObject(in, "ExpressionAttributeValues");
+		ddb_put_long(v, ":fence", (long)p->lease->token);
+	}
+	awsj_prepare(&c[0], SVC_DYNAMODB, "PutItem", in);
+	return 1;
+}
+
+/* A record that failed is finished: its outcome goes out after the step,
+ * so a run killed later still leaves it recorded. */
+static int emit_state_finished(struct run *r, struct rec *p, struct aws_call *c)
+{
+	return p->failed ? emit_state(r, p, c) : 0;
+}
+
+static void done_state(struct run *r, struct rec *p, struct aws_call *c, int n)
+{
+	if (c[0].rc != TP_OK && !p->failed) {
+		log_warn("pipeline %s: applied, but its status could not be recorded: %s", p->res->name,
+			 c[0].err.message);
+		rc_fail(p, &c[0].err);
+	}
+}
+
+/* ---- the driver ---- */
+
+enum { WHEN_OBSERVE, WHEN_APPLY, WHEN_REPEAT };
+
+struct step {
+	const char *name;
+	int when;
+	emit_fn emit;
+	done_fn done;
+};
+
+/* WHEN_REPEAT steps poll while a record waits; the state that started the
+ * wait was just read (observed, or an update's answer), so the first poll
+ * comes after a pause too. */
+static int fn_waiting(const struct rec *p)
+{
+	return p->fn_wait;
+}
+
+static int esm_waiting(const struct rec *p)
+{
+	return p->esm_wait;
+}
+
+static int any_waiting(const struct run *r, emit_fn emit)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		const struct rec *p = &r->recs[i];
+		if (!p->failed && !p->done && (emit == rc_emit_wait ? fn_waiting(p) : esm_waiting(p)))
+			return 1;
+	}
+	return 0;
+}
+
+/* The order is the point: the function and the mapping are waited for
+ * before they are changed; a lower visibility timeout follows the lower
+ * function timeout; the mapping's new limit (mapping-pre) is in force before
+ * reserved concurrency is removed (extras), and reserved concurrency before
+ * MaximumConcurrency is removed or the mapping enabled (mapping-post). */
+static const struct step steps[] = {
+	{ "find", WHEN_OBSERVE, rc_emit_find, rc_done_find },
+	{ "details", WHEN_OBSERVE, rc_emit_details, rc_done_details },
+	{ "mapping", WHEN_OBSERVE, rc_emit_mapping, rc_done_mapping },
+	{ "wait", WHEN_REPEAT, rc_emit_wait, rc_done_wait },
+	{ "mapping-wait", WHEN_REPEAT, rc_emit_esm_wait, rc_done_esm_wait },
+	{ "delete-failed", WHEN_APPLY, rc_emit_delete_failed, rc_done_delete_failed },
+	{ "dlq", WHEN_APPLY, rc_emit_dlq, rc_done_dlq },
+	{ "dlq-arn", WHEN_APPLY, rc_emit_dlq_arn, rc_done_queue_arn },
+	{ "queue", WHEN_APPLY, rc_emit_main_queue, rc_done_main_queue },
+	{ "queue-arn", WHEN_APPLY, rc_emit_queue_arn, rc_done_queue_arn },
+	{ "function", WHEN_APPLY, rc_emit_function_code, rc_done_function },
+	{ "wait", WHEN_REPEAT, rc_emit_wait, rc_done_wait },
+	{ "config", WHEN_APPLY, rc_emit_function_config, rc_done_function },
+	{ "wait", WHEN_REPEAT, rc_emit_wait, rc_done_wait },
+	{ "queue-late", WHEN_APPLY, rc_emit_queue_late, rc_done_all_ok },
+	{ "mapping-pre", WHEN_APPLY, rc_emit_mapping_pre, rc_done_mapping_pre },
+	{ "mapping-wait", WHEN_REPEAT, rc_emit_esm_wait, rc_done_esm_wait },
+	{ "extras", WHEN_APPLY, rc_emit_function_extras, rc_done_all_ok },
+	{ "mapping-post", WHEN_APPLY, rc_emit_mapping_post, rc_done_all_ok },
+	{ "delete-mapping", WHEN_APPLY, rc_emit_delete_mapping, rc_done_delete },
+	{ "delete-function", WHEN_APPLY, rc_emit_delete_function, rc_done_delete },
+	{ "delete-queue", WHEN_APPLY, rc_emit_delete_queue, rc_done_delete },
+	{ "delete-dlq", WHEN_APPLY, rc_emit_delete_dlq, rc_done_delete },
+};
+
+static int past_deadline(const struct run *r)
+{
+	const struct reconcile_opts *o = r->o;
+	return o->deadline_ms && tp_now_ms() + o->reserve_ms >= o->deadline_ms;
+}
+
+/* The deadline is near: what has not finished is left for a retry. */
+static void stop_for_deadline(struct run *r)
+{
+	size_t left = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		struct rec *p = &r->recs[i];
+		if (p->failed || p->done)
+			continue;
+		rc_failf(p, TP_ELIMIT, "DeadlineNear", "%s: stopped before finishing, the invocation deadline is near; retry%s",
+			 p->res->name, "");
+		/* Untouched: its recorded state is still true. */
+		if (p->res->mutating_requests == 0)
+			p->no_state = 1;
+		left++;
+	}
+	if (left)
+		log_warn("deadline near: %zu pipelines left unfinished for a retry", left);
+}
+
+/* Extend the leases once half-spent; a record whose lease was taken over
+ * stops (LeaseLost) and leaves its state to the new holder. */
+static void renew_leases(struct run *r)
+{
+	if (!r->leases || !r->n_leased)
+		return;
+	size_t n = lease_renew_many(r->app, r->leases, r->n_leased, r->holder);
+	if (n)
+		log_debug("leases: %zu renewed", n);
+	for (size_t i = 0; i < r->n; i++) {
+		struct rec *p = &r->recs[i];
+		if (!p->lease)
+			continue;
+		p->res->lease_renewals = p->lease->renewals;
+		if (!p->lease->held && !p->failed && !p->done && p->lease->err.rc) {
+			rc_fail(p, &p->lease->err);
+			p->no_state = 1;
+		}
+	}
+}
+
+static size_t run_step_inner(struct run *r, emit_fn emit, done_fn done, int include_failed);
+
+/* Run one step for every live record; returns how many calls were made. */
+static size_t run_step(struct run *r, emit_fn emit, done_fn done, int include_failed)
+{
+	renew_leases(r);
+	size_t n = run_step_inner(r, emit, done, include_failed);
+	if (!include_failed && n)
+		run_step_inner(r, emit_state_finished, done_state, 1);
+	return n;
+}
+
+static size_t run_step_inner(struct run *r, emit_fn emit, done_fn done, int include_failed)
+{
+	if (!include_failed && past_deadline(r)) {
+		stop_for_deadline(r);
+		return 0;
+	}
+	/* Room for the live records only: most are done (unchanged) in a big run. */
+	size_t live = 0;
+	for (size_t i = 0; i < r->n; i++)
+		live += !((r->recs[i].failed && !include_failed) || r->recs[i].done);
+	if (!live)
+		return 0;
+	struct aws_call *calls = tp_xcalloc(live * RC_MAX_CALLS, sizeof *calls);
+	int *count = tp_xcalloc(r->n + 1, sizeof *count);
+	size_t *start = tp_xcalloc(r->n + 1, sizeof *start);
+	size_t total = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		struct rec *p = &r->recs[i];
+		start[i] = total;
+		if ((p->failed && !include_failed) || p->done)
+			continue;
+		count[i] = emit(r, p, &calls[total]);
+		total += (size_t)count[i];
+	}
+	if (total)
+		aws_call_many(r->app->aws, calls, total);
+	for (size_t i = 0; i < r->n; i++) {
+		if (!count[i])
+			continue;
+		struct rec *p = &r->recs[i];
+		for (int k = 0; k < count[i]; k++) {
+			struct aws_call *c = &calls[start[i] + (size_t)k];
+			p->res->requests += c->attempts;
+			if (c->service == SVC_LAMBDA)
+				p->res->lambda_requests += c->attempts;
+			if (aws_op_is_mutating(c->op))
+				p->res->mutating_requests += c->attempts;
+		}
+		done(r, p, &calls[start[i]], count[i]);
+	}
+	for (size_t i = 0; i < total; i++)
+		aws_call_free(&calls[i]);
+	free(calls);
+	free(count);
+	free(start);
+	return total;
+}
+
+const char *reconcile_action_name(int action)
+{
+	switch (action) {
+	case REC_CREATE: return "create";
+	case REC_UPDATE: return "update";
+	case REC_DELETE: return "delete";
+	}
+	return "none";
+}
+
+static void rec_free(struct rec *p)
+{
+	cJSON_Delete(p->item);
+	cJSON_Delete(p->state);
+	cJSON_Delete(p->spec);
+	cJSON_Delete(p->old_spec);
+	cJSON_Delete(p->changes);
+	free(p->q_url);
+	free(p->dlq_url);
+	cJSON_Delete(p->q_attrs);
+	cJSON_Delete(p->dlq_attrs);
+	cJSON_Delete(p->q_tags);
+	cJSON_Delete(p->dlq_tags);
+	cJSON_Delete(p->fn);
+	cJSON_Delete(p->esm);
+}
+
+/* Lease every pipeline that is about to be observed and changed. Those
+ * another run holds fail with LeaseHeld and leave their state alone. */
+static struct lease *lease_changing(struct run *r)
+{
+	char **names = tp_xcalloc(r->n + 1, sizeof *names);
+	struct rec **whose = tp_xcalloc(r->n + 1, sizeof *whose);
+	size_t k = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		struct rec *p = &r->recs[i];
+		if (p->failed || p->done)
+			continue;
+		names[k] = p->res->name;
+		whose[k++] = p;
+	}
+	struct lease *ls = NULL;
+	if (k) {
+		ls = tp_xcalloc(k, sizeof *ls);
+		int ttl = r->o->lease_ttl_s > 0 ? r->o->lease_ttl_s :
+			  lease_ttl_for(tp_now_ms(), r->o->deadline_ms, lease_ttl_cap_s());
+		lease_acquire_many(r->app, names, k, r->holder, ttl, ls);
+		for (size_t i = 0; i < k; i++) {
+			whose[i]->lease = &ls[i];
+			if (!ls[i].held) {
+				rc_fail(whose[i], &ls[i].err);
+				whose[i]->no_state = 1;
+			}
+		}
+	}
+	r->n_leased = k;
+	r->leases = ls;
+	free(names);
+	free(whose);
+	return ls;
+}
+
+/* The item and the state may have changed between the first read and the
+ * grant: read both again for every leased record and rerun the policy, so
+ * what is applied (and recorded) is what is current. */
+static void reread_leased(struct run *r)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		struct rec *p = &r->recs[i];
+		if (!p->lease || !p->lease->held || p->failed || p->done)
+			continue;
+		cJSON_Delete(p->item);
+		cJSON_Delete(p->state);
+		p->item = p->state = NULL;
+		p->item_read = p->state_read = 0;
+		k++;
+	}
+	if (!k)
+		return;
+	run_step_inner(r, emit_read, done_read, 0);
+	for (size_t i = 0; i < r->n; i++) {
+		struct rec *p = &r->recs[i];
+		if (!p->lease || !p->lease->held || p->failed || p->done)
+			continue;
+		cJSON_Delete(p->spec);
+		cJSON_Delete(p->old_spec);
+		p->spec = p->old_spec = NULL;
+		p->res->hash[0] = 0;
+		run_policy(r, p);
+		const char *spec = ddb_get_str(p->state, "spec", NULL);
+		if (spec && !p->done)
+			p->old_spec = cJSON_Parse(spec);
+	}
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sort and drop duplicates, in place; returns the new count. */
+static size_t sort_unique(char **names, size_t n)
+{
+	qsort(names, n, sizeof *names, cmp_name);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (k && strcmp(names[k - 1], names[i]) == 0) {
+			free(names[i]);
+			continue;
+		}
+		names[k++] = names[i];
+	}
+	return k;
+}
+
+static struct rec *find_rec(struct run *r, const char *name)
+{
+	size_t lo = 0, hi = r->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(r->recs[mid].res->name, name);
+		if (c == 0)
+			return &r->recs[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+int reconcile_run(struct app *app, char *const *names, size_t n, int all,
+		  const struct reconcile_opts *o, struct rec_result **out, size_t *n_out, tp_err *e)
+{
+	*out = NULL;
+	*n_out = 0;
+	char **list = NULL;
+	size_t nl = 0;
+	cJSON *items = cJSON_CreateArray(), *states = cJSON_CreateArray();
+	if (all) {
+		/* Both scans are consistent reads: no per-pipeline read is needed after. */
+		int rc = ddb_scan_all(app->aws, app->set.config_table, NULL, items, e);
+		if (rc == TP_OK)
+			rc = ddb_scan_all(app->aws, app->set.state_table, "pipeline#", states, e);
+		if (rc < 0) {
+			cJSON_Delete(items);
+			cJSON_Delete(states);
+			return rc;
+		}
+		list = tp_xcalloc((size_t)cJSON_GetArraySize(items) + (size_t)cJSON_GetArraySize(states) + 1,
+				  sizeof *list);
+		cJSON *it;
+		cJSON_ArrayForEach(it, items) {
+			const char *name = ddb_get_str(it, "pipeline", NULL);
+			if (name)
+				list[nl++] = tp_xstrdup(name);
+		}
+		cJSON_ArrayForEach(it, states) {
+			const char *name = ddb_get_str(it, "pipeline", NULL);
+			if (name && strcmp(ddb_get_str(it, "status", ""), "deleted") != 0)
+				list[nl++] = tp_xstrdup(name);
+		}
+	} else {
+		list = tp_xcalloc(n + 1, sizeof *list);
+		for (size_t i = 0; i < n; i++)
+			list[nl++] = tp_xstrdup(names[i]);
+	}
+	nl = sort_unique(list, nl);
+
+	struct run r = { .app = app, .o = o, .n = nl };
+	/* One holder per run: two runs in one process must not share leases. */
+	static unsigned long runs;
+	if (o->holder) {
+		snprintf(r.holder, sizeof r.holder, "%s", o->holder);
+	} else {
+		char base[160];
+		lease_holder_id("run", base, sizeof base);
+		snprintf(r.holder, sizeof r.holder, "%s:%lu:%lld", base, ++runs, (long long)tp_now_ms());
+	}
+	r.recs = tp_xcalloc(nl + 1, sizeof *r.recs);
+	struct rec_result *res = tp_xcalloc(nl + 1, sizeof *res);
+	for (size_t i = 0; i < nl; i++) {
+		res[i].name = list[i];
+		r.recs[i].res = &res[i];
+		r.recs[i].changes = cJSON_CreateArray();
+	}
+	free(list);
+	if (all) {
+		cJSON *it;
+		while ((it = cJSON_DetachItemFromArray(items, 0))) {
+			struct rec *p = find_rec(&r, ddb_get_str(it, "pipeline", ""));
+			if (p && !p->item)
+				p->item = it;
+			else
+				cJSON_Delete(it);
+		}
+		while ((it = cJSON_DetachItemFromArray(states, 0))) {
+			struct rec *p = find_rec(&r, ddb_get_str(it, "pipeline", ""));
+			if (p && !p->state_read) {
+				p->state = it;
+				p->state_read = 1;
+			} else {
+				cJSON_Delete(it);
+			}
+		}
+		/* Scanned: an item missing from the scan is gone, a state missing has none. */
+		for (size_t i = 0; i < nl; i++)
+			r.recs[i].item_read = r.recs[i].state_read = 1;
+	}
+	cJSON_Delete(items);
+	cJSON_Delete(states);
+	r.ctx_json = app_policy_ctx(app);
+
+	run_step(&r, emit_read, done_read, 0);
+	for (size_t i = 0; i < nl; i++) {
+		struct rec *p = &r.recs[i];
+		if (!p->failed)
+			run_policy(&r, p);
+		/* The last applied spec matters only to pipelines that change. */
+		const char *spec = ddb_get_str(p->state, "spec", NULL);
+		if (spec && !p->done)
+			p->old_spec = cJSON_Parse(spec);
+	}
+	struct lease *leases = o->plan ? NULL : lease_changing(&r);
+	if (leases)
+		reread_leased(&r);
+
+	for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
+		const struct step *st = &steps[s];
+		if (st->when != WHEN_OBSERVE && steps[s - 1].when == WHEN_OBSERVE) {
+			/* Observation done: check ownership and diff before any change. */
+			for (size_t i = 0; i < nl; i++)
+				if (!r.recs[i].failed && !r.recs[i].done)
+					rc_check_and_diff(&r, &r.recs[i]);
+			if (o->plan)
+				break;
+		}
+		if (st->when == WHEN_REPEAT) {
+			/* Polls 0.25, 0.5, 1 s apart, then every 2 s: a
+			 * transition takes seconds on AWS, and each poll is a
+			 * Lambda control-plane call. */
+			for (int round = 0; round <= RC_WAIT_ROUNDS && any_waiting(&r, st->emit); round++) {
+				tp_sleep_ms(round < 3 ? 250 << round : 2000);
+				if (!run_step(&r, st->emit, st->done, 0))
+					break;
+			}
+		} else {
+			run_step(&r, st->emit, st->done, 0);
+		}
+	}
+
+	if (!o->plan)
+		run_step(&r, emit_state, done_state, 1);
+	if (leases) {
+		long renewals = 0;
+		for (size_t i = 0; i < r.n_leased; i++)
+			renewals += leases[i].renewals;
+		if (renewals)
+			log_info("leases: %ld renewals over %zu leases", renewals, r.n_leased);
+		lease_release_many(app, leases, r.n_leased, r.holder);
+		lease_clear(leases, r.n_leased);
+		free(leases);
+	}
+
+	for (size_t i = 0; i < nl; i++) {
+		struct rec *p = &r.recs[i];
+		res[i].changes = cJSON_GetArraySize(p->changes);
+		res[i].changes_json = cJSON_PrintUnformatted(p->changes);
+		if (res[i].action == REC_NONE && !p->failed)
+			res[i].changes = 0;
+		rec_free(p);
+	}
+	free(r.recs);
+	free(r.ctx_json);
+	cJSON_Delete(r.code_versions);
+	*out = res;
+	*n_out = nl;
+	return TP_OK;
+}
+
+cJSON *reconcile_result_json(const struct rec_result *r)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "pipeline", r->name);
+	cJSON_AddStringToObject(o, "status", r->rc == TP_OK ? "ok" : "error");
+	cJSON_AddStringToObject(o, "action", reconcile_action_name(r->action));
+	cJSON *ch = r->changes_json ? cJSON_Parse(r->changes_json) : NULL;
+	cJSON_AddItemToObject(o, "changes", ch ? ch : cJSON_CreateArray());
+	if (r->rc != TP_OK) {
+		cJSON *e = cJSON_AddObjectToObject(o, "error");
+		cJSON_AddStringToObject(e, "code", r->err.code);
+		cJSON_AddStringToObject(e, "message", r->err.message);
+		cJSON_AddBoolToObject(e, "retryable", r->retryable);
+	}
+	if (r->hash[0])
+		cJSON_AddStringToObject(o, "spec_hash", r->hash);
+	cJSON *calls = cJSON_AddObjectToObject(o, "requests");
+	cJSON_AddNumberToObject(calls, "total", (double)r->requests);
+	cJSON_AddNumberToObject(calls, "lambda", (double)r->lambda_requests);
+	cJSON_AddNumberToObject(calls, "mutating", (double)r->mutating_requests);
+	if (r->lease_renewals)
+		cJSON_AddNumberToObject(o, "lease_renewals", r->lease_renewals);
+	return o;
+}
+
+void reconcile_results_free(struct rec_result *r, size_t n)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(r[i].name);
+		free(r[i].changes_json);
+	}
+	free(r);
+}

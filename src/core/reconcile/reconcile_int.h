@@ -1,0 +1,139 @@
+/* reconcile_int.h: internal to the reconcile files (reconcile.c,
+ * reconcile_observe.c, reconcile_diff.c, reconcile_apply.c); nothing else
+ * includes it. It owns the per-pipeline record, the run, the step function
+ * types and the helpers more than one of those files needs. The public API
+ * is reconcile.h. */
+#ifndef TP_RECONCILE_INT_H
+#define TP_RECONCILE_INT_H
+
+#include "core/reconcile/reconcile.h"
+
+#include "aws/aws.h"
+#include "core/codemark.h"
+#include "core/names.h"
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+struct lease;
+
+#define RC_MAX_CALLS 4
+#define RC_WAIT_ROUNDS 120   /* function update polls, 1 s apart */
+
+struct rec {
+	struct rec_result *res;   /* where the outcome goes */
+	struct names nm;          /* resource names (names_for) */
+	cJSON *item;              /* config item (AttributeValues), NULL: gone */
+	cJSON *state;             /* last state record, NULL: none */
+	int item_read, state_read;/* item / state known (read or scanned) */
+	cJSON *spec;              /* desired spec, NULL when deleting */
+	cJSON *old_spec;          /* spec stored with the last state */
+	cJSON *changes;           /* array of change objects */
+	int failed;               /* stop further steps */
+	int no_state;             /* not ours to record (lease held elsewhere) */
+	struct lease *lease;      /* held while changing this pipeline */
+	int done;                 /* nothing more to do (unchanged) */
+	int state_written;        /* its outcome is in the state table already */
+	/* observed */
+	char *q_url, *dlq_url;
+	cJSON *q_attrs, *dlq_attrs, *q_tags, *dlq_tags;
+	cJSON *fn;                /* GetFunction answer */
+	cJSON *esm;               /* the function's event source mapping */
+	/* progress */
+	int fn_created;           /* CreateFunction ran in this reconcile */
+	int fn_recreate;          /* observed in State Failed: delete, then create */
+	int fn_wait;              /* polling for LastUpdateStatus/State */
+	int fn_waits;             /* polls so far */
+	int esm_wait;             /* polling the mapping until it leaves a transition */
+	int esm_waits;            /* polls so far */
+	int esm_post;             /* the mapping-pre update leaves a part for mapping-post */
+	int vis_late;             /* lower VisibilityTimeout after the function's Timeout */
+	int dlq_kept;             /* deleting: the non-empty DLQ stays */
+	char code_marker[CODEMARK_MAX + 1]; /* Description recording the code object */
+};
+
+struct run {
+	struct app *app;
+	const struct reconcile_opts *o;
+	struct rec *recs;         /* one per pipeline, sorted by name */
+	size_t n;
+	char *ctx_json;           /* policy context (app_policy_ctx) */
+	size_t n_leased;          /* leases asked for (see lease_changing) */
+	struct lease *leases;     /* those leases (renewed between steps) */
+	char holder[200];         /* lease holder id of this run */
+	struct cJSON *code_versions; /* "bucket/key" -> current version (REFERENCE code), per run */
+};
+
+/* A step: emit fills c[0..RC_MAX_CALLS) with this record's calls and
+ * returns how many; done gets them back answered, in the same order. */
+typedef int (*emit_fn)(struct run *r, struct rec *p, struct aws_call *c);
+typedef void (*done_fn)(struct run *r, struct rec *p, struct aws_call *c, int n);
+
+/* reconcile.c: the outcome of a record */
+void rc_fail(struct rec *p, const tp_err *e);
+void rc_failf(struct rec *p, int rc, const char *code, const char *fmt, const char *a1,
+	      const char *a2);
+/* A failure the next run clears by itself (a transition, a throttle, a
+ * recently deleted queue name): not recorded as ok, reported retryable. */
+void rc_retryf(struct rec *p, const char *code, const char *fmt, const char *a1, const char *a2);
+int rc_not_found(const struct aws_call *c);
+
+/* reconcile_observe.c: addressing the resources, and the observe steps */
+/* The queue's QueueArn attribute (observed or read after CreateQueue); NULL: unknown. */
+const char *rc_queue_arn(const struct rec *p, int dlq);
+char *rc_fn_path(const struct rec *p, const char *suffix);
+/* Both consume in, as awsj_prepare does; prep_lambda frees path_owned too. */
+void rc_prep_sqs(struct aws_call *c, const char *op, const char *url, cJSON *in);
+void rc_prep_lambda(struct aws_call *c, const char *op, const char *method, char *path_owned,
+		    const char *query, cJSON *in);
+int rc_emit_find(struct run *r, struct rec *p, struct aws_call *c);
+void rc_done_find(struct run *r, struct rec *p, struct aws_call *c, int n);
+int rc_emit_details(struct run *r, struct rec *p, struct aws_call *c);
+void rc_done_details(struct run *r, struct rec *p, struct aws_call *c, int n);
+int rc_emit_mapping(struct run *r, struct rec *p, struct aws_call *c);
+void rc_done_mapping(struct run *r, struct rec *p, struct aws_call *c, int n);
+int rc_emit_dlq_arn(struct run *r, struct rec *p, struct aws_call *c);
+int rc_emit_queue_arn(struct run *r, struct rec *p, struct aws_call *c);
+void rc_done_queue_arn(struct run *r, struct rec *p, struct aws_call *c, int n);
+int rc_esm_transitional(const cJSON *esm);
+int rc_emit_esm_wait(struct run *r, struct rec *p, struct aws_call *c);
+void rc_done_esm_wait(struct run *r, struct rec *p, struct aws_call *c, int n);
+
+/* reconcile_diff.c: the desired state, the change list and the diff */
+extern const char *const rc_queue_fields[];   /* SQS attributes taskpipe sets; NULL-terminated */
+void rc_change(struct rec *p, const char *resource, const char *field, const cJSON *from,
+	       const cJSON *to);
+void rc_change_action(struct rec *p, const char *resource, const char *action);
+cJSON *rc_spec_part(const struct rec *p, const char *name);
+cJSON *rc_desired_tags(struct run *r, const struct rec *p);
+cJSON *rc_desired_config(struct run *r, struct rec *p);
+long rc_scaling_max(const cJSON *m);
+cJSON *rc_mapping_update(struct rec *p, int record);
+int rc_fn_busy(const cJSON *fn);
+void rc_check_and_diff(struct run *r, struct rec *p);
+
+/* reconcile_apply.c: the mutation and deletion steps */
+int rc_emit_dlq(struct run *r, struct rec *p, struct aws_call *c);
+void rc_done_dlq(struct run *r, struct rec *p, struct aws_call *c, int n);
+int rc_emit_main_queue(struct run *r, struct rec *p, struct aws_call *c);
+void rc_done_main_queue(struct run *r, struct rec *p, struct aws_call *c, int n);
+int rc_emit_delete_failed(struct run *r, struct rec *p, struct aws_call *c);
+void rc_done_delete_failed(struct run *r, struct rec *p, struct aws_call *c, int n);
+int rc_emit_function_code(struct run *r, struct rec *p, struct aws_call *c);
+void rc_done_function(struct run *r, struct rec *p, struct aws_call *c, int n);
+int rc_emit_wait(struct run *r, struct rec *p, struct aws_call *c);
+void rc_done_wait(struct run *r, struct rec *p, struct aws_call *c, int n);
+int rc_emit_function_config(struct run *r, struct rec *p, struct aws_call *c);
+int rc_emit_function_extras(struct run *r, struct rec *p, struct aws_call *c);
+void rc_done_all_ok(struct run *r, struct rec *p, struct aws_call *c, int n);
+int rc_emit_queue_late(struct run *r, struct rec *p, struct aws_call *c);
+int rc_emit_mapping_pre(struct run *r, struct rec *p, struct aws_call *c);
+void rc_done_mapping_pre(struct run *r, struct rec *p, struct aws_call *c, int n);
+int rc_emit_mapping_post(struct run *r, struct rec *p, struct aws_call *c);
+int rc_emit_delete_mapping(struct run *r, struct rec *p, struct aws_call *c);
+void rc_done_delete(struct run *r, struct rec *p, struct aws_call *c, int n);
+int rc_emit_delete_function(struct run *r, struct rec *p, struct aws_call *c);
+int rc_emit_delete_queue(struct run *r, struct rec *p, struct aws_call *c);
+int rc_emit_delete_dlq(struct run *r, struct rec *p, struct aws_call *c);
+
+#endif

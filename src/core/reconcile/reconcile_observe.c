@@ -1,0 +1,245 @@
+/* reconcile_observe.c: what a pipeline's resources look like now (see
+ * reconcile.h): the queue, the dead-letter queue, the function, their
+ * attributes and tags, and the event source mapping (steps find, details,
+ * mapping). Also how the reconcile files address those resources: queue
+ * ARNs, function paths and the SQS / Lambda call builders. */
+#include "core/reconcile/reconcile_int.h"
+
+#include "aws/awsjson.h"
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- addressing ---- */
+
+/* Queue ARNs come from the queue's QueueArn attribute, never built from
+ * its URL: the URL does not carry the partition (aws-cn, aws-iso, ...).
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_GetQueueAttributes.html */
+const char *rc_queue_arn(const struct rec *p, int dlq)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(dlq ? p->dlq_attrs : p->q_attrs, "QueueArn"));
+}
+
+char *rc_fn_path(const struct rec *p, const char *suffix)
+{
+	return tp_xasprintf("/2015-03-31/functions/%s%s", p->nm.function, suffix);
+}
+
+void rc_prep_sqs(struct aws_call *c, const char *op, const char *url, cJSON *in)
+{
+	if (!in)
+		in = cJSON_CreateObject();
+	if (url)
+		cJSON_AddStringToObject(in, "QueueUrl", url);
+	awsj_prepare(c, SVC_SQS, op, in);
+}
+
+void rc_prep_lambda(struct aws_call *c, const char *op, const char *method, char *path_owned,
+		    const char *query, cJSON *in)
+{
+	awsj_prepare_rest(c, SVC_LAMBDA, op, method, path_owned, query, in);
+	free(path_owned);
+}
+
+/* ---- step 3: find the resources ---- */
+
+int rc_emit_find(struct run *r, struct rec *p, struct aws_call *c)
+{
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "QueueName", p->nm.queue);
+	rc_prep_sqs(&c[0], "GetQueueUrl", NULL, in);
+	in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "QueueName", p->nm.dlq);
+	rc_prep_sqs(&c[1], "GetQueueUrl", NULL, in);
+	rc_prep_lambda(&c[2], "GetFunction", "GET", rc_fn_path(p, ""), NULL, NULL);
+	return 3;
+}
+
+void rc_done_find(struct run *r, struct rec *p, struct aws_call *c, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (c[i].rc != TP_OK) {
+			if (rc_not_found(&c[i]))
+				continue;
+			rc_fail(p, &c[i].err);
+			return;
+		}
+		cJSON *out = awsj_result(&c[i]);
+		if (i < 2) {
+			const char *url = cJSON_GetStringValue(cJSON_GetObjectItem(out, "QueueUrl"));
+			if (url)
+				*(i == 0 ? &p->q_url : &p->dlq_url) = tp_xstrdup(url);
+			cJSON_Delete(out);
+		} else {
+			p->fn = out;
+		}
+	}
+}
+
+/* ---- step 4: their attributes, tags and the mapping ---- */
+
+int rc_emit_details(struct run *r, struct rec *p, struct aws_call *c)
+{
+	int n = 0;
+	const char *urls[2] = { p->q_url, p->dlq_url };
+	for (int i = 0; i < 2; i++) {
+		if (!urls[i])
+			continue;
+		cJSON *in = cJSON_CreateObject();
+		cJSON *names = cJSON_AddArrayToObject(in, "AttributeNames");
+		cJSON_AddItemToArray(names, cJSON_CreateString("All"));
+		rc_prep_sqs(&c[n], "GetQueueAttributes", urls[i], in);
+		c[n++].user = (void *)(intptr_t)(i * 2);
+		rc_prep_sqs(&c[n], "ListQueueTags", urls[i], NULL);
+		c[n++].user = (void *)(intptr_t)(i * 2 + 1);
+	}
+	return n;
+}
+
+void rc_done_details(struct run *r, struct rec *p, struct aws_call *c, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (c[i].rc != TP_OK) {
+			rc_fail(p, &c[i].err);
+			return;
+		}
+		cJSON *out = awsj_result(&c[i]);
+		int which = (int)(intptr_t)c[i].user;
+		cJSON *part = cJSON_DetachItemFromObject(out, which % 2 ? "Tags" : "Attributes");
+		if (!part)
+			part = cJSON_CreateObject();
+		cJSON **slot[] = { &p->q_attrs, &p->q_tags, &p->dlq_attrs, &p->dlq_tags };
+		*slot[which] = part;
+		cJSON_Delete(out);
+	}
+}
+
+int rc_emit_mapping(struct run *r, struct rec *p, struct aws_call *c)
+{
+	if (!p->fn)
+		return 0;
+	char q[200];
+	snprintf(q, sizeof q, "FunctionName=%s", p->nm.function);
+	rc_prep_lambda(&c[0], "ListEventSourceMappings", "GET",
+		       tp_xstrdup("/2015-03-31/event-source-mappings/"), q, NULL);
+	return 1;
+}
+
+void rc_done_mapping(struct run *r, struct rec *p, struct aws_call *c, int n)
+{
+	if (c[0].rc != TP_OK) {
+		rc_fail(p, &c[0].err);
+		return;
+	}
+	cJSON *out = awsj_result(&c[0]);
+	cJSON *list = cJSON_GetObjectItem(out, "EventSourceMappings");
+	cJSON *m;
+	const char *arn = rc_queue_arn(p, 0);
+	cJSON_ArrayForEach(m, list) {
+		/* Ours is the one reading this pipeline's queue. */
+		const char *src = cJSON_GetStringValue(cJSON_GetObjectItem(m, "EventSourceArn"));
+		if (src && arn && strcmp(arn, src) != 0)
+			continue;
+		p->esm = cJSON_Duplicate(m, 1);
+		break;
+	}
+	cJSON_Delete(out);
+}
+
+/* ---- a created queue's ARN (steps dlq-arn, queue-arn) ---- */
+
+static int emit_arn(struct rec *p, struct aws_call *c, int dlq)
+{
+	const char *url = dlq ? p->dlq_url : p->q_url;
+	if (!p->spec || !url || rc_queue_arn(p, dlq))
+		return 0;
+	cJSON *in = cJSON_CreateObject();
+	cJSON *names = cJSON_AddArrayToObject(in, "AttributeNames");
+	cJSON_AddItemToArray(names, cJSON_CreateString("QueueArn"));
+	rc_prep_sqs(&c[0], "GetQueueAttributes", url, in);
+	c[0].user = (void *)(intptr_t)dlq;
+	return 1;
+}
+
+int rc_emit_dlq_arn(struct run *r, struct rec *p, struct aws_call *c)
+{
+	return emit_arn(p, c, 1);
+}
+
+int rc_emit_queue_arn(struct run *r, struct rec *p, struct aws_call *c)
+{
+	return emit_arn(p, c, 0);
+}
+
+void rc_done_queue_arn(struct run *r, struct rec *p, struct aws_call *c, int n)
+{
+	if (c[0].rc != TP_OK) {
+		rc_fail(p, &c[0].err);
+		return;
+	}
+	cJSON *out = awsj_result(&c[0]);
+	const char *arn = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "Attributes"),
+								   "QueueArn"));
+	cJSON **attrs = c[0].user ? &p->dlq_attrs : &p->q_attrs;
+	if (!arn) {
+		rc_failf(p, TP_EAWS, "NoQueueArn", "queue %s: GetQueueAttributes returned no QueueArn%s",
+			 c[0].user ? p->nm.dlq : p->nm.queue, "");
+	} else {
+		if (!*attrs)
+			*attrs = cJSON_CreateObject();
+		cJSON_DeleteItemFromObject(*attrs, "QueueArn");
+		cJSON_AddStringToObject(*attrs, "QueueArn", arn);
+	}
+	cJSON_Delete(out);
+}
+
+/* ---- waiting for a mapping in a transition (step mapping-wait) ---- */
+
+/* Update and delete are refused (ResourceInUseException) while a mapping
+ * is Creating, Updating, Enabling, Disabling or Deleting.
+ * https://docs.aws.amazon.com/lambda/latest/api/API_UpdateEventSourceMapping.html */
+int rc_esm_transitional(const cJSON *esm)
+{
+	static const char *const busy[] = { "Creating", "Updating", "Enabling", "Disabling", "Deleting", NULL };
+	const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(esm, "State"));
+	for (int i = 0; st && busy[i]; i++)
+		if (strcmp(st, busy[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int rc_emit_esm_wait(struct run *r, struct rec *p, struct aws_call *c)
+{
+	if (!p->esm_wait || !p->esm)
+		return 0;
+	if (++p->esm_waits > RC_WAIT_ROUNDS) {
+		rc_retryf(p, "MappingTransitionTimeout", "event source mapping of %s still in a transition after %s polls; retry later",
+			  p->nm.function, "120");
+		return 0;
+	}
+	const char *uuid = cJSON_GetStringValue(cJSON_GetObjectItem(p->esm, "UUID"));
+	rc_prep_lambda(&c[0], "GetEventSourceMapping", "GET",
+		       tp_xasprintf("/2015-03-31/event-source-mappings/%s", uuid ? uuid : ""), NULL, NULL);
+	return 1;
+}
+
+void rc_done_esm_wait(struct run *r, struct rec *p, struct aws_call *c, int n)
+{
+	if (c[0].rc != TP_OK) {
+		if (rc_not_found(&c[0])) {
+			/* It was Deleting and is gone now: a new one gets created. */
+			cJSON_Delete(p->esm);
+			p->esm = NULL;
+			p->esm_wait = 0;
+			return;
+		}
+		rc_fail(p, &c[0].err);
+		return;
+	}
+	cJSON_Delete(p->esm);
+	p->esm = awsj_result(&c[0]);
+	p->esm_wait = rc_esm_transitional(p->esm);
+}

@@ -1,0 +1,950 @@
+/* consume.c: the consumer layer's Runtime API proxy (see consume.h).
+ *
+ * Lambda talks to the runtime over the Runtime API at $AWS_LAMBDA_RUNTIME_API
+ * ("Using the Lambda runtime API for custom runtimes", runtimes-api.html):
+ * GET /2018-06-01/runtime/invocation/next blocks until an event comes and
+ * answers with Lambda-Runtime-Aws-Request-Id, -Deadline-Ms, -Trace-Id, ...;
+ * the runtime then POSTs .../invocation/{id}/response or /error, or
+ * /runtime/init/error when it cannot start. A proxy between the two is the
+ * pattern of AWS's "runtime API proxy" extension samples: start the runtime
+ * with AWS_LAMBDA_RUNTIME_API pointing at ourselves and forward.
+ *
+ * One process (the user's runtime) talks to us, one request at a time: the
+ * server is a poll loop over a few plain sockets, each request handled to
+ * completion (the upstream calls block). Pacing happens in /next: the event
+ * is held until this instance's token bucket allows its records, so the wait
+ * is inside the invocation, which stays in flight and keeps counting toward
+ * the mapping's MaximumConcurrency: no other instance can start meanwhile,
+ * and the aggregate stays at the rate. With TASKPIPE_RATE_TABLE the batch
+ * is booked on the pipeline's one schedule in the state table instead
+ * (shared_claim), which holds rate * W + one batch across all instances;
+ * the per-instance bucket is then only the fallback when DynamoDB fails. */
+#include "runtime/consume.h"
+
+#include "aws/aws.h"
+#include "aws/awsjson.h"
+#include "aws/budget_shared.h"
+#include "aws/http.h"
+#include "base/log.h"
+#include "runtime/pace.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CONNS 8
+#define MAX_REQUEST (7u << 20)       /* 6 MB response payload + headers */
+#define DEFAULT_RESERVE_MS 2000
+#define MAX_VISIBILITY_S 43200       /* SQS ChangeMessageVisibility: 12 hours at most */
+#define CMV_TIMEOUT_MS 3000
+#define SHARED_MAX_HORIZON_US 900000000LL   /* Lambda's 15 minute timeout */
+#define FALLBACK_LOG_EVERY_MS 60000
+
+static const char usage[] =
+	"usage: taskpipe consume [--] [CMD ARGS...]\n"
+	"\n"
+	"Runtime API proxy for a Lambda consumer (the taskpipe consumer layer).\n"
+	"Starts CMD (default \"$LAMBDA_TASK_ROOT/$_HANDLER\") with AWS_LAMBDA_RUNTIME_API\n"
+	"pointing at this proxy and forwards its calls to the real Runtime API.\n"
+	"\n"
+	"environment:\n"
+	"  TASKPIPE_RATE                 the pipeline's rate, tasks/s (unset: pass-through)\n"
+	"  TASKPIPE_CONCURRENCY          instances sharing it (default 1)\n"
+	"  TASKPIPE_RATE_TABLE           state table: every instance books on one shared schedule\n"
+	"                                (item rate#$AWS_LAMBDA_FUNCTION_NAME); unset: per-instance share\n"
+	"  TASKPIPE_DEADLINE_RESERVE_MS  time kept for the handler before the deadline (default 2000)\n";
+
+struct conn {
+	int fd;
+	buf in;
+	int sent_continue;
+};
+
+struct request {
+	char method[8];
+	char path[512];
+	const char *body;
+	size_t body_len;
+	buf headers_fwd;      /* "Name: value\n" lines to forward upstream */
+	int close;            /* Connection: close */
+	size_t consumed;      /* bytes of conn->in this request used */
+	buf chunked;          /* decoded body of a chunked request */
+};
+
+struct proxy {
+	char upstream[300];       /* http://HOST:PORT */
+	struct http_client *http;
+	int pacing;
+	struct pace pace;
+	struct bshared *shared;   /* TASKPIPE_RATE_TABLE: the shared schedule */
+	int64_t fallback_logged_ms;
+	int64_t reserve_ms;
+	pid_t child;
+	int child_asked_next;     /* the runtime finished its init */
+	char cur_id[128];         /* the invocation the runtime holds; "" none */
+	cJSON *cur_event;         /* its event (SQS records, for backpressure) */
+	struct aws *aws;          /* SQS, made on first use */
+	char aws_region[32];
+	int exit_code;            /* -1 while running */
+};
+
+static volatile sig_atomic_t child_pid_for_signal;
+
+static void forward_signal(int sig)
+{
+	if (child_pid_for_signal > 0)
+		kill((pid_t)child_pid_for_signal, sig);
+}
+
+/* ---- pure helpers (unit-tested) ---- */
+
+int consume_count_records(const cJSON *event)
+{
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(event, "Records");
+	int n = cJSON_IsArray(r) ? cJSON_GetArraySize(r) : 0;
+	return n > 0 ? n : 1;
+}
+
+int consume_queue_url(const char *arn, char *url, size_t url_len, char *region, size_t region_len)
+{
+	/* arn:aws:sqs:us-east-1:123456789012:name (partition may be aws-cn, ...) */
+	char part[6][128];
+	const char *p = arn ? arn : "";
+	for (int i = 0; i < 6; i++) {
+		const char *colon = i < 5 ? strchr(p, ':') : p + strlen(p);
+		if (!colon || colon - p >= (long)sizeof part[i] || (i >= 3 && colon == p))
+			return TP_EINVAL;
+		memcpy(part[i], p, colon - p);
+		part[i][colon - p] = 0;
+		p = colon + (i < 5);
+	}
+	if (strcmp(part[0], "arn") != 0 || strcmp(part[2], "sqs") != 0)
+		return TP_EINVAL;
+	const char *suffix = strcmp(part[1], "aws-cn") == 0 ? "amazonaws.com.cn" : "amazonaws.com";
+	snprintf(url, url_len, "https://sqs.%s.%s/%s/%s", part[3], suffix, part[4], part[5]);
+	snprintf(region, region_len, "%s", part[3]);
+	return TP_OK;
+}
+
+char *consume_all_failures(const cJSON *event)
+{
+	cJSON *o = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(o, "batchItemFailures");
+	const cJSON *rec;
+	cJSON_ArrayForEach(rec, cJSON_GetObjectItemCaseSensitive(event, "Records")) {
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "messageId");
+		if (cJSON_IsString(id)) {
+			cJSON *f = cJSON_CreateObject();
+			cJSON_AddStringToObject(f, "itemIdentifier", id->valuestring);
+			cJSON_AddItemToArray(list, f);
+		}
+	}
+	char *s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+/* ---- the child's side: a minimal HTTP/1.1 server ---- */
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return TP_EIO;
+		p += w;
+		n -= (size_t)w;
+	}
+	return TP_OK;
+}
+
+static const char *reason(long status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 202: return "Accepted";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 411: return "Length Required";
+	case 413: return "Payload Too Large";
+	default: return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+	}
+}
+
+/* headers: "Name: value\r\n" lines (may be NULL). */
+static int reply(struct conn *c, long status, const char *headers, const char *body, size_t len)
+{
+	buf out = { 0 };
+	buf_addf(&out, "HTTP/1.1 %ld %s\r\nContent-Length: %zu\r\n%s\r\n", status, reason(status), len,
+		 headers ? headers : "");
+	buf_add(&out, body ? body : "", len);
+	int rc = write_all(c->fd, out.data, out.len);
+	buf_free(&out);
+	return rc;
+}
+
+/* Content-Type and the Runtime API's own headers (Lambda-Runtime-* such as
+ * the error type and X-Ray error cause, Lambda-Extension-*) of the block
+ * [h, end), each as "Name: value" + eol into out: everything else is
+ * hop-by-hop or curl's. Both directions forward the same set. */
+static void runtime_headers(const char *h, const char *end, const char *eol_text, buf *out)
+{
+	for (const char *line = h; line < end;) {
+		const char *eol = memchr(line, '\n', (size_t)(end - line));
+		if (!eol)
+			eol = end;
+		size_t len = (size_t)(eol - line);
+		if (len && line[len - 1] == '\r')
+			len--;
+		if (len && (strncasecmp(line, "Lambda-Runtime-", 15) == 0 || strncasecmp(line, "Lambda-Extension-", 17) == 0 ||
+			    strncasecmp(line, "Content-Type:", 13) == 0))
+			buf_addf(out, "%.*s%s", (int)len, line, eol_text);
+		line = eol + 1;
+	}
+}
+
+/* Decode a chunked body from p (n bytes available) into out: returns the
+ * bytes consumed, 0 when incomplete, -1 when malformed. */
+static long dechunk(const char *p, size_t n, buf *out)
+{
+	size_t i = 0;
+	buf_reset(out);
+	for (;;) {
+		const char *eol = memchr(p + i, '\n', n - i);
+		if (!eol)
+			return 0;
+		char *end;
+		unsigned long size = strtoul(p + i, &end, 16);
+		if (end == p + i)
+			return -1;
+		i = (size_t)(eol - p) + 1;
+		if (size == 0) {   /* last chunk; skip trailers up to the blank line */
+			for (;;) {
+				const char *e2 = memchr(p + i, '\n', n - i);
+				if (!e2)
+					return 0;
+				size_t len = (size_t)(e2 - (p + i));
+				i = (size_t)(e2 - p) + 1;
+				if (len == 0 || (len == 1 && e2[-1] == '\r'))
+					return (long)i;
+			}
+		}
+		if (size > MAX_REQUEST || n - i < size + 2)
+			return size > MAX_REQUEST ? -1 : 0;
+		buf_add(out, p + i, size);
+		i += size + 2;     /* data + CRLF */
+	}
+}
+
+/* Parse one request from c->in: 1 complete, 0 need more, < 0 bad (answered). */
+static int parse_request(struct conn *c, struct request *r)
+{
+	char *data = c->in.data;
+	if (!data)
+		return 0;
+	char *hend = strstr(data, "\r\n\r\n");
+	if (!hend)
+		return c->in.len > 65536 ? (reply(c, 413, NULL, "", 0), -1) : 0;
+	char *line_end = strstr(data, "\r\n");
+	if (sscanf(data, "%7s %511s", r->method, r->path) != 2) {
+		reply(c, 400, NULL, "", 0);
+		return -1;
+	}
+	const char *h = line_end + 2, *he = hend + 2;
+	char v[128];
+	size_t body_at = (size_t)(hend + 4 - data), need = 0;
+	int chunked = http_header_in(h, he, "Transfer-Encoding", v, sizeof v) && strstr(v, "chunked");
+	if (http_header_in(h, he, "Content-Length", v, sizeof v))
+		need = strtoul(v, NULL, 10);
+	if (need > MAX_REQUEST) {
+		reply(c, 413, NULL, "", 0);
+		return -1;
+	}
+	int complete;
+	if (chunked) {
+		/* A whole chunked body ends with an empty line: skip decoding
+		 * (from the start again) until the bytes so far could be one. */
+		size_t have = c->in.len - body_at;
+		long used = have >= 5 && memcmp(data + c->in.len - 4, "\r\n\r\n", 4) == 0
+				    ? dechunk(data + body_at, have, &r->chunked) : 0;
+		if (used < 0) {
+			reply(c, 400, NULL, "", 0);
+			return -1;
+		}
+		complete = used > 0;
+		r->body = r->chunked.data ? r->chunked.data : "";
+		r->body_len = r->chunked.len;
+		r->consumed = body_at + (size_t)used;
+	} else {
+		complete = c->in.len - body_at >= need;
+		r->body = data + body_at;
+		r->body_len = need;
+		r->consumed = body_at + need;
+	}
+	if (!complete) {
+		/* A client that asked to wait sends the body after our 100. */
+		if (http_header_in(h, he, "Expect", v, sizeof v) && tp_strcaseeq(v, "100-continue") &&
+		    !c->sent_continue) {
+			write_all(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+			c->sent_continue = 1;
+		}
+		return 0;
+	}
+	r->close = http_header_in(h, he, "Connection", v, sizeof v) && tp_strcaseeq(v, "close");
+	runtime_headers(h, he, "\n", &r->headers_fwd);
+	return 1;
+}
+
+/* ---- the upstream side ---- */
+
+/* One call to the real Runtime API. hdr_lines: "Name: value\n" lines. */
+static int upstream(struct proxy *px, const char *method, const char *path, const char *hdr_lines,
+		    const char *body, size_t len, long timeout_ms, struct http_response *resp)
+{
+	char url[900];
+	snprintf(url, sizeof url, "%s%s", px->upstream, path);
+	const char *hv[16];
+	char *copy = tp_xstrdup(hdr_lines ? hdr_lines : ""), *save = NULL;
+	size_t n = 0;
+	for (char *t = strtok_r(copy, "\n", &save); t && n < 16; t = strtok_r(NULL, "\n", &save))
+		hv[n++] = t;
+	struct http_request req = { .method = method, .url = url, .headers = hv, .n_headers = n,
+				    .body = body, .body_len = len, .timeout_ms = timeout_ms,
+				    .max_response_bytes = MAX_REQUEST };
+	int rc = http_do(px->http, &req, resp);
+	free(copy);
+	if (rc != TP_OK)
+		log_error("consume: runtime API %s %s: %s", method, path, resp->error);
+	return rc;
+}
+
+/* The upstream answer's Content-Type and Lambda-Runtime-* headers, as
+ * "Name: value\r\n" lines for the child. */
+static void answer_headers(const struct http_response *resp, buf *out)
+{
+	const char *h = buf_str(&resp->headers);
+	runtime_headers(h, h + resp->headers.len, "\r\n", out);
+}
+
+static int relay(struct conn *c, struct http_response *resp)
+{
+	if (resp->rc != TP_OK) {
+		const char *msg = "{\"errorType\":\"Runtime.ProxyError\",\"errorMessage\":\"runtime API unreachable\"}";
+		return reply(c, 502, "Content-Type: application/json\r\n", msg, strlen(msg));
+	}
+	buf h = { 0 };
+	answer_headers(resp, &h);
+	int rc = reply(c, resp->status, buf_str(&h), resp->body.data, resp->body.len);
+	buf_free(&h);
+	return rc;
+}
+
+static void post_error(struct proxy *px, const char *path, const char *type, const char *msg)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "errorMessage", msg);
+	cJSON_AddStringToObject(o, "errorType", type);
+	char *body = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	char hdr[200];
+	snprintf(hdr, sizeof hdr, "Content-Type: application/json\nLambda-Runtime-Function-Error-Type: %s\n", type);
+	struct http_response resp = { 0 };
+	if (upstream(px, "POST", path, hdr, body, strlen(body), 10000, &resp) == TP_OK &&
+	    (resp.status < 200 || resp.status > 299))
+		log_error("consume: %s: HTTP %ld: %.200s", path, resp.status, buf_str(&resp.body));
+	http_response_free(&resp);
+	free(body);
+}
+
+/* ---- the child runtime ---- */
+
+extern char **environ;
+
+/* posix_spawnp (a vfork-style clone in musl: no copy of our memory, which
+ * fork costs at every cold start) with our environment, AWS_LAMBDA_RUNTIME_API
+ * replaced, and SIGPIPE back to its default. */
+static int spawn(struct proxy *px, char **cmd, int port, char *why, size_t why_len)
+{
+	size_t n = 0;
+	while (environ[n])
+		n++;
+	char **env = tp_xcalloc(n + 2, sizeof *env), api[64];
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!tp_startswith(environ[i], "AWS_LAMBDA_RUNTIME_API="))
+			env[k++] = environ[i];
+	snprintf(api, sizeof api, "AWS_LAMBDA_RUNTIME_API=127.0.0.1:%d", port);
+	env[k++] = api;
+	posix_spawnattr_t attr;
+	sigset_t def;
+	posix_spawnattr_init(&attr);
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	posix_spawnattr_setsigdefault(&attr, &def);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+	pid_t pid;
+	int err = posix_spawnp(&pid, cmd[0], NULL, &attr, cmd, env);
+	posix_spawnattr_destroy(&attr);
+	free(env);
+	if (err) {
+		snprintf(why, why_len, "cannot start %.200s: %s", cmd[0], strerror(err));
+		return TP_EIO;
+	}
+	px->child = pid;
+	child_pid_for_signal = pid;
+	return TP_OK;
+}
+
+/* Lambda's own wording for a runtime that exits ("Runtime.ExitError"). */
+static void child_exited(struct proxy *px, int status)
+{
+	char why[160], msg[400];
+	int code = 1;
+	if (WIFEXITED(status)) {
+		code = WEXITSTATUS(status) ? WEXITSTATUS(status) : 1;
+		snprintf(why, sizeof why, "exit status %d", WEXITSTATUS(status));
+	} else if (WIFSIGNALED(status)) {
+		code = 128 + WTERMSIG(status);
+		snprintf(why, sizeof why, "signal: %s", strsignal(WTERMSIG(status)));
+	} else {
+		snprintf(why, sizeof why, "status %d", status);
+	}
+	if (px->cur_id[0]) {
+		char path[256];
+		snprintf(msg, sizeof msg, "RequestId: %s Error: Runtime exited with error: %s", px->cur_id, why);
+		snprintf(path, sizeof path, "/2018-06-01/runtime/invocation/%s/error", px->cur_id);
+		post_error(px, path, "Runtime.ExitError", msg);
+	} else if (!px->child_asked_next) {
+		snprintf(msg, sizeof msg, "Runtime exited with error: %s", why);
+		post_error(px, "/2018-06-01/runtime/init/error", "Runtime.ExitError", msg);
+	} else {
+		snprintf(msg, sizeof msg, "Runtime exited between invocations: %s", why);
+	}
+	log_error("consume: %s", msg);
+	px->exit_code = code;
+}
+
+/* 1 when the child has exited (px->exit_code set). */
+static int check_child(struct proxy *px)
+{
+	if (px->exit_code >= 0)
+		return 1;
+	int status;
+	pid_t r = waitpid(px->child, &status, WNOHANG);
+	if (r == px->child) {
+		child_exited(px, status);
+		return 1;
+	}
+	return 0;
+}
+
+/* Sleep us microseconds, watching the child. Returns 1 if it exited. */
+static int wait_watching(struct proxy *px, int64_t us)
+{
+	int64_t until = tp_mono_us() + us;
+	for (;;) {
+		if (check_child(px))
+			return 1;
+		int64_t left = until - tp_mono_us();
+		if (left <= 0)
+			return 0;
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = (left > 50000 ? 50000 : left) * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* ---- pacing and backpressure ---- */
+
+static void set_current(struct proxy *px, const char *id, cJSON *event)
+{
+	snprintf(px->cur_id, sizeof px->cur_id, "%s", id ? id : "");
+	cJSON_Delete(px->cur_event);
+	px->cur_event = event;
+}
+
+/* Book k records on the pipeline's shared schedule (budget_shared.c: one
+ * GCRA schedule at the pipeline's full rate in the state-table item
+ * rate#<function>, booked with a conditional UpdateItem). After AIMD
+ * backoff this instance books k * configured / share slots: a
+ * rate-limited batch holds the schedule longer, so the whole pipeline
+ * slows, and booking more than k only ever lowers the rate, so the bound
+ * (rate * W + one batch in any W seconds, across every instance) holds.
+ * Returns 1 with *start_us (wall clock) the batch's start, 0 when the
+ * schedule is booked past latest_us (give the records back), -1 on a
+ * DynamoDB error (fall back to the per-instance share for this batch). */
+static int shared_claim(struct proxy *px, int k, int64_t latest_us, int64_t *start_us)
+{
+	int tokens = (int)ceil(k * px->pace.configured / px->pace.share - 1e-9);
+	for (;;) {
+		int64_t now = tp_now_us(), horizon = latest_us - now, wait = 0;
+		if (horizon < 0)
+			return 0;
+		if (horizon > SHARED_MAX_HORIZON_US)
+			horizon = SHARED_MAX_HORIZON_US;
+		struct budget_grant g;
+		tp_err e = { 0 };
+		int rc = bshared_claim_within(px->shared, 0, tokens, now, horizon, &g, &wait, &e);
+		if (rc < 0) {
+			int64_t t = tp_now_ms();
+			if (!px->fallback_logged_ms || t - px->fallback_logged_ms >= FALLBACK_LOG_EVERY_MS) {
+				log_error("consume: shared rate schedule unavailable (%s: %s): pacing at this "
+					  "instance's share until it answers", e.code, e.message);
+				px->fallback_logged_ms = t;
+			}
+			return -1;
+		}
+		if (rc == 1)
+			return 0;
+		if (wait == 0) {
+			*start_us = g.start_us;
+			struct bshared_stats st;
+			bshared_stats(px->shared, &st);
+			/* the cost, for the operator (README): at 1, 10, 100, ... batches */
+			long n = st.claims;
+			while (n >= 10 && n % 10 == 0)
+				n /= 10;
+			int decade = n == 1;
+			if (decade)
+				log_info("consume: shared schedule: %ld batches booked, %ld UpdateItem writes",
+					 st.claims, st.writes);
+			else
+				log_debug("consume: shared schedule: %ld batches booked, %ld UpdateItem writes",
+					  st.claims, st.writes);
+			return 1;
+		}
+		/* Lost every race: the others are booking; try again shortly. */
+		if (wait_watching(px, wait))
+			return 0;
+	}
+}
+
+/* GET /next for the child: fetch events upstream until one may start now
+ * (or after a wait that leaves room before its deadline). */
+static void handle_next(struct proxy *px, struct conn *c, const struct request *r)
+{
+	px->child_asked_next = 1;
+	for (;;) {
+		struct http_response resp = { 0 };
+		upstream(px, "GET", r->path, NULL, NULL, 0, -1, &resp);
+		char id[128] = "", deadline[32] = "";
+		http_header(&resp, "Lambda-Runtime-Aws-Request-Id", id, sizeof id);
+		http_header(&resp, "Lambda-Runtime-Deadline-Ms", deadline, sizeof deadline);
+		if (resp.rc != TP_OK || resp.status != 200 || !id[0] || !px->pacing) {
+			set_current(px, resp.status == 200 ? id : "", NULL);
+			relay(c, &resp);
+			http_response_free(&resp);
+			return;
+		}
+		cJSON *ev = cJSON_ParseWithLength(resp.body.data ? resp.body.data : "", resp.body.len);
+		int k = consume_count_records(ev);
+		int64_t deadline_ms = strtoll(deadline, NULL, 10);
+		int64_t latest_us = deadline_ms > 0 ? (deadline_ms - px->reserve_ms) * 1000
+						    : tp_now_us() + SHARED_MAX_HORIZON_US;
+		int shared = -1;   /* 1 booked on the shared schedule, 0 past the deadline, -1 per-instance */
+		int64_t start_us = 0, wait;
+		if (px->shared)
+			shared = shared_claim(px, k, latest_us, &start_us);
+		if (shared >= 0) {
+			wait = shared ? start_us - tp_now_us() : INT64_MAX / 2;
+			if (wait < 0)
+				wait = 0;
+		} else {
+			wait = pace_wait_us(&px->pace, k, tp_mono_us());
+		}
+		if (wait > 0 && (shared == 0 || (deadline_ms > 0 &&
+						 tp_now_ms() + wait / 1000 + px->reserve_ms > deadline_ms))) {
+			/* Waiting would leave the handler no time: give the records
+			 * back (batchItemFailures) without running them; SQS makes them
+			 * visible again after the queue's visibility timeout, and the
+			 * bucket is not charged. Lambda documents partial batch
+			 * responses in "Handling errors for an SQS event source"
+			 * (services-sqs-errorhandling.html, ReportBatchItemFailures). */
+			char path[256];
+			if (shared == 0)
+				log_warn("consume: %d record(s) of %s: the shared schedule is booked past the deadline "
+					 "less %lld ms: returned to the queue", k, id, (long long)px->reserve_ms);
+			else
+				log_warn("consume: %d record(s) of %s would wait %lld ms, past the deadline less %lld ms: "
+					 "returned to the queue", k, id, (long long)(wait / 1000),
+					 (long long)px->reserve_ms);
+			if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(ev, "Records"))) {
+				char *body = consume_all_failures(ev);
+				struct http_response ans = { 0 };
+				snprintf(path, sizeof path, "/2018-06-01/runtime/invocation/%s/response", id);
+				upstream(px, "POST", path, "Content-Type: application/json\n", body, strlen(body), 10000, &ans);
+				http_response_free(&ans);
+				free(body);
+			} else {
+				snprintf(path, sizeof path, "/2018-06-01/runtime/invocation/%s/error", id);
+				post_error(px, path, "Taskpipe.RateLimited",
+					   "the rate limit leaves no time before the deadline");
+			}
+			cJSON_Delete(ev);
+			http_response_free(&resp);
+			continue;
+		}
+		set_current(px, id, ev);
+		if (wait > 0 && wait_watching(px, wait)) {
+			http_response_free(&resp);
+			return;
+		}
+		if (shared < 0)
+			pace_take(&px->pace, k, tp_mono_us());
+		relay(c, &resp);
+		http_response_free(&resp);
+		return;
+	}
+}
+
+static const cJSON *find_record(const cJSON *event, const char *message_id)
+{
+	const cJSON *rec;
+	cJSON_ArrayForEach(rec, cJSON_GetObjectItemCaseSensitive(event, "Records")) {
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "messageId");
+		if (cJSON_IsString(id) && strcmp(id->valuestring, message_id) == 0)
+			return rec;
+	}
+	return NULL;
+}
+
+static int has_failure(const cJSON *list, const char *message_id)
+{
+	const cJSON *f;
+	cJSON_ArrayForEach(f, list) {
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(f, "itemIdentifier");
+		if (cJSON_IsString(id) && strcmp(id->valuestring, message_id) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static struct aws *sqs_for(struct proxy *px, const char *region)
+{
+	if (px->aws && strcmp(px->aws_region, region) == 0)
+		return px->aws;
+	aws_free(px->aws);
+	px->aws = NULL;
+	tp_err e = { 0 };
+	struct aws_options o = { .region = region, .timeout_ms = CMV_TIMEOUT_MS, .max_attempts = 2 };
+	if (aws_new(&o, &px->aws, &e) < 0) {
+		log_error("consume: SQS client for %s: %s", region, e.message);
+		return NULL;
+	}
+	snprintf(px->aws_region, sizeof px->aws_region, "%s", region);
+	return px->aws;
+}
+
+/* The handler's "rateLimited" list: move each record's visibility to its
+ * retry-after (SQS ChangeMessageVisibility, at most 12 hours), list it in
+ * batchItemFailures, drop the field. Returns how many were rate-limited. */
+static int apply_backpressure(struct proxy *px, cJSON *answer)
+{
+	cJSON *limited = cJSON_DetachItemFromObjectCaseSensitive(answer, "rateLimited");
+	if (!limited)
+		return 0;
+	cJSON *failures = cJSON_GetObjectItemCaseSensitive(answer, "batchItemFailures");
+	if (!cJSON_IsArray(failures)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(answer, "batchItemFailures");
+		failures = cJSON_AddArrayToObject(answer, "batchItemFailures");
+	}
+	int n = cJSON_GetArraySize(limited), count = 0, ncalls = 0;
+	struct aws_call *calls = tp_xcalloc(n > 0 ? (size_t)n : 1, sizeof *calls);
+	char region[32] = "";
+	const cJSON *it;
+	cJSON_ArrayForEach(it, limited) {
+		const cJSON *idj = cJSON_GetObjectItemCaseSensitive(it, "itemIdentifier");
+		const cJSON *after = cJSON_GetObjectItemCaseSensitive(it, "retryAfterSeconds");
+		const char *mid = cJSON_IsString(idj) ? idj->valuestring : NULL;
+		const cJSON *rec = mid ? find_record(px->cur_event, mid) : NULL;
+		if (!rec) {
+			log_warn("consume: rateLimited entry %.100s is not a record of this batch: ignored",
+				 mid ? mid : "(no itemIdentifier)");
+			continue;
+		}
+		count++;
+		if (!has_failure(failures, mid)) {
+			cJSON *f = cJSON_CreateObject();
+			cJSON_AddStringToObject(f, "itemIdentifier", mid);
+			cJSON_AddItemToArray(failures, f);
+		}
+		double secs = cJSON_IsNumber(after) ? after->valuedouble : 0;
+		int vis = secs <= 0 ? 0 : secs >= MAX_VISIBILITY_S ? MAX_VISIBILITY_S : (int)(secs + 0.999);
+		const cJSON *rh = cJSON_GetObjectItemCaseSensitive(rec, "receiptHandle");
+		const cJSON *arn = cJSON_GetObjectItemCaseSensitive(rec, "eventSourceARN");
+		char url[400], reg[32];
+		if (!cJSON_IsString(rh) || !cJSON_IsString(arn) ||
+		    consume_queue_url(arn->valuestring, url, sizeof url, reg, sizeof reg) < 0) {
+			log_error("consume: record %.100s has no usable receiptHandle/eventSourceARN: it comes back "
+				  "after the queue's visibility timeout", mid);
+			continue;
+		}
+		if (region[0] && strcmp(region, reg) != 0) {
+			log_error("consume: record %.100s is from another region (%s): visibility left as is", mid, reg);
+			continue;
+		}
+		snprintf(region, sizeof region, "%s", reg);
+		cJSON *in = cJSON_CreateObject();
+		cJSON_AddStringToObject(in, "QueueUrl", url);
+		cJSON_AddStringToObject(in, "ReceiptHandle", rh->valuestring);
+		cJSON_AddNumberToObject(in, "VisibilityTimeout", vis);
+		awsj_prepare(&calls[ncalls], SVC_SQS, "ChangeMessageVisibility", in);
+		calls[ncalls].user = (void *)mid;
+		ncalls++;
+	}
+	struct aws *a = ncalls ? sqs_for(px, region) : NULL;
+	if (ncalls && a)
+		aws_call_many(a, calls, (size_t)ncalls);
+	for (int i = 0; i < ncalls; i++) {
+		if (!a || calls[i].rc != TP_OK)
+			log_error("consume: ChangeMessageVisibility of %.100s failed (%s): it comes back after the "
+				  "queue's visibility timeout", (const char *)calls[i].user,
+				  a ? calls[i].err.message : "no SQS client");
+		aws_call_free(&calls[i]);
+	}
+	free(calls);
+	cJSON_Delete(limited);
+	return count;
+}
+
+static void handle_response(struct proxy *px, struct conn *c, const struct request *r)
+{
+	cJSON *answer = cJSON_ParseWithLength(r->body, r->body_len);
+	int limited = 0;
+	char *rewritten = NULL;
+	if (cJSON_IsObject(answer) && cJSON_GetObjectItemCaseSensitive(answer, "rateLimited")) {
+		limited = apply_backpressure(px, answer);
+		rewritten = cJSON_PrintUnformatted(answer);
+	}
+	cJSON_Delete(answer);
+	pace_feedback(&px->pace, limited > 0, tp_mono_us());
+	if (limited)
+		log_warn("consume: %d record(s) rate-limited by the handler: share now %.3f/s", limited, px->pace.share);
+	struct http_response resp = { 0 };
+	upstream(px, "POST", r->path, buf_str(&r->headers_fwd), rewritten ? rewritten : r->body,
+		 rewritten ? strlen(rewritten) : r->body_len, 30000, &resp);
+	set_current(px, NULL, NULL);
+	relay(c, &resp);
+	http_response_free(&resp);
+	free(rewritten);
+}
+
+/* "/2018-06-01/runtime/invocation/ID/KIND" -> ID and KIND. */
+static int invocation_path(const char *path, char *id, size_t id_len, char *kind, size_t kind_len)
+{
+	const char *pre = "/2018-06-01/runtime/invocation/";
+	if (!tp_startswith(path, pre))
+		return 0;
+	const char *s = path + strlen(pre), *slash = strchr(s, '/');
+	if (!slash || slash == s || (size_t)(slash - s) >= id_len)
+		return 0;
+	snprintf(id, id_len, "%.*s", (int)(slash - s), s);
+	snprintf(kind, kind_len, "%s", slash + 1);
+	return 1;
+}
+
+static void handle(struct proxy *px, struct conn *c, const struct request *r)
+{
+	char id[128], kind[32];
+	int inv = invocation_path(r->path, id, sizeof id, kind, sizeof kind);
+	if (strcmp(r->method, "GET") == 0 && strcmp(r->path, "/2018-06-01/runtime/invocation/next") == 0) {
+		handle_next(px, c, r);
+		return;
+	}
+	int mine = inv && px->cur_id[0] && strcmp(id, px->cur_id) == 0;
+	if (mine && px->pacing && strcmp(r->method, "POST") == 0 && strcmp(kind, "response") == 0) {
+		handle_response(px, c, r);
+		return;
+	}
+	struct http_response resp = { 0 };
+	upstream(px, r->method, r->path, buf_str(&r->headers_fwd), r->body, r->body_len, 30000, &resp);
+	if (mine && (strcmp(kind, "response") == 0 || strcmp(kind, "error") == 0))
+		set_current(px, NULL, NULL);
+	relay(c, &resp);
+	http_response_free(&resp);
+}
+
+/* Read what is there and serve every complete request. 0, or -1 to close. */
+static int serve(struct proxy *px, struct conn *c)
+{
+	char tmp[65536];
+	ssize_t n = read(c->fd, tmp, sizeof tmp);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (n <= 0)
+		return -1;
+	buf_add(&c->in, tmp, (size_t)n);
+	for (;;) {
+		struct request r = { 0 };
+		int p = parse_request(c, &r);
+		if (p <= 0) {
+			buf_free(&r.headers_fwd);
+			buf_free(&r.chunked);
+			return p < 0 ? -1 : 0;
+		}
+		handle(px, c, &r);
+		int close_it = r.close;
+		size_t rest = c->in.len - r.consumed;
+		memmove(c->in.data, c->in.data + r.consumed, rest);
+		c->in.len = rest;
+		c->in.data[rest] = 0;
+		c->sent_continue = 0;
+		buf_free(&r.headers_fwd);
+		buf_free(&r.chunked);
+		if (close_it || px->exit_code >= 0)
+			return -1;
+	}
+}
+
+static int listen_local(int *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof a;
+	if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 16) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+		close(fd);
+		return -1;
+	}
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static void init_fail(struct proxy *px, const char *msg)
+{
+	log_error("consume: %s", msg);
+	post_error(px, "/2018-06-01/runtime/init/error", "Runtime.InitError", msg);
+}
+
+int cmd_consume(int argc, char **argv)
+{
+	int first = 1;
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (argc > 1 && strcmp(argv[1], "--") == 0)
+		first = 2;
+	struct proxy px = { .exit_code = -1, .reserve_ms = DEFAULT_RESERVE_MS };
+	const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
+	if (!api || !api[0]) {
+		fputs("taskpipe consume: AWS_LAMBDA_RUNTIME_API is not set (not running inside Lambda?)\n", stderr);
+		return 1;
+	}
+	snprintf(px.upstream, sizeof px.upstream, "http://%s", api);
+	tp_err e = { 0 };
+	if (http_client_new(NULL, &px.http, &e) < 0) {
+		log_error("consume: %s", e.message);
+		return 1;
+	}
+	int code = 1;
+	char why[400], handler[1024];
+	char *default_cmd[2] = { handler, NULL };
+	char **cmd = argv + first;
+	if (first >= argc) {
+		const char *root = getenv("LAMBDA_TASK_ROOT"), *h = getenv("_HANDLER");
+		if (!h || !h[0]) {
+			init_fail(&px, "no command and no _HANDLER: nothing to start");
+			goto out;
+		}
+		snprintf(handler, sizeof handler, "%s/%s", root && root[0] ? root : ".", h);
+		cmd = default_cmd;
+	}
+	const char *rate = getenv("TASKPIPE_RATE");
+	if (rate && rate[0]) {
+		double share;
+		if (pace_parse(rate, getenv("TASKPIPE_CONCURRENCY"), &share, why, sizeof why) < 0) {
+			init_fail(&px, why);
+			goto out;
+		}
+		pace_init(&px.pace, share);
+		px.pacing = 1;
+		const char *table = getenv("TASKPIPE_RATE_TABLE"), *fn = getenv("AWS_LAMBDA_FUNCTION_NAME");
+		if (table && table[0] && (!fn || !fn[0])) {
+			log_error("consume: TASKPIPE_RATE_TABLE is set but AWS_LAMBDA_FUNCTION_NAME is not: "
+				  "pacing at this instance's share");
+		} else if (table && table[0]) {
+			char pk[200];
+			snprintf(pk, sizeof pk, "rate#%s", fn);
+			struct bshared_opts so = { .table = table, .rate = strtod(rate, NULL),
+						   .get_rate = strtod(rate, NULL), .pk = pk };
+			if (bshared_new(&so, &px.shared, &e) < 0) {
+				log_error("consume: shared rate schedule: %s: pacing at this instance's share", e.message);
+				px.shared = NULL;
+			}
+		}
+	}
+	const char *res = getenv("TASKPIPE_DEADLINE_RESERVE_MS");
+	if (res && res[0])
+		px.reserve_ms = strtoll(res, NULL, 10) > 0 ? strtoll(res, NULL, 10) : 0;
+
+	int port, lfd = listen_local(&port);
+	if (lfd < 0) {
+		snprintf(why, sizeof why, "cannot listen on 127.0.0.1: %s", strerror(errno));
+		init_fail(&px, why);
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa = { .sa_handler = forward_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	if (spawn(&px, cmd, port, why, sizeof why) < 0) {
+		init_fail(&px, why);
+		close(lfd);
+		goto out;
+	}
+	if (px.pacing)
+		log_info("consume: pid %d on 127.0.0.1:%d, %s %.4f tasks/s", (int)px.child, port,
+			 px.shared ? "shared schedule, share if it fails" : "share", px.pace.share);
+
+	struct conn conns[MAX_CONNS];
+	int nconns = 0;
+	while (!check_child(&px)) {
+		struct pollfd pfd[MAX_CONNS + 1];
+		pfd[0] = (struct pollfd){ .fd = lfd, .events = nconns < MAX_CONNS ? POLLIN : 0 };
+		for (int i = 0; i < nconns; i++)
+			pfd[i + 1] = (struct pollfd){ .fd = conns[i].fd, .events = POLLIN };
+		int n = poll(pfd, (nfds_t)nconns + 1, 100);
+		if (n <= 0)
+			continue;
+		if (pfd[0].revents & POLLIN) {
+			int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0)
+				conns[nconns++] = (struct conn){ .fd = fd };
+		}
+		for (int i = nconns - 1; i >= 0; i--) {
+			if (!pfd[i + 1].revents || serve(&px, &conns[i]) == 0)
+				continue;
+			close(conns[i].fd);
+			buf_free(&conns[i].in);
+			conns[i] = conns[--nconns];
+		}
+	}
+	for (int i = 0; i < nconns; i++) {
+		close(conns[i].fd);
+		buf_free(&conns[i].in);
+	}
+	close(lfd);
+	code = px.exit_code;
+out:
+	set_current(&px, NULL, NULL);
+	bshared_free(px.shared);
+	aws_free(px.aws);
+	http_client_free(px.http);
+	return code;
+}

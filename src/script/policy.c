@@ -1,0 +1,1380 @@
+/* policy.c: the sandboxed Lua policy host (see policy.h).
+ *
+ * Isolation: this process never runs policy code. It holds a prepared
+ * lua_State (libraries opened, the sandbox template built, the chunk
+ * compiled) and forks one worker process from it; every call (the load's
+ * trial run, pipeline, rollout, rollout_health) goes to the worker as a
+ * length-framed JSON request, and the answer comes back the same way, read
+ * until the call's deadline with a size cap and parsed with a node cap.
+ * Past the deadline the worker is SIGKILLed; the next call forks a new one.
+ *
+ * Why a process and not a timer here: a count hook cannot interrupt a long
+ * C function (string.find backtracking, table.move, table.sort,
+ * concatenation, == on long strings), and a signal that longjmps out of Lua
+ * may land inside malloc or stdio and leave this process's heap broken; a
+ * killed worker leaves nothing behind. Why one worker and not a fork per
+ * call: on the 2-core test VM a fork per call cost ~13 ms, the worker's
+ * round trip ~100 us over the ~45 us in-process call (make bench-policy).
+ *
+ * Nothing persists between calls: the worker runs the chunk afresh for
+ * every call in a fresh environment (globals, library copies and top-level
+ * locals all new), collects all garbage after it, and exits after any cap
+ * or error (a rejection, nil and a reason, is an answer, not an error).
+ * Policy code reaches nothing else that outlives a call (the string
+ * metatable and the tp.* metatables are protected, the registry is out of
+ * reach). __gc finalizers would run with hooks off, so setmetatable refuses
+ * them; the worker _exits without lua_close and the parent's state never
+ * ran policy code, so no finalizer can run anywhere.
+ *
+ * Caps inside the worker: a count hook fires once the call's instruction
+ * budget is spent, marks the call killed and re-arms itself with count 1,
+ * so each following instruction errors again and a pcall inside the policy
+ * cannot resume work; xpcall's message handler is skipped once killed (a
+ * handler called from the hook would run with hooks off). The allocator
+ * refuses growth beyond max_memory the same way. A timer shortly before
+ * the deadline arms the hook too, so a Lua loop ends with file:line; a C
+ * function that never returns is the SIGKILL's. RLIMIT_CPU (per call) and,
+ * without ASan (whose shadow memory needs the address space), RLIMIT_AS are
+ * a second line. print/tp.log lines are capped per line and per call.
+ */
+#include "script/policy.h"
+
+#include "aws/ddbval.h"
+#include "script/embedded.h"
+#include "base/hash.h"
+#include "base/log.h"
+
+#include <cjson/cJSON.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_INSTRUCTIONS 10000000L
+#define DEFAULT_MEMORY (32u << 20)
+#define DEFAULT_TIMEOUT_MS 1000L
+#define DEFAULT_NODES 10000
+#define DEFAULT_TEXT (1u << 20)
+#define MAX_POLICY_FILE (1u << 20)
+#define LOG_LINE_MAX 2000            /* bytes of one print/tp.log line (log.c keeps 2 KiB) */
+#define LOG_CALL_MAX (64u << 10)     /* bytes of log lines per call */
+#define CHILD_AS_SLACK (96u << 20)   /* RLIMIT_AS above the parent's size and max_memory */
+
+enum { KILL_NONE, KILL_INSTR, KILL_MEM, KILL_TIME };
+
+#define POOL_MIN 16                 /* smallest pooled block; holds a pointer */
+#define POOL_CLASSES 10             /* 16 .. 8192 bytes */
+#define POOL_MAX ((size_t)POOL_MIN << (POOL_CLASSES - 1))
+#define POOL_CACHE_MAX (4u << 20)   /* bytes kept on the free lists at most */
+
+struct policy {
+	lua_State *L;
+	char *origin;                      /* file path or "builtin:policy.lua" */
+	char short_src[LUA_IDSIZE];        /* how Lua names the chunk in messages */
+	char sha[HASH_SHA256_HEX_LEN];     /* of the source text */
+	long max_instructions;             /* per call */
+	size_t max_memory;                 /* bytes, whole state */
+	long timeout_ms;                   /* wall clock per call */
+	long call_ms;                      /* this call's, in the worker */
+	size_t max_nodes, max_text;        /* conversion budget of a result */
+	int in_process;                    /* measurements only: no fork, no deadline */
+	int64_t hard_deadline_ms;          /* policy_set_deadline; 0: none */
+	size_t mem_used;                   /* bytes Lua currently holds */
+	void *pool[POOL_CLASSES];          /* free lists of pooled blocks */
+	size_t pool_bytes;                 /* bytes on those lists */
+	volatile sig_atomic_t killed;      /* KILL_*: a cap was hit this call */
+	char mem_where[LUA_IDSIZE + 24];   /* chunk:line where memory ran out */
+	size_t log_bytes;                  /* logged this call */
+	int log_dropped;                   /* the per-call log cap was hit */
+	long last_wall_us, last_rss_kb;    /* of the last isolated call */
+	pid_t worker;                      /* the process that runs calls; 0: none yet */
+	int to_worker, from_worker;        /* its request and answer pipes */
+};
+
+static struct policy *policy_of(lua_State *L)
+{
+	return *(struct policy **)lua_getextraspace(L);
+}
+
+/* ---------- caps ---------- */
+
+/* "chunk:line" of the innermost running line of the policy's chunk, or the
+ * chunk name alone. Reads the stack only (no allocation). */
+static void where(lua_State *L, struct policy *p, char *out, size_t len)
+{
+	lua_Debug ar;
+	for (int level = 0; lua_getstack(L, level, &ar); level++) {
+		if (!lua_getinfo(L, "Sl", &ar))
+			break;
+		if (ar.currentline > 0 && strcmp(ar.short_src, p->short_src) == 0) {
+			snprintf(out, len, "%s:%d", p->short_src, ar.currentline);
+			return;
+		}
+	}
+	snprintf(out, len, "%s", p->short_src);
+}
+
+static void hook(lua_State *L, lua_Debug *ar)
+{
+	struct policy *p = policy_of(L);
+	if (!p->killed)
+		p->killed = KILL_INSTR;
+	lua_sethook(L, hook, LUA_MASKCOUNT, 1); /* every next instruction errors too */
+	lua_getinfo(L, "Sl", ar);
+	if (p->killed == KILL_MEM)
+		lua_pushfstring(L, "%s: memory limit of %I bytes exceeded", p->mem_where, (lua_Integer)p->max_memory);
+	else if (p->killed == KILL_TIME)
+		lua_pushfstring(L, "%s:%d: wall-clock limit of %I ms exceeded", ar->short_src, ar->currentline,
+				(lua_Integer)p->call_ms);
+	else
+		lua_pushfstring(L, "%s:%d: instruction limit of %I exceeded", ar->short_src, ar->currentline,
+				(lua_Integer)p->max_instructions);
+	lua_error(L);
+}
+
+/* Small-block cache: blocks up to POOL_MAX bytes are rounded up to a power
+ * of two and kept on per-size free lists when Lua frees them. A policy call
+ * allocates and frees the same few thousand small blocks every time, and
+ * musl's malloc gives such memory back to the kernel eagerly (an munmap
+ * per call or more, measured ~3x slower calls than glibc); the cache makes
+ * both C libraries equally fast. Block kind follows from the size Lua
+ * reports: <= POOL_MAX pooled, larger plain malloc. */
+static int pool_class(size_t n)
+{
+	int c = 0;
+	size_t size = POOL_MIN;
+	while (size < n)
+		size <<= 1, c++;
+	return c;
+}
+
+static void *pool_get(struct policy *p, size_t n)
+{
+	int c = pool_class(n);
+	void *b = p->pool[c];
+	if (b) {
+		p->pool[c] = *(void **)b;
+		p->pool_bytes -= (size_t)POOL_MIN << c;
+		return b;
+	}
+	return malloc((size_t)POOL_MIN << c);
+}
+
+static void pool_put(struct policy *p, void *b, size_t n)
+{
+	int c = pool_class(n);
+	if (p->pool_bytes + ((size_t)POOL_MIN << c) > POOL_CACHE_MAX) {
+		free(b);
+		return;
+	}
+	*(void **)b = p->pool[c];
+	p->pool[c] = b;
+	p->pool_bytes += (size_t)POOL_MIN << c;
+}
+
+static void pool_drain(struct policy *p)
+{
+	for (int c = 0; c < POOL_CLASSES; c++)
+		while (p->pool[c]) {
+			void *b = p->pool[c];
+			p->pool[c] = *(void **)b;
+			free(b);
+		}
+	p->pool_bytes = 0;
+}
+
+static void *palloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	struct policy *p = ud;
+	size_t old = ptr ? osize : 0;
+	if (nsize == 0) {
+		if (ptr && old <= POOL_MAX)
+			pool_put(p, ptr, old);
+		else
+			free(ptr);
+		p->mem_used -= old;
+		return NULL;
+	}
+	if (nsize > old && p->mem_used - old + nsize > p->max_memory) {
+		if (p->killed != KILL_MEM && p->L)
+			where(p->L, p, p->mem_where, sizeof p->mem_where);
+		p->killed = KILL_MEM;
+		if (p->L)
+			lua_sethook(p->L, hook, LUA_MASKCOUNT, 1);
+		return NULL;
+	}
+	void *np;
+	if (ptr && old <= POOL_MAX && nsize <= POOL_MAX && pool_class(old) == pool_class(nsize)) {
+		np = ptr; /* still fits its block */
+	} else if (ptr && old > POOL_MAX && nsize > POOL_MAX) {
+		np = realloc(ptr, nsize);
+		if (!np && nsize <= old)
+			np = ptr;
+	} else {
+		np = nsize <= POOL_MAX ? pool_get(p, nsize) : malloc(nsize);
+		if (!np && ptr && nsize <= old)
+			np = ptr; /* Lua assumes a shrink never fails; the block is big enough */
+		else if (np && ptr) {
+			memcpy(np, ptr, old < nsize ? old : nsize);
+			if (old <= POOL_MAX)
+				pool_put(p, ptr, old);
+			else
+				free(ptr);
+		}
+	}
+	if (np)
+		p->mem_used = p->mem_used - old + nsize;
+	return np;
+}
+
+/* ---------- sandbox pieces ---------- */
+
+/* Error message handler: make sure the message names chunk:line. */
+static int msgh(lua_State *L)
+{
+	struct policy *p = policy_of(L);
+	const char *msg = lua_tostring(L, 1);
+	if (!msg) {
+		if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+			msg = lua_tostring(L, -1);
+		else
+			msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+	}
+	size_t n = strlen(p->short_src);
+	if (strncmp(msg, p->short_src, n) == 0 && msg[n] == ':')
+		return 1;
+	lua_Debug ar;
+	int line = -1;
+	for (int level = 1; lua_getstack(L, level, &ar); level++) {
+		lua_getinfo(L, "Sl", &ar);
+		if (ar.currentline > 0 && strcmp(ar.short_src, p->short_src) == 0) {
+			line = ar.currentline;
+			break;
+		}
+	}
+	if (line > 0)
+		lua_pushfstring(L, "%s:%d: %s", p->short_src, line, msg);
+	else
+		lua_pushfstring(L, "%s: %s", p->short_src, msg);
+	return 1;
+}
+
+static int l_unknown_get(lua_State *L)
+{
+	return luaL_error(L, "unknown global '%s'", luaL_tolstring(L, 2, NULL));
+}
+
+static int l_unknown_set(lua_State *L)
+{
+	return luaL_error(L, "unknown global '%s' (policies may only define locals)", luaL_tolstring(L, 2, NULL));
+}
+
+/* load(chunk [, chunkname [, mode [, env]]]): text only, whatever mode says.
+ * Without env the chunk gets the registry globals, which every call points at
+ * its own sandbox environment. */
+static int l_load(lua_State *L)
+{
+	luaL_checkany(L, 1);
+	lua_settop(L, lua_gettop(L) < 4 ? 3 : 4); /* chunk, chunkname, mode[, env] */
+	lua_pushliteral(L, "t");
+	lua_replace(L, 3);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+/* string.rep of nothing would loop in C without counting instructions. */
+static int l_rep(lua_State *L)
+{
+	size_t l, lsep;
+	luaL_checklstring(L, 1, &l);
+	lua_Integer n = luaL_checkinteger(L, 2);
+	luaL_optlstring(L, 3, "", &lsep);
+	if (n <= 0 || l + lsep == 0) {
+		lua_pushliteral(L, "");
+		return 1;
+	}
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, 1);
+	return 1;
+}
+
+/* tp.log(...) and print(...): one INFO line on stderr, never stdout. A
+ * line keeps its first LOG_LINE_MAX bytes; a call logs LOG_CALL_MAX bytes
+ * at most, then one note that the rest was dropped. */
+static int l_log(lua_State *L)
+{
+	struct policy *p = policy_of(L);
+	if (p->log_dropped)
+		return 0;
+	if (p->log_bytes >= LOG_CALL_MAX) {
+		p->log_dropped = 1;
+		log_warn("policy: further log lines of this call dropped (%u bytes per call at most)",
+			 (unsigned)LOG_CALL_MAX);
+		return 0;
+	}
+	char line[LOG_LINE_MAX + 1];
+	size_t n = 0;
+	int cut = 0, nargs = lua_gettop(L);
+	for (int i = 1; i <= nargs && !cut; i++) {
+		size_t len;
+		const char *s = luaL_tolstring(L, i, &len);
+		if (i > 1 && n < LOG_LINE_MAX)
+			line[n++] = '\t';
+		size_t take = len < LOG_LINE_MAX - n ? len : LOG_LINE_MAX - n;
+		memcpy(line + n, s, take);
+		n += take;
+		cut = take < len || (i < nargs && n >= LOG_LINE_MAX);
+		lua_pop(L, 1);
+	}
+	line[n] = 0;
+	p->log_bytes += n;
+	log_info("policy: %s%s", line, cut ? " ...(line cut at 2000 bytes)" : "");
+	return 0;
+}
+
+/* xpcall's message handler runs before the stack unwinds, and when the
+ * error came from the cap's hook it would run with hooks off, unmetered.
+ * Once the call is killed the handler is skipped and the cap's message
+ * passes through. */
+static int xpcall_handler(lua_State *L)
+{
+	if (policy_of(L)->killed)
+		return 1;
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, 1);
+	return 1;
+}
+
+static int l_xpcall(lua_State *L)
+{
+	luaL_checktype(L, 2, LUA_TFUNCTION);
+	lua_pushvalue(L, 2);
+	lua_pushcclosure(L, xpcall_handler, 1);
+	lua_replace(L, 2);
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+/* Finalizers run during collection with hooks off, outside any cap: a
+ * metatable with __gc is refused. Lua marks an object for finalization only
+ * when its metatable has __gc at setmetatable time (manual 2.5.3), so adding
+ * __gc later does nothing. */
+static int l_setmetatable(lua_State *L)
+{
+	if (lua_type(L, 2) == LUA_TTABLE) {
+		lua_pushliteral(L, "__gc");
+		int t = lua_rawget(L, 2);
+		lua_pop(L, 1);
+		if (t != LUA_TNIL)
+			return luaL_error(L, "setmetatable: __gc finalizers are not allowed in a policy");
+	}
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, 1);
+	return 1;
+}
+
+/* Build registry["tp.template"] (allowed globals) and registry["tp.envmeta"]. */
+static void build_template(lua_State *L)
+{
+	static const char *base_ok[] = {
+		"assert", "error", "getmetatable", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget",
+		"rawlen", "rawset", "select", "tonumber", "tostring", "type", "_VERSION", NULL,
+	};
+	lua_pushglobaltable(L);
+	int g = lua_gettop(L);
+	lua_newtable(L);
+	int t = lua_gettop(L);
+	for (const char **k = base_ok; *k; k++) {
+		lua_getfield(L, g, *k);
+		lua_setfield(L, t, *k);
+	}
+	lua_getfield(L, g, "load");
+	lua_pushcclosure(L, l_load, 1);
+	lua_setfield(L, t, "load");
+	lua_pushcfunction(L, l_log);
+	lua_setfield(L, t, "print");
+	lua_getfield(L, g, "xpcall");
+	lua_pushcclosure(L, l_xpcall, 1);
+	lua_setfield(L, t, "xpcall");
+	lua_getfield(L, g, "setmetatable");
+	lua_pushcclosure(L, l_setmetatable, 1);
+	lua_setfield(L, t, "setmetatable");
+
+	/* string: no dump; rep guarded. The string metatable's __index is this
+	 * same table, hidden behind __metatable so getmetatable("") is false. */
+	lua_getfield(L, g, "string");
+	lua_pushnil(L);
+	lua_setfield(L, -2, "dump");
+	lua_getfield(L, -1, "rep");
+	lua_pushcclosure(L, l_rep, 1);
+	lua_setfield(L, -2, "rep");
+	lua_setfield(L, t, "string");
+	lua_pushliteral(L, "");
+	lua_getmetatable(L, -1);
+	lua_pushboolean(L, 0);
+	lua_setfield(L, -2, "__metatable");
+	lua_pop(L, 2);
+	for (const char **k = (const char *[]){ "table", "math", "utf8", NULL }; *k; k++) {
+		lua_getfield(L, g, *k);
+		lua_setfield(L, t, *k);
+	}
+	lua_getfield(L, LUA_REGISTRYINDEX, "tp.lib");
+	lua_pushcfunction(L, l_log);
+	lua_setfield(L, -2, "log");
+	lua_setfield(L, t, "tp");
+	lua_setfield(L, LUA_REGISTRYINDEX, "tp.template");
+	lua_pop(L, 1); /* real globals: unreachable from now on */
+
+	lua_createtable(L, 0, 3);
+	lua_pushcfunction(L, l_unknown_get);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, l_unknown_set);
+	lua_setfield(L, -2, "__newindex");
+	lua_pushboolean(L, 0);
+	lua_setfield(L, -2, "__metatable");
+	lua_setfield(L, LUA_REGISTRYINDEX, "tp.envmeta");
+}
+
+/* Push a fresh sandbox environment and make it the registry globals. */
+static void new_env(lua_State *L)
+{
+	lua_getfield(L, LUA_REGISTRYINDEX, "tp.template");
+	int t = lua_gettop(L);
+	lua_createtable(L, 0, 32);
+	int env = lua_gettop(L);
+	lua_pushnil(L);
+	while (lua_next(L, t)) {
+		if (lua_type(L, -1) == LUA_TTABLE) { /* a library: shallow copy */
+			int lib = lua_gettop(L);
+			lua_createtable(L, 0, 32);
+			lua_pushnil(L);
+			while (lua_next(L, lib)) {
+				lua_pushvalue(L, -2);
+				lua_insert(L, -2);
+				lua_rawset(L, lib + 1);
+			}
+			lua_replace(L, lib);
+		}
+		lua_pushvalue(L, -2);
+		lua_insert(L, -2);
+		lua_rawset(L, env);
+	}
+	lua_pushvalue(L, env);
+	lua_setfield(L, env, "_G");
+	lua_getfield(L, LUA_REGISTRYINDEX, "tp.envmeta");
+	lua_setmetatable(L, env);
+	lua_pushvalue(L, env);
+	lua_rawseti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+	lua_remove(L, t);
+}
+
+/* Run the chunk in a fresh environment (every closure it makes shares its
+ * _ENV upvalue) and push the policy table it returns. Done for every
+ * call, so top-level locals start fresh too. */
+static void push_policy_table(lua_State *L)
+{
+	new_env(L);
+	lua_getfield(L, LUA_REGISTRYINDEX, "tp.chunk");
+	lua_insert(L, -2);
+	lua_setupvalue(L, -2, 1); /* a main chunk's only upvalue is _ENV */
+	lua_call(L, 0, 1);
+	if (!lua_istable(L, -1))
+		luaL_error(L, "the policy must return a table, not a %s", luaL_typename(L, -1));
+	lua_getfield(L, -1, "pipeline");
+	if (!lua_isfunction(L, -1))
+		luaL_error(L, "the policy table has no `pipeline` function");
+	lua_getfield(L, -2, "rollout");
+	if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
+		luaL_error(L, "the policy's `rollout` must be a function, not a %s", luaL_typename(L, -1));
+	lua_pop(L, 2);
+}
+
+/* ---------- protected calls ---------- */
+
+enum { CALL_LOAD, CALL_PIPELINE, CALL_ROLLOUT, CALL_HEALTH };
+
+static const char *call_names[] = { "load", "pipeline", "rollout", "rollout_health" };
+
+struct call {
+	int kind;                /* CALL_* */
+	const cJSON *args[3];    /* item or change, ctx or targets, ctx */
+	cJSON *result;           /* converted return value */
+	char *result_text;       /* its JSON text as the worker printed it (raw
+				  * numbers keep every digit); NULL in process */
+	int no_rollout;          /* policy has no rollout function */
+	int rejected;            /* nil, "reason" */
+	char reason[512];
+	int rc;                  /* conversion failure, details in e */
+	tp_err *e;
+};
+
+static int run_call(lua_State *L)
+{
+	struct call *c = lua_touserdata(L, 1);
+	struct policy *p = policy_of(L);
+	lua_settop(L, 0);
+	push_policy_table(L); /* 1 */
+	if (c->kind == CALL_LOAD)
+		return 0;
+	const char *fn = call_names[c->kind];
+	lua_getfield(L, 1, fn); /* 2 */
+	if (lua_isnil(L, 2)) {
+		c->no_rollout = 1;
+		return 0;
+	}
+	lua_Debug ar;
+	lua_pushvalue(L, 2);
+	lua_getinfo(L, ">S", &ar);
+	int defined = ar.linedefined;
+	int nargs = c->kind == CALL_PIPELINE ? 2 : 3;
+	for (int i = 0; i < nargs; i++) {
+		const cJSON *a = c->args[i];
+		int rc;
+		if (!a)
+			lua_newtable(L), rc = 0;
+		else if (c->kind == CALL_PIPELINE && i == 0)
+			rc = ddbval_push_item(L, a, c->e);
+		else
+			rc = ddbval_push_json(L, a, c->e);
+		if (rc < 0) {
+			c->rc = rc;
+			return 0;
+		}
+	}
+	lua_call(L, nargs, 2); /* results at 2, 3 */
+	if (lua_isnil(L, 2) || (lua_isboolean(L, 2) && !lua_toboolean(L, 2))) {
+		c->rejected = 1;
+		if (lua_isnoneornil(L, 3)) {
+			snprintf(c->reason, sizeof c->reason, "%s returned nil without a reason", fn);
+		} else {
+			size_t len;
+			const char *r = luaL_tolstring(L, 3, &len);
+			snprintf(c->reason, sizeof c->reason, "%.*s", (int)(len < sizeof c->reason ? len : sizeof c->reason), r);
+		}
+		return 0;
+	}
+	if (c->kind == CALL_HEALTH) {
+		/* true: healthy; nil or false, "reason": not. */
+		if (!lua_isboolean(L, 2))
+			return luaL_error(L, "rollout_health must return true (or nil, \"reason\"), not a %s",
+					  luaL_typename(L, 2));
+		c->result = cJSON_CreateTrue();
+		return 0;
+	}
+	if (!lua_istable(L, 2))
+		return luaL_error(L, "%s must return a table (or nil, \"reason\"), not a %s", fn,
+				  luaL_typename(L, 2));
+	struct ddbval_budget b = { .max_nodes = p->max_nodes, .max_bytes = p->max_text };
+	c->rc = ddbval_to_json_budget(L, 2, c->kind == CALL_PIPELINE ? "spec" : "waves", &b, &c->result, c->e);
+	if (c->rc < 0 && c->e) {
+		/* name the function that returned it: file:line of its definition */
+		char msg[sizeof c->e->message], code[sizeof c->e->code];
+		snprintf(msg, sizeof msg, "%s", c->e->message);
+		snprintf(code, sizeof code, "%s", c->e->code);
+		tp_errf(c->e, c->rc, code, "%s:%d: %s returned %s", p->short_src, defined, fn, msg);
+	}
+	return 0;
+}
+
+/* Run c under the instruction and memory caps, in this process; returns 0
+ * or a TP_E* with e filled. The fork in call_policy is what bounds time. */
+static int protected_call(struct policy *p, struct call *c, tp_err *e)
+{
+	lua_State *L = p->L;
+	c->e = e;
+	p->killed = KILL_NONE;
+	p->log_bytes = 0;
+	p->log_dropped = 0;
+	snprintf(p->mem_where, sizeof p->mem_where, "%s", p->short_src);
+	lua_settop(L, 0);
+	/* the cap counts uncollected garbage too (in-process calls only: a
+	 * worker collects after every call) */
+	if (p->mem_used > p->max_memory / 2)
+		lua_gc(L, LUA_GCCOLLECT, 0);
+	lua_pushcfunction(L, msgh);
+	lua_pushcfunction(L, run_call);
+	lua_pushlightuserdata(L, c);
+	lua_sethook(L, hook, LUA_MASKCOUNT, (int)(p->max_instructions > 0x7fffffff ? 0x7fffffff : p->max_instructions));
+	int status = lua_pcall(L, 1, 0, 1);
+	lua_sethook(L, NULL, 0, 0);
+	int rc = TP_OK;
+	if (p->killed == KILL_INSTR || p->killed == KILL_TIME) {
+		int t = p->killed == KILL_TIME;
+		const char *msg = status != LUA_OK ? lua_tostring(L, -1) : NULL;
+		if (msg)
+			rc = tp_errf(e, TP_ELIMIT, t ? "PolicyTimeLimit" : "PolicyInstructionLimit", "%s", msg);
+		else if (t)
+			rc = tp_errf(e, TP_ELIMIT, "PolicyTimeLimit", "%s: wall-clock limit of %ld ms exceeded",
+				     p->short_src, p->call_ms);
+		else
+			rc = tp_errf(e, TP_ELIMIT, "PolicyInstructionLimit", "%s: instruction limit of %ld exceeded",
+				     p->short_src, p->max_instructions);
+	} else if (p->killed == KILL_MEM || status == LUA_ERRMEM) {
+		rc = tp_errf(e, TP_ELIMIT, "PolicyMemoryLimit", "%s: memory limit of %zu bytes exceeded", p->mem_where,
+			     p->max_memory);
+	} else if (status != LUA_OK) {
+		const char *msg = lua_tostring(L, -1);
+		rc = tp_errf(e, TP_EPOLICY, "PolicyError", "%s", msg ? msg : "(error without a message)");
+	} else if (c->rc < 0) {
+		rc = c->rc;
+	} else if (c->rejected) {
+		rc = tp_errf(e, TP_EPOLICY, "PolicyRejected", "%s", c->reason);
+	}
+	if (rc < 0) {
+		cJSON_Delete(c->result);
+		c->result = NULL;
+	}
+	lua_settop(L, 0);
+	return rc;
+}
+
+/* ---------- the worker process ---------- */
+
+/* Frames on the pipes: an 8-byte little-endian length, then that many
+ * bytes. A request is a JSON object {"kind":n,"args":[...]}; an answer is
+ * the call's envelope {"rc":..,"code":..,"message":..,"result":..}. */
+
+static struct policy *worker_policy; /* set in the worker only, for the timer */
+
+/* Shortly before the deadline: make the next Lua instruction fail with
+ * file:line. lua_sethook is safe in a signal handler (lua.c does the same
+ * for SIGINT); a C function still running is left to the parent's SIGKILL. */
+static void on_soft_deadline(int sig)
+{
+	(void)sig;
+	struct policy *p = worker_policy;
+	if (p && p->L) {
+		if (!p->killed)
+			p->killed = KILL_TIME;
+		lua_sethook(p->L, hook, LUA_MASKCOUNT, 1);
+	}
+}
+
+/* Address space in use now (bytes), from /proc/self/statm; 0 if unknown. */
+static size_t vm_size(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long pages = 0;
+	if (f) {
+		if (fscanf(f, "%lu", &pages) != 1)
+			pages = 0;
+		fclose(f);
+	}
+	return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HAVE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HAVE_ASAN 1
+#endif
+#endif
+
+/* Write all of s; 0 or -1 (the reader is gone). SIGPIPE is blocked around
+ * the write and a pending one consumed, so a dead worker is an error here,
+ * not the end of this process. */
+static int write_all(int fd, const char *s, size_t n)
+{
+	sigset_t pipe_set, old;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &pipe_set, &old);
+	int rc = 0;
+	while (n > 0) {
+		ssize_t w = write(fd, s, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			rc = -1;
+			break;
+		}
+		s += w;
+		n -= (size_t)w;
+	}
+	if (rc < 0) {
+		struct timespec zero = { 0, 0 };
+		sigtimedwait(&pipe_set, NULL, &zero);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+static int write_frame(int fd, const char *s, size_t n)
+{
+	unsigned char h[8];
+	for (int i = 0; i < 8; i++)
+		h[i] = (unsigned char)((uint64_t)n >> (8 * i));
+	return write_all(fd, (const char *)h, 8) < 0 ? -1 : write_all(fd, s, n);
+}
+
+/* Blocking read of exactly n bytes (the worker's side); -1 on EOF. */
+static int read_exact(int fd, char *s, size_t n)
+{
+	while (n > 0) {
+		ssize_t r = read(fd, s, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		s += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* One call in the worker: under every in-process cap, with the timer and
+ * RLIMIT_CPU armed for this call only. */
+static char *worker_call(struct policy *p, const char *req, size_t len, int *recycle)
+{
+	cJSON *j = cJSON_ParseWithLength(req, len);
+	cJSON *args = cJSON_GetObjectItemCaseSensitive(j, "args");
+	struct call c = { .kind = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "kind")) };
+	for (int i = 0; i < 3; i++) {
+		cJSON *a = cJSON_GetArrayItem(args, i);
+		c.args[i] = cJSON_IsNull(a) ? NULL : a;
+	}
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	rlim_t cpu_s = (rlim_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + p->timeout_ms / 1000 + 2);
+	struct rlimit cpu = { cpu_s, cpu_s + 1 };
+	setrlimit(RLIMIT_CPU, &cpu);
+	/* this call's budget (the invocation's deadline may shorten it) */
+	double budget = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "budget_ms"));
+	int64_t ms = budget > 0 && budget < (double)p->timeout_ms ? (int64_t)budget : p->timeout_ms;
+	int64_t soft = ms - (ms / 10 > 20 ? ms / 10 : 20);
+	p->call_ms = (long)ms;
+	if (soft < 1)
+		soft = 1;
+	struct itimerval it = { { 0, 0 }, { (time_t)(soft / 1000), (suseconds_t)(soft % 1000 * 1000) } };
+	setitimer(ITIMER_REAL, &it, NULL);
+
+	tp_err e = { 0 };
+	int rc = (c.kind >= CALL_LOAD && c.kind <= CALL_HEALTH) ? protected_call(p, &c, &e)
+		 : tp_errf(&e, TP_EINVAL, "PolicyError", "bad request to the policy worker");
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	setitimer(ITIMER_REAL, &off, NULL);
+	/* nothing of this call is kept for the next: its garbage goes now, and
+	 * after a cap or an error (a Lua error unwinding through C code may
+	 * leave C memory behind) the worker is replaced altogether */
+	*recycle = p->killed || (rc < 0 && !c.rejected);
+	if (!*recycle)
+		lua_gc(p->L, LUA_GCCOLLECT, 0);
+	getrusage(RUSAGE_SELF, &ru);
+	cJSON *env = cJSON_CreateObject();
+	cJSON_AddNumberToObject(env, "rc", rc);
+	cJSON_AddNumberToObject(env, "rss_kb", (double)ru.ru_maxrss);
+	if (rc < 0) {
+		cJSON_AddStringToObject(env, "code", e.code);
+		cJSON_AddStringToObject(env, "message", e.message);
+	}
+	if (c.rejected) {
+		cJSON_AddTrueToObject(env, "rejected");
+		cJSON_AddStringToObject(env, "reason", c.reason);
+	}
+	if (c.no_rollout)
+		cJSON_AddTrueToObject(env, "no_rollout");
+	if (c.result) {
+		/* as text: parsing it into cJSON here would turn raw big numbers
+		 * into doubles */
+		char *rt = cJSON_PrintUnformatted(c.result);
+		cJSON_Delete(c.result);
+		if (rt)
+			cJSON_AddStringToObject(env, "result", rt);
+		free(rt);
+	}
+	char *text = cJSON_PrintUnformatted(env);
+	cJSON_Delete(env);
+	cJSON_Delete(j);
+	return text;
+}
+
+/* Hold nothing of the parent's: its sockets and files close here. */
+static void close_inherited(int keep1, int keep2)
+{
+	int fds[1024], n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	if (!d) {
+		for (int fd = 3; fd < 1024; fd++)
+			if (fd != keep1 && fd != keep2)
+				close(fd);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d)) && n < (int)(sizeof fds / sizeof fds[0])) {
+		int fd = atoi(de->d_name);
+		if (fd > 2 && fd != keep1 && fd != keep2 && fd != dirfd(d))
+			fds[n++] = fd;
+	}
+	closedir(d);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+/* The worker: serves calls until its request pipe closes or a cap was
+ * hit. Never returns; never runs lua_close (no finalizer, no teardown). */
+static void worker_main(struct policy *p, int rfd, int wfd, size_t as_limit)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(0);
+	signal(SIGPIPE, SIG_DFL);
+	close_inherited(rfd, wfd);
+#ifndef HAVE_ASAN
+	if (as_limit) {
+		struct rlimit as = { as_limit, as_limit };
+		setrlimit(RLIMIT_AS, &as);
+	}
+#else
+	(void)as_limit;
+#endif
+	worker_policy = p;
+	struct sigaction sa = { 0 };
+	sa.sa_handler = on_soft_deadline;
+	sigaction(SIGALRM, &sa, NULL);
+	for (;;) {
+		unsigned char h[8];
+		if (read_exact(rfd, (char *)h, 8) < 0)
+			_exit(0);
+		uint64_t n = 0;
+		for (int i = 0; i < 8; i++)
+			n |= (uint64_t)h[i] << (8 * i);
+		char *req = malloc(n + 1);
+		if (!req || read_exact(rfd, req, n) < 0)
+			_exit(2);
+		int recycle = 0;
+		char *ans = worker_call(p, req, n, &recycle);
+		free(req);
+		if (!ans || write_frame(wfd, ans, strlen(ans)) < 0)
+			_exit(3);
+		free(ans);
+		if (recycle)
+			_exit(0);
+	}
+}
+
+static void worker_stop(struct policy *p, struct rusage *ru)
+{
+	if (p->worker <= 0)
+		return;
+	kill(p->worker, SIGKILL);
+	close(p->to_worker);
+	close(p->from_worker);
+	int st;
+	while (wait4(p->worker, &st, 0, ru) < 0 && errno == EINTR)
+		;
+	p->worker = 0;
+}
+
+static int worker_start(struct policy *p, tp_err *e)
+{
+	/* RLIMIT_AS: this process's size, the Lua cap and room for the result */
+	size_t vm = vm_size(), as_limit = vm ? vm + p->max_memory + 8 * p->max_text + CHILD_AS_SLACK : 0;
+	int req[2], ans[2];
+	if (pipe2(req, O_CLOEXEC) < 0)
+		return tp_errf(e, TP_EIO, "PolicyError", "%s: pipe: %s", p->short_src, strerror(errno));
+	if (pipe2(ans, O_CLOEXEC) < 0) {
+		close(req[0]);
+		close(req[1]);
+		return tp_errf(e, TP_EIO, "PolicyError", "%s: pipe: %s", p->short_src, strerror(errno));
+	}
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(req[1]);
+		close(ans[0]);
+		worker_main(p, req[0], ans[1], as_limit);
+	}
+	close(req[0]);
+	close(ans[1]);
+	if (pid < 0) {
+		close(req[1]);
+		close(ans[0]);
+		return tp_errf(e, TP_EIO, "PolicyError", "%s: fork: %s", p->short_src, strerror(errno));
+	}
+	p->worker = pid;
+	p->to_worker = req[1];
+	p->from_worker = ans[0];
+	return TP_OK;
+}
+
+/* Read exactly n bytes from fd before the monotonic deadline (ms).
+ * 0, -1 on EOF or error, -2 at the deadline. */
+static int read_until(int fd, char *s, size_t n, int64_t deadline)
+{
+	while (n > 0) {
+		int64_t left = deadline - tp_mono_ms();
+		if (left <= 0)
+			return -2;
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		int pr = poll(&pf, 1, (int)left);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr == 0)
+			return -2;
+		ssize_t r = read(fd, s, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		s += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* Count the nodes of a parsed JSON tree, stopping past max. */
+static size_t count_nodes(const cJSON *j, size_t max)
+{
+	size_t n = 0;
+	for (const cJSON *c = j; c && n <= max; c = c->next) {
+		n++;
+		if (c->child)
+			n += count_nodes(c->child, max - n + 1);
+	}
+	return n;
+}
+
+/* Run c in the worker under every cap, the wall clock included: the
+ * worker that overruns the deadline is SIGKILLed and replaced next call. */
+static int isolated_call(struct policy *p, struct call *c, tp_err *e)
+{
+	const char *fn = call_names[c->kind];
+	int64_t budget = p->timeout_ms;
+	if (p->hard_deadline_ms) {
+		int64_t left = p->hard_deadline_ms - tp_now_ms();
+		if (left < budget)
+			budget = left;
+		if (budget <= 0)
+			return tp_errf(e, TP_ELIMIT, "PolicyTimeLimit",
+				       "%s: %s not run: no time left before the invocation's deadline", p->short_src, fn);
+	}
+	int64_t start = tp_mono_us();
+	int rc;
+	if (p->worker <= 0 && (rc = worker_start(p, e)) < 0)
+		return rc;
+	/* the policy's time starts now: forking the worker is ours */
+	int64_t deadline = tp_mono_ms() + budget;
+	cJSON *req = cJSON_CreateObject();
+	cJSON_AddNumberToObject(req, "kind", c->kind);
+	cJSON_AddNumberToObject(req, "budget_ms", (double)budget);
+	cJSON *args = cJSON_AddArrayToObject(req, "args");
+	for (int i = 0; i < 3; i++)
+		cJSON_AddItemToArray(args, c->args[i] ? cJSON_Duplicate(c->args[i], 1) : cJSON_CreateNull());
+	char *text = cJSON_PrintUnformatted(req);
+	cJSON_Delete(req);
+	/* the worker waits for requests between calls, so this write only
+	 * blocks while it reads; a dead worker fails it at once */
+	int wr = text ? write_frame(p->to_worker, text, strlen(text)) : -1;
+	if (wr < 0 && text) {
+		/* the worker died between calls (killed from outside): one new one */
+		worker_stop(p, NULL);
+		if ((rc = worker_start(p, e)) < 0) {
+			free(text);
+			return rc;
+		}
+		wr = write_frame(p->to_worker, text, strlen(text));
+	}
+	free(text);
+	/* the answer: a converted result (its JSON escapes at most 6x the
+	 * budgeted text) plus a reason and an error message */
+	size_t cap = 6 * p->max_text + 16 * p->max_nodes + 8192;
+	unsigned char h[8];
+	char *body = NULL;
+	uint64_t n = 0;
+	int rd = wr < 0 ? -1 : read_until(p->from_worker, (char *)h, 8, deadline);
+	if (rd == 0) {
+		for (int i = 0; i < 8; i++)
+			n |= (uint64_t)h[i] << (8 * i);
+		if (n > cap)
+			rd = -3;
+	}
+	if (rd == 0) {
+		body = tp_xmalloc(n + 1);
+		rd = read_until(p->from_worker, body, n, deadline);
+	}
+	struct rusage ru = { 0 };
+	cJSON *env = NULL;
+	if (rd == -2) {
+		worker_stop(p, &ru);
+		rc = tp_errf(e, TP_ELIMIT, "PolicyTimeLimit", "%s: %s: wall-clock limit of %lld ms exceeded (stopped)",
+			     p->short_src, fn, (long long)budget);
+	} else if (rd == -3) {
+		worker_stop(p, &ru);
+		rc = tp_errf(e, TP_ELIMIT, "PolicyOutputLimit", "%s: %s: result larger than %zu bytes", p->short_src, fn,
+			     cap);
+	} else if (rd < 0 || !(env = cJSON_ParseWithLength(body, n))) {
+		/* the worker died: a signal (RLIMIT_CPU, RLIMIT_AS) or a crash */
+		pid_t pid = p->worker;
+		int st = 0;
+		kill(pid, SIGKILL);
+		close(p->to_worker);
+		close(p->from_worker);
+		while (wait4(pid, &st, 0, &ru) < 0 && errno == EINTR)
+			;
+		p->worker = 0;
+		if (WIFSIGNALED(st) && WTERMSIG(st) == SIGXCPU)
+			rc = tp_errf(e, TP_ELIMIT, "PolicyTimeLimit", "%s: %s: CPU time limit exceeded", p->short_src, fn);
+		else
+			rc = tp_errf(e, TP_ELIMIT, "PolicyMemoryLimit",
+				     "%s: %s: the policy process ended (%s %d; out of memory?)", p->short_src, fn,
+				     WIFSIGNALED(st) ? "signal" : "status", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	} else {
+		cJSON *jrc = cJSON_GetObjectItemCaseSensitive(env, "rc");
+		rc = cJSON_IsNumber(jrc) ? jrc->valueint : TP_EPOLICY;
+		if (rc < 0) {
+			const char *code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(env, "code"));
+			const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(env, "message"));
+			tp_errf(e, rc, code ? code : "PolicyError", "%s", msg ? msg : "(no message)");
+		}
+		const char *reason = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(env, "reason"));
+		c->rejected = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(env, "rejected"));
+		snprintf(c->reason, sizeof c->reason, "%s", reason ? reason : "");
+		c->no_rollout = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(env, "no_rollout"));
+		const char *rt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(env, "result"));
+		if (rc == TP_OK && rt) {
+			c->result = cJSON_Parse(rt);
+			if (!c->result || count_nodes(c->result, p->max_nodes + 16) > p->max_nodes + 16) {
+				cJSON_Delete(c->result);
+				c->result = NULL;
+				worker_stop(p, &ru);
+				rc = tp_errf(e, TP_ELIMIT, "PolicyOutputLimit", "%s: %s: result has more than %zu values",
+					     p->short_src, fn, p->max_nodes);
+			} else {
+				c->result_text = tp_xstrdup(rt);
+			}
+		}
+		ru.ru_maxrss = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(env, "rss_kb"));
+		if (rc < 0 && !c->rejected) /* the worker exits after a cap or an error: reap it */
+			worker_stop(p, NULL);
+	}
+	p->last_wall_us = (long)(tp_mono_us() - start);
+	p->last_rss_kb = ru.ru_maxrss;
+	cJSON_Delete(env);
+	free(body);
+	return rc;
+}
+
+static int call_policy(struct policy *p, struct call *c, tp_err *e)
+{
+	if (p->in_process)
+		return protected_call(p, c, e);
+	return isolated_call(p, c, e);
+}
+
+/* ---------- public ---------- */
+
+int policy_new(const char *source, size_t len, const char *origin, const struct policy_limits *lim,
+	       struct policy **out, tp_err *e)
+{
+	*out = NULL;
+	struct policy *p = tp_xcalloc(1, sizeof *p);
+	p->origin = tp_xstrdup(origin ? origin : "policy");
+	p->max_instructions = lim && lim->max_instructions > 0 ? lim->max_instructions : DEFAULT_INSTRUCTIONS;
+	p->max_memory = lim && lim->max_memory > 0 ? lim->max_memory : DEFAULT_MEMORY;
+	p->timeout_ms = lim && lim->timeout_ms > 0 ? lim->timeout_ms : policy_default_timeout_ms();
+	p->max_nodes = lim && lim->max_nodes > 0 ? lim->max_nodes : DEFAULT_NODES;
+	p->max_text = lim && lim->max_text > 0 ? lim->max_text : DEFAULT_TEXT;
+	p->in_process = lim && lim->in_process;
+	hash_sha256_hex(source, len, p->sha);
+	int rc = TP_OK;
+
+	lua_State *L = lua_newstate(palloc, p);
+	if (!L) {
+		rc = tp_errf(e, TP_ELIMIT, "PolicyMemoryLimit", "%s: cannot create a Lua state", p->origin);
+		goto done;
+	}
+	p->L = L;
+	*(struct policy **)lua_getextraspace(L) = p;
+	static const luaL_Reg libs[] = {
+		{ LUA_GNAME, luaopen_base }, { LUA_STRLIBNAME, luaopen_string }, { LUA_TABLIBNAME, luaopen_table },
+		{ LUA_MATHLIBNAME, luaopen_math }, { LUA_UTF8LIBNAME, luaopen_utf8 }, { NULL, NULL },
+	};
+	for (const luaL_Reg *l = libs; l->func; l++) {
+		luaL_requiref(L, l->name, l->func, 1);
+		lua_pop(L, 1);
+	}
+	ddbval_open(L);
+	build_template(L);
+
+	char *chunkname = tp_xasprintf("@%s", p->origin);
+	int st = luaL_loadbufferx(L, source, len, chunkname, "t");
+	free(chunkname);
+	if (st != LUA_OK) {
+		rc = tp_errf(e, st == LUA_ERRMEM ? TP_ELIMIT : TP_EPOLICY, st == LUA_ERRMEM ? "PolicyMemoryLimit" : "PolicyError",
+			     "%s", lua_tostring(L, -1));
+		goto done;
+	}
+	lua_Debug ar;
+	lua_pushvalue(L, -1);
+	lua_getinfo(L, ">S", &ar);
+	snprintf(p->short_src, sizeof p->short_src, "%s", ar.short_src);
+	lua_setfield(L, LUA_REGISTRYINDEX, "tp.chunk");
+
+	/* a trial run of the chunk, in the worker like every call */
+	struct call c = { .kind = CALL_LOAD };
+	rc = call_policy(p, &c, e);
+done:
+	if (rc < 0) {
+		policy_free(p);
+		return rc;
+	}
+	*out = p;
+	return TP_OK;
+}
+
+void policy_free(struct policy *p)
+{
+	if (!p)
+		return;
+	worker_stop(p, NULL);
+	if (p->L)
+		lua_close(p->L);
+	pool_drain(p);
+	free(p->origin);
+	free(p);
+}
+
+int policy_load(const char *path, const struct policy_limits *lim, struct policy **out, tp_err *e)
+{
+	*out = NULL;
+	const char *env = getenv("TASKPIPE_POLICY");
+	char *root_path = NULL;
+	if (!path && env && *env)
+		path = env;
+	if (!path) {
+		const char *root = getenv("LAMBDA_TASK_ROOT");
+		if (root && *root) {
+			root_path = tp_xasprintf("%s/policy.lua", root);
+			if (access(root_path, R_OK) == 0)
+				path = root_path;
+		}
+	}
+	int rc;
+	if (path) {
+		buf src = {0};
+		rc = tp_read_file(path, MAX_POLICY_FILE, &src, e);
+		if (rc == TP_OK)
+			rc = policy_new(buf_str(&src), src.len, path, lim, out, e);
+		buf_free(&src);
+	} else {
+		const struct embedded_file *f = embedded_find("policy.lua");
+		if (f)
+			rc = policy_new(f->data, f->len, "builtin:policy.lua", lim, out, e);
+		else
+			rc = tp_errf(e, TP_EPOLICY, "PolicyError", "no policy: no file given and none embedded");
+	}
+	free(root_path);
+	return rc;
+}
+
+const char *policy_origin(const struct policy *p)
+{
+	return p->origin;
+}
+
+const char *policy_sha256(const struct policy *p)
+{
+	return p->sha;
+}
+
+static int parse_arg(const char *json, const char *what, cJSON **out, tp_err *e)
+{
+	*out = NULL;
+	if (!json)
+		return TP_OK;
+	/* cJSON would cut a string at \u0000 silently: refuse it by name */
+	if (ddbval_json_has_nul(json))
+		return tp_errf(e, TP_EINVAL, "BadJson", "%s: a string holds a NUL character (\\u0000)", what);
+	*out = cJSON_Parse(json);
+	if (!*out)
+		return tp_errf(e, TP_EINVAL, "BadJson", "%s: not valid JSON", what);
+	return TP_OK;
+}
+
+static char *print_json(cJSON *j)
+{
+	char *s = cJSON_PrintUnformatted(j);
+	if (!s) {
+		fputs("taskpipe: out of memory\n", stderr);
+		abort();
+	}
+	return s;
+}
+
+int policy_pipeline(struct policy *p, const char *item_json, const char *ctx_json, char **spec_json, tp_err *e)
+{
+	*spec_json = NULL;
+	struct call c = { .kind = CALL_PIPELINE };
+	cJSON *item = NULL, *ctx = NULL;
+	int rc = parse_arg(item_json, "item", &item, e);
+	if (rc == TP_OK && !item)
+		rc = tp_errf(e, TP_EINVAL, "BadItem", "item: missing");
+	if (rc == TP_OK)
+		rc = parse_arg(ctx_json, "ctx", &ctx, e);
+	if (rc == TP_OK) {
+		c.args[0] = item;
+		c.args[1] = ctx;
+		rc = call_policy(p, &c, e);
+	}
+	if (rc == TP_OK && !cJSON_IsObject(c.result))
+		rc = tp_errf(e, TP_EPOLICY, "PolicyError", "%s: pipeline must return a table with named fields (the spec)",
+			     p->origin);
+	if (rc == TP_OK)
+		*spec_json = c.result_text ? tp_xstrdup(c.result_text) : print_json(c.result);
+	cJSON_Delete(c.result);
+	free(c.result_text);
+	cJSON_Delete(item);
+	cJSON_Delete(ctx);
+	return rc;
+}
+
+/* One wave with every target, for policies without a rollout function. */
+static cJSON *single_wave(const cJSON *targets)
+{
+	cJSON *names = cJSON_CreateArray();
+	const cJSON *t;
+	cJSON_ArrayForEach(t, targets) {
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(t, "pipeline");
+		if (cJSON_IsString(n))
+			cJSON_AddItemToArray(names, cJSON_CreateString(n->valuestring));
+	}
+	cJSON *waves = cJSON_CreateArray();
+	if (cJSON_GetArraySize(names) > 0) {
+		cJSON *w = cJSON_CreateObject();
+		cJSON_AddItemToObject(w, "targets", names);
+		cJSON_AddNumberToObject(w, "pause_seconds", 0);
+		cJSON_AddBoolToObject(w, "halt_on_failure", 1);
+		cJSON_AddItemToArray(waves, w);
+	} else {
+		cJSON_Delete(names);
+	}
+	return waves;
+}
+
+int policy_rollout(struct policy *p, const char *change_json, const char *targets_json, const char *ctx_json,
+		   char **waves_json, tp_err *e)
+{
+	*waves_json = NULL;
+	struct call c = { .kind = CALL_ROLLOUT };
+	cJSON *change = NULL, *targets = NULL, *ctx = NULL;
+	int rc = parse_arg(change_json, "change", &change, e);
+	if (rc == TP_OK)
+		rc = parse_arg(targets_json, "targets", &targets, e);
+	if (rc == TP_OK && !cJSON_IsArray(targets))
+		rc = tp_errf(e, TP_EINVAL, "BadJson", "targets: must be a JSON array");
+	if (rc == TP_OK)
+		rc = parse_arg(ctx_json, "ctx", &ctx, e);
+	if (rc == TP_OK) {
+		c.args[0] = change;
+		c.args[1] = targets;
+		c.args[2] = ctx;
+		rc = call_policy(p, &c, e);
+	}
+	if (rc == TP_OK && c.no_rollout)
+		c.result = single_wave(targets);
+	if (rc == TP_OK && (c.no_rollout || (cJSON_IsObject(c.result) && !c.result->child))) {
+		free(c.result_text); /* printed here instead */
+		c.result_text = NULL;
+	}
+	if (rc == TP_OK && cJSON_IsObject(c.result) && !c.result->child) { /* {} from an empty table */
+		cJSON_Delete(c.result);
+		c.result = cJSON_CreateArray();
+	}
+	if (rc == TP_OK && !cJSON_IsArray(c.result))
+		rc = tp_errf(e, TP_EPOLICY, "PolicyError", "%s: rollout must return a list of waves", p->origin);
+	if (rc == TP_OK)
+		*waves_json = c.result_text ? tp_xstrdup(c.result_text) : print_json(c.result);
+	cJSON_Delete(c.result);
+	free(c.result_text);
+	cJSON_Delete(change);
+	cJSON_Delete(targets);
+	cJSON_Delete(ctx);
+	return rc;
+}
+
+int policy_rollout_health(struct policy *p, const char *wave_json, const char *results_json,
+			  const char *ctx_json, int *healthy, char *reason, size_t reason_len, tp_err *e)
+{
+	*healthy = 1;
+	if (reason_len)
+		reason[0] = 0;
+	struct call c = { .kind = CALL_HEALTH };
+	cJSON *wave = NULL, *results = NULL, *ctx = NULL;
+	int rc = parse_arg(wave_json, "wave", &wave, e);
+	if (rc == TP_OK)
+		rc = parse_arg(results_json, "results", &results, e);
+	if (rc == TP_OK)
+		rc = parse_arg(ctx_json, "ctx", &ctx, e);
+	if (rc == TP_OK) {
+		c.args[0] = wave;
+		c.args[1] = results;
+		c.args[2] = ctx;
+		rc = call_policy(p, &c, e);
+	}
+	if (rc == TP_EPOLICY && c.rejected) {
+		/* nil, "reason" is the policy's verdict, not a failure of the policy */
+		*healthy = 0;
+		snprintf(reason, reason_len, "%s", c.reason);
+		tp_err_clear(e);
+		rc = TP_OK;
+	}
+	cJSON_Delete(c.result);
+	free(c.result_text);
+	cJSON_Delete(wave);
+	cJSON_Delete(results);
+	cJSON_Delete(ctx);
+	return rc;
+}
+
+long policy_default_timeout_ms(void)
+{
+	const char *v = getenv("TASKPIPE_POLICY_TIMEOUT_MS");
+	char *end;
+	long ms = v && *v ? strtol(v, &end, 10) : 0;
+	if (v && *v && (*end || ms <= 0)) {
+		log_warn("TASKPIPE_POLICY_TIMEOUT_MS=%.40s is not a positive integer; using %ld", v, DEFAULT_TIMEOUT_MS);
+		ms = 0;
+	}
+	return ms > 0 ? ms : DEFAULT_TIMEOUT_MS;
+}
+
+void policy_last_usage(const struct policy *p, long *wall_us, long *max_rss_kb)
+{
+	*wall_us = p->last_wall_us;
+	*max_rss_kb = p->last_rss_kb;
+}
+
+void policy_set_deadline(struct policy *p, int64_t deadline_ms)
+{
+	if (p)
+		p->hard_deadline_ms = deadline_ms;
+}
+
+const char *policy_engine_version(void)
+{
+	return LUA_RELEASE;
+}

@@ -1,0 +1,78 @@
+/* policy.h: the Lua policy host. A policy is a Lua 5.4 chunk returning
+ *   { pipeline = function(item, ctx) return spec end,   -- or nil, "reason"
+ *     rollout  = function(change, targets, ctx) return waves end }  -- optional
+ * run in a sandbox (see policy.c): base library without dofile, loadfile,
+ * collectgarbage and bytecode loading; string, table, math, utf8; no io,
+ * os, require, package, debug. Unknown globals are errors to read or write.
+ * Instruction and memory caps cannot be swallowed by pcall; setmetatable
+ * refuses __gc. Every call (and the load's trial run) runs in a worker
+ * process, killed at a wall-clock deadline, so no policy code runs in the
+ * calling process and nothing persists between calls. Every error names
+ * the chunk and, where there is one, the line.
+ *
+ * Values cross this interface as JSON text so no Lua or cJSON type leaks:
+ * item: a DynamoDB item in AttributeValue JSON ({"pipeline":{"S":"a"},...}),
+ * converted to plain Lua values as documented in ddbval.h;
+ * ctx, change, targets: plain JSON; spec and waves: plain JSON out.
+ */
+#ifndef TP_POLICY_H
+#define TP_POLICY_H
+
+#include "base/base.h"
+
+struct policy_limits {
+	long max_instructions;  /* per call; 0: 10,000,000 */
+	size_t max_memory;      /* bytes for the whole state; 0: 32 MiB */
+	long timeout_ms;        /* wall clock per call; 0: $TASKPIPE_POLICY_TIMEOUT_MS or 1000 */
+	size_t max_nodes;       /* values in a returned spec/waves; 0: 10,000 */
+	size_t max_text;        /* bytes of strings and keys in it; 0: 1 MiB */
+	int in_process;         /* measurements only: no fork, so no wall-clock limit */
+};
+
+struct policy;
+
+/* Load source (text only, never bytecode) as chunk `origin` (a file path or
+ * "builtin:policy.lua"). Fails with TP_EPOLICY when the chunk does not load,
+ * errors, or does not return a table with a `pipeline` function. */
+int policy_new(const char *source, size_t len, const char *origin, const struct policy_limits *lim,
+	       struct policy **out, tp_err *e);
+void policy_free(struct policy *p);
+
+/* Load from the first of: path (flag) when non-NULL, $TASKPIPE_POLICY,
+ * $LAMBDA_TASK_ROOT/policy.lua when that file exists, else the embedded
+ * default policy. */
+int policy_load(const char *path, const struct policy_limits *lim, struct policy **out, tp_err *e);
+
+/* Every later call must end by this epoch-ms time too (the Lambda
+ * invocation's deadline less its reserve); 0 clears it. */
+void policy_set_deadline(struct policy *p, int64_t deadline_ms);
+long policy_default_timeout_ms(void);  /* $TASKPIPE_POLICY_TIMEOUT_MS or 1000 */
+/* Of the last forked call: wall time and the child's peak RSS. */
+void policy_last_usage(const struct policy *p, long *wall_us, long *max_rss_kb);
+
+const char *policy_origin(const struct policy *p);
+const char *policy_engine_version(void);            /* "Lua 5.4.4" */  /* path or "builtin:policy.lua" */
+const char *policy_sha256(const struct policy *p);  /* hex SHA-256 of the source */
+
+/* pipeline(item, ctx): on success *spec_json is a malloc'd JSON object.
+ * nil, "reason" -> TP_EPOLICY with code "PolicyRejected" and the reason;
+ * a Lua error -> TP_EPOLICY "PolicyError" with chunk:line: message;
+ * a cap -> TP_ELIMIT "PolicyInstructionLimit" / "PolicyMemoryLimit" /
+ * "PolicyTimeLimit" / "PolicyOutputLimit" (the conversion budget). */
+int policy_pipeline(struct policy *p, const char *item_json, const char *ctx_json, char **spec_json,
+		    tp_err *e);
+
+/* rollout(change, targets, ctx) -> waves JSON array. When the policy has
+ * no rollout function: one wave holding every target. */
+int policy_rollout(struct policy *p, const char *change_json, const char *targets_json,
+		   const char *ctx_json, char **waves_json, tp_err *e);
+
+/* rollout_health(wave, results, ctx), when the policy defines it: called
+ * after a wave's updates all succeeded. wave: {index, targets, ...};
+ * results: [{pipeline, function, status, code_sha256}]. true -> *healthy 1;
+ * nil or false, "reason" -> *healthy 0 and the reason; no such function ->
+ * healthy. A Lua error or cap is TP_EPOLICY/TP_ELIMIT as for pipeline(). */
+int policy_rollout_health(struct policy *p, const char *wave_json, const char *results_json,
+			  const char *ctx_json, int *healthy, char *reason, size_t reason_len, tp_err *e);
+
+#endif
