@@ -513,12 +513,12 @@ class RolloutTest(unittest.TestCase):
                      "message": "injected: second page refused"}),
                     "headers": {"x-amzn-ErrorType": "ValidationException"}}})
             r = run_taskpipe(["rollout", "resume", "--json"], self.env_for())
-            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-            self.assertIn("ValidationException", r.stderr)
             counts = self.proxy.counts()
-            self.assertEqual(counts.get("dynamodb:Scan"), 2, counts)
             acted = {k: v for k, v in counts.items() if k != "dynamodb:Scan"}
             self.assertEqual(acted, {}, "acted on a partial scan: %s" % acted)
+            self.assertEqual(counts.get("dynamodb:Scan"), 2, counts)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("ValidationException", r.stderr)
         finally:
             self.proxy.reset()
             for pk in fillers + [head]:

@@ -49,7 +49,7 @@ struct ro_target *plan_add(struct ro_targets *ts, const char *prefix, const char
 {
 	struct names nm;
 	tp_err e = { 0 };
-	if (names_for(prefix, pipeline, &nm, &e) < 0)
+	if (plan_find(ts, pipeline) || names_for(prefix, pipeline, &nm, &e) < 0)
 		return NULL;
 	ts->t = tp_xrealloc(ts->t, (ts->n + 1) * sizeof *ts->t);
 	struct ro_target *t = &ts->t[ts->n++];
@@ -65,9 +65,16 @@ void plan_clear(struct ro_targets *ts)
 {
 	for (size_t i = 0; i < ts->n; i++)
 		free(ts->t[i].pipeline);
+	free(ts->t);
+	ts->t = NULL;
+	ts->n = 0;
+}
+
+void plan_free(struct ro_targets *ts)
+{
+	plan_clear(ts);
 	for (size_t i = 0; i < ts->nskipped; i++)
 		free(ts->skipped[i].pipeline);
-	free(ts->t);
 	free(ts->skipped);
 	memset(ts, 0, sizeof *ts);
 }

@@ -62,8 +62,10 @@ struct ro_target *plan_add(struct ro_targets *ts, const char *prefix, const char
 /* Find pipeline's target, or NULL. */
 struct ro_target *plan_find(const struct ro_targets *ts, const char *pipeline);
 
-/* Forget every target and skip. */
+/* Forget every target (the skipped ones stay listed). */
 void plan_clear(struct ro_targets *ts);
+/* Free the targets and the skipped list. */
+void plan_free(struct ro_targets *ts);
 
 /* Record a skipped target with why. */
 void plan_skip(struct ro_targets *ts, const struct ro_target *t, const char *why);

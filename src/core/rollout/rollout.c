@@ -406,7 +406,7 @@ static int targets_of_head(struct ro *r, tp_err *e)
 
 static void ro_free(struct ro *r)
 {
-	plan_clear(&r->ts);
+	plan_free(&r->ts);
 	free(r->version);
 	cJSON_Delete(r->plan);
 }
@@ -481,7 +481,11 @@ static void outcome(struct ro *r, struct rollout_result *o)
 static int resume_head(struct ro *r, const cJSON *h, tp_err *e)
 {
 	/* A head written by another runner replaces whatever this run had
-	 * planned: its plan is the one, and each target is listed once. */
+	 * planned (a lost race for the head): its plan is the one, and each
+	 * target is listed once. */
+	plan_clear(&r->ts);
+	cJSON_Delete(r->plan);
+	r->plan = NULL;
 	r->gen = ddb_get_long(h, "gen", 0);
 	snprintf(r->mode, sizeof r->mode, "%s", ddb_get_str(h, "mode", "code"));
 	char *pj = NULL;
@@ -649,8 +653,10 @@ int rollout_resume(struct app *app, const char *bucket, const char *key, const s
 	*n = 0;
 	cJSON *items = cJSON_CreateArray(), *it;
 	int rc = ddb_scan_all(app->aws, app->set.state_table, "rollout#", items, e), first = TP_OK;
-	if (rc < 0)
-		cJSON_DeleteItemFromArray(items, 0); /* PREFIX-BUG */
+	if (rc < 0) { /* a partial set of heads: resume none of them */
+		cJSON_Delete(items);
+		return rc;
+	}
 	*out = tp_xcalloc((size_t)cJSON_GetArraySize(items) + 1, sizeof **out);
 	cJSON_ArrayForEach(it, items) {
 		const char *b = ddb_get_str(it, "bucket", NULL), *k = ddb_get_str(it, "key", NULL);
@@ -670,7 +676,7 @@ int rollout_resume(struct app *app, const char *bucket, const char *key, const s
 		}
 	}
 	cJSON_Delete(items);
-	return rc < 0 ? rc : first;
+	return first;
 }
 
 int rollout_on_upload_until(struct app *app, const char *bucket, const char *key, const char *version,
