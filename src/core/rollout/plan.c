@@ -116,40 +116,62 @@ static int keep_zip(const struct ro_target *t)
 	return !t->image;
 }
 
+/* What a record's spec deploys, for a visit over every record naming code. */
+struct spec_code {
+	const char *pipeline, *bucket, *key;
+	int reference;
+};
+
+static void each_spec(struct ro_targets *ts, const cJSON *records,
+		      void (*visit)(struct ro_targets *ts, const struct spec_code *c, const void *arg),
+		      const void *arg)
+{
+	const cJSON *it;
+	cJSON_ArrayForEach(it, records) {
+		char *name, *b, *k;
+		struct spec_code c;
+		if (!plan_spec_code(it, &name, &b, &k, &c.reference))
+			continue;
+		c.pipeline = name, c.bucket = b, c.key = k;
+		visit(ts, &c, arg);
+		free(name), free(b), free(k);
+	}
+}
+
+struct object {
+	const char *prefix, *bucket, *key;
+};
+
+static void select_one(struct ro_targets *ts, const struct spec_code *c, const void *arg)
+{
+	const struct object *o = arg;
+	struct ro_target *t = NULL;
+	if (strcmp(c->bucket, o->bucket) == 0 && strcmp(c->key, o->key) == 0)
+		t = plan_add(ts, o->prefix, c->pipeline, -1);
+	if (t)
+		t->reference = c->reference;
+}
+
 /* Pipelines whose applied spec uses this object; the state record is
  * taskpipe's ownership proof (ListFunctions shows no tags, and reconcile
  * created the function only under our owner tag). */
 void plan_select(struct ro_targets *ts, const char *prefix, const cJSON *records, const char *bucket,
 		 const char *key)
 {
-	const cJSON *it;
-	cJSON_ArrayForEach(it, records) {
-		char *name, *b, *k;
-		int reference;
-		if (!plan_spec_code(it, &name, &b, &k, &reference))
-			continue;
-		struct ro_target *t = NULL;
-		if (strcmp(b, bucket) == 0 && strcmp(k, key) == 0)
-			t = plan_add(ts, prefix, name, -1);
-		if (t)
-			t->reference = reference;
-		free(name), free(b), free(k);
-	}
+	const struct object o = { prefix, bucket, key };
+	each_spec(ts, records, select_one, &o);
+}
+
+static void note_one(struct ro_targets *ts, const struct spec_code *c, const void *arg)
+{
+	struct ro_target *t = plan_find(ts, c->pipeline);
+	if (t)
+		t->reference = c->reference;
 }
 
 void plan_note_storage(struct ro_targets *ts, const cJSON *records)
 {
-	const cJSON *it;
-	cJSON_ArrayForEach(it, records) {
-		char *name, *b, *k;
-		int reference;
-		if (!plan_spec_code(it, &name, &b, &k, &reference))
-			continue;
-		struct ro_target *t = plan_find(ts, name);
-		if (t)
-			t->reference = reference;
-		free(name), free(b), free(k);
-	}
+	each_spec(ts, records, note_one, NULL);
 }
 
 void plan_from_frozen(struct ro_targets *ts, const char *prefix, const cJSON *plan)

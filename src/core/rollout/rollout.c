@@ -210,7 +210,7 @@ cJSON *ro_update_req(const char *table, const char *pk, cJSON *sets, const char 
 
 /* Write the header under our generation: acquire the lease, renew it
  * (recording progress), or release it. TP_ECONFLICT when the rollout was
- * superseded (r->status set) or another runner holds it. */
+ * superseded or another runner holds it (r stopped). */
 int ro_hdr_write(struct ro *r, enum hdr_how how, const char *status, tp_err *e)
 {
 	char pk[1300];
