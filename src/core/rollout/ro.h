@@ -44,7 +44,7 @@ enum hdr_how { HDR_ACQUIRE, HDR_BEAT, HDR_RELEASE };
 /* Write the head under our generation: acquire the lease, renew it
  * (recording progress), or release it. TP_ECONFLICT when the rollout was
  * superseded or another runner holds it (r stopped). */
-int ro_hdr_write(struct ro *r, enum hdr_how how, const char *status, tp_err *e);
+int ro_hdr_write(struct ro *r, enum hdr_how how, enum rollout_state status, tp_err *e);
 int ro_lease_ttl(const struct ro *r);
 /* No time left to start another batch (plus extra_ms) before the deadline. */
 int ro_deadline_near(const struct ro *r, int64_t extra_ms);
@@ -64,6 +64,9 @@ int wave_run(struct ro *r, int w, const struct cJSON *wave, tp_err *e);
 int wave_pause(struct ro *r, tp_err *e);
 
 /* ---- status.c ---- */
+
+/* A head's stored status attribute ("running", "done", "halted"). */
+enum rollout_state ro_stored_state(const char *stored);
 
 /* rollout-fn records of a scan, sorted by (rollout, function), for lookups
  * by key (a rollout may have 50,000 targets: never a walk per target).

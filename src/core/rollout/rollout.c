@@ -211,7 +211,7 @@ cJSON *ro_update_req(const char *table, const char *pk, cJSON *sets, const char 
 /* Write the header under our generation: acquire the lease, renew it
  * (recording progress), or release it. TP_ECONFLICT when the rollout was
  * superseded or another runner holds it (r stopped). */
-int ro_hdr_write(struct ro *r, enum hdr_how how, const char *status, tp_err *e)
+int ro_hdr_write(struct ro *r, enum hdr_how how, enum rollout_state status, tp_err *e)
 {
 	char pk[1300];
 	hdr_pk(r, pk, sizeof pk);
@@ -220,7 +220,7 @@ int ro_hdr_write(struct ro *r, enum hdr_how how, const char *status, tp_err *e)
 	ddb_put_long(s, "wave", r->wave);
 	ddb_put_long(s, "next_at", (long)r->next_at);
 	ddb_put_long(s, "updated_at", (long)now);
-	ddb_put_str(s, "status", status);
+	ddb_put_str(s, "status", rollout_state_name(status));
 	if (how == HDR_RELEASE) {
 		ddb_put_long(s, "lease_until", 0);
 		if (r->fail.code[0]) {
@@ -299,7 +299,7 @@ static int create_header(struct ro *r, long old_gen, const cJSON *old_head, tp_e
 	ddb_put_str(item, "version", r->version ? r->version : "");
 	ddb_put_str(item, "sha256", r->sha);
 	ddb_put_long(item, "gen", r->gen);
-	ddb_put_str(item, "status", "running");
+	ddb_put_str(item, "status", rollout_state_name(RST_RUNNING));
 	ddb_put_str(item, "mode", r->mode);
 	/* the plan goes into part items first (rolloutrec.h: 400 KB per item) */
 	char *plan = cJSON_PrintUnformatted(r->plan);
@@ -498,12 +498,12 @@ static int resume_head(struct ro *r, const cJSON *h, tp_err *e)
 		return tp_errf(e, TP_EINVAL, "RolloutPlanDamaged", "rollout %s: the plan is not JSON", r->id);
 	r->wave = (int)ddb_get_long(h, "wave", 0);
 	r->next_at = ddb_get_long(h, "next_at", 0);
-	if (strcmp(ddb_get_str(h, "status", ""), "done") == 0) {
+	if (ro_stored_state(ddb_get_str(h, "status", "")) == RST_DONE) {
 		ro_stop(r, ROLLOUT_DONE); /* nothing left: not even a status read */
 		r->wave = cJSON_GetArraySize(r->plan);
 		return TP_OK;
 	}
-	if ((rc = ro_hdr_write(r, HDR_ACQUIRE, "running", e)) < 0)
+	if ((rc = ro_hdr_write(r, HDR_ACQUIRE, RST_RUNNING, e)) < 0)
 		return rc;
 	if (strcmp(r->mode, "layer") == 0) {
 		/* a layer rollout from before the removal: nothing to resume */
@@ -551,7 +551,7 @@ static int run(struct ro *r, const char *want_version, tp_err *e)
 	if (!r->ts.n) {
 		ro_stop(r, ROLLOUT_NO_TARGETS);
 		r->wave = cJSON_GetArraySize(r->plan);
-		return ro_hdr_write(r, HDR_RELEASE, "done", e);
+		return ro_hdr_write(r, HDR_RELEASE, RST_DONE, e);
 	}
 	int nw = cJSON_GetArraySize(r->plan);
 	while (r->wave < nw) {
@@ -567,7 +567,7 @@ static int run(struct ro *r, const char *want_version, tp_err *e)
 		 * seconds): rounding down cut up to 1 s off the pause. */
 		int64_t pause_ms = cJSON_IsNumber(p) && r->wave < nw ? (int64_t)(p->valuedouble * 1000) : 0;
 		r->next_at = pause_ms > 0 ? (tp_now_ms() + pause_ms + 999) / 1000 : now_s();
-		if ((rc = ro_hdr_write(r, HDR_BEAT, "running", e)) < 0)
+		if ((rc = ro_hdr_write(r, HDR_BEAT, RST_RUNNING, e)) < 0)
 			goto out;
 	}
 	/* Verify: a runner we superseded may have landed an older update late. */
@@ -592,7 +592,7 @@ static int run(struct ro *r, const char *want_version, tp_err *e)
 out:
 	if (r->stopped && r->status != ROLLOUT_SUPERSEDED && r->status != ROLLOUT_BUSY) {
 		tp_err he = { 0 };
-		const char *db = r->status == ROLLOUT_DONE ? "done" : r->status == ROLLOUT_HALTED ? "halted" : "running";
+		enum rollout_state db = r->status == ROLLOUT_DONE ? RST_DONE : r->status == ROLLOUT_HALTED ? RST_HALTED : RST_RUNNING;
 		if (ro_hdr_write(r, HDR_RELEASE, db, &he) < 0 && rc == TP_OK) {
 			rc = he.rc;
 			*e = he;
@@ -660,12 +660,12 @@ int rollout_resume(struct app *app, const char *bucket, const char *key, const s
 	*out = tp_xcalloc((size_t)cJSON_GetArraySize(items) + 1, sizeof **out);
 	cJSON_ArrayForEach(it, items) {
 		const char *b = ddb_get_str(it, "bucket", NULL), *k = ddb_get_str(it, "key", NULL);
-		const char *st = ddb_get_str(it, "status", "");
+		enum rollout_state st = ro_stored_state(ddb_get_str(it, "status", ""));
 		const char *v = ddb_get_str(it, "version", "");
 		if (!b || !k || strcmp(ddb_get_str(it, "kind", ""), "rollout") != 0)
 			continue;
 		int named = bucket && key && strcmp(b, bucket) == 0 && strcmp(k, key) == 0;
-		if ((bucket && !named) || strcmp(st, "done") == 0 || (strcmp(st, "halted") == 0 && !named))
+		if ((bucket && !named) || st == RST_DONE || (st == RST_HALTED && !named))
 			continue;
 		tp_err oe = { 0 };
 		int orc = rollout_run(app, b, k, v[0] ? v : NULL, o, &(*out)[(*n)++], &oe);

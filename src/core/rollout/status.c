@@ -60,14 +60,12 @@ void ro_fn_index_free(struct ro_fn_index *x)
 	memset(x, 0, sizeof *x);
 }
 
-static enum rollout_state head_state(const char *st, int live)
+enum rollout_state ro_stored_state(const char *stored)
 {
-	if (strcmp(st, "running") == 0)
-		return live ? RST_RUNNING : RST_PAUSED;
-	if (strcmp(st, "done") == 0)
-		return RST_DONE;
-	if (strcmp(st, "halted") == 0)
-		return RST_HALTED;
+	static const enum rollout_state kept[] = { RST_RUNNING, RST_DONE, RST_HALTED };
+	for (size_t i = 0; i < sizeof kept / sizeof *kept; i++)
+		if (strcmp(stored, rollout_state_name(kept[i])) == 0)
+			return kept[i];
 	return RST_UNKNOWN;
 }
 
@@ -113,13 +111,14 @@ static void head_status(struct ro_fn_index *x, const cJSON *h, const char *prefi
 			struct aws *a, const char *table, struct rollout_status *o)
 {
 	const char *b = ddb_get_str(h, "bucket", ""), *k = ddb_get_str(h, "key", "");
-	const char *v = ddb_get_str(h, "version", ""), *st = ddb_get_str(h, "status", "");
+	const char *v = ddb_get_str(h, "version", "");
+	enum rollout_state st = ro_stored_state(ddb_get_str(h, "status", ""));
 	char *id = tp_xasprintf("%s/%s", b, k);
 	o->uri = tp_xasprintf("s3://%s%s%s", id, v[0] ? "#" : "", v);
 	o->gen = ddb_get_long(h, "gen", 0);
 	o->next_wave = ddb_get_long(h, "wave", 0);
-	int live = strcmp(st, "running") == 0 && ddb_get_long(h, "lease_until", 0) >= now_s;
-	o->status = head_state(st, live);
+	int live = st == RST_RUNNING && ddb_get_long(h, "lease_until", 0) >= now_s;
+	o->status = st == RST_RUNNING && !live ? RST_PAUSED : st;
 	snprintf(o->sha256, sizeof o->sha256, "%s", ddb_get_str(h, "sha256", ""));
 	snprintf(o->mode, sizeof o->mode, "%s", ddb_get_str(h, "mode", "code"));
 	o->started_at = ddb_get_long(h, "started_at", 0);
@@ -143,8 +142,8 @@ static void head_status(struct ro_fn_index *x, const cJSON *h, const char *prefi
 		int wi = (int)o->nwaves++;
 		ow->index = wi + 1;
 		ow->state = wi < o->next_wave ? RWAVE_DONE :
-			    wi == o->next_wave && strcmp(st, "running") == 0 ? RWAVE_RUNNING :
-			    wi == o->next_wave && strcmp(st, "halted") == 0 ? RWAVE_HALTED : RWAVE_PENDING;
+			    wi == o->next_wave && st == RST_RUNNING ? RWAVE_RUNNING :
+			    wi == o->next_wave && st == RST_HALTED ? RWAVE_HALTED : RWAVE_PENDING;
 		wave_status(x, prefix, id, o->gen, w, ow);
 	}
 	cJSON_Delete(plan);

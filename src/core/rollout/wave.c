@@ -624,7 +624,7 @@ int wave_run(struct ro *r, int w, const cJSON *wave, tp_err *e)
 			ro_stop(r, ROLLOUT_PAUSED);
 			break;
 		}
-		if ((rc = ro_hdr_write(r, HDR_BEAT, "running", e)) < 0)
+		if ((rc = ro_hdr_write(r, HDR_BEAT, RST_RUNNING, e)) < 0)
 			break;
 		prep_records(r, todo + prev, prev_n, 0, rec);
 		size_t nn = n * 2 < bs ? n * 2 : bs;
@@ -700,7 +700,7 @@ int wave_pause(struct ro *r, tp_err *e)
 		}
 		int64_t step = left < ttl * 1000 / 3 ? left : ttl * 1000 / 3;
 		tp_sleep_ms(step > 0 ? step : 1);
-		int rc = ro_hdr_write(r, HDR_BEAT, "running", e);
+		int rc = ro_hdr_write(r, HDR_BEAT, RST_RUNNING, e);
 		if (rc < 0)
 			return rc;
 	}
