@@ -9,6 +9,7 @@
 
 #include "core/app.h"
 #include "core/rollout/rollout.h"
+#include "runtime/rolloutjson.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -37,89 +38,77 @@ static void print_err(const tp_err *e)
 		e->message);
 }
 
-static int exit_code(const char *status)
+static int exit_code(enum rollout_outcome status)
 {
-	if (!status)
-		return 1;
-	if (!strcmp(status, "done") || !strcmp(status, "superseded") || !strcmp(status, "no-targets") ||
-	    !strcmp(status, "stale"))
+	switch (status) {
+	case ROLLOUT_DONE:
+	case ROLLOUT_SUPERSEDED:
+	case ROLLOUT_NO_TARGETS:
+	case ROLLOUT_STALE:
 		return 0;
-	if (!strcmp(status, "paused") || !strcmp(status, "busy"))
+	case ROLLOUT_PAUSED:
+	case ROLLOUT_BUSY:
 		return 3;
-	return 1;
-}
-
-static void print_outcome(const cJSON *o)
-{
-	const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(o, "status"));
-	cJSON *calls = cJSON_GetObjectItem(o, "calls");
-	printf("rollout %s: %s (%d targets in %d waves; %d updated, %d already current, %d failed; "
-	       "Lambda calls %d: %d updates, %d ListFunctions, %d GetFunction)\n",
-	       cJSON_GetStringValue(cJSON_GetObjectItem(o, "rollout")), st ? st : "?",
-	       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "targets")),
-	       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "waves")),
-	       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "updated")),
-	       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "already_current")),
-	       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "failed")),
-	       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(calls, "lambda")),
-	       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(calls, "updates")),
-	       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(calls, "list_functions")),
-	       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(calls, "get_function")));
-	cJSON *f = cJSON_GetObjectItem(o, "failure");
-	if (f)
-		printf("  failed: function %s (pipeline %s): %s: %s\n",
-		       cJSON_GetStringValue(cJSON_GetObjectItem(f, "function")),
-		       cJSON_GetStringValue(cJSON_GetObjectItem(f, "pipeline")) ?: "?",
-		       cJSON_GetStringValue(cJSON_GetObjectItem(f, "code")),
-		       cJSON_GetStringValue(cJSON_GetObjectItem(f, "message")));
-	cJSON *s;
-	cJSON_ArrayForEach(s, cJSON_GetObjectItem(o, "failures"))
-		if (!f || strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(s, "function")) ?: "",
-				 cJSON_GetStringValue(cJSON_GetObjectItem(f, "function")) ?: ""))
-			printf("  failed: function %s (pipeline %s): %s: %s\n",
-			       cJSON_GetStringValue(cJSON_GetObjectItem(s, "function")),
-			       cJSON_GetStringValue(cJSON_GetObjectItem(s, "pipeline")),
-			       cJSON_GetStringValue(cJSON_GetObjectItem(s, "code")),
-			       cJSON_GetStringValue(cJSON_GetObjectItem(s, "message")));
-	cJSON_ArrayForEach(s, cJSON_GetObjectItem(o, "skipped"))
-		printf("  skipped: %s (%s): %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(s, "pipeline")),
-		       cJSON_GetStringValue(cJSON_GetObjectItem(s, "function")),
-		       cJSON_GetStringValue(cJSON_GetObjectItem(s, "reason")));
-}
-
-static void print_status(const cJSON *all)
-{
-	const cJSON *r;
-	if (!cJSON_GetArraySize(all))
-		printf("no rollouts\n");
-	cJSON_ArrayForEach(r, all) {
-		cJSON *waves = cJSON_GetObjectItem(r, "waves"), *w;
-		printf("%s  %s  gen %d  mode %s  waves %d/%d\n", cJSON_GetStringValue(cJSON_GetObjectItem(r, "rollout")),
-		       cJSON_GetStringValue(cJSON_GetObjectItem(r, "status")),
-		       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "gen")),
-		       cJSON_GetStringValue(cJSON_GetObjectItem(r, "mode")),
-		       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "next_wave")), cJSON_GetArraySize(waves));
-		cJSON_ArrayForEach(w, waves) {
-			cJSON *c = cJSON_GetObjectItem(w, "counts"), *n, *f;
-			printf("  wave %d  %-8s %3d functions:", (int)cJSON_GetNumberValue(cJSON_GetObjectItem(w, "index")),
-			       cJSON_GetStringValue(cJSON_GetObjectItem(w, "state")),
-			       cJSON_GetArraySize(cJSON_GetObjectItem(w, "functions")));
-			cJSON_ArrayForEach(n, c)
-				if (n->valuedouble > 0)
-					printf(" %s %d", n->string, (int)n->valuedouble);
-			printf("\n");
-			cJSON_ArrayForEach(f, cJSON_GetObjectItem(w, "functions"))
-				if (cJSON_GetObjectItem(f, "error_code"))
-					printf("    %s: %s: %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(f, "function")),
-					       cJSON_GetStringValue(cJSON_GetObjectItem(f, "error_code")),
-					       cJSON_GetStringValue(cJSON_GetObjectItem(f, "error_message")));
-		}
-		cJSON *f = cJSON_GetObjectItem(r, "failure");
-		if (f)
-			printf("  halted at function %s: %s: %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(f, "function")),
-			       cJSON_GetStringValue(cJSON_GetObjectItem(f, "code")),
-			       cJSON_GetStringValue(cJSON_GetObjectItem(f, "message")));
+	default:
+		return 1;
 	}
+}
+
+static void print_failure(const struct rollout_failure *f)
+{
+	printf("  failed: function %s (pipeline %s): %s: %s\n", f->function, f->pipeline ? f->pipeline : "?",
+	       f->err.code, f->err.message);
+}
+
+static void print_outcome(const struct rollout_result *o)
+{
+	printf("rollout %s: %s (%zu targets in %d waves; %ld updated, %ld already current, %ld failed; "
+	       "Lambda calls %ld: %ld updates, %ld ListFunctions, %ld GetFunction)\n",
+	       o->uri, rollout_outcome_name(o->status), o->targets, o->waves, o->updated, o->already_current,
+	       o->failed, o->calls.lambda, o->calls.updates, o->calls.list_functions, o->calls.get_function);
+	if (o->has_failure)
+		print_failure(&o->failure);
+	for (size_t i = 0; i < o->nfailures; i++)
+		if (!o->has_failure || strcmp(o->failures[i].function, o->failure.function))
+			print_failure(&o->failures[i]);
+	for (size_t i = 0; i < o->nskipped; i++)
+		printf("  skipped: %s (%s): %s\n", o->skipped[i].pipeline, o->skipped[i].function,
+		       o->skipped[i].reason);
+}
+
+static void print_status(const struct rollout_status *all, size_t n)
+{
+	if (!n)
+		printf("no rollouts\n");
+	for (size_t i = 0; i < n; i++) {
+		const struct rollout_status *r = &all[i];
+		printf("%s  %s  gen %ld  mode %s  waves %ld/%zu\n", r->uri, rollout_state_name(r->status), r->gen,
+		       r->mode, r->next_wave, r->nwaves);
+		for (size_t wi = 0; wi < r->nwaves; wi++) {
+			const struct rollout_wave_status *w = &r->waves[wi];
+			printf("  wave %d  %-8s %3zu functions:", w->index, rollout_wave_state_name(w->state), w->nfns);
+			for (int s = 0; s < RFN_STATES; s++)
+				if (w->counts[s] > 0)
+					printf(" %s %ld", rollout_fn_state_name((enum rollout_fn_state)s), w->counts[s]);
+			printf("\n");
+			for (size_t f = 0; f < w->nfns; f++)
+				if (w->fns[f].error_code)
+					printf("    %s: %s: %s\n", w->fns[f].function, w->fns[f].error_code,
+					       w->fns[f].error_message);
+		}
+		if (r->has_failure)
+			printf("  halted at function %s: %s: %s\n", r->failure.function, r->failure.err.code,
+			       r->failure.err.message);
+	}
+}
+
+/* Print doc (consumed) as one line of JSON. */
+static void print_json(cJSON *doc)
+{
+	char *s = cJSON_PrintUnformatted(doc);
+	printf("%s\n", s);
+	free(s);
+	cJSON_Delete(doc);
 }
 
 int cmd_rollout(int argc, char **argv)
@@ -186,44 +175,47 @@ int cmd_rollout(int argc, char **argv)
 		free(bucket), free(key), free(version);
 		return 1;
 	}
-	char *out = NULL;
 	int rc, code = 0;
 	if (status) {
-		rc = rollout_status(&app, &out, &e);
+		struct rollout_status *st = NULL;
+		size_t n = 0;
+		rc = rollout_status(&app, &st, &n, &e);
+		if (rc == TP_OK && s.json)
+			print_json(rolloutjson_status(st, n));
+		else if (rc == TP_OK)
+			print_status(st, n);
+		rollout_status_free(st, n);
 	} else if (resume) {
-		rc = rollout_resume(&app, bucket, key, &o, &out, &e);
-	} else {
-		rc = rollout_run(&app, bucket, key, version, &o, &out, &e);
-	}
-	cJSON *j = out ? cJSON_Parse(out) : NULL;
-	if (s.json && out)
-		printf("%s\n", out);
-	if (status) {
-		if (!s.json && j)
-			print_status(j);
-	} else if (resume) {
-		const cJSON *it;
-		cJSON_ArrayForEach(it, j) {
+		struct rollout_result *rs = NULL;
+		size_t n = 0;
+		rc = rollout_resume(&app, bucket, key, &o, &rs, &n, &e);
+		if (s.json && rs)
+			print_json(rolloutjson_results(rs, n));
+		for (size_t i = 0; i < n; i++) {
 			if (!s.json)
-				print_outcome(it);
-			int c = exit_code(cJSON_GetStringValue(cJSON_GetObjectItem(it, "status")));
+				print_outcome(&rs[i]);
+			int c = exit_code(rs[i].status);
 			if (c > code)
 				code = c;
 		}
-		if (!s.json && !cJSON_GetArraySize(j))
+		if (!s.json && rs && !n)
 			printf("nothing to resume\n");
-	} else if (j) {
-		if (!s.json)
-			print_outcome(j);
-		code = exit_code(cJSON_GetStringValue(cJSON_GetObjectItem(j, "status")));
+		rollout_results_free(rs, n);
+	} else {
+		struct rollout_result res;
+		rc = rollout_run(&app, bucket, key, version, &o, &res, &e);
+		if (res.uri && s.json)
+			print_json(rolloutjson_result(&res));
+		else if (res.uri)
+			print_outcome(&res);
+		code = exit_code(res.status);
+		rollout_result_free(&res);
 	}
 	if (rc < 0) {
 		print_err(&e);
 		if (code == 0)
 			code = 1;
 	}
-	cJSON_Delete(j);
-	free(out);
 	app_close(&app);
 	free(bucket), free(key), free(version);
 	return code;

@@ -6,6 +6,7 @@
 #include "core/app.h"
 #include "aws/awsjson.h"
 #include "core/rollout/rollout.h"
+#include "runtime/rolloutjson.h"
 #include "aws/ddb.h"
 #include "aws/ddbval.h"
 #include "core/drift/drift.h"
@@ -619,11 +620,9 @@ static int l_aws(lua_State *L)
 	return 1;
 }
 
-/* The JSON text a rollout call produced, as a Lua value (or the error). */
-static int push_rollout(lua_State *L, int rc, char *json, const tp_err *e)
+/* A rollout call's result as a Lua value (or the error); j is consumed. */
+static int push_rollout(lua_State *L, int rc, cJSON *j, const tp_err *e)
 {
-	cJSON *j = json ? cJSON_Parse(json) : NULL;
-	free(json);
 	if (!j && rc < 0)
 		return fail_lua(L, e);
 	push_json(L, j);
@@ -646,24 +645,34 @@ static int l_rollout(lua_State *L)
 		lua_pop(L, 1);
 	}
 	tp_err e = { 0 };
-	char *json = NULL;
 	int rc;
 	if (strcmp(what, "status") == 0) {
-		rc = rollout_status(app, &json, &e);
-		return push_rollout(L, rc, json, &e);
+		struct rollout_status *st = NULL;
+		size_t n = 0;
+		rc = rollout_status(app, &st, &n, &e);
+		cJSON *j = rc < 0 ? NULL : rolloutjson_status(st, n);
+		rollout_status_free(st, n);
+		return push_rollout(L, rc, j, &e);
 	}
 	if (strcmp(what, "resume") == 0) {
-		rc = rollout_resume(app, NULL, NULL, &o, &json, &e);
-		return push_rollout(L, rc, json, &e);
+		struct rollout_result *rs = NULL;
+		size_t n = 0;
+		rc = rollout_resume(app, NULL, NULL, &o, &rs, &n, &e);
+		cJSON *j = rs ? rolloutjson_results(rs, n) : NULL;
+		rollout_results_free(rs, n);
+		return push_rollout(L, rc, j, &e);
 	}
 	char *bucket = NULL, *key = NULL, *version = NULL;
 	if (rollout_parse_uri(what, &bucket, &key, &version, &e) < 0)
 		return fail_lua(L, &e);
-	rc = rollout_run(app, bucket, key, version, &o, &json, &e);
+	struct rollout_result res;
+	rc = rollout_run(app, bucket, key, version, &o, &res, &e);
 	free(bucket);
 	free(key);
 	free(version);
-	return push_rollout(L, rc, json, &e);
+	cJSON *j = res.uri ? rolloutjson_result(&res) : NULL;
+	rollout_result_free(&res);
+	return push_rollout(L, rc, j, &e);
 }
 
 int luatp_open(lua_State *L, struct app *app, tp_err *e)

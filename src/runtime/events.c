@@ -1,5 +1,6 @@
 /* events.c: classify an incoming event and handle it (see events.h). */
 #include "runtime/events.h"
+#include "runtime/rolloutjson.h"
 
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
@@ -189,16 +190,17 @@ static char *url_decode(const char *s, const char **why)
 int events_code_changed(struct app *app, const char *bucket, const char *key, const char *version,
 			const struct ev_opts *o, cJSON **outcome, tp_err *e)
 {
-	char *json = NULL;
-	int rc = rollout_on_upload_until(app, bucket, key, version, o ? o->deadline_ms : 0, &json, e);
-	*outcome = json ? cJSON_Parse(json) : NULL;
-	free(json);
-	if (!*outcome) {
+	struct rollout_result res;
+	int rc = rollout_on_upload_until(app, bucket, key, version, o ? o->deadline_ms : 0, &res, e);
+	if (res.uri) {
+		*outcome = rolloutjson_result(&res);
+	} else {
 		*outcome = cJSON_CreateObject();
 		char *uri = tp_xasprintf("s3://%s/%s", bucket, key);
 		cJSON_AddStringToObject(*outcome, "rollout", uri);
 		free(uri);
 	}
+	rollout_result_free(&res);
 	if (rc < 0) {
 		cJSON *f = cJSON_AddObjectToObject(*outcome, "error");
 		cJSON_AddStringToObject(f, "code", e->code);
@@ -326,12 +328,12 @@ int events_scheduled(struct app *app, const struct ev_opts *o, cJSON **resp, tp_
 	/* A rollout cut off by an earlier invocation's deadline continues here. */
 	struct rollout_opts ro = { .deadline_ms = o ? o->deadline_ms : 0 };
 	tp_err re = { 0 };
-	json = NULL;
-	if (rollout_resume(app, NULL, NULL, &ro, &json, &re) < 0)
+	struct rollout_result *rs = NULL;
+	size_t nrs = 0;
+	if (rollout_resume(app, NULL, NULL, &ro, &rs, &nrs, &re) < 0)
 		log_warn("resuming rollouts failed: %s: %s", re.code, re.message);
-	cJSON *rs = json ? cJSON_Parse(json) : NULL;
-	free(json);
-	cJSON_AddItemToObject(doc, "rollouts", rs ? rs : cJSON_CreateArray());
+	cJSON_AddItemToObject(doc, "rollouts", rolloutjson_results(rs, nrs));
+	rollout_results_free(rs, nrs);
 	*resp = doc;
 	return TP_OK;
 }

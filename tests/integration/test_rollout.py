@@ -490,6 +490,40 @@ class RolloutTest(unittest.TestCase):
         self.assertEqual(per_fn, {p: 1 for p in names})
         self.assertEqual(set(self.shas(names).values()), {sha_b64(data2)})
 
+    def test_failed_scan_resumes_nothing(self):
+        # A scan of the rollout heads that fails on its second page (moto
+        # pages at 1 MB, so fillers make a second page) must not resume the
+        # heads of the first page: a partial set is not acted on.
+        key = "partial-%s.zip" % uuid.uuid4().hex[:6]
+        head = "rollout#%s/%s" % (BUCKET, key)
+        self.ddb.put_item(TableName=STATE, Item={
+            "pk": {"S": head}, "kind": {"S": "rollout"}, "bucket": {"S": BUCKET},
+            "key": {"S": key}, "version": {"S": ""}, "status": {"S": "running"},
+            "gen": {"N": "1"}, "wave": {"N": "0"}, "lease_until": {"N": "0"}})
+        fillers = ["rollout#zz-filler-%s-%d" % (key, i) for i in range(4)]
+        for pk in fillers:
+            self.ddb.put_item(TableName=STATE, Item={
+                "pk": {"S": pk}, "kind": {"S": "filler"}, "pad": {"S": "x" * 350000}})
+        try:
+            self.proxy.reset()
+            self.proxy.add_rule({
+                "match": {"operation": "Scan"}, "times": -1, "skip": 1,
+                "action": {"status": 400, "body": json.dumps(
+                    {"__type": "com.amazonaws.dynamodb.v20120810#ValidationException",
+                     "message": "injected: second page refused"}),
+                    "headers": {"x-amzn-ErrorType": "ValidationException"}}})
+            r = run_taskpipe(["rollout", "resume", "--json"], self.env_for())
+            counts = self.proxy.counts()
+            acted = {k: v for k, v in counts.items() if k != "dynamodb:Scan"}
+            self.assertEqual(acted, {}, "acted on a partial scan: %s" % acted)
+            self.assertEqual(counts.get("dynamodb:Scan"), 2, counts)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("ValidationException", r.stderr)
+        finally:
+            self.proxy.reset()
+            for pk in fillers + [head]:
+                self.ddb.delete_item(TableName=STATE, Key={"pk": {"S": pk}})
+
     def test_bad_uri_and_no_targets(self):
         r = run_taskpipe(["rollout", "s3://only-bucket"], self.env_for())
         self.assertEqual(r.returncode, 2)

@@ -43,6 +43,10 @@
 #define TP_ROLLOUT_H
 
 #include "core/app.h"
+#include "core/names.h"
+
+#include <stddef.h>
+#include <stdint.h>
 
 struct rollout_opts {
 	int64_t deadline_ms;   /* epoch ms the caller must be done by; 0: none */
@@ -52,36 +56,140 @@ struct rollout_opts {
 	int from_event;        /* an upload event: skip a version that is no longer the latest */
 };
 
+/* How a run ended. */
+enum rollout_outcome {
+	ROLLOUT_ERROR,         /* could not start or run (e says why) */
+	ROLLOUT_DONE,
+	ROLLOUT_HALTED,        /* a wave failed (failure names function, code, message) */
+	ROLLOUT_SUPERSEDED,    /* a newer version took over */
+	ROLLOUT_PAUSED,        /* deadline near; resume later */
+	ROLLOUT_BUSY,          /* another runner holds it */
+	ROLLOUT_STALE,         /* an event for a version no longer the latest */
+	ROLLOUT_NO_TARGETS,
+};
+
+/* A function's state in a rollout (its rollout-fn# record's status). */
+enum rollout_fn_state { RFN_PENDING, RFN_UPDATING, RFN_DONE, RFN_FAILED, RFN_GONE };
+#define RFN_STATES 5
+
+/* A rollout's state as `rollout status` reports it (a running rollout
+ * whose lease ran out is paused). */
+enum rollout_state { RST_RUNNING, RST_PAUSED, RST_DONE, RST_HALTED, RST_UNKNOWN };
+
+/* A wave's state in `rollout status`. */
+enum rollout_wave_state { RWAVE_DONE, RWAVE_RUNNING, RWAVE_HALTED, RWAVE_PENDING };
+
+/* The names these enums have in records and output. */
+const char *rollout_outcome_name(enum rollout_outcome s);
+const char *rollout_fn_state_name(enum rollout_fn_state s);
+const char *rollout_state_name(enum rollout_state s);
+const char *rollout_wave_state_name(enum rollout_wave_state s);
+
+/* A function that failed (or halted the rollout). */
+struct rollout_failure {
+	char function[NAMES_FUNCTION_MAX + 1];
+	char *pipeline;        /* owned; NULL when not known */
+	tp_err err;            /* code and message */
+};
+
+/* A target left out of a rollout, with why. */
+struct rollout_skip {
+	char *pipeline;        /* owned */
+	char function[NAMES_FUNCTION_MAX + 1];
+	char reason[160];
+};
+
+/* The outcome of one run (rollout_run, one element of rollout_resume). */
+struct rollout_result {
+	char *uri;                     /* s3://bucket/key[#version], owned; NULL: the run never started (bad mode) */
+	enum rollout_outcome status;
+	char sha256[64];               /* expected CodeSha256 */
+	long gen;
+	long long object_bytes;        /* size of the code object, as streamed */
+	size_t targets;
+	int waves;                     /* in the plan */
+	int next_wave;
+	long updated, already_current, failed, gone;
+	int has_failure;               /* failure is set: what halted it */
+	struct rollout_failure failure;
+	struct rollout_failure *failures; /* every function that failed, owned */
+	size_t nfailures;
+	struct rollout_skip *skipped;  /* owned */
+	size_t nskipped;
+	struct {
+		long lambda, updates, list_functions, get_function;
+	} calls;                       /* requests this run made */
+};
+
+/* One function of a wave in `rollout status`. */
+struct rollout_fn_status {
+	char *pipeline;                /* owned */
+	char function[NAMES_FUNCTION_MAX + 1];
+	enum rollout_fn_state status;
+	int recorded;                  /* its record is of this generation: attempts is known */
+	long attempts;
+	char *error_code, *error_message; /* owned; NULL: no error recorded */
+};
+
+struct rollout_wave_status {
+	int index;                     /* 1-based */
+	enum rollout_wave_state state;
+	double pause_seconds;          /* < 0: the plan names none */
+	int halt_on_failure;           /* -1: the plan names none */
+	long counts[RFN_STATES];       /* functions per enum rollout_fn_state */
+	struct rollout_fn_status *fns; /* owned */
+	size_t nfns;
+};
+
+/* One rollout in `rollout status`. */
+struct rollout_status {
+	char *uri;                     /* owned */
+	enum rollout_state status;
+	char sha256[64];
+	long gen;
+	char mode[8];
+	long next_wave, started_at, updated_at;
+	char *holder;                  /* owned; NULL unless a live runner holds it */
+	int has_failure;               /* failure: what halted it (pipeline NULL) */
+	struct rollout_failure failure;
+	int has_plan_error;            /* plan_error: its plan could not be read */
+	tp_err plan_error;
+	struct rollout_wave_status *waves; /* owned */
+	size_t nwaves;
+};
+
 /* s3://BUCKET/KEY[#VERSION] -> malloc'd parts (*version NULL when absent). */
 int rollout_parse_uri(const char *uri, char **bucket, char **key, char **version, tp_err *e);
 
 /* Roll out bucket/key at version (NULL: the latest). Starts a rollout,
- * resumes the same version's, or supersedes an older one. *json_out (malloc'd,
- * may be NULL) describes the outcome: {"rollout","status",...}; status is
- * done, halted (a wave failed: "failure" names function, code, message),
- * superseded, paused (deadline near; resume later), busy (another runner
- * holds it), stale (an event for a version no longer the latest), or
- * no-targets. Returns TP_OK unless the run could not start or a wave
- * halted (then e names the function and why). */
+ * resumes the same version's, or supersedes an older one. *out (always
+ * filled, even on failure; rollout_result_free) describes the outcome.
+ * Returns TP_OK unless the run could not start or a wave halted (then e
+ * names the function and why). */
 int rollout_run(struct app *app, const char *bucket, const char *key, const char *version,
-		const struct rollout_opts *o, char **json_out, tp_err *e);
+		const struct rollout_opts *o, struct rollout_result *out, tp_err *e);
 
 /* Continue rollouts left running or paused (all of them, or the one of
- * bucket/key when given; a halted one only when named). *json_out is a JSON
- * array of outcomes as above. */
-int rollout_resume(struct app *app, const char *bucket, const char *key,
-		   const struct rollout_opts *o, char **json_out, tp_err *e);
+ * bucket/key when given; a halted one only when named). *out (n of them,
+ * rollout_results_free) are the outcomes. A scan of the rollout records
+ * that fails part way resumes none of them and fails. */
+int rollout_resume(struct app *app, const char *bucket, const char *key, const struct rollout_opts *o,
+		   struct rollout_result **out, size_t *n, tp_err *e);
 
-/* Every rollout with its waves and per-function status, as a JSON array. */
-int rollout_status(struct app *app, char **json_out, tp_err *e);
+void rollout_result_free(struct rollout_result *r);
+void rollout_results_free(struct rollout_result *r, size_t n);
+
+/* Every rollout with its waves and per-function status (rollout_status_free). */
+int rollout_status(struct app *app, struct rollout_status **out, size_t *n, tp_err *e);
+void rollout_status_free(struct rollout_status *s, size_t n);
 
 /* Entry point for an S3 ObjectCreated notification (SNS-wrapped, through
  * the bootstrap): rollout_run with from_event set and no deadline. */
 int rollout_on_upload(struct app *app, const char *bucket, const char *key, const char *version,
-		      char **json_out, tp_err *e);
+		      struct rollout_result *out, tp_err *e);
 /* The same with the invocation's deadline (Lambda-Runtime-Deadline-Ms). */
 int rollout_on_upload_until(struct app *app, const char *bucket, const char *key,
-			    const char *version, int64_t deadline_ms, char **json_out, tp_err *e);
+			    const char *version, int64_t deadline_ms, struct rollout_result *out, tp_err *e);
 
 /* Standard base64 of n bytes into out (4 * ((n + 2) / 3) + 1 bytes). */
 void rollout_base64(const unsigned char *in, size_t n, char *out);

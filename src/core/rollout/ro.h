@@ -1,0 +1,89 @@
+/* ro.h: the state of one rollout run, shared by the driver (rollout.c),
+ * its waves (wave.c) and status (status.c). Internal to core/rollout/. */
+#ifndef TP_ROLLOUT_RO_H
+#define TP_ROLLOUT_RO_H
+
+#include "core/rollout/plan.h"
+
+struct cJSON;
+
+struct ro {
+	struct app *app;
+	struct rollout_opts o;
+	const char *bucket, *key;
+	char *version;                  /* owned; NULL: unversioned bucket */
+	char id[1200];                  /* bucket/key */
+	char sha[64];                   /* expected CodeSha256 */
+	long gen;
+	char holder[200];
+	char mode[8];                   /* "code" (layer mode was removed) */
+	struct cJSON *plan;             /* [{targets, pause_seconds, halt_on_failure}] */
+	int wave;                       /* next wave to run */
+	int64_t next_at;                /* epoch s at which that wave may start */
+	struct ro_targets ts;
+	int stopped;                    /* status is set: the rollout must stop */
+	enum rollout_outcome status;    /* outcome, when stopped */
+	tp_err fail;                    /* what halted it */
+	char fail_fn[NAMES_FUNCTION_MAX + 1];
+	long updates, already, failed, gone;
+	long long object_bytes;         /* size of the code object, as streamed */
+	long lambda0, update_calls0, list0, get0; /* request counts at the start */
+};
+
+/* Stop the run with status s. */
+static inline void ro_stop(struct ro *r, enum rollout_outcome s)
+{
+	r->stopped = 1;
+	r->status = s;
+}
+
+/* ---- rollout.c: the head item and its lease ---- */
+
+enum hdr_how { HDR_ACQUIRE, HDR_BEAT, HDR_RELEASE };
+
+/* Write the head under our generation: acquire the lease, renew it
+ * (recording progress), or release it. TP_ECONFLICT when the rollout was
+ * superseded or another runner holds it (r stopped). */
+int ro_hdr_write(struct ro *r, enum hdr_how how, enum rollout_state status, tp_err *e);
+int ro_lease_ttl(const struct ro *r);
+/* No time left to start another batch (plus extra_ms) before the deadline. */
+int ro_deadline_near(const struct ro *r, int64_t extra_ms);
+int ro_cond_failed(const tp_err *e);
+/* UpdateItem SET of every attribute in sets (consumed), names aliased. */
+struct cJSON *ro_update_req(const char *table, const char *pk, struct cJSON *sets, const char *extra_set,
+			    const char *remove, const char *cond);
+
+/* ---- wave.c: observing the fleet and running waves ---- */
+
+/* One ListFunctions walk: CodeSha256, RevisionId, PackageType of every
+ * target; with confirm, only a function whose marker names our object. */
+int wave_observe(struct ro *r, int confirm, tp_err *e);
+/* Run wave w of the plan (r stopped when the rollout must stop). */
+int wave_run(struct ro *r, int w, const struct cJSON *wave, tp_err *e);
+/* Wait out a pause, keeping the lease; stop (paused) when the deadline is nearer. */
+int wave_pause(struct ro *r, tp_err *e);
+
+/* ---- status.c ---- */
+
+/* A head's stored status attribute ("running", "done", "halted"). */
+enum rollout_state ro_stored_state(const char *stored);
+
+/* rollout-fn records of a scan, sorted by (rollout, function), for lookups
+ * by key (a rollout may have 50,000 targets: never a walk per target).
+ * probes counts comparisons made by lookups. */
+struct ro_fn_index {
+	const struct cJSON **v;
+	size_t n;
+	long probes;
+};
+
+void ro_fn_index_build(struct ro_fn_index *x, const struct cJSON *items);
+const struct cJSON *ro_fn_index_find(struct ro_fn_index *x, const char *rollout, const char *function);
+void ro_fn_index_free(struct ro_fn_index *x);
+
+/* Status of the rollout heads among a scan's items (plans read through
+ * a and table when kept in part items). now_s: for the lease. */
+int ro_status_build(const struct cJSON *items, const char *prefix, int64_t now_s, struct aws *a,
+		    const char *table, struct rollout_status **out, size_t *n);
+
+#endif

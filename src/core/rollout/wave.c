@@ -1,0 +1,708 @@
+/* wave.c: running one wave of a rollout: observing the functions
+ * (ListFunctions, GetFunction), UpdateFunctionCode within the Lambda budget
+ * in pipelined batches, waiting for Lambda to apply each update, the
+ * per-function records, the failure threshold and health gate, and the
+ * pause between waves (see rollout.h for the model). */
+#include "core/rollout/ro.h"
+
+#include "aws/awsjson.h"
+#include "aws/ddb.h"
+#include "aws/http.h"
+#include "base/log.h"
+#include "base/retry.h"
+#include "core/codemark.h"
+#include "script/policy.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WAIT_ROUNDS 120        /* status polls of a busy function (Pending, InProgress): 4 min */
+#define CONFLICT_ROUNDS 5      /* resends after 409 ResourceConflict / 412 stale RevisionId */
+#define POLL_MS 1000           /* between the first status polls of a busy function, then 2x */
+#define FIRST_POLL_MS 500      /* first poll after an update (most finish within seconds) */
+#define THROTTLE_MS 1000       /* requeue delay after a 429 without a Retry-After */
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
+
+/* Value of header name in a call's answer headers, into out. */
+static int header_value(const buf *h, const char *name, char *out, size_t len)
+{
+	const char *s = buf_str(h);
+	return http_header_in(s, s + h->len, name, out, len);
+}
+
+/* ---------- per-function records ---------- */
+
+/* Per-function records, one UpdateItem each; a record of a newer
+ * generation is never overwritten. prep_records builds the calls (so they
+ * can ride in the same concurrent batch as Lambda updates), check_records
+ * reads their outcome: TP_ECONFLICT when one hit a newer generation (we are
+ * superseded). */
+static void prep_records(struct ro *r, struct ro_target **ts, size_t n, int counting, struct aws_call *c)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct ro_target *t = ts[i];
+		char *pk = tp_xasprintf("rollout-fn#%s#%s", r->id, t->function);
+		cJSON *s = cJSON_CreateObject();
+		ddb_put_str(s, "kind", "rollout-fn");
+		ddb_put_str(s, "rollout", r->id);
+		ddb_put_str(s, "function", t->function);
+		ddb_put_str(s, "pipeline", t->pipeline);
+		ddb_put_long(s, "gen", r->gen);
+		ddb_put_str(s, "version", r->version ? r->version : "");
+		ddb_put_str(s, "status", rollout_fn_state_name(t->status));
+		t->recorded = t->status;
+		ddb_put_long(s, "wave", t->wave);
+		ddb_put_long(s, "updated_at", (long)(tp_now_ms() / 1000));
+		if (t->status == RFN_UPDATING && t->rev[0])
+			ddb_put_str(s, "rev", t->rev);
+		if (t->status == RFN_FAILED) {
+			ddb_put_str(s, "error_code", t->err.code);
+			ddb_put_str(s, "error_message", t->err.message);
+		}
+		cJSON *in = ro_update_req(r->app->set.state_table, pk, s,
+				       counting ? "attempts = if_not_exists(attempts, :zero) + :one" : NULL,
+				       NULL, "attribute_not_exists(pk) OR #g <= :g");
+		cJSON_AddStringToObject(cJSON_GetObjectItem(in, "ExpressionAttributeNames"), "#g", "gen");
+		cJSON *v = cJSON_GetObjectItem(in, "ExpressionAttributeValues");
+		ddb_put_long(v, ":g", r->gen);
+		if (counting) {
+			ddb_put_long(v, ":zero", 0);
+			ddb_put_long(v, ":one", 1);
+		}
+		awsj_prepare(&c[i], SVC_DYNAMODB, "UpdateItem", in);
+		free(pk);
+	}
+}
+
+static int check_records(struct ro *r, struct aws_call *c, size_t n, tp_err *e)
+{
+	int rc = TP_OK;
+	for (size_t i = 0; i < n; i++) {
+		if (c[i].rc < 0) {
+			if (ro_cond_failed(&c[i].err)) {
+				rc = TP_ECONFLICT;
+			} else if (rc == TP_OK) {
+				rc = c[i].rc;
+				*e = c[i].err;
+			}
+		}
+		aws_call_free(&c[i]);
+	}
+	if (rc == TP_ECONFLICT) {
+		ro_stop(r, ROLLOUT_SUPERSEDED);
+		tp_errf(e, rc, "RolloutSuperseded", "rollout of s3://%s was superseded", r->id);
+	}
+	return rc;
+}
+
+static int write_fn_records(struct ro *r, struct ro_target **ts, size_t n, int counting, tp_err *e)
+{
+	if (!n)
+		return TP_OK;
+	struct aws_call *c = tp_xcalloc(n, sizeof *c);
+	prep_records(r, ts, n, counting, c);
+	aws_call_many(r->app->aws, c, n);
+	int rc = check_records(r, c, n, e);
+	free(c);
+	return rc;
+}
+
+
+/* ---------- observing the fleet ---------- */
+
+static int cmp_target_fn(const void *a, const void *b)
+{
+	const struct ro_target *const *x = a, *const *y = b;
+	return strcmp((*x)->function, (*y)->function);
+}
+
+/* The code object a function's Description records is ours (the marker
+ * reconcile writes, built by the same codemark_make). */
+static int marker_matches(const struct ro *r, const char *desc)
+{
+	return codemark_is_object(desc, r->bucket, r->key);
+}
+
+/* One ListFunctions walk (50 configurations a page): CodeSha256,
+ * RevisionId, PackageType and the Description of every target. ListFunctions
+ * never reports State or LastUpdateStatus ("only GetFunction and
+ * GetFunctionConfiguration", https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html),
+ * so whether a function is busy is read with GetFunction before it is
+ * updated (refresh). With confirm, a function whose Description records
+ * another code object is not seen (plan_drop_unseen skips it). */
+int wave_observe(struct ro *r, int confirm, tp_err *e)
+{
+	struct ro_target **idx = tp_xcalloc(r->ts.n + 1, sizeof *idx);
+	for (size_t i = 0; i < r->ts.n; i++) {
+		idx[i] = &r->ts.t[i];
+		r->ts.t[i].seen = 0;
+	}
+	qsort(idx, r->ts.n, sizeof *idx, cmp_target_fn);
+	char *marker = NULL;
+	int rc = TP_OK;
+	do {
+		buf q = { 0 };
+		buf_adds(&q, "MaxItems=50");
+		if (marker) {
+			buf_adds(&q, "&");
+			awsj_form_add(&q, "Marker", marker);
+		}
+		cJSON *out = NULL;
+		rc = awsj_rest(r->app->aws, SVC_LAMBDA, "ListFunctions", "GET", "/2015-03-31/functions/",
+			       q.data, NULL, &out, e);
+		buf_free(&q);
+		free(marker);
+		marker = NULL;
+		if (rc < 0)
+			break;
+		cJSON *f;
+		cJSON_ArrayForEach(f, cJSON_GetObjectItem(out, "Functions")) {
+			struct ro_target key = { 0 }, *kp = &key, **hit;
+			snprintf(key.function, sizeof key.function, "%s", jstr(f, "FunctionName") ?: "");
+			hit = bsearch(&kp, idx, r->ts.n, sizeof *idx, cmp_target_fn);
+			if (!hit)
+				continue;
+			struct ro_target *t = *hit;
+			if (confirm && !marker_matches(r, jstr(f, "Description")))
+				continue;
+			t->seen = 1;
+			snprintf(t->sha, sizeof t->sha, "%s", jstr(f, "CodeSha256") ?: "");
+			snprintf(t->rev, sizeof t->rev, "%s", jstr(f, "RevisionId") ?: "");
+			t->image = jstr(f, "PackageType") && strcmp(jstr(f, "PackageType"), "Image") == 0;
+			t->fresh = 0;
+		}
+		const char *nm = jstr(out, "NextMarker");
+		marker = nm && nm[0] ? tp_xstrdup(nm) : NULL;
+		cJSON_Delete(out);
+	} while (marker);
+	free(idx);
+	return rc;
+}
+
+/* ---------- one wave ---------- */
+
+/* When to read a busy function again: 1 s apart for the first polls, then
+ * 2 s (a long update should not spend the GetFunction budget). */
+static int64_t next_poll(const struct ro_target *t, int64_t now)
+{
+	return now + (t->polls < 3 ? POLL_MS : 2 * POLL_MS);
+}
+
+static void prep_update(struct ro *r, struct ro_target *t, struct aws_call *c)
+{
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "S3Bucket", r->bucket);
+	cJSON_AddStringToObject(in, "S3Key", r->key);
+	if (r->version)
+		cJSON_AddStringToObject(in, "S3ObjectVersion", r->version);
+	/* On every update of a REFERENCE function: one without it puts the
+	 * function back to COPY (codestore.h). */
+	if (t->reference)
+		cJSON_AddStringToObject(in, "S3ObjectStorageMode", "REFERENCE");
+	/* Lambda refuses a stale revision: an update cannot land twice. */
+	if (t->rev[0])
+		cJSON_AddStringToObject(in, "RevisionId", t->rev);
+	char *path = tp_xasprintf("/2015-03-31/functions/%s/code", t->function);
+	awsj_prepare_rest(c, SVC_LAMBDA, "UpdateFunctionCode", "PUT", path, NULL, in);
+	free(path);
+	c->user = t;
+}
+
+/* Take a function configuration (UpdateFunctionCode or GetFunction answer).
+ * State and LastUpdateStatus: https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html
+ * (no update while State is Pending or LastUpdateStatus InProgress; a
+ * function in State Failed is reported, not updated). */
+static void note_config(struct ro *r, struct ro_target *t, const cJSON *cfg)
+{
+	t->seen = 1;
+	t->fresh = 1;
+	snprintf(t->sha, sizeof t->sha, "%s", jstr(cfg, "CodeSha256") ?: "");
+	snprintf(t->rev, sizeof t->rev, "%s", jstr(cfg, "RevisionId") ?: "");
+	const char *lu = jstr(cfg, "LastUpdateStatus"), *st = jstr(cfg, "State");
+	const char *pt = jstr(cfg, "PackageType");
+	t->busy = (lu && strcmp(lu, "InProgress") == 0) || (st && strcmp(st, "Pending") == 0);
+	if (pt && strcmp(pt, "Image") == 0) {
+		t->image = 1;
+		t->status = RFN_FAILED;
+		t->busy = 0;
+		tp_errf(&t->err, TP_EINVAL, "PackageTypeImage",
+			"function %s has PackageType Image: rollout deploys zip code only", t->function);
+		return;
+	}
+	if (st && strcmp(st, "Failed") == 0) {
+		const char *why = jstr(cfg, "StateReason");
+		t->status = RFN_FAILED;
+		t->busy = 0;
+		tp_errf(&t->err, TP_EAWS, jstr(cfg, "StateReasonCode") ?: "FunctionFailed",
+			"function %s is in State Failed: %s", t->function, why ? why : "(no reason given)");
+		return;
+	}
+	if (lu && strcmp(lu, "Failed") == 0 && t->acted) {
+		const char *why = jstr(cfg, "LastUpdateStatusReason");
+		t->status = RFN_FAILED;
+		t->busy = 0;
+		tp_errf(&t->err, TP_EAWS, jstr(cfg, "LastUpdateStatusReasonCode") ?: "FunctionUpdateFailed",
+			"%s", why ? why : "Lambda reports the update failed");
+		return;
+	}
+	if (t->busy)
+		return;
+	if (plan_is_done(t, r->sha)) {
+		t->status = RFN_DONE;
+	} else if (t->acted) {
+		t->status = RFN_FAILED;
+		tp_errf(&t->err, TP_EAWS, "CodeSha256Mismatch",
+			"after the update CodeSha256 is %s, expected %s (the object changed meanwhile?)",
+			t->sha, r->sha);
+	}
+}
+
+/* Throttled (429 TooManyRequestsException and kin) after the transport's
+ * own retries: the call is requeued, never counted as a failure. */
+static int is_throttle(const struct aws_call *c)
+{
+	return c->rc < 0 && c->status != 0 &&
+	       retry_classify(c->status, c->err.code[0] ? c->err.code : NULL, 0) == RETRY_THROTTLE;
+}
+
+/* When a throttled call may go again: the server's Retry-After (Lambda
+ * sends it with 429, https://docs.aws.amazon.com/lambda/latest/api/API_UpdateFunctionCode.html
+ * "TooManyRequestsException ... retryAfterSeconds"), else THROTTLE_MS. */
+static int64_t throttle_until(const struct aws_call *c)
+{
+	char amz[32], std[32];
+	int ha = header_value(&c->resp_headers, "x-amz-retry-after", amz, sizeof amz);
+	int hs = header_value(&c->resp_headers, "retry-after", std, sizeof std);
+	int64_t ms = retry_after_ms(ha ? amz : NULL, hs ? std : NULL);
+	if (ms < 0)
+		ms = THROTTLE_MS;
+	if (ms > 60000)
+		ms = 60000;
+	return tp_mono_ms() + ms;
+}
+
+/* GetFunction (its own 100/s budget, unlike GetFunctionConfiguration,
+ * which counts against the 15/s control plane:
+ * https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). */
+static void prep_read(struct ro_target *t, struct aws_call *c)
+{
+	char *path = tp_xasprintf("/2015-03-31/functions/%s", t->function);
+	awsj_prepare_rest(c, SVC_LAMBDA, "GetFunction", "GET", path, NULL, NULL);
+	free(path);
+}
+
+/* A read's answer into t (c consumed). A throttled read leaves the target
+ * as it was, with not_before set: the caller reads it again later. */
+static void take_read(struct ro *r, struct ro_target *t, struct aws_call *c)
+{
+	cJSON *out = awsj_result(c);
+	if (c->rc == TP_ENOTFOUND) {
+		t->status = RFN_GONE;
+		t->busy = 0;
+	} else if (!out && is_throttle(c)) {
+		t->fresh = 0;
+		t->not_before = throttle_until(c);
+	} else if (!out) {
+		t->status = RFN_FAILED;
+		t->busy = 0;
+		t->err = c->err;
+	} else {
+		note_config(r, t, cJSON_GetObjectItem(out, "Configuration"));
+	}
+	cJSON_Delete(out);
+	aws_call_free(c);
+}
+
+/* Read each target in ts (their State, LastUpdateStatus, code). */
+static void refresh(struct ro *r, struct ro_target **ts, size_t n)
+{
+	if (!n)
+		return;
+	struct aws_call *c = tp_xcalloc(n + 1, sizeof *c);
+	for (size_t i = 0; i < n; i++)
+		prep_read(ts[i], &c[i]);
+	aws_call_many(r->app->aws, c, n);
+	for (size_t i = 0; i < n; i++)
+		take_read(r, ts[i], &c[i]);
+	free(c);
+}
+
+static int is_code(const struct aws_call *c, const char *code)
+{
+	return strcmp(c->err.code, code) == 0;
+}
+
+/* Send the updates of ts (claimed already), with nrec prepared record
+ * writes and the status reads of the next batch's nx targets riding in the
+ * first concurrent batch of updates (so DynamoDB and GetFunction hide under
+ * the update budget). Each function's State and LastUpdateStatus are read
+ * before its update (GetFunction; ridden along by the batch before, else
+ * here); a busy one is
+ * waited for, a 409 ResourceConflictException (an update in progress) or a
+ * 412 stale RevisionId is read again and resent (CONFLICT_ROUNDS at most),
+ * a throttled call is requeued after the server's delay. Waiting for the
+ * sent updates to finish and the final records come later (settle). */
+static int update_batch(struct ro *r, struct ro_target **ts, size_t n, struct aws_call *rec, size_t nrec,
+			struct ro_target **nx, size_t nnx, tp_err *e)
+{
+	struct ro_target **todo = tp_xcalloc(n + 1, sizeof *todo), **rd = tp_xcalloc(n + 1, sizeof *rd);
+	struct aws_call *c = tp_xcalloc(n + nrec + nnx + 1, sizeof *c);
+	size_t nt = 0;
+	for (size_t i = 0; i < n; i++)
+		todo[nt++] = ts[i];
+	for (size_t i = 0; i < nnx; i++) {
+		nx[i]->fresh = 0;
+		nx[i]->not_before = 0;
+	}
+	int rc = TP_OK, rode = 0;
+	while (nt || !rode) {
+		int64_t now = tp_mono_ms();
+		/* 1. read what is due and not freshly read */
+		size_t nr = 0;
+		for (size_t i = 0; i < nt; i++)
+			if (!todo[i]->fresh && todo[i]->not_before <= now)
+				rd[nr++] = todo[i];
+		refresh(r, rd, nr);
+		/* 2. drop what is settled; wait for busy ones; send the ready ones */
+		size_t k = 0, nu = 0;
+		now = tp_mono_ms();
+		for (size_t i = 0; i < nt; i++) {
+			struct ro_target *t = todo[i];
+			if (t->status != RFN_UPDATING)
+				continue; /* done, failed or gone */
+			if (t->fresh && t->busy) {
+				if (++t->polls > WAIT_ROUNDS) {
+					t->status = RFN_FAILED;
+					tp_errf(&t->err, TP_EIO, "FunctionBusyTimeout",
+						"State Pending or LastUpdateStatus InProgress through %d polls", WAIT_ROUNDS);
+					continue;
+				}
+				t->fresh = 0;
+				t->not_before = next_poll(t, now);
+			}
+			todo[k++] = t;
+			if (t->fresh && t->not_before <= now)
+				prep_update(r, t, &c[nu++]);
+		}
+		nt = k;
+		size_t extra = 0;
+		if (!rode) {
+			/* the records (claims of the next batch: never an update before
+			 * its claim) and the next batch's reads go with these updates */
+			memcpy(c + nu, rec, nrec * sizeof *c);
+			for (size_t i = 0; i < nnx; i++)
+				prep_read(nx[i], &c[nu + nrec + i]);
+			extra = nrec + nnx;
+			rode = 1;
+		}
+		if (nu + extra)
+			aws_call_many(r->app->aws, c, nu + extra);
+		if (extra) {
+			for (size_t i = 0; i < nnx; i++)
+				take_read(r, nx[i], &c[nu + nrec + i]);
+			if (nrec)
+				rc = check_records(r, c + nu, nrec, e);
+		}
+		now = tp_mono_ms();
+		for (size_t i = 0; i < nu; i++) {
+			struct ro_target *t = c[i].user;
+			cJSON *out = awsj_result(&c[i]);
+			if (out) {
+				r->updates++;
+				t->acted = 1;
+				t->polls = 0;
+				t->not_before = tp_mono_ms() + FIRST_POLL_MS;
+				note_config(r, t, out);
+			} else if (c[i].rc == TP_ENOTFOUND) {
+				tp_err why = c[i].err;
+				refresh(r, &t, 1);
+				if (t->status != RFN_GONE) {
+					t->status = RFN_FAILED;
+					t->err = why;
+				}
+			} else if (is_throttle(&c[i])) {
+				t->not_before = throttle_until(&c[i]); /* slows the rollout, never fails it */
+			} else if ((is_code(&c[i], "ResourceConflictException") ||
+				    is_code(&c[i], "PreconditionFailedException")) && t->rounds < CONFLICT_ROUNDS) {
+				/* 409: an update in progress (ours landed, or someone else's);
+				 * 412: changed since we read it. Read again, then resend. */
+				t->rounds++;
+				t->fresh = 0;
+				t->not_before = is_code(&c[i], "ResourceConflictException") ? now + POLL_MS : now;
+			} else {
+				t->status = RFN_FAILED;
+				t->err = c[i].err;
+				if (t->rounds >= CONFLICT_ROUNDS)
+					tp_errf(&t->err, TP_ECONFLICT, c[i].err.code, "still in conflict after %d resends: %s",
+						CONFLICT_ROUNDS, c[i].err.message);
+			}
+			cJSON_Delete(out);
+			aws_call_free(&c[i]);
+		}
+		/* 3. keep what is still to send; sent ones wait in settle */
+		k = 0;
+		for (size_t i = 0; i < nt; i++)
+			if (todo[i]->status == RFN_UPDATING && !todo[i]->acted)
+				todo[k++] = todo[i];
+		nt = k;
+		if (!nt || rc < 0)
+			break;
+		if (ro_deadline_near(r, 0)) {
+			ro_stop(r, ROLLOUT_PAUSED); /* the rest is claimed; resume reads and sends it */
+			break;
+		}
+		int64_t wake = INT64_MAX;
+		for (size_t i = 0; i < nt; i++)
+			if (todo[i]->not_before < wake)
+				wake = todo[i]->not_before;
+		now = tp_mono_ms();
+		if (wake > now)
+			tp_sleep_ms(wake - now);
+	}
+	free(c);
+	free(rd);
+	free(todo);
+	return rc;
+}
+
+/* Wait until Lambda finished applying each update in ts (GetFunction while
+ * LastUpdateStatus is InProgress); settle the rest. */
+static void settle(struct ro *r, struct ro_target **ts, size_t n)
+{
+	struct ro_target **busy = tp_xcalloc(n + 1, sizeof *busy);
+	for (;;) {
+		size_t nb = 0;
+		int64_t now = tp_mono_ms(), wake = INT64_MAX;
+		for (size_t i = 0; i < n; i++) {
+			struct ro_target *t = ts[i];
+			if (!t->acted || t->status != RFN_UPDATING || !t->busy)
+				continue;
+			if (t->polls >= WAIT_ROUNDS)
+				continue;
+			if (t->not_before <= now)
+				busy[nb++] = t;
+			else if (t->not_before < wake)
+				wake = t->not_before;
+		}
+		if (!nb && wake == INT64_MAX)
+			break;
+		if (!nb) {
+			tp_sleep_ms(wake - now);
+			continue;
+		}
+		for (size_t i = 0; i < nb; i++) {
+			busy[i]->polls++;
+			busy[i]->not_before = next_poll(busy[i], now);
+		}
+		refresh(r, busy, nb);
+	}
+	free(busy);
+	for (size_t i = 0; i < n; i++) {
+		struct ro_target *t = ts[i];
+		if (t->status != RFN_UPDATING || !t->acted)
+			continue;
+		t->status = RFN_FAILED;
+		if (t->busy)
+			tp_errf(&t->err, TP_EIO, "FunctionUpdateTimeout", "still InProgress after %d polls",
+				WAIT_ROUNDS);
+		else
+			tp_errf(&t->err, TP_EIO, "FunctionNotUpdated", "not updated (CodeSha256 %s)", t->sha);
+	}
+}
+
+/* Functions per batch: up to 15 s of the Lambda budget and a third of the
+ * lease, so the lease is renewed and the deadline checked in time; larger
+ * batches leave fewer gaps in the update rate. */
+static size_t batch_size(const struct ro *r)
+{
+	double rps = r->app->set.lambda_rps, secs = ro_lease_ttl(r) / 3.0;
+	if (secs > 15)
+		secs = 15;
+	if (rps <= 0)
+		return 64;
+	size_t n = (size_t)(rps * secs);
+	return n ? n : 1;
+}
+
+static size_t first_batch(const struct ro *r)
+{
+	double rps = r->app->set.lambda_rps;
+	return rps <= 0 ? 16 : rps < 1 ? 1 : (size_t)rps;
+}
+
+/* The policy's verdict on a wave whose updates all succeeded. An unhealthy
+ * wave halts the rollout (unless its halt_on_failure is false); a policy
+ * that fails halts it too, since its verdict is unknown. */
+static int health_gate(struct ro *r, int w, const cJSON *wave, int halt, tp_err *e)
+{
+	cJSON *wv = cJSON_Duplicate(wave, 1), *results = cJSON_CreateArray();
+	cJSON_AddNumberToObject(wv, "index", w);
+	for (size_t i = 0; i < r->ts.n; i++) {
+		struct ro_target *t = &r->ts.t[i];
+		if (t->wave != w)
+			continue;
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "pipeline", t->pipeline);
+		cJSON_AddStringToObject(o, "function", t->function);
+		cJSON_AddStringToObject(o, "status", rollout_fn_state_name(t->status));
+		cJSON_AddStringToObject(o, "code_sha256", t->sha);
+		cJSON_AddItemToArray(results, o);
+	}
+	char *wj = cJSON_PrintUnformatted(wv), *rj = cJSON_PrintUnformatted(results);
+	char *ctx = app_policy_ctx(r->app), why[512];
+	int healthy = 1;
+	tp_err pe = { 0 };
+	int rc = policy_rollout_health(r->app->policy, wj, rj, ctx, &healthy, why, sizeof why, &pe);
+	free(wj);
+	free(rj);
+	free(ctx);
+	cJSON_Delete(wv);
+	cJSON_Delete(results);
+	if (rc < 0) {
+		r->fail = pe;
+		ro_stop(r, ROLLOUT_HALTED);
+		*e = pe;
+		return rc;
+	}
+	if (healthy)
+		return TP_OK;
+	log_warn("rollout %s: wave %d unhealthy: %s", r->id, w + 1, why);
+	if (!halt)
+		return TP_OK;
+	tp_errf(&r->fail, TP_EPOLICY, "HealthCheckFailed", "wave %d: %s", w + 1, why);
+	ro_stop(r, ROLLOUT_HALTED);
+	*e = r->fail;
+	return TP_EPOLICY;
+}
+
+int wave_run(struct ro *r, int w, const cJSON *wave, tp_err *e)
+{
+	struct ro_target **todo = tp_xcalloc(r->ts.n + 1, sizeof *todo), **done = tp_xcalloc(r->ts.n + 1, sizeof *done);
+	size_t nt = 0, nd = 0;
+	for (size_t i = 0; i < r->ts.n; i++) {
+		struct ro_target *t = &r->ts.t[i];
+		if (t->wave != w)
+			continue;
+		if (!t->seen) {
+			t->status = RFN_GONE;
+			done[nd++] = t;
+		} else if (plan_is_done(t, r->sha)) {
+			t->status = RFN_DONE;
+			r->already++;
+			done[nd++] = t;
+		} else {
+			todo[nt++] = t;
+		}
+	}
+	/* Batches are pipelined: batch k's updates go out together with the
+	 * final records of batch k-1 and the claims (updating) of batch k+1, so
+	 * DynamoDB work hides under the Lambda budget. A batch is always
+	 * claimed before its updates are sent. Batches start at one second of
+	 * budget and double, so the first claim, the only one waited for, is small. */
+	size_t bs = batch_size(r), sent = 0, prev = 0, prev_n = 0;
+	size_t n = bs < first_batch(r) ? bs : first_batch(r);
+	if (n > nt)
+		n = nt;
+	for (size_t i = 0; i < n; i++)
+		todo[i]->status = RFN_UPDATING;
+	int rc = write_fn_records(r, done, nd, 0, e);
+	if (rc == TP_OK)
+		rc = write_fn_records(r, todo, n, 1, e);
+	struct aws_call *rec = tp_xcalloc(2 * bs + 1, sizeof *rec);
+	for (size_t i = 0; rc == TP_OK && i < nt; i += n) {
+		if (i)
+			n = n * 2 < bs ? n * 2 : bs;
+		if (n > nt - i)
+			n = nt - i;
+		if (ro_deadline_near(r, 0)) {
+			ro_stop(r, ROLLOUT_PAUSED);
+			break;
+		}
+		if ((rc = ro_hdr_write(r, HDR_BEAT, RST_RUNNING, e)) < 0)
+			break;
+		prep_records(r, todo + prev, prev_n, 0, rec);
+		size_t nn = n * 2 < bs ? n * 2 : bs;
+		if (nn > nt - i - n)
+			nn = nt - i - n;
+		for (size_t k = 0; k < nn; k++)
+			todo[i + n + k]->status = RFN_UPDATING;
+		prep_records(r, todo + i + n, nn, 1, rec + prev_n);
+		rc = update_batch(r, todo + i, n, rec, prev_n + nn, todo + i + n, nn, e);
+		prev = i;
+		prev_n = n;
+		sent = i + n;
+	}
+	free(rec);
+	if (sent) {
+		settle(r, todo, sent);
+		/* the last batch's records, and any an InProgress wait settled late */
+		size_t nc = 0;
+		for (size_t k = 0; k < sent; k++)
+			if (todo[k]->recorded != (int)todo[k]->status)
+				done[nc++] = todo[k];
+		tp_err we = { 0 };
+		int wrc = write_fn_records(r, done, nc, 0, &we);
+		if (rc == TP_OK && wrc < 0) {
+			rc = wrc;
+			*e = we;
+		}
+	}
+	if (rc == TP_ECONFLICT && !r->stopped)
+		ro_stop(r, ROLLOUT_SUPERSEDED);
+	long failed = 0;
+	for (size_t i = 0; i < r->ts.n; i++) {
+		struct ro_target *t = &r->ts.t[i];
+		if (t->wave != w)
+			continue;
+		if (t->status == RFN_GONE)
+			r->gone++;
+		if (t->status == RFN_FAILED) {
+			failed++;
+			if (!r->fail.code[0]) {
+				r->fail = t->err;
+				snprintf(r->fail_fn, sizeof r->fail_fn, "%s", t->function);
+			}
+		}
+	}
+	r->failed += failed;
+	free(todo);
+	free(done);
+	if (rc < 0 || r->stopped)
+		return rc;
+	/* Health gate: every update of the wave succeeded, then the policy's
+	 * rollout_health(wave, results, ctx) when it has one. */
+	int halt = !cJSON_IsFalse(cJSON_GetObjectItem(wave, "halt_on_failure"));
+	if (failed && halt) {
+		ro_stop(r, ROLLOUT_HALTED);
+		return tp_errf(e, TP_EAWS, r->fail.code, "wave %d: function %s: %s", w + 1, r->fail_fn,
+			       r->fail.message);
+	}
+	if (!failed)
+		return health_gate(r, w, wave, halt, e);
+	return TP_OK;
+}
+
+/* Wait out a pause, keeping the lease; stop (paused) when the deadline is nearer. */
+int wave_pause(struct ro *r, tp_err *e)
+{
+	int64_t ttl = ro_lease_ttl(r);
+	while (tp_now_ms() / 1000 < r->next_at) {
+		int64_t left = (r->next_at - tp_now_ms() / 1000) * 1000;
+		if (ro_deadline_near(r, left)) {
+			ro_stop(r, ROLLOUT_PAUSED);
+			return TP_OK;
+		}
+		int64_t step = left < ttl * 1000 / 3 ? left : ttl * 1000 / 3;
+		tp_sleep_ms(step > 0 ? step : 1);
+		int rc = ro_hdr_write(r, HDR_BEAT, RST_RUNNING, e);
+		if (rc < 0)
+			return rc;
+	}
+	return TP_OK;
+}
