@@ -13,6 +13,7 @@
 #include "script/policy.h"
 #include "base/retry.h"
 #include "core/rollout/rolloutrec.h"
+#include "core/store.h"
 #include "aws/sigv4.h"
 
 #include <cjson/cJSON.h>
@@ -218,7 +219,9 @@ static int fetch_object(struct ro *r, const char *want_version, tp_err *e)
 
 static void hdr_pk(const struct ro *r, char *out, size_t len)
 {
-	snprintf(out, len, "rollout#%s", r->id);
+	char *pk = store_pk_rollout(r->id);
+	snprintf(out, len, "%s", pk);
+	free(pk);
 }
 
 static int get_header(struct ro *r, cJSON **item, tp_err *e)
@@ -295,8 +298,7 @@ static int hdr_write(struct ro *r, int how, const char *status, tp_err *e)
 		ddb_put_long(s, "lease_until", (long)(now + lease_ttl(r)));
 	}
 	const char *cond = how == HDR_ACQUIRE ?
-		"#g = :g AND (attribute_not_exists(#h) OR #h = :me OR #lu < :now)" :
-		"#g = :g AND #h = :me";
+		STORE_COND_ROLLOUT_TAKE : STORE_COND_ROLLOUT_OURS;
 	cJSON *in = update_req(r->app->set.state_table, pk, s, NULL,
 			       how == HDR_RELEASE ? "#h" : NULL, cond);
 	cJSON *names = cJSON_GetObjectItem(in, "ExpressionAttributeNames");
@@ -354,7 +356,7 @@ static void prep_records(struct ro *r, struct target **ts, size_t n, int countin
 {
 	for (size_t i = 0; i < n; i++) {
 		struct target *t = ts[i];
-		char *pk = tp_xasprintf("rollout-fn#%s#%s", r->id, t->function);
+		char *pk = store_pk_rollout_fn(r->id, t->function);
 		cJSON *s = cJSON_CreateObject();
 		ddb_put_str(s, "kind", "rollout-fn");
 		ddb_put_str(s, "rollout", r->id);
@@ -579,24 +581,21 @@ static void skip_images(struct ro *r)
  * under our owner tag). */
 static int find_targets(struct ro *r, tp_err *e)
 {
-	cJSON *items = cJSON_CreateArray(), *it;
-	int rc = scan_prefix(r->app, "pipeline#", items, e);
-	cJSON_ArrayForEach(it, items) {
-		const char *name = ddb_get_str(it, "pipeline", NULL);
-		const char *spec = ddb_get_str(it, "spec", NULL);
-		if (!name || !spec || strcmp(ddb_get_str(it, "status", ""), "deleted") == 0)
+	struct store_pipelines st;
+	int rc = store_pipelines_scan(r->app->aws, r->app->set.state_table, &st, e);
+	for (size_t i = 0; i < st.n; i++) {
+		struct store_spec_code c;
+		if (st.v[i].status == STORE_DELETED ||
+		    store_spec_code_parse(st.v[i].spec, &c, NULL) < 0)
 			continue;
-		cJSON *s = cJSON_Parse(spec);
-		cJSON *code = cJSON_GetObjectItem(cJSON_GetObjectItem(s, "func"), "Code");
-		const char *b = jstr(code, "S3Bucket"), *k = jstr(code, "S3Key");
 		size_t before = r->nt;
-		if (b && k && strcmp(b, r->bucket) == 0 && strcmp(k, r->key) == 0)
-			add_target(r, name, -1);
+		if (c.bucket && c.key && strcmp(c.bucket, r->bucket) == 0 && strcmp(c.key, r->key) == 0)
+			add_target(r, st.v[i].name, -1);
 		if (r->nt > before)
-			r->t[before].reference = codestore_reference(cJSON_GetObjectItem(s, "func"));
-		cJSON_Delete(s);
+			r->t[before].reference = c.reference;
+		store_spec_code_free(&c);
 	}
-	cJSON_Delete(items);
+	store_pipelines_free(&st);
 	if (rc < 0 || !r->nt)
 		return rc;
 	if ((rc = observe(r, 1, e)) < 0)
@@ -692,17 +691,17 @@ static int make_plan(struct ro *r, tp_err *e)
  * storage mode from its applied spec, so the update keeps it. */
 static int note_storage(struct ro *r, tp_err *e)
 {
-	cJSON *items = cJSON_CreateArray(), *it;
-	int rc = scan_prefix(r->app, "pipeline#", items, e);
-	cJSON_ArrayForEach(it, items) {
-		const char *name = ddb_get_str(it, "pipeline", NULL);
-		cJSON *s = cJSON_Parse(ddb_get_str(it, "spec", ""));
-		for (size_t i = 0; name && s && i < r->nt; i++)
-			if (strcmp(r->t[i].pipeline, name) == 0)
-				r->t[i].reference = codestore_reference(cJSON_GetObjectItem(s, "func"));
-		cJSON_Delete(s);
+	struct store_pipelines st;
+	int rc = store_pipelines_scan(r->app->aws, r->app->set.state_table, &st, e);
+	for (size_t i = 0; i < r->nt; i++) {
+		const struct store_pipeline *p = store_pipelines_find(&st, r->t[i].pipeline);
+		struct store_spec_code c;
+		if (p && store_spec_code_parse(p->spec, &c, NULL) == TP_OK) {
+			r->t[i].reference = c.reference;
+			store_spec_code_free(&c);
+		}
 	}
-	cJSON_Delete(items);
+	store_pipelines_free(&st);
 	return rc;
 }
 
@@ -754,11 +753,11 @@ static int create_header(struct ro *r, long old_gen, const cJSON *old_head, tp_e
 	ddb_put_str(item, "holder", r->holder);
 	ddb_put_long(item, "lease_until", (long)(now + lease_ttl(r)));
 	if (exists) {
-		cJSON_AddStringToObject(in, "ConditionExpression", "#g = :old");
+		cJSON_AddStringToObject(in, "ConditionExpression", STORE_COND_ROLLOUT_GEN);
 		cJSON_AddStringToObject(cJSON_AddObjectToObject(in, "ExpressionAttributeNames"), "#g", "gen");
 		ddb_put_long(cJSON_AddObjectToObject(in, "ExpressionAttributeValues"), ":old", old_gen);
 	} else {
-		cJSON_AddStringToObject(in, "ConditionExpression", "attribute_not_exists(pk)");
+		cJSON_AddStringToObject(in, "ConditionExpression", STORE_COND_ROLLOUT_NEW);
 	}
 	cJSON *out = NULL;
 	rc = awsj_call(r->app->aws, SVC_DYNAMODB, "PutItem", in, &out, e);
@@ -1548,7 +1547,7 @@ int rollout_resume(struct app *app, const char *bucket, const char *key, const s
 {
 	*json_out = NULL;
 	cJSON *items = cJSON_CreateArray(), *it, *outs = cJSON_CreateArray();
-	int rc = scan_prefix(app, "rollout#", items, e), first = TP_OK;
+	int rc = scan_prefix(app, STORE_PREFIX_ROLLOUT, items, e), first = TP_OK;
 	if (rc < 0)
 		cJSON_DeleteItemFromArray(items, 0); /* nothing scanned; loop below sees [] */
 	cJSON_ArrayForEach(it, items) {
