@@ -5,7 +5,7 @@ x-amz-retry-after, bad answers (both the static binary and the sanitizer
 build), bad settings and input, and the happy paths of each service checked
 with boto3 directly against moto.
 
-Retry facts asserted here (README, src/retry.h): standard mode, 3 attempts
+Retry facts asserted here (README, src/base/retry.h): standard mode, 3 attempts
 (DynamoDB 4), AWS_MAX_ATTEMPTS overrides; throttling backoff base 1 s,
 transient 50 ms (DynamoDB 25 ms), full jitter; retry quota
 TASKPIPE_RETRY_QUOTA tokens, a retry costs 5, an I/O error or timeout 10;
@@ -30,8 +30,8 @@ from awsproxy import FaultProxy  # noqa: E402
 DEBUG_BIN = os.environ.get("TASKPIPE_DEBUG_BIN", os.path.join(ROOT, "taskpipe-debug"))
 BINARIES = (("static", TASKPIPE), ("debug", DEBUG_BIN))
 
-MAX_RESPONSE = 10 << 20      # src/aws.c AWS_MAX_RESPONSE
-RETRY_COST, IO_COST = 5, 10  # src/retry.c COST_RETRY, COST_TIMEOUT
+MAX_RESPONSE = 10 << 20      # src/aws/aws.c AWS_MAX_RESPONSE
+RETRY_COST, IO_COST = 5, 10  # src/base/retry.c COST_RETRY, COST_TIMEOUT
 FUNCTIONS = "/2015-03-31/functions/"
 
 

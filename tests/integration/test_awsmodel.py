@@ -806,7 +806,7 @@ class TestS3Streaming(unittest.TestCase):
 
 
 class TestTaskpipeSeesAwsErrors(LayerTest):
-    """taskpipe's error parser (src/awserr.c) reads the codes the layer sends."""
+    """taskpipe's error parser (src/aws/awserr.c) reads the codes the layer sends."""
 
     def tp_error(self, *args, **env):
         self.assertTrue(os.access(TASKPIPE, os.X_OK), "taskpipe missing: %s (make)" % TASKPIPE)

@@ -4,7 +4,7 @@ ONE account-wide limiter of 15 req/s, four taskpipe processes at once, each
 over its own 15 pipelines, must converge without throttling storms and
 without exhausting the retry quota (lowered to 25 tokens so that running out
 is quick and deterministic): they share one schedule in the state table
-(src/budget_shared.c).
+(src/aws/budget_shared.c).
 
 - three controllers (the binary as the Lambda runtime `bootstrap`, one stream
   batch each, which books at 15 - 3 req/s) and an operator's `apply`;
