@@ -125,7 +125,8 @@ static int l_ls(lua_State *L)
 		lua_newtable(L);
 		lua_pushstring(L, name);
 		lua_setfield(L, -2, "pipeline");
-		lua_pushstring(L, state ? store_status_name(state->status) : "never applied");
+		lua_pushstring(L, state && state->status != STORE_UNKNOWN ? store_status_name(state->status)
+								   : "never applied");
 		lua_setfield(L, -2, "status");
 		if (state && state->message) {
 			lua_pushstring(L, state->message);
