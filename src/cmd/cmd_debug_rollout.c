@@ -5,6 +5,7 @@
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
 #include "core/rollout/rolloutrec.h"
+#include "core/store.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -35,7 +36,7 @@ int cmd_debug_rollout_plan(int argc, char **argv)
 		fprintf(stderr, "taskpipe debug rollout-plan: %s\n", e.message);
 		return 1;
 	}
-	char *pk = tp_xasprintf("rollout#%s#debug", id);
+	char *pk = store_pk_rollout_debug(id);
 	cJSON *in = cJSON_CreateObject(), *out = NULL;
 	cJSON_AddStringToObject(in, "TableName", s.state_table);
 	if (strcmp(argv[1], "write") == 0) {

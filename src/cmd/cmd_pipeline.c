@@ -9,6 +9,7 @@
 #include "core/lease.h"
 #include "base/log.h"
 #include "core/reconcile/reconcile.h"
+#include "core/store.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -525,12 +526,6 @@ static const char ls_usage[] =
 	"usage: taskpipe ls [--json]\n"
 	"Lists config items with their pipeline's last status from the state table.\n";
 
-static int cmp_state_name(const void *a, const void *b)
-{
-	return strcmp(ddb_get_str(*(cJSON *const *)a, "pipeline", ""),
-		      ddb_get_str(*(cJSON *const *)b, "pipeline", ""));
-}
-
 int cmd_ls(int argc, char **argv)
 {
 	struct settings s;
@@ -541,38 +536,28 @@ int cmd_ls(int argc, char **argv)
 	if (open_app("ls", &app, &s) < 0)
 		return 1;
 	tp_err e = { 0 };
-	cJSON *items = cJSON_CreateArray(), *states = cJSON_CreateArray();
+	cJSON *items = cJSON_CreateArray();
+	struct store_pipelines states = { 0 };
 	rc = ddb_scan_all(app.aws, s.config_table, NULL, items, &e);
 	if (rc == TP_OK)
-		rc = ddb_scan_all(app.aws, s.state_table, "pipeline#", states, &e);
+		rc = store_pipelines_scan(app.aws, s.state_table, &states, &e);
 	if (rc < 0) {
 		print_err("ls", &e);
 		cJSON_Delete(items);
-		cJSON_Delete(states);
+		store_pipelines_free(&states);
 		app_close(&app);
 		return 1;
 	}
-	/* States by name, for a lookup per item that stays cheap at 10,000 pipelines. */
-	size_t ns = (size_t)cJSON_GetArraySize(states), k = 0;
-	cJSON **by_name = tp_xcalloc(ns + 1, sizeof *by_name), *it;
-	cJSON_ArrayForEach(it, states)
-		by_name[k++] = it;
-	qsort(by_name, ns, sizeof *by_name, cmp_state_name);
-	cJSON *doc = cJSON_CreateArray();
+	cJSON *doc = cJSON_CreateArray(), *it;
 	cJSON_ArrayForEach(it, items) {
 		const char *name = ddb_get_str(it, "pipeline", "?");
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "pipeline", name);
-		cJSON *key = cJSON_CreateObject();
-		ddb_put_str(key, "pipeline", name);
-		cJSON **hit = bsearch(&key, by_name, ns, sizeof *by_name, cmp_state_name);
-		cJSON_Delete(key);
-		cJSON *found = hit ? *hit : NULL;
-		cJSON_AddStringToObject(o, "status", found ? ddb_get_str(found, "status", "?") : "pending");
-		cJSON_AddNumberToObject(o, "updated_at", (double)ddb_get_long(found, "updated_at", 0));
-		const char *msg = ddb_get_str(found, "message", NULL);
-		if (msg)
-			cJSON_AddStringToObject(o, "message", msg);
+		const struct store_pipeline *found = store_pipelines_find(&states, name);
+		cJSON_AddStringToObject(o, "status", found ? store_status_name(found->status) : "pending");
+		cJSON_AddNumberToObject(o, "updated_at", found ? (double)found->updated_at : 0);
+		if (found && found->message)
+			cJSON_AddStringToObject(o, "message", found->message);
 		cJSON_AddItemToArray(doc, o);
 	}
 	if (s.json) {
@@ -588,8 +573,7 @@ int cmd_ls(int argc, char **argv)
 	}
 	cJSON_Delete(doc);
 	cJSON_Delete(items);
-	cJSON_Delete(states);
-	free(by_name);
+	store_pipelines_free(&states);
 	app_close(&app);
 	return 0;
 }

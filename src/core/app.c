@@ -4,7 +4,7 @@
 #include "aws/awsjson.h"
 #include "aws/budget_shared.h"
 #include "core/codestore.h"
-#include "aws/ddb.h"
+#include "core/store.h"
 #include "base/log.h"
 #include "script/policy.h"
 
@@ -87,23 +87,16 @@ static void add_str(cJSON *o, const char *k, const char *v)
 
 static long account_concurrency(struct app *app)
 {
-	long now = (long)(tp_now_ms() / 1000), limit = -1;
-	cJSON *req = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(req, "TableName", app->set.state_table);
-	cJSON_AddItemToObject(req, "Key", ddb_key("pk", "account#settings"));
-	if (awsj_call(app->aws, SVC_DYNAMODB, "GetItem", req, &out, NULL) == TP_OK) {
-		cJSON *item = cJSON_GetObjectItem(out, "Item");
-		long at = ddb_get_long(item, "checked_at", 0);
-		if (item && now - at < ACCOUNT_TTL_S)
-			limit = ddb_get_long(item, "concurrency", -1);
-	}
-	cJSON_Delete(req);
-	cJSON_Delete(out);
+	long now = (long)(tp_now_ms() / 1000), limit = -1, at = 0;
+	tp_err se = { 0 };
+	if (store_account_get(app->aws, app->set.state_table, &limit, &at, &se) < 0 ||
+	    now - at >= ACCOUNT_TTL_S)
+		limit = -1;
 	if (limit > 0)
 		return limit;
 
 	tp_err e = { 0 };
-	out = NULL;
+	cJSON *out = NULL;
 	if (awsj_rest(app->aws, SVC_LAMBDA, "GetAccountSettings", "GET", "/2016-08-19/account-settings/",
 		      NULL, NULL, &out, &e) == TP_OK) {
 		cJSON *c = cJSON_GetObjectItem(cJSON_GetObjectItem(out, "AccountLimit"), "ConcurrentExecutions");
@@ -116,16 +109,8 @@ static long account_concurrency(struct app *app)
 		limit = 1000;
 	}
 	cJSON_Delete(out);
-	req = cJSON_CreateObject();
-	cJSON_AddStringToObject(req, "TableName", app->set.state_table);
-	cJSON *item = cJSON_AddObjectToObject(req, "Item");
-	ddb_put_str(item, "pk", "account#settings");
-	ddb_put_long(item, "concurrency", limit);
-	ddb_put_long(item, "checked_at", now);
-	out = NULL;
-	awsj_call(app->aws, SVC_DYNAMODB, "PutItem", req, &out, NULL); /* best effort: a cache */
-	cJSON_Delete(req);
-	cJSON_Delete(out);
+	/* best effort: a cache */
+	store_account_put(app->aws, app->set.state_table, limit, now, &se);
 	return limit;
 }
 

@@ -1,102 +1,40 @@
 /* lease.c: per-pipeline leases in the state table (see lease.h). */
 #include "core/lease.h"
 
-#include "aws/awsjson.h"
-#include "aws/ddb.h"
 #include "base/log.h"
+#include "core/store.h"
 
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static cJSON *lease_key(const char *pipeline)
+/* The grant's condition compares expires_at with our clock minus the skew
+ * margin: a lease is taken over only once it expired more than the margin
+ * ago (lease_takeover_ok). */
+static void acquire_prepare(struct aws_call *c, struct app *app, const char *pipeline,
+			    const char *holder, int ttl_s, int64_t now)
 {
-	char *pk = tp_xasprintf("lease#%s", pipeline);
-	cJSON *k = ddb_key("pk", pk);
-	free(pk);
-	return k;
-}
-
-static cJSON *acquire_req(struct app *app, const char *pipeline, const char *holder, int ttl_s,
-			  int64_t now)
-{
-	cJSON *in = cJSON_CreateObject();
-	cJSON_AddStringToObject(in, "TableName", app->set.state_table);
-	cJSON_AddItemToObject(in, "Key", lease_key(pipeline));
-	/* if_not_exists + 1 keeps one counter per pipeline across holders:
-	 * each grant's token is larger than every earlier one. */
-	cJSON_AddStringToObject(in, "UpdateExpression",
-				"SET holder = :h, expires_at = :exp, pipeline = :p, "
-				"fence = if_not_exists(fence, :zero) + :one");
-	/* :now is our clock minus the skew margin: a lease is taken over only
-	 * once it expired more than the margin ago (lease_takeover_ok). */
-	cJSON_AddStringToObject(in, "ConditionExpression",
-				"attribute_not_exists(pk) OR expires_at < :now OR holder = :h");
-	cJSON *v = cJSON_AddObjectToObject(in, "ExpressionAttributeValues");
-	ddb_put_str(v, ":h", holder);
-	ddb_put_str(v, ":p", pipeline);
-	ddb_put_long(v, ":exp", (long)(now + ttl_s));
-	ddb_put_long(v, ":now", (long)(now - lease_skew_s()));
-	ddb_put_long(v, ":zero", 0);
-	ddb_put_long(v, ":one", 1);
-	cJSON_AddStringToObject(in, "ReturnValues", "ALL_NEW");
-	return in;
-}
-
-static cJSON *renew_req(struct app *app, const struct lease *l, const char *holder, int64_t now)
-{
-	cJSON *in = cJSON_CreateObject();
-	cJSON_AddStringToObject(in, "TableName", app->set.state_table);
-	cJSON_AddItemToObject(in, "Key", lease_key(l->pipeline));
-	cJSON_AddStringToObject(in, "UpdateExpression", "SET expires_at = :exp");
-	cJSON_AddStringToObject(in, "ConditionExpression", "holder = :h AND fence = :t");
-	cJSON *v = cJSON_AddObjectToObject(in, "ExpressionAttributeValues");
-	ddb_put_str(v, ":h", holder);
-	ddb_put_long(v, ":t", (long)l->token);
-	ddb_put_long(v, ":exp", (long)(now + l->ttl_s));
-	return in;
-}
-
-static cJSON *release_req(struct app *app, const struct lease *l, const char *holder)
-{
-	cJSON *in = cJSON_CreateObject();
-	cJSON_AddStringToObject(in, "TableName", app->set.state_table);
-	cJSON_AddItemToObject(in, "Key", lease_key(l->pipeline));
-	cJSON_AddStringToObject(in, "UpdateExpression", "SET expires_at = :zero REMOVE holder");
-	cJSON_AddStringToObject(in, "ConditionExpression", "holder = :h AND fence = :t");
-	cJSON *v = cJSON_AddObjectToObject(in, "ExpressionAttributeValues");
-	ddb_put_str(v, ":h", holder);
-	ddb_put_long(v, ":t", (long)l->token);
-	ddb_put_long(v, ":zero", 0);
-	return in;
-}
-
-static int conditional_failed(const tp_err *e)
-{
-	return strcmp(e->code, "ConditionalCheckFailedException") == 0;
+	store_lease_grant_prepare(c, app->set.state_table, pipeline, holder, now + ttl_s,
+				  now - lease_skew_s());
 }
 
 /* Fill l from a finished acquire call. */
-static void acquired(struct lease *l, int rc, const tp_err *err, const char *body, size_t len,
-		     int ttl_s, int64_t now)
+static void acquired(struct lease *l, const struct aws_call *c, int ttl_s, int64_t now)
 {
+	int rc = c->rc;
+	const tp_err *err = &c->err;
 	l->ttl_s = ttl_s;
 	l->granted_at = now;
 	if (rc < 0) {
 		l->err = *err;
-		if (conditional_failed(err))
+		if (store_condition_failed(err))
 			tp_errf(&l->err, TP_ECONFLICT, "LeaseHeld",
 				"pipeline %s is being changed by another run; retry later", l->pipeline);
 		return;
 	}
-	cJSON *out = cJSON_ParseWithLength(body, len);
-	cJSON *attrs = cJSON_GetObjectItem(out, "Attributes");
 	l->held = 1;
-	l->token = ddb_get_long(attrs, "fence", 0);
-	l->expires_at = ddb_get_long(attrs, "expires_at", 0);
-	cJSON_Delete(out);
+	store_lease_granted(c, &l->token, &l->expires_at);
 }
 
 int lease_acquire(struct app *app, const char *pipeline, const char *holder, int ttl_s,
@@ -106,9 +44,9 @@ int lease_acquire(struct app *app, const char *pipeline, const char *holder, int
 	out->pipeline = tp_xstrdup(pipeline);
 	struct aws_call c;
 	int64_t now = tp_now_ms() / 1000;
-	awsj_prepare(&c, SVC_DYNAMODB, "UpdateItem", acquire_req(app, pipeline, holder, ttl_s, now));
-	int rc = aws_call_one(app->aws, &c);
-	acquired(out, rc, &c.err, c.resp.data, c.resp.len, ttl_s, now);
+	acquire_prepare(&c, app, pipeline, holder, ttl_s, now);
+	aws_call_one(app->aws, &c);
+	acquired(out, &c, ttl_s, now);
 	aws_call_free(&c);
 	if (!out->held && e)
 		*e = out->err;
@@ -119,14 +57,13 @@ int lease_release(struct app *app, struct lease *l, const char *holder, tp_err *
 {
 	if (!l->held)
 		return TP_OK;
-	cJSON *res = NULL;
-	cJSON *in = release_req(app, l, holder);
-	tp_err err = { 0 };
-	int rc = awsj_call(app->aws, SVC_DYNAMODB, "UpdateItem", in, &res, &err);
-	cJSON_Delete(in);
-	cJSON_Delete(res);
+	struct aws_call c;
+	store_lease_release_prepare(&c, app->set.state_table, l->pipeline, holder, l->token);
+	int rc = aws_call_one(app->aws, &c);
+	tp_err err = c.err;
+	aws_call_free(&c);
 	l->held = 0;
-	if (rc < 0 && conditional_failed(&err))
+	if (rc < 0 && store_condition_failed(&err))
 		rc = tp_errf(&err, TP_ECONFLICT, "LeaseLost", "lease on %s expired and was taken over",
 			     l->pipeline);
 	if (rc < 0 && e)
@@ -142,14 +79,12 @@ size_t lease_acquire_many(struct app *app, char *const *pipelines, size_t n, con
 	for (size_t i = 0; i < n; i++) {
 		memset(&out[i], 0, sizeof out[i]);
 		out[i].pipeline = tp_xstrdup(pipelines[i]);
-		awsj_prepare(&calls[i], SVC_DYNAMODB, "UpdateItem",
-			     acquire_req(app, pipelines[i], holder, ttl_s, now));
+		acquire_prepare(&calls[i], app, pipelines[i], holder, ttl_s, now);
 	}
 	aws_call_many(app->aws, calls, n);
 	size_t held = 0;
 	for (size_t i = 0; i < n; i++) {
-		acquired(&out[i], calls[i].rc, &calls[i].err, calls[i].resp.data, calls[i].resp.len,
-			 ttl_s, now);
+		acquired(&out[i], &calls[i], ttl_s, now);
 		held += (size_t)out[i].held;
 		aws_call_free(&calls[i]);
 	}
@@ -163,7 +98,8 @@ void lease_release_many(struct app *app, struct lease *l, size_t n, const char *
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
 		if (l[i].held)
-			awsj_prepare(&calls[k++], SVC_DYNAMODB, "UpdateItem", release_req(app, &l[i], holder));
+			store_lease_release_prepare(&calls[k++], app->set.state_table, l[i].pipeline,
+						    holder, l[i].token);
 	aws_call_many(app->aws, calls, k);
 	for (size_t i = 0; i < k; i++) {
 		/* Best effort: an unreleased lease only delays the next run until it expires. */
@@ -183,7 +119,8 @@ size_t lease_renew_many(struct app *app, struct lease *l, size_t n, const char *
 	int64_t now = tp_now_ms() / 1000;
 	for (size_t i = 0; i < n; i++)
 		if (l[i].held && lease_should_renew(l[i].granted_at, l[i].expires_at, now)) {
-			awsj_prepare(&calls[k], SVC_DYNAMODB, "UpdateItem", renew_req(app, &l[i], holder, now));
+			store_lease_renew_prepare(&calls[k], app->set.state_table, l[i].pipeline, holder,
+						  l[i].token, now + l[i].ttl_s);
 			idx[k++] = i;
 		}
 	if (k)
@@ -195,7 +132,7 @@ size_t lease_renew_many(struct app *app, struct lease *l, size_t n, const char *
 			x->expires_at = now + x->ttl_s;
 			x->renewals++;
 			renewed++;
-		} else if (conditional_failed(&calls[j].err)) {
+		} else if (store_condition_failed(&calls[j].err)) {
 			x->held = 0;
 			tp_errf(&x->err, TP_ECONFLICT, "LeaseLost",
 				"lease on %s expired and was taken over before it was renewed", x->pipeline);

@@ -1,7 +1,7 @@
 /* lease.h: per-pipeline leases in the state table, so one writer at a time
  * changes a pipeline (parallel shards, a drift run, a manual apply).
  *
- * A lease is the state-table item pk "lease#<pipeline>" with holder,
+ * A lease is the state-table item pk "lease#<pipeline>" (store.h) with holder,
  * expires_at (epoch seconds) and fence (the fencing token). Acquiring is one conditional
  * UpdateItem: it succeeds when the item is absent, expired, or already ours
  * (same holder: a re-acquire extends it), and increments fence, so every

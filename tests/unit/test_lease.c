@@ -1,5 +1,8 @@
 /* test_lease.c: the pure parts of leases: the length for a run, the
- * takeover rule with its clock-skew margin, and when to renew. */
+ * takeover rule with its clock-skew margin, and when to renew; and the
+ * lease's life (grant, renew once half-spent, takeover only after expiry +
+ * skew, the fencing token) played against a model of the lease item that
+ * evaluates store's requests the way DynamoDB does. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -7,7 +10,13 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "aws/ddb.h"
 #include "core/lease.h"
+#include "core/store.h"
 
 static void test_ttl_sized_to_the_run(void **state)
 {
@@ -66,6 +75,126 @@ static void test_settings(void **state)
 	unsetenv("TASKPIPE_LEASE_TTL_S");
 }
 
+
+/* The lease item lease#<pipeline> and the pipeline record's lease_fence. */
+struct model {
+	int exists;
+	char holder[32];       /* "" when released */
+	long expires_at;
+	long fence;
+	long state_fence;      /* pipeline#<name>'s lease_fence, 0: none */
+};
+
+/* Apply a prepared UpdateItem to m as DynamoDB would: 1 when its condition
+ * held (and the update was made), 0 when ConditionalCheckFailed. */
+static int apply(struct model *m, struct aws_call *c)
+{
+	cJSON *in = cJSON_ParseWithLength(c->body, c->body_len);
+	const cJSON *v = cJSON_GetObjectItem(in, "ExpressionAttributeValues");
+	const char *cond = cJSON_GetStringValue(cJSON_GetObjectItem(in, "ConditionExpression"));
+	const char *upd = cJSON_GetStringValue(cJSON_GetObjectItem(in, "UpdateExpression"));
+	const char *h = ddb_get_str(v, ":h", "");
+	int ok;
+	if (strcmp(cond, STORE_COND_LEASE_GRANT) == 0) {
+		ok = !m->exists || m->expires_at < ddb_get_long(v, ":now", 0) || strcmp(m->holder, h) == 0;
+		if (ok) {
+			snprintf(m->holder, sizeof m->holder, "%s", h);
+			m->expires_at = ddb_get_long(v, ":exp", 0);
+			m->fence = (m->exists ? m->fence : 0) + 1;
+			m->exists = 1;
+		}
+	} else {
+		assert_string_equal(cond, STORE_COND_LEASE_OURS);
+		ok = m->exists && strcmp(m->holder, h) == 0 && m->fence == ddb_get_long(v, ":t", -1);
+		if (ok && strstr(upd, "REMOVE holder")) {
+			m->expires_at = 0;
+			m->holder[0] = 0;
+		} else if (ok) {
+			m->expires_at = ddb_get_long(v, ":exp", 0);
+		}
+	}
+	cJSON_Delete(in);
+	aws_call_free(c);
+	return ok;
+}
+
+static int grant(struct model *m, const char *holder, long now, int ttl)
+{
+	struct aws_call c;
+	store_lease_grant_prepare(&c, "t", "p", holder, now + ttl, now - lease_skew_s());
+	return apply(m, &c);
+}
+
+static int renew(struct model *m, const char *holder, long long token, long until)
+{
+	struct aws_call c;
+	store_lease_renew_prepare(&c, "t", "p", holder, token, until);
+	return apply(m, &c);
+}
+
+static int release(struct model *m, const char *holder, long long token)
+{
+	struct aws_call c;
+	store_lease_release_prepare(&c, "t", "p", holder, token);
+	return apply(m, &c);
+}
+
+/* The fenced pipeline state write (STORE_COND_PIPELINE_FENCE). */
+static int write_state(struct model *m, long long token)
+{
+	struct store_pipeline p = { .name = "p", .status = STORE_OK, .lease_fence = token };
+	struct aws_call c;
+	store_pipeline_put_prepare(&c, "t", &p);
+	cJSON *in = cJSON_ParseWithLength(c.body, c.body_len);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(in, "ConditionExpression")),
+			    STORE_COND_PIPELINE_FENCE);
+	long f = ddb_get_long(cJSON_GetObjectItem(in, "ExpressionAttributeValues"), ":fence", 0);
+	int ok = m->state_fence == 0 || m->state_fence <= f;
+	if (ok)
+		m->state_fence = f;
+	cJSON_Delete(in);
+	aws_call_free(&c);
+	return ok;
+}
+
+static void test_lease_life(void **state)
+{
+	(void)state;
+	unsetenv("TASKPIPE_LEASE_SKEW_S");
+	int skew = lease_skew_s();
+	struct model m = { 0 };
+	/* grant: absent item, fence 1 */
+	assert_true(grant(&m, "h1", 1000, 120));
+	assert_int_equal(m.fence, 1);
+	assert_int_equal(m.expires_at, 1120);
+	/* held: another holder is refused, the holder itself re-acquires (same token line) */
+	assert_false(grant(&m, "h2", 1050, 120));
+	/* renew once half-spent only, conditional on holder and token */
+	assert_false(lease_should_renew(1000, 1120, 1059));
+	assert_true(lease_should_renew(1000, 1120, 1060));
+	assert_true(renew(&m, "h1", 1, 1060 + 120));
+	assert_int_equal(m.expires_at, 1180);
+	/* expired, but within the skew margin: no takeover yet */
+	assert_false(lease_takeover_ok(1180, 1180 + skew, skew));
+	assert_false(grant(&m, "h2", 1180 + skew, 120));
+	/* expired more than the margin ago: taken over with a larger token */
+	assert_true(lease_takeover_ok(1180, 1181 + skew, skew));
+	assert_true(grant(&m, "h2", 1181 + skew, 120));
+	assert_int_equal(m.fence, 2);
+	assert_true(write_state(&m, 2));
+	/* the old holder is fenced off: no renewal, no release, no state write */
+	assert_false(renew(&m, "h1", 1, 2000));
+	assert_false(release(&m, "h1", 1));
+	assert_false(write_state(&m, 1));
+	assert_int_equal(m.state_fence, 2);
+	/* released: free at once for anyone, the counter kept */
+	assert_true(release(&m, "h2", 2));
+	assert_int_equal(m.expires_at, 0);
+	assert_true(grant(&m, "h1", 1300, 120));
+	assert_int_equal(m.fence, 3);
+	assert_true(write_state(&m, 3));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -73,6 +202,7 @@ int main(void)
 		cmocka_unit_test(test_takeover_waits_out_the_skew),
 		cmocka_unit_test(test_renew_at_half),
 		cmocka_unit_test(test_settings),
+		cmocka_unit_test(test_lease_life),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,10 +15,12 @@
 
 #include "core/rollout/plan.h"
 #include "core/rollout/ro.h"
+#include "core/store.h"
 
-/* A pipeline# record whose stored spec deploys s3://bucket/key. */
-static cJSON *record(const char *pipeline, const char *status, const char *bucket, const char *key,
-		     const char *storage)
+/* A pipeline# record (as store_pipelines_scan reads it) whose stored spec
+ * deploys s3://bucket/key. */
+static struct store_pipeline record(const char *pipeline, const char *status, const char *bucket,
+				    const char *key, const char *storage)
 {
 	cJSON *spec = cJSON_CreateObject(), *func = cJSON_AddObjectToObject(spec, "func");
 	cJSON *code = cJSON_AddObjectToObject(func, "Code");
@@ -26,73 +28,80 @@ static cJSON *record(const char *pipeline, const char *status, const char *bucke
 	cJSON_AddStringToObject(code, "S3Key", key);
 	if (storage)
 		cJSON_AddStringToObject(code, "S3ObjectStorageMode", storage);
-	char *text = cJSON_PrintUnformatted(spec);
-	cJSON *r = cJSON_CreateObject();
-	cJSON_AddStringToObject(cJSON_AddObjectToObject(r, "pipeline"), "S", pipeline);
-	cJSON_AddStringToObject(cJSON_AddObjectToObject(r, "status"), "S", status);
-	cJSON_AddStringToObject(cJSON_AddObjectToObject(r, "spec"), "S", text);
-	free(text);
+	struct store_pipeline r = { .name = tp_xstrdup(pipeline), .status = store_status_parse(status),
+				    .spec = cJSON_PrintUnformatted(spec) };
 	cJSON_Delete(spec);
 	return r;
 }
 
-/* The fleet of the tests: which records use s3://b/k. */
-static cJSON *fleet(void)
+/* records, sorted by name as store_pipelines_scan returns them. */
+static struct store_pipelines records(const struct store_pipeline *v, size_t n)
 {
-	cJSON *a = cJSON_CreateArray();
-	cJSON_AddItemToArray(a, record("p3", "ok", "b", "k", NULL));
-	cJSON_AddItemToArray(a, record("other", "ok", "b", "k2", NULL));
-	cJSON_AddItemToArray(a, record("gone", "deleted", "b", "k", NULL));
-	cJSON_AddItemToArray(a, record("p1", "ok", "b", "k", "REFERENCE"));
-	cJSON_AddItemToArray(a, record("elsewhere", "ok", "b2", "k", NULL));
-	cJSON_AddItemToArray(a, record("p2", "error", "b", "k", NULL));
-	cJSON_AddItemToArray(a, record("bad name!", "ok", "b", "k", NULL));
-	cJSON *nospec = cJSON_CreateObject();
-	cJSON_AddStringToObject(cJSON_AddObjectToObject(nospec, "pipeline"), "S", "nospec");
-	cJSON_AddItemToArray(a, nospec);
-	return a;
+	struct store_pipelines s = { .v = tp_xcalloc(n + 1, sizeof *s.v), .n = n };
+	memcpy(s.v, v, n * sizeof *v);
+	store_pipelines_sort(&s);
+	return s;
+}
+
+/* The fleet of the tests: which records use s3://b/k. */
+static struct store_pipelines fleet(void)
+{
+	const struct store_pipeline v[] = {
+		record("p3", "ok", "b", "k", NULL),
+		record("other", "ok", "b", "k2", NULL),
+		record("gone", "deleted", "b", "k", NULL),
+		record("p1", "ok", "b", "k", "REFERENCE"),
+		record("elsewhere", "ok", "b2", "k", NULL),
+		record("p2", "error", "b", "k", NULL),
+		record("bad name!", "ok", "b", "k", NULL),
+		{ .name = tp_xstrdup("nospec"), .status = STORE_OK },
+	};
+	return records(v, sizeof v / sizeof *v);
 }
 
 static void test_spec_reader(void **state)
 {
 	(void)state;
-	cJSON *r = record("p", "ok", "bk", "a#b.zip", "REFERENCE");
-	char *p, *b, *k;
-	int ref;
-	assert_true(plan_spec_code(r, &p, &b, &k, &ref));
-	assert_string_equal(p, "p");
-	assert_string_equal(b, "bk");
-	assert_string_equal(k, "a#b.zip");
-	assert_true(ref);
-	free(p), free(b), free(k);
-	cJSON_Delete(r);
+	struct store_pipeline r = record("p", "ok", "bk", "a#b.zip", "REFERENCE");
+	struct store_spec_code c;
+	assert_true(plan_spec_code(&r, &c));
+	assert_string_equal(c.bucket, "bk");
+	assert_string_equal(c.key, "a#b.zip");
+	assert_true(c.reference);
+	store_spec_code_free(&c);
+	store_pipeline_free(&r);
 	r = record("p", "deleted", "bk", "k", NULL);
-	assert_false(plan_spec_code(r, &p, &b, &k, &ref));
-	assert_null(b);
-	cJSON_Delete(r);
+	assert_false(plan_spec_code(&r, &c));
+	assert_null(c.bucket);
+	store_pipeline_free(&r);
+	r = (struct store_pipeline){ .name = tp_xstrdup("p"), .status = STORE_OK,
+				    .spec = tp_xstrdup("{\"func\":{}}") };
+	assert_false(plan_spec_code(&r, &c)); /* no Code.S3Bucket/S3Key */
+	assert_null(c.key);
+	store_pipeline_free(&r);
 }
 
 static void test_select_targets(void **state)
 {
 	(void)state;
-	cJSON *recs = fleet();
+	struct store_pipelines recs = fleet();
 	struct ro_targets ts = { 0 };
-	plan_select(&ts, "tp-", recs, "b", "k");
-	/* the record order; deleted, other objects, bad names and no spec left out */
+	plan_select(&ts, "tp-", &recs, "b", "k");
+	/* pipeline-name order; deleted, other objects, bad names and no spec left out */
 	assert_int_equal(ts.n, 3);
-	assert_string_equal(ts.t[0].pipeline, "p3");
-	assert_string_equal(ts.t[1].pipeline, "p1");
-	assert_string_equal(ts.t[2].pipeline, "p2");
-	assert_string_equal(ts.t[1].function, "tp-p1");
-	assert_true(ts.t[1].reference);
-	assert_false(ts.t[0].reference);
+	assert_string_equal(ts.t[0].pipeline, "p1");
+	assert_string_equal(ts.t[1].pipeline, "p2");
+	assert_string_equal(ts.t[2].pipeline, "p3");
+	assert_string_equal(ts.t[0].function, "tp-p1");
+	assert_true(ts.t[0].reference);
+	assert_false(ts.t[2].reference);
 	for (size_t i = 0; i < ts.n; i++)
 		assert_int_equal(ts.t[i].wave, -1);
 	/* selecting again (a retry) adds nothing */
-	plan_select(&ts, "tp-", recs, "b", "k");
+	plan_select(&ts, "tp-", &recs, "b", "k");
 	assert_int_equal(ts.n, 3);
 	plan_free(&ts);
-	cJSON_Delete(recs);
+	store_pipelines_free(&recs);
 }
 
 static void test_skip_current_unseen_and_images(void **state)
@@ -204,9 +213,9 @@ static void test_batch_mode(void **state)
 static void test_header_conflict_no_duplicates(void **state)
 {
 	(void)state;
-	cJSON *recs = fleet();
+	struct store_pipelines recs = fleet();
 	struct ro_targets ts = { 0 };
-	plan_select(&ts, "tp-", recs, "b", "k");
+	plan_select(&ts, "tp-", &recs, "b", "k");
 	cJSON *waves = cJSON_Parse("[{\"targets\":[\"p1\"]},{\"targets\":[\"p2\",\"p3\"]}]"), *plan = NULL;
 	tp_err e = { 0 };
 	assert_int_equal(plan_batch(&ts, waves, NULL, &plan, &e), TP_OK);
@@ -220,7 +229,7 @@ static void test_header_conflict_no_duplicates(void **state)
 	cJSON_Delete(plan);
 	cJSON_Delete(waves);
 	plan_free(&ts);
-	cJSON_Delete(recs);
+	store_pipelines_free(&recs);
 }
 
 static void test_frozen_plan_order_and_duplicates(void **state)
@@ -236,14 +245,16 @@ static void test_frozen_plan_order_and_duplicates(void **state)
 	assert_string_equal(ts.t[2].pipeline, "z");
 	assert_int_equal(ts.t[2].wave, 1);
 	/* storage modes come from the records, by name */
-	cJSON *recs = cJSON_CreateArray();
-	cJSON_AddItemToArray(recs, record("z", "ok", "b", "k", "REFERENCE"));
-	cJSON_AddItemToArray(recs, record("q", "ok", "b", "k", "REFERENCE"));
-	plan_note_storage(&ts, recs);
+	const struct store_pipeline v[] = {
+		record("z", "ok", "b", "k", "REFERENCE"),
+		record("q", "ok", "b", "k", "REFERENCE"),
+	};
+	struct store_pipelines recs = records(v, 2);
+	plan_note_storage(&ts, &recs);
 	assert_true(plan_find(&ts, "z")->reference);
 	assert_false(plan_find(&ts, "x")->reference);
 	assert_int_equal(ts.n, 3);
-	cJSON_Delete(recs);
+	store_pipelines_free(&recs);
 	cJSON_Delete(plan);
 	plan_free(&ts);
 }

@@ -15,6 +15,7 @@
 #include "core/names.h"
 #include "script/policy.h"
 #include "core/reconcile/reconcile.h"
+#include "core/store.h"
 #include "aws/sigv4.h"
 
 #include <cjson/cJSON.h>
@@ -24,7 +25,6 @@
 #include <string.h>
 
 #define ATTR_BATCH 2000   /* GetQueueAttributes calls per aws_call_many batch */
-#define CURSOR_PK "drift#cursor"
 
 /* ---- a string -> pointer hash map (open addressing, keys copied) ---- */
 
@@ -717,32 +717,12 @@ static int name_cmp(const void *a, const void *b)
 
 static int cursor_read(struct app *app, char **after, tp_err *e)
 {
-	cJSON *in = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(in, "TableName", app->set.state_table);
-	cJSON_AddItemToObject(in, "Key", ddb_key("pk", CURSOR_PK));
-	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-	int rc = awsj_call(app->aws, SVC_DYNAMODB, "GetItem", in, &out, e);
-	cJSON_Delete(in);
-	if (rc == TP_OK)
-		*after = tp_xstrdup(ddb_get_str(cJSON_GetObjectItem(out, "Item"), "after", ""));
-	cJSON_Delete(out);
-	return rc;
+	return store_drift_cursor_get(app->aws, app->set.state_table, after, e);
 }
 
 static int cursor_write(struct app *app, const char *after, int complete, tp_err *e)
 {
-	cJSON *in = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(in, "TableName", app->set.state_table);
-	cJSON *item = cJSON_AddObjectToObject(in, "Item");
-	ddb_put_str(item, "pk", CURSOR_PK);
-	ddb_put_str(item, "after", after);
-	ddb_put_long(item, "updated_at", (long)(tp_now_ms() / 1000));
-	if (complete)
-		ddb_put_long(item, "cycle_completed_at", (long)(tp_now_ms() / 1000));
-	int rc = awsj_call(app->aws, SVC_DYNAMODB, "PutItem", in, &out, e);
-	cJSON_Delete(in);
-	cJSON_Delete(out);
-	return rc;
+	return store_drift_cursor_put(app->aws, app->set.state_table, after, complete, e);
 }
 
 /* ---- queue attributes for the selected pipelines ---- */
@@ -966,22 +946,14 @@ static void find_unlisted_queues(struct app *app, struct fleet *f, struct dp **s
 /* The spec of each selected pipeline's last apply, for stale tags. */
 static int read_old_specs(struct app *app, struct dp **sel, size_t n, tp_err *e)
 {
-	cJSON *states = cJSON_CreateArray(), *it;
-	int rc = ddb_scan_all(app->aws, app->set.state_table, "pipeline#", states, e);
-	if (rc == TP_OK) {
-		struct smap by = { 0 };
-		for (size_t i = 0; i < n; i++)
-			if (sel[i]->spec)
-				smap_put(&by, sel[i]->name, sel[i]);
-		cJSON_ArrayForEach(it, states) {
-			struct dp *p = smap_get(&by, ddb_get_str(it, "pipeline", ""));
-			const char *spec = ddb_get_str(it, "spec", NULL);
-			if (p && spec && !p->old_spec)
-				p->old_spec = cJSON_Parse(spec);
-		}
-		smap_free(&by);
+	struct store_pipelines states;
+	int rc = store_pipelines_scan(app->aws, app->set.state_table, &states, e);
+	for (size_t i = 0; rc == TP_OK && i < n; i++) {
+		const struct store_pipeline *st = sel[i]->spec ? store_pipelines_find(&states, sel[i]->name) : NULL;
+		if (st && st->spec && !sel[i]->old_spec)
+			sel[i]->old_spec = cJSON_Parse(st->spec);
 	}
-	cJSON_Delete(states);
+	store_pipelines_free(&states);
 	return rc;
 }
 

@@ -17,6 +17,7 @@
 #include "aws/ddb.h"
 #include "base/hash.h"
 #include "core/lease.h"
+#include "core/store.h"
 #include "base/log.h"
 #include "script/policy.h"
 
@@ -87,15 +88,8 @@ static int emit_read(struct run *r, struct rec *p, struct aws_call *c)
 		cJSON_AddBoolToObject(in, "ConsistentRead", 1);
 		awsj_prepare(&c[n++], SVC_DYNAMODB, "GetItem", in);
 	}
-	if (!p->state_read) {
-		char pk[300];
-		snprintf(pk, sizeof pk, "pipeline#%s", p->res->name);
-		cJSON *in = cJSON_CreateObject();
-		cJSON_AddStringToObject(in, "TableName", r->app->set.state_table);
-		cJSON_AddItemToObject(in, "Key", ddb_key("pk", pk));
-		cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-		awsj_prepare(&c[n++], SVC_DYNAMODB, "GetItem", in);
-	}
+	if (!p->state_read)
+		store_pipeline_get_prepare(&c[n++], r->app->set.state_table, p->res->name);
 	return n;
 }
 
@@ -172,45 +166,28 @@ static int emit_state(struct run *r, struct rec *p, struct aws_call *c)
 	    (!p->spec && !p->state && !p->failed && cJSON_GetArraySize(p->changes) == 0))
 		return 0;
 	p->state_written = 1;
-	cJSON *in = cJSON_CreateObject();
-	cJSON_AddStringToObject(in, "TableName", r->app->set.state_table);
-	cJSON *item = cJSON_AddObjectToObject(in, "Item");
-	char pk[300];
-	snprintf(pk, sizeof pk, "pipeline#%s", p->res->name);
-	ddb_put_str(item, "pk", pk);
-	ddb_put_str(item, "pipeline", p->res->name);
-	const char *status = p->failed ? "error" : p->spec ? "ok" : "deleted";
-	ddb_put_str(item, "status", status);
-	ddb_put_str(item, "action", reconcile_action_name(p->res->action));
-	ddb_put_long(item, "updated_at", (long)(tp_now_ms() / 1000));
-	if (p->res->hash[0])
-		ddb_put_str(item, "hash", p->res->hash);
+	struct store_pipeline st = {
+		.name = p->res->name,
+		.status = p->failed ? STORE_ERROR : p->spec ? STORE_OK : STORE_DELETED,
+		.updated_at = (long)(tp_now_ms() / 1000),
+	};
+	snprintf(st.action, sizeof st.action, "%s", reconcile_action_name(p->res->action));
+	/* On failure after a good spec, no hash: an unchanged item is retried. */
+	if (!(p->failed && p->old_spec))
+		snprintf(st.hash, sizeof st.hash, "%s", p->res->hash);
 	if (p->failed) {
-		ddb_put_str(item, "error_code", p->res->err.code);
-		ddb_put_str(item, "message", p->res->err.message);
-		ddb_put_bool(item, "retryable", p->res->retryable);
+		st.error_code = p->res->err.code;
+		st.message = p->res->err.message;
+		st.retryable = p->res->retryable;
 	}
 	/* Keep the spec that is in force: on failure, the last good one. */
 	cJSON *keep = p->failed ? p->old_spec : p->spec;
-	if (keep) {
-		char *s = cJSON_PrintUnformatted(keep);
-		ddb_put_str(item, "spec", s);
-		free(s);
-	}
-	if (p->failed && p->old_spec) {
-		/* Remember the hash of the last good spec too, so an unchanged item is retried. */
-		cJSON_DeleteItemFromObject(item, "hash");
-	}
-	if (p->lease && p->lease->held) {
-		/* Fencing: a holder whose lease expired and was taken over cannot
-		 * overwrite what the newer holder recorded. */
-		ddb_put_long(item, "lease_fence", (long)p->lease->token);
-		cJSON_AddStringToObject(in, "ConditionExpression",
-					"attribute_not_exists(lease_fence) OR lease_fence <= :fence");
-		cJSON *v = cJSON_AddObjectToObject(in, "ExpressionAttributeValues");
-		ddb_put_long(v, ":fence", (long)p->lease->token);
-	}
-	awsj_prepare(&c[0], SVC_DYNAMODB, "PutItem", in);
+	st.spec = keep ? cJSON_PrintUnformatted(keep) : NULL;
+	/* Fenced by the lease's token (store.h). */
+	if (p->lease && p->lease->held)
+		st.lease_fence = p->lease->token;
+	store_pipeline_put_prepare(&c[0], r->app->set.state_table, &st);
+	free(st.spec);
 	return 1;
 }
 
@@ -545,7 +522,7 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 		/* Both scans are consistent reads: no per-pipeline read is needed after. */
 		int rc = ddb_scan_all(app->aws, app->set.config_table, NULL, items, e);
 		if (rc == TP_OK)
-			rc = ddb_scan_all(app->aws, app->set.state_table, "pipeline#", states, e);
+			rc = ddb_scan_all(app->aws, app->set.state_table, STORE_PREFIX_PIPELINE, states, e);
 		if (rc < 0) {
 			cJSON_Delete(items);
 			cJSON_Delete(states);

@@ -2,8 +2,7 @@
  * records, observations and policy answer come in as values. */
 #include "core/rollout/plan.h"
 
-#include "aws/ddb.h"
-#include "core/codestore.h"
+#include "core/store.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -15,26 +14,16 @@ static const char *jstr(const cJSON *o, const char *k)
 	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 
-int plan_spec_code(const cJSON *record, char **pipeline, char **bucket, char **key, int *reference)
+int plan_spec_code(const struct store_pipeline *record, struct store_spec_code *code)
 {
-	*pipeline = *bucket = *key = NULL;
-	*reference = 0;
-	const char *name = ddb_get_str(record, "pipeline", NULL);
-	const char *spec = ddb_get_str(record, "spec", NULL);
-	if (!name || !spec || strcmp(ddb_get_str(record, "status", ""), "deleted") == 0)
+	memset(code, 0, sizeof *code);
+	if (!record->name || record->status == STORE_DELETED ||
+	    store_spec_code_parse(record->spec, code, NULL) < 0)
 		return 0;
-	cJSON *s = cJSON_Parse(spec), *func = cJSON_GetObjectItem(s, "func");
-	cJSON *code = cJSON_GetObjectItem(func, "Code");
-	const char *b = jstr(code, "S3Bucket"), *k = jstr(code, "S3Key");
-	int found = b && k;
-	if (found) {
-		*pipeline = tp_xstrdup(name);
-		*bucket = tp_xstrdup(b);
-		*key = tp_xstrdup(k);
-		*reference = codestore_reference(func);
-	}
-	cJSON_Delete(s);
-	return found;
+	if (code->bucket && code->key)
+		return 1;
+	store_spec_code_free(code);
+	return 0;
 }
 
 struct ro_target *plan_find(const struct ro_targets *ts, const char *pipeline)
@@ -116,62 +105,36 @@ static int keep_zip(const struct ro_target *t)
 	return !t->image;
 }
 
-/* What a record's spec deploys, for a visit over every record naming code. */
-struct spec_code {
-	const char *pipeline, *bucket, *key;
-	int reference;
-};
-
-static void each_spec(struct ro_targets *ts, const cJSON *records,
-		      void (*visit)(struct ro_targets *ts, const struct spec_code *c, const void *arg),
-		      const void *arg)
-{
-	const cJSON *it;
-	cJSON_ArrayForEach(it, records) {
-		char *name, *b, *k;
-		struct spec_code c;
-		if (!plan_spec_code(it, &name, &b, &k, &c.reference))
-			continue;
-		c.pipeline = name, c.bucket = b, c.key = k;
-		visit(ts, &c, arg);
-		free(name), free(b), free(k);
-	}
-}
-
-struct object {
-	const char *prefix, *bucket, *key;
-};
-
-static void select_one(struct ro_targets *ts, const struct spec_code *c, const void *arg)
-{
-	const struct object *o = arg;
-	struct ro_target *t = NULL;
-	if (strcmp(c->bucket, o->bucket) == 0 && strcmp(c->key, o->key) == 0)
-		t = plan_add(ts, o->prefix, c->pipeline, -1);
-	if (t)
-		t->reference = c->reference;
-}
-
 /* Pipelines whose applied spec uses this object; the state record is
  * taskpipe's ownership proof (ListFunctions shows no tags, and reconcile
  * created the function only under our owner tag). */
-void plan_select(struct ro_targets *ts, const char *prefix, const cJSON *records, const char *bucket,
-		 const char *key)
+void plan_select(struct ro_targets *ts, const char *prefix, const struct store_pipelines *records,
+		 const char *bucket, const char *key)
 {
-	const struct object o = { prefix, bucket, key };
-	each_spec(ts, records, select_one, &o);
+	for (size_t i = 0; i < records->n; i++) {
+		struct store_spec_code c;
+		if (!plan_spec_code(&records->v[i], &c))
+			continue;
+		struct ro_target *t = NULL;
+		if (strcmp(c.bucket, bucket) == 0 && strcmp(c.key, key) == 0)
+			t = plan_add(ts, prefix, records->v[i].name, -1);
+		if (t)
+			t->reference = c.reference;
+		store_spec_code_free(&c);
+	}
 }
 
-static void note_one(struct ro_targets *ts, const struct spec_code *c, const void *arg)
+/* One lookup by name per target: never a walk of the records per target. */
+void plan_note_storage(struct ro_targets *ts, struct store_pipelines *records)
 {
-	struct ro_target *t = plan_find(ts, c->pipeline);
-	if (t)
-		t->reference = c->reference;
-}
-
-void plan_note_storage(struct ro_targets *ts, const cJSON *records)
-{
-	each_spec(ts, records, note_one, NULL);
+	for (size_t i = 0; i < ts->n; i++) {
+		const struct store_pipeline *p = store_pipelines_find(records, ts->t[i].pipeline);
+		struct store_spec_code c;
+		if (p && plan_spec_code(p, &c)) {
+			ts->t[i].reference = c.reference;
+			store_spec_code_free(&c);
+		}
+	}
 }
 
 void plan_from_frozen(struct ro_targets *ts, const char *prefix, const cJSON *plan)

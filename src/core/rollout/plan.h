@@ -1,7 +1,7 @@
 /* plan.h: choosing a rollout's targets and batching them into waves.
  *
  * Pure: no AWS call. The inputs are the state table's pipeline# records
- * (already scanned), what ListFunctions observed (the seen/sha/image fields
+ * (already scanned by store_pipelines_scan), what ListFunctions observed (the seen/sha/image fields
  * the wave code fills in), the policy's waves (parsed) or a frozen plan.
  *
  * A target list holds each pipeline at most once: adding a pipeline already
@@ -18,6 +18,9 @@
 #include <stdint.h>
 
 struct cJSON;
+struct store_pipeline;
+struct store_pipelines;
+struct store_spec_code;
 
 struct ro_target {
 	char *pipeline;                 /* owned */
@@ -47,12 +50,13 @@ struct ro_targets {
 	size_t nskipped;
 };
 
-/* The code object a stored spec (a pipeline# record's "spec" attribute,
- * written by reconcile) deploys to its function, and whether it asks for
- * S3ObjectStorageMode REFERENCE. The only reader of that record in rollout.
- * Returns 0 when the record names no code object (deleted, no spec, no
- * Code.S3Bucket/S3Key); then *bucket and *key are NULL. Caller frees both. */
-int plan_spec_code(const struct cJSON *record, char **pipeline, char **bucket, char **key, int *reference);
+/* The code object a stored spec (a pipeline# record's "spec", written by
+ * reconcile, read through store_spec_code_parse) deploys to its function,
+ * and whether it asks for S3ObjectStorageMode REFERENCE. The only reader
+ * of that record in rollout. Returns 1 with *code filled (free it with
+ * store_spec_code_free), or 0 with *code empty when the record names no
+ * code object (deleted, no spec, no Code.S3Bucket/S3Key). */
+int plan_spec_code(const struct store_pipeline *record, struct store_spec_code *code);
 
 /* Add pipeline (its function named under prefix) at wave; a pipeline
  * already listed, or whose function name cannot be formed, is not added.
@@ -71,13 +75,14 @@ void plan_free(struct ro_targets *ts);
 void plan_skip(struct ro_targets *ts, const struct ro_target *t, const char *why);
 
 /* Targets of a new rollout: every live pipeline record whose spec deploys
- * s3://bucket/key, unplanned (wave -1), with its storage mode. */
-void plan_select(struct ro_targets *ts, const char *prefix, const struct cJSON *records,
+ * s3://bucket/key, unplanned (wave -1), with its storage mode, in the
+ * records' order (by pipeline name). */
+void plan_select(struct ro_targets *ts, const char *prefix, const struct store_pipelines *records,
 		 const char *bucket, const char *key);
 
-/* Copy each target's storage mode from its record (a resumed rollout's
- * targets come from its frozen plan). */
-void plan_note_storage(struct ro_targets *ts, const struct cJSON *records);
+/* Copy each target's storage mode from its record, looked up by name (a
+ * resumed rollout's targets come from its frozen plan). */
+void plan_note_storage(struct ro_targets *ts, struct store_pipelines *records);
 
 /* Targets of a frozen plan [{targets: [pipeline...], ...}], each in the
  * wave that names it first. */

@@ -11,6 +11,7 @@
 #include "base/hash.h"
 #include "base/log.h"
 #include "core/rollout/rolloutrec.h"
+#include "core/store.h"
 #include "script/policy.h"
 
 #include <cjson/cJSON.h>
@@ -158,7 +159,9 @@ static int fetch_object(struct ro *r, const char *want_version, tp_err *e)
 
 static void hdr_pk(const struct ro *r, char *out, size_t len)
 {
-	snprintf(out, len, "rollout#%s", r->id);
+	char *pk = store_pk_rollout(r->id);
+	snprintf(out, len, "%s", pk);
+	free(pk);
 }
 
 static int get_header(struct ro *r, cJSON **item, tp_err *e)
@@ -232,9 +235,7 @@ int ro_hdr_write(struct ro *r, enum hdr_how how, enum rollout_state status, tp_e
 		ddb_put_str(s, "holder", r->holder);
 		ddb_put_long(s, "lease_until", (long)(now + ro_lease_ttl(r)));
 	}
-	const char *cond = how == HDR_ACQUIRE ?
-		"#g = :g AND (attribute_not_exists(#h) OR #h = :me OR #lu < :now)" :
-		"#g = :g AND #h = :me";
+	const char *cond = how == HDR_ACQUIRE ? STORE_COND_ROLLOUT_TAKE : STORE_COND_ROLLOUT_OURS;
 	cJSON *in = ro_update_req(r->app->set.state_table, pk, s, NULL,
 			       how == HDR_RELEASE ? "#h" : NULL, cond);
 	cJSON *names = cJSON_GetObjectItem(in, "ExpressionAttributeNames");
@@ -317,11 +318,11 @@ static int create_header(struct ro *r, long old_gen, const cJSON *old_head, tp_e
 	ddb_put_str(item, "holder", r->holder);
 	ddb_put_long(item, "lease_until", (long)(now + ro_lease_ttl(r)));
 	if (exists) {
-		cJSON_AddStringToObject(in, "ConditionExpression", "#g = :old");
+		cJSON_AddStringToObject(in, "ConditionExpression", STORE_COND_ROLLOUT_GEN);
 		cJSON_AddStringToObject(cJSON_AddObjectToObject(in, "ExpressionAttributeNames"), "#g", "gen");
 		ddb_put_long(cJSON_AddObjectToObject(in, "ExpressionAttributeValues"), ":old", old_gen);
 	} else {
-		cJSON_AddStringToObject(in, "ConditionExpression", "attribute_not_exists(pk)");
+		cJSON_AddStringToObject(in, "ConditionExpression", STORE_COND_ROLLOUT_NEW);
 	}
 	cJSON *out = NULL;
 	rc = awsj_call(r->app->aws, SVC_DYNAMODB, "PutItem", in, &out, e);
@@ -336,14 +337,15 @@ static int create_header(struct ro *r, long old_gen, const cJSON *old_head, tp_e
 /* ---------- the plan ---------- */
 
 /* Targets of a new rollout: the pipelines whose applied spec uses this
- * object (plan_select), confirmed on the function (its Description marker). */
+ * object (plan_select, in pipeline-name order), confirmed on the function
+ * (its Description marker). */
 static int find_targets(struct ro *r, tp_err *e)
 {
-	cJSON *items = cJSON_CreateArray();
-	int rc = ddb_scan_all(r->app->aws, r->app->set.state_table, "pipeline#", items, e);
+	struct store_pipelines st;
+	int rc = store_pipelines_scan(r->app->aws, r->app->set.state_table, &st, e);
 	if (rc == TP_OK)
-		plan_select(&r->ts, r->app->set.prefix, items, r->bucket, r->key);
-	cJSON_Delete(items);
+		plan_select(&r->ts, r->app->set.prefix, &st, r->bucket, r->key);
+	store_pipelines_free(&st);
 	if (rc < 0 || !r->ts.n)
 		return rc;
 	if ((rc = wave_observe(r, 1, e)) < 0)
@@ -393,10 +395,10 @@ static int make_plan(struct ro *r, tp_err *e)
 static int targets_of_head(struct ro *r, tp_err *e)
 {
 	plan_from_frozen(&r->ts, r->app->set.prefix, r->plan);
-	cJSON *items = cJSON_CreateArray();
-	int rc = ddb_scan_all(r->app->aws, r->app->set.state_table, "pipeline#", items, e);
-	plan_note_storage(&r->ts, items);
-	cJSON_Delete(items);
+	struct store_pipelines st;
+	int rc = store_pipelines_scan(r->app->aws, r->app->set.state_table, &st, e);
+	plan_note_storage(&r->ts, &st);
+	store_pipelines_free(&st);
 	if (rc == TP_OK && (rc = wave_observe(r, 0, e)) == TP_OK)
 		plan_drop_images(&r->ts);
 	return rc;
@@ -652,7 +654,7 @@ int rollout_resume(struct app *app, const char *bucket, const char *key, const s
 	*out = NULL;
 	*n = 0;
 	cJSON *items = cJSON_CreateArray(), *it;
-	int rc = ddb_scan_all(app->aws, app->set.state_table, "rollout#", items, e), first = TP_OK;
+	int rc = ddb_scan_all(app->aws, app->set.state_table, STORE_PREFIX_ROLLOUT, items, e), first = TP_OK;
 	if (rc < 0) { /* a partial set of heads: resume none of them */
 		cJSON_Delete(items);
 		return rc;

@@ -4,16 +4,12 @@
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
 #include "base/hash.h"
+#include "core/store.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static char *part_pk(const char *id, const char *sha, long n)
-{
-	return tp_xasprintf("rollout#%s#plan#%s#%ld", id, sha, n);
-}
 
 /* The end of the next part: at most max bytes, never inside a UTF-8
  * sequence (an S value must be valid UTF-8). */
@@ -40,7 +36,7 @@ int rolloutrec_write_plan(struct aws *a, const char *table, const char *id, cons
 		*writes = 0;
 	do {
 		size_t k = cut(plan_json + off, len - off, ROLLOUTREC_PART_BYTES);
-		char *pk = part_pk(id, sha, n);
+		char *pk = store_pk_rollout_plan(id, sha, n);
 		char *chunk = tp_xmalloc(k + 1);
 		memcpy(chunk, plan_json + off, k);
 		chunk[k] = 0;
@@ -82,7 +78,7 @@ int rolloutrec_read_plan(struct aws *a, const char *table, const char *id, const
 	buf text = { 0 };
 	int rc = TP_OK;
 	for (long n = 0; n < parts && rc == TP_OK; n++) {
-		char *pk = part_pk(id, sha, n);
+		char *pk = store_pk_rollout_plan(id, sha, n);
 		cJSON *in = cJSON_CreateObject(), *out = NULL;
 		cJSON_AddStringToObject(in, "TableName", table);
 		cJSON_AddItemToObject(in, "Key", ddb_key("pk", pk));
@@ -120,7 +116,7 @@ void rolloutrec_drop_plan(struct aws *a, const char *table, const char *id, cons
 		return;
 	long parts = ddb_get_long(old_head, "plan_parts", 0);
 	for (long n = 0; n < parts; n++) {
-		char *pk = part_pk(id, sha, n);
+		char *pk = store_pk_rollout_plan(id, sha, n);
 		cJSON *in = cJSON_CreateObject(), *out = NULL;
 		tp_err ignored = { 0 };
 		cJSON_AddStringToObject(in, "TableName", table);

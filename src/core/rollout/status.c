@@ -4,6 +4,7 @@
 
 #include "aws/ddb.h"
 #include "core/rollout/rolloutrec.h"
+#include "core/store.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -170,7 +171,7 @@ int rollout_status(struct app *app, struct rollout_status **out, size_t *n, tp_e
 	*out = NULL;
 	*n = 0;
 	cJSON *items = cJSON_CreateArray();
-	int rc = ddb_scan_all(app->aws, app->set.state_table, "rollout", items, e);
+	int rc = ddb_scan_all(app->aws, app->set.state_table, STORE_PREFIX_ROLLOUT_ALL, items, e);
 	if (rc == TP_OK)
 		rc = ro_status_build(items, app->set.prefix, tp_now_ms() / 1000, app->aws, app->set.state_table,
 				     out, n);

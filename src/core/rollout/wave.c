@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "base/retry.h"
 #include "core/codemark.h"
+#include "core/store.h"
 #include "script/policy.h"
 
 #include <cjson/cJSON.h>
@@ -47,7 +48,7 @@ static void prep_records(struct ro *r, struct ro_target **ts, size_t n, int coun
 {
 	for (size_t i = 0; i < n; i++) {
 		struct ro_target *t = ts[i];
-		char *pk = tp_xasprintf("rollout-fn#%s#%s", r->id, t->function);
+		char *pk = store_pk_rollout_fn(r->id, t->function);
 		cJSON *s = cJSON_CreateObject();
 		ddb_put_str(s, "kind", "rollout-fn");
 		ddb_put_str(s, "rollout", r->id);
@@ -67,7 +68,7 @@ static void prep_records(struct ro *r, struct ro_target **ts, size_t n, int coun
 		}
 		cJSON *in = ro_update_req(r->app->set.state_table, pk, s,
 				       counting ? "attempts = if_not_exists(attempts, :zero) + :one" : NULL,
-				       NULL, "attribute_not_exists(pk) OR #g <= :g");
+				       NULL, STORE_COND_ROLLOUT_FN);
 		cJSON_AddStringToObject(cJSON_GetObjectItem(in, "ExpressionAttributeNames"), "#g", "gen");
 		cJSON *v = cJSON_GetObjectItem(in, "ExpressionAttributeValues");
 		ddb_put_long(v, ":g", r->gen);

@@ -1,0 +1,429 @@
+/* store.c: the state table's record kinds, keys and conditions (see store.h). */
+#include "core/store.h"
+
+#include "aws/awsjson.h"
+#include "aws/ddb.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- keys ---- */
+
+char *store_pk_pipeline(const char *name)
+{
+	return tp_xasprintf(STORE_PREFIX_PIPELINE "%s", name);
+}
+
+char *store_pk_lease(const char *pipeline)
+{
+	return tp_xasprintf("lease#%s", pipeline);
+}
+
+char *store_pk_checkpoint(const char *shard)
+{
+	return tp_xasprintf("checkpoint#%s", shard);
+}
+
+char *store_pk_skipped(const char *shard, const char *seq)
+{
+	return tp_xasprintf("skipped#%s#%s", shard, seq);
+}
+
+char *store_pk_rollout(const char *id)
+{
+	return tp_xasprintf(STORE_PREFIX_ROLLOUT "%s", id);
+}
+
+char *store_pk_rollout_fn(const char *id, const char *function)
+{
+	return tp_xasprintf("rollout-fn#%s#%s", id, function);
+}
+
+char *store_pk_rollout_plan(const char *id, const char *sha16, long part)
+{
+	return tp_xasprintf(STORE_PREFIX_ROLLOUT "%s#plan#%s#%ld", id, sha16, part);
+}
+
+char *store_pk_rollout_debug(const char *id)
+{
+	return tp_xasprintf(STORE_PREFIX_ROLLOUT "%s#debug", id);
+}
+
+int store_condition_failed(const tp_err *e)
+{
+	return strcmp(e->code, "ConditionalCheckFailedException") == 0;
+}
+
+/* {"TableName": table, "Key": {"pk": pk}} (pk consumed). */
+static cJSON *keyed(const char *table, char *pk)
+{
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "TableName", table);
+	cJSON_AddItemToObject(in, "Key", ddb_key("pk", pk));
+	free(pk);
+	return in;
+}
+
+/* A consistent GetItem of pk (consumed); *item the detached Item or NULL. */
+static int get_item(struct aws *a, const char *table, char *pk, cJSON **item, tp_err *e)
+{
+	cJSON *in = keyed(table, pk), *out = NULL;
+	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
+	int rc = awsj_call(a, SVC_DYNAMODB, "GetItem", in, &out, e);
+	cJSON_Delete(in);
+	*item = rc == TP_OK ? cJSON_DetachItemFromObject(out, "Item") : NULL;
+	cJSON_Delete(out);
+	return rc;
+}
+
+/* PutItem of item (consumed) into table. */
+static int put_item(struct aws *a, const char *table, cJSON *item, tp_err *e)
+{
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	cJSON_AddStringToObject(in, "TableName", table);
+	cJSON_AddItemToObject(in, "Item", item);
+	int rc = awsj_call(a, SVC_DYNAMODB, "PutItem", in, &out, e);
+	cJSON_Delete(in);
+	cJSON_Delete(out);
+	return rc;
+}
+
+/* A new item {"pk": pk} (pk consumed). */
+static cJSON *new_item(char *pk)
+{
+	cJSON *item = cJSON_CreateObject();
+	ddb_put_str(item, "pk", pk);
+	free(pk);
+	return item;
+}
+
+static long now_s(void)
+{
+	return (long)(tp_now_ms() / 1000);
+}
+
+/* ---- pipeline#<name> ---- */
+
+static const char *const status_names[] = { "?", "ok", "error", "deleted" };
+
+const char *store_status_name(int status)
+{
+	return status > STORE_UNKNOWN && status <= STORE_DELETED ? status_names[status] : "?";
+}
+
+int store_status_parse(const char *s)
+{
+	for (int i = STORE_OK; s && i <= STORE_DELETED; i++)
+		if (strcmp(s, status_names[i]) == 0)
+			return i;
+	return STORE_UNKNOWN;
+}
+
+void store_pipeline_from_item(const cJSON *item, struct store_pipeline *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!item)
+		return;
+	out->name = tp_xstrdup(ddb_get_str(item, "pipeline", NULL));
+	out->status = store_status_parse(ddb_get_str(item, "status", NULL));
+	snprintf(out->action, sizeof out->action, "%s", ddb_get_str(item, "action", ""));
+	snprintf(out->hash, sizeof out->hash, "%s", ddb_get_str(item, "hash", ""));
+	out->spec = tp_xstrdup(ddb_get_str(item, "spec", NULL));
+	out->error_code = tp_xstrdup(ddb_get_str(item, "error_code", NULL));
+	out->message = tp_xstrdup(ddb_get_str(item, "message", NULL));
+	const cJSON *r = cJSON_GetObjectItem(cJSON_GetObjectItem(item, "retryable"), "BOOL");
+	out->retryable = cJSON_IsTrue(r);
+	out->updated_at = ddb_get_long(item, "updated_at", 0);
+	out->lease_fence = ddb_get_long(item, "lease_fence", 0);
+}
+
+void store_pipeline_free(struct store_pipeline *p)
+{
+	if (!p)
+		return;
+	free(p->name);
+	free(p->spec);
+	free(p->error_code);
+	free(p->message);
+	memset(p, 0, sizeof *p);
+}
+
+static char *str_at(const cJSON *o, const char *k)
+{
+	return tp_xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(o, k)));
+}
+
+int store_spec_code_parse(const char *spec_json, struct store_spec_code *out, tp_err *e)
+{
+	memset(out, 0, sizeof *out);
+	cJSON *s = spec_json ? cJSON_Parse(spec_json) : NULL;
+	if (!cJSON_IsObject(s)) {
+		cJSON_Delete(s);
+		return tp_errf(e, TP_EINVAL, "BadState", "stored spec is %s",
+			       spec_json ? "not a JSON object" : "absent");
+	}
+	const cJSON *func = cJSON_GetObjectItem(s, "func");
+	const cJSON *code = cJSON_GetObjectItem(func, "Code");
+	out->function = str_at(func, "FunctionName");
+	out->bucket = str_at(code, "S3Bucket");
+	out->key = str_at(code, "S3Key");
+	out->version = str_at(code, "S3ObjectVersion");
+	const char *m = cJSON_GetStringValue(cJSON_GetObjectItem(code, "S3ObjectStorageMode"));
+	out->reference = m && strcmp(m, "REFERENCE") == 0;
+	const char *pt = cJSON_GetStringValue(cJSON_GetObjectItem(func, "PackageType"));
+	out->image = pt && strcmp(pt, "Image") == 0;
+	cJSON_Delete(s);
+	return TP_OK;
+}
+
+void store_spec_code_free(struct store_spec_code *c)
+{
+	if (!c)
+		return;
+	free(c->function);
+	free(c->bucket);
+	free(c->key);
+	free(c->version);
+	memset(c, 0, sizeof *c);
+}
+
+void store_pipeline_get_prepare(struct aws_call *c, const char *table, const char *name)
+{
+	cJSON *in = keyed(table, store_pk_pipeline(name));
+	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
+	awsj_prepare(c, SVC_DYNAMODB, "GetItem", in);
+}
+
+void store_pipeline_put_prepare(struct aws_call *c, const char *table,
+				const struct store_pipeline *p)
+{
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "TableName", table);
+	cJSON *item = new_item(store_pk_pipeline(p->name));
+	cJSON_AddItemToObject(in, "Item", item);
+	ddb_put_str(item, "pipeline", p->name);
+	ddb_put_str(item, "status", store_status_name(p->status));
+	ddb_put_str(item, "action", p->action);
+	ddb_put_long(item, "updated_at", p->updated_at);
+	if (p->hash[0])
+		ddb_put_str(item, "hash", p->hash);
+	if (p->status == STORE_ERROR) {
+		ddb_put_str(item, "error_code", p->error_code ? p->error_code : "");
+		ddb_put_str(item, "message", p->message ? p->message : "");
+		ddb_put_bool(item, "retryable", p->retryable);
+	}
+	if (p->spec)
+		ddb_put_str(item, "spec", p->spec);
+	if (p->lease_fence > 0) {
+		/* Fencing: a holder whose lease expired and was taken over cannot
+		 * overwrite what the newer holder recorded. */
+		ddb_put_long(item, "lease_fence", (long)p->lease_fence);
+		cJSON_AddStringToObject(in, "ConditionExpression", STORE_COND_PIPELINE_FENCE);
+		cJSON *v = cJSON_AddObjectToObject(in, "ExpressionAttributeValues");
+		ddb_put_long(v, ":fence", (long)p->lease_fence);
+	}
+	awsj_prepare(c, SVC_DYNAMODB, "PutItem", in);
+}
+
+static int cmp_pipeline(const void *a, const void *b)
+{
+	const struct store_pipeline *x = a, *y = b;
+	return strcmp(x->name, y->name);
+}
+
+void store_pipelines_sort(struct store_pipelines *s)
+{
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof *s->v, cmp_pipeline);
+}
+
+int store_pipelines_scan(struct aws *a, const char *table, struct store_pipelines *out, tp_err *e)
+{
+	memset(out, 0, sizeof *out);
+	cJSON *items = cJSON_CreateArray(), *it;
+	int rc = ddb_scan_all(a, table, STORE_PREFIX_PIPELINE, items, e);
+	if (rc == TP_OK) {
+		out->v = tp_xcalloc((size_t)cJSON_GetArraySize(items) + 1, sizeof *out->v);
+		cJSON_ArrayForEach(it, items) {
+			/* every record reconcile writes names its pipeline */
+			if (!ddb_get_str(it, "pipeline", NULL))
+				continue;
+			store_pipeline_from_item(it, &out->v[out->n++]);
+		}
+		store_pipelines_sort(out);
+	}
+	cJSON_Delete(items);
+	return rc;
+}
+
+const struct store_pipeline *store_pipelines_find(struct store_pipelines *s, const char *name)
+{
+	size_t lo = 0, hi = s->n;
+	while (name && lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, s->v[mid].name);
+		s->probes++;
+		if (c == 0)
+			return &s->v[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+void store_pipelines_free(struct store_pipelines *s)
+{
+	for (size_t i = 0; s && i < s->n; i++)
+		store_pipeline_free(&s->v[i]);
+	if (s) {
+		free(s->v);
+		memset(s, 0, sizeof *s);
+	}
+}
+
+/* ---- lease#<pipeline> ---- */
+
+void store_lease_grant_prepare(struct aws_call *c, const char *table, const char *pipeline,
+			       const char *holder, int64_t expires_at, int64_t now_skewed)
+{
+	cJSON *in = keyed(table, store_pk_lease(pipeline));
+	/* if_not_exists + 1 keeps one counter per pipeline across holders:
+	 * each grant's token is larger than every earlier one. */
+	cJSON_AddStringToObject(in, "UpdateExpression",
+				"SET holder = :h, expires_at = :exp, pipeline = :p, "
+				"fence = if_not_exists(fence, :zero) + :one");
+	cJSON_AddStringToObject(in, "ConditionExpression", STORE_COND_LEASE_GRANT);
+	cJSON *v = cJSON_AddObjectToObject(in, "ExpressionAttributeValues");
+	ddb_put_str(v, ":h", holder);
+	ddb_put_str(v, ":p", pipeline);
+	ddb_put_long(v, ":exp", (long)expires_at);
+	ddb_put_long(v, ":now", (long)now_skewed);
+	ddb_put_long(v, ":zero", 0);
+	ddb_put_long(v, ":one", 1);
+	cJSON_AddStringToObject(in, "ReturnValues", "ALL_NEW");
+	awsj_prepare(c, SVC_DYNAMODB, "UpdateItem", in);
+}
+
+/* An UpdateItem of lease#<pipeline> conditional on holder and token. */
+static cJSON *lease_ours(const char *table, const char *pipeline, const char *holder,
+			 long long token, const char *update)
+{
+	cJSON *in = keyed(table, store_pk_lease(pipeline));
+	cJSON_AddStringToObject(in, "UpdateExpression", update);
+	cJSON_AddStringToObject(in, "ConditionExpression", STORE_COND_LEASE_OURS);
+	cJSON *v = cJSON_AddObjectToObject(in, "ExpressionAttributeValues");
+	ddb_put_str(v, ":h", holder);
+	ddb_put_long(v, ":t", (long)token);
+	return in;
+}
+
+void store_lease_renew_prepare(struct aws_call *c, const char *table, const char *pipeline,
+			       const char *holder, long long token, int64_t expires_at)
+{
+	cJSON *in = lease_ours(table, pipeline, holder, token, "SET expires_at = :exp");
+	ddb_put_long(cJSON_GetObjectItem(in, "ExpressionAttributeValues"), ":exp", (long)expires_at);
+	awsj_prepare(c, SVC_DYNAMODB, "UpdateItem", in);
+}
+
+void store_lease_release_prepare(struct aws_call *c, const char *table, const char *pipeline,
+				 const char *holder, long long token)
+{
+	cJSON *in = lease_ours(table, pipeline, holder, token, "SET expires_at = :zero REMOVE holder");
+	ddb_put_long(cJSON_GetObjectItem(in, "ExpressionAttributeValues"), ":zero", 0);
+	awsj_prepare(c, SVC_DYNAMODB, "UpdateItem", in);
+}
+
+void store_lease_granted(const struct aws_call *c, long long *token, int64_t *expires_at)
+{
+	cJSON *out = cJSON_ParseWithLength(c->resp.data, c->resp.len);
+	cJSON *attrs = cJSON_GetObjectItem(out, "Attributes");
+	*token = ddb_get_long(attrs, "fence", 0);
+	*expires_at = ddb_get_long(attrs, "expires_at", 0);
+	cJSON_Delete(out);
+}
+
+/* ---- checkpoint#<shard>, skipped#<shard>#<seq> ---- */
+
+int store_checkpoint_get(struct aws *a, const char *table, const char *shard, char **seq, tp_err *e)
+{
+	cJSON *item = NULL;
+	int rc = get_item(a, table, store_pk_checkpoint(shard), &item, e);
+	*seq = tp_xstrdup(ddb_get_str(item, "sequence_number", NULL));
+	cJSON_Delete(item);
+	return rc;
+}
+
+int store_checkpoint_put(struct aws *a, const char *table, const char *shard, const char *seq,
+			 const char *stream_arn, tp_err *e)
+{
+	cJSON *item = new_item(store_pk_checkpoint(shard));
+	ddb_put_str(item, "sequence_number", seq);
+	ddb_put_str(item, "stream_arn", stream_arn);
+	ddb_put_long(item, "updated_at", now_s());
+	return put_item(a, table, item, e);
+}
+
+int store_skipped_put(struct aws *a, const char *table, const struct store_skipped *s, tp_err *e)
+{
+	cJSON *item = new_item(store_pk_skipped(s->shard, s->seq));
+	ddb_put_str(item, "pipeline", s->pipeline);
+	ddb_put_str(item, "shard", s->shard);
+	ddb_put_str(item, "sequence_number", s->seq);
+	ddb_put_str(item, "stream_arn", s->stream_arn);
+	ddb_put_str(item, "error_code", s->error_code);
+	ddb_put_str(item, "message", s->message);
+	ddb_put_long(item, "attempts", s->attempts);
+	ddb_put_long(item, "skipped_at", now_s());
+	return put_item(a, table, item, e);
+}
+
+/* ---- drift#cursor ---- */
+
+int store_drift_cursor_get(struct aws *a, const char *table, char **after, tp_err *e)
+{
+	cJSON *item = NULL;
+	int rc = get_item(a, table, tp_xstrdup(STORE_PK_DRIFT_CURSOR), &item, e);
+	*after = rc == TP_OK ? tp_xstrdup(ddb_get_str(item, "after", "")) : NULL;
+	cJSON_Delete(item);
+	return rc;
+}
+
+int store_drift_cursor_put(struct aws *a, const char *table, const char *after, int complete,
+			   tp_err *e)
+{
+	cJSON *item = new_item(tp_xstrdup(STORE_PK_DRIFT_CURSOR));
+	ddb_put_str(item, "after", after);
+	ddb_put_long(item, "updated_at", now_s());
+	if (complete)
+		ddb_put_long(item, "cycle_completed_at", now_s());
+	return put_item(a, table, item, e);
+}
+
+/* ---- account#settings ---- */
+
+int store_account_get(struct aws *a, const char *table, long *concurrency, long *checked_at,
+		      tp_err *e)
+{
+	/* a cache: an eventually consistent read is enough */
+	cJSON *in = keyed(table, tp_xstrdup(STORE_PK_ACCOUNT)), *out = NULL;
+	int rc = awsj_call(a, SVC_DYNAMODB, "GetItem", in, &out, e);
+	cJSON *item = cJSON_GetObjectItem(out, "Item");
+	*concurrency = item ? ddb_get_long(item, "concurrency", -1) : -1;
+	*checked_at = ddb_get_long(item, "checked_at", 0);
+	cJSON_Delete(in);
+	cJSON_Delete(out);
+	return rc;
+}
+
+int store_account_put(struct aws *a, const char *table, long concurrency, long checked_at,
+		      tp_err *e)
+{
+	cJSON *item = new_item(tp_xstrdup(STORE_PK_ACCOUNT));
+	ddb_put_long(item, "concurrency", concurrency);
+	ddb_put_long(item, "checked_at", checked_at);
+	return put_item(a, table, item, e);
+}

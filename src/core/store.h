@@ -1,0 +1,199 @@
+/* store.h: the state table's schema, in one place: every record kind's key,
+ * its attributes and the conditions its writes carry, with typed reads and
+ * writes. Callers keep their logic (lease.c decides when to grant, rollout
+ * when to take over); store owns what the items look like.
+ *
+ * The state table has one partition key, pk (S). Record kinds:
+ *
+ *   pipeline#<name>      reconcile's outcome (core/reconcile/reconcile.c):
+ *                        pipeline, status (ok | error | deleted), action,
+ *                        hash (of the spec in force), spec (its JSON text),
+ *                        error_code, message, retryable (on error),
+ *                        updated_at, lease_fence. Fenced by the lease token:
+ *                        STORE_COND_PIPELINE_FENCE. Read by reconcile,
+ *                        ls (cmd/), rollout and drift (struct store_pipeline).
+ *   lease#<pipeline>     one writer per pipeline (core/lease.c): holder,
+ *                        expires_at (epoch s), pipeline, fence (counter,
+ *                        never reset). Grant STORE_COND_LEASE_GRANT; renew
+ *                        and release STORE_COND_LEASE_OURS.
+ *   checkpoint#<shard>   the stream follower's position (runtime/watch.c):
+ *                        sequence_number, stream_arn, updated_at.
+ *   skipped#<shard>#<seq> a stream record given up on (runtime/watch.c):
+ *                        pipeline, shard, sequence_number, stream_arn,
+ *                        error_code, message, attempts, skipped_at.
+ *   rollout#<bucket>/<key> a rollout's head (core/rollout/): kind "rollout",
+ *                        bucket, key, version, sha256, gen, status, mode,
+ *                        plan (or its parts), wave, next_at, targets,
+ *                        holder, lease_until, timestamps, the failure.
+ *                        New head STORE_COND_ROLLOUT_NEW / _GEN; lease
+ *                        STORE_COND_ROLLOUT_TAKE / _OURS.
+ *   rollout-fn#<id>#<function> one per function rolled out: gen, status,
+ *                        attempts, RevisionId, error (core/rollout/).
+ *                        Never over a newer generation's:
+ *                        STORE_COND_ROLLOUT_FN. `rollout status` reads
+ *                        heads and these in one scan (STORE_PREFIX_ROLLOUT_ALL).
+ *   rollout#<id>#plan#<sha16>#<n> the frozen plan in parts (rolloutrec.c).
+ *   rollout#<id>#debug   `taskpipe debug rollout-plan` (cmd/).
+ *   drift#cursor         drift's position (core/drift/drift.c): after,
+ *                        updated_at, cycle_completed_at.
+ *   account#settings     cached GetAccountSettings (core/app.c):
+ *                        concurrency, checked_at.
+ *   account#lambda-budget the account-wide Lambda request budget
+ *                        (aws/budget_shared.c, BSHARED_PK: aws/ is below
+ *                        core/ and keeps its own I/O).
+ *   rate#<function>      a consumer's shared rate (runtime/consume.c,
+ *                        above core/; budget_shared.h's format).
+ *
+ * Keys are built only here. Functions return TP_OK or a negative code with
+ * e filled; strings in returned structs are owned by them (free with the
+ * matching _free). */
+#ifndef TP_STORE_H
+#define TP_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aws/aws.h"
+
+struct cJSON;
+
+#define STORE_PREFIX_PIPELINE "pipeline#"
+#define STORE_PREFIX_ROLLOUT "rollout#"
+/* rollout#... and rollout-fn#... together */
+#define STORE_PREFIX_ROLLOUT_ALL "rollout"
+#define STORE_PK_DRIFT_CURSOR "drift#cursor"
+#define STORE_PK_ACCOUNT "account#settings"
+
+/* Conditions (ConditionExpression) of the writes, by record kind. */
+#define STORE_COND_PIPELINE_FENCE "attribute_not_exists(lease_fence) OR lease_fence <= :fence"
+#define STORE_COND_LEASE_GRANT "attribute_not_exists(pk) OR expires_at < :now OR holder = :h"
+#define STORE_COND_LEASE_OURS "holder = :h AND fence = :t"
+#define STORE_COND_ROLLOUT_NEW "attribute_not_exists(pk)"
+#define STORE_COND_ROLLOUT_GEN "#g = :old"
+#define STORE_COND_ROLLOUT_TAKE "#g = :g AND (attribute_not_exists(#h) OR #h = :me OR #lu < :now)"
+#define STORE_COND_ROLLOUT_OURS "#g = :g AND #h = :me"
+#define STORE_COND_ROLLOUT_FN "attribute_not_exists(pk) OR #g <= :g"
+
+/* Keys (malloc'd). */
+char *store_pk_pipeline(const char *name);
+char *store_pk_lease(const char *pipeline);
+char *store_pk_checkpoint(const char *shard);
+char *store_pk_skipped(const char *shard, const char *seq);
+char *store_pk_rollout(const char *id);
+char *store_pk_rollout_fn(const char *id, const char *function);
+char *store_pk_rollout_plan(const char *id, const char *sha16, long part);
+char *store_pk_rollout_debug(const char *id);
+
+/* Did a conditional write fail its condition? */
+int store_condition_failed(const tp_err *e);
+
+/* ---- pipeline#<name> ---- */
+
+enum store_status {
+	STORE_UNKNOWN,     /* no status attribute (or one taskpipe never writes) */
+	STORE_OK,          /* applied */
+	STORE_ERROR,       /* failed; spec is the last good one */
+	STORE_DELETED,     /* resources removed */
+};
+
+/* The stored state of one pipeline: the contract between reconcile (the
+ * writer) and its readers. */
+struct store_pipeline {
+	char *name;            /* pipeline name */
+	int status;            /* enum store_status */
+	char action[16];       /* "none", "create", ... (reconcile_action_name) */
+	char hash[65];         /* hash of the spec in force ("" when none) */
+	char *spec;            /* JSON text of the spec in force, NULL: none */
+	char *error_code;      /* on error, else NULL */
+	char *message;         /* on error, else NULL */
+	int retryable;         /* on error: clears by itself */
+	long updated_at;       /* epoch seconds */
+	long long lease_fence; /* token of the lease it was written under; 0: none */
+};
+
+/* What rollout and drift read of a stored spec (func part), parsed. */
+struct store_spec_code {
+	char *function;        /* func.FunctionName, NULL when absent */
+	char *bucket;          /* func.Code.S3Bucket */
+	char *key;             /* func.Code.S3Key */
+	char *version;         /* func.Code.S3ObjectVersion */
+	int reference;         /* func.Code.S3ObjectStorageMode == REFERENCE */
+	int image;             /* func.PackageType == Image */
+};
+
+const char *store_status_name(int status);
+int store_status_parse(const char *s);
+
+/* A DynamoDB item (AttributeValues) -> out; NULL item: zeroed out (no record). */
+void store_pipeline_from_item(const struct cJSON *item, struct store_pipeline *out);
+void store_pipeline_free(struct store_pipeline *p);
+/* Parse p->spec's code part; TP_EINVAL when there is no spec or it is not JSON. */
+int store_spec_code_parse(const char *spec_json, struct store_spec_code *out, tp_err *e);
+void store_spec_code_free(struct store_spec_code *c);
+
+/* Prepare (for aws_call_many) a consistent GetItem of pipeline#<name>;
+ * the answer's "Item" is read with store_pipeline_from_item. */
+void store_pipeline_get_prepare(struct aws_call *c, const char *table, const char *name);
+/* Prepare the PutItem of p; fenced (STORE_COND_PIPELINE_FENCE) when
+ * p->lease_fence > 0. */
+void store_pipeline_put_prepare(struct aws_call *c, const char *table,
+				const struct store_pipeline *p);
+
+/* Every pipeline record, sorted by name, for lookups by name in O(log n). */
+struct store_pipelines {
+	struct store_pipeline *v;
+	size_t n;
+	size_t probes;         /* name comparisons made by store_pipelines_find (tests) */
+};
+int store_pipelines_scan(struct aws *a, const char *table, struct store_pipelines *out, tp_err *e);
+/* Sort v[0..n) by name (after filling v by hand). */
+void store_pipelines_sort(struct store_pipelines *s);
+const struct store_pipeline *store_pipelines_find(struct store_pipelines *s, const char *name);
+void store_pipelines_free(struct store_pipelines *s);
+
+/* ---- lease#<pipeline> (calls prepared for aws_call_many) ---- */
+
+/* Grant to holder until expires_at when absent, expired before now_skewed
+ * (our clock minus the skew margin) or already holder's; fence + 1.
+ * ReturnValues ALL_NEW: read with store_lease_granted. */
+void store_lease_grant_prepare(struct aws_call *c, const char *table, const char *pipeline,
+			       const char *holder, int64_t expires_at, int64_t now_skewed);
+/* Extend to expires_at while holder and token are still ours. */
+void store_lease_renew_prepare(struct aws_call *c, const char *table, const char *pipeline,
+			       const char *holder, long long token, int64_t expires_at);
+/* Expire it (expires_at 0, holder removed) while ours; the fence stays. */
+void store_lease_release_prepare(struct aws_call *c, const char *table, const char *pipeline,
+				 const char *holder, long long token);
+/* Token and expiry from a finished grant's answer. */
+void store_lease_granted(const struct aws_call *c, long long *token, int64_t *expires_at);
+
+/* ---- checkpoint#<shard>, skipped#<shard>#<seq> ---- */
+
+/* *seq: the checkpointed sequence number (malloc'd) or NULL when none. */
+int store_checkpoint_get(struct aws *a, const char *table, const char *shard, char **seq, tp_err *e);
+int store_checkpoint_put(struct aws *a, const char *table, const char *shard, const char *seq,
+			 const char *stream_arn, tp_err *e);
+
+struct store_skipped {
+	const char *shard, *seq, *stream_arn;
+	const char *pipeline, *error_code, *message;
+	int attempts;
+};
+int store_skipped_put(struct aws *a, const char *table, const struct store_skipped *s, tp_err *e);
+
+/* ---- drift#cursor ---- */
+
+/* *after: the last pipeline checked ("" at the start of a cycle; malloc'd). */
+int store_drift_cursor_get(struct aws *a, const char *table, char **after, tp_err *e);
+int store_drift_cursor_put(struct aws *a, const char *table, const char *after, int complete,
+			   tp_err *e);
+
+/* ---- account#settings ---- */
+
+/* The cached account concurrency and when it was checked; -1 / 0 when absent. */
+int store_account_get(struct aws *a, const char *table, long *concurrency, long *checked_at,
+		      tp_err *e);
+int store_account_put(struct aws *a, const char *table, long concurrency, long checked_at,
+		      tp_err *e);
+
+#endif
