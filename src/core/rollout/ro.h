@@ -48,7 +48,6 @@ int ro_hdr_write(struct ro *r, enum hdr_how how, enum rollout_state status, tp_e
 int ro_lease_ttl(const struct ro *r);
 /* No time left to start another batch (plus extra_ms) before the deadline. */
 int ro_deadline_near(const struct ro *r, int64_t extra_ms);
-int ro_cond_failed(const tp_err *e);
 /* UpdateItem SET of every attribute in sets (consumed), names aliased. */
 struct cJSON *ro_update_req(const char *table, const char *pk, struct cJSON *sets, const char *extra_set,
 			    const char *remove, const char *cond);

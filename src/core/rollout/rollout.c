@@ -22,11 +22,6 @@
 
 /* ---------- small helpers ---------- */
 
-int ro_cond_failed(const tp_err *e)
-{
-	return strcmp(e->code, "ConditionalCheckFailedException") == 0;
-}
-
 void rollout_base64(const unsigned char *in, size_t n, char *out)
 {
 	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -262,7 +257,7 @@ int ro_hdr_write(struct ro *r, enum hdr_how how, enum rollout_state status, tp_e
 	cJSON_Delete(out);
 	if (rc == TP_OK)
 		return TP_OK;
-	if (!ro_cond_failed(&err)) {
+	if (!store_condition_failed(&err)) {
 		*e = err;
 		return rc;
 	}
@@ -543,7 +538,7 @@ static int run(struct ro *r, const char *want_version, tp_err *e)
 		if (!r->plan && (rc = make_plan(r, e)) < 0)
 			break;
 		rc = create_header(r, hg, h, e);
-		if (rc == TP_OK || !ro_cond_failed(e))
+		if (rc == TP_OK || !store_condition_failed(e))
 			break;
 		tp_err_clear(e); /* someone wrote it meanwhile: look again */
 	}

@@ -86,7 +86,7 @@ static int check_records(struct ro *r, struct aws_call *c, size_t n, tp_err *e)
 	int rc = TP_OK;
 	for (size_t i = 0; i < n; i++) {
 		if (c[i].rc < 0) {
-			if (ro_cond_failed(&c[i].err)) {
+			if (store_condition_failed(&c[i].err)) {
 				rc = TP_ECONFLICT;
 			} else if (rc == TP_OK) {
 				rc = c[i].rc;
