@@ -122,9 +122,8 @@ int events_stream_batch_detail(struct app *app, const cJSON *records, const stru
 		}
 	}
 	for (size_t k = 0; k < nr; k++) {
-		char fields[320];
-		snprintf(fields, sizeof fields, "\"pipeline\":\"%.200s\",\"action\":\"%s\"", res[k].name,
-			 reconcile_action_name(res[k].action));
+		const char *fields[] = { "pipeline", res[k].name, "action", reconcile_action_name(res[k].action),
+					 NULL };
 		if (res[k].rc != TP_OK)
 			log_msg(LOG_ERROR, fields, "%s: %s: %.300s", res[k].name, res[k].err.code, res[k].err.message);
 		else
