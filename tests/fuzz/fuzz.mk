@@ -11,7 +11,7 @@ FUZZ_GCC     ?= gcc
 FUZZ_CLANG   ?= clang
 FUZZ_SRC     := $(FUZZ_DIR)/fuzz_parsers.c src/aws/awserr.c src/base/xml.c src/base/retry.c src/aws/budget.c src/base/base.c
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Isrc -g -O1
-FUZZ_SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_SAN     := -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow
 FUZZ_LIBS    := -lcjson -lm
 
 .PHONY: fuzz fuzz-replay
