@@ -108,7 +108,7 @@ check-layers:
 bench: deps taskpipe
 	@sh tests/bench/run.sh
 
-# forked policy call vs in-process, release build (see src/policy.c)
+# forked policy call vs in-process, release build (see src/script/policy.c)
 bench-policy: $(REL_DIR)/bench_policy
 	$(REL_DIR)/bench_policy 1000
 $(REL_DIR)/bench_policy: tests/bench/bench_policy.c $(filter-out $(REL_DIR)/cmd/main.o,$(REL_OBJ))

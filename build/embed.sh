@@ -1,7 +1,7 @@
 #!/bin/sh
 # Turns Lua sources into a C file of byte arrays, deterministically (same
 # input files, same output bytes): build/embed.sh OUT.c NAME=FILE...
-# Each NAME becomes an entry of embedded_files[] (see src/embedded.h).
+# Each NAME becomes an entry of embedded_files[] (see src/script/embedded.h).
 set -eu
 out=$1; shift
 tmp=$out.tmp
