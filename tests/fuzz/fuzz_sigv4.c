@@ -3,7 +3,7 @@
  * then header name/value pairs; flags bit 0 selects S3 path rules.
  * Properties: the canonical request is exactly its returned length, the
  * same with a buffer of exactly that size, refused (-1) one byte shorter;
- * it starts with the method line and has at least six lines; header
+ * it starts with the (upper-cased) method line and has at least six lines; header
  * order does not change it when the names are distinct; signing is deterministic, 64 hex digits, and needs
  * a scratch buffer only as large as the canonical request and a bit.
  * URI encoding keeps only unreserved bytes and %XX. */
@@ -71,7 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	long len = sigv4_canonical_request(&req, out, sizeof out);
 	if (len >= 0) {
 		CHECK((size_t)len < sizeof out && strlen(out) == (size_t)len);
-		CHECK(strncmp(out, req.method, strlen(req.method)) == 0 && out[strlen(req.method)] == '\n');
+		/* the method line, upper-cased */
+		CHECK(strncasecmp(out, req.method, strlen(req.method)) == 0 && out[strlen(req.method)] == '\n');
 		int lines = 0;
 		for (long i = 0; i < len; i++)
 			lines += out[i] == '\n';
