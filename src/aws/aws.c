@@ -28,7 +28,6 @@ struct usage {
 	int cur, prev;
 };
 
-#define MAX_STATS 128
 #define SCRATCH_LEN 16384
 #define AWS_MAX_RESPONSE (10u << 20)
 #define SINK_TIMEOUT_FACTOR 10   /* a streamed object may take longer than one API answer */
@@ -56,8 +55,8 @@ struct aws {
 	struct retry_quota quota;
 	struct sigv4_key_cache key_cache;     /* derived signing key, reused for a day */
 	unsigned rng;                         /* xorshift state for jitter */
-	struct aws_stat stats[MAX_STATS];
-	size_t n_stats;
+	struct aws_stat *stats;               /* grown as operations appear */
+	size_t n_stats, cap_stats;
 	long lambda_requests;
 	long mutating_requests;
 };
@@ -146,6 +145,7 @@ void aws_free(struct aws *a)
 	creds_provider_free(a->creds);
 	http_client_free(a->http);
 	sigv4_key_cache_wipe(&a->key_cache);
+	free(a->stats);
 	free(a);
 }
 
@@ -183,8 +183,12 @@ static struct aws_stat *stat_for(struct aws *a, const struct aws_call *c)
 	for (size_t i = 0; i < a->n_stats; i++)
 		if (strcmp(a->stats[i].key, key) == 0)
 			return &a->stats[i];
-	if (a->n_stats == MAX_STATS)
-		return &a->stats[MAX_STATS - 1];
+	/* Grown, never capped: a full table used to count new operations
+	 * under the last one's key. Callers hold the pointer only briefly. */
+	if (a->n_stats == a->cap_stats) {
+		a->cap_stats = a->cap_stats ? a->cap_stats * 2 : 64;
+		a->stats = tp_xrealloc(a->stats, a->cap_stats * sizeof *a->stats);
+	}
 	struct aws_stat *s = &a->stats[a->n_stats++];
 	memset(s, 0, sizeof *s);
 	snprintf(s->key, sizeof s->key, "%s", key);

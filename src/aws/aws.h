@@ -78,6 +78,8 @@ struct aws_stat {
 	long failures;             /* calls that ended in an error */
 	long retries;              /* requests that were retries */
 };
+/* One entry per operation seen, however many; *out stays valid until the
+ * next call on a (the table grows). */
 size_t aws_stats(const struct aws *a, const struct aws_stat **out);
 void aws_stats_reset(struct aws *a);
 /* All requests sent so far. */

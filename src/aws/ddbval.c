@@ -313,8 +313,22 @@ static int str_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Base64 text re-encoded from its bytes: "Aa==" and "AQ==" both hold the
+ * byte 1 (decoders ignore the padding bits), so BS compares these. Text
+ * that does not decode stays as it is. */
+static char *bin_normal(const char *s)
+{
+	char *bytes;
+	size_t n;
+	if (b64_decode(s, &bytes, &n) < 0)
+		return tp_xstrdup(s);
+	char *out = b64_encode((const unsigned char *)bytes, n);
+	free(bytes);
+	return out;
+}
+
 /* A set: not empty, elements valid, no two equal (NS by value: 1 and 1.0 are
- * the same number). */
+ * the same number; BS by bytes). */
 static int check_set(const char *t, const cJSON *arr, const char *path, char *why, size_t len)
 {
 	int n = cJSON_GetArraySize(arr);
@@ -336,7 +350,8 @@ static int check_set(const char *t, const cJSON *arr, const char *path, char *wh
 			rc = -1;
 			break;
 		}
-		keys[i] = t[0] == 'N' ? num_normal(el->valuestring) : tp_xstrdup(el->valuestring);
+		keys[i] = t[0] == 'N' ? num_normal(el->valuestring) : t[0] == 'B' ? bin_normal(el->valuestring)
+										     : tp_xstrdup(el->valuestring);
 	}
 	if (rc == 0) {
 		qsort(keys, (size_t)n, sizeof *keys, str_cmp);

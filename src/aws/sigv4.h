@@ -63,7 +63,10 @@ struct sigv4_result {
 void sigv4_amz_date(time_t when, char out[17]);
 
 /* Write the canonical request into out (size out_len, NUL-terminated).
- * Returns the length, or -1 when out is too small or input is invalid. */
+ * Returns the length, or -1 when out is too small or input is invalid.
+ * A non-S3 path is normalised in out itself: segments before a ".." are
+ * written before they are dropped, and a path without a leading '/' gets
+ * one for a while, so such paths need that much room beyond the result. */
 long sigv4_canonical_request(const struct sigv4_request *req, char *out, size_t out_len);
 
 /* Sign req at time `when`. scratch is working space for the canonical

@@ -1,9 +1,10 @@
 /* base.h: memory, growable buffers, errors and clocks shared by every module.
  *
- * Rules stated once (see ../shared/STYLE.md):
+ * Rules stated once, here, for every module:
  * - Functions return 0 (TP_OK) or a negative TP_E* code and, when given one,
  *   fill a caller-supplied tp_err. There is no global error state.
- * - Allocation failure aborts the process (tp_xmalloc and friends): a
+ * - Allocation failure aborts the process (tp_xmalloc and friends, and
+ *   cJSON's allocations once main() has called json_init_hooks()): a
  *   controller that cannot allocate a few KB has nothing better to do.
  * - x_free(NULL) is a no-op everywhere.
  */

@@ -7,6 +7,11 @@
 
 struct cJSON;
 
+/* Makes cJSON allocate with tp_xmalloc, so its allocation failure aborts
+ * (base.h's rule) instead of returning NULL. Called once at startup by
+ * main(), before any cJSON use; unit tests may skip it. */
+void json_init_hooks(void);
+
 /* A value as AWS reports it in text: integral numbers without a fraction
  * ("30"), other numbers exactly (%.17g), strings as they are, booleans
  * "true"/"false", absent or null "(none)", objects and arrays as JSON. */

@@ -45,26 +45,82 @@ void log_set_request_id(const char *id)
 	snprintf(request_id, sizeof request_id, "%s", id ? id : "");
 }
 
-static void json_escape(buf *b, const char *s)
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one:
+ * overlong forms, surrogates and code points above U+10FFFF are refused. */
+static int utf8_len(const unsigned char *s)
 {
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	unsigned c = s[0];
+	int n;
+	unsigned min, cp;
+	if (c < 0x80)
+		return 1;
+	if ((c & 0xe0) == 0xc0)
+		n = 2, min = 0x80, cp = c & 0x1f;
+	else if ((c & 0xf0) == 0xe0)
+		n = 3, min = 0x800, cp = c & 0x0f;
+	else if ((c & 0xf8) == 0xf0)
+		n = 4, min = 0x10000, cp = c & 0x07;
+	else
+		return 0;
+	for (int i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* A JSON string body: quote, backslash and control characters escaped,
+ * each byte that is not part of valid UTF-8 written as U+FFFD, so a line
+ * stays one parseable JSON object whatever a pipeline key holds. */
+static void json_escape(buf *b, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	while (*s) {
+		unsigned char c = *s;
 		switch (c) {
-		case '"': buf_adds(b, "\\\""); break;
-		case '\\': buf_adds(b, "\\\\"); break;
-		case '\n': buf_adds(b, "\\n"); break;
-		case '\r': buf_adds(b, "\\r"); break;
-		case '\t': buf_adds(b, "\\t"); break;
-		default:
-			if (c < 0x20)
-				buf_addf(b, "\\u%04x", c);
-			else
-				buf_addc(b, (char)c);
+		case '"': buf_adds(b, "\\\""); s++; continue;
+		case '\\': buf_adds(b, "\\\\"); s++; continue;
+		case '\n': buf_adds(b, "\\n"); s++; continue;
+		case '\r': buf_adds(b, "\\r"); s++; continue;
+		case '\t': buf_adds(b, "\\t"); s++; continue;
 		}
+		if (c < 0x20 || c == 0x7f) {
+			buf_addf(b, "\\u%04x", c);
+			s++;
+			continue;
+		}
+		int n = utf8_len(s);
+		if (n == 0) {
+			buf_adds(b, "\\ufffd");
+			s++;
+			continue;
+		}
+		buf_add(b, (const char *)s, (size_t)n);
+		s += n;
 	}
 }
 
-void log_msg(int level, const char *fields, const char *fmt, ...)
+/* ,"key":"value" for each pair of fields (NULL values skipped). */
+static void add_fields(buf *b, const char *const *fields, int comma)
+{
+	for (; fields && fields[0]; fields += 2) {
+		if (!fields[1])
+			continue;
+		if (comma)
+			buf_addc(b, ',');
+		comma = 1;
+		buf_addc(b, '"');
+		json_escape(b, fields[0]);
+		buf_adds(b, "\":\"");
+		json_escape(b, fields[1]);
+		buf_addc(b, '"');
+	}
+}
+
+void log_msg(int level, const char *const *fields, const char *fmt, ...)
 {
 	if (level < min_level)
 		return;
@@ -93,14 +149,16 @@ void log_msg(int level, const char *fields, const char *fmt, ...)
 			json_escape(&b, request_id);
 			buf_addc(&b, '"');
 		}
-		if (fields && *fields)
-			buf_addf(&b, ",%s", fields);
+		add_fields(&b, fields, 1);
 		buf_adds(&b, "}\n");
 	} else {
 		buf_addf(&b, "%s %s %s%s%s", when, level_names[level],
 			 request_id[0] ? request_id : "", request_id[0] ? " " : "", msg);
-		if (fields && *fields)
-			buf_addf(&b, " {%s}", fields);
+		if (fields && fields[0]) {
+			buf_adds(&b, " {");
+			add_fields(&b, fields, 0);
+			buf_addc(&b, '}');
+		}
 		buf_addc(&b, '\n');
 	}
 	fwrite(b.data, 1, b.len, stderr);

@@ -16,8 +16,10 @@ void log_set_json(int json);
 int log_enabled(int level);
 void log_set_request_id(const char *id);   /* NULL clears */
 
-/* fields: extra JSON members without braces, e.g. "\"pipeline\":\"a\"", or NULL. */
-void log_msg(int level, const char *fields, const char *fmt, ...)
+/* fields: extra string members as key, value pairs ending in NULL, e.g.
+ * (const char *[]){ "pipeline", name, NULL }, or NULL for none; log_msg
+ * escapes keys, values and the message (a NULL value leaves its pair out). */
+void log_msg(int level, const char *const *fields, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 #define log_debug(...) log_msg(LOG_DEBUG, NULL, __VA_ARGS__)

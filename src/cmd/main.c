@@ -14,6 +14,7 @@
 #include "cmd/cmd_rollout.h"
 #include "cmd/cmd_watch.h"
 #include "aws/http.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "script/policy.h"
 #include "runtime/runtime_api.h"
@@ -102,6 +103,7 @@ static const struct command commands[] = {
 
 int main(int argc, char **argv)
 {
+	json_init_hooks();   /* before any cJSON allocation, in every mode below */
 	log_init();
 	/* Checked first: inside Lambda AWS_LAMBDA_RUNTIME_API is set, which
 	 * would otherwise make this process the controller's runtime. */

@@ -81,8 +81,8 @@ int codestore_current_version(struct aws *aws, const char *bucket, const char *k
 
 /* Deprecation dates from "Runtime deprecation", Lambda developer guide
  * (https://docs.aws.amazon.com/lambda/latest/dg/runtime-support-policy.html);
- * provided.al2 from /work/shared/AWS-NOTES.md (creates blocked 2027-02-01,
- * updates 2027-03-03). policies/policy.lua carries the same table. */
+ * provided.al2's as README "Runtimes" gives them (creates blocked
+ * 2027-02-01, updates 2027-03-03). policies/policy.lua carries the same table. */
 static const struct { const char *runtime, *date; } deprecated[] = {
 	{ "provided.al2", "2026-07-31" },
 	{ "provided", "2024-01-08" },

@@ -1,6 +1,7 @@
 /* settings.c: instance settings from the environment and flags (see settings.h). */
 #include "core/settings.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,10 +88,15 @@ int settings_parse_flags(struct settings *s, int *argc, char **argv, tp_err *e)
 		} else {
 			char *end;
 			double d = strtod(v, &end);
-			if (*end || d <= 0)
+			if (*end || !(d > 0)) /* NaN too */
 				return tp_errf(e, TP_EINVAL, "BadFlag", "%s: '%s' is not a positive number", a, v);
-			if (strcmp(a, "--parallel") == 0)
+			if (strcmp(a, "--parallel") == 0) {
+				/* checked before the cast: (int) of a double beyond int is UB */
+				if (d >= (double)INT_MAX + 1.0)
+					return tp_errf(e, TP_EINVAL, "BadFlag", "%s: '%s' is out of range (at most %d)",
+						       a, v, INT_MAX);
 				s->parallel = (int)d;
+			}
 			else
 				s->lambda_rps = d;
 		}

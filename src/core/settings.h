@@ -1,4 +1,4 @@
-/* settings.h: the instance settings every part agrees on (DESIGN.md):
+/* settings.h: the instance settings every part agrees on (README "Settings"):
  * each an environment variable and a command-line flag.
  *
  *   --config-table  TASKPIPE_CONFIG_TABLE  taskpipe-config  (partition key "pipeline", S)

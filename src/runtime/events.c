@@ -1,5 +1,6 @@
-/* events.c: classify an incoming event and handle it (see events.h). */
+/* events.c: handle an incoming event, once evclass.c has classified it (see events.h). */
 #include "runtime/events.h"
+#include "runtime/evclass.h"
 #include "runtime/rolloutjson.h"
 
 #include "aws/awsjson.h"
@@ -123,9 +124,8 @@ int events_stream_batch_detail(struct app *app, const cJSON *records, const stru
 		}
 	}
 	for (size_t k = 0; k < nr; k++) {
-		char fields[320];
-		snprintf(fields, sizeof fields, "\"pipeline\":\"%.200s\",\"action\":\"%s\"", res[k].name,
-			 reconcile_action_name(res[k].action));
+		const char *fields[] = { "pipeline", res[k].name, "action", reconcile_action_name(res[k].action),
+					 NULL };
 		if (res[k].rc != TP_OK)
 			log_msg(LOG_ERROR, fields, "%s: %s: %.300s", res[k].name, res[k].err.code, res[k].err.message);
 		else
@@ -149,43 +149,6 @@ done:
 }
 
 /* ---- SNS-wrapped S3 notifications ---- */
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* S3 event keys are form-encoded ('+' for space, %XX). NULL, with why, for
- * a key that does not decode: a '%' without two hex digits, or %00 (a key
- * cut at a NUL would name another object). */
-static char *url_decode(const char *s, const char **why)
-{
-	char *out = tp_xmalloc(strlen(s) + 1), *w = out;
-	for (; *s; s++) {
-		if (*s == '+') {
-			*w++ = ' ';
-		} else if (*s == '%') {
-			int hi = hexval(s[1]), lo = hi < 0 ? -1 : hexval(s[2]);
-			if (hi < 0 || lo < 0 || hi * 16 + lo == 0) {
-				*why = hi < 0 || lo < 0 ? "a '%' not followed by two hex digits" : "%00 (a NUL byte)";
-				free(out);
-				return NULL;
-			}
-			*w++ = (char)(hi * 16 + lo);
-			s += 2;
-		} else {
-			*w++ = *s;
-		}
-	}
-	*w = 0;
-	return out;
-}
 
 int events_code_changed(struct app *app, const char *bucket, const char *key, const char *version,
 			const struct ev_opts *o, cJSON **outcome, tp_err *e)
@@ -236,7 +199,7 @@ static int handle_sns(struct app *app, const cJSON *records, const struct ev_opt
 				continue;
 			}
 			const char *why = NULL;
-			char *k = url_decode(key, &why);
+			char *k = evclass_s3_key_decode(key, &why);
 			if (!k) {
 				/* this record is refused by name; the others go on */
 				log_warn("SNS record: S3 key \"%.200s\" of bucket %.100s holds %s; record refused", key, bucket,
@@ -338,55 +301,20 @@ int events_scheduled(struct app *app, const struct ev_opts *o, cJSON **resp, tp_
 	return TP_OK;
 }
 
-static int handle_direct(struct app *app, const cJSON *ev, const struct ev_opts *o, cJSON **resp, tp_err *e)
+/* {"taskpipe":"apply"|"plan", "pipelines":[...]}: classified by evclass. */
+static int handle_direct(struct app *app, const struct ev_class *c, const struct ev_opts *o, cJSON **resp,
+			 tp_err *e)
 {
-	const char *cmd = str_at(ev, "taskpipe");
-	if (strcmp(cmd, "apply-all") == 0)
+	if (c->kind == EV_APPLY_ALL)
 		return apply_all(app, o, resp, e);
-	int plan = strcmp(cmd, "plan") == 0;
-	if (!plan && strcmp(cmd, "apply") != 0)
-		return tp_errf(e, TP_EINVAL, "UnrecognizedEvent",
-			       "unknown taskpipe command \"%.100s\" (apply, apply-all, plan)", cmd);
-	const cJSON *list = cJSON_GetObjectItemCaseSensitive(ev, "pipelines"), *p;
-	size_t n = 0;
-	char **names = tp_xcalloc((size_t)cJSON_GetArraySize(list) + 1, sizeof *names);
-	cJSON_ArrayForEach(p, list) {
-		if (!cJSON_IsString(p)) {
-			free(names);
-			return tp_errf(e, TP_EINVAL, "InvalidRequest", "\"pipelines\" must be an array of names");
-		}
-		names[n++] = p->valuestring;
-	}
-	if (!plan && n == 0) {
-		free(names);
-		return tp_errf(e, TP_EINVAL, "InvalidRequest",
-			       "apply needs \"pipelines\": [names] (or use \"apply-all\")");
-	}
+	int plan = c->kind == EV_PLAN;
 	struct rec_result *res = NULL;
 	size_t nr = 0;
-	int force = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "force"));
-	int rc = events_reconcile(app, names, n, plan && n == 0, plan, force, o, &res, &nr, e);
+	int rc = events_reconcile(app, c->names, c->n, plan && c->n == 0, plan, c->force, o, &res, &nr, e);
 	if (rc == TP_OK)
 		*resp = results_doc(app, res, nr);
 	reconcile_results_free(res, nr);
-	free(names);
 	return rc;
-}
-
-/* All records of a batch come from one source; a mix is not a known shape. */
-static const char *records_source(const cJSON *records)
-{
-	const char *src = NULL;
-	const cJSON *r;
-	cJSON_ArrayForEach(r, records) {
-		const char *s = str_at(r, "eventSource");
-		if (!s)
-			s = str_at(r, "EventSource");
-		if (!s || (src && strcmp(s, src) != 0))
-			return NULL;
-		src = s;
-	}
-	return src;
 }
 
 static int handle(struct app *app, const cJSON *ev, const struct ev_opts *o, cJSON **resp, tp_err *e);
@@ -404,47 +332,37 @@ int events_handle(struct app *app, const cJSON *ev, const struct ev_opts *o, cJS
 	return rc;
 }
 
+static int stream(struct app *app, const cJSON *records, const struct ev_opts *o, cJSON **resp, tp_err *e)
+{
+	cJSON *failed = NULL;
+	int rc = events_stream_batch(app, records, o, &failed, e);
+	if (rc < 0)
+		return rc;
+	*resp = cJSON_CreateObject();
+	cJSON *arr = cJSON_AddArrayToObject(*resp, "batchItemFailures"), *s;
+	cJSON_ArrayForEach(s, failed) {
+		cJSON *f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "itemIdentifier", s->valuestring);
+		cJSON_AddItemToArray(arr, f);
+	}
+	log_info("stream batch: %d records, %d failed", cJSON_GetArraySize(records), cJSON_GetArraySize(failed));
+	cJSON_Delete(failed);
+	return TP_OK;
+}
+
 static int handle(struct app *app, const cJSON *ev, const struct ev_opts *o, cJSON **resp, tp_err *e)
 {
 	*resp = NULL;
-	const cJSON *records = cJSON_GetObjectItemCaseSensitive(ev, "Records");
-	if (cJSON_IsArray(records) && cJSON_GetArraySize(records) > 0) {
-		const char *src = records_source(records);
-		if (src && strcmp(src, "aws:dynamodb") == 0) {
-			cJSON *failed = NULL;
-			int rc = events_stream_batch(app, records, o, &failed, e);
-			if (rc < 0)
-				return rc;
-			*resp = cJSON_CreateObject();
-			cJSON *arr = cJSON_AddArrayToObject(*resp, "batchItemFailures"), *s;
-			cJSON_ArrayForEach(s, failed) {
-				cJSON *f = cJSON_CreateObject();
-				cJSON_AddStringToObject(f, "itemIdentifier", s->valuestring);
-				cJSON_AddItemToArray(arr, f);
-			}
-			log_info("stream batch: %d records, %d failed", cJSON_GetArraySize(records),
-				 cJSON_GetArraySize(failed));
-			cJSON_Delete(failed);
-			return TP_OK;
-		}
-		if (src && strcmp(src, "aws:sns") == 0)
-			return handle_sns(app, records, o, resp, e);
+	struct ev_class c;
+	int rc = evclass_classify(ev, &c, e);
+	if (rc < 0)
+		return rc;
+	switch (c.kind) {
+	case EV_STREAM: rc = stream(app, c.records, o, resp, e); break;
+	case EV_SNS: rc = handle_sns(app, c.records, o, resp, e); break;
+	case EV_SCHEDULED: rc = events_scheduled(app, o, resp, e); break;
+	default: rc = handle_direct(app, &c, o, resp, e);
 	}
-	const char *source = str_at(ev, "source"), *dt = str_at(ev, "detail-type");
-	if (source && dt && strcmp(source, "aws.events") == 0 && strcmp(dt, "Scheduled Event") == 0)
-		return events_scheduled(app, o, resp, e);
-	if (str_at(ev, "taskpipe"))
-		return handle_direct(app, ev, o, resp, e);
-
-	buf keys = { 0 };
-	const cJSON *k;
-	if (cJSON_IsObject(ev)) {
-		cJSON_ArrayForEach(k, ev) buf_addf(&keys, "%s%s", keys.len ? ", " : "", k->string);
-	}
-	tp_errf(e, TP_EINVAL, "UnrecognizedEvent",
-		"not a DynamoDB stream batch, SNS/S3 notification, scheduled event or {\"taskpipe\": ...} "
-		"command; %s%.300s%s", cJSON_IsObject(ev) ? "top-level keys: [" : "the event is not an object",
-		buf_str(&keys), cJSON_IsObject(ev) ? "]" : "");
-	buf_free(&keys);
-	return e ? e->rc : TP_EINVAL;
+	evclass_free(&c);
+	return rc;
 }

@@ -3,17 +3,17 @@
  * xml_each / xml_escape, retry delay math and budget token buckets.
  *
  * README
- *   make fuzz-replay              replay tests/fuzz/corpus through this target,
+ *   make fuzz-replay              replay tests/fuzz/corpus/parsers through this target,
  *                                 built with gcc + ASan + UBSan (part of make test,
  *                                 no clang needed; replay.c supplies main())
  *   make fuzz FUZZ_SECONDS=300    clang -fsanitize=fuzzer,address,undefined build,
- *                                 run on a copy of the corpus in out/fuzz-corpus;
- *                                 crashes land in out/fuzz/crash-*
+ *                                 run on a copy of the corpus in out/fuzz-corpus/parsers;
+ *                                 crashes land in out/fuzz/parsers-crash-* (tests/fuzz/fuzz.mk)
  *   Input layout: byte 0 picks the HTTP status (statuses[] below); then the raw
  *   header block up to the first "\n\n" (no "\n\n": no headers at all); the rest
  *   is the body, handed over in an exact-size heap copy with no terminator so
  *   ASan sees any read past body_len.
- *   After a crash: copy the crash file into tests/fuzz/corpus/ (a regression
+ *   After a crash: copy the crash file into tests/fuzz/corpus/parsers/ (a regression
  *   seed named after the bug), fix, and check `make fuzz-replay` passes.
  * Every property checked here aborts on violation, so a logic bug counts as a
  * crash too.

@@ -273,6 +273,20 @@ class BootstrapTest(unittest.TestCase):
         self.assertEqual(failures(res), ["999"])
         self.assertIn("no string key", b.stderr())
 
+    def test_hostile_key_gives_parseable_log_lines(self):
+        """A pipeline key holding a quote, a backslash and a newline is
+        refused as a name, and every JSON log line still parses and names it."""
+        env = Env(self.moto, "hos")
+        b = self.bootstrap(env)
+        key = 'a"b\\c\nd'
+        env.put(key)
+        recs = env.records()
+        res = b.invoke({"Records": recs})
+        self.assertEqual(failures(res), [r["dynamodb"]["SequenceNumber"] for r in recs])
+        lines = [ln for ln in b.stderr().splitlines() if ln.strip()]
+        docs = [json.loads(ln) for ln in lines]
+        self.assertIn(key, [d.get("pipeline") for d in docs], lines)
+
     def test_scheduled_repair_has_a_deadline_and_its_own_holder(self):
         """The EventBridge-scheduled drift repair runs within the
         invocation's deadline and under the invocation's own lease holder:

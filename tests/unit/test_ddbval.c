@@ -388,6 +388,11 @@ static void item_check_names_the_field(void **state)
 	assert_int_equal(ddbval_check_item(it, why, sizeof why), -1);
 	assert_non_null(strstr(why, "s: BS must be a non-empty array"));
 	cJSON_Delete(it);
+	/* found by fuzz_ddbval: "Aa==" and "AQ==" are both the byte 1 */
+	it = cJSON_Parse("{\"bs\":{\"BS\":[\"Aa==\",\"AQ==\"]}}");
+	assert_int_equal(ddbval_check_item(it, why, sizeof why), -1);
+	assert_string_equal(why, "bs: BS holds a duplicate value (DynamoDB sets hold distinct values)");
+	cJSON_Delete(it);
 }
 
 int main(void)
