@@ -251,17 +251,29 @@ static int push_n(lua_State *L, const char *text)
 
 /* ---------- path helpers ---------- */
 
+/* The path grows and shrinks at every value converted: plain appends, no
+ * printf (which was a seventh of a policy call's instructions). */
 static size_t path_key(buf *b, const char *key)
 {
 	size_t old = b->len;
-	buf_addf(b, ".%s", key);
+	buf_addc(b, '.');
+	buf_adds(b, key);
 	return old;
 }
 
 static size_t path_index(buf *b, long long i)
 {
 	size_t old = b->len;
-	buf_addf(b, "[%lld]", i);
+	char d[24], *p = d + sizeof d;
+	unsigned long long u = i < 0 ? 0 - (unsigned long long)i : (unsigned long long)i;
+	*--p = ']';
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (i < 0)
+		*--p = '-';
+	*--p = '[';
+	buf_add(b, p, (size_t)(d + sizeof d - p));
 	return old;
 }
 
@@ -576,6 +588,10 @@ static int push_json(lua_State *L, const cJSON *j, buf *pth, int depth, tp_err *
 			lua_pushinteger(L, (lua_Integer)d);
 		else
 			lua_pushnumber(L, d);
+	} else if (cJSON_IsRaw(j)) {
+		/* a number kept as its text (jsonnum.h): every digit, as an N */
+		if (push_n(L, j->valuestring) < 0)
+			return tp_errf(e, TP_EINVAL, "BadJson", "%s: not a number: %.40s", buf_str(pth), j->valuestring);
 	} else if (cJSON_IsBool(j)) {
 		lua_pushboolean(L, cJSON_IsTrue(j));
 	} else if (cJSON_IsNull(j)) {
@@ -694,11 +710,14 @@ static int number_out(lua_State *L, int idx, buf *pth, int mode, cJSON **out, tp
 	char text[64];
 	if (lua_isinteger(L, idx)) {
 		lua_Integer v = lua_tointeger(L, idx);
-		snprintf(text, sizeof text, "%lld", (long long)v);
-		if (mode == MODE_JSON && (v > 9007199254740992LL || v < -9007199254740992LL))
-			*out = cJSON_CreateRaw(text); /* keep every digit */
-		else if (mode == MODE_JSON)
+		int exact = v <= 9007199254740992LL && v >= -9007199254740992LL; /* as a double */
+		if (mode == MODE_JSON && exact) {
 			*out = cJSON_CreateNumber((double)v);
+			return 0;
+		}
+		snprintf(text, sizeof text, "%lld", (long long)v);
+		if (mode == MODE_JSON)
+			*out = cJSON_CreateRaw(text); /* keep every digit */
 	} else {
 		double d = lua_tonumber(L, idx);
 		if (!isfinite(d))

@@ -33,7 +33,8 @@ int ddbval_to_av(struct lua_State *L, int idx, const char *path, struct cJSON **
 void ddbval_open(struct lua_State *L);
 
 /* Plain JSON <-> Lua (for ctx, specs, waves): objects -> tables, arrays ->
- * sequence tables (tp.list-marked), null -> tp.null. */
+ * sequence tables (tp.list-marked), null -> tp.null; a Raw node holding
+ * number text (jsonnum.h) -> as an N's text above, so no digit is lost. */
 int ddbval_push_json(struct lua_State *L, const struct cJSON *json, tp_err *e);
 int ddbval_to_json(struct lua_State *L, int idx, const char *path, struct cJSON **out, tp_err *e);
 

@@ -5,6 +5,13 @@
  * the connection cache lives in the multi handle (keep-alive across
  * transfers). Only options both the release libcurl (7.88.1 + BearSSL, musl)
  * and Debian's (7.88.1 + OpenSSL) understand are used.
+ *
+ * Sockets are watched with epoll through curl's socket interface
+ * (curl_multi_socket_action): an event wakes only the transfer on that
+ * socket, already told which way it is ready. curl_multi_perform instead
+ * visits every running transfer at every wake and polls each one's socket
+ * first; with 16 transfers in flight that was ~24 poll calls per request,
+ * most of the CPU an apply spent outside the policy.
  */
 #include "aws/http.h"
 #include "base/log.h"
@@ -16,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #define HTTP_DEFAULT_CONNECT_MS 3000L
@@ -47,7 +55,48 @@ struct http_client {
 	struct xfer *free_list;       /* idle easy handles */
 	int n_active;                 /* length of active */
 	int n_free;                   /* length of free_list */
+	int epfd;                     /* epoll set of the sockets curl watches */
+	int64_t timer_at;             /* monotonic ms curl wants its timeout run at; -1: none */
 };
+
+/* CURLMOPT_SOCKETFUNCTION: keep the epoll set as curl wants it. socketp
+ * marks a socket already in the set. */
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	(void)easy;
+	struct http_client *c = userp;
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(c->epfd, EPOLL_CTL_DEL, s, NULL); /* fails harmlessly if already closed */
+		return 0;
+	}
+	struct epoll_event ev = { 0 };
+	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+	ev.data.fd = s;
+	if (socketp || epoll_ctl(c->epfd, EPOLL_CTL_ADD, s, &ev) < 0)
+		epoll_ctl(c->epfd, EPOLL_CTL_MOD, s, &ev);
+	if (!socketp)
+		curl_multi_assign(c->multi, s, c);
+	return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: when curl wants CURL_SOCKET_TIMEOUT run. */
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+	(void)multi;
+	struct http_client *c = userp;
+	c->timer_at = timeout_ms < 0 ? -1 : tp_mono_ms() + timeout_ms;
+	return 0;
+}
+
+/* Run curl's timeout when it is due. */
+static void run_timer(struct http_client *c)
+{
+	if (c->timer_at < 0 || c->timer_at > tp_mono_ms())
+		return;
+	c->timer_at = -1; /* curl may set a new one from inside */
+	int running;
+	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+}
 
 /* curl_global_init runs once, with the first client, and is never undone:
  * the process is single-threaded and lives as long as its clients. */
@@ -105,12 +154,20 @@ int http_client_new(const struct http_options *opts, struct http_client **out, t
 		return rc;
 	struct http_client *c = tp_xcalloc(1, sizeof *c);
 	c->ca_file = ca;
-	c->multi = curl_multi_init();
+	c->timer_at = -1;
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	c->multi = c->epfd >= 0 ? curl_multi_init() : NULL;
 	if (!c->multi) {
+		if (c->epfd >= 0)
+			close(c->epfd);
 		free(ca);
 		free(c);
-		return tp_errf(e, TP_EIO, "CurlInit", "curl_multi_init failed");
+		return tp_errf(e, TP_EIO, "CurlInit", "curl_multi_init or epoll_create1 failed");
 	}
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
 	long conns = opts && opts->max_connections > 0 ? opts->max_connections : HTTP_DEFAULT_MAX_CONNS;
 	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, conns);
 	/* Cache at least as many idle connections as may be open to one host. */
@@ -143,6 +200,7 @@ void http_client_free(struct http_client *c)
 		xfer_destroy(x);
 	}
 	curl_multi_cleanup(c->multi);
+	close(c->epfd);
 	free(c->ca_file);
 	free(c);
 }
@@ -513,13 +571,25 @@ static int drain(struct http_client *c)
 
 int http_poll(struct http_client *c, long timeout_ms)
 {
-	int still;
-	curl_multi_perform(c->multi, &still);
-	if (drain(c) > 0 || c->n_active == 0 || timeout_ms <= 0)
+	run_timer(c);
+	if (drain(c) > 0 || c->n_active == 0)
 		return c->n_active;
-	int wait = timeout_ms > INT_MAX ? INT_MAX : (int)timeout_ms;
-	curl_multi_poll(c->multi, NULL, 0, wait, NULL);
-	curl_multi_perform(c->multi, &still);
+	/* wait for a socket, at most until curl's timeout is due */
+	int64_t wait = timeout_ms > 0 ? timeout_ms : 0;
+	if (c->timer_at >= 0) {
+		int64_t t = c->timer_at - tp_mono_ms();
+		if (t < wait)
+			wait = t < 0 ? 0 : t;
+	}
+	struct epoll_event ev[32];
+	int n = epoll_wait(c->epfd, ev, 32, wait > INT_MAX ? INT_MAX : (int)wait);
+	for (int i = 0; i < n; i++) {
+		int f = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) | (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+			(ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+		int running;
+		curl_multi_socket_action(c->multi, ev[i].data.fd, f, &running);
+	}
+	run_timer(c);
 	drain(c);
 	return c->n_active;
 }

@@ -10,6 +10,7 @@
 #include "base/base.h"
 
 #include <cjson/cJSON.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The next number token in [*p, end), or NULL; *len its length. */
@@ -71,4 +72,20 @@ cJSON *jsonnum_parse(const char *text)
 		return NULL;
 	}
 	return j;
+}
+
+void jsonnum_raw_to_numbers(cJSON *j)
+{
+	for (; j; j = j->next) {
+		if (cJSON_IsRaw(j)) {
+			/* as cJSON_Parse reads a number: strtod, valueint saturated */
+			double d = strtod(j->valuestring, NULL);
+			cJSON_free(j->valuestring);
+			j->valuestring = NULL;
+			j->type = cJSON_Number;
+			cJSON_SetNumberValue(j, d);
+		} else if (j->child) {
+			jsonnum_raw_to_numbers(j->child);
+		}
+	}
 }

@@ -15,4 +15,9 @@ struct cJSON;
  * frees the result with cJSON_Delete. */
 struct cJSON *jsonnum_parse(const char *text);
 
+/* Turn every Raw node of the tree j (and its siblings) into a Number node
+ * valued as cJSON_Parse reads that text: what a print-and-parse of the tree
+ * gives, without either. For trees whose Raw nodes are all numbers. */
+void jsonnum_raw_to_numbers(struct cJSON *j);
+
 #endif

@@ -96,8 +96,8 @@ static cJSON *plain_to_av(const cJSON *v)
 	return o;
 }
 
-/* Read and normalise one item file to AttributeValue JSON text. */
-static int load_item(const char *file, char **out, tp_err *e)
+/* Read and normalise one item file to an AttributeValue item. */
+static int load_item(const char *file, cJSON **out, tp_err *e)
 {
 	*out = NULL;
 	buf text = {0};
@@ -137,8 +137,8 @@ static int load_item(const char *file, char **out, tp_err *e)
 	/* what `put` would refuse (DynamoDB's number and set rules) fails here too */
 	if (ddbval_check_item(avitem, why, sizeof why) < 0)
 		rc = tp_errf(e, TP_EINVAL, "BadItem", "%s: %s", file, why);
-	else
-		*out = cJSON_PrintUnformatted(avitem);
+	else if ((*out = cJSON_Duplicate(avitem, 1)))
+		jsonnum_raw_to_numbers(*out); /* numbers outside N strings read as JSON reads them */
 	cJSON_Delete(av);
 	cJSON_Delete(j);
 	return rc;
@@ -166,7 +166,7 @@ static void merge(cJSON *dst, const cJSON *src)
 	}
 }
 
-static int build_ctx(const struct settings *s, const char *override, char **out, tp_err *e)
+static int build_ctx(const struct settings *s, const char *override, cJSON **out, tp_err *e)
 {
 	*out = NULL;
 	cJSON *ctx = cJSON_CreateObject();
@@ -208,8 +208,9 @@ static int build_ctx(const struct settings *s, const char *override, char **out,
 		buf_free(&text);
 	}
 	if (rc == TP_OK)
-		*out = cJSON_PrintUnformatted(ctx);
-	cJSON_Delete(ctx);
+		*out = ctx;
+	else
+		cJSON_Delete(ctx);
 	return rc;
 }
 
@@ -239,19 +240,24 @@ static void print_result(const char *file, const char *spec, const tp_err *e)
 	}
 }
 
-static int check(struct policy *p, const char *ctx, int argc, char **argv)
+static int check(struct policy *p, const cJSON *ctx, int argc, char **argv)
 {
 	int failed = 0;
+	policy_set_ctx(p, ctx);
 	for (int i = 0; i < argc; i++) {
 		tp_err e = {0};
-		char *item = NULL, *spec = NULL;
+		cJSON *item = NULL, *sv = NULL;
+		char *spec = NULL;
 		int rc = load_item(argv[i], &item, &e);
 		if (rc == TP_OK)
-			rc = policy_pipeline(p, item, ctx, &spec, &e);
-		print_result(argv[i], rc == TP_OK ? spec : NULL, &e);
+			rc = policy_pipeline(p, item, &sv, &e);
+		if (rc == TP_OK)
+			spec = cJSON_PrintUnformatted(sv); /* Raw numbers: every digit */
+		print_result(argv[i], spec, &e);
 		fflush(stdout);
 		failed |= rc != TP_OK;
-		free(item);
+		cJSON_Delete(item);
+		cJSON_Delete(sv);
 		free(spec);
 	}
 	return failed ? 1 : 0;
@@ -308,14 +314,14 @@ int cmd_policy(int argc, char **argv)
 	}
 	int status = 0;
 	if (is_check) {
-		char *ctx = NULL;
+		cJSON *ctx = NULL;
 		if (build_ctx(&s, ctx_arg, &ctx, &e) < 0) {
 			fprintf(stderr, "taskpipe policy: %s\n", e.message);
 			status = 2;
 		} else {
 			status = check(p, ctx, n, argv + 1);
 		}
-		free(ctx);
+		cJSON_Delete(ctx);
 	} else {
 		fputs("{\"origin\":", stdout);
 		print_json_string(policy_origin(p));

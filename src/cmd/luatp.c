@@ -11,6 +11,7 @@
 #include "aws/ddbval.h"
 #include "core/drift/drift.h"
 #include "script/embedded.h"
+#include "base/jsonnum.h"
 #include "base/log.h"
 #include "core/names.h"
 #include "script/policy.h"
@@ -545,20 +546,19 @@ static int l_reload_policy(lua_State *L)
 static int l_policy(lua_State *L)
 {
 	struct app *app = app_of(L);
-	cJSON *item = to_item(L, 1);
-	char *item_json = cJSON_PrintUnformatted(item), *ctx = app_policy_ctx(app), *spec = NULL;
-	cJSON_Delete(item);
+	cJSON *item = to_item(L, 1), *ctx = app_policy_ctx_value(app), *spec = NULL;
+	policy_set_ctx(app->policy, ctx);
+	cJSON_Delete(ctx);
 	tp_err e = { 0 };
-	int rc = policy_pipeline(app->policy, item_json, ctx, &spec, &e);
-	free(item_json);
-	free(ctx);
+	int rc = policy_pipeline(app->policy, item, &spec, &e);
+	cJSON_Delete(item);
 	if (rc < 0) {
 		lua_pushnil(L);
 		lua_pushfstring(L, "%s: %s", e.code, e.message);
 		return 2;
 	}
-	push_json(L, cJSON_Parse(spec));
-	free(spec);
+	jsonnum_raw_to_numbers(spec); /* as parsing its text gave it */
+	push_json(L, spec);
 	return 1;
 }
 

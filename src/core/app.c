@@ -136,7 +136,7 @@ static int code_bucket_versioned(struct app *app)
 	return v;
 }
 
-char *app_policy_ctx(struct app *app)
+cJSON *app_policy_ctx_value(struct app *app)
 {
 	if (app->account_concurrency < 0)
 		app->account_concurrency = account_concurrency(app);
@@ -156,6 +156,12 @@ char *app_policy_ctx(struct app *app)
 	add_str(d, "runtime", app->set.runtime);
 	cJSON_AddBoolToObject(d, "code_bucket_versioned", code_bucket_versioned(app));
 	cJSON_AddNumberToObject(ctx, "now", (double)(tp_now_ms() / 1000));
+	return ctx;
+}
+
+char *app_policy_ctx(struct app *app)
+{
+	cJSON *ctx = app_policy_ctx_value(app);
 	char *s = cJSON_PrintUnformatted(ctx);
 	cJSON_Delete(ctx);
 	return s;

@@ -28,6 +28,8 @@ void app_close(struct app *app);
  * GetAccountSettings once per process, and S3 whether the default code
  * bucket is versioned (defaults.code_bucket_versioned) at most every 5 min. */
 char *app_policy_ctx(struct app *app);
+/* The same ctx as a new cJSON object (policy_set_ctx takes it). */
+struct cJSON *app_policy_ctx_value(struct app *app);
 
 /* Print per-operation request counts to stderr (text) or add them to obj. */
 void app_stats_json(const struct app *app, struct cJSON *obj);

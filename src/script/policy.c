@@ -4,8 +4,12 @@
  * lua_State (libraries opened, the sandbox template built, the chunk
  * compiled) and forks one worker process from it; every call (the load's
  * trial run, pipeline, rollout, rollout_health) goes to the worker as a
- * length-framed JSON request, and the answer comes back the same way, read
- * until the call's deadline with a size cap and parsed with a node cap.
+ * length-framed request of binary values (wire.h: no JSON text is printed
+ * or parsed on the way), and the answer comes back the same way, read
+ * until the call's deadline with a size cap and decoded with a node cap.
+ * The run's ctx (policy_set_ctx) crosses once per worker: the worker keeps
+ * it as a Lua table in its registry, out of the policy's reach, and gives
+ * every pipeline call its own copy.
  * Past the deadline the worker is SIGKILLed; the next call forks a new one.
  *
  * Why a process and not a timer here: a count hook cannot interrupt a long
@@ -18,8 +22,9 @@
  *
  * Nothing persists between calls: the worker runs the chunk afresh for
  * every call in a fresh environment (globals, library copies and top-level
- * locals all new), collects all garbage after it, and exits after any cap
- * or error (a rejection, nil and a reason, is an answer, not an error).
+ * locals all new), collects the garbage once it adds up (none of it is
+ * reachable), and exits after any cap or error (a rejection, nil and a
+ * reason, is an answer, not an error).
  * Policy code reaches nothing else that outlives a call (the string
  * metatable and the tp.* metatables are protected, the registry is out of
  * reach). __gc finalizers would run with hooks off, so setmetatable refuses
@@ -41,6 +46,7 @@
 
 #include "aws/ddbval.h"
 #include "script/embedded.h"
+#include "script/wire.h"
 #include "base/hash.h"
 #include "base/log.h"
 
@@ -104,7 +110,14 @@ struct policy {
 	long last_wall_us, last_rss_kb;    /* of the last isolated call */
 	pid_t worker;                      /* the process that runs calls; 0: none yet */
 	int to_worker, from_worker;        /* its request and answer pipes */
+	long cpu_used_s, cpu_limit_s;      /* the worker's CPU seconds after its last call; its RLIMIT_CPU */
+	size_t gc_floor;                   /* worker: mem_used after its last full collection */
+	buf ctx_wire;                      /* policy_set_ctx's ctx, encoded (wire.h) */
+	unsigned ctx_gen;                  /* bumped by every policy_set_ctx */
+	unsigned ctx_loaded;               /* ctx_gen the Lua state (worker or in process) holds */
 };
+
+#define CTX_KEY "tp.ctx"               /* registry: the run's ctx, never handed out itself */
 
 static struct policy *policy_of(lua_State *L)
 {
@@ -515,14 +528,54 @@ static void push_policy_table(lua_State *L)
 
 enum { CALL_LOAD, CALL_PIPELINE, CALL_ROLLOUT, CALL_HEALTH };
 
+/* Push a copy of table t, its tables copied too (keeping their tp.*
+ * metatables); tp.null, the one shared sentinel, stays itself. */
+static void copy_table(lua_State *L, int t)
+{
+	luaL_checkstack(L, 8, "ctx nested too deeply");
+	lua_newtable(L);
+	int copy = lua_gettop(L);
+	if (lua_getmetatable(L, t))
+		lua_setmetatable(L, copy);
+	lua_pushnil(L);
+	while (lua_next(L, t)) {
+		lua_pushvalue(L, -2);
+		lua_insert(L, -2); /* key, key, value */
+		if (lua_type(L, -1) == LUA_TTABLE && !lua_rawequal(L, -1, lua_upvalueindex(1))) {
+			copy_table(L, lua_gettop(L));
+			lua_remove(L, -2);
+		}
+		lua_rawset(L, copy);
+	}
+}
+
+static int l_copy_ctx(lua_State *L)
+{
+	if (lua_getfield(L, LUA_REGISTRYINDEX, CTX_KEY) != LUA_TTABLE) {
+		lua_newtable(L);
+		return 1;
+	}
+	copy_table(L, lua_gettop(L));
+	return 1;
+}
+
+/* Push this call's ctx: a fresh copy of the run's (an empty table when
+ * none was set), so what one call writes into it no other call sees. */
+static int push_ctx_copy(lua_State *L)
+{
+	lua_getfield(L, LUA_REGISTRYINDEX, "tp.null.value"); /* ddbval.c's sentinel */
+	lua_pushcclosure(L, l_copy_ctx, 1);
+	lua_call(L, 0, 1);
+	return 0;
+}
+
 static const char *call_names[] = { "load", "pipeline", "rollout", "rollout_health" };
 
 struct call {
 	int kind;                /* CALL_* */
 	const cJSON *args[3];    /* item or change, ctx or targets, ctx */
-	cJSON *result;           /* converted return value */
-	char *result_text;       /* its JSON text as the worker printed it (raw
-				  * numbers keep every digit); NULL in process */
+	const cJSON *set_ctx;    /* pipeline: the run's ctx to store first, or NULL */
+	cJSON *result;           /* converted return value (numbers as Raw text) */
 	int no_rollout;          /* policy has no rollout function */
 	int rejected;            /* nil, "reason" */
 	char reason[512];
@@ -535,6 +588,11 @@ static int run_call(lua_State *L)
 	struct call *c = lua_touserdata(L, 1);
 	struct policy *p = policy_of(L);
 	lua_settop(L, 0);
+	if (c->set_ctx) {
+		if ((c->rc = ddbval_push_json(L, c->set_ctx, c->e)) < 0)
+			return 0;
+		lua_setfield(L, LUA_REGISTRYINDEX, CTX_KEY);
+	}
 	push_policy_table(L); /* 1 */
 	if (c->kind == CALL_LOAD)
 		return 0;
@@ -552,7 +610,9 @@ static int run_call(lua_State *L)
 	for (int i = 0; i < nargs; i++) {
 		const cJSON *a = c->args[i];
 		int rc;
-		if (!a)
+		if (c->kind == CALL_PIPELINE && i == 1)
+			rc = push_ctx_copy(L);
+		else if (!a)
 			lua_newtable(L), rc = 0;
 		else if (c->kind == CALL_PIPELINE && i == 0)
 			rc = ddbval_push_item(L, a, c->e);
@@ -693,6 +753,21 @@ static size_t vm_size(void)
 #endif
 #endif
 
+/* Write all of s; 0 or -1. The worker's side: a parent gone ends it. */
+static int write_raw(int fd, const char *s, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, s, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 /* Write all of s; 0 or -1 (the reader is gone). SIGPIPE is blocked around
  * the write and a pending one consumed, so a dead worker is an error here,
  * not the end of this process. */
@@ -702,18 +777,7 @@ static int write_all(int fd, const char *s, size_t n)
 	sigemptyset(&pipe_set);
 	sigaddset(&pipe_set, SIGPIPE);
 	sigprocmask(SIG_BLOCK, &pipe_set, &old);
-	int rc = 0;
-	while (n > 0) {
-		ssize_t w = write(fd, s, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			rc = -1;
-			break;
-		}
-		s += w;
-		n -= (size_t)w;
-	}
+	int rc = write_raw(fd, s, n);
 	if (rc < 0) {
 		struct timespec zero = { 0, 0 };
 		sigtimedwait(&pipe_set, NULL, &zero);
@@ -722,48 +786,104 @@ static int write_all(int fd, const char *s, size_t n)
 	return rc;
 }
 
-static int write_frame(int fd, const char *s, size_t n)
+/* A frame is built in place: frame_start leaves room for the length,
+ * frame_end fills it in, and the frame goes out in one write. */
+static void frame_start(buf *b)
 {
-	unsigned char h[8];
-	for (int i = 0; i < 8; i++)
-		h[i] = (unsigned char)((uint64_t)n >> (8 * i));
-	return write_all(fd, (const char *)h, 8) < 0 ? -1 : write_all(fd, s, n);
+	buf_reset(b);
+	buf_add(b, "\0\0\0\0\0\0\0\0", 8);
 }
 
-/* Blocking read of exactly n bytes (the worker's side); -1 on EOF. */
-static int read_exact(int fd, char *s, size_t n)
+static void frame_end(buf *b)
 {
-	while (n > 0) {
-		ssize_t r = read(fd, s, n);
+	uint64_t n = b->len - 8;
+	for (int i = 0; i < 8; i++)
+		b->data[i] = (char)(unsigned char)(n >> (8 * i));
+}
+
+static uint64_t frame_len(const char *h)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < 8; i++)
+		n |= (uint64_t)(unsigned char)h[i] << (8 * i);
+	return n;
+}
+
+/* Read one frame into b (its body then at b->data + 8, b->len - 8 bytes
+ * long) in as few reads as the bytes arrive in: requests and answers
+ * strictly alternate, so a read never takes bytes of a next frame (more
+ * than the frame is an error). Before each read, wait (poll) until the
+ * monotonic deadline when it is not 0. 0; -1 on EOF or error; -2 at the
+ * deadline; -3 when the frame is longer than cap. */
+static int read_frame(int fd, buf *b, size_t cap, int64_t deadline)
+{
+	b->len = 0;
+	size_t want = 8;
+	while (b->len < want) {
+		if (deadline) {
+			int64_t left = deadline - tp_mono_ms();
+			if (left <= 0)
+				return -2;
+			struct pollfd pf = { .fd = fd, .events = POLLIN };
+			int pr = poll(&pf, 1, (int)left);
+			if (pr < 0 && errno == EINTR)
+				continue;
+			if (pr == 0)
+				return -2;
+		}
+		size_t room = want - b->len < 16384 ? 16384 : want - b->len;
+		if (b->cap < b->len + room + 1) {
+			b->data = tp_xrealloc(b->data, b->len + room + 1);
+			b->cap = b->len + room + 1;
+		}
+		ssize_t r = read(fd, b->data + b->len, room);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			return -1;
-		s += r;
-		n -= (size_t)r;
+		b->len += (size_t)r;
+		b->data[b->len] = 0;
+		if (want == 8 && b->len >= 8) {
+			uint64_t n = frame_len(b->data);
+			if (n > cap)
+				return -3;
+			want = 8 + (size_t)n;
+		}
 	}
-	return 0;
+	return b->len == want ? 0 : -1;
 }
 
+/* Flags of an answer. */
+enum { ANS_REJECTED = 1, ANS_NO_ROLLOUT = 2, ANS_RESULT = 4 };
+
 /* One call in the worker: under every in-process cap, with the timer and
- * RLIMIT_CPU armed for this call only. */
-static char *worker_call(struct policy *p, const char *req, size_t len, int *recycle)
+ * RLIMIT_CPU armed for this call only. The request: u32 kind, u32
+ * budget_ms, a byte saying whether the run's ctx follows, the ctx, three
+ * argument values; the answer (into ans): u32 rc, u32 rss_kb, a flags
+ * byte, code, message, reason, and the result value when flagged. */
+static void worker_call(struct policy *p, const char *req, size_t len, buf *ans, int *recycle)
 {
-	cJSON *j = cJSON_ParseWithLength(req, len);
-	cJSON *args = cJSON_GetObjectItemCaseSensitive(j, "args");
-	struct call c = { .kind = (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "kind")) };
-	for (int i = 0; i < 3; i++) {
-		cJSON *a = cJSON_GetArrayItem(args, i);
-		c.args[i] = cJSON_IsNull(a) ? NULL : a;
+	struct wire_in in = { (const unsigned char *)req, (const unsigned char *)req + len, 0, 0, 0 };
+	uint32_t kind = (uint32_t)-1, budget = 0;
+	cJSON *args[3] = { NULL, NULL, NULL }, *ctx = NULL;
+	int ok = wire_get_u32(&in, &kind) == 0 && wire_get_u32(&in, &budget) == 0 && in.p < in.end;
+	if (ok && *in.p++)
+		ok = (ctx = wire_get(&in)) != NULL;
+	for (int i = 0; i < 3 && ok; i++)
+		ok = (args[i] = wire_get(&in)) != NULL;
+	struct call c = { .kind = ok && kind <= CALL_HEALTH ? (int)kind : -1, .set_ctx = ctx };
+	for (int i = 0; i < 3; i++)
+		c.args[i] = cJSON_IsNull(args[i]) ? NULL : args[i];
+	/* RLIMIT_CPU: this call may use timeout + 1 to + 2 s of CPU; it is
+	 * moved on only when a call used a second or more */
+	long need = p->timeout_ms / 1000 + 2;
+	if (p->cpu_limit_s - p->cpu_used_s < need - 1) {
+		struct rlimit cpu = { (rlim_t)(p->cpu_used_s + need), (rlim_t)(p->cpu_used_s + need + 1) };
+		setrlimit(RLIMIT_CPU, &cpu);
+		p->cpu_limit_s = p->cpu_used_s + need;
 	}
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	rlim_t cpu_s = (rlim_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + p->timeout_ms / 1000 + 2);
-	struct rlimit cpu = { cpu_s, cpu_s + 1 };
-	setrlimit(RLIMIT_CPU, &cpu);
 	/* this call's budget (the invocation's deadline may shorten it) */
-	double budget = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "budget_ms"));
-	int64_t ms = budget > 0 && budget < (double)p->timeout_ms ? (int64_t)budget : p->timeout_ms;
+	int64_t ms = budget > 0 && (long)budget < p->timeout_ms ? (int64_t)budget : p->timeout_ms;
 	int64_t soft = ms - (ms / 10 > 20 ? ms / 10 : 20);
 	p->call_ms = (long)ms;
 	if (soft < 1)
@@ -772,7 +892,7 @@ static char *worker_call(struct policy *p, const char *req, size_t len, int *rec
 	setitimer(ITIMER_REAL, &it, NULL);
 
 	tp_err e = { 0 };
-	int rc = (c.kind >= CALL_LOAD && c.kind <= CALL_HEALTH) ? protected_call(p, &c, &e)
+	int rc = c.kind >= 0 ? protected_call(p, &c, &e)
 		 : tp_errf(&e, TP_EINVAL, "PolicyError", "bad request to the policy worker");
 	struct itimerval off = { { 0, 0 }, { 0, 0 } };
 	setitimer(ITIMER_REAL, &off, NULL);
@@ -780,35 +900,30 @@ static char *worker_call(struct policy *p, const char *req, size_t len, int *rec
 	 * after a cap or an error (a Lua error unwinding through C code may
 	 * leave C memory behind) the worker is replaced altogether */
 	*recycle = p->killed || (rc < 0 && !c.rejected);
-	if (!*recycle)
+	/* Garbage is unreachable whatever its amount; a full collection marks
+	 * the whole prepared state (more work than most calls), so it runs
+	 * once garbage adds up to max_memory / 16 (that much at most counts
+	 * against the next call's memory cap). */
+	if (!*recycle && p->mem_used > p->gc_floor + p->max_memory / 16) {
 		lua_gc(p->L, LUA_GCCOLLECT, 0);
+		p->gc_floor = p->mem_used;
+	}
+	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
-	cJSON *env = cJSON_CreateObject();
-	cJSON_AddNumberToObject(env, "rc", rc);
-	cJSON_AddNumberToObject(env, "rss_kb", (double)ru.ru_maxrss);
-	if (rc < 0) {
-		cJSON_AddStringToObject(env, "code", e.code);
-		cJSON_AddStringToObject(env, "message", e.message);
-	}
-	if (c.rejected) {
-		cJSON_AddTrueToObject(env, "rejected");
-		cJSON_AddStringToObject(env, "reason", c.reason);
-	}
-	if (c.no_rollout)
-		cJSON_AddTrueToObject(env, "no_rollout");
-	if (c.result) {
-		/* as text: parsing it into cJSON here would turn raw big numbers
-		 * into doubles */
-		char *rt = cJSON_PrintUnformatted(c.result);
-		cJSON_Delete(c.result);
-		if (rt)
-			cJSON_AddStringToObject(env, "result", rt);
-		free(rt);
-	}
-	char *text = cJSON_PrintUnformatted(env);
-	cJSON_Delete(env);
-	cJSON_Delete(j);
-	return text;
+	p->cpu_used_s = (long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec);
+	wire_put_u32(ans, (uint32_t)rc);
+	wire_put_u32(ans, (uint32_t)ru.ru_maxrss);
+	buf_addc(ans, (char)((c.rejected ? ANS_REJECTED : 0) | (c.no_rollout ? ANS_NO_ROLLOUT : 0) |
+			     (c.result ? ANS_RESULT : 0)));
+	wire_put_str(ans, rc < 0 ? e.code : "");
+	wire_put_str(ans, rc < 0 ? e.message : "");
+	wire_put_str(ans, c.rejected ? c.reason : "");
+	if (c.result)
+		wire_put(ans, c.result);
+	cJSON_Delete(c.result);
+	cJSON_Delete(ctx);
+	for (int i = 0; i < 3; i++)
+		cJSON_Delete(args[i]);
 }
 
 /* Hold nothing of the parent's: its sockets and files close here. */
@@ -851,25 +966,21 @@ static void worker_main(struct policy *p, int rfd, int wfd, size_t as_limit)
 	(void)as_limit;
 #endif
 	worker_policy = p;
+	p->gc_floor = p->mem_used;
+	p->cpu_used_s = p->cpu_limit_s = 0; /* a new process: its CPU time starts at 0 */
 	struct sigaction sa = { 0 };
 	sa.sa_handler = on_soft_deadline;
 	sigaction(SIGALRM, &sa, NULL);
+	buf req = { 0 }, ans = { 0 };
 	for (;;) {
-		unsigned char h[8];
-		if (read_exact(rfd, (char *)h, 8) < 0)
-			_exit(0);
-		uint64_t n = 0;
-		for (int i = 0; i < 8; i++)
-			n |= (uint64_t)h[i] << (8 * i);
-		char *req = malloc(n + 1);
-		if (!req || read_exact(rfd, req, n) < 0)
-			_exit(2);
+		if (read_frame(rfd, &req, SIZE_MAX / 2, 0) < 0)
+			_exit(req.len == 0 ? 0 : 2); /* no request: the parent closed the pipe */
 		int recycle = 0;
-		char *ans = worker_call(p, req, n, &recycle);
-		free(req);
-		if (!ans || write_frame(wfd, ans, strlen(ans)) < 0)
+		frame_start(&ans);
+		worker_call(p, req.data + 8, req.len - 8, &ans, &recycle);
+		frame_end(&ans);
+		if (write_raw(wfd, ans.data, ans.len) < 0)
 			_exit(3);
-		free(ans);
 		if (recycle)
 			_exit(0);
 	}
@@ -916,46 +1027,26 @@ static int worker_start(struct policy *p, tp_err *e)
 		return tp_errf(e, TP_EIO, "PolicyError", "%s: fork: %s", p->short_src, strerror(errno));
 	}
 	p->worker = pid;
+	p->ctx_loaded = 0; /* a new worker holds no ctx yet */
 	p->to_worker = req[1];
 	p->from_worker = ans[0];
 	return TP_OK;
 }
 
-/* Read exactly n bytes from fd before the monotonic deadline (ms).
- * 0, -1 on EOF or error, -2 at the deadline. */
-static int read_until(int fd, char *s, size_t n, int64_t deadline)
+/* The request for c (worker_call says its form); *send_ctx set when it
+ * carries the run's ctx, which the worker does not hold yet. */
+static void build_request(struct policy *p, const struct call *c, int64_t budget, buf *req, int *send_ctx)
 {
-	while (n > 0) {
-		int64_t left = deadline - tp_mono_ms();
-		if (left <= 0)
-			return -2;
-		struct pollfd pf = { .fd = fd, .events = POLLIN };
-		int pr = poll(&pf, 1, (int)left);
-		if (pr < 0 && errno == EINTR)
-			continue;
-		if (pr == 0)
-			return -2;
-		ssize_t r = read(fd, s, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		s += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
-/* Count the nodes of a parsed JSON tree, stopping past max. */
-static size_t count_nodes(const cJSON *j, size_t max)
-{
-	size_t n = 0;
-	for (const cJSON *c = j; c && n <= max; c = c->next) {
-		n++;
-		if (c->child)
-			n += count_nodes(c->child, max - n + 1);
-	}
-	return n;
+	frame_start(req);
+	wire_put_u32(req, (uint32_t)c->kind);
+	wire_put_u32(req, (uint32_t)budget);
+	*send_ctx = c->kind == CALL_PIPELINE && p->ctx_loaded != p->ctx_gen;
+	buf_addc(req, (char)*send_ctx);
+	if (*send_ctx)
+		buf_add(req, p->ctx_wire.data, p->ctx_wire.len);
+	for (int i = 0; i < 3; i++) /* a pipeline call's ctx is the run's */
+		wire_put(req, c->kind == CALL_PIPELINE && i == 1 ? NULL : c->args[i]);
+	frame_end(req);
 }
 
 /* Run c in the worker under every cap, the wall clock included: the
@@ -978,46 +1069,43 @@ static int isolated_call(struct policy *p, struct call *c, tp_err *e)
 		return rc;
 	/* the policy's time starts now: forking the worker is ours */
 	int64_t deadline = tp_mono_ms() + budget;
-	cJSON *req = cJSON_CreateObject();
-	cJSON_AddNumberToObject(req, "kind", c->kind);
-	cJSON_AddNumberToObject(req, "budget_ms", (double)budget);
-	cJSON *args = cJSON_AddArrayToObject(req, "args");
-	for (int i = 0; i < 3; i++)
-		cJSON_AddItemToArray(args, c->args[i] ? cJSON_Duplicate(c->args[i], 1) : cJSON_CreateNull());
-	char *text = cJSON_PrintUnformatted(req);
-	cJSON_Delete(req);
+	buf req = { 0 };
+	int send_ctx;
+	build_request(p, c, budget, &req, &send_ctx);
 	/* the worker waits for requests between calls, so this write only
 	 * blocks while it reads; a dead worker fails it at once */
-	int wr = text ? write_frame(p->to_worker, text, strlen(text)) : -1;
-	if (wr < 0 && text) {
+	int wr = write_all(p->to_worker, req.data, req.len);
+	if (wr < 0) {
 		/* the worker died between calls (killed from outside): one new one */
 		worker_stop(p, NULL);
 		if ((rc = worker_start(p, e)) < 0) {
-			free(text);
+			buf_free(&req);
 			return rc;
 		}
-		wr = write_frame(p->to_worker, text, strlen(text));
+		build_request(p, c, budget, &req, &send_ctx);
+		wr = write_all(p->to_worker, req.data, req.len);
 	}
-	free(text);
+	buf_free(&req);
 	/* the answer: a converted result (its JSON escapes at most 6x the
 	 * budgeted text) plus a reason and an error message */
 	size_t cap = 6 * p->max_text + 16 * p->max_nodes + 8192;
-	unsigned char h[8];
-	char *body = NULL;
-	uint64_t n = 0;
-	int rd = wr < 0 ? -1 : read_until(p->from_worker, (char *)h, 8, deadline);
-	if (rd == 0) {
-		for (int i = 0; i < 8; i++)
-			n |= (uint64_t)h[i] << (8 * i);
-		if (n > cap)
-			rd = -3;
-	}
-	if (rd == 0) {
-		body = tp_xmalloc(n + 1);
-		rd = read_until(p->from_worker, body, n, deadline);
-	}
+	buf answer = { 0 };
+	int rd = wr < 0 ? -1 : read_frame(p->from_worker, &answer, cap, deadline);
+	const char *body = answer.data ? answer.data + 8 : "";
+	size_t n = rd == 0 ? answer.len - 8 : 0;
 	struct rusage ru = { 0 };
-	cJSON *env = NULL;
+	/* the answer's envelope (worker_call) */
+	struct wire_in in = { (const unsigned char *)body, (const unsigned char *)body + n, 0, 0, 0 };
+	uint32_t arc = 0, rss = 0;
+	char *code = NULL, *msg = NULL, *reason = NULL;
+	int flags = 0;
+	if (rd == 0 && wire_get_u32(&in, &arc) == 0 && wire_get_u32(&in, &rss) == 0 && in.p < in.end) {
+		flags = *in.p++;
+		if (wire_get_str(&in, &code) < 0 || wire_get_str(&in, &msg) < 0 || wire_get_str(&in, &reason) < 0)
+			rd = -1;
+	} else if (rd == 0) {
+		rd = -1;
+	}
 	if (rd == -2) {
 		worker_stop(p, &ru);
 		rc = tp_errf(e, TP_ELIMIT, "PolicyTimeLimit", "%s: %s: wall-clock limit of %lld ms exceeded (stopped)",
@@ -1026,7 +1114,7 @@ static int isolated_call(struct policy *p, struct call *c, tp_err *e)
 		worker_stop(p, &ru);
 		rc = tp_errf(e, TP_ELIMIT, "PolicyOutputLimit", "%s: %s: result larger than %zu bytes", p->short_src, fn,
 			     cap);
-	} else if (rd < 0 || !(env = cJSON_ParseWithLength(body, n))) {
+	} else if (rd < 0) {
 		/* the worker died: a signal (RLIMIT_CPU, RLIMIT_AS) or a crash */
 		pid_t pid = p->worker;
 		int st = 0;
@@ -1043,46 +1131,52 @@ static int isolated_call(struct policy *p, struct call *c, tp_err *e)
 				     "%s: %s: the policy process ended (%s %d; out of memory?)", p->short_src, fn,
 				     WIFSIGNALED(st) ? "signal" : "status", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
 	} else {
-		cJSON *jrc = cJSON_GetObjectItemCaseSensitive(env, "rc");
-		rc = cJSON_IsNumber(jrc) ? jrc->valueint : TP_EPOLICY;
-		if (rc < 0) {
-			const char *code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(env, "code"));
-			const char *msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(env, "message"));
-			tp_errf(e, rc, code ? code : "PolicyError", "%s", msg ? msg : "(no message)");
-		}
-		const char *reason = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(env, "reason"));
-		c->rejected = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(env, "rejected"));
-		snprintf(c->reason, sizeof c->reason, "%s", reason ? reason : "");
-		c->no_rollout = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(env, "no_rollout"));
-		const char *rt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(env, "result"));
-		if (rc == TP_OK && rt) {
-			c->result = cJSON_Parse(rt);
-			if (!c->result || count_nodes(c->result, p->max_nodes + 16) > p->max_nodes + 16) {
-				cJSON_Delete(c->result);
-				c->result = NULL;
+		if (send_ctx)
+			p->ctx_loaded = p->ctx_gen;
+		rc = (int)(int32_t)arc;
+		if (rc < 0)
+			tp_errf(e, rc, *code ? code : "PolicyError", "%s", *msg ? msg : "(no message)");
+		c->rejected = (flags & ANS_REJECTED) != 0;
+		snprintf(c->reason, sizeof c->reason, "%s", reason);
+		c->no_rollout = (flags & ANS_NO_ROLLOUT) != 0;
+		if (rc == TP_OK && (flags & ANS_RESULT)) {
+			in.max_nodes = p->max_nodes + 16;
+			c->result = wire_get(&in);
+			if (!c->result) {
 				worker_stop(p, &ru);
 				rc = tp_errf(e, TP_ELIMIT, "PolicyOutputLimit", "%s: %s: result has more than %zu values",
 					     p->short_src, fn, p->max_nodes);
-			} else {
-				c->result_text = tp_xstrdup(rt);
 			}
 		}
-		ru.ru_maxrss = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(env, "rss_kb"));
+		ru.ru_maxrss = (long)rss;
 		if (rc < 0 && !c->rejected) /* the worker exits after a cap or an error: reap it */
 			worker_stop(p, NULL);
 	}
 	p->last_wall_us = (long)(tp_mono_us() - start);
 	p->last_rss_kb = ru.ru_maxrss;
-	cJSON_Delete(env);
-	free(body);
+	cJSON_free(code);
+	cJSON_free(msg);
+	cJSON_free(reason);
+	buf_free(&answer);
 	return rc;
 }
 
 static int call_policy(struct policy *p, struct call *c, tp_err *e)
 {
-	if (p->in_process)
-		return protected_call(p, c, e);
-	return isolated_call(p, c, e);
+	if (!p->in_process)
+		return isolated_call(p, c, e);
+	cJSON *ctx = NULL;
+	if (c->kind == CALL_PIPELINE && p->ctx_loaded != p->ctx_gen) {
+		struct wire_in in = { (const unsigned char *)p->ctx_wire.data,
+				      (const unsigned char *)p->ctx_wire.data + p->ctx_wire.len, 0, 0, 0 };
+		c->set_ctx = ctx = wire_get(&in); /* our own encoding: always well formed */
+	}
+	int rc = protected_call(p, c, e);
+	if (ctx && (rc == TP_OK || c->rejected))
+		p->ctx_loaded = p->ctx_gen;
+	c->set_ctx = NULL;
+	cJSON_Delete(ctx);
+	return rc;
 }
 
 /* ---------- public ---------- */
@@ -1154,6 +1248,7 @@ void policy_free(struct policy *p)
 	if (p->L)
 		lua_close(p->L);
 	pool_drain(p);
+	buf_free(&p->ctx_wire);
 	free(p->origin);
 	free(p);
 }
@@ -1201,7 +1296,7 @@ const char *policy_sha256(const struct policy *p)
 	return p->sha;
 }
 
-static int parse_arg(const char *json, const char *what, cJSON **out, tp_err *e)
+int policy_parse_json(const char *json, const char *what, cJSON **out, tp_err *e)
 {
 	*out = NULL;
 	if (!json)
@@ -1225,30 +1320,35 @@ static char *print_json(cJSON *j)
 	return s;
 }
 
-int policy_pipeline(struct policy *p, const char *item_json, const char *ctx_json, char **spec_json, tp_err *e)
+void policy_set_ctx(struct policy *p, const cJSON *ctx)
 {
-	*spec_json = NULL;
-	struct call c = { .kind = CALL_PIPELINE };
-	cJSON *item = NULL, *ctx = NULL;
-	int rc = parse_arg(item_json, "item", &item, e);
-	if (rc == TP_OK && !item)
-		rc = tp_errf(e, TP_EINVAL, "BadItem", "item: missing");
-	if (rc == TP_OK)
-		rc = parse_arg(ctx_json, "ctx", &ctx, e);
-	if (rc == TP_OK) {
-		c.args[0] = item;
-		c.args[1] = ctx;
-		rc = call_policy(p, &c, e);
+	buf_reset(&p->ctx_wire);
+	if (ctx) {
+		wire_put(&p->ctx_wire, ctx);
+	} else { /* an empty table */
+		buf_addc(&p->ctx_wire, 'o');
+		wire_put_u32(&p->ctx_wire, 0);
 	}
+	p->ctx_gen++;
+	if (p->ctx_gen == 0) /* 0 is "never loaded": skip it on wrap-around */
+		p->ctx_gen = 1;
+}
+
+int policy_pipeline(struct policy *p, const cJSON *item, cJSON **spec, tp_err *e)
+{
+	*spec = NULL;
+	if (!item)
+		return tp_errf(e, TP_EINVAL, "BadItem", "item: missing");
+	struct call c = { .kind = CALL_PIPELINE, .args = { item } };
+	int rc = call_policy(p, &c, e);
 	if (rc == TP_OK && !cJSON_IsObject(c.result))
 		rc = tp_errf(e, TP_EPOLICY, "PolicyError", "%s: pipeline must return a table with named fields (the spec)",
 			     p->origin);
-	if (rc == TP_OK)
-		*spec_json = c.result_text ? tp_xstrdup(c.result_text) : print_json(c.result);
+	if (rc == TP_OK) {
+		*spec = c.result;
+		c.result = NULL;
+	}
 	cJSON_Delete(c.result);
-	free(c.result_text);
-	cJSON_Delete(item);
-	cJSON_Delete(ctx);
 	return rc;
 }
 
@@ -1281,13 +1381,13 @@ int policy_rollout(struct policy *p, const char *change_json, const char *target
 	*waves_json = NULL;
 	struct call c = { .kind = CALL_ROLLOUT };
 	cJSON *change = NULL, *targets = NULL, *ctx = NULL;
-	int rc = parse_arg(change_json, "change", &change, e);
+	int rc = policy_parse_json(change_json, "change", &change, e);
 	if (rc == TP_OK)
-		rc = parse_arg(targets_json, "targets", &targets, e);
+		rc = policy_parse_json(targets_json, "targets", &targets, e);
 	if (rc == TP_OK && !cJSON_IsArray(targets))
 		rc = tp_errf(e, TP_EINVAL, "BadJson", "targets: must be a JSON array");
 	if (rc == TP_OK)
-		rc = parse_arg(ctx_json, "ctx", &ctx, e);
+		rc = policy_parse_json(ctx_json, "ctx", &ctx, e);
 	if (rc == TP_OK) {
 		c.args[0] = change;
 		c.args[1] = targets;
@@ -1296,10 +1396,6 @@ int policy_rollout(struct policy *p, const char *change_json, const char *target
 	}
 	if (rc == TP_OK && c.no_rollout)
 		c.result = single_wave(targets);
-	if (rc == TP_OK && (c.no_rollout || (cJSON_IsObject(c.result) && !c.result->child))) {
-		free(c.result_text); /* printed here instead */
-		c.result_text = NULL;
-	}
 	if (rc == TP_OK && cJSON_IsObject(c.result) && !c.result->child) { /* {} from an empty table */
 		cJSON_Delete(c.result);
 		c.result = cJSON_CreateArray();
@@ -1307,9 +1403,8 @@ int policy_rollout(struct policy *p, const char *change_json, const char *target
 	if (rc == TP_OK && !cJSON_IsArray(c.result))
 		rc = tp_errf(e, TP_EPOLICY, "PolicyError", "%s: rollout must return a list of waves", p->origin);
 	if (rc == TP_OK)
-		*waves_json = c.result_text ? tp_xstrdup(c.result_text) : print_json(c.result);
+		*waves_json = print_json(c.result);
 	cJSON_Delete(c.result);
-	free(c.result_text);
 	cJSON_Delete(change);
 	cJSON_Delete(targets);
 	cJSON_Delete(ctx);
@@ -1324,11 +1419,11 @@ int policy_rollout_health(struct policy *p, const char *wave_json, const char *r
 		reason[0] = 0;
 	struct call c = { .kind = CALL_HEALTH };
 	cJSON *wave = NULL, *results = NULL, *ctx = NULL;
-	int rc = parse_arg(wave_json, "wave", &wave, e);
+	int rc = policy_parse_json(wave_json, "wave", &wave, e);
 	if (rc == TP_OK)
-		rc = parse_arg(results_json, "results", &results, e);
+		rc = policy_parse_json(results_json, "results", &results, e);
 	if (rc == TP_OK)
-		rc = parse_arg(ctx_json, "ctx", &ctx, e);
+		rc = policy_parse_json(ctx_json, "ctx", &ctx, e);
 	if (rc == TP_OK) {
 		c.args[0] = wave;
 		c.args[1] = results;
@@ -1343,7 +1438,6 @@ int policy_rollout_health(struct policy *p, const char *wave_json, const char *r
 		rc = TP_OK;
 	}
 	cJSON_Delete(c.result);
-	free(c.result_text);
 	cJSON_Delete(wave);
 	cJSON_Delete(results);
 	cJSON_Delete(ctx);

@@ -10,15 +10,20 @@
  * calling process and nothing persists between calls. Every error names
  * the chunk and, where there is one, the line.
  *
- * Values cross this interface as JSON text so no Lua or cJSON type leaks:
- * item: a DynamoDB item in AttributeValue JSON ({"pipeline":{"S":"a"},...}),
- * converted to plain Lua values as documented in ddbval.h;
- * ctx, change, targets: plain JSON; spec and waves: plain JSON out.
+ * pipeline() takes and returns cJSON trees, never JSON text: item is a
+ * DynamoDB item in AttributeValue form ({"pipeline":{"S":"a"},...}),
+ * converted to plain Lua values as documented in ddbval.h; the spec comes
+ * back with every number as a Raw node holding its exact text (0.1 and
+ * 123456789012345678 keep every digit). ctx is the run's, set once by
+ * policy_set_ctx. rollout() and rollout_health() still take plain JSON
+ * text (change, targets, ctx) and give waves as JSON text.
  */
 #ifndef TP_POLICY_H
 #define TP_POLICY_H
 
 #include "base/base.h"
+
+struct cJSON;
 
 struct policy_limits {
 	long max_instructions;  /* per call; 0: 10,000,000 */
@@ -54,13 +59,24 @@ const char *policy_origin(const struct policy *p);
 const char *policy_engine_version(void);            /* "Lua 5.4.4" */  /* path or "builtin:policy.lua" */
 const char *policy_sha256(const struct policy *p);  /* hex SHA-256 of the source */
 
-/* pipeline(item, ctx): on success *spec_json is a malloc'd JSON object.
+/* The ctx every later pipeline() call gets (a copy each: what one call
+ * writes into it no other sees), until set again; NULL: an empty table.
+ * Encoded here once and handed to the policy's Lua state once, not per
+ * call: a run sets it at its start. */
+void policy_set_ctx(struct policy *p, const struct cJSON *ctx);
+
+/* Parse JSON text given for `what` ("item", "ctx") as the calls take it:
+ * TP_EINVAL "BadJson" naming what when it is not JSON or a string holds
+ * \u0000; NULL json gives *out NULL. */
+int policy_parse_json(const char *json, const char *what, struct cJSON **out, tp_err *e);
+
+/* pipeline(item, ctx): on success *spec is a new cJSON object (the
+ * caller's), numbers as Raw nodes (jsonnum_raw_to_numbers reads them).
  * nil, "reason" -> TP_EPOLICY with code "PolicyRejected" and the reason;
  * a Lua error -> TP_EPOLICY "PolicyError" with chunk:line: message;
  * a cap -> TP_ELIMIT "PolicyInstructionLimit" / "PolicyMemoryLimit" /
  * "PolicyTimeLimit" / "PolicyOutputLimit" (the conversion budget). */
-int policy_pipeline(struct policy *p, const char *item_json, const char *ctx_json, char **spec_json,
-		    tp_err *e);
+int policy_pipeline(struct policy *p, const struct cJSON *item, struct cJSON **spec, tp_err *e);
 
 /* rollout(change, targets, ctx) -> waves JSON array. When the policy has
  * no rollout function: one wave holding every target. */

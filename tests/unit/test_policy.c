@@ -12,10 +12,35 @@
 #include <unistd.h>
 
 #include "script/embedded.h"
+#include "base/jsonnum.h"
 #include "base/log.h"
 #include "script/policy.h"
 
+#include <cjson/cJSON.h>
+
 static const char ITEM[] = "{\"pipeline\":{\"S\":\"a\"}}";
+
+/* pipeline() from and to JSON text, as the tests write values: the item
+ * and ctx parsed (ctx set for the call), the spec printed (Raw numbers keep
+ * every digit). */
+static int pipeline_text(struct policy *p, const char *item_json, const char *ctx_json, char **spec, tp_err *e)
+{
+	*spec = NULL;
+	cJSON *item = NULL, *ctx = NULL, *sv = NULL;
+	int rc = policy_parse_json(item_json, "item", &item, e);
+	if (rc == 0)
+		rc = policy_parse_json(ctx_json, "ctx", &ctx, e);
+	if (rc == 0) {
+		policy_set_ctx(p, ctx);
+		rc = policy_pipeline(p, item, &sv, e);
+	}
+	if (rc == 0)
+		*spec = cJSON_PrintUnformatted(sv);
+	cJSON_Delete(item);
+	cJSON_Delete(ctx);
+	cJSON_Delete(sv);
+	return rc;
+}
 
 /* A policy whose pipeline function runs BODY with item and ctx in scope. */
 static struct policy *load_body(const char *body, const struct policy_limits *lim)
@@ -35,7 +60,7 @@ static int run_body(const char *body, const struct policy_limits *lim, tp_err *e
 {
 	struct policy *p = load_body(body, lim);
 	char *spec = NULL;
-	int rc = policy_pipeline(p, ITEM, "{}", &spec, e);
+	int rc = pipeline_text(p, ITEM, "{}", &spec, e);
 	free(spec);
 	policy_free(p);
 	return rc;
@@ -160,20 +185,20 @@ static void rejection_and_recovery(void **state)
 	tp_err e = {0};
 	assert_int_equal(policy_new(src, strlen(src), "r.lua", &lim, &p, &e), 0);
 	char *spec = NULL;
-	assert_int_equal(policy_pipeline(p, "{\"pipeline\":{\"S\":\"a\"},\"mode\":{\"S\":\"reject\"}}", "{}", &spec, &e),
+	assert_int_equal(pipeline_text(p, "{\"pipeline\":{\"S\":\"a\"},\"mode\":{\"S\":\"reject\"}}", "{}", &spec, &e),
 			 TP_EPOLICY);
 	assert_string_equal(e.code, "PolicyRejected");
 	assert_string_equal(e.message, "concurrency: 0 is out of range (1..1000)");
 	assert_null(spec);
-	assert_int_equal(policy_pipeline(p, "{\"pipeline\":{\"S\":\"a\"},\"mode\":{\"S\":\"spin\"}}", "{}", &spec, &e),
+	assert_int_equal(pipeline_text(p, "{\"pipeline\":{\"S\":\"a\"},\"mode\":{\"S\":\"spin\"}}", "{}", &spec, &e),
 			 TP_ELIMIT);
-	assert_int_equal(policy_pipeline(p, "{\"pipeline\":{\"S\":\"a\"},\"mode\":{\"S\":\"err\"}}", "{}", &spec, &e),
+	assert_int_equal(pipeline_text(p, "{\"pipeline\":{\"S\":\"a\"},\"mode\":{\"S\":\"err\"}}", "{}", &spec, &e),
 			 TP_EPOLICY);
 	assert_string_equal(e.message, "r.lua:4: bad");
-	assert_int_equal(policy_pipeline(p, "{\"pipeline\":{\"S\":\"a\"},\"mode\":{\"S\":\"clobber\"}}", "{}", &spec, &e),
+	assert_int_equal(pipeline_text(p, "{\"pipeline\":{\"S\":\"a\"},\"mode\":{\"S\":\"clobber\"}}", "{}", &spec, &e),
 			 TP_EPOLICY);
 	/* the next call still works, with a clean library */
-	assert_int_equal(policy_pipeline(p, ITEM, "{\"region\":\"eu-west-1\"}", &spec, &e), 0);
+	assert_int_equal(pipeline_text(p, ITEM, "{\"region\":\"eu-west-1\"}", &spec, &e), 0);
 	assert_string_equal(spec, "{\"name\":\"a\",\"null_ok\":true,\"region\":\"eu-west-1\",\"up\":\"X\"}");
 	free(spec);
 	/* rollout absent: one wave of everything */
@@ -209,7 +234,7 @@ static void default_policy_spec(void **state)
 	struct policy *p = default_policy();
 	tp_err e = {0};
 	char *spec = NULL;
-	assert_int_equal(policy_pipeline(p, "{\"pipeline\":{\"S\":\"a\"},\"concurrency\":{\"N\":\"1\"},"
+	assert_int_equal(pipeline_text(p, "{\"pipeline\":{\"S\":\"a\"},\"concurrency\":{\"N\":\"1\"},"
 					    "\"env\":{\"M\":{\"N1\":{\"N\":\"5\"}}}}",
 					 CTX, &spec, &e),
 			 0);
@@ -218,7 +243,7 @@ static void default_policy_spec(void **state)
 	assert_null(strstr(spec, "ScalingConfig"));
 	assert_non_null(strstr(spec, "\"Variables\":{\"N1\":\"5\"}"));
 	free(spec);
-	assert_int_equal(policy_pipeline(p, "{\"pipeline\":{\"S\":\"a\"},\"concurrency\":{\"N\":\"0\"}}", CTX, &spec, &e),
+	assert_int_equal(pipeline_text(p, "{\"pipeline\":{\"S\":\"a\"},\"concurrency\":{\"N\":\"0\"}}", CTX, &spec, &e),
 			 TP_EPOLICY);
 	assert_string_equal(e.code, "PolicyRejected");
 	assert_string_equal(e.message, "concurrency: 0 is out of range (1..1000)");
@@ -266,7 +291,7 @@ static char *rate_spec(struct policy *p, const char *rate, const char *duration,
 	char item[300], *spec = NULL;
 	snprintf(item, sizeof item, "{\"pipeline\":{\"S\":\"a\"},\"rate\":{\"N\":\"%s\"}%s%s%s}", rate,
 		 duration ? ",\"duration\":{\"N\":\"" : "", duration ? duration : "", duration ? "\"}" : "");
-	if (policy_pipeline(p, item, CTX_LAYER, &spec, e) != 0)
+	if (pipeline_text(p, item, CTX_LAYER, &spec, e) != 0)
 		return NULL;
 	return spec;
 }
@@ -283,13 +308,13 @@ static void default_policy_rate_table(void **state)
 				  "\"consumer_layer\":\"arn:aws:lambda:us-east-1:123456789012:layer:tc:3\","
 				  "\"state_table\":\"tp-state\"}}";
 	char *spec = NULL;
-	assert_int_equal(policy_pipeline(p, "{\"pipeline\":{\"S\":\"a\"},\"rate\":{\"N\":\"2\"}}", ctx, &spec, &e), 0);
+	assert_int_equal(pipeline_text(p, "{\"pipeline\":{\"S\":\"a\"},\"rate\":{\"N\":\"2\"}}", ctx, &spec, &e), 0);
 	assert_non_null(strstr(spec, "\"Variables\":{\"TASKPIPE_CONCURRENCY\":\"2\",\"TASKPIPE_RATE\":\"2\","
 				     "\"TASKPIPE_RATE_TABLE\":\"tp-state\"}"));
 	free(spec);
 	spec = NULL;
 	/* no rate: no variable */
-	assert_int_equal(policy_pipeline(p, "{\"pipeline\":{\"S\":\"a\"}}", ctx, &spec, &e), 0);
+	assert_int_equal(pipeline_text(p, "{\"pipeline\":{\"S\":\"a\"}}", ctx, &spec, &e), 0);
 	assert_null(strstr(spec, "TASKPIPE_RATE_TABLE"));
 	free(spec);
 	spec = NULL;
@@ -302,11 +327,11 @@ static void default_policy_rate_table(void **state)
 	for (size_t i = 0; i < vlen; i++)
 		buf_addc(&item, 'x');
 	buf_addf(&item, "\"}}}}");
-	if (policy_pipeline(p, buf_str(&item), CTX_LAYER, &spec, &e) != 0)
+	if (pipeline_text(p, buf_str(&item), CTX_LAYER, &spec, &e) != 0)
 		fail_msg("%s", e.message);
 	free(spec);
 	spec = NULL;
-	assert_int_not_equal(policy_pipeline(p, buf_str(&item), ctx, &spec, &e), 0);
+	assert_int_not_equal(pipeline_text(p, buf_str(&item), ctx, &spec, &e), 0);
 	assert_non_null(strstr(e.message, "env:"));
 	assert_non_null(strstr(e.message, "4096"));
 	buf_free(&item);
@@ -360,7 +385,7 @@ static void default_policy_rates(void **state)
 	}
 	/* no rate: nothing of it in the spec */
 	char *spec = NULL;
-	assert_int_equal(policy_pipeline(p, "{\"pipeline\":{\"S\":\"a\"}}", CTX_LAYER, &spec, &e), 0);
+	assert_int_equal(pipeline_text(p, "{\"pipeline\":{\"S\":\"a\"}}", CTX_LAYER, &spec, &e), 0);
 	assert_null(strstr(spec, "Layers"));
 	assert_null(strstr(spec, "TASKPIPE_"));
 	assert_non_null(strstr(spec, "\"Handler\":\"bootstrap\""));
@@ -489,7 +514,7 @@ static void attacks_are_contained(void **state)
 		char *spec = NULL;
 		struct timespec t0;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		int rc = policy_pipeline(p, "{\"pipeline\":{\"S\":\"evil\"}}", "{}", &spec, &e);
+		int rc = pipeline_text(p, "{\"pipeline\":{\"S\":\"evil\"}}", "{}", &spec, &e);
 		double ms = ms_since(&t0);
 		long us, rss;
 		policy_last_usage(p, &us, &rss);
@@ -500,7 +525,7 @@ static void attacks_are_contained(void **state)
 				 e.code, e.message, ms, a->code ? a->code : "a limit", a->needle, a->max_ms);
 		assert_null(spec);
 		/* the good item in the same batch still gets its spec */
-		assert_int_equal(policy_pipeline(p, "{\"pipeline\":{\"S\":\"good\"}}", "{}", &spec, &e), 0);
+		assert_int_equal(pipeline_text(p, "{\"pipeline\":{\"S\":\"good\"}}", "{}", &spec, &e), 0);
 		assert_string_equal(spec, "{\"name\":\"good\",\"ok\":true}");
 		free(spec);
 		policy_free(p);
@@ -515,10 +540,146 @@ static void big_numbers_survive_the_worker(void **state)
 				     " f = 0.1, s = tp.set('NS', {tp.number('1e400'), 7}) }", NULL);
 	tp_err e = {0};
 	char *spec = NULL;
-	assert_int_equal(policy_pipeline(p, ITEM, "{}", &spec, &e), 0);
+	assert_int_equal(pipeline_text(p, ITEM, "{}", &spec, &e), 0);
 	assert_string_equal(spec, "{\"big\":12345678901234567890123,\"f\":0.1,\"i\":9007199254740993,\"s\":[1e400,7]}");
 	free(spec);
 	policy_free(p);
+}
+
+/* Values cross to Lua and back without JSON text: an item's N text, a
+ * ctx's Raw numbers (jsonnum_parse) and the spec's numbers keep every
+ * digit (0.1, an int64 beyond 2^53, 30 digits); maps, lists and sets nest;
+ * in the worker and in process alike. */
+static void values_cross_exactly(void **state)
+{
+	static const char item_text[] =
+		"{\"pipeline\":{\"S\":\"a\"},\"f\":{\"N\":\"0.1\"},\"i\":{\"N\":\"123456789012345678\"},"
+		"\"big\":{\"N\":\"123456789012345678901234567890\"},"
+		"\"m\":{\"M\":{\"l\":{\"L\":[{\"M\":{\"x\":{\"BOOL\":true}}},{\"NULL\":true},{\"L\":[]}]}}},"
+		"\"ss\":{\"SS\":[\"b\",\"a\"]},\"ns\":{\"NS\":[\"0.1\",\"123456789012345678901234567890\"]}}";
+	static const char ctx_text[] = "{\"f\":0.1,\"i\":123456789012345678,\"big\":123456789012345678901234567890,"
+				       "\"deep\":{\"a\":[1,{\"b\":null}],\"e\":{}}}";
+	static const char want[] =
+		"{\"ctx\":{\"big\":123456789012345678901234567890,\"deep\":{\"a\":[1,{\"b\":null}],\"e\":{}},"
+		"\"f\":0.1,\"i\":123456789012345678},"
+		"\"item\":{\"big\":123456789012345678901234567890,\"f\":0.1,\"i\":123456789012345678,"
+		"\"m\":{\"l\":[{\"x\":true},null,[]]},\"ns\":[0.1,123456789012345678901234567890],"
+		"\"pipeline\":\"a\",\"ss\":[\"b\",\"a\"]},"
+		"\"kinds\":\"float integer bignumber set list\"}";
+	const char *src = "return { pipeline = function(item, ctx)\n"
+			  "  return { item = item, ctx = ctx, kinds = math.type(item.f) .. ' ' .. math.type(item.i) .. ' '"
+			  "    .. tp.type(item.big) .. ' ' .. tp.type(item.ss) .. ' ' .. tp.type(item.m.l) }\n"
+			  "end }\n";
+	for (int in_process = 0; in_process < 2; in_process++) {
+		struct policy_limits lim = { .in_process = in_process };
+		struct policy *p = NULL;
+		tp_err e = {0};
+		assert_int_equal(policy_new(src, strlen(src), "v.lua", &lim, &p, &e), 0);
+		cJSON *item = cJSON_Parse(item_text), *ctx = jsonnum_parse(ctx_text), *spec = NULL;
+		policy_set_ctx(p, ctx);
+		if (policy_pipeline(p, item, &spec, &e) != 0)
+			fail_msg("%s: %s", e.code, e.message);
+		char *got = cJSON_PrintUnformatted(spec);
+		assert_string_equal(got, want);
+		/* numbers are Raw text; jsonnum_raw_to_numbers reads them as doubles */
+		assert_true(cJSON_IsRaw(cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "ctx"), "big")));
+		jsonnum_raw_to_numbers(spec);
+		cJSON *f = cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "item"), "f");
+		assert_true(cJSON_IsNumber(f));
+		assert_true(f->valuedouble == 0.1);
+		free(got);
+		cJSON_Delete(spec);
+		cJSON_Delete(item);
+		cJSON_Delete(ctx);
+		policy_free(p);
+	}
+}
+
+/* Conversion errors name the field, both ways. */
+static void conversion_errors_name_the_field(void **state)
+{
+	struct policy *p = load_body("if item.mode == 'fn' then return { env = { A = { print } } } end\n"
+				     "if item.mode == 'key' then return { tags = { [1.5] = 'x' } } end\n"
+				     "if item.mode == 'nan' then return { q = { t = 0/0 } } end\n"
+				     "return {}",
+				     NULL);
+	static const struct { const char *item, *needle; } cases[] = {
+		{ "{\"pipeline\":{\"S\":\"a\"},\"mode\":{\"S\":\"fn\"}}", "spec.env.A[1]" },
+		{ "{\"pipeline\":{\"S\":\"a\"},\"mode\":{\"S\":\"key\"}}", "spec.tags" },
+		{ "{\"pipeline\":{\"S\":\"a\"},\"mode\":{\"S\":\"nan\"}}", "spec.q.t" },
+		{ "{\"pipeline\":{\"S\":\"a\"},\"bad\":{\"M\":{\"n\":{\"N\":\"1x\"}}}}", "item.bad.n" },
+		{ "{\"pipeline\":{\"S\":\"a\"},\"odd\":{\"Q\":\"1\"}}", "item.odd" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		tp_err e = {0};
+		char *spec = NULL;
+		int rc = pipeline_text(p, cases[i].item, NULL, &spec, &e);
+		if (rc >= 0 || !strstr(e.message, cases[i].needle))
+			fail_msg("%s: rc %d, %s: %s (want ...%s...)", cases[i].item, rc, e.code, e.message, cases[i].needle);
+		free(spec);
+	}
+	/* a ctx number that is no number is named at the next call */
+	cJSON *ctx = cJSON_CreateObject(), *spec = NULL, *item = cJSON_Parse(ITEM);
+	cJSON_AddItemToObject(cJSON_AddObjectToObject(ctx, "deep"), "n", cJSON_CreateRaw("12abc"));
+	policy_set_ctx(p, ctx);
+	tp_err e = {0};
+	assert_true(policy_pipeline(p, item, &spec, &e) < 0);
+	assert_non_null(strstr(e.message, "deep.n: not a number: 12abc"));
+	/* and a good ctx heals it */
+	policy_set_ctx(p, NULL);
+	assert_int_equal(policy_pipeline(p, item, &spec, &e), 0);
+	cJSON_Delete(spec);
+	cJSON_Delete(item);
+	cJSON_Delete(ctx);
+	policy_free(p);
+}
+
+/* ctx is set once per run and every call gets its own copy: what a call
+ * writes into it the next does not see, a replaced worker gets it again,
+ * and setting it again replaces it. */
+static void ctx_is_set_once_and_copied(void **state)
+{
+	const char *src = "return { pipeline = function(item, ctx)\n"
+			  "  if item.mode == 'err' then error('bad') end\n"
+			  "  local seen = (ctx.seen or 0) + 1\n"
+			  "  ctx.seen = seen\n"
+			  "  ctx.list[#ctx.list + 1] = 'x'\n"
+			  "  ctx.m.k = 'changed'\n"
+			  "  return { seen = seen, n = #ctx.list, region = ctx.region, null = ctx.m.z == tp.null }\n"
+			  "end }\n";
+	for (int in_process = 0; in_process < 2; in_process++) {
+		struct policy_limits lim = { .in_process = in_process };
+		struct policy *p = NULL;
+		tp_err e = {0};
+		assert_int_equal(policy_new(src, strlen(src), "c.lua", &lim, &p, &e), 0);
+		cJSON *ctx = cJSON_Parse("{\"region\":\"eu-west-1\",\"list\":[\"a\"],\"m\":{\"k\":\"v\",\"z\":null}}");
+		cJSON *item = cJSON_Parse(ITEM), *bad = cJSON_Parse("{\"pipeline\":{\"S\":\"a\"},\"mode\":{\"S\":\"err\"}}");
+		policy_set_ctx(p, ctx);
+		cJSON_Delete(ctx); /* policy_set_ctx keeps its own */
+		for (int i = 0; i < 4; i++) {
+			cJSON *spec = NULL;
+			if (i == 2) /* an error replaces the worker */
+				assert_int_equal(policy_pipeline(p, bad, &spec, &e), TP_EPOLICY);
+			if (policy_pipeline(p, item, &spec, &e) != 0)
+				fail_msg("call %d: %s", i, e.message);
+			char *got = cJSON_PrintUnformatted(spec);
+			assert_string_equal(got, "{\"n\":2,\"null\":true,\"region\":\"eu-west-1\",\"seen\":1}");
+			free(got);
+			cJSON_Delete(spec);
+		}
+		ctx = cJSON_Parse("{\"region\":\"us-west-2\",\"list\":[],\"m\":{}}");
+		policy_set_ctx(p, ctx);
+		cJSON_Delete(ctx);
+		cJSON *spec = NULL;
+		assert_int_equal(policy_pipeline(p, item, &spec, &e), 0);
+		char *got = cJSON_PrintUnformatted(spec);
+		assert_string_equal(got, "{\"n\":1,\"null\":false,\"region\":\"us-west-2\",\"seen\":1}");
+		free(got);
+		cJSON_Delete(spec);
+		cJSON_Delete(item);
+		cJSON_Delete(bad);
+		policy_free(p);
+	}
 }
 
 /* Nothing persists from one call to the next: top-level locals start
@@ -537,7 +698,7 @@ static void state_does_not_persist(void **state)
 	assert_int_equal(policy_new(src, strlen(src), "p.lua", &lim, &p, &e), 0);
 	for (int i = 0; i < 5; i++) {
 		char *spec = NULL;
-		if (policy_pipeline(p, ITEM, "{}", &spec, &e) != 0)
+		if (pipeline_text(p, ITEM, "{}", &spec, &e) != 0)
 			fail_msg("call %d: %s", i, e.message);
 		assert_string_equal(spec, "{\"count\":1,\"kept\":1}");
 		free(spec);
@@ -603,16 +764,16 @@ static void invocation_deadline_caps_calls(void **state)
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	policy_set_deadline(p, tp_now_ms() + 200);
-	assert_int_equal(policy_pipeline(p, "{\"pipeline\":{\"S\":\"evil\"}}", "{}", &spec, &e), TP_ELIMIT);
+	assert_int_equal(pipeline_text(p, "{\"pipeline\":{\"S\":\"evil\"}}", "{}", &spec, &e), TP_ELIMIT);
 	double ms = ms_since(&t0);
 	printf("deadline 200 ms ahead, per-call limit 60 s: stopped after %.1f ms\n", ms);
 	assert_string_equal(e.code, "PolicyTimeLimit");
 	assert_true(ms < 1000);
 	policy_set_deadline(p, tp_now_ms() - 1);
-	assert_int_equal(policy_pipeline(p, ITEM, "{}", &spec, &e), TP_ELIMIT);
+	assert_int_equal(pipeline_text(p, ITEM, "{}", &spec, &e), TP_ELIMIT);
 	assert_non_null(strstr(e.message, "no time left before the invocation's deadline"));
 	policy_set_deadline(p, 0);
-	assert_int_equal(policy_pipeline(p, ITEM, "{}", &spec, &e), 0);
+	assert_int_equal(pipeline_text(p, ITEM, "{}", &spec, &e), 0);
 	free(spec);
 	policy_free(p);
 }
@@ -623,9 +784,9 @@ static void nul_in_input_is_refused(void **state)
 	struct policy *p = hostile_policy("return {}", 0);
 	tp_err e = {0};
 	char *spec = NULL;
-	assert_int_equal(policy_pipeline(p, "{\"pipeline\":{\"S\":\"a\\u0000b\"}}", "{}", &spec, &e), TP_EINVAL);
+	assert_int_equal(pipeline_text(p, "{\"pipeline\":{\"S\":\"a\\u0000b\"}}", "{}", &spec, &e), TP_EINVAL);
 	assert_non_null(strstr(e.message, "item: a string holds a NUL character"));
-	assert_int_equal(policy_pipeline(p, ITEM, "{\"env\":{\"K\":\"v\\u0000w\"}}", &spec, &e), TP_EINVAL);
+	assert_int_equal(pipeline_text(p, ITEM, "{\"env\":{\"K\":\"v\\u0000w\"}}", &spec, &e), TP_EINVAL);
 	assert_non_null(strstr(e.message, "ctx: a string holds a NUL character"));
 	policy_free(p);
 }
@@ -644,7 +805,7 @@ static void log_lines_are_capped(void **state)
 					  "return {}", 0);
 	tp_err e = {0};
 	char *spec = NULL;
-	int rc = policy_pipeline(p, "{\"pipeline\":{\"S\":\"evil\"}}", "{}", &spec, &e);
+	int rc = pipeline_text(p, "{\"pipeline\":{\"S\":\"evil\"}}", "{}", &spec, &e);
 	free(spec);
 	policy_free(p);
 	fflush(stderr);
@@ -685,7 +846,7 @@ static double cost_per_call(int in_process, int n)
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (int i = 0; i < n; i++) {
 		char *spec = NULL;
-		assert_int_equal(policy_pipeline(p, item, CTX, &spec, &e), 0);
+		assert_int_equal(pipeline_text(p, item, CTX, &spec, &e), 0);
 		free(spec);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &b);
@@ -722,6 +883,9 @@ int main(void)
 		cmocka_unit_test(attacks_are_contained),
 		cmocka_unit_test(state_does_not_persist),
 		cmocka_unit_test(big_numbers_survive_the_worker),
+		cmocka_unit_test(values_cross_exactly),
+		cmocka_unit_test(conversion_errors_name_the_field),
+		cmocka_unit_test(ctx_is_set_once_and_copied),
 		cmocka_unit_test(load_time_attacks),
 		cmocka_unit_test(rollout_calls_are_bounded),
 		cmocka_unit_test(invocation_deadline_caps_calls),

@@ -11,6 +11,7 @@
 #include "core/codestore.h"
 #include "aws/ddb.h"
 #include "base/json.h"
+#include "base/jsonnum.h"
 #include "base/log.h"
 #include "core/names.h"
 #include "script/policy.h"
@@ -1076,11 +1077,13 @@ int drift_run(struct app *app, const struct drift_opts *o, char **json_out, tp_e
 	struct smap items = { 0 }, orph = { 0 };
 	struct dp **all = NULL;
 	size_t n = 0, cap = 0;
-	char *after = NULL, *ctx = NULL;
+	char *after = NULL;
 	int rc = TP_OK;
 	if (o->max_pipelines > 0 && (rc = cursor_read(app, &after, e)) < 0)
 		goto done;
-	ctx = app_policy_ctx(app);
+	cJSON *ctx = app_policy_ctx_value(app);
+	policy_set_ctx(app->policy, ctx); /* once for the whole run */
+	cJSON_Delete(ctx);
 	if ((rc = list_fleet(app, &f, e)) < 0 || (rc = list_queues(app, &f, e)) < 0)
 		goto done;
 	long lambda_list = aws_stats_lambda(app->aws) - lambda0;
@@ -1123,12 +1126,8 @@ int drift_run(struct app *app, const struct drift_opts *o, char **json_out, tp_e
 			p->status = ST_ERROR;
 			continue;
 		}
-		char *item = cJSON_PrintUnformatted(p->item), *spec = NULL;
-		int prc = policy_pipeline(app->policy, item, ctx, &spec, &p->err);
-		free(item);
-		if (prc == TP_OK && !(p->spec = cJSON_Parse(spec)))
-			prc = tp_errf(&p->err, TP_EPOLICY, "PolicyError", "policy returned a spec that is not JSON");
-		free(spec);
+		int prc = policy_pipeline(app->policy, p->item, &p->spec, &p->err);
+		jsonnum_raw_to_numbers(p->spec); /* doubles, as parsing its text gave them */
 		if (prc < 0)
 			p->status = ST_ERROR;
 	}
@@ -1264,7 +1263,6 @@ done:
 	smap_free(&orph);
 	fleet_free(&f);
 	free(after);
-	free(ctx);
 	free(before);
 	return rc;
 }

@@ -16,6 +16,7 @@
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
 #include "base/hash.h"
+#include "base/jsonnum.h"
 #include "core/lease.h"
 #include "core/store.h"
 #include "base/log.h"
@@ -129,14 +130,16 @@ static void run_policy(struct run *r, struct rec *p)
 			p->done = 1;
 		return;
 	}
-	char *item = cJSON_PrintUnformatted(p->item), *spec = NULL;
-	int rc = policy_pipeline(r->app->policy, item, r->ctx_json, &spec, &e);
-	free(item);
-	if (rc < 0) {
+	cJSON *sv = NULL;
+	if (policy_pipeline(r->app->policy, p->item, &sv, &e) < 0) {
 		rc_fail(p, &e);
 		return;
 	}
-	p->spec = cJSON_Parse(spec);
+	/* The spec's text keeps every digit (Raw numbers); p->spec holds the
+	 * numbers as doubles, as parsing that text gave it. */
+	char *spec = cJSON_PrintUnformatted(sv);
+	jsonnum_raw_to_numbers(sv);
+	p->spec = sv;
 	/* The hash covers the spec and the settings that shape resources. */
 	buf h = { 0 };
 	buf_addf(&h, "%s\n%s\n%s\n%s", spec, r->app->set.owner, r->app->set.prefix,
@@ -144,10 +147,6 @@ static void run_policy(struct run *r, struct rec *p)
 	hash_sha256_hex(h.data, h.len, p->res->hash);
 	buf_free(&h);
 	free(spec);
-	if (!p->spec) {
-		rc_failf(p, TP_EPOLICY, "PolicyError", "policy returned a spec that is not JSON%s%s", "", "");
-		return;
-	}
 	p->res->action = REC_UPDATE;
 	const char *old = ddb_get_str(p->state, "hash", "");
 	if (strcmp(status, "ok") == 0 && strcmp(old, p->res->hash) == 0 && !r->o->force) {
@@ -590,7 +589,9 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 	}
 	cJSON_Delete(items);
 	cJSON_Delete(states);
-	r.ctx_json = app_policy_ctx(app);
+	cJSON *ctx = app_policy_ctx_value(app);
+	policy_set_ctx(app->policy, ctx); /* once for the whole run */
+	cJSON_Delete(ctx);
 
 	run_step(&r, emit_read, done_read, 0);
 	for (size_t i = 0; i < nl; i++) {
@@ -652,7 +653,6 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 		rec_free(p);
 	}
 	free(r.recs);
-	free(r.ctx_json);
 	cJSON_Delete(r.code_versions);
 	*out = res;
 	*n_out = nl;

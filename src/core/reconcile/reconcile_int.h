@@ -57,7 +57,6 @@ struct run {
 	const struct reconcile_opts *o;
 	struct rec *recs;         /* one per pipeline, sorted by name */
 	size_t n;
-	char *ctx_json;           /* policy context (app_policy_ctx) */
 	size_t n_leased;          /* leases asked for (see lease_changing) */
 	struct lease *leases;     /* those leases (renewed between steps) */
 	char holder[200];         /* lease holder id of this run */
