@@ -130,8 +130,8 @@ static int taskpipe_own_key(const char *k)
 	return strncmp(k, "taskpipe:", 9) == 0;
 }
 
-static void diff_tags(struct diff_list *l, enum diff_res res, const cJSON *want, const cJSON *old_spec,
-		      const cJSON *have)
+void diff_tags(struct diff_list *l, enum diff_res res, const cJSON *want, const cJSON *old_spec,
+	       const cJSON *have)
 {
 	char field[300];
 	for (const cJSON *w = want->child; w; w = w->next) {

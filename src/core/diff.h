@@ -104,6 +104,11 @@ enum diff_owner diff_owner(const char *owner, const char *pipeline, const struct
 void diff_pipeline(const struct pipeline *want, const struct cJSON *old_spec,
 		   const struct observed *obs, struct diff_list *out);
 
+/* The tag part alone, of one resource (drift asks the service itself for
+ * the tags of a resource whose listed ones differ). */
+void diff_tags(struct diff_list *out, enum diff_res res, const struct cJSON *want_tags,
+	       const struct cJSON *old_spec, const struct cJSON *have);
+
 /* The mapping part alone, against a mapping read again (apply splits its
  * update around the concurrency change). */
 void diff_mapping(const struct cJSON *want_mapping, const struct cJSON *esm, struct diff_list *out);

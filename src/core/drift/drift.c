@@ -12,7 +12,9 @@
 #include "aws/ddb.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "core/diff.h"
 #include "core/names.h"
+#include "core/pipeline.h"
 #include "script/policy.h"
 #include "core/reconcile/reconcile.h"
 #include "aws/sigv4.h"
@@ -387,7 +389,8 @@ struct dp {
 	char *name;            /* pipeline name (owned) */
 	const cJSON *item;     /* config item; NULL for an orphan */
 	struct names nm;
-	cJSON *spec;           /* desired spec */
+	struct pipeline want;  /* desired state (pipeline_desired) */
+	cJSON *spec;           /* want.spec (borrowed); NULL: none (orphan, error) */
 	cJSON *old_spec;       /* spec of the last apply (state table), for stale tags */
 	cJSON *drift;          /* array of {resource, field, expected, actual} */
 	cJSON *orphan_res;     /* orphan: array of {resource, name} */
@@ -397,7 +400,7 @@ struct dp {
 	tp_err err;            /* status error */
 	int fix_tried, fix_ok;
 	tp_err fix_err;
-	char *fix_changes;     /* JSON array from reconcile */
+	struct diff_list fix_changes; /* what the repair changed (reconcile) */
 };
 
 
@@ -414,78 +417,15 @@ static void add_drift(struct dp *p, int status, const char *res, const char *fie
 		p->status = status;
 }
 
-static void add_drift_v(struct dp *p, const char *res, const char *field, const cJSON *exp,
-			const cJSON *act)
+/* Tag differences of one resource, the way apply finds them (diff_tags):
+ * how many. */
+static size_t tag_diff(const struct dp *p, enum diff_res res, const cJSON *have)
 {
-	char a[512], b[512];
-	json_value_str(exp, a, sizeof a);
-	json_value_str(act, b, sizeof b);
-	if (strcmp(a, b) != 0)
-		add_drift(p, ST_DRIFTED, res, field, a, b);
-}
-
-static const char *const queue_fields[] = { "VisibilityTimeout", "MessageRetentionPeriod",
-					    "ReceiveMessageWaitTimeSeconds", "DelaySeconds",
-					    "MaximumMessageSize", NULL };
-
-static void diff_queue(struct dp *p, const char *res, const cJSON *want, const cJSON *have)
-{
-	for (int i = 0; queue_fields[i]; i++) {
-		cJSON *w = cJSON_GetObjectItem(want, queue_fields[i]);
-		if (w)
-			add_drift_v(p, res, queue_fields[i], w, cJSON_GetObjectItem(have, queue_fields[i]));
-	}
-}
-
-/* Tag differences, the way apply finds them (rc_missing_tags,
- * rc_stale_tags): tags lacking or different, and user tags the last applied
- * spec set and the item dropped (apply removes those, so they are drift). */
-static int tag_diff(struct app *app, const struct dp *p, const cJSON *have, cJSON **missing,
-		    cJSON **stale)
-{
-	cJSON *want = reconcile_desired_tags(app->set.owner, p->name, p->spec);
-	*missing = rc_missing_tags(want, have);
-	*stale = rc_stale_tags(p->old_spec, want, have);
-	cJSON_Delete(want);
-	return cJSON_GetArraySize(*missing) + cJSON_GetArraySize(*stale);
-}
-
-static void diff_tags(struct app *app, struct dp *p, const char *res, const cJSON *have)
-{
-	cJSON *m, *st, *t;
-	char field[300];
-	tag_diff(app, p, have, &m, &st);
-	cJSON_ArrayForEach(t, m) {
-		snprintf(field, sizeof field, "Tags.%s", t->string);
-		add_drift_v(p, res, field, t, cJSON_GetObjectItem(have, t->string));
-	}
-	cJSON_ArrayForEach(t, st) {
-		snprintf(field, sizeof field, "Tags.%s", t->valuestring);
-		const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(have, t->valuestring));
-		add_drift(p, ST_DRIFTED, res, field, "(absent)", v ? v : "");
-	}
-	cJSON_Delete(m);
-	cJSON_Delete(st);
-}
-
-/* Environment: keys only, values may be secrets. */
-static void diff_env(struct dp *p, const cJSON *want, const cJSON *have)
-{
-	const cJSON *k;
-	char field[300];
-	cJSON_ArrayForEach(k, want) {
-		const char *h = cJSON_GetStringValue(cJSON_GetObjectItem(have, k->string));
-		snprintf(field, sizeof field, "Environment.Variables.%s", k->string);
-		if (!h)
-			add_drift(p, ST_DRIFTED, "function", field, "(set)", "(absent)");
-		else if (!cJSON_IsString(k) || strcmp(h, k->valuestring) != 0)
-			add_drift(p, ST_DRIFTED, "function", field, "(set)", "(different value)");
-	}
-	cJSON_ArrayForEach(k, have)
-		if (!cJSON_GetObjectItem(want, k->string)) {
-			snprintf(field, sizeof field, "Environment.Variables.%s", k->string);
-			add_drift(p, ST_DRIFTED, "function", field, "(absent)", "(set)");
-		}
+	struct diff_list l = { 0 };
+	diff_tags(&l, res, p->want.tags, p->old_spec, have);
+	size_t n = l.n;
+	diff_list_free(&l);
+	return n;
 }
 
 /* The last drift entry gets a note (why it matters). */
@@ -496,121 +436,67 @@ static void note_last(struct dp *p, const char *note)
 		cJSON_AddStringToObject(d, "note", note);
 }
 
-/* Code storage and runtime lifecycle: a function that fell back to COPY
- * (an UpdateFunctionCode without S3ObjectStorageMode=REFERENCE), one gone
- * Inactive because Lambda cannot read its code object (fetch_states), one
- * on a deprecated runtime. --fix repairs them through reconcile (the
- * shared Lambda budget): UpdateFunctionCode with REFERENCE and the
- * object's current version, UpdateFunctionConfiguration with the spec's
- * runtime; a code object that is gone is reported, not guessed. */
-static void diff_lifecycle(struct dp *p, const cJSON *func, const cJSON *have)
+/* One change of the diff as drift reports it: expected (the spec's side)
+ * and actual (what AWS has). */
+static void report_change(struct dp *p, const struct diff_change *c)
 {
-	const char *want = codestore_reference(func) ? "REFERENCE" : "COPY";
-	const char *got = codestore_observed(have);
-	char note[200];
-	if (got && strcmp(got, want) != 0) {
-		add_drift(p, ST_DRIFTED, "function", "Code.S3ObjectStorageMode", want, got);
-		if (strcmp(want, "REFERENCE") == 0)
+	const char *res = diff_res_name(c->res);
+	if (c->act == DIFF_CREATE) {
+		add_drift(p, ST_MISSING, res, "(resource)", "present", "missing");
+		return;
+	}
+	if (c->act != DIFF_SET && c->act != DIFF_TAG && c->act != DIFF_UNTAG)
+		return;   /* deletes: not drift's (the item exists) */
+	switch (c->kind) {
+	case DK_ENV:   /* keys only: values may be secrets */
+		for (size_t i = 0; i < c->n_parts; i++)
+			add_drift(p, ST_DRIFTED, res, c->parts[i].field, c->parts[i].to, c->parts[i].from);
+		return;
+	case DK_CODE:
+		add_drift(p, ST_DRIFTED, res, c->field, c->to, *c->from ? c->from : "(none)");
+		p->code_behind = 1;
+		return;
+	case DK_STATE:
+		add_drift(p, ST_DRIFTED, res, c->field, "Active", "Inactive");
+		note_last(p, c->note);
+		return;
+	case DK_STORAGE:
+		add_drift(p, ST_DRIFTED, res, c->field, c->to, c->from);
+		if (strcmp(c->to, "REFERENCE") == 0)
 			note_last(p, "fell back to COPY: the code counts against Lambda-managed storage again");
+		return;
+	case DK_MAP_FRT:
+		add_drift(p, ST_DRIFTED, res, c->field, c->to, strcmp(c->from, "(none)") ? c->from : "[]");
+		return;
+	default:
+		add_drift(p, ST_DRIFTED, res, c->field, c->act == DIFF_UNTAG ? "(absent)" : c->to, c->from);
 	}
-	if (p->inactive) {
-		add_drift(p, ST_DRIFTED, "function", "State", "Active", "Inactive");
-		note_last(p, p->inactive);
-	}
+}
+
+/* A deprecated runtime (Lambda blocks creates, then updates): the Runtime
+ * entry says so, or one is added when the spec names the same runtime (a
+ * custom policy). --fix repairs it through reconcile when the spec names
+ * another. */
+static void note_runtime(struct dp *p, const cJSON *have)
+{
 	const char *rt = cJSON_GetStringValue(cJSON_GetObjectItem(have, "Runtime"));
 	const char *date = codestore_runtime_deprecated(rt);
 	if (!date)
 		return;
+	char note[200];
 	snprintf(note, sizeof note, "runtime %s is deprecated since %s (Lambda blocks creates, then updates)",
 		 rt, date);
 	cJSON *d;
 	cJSON_ArrayForEach(d, p->drift) {
 		const char *f = cJSON_GetStringValue(cJSON_GetObjectItem(d, "field"));
-		if (f && strcmp(f, "Runtime") == 0) {
+		const char *r = cJSON_GetStringValue(cJSON_GetObjectItem(d, "resource"));
+		if (f && r && strcmp(f, "Runtime") == 0 && strcmp(r, "function") == 0) {
 			cJSON_AddStringToObject(d, "note", note);
 			return;
 		}
 	}
-	/* The spec names the same runtime (a custom policy): drift all the same. */
 	add_drift(p, ST_DRIFTED, "function", "Runtime", "(a supported runtime)", rt);
 	note_last(p, note);
-}
-
-static void diff_function(struct app *app, struct dp *p, const cJSON *have)
-{
-	const cJSON *func = cJSON_GetObjectItem(p->spec, "func");
-	static const char *const fields[] = { "Runtime", "Handler", "MemorySize", "Timeout", NULL };
-	for (int i = 0; fields[i]; i++) {
-		cJSON *w = cJSON_GetObjectItem(func, fields[i]);
-		if (w)
-			add_drift_v(p, "function", fields[i], w, cJSON_GetObjectItem(have, fields[i]));
-	}
-	diff_lifecycle(p, func, have);   /* after the Runtime entry it may annotate */
-	const char *role = cJSON_GetStringValue(cJSON_GetObjectItem(func, "Role"));
-	if (!role)
-		role = app->set.role_arn;
-	if (role) {
-		cJSON *w = cJSON_CreateString(role);
-		add_drift_v(p, "function", "Role", w, cJSON_GetObjectItem(have, "Role"));
-		cJSON_Delete(w);
-	}
-	char marker[512];
-	reconcile_code_marker(func, marker, sizeof marker);
-	const char *desc = cJSON_GetStringValue(cJSON_GetObjectItem(have, "Description"));
-	if (!desc || strcmp(desc, marker) != 0) {
-		add_drift(p, ST_DRIFTED, "function", "Code", marker, desc && *desc ? desc : "(none)");
-		p->code_behind = 1;
-	}
-	diff_env(p, cJSON_GetObjectItem(cJSON_GetObjectItem(func, "Environment"), "Variables"),
-		 cJSON_GetObjectItem(cJSON_GetObjectItem(have, "Environment"), "Variables"));
-	/* Layers (the rate's consumer layer): ListFunctions carries them. */
-	char *wl = reconcile_layers_text(cJSON_GetObjectItem(func, "Layers"));
-	char *hl = reconcile_layers_text(cJSON_GetObjectItem(have, "Layers"));
-	if (strcmp(wl, hl) != 0)
-		add_drift(p, ST_DRIFTED, "function", "Layers", *wl ? wl : "(none)", *hl ? hl : "(none)");
-	free(wl);
-	free(hl);
-}
-
-static long scaling_max(const cJSON *m)
-{
-	cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "ScalingConfig"), "MaximumConcurrency");
-	return cJSON_IsNumber(v) ? (long)v->valuedouble : 0;
-}
-
-static void diff_mapping(struct dp *p, const cJSON *have)
-{
-	const cJSON *want = cJSON_GetObjectItem(p->spec, "mapping");
-	static const char *const fields[] = { "BatchSize", "MaximumBatchingWindowInSeconds", NULL };
-	for (int i = 0; fields[i]; i++) {
-		cJSON *w = cJSON_GetObjectItem(want, fields[i]);
-		if (w)
-			add_drift_v(p, "mapping", fields[i], w, cJSON_GetObjectItem(have, fields[i]));
-	}
-	long wm = scaling_max(want), hm = scaling_max(have);
-	if (wm != hm) {
-		char a[32], b[32];
-		snprintf(a, sizeof a, wm ? "%ld" : "(none)", wm);
-		snprintf(b, sizeof b, hm ? "%ld" : "(none)", hm);
-		add_drift(p, ST_DRIFTED, "mapping", "ScalingConfig.MaximumConcurrency", a, b);
-	}
-	cJSON *we = cJSON_GetObjectItem(want, "Enabled");
-	const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(have, "State"));
-	int wen = !we || cJSON_IsTrue(we);
-	int hen = st && (strcmp(st, "Enabled") == 0 || strcmp(st, "Enabling") == 0 ||
-			 strcmp(st, "Creating") == 0 || strcmp(st, "Updating") == 0);
-	if (wen != hen)
-		add_drift(p, ST_DRIFTED, "mapping", "Enabled", wen ? "true" : "false", hen ? "true" : "false");
-	cJSON *wft = cJSON_GetObjectItem(want, "FunctionResponseTypes");
-	if (wft) {
-		cJSON *hft = cJSON_GetObjectItem(have, "FunctionResponseTypes");
-		char *a = cJSON_PrintUnformatted(wft);
-		char *b = cJSON_IsArray(hft) ? cJSON_PrintUnformatted(hft) : tp_xstrdup("[]");
-		if (strcmp(a, b) != 0)
-			add_drift(p, ST_DRIFTED, "mapping", "FunctionResponseTypes", a, b);
-		free(a);
-		free(b);
-	}
 }
 
 /* A resource exists under our name: ours only with our owner tag and this
@@ -621,91 +507,68 @@ static int check_owned(struct app *app, struct fleet *f, struct dp *p, char kind
 	char key[140];
 	snprintf(key, sizeof key, "%c:%s", kind, name);
 	const cJSON *tags = smap_get(&f->tags, key);
-	const char *pipe = cJSON_GetStringValue(cJSON_GetObjectItem(tags, "taskpipe:pipeline"));
-	const char *owner = cJSON_GetStringValue(cJSON_GetObjectItem(tags, "taskpipe:owner"));
-	char exp[300];
-	snprintf(exp, sizeof exp, "taskpipe:owner=%s", app->set.owner);
-	if (!tags || !owner || strcmp(owner, app->set.owner) != 0) {
+	const char *found;
+	char exp[300], act[300];
+	switch (diff_owner(app->set.owner, p->name, tags, &found)) {
+	case DIFF_OWNED:
+		return 1;
+	case DIFF_NO_OWNER:
+	case DIFF_OTHER_OWNER:
+		snprintf(exp, sizeof exp, "taskpipe:owner=%s", app->set.owner);
 		add_drift(p, ST_COLLISION, what, "owner", exp, "(no taskpipe:owner tag of this instance)");
 		return 0;
-	}
-	if (!pipe || strcmp(pipe, p->name) != 0) {
-		char act[300];
-		snprintf(act, sizeof act, "taskpipe:pipeline=%s", pipe ? pipe : "(none)");
+	case DIFF_OTHER_PIPELINE:
+		snprintf(act, sizeof act, "taskpipe:pipeline=%s", found ? found : "(none)");
 		snprintf(exp, sizeof exp, "taskpipe:pipeline=%s", p->name);
 		add_drift(p, ST_COLLISION, what, "owner", exp, act);
 		return 0;
 	}
-	return 1;
+	return 0;
 }
 
-static void diff_pipeline(struct app *app, struct fleet *f, struct dp *p)
+/* What the listings show of one pipeline, as the diff takes it. */
+static void observed_of(const struct fleet *f, const struct dp *p, struct observed *o)
 {
-	const cJSON *qurl = smap_get(&f->qurl, p->nm.queue);
-	const cJSON *durl = smap_get(&f->qurl, p->nm.dlq);
-	const cJSON *fn = smap_get(&f->fn, p->nm.function);
+	char key[512];
+	memset(o, 0, sizeof *o);
+	o->q_exists = smap_get(&f->qurl, p->nm.queue) != NULL;
+	o->dlq_exists = smap_get(&f->qurl, p->nm.dlq) != NULL;
+	o->q_attrs = smap_get(&f->qattr, p->nm.queue);
+	o->dlq_attrs = smap_get(&f->qattr, p->nm.dlq);
+	snprintf(key, sizeof key, "q:%s", p->nm.queue);
+	o->q_tags = smap_get(&f->tags, key);
+	snprintf(key, sizeof key, "q:%s", p->nm.dlq);
+	o->dlq_tags = smap_get(&f->tags, key);
+	o->fn = smap_get(&f->fn, p->nm.function);
+	snprintf(key, sizeof key, "f:%s", p->nm.function);
+	o->fn_tags = smap_get(&f->tags, key);
+	o->fn_inactive = p->inactive;   /* fetch_states; State is not listed */
+	const char *qarn = cJSON_GetStringValue(cJSON_GetObjectItem(o->q_attrs, "QueueArn"));
+	snprintf(key, sizeof key, "%s\n%s", p->nm.function, qarn ? qarn : "");
+	o->esm = qarn ? smap_get(&f->esm, key) : NULL;
+}
+
+static void diff_one(struct app *app, struct fleet *f, struct dp *p)
+{
 	/* Collisions first: nothing else about a foreign resource matters. */
 	int ok = 1;
-	if (qurl)
+	if (smap_get(&f->qurl, p->nm.queue))
 		ok &= check_owned(app, f, p, 'q', "queue", p->nm.queue);
-	if (durl)
+	if (smap_get(&f->qurl, p->nm.dlq))
 		ok &= check_owned(app, f, p, 'q', "dead-letter queue", p->nm.dlq);
-	if (fn)
+	if (smap_get(&f->fn, p->nm.function))
 		ok &= check_owned(app, f, p, 'f', "function", p->nm.function);
 	if (!ok)
 		return;
-
-	const cJSON *qa = smap_get(&f->qattr, p->nm.queue), *da = smap_get(&f->qattr, p->nm.dlq);
-	char qtags[140], dtags[140], ftags[140];
-	snprintf(qtags, sizeof qtags, "q:%s", p->nm.queue);
-	snprintf(dtags, sizeof dtags, "q:%s", p->nm.dlq);
-	snprintf(ftags, sizeof ftags, "f:%s", p->nm.function);
-	if (!durl) {
-		add_drift(p, ST_MISSING, "dead-letter queue", "(resource)", "present", "missing");
-	} else {
-		diff_queue(p, "dead-letter queue", cJSON_GetObjectItem(p->spec, "dlq"), da);
-		diff_tags(app, p, "dead-letter queue", smap_get(&f->tags, dtags));
-	}
-	const char *qarn = cJSON_GetStringValue(cJSON_GetObjectItem(qa, "QueueArn"));
-	if (!qurl) {
-		add_drift(p, ST_MISSING, "queue", "(resource)", "present", "missing");
-	} else {
-		const cJSON *q = cJSON_GetObjectItem(p->spec, "queue");
-		diff_queue(p, "queue", q, qa);
-		const char *rp = cJSON_GetStringValue(cJSON_GetObjectItem(qa, "RedrivePolicy"));
-		cJSON *rpj = rp ? cJSON_Parse(rp) : NULL;
-		cJSON *mrc = cJSON_GetObjectItem(q, "maxReceiveCount");
-		cJSON *hmrc = cJSON_GetObjectItem(rpj, "maxReceiveCount");
-		if (mrc) {
-			char hs[64];
-			json_value_str(hmrc, hs, sizeof hs);   /* AWS gives a number or a string */
-			cJSON *h = hmrc ? cJSON_CreateString(hs) : NULL;
-			add_drift_v(p, "queue", "RedrivePolicy.maxReceiveCount", mrc, h);
-			cJSON_Delete(h);
-		}
-		const char *darn = cJSON_GetStringValue(cJSON_GetObjectItem(da, "QueueArn"));
-		if (darn) {
-			cJSON *w = cJSON_CreateString(darn);
-			add_drift_v(p, "queue", "RedrivePolicy.deadLetterTargetArn", w,
-				    cJSON_GetObjectItem(rpj, "deadLetterTargetArn"));
-			cJSON_Delete(w);
-		}
-		cJSON_Delete(rpj);
-		diff_tags(app, p, "queue", smap_get(&f->tags, qtags));
-	}
-	if (!fn) {
-		add_drift(p, ST_MISSING, "function", "(resource)", "present", "missing");
-	} else {
-		diff_function(app, p, fn);
-		diff_tags(app, p, "function", smap_get(&f->tags, ftags));
-	}
-	char key[512];
-	snprintf(key, sizeof key, "%s\n%s", p->nm.function, qarn ? qarn : "");
-	const cJSON *esm = qarn ? smap_get(&f->esm, key) : NULL;
-	if (!esm)
-		add_drift(p, ST_MISSING, "mapping", "(resource)", "present", "missing");
-	else
-		diff_mapping(p, esm);
+	struct observed o;
+	observed_of(f, p, &o);
+	struct diff_list l = { 0 };
+	diff_pipeline(&p->want, p->old_spec, &o, &l);
+	for (size_t i = 0; i < l.n; i++)
+		report_change(p, &l.v[i]);
+	diff_list_free(&l);
+	if (o.fn)
+		note_runtime(p, o.fn);
 }
 
 /* ---- selection, cursor ---- */
@@ -859,13 +722,8 @@ static void verify_tags(struct app *app, struct fleet *f, struct dp **sel, size_
 			if (j == 2 && !(arn = cJSON_GetStringValue(cJSON_GetObjectItem(
 						fn = smap_get(&f->fn, names[j]), "FunctionArn"))))
 				continue;
-			cJSON *m, *st;
-			int differ = tags ? tag_diff(app, p, tags, &m, &st) : 1;
-			if (tags) {
-				cJSON_Delete(m);
-				cJSON_Delete(st);
-			}
-			if (!differ)
+			static const enum diff_res res[3] = { DIFF_QUEUE, DIFF_DLQ, DIFF_FUNCTION };
+			if (tags && !tag_diff(p, res[j], tags))
 				continue;
 			if (j < 2) {
 				cJSON *in = cJSON_CreateObject();
@@ -995,14 +853,14 @@ static cJSON *err_json(const tp_err *e)
 	return o;
 }
 
-static void add_fix(cJSON *o, const struct dp *p)
+static void add_fix(cJSON *o, const struct dp *p, const struct drift_opts *opt)
 {
 	if (!p->fix_tried)
 		return;
 	cJSON *fx = cJSON_AddObjectToObject(o, "fix");
 	cJSON_AddStringToObject(fx, "status", p->fix_ok ? "fixed" : "failed");
-	cJSON *ch = p->fix_changes ? cJSON_Parse(p->fix_changes) : NULL;
-	cJSON_AddItemToObject(fx, "changes", ch ? ch : cJSON_CreateArray());
+	cJSON_AddItemToObject(fx, "changes", opt->render_changes ? opt->render_changes(&p->fix_changes) :
+					      cJSON_CreateArray());
 	if (!p->fix_ok)
 		cJSON_AddItemToObject(fx, "error", err_json(&p->fix_err));
 }
@@ -1026,11 +884,11 @@ static void stats_delta(const struct aws *a, const struct aws_stat *before, size
 static void dp_free(struct dp *p)
 {
 	free(p->name);
-	cJSON_Delete(p->spec);
+	pipeline_free(&p->want);
 	cJSON_Delete(p->old_spec);
 	cJSON_Delete(p->drift);
 	cJSON_Delete(p->orphan_res);
-	free(p->fix_changes);
+	diff_list_free(&p->fix_changes);
 	free(p->inactive);
 }
 
@@ -1154,9 +1012,10 @@ int drift_run(struct app *app, const struct drift_opts *o, char **json_out, tp_e
 		char *item = cJSON_PrintUnformatted(p->item), *spec = NULL;
 		int prc = policy_pipeline(app->policy, item, ctx, &spec, &p->err);
 		free(item);
-		if (prc == TP_OK && !(p->spec = cJSON_Parse(spec)))
-			prc = tp_errf(&p->err, TP_EPOLICY, "PolicyError", "policy returned a spec that is not JSON");
+		if (prc == TP_OK)
+			prc = pipeline_desired(&app->set, p->name, spec, &p->want, &p->err);
 		free(spec);
+		p->spec = p->want.spec;
 		if (prc < 0)
 			p->status = ST_ERROR;
 	}
@@ -1168,7 +1027,7 @@ int drift_run(struct app *app, const struct drift_opts *o, char **json_out, tp_e
 	verify_tags(app, &f, sel, ns);
 	for (size_t i = 0; i < ns; i++)
 		if (sel[i]->spec && sel[i]->status != ST_ERROR)
-			diff_pipeline(app, &f, sel[i]);
+			diff_one(app, &f, sel[i]);
 
 	/* Repairs: drifted, missing and orphans; never collisions or errors. */
 	if (o->fix) {
@@ -1201,7 +1060,7 @@ int drift_run(struct app *app, const struct drift_opts *o, char **json_out, tp_e
 				p->fix_tried = 1;
 				p->fix_ok = res[r].rc == TP_OK;
 				p->fix_err = res[r].err;
-				p->fix_changes = tp_xstrdup(res[r].changes_json);
+				diff_list_move(&p->fix_changes, &res[r].diff);
 			}
 			reconcile_results_free(res, nr);
 		}
@@ -1229,7 +1088,7 @@ int drift_run(struct app *app, const struct drift_opts *o, char **json_out, tp_e
 			n_orphans++;
 			cJSON_AddItemToObject(po, "resources", p->orphan_res);
 			p->orphan_res = NULL;
-			add_fix(po, p);
+			add_fix(po, p, o);
 			cJSON_AddItemToArray(orphans, po);
 			continue;
 		}
@@ -1240,7 +1099,7 @@ int drift_run(struct app *app, const struct drift_opts *o, char **json_out, tp_e
 		cJSON_AddBoolToObject(po, "code_behind", p->code_behind);
 		if (p->status == ST_ERROR)
 			cJSON_AddItemToObject(po, "error", err_json(&p->err));
-		add_fix(po, p);
+		add_fix(po, p, o);
 		cJSON_AddItemToArray(pipes, po);
 	}
 	cJSON *sum = cJSON_AddObjectToObject(doc, "summary");

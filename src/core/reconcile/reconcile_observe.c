@@ -13,37 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- addressing ---- */
-
-/* Queue ARNs come from the queue's QueueArn attribute, never built from
- * its URL: the URL does not carry the partition (aws-cn, aws-iso, ...).
- * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_GetQueueAttributes.html */
-const char *rc_queue_arn(const struct rec *p, int dlq)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItem(dlq ? p->dlq_attrs : p->q_attrs, "QueueArn"));
-}
-
-char *rc_fn_path(const struct rec *p, const char *suffix)
-{
-	return tp_xasprintf("/2015-03-31/functions/%s%s", p->nm.function, suffix);
-}
-
-void rc_prep_sqs(struct aws_call *c, const char *op, const char *url, cJSON *in)
-{
-	if (!in)
-		in = cJSON_CreateObject();
-	if (url)
-		cJSON_AddStringToObject(in, "QueueUrl", url);
-	awsj_prepare(c, SVC_SQS, op, in);
-}
-
-void rc_prep_lambda(struct aws_call *c, const char *op, const char *method, char *path_owned,
-		    const char *query, cJSON *in)
-{
-	awsj_prepare_rest(c, SVC_LAMBDA, op, method, path_owned, query, in);
-	free(path_owned);
-}
-
 /* ---- step 3: find the resources ---- */
 
 int rc_emit_find(struct run *r, struct rec *p, struct aws_call *c)
@@ -198,26 +167,15 @@ void rc_done_queue_arn(struct run *r, struct rec *p, struct aws_call *c, int n)
 
 /* ---- waiting for a mapping in a transition (step mapping-wait) ---- */
 
-/* Update and delete are refused (ResourceInUseException) while a mapping
- * is Creating, Updating, Enabling, Disabling or Deleting.
- * https://docs.aws.amazon.com/lambda/latest/api/API_UpdateEventSourceMapping.html */
-int rc_esm_transitional(const cJSON *esm)
-{
-	static const char *const busy[] = { "Creating", "Updating", "Enabling", "Disabling", "Deleting", NULL };
-	const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(esm, "State"));
-	for (int i = 0; st && busy[i]; i++)
-		if (strcmp(st, busy[i]) == 0)
-			return 1;
-	return 0;
-}
-
 int rc_emit_esm_wait(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->esm_wait || !p->esm)
 		return 0;
-	if (++p->esm_waits > RC_WAIT_ROUNDS) {
+	if (++p->esm_waits > r->wait_polls) {
+		char polls[16];
+		snprintf(polls, sizeof polls, "%d", r->wait_polls);
 		rc_retryf(p, "MappingTransitionTimeout", "event source mapping of %s still in a transition after %s polls; retry later",
-			  p->nm.function, "120");
+			  p->nm.function, polls);
 		return 0;
 	}
 	const char *uuid = cJSON_GetStringValue(cJSON_GetObjectItem(p->esm, "UUID"));
