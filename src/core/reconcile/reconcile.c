@@ -115,9 +115,9 @@ static void run_policy(struct run *r, struct rec *p)
 
 static int emit_state(struct run *r, struct rec *p, struct aws_call *c)
 {
-	/* A name that never was a pipeline leaves no trace; another holder's
-	 * pipeline is its to record. */
-	if (p->no_state || p->state_written ||
+	/* A plan writes nothing; a name that never was a pipeline leaves no
+	 * trace; another holder's pipeline is its to record. */
+	if (r->o->plan || p->no_state || p->state_written ||
 	    (!p->spec && !p->state && !p->failed && p->changes.n == 0))
 		return 0;
 	p->state_written = 1;
@@ -167,7 +167,8 @@ static int emit_state(struct run *r, struct rec *p, struct aws_call *c)
  * so a run killed later still leaves it recorded. */
 static int emit_state_finished(struct run *r, struct rec *p, struct aws_call *c)
 {
-	return p->failed ? emit_state(r, p, c) : 0;
+	/* Not before the leases are asked for: every write is fenced. */
+	return p->failed && r->leased ? emit_state(r, p, c) : 0;
 }
 
 static void done_state(struct run *r, struct rec *p, struct aws_call *c, int n)
@@ -393,8 +394,11 @@ static void rec_free(struct rec *p)
 	cJSON_Delete(p->esm);
 }
 
-/* Lease every pipeline that is about to be observed and changed. Those
- * another run holds fail with LeaseHeld and leave their state alone. */
+/* Lease every pipeline that is about to be observed and changed, and every
+ * one that failed already (a read, its name, the policy) and is about to
+ * have its error recorded: that write is fenced like any other. Those
+ * another run holds fail with LeaseHeld (or keep their own error) and
+ * leave their state alone: never overwrite another run's newer record. */
 static struct lease *lease_changing(struct run *r)
 {
 	char **names = tp_xcalloc(r->n + 1, sizeof *names);
@@ -402,7 +406,7 @@ static struct lease *lease_changing(struct run *r)
 	size_t k = 0;
 	for (size_t i = 0; i < r->n; i++) {
 		struct rec *p = &r->recs[i];
-		if (p->failed || p->done)
+		if (p->done || p->no_state)
 			continue;
 		names[k] = p->res->name;
 		whose[k++] = p;
@@ -416,13 +420,15 @@ static struct lease *lease_changing(struct run *r)
 		for (size_t i = 0; i < k; i++) {
 			whose[i]->lease = &ls[i];
 			if (!ls[i].held) {
-				rc_fail(whose[i], &ls[i].err);
+				if (!whose[i]->failed)
+					rc_fail(whose[i], &ls[i].err);
 				whose[i]->no_state = 1;
 			}
 		}
 	}
 	r->n_leased = k;
 	r->leases = ls;
+	r->leased = 1;
 	free(names);
 	free(whose);
 	return ls;

@@ -64,6 +64,7 @@ struct run {
 	char *ctx_json;           /* policy context (app_policy_ctx) */
 	size_t n_leased;          /* leases asked for (see lease_changing) */
 	struct lease *leases;     /* those leases (renewed between steps) */
+	int leased;               /* the leases were asked for: state writes may start */
 	char holder[200];         /* lease holder id of this run */
 	struct cJSON *code_versions; /* "bucket/key" -> current version (REFERENCE code), per run */
 };
