@@ -153,6 +153,23 @@ class Transitions(Base):
         self.assertEqual(e.function("busy")["Configuration"]["MemorySize"], 256)
         self.assertEqual(self.violations(e), [])
 
+    def test_each_wait_step_has_its_own_bound(self):
+        """The code update and the configuration update are each waited for
+        (1 s here, about 3 polls each) within their own bound: one wait
+        step's polls do not count against the next one's (they shared one
+        counter, so 3 + 3 polls broke a bound of 4)."""
+        e = self.env("wt2", TASKPIPE_WAIT_POLLS="4")
+        e.put({"pipeline": "w"})
+        res, _ = e.apply()
+        self.assertEqual(res["w"]["status"], "ok", res["w"])
+        time.sleep(100 * SCALE)         # the mapping settles
+        e.put({"pipeline": "w", "memory": 256, "architecture": "arm64"})
+        res, _ = e.apply()
+        self.assertEqual(res["w"]["status"], "ok", res["w"])
+        cfg = e.function("w")["Configuration"]
+        self.assertEqual((cfg["MemorySize"], cfg["Architectures"]), (256, ["arm64"]))
+        self.assertEqual(self.violations(e), [])
+
     def test_mapping_transition_is_waited_for(self):
         e = self.env("esmw")
         e.put({"pipeline": "m"})
