@@ -228,6 +228,47 @@ class Transitions(Base):
         self.assertIsNone(e.queue_url(e.qname("x")))
 
 
+class CreateQueueAnswer(Base):
+    """A CreateQueue that succeeds but answers without a QueueUrl: taskpipe
+    asks SQS for the URL instead of trusting or distrusting the answer."""
+
+    def test_answer_without_url_then_get_queue_url(self):
+        e = self.env("nourl")
+        orig = self.aws._after
+
+        def blank(h, service, operation, body, status, reason, headers, data):
+            out = orig(h, service, operation, body, status, reason, headers, data)
+            if service == "sqs" and operation == "CreateQueue" and 200 <= out[0] < 300:
+                return out[0], out[1], out[2], b"{}"
+            return out
+        self.aws._after = blank
+        try:
+            e.put({"pipeline": "u"})
+            res, _ = e.apply()
+        finally:
+            del self.aws._after
+        self.assertEqual((res["u"]["status"], res["u"]["action"]), ("ok", "create"), res["u"])
+        q = e.queue_attrs(e.qname("u"))
+        dlq = e.queue_attrs(e.qname("u", True))
+        self.assertEqual(json.loads(q["RedrivePolicy"])["deadLetterTargetArn"], dlq["QueueArn"])
+        self.assertEqual(e.mapping("u")["EventSourceArn"], q["QueueArn"])
+
+    def test_answer_without_url_and_no_queue_is_retryable(self):
+        e = self.env("nourl2")
+        e.put({"pipeline": "v"})
+        self.aws.add_rule({"match": {"service": "sqs", "operation": "CreateQueue"}, "times": 1,
+                           "action": {"status": 200, "body": "{}"}})
+        try:
+            res, _ = e.apply(expect=1)
+        finally:
+            self.aws.reset()
+        r = res["v"]
+        self.assertEqual((r["status"], r["error"]["code"]), ("error", "NoQueueUrl"), r)
+        self.assertTrue(r["error"]["retryable"], r)
+        res, _ = e.apply()
+        self.assertEqual(res["v"]["status"], "ok", res["v"])
+
+
 class Recreate(Base):
     """Defect 7: a pipeline recreated within 60 s of its deletion converges."""
     model = {"queue_deleted_recently_s": 150}   # 3 s here

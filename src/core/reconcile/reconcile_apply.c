@@ -155,6 +155,8 @@ static void done_queue(struct rec *p, struct aws_call *c, int n, int dlq)
 			const char *url = cJSON_GetStringValue(cJSON_GetObjectItem(out, "QueueUrl"));
 			if (url)
 				*(dlq ? &p->dlq_url : &p->q_url) = tp_xstrdup(url);
+			else   /* SQS is asked for it (step dlq-url / queue-url) */
+				*(dlq ? &p->dlq_url_unknown : &p->q_url_unknown) = 1;
 			cJSON_Delete(out);
 		}
 	}

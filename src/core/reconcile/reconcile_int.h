@@ -40,6 +40,7 @@ struct rec {
 	int state_written;        /* its outcome is in the state table already */
 	/* observed */
 	char *q_url, *dlq_url;
+	int q_url_unknown, dlq_url_unknown; /* created, but the answer had no QueueUrl */
 	cJSON *q_attrs, *dlq_attrs, *q_tags, *dlq_tags;
 	cJSON *fn;                /* GetFunction answer */
 	cJSON *esm;               /* the function's event source mapping */
@@ -104,6 +105,9 @@ int rc_emit_details(struct run *r, struct rec *p, struct aws_call *c);
 void rc_done_details(struct run *r, struct rec *p, struct aws_call *c, int n);
 int rc_emit_mapping(struct run *r, struct rec *p, struct aws_call *c);
 void rc_done_mapping(struct run *r, struct rec *p, struct aws_call *c, int n);
+int rc_emit_dlq_url(struct run *r, struct rec *p, struct aws_call *c);
+int rc_emit_queue_url(struct run *r, struct rec *p, struct aws_call *c);
+void rc_done_queue_url(struct run *r, struct rec *p, struct aws_call *c, int n);
 int rc_emit_dlq_arn(struct run *r, struct rec *p, struct aws_call *c);
 int rc_emit_queue_arn(struct run *r, struct rec *p, struct aws_call *c);
 void rc_done_queue_arn(struct run *r, struct rec *p, struct aws_call *c, int n);

@@ -118,6 +118,54 @@ void rc_done_mapping(struct run *r, struct rec *p, struct aws_call *c, int n)
 	cJSON_Delete(out);
 }
 
+/* ---- a created queue's URL (steps dlq-url, queue-url) ---- */
+
+/* A CreateQueue answer that carries no QueueUrl (the call succeeded; its
+ * body said nothing usable) is not taken on trust either way: SQS is asked
+ * by name. Only when it does not know the queue either does the pipeline
+ * fail, retryable (the next run finds or creates it). */
+static int emit_url(struct rec *p, struct aws_call *c, int dlq)
+{
+	if (!p->spec || !(dlq ? p->dlq_url_unknown : p->q_url_unknown))
+		return 0;
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "QueueName", dlq ? p->nm.dlq : p->nm.queue);
+	rc_prep_sqs(&c[0], "GetQueueUrl", NULL, in);
+	c[0].user = (void *)(intptr_t)dlq;
+	return 1;
+}
+
+int rc_emit_dlq_url(struct run *r, struct rec *p, struct aws_call *c)
+{
+	return emit_url(p, c, 1);
+}
+
+int rc_emit_queue_url(struct run *r, struct rec *p, struct aws_call *c)
+{
+	return emit_url(p, c, 0);
+}
+
+void rc_done_queue_url(struct run *r, struct rec *p, struct aws_call *c, int n)
+{
+	int dlq = c[0].user != NULL;
+	const char *name = dlq ? p->nm.dlq : p->nm.queue;
+	if (c[0].rc != TP_OK && !rc_not_found(&c[0])) {
+		rc_fail(p, &c[0].err);
+		return;
+	}
+	cJSON *out = awsj_result(&c[0]);
+	const char *url = cJSON_GetStringValue(cJSON_GetObjectItem(out, "QueueUrl"));
+	if (url) {
+		*(dlq ? &p->dlq_url : &p->q_url) = tp_xstrdup(url);
+		*(dlq ? &p->dlq_url_unknown : &p->q_url_unknown) = 0;
+	} else {
+		rc_retryf(p, "NoQueueUrl",
+			  "queue %s: CreateQueue succeeded without a QueueUrl and GetQueueUrl does not know the queue%s; retry later",
+			  name, "");
+	}
+	cJSON_Delete(out);
+}
+
 /* ---- a created queue's ARN (steps dlq-arn, queue-arn) ---- */
 
 static int emit_arn(struct rec *p, struct aws_call *c, int dlq)
