@@ -23,7 +23,7 @@ static const char *const retry_codes[] = {
 	"ResourceConflictException", "ResourceInUseException", "ResourceNotReadyException",
 	"QueueDeletedRecently", "TooManyRequestsException", "ThrottlingException", "Throttling",
 	"EC2ThrottledException", "ServiceException", "LeaseHeld", "LeaseLost", "DeadlineNear",
-	"FunctionUpdateTimeout", "MappingTransitionTimeout", NULL,
+	"FunctionUpdateTimeout", "MappingTransitionTimeout", "NoQueueUrl", NULL,
 };
 
 int reconcile_retryable_code(const char *code)
