@@ -96,6 +96,15 @@ static void run_policy(struct run *r, struct rec *p)
 	}
 	/* The hash covers the spec and the settings that shape resources. */
 	pipeline_hash(&r->app->set, spec, p->res->hash);
+	const char *old = ddb_get_str(p->state, "hash", "");
+	if (strcmp(status, "ok") == 0 && strcmp(old, p->res->hash) == 0 && !r->o->force) {
+		/* Confirmed: the same spec text was applied and parsed before, so
+		 * no desired state is built (the common case of a big run). */
+		free(spec);
+		p->res->action = REC_NONE;
+		p->done = 1;
+		return;
+	}
 	rc = pipeline_desired(&r->app->set, p->res->name, spec, &p->want, &e);
 	free(spec);
 	if (rc < 0) {
@@ -104,11 +113,6 @@ static void run_policy(struct run *r, struct rec *p)
 	}
 	p->spec = p->want.spec;
 	p->res->action = REC_UPDATE;
-	const char *old = ddb_get_str(p->state, "hash", "");
-	if (strcmp(status, "ok") == 0 && strcmp(old, p->res->hash) == 0 && !r->o->force) {
-		p->res->action = REC_NONE;
-		p->done = 1;
-	}
 }
 
 /* ---- the outcome, in the state table ---- */
