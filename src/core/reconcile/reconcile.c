@@ -8,9 +8,10 @@
  * This file owns the driver (the steps, the leases, the deadline, the
  * results), reading the item and the state, the policy step and the state
  * write. The steps themselves live in reconcile_observe.c (find the
- * resources), reconcile_diff.c (ownership and the diff) and
- * reconcile_apply.c (the changes and the deletions); reconcile_int.h is
- * what they share. */
+ * resources), reconcile_diff.c (checks, ownership and the diff, through
+ * core/diff.h) and reconcile_apply.c (the changes and the deletions), which
+ * never call back here; reconcile_rec.c is below them all and
+ * reconcile_int.h is what they share. */
 #include "core/reconcile/reconcile_int.h"
 
 #include "aws/awsjson.h"

@@ -1,8 +1,8 @@
 /* reconcile_observe.c: what a pipeline's resources look like now (see
  * reconcile.h): the queue, the dead-letter queue, the function, their
  * attributes and tags, and the event source mapping (steps find, details,
- * mapping). Also how the reconcile files address those resources: queue
- * ARNs, function paths and the SQS / Lambda call builders. */
+ * mapping); a created queue's URL and ARN when the create answer lacks
+ * them; a mapping in a transition, polled until it settles. */
 #include "core/reconcile/reconcile_int.h"
 
 #include "aws/awsjson.h"
