@@ -3,6 +3,7 @@
 
 #include "core/app.h"
 #include "core/drift/drift.h"
+#include "runtime/rec_json.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -104,7 +105,7 @@ int cmd_drift(int argc, char **argv)
 	int rc0 = settings_cli(&s, "drift", usage, &argc, argv);
 	if (rc0 >= 0)
 		return rc0;
-	struct drift_opts o = { 0 };
+	struct drift_opts o = { .render_changes = rec_changes_json };
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--fix") == 0) {
 			o.fix = 1;

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "core/reconcile/reconcile.h"
 #include "core/store.h"
+#include "runtime/rec_json.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -452,7 +453,7 @@ static int run_reconcile(const char *cmd, int argc, char **argv, int plan, const
 	for (size_t i = 0; i < nr; i++) {
 		errors += res[i].rc != TP_OK;
 		changes += res[i].rc == TP_OK && res[i].changes > 0;
-		cJSON_AddItemToArray(arr, reconcile_result_json(&res[i]));
+		cJSON_AddItemToArray(arr, rec_result_json(&res[i]));
 	}
 	app_stats_json(&app, doc);
 	cJSON_AddNumberToObject(doc, "elapsed_ms", (double)(tp_mono_ms() - t0));

@@ -17,6 +17,7 @@
 #include "script/policy.h"
 #include "core/reconcile/reconcile.h"
 #include "core/store.h"
+#include "runtime/rec_json.h"
 
 #include <cjson/cJSON.h>
 #include <lauxlib.h>
@@ -210,7 +211,7 @@ static void push_results(lua_State *L, const struct rec_result *r, size_t n)
 		lua_setfield(L, -2, "status");
 		lua_pushstring(L, reconcile_action_name(r[i].action));
 		lua_setfield(L, -2, "action");
-		push_json(L, cJSON_Parse(r[i].changes_json ? r[i].changes_json : "[]"));
+		push_json(L, rec_changes_json(&r[i].diff));
 		lua_setfield(L, -2, "changes");
 		if (r[i].rc != TP_OK) {
 			lua_pushfstring(L, "%s: %s", r[i].err.code, r[i].err.message);
@@ -299,7 +300,7 @@ static int l_apply(lua_State *L)
 /* tp.drift({fix=bool, max_pipelines=n}) -> the drift document */
 static int l_drift(lua_State *L)
 {
-	struct drift_opts o = { 0 };
+	struct drift_opts o = { .render_changes = rec_changes_json };
 	if (lua_istable(L, 1)) {
 		lua_getfield(L, 1, "fix");
 		o.fix = lua_toboolean(L, -1);

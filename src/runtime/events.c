@@ -8,6 +8,7 @@
 #include "core/drift/drift.h"
 #include "core/lease.h"
 #include "core/rollout/rollout.h"
+#include "runtime/rec_json.h"
 #include "base/log.h"
 #include "script/policy.h"
 #include "base/retry.h"
@@ -242,7 +243,7 @@ static cJSON *results_doc(struct app *app, struct rec_result *res, size_t nr)
 	for (size_t i = 0; i < nr; i++) {
 		errors += res[i].rc != TP_OK;
 		changes += res[i].rc == TP_OK && res[i].changes > 0;
-		cJSON_AddItemToArray(arr, reconcile_result_json(&res[i]));
+		cJSON_AddItemToArray(arr, rec_result_json(&res[i]));
 	}
 	cJSON_AddNumberToObject(doc, "errors", errors);
 	cJSON_AddNumberToObject(doc, "changed", changes);
@@ -270,7 +271,8 @@ int events_scheduled(struct app *app, const struct ev_opts *o, cJSON **resp, tp_
 	log_info("scheduled run: drift check with repair, then unfinished rollouts");
 	/* The repair runs within this invocation's deadline, under its own
 	 * holder id (the runtime's, with the request id). */
-	struct drift_opts d = { .fix = 1, .max_pipelines = SCHEDULED_DRIFT_PIPELINES };
+	struct drift_opts d = { .fix = 1, .max_pipelines = SCHEDULED_DRIFT_PIPELINES,
+				.render_changes = rec_changes_json };
 	if (o) {
 		d.deadline_ms = o->deadline_ms;
 		d.reserve_ms = o->reserve_ms;

@@ -338,6 +338,32 @@ class DriftScenarios(unittest.TestCase):
         self.assertEqual(by_name(doc)["tg"]["status"], "in_sync")
 
 
+    def test_stale_taskpipe_tag_reported_and_removed(self):
+        """A taskpipe:* tag taskpipe does not set (left by an older version or
+        by hand) is stale in taskpipe's own namespace: drift reports it as
+        apply's diff does, and --fix removes it; other tags stay."""
+        e = Env(self.moto, "ds")
+        P = e.prefix
+        e.put({"pipeline": "st"})
+        self.assertEqual(e.run("apply", "--all").returncode, 0)
+        e.drift(expect=0)
+        e.sqs.tag_queue(QueueUrl=e.url(P + "st"), Tags={"taskpipe:legacy": "x", "team": "theirs"})
+        arn = e.lam.get_function(FunctionName=P + "st")["Configuration"]["FunctionArn"]
+        e.lam.tag_resource(Resource=arn, Tags={"taskpipe:legacy": "y"})
+        code, doc = e.drift(expect=2)
+        p = by_name(doc)["st"]
+        self.assertEqual(p["status"], "drifted", p)
+        self.assertEqual(drift_set(p), {("queue", "Tags.taskpipe:legacy", "(absent)", "x"),
+                                        ("function", "Tags.taskpipe:legacy", "(absent)", "y")})
+        code, doc = e.drift("--fix", expect=0)
+        self.assertEqual(by_name(doc)["st"]["fix"]["status"], "fixed", doc)
+        tags = e.sqs.list_queue_tags(QueueUrl=e.url(P + "st"))["Tags"]
+        self.assertNotIn("taskpipe:legacy", tags)
+        self.assertEqual(tags.get("team"), "theirs")
+        self.assertNotIn("taskpipe:legacy", e.lam.list_tags(Resource=arn)["Tags"])
+        code, doc = e.drift(expect=0)
+        self.assertEqual(by_name(doc)["st"]["status"], "in_sync")
+
     def lease_items(self, e):
         out = {}
         for it in e.ddb.scan(TableName=e.prefix + "state")["Items"]:

@@ -85,6 +85,37 @@ class Leases(unittest.TestCase):
             "slow", res["lease_renewals"]), file=sys.stderr)
         self.assertEqual(e.lam.get_function(FunctionName=P + "r1")["Configuration"]["MemorySize"], 256)
 
+    def test_policy_failure_never_overwrites_another_runs_state(self):
+        """A pipeline whose policy fails has its error recorded fenced like
+        any other state write: while another run holds its lease (and wrote
+        a newer record), this run reports the error and writes nothing; with
+        the lease free, the error is recorded under this run's fence."""
+        e = Env(self.moto, "lp")
+        P = e.prefix
+        e.put({"pipeline": "pf", "concurrency": 0})       # out of range: the policy fails
+        now = int(time.time())
+        e.ddb.put_item(TableName=P + "state", Item={
+            "pk": {"S": "lease#pf"}, "pipeline": {"S": "pf"}, "holder": {"S": "another-run"},
+            "expires_at": {"N": str(now + 600)}, "fence": {"N": "7"}})
+        newer = {"pk": {"S": "pipeline#pf"}, "pipeline": {"S": "pf"}, "status": {"S": "ok"},
+                 "action": {"S": "update"}, "lease_fence": {"N": "7"}, "updated_at": {"N": str(now)}}
+        e.ddb.put_item(TableName=P + "state", Item=newer)
+        r = e.run("apply", "pf", "--json")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(result(r)["pf"]["status"], "error", r.stdout)
+        self.assertIn("concurrency", result(r)["pf"]["error"]["message"])
+        st = e.ddb.get_item(TableName=P + "state", Key={"pk": {"S": "pipeline#pf"}})["Item"]
+        self.assertEqual(st, newer)
+        # The other run's lease expired: the error is recorded, fenced.
+        e.ddb.update_item(TableName=P + "state", Key={"pk": {"S": "lease#pf"}},
+                          UpdateExpression="SET expires_at = :t",
+                          ExpressionAttributeValues={":t": {"N": str(now - 600)}})
+        r = e.run("apply", "pf", "--json")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        st = e.ddb.get_item(TableName=P + "state", Key={"pk": {"S": "pipeline#pf"}})["Item"]
+        self.assertEqual(st["status"]["S"], "error")
+        self.assertGreater(int(st["lease_fence"]["N"]), 7)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -153,6 +153,27 @@ class Transitions(Base):
         self.assertEqual(e.function("busy")["Configuration"]["MemorySize"], 256)
         self.assertEqual(self.violations(e), [])
 
+    def test_each_wait_step_has_its_own_bound(self):
+        """The code update and the configuration update are each waited for
+        (1 s here, about 3 polls each) within their own bound: one wait
+        step's polls do not count against the next one's (they shared one
+        counter, so 3 + 3 polls broke a bound of 4)."""
+        e = self.env("wt2", TASKPIPE_WAIT_POLLS="4")
+        e.put({"pipeline": "w"})
+        res, _ = e.apply()
+        self.assertEqual(res["w"]["status"], "ok", res["w"])
+        time.sleep(100 * SCALE)         # the mapping settles
+        n = len(self.aws.calls)
+        e.put({"pipeline": "w", "memory": 256, "architecture": "arm64"})
+        res, _ = e.apply()
+        self.assertEqual(res["w"]["status"], "ok", res["w"])
+        self.assertEqual(e.function("w")["Configuration"]["MemorySize"], 256)
+        ops = [op for s, op, p, d in self.aws.calls[n:] if "/functions/%sw/" % e.prefix in p]
+        # both updates were made (moto ignores Architectures: the request is the evidence)
+        self.assertIn("UpdateFunctionCode", ops)
+        self.assertIn("UpdateFunctionConfiguration", ops)
+        self.assertEqual(self.violations(e), [])
+
     def test_mapping_transition_is_waited_for(self):
         e = self.env("esmw")
         e.put({"pipeline": "m"})
@@ -209,6 +230,47 @@ class Transitions(Base):
         self.assertEqual(res["x"]["error"]["code"], "NameCollision", res["x"])
         self.assertIsNotNone(e.function("x"))          # left alone
         self.assertIsNone(e.queue_url(e.qname("x")))
+
+
+class CreateQueueAnswer(Base):
+    """A CreateQueue that succeeds but answers without a QueueUrl: taskpipe
+    asks SQS for the URL instead of trusting or distrusting the answer."""
+
+    def test_answer_without_url_then_get_queue_url(self):
+        e = self.env("nourl")
+        orig = self.aws._after
+
+        def blank(h, service, operation, body, status, reason, headers, data):
+            out = orig(h, service, operation, body, status, reason, headers, data)
+            if service == "sqs" and operation == "CreateQueue" and 200 <= out[0] < 300:
+                return out[0], out[1], out[2], b"{}"
+            return out
+        self.aws._after = blank
+        try:
+            e.put({"pipeline": "u"})
+            res, _ = e.apply()
+        finally:
+            del self.aws._after
+        self.assertEqual((res["u"]["status"], res["u"]["action"]), ("ok", "create"), res["u"])
+        q = e.queue_attrs(e.qname("u"))
+        dlq = e.queue_attrs(e.qname("u", True))
+        self.assertEqual(json.loads(q["RedrivePolicy"])["deadLetterTargetArn"], dlq["QueueArn"])
+        self.assertEqual(e.mapping("u")["EventSourceArn"], q["QueueArn"])
+
+    def test_answer_without_url_and_no_queue_is_retryable(self):
+        e = self.env("nourl2")
+        e.put({"pipeline": "v"})
+        self.aws.add_rule({"match": {"service": "sqs", "operation": "CreateQueue"}, "times": 1,
+                           "action": {"status": 200, "body": "{}"}})
+        try:
+            res, _ = e.apply(expect=1)
+        finally:
+            self.aws.reset()
+        r = res["v"]
+        self.assertEqual((r["status"], r["error"]["code"]), ("error", "NoQueueUrl"), r)
+        self.assertTrue(r["error"]["retryable"], r)
+        res, _ = e.apply()
+        self.assertEqual(res["v"]["status"], "ok", res["v"])
 
 
 class Recreate(Base):

@@ -31,6 +31,7 @@
 #define TP_DRIFT_H
 
 #include "core/app.h"
+#include "core/diff.h"
 
 struct drift_opts {
 	int fix;              /* repair drift and remove orphans */
@@ -40,6 +41,9 @@ struct drift_opts {
 	int64_t reserve_ms;
 	const char *holder;   /* lease holder id; NULL: the run's own */
 	int lease_ttl_s;      /* 0: sized to the deadline (lease_ttl_for) */
+	/* What a repair changed, as the fix's "changes" (JSON rendering lives
+	 * above core: runtime/rec_json.h rec_changes_json); NULL: []. */
+	struct cJSON *(*render_changes)(const struct diff_list *changes);
 };
 
 /* Exit status convention, also in the JSON ("exit_code"). */

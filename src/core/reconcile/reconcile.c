@@ -8,9 +8,10 @@
  * This file owns the driver (the steps, the leases, the deadline, the
  * results), reading the item and the state, the policy step and the state
  * write. The steps themselves live in reconcile_observe.c (find the
- * resources), reconcile_diff.c (ownership and the diff) and
- * reconcile_apply.c (the changes and the deletions); reconcile_int.h is
- * what they share. */
+ * resources), reconcile_diff.c (checks, ownership and the diff, through
+ * core/diff.h) and reconcile_apply.c (the changes and the deletions), which
+ * never call back here; reconcile_rec.c is below them all and
+ * reconcile_int.h is what they share. */
 #include "core/reconcile/reconcile_int.h"
 
 #include "aws/awsjson.h"
@@ -28,54 +29,6 @@
 #include <string.h>
 
 /* ---- small helpers ---- */
-
-/* AWS answers that mean "not now": the resource is in a transition, the
- * control plane is throttling, a queue name is in its 60 s quarantine, or
- * another run holds the pipeline. The stream handlers (events.c) judge
- * records by the same list. */
-static const char *const retry_codes[] = {
-	"ResourceConflictException", "ResourceInUseException", "ResourceNotReadyException",
-	"QueueDeletedRecently", "TooManyRequestsException", "ThrottlingException", "Throttling",
-	"EC2ThrottledException", "ServiceException", "LeaseHeld", "LeaseLost", "DeadlineNear",
-	"FunctionUpdateTimeout", "MappingTransitionTimeout", NULL,
-};
-
-int reconcile_retryable_code(const char *code)
-{
-	for (int i = 0; retry_codes[i]; i++)
-		if (strstr(code, retry_codes[i]))
-			return 1;
-	return 0;
-}
-
-void rc_fail(struct rec *p, const tp_err *e)
-{
-	p->failed = 1;
-	p->res->rc = e->rc ? e->rc : TP_EAWS;
-	p->res->err = *e;
-	if (reconcile_retryable_code(e->code))
-		p->res->retryable = 1;
-}
-
-void rc_retryf(struct rec *p, const char *code, const char *fmt, const char *a1, const char *a2)
-{
-	rc_failf(p, TP_ECONFLICT, code, fmt, a1, a2);
-	p->res->retryable = 1;
-}
-
-void rc_failf(struct rec *p, int rc, const char *code, const char *fmt, const char *a1,
-	      const char *a2)
-{
-	tp_err e = { 0 };
-	tp_errf(&e, rc, code, fmt, a1, a2);
-	rc_fail(p, &e);
-}
-
-int rc_not_found(const struct aws_call *c)
-{
-	return c->rc == TP_ENOTFOUND || strstr(c->err.code, "NonExistentQueue") ||
-	       strstr(c->err.code, "QueueDoesNotExist") || strstr(c->err.code, "ResourceNotFound");
-}
 
 /* ---- step 1: read item and state ---- */
 
@@ -135,34 +88,40 @@ static void run_policy(struct run *r, struct rec *p)
 		rc_fail(p, &e);
 		return;
 	}
-	/* The spec's text keeps every digit (Raw numbers); p->spec holds the
-	 * numbers as doubles, as parsing that text gave it. */
+	/* The spec's text keeps every digit (Raw numbers): it is what the hash
+	 * covers and what pipeline_desired reads. */
 	char *spec = cJSON_PrintUnformatted(sv);
-	jsonnum_raw_to_numbers(sv);
-	p->spec = sv;
+	cJSON_Delete(sv);
+	int rc;
 	/* The hash covers the spec and the settings that shape resources. */
-	buf h = { 0 };
-	buf_addf(&h, "%s\n%s\n%s\n%s", spec, r->app->set.owner, r->app->set.prefix,
-		 r->app->set.role_arn ? r->app->set.role_arn : "");
-	hash_sha256_hex(h.data, h.len, p->res->hash);
-	buf_free(&h);
-	free(spec);
-	p->res->action = REC_UPDATE;
+	pipeline_hash(&r->app->set, spec, p->res->hash);
 	const char *old = ddb_get_str(p->state, "hash", "");
 	if (strcmp(status, "ok") == 0 && strcmp(old, p->res->hash) == 0 && !r->o->force) {
+		/* Confirmed: the same spec text was applied and parsed before, so
+		 * no desired state is built (the common case of a big run). */
+		free(spec);
 		p->res->action = REC_NONE;
 		p->done = 1;
+		return;
 	}
+	rc = pipeline_desired(&r->app->set, p->res->name, spec, &p->want, &e);
+	free(spec);
+	if (rc < 0) {
+		rc_fail(p, &e);
+		return;
+	}
+	p->spec = p->want.spec;
+	p->res->action = REC_UPDATE;
 }
 
 /* ---- the outcome, in the state table ---- */
 
 static int emit_state(struct run *r, struct rec *p, struct aws_call *c)
 {
-	/* A name that never was a pipeline leaves no trace; another holder's
-	 * pipeline is its to record. */
-	if (p->no_state || p->state_written ||
-	    (!p->spec && !p->state && !p->failed && cJSON_GetArraySize(p->changes) == 0))
+	/* A plan writes nothing; a name that never was a pipeline leaves no
+	 * trace; another holder's pipeline is its to record. */
+	if (r->o->plan || p->no_state || p->state_written ||
+	    (!p->spec && !p->state && !p->failed && p->changes.n == 0))
 		return 0;
 	p->state_written = 1;
 	struct store_pipeline st = {
@@ -194,7 +153,8 @@ static int emit_state(struct run *r, struct rec *p, struct aws_call *c)
  * so a run killed later still leaves it recorded. */
 static int emit_state_finished(struct run *r, struct rec *p, struct aws_call *c)
 {
-	return p->failed ? emit_state(r, p, c) : 0;
+	/* Not before the leases are asked for: every write is fenced. */
+	return p->failed && r->leased ? emit_state(r, p, c) : 0;
 }
 
 static void done_state(struct run *r, struct rec *p, struct aws_call *c, int n)
@@ -253,8 +213,10 @@ static const struct step steps[] = {
 	{ "mapping-wait", WHEN_REPEAT, rc_emit_esm_wait, rc_done_esm_wait },
 	{ "delete-failed", WHEN_APPLY, rc_emit_delete_failed, rc_done_delete_failed },
 	{ "dlq", WHEN_APPLY, rc_emit_dlq, rc_done_dlq },
+	{ "dlq-url", WHEN_APPLY, rc_emit_dlq_url, rc_done_queue_url },
 	{ "dlq-arn", WHEN_APPLY, rc_emit_dlq_arn, rc_done_queue_arn },
 	{ "queue", WHEN_APPLY, rc_emit_main_queue, rc_done_main_queue },
+	{ "queue-url", WHEN_APPLY, rc_emit_queue_url, rc_done_queue_url },
 	{ "queue-arn", WHEN_APPLY, rc_emit_queue_arn, rc_done_queue_arn },
 	{ "function", WHEN_APPLY, rc_emit_function_code, rc_done_function },
 	{ "wait", WHEN_REPEAT, rc_emit_wait, rc_done_wait },
@@ -270,6 +232,22 @@ static const struct step steps[] = {
 	{ "delete-queue", WHEN_APPLY, rc_emit_delete_queue, rc_done_delete },
 	{ "delete-dlq", WHEN_APPLY, rc_emit_delete_dlq, rc_done_delete },
 };
+
+/* Each wait step has its own bound: the polls one step made do not count
+ * against the next (a function updated twice waits twice). */
+static void reset_waits(struct run *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		r->recs[i].fn_waits = r->recs[i].esm_waits = 0;
+}
+
+/* The bound of one wait step, in polls (TASKPIPE_WAIT_POLLS: a test knob). */
+static int wait_polls(void)
+{
+	const char *v = getenv("TASKPIPE_WAIT_POLLS");
+	int n = v && *v ? atoi(v) : 0;
+	return n > 0 ? n : RC_WAIT_ROUNDS;
+}
 
 static int past_deadline(const struct run *r)
 {
@@ -391,9 +369,9 @@ static void rec_free(struct rec *p)
 {
 	cJSON_Delete(p->item);
 	cJSON_Delete(p->state);
-	cJSON_Delete(p->spec);
+	pipeline_free(&p->want);
 	cJSON_Delete(p->old_spec);
-	cJSON_Delete(p->changes);
+	diff_list_free(&p->changes);
 	free(p->q_url);
 	free(p->dlq_url);
 	cJSON_Delete(p->q_attrs);
@@ -404,8 +382,11 @@ static void rec_free(struct rec *p)
 	cJSON_Delete(p->esm);
 }
 
-/* Lease every pipeline that is about to be observed and changed. Those
- * another run holds fail with LeaseHeld and leave their state alone. */
+/* Lease every pipeline that is about to be observed and changed, and every
+ * one that failed already (a read, its name, the policy) and is about to
+ * have its error recorded: that write is fenced like any other. Those
+ * another run holds fail with LeaseHeld (or keep their own error) and
+ * leave their state alone: never overwrite another run's newer record. */
 static struct lease *lease_changing(struct run *r)
 {
 	char **names = tp_xcalloc(r->n + 1, sizeof *names);
@@ -413,7 +394,7 @@ static struct lease *lease_changing(struct run *r)
 	size_t k = 0;
 	for (size_t i = 0; i < r->n; i++) {
 		struct rec *p = &r->recs[i];
-		if (p->failed || p->done)
+		if (p->done || p->no_state)
 			continue;
 		names[k] = p->res->name;
 		whose[k++] = p;
@@ -427,13 +408,15 @@ static struct lease *lease_changing(struct run *r)
 		for (size_t i = 0; i < k; i++) {
 			whose[i]->lease = &ls[i];
 			if (!ls[i].held) {
-				rc_fail(whose[i], &ls[i].err);
+				if (!whose[i]->failed)
+					rc_fail(whose[i], &ls[i].err);
 				whose[i]->no_state = 1;
 			}
 		}
 	}
 	r->n_leased = k;
 	r->leases = ls;
+	r->leased = 1;
 	free(names);
 	free(whose);
 	return ls;
@@ -462,7 +445,7 @@ static void reread_leased(struct run *r)
 		struct rec *p = &r->recs[i];
 		if (!p->lease || !p->lease->held || p->failed || p->done)
 			continue;
-		cJSON_Delete(p->spec);
+		pipeline_free(&p->want);
 		cJSON_Delete(p->old_spec);
 		p->spec = p->old_spec = NULL;
 		p->res->hash[0] = 0;
@@ -547,7 +530,7 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 	}
 	nl = sort_unique(list, nl);
 
-	struct run r = { .app = app, .o = o, .n = nl };
+	struct run r = { .app = app, .o = o, .n = nl, .wait_polls = wait_polls() };
 	/* One holder per run: two runs in one process must not share leases. */
 	static unsigned long runs;
 	if (o->holder) {
@@ -562,7 +545,6 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 	for (size_t i = 0; i < nl; i++) {
 		res[i].name = list[i];
 		r.recs[i].res = &res[i];
-		r.recs[i].changes = cJSON_CreateArray();
 	}
 	free(list);
 	if (all) {
@@ -621,7 +603,8 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 			/* Polls 0.25, 0.5, 1 s apart, then every 2 s: a
 			 * transition takes seconds on AWS, and each poll is a
 			 * Lambda control-plane call. */
-			for (int round = 0; round <= RC_WAIT_ROUNDS && any_waiting(&r, st->emit); round++) {
+			reset_waits(&r);
+			for (int round = 0; round <= r.wait_polls && any_waiting(&r, st->emit); round++) {
 				tp_sleep_ms(round < 3 ? 250 << round : 2000);
 				if (!run_step(&r, st->emit, st->done, 0))
 					break;
@@ -646,8 +629,8 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 
 	for (size_t i = 0; i < nl; i++) {
 		struct rec *p = &r.recs[i];
-		res[i].changes = cJSON_GetArraySize(p->changes);
-		res[i].changes_json = cJSON_PrintUnformatted(p->changes);
+		res[i].changes = (int)p->changes.n;
+		diff_list_move(&res[i].diff, &p->changes);
 		if (res[i].action == REC_NONE && !p->failed)
 			res[i].changes = 0;
 		rec_free(p);
@@ -659,38 +642,13 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 	return TP_OK;
 }
 
-cJSON *reconcile_result_json(const struct rec_result *r)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "pipeline", r->name);
-	cJSON_AddStringToObject(o, "status", r->rc == TP_OK ? "ok" : "error");
-	cJSON_AddStringToObject(o, "action", reconcile_action_name(r->action));
-	cJSON *ch = r->changes_json ? cJSON_Parse(r->changes_json) : NULL;
-	cJSON_AddItemToObject(o, "changes", ch ? ch : cJSON_CreateArray());
-	if (r->rc != TP_OK) {
-		cJSON *e = cJSON_AddObjectToObject(o, "error");
-		cJSON_AddStringToObject(e, "code", r->err.code);
-		cJSON_AddStringToObject(e, "message", r->err.message);
-		cJSON_AddBoolToObject(e, "retryable", r->retryable);
-	}
-	if (r->hash[0])
-		cJSON_AddStringToObject(o, "spec_hash", r->hash);
-	cJSON *calls = cJSON_AddObjectToObject(o, "requests");
-	cJSON_AddNumberToObject(calls, "total", (double)r->requests);
-	cJSON_AddNumberToObject(calls, "lambda", (double)r->lambda_requests);
-	cJSON_AddNumberToObject(calls, "mutating", (double)r->mutating_requests);
-	if (r->lease_renewals)
-		cJSON_AddNumberToObject(o, "lease_renewals", r->lease_renewals);
-	return o;
-}
-
 void reconcile_results_free(struct rec_result *r, size_t n)
 {
 	if (!r)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		free(r[i].name);
-		free(r[i].changes_json);
+		diff_list_free(&r[i].diff);
 	}
 	free(r);
 }

@@ -39,6 +39,7 @@
 #define TP_RECONCILE_H
 
 #include "core/app.h"
+#include "core/diff.h"
 
 enum rec_action { REC_NONE, REC_CREATE, REC_UPDATE, REC_DELETE };
 
@@ -49,8 +50,8 @@ struct rec_result {
 	int retryable;         /* the failure clears by itself: retry later (a transition,
 				  a throttle, a queue name deleted < 60 s ago) */
 	int action;            /* enum rec_action */
-	int changes;           /* number of field changes (planned or made) */
-	char *changes_json;    /* JSON array: {"resource","action"} or {"resource","field","from","to"} */
+	int changes;           /* number of changes (planned or made); 0 when unchanged */
+	struct diff_list diff; /* those changes (diff.h); rendered by runtime/rec_json.h */
 	char hash[65];         /* desired spec hash ("" when the item is gone) */
 	long requests;         /* AWS requests made for this pipeline */
 	long lambda_requests;  /* of which Lambda control plane */
@@ -81,32 +82,5 @@ const char *reconcile_action_name(int action);
 /* 1 when an error code means "not now, retry later" (a transition,
  * throttling, QueueDeletedRecently, a lease held elsewhere, a deadline). */
 int reconcile_retryable_code(const char *code);
-
-/* The function Description that records its code object,
- * "taskpipe code s3://bucket/key[#version]", from a spec's func part; drift
- * reads what reconcile writes, so both use this one (codemark_make; len:
- * CODEMARK_MAX + 1 holds it whole). */
-void reconcile_code_marker(const struct cJSON *func, char *out, size_t len);
-
-/* A function's layers as text, the version ARNs in order joined by ","
- * ("" for none), from a spec's func.Layers (ARN strings) or a function
- * configuration's Layers ([{Arn, CodeSize}]; absent when none). Apply and
- * drift compare these. Caller frees. */
-char *reconcile_layers_text(const struct cJSON *layers);
-
-/* Tags, compared the same way by apply and drift (reconcile_diff.c).
- * The tags a pipeline's resources must carry: the spec's user tags (values
- * as strings) plus taskpipe:owner and taskpipe:pipeline. */
-struct cJSON *reconcile_desired_tags(const char *owner, const char *pipeline,
-				     const struct cJSON *spec);
-/* Tags of want that have lacks or has with another value. */
-struct cJSON *rc_missing_tags(const struct cJSON *want, const struct cJSON *have);
-/* Keys of user tags the last applied spec set, want drops and have still
- * carries (removed by apply). */
-struct cJSON *rc_stale_tags(const struct cJSON *old_spec, const struct cJSON *want,
-			    const struct cJSON *have);
-
-/* One result as JSON: pipeline, status, action, changes, error, spec_hash, requests. */
-struct cJSON *reconcile_result_json(const struct rec_result *r);
 
 #endif

@@ -17,37 +17,57 @@
 
 /* ---- mutations, in dependency order ---- */
 
-static cJSON *queue_attributes(const cJSON *want)
+/* A change of this kind (and field, when given) is listed for res. */
+static int changed(const struct rec *p, enum diff_res res, enum diff_kind kind, const char *field)
 {
-	cJSON *a = cJSON_CreateObject();
-	for (int i = 0; rc_queue_fields[i]; i++) {
-		cJSON *w = cJSON_GetObjectItem(want, rc_queue_fields[i]);
-		if (w) {
-			char s[64];
-			json_value_str(w, s, sizeof s);
-			cJSON_AddStringToObject(a, rc_queue_fields[i], s);
-		}
-	}
-	return a;
-}
-
-static int changed(const struct rec *p, const char *resource, const char *field)
-{
-	cJSON *c;
-	cJSON_ArrayForEach(c, p->changes) {
-		const char *res = cJSON_GetStringValue(cJSON_GetObjectItem(c, "resource"));
-		const char *f = cJSON_GetStringValue(cJSON_GetObjectItem(c, "field"));
-		if (res && strcmp(res, resource) == 0 && (!field || (f && tp_startswith(f, field))))
+	for (size_t i = 0; i < p->changes.n; i++) {
+		const struct diff_change *c = &p->changes.v[i];
+		if (c->res == res && c->kind == kind && (!field || (c->field && strcmp(c->field, field) == 0)))
 			return 1;
 	}
 	return 0;
 }
 
+static cJSON *queue_attributes(const cJSON *want)
+{
+	cJSON *a = cJSON_CreateObject();
+	for (int i = 0; pipeline_queue_fields[i]; i++) {
+		cJSON *w = cJSON_GetObjectItem(want, pipeline_queue_fields[i]);
+		if (w) {
+			char s[64];
+			json_value_str(w, s, sizeof s);
+			cJSON_AddStringToObject(a, pipeline_queue_fields[i], s);
+		}
+	}
+	return a;
+}
+
+/* The tag changes of res as a Tags object to add and a list of keys to
+ * remove (either NULL when empty). */
+static void tag_changes(const struct rec *p, enum diff_res res, cJSON **add, cJSON **del)
+{
+	*add = *del = NULL;
+	for (size_t i = 0; i < p->changes.n; i++) {
+		const struct diff_change *c = &p->changes.v[i];
+		if (c->res != res || c->kind != DK_TAG)
+			continue;
+		if (c->act == DIFF_TAG) {
+			if (!*add)
+				*add = cJSON_CreateObject();
+			cJSON_AddStringToObject(*add, diff_tag_key(c), c->to);
+		} else {
+			if (!*del)
+				*del = cJSON_CreateArray();
+			cJSON_AddItemToArray(*del, cJSON_CreateString(diff_tag_key(c)));
+		}
+	}
+}
+
 static int emit_queue(struct run *r, struct rec *p, struct aws_call *c, int dlq)
 {
-	const char *res = dlq ? "dead-letter queue" : "queue";
+	enum diff_res res = dlq ? DIFF_DLQ : DIFF_QUEUE;
 	const char *url = dlq ? p->dlq_url : p->q_url;
-	cJSON *want = rc_spec_part(p, dlq ? "dlq" : "queue");
+	cJSON *want = pipeline_part(&p->want, dlq ? "dlq" : "queue");
 	cJSON *attrs = queue_attributes(want);
 	if (!dlq) {
 		const char *arn = rc_queue_arn(p, 1);
@@ -67,7 +87,7 @@ static int emit_queue(struct run *r, struct rec *p, struct aws_call *c, int dlq)
 		cJSON *in = cJSON_CreateObject();
 		cJSON_AddStringToObject(in, "QueueName", dlq ? p->nm.dlq : p->nm.queue);
 		cJSON_AddItemToObject(in, "Attributes", attrs);
-		cJSON_AddItemToObject(in, "tags", rc_desired_tags(r, p));
+		cJSON_AddItemToObject(in, "tags", cJSON_Duplicate(p->want.tags, 1));
 		rc_prep_sqs(&c[n++], "CreateQueue", NULL, in);
 		return n;
 	}
@@ -77,7 +97,7 @@ static int emit_queue(struct run *r, struct rec *p, struct aws_call *c, int dlq)
 	 * that would drop below the function's current timeout waits for the
 	 * function's new, lower one (step queue-late). Raising goes first. */
 	int late = 0;
-	if (!dlq && changed(p, res, "VisibilityTimeout")) {
+	if (!dlq && changed(p, res, DK_QUEUE_ATTR, "VisibilityTimeout")) {
 		cJSON *vt = cJSON_GetObjectItem(want, "VisibilityTimeout");
 		cJSON *ft = cJSON_GetObjectItem(cJSON_GetObjectItem(p->fn, "Configuration"), "Timeout");
 		if (cJSON_IsNumber(vt) && cJSON_IsNumber(ft) && vt->valuedouble < ft->valuedouble) {
@@ -86,12 +106,10 @@ static int emit_queue(struct run *r, struct rec *p, struct aws_call *c, int dlq)
 		}
 	}
 	int attr_change = 0;
-	cJSON *ch;
-	cJSON_ArrayForEach(ch, p->changes) {
-		const char *cres = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "resource"));
-		const char *f = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "field"));
-		if (cres && f && strcmp(cres, res) == 0 && !tp_startswith(f, "Tags") &&
-		    !(late && strcmp(f, "VisibilityTimeout") == 0))
+	for (size_t i = 0; i < p->changes.n; i++) {
+		const struct diff_change *ch = &p->changes.v[i];
+		if (ch->res == res && ch->act == DIFF_SET &&
+		    !(late && ch->kind == DK_QUEUE_ATTR && strcmp(ch->field, "VisibilityTimeout") == 0))
 			attr_change = 1;
 	}
 	if (attr_change) {
@@ -101,25 +119,17 @@ static int emit_queue(struct run *r, struct rec *p, struct aws_call *c, int dlq)
 	} else {
 		cJSON_Delete(attrs);
 	}
-	if (changed(p, res, "Tags")) {
-		const cJSON *have = dlq ? p->dlq_tags : p->q_tags;
-		cJSON *tags = rc_desired_tags(r, p);
-		cJSON *add = rc_missing_tags(tags, have), *del = rc_stale_tags(p->old_spec, tags, have);
-		cJSON_Delete(tags);
-		if (add->child) {
-			cJSON *in = cJSON_CreateObject();
-			cJSON_AddItemToObject(in, "Tags", add);
-			rc_prep_sqs(&c[n++], "TagQueue", url, in);
-		} else {
-			cJSON_Delete(add);
-		}
-		if (del->child) {
-			cJSON *in = cJSON_CreateObject();
-			cJSON_AddItemToObject(in, "TagKeys", del);
-			rc_prep_sqs(&c[n++], "UntagQueue", url, in);
-		} else {
-			cJSON_Delete(del);
-		}
+	cJSON *add, *del;
+	tag_changes(p, res, &add, &del);
+	if (add) {
+		cJSON *in = cJSON_CreateObject();
+		cJSON_AddItemToObject(in, "Tags", add);
+		rc_prep_sqs(&c[n++], "TagQueue", url, in);
+	}
+	if (del) {
+		cJSON *in = cJSON_CreateObject();
+		cJSON_AddItemToObject(in, "TagKeys", del);
+		rc_prep_sqs(&c[n++], "UntagQueue", url, in);
 	}
 	return n;
 }
@@ -145,6 +155,8 @@ static void done_queue(struct rec *p, struct aws_call *c, int n, int dlq)
 			const char *url = cJSON_GetStringValue(cJSON_GetObjectItem(out, "QueueUrl"));
 			if (url)
 				*(dlq ? &p->dlq_url : &p->q_url) = tp_xstrdup(url);
+			else   /* SQS is asked for it (step dlq-url / queue-url) */
+				*(dlq ? &p->dlq_url_unknown : &p->q_url_unknown) = 1;
 			cJSON_Delete(out);
 		}
 	}
@@ -154,7 +166,7 @@ int rc_emit_dlq(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->spec)
 		return 0;
-	return changed(p, "dead-letter queue", NULL) ? emit_queue(r, p, c, 1) : 0;
+	return diff_any(&p->changes, DIFF_DLQ) ? emit_queue(r, p, c, 1) : 0;
 }
 
 void rc_done_dlq(struct run *r, struct rec *p, struct aws_call *c, int n)
@@ -166,7 +178,7 @@ int rc_emit_main_queue(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->spec)
 		return 0;
-	return changed(p, "queue", NULL) ? emit_queue(r, p, c, 0) : 0;
+	return diff_any(&p->changes, DIFF_QUEUE) ? emit_queue(r, p, c, 0) : 0;
 }
 
 void rc_done_main_queue(struct run *r, struct rec *p, struct aws_call *c, int n)
@@ -181,10 +193,26 @@ int rc_emit_queue_late(struct run *r, struct rec *p, struct aws_call *c)
 	cJSON *in = cJSON_CreateObject();
 	cJSON *a = cJSON_AddObjectToObject(in, "Attributes");
 	char s[64];
-	json_value_str(cJSON_GetObjectItem(rc_spec_part(p, "queue"), "VisibilityTimeout"), s, sizeof s);
+	json_value_str(cJSON_GetObjectItem(pipeline_part(&p->want, "queue"), "VisibilityTimeout"), s, sizeof s);
 	cJSON_AddStringToObject(a, "VisibilityTimeout", s);
 	rc_prep_sqs(&c[0], "SetQueueAttributes", p->q_url, in);
 	return 1;
+}
+
+/* The function configuration to send: the desired one, with the spec's
+ * Layers; an empty list when the spec has none but the function has some
+ * (removing rate removes the consumer layer), left out when neither has
+ * any, so such bodies stay as they were. */
+static cJSON *desired_config(const struct rec *p)
+{
+	cJSON *cfg = cJSON_Duplicate(p->want.config, 1);
+	cJSON *layers = cJSON_GetObjectItem(pipeline_part(&p->want, "func"), "Layers");
+	cJSON *have = cJSON_GetObjectItem(cJSON_GetObjectItem(p->fn, "Configuration"), "Layers");
+	if (cJSON_GetArraySize(layers) > 0)
+		cJSON_AddItemToObject(cfg, "Layers", cJSON_Duplicate(layers, 1));
+	else if (cJSON_GetArraySize(have) > 0)
+		cJSON_AddItemToObject(cfg, "Layers", cJSON_CreateArray());
+	return cfg;
 }
 
 /* Remember whether Lambda is still creating (Pending) or updating this
@@ -290,25 +318,24 @@ int rc_emit_function_code(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->spec)
 		return 0;
-	cJSON *func = rc_spec_part(p, "func");
+	cJSON *func = pipeline_part(&p->want, "func");
 	if (!p->fn) {
 		/* The role was checked before any change (rc_check_and_diff). */
 		cJSON *code = code_request(r, p, func);
 		if (!code)
 			return 0;
-		cJSON *in = rc_desired_config(r, p);
+		cJSON *in = desired_config(p);
 		cJSON_AddStringToObject(in, "FunctionName", p->nm.function);
 		cJSON_AddItemToObject(in, "Code", code);
 		cJSON *arch = cJSON_GetObjectItem(func, "Architectures");
 		if (arch)
 			cJSON_AddItemToObject(in, "Architectures", cJSON_Duplicate(arch, 1));
-		cJSON_AddItemToObject(in, "Tags", rc_desired_tags(r, p));
+		cJSON_AddItemToObject(in, "Tags", cJSON_Duplicate(p->want.tags, 1));
 		rc_prep_lambda(&c[0], "CreateFunction", "POST", tp_xstrdup("/2015-03-31/functions"), NULL, in);
 		return 1;
 	}
-	/* "Code" matches Code.S3ObjectStorageMode too (changed() is a prefix match). */
-	if (!changed(p, "function", "Code") && !changed(p, "function", "Architectures") &&
-	    !changed(p, "function", "State"))
+	if (!changed(p, DIFF_FUNCTION, DK_CODE, NULL) && !changed(p, DIFF_FUNCTION, DK_STORAGE, NULL) &&
+	    !changed(p, DIFF_FUNCTION, DK_ARCH, NULL) && !changed(p, DIFF_FUNCTION, DK_STATE, NULL))
 		return 0;
 	cJSON *in = code_request(r, p, func);
 	if (!in)
@@ -331,7 +358,7 @@ void rc_done_function(struct run *r, struct rec *p, struct aws_call *c, int n)
 		/* Shape it like a GetFunction answer for the steps after. */
 		cJSON *fn = cJSON_CreateObject();
 		cJSON_AddItemToObject(fn, "Configuration", cJSON_Duplicate(out, 1));
-		cJSON_AddItemToObject(fn, "Tags", rc_desired_tags(r, p));
+		cJSON_AddItemToObject(fn, "Tags", cJSON_Duplicate(p->want.tags, 1));
 		p->fn = fn;
 		p->fn_created = 1;
 	}
@@ -343,9 +370,11 @@ int rc_emit_wait(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->fn_wait)
 		return 0;
-	if (++p->fn_waits > RC_WAIT_ROUNDS) {
+	if (++p->fn_waits > r->wait_polls) {
+		char polls[16];
+		snprintf(polls, sizeof polls, "%d", r->wait_polls);
 		rc_retryf(p, "FunctionUpdateTimeout", "function %s still updating after %s polls; retry later",
-			  p->nm.function, "120");
+			  p->nm.function, polls);
 		return 0;
 	}
 	rc_prep_lambda(&c[0], "GetFunction", "GET", rc_fn_path(p, ""), NULL, NULL);
@@ -363,18 +392,12 @@ void rc_done_wait(struct run *r, struct rec *p, struct aws_call *c, int n)
 	cJSON_Delete(out);
 }
 
+/* What UpdateFunctionConfiguration sets; Code too: the Description
+ * records the code object. */
 static int config_changed(const struct rec *p)
 {
-	cJSON *ch;
-	cJSON_ArrayForEach(ch, p->changes) {
-		const char *res = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "resource"));
-		const char *f = cJSON_GetStringValue(cJSON_GetObjectItem(ch, "field"));
-		if (res && f && strcmp(res, "function") == 0 && !tp_startswith(f, "Tags") &&
-		    strcmp(f, "ReservedConcurrentExecutions") != 0 && strcmp(f, "Architectures") != 0 &&
-		    strcmp(f, "Code.S3ObjectStorageMode") != 0 && strcmp(f, "State") != 0)
-			return 1;  /* Code too: the Description records the code object */
-	}
-	return 0;
+	return changed(p, DIFF_FUNCTION, DK_FN_CONFIG, NULL) || changed(p, DIFF_FUNCTION, DK_CODE, NULL) ||
+	       changed(p, DIFF_FUNCTION, DK_ENV, NULL) || changed(p, DIFF_FUNCTION, DK_LAYERS, NULL);
 }
 
 int rc_emit_function_config(struct run *r, struct rec *p, struct aws_call *c)
@@ -382,7 +405,7 @@ int rc_emit_function_config(struct run *r, struct rec *p, struct aws_call *c)
 	if (!p->spec || p->fn_created || !config_changed(p))
 		return 0;
 	rc_prep_lambda(&c[0], "UpdateFunctionConfiguration", "PUT", rc_fn_path(p, "/configuration"), NULL,
-		       rc_desired_config(r, p));
+		       desired_config(p));
 	return 1;
 }
 
@@ -397,41 +420,42 @@ int rc_emit_function_extras(struct run *r, struct rec *p, struct aws_call *c)
 	if (!p->spec || !p->fn)
 		return 0;
 	int n = 0, created = p->fn_created;
-	cJSON *rc = cJSON_GetObjectItem(rc_spec_part(p, "func"), "ReservedConcurrentExecutions");
-	if (cJSON_IsNumber(rc) && (created || changed(p, "function", "ReservedConcurrentExecutions"))) {
+	cJSON *rc = cJSON_GetObjectItem(pipeline_part(&p->want, "func"), "ReservedConcurrentExecutions");
+	if (cJSON_IsNumber(rc) && (created || changed(p, DIFF_FUNCTION, DK_RESERVED, NULL))) {
 		cJSON *in = cJSON_CreateObject();
 		cJSON_AddNumberToObject(in, "ReservedConcurrentExecutions", rc->valuedouble);
 		rc_prep_lambda(&c[n++], "PutFunctionConcurrency", "PUT",
 			       tp_xasprintf("/2017-10-31/functions/%s/concurrency", p->nm.function), NULL, in);
-	} else if (!cJSON_IsNumber(rc) && changed(p, "function", "ReservedConcurrentExecutions")) {
+	} else if (!cJSON_IsNumber(rc) && changed(p, DIFF_FUNCTION, DK_RESERVED, NULL)) {
 		rc_prep_lambda(&c[n++], "DeleteFunctionConcurrency", "DELETE",
 			       tp_xasprintf("/2017-10-31/functions/%s/concurrency", p->nm.function), NULL, NULL);
 	}
 	const char *arn = function_arn(p);
-	if (!created && arn && changed(p, "function", "Tags")) {
+	cJSON *add, *del;
+	tag_changes(p, DIFF_FUNCTION, &add, &del);
+	if (created || !arn) {
+		cJSON_Delete(add);
+		cJSON_Delete(del);
+		add = del = NULL;   /* CreateFunction set them */
+	}
+	if (add || del) {
 		char enc[600];
 		sigv4_uri_encode(arn, strlen(arn), 0, enc, sizeof enc);
-		const cJSON *have = cJSON_GetObjectItem(p->fn, "Tags");
-		cJSON *tags = rc_desired_tags(r, p);
-		cJSON *add = rc_missing_tags(tags, have), *del = rc_stale_tags(p->old_spec, tags, have);
-		cJSON_Delete(tags);
-		if (add->child) {
+		if (add) {
 			cJSON *in = cJSON_CreateObject();
 			cJSON_AddItemToObject(in, "Tags", add);
 			rc_prep_lambda(&c[n++], "TagResource", "POST", tp_xasprintf("/2017-03-31/tags/%s", enc),
 				       NULL, in);
-		} else {
-			cJSON_Delete(add);
 		}
-		if (del->child) {
+		if (del) {
 			buf q = { 0 };
 			for (cJSON *k = del->child; k; k = k->next)
 				awsj_form_add(&q, "tagKeys", k->valuestring);
 			rc_prep_lambda(&c[n++], "UntagResource", "DELETE", tp_xasprintf("/2017-03-31/tags/%s", enc),
 				       buf_str(&q), NULL);
 			buf_free(&q);
+			cJSON_Delete(del);
 		}
-		cJSON_Delete(del);
 	}
 	return n;
 }
@@ -447,11 +471,40 @@ void rc_done_all_ok(struct run *r, struct rec *p, struct aws_call *c, int n)
 
 /* ---- the mapping, around the concurrency change ---- */
 
+/* The mapping's differing fields (diff_mapping against the mapping as last
+ * read) as an UpdateEventSourceMapping body; NULL when none. */
+static cJSON *mapping_update(struct rec *p)
+{
+	const cJSON *want = pipeline_part(&p->want, "mapping");
+	struct diff_list l = { 0 };
+	diff_mapping(want, p->esm, &l);
+	cJSON *upd = l.n ? cJSON_CreateObject() : NULL;
+	for (size_t i = 0; i < l.n; i++) {
+		const struct diff_change *c = &l.v[i];
+		switch (c->kind) {
+		case DK_MAP_MAX: {
+			cJSON *sc = cJSON_AddObjectToObject(upd, "ScalingConfig");
+			long m = diff_scaling_max(want);
+			if (m)
+				cJSON_AddNumberToObject(sc, "MaximumConcurrency", (double)m);
+			break;
+		}
+		case DK_MAP_ENABLED:
+			cJSON_AddBoolToObject(upd, "Enabled", strcmp(c->to, "true") == 0);
+			break;
+		default:   /* the spec's value as it is */
+			cJSON_AddItemToObject(upd, c->field, cJSON_Duplicate(cJSON_GetObjectItem(want, c->field), 1));
+		}
+	}
+	diff_list_free(&l);
+	return upd;
+}
+
 /* Reserved concurrency that step extras will put. */
 static int reserved_put_pending(const struct rec *p)
 {
-	cJSON *rc = cJSON_GetObjectItem(rc_spec_part(p, "func"), "ReservedConcurrentExecutions");
-	return cJSON_IsNumber(rc) && (p->fn_created || changed(p, "function", "ReservedConcurrentExecutions"));
+	cJSON *rc = cJSON_GetObjectItem(pipeline_part(&p->want, "func"), "ReservedConcurrentExecutions");
+	return cJSON_IsNumber(rc) && (p->fn_created || changed(p, DIFF_FUNCTION, DK_RESERVED, NULL));
 }
 
 /* The group's limit is min(reserved concurrency, the enabled mapping's
@@ -470,7 +523,7 @@ static int reserved_put_pending(const struct rec *p)
 static cJSON *mapping_part(struct rec *p, int post, int *other_part)
 {
 	*other_part = 0;
-	cJSON *upd = rc_mapping_update(p, 0);
+	cJSON *upd = mapping_update(p);
 	if (!upd)
 		return NULL;
 	cJSON *en = cJSON_GetObjectItem(upd, "Enabled");
@@ -533,14 +586,14 @@ void rc_done_mapping_pre(struct run *r, struct rec *p, struct aws_call *c, int n
 	 * (Updating, Disabling): wait for that before step extras loosens
 	 * reserved concurrency, and before mapping-post, which diffs the
 	 * mapping as mapping-wait re-read it. */
-	p->esm_wait = p->esm_post || changed(p, "function", "ReservedConcurrentExecutions");
+	p->esm_wait = p->esm_post || changed(p, DIFF_FUNCTION, DK_RESERVED, NULL);
 }
 
 int rc_emit_mapping_post(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->spec)
 		return 0;
-	cJSON *want = rc_spec_part(p, "mapping");
+	cJSON *want = pipeline_part(&p->want, "mapping");
 	if (!p->esm) {
 		const char *arn = rc_queue_arn(p, 0);
 		if (!arn) {
@@ -549,7 +602,7 @@ int rc_emit_mapping_post(struct run *r, struct rec *p, struct aws_call *c)
 		}
 		cJSON *in = cJSON_Duplicate(want, 1);
 		cJSON_DeleteItemFromObject(in, "ScalingConfig");
-		if (rc_scaling_max(want))
+		if (diff_scaling_max(want))
 			cJSON_AddItemToObject(in, "ScalingConfig",
 					      cJSON_Duplicate(cJSON_GetObjectItem(want, "ScalingConfig"), 1));
 		cJSON_AddStringToObject(in, "EventSourceArn", arn);

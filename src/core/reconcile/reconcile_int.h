@@ -1,16 +1,19 @@
-/* reconcile_int.h: internal to the reconcile files (reconcile.c,
- * reconcile_observe.c, reconcile_diff.c, reconcile_apply.c); nothing else
- * includes it. It owns the per-pipeline record, the run, the step function
- * types and the helpers more than one of those files needs. The public API
- * is reconcile.h. */
+/* reconcile_int.h: internal to the reconcile files; nothing else includes
+ * it. It owns the per-pipeline record, the run and the step function types.
+ * The files depend one way: reconcile.c (the driver) calls
+ * reconcile_observe.c (find the resources), reconcile_diff.c (ownership and
+ * the diff, through core/diff.h) and reconcile_apply.c (the changes); all
+ * of them use reconcile_rec.c (outcome, addressing, transitions), which
+ * calls none of them. The public API is reconcile.h. */
 #ifndef TP_RECONCILE_INT_H
 #define TP_RECONCILE_INT_H
 
 #include "core/reconcile/reconcile.h"
 
 #include "aws/aws.h"
-#include "core/codemark.h"
+#include "core/diff.h"
 #include "core/names.h"
+#include "core/pipeline.h"
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
@@ -26,9 +29,10 @@ struct rec {
 	cJSON *item;              /* config item (AttributeValues), NULL: gone */
 	cJSON *state;             /* last state record, NULL: none */
 	int item_read, state_read;/* item / state known (read or scanned) */
-	cJSON *spec;              /* desired spec, NULL when deleting */
+	struct pipeline want;     /* desired state (pipeline_desired); want.spec NULL when deleting */
+	cJSON *spec;              /* want.spec (borrowed): NULL when deleting */
 	cJSON *old_spec;          /* spec stored with the last state */
-	cJSON *changes;           /* array of change objects */
+	struct diff_list changes; /* the diff (diff_pipeline), what the apply steps act on */
 	int failed;               /* stop further steps */
 	int no_state;             /* not ours to record (lease held elsewhere) */
 	struct lease *lease;      /* held while changing this pipeline */
@@ -36,6 +40,7 @@ struct rec {
 	int state_written;        /* its outcome is in the state table already */
 	/* observed */
 	char *q_url, *dlq_url;
+	int q_url_unknown, dlq_url_unknown; /* created, but the answer had no QueueUrl */
 	cJSON *q_attrs, *dlq_attrs, *q_tags, *dlq_tags;
 	cJSON *fn;                /* GetFunction answer */
 	cJSON *esm;               /* the function's event source mapping */
@@ -43,13 +48,12 @@ struct rec {
 	int fn_created;           /* CreateFunction ran in this reconcile */
 	int fn_recreate;          /* observed in State Failed: delete, then create */
 	int fn_wait;              /* polling for LastUpdateStatus/State */
-	int fn_waits;             /* polls so far */
+	int fn_waits;             /* polls so far in this wait step (the driver resets it per step) */
 	int esm_wait;             /* polling the mapping until it leaves a transition */
-	int esm_waits;            /* polls so far */
+	int esm_waits;            /* polls so far in this mapping-wait step */
 	int esm_post;             /* the mapping-pre update leaves a part for mapping-post */
 	int vis_late;             /* lower VisibilityTimeout after the function's Timeout */
 	int dlq_kept;             /* deleting: the non-empty DLQ stays */
-	char code_marker[CODEMARK_MAX + 1]; /* Description recording the code object */
 };
 
 struct run {
@@ -57,8 +61,10 @@ struct run {
 	const struct reconcile_opts *o;
 	struct rec *recs;         /* one per pipeline, sorted by name */
 	size_t n;
+	int wait_polls;           /* bound of one wait step (RC_WAIT_ROUNDS; TASKPIPE_WAIT_POLLS) */
 	size_t n_leased;          /* leases asked for (see lease_changing) */
 	struct lease *leases;     /* those leases (renewed between steps) */
+	int leased;               /* the leases were asked for: state writes may start */
 	char holder[200];         /* lease holder id of this run */
 	struct cJSON *code_versions; /* "bucket/key" -> current version (REFERENCE code), per run */
 };
@@ -68,7 +74,7 @@ struct run {
 typedef int (*emit_fn)(struct run *r, struct rec *p, struct aws_call *c);
 typedef void (*done_fn)(struct run *r, struct rec *p, struct aws_call *c, int n);
 
-/* reconcile.c: the outcome of a record */
+/* reconcile_rec.c: the outcome of a record */
 void rc_fail(struct rec *p, const tp_err *e);
 void rc_failf(struct rec *p, int rc, const char *code, const char *fmt, const char *a1,
 	      const char *a2);
@@ -77,7 +83,7 @@ void rc_failf(struct rec *p, int rc, const char *code, const char *fmt, const ch
 void rc_retryf(struct rec *p, const char *code, const char *fmt, const char *a1, const char *a2);
 int rc_not_found(const struct aws_call *c);
 
-/* reconcile_observe.c: addressing the resources, and the observe steps */
+/* reconcile_rec.c: addressing the resources */
 /* The queue's QueueArn attribute (observed or read after CreateQueue); NULL: unknown. */
 const char *rc_queue_arn(const struct rec *p, int dlq);
 char *rc_fn_path(const struct rec *p, const char *suffix);
@@ -85,30 +91,29 @@ char *rc_fn_path(const struct rec *p, const char *suffix);
 void rc_prep_sqs(struct aws_call *c, const char *op, const char *url, cJSON *in);
 void rc_prep_lambda(struct aws_call *c, const char *op, const char *method, char *path_owned,
 		    const char *query, cJSON *in);
+
+/* reconcile_rec.c: AWS transitions */
+int rc_fn_busy(const cJSON *fn);
+int rc_esm_transitional(const cJSON *esm);
+
+/* reconcile_observe.c: the observe steps (find, details, mapping), a
+ * created queue's ARN, and polling a mapping in a transition */
 int rc_emit_find(struct run *r, struct rec *p, struct aws_call *c);
 void rc_done_find(struct run *r, struct rec *p, struct aws_call *c, int n);
 int rc_emit_details(struct run *r, struct rec *p, struct aws_call *c);
 void rc_done_details(struct run *r, struct rec *p, struct aws_call *c, int n);
 int rc_emit_mapping(struct run *r, struct rec *p, struct aws_call *c);
 void rc_done_mapping(struct run *r, struct rec *p, struct aws_call *c, int n);
+int rc_emit_dlq_url(struct run *r, struct rec *p, struct aws_call *c);
+int rc_emit_queue_url(struct run *r, struct rec *p, struct aws_call *c);
+void rc_done_queue_url(struct run *r, struct rec *p, struct aws_call *c, int n);
 int rc_emit_dlq_arn(struct run *r, struct rec *p, struct aws_call *c);
 int rc_emit_queue_arn(struct run *r, struct rec *p, struct aws_call *c);
 void rc_done_queue_arn(struct run *r, struct rec *p, struct aws_call *c, int n);
-int rc_esm_transitional(const cJSON *esm);
 int rc_emit_esm_wait(struct run *r, struct rec *p, struct aws_call *c);
 void rc_done_esm_wait(struct run *r, struct rec *p, struct aws_call *c, int n);
 
-/* reconcile_diff.c: the desired state, the change list and the diff */
-extern const char *const rc_queue_fields[];   /* SQS attributes taskpipe sets; NULL-terminated */
-void rc_change(struct rec *p, const char *resource, const char *field, const cJSON *from,
-	       const cJSON *to);
-void rc_change_action(struct rec *p, const char *resource, const char *action);
-cJSON *rc_spec_part(const struct rec *p, const char *name);
-cJSON *rc_desired_tags(struct run *r, const struct rec *p);
-cJSON *rc_desired_config(struct run *r, struct rec *p);
-long rc_scaling_max(const cJSON *m);
-cJSON *rc_mapping_update(struct rec *p, int record);
-int rc_fn_busy(const cJSON *fn);
+/* reconcile_diff.c: checks, ownership and the diff (after observation) */
 void rc_check_and_diff(struct run *r, struct rec *p);
 
 /* reconcile_apply.c: the mutation and deletion steps */

@@ -1,8 +1,8 @@
 /* reconcile_observe.c: what a pipeline's resources look like now (see
  * reconcile.h): the queue, the dead-letter queue, the function, their
  * attributes and tags, and the event source mapping (steps find, details,
- * mapping). Also how the reconcile files address those resources: queue
- * ARNs, function paths and the SQS / Lambda call builders. */
+ * mapping); a created queue's URL and ARN when the create answer lacks
+ * them; a mapping in a transition, polled until it settles. */
 #include "core/reconcile/reconcile_int.h"
 
 #include "aws/awsjson.h"
@@ -12,37 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- addressing ---- */
-
-/* Queue ARNs come from the queue's QueueArn attribute, never built from
- * its URL: the URL does not carry the partition (aws-cn, aws-iso, ...).
- * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_GetQueueAttributes.html */
-const char *rc_queue_arn(const struct rec *p, int dlq)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItem(dlq ? p->dlq_attrs : p->q_attrs, "QueueArn"));
-}
-
-char *rc_fn_path(const struct rec *p, const char *suffix)
-{
-	return tp_xasprintf("/2015-03-31/functions/%s%s", p->nm.function, suffix);
-}
-
-void rc_prep_sqs(struct aws_call *c, const char *op, const char *url, cJSON *in)
-{
-	if (!in)
-		in = cJSON_CreateObject();
-	if (url)
-		cJSON_AddStringToObject(in, "QueueUrl", url);
-	awsj_prepare(c, SVC_SQS, op, in);
-}
-
-void rc_prep_lambda(struct aws_call *c, const char *op, const char *method, char *path_owned,
-		    const char *query, cJSON *in)
-{
-	awsj_prepare_rest(c, SVC_LAMBDA, op, method, path_owned, query, in);
-	free(path_owned);
-}
 
 /* ---- step 3: find the resources ---- */
 
@@ -149,6 +118,54 @@ void rc_done_mapping(struct run *r, struct rec *p, struct aws_call *c, int n)
 	cJSON_Delete(out);
 }
 
+/* ---- a created queue's URL (steps dlq-url, queue-url) ---- */
+
+/* A CreateQueue answer that carries no QueueUrl (the call succeeded; its
+ * body said nothing usable) is not taken on trust either way: SQS is asked
+ * by name. Only when it does not know the queue either does the pipeline
+ * fail, retryable (the next run finds or creates it). */
+static int emit_url(struct rec *p, struct aws_call *c, int dlq)
+{
+	if (!p->spec || !(dlq ? p->dlq_url_unknown : p->q_url_unknown))
+		return 0;
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "QueueName", dlq ? p->nm.dlq : p->nm.queue);
+	rc_prep_sqs(&c[0], "GetQueueUrl", NULL, in);
+	c[0].user = (void *)(intptr_t)dlq;
+	return 1;
+}
+
+int rc_emit_dlq_url(struct run *r, struct rec *p, struct aws_call *c)
+{
+	return emit_url(p, c, 1);
+}
+
+int rc_emit_queue_url(struct run *r, struct rec *p, struct aws_call *c)
+{
+	return emit_url(p, c, 0);
+}
+
+void rc_done_queue_url(struct run *r, struct rec *p, struct aws_call *c, int n)
+{
+	int dlq = c[0].user != NULL;
+	const char *name = dlq ? p->nm.dlq : p->nm.queue;
+	if (c[0].rc != TP_OK && !rc_not_found(&c[0])) {
+		rc_fail(p, &c[0].err);
+		return;
+	}
+	cJSON *out = awsj_result(&c[0]);
+	const char *url = cJSON_GetStringValue(cJSON_GetObjectItem(out, "QueueUrl"));
+	if (url) {
+		*(dlq ? &p->dlq_url : &p->q_url) = tp_xstrdup(url);
+		*(dlq ? &p->dlq_url_unknown : &p->q_url_unknown) = 0;
+	} else {
+		rc_retryf(p, "NoQueueUrl",
+			  "queue %s: CreateQueue succeeded without a QueueUrl and GetQueueUrl does not know the queue%s; retry later",
+			  name, "");
+	}
+	cJSON_Delete(out);
+}
+
 /* ---- a created queue's ARN (steps dlq-arn, queue-arn) ---- */
 
 static int emit_arn(struct rec *p, struct aws_call *c, int dlq)
@@ -198,26 +215,15 @@ void rc_done_queue_arn(struct run *r, struct rec *p, struct aws_call *c, int n)
 
 /* ---- waiting for a mapping in a transition (step mapping-wait) ---- */
 
-/* Update and delete are refused (ResourceInUseException) while a mapping
- * is Creating, Updating, Enabling, Disabling or Deleting.
- * https://docs.aws.amazon.com/lambda/latest/api/API_UpdateEventSourceMapping.html */
-int rc_esm_transitional(const cJSON *esm)
-{
-	static const char *const busy[] = { "Creating", "Updating", "Enabling", "Disabling", "Deleting", NULL };
-	const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(esm, "State"));
-	for (int i = 0; st && busy[i]; i++)
-		if (strcmp(st, busy[i]) == 0)
-			return 1;
-	return 0;
-}
-
 int rc_emit_esm_wait(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->esm_wait || !p->esm)
 		return 0;
-	if (++p->esm_waits > RC_WAIT_ROUNDS) {
+	if (++p->esm_waits > r->wait_polls) {
+		char polls[16];
+		snprintf(polls, sizeof polls, "%d", r->wait_polls);
 		rc_retryf(p, "MappingTransitionTimeout", "event source mapping of %s still in a transition after %s polls; retry later",
-			  p->nm.function, "120");
+			  p->nm.function, polls);
 		return 0;
 	}
 	const char *uuid = cJSON_GetStringValue(cJSON_GetObjectItem(p->esm, "UUID"));

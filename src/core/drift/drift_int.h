@@ -1,0 +1,122 @@
+/* drift_int.h: internal to the drift files (core/drift/); nothing else
+ * includes it. drift.c runs a check: selection, the policy, the diff
+ * (core/diff.h) of each pipeline against the listings, the cursor;
+ * drift_fleet.c observes the fleet with list calls (and the few direct
+ * calls the lists' lag needs); drift_fix.c repairs through reconcile;
+ * drift_report.c turns the outcome into the drift document. */
+#ifndef TP_DRIFT_INT_H
+#define TP_DRIFT_INT_H
+
+#include "core/drift/drift.h"
+
+#include "aws/aws.h"
+#include "core/diff.h"
+#include "core/names.h"
+#include "core/pipeline.h"
+
+#include <cjson/cJSON.h>
+
+/* ---- a string -> pointer hash map (open addressing, keys copied) ---- */
+
+struct smap {
+	size_t cap, n;
+	char **k;
+	void **v;
+};
+
+/* Insert or replace. */
+void smap_put(struct smap *m, const char *key, void *val);
+void *smap_get(const struct smap *m, const char *key);
+void smap_free(struct smap *m);
+
+/* ---- the fleet, as listed (drift_fleet.c) ---- */
+
+enum { PG_SCAN, PG_FUNCTIONS, PG_ESM, PG_QUEUES, PG_TAGS_FN, PG_TAGS_SQS, PG_N };
+
+struct pager {
+	int done;
+	char *token;   /* next page marker (Scan: LastEvaluatedKey as JSON text) */
+	cJSON *acc;    /* every element of every page */
+	int pages;
+};
+
+struct fleet {
+	struct pager pg[PG_N];
+	struct smap fn;      /* function name -> FunctionConfiguration */
+	struct smap esm;     /* "function\nsource arn" -> mapping */
+	struct smap qurl;    /* queue name -> URL (a cJSON string) */
+	struct smap tags;    /* "q:<name>" / "f:<name>" -> Tags object (ours only) */
+	struct smap qattr;   /* queue name -> Attributes object */
+	cJSON *tag_objs;     /* owns the Tags objects */
+	cJSON *attr_objs;    /* owns the Attributes objects */
+	long tags_direct_q;  /* ListQueueTags fallbacks (verify_tags) */
+	long tags_direct_fn; /* Lambda ListTags fallbacks */
+	long qurl_direct;    /* GetQueueUrl fallbacks (find_unlisted_queues) */
+	cJSON *url_objs;     /* owns the URLs those found */
+};
+
+/* ---- one pipeline ---- */
+
+enum { ST_IN_SYNC, ST_DRIFTED, ST_MISSING, ST_COLLISION, ST_ERROR };
+extern const char *const drift_status_names[];
+
+struct dp {
+	char *name;            /* pipeline name (owned) */
+	const cJSON *item;     /* config item; NULL for an orphan */
+	struct names nm;
+	struct pipeline want;  /* desired state (pipeline_desired) */
+	cJSON *spec;           /* want.spec (borrowed); NULL: none (orphan, error) */
+	cJSON *old_spec;       /* spec of the last apply (state table), for stale tags */
+	cJSON *drift;          /* array of {resource, field, expected, actual} */
+	cJSON *orphan_res;     /* orphan: array of {resource, name} */
+	int status;            /* ST_* */
+	int code_behind;
+	char *inactive;        /* REFERENCE function State Inactive: "code: reason" (fetch_states) */
+	tp_err err;            /* status error */
+	int fix_tried, fix_ok;
+	tp_err fix_err;
+	struct diff_list fix_changes; /* what the repair changed (reconcile) */
+};
+
+
+/* drift_fleet.c: every listing, page by page, side by side; ListQueues by
+ * prefix; then the maps by name. */
+int drift_list_fleet(struct app *app, struct fleet *f, tp_err *e);
+void drift_index_fleet(struct fleet *f);
+void drift_fleet_free(struct fleet *f);
+/* For the n selected pipelines: the queues the lists lack (GetQueueUrl),
+ * queue attributes, the State of REFERENCE functions, tags the Tagging
+ * API lacks or shows different (ListQueueTags, GetFunction). */
+void drift_find_unlisted_queues(struct app *app, struct fleet *f, struct dp **sel, size_t n);
+void drift_fetch_attrs(struct app *app, struct fleet *f, struct dp **sel, size_t n);
+void drift_fetch_states(struct app *app, struct fleet *f, struct dp **sel, size_t n);
+void drift_verify_tags(struct app *app, struct fleet *f, struct dp **sel, size_t n);
+
+/* drift_report.c: drift entries and the document */
+void drift_add(struct dp *p, int status, const char *res, const char *field, const char *exp,
+	       const char *act);
+/* One change of the diff as an entry (expected: the spec's side). */
+void drift_report_change(struct dp *p, const struct diff_change *c);
+/* A deprecated runtime: the Runtime entry says so, or one is added. */
+void drift_note_runtime(struct dp *p, const cJSON *have);
+
+struct drift_run_info {
+	int64_t t0;                    /* tp_mono_ms at the start */
+	long lambda0, lambda_list;     /* Lambda calls before the run, and of the listings */
+	const struct aws_stat *before; /* aws_stats before the run */
+	size_t n_before;
+	const char *after;             /* the cursor the run started after */
+	size_t total;                  /* pipelines (items and orphans) in the fleet */
+	int complete;                  /* this run reached the end */
+	const struct fleet *f;
+};
+/* The document (drift.h) of the ns selected pipelines; malloc'd text. */
+char *drift_document(struct app *app, const struct drift_opts *o, struct dp **sel, size_t ns,
+		     const struct drift_run_info *ri);
+
+/* drift_fix.c: repair the drifted and missing pipelines and remove the
+ * orphans among sel through reconcile_run (force); never collisions or
+ * errors. Fills each one's fix_*. */
+void drift_fix(struct app *app, const struct drift_opts *o, struct dp **sel, size_t ns);
+
+#endif

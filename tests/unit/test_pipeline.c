@@ -1,0 +1,135 @@
+/* test_pipeline.c: the desired state (pipeline_desired) and the resource
+ * names (names_for), without AWS. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/names.h"
+#include "core/pipeline.h"
+
+static const char SPEC[] =
+	"{\"queue\":{\"VisibilityTimeout\":60,\"maxReceiveCount\":5},\"dlq\":{},"
+	"\"func\":{\"Runtime\":\"provided.al2023\",\"Handler\":\"bootstrap\",\"MemorySize\":256,"
+	"\"Description\":\"ignored\",\"Environment\":{\"Variables\":{\"A\":\"1\"}},"
+	"\"Code\":{\"S3Bucket\":\"b\",\"S3Key\":\"k.zip\",\"S3ObjectVersion\":\"v7\"}},"
+	"\"mapping\":{\"BatchSize\":10},\"tags\":{\"team\":\"a\",\"n\":3}}";
+
+static struct settings set_of(const char *role)
+{
+	struct settings s;
+	memset(&s, 0, sizeof s);
+	s.prefix = "tp-";
+	s.owner = "me";
+	s.role_arn = role;
+	return s;
+}
+
+static void test_desired(void **state)
+{
+	(void)state;
+	struct settings s = set_of("arn:aws:iam::1:role/r");
+	struct pipeline p;
+	tp_err e = { 0 };
+	assert_int_equal(pipeline_desired(&s, "acme", SPEC, &p, &e), TP_OK);
+	assert_string_equal(p.nm.queue, "tp-acme");
+	assert_string_equal(p.nm.dlq, "tp-acme-dlq");
+	assert_string_equal(p.nm.function, "tp-acme");
+	assert_string_equal(p.code_marker, "taskpipe code s3://b/k.zip#v7");
+	/* tags: user tags as strings, then taskpipe's own */
+	assert_string_equal(cJSON_GetObjectItem(p.tags, "team")->valuestring, "a");
+	assert_string_equal(cJSON_GetObjectItem(p.tags, "n")->valuestring, "3");
+	assert_string_equal(cJSON_GetObjectItem(p.tags, "taskpipe:owner")->valuestring, "me");
+	assert_string_equal(cJSON_GetObjectItem(p.tags, "taskpipe:pipeline")->valuestring, "acme");
+	assert_int_equal(cJSON_GetArraySize(p.tags), 4);
+	/* config: the marker replaces the spec's Description; Role from the settings */
+	assert_string_equal(cJSON_GetObjectItem(p.config, "Description")->valuestring, p.code_marker);
+	assert_string_equal(cJSON_GetObjectItem(p.config, "Role")->valuestring, "arn:aws:iam::1:role/r");
+	assert_null(cJSON_GetObjectItem(p.config, "Layers"));
+	assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(p.config, "Environment"), "Variables"));
+	assert_int_equal(strlen(p.hash), 64);
+	pipeline_free(&p);
+}
+
+static void test_hash(void **state)
+{
+	(void)state;
+	struct settings s = set_of(NULL), s2 = set_of("arn:aws:iam::1:role/r");
+	char a[65], b[65], c[65], d[65];
+	pipeline_hash(&s, SPEC, a);
+	pipeline_hash(&s, SPEC, b);
+	assert_string_equal(a, b);              /* stable */
+	pipeline_hash(&s2, SPEC, c);
+	assert_string_not_equal(a, c);          /* the role shapes resources */
+	pipeline_hash(&s, "{}", d);
+	assert_string_not_equal(a, d);
+	s2 = set_of(NULL);
+	s2.owner = "other";
+	pipeline_hash(&s2, SPEC, d);
+	assert_string_not_equal(a, d);
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	struct settings s = set_of(NULL);
+	struct pipeline p;
+	tp_err e = { 0 };
+	assert_true(pipeline_desired(&s, "x", "{not json", &p, &e) < 0);
+	assert_string_equal(e.code, "PolicyError");
+	assert_null(p.spec);
+	assert_true(pipeline_desired(&s, "bad name", "{}", &p, &e) < 0);
+	assert_string_equal(e.code, "BadName");
+	/* a spec without a role: none in the config either */
+	assert_int_equal(pipeline_desired(&s, "x", "{\"func\":{}}", &p, &e), TP_OK);
+	assert_null(cJSON_GetObjectItem(p.config, "Role"));
+	assert_string_equal(p.code_marker, "taskpipe code s3:///");
+	pipeline_free(&p);
+}
+
+static void test_names(void **state)
+{
+	(void)state;
+	struct names nm;
+	tp_err e = { 0 };
+	assert_int_equal(names_for("tp-", "a_b-c", &nm, &e), TP_OK);
+	assert_string_equal(nm.dlq, "tp-a_b-c-dlq");
+	assert_true(names_for("tp-", "", &nm, &e) < 0);
+	assert_true(names_for("tp-", "x.y", &nm, &e) < 0);
+	assert_true(names_for("tp-", "x-dlq", &nm, &e) < 0);
+	assert_true(names_for("bad prefix", "x", &nm, &e) < 0);
+	char longname[201];
+	memset(longname, 'a', 200);
+	longname[200] = 0;
+	assert_int_equal(names_for("tp-", longname, &nm, &e), TP_OK);
+	assert_int_equal(strlen(nm.queue), NAMES_QUEUE_MAX);
+	assert_int_equal(strlen(nm.dlq), NAMES_QUEUE_MAX);
+	assert_int_equal(strlen(nm.function), NAMES_FUNCTION_MAX);
+	assert_string_equal(nm.dlq + strlen(nm.dlq) - 4, "-dlq");
+	struct names again;
+	assert_int_equal(names_for("tp-", longname, &again, &e), TP_OK);
+	assert_string_equal(nm.function, again.function);  /* stable */
+	longname[199] = 'b';                                /* same head, other name */
+	assert_int_equal(names_for("tp-", longname, &again, &e), TP_OK);
+	assert_string_not_equal(nm.function, again.function);
+	longname[0] = 0;
+	char too_long[202];
+	memset(too_long, 'a', 201);
+	too_long[201] = 0;
+	assert_true(names_for("tp-", too_long, &nm, &e) < 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_desired),
+		cmocka_unit_test(test_hash),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
