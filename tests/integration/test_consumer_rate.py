@@ -33,6 +33,12 @@ HANDLER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "consumer_han
 RUN_SECONDS = 62          # backlog at the rate: over 60 s
 
 
+# "Configuring a queue to use with Lambda": the queue's visibility timeout
+# must be at least the function's timeout (CreateEventSourceMapping refuses
+# it otherwise); the pollers below invoke with a timeout equal to it.
+VISIBILITY_S = 30
+
+
 class Instance:
     """One Lambda execution environment: emulator + proxy + handler."""
 
@@ -89,7 +95,7 @@ class Group:
             "Attributes"]["QueueArn"]
         self.dlq_url = dlq_url
         self.url = self.sqs.create_queue(QueueName=q, Attributes={
-            "VisibilityTimeout": "30",
+            "VisibilityTimeout": str(VISIBILITY_S),
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "10"})})["QueueUrl"]
         self.arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])[
             "Attributes"]["QueueArn"]
@@ -124,7 +130,10 @@ class Group:
             with self.lock:
                 for m in got:
                     self.receives.setdefault(m["MessageId"], []).append(now)
-            res = inst.invoke({"Records": [sqs_record(m, self.arn) for m in got]})
+            # As the mapping would: Lambda refuses a mapping whose function
+            # timeout exceeds the queue's visibility timeout, so a held batch
+            # never outlives its receive.
+            res = inst.invoke({"Records": [sqs_record(m, self.arn) for m in got]}, timeout_ms=VISIBILITY_S * 1000)
             body = res["body"] if res["kind"] == "response" else {}
             failed = {f["itemIdentifier"] for f in body.get("batchItemFailures", [])}
             with self.lock:
