@@ -159,14 +159,6 @@ cJSON *app_policy_ctx_value(struct app *app)
 	return ctx;
 }
 
-char *app_policy_ctx(struct app *app)
-{
-	cJSON *ctx = app_policy_ctx_value(app);
-	char *s = cJSON_PrintUnformatted(ctx);
-	cJSON_Delete(ctx);
-	return s;
-}
-
 void app_stats_json(const struct app *app, cJSON *obj)
 {
 	const struct aws_stat *st;

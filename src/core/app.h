@@ -23,12 +23,11 @@ struct app {
 int app_open(struct app *app, const struct settings *s, tp_err *e);
 void app_close(struct app *app);
 
-/* The policy's ctx as JSON text (malloc'd): instance, region, prefix,
- * account_concurrency, unreserved_min, defaults, now. Asks Lambda's
- * GetAccountSettings once per process, and S3 whether the default code
- * bucket is versioned (defaults.code_bucket_versioned) at most every 5 min. */
-char *app_policy_ctx(struct app *app);
-/* The same ctx as a new cJSON object (policy_set_ctx takes it). */
+/* The policy's ctx as a new cJSON object (policy_set_ctx takes it):
+ * instance, region, prefix, account_concurrency, unreserved_min, defaults,
+ * now. Asks Lambda's GetAccountSettings once per process, and S3 whether
+ * the default code bucket is versioned (defaults.code_bucket_versioned) at
+ * most every 5 min. */
 struct cJSON *app_policy_ctx_value(struct app *app);
 
 /* Print per-operation request counts to stderr (text) or add them to obj. */

@@ -9,7 +9,7 @@
  * until the call's deadline with a size cap and decoded with a node cap.
  * The run's ctx (policy_set_ctx) crosses once per worker: the worker keeps
  * it as a Lua table in its registry, out of the policy's reach, and gives
- * every pipeline call its own copy.
+ * every pipeline, rollout and rollout_health call its own copy.
  * Past the deadline the worker is SIGKILLed; the next call forks a new one.
  *
  * Why a process and not a timer here: a count hook cannot interrupt a long
@@ -571,10 +571,16 @@ static int push_ctx_copy(lua_State *L)
 
 static const char *call_names[] = { "load", "pipeline", "rollout", "rollout_health" };
 
+/* Which argument of a call of kind is the run's ctx (-1: none): the last. */
+static int ctx_arg(int kind)
+{
+	return kind == CALL_PIPELINE ? 1 : kind == CALL_LOAD ? -1 : 2;
+}
+
 struct call {
 	int kind;                /* CALL_* */
-	const cJSON *args[3];    /* item or change, ctx or targets, ctx */
-	const cJSON *set_ctx;    /* pipeline: the run's ctx to store first, or NULL */
+	const cJSON *args[3];    /* item or change, (ctx) or targets, (ctx); ctx_arg's is unused */
+	const cJSON *set_ctx;    /* the run's ctx to store first, or NULL */
 	cJSON *result;           /* converted return value (numbers as Raw text) */
 	int no_rollout;          /* policy has no rollout function */
 	int rejected;            /* nil, "reason" */
@@ -610,7 +616,7 @@ static int run_call(lua_State *L)
 	for (int i = 0; i < nargs; i++) {
 		const cJSON *a = c->args[i];
 		int rc;
-		if (c->kind == CALL_PIPELINE && i == 1)
+		if (i == ctx_arg(c->kind))
 			rc = push_ctx_copy(L);
 		else if (!a)
 			lua_newtable(L), rc = 0;
@@ -1040,12 +1046,12 @@ static void build_request(struct policy *p, const struct call *c, int64_t budget
 	frame_start(req);
 	wire_put_u32(req, (uint32_t)c->kind);
 	wire_put_u32(req, (uint32_t)budget);
-	*send_ctx = c->kind == CALL_PIPELINE && p->ctx_loaded != p->ctx_gen;
+	*send_ctx = ctx_arg(c->kind) >= 0 && p->ctx_loaded != p->ctx_gen;
 	buf_addc(req, (char)*send_ctx);
 	if (*send_ctx)
 		buf_add(req, p->ctx_wire.data, p->ctx_wire.len);
-	for (int i = 0; i < 3; i++) /* a pipeline call's ctx is the run's */
-		wire_put(req, c->kind == CALL_PIPELINE && i == 1 ? NULL : c->args[i]);
+	for (int i = 0; i < 3; i++) /* the ctx argument is the run's, sent above */
+		wire_put(req, i == ctx_arg(c->kind) ? NULL : c->args[i]);
 	frame_end(req);
 }
 
@@ -1166,7 +1172,7 @@ static int call_policy(struct policy *p, struct call *c, tp_err *e)
 	if (!p->in_process)
 		return isolated_call(p, c, e);
 	cJSON *ctx = NULL;
-	if (c->kind == CALL_PIPELINE && p->ctx_loaded != p->ctx_gen) {
+	if (ctx_arg(c->kind) >= 0 && p->ctx_loaded != p->ctx_gen) {
 		struct wire_in in = { (const unsigned char *)p->ctx_wire.data,
 				      (const unsigned char *)p->ctx_wire.data + p->ctx_wire.len, 0, 0, 0 };
 		c->set_ctx = ctx = wire_get(&in); /* our own encoding: always well formed */
@@ -1310,16 +1316,6 @@ int policy_parse_json(const char *json, const char *what, cJSON **out, tp_err *e
 	return TP_OK;
 }
 
-static char *print_json(cJSON *j)
-{
-	char *s = cJSON_PrintUnformatted(j);
-	if (!s) {
-		fputs("taskpipe: out of memory\n", stderr);
-		abort();
-	}
-	return s;
-}
-
 void policy_set_ctx(struct policy *p, const cJSON *ctx)
 {
 	buf_reset(&p->ctx_wire);
@@ -1375,25 +1371,13 @@ static cJSON *single_wave(const cJSON *targets)
 	return waves;
 }
 
-int policy_rollout(struct policy *p, const char *change_json, const char *targets_json, const char *ctx_json,
-		   char **waves_json, tp_err *e)
+int policy_rollout(struct policy *p, const cJSON *change, const cJSON *targets, cJSON **waves, tp_err *e)
 {
-	*waves_json = NULL;
-	struct call c = { .kind = CALL_ROLLOUT };
-	cJSON *change = NULL, *targets = NULL, *ctx = NULL;
-	int rc = policy_parse_json(change_json, "change", &change, e);
-	if (rc == TP_OK)
-		rc = policy_parse_json(targets_json, "targets", &targets, e);
-	if (rc == TP_OK && !cJSON_IsArray(targets))
-		rc = tp_errf(e, TP_EINVAL, "BadJson", "targets: must be a JSON array");
-	if (rc == TP_OK)
-		rc = policy_parse_json(ctx_json, "ctx", &ctx, e);
-	if (rc == TP_OK) {
-		c.args[0] = change;
-		c.args[1] = targets;
-		c.args[2] = ctx;
-		rc = call_policy(p, &c, e);
-	}
+	*waves = NULL;
+	if (targets && !cJSON_IsArray(targets))
+		return tp_errf(e, TP_EINVAL, "BadJson", "targets: must be a JSON array");
+	struct call c = { .kind = CALL_ROLLOUT, .args = { change, targets } };
+	int rc = call_policy(p, &c, e);
 	if (rc == TP_OK && c.no_rollout)
 		c.result = single_wave(targets);
 	if (rc == TP_OK && cJSON_IsObject(c.result) && !c.result->child) { /* {} from an empty table */
@@ -1402,34 +1386,22 @@ int policy_rollout(struct policy *p, const char *change_json, const char *target
 	}
 	if (rc == TP_OK && !cJSON_IsArray(c.result))
 		rc = tp_errf(e, TP_EPOLICY, "PolicyError", "%s: rollout must return a list of waves", p->origin);
-	if (rc == TP_OK)
-		*waves_json = print_json(c.result);
+	if (rc == TP_OK) {
+		*waves = c.result;
+		c.result = NULL;
+	}
 	cJSON_Delete(c.result);
-	cJSON_Delete(change);
-	cJSON_Delete(targets);
-	cJSON_Delete(ctx);
 	return rc;
 }
 
-int policy_rollout_health(struct policy *p, const char *wave_json, const char *results_json,
-			  const char *ctx_json, int *healthy, char *reason, size_t reason_len, tp_err *e)
+int policy_rollout_health(struct policy *p, const cJSON *wave, const cJSON *results, int *healthy, char *reason,
+			  size_t reason_len, tp_err *e)
 {
 	*healthy = 1;
 	if (reason_len)
 		reason[0] = 0;
-	struct call c = { .kind = CALL_HEALTH };
-	cJSON *wave = NULL, *results = NULL, *ctx = NULL;
-	int rc = policy_parse_json(wave_json, "wave", &wave, e);
-	if (rc == TP_OK)
-		rc = policy_parse_json(results_json, "results", &results, e);
-	if (rc == TP_OK)
-		rc = policy_parse_json(ctx_json, "ctx", &ctx, e);
-	if (rc == TP_OK) {
-		c.args[0] = wave;
-		c.args[1] = results;
-		c.args[2] = ctx;
-		rc = call_policy(p, &c, e);
-	}
+	struct call c = { .kind = CALL_HEALTH, .args = { wave, results } };
+	int rc = call_policy(p, &c, e);
 	if (rc == TP_EPOLICY && c.rejected) {
 		/* nil, "reason" is the policy's verdict, not a failure of the policy */
 		*healthy = 0;
@@ -1438,9 +1410,6 @@ int policy_rollout_health(struct policy *p, const char *wave_json, const char *r
 		rc = TP_OK;
 	}
 	cJSON_Delete(c.result);
-	cJSON_Delete(wave);
-	cJSON_Delete(results);
-	cJSON_Delete(ctx);
 	return rc;
 }
 

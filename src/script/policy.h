@@ -15,8 +15,8 @@
  * converted to plain Lua values as documented in ddbval.h; the spec comes
  * back with every number as a Raw node holding its exact text (0.1 and
  * 123456789012345678 keep every digit). ctx is the run's, set once by
- * policy_set_ctx. rollout() and rollout_health() still take plain JSON
- * text (change, targets, ctx) and give waves as JSON text.
+ * policy_set_ctx. rollout() and rollout_health() take and give trees the
+ * same way (plain JSON values, waves with Raw numbers) and get the same ctx.
  */
 #ifndef TP_POLICY_H
 #define TP_POLICY_H
@@ -59,7 +59,7 @@ const char *policy_origin(const struct policy *p);
 const char *policy_engine_version(void);            /* "Lua 5.4.4" */  /* path or "builtin:policy.lua" */
 const char *policy_sha256(const struct policy *p);  /* hex SHA-256 of the source */
 
-/* The ctx every later pipeline() call gets (a copy each: what one call
+/* The ctx every later pipeline(), rollout() and rollout_health() call gets (a copy each: what one call
  * writes into it no other sees), until set again; NULL: an empty table.
  * Encoded here once and handed to the policy's Lua state once, not per
  * call: a run sets it at its start. */
@@ -78,17 +78,23 @@ int policy_parse_json(const char *json, const char *what, struct cJSON **out, tp
  * "PolicyTimeLimit" / "PolicyOutputLimit" (the conversion budget). */
 int policy_pipeline(struct policy *p, const struct cJSON *item, struct cJSON **spec, tp_err *e);
 
-/* rollout(change, targets, ctx) -> waves JSON array. When the policy has
- * no rollout function: one wave holding every target. */
-int policy_rollout(struct policy *p, const char *change_json, const char *targets_json,
-		   const char *ctx_json, char **waves_json, tp_err *e);
+/* rollout(change, targets, ctx), ctx the run's (policy_set_ctx): on
+ * success *waves is a new cJSON array (the caller's), numbers as Raw nodes
+ * as for pipeline(). change and targets are plain JSON values (NULL: an
+ * empty table); targets, when given, must be an array (TP_EINVAL
+ * "BadJson"). When the policy has no rollout function: one wave holding
+ * every target. Errors and caps as for pipeline(); a result past the
+ * conversion budget names its path (waves[2][1]). */
+int policy_rollout(struct policy *p, const struct cJSON *change, const struct cJSON *targets, struct cJSON **waves,
+		   tp_err *e);
 
-/* rollout_health(wave, results, ctx), when the policy defines it: called
- * after a wave's updates all succeeded. wave: {index, targets, ...};
- * results: [{pipeline, function, status, code_sha256}]. true -> *healthy 1;
- * nil or false, "reason" -> *healthy 0 and the reason; no such function ->
- * healthy. A Lua error or cap is TP_EPOLICY/TP_ELIMIT as for pipeline(). */
-int policy_rollout_health(struct policy *p, const char *wave_json, const char *results_json,
-			  const char *ctx_json, int *healthy, char *reason, size_t reason_len, tp_err *e);
+/* rollout_health(wave, results, ctx), ctx the run's, when the policy
+ * defines it: called after a wave's updates all succeeded. wave: {index,
+ * targets, ...}; results: [{pipeline, function, status, code_sha256}]
+ * (NULL: an empty table). true -> *healthy 1; nil or false, "reason" ->
+ * *healthy 0 and the reason; no such function -> healthy. A Lua error or
+ * cap is TP_EPOLICY/TP_ELIMIT as for pipeline(). */
+int policy_rollout_health(struct policy *p, const struct cJSON *wave, const struct cJSON *results, int *healthy,
+			  char *reason, size_t reason_len, tp_err *e);
 
 #endif

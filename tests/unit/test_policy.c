@@ -42,6 +42,51 @@ static int pipeline_text(struct policy *p, const char *item_json, const char *ct
 	return rc;
 }
 
+/* rollout() from and to JSON text, the same way: change and targets
+ * parsed, ctx set for the call, the waves printed. */
+static int rollout_text(struct policy *p, const char *change_json, const char *targets_json, const char *ctx_json,
+			char **waves, tp_err *e)
+{
+	*waves = NULL;
+	cJSON *change = NULL, *targets = NULL, *ctx = NULL, *wv = NULL;
+	int rc = policy_parse_json(change_json, "change", &change, e);
+	if (rc == 0)
+		rc = policy_parse_json(targets_json, "targets", &targets, e);
+	if (rc == 0)
+		rc = policy_parse_json(ctx_json, "ctx", &ctx, e);
+	if (rc == 0) {
+		policy_set_ctx(p, ctx);
+		rc = policy_rollout(p, change, targets, &wv, e);
+	}
+	if (rc == 0)
+		*waves = cJSON_PrintUnformatted(wv);
+	cJSON_Delete(change);
+	cJSON_Delete(targets);
+	cJSON_Delete(ctx);
+	cJSON_Delete(wv);
+	return rc;
+}
+
+/* rollout_health() from JSON text, the same way. */
+static int health_text(struct policy *p, const char *wave_json, const char *results_json, const char *ctx_json,
+		       int *healthy, char *why, size_t n, tp_err *e)
+{
+	cJSON *wave = NULL, *results = NULL, *ctx = NULL;
+	int rc = policy_parse_json(wave_json, "wave", &wave, e);
+	if (rc == 0)
+		rc = policy_parse_json(results_json, "results", &results, e);
+	if (rc == 0)
+		rc = policy_parse_json(ctx_json, "ctx", &ctx, e);
+	if (rc == 0) {
+		policy_set_ctx(p, ctx);
+		rc = policy_rollout_health(p, wave, results, healthy, why, n, e);
+	}
+	cJSON_Delete(wave);
+	cJSON_Delete(results);
+	cJSON_Delete(ctx);
+	return rc;
+}
+
 /* A policy whose pipeline function runs BODY with item and ctx in scope. */
 static struct policy *load_body(const char *body, const struct policy_limits *lim)
 {
@@ -203,7 +248,7 @@ static void rejection_and_recovery(void **state)
 	free(spec);
 	/* rollout absent: one wave of everything */
 	char *waves = NULL;
-	assert_int_equal(policy_rollout(p, "{}", "[{\"pipeline\":\"b\"},{\"pipeline\":\"a\"}]", "{}", &waves, &e), 0);
+	assert_int_equal(rollout_text(p, "{}", "[{\"pipeline\":\"b\"},{\"pipeline\":\"a\"}]", "{}", &waves, &e), 0);
 	assert_string_equal(waves, "[{\"targets\":[\"b\",\"a\"],\"pause_seconds\":0,\"halt_on_failure\":true}]");
 	free(waves);
 	assert_string_equal(policy_origin(p), "r.lua");
@@ -249,20 +294,20 @@ static void default_policy_spec(void **state)
 	assert_string_equal(e.message, "concurrency: 0 is out of range (1..1000)");
 
 	char *waves = NULL;
-	assert_int_equal(policy_rollout(p, "{\"bucket\":\"code\",\"key\":\"k\",\"version\":\"v\"}",
+	assert_int_equal(rollout_text(p, "{\"bucket\":\"code\",\"key\":\"k\",\"version\":\"v\"}",
 					"[{\"pipeline\":\"c\"},{\"pipeline\":\"a\"},{\"pipeline\":\"b\"}]", CTX, &waves, &e),
 			 0);
 	assert_string_equal(waves, "[{\"halt_on_failure\":true,\"pause_seconds\":30,\"targets\":[\"a\"]},"
 				   "{\"halt_on_failure\":true,\"pause_seconds\":0,\"targets\":[\"b\"]},"
 				   "{\"halt_on_failure\":true,\"pause_seconds\":0,\"targets\":[\"c\"]}]");
 	free(waves);
-	assert_int_equal(policy_rollout(p, "{}", "[]", CTX, &waves, &e), 0);
+	assert_int_equal(rollout_text(p, "{}", "[]", CTX, &waves, &e), 0);
 	assert_string_equal(waves, "[]");
 	free(waves);
-	assert_int_equal(policy_rollout(p, "{}", "[{\"pipeline\":\"x\"}]", CTX, &waves, &e), 0);
+	assert_int_equal(rollout_text(p, "{}", "[{\"pipeline\":\"x\"}]", CTX, &waves, &e), 0);
 	assert_string_equal(waves, "[{\"halt_on_failure\":true,\"pause_seconds\":0,\"targets\":[\"x\"]}]");
 	free(waves);
-	assert_int_equal(policy_rollout(p, "{}", "[{\"pipeline\":\"y\"},{\"pipeline\":\"x\"}]", CTX, &waves, &e), 0);
+	assert_int_equal(rollout_text(p, "{}", "[{\"pipeline\":\"y\"},{\"pipeline\":\"x\"}]", CTX, &waves, &e), 0);
 	assert_string_equal(waves, "[{\"halt_on_failure\":true,\"pause_seconds\":30,\"targets\":[\"x\"]},"
 				   "{\"halt_on_failure\":true,\"pause_seconds\":0,\"targets\":[\"y\"]}]");
 	free(waves);
@@ -272,7 +317,7 @@ static void default_policy_spec(void **state)
 	for (int i = 25; i >= 1; i--)
 		buf_addf(&t, "%s{\"pipeline\":\"p%02d\",\"function\":\"tp-p%02d\"}", i < 25 ? "," : "", i, i);
 	buf_addc(&t, ']');
-	assert_int_equal(policy_rollout(p, "{}", buf_str(&t), CTX, &waves, &e), 0);
+	assert_int_equal(rollout_text(p, "{}", buf_str(&t), CTX, &waves, &e), 0);
 	buf_free(&t);
 	assert_true(tp_startswith(waves, "[{\"halt_on_failure\":true,\"pause_seconds\":30,\"targets\":[\"p01\"]},"
 					 "{\"halt_on_failure\":true,\"pause_seconds\":0,\"targets\":[\"p02\",\"p03\"]},"
@@ -682,6 +727,119 @@ static void ctx_is_set_once_and_copied(void **state)
 	}
 }
 
+/* rollout and rollout_health take and give trees, in the worker and in
+ * process alike: numbers keep their exact text (0.1 and a Raw
+ * 123456789012345678 come back as Raw nodes with that text), the ctx is
+ * the one set once for the run and each call gets its own copy of it
+ * (rollout writes into it, health and pipeline never see that, nor does
+ * the next rollout, even in a replaced worker), and an output past the
+ * budget names its path. */
+static const char RT_SRC[] =
+	"return { pipeline = function(item, ctx) return { seen = ctx.seen or 0 } end,\n"
+	"  rollout = function(change, targets, ctx)\n"
+	"    if change.mode == 'big' then return { { targets = { 'a' } }, { string.rep('x', 500) } } end\n"
+	"    if change.mode == 'err' then error('no plan') end\n"
+	"    ctx.seen = (ctx.seen or 0) + 1\n"
+	"    local w = {}\n"
+	"    for i, t in ipairs(targets) do\n"
+	"      w[i] = { targets = { t.pipeline }, pause_seconds = change.pause, big = change.big,\n"
+	"               region = ctx.region, seen = ctx.seen }\n"
+	"    end\n"
+	"    return w\n"
+	"  end,\n"
+	"  rollout_health = function(wave, results, ctx)\n"
+	"    if ctx.seen then return nil, 'ctx leaked' end\n"
+	"    ctx.seen = 1\n"
+	"    if wave.index == 9 then error('bad wave') end\n"
+	"    if wave.index == 1 then return nil, ctx.region .. ': ' .. results[1].status end\n"
+	"    return true\n"
+	"  end }\n";
+
+static void rollout_trees_and_ctx(void **state)
+{
+	for (int in_process = 0; in_process < 2; in_process++) {
+		struct policy_limits lim = { .in_process = in_process, .max_text = 400 };
+		struct policy *p = NULL;
+		tp_err e = {0};
+		assert_int_equal(policy_new(RT_SRC, strlen(RT_SRC), "rt.lua", &lim, &p, &e), 0);
+		cJSON *ctx = cJSON_Parse("{\"region\":\"eu-west-1\"}");
+		policy_set_ctx(p, ctx); /* once, as a run does */
+		cJSON_Delete(ctx);      /* policy_set_ctx keeps its own */
+		cJSON *change = jsonnum_parse("{\"pause\":0.1,\"big\":123456789012345678}");
+		cJSON *targets = cJSON_Parse("[{\"pipeline\":\"b\"},{\"pipeline\":\"a\"}]");
+		cJSON *big = cJSON_Parse("{\"mode\":\"big\"}"), *err = cJSON_Parse("{\"mode\":\"err\"}");
+		for (int i = 0; i < 3; i++) {
+			cJSON *waves = NULL;
+			if (i == 1) { /* errors replace the worker: the ctx goes again */
+				assert_int_equal(policy_rollout(p, big, targets, &waves, &e), TP_ELIMIT);
+				assert_string_equal(e.code, "PolicyOutputLimit");
+				assert_string_equal(e.message, "rt.lua:2: rollout returned waves[2][1]: more than 400 "
+							       "bytes of text (the limit for a result)");
+				assert_null(waves);
+				assert_int_equal(policy_rollout(p, err, targets, &waves, &e), TP_EPOLICY);
+				assert_string_equal(e.code, "PolicyError");
+				assert_string_equal(e.message, "rt.lua:4: no plan");
+			}
+			if (policy_rollout(p, change, targets, &waves, &e) != 0)
+				fail_msg("rollout %d (in_process %d): %s", i, in_process, e.message);
+			const cJSON *w0 = cJSON_GetArrayItem(waves, 0);
+			assert_true(cJSON_IsRaw(cJSON_GetObjectItem(w0, "pause_seconds")));
+			char *got = cJSON_PrintUnformatted(waves);
+			assert_string_equal(got, "[{\"big\":123456789012345678,\"pause_seconds\":0.1,\"region\":\"eu-west-1\","
+						 "\"seen\":1,\"targets\":[\"b\"]},"
+						 "{\"big\":123456789012345678,\"pause_seconds\":0.1,\"region\":\"eu-west-1\","
+						 "\"seen\":1,\"targets\":[\"a\"]}]");
+			free(got);
+			cJSON_Delete(waves);
+
+			cJSON *wave = cJSON_Parse("{\"index\":1,\"targets\":[\"a\"]}");
+			cJSON *results = cJSON_Parse("[{\"pipeline\":\"a\",\"status\":\"done\"}]");
+			int healthy = 1;
+			char why[128];
+			assert_int_equal(policy_rollout_health(p, wave, results, &healthy, why, sizeof why, &e), 0);
+			assert_int_equal(healthy, 0);
+			assert_string_equal(why, "eu-west-1: done");
+			cJSON_SetNumberValue(cJSON_GetObjectItem(wave, "index"), 0);
+			assert_int_equal(policy_rollout_health(p, wave, results, &healthy, why, sizeof why, &e), 0);
+			assert_int_equal(healthy, 1);
+			assert_string_equal(why, "");
+			cJSON *spec = NULL, *item = cJSON_Parse(ITEM);
+			assert_int_equal(policy_pipeline(p, item, &spec, &e), 0);
+			got = cJSON_PrintUnformatted(spec);
+			assert_string_equal(got, "{\"seen\":0}");
+			free(got);
+			cJSON_Delete(spec);
+			cJSON_Delete(item);
+			if (i == 2) { /* a health error names file:line */
+				cJSON_SetNumberValue(cJSON_GetObjectItem(wave, "index"), 9);
+				assert_int_equal(policy_rollout_health(p, wave, results, &healthy, why, sizeof why, &e),
+						 TP_EPOLICY);
+				assert_string_equal(e.code, "PolicyError");
+				assert_string_equal(e.message, "rt.lua:16: bad wave");
+			}
+			cJSON_Delete(wave);
+			cJSON_Delete(results);
+		}
+		/* setting it again replaces it for rollout calls too */
+		ctx = cJSON_Parse("{\"region\":\"us-west-2\"}");
+		policy_set_ctx(p, ctx);
+		cJSON_Delete(ctx);
+		cJSON *waves = NULL, *one = cJSON_Parse("[{\"pipeline\":\"x\"}]");
+		assert_int_equal(policy_rollout(p, NULL, one, &waves, &e), 0);
+		assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(waves, 0), "region")->valuestring, "us-west-2");
+		cJSON_Delete(waves);
+		/* targets must be a list */
+		assert_int_equal(policy_rollout(p, NULL, change, &waves, &e), TP_EINVAL);
+		assert_string_equal(e.message, "targets: must be a JSON array");
+		cJSON_Delete(one);
+		cJSON_Delete(change);
+		cJSON_Delete(targets);
+		cJSON_Delete(big);
+		cJSON_Delete(err);
+		policy_free(p);
+	}
+}
+
 /* Nothing persists from one call to the next: top-level locals start
  * fresh, and memory kept by one call does not shrink the next one's. */
 static void state_does_not_persist(void **state)
@@ -744,12 +902,12 @@ static void rollout_calls_are_bounded(void **state)
 	char *waves = NULL;
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(policy_rollout(p, "{}", "[{\"pipeline\":\"a\"}]", "{}", &waves, &e), TP_ELIMIT);
+	assert_int_equal(rollout_text(p, "{}", "[{\"pipeline\":\"a\"}]", "{}", &waves, &e), TP_ELIMIT);
 	assert_string_equal(e.code, "PolicyTimeLimit");
 	assert_non_null(strstr(e.message, "ro.lua: rollout: wall-clock limit of 300 ms"));
 	int healthy = 1;
 	char why[128];
-	assert_int_equal(policy_rollout_health(p, "{}", "[]", "{}", &healthy, why, sizeof why, &e), TP_ELIMIT);
+	assert_int_equal(health_text(p, "{}", "[]", "{}", &healthy, why, sizeof why, &e), TP_ELIMIT);
 	assert_string_equal(e.code, "PolicyTimeLimit");
 	assert_true(ms_since(&t0) < 2000);
 	policy_free(p);
@@ -886,6 +1044,7 @@ int main(void)
 		cmocka_unit_test(values_cross_exactly),
 		cmocka_unit_test(conversion_errors_name_the_field),
 		cmocka_unit_test(ctx_is_set_once_and_copied),
+		cmocka_unit_test(rollout_trees_and_ctx),
 		cmocka_unit_test(load_time_attacks),
 		cmocka_unit_test(rollout_calls_are_bounded),
 		cmocka_unit_test(invocation_deadline_caps_calls),

@@ -28,6 +28,7 @@ struct ro {
 	long updates, already, failed, gone;
 	long long object_bytes;         /* size of the code object, as streamed */
 	long lambda0, update_calls0, list0, get0; /* request counts at the start */
+	int ctx_set;                    /* the policy has this run's ctx (ro_policy_ctx) */
 };
 
 /* Stop the run with status s. */
@@ -46,6 +47,9 @@ enum hdr_how { HDR_ACQUIRE, HDR_BEAT, HDR_RELEASE };
  * superseded or another runner holds it (r stopped). */
 int ro_hdr_write(struct ro *r, enum hdr_how how, enum rollout_state status, tp_err *e);
 int ro_lease_ttl(const struct ro *r);
+/* Give the policy this run's ctx, once per run, before its first call
+ * (not at the start: a run that asks no policy asks Lambda for no ctx). */
+void ro_policy_ctx(struct ro *r);
 /* No time left to start another batch (plus extra_ms) before the deadline. */
 int ro_deadline_near(const struct ro *r, int64_t extra_ms);
 /* UpdateItem SET of every attribute in sets (consumed), names aliased. */

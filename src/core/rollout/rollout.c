@@ -9,6 +9,7 @@
 #include "aws/http.h"
 #include "aws/sigv4.h"
 #include "base/hash.h"
+#include "base/jsonnum.h"
 #include "base/log.h"
 #include "core/rollout/rolloutrec.h"
 #include "core/store.h"
@@ -350,6 +351,16 @@ static int find_targets(struct ro *r, tp_err *e)
 	return TP_OK;
 }
 
+void ro_policy_ctx(struct ro *r)
+{
+	if (r->ctx_set)
+		return;
+	cJSON *ctx = app_policy_ctx_value(r->app);
+	policy_set_ctx(r->app->policy, ctx);
+	cJSON_Delete(ctx);
+	r->ctx_set = 1;
+}
+
 /* Ask the policy for waves; freeze them as r->plan (plan_batch). */
 static int make_plan(struct ro *r, tp_err *e)
 {
@@ -367,18 +378,14 @@ static int make_plan(struct ro *r, tp_err *e)
 		cJSON_AddStringToObject(t, "function", r->ts.t[i].function);
 		cJSON_AddItemToArray(targets, t);
 	}
-	char *cj = cJSON_PrintUnformatted(change), *tj = cJSON_PrintUnformatted(targets);
-	char *ctx = app_policy_ctx(r->app), *wj = NULL;
+	cJSON *waves = NULL;
+	ro_policy_ctx(r);
+	int rc = policy_rollout(r->app->policy, change, targets, &waves, e);
 	cJSON_Delete(change);
 	cJSON_Delete(targets);
-	int rc = policy_rollout(r->app->policy, cj, tj, ctx, &wj, e);
-	free(cj);
-	free(tj);
-	free(ctx);
 	if (rc < 0)
 		return rc;
-	cJSON *waves = cJSON_Parse(wj);
-	free(wj);
+	jsonnum_raw_to_numbers(waves); /* pause_seconds as a number, as its text read */
 	snprintf(r->mode, sizeof r->mode, "code");
 	rc = plan_batch(&r->ts, waves, r->o.mode, &r->plan, e);
 	cJSON_Delete(waves);

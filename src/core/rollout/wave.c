@@ -555,14 +555,11 @@ static int health_gate(struct ro *r, int w, const cJSON *wave, int halt, tp_err 
 		cJSON_AddStringToObject(o, "code_sha256", t->sha);
 		cJSON_AddItemToArray(results, o);
 	}
-	char *wj = cJSON_PrintUnformatted(wv), *rj = cJSON_PrintUnformatted(results);
-	char *ctx = app_policy_ctx(r->app), why[512];
+	char why[512];
 	int healthy = 1;
 	tp_err pe = { 0 };
-	int rc = policy_rollout_health(r->app->policy, wj, rj, ctx, &healthy, why, sizeof why, &pe);
-	free(wj);
-	free(rj);
-	free(ctx);
+	ro_policy_ctx(r);
+	int rc = policy_rollout_health(r->app->policy, wv, results, &healthy, why, sizeof why, &pe);
 	cJSON_Delete(wv);
 	cJSON_Delete(results);
 	if (rc < 0) {
