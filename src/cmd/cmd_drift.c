@@ -1,9 +1,10 @@
-/* cmd_drift.c: the drift command: options, the table or --json (see drift.h). */
+/* cmd_drift.c: the drift command: options, the table or --json (see drift.h,
+ * runtime/drift_json.h). */
 #include "cmd/cmd_drift.h"
 
 #include "core/app.h"
 #include "core/drift/drift.h"
-#include "runtime/rec_json.h"
+#include "runtime/drift_json.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -40,61 +41,52 @@ static const char usage[] =
 	"without --fix, or any collision, which needs a person), 1 error (a pipeline's\n"
 	"policy failed, a repair failed, or the check itself failed).\n";
 
-static void print_table(const cJSON *doc)
+static const char *fix_name(const struct drift_fix *f)
 {
-	const cJSON *p, *d;
-	cJSON_ArrayForEach(p, cJSON_GetObjectItem(doc, "pipelines")) {
-		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(p, "pipeline"));
-		const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(p, "status"));
-		const cJSON *fix = cJSON_GetObjectItem(p, "fix");
-		const char *fs = cJSON_GetStringValue(cJSON_GetObjectItem(fix, "status"));
-		char mark = strcmp(st, "in_sync") == 0 ? ' ' : strcmp(st, "error") == 0 ||
-			    strcmp(st, "collision") == 0 ? '!' : '~';
-		printf("%c %-32s %s%s%s%s\n", mark, name, st,
-		       cJSON_IsTrue(cJSON_GetObjectItem(p, "code_behind")) ? " (code behind)" : "",
-		       fs ? ", fix: " : "", fs ? fs : "");
-		const cJSON *err = cJSON_GetObjectItem(p, "error");
-		if (err)
-			printf("    %s: %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(err, "code")),
-			       cJSON_GetStringValue(cJSON_GetObjectItem(err, "message")));
-		cJSON_ArrayForEach(d, cJSON_GetObjectItem(p, "drift"))
-			printf("    %s.%s: expected %s, actual %s\n",
-			       cJSON_GetStringValue(cJSON_GetObjectItem(d, "resource")),
-			       cJSON_GetStringValue(cJSON_GetObjectItem(d, "field")),
-			       cJSON_GetStringValue(cJSON_GetObjectItem(d, "expected")),
-			       cJSON_GetStringValue(cJSON_GetObjectItem(d, "actual")));
-		const cJSON *ferr = cJSON_GetObjectItem(fix, "error");
-		if (ferr)
-			printf("    fix failed: %s: %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(ferr, "code")),
-			       cJSON_GetStringValue(cJSON_GetObjectItem(ferr, "message")));
+	return f->status == DRIFT_FIX_FIXED ? "fixed" : f->status == DRIFT_FIX_FAILED ? "failed" : NULL;
+}
+
+static void print_table(const struct drift_report *r)
+{
+	for (size_t i = 0; i < r->n_pipelines; i++) {
+		const struct drift_pipeline *p = &r->pipelines[i];
+		const char *fs = fix_name(&p->fix);
+		char mark = p->status == DRIFT_IN_SYNC ? ' ' :
+			    p->status == DRIFT_ERROR || p->status == DRIFT_COLLISION ? '!' : '~';
+		printf("%c %-32s %s%s%s%s\n", mark, p->name, drift_status_name(p->status),
+		       p->code_behind ? " (code behind)" : "", fs ? ", fix: " : "", fs ? fs : "");
+		if (p->status == DRIFT_ERROR)
+			printf("    %s: %s\n", p->err.code, p->err.message);
+		for (size_t j = 0; j < p->n_drift; j++)
+			printf("    %s.%s: expected %s, actual %s\n", p->drift[j].resource, p->drift[j].field,
+			       p->drift[j].expected, p->drift[j].actual);
+		if (p->fix.status == DRIFT_FIX_FAILED)
+			printf("    fix failed: %s: %s\n", p->fix.err.code, p->fix.err.message);
 	}
-	cJSON_ArrayForEach(p, cJSON_GetObjectItem(doc, "orphans")) {
-		const cJSON *fix = cJSON_GetObjectItem(p, "fix");
-		const char *fs = cJSON_GetStringValue(cJSON_GetObjectItem(fix, "status"));
-		printf("- %-32s orphan:", cJSON_GetStringValue(cJSON_GetObjectItem(p, "pipeline")));
-		cJSON_ArrayForEach(d, cJSON_GetObjectItem(p, "resources"))
-			printf(" %s %s;", cJSON_GetStringValue(cJSON_GetObjectItem(d, "resource")),
-			       cJSON_GetStringValue(cJSON_GetObjectItem(d, "name")));
+	for (size_t i = 0; i < r->n_orphans; i++) {
+		const struct drift_orphan *p = &r->orphans[i];
+		const char *fs = fix_name(&p->fix);
+		printf("- %-32s orphan:", p->name);
+		for (size_t j = 0; j < p->n_res; j++)
+			printf(" %s %s;", p->res[j].resource, p->res[j].name);
 		printf("%s%s\n", fs ? " fix: " : "", fs ? fs : "");
 	}
-	const cJSON *s = cJSON_GetObjectItem(doc, "summary");
-#define N(k) (long)cJSON_GetNumberValue(cJSON_GetObjectItem(s, k))
+	const struct drift_summary *s = &r->summary;
 	printf("%ld pipelines checked: %ld in sync, %ld drifted, %ld missing, %ld collisions, %ld errors; "
 	       "%ld orphans; %ld fixed, %ld fixes failed\n",
-	       N("checked"), N("in_sync"), N("drifted"), N("missing"), N("collision"), N("error"),
-	       N("orphans"), N("fixed"), N("fix_failed"));
-#undef N
-	const cJSON *calls = cJSON_GetObjectItem(doc, "calls");
+	       s->checked, s->count[DRIFT_IN_SYNC], s->count[DRIFT_DRIFTED], s->count[DRIFT_MISSING],
+	       s->count[DRIFT_COLLISION], s->count[DRIFT_ERROR], s->orphans, s->fixed, s->fix_failed);
+	long list_fn = 0, list_esm = 0;
+	for (size_t i = 0; i < r->n_calls; i++) {
+		if (strcmp(r->calls[i].op, "lambda:ListFunctions") == 0)
+			list_fn = r->calls[i].n;
+		else if (strcmp(r->calls[i].op, "lambda:ListEventSourceMappings") == 0)
+			list_esm = r->calls[i].n;
+	}
 	printf("%ld Lambda calls (%ld to observe: ListFunctions %ld, ListEventSourceMappings %ld); %ld ms\n",
-	       (long)cJSON_GetNumberValue(cJSON_GetObjectItem(doc, "lambda_calls")),
-	       (long)cJSON_GetNumberValue(cJSON_GetObjectItem(doc, "lambda_calls_observe")),
-	       (long)cJSON_GetNumberValue(cJSON_GetObjectItem(calls, "lambda:ListFunctions")),
-	       (long)cJSON_GetNumberValue(cJSON_GetObjectItem(calls, "lambda:ListEventSourceMappings")),
-	       (long)cJSON_GetNumberValue(cJSON_GetObjectItem(doc, "elapsed_ms")));
-	const cJSON *cur = cJSON_GetObjectItem(doc, "cursor");
-	if (cJSON_IsObject(cur))
-		printf("cursor: %s\n", cJSON_IsTrue(cJSON_GetObjectItem(cur, "complete")) ? "cycle complete" :
-		       cJSON_GetStringValue(cJSON_GetObjectItem(cur, "next")));
+	       r->lambda_calls, r->lambda_calls_observe, list_fn, list_esm, (long)r->elapsed_ms);
+	if (r->has_cursor)
+		printf("cursor: %s\n", r->cursor.complete ? "cycle complete" : r->cursor.next);
 	puts("reserved concurrency is not checked (not visible to list calls): taskpipe apply --all --force");
 }
 
@@ -105,7 +97,7 @@ int cmd_drift(int argc, char **argv)
 	int rc0 = settings_cli(&s, "drift", usage, &argc, argv);
 	if (rc0 >= 0)
 		return rc0;
-	struct drift_opts o = { .render_changes = rec_changes_json };
+	struct drift_opts o = { 0 };
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--fix") == 0) {
 			o.fix = 1;
@@ -135,23 +127,23 @@ int cmd_drift(int argc, char **argv)
 		fprintf(stderr, "taskpipe drift: %s: %s\n", e.code, e.message);
 		return 1;
 	}
-	char *json = NULL;
-	int rc = drift_run(&app, &o, &json, &e);
+	struct drift_report r;
+	int rc = drift_run(&app, &o, &r, &e);
 	app_close(&app);
 	if (rc < 0) {
 		fprintf(stderr, "taskpipe drift: %s%s%s\n", e.code, e.code[0] ? ": " : "", e.message);
 		return 1;
 	}
-	cJSON *doc = cJSON_Parse(json);
 	if (s.json) {
+		cJSON *doc = drift_json(&r);
 		char *pretty = cJSON_Print(doc);
 		puts(pretty);
 		free(pretty);
+		cJSON_Delete(doc);
 	} else {
-		print_table(doc);
+		print_table(&r);
 	}
-	cJSON_Delete(doc);
-	int code = drift_exit_code(json);
-	free(json);
+	int code = r.exit_code;
+	drift_report_free(&r);
 	return code;
 }

@@ -9,7 +9,6 @@
 #include "runtime/rolloutjson.h"
 #include "aws/ddb.h"
 #include "aws/ddbval.h"
-#include "core/drift/drift.h"
 #include "script/embedded.h"
 #include "base/jsonnum.h"
 #include "base/log.h"
@@ -17,6 +16,7 @@
 #include "script/policy.h"
 #include "core/reconcile/reconcile.h"
 #include "core/store.h"
+#include "runtime/drift_json.h"
 #include "runtime/rec_json.h"
 
 #include <cjson/cJSON.h>
@@ -300,7 +300,7 @@ static int l_apply(lua_State *L)
 /* tp.drift({fix=bool, max_pipelines=n}) -> the drift document */
 static int l_drift(lua_State *L)
 {
-	struct drift_opts o = { .render_changes = rec_changes_json };
+	struct drift_opts o = { 0 };
 	if (lua_istable(L, 1)) {
 		lua_getfield(L, 1, "fix");
 		o.fix = lua_toboolean(L, -1);
@@ -308,12 +308,12 @@ static int l_drift(lua_State *L)
 		o.max_pipelines = (long)lua_tointeger(L, -1);
 		lua_pop(L, 2);
 	}
-	char *json = NULL;
+	struct drift_report r;
 	tp_err e = { 0 };
-	if (drift_run(app_of(L), &o, &json, &e) < 0)
+	if (drift_run(app_of(L), &o, &r, &e) < 0)
 		return fail_lua(L, &e);
-	cJSON *doc = cJSON_Parse(json);
-	free(json);
+	cJSON *doc = drift_json(&r);
+	drift_report_free(&r);
 	push_json(L, doc);
 	return 1;
 }

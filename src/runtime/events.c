@@ -1,11 +1,11 @@
 /* events.c: handle an incoming event, once evclass.c has classified it (see events.h). */
 #include "runtime/events.h"
 #include "runtime/evclass.h"
+#include "runtime/drift_json.h"
 #include "runtime/rolloutjson.h"
 
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
-#include "core/drift/drift.h"
 #include "core/lease.h"
 #include "core/rollout/rollout.h"
 #include "runtime/rec_json.h"
@@ -271,25 +271,20 @@ int events_scheduled(struct app *app, const struct ev_opts *o, cJSON **resp, tp_
 	log_info("scheduled run: drift check with repair, then unfinished rollouts");
 	/* The repair runs within this invocation's deadline, under its own
 	 * holder id (the runtime's, with the request id). */
-	struct drift_opts d = { .fix = 1, .max_pipelines = SCHEDULED_DRIFT_PIPELINES,
-				.render_changes = rec_changes_json };
+	struct drift_opts d = { .fix = 1, .max_pipelines = SCHEDULED_DRIFT_PIPELINES };
 	if (o) {
 		d.deadline_ms = o->deadline_ms;
 		d.reserve_ms = o->reserve_ms;
 		d.holder = o->holder;
 		d.lease_ttl_s = o->lease_ttl_s;
 	}
-	char *json = NULL;
-	int rc = drift_run(app, &d, &json, e);
-	cJSON *doc = cJSON_CreateObject();
-	cJSON *drift = json ? cJSON_Parse(json) : NULL;
-	free(json);
-	if (rc < 0) {
-		cJSON_Delete(drift);
-		cJSON_Delete(doc);
+	struct drift_report dr;
+	int rc = drift_run(app, &d, &dr, e);
+	if (rc < 0)
 		return rc;
-	}
-	cJSON_AddItemToObject(doc, "drift", drift ? drift : cJSON_CreateNull());
+	cJSON *doc = cJSON_CreateObject();
+	cJSON_AddItemToObject(doc, "drift", drift_json(&dr));
+	drift_report_free(&dr);
 	/* A rollout cut off by an earlier invocation's deadline continues here. */
 	struct rollout_opts ro = { .deadline_ms = o ? o->deadline_ms : 0 };
 	tp_err re = { 0 };

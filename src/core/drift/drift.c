@@ -3,7 +3,7 @@
  * Three phases: list the fleet (drift_fleet.c), run the policy and diff
  * each selected pipeline against the listings with the one diff apply uses
  * (core/diff.h), then optionally repair through reconcile_run
- * (drift_fix.c); drift_report.c writes the document. This file holds the
+ * (drift_fix.c); drift_report.c fills the report. This file holds the
  * run: the selection (items, orphans, the cursor), the desired states and
  * the diff of each pipeline. */
 #include "core/drift/drift_int.h"
@@ -36,12 +36,12 @@ static int check_owned(struct app *app, struct fleet *f, struct dp *p, char kind
 	case DIFF_NO_OWNER:
 	case DIFF_OTHER_OWNER:
 		snprintf(exp, sizeof exp, "taskpipe:owner=%s", app->set.owner);
-		drift_add(p, ST_COLLISION, what, "owner", exp, "(no taskpipe:owner tag of this instance)");
+		drift_add(p, DRIFT_COLLISION, what, "owner", exp, "(no taskpipe:owner tag of this instance)");
 		return 0;
 	case DIFF_OTHER_PIPELINE:
 		snprintf(act, sizeof act, "taskpipe:pipeline=%s", found ? found : "(none)");
 		snprintf(exp, sizeof exp, "taskpipe:pipeline=%s", p->name);
-		drift_add(p, ST_COLLISION, what, "owner", exp, act);
+		drift_add(p, DRIFT_COLLISION, what, "owner", exp, act);
 		return 0;
 	}
 	return 0;
@@ -130,9 +130,9 @@ static void dp_free(struct dp *p)
 	free(p->name);
 	pipeline_free(&p->want);
 	cJSON_Delete(p->old_spec);
-	cJSON_Delete(p->drift);
-	cJSON_Delete(p->orphan_res);
-	diff_list_free(&p->fix_changes);
+	drift_entries_free(p->drift, p->n_drift);
+	drift_resources_free(p->res, p->n_res);
+	diff_list_free(&p->fix.changes);
 	free(p->inactive);
 }
 
@@ -140,7 +140,6 @@ static struct dp *dp_new(const char *name)
 {
 	struct dp *p = tp_xcalloc(1, sizeof *p);
 	p->name = tp_xstrdup(name);
-	p->drift = cJSON_CreateArray();
 	return p;
 }
 
@@ -175,7 +174,6 @@ static void find_orphans(struct app *app, struct fleet *f, struct smap *items, s
 			if (!p) {
 				p = dp_new(pipe);
 				p->nm = nm;
-				p->orphan_res = cJSON_CreateArray();
 				smap_put(orph, pipe, p);
 				if (*n == *cap) {
 					*cap = *cap ? *cap * 2 : 64;
@@ -183,17 +181,14 @@ static void find_orphans(struct app *app, struct fleet *f, struct smap *items, s
 				}
 				(*all)[(*n)++] = p;
 			}
-			cJSON *r = cJSON_CreateObject();
-			cJSON_AddStringToObject(r, "resource", what);
-			cJSON_AddStringToObject(r, "name", name);
-			cJSON_AddItemToArray(p->orphan_res, r);
+			drift_add_resource(p, what, name);
 		}
 	}
 }
 
-int drift_run(struct app *app, const struct drift_opts *o, char **json_out, tp_err *e)
+int drift_run(struct app *app, const struct drift_opts *o, struct drift_report *r, tp_err *e)
 {
-	*json_out = NULL;
+	memset(r, 0, sizeof *r);
 	int64_t t0 = tp_mono_ms();
 	const struct aws_stat *st0;
 	size_t nst0 = aws_stats(app->aws, &st0);
@@ -252,7 +247,7 @@ int drift_run(struct app *app, const struct drift_opts *o, char **json_out, tp_e
 		if (!p->item)
 			continue;
 		if (names_for(app->set.prefix, p->name, &p->nm, &p->err) < 0) {
-			p->status = ST_ERROR;
+			p->status = DRIFT_ERROR;
 			continue;
 		}
 		cJSON *sv = NULL;
@@ -267,7 +262,7 @@ int drift_run(struct app *app, const struct drift_opts *o, char **json_out, tp_e
 		free(spec);
 		p->spec = p->want.spec;
 		if (prc < 0)
-			p->status = ST_ERROR;
+			p->status = DRIFT_ERROR;
 	}
 	if ((rc = read_old_specs(app, sel, ns, e)) < 0)
 		goto done;
@@ -276,7 +271,7 @@ int drift_run(struct app *app, const struct drift_opts *o, char **json_out, tp_e
 	drift_fetch_states(app, &f, sel, ns);
 	drift_verify_tags(app, &f, sel, ns);
 	for (size_t i = 0; i < ns; i++)
-		if (sel[i]->spec && sel[i]->status != ST_ERROR)
+		if (sel[i]->spec && sel[i]->status != DRIFT_ERROR)
 			diff_one(app, &f, sel[i]);
 
 	if (o->fix)
@@ -291,7 +286,7 @@ int drift_run(struct app *app, const struct drift_opts *o, char **json_out, tp_e
 	struct drift_run_info ri = { .t0 = t0, .lambda0 = lambda0, .lambda_list = lambda_list,
 				     .before = before, .n_before = nst0, .after = after, .total = n,
 				     .complete = to >= n, .f = &f };
-	*json_out = drift_document(app, o, sel, ns, &ri);
+	drift_fill_report(app, o, sel, ns, &ri, r);
 
 done:
 	for (size_t i = 0; i < n; i++) {
@@ -305,13 +300,4 @@ done:
 	free(after);
 	free(before);
 	return rc;
-}
-
-int drift_exit_code(const char *json)
-{
-	cJSON *d = json ? cJSON_Parse(json) : NULL;
-	cJSON *c = cJSON_GetObjectItem(d, "exit_code");
-	int code = cJSON_IsNumber(c) ? (int)c->valuedouble : DRIFT_EXIT_ERROR;
-	cJSON_Delete(d);
-	return code;
 }

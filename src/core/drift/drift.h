@@ -41,29 +41,109 @@ struct drift_opts {
 	int64_t reserve_ms;
 	const char *holder;   /* lease holder id; NULL: the run's own */
 	int lease_ttl_s;      /* 0: sized to the deadline (lease_ttl_for) */
-	/* What a repair changed, as the fix's "changes" (JSON rendering lives
-	 * above core: runtime/rec_json.h rec_changes_json); NULL: []. */
-	struct cJSON *(*render_changes)(const struct diff_list *changes);
 };
 
-/* Exit status convention, also in the JSON ("exit_code"). */
+/* Exit status convention, also in the report (exit_code). */
 enum drift_exit {
 	DRIFT_EXIT_OK = 0,     /* in sync (with fix: everything repaired) */
 	DRIFT_EXIT_ERROR = 1,  /* a pipeline errored or a repair failed */
 	DRIFT_EXIT_DRIFT = 2,  /* drift left: found without fix, or a collision */
 };
 
-/* Run one drift check. On TP_OK *json_out is a malloc'd JSON document:
- * {"pipelines":[{"pipeline","status","drift":[{"resource","field",
- *   "expected","actual"}],"code_behind",("error"),("fix")}],
- *  "orphans":[{"pipeline","resources":[{"resource","name"}],("fix")}],
- *  "summary":{...},"cursor":{...}|null,"calls":{op:n},"lambda_calls":n,
- *  "elapsed_ms":n,"exit_code":n}
- * A negative return means the check itself failed (a listing call, the
- * config scan): e says why and *json_out is NULL. */
-int drift_run(struct app *app, const struct drift_opts *o, char **json_out, tp_err *e);
+/* A pipeline's status; the worst of its entries (in this order). */
+enum drift_status {
+	DRIFT_IN_SYNC,
+	DRIFT_DRIFTED,
+	DRIFT_MISSING,
+	DRIFT_COLLISION,
+	DRIFT_ERROR,
+	DRIFT_STATUS_N
+};
+/* "in_sync", "drifted", "missing", "collision", "error" */
+const char *drift_status_name(enum drift_status s);
 
-/* The exit code stored in a drift_run document (1 when unreadable). */
-int drift_exit_code(const char *json);
+/* One difference. expected: the spec's side; actual: what AWS has (for
+ * environment variables only the key is named, never a value). */
+struct drift_entry {
+	char *resource, *field, *expected, *actual;
+	char *note;           /* why it matters; NULL: none */
+};
+
+/* The repair of one pipeline or orphan (fix=1). */
+enum drift_fix_status { DRIFT_FIX_NONE, DRIFT_FIX_FIXED, DRIFT_FIX_FAILED };
+struct drift_fix {
+	enum drift_fix_status status;   /* NONE: not tried */
+	struct diff_list changes;       /* what the reconcile changed */
+	tp_err err;                     /* FAILED: why */
+};
+
+struct drift_pipeline {
+	char *name;
+	enum drift_status status;
+	struct drift_entry *drift;
+	size_t n_drift;
+	int code_behind;      /* the function's code is behind the item */
+	tp_err err;           /* status DRIFT_ERROR: why */
+	struct drift_fix fix;
+};
+
+/* A resource of an orphan: resource is "function", "queue" or
+ * "dead-letter queue". */
+struct drift_resource {
+	char *resource, *name;
+};
+
+struct drift_orphan {
+	char *name;           /* the pipeline whose config item is gone */
+	struct drift_resource *res;
+	size_t n_res;
+	struct drift_fix fix;
+};
+
+struct drift_summary {
+	long checked;                   /* pipelines with an item */
+	long count[DRIFT_STATUS_N];     /* by status */
+	long orphans, fixed, fix_failed;
+};
+
+/* Requests of one operation ("lambda:ListFunctions") during the run. */
+struct drift_calls {
+	char *op;
+	long n;
+};
+
+struct drift_report {
+	struct drift_pipeline *pipelines;   /* in name order */
+	size_t n_pipelines;
+	struct drift_orphan *orphans;
+	size_t n_orphans;
+	struct drift_summary summary;
+	int has_cursor;                     /* max_pipelines > 0: the cursor below */
+	struct {
+		char *after;                /* where this run started ("" : the start) */
+		char *next;                 /* where the next starts ("": complete) */
+		int complete;
+		size_t total;               /* pipelines (items and orphans) in the fleet */
+	} cursor;
+	struct drift_calls *calls;          /* operations with requests, in aws_stats order */
+	size_t n_calls;
+	long lambda_calls;                  /* Lambda requests of the whole run */
+	long lambda_calls_observe;          /* of them, the listings' */
+	struct {
+		long queues;                /* ListQueueTags fallbacks */
+		long functions;             /* Lambda ListTags fallbacks */
+		long queue_urls;            /* GetQueueUrl fallbacks */
+	} tag_fallback;
+	int64_t elapsed_ms;
+	enum drift_exit exit_code;
+};
+
+/* Run one drift check into *r (freed with drift_report_free; the JSON
+ * document is runtime/drift_json.h). A negative return means the check
+ * itself failed (a listing call, the config scan): e says why and *r is
+ * empty. */
+int drift_run(struct app *app, const struct drift_opts *o, struct drift_report *r, tp_err *e);
+
+void drift_report_free(struct drift_report *r);
 
 #endif

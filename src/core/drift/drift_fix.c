@@ -9,7 +9,7 @@
 
 static int needs_fix(const struct dp *p)
 {
-	return !p->item || p->status == ST_DRIFTED || p->status == ST_MISSING;
+	return !p->item || p->status == DRIFT_DRIFTED || p->status == DRIFT_MISSING;
 }
 
 void drift_fix(struct app *app, const struct drift_opts *o, struct dp **sel, size_t ns)
@@ -33,18 +33,17 @@ void drift_fix(struct app *app, const struct drift_opts *o, struct dp **sel, siz
 		if (reconcile_run(app, fix, nf, 0, &ro, &res, &nr, &re) < 0) {
 			for (size_t i = 0; i < ns; i++)
 				if (needs_fix(sel[i])) {
-					sel[i]->fix_tried = 1;
-					sel[i]->fix_err = re;
+					sel[i]->fix.status = DRIFT_FIX_FAILED;
+					sel[i]->fix.err = re;
 				}
 		}
 		for (size_t r = 0; r < nr; r++) {
 			struct dp *p = smap_get(&by, res[r].name);
 			if (!p)
 				continue;
-			p->fix_tried = 1;
-			p->fix_ok = res[r].rc == TP_OK;
-			p->fix_err = res[r].err;
-			diff_list_move(&p->fix_changes, &res[r].diff);
+			p->fix.status = res[r].rc == TP_OK ? DRIFT_FIX_FIXED : DRIFT_FIX_FAILED;
+			p->fix.err = res[r].err;
+			diff_list_move(&p->fix.changes, &res[r].diff);
 		}
 		reconcile_results_free(res, nr);
 	}

@@ -395,7 +395,7 @@ void drift_fetch_states(struct app *app, struct fleet *f, struct dp **sel, size_
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct dp *p = sel[i];
-		if (!p->spec || p->status == ST_ERROR ||
+		if (!p->spec || p->status == DRIFT_ERROR ||
 		    !codestore_reference(cJSON_GetObjectItem(p->spec, "func")) ||
 		    !smap_get(&f->fn, p->nm.function))
 			continue;
@@ -455,7 +455,7 @@ void drift_verify_tags(struct app *app, struct fleet *f, struct dp **sel, size_t
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct dp *p = sel[i];
-		if (!p->spec || p->status == ST_ERROR)
+		if (!p->spec || p->status == DRIFT_ERROR)
 			continue;
 		const char *names[3] = { p->nm.queue, p->nm.dlq, p->nm.function };
 		for (int j = 0; j < 3; j++) {
@@ -497,8 +497,8 @@ void drift_verify_tags(struct app *app, struct fleet *f, struct dp **sel, size_t
 	for (size_t i = 0; i < k; i++) {
 		if (calls[i].rc != TP_OK) {
 			/* Not knowing whose it is, say so; never guess "collision". */
-			if (q[i].p->status != ST_ERROR) {
-				q[i].p->status = ST_ERROR;
+			if (q[i].p->status != DRIFT_ERROR) {
+				q[i].p->status = DRIFT_ERROR;
 				q[i].p->err = calls[i].err;
 			}
 			aws_call_free(&calls[i]);
@@ -506,9 +506,9 @@ void drift_verify_tags(struct app *app, struct fleet *f, struct dp **sel, size_t
 		}
 		cJSON *out = awsj_result(&calls[i]);
 		cJSON *terr = cJSON_GetObjectItem(out, "TagsError");
-		if (terr && q[i].p->status != ST_ERROR) {
+		if (terr && q[i].p->status != DRIFT_ERROR) {
 			/* GetFunction could not read the tags: not knowing, say so */
-			q[i].p->status = ST_ERROR;
+			q[i].p->status = DRIFT_ERROR;
 			tp_errf(&q[i].p->err, TP_EAWS, cJSON_GetStringValue(cJSON_GetObjectItem(terr, "ErrorCode")) ?: "TagsError",
 				"%s: tags unreadable: %s", q[i].key + 2,
 				cJSON_GetStringValue(cJSON_GetObjectItem(terr, "Message")) ?: "(no message)");

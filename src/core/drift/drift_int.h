@@ -3,7 +3,7 @@
  * (core/diff.h) of each pipeline against the listings, the cursor;
  * drift_fleet.c observes the fleet with list calls (and the few direct
  * calls the lists' lag needs); drift_fix.c repairs through reconcile;
- * drift_report.c turns the outcome into the drift document. */
+ * drift_report.c turns the outcome into the drift report (drift.h). */
 #ifndef TP_DRIFT_INT_H
 #define TP_DRIFT_INT_H
 
@@ -57,9 +57,6 @@ struct fleet {
 
 /* ---- one pipeline ---- */
 
-enum { ST_IN_SYNC, ST_DRIFTED, ST_MISSING, ST_COLLISION, ST_ERROR };
-extern const char *const drift_status_names[];
-
 struct dp {
 	char *name;            /* pipeline name (owned) */
 	const cJSON *item;     /* config item; NULL for an orphan */
@@ -67,15 +64,15 @@ struct dp {
 	struct pipeline want;  /* desired state (pipeline_desired) */
 	cJSON *spec;           /* want.spec (borrowed); NULL: none (orphan, error) */
 	cJSON *old_spec;       /* spec of the last apply (state table), for stale tags */
-	cJSON *drift;          /* array of {resource, field, expected, actual} */
-	cJSON *orphan_res;     /* orphan: array of {resource, name} */
-	int status;            /* ST_* */
+	struct drift_entry *drift;   /* what differs */
+	size_t n_drift, cap_drift;
+	struct drift_resource *res;  /* orphan: its resources */
+	size_t n_res, cap_res;
+	enum drift_status status;    /* the worst so far */
 	int code_behind;
 	char *inactive;        /* REFERENCE function State Inactive: "code: reason" (fetch_states) */
 	tp_err err;            /* status error */
-	int fix_tried, fix_ok;
-	tp_err fix_err;
-	struct diff_list fix_changes; /* what the repair changed (reconcile) */
+	struct drift_fix fix;  /* drift_fix.c */
 };
 
 
@@ -92,13 +89,15 @@ void drift_fetch_attrs(struct app *app, struct fleet *f, struct dp **sel, size_t
 void drift_fetch_states(struct app *app, struct fleet *f, struct dp **sel, size_t n);
 void drift_verify_tags(struct app *app, struct fleet *f, struct dp **sel, size_t n);
 
-/* drift_report.c: drift entries and the document */
-void drift_add(struct dp *p, int status, const char *res, const char *field, const char *exp,
-	       const char *act);
+/* drift_report.c: drift entries and the report */
+void drift_add(struct dp *p, enum drift_status status, const char *res, const char *field,
+	       const char *exp, const char *act);
 /* One change of the diff as an entry (expected: the spec's side). */
 void drift_report_change(struct dp *p, const struct diff_change *c);
 /* A deprecated runtime: the Runtime entry says so, or one is added. */
 void drift_note_runtime(struct dp *p, const cJSON *have);
+/* An orphan's resource (what: "function", "queue", "dead-letter queue"). */
+void drift_add_resource(struct dp *p, const char *what, const char *name);
 
 struct drift_run_info {
 	int64_t t0;                    /* tp_mono_ms at the start */
@@ -110,13 +109,17 @@ struct drift_run_info {
 	int complete;                  /* this run reached the end */
 	const struct fleet *f;
 };
-/* The document (drift.h) of the ns selected pipelines; malloc'd text. */
-char *drift_document(struct app *app, const struct drift_opts *o, struct dp **sel, size_t ns,
-		     const struct drift_run_info *ri);
+/* The report (drift.h) of the ns selected pipelines; their entries,
+ * resources and fix changes move into it. */
+void drift_fill_report(struct app *app, const struct drift_opts *o, struct dp **sel, size_t ns,
+		       const struct drift_run_info *ri, struct drift_report *r);
+/* An entry's strings and a pipeline's are freed by these. */
+void drift_entries_free(struct drift_entry *v, size_t n);
+void drift_resources_free(struct drift_resource *v, size_t n);
 
 /* drift_fix.c: repair the drifted and missing pipelines and remove the
  * orphans among sel through reconcile_run (force); never collisions or
- * errors. Fills each one's fix_*. */
+ * errors. Fills each one's fix. */
 void drift_fix(struct app *app, const struct drift_opts *o, struct dp **sel, size_t ns);
 
 #endif

@@ -1,5 +1,5 @@
 /* drift_report.c: what a drift check found, as entries and as the drift
- * document (see drift.h). */
+ * report (see drift.h; its JSON is runtime/drift_json.c). */
 #include "core/drift/drift_int.h"
 
 #include "base/log.h"
@@ -9,17 +9,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const drift_status_names[] = { "in_sync", "drifted", "missing", "collision", "error" };
+static const char *const status_names[DRIFT_STATUS_N] = { "in_sync", "drifted", "missing", "collision",
+							  "error" };
 
-void drift_add(struct dp *p, int status, const char *res, const char *field, const char *exp,
-	       const char *act)
+const char *drift_status_name(enum drift_status s)
 {
-	cJSON *d = cJSON_CreateObject();
-	cJSON_AddStringToObject(d, "resource", res);
-	cJSON_AddStringToObject(d, "field", field);
-	cJSON_AddStringToObject(d, "expected", exp);
-	cJSON_AddStringToObject(d, "actual", act);
-	cJSON_AddItemToArray(p->drift, d);
+	return (unsigned)s < DRIFT_STATUS_N ? status_names[s] : "error";
+}
+
+void drift_add(struct dp *p, enum drift_status status, const char *res, const char *field,
+	       const char *exp, const char *act)
+{
+	if (p->n_drift == p->cap_drift) {
+		p->cap_drift = p->cap_drift ? p->cap_drift * 2 : 8;
+		p->drift = tp_xrealloc(p->drift, p->cap_drift * sizeof *p->drift);
+	}
+	p->drift[p->n_drift++] = (struct drift_entry){ .resource = tp_xstrdup(res),
+						       .field = tp_xstrdup(field),
+						       .expected = tp_xstrdup(exp),
+						       .actual = tp_xstrdup(act) };
 	if (status > p->status)
 		p->status = status;
 }
@@ -27,9 +35,41 @@ void drift_add(struct dp *p, int status, const char *res, const char *field, con
 /* The last drift entry gets a note (why it matters). */
 static void note_last(struct dp *p, const char *note)
 {
-	cJSON *d = cJSON_GetArrayItem(p->drift, cJSON_GetArraySize(p->drift) - 1);
-	if (d)
-		cJSON_AddStringToObject(d, "note", note);
+	if (!p->n_drift || !note)
+		return;
+	struct drift_entry *d = &p->drift[p->n_drift - 1];
+	free(d->note);
+	d->note = tp_xstrdup(note);
+}
+
+void drift_add_resource(struct dp *p, const char *what, const char *name)
+{
+	if (p->n_res == p->cap_res) {
+		p->cap_res = p->cap_res ? p->cap_res * 2 : 4;
+		p->res = tp_xrealloc(p->res, p->cap_res * sizeof *p->res);
+	}
+	p->res[p->n_res++] = (struct drift_resource){ .resource = tp_xstrdup(what), .name = tp_xstrdup(name) };
+}
+
+void drift_entries_free(struct drift_entry *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].resource);
+		free(v[i].field);
+		free(v[i].expected);
+		free(v[i].actual);
+		free(v[i].note);
+	}
+	free(v);
+}
+
+void drift_resources_free(struct drift_resource *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].resource);
+		free(v[i].name);
+	}
+	free(v);
 }
 
 /* One change of the diff as drift reports it: expected (the spec's side)
@@ -38,7 +78,7 @@ void drift_report_change(struct dp *p, const struct diff_change *c)
 {
 	const char *res = diff_res_name(c->res);
 	if (c->act == DIFF_CREATE) {
-		drift_add(p, ST_MISSING, res, "(resource)", "present", "missing");
+		drift_add(p, DRIFT_MISSING, res, "(resource)", "present", "missing");
 		return;
 	}
 	if (c->act != DIFF_SET && c->act != DIFF_TAG && c->act != DIFF_UNTAG)
@@ -46,26 +86,26 @@ void drift_report_change(struct dp *p, const struct diff_change *c)
 	switch (c->kind) {
 	case DK_ENV:   /* keys only: values may be secrets */
 		for (size_t i = 0; i < c->n_parts; i++)
-			drift_add(p, ST_DRIFTED, res, c->parts[i].field, c->parts[i].to, c->parts[i].from);
+			drift_add(p, DRIFT_DRIFTED, res, c->parts[i].field, c->parts[i].to, c->parts[i].from);
 		return;
 	case DK_CODE:
-		drift_add(p, ST_DRIFTED, res, c->field, c->to, *c->from ? c->from : "(none)");
+		drift_add(p, DRIFT_DRIFTED, res, c->field, c->to, *c->from ? c->from : "(none)");
 		p->code_behind = 1;
 		return;
 	case DK_STATE:
-		drift_add(p, ST_DRIFTED, res, c->field, "Active", "Inactive");
+		drift_add(p, DRIFT_DRIFTED, res, c->field, "Active", "Inactive");
 		note_last(p, c->note);
 		return;
 	case DK_STORAGE:
-		drift_add(p, ST_DRIFTED, res, c->field, c->to, c->from);
+		drift_add(p, DRIFT_DRIFTED, res, c->field, c->to, c->from);
 		if (strcmp(c->to, "REFERENCE") == 0)
 			note_last(p, "fell back to COPY: the code counts against Lambda-managed storage again");
 		return;
 	case DK_MAP_FRT:
-		drift_add(p, ST_DRIFTED, res, c->field, c->to, strcmp(c->from, "(none)") ? c->from : "[]");
+		drift_add(p, DRIFT_DRIFTED, res, c->field, c->to, strcmp(c->from, "(none)") ? c->from : "[]");
 		return;
 	default:
-		drift_add(p, ST_DRIFTED, res, c->field, c->act == DIFF_UNTAG ? "(absent)" : c->to, c->from);
+		drift_add(p, DRIFT_DRIFTED, res, c->field, c->act == DIFF_UNTAG ? "(absent)" : c->to, c->from);
 	}
 }
 
@@ -82,121 +122,128 @@ void drift_note_runtime(struct dp *p, const cJSON *have)
 	char note[200];
 	snprintf(note, sizeof note, "runtime %s is deprecated since %s (Lambda blocks creates, then updates)",
 		 rt, date);
-	cJSON *d;
-	cJSON_ArrayForEach(d, p->drift) {
-		const char *f = cJSON_GetStringValue(cJSON_GetObjectItem(d, "field"));
-		const char *r = cJSON_GetStringValue(cJSON_GetObjectItem(d, "resource"));
-		if (f && r && strcmp(f, "Runtime") == 0 && strcmp(r, "function") == 0) {
-			cJSON_AddStringToObject(d, "note", note);
+	for (size_t i = 0; i < p->n_drift; i++) {
+		struct drift_entry *d = &p->drift[i];
+		if (strcmp(d->field, "Runtime") == 0 && strcmp(d->resource, "function") == 0) {
+			free(d->note);
+			d->note = tp_xstrdup(note);
 			return;
 		}
 	}
-	drift_add(p, ST_DRIFTED, "function", "Runtime", "(a supported runtime)", rt);
+	drift_add(p, DRIFT_DRIFTED, "function", "Runtime", "(a supported runtime)", rt);
 	note_last(p, note);
 }
 
-static cJSON *err_json(const tp_err *e)
+/* The repair's outcome moves into the report. */
+static void take_fix(struct drift_fix *dst, struct dp *p, long *fixed, long *failed)
 {
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "code", e->code);
-	cJSON_AddStringToObject(o, "message", e->message);
-	return o;
+	*dst = p->fix;
+	memset(&p->fix, 0, sizeof p->fix);
+	*fixed += dst->status == DRIFT_FIX_FIXED;
+	*failed += dst->status == DRIFT_FIX_FAILED;
 }
 
-static void add_fix(cJSON *o, const struct dp *p, const struct drift_opts *opt)
-{
-	if (!p->fix_tried)
-		return;
-	cJSON *fx = cJSON_AddObjectToObject(o, "fix");
-	cJSON_AddStringToObject(fx, "status", p->fix_ok ? "fixed" : "failed");
-	cJSON_AddItemToObject(fx, "changes", opt->render_changes ? opt->render_changes(&p->fix_changes) :
-					      cJSON_CreateArray());
-	if (!p->fix_ok)
-		cJSON_AddItemToObject(fx, "error", err_json(&p->fix_err));
-}
-
-static void stats_delta(const struct aws *a, const struct aws_stat *before, size_t nb, cJSON *calls)
+/* Requests per operation since the run started, in aws_stats order. */
+static void stats_delta(const struct aws *a, const struct aws_stat *before, size_t nb, struct drift_report *r)
 {
 	const struct aws_stat *st;
 	size_t n = aws_stats(a, &st);
+	r->calls = tp_xcalloc(n + 1, sizeof *r->calls);
 	for (size_t i = 0; i < n; i++) {
 		long prev = 0;
 		for (size_t j = 0; j < nb; j++)
 			if (strcmp(before[j].key, st[i].key) == 0)
 				prev = before[j].requests;
 		if (st[i].requests > prev)
-			cJSON_AddNumberToObject(calls, st[i].key, (double)(st[i].requests - prev));
+			r->calls[r->n_calls++] = (struct drift_calls){ .op = tp_xstrdup(st[i].key),
+								       .n = st[i].requests - prev };
 	}
 }
 
-char *drift_document(struct app *app, const struct drift_opts *o, struct dp **sel, size_t ns,
-		     const struct drift_run_info *ri)
+static enum drift_exit exit_of(const struct drift_summary *s, int fix)
 {
-	cJSON *doc = cJSON_CreateObject();
-	cJSON *pipes = cJSON_AddArrayToObject(doc, "pipelines");
-	cJSON *orphans = cJSON_AddArrayToObject(doc, "orphans");
-	long count[5] = { 0 }, fixed = 0, fix_failed = 0, n_orphans = 0;
+	if (s->count[DRIFT_ERROR] || s->fix_failed)
+		return DRIFT_EXIT_ERROR;
+	if (s->count[DRIFT_COLLISION] ||
+	    (!fix && (s->count[DRIFT_DRIFTED] || s->count[DRIFT_MISSING] || s->orphans)))
+		return DRIFT_EXIT_DRIFT;
+	return DRIFT_EXIT_OK;
+}
+
+void drift_fill_report(struct app *app, const struct drift_opts *o, struct dp **sel, size_t ns,
+		       const struct drift_run_info *ri, struct drift_report *r)
+{
+	memset(r, 0, sizeof *r);
+	struct drift_summary *sum = &r->summary;
+	r->pipelines = tp_xcalloc(ns + 1, sizeof *r->pipelines);
+	r->orphans = tp_xcalloc(ns + 1, sizeof *r->orphans);
 	for (size_t i = 0; i < ns; i++) {
 		struct dp *p = sel[i];
-		fixed += p->fix_tried && p->fix_ok;
-		fix_failed += p->fix_tried && !p->fix_ok;
-		cJSON *po = cJSON_CreateObject();
-		cJSON_AddStringToObject(po, "pipeline", p->name);
 		if (!p->item) {
-			n_orphans++;
-			cJSON_AddItemToObject(po, "resources", p->orphan_res);
-			p->orphan_res = NULL;
-			add_fix(po, p, o);
-			cJSON_AddItemToArray(orphans, po);
+			struct drift_orphan *orph = &r->orphans[r->n_orphans++];
+			orph->name = tp_xstrdup(p->name);
+			orph->res = p->res;
+			orph->n_res = p->n_res;
+			p->res = NULL;
+			p->n_res = p->cap_res = 0;
+			take_fix(&orph->fix, p, &sum->fixed, &sum->fix_failed);
 			continue;
 		}
-		count[p->status]++;
-		cJSON_AddStringToObject(po, "status", drift_status_names[p->status]);
-		cJSON_AddItemToObject(po, "drift", p->drift);
+		struct drift_pipeline *dp = &r->pipelines[r->n_pipelines++];
+		dp->name = tp_xstrdup(p->name);
+		dp->status = p->status;
+		dp->drift = p->drift;
+		dp->n_drift = p->n_drift;
 		p->drift = NULL;
-		cJSON_AddBoolToObject(po, "code_behind", p->code_behind);
-		if (p->status == ST_ERROR)
-			cJSON_AddItemToObject(po, "error", err_json(&p->err));
-		add_fix(po, p, o);
-		cJSON_AddItemToArray(pipes, po);
+		p->n_drift = p->cap_drift = 0;
+		dp->code_behind = p->code_behind;
+		if (p->status == DRIFT_ERROR)
+			dp->err = p->err;
+		take_fix(&dp->fix, p, &sum->fixed, &sum->fix_failed);
+		sum->count[p->status]++;
+		sum->checked++;
 	}
-	cJSON *sum = cJSON_AddObjectToObject(doc, "summary");
-	cJSON_AddNumberToObject(sum, "checked", (double)(count[0] + count[1] + count[2] + count[3] + count[4]));
-	for (int s = 0; s < 5; s++)
-		cJSON_AddNumberToObject(sum, drift_status_names[s], (double)count[s]);
-	cJSON_AddNumberToObject(sum, "orphans", (double)n_orphans);
-	cJSON_AddNumberToObject(sum, "fixed", (double)fixed);
-	cJSON_AddNumberToObject(sum, "fix_failed", (double)fix_failed);
-	cJSON_AddBoolToObject(sum, "reserved_concurrency_checked", 0);
+	sum->orphans = (long)r->n_orphans;
 	if (o->max_pipelines > 0) {
-		cJSON *cur = cJSON_AddObjectToObject(doc, "cursor");
-		cJSON_AddStringToObject(cur, "after", ri->after ? ri->after : "");
-		cJSON_AddStringToObject(cur, "next", ri->complete ? "" : sel[ns - 1]->name);
-		cJSON_AddBoolToObject(cur, "complete", ri->complete);
-		cJSON_AddNumberToObject(cur, "total", (double)ri->total);
-	} else {
-		cJSON_AddNullToObject(doc, "cursor");
+		r->has_cursor = 1;
+		r->cursor.after = tp_xstrdup(ri->after ? ri->after : "");
+		r->cursor.next = tp_xstrdup(ri->complete ? "" : sel[ns - 1]->name);
+		r->cursor.complete = ri->complete;
+		r->cursor.total = ri->total;
 	}
-	cJSON *calls = cJSON_AddObjectToObject(doc, "calls");
-	stats_delta(app->aws, ri->before, ri->n_before, calls);
-	cJSON_AddNumberToObject(doc, "lambda_calls", (double)(aws_stats_lambda(app->aws) - ri->lambda0));
-	cJSON_AddNumberToObject(doc, "lambda_calls_observe", (double)ri->lambda_list);
-	cJSON *tf = cJSON_AddObjectToObject(doc, "tag_fallback");
-	cJSON_AddNumberToObject(tf, "queues", (double)ri->f->tags_direct_q);
-	cJSON_AddNumberToObject(tf, "functions", (double)ri->f->tags_direct_fn);
-	cJSON_AddNumberToObject(tf, "queue_urls", (double)ri->f->qurl_direct);
-	cJSON_AddNumberToObject(doc, "elapsed_ms", (double)(tp_mono_ms() - ri->t0));
-	int code = DRIFT_EXIT_OK;
-	if (count[ST_ERROR] || fix_failed)
-		code = DRIFT_EXIT_ERROR;
-	else if (count[ST_COLLISION] ||
-		 (!o->fix && (count[ST_DRIFTED] || count[ST_MISSING] || n_orphans)))
-		code = DRIFT_EXIT_DRIFT;
-	cJSON_AddNumberToObject(doc, "exit_code", code);
-	char *out = cJSON_PrintUnformatted(doc);
-	cJSON_Delete(doc);
+	stats_delta(app->aws, ri->before, ri->n_before, r);
+	r->lambda_calls = aws_stats_lambda(app->aws) - ri->lambda0;
+	r->lambda_calls_observe = ri->lambda_list;
+	r->tag_fallback.queues = ri->f->tags_direct_q;
+	r->tag_fallback.functions = ri->f->tags_direct_fn;
+	r->tag_fallback.queue_urls = ri->f->qurl_direct;
+	r->elapsed_ms = tp_mono_ms() - ri->t0;
+	r->exit_code = exit_of(sum, o->fix);
 	log_msg(LOG_INFO, NULL, "drift: %zu checked, %ld drifted, %ld missing, %ld collisions, %ld errors, %ld orphans, %ld fixed; %ld Lambda calls",
-		ns, count[ST_DRIFTED], count[ST_MISSING], count[ST_COLLISION], count[ST_ERROR], n_orphans, fixed,
-		aws_stats_lambda(app->aws) - ri->lambda0);
-	return out;
+		ns, sum->count[DRIFT_DRIFTED], sum->count[DRIFT_MISSING], sum->count[DRIFT_COLLISION],
+		sum->count[DRIFT_ERROR], sum->orphans, sum->fixed, r->lambda_calls);
+}
+
+void drift_report_free(struct drift_report *r)
+{
+	for (size_t i = 0; i < r->n_pipelines; i++) {
+		struct drift_pipeline *p = &r->pipelines[i];
+		free(p->name);
+		drift_entries_free(p->drift, p->n_drift);
+		diff_list_free(&p->fix.changes);
+	}
+	free(r->pipelines);
+	for (size_t i = 0; i < r->n_orphans; i++) {
+		struct drift_orphan *orph = &r->orphans[i];
+		free(orph->name);
+		drift_resources_free(orph->res, orph->n_res);
+		diff_list_free(&orph->fix.changes);
+	}
+	free(r->orphans);
+	free(r->cursor.after);
+	free(r->cursor.next);
+	for (size_t i = 0; i < r->n_calls; i++)
+		free(r->calls[i].op);
+	free(r->calls);
+	memset(r, 0, sizeof *r);
 }
