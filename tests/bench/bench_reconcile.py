@@ -13,7 +13,15 @@ pipeline); for the other phases, boto3's CPU per request from that create
 times taskpipe's requests per pipeline in the phase.
 
 The account-settings cache (state table, 1 h) is warmed by a one-pipeline
-apply first, as it is in steady state; that apply is not counted."""
+apply first, as it is in steady state; that apply is not counted.
+
+The average hides the run's fixed cost in the per-pipeline number, so each
+phase also runs at a small size n (BENCH_PIPELINES_SMALL, default 5) first,
+on names of its own: marginal_cpu_us_per_pipeline is (cpu_N - cpu_n) /
+(N - n), what one more pipeline costs, and fixed_cpu_ms what is left at
+N = 0 (exec, policy compile, worker fork, credentials, scans). The ratio
+of the marginal cost against the same boto3 baseline is printed beside
+the average's."""
 import io
 import json
 import os
@@ -24,6 +32,7 @@ import time
 import zipfile
 
 N = int(os.environ.get("BENCH_PIPELINES", "50"))
+N_SMALL = int(os.environ.get("BENCH_PIPELINES_SMALL", "5"))
 GOAL_US = {"create": 1000, "confirm": 50, "update": 1000, "delete": 1000}
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
@@ -87,17 +96,22 @@ def _bench(moto, proxy, tp):
     put_items([{"pipeline": {"S": "warm"}}])
     apply(["warm"])
 
-    names = ["t%04d" % i for i in range(N)]
-    put_items([{"pipeline": {"S": n}} for n in names])
-    phases = {}
-    phases["create"] = apply()
-    phases["confirm"] = apply()
-    put_items([{"pipeline": {"S": n}, "memory": {"N": "256"}} for n in names])
-    phases["update"] = apply()
-    for i in range(0, N, 25):
-        ddb.batch_write_item(RequestItems={"bench-config": [{"DeleteRequest": {"Key": {"pipeline": {"S": n}}}}
-                                                            for n in names[i:i + 25]]})
-    phases["delete"] = apply()
+    def run_phases(names):
+        put_items([{"pipeline": {"S": n}} for n in names])
+        phases = {}
+        phases["create"] = apply()
+        phases["confirm"] = apply()
+        put_items([{"pipeline": {"S": n}, "memory": {"N": "256"}} for n in names])
+        phases["update"] = apply()
+        for i in range(0, len(names), 25):
+            ddb.batch_write_item(RequestItems={"bench-config": [{"DeleteRequest": {"Key": {"pipeline": {"S": n}}}}
+                                                                for n in names[i:i + 25]]})
+        phases["delete"] = apply()
+        return phases
+
+    # the small size first, gone (deleted) before the big one starts
+    small = run_phases(["s%04d" % i for i in range(N_SMALL)]) if 0 < N_SMALL < N else None
+    phases = run_phases(["t%04d" % i for i in range(N)])
 
     # baseline: the same create with boto3 in-process
     sqs, lam = moto.client("sqs"), moto.client("lambda")
@@ -159,10 +173,23 @@ def _bench(moto, proxy, tp):
             "cpu_us_per_pipeline": round(per, 1), "baseline": base_desc,
             "baseline_cpu_us_per_pipeline": round(base_us, 1),
             "ratio_vs_baseline": round(per / base_us, 4) if base_us else None,
+            **_marginal(ph, small and small[phase], base_us),
             "goal": {"cpu_us_per_pipeline": GOAL_US[phase], **({"lambda_calls_per_pipeline": 3} if phase == "create" else {}),
                      **({"lambda_calls": 0, "mutating_calls": 0} if phase == "confirm" else {})},
             "calls": ph["counts"], "ok": ok})
     return results
+
+
+def _marginal(big, small, base_us):
+    """What one more pipeline costs, from the two sizes of one phase."""
+    if not small:
+        return {}
+    marg = (big["cpu"] - small["cpu"]) / (big["n"] - small["n"]) * 1e6
+    fixed = big["cpu"] * 1e6 - marg * big["n"]
+    return {"small_pipelines": small["n"], "small_cpu_us_per_pipeline": round(small["cpu"] / small["n"] * 1e6, 1),
+            "small_ok": small["rc"] == 0 and small["errors"] == 0,
+            "marginal_cpu_us_per_pipeline": round(marg, 1), "fixed_cpu_ms": round(fixed / 1e3, 2),
+            "marginal_ratio_vs_baseline": round(marg / base_us, 4) if base_us else None}
 
 
 if __name__ == "__main__":
