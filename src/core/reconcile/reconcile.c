@@ -21,6 +21,7 @@
 #include "core/lease.h"
 #include "core/store.h"
 #include "base/log.h"
+#include "base/version.h"
 #include "script/policy.h"
 
 #include <cjson/cJSON.h>
@@ -83,6 +84,19 @@ static void run_policy(struct run *r, struct rec *p)
 			p->done = 1;
 		return;
 	}
+	/* A policy is a function of item and ctx: when neither (nor the policy)
+	 * changed since the spec in force was applied, its answer would be the
+	 * same, so the pipeline is confirmed without the call. Records written
+	 * before input_hash existed take the path below (and get one on their
+	 * next write; a confirm writes nothing). */
+	pipeline_input_hash(&r->input, p->item, p->input_hash);
+	const char *old_input = ddb_get_str(p->state, "input_hash", "");
+	if (strcmp(status, "ok") == 0 && strcmp(old_input, p->input_hash) == 0 && !r->o->force) {
+		snprintf(p->res->hash, sizeof p->res->hash, "%s", ddb_get_str(p->state, "hash", ""));
+		p->res->action = REC_NONE;
+		p->done = 1;
+		return;
+	}
 	cJSON *sv = NULL;
 	if (policy_pipeline(r->app->policy, p->item, &sv, &e) < 0) {
 		rc_fail(p, &e);
@@ -133,6 +147,9 @@ static int emit_state(struct run *r, struct rec *p, struct aws_call *c)
 	/* On failure after a good spec, no hash: an unchanged item is retried. */
 	if (!(p->failed && p->old_spec))
 		snprintf(st.hash, sizeof st.hash, "%s", p->res->hash);
+	/* Only beside the spec it gave: a failure reruns the policy next time. */
+	if (!p->failed && p->spec)
+		snprintf(st.input_hash, sizeof st.input_hash, "%s", p->input_hash);
 	if (p->failed) {
 		st.error_code = p->res->err.code;
 		st.message = p->res->err.message;
@@ -573,6 +590,9 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 	cJSON_Delete(states);
 	cJSON *ctx = app_policy_ctx_value(app);
 	policy_set_ctx(app->policy, ctx); /* once for the whole run */
+	char host[64];
+	snprintf(host, sizeof host, "taskpipe %s %s", TASKPIPE_VERSION, policy_engine_version());
+	pipeline_input_begin(&r.input, host, policy_sha256(app->policy), ctx);
 	cJSON_Delete(ctx);
 
 	run_step(&r, emit_read, done_read, 0);
