@@ -97,15 +97,23 @@ static void run_policy(struct run *r, struct rec *p)
 		p->done = 1;
 		return;
 	}
-	cJSON *sv = NULL;
-	if (policy_pipeline(r->app->policy, p->item, &sv, &e) < 0) {
-		rc_fail(p, &e);
-		return;
+	/* After the lease the item is read again: when it is what the policy
+	 * already answered for, that answer stands (no second call). */
+	if (!p->spec_text || strcmp(p->spec_input, p->input_hash) != 0) {
+		free(p->spec_text);
+		p->spec_text = NULL;
+		cJSON *sv = NULL;
+		if (policy_pipeline(r->app->policy, p->item, &sv, &e) < 0) {
+			rc_fail(p, &e);
+			return;
+		}
+		/* The spec's text keeps every digit (Raw numbers): it is what the
+		 * hash covers and what pipeline_desired reads. */
+		p->spec_text = cJSON_PrintUnformatted(sv);
+		cJSON_Delete(sv);
+		snprintf(p->spec_input, sizeof p->spec_input, "%s", p->input_hash);
 	}
-	/* The spec's text keeps every digit (Raw numbers): it is what the hash
-	 * covers and what pipeline_desired reads. */
-	char *spec = cJSON_PrintUnformatted(sv);
-	cJSON_Delete(sv);
+	const char *spec = p->spec_text;
 	int rc;
 	/* The hash covers the spec and the settings that shape resources. */
 	pipeline_hash(&r->app->set, spec, p->res->hash);
@@ -113,13 +121,13 @@ static void run_policy(struct run *r, struct rec *p)
 	if (strcmp(status, "ok") == 0 && strcmp(old, p->res->hash) == 0 && !r->o->force) {
 		/* Confirmed: the same spec text was applied and parsed before, so
 		 * no desired state is built (the common case of a big run). */
-		free(spec);
+		free(p->spec_text);
+		p->spec_text = NULL;
 		p->res->action = REC_NONE;
 		p->done = 1;
 		return;
 	}
 	rc = pipeline_desired(&r->app->set, p->res->name, spec, &p->want, &e);
-	free(spec);
 	if (rc < 0) {
 		rc_fail(p, &e);
 		return;
@@ -397,6 +405,7 @@ static void rec_free(struct rec *p)
 	cJSON_Delete(p->dlq_tags);
 	cJSON_Delete(p->fn);
 	cJSON_Delete(p->esm);
+	free(p->spec_text);
 }
 
 /* Lease every pipeline that is about to be observed and changed, and every

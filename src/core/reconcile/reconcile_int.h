@@ -40,6 +40,8 @@ struct rec {
 	int done;                 /* nothing more to do (unchanged) */
 	int state_written;        /* its outcome is in the state table already */
 	char input_hash[65];      /* of the policy call's inputs (pipeline_input_hash); "" when none */
+	char *spec_text;          /* the policy's answer for spec_input (JSON text), NULL: none yet */
+	char spec_input[65];      /* the input_hash spec_text was computed for */
 	/* observed */
 	char *q_url, *dlq_url;
 	int q_url_unknown, dlq_url_unknown; /* created, but the answer had no QueueUrl */
