@@ -19,7 +19,9 @@ The average hides the run's fixed cost in the per-pipeline number, so each
 phase also runs at a small size n (BENCH_PIPELINES_SMALL, default 5) first,
 on names of its own: marginal_cpu_us_per_pipeline is (cpu_N - cpu_n) /
 (N - n), what one more pipeline costs, and fixed_cpu_ms what is left at
-N = 0 (exec, policy compile, worker fork, credentials, scans). The ratio
+N = 0 (exec, policy compile, worker fork, credentials, scans). A confirm
+is run BENCH_CONFIRM_RUNS times (default 5) at each size and the least CPU
+kept, as its per-pipeline cost is below the run-to-run noise. The ratio
 of the marginal cost against the same boto3 baseline is printed beside
 the average's."""
 import io
@@ -33,6 +35,7 @@ import zipfile
 
 N = int(os.environ.get("BENCH_PIPELINES", "50"))
 N_SMALL = int(os.environ.get("BENCH_PIPELINES_SMALL", "5"))
+CONFIRM_RUNS = int(os.environ.get("BENCH_CONFIRM_RUNS", "5"))
 GOAL_US = {"create": 1000, "confirm": 50, "update": 1000, "delete": 1000}
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
@@ -102,7 +105,8 @@ def _bench(moto, proxy, tp):
         put_items([{"pipeline": {"S": n}} for n in names])
         phases = {}
         phases["create"] = apply()
-        phases["confirm"] = apply()
+        # a confirm is cheap next to the machine's noise: the least of a few
+        phases["confirm"] = min((apply() for _ in range(CONFIRM_RUNS)), key=lambda ph: ph["cpu"])
         put_items([{"pipeline": {"S": n}, "memory": {"N": "256"}} for n in names])
         phases["update"] = apply()
         for i in range(0, len(names), 25):
