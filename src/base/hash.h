@@ -16,7 +16,9 @@ void hash_hex(const unsigned char *bytes, size_t n, char *out); /* out: 2n+1 */
 
 /* Incremental SHA-256, for data that never sits in memory whole (a code
  * object streamed from S3). The caller owns the context; BearSSL's state
- * lives in it opaquely. */
+ * lives in it opaquely and has no pointer into itself, so a copy (plain
+ * assignment) carries on independently: a prefix shared by many hashes is
+ * hashed once. */
 struct hash_sha256_stream {
 	union {
 		unsigned char bytes[512];

@@ -17,4 +17,13 @@ void json_init_hooks(void);
  * "true"/"false", absent or null "(none)", objects and arrays as JSON. */
 void json_value_str(const struct cJSON *v, char *out, size_t len);
 
+struct hash_sha256_stream;
+
+/* Feed v into s in a canonical form: object members sorted by key (bytes),
+ * strings length-prefixed, numbers by their text (Raw) or %.17g, so two
+ * trees with the same members in another order hash the same, and no two
+ * different trees share an encoding. Allocates only for objects of more
+ * than 32 members. */
+void json_hash_canonical(struct hash_sha256_stream *s, const struct cJSON *v);
+
 #endif

@@ -24,6 +24,32 @@ void pipeline_hash(const struct settings *set, const char *spec_json, char out[6
 	buf_free(&h);
 }
 
+void pipeline_input_begin(struct hash_sha256_stream *run, const char *host, const char *policy_sha,
+			  const cJSON *ctx)
+{
+	hash_sha256_begin(run);
+	hash_sha256_update(run, "taskpipe-policy-input-1\n", 24);
+	hash_sha256_update(run, host, strlen(host));
+	hash_sha256_update(run, "\n", 1);
+	hash_sha256_update(run, policy_sha, strlen(policy_sha));
+	hash_sha256_update(run, "\n", 1);
+	/* once per run: a copy without "now" */
+	cJSON *c = cJSON_Duplicate(ctx, 1);
+	cJSON_DeleteItemFromObjectCaseSensitive(c, "now");
+	json_hash_canonical(run, c);
+	cJSON_Delete(c);
+	hash_sha256_update(run, "\n", 1);
+}
+
+void pipeline_input_hash(const struct hash_sha256_stream *run, const cJSON *item, char out[65])
+{
+	struct hash_sha256_stream s = *run;
+	unsigned char d[HASH_SHA256_LEN];
+	json_hash_canonical(&s, item);
+	hash_sha256_end(&s, d);
+	hash_hex(d, sizeof d, out);
+}
+
 cJSON *pipeline_tags(const char *owner, const char *name, const cJSON *spec)
 {
 	cJSON *t = cJSON_CreateObject();

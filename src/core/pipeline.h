@@ -38,6 +38,18 @@ void pipeline_free(struct pipeline *p);
 /* The hash alone (pipeline_desired uses it): hex into out[65]. */
 void pipeline_hash(const struct settings *set, const char *spec_json, char out[65]);
 
+/* The inputs of a policy call, hashed, so a pipeline whose inputs did not
+ * change is confirmed without calling the policy (a policy is a function
+ * of item and ctx). The run's part: the host (taskpipe and Lua versions),
+ * the policy source's SHA-256 and the run's ctx less its "now" (which
+ * changes every second; a policy reading the clock, or math.random, is the
+ * operator's risk, `apply --force` reruns it). Then per pipeline: the
+ * item, canonical (base/json.h), into out[65] (hex). */
+struct hash_sha256_stream;
+void pipeline_input_begin(struct hash_sha256_stream *run, const char *host, const char *policy_sha,
+			  const struct cJSON *ctx);
+void pipeline_input_hash(const struct hash_sha256_stream *run, const struct cJSON *item, char out[65]);
+
 /* The tags a pipeline's resources must carry, from a spec (NULL: none of
  * its own). */
 struct cJSON *pipeline_tags(const char *owner, const char *name, const struct cJSON *spec);

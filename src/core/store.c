@@ -130,6 +130,7 @@ void store_pipeline_from_item(const cJSON *item, struct store_pipeline *out)
 	out->status = store_status_parse(ddb_get_str(item, "status", NULL));
 	snprintf(out->action, sizeof out->action, "%s", ddb_get_str(item, "action", ""));
 	snprintf(out->hash, sizeof out->hash, "%s", ddb_get_str(item, "hash", ""));
+	snprintf(out->input_hash, sizeof out->input_hash, "%s", ddb_get_str(item, "input_hash", ""));
 	out->spec = tp_xstrdup(ddb_get_str(item, "spec", NULL));
 	out->error_code = tp_xstrdup(ddb_get_str(item, "error_code", NULL));
 	out->message = tp_xstrdup(ddb_get_str(item, "message", NULL));
@@ -209,6 +210,8 @@ void store_pipeline_put_prepare(struct aws_call *c, const char *table,
 	ddb_put_long(item, "updated_at", p->updated_at);
 	if (p->hash[0])
 		ddb_put_str(item, "hash", p->hash);
+	if (p->input_hash[0])
+		ddb_put_str(item, "input_hash", p->input_hash);
 	if (p->status == STORE_ERROR) {
 		ddb_put_str(item, "error_code", p->error_code ? p->error_code : "");
 		ddb_put_str(item, "message", p->message ? p->message : "");

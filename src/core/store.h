@@ -8,6 +8,8 @@
  *   pipeline#<name>      reconcile's outcome (core/reconcile/reconcile.c):
  *                        pipeline, status (ok | error | deleted), action,
  *                        hash (of the spec in force), spec (its JSON text),
+ *                        input_hash (of the policy call's inputs that gave
+ *                        it, pipeline_input_hash; absent on old records),
  *                        error_code, message, retryable (on error),
  *                        updated_at, lease_fence. Fenced by the lease token:
  *                        STORE_COND_PIPELINE_FENCE. Read by reconcile,
@@ -103,6 +105,7 @@ struct store_pipeline {
 	int status;            /* enum store_status */
 	char action[16];       /* "none", "create", ... (reconcile_action_name) */
 	char hash[65];         /* hash of the spec in force ("" when none) */
+	char input_hash[65];   /* hash of the policy inputs that gave it ("" when none) */
 	char *spec;            /* JSON text of the spec in force, NULL: none */
 	char *error_code;      /* on error, else NULL */
 	char *message;         /* on error, else NULL */

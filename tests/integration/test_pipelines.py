@@ -469,6 +469,142 @@ class Pipelines(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         self.assertIn("function.Architectures: x86_64 -> arm64", r.stdout)
 
+class PolicySkip(unittest.TestCase):
+    """A policy is a function of item and ctx: an unchanged pipeline whose
+    inputs (item, policy source, ctx but its "now") are what its record's
+    input_hash says is confirmed without calling the policy; any change to
+    one of them, --force, plan and drift call it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+
+    def setUp(self):
+        import tempfile
+        self.dir = tempfile.mkdtemp()
+        self.pol = os.path.join(self.dir, "policy.lua")
+        self.write_policy("")
+        self.e = Env(self.moto, "ps", TASKPIPE_POLICY=self.pol, TASKPIPE_LOG_LEVEL="INFO")
+
+    def write_policy(self, extra):
+        # the default policy, printing a marker at every call
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "policies", "policy.lua")) as f:
+            src = f.read()
+        last = "return { pipeline = pipeline, rollout = rollout }"
+        self.assertIn(last, src)
+        src = src.replace(last, "return { pipeline = function(item, ctx) print('policy-call', item.pipeline) "
+                          "return pipeline(item, ctx) end, rollout = rollout }\n" + extra)
+        with open(self.pol, "w") as f:
+            f.write(src)
+
+    def calls(self, r):
+        """Pipelines the policy was called for, from the log (stderr)."""
+        out = collections.Counter()
+        for line in r.stderr.splitlines():
+            try:
+                msg = json.loads(line).get("message", "")
+            except ValueError:
+                continue
+            if msg.startswith("policy: policy-call\t"):
+                out[msg.split("\t", 1)[1]] += 1
+        return out
+
+    def apply(self, *args, **env):
+        e = self.e
+        saved = dict(e.env)
+        e.env.update(env)
+        try:
+            r = e.run("apply", "--all", "--json", *args)
+        finally:
+            e.env = saved
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:] + r.stdout[-2000:])
+        doc = json.loads(r.stdout)
+        res = {p["pipeline"]: p for p in doc["pipelines"]}
+        for name, p in res.items():
+            self.assertEqual(p["status"], "ok", p)
+        return res, self.calls(r)
+
+    def state(self, name):
+        return self.e.ddb.get_item(TableName=self.e.prefix + "state", Key={"pk": {"S": "pipeline#" + name}},
+                                   ConsistentRead=True)["Item"]
+
+    def test_unchanged_inputs_skip_the_call(self):
+        e = self.e
+        e.put({"pipeline": "a"}, {"pipeline": "b"})
+        res, calls = self.apply()
+        self.assertEqual({k: v["action"] for k, v in res.items()}, {"a": "create", "b": "create"})
+        # once each: the re-read after the lease finds the same item
+        self.assertEqual(calls, {"a": 1, "b": 1})
+        self.assertIn("input_hash", self.state("a"))
+        # unchanged: confirmed, not one policy call
+        res, calls = self.apply()
+        self.assertEqual({k: v["action"] for k, v in res.items()}, {"a": "none", "b": "none"})
+        self.assertEqual(calls, {})
+        self.assertEqual(res["a"]["spec_hash"], self.state("a")["hash"]["S"])
+        # --force calls it
+        res, calls = self.apply("--force")
+        self.assertEqual(set(calls), {"a", "b"})
+        # the item changed: called for that one, converges
+        e.put({"pipeline": "a", "memory": 256})
+        res, calls = self.apply()
+        self.assertEqual(res["a"]["action"], "update")
+        self.assertEqual(res["b"]["action"], "none")
+        self.assertEqual(calls, {"a": 1})
+        self.assertEqual(e.function("a")["Configuration"]["MemorySize"], 256)
+        self.assertEqual(self.apply()[1], {})
+        # the policy changed: called for all, nothing to change
+        self.write_policy("-- v2\n")
+        res, calls = self.apply()
+        self.assertEqual(set(calls), {"a", "b"})
+        self.assertEqual({k: v["action"] for k, v in res.items()}, {"a": "none", "b": "none"})
+        # a confirm writes nothing, so the old input_hash stays: called again
+        # until the next write, which --force makes (it observes and records)
+        before = self.state("a")
+        self.assertEqual(set(self.apply()[1]), {"a", "b"})
+        self.assertEqual(self.state("a"), before)
+        self.apply("--force")
+        self.assertNotEqual(self.state("a")["input_hash"], before["input_hash"])
+        self.assertEqual(self.apply()[1], {})
+        # a setting in ctx changed (the code key): called, converges
+        e.s3.put_object(Bucket="code", Key="consumer-ps2.zip", Body=code_zip("#!/bin/sh\necho two\n"))
+        e.env["TASKPIPE_CODE_KEY"] = "consumer-ps2.zip"
+        res, calls = self.apply()
+        self.assertEqual(set(calls), {"a", "b"})
+        self.assertEqual({k: v["action"] for k, v in res.items()}, {"a": "update", "b": "update"})
+        self.assertIn("consumer-ps2.zip", e.function("b")["Configuration"]["Description"])
+        self.assertEqual(self.apply()[1], {})
+
+    def test_old_record_without_input_hash(self):
+        e = self.e
+        e.put({"pipeline": "a"})
+        self.apply()
+        # as written before input_hash existed
+        e.ddb.update_item(TableName=e.prefix + "state", Key={"pk": {"S": "pipeline#a"}},
+                          UpdateExpression="REMOVE input_hash")
+        before = self.state("a")
+        res, calls = self.apply()
+        self.assertEqual(res["a"]["action"], "none")
+        self.assertEqual(calls["a"], 1)  # today's path: the policy, then the spec hash
+        self.assertEqual(self.state("a"), before)  # a confirm writes nothing
+        # the next write adds it
+        e.put({"pipeline": "a", "memory": 256})
+        res, calls = self.apply()
+        self.assertEqual(res["a"]["action"], "update")
+        self.assertIn("input_hash", self.state("a"))
+        self.assertEqual(self.apply()[1], {})
+
+    def test_plan_and_drift_call_the_policy(self):
+        e = self.e
+        e.put({"pipeline": "a"})
+        self.apply()
+        self.assertEqual(self.apply()[1], {})
+        r = e.run("plan")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.calls(r)["a"], 1)
+        r = e.run("drift", "--json")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.calls(r)["a"], 1)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/hash.h"
 #include "core/names.h"
 #include "core/pipeline.h"
 
@@ -123,6 +124,41 @@ static void test_names(void **state)
 	assert_true(names_for("tp-", too_long, &nm, &e) < 0);
 }
 
+/* The policy-input hash: member order does not matter; the item, the
+ * policy, the host and ctx (all but "now") do; a string's bytes cannot
+ * pass for structure. */
+static void input_hash(const char *policy, const char *ctx, const char *item, char out[65])
+{
+	cJSON *c = cJSON_Parse(ctx), *it = cJSON_Parse(item);
+	struct hash_sha256_stream run;
+	pipeline_input_begin(&run, "taskpipe test", policy, c);
+	pipeline_input_hash(&run, it, out);
+	cJSON_Delete(c);
+	cJSON_Delete(it);
+}
+
+static void test_input_hash(void **state)
+{
+	(void)state;
+	const char *ctx = "{\"prefix\":\"tp-\",\"now\":1,\"defaults\":{\"code_key\":\"k\",\"runtime\":\"r\"}}";
+	const char *item = "{\"pipeline\":{\"S\":\"a\"},\"memory\":{\"N\":\"256\"}}";
+	char h[65], x[65];
+	input_hash("p1", ctx, item, h);
+	assert_int_equal(strlen(h), 64);
+	input_hash("p1", "{\"defaults\":{\"runtime\":\"r\",\"code_key\":\"k\"},\"now\":2,\"prefix\":\"tp-\"}",
+		   "{\"memory\":{\"N\":\"256\"},\"pipeline\":{\"S\":\"a\"}}", x);
+	assert_string_equal(h, x);                         /* order and now do not count */
+	input_hash("p2", ctx, item, x);
+	assert_string_not_equal(h, x);                     /* the policy */
+	input_hash("p1", "{\"prefix\":\"tp2-\",\"now\":1,\"defaults\":{\"code_key\":\"k\",\"runtime\":\"r\"}}", item, x);
+	assert_string_not_equal(h, x);                     /* a setting in ctx */
+	input_hash("p1", ctx, "{\"pipeline\":{\"S\":\"a\"},\"memory\":{\"N\":\"512\"}}", x);
+	assert_string_not_equal(h, x);                     /* the item */
+	input_hash("p1", ctx, "{\"a\":{\"S\":\"x\"},\"b\":{\"S\":\"y\"}}", h);
+	input_hash("p1", ctx, "{\"a\":{\"S\":\"x1:k1:b\"}}", x);
+	assert_string_not_equal(h, x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -130,6 +166,7 @@ int main(void)
 		cmocka_unit_test(test_hash),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_input_hash),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,6 +79,7 @@ static void test_pipeline_put_fenced(void **state)
 	assert_string_equal(ddb_get_str(item, "status", ""), "error");
 	assert_string_equal(ddb_get_str(item, "error_code", ""), "PolicyError");
 	assert_null(cJSON_GetObjectItem(item, "hash"));  /* none given: none written */
+	assert_null(cJSON_GetObjectItem(item, "input_hash"));
 
 	/* the item read back is the record written */
 	struct store_pipeline back;
@@ -97,10 +98,14 @@ static void test_pipeline_put_fenced(void **state)
 	/* without a lease: unconditional, no error fields */
 	p.lease_fence = 0;
 	p.status = STORE_OK;
+	snprintf(p.input_hash, sizeof p.input_hash, "%s", "ab12");
 	store_pipeline_put_prepare(&c, "state", &p);
 	in = body(&c);
 	assert_null(cJSON_GetObjectItem(in, "ConditionExpression"));
 	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(in, "Item"), "error_code"));
+	store_pipeline_from_item(cJSON_GetObjectItem(in, "Item"), &back);
+	assert_string_equal(back.input_hash, "ab12");  /* written and read back */
+	store_pipeline_free(&back);
 	cJSON_Delete(in);
 	aws_call_free(&c);
 }

@@ -21,6 +21,7 @@
 #include "core/lease.h"
 #include "core/store.h"
 #include "base/log.h"
+#include "base/version.h"
 #include "script/policy.h"
 
 #include <cjson/cJSON.h>
@@ -83,15 +84,36 @@ static void run_policy(struct run *r, struct rec *p)
 			p->done = 1;
 		return;
 	}
-	cJSON *sv = NULL;
-	if (policy_pipeline(r->app->policy, p->item, &sv, &e) < 0) {
-		rc_fail(p, &e);
+	/* A policy is a function of item and ctx: when neither (nor the policy)
+	 * changed since the spec in force was applied, its answer would be the
+	 * same, so the pipeline is confirmed without the call. Records written
+	 * before input_hash existed take the path below (and get one on their
+	 * next write; a confirm writes nothing). */
+	pipeline_input_hash(&r->input, p->item, p->input_hash);
+	const char *old_input = ddb_get_str(p->state, "input_hash", "");
+	if (strcmp(status, "ok") == 0 && strcmp(old_input, p->input_hash) == 0 && !r->o->force) {
+		snprintf(p->res->hash, sizeof p->res->hash, "%s", ddb_get_str(p->state, "hash", ""));
+		p->res->action = REC_NONE;
+		p->done = 1;
 		return;
 	}
-	/* The spec's text keeps every digit (Raw numbers): it is what the hash
-	 * covers and what pipeline_desired reads. */
-	char *spec = cJSON_PrintUnformatted(sv);
-	cJSON_Delete(sv);
+	/* After the lease the item is read again: when it is what the policy
+	 * already answered for, that answer stands (no second call). */
+	if (!p->spec_text || strcmp(p->spec_input, p->input_hash) != 0) {
+		free(p->spec_text);
+		p->spec_text = NULL;
+		cJSON *sv = NULL;
+		if (policy_pipeline(r->app->policy, p->item, &sv, &e) < 0) {
+			rc_fail(p, &e);
+			return;
+		}
+		/* The spec's text keeps every digit (Raw numbers): it is what the
+		 * hash covers and what pipeline_desired reads. */
+		p->spec_text = cJSON_PrintUnformatted(sv);
+		cJSON_Delete(sv);
+		snprintf(p->spec_input, sizeof p->spec_input, "%s", p->input_hash);
+	}
+	const char *spec = p->spec_text;
 	int rc;
 	/* The hash covers the spec and the settings that shape resources. */
 	pipeline_hash(&r->app->set, spec, p->res->hash);
@@ -99,13 +121,13 @@ static void run_policy(struct run *r, struct rec *p)
 	if (strcmp(status, "ok") == 0 && strcmp(old, p->res->hash) == 0 && !r->o->force) {
 		/* Confirmed: the same spec text was applied and parsed before, so
 		 * no desired state is built (the common case of a big run). */
-		free(spec);
+		free(p->spec_text);
+		p->spec_text = NULL;
 		p->res->action = REC_NONE;
 		p->done = 1;
 		return;
 	}
 	rc = pipeline_desired(&r->app->set, p->res->name, spec, &p->want, &e);
-	free(spec);
 	if (rc < 0) {
 		rc_fail(p, &e);
 		return;
@@ -133,6 +155,9 @@ static int emit_state(struct run *r, struct rec *p, struct aws_call *c)
 	/* On failure after a good spec, no hash: an unchanged item is retried. */
 	if (!(p->failed && p->old_spec))
 		snprintf(st.hash, sizeof st.hash, "%s", p->res->hash);
+	/* Only beside the spec it gave: a failure reruns the policy next time. */
+	if (!p->failed && p->spec)
+		snprintf(st.input_hash, sizeof st.input_hash, "%s", p->input_hash);
 	if (p->failed) {
 		st.error_code = p->res->err.code;
 		st.message = p->res->err.message;
@@ -380,6 +405,7 @@ static void rec_free(struct rec *p)
 	cJSON_Delete(p->dlq_tags);
 	cJSON_Delete(p->fn);
 	cJSON_Delete(p->esm);
+	free(p->spec_text);
 }
 
 /* Lease every pipeline that is about to be observed and changed, and every
@@ -573,6 +599,9 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 	cJSON_Delete(states);
 	cJSON *ctx = app_policy_ctx_value(app);
 	policy_set_ctx(app->policy, ctx); /* once for the whole run */
+	char host[64];
+	snprintf(host, sizeof host, "taskpipe %s %s", TASKPIPE_VERSION, policy_engine_version());
+	pipeline_input_begin(&r.input, host, policy_sha256(app->policy), ctx);
 	cJSON_Delete(ctx);
 
 	run_step(&r, emit_read, done_read, 0);

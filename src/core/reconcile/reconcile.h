@@ -1,9 +1,10 @@
 /* reconcile.h: make pipelines match their config items, level-triggered.
  *
  * For each pipeline: read the item as it is now (consistent read) and the
- * last status from the state table; run the policy; when the spec's hash
- * equals the last successfully applied one, stop there (no AWS call beyond
- * DynamoDB). Otherwise observe the queue, dead-letter queue, function,
+ * last status from the state table; when the status is ok and the policy's
+ * inputs hash as recorded (pipeline_input_hash), stop there without the
+ * policy; else run the policy; when the spec's hash equals the last
+ * successfully applied one, stop there (no AWS call beyond DynamoDB). Otherwise observe the queue, dead-letter queue, function,
  * concurrency and event source mapping, diff field by field and make only
  * the calls that differ, in order: DLQ, queue (redrive policy), function
  * code, function configuration, concurrency, mapping. With the item gone,
@@ -61,7 +62,7 @@ struct rec_result {
 
 struct reconcile_opts {
 	int plan;              /* observe and diff only; change nothing, write no state */
-	int force;             /* observe even when the spec hash is unchanged */
+	int force;             /* run the policy and observe even when nothing changed */
 	const char *holder;    /* lease holder id (lease_holder_id); NULL: one of this run's own */
 	int lease_ttl_s;       /* lease length; 0: lease_ttl_for(deadline), renewed at half */
 	int64_t deadline_ms;   /* epoch ms: start no step after deadline - reserve; 0: none */

@@ -11,6 +11,7 @@
 #include "core/reconcile/reconcile.h"
 
 #include "aws/aws.h"
+#include "base/hash.h"
 #include "core/diff.h"
 #include "core/names.h"
 #include "core/pipeline.h"
@@ -38,6 +39,9 @@ struct rec {
 	struct lease *lease;      /* held while changing this pipeline */
 	int done;                 /* nothing more to do (unchanged) */
 	int state_written;        /* its outcome is in the state table already */
+	char input_hash[65];      /* of the policy call's inputs (pipeline_input_hash); "" when none */
+	char *spec_text;          /* the policy's answer for spec_input (JSON text), NULL: none yet */
+	char spec_input[65];      /* the input_hash spec_text was computed for */
 	/* observed */
 	char *q_url, *dlq_url;
 	int q_url_unknown, dlq_url_unknown; /* created, but the answer had no QueueUrl */
@@ -67,6 +71,7 @@ struct run {
 	int leased;               /* the leases were asked for: state writes may start */
 	char holder[200];         /* lease holder id of this run */
 	struct cJSON *code_versions; /* "bucket/key" -> current version (REFERENCE code), per run */
+	struct hash_sha256_stream input; /* the run's part of every input hash (pipeline_input_begin) */
 };
 
 /* A step: emit fills c[0..RC_MAX_CALLS) with this record's calls and
