@@ -40,7 +40,9 @@ DBG_OBJ    := $(patsubst src/%.c,$(DBG_DIR)/%.o,$(LIB_SRC)) $(DBG_DIR)/embedded_
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(DBG_DIR)/tests/%,$(UNIT_SRC))
 
-.PHONY: all check-layers debug deps libs test unit integration bench bench-policy chaos demo package clean distclean
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all check check-layers debug deps libs test unit integration bench bench-policy chaos demo package clean distclean
 
 
 # `make ARCH=aarch64` builds out/aarch64/taskpipe only: ./taskpipe stays
@@ -93,12 +95,24 @@ $(DBG_DIR)/tests/%: tests/unit/%.c $(DBG_DIR)/libtp.a $(SRC_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(DBG_CFLAGS) -Itests/unit -o $@ $< $(DBG_DIR)/libtp.a $(DBG_LIBS) -lcmocka
 
-unit: $(UNIT_BIN) taskpipe-debug
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t; done
+# Each unit program is its own target, so `make -j` runs them side by side;
+# a program's output is printed whole, after it ends (tests/run_unit.sh).
+UNIT_RUN   := $(patsubst %,%.run,$(UNIT_BIN))
+unit: $(UNIT_RUN)
+$(UNIT_RUN): %.run: % taskpipe-debug
+	@sh tests/run_unit.sh $<
+.PHONY: $(UNIT_RUN)
 
-# The whole suite: unit tests under sanitizers, fuzz corpus replay,
-# integration tests against moto (started and stopped by the harness).
-test: deps check-layers taskpipe unit
+# Two tiers (tests/README.md). `make check`: the fast one, from a built tree
+# in about 3 minutes: unit tests under sanitizers, fuzz corpus replay and
+# the integration modules without real-time waits. `make test` (CI, the
+# README's command): everything, integration modules in parallel workers.
+check: check-layers taskpipe
+	@$(MAKE) --no-print-directory -j$(JOBS) unit fuzz-replay
+	@python3 tests/integration/run_all.py --tier check
+
+test: deps check-layers taskpipe
+	@$(MAKE) --no-print-directory -j$(JOBS) unit fuzz-replay
 	@sh tests/run.sh
 
 # the include rule of src/'s layers

@@ -1,8 +1,9 @@
 #!/bin/sh
 # The integration half of `make test` (the Makefile runs the C unit tests
-# first): fuzz corpus replay under sanitizers, then every Python test
-# against moto_server, which the harness starts on a free port and stops.
+# and the fuzz corpus replay first): every Python module against a
+# moto_server of its own, which the harness starts on a free port and stops;
+# modules in parallel workers, pacing ones in a serial lane
+# (tests/integration/run_all.py, tests/README.md).
 set -eu
 cd "$(dirname "$0")/.."
-make -s fuzz-replay
 exec python3 tests/integration/run_all.py "$@"
