@@ -428,6 +428,7 @@ class _ModelHandler(_Handler):
                 with self.proxy._lock:
                     entry["status"] = status
                     entry["fault"] = "model"
+                    entry["answered"] = time.time()
                 self._send(status, headers, data)
                 return
         super()._proxy_recorded(body, service, operation, entry, rule)

@@ -18,6 +18,11 @@ garbage) or alter the request before it goes on (corrupt_body).
                                                          # log entry gets "corrupted_at"
     ... proxy.counts(), proxy.mutating_counts(), proxy.log(), proxy.reset(), proxy.stop()
 
+The log is the server's record for timing checks (tests judge pacing and
+retries from it, never from a stopwatch in the client): each entry has
+"time" (request read), "answered" (answer ready to send) and, for a stall or
+delay the client gave up on, "client_closed" (when it hung up meanwhile).
+
 Control API on the same port (JSON): GET /__proxy/counts, GET /__proxy/log,
 GET /__proxy/rules, GET /__proxy/mutating, POST /__proxy/reset,
 POST /__proxy/rules (a rule or a list of rules, appended).
@@ -30,6 +35,7 @@ import http.client
 import http.server
 import json
 import re
+import select
 import signal
 import socket
 import struct
@@ -409,6 +415,29 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         finally:
             conn.close()
 
+    def _hold(self, seconds, entry):
+        """Wait `seconds` (less if the proxy stops) before forwarding; note in
+        entry["client_closed"] when the client hangs up meanwhile (its timeout,
+        as the server sees it)."""
+        p = self.proxy
+        end = time.monotonic() + seconds
+        while not p._stopping.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            ready = []
+            try:
+                ready, _, _ = select.select([self.connection], [], [], min(left, 0.25))
+                gone = bool(ready) and self.connection.recv(1, socket.MSG_PEEK) == b""
+            except (OSError, ValueError):
+                gone = True
+            if gone:
+                with p._lock:
+                    entry["client_closed"] = time.time()
+            if ready or gone:     # closed, or bytes we do not read now: just wait
+                p._stopping.wait(max(0.0, end - time.monotonic()))
+                return
+
     def _proxy(self, body):
         service, operation = classify(self.command, self.path, self.headers, body)
         entry, rule = self.proxy._record(self.command, self.path, service, operation)
@@ -447,7 +476,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             return
         if kind in ("stall", "delay"):
-            p._stopping.wait(action[kind])
+            self._hold(action[kind], entry)
         replace = {}
         if kind == "corrupt_body":
             body, at = corrupt(body)
@@ -556,8 +585,11 @@ class FaultProxy:
         return {k: v for k, v in self.counts().items() if is_mutating(k.partition(":")[2])}
 
     def log(self):
-        """[{time, service, operation, method, path, status, fault}] in arrival order;
-        status is None for reset/garbage and while a request is in flight."""
+        """[{time, service, operation, method, path, status, fault, answered,
+        client_closed}] in arrival order; status is None for reset/garbage and
+        while a request is in flight; answered (when the answer was ready, or
+        the reset/garbage sent) is missing while in flight; client_closed only
+        when the client hung up during a stall or delay."""
         with self._lock:
             return [dict(e) for e in self._log]
 
@@ -614,6 +646,7 @@ class FaultProxy:
     def _finish(self, entry, status):
         with self._lock:
             entry["status"] = status
+            entry["answered"] = time.time()
 
 
 def main(argv=None):

@@ -127,7 +127,10 @@ class RuntimeEmulator:
         self.watch_pid = None
         self.init_errors = []        # [{"body", "headers", "time"}]
         self.next_times = []         # time.time() of every /next arrival
-        self.results = {}            # id -> {"kind","body","raw","headers","time","vm_hwm_kb"}
+        self.results = {}            # id -> {"kind","body","raw","headers","time","vm_hwm_kb",
+        #                                     "delivered","deadline_ms"}: the server's record
+        #                                     (time: answer received, delivered: /next handed
+        #                                     it out, deadline_ms: the one announced)
         self.invocations = {}        # id -> the queued invocation
         self._queue = []
         self._cv = threading.Condition()
@@ -224,8 +227,10 @@ class RuntimeEmulator:
         with self._cv:
             if rid not in self.invocations or rid in self.results:
                 return False
+            inv = self.invocations[rid]
             self.results[rid] = {"kind": kind, "body": _parse(body), "raw": body, "headers": headers,
-                                 "time": time.time(), "vm_hwm_kb": hwm}
+                                 "time": time.time(), "vm_hwm_kb": hwm, "delivered": inv["delivered"],
+                                 "deadline_ms": inv["deadline_ms"]}
             self._cv.notify_all()
             return True
 

@@ -477,9 +477,15 @@ static void load_order(void **state)
 
 /* ---------- attacks on the sandbox (issue 11) ----------
  * Each runs in a policy that is hostile only for the item "evil": the call
- * must end with the expected error (code and words), within the time
- * bound, and the next call, a good item on the same policy, must work. Wall
- * time and the policy process's peak RSS are printed for each. */
+ * must end with the expected error (code and words), and the next call, a
+ * good item on the same policy, must work. The code says which limit
+ * stopped it; time is checked only where a time limit is the behaviour:
+ * a PolicyTimeLimit comes no sooner than the worker's soft deadline (90%
+ * of the limit), and every call ends within its limit plus HANG_MARGIN_MS.
+ * That margin is a hang guard, not a measure: an attack no limit stops
+ * runs for minutes (1e9 loops, 2^50 moves), so 10 s over the limit tells
+ * the two apart on any loaded machine. Wall time and the policy process's
+ * peak RSS are printed for each. */
 
 struct attack {
 	const char *name;
@@ -487,45 +493,44 @@ struct attack {
 	const char *code;        /* expected error code; NULL: any TP_ELIMIT */
 	const char *needle;      /* in the message */
 	long timeout_ms;         /* 0: the default (1 s) */
-	double max_ms;           /* the call must end within this */
 };
+
+#define DEFAULT_LIMIT_MS 1000.0
+#define HANG_MARGIN_MS 10000.0
+#define SOFT_DEADLINE 0.85       /* the worker stops Lua at 90% of the limit; a little below */
 
 static const struct attack ATTACKS[] = {
 	{ "xpcall_handler_loop", "xpcall(function() while true do end end, function() while true do end end)",
-	  "PolicyInstructionLimit", "test.lua:4: instruction limit of 10000000", 0, 3000 },
+	  "PolicyInstructionLimit", "test.lua:4: instruction limit of 10000000", 0 },
 	{ "xpcall_handler_resumes", "while true do xpcall(function() while true do end end, function(m) return m end) end",
-	  "PolicyInstructionLimit", "instruction limit", 0, 3000 },
+	  "PolicyInstructionLimit", "instruction limit", 0 },
 	{ "gc_finalizer_loop", "setmetatable({}, {__gc = function() while true do end end}) return {}", "PolicyError",
-	  "test.lua:3: setmetatable: __gc finalizers are not allowed", 0, 1000 },
+	  "test.lua:3: setmetatable: __gc finalizers are not allowed", 0 },
 	{ "find_backtracking", "return { x = string.rep('a', 5e4):find('.-.-.-.-.-.-b') }", "PolicyTimeLimit",
-	  "wall-clock limit of 1000 ms", 0, 2500 },
+	  "wall-clock limit of 1000 ms", 0 },
 	{ "table_move_2p50", "table.move({}, 1, 2^50, 1, {}) return {}", "PolicyTimeLimit", "wall-clock limit of 500 ms",
-	  500, 2500 },
+	  500 },
 	{ "sort_huge_strings", "local s = string.rep('a', 1e6) local t = {} for i = 1, 3000 do t[i] = s end "
-	  "table.sort(t) return {}", "PolicyTimeLimit", "wall-clock limit", 500, 2500 },
-	{ "concat_loop", "local s = string.rep('x', 1e6) for i = 1, 1e9 do s = s .. 'x' end", NULL, "limit", 500, 2500 },
-	{ "gsub_passes", "local s = string.rep('a', 4e6) for i = 1, 1e9 do s = s:gsub('a', 'a') end", NULL, "limit", 500,
-	  2500 },
+	  "table.sort(t) return {}", "PolicyTimeLimit", "wall-clock limit", 500 },
+	{ "concat_loop", "local s = string.rep('x', 1e6) for i = 1, 1e9 do s = s .. 'x' end", NULL, "limit", 500 },
+	{ "gsub_passes", "local s = string.rep('a', 4e6) for i = 1, 1e9 do s = s:gsub('a', 'a') end", NULL, "limit", 500 },
 	{ "eq_large_strings", "local a, b = string.rep('a', 8e6), string.rep('a', 8e6) local n = 0 "
-	  "for i = 1, 1e9 do if a == b then n = n + 1 end end", NULL, "limit", 500, 2500 },
+	  "for i = 1, 1e9 do if a == b then n = n + 1 end end", NULL, "limit", 500 },
 	{ "spec_repeats_1mib_1000x", "local s = string.rep('x', 1 << 20) local t = {} for i = 1, 1000 do t[i] = s end "
-	  "return { v = t }", "PolicyOutputLimit", "test.lua:1: pipeline returned spec.v[1]: more than 1048576 bytes", 0,
-	  3000 },
+	  "return { v = t }", "PolicyOutputLimit", "test.lua:1: pipeline returned spec.v[1]: more than 1048576 bytes", 0 },
 	{ "spec_dag_2p40_leaves", "local t = {'leaf'} for i = 1, 40 do t = {t, t} end return { v = t }",
-	  "PolicyOutputLimit", "more than 10000 values", 0, 3000 },
+	  "PolicyOutputLimit", "more than 10000 values", 0 },
 	{ "tostring_key_error", "return { [setmetatable({}, {__tostring = function() error('boom') end})] = 1 }",
-	  "BadValue", "test.lua:1: pipeline returned spec: a table key is not a string", 0, 1000 },
+	  "BadValue", "test.lua:1: pipeline returned spec: a table key is not a string", 0 },
 	{ "memory_bomb_line", "local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 100000) .. i end",
-	  "PolicyMemoryLimit", "test.lua:3: memory limit", 10000, 10000 }, /* the memory cap, not the clock */
-	{ "tp_number_plus", "return { n = tp.number('+5') }", "PolicyError", "not a DynamoDB number", 0, 1000 },
-	{ "tp_number_dot", "return { n = tp.number('.5') }", "PolicyError", "not a DynamoDB number", 0, 1000 },
-	{ "tp_number_trailing_dot", "return { n = tp.number('5.') }", "PolicyError", "not a DynamoDB number", 0, 1000 },
+	  "PolicyMemoryLimit", "test.lua:3: memory limit", 10000 }, /* the memory cap, not the clock */
+	{ "tp_number_plus", "return { n = tp.number('+5') }", "PolicyError", "not a DynamoDB number", 0 },
+	{ "tp_number_dot", "return { n = tp.number('.5') }", "PolicyError", "not a DynamoDB number", 0 },
+	{ "tp_number_trailing_dot", "return { n = tp.number('5.') }", "PolicyError", "not a DynamoDB number", 0 },
 	{ "ns_text_injection", "local n = tp.number('5') n.text = '5,\"evil\":1' return { s = tp.set('NS', {n}) }",
-	  "BadValue", "spec.s[1]: number object without valid `text`", 0, 1000 },
-	{ "nul_in_env_key", "return { env = { ['A\\0B'] = 'x' } }", "BadValue", "spec.env: a key holds a NUL byte", 0,
-	  1000 },
-	{ "nul_in_env_value", "return { env = { A = 'x\\0y' } }", "BadValue", "spec.env.A: string holds a NUL byte", 0,
-	  1000 },
+	  "BadValue", "spec.s[1]: number object without valid `text`", 0 },
+	{ "nul_in_env_key", "return { env = { ['A\\0B'] = 'x' } }", "BadValue", "spec.env: a key holds a NUL byte", 0 },
+	{ "nul_in_env_value", "return { env = { A = 'x\\0y' } }", "BadValue", "spec.env.A: string holds a NUL byte", 0 },
 };
 
 static double ms_since(const struct timespec *a)
@@ -564,10 +569,13 @@ static void attacks_are_contained(void **state)
 		long us, rss;
 		policy_last_usage(p, &us, &rss);
 		printf("%-26s %10.1f %10ld  %s: %.110s\n", a->name, ms, rss, e.code, e.message);
+		double limit = a->timeout_ms ? (double)a->timeout_ms : DEFAULT_LIMIT_MS;
+		double min_ms = strcmp(e.code, "PolicyTimeLimit") == 0 ? SOFT_DEADLINE * limit : 0;
 		if (rc >= 0 || (a->code && strcmp(e.code, a->code) != 0) || (!a->code && rc != TP_ELIMIT) ||
-		    !strstr(e.message, a->needle) || ms > a->max_ms)
-			fail_msg("%s: rc %d code %s message %s after %.0f ms (want %s, ...%s..., <= %.0f ms)", a->name, rc,
-				 e.code, e.message, ms, a->code ? a->code : "a limit", a->needle, a->max_ms);
+		    !strstr(e.message, a->needle) || ms < min_ms || ms > limit + HANG_MARGIN_MS)
+			fail_msg("%s: rc %d code %s message %s after %.0f ms (want %s, ...%s..., %.0f-%.0f ms)", a->name,
+				 rc, e.code, e.message, ms, a->code ? a->code : "a limit", a->needle, min_ms,
+				 limit + HANG_MARGIN_MS);
 		assert_null(spec);
 		/* the good item in the same batch still gets its spec */
 		assert_int_equal(pipeline_text(p, "{\"pipeline\":{\"S\":\"good\"}}", "{}", &spec, &e), 0);
@@ -885,7 +893,9 @@ static void load_time_attacks(void **state)
 		assert_null(p);
 		assert_string_equal(e.code, want[i]);
 		assert_non_null(strstr(e.message, "load.lua"));
-		assert_true(ms < 1500);
+		if (i == 0)
+			assert_true(ms >= SOFT_DEADLINE * 300);
+		assert_true(ms < 300 + HANG_MARGIN_MS);  /* a hang guard: the find runs for hours */
 	}
 }
 
@@ -909,7 +919,11 @@ static void rollout_calls_are_bounded(void **state)
 	char why[128];
 	assert_int_equal(health_text(p, "{}", "[]", "{}", &healthy, why, sizeof why, &e), TP_ELIMIT);
 	assert_string_equal(e.code, "PolicyTimeLimit");
-	assert_true(ms_since(&t0) < 2000);
+	/* two calls, each stopped by its 300 ms limit (not sooner than the
+	 * soft deadline); the upper bound only guards against a hang */
+	double ms = ms_since(&t0);
+	assert_true(ms >= 2 * SOFT_DEADLINE * 300);
+	assert_true(ms < 2 * 300 + HANG_MARGIN_MS);
 	policy_free(p);
 }
 
@@ -926,7 +940,15 @@ static void invocation_deadline_caps_calls(void **state)
 	double ms = ms_since(&t0);
 	printf("deadline 200 ms ahead, per-call limit 60 s: stopped after %.1f ms\n", ms);
 	assert_string_equal(e.code, "PolicyTimeLimit");
-	assert_true(ms < 1000);
+	/* The policy's own record: the limit it ran the call under is the
+	 * deadline's (at most 200 ms), not the 60 s per-call limit. The clock
+	 * bound is only a hang guard, far below the 60 s it would take. */
+	const char *lim = strstr(e.message, "wall-clock limit of ");
+	assert_non_null(lim);
+	long budget = strtol(lim + strlen("wall-clock limit of "), NULL, 10);
+	assert_true(budget > 0 && budget <= 200);
+	assert_true(ms >= SOFT_DEADLINE * (double)budget);
+	assert_true(ms < 200 + HANG_MARGIN_MS);
 	policy_set_deadline(p, tp_now_ms() - 1);
 	assert_int_equal(pipeline_text(p, ITEM, "{}", &spec, &e), TP_ELIMIT);
 	assert_non_null(strstr(e.message, "no time left before the invocation's deadline"));
@@ -1021,8 +1043,9 @@ static void default_policy_cost(void **state)
 	double in = cost_per_call(1, N), iso = cost_per_call(0, N);
 	printf("policy_pipeline (default policy, %d calls): in-process %.1f us, isolated %.1f us, overhead %.1f us per call\n",
 	       N, in, iso, iso - in);
-	assert_true(in < 3000);   /* generous: sanitizers and a shared 2-core VM */
-	assert_true(iso < 20000); /* a fork per call costs ~50,000 us in this build */
+	/* Figures only: a cost is judged by `make bench-policy` on the release
+	 * build, not by a bound on this (sanitized, shared-machine) stopwatch. */
+	assert_true(in > 0 && iso > 0);
 }
 
 int main(void)
