@@ -26,9 +26,13 @@ import botocore.exceptions as bce  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
 # One attempt only: botocore's "max_attempts" counts retries (1 -> 2 attempts),
-# "total_max_attempts" counts attempts.
+# "total_max_attempts" counts attempts. The read timeout is long: on a loaded
+# machine moto can take seconds to answer, and a counting test must not fail
+# for that; only the stall test needs a short one (STALL_CLIENT).
 ONE_SHOT = Config(retries={"total_max_attempts": 1, "mode": "standard"},
-                  read_timeout=1, connect_timeout=2)
+                  read_timeout=60, connect_timeout=10)
+STALL_CLIENT = Config(retries={"total_max_attempts": 1, "mode": "standard"},
+                      read_timeout=1, connect_timeout=10)
 AUTH = ("AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/%s/aws4_request, "
         "SignedHeaders=host;x-amz-date, Signature=00")
 
@@ -283,7 +287,7 @@ class TestFaults(ProxyTest):
         # up after at least its timeout and well before the 10 s stall ended.
         self.proxy.add_rule({"match": {"operation": "GetQueueAttributes"}, "action": {"stall": 10}})
         with self.assertRaises(bce.ReadTimeoutError):
-            self.attrs()
+            self.client("sqs", STALL_CLIENT).get_queue_attributes(QueueUrl=self.url, AttributeNames=["All"])
         entry = wait_for(lambda: next((e for e in self.proxy.log() if "client_closed" in e), None))
         self.assertIsNotNone(entry, self.proxy.log())
         held = entry["client_closed"] - entry["time"]
