@@ -37,6 +37,7 @@ import json
 import re
 import threading
 import time
+import urllib.parse
 import uuid
 from xml.sax.saxutils import escape
 
@@ -101,6 +102,22 @@ class _MotoLookup(Lookup):
         if st == 200:
             return json.loads(data).get("FunctionArn")
         return None
+
+    def function_tagged(self, region, function_arn):
+        auth = ("AWS4-HMAC-SHA256 Credential=testing/20240101/%s/lambda/aws4_request, "
+                "SignedHeaders=host, Signature=00" % region)
+        st, data = self._call("GET", "/2017-03-31/tags/" + urllib.parse.quote(function_arn, safe=""),
+                              {"Authorization": auth})
+        return st == 200 and bool(json.loads(data).get("Tags"))
+
+    def object_exists(self, bucket, key, version=None):
+        path = "/%s/%s" % (urllib.parse.quote(bucket), urllib.parse.quote(key))
+        if version:
+            path += "?versionId=" + urllib.parse.quote(version)
+        auth = ("AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/s3/aws4_request, "
+                "SignedHeaders=host, Signature=00")
+        st, _ = self._call("HEAD", path, {"Authorization": auth})
+        return st != 404
 
     def partition_key(self, region, table):
         name = table.rsplit("/", 1)[-1] if table.startswith("arn:") else table

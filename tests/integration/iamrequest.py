@@ -25,6 +25,11 @@ Service Authorization Reference:
            s3:GetObject (s3:GetObjectVersion when a version is named, as S3 itself
            authorizes a versioned GET).
            https://docs.aws.amazon.com/lambda/latest/dg/adding-layers.html
+           Tags ("Using tags on Lambda functions", "Permissions required for working with
+           tags"): lambda:TagResource "to call TagResource or perform a tag on create";
+           lambda:ListTags: "For tagged functions, this permission is also necessary for
+           GetFunction".
+           https://docs.aws.amazon.com/lambda/latest/dg/configuration-tags.html
            https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html
   [ddb]    https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html
            Streams actions (DescribeStream, GetRecords, GetShardIterator) are dynamodb:*
@@ -34,10 +39,16 @@ Service Authorization Reference:
            https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html
   [sqs]    https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsqs.html
            (the *Batch calls are authorized as their single action; ListQueues has no
-           resource)
+           resource). CreateQueue: "To be able to tag a queue on creation, you must have
+           the sqs:CreateQueue and sqs:TagQueue permissions."
+           https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html
   [s3]     https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html
            (HeadObject = s3:GetObject, a versionId = s3:GetObjectVersion, listing and
-           HeadBucket = s3:ListBucket on the bucket)
+           HeadBucket = s3:ListBucket on the bucket). A missing object: "If you have the
+           s3:ListBucket permission on the bucket, Amazon S3 returns an HTTP status code
+           404 Not Found error. If you don't have the s3:ListBucket permission, Amazon S3
+           returns an HTTP status code 403 Access Denied error." (GetObject, HeadObject)
+           https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
   [sns]    https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsns.html
   [tag]    https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsresourcegroupstaggingapi.html
   [sts]    GetCallerIdentity: "No permissions are required to perform this operation."
@@ -75,6 +86,12 @@ class Lookup:
 
     def partition_key(self, region, table):
         return None
+
+    def function_tagged(self, region, function_arn):
+        return False
+
+    def object_exists(self, bucket, key, version=None):
+        return True
 
 
 _SCOPE = re.compile(r"Credential=[^/,\s]+/[^/]+/([^/]+)/([^/]+)/aws4_request")
@@ -144,6 +161,8 @@ def _lambda_checks(operation, method, target, body, region, lookup):
         fn = function_arn(doc.get("FunctionName", ""), region)
         out.append(Check(action, fn))
         out += _implied_function(doc, doc.get("Code") or {}, region, operation)
+        if doc.get("Tags"):
+            out.append(Check("lambda:TagResource", fn, why="CreateFunction tags on create"))
         return out
     if len(seg) > 3 and seg[2] == "functions":
         fn = function_arn(seg[3], region)
@@ -151,6 +170,8 @@ def _lambda_checks(operation, method, target, body, region, lookup):
         if q.get("Qualifier") and fn.count(":") == 6:
             fn += ":" + q["Qualifier"][0]
         out.append(Check(action, fn))
+        if operation == "GetFunction" and lookup.function_tagged(region, fn):
+            out.append(Check("lambda:ListTags", fn, why="GetFunction of a tagged function"))
         if operation == "UpdateFunctionConfiguration":
             out += _implied_function(doc, {}, region, operation)
         elif operation == "UpdateFunctionCode":
@@ -267,7 +288,11 @@ def _sqs_checks(operation, target, headers, body, region):
         return [Check(action, queue_arn_of_url(params["QueueUrl"], region))]
     if params.get("QueueName"):
         owner = params.get("QueueOwnerAWSAccountId") or ACCOUNT
-        return [Check(action, "arn:aws:sqs:%s:%s:%s" % (region, owner, params["QueueName"]))]
+        arn = "arn:aws:sqs:%s:%s:%s" % (region, owner, params["QueueName"])
+        out = [Check(action, arn)]
+        if operation == "CreateQueue" and (params.get("tags") or params.get("Tag.1.Key")):
+            out.append(Check("sqs:TagQueue", arn, why="CreateQueue tags on create"))
+        return out
     if operation == "StartMessageMoveTask" and params.get("SourceArn"):
         return [Check(action, params["SourceArn"])]
     return [Check(action, "*", why="unmapped sqs %s" % operation, mapped=False)]
@@ -294,7 +319,7 @@ _S3_VERSIONED = {"GetObject": "GetObjectVersion", "HeadObject": "GetObjectVersio
                  "DeleteObject": "DeleteObjectVersion", "GetObjectTagging": "GetObjectVersionTagging"}
 
 
-def _s3_checks(operation, method, target, headers, body):
+def _s3_checks(operation, method, target, headers, body, lookup):
     path, _, qs = target.partition("?")
     q = urllib.parse.parse_qs(qs, keep_blank_values=True)
     bucket, _, key = path.lstrip("/").partition("/")
@@ -311,6 +336,10 @@ def _s3_checks(operation, method, target, headers, body):
         keys = re.findall(r"<Key>([^<]*)</Key>", (body or b"").decode("utf-8", "replace"))
         return [Check("s3:DeleteObject", "arn:aws:s3:::%s/%s" % (bucket, k)) for k in keys]
     out = [Check(action, "arn:aws:s3:::%s/%s" % (bucket, key) if key else "arn:aws:s3:::%s" % bucket)]
+    if operation in ("GetObject", "HeadObject") and \
+            not lookup.object_exists(bucket, key, (q.get("versionId") or [None])[0]):
+        out.append(Check("s3:ListBucket", "arn:aws:s3:::%s" % bucket,
+                         why="missing object: 404 with s3:ListBucket, else 403"))
     src = headers.get("x-amz-copy-source")
     if operation == "CopyObject" and src:
         s = urllib.parse.unquote(src.lstrip("/"))
@@ -354,7 +383,7 @@ def request_checks(service, operation, method, target, headers, body, lookup=Non
     if service == "sqs":
         return _sqs_checks(operation, target, headers, body, region)
     if service == "s3":
-        return _s3_checks(operation, method, target, headers, body)
+        return _s3_checks(operation, method, target, headers, body, lookup)
     if service == "sns":
         return _sns_checks(operation, target, headers, body, region)
     if service == "tagging":

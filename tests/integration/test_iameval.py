@@ -154,6 +154,12 @@ class _Lookup(Lookup):
     def partition_key(self, region, table):
         return {"st": "pk", "cfg": "pipeline"}.get(table)
 
+    def function_tagged(self, region, function_arn):
+        return function_arn.endswith(":tp-a")
+
+    def object_exists(self, bucket, key, version=None):
+        return key != "gone.zip"
+
 
 AUTH = "AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/%s/aws4_request, SignedHeaders=host, Signature=0"
 
@@ -207,6 +213,29 @@ class Mapping(unittest.TestCase):
                          ("lambda:GetAccountSettings", "*"))
         self.assertEqual(checks("lambda", "Invoke", "POST", "/2015-03-31/functions/tp-a/invocations")[0][:2],
                          ("lambda:InvokeFunction", FN + "tp-a"))
+
+    def test_tags_on_create_and_get_function_of_a_tagged_function(self):
+        body = {"FunctionName": "tp-b", "Role": "arn:aws:iam::%s:role/c" % A, "Code": {"ZipFile": "UEs="},
+                "Tags": {"taskpipe:owner": "o"}}
+        got = checks("lambda", "CreateFunction", "POST", "/2015-03-31/functions", body)
+        self.assertEqual([g[:2] for g in got][-1], ("lambda:TagResource", FN + "tp-b"))
+        self.assertEqual([g[:2] for g in checks("lambda", "GetFunction", "GET", "/2015-03-31/functions/tp-a")],
+                         [("lambda:GetFunction", FN + "tp-a"), ("lambda:ListTags", FN + "tp-a")])
+        self.assertEqual([g[:2] for g in checks("lambda", "GetFunction", "GET", "/2015-03-31/functions/tp-b")],
+                         [("lambda:GetFunction", FN + "tp-b")])
+        q = "arn:aws:sqs:%s:%s:tp-q" % (R, A)
+        self.assertEqual([g[:2] for g in checks("sqs", "CreateQueue", "POST", "/", {"QueueName": "tp-q", "tags": {"a": "b"}},
+                                                x_amz_target="AmazonSQS.CreateQueue")],
+                         [("sqs:CreateQueue", q), ("sqs:TagQueue", q)])
+        self.assertEqual([g[:2] for g in checks("sqs", "CreateQueue", "POST", "/", b"Action=CreateQueue&QueueName=tp-q"
+                                                b"&Tag.1.Key=a&Tag.1.Value=b",
+                                                content_type="application/x-www-form-urlencoded")],
+                         [("sqs:CreateQueue", q), ("sqs:TagQueue", q)])
+
+    def test_missing_object_needs_list_bucket(self):
+        self.assertEqual([g[:2] for g in checks("s3", "HeadObject", "HEAD", "/code/gone.zip")],
+                         [("s3:GetObject", "arn:aws:s3:::code/gone.zip"), ("s3:ListBucket", "arn:aws:s3:::code")])
+        self.assertEqual(len(checks("s3", "HeadObject", "HEAD", "/code/here.zip")), 1)
 
     def test_dynamodb_leading_keys(self):
         t = "arn:aws:dynamodb:%s:%s:table/st" % (R, A)
