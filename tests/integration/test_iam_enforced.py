@@ -320,8 +320,8 @@ class Enforced(unittest.TestCase):
         self.assertNotIn("unavailable", inst.stderr())
         item = self.moto.client("dynamodb").get_item(TableName=s.state, Key={"pk": {"S": "rate#" + fn}}).get("Item")
         self.assertIsNotNone(item, "the shared schedule was not written")
-        ops = {(r["operation"]) for r in s.iam.requests("consumer-layer")}
-        self.assertIn("ChangeMessageVisibility", ops | {o.replace("Batch", "") for o in ops})
+        ops = {r["operation"] for r in s.iam.requests("consumer-layer")}
+        self.assertTrue(any(o.startswith("ChangeMessageVisibility") for o in ops), ops)
         self.assertIn("UpdateItem", ops)
 
         self.scenario("sqs-poller")
