@@ -431,6 +431,40 @@ class Refusals(unittest.TestCase):
         r = self.refused(lambda: c.list_functions())
         self.assertEqual(r["Error"]["Code"], "UnrecognizedClientException")
 
+    def test_without_get_event_source_mapping_a_limit_change_stops_half_way(self):
+        """The template before issue 22 (the controller without
+        lambda:GetEventSourceMapping): a 1 -> 4 change sets MaximumConcurrency,
+        is refused while waiting for the mapping's transition, and leaves
+        reserved concurrency 1 in place; the layer shows it, moto alone did not."""
+        s = self.s
+        ctl = s.iam.principals[CONTROLLER_KEY]
+        saved = ctl.policies
+        self.addCleanup(setattr, ctl, "policies", saved)
+        ctl.policies = json.loads(json.dumps(saved).replace('"lambda:GetEventSourceMapping", ', ""))
+        self.assertNotIn("lambda:GetEventSourceMapping", json.dumps(ctl.policies))
+        s3 = self.moto.client("s3")
+        s3.put_object(Bucket=s.bucket, Key="consumer.zip", Body=code_zip())
+        put = run_taskpipe(["put", "-"], s.env(OPERATOR_KEY), input=json.dumps({"pipeline": "h", "concurrency": 1}))
+        self.assertEqual(put.returncode, 0, put.stderr)
+        r = run_taskpipe(["apply", "h", "--json"], s.env(CONTROLLER_KEY), timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr + r.stdout[-2000:])
+        put = run_taskpipe(["put", "-"], s.env(OPERATOR_KEY), input=json.dumps({"pipeline": "h", "concurrency": 4}))
+        self.assertEqual(put.returncode, 0, put.stderr)
+        s.iam.scenario = "old-template-1-to-4"
+        r = run_taskpipe(["apply", "h", "--json"], s.env(CONTROLLER_KEY), timeout=300)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        err = json.loads(r.stdout)["pipelines"][0]["error"]
+        self.assertEqual(err["code"], "AccessDeniedException")
+        self.assertIn("lambda:GetEventSourceMapping on resource: arn:aws:lambda:%s:%s:event-source-mapping:" % (
+            REGION, ACCOUNT), err["message"])
+        ops = [q["operation"] for q in s.iam.requests("old-template-1-to-4") if q["role"] == "ControllerRole"]
+        self.assertLess(ops.index("UpdateEventSourceMapping"), ops.index("GetEventSourceMapping"), ops)
+        self.assertNotIn("DeleteFunctionConcurrency", ops)
+        fn = s.prefix + "h"
+        self.assertEqual(self.moto.client("lambda").get_function_concurrency(FunctionName=fn)
+                         .get("ReservedConcurrentExecutions"), 1)
+        self.assertEqual(s.aws.limit_history(fn)[-1][1], 1, "the group stays at 1, not 4")
+
     def test_taskpipe_reports_a_refusal(self):
         """put with the controller's key: refused (the config table is read-only
         for the controller); taskpipe names the action and resource."""
