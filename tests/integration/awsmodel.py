@@ -311,6 +311,8 @@ class _ModelHandler(_Handler):
                 service, operation = classify(self.command, self.path, self.headers, b"")
                 if service == "s3" and operation in STREAMED:
                     entry, rule = self.proxy._record(self.command, self.path, service, operation)
+                    if self._refused(service, operation, b"", entry, unread=True):
+                        return
                     if rule is None:
                         self._stream(entry)
                     else:   # faults need the whole body: the buffered path
@@ -418,7 +420,26 @@ class _ModelHandler(_Handler):
                 self.proxy._undo_update(self._undo)
                 self._undo = None
 
+    def _refused(self, service, operation, body, entry, unread=False):
+        """IAM (iamlayer.py, when the layer has one): answer a refusal and say so."""
+        iam = self.proxy.iam
+        if iam is None:
+            return False
+        denied = iam.authorize(service, operation, self.command, self.path, self.headers, body)
+        if denied is None:
+            return False
+        status, headers, data = denied
+        with self.proxy._lock:
+            entry["status"] = status
+            entry["fault"] = "iam"
+        if unread:      # the body is still on the connection: it cannot carry another request
+            self.close_connection = True
+        self._send(status, headers, data)
+        return True
+
     def _model_proxy(self, body, service, operation, entry, rule):
+        if self._refused(service, operation, body, entry):
+            return
         # A rule that answers in moto's place (status, reset, garbage, truncate...) wins;
         # one that only delays or corrupts lets the request reach the model.
         if rule is None or rule["kind"] in ("delay", "stall", "corrupt_body"):
@@ -458,8 +479,11 @@ class AwsModel(FaultProxy):
     def __init__(self, upstream_endpoint, scale=0.02, fn_pending_s=5, fn_update_s=5,
                  esm_transition_s=5, queue_deleted_recently_s=60, list_lag_s=10,
                  lambda_rps=15, lambda_get_rps=100, lambda_policy_rps=15,
-                 throttle_fraction=0.0, seed=1, paginate=True, table_create_s=0, **kw):
+                 throttle_fraction=0.0, seed=1, paginate=True, table_create_s=0, iam=None, **kw):
         super().__init__(upstream_endpoint, **kw)
+        self.iam = iam                    # iamlayer.IamEnforcer: IAM as AWS enforces it
+        if iam is not None:
+            iam.proxy = self
         self.scale = scale
         self.table_create_s = table_create_s
         self.fn_pending_s = fn_pending_s
