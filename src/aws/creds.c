@@ -30,6 +30,7 @@ struct creds_provider {
 	struct http_client *http;   /* borrowed, or owned when own_http */
 	int own_http;               /* 1 when created here on first network use */
 	int have;                   /* cached holds credentials */
+	int refreshing;             /* inside a refresh (its HTTP polling can re-enter creds_get) */
 	struct creds cached;        /* last credentials found */
 };
 
@@ -524,6 +525,16 @@ int creds_get(struct creds_provider *p, int64_t now_ms, struct creds *out, tp_er
 		return TP_OK;
 	}
 
+	/* A refresh polls the shared HTTP client, whose other transfers may
+	 * retry and ask again: what we hold is still valid then (the margin). */
+	if (p->refreshing) {
+		if (p->have && p->cached.expires_ms > now_ms) {
+			*out = p->cached;
+			return TP_OK;
+		}
+		return tp_errf(e, TP_EIO, "CredentialsRefreshing", "AWS credentials are being fetched");
+	}
+	p->refreshing = 1;
 	struct creds fresh;
 	buf why = { 0 }, chain = { 0 };
 	memset(&fresh, 0, sizeof fresh);
@@ -571,5 +582,6 @@ int creds_get(struct creds_provider *p, int64_t now_ms, struct creds *out, tp_er
 	creds_wipe(&fresh);
 	buf_free(&why);
 	buf_free(&chain);
+	p->refreshing = 0;
 	return rc;
 }

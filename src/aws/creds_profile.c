@@ -49,11 +49,8 @@ static int get(const char *profile, const char *key, char *out, size_t out_len)
 
 static int has(const char *profile, const char *key)
 {
-	char v[8];
-	/* found even when the value is too long for v: probe with a big buffer */
-	char big[4096];
-	(void)v;
-	return awsconf_profile_get(profile, key, big, sizeof big);
+	char v[4096];
+	return awsconf_profile_get(profile, key, v, sizeof v);
 }
 
 static int profile_exists(const char *profile)
@@ -333,7 +330,6 @@ static int resolve(struct creds_ctx *x, const char *profile, struct visited *v, 
 			       "profile %s: login_session (aws login) is not supported by taskpipe", profile);
 	char cmd[4096];
 	if (get(profile, "credential_process", cmd, sizeof cmd)) {
-		char t[32];
 		int64_t timeout = PROCESS_TIMEOUT_MS;
 		const char *tv = env_nonempty("TASKPIPE_CREDENTIAL_PROCESS_TIMEOUT_MS");
 		if (tv) {
@@ -344,7 +340,6 @@ static int resolve(struct creds_ctx *x, const char *profile, struct visited *v, 
 					       "TASKPIPE_CREDENTIAL_PROCESS_TIMEOUT_MS=\"%s\" is not a positive number", tv);
 			timeout = n;
 		}
-		(void)t;
 		if ((r = creds_src_process(profile, cmd, timeout, c, e)) < 0)
 			return r;
 		chain_add(x, " (credential_process)");

@@ -74,8 +74,9 @@ class Server:
         self.httpd.server_close()
 
 
-def forward_to(endpoint):
-    """A handler passing every request on to endpoint (moto) unchanged."""
+def forward_to(endpoint, answers=None):
+    """A handler passing every request on to endpoint (moto) unchanged;
+    answers (a list), when given, gets every answer body in order."""
     u = urllib.parse.urlparse(endpoint)
 
     def handle(req, body):
@@ -86,6 +87,8 @@ def forward_to(endpoint):
         out = r.read()
         ct = r.getheader("Content-Type") or "text/xml"
         c.close()
+        if answers is not None:
+            answers.append(out)
         return r.status, {"Content-Type": ct}, out
     return handle
 
