@@ -150,6 +150,22 @@ class ProfilesTest(unittest.TestCase):
         self.assertIn("source_profile self (static keys)", out["chain"])
         self.same_as_botocore(env, "assume-role")
 
+    def test_sts_refusal_is_an_error(self):
+        err = (b'<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not allowed to '
+               b'assume role</Message></Error><RequestId>r-1</RequestId></ErrorResponse>')
+        sts = self.server(lambda req, b: (403, {"Content-Type": "text/xml"}, err))
+        imds = self.server(lambda req, b: (500, {}, b""))
+        env = self.env(AWS_PROFILE="dev", AWS_ENDPOINT_URL_STS=sts.url, AWS_EC2_METADATA_SERVICE_ENDPOINT=imds.url,
+                       **self.files("[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = %s\n" % SECRET,
+                                    "[profile dev]\nrole_arn = %s\nsource_profile = base\n" % role("nope")))
+        del env["AWS_EC2_METADATA_DISABLED"]
+        r = self.creds(env, ok=False)
+        self.assertIn("sts AssumeRole %s (role %s): HTTP 403 AccessDenied: not allowed to assume role"
+                      % (sts.url, role("nope")), r.stderr)
+        self.assertEqual(len(sts.hits), 1)  # AWS_ENDPOINT_URL_STS over AWS_ENDPOINT_URL
+        self.assertEqual(self.proxy.hits, [])
+        self.assertEqual(imds.hits, [])
+
     def test_cycle_refused(self):
         env = self.env(AWS_PROFILE="a", **self.files("", (
             "[profile a]\nrole_arn = %s\nsource_profile = b\n"
