@@ -12,6 +12,7 @@
 #include "aws/http.h"
 #include "aws/sigv4.h"
 #include "base/hash.h"
+#include "base/log.h"
 #include "base/version.h"
 #include "base/xml.h"
 
@@ -22,6 +23,13 @@
 #define STS_TIMEOUT_MS 30000
 #define STS_MAX_BYTES (256 * 1024)
 #define STS_GLOBAL "https://sts.amazonaws.com"
+#define STS_ATTEMPTS 3        /* standard mode's attempts */
+#define STS_BACKOFF_MS 200    /* before the 2nd attempt; doubled for the 3rd */
+
+/* Answers worth another try (botocore also retries IDPCommunicationError
+ * for AssumeRoleWithWebIdentity). */
+static const char *const retry_codes[] = { "Throttling", "ThrottlingException", "RequestLimitExceeded",
+					   "IDPCommunicationError" };
 
 /* Regions that had the global endpoint before regional became the default
  * (botocore's "legacy" mode keeps them on it). */
@@ -194,31 +202,44 @@ int sts_assume_role(struct http_client *http, const struct creds *src, const str
 		.timeout_ms = STS_TIMEOUT_MS,
 		.max_response_bytes = STS_MAX_BYTES,
 	};
-	struct http_response resp;
-	memset(&resp, 0, sizeof resp);
-	rc = http_do(http, &req, &resp);
-	char why[160] = "";
-	if (rc != TP_OK) {
-		rc = tp_errf(e, TP_EIO, "StsUnreachable", "sts %s %s: %s", op, url,
-			     resp.error[0] ? resp.error : tp_rc_name(rc));
-	} else if (resp.status != 200) {
-		buf code = { 0 }, msg = { 0 };
-		xml_text(resp.body.data, resp.body.len, "Code", &code);
-		xml_text(resp.body.data, resp.body.len, "Message", &msg);
-		rc = tp_errf(e, TP_EAWS, code.len ? buf_str(&code) : "StsError", "sts %s %s (role %s): HTTP %ld %s: %.200s",
-			     op, url, a->role_arn, resp.status, buf_str(&code), buf_str(&msg));
-		if (e)
-			e->status = (int)resp.status;
-		buf_free(&code);
-		buf_free(&msg);
-	} else if (!parse_answer(&resp.body, out, why, sizeof why)) {
-		creds_wipe(out);
-		rc = tp_errf(e, TP_EAWS, "StsBadAnswer", "sts %s %s (role %s): %s", op, url, a->role_arn, why);
-	} else {
-		rc = TP_OK;
+	/* Transient failures are tried again (as the SDKs' standard mode does
+	 * for these calls); the signed request stays valid for minutes. */
+	for (int attempt = 1;; attempt++) {
+		struct http_response resp;
+		memset(&resp, 0, sizeof resp);
+		rc = http_do(http, &req, &resp);
+		char why[160] = "";
+		int transient = rc != TP_OK || resp.status >= 500;
+		if (rc != TP_OK) {
+			rc = tp_errf(e, TP_EIO, "StsUnreachable", "sts %s %s: %s", op, url,
+				     resp.error[0] ? resp.error : tp_rc_name(rc));
+		} else if (resp.status != 200) {
+			buf code = { 0 }, msg = { 0 };
+			xml_text(resp.body.data, resp.body.len, "Code", &code);
+			xml_text(resp.body.data, resp.body.len, "Message", &msg);
+			for (size_t i = 0; i < sizeof retry_codes / sizeof retry_codes[0]; i++)
+				if (strcmp(buf_str(&code), retry_codes[i]) == 0)
+					transient = 1;
+			rc = tp_errf(e, TP_EAWS, code.len ? buf_str(&code) : "StsError",
+				     "sts %s %s (role %s): HTTP %ld %s: %.200s", op, url, a->role_arn, resp.status,
+				     buf_str(&code), buf_str(&msg));
+			if (e)
+				e->status = (int)resp.status;
+			buf_free(&code);
+			buf_free(&msg);
+		} else if (!parse_answer(&resp.body, out, why, sizeof why)) {
+			creds_wipe(out);
+			rc = tp_errf(e, TP_EAWS, "StsBadAnswer", "sts %s %s (role %s): %s", op, url, a->role_arn, why);
+		} else {
+			rc = TP_OK;
+		}
+		tp_wipe(resp.body.data, resp.body.len);
+		http_response_free(&resp);
+		if (rc == TP_OK || !transient || attempt >= STS_ATTEMPTS)
+			break;
+		log_warn("sts %s: attempt %d failed, trying again: %s", op, attempt, e ? e->message : "");
+		tp_sleep_ms(STS_BACKOFF_MS << (attempt - 1));
 	}
-	tp_wipe(resp.body.data, resp.body.len);
-	http_response_free(&resp);
 done:
 	for (size_t i = 0; i < nh; i++) {
 		tp_wipe(hdr[i], strlen(hdr[i]));

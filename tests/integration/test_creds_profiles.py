@@ -75,6 +75,7 @@ class ProfilesTest(unittest.TestCase):
         return e
 
     def check_no_secret(self, r):
+        self.assertNotIn("Sanitizer", r.stderr)  # under TASKPIPE_BIN=taskpipe-debug: leaks on error paths too
         for s in self.secrets:
             self.assertNotIn(s, r.stdout)
             self.assertNotIn(s, r.stderr)
@@ -165,6 +166,49 @@ class ProfilesTest(unittest.TestCase):
         self.assertEqual(len(sts.hits), 1)  # AWS_ENDPOINT_URL_STS over AWS_ENDPOINT_URL
         self.assertEqual(self.proxy.hits, [])
         self.assertEqual(imds.hits, [])
+
+    def test_sts_transient_failure_tried_again(self):
+        forward = forward_to(self.moto.endpoint)
+        seen = []
+
+        def flaky(req, body):
+            seen.append(1)
+            if len(seen) == 1:
+                return 503, {"Content-Type": "text/xml"}, b"<ErrorResponse><Error><Code>ServiceUnavailable</Code>" \
+                                                          b"</Error></ErrorResponse>"
+            if len(seen) == 2:
+                return 400, {"Content-Type": "text/xml"}, b"<ErrorResponse><Error><Code>Throttling</Code>" \
+                                                          b"<Message>Rate exceeded</Message></Error></ErrorResponse>"
+            return forward(req, body)
+        sts = self.server(flaky)
+        env = self.env(AWS_PROFILE="dev", AWS_ENDPOINT_URL_STS=sts.url, **self.files(
+            "[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = %s\n" % SECRET,
+            "[profile dev]\nrole_arn = %s\nsource_profile = base\n" % role("flaky")))
+        out = self.creds(env)
+        self.assertEqual(out["source"], "assume-role")
+        self.assertEqual(len(sts.hits), 3)
+        self.assertEqual(len({h[3] for h in sts.hits}), 1)  # the same request each time
+
+    def test_credential_source_imds(self):
+        c = self.moto.client("sts").assume_role(RoleArn=role("ec2-instance"), RoleSessionName="i-1")["Credentials"]
+        body = json.dumps({"Code": "Success", "AccessKeyId": c["AccessKeyId"], "SecretAccessKey": c["SecretAccessKey"],
+                           "Token": c["SessionToken"], "Expiration": iso(c["Expiration"])}).encode()
+
+        def imds(req, b):
+            if req.command == "PUT":
+                return 200, {}, b"imds-token"
+            if req.path.endswith("/security-credentials/"):
+                return 200, {}, b"ec2-instance"
+            return 200, {}, body
+        srv = self.server(imds)
+        env = self.env(AWS_PROFILE="x", AWS_EC2_METADATA_SERVICE_ENDPOINT=srv.url, **self.files(
+            "", "[profile x]\nrole_arn = %s\ncredential_source = Ec2InstanceMetadata\nrole_session_name = hop\n"
+            % role("target")))
+        del env["AWS_EC2_METADATA_DISABLED"]
+        out = self.creds(env)
+        self.assertEqual(out["chain"], "profile x -> credential_source Ec2InstanceMetadata -> role %s" % role("target"))
+        self.assertEqual(self.whoami(env), "arn:aws:sts::%s:assumed-role/target/hop" % ACCOUNT)
+        self.same_as_botocore(env, "assume-role")
 
     def test_cycle_refused(self):
         env = self.env(AWS_PROFILE="a", **self.files("", (
