@@ -20,6 +20,7 @@
 #include <string.h>
 
 #define REFRESH_MARGIN_MS (5 * 60 * 1000)  /* refresh when less than this remains */
+#define REFRESH_RETRY_MS (30 * 1000)       /* a failed refresh is tried again after this */
 #define NET_CONNECT_MS 1000                /* network sources: short, they are local */
 #define NET_TOTAL_MS 2000
 #define NET_MAX_BYTES (64 * 1024)
@@ -31,6 +32,7 @@ struct creds_provider {
 	int own_http;               /* 1 when created here on first network use */
 	int have;                   /* cached holds credentials */
 	int refreshing;             /* inside a refresh (its HTTP polling can re-enter creds_get) */
+	int64_t next_try_ms;        /* after a failed refresh: no new attempt before this */
 	struct creds cached;        /* last credentials found */
 };
 
@@ -524,6 +526,12 @@ int creds_get(struct creds_provider *p, int64_t now_ms, struct creds *out, tp_er
 		*out = p->cached;
 		return TP_OK;
 	}
+	/* A refresh failed a moment ago and what we hold still works: do not
+	 * run the chain (an STS call, a process, a prompt) on every request. */
+	if (p->have && p->cached.expires_ms > now_ms && now_ms < p->next_try_ms) {
+		*out = p->cached;
+		return TP_OK;
+	}
 
 	/* A refresh polls the shared HTTP client, whose other transfers may
 	 * retry and ask again: what we hold is still valid then (the margin). */
@@ -565,6 +573,7 @@ int creds_get(struct creds_provider *p, int64_t now_ms, struct creds *out, tp_er
 			 p->cached.source, (long long)((p->cached.expires_ms - now_ms) / 1000),
 			 found < 0 ? serr.message : buf_str(&why));
 		*out = p->cached;
+		p->next_try_ms = now_ms + REFRESH_RETRY_MS;
 	} else if (found < 0) {
 		/* A configured source failed: an error, never another identity. */
 		creds_invalidate(p);

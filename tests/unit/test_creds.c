@@ -334,6 +334,15 @@ static void test_container_refresh(void **state)
 	stop_server();
 	assert_int_equal(creds_get(p, EXP_MS - 1 * MIN_MS, &c, &e), TP_OK);
 	assert_string_equal(c.access_key_id, "AKIDC4");
+	/* ...and do not try again on every call: 30 s later, then it works. */
+	start_server(creds_body, "tok-123");
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/creds", srv_port);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, 1);
+	assert_int_equal(creds_get(p, EXP_MS - 1 * MIN_MS + 29 * 1000, &c, &e), TP_OK);
+	assert_string_equal(c.access_key_id, "AKIDC4");
+	assert_int_equal(creds_get(p, EXP_MS - 1 * MIN_MS + 30 * 1000, &c, &e), TP_OK);
+	assert_string_equal(c.access_key_id, "AKIDC1");
+	stop_server();
 	/* Expired and no refresh: an error naming the container request. */
 	assert_int_equal(creds_get(p, EXP_MS + 1, &c, &e), TP_ENOTFOUND);
 	assert_non_null(strstr(e.message, "container: GET http://127.0.0.1:"));
