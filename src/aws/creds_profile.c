@@ -202,21 +202,23 @@ static int assume_role(struct creds_ctx *x, const char *profile, struct visited 
 	int rc;
 	if (has_cs) {
 		rc = from_credential_source(x, profile, credential_source, &src, e);
-	} else if (is_visited(v, source_profile) &&
-		   (strcmp(source_profile, profile) != 0 || static_keys(source_profile, 0, &src, e) == 0)) {
-		/* Only a profile naming itself with static keys of its own may
-		 * repeat (botocore's rule); anything else is a loop. */
-		char path[600];
-		visited_text(v, source_profile, path, sizeof path);
-		rc = tp_errf(e, TP_EINVAL, "InfiniteLoopConfig",
-			     "profile %s: source_profile loop: %s", profile, path);
 	} else if (strcmp(source_profile, profile) == 0) {
-		/* Self-reference with static keys: those keys are the source. */
+		/* A profile may name itself when it has static keys of its own
+		 * (botocore's rule): those keys are the source. */
 		rc = static_keys(profile, 0, &src, e);
 		if (rc == 0)
 			rc = static_keys(profile, 1, &src, e);
-		rc = rc > 0 ? TP_OK : rc < 0 ? rc : TP_EINVAL;
+		if (rc == 0)
+			rc = tp_errf(e, TP_EINVAL, "InfiniteLoopConfig",
+				     "profile %s: source_profile loop: %s is its own source_profile and has no static keys",
+				     profile, profile);
+		else if (rc > 0)
+			rc = TP_OK;
 		chain_add(x, " -> source_profile %s (static keys)", source_profile);
+	} else if (is_visited(v, source_profile)) {
+		char path[600];
+		visited_text(v, source_profile, path, sizeof path);
+		rc = tp_errf(e, TP_EINVAL, "InfiniteLoopConfig", "profile %s: source_profile loop: %s", profile, path);
 	} else if (!profile_exists(source_profile)) {
 		rc = tp_errf(e, TP_EINVAL, "InvalidConfig",
 			     "profile %s: source_profile \"%s\" does not exist", profile, source_profile);

@@ -218,6 +218,12 @@ class ProfilesTest(unittest.TestCase):
         self.assertIn("source_profile loop: a -> b -> a", r.stderr)
         self.assertEqual(self.sts_calls("AssumeRole"), [])
         self.same_as_botocore(env, "error: InfiniteLoopConfigError")
+        # Naming itself without static keys of its own is a loop too.
+        env = self.env(AWS_PROFILE="s", **self.files("", "[profile s]\nrole_arn = %s\nsource_profile = s\n"
+                                                     % role("rs")))
+        r = self.creds(env, ok=False)
+        self.assertIn("profile s: source_profile loop: s is its own source_profile and has no static keys", r.stderr)
+        self.same_as_botocore(env, "error: InfiniteLoopConfigError")
 
     def test_missing_source_profile(self):
         env = self.env(AWS_PROFILE="dev", **self.files("", "[profile dev]\nrole_arn = %s\nsource_profile = gone\n"
