@@ -140,6 +140,8 @@ int creds_parse_time(const char *s, int64_t *out_ms)
 	int offset_min = 0;
 	if (*s == 'Z' || *s == 'z') {
 		s++;
+	} else if (strcmp(s, "UTC") == 0) {
+		s += 3;  /* older AWS CLI v2 SSO caches: "2021-05-04T23:33:35UTC" */
 	} else if (*s == '+' || *s == '-') {
 		int sign = *s++ == '-' ? -1 : 1, oh, om;
 		if (!digits(&s, 2, &oh) || *s++ != ':' || !digits(&s, 2, &om))

@@ -68,7 +68,7 @@ void creds_invalidate(struct creds_provider *p);
 
 void creds_wipe(struct creds *c);
 
-/* "YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM|-HH:MM)" -> Unix ms. 0 on success. */
+/* "YYYY-MM-DDTHH:MM:SS[.fff](Z|UTC|+HH:MM|-HH:MM)" -> Unix ms. 0 on success. */
 int creds_parse_time(const char *s, int64_t *out_ms);
 
 #endif

@@ -480,6 +480,9 @@ static void test_parse_time_and_sha1(void **state)
 	assert_int_equal(ms, 1796644800250LL);
 	assert_int_equal(creds_parse_time("2026-12-07T13:00:00+01:00", &ms), 0);
 	assert_int_equal(ms, 1796644800000LL);
+	assert_int_equal(creds_parse_time("2026-12-07T12:00:00UTC", &ms), 0);
+	assert_int_equal(ms, 1796644800000LL);
+	assert_int_not_equal(creds_parse_time("2026-12-07T12:00:00UTCX", &ms), 0);
 	assert_int_not_equal(creds_parse_time("2026-12-07 12:00", &ms), 0);
 	assert_int_not_equal(creds_parse_time("soon", &ms), 0);
 	/* botocore's SSO cache key: sha1("corp") */
