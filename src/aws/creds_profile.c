@@ -20,9 +20,10 @@
 #define PROCESS_TIMEOUT_MS 60000     /* default credential_process timeout */
 #define TOKEN_MAX_BYTES (64 * 1024)  /* a web identity token file */
 
+/* Profiles on the way from the chosen one to the current source_profile. */
 struct visited {
-	char names[MAX_DEPTH][128];
-	int n;
+	char names[MAX_DEPTH][128]; /* in the order visited */
+	int n;                      /* how many */
 };
 
 static const char *env_nonempty(const char *name)

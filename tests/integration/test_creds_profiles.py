@@ -376,6 +376,36 @@ class ProfilesTest(unittest.TestCase):
         self.assertEqual(self.whoami(env), "arn:aws:sts::111122223333:assumed-role/Admin/sso-Admin")
         self.same_as_botocore(env, "sso")
 
+    def test_role_from_sso_and_web_identity_sources(self):
+        """A source_profile is resolved by the whole profile list: SSO and
+        web identity sources (no AWS_* web identity variables for it)."""
+        portal = SsoPortal(self.moto.client("sts"))
+        srv = self.server(portal)
+        tok = self.file("token", "chained-web-token")
+        self.secrets += ["chained-web-token", "chain-access-token"]
+        config = ("[profile sso]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Admin\n"
+                  "[sso-session corp]\nsso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\n"
+                  "[profile wi]\nweb_identity_token_file = %s\nrole_arn = %s\nrole_session_name = wi\n"
+                  "[profile via-sso]\nrole_arn = %s\nsource_profile = sso\nrole_session_name = a\n"
+                  "[profile via-wi]\nrole_arn = %s\nsource_profile = wi\nrole_session_name = b\n"
+                  % (tok, role("ci"), role("after-sso"), role("after-wi")))
+        files = self.files("", config)
+        self.write_token(sso_cache_file(self.home, "corp"), "chain-access-token",
+                         utcnow() + datetime.timedelta(hours=1))
+        portal.valid_tokens.add("chain-access-token")
+        env = self.env(AWS_PROFILE="via-sso", AWS_ENDPOINT_URL_SSO=srv.url, **files)
+        out = self.creds(env)
+        self.assertEqual(out["chain"], "profile via-sso -> source_profile sso -> sso_session corp -> account "
+                                       "111122223333 role Admin (sso) -> role %s" % role("after-sso"))
+        self.assertEqual(self.whoami(env), "arn:aws:sts::%s:assumed-role/after-sso/a" % ACCOUNT)
+        self.same_as_botocore(env, "assume-role")
+        env = self.env(AWS_PROFILE="via-wi", **files)
+        out = self.creds(env)
+        self.assertEqual(out["chain"], "profile via-wi -> source_profile wi -> web_identity_token_file %s -> role %s"
+                                       " -> role %s" % (tok, role("ci"), role("after-wi")))
+        self.assertEqual(self.whoami(env), "arn:aws:sts::%s:assumed-role/after-wi/b" % ACCOUNT)
+        self.same_as_botocore(env, "assume-role")
+
     def test_sso_legacy_start_url(self):
         portal = SsoPortal(self.moto.client("sts"))
         srv, env, cache = self.sso_setup(portal, legacy=True)
