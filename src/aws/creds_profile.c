@@ -180,7 +180,8 @@ static int assume_role(struct creds_ctx *x, const char *profile, struct visited 
 	int has_dur = get(profile, "duration_seconds", duration, sizeof duration);
 	int has_mfa = get(profile, "mfa_serial", mfa_serial, sizeof mfa_serial);
 	if (!*role_arn)
-		return tp_errf(e, TP_EINVAL, "InvalidConfig", "profile %s: role_arn is empty", profile);
+		return tp_errf(e, TP_EINVAL, "InvalidConfig", "profile %s: role_arn is empty or longer than %zu bytes", profile,
+			       sizeof role_arn - 1);
 	if (has_sp && has_cs)
 		return tp_errf(e, TP_EINVAL, "InvalidConfig",
 			       "profile %s: has both source_profile and credential_source", profile);
@@ -193,7 +194,7 @@ static int assume_role(struct creds_ctx *x, const char *profile, struct visited 
 		long d = strtol(duration, &end, 10);
 		if (*end || d <= 0 || d > 43200)
 			return tp_errf(e, TP_EINVAL, "InvalidConfig",
-				       "profile %s: duration_seconds \"%s\" is not a number of seconds (900..43200)",
+				       "profile %s: duration_seconds \"%s\" is not a whole number of seconds up to 43200",
 				       profile, duration);
 		dur = (int)d;
 	}

@@ -216,6 +216,8 @@ static void test_profile(void **state)
 				    "credential_source=Bogus\n"
 				    "[profile noenv]\nrole_arn=arn:aws:iam::123456789012:role/r\n"
 				    "credential_source=Environment\n"
+				    "[profile baddur]\nrole_arn=arn:aws:iam::1:role/d\ncredential_source=Environment\n"
+				    "duration_seconds = 1h\n"
 				    "[profile loop1]\nrole_arn=arn:aws:iam::1:role/a\nsource_profile=loop2\n"
 				    "[profile loop2]\nrole_arn=arn:aws:iam::1:role/b\nsource_profile=loop3\n"
 				    "[profile loop3]\nrole_arn=arn:aws:iam::1:role/c\nsource_profile=loop1\n"),
@@ -255,6 +257,9 @@ static void test_profile(void **state)
 	assert_int_equal(creds_get(p, 0, &c, &e), TP_EINVAL);
 	assert_string_equal(e.message, "profile bogus: credential_source \"Bogus\" is not valid (Environment, "
 				       "Ec2InstanceMetadata or EcsContainer)");
+	setenv("AWS_PROFILE", "baddur", 1);
+	assert_int_equal(creds_get(p, 0, &c, &e), TP_EINVAL);
+	assert_string_equal(e.message, "profile baddur: duration_seconds \"1h\" is not a whole number of seconds up to 43200");
 	setenv("AWS_PROFILE", "loop1", 1);
 	assert_int_equal(creds_get(p, 0, &c, &e), TP_EINVAL);
 	assert_string_equal(e.code, "InfiniteLoopConfig");
