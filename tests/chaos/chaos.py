@@ -60,7 +60,7 @@ def quick_policy():
     """The default policy with the canary's 30 s pause cut to 1 s."""
     with open(os.path.join(ROOT, "policies", "policy.lua")) as f:
         src = f.read()
-    out = src.replace("wave(1, 1, 30)", "wave(1, 1, 1)")
+    out = src.replace("wave(1, 1, watch)", "wave(1, 1, 1)")
     assert out != src
     f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     f.write(out)

@@ -60,14 +60,14 @@ def policy_file(transform):
 
 # The default waves, with the canary's 30 s pause cut to 1 s so tests are quick.
 def quick_canary(src):
-    return src.replace("wave(1, 1, 30)", "wave(1, 1, 1)")
+    return src.replace("wave(1, 1, watch)", "wave(1, 1, 1)")
 
 
 def unhealthy_canary(src):
     """A policy whose health hook fails the canary wave and passes others."""
     src = quick_canary(src)
     return src.replace(
-        "return { pipeline = pipeline, rollout = rollout }",
+        "return { pipeline = pipeline, rollout = rollout, rollout_health = rollout_health }",
         "local function rollout_health(wave, results, ctx)\n"
         "  if wave.index == 0 then\n"
         "    return nil, \"canary \" .. results[1][\"function\"] .. \": error rate 12% over 1%\"\n"
@@ -362,7 +362,7 @@ class RolloutTest(unittest.TestCase):
         self.assertIn("--mode layer was removed", r.stderr)
         self.assertIn("shadows", r.stderr)
         pol = policy_file(lambda src: quick_canary(src).replace(
-            "return { pipeline = pipeline, rollout = rollout }",
+            "return { pipeline = pipeline, rollout = rollout, rollout_health = rollout_health }",
             "local function layered(change, targets, ctx)\n"
             "  local waves = rollout(change, targets, ctx)\n"
             "  for _, w in ipairs(waves) do w.mode = \"layer\" end\n"
