@@ -29,6 +29,7 @@ IAM_EXCEPTIONS = {
     "lambda:CreateEventSourceMapping": "no ARN before creation; scoped by the lambda:FunctionArn condition",
     "tag:GetResources": "the tagging API has no resource-level permissions",
     "sqs:ListQueues": "list action, no resource-level permissions",
+    "cloudwatch:GetMetricData": "CloudWatch metric reads have no resource-level permissions",
 }
 
 # The AWS operations the controller performs (read from src/: reconcile,
@@ -47,7 +48,7 @@ CONTROLLER_ACTIONS = {
     "lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping",
     "lambda:ListEventSourceMappings", "lambda:ListFunctions", "lambda:GetAccountSettings",
     "tag:GetResources", "iam:PassRole", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket",
-    "s3:GetBucketVersioning",
+    "s3:GetBucketVersioning", "s3:ListBucketVersions", "cloudwatch:GetMetricData",
     "logs:CreateLogStream", "logs:PutLogEvents",
     # not called by taskpipe: Lambda checks it on CreateFunction/UpdateFunctionConfiguration
     # with Layers (the consumer layer of rate pipelines), "Adding layers to functions"
