@@ -319,7 +319,7 @@ static void default_policy_spec(void **state)
 	buf_addc(&t, ']');
 	assert_int_equal(rollout_text(p, "{}", buf_str(&t), CTX, &waves, &e), 0);
 	buf_free(&t);
-	assert_true(tp_startswith(waves, "[{\"halt_on_failure\":true,\"pause_seconds\":30,\"targets\":[\"p01\"]},"
+	assert_true(tp_startswith(waves, "[{\"halt_on_failure\":true,\"pause_seconds\":300,\"targets\":[\"p01\"]},"
 					 "{\"halt_on_failure\":true,\"pause_seconds\":0,\"targets\":[\"p02\",\"p03\"]},"
 					 "{\"halt_on_failure\":true,\"pause_seconds\":0,\"targets\":[\"p04\",\"p05\","));
 	assert_non_null(strstr(waves, "\"p25\"]}]"));
