@@ -174,8 +174,13 @@ int rollback_run(struct ro *r, int w, tp_err *e)
 	long lambda0 = aws_stats_lambda(r->app->aws), updates0 = r->updates;
 	r->rb.done = 1;
 	int rc = wave_observe(r, 0, e); /* where each function is now */
-	if (rc < 0)
+	if (rc < 0) { /* nothing can be put back blind; the version is rejected all the same */
+		tp_err re = { 0 };
+		if (r->version)
+			store_code_reject(r->app->aws, r->app->set.state_table, r->bucket, r->key, r->version, NULL,
+					  NULL, &re);
 		return rc;
+	}
 	struct ro_target **ts = tp_xcalloc(r->ts.n + 1, sizeof *ts);
 	size_t n = 0;
 	for (size_t i = 0; i < r->ts.n; i++) {
