@@ -34,6 +34,12 @@
  * and takes over (supersedes) the rollout; the older runner's next write
  * fails and it stops. At most one rollout per object is active.
  *
+ * Health: after a wave's pause its functions are judged on CloudWatch
+ * evidence from the pause (health.c, the policy's rollout_health); an
+ * unhealthy wave halts the rollout and the functions it updated go back to
+ * their previous code (rollback.c); the version is then rejected (store.h,
+ * code#) and never rolled out or deployed again.
+ *
  * Lambda calls per function rolled out: one UpdateFunctionCode plus
  * ListFunctions pages (50 functions a call, before the first wave and to
  * verify at the end) on the 15/s control plane; GetFunction (its own 100/s

@@ -1,8 +1,9 @@
 /* wave.c: running one wave of a rollout: observing the functions
  * (ListFunctions, GetFunction), UpdateFunctionCode within the Lambda budget
  * in pipelined batches, waiting for Lambda to apply each update, the
- * per-function records, the failure threshold and health gate, and the
- * pause between waves (see rollout.h for the model). */
+ * per-function records, the failure threshold, the pause between waves,
+ * and the same update path for a rollback (wave_update_to). The health
+ * verdict after a wave's pause is health.c's (see rollout.h for the model). */
 #include "core/rollout/ro.h"
 
 #include "aws/awsjson.h"
