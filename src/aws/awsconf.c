@@ -37,6 +37,11 @@ static const struct svc_info services[SVC_COUNT] = {
 	/* Used unsigned, with a bearer token (SSO) or none (OIDC CreateToken). */
 	[SVC_SSO] = { "sso", "SSO", "awsssoportal", "portal.sso", PROTO_REST_JSON, NULL, NULL, NULL },
 	[SVC_SSO_OIDC] = { "sso-oidc", "SSO_OIDC", "sso-oauth", "oidc", PROTO_REST_JSON, NULL, NULL, NULL },
+	/* CloudWatch speaks AWS JSON 1.0 besides query (target prefix
+	 * GraniteServiceVersion20100801); host and signing name "monitoring";
+	 * the SDKs' endpoint variable is AWS_ENDPOINT_URL_CLOUDWATCH. */
+	[SVC_CLOUDWATCH] = { "cloudwatch", "CLOUDWATCH", "monitoring", "monitoring", PROTO_JSON,
+			     "GraniteServiceVersion20100801", "1.0", NULL },
 };
 
 const struct svc_info *svc_get(int svc)

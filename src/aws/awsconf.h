@@ -21,6 +21,7 @@ enum aws_service {
 	SVC_TAGGING,                /* Resource Groups Tagging API (drift: tags of the whole fleet) */
 	SVC_SSO,                    /* IAM Identity Center portal (GetRoleCredentials, for credentials) */
 	SVC_SSO_OIDC,               /* its OIDC service (CreateToken: refreshing an SSO token) */
+	SVC_CLOUDWATCH,             /* CloudWatch (metrics: rollout health, status) */
 	SVC_COUNT
 };
 

@@ -31,6 +31,7 @@ IAM_EXCEPTIONS = {
     "lambda:CreateEventSourceMapping": "no ARN before creation; scoped by the lambda:FunctionArn condition",
     "tag:GetResources": "the tagging API has no resource-level permissions",
     "sqs:ListQueues": "list action, no resource-level permissions",
+    "cloudwatch:GetMetricData": "CloudWatch metric reads have no resource-level permissions",
 }
 
 # What each role must be allowed is derived, not listed by hand: every
