@@ -954,7 +954,7 @@ int cmd_consume(int argc, char **argv)
 	close(lfd);
 	code = px.exit_code;
 out:
-	cm_flush(&px.metrics, tp_now_ms(), 1);
+	cm_exit(&px.metrics, tp_now_ms());
 	set_current(&px, NULL, NULL);
 	bshared_free(px.shared);
 	aws_free(px.aws);

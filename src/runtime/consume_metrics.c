@@ -123,7 +123,14 @@ void cm_flush(struct cmetrics *m, int64_t now_ms, int force)
 {
 	if (m->mode == EMF_OFF || !m->opened_ms)
 		return;
-	if (!force && now_ms - m->opened_ms < m->interval_ms)
+	/* One line covers an invocation's start and its outcome. Trouble
+	 * (errors, pushback, records given back, a task that waited an
+	 * interval or more) is written by the invocation that saw it: an
+	 * instance Lambda reclaims after it never runs again to write it. */
+	int trouble = m->errors || m->rate_limited || m->returned;
+	for (size_t i = 0; i < m->n_wait && !trouble; i++)
+		trouble = m->wait[i] >= (double)m->interval_ms;
+	if (!force && (m->cur_records > 0 || (!trouble && now_ms - m->opened_ms < m->interval_ms)))
 		return;
 	struct emf_metric mx[] = {
 		{ "TasksStarted", "Count", (double)m->started, NULL, 0 },
@@ -153,4 +160,13 @@ void cm_flush(struct cmetrics *m, int64_t now_ms, int force)
 	m->interval_ms = interval;
 	m->cur_records = cur;
 	memcpy(m->function, fn, sizeof fn);
+}
+
+void cm_exit(struct cmetrics *m, int64_t now_ms)
+{
+	if (m->mode != EMF_OFF && m->cur_records > 0) {
+		m->errors += m->cur_records;   /* the runtime exited holding them */
+		m->cur_records = 0;
+	}
+	cm_flush(m, now_ms, 1);
 }

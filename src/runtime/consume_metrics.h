@@ -1,8 +1,10 @@
 /* consume_metrics.h: the consumer layer's metrics (taskpipe consume).
  *
  * What the proxy alone sees, counted per instance and written as one EMF
- * line (emf.h) per interval, at the end of the invocation that closes it,
- * and when the proxy exits:
+ * line (emf.h) at the end of an invocation: at once when it saw trouble
+ * (a handler error, pushback, records given back, a start wait of an
+ * interval or more), else once the interval has passed; and when the
+ * proxy exits:
  *   TasksStarted      records handed to the handler            Count
  *   TasksRateLimited  records the handler returned rateLimited Count
  *   TasksReturned     records given back unstarted: the rate left
@@ -15,9 +17,9 @@
  * TASKPIPE_METRICS: "fleet" (default) publishes without dimensions, one
  * metric per name for the whole account; "detailed" (an item's metrics =
  * "detailed") adds the set [FunctionName]; "off" writes nothing.
- * TASKPIPE_METRICS_INTERVAL: seconds between lines (default 60; 0: a line
- * per invocation). An instance Lambda reclaims before its next invocation
- * loses at most one interval of counts.
+ * TASKPIPE_METRICS_INTERVAL: seconds between quiet lines (default 60; 0:
+ * a line per invocation). An instance Lambda reclaims before its next
+ * invocation loses at most its last interval of quiet starts, never trouble.
  */
 #ifndef TP_CONSUME_METRICS_H
 #define TP_CONSUME_METRICS_H
@@ -55,5 +57,8 @@ void cm_returned(struct cmetrics *m, int k, int64_t now_ms);
 void cm_answer(struct cmetrics *m, const char *kind, const char *body, size_t len, int64_t now_ms);
 /* Write the interval's line when it is due (force: whatever is counted). */
 void cm_flush(struct cmetrics *m, int64_t now_ms, int force);
+/* The proxy is ending: the records of an invocation still in flight count
+ * as handler errors (the runtime exited holding them); write the rest. */
+void cm_exit(struct cmetrics *m, int64_t now_ms);
 
 #endif

@@ -223,21 +223,72 @@ static void consumer_counts(void **state)
 	struct cmetrics m;
 	cm_init(&m);
 	char *out = capture(consumer_session, &m);
-	assert_int_equal(count_lines(out), 1);
+	/* trouble in each invocation: each writes its line at once */
+	assert_int_equal(count_lines(out), 2);
 	cJSON *j = parse_checked(out);
-	assert_true(num(j, "TasksStarted") == 5);
+	assert_true(num(j, "TasksStarted") == 3);
 	assert_true(num(j, "TasksRateLimited") == 1);
-	assert_true(num(j, "HandlerErrors") == 3);   /* a, and the /error batch of 2 */
-	assert_true(num(j, "TasksReturned") == 4);
+	assert_true(num(j, "HandlerErrors") == 1);   /* a; b was rate-limited, not failed */
+	assert_true(num(j, "TasksReturned") == 0);
 	const cJSON *w = cJSON_GetObjectItemCaseSensitive(j, "StartWait");
-	assert_int_equal(cJSON_GetArraySize(w), 2);
+	assert_int_equal(cJSON_GetArraySize(w), 1);
 	assert_true(cJSON_GetArrayItem(w, 0)->valuedouble == 1500);
-	assert_true(cJSON_GetArrayItem(w, 1)->valuedouble == 1000);
-	assert_true(num(cJSON_GetObjectItemCaseSensitive(j, "_aws"), "Timestamp") == (double)(T0 + 1200));
+	assert_true(num(cJSON_GetObjectItemCaseSensitive(j, "_aws"), "Timestamp") == (double)(T0 + 10));
 	char *sets = sets_text(j);
 	assert_string_equal(sets, "[[]]");   /* fleet: no dimension, whatever the function */
 	assert_null(cJSON_GetObjectItemCaseSensitive(j, "FunctionName"));
 	free(sets);
+	cJSON_Delete(j);
+	j = parse_checked(strchr(out, '\n') + 1);
+	assert_true(num(j, "TasksStarted") == 2);
+	assert_true(num(j, "HandlerErrors") == 2);   /* the /error batch of 2 */
+	assert_true(num(j, "TasksReturned") == 4);
+	assert_true(num(cJSON_GetObjectItemCaseSensitive(j, "_aws"), "Timestamp") == (double)(T0 + 1200));
+	cJSON_Delete(j);
+	free(out);
+}
+
+/* Clean invocations are held for the interval; a start wait of an
+ * interval or more is trouble; at exit an invocation in flight counts as
+ * failed. */
+static void quiet_session(void *arg)
+{
+	struct cmetrics *m = arg;
+	const char *ev = "{\"Records\":[{\"messageId\":\"a\",\"attributes\":{\"SentTimestamp\":\"1764999999000\"}}]}";
+	for (int i = 0; i < 3; i++) {
+		cm_started_body(m, ev, strlen(ev), T0 + i * 1000);
+		cm_answer(m, "response", "{}", 2, T0 + i * 1000 + 10);
+		cm_flush(m, T0 + i * 1000 + 20, 0);
+	}
+	fputs("--\n", stderr);
+	const char *old = "{\"Records\":[{\"messageId\":\"o\",\"attributes\":{\"SentTimestamp\":\"1764999900000\"}}]}";
+	cm_started_body(m, old, strlen(old), T0 + 5000);     /* sent 105 s before */
+	cm_answer(m, "response", "{\"batchItemFailures\":[]}", 24, T0 + 5010);
+	cm_flush(m, T0 + 5020, 0);
+	fputs("--\n", stderr);
+	cm_started_body(m, ev, strlen(ev), T0 + 6000);
+	cm_exit(m, T0 + 6100);
+}
+
+static void consumer_quiet_held(void **state)
+{
+	unsetenv("TASKPIPE_METRICS");
+	unsetenv("TASKPIPE_METRICS_INTERVAL");
+	struct cmetrics m;
+	cm_init(&m);
+	char *out = capture(quiet_session, &m);
+	char *first = strstr(out, "--\n");
+	assert_true(first == out);   /* three clean invocations within the interval: no line */
+	char *second = strstr(first + 3, "--\n");
+	assert_non_null(second);
+	*second = 0;
+	cJSON *j = parse_checked(first + 3);   /* the long wait: written at once, with the held starts */
+	assert_true(num(j, "TasksStarted") == 4);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "StartWait")), 4);
+	assert_true(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "StartWait"), 3)->valuedouble == 105000);
+	cJSON_Delete(j);
+	j = parse_checked(second + 3);
+	assert_true(num(j, "TasksStarted") == 1 && num(j, "HandlerErrors") == 1);
 	cJSON_Delete(j);
 	free(out);
 }
@@ -345,6 +396,7 @@ int main(void)
 		cmocka_unit_test(format_follows_the_schema),
 		cmocka_unit_test(modes_parse),
 		cmocka_unit_test(consumer_counts),
+		cmocka_unit_test(consumer_quiet_held),
 		cmocka_unit_test(consumer_detailed_and_off),
 		cmocka_unit_test(controller_counts),
 	};
