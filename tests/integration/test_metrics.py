@@ -8,6 +8,7 @@ The consumer layer runs as in test_consumer_rate (Runtime API emulator +
 body decides), with no AWS at all; the controller runs as `bootstrap`
 (test_bootstrap's Env and Bootstrap) against moto, whose queues hold the
 tasks the scheduled run counts."""
+import json
 import os
 import signal
 import subprocess
@@ -155,6 +156,30 @@ class ConsumerLayerMetrics(unittest.TestCase):
         self.assertEqual(lay.result(rid)["kind"], "error")
         lay.proc.wait(30)
         self.assertEqual(lay.lines(), [])
+
+
+class DetailedItems(unittest.TestCase):
+    """An item asks for per-group metrics with metrics = "detailed"."""
+
+    def test_policy_sets_the_layer_mode(self):
+        root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "policy")
+        with tempfile.TemporaryDirectory() as d:
+            paths = []
+            for i, it in enumerate([{"pipeline": "D", "rate": 2, "metrics": "detailed"},
+                                    {"pipeline": "F", "rate": 2},
+                                    {"pipeline": "N", "metrics": "detailed"}]):
+                paths.append(os.path.join(d, "%d.json" % i))
+                with open(paths[-1], "w") as f:
+                    json.dump(it, f)
+            r = run_taskpipe(["policy", "check", "--ctx", "@" + os.path.join(root, "ctx.json"),
+                              "--consumer-layer", "arn:aws:lambda:us-east-1:123456789012:layer:tc:1"] + paths,
+                             dict(BASE_ENV))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        det, fleet, norate = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual(det["spec"]["func"]["Environment"]["Variables"]["TASKPIPE_METRICS"], "detailed")
+        self.assertNotIn("TASKPIPE_METRICS", fleet["spec"]["func"]["Environment"]["Variables"])
+        self.assertFalse(norate["ok"])
+        self.assertTrue(norate["error"].startswith("metrics: 'detailed' needs rate"), norate)
 
 
 class ControllerMetrics(unittest.TestCase):
