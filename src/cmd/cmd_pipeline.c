@@ -559,6 +559,11 @@ int cmd_ls(int argc, char **argv)
 		cJSON_AddNumberToObject(o, "updated_at", found ? (double)found->updated_at : 0);
 		if (found && found->message)
 			cJSON_AddStringToObject(o, "message", found->message);
+		/* where producers send (recorded by apply; taskpipe url asks SQS for older records) */
+		if (found && found->status != STORE_DELETED && found->queue_url)
+			cJSON_AddStringToObject(o, "queue_url", found->queue_url);
+		if (found && found->status != STORE_DELETED && found->queue_arn)
+			cJSON_AddStringToObject(o, "queue_arn", found->queue_arn);
 		cJSON_AddItemToArray(doc, o);
 	}
 	if (s.json) {

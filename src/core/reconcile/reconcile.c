@@ -163,6 +163,15 @@ static int emit_state(struct run *r, struct rec *p, struct aws_call *c)
 		st.message = p->res->err.message;
 		st.retryable = p->res->retryable;
 	}
+	/* Where producers send: what this run observed or created, else
+	 * what was recorded before (a failure leaves the queue where it was);
+	 * a deleted pipeline has none. */
+	if (p->spec || p->failed) {
+		st.queue_url = p->q_url ? p->q_url : (char *)ddb_get_str(p->state, "queue_url", NULL);
+		st.queue_arn = rc_queue_arn(p, 0) ? (char *)rc_queue_arn(p, 0) :
+			       (char *)ddb_get_str(p->state, "queue_arn", NULL);
+		st.dlq_url = p->dlq_url ? p->dlq_url : (char *)ddb_get_str(p->state, "dlq_url", NULL);
+	}
 	/* Keep the spec that is in force: on failure, the last good one. */
 	cJSON *keep = p->failed ? p->old_spec : p->spec;
 	st.spec = keep ? cJSON_PrintUnformatted(keep) : NULL;
