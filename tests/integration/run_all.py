@@ -52,6 +52,7 @@ FULL_ONLY = SERIAL | {
     "test_awsmodel",        # the layer's own lags and windows
     "test_codestore",       # function state lags of the AWS-faithful layer
     "test_bootstrap",       # the Runtime API loop, deadlines
+    "test_progress",        # watches progress lines in tmux, a 6 s canary pause
 }
 
 # A module still running after this long is killed and counts as failed.
