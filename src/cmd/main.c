@@ -13,6 +13,7 @@
 #include "cmd/cmd_repl.h"
 #include "cmd/cmd_rollout.h"
 #include "cmd/cmd_send.h"
+#include "cmd/cmd_status.h"
 #include "cmd/cmd_watch.h"
 #include "aws/http.h"
 #include "base/json.h"
@@ -39,6 +40,7 @@ static const char usage[] =
 	"  apply NAME...|--all     make pipelines match their items\n"
 	"  send GROUP [BODY|@F|-]  send tasks to a group's queue (- : one per line from stdin)\n"
 	"  url GROUP               the URL of a group's queue\n"
+	"  status [GROUP...]       one row per group: backlog, oldest task, rates, errors, DLQ\n"
 	"  watch                   follow the config table's stream and apply changes\n"
 	"  drift [--fix]           compare every pipeline with its item (exit 0 in sync, 2 drift, 1 errors)\n"
 	"  rollout s3://B/K[#V]    roll a consumer code version out in the policy's waves\n"
@@ -97,6 +99,7 @@ static const struct command commands[] = {
 	{ "rm", cmd_rm },
 	{ "send", cmd_send },
 	{ "url", cmd_url },
+	{ "status", cmd_status },
 	{ "watch", cmd_watch },
 	{ "drift", cmd_drift },
 	{ "rollout", cmd_rollout },
