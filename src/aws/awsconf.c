@@ -34,6 +34,11 @@ static const struct svc_info services[SVC_COUNT] = {
 	/* JSON 1.1: callers set content_type "application/x-amz-json-1.1". */
 	[SVC_TAGGING] = { "tagging", "RESOURCE_GROUPS_TAGGING_API", "tagging", "tagging", PROTO_JSON,
 			  "ResourceGroupsTaggingAPI_20170126", "1.1", NULL },
+	/* CloudWatch speaks AWS JSON 1.0 besides query (target prefix
+	 * GraniteServiceVersion20100801); host and signing name "monitoring";
+	 * the SDKs' endpoint variable is AWS_ENDPOINT_URL_CLOUDWATCH. */
+	[SVC_CLOUDWATCH] = { "cloudwatch", "CLOUDWATCH", "monitoring", "monitoring", PROTO_JSON,
+			     "GraniteServiceVersion20100801", "1.0", NULL },
 };
 
 const struct svc_info *svc_get(int svc)

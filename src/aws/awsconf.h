@@ -19,6 +19,7 @@ enum aws_protocol { PROTO_JSON, PROTO_REST_JSON, PROTO_QUERY, PROTO_REST_XML };
 enum aws_service {
 	SVC_DYNAMODB, SVC_STREAMS, SVC_SQS, SVC_LAMBDA, SVC_SNS, SVC_S3, SVC_STS, SVC_IAM,
 	SVC_TAGGING,                /* Resource Groups Tagging API (drift: tags of the whole fleet) */
+	SVC_CLOUDWATCH,             /* CloudWatch (metrics: rollout health, status) */
 	SVC_COUNT
 };
 
