@@ -45,11 +45,13 @@ class TopTest(unittest.TestCase):
         m = int(time.time()) // 60 * 60
         fn = lambda name: [{"Name": "FunctionName", "Value": e.prefix + name}]  # noqa: E731
         q = lambda name: [{"Name": "QueueName", "Value": e.prefix + name}]  # noqa: E731
-        data = [("AWS/Lambda", "Invocations", fn("delta"), m - 60 * k, 180) for k in range(1, 7)]
+        # every minute from 6 before to 2 after this one: the "last complete
+        # minute" has its point even when the clock moves on during the test
+        data = [("AWS/Lambda", "Invocations", fn("delta"), m - 60 * k, 180) for k in range(-2, 7)]
+        data += [("AWS/Lambda", "ConcurrentExecutions", [], m - 60 * k, 7) for k in range(-2, 2)]
         data += [("AWS/Lambda", "Errors", fn("delta"), m - 120, 4),
                  ("AWS/SQS", "ApproximateAgeOfOldestMessage", q("alpha"), m - 60, 40),
-                 ("AWS/SQS", "ApproximateAgeOfOldestMessage", q("bravo"), m - 60, 600),
-                 ("AWS/Lambda", "ConcurrentExecutions", [], m - 60, 7)]
+                 ("AWS/SQS", "ApproximateAgeOfOldestMessage", q("bravo"), m - 60, 600)]
         for ns, name, dims, ts, v in data:
             cw.put_metric_data(Namespace=ns, MetricData=[{"MetricName": name, "Dimensions": dims,
                                                           "Timestamp": at(ts + 5), "Value": v}])
