@@ -66,7 +66,8 @@ static const char usage[] =
 	"                                (item rate#$AWS_LAMBDA_FUNCTION_NAME); unset: per-instance share\n"
 	"  TASKPIPE_DEADLINE_RESERVE_MS  time kept for the handler before the deadline (default 2000)\n"
 	"  TASKPIPE_METRICS              off | fleet (default) | detailed: EMF metrics on stderr\n"
-	"  TASKPIPE_METRICS_INTERVAL     seconds between metric lines (default 60; 0: every invocation)\n";
+	"  TASKPIPE_METRICS_INTERVAL     seconds between quiet metric lines (default 60; 0: every\n"
+	"                                invocation); trouble is written by the invocation that saw it\n";
 
 struct conn {
 	int fd;
