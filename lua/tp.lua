@@ -124,11 +124,13 @@ tp.plan(names|nil)         what apply would change (nil: all)
 tp.apply(names|"all", {force=true})  make pipelines match their items
 tp.drift({fix=bool})       drift check (like `taskpipe drift --json`)
 tp.depth(name)             {visible, in_flight, delayed, dlq} message counts
+tp.status(names|nil)       one row per group (like `taskpipe status --json`)
 tp.redrive(name)           move the DLQ's messages back to the queue
 tp.pause(name) / tp.resume(name)  set `enabled` false/true and apply
 tp.policy(item)            run the policy on an item: spec, or nil, reason
 tp.reload_policy()         load the policy again (file edited)
-tp.aws(svc, op, params)    one JSON call: tp.aws("sqs", "ListQueues", {})
+tp.aws(svc, op, params)    one JSON call: tp.aws("sqs", "ListQueues", {}),
+                           tp.aws("cloudwatch", "GetMetricData", {...})
                            REST: tp.aws("lambda", "GET /2015-03-31/functions/")
 tp.pretty(v) / tp.show(v)  readable text of a value / print it
 tp.null, tp.list{...}      DynamoDB NULL, a list that stays a list]]

@@ -59,6 +59,8 @@ struct aws {
 	size_t n_stats, cap_stats;
 	long lambda_requests;
 	long mutating_requests;
+	aws_tick_fn tick;                     /* progress display (aws_set_tick) */
+	void *tick_ctx;
 };
 
 /* Per-call bookkeeping while a batch runs. */
@@ -674,6 +676,12 @@ static int64_t try_start(struct pending *p, int64_t now)
 	return 0;
 }
 
+void aws_set_tick(struct aws *a, aws_tick_fn fn, void *ctx)
+{
+	a->tick = fn;
+	a->tick_ctx = ctx;
+}
+
 int aws_call_many(struct aws *a, struct aws_call *calls, size_t n)
 {
 	struct pending *ps = tp_xcalloc(n ? n : 1, sizeof *ps);
@@ -727,6 +735,8 @@ int aws_call_many(struct aws *a, struct aws_call *calls, size_t n)
 		if (done == n)
 			break;
 		int before = http_running(a->http);
+		if (a->tick)
+			a->tick(a->tick_ctx, done, n);
 		if (before == 0 && wait > 0) {
 			tp_sleep_ms(wait);
 			continue;
@@ -742,6 +752,8 @@ int aws_call_many(struct aws *a, struct aws_call *calls, size_t n)
 				done++;
 		}
 	}
+	if (a->tick)
+		a->tick(a->tick_ctx, done, n);
 	int first = TP_OK;
 	for (size_t i = 0; i < n; i++) {
 		free_headers(&ps[i]);

@@ -94,6 +94,12 @@ long aws_stats_throttled(const struct aws *a);
 /* Lambda requests that were retries. */
 long aws_stats_lambda_retries(const struct aws *a);
 
+/* Called from inside aws_call_many while a batch runs (after every poll,
+ * at least once a second, and when it ends): done of n calls finished.
+ * Progress display only; NULL turns it off. */
+typedef void (*aws_tick_fn)(void *ctx, size_t done, size_t n);
+void aws_set_tick(struct aws *a, aws_tick_fn fn, void *ctx);
+
 /* Budgets a shared source can fill (budget_shared.c), else metered locally. */
 enum { AWS_BUDGET_LAMBDA = 0, AWS_BUDGET_LAMBDA_GET = 1 };
 

@@ -1,6 +1,7 @@
 /* log.c: JSON or text log lines on stderr (see log.h). */
 #include "base/log.h"
 #include "base/base.h"
+#include "base/progress.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +162,9 @@ void log_msg(int level, const char *const *fields, const char *fmt, ...)
 		}
 		buf_addc(&b, '\n');
 	}
+	/* a progress line on the terminal steps aside for the log line */
+	progress_hide();
 	fwrite(b.data, 1, b.len, stderr);
+	progress_show();
 	buf_free(&b);
 }

@@ -5,6 +5,7 @@
 #include "core/app.h"
 #include "core/drift/drift.h"
 #include "runtime/drift_json.h"
+#include "cmd/cmd_progress.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -128,7 +129,9 @@ int cmd_drift(int argc, char **argv)
 		return 1;
 	}
 	struct drift_report r;
+	cmd_progress_begin(app.aws, "drift", s.json);
 	int rc = drift_run(&app, &o, &r, &e);
+	cmd_progress_end(app.aws);
 	app_close(&app);
 	if (rc < 0) {
 		fprintf(stderr, "taskpipe drift: %s%s%s\n", e.code, e.code[0] ? ": " : "", e.message);

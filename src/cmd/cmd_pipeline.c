@@ -11,6 +11,7 @@
 #include "core/reconcile/reconcile.h"
 #include "core/store.h"
 #include "runtime/rec_json.h"
+#include "cmd/cmd_progress.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -442,7 +443,10 @@ static int run_reconcile(const char *cmd, int argc, char **argv, int plan, const
 	size_t nr = 0;
 	tp_err e = { 0 };
 	int64_t t0 = tp_mono_ms();
-	if (reconcile_run(&app, names, n, all, &o, &res, &nr, &e) < 0) {
+	cmd_progress_begin(app.aws, cmd, s.json);
+	rc = reconcile_run(&app, names, n, all, &o, &res, &nr, &e);
+	cmd_progress_end(app.aws);
+	if (rc < 0) {
 		print_err(cmd, &e);
 		app_close(&app);
 		free(names);
@@ -559,6 +563,11 @@ int cmd_ls(int argc, char **argv)
 		cJSON_AddNumberToObject(o, "updated_at", found ? (double)found->updated_at : 0);
 		if (found && found->message)
 			cJSON_AddStringToObject(o, "message", found->message);
+		/* where producers send (recorded by apply; taskpipe url asks SQS for older records) */
+		if (found && found->status != STORE_DELETED && found->queue_url)
+			cJSON_AddStringToObject(o, "queue_url", found->queue_url);
+		if (found && found->status != STORE_DELETED && found->queue_arn)
+			cJSON_AddStringToObject(o, "queue_arn", found->queue_arn);
 		cJSON_AddItemToArray(doc, o);
 	}
 	if (s.json) {

@@ -10,6 +10,7 @@
 #include "core/app.h"
 #include "core/rollout/rollout.h"
 #include "runtime/rolloutjson.h"
+#include "cmd/cmd_progress.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -203,7 +204,9 @@ int cmd_rollout(int argc, char **argv)
 	} else if (resume) {
 		struct rollout_result *rs = NULL;
 		size_t n = 0;
+		cmd_progress_begin(app.aws, "rollout resume", s.json);
 		rc = rollout_resume(&app, bucket, key, &o, &rs, &n, &e);
+		cmd_progress_end(app.aws);
 		if (s.json && rs)
 			print_json(rolloutjson_results(rs, n));
 		for (size_t i = 0; i < n; i++) {
@@ -218,7 +221,9 @@ int cmd_rollout(int argc, char **argv)
 		rollout_results_free(rs, n);
 	} else {
 		struct rollout_result res;
+		cmd_progress_begin(app.aws, "rollout", s.json);
 		rc = rollout_run(&app, bucket, key, version, &o, &res, &e);
+		cmd_progress_end(app.aws);
 		if (res.uri && s.json)
 			print_json(rolloutjson_result(&res));
 		else if (res.uri)

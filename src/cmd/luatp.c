@@ -18,6 +18,8 @@
 #include "core/store.h"
 #include "runtime/drift_json.h"
 #include "runtime/rec_json.h"
+#include "runtime/gstatus_json.h"
+#include "core/gstatus.h"
 
 #include <cjson/cJSON.h>
 #include <lauxlib.h>
@@ -563,6 +565,25 @@ static int l_policy(lua_State *L)
 	return 1;
 }
 
+/* tp.status(names|nil) -> the `taskpipe status --json` document, worst first */
+static int l_status(lua_State *L)
+{
+	size_t n;
+	int all;
+	char **names = names_arg(L, 1, &n, &all);
+	struct gs_report r;
+	tp_err e = { 0 };
+	int rc = gs_collect(app_of(L)->aws, &app_of(L)->set, names, n, tp_now_ms() / 1000, &r, &e);
+	free_names(names, n);
+	if (rc < 0)
+		return fail_lua(L, &e);
+	gs_sort(&r, "age");
+	cJSON *doc = gs_report_json(&r);
+	gs_report_free(&r);
+	push_json(L, doc);
+	return 1;
+}
+
 /* ---- tp.aws(service, operation, params) ---- */
 
 /* JSON services: tp.aws("sqs", "ListQueues", {...}).
@@ -689,7 +710,7 @@ int luatp_open(lua_State *L, struct app *app, tp_err *e)
 		{ "plan", l_plan }, { "apply", l_apply }, { "drift", l_drift }, { "depth", l_depth },
 		{ "redrive", l_redrive }, { "pause", l_pause }, { "resume", l_resume },
 		{ "reload_policy", l_reload_policy }, { "policy", l_policy }, { "aws", l_aws },
-		{ "rollout", l_rollout }, { NULL, NULL },
+		{ "rollout", l_rollout }, { "status", l_status }, { NULL, NULL },
 	};
 	ddbval_open(L);
 	lua_newtable(L);

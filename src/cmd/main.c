@@ -12,6 +12,9 @@
 #include "cmd/cmd_policy.h"
 #include "cmd/cmd_repl.h"
 #include "cmd/cmd_rollout.h"
+#include "cmd/cmd_send.h"
+#include "cmd/cmd_status.h"
+#include "cmd/cmd_top.h"
 #include "cmd/cmd_watch.h"
 #include "aws/http.h"
 #include "base/json.h"
@@ -36,6 +39,10 @@ static const char usage[] =
 	"  ls                      config items and their pipelines' status\n"
 	"  plan [NAME...]          what apply would change (exit 0 none, 2 changes, 1 errors)\n"
 	"  apply NAME...|--all     make pipelines match their items\n"
+	"  send GROUP [BODY|@F|-]  send tasks to a group's queue (- : one per line from stdin)\n"
+	"  url GROUP               the URL of a group's queue\n"
+	"  status [GROUP...]       one row per group: backlog, oldest task, rates, errors, DLQ\n"
+	"  top [GROUP...]          the status rows refreshed in place, keys to sort and filter\n"
 	"  watch                   follow the config table's stream and apply changes\n"
 	"  drift [--fix]           compare every pipeline with its item (exit 0 in sync, 2 drift, 1 errors)\n"
 	"  rollout s3://B/K[#V]    roll a consumer code version out in the policy's waves\n"
@@ -92,6 +99,10 @@ static const struct command commands[] = {
 	{ "apply", cmd_apply },
 	{ "put", cmd_put },
 	{ "rm", cmd_rm },
+	{ "send", cmd_send },
+	{ "url", cmd_url },
+	{ "status", cmd_status },
+	{ "top", cmd_top },
 	{ "watch", cmd_watch },
 	{ "drift", cmd_drift },
 	{ "rollout", cmd_rollout },

@@ -138,6 +138,9 @@ void store_pipeline_from_item(const cJSON *item, struct store_pipeline *out)
 	out->retryable = cJSON_IsTrue(r);
 	out->updated_at = ddb_get_long(item, "updated_at", 0);
 	out->lease_fence = ddb_get_long(item, "lease_fence", 0);
+	out->queue_url = tp_xstrdup(ddb_get_str(item, "queue_url", NULL));
+	out->queue_arn = tp_xstrdup(ddb_get_str(item, "queue_arn", NULL));
+	out->dlq_url = tp_xstrdup(ddb_get_str(item, "dlq_url", NULL));
 }
 
 void store_pipeline_free(struct store_pipeline *p)
@@ -148,6 +151,9 @@ void store_pipeline_free(struct store_pipeline *p)
 	free(p->spec);
 	free(p->error_code);
 	free(p->message);
+	free(p->queue_url);
+	free(p->queue_arn);
+	free(p->dlq_url);
 	memset(p, 0, sizeof *p);
 }
 
@@ -219,6 +225,12 @@ void store_pipeline_put_prepare(struct aws_call *c, const char *table,
 	}
 	if (p->spec)
 		ddb_put_str(item, "spec", p->spec);
+	if (p->queue_url)
+		ddb_put_str(item, "queue_url", p->queue_url);
+	if (p->queue_arn)
+		ddb_put_str(item, "queue_arn", p->queue_arn);
+	if (p->dlq_url)
+		ddb_put_str(item, "dlq_url", p->dlq_url);
 	if (p->lease_fence > 0) {
 		/* Fencing: a holder whose lease expired and was taken over cannot
 		 * overwrite what the newer holder recorded. */

@@ -11,6 +11,8 @@
  *                        input_hash (of the policy call's inputs that gave
  *                        it, pipeline_input_hash; absent on old records),
  *                        error_code, message, retryable (on error),
+ *                        queue_url, queue_arn, dlq_url (where producers
+ *                        send; absent on records written before them),
  *                        updated_at, lease_fence. Fenced by the lease token:
  *                        STORE_COND_PIPELINE_FENCE. Read by reconcile,
  *                        ls (cmd/), rollout and drift (struct store_pipeline).
@@ -118,6 +120,9 @@ struct store_pipeline {
 	int retryable;         /* on error: clears by itself */
 	long updated_at;       /* epoch seconds */
 	long long lease_fence; /* token of the lease it was written under; 0: none */
+	char *queue_url;       /* the queue producers send to, NULL: unknown (old record, not created) */
+	char *queue_arn;       /* its QueueArn, NULL: unknown */
+	char *dlq_url;         /* the dead-letter queue, NULL: unknown */
 };
 
 /* What rollout and drift read of a stored spec (func part), parsed. */

@@ -262,6 +262,36 @@ class TemplateStatic(unittest.TestCase):
                 keys = st["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
                 self.assertEqual([k.value for k in keys], ["rate#${Prefix}*"])
 
+    def test_operator_policies(self):
+        """Producers may send and find their queue; status readers read; neither
+        is the controller's (it never sends tasks)."""
+        t = load_template()
+        r = t["Resources"]
+
+        def actions(lid):
+            out = {}
+            for st in r[lid]["Properties"]["PolicyDocument"]["Statement"]:
+                self.assertEqual(st["Effect"], "Allow")
+                for a in as_list(st["Action"]):
+                    out[a] = as_list(st["Resource"])
+            return out
+
+        prod = actions("ProducerPolicy")
+        self.assertEqual(set(prod), {"sqs:SendMessage", "sqs:GetQueueUrl", "dynamodb:GetItem"})
+        self.assertTrue(prod["sqs:SendMessage"][0].value.endswith(":${Prefix}*"))
+        self.assertEqual(prod["dynamodb:GetItem"][0].value, "StateTable.Arn")
+        stat = actions("StatusPolicy")
+        self.assertEqual(set(stat), {"dynamodb:GetItem", "dynamodb:Scan", "sqs:GetQueueAttributes",
+                                     "sqs:GetQueueUrl", "cloudwatch:GetMetricData"})
+        self.assertEqual(stat["cloudwatch:GetMetricData"], ["*"])   # no resource-level permissions
+        for a, res in stat.items():
+            if a != "cloudwatch:GetMetricData":
+                self.assertNotIn("*", res, a)
+        for _, st in statements(r["ControllerRole"]):
+            if "sqs:SendMessage" in as_list(st["Action"]):
+                # only the stack's own failure queue, never a group's
+                self.assertEqual(st["Resource"].value, "FailureQueue.Arn")
+
     def test_properties_moto_ignores(self):
         r = load_template()["Resources"]
         # moto's CloudFormation ignores bucket versioning and notifications.
@@ -367,7 +397,7 @@ class TemplateDeploy(unittest.TestCase):
         for lid in ("ConfigTable", "StateTable", "CodeBucket", "CodeTopic", "FailureQueue",
                     "ControllerLogGroup", "ConsumerRole", "ControllerRole", "Controller",
                     "StreamToController", "SnsInvokesController", "DriftScheduleRule",
-                    "EventsInvokesController"):
+                    "EventsInvokesController", "ProducerPolicy", "StatusPolicy"):
             self.assertEqual(self.resources[lid]["ResourceStatus"], "CREATE_COMPLETE", lid)
 
     def test_tables(self):

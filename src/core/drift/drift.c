@@ -7,6 +7,7 @@
  * run: the selection (items, orphans, the cursor), the desired states and
  * the diff of each pipeline. */
 #include "core/drift/drift_int.h"
+#include "base/progress.h"
 
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
@@ -208,6 +209,7 @@ int drift_run(struct app *app, const struct drift_opts *o, struct drift_report *
 	cJSON *ctx = app_policy_ctx_value(app);
 	policy_set_ctx(app->policy, ctx); /* once for the whole run */
 	cJSON_Delete(ctx);
+	progress_phase("listing the fleet");
 	if ((rc = drift_list_fleet(app, &f, e)) < 0)
 		goto done;
 	long lambda_list = aws_stats_lambda(app->aws) - lambda0;
@@ -266,16 +268,22 @@ int drift_run(struct app *app, const struct drift_opts *o, struct drift_report *
 	}
 	if ((rc = read_old_specs(app, sel, ns, e)) < 0)
 		goto done;
+	/* a person at a terminal sees which part of the check is running */
+	progress_phase("%zu pipelines: queues", ns);
 	drift_find_unlisted_queues(app, &f, sel, ns);
 	drift_fetch_attrs(app, &f, sel, ns);
+	progress_phase("%zu pipelines: function states", ns);
 	drift_fetch_states(app, &f, sel, ns);
+	progress_phase("%zu pipelines: tags", ns);
 	drift_verify_tags(app, &f, sel, ns);
 	for (size_t i = 0; i < ns; i++)
 		if (sel[i]->spec && sel[i]->status != DRIFT_ERROR)
 			diff_one(app, &f, sel[i]);
 
-	if (o->fix)
+	if (o->fix) {
+		progress_phase("fixing");
 		drift_fix(app, o, sel, ns);
+	}
 
 	if (o->max_pipelines > 0) {
 		int complete = to >= n;

@@ -21,6 +21,7 @@
 #include "core/lease.h"
 #include "core/store.h"
 #include "base/log.h"
+#include "base/progress.h"
 #include "base/version.h"
 #include "script/policy.h"
 
@@ -162,6 +163,15 @@ static int emit_state(struct run *r, struct rec *p, struct aws_call *c)
 		st.error_code = p->res->err.code;
 		st.message = p->res->err.message;
 		st.retryable = p->res->retryable;
+	}
+	/* Where producers send: what this run observed or created, else
+	 * what was recorded before (a failure leaves the queue where it was);
+	 * a deleted pipeline has none. */
+	if (p->spec || p->failed) {
+		st.queue_url = p->q_url ? p->q_url : (char *)ddb_get_str(p->state, "queue_url", NULL);
+		st.queue_arn = rc_queue_arn(p, 0) ? (char *)rc_queue_arn(p, 0) :
+			       (char *)ddb_get_str(p->state, "queue_arn", NULL);
+		st.dlq_url = p->dlq_url ? p->dlq_url : (char *)ddb_get_str(p->state, "dlq_url", NULL);
 	}
 	/* Keep the spec that is in force: on failure, the last good one. */
 	cJSON *keep = p->failed ? p->old_spec : p->spec;
@@ -482,6 +492,16 @@ static void reread_leased(struct run *r)
 	}
 }
 
+/* The progress line (a terminal only): the step and how many pipelines
+ * are still in work, of how many. */
+static void step_progress(const struct run *r, const char *name, size_t s, size_t n)
+{
+	size_t live = 0;
+	for (size_t i = 0; i < r->n; i++)
+		live += !r->recs[i].failed && !r->recs[i].done;
+	progress_phase("step %zu/%zu %s | %zu of %zu pipelines in work", s + 1, n, name, live, r->n);
+}
+
 static int cmp_name(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -604,6 +624,7 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 	pipeline_input_begin(&r.input, host, policy_sha256(app->policy), ctx);
 	cJSON_Delete(ctx);
 
+	progress_phase("%zu pipelines: reading items and state", nl);
 	run_step(&r, emit_read, done_read, 0);
 	for (size_t i = 0; i < nl; i++) {
 		struct rec *p = &r.recs[i];
@@ -620,6 +641,8 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 
 	for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
 		const struct step *st = &steps[s];
+		if (progress_on())
+			step_progress(&r, st->name, s, sizeof steps / sizeof steps[0]);
 		if (st->when != WHEN_OBSERVE && steps[s - 1].when == WHEN_OBSERVE) {
 			/* Observation done: check ownership and diff before any change. */
 			for (size_t i = 0; i < nl; i++)

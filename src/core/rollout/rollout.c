@@ -3,6 +3,7 @@
  * wave.c, the plan is made in plan.c, status is read in status.c (see
  * rollout.h for the model and the items). */
 #include "core/rollout/ro.h"
+#include "base/progress.h"
 
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
@@ -604,6 +605,8 @@ static int run(struct ro *r, const char *want_version, tp_err *e)
 		if (r->wave >= nw)
 			break;
 		const cJSON *wave = cJSON_GetArrayItem(r->plan, r->wave);
+		progress_phase("wave %d/%d: %d functions", r->wave + 1, nw,
+			       cJSON_GetArraySize(cJSON_GetObjectItem(wave, "targets")));
 		rc = wave_run(r, r->wave, wave, e);
 		if (rc < 0 || r->stopped)
 			goto out;

@@ -5,6 +5,7 @@
  * and the same update path for a rollback (wave_update_to). The health
  * verdict after a wave's pause is health.c's (see rollout.h for the model). */
 #include "core/rollout/ro.h"
+#include "base/progress.h"
 
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
@@ -694,6 +695,15 @@ int wave_write_records(struct ro *r, struct ro_target **ts, size_t n, tp_err *e)
 int wave_pause(struct ro *r, tp_err *e)
 {
 	int64_t ttl = ro_lease_ttl(r);
+	if (tp_now_ms() / 1000 < r->next_at && progress_on()) {
+		/* announced on a terminal, with its countdown (the default policy's
+		 * first wave is the canary: the pause after it is the one to watch) */
+		char what[64];
+		int nw = cJSON_GetArraySize(r->plan);
+		snprintf(what, sizeof what, r->wave == 1 ? "canary pause after wave %d/%d" : "pause after wave %d/%d",
+			 r->wave, nw);
+		progress_countdown(what, r->next_at * 1000);
+	}
 	while (tp_now_ms() / 1000 < r->next_at) {
 		int64_t left = (r->next_at - tp_now_ms() / 1000) * 1000;
 		if (ro_deadline_near(r, left)) {
@@ -701,7 +711,13 @@ int wave_pause(struct ro *r, tp_err *e)
 			return TP_OK;
 		}
 		int64_t step = left < ttl * 1000 / 3 ? left : ttl * 1000 / 3;
-		tp_sleep_ms(step > 0 ? step : 1);
+		if (step <= 0)
+			step = 1;
+		/* in seconds on a terminal, so the countdown moves */
+		for (int64_t until = tp_mono_ms() + step, now; (now = tp_mono_ms()) < until;) {
+			tp_sleep_ms(progress_on() && until - now > 1000 ? 1000 : until - now);
+			progress_tick();
+		}
 		int rc = ro_hdr_write(r, HDR_BEAT, RST_RUNNING, e);
 		if (rc < 0)
 			return rc;
