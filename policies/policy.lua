@@ -41,6 +41,10 @@
 --                       shorter DLQ retention drops failed messages early
 --   keep_dlq            boolean, default true: deleting the pipeline keeps a
 --                       non-empty DLQ
+--   drain_timeout       seconds 1..1209600: how long a removed (or expired)
+--                       pipeline keeps consuming before its function goes and
+--                       a queue still holding tasks is kept; taskpipe's
+--                       default (absent from the spec) is 86400 (24 h)
 --   env                 map name -> string/number/boolean: the function's
 --                       environment (numbers and booleans become strings).
 --                       Names follow Lambda's [A-Za-z][A-Za-z0-9_]+ (so at
@@ -149,6 +153,7 @@ local KNOWN = {
   handler = true, architecture = true, enabled = true, tags = true, role = true,
   rate = true, duration = true,
   code_storage = true,
+  drain_timeout = true,
 }
 
 -- Lambda runtimes past their deprecation date: no new function should use
@@ -417,6 +422,8 @@ local function build(item, ctx)
          dlq_retention, retention)
   end
   local keep_dlq = boolean(item, "keep_dlq", true)
+  -- absent unless the item sets it: existing specs (and their hashes) stay
+  local drain_timeout = integer(item, "drain_timeout", nil, 1, 1209600)
   local enabled = boolean(item, "enabled", true)
   local runtime = text(item, "runtime", defaults.runtime or "provided.al2023")
   if DEPRECATED_RUNTIMES[runtime] then
@@ -526,6 +533,7 @@ local function build(item, ctx)
     func = func,
     mapping = mapping,
     tags = tags,
+    drain_timeout = drain_timeout,
   }
 end
 

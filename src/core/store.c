@@ -106,16 +106,16 @@ static long now_s(void)
 
 /* ---- pipeline#<name> ---- */
 
-static const char *const status_names[] = { "?", "ok", "error", "deleted" };
+static const char *const status_names[] = { "?", "ok", "error", "deleted", "draining", "kept" };
 
 const char *store_status_name(int status)
 {
-	return status > STORE_UNKNOWN && status <= STORE_DELETED ? status_names[status] : "?";
+	return status > STORE_UNKNOWN && status <= STORE_KEPT ? status_names[status] : "?";
 }
 
 int store_status_parse(const char *s)
 {
-	for (int i = STORE_OK; s && i <= STORE_DELETED; i++)
+	for (int i = STORE_OK; s && i <= STORE_KEPT; i++)
 		if (strcmp(s, status_names[i]) == 0)
 			return i;
 	return STORE_UNKNOWN;
@@ -138,6 +138,12 @@ void store_pipeline_from_item(const cJSON *item, struct store_pipeline *out)
 	out->retryable = cJSON_IsTrue(r);
 	out->updated_at = ddb_get_long(item, "updated_at", 0);
 	out->lease_fence = ddb_get_long(item, "lease_fence", 0);
+	out->drain_started_at = ddb_get_long(item, "drain_started_at", 0);
+	out->drain_timeout = ddb_get_long(item, "drain_timeout", 0);
+	out->drain_empty_at = ddb_get_long(item, "drain_empty_at", 0);
+	out->consumers_gone_at = ddb_get_long(item, "consumers_gone_at", 0);
+	out->kept_queue = ddb_get_long(item, "kept_queue", 0);
+	out->kept_dlq = ddb_get_long(item, "kept_dlq", 0);
 }
 
 void store_pipeline_free(struct store_pipeline *p)
@@ -219,6 +225,14 @@ void store_pipeline_put_prepare(struct aws_call *c, const char *table,
 	}
 	if (p->spec)
 		ddb_put_str(item, "spec", p->spec);
+	const struct { const char *k; long v; } drain[] = {
+		{ "drain_started_at", p->drain_started_at }, { "drain_timeout", p->drain_timeout },
+		{ "drain_empty_at", p->drain_empty_at }, { "consumers_gone_at", p->consumers_gone_at },
+		{ "kept_queue", p->kept_queue }, { "kept_dlq", p->kept_dlq },
+	};
+	for (size_t i = 0; i < sizeof drain / sizeof drain[0]; i++)
+		if (drain[i].v > 0)
+			ddb_put_long(item, drain[i].k, drain[i].v);
 	if (p->lease_fence > 0) {
 		/* Fencing: a holder whose lease expired and was taken over cannot
 		 * overwrite what the newer holder recorded. */

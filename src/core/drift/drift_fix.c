@@ -6,10 +6,14 @@
 #include "core/reconcile/reconcile.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static int needs_fix(const struct dp *p)
 {
-	return !p->item || p->status == DRIFT_DRIFTED || p->status == DRIFT_MISSING;
+	/* A kept queue stays until an operator redrives or purges it. */
+	if (!p->item)
+		return !p->drain || strcmp(p->drain, "kept") != 0;
+	return p->status == DRIFT_DRIFTED || p->status == DRIFT_MISSING;
 }
 
 void drift_fix(struct app *app, const struct drift_opts *o, struct dp **sel, size_t ns)

@@ -1,0 +1,215 @@
+"""Removed pipelines drain, kept queues are a state, pipelines expire
+(issue 25), through the AWS-faithful layer (awsmodel.py) with its
+Approximate-count lag on: GetQueueAttributes answers the counts as they were
+60 AWS seconds ago (scaled), the way SQS's counts lag behind sends and
+deletes. taskpipe's settle time (TASKPIPE_DRAIN_SETTLE_S) is scaled the same.
+
+The test plays the consumer: it receives and deletes the queue's messages
+through the layer and counts them. moto's own mapping would take every
+message at SendMessage (it runs the function in-process), so the items the
+test consumes for carry "enabled": false (an enabled mapping is not what is
+measured here: that the resources stay while tasks remain is); every check
+reads moto with boto3 or the layer's record, not taskpipe's own output
+alone. moto never expires TTL items: the expiry test deletes the item itself
+where DynamoDB's TTL would."""
+import datetime
+import json
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Moto  # noqa: E402
+from awsmodel import AwsModel  # noqa: E402
+from test_pipelines import Env  # noqa: E402
+
+SCALE = 0.05
+LAG_S = 60 * SCALE              # the counts' lag, real seconds (3 s)
+SETTLE = "3"                    # taskpipe's settle time, real seconds (= the lag)
+
+
+class Base(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+        cls.aws = AwsModel(cls.moto.endpoint, scale=SCALE, count_lag_s=60).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.aws.stop()
+
+    def env(self, tag, **extra):
+        e = Env(self.moto, tag, AWS_ENDPOINT_URL=self.aws.endpoint,
+                TASKPIPE_DRAIN_SETTLE_S=extra.pop("settle", SETTLE), **extra)
+        # the test's own SQS traffic goes through the layer, so it sees the sends
+        e.lsqs = self.moto.client("sqs", endpoint=self.aws.endpoint)
+        return e
+
+    # -- readers (moto directly) --
+    def state(self, e, name):
+        return e.ddb.get_item(TableName=e.prefix + "state", ConsistentRead=True,
+                              Key={"pk": {"S": "pipeline#" + name}}).get("Item") or {}
+
+    def status(self, e, name):
+        return self.state(e, name).get("status", {}).get("S")
+
+    def true_count(self, e, url):
+        """Messages in a queue as moto holds them now (no lag)."""
+        a = e.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        return sum(int(a[k]) for k in ("ApproximateNumberOfMessages",
+                                       "ApproximateNumberOfMessagesNotVisible",
+                                       "ApproximateNumberOfMessagesDelayed"))
+
+    def send(self, e, url, n, tag):
+        for i in range(0, n, 10):
+            e.lsqs.send_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(k), "MessageBody": "%s-%d" % (tag, i + k)} for k in range(min(10, n - i))])
+
+    def consume(self, e, url, got, limit=10):
+        """The consumer: receive up to limit messages, record and delete them."""
+        msgs = e.lsqs.receive_message(QueueUrl=url, MaxNumberOfMessages=limit,
+                                      WaitTimeSeconds=0).get("Messages", [])
+        for m in msgs:
+            got.append(m["Body"])
+            e.lsqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        return len(msgs)
+
+    def ls(self, e, *flags):
+        r = e.run("ls", "--json", *flags)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return {row["pipeline"]: row for row in json.loads(r.stdout)}
+
+    def drift(self, e, *flags):
+        r = e.run("drift", "--json", *flags)
+        return r.returncode, json.loads(r.stdout)
+
+
+class Drain(Base):
+    def test_drain_of_100_messages_loses_none(self):
+        e = self.env("drn")
+        e.put({"pipeline": "d", "enabled": False})
+        res, _ = e.apply()
+        self.assertEqual(res["d"]["status"], "ok", res["d"])
+        url = e.queue_url(e.qname("d"))
+        dlq = e.queue_url(e.qname("d", True))
+        # Sent just before the item goes: the lagged counts still read zero
+        # at the first look, so a drain trusting one read would lose them all.
+        self.send(e, url, 100, "task")
+        self.assertEqual(e.run("rm", "d").returncode, 0)
+        res, _ = e.apply()
+        self.assertEqual(res["d"]["state"], "draining", res["d"])
+        self.assertEqual(res["d"]["changes"], [])
+        st = self.state(e, "d")
+        self.assertEqual(st["status"]["S"], "draining")
+        self.assertEqual(st["drain_timeout"]["N"], "86400")     # the default
+        self.assertIn("drain_empty_at", st, "the first (lagged) read saw an empty queue")
+        self.assertEqual(self.true_count(e, url), 100)
+        self.assertEqual(self.ls(e)["d"]["status"], "draining")
+        rc, doc = self.drift(e)
+        self.assertEqual(rc, 0, doc)
+        self.assertEqual([(o["pipeline"], o.get("state")) for o in doc["orphans"]], [("d", "draining")])
+        self.assertEqual(doc["summary"]["orphans"], 0)
+        r = e.run("plan")
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertIn("d: draining", r.stdout)
+
+        got, runs, deleted_at = [], 0, None
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            if len(got) < 100:
+                self.consume(e, url, got, limit=7)
+            res, _ = e.apply()
+            runs += 1
+            if e.queue_url(e.qname("d")) is None:
+                deleted_at = len(got)
+                break
+            # while it drains, the consumers are all there
+            self.assertIsNotNone(e.function("d"), "function gone while %d tasks left" % (100 - len(got)))
+            self.assertEqual(len(e.mappings("d")), 1)
+            time.sleep(0.3)
+        self.assertEqual(deleted_at, 100, "the queue went with %s of 100 tasks consumed" % deleted_at)
+        self.assertEqual(sorted(got), sorted("task-%d" % i for i in range(100)))   # 0 lost, none twice
+        self.assertGreater(runs, 2)
+        self.assertIsNone(e.function("d"))
+        self.assertEqual(e.mappings("d"), [])
+        # The DLQ waits for counts read a settle time after the consumers went.
+        self.assertIsNotNone(e.queue_url(e.qname("d", True)))
+        self.assertEqual(self.status(e, "d"), "draining")
+        time.sleep(float(SETTLE) + 0.5)
+        rc, doc = self.drift(e, "--fix")      # the scheduled run's repair finishes it
+        self.assertEqual(rc, 0, doc)
+        self.assertIsNone(e.queue_url(e.qname("d", True)), dlq)
+        self.assertEqual(self.status(e, "d"), "deleted")
+        self.assertNotIn("drain_started_at", self.state(e, "d"))
+        self.assertNotIn("d", self.ls(e))
+
+    def test_reput_cancels_the_drain(self):
+        e = self.env("cnl")
+        e.put({"pipeline": "c", "concurrency": 3, "enabled": False})
+        e.apply()
+        url = e.queue_url(e.qname("c"))
+        fn_arn = e.function("c")["Configuration"]["FunctionArn"]
+        self.send(e, url, 5, "c")
+        self.assertEqual(e.run("rm", "c").returncode, 0)
+        res, _ = e.apply()
+        self.assertEqual(res["c"]["state"], "draining")
+        e.put({"pipeline": "c", "concurrency": 3, "enabled": False})
+        res, _ = e.apply()
+        self.assertEqual(res["c"]["status"], "ok", res["c"])
+        self.assertNotIn("state", res["c"])
+        st = self.state(e, "c")
+        self.assertEqual(st["status"]["S"], "ok")
+        self.assertNotIn("drain_started_at", st)
+        # the same resources, tasks still in the queue
+        self.assertEqual(e.queue_url(e.qname("c")), url)
+        self.assertEqual(e.function("c")["Configuration"]["FunctionArn"], fn_arn)
+        self.assertEqual(self.true_count(e, url), 5)
+        time.sleep(float(SETTLE) + 0.5)
+        res, _ = e.apply("c", "--force")
+        self.assertEqual(res["c"]["changes"], [], res["c"])
+        self.assertEqual(self.ls(e)["c"]["status"], "ok")
+
+    def test_rm_now_drops_and_says_how_many(self):
+        e = self.env("now")
+        e.put({"pipeline": "n", "enabled": False}, {"pipeline": "other"})
+        e.apply()
+        self.send(e, e.queue_url(e.qname("n")), 7, "n")
+        self.send(e, e.queue_url(e.qname("n", True)), 2, "dead")
+        time.sleep(LAG_S + 0.5)     # the counts it reports are the lagged ones
+        r = e.run("rm", "--now", "n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("deleted n now: 9 messages dropped", r.stdout)
+        self.assertIsNone(e.function("n"))
+        self.assertIsNone(e.queue_url(e.qname("n")))
+        self.assertIsNone(e.queue_url(e.qname("n", True)))
+        self.assertEqual(self.status(e, "n"), "deleted")
+        self.assertIsNotNone(e.function("other"))
+
+    def test_timeout_keeps_the_queue_with_its_tasks(self):
+        e = self.env("tmo")
+        e.put({"pipeline": "t", "drain_timeout": 2, "enabled": False})
+        e.apply()
+        url = e.queue_url(e.qname("t"))
+        self.send(e, url, 3, "t")
+        self.assertEqual(e.run("rm", "t").returncode, 0)
+        res, _ = e.apply()
+        self.assertEqual(self.state(e, "t")["drain_timeout"]["N"], "2")
+        time.sleep(2.5)
+        res, _ = e.apply()
+        # out of time: consumers go, the queue with its 3 tasks stays
+        self.assertEqual({(c["resource"], c["action"]) for c in res["t"]["changes"]},
+                         {("mapping", "delete"), ("function", "delete")})
+        self.assertIsNone(e.function("t"))
+        self.assertEqual(e.queue_url(e.qname("t")), url)
+        time.sleep(float(SETTLE) + 0.5)
+        res, _ = e.apply()
+        self.assertEqual(res["t"]["state"], "kept", res["t"])
+        self.assertEqual(self.true_count(e, url), 3)
+        self.assertIsNone(e.queue_url(e.qname("t", True)), "the empty DLQ goes")
+        kept = self.ls(e, "--kept")
+        self.assertEqual(kept["t"]["kept"], [{"resource": "queue", "queue": e.qname("t"), "messages": 3}])
+
+
+if __name__ == "__main__":
+    unittest.main()
