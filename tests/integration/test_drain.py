@@ -211,5 +211,87 @@ class Drain(Base):
         self.assertEqual(kept["t"]["kept"], [{"resource": "queue", "queue": e.qname("t"), "messages": 3}])
 
 
+class Kept(Base):
+    def drain_to_kept(self, e, names):
+        """rm, then runs a settle time apart until each pipeline is kept."""
+        for n in names:
+            self.assertEqual(e.run("rm", n).returncode, 0)
+        for _ in range(3):
+            res, _ = e.apply()
+            time.sleep(float(SETTLE) + 0.5)
+        res, _ = e.apply()
+        for n in names:
+            self.assertEqual(self.status(e, n), "kept", self.state(e, n))
+
+    def test_kept_dlq_listed_redriven_purged_drift_green(self):
+        e = self.env("kpt")
+        e.put({"pipeline": "k", "enabled": False}, {"pipeline": "p", "enabled": False},
+              {"pipeline": "live", "enabled": False})
+        e.apply()
+        # failed tasks in the dead-letter queues
+        self.send(e, e.queue_url(e.qname("k", True)), 4, "failed")
+        self.send(e, e.queue_url(e.qname("p", True)), 3, "junk")
+        self.drain_to_kept(e, ["k", "p"])
+        self.assertIsNone(e.function("k"))
+        self.assertIsNone(e.queue_url(e.qname("k")))
+        kdlq = e.queue_url(e.qname("k", True))
+        self.assertIsNotNone(kdlq)
+
+        # listed
+        kept = self.ls(e, "--kept")
+        self.assertEqual(set(kept), {"k", "p"})
+        self.assertEqual(kept["k"]["kept"], [{"resource": "dead-letter queue", "queue": e.qname("k", True),
+                                              "messages": 4}])
+        r = e.run("kept", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual({row["pipeline"] for row in json.loads(r.stdout)}, {"k", "p"})
+        self.assertEqual(self.ls(e)["k"]["status"], "kept")
+
+        # drift: a state, not drift; the repair leaves kept queues alone
+        for flags in ((), ("--fix",)):
+            rc, doc = self.drift(e, *flags)
+            self.assertEqual(rc, 0, doc)
+            self.assertEqual(sorted((o["pipeline"], o.get("state")) for o in doc["orphans"]),
+                             [("k", "kept"), ("p", "kept")])
+            self.assertEqual((doc["summary"]["orphans"], doc["summary"]["kept"]), (0, 2))
+            self.assertTrue(all("fix" not in o or o["fix"]["status"] == "none" for o in doc["orphans"]), doc)
+        self.assertEqual(self.true_count(e, kdlq), 4)
+
+        # redrive into the live pipeline's queue
+        r = e.run("kept", "redrive", "k", "--to", "nosuch")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("NotLive", r.stderr)
+        r = e.run("kept", "redrive", "k", "--to", "live")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("k: 4 messages moved to live's queue", r.stdout)
+        live = e.queue_url(e.qname("live"))
+        got = []
+        while self.consume(e, live, got):
+            pass
+        self.assertEqual(sorted(got), ["failed-%d" % i for i in range(4)])
+        self.assertIsNone(e.queue_url(e.qname("k", True)))
+        self.assertEqual(self.status(e, "k"), "deleted")
+
+        # purge: only with --yes
+        pdlq = e.queue_url(e.qname("p", True))
+        r = e.run("kept", "purge", "p")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--yes", r.stderr)
+        self.assertEqual(self.true_count(e, pdlq), 3)
+        r = e.run("kept", "purge", "p", "--yes")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("about 3 messages dropped", r.stdout)
+        self.assertIsNone(e.queue_url(e.qname("p", True)))
+        self.assertEqual(self.status(e, "p"), "deleted")
+        r = e.run("kept", "purge", "p", "--yes")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("NotKept", r.stderr)
+
+        self.assertEqual(self.ls(e, "--kept"), {})
+        rc, doc = self.drift(e)
+        self.assertEqual(rc, 0, doc)
+        self.assertEqual(doc["orphans"], [])
+
+
 if __name__ == "__main__":
     unittest.main()
