@@ -5,6 +5,7 @@
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
 #include "aws/ddbval.h"
+#include "base/isotime.h"
 #include "base/jsonnum.h"
 #include "core/lease.h"
 #include "core/names.h"
@@ -256,9 +257,39 @@ static int ensure_bucket(struct app *app, const char *bucket, tp_err *e)
 
 static const char init_usage[] =
 	"usage: taskpipe init\n"
-	"Creates what is missing of the config table (stream NEW_AND_OLD_IMAGES), the\n"
+	"Creates what is missing of the config table (stream NEW_AND_OLD_IMAGES, TTL on\n"
+	"expires_at), the "
 	"state table and, when a code bucket is set, the versioned code bucket. For\n"
 	"local use, demos and tests; CloudFormation does this in production.\n";
+
+/* TTL on the config table's expires_at: DynamoDB deletes expired items
+ * (within days; taskpipe drains them at once). Idempotent. */
+static int ensure_ttl(struct app *app, const char *table, tp_err *e)
+{
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	cJSON_AddStringToObject(in, "TableName", table);
+	int rc = awsj_call(app->aws, SVC_DYNAMODB, "DescribeTimeToLive", in, &out, e);
+	cJSON *d = cJSON_GetObjectItem(out, "TimeToLiveDescription");
+	const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(d, "TimeToLiveStatus"));
+	const char *attr = cJSON_GetStringValue(cJSON_GetObjectItem(d, "AttributeName"));
+	int on = st && attr && strcmp(attr, "expires_at") == 0 &&
+		 (strcmp(st, "ENABLED") == 0 || strcmp(st, "ENABLING") == 0);
+	cJSON_Delete(out);
+	out = NULL;
+	if (rc == TP_OK && on) {
+		printf("table %s: TTL on expires_at\n", table);
+	} else if (rc == TP_OK) {
+		cJSON *spec = cJSON_AddObjectToObject(in, "TimeToLiveSpecification");
+		cJSON_AddBoolToObject(spec, "Enabled", 1);
+		cJSON_AddStringToObject(spec, "AttributeName", "expires_at");
+		rc = awsj_call(app->aws, SVC_DYNAMODB, "UpdateTimeToLive", in, &out, e);
+		if (rc == TP_OK)
+			printf("table %s: TTL set on expires_at\n", table);
+	}
+	cJSON_Delete(in);
+	cJSON_Delete(out);
+	return rc;
+}
 
 int cmd_init(int argc, char **argv)
 {
@@ -271,6 +302,8 @@ int cmd_init(int argc, char **argv)
 		return 1;
 	tp_err e = { 0 };
 	rc = ensure_table(&app, s.config_table, "pipeline", 1, &e);
+	if (rc == TP_OK)
+		rc = ensure_ttl(&app, s.config_table, &e);
 	if (rc == TP_OK)
 		rc = ensure_table(&app, s.state_table, "pk", 0, &e);
 	if (rc == TP_OK && s.code_bucket)
@@ -286,7 +319,55 @@ int cmd_init(int argc, char **argv)
 static const char put_usage[] =
 	"usage: taskpipe put ITEM.json...   (- reads standard input)\n"
 	"Writes config items. An item is plain JSON ({\"pipeline\":\"a\",\"concurrency\":2})\n"
-	"or DynamoDB AttributeValue JSON; it needs a string \"pipeline\".\n";
+	"or DynamoDB AttributeValue JSON; it needs a string \"pipeline\".\n"
+	"expires_at (epoch seconds, or ISO 8601 like 2026-12-07T18:00:00Z) is stored as\n"
+	"a number: after it the pipeline drains as if the item were removed.\n";
+
+/* DynamoDB TTL reads only numbers (epoch seconds): an ISO 8601 expires_at
+ * becomes one; anything else is refused, naming the field. */
+static int normalize_expires_at(cJSON *item, char *why, size_t len)
+{
+	cJSON *v = cJSON_GetObjectItem(item, "expires_at");
+	if (!v)
+		return 0;
+	const char *iso = cJSON_GetStringValue(cJSON_GetObjectItem(v, "S"));
+	const char *num = cJSON_GetStringValue(cJSON_GetObjectItem(v, "N"));
+	long secs;
+	if (iso) {
+		int64_t ms;
+		if (tp_iso8601_ms(iso, &ms) < 0) {
+			snprintf(why, len, "expires_at: '%s' is not ISO 8601 with a zone (2026-12-07T18:00:00Z) nor epoch seconds", iso);
+			return -1;
+		}
+		secs = (long)(ms / 1000);
+	} else if (num) {
+		char *end;
+		secs = strtol(num, &end, 10);
+		if (*end || secs < 0) {
+			snprintf(why, len, "expires_at: %s is not whole epoch seconds", num);
+			return -1;
+		}
+		if (secs > 100000000000L) {
+			snprintf(why, len, "expires_at: %s looks like milliseconds; DynamoDB TTL wants epoch seconds", num);
+			return -1;
+		}
+		return 0;
+	} else {
+		snprintf(why, len, "expires_at: must be epoch seconds (a number) or an ISO 8601 string");
+		return -1;
+	}
+	cJSON_DeleteItemFromObject(item, "expires_at");
+	ddb_put_long(item, "expires_at", secs);
+	return 0;
+}
+
+static void warn_expired(const char *file, const cJSON *item)
+{
+	long at = ddb_get_long(item, "expires_at", 0);
+	if (at > 0 && at <= (long)(tp_now_ms() / 1000))
+		fprintf(stderr, "taskpipe put: %s: warning: expires_at %ld is in the past: the pipeline drains at once\n",
+			file, at);
+}
 
 int cmd_put(int argc, char **argv)
 {
@@ -321,6 +402,8 @@ int cmd_put(int argc, char **argv)
 			fprintf(stderr, "taskpipe put: %s: not valid JSON\n", files[i]);
 		} else if (!(item = ddb_item_from_json(json, why, sizeof why))) {
 			fprintf(stderr, "taskpipe put: %s: %s\n", files[i], why);
+		} else if (normalize_expires_at(item, why, sizeof why) < 0) {
+			fprintf(stderr, "taskpipe put: %s: %s\n", files[i], why);
 		} else if (ddbval_check_item(item, why, sizeof why) < 0) {
 			/* refused before sending, naming the field */
 			fprintf(stderr, "taskpipe put: %s: %s\n", files[i], why);
@@ -329,6 +412,7 @@ int cmd_put(int argc, char **argv)
 				files[i]);
 		} else {
 			cJSON *in = cJSON_CreateObject(), *out = NULL;
+			warn_expired(files[i], item);
 			cJSON_AddStringToObject(in, "TableName", s.config_table);
 			cJSON_AddItemToObject(in, "Item", item);
 			item = NULL;

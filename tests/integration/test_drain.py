@@ -293,5 +293,70 @@ class Kept(Base):
         self.assertEqual(doc["orphans"], [])
 
 
+class Expiry(Base):
+    def test_expiring_pipeline_whole_life(self):
+        e = self.env("exp")
+        cfg = e.prefix + "config"
+        ttl = e.ddb.describe_time_to_live(TableName=cfg)["TimeToLiveDescription"]
+        self.assertEqual((ttl["TimeToLiveStatus"], ttl["AttributeName"]), ("ENABLED", "expires_at"))
+        r = e.run("init")      # again: nothing to do
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("TTL on expires_at", r.stdout)
+
+        # refused, naming the field
+        for bad, why in (("tomorrow", "not ISO 8601"), (1700000000000, "milliseconds"), (1.5, "not whole epoch"), (-5, "not whole epoch")):
+            r = e.run("put", "-", input=json.dumps({"pipeline": "bad", "expires_at": bad}))
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertIn("expires_at", r.stderr)
+            self.assertIn(why, r.stderr)
+
+        # set up right before use: ISO 8601 in, epoch seconds stored
+        at = int(time.time()) + 8
+        iso = datetime.datetime.fromtimestamp(at, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        e.put({"pipeline": "x", "enabled": False, "expires_at": iso}, {"pipeline": "stay"})
+        item = e.ddb.get_item(TableName=cfg, Key={"pipeline": {"S": "x"}})["Item"]
+        self.assertEqual(item["expires_at"], {"N": str(at)})
+        res, _ = e.apply()
+        self.assertEqual(res["x"]["status"], "ok", res["x"])
+        self.assertEqual(self.ls(e)["x"]["expires_at"], at)
+        # use it
+        url = e.queue_url(e.qname("x"))
+        self.send(e, url, 5, "job")
+        got = []
+        while len(got) < 5:
+            self.consume(e, url, got)
+        # past expires_at the item still exists (TTL deletes it within days),
+        # and the scheduled run drains the pipeline anyway
+        while time.time() <= at + 1:
+            time.sleep(0.5)
+        self.assertIn("Item", e.ddb.get_item(TableName=cfg, Key={"pipeline": {"S": "x"}}))
+        rc, doc = self.drift(e, "--fix")
+        self.assertEqual(rc, 0, doc)
+        self.assertEqual([(o["pipeline"], o.get("state")) for o in doc["orphans"]], [("x", "draining")])
+        self.assertEqual(self.status(e, "x"), "draining")
+        self.assertIsNotNone(e.function("x"))     # it drains: consumers stay a while
+        self.assertEqual(self.ls(e)["x"]["status"], "draining")
+        for _ in range(4):
+            time.sleep(float(SETTLE) + 0.5)
+            rc, doc = self.drift(e, "--fix")
+            self.assertEqual(rc, 0, doc)
+        self.assertEqual(self.status(e, "x"), "deleted")
+        self.assertIsNone(e.function("x"))
+        self.assertIsNone(e.queue_url(e.qname("x")))
+        self.assertIsNone(e.queue_url(e.qname("x", True)))
+        self.assertEqual(sorted(got), ["job-%d" % i for i in range(5)])
+        self.assertIsNotNone(e.function("stay"))
+        # every reconcile agrees (a stream record of the item, apply)
+        res, _ = e.apply("x")
+        self.assertEqual((res["x"]["action"], res["x"]["changes"]), ("delete", []))
+        self.assertIsNone(e.function("x"))
+        # DynamoDB's TTL deletes the item at last (moto never does: played here)
+        e.ddb.delete_item(TableName=cfg, Key={"pipeline": {"S": "x"}})
+        res, _ = e.apply()
+        self.assertEqual(set(res), {"stay"})
+        rc, doc = self.drift(e)
+        self.assertEqual((rc, doc["orphans"]), (0, []), doc)
+
+
 if __name__ == "__main__":
     unittest.main()

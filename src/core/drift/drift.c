@@ -253,7 +253,12 @@ int drift_run(struct app *app, const struct drift_opts *o, struct drift_report *
 		const char *name = ddb_get_str(it, "pipeline", NULL);
 		if (!name || smap_get(&items, name))
 			continue;
-		(void)now;
+		long exp = ddb_get_long(it, "expires_at", 0);
+		if (exp > 0 && exp <= now) {
+			/* past expires_at: as good as removed (it drains) */
+			smap_put(&expired, name, (void *)1);
+			continue;
+		}
 		struct dp *p = dp_new(name);
 		p->item = it;
 		smap_put(&items, name, p);

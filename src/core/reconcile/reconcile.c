@@ -78,8 +78,8 @@ static void run_policy(struct run *r, struct rec *p)
 		return;
 	}
 	const char *status = ddb_get_str(p->state, "status", "");
-	if (!p->item) {
-		/* Gone: drain (reconcile_drain.c). Finished ones are
+	if (!p->item || rc_item_expired(p->item, (long)(tp_now_ms() / 1000))) {
+		/* Gone or expired: drain (reconcile_drain.c). Finished ones are
 		 * looked at again only when forced (a kept queue emptied since). */
 		p->res->action = REC_DELETE;
 		if ((strcmp(status, "deleted") == 0 || strcmp(status, "kept") == 0) && !r->o->force &&
