@@ -1,5 +1,5 @@
-/* reconcile_int.h: internal to the reconcile files; nothing else includes
- * it. It owns the per-pipeline record, the run and the step function types.
+/* reconcile_int.h: internal to the reconcile files; nothing else in src/
+ * includes it (tests/unit/test_drain.c does, for the drain decision). It owns the per-pipeline record, the run and the step function types.
  * The files depend one way: reconcile.c (the driver) calls
  * reconcile_observe.c (find the resources), reconcile_diff.c (ownership and
  * the diff, through core/diff.h) and reconcile_apply.c (the changes); all
