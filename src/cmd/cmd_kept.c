@@ -69,6 +69,11 @@ static int act(int argc, char **argv, const char *verb)
 
 int cmd_kept(int argc, char **argv)
 {
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(usage, stdout);
+			return 0;
+		}
 	if (argc >= 2 && (strcmp(argv[1], "redrive") == 0 || strcmp(argv[1], "purge") == 0))
 		return act(argc, argv, argv[1]);
 	if (argc >= 2 && argv[1][0] != '-') {
