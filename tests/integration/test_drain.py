@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Moto  # noqa: E402
 from awsmodel import AwsModel  # noqa: E402
 from test_pipelines import Env  # noqa: E402
+from test_bootstrap import Bootstrap  # noqa: E402
 
 SCALE = 0.05
 LAG_S = 60 * SCALE              # the counts' lag, real seconds (3 s)
@@ -366,6 +367,36 @@ class Expiry(Base):
         self.assertEqual(set(res), {"stay"})
         rc, doc = self.drift(e)
         self.assertEqual((rc, doc["orphans"]), (0, []), doc)
+
+
+class Scheduled(Base):
+    def test_scheduled_event_finishes_drains(self):
+        """The EventBridge-scheduled run (bootstrap) is what re-visits a
+        draining pipeline when nothing else touches it."""
+        e = self.env("sch")
+        e.put({"pipeline": "s", "enabled": False}, {"pipeline": "live"})
+        e.apply()
+        self.assertEqual(e.run("rm", "s").returncode, 0)
+        b = Bootstrap(e)
+        self.addCleanup(b.stop)
+        event = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+        seen = []
+        for _ in range(5):
+            res = b.invoke(event)
+            self.assertEqual(res["kind"], "response", res)
+            drift = res["body"]["drift"]
+            self.assertEqual(drift["exit_code"], 0, drift)
+            seen.append(self.status(e, "s"))
+            if seen[-1] == "deleted":
+                break
+            self.assertEqual([(o["pipeline"], o.get("state")) for o in drift["orphans"]], [("s", "draining")])
+            time.sleep(float(SETTLE) + 0.5)
+        self.assertEqual(seen[0], "draining")
+        self.assertEqual(seen[-1], "deleted", seen)
+        self.assertIsNone(e.function("s"))
+        self.assertIsNone(e.queue_url(e.qname("s")))
+        self.assertIsNone(e.queue_url(e.qname("s", True)))
+        self.assertIsNotNone(e.function("live"))
 
 
 if __name__ == "__main__":

@@ -46,6 +46,10 @@ void drift_fix(struct app *app, const struct drift_opts *o, struct dp **sel, siz
 			if (!p)
 				continue;
 			p->fix.status = res[r].rc == TP_OK ? DRIFT_FIX_FIXED : DRIFT_FIX_FAILED;
+			/* A removed item's pipeline the repair left draining (or
+			 * kept) is reported as what it is now. */
+			if (!p->item && res[r].state && strcmp(res[r].state, "deleted") != 0)
+				p->drain = res[r].state;
 			p->fix.err = res[r].err;
 			diff_list_move(&p->fix.changes, &res[r].diff);
 		}
