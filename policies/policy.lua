@@ -41,6 +41,14 @@
 --                       shorter DLQ retention drops failed messages early
 --   keep_dlq            boolean, default true: deleting the pipeline keeps a
 --                       non-empty DLQ
+--   drain_timeout       seconds 1..1209600: how long a removed (or expired)
+--                       pipeline keeps consuming before its function goes and
+--                       a queue still holding tasks is kept; taskpipe's
+--                       default (absent from the spec) is 86400 (24 h)
+--   expires_at          epoch seconds (taskpipe put turns ISO 8601 into
+--                       them): past it the pipeline drains as if the item were
+--                       removed (taskpipe acts on it; DynamoDB's TTL deletes
+--                       the item later). Read by taskpipe, not by this policy
 --   env                 map name -> string/number/boolean: the function's
 --                       environment (numbers and booleans become strings).
 --                       Names follow Lambda's [A-Za-z][A-Za-z0-9_]+ (so at
@@ -154,6 +162,7 @@ local KNOWN = {
   handler = true, architecture = true, enabled = true, tags = true, role = true,
   rate = true, duration = true,
   code_storage = true, metrics = true,
+  drain_timeout = true, expires_at = true,
 }
 
 -- Lambda runtimes past their deprecation date: no new function should use
@@ -422,6 +431,9 @@ local function build(item, ctx)
          dlq_retention, retention)
   end
   local keep_dlq = boolean(item, "keep_dlq", true)
+  -- absent unless the item sets it: existing specs (and their hashes) stay
+  local drain_timeout = integer(item, "drain_timeout", nil, 1, 1209600)
+  integer(item, "expires_at", nil, 0, 99999999999)  -- checked here, acted on by taskpipe
   local enabled = boolean(item, "enabled", true)
   local runtime = text(item, "runtime", defaults.runtime or "provided.al2023")
   if DEPRECATED_RUNTIMES[runtime] then
@@ -539,6 +551,7 @@ local function build(item, ctx)
     func = func,
     mapping = mapping,
     tags = tags,
+    drain_timeout = drain_timeout,
   }
 end
 

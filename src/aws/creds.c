@@ -8,6 +8,8 @@
 #endif
 #include "aws/creds.h"
 
+#include "base/isotime.h"
+
 #include "aws/awsconf.h"
 #include "aws/creds_src.h"
 #include "aws/http.h"

@@ -67,16 +67,17 @@ static void print_table(const struct drift_report *r)
 	for (size_t i = 0; i < r->n_orphans; i++) {
 		const struct drift_orphan *p = &r->orphans[i];
 		const char *fs = fix_name(&p->fix);
-		printf("- %-32s orphan:", p->name);
+		printf("%c %-32s %s:", p->state ? ' ' : '-', p->name, p->state ? p->state : "orphan");
 		for (size_t j = 0; j < p->n_res; j++)
 			printf(" %s %s;", p->res[j].resource, p->res[j].name);
 		printf("%s%s\n", fs ? " fix: " : "", fs ? fs : "");
 	}
 	const struct drift_summary *s = &r->summary;
 	printf("%ld pipelines checked: %ld in sync, %ld drifted, %ld missing, %ld collisions, %ld errors; "
-	       "%ld orphans; %ld fixed, %ld fixes failed\n",
+	       "%ld orphans; %ld fixed, %ld fixes failed; %ld draining, %ld kept\n",
 	       s->checked, s->count[DRIFT_IN_SYNC], s->count[DRIFT_DRIFTED], s->count[DRIFT_MISSING],
-	       s->count[DRIFT_COLLISION], s->count[DRIFT_ERROR], s->orphans, s->fixed, s->fix_failed);
+	       s->count[DRIFT_COLLISION], s->count[DRIFT_ERROR], s->orphans, s->fixed, s->fix_failed,
+	       s->draining, s->kept);
 	long list_fn = 0, list_esm = 0;
 	for (size_t i = 0; i < r->n_calls; i++) {
 		if (strcmp(r->calls[i].op, "lambda:ListFunctions") == 0)

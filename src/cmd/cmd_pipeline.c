@@ -5,8 +5,10 @@
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
 #include "aws/ddbval.h"
+#include "base/isotime.h"
 #include "base/jsonnum.h"
 #include "core/lease.h"
+#include "core/names.h"
 #include "base/log.h"
 #include "core/reconcile/reconcile.h"
 #include "core/store.h"
@@ -256,9 +258,39 @@ static int ensure_bucket(struct app *app, const char *bucket, tp_err *e)
 
 static const char init_usage[] =
 	"usage: taskpipe init\n"
-	"Creates what is missing of the config table (stream NEW_AND_OLD_IMAGES), the\n"
+	"Creates what is missing of the config table (stream NEW_AND_OLD_IMAGES, TTL on\n"
+	"expires_at), the "
 	"state table and, when a code bucket is set, the versioned code bucket. For\n"
 	"local use, demos and tests; CloudFormation does this in production.\n";
+
+/* TTL on the config table's expires_at: DynamoDB deletes expired items
+ * (within days; taskpipe drains them at once). Idempotent. */
+static int ensure_ttl(struct app *app, const char *table, tp_err *e)
+{
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	cJSON_AddStringToObject(in, "TableName", table);
+	int rc = awsj_call(app->aws, SVC_DYNAMODB, "DescribeTimeToLive", in, &out, e);
+	cJSON *d = cJSON_GetObjectItem(out, "TimeToLiveDescription");
+	const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(d, "TimeToLiveStatus"));
+	const char *attr = cJSON_GetStringValue(cJSON_GetObjectItem(d, "AttributeName"));
+	int on = st && attr && strcmp(attr, "expires_at") == 0 &&
+		 (strcmp(st, "ENABLED") == 0 || strcmp(st, "ENABLING") == 0);
+	cJSON_Delete(out);
+	out = NULL;
+	if (rc == TP_OK && on) {
+		printf("table %s: TTL on expires_at\n", table);
+	} else if (rc == TP_OK) {
+		cJSON *spec = cJSON_AddObjectToObject(in, "TimeToLiveSpecification");
+		cJSON_AddBoolToObject(spec, "Enabled", 1);
+		cJSON_AddStringToObject(spec, "AttributeName", "expires_at");
+		rc = awsj_call(app->aws, SVC_DYNAMODB, "UpdateTimeToLive", in, &out, e);
+		if (rc == TP_OK)
+			printf("table %s: TTL set on expires_at\n", table);
+	}
+	cJSON_Delete(in);
+	cJSON_Delete(out);
+	return rc;
+}
 
 int cmd_init(int argc, char **argv)
 {
@@ -271,6 +303,8 @@ int cmd_init(int argc, char **argv)
 		return 1;
 	tp_err e = { 0 };
 	rc = ensure_table(&app, s.config_table, "pipeline", 1, &e);
+	if (rc == TP_OK)
+		rc = ensure_ttl(&app, s.config_table, &e);
 	if (rc == TP_OK)
 		rc = ensure_table(&app, s.state_table, "pk", 0, &e);
 	if (rc == TP_OK && s.code_bucket)
@@ -286,7 +320,55 @@ int cmd_init(int argc, char **argv)
 static const char put_usage[] =
 	"usage: taskpipe put ITEM.json...   (- reads standard input)\n"
 	"Writes config items. An item is plain JSON ({\"pipeline\":\"a\",\"concurrency\":2})\n"
-	"or DynamoDB AttributeValue JSON; it needs a string \"pipeline\".\n";
+	"or DynamoDB AttributeValue JSON; it needs a string \"pipeline\".\n"
+	"expires_at (epoch seconds, or ISO 8601 like 2026-12-07T18:00:00Z) is stored as\n"
+	"a number: after it the pipeline drains as if the item were removed.\n";
+
+/* DynamoDB TTL reads only numbers (epoch seconds): an ISO 8601 expires_at
+ * becomes one; anything else is refused, naming the field. */
+static int normalize_expires_at(cJSON *item, char *why, size_t len)
+{
+	cJSON *v = cJSON_GetObjectItem(item, "expires_at");
+	if (!v)
+		return 0;
+	const char *iso = cJSON_GetStringValue(cJSON_GetObjectItem(v, "S"));
+	const char *num = cJSON_GetStringValue(cJSON_GetObjectItem(v, "N"));
+	long secs;
+	if (iso) {
+		int64_t ms;
+		if (tp_iso8601_ms(iso, &ms) < 0) {
+			snprintf(why, len, "expires_at: '%s' is not ISO 8601 with a zone (2026-12-07T18:00:00Z) nor epoch seconds", iso);
+			return -1;
+		}
+		secs = (long)(ms / 1000);
+	} else if (num) {
+		char *end;
+		secs = strtol(num, &end, 10);
+		if (*end || secs < 0) {
+			snprintf(why, len, "expires_at: %s is not whole epoch seconds", num);
+			return -1;
+		}
+		if (secs > 100000000000L) {
+			snprintf(why, len, "expires_at: %s looks like milliseconds; DynamoDB TTL wants epoch seconds", num);
+			return -1;
+		}
+		return 0;
+	} else {
+		snprintf(why, len, "expires_at: must be epoch seconds (a number) or an ISO 8601 string");
+		return -1;
+	}
+	cJSON_DeleteItemFromObject(item, "expires_at");
+	ddb_put_long(item, "expires_at", secs);
+	return 0;
+}
+
+static void warn_expired(const char *file, const cJSON *item)
+{
+	long at = ddb_get_long(item, "expires_at", 0);
+	if (at > 0 && at <= (long)(tp_now_ms() / 1000))
+		fprintf(stderr, "taskpipe put: %s: warning: expires_at %ld is in the past: the pipeline drains at once\n",
+			file, at);
+}
 
 int cmd_put(int argc, char **argv)
 {
@@ -321,6 +403,8 @@ int cmd_put(int argc, char **argv)
 			fprintf(stderr, "taskpipe put: %s: not valid JSON\n", files[i]);
 		} else if (!(item = ddb_item_from_json(json, why, sizeof why))) {
 			fprintf(stderr, "taskpipe put: %s: %s\n", files[i], why);
+		} else if (normalize_expires_at(item, why, sizeof why) < 0) {
+			fprintf(stderr, "taskpipe put: %s: %s\n", files[i], why);
 		} else if (ddbval_check_item(item, why, sizeof why) < 0) {
 			/* refused before sending, naming the field */
 			fprintf(stderr, "taskpipe put: %s: %s\n", files[i], why);
@@ -329,6 +413,7 @@ int cmd_put(int argc, char **argv)
 				files[i]);
 		} else {
 			cJSON *in = cJSON_CreateObject(), *out = NULL;
+			warn_expired(files[i], item);
 			cJSON_AddStringToObject(in, "TableName", s.config_table);
 			cJSON_AddItemToObject(in, "Item", item);
 			item = NULL;
@@ -354,13 +439,44 @@ int cmd_put(int argc, char **argv)
 }
 
 static const char rm_usage[] =
-	"usage: taskpipe rm NAME...\n"
-	"Deletes config items; the next apply (or the stream) removes their pipelines.\n";
+	"usage: taskpipe rm NAME... [--now]\n"
+	"Deletes config items. Each pipeline then drains: its function keeps consuming\n"
+	"until the queue has been empty a minute (or drain_timeout runs out, then the\n"
+	"queue is kept), and the next runs delete it (taskpipe ls shows it draining).\n"
+	"--now deletes the pipelines at once, queued and dead-lettered tasks with them,\n"
+	"and says how many messages that dropped.\n";
+
+/* rm --now: the removed pipelines go in this run, messages and all. */
+static int delete_now(struct app *app, char **names, size_t n)
+{
+	char holder[128];
+	lease_holder_id("cli", holder, sizeof holder);
+	struct reconcile_opts o = { .delete_now = 1, .force = 1, .holder = holder };
+	struct rec_result *res = NULL;
+	size_t nr = 0;
+	tp_err e = { 0 };
+	if (reconcile_run(app, names, n, 0, &o, &res, &nr, &e) < 0) {
+		print_err("rm", &e);
+		return 1;
+	}
+	int failed = 0;
+	for (size_t i = 0; i < nr; i++) {
+		if (res[i].rc != TP_OK) {
+			fprintf(stderr, "taskpipe rm: %s: %s: %s\n", res[i].name, res[i].err.code, res[i].err.message);
+			failed++;
+		} else {
+			printf("deleted %s now: %ld messages dropped\n", res[i].name, res[i].dropped);
+		}
+	}
+	reconcile_results_free(res, nr);
+	return failed;
+}
 
 int cmd_rm(int argc, char **argv)
 {
+	static const char *const flags[] = { "--now", NULL };
 	struct settings s;
-	int rc = parse("rm", &argc, argv, &s, NULL, rm_usage);
+	int rc = parse("rm", &argc, argv, &s, flags, rm_usage);
 	if (rc >= 0)
 		return rc;
 	char **names;
@@ -370,12 +486,14 @@ int cmd_rm(int argc, char **argv)
 		free(names);
 		return 2;
 	}
+	int now = has_flag(argc, argv, "--now");
 	struct app app;
 	if (open_app("rm", &app, &s) < 0) {
 		free(names);
 		return 1;
 	}
 	int failed = 0;
+	size_t gone = 0;
 	for (size_t i = 0; i < n; i++) {
 		tp_err e = { 0 };
 		cJSON *in = cJSON_CreateObject(), *out = NULL;
@@ -385,11 +503,14 @@ int cmd_rm(int argc, char **argv)
 			fprintf(stderr, "taskpipe rm: %s: %s: %s\n", names[i], e.code, e.message);
 			failed++;
 		} else {
-			printf("removed %s\n", names[i]);
+			printf("removed %s%s\n", names[i], now ? "" : " (its pipeline drains)");
+			names[gone++] = names[i];
 		}
 		cJSON_Delete(in);
 		cJSON_Delete(out);
 	}
+	if (now && gone)
+		failed += delete_now(&app, names, gone);
 	app_close(&app);
 	free(names);
 	return failed ? 1 : 0;
@@ -475,6 +596,9 @@ static int run_reconcile(const char *cmd, int argc, char **argv, int plan, const
 			if (err) {
 				printf("! %s: %s: %s\n", name, cJSON_GetStringValue(cJSON_GetObjectItem(err, "code")),
 				       cJSON_GetStringValue(cJSON_GetObjectItem(err, "message")));
+			} else if (cJSON_GetObjectItem(p, "state") && cJSON_GetArraySize(ch) == 0) {
+				/* A removed item's pipeline: its drain, not drift. */
+				printf("  %s: %s\n", name, cJSON_GetStringValue(cJSON_GetObjectItem(p, "state")));
 			} else if (cJSON_GetArraySize(ch) == 0 || strcmp(act, "none") == 0) {
 				/* For the whole fleet only what changed is news. */
 				if (!all)
@@ -528,15 +652,82 @@ int cmd_apply(int argc, char **argv)
 /* ---- ls ---- */
 
 static const char ls_usage[] =
-	"usage: taskpipe ls [--json]\n"
-	"Lists config items with their pipeline's last status from the state table.\n";
+	"usage: taskpipe ls [--kept] [--json]\n"
+	"Lists config items with their pipeline's last status from the state table,\n"
+	"and removed (or expired) items' pipelines that are draining or kept.\n"
+	"--kept lists only the queues kept because they held messages (taskpipe kept).\n";
+
+/* One row: the item (NULL when gone) and its state record (NULL: none). */
+static cJSON *ls_row(const struct settings *s, const char *name, const cJSON *item,
+		     const struct store_pipeline *st)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "pipeline", name);
+	cJSON_AddStringToObject(o, "status", st ? store_status_name(st->status) : "pending");
+	cJSON_AddNumberToObject(o, "updated_at", st ? (double)st->updated_at : 0);
+	long exp = ddb_get_long(item, "expires_at", 0);
+	if (exp)
+		cJSON_AddNumberToObject(o, "expires_at", (double)exp);
+	if (!item)
+		cJSON_AddBoolToObject(o, "item", 0);
+	if (st && st->drain_started_at) {
+		cJSON_AddNumberToObject(o, "drain_started_at", (double)st->drain_started_at);
+		cJSON_AddNumberToObject(o, "drain_timeout", (double)st->drain_timeout);
+	}
+	struct names nm;
+	if (st && (st->kept_queue || st->kept_dlq) && names_for(s->prefix, name, &nm, NULL) == 0) {
+		cJSON *k = cJSON_AddArrayToObject(o, "kept");
+		const struct { const char *what, *queue; long n; } q[] = {
+			{ "queue", nm.queue, st->kept_queue }, { "dead-letter queue", nm.dlq, st->kept_dlq } };
+		for (int i = 0; i < 2; i++) {
+			if (!q[i].n)
+				continue;
+			cJSON *e = cJSON_CreateObject();
+			cJSON_AddStringToObject(e, "resource", q[i].what);
+			cJSON_AddStringToObject(e, "queue", q[i].queue);
+			cJSON_AddNumberToObject(e, "messages", (double)q[i].n);
+			cJSON_AddItemToArray(k, e);
+		}
+	}
+	if (st && st->message)
+		cJSON_AddStringToObject(o, "message", st->message);
+	/* where producers send (recorded by apply; taskpipe url asks SQS for older records) */
+	if (st && st->status != STORE_DELETED && st->queue_url)
+		cJSON_AddStringToObject(o, "queue_url", st->queue_url);
+	if (st && st->status != STORE_DELETED && st->queue_arn)
+		cJSON_AddStringToObject(o, "queue_arn", st->queue_arn);
+	return o;
+}
+
+/* The MESSAGE column: an error, a drain, kept queues. */
+static void ls_note(const cJSON *row, char *out, size_t len)
+{
+	const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(row, "message"));
+	cJSON *kept = cJSON_GetObjectItem(row, "kept"), *k;
+	size_t n = 0;
+	out[0] = 0;
+	if (msg) {
+		snprintf(out, len, "%s", msg);
+		return;
+	}
+	cJSON_ArrayForEach(k, kept)
+		n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%skept %s: %.0f messages", n ? "; " : "",
+				      cJSON_GetStringValue(cJSON_GetObjectItem(k, "queue")),
+				      cJSON_GetNumberValue(cJSON_GetObjectItem(k, "messages")));
+	if (!kept && cJSON_GetObjectItem(row, "drain_started_at"))
+		snprintf(out, len, "draining since %.0f (timeout %.0f s)",
+			 cJSON_GetNumberValue(cJSON_GetObjectItem(row, "drain_started_at")),
+			 cJSON_GetNumberValue(cJSON_GetObjectItem(row, "drain_timeout")));
+}
 
 int cmd_ls(int argc, char **argv)
 {
+	static const char *const flags[] = { "--kept", NULL };
 	struct settings s;
-	int rc = parse("ls", &argc, argv, &s, NULL, ls_usage);
+	int rc = parse("ls", &argc, argv, &s, flags, ls_usage);
 	if (rc >= 0)
 		return rc;
+	int kept_only = has_flag(argc, argv, "--kept");
 	struct app app;
 	if (open_app("ls", &app, &s) < 0)
 		return 1;
@@ -556,19 +747,19 @@ int cmd_ls(int argc, char **argv)
 	cJSON *doc = cJSON_CreateArray(), *it;
 	cJSON_ArrayForEach(it, items) {
 		const char *name = ddb_get_str(it, "pipeline", "?");
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "pipeline", name);
 		const struct store_pipeline *found = store_pipelines_find(&states, name);
-		cJSON_AddStringToObject(o, "status", found ? store_status_name(found->status) : "pending");
-		cJSON_AddNumberToObject(o, "updated_at", found ? (double)found->updated_at : 0);
-		if (found && found->message)
-			cJSON_AddStringToObject(o, "message", found->message);
-		/* where producers send (recorded by apply; taskpipe url asks SQS for older records) */
-		if (found && found->status != STORE_DELETED && found->queue_url)
-			cJSON_AddStringToObject(o, "queue_url", found->queue_url);
-		if (found && found->status != STORE_DELETED && found->queue_arn)
-			cJSON_AddStringToObject(o, "queue_arn", found->queue_arn);
-		cJSON_AddItemToArray(doc, o);
+		if (!kept_only || (found && found->status == STORE_KEPT))
+			cJSON_AddItemToArray(doc, ls_row(&s, name, it, found));
+	}
+	/* Removed items whose pipelines are still there: draining or kept. */
+	for (size_t i = 0; i < states.n; i++) {
+		const struct store_pipeline *st = &states.v[i];
+		int shown = 0;
+		cJSON_ArrayForEach(it, items)
+			shown |= strcmp(ddb_get_str(it, "pipeline", ""), st->name) == 0;
+		if (shown || (st->status != STORE_KEPT && (kept_only || !st->drain_started_at)))
+			continue;
+		cJSON_AddItemToArray(doc, ls_row(&s, st->name, NULL, st));
 	}
 	if (s.json) {
 		char *t = cJSON_Print(doc);
@@ -576,10 +767,12 @@ int cmd_ls(int argc, char **argv)
 		free(t);
 	} else {
 		printf("%-32s %-8s %s\n", "PIPELINE", "STATUS", "MESSAGE");
-		cJSON_ArrayForEach(it, doc)
+		cJSON_ArrayForEach(it, doc) {
+			char note[600];
+			ls_note(it, note, sizeof note);
 			printf("%-32s %-8s %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(it, "pipeline")),
-			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "status")),
-			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "message")) ?: "");
+			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "status")), note);
+		}
 	}
 	cJSON_Delete(doc);
 	cJSON_Delete(items);

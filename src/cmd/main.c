@@ -8,6 +8,7 @@
 #include "cmd/cmd_debug_rollout.h"
 #include "cmd/cmd_debug_sigv4.h"
 #include "cmd/cmd_drift.h"
+#include "cmd/cmd_kept.h"
 #include "cmd/cmd_pipeline.h"
 #include "cmd/cmd_policy.h"
 #include "cmd/cmd_repl.h"
@@ -35,8 +36,9 @@ static const char usage[] =
 	"  aws SERVICE OP [JSON]   one signed AWS call (taskpipe aws --help)\n"
 	"  init                    create the config and state tables and code bucket if missing\n"
 	"  put ITEM.json...        write config items\n"
-	"  rm NAME...              delete config items\n"
-	"  ls                      config items and their pipelines' status\n"
+	"  rm NAME... [--now]      delete config items (their pipelines drain; --now: at once)\n"
+	"  ls [--kept]             config items and their pipelines' status, draining and kept ones\n"
+	"  kept [redrive|purge]    queues kept by drained pipelines: list, redrive, purge\n"
 	"  plan [NAME...]          what apply would change (exit 0 none, 2 changes, 1 errors)\n"
 	"  apply NAME...|--all     make pipelines match their items\n"
 	"  send GROUP [BODY|@F|-]  send tasks to a group's queue (- : one per line from stdin)\n"
@@ -103,6 +105,7 @@ static const struct command commands[] = {
 	{ "url", cmd_url },
 	{ "status", cmd_status },
 	{ "top", cmd_top },
+	{ "kept", cmd_kept },
 	{ "watch", cmd_watch },
 	{ "drift", cmd_drift },
 	{ "rollout", cmd_rollout },

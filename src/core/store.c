@@ -106,16 +106,16 @@ static long now_s(void)
 
 /* ---- pipeline#<name> ---- */
 
-static const char *const status_names[] = { "?", "ok", "error", "deleted" };
+static const char *const status_names[] = { "?", "ok", "error", "deleted", "draining", "kept" };
 
 const char *store_status_name(int status)
 {
-	return status > STORE_UNKNOWN && status <= STORE_DELETED ? status_names[status] : "?";
+	return status > STORE_UNKNOWN && status <= STORE_KEPT ? status_names[status] : "?";
 }
 
 int store_status_parse(const char *s)
 {
-	for (int i = STORE_OK; s && i <= STORE_DELETED; i++)
+	for (int i = STORE_OK; s && i <= STORE_KEPT; i++)
 		if (strcmp(s, status_names[i]) == 0)
 			return i;
 	return STORE_UNKNOWN;
@@ -141,6 +141,12 @@ void store_pipeline_from_item(const cJSON *item, struct store_pipeline *out)
 	out->queue_url = tp_xstrdup(ddb_get_str(item, "queue_url", NULL));
 	out->queue_arn = tp_xstrdup(ddb_get_str(item, "queue_arn", NULL));
 	out->dlq_url = tp_xstrdup(ddb_get_str(item, "dlq_url", NULL));
+	out->drain_started_at = ddb_get_long(item, "drain_started_at", 0);
+	out->drain_timeout = ddb_get_long(item, "drain_timeout", 0);
+	out->drain_empty_at = ddb_get_long(item, "drain_empty_at", 0);
+	out->consumers_gone_at = ddb_get_long(item, "consumers_gone_at", 0);
+	out->kept_queue = ddb_get_long(item, "kept_queue", 0);
+	out->kept_dlq = ddb_get_long(item, "kept_dlq", 0);
 }
 
 void store_pipeline_free(struct store_pipeline *p)
@@ -231,6 +237,14 @@ void store_pipeline_put_prepare(struct aws_call *c, const char *table,
 		ddb_put_str(item, "queue_arn", p->queue_arn);
 	if (p->dlq_url)
 		ddb_put_str(item, "dlq_url", p->dlq_url);
+	const struct { const char *k; long v; } drain[] = {
+		{ "drain_started_at", p->drain_started_at }, { "drain_timeout", p->drain_timeout },
+		{ "drain_empty_at", p->drain_empty_at }, { "consumers_gone_at", p->consumers_gone_at },
+		{ "kept_queue", p->kept_queue }, { "kept_dlq", p->kept_dlq },
+	};
+	for (size_t i = 0; i < sizeof drain / sizeof drain[0]; i++)
+		if (drain[i].v > 0)
+			ddb_put_long(item, drain[i].k, drain[i].v);
 	if (p->lease_fence > 0) {
 		/* Fencing: a holder whose lease expired and was taken over cannot
 		 * overwrite what the newer holder recorded. */

@@ -6,14 +6,17 @@
  * The state table has one partition key, pk (S). Record kinds:
  *
  *   pipeline#<name>      reconcile's outcome (core/reconcile/reconcile.c):
- *                        pipeline, status (ok | error | deleted), action,
+ *                        pipeline, status (ok | error | draining | kept | deleted), action,
  *                        hash (of the spec in force), spec (its JSON text),
  *                        input_hash (of the policy call's inputs that gave
  *                        it, pipeline_input_hash; absent on old records),
  *                        error_code, message, retryable (on error),
  *                        queue_url, queue_arn, dlq_url (where producers
  *                        send; absent on records written before them),
- *                        updated_at, lease_fence. Fenced by the lease token:
+ *                        updated_at, lease_fence; a removed item's drain
+ *                        (status draining, then deleted or kept):
+ *                        drain_started_at, drain_timeout, drain_empty_at,
+ *                        consumers_gone_at, kept_queue, kept_dlq. Fenced by the lease token:
  *                        STORE_COND_PIPELINE_FENCE. Read by reconcile,
  *                        ls (cmd/), rollout and drift (struct store_pipeline).
  *   lease#<pipeline>     one writer per pipeline (core/lease.c): holder,
@@ -104,6 +107,8 @@ enum store_status {
 	STORE_OK,          /* applied */
 	STORE_ERROR,       /* failed; spec is the last good one */
 	STORE_DELETED,     /* resources removed */
+	STORE_DRAINING,    /* item gone: consuming until the queue is empty (drain_*) */
+	STORE_KEPT,        /* item gone, drained: a queue holding messages is kept (kept_*) */
 };
 
 /* The stored state of one pipeline: the contract between reconcile (the
@@ -123,6 +128,15 @@ struct store_pipeline {
 	char *queue_url;       /* the queue producers send to, NULL: unknown (old record, not created) */
 	char *queue_arn;       /* its QueueArn, NULL: unknown */
 	char *dlq_url;         /* the dead-letter queue, NULL: unknown */
+	/* The drain of a removed item (core/reconcile/reconcile_drain.c); all 0
+	 * when not draining. Carried across runs, whatever the status. */
+	long drain_started_at; /* epoch s the item was found gone (or expired) */
+	long drain_timeout;    /* s: the last applied spec's drain_timeout, or the default */
+	long drain_empty_at;   /* epoch s of the first of the reads that saw the queue empty; 0: not empty */
+	long consumers_gone_at;/* epoch s mapping and function were deleted; 0: still there */
+	/* Queues kept because they held messages (status kept); 0: not kept. */
+	long kept_queue;       /* the queue (drain_timeout ran out): messages counted then */
+	long kept_dlq;         /* the dead-letter queue: messages counted then */
 };
 
 /* What rollout and drift read of a stored spec (func part), parsed. */

@@ -55,6 +55,8 @@ static cJSON *orphan_json(const struct drift_orphan *p)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "pipeline", p->name);
+	if (p->state)
+		cJSON_AddStringToObject(o, "state", p->state);
 	cJSON *res = cJSON_AddArrayToObject(o, "resources");
 	for (size_t i = 0; i < p->n_res; i++) {
 		cJSON *r = cJSON_CreateObject();
@@ -73,6 +75,8 @@ static void add_summary(cJSON *doc, const struct drift_summary *s)
 	for (int i = 0; i < DRIFT_STATUS_N; i++)
 		cJSON_AddNumberToObject(o, drift_status_name(i), (double)s->count[i]);
 	cJSON_AddNumberToObject(o, "orphans", (double)s->orphans);
+	cJSON_AddNumberToObject(o, "draining", (double)s->draining);
+	cJSON_AddNumberToObject(o, "kept", (double)s->kept);
 	cJSON_AddNumberToObject(o, "fixed", (double)s->fixed);
 	cJSON_AddNumberToObject(o, "fix_failed", (double)s->fix_failed);
 	/* not visible to list calls (drift.h) */

@@ -55,6 +55,10 @@ cJSON *rec_result_json(const struct rec_result *r)
 	}
 	if (r->hash[0])
 		cJSON_AddStringToObject(o, "spec_hash", r->hash);
+	if (r->state)
+		cJSON_AddStringToObject(o, "state", r->state);
+	if (r->dropped)
+		cJSON_AddNumberToObject(o, "dropped", (double)r->dropped);
 	cJSON *calls = cJSON_AddObjectToObject(o, "requests");
 	cJSON_AddNumberToObject(calls, "total", (double)r->requests);
 	cJSON_AddNumberToObject(calls, "lambda", (double)r->lambda_requests);

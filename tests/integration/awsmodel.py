@@ -68,6 +68,14 @@ AWS pages each behaviour is based on:
              consistent", DynamoDB TagResource). list_lag_s is therefore a test knob that
              makes the staleness visible, not an AWS figure.
              https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_GetResources.html
+  [counts]   GetQueueAttributes: "The ApproximateNumberOfMessagesDelayed,
+             ApproximateNumberOfMessagesNotVisible, and ApproximateNumberOfMessages metrics may
+             not achieve consistency until at least 1 minute after the producers stop sending
+             messages." count_lag_s (default 0: off, as moto) answers the three counts as they
+             were count_lag_s (scaled) ago: the model samples moto's counts after every request
+             that changes them and on every GetQueueAttributes, and answers the newest sample at
+             least that old (a queue younger than that: its counts at creation, zero).
+             https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_GetQueueAttributes.html
   [table]    CreateTable "is an asynchronous operation. Upon receiving a CreateTable request,
              DynamoDB immediately returns a response with a TableStatus of CREATING. After the
              table is created, DynamoDB sets the TableStatus to ACTIVE. You can perform read and
@@ -143,6 +151,13 @@ S3_AUTH = ("AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/s3/aws4_reque
 # moto routes by the credential scope's service: CloudWatch signs as "monitoring".
 CW_AUTH = ("AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/monitoring/aws4_request, "
            "SignedHeaders=host, Signature=00")
+SQS_AUTH = S3_AUTH.replace("/s3/", "/sqs/")
+# [counts]: the requests that change a queue's Approximate* counts
+SQS_COUNT_OPS = {"SendMessage", "SendMessageBatch", "ReceiveMessage", "DeleteMessage",
+                 "DeleteMessageBatch", "ChangeMessageVisibility", "ChangeMessageVisibilityBatch",
+                 "PurgeQueue"}
+SQS_COUNTS = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+              "ApproximateNumberOfMessagesDelayed")
 _FN_PATH = re.compile(r"^/\d{4}-\d\d-\d\d/functions/([^/?]+)")
 _ESM_PATH = re.compile(r"^/\d{4}-\d\d-\d\d/event-source-mappings/([^/?]+)")
 _TAG_PATH = re.compile(r"^/\d{4}-\d\d-\d\d/tags/([^/?]+)")
@@ -612,12 +627,14 @@ class AwsModel(_CodeAndMetrics, FaultProxy):
     def __init__(self, upstream_endpoint, scale=0.02, fn_pending_s=5, fn_update_s=5,
                  esm_transition_s=5, queue_deleted_recently_s=60, list_lag_s=10,
                  lambda_rps=15, lambda_get_rps=100, lambda_policy_rps=15,
-                 throttle_fraction=0.0, seed=1, paginate=True, table_create_s=0, iam=None, **kw):
+                 throttle_fraction=0.0, seed=1, paginate=True, table_create_s=0, iam=None,
+                 count_lag_s=0, **kw):
         super().__init__(upstream_endpoint, **kw)
         self.iam = iam                    # iamlayer.IamEnforcer: IAM as AWS enforces it
         if iam is not None:
             iam.proxy = self
         self.scale = scale
+        self.count_lag_s = count_lag_s
         self.table_create_s = table_create_s
         self.fn_pending_s = fn_pending_s
         self.fn_update_s = fn_update_s
@@ -645,6 +662,7 @@ class AwsModel(_CodeAndMetrics, FaultProxy):
             self._deleted_queues = {}   # queue name -> time deleted
             self._fresh = {}            # ("sqs"|"lambda", name) -> time created or tagged
             self._tables = {}           # table name -> time it becomes ACTIVE [table]
+            self._counts = {}           # queue name -> [(t, {count: "n"})], oldest first [counts]
             self._throttled = 0
             self._violations = []
             self._rng = random.Random(self.seed)
@@ -1009,10 +1027,87 @@ class AwsModel(_CodeAndMetrics, FaultProxy):
                % (query_code, msg, _request_id()))
         return 400, [("Content-Type", "text/xml")], xml.encode()
 
+    # [counts] -------------------------------------------------------------
+    def _moto_counts(self, url):
+        """moto's Approximate* counts of a queue now (a request of the model's own), or None."""
+        conn = http.client.HTTPConnection(self.upstream_host, self.upstream_port,
+                                          timeout=self.upstream_timeout)
+        try:
+            conn.request("POST", "/", body=json.dumps({"QueueUrl": url,
+                                                       "AttributeNames": list(SQS_COUNTS)}),
+                         headers={"Authorization": SQS_AUTH,
+                                  "Content-Type": "application/x-amz-json-1.0",
+                                  "X-Amz-Target": "AmazonSQS.GetQueueAttributes"})
+            resp = conn.getresponse()
+            out = _json(resp.read()) if resp.status == 200 else None
+        finally:
+            conn.close()
+        attrs = (out or {}).get("Attributes")
+        return {k: attrs.get(k, "0") for k in SQS_COUNTS} if attrs else None
+
+    def _note_counts(self, name, t, counts):
+        with self._mlock:
+            hist = self._counts.setdefault(name, [])
+            hist.append((t, counts))
+            # keep one sample older than the lag (the one answered), drop the rest
+            old = t - self._d(self.count_lag_s)
+            while len(hist) > 1 and hist[1][0] <= old:
+                hist.pop(0)
+
+    def _lagged_counts(self, name, now):
+        """The counts as they were count_lag_s ago [counts]."""
+        old = now - self._d(self.count_lag_s)
+        with self._mlock:
+            hist = self._counts.get(name) or []
+            best = None
+            for t, c in hist:
+                if t <= old:
+                    best = c
+            if best is None and hist:
+                best = hist[0][1]
+            return best
+
+    def queue_counts_history(self, name):
+        """[(t, {count: "n"})] the model sampled of a queue (tests)."""
+        with self._mlock:
+            return list(self._counts.get(name) or [])
+
+    def _counts_after(self, h, operation, body, data):
+        """Sample after a change; answer GetQueueAttributes with lagged counts."""
+        params, proto = self._sqs_params(h, body)
+        name = self._queue_name(params)
+        if proto != "json" or not name:
+            return data
+        now = time.time()
+        if operation == "CreateQueue":
+            self._note_counts(name, now, {k: "0" for k in SQS_COUNTS})
+        elif operation == "DeleteQueue":
+            with self._mlock:
+                self._counts.pop(name, None)
+        elif operation in SQS_COUNT_OPS:
+            url = params.get("QueueUrl")
+            counts = self._moto_counts(url) if url else None
+            if counts is not None:
+                self._note_counts(name, now, counts)
+        elif operation == "GetQueueAttributes":
+            out = _json(data)
+            attrs = (out or {}).get("Attributes")
+            if not attrs or not any(k in attrs for k in SQS_COUNTS):
+                return data
+            self._note_counts(name, now, {k: attrs.get(k, "0") for k in SQS_COUNTS})
+            lagged = self._lagged_counts(name, now)
+            for k in SQS_COUNTS:
+                if k in attrs and lagged is not None:
+                    attrs[k] = lagged[k]
+            return json.dumps(out).encode()
+        return data
+
     def _after(self, h, service, operation, body, status, reason, headers, data):
         """moto's answer rewritten as AWS would send it; model updated on success."""
         now = time.time()
         path = h.path.split("?")[0]
+        if service == "sqs" and self.count_lag_s and 200 <= status < 300:
+            data = self._counts_after(h, operation, body, data)   # outside the lock [counts]
         if service == "lambda" and operation in ("GetFunction", "GetFunctionConfiguration") \
                 and 200 <= status < 300:
             m = _FN_PATH.match(path)

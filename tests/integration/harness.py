@@ -40,6 +40,9 @@ BASE_ENV = {
     "AWS_CONFIG_FILE": "/nonexistent/config",
     "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
     "TASKPIPE_LOG_LEVEL": os.environ.get("TASKPIPE_LOG_LEVEL", "WARN"),
+    # A removed pipeline's queue counts as empty on one read (no 60 s settle):
+    # suites about deletion finish in one run; test_drain sets its own.
+    "TASKPIPE_DRAIN_SETTLE_S": "0",
 }
 for _k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
     if _k in os.environ:

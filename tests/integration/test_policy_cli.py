@@ -139,6 +139,9 @@ class PolicyCli(unittest.TestCase):
              lambda s: (s["queue"]["MessageRetentionPeriod"], s["dlq"]["MessageRetentionPeriod"]), (60, 60)),
             ({"dlq_retention": 345600}, lambda s: s["dlq"]["MessageRetentionPeriod"], 345600),
             ({"keep_dlq": False}, lambda s: s["dlq"]["keep_if_not_empty"], False),
+            ({"drain_timeout": 3600}, lambda s: s["drain_timeout"], 3600),
+            ({}, lambda s: "drain_timeout" in s, False),   # absent: taskpipe's 24 h, hashes unchanged
+            ({"expires_at": 1800000000}, lambda s: "expires_at" in s, False),   # accepted, not in the spec
             ({"env": {"A_B": "x", "N1": 42, "F1": 1.5, "T1": True}},
              lambda s: s["func"]["Environment"]["Variables"], {"A_B": "x", "N1": "42", "F1": "1.5", "T1": "true"}),
             ({"code": "other.zip"}, lambda s: s["func"]["Code"], {"S3Bucket": "code-bucket", "S3Key": "other.zip"}),
@@ -201,6 +204,9 @@ class PolicyCli(unittest.TestCase):
             ({"dlq_retention": 3600}, "dlq_retention: 3600 is below retention 345600 "
                                       "(a message's age counts from its first enqueue)"),
             ({"keep_dlq": "yes"}, "keep_dlq: expected a boolean, found string (true or false)"),
+            ({"drain_timeout": 0}, "drain_timeout: 0 is out of range (1..1209600)"),
+            ({"drain_timeout": "1h"}, "drain_timeout: expected an integer, found string (1..1209600)"),
+            ({"expires_at": "2026-12-07T18:00:00Z"}, "expires_at: expected an integer, found string (0..99999999999)"),
             ({"enabled": 1}, "enabled: expected a boolean, found number (true or false)"),
             ({"env": big_env}, "env: 5100 bytes, over Lambda's 4096-byte limit for all variables"),
             ({"env": {"bad-name": "x"}}, "env: 'bad-name' is not a valid variable name "

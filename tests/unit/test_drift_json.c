@@ -44,7 +44,7 @@ static void test_empty(void **state)
 	assert_string_equal(s,
 		"{\"pipelines\":[],\"orphans\":[],"
 		"\"summary\":{\"checked\":0,\"in_sync\":0,\"drifted\":0,\"missing\":0,\"collision\":0,"
-		"\"error\":0,\"orphans\":0,\"fixed\":0,\"fix_failed\":0,\"reserved_concurrency_checked\":false},"
+		"\"error\":0,\"orphans\":0,\"draining\":0,\"kept\":0,\"fixed\":0,\"fix_failed\":0,\"reserved_concurrency_checked\":false},"
 		"\"cursor\":null,\"calls\":{},\"lambda_calls\":0,\"lambda_calls_observe\":0,"
 		"\"tag_fallback\":{\"queues\":0,\"functions\":0,\"queue_urls\":0},\"elapsed_ms\":7,"
 		"\"exit_code\":0}");
@@ -86,15 +86,21 @@ static void test_full(void **state)
 	c->fix.status = DRIFT_FIX_FAILED;
 	tp_errf(&c->fix.err, TP_EINVAL, "DeadlineNear", "no time left");
 
-	r.n_orphans = 1;
-	r.orphans = tp_xcalloc(1, sizeof *r.orphans);
+	r.n_orphans = 2;
+	r.orphans = tp_xcalloc(2, sizeof *r.orphans);
 	r.orphans[0].name = sdup("z");
 	r.orphans[0].n_res = 1;
 	r.orphans[0].res = tp_xcalloc(1, sizeof *r.orphans[0].res);
 	r.orphans[0].res[0] = (struct drift_resource){ sdup("function"), sdup("tp-z") };
+	/* a removed item's kept DLQ: a state, not an orphan */
+	r.orphans[1].name = sdup("k");
+	r.orphans[1].state = "kept";
+	r.orphans[1].n_res = 1;
+	r.orphans[1].res = tp_xcalloc(1, sizeof *r.orphans[1].res);
+	r.orphans[1].res[0] = (struct drift_resource){ sdup("dead-letter queue"), sdup("tp-k-dlq") };
 
 	r.summary = (struct drift_summary){ .checked = 3, .count = { 0, 1, 1, 0, 1 }, .orphans = 1,
-					    .fixed = 1, .fix_failed = 1 };
+					    .fixed = 1, .fix_failed = 1, .kept = 1 };
 	r.has_cursor = 1;
 	r.cursor.after = sdup("");
 	r.cursor.next = sdup("z");
@@ -124,9 +130,10 @@ static void test_full(void **state)
 		"{\"resource\":\"queue\",\"field\":\"(resource)\",\"expected\":\"present\",\"actual\":\"missing\"}],"
 		"\"code_behind\":false,\"fix\":{\"status\":\"failed\",\"changes\":[],"
 		"\"error\":{\"code\":\"DeadlineNear\",\"message\":\"no time left\"}}}],"
-		"\"orphans\":[{\"pipeline\":\"z\",\"resources\":[{\"resource\":\"function\",\"name\":\"tp-z\"}]}],"
+		"\"orphans\":[{\"pipeline\":\"z\",\"resources\":[{\"resource\":\"function\",\"name\":\"tp-z\"}]},"
+		"{\"pipeline\":\"k\",\"state\":\"kept\",\"resources\":[{\"resource\":\"dead-letter queue\",\"name\":\"tp-k-dlq\"}]}],"
 		"\"summary\":{\"checked\":3,\"in_sync\":0,\"drifted\":1,\"missing\":1,\"collision\":0,"
-		"\"error\":1,\"orphans\":1,\"fixed\":1,\"fix_failed\":1,\"reserved_concurrency_checked\":false},"
+		"\"error\":1,\"orphans\":1,\"draining\":0,\"kept\":1,\"fixed\":1,\"fix_failed\":1,\"reserved_concurrency_checked\":false},"
 		"\"cursor\":{\"after\":\"\",\"next\":\"z\",\"complete\":false,\"total\":9},"
 		"\"calls\":{\"lambda:ListFunctions\":1,\"sqs:ListQueues\":2},\"lambda_calls\":3,"
 		"\"lambda_calls_observe\":2,"

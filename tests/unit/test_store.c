@@ -110,6 +110,34 @@ static void test_pipeline_put_fenced(void **state)
 	aws_call_free(&c);
 }
 
+/* A drain's progress and the kept queues are written when set, read back,
+ * and absent (0) otherwise. */
+static void test_pipeline_drain_fields(void **state)
+{
+	(void)state;
+	struct store_pipeline p = { .name = "orders", .status = STORE_KEPT, .updated_at = 1700,
+				    .drain_started_at = 1000, .drain_timeout = 86400, .drain_empty_at = 1100,
+				    .consumers_gone_at = 1200, .kept_dlq = 3 };
+	snprintf(p.action, sizeof p.action, "delete");
+	struct aws_call c;
+	store_pipeline_put_prepare(&c, "state", &p);
+	cJSON *in = body(&c), *item = cJSON_GetObjectItem(in, "Item");
+	assert_string_equal(ddb_get_str(item, "status", ""), "kept");
+	assert_null(cJSON_GetObjectItem(item, "kept_queue"));  /* 0: not kept, not written */
+	struct store_pipeline back;
+	store_pipeline_from_item(item, &back);
+	assert_int_equal(back.status, STORE_KEPT);
+	assert_int_equal(back.drain_started_at, 1000);
+	assert_int_equal(back.drain_timeout, 86400);
+	assert_int_equal(back.drain_empty_at, 1100);
+	assert_int_equal(back.consumers_gone_at, 1200);
+	assert_int_equal(back.kept_queue, 0);
+	assert_int_equal(back.kept_dlq, 3);
+	store_pipeline_free(&back);
+	cJSON_Delete(in);
+	aws_call_free(&c);
+}
+
 static void test_status_names(void **state)
 {
 	(void)state;
@@ -119,6 +147,9 @@ static void test_status_names(void **state)
 	assert_int_equal(store_status_parse("weird"), STORE_UNKNOWN);
 	assert_int_equal(store_status_parse(NULL), STORE_UNKNOWN);
 	assert_string_equal(store_status_name(STORE_DELETED), "deleted");
+	assert_int_equal(store_status_parse("draining"), STORE_DRAINING);
+	assert_int_equal(store_status_parse("kept"), STORE_KEPT);
+	assert_string_equal(store_status_name(STORE_KEPT), "kept");
 	assert_string_equal(store_status_name(STORE_UNKNOWN), "?");
 	struct store_pipeline none;
 	store_pipeline_from_item(NULL, &none);  /* no record */
@@ -229,6 +260,7 @@ int main(void)
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_pipeline_put_fenced),
 		cmocka_unit_test(test_status_names),
+		cmocka_unit_test(test_pipeline_drain_fields),
 		cmocka_unit_test(test_spec_code_parse),
 		cmocka_unit_test(test_lease_requests),
 		cmocka_unit_test(test_lookup_is_logarithmic),

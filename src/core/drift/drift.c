@@ -111,17 +111,13 @@ static int cursor_write(struct app *app, const char *after, int complete, tp_err
 }
 
 /* The spec of each selected pipeline's last apply, for stale tags. */
-static int read_old_specs(struct app *app, struct dp **sel, size_t n, tp_err *e)
+static void read_old_specs(struct store_pipelines *states, struct dp **sel, size_t n)
 {
-	struct store_pipelines states;
-	int rc = store_pipelines_scan(app->aws, app->set.state_table, &states, e);
-	for (size_t i = 0; rc == TP_OK && i < n; i++) {
-		const struct store_pipeline *st = sel[i]->spec ? store_pipelines_find(&states, sel[i]->name) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct store_pipeline *st = sel[i]->spec ? store_pipelines_find(states, sel[i]->name) : NULL;
 		if (st && st->spec && !sel[i]->old_spec)
 			sel[i]->old_spec = cJSON_Parse(st->spec);
 	}
-	store_pipelines_free(&states);
-	return rc;
 }
 
 /* ---- the run ---- */
@@ -187,6 +183,41 @@ static void find_orphans(struct app *app, struct fleet *f, struct smap *items, s
 	}
 }
 
+/* Removed items' pipelines: a draining one (its record says so, or its
+ * item is past expires_at) with no resource left is still visited, so the
+ * repair finishes its drain; orphans of draining or kept pipelines are
+ * marked, reported as such and not as drift. */
+static void mark_drains(struct app *app, struct store_pipelines *states, const struct smap *items,
+			const struct smap *expired, struct smap *orph, struct dp ***all, size_t *n,
+			size_t *cap)
+{
+	for (size_t i = 0; i < states->n; i++) {
+		const struct store_pipeline *st = &states->v[i];
+		struct names nm;
+		if (st->status != STORE_DRAINING || smap_get(items, st->name) || smap_get(orph, st->name) ||
+		    names_for(app->set.prefix, st->name, &nm, NULL) < 0)
+			continue;
+		struct dp *p = dp_new(st->name);
+		p->nm = nm;
+		smap_put(orph, st->name, p);
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 64;
+			*all = tp_xrealloc(*all, *cap * sizeof **all);
+		}
+		(*all)[(*n)++] = p;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		struct dp *p = (*all)[i];
+		if (p->item)
+			continue;
+		const struct store_pipeline *st = store_pipelines_find(states, p->name);
+		if (st && st->status == STORE_KEPT)
+			p->drain = "kept";
+		else if ((st && st->status == STORE_DRAINING) || smap_get(expired, p->name))
+			p->drain = "draining";
+	}
+}
+
 int drift_run(struct app *app, const struct drift_opts *o, struct drift_report *r, tp_err *e)
 {
 	memset(r, 0, sizeof *r);
@@ -199,7 +230,9 @@ int drift_run(struct app *app, const struct drift_opts *o, struct drift_report *
 
 	struct fleet f;
 	memset(&f, 0, sizeof f);
-	struct smap items = { 0 }, orph = { 0 };
+	struct smap items = { 0 }, orph = { 0 }, expired = { 0 };
+	struct store_pipelines states = { 0 };
+	long now = (long)(tp_now_ms() / 1000);
 	struct dp **all = NULL;
 	size_t n = 0, cap = 0;
 	char *after = NULL;
@@ -214,12 +247,20 @@ int drift_run(struct app *app, const struct drift_opts *o, struct drift_report *
 		goto done;
 	long lambda_list = aws_stats_lambda(app->aws) - lambda0;
 	drift_index_fleet(&f);
+	if ((rc = store_pipelines_scan(app->aws, app->set.state_table, &states, e)) < 0)
+		goto done;
 
 	cJSON *it;
 	cJSON_ArrayForEach(it, f.pg[PG_SCAN].acc) {
 		const char *name = ddb_get_str(it, "pipeline", NULL);
 		if (!name || smap_get(&items, name))
 			continue;
+		long exp = ddb_get_long(it, "expires_at", 0);
+		if (exp > 0 && exp <= now) {
+			/* past expires_at: as good as removed (it drains) */
+			smap_put(&expired, name, (void *)1);
+			continue;
+		}
 		struct dp *p = dp_new(name);
 		p->item = it;
 		smap_put(&items, name, p);
@@ -230,6 +271,7 @@ int drift_run(struct app *app, const struct drift_opts *o, struct drift_report *
 		all[n++] = p;
 	}
 	find_orphans(app, &f, &items, &orph, &all, &n, &cap);
+	mark_drains(app, &states, &items, &expired, &orph, &all, &n, &cap);
 	if (n)
 		qsort(all, n, sizeof *all, name_cmp);
 
@@ -266,8 +308,7 @@ int drift_run(struct app *app, const struct drift_opts *o, struct drift_report *
 		if (prc < 0)
 			p->status = DRIFT_ERROR;
 	}
-	if ((rc = read_old_specs(app, sel, ns, e)) < 0)
-		goto done;
+	read_old_specs(&states, sel, ns);
 	/* a person at a terminal sees which part of the check is running */
 	progress_phase("%zu pipelines: queues", ns);
 	drift_find_unlisted_queues(app, &f, sel, ns);
@@ -304,6 +345,8 @@ done:
 	free(all);
 	smap_free(&items);
 	smap_free(&orph);
+	smap_free(&expired);
+	store_pipelines_free(&states);
 	drift_fleet_free(&f);
 	free(after);
 	free(before);

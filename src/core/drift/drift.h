@@ -14,7 +14,10 @@
  * gone), collision (a same-named resource without our owner tag: never
  * touched), error (policy or name); the Code field marks "code behind"
  * (Description marker differs from the spec's code object). Orphans are
- * resources carrying our owner tag whose config item is gone.
+ * resources carrying our owner tag whose config item is gone; those of a
+ * pipeline the state table records as draining (or whose item is past its
+ * expires_at) or as kept are reported as such, not as drift (exit 0), and
+ * fix continues a drain (reconcile) but leaves kept queues alone.
  * Not visible to list calls, so not checked: reserved concurrency (use
  * `apply --force`).
  *
@@ -94,7 +97,9 @@ struct drift_resource {
 };
 
 struct drift_orphan {
-	char *name;           /* the pipeline whose config item is gone */
+	char *name;           /* the pipeline whose config item is gone (or expired) */
+	const char *state;    /* "draining" or "kept" (a removed item's drain, not
+				 drift: exit 0); NULL: an orphan */
 	struct drift_resource *res;
 	size_t n_res;
 	struct drift_fix fix;
@@ -104,6 +109,7 @@ struct drift_summary {
 	long checked;                   /* pipelines with an item */
 	long count[DRIFT_STATUS_N];     /* by status */
 	long orphans, fixed, fix_failed;
+	long draining, kept;            /* removed items' pipelines (not in orphans) */
 };
 
 /* Requests of one operation ("lambda:ListFunctions") during the run. */

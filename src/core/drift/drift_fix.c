@@ -6,10 +6,14 @@
 #include "core/reconcile/reconcile.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static int needs_fix(const struct dp *p)
 {
-	return !p->item || p->status == DRIFT_DRIFTED || p->status == DRIFT_MISSING;
+	/* A kept queue stays until an operator redrives or purges it. */
+	if (!p->item)
+		return !p->drain || strcmp(p->drain, "kept") != 0;
+	return p->status == DRIFT_DRIFTED || p->status == DRIFT_MISSING;
 }
 
 void drift_fix(struct app *app, const struct drift_opts *o, struct dp **sel, size_t ns)
@@ -42,6 +46,10 @@ void drift_fix(struct app *app, const struct drift_opts *o, struct dp **sel, siz
 			if (!p)
 				continue;
 			p->fix.status = res[r].rc == TP_OK ? DRIFT_FIX_FIXED : DRIFT_FIX_FAILED;
+			/* A removed item's pipeline the repair left draining (or
+			 * kept) is reported as what it is now. */
+			if (!p->item && res[r].state && strcmp(res[r].state, "deleted") != 0)
+				p->drain = res[r].state;
 			p->fix.err = res[r].err;
 			diff_list_move(&p->fix.changes, &res[r].diff);
 		}

@@ -73,6 +73,7 @@ struct dp {
 	char *inactive;        /* REFERENCE function State Inactive: "code: reason" (fetch_states) */
 	tp_err err;            /* status error */
 	struct drift_fix fix;  /* drift_fix.c */
+	const char *drain;     /* orphan: "draining" or "kept" (store.h status); NULL: neither */
 };
 
 

@@ -208,6 +208,7 @@ void drift_fill_report(struct app *app, const struct drift_opts *o, struct dp **
 		if (!p->item) {
 			struct drift_orphan *orph = &r->orphans[r->n_orphans++];
 			orph->name = tp_xstrdup(p->name);
+			orph->state = p->drain;
 			orph->res = p->res;
 			orph->n_res = p->n_res;
 			p->res = NULL;
@@ -229,7 +230,15 @@ void drift_fill_report(struct app *app, const struct drift_opts *o, struct dp **
 		sum->count[p->status]++;
 		sum->checked++;
 	}
-	sum->orphans = (long)r->n_orphans;
+	for (size_t i = 0; i < r->n_orphans; i++) {
+		const char *st = r->orphans[i].state;
+		if (!st)
+			sum->orphans++;
+		else if (strcmp(st, "kept") == 0)
+			sum->kept++;
+		else
+			sum->draining++;
+	}
 	if (o->max_pipelines > 0) {
 		r->has_cursor = 1;
 		r->cursor.after = tp_xstrdup(ri->after ? ri->after : "");

@@ -79,9 +79,12 @@ static void run_policy(struct run *r, struct rec *p)
 		return;
 	}
 	const char *status = ddb_get_str(p->state, "status", "");
-	if (!p->item) {
+	if (!p->item || rc_item_expired(p->item, (long)(tp_now_ms() / 1000))) {
+		/* Gone or expired: drain (reconcile_drain.c). Finished ones are
+		 * looked at again only when forced (a kept queue emptied since). */
 		p->res->action = REC_DELETE;
-		if (strcmp(status, "deleted") == 0 && !r->o->force)
+		if ((strcmp(status, "deleted") == 0 || strcmp(status, "kept") == 0) && !r->o->force &&
+		    !r->o->delete_now)
 			p->done = 1;
 		return;
 	}
@@ -152,6 +155,18 @@ static int emit_state(struct run *r, struct rec *p, struct aws_call *c)
 		.status = p->failed ? STORE_ERROR : p->spec ? STORE_OK : STORE_DELETED,
 		.updated_at = (long)(tp_now_ms() / 1000),
 	};
+	if (!p->spec) {
+		/* A drain's progress survives a failure: the next run continues it. */
+		rc_drain_carry(p);
+		if (!p->failed && p->drain.status)
+			st.status = p->drain.status;
+		st.drain_started_at = p->drain.started_at;
+		st.drain_timeout = p->drain.timeout;
+		st.drain_empty_at = p->drain.empty_at;
+		st.consumers_gone_at = p->drain.gone_at;
+		st.kept_queue = p->drain.kept_queue;
+		st.kept_dlq = p->drain.kept_dlq;
+	}
 	snprintf(st.action, sizeof st.action, "%s", reconcile_action_name(p->res->action));
 	/* On failure after a good spec, no hash: an unchanged item is retried. */
 	if (!(p->failed && p->old_spec))
@@ -175,6 +190,9 @@ static int emit_state(struct run *r, struct rec *p, struct aws_call *c)
 	}
 	/* Keep the spec that is in force: on failure, the last good one. */
 	cJSON *keep = p->failed ? p->old_spec : p->spec;
+	/* A drain is judged against the spec it started under (keep_if_not_empty). */
+	if (!p->spec && (st.status == STORE_DRAINING || st.status == STORE_KEPT))
+		keep = p->old_spec;
 	st.spec = keep ? cJSON_PrintUnformatted(keep) : NULL;
 	/* Fenced by the lease's token (store.h). */
 	if (p->lease && p->lease->held)
@@ -566,7 +584,9 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 		}
 		cJSON_ArrayForEach(it, states) {
 			const char *name = ddb_get_str(it, "pipeline", NULL);
-			if (name && strcmp(ddb_get_str(it, "status", ""), "deleted") != 0)
+			/* Finished ones stay out: deleted, or kept for an operator. */
+			const char *st = ddb_get_str(it, "status", "");
+			if (name && strcmp(st, "deleted") != 0 && strcmp(st, "kept") != 0)
 				list[nl++] = tp_xstrdup(name);
 		}
 	} else {
@@ -682,6 +702,8 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 	for (size_t i = 0; i < nl; i++) {
 		struct rec *p = &r.recs[i];
 		res[i].changes = (int)p->changes.n;
+		if (!p->spec && p->drain.status && !p->failed)
+			res[i].state = store_status_name(p->drain.status);
 		diff_list_move(&res[i].diff, &p->changes);
 		if (res[i].action == REC_NONE && !p->failed)
 			res[i].changes = 0;

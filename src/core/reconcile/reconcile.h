@@ -8,8 +8,10 @@
  * concurrency and event source mapping, diff field by field and make only
  * the calls that differ, in order: DLQ, queue (redrive policy), function
  * code, function configuration, concurrency, mapping. With the item gone,
- * delete in reverse: mapping, function, queue, DLQ (kept when not empty and
- * the last spec asked to keep it). Resources without taskpipe's owner tag
+ * drain first: mapping and function keep consuming until the queue has
+ * been empty a while, then mapping, function, queue and DLQ go in that
+ * order, a queue holding messages kept (reconcile_drain.c). An item past
+ * its expires_at counts as gone. Resources without taskpipe's owner tag
  * are never changed or deleted: that pipeline reports a collision.
  * The outcome goes to the state table, never to the config table.
  *
@@ -58,6 +60,8 @@ struct rec_result {
 	long lambda_requests;  /* of which Lambda control plane */
 	long mutating_requests;/* of which mutating */
 	int lease_renewals;    /* times its lease was extended during the run */
+	const char *state;     /* item gone: "draining", "kept" or "deleted" (static); NULL: live */
+	long dropped;          /* delete_now: messages deleted with the queues */
 };
 
 struct reconcile_opts {
@@ -67,6 +71,7 @@ struct reconcile_opts {
 	int lease_ttl_s;       /* lease length; 0: lease_ttl_for(deadline), renewed at half */
 	int64_t deadline_ms;   /* epoch ms: start no step after deadline - reserve; 0: none */
 	int64_t reserve_ms;    /* margin before the deadline */
+	int delete_now;        /* a removed item's pipeline goes at once, messages too (rm --now) */
 };
 
 /* Reconcile the n named pipelines, or with all=1 every item of the config

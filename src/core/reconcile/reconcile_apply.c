@@ -672,7 +672,7 @@ int rc_emit_mapping_post(struct run *r, struct rec *p, struct aws_call *c)
 
 int rc_emit_delete_mapping(struct run *r, struct rec *p, struct aws_call *c)
 {
-	if (p->spec || !p->esm)
+	if (!p->del_consumers || !p->esm)
 		return 0;
 	const char *uuid = cJSON_GetStringValue(cJSON_GetObjectItem(p->esm, "UUID"));
 	rc_prep_lambda(&c[0], "DeleteEventSourceMapping", "DELETE",
@@ -691,7 +691,7 @@ void rc_done_delete(struct run *r, struct rec *p, struct aws_call *c, int n)
 
 int rc_emit_delete_function(struct run *r, struct rec *p, struct aws_call *c)
 {
-	if (p->spec || !p->fn)
+	if (!p->del_consumers || !p->fn)
 		return 0;
 	rc_prep_lambda(&c[0], "DeleteFunction", "DELETE", rc_fn_path(p, ""), NULL, NULL);
 	return 1;
@@ -699,7 +699,7 @@ int rc_emit_delete_function(struct run *r, struct rec *p, struct aws_call *c)
 
 int rc_emit_delete_queue(struct run *r, struct rec *p, struct aws_call *c)
 {
-	if (p->spec || !p->q_url)
+	if (!p->del_queue || !p->q_url)
 		return 0;
 	rc_prep_sqs(&c[0], "DeleteQueue", p->q_url, NULL);
 	return 1;
@@ -707,7 +707,7 @@ int rc_emit_delete_queue(struct run *r, struct rec *p, struct aws_call *c)
 
 int rc_emit_delete_dlq(struct run *r, struct rec *p, struct aws_call *c)
 {
-	if (p->spec || !p->dlq_url || p->dlq_kept)
+	if (!p->del_dlq || !p->dlq_url)
 		return 0;
 	rc_prep_sqs(&c[0], "DeleteQueue", p->dlq_url, NULL);
 	return 1;

@@ -166,7 +166,8 @@ void rc_check_and_diff(struct run *r, struct rec *p)
 	if (!p->spec) {
 		if (!p->esm && !p->fn && !p->q_url && !p->dlq_url)
 			p->res->action = REC_NONE;
-		p->esm_wait = p->esm && rc_esm_transitional(p->esm);
+		rc_drain_decide(r, p);
+		p->esm_wait = p->del_consumers && p->esm && rc_esm_transitional(p->esm);
 		return;
 	}
 	if (!p->q_url && !p->dlq_url && !p->fn)

@@ -1,5 +1,5 @@
-/* reconcile_int.h: internal to the reconcile files; nothing else includes
- * it. It owns the per-pipeline record, the run and the step function types.
+/* reconcile_int.h: internal to the reconcile files; nothing else in src/
+ * includes it (tests/unit/test_drain.c does, for the drain decision). It owns the per-pipeline record, the run and the step function types.
  * The files depend one way: reconcile.c (the driver) calls
  * reconcile_observe.c (find the resources), reconcile_diff.c (ownership and
  * the diff, through core/diff.h) and reconcile_apply.c (the changes); all
@@ -23,6 +23,13 @@ struct lease;
 
 #define RC_MAX_CALLS 4
 #define RC_WAIT_ROUNDS 120   /* function update polls, 1 s apart */
+
+/* A removed pipeline's drain (reconcile_drain.c; store.h drain_*). */
+struct rec_drain {
+	int status;               /* enum store_status it is left in; 0: not decided */
+	long started_at, timeout, empty_at, gone_at;
+	long kept_queue, kept_dlq;/* messages of a kept queue; 0: not kept */
+};
 
 struct rec {
 	struct rec_result *res;   /* where the outcome goes */
@@ -58,6 +65,9 @@ struct rec {
 	int esm_post;             /* the mapping-pre update leaves a part for mapping-post */
 	int vis_late;             /* lower VisibilityTimeout after the function's Timeout */
 	int dlq_kept;             /* deleting: the non-empty DLQ stays */
+	/* item gone (or expired): what this run deletes (rc_drain_decide) */
+	int del_consumers, del_queue, del_dlq;
+	struct rec_drain drain;
 };
 
 struct run {
@@ -121,6 +131,17 @@ void rc_done_esm_wait(struct run *r, struct rec *p, struct aws_call *c, int n);
 
 /* reconcile_diff.c: checks, ownership and the diff (after observation) */
 void rc_check_and_diff(struct run *r, struct rec *p);
+
+/* reconcile_drain.c: a removed pipeline's drain */
+long rc_drain_settle_s(void);
+/* Messages by the three Approximate counts of GetQueueAttributes; -1: not read. */
+long rc_queue_messages(const cJSON *attrs);
+/* The item carries an expires_at (epoch s) at or before now. */
+int rc_item_expired(const cJSON *item, long now);
+/* After observation, item gone: sets del_* and drain, rebuilds changes. */
+void rc_drain_decide(struct run *r, struct rec *p);
+/* drain from the state record when no decision was made (a failure before it). */
+void rc_drain_carry(struct rec *p);
 
 /* reconcile_apply.c: the mutation and deletion steps */
 int rc_emit_dlq(struct run *r, struct rec *p, struct aws_call *c);
