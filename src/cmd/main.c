@@ -31,9 +31,10 @@ static const char usage[] =
 	"  version                 version, libraries and the policy in force\n"
 	"  aws SERVICE OP [JSON]   one signed AWS call (taskpipe aws --help)\n"
 	"  init                    create the config and state tables and code bucket if missing\n"
-	"  put ITEM.json...        write config items\n"
+	"  put FILE...             write config items (JSON, array, JSON lines), each checked\n"
 	"  rm NAME...              delete config items\n"
-	"  ls                      config items and their pipelines' status\n"
+	"  forget NAME...          drop the state of a pipeline whose item is gone\n"
+	"  ls [NAME|GLOB...]       config items, paused, rate, concurrency and status\n"
 	"  plan [NAME...]          what apply would change (exit 0 none, 2 changes, 1 errors)\n"
 	"  apply NAME...|--all     make pipelines match their items\n"
 	"  watch                   follow the config table's stream and apply changes\n"
@@ -92,6 +93,7 @@ static const struct command commands[] = {
 	{ "apply", cmd_apply },
 	{ "put", cmd_put },
 	{ "rm", cmd_rm },
+	{ "forget", cmd_forget },
 	{ "watch", cmd_watch },
 	{ "drift", cmd_drift },
 	{ "rollout", cmd_rollout },

@@ -106,7 +106,7 @@ class BadItems(unittest.TestCase):
     def test_missing_code_and_role(self):
         e = Env(self.moto, "mis")
         del e.env["TASKPIPE_CODE_KEY"]
-        e.put({"pipeline": "nocode"}, {"pipeline": "withcode", "code": "consumer.zip"})
+        e.put({"pipeline": "nocode"}, {"pipeline": "withcode", "code": "consumer.zip"}, check=False)
         res, _ = e.apply(expect=1)
         self.assertEqual(res["nocode"]["status"], "error")
         self.assertIn("code: missing", res["nocode"]["error"]["message"])
@@ -117,7 +117,7 @@ class BadItems(unittest.TestCase):
 
         e2 = Env(self.moto, "nor")
         role = e2.env.pop("TASKPIPE_ROLE_ARN")
-        e2.put({"pipeline": "norole"}, {"pipeline": "withrole", "role": role})
+        e2.put({"pipeline": "norole"}, {"pipeline": "withrole", "role": role}, check=False)
         res, _ = e2.apply(expect=1)
         self.assertEqual(res["norole"]["status"], "error")
         self.assertIn("role", res["norole"]["error"]["message"])

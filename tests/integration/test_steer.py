@@ -1,0 +1,169 @@
+"""Steering and trust (issue 27), end to end against moto: put reads every
+item of every file and reports each (JSON lines, arrays, DynamoDB JSON) and
+checks each with the policy first; rm/apply/plan of a missing name are
+errors; forget clears the record of an item that can never be applied; ls
+filters and shows enabled, paused, rate and concurrency; apply NAME observes
+and repairs what plan shows.
+
+Checked with boto3 (the independent reader) and the counting proxy."""
+import json
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Moto  # noqa: E402
+from awsproxy import FaultProxy  # noqa: E402
+from test_pipelines import Env  # noqa: E402
+
+
+def config_names(e):
+    items = e.ddb.scan(TableName=e.prefix + "config", ConsistentRead=True)["Items"]
+    return sorted(i["pipeline"]["S"] for i in items)
+
+
+def state_item(e, pk):
+    return e.ddb.get_item(TableName=e.prefix + "state", Key={"pk": {"S": pk}},
+                          ConsistentRead=True).get("Item")
+
+
+class Put(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+
+    def test_json_lines_every_item(self):
+        e = Env(self.moto, "pl")
+        r = e.run("put", "-", input='{"pipeline":"x1"}\n{"pipeline":"x2"}\n\n{"pipeline":"x3","concurrency":4}\n')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.splitlines()[:3], ["put x1", "put x2", "put x3"])
+        self.assertIn("3 items: 3 put, 0 refused", r.stdout)
+        self.assertEqual(config_names(e), ["x1", "x2", "x3"])
+
+    def test_array_ddb_json_and_several_files(self):
+        e = Env(self.moto, "pa")
+        d = self.id().replace(".", "_")
+        os.makedirs("/tmp/" + d, exist_ok=True)
+        f1, f2 = "/tmp/%s/a.json" % d, "/tmp/%s/b.json" % d
+        with open(f1, "w") as f:
+            json.dump([{"pipeline": "a1"}, {"pipeline": {"S": "a2"}, "concurrency": {"N": "3"}}], f, indent=2)
+        with open(f2, "w") as f:
+            f.write(json.dumps({"Item": {"pipeline": {"S": "b1"}}}) + "\n" + json.dumps({"pipeline": "b2"}))
+        r = e.run("put", f1, f2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(r.stdout.splitlines()[:4]), ["put a1", "put a2", "put b1", "put b2"])
+        self.assertEqual(config_names(e), ["a1", "a2", "b1", "b2"])
+        got = e.ddb.get_item(TableName=e.prefix + "config", Key={"pipeline": {"S": "a2"}})["Item"]
+        self.assertEqual(got["concurrency"], {"N": "3"})
+
+    def test_policy_refusals_name_the_field_and_others_go_on(self):
+        e = Env(self.moto, "pr")
+        lines = [{"pipeline": "good1"}, {"pipeline": "t1", "concurency": 2}, {"pipeline": "t2", "rate": 0},
+                 {"pipeline": "t3", "rate": "fast"}, {"pipeline": "g h"}, {"pipeline": "good2"}]
+        text = "\n".join(json.dumps(x) for x in lines) + "\nnot json at all\n" + '{"nopipeline": 1}\n'
+        r = e.run("put", "-", input=text)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertEqual(r.stdout.splitlines()[:2], ["put good1", "put good2"])
+        err = r.stderr
+        self.assertRegex(err, r"-:2: t1: refused: .*concurency")
+        self.assertRegex(err, r"-:3: t2: refused: .*rate")
+        self.assertRegex(err, r"-:4: t3: refused: .*rate")
+        self.assertRegex(err, r"-:5: g h: refused: BadName")
+        self.assertIn("-:7: not valid JSON", err)
+        self.assertRegex(err, r"-:8: the item needs a string \"pipeline\"")
+        self.assertIn("8 items: 2 put, 6 refused", r.stdout)
+        self.assertEqual(config_names(e), ["good1", "good2"])
+        # --no-check writes what the policy would refuse; the name check of
+        # DynamoDB values still holds
+        r = e.run("put", "--no-check", "-", input=json.dumps({"pipeline": "t1", "concurency": 2}))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(config_names(e), ["good1", "good2", "t1"])
+
+    def test_empty_input_is_an_error(self):
+        e = Env(self.moto, "pe")
+        r = e.run("put", "-", input="  \n")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no items", r.stderr)
+
+
+class Missing(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+
+    def test_rm_apply_plan_of_missing_are_errors_without_mutations(self):
+        e = Env(self.moto, "mi")
+        e.put({"pipeline": "here"})
+        r = e.run("rm", "nosuch")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("nosuch: NotFound", r.stderr)
+        self.assertNotIn("removed", r.stdout)
+        self.assertEqual(config_names(e), ["here"])
+        with FaultProxy(self.moto.endpoint) as px:
+            r = e.run("apply", "nosuch", "--json", endpoint=px.endpoint)
+            self.assertEqual(r.returncode, 1, r.stdout)
+            doc = json.loads(r.stdout)
+            self.assertEqual(doc["pipelines"][0]["error"]["code"], "NotFound")
+            self.assertEqual(px.mutating_counts(), {}, px.counts())
+        self.assertIsNone(state_item(e, "pipeline#nosuch"))
+        r = e.run("plan", "nosuch")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("nosuch: NotFound", r.stdout)
+        r = e.run("rm", "here")
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "removed here"))
+
+    def test_forget_a_bad_name_that_blocked_apply_all(self):
+        e = Env(self.moto, "fg")
+        e.put({"pipeline": "ok1"})
+        r = e.run("put", "--no-check", "-", input=json.dumps({"pipeline": "g h"}))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = e.run("apply", "--all")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("g h: BadName", r.stdout)
+        r = e.run("forget", "g h")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("ItemExists", r.stderr)
+        self.assertEqual(e.run("rm", "g h").returncode, 0)
+        r = e.run("apply", "--all")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("taskpipe forget g h", r.stdout)
+        r = e.run("ls")
+        self.assertRegex(r.stdout, r"g h .*error .*\(no item\)")
+        r = e.run("forget", "g h")
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "forgot g h"), r.stderr)
+        self.assertIsNone(state_item(e, "pipeline#g h"))
+        r = e.run("apply", "--all")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = e.run("forget", "g h")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("NotFound", r.stderr)
+
+
+class Ls(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+
+    def test_filters_and_columns(self):
+        e = Env(self.moto, "ls")
+        e.put({"pipeline": "tenant-a", "concurrency": 3}, {"pipeline": "tenant-b", "enabled": False},
+              {"pipeline": "other"})
+        r = e.run("ls", "tenant-*", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = {x["pipeline"]: x for x in json.loads(r.stdout)}
+        self.assertEqual(sorted(rows), ["tenant-a", "tenant-b"])
+        self.assertEqual((rows["tenant-a"]["concurrency"], rows["tenant-a"]["rate"]), ("3", "-"))
+        self.assertEqual((rows["tenant-a"]["enabled"], rows["tenant-b"]["enabled"]), (True, False))
+        self.assertFalse(rows["tenant-a"]["paused"])
+        r = e.run("ls", "other")
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 2, r.stdout)
+        self.assertEqual(lines[0].split()[:6], ["PIPELINE", "ENABLED", "PAUSED", "RATE", "CONCURRENCY", "STATUS"])
+        self.assertEqual(lines[1].split()[:6], ["other", "yes", "no", "-", "-", "pending"])
+        r = e.run("ls", "nosuch")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("nosuch: no such pipeline", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
