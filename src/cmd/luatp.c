@@ -219,6 +219,10 @@ static void push_results(lua_State *L, const struct rec_result *r, size_t n)
 		}
 		lua_pushinteger(L, r[i].lambda_requests);
 		lua_setfield(L, -2, "lambda_calls");
+		lua_pushboolean(L, r[i].confirmed); /* by hash, resources not observed */
+		lua_setfield(L, -2, "confirmed_by_hash");
+		lua_pushboolean(L, r[i].paused);
+		lua_setfield(L, -2, "paused");
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
 }
@@ -277,7 +281,7 @@ static int l_plan(lua_State *L)
 	size_t n;
 	int all;
 	char **names = names_arg(L, 1, &n, &all);
-	struct reconcile_opts o = { .plan = 1, .force = 1 };
+	struct reconcile_opts o = { .plan = 1, .force = 1, .known_only = !all };
 	return reconcile(L, names, n, all, &o);
 }
 
@@ -288,10 +292,11 @@ static int l_apply(lua_State *L)
 	size_t n;
 	int all;
 	char **names = names_arg(L, 1, &n, &all);
-	struct reconcile_opts o = { 0 };
+	/* As the CLI: named pipelines are observed; "all" may confirm by hash. */
+	struct reconcile_opts o = { .force = !all, .known_only = !all };
 	if (lua_istable(L, 2)) {
 		lua_getfield(L, 2, "force");
-		o.force = lua_toboolean(L, -1);
+		o.force = o.force || lua_toboolean(L, -1);
 		lua_pop(L, 1);
 	}
 	return reconcile(L, names, n, all, &o);

@@ -15,6 +15,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Moto  # noqa: E402
 from awsproxy import FaultProxy  # noqa: E402
 from test_pipelines import Env  # noqa: E402
+import test_drift  # noqa: E402
+from test_rates import layer_zip  # noqa: E402
 
 
 def config_names(e):
@@ -163,6 +165,131 @@ class Ls(unittest.TestCase):
         r = e.run("ls", "nosuch")
         self.assertEqual(r.returncode, 1)
         self.assertIn("nosuch: no such pipeline", r.stderr)
+
+
+def fields(entry):
+    """{(resource, field or action)} of a plan/apply --json pipeline entry."""
+    return {(c["resource"], c.get("field") or c.get("action")) for c in entry["changes"]}
+
+
+class OneTruth(unittest.TestCase):
+    """apply NAME looks at the resources as plan does: each managed field
+    changed behind taskpipe's back is shown by plan, repaired by apply (the
+    same fields) and then in sync, although the item and its input hash never
+    changed. moto's default Lambda backend (test_drift's), which knows
+    published layer versions, so a rate item gets its consumer layer."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = test_drift.shared_moto()
+        lam = cls.moto.client("lambda")
+        cls.layer = lam.publish_layer_version(LayerName="taskpipe-consumer", Content={"ZipFile": layer_zip()},
+                                              CompatibleArchitectures=["x86_64"])["LayerVersionArn"]
+
+    def run_json(self, e, *args, expect):
+        r = e.run(*args, "--json")
+        self.assertEqual(r.returncode, expect, "%s: %s\n%s" % (args, r.stderr[-2000:], r.stdout[-3000:]))
+        return {p["pipeline"]: p for p in json.loads(r.stdout)["pipelines"]}
+
+    def test_each_field_behind_our_back(self):
+        e = test_drift.Env(self.moto, "tr")
+        e.env["TASKPIPE_CONSUMER_LAYER"] = self.layer
+        e.put({"pipeline": "p", "concurrency": 3, "timeout": 30, "env": {"AA": "1"}, "tags": {"team": "a"}},
+              {"pipeline": "r", "rate": 2, "duration": 1})
+        r = e.run("apply", "--all")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        q = lambda name, dlq=False: e.url(e.prefix + name + ("-dlq" if dlq else ""))  # noqa: E731
+        fn = e.prefix + "p"
+        esm = lambda name: e.mappings(e.prefix + name)[0]["UUID"]  # noqa: E731
+
+        def fn_config(name, **kw):
+            e.lam.update_function_configuration(FunctionName=e.prefix + name, **kw)
+
+        def env_of(name):
+            return e.lam.get_function(FunctionName=e.prefix + name)["Configuration"]["Environment"]["Variables"]
+
+        def rate_env():
+            v = env_of("r")
+            v["TASKPIPE_RATE"] = "20"
+            fn_config("r", Environment={"Variables": v})
+
+        qarn = e.attrs(e.prefix + "p-dlq")["QueueArn"]
+        cases = [
+            ("p", "queue VisibilityTimeout",
+             lambda: e.sqs.set_queue_attributes(QueueUrl=q("p"), Attributes={"VisibilityTimeout": "999"})),
+            ("p", "queue MessageRetentionPeriod",
+             lambda: e.sqs.set_queue_attributes(QueueUrl=q("p"), Attributes={"MessageRetentionPeriod": "61"})),
+            ("p", "queue RedrivePolicy", lambda: e.sqs.set_queue_attributes(QueueUrl=q("p"), Attributes={
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": qarn, "maxReceiveCount": 9})})),
+            ("p", "dlq MessageRetentionPeriod",
+             lambda: e.sqs.set_queue_attributes(QueueUrl=q("p", True), Attributes={"MessageRetentionPeriod": "3600"})),
+            ("p", "queue tag", lambda: e.sqs.untag_queue(QueueUrl=q("p"), TagKeys=["team"])),
+            ("p", "function MemorySize", lambda: fn_config("p", MemorySize=512)),
+            ("p", "function Timeout", lambda: fn_config("p", Timeout=60)),
+            ("p", "function Handler", lambda: fn_config("p", Handler="other.handler")),
+            ("p", "function Description", lambda: fn_config("p", Description="hand made")),
+            ("p", "function item env", lambda: fn_config("p", Environment={"Variables": {"AA": "s3cr3t"}})),
+            ("p", "function tag", lambda: e.lam.untag_resource(
+                Resource=e.lam.get_function(FunctionName=fn)["Configuration"]["FunctionArn"], TagKeys=["team"])),
+            ("p", "function reserved concurrency",
+             lambda: e.lam.put_function_concurrency(FunctionName=fn, ReservedConcurrentExecutions=5)),
+            ("p", "mapping BatchSize", lambda: e.lam.update_event_source_mapping(UUID=esm("p"), BatchSize=5)),
+            ("p", "mapping MaximumConcurrency", lambda: e.lam.update_event_source_mapping(
+                UUID=esm("p"), ScalingConfig={"MaximumConcurrency": 7})),
+            ("p", "mapping Enabled", lambda: e.lam.update_event_source_mapping(UUID=esm("p"), Enabled=False)),
+            ("r", "function TASKPIPE_RATE", rate_env),
+        ]
+        for name, what, change in cases:
+            with self.subTest(what):
+                change()
+                planned = self.run_json(e, "plan", name, expect=2)[name]
+                self.assertTrue(fields(planned), planned)
+                text = e.run("apply", name)
+                self.assertNotIn("in sync", text.stdout)
+                self.assertEqual(text.returncode, 0, text.stdout + text.stderr)
+                # the text apply repaired it already: a second apply sees nothing
+                again = self.run_json(e, "apply", name, expect=0)[name]
+                self.assertEqual(again["changes"], [], again)
+                self.assertFalse(again["confirmed_by_hash"])
+                self.assertEqual(self.run_json(e, "plan", name, expect=0)[name]["changes"], [])
+                self.assertIn("%s: in sync" % name, e.run("apply", name).stdout)
+                self.assertNotIn("s3cr3t", json.dumps(planned))
+                if what == "function TASKPIPE_RATE":
+                    ch = [c for c in planned["changes"] if c.get("field") == "Environment.Variables"]
+                    self.assertEqual(len(ch), 1, planned)
+                    self.assertIn("TASKPIPE_RATE=20(changed to 2)", ch[0]["from"])
+
+        # plan and apply agree field by field: planned = applied
+        for name, what, change in cases[:6]:
+            with self.subTest("agree " + what):
+                change()
+                planned = fields(self.run_json(e, "plan", name, expect=2)[name])
+                applied = fields(self.run_json(e, "apply", name, expect=0)[name])
+                self.assertEqual(planned, applied)
+
+    def test_apply_all_says_not_checked_and_drift_shows_the_rate(self):
+        e = test_drift.Env(self.moto, "ta")
+        e.env["TASKPIPE_CONSUMER_LAYER"] = self.layer
+        e.put({"pipeline": "r", "rate": 2, "duration": 1, "env": {"TOKEN": "s3cr3t"}})
+        self.assertEqual(e.run("apply", "--all").returncode, 0)
+        v = e.lam.get_function(FunctionName=e.prefix + "r")["Configuration"]["Environment"]["Variables"]
+        v["TASKPIPE_RATE"] = "20"
+        v["TOKEN"] = "other-s3cr3t"
+        e.lam.update_function_configuration(FunctionName=e.prefix + "r", Environment={"Variables": v})
+        r = e.run("apply", "--all")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("1 unchanged since last apply (not checked", r.stdout)
+        self.assertNotIn("in sync", r.stdout)
+        rc, doc = e.drift(expect=2)
+        p = test_drift.by_name(doc)["r"]
+        self.assertIn(("function", "Environment.Variables.TASKPIPE_RATE", "2", "20"), test_drift.drift_set(p))
+        self.assertIn(("function", "Environment.Variables.TOKEN", "(set)", "(different value)"),
+                      test_drift.drift_set(p))
+        self.assertNotIn("s3cr3t", json.dumps(doc))
+        r = e.run("apply", "--all", "--force", "--json")
+        self.assertEqual(r.returncode, 0)
+        self.assertEqual(e.lam.get_function(FunctionName=e.prefix + "r")["Configuration"]["Environment"]
+                         ["Variables"]["TASKPIPE_RATE"], "2")
 
 
 if __name__ == "__main__":
