@@ -8,6 +8,7 @@
 #include "cmd/cmd_debug_rollout.h"
 #include "cmd/cmd_debug_sigv4.h"
 #include "cmd/cmd_drift.h"
+#include "cmd/cmd_lifecycle.h"
 #include "cmd/cmd_pipeline.h"
 #include "cmd/cmd_policy.h"
 #include "cmd/cmd_repl.h"
@@ -35,6 +36,9 @@ static const char usage[] =
 	"  rm NAME...              delete config items\n"
 	"  forget NAME...          drop the state of a pipeline whose item is gone\n"
 	"  ls [NAME|GLOB...]       config items, paused, rate, concurrency and status\n"
+	"  pause|resume GROUP...   an operator's pause (mapping disabled, item unchanged) / its end\n"
+	"  redrive GROUP...        move the dead-letter queue's messages back to the queue\n"
+	"  purge GROUP... --yes    delete every waiting task (--dlq: of the dead-letter queue)\n"
 	"  plan [NAME...]          what apply would change (exit 0 none, 2 changes, 1 errors)\n"
 	"  apply NAME...|--all     make pipelines match their items\n"
 	"  watch                   follow the config table's stream and apply changes\n"
@@ -94,6 +98,10 @@ static const struct command commands[] = {
 	{ "put", cmd_put },
 	{ "rm", cmd_rm },
 	{ "forget", cmd_forget },
+	{ "pause", cmd_pause },
+	{ "resume", cmd_resume },
+	{ "redrive", cmd_redrive },
+	{ "purge", cmd_purge },
 	{ "watch", cmd_watch },
 	{ "drift", cmd_drift },
 	{ "rollout", cmd_rollout },

@@ -292,5 +292,128 @@ class OneTruth(unittest.TestCase):
                          ["Variables"]["TASKPIPE_RATE"], "2")
 
 
+class Lifecycle(unittest.TestCase):
+    """pause/resume/redrive/purge from the CLI and the REPL, through the same
+    core code; a pause is an operator's record that apply, plan and drift
+    respect while the item's `enabled` stays as written."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = test_drift.shared_moto()
+
+    def state(self, e, name):
+        return self.moto.client("dynamodb").get_item(
+            TableName=e.prefix + "state", Key={"pk": {"S": "pause#" + name}}, ConsistentRead=True).get("Item")
+
+    def mapping_state(self, e, name):
+        return e.mappings(e.prefix + name)[0]["State"]
+
+    def ls(self, e, *names):
+        r = e.run("ls", *names, "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return {x["pipeline"]: x for x in json.loads(r.stdout)}
+
+    def test_pause_resume_respected_by_apply_plan_drift(self):
+        e = test_drift.Env(self.moto, "lp")
+        e.put({"pipeline": "A", "concurrency": 3}, {"pipeline": "B", "enabled": False}, {"pipeline": "C"})
+        self.assertEqual(e.run("apply", "--all").returncode, 0)
+        self.assertEqual(self.mapping_state(e, "A"), "Enabled")
+        r = e.run("pause", "A", "--reason", "tenant asked")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(r.stdout.strip(), "paused A; mapping updated")
+        self.assertEqual(self.mapping_state(e, "A"), "Disabled")
+        rec = self.state(e, "A")
+        self.assertEqual(rec["reason"], {"S": "tenant asked"})
+        self.assertIn("paused_by", rec)
+        item = e.ddb.get_item(TableName=e.prefix + "config", Key={"pipeline": {"S": "A"}})["Item"]
+        self.assertNotIn("enabled", item)   # the configuration's word is untouched
+        rows = self.ls(e)
+        self.assertEqual((rows["A"]["enabled"], rows["A"]["paused"]), (True, True))
+        self.assertEqual((rows["B"]["enabled"], rows["B"]["paused"]), (False, False))
+        self.assertEqual((rows["C"]["enabled"], rows["C"]["paused"]), (True, False))
+        # apply (named, --all, --all --force), plan and drift keep it paused
+        for args in (["apply", "A"], ["apply", "--all"], ["apply", "--all", "--force"]):
+            r = e.run(*args, "--json")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            doc = {p["pipeline"]: p for p in json.loads(r.stdout)["pipelines"]}
+            self.assertEqual(doc["A"]["changes"], [], args)
+            self.assertTrue(doc["A"].get("paused"), args)
+            self.assertEqual(self.mapping_state(e, "A"), "Disabled")
+        self.assertEqual(e.run("plan", "A").returncode, 0)
+        code, doc = e.drift(expect=0)
+        self.assertEqual(test_drift.by_name(doc)["A"]["status"], "in_sync")
+        # someone enables the mapping by hand: drift reports it, apply A repairs it
+        e.lam.update_event_source_mapping(UUID=e.mappings(e.prefix + "A")[0]["UUID"], Enabled=True)
+        code, doc = e.drift(expect=2)
+        self.assertIn(("mapping", "Enabled", "false", "true"), test_drift.drift_set(test_drift.by_name(doc)["A"]))
+        self.assertEqual(e.run("apply", "A").returncode, 0)
+        self.assertEqual(self.mapping_state(e, "A"), "Disabled")
+        # pausing twice says so
+        r = e.run("pause", "A")
+        self.assertIn("was paused already", r.stdout)
+        # resume: the record goes, the mapping follows the item again
+        r = e.run("resume", "A")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "resumed A; mapping updated")
+        self.assertIsNone(self.state(e, "A"))
+        self.assertEqual(self.mapping_state(e, "A"), "Enabled")
+        self.assertFalse(self.ls(e, "A")["A"]["paused"])
+        # a paused item with enabled=false stays disabled after resume: the item's word
+        self.assertEqual(e.run("pause", "B").returncode, 0)
+        r = e.run("resume", "B")
+        self.assertEqual(r.returncode, 0)
+        self.assertEqual(self.mapping_state(e, "B"), "Disabled")
+        r = e.run("resume", "C")
+        self.assertIn("resumed C (was not paused)", r.stdout)
+        r = e.run("pause", "nosuch")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("nosuch: NotFound", r.stderr)
+
+    def test_repl_goes_through_the_same_code(self):
+        e = test_drift.Env(self.moto, "lr")
+        e.put({"pipeline": "A"})
+        self.assertEqual(e.run("apply", "A").returncode, 0)
+        r = e.run("repl", "-e", 'local r = tp.pause("A", "from repl"); print(r[1].pipeline, r[1].paused)')
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("A\ttrue", r.stdout)
+        rec = self.state(e, "A")
+        self.assertEqual(rec["reason"], {"S": "from repl"})
+        self.assertIn("repl", rec["paused_by"]["S"])
+        self.assertEqual(self.mapping_state(e, "A"), "Disabled")
+        self.assertTrue(self.ls(e, "A")["A"]["paused"])
+        r = e.run("repl", "-e", 'tp.resume("A")')
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIsNone(self.state(e, "A"))
+        self.assertEqual(self.mapping_state(e, "A"), "Enabled")
+
+    def test_redrive_and_purge(self):
+        e = test_drift.Env(self.moto, "lq")
+        e.put({"pipeline": "A"})
+        self.assertEqual(e.run("apply", "A").returncode, 0)
+        # the mapping would consume the queue: pause so messages stay countable
+        self.assertEqual(e.run("pause", "A").returncode, 0)
+        q, d = e.url(e.prefix + "A"), e.url(e.prefix + "A-dlq")
+        for i in range(3):
+            e.sqs.send_message(QueueUrl=d, MessageBody="task-%d" % i)
+
+        def count(url):
+            a = e.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+            return int(a["Attributes"]["ApproximateNumberOfMessages"])
+        r = e.run("redrive", "A")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"redrive A: 3 messages")
+        self.assertEqual((count(q), count(d)), (3, 0))
+        r = e.run("purge", "A")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--yes", r.stderr)
+        self.assertEqual(count(q), 3)
+        r = e.run("purge", "A", "--yes")
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "purged A"), r.stderr)
+        self.assertEqual(count(q), 0)
+        r = e.run("redrive", "nosuch")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("NotFound", r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -10,6 +10,7 @@
 
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
+#include "core/pause.h"
 #include "core/store.h"
 #include "script/policy.h"
 
@@ -242,6 +243,10 @@ int drift_run(struct app *app, const struct drift_opts *o, struct drift_report *
 	struct dp **sel = all + from;
 	size_t ns = to - from;
 
+	/* An operator's pause keeps the mapping disabled (core/pause.h). */
+	struct store_pauses pauses = { 0 };
+	if ((rc = store_pauses_scan(app->aws, app->set.state_table, &pauses, e)) < 0)
+		goto done;
 	for (size_t i = 0; i < ns; i++) {
 		struct dp *p = sel[i];
 		if (!p->item)
@@ -253,6 +258,8 @@ int drift_run(struct app *app, const struct drift_opts *o, struct drift_report *
 		cJSON *sv = NULL;
 		char *spec = NULL;
 		int prc = policy_pipeline(app->policy, p->item, &sv, &p->err);
+		if (prc == TP_OK && store_pauses_find(&pauses, p->name))
+			pause_spec(sv);
 		if (prc == TP_OK) {
 			/* the spec's text, every digit kept, is what the desired state reads */
 			spec = cJSON_PrintUnformatted(sv);
@@ -264,6 +271,7 @@ int drift_run(struct app *app, const struct drift_opts *o, struct drift_report *
 		if (prc < 0)
 			p->status = DRIFT_ERROR;
 	}
+	store_pauses_free(&pauses);
 	if ((rc = read_old_specs(app, sel, ns, e)) < 0)
 		goto done;
 	drift_find_unlisted_queues(app, &f, sel, ns);
