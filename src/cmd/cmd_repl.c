@@ -66,7 +66,7 @@ int cmd_repl(int argc, char **argv)
 	tp_err e = { 0 };
 	settings_init(&s);
 	if (help_wanted(argc, argv, argc)) {
-		printf("%s\n%s", repl_usage, settings_help);
+		printf("%s\n%s", repl_usage, settings_pointer);
 		return 0;
 	}
 	if (settings_parse_flags(&s, &argc, argv, &e) < 0) {
@@ -115,7 +115,7 @@ int cmd_run(int argc, char **argv)
 			file = i;
 	}
 	if (help_wanted(argc, argv, file ? file : argc)) {
-		printf("%s\n%s", run_usage, settings_help);
+		printf("%s\n%s", run_usage, settings_pointer);
 		return 0;
 	}
 	if (!file) {

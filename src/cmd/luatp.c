@@ -118,6 +118,12 @@ static int l_ls(lua_State *L)
 		cJSON_Delete(items);
 		fail_lua(L, &e);
 	}
+	struct store_pauses pauses;
+	if (store_pauses_scan(app->aws, app->set.state_table, &pauses, &e) < 0) {
+		cJSON_Delete(items);
+		store_pipelines_free(&states);
+		fail_lua(L, &e);
+	}
 	lua_newtable(L);
 	luaL_setmetatable(L, "tp.list");
 	int i = 0;
@@ -140,9 +146,12 @@ static int l_ls(lua_State *L)
 			lua_pushinteger(L, state->updated_at);
 			lua_setfield(L, -2, "updated_at");
 		}
+		lua_pushboolean(L, store_pauses_find(&pauses, name) != NULL); /* an operator's pause */
+		lua_setfield(L, -2, "paused");
 		if (ddbval_push_item(L, it, &e) < 0) {
 			cJSON_Delete(items);
 			store_pipelines_free(&states);
+			store_pauses_free(&pauses);
 			fail_lua(L, &e);
 		}
 		lua_setfield(L, -2, "item");
@@ -150,6 +159,7 @@ static int l_ls(lua_State *L)
 	}
 	cJSON_Delete(items);
 	store_pipelines_free(&states);
+	store_pauses_free(&pauses);
 	return 1;
 }
 

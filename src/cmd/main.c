@@ -17,6 +17,7 @@
 #include "aws/http.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "core/settings.h"
 #include "script/policy.h"
 #include "runtime/runtime_api.h"
 #include "base/version.h"
@@ -52,7 +53,8 @@ static const char usage[] =
 	"  consume [--] [CMD...]   Lambda Runtime API proxy pacing CMD to TASKPIPE_RATE (consumer layer)\n"
 	"  debug SUBCOMMAND        diagnostics: sigv4, bench-sigv4, http, creds, rollout-plan\n"
 	"\n"
-	"Every command takes --help.\n";
+	"Every command takes --help (or: taskpipe help COMMAND); the settings\n"
+	"they share: taskpipe help settings.\n";
 
 static int cmd_version(int argc, char **argv)
 {
@@ -111,6 +113,22 @@ static const struct command commands[] = {
 	{ NULL, NULL },
 };
 
+/* taskpipe help settings | help COMMAND (= COMMAND --help) */
+static int cmd_help(const char *topic)
+{
+	if (strcmp(topic, "settings") == 0) {
+		fputs(settings_help, stdout);
+		return 0;
+	}
+	for (const struct command *c = commands; c->name; c++)
+		if (strcmp(topic, c->name) == 0) {
+			char *args[] = { (char *)c->name, "--help", NULL };
+			return c->run(2, args);
+		}
+	fprintf(stderr, "taskpipe help: no command or topic '%s' (topics: settings)\n\n%s", topic, usage);
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	json_init_hooks();   /* before any cJSON allocation, in every mode below */
@@ -125,6 +143,8 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
+	if (strcmp(argv[1], "help") == 0 && argc >= 3)
+		return cmd_help(argv[2]);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
 		fputs(usage, stdout);
 		return 0;

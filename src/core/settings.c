@@ -25,7 +25,16 @@ const char settings_help[] =
 	"  --lambda-rps N    TASKPIPE_LAMBDA_RPS    Lambda control-plane budget of the account, shared\n"
 	"                                           by every taskpipe process, req/s (default 15)\n"
 	"  --parallel N      TASKPIPE_PARALLEL      requests in flight (default 16)\n"
-	"  --json                                   machine-readable output\n";
+	"  --json                                   machine-readable output\n"
+	"environment only:\n"
+	"  TASKPIPE_LAMBDA_RESERVE_RPS  share of the Lambda budget the controller leaves to others (default 3)\n"
+	"  TASKPIPE_LAMBDA_BUDGET       shared (state table, default) or local (this process alone)\n"
+	"Flags win over the environment. AWS_REGION, AWS_ENDPOINT_URL[_<SERVICE>] and\n"
+	"the usual AWS credentials apply too.\n";
+
+const char settings_pointer[] =
+	"Common settings (--config-table, --state-table, --prefix, --owner, --code-bucket,\n"
+	"--role-arn, --consumer-layer, --policy, --json, ...): taskpipe help settings\n";
 
 static const char *env_or(const char *name, const char *fallback)
 {
@@ -110,7 +119,7 @@ int settings_cli(struct settings *s, const char *cmd, const char *usage, int *ar
 	settings_init(s);
 	for (int i = 1; i < *argc; i++)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			printf("%s\n%s", usage, settings_help);
+			printf("%s\n%s", usage, settings_pointer);
 			return 0;
 		}
 	tp_err e = { 0 };

@@ -55,7 +55,9 @@ int settings_parse_flags(struct settings *s, int *argc, char **argv, tp_err *e);
  * one prints "taskpipe CMD: why" and returns 2). Returns -1 to go on. */
 int settings_cli(struct settings *s, const char *cmd, const char *usage, int *argc, char **argv);
 
-/* Text for --help of every command that takes settings. */
+/* Every setting, for `taskpipe help settings`. */
 extern const char settings_help[];
+/* The line a command's --help ends with: where the common settings are. */
+extern const char settings_pointer[];
 
 #endif

@@ -12,7 +12,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Moto  # noqa: E402
+from harness import Moto, run_taskpipe, BASE_ENV  # noqa: E402
 from awsproxy import FaultProxy  # noqa: E402
 from test_pipelines import Env  # noqa: E402
 import test_drift  # noqa: E402
@@ -413,6 +413,53 @@ class Lifecycle(unittest.TestCase):
         r = e.run("redrive", "nosuch")
         self.assertEqual(r.returncode, 1)
         self.assertIn("NotFound", r.stderr)
+
+
+class HelpAndDriftText(unittest.TestCase):
+    COMMANDS = {"put": ["--no-check"], "rm": [], "forget": [], "ls": ["GLOB"], "plan": ["--json"],
+                "apply": ["--all", "--force"], "drift": ["--fix", "--verbose", "--max-pipelines"],
+                "pause": ["--reason"], "resume": [], "redrive": [], "purge": ["--yes", "--dlq"],
+                "watch": ["--from-start"], "init": [], "repl": ["-e"]}
+
+    def test_each_help_shows_its_flags_and_points_to_settings(self):
+        for cmd, flags in self.COMMANDS.items():
+            with self.subTest(cmd):
+                r = run_taskpipe([cmd, "--help"], dict(BASE_ENV))
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertTrue(r.stdout.startswith("usage: taskpipe " + cmd), r.stdout)
+                for f in flags:
+                    self.assertIn(f, r.stdout)
+                self.assertIn("taskpipe help settings", r.stdout)
+                # the shared block is not repeated in every command's help
+                self.assertNotIn("TASKPIPE_LAMBDA_RPS", r.stdout)
+                self.assertLess(len(r.stdout.splitlines()), 40)
+                self.assertEqual(run_taskpipe(["help", cmd], dict(BASE_ENV)).stdout, r.stdout)
+        r = run_taskpipe(["help", "settings"], dict(BASE_ENV))
+        self.assertEqual(r.returncode, 0)
+        for v in ("TASKPIPE_CONFIG_TABLE", "TASKPIPE_STATE_TABLE", "TASKPIPE_CONSUMER_LAYER", "--prefix",
+                  "TASKPIPE_LAMBDA_BUDGET"):
+            self.assertIn(v, r.stdout)
+        r = run_taskpipe(["help", "nosuch"], dict(BASE_ENV))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("no command or topic 'nosuch'", r.stderr)
+
+    def test_drift_text_lists_only_what_drifted(self):
+        moto = test_drift.shared_moto()
+        e = test_drift.Env(moto, "dt")
+        e.put({"pipeline": "calm"}, {"pipeline": "moved"}, {"pipeline": "still"})
+        self.assertEqual(e.run("apply", "--all").returncode, 0)
+        e.sqs.set_queue_attributes(QueueUrl=e.url(e.prefix + "moved"), Attributes={"VisibilityTimeout": "99"})
+        r = e.run("drift")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("moved", r.stdout)
+        self.assertIn("queue.VisibilityTimeout: expected 180, actual 99", r.stdout)
+        self.assertNotIn("calm", r.stdout)
+        self.assertNotIn("still", r.stdout)
+        self.assertIn("3 pipelines checked: 2 in sync, 1 drifted", r.stdout)
+        r = e.run("drift", "--verbose")
+        self.assertEqual(r.returncode, 2)
+        for n in ("calm", "moved", "still"):
+            self.assertIn(n, r.stdout)
 
 
 if __name__ == "__main__":
