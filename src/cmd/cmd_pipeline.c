@@ -258,10 +258,28 @@ static int ensure_bucket(struct app *app, const char *bucket, tp_err *e)
 }
 
 static const char init_usage[] =
-	"usage: taskpipe init\n"
+	"usage: taskpipe init [--settings-from-env]\n"
 	"Creates what is missing of the config table (stream NEW_AND_OLD_IMAGES), the\n"
 	"state table and, when a code bucket is set, the versioned code bucket. For\n"
-	"local use, demos and tests; CloudFormation does this in production.\n";
+	"local use, demos and tests; CloudFormation does this in production.\n"
+	"Then stores the instance's shared settings (consumer layers, code bucket and\n"
+	"key, role, prefix, owner, runtime, state table) in the state table\n"
+	"(settings#instance) when none are stored; every process reads them. With\n"
+	"settings stored already, one given here with another value is an error\n"
+	"naming it; --settings-from-env replaces the stored set with these.\n";
+
+/* The shared settings: stored when absent (or asked to); a conflict fails. */
+static int init_settings(struct app *app, tp_err *e)
+{
+	int written = 0;
+	if (app->settings_conflict[0])
+		return app_may_write(app, e);
+	int rc = app_settings_store(app, !app->set.from_env, &written, e);
+	if (rc == TP_OK)
+		printf("settings: %s (settings#instance in %s)\n",
+		       written ? "stored" : "as stored", app->set.state_table);
+	return rc;
+}
 
 int cmd_init(int argc, char **argv)
 {
@@ -276,8 +294,10 @@ int cmd_init(int argc, char **argv)
 	rc = ensure_table(&app, s.config_table, "pipeline", 1, &e);
 	if (rc == TP_OK)
 		rc = ensure_table(&app, s.state_table, "pk", 0, &e);
-	if (rc == TP_OK && s.code_bucket)
-		rc = ensure_bucket(&app, s.code_bucket, &e);
+	if (rc == TP_OK && app.set.code_bucket)
+		rc = ensure_bucket(&app, app.set.code_bucket, &e);
+	if (rc == TP_OK)
+		rc = init_settings(&app, &e);
 	if (rc < 0)
 		print_err("init", &e);
 	app_close(&app);

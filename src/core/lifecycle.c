@@ -50,6 +50,8 @@ int lifecycle_pause(struct app *app, const char *name, const char *by, const cha
 	memset(out, 0, sizeof *out);
 	struct names nm;
 	int exists = 0;
+	if (app_may_write(app, e) < 0)
+		return e->rc;
 	if (names_for(app->set.prefix, name, &nm, e) < 0)
 		return e->rc;
 	int rc = item_exists(app, name, &exists, e);
@@ -75,6 +77,8 @@ int lifecycle_resume(struct app *app, const char *name, const char *holder, stru
 {
 	memset(out, 0, sizeof *out);
 	struct names nm;
+	if (app_may_write(app, e) < 0)
+		return e->rc;
 	if (names_for(app->set.prefix, name, &nm, e) < 0)
 		return e->rc;
 	int rc = store_pause_delete(app->aws, app->set.state_table, name, &out->changed, e);

@@ -570,6 +570,7 @@ class PolicySkip(unittest.TestCase):
         # a setting in ctx changed (the code key): called, converges
         e.s3.put_object(Bucket="code", Key="consumer-ps2.zip", Body=code_zip("#!/bin/sh\necho two\n"))
         e.env["TASKPIPE_CODE_KEY"] = "consumer-ps2.zip"
+        e.env["TASKPIPE_SETTINGS_FROM_ENV"] = "1"   # deliberately, for every process (settings#instance)
         res, calls = self.apply()
         self.assertEqual(set(calls), {"a", "b"})
         self.assertEqual({k: v["action"] for k, v in res.items()}, {"a": "update", "b": "update"})

@@ -462,5 +462,91 @@ class HelpAndDriftText(unittest.TestCase):
             self.assertIn(n, r.stdout)
 
 
+class SharedSettings(unittest.TestCase):
+    """One set of settings, stored by init in the state table
+    (settings#instance): a process that leaves one unset reads it from
+    there; one that sets another value refuses to write shared state,
+    naming it; --settings-from-env updates the stored set."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+
+    def stored(self, e):
+        return state_item(e, "settings#instance")
+
+    def test_init_stores_and_every_process_reads(self):
+        e = Env(self.moto, "ss")
+        st = self.stored(e)
+        self.assertEqual((st["prefix"]["S"], st["code_bucket"]["S"], st["code_key"]["S"], st["owner"]["S"],
+                          st["role_arn"]["S"], st["state_table"]["S"]),
+                         (e.prefix, "code", "consumer.zip", "taskpipe", self.moto.role_arn(), e.prefix + "state"))
+        # a shell with only the table names: the rest comes from the stored set
+        bare = {k: v for k, v in e.env.items()
+                if k not in ("TASKPIPE_CODE_BUCKET", "TASKPIPE_CODE_KEY", "TASKPIPE_ROLE_ARN", "TASKPIPE_PREFIX")}
+        r = run_taskpipe(["put", "-"], bare, input=json.dumps({"pipeline": "a"}))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = run_taskpipe(["apply", "a"], bare)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        cfg = e.function("a")["Configuration"]
+        self.assertEqual((cfg["Description"], cfg["Role"]), ("taskpipe code s3://code/consumer.zip",
+                                                             self.moto.role_arn()))
+        self.assertIsNotNone(e.queue_url(e.prefix + "a"))   # the stored prefix, not tp-
+        r = e.run("init")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("settings: as stored", r.stdout)
+
+    def test_a_different_value_refuses_to_write_and_names_it(self):
+        e = Env(self.moto, "sd")
+        e.put({"pipeline": "a"})
+        self.assertEqual(e.run("apply", "a").returncode, 0)
+        before = state_item(e, "pipeline#a")
+        e.s3.put_object(Bucket="code", Key="other.zip", Body=b"PK\x05\x06" + b"\0" * 18)
+        e.env["TASKPIPE_CODE_KEY"] = "other.zip"
+        for args in (["apply", "a"], ["apply", "--all", "--force"], ["pause", "a"], ["drift", "--fix"],
+                     ["init"]):
+            with self.subTest(args):
+                r = e.run(*args)
+                self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+                self.assertIn("SettingsDiffer", r.stdout + r.stderr)
+                self.assertIn('TASKPIPE_CODE_KEY is "other.zip" here but "consumer.zip" in the stored settings',
+                              r.stdout + r.stderr)
+        self.assertEqual(state_item(e, "pipeline#a"), before)
+        self.assertIsNone(state_item(e, "pause#a"))
+        # reading is allowed (with a warning naming it)
+        r = e.run("plan", "a")
+        self.assertIn("TASKPIPE_CODE_KEY", r.stderr)
+        # deliberately: --settings-from-env stores this process's set
+        r = e.run("apply", "a", "--settings-from-env")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(self.stored(e)["code_key"]["S"], "other.zip")
+        del e.env["TASKPIPE_CODE_KEY"]
+        r = e.run("plan", "a")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)   # the stored other.zip is in force
+        self.assertEqual(e.run("init").returncode, 0)
+
+    def test_unset_consumer_layer_is_taken_from_the_stored_set(self):
+        """The issue's case: a shell without TASKPIPE_CONSUMER_LAYER applied a
+        rate pipeline and wrote an error every operator saw."""
+        moto = test_drift.shared_moto()
+        layer = moto.client("lambda").publish_layer_version(
+            LayerName="taskpipe-consumer", Content={"ZipFile": layer_zip()},
+            CompatibleArchitectures=["x86_64"])["LayerVersionArn"]
+        e = test_drift.Env(moto, "sl")
+        e.env["TASKPIPE_CONSUMER_LAYER"] = layer
+        r = e.run("init", "--settings-from-env")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(state_item(e, "settings#instance")["consumer_layer"]["S"], layer)
+        e.put({"pipeline": "r", "rate": 2})
+        del e.env["TASKPIPE_CONSUMER_LAYER"]
+        r = e.run("apply", "r", "--force", "--json")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual([x["Arn"] for x in e.lam.get_function(FunctionName=e.prefix + "r")
+                          ["Configuration"]["Layers"]], [layer])
+        self.assertEqual(state_item(e, "pipeline#r")["status"]["S"], "ok")
+        code, doc = e.drift(expect=0)
+        self.assertEqual(test_drift.by_name(doc)["r"]["status"], "in_sync")
+
+
 if __name__ == "__main__":
     unittest.main()

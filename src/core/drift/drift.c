@@ -189,6 +189,10 @@ static void find_orphans(struct app *app, struct fleet *f, struct smap *items, s
 
 int drift_run(struct app *app, const struct drift_opts *o, struct drift_report *r, tp_err *e)
 {
+	if (o->fix && app_may_write(app, e) < 0) {
+		memset(r, 0, sizeof *r);
+		return e->rc;
+	}
 	memset(r, 0, sizeof *r);
 	int64_t t0 = tp_mono_ms();
 	const struct aws_stat *st0;

@@ -558,6 +558,8 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 {
 	*out = NULL;
 	*n_out = 0;
+	if (!o->plan && app_may_write(app, e) < 0)
+		return e->rc;
 	char **list = NULL;
 	size_t nl = 0;
 	cJSON *items = cJSON_CreateArray(), *states = cJSON_CreateArray();
