@@ -47,6 +47,10 @@
  *                        paused_by, paused_at, reason. Read by reconcile and
  *                        drift (the mapping stays disabled while it exists),
  *                        ls; removed by resume. Never written by reconcile.
+ *   settings#instance    the instance's shared settings (core/settings_store.c,
+ *                        STORE_PK_SETTINGS): consumer_layer(_arm64), code_bucket,
+ *                        code_key, role_arn, prefix, owner, runtime,
+ *                        state_table, updated_at.
  *   rate#<function>      a consumer's shared rate (runtime/consume.c,
  *                        above core/; budget_shared.h's format).
  *
