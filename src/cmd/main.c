@@ -46,7 +46,7 @@ static const char usage[] =
 	"  drift [--fix]           compare every pipeline with its item (exit 0 in sync, 2 drift, 1 errors)\n"
 	"  rollout s3://B/K[#V]    roll a consumer code version out in the policy's waves\n"
 	"  rollout resume|status   continue cut-off rollouts; show rollouts, waves, functions\n"
-	"  repl [-e CODE]          operator Lua prompt with the tp module (rlwrap taskpipe repl)\n"
+	"  repl [-e CODE]          operator Lua prompt with the tp module (line editing, history)\n"
 	"  run FILE.lua [ARGS]     run an operator Lua script with the tp module\n"
 	"  policy check ITEM...    run the policy on config items (taskpipe policy --help)\n"
 	"  policy show             the policy in force and its SHA-256\n"

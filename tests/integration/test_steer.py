@@ -8,11 +8,15 @@ and repairs what plan shows.
 Checked with boto3 (the independent reader) and the counting proxy."""
 import json
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Moto, run_taskpipe, BASE_ENV  # noqa: E402
+from harness import Moto, run_taskpipe, BASE_ENV, TASKPIPE  # noqa: E402
 from awsproxy import FaultProxy  # noqa: E402
 from test_pipelines import Env  # noqa: E402
 import test_drift  # noqa: E402
@@ -546,6 +550,122 @@ class SharedSettings(unittest.TestCase):
         self.assertEqual(state_item(e, "pipeline#r")["status"]["S"], "ok")
         code, doc = e.drift(expect=0)
         self.assertEqual(test_drift.by_name(doc)["r"]["status"], "in_sync")
+
+
+@unittest.skipIf(shutil.which("tmux") is None, "tmux is not installed")
+class ReplEditing(unittest.TestCase):
+    """The REPL's own line editor, typed through tmux as a person would:
+    arrows, Ctrl-A/E/K/U/W, Ctrl-C, history across sessions in a file,
+    multi-line chunks; no rlwrap."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+
+    def setUp(self):
+        self.env_obj = Env(self.moto, "re")
+        self.dir = tempfile.mkdtemp()
+        self.hist = os.path.join(self.dir, "history")
+        self.sock = "tp-steer-%d-%d" % (os.getpid(), id(self))
+        self.tmux = ["tmux", "-L", self.sock]
+
+    def tearDown(self):
+        subprocess.run(self.tmux + ["kill-server"], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def start(self):
+        env = dict(self.env_obj.env, TERM="xterm", TASKPIPE_REPL_HISTORY=self.hist)
+        subprocess.run(self.tmux + ["new-session", "-d", "-s", "r", "-x", "120", "-y", "50", TASKPIPE, "repl"],
+                       env=env, check=True)
+        self.wait_for("> ")
+
+    def screen(self):
+        return subprocess.run(self.tmux + ["capture-pane", "-p", "-J", "-t", "r", "-S", "-400"],
+                              capture_output=True, text=True).stdout
+
+    def wait_for(self, text, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            s = self.screen()
+            if text in s:
+                return s
+            time.sleep(0.1)
+        self.fail("%r not on screen:\n%s" % (text, self.screen()))
+
+    def keys(self, *keys):
+        subprocess.run(self.tmux + ["send-keys", "-t", "r"] + list(keys), check=True)
+
+    def text(self, t):
+        subprocess.run(self.tmux + ["send-keys", "-t", "r", "-l", t], check=True)
+
+    def quit(self):
+        self.keys("C-d")
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if subprocess.run(self.tmux + ["has-session", "-t", "r"], capture_output=True).returncode != 0:
+                return
+            time.sleep(0.1)
+        self.fail("repl still running after Ctrl-D:\n" + self.screen())
+
+    def test_editing_keys_history_and_multiline(self):
+        self.start()
+        self.text("1 + 2"); self.keys("Enter")
+        self.wait_for("\n3\n")
+        # Ctrl-A: insert at the start
+        self.text("5"); self.keys("C-a"); self.text("10 + "); self.keys("Enter")
+        self.wait_for("\n15\n")
+        # Up: the last line back; Ctrl-E: append at the end
+        self.keys("Up", "C-e"); self.text(" + 1"); self.keys("Enter")
+        self.wait_for("\n16\n")
+        # Ctrl-K: kill to the end of the line (from after "10 + 20")
+        self.text("10 + 20 + 999"); self.keys("C-a")
+        self.keys(*["Right"] * 7)
+        self.keys("C-k", "Enter")
+        self.wait_for("\n30\n")
+        # Ctrl-U: kill to the start; Ctrl-W: the word before the cursor
+        self.text("garbage"); self.keys("C-u"); self.text("7 * 6"); self.keys("Enter")
+        self.wait_for("\n42\n")
+        self.text("5 + 6 oops"); self.keys("C-w", "Enter")
+        self.wait_for("\n11\n")
+        # Left and Backspace in the middle: 2 * 1 -> 2 * 21
+        self.text("2 * 1"); self.keys("Left"); self.text("2"); self.keys("Right", "BSpace"); self.text("1")
+        self.keys("Enter")
+        self.wait_for("\n42\n")
+        # a multi-line chunk, line by line
+        self.text("function g(a)"); self.keys("Enter")
+        self.wait_for(">> ")
+        self.text("return a * 3"); self.keys("Enter")
+        self.text("end"); self.keys("Enter")
+        self.text("g(111)"); self.keys("Enter")
+        self.wait_for("\n333\n")
+        # Down after Up gives back what was being typed
+        self.text("100"); self.keys("Up", "Down", "Enter")
+        self.wait_for("\n100\n")
+        # Ctrl-C drops the line; nothing runs
+        self.text("this is not lua"); self.keys("C-c")
+        self.text("2 * 2"); self.keys("Enter")
+        s = self.wait_for("\n4\n")
+        self.assertNotIn("syntax error", s)
+        self.assertNotIn("bad binary format", s)
+        self.quit()
+        with open(self.hist) as f:
+            lines = f.read().splitlines()
+        for want in ("1 + 2", "10 + 5", "function g(a)", "return a * 3", "end", "g(111)", "2 * 2"):
+            self.assertIn(want, lines)
+        self.assertNotIn("this is not lua", lines)
+        # a new session starts with that history
+        self.start()
+        self.keys("Up", "Up")
+        self.keys("Enter")
+        self.wait_for("\n100\n")
+        self.quit()
+
+    def test_escape_bytes_without_a_terminal_are_not_a_binary_chunk(self):
+        r = run_taskpipe(["repl"], self.env_obj.env, input="\x1b[A\n1 + 1\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("binary", r.stderr)
+        self.assertIn("a terminal key sequence (ESC ...), not Lua", r.stderr)
+        self.assertEqual(r.stdout.strip(), "2")
 
 
 if __name__ == "__main__":
