@@ -529,6 +529,33 @@ class SharedSettings(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)   # the stored other.zip is in force
         self.assertEqual(e.run("init").returncode, 0)
 
+    def test_controller_first_run_stores_when_absent(self):
+        import test_bootstrap
+        e = test_bootstrap.Env(self.moto, "sc")
+        table = e.prefix + "state"
+        ddb = self.moto.client("dynamodb")
+        ddb.delete_item(TableName=table, Key={"pk": {"S": "settings#instance"}})
+        b = test_bootstrap.Bootstrap(e)
+        try:
+            b.emu.wait_next(1)   # init done: waiting for its first invocation
+            item = ddb.get_item(TableName=table, Key={"pk": {"S": "settings#instance"}},
+                                ConsistentRead=True).get("Item")
+            self.assertIsNotNone(item, b.stderr())
+            self.assertEqual((item["prefix"]["S"], item["code_key"]["S"]), (e.prefix, "consumer.zip"))
+        finally:
+            b.stop()
+        # present: a second controller with another code key does not overwrite it
+        ddb.put_item(TableName=table, Item=dict(item, code_key={"S": "stored.zip"}))
+        b = test_bootstrap.Bootstrap(e)
+        try:
+            b.emu.wait_next(1)
+            again = ddb.get_item(TableName=table, Key={"pk": {"S": "settings#instance"}},
+                                 ConsistentRead=True)["Item"]
+            self.assertEqual(again["code_key"]["S"], "stored.zip")
+            self.assertIn("TASKPIPE_CODE_KEY", b.stderr())   # it says why it will not write
+        finally:
+            b.stop()
+
     def test_unset_consumer_layer_is_taken_from_the_stored_set(self):
         """The issue's case: a shell without TASKPIPE_CONSUMER_LAYER applied a
         rate pipeline and wrote an error every operator saw."""
