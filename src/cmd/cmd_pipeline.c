@@ -779,6 +779,11 @@ static int ls_wanted(char **pats, size_t n, const char *name, int *hits)
 	return any;
 }
 
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int ls_row_cmp(const void *a, const void *b)
 {
 	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
@@ -854,16 +859,20 @@ int cmd_ls(int argc, char **argv)
 			cJSON_AddItemToArray(doc, ls_row(name, it, store_pipelines_find(&states, name),
 							  store_pauses_find(&pauses, name)));
 	}
-	/* Records whose items are gone but not yet deleted (or never deletable). */
+	/* Records whose items are gone but not yet deleted (or never deletable):
+	 * the item names sorted, one binary search per record. */
+	size_t ni = 0;
+	const char **inames = tp_xcalloc((size_t)cJSON_GetArraySize(items) + 1, sizeof *inames);
+	cJSON_ArrayForEach(it, items)
+		inames[ni++] = ddb_get_str(it, "pipeline", "");
+	qsort(inames, ni, sizeof *inames, str_cmp);
 	for (size_t i = 0; i < states.n; i++) {
 		const struct store_pipeline *st = &states.v[i];
-		int has_item = 0;
-		cJSON_ArrayForEach(it, items)
-			if (strcmp(ddb_get_str(it, "pipeline", ""), st->name) == 0)
-				has_item = 1;
+		int has_item = bsearch(&st->name, inames, ni, sizeof *inames, str_cmp) != NULL;
 		if (!has_item && st->status != STORE_DELETED && ls_wanted(pats, np, st->name, hits))
 			cJSON_AddItemToArray(doc, ls_row(st->name, NULL, st, store_pauses_find(&pauses, st->name)));
 	}
+	free(inames);
 	/* Sorted by name: items come from a Scan, in hash order. */
 	int nrows = cJSON_GetArraySize(doc);
 	cJSON **rows = tp_xcalloc((size_t)nrows + 1, sizeof *rows);
