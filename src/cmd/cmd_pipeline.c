@@ -501,6 +501,20 @@ int cmd_put(int argc, char **argv)
 	return pr.refused ? 1 : 0;
 }
 
+/* Is there a config item of that name (consistent read)? */
+static int item_exists(struct app *app, const char *name, int *exists, tp_err *e)
+{
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	cJSON_AddStringToObject(in, "TableName", app->set.config_table);
+	cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", name));
+	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
+	int rc = awsj_call(app->aws, SVC_DYNAMODB, "GetItem", in, &out, e);
+	*exists = rc == TP_OK && cJSON_GetObjectItem(out, "Item") != NULL;
+	cJSON_Delete(in);
+	cJSON_Delete(out);
+	return rc;
+}
+
 static const char rm_usage[] =
 	"usage: taskpipe rm NAME...\n"
 	"Deletes config items; the next apply (or the stream) removes their pipelines.\n"
@@ -527,11 +541,20 @@ int cmd_rm(int argc, char **argv)
 	int failed = 0;
 	for (size_t i = 0; i < n; i++) {
 		tp_err e = { 0 };
+		int exists = 0;
+		/* A missing item is reported without a mutating call ... */
+		if (item_exists(&app, names[i], &exists, &e) == TP_OK && !exists) {
+			fprintf(stderr, "taskpipe rm: %s: NotFound: no such config item in %s\n", names[i],
+				s.config_table);
+			failed++;
+			continue;
+		}
 		cJSON *in = cJSON_CreateObject(), *out = NULL;
 		cJSON_AddStringToObject(in, "TableName", s.config_table);
 		cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", names[i]));
-		/* Conditional: a missing item is reported, never "removed". */
+		/* ... and one deleted meanwhile too: never "removed". */
 		cJSON_AddStringToObject(in, "ConditionExpression", "attribute_exists(pipeline)");
+		tp_err_clear(&e);
 		if (awsj_call(app.aws, SVC_DYNAMODB, "DeleteItem", in, &out, &e) < 0) {
 			if (store_condition_failed(&e))
 				fprintf(stderr, "taskpipe rm: %s: NotFound: no such config item in %s\n", names[i],
@@ -579,15 +602,8 @@ int cmd_forget(int argc, char **argv)
 	int failed = 0;
 	for (size_t i = 0; i < n; i++) {
 		tp_err e = { 0 };
-		int had = 0;
-		cJSON *in = cJSON_CreateObject(), *out = NULL;
-		cJSON_AddStringToObject(in, "TableName", s.config_table);
-		cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", names[i]));
-		cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-		rc = awsj_call(app.aws, SVC_DYNAMODB, "GetItem", in, &out, &e);
-		int exists = rc == TP_OK && cJSON_GetObjectItem(out, "Item");
-		cJSON_Delete(in);
-		cJSON_Delete(out);
+		int had = 0, exists = 0;
+		rc = item_exists(&app, names[i], &exists, &e);
 		if (rc == TP_OK && exists)
 			tp_errf(&e, TP_EINVAL, "ItemExists",
 				"the config item exists: rm it first (forget is for items that are gone)");

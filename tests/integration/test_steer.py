@@ -100,10 +100,12 @@ class Missing(unittest.TestCase):
     def test_rm_apply_plan_of_missing_are_errors_without_mutations(self):
         e = Env(self.moto, "mi")
         e.put({"pipeline": "here"})
-        r = e.run("rm", "nosuch")
-        self.assertEqual(r.returncode, 1)
-        self.assertIn("nosuch: NotFound", r.stderr)
-        self.assertNotIn("removed", r.stdout)
+        with FaultProxy(self.moto.endpoint) as px:
+            r = e.run("rm", "nosuch", endpoint=px.endpoint)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("nosuch: NotFound", r.stderr)
+            self.assertNotIn("removed", r.stdout)
+            self.assertEqual(px.mutating_counts(), {}, px.counts())
         self.assertEqual(config_names(e), ["here"])
         with FaultProxy(self.moto.endpoint) as px:
             r = e.run("apply", "nosuch", "--json", endpoint=px.endpoint)
