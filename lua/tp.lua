@@ -125,8 +125,9 @@ tp.apply(names|"all", {force=true})  make pipelines match their items
 tp.drift({fix=bool})       drift check (like `taskpipe drift --json`)
 tp.depth(name)             {visible, in_flight, delayed, dlq} message counts
 tp.status(names|nil)       one row per group (like `taskpipe status --json`)
-tp.redrive(name)           move the DLQ's messages back to the queue
-tp.pause(name) / tp.resume(name)  set `enabled` false/true and apply
+tp.redrive(name)           move the DLQ's messages back to the queue -> count, how
+tp.pause(name[, reason]) / tp.resume(name)  an operator's pause (item untouched) / its end
+tp.purge(name[, "dlq"])    delete every waiting message of the queue (or DLQ)
 tp.policy(item)            run the policy on an item: spec, or nil, reason
 tp.reload_policy()         load the policy again (file edited)
 tp.aws(svc, op, params)    one JSON call: tp.aws("sqs", "ListQueues", {}),

@@ -63,11 +63,19 @@ static int attach(cJSON *node, const char **p, const char *end)
 cJSON *jsonnum_parse(const char *text)
 {
 	const char *end = NULL;
-	cJSON *j = cJSON_ParseWithOpts(text, &end, 0);
-	if (!j)
+	return jsonnum_parse_next(text, &end);
+}
+
+cJSON *jsonnum_parse_next(const char *text, const char **end)
+{
+	*end = text;
+	cJSON *j = cJSON_ParseWithOpts(text, end, 0);
+	if (!j) {
+		*end = cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : text;
 		return NULL;
+	}
 	const char *p = text;
-	if (attach(j, &p, end) < 0) { /* cannot happen for text cJSON accepted */
+	if (attach(j, &p, *end) < 0) { /* cannot happen for text cJSON accepted */
 		cJSON_Delete(j);
 		return NULL;
 	}

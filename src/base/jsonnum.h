@@ -15,6 +15,11 @@ struct cJSON;
  * frees the result with cJSON_Delete. */
 struct cJSON *jsonnum_parse(const char *text);
 
+/* One JSON value from text, the same way, for text holding several (JSON
+ * lines, values one after another): *end is set past the value, or at
+ * the error when the text there is not JSON (then NULL). */
+struct cJSON *jsonnum_parse_next(const char *text, const char **end);
+
 /* Turn every Raw node of the tree j (and its siblings) into a Number node
  * valued as cJSON_Parse reads that text: what a print-and-parse of the tree
  * gives, without either. For trees whose Raw nodes are all numbers. */

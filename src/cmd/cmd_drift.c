@@ -13,7 +13,7 @@
 #include <string.h>
 
 static const char usage[] =
-	"usage: taskpipe drift [--fix] [--max-pipelines N] [--deadline SECONDS] [--json]\n"
+	"usage: taskpipe drift [--fix] [--max-pipelines N] [--deadline SECONDS] [--verbose] [--json]\n"
 	"Compares every pipeline with its config item (through the policy), observing\n"
 	"the fleet with list calls: Lambda ListFunctions (50 a page) and\n"
 	"ListEventSourceMappings (100 a page), SQS ListQueues by prefix and\n"
@@ -23,8 +23,11 @@ static const char usage[] =
 	"of its spec (it lags behind new resources); queues it or ListQueues do\n"
 	"not show are checked with GetQueueUrl/ListQueueTags before being called\n"
 	"missing or a collision (counts in tag_fallback).\n"
-	"Reports per pipeline: in_sync, drifted (field, expected, actual; environment\n"
-	"values are never shown, only keys), missing (a resource is gone), collision\n"
+	"Prints the pipelines that are not in sync (and the orphans), then a summary;\n"
+	"--verbose lists the ones in sync too (--json always has every pipeline).\n"
+	"Reports per pipeline: in_sync, drifted (field, expected, actual; the item's\n"
+	"environment values are never shown, only keys; taskpipe's own TASKPIPE_*\n"
+	"variables are shown with their values), missing (a resource is gone), collision\n"
 	"(a same-named resource without this instance's owner tag; never touched),\n"
 	"error; a Code difference means the function's code is behind its item.\n"
 	"Orphans: resources with this instance's owner tag whose item is gone.\n"
@@ -35,6 +38,7 @@ static const char usage[] =
 	"  --max-pipelines N   check at most N pipelines after the cursor saved in the\n"
 	"                      state table (pk drift#cursor) and save it; the next run\n"
 	"                      continues there (for the scheduled Lambda)\n"
+	"  --verbose           list every pipeline, in sync or not\n"
 	"  --deadline SECONDS  with --fix: start no repair step after this many\n"
 	"                      seconds; unfinished pipelines fail DeadlineNear and\n"
 	"                      their leases last at most the time left + 10 s\n"
@@ -47,11 +51,14 @@ static const char *fix_name(const struct drift_fix *f)
 	return f->status == DRIFT_FIX_FIXED ? "fixed" : f->status == DRIFT_FIX_FAILED ? "failed" : NULL;
 }
 
-static void print_table(const struct drift_report *r)
+static void print_table(const struct drift_report *r, int verbose)
 {
 	for (size_t i = 0; i < r->n_pipelines; i++) {
 		const struct drift_pipeline *p = &r->pipelines[i];
 		const char *fs = fix_name(&p->fix);
+		/* Only news by default: a pipeline in sync (and not just fixed) is counted, not listed. */
+		if (!verbose && p->status == DRIFT_IN_SYNC && !fs)
+			continue;
 		char mark = p->status == DRIFT_IN_SYNC ? ' ' :
 			    p->status == DRIFT_ERROR || p->status == DRIFT_COLLISION ? '!' : '~';
 		printf("%c %-32s %s%s%s%s\n", mark, p->name, drift_status_name(p->status),
@@ -100,9 +107,12 @@ int cmd_drift(int argc, char **argv)
 	if (rc0 >= 0)
 		return rc0;
 	struct drift_opts o = { 0 };
+	int verbose = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--fix") == 0) {
 			o.fix = 1;
+		} else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) {
+			verbose = 1;
 		} else if (strcmp(argv[i], "--deadline") == 0 && i + 1 < argc) {
 			char *end;
 			double secs = strtod(argv[++i], &end);
@@ -145,7 +155,7 @@ int cmd_drift(int argc, char **argv)
 		free(pretty);
 		cJSON_Delete(doc);
 	} else {
-		print_table(&r);
+		print_table(&r, verbose);
 	}
 	int code = r.exit_code;
 	drift_report_free(&r);

@@ -1,4 +1,4 @@
-/* cmd_pipeline.c: the pipeline commands: init, ls, plan, apply, put, rm. */
+/* cmd_pipeline.c: the pipeline commands: init, ls, plan, apply, put, rm, forget. */
 #include "cmd/cmd_pipeline.h"
 
 #include "core/app.h"
@@ -11,11 +11,15 @@
 #include "core/names.h"
 #include "base/log.h"
 #include "core/reconcile/reconcile.h"
+#include "core/names.h"
+#include "core/pipeline.h"
 #include "core/store.h"
+#include "script/policy.h"
 #include "runtime/rec_json.h"
 #include "cmd/cmd_progress.h"
 
 #include <cjson/cJSON.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,11 +261,29 @@ static int ensure_bucket(struct app *app, const char *bucket, tp_err *e)
 }
 
 static const char init_usage[] =
-	"usage: taskpipe init\n"
+	"usage: taskpipe init [--settings-from-env]\n"
 	"Creates what is missing of the config table (stream NEW_AND_OLD_IMAGES, TTL on\n"
 	"expires_at), the "
 	"state table and, when a code bucket is set, the versioned code bucket. For\n"
-	"local use, demos and tests; CloudFormation does this in production.\n";
+	"local use, demos and tests; CloudFormation does this in production.\n"
+	"Then stores the instance's shared settings (consumer layers, code bucket and\n"
+	"key, role, prefix, owner, runtime, state table) in the state table\n"
+	"(settings#instance) when none are stored; every process reads them. With\n"
+	"settings stored already, one given here with another value is an error\n"
+	"naming it; --settings-from-env replaces the stored set with these.\n";
+
+/* The shared settings: stored when absent (or asked to); a conflict fails. */
+static int init_settings(struct app *app, tp_err *e)
+{
+	int written = 0;
+	if (app->settings_conflict[0])
+		return app_may_write(app, e);
+	int rc = app_settings_store(app, !app->set.from_env, &written, e);
+	if (rc == TP_OK)
+		printf("settings: %s (settings#instance in %s)\n",
+		       written ? "stored" : "as stored", app->set.state_table);
+	return rc;
+}
 
 /* TTL on the config table's expires_at: DynamoDB deletes expired items
  * (within days; taskpipe drains them at once). Idempotent. */
@@ -307,22 +329,31 @@ int cmd_init(int argc, char **argv)
 		rc = ensure_ttl(&app, s.config_table, &e);
 	if (rc == TP_OK)
 		rc = ensure_table(&app, s.state_table, "pk", 0, &e);
-	if (rc == TP_OK && s.code_bucket)
-		rc = ensure_bucket(&app, s.code_bucket, &e);
+	if (rc == TP_OK && app.set.code_bucket)
+		rc = ensure_bucket(&app, app.set.code_bucket, &e);
+	if (rc == TP_OK)
+		rc = init_settings(&app, &e);
 	if (rc < 0)
 		print_err("init", &e);
 	app_close(&app);
 	return rc < 0 ? 1 : 0;
 }
 
-/* ---- put / rm ---- */
+/* ---- put / rm / forget ---- */
 
 static const char put_usage[] =
-	"usage: taskpipe put ITEM.json...   (- reads standard input)\n"
-	"Writes config items. An item is plain JSON ({\"pipeline\":\"a\",\"concurrency\":2})\n"
-	"or DynamoDB AttributeValue JSON; it needs a string \"pipeline\".\n"
+	"usage: taskpipe put [--no-check] FILE...   (- reads standard input)\n"
+	"Writes config items. A file holds any number of items: one JSON object, a\n"
+	"JSON array of them, or JSON lines (objects one after another). An item is\n"
+	"plain JSON ({\"pipeline\":\"a\",\"concurrency\":2}), DynamoDB AttributeValue\n"
+	"JSON or GetItem's {\"Item\":{...}}; it needs a string \"pipeline\".\n"
+	"Every item is reported (\"put NAME\" or why it was refused, with FILE:LINE);\n"
+	"one refused item does not stop the others. Each item is first run through\n"
+	"the policy, as apply would, and refused with the policy's reason (an unknown\n"
+	"field, a bad value, a bad name); --no-check writes it unchecked.\n"
 	"expires_at (epoch seconds, or ISO 8601 like 2026-12-07T18:00:00Z) is stored as\n"
-	"a number: after it the pipeline drains as if the item were removed.\n";
+	"a number: after it the pipeline drains as if the item were removed.\n"
+	"Exit 0: every item written, 1: any refused or failed.\n";
 
 /* DynamoDB TTL reads only numbers (epoch seconds): an ISO 8601 expires_at
  * becomes one; anything else is refused, naming the field. */
@@ -370,72 +401,204 @@ static void warn_expired(const char *file, const cJSON *item)
 			file, at);
 }
 
+#define PUT_MAX_FILE (64u << 20)
+
+struct put_run {
+	struct app *app;
+	int check;      /* run the policy before writing */
+	int written, refused;
+};
+
+/* What apply would do with the item, without AWS: the name, the policy and
+ * the desired state built from its spec. */
+static int put_check(struct app *app, const char *name, const cJSON *item, tp_err *e)
+{
+	struct names nm;
+	if (names_for(app->set.prefix, name, &nm, e) < 0)
+		return e->rc;
+	cJSON *sv = NULL;
+	if (policy_pipeline(app->policy, item, &sv, e) < 0)
+		return e->rc;
+	char *spec = cJSON_PrintUnformatted(sv);
+	cJSON_Delete(sv);
+	struct pipeline want;
+	int rc = pipeline_desired(&app->set, name, spec, &want, e);
+	if (rc == TP_OK)
+		pipeline_free(&want);
+	free(spec);
+	return rc;
+}
+
+static void put_one(struct put_run *pr, const char *where, const cJSON *json)
+{
+	char why[300] = "";
+	tp_err e = { 0 };
+	const cJSON *wrapped = cJSON_GetObjectItemCaseSensitive(json, "Item");
+	if (cJSON_IsObject(json) && json->child && !json->child->next && cJSON_IsObject(wrapped))
+		json = wrapped; /* GetItem's output */
+	cJSON *item = ddb_item_from_json(json, why, sizeof why);
+	const char *name = item ? ddb_get_str(item, "pipeline", NULL) : NULL;
+	if (!item) {
+		fprintf(stderr, "taskpipe put: %s: %s\n", where, why);
+	} else if (normalize_expires_at(item, why, sizeof why) < 0) {
+		fprintf(stderr, "taskpipe put: %s: %s\n", where, why);
+	} else if (ddbval_check_item(item, why, sizeof why) < 0) {
+		fprintf(stderr, "taskpipe put: %s: %s\n", where, why);
+	} else if (!name) {
+		fprintf(stderr, "taskpipe put: %s: the item needs a string \"pipeline\" (the pipeline's name)\n",
+			where);
+	} else if (pr->check && put_check(pr->app, name, item, &e) < 0) {
+		fprintf(stderr, "taskpipe put: %s: %s: refused: %s: %s (--no-check writes it anyway)\n", where,
+			name, e.code, e.message);
+	} else {
+		cJSON *in = cJSON_CreateObject(), *out = NULL;
+		warn_expired(where, item);
+		cJSON_AddStringToObject(in, "TableName", pr->app->set.config_table);
+		cJSON_AddItemToObject(in, "Item", item);
+		int rc = awsj_call(pr->app->aws, SVC_DYNAMODB, "PutItem", in, &out, &e);
+		if (rc < 0)
+			fprintf(stderr, "taskpipe put: %s: %s: %s: %s\n", where, name, e.code, e.message);
+		else
+			printf("put %s\n", name);
+		pr->written += rc == TP_OK;
+		pr->refused += rc < 0;
+		cJSON_Delete(in);
+		cJSON_Delete(out);
+		return;
+	}
+	pr->refused++;
+	cJSON_Delete(item);
+}
+
+static int line_of(const char *text, const char *at)
+{
+	int line = 1;
+	for (const char *c = text; c < at; c++)
+		line += *c == '\n';
+	return line;
+}
+
+/* Every JSON value in the file, in order: an array's elements are items
+ * each. Text that is not JSON is reported and skipped up to the next line
+ * that starts a value ('{' or '[' in column 1), so one bad line of JSON
+ * lines costs only itself. */
+static void put_file(struct put_run *pr, const char *file)
+{
+	const char *label = strcmp(file, "/dev/stdin") == 0 ? "-" : file;
+	buf text = { 0 };
+	tp_err e = { 0 };
+	if (tp_read_file(file, PUT_MAX_FILE, &text, &e) < 0) {
+		fprintf(stderr, "taskpipe put: %s: %s\n", label, e.message);
+		pr->refused++;
+		buf_free(&text);
+		return;
+	}
+	const char *t = buf_str(&text);
+	if (ddbval_json_has_nul(t)) {
+		/* cJSON would cut the string there: a name or env value silently shortened */
+		fprintf(stderr, "taskpipe put: %s: a string holds a NUL character (\\u0000); nothing read\n", label);
+		pr->refused++;
+		buf_free(&text);
+		return;
+	}
+	int values = 0;
+	const char *p = t;
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (!*p)
+			break;
+		const char *end;
+		char where[600];
+		cJSON *v = jsonnum_parse_next(p, &end);
+		int line = line_of(t, p);
+		values++;
+		if (!v) {
+			const char *next = end > p ? end : p + 1;
+			while (*next && !(next[-1] == '\n' && (*next == '{' || *next == '[')))
+				next++;
+			int last = line_of(t, next) - (*next ? 1 : 0);
+			if (last > line)
+				fprintf(stderr, "taskpipe put: %s:%d: not valid JSON (line %d); lines %d-%d skipped\n",
+					label, line, line_of(t, end), line, last);
+			else
+				fprintf(stderr, "taskpipe put: %s:%d: not valid JSON\n", label, line);
+			pr->refused++;
+			p = next;
+			continue;
+		}
+		if (cJSON_IsArray(v)) {
+			int i = 0;
+			const cJSON *el;
+			cJSON_ArrayForEach(el, v) {
+				snprintf(where, sizeof where, "%s:%d[%d]", label, line, i++);
+				put_one(pr, where, el);
+			}
+			if (i == 0)
+				fprintf(stderr, "taskpipe put: %s:%d: an empty array: no items\n", label, line);
+		} else {
+			snprintf(where, sizeof where, "%s:%d", label, line);
+			put_one(pr, where, v);
+		}
+		cJSON_Delete(v);
+		p = end;
+	}
+	if (values == 0) {
+		fprintf(stderr, "taskpipe put: %s: no items (empty)\n", label);
+		pr->refused++;
+	}
+	buf_free(&text);
+}
+
 int cmd_put(int argc, char **argv)
 {
+	static const char *const flags[] = { "--no-check", NULL };
 	struct settings s;
-	int rc = parse("put", &argc, argv, &s, NULL, put_usage);
+	int rc = parse("put", &argc, argv, &s, flags, put_usage);
 	if (rc >= 0)
 		return rc;
 	char **files;
 	size_t n = positional(argc, argv, &files);
-	if (n == 0 && !(argc > 1 && strcmp(argv[argc - 1], "-") == 0)) {
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "-") == 0)
+			files[n++] = "/dev/stdin";
+	if (n == 0) {
 		fputs(put_usage, stderr);
 		free(files);
 		return 2;
 	}
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "-") == 0)
-			files[n++] = "/dev/stdin";
 	struct app app;
 	if (open_app("put", &app, &s) < 0) {
 		free(files);
 		return 1;
 	}
-	int failed = 0;
-	for (size_t i = 0; i < n; i++) {
-		tp_err e = { 0 };
-		buf text = { 0 };
-		char why[256] = "";
-		cJSON *json = NULL, *item = NULL;
-		if (tp_read_file(files[i], 1u << 20, &text, &e) < 0) {
-			fprintf(stderr, "taskpipe put: %s\n", e.message);
-		} else if (!(json = jsonnum_parse(buf_str(&text)))) {
-			fprintf(stderr, "taskpipe put: %s: not valid JSON\n", files[i]);
-		} else if (!(item = ddb_item_from_json(json, why, sizeof why))) {
-			fprintf(stderr, "taskpipe put: %s: %s\n", files[i], why);
-		} else if (normalize_expires_at(item, why, sizeof why) < 0) {
-			fprintf(stderr, "taskpipe put: %s: %s\n", files[i], why);
-		} else if (ddbval_check_item(item, why, sizeof why) < 0) {
-			/* refused before sending, naming the field */
-			fprintf(stderr, "taskpipe put: %s: %s\n", files[i], why);
-		} else if (!ddb_get_str(item, "pipeline", NULL)) {
-			fprintf(stderr, "taskpipe put: %s: the item needs a string \"pipeline\" (the pipeline's name)\n",
-				files[i]);
-		} else {
-			cJSON *in = cJSON_CreateObject(), *out = NULL;
-			warn_expired(files[i], item);
-			cJSON_AddStringToObject(in, "TableName", s.config_table);
-			cJSON_AddItemToObject(in, "Item", item);
-			item = NULL;
-			if (awsj_call(app.aws, SVC_DYNAMODB, "PutItem", in, &out, &e) < 0)
-				fprintf(stderr, "taskpipe put: %s: %s: %s\n", files[i], e.code, e.message);
-			else
-				printf("put %s\n", ddb_get_str(cJSON_GetObjectItem(in, "Item"), "pipeline", ""));
-			failed += e.rc < 0;
-			cJSON_Delete(in);
-			cJSON_Delete(out);
-			buf_free(&text);
-			cJSON_Delete(json);
-			continue;
-		}
-		failed++;
-		cJSON_Delete(item);
-		cJSON_Delete(json);
-		buf_free(&text);
+	struct put_run pr = { .app = &app, .check = !has_flag(argc, argv, "--no-check") };
+	if (pr.check) {
+		cJSON *ctx = app_policy_ctx_value(&app);
+		policy_set_ctx(app.policy, ctx);
+		cJSON_Delete(ctx);
 	}
+	for (size_t i = 0; i < n; i++)
+		put_file(&pr, files[i]);
+	if (pr.written + pr.refused > 1)
+		printf("%d items: %d put, %d refused\n", pr.written + pr.refused, pr.written, pr.refused);
 	app_close(&app);
 	free(files);
-	return failed ? 1 : 0;
+	return pr.refused ? 1 : 0;
+}
+
+/* Is there a config item of that name (consistent read)? */
+static int item_exists(struct app *app, const char *name, int *exists, tp_err *e)
+{
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	cJSON_AddStringToObject(in, "TableName", app->set.config_table);
+	cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", name));
+	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
+	int rc = awsj_call(app->aws, SVC_DYNAMODB, "GetItem", in, &out, e);
+	*exists = rc == TP_OK && cJSON_GetObjectItem(out, "Item") != NULL;
+	cJSON_Delete(in);
+	cJSON_Delete(out);
+	return rc;
 }
 
 static const char rm_usage[] =
@@ -444,7 +607,8 @@ static const char rm_usage[] =
 	"until the queue has been empty a minute (or drain_timeout runs out, then the\n"
 	"queue is kept), and the next runs delete it (taskpipe ls shows it draining).\n"
 	"--now deletes the pipelines at once, queued and dead-lettered tasks with them,\n"
-	"and says how many messages that dropped.\n";
+	"and says how many messages that dropped. A name without an item is an error\n"
+	"(nothing is changed for it).\n";
 
 /* rm --now: the removed pipelines go in this run, messages and all. */
 static int delete_now(struct app *app, char **names, size_t n)
@@ -496,11 +660,26 @@ int cmd_rm(int argc, char **argv)
 	size_t gone = 0;
 	for (size_t i = 0; i < n; i++) {
 		tp_err e = { 0 };
+		int exists = 0;
+		/* A missing item is reported without a mutating call ... */
+		if (item_exists(&app, names[i], &exists, &e) == TP_OK && !exists) {
+			fprintf(stderr, "taskpipe rm: %s: NotFound: no such config item in %s\n", names[i],
+				s.config_table);
+			failed++;
+			continue;
+		}
 		cJSON *in = cJSON_CreateObject(), *out = NULL;
 		cJSON_AddStringToObject(in, "TableName", s.config_table);
 		cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", names[i]));
+		/* ... and one deleted meanwhile too: never "removed". */
+		cJSON_AddStringToObject(in, "ConditionExpression", "attribute_exists(pipeline)");
+		tp_err_clear(&e);
 		if (awsj_call(app.aws, SVC_DYNAMODB, "DeleteItem", in, &out, &e) < 0) {
-			fprintf(stderr, "taskpipe rm: %s: %s: %s\n", names[i], e.code, e.message);
+			if (store_condition_failed(&e))
+				fprintf(stderr, "taskpipe rm: %s: NotFound: no such config item in %s\n", names[i],
+					s.config_table);
+			else
+				fprintf(stderr, "taskpipe rm: %s: %s: %s\n", names[i], e.code, e.message);
 			failed++;
 		} else {
 			printf("removed %s%s\n", names[i], now ? "" : " (its pipeline drains)");
@@ -511,6 +690,57 @@ int cmd_rm(int argc, char **argv)
 	}
 	if (now && gone)
 		failed += delete_now(&app, names, gone);
+	app_close(&app);
+	free(names);
+	return failed ? 1 : 0;
+}
+
+static const char forget_usage[] =
+	"usage: taskpipe forget NAME...\n"
+	"Removes what the state table records of a pipeline whose config item no\n"
+	"longer exists (its status and lease; a pause stays until resume), for a name\n"
+	"that can never be applied (a bad name written with --no-check or by hand).\n"
+	"Refused while the item exists. Resources are not touched: drift lists any\n"
+	"left behind as orphans.\n";
+
+int cmd_forget(int argc, char **argv)
+{
+	struct settings s;
+	int rc = parse("forget", &argc, argv, &s, NULL, forget_usage);
+	if (rc >= 0)
+		return rc;
+	char **names;
+	size_t n = positional(argc, argv, &names);
+	if (n == 0) {
+		fputs(forget_usage, stderr);
+		free(names);
+		return 2;
+	}
+	struct app app;
+	if (open_app("forget", &app, &s) < 0) {
+		free(names);
+		return 1;
+	}
+	int failed = 0;
+	for (size_t i = 0; i < n; i++) {
+		tp_err e = { 0 };
+		int had = 0, exists = 0;
+		rc = item_exists(&app, names[i], &exists, &e);
+		if (rc == TP_OK && exists)
+			tp_errf(&e, TP_EINVAL, "ItemExists",
+				"the config item exists: rm it first (forget is for items that are gone)");
+		else if (rc == TP_OK)
+			rc = store_pipeline_forget(app.aws, s.state_table, names[i], &had, &e);
+		if (e.rc < 0) {
+			fprintf(stderr, "taskpipe forget: %s: %s: %s\n", names[i], e.code, e.message);
+			failed++;
+		} else if (!had) {
+			fprintf(stderr, "taskpipe forget: %s: NotFound: no state recorded\n", names[i]);
+			failed++;
+		} else {
+			printf("forgot %s\n", names[i]);
+		}
+	}
 	app_close(&app);
 	free(names);
 	return failed ? 1 : 0;
@@ -558,8 +788,10 @@ static int run_reconcile(const char *cmd, int argc, char **argv, int plan, const
 	}
 	char holder[128];
 	lease_holder_id("cli", holder, sizeof holder);
-	struct reconcile_opts o = { .plan = plan, .force = plan || has_flag(argc, argv, "--force"),
-				    .holder = holder };
+	/* Named pipelines are observed, as plan does: what apply says of them
+	 * is what is there. --all may confirm by hash (and says so). */
+	struct reconcile_opts o = { .plan = plan, .force = plan || !all || has_flag(argc, argv, "--force"),
+				    .holder = holder, .known_only = !all };
 	struct rec_result *res = NULL;
 	size_t nr = 0;
 	tp_err e = { 0 };
@@ -573,11 +805,12 @@ static int run_reconcile(const char *cmd, int argc, char **argv, int plan, const
 		free(names);
 		return 1;
 	}
-	int errors = 0, changes = 0;
+	int errors = 0, changes = 0, confirmed = 0;
 	cJSON *doc = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(doc, "pipelines");
 	for (size_t i = 0; i < nr; i++) {
 		errors += res[i].rc != TP_OK;
 		changes += res[i].rc == TP_OK && res[i].changes > 0;
+		confirmed += res[i].rc == TP_OK && res[i].confirmed;
 		cJSON_AddItemToArray(arr, rec_result_json(&res[i]));
 	}
 	app_stats_json(&app, doc);
@@ -601,8 +834,11 @@ static int run_reconcile(const char *cmd, int argc, char **argv, int plan, const
 				printf("  %s: %s\n", name, cJSON_GetStringValue(cJSON_GetObjectItem(p, "state")));
 			} else if (cJSON_GetArraySize(ch) == 0 || strcmp(act, "none") == 0) {
 				/* For the whole fleet only what changed is news. */
+				int by_hash = cJSON_IsTrue(cJSON_GetObjectItem(p, "confirmed_by_hash"));
 				if (!all)
-					printf("  %s: in sync\n", name);
+					printf("  %s: %s%s\n", name,
+					       by_hash ? "unchanged since last apply (not checked)" : "in sync",
+					       cJSON_IsTrue(cJSON_GetObjectItem(p, "paused")) ? " (paused)" : "");
 			} else {
 				printf("%s %s: %s%s\n", plan ? "~" : "*", name, plan ? "would " : "", act);
 				cJSON *c;
@@ -610,6 +846,8 @@ static int run_reconcile(const char *cmd, int argc, char **argv, int plan, const
 					print_change(c);
 			}
 		}
+		if (confirmed)
+			printf("%d unchanged since last apply (not checked; --force observes them)\n", confirmed);
 		printf("%zu pipelines: %d %s, %d errors; %ld AWS requests (%ld Lambda, %ld mutating)\n", nr,
 		       changes, plan ? "to change" : "changed", errors,
 		       aws_stats_requests(app.aws),
@@ -640,8 +878,11 @@ int cmd_plan(int argc, char **argv)
 static const char apply_usage[] =
 	"usage: taskpipe apply NAME... | --all  [--force] [--json]\n"
 	"Makes the named pipelines (or all, including those whose items were deleted)\n"
-	"match their config items. Unchanged items are confirmed from the state table\n"
-	"without touching Lambda; --force observes and repairs them anyway.\n"
+	"match their config items. Named pipelines are observed and repaired as plan\n"
+	"sees them (\"in sync\" means looked at); a name with neither item nor record is\n"
+	"an error. With --all, items unchanged since their last apply are confirmed\n"
+	"from the state table without touching Lambda and counted as \"unchanged since\n"
+	"last apply (not checked)\"; --force observes and repairs them too.\n"
 	"Exit 0: all ok, 1: any pipeline failed (the others still apply).\n";
 
 int cmd_apply(int argc, char **argv)
@@ -652,24 +893,77 @@ int cmd_apply(int argc, char **argv)
 /* ---- ls ---- */
 
 static const char ls_usage[] =
-	"usage: taskpipe ls [--kept] [--json]\n"
-	"Lists config items with their pipeline's last status from the state table,\n"
-	"and removed (or expired) items' pipelines that are draining or kept.\n"
-	"--kept lists only the queues kept because they held messages (taskpipe kept).\n";
+	"usage: taskpipe ls [NAME|GLOB...] [--kept] [--json]\n"
+	"Lists config items (those matching a NAME or shell GLOB, 'tenant-*'; all\n"
+	"when none is given) with: enabled (the item's word), paused (an operator's\n"
+	"pause: taskpipe pause/resume), rate and concurrency (as the item states\n"
+	"them; - when unset) and the pipeline's last status from the state table.\n"
+	"Removed (or expired) items' pipelines that are draining or kept are listed\n"
+	"too, and records whose items are gone otherwise as \"(no item)\" (taskpipe\n"
+	"forget clears them). --kept lists only the queues kept because they held\n"
+	"messages (taskpipe kept). Exit 1 when a NAME without glob characters\n"
+	"matches nothing.\n";
 
-/* One row: the item (NULL when gone) and its state record (NULL: none). */
-static cJSON *ls_row(const struct settings *s, const char *name, const cJSON *item,
-		     const struct store_pipeline *st)
+/* The item's attribute as text ("-" when absent). */
+static void attr_text(const cJSON *item, const char *name, char *out, size_t len)
 {
+	const cJSON *v = cJSON_GetObjectItem(item, name);
+	const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(v, "N"));
+	if (!t)
+		t = cJSON_GetStringValue(cJSON_GetObjectItem(v, "S"));
+	snprintf(out, len, "%s", t ? t : "-");
+}
+
+static int ls_wanted(char **pats, size_t n, const char *name, int *hits)
+{
+	if (n == 0)
+		return 1;
+	int any = 0;
+	for (size_t i = 0; i < n; i++)
+		if (fnmatch(pats[i], name, 0) == 0)
+			hits[i]++, any = 1;
+	return any;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int ls_row_cmp(const void *a, const void *b)
+{
+	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+	return strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(x, "pipeline")),
+		      cJSON_GetStringValue(cJSON_GetObjectItem(y, "pipeline")));
+}
+
+/* One row: the item (NULL when gone), its state record and its pause
+ * (NULL: none). */
+static cJSON *ls_row(const struct settings *s, const char *name, const cJSON *item,
+		     const struct store_pipeline *st, const struct store_pause *pz)
+{
+	char rate[64], conc[64];
+	attr_text(item, "rate", rate, sizeof rate);
+	attr_text(item, "concurrency", conc, sizeof conc);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "pipeline", name);
+	cJSON_AddBoolToObject(o, "item", item != NULL);
+	const cJSON *en = cJSON_GetObjectItem(cJSON_GetObjectItem(item, "enabled"), "BOOL");
+	cJSON_AddBoolToObject(o, "enabled", item && (!en || cJSON_IsTrue(en)));
+	cJSON_AddBoolToObject(o, "paused", pz != NULL);
+	if (pz) {
+		cJSON_AddStringToObject(o, "paused_by", pz->by);
+		cJSON_AddNumberToObject(o, "paused_at", (double)pz->at);
+		if (pz->reason)
+			cJSON_AddStringToObject(o, "pause_reason", pz->reason);
+	}
+	cJSON_AddStringToObject(o, "rate", rate);
+	cJSON_AddStringToObject(o, "concurrency", conc);
 	cJSON_AddStringToObject(o, "status", st ? store_status_name(st->status) : "pending");
 	cJSON_AddNumberToObject(o, "updated_at", st ? (double)st->updated_at : 0);
 	long exp = ddb_get_long(item, "expires_at", 0);
 	if (exp)
 		cJSON_AddNumberToObject(o, "expires_at", (double)exp);
-	if (!item)
-		cJSON_AddBoolToObject(o, "item", 0);
 	if (st && st->drain_started_at) {
 		cJSON_AddNumberToObject(o, "drain_started_at", (double)st->drain_started_at);
 		cJSON_AddNumberToObject(o, "drain_timeout", (double)st->drain_timeout);
@@ -710,6 +1004,11 @@ static void ls_note(const cJSON *row, char *out, size_t len)
 		snprintf(out, len, "%s", msg);
 		return;
 	}
+	if (!cJSON_IsTrue(cJSON_GetObjectItem(row, "item")) && !kept &&
+	    !cJSON_GetObjectItem(row, "drain_started_at")) {
+		snprintf(out, len, "(no item)");
+		return;
+	}
 	cJSON_ArrayForEach(k, kept)
 		n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%skept %s: %.0f messages", n ? "; " : "",
 				      cJSON_GetStringValue(cJSON_GetObjectItem(k, "queue")),
@@ -728,55 +1027,97 @@ int cmd_ls(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	int kept_only = has_flag(argc, argv, "--kept");
+	char **pats;
+	size_t np = positional(argc, argv, &pats);
+	int *hits = tp_xcalloc(np + 1, sizeof *hits);
 	struct app app;
-	if (open_app("ls", &app, &s) < 0)
+	if (open_app("ls", &app, &s) < 0) {
+		free(pats);
+		free(hits);
 		return 1;
+	}
 	tp_err e = { 0 };
 	cJSON *items = cJSON_CreateArray();
 	struct store_pipelines states = { 0 };
+	struct store_pauses pauses = { 0 };
 	rc = ddb_scan_all(app.aws, s.config_table, NULL, items, &e);
 	if (rc == TP_OK)
 		rc = store_pipelines_scan(app.aws, s.state_table, &states, &e);
+	if (rc == TP_OK)
+		rc = store_pauses_scan(app.aws, s.state_table, &pauses, &e);
 	if (rc < 0) {
 		print_err("ls", &e);
 		cJSON_Delete(items);
 		store_pipelines_free(&states);
+		store_pauses_free(&pauses);
 		app_close(&app);
+		free(pats);
+		free(hits);
 		return 1;
 	}
 	cJSON *doc = cJSON_CreateArray(), *it;
 	cJSON_ArrayForEach(it, items) {
 		const char *name = ddb_get_str(it, "pipeline", "?");
 		const struct store_pipeline *found = store_pipelines_find(&states, name);
-		if (!kept_only || (found && found->status == STORE_KEPT))
-			cJSON_AddItemToArray(doc, ls_row(&s, name, it, found));
+		if (ls_wanted(pats, np, name, hits) && (!kept_only || (found && found->status == STORE_KEPT)))
+			cJSON_AddItemToArray(doc, ls_row(&s, name, it, found, store_pauses_find(&pauses, name)));
 	}
-	/* Removed items whose pipelines are still there: draining or kept. */
+	/* Records whose items are gone but not yet deleted (or never deletable):
+	 * the item names sorted, one binary search per record. */
+	size_t ni = 0;
+	const char **inames = tp_xcalloc((size_t)cJSON_GetArraySize(items) + 1, sizeof *inames);
+	cJSON_ArrayForEach(it, items)
+		inames[ni++] = ddb_get_str(it, "pipeline", "");
+	qsort(inames, ni, sizeof *inames, str_cmp);
 	for (size_t i = 0; i < states.n; i++) {
 		const struct store_pipeline *st = &states.v[i];
-		int shown = 0;
-		cJSON_ArrayForEach(it, items)
-			shown |= strcmp(ddb_get_str(it, "pipeline", ""), st->name) == 0;
-		if (shown || (st->status != STORE_KEPT && (kept_only || !st->drain_started_at)))
-			continue;
-		cJSON_AddItemToArray(doc, ls_row(&s, st->name, NULL, st));
+		int has_item = bsearch(&st->name, inames, ni, sizeof *inames, str_cmp) != NULL;
+		if (!has_item && st->status != STORE_DELETED && ls_wanted(pats, np, st->name, hits) &&
+		    (!kept_only || st->status == STORE_KEPT))
+			cJSON_AddItemToArray(doc, ls_row(&s, st->name, NULL, st, store_pauses_find(&pauses, st->name)));
 	}
+	free(inames);
+	/* Sorted by name: items come from a Scan, in hash order. */
+	int nrows = cJSON_GetArraySize(doc);
+	cJSON **rows = tp_xcalloc((size_t)nrows + 1, sizeof *rows);
+	for (int i = 0; i < nrows; i++)
+		rows[i] = cJSON_DetachItemFromArray(doc, 0);
+	qsort(rows, (size_t)nrows, sizeof *rows, ls_row_cmp);
+	for (int i = 0; i < nrows; i++)
+		cJSON_AddItemToArray(doc, rows[i]);
+	free(rows);
+	int missing = 0;
+	for (size_t i = 0; i < np; i++)
+		if (!hits[i] && !strpbrk(pats[i], "*?[")) {
+			fprintf(stderr, "taskpipe ls: %s: no such pipeline\n", pats[i]);
+			missing++;
+		}
 	if (s.json) {
 		char *t = cJSON_Print(doc);
 		puts(t);
 		free(t);
 	} else {
-		printf("%-32s %-8s %s\n", "PIPELINE", "STATUS", "MESSAGE");
+		printf("%-32s %-7s %-6s %-8s %-11s %-8s %s\n", "PIPELINE", "ENABLED", "PAUSED", "RATE",
+		       "CONCURRENCY", "STATUS", "MESSAGE");
 		cJSON_ArrayForEach(it, doc) {
+			int has_item = cJSON_IsTrue(cJSON_GetObjectItem(it, "item"));
 			char note[600];
 			ls_note(it, note, sizeof note);
-			printf("%-32s %-8s %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(it, "pipeline")),
+			printf("%-32s %-7s %-6s %-8s %-11s %-8s %s\n",
+			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "pipeline")),
+			       !has_item ? "-" : cJSON_IsTrue(cJSON_GetObjectItem(it, "enabled")) ? "yes" : "no",
+			       cJSON_IsTrue(cJSON_GetObjectItem(it, "paused")) ? "yes" : "no",
+			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "rate")),
+			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "concurrency")),
 			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "status")), note);
 		}
 	}
 	cJSON_Delete(doc);
 	cJSON_Delete(items);
 	store_pipelines_free(&states);
+	store_pauses_free(&pauses);
 	app_close(&app);
-	return 0;
+	free(pats);
+	free(hits);
+	return missing ? 1 : 0;
 }

@@ -276,7 +276,7 @@ int cmd_policy(int argc, char **argv)
 	const char *sub = argc > 0 ? argv[0] : NULL;
 	if (!sub || !strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
 		fputs(help, sub ? stdout : stderr);
-		fputs(settings_help, sub ? stdout : stderr);
+		fputs(settings_pointer, sub ? stdout : stderr);
 		return sub ? 0 : 2;
 	}
 	const char *ctx_arg = NULL;

@@ -20,8 +20,11 @@ static const char repl_usage[] =
 	"usage: taskpipe repl [-e CODE]...\n"
 	"A Lua 5.4 prompt with the `tp` module (tp.help() lists it): expressions print\n"
 	"their value, unfinished statements continue on the next line (\">> \"), errors\n"
-	"show a traceback and the session goes on, Ctrl-D exits. For line editing and\n"
-	"history run it under rlwrap:  rlwrap taskpipe repl\n"
+	"show a traceback and the session goes on, Ctrl-D exits. On a terminal, lines\n"
+	"are edited in place: Left/Right, Home/End (Ctrl-A/E), Ctrl-K/U/W to kill to\n"
+	"the end, to the start, the word before; Up/Down for history, kept in\n"
+	"$TASKPIPE_REPL_HISTORY (default ~/.taskpipe_history; empty: none); Ctrl-C\n"
+	"drops the line (and an unfinished chunk).\n"
 	"With -e, runs each CODE as one prompt entry (values printed) and exits;\n"
 	"exit 1 at the first error. Operator code is trusted (all standard\n"
 	"libraries); the policy still runs in its sandbox.\n";
@@ -66,7 +69,7 @@ int cmd_repl(int argc, char **argv)
 	tp_err e = { 0 };
 	settings_init(&s);
 	if (help_wanted(argc, argv, argc)) {
-		printf("%s\n%s", repl_usage, settings_help);
+		printf("%s\n%s", repl_usage, settings_pointer);
 		return 0;
 	}
 	if (settings_parse_flags(&s, &argc, argv, &e) < 0) {
@@ -115,7 +118,7 @@ int cmd_run(int argc, char **argv)
 			file = i;
 	}
 	if (help_wanted(argc, argv, file ? file : argc)) {
-		printf("%s\n%s", run_usage, settings_help);
+		printf("%s\n%s", run_usage, settings_pointer);
 		return 0;
 	}
 	if (!file) {

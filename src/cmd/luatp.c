@@ -14,6 +14,8 @@
 #include "base/log.h"
 #include "core/names.h"
 #include "script/policy.h"
+#include "core/lease.h"
+#include "core/lifecycle.h"
 #include "core/reconcile/reconcile.h"
 #include "core/store.h"
 #include "runtime/drift_json.h"
@@ -27,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MOVE_BATCH 10   /* SQS receive/send/delete batch limit */
 
 static struct app *app_of(lua_State *L)
 {
@@ -119,6 +120,12 @@ static int l_ls(lua_State *L)
 		cJSON_Delete(items);
 		fail_lua(L, &e);
 	}
+	struct store_pauses pauses;
+	if (store_pauses_scan(app->aws, app->set.state_table, &pauses, &e) < 0) {
+		cJSON_Delete(items);
+		store_pipelines_free(&states);
+		fail_lua(L, &e);
+	}
 	lua_newtable(L);
 	luaL_setmetatable(L, "tp.list");
 	int i = 0;
@@ -141,9 +148,12 @@ static int l_ls(lua_State *L)
 			lua_pushinteger(L, state->updated_at);
 			lua_setfield(L, -2, "updated_at");
 		}
+		lua_pushboolean(L, store_pauses_find(&pauses, name) != NULL); /* an operator's pause */
+		lua_setfield(L, -2, "paused");
 		if (ddbval_push_item(L, it, &e) < 0) {
 			cJSON_Delete(items);
 			store_pipelines_free(&states);
+			store_pauses_free(&pauses);
 			fail_lua(L, &e);
 		}
 		lua_setfield(L, -2, "item");
@@ -151,6 +161,7 @@ static int l_ls(lua_State *L)
 	}
 	cJSON_Delete(items);
 	store_pipelines_free(&states);
+	store_pauses_free(&pauses);
 	return 1;
 }
 
@@ -221,6 +232,10 @@ static void push_results(lua_State *L, const struct rec_result *r, size_t n)
 		}
 		lua_pushinteger(L, r[i].lambda_requests);
 		lua_setfield(L, -2, "lambda_calls");
+		lua_pushboolean(L, r[i].confirmed); /* by hash, resources not observed */
+		lua_setfield(L, -2, "confirmed_by_hash");
+		lua_pushboolean(L, r[i].paused);
+		lua_setfield(L, -2, "paused");
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
 }
@@ -279,7 +294,7 @@ static int l_plan(lua_State *L)
 	size_t n;
 	int all;
 	char **names = names_arg(L, 1, &n, &all);
-	struct reconcile_opts o = { .plan = 1, .force = 1 };
+	struct reconcile_opts o = { .plan = 1, .force = 1, .known_only = !all };
 	return reconcile(L, names, n, all, &o);
 }
 
@@ -290,10 +305,11 @@ static int l_apply(lua_State *L)
 	size_t n;
 	int all;
 	char **names = names_arg(L, 1, &n, &all);
-	struct reconcile_opts o = { 0 };
+	/* As the CLI: named pipelines are observed; "all" may confirm by hash. */
+	struct reconcile_opts o = { .force = !all, .known_only = !all };
 	if (lua_istable(L, 2)) {
 		lua_getfield(L, 2, "force");
-		o.force = lua_toboolean(L, -1);
+		o.force = o.force || lua_toboolean(L, -1);
 		lua_pop(L, 1);
 	}
 	return reconcile(L, names, n, all, &o);
@@ -396,136 +412,61 @@ static int l_depth(lua_State *L)
 	return 1;
 }
 
-/* Move messages by hand: receive 10, send them on, delete what was sent. */
-static long move_by_hand(lua_State *L, const char *from, const char *to)
-{
-	long moved = 0;
-	for (;;) {
-		cJSON *in = cJSON_CreateObject();
-		cJSON_AddStringToObject(in, "QueueUrl", from);
-		cJSON_AddNumberToObject(in, "MaxNumberOfMessages", MOVE_BATCH);
-		cJSON_AddNumberToObject(in, "WaitTimeSeconds", 0);
-		cJSON_AddNumberToObject(in, "VisibilityTimeout", 60);
-		cJSON *an = cJSON_AddArrayToObject(in, "MessageAttributeNames");
-		cJSON_AddItemToArray(an, cJSON_CreateString("All"));
-		cJSON *got = call_json(L, SVC_SQS, "ReceiveMessage", in);
-		cJSON *msgs = cJSON_GetObjectItem(got, "Messages"), *m;
-		if (cJSON_GetArraySize(msgs) == 0) {
-			cJSON_Delete(got);
-			return moved;
-		}
-		cJSON *send = cJSON_CreateObject(), *del = cJSON_CreateObject();
-		cJSON_AddStringToObject(send, "QueueUrl", to);
-		cJSON_AddStringToObject(del, "QueueUrl", from);
-		cJSON *se = cJSON_AddArrayToObject(send, "Entries");
-		cJSON *de = cJSON_AddArrayToObject(del, "Entries");
-		int i = 0;
-		cJSON_ArrayForEach(m, msgs) {
-			char id[16];
-			snprintf(id, sizeof id, "m%d", i++);
-			cJSON *s = cJSON_CreateObject();
-			cJSON_AddStringToObject(s, "Id", id);
-			cJSON_AddStringToObject(s, "MessageBody",
-						cJSON_GetStringValue(cJSON_GetObjectItem(m, "Body")) ?: "");
-			cJSON *ma = cJSON_GetObjectItem(m, "MessageAttributes");
-			if (ma)
-				cJSON_AddItemToObject(s, "MessageAttributes", cJSON_Duplicate(ma, 1));
-			cJSON_AddItemToArray(se, s);
-			cJSON *d = cJSON_CreateObject();
-			cJSON_AddStringToObject(d, "Id", id);
-			cJSON_AddStringToObject(d, "ReceiptHandle",
-						cJSON_GetStringValue(cJSON_GetObjectItem(m, "ReceiptHandle")) ?: "");
-			cJSON_AddItemToArray(de, d);
-		}
-		cJSON_Delete(got);
-		cJSON *sent = call_json(L, SVC_SQS, "SendMessageBatch", send);
-		/* Delete only what arrived in the queue: a failed send stays in the DLQ. */
-		cJSON *failed = cJSON_GetObjectItem(sent, "Failed"), *f;
-		cJSON_ArrayForEach(f, failed) {
-			const char *fid = cJSON_GetStringValue(cJSON_GetObjectItem(f, "Id"));
-			for (int k = cJSON_GetArraySize(de) - 1; fid && k >= 0; k--)
-				if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(de, k), "Id")),
-					   fid) == 0)
-					cJSON_DeleteItemFromArray(de, k);
-		}
-		int nf = cJSON_GetArraySize(failed);
-		cJSON_Delete(sent);
-		moved += cJSON_GetArraySize(de);
-		if (cJSON_GetArraySize(de))
-			cJSON_Delete(call_json(L, SVC_SQS, "DeleteMessageBatch", del));
-		else
-			cJSON_Delete(del);
-		if (nf)
-			return luaL_error(L, "tp.redrive: %d messages could not be sent back (moved %d)", nf,
-					  (int)moved);
-	}
-}
+/* ---- lifecycle: the same core code as taskpipe pause|resume|redrive|purge ---- */
 
-/* tp.redrive(name) -> messages moved (StartMessageMoveTask: the count at the start) */
+/* tp.redrive(name) -> messages moved (StartMessageMoveTask: the count at the start), how */
 static int l_redrive(lua_State *L)
 {
-	struct names nm;
-	pipeline_names(L, 1, &nm);
-	char *q = queue_url(L, nm.queue), *d = queue_url(L, nm.dlq);
-	if (!q || !d) {
-		free(q);
-		free(d);
-		return luaL_error(L, "tp.redrive: %s or %s does not exist", nm.queue, nm.dlq);
-	}
-	cJSON *qa = queue_attrs(L, q), *da = queue_attrs(L, d);
-	long waiting = attr_long(da, "ApproximateNumberOfMessages");
-	cJSON *in = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(in, "SourceArn", cJSON_GetStringValue(cJSON_GetObjectItem(da, "QueueArn")) ?: "");
-	cJSON_AddStringToObject(in, "DestinationArn", cJSON_GetStringValue(cJSON_GetObjectItem(qa, "QueueArn")) ?: "");
+	struct lifecycle_outcome out;
 	tp_err e = { 0 };
-	int rc = awsj_call(app_of(L)->aws, SVC_SQS, "StartMessageMoveTask", in, &out, &e);
-	cJSON_Delete(in);
-	cJSON_Delete(out);
-	cJSON_Delete(qa);
-	cJSON_Delete(da);
-	if (rc == TP_OK) {
-		lua_pushinteger(L, waiting);
-		lua_pushliteral(L, "move task started");
-	} else {
-		log_info("StartMessageMoveTask failed (%s); moving messages by hand", e.code);
-		lua_pushinteger(L, move_by_hand(L, d, q));
-		lua_pushliteral(L, "moved by receive/send/delete");
-	}
-	free(q);
-	free(d);
+	if (lifecycle_redrive(app_of(L), luaL_checkstring(L, 1), &out, &e) < 0)
+		return fail_lua(L, &e);
+	lua_pushinteger(L, out.moved);
+	lua_pushstring(L, out.how);
+	lifecycle_outcome_free(&out);
 	return 2;
 }
 
-/* ---- pause / resume ---- */
-
-static int set_enabled(lua_State *L, int enabled)
+/* tp.pause(name[, reason]) / tp.resume(name) -> the pipeline's reconcile results */
+static int pause_or_resume(lua_State *L, int pause)
 {
-	struct app *app = app_of(L);
 	const char *name = luaL_checkstring(L, 1);
-	cJSON *in = cJSON_CreateObject(), *v = cJSON_CreateObject();
-	cJSON_AddStringToObject(in, "TableName", app->set.config_table);
-	cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", name));
-	cJSON_AddStringToObject(in, "UpdateExpression", "SET #e = :v");
-	cJSON_AddStringToObject(in, "ConditionExpression", "attribute_exists(pipeline)");
-	cJSON_AddItemToObject(cJSON_AddObjectToObject(in, "ExpressionAttributeNames"), "#e",
-			      cJSON_CreateString("enabled"));
-	ddb_put_bool(v, ":v", enabled);
-	cJSON_AddItemToObject(in, "ExpressionAttributeValues", v);
-	cJSON_Delete(call_json(L, SVC_DYNAMODB, "UpdateItem", in));
-	char **names = tp_xcalloc(2, sizeof *names);
-	names[0] = tp_xstrdup(name);
-	struct reconcile_opts o = { 0 };
-	return reconcile(L, names, 1, 0, &o);
+	char by[160];
+	lease_holder_id("repl", by, sizeof by);
+	struct lifecycle_outcome out;
+	tp_err e = { 0 };
+	int rc = pause ? lifecycle_pause(app_of(L), name, by, luaL_optstring(L, 2, NULL), NULL, &out, &e)
+		       : lifecycle_resume(app_of(L), name, NULL, &out, &e);
+	if (rc < 0) {
+		lifecycle_outcome_free(&out);
+		return fail_lua(L, &e);
+	}
+	push_results(L, out.res, out.n_res);
+	lifecycle_outcome_free(&out);
+	return 1;
 }
 
 static int l_pause(lua_State *L)
 {
-	return set_enabled(L, 0);
+	return pause_or_resume(L, 1);
 }
 
 static int l_resume(lua_State *L)
 {
-	return set_enabled(L, 1);
+	return pause_or_resume(L, 0);
+}
+
+/* tp.purge(name[, "dlq"]) -> true: every waiting message of the queue (or DLQ) deleted */
+static int l_purge(lua_State *L)
+{
+	const char *which = luaL_optstring(L, 2, "queue");
+	if (strcmp(which, "queue") != 0 && strcmp(which, "dlq") != 0)
+		return luaL_error(L, "tp.purge: second argument is \"queue\" or \"dlq\", not \"%s\"", which);
+	tp_err e = { 0 };
+	if (lifecycle_purge(app_of(L), luaL_checkstring(L, 1), strcmp(which, "dlq") == 0, &e) < 0)
+		return fail_lua(L, &e);
+	lua_pushboolean(L, 1);
+	return 1;
 }
 
 /* ---- policy ---- */
@@ -709,6 +650,7 @@ int luatp_open(lua_State *L, struct app *app, tp_err *e)
 		{ "ls", l_ls }, { "get", l_get }, { "put", l_put }, { "delete", l_delete },
 		{ "plan", l_plan }, { "apply", l_apply }, { "drift", l_drift }, { "depth", l_depth },
 		{ "redrive", l_redrive }, { "pause", l_pause }, { "resume", l_resume },
+		{ "purge", l_purge },
 		{ "reload_policy", l_reload_policy }, { "policy", l_policy }, { "aws", l_aws },
 		{ "rollout", l_rollout }, { "status", l_status }, { NULL, NULL },
 	};

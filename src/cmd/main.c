@@ -9,6 +9,7 @@
 #include "cmd/cmd_debug_sigv4.h"
 #include "cmd/cmd_drift.h"
 #include "cmd/cmd_kept.h"
+#include "cmd/cmd_lifecycle.h"
 #include "cmd/cmd_pipeline.h"
 #include "cmd/cmd_policy.h"
 #include "cmd/cmd_repl.h"
@@ -20,6 +21,7 @@
 #include "aws/http.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "core/settings.h"
 #include "script/policy.h"
 #include "runtime/runtime_api.h"
 #include "base/version.h"
@@ -35,10 +37,14 @@ static const char usage[] =
 	"  version                 version, libraries and the policy in force\n"
 	"  aws SERVICE OP [JSON]   one signed AWS call (taskpipe aws --help)\n"
 	"  init                    create the config and state tables and code bucket if missing\n"
-	"  put ITEM.json...        write config items\n"
+	"  put FILE...             write config items (JSON, array, JSON lines), each checked\n"
 	"  rm NAME... [--now]      delete config items (their pipelines drain; --now: at once)\n"
-	"  ls [--kept]             config items and their pipelines' status, draining and kept ones\n"
+	"  forget NAME...          drop the state of a pipeline whose item is gone\n"
+	"  ls [NAME|GLOB...] [--kept]  items: paused, rate, concurrency, status; draining and kept ones\n"
 	"  kept [redrive|purge]    queues kept by drained pipelines: list, redrive, purge\n"
+	"  pause|resume GROUP...   an operator's pause (mapping disabled, item unchanged) / its end\n"
+	"  redrive GROUP...        move the dead-letter queue's messages back to the queue\n"
+	"  purge GROUP... --yes    delete every waiting task (--dlq: of the dead-letter queue)\n"
 	"  plan [NAME...]          what apply would change (exit 0 none, 2 changes, 1 errors)\n"
 	"  apply NAME...|--all     make pipelines match their items\n"
 	"  send GROUP [BODY|@F|-]  send tasks to a group's queue (- : one per line from stdin)\n"
@@ -49,14 +55,15 @@ static const char usage[] =
 	"  drift [--fix]           compare every pipeline with its item (exit 0 in sync, 2 drift, 1 errors)\n"
 	"  rollout s3://B/K[#V]    roll a consumer code version out in the policy's waves\n"
 	"  rollout resume|status   continue cut-off rollouts; show rollouts, waves, functions\n"
-	"  repl [-e CODE]          operator Lua prompt with the tp module (rlwrap taskpipe repl)\n"
+	"  repl [-e CODE]          operator Lua prompt with the tp module (line editing, history)\n"
 	"  run FILE.lua [ARGS]     run an operator Lua script with the tp module\n"
 	"  policy check ITEM...    run the policy on config items (taskpipe policy --help)\n"
 	"  policy show             the policy in force and its SHA-256\n"
 	"  consume [--] [CMD...]   Lambda Runtime API proxy pacing CMD to TASKPIPE_RATE (consumer layer)\n"
 	"  debug SUBCOMMAND        diagnostics: sigv4, bench-sigv4, http, creds, rollout-plan\n"
 	"\n"
-	"Every command takes --help.\n";
+	"Every command takes --help (or: taskpipe help COMMAND); the settings\n"
+	"they share: taskpipe help settings.\n";
 
 static int cmd_version(int argc, char **argv)
 {
@@ -106,6 +113,11 @@ static const struct command commands[] = {
 	{ "status", cmd_status },
 	{ "top", cmd_top },
 	{ "kept", cmd_kept },
+	{ "forget", cmd_forget },
+	{ "pause", cmd_pause },
+	{ "resume", cmd_resume },
+	{ "redrive", cmd_redrive },
+	{ "purge", cmd_purge },
 	{ "watch", cmd_watch },
 	{ "drift", cmd_drift },
 	{ "rollout", cmd_rollout },
@@ -114,6 +126,22 @@ static const struct command commands[] = {
 	{ "debug", cmd_debug },
 	{ NULL, NULL },
 };
+
+/* taskpipe help settings | help COMMAND (= COMMAND --help) */
+static int cmd_help(const char *topic)
+{
+	if (strcmp(topic, "settings") == 0) {
+		fputs(settings_help, stdout);
+		return 0;
+	}
+	for (const struct command *c = commands; c->name; c++)
+		if (strcmp(topic, c->name) == 0) {
+			char *args[] = { (char *)c->name, "--help", NULL };
+			return c->run(2, args);
+		}
+	fprintf(stderr, "taskpipe help: no command or topic '%s' (topics: settings)\n\n%s", topic, usage);
+	return 2;
+}
 
 int main(int argc, char **argv)
 {
@@ -129,6 +157,8 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
+	if (strcmp(argv[1], "help") == 0 && argc >= 3)
+		return cmd_help(argv[2]);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
 		fputs(usage, stdout);
 		return 0;

@@ -2,6 +2,7 @@
 #include "cmd/repl.h"
 
 #include "base/base.h"
+#include "cmd/lineedit.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -9,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define LINE_MAX_BYTES 65536
 
@@ -101,9 +103,12 @@ static int incomplete(lua_State *L, int status)
 	return 0;
 }
 
-/* One line without its newline; NULL at end of input. */
-static char *read_line(FILE *in, FILE *out, const char *prompt)
+/* One line without its newline; NULL at end of input. On a terminal the
+ * editor reads it (lineedit.h), else plain fgets. */
+static char *read_line(struct lineedit *le, FILE *in, FILE *out, const char *prompt)
 {
+	if (le)
+		return lineedit_read(le, prompt);
 	if (prompt) {
 		fputs(prompt, out);
 		fflush(out);
@@ -129,13 +134,20 @@ static char *read_line(FILE *in, FILE *out, const char *prompt)
  * function or the error; returns the load status. */
 static int load_entry(lua_State *L, const char *code, const char *name)
 {
+	/* Text only ("t"): a line starting with ESC (an arrow key without the
+	 * editor) would otherwise be read as a binary chunk. */
+	if (code[0] == 27) {
+		lua_pushfstring(L, "%s: a terminal key sequence (ESC ...), not Lua: keys are edited only when "
+				"standard input and output are a terminal", name + (name[0] == '=' ? 1 : 0));
+		return LUA_ERRSYNTAX;
+	}
 	const char *ret = lua_pushfstring(L, "return %s;", code);
-	int st = luaL_loadbuffer(L, ret, strlen(ret), name);
+	int st = luaL_loadbufferx(L, ret, strlen(ret), name, "t");
 	lua_remove(L, -2);
 	if (st == LUA_OK)
 		return st;
 	lua_pop(L, 1);
-	return luaL_loadbuffer(L, code, strlen(code), name);
+	return luaL_loadbufferx(L, code, strlen(code), name, "t");
 }
 
 static int exec_loaded(lua_State *L, int base)
@@ -160,13 +172,26 @@ int repl_eval(lua_State *L, const char *code, const char *name)
 	return exec_loaded(L, base);
 }
 
+/* $TASKPIPE_REPL_HISTORY, else ~/.taskpipe_history (malloc'd; NULL: none). */
+static char *history_file(void)
+{
+	const char *f = getenv("TASKPIPE_REPL_HISTORY"), *home = getenv("HOME");
+	if (f)
+		return *f ? tp_xstrdup(f) : NULL; /* set empty: no file */
+	return home && *home ? tp_xasprintf("%s/.taskpipe_history", home) : NULL;
+}
+
 int repl_loop(lua_State *L, FILE *in, FILE *out, int prompt)
 {
+	char *hf = prompt ? history_file() : NULL;
+	struct lineedit *le = prompt ? lineedit_new(fileno(in), fileno(out), hf) : NULL;
+	free(hf);
 	for (;;) {
 		int base = lua_gettop(L);
-		char *line = read_line(in, out, prompt ? "> " : NULL);
+		char *line = read_line(le, in, out, prompt ? "> " : NULL);
 		if (!line)
 			break;
+		lineedit_history_add(le, line);
 		if (!*line) {
 			free(line);
 			continue;
@@ -176,18 +201,29 @@ int repl_loop(lua_State *L, FILE *in, FILE *out, int prompt)
 		buf_adds(&code, line[0] == '=' ? line + 1 : line);
 		free(line);
 		int st = load_entry(L, buf_str(&code), "=stdin");
+		int dropped = 0;
 		while (st != LUA_OK && incomplete(L, st)) {
-			char *more = read_line(in, out, prompt ? ">> " : NULL);
+			char *more = read_line(le, in, out, prompt ? ">> " : NULL);
 			if (!more) {
-				st = luaL_loadbuffer(L, buf_str(&code), code.len, "=stdin");
+				st = luaL_loadbufferx(L, buf_str(&code), code.len, "=stdin", "t");
 				break;
 			}
+			if (lineedit_interrupted(le)) { /* Ctrl-C: the unfinished chunk goes */
+				free(more);
+				dropped = 1;
+				break;
+			}
+			lineedit_history_add(le, more);
 			buf_addc(&code, '\n');
 			buf_adds(&code, more);
 			free(more);
-			st = luaL_loadbuffer(L, buf_str(&code), code.len, "=stdin");
+			st = luaL_loadbufferx(L, buf_str(&code), code.len, "=stdin", "t");
 		}
 		buf_free(&code);
+		if (dropped) {
+			lua_settop(L, base);
+			continue;
+		}
 		if (st != LUA_OK) {
 			report(L, st);
 			lua_settop(L, base);
@@ -195,10 +231,11 @@ int repl_loop(lua_State *L, FILE *in, FILE *out, int prompt)
 		}
 		exec_loaded(L, base);
 	}
-	if (prompt) {
+	if (prompt && !le) {
 		fputc('\n', out);
 		fflush(out);
 	}
+	lineedit_free(le);
 	return 0;
 }
 

@@ -2,8 +2,9 @@
  * first tried as `return <line>` so expressions print; a chunk whose syntax
  * error ends in <eof> keeps reading (prompt ">> "); chunks run with a
  * traceback message handler; an error never ends the session; end of input
- * (Ctrl-D) does. Line editing is left to the terminal or to `rlwrap`: plain
- * fgets, no GPL readline linked into the static binary.
+ * (Ctrl-D) does. On a terminal, lines are read with the built-in editor
+ * (lineedit.h: arrows, Ctrl-A/E/K/U/W, history in $TASKPIPE_REPL_HISTORY or
+ * ~/.taskpipe_history); otherwise plain fgets. Chunks load as text only.
  * Results print through the global tp.show when present, else print. */
 #ifndef TP_REPL_H
 #define TP_REPL_H

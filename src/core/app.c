@@ -4,6 +4,7 @@
 #include "aws/awsjson.h"
 #include "aws/budget_shared.h"
 #include "core/codestore.h"
+#include "core/settings_store.h"
 #include "core/store.h"
 #include "base/log.h"
 #include "script/policy.h"
@@ -45,6 +46,33 @@ static void open_budget(struct app *app, const struct settings *s)
 	aws_set_budget_source(app->aws, claim, app->budget, rate);
 }
 
+/* The stored shared settings into app->set; a conflict is kept for
+ * app_may_write, or, asked to (from_env), the stored set is updated. A
+ * read failure leaves this process's settings (and says so). */
+static void merge_settings(struct app *app)
+{
+	tp_err e = { 0 };
+	if (!app->set.state_table || !*app->set.state_table)
+		return;
+	if (settings_store_merge(app->aws, &app->set, &app->settings_record, &app->settings_found,
+				 app->settings_conflict, sizeof app->settings_conflict, &e) < 0) {
+		log_warn("stored settings unreadable (%s: %.200s): using this process's own", e.code, e.message);
+		return;
+	}
+	if (app->set.from_env && app->settings_found) {
+		int written = 0;
+		if (settings_store_save(app->aws, &app->set, 0, &written, &e) < 0) {
+			log_warn("stored settings not updated (%s: %.200s)", e.code, e.message);
+			return;
+		}
+		if (app->settings_conflict[0])
+			log_info("stored settings updated (--settings-from-env): %s", app->settings_conflict);
+		app->settings_conflict[0] = 0;
+	} else if (app->settings_conflict[0]) {
+		log_warn("%s; this process will not write shared state", app->settings_conflict);
+	}
+}
+
 int app_open(struct app *app, const struct settings *s, tp_err *e)
 {
 	memset(app, 0, sizeof *app);
@@ -57,17 +85,38 @@ int app_open(struct app *app, const struct settings *s, tp_err *e)
 	int rc = aws_new(&o, &app->aws, e);
 	if (rc < 0)
 		return rc;
+	merge_settings(app);
 	if ((rc = policy_load(s->policy, NULL, &app->policy, e)) < 0) {
 		aws_free(app->aws);
+		cJSON_Delete(app->settings_record);
 		app->aws = NULL;
+		app->settings_record = NULL;
 		return rc;
 	}
-	open_budget(app, s);
+	open_budget(app, &app->set);
 	return TP_OK;
+}
+
+int app_may_write(const struct app *app, tp_err *e)
+{
+	if (!app->settings_conflict[0])
+		return TP_OK;
+	return tp_errf(e, TP_EINVAL, "SettingsDiffer", "refusing to write shared state: %s", app->settings_conflict);
+}
+
+int app_settings_store(struct app *app, int if_absent, int *written, tp_err *e)
+{
+	int rc = settings_store_save(app->aws, &app->set, if_absent, written, e);
+	if (rc == TP_OK && *written) {
+		app->settings_found = 1;
+		app->settings_conflict[0] = 0;
+	}
+	return rc;
 }
 
 void app_close(struct app *app)
 {
+	cJSON_Delete(app->settings_record);
 	policy_free(app->policy);
 	aws_free(app->aws);
 	bshared_free(app->budget);

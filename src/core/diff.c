@@ -242,9 +242,21 @@ static int env_equal(const cJSON *a, const cJSON *b)
 	return 1;
 }
 
-/* Environment: keys only, values may be secrets. One change: from lists
- * the function's keys ("K(removed)", "K(changed)"), to the added ones;
- * its parts say the same key by key. */
+/* Environment: the item's own values may be secrets, so only their keys
+ * are shown; taskpipe's own variables (TASKPIPE_*: the rate, the state
+ * table, ...) are settings an operator must see, so their values are.
+ * One change: from lists the function's keys ("K(removed)", "K(changed)"),
+ * to the added ones; its parts say the same key by key. */
+static int env_shown(const char *key)
+{
+	return strncmp(key, "TASKPIPE_", 9) == 0;
+}
+
+static const char *env_side(const char *key, const char *value, const char *hidden)
+{
+	return value && env_shown(key) ? value : hidden;
+}
+
 static void diff_env(struct diff_list *l, const cJSON *want, const cJSON *have)
 {
 	if (env_equal(want, have))
@@ -252,12 +264,19 @@ static void diff_env(struct diff_list *l, const cJSON *want, const cJSON *have)
 	buf fs = { 0 }, ts = { 0 };
 	for (const cJSON *k = have ? have->child : NULL; k; k = k->next) {
 		const char *w = cJSON_GetStringValue(cJSON_GetObjectItem(want, k->string));
-		buf_addf(&fs, "%s%s%s", fs.len ? "," : "", k->string,
-			 !w ? "(removed)" : strcmp(w, k->valuestring) ? "(changed)" : "");
+		if (env_shown(k->string) && w && strcmp(w, k->valuestring))
+			buf_addf(&fs, "%s%s=%s(changed to %s)", fs.len ? "," : "", k->string, k->valuestring, w);
+		else
+			buf_addf(&fs, "%s%s%s", fs.len ? "," : "", k->string,
+				 !w ? "(removed)" : strcmp(w, k->valuestring) ? "(changed)" : "");
 	}
 	for (const cJSON *k = want ? want->child : NULL; k; k = k->next)
-		if (!cJSON_GetObjectItem(have, k->string))
-			buf_addf(&ts, "%s%s(added)", ts.len ? "," : "", k->string);
+		if (!cJSON_GetObjectItem(have, k->string)) {
+			if (env_shown(k->string) && cJSON_IsString(k))
+				buf_addf(&ts, "%s%s=%s(added)", ts.len ? "," : "", k->string, k->valuestring);
+			else
+				buf_addf(&ts, "%s%s(added)", ts.len ? "," : "", k->string);
+		}
 	struct diff_change *c = push(l, DIFF_FUNCTION, DIFF_SET, DK_ENV, "Environment.Variables",
 				     buf_str(&fs), buf_str(&ts));
 	buf_free(&fs);
@@ -266,16 +285,20 @@ static void diff_env(struct diff_list *l, const cJSON *want, const cJSON *have)
 	char field[300];
 	for (const cJSON *k = want ? want->child : NULL; k; k = k->next) {
 		const char *h = cJSON_GetStringValue(cJSON_GetObjectItem(have, k->string));
+		const char *w = cJSON_GetStringValue(k);
 		snprintf(field, sizeof field, "Environment.Variables.%s", k->string);
 		if (!h)
-			push(&parts, DIFF_FUNCTION, DIFF_SET, DK_ENV, field, "(absent)", "(set)");
-		else if (!cJSON_IsString(k) || strcmp(h, k->valuestring) != 0)
-			push(&parts, DIFF_FUNCTION, DIFF_SET, DK_ENV, field, "(different value)", "(set)");
+			push(&parts, DIFF_FUNCTION, DIFF_SET, DK_ENV, field, "(absent)",
+			     env_side(k->string, w, "(set)"));
+		else if (!w || strcmp(h, w) != 0)
+			push(&parts, DIFF_FUNCTION, DIFF_SET, DK_ENV, field,
+			     env_side(k->string, h, "(different value)"), env_side(k->string, w, "(set)"));
 	}
 	for (const cJSON *k = have ? have->child : NULL; k; k = k->next)
 		if (!cJSON_GetObjectItem(want, k->string)) {
 			snprintf(field, sizeof field, "Environment.Variables.%s", k->string);
-			push(&parts, DIFF_FUNCTION, DIFF_SET, DK_ENV, field, "(set)", "(absent)");
+			push(&parts, DIFF_FUNCTION, DIFF_SET, DK_ENV, field,
+			     env_side(k->string, cJSON_GetStringValue(k), "(set)"), "(absent)");
 		}
 	c->parts = parts.v;
 	c->n_parts = parts.n;

@@ -2,6 +2,7 @@
 #include "core/settings.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,60 @@ const char settings_help[] =
 	"  --lambda-rps N    TASKPIPE_LAMBDA_RPS    Lambda control-plane budget of the account, shared\n"
 	"                                           by every taskpipe process, req/s (default 15)\n"
 	"  --parallel N      TASKPIPE_PARALLEL      requests in flight (default 16)\n"
-	"  --json                                   machine-readable output\n";
+	"  --json                                   machine-readable output\n"
+	"  --settings-from-env  TASKPIPE_SETTINGS_FROM_ENV=1\n"
+	"                                           store this process's settings as the instance's\n"
+	"Consumer layers, code bucket and key, role, prefix, owner, runtime and state\n"
+	"table are stored once in the state table (settings#instance, written by init):\n"
+	"one a process leaves unset comes from there; one set to a different value\n"
+	"makes the process refuse to write shared state, naming it.\n"
+	"environment only:\n"
+	"  TASKPIPE_LAMBDA_RESERVE_RPS  share of the Lambda budget the controller leaves to others (default 3)\n"
+	"  TASKPIPE_LAMBDA_BUDGET       shared (state table, default) or local (this process alone)\n"
+	"Flags win over the environment. AWS_REGION, AWS_ENDPOINT_URL[_<SERVICE>] and\n"
+	"the usual AWS credentials apply too.\n";
+
+const char settings_pointer[] =
+	"Common settings (--config-table, --state-table, --prefix, --owner, --code-bucket,\n"
+	"--role-arn, --consumer-layer, --policy, --json, ...): taskpipe help settings\n";
+
+const struct setting_shared settings_shared[] = {
+	{ "consumer_layer", "TASKPIPE_CONSUMER_LAYER", "--consumer-layer", offsetof(struct settings, consumer_layer) },
+	{ "consumer_layer_arm64", "TASKPIPE_CONSUMER_LAYER_ARM64", "--consumer-layer-arm64",
+	  offsetof(struct settings, consumer_layer_arm64) },
+	{ "code_bucket", "TASKPIPE_CODE_BUCKET", "--code-bucket", offsetof(struct settings, code_bucket) },
+	{ "code_key", "TASKPIPE_CODE_KEY", "--code-key", offsetof(struct settings, code_key) },
+	{ "role_arn", "TASKPIPE_ROLE_ARN", "--role-arn", offsetof(struct settings, role_arn) },
+	{ "prefix", "TASKPIPE_PREFIX", "--prefix", offsetof(struct settings, prefix) },
+	{ "owner", "TASKPIPE_OWNER", "--owner", offsetof(struct settings, owner) },
+	{ "runtime", "TASKPIPE_RUNTIME", "--runtime", offsetof(struct settings, runtime) },
+	{ "state_table", "TASKPIPE_STATE_TABLE", "--state-table", offsetof(struct settings, state_table) },
+};
+const size_t settings_shared_n = sizeof settings_shared / sizeof settings_shared[0];
+
+const char **settings_field(struct settings *s, size_t i)
+{
+	return (const char **)((char *)s + settings_shared[i].offset);
+}
+
+/* Mark settings_shared entries given by the environment (non-empty). */
+static void mark_env(struct settings *s)
+{
+	for (size_t i = 0; i < settings_shared_n; i++) {
+		const char *v = getenv(settings_shared[i].env);
+		if (v && *v)
+			s->given |= 1u << i;
+	}
+	const char *fe = getenv("TASKPIPE_SETTINGS_FROM_ENV");
+	s->from_env = fe && (strcmp(fe, "1") == 0 || strcmp(fe, "true") == 0);
+}
+
+static void mark_flag(struct settings *s, const char *flag)
+{
+	for (size_t i = 0; i < settings_shared_n; i++)
+		if (strcmp(flag, settings_shared[i].flag) == 0)
+			s->given |= 1u << i;
+}
 
 static const char *env_or(const char *name, const char *fallback)
 {
@@ -51,6 +105,7 @@ void settings_init(struct settings *s)
 	s->parallel = atoi(env_or("TASKPIPE_PARALLEL", "16"));
 	s->lambda_reserve_rps = atof(env_or("TASKPIPE_LAMBDA_RESERVE_RPS", "3"));
 	s->lambda_budget_local = strcmp(env_or("TASKPIPE_LAMBDA_BUDGET", "shared"), "local") == 0;
+	mark_env(s);
 }
 
 int settings_parse_flags(struct settings *s, int *argc, char **argv, tp_err *e)
@@ -62,6 +117,10 @@ int settings_parse_flags(struct settings *s, int *argc, char **argv, tp_err *e)
 		int number = 0;
 		if (strcmp(a, "--json") == 0) {
 			s->json = 1;
+			continue;
+		}
+		if (strcmp(a, "--settings-from-env") == 0) {
+			s->from_env = 1;
 			continue;
 		}
 		if (strcmp(a, "--config-table") == 0) target = &s->config_table;
@@ -85,6 +144,8 @@ int settings_parse_flags(struct settings *s, int *argc, char **argv, tp_err *e)
 		const char *v = argv[++i];
 		if (target) {
 			*target = v;
+			if (*v)
+				mark_flag(s, a);
 		} else {
 			char *end;
 			double d = strtod(v, &end);
@@ -110,7 +171,7 @@ int settings_cli(struct settings *s, const char *cmd, const char *usage, int *ar
 	settings_init(s);
 	for (int i = 1; i < *argc; i++)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			printf("%s\n%s", usage, settings_help);
+			printf("%s\n%s", usage, settings_pointer);
 			return 0;
 		}
 	tp_err e = { 0 };

@@ -40,7 +40,22 @@ struct settings {
 	int lambda_budget_local;  /* TASKPIPE_LAMBDA_BUDGET=local */
 	int parallel;
 	int json;          /* --json: machine-readable output */
+	unsigned given;    /* bit i: settings_shared[i] came from a flag or the environment */
+	int from_env;      /* --settings-from-env / TASKPIPE_SETTINGS_FROM_ENV=1: update the stored set */
 };
+
+/* The settings that shape a spec, stored once in the state table
+ * (settings#instance, core/settings_store.h) so every process agrees. */
+struct setting_shared {
+	const char *attr;     /* attribute of the stored record */
+	const char *env;      /* environment variable */
+	const char *flag;     /* command-line flag */
+	size_t offset;        /* of the const char * field in struct settings */
+};
+extern const struct setting_shared settings_shared[];
+extern const size_t settings_shared_n;
+/* The field of s that settings_shared[i] names. */
+const char **settings_field(struct settings *s, size_t i);
 
 /* Defaults, then the environment. */
 void settings_init(struct settings *s);
@@ -55,7 +70,9 @@ int settings_parse_flags(struct settings *s, int *argc, char **argv, tp_err *e);
  * one prints "taskpipe CMD: why" and returns 2). Returns -1 to go on. */
 int settings_cli(struct settings *s, const char *cmd, const char *usage, int *argc, char **argv);
 
-/* Text for --help of every command that takes settings. */
+/* Every setting, for `taskpipe help settings`. */
 extern const char settings_help[];
+/* The line a command's --help ends with: where the common settings are. */
+extern const char settings_pointer[];
 
 #endif

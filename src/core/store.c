@@ -553,3 +553,136 @@ int store_code_good(struct aws *a, const char *table, const char *bucket, const 
 {
 	return code_update(a, table, bucket, key, NULL, version, sha, e);
 }
+
+/* ---- forget: pipeline#<name> and lease#<name> ---- */
+
+/* DeleteItem of pk (consumed); *had: there was an item. */
+static int delete_item(struct aws *a, const char *table, char *pk, int *had, tp_err *e)
+{
+	cJSON *in = keyed(table, pk), *out = NULL;
+	cJSON_AddStringToObject(in, "ReturnValues", "ALL_OLD");
+	int rc = awsj_call(a, SVC_DYNAMODB, "DeleteItem", in, &out, e);
+	if (had)
+		*had = rc == TP_OK && cJSON_GetObjectItem(out, "Attributes") != NULL;
+	cJSON_Delete(in);
+	cJSON_Delete(out);
+	return rc;
+}
+
+int store_pipeline_forget(struct aws *a, const char *table, const char *name, int *had, tp_err *e)
+{
+	int rc = delete_item(a, table, store_pk_pipeline(name), had, e);
+	if (rc == TP_OK)
+		rc = delete_item(a, table, store_pk_lease(name), NULL, e);
+	return rc;
+}
+
+/* ---- pause#<name> ---- */
+
+char *store_pk_pause(const char *name)
+{
+	return tp_xasprintf(STORE_PREFIX_PAUSE "%s", name);
+}
+
+int store_pause_put(struct aws *a, const char *table, const struct store_pause *p, tp_err *e)
+{
+	cJSON *item = new_item(store_pk_pause(p->name));
+	ddb_put_str(item, "pipeline", p->name);
+	ddb_put_str(item, "paused_by", p->by ? p->by : "?");
+	ddb_put_long(item, "paused_at", p->at);
+	if (p->reason && *p->reason)
+		ddb_put_str(item, "reason", p->reason);
+	return put_item(a, table, item, e);
+}
+
+int store_pause_delete(struct aws *a, const char *table, const char *name, int *had, tp_err *e)
+{
+	return delete_item(a, table, store_pk_pause(name), had, e);
+}
+
+void store_pause_get_prepare(struct aws_call *c, const char *table, const char *name)
+{
+	cJSON *in = keyed(table, store_pk_pause(name));
+	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
+	awsj_prepare(c, SVC_DYNAMODB, "GetItem", in);
+}
+
+int store_pause_get(struct aws *a, const char *table, const char *name, struct store_pause *out, tp_err *e)
+{
+	cJSON *item = NULL;
+	int rc = get_item(a, table, store_pk_pause(name), &item, e);
+	store_pause_from_item(item, out);
+	cJSON_Delete(item);
+	return rc;
+}
+
+void store_pause_from_item(const cJSON *item, struct store_pause *out)
+{
+	memset(out, 0, sizeof *out);
+	const char *name = ddb_get_str(item, "pipeline", NULL);
+	if (!item || !name)
+		return;
+	out->name = tp_xstrdup(name);
+	out->by = tp_xstrdup(ddb_get_str(item, "paused_by", "?"));
+	const char *why = ddb_get_str(item, "reason", NULL);
+	out->reason = why ? tp_xstrdup(why) : NULL;
+	out->at = ddb_get_long(item, "paused_at", 0);
+}
+
+void store_pause_free(struct store_pause *p)
+{
+	if (!p)
+		return;
+	free(p->name);
+	free(p->by);
+	free(p->reason);
+	memset(p, 0, sizeof *p);
+}
+
+static int cmp_pause(const void *x, const void *y)
+{
+	return strcmp(((const struct store_pause *)x)->name, ((const struct store_pause *)y)->name);
+}
+
+int store_pauses_scan(struct aws *a, const char *table, struct store_pauses *out, tp_err *e)
+{
+	memset(out, 0, sizeof *out);
+	cJSON *items = cJSON_CreateArray(), *it;
+	int rc = ddb_scan_all(a, table, STORE_PREFIX_PAUSE, items, e);
+	if (rc == TP_OK) {
+		out->v = tp_xcalloc((size_t)cJSON_GetArraySize(items) + 1, sizeof *out->v);
+		cJSON_ArrayForEach(it, items) {
+			store_pause_from_item(it, &out->v[out->n]);
+			out->n += out->v[out->n].name != NULL;
+		}
+		qsort(out->v, out->n, sizeof *out->v, cmp_pause);
+	}
+	cJSON_Delete(items);
+	return rc;
+}
+
+const struct store_pause *store_pauses_find(const struct store_pauses *s, const char *name)
+{
+	size_t lo = 0, hi = s->n;
+	while (name && lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, s->v[mid].name);
+		if (c == 0)
+			return &s->v[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+void store_pauses_free(struct store_pauses *s)
+{
+	for (size_t i = 0; s && i < s->n; i++)
+		store_pause_free(&s->v[i]);
+	if (s) {
+		free(s->v);
+		memset(s, 0, sizeof *s);
+	}
+}

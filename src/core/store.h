@@ -54,6 +54,14 @@
  *   account#lambda-budget the account-wide Lambda request budget
  *                        (aws/budget_shared.c, BSHARED_PK: aws/ is below
  *                        core/ and keeps its own I/O).
+ *   pause#<pipeline>     an operator's pause (core/lifecycle.c): pipeline,
+ *                        paused_by, paused_at, reason. Read by reconcile and
+ *                        drift (the mapping stays disabled while it exists),
+ *                        ls; removed by resume. Never written by reconcile.
+ *   settings#instance    the instance's shared settings (core/settings_store.c,
+ *                        STORE_PK_SETTINGS): consumer_layer(_arm64), code_bucket,
+ *                        code_key, role_arn, prefix, owner, runtime,
+ *                        state_table, updated_at.
  *   rate#<function>      a consumer's shared rate (runtime/consume.c,
  *                        above core/; budget_shared.h's format).
  *
@@ -246,5 +254,40 @@ int store_account_get(struct aws *a, const char *table, long *concurrency, long 
 		      tp_err *e);
 int store_account_put(struct aws *a, const char *table, long concurrency, long checked_at,
 		      tp_err *e);
+
+/* ---- forget: pipeline#<name> and lease#<name> of a gone item ---- */
+
+/* *had: the pipeline record existed. */
+int store_pipeline_forget(struct aws *a, const char *table, const char *name, int *had, tp_err *e);
+
+/* ---- pause#<pipeline> ---- */
+
+#define STORE_PREFIX_PAUSE "pause#"
+
+struct store_pause {
+	char *name;            /* pipeline; NULL: not paused */
+	char *by;              /* who paused it */
+	char *reason;          /* NULL: none given */
+	long at;               /* epoch seconds */
+};
+
+char *store_pk_pause(const char *name);
+int store_pause_put(struct aws *a, const char *table, const struct store_pause *p, tp_err *e);
+/* *had: there was a pause to clear. */
+int store_pause_delete(struct aws *a, const char *table, const char *name, int *had, tp_err *e);
+int store_pause_get(struct aws *a, const char *table, const char *name, struct store_pause *out, tp_err *e);
+/* A consistent GetItem for aws_call_many; read the Item with store_pause_from_item. */
+void store_pause_get_prepare(struct aws_call *c, const char *table, const char *name);
+/* NULL item (or one without a pipeline): zeroed, not paused. */
+void store_pause_from_item(const struct cJSON *item, struct store_pause *out);
+void store_pause_free(struct store_pause *p);
+
+struct store_pauses {
+	struct store_pause *v; /* sorted by name */
+	size_t n;
+};
+int store_pauses_scan(struct aws *a, const char *table, struct store_pauses *out, tp_err *e);
+const struct store_pause *store_pauses_find(const struct store_pauses *s, const char *name);
+void store_pauses_free(struct store_pauses *s);
 
 #endif

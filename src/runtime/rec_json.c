@@ -59,6 +59,10 @@ cJSON *rec_result_json(const struct rec_result *r)
 		cJSON_AddStringToObject(o, "state", r->state);
 	if (r->dropped)
 		cJSON_AddNumberToObject(o, "dropped", (double)r->dropped);
+	/* true: unchanged since the last apply by hash; the resources were not observed */
+	cJSON_AddBoolToObject(o, "confirmed_by_hash", r->confirmed);
+	if (r->paused)
+		cJSON_AddTrueToObject(o, "paused");
 	cJSON *calls = cJSON_AddObjectToObject(o, "requests");
 	cJSON_AddNumberToObject(calls, "total", (double)r->requests);
 	cJSON_AddNumberToObject(calls, "lambda", (double)r->lambda_requests);

@@ -149,6 +149,15 @@ int runtime_main(int argc, char **argv)
 		http_client_free(rt.http);
 		return 1;
 	}
+	/* The first run of a controller stores its settings for every
+	 * other process (settings_store.h) when none are stored yet. */
+	int stored = 0;
+	if (!app.settings_found && app_settings_store(&app, 1, &stored, &e) < 0) {
+		log_warn("shared settings not stored (%s: %.200s)", e.code, e.message);
+		tp_err_clear(&e);
+	} else if (stored) {
+		log_info("shared settings stored in %s (settings#instance)", app.set.state_table);
+	}
 	char holder[160];
 	lease_holder_id("lambda", holder, sizeof holder);
 

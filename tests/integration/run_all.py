@@ -68,7 +68,7 @@ WEIGHTS = {
     "test_drift": 120, "test_iam_enforced": 114, "test_drift_fleet": 120, "test_bootstrap": 118, "test_budget": 113,
     "test_pipelines": 109, "test_rollout": 105, "test_codestore": 103, "test_consumer_rate": 101,
     "test_chaos": 95, "test_reconcile_real": 94, "test_rollout_real": 85, "test_awsmodel": 68,
-    "test_package": 60, "test_rates": 55, "test_ddb_faithful": 37, "test_aws_cli": 26,
+    "test_package": 60, "test_steer": 90, "test_rates": 55, "test_ddb_faithful": 37, "test_aws_cli": 26,
     "test_drain": 180,
 }
 

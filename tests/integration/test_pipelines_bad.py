@@ -104,9 +104,9 @@ class BadItems(unittest.TestCase):
         self.assertEqual(st["good1"]["status"], "ok")
 
     def test_missing_code_and_role(self):
-        e = Env(self.moto, "mis")
-        del e.env["TASKPIPE_CODE_KEY"]
-        e.put({"pipeline": "nocode"}, {"pipeline": "withcode", "code": "consumer.zip"})
+        # no code key anywhere: neither here nor in the stored settings init wrote
+        e = Env(self.moto, "mis", TASKPIPE_CODE_KEY="")
+        e.put({"pipeline": "nocode"}, {"pipeline": "withcode", "code": "consumer.zip"}, check=False)
         res, _ = e.apply(expect=1)
         self.assertEqual(res["nocode"]["status"], "error")
         self.assertIn("code: missing", res["nocode"]["error"]["message"])
@@ -115,9 +115,9 @@ class BadItems(unittest.TestCase):
         self.assertEqual(e.function("withcode")["Configuration"]["Description"],
                          "taskpipe code s3://code/consumer.zip")
 
-        e2 = Env(self.moto, "nor")
-        role = e2.env.pop("TASKPIPE_ROLE_ARN")
-        e2.put({"pipeline": "norole"}, {"pipeline": "withrole", "role": role})
+        e2 = Env(self.moto, "nor", TASKPIPE_ROLE_ARN="")
+        role = self.moto.role_arn()
+        e2.put({"pipeline": "norole"}, {"pipeline": "withrole", "role": role}, check=False)
         res, _ = e2.apply(expect=1)
         self.assertEqual(res["norole"]["status"], "error")
         self.assertIn("role", res["norole"]["error"]["message"])

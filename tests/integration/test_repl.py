@@ -148,14 +148,19 @@ local plan = tp.plan({"beta"})
 assert(plan[1].action == "create", tp.pretty(plan))
 local res = tp.apply("beta")
 assert(res[1].status == "ok", tp.pretty(res))
-tp.pause("beta")
-assert(tp.get("beta").enabled == false)
+local paused = tp.pause("beta")
+assert(paused[1].paused == true and paused[1].status == "ok", tp.pretty(paused))
+assert(tp.get("beta").enabled == nil)   -- a pause is the operator's record, not the item's
+for _, row in ipairs(tp.ls()) do
+  if row.pipeline == "beta" then assert(row.paused == true, tp.pretty(row)) end
+end
 local q = tp.aws("sqs", "ListQueues", {QueueNamePrefix = "PFX"})
 assert(#q.QueueUrls == 4, tp.pretty(q))
 local fns = tp.aws("lambda", "GET /2015-03-31/functions/")
 assert(type(fns.Functions) == "table")
-tp.resume("beta")
-assert(tp.get("beta").enabled == true)
+local resumed = tp.resume("beta")
+assert(resumed[1].paused == false and resumed[1].status == "ok", tp.pretty(resumed))
+assert(tp.get("beta").enabled == nil)
 tp.delete("beta")
 assert(tp.get("beta") == nil)
 tp.apply("beta")

@@ -192,6 +192,26 @@ static void test_environment(void **state)
 	assert_null(strstr(c->from, "secret"));
 }
 
+/* taskpipe's own variables are settings, not secrets: their values show. */
+static void test_environment_taskpipe_values(void **state)
+{
+	struct fx *f = *state;
+	cJSON *want = cJSON_GetObjectItem(cJSON_GetObjectItem(f->want.config, "Environment"), "Variables");
+	cJSON *have = cJSON_GetObjectItem(cJSON_GetObjectItem(f->fn, "Environment"), "Variables");
+	cJSON_AddStringToObject(want, "TASKPIPE_RATE", "2");
+	cJSON_AddStringToObject(want, "TASKPIPE_BURST", "4");
+	cJSON_AddStringToObject(have, "TASKPIPE_RATE", "20");
+	cJSON_ReplaceItemInObject(have, "A", cJSON_CreateString("secret"));
+	const struct diff_change *c = only(f);
+	expect(c, DIFF_FUNCTION, DK_ENV, "Environment.Variables",
+	       "A(changed),B,TASKPIPE_RATE=20(changed to 2)", "TASKPIPE_BURST=4(added)");
+	assert_int_equal(c->n_parts, 3);
+	expect(&c->parts[0], DIFF_FUNCTION, DK_ENV, "Environment.Variables.A", "(different value)", "(set)");
+	expect(&c->parts[1], DIFF_FUNCTION, DK_ENV, "Environment.Variables.TASKPIPE_RATE", "20", "2");
+	expect(&c->parts[2], DIFF_FUNCTION, DK_ENV, "Environment.Variables.TASKPIPE_BURST", "(absent)", "4");
+	assert_null(strstr(c->from, "secret"));
+}
+
 static void test_concurrency(void **state)
 {
 	struct fx *f = *state;
@@ -307,6 +327,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_queue_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_function_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_environment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_environment_taskpipe_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mapping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tags, setup, teardown),

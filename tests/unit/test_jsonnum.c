@@ -43,11 +43,34 @@ static void top_level_number_and_bad_json(void **state)
 	assert_null(jsonnum_parse(""));
 }
 
+/* Values one after another (JSON lines): each parsed, *end past it; a bad
+ * one leaves *end at the error. */
+static void several_values_one_after_another(void **state)
+{
+	(void)state;
+	const char *text = "{\"a\":1}\n[2, 3.50]\n{\"b\": x}\n";
+	const char *end = NULL;
+	cJSON *v = jsonnum_parse_next(text, &end);
+	assert_non_null(v);
+	assert_string_equal(cJSON_GetObjectItem(v, "a")->valuestring, "1");
+	assert_int_equal(end - text, 7);
+	cJSON_Delete(v);
+	v = jsonnum_parse_next(end, &end);
+	assert_true(cJSON_IsArray(v));
+	assert_string_equal(cJSON_GetArrayItem(v, 1)->valuestring, "3.50");
+	cJSON_Delete(v);
+	const char *bad = end;
+	v = jsonnum_parse_next(bad, &end);
+	assert_null(v);
+	assert_ptr_equal(end, strchr(bad, 'x')); /* where cJSON stopped */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(numbers_become_raw_text),
 		cmocka_unit_test(top_level_number_and_bad_json),
+		cmocka_unit_test(several_values_one_after_another),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

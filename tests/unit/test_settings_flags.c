@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/settings.h"
@@ -54,9 +55,49 @@ static void parallel_out_of_range_is_refused(void **state)
 	assert_int_equal(parse2(&s, "--lambda-rps", "nan", &e), TP_EINVAL);
 }
 
+/* Which shared settings a process gives (flag or environment) is known,
+ * so the stored set fills only the others (settings_store.h). */
+static void given_marks_flags_and_environment(void **state)
+{
+	unsetenv("TASKPIPE_CODE_KEY");
+	unsetenv("TASKPIPE_SETTINGS_FROM_ENV");
+	setenv("TASKPIPE_CONSUMER_LAYER", "arn:layer:1", 1);
+	setenv("TASKPIPE_PREFIX", "", 1);   /* empty: not given */
+	struct settings s;
+	settings_init(&s);
+	tp_err e = { 0 };
+	size_t layer = settings_shared_n, key = settings_shared_n, prefix = settings_shared_n;
+	for (size_t i = 0; i < settings_shared_n; i++) {
+		if (strcmp(settings_shared[i].env, "TASKPIPE_CONSUMER_LAYER") == 0)
+			layer = i;
+		if (strcmp(settings_shared[i].env, "TASKPIPE_CODE_KEY") == 0)
+			key = i;
+		if (strcmp(settings_shared[i].env, "TASKPIPE_PREFIX") == 0)
+			prefix = i;
+	}
+	assert_true(layer < settings_shared_n && key < settings_shared_n && prefix < settings_shared_n);
+	assert_true(s.given & (1u << layer));
+	assert_false(s.given & (1u << key));
+	assert_false(s.given & (1u << prefix));
+	assert_string_equal(*settings_field(&s, layer), "arn:layer:1");
+	assert_string_equal(*settings_field(&s, prefix), "tp-");
+	assert_false(s.from_env);
+	char f[] = "--code-key", v[] = "k.zip", fe[] = "--settings-from-env";
+	char *argv[] = { "apply", f, v, fe, "a" };
+	int argc = 5;
+	assert_int_equal(settings_parse_flags(&s, &argc, argv, &e), TP_OK);
+	assert_int_equal(argc, 2);
+	assert_true(s.given & (1u << key));
+	assert_string_equal(s.code_key, "k.zip");
+	assert_true(s.from_env);
+	unsetenv("TASKPIPE_CONSUMER_LAYER");
+	unsetenv("TASKPIPE_PREFIX");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(given_marks_flags_and_environment),
 		cmocka_unit_test(parallel_in_range),
 		cmocka_unit_test(parallel_out_of_range_is_refused),
 	};

@@ -11,6 +11,7 @@
 
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
+#include "core/pause.h"
 #include "core/store.h"
 #include "script/policy.h"
 
@@ -220,6 +221,10 @@ static void mark_drains(struct app *app, struct store_pipelines *states, const s
 
 int drift_run(struct app *app, const struct drift_opts *o, struct drift_report *r, tp_err *e)
 {
+	if (o->fix && app_may_write(app, e) < 0) {
+		memset(r, 0, sizeof *r);
+		return e->rc;
+	}
 	memset(r, 0, sizeof *r);
 	int64_t t0 = tp_mono_ms();
 	const struct aws_stat *st0;
@@ -286,6 +291,10 @@ int drift_run(struct app *app, const struct drift_opts *o, struct drift_report *
 	struct dp **sel = all + from;
 	size_t ns = to - from;
 
+	/* An operator's pause keeps the mapping disabled (core/pause.h). */
+	struct store_pauses pauses = { 0 };
+	if ((rc = store_pauses_scan(app->aws, app->set.state_table, &pauses, e)) < 0)
+		goto done;
 	for (size_t i = 0; i < ns; i++) {
 		struct dp *p = sel[i];
 		if (!p->item)
@@ -297,6 +306,8 @@ int drift_run(struct app *app, const struct drift_opts *o, struct drift_report *
 		cJSON *sv = NULL;
 		char *spec = NULL;
 		int prc = policy_pipeline(app->policy, p->item, &sv, &p->err);
+		if (prc == TP_OK && store_pauses_find(&pauses, p->name))
+			pause_spec(sv);
 		if (prc == TP_OK) {
 			/* the spec's text, every digit kept, is what the desired state reads */
 			spec = cJSON_PrintUnformatted(sv);
@@ -308,6 +319,7 @@ int drift_run(struct app *app, const struct drift_opts *o, struct drift_report *
 		if (prc < 0)
 			p->status = DRIFT_ERROR;
 	}
+	store_pauses_free(&pauses);
 	read_old_specs(&states, sel, ns);
 	/* a person at a terminal sees which part of the check is running */
 	progress_phase("%zu pipelines: queues", ns);

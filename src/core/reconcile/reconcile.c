@@ -19,6 +19,7 @@
 #include "base/hash.h"
 #include "base/jsonnum.h"
 #include "core/lease.h"
+#include "core/pause.h"
 #include "core/store.h"
 #include "base/log.h"
 #include "base/progress.h"
@@ -46,27 +47,44 @@ static int emit_read(struct run *r, struct rec *p, struct aws_call *c)
 	}
 	if (!p->state_read)
 		store_pipeline_get_prepare(&c[n++], r->app->set.state_table, p->res->name);
+	if (!p->pause_read)
+		store_pause_get_prepare(&c[n++], r->app->set.state_table, p->res->name);
 	return n;
 }
 
+/* The answers come in emit_read's order. */
 static void done_read(struct run *r, struct rec *p, struct aws_call *c, int n)
 {
-	for (int i = 0; i < n; i++) {
-		if (c[i].rc != TP_OK) {
-			rc_fail(p, &c[i].err);
+	int k = 0;
+	cJSON *got[3] = { NULL, NULL, NULL };
+	int want[3] = { !p->item_read, !p->state_read, !p->pause_read };
+	for (int i = 0; i < 3 && k < n; i++) {
+		if (!want[i])
+			continue;
+		if (c[k].rc != TP_OK) {
+			for (int j = 0; j < 3; j++)
+				cJSON_Delete(got[j]);
+			rc_fail(p, &c[k].err);
 			return;
 		}
-		cJSON *out = awsj_result(&c[i]);
-		cJSON *item = cJSON_DetachItemFromObject(out, "Item");
+		cJSON *out = awsj_result(&c[k++]);
+		got[i] = cJSON_DetachItemFromObject(out, "Item");
 		cJSON_Delete(out);
-		if (!p->item_read) {
-			p->item = item;
-			p->item_read = 1;
-		} else {
-			p->state = item;
-			p->state_read = 1;
-		}
 	}
+	if (want[0]) {
+		p->item = got[0];
+		p->item_read = 1;
+	}
+	if (want[1]) {
+		p->state = got[1];
+		p->state_read = 1;
+	}
+	if (want[2]) {
+		p->paused = got[2] != NULL;
+		p->pause_read = 1;
+		cJSON_Delete(got[2]);
+	}
+	(void)r;
 }
 
 /* ---- step 2 (local): policy, hash, skip when unchanged ---- */
@@ -74,7 +92,18 @@ static void done_read(struct run *r, struct rec *p, struct aws_call *c, int n)
 static void run_policy(struct run *r, struct rec *p)
 {
 	tp_err e = { 0 };
+	p->res->paused = p->paused;
+	if (!p->item && !p->state && r->o->known_only) {
+		/* A name nothing knows: an error, and nothing is written for it. */
+		tp_errf(&e, TP_ENOTFOUND, "NotFound", "no config item and no recorded pipeline of that name");
+		rc_fail(p, &e);
+		p->no_state = 1;
+		return;
+	}
 	if (names_for(r->app->set.prefix, p->res->name, &p->nm, &e) < 0) {
+		if (!p->item) /* a gone item whose name never could be a pipeline */
+			snprintf(e.message + strlen(e.message), sizeof e.message - strlen(e.message),
+				 "; its item is gone: `taskpipe forget %s` clears the record", p->res->name);
 		rc_fail(p, &e);
 		return;
 	}
@@ -94,10 +123,13 @@ static void run_policy(struct run *r, struct rec *p)
 	 * before input_hash existed take the path below (and get one on their
 	 * next write; a confirm writes nothing). */
 	pipeline_input_hash(&r->input, p->item, p->input_hash);
+	if (p->paused) /* an operator's pause is an input too (pause.h) */
+		pause_input_hash(p->input_hash);
 	const char *old_input = ddb_get_str(p->state, "input_hash", "");
 	if (strcmp(status, "ok") == 0 && strcmp(old_input, p->input_hash) == 0 && !r->o->force) {
 		snprintf(p->res->hash, sizeof p->res->hash, "%s", ddb_get_str(p->state, "hash", ""));
 		p->res->action = REC_NONE;
+		p->res->confirmed = 1; /* by hash: the resources were not looked at */
 		p->done = 1;
 		return;
 	}
@@ -111,6 +143,8 @@ static void run_policy(struct run *r, struct rec *p)
 			rc_fail(p, &e);
 			return;
 		}
+		if (p->paused)
+			pause_spec(sv);
 		/* The spec's text keeps every digit (Raw numbers): it is what the
 		 * hash covers and what pipeline_desired reads. */
 		p->spec_text = cJSON_PrintUnformatted(sv);
@@ -128,6 +162,7 @@ static void run_policy(struct run *r, struct rec *p)
 		free(p->spec_text);
 		p->spec_text = NULL;
 		p->res->action = REC_NONE;
+		p->res->confirmed = 1;
 		p->done = 1;
 		return;
 	}
@@ -489,7 +524,7 @@ static void reread_leased(struct run *r)
 		cJSON_Delete(p->item);
 		cJSON_Delete(p->state);
 		p->item = p->state = NULL;
-		p->item_read = p->state_read = 0;
+		p->item_read = p->state_read = p->pause_read = 0;
 		k++;
 	}
 	if (!k)
@@ -561,17 +596,23 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 {
 	*out = NULL;
 	*n_out = 0;
+	if (!o->plan && app_may_write(app, e) < 0)
+		return e->rc;
 	char **list = NULL;
 	size_t nl = 0;
 	cJSON *items = cJSON_CreateArray(), *states = cJSON_CreateArray();
+	struct store_pauses pauses = { 0 };
 	if (all) {
 		/* Both scans are consistent reads: no per-pipeline read is needed after. */
 		int rc = ddb_scan_all(app->aws, app->set.config_table, NULL, items, e);
 		if (rc == TP_OK)
 			rc = ddb_scan_all(app->aws, app->set.state_table, STORE_PREFIX_PIPELINE, states, e);
+		if (rc == TP_OK)
+			rc = store_pauses_scan(app->aws, app->set.state_table, &pauses, e);
 		if (rc < 0) {
 			cJSON_Delete(items);
 			cJSON_Delete(states);
+			store_pauses_free(&pauses);
 			return rc;
 		}
 		list = tp_xcalloc((size_t)cJSON_GetArraySize(items) + (size_t)cJSON_GetArraySize(states) + 1,
@@ -632,8 +673,11 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 			}
 		}
 		/* Scanned: an item missing from the scan is gone, a state missing has none. */
-		for (size_t i = 0; i < nl; i++)
-			r.recs[i].item_read = r.recs[i].state_read = 1;
+		for (size_t i = 0; i < nl; i++) {
+			r.recs[i].item_read = r.recs[i].state_read = r.recs[i].pause_read = 1;
+			r.recs[i].paused = store_pauses_find(&pauses, r.recs[i].res->name) != NULL;
+		}
+		store_pauses_free(&pauses);
 	}
 	cJSON_Delete(items);
 	cJSON_Delete(states);

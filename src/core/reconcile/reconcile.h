@@ -18,6 +18,9 @@
  * Many pipelines run in lockstep, step by step, each step's calls for all
  * pipelines in one concurrent batch within the Lambda budget.
  *
+ * An operator's pause (pause#<name> in the state table, core/pause.h) is
+ * read with the state and disables the mapping in the spec.
+ *
  * One writer per pipeline: a pipeline that needs changes is leased first
  * (lease.h) and its state write is fenced by the lease's token; a pipeline
  * whose lease another run holds fails with LeaseHeld (retry later) and
@@ -62,6 +65,9 @@ struct rec_result {
 	int lease_renewals;    /* times its lease was extended during the run */
 	const char *state;     /* item gone: "draining", "kept" or "deleted" (static); NULL: live */
 	long dropped;          /* delete_now: messages deleted with the queues */
+	int confirmed;         /* unchanged since its last apply by the input or spec hash:
+				  its resources were not observed (not checked) */
+	int paused;            /* an operator's pause is recorded (core/pause.h) */
 };
 
 struct reconcile_opts {
@@ -72,6 +78,8 @@ struct reconcile_opts {
 	int64_t deadline_ms;   /* epoch ms: start no step after deadline - reserve; 0: none */
 	int64_t reserve_ms;    /* margin before the deadline */
 	int delete_now;        /* a removed item's pipeline goes at once, messages too (rm --now) */
+	int known_only;        /* a named pipeline with neither item nor state fails NotFound
+				  (the CLI); else it is a no-op (a stream's REMOVE) */
 };
 
 /* Reconcile the n named pipelines, or with all=1 every item of the config

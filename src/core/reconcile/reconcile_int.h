@@ -37,6 +37,7 @@ struct rec {
 	cJSON *item;              /* config item (AttributeValues), NULL: gone */
 	cJSON *state;             /* last state record, NULL: none */
 	int item_read, state_read;/* item / state known (read or scanned) */
+	int paused, pause_read;   /* an operator's pause (pause#<name>) is recorded; known */
 	struct pipeline want;     /* desired state (pipeline_desired); want.spec NULL when deleting */
 	cJSON *spec;              /* want.spec (borrowed): NULL when deleting */
 	cJSON *old_spec;          /* spec stored with the last state */

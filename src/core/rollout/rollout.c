@@ -674,6 +674,13 @@ int rollout_run(struct app *app, const char *bucket, const char *key, const char
 		memset(out, 0, sizeof *out); /* no run: no outcome (uri NULL) */
 		return me.rc;
 	}
+	tp_err we = { 0 };
+	if (app_may_write(app, &we) < 0) { /* settings differing from the stored set */
+		if (e)
+			*e = we;
+		memset(out, 0, sizeof *out);
+		return we.rc;
+	}
 	char tag[32];
 	snprintf(tag, sizeof tag, "rollout-%lld", (long long)tp_now_ms());
 	char host[128] = "host";

@@ -1,0 +1,265 @@
+/* lifecycle.c: pause, resume, redrive, purge of one group (see lifecycle.h). */
+#include "core/lifecycle.h"
+
+#include "aws/awsjson.h"
+#include "aws/ddb.h"
+#include "base/log.h"
+#include "core/names.h"
+#include "core/store.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MOVE_BATCH 10
+
+void lifecycle_outcome_free(struct lifecycle_outcome *o)
+{
+	if (!o)
+		return;
+	reconcile_results_free(o->res, o->n_res);
+	memset(o, 0, sizeof *o);
+}
+
+static int item_exists(struct app *app, const char *name, int *exists, tp_err *e)
+{
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	cJSON_AddStringToObject(in, "TableName", app->set.config_table);
+	cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", name));
+	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
+	int rc = awsj_call(app->aws, SVC_DYNAMODB, "GetItem", in, &out, e);
+	*exists = rc == TP_OK && cJSON_GetObjectItem(out, "Item") != NULL;
+	cJSON_Delete(in);
+	cJSON_Delete(out);
+	return rc;
+}
+
+/* The pipeline, observed and repaired as `apply NAME` does. */
+static int reconcile_one(struct app *app, const char *name, const char *holder, struct lifecycle_outcome *out,
+			 tp_err *e)
+{
+	char *names[1] = { (char *)name };
+	struct reconcile_opts o = { .force = 1, .known_only = 1, .holder = holder };
+	return reconcile_run(app, names, 1, 0, &o, &out->res, &out->n_res, e);
+}
+
+int lifecycle_pause(struct app *app, const char *name, const char *by, const char *reason,
+		    const char *holder, struct lifecycle_outcome *out, tp_err *e)
+{
+	memset(out, 0, sizeof *out);
+	struct names nm;
+	int exists = 0;
+	if (app_may_write(app, e) < 0)
+		return e->rc;
+	if (names_for(app->set.prefix, name, &nm, e) < 0)
+		return e->rc;
+	int rc = item_exists(app, name, &exists, e);
+	if (rc < 0)
+		return rc;
+	if (!exists)
+		return tp_errf(e, TP_ENOTFOUND, "NotFound", "%s: no config item of that name", name);
+	struct store_pause had = { 0 };
+	rc = store_pause_get(app->aws, app->set.state_table, name, &had, e);
+	out->changed = rc == TP_OK && !had.name;
+	store_pause_free(&had);
+	struct store_pause p = { .name = (char *)name, .by = (char *)by, .reason = (char *)reason,
+				 .at = (long)(tp_now_ms() / 1000) };
+	if (rc == TP_OK)
+		rc = store_pause_put(app->aws, app->set.state_table, &p, e);
+	if (rc == TP_OK)
+		rc = reconcile_one(app, name, holder, out, e);
+	return rc;
+}
+
+int lifecycle_resume(struct app *app, const char *name, const char *holder, struct lifecycle_outcome *out,
+		     tp_err *e)
+{
+	memset(out, 0, sizeof *out);
+	struct names nm;
+	if (app_may_write(app, e) < 0)
+		return e->rc;
+	if (names_for(app->set.prefix, name, &nm, e) < 0)
+		return e->rc;
+	int rc = store_pause_delete(app->aws, app->set.state_table, name, &out->changed, e);
+	if (rc == TP_OK)
+		rc = reconcile_one(app, name, holder, out, e);
+	return rc;
+}
+
+/* Queue URL by name; *url NULL when the queue does not exist. */
+static int queue_url(struct app *app, const char *qname, char **url, tp_err *e)
+{
+	*url = NULL;
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	cJSON_AddStringToObject(in, "QueueName", qname);
+	int rc = awsj_call(app->aws, SVC_SQS, "GetQueueUrl", in, &out, e);
+	cJSON_Delete(in);
+	if (rc == TP_OK) {
+		*url = tp_xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(out, "QueueUrl")) ?: "");
+	} else if (rc == TP_ENOTFOUND || strstr(e->code, "NonExistentQueue") || strstr(e->code, "QueueDoesNotExist")) {
+		tp_err_clear(e);
+		rc = TP_OK;
+	}
+	cJSON_Delete(out);
+	return rc;
+}
+
+static int queue_attrs(struct app *app, const char *url, cJSON **attrs, tp_err *e)
+{
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	cJSON_AddStringToObject(in, "QueueUrl", url);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(in, "AttributeNames"), cJSON_CreateString("All"));
+	int rc = awsj_call(app->aws, SVC_SQS, "GetQueueAttributes", in, &out, e);
+	cJSON_Delete(in);
+	*attrs = rc == TP_OK ? cJSON_DetachItemFromObject(out, "Attributes") : NULL;
+	if (!*attrs)
+		*attrs = cJSON_CreateObject();
+	cJSON_Delete(out);
+	return rc;
+}
+
+/* Both queues of a pipeline; an error naming the missing one. */
+static int both_queues(struct app *app, const char *name, char **q, char **d, tp_err *e)
+{
+	struct names nm;
+	*q = *d = NULL;
+	if (names_for(app->set.prefix, name, &nm, e) < 0)
+		return e->rc;
+	int rc = queue_url(app, nm.queue, q, e);
+	if (rc == TP_OK)
+		rc = queue_url(app, nm.dlq, d, e);
+	if (rc == TP_OK && (!*q || !*d))
+		rc = tp_errf(e, TP_ENOTFOUND, "NotFound", "%s: queue %s does not exist (not applied yet?)", name,
+			     !*q ? nm.queue : nm.dlq);
+	return rc;
+}
+
+/* Move messages by hand: receive 10, send them on, delete what was sent. */
+static int move_by_hand(struct app *app, const char *from, const char *to, long *moved, tp_err *e)
+{
+	for (;;) {
+		cJSON *in = cJSON_CreateObject(), *got = NULL;
+		cJSON_AddStringToObject(in, "QueueUrl", from);
+		cJSON_AddNumberToObject(in, "MaxNumberOfMessages", MOVE_BATCH);
+		cJSON_AddNumberToObject(in, "WaitTimeSeconds", 0);
+		cJSON_AddNumberToObject(in, "VisibilityTimeout", 60);
+		cJSON_AddItemToArray(cJSON_AddArrayToObject(in, "MessageAttributeNames"), cJSON_CreateString("All"));
+		int rc = awsj_call(app->aws, SVC_SQS, "ReceiveMessage", in, &got, e);
+		cJSON_Delete(in);
+		cJSON *msgs = cJSON_GetObjectItem(got, "Messages"), *m;
+		if (rc < 0 || cJSON_GetArraySize(msgs) == 0) {
+			cJSON_Delete(got);
+			return rc;
+		}
+		cJSON *send = cJSON_CreateObject(), *del = cJSON_CreateObject();
+		cJSON_AddStringToObject(send, "QueueUrl", to);
+		cJSON_AddStringToObject(del, "QueueUrl", from);
+		cJSON *se = cJSON_AddArrayToObject(send, "Entries");
+		cJSON *de = cJSON_AddArrayToObject(del, "Entries");
+		int i = 0;
+		cJSON_ArrayForEach(m, msgs) {
+			char id[16];
+			snprintf(id, sizeof id, "m%d", i++);
+			cJSON *s = cJSON_CreateObject();
+			cJSON_AddStringToObject(s, "Id", id);
+			cJSON_AddStringToObject(s, "MessageBody",
+						cJSON_GetStringValue(cJSON_GetObjectItem(m, "Body")) ?: "");
+			cJSON *ma = cJSON_GetObjectItem(m, "MessageAttributes");
+			if (ma)
+				cJSON_AddItemToObject(s, "MessageAttributes", cJSON_Duplicate(ma, 1));
+			cJSON_AddItemToArray(se, s);
+			cJSON *d = cJSON_CreateObject();
+			cJSON_AddStringToObject(d, "Id", id);
+			cJSON_AddStringToObject(d, "ReceiptHandle",
+						cJSON_GetStringValue(cJSON_GetObjectItem(m, "ReceiptHandle")) ?: "");
+			cJSON_AddItemToArray(de, d);
+		}
+		cJSON_Delete(got);
+		cJSON *sent = NULL;
+		rc = awsj_call(app->aws, SVC_SQS, "SendMessageBatch", send, &sent, e);
+		cJSON_Delete(send);
+		if (rc < 0) {
+			cJSON_Delete(del);
+			cJSON_Delete(sent);
+			return rc;
+		}
+		/* Delete only what arrived in the queue: a failed send stays in the DLQ. */
+		cJSON *failed = cJSON_GetObjectItem(sent, "Failed"), *f;
+		cJSON_ArrayForEach(f, failed) {
+			const char *fid = cJSON_GetStringValue(cJSON_GetObjectItem(f, "Id"));
+			for (int k = cJSON_GetArraySize(de) - 1; fid && k >= 0; k--)
+				if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(de, k), "Id")),
+					   fid) == 0)
+					cJSON_DeleteItemFromArray(de, k);
+		}
+		int nf = cJSON_GetArraySize(failed);
+		cJSON_Delete(sent);
+		*moved += cJSON_GetArraySize(de);
+		if (cJSON_GetArraySize(de)) {
+			cJSON *dout = NULL;
+			rc = awsj_call(app->aws, SVC_SQS, "DeleteMessageBatch", del, &dout, e);
+			cJSON_Delete(dout);
+		}
+		cJSON_Delete(del);
+		if (rc < 0)
+			return rc;
+		if (nf)
+			return tp_errf(e, TP_EAWS, "RedriveIncomplete",
+				       "%d messages could not be sent back (moved %ld); they stay in the DLQ", nf, *moved);
+	}
+}
+
+int lifecycle_redrive(struct app *app, const char *name, struct lifecycle_outcome *out, tp_err *e)
+{
+	memset(out, 0, sizeof *out);
+	char *q, *d;
+	cJSON *qa = NULL, *da = NULL;
+	int rc = both_queues(app, name, &q, &d, e);
+	if (rc == TP_OK)
+		rc = queue_attrs(app, q, &qa, e);
+	if (rc == TP_OK)
+		rc = queue_attrs(app, d, &da, e);
+	if (rc == TP_OK) {
+		const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(da, "ApproximateNumberOfMessages"));
+		long waiting = v ? atol(v) : 0;
+		cJSON *in = cJSON_CreateObject(), *res = NULL;
+		cJSON_AddStringToObject(in, "SourceArn",
+					cJSON_GetStringValue(cJSON_GetObjectItem(da, "QueueArn")) ?: "");
+		cJSON_AddStringToObject(in, "DestinationArn",
+					cJSON_GetStringValue(cJSON_GetObjectItem(qa, "QueueArn")) ?: "");
+		tp_err me = { 0 };
+		int mrc = awsj_call(app->aws, SVC_SQS, "StartMessageMoveTask", in, &res, &me);
+		cJSON_Delete(in);
+		cJSON_Delete(res);
+		if (mrc == TP_OK) {
+			out->moved = waiting;
+			out->how = "move task started";
+		} else {
+			log_info("StartMessageMoveTask failed (%s); moving messages by hand", me.code);
+			out->how = "moved by receive/send/delete";
+			rc = move_by_hand(app, d, q, &out->moved, e);
+		}
+	}
+	cJSON_Delete(qa);
+	cJSON_Delete(da);
+	free(q);
+	free(d);
+	return rc;
+}
+
+int lifecycle_purge(struct app *app, const char *name, int dlq, tp_err *e)
+{
+	char *q, *d;
+	int rc = both_queues(app, name, &q, &d, e);
+	if (rc == TP_OK) {
+		cJSON *in = cJSON_CreateObject(), *out = NULL;
+		cJSON_AddStringToObject(in, "QueueUrl", dlq ? d : q);
+		rc = awsj_call(app->aws, SVC_SQS, "PurgeQueue", in, &out, e);
+		cJSON_Delete(in);
+		cJSON_Delete(out);
+	}
+	free(q);
+	free(d);
+	return rc;
+}
