@@ -1,4 +1,4 @@
-"""The progress line on a terminal, through tmux (capture-pane), for apply,
+"""The progress line on a terminal, through tmux (capture-pane), for apply, drift,
 rollout (with the canary pause's countdown) and send; and nothing of it when
 stderr is not a terminal or with --json. Log lines printed while the line is
 up (DEBUG retries forced by the proxy) must each start their own row: the
@@ -21,7 +21,7 @@ from awsproxy import FaultProxy  # noqa: E402
 from test_pipelines import Env  # noqa: E402
 from test_rollout import policy_file  # noqa: E402
 
-PROGRESS = re.compile(r"(apply|rollout|send) \| ")
+PROGRESS = re.compile(r"(apply|rollout|send|drift) \| ")
 
 
 def slow_canary(src):
@@ -102,6 +102,19 @@ class ProgressTest(unittest.TestCase):
         # the line is gone at the end; the summary stands
         self.assertIsNone(PROGRESS.search(final), final)
         self.assertIn("24 pipelines: 24 changed", final)
+
+        # drift: its phases, on a terminal (slowed down so a 0.1 s poll sees them)
+        proxy = FaultProxy(self.moto.endpoint).start()
+        try:
+            proxy.add_rule({"match": {"operation": "GetQueueAttributes"}, "times": -1, "action": {"delay": 0.2}})
+            env = dict(e.env, AWS_ENDPOINT_URL=proxy.endpoint, TASKPIPE_LOG_LEVEL="WARN", TASKPIPE_PARALLEL="4")
+            shots, final = self.in_tmux(env, ["drift"])
+        finally:
+            proxy.stop()
+        self.assertIn("TASKPIPE-EXIT=0", final)
+        self.assertTrue(any(re.search(r"drift \| 24 pipelines: queues \| \d+/\d+ calls", s) for s in shots),
+                        [r for s in shots for r in s.splitlines() if "drift" in r][-5:])
+        self.assertIsNone(PROGRESS.search(final), final)
 
         # not a terminal: stderr carries no progress (nor its escape codes)
         r = e.run("apply", "--all", "--force")
