@@ -541,8 +541,8 @@ end
 -- Rollout of new consumer code: change = { bucket, key, version },
 -- targets = list of { pipeline = name, ["function"] = name }.
 -- Waves, in pipeline-name order:
---   1. a canary: the first target, then a 30 s pause to watch it (no pause
---      when it is the only wave);
+--   1. a canary: the first target, then a pause to watch it
+--      (ctx.rollout.canary_pause_s, 300 s by default: see rollout_health);
 --   2. 10% of the rest (at least 1), no pause;
 --   3. everything else.
 -- Every wave halts the rollout on a failure. Fewer targets give fewer waves,
@@ -551,6 +551,7 @@ local function rollout(change, targets, ctx)
   local names = {}
   for _, t in ipairs(targets) do names[#names + 1] = t.pipeline end
   table.sort(names)
+  local watch = tointeger((ctx.rollout or {}).canary_pause_s) or 300
   local waves = tp.list()
   local function wave(from, to, pause)
     if from > to then return end
@@ -563,19 +564,53 @@ local function rollout(change, targets, ctx)
   local rest = n - 1
   local second = floor(rest / 10)
   if second < 1 then second = 1 end
-  wave(1, 1, 30)
+  wave(1, 1, watch)
   wave(2, math.min(n, 1 + second), 0)
   wave(2 + second, n, 0)
   if #waves > 0 then waves[#waves].pause_seconds = 0 end -- nothing left to watch for
   return waves
 end
 
--- Health gate. After a wave's updates all succeeded, taskpipe calls the
--- policy's optional rollout_health(wave, results, ctx): wave has `index`
--- (0 for the first) and `targets`; results lists {pipeline, function, status,
--- code_sha256} for the wave's functions. Return true to go on, or nil,
--- "reason" to fail the wave (the rollout halts when halt_on_failure). This
--- policy defines none: a wave is healthy when its updates succeeded. A
--- policy could look further, e.g. at the canary's recent errors.
+-- Health gate. After a wave's updates all succeeded and its pause ended,
+-- taskpipe calls rollout_health(wave, results, ctx): wave has `index` (0
+-- for the first), `targets` and, when the wave had a pause, `window`
+-- ({from, to, seconds, period}, epoch seconds; `error` when CloudWatch
+-- could not be read); results lists {pipeline, function, status,
+-- code_sha256, metrics} for the wave's functions, metrics = {invocations,
+-- errors, throttles, dlq_growth, dlq} summed over the window (Lambda's own
+-- AWS/Lambda metrics and the DLQ's ApproximateNumberOfMessagesVisible).
+-- Return true[, "note"] to go on, "wait" to be asked again a metric period
+-- later with a longer window, or nil, "reason" to fail the wave: the
+-- rollout halts and the functions it updated go back to their old code.
+local ERROR_RATE_MAX = 0.05   -- Errors / Invocations over the window
+local DLQ_GROWTH_MAX = 0      -- messages a watched wave's DLQs may gain
+local function rollout_health(wave, results, ctx)
+  local win = wave.window
+  if not win then return true end -- not watched (no pause): its updates succeeded
+  local inv, err, thr, dlq, grew = 0, 0, 0, 0, nil
+  for _, r in ipairs(results) do
+    local m = r.metrics
+    if m then
+      inv, err, thr = inv + m.invocations, err + m.errors, thr + m.throttles
+      dlq = dlq + m.dlq_growth
+      if m.dlq_growth > 0 and not grew then grew = r["function"] end
+    end
+  end
+  if err > 0 and inv > 0 and err / inv > ERROR_RATE_MAX then
+    return nil, format("error rate %.1f%% (%d errors in %d invocations, %d throttles) over %.1f%% in %d s",
+                       100 * err / inv, err, inv, thr, 100 * ERROR_RATE_MAX, win.seconds)
+  end
+  if dlq > DLQ_GROWTH_MAX then
+    return nil, format("dead-letter queues gained %d messages in %d s (first: %s's)", dlq, win.seconds, grew)
+  end
+  if inv == 0 then
+    -- No traffic, no evidence: keep watching up to the maximum, then go on.
+    local max = tointeger((ctx.rollout or {}).health_wait_max_s) or 900
+    if win.seconds < max then return "wait", "no invocations yet" end
+    return true, format("no invocations in %d s%s: went on without evidence", win.seconds,
+                        win.error and (" (" .. win.error .. ")") or "")
+  end
+  return true
+end
 
-return { pipeline = pipeline, rollout = rollout }
+return { pipeline = pipeline, rollout = rollout, rollout_health = rollout_health }

@@ -34,6 +34,9 @@ static const struct svc_info services[SVC_COUNT] = {
 	/* JSON 1.1: callers set content_type "application/x-amz-json-1.1". */
 	[SVC_TAGGING] = { "tagging", "RESOURCE_GROUPS_TAGGING_API", "tagging", "tagging", PROTO_JSON,
 			  "ResourceGroupsTaggingAPI_20170126", "1.1", NULL },
+	/* Used unsigned, with a bearer token (SSO) or none (OIDC CreateToken). */
+	[SVC_SSO] = { "sso", "SSO", "awsssoportal", "portal.sso", PROTO_REST_JSON, NULL, NULL, NULL },
+	[SVC_SSO_OIDC] = { "sso-oidc", "SSO_OIDC", "sso-oauth", "oidc", PROTO_REST_JSON, NULL, NULL, NULL },
 	/* CloudWatch speaks AWS JSON 1.0 besides query (target prefix
 	 * GraniteServiceVersion20100801); host and signing name "monitoring";
 	 * the SDKs' endpoint variable is AWS_ENDPOINT_URL_CLOUDWATCH. */
@@ -176,23 +179,31 @@ static char *trim(char *s)
 	return s;
 }
 
-/* Does the section header body (between the brackets, trimmed) name profile?
- * Config file: "default", "profile NAME". Credentials file: "NAME". */
-static int section_matches(char *hdr, const char *profile, int is_config)
+/* Does the section header body (between the brackets, trimmed) name the
+ * wanted section? kind NULL: a profile (config file: "default", "profile
+ * NAME"; credentials file: "NAME"). Else "KIND NAME" (e.g. "sso-session s"). */
+static int section_matches(char *hdr, const char *kind, const char *name, int is_config)
 {
+	if (kind) {
+		size_t kn = strlen(kind);
+		return strncmp(hdr, kind, kn) == 0 && isspace((unsigned char)hdr[kn]) &&
+		       strcmp(trim(hdr + kn), name) == 0;
+	}
 	if (!is_config)
-		return strcmp(hdr, profile) == 0;
+		return strcmp(hdr, name) == 0;
 	if (strcmp(hdr, "default") == 0)
-		return strcmp(profile, "default") == 0;
+		return strcmp(name, "default") == 0;
 	if (strncmp(hdr, "profile", 7) == 0 && isspace((unsigned char)hdr[7]))
-		return strcmp(trim(hdr + 7), profile) == 0;
+		return strcmp(trim(hdr + 7), name) == 0;
 	return 0;
 }
 
-int awsconf_ini_get(const char *path, const char *profile, int is_config, const char *key,
-		    char *out, size_t out_len)
+/* The INI reader behind the public getters: key NULL asks whether the
+ * section exists at all. */
+static int ini_get(const char *path, const char *kind, const char *name, int is_config, const char *key,
+		   char *out, size_t out_len)
 {
-	if (!path || !profile || !key || !out || out_len == 0)
+	if (!path || !name || (key && (!out || out_len == 0)))
 		return 0;
 	buf text = { 0 };
 	if (tp_read_file(path, INI_MAX_BYTES, &text, NULL) != TP_OK) {
@@ -218,7 +229,9 @@ int awsconf_ini_get(const char *path, const char *profile, int is_config, const 
 			char *rest = trim(end + 1);
 			if (*rest && *rest != '#' && *rest != ';')
 				continue;
-			in_section = section_matches(trim(s + 1), profile, is_config);
+			in_section = section_matches(trim(s + 1), kind, name, is_config);
+			if (in_section && !key)
+				found = 1;
 			continue;
 		}
 		/* An indented line after a property continues it (nested
@@ -231,7 +244,7 @@ int awsconf_ini_get(const char *path, const char *profile, int is_config, const 
 		*eq = 0;
 		char *k = trim(s), *v = trim(eq + 1);
 		had_property = 1;
-		if (!in_section || !tp_strcaseeq(k, key))
+		if (!in_section || !key || !tp_strcaseeq(k, key))
 			continue;
 		/* Later occurrences win, as when a section appears twice. */
 		size_t n = strlen(v);
@@ -245,13 +258,44 @@ int awsconf_ini_get(const char *path, const char *profile, int is_config, const 
 	return found;
 }
 
+int awsconf_ini_get(const char *path, const char *profile, int is_config, const char *key,
+		    char *out, size_t out_len)
+{
+	if (!key)
+		return 0;
+	return ini_get(path, NULL, profile, is_config, key, out, out_len);
+}
+
+int awsconf_ini_has_profile(const char *path, const char *profile, int is_config)
+{
+	return ini_get(path, NULL, profile, is_config, NULL, NULL, 0);
+}
+
+int awsconf_ini_section_get(const char *path, const char *kind, const char *name, const char *key,
+			    char *out, size_t out_len)
+{
+	if (!kind || !key)
+		return 0;
+	return ini_get(path, kind, name, 1, key, out, out_len);
+}
+
+int awsconf_profile_get(const char *profile, const char *key, char *out, size_t out_len)
+{
+	char path[1024];
+	awsconf_credentials_path(path, sizeof path);
+	if (awsconf_ini_get(path, profile, 0, key, out, out_len))
+		return 1;
+	awsconf_config_path(path, sizeof path);
+	return awsconf_ini_get(path, profile, 1, key, out, out_len);
+}
+
 const char *awsconf_profile(void)
 {
 	const char *p = env_nonempty("AWS_PROFILE");
 	return p ? p : "default";
 }
 
-static const char *home_dir(void)
+const char *awsconf_home(void)
 {
 	const char *h = env_nonempty("HOME");
 	if (h)
@@ -265,11 +309,11 @@ static void aws_file_path(const char *var, const char *name, char *out, size_t o
 {
 	const char *p = env_nonempty(var);
 	if (p && p[0] == '~' && p[1] == '/')
-		snprintf(out, out_len, "%s/%s", home_dir(), p + 2);
+		snprintf(out, out_len, "%s/%s", awsconf_home(), p + 2);
 	else if (p)
 		snprintf(out, out_len, "%s", p);
 	else
-		snprintf(out, out_len, "%s/.aws/%s", home_dir(), name);
+		snprintf(out, out_len, "%s/.aws/%s", awsconf_home(), name);
 }
 
 void awsconf_credentials_path(char *out, size_t out_len)

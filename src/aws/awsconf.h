@@ -19,6 +19,8 @@ enum aws_protocol { PROTO_JSON, PROTO_REST_JSON, PROTO_QUERY, PROTO_REST_XML };
 enum aws_service {
 	SVC_DYNAMODB, SVC_STREAMS, SVC_SQS, SVC_LAMBDA, SVC_SNS, SVC_S3, SVC_STS, SVC_IAM,
 	SVC_TAGGING,                /* Resource Groups Tagging API (drift: tags of the whole fleet) */
+	SVC_SSO,                    /* IAM Identity Center portal (GetRoleCredentials, for credentials) */
+	SVC_SSO_OIDC,               /* its OIDC service (CreateToken: refreshing an SSO token) */
 	SVC_CLOUDWATCH,             /* CloudWatch (metrics: rollout health, status) */
 	SVC_COUNT
 };
@@ -50,10 +52,24 @@ int awsconf_region(char *out, size_t out_len, tp_err *e);
 int awsconf_ini_get(const char *path, const char *profile, int is_config, const char *key,
 		    char *out, size_t out_len);
 
+/* Does the file have a section for profile? */
+int awsconf_ini_has_profile(const char *path, const char *profile, int is_config);
+
+/* Read key from a config-file section "[KIND NAME]", e.g. kind
+ * "sso-session". Returns 1 when found. */
+int awsconf_ini_section_get(const char *path, const char *kind, const char *name, const char *key,
+			    char *out, size_t out_len);
+
+/* A profile setting as the SDKs merge the two files: the credentials file
+ * wins over the config file. Returns 1 when found. */
+int awsconf_profile_get(const char *profile, const char *key, char *out, size_t out_len);
+
 /* Profile name: $AWS_PROFILE or "default". Paths: $AWS_SHARED_CREDENTIALS_FILE or
  * ~/.aws/credentials, $AWS_CONFIG_FILE or ~/.aws/config. */
 const char *awsconf_profile(void);
 void awsconf_credentials_path(char *out, size_t out_len);
+/* $HOME, else the password database's home directory. */
+const char *awsconf_home(void);
 void awsconf_config_path(char *out, size_t out_len);
 
 #endif

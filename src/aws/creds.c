@@ -1,12 +1,15 @@
-/* creds.c: the credentials provider chain (env, shared files, container
- * endpoint, IMDSv2), its cache and refresh (see creds.h). Secrets are wiped
- * when replaced or freed and never appear in logs or error messages. */
+/* creds.c: the credentials provider chain (see creds.h), its cache and
+ * refresh, and the sources that need no profile: environment, container
+ * endpoint, IMDSv2. The profile's sources live in creds_profile.c,
+ * creds_sso.c, creds_process.c and sts.c. Secrets are wiped when replaced
+ * or freed and never appear in logs or error messages. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include "aws/creds.h"
 
 #include "aws/awsconf.h"
+#include "aws/creds_src.h"
 #include "aws/http.h"
 #include "base/log.h"
 
@@ -17,6 +20,7 @@
 #include <string.h>
 
 #define REFRESH_MARGIN_MS (5 * 60 * 1000)  /* refresh when less than this remains */
+#define REFRESH_RETRY_MS (30 * 1000)       /* a failed refresh is tried again after this */
 #define NET_CONNECT_MS 1000                /* network sources: short, they are local */
 #define NET_TOTAL_MS 2000
 #define NET_MAX_BYTES (64 * 1024)
@@ -27,6 +31,8 @@ struct creds_provider {
 	struct http_client *http;   /* borrowed, or owned when own_http */
 	int own_http;               /* 1 when created here on first network use */
 	int have;                   /* cached holds credentials */
+	int refreshing;             /* inside a refresh (its HTTP polling can re-enter creds_get) */
+	int64_t next_try_ms;        /* after a failed refresh: no new attempt before this */
 	struct creds cached;        /* last credentials found */
 };
 
@@ -76,7 +82,7 @@ static int env_true(const char *name)
 }
 
 /* Copy into a fixed field; 0 when it does not fit. */
-static int set_field(char *dst, size_t dst_len, const char *src)
+int creds_set_field(char *dst, size_t dst_len, const char *src)
 {
 	size_t n = strlen(src);
 	if (n >= dst_len)
@@ -110,7 +116,7 @@ static int digits(const char **s, int n, int *out)
 }
 
 /* "YYYY-MM-DDTHH:MM:SS[.fff][Z|+HH:MM|-HH:MM]" -> Unix ms. 0 on success. */
-static int parse_iso8601(const char *s, int64_t *out_ms)
+int creds_parse_time(const char *s, int64_t *out_ms)
 {
 	int y, mo, d, h, mi, sec, ms = 0;
 	if (!digits(&s, 4, &y) || *s++ != '-' || !digits(&s, 2, &mo) || *s++ != '-' ||
@@ -134,6 +140,8 @@ static int parse_iso8601(const char *s, int64_t *out_ms)
 	int offset_min = 0;
 	if (*s == 'Z' || *s == 'z') {
 		s++;
+	} else if (strcmp(s, "UTC") == 0) {
+		s += 3;  /* older AWS CLI v2 SSO caches: "2021-05-04T23:33:35UTC" */
 	} else if (*s == '+' || *s == '-') {
 		int sign = *s++ == '-' ? -1 : 1, oh, om;
 		if (!digits(&s, 2, &oh) || *s++ != ':' || !digits(&s, 2, &om))
@@ -158,6 +166,16 @@ static void json_wipe_strings(cJSON *j)
 		if (it->child)
 			json_wipe_strings(it->child);
 	}
+}
+
+void creds_json_wipe(void *cjson)
+{
+	json_wipe_strings(cjson);
+}
+
+void creds_set_source(struct creds *c, const char *source)
+{
+	creds_set_field(c->source, sizeof c->source, source);
 }
 
 static void response_wipe_free(struct http_response *r)
@@ -189,17 +207,17 @@ static int creds_from_json(const char *body, struct creds *c, const char *source
 		snprintf(why, why_len, "answer lacks AccessKeyId or SecretAccessKey");
 		goto done;
 	}
-	if (!cJSON_IsString(exp) || parse_iso8601(exp->valuestring, &c->expires_ms) != 0) {
+	if (!cJSON_IsString(exp) || creds_parse_time(exp->valuestring, &c->expires_ms) != 0) {
 		snprintf(why, why_len, "answer lacks a valid Expiration");
 		goto done;
 	}
-	if (!set_field(c->access_key_id, sizeof c->access_key_id, ak->valuestring) ||
-	    !set_field(c->secret_access_key, sizeof c->secret_access_key, sk->valuestring) ||
-	    !set_field(c->session_token, sizeof c->session_token, cJSON_IsString(tok) ? tok->valuestring : "")) {
+	if (!creds_set_field(c->access_key_id, sizeof c->access_key_id, ak->valuestring) ||
+	    !creds_set_field(c->secret_access_key, sizeof c->secret_access_key, sk->valuestring) ||
+	    !creds_set_field(c->session_token, sizeof c->session_token, cJSON_IsString(tok) ? tok->valuestring : "")) {
 		snprintf(why, why_len, "a credential in the answer is too long");
 		goto done;
 	}
-	set_field(c->source, sizeof c->source, source);
+	creds_set_field(c->source, sizeof c->source, source);
 	ok = 1;
 done:
 	if (j) {
@@ -225,7 +243,7 @@ static void why_add(buf *why, const char *fmt, ...)
 
 /* ---- 1. environment ----------------------------------------------------- */
 
-static int src_env(struct creds *c, buf *why)
+int creds_src_env(struct creds *c, buf *why)
 {
 	const char *ak = env_nonempty("AWS_ACCESS_KEY_ID");
 	const char *sk = env_nonempty("AWS_SECRET_ACCESS_KEY");
@@ -238,98 +256,49 @@ static int src_env(struct creds *c, buf *why)
 		why_add(why, "env: AWS_SECRET_ACCESS_KEY not set");
 		return 0;
 	}
-	if (!set_field(c->access_key_id, sizeof c->access_key_id, ak) ||
-	    !set_field(c->secret_access_key, sizeof c->secret_access_key, sk) ||
-	    !set_field(c->session_token, sizeof c->session_token, tok ? tok : "")) {
+	if (!creds_set_field(c->access_key_id, sizeof c->access_key_id, ak) ||
+	    !creds_set_field(c->secret_access_key, sizeof c->secret_access_key, sk) ||
+	    !creds_set_field(c->session_token, sizeof c->session_token, tok ? tok : "")) {
 		creds_wipe(c);
 		why_add(why, "env: a credential variable is too long");
 		return 0;
 	}
 	c->expires_ms = 0;
-	set_field(c->source, sizeof c->source, "env");
+	creds_set_field(c->source, sizeof c->source, "env");
 	return 1;
-}
-
-/* ---- 2. shared files ---------------------------------------------------- */
-
-/* Static keys of profile from one file. 1 found, 0 absent, -1 broken (why filled). */
-static int profile_from_file(const char *path, const char *profile, int is_config, struct creds *c, buf *why)
-{
-	if (!awsconf_ini_get(path, profile, is_config, "aws_access_key_id", c->access_key_id,
-			     sizeof c->access_key_id))
-		return 0;
-	if (!*c->access_key_id) {
-		why_add(why, "profile %s: aws_access_key_id is empty in %s", profile, path);
-		goto broken;
-	}
-	if (!awsconf_ini_get(path, profile, is_config, "aws_secret_access_key", c->secret_access_key,
-			     sizeof c->secret_access_key) ||
-	    !*c->secret_access_key) {
-		why_add(why, "profile %s: aws_secret_access_key missing in %s", profile, path);
-		goto broken;
-	}
-	if (!awsconf_ini_get(path, profile, is_config, "aws_session_token", c->session_token,
-			     sizeof c->session_token))
-		c->session_token[0] = 0;
-	c->expires_ms = 0;
-	set_field(c->source, sizeof c->source, "profile");
-	return 1;
-broken:
-	creds_wipe(c);
-	return -1;
-}
-
-static int src_profile(struct creds *c, buf *why)
-{
-	char cred_path[1024], conf_path[1024];
-	const char *profile = awsconf_profile();
-	awsconf_credentials_path(cred_path, sizeof cred_path);
-	awsconf_config_path(conf_path, sizeof conf_path);
-
-	int r = profile_from_file(cred_path, profile, 0, c, why);
-	if (r == 0)
-		r = profile_from_file(conf_path, profile, 1, c, why);
-	if (r != 0)
-		return r > 0;
-
-	/* Say so when the profile exists but uses a mechanism we lack. */
-	static const char *const unsupported[] = { "role_arn", "credential_process", "sso_session",
-						   "sso_start_url", "web_identity_token_file" };
-	char val[512];
-	for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
-		if (awsconf_ini_get(conf_path, profile, 1, unsupported[i], val, sizeof val) ||
-		    awsconf_ini_get(cred_path, profile, 0, unsupported[i], val, sizeof val)) {
-			why_add(why, "profile %s: %s is not supported (static keys only)", profile, unsupported[i]);
-			return 0;
-		}
-	}
-	why_add(why, "profile %s: not found in %s or %s", profile, cred_path, conf_path);
-	return 0;
 }
 
 /* ---- network sources ---------------------------------------------------- */
 
-static int ensure_http(struct creds_provider *p, char *why, size_t why_len)
+struct http_client *creds_ctx_http(struct creds_ctx *x, tp_err *e)
 {
+	struct creds_provider *p = x->p;
 	if (p->http)
-		return 1;
-	tp_err e = { 0 };
-	if (http_client_new(NULL, &p->http, &e) != TP_OK) {
-		snprintf(why, why_len, "no HTTP client: %.400s", e.message);
+		return p->http;
+	if (http_client_new(NULL, &p->http, e) != TP_OK) {
 		p->http = NULL;
-		return 0;
+		return NULL;
 	}
 	p->own_http = 1;
-	return 1;
+	return p->http;
+}
+
+static int ensure_http(struct creds_ctx *x, char *why, size_t why_len)
+{
+	tp_err e = { 0 };
+	if (creds_ctx_http(x, &e))
+		return 1;
+	snprintf(why, why_len, "no HTTP client: %.400s", e.message);
+	return 0;
 }
 
 /* One short request; 1 when it answered 200, else why says what happened.
  * On success the caller frees resp with response_wipe_free. */
-static int net_call(struct creds_provider *p, const char *method, const char *url, const char *const *hdrs,
+static int net_call(struct creds_ctx *x, const char *method, const char *url, const char *const *hdrs,
 		    size_t n_hdrs, struct http_response *resp, char *why, size_t why_len)
 {
 	memset(resp, 0, sizeof *resp);
-	if (!ensure_http(p, why, why_len))
+	if (!ensure_http(x, why, why_len))
 		return 0;
 	struct http_request req = {
 		.method = method,
@@ -342,7 +311,7 @@ static int net_call(struct creds_provider *p, const char *method, const char *ur
 		.timeout_ms = NET_TOTAL_MS,
 		.max_response_bytes = NET_MAX_BYTES,
 	};
-	int rc = http_do(p->http, &req, resp);
+	int rc = http_do(x->p->http, &req, resp);
 	if (rc != TP_OK) {
 		snprintf(why, why_len, "%s %s: %s", method, url, resp->error[0] ? resp->error : tp_rc_name(rc));
 	} else if (resp->status != 200) {
@@ -420,7 +389,7 @@ static int container_token(buf *tok, char *why, size_t why_len)
 	return 1;
 }
 
-static int src_container(struct creds_provider *p, struct creds *c, buf *why)
+int creds_src_container(struct creds_ctx *x, struct creds *c, buf *why)
 {
 	const char *rel = env_nonempty("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
 	const char *full = env_nonempty("AWS_CONTAINER_CREDENTIALS_FULL_URI");
@@ -454,7 +423,7 @@ static int src_container(struct creds_provider *p, struct creds *c, buf *why)
 		hdrs[nh++] = auth;
 	}
 	struct http_response resp;
-	if (!net_call(p, "GET", url, hdrs, nh, &resp, reason, sizeof reason))
+	if (!net_call(x, "GET", url, hdrs, nh, &resp, reason, sizeof reason))
 		goto done;
 	char jwhy[128];
 	if (creds_from_json(buf_str(&resp.body), c, "container", jwhy, sizeof jwhy) == TP_OK)
@@ -477,7 +446,7 @@ done:
 
 /* ---- 4. EC2 instance metadata, IMDSv2 ----------------------------------- */
 
-static int src_imds(struct creds_provider *p, struct creds *c, buf *why)
+int creds_src_imds(struct creds_ctx *x, struct creds *c, buf *why)
 {
 	if (env_true("AWS_EC2_METADATA_DISABLED")) {
 		why_add(why, "imds: disabled");
@@ -496,7 +465,7 @@ static int src_imds(struct creds_provider *p, struct creds *c, buf *why)
 
 	snprintf(url, sizeof url, "%.*s/latest/api/token", (int)ep_len, ep);
 	const char *put_hdrs[] = { "X-aws-ec2-metadata-token-ttl-seconds: 21600" };
-	if (!net_call(p, "PUT", url, put_hdrs, 1, &resp, reason, sizeof reason))
+	if (!net_call(x, "PUT", url, put_hdrs, 1, &resp, reason, sizeof reason))
 		goto done;
 	const char *tok = buf_str(&resp.body);
 	size_t tn = strcspn(tok, "\r\n");
@@ -510,7 +479,7 @@ static int src_imds(struct creds_provider *p, struct creds *c, buf *why)
 	const char *hdrs[] = { token_hdr };
 
 	snprintf(url, sizeof url, "%.*s/latest/meta-data/iam/security-credentials/", (int)ep_len, ep);
-	if (!net_call(p, "GET", url, hdrs, 1, &resp, reason, sizeof reason))
+	if (!net_call(x, "GET", url, hdrs, 1, &resp, reason, sizeof reason))
 		goto done;
 	const char *body = buf_str(&resp.body);
 	size_t rn = strcspn(body, "\r\n");
@@ -529,7 +498,7 @@ static int src_imds(struct creds_provider *p, struct creds *c, buf *why)
 	response_wipe_free(&resp);
 
 	snprintf(url, sizeof url, "%.*s/latest/meta-data/iam/security-credentials/%s", (int)ep_len, ep, role);
-	if (!net_call(p, "GET", url, hdrs, 1, &resp, reason, sizeof reason))
+	if (!net_call(x, "GET", url, hdrs, 1, &resp, reason, sizeof reason))
 		goto done;
 	char jwhy[128];
 	if (creds_from_json(buf_str(&resp.body), c, "imds", jwhy, sizeof jwhy) == TP_OK)
@@ -559,24 +528,63 @@ int creds_get(struct creds_provider *p, int64_t now_ms, struct creds *out, tp_er
 		*out = p->cached;
 		return TP_OK;
 	}
+	/* A refresh failed a moment ago and what we hold still works: do not
+	 * run the chain (an STS call, a process, a prompt) on every request. */
+	if (p->have && p->cached.expires_ms > now_ms && now_ms < p->next_try_ms) {
+		*out = p->cached;
+		return TP_OK;
+	}
 
+	/* A refresh polls the shared HTTP client, whose other transfers may
+	 * retry and ask again: what we hold is still valid then (the margin). */
+	if (p->refreshing) {
+		if (p->have && p->cached.expires_ms > now_ms) {
+			*out = p->cached;
+			return TP_OK;
+		}
+		return tp_errf(e, TP_EIO, "CredentialsRefreshing", "AWS credentials are being fetched");
+	}
+	p->refreshing = 1;
 	struct creds fresh;
-	buf why = { 0 };
+	buf why = { 0 }, chain = { 0 };
 	memset(&fresh, 0, sizeof fresh);
-	int found = src_env(&fresh, &why) || src_profile(&fresh, &why) || src_container(p, &fresh, &why) ||
-		    src_imds(p, &fresh, &why);
+	struct creds_ctx x = { p, now_ms, &chain };
+	tp_err serr = { 0 };
+	int found = creds_src_env(&fresh, &why);
+	if (!found)
+		found = creds_src_profile(&x, awsconf_profile(), &fresh, &why, &serr);
+	if (!found)
+		found = creds_src_container(&x, &fresh, &why) || creds_src_imds(&x, &fresh, &why);
+	if (found > 0) {
+		if (!chain.len)
+			buf_adds(&chain, fresh.source);
+		if (!creds_set_field(fresh.chain, sizeof fresh.chain, buf_str(&chain)))
+			snprintf(fresh.chain, sizeof fresh.chain, "%.*s...", (int)sizeof fresh.chain - 4, chain.data);
+	}
 	int rc = TP_OK;
-	if (found) {
+	if (found > 0) {
 		creds_wipe(&p->cached);
 		p->cached = fresh;
 		p->have = 1;
 		*out = fresh;
-		log_debug("AWS credentials from %s, expires_ms=%lld", fresh.source, (long long)fresh.expires_ms);
+		log_debug("AWS credentials from %s (%s), expires_ms=%lld", fresh.source, fresh.chain,
+			  (long long)fresh.expires_ms);
 	} else if (p->have && p->cached.expires_ms > now_ms) {
 		/* Refresh failed but what we hold still works: keep using it. */
 		log_warn("AWS credentials refresh failed, keeping %s credentials for %lld s more: %s",
-			 p->cached.source, (long long)((p->cached.expires_ms - now_ms) / 1000), buf_str(&why));
+			 p->cached.source, (long long)((p->cached.expires_ms - now_ms) / 1000),
+			 found < 0 ? serr.message : buf_str(&why));
 		*out = p->cached;
+		p->next_try_ms = now_ms + REFRESH_RETRY_MS;
+	} else if (found < 0) {
+		/* A configured source failed: an error, never another identity. */
+		creds_invalidate(p);
+		creds_wipe(out);
+		rc = serr.rc ? serr.rc : found;
+		if (e)
+			*e = serr;
+		if (e)
+			e->rc = rc;
 	} else {
 		creds_invalidate(p);
 		creds_wipe(out);
@@ -584,5 +592,7 @@ int creds_get(struct creds_provider *p, int64_t now_ms, struct creds *out, tp_er
 	}
 	creds_wipe(&fresh);
 	buf_free(&why);
+	buf_free(&chain);
+	p->refreshing = 0;
 	return rc;
 }

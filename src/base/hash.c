@@ -17,6 +17,16 @@ void hash_sha256(const void *data, size_t len, unsigned char out[HASH_SHA256_LEN
 	h->out(&c.vtable, out);
 }
 
+void hash_sha1_hex(const void *data, size_t len, char out[HASH_SHA1_HEX_LEN])
+{
+	br_sha1_context c;
+	unsigned char d[br_sha1_SIZE];
+	br_sha1_init(&c);
+	br_sha1_update(&c, data, len);
+	br_sha1_out(&c, d);
+	hash_hex(d, sizeof d, out);
+}
+
 _Static_assert(sizeof(br_hash_compat_context) <= sizeof(((struct hash_sha256_stream *)0)->state),
 	       "hash_sha256_stream too small for BearSSL's context");
 

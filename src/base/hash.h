@@ -12,6 +12,9 @@ void hash_sha256(const void *data, size_t len, unsigned char out[HASH_SHA256_LEN
 void hash_sha256_hex(const void *data, size_t len, char out[HASH_SHA256_HEX_LEN]);
 void hash_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
 		      unsigned char out[HASH_SHA256_LEN]);
+/* SHA-1, hex (the AWS CLI names SSO token cache files by it). */
+#define HASH_SHA1_HEX_LEN 41
+void hash_sha1_hex(const void *data, size_t len, char out[HASH_SHA1_HEX_LEN]);
 void hash_hex(const unsigned char *bytes, size_t n, char *out); /* out: 2n+1 */
 
 /* Incremental SHA-256, for data that never sits in memory whole (a code

@@ -19,7 +19,8 @@ int cmd_debug_creds(int argc, char **argv)
 	if (argc > 1) {
 		if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 			puts("usage: taskpipe debug creds\n"
-			     "Print which AWS credentials would be used: source, access key id, expiry.\n"
+			     "Print which AWS credentials would be used: source, the chain that led to it\n"
+			     "(profile -> source_profile -> role), access key id, expiry.\n"
 			     "The secret key and session token are never printed.");
 			return 0;
 		}
@@ -38,6 +39,7 @@ int cmd_debug_creds(int argc, char **argv)
 	if (rc == TP_OK) {
 		cJSON *j = cJSON_CreateObject();
 		cJSON_AddStringToObject(j, "source", c.source);
+		cJSON_AddStringToObject(j, "chain", c.chain);
 		cJSON_AddStringToObject(j, "access_key_id", c.access_key_id);
 		cJSON_AddNumberToObject(j, "expires_ms", (double)c.expires_ms);
 		cJSON_AddBoolToObject(j, "has_session_token", c.session_token[0] != 0);

@@ -61,6 +61,14 @@ static void print_failure(const struct rollout_failure *f)
 	       f->err.code, f->err.message);
 }
 
+static void print_rollback(const struct rollout_rollback *rb)
+{
+	if (rb->done)
+		printf("  rolled back: %ld of %ld functions to version %s (%ld failed; %ld Lambda calls, %ld updates)\n",
+		       rb->rolled_back, rb->functions, rb->to_version[0] ? rb->to_version : "(none)", rb->failed,
+		       rb->lambda_calls, rb->updates);
+}
+
 static void print_outcome(const struct rollout_result *o)
 {
 	printf("rollout %s: %s (%zu targets in %d waves; %ld updated, %ld already current, %ld failed; "
@@ -75,6 +83,9 @@ static void print_outcome(const struct rollout_result *o)
 	for (size_t i = 0; i < o->nskipped; i++)
 		printf("  skipped: %s (%s): %s\n", o->skipped[i].pipeline, o->skipped[i].function,
 		       o->skipped[i].reason);
+	if (o->health_note)
+		printf("  health: %s\n", o->health_note);
+	print_rollback(&o->rollback);
 }
 
 static void print_status(const struct rollout_status *all, size_t n)
@@ -98,8 +109,12 @@ static void print_status(const struct rollout_status *all, size_t n)
 					       w->fns[f].error_message);
 		}
 		if (r->has_failure)
-			printf("  halted at function %s: %s: %s\n", r->failure.function, r->failure.err.code,
+			printf("  halted at %s%s: %s: %s\n", r->failure.function[0] ? "function " : "",
+			       r->failure.function[0] ? r->failure.function : "the health check", r->failure.err.code,
 			       r->failure.err.message);
+		if (r->health_note)
+			printf("  health: %s\n", r->health_note);
+		print_rollback(&r->rollback);
 	}
 }
 

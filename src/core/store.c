@@ -442,3 +442,100 @@ int store_account_put(struct aws *a, const char *table, long concurrency, long c
 	ddb_put_long(item, "checked_at", checked_at);
 	return put_item(a, table, item, e);
 }
+
+/* ---- code#<bucket>/<key> ---- */
+
+char *store_pk_code(const char *bucket, const char *key)
+{
+	return tp_xasprintf("code#%s/%s", bucket, key);
+}
+
+int store_code_get(struct aws *a, const char *table, const char *bucket, const char *key,
+		   struct store_code *out, tp_err *e)
+{
+	memset(out, 0, sizeof *out);
+	cJSON *item = NULL;
+	int rc = get_item(a, table, store_pk_code(bucket, key), &item, e);
+	if (rc < 0 || !item) {
+		cJSON_Delete(item);
+		return rc;
+	}
+	const char *gv = ddb_get_str(item, "good_version", NULL);
+	if (gv && gv[0])
+		out->good_version = tp_xstrdup(gv);
+	snprintf(out->good_sha, sizeof out->good_sha, "%s", ddb_get_str(item, "good_sha", ""));
+	const cJSON *ss = cJSON_GetObjectItem(cJSON_GetObjectItem(item, "rejected"), "SS"), *v;
+	out->rejected = tp_xcalloc((size_t)cJSON_GetArraySize(ss) + 1, sizeof *out->rejected);
+	cJSON_ArrayForEach(v, ss)
+		if (cJSON_IsString(v))
+			out->rejected[out->nrejected++] = tp_xstrdup(v->valuestring);
+	cJSON_Delete(item);
+	return TP_OK;
+}
+
+int store_code_is_rejected(const struct store_code *c, const char *version)
+{
+	for (size_t i = 0; version && i < c->nrejected; i++)
+		if (strcmp(c->rejected[i], version) == 0)
+			return 1;
+	return 0;
+}
+
+void store_code_free(struct store_code *c)
+{
+	if (!c)
+		return;
+	free(c->good_version);
+	for (size_t i = 0; i < c->nrejected; i++)
+		free(c->rejected[i]);
+	free(c->rejected);
+	memset(c, 0, sizeof *c);
+}
+
+static int code_update(struct aws *a, const char *table, const char *bucket, const char *key, const char *reject,
+		       const char *good_version, const char *good_sha, tp_err *e)
+{
+	cJSON *in = keyed(table, store_pk_code(bucket, key));
+	/* every name aliased: some are DynamoDB reserved words */
+	cJSON *names = cJSON_AddObjectToObject(in, "ExpressionAttributeNames");
+	cJSON_AddStringToObject(names, "#k", "kind");
+	cJSON_AddStringToObject(names, "#u", "updated_at");
+	cJSON *vals = cJSON_AddObjectToObject(in, "ExpressionAttributeValues");
+	buf ex = { 0 };
+	buf_addf(&ex, "SET #k = :kind, #u = :now");
+	ddb_put_str(vals, ":kind", "code");
+	ddb_put_long(vals, ":now", (long)(tp_now_ms() / 1000));
+	if (good_version) {
+		buf_adds(&ex, ", #gv = :gv, #gs = :gs");
+		cJSON_AddStringToObject(names, "#gv", "good_version");
+		cJSON_AddStringToObject(names, "#gs", "good_sha");
+		ddb_put_str(vals, ":gv", good_version);
+		ddb_put_str(vals, ":gs", good_sha ? good_sha : "");
+	}
+	if (reject) {
+		buf_adds(&ex, " ADD #rj :rj");
+		cJSON_AddStringToObject(names, "#rj", "rejected");
+		cJSON *ss = cJSON_CreateArray();
+		cJSON_AddItemToArray(ss, cJSON_CreateString(reject));
+		cJSON_AddItemToObject(cJSON_AddObjectToObject(vals, ":rj"), "SS", ss);
+	}
+	cJSON_AddStringToObject(in, "UpdateExpression", buf_str(&ex));
+	buf_free(&ex);
+	cJSON *out = NULL;
+	int rc = awsj_call(a, SVC_DYNAMODB, "UpdateItem", in, &out, e);
+	cJSON_Delete(in);
+	cJSON_Delete(out);
+	return rc;
+}
+
+int store_code_reject(struct aws *a, const char *table, const char *bucket, const char *key,
+		      const char *version, const char *good_version, const char *good_sha, tp_err *e)
+{
+	return code_update(a, table, bucket, key, version, good_version, good_sha, e);
+}
+
+int store_code_good(struct aws *a, const char *table, const char *bucket, const char *key,
+		    const char *version, const char *sha, tp_err *e)
+{
+	return code_update(a, table, bucket, key, NULL, version, sha, e);
+}

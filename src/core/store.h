@@ -40,6 +40,12 @@
  *   rollout#<id>#debug   `taskpipe debug rollout-plan` (cmd/).
  *   drift#cursor         drift's position (core/drift/drift.c): after,
  *                        updated_at, cycle_completed_at.
+ *   code#<bucket>/<key>  what rollouts learned of a code object
+ *                        (core/rollout/): rejected (SS: versions a rollout
+ *                        rolled back), good_version and good_sha (the last
+ *                        version that passed, or was rolled back to),
+ *                        updated_at. Read by reconcile (apply, drift --fix)
+ *                        so a rejected latest version is never deployed.
  *   account#settings     cached GetAccountSettings (core/app.c):
  *                        concurrency, checked_at.
  *   account#lambda-budget the account-wide Lambda request budget
@@ -195,6 +201,29 @@ int store_skipped_put(struct aws *a, const char *table, const struct store_skipp
 int store_drift_cursor_get(struct aws *a, const char *table, char **after, tp_err *e);
 int store_drift_cursor_put(struct aws *a, const char *table, const char *after, int complete,
 			   tp_err *e);
+
+/* ---- code#<bucket>/<key> ---- */
+
+struct store_code {
+	char *good_version;    /* last known good version; NULL: none recorded */
+	char good_sha[64];     /* its CodeSha256 ("" when unknown) */
+	char **rejected;       /* versions rolled back (owned) */
+	size_t nrejected;
+};
+
+char *store_pk_code(const char *bucket, const char *key);
+/* The record of s3://bucket/key; absent: *out zeroed (TP_OK). */
+int store_code_get(struct aws *a, const char *table, const char *bucket, const char *key,
+		   struct store_code *out, tp_err *e);
+int store_code_is_rejected(const struct store_code *c, const char *version);
+void store_code_free(struct store_code *c);
+/* Add version to the rejected set; good_version (may be NULL) becomes the
+ * last good one. */
+int store_code_reject(struct aws *a, const char *table, const char *bucket, const char *key,
+		      const char *version, const char *good_version, const char *good_sha, tp_err *e);
+/* version (sha) passed a rollout: the last good one. */
+int store_code_good(struct aws *a, const char *table, const char *bucket, const char *key,
+		    const char *version, const char *sha, tp_err *e);
 
 /* ---- account#settings ---- */
 

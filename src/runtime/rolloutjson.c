@@ -4,6 +4,19 @@
 
 #include <cjson/cJSON.h>
 
+static void add_rollback(cJSON *o, const struct rollout_rollback *rb)
+{
+	if (!rb->done)
+		return;
+	cJSON *j = cJSON_AddObjectToObject(o, "rollback");
+	cJSON_AddNumberToObject(j, "functions", (double)rb->functions);
+	cJSON_AddNumberToObject(j, "rolled_back", (double)rb->rolled_back);
+	cJSON_AddNumberToObject(j, "failed", (double)rb->failed);
+	cJSON_AddNumberToObject(j, "lambda_calls", (double)rb->lambda_calls);
+	cJSON_AddNumberToObject(j, "updates", (double)rb->updates);
+	cJSON_AddStringToObject(j, "to_version", rb->to_version);
+}
+
 static void add_failure(cJSON *o, const char *name, const struct rollout_failure *f)
 {
 	cJSON *j = cJSON_AddObjectToObject(o, name);
@@ -58,6 +71,10 @@ cJSON *rolloutjson_result(const struct rollout_result *r)
 	cJSON_AddNumberToObject(calls, "updates", (double)r->calls.updates);
 	cJSON_AddNumberToObject(calls, "list_functions", (double)r->calls.list_functions);
 	cJSON_AddNumberToObject(calls, "get_function", (double)r->calls.get_function);
+	cJSON_AddNumberToObject(calls, "cloudwatch", (double)r->calls.cloudwatch);
+	if (r->health_note)
+		cJSON_AddStringToObject(o, "health_note", r->health_note);
+	add_rollback(o, &r->rollback);
 	return o;
 }
 
@@ -120,6 +137,9 @@ cJSON *rolloutjson_status(const struct rollout_status *s, size_t n)
 			cJSON_AddStringToObject(o, "holder", r->holder);
 		if (r->has_failure)
 			add_failure(o, "failure", &r->failure);
+		if (r->health_note)
+			cJSON_AddStringToObject(o, "health_note", r->health_note);
+		add_rollback(o, &r->rollback);
 		if (r->has_plan_error) {
 			cJSON *f = cJSON_AddObjectToObject(o, "plan_error");
 			cJSON_AddStringToObject(f, "code", r->plan_error.code);

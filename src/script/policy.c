@@ -642,11 +642,16 @@ static int run_call(lua_State *L)
 		return 0;
 	}
 	if (c->kind == CALL_HEALTH) {
-		/* true: healthy; nil or false, "reason": not. */
-		if (!lua_isboolean(L, 2))
-			return luaL_error(L, "rollout_health must return true (or nil, \"reason\"), not a %s",
-					  luaL_typename(L, 2));
-		c->result = cJSON_CreateTrue();
+		/* true[, "note"]: healthy; "wait"[, "note"]: no verdict yet, ask
+		 * again with a longer window; nil or false, "reason": not. */
+		int wait = lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "wait") == 0;
+		if (!lua_isboolean(L, 2) && !wait)
+			return luaL_error(L, "rollout_health must return true, \"wait\" (or nil, \"reason\"), not a %s",
+					  lua_type(L, 2) == LUA_TSTRING ? "string other than \"wait\"" : luaL_typename(L, 2));
+		c->result = cJSON_CreateObject();
+		cJSON_AddStringToObject(c->result, "verdict", wait ? "wait" : "healthy");
+		if (lua_type(L, 3) == LUA_TSTRING)
+			cJSON_AddStringToObject(c->result, "note", lua_tostring(L, 3));
 		return 0;
 	}
 	if (!lua_istable(L, 2))
@@ -1408,6 +1413,13 @@ int policy_rollout_health(struct policy *p, const cJSON *wave, const cJSON *resu
 		snprintf(reason, reason_len, "%s", c.reason);
 		tp_err_clear(e);
 		rc = TP_OK;
+	} else if (rc == TP_OK) {
+		const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(c.result, "verdict"));
+		const char *note = cJSON_GetStringValue(cJSON_GetObjectItem(c.result, "note"));
+		if (v && strcmp(v, "wait") == 0)
+			*healthy = POLICY_HEALTH_WAIT;
+		if (note && reason_len)
+			snprintf(reason, reason_len, "%s", note);
 	}
 	cJSON_Delete(c.result);
 	return rc;

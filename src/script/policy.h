@@ -89,11 +89,14 @@ int policy_rollout(struct policy *p, const struct cJSON *change, const struct cJ
 		   tp_err *e);
 
 /* rollout_health(wave, results, ctx), ctx the run's, when the policy
- * defines it: called after a wave's updates all succeeded. wave: {index,
- * targets, ...}; results: [{pipeline, function, status, code_sha256}]
- * (NULL: an empty table). true -> *healthy 1; nil or false, "reason" ->
- * *healthy 0 and the reason; no such function -> healthy. A Lua error or
- * cap is TP_EPOLICY/TP_ELIMIT as for pipeline(). */
+ * defines it: called after a wave's updates all succeeded and its pause.
+ * wave: {index, targets, window, ...}; results: [{pipeline, function,
+ * status, code_sha256, metrics}] (NULL: an empty table). true[, "note"] ->
+ * *healthy 1 (the note in reason); "wait"[, "note"] -> *healthy
+ * POLICY_HEALTH_WAIT (no verdict yet: ask again later); nil or false,
+ * "reason" -> *healthy 0 and the reason; no such function -> healthy. A
+ * Lua error or cap is TP_EPOLICY/TP_ELIMIT as for pipeline(). */
+#define POLICY_HEALTH_WAIT 2
 int policy_rollout_health(struct policy *p, const struct cJSON *wave, const struct cJSON *results, int *healthy,
 			  char *reason, size_t reason_len, tp_err *e);
 

@@ -60,7 +60,7 @@ def quick_policy():
     """The default policy with the canary's 30 s pause cut to 1 s."""
     with open(os.path.join(ROOT, "policies", "policy.lua")) as f:
         src = f.read()
-    out = src.replace("wave(1, 1, 30)", "wave(1, 1, 1)")
+    out = src.replace("wave(1, 1, watch)", "wave(1, 1, 1)")
     assert out != src
     f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     f.write(out)
@@ -89,7 +89,9 @@ class World:
             AWS_ENDPOINT_URL=self.layer.endpoint, TASKPIPE_CODE_BUCKET=BUCKET, TASKPIPE_CODE_KEY=KEY,
             TASKPIPE_ROLE_ARN=self.role, TASKPIPE_POLICY=self.policy, TASKPIPE_PREFIX="cx-",
             TASKPIPE_LAMBDA_RPS=str(self.lambda_rps), TASKPIPE_LEASE_TTL_S="4",
-            TASKPIPE_LEASE_SKEW_S="1")
+            TASKPIPE_LEASE_SKEW_S="1",
+            # no Lambda traffic here: the canary's health check goes on at once
+            TASKPIPE_HEALTH_WAIT_MAX_S="0", TASKPIPE_METRIC_PERIOD_S="1")
         r = run_taskpipe(["init"], self.env)
         assert r.returncode == 0, r.stderr
         self.s3 = self.moto.client("s3")

@@ -101,6 +101,7 @@ AWS pages each behaviour is based on:
 """
 import argparse
 import base64
+import hashlib
 import http.client
 import json
 import math
@@ -138,6 +139,9 @@ DDB_DATA_PLANE = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Sc
                   "BatchGetItem", "BatchWriteItem", "TransactGetItems", "TransactWriteItems"}
 
 S3_AUTH = ("AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/s3/aws4_request, "
+           "SignedHeaders=host, Signature=00")
+# moto routes by the credential scope's service: CloudWatch signs as "monitoring".
+CW_AUTH = ("AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/monitoring/aws4_request, "
            "SignedHeaders=host, Signature=00")
 _FN_PATH = re.compile(r"^/\d{4}-\d\d-\d\d/functions/([^/?]+)")
 _ESM_PATH = re.compile(r"^/\d{4}-\d\d-\d\d/event-source-mappings/([^/?]+)")
@@ -311,6 +315,8 @@ class _ModelHandler(_Handler):
                 service, operation = classify(self.command, self.path, self.headers, b"")
                 if service == "s3" and operation in STREAMED:
                     entry, rule = self.proxy._record(self.command, self.path, service, operation)
+                    if self._refused(service, operation, b"", entry, unread=True):
+                        return
                     if rule is None:
                         self._stream(entry)
                     else:   # faults need the whole body: the buffered path
@@ -418,7 +424,26 @@ class _ModelHandler(_Handler):
                 self.proxy._undo_update(self._undo)
                 self._undo = None
 
+    def _refused(self, service, operation, body, entry, unread=False):
+        """IAM (iamlayer.py, when the layer has one): answer a refusal and say so."""
+        iam = self.proxy.iam
+        if iam is None:
+            return False
+        denied = iam.authorize(service, operation, self.command, self.path, self.headers, body)
+        if denied is None:
+            return False
+        status, headers, data = denied
+        with self.proxy._lock:
+            entry["status"] = status
+            entry["fault"] = "iam"
+        if unread:      # the body is still on the connection: it cannot carry another request
+            self.close_connection = True
+        self._send(status, headers, data)
+        return True
+
     def _model_proxy(self, body, service, operation, entry, rule):
+        if self._refused(service, operation, body, entry):
+            return
         # A rule that answers in moto's place (status, reset, garbage, truncate...) wins;
         # one that only delays or corrupts lets the request reach the model.
         if rule is None or rule["kind"] in ("delay", "stall", "corrupt_body"):
@@ -450,7 +475,136 @@ class _ModelHandler(_Handler):
         super()._control(body)
 
 
-class AwsModel(FaultProxy):
+class _CodeAndMetrics:
+    """[codever] and [metrics], mixed into AwsModel.
+
+    [codever] moto ignores S3ObjectVersion and deploys the latest object; AWS
+    deploys the version asked for ("S3ObjectVersion: For versioned objects,
+    the version of the deployment package object to use",
+    https://docs.aws.amazon.com/lambda/latest/api/API_UpdateFunctionCode.html).
+    A CreateFunction/UpdateFunctionCode naming a version gets that version's
+    CodeSha256, and the function keeps reporting it.
+
+    [metrics] Lambda publishes Invocations, Errors and Throttles (AWS/Lambda,
+    dimension FunctionName) per minute; SQS publishes
+    ApproximateNumberOfMessagesVisible (AWS/SQS, QueueName)
+    (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html,
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html).
+    moto has no traffic, so play_traffic() plays it: every period each
+    function gets `per_period` invocations, all of them errors while its code
+    is marked broken (mark_broken), and its DLQ (dlq_of(name)) grows by the
+    failed ones; points are written `delay_s` late (Lambda's publishing
+    delay), stamped with the period they belong to, into moto's CloudWatch.
+    Functions named in idle() get no traffic at all."""
+
+    def _requested_version_sha(self, service, operation, body, status):
+        if service != "lambda" or operation not in ("CreateFunction", "UpdateFunctionCode") \
+                or not 200 <= status < 300:
+            return None
+        req = _json(body) or {}
+        code = req.get("Code") or {} if operation == "CreateFunction" else req
+        if not code.get("S3ObjectVersion") or not code.get("S3Bucket"):
+            return None
+        st, data = self._upstream("GET", "/%s/%s?versionId=%s" % (
+            urllib.parse.quote(code["S3Bucket"]), urllib.parse.quote(code["S3Key"]),
+            urllib.parse.quote(code["S3ObjectVersion"])))
+        return base64.b64encode(hashlib.sha256(data).digest()).decode() if st == 200 else None
+
+    def _note_code(self, h, fn, out):
+        if fn is None:
+            return
+        fn.code_sha = getattr(h, "_version_sha", None)
+        if fn.code_sha:
+            out["CodeSha256"] = fn.code_sha
+        fn.sha = out.get("CodeSha256")
+
+    def code_sha_of(self, name):
+        with self._mlock:
+            fn = self._fns.get(name)
+            return getattr(fn, "sha", None) if fn else None
+
+    def mark_broken(self, sha):
+        """Functions running code with this CodeSha256 fail every invocation."""
+        with self._mlock:
+            self.__dict__.setdefault("_broken", set()).add(sha)
+
+    def idle(self, *names):
+        with self._mlock:
+            self.__dict__.setdefault("_idle", set()).update(names)
+
+    def play_traffic(self, period_s=1.0, per_period=20, delay_s=0.0, dlq_of=None):
+        self.stop_traffic()
+        self._traffic_stop = threading.Event()
+        self._dlq_depth = {}
+        t = threading.Thread(target=self._traffic_loop, daemon=True,
+                             args=(period_s, per_period, delay_s, dlq_of, self._traffic_stop))
+        self._traffic = t
+        t.start()
+        return self
+
+    def stop_traffic(self):
+        t = getattr(self, "_traffic", None)
+        if t is not None:
+            self._traffic_stop.set()
+            t.join(10)
+            self._traffic = None
+
+    def _traffic_loop(self, period_s, per, delay_s, dlq_of, stop):
+        pending = []    # (publish_at, points)
+        start = math.floor(time.time() / period_s) * period_s
+        k = 0
+        while not stop.is_set():
+            k += 1
+            period_end = start + k * period_s
+            stop.wait(max(0.0, period_end - time.time()))
+            with self._mlock:
+                broken = set(self.__dict__.get("_broken", ()))
+                idle = set(self.__dict__.get("_idle", ()))
+                fns = [(n, getattr(f, "sha", None)) for n, f in self._fns.items() if n not in idle]
+            stamp = period_end - period_s
+            points = []
+            for name, sha in fns:
+                errors = per if sha in broken else 0
+                points.append(("AWS/Lambda", "FunctionName", name, "Invocations", per))
+                points.append(("AWS/Lambda", "FunctionName", name, "Errors", errors))
+                points.append(("AWS/Lambda", "FunctionName", name, "Throttles", 0))
+                if dlq_of is not None:
+                    q = dlq_of(name)
+                    self._dlq_depth[q] = self._dlq_depth.get(q, 0) + errors
+                    points.append(("AWS/SQS", "QueueName", q, "ApproximateNumberOfMessagesVisible",
+                                   self._dlq_depth[q]))
+            pending.append((time.time() + delay_s, stamp, points))
+            while pending and pending[0][0] <= time.time():
+                _, ts, pts = pending.pop(0)
+                self._put_metrics(ts, pts)
+
+    def _put_metrics(self, ts, points):
+        by_ns = {}
+        for p in points:
+            by_ns.setdefault(p[0], []).append(p)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+        for ns, pts in by_ns.items():
+            for i in range(0, len(pts), 500):
+                form = [("Action", "PutMetricData"), ("Version", "2010-08-01"), ("Namespace", ns)]
+                for j, (_, dim, val, metric, value) in enumerate(pts[i:i + 500], 1):
+                    m = "MetricData.member.%d." % j
+                    form += [(m + "MetricName", metric), (m + "Value", str(value)),
+                             (m + "Timestamp", stamp), (m + "Dimensions.member.1.Name", dim),
+                             (m + "Dimensions.member.1.Value", val)]
+                conn = http.client.HTTPConnection(self.upstream_host, self.upstream_port,
+                                                  timeout=self.upstream_timeout)
+                try:
+                    conn.request("POST", "/", body=urllib.parse.urlencode(form),
+                                 headers={"Authorization": CW_AUTH,
+                                          "Content-Type": "application/x-www-form-urlencoded"})
+                    conn.getresponse().read()
+                except OSError:
+                    pass
+                finally:
+                    conn.close()
+
+
+class AwsModel(_CodeAndMetrics, FaultProxy):
     """FaultProxy plus the AWS behaviours moto lacks (see the module docstring)."""
 
     handler_class = _ModelHandler
@@ -458,8 +612,11 @@ class AwsModel(FaultProxy):
     def __init__(self, upstream_endpoint, scale=0.02, fn_pending_s=5, fn_update_s=5,
                  esm_transition_s=5, queue_deleted_recently_s=60, list_lag_s=10,
                  lambda_rps=15, lambda_get_rps=100, lambda_policy_rps=15,
-                 throttle_fraction=0.0, seed=1, paginate=True, table_create_s=0, **kw):
+                 throttle_fraction=0.0, seed=1, paginate=True, table_create_s=0, iam=None, **kw):
         super().__init__(upstream_endpoint, **kw)
+        self.iam = iam                    # iamlayer.IamEnforcer: IAM as AWS enforces it
+        if iam is not None:
+            iam.proxy = self
         self.scale = scale
         self.table_create_s = table_create_s
         self.fn_pending_s = fn_pending_s
@@ -864,6 +1021,7 @@ class AwsModel(FaultProxy):
                     and not self.object_readable(*fn.ref):     # [selfref], outside the lock
                 with self._mlock:
                     fn.ref_gone = True
+        h._version_sha = self._requested_version_sha(service, operation, body, status)  # [codever]
         with self._mlock:
             undo, h._undo = h._undo, None
             if not 200 <= status < 300:
@@ -906,6 +1064,8 @@ class AwsModel(FaultProxy):
             cfg.pop(k, None)
         cfg.update(fn.state(now))
         cfg["S3ObjectStorageMode"] = fn.storage     # [selfref]
+        if getattr(fn, "code_sha", None):          # [codever]
+            cfg["CodeSha256"] = fn.code_sha
 
     def _lambda_after(self, h, operation, path, body, data, now):
         m = _FN_PATH.match(path)
@@ -919,6 +1079,7 @@ class AwsModel(FaultProxy):
             fn.create_fail = self._fails.pop((name, "create"), None)
             fn.arn = out.get("FunctionArn")
             self._note_storage(h, fn)
+            self._note_code(h, fn, out)
             self._fresh[("lambda", name)] = now
             self._fn_rewrite(out, now)
             return json.dumps(out).encode()
@@ -929,6 +1090,7 @@ class AwsModel(FaultProxy):
                 return None
             if operation == "UpdateFunctionCode":
                 self._note_storage(h, self._fns.get(name))
+                self._note_code(h, self._fns.get(name), out)
             self._fn_rewrite(out, now)
             return json.dumps(out).encode()
         if operation == "GetFunction":
@@ -947,6 +1109,8 @@ class AwsModel(FaultProxy):
                 self._no_empty_layers(cfg)
                 known = self._fns.get(cfg.get("FunctionName"))
                 cfg["S3ObjectStorageMode"] = known.storage if known else "COPY"
+                if known is not None and getattr(known, "code_sha", None):     # [codever]
+                    cfg["CodeSha256"] = known.code_sha
             if self.paginate:       # [pages]
                 q = urllib.parse.parse_qs(h.path.partition("?")[2])
                 out["Functions"], nxt = paged(out.get("Functions") or [],

@@ -51,8 +51,10 @@ FULL_ONLY = SERIAL | {
     "test_ddb_faithful",    # table CREATING/ACTIVE delays
     "test_awsmodel",        # the layer's own lags and windows
     "test_codestore",       # function state lags of the AWS-faithful layer
+    "test_iam_enforced",    # 16 scenarios through the layer's lags, IAM enforced
     "test_bootstrap",       # the Runtime API loop, deadlines
     "test_progress",        # watches progress lines in tmux, a 6 s canary pause
+    "test_creds_refresh",   # waits past credentials' refresh point (4 s pauses)
 }
 
 # A module still running after this long is killed and counts as failed.
@@ -61,7 +63,7 @@ MODULE_TIMEOUT = int(os.environ.get("TEST_MODULE_TIMEOUT", 1800))
 # Rough seconds per module (from a parallel run on 2 cores); the longest
 # start first so the run ends together. A missing module counts as 60.
 WEIGHTS = {
-    "test_drift": 120, "test_drift_fleet": 120, "test_bootstrap": 118, "test_budget": 113,
+    "test_drift": 120, "test_iam_enforced": 114, "test_drift_fleet": 120, "test_bootstrap": 118, "test_budget": 113,
     "test_pipelines": 109, "test_rollout": 105, "test_codestore": 103, "test_consumer_rate": 101,
     "test_chaos": 95, "test_reconcile_real": 94, "test_rollout_real": 85, "test_awsmodel": 68,
     "test_package": 60, "test_rates": 55, "test_ddb_faithful": 37, "test_aws_cli": 26,

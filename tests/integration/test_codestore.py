@@ -45,8 +45,11 @@ class Base(unittest.TestCase):
             s3.put_bucket_versioning(Bucket=self.bucket,
                                      VersioningConfiguration={"Status": "Enabled"})
         self.v1 = s3.put_object(Bucket=self.bucket, Key="c.zip", Body=code_zip()).get("VersionId")
+        # TASKPIPE_CANARY_PAUSE_S=0: the canary is not watched (no metrics
+        # here; test_rollout_real's CanaryTest covers the health check)
         self.e = Env(self.moto, "cs", AWS_ENDPOINT_URL=self.aws.endpoint,
-                     TASKPIPE_CODE_BUCKET=self.bucket, TASKPIPE_CODE_KEY="c.zip")
+                     TASKPIPE_CODE_BUCKET=self.bucket, TASKPIPE_CODE_KEY="c.zip",
+                     TASKPIPE_CANARY_PAUSE_S="0")
         self.s3 = s3
 
     def fn(self, p):

@@ -142,7 +142,7 @@ class CredsTest(unittest.TestCase):
                                          "aws_secret_access_key = %s\n" % SECRET)
         out = self.run_creds(self.env(AWS_SHARED_CREDENTIALS_FILE=creds, AWS_ACCESS_KEY_ID="AKIDENV",
                                       AWS_SECRET_ACCESS_KEY=SECRET, AWS_SESSION_TOKEN=TOKEN))
-        self.assertEqual(out, {"source": "env", "access_key_id": "AKIDENV", "expires_ms": 0,
+        self.assertEqual(out, {"source": "env", "chain": "env", "access_key_id": "AKIDENV", "expires_ms": 0,
                                "has_session_token": True})
 
     def test_profile_from_files(self):

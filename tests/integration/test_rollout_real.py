@@ -67,7 +67,7 @@ def quick_policy():
     """The default policy with the canary's 30 s pause cut to 0."""
     with open(os.path.join(ROOT, "policies", "policy.lua")) as f:
         src = f.read()
-    out = src.replace("wave(1, 1, 30)", "wave(1, 1, 0)")
+    out = src.replace("wave(1, 1, watch)", "wave(1, 1, 0)")
     assert out != src
     f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     f.write(out)
@@ -369,6 +369,166 @@ class ContentionTest(Fleet, unittest.TestCase):
         r = run_taskpipe(["rollout", uri, "--json"], env, timeout=120)
         self.assertEqual(json.loads(r.stdout)["status"], "halted", r.stdout)
         self.assertNotIn(bad, self.code_updates(aws))
+
+
+class CanaryTest(Fleet, unittest.TestCase):
+    """Issue 24: the default rollout_health judges the canary after its pause
+    on Lambda's metrics (CloudWatch GetMetricData) and its DLQ's growth; an
+    unhealthy canary halts the rollout and goes back to its old code, and
+    the rejected version stays out through drift --fix and new pipelines.
+    Metrics are played into moto's CloudWatch by the layer (play_traffic:
+    1 s periods, published 1 s late), pauses scaled down by the settings
+    (canary 4 s, metric period 1 s, longest wait for traffic 6 s). The
+    policy is the embedded default, unchanged."""
+
+    PAUSE, WAIT_MAX = 4, 6
+
+    @classmethod
+    def setUpClass(cls):
+        cls.setup_fleet(Moto.shared())
+        r = run_taskpipe(["init"], cls.moto.env(TASKPIPE_CODE_BUCKET=BUCKET, TASKPIPE_CODE_KEY="default.zip"))
+        assert r.returncode == 0, r.stderr
+
+    @classmethod
+    def tearDownClass(cls):
+        os.unlink(cls.policy)
+
+    def setUp(self):
+        self.aws = AwsModel(self.moto.endpoint).start()
+        self.addCleanup(self.aws.stop)
+        self.addCleanup(self.aws.stop_traffic)
+        self.env = self.moto.env(AWS_ENDPOINT_URL=self.aws.endpoint, TASKPIPE_ROLE_ARN=self.role,
+                                 TASKPIPE_CODE_BUCKET=BUCKET, TASKPIPE_CODE_KEY="default.zip",
+                                 TASKPIPE_CANARY_PAUSE_S=str(self.PAUSE), TASKPIPE_METRIC_PERIOD_S="1",
+                                 TASKPIPE_HEALTH_WAIT_MAX_S=str(self.WAIT_MAX))
+        self.key = "can-%s.zip" % uuid.uuid4().hex[:6]
+        self.tag = "k" + uuid.uuid4().hex[:5]
+
+    def upload(self, tag):
+        data = code_zip(tag)
+        v = self.s3.put_object(Bucket=BUCKET, Key=self.key, Body=data)["VersionId"]
+        return data, v
+
+    def pipelines(self, names):
+        """Config items + taskpipe apply (through the layer)."""
+        with tempfile.TemporaryDirectory() as d:
+            files = []
+            for p in names:
+                f = os.path.join(d, p + ".json")
+                with open(f, "w") as fh:
+                    json.dump({"pipeline": p, "code": self.key, "code_bucket": BUCKET}, fh)
+                files.append(f)
+            r = run_taskpipe(["put"] + files, self.env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        r = run_taskpipe(["apply"] + names, self.env, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def shas(self, names):
+        return {p: self.aws.code_sha_of("tp-" + p) for p in names}
+
+    def updates(self):
+        """[(time, pipeline, status)] of UpdateFunctionCode at the layer."""
+        return [(e["time"], e["path"].split("/")[3][len("tp-"):], e["status"])
+                for e in self.aws.log() if e["operation"] == "UpdateFunctionCode"]
+
+    def metric_calls(self):
+        return [e for e in self.aws.log() if e["operation"] == "GetMetricData"]
+
+    def traffic(self):
+        self.aws.play_traffic(period_s=1.0, per_period=20, delay_s=1.0, dlq_of=lambda fn: fn + "-dlq")
+
+    def test_broken_consumer_halts_at_canary_rolls_back_and_stays(self):
+        names = ["%s-%d" % (self.tag, i) for i in range(4)]
+        data1, v1 = self.upload("good")
+        self.pipelines(names)
+        self.assertEqual(set(self.shas(names).values()), {sha_b64(data1)})
+        data2, v2 = self.upload("broken: exit 1")
+        self.aws.mark_broken(sha_b64(data2))
+        self.traffic()
+        self.aws.reset()
+        uri = "s3://%s/%s#%s" % (BUCKET, self.key, v2)
+        r = run_taskpipe(["rollout", uri, "--json"], self.env, timeout=300)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual(out["status"], "halted", out)
+        self.assertEqual(out["failure"]["code"], "HealthCheckFailed", out)
+        self.assertIn("error rate 100.0%", out["failure"]["message"])
+        rb = out["rollback"]
+        self.assertEqual((rb["functions"], rb["rolled_back"], rb["failed"], rb["to_version"]), (1, 1, 0, v1), rb)
+        self.assertGreaterEqual(out["calls"]["cloudwatch"], 1)
+        # Only the canary was touched: its update, then its rollback.
+        ups = self.updates()
+        self.assertEqual([(p, st) for _, p, st in ups], [(names[0], 200), (names[0], 200)], ups)
+        # The verdict came after the pause: the rollback is at least PAUSE after the update.
+        self.assertGreaterEqual(ups[1][0] - ups[0][0], self.PAUSE - 0.5, ups)
+        self.assertEqual(set(self.shas(names).values()), {sha_b64(data1)})
+        print("\n  broken canary: %d function touched, rollback %d Lambda calls (%d updates); calls %s"
+              % (rb["functions"], rb["lambda_calls"], rb["updates"], out["calls"]), file=sys.stderr)
+        # rollout status shows the halt and the rollback.
+        st = [x for x in json.loads(run_taskpipe(["rollout", "status", "--json"], self.env).stdout)
+              if x["rollout"].startswith("s3://%s/%s" % (BUCKET, self.key))][0]
+        self.assertEqual(st["status"], "halted")
+        self.assertEqual(st["waves"][0]["state"], "halted")
+        self.assertEqual(st["waves"][0]["functions"][0]["status"], "rolled-back")
+        self.assertEqual(st["rollback"]["rolled_back"], 1)
+        # The rejected version is not rolled out again.
+        self.aws.reset()
+        r = run_taskpipe(["rollout", uri, "--json"], self.env, timeout=120)
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        self.assertIn("VersionRejected", r.stderr)
+        self.assertEqual(self.updates(), [])
+        # drift --fix recreates a deleted function on the last good code, and
+        # leaves the others on it; a new pipeline gets it too.
+        boto_lam = self.moto.client("lambda", endpoint=self.aws.endpoint)
+        boto_lam.delete_function(FunctionName="tp-" + names[0])
+        r = run_taskpipe(["drift", "--fix", "--json"], self.env, timeout=300)
+        self.assertIn(r.returncode, (0, 1), r.stdout + r.stderr)
+        new = "%s-new" % self.tag
+        self.pipelines([new])
+        self.assertEqual(set(self.shas(names + [new]).values()), {sha_b64(data1)})
+        # A newer upload is deployed again.
+        data3, _ = self.upload("fixed")
+        self.pipelines(["%s-newer" % self.tag])
+        self.assertEqual(self.shas(["%s-newer" % self.tag])["%s-newer" % self.tag], sha_b64(data3))
+
+    def test_healthy_consumer_reaches_every_function(self):
+        names = ["%s-%d" % (self.tag, i) for i in range(4)]
+        self.upload("v1")
+        self.pipelines(names)
+        data2, v2 = self.upload("v2 good")
+        self.traffic()
+        self.aws.reset()
+        r = run_taskpipe(["rollout", "s3://%s/%s#%s" % (BUCKET, self.key, v2), "--json"], self.env, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual((out["status"], out["updated"]), ("done", 4), out)
+        self.assertNotIn("rollback", out)
+        self.assertNotIn("health_note", out)   # there was traffic: evidence, no note
+        self.assertEqual(set(self.shas(names).values()), {sha_b64(data2)})
+        ups = self.updates()
+        self.assertEqual(ups[0][1], names[0])
+        self.assertGreaterEqual(ups[1][0] - ups[0][0], self.PAUSE - 0.5, ups)
+        self.assertGreaterEqual(len(self.metric_calls()), 1)
+
+    def test_no_traffic_waits_up_to_the_maximum_then_goes_on(self):
+        names = ["%s-%d" % (self.tag, i) for i in range(3)]
+        self.upload("v1")
+        self.pipelines(names)
+        data2, v2 = self.upload("v2")
+        self.aws.idle(*["tp-" + p for p in names])
+        self.traffic()
+        self.aws.reset()
+        r = run_taskpipe(["rollout", "s3://%s/%s#%s" % (BUCKET, self.key, v2), "--json"], self.env, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        out = json.loads(r.stdout)
+        self.assertEqual(out["status"], "done", out)
+        self.assertIn("no invocations in", out["health_note"])
+        self.assertIn("went on without evidence", out["health_note"])
+        self.assertEqual(set(self.shas(names).values()), {sha_b64(data2)})
+        ups = self.updates()
+        # kept waiting past the pause, up to the maximum, asking again meanwhile
+        self.assertGreaterEqual(ups[1][0] - ups[0][0], self.WAIT_MAX - 0.5, ups)
+        self.assertGreater(len(self.metric_calls()), 2)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,9 @@
 
 #include "aws/creds.h"
 #include "aws/http.h"
+#include "aws/awsconf.h"
+#include "aws/sts.h"
+#include "base/hash.h"
 
 #define EXP_MS 1795802400000LL  /* 2026-11-27T18:00:00Z */
 #define MIN_MS (60 * 1000LL)
@@ -33,6 +36,9 @@ static const char *const aws_vars[] = {
 	"AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
 	"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
 	"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+	"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_STS_REGIONAL_ENDPOINTS", "AWS_ENDPOINT_URL",
+	"AWS_ENDPOINT_URL_STS", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_WEB_IDENTITY_TOKEN_FILE",
+	"AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "TASKPIPE_CREDENTIAL_PROCESS_TIMEOUT_MS",
 };
 
 static const char *tmp_path(const char *name)
@@ -206,8 +212,15 @@ static void test_profile(void **state)
 	       write_file("config", "[default]\naws_access_key_id=AKIDCONFDEF\naws_secret_access_key=x\n"
 				    "[profile fromconf]\naws_access_key_id=AKIDCONF\naws_secret_access_key=sconf\n"
 				    "[profile half]\naws_access_key_id=AKIDHALF\n"
-				    "[profile assume]\nrole_arn=arn:aws:iam::123456789012:role/r\n"
-				    "source_profile=default\n"),
+				    "[profile bogus]\nrole_arn=arn:aws:iam::123456789012:role/r\n"
+				    "credential_source=Bogus\n"
+				    "[profile noenv]\nrole_arn=arn:aws:iam::123456789012:role/r\n"
+				    "credential_source=Environment\n"
+				    "[profile baddur]\nrole_arn=arn:aws:iam::1:role/d\ncredential_source=Environment\n"
+				    "duration_seconds = 1h\n"
+				    "[profile loop1]\nrole_arn=arn:aws:iam::1:role/a\nsource_profile=loop2\n"
+				    "[profile loop2]\nrole_arn=arn:aws:iam::1:role/b\nsource_profile=loop3\n"
+				    "[profile loop3]\nrole_arn=arn:aws:iam::1:role/c\nsource_profile=loop1\n"),
 	       1);
 	struct creds_provider *p = creds_provider_new(NULL);
 	struct creds c;
@@ -234,13 +247,27 @@ static void test_profile(void **state)
 
 	setenv("AWS_PROFILE", "half", 1);
 	creds_invalidate(p);
-	assert_int_equal(creds_get(p, 0, &c, &e), TP_ENOTFOUND);
-	assert_non_null(strstr(e.message, "profile half: aws_secret_access_key missing in "));
+	assert_int_equal(creds_get(p, 0, &c, &e), TP_EINVAL);
+	assert_non_null(strstr(e.message, "profile half: "));
+	assert_non_null(strstr(e.message, " needs both aws_access_key_id and aws_secret_access_key"));
 	assert_string_equal(c.access_key_id, "");
 
-	setenv("AWS_PROFILE", "assume", 1);
+	/* Refused before any STS call (no endpoint here would be safe to reach). */
+	setenv("AWS_PROFILE", "bogus", 1);
+	assert_int_equal(creds_get(p, 0, &c, &e), TP_EINVAL);
+	assert_string_equal(e.message, "profile bogus: credential_source \"Bogus\" is not valid (Environment, "
+				       "Ec2InstanceMetadata or EcsContainer)");
+	setenv("AWS_PROFILE", "baddur", 1);
+	assert_int_equal(creds_get(p, 0, &c, &e), TP_EINVAL);
+	assert_string_equal(e.message, "profile baddur: duration_seconds \"1h\" is not a whole number of seconds up to 43200");
+	setenv("AWS_PROFILE", "loop1", 1);
+	assert_int_equal(creds_get(p, 0, &c, &e), TP_EINVAL);
+	assert_string_equal(e.code, "InfiniteLoopConfig");
+	assert_non_null(strstr(e.message, "source_profile loop: loop1 -> loop2 -> loop3 -> loop1"));
+	setenv("AWS_PROFILE", "noenv", 1);
 	assert_int_equal(creds_get(p, 0, &c, &e), TP_ENOTFOUND);
-	assert_non_null(strstr(e.message, "profile assume: role_arn is not supported"));
+	assert_non_null(strstr(e.message, "profile noenv: no credentials from credential_source Environment: "
+					  "env: AWS_ACCESS_KEY_ID not set"));
 	creds_provider_free(p);
 }
 
@@ -265,8 +292,10 @@ static void test_missing_message(void **state)
 	setenv("AWS_ACCESS_KEY_ID", "AKID", 1);
 	unsetenv("AWS_SECRET_ACCESS_KEY");
 	setenv("AWS_PROFILE", "nobody", 1);
+	/* A profile named explicitly but absent is an error of its own. */
 	assert_int_equal(creds_get(p, 0, &c, &e), TP_ENOTFOUND);
-	assert_non_null(strstr(e.message, "env: AWS_SECRET_ACCESS_KEY not set; profile nobody: not found"));
+	assert_string_equal(e.code, "ProfileNotFound");
+	assert_non_null(strstr(e.message, "profile nobody: not found"));
 	creds_provider_free(p);
 }
 
@@ -310,6 +339,15 @@ static void test_container_refresh(void **state)
 	stop_server();
 	assert_int_equal(creds_get(p, EXP_MS - 1 * MIN_MS, &c, &e), TP_OK);
 	assert_string_equal(c.access_key_id, "AKIDC4");
+	/* ...and do not try again on every call: 30 s later, then it works. */
+	start_server(creds_body, "tok-123");
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/creds", srv_port);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, 1);
+	assert_int_equal(creds_get(p, EXP_MS - 1 * MIN_MS + 29 * 1000, &c, &e), TP_OK);
+	assert_string_equal(c.access_key_id, "AKIDC4");
+	assert_int_equal(creds_get(p, EXP_MS - 1 * MIN_MS + 30 * 1000, &c, &e), TP_OK);
+	assert_string_equal(c.access_key_id, "AKIDC1");
+	stop_server();
 	/* Expired and no refresh: an error naming the container request. */
 	assert_int_equal(creds_get(p, EXP_MS + 1, &c, &e), TP_ENOTFOUND);
 	assert_non_null(strstr(e.message, "container: GET http://127.0.0.1:"));
@@ -392,6 +430,117 @@ static void test_container_bad_answers(void **state)
 	creds_provider_free(p);
 }
 
+
+static void test_sts_endpoint(void **state)
+{
+	char url[512], region[64];
+	tp_err e = { 0 };
+	setenv("AWS_CONFIG_FILE", write_file("config", "[profile legacy]\nsts_regional_endpoints = legacy\n"), 1);
+	/* No region at all: the global endpoint, signed for us-east-1. */
+	assert_int_equal(sts_endpoint(url, sizeof url, region, sizeof region, &e), TP_OK);
+	assert_string_equal(url, "https://sts.amazonaws.com");
+	assert_string_equal(region, "us-east-1");
+	/* Regional by default. */
+	setenv("AWS_REGION", "eu-west-1", 1);
+	assert_int_equal(sts_endpoint(url, sizeof url, region, sizeof region, &e), TP_OK);
+	assert_string_equal(url, "https://sts.eu-west-1.amazonaws.com");
+	assert_string_equal(region, "eu-west-1");
+	/* legacy: global for the regions that had it, regional for the others. */
+	setenv("AWS_STS_REGIONAL_ENDPOINTS", "legacy", 1);
+	assert_int_equal(sts_endpoint(url, sizeof url, region, sizeof region, &e), TP_OK);
+	assert_string_equal(url, "https://sts.amazonaws.com");
+	assert_string_equal(region, "us-east-1");
+	setenv("AWS_REGION", "af-south-1", 1);
+	assert_int_equal(sts_endpoint(url, sizeof url, region, sizeof region, &e), TP_OK);
+	assert_string_equal(url, "https://sts.af-south-1.amazonaws.com");
+	/* From the profile too. */
+	unsetenv("AWS_STS_REGIONAL_ENDPOINTS");
+	setenv("AWS_REGION", "us-west-2", 1);
+	setenv("AWS_PROFILE", "legacy", 1);
+	assert_int_equal(sts_endpoint(url, sizeof url, region, sizeof region, &e), TP_OK);
+	assert_string_equal(url, "https://sts.amazonaws.com");
+	unsetenv("AWS_PROFILE");
+	assert_int_equal(sts_endpoint(url, sizeof url, region, sizeof region, &e), TP_OK);
+	assert_string_equal(url, "https://sts.us-west-2.amazonaws.com");
+	/* Configured endpoints win, the service's own first. */
+	setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1/", 1);
+	assert_int_equal(sts_endpoint(url, sizeof url, region, sizeof region, &e), TP_OK);
+	assert_string_equal(url, "http://127.0.0.1:1");
+	setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:2", 1);
+	assert_int_equal(sts_endpoint(url, sizeof url, region, sizeof region, &e), TP_OK);
+	assert_string_equal(url, "http://127.0.0.1:2");
+	assert_string_equal(region, "us-west-2");
+	unsetenv("AWS_REGION");
+	assert_int_equal(sts_endpoint(url, sizeof url, region, sizeof region, &e), TP_OK);
+	assert_string_equal(url, "http://127.0.0.1:2");
+	assert_string_equal(region, "us-east-1");
+}
+
+static void test_parse_time_and_sha1(void **state)
+{
+	int64_t ms = 0;
+	assert_int_equal(creds_parse_time("2026-12-07T12:00:00Z", &ms), 0);
+	assert_int_equal(ms, 1796644800000LL);
+	assert_int_equal(creds_parse_time("2026-12-07T12:00:00.250Z", &ms), 0);
+	assert_int_equal(ms, 1796644800250LL);
+	assert_int_equal(creds_parse_time("2026-12-07T13:00:00+01:00", &ms), 0);
+	assert_int_equal(ms, 1796644800000LL);
+	assert_int_equal(creds_parse_time("2026-12-07T12:00:00UTC", &ms), 0);
+	assert_int_equal(ms, 1796644800000LL);
+	assert_int_not_equal(creds_parse_time("2026-12-07T12:00:00UTCX", &ms), 0);
+	assert_int_not_equal(creds_parse_time("2026-12-07 12:00", &ms), 0);
+	assert_int_not_equal(creds_parse_time("soon", &ms), 0);
+	/* botocore's SSO cache key: sha1("corp") */
+	char hex[HASH_SHA1_HEX_LEN];
+	hash_sha1_hex("corp", 4, hex);
+	assert_string_equal(hex, "ee0bfd2552fbd840c02cc48b6e823320543c450f");
+}
+
+static void test_sso_session_section(void **state)
+{
+	const char *path = write_file("config", "[profile p]\nsso_session = corp\n"
+						"[sso-session corp]\nsso_region = eu-west-1\n"
+						"sso_start_url = https://x.awsapps.com/start\n"
+						"[sso-session  other ]\nsso_region = us-east-1\n");
+	char v[128];
+	assert_true(awsconf_ini_section_get(path, "sso-session", "corp", "sso_region", v, sizeof v));
+	assert_string_equal(v, "eu-west-1");
+	assert_true(awsconf_ini_section_get(path, "sso-session", "other", "sso_region", v, sizeof v));
+	assert_string_equal(v, "us-east-1");
+	assert_false(awsconf_ini_section_get(path, "sso-session", "p", "sso_session", v, sizeof v));
+	assert_true(awsconf_ini_has_profile(path, "p", 1));
+	assert_false(awsconf_ini_has_profile(path, "corp", 1));
+}
+
+static void test_credential_process(void **state)
+{
+	setenv("AWS_PROFILE", "p", 1);
+	setenv("AWS_CONFIG_FILE",
+	       write_file("config", "[profile p]\ncredential_process = printf '%s' "
+				    "'{\"Version\": 1, \"AccessKeyId\": \"AKIDP\", \"SecretAccessKey\": \"sp\", "
+				    "\"SessionToken\": \"tp\", \"Expiration\": \"2030-01-01T00:00:00Z\"}'\n"
+				    "[profile slow]\ncredential_process = sleep 5\n"),
+	       1);
+	struct creds_provider *p = creds_provider_new(NULL);
+	struct creds c;
+	tp_err e = { 0 };
+	assert_int_equal(creds_get(p, 0, &c, &e), TP_OK);
+	assert_string_equal(c.source, "custom-process");
+	assert_string_equal(c.access_key_id, "AKIDP");
+	assert_string_equal(c.secret_access_key, "sp");
+	assert_string_equal(c.session_token, "tp");
+	assert_int_equal(c.expires_ms, 1893456000000LL);
+	assert_string_equal(c.chain, "profile p (credential_process)");
+
+	setenv("AWS_PROFILE", "slow", 1);
+	setenv("TASKPIPE_CREDENTIAL_PROCESS_TIMEOUT_MS", "200", 1);
+	creds_invalidate(p);
+	assert_int_equal(creds_get(p, 0, &c, &e), TP_EINVAL);
+	assert_string_equal(e.message, "profile slow: credential_process no answer within 200 ms (killed; "
+				       "TASKPIPE_CREDENTIAL_PROCESS_TIMEOUT_MS)");
+	creds_provider_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -402,6 +551,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_container_refresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_container_auth_and_formats, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_container_bad_answers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sts_endpoint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parse_time_and_sha1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sso_session_section, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_credential_process, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

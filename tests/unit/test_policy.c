@@ -297,7 +297,7 @@ static void default_policy_spec(void **state)
 	assert_int_equal(rollout_text(p, "{\"bucket\":\"code\",\"key\":\"k\",\"version\":\"v\"}",
 					"[{\"pipeline\":\"c\"},{\"pipeline\":\"a\"},{\"pipeline\":\"b\"}]", CTX, &waves, &e),
 			 0);
-	assert_string_equal(waves, "[{\"halt_on_failure\":true,\"pause_seconds\":30,\"targets\":[\"a\"]},"
+	assert_string_equal(waves, "[{\"halt_on_failure\":true,\"pause_seconds\":300,\"targets\":[\"a\"]},"
 				   "{\"halt_on_failure\":true,\"pause_seconds\":0,\"targets\":[\"b\"]},"
 				   "{\"halt_on_failure\":true,\"pause_seconds\":0,\"targets\":[\"c\"]}]");
 	free(waves);
@@ -308,7 +308,7 @@ static void default_policy_spec(void **state)
 	assert_string_equal(waves, "[{\"halt_on_failure\":true,\"pause_seconds\":0,\"targets\":[\"x\"]}]");
 	free(waves);
 	assert_int_equal(rollout_text(p, "{}", "[{\"pipeline\":\"y\"},{\"pipeline\":\"x\"}]", CTX, &waves, &e), 0);
-	assert_string_equal(waves, "[{\"halt_on_failure\":true,\"pause_seconds\":30,\"targets\":[\"x\"]},"
+	assert_string_equal(waves, "[{\"halt_on_failure\":true,\"pause_seconds\":300,\"targets\":[\"x\"]},"
 				   "{\"halt_on_failure\":true,\"pause_seconds\":0,\"targets\":[\"y\"]}]");
 	free(waves);
 	/* 25 targets: 1 canary, 10% of the other 24 = 2, then 22 */
@@ -319,7 +319,7 @@ static void default_policy_spec(void **state)
 	buf_addc(&t, ']');
 	assert_int_equal(rollout_text(p, "{}", buf_str(&t), CTX, &waves, &e), 0);
 	buf_free(&t);
-	assert_true(tp_startswith(waves, "[{\"halt_on_failure\":true,\"pause_seconds\":30,\"targets\":[\"p01\"]},"
+	assert_true(tp_startswith(waves, "[{\"halt_on_failure\":true,\"pause_seconds\":300,\"targets\":[\"p01\"]},"
 					 "{\"halt_on_failure\":true,\"pause_seconds\":0,\"targets\":[\"p02\",\"p03\"]},"
 					 "{\"halt_on_failure\":true,\"pause_seconds\":0,\"targets\":[\"p04\",\"p05\","));
 	assert_non_null(strstr(waves, "\"p25\"]}]"));
@@ -1048,6 +1048,74 @@ static void default_policy_cost(void **state)
 	assert_true(in > 0 && iso > 0);
 }
 
+/* The default rollout_health: the canary's verdict from its metrics. */
+static void default_policy_health(void **state)
+{
+	(void)state;
+	struct policy *p = default_policy();
+	char why[512];
+	int healthy = -1;
+	tp_err e = {0};
+	const char *ctx = "{\"rollout\":{\"canary_pause_s\":300,\"health_wait_max_s\":900,\"metric_period_s\":60}}";
+	const char *win = "{\"index\":0,\"targets\":[\"a\"],\"window\":{\"from\":1000,\"to\":1300,\"seconds\":%d,\"period\":60}}";
+	char wv[256];
+	/* not watched (no window): healthy */
+	assert_int_equal(health_text(p, "{\"index\":1}", "[]", ctx, &healthy, why, sizeof why, &e), 0);
+	assert_int_equal(healthy, 1);
+	/* 100% errors: unhealthy, naming the rate */
+	snprintf(wv, sizeof wv, win, 300);
+	assert_int_equal(health_text(p, wv,
+				     "[{\"function\":\"tp-a\",\"metrics\":{\"invocations\":40,\"errors\":40,\"throttles\":0,\"dlq_growth\":0}}]",
+				     ctx, &healthy, why, sizeof why, &e), 0);
+	assert_int_equal(healthy, 0);
+	assert_non_null(strstr(why, "error rate 100.0% (40 errors in 40 invocations"));
+	/* 1 error in 100: under 5%, healthy, no note */
+	assert_int_equal(health_text(p, wv,
+				     "[{\"function\":\"tp-a\",\"metrics\":{\"invocations\":100,\"errors\":1,\"throttles\":3,\"dlq_growth\":0}}]",
+				     ctx, &healthy, why, sizeof why, &e), 0);
+	assert_int_equal(healthy, 1);
+	assert_string_equal(why, "");
+	/* a DLQ that grew: unhealthy */
+	assert_int_equal(health_text(p, wv,
+				     "[{\"function\":\"tp-a\",\"metrics\":{\"invocations\":100,\"errors\":0,\"throttles\":0,\"dlq_growth\":2}}]",
+				     ctx, &healthy, why, sizeof why, &e), 0);
+	assert_int_equal(healthy, 0);
+	assert_non_null(strstr(why, "dead-letter queues gained 2 messages"));
+	/* no traffic: wait while under the maximum, then go on with a note */
+	const char *idle = "[{\"function\":\"tp-a\",\"metrics\":{\"invocations\":0,\"errors\":0,\"throttles\":0,\"dlq_growth\":0}}]";
+	assert_int_equal(health_text(p, wv, idle, ctx, &healthy, why, sizeof why, &e), 0);
+	assert_int_equal(healthy, POLICY_HEALTH_WAIT);
+	snprintf(wv, sizeof wv, win, 900);
+	assert_int_equal(health_text(p, wv, idle, ctx, &healthy, why, sizeof why, &e), 0);
+	assert_int_equal(healthy, 1);
+	assert_string_equal(why, "no invocations in 900 s: went on without evidence");
+	policy_free(p);
+}
+
+/* rollout_health's answers: "wait" and a note; any other string is an error. */
+static void health_wait_and_note(void **state)
+{
+	(void)state;
+	const char *src = "return { pipeline = function() return {} end,\n"
+			  "  rollout_health = function(wave) if wave.index == 0 then return 'wait', 'later' end\n"
+			  "    if wave.index == 1 then return true, 'a note' end\n"
+			  "    return 'maybe' end }\n";
+	struct policy *p = NULL;
+	tp_err e = {0};
+	assert_int_equal(policy_new(src, strlen(src), "h.lua", NULL, &p, &e), 0);
+	char why[256];
+	int healthy = -1;
+	assert_int_equal(health_text(p, "{\"index\":0}", "[]", "{}", &healthy, why, sizeof why, &e), 0);
+	assert_int_equal(healthy, POLICY_HEALTH_WAIT);
+	assert_string_equal(why, "later");
+	assert_int_equal(health_text(p, "{\"index\":1}", "[]", "{}", &healthy, why, sizeof why, &e), 0);
+	assert_int_equal(healthy, 1);
+	assert_string_equal(why, "a note");
+	assert_int_equal(health_text(p, "{\"index\":2}", "[]", "{}", &healthy, why, sizeof why, &e), TP_EPOLICY);
+	assert_non_null(strstr(e.message, "rollout_health must return true, \"wait\""));
+	policy_free(p);
+}
+
 int main(void)
 {
 	log_set_level(LOG_WARN);
@@ -1074,6 +1142,8 @@ int main(void)
 		cmocka_unit_test(nul_in_input_is_refused),
 		cmocka_unit_test(log_lines_are_capped),
 		cmocka_unit_test(default_policy_cost),
+		cmocka_unit_test(default_policy_health),
+		cmocka_unit_test(health_wait_and_note),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -689,6 +689,7 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 	}
 	free(r.recs);
 	cJSON_Delete(r.code_versions);
+	cJSON_Delete(r.code_pins);
 	*out = res;
 	*n_out = nl;
 	return TP_OK;

@@ -6,7 +6,9 @@
 #include "core/reconcile/reconcile_int.h"
 
 #include "aws/awsjson.h"
+#include "base/log.h"
 #include "core/codestore.h"
+#include "core/store.h"
 #include "base/json.h"
 #include "aws/sigv4.h"
 
@@ -297,14 +299,61 @@ static const char *reference_version(struct run *r, struct rec *p, const cJSON *
 	return v;
 }
 
+/* A rollout that rolled the object's latest version back rejected it
+ * (store.h, code#): until a newer upload, functions get the last good
+ * version instead. Asked once a run per object: the code# record, and only
+ * when it rejects something, HeadObject for the latest version. *pin is
+ * that version or NULL; < 0 (the record failed) when the state cannot be
+ * read: nothing is deployed rather than maybe the rejected code. */
+static int pinned_version(struct run *r, struct rec *p, const cJSON *code, const char **pin)
+{
+	const char *b = cJSON_GetStringValue(cJSON_GetObjectItem(code, "S3Bucket"));
+	const char *k = cJSON_GetStringValue(cJSON_GetObjectItem(code, "S3Key"));
+	*pin = NULL;
+	if (!b || !k || cJSON_GetObjectItem(code, "S3ObjectVersion"))
+		return TP_OK; /* the policy named a version: its choice */
+	char *id = tp_xasprintf("%s/%s", b, k);
+	if (!r->code_pins)
+		r->code_pins = cJSON_CreateObject();
+	cJSON *hit = cJSON_GetObjectItemCaseSensitive(r->code_pins, id);
+	int rc = TP_OK;
+	if (!hit) {
+		struct store_code sc;
+		tp_err e = { 0 };
+		char cur[256] = "";
+		rc = store_code_get(r->app->aws, r->app->set.state_table, b, k, &sc, &e);
+		if (rc == TP_OK && sc.nrejected && sc.good_version) {
+			rc = codestore_current_version(r->app->aws, b, k, cur, sizeof cur, &e);
+			if (rc == TP_ENOTFOUND)
+				rc = TP_OK, cur[0] = 0;
+		}
+		if (rc < 0)
+			rc_fail(p, &e);
+		else
+			hit = cJSON_AddStringToObject(r->code_pins, id,
+						      cur[0] && store_code_is_rejected(&sc, cur) ? sc.good_version : "");
+		store_code_free(&sc);
+	}
+	if (hit && hit->valuestring[0]) {
+		*pin = hit->valuestring;
+		log_info("pipeline %s: s3://%s's latest version was rolled back; deploying version %s", p->nm.function, id,
+			 *pin);
+	}
+	free(id);
+	return rc;
+}
+
 /* The Code of a CreateFunction / body of an UpdateFunctionCode: the spec's
  * code, with the object version when it is REFERENCE (sent on every
- * update: one without S3ObjectStorageMode puts the function back to COPY). */
+ * update: one without S3ObjectStorageMode puts the function back to COPY),
+ * or the last good version when the latest was rejected (pinned_version). */
 static cJSON *code_request(struct run *r, struct rec *p, const cJSON *func)
 {
 	const cJSON *code = cJSON_GetObjectItem(func, "Code");
 	const char *v = NULL;
-	if (codestore_reference(func) && !(v = reference_version(r, p, code)))
+	if (pinned_version(r, p, code, &v) < 0)
+		return NULL;
+	if (!v && codestore_reference(func) && !(v = reference_version(r, p, code)))
 		return NULL;
 	cJSON *out = cJSON_Duplicate(code, 1);
 	if (v) {

@@ -71,6 +71,7 @@ struct run {
 	int leased;               /* the leases were asked for: state writes may start */
 	char holder[200];         /* lease holder id of this run */
 	struct cJSON *code_versions; /* "bucket/key" -> current version (REFERENCE code), per run */
+	struct cJSON *code_pins;     /* "bucket/key" -> version to deploy instead of a rejected latest ("" none), per run */
 	struct hash_sha256_stream input; /* the run's part of every input hash (pipeline_input_begin) */
 };
 

@@ -28,6 +28,7 @@ struct ro_target {
 	int wave;                       /* index in the plan; -1: not planned yet */
 	int seen;                       /* found by the last observation */
 	char sha[64];                   /* observed CodeSha256 */
+	char prev_sha[64];              /* CodeSha256 before this rollout updated it ("" unknown) */
 	char rev[80];                   /* observed RevisionId */
 	int image;                      /* PackageType Image: no zip code to roll out */
 	int reference;                  /* spec wants S3ObjectStorageMode REFERENCE */

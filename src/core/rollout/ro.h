@@ -29,6 +29,11 @@ struct ro {
 	long long object_bytes;         /* size of the code object, as streamed */
 	long lambda0, update_calls0, list0, get0; /* request counts at the start */
 	int ctx_set;                    /* the policy has this run's ctx (ro_policy_ctx) */
+	int judged;                     /* waves whose health was judged (head "judged") */
+	int64_t window_from;            /* epoch s the last run wave's updates ended: its watch window starts */
+	char health_note[512];          /* what the health verdicts noted (no traffic, ...) */
+	struct rollout_rollback rb;     /* the rollback after an unhealthy wave */
+	long cw_calls;                  /* GetMetricData requests */
 };
 
 /* Stop the run with status s. */
@@ -65,6 +70,48 @@ int wave_observe(struct ro *r, int confirm, tp_err *e);
 int wave_run(struct ro *r, int w, const struct cJSON *wave, tp_err *e);
 /* Wait out a pause, keeping the lease; stop (paused) when the deadline is nearer. */
 int wave_pause(struct ro *r, tp_err *e);
+
+/* Claimed functions keep their code from before (ro_target.prev_sha) in
+ * their record as "prev_sha". */
+
+/* Send UpdateFunctionCode of version (CodeSha256 sha) to ts[0..n) within
+ * the Lambda budget, and wait until each is applied (the rollout's own
+ * update machinery; r's version and sha are restored). Each target ends
+ * RFN_DONE (runs sha) or RFN_FAILED. */
+int wave_update_to(struct ro *r, struct ro_target **ts, size_t n, const char *version, const char *sha,
+		   tp_err *e);
+/* Write the records of ts[0..n) (their status) under this generation. */
+int wave_write_records(struct ro *r, struct ro_target **ts, size_t n, tp_err *e);
+
+/* ---- health.c: watching a wave after its pause ---- */
+
+/* The health settings (environment): canary pause, longest wait for
+ * traffic, metric period. */
+struct ro_health_settings {
+	int canary_pause_s;             /* TASKPIPE_CANARY_PAUSE_S, 300 */
+	int wait_max_s;                 /* TASKPIPE_HEALTH_WAIT_MAX_S, 900 */
+	int period_s;                   /* TASKPIPE_METRIC_PERIOD_S, 60 */
+};
+void ro_health_settings(struct ro_health_settings *hs);
+
+/* Judge wave w (already run, its pause over): evidence from CloudWatch for
+ * the window since its updates ended, then the policy's rollout_health.
+ * Healthy: r->judged = w + 1. Wait: r->next_at moves one period on.
+ * Unhealthy (and halt_on_failure): the updated functions are rolled back
+ * (rollback.c) and r is stopped, halted. */
+int health_judge(struct ro *r, int w, tp_err *e);
+
+/* ---- rollback.c ---- */
+
+/* Put every function of waves 0..w that this rollout moved to r->sha back
+ * on the code it had before (its prev_sha, the object version holding it
+ * found among the object's versions), within the Lambda budget; record the
+ * rolled-back version as rejected (store_code_reject). Fills r->rb. */
+int rollback_run(struct ro *r, int w, tp_err *e);
+
+/* The version to refuse: TP_EPOLICY (VersionRejected) when r->version is in
+ * the object's rejected set. */
+int rollback_check_rejected(struct ro *r, tp_err *e);
 
 /* ---- status.c ---- */
 

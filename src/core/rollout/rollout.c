@@ -219,6 +219,18 @@ int ro_hdr_write(struct ro *r, enum hdr_how how, enum rollout_state status, tp_e
 	cJSON *s = cJSON_CreateObject();
 	ddb_put_long(s, "wave", r->wave);
 	ddb_put_long(s, "next_at", (long)r->next_at);
+	ddb_put_long(s, "judged", r->judged);
+	ddb_put_long(s, "window_from", (long)r->window_from);
+	if (r->health_note[0])
+		ddb_put_str(s, "health_note", r->health_note);
+	if (r->rb.done) {
+		ddb_put_long(s, "rollback_functions", r->rb.functions);
+		ddb_put_long(s, "rolled_back", r->rb.rolled_back);
+		ddb_put_long(s, "rollback_failed", r->rb.failed);
+		ddb_put_long(s, "rollback_lambda_calls", r->rb.lambda_calls);
+		ddb_put_long(s, "rollback_updates", r->rb.updates);
+		ddb_put_str(s, "rollback_to", r->rb.to_version);
+	}
 	ddb_put_long(s, "updated_at", (long)now);
 	ddb_put_str(s, "status", rollout_state_name(status));
 	if (how == HDR_RELEASE) {
@@ -309,6 +321,7 @@ static int create_header(struct ro *r, long old_gen, const cJSON *old_head, tp_e
 	}
 	ddb_put_long(item, "wave", 0);
 	ddb_put_long(item, "next_at", 0);
+	ddb_put_long(item, "judged", 0);
 	ddb_put_long(item, "targets", (long)r->ts.n);
 	ddb_put_long(item, "started_at", (long)now);
 	ddb_put_long(item, "updated_at", (long)now);
@@ -357,6 +370,13 @@ void ro_policy_ctx(struct ro *r)
 	if (r->ctx_set)
 		return;
 	cJSON *ctx = app_policy_ctx_value(r->app);
+	/* the health settings the default policy sizes its pauses and waits by */
+	struct ro_health_settings hs;
+	ro_health_settings(&hs);
+	cJSON *ro = cJSON_AddObjectToObject(ctx, "rollout");
+	cJSON_AddNumberToObject(ro, "canary_pause_s", hs.canary_pause_s);
+	cJSON_AddNumberToObject(ro, "health_wait_max_s", hs.wait_max_s);
+	cJSON_AddNumberToObject(ro, "metric_period_s", hs.period_s);
 	policy_set_ctx(r->app->policy, ctx);
 	cJSON_Delete(ctx);
 	r->ctx_set = 1;
@@ -479,6 +499,9 @@ static void outcome(struct ro *r, struct rollout_result *o)
 	o->calls.updates = update_calls(r->app) - r->update_calls0;
 	o->calls.list_functions = stat_of(r->app, "lambda:ListFunctions") - r->list0;
 	o->calls.get_function = stat_of(r->app, "lambda:GetFunction") - r->get0;
+	o->calls.cloudwatch = r->cw_calls;
+	o->health_note = r->health_note[0] ? tp_xstrdup(r->health_note) : NULL;
+	o->rollback = r->rb;
 }
 
 /* Resume the rollout head h names (same version and code as ours):
@@ -503,6 +526,9 @@ static int resume_head(struct ro *r, const cJSON *h, tp_err *e)
 		return tp_errf(e, TP_EINVAL, "RolloutPlanDamaged", "rollout %s: the plan is not JSON", r->id);
 	r->wave = (int)ddb_get_long(h, "wave", 0);
 	r->next_at = ddb_get_long(h, "next_at", 0);
+	r->judged = (int)ddb_get_long(h, "judged", r->wave); /* a head from before health: all judged */
+	r->window_from = ddb_get_long(h, "window_from", 0);
+	snprintf(r->health_note, sizeof r->health_note, "%s", ddb_get_str(h, "health_note", ""));
 	if (ro_stored_state(ddb_get_str(h, "status", "")) == RST_DONE) {
 		ro_stop(r, ROLLOUT_DONE); /* nothing left: not even a status read */
 		r->wave = cJSON_GetArraySize(r->plan);
@@ -525,6 +551,9 @@ static int run(struct ro *r, const char *want_version, tp_err *e)
 {
 	int rc = fetch_object(r, want_version, e);
 	if (rc < 0 || r->stopped)
+		return rc;
+	/* a version rolled back is never rolled out again (nor resumed) */
+	if ((rc = rollback_check_rejected(r, e)) < 0)
 		return rc;
 	cJSON *h = NULL;
 	for (int attempt = 0; attempt < 3; attempt++) {
@@ -559,9 +588,22 @@ static int run(struct ro *r, const char *want_version, tp_err *e)
 		return ro_hdr_write(r, HDR_RELEASE, RST_DONE, e);
 	}
 	int nw = cJSON_GetArraySize(r->plan);
-	while (r->wave < nw) {
+	/* Each wave: its updates, its pause (the watch window), then its
+	 * health verdict on the window's evidence (health.c), which may ask to
+	 * wait longer; the next wave starts only after a healthy verdict. */
+	for (;;) {
 		if ((rc = wave_pause(r, e)) < 0 || r->stopped)
 			goto out;
+		if (r->judged < r->wave) {
+			rc = health_judge(r, r->wave - 1, e);
+			if (rc < 0 || r->stopped)
+				goto out;
+			if ((rc = ro_hdr_write(r, HDR_BEAT, RST_RUNNING, e)) < 0)
+				goto out;
+			continue;
+		}
+		if (r->wave >= nw)
+			break;
 		const cJSON *wave = cJSON_GetArrayItem(r->plan, r->wave);
 		progress_phase("wave %d/%d: %d functions", r->wave + 1, nw,
 			       cJSON_GetArraySize(cJSON_GetObjectItem(wave, "targets")));
@@ -570,9 +612,10 @@ static int run(struct ro *r, const char *want_version, tp_err *e)
 			goto out;
 		cJSON *p = cJSON_GetObjectItem(wave, "pause_seconds");
 		r->wave++;
+		r->window_from = now_s();
 		/* Rounded up to the next whole second (next_at is stored in
 		 * seconds): rounding down cut up to 1 s off the pause. */
-		int64_t pause_ms = cJSON_IsNumber(p) && r->wave < nw ? (int64_t)(p->valuedouble * 1000) : 0;
+		int64_t pause_ms = cJSON_IsNumber(p) ? (int64_t)(p->valuedouble * 1000) : 0;
 		r->next_at = pause_ms > 0 ? (tp_now_ms() + pause_ms + 999) / 1000 : now_s();
 		if ((rc = ro_hdr_write(r, HDR_BEAT, RST_RUNNING, e)) < 0)
 			goto out;
@@ -596,6 +639,11 @@ static int run(struct ro *r, const char *want_version, tp_err *e)
 			goto out;
 	}
 	ro_stop(r, ROLLOUT_DONE);
+	if (r->version) { /* the last good version: apply and drift fall back to it after a rejection */
+		tp_err ge = { 0 };
+		if (store_code_good(r->app->aws, r->app->set.state_table, r->bucket, r->key, r->version, r->sha, &ge) < 0)
+			log_warn("rollout %s: cannot record the good version: %s", r->id, ge.message);
+	}
 out:
 	if (r->stopped && r->status != ROLLOUT_SUPERSEDED && r->status != ROLLOUT_BUSY) {
 		tp_err he = { 0 };
@@ -704,6 +752,7 @@ void rollout_result_free(struct rollout_result *r)
 	if (!r)
 		return;
 	free(r->uri);
+	free(r->health_note);
 	free(r->failure.pipeline);
 	for (size_t i = 0; i < r->nfailures; i++)
 		free(r->failures[i].pipeline);
@@ -730,7 +779,7 @@ const char *rollout_outcome_name(enum rollout_outcome s)
 
 const char *rollout_fn_state_name(enum rollout_fn_state s)
 {
-	static const char *const names[] = { "pending", "updating", "done", "failed", "gone" };
+	static const char *const names[] = { "pending", "updating", "done", "failed", "gone", "rolled-back" };
 	return (unsigned)s < RFN_STATES ? names[s] : "pending";
 }
 

@@ -34,6 +34,12 @@
  * and takes over (supersedes) the rollout; the older runner's next write
  * fails and it stops. At most one rollout per object is active.
  *
+ * Health: after a wave's pause its functions are judged on CloudWatch
+ * evidence from the pause (health.c, the policy's rollout_health); an
+ * unhealthy wave halts the rollout and the functions it updated go back to
+ * their previous code (rollback.c); the version is then rejected (store.h,
+ * code#) and never rolled out or deployed again.
+ *
  * Lambda calls per function rolled out: one UpdateFunctionCode plus
  * ListFunctions pages (50 functions a call, before the first wave and to
  * verify at the end) on the 15/s control plane; GetFunction (its own 100/s
@@ -69,8 +75,8 @@ enum rollout_outcome {
 };
 
 /* A function's state in a rollout (its rollout-fn# record's status). */
-enum rollout_fn_state { RFN_PENDING, RFN_UPDATING, RFN_DONE, RFN_FAILED, RFN_GONE };
-#define RFN_STATES 5
+enum rollout_fn_state { RFN_PENDING, RFN_UPDATING, RFN_DONE, RFN_FAILED, RFN_GONE, RFN_ROLLED_BACK };
+#define RFN_STATES 6
 
 /* A rollout's state as `rollout status` reports it (a running rollout
  * whose lease ran out is paused). */
@@ -99,6 +105,17 @@ struct rollout_skip {
 	char reason[160];
 };
 
+/* The rollback after an unhealthy wave. */
+struct rollout_rollback {
+	int done;                      /* a rollback ran */
+	long functions;                /* functions to put back */
+	long rolled_back;              /* put back on their previous code */
+	long failed;                   /* could not be put back (see the records) */
+	long lambda_calls;             /* Lambda requests it made (UpdateFunctionCode, GetFunction, ListFunctions) */
+	long updates;                  /* of which UpdateFunctionCode */
+	char to_version[256];          /* object version rolled back to (the first, when several) */
+};
+
 /* The outcome of one run (rollout_run, one element of rollout_resume). */
 struct rollout_result {
 	char *uri;                     /* s3://bucket/key[#version], owned; NULL: the run never started (bad mode) */
@@ -117,8 +134,10 @@ struct rollout_result {
 	struct rollout_skip *skipped;  /* owned */
 	size_t nskipped;
 	struct {
-		long lambda, updates, list_functions, get_function;
+		long lambda, updates, list_functions, get_function, cloudwatch;
 	} calls;                       /* requests this run made */
+	char *health_note;             /* owned; the health verdicts' notes (no traffic...), NULL: none */
+	struct rollout_rollback rollback;
 };
 
 /* One function of a wave in `rollout status`. */
@@ -156,6 +175,8 @@ struct rollout_status {
 	tp_err plan_error;
 	struct rollout_wave_status *waves; /* owned */
 	size_t nwaves;
+	char *health_note;             /* owned; NULL: none */
+	struct rollout_rollback rollback;
 };
 
 /* s3://BUCKET/KEY[#VERSION] -> malloc'd parts (*version NULL when absent). */

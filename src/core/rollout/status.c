@@ -132,6 +132,17 @@ static void head_status(struct ro_fn_index *x, const cJSON *h, const char *prefi
 		tp_errf(&o->failure.err, TP_EAWS, ddb_get_str(h, "error_code", ""), "%s",
 			ddb_get_str(h, "error_message", ""));
 	}
+	const char *note = ddb_get_str(h, "health_note", "");
+	o->health_note = note[0] ? tp_xstrdup(note) : NULL;
+	if (ddb_get_str(h, "rollback_to", NULL)) {
+		o->rollback.done = 1;
+		o->rollback.functions = ddb_get_long(h, "rollback_functions", 0);
+		o->rollback.rolled_back = ddb_get_long(h, "rolled_back", 0);
+		o->rollback.failed = ddb_get_long(h, "rollback_failed", 0);
+		o->rollback.lambda_calls = ddb_get_long(h, "rollback_lambda_calls", 0);
+		o->rollback.updates = ddb_get_long(h, "rollback_updates", 0);
+		snprintf(o->rollback.to_version, sizeof o->rollback.to_version, "%s", ddb_get_str(h, "rollback_to", ""));
+	}
 	char *pj = NULL;
 	if (rolloutrec_read_plan(a, table, id, h, &pj, &o->plan_error) < 0)
 		o->has_plan_error = 1;
@@ -193,6 +204,7 @@ void rollout_status_free(struct rollout_status *s, size_t n)
 		}
 		free(s[i].waves);
 		free(s[i].uri);
+		free(s[i].health_note);
 		free(s[i].holder);
 		free(s[i].failure.pipeline);
 	}

@@ -1,8 +1,9 @@
 /* wave.c: running one wave of a rollout: observing the functions
  * (ListFunctions, GetFunction), UpdateFunctionCode within the Lambda budget
  * in pipelined batches, waiting for Lambda to apply each update, the
- * per-function records, the failure threshold and health gate, and the
- * pause between waves (see rollout.h for the model). */
+ * per-function records, the failure threshold, the pause between waves,
+ * and the same update path for a rollback (wave_update_to). The health
+ * verdict after a wave's pause is health.c's (see rollout.h for the model). */
 #include "core/rollout/ro.h"
 #include "base/progress.h"
 
@@ -13,7 +14,6 @@
 #include "base/retry.h"
 #include "core/codemark.h"
 #include "core/store.h"
-#include "script/policy.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -63,6 +63,12 @@ static void prep_records(struct ro *r, struct ro_target **ts, size_t n, int coun
 		ddb_put_long(s, "updated_at", (long)(tp_now_ms() / 1000));
 		if (t->status == RFN_UPDATING && t->rev[0])
 			ddb_put_str(s, "rev", t->rev);
+		/* The code it runs before we update it, for a rollback; a function
+		 * already on ours (a resumed claim) keeps the recorded one. */
+		if (t->status == RFN_UPDATING && !t->acted && t->sha[0] && strcmp(t->sha, r->sha) != 0) {
+			snprintf(t->prev_sha, sizeof t->prev_sha, "%s", t->sha);
+			ddb_put_str(s, "prev_sha", t->prev_sha);
+		}
 		if (t->status == RFN_FAILED) {
 			ddb_put_str(s, "error_code", t->err.code);
 			ddb_put_str(s, "error_message", t->err.message);
@@ -538,48 +544,6 @@ static size_t first_batch(const struct ro *r)
 	return rps <= 0 ? 16 : rps < 1 ? 1 : (size_t)rps;
 }
 
-/* The policy's verdict on a wave whose updates all succeeded. An unhealthy
- * wave halts the rollout (unless its halt_on_failure is false); a policy
- * that fails halts it too, since its verdict is unknown. */
-static int health_gate(struct ro *r, int w, const cJSON *wave, int halt, tp_err *e)
-{
-	cJSON *wv = cJSON_Duplicate(wave, 1), *results = cJSON_CreateArray();
-	cJSON_AddNumberToObject(wv, "index", w);
-	for (size_t i = 0; i < r->ts.n; i++) {
-		struct ro_target *t = &r->ts.t[i];
-		if (t->wave != w)
-			continue;
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "pipeline", t->pipeline);
-		cJSON_AddStringToObject(o, "function", t->function);
-		cJSON_AddStringToObject(o, "status", rollout_fn_state_name(t->status));
-		cJSON_AddStringToObject(o, "code_sha256", t->sha);
-		cJSON_AddItemToArray(results, o);
-	}
-	char why[512];
-	int healthy = 1;
-	tp_err pe = { 0 };
-	ro_policy_ctx(r);
-	int rc = policy_rollout_health(r->app->policy, wv, results, &healthy, why, sizeof why, &pe);
-	cJSON_Delete(wv);
-	cJSON_Delete(results);
-	if (rc < 0) {
-		r->fail = pe;
-		ro_stop(r, ROLLOUT_HALTED);
-		*e = pe;
-		return rc;
-	}
-	if (healthy)
-		return TP_OK;
-	log_warn("rollout %s: wave %d unhealthy: %s", r->id, w + 1, why);
-	if (!halt)
-		return TP_OK;
-	tp_errf(&r->fail, TP_EPOLICY, "HealthCheckFailed", "wave %d: %s", w + 1, why);
-	ro_stop(r, ROLLOUT_HALTED);
-	*e = r->fail;
-	return TP_EPOLICY;
-}
-
 int wave_run(struct ro *r, int w, const cJSON *wave, tp_err *e)
 {
 	struct ro_target **todo = tp_xcalloc(r->ts.n + 1, sizeof *todo), **done = tp_xcalloc(r->ts.n + 1, sizeof *done);
@@ -674,17 +638,57 @@ int wave_run(struct ro *r, int w, const cJSON *wave, tp_err *e)
 	free(done);
 	if (rc < 0 || r->stopped)
 		return rc;
-	/* Health gate: every update of the wave succeeded, then the policy's
-	 * rollout_health(wave, results, ctx) when it has one. */
+	/* A failed update halts the wave here; its health is judged after its
+	 * pause (health.c). */
 	int halt = !cJSON_IsFalse(cJSON_GetObjectItem(wave, "halt_on_failure"));
 	if (failed && halt) {
 		ro_stop(r, ROLLOUT_HALTED);
 		return tp_errf(e, TP_EAWS, r->fail.code, "wave %d: function %s: %s", w + 1, r->fail_fn,
 			       r->fail.message);
 	}
-	if (!failed)
-		return health_gate(r, w, wave, halt, e);
 	return TP_OK;
+}
+
+int wave_update_to(struct ro *r, struct ro_target **ts, size_t n, const char *version, const char *sha,
+		   tp_err *e)
+{
+	char *keep_version = r->version, keep_sha[64];
+	snprintf(keep_sha, sizeof keep_sha, "%s", r->sha);
+	r->version = (char *)version;
+	snprintf(r->sha, sizeof r->sha, "%s", sha);
+	for (size_t i = 0; i < n; i++) {
+		ts[i]->status = RFN_UPDATING;
+		ts[i]->acted = 0;
+		ts[i]->fresh = 0;
+		ts[i]->busy = 0;
+		ts[i]->rounds = 0;
+		ts[i]->polls = 0;
+		ts[i]->not_before = 0;
+		memset(&ts[i]->err, 0, sizeof ts[i]->err);
+	}
+	/* batches of the budget's size, so the lease is renewed between them */
+	size_t bs = batch_size(r);
+	int rc = TP_OK;
+	for (size_t i = 0; i < n && rc == TP_OK; i += bs) {
+		size_t k = n - i < bs ? n - i : bs;
+		if ((rc = ro_hdr_write(r, HDR_BEAT, RST_RUNNING, e)) < 0)
+			break;
+		rc = update_batch(r, ts + i, k, NULL, 0, NULL, 0, e);
+		settle(r, ts + i, k);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (ts[i]->status == RFN_UPDATING) { /* never sent (stopped): not put back */
+			ts[i]->status = RFN_FAILED;
+			tp_errf(&ts[i]->err, TP_EIO, "RollbackNotSent", "the rollback stopped before this function");
+		}
+	r->version = keep_version;
+	snprintf(r->sha, sizeof r->sha, "%s", keep_sha);
+	return rc;
+}
+
+int wave_write_records(struct ro *r, struct ro_target **ts, size_t n, tp_err *e)
+{
+	return write_fn_records(r, ts, n, 0, e);
 }
 
 /* Wait out a pause, keeping the lease; stop (paused) when the deadline is nearer. */
