@@ -117,6 +117,11 @@
 --     behind the proxy: handler defaults to "handler" there, and "bootstrap"
 --     is refused because /var/task/bootstrap would run instead of
 --     /opt/bootstrap and bypass the rate.
+--   * metrics = "detailed" (default "fleet") gives the consumer layer env
+--     TASKPIPE_METRICS = detailed: its metrics then also carry the
+--     FunctionName dimension, billed per group (README "Metrics"); it needs
+--     rate (without the layer there is nothing to publish them; AWS/SQS and
+--     AWS/Lambda have every queue and function anyway).
 -- Without rate none of this is set, so removing rate removes the layer and
 -- the variables on the next apply.
 --
@@ -148,7 +153,7 @@ local KNOWN = {
   keep_dlq = true, env = true, code = true, code_bucket = true, runtime = true,
   handler = true, architecture = true, enabled = true, tags = true, role = true,
   rate = true, duration = true,
-  code_storage = true,
+  code_storage = true, metrics = true,
 }
 
 -- Lambda runtimes past their deprecation date: no new function should use
@@ -445,6 +450,13 @@ local function build(item, ctx)
     fail("code_storage: '%s' is not supported (reference or copy)", storage)
   end
   local vars = environment(item)
+  local metrics = text(item, "metrics", "fleet")
+  if metrics ~= "fleet" and metrics ~= "detailed" then
+    fail("metrics: '%s' is not supported (fleet or detailed)", metrics)
+  end
+  if metrics == "detailed" and not rate then
+    fail("metrics: 'detailed' needs rate (the consumer layer publishes the per-group metrics; without it AWS/SQS and AWS/Lambda already have them per queue and function)")
+  end
   local layers
   if rate then
     local layer, setting = defaults.consumer_layer, "TASKPIPE_CONSUMER_LAYER or --consumer-layer"
@@ -473,6 +485,7 @@ local function build(item, ctx)
       end
       vars.AWS_LAMBDA_EXEC_WRAPPER = "/opt/taskpipe-wrapper"
     end
+    if metrics == "detailed" then vars.TASKPIPE_METRICS = "detailed" end
     vars.TASKPIPE_RATE = rate_text
     vars.TASKPIPE_CONCURRENCY = format("%d", concurrency)
     if type(defaults.state_table) == "string" and defaults.state_table ~= "" then

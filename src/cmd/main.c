@@ -14,6 +14,7 @@
 #include "cmd/cmd_rollout.h"
 #include "cmd/cmd_send.h"
 #include "cmd/cmd_status.h"
+#include "cmd/cmd_top.h"
 #include "cmd/cmd_watch.h"
 #include "aws/http.h"
 #include "base/json.h"
@@ -41,6 +42,7 @@ static const char usage[] =
 	"  send GROUP [BODY|@F|-]  send tasks to a group's queue (- : one per line from stdin)\n"
 	"  url GROUP               the URL of a group's queue\n"
 	"  status [GROUP...]       one row per group: backlog, oldest task, rates, errors, DLQ\n"
+	"  top [GROUP...]          the status rows refreshed in place, keys to sort and filter\n"
 	"  watch                   follow the config table's stream and apply changes\n"
 	"  drift [--fix]           compare every pipeline with its item (exit 0 in sync, 2 drift, 1 errors)\n"
 	"  rollout s3://B/K[#V]    roll a consumer code version out in the policy's waves\n"
@@ -100,6 +102,7 @@ static const struct command commands[] = {
 	{ "send", cmd_send },
 	{ "url", cmd_url },
 	{ "status", cmd_status },
+	{ "top", cmd_top },
 	{ "watch", cmd_watch },
 	{ "drift", cmd_drift },
 	{ "rollout", cmd_rollout },

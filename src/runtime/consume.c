@@ -26,6 +26,7 @@
 #include "aws/budget_shared.h"
 #include "aws/http.h"
 #include "base/log.h"
+#include "runtime/consume_metrics.h"
 #include "runtime/pace.h"
 
 #include <cjson/cJSON.h>
@@ -63,7 +64,10 @@ static const char usage[] =
 	"  TASKPIPE_CONCURRENCY          instances sharing it (default 1)\n"
 	"  TASKPIPE_RATE_TABLE           state table: every instance books on one shared schedule\n"
 	"                                (item rate#$AWS_LAMBDA_FUNCTION_NAME); unset: per-instance share\n"
-	"  TASKPIPE_DEADLINE_RESERVE_MS  time kept for the handler before the deadline (default 2000)\n";
+	"  TASKPIPE_DEADLINE_RESERVE_MS  time kept for the handler before the deadline (default 2000)\n"
+	"  TASKPIPE_METRICS              off | fleet (default) | detailed: EMF metrics on stderr\n"
+	"  TASKPIPE_METRICS_INTERVAL     seconds between quiet metric lines (default 60; 0: every\n"
+	"                                invocation); trouble is written by the invocation that saw it\n";
 
 struct conn {
 	int fd;
@@ -97,6 +101,7 @@ struct proxy {
 	struct aws *aws;          /* SQS, made on first use */
 	char aws_region[32];
 	int exit_code;            /* -1 while running */
+	struct cmetrics metrics;  /* consume_metrics.h */
 };
 
 static volatile sig_atomic_t child_pid_for_signal;
@@ -543,6 +548,8 @@ static void handle_next(struct proxy *px, struct conn *c, const struct request *
 		http_header(&resp, "Lambda-Runtime-Aws-Request-Id", id, sizeof id);
 		http_header(&resp, "Lambda-Runtime-Deadline-Ms", deadline, sizeof deadline);
 		if (resp.rc != TP_OK || resp.status != 200 || !id[0] || !px->pacing) {
+			if (resp.rc == TP_OK && resp.status == 200 && id[0])
+				cm_started_body(&px->metrics, resp.body.data, resp.body.len, tp_now_ms());
 			set_current(px, resp.status == 200 ? id : "", NULL);
 			relay(c, &resp);
 			http_response_free(&resp);
@@ -592,6 +599,7 @@ static void handle_next(struct proxy *px, struct conn *c, const struct request *
 				post_error(px, path, "Taskpipe.RateLimited",
 					   "the rate limit leaves no time before the deadline");
 			}
+			cm_returned(&px->metrics, k, tp_now_ms());
 			cJSON_Delete(ev);
 			http_response_free(&resp);
 			continue;
@@ -603,6 +611,7 @@ static void handle_next(struct proxy *px, struct conn *c, const struct request *
 		}
 		if (shared < 0)
 			pace_take(&px->pace, k, tp_mono_us());
+		cm_started(&px->metrics, ev, tp_now_ms());
 		relay(c, &resp);
 		http_response_free(&resp);
 		return;
@@ -764,6 +773,8 @@ static void handle(struct proxy *px, struct conn *c, const struct request *r)
 		return;
 	}
 	int mine = inv && px->cur_id[0] && strcmp(id, px->cur_id) == 0;
+	if (mine && strcmp(r->method, "POST") == 0)
+		cm_answer(&px->metrics, kind, r->body, r->body_len, tp_now_ms());
 	if (mine && px->pacing && strcmp(r->method, "POST") == 0 && strcmp(kind, "response") == 0) {
 		handle_response(px, c, r);
 		return;
@@ -795,6 +806,7 @@ static int serve(struct proxy *px, struct conn *c)
 			return p < 0 ? -1 : 0;
 		}
 		handle(px, c, &r);
+		cm_flush(&px->metrics, tp_now_ms(), 0);
 		int close_it = r.close;
 		size_t rest = c->in.len - r.consumed;
 		memmove(c->in.data, c->in.data + r.consumed, rest);
@@ -840,6 +852,7 @@ int cmd_consume(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "--") == 0)
 		first = 2;
 	struct proxy px = { .exit_code = -1, .reserve_ms = DEFAULT_RESERVE_MS };
+	cm_init(&px.metrics);
 	const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
 	if (!api || !api[0]) {
 		fputs("taskpipe consume: AWS_LAMBDA_RUNTIME_API is not set (not running inside Lambda?)\n", stderr);
@@ -942,6 +955,7 @@ int cmd_consume(int argc, char **argv)
 	close(lfd);
 	code = px.exit_code;
 out:
+	cm_exit(&px.metrics, tp_now_ms());
 	set_current(&px, NULL, NULL);
 	bshared_free(px.shared);
 	aws_free(px.aws);

@@ -3,6 +3,7 @@
 #include "runtime/evclass.h"
 #include "runtime/drift_json.h"
 #include "runtime/rolloutjson.h"
+#include "runtime/ctl_metrics.h"
 
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
@@ -133,6 +134,7 @@ int events_stream_batch_detail(struct app *app, const cJSON *records, const stru
 			log_msg(LOG_INFO, fields, "%s: %s, %d changes", res[k].name,
 				reconcile_action_name(res[k].action), res[k].changes);
 	}
+	ctlm_reconcile(app->set.owner, res, nr);
 	reconcile_results_free(res, nr);
 done:
 	if (rc < 0) {
@@ -157,6 +159,7 @@ int events_code_changed(struct app *app, const char *bucket, const char *key, co
 	struct rollout_result res;
 	int rc = rollout_on_upload_until(app, bucket, key, version, o ? o->deadline_ms : 0, &res, e);
 	if (res.uri) {
+		ctlm_rollouts(app->set.owner, &res, 1);
 		*outcome = rolloutjson_result(&res);
 	} else {
 		*outcome = cJSON_CreateObject();
@@ -255,8 +258,10 @@ static int apply_all(struct app *app, const struct ev_opts *o, cJSON **resp, tp_
 	struct rec_result *res = NULL;
 	size_t nr = 0;
 	int rc = events_reconcile(app, NULL, 0, 1, 0, 0, o, &res, &nr, e);
-	if (rc == TP_OK)
+	if (rc == TP_OK) {
+		ctlm_reconcile(app->set.owner, res, nr);
 		*resp = results_doc(app, res, nr);
+	}
 	reconcile_results_free(res, nr);
 	return rc;
 }
@@ -282,6 +287,7 @@ int events_scheduled(struct app *app, const struct ev_opts *o, cJSON **resp, tp_
 	int rc = drift_run(app, &d, &dr, e);
 	if (rc < 0)
 		return rc;
+	ctlm_drift(app->set.owner, &dr);
 	cJSON *doc = cJSON_CreateObject();
 	cJSON_AddItemToObject(doc, "drift", drift_json(&dr));
 	drift_report_free(&dr);
@@ -292,6 +298,7 @@ int events_scheduled(struct app *app, const struct ev_opts *o, cJSON **resp, tp_
 	size_t nrs = 0;
 	if (rollout_resume(app, NULL, NULL, &ro, &rs, &nrs, &re) < 0)
 		log_warn("resuming rollouts failed: %s: %s", re.code, re.message);
+	ctlm_rollouts(app->set.owner, rs, nrs);
 	cJSON_AddItemToObject(doc, "rollouts", rolloutjson_results(rs, nrs));
 	rollout_results_free(rs, nrs);
 	*resp = doc;
@@ -308,6 +315,8 @@ static int handle_direct(struct app *app, const struct ev_class *c, const struct
 	struct rec_result *res = NULL;
 	size_t nr = 0;
 	int rc = events_reconcile(app, c->names, c->n, plan && c->n == 0, plan, c->force, o, &res, &nr, e);
+	if (rc == TP_OK && !plan)
+		ctlm_reconcile(app->set.owner, res, nr);
 	if (rc == TP_OK)
 		*resp = results_doc(app, res, nr);
 	reconcile_results_free(res, nr);

@@ -4,6 +4,7 @@
 #include "aws/awsjson.h"
 #include "base/log.h"
 #include "core/store.h"
+#include "runtime/ctl_metrics.h"
 #include "runtime/events.h"
 
 #include <cjson/cJSON.h>
@@ -258,6 +259,8 @@ static void handle_batch(struct watch *w, struct shard *s, cJSON *records, const
 		}
 		cp = seq;
 	}
+	if (cJSON_GetArraySize(skipped) > 0)
+		ctlm_skipped(w->app->set.owner, cJSON_GetArraySize(skipped));
 	tp_err ce = { 0 };
 	if (cp && checkpoint_put(w, s->id, cp, &ce) < 0)
 		log_error("watch: checkpoint %s: %s: %s", s->id, ce.code, ce.message);

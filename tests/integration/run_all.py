@@ -53,8 +53,9 @@ FULL_ONLY = SERIAL | {
     "test_codestore",       # function state lags of the AWS-faithful layer
     "test_iam_enforced",    # 16 scenarios through the layer's lags, IAM enforced
     "test_bootstrap",       # the Runtime API loop, deadlines
-    "test_progress",        # watches progress lines in tmux, a 6 s canary pause
     "test_creds_refresh",   # waits past credentials' refresh point (4 s pauses)
+    "test_metrics",         # a paced batch given back at its deadline, a runtime run to its exit
+    "test_progress",        # watches progress lines in tmux, a 6 s canary pause
 }
 
 # A module still running after this long is killed and counts as failed.

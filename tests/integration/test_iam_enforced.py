@@ -20,6 +20,8 @@ TASKPIPE_IAM_RECORD=1 rewrites that file from this run (then review the diff).
 
 The refusals themselves (wording per protocol, taskpipe's report of one)
 are checked in Refusals below."""
+import base64
+import hashlib
 import json
 import os
 import re
@@ -52,7 +54,8 @@ ACCOUNT = "123456789012"
 
 # The scenarios, in the order they run (each one's requests are recorded apart).
 SCENARIOS = ["apply-create", "apply-update", "apply-limit-1-to-N", "apply-limit-N-to-1",
-             "apply-disable", "apply-enable", "apply-tags", "apply-delete", "rollout", "drift-fix",
+             "apply-disable", "apply-enable", "apply-tags", "apply-delete", "rollout",
+             "rollout-rollback", "drift-fix",
              "watch", "stream-poller", "bootstrap-stream", "sqs-poller", "consumer-layer",
              "apply-code-gone"]
 
@@ -118,7 +121,10 @@ class Stage:
                           TASKPIPE_CODE_BUCKET=self.bucket, TASKPIPE_CODE_KEY="consumer.zip",
                           TASKPIPE_PREFIX=self.prefix, TASKPIPE_OWNER=self.inst,
                           TASKPIPE_ROLE_ARN=self.roles["ConsumerRole"][1],
-                          TASKPIPE_CONSUMER_LAYER=self.layer, TASKPIPE_RUNTIME="provided.al2023")
+                          TASKPIPE_CONSUMER_LAYER=self.layer, TASKPIPE_RUNTIME="provided.al2023",
+                          # the canary's pauses scaled down (README "Rollouts")
+                          TASKPIPE_CANARY_PAUSE_S="2", TASKPIPE_METRIC_PERIOD_S="1",
+                          TASKPIPE_HEALTH_WAIT_MAX_S="0")
         e.update({k: str(v) for k, v in extra.items()})
         return e
 
@@ -232,6 +238,24 @@ class Enforced(unittest.TestCase):
             self.assertEqual((out["status"], out["failed"]), ("done", 0), out)
             self.assertGreaterEqual(out["updated"], 2, out)
         self.assertIn("DeleteItem", {r["operation"] for r in iam.requests("rollout")})
+
+        # a broken upload: the canary's health check (CloudWatch metrics the
+        # layer plays) halts it and the canary is rolled back to the version
+        # found among the object's versions (ListBucketVersions)
+        self.scenario("rollout-rollback")
+        self.wait_settled()
+        broken = code_zip("#!/bin/sh\nexit 1\n")
+        v = s3.put_object(Bucket=s.bucket, Key="consumer.zip", Body=broken)["VersionId"]
+        s.aws.mark_broken(base64.b64encode(hashlib.sha256(broken).digest()).decode())
+        s.aws.play_traffic(period_s=1.0, per_period=20, delay_s=1.0)
+        try:
+            r = self.run_as(CONTROLLER_KEY, "rollout", "s3://%s/consumer.zip#%s" % (s.bucket, v), "--json",
+                            expect=1)
+        finally:
+            s.aws.stop_traffic()
+        out = json.loads(r.stdout)
+        self.assertEqual((out["status"], out["rollback"]["rolled_back"]), ("halted", 1), out)
+        self.assertIn("GetMetricData", {r["operation"] for r in iam.requests("rollout-rollback")})
 
         self.scenario("drift-fix")
         self.wait_settled()

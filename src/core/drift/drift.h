@@ -112,6 +112,17 @@ struct drift_calls {
 	long n;
 };
 
+/* The queues of the pipelines this run checked, as GetQueueAttributes
+ * showed them (no extra call): the fleet totals the scheduled run
+ * publishes as metrics. A run with max_pipelines covers its part only. */
+struct drift_queues {
+	long queues;              /* queues with attributes */
+	long backlog;             /* their ApproximateNumberOfMessages */
+	long in_flight;           /* their ApproximateNumberOfMessagesNotVisible */
+	long dlq_tasks;           /* the dead-letter queues' ApproximateNumberOfMessages */
+	long dlqs_with_tasks;     /* dead-letter queues holding any */
+};
+
 struct drift_report {
 	struct drift_pipeline *pipelines;   /* in name order */
 	size_t n_pipelines;
@@ -134,6 +145,7 @@ struct drift_report {
 		long functions;             /* Lambda ListTags fallbacks */
 		long queue_urls;            /* GetQueueUrl fallbacks */
 	} tag_fallback;
+	struct drift_queues queues;
 	int64_t elapsed_ms;
 	enum drift_exit exit_code;
 };

@@ -170,6 +170,32 @@ static enum drift_exit exit_of(const struct drift_summary *s, int fix)
 	return DRIFT_EXIT_OK;
 }
 
+static long attr_long(const cJSON *attrs, const char *name)
+{
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(attrs, name));
+	return v ? strtol(v, NULL, 10) : 0;
+}
+
+/* Totals over the attributes drift_fetch_attrs read for the selection. */
+static void queue_totals(const struct fleet *f, struct dp **sel, size_t ns, struct drift_queues *q)
+{
+	for (size_t i = 0; i < ns; i++) {
+		const cJSON *qa = smap_get(&f->qattr, sel[i]->nm.queue);
+		const cJSON *da = smap_get(&f->qattr, sel[i]->nm.dlq);
+		if (qa) {
+			q->queues++;
+			q->backlog += attr_long(qa, "ApproximateNumberOfMessages");
+			q->in_flight += attr_long(qa, "ApproximateNumberOfMessagesNotVisible");
+		}
+		if (da) {
+			long n = attr_long(da, "ApproximateNumberOfMessages");
+			q->queues++;
+			q->dlq_tasks += n;
+			q->dlqs_with_tasks += n > 0;
+		}
+	}
+}
+
 void drift_fill_report(struct app *app, const struct drift_opts *o, struct dp **sel, size_t ns,
 		       const struct drift_run_info *ri, struct drift_report *r)
 {
@@ -217,6 +243,7 @@ void drift_fill_report(struct app *app, const struct drift_opts *o, struct dp **
 	r->tag_fallback.queues = ri->f->tags_direct_q;
 	r->tag_fallback.functions = ri->f->tags_direct_fn;
 	r->tag_fallback.queue_urls = ri->f->qurl_direct;
+	queue_totals(ri->f, sel, ns, &r->queues);
 	r->elapsed_ms = tp_mono_ms() - ri->t0;
 	r->exit_code = exit_of(sum, o->fix);
 	log_msg(LOG_INFO, NULL, "drift: %zu checked, %ld drifted, %ld missing, %ld collisions, %ld errors, %ld orphans, %ld fixed; %ld Lambda calls",
