@@ -137,7 +137,7 @@ int cmd_send(int argc, char **argv)
 		if (strcmp(argv[i], "--delay") == 0) {
 			char *end = NULL;
 			long d = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : -1;
-			if (i + 1 >= argc || *end || d < 0 || d > SEND_DELAY_MAX) {
+			if (i + 1 >= argc || !argv[i + 1][0] || *end || d < 0 || d > SEND_DELAY_MAX) {
 				fprintf(stderr, "taskpipe send: --delay wants whole seconds 0..%d\n", SEND_DELAY_MAX);
 				return 2;
 			}

@@ -1,4 +1,4 @@
-"""The progress line on a terminal, through tmux (capture-pane), for apply,
+"""The progress line on a terminal, through tmux (capture-pane), for apply, drift,
 rollout (with the canary pause's countdown) and send; and nothing of it when
 stderr is not a terminal or with --json. Log lines printed while the line is
 up (DEBUG retries forced by the proxy) must each start their own row: the
@@ -21,11 +21,11 @@ from awsproxy import FaultProxy  # noqa: E402
 from test_pipelines import Env  # noqa: E402
 from test_rollout import policy_file  # noqa: E402
 
-PROGRESS = re.compile(r"(apply|rollout|send) \| ")
+PROGRESS = re.compile(r"(apply|rollout|send|drift) \| ")
 
 
 def slow_canary(src):
-    return src.replace("wave(1, 1, 30)", "wave(1, 1, 6)")
+    return src.replace("wave(1, 1, watch)", "wave(1, 1, 6)")
 
 
 @unittest.skipIf(shutil.which("tmux") is None, "tmux is not installed")
@@ -103,6 +103,19 @@ class ProgressTest(unittest.TestCase):
         self.assertIsNone(PROGRESS.search(final), final)
         self.assertIn("24 pipelines: 24 changed", final)
 
+        # drift: its phases, on a terminal (slowed down so a 0.1 s poll sees them)
+        proxy = FaultProxy(self.moto.endpoint).start()
+        try:
+            proxy.add_rule({"match": {"operation": "GetQueueAttributes"}, "times": -1, "action": {"delay": 0.2}})
+            env = dict(e.env, AWS_ENDPOINT_URL=proxy.endpoint, TASKPIPE_LOG_LEVEL="WARN", TASKPIPE_PARALLEL="4")
+            shots, final = self.in_tmux(env, ["drift"])
+        finally:
+            proxy.stop()
+        self.assertIn("TASKPIPE-EXIT=0", final)
+        self.assertTrue(any(re.search(r"drift \| 24 pipelines: queues \| \d+/\d+ calls", s) for s in shots),
+                        [r for s in shots for r in s.splitlines() if "drift" in r][-5:])
+        self.assertIsNone(PROGRESS.search(final), final)
+
         # not a terminal: stderr carries no progress (nor its escape codes)
         r = e.run("apply", "--all", "--force")
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -122,7 +135,10 @@ class ProgressTest(unittest.TestCase):
         with zipfile.ZipFile(b, "w") as z:
             z.writestr("bootstrap", "#!/bin/sh\necho v2\n")
         e.s3.put_object(Bucket="code", Key="consumer.zip", Body=b.getvalue())
-        shots, final = self.in_tmux(dict(e.env, TASKPIPE_LOG_LEVEL="WARN"),
+        # moto has no Lambda traffic: the health check goes on at once, without
+        # evidence (as test_rollout sets it)
+        shots, final = self.in_tmux(dict(e.env, TASKPIPE_LOG_LEVEL="WARN", TASKPIPE_HEALTH_WAIT_MAX_S="0",
+                                         TASKPIPE_METRIC_PERIOD_S="1"),
                                     ["rollout", "s3://code/consumer.zip"])
         self.assertIn("TASKPIPE-EXIT=0", final)
         left = [int(m.group(1)) for s in shots

@@ -187,7 +187,7 @@ class SendTest(unittest.TestCase):
         self.assertEqual(drain(self.sqs, url), [])
         a = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         self.assertEqual(a["ApproximateNumberOfMessagesDelayed"], "1")
-        for bad in ("901", "-1", "x"):
+        for bad in ("901", "-1", "x", ""):
             r = self.e.run("send", "a", "x", "--delay", bad)
             self.assertEqual(r.returncode, 2)
             self.assertIn("--delay", r.stderr)
