@@ -1000,13 +1000,13 @@ static void ls_note(const cJSON *row, char *out, size_t len)
 	cJSON *kept = cJSON_GetObjectItem(row, "kept"), *k;
 	size_t n = 0;
 	out[0] = 0;
-	if (msg) {
-		snprintf(out, len, "%s", msg);
-		return;
-	}
 	if (!cJSON_IsTrue(cJSON_GetObjectItem(row, "item")) && !kept &&
 	    !cJSON_GetObjectItem(row, "drain_started_at")) {
-		snprintf(out, len, "(no item)");
+		snprintf(out, len, "(no item)%s%s", msg ? " " : "", msg ? msg : "");
+		return;
+	}
+	if (msg) {
+		snprintf(out, len, "%s", msg);
 		return;
 	}
 	cJSON_ArrayForEach(k, kept)

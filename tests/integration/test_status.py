@@ -36,7 +36,7 @@ class StatusTest(unittest.TestCase):
         e.put_raw([{"pipeline": {"S": "busy"}, "concurrency": {"N": "2"}, "rate": {"N": "2"},
                     "burst": {"N": "4"}}])
         # an item the policy refuses, applied: state error with its message
-        e.put({"pipeline": "broken", "concurrency": 0})
+        e.put({"pipeline": "broken", "concurrency": 0}, check=False)
         e.apply("broken", expect=1)
         e.run("rm", "gone")          # item deleted, pipeline still there: draining
         e.put({"pipeline": "new", "concurrency": 2})   # never applied: pending
