@@ -197,7 +197,7 @@ class ControllerMetrics(unittest.TestCase):
 
     def test_reconcile_and_scheduled_fleet_totals(self):
         env = tb.Env(self.moto, "met")
-        b = self.bootstrap(env, extra={"TASKPIPE_OWNER": "inst-m"})
+        b = self.bootstrap(env, extra={"TASKPIPE_OWNER": "inst-m", "TASKPIPE_SETTINGS_FROM_ENV": "1"})
         env.put("a")
         # b's mapping disabled, so nothing (moto's mapping included) takes its tasks
         env.ddb.put_item(TableName=env.config, Item={"pipeline": {"S": "b"}, "enabled": {"BOOL": False}})
