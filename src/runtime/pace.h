@@ -4,11 +4,11 @@
  * The share is TASKPIPE_RATE / TASKPIPE_CONCURRENCY tasks/s: at most that
  * many instances are in flight at once (the mapping's MaximumConcurrency)
  * and each waits inside its invocation, so together they never go above
- * the rate. The bucket holds one batch (burst = the largest batch seen) and
- * starts full, so any window of W seconds sees at most
- * rate * W + concurrency * batch records. The shared schedule
- * (TASKPIPE_RATE_TABLE, consume.c) tightens that to rate * W + one batch
- * and falls back to this bucket when DynamoDB fails. Times are
+ * the rate. The proxy takes tokens per sub-batch (at most TASKPIPE_BURST
+ * records), so the bucket holds one sub-batch and starts full: any window
+ * of W seconds sees at most rate * W + concurrency * burst records. The
+ * shared schedule (TASKPIPE_RATE_TABLE, rate_sched.h) tightens that to
+ * rate * W + burst and falls back to this bucket when DynamoDB fails. Times are
  * microseconds, given by the caller (no clock in here). */
 #ifndef TP_PACE_H
 #define TP_PACE_H
@@ -38,7 +38,8 @@ void pace_take(struct pace *p, int k, int64_t now_us);
 
 /* Feedback after a batch: limited != 0 when the handler reported
  * rate-limited records. Multiplicative decrease (x0.5, down to 1/64 of the
- * configured share), else additive increase (+5% of the configured share). */
+ * configured share), else additive increase (+5% of the configured share).
+ * The proxy calls it once per sub-batch answer. */
 void pace_feedback(struct pace *p, int limited, int64_t now_us);
 
 #endif
