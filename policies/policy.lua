@@ -110,6 +110,9 @@
 --     ceil(burst x duration x 1.25 s) + 1 s: no sub-batch starts later than
 --     that before the deadline; a timeout under twice the reserve is an
 --     error naming timeout.
+--   * rate / batch_size over 250 is an error naming rate: each batch is one
+--     booking write on the pipeline's one schedule item, and one DynamoDB
+--     item sustains about 250 of them a second (README "The consumer layer").
 --   * batch_size, when absent, is min(10, burst x max(1, floor(timeout x
 --     rate / (2 x concurrency x burst)))): the batch's sub-batches, one
 --     lane period (concurrency x burst / rate s) apart, span at most half
@@ -159,6 +162,10 @@ local format, find, sub = string.format, string.find, string.sub
 
 -- Tasks may take up to 25% longer than `duration` (rate sizing, below).
 local DURATION_MARGIN = 1.25
+-- Batches per second one schedule item takes (README "The consumer layer":
+-- DynamoDB's 1,000 WCU/s per partition, 2 WCU per booking of an item of up
+-- to 100 lanes, half of it left for lost races and retries).
+local SCHEDULE_MAX_BOOKINGS = 250
 
 local KNOWN = {
   pipeline = true, concurrency = true, timeout = true, memory = true,
@@ -481,6 +488,11 @@ local function build(item, ctx)
     default_batch = math.min(10, math.max(1, subs) * burst)
   end
   local batch_size = integer(item, "batch_size", default_batch, 1, 10000)
+  if rate and rate / batch_size > SCHEDULE_MAX_BOOKINGS then
+    -- the shared schedule is one DynamoDB item: one booking write per batch
+    fail("rate: %s tasks/s in batches of %d is %.0f bookings/s on the pipeline's one schedule item; one DynamoDB item sustains about %d (1,000 write units/s per partition, 2 per booking, half kept for lost races) (raise batch_size or lower the rate)",
+         rate_text, batch_size, rate / batch_size, SCHEDULE_MAX_BOOKINGS)
+  end
   local batch_window = integer(item, "batch_window", batch_size > 10 and 1 or 0, 0, 300)
   if batch_size > 10 and batch_window < 1 then
     fail("batch_window: %d with batch_size %d (AWS requires a batching window of at least 1 second when batch_size > 10)",

@@ -125,8 +125,9 @@ static int pick_lane(struct rsched *s, int64_t now, int64_t latest)
 	return n ? cand[next_random(s) % (uint64_t)n] : best_lane;
 }
 
-/* 1 booked, 0 condition failed (lanes learnt), < 0 error. */
-static int update(struct rsched *s, int lane, int64_t first, int64_t new_tat, tp_err *e)
+/* 1 booked, 0 condition failed (lanes learnt), < 0 error. release: the
+ * condition is "lane = :first" (give slots back), else "lane <= :first". */
+static int update(struct rsched *s, int lane, int64_t first, int64_t new_tat, int release, tp_err *e)
 {
 	char name[16];
 	snprintf(name, sizeof name, "l%d", lane);
@@ -138,7 +139,8 @@ static int update(struct rsched *s, int lane, int64_t first, int64_t new_tat, tp
 	ddb_put_long(vals, ":first", (long)first);
 	ddb_put_long(vals, ":new", (long)new_tat);
 	cJSON_AddStringToObject(in, "UpdateExpression", "SET #l = :new");
-	cJSON_AddStringToObject(in, "ConditionExpression", "attribute_not_exists(#l) OR #l <= :first");
+	cJSON_AddStringToObject(in, "ConditionExpression",
+				release ? "#l = :first" : "attribute_not_exists(#l) OR #l <= :first");
 	cJSON_AddStringToObject(in, "ReturnValues", "ALL_NEW");
 	cJSON_AddStringToObject(in, "ReturnValuesOnConditionCheckFailure", "ALL_OLD");
 	struct aws_call c;
@@ -160,7 +162,7 @@ static int update(struct rsched *s, int lane, int64_t first, int64_t new_tat, tp
 		learn(s, item);
 		rc = 0;
 		/* Present but not a number: every claim on this lane would fail. */
-		if (s->tat[lane] < 0)
+		if (s->tat[lane] < 0 && !release)
 			rc = tp_errf(e, TP_EINVAL, "BadScheduleItem",
 				     "state table item %s: %s is not a number of microseconds (delete the item)",
 				     s->pk, name);
@@ -187,7 +189,7 @@ int rsched_claim(struct rsched *s, int n, int64_t now_us, int64_t latest_us, str
 					    .next_us = first };
 		if (fit == 0)
 			return TP_OK;
-		int rc = update(s, lane, first, first + fit * stride, e);
+		int rc = update(s, lane, first, first + fit * stride, 0, e);
 		if (rc < 0)
 			return rc;
 		if (rc == 1) {
@@ -198,4 +200,12 @@ int rsched_claim(struct rsched *s, int n, int64_t now_us, int64_t latest_us, str
 		}
 	}
 	return 1;
+}
+
+int rsched_release(struct rsched *s, const struct rsched_grant *g, int64_t free_us, tp_err *e)
+{
+	if (g->count <= 0 || free_us >= g->next_us)
+		return TP_OK;
+	int rc = update(s, g->lane, g->next_us, free_us, 1, e);
+	return rc < 0 ? rc : TP_OK;
 }

@@ -56,6 +56,12 @@ void rsched_free(struct rsched *s);   /* NULL: no-op */
  * won every race (try again shortly); < 0 on a DynamoDB error (e filled). */
 int rsched_claim(struct rsched *s, int n, int64_t now_us, int64_t latest_us, struct rsched_grant *g, tp_err *e);
 
+/* Give back the end of a grant: the lane's next free slot goes from
+ * g->next_us back to free_us (a slot of the grant), if nobody booked after
+ * it meanwhile (a conditional UpdateItem: SET lane = :free IF lane =
+ * :next). TP_OK whether or not it was given back; < 0 on an error. */
+int rsched_release(struct rsched *s, const struct rsched_grant *g, int64_t free_us, tp_err *e);
+
 /* Slot spacing of the grid (us). */
 int64_t rsched_step_us(const struct rsched *s);
 void rsched_stats(const struct rsched *s, struct rsched_stats *out);

@@ -55,6 +55,10 @@
 #define FALLBACK_LOG_EVERY_MS 60000
 #define LATE_US 50000                /* a slot missed by more is booked again */
 #define MAX_BURST 10000
+#define BACKOFF_HOLD_US 10000000LL   /* a backed-off instance keeps what starts within this */
+#define MAX_DELAY_S 900              /* SQS DelaySeconds: 15 minutes at most */
+#define MAX_PUSHBACKS 100            /* re-sends of one message; then pushback counts as a receive */
+#define PUSHBACK_ATTR "taskpipe-pushbacks"
 #define CLAIM_LEAD_MIN_US 20000
 #define CLAIM_LEAD_MAX_US 1000000
 
@@ -109,9 +113,10 @@ struct batch {
 	int64_t latest_us;        /* wall clock: no sub-batch starts later */
 	int shared;               /* slots from the shared schedule, else the bucket */
 	struct rsched_grant g;    /* the booked slots */
-	int slot;                 /* the next slot of g to use */
-	int every;                /* use every every-th slot (AIMD backoff) */
+	int used;                 /* a slot of g was used (at last_pos) */
+	double last_pos;          /* the last slot used, with the fraction carried */
 	cJSON *failures;          /* merged batchItemFailures */
+	int retry_after_s;        /* the longest retry-after of the last answer */
 };
 
 struct proxy {
@@ -121,6 +126,7 @@ struct proxy {
 	struct pace pace;
 	struct rsched *sched;     /* TASKPIPE_RATE_TABLE: the shared schedule */
 	int burst;                /* records per sub-batch (TASKPIPE_BURST) */
+	int lanes;                /* TASKPIPE_CONCURRENCY */
 	int64_t claim_lead_us;    /* book slots from this long after now: twice the last claim's time */
 	struct batch b;           /* the event in hand, run in sub-batches */
 	int64_t fallback_logged_ms;
@@ -590,6 +596,147 @@ static int visibility_s(double secs)
 	return secs <= 0 ? 0 : secs >= MAX_VISIBILITY_S ? MAX_VISIBILITY_S : (int)ceil(secs - 1e-9);
 }
 
+/* The queue URL and region of a record (from eventSourceARN); 0 if none. */
+static int record_queue(const cJSON *rec, char *url, size_t url_len, char *region, size_t region_len)
+{
+	const cJSON *arn = cJSON_GetObjectItemCaseSensitive(rec, "eventSourceARN");
+	return cJSON_IsString(arn) && consume_queue_url(arn->valuestring, url, url_len, region, region_len) == TP_OK;
+}
+
+/* A record's MessageAttributes for SendMessage (from the event's
+ * messageAttributes), with PUSHBACK_ATTR = pushbacks; NULL when there is no
+ * room for it (SQS allows 10 attributes a message). */
+static cJSON *resend_attributes(const cJSON *rec, long pushbacks)
+{
+	cJSON *out = cJSON_CreateObject();
+	const cJSON *a;
+	int n = 0;
+	cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(rec, "messageAttributes")) {
+		if (!a->string || strcmp(a->string, PUSHBACK_ATTR) == 0)
+			continue;
+		const cJSON *type = cJSON_GetObjectItemCaseSensitive(a, "dataType");
+		const cJSON *sv = cJSON_GetObjectItemCaseSensitive(a, "stringValue");
+		const cJSON *bv = cJSON_GetObjectItemCaseSensitive(a, "binaryValue");
+		if (!cJSON_IsString(type))
+			continue;
+		cJSON *v = cJSON_AddObjectToObject(out, a->string);
+		cJSON_AddStringToObject(v, "DataType", type->valuestring);
+		if (cJSON_IsString(sv))
+			cJSON_AddStringToObject(v, "StringValue", sv->valuestring);
+		if (cJSON_IsString(bv))
+			cJSON_AddStringToObject(v, "BinaryValue", bv->valuestring);
+		n++;
+	}
+	if (n >= 10) {
+		cJSON_Delete(out);
+		return NULL;
+	}
+	char num[24];
+	snprintf(num, sizeof num, "%ld", pushbacks);
+	cJSON *v = cJSON_AddObjectToObject(out, PUSHBACK_ATTR);
+	cJSON_AddStringToObject(v, "DataType", "Number");
+	cJSON_AddStringToObject(v, "StringValue", num);
+	return out;
+}
+
+static long pushbacks_of(const cJSON *rec)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rec, "messageAttributes"),
+							  PUSHBACK_ATTR);
+	const cJSON *sv = cJSON_GetObjectItemCaseSensitive(a, "stringValue");
+	return cJSON_IsString(sv) ? strtol(sv->valuestring, NULL, 10) : 0;
+}
+
+/* Put records back for later without a receive that counts toward the
+ * queue's maxReceiveCount (SQS counts every receive, and a record left in
+ * batchItemFailures is received again): each is re-sent to its own queue
+ * (SendMessage: the same body and message attributes, DelaySeconds =
+ * delay_s[i], attribute taskpipe-pushbacks + 1) and then counts as done, so
+ * the mapping deletes the original. sent[i] is 1 for a re-sent record; 0
+ * means the caller lists it in batchItemFailures and moves its visibility
+ * instead: a delay over 15 minutes (SQS's DelaySeconds limit), a FIFO
+ * queue (no per-message delay, and a re-send would reorder its group), no
+ * room for the attribute, MAX_PUSHBACKS re-sends already, or a failed
+ * SendMessage (logged). */
+static void resend(struct proxy *px, const cJSON **recs, const int *delay_s, int n, int *sent)
+{
+	struct aws_call *calls = tp_xcalloc(n > 0 ? (size_t)n : 1, sizeof *calls);
+	int *which = tp_xcalloc(n > 0 ? (size_t)n : 1, sizeof *which);
+	char region[32] = "";
+	int ncalls = 0;
+	for (int i = 0; i < n; i++) {
+		sent[i] = 0;
+		char url[400], reg[32];
+		const cJSON *body = cJSON_GetObjectItemCaseSensitive(recs[i], "body");
+		long pushbacks = pushbacks_of(recs[i]);
+		if (delay_s[i] > MAX_DELAY_S || pushbacks >= MAX_PUSHBACKS || !cJSON_IsString(body) ||
+		    !body->valuestring[0] || !record_queue(recs[i], url, sizeof url, reg, sizeof reg) ||
+		    (strlen(url) > 5 && strcmp(url + strlen(url) - 5, ".fifo") == 0) ||
+		    (region[0] && strcmp(region, reg) != 0))
+			continue;
+		cJSON *attrs = resend_attributes(recs[i], pushbacks + 1);
+		if (!attrs)
+			continue;
+		snprintf(region, sizeof region, "%s", reg);
+		cJSON *in = cJSON_CreateObject();
+		cJSON_AddStringToObject(in, "QueueUrl", url);
+		cJSON_AddStringToObject(in, "MessageBody", body->valuestring);
+		cJSON_AddNumberToObject(in, "DelaySeconds", delay_s[i] < 0 ? 0 : delay_s[i]);
+		cJSON_AddItemToObject(in, "MessageAttributes", attrs);
+		const cJSON *mid = cJSON_GetObjectItemCaseSensitive(recs[i], "messageId");
+		log_debug("consume: re-sending %.100s (pushback %ld) with a delay of %d s",
+			  cJSON_IsString(mid) ? mid->valuestring : "(no messageId)", pushbacks + 1, delay_s[i]);
+		awsj_prepare(&calls[ncalls], SVC_SQS, "SendMessage", in);
+		which[ncalls++] = i;
+	}
+	struct aws *a = ncalls ? sqs_for(px, region) : NULL;
+	if (ncalls && a)
+		aws_call_many(a, calls, (size_t)ncalls);
+	for (int c = 0; c < ncalls; c++) {
+		if (a && calls[c].rc == TP_OK) {
+			sent[which[c]] = 1;
+		} else {
+			const cJSON *id = cJSON_GetObjectItemCaseSensitive(recs[which[c]], "messageId");
+			log_error("consume: the re-send of %.100s failed (%s): put back with its visibility instead, which "
+				  "counts as a receive", cJSON_IsString(id) ? id->valuestring : "(no messageId)",
+				  a ? calls[c].err.message : "no SQS client");
+		}
+		aws_call_free(&calls[c]);
+	}
+	free(calls);
+	free(which);
+}
+
+/* Push records back for delay_s[i] seconds: re-sent (resend) where that
+ * works, else listed in failures with their visibility moved. sent[i]
+ * says which way each went. */
+static void push_back(struct proxy *px, const cJSON **recs, const int *delay_s, int n, cJSON *failures, int *sent)
+{
+	resend(px, recs, delay_s, n, sent);
+	const cJSON **rest = tp_xcalloc(n > 0 ? (size_t)n : 1, sizeof *rest);
+	int *rest_vis = tp_xcalloc(n > 0 ? (size_t)n : 1, sizeof *rest_vis);
+	int nrest = 0, nsent = 0;
+	for (int i = 0; i < n; i++) {
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(recs[i], "messageId");
+		if (sent[i]) {
+			nsent++;
+			continue;
+		}
+		if (cJSON_IsString(id) && !has_failure(failures, id->valuestring)) {
+			cJSON *f = cJSON_CreateObject();
+			cJSON_AddStringToObject(f, "itemIdentifier", id->valuestring);
+			cJSON_AddItemToArray(failures, f);
+		}
+		rest[nrest] = recs[i];
+		rest_vis[nrest++] = delay_s[i];
+	}
+	if (nsent)
+		log_info("consume: %d record(s) re-sent with a delay (pushback: no receive counted)", nsent);
+	set_visibility(px, rest, rest_vis, nrest);
+	free(rest);
+	free(rest_vis);
+}
+
 /* Records from .. to-1 of the batch cannot start before the deadline: they
  * go back to the queue (batchItemFailures) without running, visible again
  * at their next slot: the first burst of them at first_us (wall clock),
@@ -597,30 +744,31 @@ static int visibility_s(double secs)
  * a time, not as the whole backlog at once. Lambda documents partial
  * batch responses in "Handling errors for an SQS event source"
  * (services-sqs-errorhandling.html, ReportBatchItemFailures). */
-static void hand_back(struct proxy *px, int from, int to, int64_t first_us, int64_t spacing_us)
+static void hand_back(struct proxy *px, int from, int to, int64_t first_us, int64_t spacing_us, const char *why)
 {
 	struct batch *b = &px->b;
 	if (to <= from)
 		return;
 	int64_t now = tp_now_us();
-	log_warn("consume: %d record(s) of %s cannot start before the deadline less %lld ms: returned to the "
-		 "queue, visible again from %.1f s on", to - from, b->id, (long long)px->reserve_ms,
-		 (double)(first_us - now) / 1e6);
+	char deadline[80];
+	snprintf(deadline, sizeof deadline, "cannot start before the deadline less %lld ms", (long long)px->reserve_ms);
+	log_warn("consume: %d record(s) of %s %s: returned to the queue, visible again from %.1f s on", to - from,
+		 b->id, why ? why : deadline, (double)(first_us - now) / 1e6);
 	b->handed_back += to - from;
 	if (!b->sqs)
 		return;
-	subbatch_fail(b->failures, b->event, from, to - from);
 	const cJSON **recs = tp_xcalloc((size_t)(to - from), sizeof *recs);
-	int *vis = tp_xcalloc((size_t)(to - from), sizeof *vis);
+	int *vis = tp_xcalloc((size_t)(to - from), sizeof *vis), *sent = tp_xcalloc((size_t)(to - from), sizeof *sent);
 	const cJSON *all = cJSON_GetObjectItemCaseSensitive(b->event, "Records");
 	for (int i = from; i < to; i++) {
 		recs[i - from] = cJSON_GetArrayItem(all, i);
 		int64_t at = first_us + (int64_t)((i - from) / px->burst) * spacing_us;
 		vis[i - from] = visibility_s((double)(at - now) / 1e6);
 	}
-	set_visibility(px, recs, vis, to - from);
+	push_back(px, recs, vis, to - from, b->failures, sent);
 	free(recs);
 	free(vis);
+	free(sent);
 }
 
 static void log_fallback(struct proxy *px, const tp_err *e)
@@ -634,9 +782,18 @@ static void log_fallback(struct proxy *px, const tp_err *e)
 	}
 }
 
+/* After AIMD backoff to share = configured / f, an instance uses one slot
+ * of its lane in f (fractions carried): f >= 1. The share in force when
+ * the next sub-batch is placed counts, so backoff and recovery act at once. */
+static double spacing_of(const struct proxy *px)
+{
+	double f = px->pace.configured / px->pace.share;
+	return f < 1 ? 1 : f;
+}
+
 /* Book the batch's remaining sub-batches (records next .. end-1) on the
- * shared schedule with one claim. After AIMD backoff every `every`-th slot
- * is used: a rate-limited instance spaces its own sub-batches out in its
+ * shared schedule with one claim. After AIMD backoff one slot in f is
+ * used (spacing_of): a rate-limited instance spaces its own sub-batches out in its
  * lane, which slows the pipeline and never moves another lane's slots.
  * Returns 1 booked (b->g; records past the slots that fit were handed
  * back), 0 none fits (all handed back), -1 the schedule failed (use the
@@ -645,7 +802,20 @@ static int batch_claim(struct proxy *px)
 {
 	struct batch *b = &px->b;
 	int subs = (b->end - b->next + px->burst - 1) / px->burst;
-	int want = (subs - 1) * b->every + 1;
+	double f = spacing_of(px);
+	if (f > 1) {
+		/* backed off: keep only what starts within BACKOFF_HOLD_US; the
+		 * rest goes back to the queue where idle instances take it */
+		int64_t period = rsched_step_us(px->sched) * (int64_t)px->lanes;
+		int hold = (int)(BACKOFF_HOLD_US / ((double)period * f)) + 1;
+		if (subs > hold) {
+			int keep = b->next + hold * px->burst;
+			hand_back(px, keep, b->end, tp_now_us() + BACKOFF_HOLD_US, period, "would wait behind this instance's backoff");
+			b->end = keep;
+			subs = hold;
+		}
+	}
+	int want = (int)ceil((subs - 1) * f - 1e-9) + 1;
 	int64_t step = rsched_step_us(px->sched);
 	for (;;) {
 		tp_err e = { 0 };
@@ -662,7 +832,7 @@ static int batch_claim(struct proxy *px)
 		}
 		if (rc == 1) {   /* lost every race: the others are booking */
 			if (now + step > b->latest_us) {
-				hand_back(px, b->next, b->end, now + step, step);
+				hand_back(px, b->next, b->end, now + step, step, NULL);
 				b->end = b->next;
 				return 0;
 			}
@@ -670,17 +840,17 @@ static int batch_claim(struct proxy *px)
 				return -2;
 			continue;
 		}
-		b->slot = 0;
-		int64_t spacing = b->g.stride_us * b->every;
+		b->used = 0;
+		int64_t spacing = (int64_t)((double)b->g.stride_us * f);
 		if (b->g.count == 0) {
-			hand_back(px, b->next, b->end, b->g.next_us, spacing);
+			hand_back(px, b->next, b->end, b->g.next_us, spacing, NULL);
 			b->end = b->next;
 			return 0;
 		}
-		int usable = (b->g.count - 1) / b->every + 1;
+		int usable = (int)floor((b->g.count - 1) / f + 1e-9) + 1;
 		long covered = b->next + (long)usable * px->burst;
 		if (covered < b->end) {
-			hand_back(px, (int)covered, b->end, b->g.next_us, spacing);
+			hand_back(px, (int)covered, b->end, b->g.next_us, spacing, NULL);
 			b->end = (int)covered;
 		}
 		struct rsched_stats st;
@@ -710,7 +880,10 @@ static int next_sub(struct proxy *px)
 		return 1;
 	int k = b->end - b->next < px->burst ? b->end - b->next : px->burst;
 	while (b->shared) {
-		if (b->slot >= b->g.count) {
+		/* the next slot: f = configured / share slots after the last one
+		 * (fractions carried, so the instance runs at its share) */
+		int slot = b->used ? (int)ceil(b->last_pos + spacing_of(px) - 1e-9) : 0;
+		if (slot >= b->g.count) {
 			int rc = batch_claim(px);
 			if (rc == -2 || rc == 0)
 				return rc == 0 ? 1 : -2;
@@ -719,27 +892,28 @@ static int next_sub(struct proxy *px)
 				break;
 			}
 		}
-		int64_t at = b->g.first_us + (int64_t)b->slot * b->g.stride_us, now = tp_now_us();
+		int64_t at = b->g.first_us + (int64_t)slot * b->g.stride_us, now = tp_now_us();
 		int64_t step = rsched_step_us(px->sched), late = step / 4 < LATE_US ? step / 4 : LATE_US;
 		if (now > at + late) {
 			/* The runtime (or the claim) took longer than the lane leaves:
 			 * starting now would crowd another lane's slot. Skip to this
 			 * grant's next slot still ahead, or book again past its end. */
-			int64_t span = b->g.stride_us * b->every;
-			int skip = (int)((now - late - at + span - 1) / span);
+			int skip = (int)((now - late - at + b->g.stride_us - 1) / b->g.stride_us);
 			log_debug("consume: %s: slot missed by %lld ms: %d slot(s) skipped", b->id,
 				  (long long)((now - at) / 1000), skip);
-			b->slot += skip * b->every;
+			b->last_pos = slot + skip - spacing_of(px);
+			b->used = 1;
 			continue;
 		}
 		if (at > now && wait_watching(px, at - now))
 			return -2;
-		b->slot += b->every;
+		b->last_pos = b->used ? b->last_pos + spacing_of(px) : slot;
+		b->used = 1;
 		goto ready;
 	}
 	int64_t wait = pace_wait_us(&px->pace, k, tp_mono_us()), now = tp_now_us();
 	if (now + wait > b->latest_us) {
-		hand_back(px, b->next, b->end, now + wait, (int64_t)(px->burst / px->pace.share * 1e6));
+		hand_back(px, b->next, b->end, now + wait, (int64_t)(px->burst / px->pace.share * 1e6), NULL);
 		b->end = b->next;
 		return 1;
 	}
@@ -752,6 +926,7 @@ ready:
 	b->next += k;
 	return 0;
 }
+
 
 /* A new event from upstream: the batch the runtime gets in sub-batches. */
 static void batch_begin(struct proxy *px, const char *id, int64_t deadline_ms, const struct http_response *resp)
@@ -768,10 +943,8 @@ static void batch_begin(struct proxy *px, const char *id, int64_t deadline_ms, c
 	answer_headers(resp, &b->headers);
 	b->latest_us = deadline_ms > 0 ? (deadline_ms - px->reserve_ms) * 1000 : tp_now_us() + SHARED_MAX_HORIZON_US;
 	b->shared = px->sched != NULL;
-	b->every = (int)ceil(px->pace.configured / px->pace.share - 1e-9);
-	if (b->every < 1)
-		b->every = 1;
-	b->slot = 0;
+	pace_idle(&px->pace, tp_mono_us());
+	b->used = 0;
 	b->g.count = 0;
 	set_current(px, id);
 }
@@ -842,9 +1015,10 @@ static void handle_next(struct proxy *px, struct conn *c, const struct request *
 	}
 }
 
-/* The handler's "rateLimited" list: move each record's visibility to its
- * retry-after (SQS ChangeMessageVisibility, at most 12 hours), list it in
- * batchItemFailures, drop the field. Returns how many were rate-limited. */
+/* The handler's "rateLimited" list: push each record back for its
+ * retry-after (push_back: re-sent with that delay, else listed in
+ * batchItemFailures with its visibility moved, at most 12 hours), drop the
+ * field. Returns how many were rate-limited. */
 static int apply_backpressure(struct proxy *px, cJSON *answer)
 {
 	struct batch *b = &px->b;
@@ -858,7 +1032,7 @@ static int apply_backpressure(struct proxy *px, cJSON *answer)
 	}
 	int n = cJSON_GetArraySize(limited), count = 0;
 	const cJSON **recs = tp_xcalloc(n > 0 ? (size_t)n : 1, sizeof *recs);
-	int *vis = tp_xcalloc(n > 0 ? (size_t)n : 1, sizeof *vis);
+	int *vis = tp_xcalloc(n > 0 ? (size_t)n : 1, sizeof *vis), *sent = tp_xcalloc(n > 0 ? (size_t)n : 1, sizeof *sent);
 	const cJSON *it;
 	cJSON_ArrayForEach(it, limited) {
 		const cJSON *idj = cJSON_GetObjectItemCaseSensitive(it, "itemIdentifier");
@@ -870,20 +1044,46 @@ static int apply_backpressure(struct proxy *px, cJSON *answer)
 				 mid ? mid : "(no itemIdentifier)");
 			continue;
 		}
-		if (!has_failure(failures, mid)) {
-			cJSON *f = cJSON_CreateObject();
-			cJSON_AddStringToObject(f, "itemIdentifier", mid);
-			cJSON_AddItemToArray(failures, f);
-		}
 		recs[count] = rec;
 		vis[count] = visibility_s(cJSON_IsNumber(after) ? after->valuedouble : 0);
+		if (vis[count] > b->retry_after_s)
+			b->retry_after_s = vis[count];
 		count++;
 	}
-	set_visibility(px, recs, vis, count);
+	push_back(px, recs, vis, count, failures, sent);
+	/* a re-sent record is done here, also when the handler listed it as failed */
+	for (int i = 0; i < count; i++) {
+		const char *mid = cJSON_GetObjectItemCaseSensitive(recs[i], "messageId")->valuestring;
+		for (int j = cJSON_GetArraySize(failures) - 1; sent[i] && j >= 0; j--) {
+			const cJSON *f = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(failures, j), "itemIdentifier");
+			if (cJSON_IsString(f) && strcmp(f->valuestring, mid) == 0)
+				cJSON_DeleteItemFromArray(failures, j);
+		}
+	}
 	free(recs);
 	free(vis);
+	free(sent);
 	cJSON_Delete(limited);
 	return count;
+}
+
+/* The tenant pushed back: the records of the batch not yet started go
+ * back to the queue for the retry-after (re-sent, push_back), where every
+ * instance can take them, instead of waiting here behind this instance's
+ * lowered share; the lane's unused slots are given back. */
+static void release_rest(struct proxy *px)
+{
+	struct batch *b = &px->b;
+	int64_t now = tp_now_us();
+	hand_back(px, b->next, b->end, now + (int64_t)b->retry_after_s * 1000000, 0, "wait behind the tenant's pushback");
+	b->end = b->next;
+	if (b->shared && b->g.count > 0) {
+		int64_t free_us = b->g.first_us + (int64_t)((int)b->last_pos + 1) * b->g.stride_us;
+		tp_err e = { 0 };
+		if (rsched_release(px->sched, &b->g, free_us, &e) < 0)
+			log_debug("consume: giving back lane slots: %s", e.message);
+		b->g.count = 0;
+	}
 }
 
 /* The runtime's answer for the sub-batch it held: with the whole event in
@@ -896,11 +1096,17 @@ static void handle_response(struct proxy *px, struct conn *c, const struct reque
 	cJSON *answer = cJSON_ParseWithLength(r->body, r->body_len);
 	int limited = 0;
 	char *rewritten = NULL;
+	b->retry_after_s = 0;
 	if (cJSON_IsObject(answer) && cJSON_GetObjectItemCaseSensitive(answer, "rateLimited")) {
 		limited = apply_backpressure(px, answer);
 		rewritten = cJSON_PrintUnformatted(answer);
 	}
-	pace_feedback(&px->pace, limited > 0, tp_mono_us());
+	/* AIMD per record: the accepted ones first, then the pushed back */
+	int64_t mono = tp_mono_us();
+	for (int i = limited; i < b->count; i++)
+		pace_feedback(&px->pace, 0, mono);
+	for (int i = 0; i < limited; i++)
+		pace_feedback(&px->pace, 1, mono);
 	if (limited)
 		log_warn("consume: %d record(s) rate-limited by the handler: share now %.3f/s", limited, px->pace.share);
 	struct http_response resp = { 0 };
@@ -910,6 +1116,8 @@ static void handle_response(struct proxy *px, struct conn *c, const struct reque
 		batch_end(px);
 	} else {
 		subbatch_merge(b->failures, answer, b->event, b->from, b->count);
+		if (limited && b->next < b->end)
+			release_rest(px);
 		if (b->next < b->end) {
 			static const char ok[] = "{\"status\":\"OK\"}";
 			reply(c, 202, "Content-Type: application/json\r\n", ok, sizeof ok - 1);
@@ -1096,6 +1304,7 @@ int cmd_consume(int argc, char **argv)
 		}
 		px.burst = (int)b;
 		long lanes = conc && conc[0] ? strtol(conc, NULL, 10) : 1;
+		px.lanes = (int)lanes;
 		const char *table = getenv("TASKPIPE_RATE_TABLE"), *fn = getenv("AWS_LAMBDA_FUNCTION_NAME");
 		if (table && table[0] && (!fn || !fn[0])) {
 			log_error("consume: TASKPIPE_RATE_TABLE is set but AWS_LAMBDA_FUNCTION_NAME is not: "

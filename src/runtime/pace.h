@@ -22,6 +22,7 @@ struct pace {
 	double tokens;       /* records that may start now */
 	double cap;          /* bucket size: the largest batch seen */
 	int64_t last_us;     /* when tokens was last refilled; 0: never */
+	int64_t limited_us;  /* the last push-back (or pace_idle); 0: none */
 };
 
 /* Parse the two environment values ("2", "0.5"; "2"): TP_OK, or TP_EINVAL
@@ -36,10 +37,20 @@ int64_t pace_wait_us(struct pace *p, int k, int64_t now_us);
 /* k records start now (call once pace_wait_us said 0). */
 void pace_take(struct pace *p, int k, int64_t now_us);
 
-/* Feedback after a batch: limited != 0 when the handler reported
- * rate-limited records. Multiplicative decrease (x0.5, down to 1/64 of the
- * configured share), else additive increase (+5% of the configured share).
- * The proxy calls it once per sub-batch answer. */
+/* Feedback per record the handler answered: limited != 0 when the tenant
+ * pushed it back (rateLimited). Multiplicative decrease (x0.75 per
+ * pushed-back record, down to 1/8 of the configured share: the floor keeps
+ * a slow tenant probed, and each probe costs a re-send, not a receive),
+ * else increase by 5% of the configured share or 20% of the current one,
+ * whichever is more, up to the configured share: from the floor back in
+ * about 12 records. Against a tenant shared by every instance this settles
+ * near 1.8 x the tenant's rate attempted (44% pushed back). */
 void pace_feedback(struct pace *p, int limited, int64_t now_us);
+
+/* Time without push-back counts too: each second since the last one (or
+ * the last call) adds 5% of the configured share, so an instance that sat
+ * idle after a tenant's pushback does not start its next batch at the
+ * share it had then. */
+void pace_idle(struct pace *p, int64_t now_us);
 
 #endif

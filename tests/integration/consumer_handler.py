@@ -12,6 +12,9 @@ Python standard library only. Environment:
                     capacity (a tenant that takes HANDLER_CAPACITY records/s, per
                     process; records over it are answered as rateLimited with
                     retryAfterSeconds HANDLER_RETRY_AFTER)
+  HANDLER_TENANT    URL of a tenant API (mode tenant): each record is one GET
+                    ?id=<body>; a 429 makes it rateLimited with retryAfterSeconds
+                    HANDLER_RETRY_AFTER
   HANDLER_DURATION  seconds each record takes (default 0), one record after
                     another as a sequential handler does
   HANDLER_FAIL      messageIds (comma-separated) answered in batchItemFailures
@@ -19,6 +22,9 @@ Python standard library only. Environment:
                     uniformly (default 0)
 """
 import http.client
+import urllib.error
+import urllib.parse
+import urllib.request
 import json
 import os
 import random
@@ -96,6 +102,12 @@ def main():
         for rec in event.get("Records", []):
             now = time.time()
             ok = True
+            if mode == "tenant":
+                url = os.environ["HANDLER_TENANT"] + "?id=" + urllib.parse.quote(rec.get("body", ""))
+                try:
+                    urllib.request.urlopen(url, timeout=10).read()
+                except urllib.error.HTTPError as e:
+                    ok = e.code != 429
             if mode == "capacity":
                 tokens = min(1.0, tokens + (now - last) * capacity)
                 last = now

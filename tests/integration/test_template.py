@@ -186,7 +186,7 @@ class TemplateStatic(unittest.TestCase):
         self.assertEqual(consumer, {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
                                     "sqs:ReceiveMessage", "sqs:DeleteMessage",
                                     "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes",
-                                    "dynamodb:UpdateItem"})
+                                    "sqs:SendMessage", "dynamodb:UpdateItem"})
         # the consumer layer's shared rate schedule: the state table, its rate#<Prefix> items only
         for _, st in statements(t["Resources"]["ConsumerRole"]):
             if "dynamodb:UpdateItem" in as_list(st["Action"]):

@@ -399,7 +399,7 @@ static void default_policy_rates(void **state)
 		{ "1", "0.5", "1", 2, 1625 },         { "2", "3", "2", 8, 4750 },
 		{ "0.30000000000000004", NULL, "0.30000000000000004", 2, 2250 },
 		{ "1.10000000000000000000001", NULL, "1.1", 2, 2250 },          /* a number object */
-		{ "10000", "0.08", "10000", 1000, 1100 },
+		{ "800", "1", "800", 1000, 2250 },
 	};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		char *spec = rate_spec(p, ok[i].rate, ok[i].duration, &e);
@@ -424,6 +424,9 @@ static void default_policy_rates(void **state)
 		{ "1e-400", NULL, "rate: 1e-400 is out of range " RATE_WHAT },
 		{ "10000", "0.2", "rate: 10000 tasks/s x duration 0.2 s x 1.25 needs concurrency 2500, over 1000 "
 				  "(lower the rate or the duration)" },
+		{ "5000", "0.01", "rate: 5000 tasks/s in batches of 10 is 500 bookings/s on the pipeline's one schedule "
+				  "item; one DynamoDB item sustains about 250 (1,000 write units/s per partition, 2 per "
+				  "booking, half kept for lost races) (raise batch_size or lower the rate)" },
 		{ "1", "12", "timeout: 30 s is too short for burst 1 x duration 12 s (a sub-batch needs 16000 ms "
 			     "before the deadline; timeout must be at least twice that)" },
 		{ "1", "30.5", "duration: 30.5 is over timeout 30 (a task cannot run longer than its function)" },
