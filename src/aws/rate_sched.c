@@ -102,10 +102,11 @@ static void learn(struct rsched *s, const cJSON *item)
 	}
 }
 
-/* The lane to book: at random among those free within one lane period of
- * the earliest and not past latest (instances starting together spread
- * over the lanes); the earliest when none is. */
-static int pick_lane(struct rsched *s, int64_t now, int64_t latest)
+/* The lane to book: the earliest first; after a lost race at random among
+ * those free within one lane period of the earliest and not past latest
+ * (instances starting together spread over the lanes); the earliest when
+ * none is. */
+static int pick_lane(struct rsched *s, int64_t now, int64_t latest, int spread)
 {
 	int64_t period = (int64_t)s->lanes * s->step, best = INT64_MAX;
 	int best_lane = 0;
@@ -116,6 +117,8 @@ static int pick_lane(struct rsched *s, int64_t now, int64_t latest)
 			best_lane = i;
 		}
 	}
+	if (!spread)
+		return best_lane;
 	int cand[MAX_LANES], n = 0;
 	for (int i = 0; i < s->lanes; i++) {
 		int64_t f = budget_lane_first(s->tat[i], now, i, s->lanes, s->step);
@@ -182,7 +185,7 @@ int rsched_claim(struct rsched *s, int n, int64_t now_us, int64_t latest_us, str
 		n = 1;
 	int64_t stride = (int64_t)s->lanes * s->step;
 	for (int i = 0; i < CLAIM_TRIES; i++) {
-		int lane = pick_lane(s, now_us, latest_us);
+		int lane = pick_lane(s, now_us, latest_us, i > 0);
 		int64_t first = budget_lane_first(s->tat[lane], now_us, lane, s->lanes, s->step);
 		int fit = budget_lane_fit(first, latest_us, n, s->lanes, s->step);
 		*g = (struct rsched_grant){ .first_us = first, .stride_us = stride, .count = 0, .lane = lane,

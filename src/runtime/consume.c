@@ -59,7 +59,7 @@
 #define MAX_DELAY_S 900              /* SQS DelaySeconds: 15 minutes at most */
 #define MAX_PUSHBACKS 100            /* re-sends of one message; then pushback counts as a receive */
 #define PUSHBACK_ATTR "taskpipe-pushbacks"
-#define CLAIM_LEAD_MIN_US 20000
+#define CLAIM_LEAD_MIN_US 5000
 #define CLAIM_LEAD_MAX_US 1000000
 
 static const char usage[] =
@@ -841,6 +841,10 @@ static int batch_claim(struct proxy *px)
 			continue;
 		}
 		b->used = 0;
+		log_debug("consume: %s: booked %d of %d slot(s) in lane %d, first in %lld ms, every %lld ms, deadline "
+			  "less the reserve in %lld ms", b->id, b->g.count, want, b->g.lane,
+			  (long long)((b->g.first_us - now) / 1000), (long long)(b->g.stride_us / 1000),
+			  (long long)((b->latest_us - now) / 1000));
 		int64_t spacing = (int64_t)((double)b->g.stride_us * f);
 		if (b->g.count == 0) {
 			hand_back(px, b->next, b->end, b->g.next_us, spacing, NULL);
@@ -891,6 +895,7 @@ static int next_sub(struct proxy *px)
 				b->shared = 0;
 				break;
 			}
+			continue;   /* a new grant: place the sub-batch in it */
 		}
 		int64_t at = b->g.first_us + (int64_t)slot * b->g.stride_us, now = tp_now_us();
 		int64_t step = rsched_step_us(px->sched), late = step / 4 < LATE_US ? step / 4 : LATE_US;
@@ -904,6 +909,13 @@ static int next_sub(struct proxy *px)
 			b->last_pos = slot + skip - spacing_of(px);
 			b->used = 1;
 			continue;
+		}
+		if (at > b->latest_us) {   /* never start past the deadline less the reserve */
+			log_warn("consume: %s: slot %lld ms past the deadline less the reserve", b->id,
+				 (long long)((at - b->latest_us) / 1000));
+			hand_back(px, b->next, b->end, at, b->g.stride_us, NULL);
+			b->end = b->next;
+			return 1;
 		}
 		if (at > now && wait_watching(px, at - now))
 			return -2;
