@@ -400,7 +400,9 @@ class Refusals(unittest.TestCase):
         cls.moto = shared_moto()   # moto's default Lambda backend: the only one that knows layers
         cls.s = Stage(cls.moto)
         cls.addClassCleanup(cls.s.stop)
-        r = run_taskpipe(["init"], cls.s.env(OPERATOR_KEY))
+        # a second stage in the same account and names, with its own layer
+        # version: storing its settings is deliberate (README "One set of settings")
+        r = run_taskpipe(["init", "--settings-from-env"], cls.s.env(OPERATOR_KEY))
         assert r.returncode == 0, r.stderr
         cls.ctl = "arn:aws:sts::%s:assumed-role/%s/controller" % (ACCOUNT, cls.s.roles["ControllerRole"][0])
         cls.con = "arn:aws:sts::%s:assumed-role/%s/consumer" % (ACCOUNT, cls.s.roles["ConsumerRole"][0])
