@@ -5,6 +5,7 @@
 #include "core/app.h"
 #include "core/drift/drift.h"
 #include "runtime/drift_json.h"
+#include "runtime/pool_json.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -87,6 +88,9 @@ static void print_table(const struct drift_report *r)
 	       r->lambda_calls, r->lambda_calls_observe, list_fn, list_esm, (long)r->elapsed_ms);
 	if (r->has_cursor)
 		printf("cursor: %s\n", r->cursor.complete ? "cycle complete" : r->cursor.next);
+	char line[512];
+	pool_line(line, sizeof line, r->pool_known ? &r->pool : NULL, &r->pool_err, &r->demand);
+	puts(line);
 	puts("reserved concurrency is not checked (not visible to list calls): taskpipe apply --all --force");
 }
 

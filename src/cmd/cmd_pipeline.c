@@ -7,9 +7,11 @@
 #include "aws/ddbval.h"
 #include "base/jsonnum.h"
 #include "core/lease.h"
+#include "core/pool.h"
 #include "base/log.h"
 #include "core/reconcile/reconcile.h"
 #include "core/store.h"
+#include "runtime/pool_json.h"
 #include "runtime/rec_json.h"
 
 #include <cjson/cJSON.h>
@@ -409,6 +411,22 @@ static void print_change(const cJSON *c)
 	       cJSON_GetStringValue(cJSON_GetObjectItem(c, "to")));
 }
 
+/* The fleet's demand on the account's concurrency pool next to the
+ * account itself (one GetAccountSettings): into doc as "pool", and as a
+ * line on stdout unless json. */
+static void report_pool(struct app *app, const struct pool_demand *d, cJSON *doc, int json)
+{
+	struct pool_account pa;
+	tp_err e = { 0 };
+	int known = pool_read(app, &pa, &e) == TP_OK;
+	cJSON_AddItemToObject(doc, "pool", pool_json(known ? &pa : NULL, &e, d));
+	if (!json) {
+		char line[512];
+		pool_line(line, sizeof line, known ? &pa : NULL, &e, d);
+		puts(line);
+	}
+}
+
 static int run_reconcile(const char *cmd, int argc, char **argv, int plan, const char *usage)
 {
 	static const char *const flags[] = { "--all", "--force", NULL };
@@ -455,6 +473,16 @@ static int run_reconcile(const char *cmd, int argc, char **argv, int plan, const
 		changes += res[i].rc == TP_OK && res[i].changes > 0;
 		cJSON_AddItemToArray(arr, rec_result_json(&res[i]));
 	}
+	struct pool_demand demand = { 0 };
+	for (size_t i = 0; plan && i < nr; i++) {
+		if (!res[i].has_spec)
+			continue;
+		demand.pipelines++;
+		demand.reserved += res[i].reserved;
+		demand.max_concurrency += res[i].max_concurrency;
+	}
+	if (plan && s.json)   /* in text, the line follows the pipelines */
+		report_pool(&app, &demand, doc, 1);
 	app_stats_json(&app, doc);
 	cJSON_AddNumberToObject(doc, "elapsed_ms", (double)(tp_mono_ms() - t0));
 	if (s.json) {
@@ -482,6 +510,8 @@ static int run_reconcile(const char *cmd, int argc, char **argv, int plan, const
 					print_change(c);
 			}
 		}
+		if (plan)
+			report_pool(&app, &demand, doc, 0);
 		printf("%zu pipelines: %d %s, %d errors; %ld AWS requests (%ld Lambda, %ld mutating)\n", nr,
 		       changes, plan ? "to change" : "changed", errors,
 		       aws_stats_requests(app.aws),
@@ -525,7 +555,10 @@ int cmd_apply(int argc, char **argv)
 
 static const char ls_usage[] =
 	"usage: taskpipe ls [--json]\n"
-	"Lists config items with their pipeline's last status from the state table.\n";
+	"Lists config items with their pipeline's last status from the state table,\n"
+	"and the fleet's demand on the account's concurrency pool (the specs in\n"
+	"force: sum of MaximumConcurrency and of reservations) against the account's\n"
+	"limit (one GetAccountSettings). --json: {\"pipelines\": [...], \"pool\": {...}}.\n";
 
 int cmd_ls(int argc, char **argv)
 {
@@ -549,7 +582,15 @@ int cmd_ls(int argc, char **argv)
 		app_close(&app);
 		return 1;
 	}
-	cJSON *doc = cJSON_CreateArray(), *it;
+	/* The fleet's demand: the specs in force, as the state table records them. */
+	struct pool_demand demand = { 0 };
+	for (size_t i = 0; i < states.n; i++) {
+		cJSON *spec = states.v[i].status != STORE_DELETED && states.v[i].spec ? cJSON_Parse(states.v[i].spec) : NULL;
+		pool_demand_add(&demand, spec);
+		cJSON_Delete(spec);
+	}
+	cJSON *top = cJSON_CreateObject();
+	cJSON *doc = cJSON_AddArrayToObject(top, "pipelines"), *it;
 	cJSON_ArrayForEach(it, items) {
 		const char *name = ddb_get_str(it, "pipeline", "?");
 		cJSON *o = cJSON_CreateObject();
@@ -562,7 +603,8 @@ int cmd_ls(int argc, char **argv)
 		cJSON_AddItemToArray(doc, o);
 	}
 	if (s.json) {
-		char *t = cJSON_Print(doc);
+		report_pool(&app, &demand, top, 1);
+		char *t = cJSON_Print(top);
 		puts(t);
 		free(t);
 	} else {
@@ -571,8 +613,9 @@ int cmd_ls(int argc, char **argv)
 			printf("%-32s %-8s %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(it, "pipeline")),
 			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "status")),
 			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "message")) ?: "");
+		report_pool(&app, &demand, top, 0);
 	}
-	cJSON_Delete(doc);
+	cJSON_Delete(top);
 	cJSON_Delete(items);
 	store_pipelines_free(&states);
 	app_close(&app);

@@ -4,6 +4,7 @@
 #include "aws/awsjson.h"
 #include "aws/budget_shared.h"
 #include "core/codestore.h"
+#include "core/pool.h"
 #include "core/store.h"
 #include "base/log.h"
 #include "script/policy.h"
@@ -50,6 +51,7 @@ int app_open(struct app *app, const struct settings *s, tp_err *e)
 	memset(app, 0, sizeof *app);
 	app->set = *s;
 	app->account_concurrency = -1;
+	app->unreserved_min = -2;
 	app->code_versioned = -1;
 	struct aws_options o = { 0 };
 	o.lambda_rps = s->lambda_rps;
@@ -87,11 +89,12 @@ static void add_str(cJSON *o, const char *k, const char *v)
 
 static long account_concurrency(struct app *app)
 {
-	long now = (long)(tp_now_ms() / 1000), limit = -1, at = 0;
+	long now = (long)(tp_now_ms() / 1000), limit = -1, at = 0, min = -1;
 	tp_err se = { 0 };
-	if (store_account_get(app->aws, app->set.state_table, &limit, &at, &se) < 0 ||
+	if (store_account_get(app->aws, app->set.state_table, &limit, &at, &min, &se) < 0 ||
 	    now - at >= ACCOUNT_TTL_S)
 		limit = -1;
+	app->unreserved_min = min;
 	if (limit > 0)
 		return limit;
 
@@ -110,7 +113,7 @@ static long account_concurrency(struct app *app)
 	}
 	cJSON_Delete(out);
 	/* best effort: a cache */
-	store_account_put(app->aws, app->set.state_table, limit, now, &se);
+	store_account_put(app->aws, app->set.state_table, limit, now, min, &se);
 	return limit;
 }
 
@@ -145,7 +148,8 @@ cJSON *app_policy_ctx_value(struct app *app)
 	add_str(ctx, "region", aws_region(app->aws));
 	add_str(ctx, "prefix", app->set.prefix);
 	cJSON_AddNumberToObject(ctx, "account_concurrency", (double)app->account_concurrency);
-	cJSON_AddNumberToObject(ctx, "unreserved_min", 100);
+	/* the minimum a refusal named, else min(100, limit) (pool.h) */
+	cJSON_AddNumberToObject(ctx, "unreserved_min", (double)pool_minimum(app, app->account_concurrency, NULL));
 	cJSON *d = cJSON_AddObjectToObject(ctx, "defaults");
 	add_str(d, "code_bucket", app->set.code_bucket);
 	add_str(d, "code_key", app->set.code_key);

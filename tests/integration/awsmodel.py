@@ -98,6 +98,22 @@ AWS pages each behaviour is based on:
              and names the Inactive reason S3ObjectNotFound (no documented code: modelled on
              ImageDeleted for container images).
              https://docs.aws.amazon.com/lambda/latest/dg/configuration-self-managed-storage.html
+  [pool]     The account's concurrency is one pool. GetAccountSettings answers AccountLimit
+             {ConcurrentExecutions, UnreservedConcurrentExecutions, ...} and AccountUsage
+             (API_GetAccountSettings, API_AccountLimit: "The maximum number of simultaneous
+             function executions, minus the capacity that's reserved for individual functions
+             with PutFunctionConcurrency"). PutFunctionConcurrency: "You can reserve concurrency
+             for as many functions as you like, as long as you leave at least 100 simultaneous
+             executions unreserved"; the refusal is 400 InvalidParameterValueException
+             "Specified ReservedConcurrentExecutions for function decreases account's
+             UnreservedConcurrentExecution below its minimum value of [N]." (N lower on new
+             accounts: [50], [10] are reported). Deleting a function or its concurrency gives the
+             reservation back. moto answers GetAccountSettings with 404 and enforces nothing;
+             ConcurrencyPool below does both (account_concurrency, unreserved_min).
+             https://docs.aws.amazon.com/lambda/latest/api/API_GetAccountSettings.html
+             https://docs.aws.amazon.com/lambda/latest/api/API_AccountLimit.html
+             https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionConcurrency.html
+             https://docs.gruntwork.io/discussions/knowledge-base/215 (the error text, [50])
 """
 import argparse
 import base64
@@ -303,6 +319,56 @@ class _Esm:
         return "Enabled" if self.target[0] else "Disabled"
 
 
+class ConcurrencyPool:
+    """[pool] The account's concurrent executions: one pool that every reservation
+    shrinks. Self-contained: AwsModel asks before() for a refusal or an answer of its own
+    and tells after() what succeeded. Called with the model's lock held."""
+
+    def __init__(self, limit=1000, minimum=100):
+        self.limit = limit
+        self.minimum = minimum
+        self.reserved = {}      # function name -> ReservedConcurrentExecutions
+        self.refused = []       # (function name, asked) of every refusal
+
+    def unreserved(self):
+        return self.limit - sum(self.reserved.values())
+
+    def settings(self, function_count):
+        return {"AccountLimit": {"ConcurrentExecutions": self.limit,
+                                 "UnreservedConcurrentExecutions": self.unreserved(),
+                                 "TotalCodeSize": 80530636800, "CodeSizeUnzipped": 262144000,
+                                 "CodeSizeZipped": 52428800},
+                "AccountUsage": {"FunctionCount": function_count, "TotalCodeSize": 0}}
+
+    def before(self, operation, name, body, function_count):
+        """(status, headers, data) in moto's place, or None to forward."""
+        if operation == "GetAccountSettings":
+            return 200, [("Content-Type", "application/json"),
+                         ("x-amzn-RequestId", _request_id())], \
+                json.dumps(self.settings(function_count)).encode()
+        if operation == "PutFunctionConcurrency" and name:
+            asked = (_json(body) or {}).get("ReservedConcurrentExecutions")
+            if not isinstance(asked, int) or asked < 0:
+                return None     # moto validates the value itself
+            others = sum(v for k, v in self.reserved.items() if k != name)
+            if self.limit - others - asked < self.minimum:
+                self.refused.append((name, asked))
+                return lambda_error(400, "InvalidParameterValueException",
+                                    "Specified ReservedConcurrentExecutions for function decreases "
+                                    "account's UnreservedConcurrentExecution below its minimum "
+                                    "value of [%d]." % self.minimum)
+        return None
+
+    def after(self, operation, name, body):
+        """A successful call that changes the pool."""
+        if operation == "PutFunctionConcurrency" and name:
+            asked = (_json(body) or {}).get("ReservedConcurrentExecutions")
+            if isinstance(asked, int):
+                self.reserved[name] = asked
+        elif operation in ("DeleteFunctionConcurrency", "DeleteFunction") and name:
+            self.reserved.pop(name, None)
+
+
 class _ModelHandler(_Handler):
 
     def _dispatch(self):
@@ -457,8 +523,11 @@ class AwsModel(FaultProxy):
     def __init__(self, upstream_endpoint, scale=0.02, fn_pending_s=5, fn_update_s=5,
                  esm_transition_s=5, queue_deleted_recently_s=60, list_lag_s=10,
                  lambda_rps=15, lambda_get_rps=100, lambda_policy_rps=15,
-                 throttle_fraction=0.0, seed=1, paginate=True, table_create_s=0, **kw):
+                 throttle_fraction=0.0, seed=1, paginate=True, table_create_s=0,
+                 account_concurrency=1000, unreserved_min=100, **kw):
         super().__init__(upstream_endpoint, **kw)
+        self.account_concurrency = account_concurrency     # [pool]
+        self.unreserved_min = unreserved_min
         self.scale = scale
         self.table_create_s = table_create_s
         self.fn_pending_s = fn_pending_s
@@ -488,6 +557,7 @@ class AwsModel(FaultProxy):
             self._fresh = {}            # ("sqs"|"lambda", name) -> time created or tagged
             self._tables = {}           # table name -> time it becomes ACTIVE [table]
             self._throttled = 0
+            self.pool = ConcurrencyPool(self.account_concurrency, self.unreserved_min)   # [pool]
             self._violations = []
             self._rng = random.Random(self.seed)
             # [quotas]: one bucket per limit, shared by every client; burst = rate.
@@ -670,6 +740,11 @@ class AwsModel(FaultProxy):
                 return refused
         m = _FN_PATH.match(path)
         name = function_name(m.group(1)) if m else None
+        refused = self.pool.before(operation, name, body, len(self._fns))     # [pool]
+        if refused:
+            if refused[0] >= 400:
+                self._violate(now, "lambda", operation, name, "concurrency pool")
+            return refused
         fn = self._fns.get(name) if name else None
         if fn is not None:
             st = fn.state(now)
@@ -909,6 +984,7 @@ class AwsModel(FaultProxy):
     def _lambda_after(self, h, operation, path, body, data, now):
         m = _FN_PATH.match(path)
         name = function_name(m.group(1)) if m else None
+        self.pool.after(operation, name, body)     # [pool]
         if operation == "CreateFunction":
             out = _json(data)
             if out is None:
@@ -1109,7 +1185,8 @@ def main(argv=None):
     ap.add_argument("--scale", type=float, default=0.02)
     for opt in ("fn_pending_s", "fn_update_s", "esm_transition_s", "queue_deleted_recently_s",
                 "list_lag_s", "lambda_rps", "lambda_get_rps", "lambda_policy_rps",
-                "throttle_fraction", "table_create_s"):
+                "throttle_fraction", "table_create_s", "account_concurrency",
+                "unreserved_min"):
         ap.add_argument("--" + opt.replace("_", "-"), type=float, help="see AwsModel")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--no-paginate", dest="paginate", action="store_false", default=None)

@@ -19,6 +19,7 @@
 #include "base/hash.h"
 #include "base/jsonnum.h"
 #include "core/lease.h"
+#include "core/pool.h"
 #include "core/store.h"
 #include "base/log.h"
 #include "base/version.h"
@@ -250,7 +251,7 @@ static const struct step steps[] = {
 	{ "queue-late", WHEN_APPLY, rc_emit_queue_late, rc_done_all_ok },
 	{ "mapping-pre", WHEN_APPLY, rc_emit_mapping_pre, rc_done_mapping_pre },
 	{ "mapping-wait", WHEN_REPEAT, rc_emit_esm_wait, rc_done_esm_wait },
-	{ "extras", WHEN_APPLY, rc_emit_function_extras, rc_done_all_ok },
+	{ "extras", WHEN_APPLY, rc_emit_function_extras, rc_done_extras },
 	{ "mapping-post", WHEN_APPLY, rc_emit_mapping_post, rc_done_all_ok },
 	{ "delete-mapping", WHEN_APPLY, rc_emit_delete_mapping, rc_done_delete },
 	{ "delete-function", WHEN_APPLY, rc_emit_delete_function, rc_done_delete },
@@ -625,6 +626,8 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 			for (size_t i = 0; i < nl; i++)
 				if (!r.recs[i].failed && !r.recs[i].done)
 					rc_check_and_diff(&r, &r.recs[i]);
+			/* The account's pool: refuse what does not fit before anything is made. */
+			rc_pool_check(&r);
 			if (o->plan)
 				break;
 		}
@@ -658,6 +661,10 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 
 	for (size_t i = 0; i < nl; i++) {
 		struct rec *p = &r.recs[i];
+		if (p->spec) {
+			pool_spec_demand(p->spec, &res[i].reserved, &res[i].max_concurrency);
+			res[i].has_spec = 1;
+		}
 		res[i].changes = (int)p->changes.n;
 		diff_list_move(&res[i].diff, &p->changes);
 		if (res[i].action == REC_NONE && !p->failed)

@@ -58,6 +58,9 @@ struct rec_result {
 	long lambda_requests;  /* of which Lambda control plane */
 	long mutating_requests;/* of which mutating */
 	int lease_renewals;    /* times its lease was extended during the run */
+	int has_spec;          /* the policy gave a spec this run: the two below are known */
+	long reserved;         /* its func.ReservedConcurrentExecutions (0: none) */
+	long max_concurrency;  /* its enabled mapping's MaximumConcurrency (0: none) */
 };
 
 struct reconcile_opts {

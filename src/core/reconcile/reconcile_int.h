@@ -121,6 +121,11 @@ void rc_done_esm_wait(struct run *r, struct rec *p, struct aws_call *c, int n);
 /* reconcile_diff.c: checks, ownership and the diff (after observation) */
 void rc_check_and_diff(struct run *r, struct rec *p);
 
+/* reconcile_pool.c: reservations against the account's pool, before any
+ * change; the extras step's answers (a refusal's minimum is learned) */
+void rc_pool_check(struct run *r);
+void rc_done_extras(struct run *r, struct rec *p, struct aws_call *c, int n);
+
 /* reconcile_apply.c: the mutation and deletion steps */
 int rc_emit_dlq(struct run *r, struct rec *p, struct aws_call *c);
 void rc_done_dlq(struct run *r, struct rec *p, struct aws_call *c, int n);
