@@ -16,10 +16,12 @@ int codestore_reference(const cJSON *func)
 	return m && strcmp(m, "REFERENCE") == 0;
 }
 
-const char *codestore_observed(const cJSON *cfg)
+const char *codestore_observed(const cJSON *get_function)
 {
-	const char *m = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "S3ObjectStorageMode"));
-	return m && *m ? m : NULL;
+	const cJSON *code = cJSON_GetObjectItem(get_function, "Code");
+	if (!cJSON_IsObject(code))
+		return NULL;
+	return cJSON_IsObject(cJSON_GetObjectItem(code, "ResolvedS3Object")) ? "REFERENCE" : "COPY";
 }
 
 int codestore_inactive(const cJSON *cfg, char *why, size_t len)

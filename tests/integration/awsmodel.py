@@ -89,15 +89,26 @@ AWS pages each behaviour is based on:
              storage"): S3ObjectStorageMode COPY (default) | REFERENCE on CreateFunction (in Code)
              and UpdateFunctionCode; REFERENCE needs a versioned bucket and names the S3 object,
              key and object version; the code "does not count against your Lambda-managed
-             storage quota". The guide's sections on switching modes and on the function
-             lifecycle were not in the stored docs; from the issue (AWS-NOTES): an
-             UpdateFunctionCode that omits the field goes back to COPY, and a function whose
-             referenced object version becomes unreadable goes State Inactive. The layer reports
-             the mode as FunctionConfiguration.S3ObjectStorageMode (listings included), keeps
-             CodeSize the package size (it describes the package, API_FunctionConfiguration),
-             and names the Inactive reason S3ObjectNotFound (no documented code: modelled on
-             ImageDeleted for container images).
+             storage quota". An UpdateFunctionCode that omits the field goes back to COPY (the
+             guide's "Switching between storage modes"). How a function shows its mode:
+             FunctionConfiguration has no storage-mode field (API_FunctionConfiguration); a
+             REFERENCE function's GetFunction answer carries Code.ResolvedS3Object {S3Bucket,
+             S3Key, S3ObjectVersion} ("Details about the resolved Amazon S3 object that contains
+             a function's deployment package", API_ResolvedS3Object, API_FunctionCodeLocation);
+             a COPY function's does not. "The object must remain in place, and Lambda must keep
+             access to it, for the lifetime of the function" (SAM FunctionCode StorageMode): a
+             function whose referenced object version becomes unreadable goes State Inactive, and
+             so does one whose access is taken away (a bucket policy that no longer lets
+             lambda.amazonaws.com read, a KMS key disabled or its grant removed). AWS documents
+             no StateReasonCode for the object case: the model names it ref_lost_code
+             (InvalidConfiguration, one of the documented codes, API_FunctionConfiguration) and
+             aws.lose_reference(fn, code, reason) gives any other (KMSKeyAccessDenied, ...);
+             taskpipe must not depend on the code. CodeSize stays the package size.
              https://docs.aws.amazon.com/lambda/latest/dg/configuration-self-managed-storage.html
+             https://docs.aws.amazon.com/lambda/latest/api/API_ResolvedS3Object.html
+             https://docs.aws.amazon.com/lambda/latest/api/API_FunctionCodeLocation.html
+             https://docs.aws.amazon.com/lambda/latest/api/API_FunctionConfiguration.html
+             https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-property-function-functioncode.html
   [pool]     The account's concurrency is one pool. GetAccountSettings answers AccountLimit
              {ConcurrentExecutions, UnreservedConcurrentExecutions, ...} and AccountUsage
              (API_GetAccountSettings, API_AccountLimit: "The maximum number of simultaneous
@@ -149,6 +160,9 @@ BLOCKED_PENDING = {"Invoke", "InvokeAsync", "UpdateFunctionCode", "UpdateFunctio
 BLOCKED_UPDATING = {"UpdateFunctionCode", "UpdateFunctionConfiguration", "PublishVersion"}
 UPDATES = {"UpdateFunctionCode", "UpdateFunctionConfiguration"}
 ESM_TRANSITIONAL = {"Creating", "Enabling", "Disabling", "Updating", "Deleting"}
+# [selfref]: AWS documents no StateReasonCode for an unreadable referenced object;
+# a documented code stands in (taskpipe must take any non-Idle Inactive).
+REF_LOST_CODE = "InvalidConfiguration"
 # [table]: the calls refused while a table is CREATING (reads and writes).
 DDB_DATA_PLANE = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan",
                   "BatchGetItem", "BatchWriteItem", "TransactGetItems", "TransactWriteItems"}
@@ -263,6 +277,7 @@ class _Fn:
         self.storage = "COPY"          # [selfref] S3ObjectStorageMode
         self.ref = None                # (bucket, key, version) of REFERENCE code
         self.ref_gone = False          # that object version became unreadable
+        self.ref_lost = None           # (code, reason): Lambda lost access to it [selfref]
 
     def state(self, now):
         """dict of the fields GetFunction shows ([states], [fncfg])."""
@@ -275,11 +290,15 @@ class _Fn:
                     "LastUpdateStatus": "Failed", "LastUpdateStatusReason": reason,
                     "LastUpdateStatusReasonCode": code}
         out = {"State": "Active", "LastUpdateStatus": "Successful"}
-        if self.ref_gone:
-            # [selfref]: Lambda can no longer read the referenced code.
-            out.update(State="Inactive", StateReasonCode="S3ObjectNotFound",
-                       StateReason="The function's code object s3://%s/%s (version %s) cannot be "
-                                   "read." % self.ref)
+        if self.ref_lost:
+            # [selfref]: Lambda lost access to the referenced code (policy, KMS).
+            out.update(State="Inactive", StateReasonCode=self.ref_lost[0],
+                       StateReason=self.ref_lost[1])
+        elif self.ref_gone:
+            # [selfref]: Lambda can no longer read the referenced object version.
+            out.update(State="Inactive", StateReasonCode=REF_LOST_CODE,
+                       StateReason="Lambda cannot read the function's code object s3://%s/%s "
+                                   "(version %s)." % self.ref)
         if self.updated and now < self.update_until:
             # Only the status: no LastUpdateStatusReasonCode value means "in progress".
             out["LastUpdateStatus"] = "InProgress"
@@ -882,6 +901,29 @@ class AwsModel(FaultProxy):
         if fn is not None and getattr(h, "_storage", None):
             fn.storage, fn.ref = h._storage
             fn.ref_gone = False
+            fn.ref_lost = None
+
+    def lose_reference(self, name, code="KMSKeyAccessDenied",
+                       reason="Lambda was unable to decrypt the function's code object: access "
+                              "to the KMS key was denied."):
+        """[selfref] Lambda loses access to a REFERENCE function's code (a bucket policy
+        or KMS change): State Inactive with this code until an update re-references it."""
+        with self._mlock:
+            fn = self._fns.get(name)
+            if fn is None or fn.storage != "REFERENCE":
+                raise ValueError("%s is not a REFERENCE function of the model" % name)
+            fn.ref_lost = (code, reason)
+
+    @staticmethod
+    def _resolved(out, fn):
+        """[selfref] GetFunction's Code: ResolvedS3Object for REFERENCE only."""
+        code = out.get("Code")
+        if not isinstance(code, dict):
+            return
+        code.pop("ResolvedS3Object", None)
+        if fn is not None and fn.storage == "REFERENCE" and fn.ref:
+            code["ResolvedS3Object"] = {"S3Bucket": fn.ref[0], "S3Key": fn.ref[1],
+                                        "S3ObjectVersion": fn.ref[2]}
 
     def check_references(self):
         """Mark REFERENCE functions whose object version is gone Inactive (also done on
@@ -979,7 +1021,7 @@ class AwsModel(FaultProxy):
         for k in STATE_FIELDS:
             cfg.pop(k, None)
         cfg.update(fn.state(now))
-        cfg["S3ObjectStorageMode"] = fn.storage     # [selfref]
+        cfg.pop("S3ObjectStorageMode", None)     # [selfref]: not a configuration field
 
     def _lambda_after(self, h, operation, path, body, data, now):
         m = _FN_PATH.match(path)
@@ -1011,6 +1053,7 @@ class AwsModel(FaultProxy):
             if out is None:
                 return None
             self._fn_rewrite(out.get("Configuration"), now)
+            self._resolved(out, self._fns.get(name))     # [selfref]
             return json.dumps(out).encode()
         if operation == "ListFunctions":
             out = _json(data)
@@ -1020,8 +1063,7 @@ class AwsModel(FaultProxy):
                 for k in STATE_FIELDS:
                     cfg.pop(k, None)
                 self._no_empty_layers(cfg)
-                known = self._fns.get(cfg.get("FunctionName"))
-                cfg["S3ObjectStorageMode"] = known.storage if known else "COPY"
+                cfg.pop("S3ObjectStorageMode", None)     # [selfref]
             if self.paginate:       # [pages]
                 q = urllib.parse.parse_qs(h.path.partition("?")[2])
                 out["Functions"], nxt = paged(out.get("Functions") or [],

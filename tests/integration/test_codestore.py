@@ -14,8 +14,9 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Moto, run_taskpipe  # noqa: E402
-from awsmodel import AwsModel  # noqa: E402
+from awsmodel import REF_LOST_CODE, AwsModel  # noqa: E402
 from test_pipelines import Env, code_zip  # noqa: E402
+from test_awsmodel import raw  # noqa: E402
 
 SCALE = 0.02
 
@@ -154,7 +155,9 @@ class Drift(Base):
         rc, pipes = self.drift()
         d = self.entry(pipes["a"], "State")
         self.assertEqual((d["expected"], d["actual"]), ("Active", "Inactive"))
-        self.assertIn("S3ObjectNotFound", d["note"])
+        # AWS documents no reason code for it: the model's stand-in, and its message
+        self.assertIn(REF_LOST_CODE, d["note"])
+        self.assertIn("cannot read", d["note"])
         # The object is gone altogether: reported, never "fixed" with a guess.
         rc, pipes = self.drift("--fix")
         self.assertEqual(pipes["a"]["fix"]["status"], "failed", pipes["a"])
@@ -169,6 +172,41 @@ class Drift(Base):
                          ("REFERENCE", (self.bucket, "c.zip", v2)))
         rc, pipes = self.drift()
         self.assertEqual((rc, pipes["a"]["status"]), (0, "in_sync"), pipes)
+
+    def test_mode_read_from_resolved_s3_object(self):
+        """Issue 23, defect 2: FunctionConfiguration has no storage-mode field;
+        GetFunction's Code.ResolvedS3Object shows REFERENCE, its absence COPY."""
+        self.e.put({"pipeline": "a"}, {"pipeline": "c", "code_storage": "copy"})
+        self.e.apply()
+        lam = self.moto.client("lambda", endpoint=self.aws.endpoint)
+        got = raw(lam, "get_function", FunctionName=self.fn("a"))   # boto3 may drop new fields
+        self.assertNotIn("S3ObjectStorageMode", got["Configuration"])
+        self.assertEqual(got["Code"]["ResolvedS3Object"],
+                         {"S3Bucket": self.bucket, "S3Key": "c.zip", "S3ObjectVersion": self.v1})
+        self.assertNotIn("ResolvedS3Object", raw(lam, "get_function", FunctionName=self.fn("c"))["Code"])
+        for f in raw(lam, "list_functions")["Functions"]:
+            self.assertNotIn("S3ObjectStorageMode", f)
+        # Nothing to repair: the modes match what the items ask.
+        rc, pipes = self.drift()
+        self.assertEqual(rc, 0, pipes)
+        res, _ = self.e.apply("a", "--force")
+        self.assertEqual(res["a"]["changes"], [], res["a"])
+
+    def test_inactive_from_lost_access_reported_and_fixed(self):
+        """Issue 23, defect 2: Inactive also comes from a bucket-policy or KMS
+        change, with other reason codes: any Inactive but Idle counts."""
+        self.e.put({"pipeline": "a"})
+        self.e.apply()
+        self.aws.lose_reference(self.fn("a"), code="KMSKeyAccessDenied",
+                                reason="Lambda was unable to decrypt the code object.")
+        rc, pipes = self.drift()
+        self.assertEqual(rc, 2, pipes)
+        d = self.entry(pipes["a"], "State")
+        self.assertEqual((d["expected"], d["actual"]), ("Active", "Inactive"))
+        self.assertIn("KMSKeyAccessDenied", d["note"])
+        rc, pipes = self.drift("--fix")      # access back: the update re-references it
+        self.assertEqual(pipes["a"]["fix"]["status"], "fixed", pipes["a"])
+        self.assertEqual(self.aws.function_state(self.fn("a"))["State"], "Active")
 
     def test_deprecated_runtime_reported_with_date_and_moved(self):
         self.e.put({"pipeline": "a"})
