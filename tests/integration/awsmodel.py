@@ -109,6 +109,20 @@ AWS pages each behaviour is based on:
              https://docs.aws.amazon.com/lambda/latest/api/API_FunctionCodeLocation.html
              https://docs.aws.amazon.com/lambda/latest/api/API_FunctionConfiguration.html
              https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-property-function-functioncode.html
+  [lineage]  DynamoDB Streams shards: "Shards are ephemeral: They are created and deleted
+             automatically, as needed. Any shard can also split into multiple new shards"; "a
+             parent shard might have just one child shard"; "If you perform a DescribeStream
+             request and determine that a shard has been closed, ... you should process the
+             parent shard before the child shards" and a closed shard has an
+             EndingSequenceNumber; Shard.ParentShardId names the parent; GetRecords on a closed
+             shard ends with NextShardIterator null. moto keeps one shard per stream for ever;
+             ShardLineage below splits it: aws.roll_stream(arn) closes the open shard at the
+             last record written so far and opens a child (ParentShardId) that takes what comes
+             after, so a rollover can happen while a reader is away.
+             https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html
+             https://docs.aws.amazon.com/amazondynamodbstreams/latest/APIReference/API_Shard.html
+             https://docs.aws.amazon.com/amazondynamodbstreams/latest/APIReference/API_GetRecords.html
+             https://docs.aws.amazon.com/amazondynamodbstreams/latest/APIReference/API_DescribeStream.html
   [pool]     The account's concurrency is one pool. GetAccountSettings answers AccountLimit
              {ConcurrentExecutions, UnreservedConcurrentExecutions, ...} and AccountUsage
              (API_GetAccountSettings, API_AccountLimit: "The maximum number of simultaneous
@@ -338,6 +352,150 @@ class _Esm:
         return "Enabled" if self.target[0] else "Disabled"
 
 
+class ShardLineage:
+    """[lineage] Shards of a DynamoDB stream rolling over, over moto's one shard. Each
+    roll of a stream closes its newest shard at a cut (a sequence number) and opens a
+    child: shard 0 keeps moto's shard id (so checkpoints taken before any roll stay
+    valid), shard k > 0 is "<moto id>-r<k>" with ParentShardId shard k-1, and holds the
+    records (cut[k-1], cut[k]]. Iterators of a rolled stream are wrapped ("lineage:" +
+    base64 JSON of stream, shard index, position, moto's iterator); GetRecords filters
+    moto's records to the shard and ends a closed shard (NextShardIterator absent) once
+    its cut is reached. Self-contained: AwsModel calls before() outside its lock."""
+
+    PREFIX = "lineage:"
+
+    def __init__(self, upstream):
+        self.upstream = upstream    # fn(operation, params) -> (status, parsed answer) from moto
+        self.cuts = {}              # stream arn -> [cut sequence numbers as ints]
+        self.lock = threading.Lock()
+
+    def roll(self, stream_arn):
+        """Close the newest shard after the last record written so far; returns the cut."""
+        st, out = self.upstream("DescribeStream", {"StreamArn": stream_arn})
+        shard = ((out or {}).get("StreamDescription") or {}).get("Shards") or []
+        if st != 200 or not shard:
+            raise ValueError("stream %s: no shard to roll (%s)" % (stream_arn, st))
+        st, it = self.upstream("GetShardIterator", {"StreamArn": stream_arn,
+                                                    "ShardId": shard[0]["ShardId"],
+                                                    "ShardIteratorType": "TRIM_HORIZON"})
+        last, itr = None, (it or {}).get("ShardIterator")
+        while itr:
+            st, got = self.upstream("GetRecords", {"ShardIterator": itr, "Limit": 1000})
+            recs = (got or {}).get("Records") or []
+            if not recs:
+                break
+            last = int(recs[-1]["dynamodb"]["SequenceNumber"])
+            itr = got.get("NextShardIterator")
+        with self.lock:
+            cuts = self.cuts.setdefault(stream_arn, [])
+            cut = last if last is not None else 0
+            if cuts and cut <= cuts[-1]:
+                raise ValueError("stream %s: nothing written since the last roll" % stream_arn)
+            cuts.append(cut)
+            return cut
+
+    @staticmethod
+    def _index(arn, shard_id):
+        m = re.match(r"^(.*)-r(\d+)$", shard_id)
+        return (m.group(1), int(m.group(2))) if m else (shard_id, 0)
+
+    def describe(self, data):
+        """DescribeStream's answer with the rolled shards; None when not rolled."""
+        out = _json(data)
+        desc = (out or {}).get("StreamDescription") or {}
+        with self.lock:
+            cuts = list(self.cuts.get(desc.get("StreamArn"), []))
+        if not cuts:
+            return None
+        shards = []
+        for sh in desc.get("Shards") or []:
+            base, start = sh["ShardId"], sh["SequenceNumberRange"]["StartingSequenceNumber"]
+            for k in range(len(cuts) + 1):
+                v = {"ShardId": base if k == 0 else "%s-r%d" % (base, k),
+                     "SequenceNumberRange": {"StartingSequenceNumber":
+                                             start if k == 0 else str(cuts[k - 1] + 1)}}
+                if k < len(cuts):
+                    v["SequenceNumberRange"]["EndingSequenceNumber"] = str(cuts[k])
+                if k > 0:
+                    v["ParentShardId"] = base if k == 1 else "%s-r%d" % (base, k - 1)
+                elif sh.get("ParentShardId"):
+                    v["ParentShardId"] = sh["ParentShardId"]
+                shards.append(v)
+        desc["Shards"] = shards
+        return json.dumps(out).encode()
+
+    @staticmethod
+    def _answer(doc):
+        body = json.dumps(doc).encode()
+        return 200, [("Content-Type", "application/x-amz-json-1.0"),
+                     ("x-amzn-RequestId", _request_id()), ("x-amz-crc32", str(zlib.crc32(body)))], body
+
+    def before(self, operation, body):
+        """An answer for GetShardIterator/GetRecords of a rolled stream, else None."""
+        req = _json(body) or {}
+        if operation == "GetShardIterator":
+            arn = req.get("StreamArn")
+            with self.lock:
+                cuts = list(self.cuts.get(arn, []))
+            if not cuts:
+                return None
+            base, k = self._index(arn, req.get("ShardId") or "")
+            if k > len(cuts):
+                return 400, [("Content-Type", "application/x-amz-json-1.0")], json.dumps({
+                    "__type": "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
+                    "message": "Requested resource not found: Shard does not exist"}).encode()
+            lo = cuts[k - 1] if k > 0 else -1
+            kind, seq = req.get("ShardIteratorType"), req.get("SequenceNumber")
+            moto = {"StreamArn": arn, "ShardId": base}
+            if kind in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
+                moto.update(ShardIteratorType=kind, SequenceNumber=seq)
+                pos = int(seq) - (1 if kind == "AT_SEQUENCE_NUMBER" else 0)
+            elif kind == "LATEST" and k == len(cuts):
+                moto.update(ShardIteratorType="LATEST")
+                pos = lo
+            elif kind == "LATEST":      # a closed shard has nothing after its end
+                moto.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=str(cuts[k]))
+                pos = cuts[k]
+            elif k == 0:
+                moto.update(ShardIteratorType="TRIM_HORIZON")
+                pos = lo
+            else:
+                moto.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=str(lo))
+                pos = lo
+            st, out = self.upstream("GetShardIterator", moto)
+            if st != 200:
+                return None     # moto's own error, as it is
+            return self._answer({"ShardIterator": self._wrap(arn, k, pos, out["ShardIterator"])})
+        if operation == "GetRecords" and str(req.get("ShardIterator", "")).startswith(self.PREFIX):
+            w = json.loads(base64.b64decode(req["ShardIterator"][len(self.PREFIX):]))
+            with self.lock:
+                cuts = list(self.cuts.get(w["arn"], []))
+            k, pos = w["k"], w["pos"]
+            lo = cuts[k - 1] if k > 0 else -1
+            hi = cuts[k] if k < len(cuts) else None
+            recs, nxt = [], w["it"]
+            if hi is None or pos < hi:
+                st, out = self.upstream("GetRecords", {"ShardIterator": w["it"],
+                                                      "Limit": req.get("Limit", 1000)})
+                if st != 200:
+                    return None
+                for r in out.get("Records") or []:
+                    n = int(r["dynamodb"]["SequenceNumber"])
+                    pos = max(pos, n)
+                    if n > lo and (hi is None or n <= hi):
+                        recs.append(r)
+                nxt = out.get("NextShardIterator")
+            doc = {"Records": recs}
+            if nxt and (hi is None or pos < hi):
+                doc["NextShardIterator"] = self._wrap(w["arn"], k, pos, nxt)
+            return self._answer(doc)      # a closed shard at its end: no NextShardIterator
+        return None
+
+    def _wrap(self, arn, k, pos, it):
+        return self.PREFIX + base64.b64encode(json.dumps(
+            {"arn": arn, "k": k, "pos": pos, "it": it}).encode()).decode()
+
+
 class ConcurrencyPool:
     """[pool] The account's concurrent executions: one pool that every reservation
     shrinks. Self-contained: AwsModel asks before() for a refusal or an answer of its own
@@ -545,6 +703,7 @@ class AwsModel(FaultProxy):
                  throttle_fraction=0.0, seed=1, paginate=True, table_create_s=0,
                  account_concurrency=1000, unreserved_min=100, **kw):
         super().__init__(upstream_endpoint, **kw)
+        self.lineage = ShardLineage(self._streams_upstream)    # [lineage]
         self.account_concurrency = account_concurrency     # [pool]
         self.unreserved_min = unreserved_min
         self.scale = scale
@@ -712,6 +871,10 @@ class AwsModel(FaultProxy):
 
     def _before(self, h, service, operation, body):
         """An answer the model gives instead of moto, or None to forward."""
+        if service == "dynamodbstreams" and operation in ("GetShardIterator", "GetRecords"):
+            ans = self.lineage.before(operation, body)     # [lineage], asks moto: no lock
+            if ans is not None:
+                return ans
         now = time.time()
         path = h.path.split("?")[0]
         with self._mlock:
@@ -863,6 +1026,26 @@ class AwsModel(FaultProxy):
         finally:
             conn.close()
 
+    def roll_stream(self, stream_arn):
+        """[lineage] Close the stream's newest shard after the last record so far and open
+        its child; returns the cut (a sequence number)."""
+        return self.lineage.roll(stream_arn)
+
+    def _streams_upstream(self, operation, params):
+        """A DynamoDB Streams call to moto (which checks no signature, only the scope):
+        (status, parsed answer)."""
+        conn = http.client.HTTPConnection(self.upstream_host, self.upstream_port,
+                                          timeout=self.upstream_timeout)
+        try:
+            conn.request("POST", "/", body=json.dumps(params).encode(), headers={
+                "Authorization": S3_AUTH.replace("/s3/", "/dynamodb/"),
+                "X-Amz-Target": "DynamoDBStreams_20120810." + operation,
+                "Content-Type": "application/x-amz-json-1.0"})
+            resp = conn.getresponse()
+            return resp.status, _json(resp.read())
+        finally:
+            conn.close()
+
     def bucket_versioned(self, bucket):
         st, data = self._upstream("GET", "/%s?versioning" % urllib.parse.quote(bucket))
         return st == 200 and b"<Status>Enabled</Status>" in data
@@ -992,6 +1175,9 @@ class AwsModel(FaultProxy):
                 new = self._sqs_after(h, operation, body, data, now, h._t0)
             elif service == "tagging" and operation == "GetResources":
                 new = self._tagging_after(data, h._t0)
+            elif service == "dynamodbstreams" and operation == "DescribeStream" \
+                    and self.lineage.describe(data) is not None:
+                new = self.lineage.describe(self._ddb_after(operation, body, data, now) or data)
             elif service in ("dynamodb", "dynamodbstreams"):
                 new = self._ddb_after(operation, body, data, now)
             else:
