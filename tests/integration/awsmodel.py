@@ -123,6 +123,19 @@ AWS pages each behaviour is based on:
              https://docs.aws.amazon.com/amazondynamodbstreams/latest/APIReference/API_Shard.html
              https://docs.aws.amazon.com/amazondynamodbstreams/latest/APIReference/API_GetRecords.html
              https://docs.aws.amazon.com/amazondynamodbstreams/latest/APIReference/API_DescribeStream.html
+  [fresh]    Fresh resources are not usable at once. SQS CreateQueue: "After you create a
+             queue, you must wait at least one second after the queue is created to be able to
+             use the queue"; until then the model answers requests naming it (by QueueUrl, or
+             GetQueueUrl by name) 400 AWS.SimpleQueueService.NonExistentQueue
+             (QueueDoesNotExist), as SQS answers for a queue it does not know. IAM is eventually
+             consistent ("changes ... take time to become visible"): a role created less than
+             role_ready_s ago (created through the layer, or aws.role_created(arn)) is refused
+             by CreateFunction, 400 InvalidParameterValueException "The role defined for the
+             function cannot be assumed by Lambda." Both windows are knobs (queue_ready_s,
+             role_ready_s; default 0: off, as moto), AWS gives no upper bound for the role.
+             https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html
+             https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency
+             https://docs.aws.amazon.com/lambda/latest/dg/troubleshooting-deployment.html
   [pool]     The account's concurrency is one pool. GetAccountSettings answers AccountLimit
              {ConcurrentExecutions, UnreservedConcurrentExecutions, ...} and AccountUsage
              (API_GetAccountSettings, API_AccountLimit: "The maximum number of simultaneous
@@ -496,6 +509,52 @@ class ShardLineage:
             {"arn": arn, "k": k, "pos": pos, "it": it}).encode()).decode()
 
 
+class FreshResources:
+    """[fresh] Queues and roles that are not usable for a while after their creation.
+    Self-contained: AwsModel calls before()/after() with its lock held; times are
+    time.time(), windows already scaled."""
+
+    def __init__(self, queue_ready, role_ready):
+        self.queue_ready = queue_ready
+        self.role_ready = role_ready
+        self.queues = {}        # queue name -> created
+        self.roles = {}         # role ARN or name -> created
+        self.refused = []       # (operation, name) of every refusal
+
+    def role_created(self, arn, now):
+        self.roles[arn] = now
+        self.roles[arn.rsplit("/", 1)[-1]] = now
+
+    def before(self, service, operation, params, now, sqs_error):
+        if service == "sqs" and self.queue_ready > 0 and operation != "CreateQueue":
+            name = AwsModel._queue_name(params)
+            t = self.queues.get(name)
+            if t is not None and now - t < self.queue_ready:
+                self.refused.append((operation, name))
+                return sqs_error("AWS.SimpleQueueService.NonExistentQueue",
+                                 "com.amazonaws.sqs#QueueDoesNotExist",
+                                 "The specified queue does not exist.")
+        if service == "lambda" and operation == "CreateFunction" and self.role_ready > 0:
+            role = str(params.get("Role") or "")
+            t = self.roles.get(role, self.roles.get(role.rsplit("/", 1)[-1]))
+            if t is not None and now - t < self.role_ready:
+                self.refused.append((operation, role))
+                return lambda_error(400, "InvalidParameterValueException",
+                                    "The role defined for the function cannot be assumed by Lambda.")
+        return None
+
+    def after(self, service, operation, params, now):
+        if service == "sqs" and operation == "CreateQueue" and self.queue_ready > 0:
+            name = AwsModel._queue_name(params)
+            if name and name not in self.queues:
+                self.queues[name] = now
+        elif service == "sqs" and operation == "DeleteQueue":
+            self.queues.pop(AwsModel._queue_name(params), None)
+        elif service == "iam" and operation == "CreateRole" and params.get("RoleName") \
+                and self.role_ready > 0:
+            self.roles[params["RoleName"]] = now
+
+
 class ConcurrencyPool:
     """[pool] The account's concurrent executions: one pool that every reservation
     shrinks. Self-contained: AwsModel asks before() for a refusal or an answer of its own
@@ -701,9 +760,12 @@ class AwsModel(FaultProxy):
                  esm_transition_s=5, queue_deleted_recently_s=60, list_lag_s=10,
                  lambda_rps=15, lambda_get_rps=100, lambda_policy_rps=15,
                  throttle_fraction=0.0, seed=1, paginate=True, table_create_s=0,
-                 account_concurrency=1000, unreserved_min=100, **kw):
+                 account_concurrency=1000, unreserved_min=100, queue_ready_s=0, role_ready_s=0,
+                 **kw):
         super().__init__(upstream_endpoint, **kw)
         self.lineage = ShardLineage(self._streams_upstream)    # [lineage]
+        self.queue_ready_s = queue_ready_s     # [fresh]
+        self.role_ready_s = role_ready_s
         self.account_concurrency = account_concurrency     # [pool]
         self.unreserved_min = unreserved_min
         self.scale = scale
@@ -736,6 +798,7 @@ class AwsModel(FaultProxy):
             self._tables = {}           # table name -> time it becomes ACTIVE [table]
             self._throttled = 0
             self.pool = ConcurrencyPool(self.account_concurrency, self.unreserved_min)   # [pool]
+            self.fresh = FreshResources(self._d(self.queue_ready_s), self._d(self.role_ready_s))
             self._violations = []
             self._rng = random.Random(self.seed)
             # [quotas]: one bucket per limit, shared by every client; burst = rate.
@@ -879,6 +942,14 @@ class AwsModel(FaultProxy):
         path = h.path.split("?")[0]
         with self._mlock:
             self._settle(now)
+            if service in ("sqs", "lambda") and (self.fresh.queues or self.fresh.roles):   # [fresh]
+                params = self._sqs_params(h, body)[0] if service == "sqs" else (_json(body) or {})
+                refused = self.fresh.before(
+                    service, operation, params, now,
+                    lambda q, j, m: self._sqs_error(self._sqs_params(h, body)[1], q, j, m))
+                if refused:
+                    self._violate(now, service, operation, self.fresh.refused[-1][1], "not ready yet")
+                    return refused
             if service == "lambda":
                 return self._lambda_before(h, operation, path, body, now)
             if service == "dynamodb" and operation in DDB_DATA_PLANE:
@@ -1026,6 +1097,12 @@ class AwsModel(FaultProxy):
         finally:
             conn.close()
 
+    def role_created(self, role_arn):
+        """[fresh] A role created now (outside the layer): CreateFunction refuses it for
+        role_ready_s."""
+        with self._mlock:
+            self.fresh.role_created(role_arn, time.time())
+
     def roll_stream(self, stream_arn):
         """[lineage] Close the stream's newest shard after the last record so far and open
         its child; returns the cut (a sequence number)."""
@@ -1169,6 +1246,9 @@ class AwsModel(FaultProxy):
                 if undo:
                     self._undo_update(undo)
                 return status, reason, headers, data
+            if service in ("sqs", "iam"):     # [fresh]
+                params = self._sqs_params(h, body)[0]
+                self.fresh.after(service, operation, params, now)
             if service == "lambda":
                 new = self._lambda_after(h, operation, path, body, data, now)
             elif service == "sqs":
@@ -1414,7 +1494,7 @@ def main(argv=None):
     for opt in ("fn_pending_s", "fn_update_s", "esm_transition_s", "queue_deleted_recently_s",
                 "list_lag_s", "lambda_rps", "lambda_get_rps", "lambda_policy_rps",
                 "throttle_fraction", "table_create_s", "account_concurrency",
-                "unreserved_min"):
+                "unreserved_min", "queue_ready_s", "role_ready_s"):
         ap.add_argument("--" + opt.replace("_", "-"), type=float, help="see AwsModel")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--no-paginate", dest="paginate", action="store_false", default=None)

@@ -322,6 +322,27 @@ static void renew_leases(struct run *r)
 }
 
 static size_t run_step_inner(struct run *r, emit_fn emit, done_fn done, int include_failed);
+static size_t run_step(struct run *r, emit_fn emit, done_fn done, int include_failed);
+
+/* Run a step again for the records whose call met a refusal that clears by
+ * itself (reconcile_again.c), after 0.25, 0.5, 1, 2, 4, 4... s. */
+static void rerun_again(struct run *r, const struct step *st)
+{
+	for (int round = 0; rc_any_again(r); round++) {
+		for (size_t i = 0; i < r->n; i++) {
+			struct rec *p = &r->recs[i];
+			p->rerun = p->again && !p->failed;
+			p->again = 0;
+		}
+		tp_sleep_ms(round < 4 ? 250 << round : 4000);
+		log_debug("step %s: rerun %d", st->name, round + 1);
+		r->rerun_only = 1;
+		run_step(r, st->emit, st->done, 0);
+		r->rerun_only = 0;
+	}
+	for (size_t i = 0; i < r->n; i++)
+		r->recs[i].rerun = r->recs[i].agains = 0;   /* each step has its own reruns */
+}
 
 /* Run one step for every live record; returns how many calls were made. */
 static size_t run_step(struct run *r, emit_fn emit, done_fn done, int include_failed)
@@ -352,7 +373,7 @@ static size_t run_step_inner(struct run *r, emit_fn emit, done_fn done, int incl
 	for (size_t i = 0; i < r->n; i++) {
 		struct rec *p = &r->recs[i];
 		start[i] = total;
-		if ((p->failed && !include_failed) || p->done)
+		if ((p->failed && !include_failed) || p->done || (r->rerun_only && !p->rerun))
 			continue;
 		count[i] = emit(r, p, &calls[total]);
 		total += (size_t)count[i];
@@ -643,6 +664,7 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 			}
 		} else {
 			run_step(&r, st->emit, st->done, 0);
+			rerun_again(&r, st);
 		}
 	}
 

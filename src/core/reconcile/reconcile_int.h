@@ -23,6 +23,7 @@ struct lease;
 
 #define RC_MAX_CALLS 4
 #define RC_WAIT_ROUNDS 120   /* function update polls, 1 s apart */
+#define RC_AGAIN_ROUNDS 8    /* reruns of a step after a refusal that clears by itself */
 
 struct rec {
 	struct rec_result *res;   /* where the outcome goes */
@@ -58,6 +59,10 @@ struct rec {
 	int esm_post;             /* the mapping-pre update leaves a part for mapping-post */
 	int vis_late;             /* lower VisibilityTimeout after the function's Timeout */
 	int dlq_kept;             /* deleting: the non-empty DLQ stays */
+	int queues_created;       /* CreateQueue succeeded in this run (DLQ or queue) */
+	int again;                /* the step's call met a refusal that clears by itself: rerun it */
+	int agains;               /* reruns so far (reconcile_again.c) */
+	int rerun;                /* taking part in the current rerun */
 };
 
 struct run {
@@ -72,6 +77,7 @@ struct run {
 	char holder[200];         /* lease holder id of this run */
 	struct cJSON *code_versions; /* "bucket/key" -> current version (REFERENCE code), per run */
 	struct hash_sha256_stream input; /* the run's part of every input hash (pipeline_input_begin) */
+	int rerun_only;           /* run_step: only the records marked rerun */
 };
 
 /* A step: emit fills c[0..RC_MAX_CALLS) with this record's calls and
@@ -120,6 +126,12 @@ void rc_done_esm_wait(struct run *r, struct rec *p, struct aws_call *c, int n);
 
 /* reconcile_diff.c: checks, ownership and the diff (after observation) */
 void rc_check_and_diff(struct run *r, struct rec *p);
+
+/* reconcile_again.c: a refusal that clears by itself seconds after a
+ * create (a new queue, a new role): 1 when it marked p again (or failed it
+ * retryable after the last rerun); 0: not such a refusal. */
+int rc_again(struct rec *p, const struct aws_call *c);
+int rc_any_again(const struct run *r);
 
 /* reconcile_pool.c: reservations against the account's pool, before any
  * change; the extras step's answers (a refusal's minimum is learned) */
