@@ -102,7 +102,9 @@ static int init_timeout_s(void)
 }
 
 /* The table's status ("ACTIVE", "CREATING", ...) and, when a stream is wanted,
- * the stream's ("ENABLED", "ENABLING", "(none)" before DescribeTable names one). */
+ * the stream's ("ENABLED", "ENABLING", "(none)" before DescribeTable names one;
+ * "NONE" when the table has no stream at all: StreamSpecification absent or
+ * not enabled, a table made by hand or by another tool). */
 static int table_status(struct app *app, const char *table, int stream, char *tst, char *sst, size_t len,
 			tp_err *e)
 {
@@ -118,6 +120,11 @@ static int table_status(struct app *app, const char *table, int stream, char *ts
 	snprintf(tst, len, "%s", cJSON_GetStringValue(cJSON_GetObjectItem(td, "TableStatus")) ?: "ACTIVE");
 	snprintf(sst, len, "%s", stream ? "(none)" : "ENABLED");
 	const char *arn = cJSON_GetStringValue(cJSON_GetObjectItem(td, "LatestStreamArn"));
+	cJSON *spec = cJSON_GetObjectItem(td, "StreamSpecification");
+	if (stream && !cJSON_IsTrue(cJSON_GetObjectItem(spec, "StreamEnabled")) && td) {
+		snprintf(sst, len, "NONE");
+		arn = NULL;
+	}
 	if (stream && arn) {
 		cJSON *sin = cJSON_CreateObject(), *sout = NULL;
 		cJSON_AddStringToObject(sin, "StreamArn", arn);
@@ -147,6 +154,10 @@ static int wait_active(struct app *app, const char *table, int stream, tp_err *e
 			return rc;
 		if (rc == TP_OK && strcmp(tst, "ACTIVE") == 0 && strcmp(sst, "ENABLED") == 0)
 			return TP_OK;
+		if (rc == TP_OK && strcmp(tst, "ACTIVE") == 0 && strcmp(sst, "NONE") == 0)
+			return tp_errf(e, TP_EINVAL, "NoStream",
+				       "table %s has no stream (StreamSpecification not enabled): taskpipe follows the config table's stream; enable it (NEW_AND_OLD_IMAGES)",
+				       table);
 		int64_t waited = tp_mono_ms() - t0;
 		if (waited >= (int64_t)timeout_s * 1000) {
 			tp_err_clear(e);
@@ -164,10 +175,44 @@ static int wait_active(struct app *app, const char *table, int stream, tp_err *e
 	}
 }
 
+/* A config table made without a stream (by hand, by another tool) gets one:
+ * init makes what is missing, and the stream is what taskpipe follows.
+ * UpdateTable is asynchronous (ACTIVE -> UPDATING, the stream ENABLING;
+ * API_UpdateTable): the table must be ACTIVE first, and is waited for after. */
+static int enable_stream(struct app *app, const char *table, tp_err *e)
+{
+	int rc = wait_active(app, table, 0, e);
+	if (rc < 0)
+		return rc;
+	printf("table %s: exists without a stream; enabling it (NEW_AND_OLD_IMAGES)\n", table);
+	fflush(stdout);
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	cJSON_AddStringToObject(in, "TableName", table);
+	cJSON *ss = cJSON_AddObjectToObject(in, "StreamSpecification");
+	cJSON_AddBoolToObject(ss, "StreamEnabled", 1);
+	cJSON_AddStringToObject(ss, "StreamViewType", "NEW_AND_OLD_IMAGES");
+	rc = awsj_call(app->aws, SVC_DYNAMODB, "UpdateTable", in, &out, e);
+	cJSON_Delete(in);
+	cJSON_Delete(out);
+	if (rc < 0) {
+		tp_err why = *e;
+		tp_err_clear(e);
+		return tp_errf(e, rc, "NoStream",
+			       "table %s has no stream, which taskpipe follows, and enabling it failed: %s: %s; enable it yourself (StreamSpecification StreamEnabled, NEW_AND_OLD_IMAGES)",
+			       table, why.code, why.message);
+	}
+	rc = wait_active(app, table, 1, e);
+	if (rc == TP_OK)
+		printf("table %s: stream enabled\n", table);
+	return rc;
+}
+
 static int ensure_table(struct app *app, const char *table, const char *key, int stream, tp_err *e)
 {
 	char tst[32], sst[32];
 	int rc = table_status(app, table, stream, tst, sst, sizeof tst, e);
+	if (rc == TP_OK && stream && strcmp(sst, "NONE") == 0)
+		return enable_stream(app, table, e);
 	if (rc == TP_OK) {
 		if (strcmp(tst, "ACTIVE") == 0 && strcmp(sst, "ENABLED") == 0) {
 			printf("table %s: exists\n", table);
@@ -258,8 +303,10 @@ static int ensure_bucket(struct app *app, const char *bucket, tp_err *e)
 static const char init_usage[] =
 	"usage: taskpipe init\n"
 	"Creates what is missing of the config table (stream NEW_AND_OLD_IMAGES), the\n"
-	"state table and, when a code bucket is set, the versioned code bucket. For\n"
-	"local use, demos and tests; CloudFormation does this in production.\n";
+	"state table and, when a code bucket is set, the versioned code bucket. A\n"
+	"config table without a stream gets one (UpdateTable); when that is refused,\n"
+	"init fails at once naming the missing stream. For local use, demos and\n"
+	"tests; CloudFormation does this in production.\n";
 
 int cmd_init(int argc, char **argv)
 {

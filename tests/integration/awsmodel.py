@@ -136,6 +136,15 @@ AWS pages each behaviour is based on:
              https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html
              https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency
              https://docs.aws.amazon.com/lambda/latest/dg/troubleshooting-deployment.html
+  [tblupd]   UpdateTable "is an asynchronous operation; while it is executing, the table status
+             changes from ACTIVE to UPDATING. While it is UPDATING, you cannot issue another
+             UpdateTable request"; enabling a stream is one such update and the new stream is
+             ENABLING before ENABLED (StreamDescription). moto enables at once. StreamEnabling
+             below keeps a table UPDATING and its new stream ENABLING (no shards) for
+             stream_enable_s (default 0: off, as moto); a second UpdateTable meanwhile gets 400
+             ResourceInUseException.
+             https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTable.html
+             https://docs.aws.amazon.com/amazondynamodbstreams/latest/APIReference/API_StreamDescription.html
   [pool]     The account's concurrency is one pool. GetAccountSettings answers AccountLimit
              {ConcurrentExecutions, UnreservedConcurrentExecutions, ...} and AccountUsage
              (API_GetAccountSettings, API_AccountLimit: "The maximum number of simultaneous
@@ -555,6 +564,45 @@ class FreshResources:
             self.roles[params["RoleName"]] = now
 
 
+class StreamEnabling:
+    """[tblupd] A stream enabled by UpdateTable is not there at once. Self-contained:
+    AwsModel calls before()/after() with its lock held; `window` already scaled."""
+
+    def __init__(self, window):
+        self.window = window
+        self.until = {}         # table name -> time the update ends
+
+    def busy(self, table, now):
+        return now < self.until.get(table, 0)
+
+    def before(self, operation, params, now):
+        if operation == "UpdateTable" and self.busy(params.get("TableName"), now):
+            return 400, [("Content-Type", "application/x-amz-json-1.0"),
+                         ("x-amzn-RequestId", _request_id())], json.dumps({
+                             "__type": "com.amazonaws.dynamodb.v20120810#ResourceInUseException",
+                             "message": "Attempt to change a resource which is still in use: "
+                                        "Table is being updated: %s" % params.get("TableName")}).encode()
+        return None
+
+    def after(self, operation, params, out, now):
+        """moto's answer (parsed) rewritten; True when it changed."""
+        if operation == "UpdateTable" and self.window > 0 \
+                and (params.get("StreamSpecification") or {}).get("StreamEnabled"):
+            self.until[params.get("TableName")] = now + self.window
+        if operation in ("UpdateTable", "DescribeTable"):
+            desc = out.get("TableDescription") or out.get("Table") or {}
+            if self.busy(desc.get("TableName"), now):
+                desc["TableStatus"] = "UPDATING"
+                return True
+        if operation == "DescribeStream":
+            desc = out.get("StreamDescription") or {}
+            if self.busy(desc.get("TableName"), now):
+                desc["StreamStatus"] = "ENABLING"
+                desc["Shards"] = []
+                return True
+        return False
+
+
 class ConcurrencyPool:
     """[pool] The account's concurrent executions: one pool that every reservation
     shrinks. Self-contained: AwsModel asks before() for a refusal or an answer of its own
@@ -761,9 +809,10 @@ class AwsModel(FaultProxy):
                  lambda_rps=15, lambda_get_rps=100, lambda_policy_rps=15,
                  throttle_fraction=0.0, seed=1, paginate=True, table_create_s=0,
                  account_concurrency=1000, unreserved_min=100, queue_ready_s=0, role_ready_s=0,
-                 **kw):
+                 stream_enable_s=0, **kw):
         super().__init__(upstream_endpoint, **kw)
         self.lineage = ShardLineage(self._streams_upstream)    # [lineage]
+        self.stream_enable_s = stream_enable_s     # [tblupd]
         self.queue_ready_s = queue_ready_s     # [fresh]
         self.role_ready_s = role_ready_s
         self.account_concurrency = account_concurrency     # [pool]
@@ -799,6 +848,7 @@ class AwsModel(FaultProxy):
             self._throttled = 0
             self.pool = ConcurrencyPool(self.account_concurrency, self.unreserved_min)   # [pool]
             self.fresh = FreshResources(self._d(self.queue_ready_s), self._d(self.role_ready_s))
+            self.enabling = StreamEnabling(self._d(self.stream_enable_s))     # [tblupd]
             self._violations = []
             self._rng = random.Random(self.seed)
             # [quotas]: one bucket per limit, shared by every client; burst = rate.
@@ -952,6 +1002,8 @@ class AwsModel(FaultProxy):
                     return refused
             if service == "lambda":
                 return self._lambda_before(h, operation, path, body, now)
+            if service == "dynamodb" and operation == "UpdateTable":     # [tblupd]
+                return self.enabling.before(operation, _json(body) or {}, now)
             if service == "dynamodb" and operation in DDB_DATA_PLANE:
                 return self._ddb_before(operation, body, now)
             if service == "sqs" and operation == "ListQueues" and self.paginate:
@@ -1067,6 +1119,8 @@ class AwsModel(FaultProxy):
         out = _json(data)
         if out is None:
             return None
+        if self.enabling.after(operation, _json(body) or {}, out, now):     # [tblupd]
+            return json.dumps(out).encode()
         if operation == "CreateTable" and self.table_create_s > 0:
             name = (out.get("TableDescription") or {}).get("TableName")
             if name:
@@ -1494,7 +1548,7 @@ def main(argv=None):
     for opt in ("fn_pending_s", "fn_update_s", "esm_transition_s", "queue_deleted_recently_s",
                 "list_lag_s", "lambda_rps", "lambda_get_rps", "lambda_policy_rps",
                 "throttle_fraction", "table_create_s", "account_concurrency",
-                "unreserved_min", "queue_ready_s", "role_ready_s"):
+                "unreserved_min", "queue_ready_s", "role_ready_s", "stream_enable_s"):
         ap.add_argument("--" + opt.replace("_", "-"), type=float, help="see AwsModel")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--no-paginate", dest="paginate", action="store_false", default=None)
