@@ -5,6 +5,7 @@
 #include "aws/budget_shared.h"
 #include "core/codestore.h"
 #include "core/pool.h"
+#include "core/runtimes.h"
 #include "core/store.h"
 #include "base/log.h"
 #include "script/policy.h"
@@ -158,7 +159,13 @@ cJSON *app_policy_ctx_value(struct app *app)
 	add_str(d, "consumer_layer_arm64", app->set.consumer_layer_arm64);
 	add_str(d, "state_table", app->set.state_table);
 	add_str(d, "runtime", app->set.runtime);
+	add_str(d, "code_storage", app->set.code_storage);
 	cJSON_AddBoolToObject(d, "code_bucket_versioned", code_bucket_versioned(app));
+	/* Today's date reaches the policy as the runtimes' phases (hashed), not
+	 * as ctx.now (left out of the input hash): runtimes.h. */
+	char today[11];
+	runtimes_today(tp_now_ms(), today);
+	cJSON_AddItemToObject(ctx, "runtimes", runtimes_ctx(today));
 	cJSON_AddNumberToObject(ctx, "now", (double)(tp_now_ms() / 1000));
 	return ctx;
 }

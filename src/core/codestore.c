@@ -80,23 +80,3 @@ int codestore_current_version(struct aws *aws, const char *bucket, const char *k
 	free(path);
 	return rc;
 }
-
-/* Deprecation dates from "Runtime deprecation", Lambda developer guide
- * (https://docs.aws.amazon.com/lambda/latest/dg/runtime-support-policy.html);
- * provided.al2's as README "Runtimes" gives them (creates blocked
- * 2027-02-01, updates 2027-03-03). policies/policy.lua carries the same table. */
-static const struct { const char *runtime, *date; } deprecated[] = {
-	{ "provided.al2", "2026-07-31" },
-	{ "provided", "2024-01-08" },
-	{ "go1.x", "2024-01-08" },
-	{ "python3.8", "2024-10-14" },
-	{ "nodejs16.x", "2024-06-12" },
-};
-
-const char *codestore_runtime_deprecated(const char *runtime)
-{
-	for (size_t i = 0; runtime && i < sizeof deprecated / sizeof deprecated[0]; i++)
-		if (strcmp(runtime, deprecated[i].runtime) == 0)
-			return deprecated[i].date;
-	return NULL;
-}

@@ -44,8 +44,4 @@ int codestore_bucket_versioned(struct aws *aws, const char *bucket, tp_err *e);
 int codestore_current_version(struct aws *aws, const char *bucket, const char *key, char *out,
 			      size_t len, tp_err *e);
 
-/* Lambda runtimes past deprecation: the deprecation date ("YYYY-MM-DD"), or
- * NULL for a runtime not in the table. */
-const char *codestore_runtime_deprecated(const char *runtime);
-
 #endif

@@ -145,6 +145,15 @@ AWS pages each behaviour is based on:
              ResourceInUseException.
              https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTable.html
              https://docs.aws.amazon.com/amazondynamodbstreams/latest/APIReference/API_StreamDescription.html
+  [runtime]  Runtime deprecation: after a runtime's "Block function create" date Lambda refuses
+             CreateFunction with it, after "Block function update" also UpdateFunctionCode and
+             UpdateFunctionConfiguration of functions on it; 400 InvalidParameterValueException
+             "The runtime parameter of <id> is no longer supported for creating or updating AWS
+             Lambda functions. We recommend you use a supported runtime while creating or
+             updating functions." RuntimeLifecycle below holds the dates (its own copy, from the
+             same sources as src/core/runtimes.c) and `today` ("YYYY-MM-DD", default the UTC date).
+             https://docs.aws.amazon.com/lambda/latest/dg/runtime-support-policy.html
+             https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html
   [pool]     The account's concurrency is one pool. GetAccountSettings answers AccountLimit
              {ConcurrentExecutions, UnreservedConcurrentExecutions, ...} and AccountUsage
              (API_GetAccountSettings, API_AccountLimit: "The maximum number of simultaneous
@@ -603,6 +612,53 @@ class StreamEnabling:
         return False
 
 
+class RuntimeLifecycle:
+    """[runtime] Lambda refusing blocked runtimes. Self-contained: AwsModel calls
+    before() with its lock held and the function's current runtime (or None)."""
+
+    # runtime: (deprecated, block create, block update); "" = not published
+    DATES = {
+        "provided.al2": ("2026-07-31", "2027-02-01", "2027-03-03"),
+        "python3.9": ("2025-12-15", "", ""),
+        "nodejs18.x": ("2025-09-01", "2025-10-01", "2025-11-01"),
+        "python3.8": ("2024-10-14", "2025-10-01", "2025-11-01"),
+        "nodejs16.x": ("2024-06-12", "2025-10-01", "2025-11-01"),
+        "provided": ("2024-01-08", "2024-02-08", "2025-11-01"),
+        "go1.x": ("2024-01-08", "2024-02-08", "2025-11-01"),
+    }
+    MESSAGE = ("The runtime parameter of %s is no longer supported for creating or updating AWS "
+               "Lambda functions. We recommend you use a supported runtime while creating or "
+               "updating functions.")
+
+    def __init__(self, today=None):
+        self.today = today
+        self.refused = []       # (operation, runtime)
+
+    def _day(self):
+        return self.today or time.strftime("%Y-%m-%d", time.gmtime())
+
+    def blocked(self, runtime, what):
+        d = self.DATES.get(runtime)
+        date = d[1 if what == "create" else 2] if d else ""
+        return bool(date) and self._day() >= date
+
+    def before(self, operation, body, current_runtime):
+        req = _json(body) or {}
+        rt, what = None, None
+        if operation == "CreateFunction":
+            rt, what = req.get("Runtime"), "create"
+        elif operation == "UpdateFunctionConfiguration":
+            rt, what = req.get("Runtime") or current_runtime, "update"
+            if req.get("Runtime") and not self.blocked(current_runtime, "update"):
+                rt = req["Runtime"]     # moving to another runtime: that one counts
+        elif operation == "UpdateFunctionCode":
+            rt, what = current_runtime, "update"
+        if rt and self.blocked(rt, what):
+            self.refused.append((operation, rt))
+            return lambda_error(400, "InvalidParameterValueException", self.MESSAGE % rt)
+        return None
+
+
 class ConcurrencyPool:
     """[pool] The account's concurrent executions: one pool that every reservation
     shrinks. Self-contained: AwsModel asks before() for a refusal or an answer of its own
@@ -809,10 +865,11 @@ class AwsModel(FaultProxy):
                  lambda_rps=15, lambda_get_rps=100, lambda_policy_rps=15,
                  throttle_fraction=0.0, seed=1, paginate=True, table_create_s=0,
                  account_concurrency=1000, unreserved_min=100, queue_ready_s=0, role_ready_s=0,
-                 stream_enable_s=0, **kw):
+                 stream_enable_s=0, today=None, **kw):
         super().__init__(upstream_endpoint, **kw)
         self.lineage = ShardLineage(self._streams_upstream)    # [lineage]
         self.stream_enable_s = stream_enable_s     # [tblupd]
+        self.today = today                         # [runtime]
         self.queue_ready_s = queue_ready_s     # [fresh]
         self.role_ready_s = role_ready_s
         self.account_concurrency = account_concurrency     # [pool]
@@ -849,6 +906,8 @@ class AwsModel(FaultProxy):
             self.pool = ConcurrencyPool(self.account_concurrency, self.unreserved_min)   # [pool]
             self.fresh = FreshResources(self._d(self.queue_ready_s), self._d(self.role_ready_s))
             self.enabling = StreamEnabling(self._d(self.stream_enable_s))     # [tblupd]
+            self.runtimes = RuntimeLifecycle(self.today)                       # [runtime]
+            self._runtime_of = {}       # function name -> Runtime (as last set)
             self._violations = []
             self._rng = random.Random(self.seed)
             # [quotas]: one bucket per limit, shared by every client; burst = rate.
@@ -1045,6 +1104,10 @@ class AwsModel(FaultProxy):
                 return refused
         m = _FN_PATH.match(path)
         name = function_name(m.group(1)) if m else None
+        refused = self.runtimes.before(operation, body, self._runtime_of.get(name))   # [runtime]
+        if refused:
+            self._violate(now, "lambda", operation, name, "runtime blocked")
+            return refused
         refused = self.pool.before(operation, name, body, len(self._fns))     # [pool]
         if refused:
             if refused[0] >= 400:
@@ -1347,6 +1410,10 @@ class AwsModel(FaultProxy):
         m = _FN_PATH.match(path)
         name = function_name(m.group(1)) if m else None
         self.pool.after(operation, name, body)     # [pool]
+        if operation in ("CreateFunction", "UpdateFunctionConfiguration"):     # [runtime]
+            req = _json(body) or {}
+            if req.get("Runtime"):
+                self._runtime_of[req.get("FunctionName") or name] = req["Runtime"]
         if operation == "CreateFunction":
             out = _json(data)
             if out is None:

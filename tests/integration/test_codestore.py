@@ -225,5 +225,35 @@ class Drift(Base):
         self.assertEqual(self.aws.storage_of(self.fn("a"))[0], "REFERENCE")
 
 
+class Runtimes(Base):
+    """Issue 23, defect 6: one runtime table with dates. Through the layer,
+    Lambda refuses a runtime past its block date ([runtime]); taskpipe refuses
+    it before anything is made, allows a deprecated one, and drift flags it.
+    The date is fixed on both sides (TASKPIPE_TODAY, RuntimeLifecycle.today)."""
+    TODAY = "2026-12-07"
+
+    def setUp(self):
+        super().setUp()
+        self.aws.runtimes.today = self.TODAY
+        self.e.env["TASKPIPE_TODAY"] = self.TODAY
+
+    def test_blocked_refused_before_anything_deprecated_allowed_and_flagged(self):
+        self.e.put({"pipeline": "n18", "runtime": "nodejs18.x", "handler": "h.main"},
+                   {"pipeline": "al2", "runtime": "provided.al2"})
+        res, _ = self.e.apply(expect=1)
+        self.assertEqual(res["n18"]["status"], "error", res["n18"])
+        self.assertIn("past Lambda's block date", res["n18"]["error"]["message"])
+        self.assertIsNone(self.e.queue_url(self.e.qname("n18")))     # nothing half made
+        self.assertIsNone(self.e.function("n18"))
+        self.assertEqual(self.aws.runtimes.refused, [])                # Lambda never had to
+        self.assertEqual(res["al2"]["status"], "ok", res["al2"])      # deprecated: allowed
+        self.assertEqual(self.e.function("al2")["Configuration"]["Runtime"], "provided.al2")
+        rc, pipes = self.drift()
+        d = self.entry(pipes["al2"], "Runtime")
+        self.assertEqual(d["actual"], "provided.al2")
+        self.assertIn("deprecated since 2026-07-31", d["note"])
+        self.assertIn("creates from 2027-02-01, updates from 2027-03-03", d["note"])
+
+
 if __name__ == "__main__":
     unittest.main()

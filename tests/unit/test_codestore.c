@@ -1,6 +1,6 @@
 /* test_codestore.c: reading S3ObjectStorageMode from a spec and from a
  * FunctionConfiguration, telling a broken Inactive function from an idle
- * one, and the deprecated-runtime table. */
+ * one. The runtime table is tests/unit/test_runtimes.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -66,23 +66,12 @@ static void test_inactive(void **state)
 	cJSON_Delete(bare);
 }
 
-static void test_deprecated_runtimes(void **state)
-{
-	(void)state;
-	assert_string_equal(codestore_runtime_deprecated("provided.al2"), "2026-07-31");
-	assert_string_equal(codestore_runtime_deprecated("python3.8"), "2024-10-14");
-	assert_null(codestore_runtime_deprecated("provided.al2023"));
-	assert_null(codestore_runtime_deprecated("provided.al"));
-	assert_null(codestore_runtime_deprecated(NULL));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spec_mode),
 		cmocka_unit_test(test_observed_mode),
 		cmocka_unit_test(test_inactive),
-		cmocka_unit_test(test_deprecated_runtimes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,6 +47,9 @@ int rc_again(struct rec *p, const struct aws_call *c)
 	}
 	if (!why)
 		return 0;
+	/* The URL step's own outcome says more (NoQueueUrl, retryable). */
+	if (p->agains >= RC_AGAIN_ROUNDS && strcmp(c->op, "GetQueueUrl") == 0)
+		return 0;
 	if (p->agains < RC_AGAIN_ROUNDS) {
 		p->again = 1;
 		p->agains++;
