@@ -179,6 +179,8 @@ void app_stats_json(const struct app *app, cJSON *obj)
 		cJSON_AddNumberToObject(calls, st[i].key, (double)st[i].requests);
 	cJSON_AddNumberToObject(obj, "lambda_calls", (double)aws_stats_lambda(app->aws));
 	cJSON_AddNumberToObject(obj, "mutating_calls", (double)aws_stats_mutating(app->aws));
+	/* Throttles of SQS, DynamoDB, S3, ...: retried, backing off, without the retry quota. */
+	cJSON_AddNumberToObject(obj, "throttled_other", (double)aws_stats_throttled_other(app->aws));
 	/* The shared budget's DynamoDB cost next to the Lambda calls it metered. */
 	cJSON *b = cJSON_AddObjectToObject(obj, "lambda_budget");
 	cJSON_AddStringToObject(b, "mode", app->budget ? "shared" : "local");

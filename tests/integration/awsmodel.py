@@ -154,6 +154,20 @@ AWS pages each behaviour is based on:
              same sources as src/core/runtimes.c) and `today` ("YYYY-MM-DD", default the UTC date).
              https://docs.aws.amazon.com/lambda/latest/dg/runtime-support-policy.html
              https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html
+  [throttle] Every service throttles, not only Lambda. SQS: 400 ThrottlingException / the query
+             code RequestThrottled ("Request was denied due to request throttling"); DynamoDB: 400
+             ThrottlingException ("Rate of requests exceeds the allowed throughput") and, for a hot
+             key, "One partition can take about 1,000 write units per second" (beyond it writes
+             are throttled whatever the table's capacity); S3: 503 SlowDown ("Please reduce your
+             request rate"). ServiceThrottle below answers a fraction of each service's requests
+             with its throttle (other_throttle_fraction, by service) and throttles writes to one
+             DynamoDB key beyond hot_key_wps a second (the shared Lambda budget item is one such
+             key). The SDKs retry all of these as throttling.
+             https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html
+             https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html
+             https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html
+             https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
+             https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html
   [pool]     The account's concurrency is one pool. GetAccountSettings answers AccountLimit
              {ConcurrentExecutions, UnreservedConcurrentExecutions, ...} and AccountUsage
              (API_GetAccountSettings, API_AccountLimit: "The maximum number of simultaneous
@@ -659,6 +673,59 @@ class RuntimeLifecycle:
         return None
 
 
+class ServiceThrottle:
+    """[throttle] SQS, DynamoDB (and Streams) and S3 throttling. Self-contained: AwsModel
+    calls before() with its lock held."""
+
+    DDB_WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
+
+    def __init__(self, fractions, hot_key_wps, rng):
+        self.fractions = dict(fractions or {})     # service -> fraction of requests
+        self.hot_key_wps = hot_key_wps              # writes/s one DynamoDB key takes; 0: off
+        self.rng = rng
+        self.keys = {}                              # (table, key JSON) -> TokenBucket
+        self.count = {}                             # service -> throttles answered
+        self.force = {}                             # service -> its next N requests throttled
+
+    def _hot(self, operation, body):
+        if self.hot_key_wps <= 0 or operation not in self.DDB_WRITES:
+            return False
+        req = _json(body) or {}
+        key = req.get("Key") or req.get("Item") or {}
+        if req.get("Item"):     # the key attributes are among the item's: pk by convention
+            key = {k: v for k, v in key.items() if k in ("pk", "pipeline")}
+        k = (req.get("TableName"), json.dumps(key, sort_keys=True))
+        b = self.keys.setdefault(k, TokenBucket(self.hot_key_wps))
+        return b.take(time.monotonic()) > 0
+
+    def before(self, service, operation, body, proto):
+        f = self.fractions.get(service, 0)
+        hot = service == "dynamodb" and self._hot(operation, body)
+        forced = self.force.get(service, 0) > 0
+        if forced:
+            self.force[service] -= 1
+        if not hot and not forced and not (f > 0 and self.rng.random() < f):
+            return None
+        self.count[service] = self.count.get(service, 0) + 1
+        if service in ("dynamodb", "dynamodbstreams"):
+            msg = ("Throughput exceeds the current capacity for one or more partitions" if hot
+                   else "Rate of requests exceeds the allowed throughput.")
+            return 400, [("Content-Type", "application/x-amz-json-1.0"),
+                         ("x-amzn-RequestId", _request_id())], json.dumps({
+                             "__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+                             "message": msg}).encode()
+        if service == "sqs":
+            return AwsModel._sqs_error(proto, "RequestThrottled",
+                                       "com.amazonaws.sqs#ThrottlingException",
+                                       "Request was denied due to request throttling.")
+        if service == "s3":
+            return 503, [("Content-Type", "application/xml"), ("Retry-After", "1")], (
+                '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please '
+                'reduce your request rate.</Message><RequestId>%s</RequestId></Error>'
+                % _request_id()).encode()
+        return None
+
+
 class ConcurrencyPool:
     """[pool] The account's concurrent executions: one pool that every reservation
     shrinks. Self-contained: AwsModel asks before() for a refusal or an answer of its own
@@ -865,11 +932,14 @@ class AwsModel(FaultProxy):
                  lambda_rps=15, lambda_get_rps=100, lambda_policy_rps=15,
                  throttle_fraction=0.0, seed=1, paginate=True, table_create_s=0,
                  account_concurrency=1000, unreserved_min=100, queue_ready_s=0, role_ready_s=0,
-                 stream_enable_s=0, today=None, **kw):
+                 stream_enable_s=0, today=None, other_throttle_fraction=None, hot_key_wps=0,
+                 **kw):
         super().__init__(upstream_endpoint, **kw)
         self.lineage = ShardLineage(self._streams_upstream)    # [lineage]
         self.stream_enable_s = stream_enable_s     # [tblupd]
         self.today = today                         # [runtime]
+        self.other_throttle_fraction = other_throttle_fraction or {}    # [throttle]
+        self.hot_key_wps = hot_key_wps
         self.queue_ready_s = queue_ready_s     # [fresh]
         self.role_ready_s = role_ready_s
         self.account_concurrency = account_concurrency     # [pool]
@@ -907,6 +977,8 @@ class AwsModel(FaultProxy):
             self.fresh = FreshResources(self._d(self.queue_ready_s), self._d(self.role_ready_s))
             self.enabling = StreamEnabling(self._d(self.stream_enable_s))     # [tblupd]
             self.runtimes = RuntimeLifecycle(self.today)                       # [runtime]
+            self.throttles = ServiceThrottle(self.other_throttle_fraction, self.hot_key_wps,
+                                             random.Random(self.seed + 1))    # [throttle]
             self._runtime_of = {}       # function name -> Runtime (as last set)
             self._violations = []
             self._rng = random.Random(self.seed)
@@ -1051,6 +1123,12 @@ class AwsModel(FaultProxy):
         path = h.path.split("?")[0]
         with self._mlock:
             self._settle(now)
+            if service in ("sqs", "dynamodb", "dynamodbstreams", "s3") and \
+                    (self.other_throttle_fraction or self.hot_key_wps or self.throttles.force):
+                proto = self._sqs_params(h, body)[1] if service == "sqs" else None
+                ans = self.throttles.before(service, operation, body, proto)
+                if ans is not None:
+                    return ans
             if service in ("sqs", "lambda") and (self.fresh.queues or self.fresh.roles):   # [fresh]
                 params = self._sqs_params(h, body)[0] if service == "sqs" else (_json(body) or {})
                 refused = self.fresh.before(

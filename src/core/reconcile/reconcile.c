@@ -619,6 +619,8 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 	}
 	cJSON_Delete(items);
 	cJSON_Delete(states);
+	/* Throttled calls retry, backing off, until the run's deadline (aws.h). */
+	aws_set_deadline(app->aws, o->deadline_ms);
 	cJSON *ctx = app_policy_ctx_value(app);
 	policy_set_ctx(app->policy, ctx); /* once for the whole run */
 	char host[64];
@@ -695,6 +697,7 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 	}
 	free(r.recs);
 	cJSON_Delete(r.code_versions);
+	aws_set_deadline(app->aws, 0);
 	*out = res;
 	*n_out = nl;
 	return TP_OK;
