@@ -89,10 +89,12 @@ class Create(Base):
         self.assertIn("code_storage", json.dumps(res["bad"]))
         self.assertIsNone(self.aws.storage_of(self.fn("bad")))
 
-    def test_deprecated_runtime_pinned_is_refused(self):
-        self.e.put({"pipeline": "old", "runtime": "provided.al2"})
+    def test_blocked_runtime_pinned_is_refused(self):
+        # go1.x: creates blocked since 2024-02-08 (a deprecated runtime Lambda
+        # still accepts is allowed: Runtimes below)
+        self.e.put({"pipeline": "old", "runtime": "go1.x"})
         res, _ = self.e.apply(expect=1)
-        self.assertIn("deprecated since 2026-07-31", json.dumps(res["old"]))
+        self.assertIn("past Lambda's block date (deprecated 2024-01-08", json.dumps(res["old"]))
         self.assertIsNone(self.e.function("old"))
 
 

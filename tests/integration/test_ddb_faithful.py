@@ -290,14 +290,18 @@ class InitTableWithoutStream(unittest.TestCase):
     def test_refused_enable_fails_at_once_naming_the_stream(self):
         inst = Instance(self.moto, "inor", self.aws.endpoint, TASKPIPE_INIT_TIMEOUT_S="60")
         self.make_table(inst)
+        denied = json.dumps({"__type": "com.amazon.coral.service#AccessDeniedException",
+                             "message": "User is not authorized to perform: dynamodb:UpdateTable"})
         self.aws.add_rule({"match": {"service": "dynamodb", "operation": "UpdateTable"}, "times": -1,
-                           "action": {"status": 400}})
+                           "action": {"status": 400, "body": denied,
+                                      "headers": {"x-amzn-ErrorType": "AccessDeniedException"}}})
         t0 = time.time()
         r = inst.run("init")
         self.assertEqual(r.returncode, 1, r.stdout)
         self.assertLess(time.time() - t0, 20)
         self.assertIn("NoStream", r.stderr)
         self.assertIn("table %s has no stream" % inst.config, r.stderr)
+        self.assertIn("AccessDeniedException", r.stderr)
 
 
 if __name__ == "__main__":
