@@ -59,8 +59,9 @@
 --                       ctx.defaults.code_key)
 --   code_bucket         its bucket (default ctx.defaults.code_bucket)
 --   runtime             default ctx.defaults.runtime (TASKPIPE_RUNTIME), else
---                       "provided.al2023"; a deprecated runtime (see
---                       DEPRECATED_RUNTIMES below: provided.al2, ...) is an error
+--                       "provided.al2023"; one past Lambda's create block date
+--                       (ctx.runtimes, see below) is an error, a deprecated one
+--                       is allowed
 --   handler             default "bootstrap"
 --   architecture        "x86_64" or "arm64", default "x86_64"
 --   enabled             boolean, default true; false disables the event source
@@ -84,7 +85,8 @@
 --                       rate x W + burst task starts across all copies
 --   code_storage        "reference" or "copy": how Lambda keeps the code
 --                       (S3ObjectStorageMode, see "Code storage" below).
---                       Default "reference" when the code comes from the
+--                       Default ctx.defaults.code_storage (TASKPIPE_CODE_STORAGE)
+--                       when set, else "reference" when the code comes from the
 --                       default bucket and that bucket is versioned
 --                       (ctx.defaults.code_bucket_versioned), else "copy"
 --
@@ -163,9 +165,9 @@
 -- func.Code.S3ObjectStorageMode = "REFERENCE" (absent: COPY).
 --
 -- ctx: { instance, region, prefix, account_concurrency, unreserved_min,
---        defaults = { code_bucket, code_key, role_arn, runtime,
+--        defaults = { code_bucket, code_key, role_arn, runtime, code_storage,
 --                     code_bucket_versioned, consumer_layer,
---                     consumer_layer_arm64, state_table }, now }
+--                     consumer_layer_arm64, state_table }, runtimes, now }
 --
 -- Errors are returned as nil, "<field>: <what is wrong> (<allowed>)".
 
@@ -191,15 +193,11 @@ local KNOWN = {
   drain_timeout = true, expires_at = true,
 }
 
--- Lambda runtimes past their deprecation date: no new function should use
--- them (Lambda blocks creates, then updates, on the dates given). Sources:
--- "Runtime deprecation" (runtime-support-policy), Lambda developer guide;
--- provided.al2 from /work/shared/AWS-NOTES.md. taskpipe's drift check
--- carries the same table (src/runtimes.c).
-local DEPRECATED_RUNTIMES = {
-  ["provided.al2"] = "2026-07-31", ["provided"] = "2024-01-08", ["go1.x"] = "2024-01-08",
-  ["python3.8"] = "2024-10-14", ["nodejs16.x"] = "2024-06-12",
-}
+-- Lambda's runtime lifecycle comes in ctx.runtimes (one table, in
+-- src/core/runtimes.c, with its sources): runtime -> { deprecated,
+-- block_create, block_update, phase }, phase as of today ("supported",
+-- "deprecated", "create_blocked", "update_blocked"). A runtime past its
+-- create block is refused; a deprecated one is allowed (drift flags it).
 
 -- Reserved by Lambda: a function cannot set these.
 local RESERVED_ENV = {
@@ -525,9 +523,11 @@ local function build(item, ctx)
   integer(item, "expires_at", nil, 0, 99999999999)  -- checked here, acted on by taskpipe
   local enabled = boolean(item, "enabled", true)
   local runtime = text(item, "runtime", defaults.runtime or "provided.al2023")
-  if DEPRECATED_RUNTIMES[runtime] then
-    fail("runtime: '%s' is deprecated since %s (use provided.al2023)", runtime,
-         DEPRECATED_RUNTIMES[runtime])
+  local life = type(ctx.runtimes) == "table" and ctx.runtimes[runtime] or nil
+  if type(life) == "table" and (life.phase == "create_blocked" or life.phase == "update_blocked") then
+    fail("runtime: '%s' is past Lambda's block date (deprecated %s, creates blocked %s, updates blocked %s; use provided.al2023)",
+         runtime, tostring(life.deprecated), tostring(life.block_create or "?"),
+         tostring(life.block_update or "?"))
   end
   local os_only = sub(runtime, 1, 8) == "provided"
   local handler = text(item, "handler", (rate and os_only) and "handler" or "bootstrap")
@@ -546,7 +546,8 @@ local function build(item, ctx)
   local role = text(item, "role", defaults.role_arn)
   if role == tp.null or role == "" then role = nil end
   local versioned = code_bucket == defaults.code_bucket and defaults.code_bucket_versioned == true
-  local storage = text(item, "code_storage", versioned and "reference" or "copy")
+  local storage = text(item, "code_storage",
+                       defaults.code_storage or (versioned and "reference" or "copy"))
   if storage ~= "reference" and storage ~= "copy" then
     fail("code_storage: '%s' is not supported (reference or copy)", storage)
   end
