@@ -348,6 +348,16 @@ class Enforced(unittest.TestCase):
         self.assertIsNotNone(item, "the shared schedule was not written")
         ops = {r["operation"] for r in s.iam.requests("consumer-layer")}
         self.assertIn("SendMessage", ops)
+        # a pushback longer than SQS's 900 s delay cannot be a re-send: the
+        # record's visibility is moved instead (ChangeMessageVisibility)
+        env2 = dict(env, HANDLER_RETRY_AFTER="1200", HANDLER_LOG=os.path.join(self.tmp, "r2.log"))
+        inst2 = Instance(self.tmp, "r2", env2)
+        self.addCleanup(inst2.stop)
+        inst2.invoke({"Records": [sqs_record(got[0], qarn)]}, timeout_ms=20000)
+        third = inst2.invoke({"Records": [sqs_record(got[1], qarn)]}, timeout_ms=20000)
+        self.assertEqual(len(third["body"]["batchItemFailures"]), 1, inst2.stderr())
+        ops = {r["operation"] for r in s.iam.requests("consumer-layer")}
+        self.assertTrue(any(o.startswith("ChangeMessageVisibility") for o in ops), ops)
         self.assertIn("UpdateItem", ops)
 
         self.scenario("sqs-poller")
