@@ -59,8 +59,9 @@
 --                       ctx.defaults.code_key)
 --   code_bucket         its bucket (default ctx.defaults.code_bucket)
 --   runtime             default ctx.defaults.runtime (TASKPIPE_RUNTIME), else
---                       "provided.al2023"; a deprecated runtime (see
---                       DEPRECATED_RUNTIMES below: provided.al2, ...) is an error
+--                       "provided.al2023"; one past Lambda's create block date
+--                       (ctx.runtimes, see below) is an error, a deprecated one
+--                       is allowed
 --   handler             default "bootstrap"
 --   architecture        "x86_64" or "arm64", default "x86_64"
 --   enabled             boolean, default true; false disables the event source
@@ -71,15 +72,21 @@
 --   role                execution role ARN (default ctx.defaults.role_arn)
 --   rate                tasks per second the group may start, a number > 0
 --                       and <= 10000 (decimals welcome: 0.5 is one task every
---                       2 s); see "Rates" below. Needs the consumer layer
+--                       2 s), or a string per period: "100/min", "5000/h",
+--                       "20000/d" ("N/s" too), turned into tasks/s (the same
+--                       schedule and bound); see "Rates" below. Needs the consumer layer
 --                       of the item's architecture (ctx.defaults.consumer_layer,
 --                       consumer_layer_arm64)
 --   duration            expected seconds per task, a number > 0, default 1,
 --                       at most timeout; only with rate (it sizes the
---                       concurrency the rate needs)
+--                       concurrency, batch size and deadline reserve)
+--   burst               tasks that may start at once, integer 1..10000,
+--                       default 1; only with rate. Any W seconds see at most
+--                       rate x W + burst task starts across all copies
 --   code_storage        "reference" or "copy": how Lambda keeps the code
 --                       (S3ObjectStorageMode, see "Code storage" below).
---                       Default "reference" when the code comes from the
+--                       Default ctx.defaults.code_storage (TASKPIPE_CODE_STORAGE)
+--                       when set, else "reference" when the code comes from the
 --                       default bucket and that bucket is versioned
 --                       (ctx.defaults.code_bucket_versioned), else "copy"
 --
@@ -102,11 +109,24 @@
 -- Rates. concurrency bounds the tasks in flight; rate bounds the tasks
 -- started per second, held by the taskpipe consumer layer in the function
 -- (README, "Rates" and "The consumer layer"). With rate set:
---   * concurrency, when absent, is max(2, ceil(rate x duration)): the copies
---     needed to sustain the rate when each task takes `duration` seconds (a
---     1e-9 slack keeps 0.1 x 30 at 3, not 4), never below the mapping's
---     minimum of 2. Over 1000 is an error naming rate. Both given is
---     allowed: concurrency bounds the tasks in flight, rate the throughput.
+--   * concurrency, when absent, is max(2, ceil(rate x duration x 1.25)): the
+--     copies needed to sustain the rate when each task takes up to 25% more
+--     than `duration` seconds and a copy runs its sub-batches one after
+--     another (a 1e-9 slack keeps 0.1 x 24 x 1.25 at 3, not 4), never below
+--     the mapping's minimum of 2. Over 1000 is an error naming rate. Both
+--     given is allowed: concurrency bounds the tasks in flight, rate the
+--     throughput.
+--   * the deadline reserve (TASKPIPE_DEADLINE_RESERVE_MS) is
+--     ceil(burst x duration x 1.25 s) + 1 s: no sub-batch starts later than
+--     that before the deadline; a timeout under twice the reserve is an
+--     error naming timeout.
+--   * rate / batch_size over 250 is an error naming rate: each batch is one
+--     booking write on the pipeline's one schedule item, and one DynamoDB
+--     item sustains about 250 of them a second (README "The consumer layer").
+--   * batch_size, when absent, is min(10, burst x max(1, floor(timeout x
+--     rate / (2 x concurrency x burst)))): the batch's sub-batches, one
+--     lane period (concurrency x burst / rate s) apart, span at most half
+--     the timeout.
 --   * func.Layers = { the consumer layer version ARN }: the layer holds a
 --     static binary, so one per architecture: ctx.defaults.consumer_layer
 --     for x86_64, ctx.defaults.consumer_layer_arm64 for arm64 (none
@@ -115,9 +135,10 @@
 --     back as the same number ("2", "0.5", "0.1"; a number object keeps its
 --     digits as written), and TASKPIPE_CONCURRENCY = the copies sharing it
 --     (concurrency: MaximumConcurrency, or 1 under reserved concurrency 1),
+--     TASKPIPE_BURST = burst, TASKPIPE_DEADLINE_RESERVE_MS = the reserve,
 --     and TASKPIPE_RATE_TABLE = ctx.defaults.state_table (the state table:
 --     every copy books its batches on one schedule there, so the rate holds
---     across copies to within one batch; README "The consumer layer").
+--     across copies to within burst; README "The consumer layer").
 --     The item's env may not use TASKPIPE_* names then.
 --   * a managed runtime (not provided.*) gets env AWS_LAMBDA_EXEC_WRAPPER =
 --     /opt/taskpipe-wrapper (so the item's env may not set it); provided.*
@@ -144,9 +165,9 @@
 -- func.Code.S3ObjectStorageMode = "REFERENCE" (absent: COPY).
 --
 -- ctx: { instance, region, prefix, account_concurrency, unreserved_min,
---        defaults = { code_bucket, code_key, role_arn, runtime,
+--        defaults = { code_bucket, code_key, role_arn, runtime, code_storage,
 --                     code_bucket_versioned, consumer_layer,
---                     consumer_layer_arm64, state_table }, now }
+--                     consumer_layer_arm64, state_table }, runtimes, now }
 --
 -- Errors are returned as nil, "<field>: <what is wrong> (<allowed>)".
 
@@ -154,26 +175,29 @@ local type, pairs, ipairs, tostring = type, pairs, ipairs, tostring
 local floor, tointeger = math.floor, math.tointeger
 local format, find, sub = string.format, string.find, string.sub
 
+-- Tasks may take up to 25% longer than `duration` (rate sizing, below).
+local DURATION_MARGIN = 1.25
+-- Batches per second one schedule item takes (README "The consumer layer":
+-- DynamoDB's 1,000 WCU/s per partition, 2 WCU per booking of an item of up
+-- to 100 lanes, half of it left for lost races and retries).
+local SCHEDULE_MAX_BOOKINGS = 250
+
 local KNOWN = {
   pipeline = true, concurrency = true, timeout = true, memory = true,
   visibility_timeout = true, batch_size = true, batch_window = true,
   max_receive_count = true, retention = true, dlq_retention = true,
   keep_dlq = true, env = true, code = true, code_bucket = true, runtime = true,
   handler = true, architecture = true, enabled = true, tags = true, role = true,
-  rate = true, duration = true,
+  rate = true, duration = true, burst = true,
   code_storage = true, metrics = true,
   drain_timeout = true, expires_at = true,
 }
 
--- Lambda runtimes past their deprecation date: no new function should use
--- them (Lambda blocks creates, then updates, on the dates given). Sources:
--- "Runtime deprecation" (runtime-support-policy), Lambda developer guide;
--- provided.al2 from /work/shared/AWS-NOTES.md. taskpipe's drift check
--- carries the same table (src/runtimes.c).
-local DEPRECATED_RUNTIMES = {
-  ["provided.al2"] = "2026-07-31", ["provided"] = "2024-01-08", ["go1.x"] = "2024-01-08",
-  ["python3.8"] = "2024-10-14", ["nodejs16.x"] = "2024-06-12",
-}
+-- Lambda's runtime lifecycle comes in ctx.runtimes (one table, in
+-- src/core/runtimes.c, with its sources): runtime -> { deprecated,
+-- block_create, block_update, phase }, phase as of today ("supported",
+-- "deprecated", "create_blocked", "update_blocked"). A runtime past its
+-- create block is refused; a deprecated one is allowed (drift flags it).
 
 -- Reserved by Lambda: a function cannot set these.
 local RESERVED_ENV = {
@@ -254,6 +278,39 @@ local function positive(item, name, default, hi, what)
     fail("%s: %s is out of range (%s)", name, t == "bignumber" and tostring(v) or txt, what)
   end
   return n, txt
+end
+
+-- The shortest text that reads back as the same double.
+local function shortest(n)
+  if tointeger(n) then return format("%d", tointeger(n)) end
+  local txt
+  for digits = 15, 17 do
+    txt = format("%." .. digits .. "g", n)
+    if tonumber(txt) == n then break end
+  end
+  return txt
+end
+
+-- rate: a number of tasks per second, or a string "N/s", "N/min", "N/h",
+-- "N/d" (N a plain decimal number). Returns tasks/s and its text.
+local PERIODS = { s = 1, sec = 1, min = 60, h = 3600, d = 86400 }
+local RATE_WHAT = "tasks per second, over 0 and at most 10000; or \"N/s\", \"N/min\", \"N/h\", \"N/d\""
+local function rate_field(item)
+  local v = get(item, "rate")
+  if type(v) ~= "string" then
+    return positive(item, "rate", nil, 10000, RATE_WHAT)
+  end
+  local num, unit = v:match("^%s*(%d+%.?%d*)%s*/%s*(%a+)%s*$")
+  if not num then num, unit = v:match("^%s*(%.%d+)%s*/%s*(%a+)%s*$") end
+  local per = unit and PERIODS[unit]
+  if not per then
+    fail("rate: '%s' is not a rate (%s)", v, RATE_WHAT)
+  end
+  local n = tonumber(num) / per
+  if n <= 0 or n > 10000 then
+    fail("rate: '%s' is out of range (%s)", v, RATE_WHAT)
+  end
+  return n, shortest(n)
 end
 
 local function boolean(item, name, default)
@@ -389,7 +446,7 @@ local function build(item, ctx)
   end
 
   local timeout = integer(item, "timeout", 30, 1, 900)
-  local rate, rate_text = positive(item, "rate", nil, 10000, "tasks per second, over 0 and at most 10000")
+  local rate, rate_text = rate_field(item)
   local duration, duration_text = positive(item, "duration", 1, math.huge,
                                            "seconds per task, over 0 and at most timeout")
   if duration_text and not rate then
@@ -398,16 +455,33 @@ local function build(item, ctx)
   if duration > timeout then
     fail("duration: %s is over timeout %d (a task cannot run longer than its function)", duration_text, timeout)
   end
+  local burst = integer(item, "burst", 1, 1, 10000)
+  if get(item, "burst") ~= nil and not rate then
+    fail("burst: set without rate (it is how many of the rate's tasks may start at once)")
+  end
   local concurrency
   if rate and get(item, "concurrency") == nil then
-    local need = math.ceil(rate * duration - 1e-9)
+    -- a batch's sub-batches run lanes x burst / rate s apart (README "The
+    -- consumer layer"): time for burst tasks one after another, +25% for
+    -- tasks that take longer than duration
+    local need = math.ceil(rate * duration * DURATION_MARGIN - 1e-9)
     if need > 1000 then
-      fail("rate: %s tasks/s x duration %s s needs concurrency %.0f, over 1000 (lower the rate or the duration)",
-           rate_text, duration_text or "1", need)
+      fail("rate: %s tasks/s x duration %s s x %.2f needs concurrency %.0f, over 1000 (lower the rate or the duration)",
+           rate_text, duration_text or "1", DURATION_MARGIN, need)
     end
     concurrency = need < 2 and 2 or tointeger(need)
   else
     concurrency = integer(item, "concurrency", 2, 1, 1000)
+  end
+  local reserve_ms
+  if rate then
+    -- the time a sub-batch needs before the deadline: burst tasks one after
+    -- another, +25%, and a second for the answer
+    reserve_ms = math.ceil(burst * duration * DURATION_MARGIN * 1000 - 1e-9) + 1000
+    if 2 * reserve_ms > timeout * 1000 then
+      fail("timeout: %d s is too short for burst %d x duration %s s (a sub-batch needs %d ms before the deadline; timeout must be at least twice that)",
+           timeout, burst, duration_text or "1", reserve_ms)
+    end
   end
   local memory = integer(item, "memory", 128, 128, 10240)
   local default_vis = 6 * timeout
@@ -417,7 +491,20 @@ local function build(item, ctx)
     fail("visibility_timeout: %d is below timeout %d (AWS requires visibility timeout >= function timeout)",
          visibility, timeout)
   end
-  local batch_size = integer(item, "batch_size", 10, 1, 10000)
+  local default_batch = 10
+  if rate then
+    -- the batch's paced span (its sub-batches, one lane period apart) at
+    -- most half the timeout: the rest is the reserve for the last one
+    local lanes = concurrency
+    local subs = math.floor(timeout * rate / (2 * lanes * burst) + 1e-9)
+    default_batch = math.min(10, math.max(1, subs) * burst)
+  end
+  local batch_size = integer(item, "batch_size", default_batch, 1, 10000)
+  if rate and rate / batch_size > SCHEDULE_MAX_BOOKINGS then
+    -- the shared schedule is one DynamoDB item: one booking write per batch
+    fail("rate: %s tasks/s in batches of %d is %.0f bookings/s on the pipeline's one schedule item; one DynamoDB item sustains about %d (1,000 write units/s per partition, 2 per booking, half kept for lost races) (raise batch_size or lower the rate)",
+         rate_text, batch_size, rate / batch_size, SCHEDULE_MAX_BOOKINGS)
+  end
   local batch_window = integer(item, "batch_window", batch_size > 10 and 1 or 0, 0, 300)
   if batch_size > 10 and batch_window < 1 then
     fail("batch_window: %d with batch_size %d (AWS requires a batching window of at least 1 second when batch_size > 10)",
@@ -436,9 +523,11 @@ local function build(item, ctx)
   integer(item, "expires_at", nil, 0, 99999999999)  -- checked here, acted on by taskpipe
   local enabled = boolean(item, "enabled", true)
   local runtime = text(item, "runtime", defaults.runtime or "provided.al2023")
-  if DEPRECATED_RUNTIMES[runtime] then
-    fail("runtime: '%s' is deprecated since %s (use provided.al2023)", runtime,
-         DEPRECATED_RUNTIMES[runtime])
+  local life = type(ctx.runtimes) == "table" and ctx.runtimes[runtime] or nil
+  if type(life) == "table" and (life.phase == "create_blocked" or life.phase == "update_blocked") then
+    fail("runtime: '%s' is past Lambda's block date (deprecated %s, creates blocked %s, updates blocked %s; use provided.al2023)",
+         runtime, tostring(life.deprecated), tostring(life.block_create or "?"),
+         tostring(life.block_update or "?"))
   end
   local os_only = sub(runtime, 1, 8) == "provided"
   local handler = text(item, "handler", (rate and os_only) and "handler" or "bootstrap")
@@ -457,7 +546,8 @@ local function build(item, ctx)
   local role = text(item, "role", defaults.role_arn)
   if role == tp.null or role == "" then role = nil end
   local versioned = code_bucket == defaults.code_bucket and defaults.code_bucket_versioned == true
-  local storage = text(item, "code_storage", versioned and "reference" or "copy")
+  local storage = text(item, "code_storage",
+                       defaults.code_storage or (versioned and "reference" or "copy"))
   if storage ~= "reference" and storage ~= "copy" then
     fail("code_storage: '%s' is not supported (reference or copy)", storage)
   end
@@ -500,6 +590,8 @@ local function build(item, ctx)
     if metrics == "detailed" then vars.TASKPIPE_METRICS = "detailed" end
     vars.TASKPIPE_RATE = rate_text
     vars.TASKPIPE_CONCURRENCY = format("%d", concurrency)
+    vars.TASKPIPE_BURST = format("%d", burst)
+    vars.TASKPIPE_DEADLINE_RESERVE_MS = format("%d", tointeger(reserve_ms))
     if type(defaults.state_table) == "string" and defaults.state_table ~= "" then
       vars.TASKPIPE_RATE_TABLE = defaults.state_table
     end

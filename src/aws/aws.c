@@ -51,6 +51,8 @@ struct aws {
 	struct usage usage[BUDGET_COUNT];
 	int waiting[BUDGET_COUNT];            /* calls due and waiting for a token */
 	long throttled;
+	long throttled_other;                 /* throttles of the other services */
+	int64_t deadline_ms;                  /* epoch ms: no throttle retry past it; 0: none */
 	long lambda_retries;
 	struct retry_quota quota;
 	struct sigv4_key_cache key_cache;     /* derived signing key, reused for a day */
@@ -210,6 +212,7 @@ void aws_stats_reset(struct aws *a)
 	a->lambda_requests = 0;
 	a->mutating_requests = 0;
 	a->throttled = 0;
+	a->throttled_other = 0;
 	a->lambda_retries = 0;
 }
 
@@ -229,6 +232,16 @@ long aws_stats_lambda(const struct aws *a)
 long aws_stats_mutating(const struct aws *a)
 {
 	return a->mutating_requests;
+}
+
+void aws_set_deadline(struct aws *a, int64_t epoch_ms)
+{
+	a->deadline_ms = epoch_ms;
+}
+
+long aws_stats_throttled_other(const struct aws *a)
+{
+	return a->throttled_other;
 }
 
 long aws_stats_throttled(const struct aws *a)
@@ -591,14 +604,30 @@ static void on_done(void *ctx, struct http_response *resp)
 			int has_std = http_header(resp, "Retry-After", std, sizeof std);
 			after = retry_after_ms(has_amz ? amz : NULL, has_std ? std : NULL);
 		}
-		/* A throttle of a budget-metered call: its retry waits for a token of
-		 * the drained budget, so it is paced and costs no quota (retry.c). */
-		int paced = cls == RETRY_THROTTLE && bc != BUDGET_NONE;
+		/* A throttle, of any service: the call is valid, the service only
+		 * asks for less. Its retries back off (Retry-After honoured; a
+		 * Lambda call also waits for a token of its drained budget), so they
+		 * cannot storm: they cost no retry quota, get more tries than the
+		 * standard 3 (unless AWS_MAX_ATTEMPTS caps them) and stop at the
+		 * deadline (aws_set_deadline). A hot DynamoDB key (the shared budget
+		 * item) or SQS under load must not fail a pipeline the run has time
+		 * for (retry.c). */
+		int paced = cls == RETRY_THROTTLE && !io;
 		if (paced) {
-			budget_on_throttle(a, bc, now, after);
-			/* More tries than the standard 3, unless AWS_MAX_ATTEMPTS caps them. */
+			if (bc != BUDGET_NONE)
+				budget_on_throttle(a, bc, now, after);
+			else
+				a->throttled_other++;
 			if (a->opt.max_attempts <= 0 && max < RETRY_THROTTLE_PACED_ATTEMPTS)
 				max = RETRY_THROTTLE_PACED_ATTEMPTS;
+		}
+		if (paced && c->attempts < max && a->deadline_ms > 0) {
+			int64_t delay = retry_delay_ms(&rp, cls, c->attempts, 1.0, after);
+			if (tp_now_ms() + delay >= a->deadline_ms) {
+				log_msg(LOG_WARN, NULL, "%s:%s throttled; no retry before the deadline",
+					svc_get(c->service)->name, c->op);
+				max = c->attempts;
+			}
 		}
 		if (cls != RETRY_NO && c->attempts < max) {
 			int cost = retry_quota_cost(cls, io, paced);

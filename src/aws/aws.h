@@ -91,6 +91,12 @@ long aws_stats_mutating(const struct aws *a);
 int aws_op_is_mutating(const char *op);
 /* Lambda requests answered with a throttle (429 / TooManyRequestsException). */
 long aws_stats_throttled(const struct aws *a);
+/* Requests of the other services answered with a throttle (SQS, DynamoDB, S3, ...). */
+long aws_stats_throttled_other(const struct aws *a);
+
+/* Throttled calls (any service) retry, backing off, without the retry
+ * quota; with a deadline (epoch ms; 0: none) no retry is scheduled past it. */
+void aws_set_deadline(struct aws *a, int64_t epoch_ms);
 /* Lambda requests that were retries. */
 long aws_stats_lambda_retries(const struct aws *a);
 

@@ -142,3 +142,25 @@ void budget_book(int64_t tat_us, int64_t now_us, int k, int64_t step_us, int64_t
 	out->start_us = tat_us > now_us ? tat_us : now_us;
 	out->new_tat_us = out->start_us + (int64_t)k * step_us;
 }
+
+int64_t budget_lane_first(int64_t tat_us, int64_t now_us, int lane, int lanes, int64_t step_us)
+{
+	if (lanes < 1)
+		lanes = 1;
+	if (step_us < 1)
+		step_us = 1;
+	int64_t from = tat_us > now_us ? tat_us : now_us;
+	int64_t base = (int64_t)(lane % lanes) * step_us, period = (int64_t)lanes * step_us;
+	if (from <= base)
+		return base;
+	return base + (from - base + period - 1) / period * period;
+}
+
+int budget_lane_fit(int64_t first_us, int64_t latest_us, int n, int lanes, int64_t step_us)
+{
+	if (n < 1 || first_us > latest_us)
+		return 0;
+	int64_t period = (int64_t)(lanes < 1 ? 1 : lanes) * (step_us < 1 ? 1 : step_us);
+	int64_t fit = (latest_us - first_us) / period + 1;
+	return fit < n ? (int)fit : n;
+}

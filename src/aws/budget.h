@@ -70,4 +70,18 @@ struct budget_booking {
 void budget_book(int64_t tat_us, int64_t now_us, int k, int64_t step_us, int64_t horizon_us,
 		 struct budget_booking *out);
 
+/* Lanes (rate_sched.c keeps a pipeline's schedule this way): slots lie on
+ * one wall-clock grid, slot m at m * step_us, and slot m belongs to lane
+ * m % lanes. A batch books consecutive slots of one lane, lanes * step_us
+ * apart, so its sub-batches run one after another on one instance while
+ * the other lanes fill the slots between; no slot is ever booked twice, so
+ * any W seconds hold at most W / step_us + 1 slots of every lane together.
+ *
+ * The first slot of lane that is at or after both tat_us (the lane's next
+ * free slot; < 0 none booked) and now_us. */
+int64_t budget_lane_first(int64_t tat_us, int64_t now_us, int lane, int lanes, int64_t step_us);
+/* How many of n slots from first_us, lanes * step_us apart, start at or
+ * before latest_us (0..n). */
+int budget_lane_fit(int64_t first_us, int64_t latest_us, int n, int lanes, int64_t step_us);
+
 #endif

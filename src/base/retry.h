@@ -50,12 +50,14 @@ int retry_quota_take(struct retry_quota *q, int io_error);
 /* After a successful call: cost_taken is what this call's retries took in all (0 when it succeeded first time). */
 void retry_quota_success(struct retry_quota *q, int cost_taken);
 
-/* Attempts (first included) for a throttled call that a client-side budget
- * meters: its retry waits for a budget token, so it cannot storm. */
+/* Attempts (first included) for a throttled call, of any service: its
+ * retries back off (and a budget-metered call's wait for a budget token),
+ * so they cannot storm. */
 #define RETRY_THROTTLE_PACED_ATTEMPTS 8
 
-/* What one retry of this outcome costs from the quota: 0 for a throttle of
- * a budget-metered call (paced), else as retry_quota_take(). */
+/* What one retry of this outcome costs from the quota: 0 for a throttle
+ * (paced: backed off, bounded by attempts and the caller's deadline), else
+ * as retry_quota_take(). */
 int retry_quota_cost(int cls, int io_error, int paced);
 
 /* The wait an error answer asks for, in ms, or -1 when it asks none:

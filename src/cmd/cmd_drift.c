@@ -6,6 +6,7 @@
 #include "core/drift/drift.h"
 #include "runtime/drift_json.h"
 #include "cmd/cmd_progress.h"
+#include "runtime/pool_json.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -96,6 +97,9 @@ static void print_table(const struct drift_report *r, int verbose)
 	       r->lambda_calls, r->lambda_calls_observe, list_fn, list_esm, (long)r->elapsed_ms);
 	if (r->has_cursor)
 		printf("cursor: %s\n", r->cursor.complete ? "cycle complete" : r->cursor.next);
+	char line[512];
+	pool_line(line, sizeof line, r->pool_known ? &r->pool : NULL, &r->pool_err, &r->demand);
+	puts(line);
 	puts("reserved concurrency is not checked (not visible to list calls): taskpipe apply --all --force");
 }
 

@@ -9,12 +9,14 @@
 #include "base/jsonnum.h"
 #include "core/lease.h"
 #include "core/names.h"
+#include "core/pool.h"
 #include "base/log.h"
 #include "core/reconcile/reconcile.h"
 #include "core/names.h"
 #include "core/pipeline.h"
 #include "core/store.h"
 #include "script/policy.h"
+#include "runtime/pool_json.h"
 #include "runtime/rec_json.h"
 #include "cmd/cmd_progress.h"
 
@@ -107,7 +109,9 @@ static int init_timeout_s(void)
 }
 
 /* The table's status ("ACTIVE", "CREATING", ...) and, when a stream is wanted,
- * the stream's ("ENABLED", "ENABLING", "(none)" before DescribeTable names one). */
+ * the stream's ("ENABLED", "ENABLING", "(none)" before DescribeTable names one;
+ * "NONE" when the table has no stream at all: StreamSpecification absent or
+ * not enabled, a table made by hand or by another tool). */
 static int table_status(struct app *app, const char *table, int stream, char *tst, char *sst, size_t len,
 			tp_err *e)
 {
@@ -123,6 +127,11 @@ static int table_status(struct app *app, const char *table, int stream, char *ts
 	snprintf(tst, len, "%s", cJSON_GetStringValue(cJSON_GetObjectItem(td, "TableStatus")) ?: "ACTIVE");
 	snprintf(sst, len, "%s", stream ? "(none)" : "ENABLED");
 	const char *arn = cJSON_GetStringValue(cJSON_GetObjectItem(td, "LatestStreamArn"));
+	cJSON *spec = cJSON_GetObjectItem(td, "StreamSpecification");
+	if (stream && !cJSON_IsTrue(cJSON_GetObjectItem(spec, "StreamEnabled")) && td) {
+		snprintf(sst, len, "NONE");
+		arn = NULL;
+	}
 	if (stream && arn) {
 		cJSON *sin = cJSON_CreateObject(), *sout = NULL;
 		cJSON_AddStringToObject(sin, "StreamArn", arn);
@@ -152,6 +161,10 @@ static int wait_active(struct app *app, const char *table, int stream, tp_err *e
 			return rc;
 		if (rc == TP_OK && strcmp(tst, "ACTIVE") == 0 && strcmp(sst, "ENABLED") == 0)
 			return TP_OK;
+		if (rc == TP_OK && strcmp(tst, "ACTIVE") == 0 && strcmp(sst, "NONE") == 0)
+			return tp_errf(e, TP_EINVAL, "NoStream",
+				       "table %s has no stream (StreamSpecification not enabled): taskpipe follows the config table's stream; enable it (NEW_AND_OLD_IMAGES)",
+				       table);
 		int64_t waited = tp_mono_ms() - t0;
 		if (waited >= (int64_t)timeout_s * 1000) {
 			tp_err_clear(e);
@@ -169,10 +182,44 @@ static int wait_active(struct app *app, const char *table, int stream, tp_err *e
 	}
 }
 
+/* A config table made without a stream (by hand, by another tool) gets one:
+ * init makes what is missing, and the stream is what taskpipe follows.
+ * UpdateTable is asynchronous (ACTIVE -> UPDATING, the stream ENABLING;
+ * API_UpdateTable): the table must be ACTIVE first, and is waited for after. */
+static int enable_stream(struct app *app, const char *table, tp_err *e)
+{
+	int rc = wait_active(app, table, 0, e);
+	if (rc < 0)
+		return rc;
+	printf("table %s: exists without a stream; enabling it (NEW_AND_OLD_IMAGES)\n", table);
+	fflush(stdout);
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	cJSON_AddStringToObject(in, "TableName", table);
+	cJSON *ss = cJSON_AddObjectToObject(in, "StreamSpecification");
+	cJSON_AddBoolToObject(ss, "StreamEnabled", 1);
+	cJSON_AddStringToObject(ss, "StreamViewType", "NEW_AND_OLD_IMAGES");
+	rc = awsj_call(app->aws, SVC_DYNAMODB, "UpdateTable", in, &out, e);
+	cJSON_Delete(in);
+	cJSON_Delete(out);
+	if (rc < 0) {
+		tp_err why = *e;
+		tp_err_clear(e);
+		return tp_errf(e, rc, "NoStream",
+			       "table %s has no stream, which taskpipe follows, and enabling it failed: %s: %s; enable it yourself (StreamSpecification StreamEnabled, NEW_AND_OLD_IMAGES)",
+			       table, why.code, why.message);
+	}
+	rc = wait_active(app, table, 1, e);
+	if (rc == TP_OK)
+		printf("table %s: stream enabled\n", table);
+	return rc;
+}
+
 static int ensure_table(struct app *app, const char *table, const char *key, int stream, tp_err *e)
 {
 	char tst[32], sst[32];
 	int rc = table_status(app, table, stream, tst, sst, sizeof tst, e);
+	if (rc == TP_OK && stream && strcmp(sst, "NONE") == 0)
+		return enable_stream(app, table, e);
 	if (rc == TP_OK) {
 		if (strcmp(tst, "ACTIVE") == 0 && strcmp(sst, "ENABLED") == 0) {
 			printf("table %s: exists\n", table);
@@ -264,8 +311,10 @@ static const char init_usage[] =
 	"usage: taskpipe init [--settings-from-env]\n"
 	"Creates what is missing of the config table (stream NEW_AND_OLD_IMAGES, TTL on\n"
 	"expires_at), the "
-	"state table and, when a code bucket is set, the versioned code bucket. For\n"
-	"local use, demos and tests; CloudFormation does this in production.\n"
+	"state table and, when a code bucket is set, the versioned code bucket. A\n"
+	"config table without a stream gets one (UpdateTable); when that is refused,\n"
+	"init fails at once naming the missing stream. For local use, demos and\n"
+	"tests; CloudFormation does this in production.\n"
 	"Then stores the instance's shared settings (consumer layers, code bucket and\n"
 	"key, role, prefix, owner, runtime, state table) in the state table\n"
 	"(settings#instance) when none are stored; every process reads them. With\n"
@@ -761,6 +810,22 @@ static void print_change(const cJSON *c)
 	       cJSON_GetStringValue(cJSON_GetObjectItem(c, "to")));
 }
 
+/* The fleet's demand on the account's concurrency pool next to the
+ * account itself (one GetAccountSettings): into doc as "pool", and as a
+ * line on stdout unless json. */
+static void report_pool(struct app *app, const struct pool_demand *d, cJSON *doc, int json)
+{
+	struct pool_account pa;
+	tp_err e = { 0 };
+	int known = pool_read(app, &pa, &e) == TP_OK;
+	cJSON_AddItemToObject(doc, "pool", pool_json(known ? &pa : NULL, &e, d));
+	if (!json) {
+		char line[512];
+		pool_line(line, sizeof line, known ? &pa : NULL, &e, d);
+		puts(line);
+	}
+}
+
 static int run_reconcile(const char *cmd, int argc, char **argv, int plan, const char *usage)
 {
 	static const char *const flags[] = { "--all", "--force", NULL };
@@ -813,6 +878,16 @@ static int run_reconcile(const char *cmd, int argc, char **argv, int plan, const
 		confirmed += res[i].rc == TP_OK && res[i].confirmed;
 		cJSON_AddItemToArray(arr, rec_result_json(&res[i]));
 	}
+	struct pool_demand demand = { 0 };
+	for (size_t i = 0; plan && i < nr; i++) {
+		if (!res[i].has_spec)
+			continue;
+		demand.pipelines++;
+		demand.reserved += res[i].reserved;
+		demand.max_concurrency += res[i].max_concurrency;
+	}
+	if (plan && s.json)   /* in text, the line follows the pipelines */
+		report_pool(&app, &demand, doc, 1);
 	app_stats_json(&app, doc);
 	cJSON_AddNumberToObject(doc, "elapsed_ms", (double)(tp_mono_ms() - t0));
 	if (s.json) {
@@ -848,6 +923,8 @@ static int run_reconcile(const char *cmd, int argc, char **argv, int plan, const
 		}
 		if (confirmed)
 			printf("%d unchanged since last apply (not checked; --force observes them)\n", confirmed);
+		if (plan)
+			report_pool(&app, &demand, doc, 0);
 		printf("%zu pipelines: %d %s, %d errors; %ld AWS requests (%ld Lambda, %ld mutating)\n", nr,
 		       changes, plan ? "to change" : "changed", errors,
 		       aws_stats_requests(app.aws),
@@ -901,8 +978,11 @@ static const char ls_usage[] =
 	"Removed (or expired) items' pipelines that are draining or kept are listed\n"
 	"too, and records whose items are gone otherwise as \"(no item)\" (taskpipe\n"
 	"forget clears them). --kept lists only the queues kept because they held\n"
-	"messages (taskpipe kept). Exit 1 when a NAME without glob characters\n"
-	"matches nothing.\n";
+	"messages (taskpipe kept). Then the fleet's demand on the account's\n"
+	"concurrency pool (the specs in force: sum of MaximumConcurrency and of\n"
+	"reservations) against the account's limit (one GetAccountSettings; not\n"
+	"with --json, whose output stays the array of rows: plan and drift --json\n"
+	"carry it). Exit 1 when a NAME without glob characters matches nothing.\n";
 
 /* The item's attribute as text ("-" when absent). */
 static void attr_text(const cJSON *item, const char *name, char *out, size_t len)
@@ -1055,7 +1135,15 @@ int cmd_ls(int argc, char **argv)
 		free(hits);
 		return 1;
 	}
-	cJSON *doc = cJSON_CreateArray(), *it;
+	/* The fleet's demand: the specs in force, as the state table records them. */
+	struct pool_demand demand = { 0 };
+	for (size_t i = 0; i < states.n; i++) {
+		cJSON *spec = states.v[i].status != STORE_DELETED && states.v[i].spec ? cJSON_Parse(states.v[i].spec) : NULL;
+		pool_demand_add(&demand, spec);
+		cJSON_Delete(spec);
+	}
+	cJSON *top = cJSON_CreateObject();
+	cJSON *doc = cJSON_AddArrayToObject(top, "pipelines"), *it;
 	cJSON_ArrayForEach(it, items) {
 		const char *name = ddb_get_str(it, "pipeline", "?");
 		const struct store_pipeline *found = store_pipelines_find(&states, name);
@@ -1111,8 +1199,9 @@ int cmd_ls(int argc, char **argv)
 			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "concurrency")),
 			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "status")), note);
 		}
+		report_pool(&app, &demand, top, 0);
 	}
-	cJSON_Delete(doc);
+	cJSON_Delete(top);
 	cJSON_Delete(items);
 	store_pipelines_free(&states);
 	store_pauses_free(&pauses);

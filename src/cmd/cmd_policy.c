@@ -6,6 +6,7 @@
 #include "aws/ddbval.h"
 #include "base/jsonnum.h"
 #include "script/policy.h"
+#include "core/runtimes.h"
 #include "core/settings.h"
 
 #include <cjson/cJSON.h>
@@ -29,7 +30,8 @@ static const char help[] =
 	"\n"
 	"The policy's ctx comes from the settings (owner -> instance, prefix, code\n"
 	"bucket and key, role ARN), AWS_REGION, account_concurrency 1000,\n"
-	"unreserved_min 100 and the current time; --ctx merges a JSON object over it\n"
+	"unreserved_min 100, the runtime lifecycle table as of today (runtimes) and the\n"
+	"current time; --ctx merges a JSON object over it\n"
 	"(objects merge member by member).\n"
 	"\n"
 	"show prints {\"origin\":...,\"sha256\":...} for the policy in force.\n"
@@ -189,6 +191,9 @@ static int build_ctx(const struct settings *s, const char *override, cJSON **out
 	/* Offline: whether the code bucket is versioned is not asked, so
 	 * code_storage defaults to copy here unless a ctx override says
 	 * defaults.code_bucket_versioned = true. */
+	char today[11];
+	runtimes_today(tp_now_ms(), today);
+	cJSON_AddItemToObject(ctx, "runtimes", runtimes_ctx(today));
 	cJSON_AddNumberToObject(ctx, "now", (double)(tp_now_ms() / 1000));
 	int rc = TP_OK;
 	if (override) {

@@ -153,9 +153,9 @@ int cmd_top(int argc, char **argv)
 	struct top_view v;
 	top_view_init(&v, sort, interval);
 	struct top_fleet f = { .conc_in_use = -1, .conc_limit = -1 };
-	long at = 0;
+	long at = 0, umin = -1;
 	tp_err le = { 0 };
-	if (store_account_get(a, s.state_table, &f.conc_limit, &at, &le) < 0 || f.conc_limit <= 0)
+	if (store_account_get(a, s.state_table, &f.conc_limit, &at, &umin, &le) < 0 || f.conc_limit <= 0)
 		f.conc_limit = -1;
 
 	struct termios saved, raw;

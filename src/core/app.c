@@ -5,6 +5,8 @@
 #include "aws/budget_shared.h"
 #include "core/codestore.h"
 #include "core/settings_store.h"
+#include "core/pool.h"
+#include "core/runtimes.h"
 #include "core/store.h"
 #include "base/log.h"
 #include "script/policy.h"
@@ -78,6 +80,7 @@ int app_open(struct app *app, const struct settings *s, tp_err *e)
 	memset(app, 0, sizeof *app);
 	app->set = *s;
 	app->account_concurrency = -1;
+	app->unreserved_min = -2;
 	app->code_versioned = -1;
 	struct aws_options o = { 0 };
 	o.lambda_rps = s->lambda_rps;
@@ -136,11 +139,12 @@ static void add_str(cJSON *o, const char *k, const char *v)
 
 static long account_concurrency(struct app *app)
 {
-	long now = (long)(tp_now_ms() / 1000), limit = -1, at = 0;
+	long now = (long)(tp_now_ms() / 1000), limit = -1, at = 0, min = -1;
 	tp_err se = { 0 };
-	if (store_account_get(app->aws, app->set.state_table, &limit, &at, &se) < 0 ||
+	if (store_account_get(app->aws, app->set.state_table, &limit, &at, &min, &se) < 0 ||
 	    now - at >= ACCOUNT_TTL_S)
 		limit = -1;
+	app->unreserved_min = min;
 	if (limit > 0)
 		return limit;
 
@@ -159,7 +163,7 @@ static long account_concurrency(struct app *app)
 	}
 	cJSON_Delete(out);
 	/* best effort: a cache */
-	store_account_put(app->aws, app->set.state_table, limit, now, &se);
+	store_account_put(app->aws, app->set.state_table, limit, now, min, &se);
 	return limit;
 }
 
@@ -194,7 +198,8 @@ cJSON *app_policy_ctx_value(struct app *app)
 	add_str(ctx, "region", aws_region(app->aws));
 	add_str(ctx, "prefix", app->set.prefix);
 	cJSON_AddNumberToObject(ctx, "account_concurrency", (double)app->account_concurrency);
-	cJSON_AddNumberToObject(ctx, "unreserved_min", 100);
+	/* the minimum a refusal named, else min(100, limit) (pool.h) */
+	cJSON_AddNumberToObject(ctx, "unreserved_min", (double)pool_minimum(app, app->account_concurrency, NULL));
 	cJSON *d = cJSON_AddObjectToObject(ctx, "defaults");
 	add_str(d, "code_bucket", app->set.code_bucket);
 	add_str(d, "code_key", app->set.code_key);
@@ -203,7 +208,13 @@ cJSON *app_policy_ctx_value(struct app *app)
 	add_str(d, "consumer_layer_arm64", app->set.consumer_layer_arm64);
 	add_str(d, "state_table", app->set.state_table);
 	add_str(d, "runtime", app->set.runtime);
+	add_str(d, "code_storage", app->set.code_storage);
 	cJSON_AddBoolToObject(d, "code_bucket_versioned", code_bucket_versioned(app));
+	/* Today's date reaches the policy as the runtimes' phases (hashed), not
+	 * as ctx.now (left out of the input hash): runtimes.h. */
+	char today[11];
+	runtimes_today(tp_now_ms(), today);
+	cJSON_AddItemToObject(ctx, "runtimes", runtimes_ctx(today));
 	cJSON_AddNumberToObject(ctx, "now", (double)(tp_now_ms() / 1000));
 	return ctx;
 }
@@ -217,6 +228,8 @@ void app_stats_json(const struct app *app, cJSON *obj)
 		cJSON_AddNumberToObject(calls, st[i].key, (double)st[i].requests);
 	cJSON_AddNumberToObject(obj, "lambda_calls", (double)aws_stats_lambda(app->aws));
 	cJSON_AddNumberToObject(obj, "mutating_calls", (double)aws_stats_mutating(app->aws));
+	/* Throttles of SQS, DynamoDB, S3, ...: retried, backing off, without the retry quota. */
+	cJSON_AddNumberToObject(obj, "throttled_other", (double)aws_stats_throttled_other(app->aws));
 	/* The shared budget's DynamoDB cost next to the Lambda calls it metered. */
 	cJSON *b = cJSON_AddObjectToObject(obj, "lambda_budget");
 	cJSON_AddStringToObject(b, "mode", app->budget ? "shared" : "local");

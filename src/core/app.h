@@ -15,6 +15,8 @@ struct app {
 	struct policy *policy;      /* loaded once */
 	struct bshared *budget;     /* the account-wide Lambda budget; NULL: local */
 	long account_concurrency;   /* from GetAccountSettings, -1 until asked */
+	long unreserved_min;        /* learned minimum of unreserved executions (core/pool.h):
+				       -1 none learned, -2 until read */
 	int code_versioned;         /* default code bucket versioned: 1/0, -1 until asked */
 	int64_t code_versioned_at;  /* when asked (ms): asked again after 5 min */
 	struct cJSON *settings_record; /* the stored shared settings (settings_store.h); holds set's strings */

@@ -16,10 +16,12 @@ int codestore_reference(const cJSON *func)
 	return m && strcmp(m, "REFERENCE") == 0;
 }
 
-const char *codestore_observed(const cJSON *cfg)
+const char *codestore_observed(const cJSON *get_function)
 {
-	const char *m = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "S3ObjectStorageMode"));
-	return m && *m ? m : NULL;
+	const cJSON *code = cJSON_GetObjectItem(get_function, "Code");
+	if (!cJSON_IsObject(code))
+		return NULL;
+	return cJSON_IsObject(cJSON_GetObjectItem(code, "ResolvedS3Object")) ? "REFERENCE" : "COPY";
 }
 
 int codestore_inactive(const cJSON *cfg, char *why, size_t len)
@@ -77,24 +79,4 @@ int codestore_current_version(struct aws *aws, const char *bucket, const char *k
 	aws_call_free(&c);
 	free(path);
 	return rc;
-}
-
-/* Deprecation dates from "Runtime deprecation", Lambda developer guide
- * (https://docs.aws.amazon.com/lambda/latest/dg/runtime-support-policy.html);
- * provided.al2's as README "Runtimes" gives them (creates blocked
- * 2027-02-01, updates 2027-03-03). policies/policy.lua carries the same table. */
-static const struct { const char *runtime, *date; } deprecated[] = {
-	{ "provided.al2", "2026-07-31" },
-	{ "provided", "2024-01-08" },
-	{ "go1.x", "2024-01-08" },
-	{ "python3.8", "2024-10-14" },
-	{ "nodejs16.x", "2024-06-12" },
-};
-
-const char *codestore_runtime_deprecated(const char *runtime)
-{
-	for (size_t i = 0; runtime && i < sizeof deprecated / sizeof deprecated[0]; i++)
-		if (strcmp(runtime, deprecated[i].runtime) == 0)
-			return deprecated[i].date;
-	return NULL;
 }

@@ -5,7 +5,13 @@
  * does not count against that quota. REFERENCE needs a versioned bucket and
  * the object version, and must be repeated on every UpdateFunctionCode: an
  * update without it puts the function back to COPY. A REFERENCE function
- * whose object version becomes unreadable goes State Inactive.
+ * whose object version becomes unreadable, or to which Lambda loses access
+ * (a bucket policy, a KMS key), goes State Inactive; AWS documents no one
+ * StateReasonCode for it, so any Inactive other than Idle counts. The mode
+ * shows only in GetFunction: Code.ResolvedS3Object {S3Bucket, S3Key,
+ * S3ObjectVersion} for REFERENCE, absent for COPY; FunctionConfiguration
+ * has no storage-mode field
+ * (https://docs.aws.amazon.com/lambda/latest/api/API_ResolvedS3Object.html).
  * ("Self-managed S3 code storage", Lambda developer guide,
  * https://docs.aws.amazon.com/lambda/latest/dg/configuration-self-managed-storage.html;
  * README "Code storage" lists what the docs did not say and is assumed.) */
@@ -19,9 +25,10 @@ struct cJSON;
 /* 1 when a spec's func asks for REFERENCE (func.Code.S3ObjectStorageMode). */
 int codestore_reference(const struct cJSON *func);
 
-/* The mode a FunctionConfiguration reports; NULL when it says none (an
- * endpoint that does not know the field: nothing to compare). */
-const char *codestore_observed(const struct cJSON *cfg);
+/* The mode a GetFunction answer shows: "REFERENCE" with
+ * Code.ResolvedS3Object, "COPY" with a Code without it; NULL when the
+ * answer has no Code (not a GetFunction answer: nothing to compare). */
+const char *codestore_observed(const struct cJSON *get_function);
 
 /* 1: the function is Inactive for a reason other than idleness (Lambda
  * marks idle functions Inactive with StateReasonCode Idle; an invocation
@@ -36,9 +43,5 @@ int codestore_bucket_versioned(struct aws *aws, const char *bucket, tp_err *e);
  * is not versioned). TP_ENOTFOUND when the object is gone. */
 int codestore_current_version(struct aws *aws, const char *bucket, const char *key, char *out,
 			      size_t len, tp_err *e);
-
-/* Lambda runtimes past deprecation: the deprecation date ("YYYY-MM-DD"), or
- * NULL for a runtime not in the table. */
-const char *codestore_runtime_deprecated(const char *runtime);
 
 #endif

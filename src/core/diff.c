@@ -311,7 +311,7 @@ static void diff_env(struct diff_list *l, const cJSON *want, const cJSON *have)
 static void diff_storage(struct diff_list *l, const cJSON *func, const struct observed *o)
 {
 	const char *want = codestore_reference(func) ? "REFERENCE" : "COPY";
-	const char *got = codestore_observed(o->fn);
+	const char *got = o->fn_storage;
 	if (got && strcmp(got, want) != 0)
 		push(l, DIFF_FUNCTION, DIFF_SET, DK_STORAGE, "Code.S3ObjectStorageMode", got, want);
 	if (codestore_reference(func) && o->fn_inactive) {

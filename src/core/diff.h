@@ -86,6 +86,7 @@ struct observed {
 	const struct cJSON *fn_tags;     /* {key: value} */
 	int fn_state_known;              /* fn carries State (GetFunction; ListFunctions does not) */
 	const char *fn_inactive;         /* REFERENCE function Inactive: why; NULL: not (or unknown) */
+	const char *fn_storage;          /* "REFERENCE"/"COPY" (codestore_observed); NULL: unknown */
 	int reserved_known;              /* reserved concurrency was read (GetFunction) */
 	const struct cJSON *reserved;    /* ReservedConcurrentExecutions (a number) or NULL: none */
 	const struct cJSON *esm;         /* the event source mapping; NULL: none */

@@ -14,6 +14,8 @@ const char settings_help[] =
 	"  --code-bucket B   TASKPIPE_CODE_BUCKET   default consumer code bucket\n"
 	"  --code-key K      TASKPIPE_CODE_KEY      default consumer code key\n"
 	"  --runtime R       TASKPIPE_RUNTIME       default consumer runtime (policy: provided.al2023)\n"
+	"  --code-storage M  TASKPIPE_CODE_STORAGE  default code_storage of items: reference or copy\n"
+	"                                           (default: reference on a versioned default bucket)\n"
 	"  --prefix P        TASKPIPE_PREFIX        resource name prefix (default tp-)\n"
 	"  --owner O         TASKPIPE_OWNER         owner tag value (default taskpipe)\n"
 	"  --role-arn ARN    TASKPIPE_ROLE_ARN      consumer functions' execution role\n"
@@ -95,6 +97,7 @@ void settings_init(struct settings *s)
 	s->code_bucket = env_or("TASKPIPE_CODE_BUCKET", NULL);
 	s->code_key = env_or("TASKPIPE_CODE_KEY", NULL);
 	s->runtime = env_or("TASKPIPE_RUNTIME", NULL);
+	s->code_storage = env_or("TASKPIPE_CODE_STORAGE", NULL);
 	s->prefix = env_or("TASKPIPE_PREFIX", "tp-");
 	s->owner = env_or("TASKPIPE_OWNER", "taskpipe");
 	s->role_arn = env_or("TASKPIPE_ROLE_ARN", NULL);
@@ -128,6 +131,7 @@ int settings_parse_flags(struct settings *s, int *argc, char **argv, tp_err *e)
 		else if (strcmp(a, "--code-bucket") == 0) target = &s->code_bucket;
 		else if (strcmp(a, "--code-key") == 0) target = &s->code_key;
 		else if (strcmp(a, "--runtime") == 0) target = &s->runtime;
+		else if (strcmp(a, "--code-storage") == 0) target = &s->code_storage;
 		else if (strcmp(a, "--prefix") == 0) target = &s->prefix;
 		else if (strcmp(a, "--owner") == 0) target = &s->owner;
 		else if (strcmp(a, "--role-arn") == 0) target = &s->role_arn;

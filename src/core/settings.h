@@ -6,6 +6,7 @@
  *   --code-bucket   TASKPIPE_CODE_BUCKET   (none)           default consumer code bucket
  *   --code-key      TASKPIPE_CODE_KEY      (none)           default consumer code key
  *   --runtime       TASKPIPE_RUNTIME       (policy's)       default consumer runtime
+ *   --code-storage  TASKPIPE_CODE_STORAGE  (by versioning)  default code_storage of items
  *   --prefix        TASKPIPE_PREFIX        tp-              resource name prefix
  *   --owner         TASKPIPE_OWNER         taskpipe         owner tag value
  *   --role-arn      TASKPIPE_ROLE_ARN      (none)           consumers' execution role
@@ -29,6 +30,7 @@ struct settings {
 	const char *code_bucket;
 	const char *code_key;
 	const char *runtime;
+	const char *code_storage;   /* default code_storage of items ("reference"/"copy"); NULL: by the bucket's versioning */
 	const char *prefix;
 	const char *owner;
 	const char *role_arn;

@@ -435,7 +435,7 @@ int store_drift_cursor_put(struct aws *a, const char *table, const char *after, 
 /* ---- account#settings ---- */
 
 int store_account_get(struct aws *a, const char *table, long *concurrency, long *checked_at,
-		      tp_err *e)
+		      long *unreserved_min, tp_err *e)
 {
 	/* a cache: an eventually consistent read is enough */
 	cJSON *in = keyed(table, tp_xstrdup(STORE_PK_ACCOUNT)), *out = NULL;
@@ -443,17 +443,20 @@ int store_account_get(struct aws *a, const char *table, long *concurrency, long 
 	cJSON *item = cJSON_GetObjectItem(out, "Item");
 	*concurrency = item ? ddb_get_long(item, "concurrency", -1) : -1;
 	*checked_at = ddb_get_long(item, "checked_at", 0);
+	*unreserved_min = ddb_get_long(item, "unreserved_min", -1);
 	cJSON_Delete(in);
 	cJSON_Delete(out);
 	return rc;
 }
 
 int store_account_put(struct aws *a, const char *table, long concurrency, long checked_at,
-		      tp_err *e)
+		      long unreserved_min, tp_err *e)
 {
 	cJSON *item = new_item(tp_xstrdup(STORE_PK_ACCOUNT));
 	ddb_put_long(item, "concurrency", concurrency);
 	ddb_put_long(item, "checked_at", checked_at);
+	if (unreserved_min >= 0)
+		ddb_put_long(item, "unreserved_min", unreserved_min);
 	return put_item(a, table, item, e);
 }
 

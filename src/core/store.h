@@ -249,11 +249,13 @@ int store_code_good(struct aws *a, const char *table, const char *bucket, const 
 
 /* ---- account#settings ---- */
 
-/* The cached account concurrency and when it was checked; -1 / 0 when absent. */
+/* The cached account concurrency and when it was checked, and the minimum
+ * of unreserved executions learned from a refusal (core/pool.h); -1 / 0 /
+ * -1 when absent. put leaves unreserved_min out when it is < 0. */
 int store_account_get(struct aws *a, const char *table, long *concurrency, long *checked_at,
-		      tp_err *e);
+		      long *unreserved_min, tp_err *e);
 int store_account_put(struct aws *a, const char *table, long concurrency, long checked_at,
-		      tp_err *e);
+		      long unreserved_min, tp_err *e);
 
 /* ---- forget: pipeline#<name> and lease#<name> of a gone item ---- */
 

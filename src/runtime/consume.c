@@ -11,23 +11,26 @@
  *
  * One process (the user's runtime) talks to us, one request at a time: the
  * server is a poll loop over a few plain sockets, each request handled to
- * completion (the upstream calls block). Pacing happens in /next: the event
- * is held until this instance's token bucket allows its records, so the wait
- * is inside the invocation, which stays in flight and keeps counting toward
- * the mapping's MaximumConcurrency: no other instance can start meanwhile,
- * and the aggregate stays at the rate. With TASKPIPE_RATE_TABLE the batch
- * is booked on the pipeline's one schedule in the state table instead
- * (shared_claim), which holds rate * W + one batch across all instances;
- * the per-instance bucket is then only the fallback when DynamoDB fails. */
+ * completion (the upstream calls block). Pacing happens in /next: an SQS
+ * event is handed to the runtime in sub-batches of at most TASKPIPE_BURST
+ * records, each held until its slot, so the waits are inside the
+ * invocation, which stays in flight and keeps counting toward the
+ * mapping's MaximumConcurrency. With TASKPIPE_RATE_TABLE all of a batch's
+ * slots are booked with one claim on the pipeline's lane schedule in the
+ * state table (rate_sched.h), which holds rate * W + burst across all
+ * instances; this instance's token bucket (pace.h) is the fallback when
+ * DynamoDB fails (rate * W + concurrency * burst). The runtime's answers
+ * are merged into the one answer Lambda gets (subbatch.h). */
 #include "runtime/consume.h"
 
 #include "aws/aws.h"
 #include "aws/awsjson.h"
-#include "aws/budget_shared.h"
+#include "aws/rate_sched.h"
 #include "aws/http.h"
 #include "base/log.h"
 #include "runtime/consume_metrics.h"
 #include "runtime/pace.h"
+#include "runtime/subbatch.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -51,6 +54,14 @@
 #define CMV_TIMEOUT_MS 3000
 #define SHARED_MAX_HORIZON_US 900000000LL   /* Lambda's 15 minute timeout */
 #define FALLBACK_LOG_EVERY_MS 60000
+#define LATE_US 50000                /* a slot missed by more is booked again */
+#define MAX_BURST 10000
+#define BACKOFF_HOLD_US 10000000LL   /* a backed-off instance keeps what starts within this */
+#define MAX_DELAY_S 900              /* SQS DelaySeconds: 15 minutes at most */
+#define MAX_PUSHBACKS 100            /* re-sends of one message; then pushback counts as a receive */
+#define PUSHBACK_ATTR "taskpipe-pushbacks"
+#define CLAIM_LEAD_MIN_US 5000
+#define CLAIM_LEAD_MAX_US 1000000
 
 static const char usage[] =
 	"usage: taskpipe consume [--] [CMD ARGS...]\n"
@@ -62,6 +73,8 @@ static const char usage[] =
 	"environment:\n"
 	"  TASKPIPE_RATE                 the pipeline's rate, tasks/s (unset: pass-through)\n"
 	"  TASKPIPE_CONCURRENCY          instances sharing it (default 1)\n"
+	"  TASKPIPE_BURST                records handed to the runtime at once, each group at its\n"
+	"                                own slot (default 1): any W s see at most rate x W + burst\n"
 	"  TASKPIPE_RATE_TABLE           state table: every instance books on one shared schedule\n"
 	"                                (item rate#$AWS_LAMBDA_FUNCTION_NAME); unset: per-instance share\n"
 	"  TASKPIPE_DEADLINE_RESERVE_MS  time kept for the handler before the deadline (default 2000)\n"
@@ -86,18 +99,45 @@ struct request {
 	buf chunked;          /* decoded body of a chunked request */
 };
 
+/* An event from upstream, handed to the runtime in sub-batches of at most
+ * burst records, each at its own slot; their answers merge into one. */
+struct batch {
+	int active;
+	char id[128];             /* the upstream invocation */
+	char *raw;                /* its event as received */
+	cJSON *event;             /* parsed */
+	buf headers;              /* its Runtime API headers, for the runtime */
+	int sqs;                  /* the event has Records */
+	int n;                    /* records (1 for an event that is not SQS) */
+	int whole;                /* n <= burst: one sub-batch, the answer goes up as is */
+	int next;                 /* first record not yet handed to the runtime */
+	int end;                  /* records from here on went back to the queue */
+	int from, count;          /* the sub-batch the runtime holds */
+	int handed_back;          /* records returned without running */
+	int64_t latest_us;        /* wall clock: no sub-batch starts later */
+	int shared;               /* slots from the shared schedule, else the bucket */
+	struct rsched_grant g;    /* the booked slots */
+	int used;                 /* a slot of g was used (at last_pos) */
+	double last_pos;          /* the last slot used, with the fraction carried */
+	cJSON *failures;          /* merged batchItemFailures */
+	int retry_after_s;        /* the longest retry-after of the last answer */
+};
+
 struct proxy {
 	char upstream[300];       /* http://HOST:PORT */
 	struct http_client *http;
 	int pacing;
 	struct pace pace;
-	struct bshared *shared;   /* TASKPIPE_RATE_TABLE: the shared schedule */
+	struct rsched *sched;     /* TASKPIPE_RATE_TABLE: the shared schedule */
+	int burst;                /* records per sub-batch (TASKPIPE_BURST) */
+	int lanes;                /* TASKPIPE_CONCURRENCY */
+	int64_t claim_lead_us;    /* book slots from this long after now: twice the last claim's time */
+	struct batch b;           /* the event in hand, run in sub-batches */
 	int64_t fallback_logged_ms;
 	int64_t reserve_ms;
 	pid_t child;
 	int child_asked_next;     /* the runtime finished its init */
 	char cur_id[128];         /* the invocation the runtime holds; "" none */
-	cJSON *cur_event;         /* its event (SQS records, for backpressure) */
 	struct aws *aws;          /* SQS, made on first use */
 	char aws_region[32];
 	int exit_code;            /* -1 while running */
@@ -140,23 +180,6 @@ int consume_queue_url(const char *arn, char *url, size_t url_len, char *region, 
 	snprintf(url, url_len, "https://sqs.%s.%s/%s/%s", part[3], suffix, part[4], part[5]);
 	snprintf(region, region_len, "%s", part[3]);
 	return TP_OK;
-}
-
-char *consume_all_failures(const cJSON *event)
-{
-	cJSON *o = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(o, "batchItemFailures");
-	const cJSON *rec;
-	cJSON_ArrayForEach(rec, cJSON_GetObjectItemCaseSensitive(event, "Records")) {
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "messageId");
-		if (cJSON_IsString(id)) {
-			cJSON *f = cJSON_CreateObject();
-			cJSON_AddStringToObject(f, "itemIdentifier", id->valuestring);
-			cJSON_AddItemToArray(list, f);
-		}
-	}
-	char *s = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	return s;
 }
 
 /* ---- the child's side: a minimal HTTP/1.1 server ---- */
@@ -473,158 +496,29 @@ static int wait_watching(struct proxy *px, int64_t us)
 
 /* ---- pacing and backpressure ---- */
 
-static void set_current(struct proxy *px, const char *id, cJSON *event)
+static void set_current(struct proxy *px, const char *id)
 {
 	snprintf(px->cur_id, sizeof px->cur_id, "%s", id ? id : "");
-	cJSON_Delete(px->cur_event);
-	px->cur_event = event;
 }
 
-/* Book k records on the pipeline's shared schedule (budget_shared.c: one
- * GCRA schedule at the pipeline's full rate in the state-table item
- * rate#<function>, booked with a conditional UpdateItem). After AIMD
- * backoff this instance books k * configured / share slots: a
- * rate-limited batch holds the schedule longer, so the whole pipeline
- * slows, and booking more than k only ever lowers the rate, so the bound
- * (rate * W + one batch in any W seconds, across every instance) holds.
- * Returns 1 with *start_us (wall clock) the batch's start, 0 when the
- * schedule is booked past latest_us (give the records back), -1 on a
- * DynamoDB error (fall back to the per-instance share for this batch). */
-static int shared_claim(struct proxy *px, int k, int64_t latest_us, int64_t *start_us)
+static void batch_end(struct proxy *px)
 {
-	int tokens = (int)ceil(k * px->pace.configured / px->pace.share - 1e-9);
-	for (;;) {
-		int64_t now = tp_now_us(), horizon = latest_us - now, wait = 0;
-		if (horizon < 0)
-			return 0;
-		if (horizon > SHARED_MAX_HORIZON_US)
-			horizon = SHARED_MAX_HORIZON_US;
-		struct budget_grant g;
-		tp_err e = { 0 };
-		int rc = bshared_claim_within(px->shared, 0, tokens, now, horizon, &g, &wait, &e);
-		if (rc < 0) {
-			int64_t t = tp_now_ms();
-			if (!px->fallback_logged_ms || t - px->fallback_logged_ms >= FALLBACK_LOG_EVERY_MS) {
-				log_error("consume: shared rate schedule unavailable (%s: %s): pacing at this "
-					  "instance's share until it answers", e.code, e.message);
-				px->fallback_logged_ms = t;
-			}
-			return -1;
-		}
-		if (rc == 1)
-			return 0;
-		if (wait == 0) {
-			*start_us = g.start_us;
-			struct bshared_stats st;
-			bshared_stats(px->shared, &st);
-			/* the cost, for the operator (README): at 1, 10, 100, ... batches */
-			long n = st.claims;
-			while (n >= 10 && n % 10 == 0)
-				n /= 10;
-			int decade = n == 1;
-			if (decade)
-				log_info("consume: shared schedule: %ld batches booked, %ld UpdateItem writes",
-					 st.claims, st.writes);
-			else
-				log_debug("consume: shared schedule: %ld batches booked, %ld UpdateItem writes",
-					  st.claims, st.writes);
-			return 1;
-		}
-		/* Lost every race: the others are booking; try again shortly. */
-		if (wait_watching(px, wait))
-			return 0;
-	}
+	struct batch *b = &px->b;
+	cJSON_Delete(b->event);
+	cJSON_Delete(b->failures);
+	free(b->raw);
+	buf_free(&b->headers);
+	memset(b, 0, sizeof *b);
+	set_current(px, NULL);
 }
 
-/* GET /next for the child: fetch events upstream until one may start now
- * (or after a wait that leaves room before its deadline). */
-static void handle_next(struct proxy *px, struct conn *c, const struct request *r)
+static const cJSON *find_record(const cJSON *event, int from, int count, const char *message_id)
 {
-	px->child_asked_next = 1;
-	for (;;) {
-		struct http_response resp = { 0 };
-		upstream(px, "GET", r->path, NULL, NULL, 0, -1, &resp);
-		char id[128] = "", deadline[32] = "";
-		http_header(&resp, "Lambda-Runtime-Aws-Request-Id", id, sizeof id);
-		http_header(&resp, "Lambda-Runtime-Deadline-Ms", deadline, sizeof deadline);
-		if (resp.rc != TP_OK || resp.status != 200 || !id[0] || !px->pacing) {
-			if (resp.rc == TP_OK && resp.status == 200 && id[0])
-				cm_started_body(&px->metrics, resp.body.data, resp.body.len, tp_now_ms());
-			set_current(px, resp.status == 200 ? id : "", NULL);
-			relay(c, &resp);
-			http_response_free(&resp);
-			return;
-		}
-		cJSON *ev = cJSON_ParseWithLength(resp.body.data ? resp.body.data : "", resp.body.len);
-		int k = consume_count_records(ev);
-		int64_t deadline_ms = strtoll(deadline, NULL, 10);
-		int64_t latest_us = deadline_ms > 0 ? (deadline_ms - px->reserve_ms) * 1000
-						    : tp_now_us() + SHARED_MAX_HORIZON_US;
-		int shared = -1;   /* 1 booked on the shared schedule, 0 past the deadline, -1 per-instance */
-		int64_t start_us = 0, wait;
-		if (px->shared)
-			shared = shared_claim(px, k, latest_us, &start_us);
-		if (shared >= 0) {
-			wait = shared ? start_us - tp_now_us() : INT64_MAX / 2;
-			if (wait < 0)
-				wait = 0;
-		} else {
-			wait = pace_wait_us(&px->pace, k, tp_mono_us());
-		}
-		if (wait > 0 && (shared == 0 || (deadline_ms > 0 &&
-						 tp_now_ms() + wait / 1000 + px->reserve_ms > deadline_ms))) {
-			/* Waiting would leave the handler no time: give the records
-			 * back (batchItemFailures) without running them; SQS makes them
-			 * visible again after the queue's visibility timeout, and the
-			 * bucket is not charged. Lambda documents partial batch
-			 * responses in "Handling errors for an SQS event source"
-			 * (services-sqs-errorhandling.html, ReportBatchItemFailures). */
-			char path[256];
-			if (shared == 0)
-				log_warn("consume: %d record(s) of %s: the shared schedule is booked past the deadline "
-					 "less %lld ms: returned to the queue", k, id, (long long)px->reserve_ms);
-			else
-				log_warn("consume: %d record(s) of %s would wait %lld ms, past the deadline less %lld ms: "
-					 "returned to the queue", k, id, (long long)(wait / 1000),
-					 (long long)px->reserve_ms);
-			if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(ev, "Records"))) {
-				char *body = consume_all_failures(ev);
-				struct http_response ans = { 0 };
-				snprintf(path, sizeof path, "/2018-06-01/runtime/invocation/%s/response", id);
-				upstream(px, "POST", path, "Content-Type: application/json\n", body, strlen(body), 10000, &ans);
-				http_response_free(&ans);
-				free(body);
-			} else {
-				snprintf(path, sizeof path, "/2018-06-01/runtime/invocation/%s/error", id);
-				post_error(px, path, "Taskpipe.RateLimited",
-					   "the rate limit leaves no time before the deadline");
-			}
-			cm_returned(&px->metrics, k, tp_now_ms());
-			cJSON_Delete(ev);
-			http_response_free(&resp);
-			continue;
-		}
-		set_current(px, id, ev);
-		if (wait > 0 && wait_watching(px, wait)) {
-			http_response_free(&resp);
-			return;
-		}
-		if (shared < 0)
-			pace_take(&px->pace, k, tp_mono_us());
-		cm_started(&px->metrics, ev, tp_now_ms());
-		relay(c, &resp);
-		http_response_free(&resp);
-		return;
-	}
-}
-
-static const cJSON *find_record(const cJSON *event, const char *message_id)
-{
-	const cJSON *rec;
-	cJSON_ArrayForEach(rec, cJSON_GetObjectItemCaseSensitive(event, "Records")) {
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "messageId");
+	const cJSON *recs = cJSON_GetObjectItemCaseSensitive(event, "Records");
+	for (int i = from; i < from + count; i++) {
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(recs, i), "messageId");
 		if (cJSON_IsString(id) && strcmp(id->valuestring, message_id) == 0)
-			return rec;
+			return cJSON_GetArrayItem(recs, i);
 	}
 	return NULL;
 }
@@ -656,43 +550,19 @@ static struct aws *sqs_for(struct proxy *px, const char *region)
 	return px->aws;
 }
 
-/* The handler's "rateLimited" list: move each record's visibility to its
- * retry-after (SQS ChangeMessageVisibility, at most 12 hours), list it in
- * batchItemFailures, drop the field. Returns how many were rate-limited. */
-static int apply_backpressure(struct proxy *px, cJSON *answer)
+/* SQS ChangeMessageVisibility of recs[i] to vis[i] seconds, all at once
+ * (aws_call_many). A record whose change fails is logged: it comes back
+ * after the queue's visibility timeout instead. */
+static void set_visibility(struct proxy *px, const cJSON **recs, const int *vis, int n)
 {
-	cJSON *limited = cJSON_DetachItemFromObjectCaseSensitive(answer, "rateLimited");
-	if (!limited)
-		return 0;
-	cJSON *failures = cJSON_GetObjectItemCaseSensitive(answer, "batchItemFailures");
-	if (!cJSON_IsArray(failures)) {
-		cJSON_DeleteItemFromObjectCaseSensitive(answer, "batchItemFailures");
-		failures = cJSON_AddArrayToObject(answer, "batchItemFailures");
-	}
-	int n = cJSON_GetArraySize(limited), count = 0, ncalls = 0;
 	struct aws_call *calls = tp_xcalloc(n > 0 ? (size_t)n : 1, sizeof *calls);
 	char region[32] = "";
-	const cJSON *it;
-	cJSON_ArrayForEach(it, limited) {
-		const cJSON *idj = cJSON_GetObjectItemCaseSensitive(it, "itemIdentifier");
-		const cJSON *after = cJSON_GetObjectItemCaseSensitive(it, "retryAfterSeconds");
-		const char *mid = cJSON_IsString(idj) ? idj->valuestring : NULL;
-		const cJSON *rec = mid ? find_record(px->cur_event, mid) : NULL;
-		if (!rec) {
-			log_warn("consume: rateLimited entry %.100s is not a record of this batch: ignored",
-				 mid ? mid : "(no itemIdentifier)");
-			continue;
-		}
-		count++;
-		if (!has_failure(failures, mid)) {
-			cJSON *f = cJSON_CreateObject();
-			cJSON_AddStringToObject(f, "itemIdentifier", mid);
-			cJSON_AddItemToArray(failures, f);
-		}
-		double secs = cJSON_IsNumber(after) ? after->valuedouble : 0;
-		int vis = secs <= 0 ? 0 : secs >= MAX_VISIBILITY_S ? MAX_VISIBILITY_S : (int)(secs + 0.999);
-		const cJSON *rh = cJSON_GetObjectItemCaseSensitive(rec, "receiptHandle");
-		const cJSON *arn = cJSON_GetObjectItemCaseSensitive(rec, "eventSourceARN");
+	int ncalls = 0;
+	for (int i = 0; i < n; i++) {
+		const cJSON *idj = cJSON_GetObjectItemCaseSensitive(recs[i], "messageId");
+		const char *mid = cJSON_IsString(idj) ? idj->valuestring : "(no messageId)";
+		const cJSON *rh = cJSON_GetObjectItemCaseSensitive(recs[i], "receiptHandle");
+		const cJSON *arn = cJSON_GetObjectItemCaseSensitive(recs[i], "eventSourceARN");
 		char url[400], reg[32];
 		if (!cJSON_IsString(rh) || !cJSON_IsString(arn) ||
 		    consume_queue_url(arn->valuestring, url, sizeof url, reg, sizeof reg) < 0) {
@@ -708,7 +578,7 @@ static int apply_backpressure(struct proxy *px, cJSON *answer)
 		cJSON *in = cJSON_CreateObject();
 		cJSON_AddStringToObject(in, "QueueUrl", url);
 		cJSON_AddStringToObject(in, "ReceiptHandle", rh->valuestring);
-		cJSON_AddNumberToObject(in, "VisibilityTimeout", vis);
+		cJSON_AddNumberToObject(in, "VisibilityTimeout", vis[i]);
 		awsj_prepare(&calls[ncalls], SVC_SQS, "ChangeMessageVisibility", in);
 		calls[ncalls].user = (void *)mid;
 		ncalls++;
@@ -724,30 +594,586 @@ static int apply_backpressure(struct proxy *px, cJSON *answer)
 		aws_call_free(&calls[i]);
 	}
 	free(calls);
+}
+
+static int visibility_s(double secs)
+{
+	return secs <= 0 ? 0 : secs >= MAX_VISIBILITY_S ? MAX_VISIBILITY_S : (int)ceil(secs - 1e-9);
+}
+
+/* The queue URL and region of a record (from eventSourceARN); 0 if none. */
+static int record_queue(const cJSON *rec, char *url, size_t url_len, char *region, size_t region_len)
+{
+	const cJSON *arn = cJSON_GetObjectItemCaseSensitive(rec, "eventSourceARN");
+	return cJSON_IsString(arn) && consume_queue_url(arn->valuestring, url, url_len, region, region_len) == TP_OK;
+}
+
+/* A record's MessageAttributes for SendMessage (from the event's
+ * messageAttributes), with PUSHBACK_ATTR = pushbacks; NULL when there is no
+ * room for it (SQS allows 10 attributes a message). */
+static cJSON *resend_attributes(const cJSON *rec, long pushbacks)
+{
+	cJSON *out = cJSON_CreateObject();
+	const cJSON *a;
+	int n = 0;
+	cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(rec, "messageAttributes")) {
+		if (!a->string || strcmp(a->string, PUSHBACK_ATTR) == 0)
+			continue;
+		const cJSON *type = cJSON_GetObjectItemCaseSensitive(a, "dataType");
+		const cJSON *sv = cJSON_GetObjectItemCaseSensitive(a, "stringValue");
+		const cJSON *bv = cJSON_GetObjectItemCaseSensitive(a, "binaryValue");
+		if (!cJSON_IsString(type))
+			continue;
+		cJSON *v = cJSON_AddObjectToObject(out, a->string);
+		cJSON_AddStringToObject(v, "DataType", type->valuestring);
+		if (cJSON_IsString(sv))
+			cJSON_AddStringToObject(v, "StringValue", sv->valuestring);
+		if (cJSON_IsString(bv))
+			cJSON_AddStringToObject(v, "BinaryValue", bv->valuestring);
+		n++;
+	}
+	if (n >= 10) {
+		cJSON_Delete(out);
+		return NULL;
+	}
+	char num[24];
+	snprintf(num, sizeof num, "%ld", pushbacks);
+	cJSON *v = cJSON_AddObjectToObject(out, PUSHBACK_ATTR);
+	cJSON_AddStringToObject(v, "DataType", "Number");
+	cJSON_AddStringToObject(v, "StringValue", num);
+	return out;
+}
+
+static long pushbacks_of(const cJSON *rec)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rec, "messageAttributes"),
+							  PUSHBACK_ATTR);
+	const cJSON *sv = cJSON_GetObjectItemCaseSensitive(a, "stringValue");
+	return cJSON_IsString(sv) ? strtol(sv->valuestring, NULL, 10) : 0;
+}
+
+/* Put records back for later without a receive that counts toward the
+ * queue's maxReceiveCount (SQS counts every receive, and a record left in
+ * batchItemFailures is received again): each is re-sent to its own queue
+ * (SendMessage: the same body and message attributes, DelaySeconds =
+ * delay_s[i], attribute taskpipe-pushbacks + 1) and then counts as done, so
+ * the mapping deletes the original. sent[i] is 1 for a re-sent record; 0
+ * means the caller lists it in batchItemFailures and moves its visibility
+ * instead: a delay over 15 minutes (SQS's DelaySeconds limit), a FIFO
+ * queue (no per-message delay, and a re-send would reorder its group), no
+ * room for the attribute, MAX_PUSHBACKS re-sends already, or a failed
+ * SendMessage (logged). */
+static void resend(struct proxy *px, const cJSON **recs, const int *delay_s, int n, int *sent)
+{
+	struct aws_call *calls = tp_xcalloc(n > 0 ? (size_t)n : 1, sizeof *calls);
+	int *which = tp_xcalloc(n > 0 ? (size_t)n : 1, sizeof *which);
+	char region[32] = "";
+	int ncalls = 0;
+	for (int i = 0; i < n; i++) {
+		sent[i] = 0;
+		char url[400], reg[32];
+		const cJSON *body = cJSON_GetObjectItemCaseSensitive(recs[i], "body");
+		long pushbacks = pushbacks_of(recs[i]);
+		if (delay_s[i] > MAX_DELAY_S || pushbacks >= MAX_PUSHBACKS || !cJSON_IsString(body) ||
+		    !body->valuestring[0] || !record_queue(recs[i], url, sizeof url, reg, sizeof reg) ||
+		    (strlen(url) > 5 && strcmp(url + strlen(url) - 5, ".fifo") == 0) ||
+		    (region[0] && strcmp(region, reg) != 0))
+			continue;
+		cJSON *attrs = resend_attributes(recs[i], pushbacks + 1);
+		if (!attrs)
+			continue;
+		snprintf(region, sizeof region, "%s", reg);
+		cJSON *in = cJSON_CreateObject();
+		cJSON_AddStringToObject(in, "QueueUrl", url);
+		cJSON_AddStringToObject(in, "MessageBody", body->valuestring);
+		cJSON_AddNumberToObject(in, "DelaySeconds", delay_s[i] < 0 ? 0 : delay_s[i]);
+		cJSON_AddItemToObject(in, "MessageAttributes", attrs);
+		const cJSON *mid = cJSON_GetObjectItemCaseSensitive(recs[i], "messageId");
+		log_debug("consume: re-sending %.100s (pushback %ld) with a delay of %d s",
+			  cJSON_IsString(mid) ? mid->valuestring : "(no messageId)", pushbacks + 1, delay_s[i]);
+		awsj_prepare(&calls[ncalls], SVC_SQS, "SendMessage", in);
+		which[ncalls++] = i;
+	}
+	struct aws *a = ncalls ? sqs_for(px, region) : NULL;
+	if (ncalls && a)
+		aws_call_many(a, calls, (size_t)ncalls);
+	for (int c = 0; c < ncalls; c++) {
+		if (a && calls[c].rc == TP_OK) {
+			sent[which[c]] = 1;
+		} else {
+			const cJSON *id = cJSON_GetObjectItemCaseSensitive(recs[which[c]], "messageId");
+			log_error("consume: the re-send of %.100s failed (%s): put back with its visibility instead, which "
+				  "counts as a receive", cJSON_IsString(id) ? id->valuestring : "(no messageId)",
+				  a ? calls[c].err.message : "no SQS client");
+		}
+		aws_call_free(&calls[c]);
+	}
+	free(calls);
+	free(which);
+}
+
+/* Push records back for delay_s[i] seconds: re-sent (resend) where that
+ * works, else listed in failures with their visibility moved. sent[i]
+ * says which way each went. */
+static void push_back(struct proxy *px, const cJSON **recs, const int *delay_s, int n, cJSON *failures, int *sent)
+{
+	resend(px, recs, delay_s, n, sent);
+	const cJSON **rest = tp_xcalloc(n > 0 ? (size_t)n : 1, sizeof *rest);
+	int *rest_vis = tp_xcalloc(n > 0 ? (size_t)n : 1, sizeof *rest_vis);
+	int nrest = 0, nsent = 0;
+	for (int i = 0; i < n; i++) {
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(recs[i], "messageId");
+		if (sent[i]) {
+			nsent++;
+			continue;
+		}
+		if (cJSON_IsString(id) && !has_failure(failures, id->valuestring)) {
+			cJSON *f = cJSON_CreateObject();
+			cJSON_AddStringToObject(f, "itemIdentifier", id->valuestring);
+			cJSON_AddItemToArray(failures, f);
+		}
+		rest[nrest] = recs[i];
+		rest_vis[nrest++] = delay_s[i];
+	}
+	if (nsent)
+		log_info("consume: %d record(s) re-sent with a delay (pushback: no receive counted)", nsent);
+	set_visibility(px, rest, rest_vis, nrest);
+	free(rest);
+	free(rest_vis);
+}
+
+/* Records from .. to-1 of the batch cannot start before the deadline: they
+ * go back to the queue (batchItemFailures) without running, visible again
+ * at their next slot: the first burst of them at first_us (wall clock),
+ * the next burst spacing_us later, and so on, so they come back a few at
+ * a time, not as the whole backlog at once. Lambda documents partial
+ * batch responses in "Handling errors for an SQS event source"
+ * (services-sqs-errorhandling.html, ReportBatchItemFailures). */
+static void hand_back(struct proxy *px, int from, int to, int64_t first_us, int64_t spacing_us, const char *why)
+{
+	struct batch *b = &px->b;
+	if (to <= from)
+		return;
+	int64_t now = tp_now_us();
+	char deadline[80];
+	snprintf(deadline, sizeof deadline, "cannot start before the deadline less %lld ms", (long long)px->reserve_ms);
+	log_warn("consume: %d record(s) of %s %s: returned to the queue, visible again from %.1f s on", to - from,
+		 b->id, why ? why : deadline, (double)(first_us - now) / 1e6);
+	b->handed_back += to - from;
+	cm_returned(&px->metrics, to - from, tp_now_ms());
+	if (!b->sqs)
+		return;
+	const cJSON **recs = tp_xcalloc((size_t)(to - from), sizeof *recs);
+	int *vis = tp_xcalloc((size_t)(to - from), sizeof *vis), *sent = tp_xcalloc((size_t)(to - from), sizeof *sent);
+	const cJSON *all = cJSON_GetObjectItemCaseSensitive(b->event, "Records");
+	for (int i = from; i < to; i++) {
+		recs[i - from] = cJSON_GetArrayItem(all, i);
+		int64_t at = first_us + (int64_t)((i - from) / px->burst) * spacing_us;
+		vis[i - from] = visibility_s((double)(at - now) / 1e6);
+	}
+	push_back(px, recs, vis, to - from, b->failures, sent);
+	free(recs);
+	free(vis);
+	free(sent);
+}
+
+static void log_fallback(struct proxy *px, const tp_err *e)
+{
+	int64_t t = tp_now_ms();
+	if (!px->fallback_logged_ms || t - px->fallback_logged_ms >= FALLBACK_LOG_EVERY_MS) {
+		log_error("consume: shared rate schedule unavailable (%s: %s): pacing at this instance's share "
+			  "until it answers (any W seconds then see at most rate x W + concurrency x burst starts)",
+			  e->code, e->message);
+		px->fallback_logged_ms = t;
+	}
+}
+
+/* After AIMD backoff to share = configured / f, an instance uses one slot
+ * of its lane in f (fractions carried): f >= 1. The share in force when
+ * the next sub-batch is placed counts, so backoff and recovery act at once. */
+static double spacing_of(const struct proxy *px)
+{
+	double f = px->pace.configured / px->pace.share;
+	return f < 1 ? 1 : f;
+}
+
+/* Book the batch's remaining sub-batches (records next .. end-1) on the
+ * shared schedule with one claim. After AIMD backoff one slot in f is
+ * used (spacing_of): a rate-limited instance spaces its own sub-batches out in its
+ * lane, which slows the pipeline and never moves another lane's slots.
+ * Returns 1 booked (b->g; records past the slots that fit were handed
+ * back), 0 none fits (all handed back), -1 the schedule failed (use the
+ * bucket), -2 the runtime exited. */
+static int batch_claim(struct proxy *px)
+{
+	struct batch *b = &px->b;
+	int subs = (b->end - b->next + px->burst - 1) / px->burst;
+	double f = spacing_of(px);
+	if (f > 1) {
+		/* backed off: keep only what starts within BACKOFF_HOLD_US; the
+		 * rest goes back to the queue where idle instances take it */
+		int64_t period = rsched_step_us(px->sched) * (int64_t)px->lanes;
+		int hold = (int)(BACKOFF_HOLD_US / ((double)period * f)) + 1;
+		if (subs > hold) {
+			int keep = b->next + hold * px->burst;
+			hand_back(px, keep, b->end, tp_now_us() + BACKOFF_HOLD_US, period, "would wait behind this instance's backoff");
+			b->end = keep;
+			subs = hold;
+		}
+	}
+	int want = (int)ceil((subs - 1) * f - 1e-9) + 1;
+	int64_t step = rsched_step_us(px->sched);
+	for (;;) {
+		tp_err e = { 0 };
+		/* book from when the answer will be back: a slot that passes during
+		 * the write would be missed */
+		int64_t now = tp_now_us();
+		int rc = rsched_claim(px->sched, want, now + px->claim_lead_us, b->latest_us, &b->g, &e);
+		int64_t took = tp_now_us() - now;
+		px->claim_lead_us = 2 * took < CLAIM_LEAD_MIN_US ? CLAIM_LEAD_MIN_US
+				  : 2 * took > CLAIM_LEAD_MAX_US ? CLAIM_LEAD_MAX_US : 2 * took;
+		if (rc < 0) {
+			log_fallback(px, &e);
+			return -1;
+		}
+		if (rc == 1) {   /* lost every race: the others are booking */
+			if (now + step > b->latest_us) {
+				hand_back(px, b->next, b->end, now + step, step, NULL);
+				b->end = b->next;
+				return 0;
+			}
+			if (wait_watching(px, step))
+				return -2;
+			continue;
+		}
+		b->used = 0;
+		log_debug("consume: %s: booked %d of %d slot(s) in lane %d, first in %lld ms, every %lld ms, deadline "
+			  "less the reserve in %lld ms", b->id, b->g.count, want, b->g.lane,
+			  (long long)((b->g.first_us - now) / 1000), (long long)(b->g.stride_us / 1000),
+			  (long long)((b->latest_us - now) / 1000));
+		int64_t spacing = (int64_t)((double)b->g.stride_us * f);
+		if (b->g.count == 0) {
+			hand_back(px, b->next, b->end, b->g.next_us, spacing, NULL);
+			b->end = b->next;
+			return 0;
+		}
+		int usable = (int)floor((b->g.count - 1) / f + 1e-9) + 1;
+		long covered = b->next + (long)usable * px->burst;
+		if (covered < b->end) {
+			hand_back(px, (int)covered, b->end, b->g.next_us, spacing, NULL);
+			b->end = (int)covered;
+		}
+		struct rsched_stats st;
+		rsched_stats(px->sched, &st);
+		/* the cost, for the operator (README): at 1, 10, 100, ... batches */
+		long n = st.claims;
+		while (n >= 10 && n % 10 == 0)
+			n /= 10;
+		if (n == 1)
+			log_info("consume: shared schedule: %ld batches booked, %ld UpdateItem writes", st.claims,
+				 st.writes);
+		else
+			log_debug("consume: shared schedule: %ld batches booked, %ld UpdateItem writes", st.claims,
+				  st.writes);
+		return 1;
+	}
+}
+
+/* The next sub-batch (at most burst records from b->next), at its moment:
+ * its slot on the shared schedule, else when this instance's bucket has
+ * its tokens. 0: ready (b->from, b->count); 1: nothing left to run (the
+ * rest went back to the queue); -2: the runtime exited. */
+static int next_sub(struct proxy *px)
+{
+	struct batch *b = &px->b;
+	if (b->next >= b->end)
+		return 1;
+	int k = b->end - b->next < px->burst ? b->end - b->next : px->burst;
+	while (b->shared) {
+		/* the next slot: f = configured / share slots after the last one
+		 * (fractions carried, so the instance runs at its share) */
+		int slot = b->used ? (int)ceil(b->last_pos + spacing_of(px) - 1e-9) : 0;
+		if (slot >= b->g.count) {
+			int rc = batch_claim(px);
+			if (rc == -2 || rc == 0)
+				return rc == 0 ? 1 : -2;
+			if (rc < 0) {
+				b->shared = 0;
+				break;
+			}
+			continue;   /* a new grant: place the sub-batch in it */
+		}
+		int64_t at = b->g.first_us + (int64_t)slot * b->g.stride_us, now = tp_now_us();
+		int64_t step = rsched_step_us(px->sched), late = step / 4 < LATE_US ? step / 4 : LATE_US;
+		if (now > at + late) {
+			/* The runtime (or the claim) took longer than the lane leaves:
+			 * starting now would crowd another lane's slot. Skip to this
+			 * grant's next slot still ahead, or book again past its end. */
+			int skip = (int)((now - late - at + b->g.stride_us - 1) / b->g.stride_us);
+			log_debug("consume: %s: slot missed by %lld ms: %d slot(s) skipped", b->id,
+				  (long long)((now - at) / 1000), skip);
+			b->last_pos = slot + skip - spacing_of(px);
+			b->used = 1;
+			continue;
+		}
+		if (at > b->latest_us) {   /* never start past the deadline less the reserve */
+			log_warn("consume: %s: slot %lld ms past the deadline less the reserve", b->id,
+				 (long long)((at - b->latest_us) / 1000));
+			hand_back(px, b->next, b->end, at, b->g.stride_us, NULL);
+			b->end = b->next;
+			return 1;
+		}
+		if (at > now && wait_watching(px, at - now))
+			return -2;
+		b->last_pos = b->used ? b->last_pos + spacing_of(px) : slot;
+		b->used = 1;
+		goto ready;
+	}
+	int64_t wait = pace_wait_us(&px->pace, k, tp_mono_us()), now = tp_now_us();
+	if (now + wait > b->latest_us) {
+		hand_back(px, b->next, b->end, now + wait, (int64_t)(px->burst / px->pace.share * 1e6), NULL);
+		b->end = b->next;
+		return 1;
+	}
+	if (wait > 0 && wait_watching(px, wait))
+		return -2;
+	pace_take(&px->pace, k, tp_mono_us());
+ready:
+	b->from = b->next;
+	b->count = k;
+	b->next += k;
+	return 0;
+}
+
+
+/* A new event from upstream: the batch the runtime gets in sub-batches. */
+static void batch_begin(struct proxy *px, const char *id, int64_t deadline_ms, const struct http_response *resp)
+{
+	struct batch *b = &px->b;
+	b->active = 1;
+	snprintf(b->id, sizeof b->id, "%s", id);
+	b->raw = tp_xstrdup(buf_str(&resp->body));
+	b->event = cJSON_ParseWithLength(b->raw, resp->body.len);
+	b->sqs = cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(b->event, "Records"));
+	b->n = b->end = consume_count_records(b->event);
+	b->whole = b->n <= px->burst;
+	b->failures = cJSON_CreateArray();
+	answer_headers(resp, &b->headers);
+	b->latest_us = deadline_ms > 0 ? (deadline_ms - px->reserve_ms) * 1000 : tp_now_us() + SHARED_MAX_HORIZON_US;
+	b->shared = px->sched != NULL;
+	pace_idle(&px->pace, tp_mono_us());
+	b->used = 0;
+	b->g.count = 0;
+	set_current(px, id);
+}
+
+/* Post the batch's answer upstream: the merged batchItemFailures (for an
+ * event that is not SQS, which can only have been handed back, an error). */
+static void batch_answer(struct proxy *px, struct http_response *resp)
+{
+	struct batch *b = &px->b;
+	char path[256];
+	if (!b->sqs) {
+		snprintf(path, sizeof path, "/2018-06-01/runtime/invocation/%s/error", b->id);
+		post_error(px, path, "Taskpipe.RateLimited", "the rate limit leaves no time before the deadline");
+		resp->rc = TP_EIO;
+		return;
+	}
+	snprintf(path, sizeof path, "/2018-06-01/runtime/invocation/%s/response", b->id);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddItemToObject(o, "batchItemFailures", cJSON_Duplicate(b->failures, 1));
+	char *body = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	upstream(px, "POST", path, "Content-Type: application/json\n", body, strlen(body), 30000, resp);
+	free(body);
+}
+
+/* GET /next for the runtime: the next sub-batch of the batch in hand at its
+ * moment, else a new event from upstream. */
+static void handle_next(struct proxy *px, struct conn *c, const struct request *r)
+{
+	struct batch *b = &px->b;
+	px->child_asked_next = 1;
+	for (;;) {
+		if (!b->active) {
+			struct http_response resp = { 0 };
+			upstream(px, "GET", r->path, NULL, NULL, 0, -1, &resp);
+			char id[128] = "", deadline[32] = "";
+			http_header(&resp, "Lambda-Runtime-Aws-Request-Id", id, sizeof id);
+			http_header(&resp, "Lambda-Runtime-Deadline-Ms", deadline, sizeof deadline);
+			if (resp.rc != TP_OK || resp.status != 200 || !id[0] || !px->pacing) {
+				if (resp.rc == TP_OK && resp.status == 200 && id[0])
+					cm_started_body(&px->metrics, resp.body.data, resp.body.len, tp_now_ms());
+				set_current(px, resp.status == 200 ? id : "");
+				relay(c, &resp);
+				http_response_free(&resp);
+				return;
+			}
+			batch_begin(px, id, strtoll(deadline, NULL, 10), &resp);
+			http_response_free(&resp);
+		}
+		int rc = next_sub(px);
+		if (rc == -2)
+			return;
+		if (rc == 1) {   /* nothing (more) to run: answer for the whole batch */
+			struct http_response ans = { 0 };
+			batch_answer(px, &ans);
+			http_response_free(&ans);
+			batch_end(px);
+			continue;
+		}
+		if (b->whole) {
+			cm_started(&px->metrics, b->event, tp_now_ms());
+			reply(c, 200, buf_str(&b->headers), b->raw, strlen(b->raw));
+		} else {
+			cJSON *sub = subbatch_event(b->event, b->from, b->count);
+			cm_started(&px->metrics, sub, tp_now_ms());
+			char *body = cJSON_PrintUnformatted(sub);
+			reply(c, 200, buf_str(&b->headers), body, strlen(body));
+			free(body);
+			cJSON_Delete(sub);
+		}
+		return;
+	}
+}
+
+/* The handler's "rateLimited" list: push each record back for its
+ * retry-after (push_back: re-sent with that delay, else listed in
+ * batchItemFailures with its visibility moved, at most 12 hours), drop the
+ * field. Returns how many were rate-limited. */
+static int apply_backpressure(struct proxy *px, cJSON *answer)
+{
+	struct batch *b = &px->b;
+	cJSON *limited = cJSON_DetachItemFromObjectCaseSensitive(answer, "rateLimited");
+	if (!limited)
+		return 0;
+	cJSON *failures = cJSON_GetObjectItemCaseSensitive(answer, "batchItemFailures");
+	if (!cJSON_IsArray(failures)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(answer, "batchItemFailures");
+		failures = cJSON_AddArrayToObject(answer, "batchItemFailures");
+	}
+	int n = cJSON_GetArraySize(limited), count = 0;
+	const cJSON **recs = tp_xcalloc(n > 0 ? (size_t)n : 1, sizeof *recs);
+	int *vis = tp_xcalloc(n > 0 ? (size_t)n : 1, sizeof *vis), *sent = tp_xcalloc(n > 0 ? (size_t)n : 1, sizeof *sent);
+	const cJSON *it;
+	cJSON_ArrayForEach(it, limited) {
+		const cJSON *idj = cJSON_GetObjectItemCaseSensitive(it, "itemIdentifier");
+		const cJSON *after = cJSON_GetObjectItemCaseSensitive(it, "retryAfterSeconds");
+		const char *mid = cJSON_IsString(idj) ? idj->valuestring : NULL;
+		const cJSON *rec = mid ? find_record(b->event, b->from, b->count, mid) : NULL;
+		if (!rec) {
+			log_warn("consume: rateLimited entry %.100s is not a record of this batch: ignored",
+				 mid ? mid : "(no itemIdentifier)");
+			continue;
+		}
+		recs[count] = rec;
+		vis[count] = visibility_s(cJSON_IsNumber(after) ? after->valuedouble : 0);
+		if (vis[count] > b->retry_after_s)
+			b->retry_after_s = vis[count];
+		count++;
+	}
+	push_back(px, recs, vis, count, failures, sent);
+	/* a re-sent record is done here, also when the handler listed it as failed */
+	for (int i = 0; i < count; i++) {
+		const char *mid = cJSON_GetObjectItemCaseSensitive(recs[i], "messageId")->valuestring;
+		for (int j = cJSON_GetArraySize(failures) - 1; sent[i] && j >= 0; j--) {
+			const cJSON *f = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(failures, j), "itemIdentifier");
+			if (cJSON_IsString(f) && strcmp(f->valuestring, mid) == 0)
+				cJSON_DeleteItemFromArray(failures, j);
+		}
+	}
+	free(recs);
+	free(vis);
+	free(sent);
 	cJSON_Delete(limited);
 	return count;
 }
 
+/* The tenant pushed back: the records of the batch not yet started go
+ * back to the queue for the retry-after (re-sent, push_back), where every
+ * instance can take them, instead of waiting here behind this instance's
+ * lowered share; the lane's unused slots are given back. */
+static void release_rest(struct proxy *px)
+{
+	struct batch *b = &px->b;
+	int64_t now = tp_now_us();
+	hand_back(px, b->next, b->end, now + (int64_t)b->retry_after_s * 1000000, 0, "wait behind the tenant's pushback");
+	b->end = b->next;
+	if (b->shared && b->g.count > 0) {
+		int64_t free_us = b->g.first_us + (int64_t)((int)b->last_pos + 1) * b->g.stride_us;
+		tp_err e = { 0 };
+		if (rsched_release(px->sched, &b->g, free_us, &e) < 0)
+			log_debug("consume: giving back lane slots: %s", e.message);
+		b->g.count = 0;
+	}
+}
+
+/* The runtime's answer for the sub-batch it held: with the whole event in
+ * one sub-batch it goes upstream as it is (rateLimited rewritten); else it
+ * is merged, and the last one sends the batch's answer upstream. Until
+ * then the runtime gets Lambda's own 202 and asks /next again. */
 static void handle_response(struct proxy *px, struct conn *c, const struct request *r)
 {
+	struct batch *b = &px->b;
 	cJSON *answer = cJSON_ParseWithLength(r->body, r->body_len);
 	int limited = 0;
 	char *rewritten = NULL;
+	b->retry_after_s = 0;
 	if (cJSON_IsObject(answer) && cJSON_GetObjectItemCaseSensitive(answer, "rateLimited")) {
 		limited = apply_backpressure(px, answer);
 		rewritten = cJSON_PrintUnformatted(answer);
 	}
-	cJSON_Delete(answer);
-	pace_feedback(&px->pace, limited > 0, tp_mono_us());
+	/* AIMD per record: the accepted ones first, then the pushed back */
+	int64_t mono = tp_mono_us();
+	for (int i = limited; i < b->count; i++)
+		pace_feedback(&px->pace, 0, mono);
+	for (int i = 0; i < limited; i++)
+		pace_feedback(&px->pace, 1, mono);
 	if (limited)
 		log_warn("consume: %d record(s) rate-limited by the handler: share now %.3f/s", limited, px->pace.share);
 	struct http_response resp = { 0 };
-	upstream(px, "POST", r->path, buf_str(&r->headers_fwd), rewritten ? rewritten : r->body,
-		 rewritten ? strlen(rewritten) : r->body_len, 30000, &resp);
-	set_current(px, NULL, NULL);
+	if (b->whole) {
+		upstream(px, "POST", r->path, buf_str(&r->headers_fwd), rewritten ? rewritten : r->body,
+			 rewritten ? strlen(rewritten) : r->body_len, 30000, &resp);
+		batch_end(px);
+	} else {
+		subbatch_merge(b->failures, answer, b->event, b->from, b->count);
+		if (limited && b->next < b->end)
+			release_rest(px);
+		if (b->next < b->end) {
+			static const char ok[] = "{\"status\":\"OK\"}";
+			reply(c, 202, "Content-Type: application/json\r\n", ok, sizeof ok - 1);
+			cJSON_Delete(answer);
+			free(rewritten);
+			return;
+		}
+		batch_answer(px, &resp);
+		batch_end(px);
+	}
+	cJSON_Delete(answer);
 	relay(c, &resp);
 	http_response_free(&resp);
 	free(rewritten);
+}
+
+/* The runtime reported an error for a sub-batch (a handler exception): its
+ * records fail, the other sub-batches go on. */
+static void handle_sub_error(struct proxy *px, struct conn *c, const struct request *r)
+{
+	struct batch *b = &px->b;
+	log_warn("consume: %s: the runtime failed records %d..%d: %.*s", b->id, b->from, b->from + b->count - 1,
+		 (int)(r->body_len < 200 ? r->body_len : 200), r->body);
+	subbatch_fail(b->failures, b->event, b->from, b->count);
+	if (b->next < b->end) {
+		static const char ok[] = "{\"status\":\"OK\"}";
+		reply(c, 202, "Content-Type: application/json\r\n", ok, sizeof ok - 1);
+		return;
+	}
+	struct http_response resp = { 0 };
+	batch_answer(px, &resp);
+	batch_end(px);
+	relay(c, &resp);
+	http_response_free(&resp);
 }
 
 /* "/2018-06-01/runtime/invocation/ID/KIND" -> ID and KIND. */
@@ -775,14 +1201,22 @@ static void handle(struct proxy *px, struct conn *c, const struct request *r)
 	int mine = inv && px->cur_id[0] && strcmp(id, px->cur_id) == 0;
 	if (mine && strcmp(r->method, "POST") == 0)
 		cm_answer(&px->metrics, kind, r->body, r->body_len, tp_now_ms());
-	if (mine && px->pacing && strcmp(r->method, "POST") == 0 && strcmp(kind, "response") == 0) {
+	int batch = mine && px->b.active && strcmp(r->method, "POST") == 0;
+	if (batch && strcmp(kind, "response") == 0) {
 		handle_response(px, c, r);
+		return;
+	}
+	if (batch && strcmp(kind, "error") == 0 && !px->b.whole) {
+		handle_sub_error(px, c, r);
 		return;
 	}
 	struct http_response resp = { 0 };
 	upstream(px, r->method, r->path, buf_str(&r->headers_fwd), r->body, r->body_len, 30000, &resp);
-	if (mine && (strcmp(kind, "response") == 0 || strcmp(kind, "error") == 0))
-		set_current(px, NULL, NULL);
+	if (mine && (strcmp(kind, "response") == 0 || strcmp(kind, "error") == 0)) {
+		if (px->b.active)
+			batch_end(px);
+		set_current(px, NULL);
+	}
 	relay(c, &resp);
 	http_response_free(&resp);
 }
@@ -851,7 +1285,7 @@ int cmd_consume(int argc, char **argv)
 	}
 	if (argc > 1 && strcmp(argv[1], "--") == 0)
 		first = 2;
-	struct proxy px = { .exit_code = -1, .reserve_ms = DEFAULT_RESERVE_MS };
+	struct proxy px = { .exit_code = -1, .reserve_ms = DEFAULT_RESERVE_MS, .claim_lead_us = CLAIM_LEAD_MIN_US };
 	cm_init(&px.metrics);
 	const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
 	if (!api || !api[0]) {
@@ -886,6 +1320,17 @@ int cmd_consume(int argc, char **argv)
 		}
 		pace_init(&px.pace, share);
 		px.pacing = 1;
+		const char *burst = getenv("TASKPIPE_BURST"), *conc = getenv("TASKPIPE_CONCURRENCY");
+		char *end;
+		long b = burst && burst[0] ? strtol(burst, &end, 10) : 1;
+		if (burst && burst[0] && (*end || b < 1 || b > MAX_BURST)) {
+			snprintf(why, sizeof why, "TASKPIPE_BURST must be an integer 1..%d (got '%.40s')", MAX_BURST, burst);
+			init_fail(&px, why);
+			goto out;
+		}
+		px.burst = (int)b;
+		long lanes = conc && conc[0] ? strtol(conc, NULL, 10) : 1;
+		px.lanes = (int)lanes;
 		const char *table = getenv("TASKPIPE_RATE_TABLE"), *fn = getenv("AWS_LAMBDA_FUNCTION_NAME");
 		if (table && table[0] && (!fn || !fn[0])) {
 			log_error("consume: TASKPIPE_RATE_TABLE is set but AWS_LAMBDA_FUNCTION_NAME is not: "
@@ -893,11 +1338,12 @@ int cmd_consume(int argc, char **argv)
 		} else if (table && table[0]) {
 			char pk[200];
 			snprintf(pk, sizeof pk, "rate#%s", fn);
-			struct bshared_opts so = { .table = table, .rate = strtod(rate, NULL),
-						   .get_rate = strtod(rate, NULL), .pk = pk };
-			if (bshared_new(&so, &px.shared, &e) < 0) {
+			struct rsched_opts so = { .table = table, .pk = pk, .rate = strtod(rate, NULL), .burst = px.burst,
+						  .lanes = (int)lanes,
+						  .seed = (uint64_t)tp_now_us() ^ ((uint64_t)getpid() << 32) };
+			if (rsched_new(&so, &px.sched, &e) < 0) {
 				log_error("consume: shared rate schedule: %s: pacing at this instance's share", e.message);
-				px.shared = NULL;
+				px.sched = NULL;
 			}
 		}
 	}
@@ -922,8 +1368,8 @@ int cmd_consume(int argc, char **argv)
 		goto out;
 	}
 	if (px.pacing)
-		log_info("consume: pid %d on 127.0.0.1:%d, %s %.4f tasks/s", (int)px.child, port,
-			 px.shared ? "shared schedule, share if it fails" : "share", px.pace.share);
+		log_info("consume: pid %d on 127.0.0.1:%d, %s %.4f tasks/s, sub-batches of %d", (int)px.child, port,
+			 px.sched ? "shared schedule, share if it fails" : "share", px.pace.share, px.burst);
 
 	struct conn conns[MAX_CONNS];
 	int nconns = 0;
@@ -955,9 +1401,9 @@ int cmd_consume(int argc, char **argv)
 	close(lfd);
 	code = px.exit_code;
 out:
+	batch_end(&px);
 	cm_exit(&px.metrics, tp_now_ms());
-	set_current(&px, NULL, NULL);
-	bshared_free(px.shared);
+	rsched_free(px.sched);
 	aws_free(px.aws);
 	http_client_free(px.http);
 	return code;

@@ -1,6 +1,7 @@
 /* drift_json.c: the drift document (see drift_json.h). Key order is part of
  * the output: tests and scripts compare it. */
 #include "runtime/drift_json.h"
+#include "runtime/pool_json.h"
 #include "runtime/rec_json.h"
 
 #include <cjson/cJSON.h>
@@ -113,5 +114,6 @@ cJSON *drift_json(const struct drift_report *r)
 	cJSON_AddNumberToObject(tf, "queue_urls", (double)r->tag_fallback.queue_urls);
 	cJSON_AddNumberToObject(doc, "elapsed_ms", (double)r->elapsed_ms);
 	cJSON_AddNumberToObject(doc, "exit_code", r->exit_code);
+	cJSON_AddItemToObject(doc, "pool", pool_json(r->pool_known ? &r->pool : NULL, &r->pool_err, &r->demand));
 	return doc;
 }

@@ -8,7 +8,7 @@
  *  "cursor":{"after","next","complete","total"}|null,"calls":{op:n},
  *  "lambda_calls":n,"lambda_calls_observe":n,
  *  "tag_fallback":{"queues","functions","queue_urls"},"elapsed_ms":n,
- *  "exit_code":n}
+ *  "exit_code":n,"pool":{runtime/pool_json.h}}
  * a fix {"status":"fixed"|"failed","changes":[rec_json.h changes],("error")}
  * and an error {"code","message"}. */
 #ifndef TP_DRIFT_JSON_H

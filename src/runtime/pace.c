@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define MD_FACTOR 0.5
+#define MD_FACTOR 0.85
 #define AI_STEP 0.05
-#define MIN_FRACTION (1.0 / 64)
+#define MI_STEP 0.2
+#define IDLE_STEP 0.05   /* per second since the last push-back, of the configured share */
+#define MIN_FRACTION (1.0 / 8)
 
 int pace_parse(const char *rate, const char *concurrency, double *share, char *why, size_t why_len)
 {
@@ -74,12 +76,26 @@ void pace_feedback(struct pace *p, int limited, int64_t now_us)
 {
 	refill(p, 1, now_us);   /* bank what accrued at the old share */
 	if (limited) {
+		p->limited_us = now_us;
 		p->share *= MD_FACTOR;
 		if (p->share < p->configured * MIN_FRACTION)
 			p->share = p->configured * MIN_FRACTION;
 	} else {
-		p->share += p->configured * AI_STEP;
+		/* +5% of the configured share, or +20% of the current one when
+		 * that is more: back from a tenant's low rate in a few records */
+		double step = p->share * MI_STEP > p->configured * AI_STEP ? p->share * MI_STEP : p->configured * AI_STEP;
+		p->share += step;
 		if (p->share > p->configured)
 			p->share = p->configured;
 	}
+}
+
+void pace_idle(struct pace *p, int64_t now_us)
+{
+	if (p->limited_us == 0 || now_us <= p->limited_us || p->share >= p->configured)
+		return;
+	double since = (double)(now_us - p->limited_us) / 1e6;
+	double share = p->share + p->configured * IDLE_STEP * since;
+	p->share = share < p->configured ? share : p->configured;
+	p->limited_us = now_us;
 }

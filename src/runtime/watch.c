@@ -82,12 +82,41 @@ static struct shard *find_shard(struct watch *w, const char *id)
 	return NULL;
 }
 
+static char *checkpoint_get(struct watch *w, const char *shard, tp_err *e);
+
+/* Whether the records of shard id were (or are being) read: it has a
+ * checkpoint, or it is a known shard whose parent's were. A shard whose
+ * parent's were is where that reading continues: "process the parent shard
+ * before the child shards" (DynamoDB Streams, Streams.html), from the
+ * child's TRIM_HORIZON. A checkpoint that cannot be read counts as read:
+ * records read twice converge (level-triggered), records skipped are lost. */
+static int lineage_read(struct watch *w, const char *id, int depth)
+{
+	if (!id || depth > 64)
+		return 0;
+	tp_err e = { 0 };
+	char *cp = checkpoint_get(w, id, &e);
+	if (cp || e.rc < 0) {
+		if (e.rc < 0)
+			log_warn("watch: checkpoint of shard %s unreadable (%s); its children start at TRIM_HORIZON",
+				 id, e.code);
+		free(cp);
+		return 1;
+	}
+	struct shard *p = find_shard(w, id);
+	return p && lineage_read(w, p->parent, depth + 1);
+}
+
 /* Add shards not known yet. At the first discovery, without --from-start,
- * open shards start at LATEST and closed ones are skipped; shards found
- * later are children of known ones and start at TRIM_HORIZON. */
+ * a shard whose parent was read or checkpointed (a restart across a shard
+ * rollover) starts at TRIM_HORIZON, never LATEST, so nothing written while
+ * watch was away is lost; other open shards start at LATEST and closed ones
+ * are skipped. Shards found later are children of known ones and start at
+ * TRIM_HORIZON. */
 static int discover(struct watch *w, int first, tp_err *e)
 {
 	char *start = NULL;
+	size_t known = w->n;
 	int rc;
 	do {
 		cJSON *in = cJSON_CreateObject(), *out = NULL;
@@ -111,12 +140,18 @@ static int discover(struct watch *w, int first, tp_err *e)
 			n->id = tp_xstrdup(id);
 			n->parent = tp_xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(s, "ParentShardId")));
 			n->initial = !first || w->from_start ? "TRIM_HORIZON" : closed ? NULL : "LATEST";
-			log_info("watch: shard %s (%s)", id, n->initial ? n->initial : "closed, skipped");
 		}
 		const char *last = cJSON_GetStringValue(cJSON_GetObjectItem(desc, "LastEvaluatedShardId"));
 		start = rc == TP_OK && last ? tp_xstrdup(last) : NULL;
 		cJSON_Delete(out);
 	} while (start);
+	/* All shards known (a parent may be listed on a later page): lineage. */
+	for (size_t i = known; i < w->n; i++) {
+		struct shard *n = &w->sh[i];
+		if (first && !w->from_start && lineage_read(w, n->parent, 0))
+			n->initial = "TRIM_HORIZON";
+		log_info("watch: shard %s (%s)", n->id, n->initial ? n->initial : "closed, skipped");
+	}
 	return rc;
 }
 

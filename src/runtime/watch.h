@@ -6,7 +6,10 @@
  * state table (store.h: checkpoint#<shard>), so a restart resumes there;
  * records of failed pipelines are retried by resuming at the lowest failed
  * one, with backoff. Parents are read before their children (per-key
- * order); shards are rediscovered every 30 s.
+ * order); shards are rediscovered every 30 s. At a restart a shard without
+ * a checkpoint whose lineage (ParentShardId, ...) was read or checkpointed
+ * starts at TRIM_HORIZON, never LATEST: a rollover while watch was away
+ * loses nothing.
  *
  * A record that fails for good (events_transient says retrying will not
  * help: a policy error, a collision, a bad item) is tried max_attempts

@@ -97,15 +97,101 @@ AWS pages each behaviour is based on:
              storage"): S3ObjectStorageMode COPY (default) | REFERENCE on CreateFunction (in Code)
              and UpdateFunctionCode; REFERENCE needs a versioned bucket and names the S3 object,
              key and object version; the code "does not count against your Lambda-managed
-             storage quota". The guide's sections on switching modes and on the function
-             lifecycle were not in the stored docs; from the issue (AWS-NOTES): an
-             UpdateFunctionCode that omits the field goes back to COPY, and a function whose
-             referenced object version becomes unreadable goes State Inactive. The layer reports
-             the mode as FunctionConfiguration.S3ObjectStorageMode (listings included), keeps
-             CodeSize the package size (it describes the package, API_FunctionConfiguration),
-             and names the Inactive reason S3ObjectNotFound (no documented code: modelled on
-             ImageDeleted for container images).
+             storage quota". An UpdateFunctionCode that omits the field goes back to COPY (the
+             guide's "Switching between storage modes"). How a function shows its mode:
+             FunctionConfiguration has no storage-mode field (API_FunctionConfiguration); a
+             REFERENCE function's GetFunction answer carries Code.ResolvedS3Object {S3Bucket,
+             S3Key, S3ObjectVersion} ("Details about the resolved Amazon S3 object that contains
+             a function's deployment package", API_ResolvedS3Object, API_FunctionCodeLocation);
+             a COPY function's does not. "The object must remain in place, and Lambda must keep
+             access to it, for the lifetime of the function" (SAM FunctionCode StorageMode): a
+             function whose referenced object version becomes unreadable goes State Inactive, and
+             so does one whose access is taken away (a bucket policy that no longer lets
+             lambda.amazonaws.com read, a KMS key disabled or its grant removed). AWS documents
+             no StateReasonCode for the object case: the model names it ref_lost_code
+             (InvalidConfiguration, one of the documented codes, API_FunctionConfiguration) and
+             aws.lose_reference(fn, code, reason) gives any other (KMSKeyAccessDenied, ...);
+             taskpipe must not depend on the code. CodeSize stays the package size.
              https://docs.aws.amazon.com/lambda/latest/dg/configuration-self-managed-storage.html
+             https://docs.aws.amazon.com/lambda/latest/api/API_ResolvedS3Object.html
+             https://docs.aws.amazon.com/lambda/latest/api/API_FunctionCodeLocation.html
+             https://docs.aws.amazon.com/lambda/latest/api/API_FunctionConfiguration.html
+             https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-property-function-functioncode.html
+  [lineage]  DynamoDB Streams shards: "Shards are ephemeral: They are created and deleted
+             automatically, as needed. Any shard can also split into multiple new shards"; "a
+             parent shard might have just one child shard"; "If you perform a DescribeStream
+             request and determine that a shard has been closed, ... you should process the
+             parent shard before the child shards" and a closed shard has an
+             EndingSequenceNumber; Shard.ParentShardId names the parent; GetRecords on a closed
+             shard ends with NextShardIterator null. moto keeps one shard per stream for ever;
+             ShardLineage below splits it: aws.roll_stream(arn) closes the open shard at the
+             last record written so far and opens a child (ParentShardId) that takes what comes
+             after, so a rollover can happen while a reader is away.
+             https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html
+             https://docs.aws.amazon.com/amazondynamodbstreams/latest/APIReference/API_Shard.html
+             https://docs.aws.amazon.com/amazondynamodbstreams/latest/APIReference/API_GetRecords.html
+             https://docs.aws.amazon.com/amazondynamodbstreams/latest/APIReference/API_DescribeStream.html
+  [fresh]    Fresh resources are not usable at once. SQS CreateQueue: "After you create a
+             queue, you must wait at least one second after the queue is created to be able to
+             use the queue"; until then the model answers requests naming it (by QueueUrl, or
+             GetQueueUrl by name) 400 AWS.SimpleQueueService.NonExistentQueue
+             (QueueDoesNotExist), as SQS answers for a queue it does not know. IAM is eventually
+             consistent ("changes ... take time to become visible"): a role created less than
+             role_ready_s ago (created through the layer, or aws.role_created(arn)) is refused
+             by CreateFunction, 400 InvalidParameterValueException "The role defined for the
+             function cannot be assumed by Lambda." Both windows are knobs (queue_ready_s,
+             role_ready_s; default 0: off, as moto), AWS gives no upper bound for the role.
+             https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html
+             https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency
+             https://docs.aws.amazon.com/lambda/latest/dg/troubleshooting-deployment.html
+  [tblupd]   UpdateTable "is an asynchronous operation; while it is executing, the table status
+             changes from ACTIVE to UPDATING. While it is UPDATING, you cannot issue another
+             UpdateTable request"; enabling a stream is one such update and the new stream is
+             ENABLING before ENABLED (StreamDescription). moto enables at once. StreamEnabling
+             below keeps a table UPDATING and its new stream ENABLING (no shards) for
+             stream_enable_s (default 0: off, as moto); a second UpdateTable meanwhile gets 400
+             ResourceInUseException.
+             https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTable.html
+             https://docs.aws.amazon.com/amazondynamodbstreams/latest/APIReference/API_StreamDescription.html
+  [runtime]  Runtime deprecation: after a runtime's "Block function create" date Lambda refuses
+             CreateFunction with it, after "Block function update" also UpdateFunctionCode and
+             UpdateFunctionConfiguration of functions on it; 400 InvalidParameterValueException
+             "The runtime parameter of <id> is no longer supported for creating or updating AWS
+             Lambda functions. We recommend you use a supported runtime while creating or
+             updating functions." RuntimeLifecycle below holds the dates (its own copy, from the
+             same sources as src/core/runtimes.c) and `today` ("YYYY-MM-DD", default the UTC date).
+             https://docs.aws.amazon.com/lambda/latest/dg/runtime-support-policy.html
+             https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html
+  [throttle] Every service throttles, not only Lambda. SQS: 400 ThrottlingException / the query
+             code RequestThrottled ("Request was denied due to request throttling"); DynamoDB: 400
+             ThrottlingException ("Rate of requests exceeds the allowed throughput") and, for a hot
+             key, "One partition can take about 1,000 write units per second" (beyond it writes
+             are throttled whatever the table's capacity); S3: 503 SlowDown ("Please reduce your
+             request rate"). ServiceThrottle below answers a fraction of each service's requests
+             with its throttle (other_throttle_fraction, by service) and throttles writes to one
+             DynamoDB key beyond hot_key_wps a second (the shared Lambda budget item is one such
+             key). The SDKs retry all of these as throttling.
+             https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html
+             https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html
+             https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html
+             https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
+             https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html
+  [pool]     The account's concurrency is one pool. GetAccountSettings answers AccountLimit
+             {ConcurrentExecutions, UnreservedConcurrentExecutions, ...} and AccountUsage
+             (API_GetAccountSettings, API_AccountLimit: "The maximum number of simultaneous
+             function executions, minus the capacity that's reserved for individual functions
+             with PutFunctionConcurrency"). PutFunctionConcurrency: "You can reserve concurrency
+             for as many functions as you like, as long as you leave at least 100 simultaneous
+             executions unreserved"; the refusal is 400 InvalidParameterValueException
+             "Specified ReservedConcurrentExecutions for function decreases account's
+             UnreservedConcurrentExecution below its minimum value of [N]." (N lower on new
+             accounts: [50], [10] are reported). Deleting a function or its concurrency gives the
+             reservation back. moto answers GetAccountSettings with 404 and enforces nothing;
+             ConcurrencyPool below does both (account_concurrency, unreserved_min).
+             https://docs.aws.amazon.com/lambda/latest/api/API_GetAccountSettings.html
+             https://docs.aws.amazon.com/lambda/latest/api/API_AccountLimit.html
+             https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionConcurrency.html
+             https://docs.gruntwork.io/discussions/knowledge-base/215 (the error text, [50])
 """
 import argparse
 import base64
@@ -142,6 +228,9 @@ BLOCKED_PENDING = {"Invoke", "InvokeAsync", "UpdateFunctionCode", "UpdateFunctio
 BLOCKED_UPDATING = {"UpdateFunctionCode", "UpdateFunctionConfiguration", "PublishVersion"}
 UPDATES = {"UpdateFunctionCode", "UpdateFunctionConfiguration"}
 ESM_TRANSITIONAL = {"Creating", "Enabling", "Disabling", "Updating", "Deleting"}
+# [selfref]: AWS documents no StateReasonCode for an unreadable referenced object;
+# a documented code stands in (taskpipe must take any non-Idle Inactive).
+REF_LOST_CODE = "InvalidConfiguration"
 # [table]: the calls refused while a table is CREATING (reads and writes).
 DDB_DATA_PLANE = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan",
                   "BatchGetItem", "BatchWriteItem", "TransactGetItems", "TransactWriteItems"}
@@ -266,6 +355,7 @@ class _Fn:
         self.storage = "COPY"          # [selfref] S3ObjectStorageMode
         self.ref = None                # (bucket, key, version) of REFERENCE code
         self.ref_gone = False          # that object version became unreadable
+        self.ref_lost = None           # (code, reason): Lambda lost access to it [selfref]
 
     def state(self, now):
         """dict of the fields GetFunction shows ([states], [fncfg])."""
@@ -278,11 +368,15 @@ class _Fn:
                     "LastUpdateStatus": "Failed", "LastUpdateStatusReason": reason,
                     "LastUpdateStatusReasonCode": code}
         out = {"State": "Active", "LastUpdateStatus": "Successful"}
-        if self.ref_gone:
-            # [selfref]: Lambda can no longer read the referenced code.
-            out.update(State="Inactive", StateReasonCode="S3ObjectNotFound",
-                       StateReason="The function's code object s3://%s/%s (version %s) cannot be "
-                                   "read." % self.ref)
+        if self.ref_lost:
+            # [selfref]: Lambda lost access to the referenced code (policy, KMS).
+            out.update(State="Inactive", StateReasonCode=self.ref_lost[0],
+                       StateReason=self.ref_lost[1])
+        elif self.ref_gone:
+            # [selfref]: Lambda can no longer read the referenced object version.
+            out.update(State="Inactive", StateReasonCode=REF_LOST_CODE,
+                       StateReason="Lambda cannot read the function's code object s3://%s/%s "
+                                   "(version %s)." % self.ref)
         if self.updated and now < self.update_until:
             # Only the status: no LastUpdateStatusReasonCode value means "in progress".
             out["LastUpdateStatus"] = "InProgress"
@@ -320,6 +414,385 @@ class _Esm:
 
     def settled_state(self):
         return "Enabled" if self.target[0] else "Disabled"
+
+
+class ShardLineage:
+    """[lineage] Shards of a DynamoDB stream rolling over, over moto's one shard. Each
+    roll of a stream closes its newest shard at a cut (a sequence number) and opens a
+    child: shard 0 keeps moto's shard id (so checkpoints taken before any roll stay
+    valid), shard k > 0 is "<moto id>-r<k>" with ParentShardId shard k-1, and holds the
+    records (cut[k-1], cut[k]]. Iterators of a rolled stream are wrapped ("lineage:" +
+    base64 JSON of stream, shard index, position, moto's iterator); GetRecords filters
+    moto's records to the shard and ends a closed shard (NextShardIterator absent) once
+    its cut is reached. Self-contained: AwsModel calls before() outside its lock."""
+
+    PREFIX = "lineage:"
+
+    def __init__(self, upstream):
+        self.upstream = upstream    # fn(operation, params) -> (status, parsed answer) from moto
+        self.cuts = {}              # stream arn -> [cut sequence numbers as ints]
+        self.lock = threading.Lock()
+
+    def roll(self, stream_arn):
+        """Close the newest shard after the last record written so far; returns the cut."""
+        st, out = self.upstream("DescribeStream", {"StreamArn": stream_arn})
+        shard = ((out or {}).get("StreamDescription") or {}).get("Shards") or []
+        if st != 200 or not shard:
+            raise ValueError("stream %s: no shard to roll (%s)" % (stream_arn, st))
+        st, it = self.upstream("GetShardIterator", {"StreamArn": stream_arn,
+                                                    "ShardId": shard[0]["ShardId"],
+                                                    "ShardIteratorType": "TRIM_HORIZON"})
+        last, itr = None, (it or {}).get("ShardIterator")
+        while itr:
+            st, got = self.upstream("GetRecords", {"ShardIterator": itr, "Limit": 1000})
+            recs = (got or {}).get("Records") or []
+            if not recs:
+                break
+            last = int(recs[-1]["dynamodb"]["SequenceNumber"])
+            itr = got.get("NextShardIterator")
+        with self.lock:
+            cuts = self.cuts.setdefault(stream_arn, [])
+            cut = last if last is not None else 0
+            if cuts and cut <= cuts[-1]:
+                raise ValueError("stream %s: nothing written since the last roll" % stream_arn)
+            cuts.append(cut)
+            return cut
+
+    @staticmethod
+    def _index(arn, shard_id):
+        m = re.match(r"^(.*)-r(\d+)$", shard_id)
+        return (m.group(1), int(m.group(2))) if m else (shard_id, 0)
+
+    def describe(self, data):
+        """DescribeStream's answer with the rolled shards; None when not rolled."""
+        out = _json(data)
+        desc = (out or {}).get("StreamDescription") or {}
+        with self.lock:
+            cuts = list(self.cuts.get(desc.get("StreamArn"), []))
+        if not cuts:
+            return None
+        shards = []
+        for sh in desc.get("Shards") or []:
+            base, start = sh["ShardId"], sh["SequenceNumberRange"]["StartingSequenceNumber"]
+            for k in range(len(cuts) + 1):
+                v = {"ShardId": base if k == 0 else "%s-r%d" % (base, k),
+                     "SequenceNumberRange": {"StartingSequenceNumber":
+                                             start if k == 0 else str(cuts[k - 1] + 1)}}
+                if k < len(cuts):
+                    v["SequenceNumberRange"]["EndingSequenceNumber"] = str(cuts[k])
+                if k > 0:
+                    v["ParentShardId"] = base if k == 1 else "%s-r%d" % (base, k - 1)
+                elif sh.get("ParentShardId"):
+                    v["ParentShardId"] = sh["ParentShardId"]
+                shards.append(v)
+        desc["Shards"] = shards
+        return json.dumps(out).encode()
+
+    @staticmethod
+    def _answer(doc):
+        body = json.dumps(doc).encode()
+        return 200, [("Content-Type", "application/x-amz-json-1.0"),
+                     ("x-amzn-RequestId", _request_id()), ("x-amz-crc32", str(zlib.crc32(body)))], body
+
+    def before(self, operation, body):
+        """An answer for GetShardIterator/GetRecords of a rolled stream, else None."""
+        req = _json(body) or {}
+        if operation == "GetShardIterator":
+            arn = req.get("StreamArn")
+            with self.lock:
+                cuts = list(self.cuts.get(arn, []))
+            if not cuts:
+                return None
+            base, k = self._index(arn, req.get("ShardId") or "")
+            if k > len(cuts):
+                return 400, [("Content-Type", "application/x-amz-json-1.0")], json.dumps({
+                    "__type": "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
+                    "message": "Requested resource not found: Shard does not exist"}).encode()
+            lo = cuts[k - 1] if k > 0 else -1
+            kind, seq = req.get("ShardIteratorType"), req.get("SequenceNumber")
+            moto = {"StreamArn": arn, "ShardId": base}
+            if kind in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
+                moto.update(ShardIteratorType=kind, SequenceNumber=seq)
+                pos = int(seq) - (1 if kind == "AT_SEQUENCE_NUMBER" else 0)
+            elif kind == "LATEST" and k == len(cuts):
+                moto.update(ShardIteratorType="LATEST")
+                pos = lo
+            elif kind == "LATEST":      # a closed shard has nothing after its end
+                moto.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=str(cuts[k]))
+                pos = cuts[k]
+            elif k == 0:
+                moto.update(ShardIteratorType="TRIM_HORIZON")
+                pos = lo
+            else:
+                moto.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=str(lo))
+                pos = lo
+            st, out = self.upstream("GetShardIterator", moto)
+            if st != 200:
+                return None     # moto's own error, as it is
+            return self._answer({"ShardIterator": self._wrap(arn, k, pos, out["ShardIterator"])})
+        if operation == "GetRecords" and str(req.get("ShardIterator", "")).startswith(self.PREFIX):
+            w = json.loads(base64.b64decode(req["ShardIterator"][len(self.PREFIX):]))
+            with self.lock:
+                cuts = list(self.cuts.get(w["arn"], []))
+            k, pos = w["k"], w["pos"]
+            lo = cuts[k - 1] if k > 0 else -1
+            hi = cuts[k] if k < len(cuts) else None
+            recs, nxt = [], w["it"]
+            if hi is None or pos < hi:
+                st, out = self.upstream("GetRecords", {"ShardIterator": w["it"],
+                                                      "Limit": req.get("Limit", 1000)})
+                if st != 200:
+                    return None
+                for r in out.get("Records") or []:
+                    n = int(r["dynamodb"]["SequenceNumber"])
+                    pos = max(pos, n)
+                    if n > lo and (hi is None or n <= hi):
+                        recs.append(r)
+                nxt = out.get("NextShardIterator")
+            doc = {"Records": recs}
+            if nxt and (hi is None or pos < hi):
+                doc["NextShardIterator"] = self._wrap(w["arn"], k, pos, nxt)
+            return self._answer(doc)      # a closed shard at its end: no NextShardIterator
+        return None
+
+    def _wrap(self, arn, k, pos, it):
+        return self.PREFIX + base64.b64encode(json.dumps(
+            {"arn": arn, "k": k, "pos": pos, "it": it}).encode()).decode()
+
+
+class FreshResources:
+    """[fresh] Queues and roles that are not usable for a while after their creation.
+    Self-contained: AwsModel calls before()/after() with its lock held; times are
+    time.time(), windows already scaled."""
+
+    def __init__(self, queue_ready, role_ready):
+        self.queue_ready = queue_ready
+        self.role_ready = role_ready
+        self.queues = {}        # queue name -> created
+        self.roles = {}         # role ARN or name -> created
+        self.refused = []       # (operation, name) of every refusal
+
+    def role_created(self, arn, now):
+        self.roles[arn] = now
+        self.roles[arn.rsplit("/", 1)[-1]] = now
+
+    def before(self, service, operation, params, now, sqs_error):
+        if service == "sqs" and self.queue_ready > 0 and operation != "CreateQueue":
+            name = AwsModel._queue_name(params)
+            t = self.queues.get(name)
+            if t is not None and now - t < self.queue_ready:
+                self.refused.append((operation, name))
+                return sqs_error("AWS.SimpleQueueService.NonExistentQueue",
+                                 "com.amazonaws.sqs#QueueDoesNotExist",
+                                 "The specified queue does not exist.")
+        if service == "lambda" and operation == "CreateFunction" and self.role_ready > 0:
+            role = str(params.get("Role") or "")
+            t = self.roles.get(role, self.roles.get(role.rsplit("/", 1)[-1]))
+            if t is not None and now - t < self.role_ready:
+                self.refused.append((operation, role))
+                return lambda_error(400, "InvalidParameterValueException",
+                                    "The role defined for the function cannot be assumed by Lambda.")
+        return None
+
+    def after(self, service, operation, params, now):
+        if service == "sqs" and operation == "CreateQueue" and self.queue_ready > 0:
+            name = AwsModel._queue_name(params)
+            if name and name not in self.queues:
+                self.queues[name] = now
+        elif service == "sqs" and operation == "DeleteQueue":
+            self.queues.pop(AwsModel._queue_name(params), None)
+        elif service == "iam" and operation == "CreateRole" and params.get("RoleName") \
+                and self.role_ready > 0:
+            self.roles[params["RoleName"]] = now
+
+
+class StreamEnabling:
+    """[tblupd] A stream enabled by UpdateTable is not there at once. Self-contained:
+    AwsModel calls before()/after() with its lock held; `window` already scaled."""
+
+    def __init__(self, window):
+        self.window = window
+        self.until = {}         # table name -> time the update ends
+
+    def busy(self, table, now):
+        return now < self.until.get(table, 0)
+
+    def before(self, operation, params, now):
+        if operation == "UpdateTable" and self.busy(params.get("TableName"), now):
+            return 400, [("Content-Type", "application/x-amz-json-1.0"),
+                         ("x-amzn-RequestId", _request_id())], json.dumps({
+                             "__type": "com.amazonaws.dynamodb.v20120810#ResourceInUseException",
+                             "message": "Attempt to change a resource which is still in use: "
+                                        "Table is being updated: %s" % params.get("TableName")}).encode()
+        return None
+
+    def after(self, operation, params, out, now):
+        """moto's answer (parsed) rewritten; True when it changed."""
+        if operation == "UpdateTable" and self.window > 0 \
+                and (params.get("StreamSpecification") or {}).get("StreamEnabled"):
+            self.until[params.get("TableName")] = now + self.window
+        if operation in ("UpdateTable", "DescribeTable"):
+            desc = out.get("TableDescription") or out.get("Table") or {}
+            if self.busy(desc.get("TableName"), now):
+                desc["TableStatus"] = "UPDATING"
+                return True
+        if operation == "DescribeStream":
+            desc = out.get("StreamDescription") or {}
+            if self.busy(desc.get("TableName"), now):
+                desc["StreamStatus"] = "ENABLING"
+                desc["Shards"] = []
+                return True
+        return False
+
+
+class RuntimeLifecycle:
+    """[runtime] Lambda refusing blocked runtimes. Self-contained: AwsModel calls
+    before() with its lock held and the function's current runtime (or None)."""
+
+    # runtime: (deprecated, block create, block update); "" = not published
+    DATES = {
+        "provided.al2": ("2026-07-31", "2027-02-01", "2027-03-03"),
+        "python3.9": ("2025-12-15", "", ""),
+        "nodejs18.x": ("2025-09-01", "2025-10-01", "2025-11-01"),
+        "python3.8": ("2024-10-14", "2025-10-01", "2025-11-01"),
+        "nodejs16.x": ("2024-06-12", "2025-10-01", "2025-11-01"),
+        "provided": ("2024-01-08", "2024-02-08", "2025-11-01"),
+        "go1.x": ("2024-01-08", "2024-02-08", "2025-11-01"),
+    }
+    MESSAGE = ("The runtime parameter of %s is no longer supported for creating or updating AWS "
+               "Lambda functions. We recommend you use a supported runtime while creating or "
+               "updating functions.")
+
+    def __init__(self, today=None):
+        self.today = today
+        self.refused = []       # (operation, runtime)
+
+    def _day(self):
+        return self.today or time.strftime("%Y-%m-%d", time.gmtime())
+
+    def blocked(self, runtime, what):
+        d = self.DATES.get(runtime)
+        date = d[1 if what == "create" else 2] if d else ""
+        return bool(date) and self._day() >= date
+
+    def before(self, operation, body, current_runtime):
+        req = _json(body) or {}
+        rt, what = None, None
+        if operation == "CreateFunction":
+            rt, what = req.get("Runtime"), "create"
+        elif operation == "UpdateFunctionConfiguration":
+            rt, what = req.get("Runtime") or current_runtime, "update"
+            if req.get("Runtime") and not self.blocked(current_runtime, "update"):
+                rt = req["Runtime"]     # moving to another runtime: that one counts
+        elif operation == "UpdateFunctionCode":
+            rt, what = current_runtime, "update"
+        if rt and self.blocked(rt, what):
+            self.refused.append((operation, rt))
+            return lambda_error(400, "InvalidParameterValueException", self.MESSAGE % rt)
+        return None
+
+
+class ServiceThrottle:
+    """[throttle] SQS, DynamoDB (and Streams) and S3 throttling. Self-contained: AwsModel
+    calls before() with its lock held."""
+
+    DDB_WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
+
+    def __init__(self, fractions, hot_key_wps, rng):
+        self.fractions = dict(fractions or {})     # service -> fraction of requests
+        self.hot_key_wps = hot_key_wps              # writes/s one DynamoDB key takes; 0: off
+        self.rng = rng
+        self.keys = {}                              # (table, key JSON) -> TokenBucket
+        self.count = {}                             # service -> throttles answered
+        self.force = {}                             # service -> its next N requests throttled
+
+    def _hot(self, operation, body):
+        if self.hot_key_wps <= 0 or operation not in self.DDB_WRITES:
+            return False
+        req = _json(body) or {}
+        key = req.get("Key") or req.get("Item") or {}
+        if req.get("Item"):     # the key attributes are among the item's: pk by convention
+            key = {k: v for k, v in key.items() if k in ("pk", "pipeline")}
+        k = (req.get("TableName"), json.dumps(key, sort_keys=True))
+        b = self.keys.setdefault(k, TokenBucket(self.hot_key_wps))
+        return b.take(time.monotonic()) > 0
+
+    def before(self, service, operation, body, proto):
+        f = self.fractions.get(service, 0)
+        hot = service == "dynamodb" and self._hot(operation, body)
+        forced = self.force.get(service, 0) > 0
+        if forced:
+            self.force[service] -= 1
+        if not hot and not forced and not (f > 0 and self.rng.random() < f):
+            return None
+        self.count[service] = self.count.get(service, 0) + 1
+        if service in ("dynamodb", "dynamodbstreams"):
+            msg = ("Throughput exceeds the current capacity for one or more partitions" if hot
+                   else "Rate of requests exceeds the allowed throughput.")
+            return 400, [("Content-Type", "application/x-amz-json-1.0"),
+                         ("x-amzn-RequestId", _request_id())], json.dumps({
+                             "__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+                             "message": msg}).encode()
+        if service == "sqs":
+            return AwsModel._sqs_error(proto, "RequestThrottled",
+                                       "com.amazonaws.sqs#ThrottlingException",
+                                       "Request was denied due to request throttling.")
+        if service == "s3":
+            return 503, [("Content-Type", "application/xml"), ("Retry-After", "1")], (
+                '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please '
+                'reduce your request rate.</Message><RequestId>%s</RequestId></Error>'
+                % _request_id()).encode()
+        return None
+
+
+class ConcurrencyPool:
+    """[pool] The account's concurrent executions: one pool that every reservation
+    shrinks. Self-contained: AwsModel asks before() for a refusal or an answer of its own
+    and tells after() what succeeded. Called with the model's lock held."""
+
+    def __init__(self, limit=1000, minimum=100):
+        self.limit = limit
+        self.minimum = minimum
+        self.reserved = {}      # function name -> ReservedConcurrentExecutions
+        self.refused = []       # (function name, asked) of every refusal
+
+    def unreserved(self):
+        return self.limit - sum(self.reserved.values())
+
+    def settings(self, function_count):
+        return {"AccountLimit": {"ConcurrentExecutions": self.limit,
+                                 "UnreservedConcurrentExecutions": self.unreserved(),
+                                 "TotalCodeSize": 80530636800, "CodeSizeUnzipped": 262144000,
+                                 "CodeSizeZipped": 52428800},
+                "AccountUsage": {"FunctionCount": function_count, "TotalCodeSize": 0}}
+
+    def before(self, operation, name, body, function_count):
+        """(status, headers, data) in moto's place, or None to forward."""
+        if operation == "GetAccountSettings":
+            return 200, [("Content-Type", "application/json"),
+                         ("x-amzn-RequestId", _request_id())], \
+                json.dumps(self.settings(function_count)).encode()
+        if operation == "PutFunctionConcurrency" and name:
+            asked = (_json(body) or {}).get("ReservedConcurrentExecutions")
+            if not isinstance(asked, int) or asked < 0:
+                return None     # moto validates the value itself
+            others = sum(v for k, v in self.reserved.items() if k != name)
+            if self.limit - others - asked < self.minimum:
+                self.refused.append((name, asked))
+                return lambda_error(400, "InvalidParameterValueException",
+                                    "Specified ReservedConcurrentExecutions for function decreases "
+                                    "account's UnreservedConcurrentExecution below its minimum "
+                                    "value of [%d]." % self.minimum)
+        return None
+
+    def after(self, operation, name, body):
+        """A successful call that changes the pool."""
+        if operation == "PutFunctionConcurrency" and name:
+            asked = (_json(body) or {}).get("ReservedConcurrentExecutions")
+            if isinstance(asked, int):
+                self.reserved[name] = asked
+        elif operation in ("DeleteFunctionConcurrency", "DeleteFunction") and name:
+            self.reserved.pop(name, None)
 
 
 class _ModelHandler(_Handler):
@@ -628,11 +1101,23 @@ class AwsModel(_CodeAndMetrics, FaultProxy):
                  esm_transition_s=5, queue_deleted_recently_s=60, list_lag_s=10,
                  lambda_rps=15, lambda_get_rps=100, lambda_policy_rps=15,
                  throttle_fraction=0.0, seed=1, paginate=True, table_create_s=0, iam=None,
-                 count_lag_s=0, **kw):
+                 count_lag_s=0,
+                 account_concurrency=1000, unreserved_min=100, queue_ready_s=0, role_ready_s=0,
+                 stream_enable_s=0, today=None, other_throttle_fraction=None, hot_key_wps=0,
+                 **kw):
         super().__init__(upstream_endpoint, **kw)
         self.iam = iam                    # iamlayer.IamEnforcer: IAM as AWS enforces it
         if iam is not None:
             iam.proxy = self
+        self.lineage = ShardLineage(self._streams_upstream)    # [lineage]
+        self.stream_enable_s = stream_enable_s     # [tblupd]
+        self.today = today                         # [runtime]
+        self.other_throttle_fraction = other_throttle_fraction or {}    # [throttle]
+        self.hot_key_wps = hot_key_wps
+        self.queue_ready_s = queue_ready_s     # [fresh]
+        self.role_ready_s = role_ready_s
+        self.account_concurrency = account_concurrency     # [pool]
+        self.unreserved_min = unreserved_min
         self.scale = scale
         self.count_lag_s = count_lag_s
         self.table_create_s = table_create_s
@@ -664,6 +1149,13 @@ class AwsModel(_CodeAndMetrics, FaultProxy):
             self._tables = {}           # table name -> time it becomes ACTIVE [table]
             self._counts = {}           # queue name -> [(t, {count: "n"})], oldest first [counts]
             self._throttled = 0
+            self.pool = ConcurrencyPool(self.account_concurrency, self.unreserved_min)   # [pool]
+            self.fresh = FreshResources(self._d(self.queue_ready_s), self._d(self.role_ready_s))
+            self.enabling = StreamEnabling(self._d(self.stream_enable_s))     # [tblupd]
+            self.runtimes = RuntimeLifecycle(self.today)                       # [runtime]
+            self.throttles = ServiceThrottle(self.other_throttle_fraction, self.hot_key_wps,
+                                             random.Random(self.seed + 1))    # [throttle]
+            self._runtime_of = {}       # function name -> Runtime (as last set)
             self._violations = []
             self._rng = random.Random(self.seed)
             # [quotas]: one bucket per limit, shared by every client; burst = rate.
@@ -799,12 +1291,32 @@ class AwsModel(_CodeAndMetrics, FaultProxy):
 
     def _before(self, h, service, operation, body):
         """An answer the model gives instead of moto, or None to forward."""
+        if service == "dynamodbstreams" and operation in ("GetShardIterator", "GetRecords"):
+            ans = self.lineage.before(operation, body)     # [lineage], asks moto: no lock
+            if ans is not None:
+                return ans
         now = time.time()
         path = h.path.split("?")[0]
         with self._mlock:
             self._settle(now)
+            if service in ("sqs", "dynamodb", "dynamodbstreams", "s3") and \
+                    (self.other_throttle_fraction or self.hot_key_wps or self.throttles.force):
+                proto = self._sqs_params(h, body)[1] if service == "sqs" else None
+                ans = self.throttles.before(service, operation, body, proto)
+                if ans is not None:
+                    return ans
+            if service in ("sqs", "lambda") and (self.fresh.queues or self.fresh.roles):   # [fresh]
+                params = self._sqs_params(h, body)[0] if service == "sqs" else (_json(body) or {})
+                refused = self.fresh.before(
+                    service, operation, params, now,
+                    lambda q, j, m: self._sqs_error(self._sqs_params(h, body)[1], q, j, m))
+                if refused:
+                    self._violate(now, service, operation, self.fresh.refused[-1][1], "not ready yet")
+                    return refused
             if service == "lambda":
                 return self._lambda_before(h, operation, path, body, now)
+            if service == "dynamodb" and operation == "UpdateTable":     # [tblupd]
+                return self.enabling.before(operation, _json(body) or {}, now)
             if service == "dynamodb" and operation in DDB_DATA_PLANE:
                 return self._ddb_before(operation, body, now)
             if service == "sqs" and operation == "ListQueues" and self.paginate:
@@ -846,6 +1358,15 @@ class AwsModel(_CodeAndMetrics, FaultProxy):
                 return refused
         m = _FN_PATH.match(path)
         name = function_name(m.group(1)) if m else None
+        refused = self.runtimes.before(operation, body, self._runtime_of.get(name))   # [runtime]
+        if refused:
+            self._violate(now, "lambda", operation, name, "runtime blocked")
+            return refused
+        refused = self.pool.before(operation, name, body, len(self._fns))     # [pool]
+        if refused:
+            if refused[0] >= 400:
+                self._violate(now, "lambda", operation, name, "concurrency pool")
+            return refused
         fn = self._fns.get(name) if name else None
         if fn is not None:
             st = fn.state(now)
@@ -915,6 +1436,8 @@ class AwsModel(_CodeAndMetrics, FaultProxy):
         out = _json(data)
         if out is None:
             return None
+        if self.enabling.after(operation, _json(body) or {}, out, now):     # [tblupd]
+            return json.dumps(out).encode()
         if operation == "CreateTable" and self.table_create_s > 0:
             name = (out.get("TableDescription") or {}).get("TableName")
             if name:
@@ -942,6 +1465,32 @@ class AwsModel(_CodeAndMetrics, FaultProxy):
             conn.request(method, path, headers={"Authorization": S3_AUTH})
             resp = conn.getresponse()
             return resp.status, resp.read()
+        finally:
+            conn.close()
+
+    def role_created(self, role_arn):
+        """[fresh] A role created now (outside the layer): CreateFunction refuses it for
+        role_ready_s."""
+        with self._mlock:
+            self.fresh.role_created(role_arn, time.time())
+
+    def roll_stream(self, stream_arn):
+        """[lineage] Close the stream's newest shard after the last record so far and open
+        its child; returns the cut (a sequence number)."""
+        return self.lineage.roll(stream_arn)
+
+    def _streams_upstream(self, operation, params):
+        """A DynamoDB Streams call to moto (which checks no signature, only the scope):
+        (status, parsed answer)."""
+        conn = http.client.HTTPConnection(self.upstream_host, self.upstream_port,
+                                          timeout=self.upstream_timeout)
+        try:
+            conn.request("POST", "/", body=json.dumps(params).encode(), headers={
+                "Authorization": S3_AUTH.replace("/s3/", "/dynamodb/"),
+                "X-Amz-Target": "DynamoDBStreams_20120810." + operation,
+                "Content-Type": "application/x-amz-json-1.0"})
+            resp = conn.getresponse()
+            return resp.status, _json(resp.read())
         finally:
             conn.close()
 
@@ -983,6 +1532,29 @@ class AwsModel(_CodeAndMetrics, FaultProxy):
         if fn is not None and getattr(h, "_storage", None):
             fn.storage, fn.ref = h._storage
             fn.ref_gone = False
+            fn.ref_lost = None
+
+    def lose_reference(self, name, code="KMSKeyAccessDenied",
+                       reason="Lambda was unable to decrypt the function's code object: access "
+                              "to the KMS key was denied."):
+        """[selfref] Lambda loses access to a REFERENCE function's code (a bucket policy
+        or KMS change): State Inactive with this code until an update re-references it."""
+        with self._mlock:
+            fn = self._fns.get(name)
+            if fn is None or fn.storage != "REFERENCE":
+                raise ValueError("%s is not a REFERENCE function of the model" % name)
+            fn.ref_lost = (code, reason)
+
+    @staticmethod
+    def _resolved(out, fn):
+        """[selfref] GetFunction's Code: ResolvedS3Object for REFERENCE only."""
+        code = out.get("Code")
+        if not isinstance(code, dict):
+            return
+        code.pop("ResolvedS3Object", None)
+        if fn is not None and fn.storage == "REFERENCE" and fn.ref:
+            code["ResolvedS3Object"] = {"S3Bucket": fn.ref[0], "S3Key": fn.ref[1],
+                                        "S3ObjectVersion": fn.ref[2]}
 
     def check_references(self):
         """Mark REFERENCE functions whose object version is gone Inactive (also done on
@@ -1123,12 +1695,18 @@ class AwsModel(_CodeAndMetrics, FaultProxy):
                 if undo:
                     self._undo_update(undo)
                 return status, reason, headers, data
+            if service in ("sqs", "iam"):     # [fresh]
+                params = self._sqs_params(h, body)[0]
+                self.fresh.after(service, operation, params, now)
             if service == "lambda":
                 new = self._lambda_after(h, operation, path, body, data, now)
             elif service == "sqs":
                 new = self._sqs_after(h, operation, body, data, now, h._t0)
             elif service == "tagging" and operation == "GetResources":
                 new = self._tagging_after(data, h._t0)
+            elif service == "dynamodbstreams" and operation == "DescribeStream" \
+                    and self.lineage.describe(data) is not None:
+                new = self.lineage.describe(self._ddb_after(operation, body, data, now) or data)
             elif service in ("dynamodb", "dynamodbstreams"):
                 new = self._ddb_after(operation, body, data, now)
             else:
@@ -1158,13 +1736,18 @@ class AwsModel(_CodeAndMetrics, FaultProxy):
         for k in STATE_FIELDS:
             cfg.pop(k, None)
         cfg.update(fn.state(now))
-        cfg["S3ObjectStorageMode"] = fn.storage     # [selfref]
+        cfg.pop("S3ObjectStorageMode", None)     # [selfref]: not a configuration field
         if getattr(fn, "code_sha", None):          # [codever]
             cfg["CodeSha256"] = fn.code_sha
 
     def _lambda_after(self, h, operation, path, body, data, now):
         m = _FN_PATH.match(path)
         name = function_name(m.group(1)) if m else None
+        self.pool.after(operation, name, body)     # [pool]
+        if operation in ("CreateFunction", "UpdateFunctionConfiguration"):     # [runtime]
+            req = _json(body) or {}
+            if req.get("Runtime"):
+                self._runtime_of[req.get("FunctionName") or name] = req["Runtime"]
         if operation == "CreateFunction":
             out = _json(data)
             if out is None:
@@ -1193,6 +1776,7 @@ class AwsModel(_CodeAndMetrics, FaultProxy):
             if out is None:
                 return None
             self._fn_rewrite(out.get("Configuration"), now)
+            self._resolved(out, self._fns.get(name))     # [selfref]
             return json.dumps(out).encode()
         if operation == "ListFunctions":
             out = _json(data)
@@ -1203,7 +1787,7 @@ class AwsModel(_CodeAndMetrics, FaultProxy):
                     cfg.pop(k, None)
                 self._no_empty_layers(cfg)
                 known = self._fns.get(cfg.get("FunctionName"))
-                cfg["S3ObjectStorageMode"] = known.storage if known else "COPY"
+                cfg.pop("S3ObjectStorageMode", None)     # [selfref]
                 if known is not None and getattr(known, "code_sha", None):     # [codever]
                     cfg["CodeSha256"] = known.code_sha
             if self.paginate:       # [pages]
@@ -1369,7 +1953,8 @@ def main(argv=None):
     ap.add_argument("--scale", type=float, default=0.02)
     for opt in ("fn_pending_s", "fn_update_s", "esm_transition_s", "queue_deleted_recently_s",
                 "list_lag_s", "lambda_rps", "lambda_get_rps", "lambda_policy_rps",
-                "throttle_fraction", "table_create_s"):
+                "throttle_fraction", "table_create_s", "account_concurrency",
+                "unreserved_min", "queue_ready_s", "role_ready_s", "stream_enable_s"):
         ap.add_argument("--" + opt.replace("_", "-"), type=float, help="see AwsModel")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--no-paginate", dest="paginate", action="store_false", default=None)

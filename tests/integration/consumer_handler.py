@@ -12,10 +12,22 @@ Python standard library only. Environment:
                     capacity (a tenant that takes HANDLER_CAPACITY records/s, per
                     process; records over it are answered as rateLimited with
                     retryAfterSeconds HANDLER_RETRY_AFTER)
+  HANDLER_TENANT    URL of a tenant API (mode tenant): each record is one GET
+                    ?id=<body>; a 429 makes it rateLimited with retryAfterSeconds
+                    HANDLER_RETRY_AFTER
+  HANDLER_DURATION  seconds each record takes (default 0), one record after
+                    another as a sequential handler does
+  HANDLER_FAIL      messageIds (comma-separated) answered in batchItemFailures
+  HANDLER_JITTER    each record takes HANDLER_DURATION x (1 +- this), drawn
+                    uniformly (default 0)
 """
 import http.client
+import urllib.error
+import urllib.parse
+import urllib.request
 import json
 import os
+import random
 import sys
 import time
 
@@ -73,6 +85,9 @@ def main():
     capacity = float(os.environ.get("HANDLER_CAPACITY", "1"))
     retry_after = float(os.environ.get("HANDLER_RETRY_AFTER", "2"))
     tokens, last = 1.0, time.time()
+    duration = float(os.environ.get("HANDLER_DURATION", "0"))
+    jitter = float(os.environ.get("HANDLER_JITTER", "0"))
+    fail = set(filter(None, os.environ.get("HANDLER_FAIL", "").split(",")))
     while True:
         conn.request("GET", PREFIX + "/invocation/next")
         r = conn.getresponse()
@@ -85,7 +100,14 @@ def main():
         answer = {"batchItemFailures": []}
         limited = []
         for rec in event.get("Records", []):
+            now = time.time()
             ok = True
+            if mode == "tenant":
+                url = os.environ["HANDLER_TENANT"] + "?id=" + urllib.parse.quote(rec.get("body", ""))
+                try:
+                    urllib.request.urlopen(url, timeout=10).read()
+                except urllib.error.HTTPError as e:
+                    ok = e.code != 429
             if mode == "capacity":
                 tokens = min(1.0, tokens + (now - last) * capacity)
                 last = now
@@ -95,8 +117,13 @@ def main():
             if not ok:
                 limited.append({"itemIdentifier": rec["messageId"], "retryAfterSeconds": retry_after})
             if log:
-                log.write(json.dumps({"t": now, "id": rec["messageId"], "limited": not ok}) + "\n")
+                log.write(json.dumps({"t": now, "id": rec["messageId"], "body": rec.get("body"),
+                                      "limited": not ok, "n": len(event["Records"]), "rid": rid}) + "\n")
                 log.flush()
+            if duration > 0:
+                time.sleep(duration * (1 + random.uniform(-jitter, jitter)))
+            if rec["messageId"] in fail:
+                answer["batchItemFailures"].append({"itemIdentifier": rec["messageId"]})
         if limited:
             answer["rateLimited"] = limited
         if mode == "echo":

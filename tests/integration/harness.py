@@ -107,6 +107,12 @@ class Moto:
     def env(self, **extra):
         e = dict(BASE_ENV)
         e["AWS_ENDPOINT_URL"] = self.endpoint
+        if "AWS_ENDPOINT_URL" not in extra:
+            # moto has no S3ObjectStorageMode: it stores a copy whatever it is asked,
+            # and its GetFunction never shows Code.ResolvedS3Object, so a REFERENCE
+            # function would look fallen back to COPY. Straight to moto, items
+            # default to copy; reference is tested through the layer (test_codestore).
+            e["TASKPIPE_CODE_STORAGE"] = "copy"
         e.update({k: str(v) for k, v in extra.items()})
         return e
 

@@ -6,7 +6,8 @@ build), bad settings and input, and the happy paths of each service checked
 with boto3 directly against moto.
 
 Retry facts asserted here (README, src/base/retry.h): standard mode, 3 attempts
-(DynamoDB 4), AWS_MAX_ATTEMPTS overrides; throttling backoff base 1 s,
+(DynamoDB 4), AWS_MAX_ATTEMPTS overrides; a throttle of any service 8 attempts
+without the retry quota; throttling backoff base 1 s,
 transient 50 ms (DynamoDB 25 ms), full jitter; retry quota
 TASKPIPE_RETRY_QUOTA tokens, a retry costs 5, an I/O error or timeout 10;
 answers capped at 10 MiB.
@@ -144,10 +145,12 @@ class TestThrottling(AwsCliTest):
         self.assertEqual(err["message"], "Rate exceeded")
         self.assertEqual(self.requests(), [(400, "status")] * 3)
 
-    def test_dynamodb_default_is_4_attempts(self):
+    def test_dynamodb_throttle_default_is_8_attempts(self):
+        # A throttle of any service backs off and gets 8 tries (issue 23), not
+        # the standard 4 (DynamoDB) / 3; AWS_MAX_ATTEMPTS still caps it.
         self.rule("dynamodb", "ListTables", {"status": 400, "headers": self.FAST})
         self.fails("dynamodb", "ListTables", "{}", code="ThrottlingException")
-        self.assertEqual(len(self.requests()), 4)
+        self.assertEqual(len(self.requests()), 8)
 
     def test_sqs_throttle_twice_then_success_and_forever(self):
         self.rule("sqs", "ListQueues", {"status": 400, "headers": self.FAST}, times=2)
@@ -157,10 +160,10 @@ class TestThrottling(AwsCliTest):
         self.rule("sqs", "ListQueues", {"status": 400, "headers": self.FAST})
         self.fails("sqs", "ListQueues", "{}", AWS_MAX_ATTEMPTS=3, code="ThrottlingException")
         self.assertEqual(len(self.requests()), 3)
-        self.proxy.reset()   # SQS default: 3 attempts
+        self.proxy.reset()   # a throttle's default: 8 attempts, no retry quota (issue 23)
         self.rule("sqs", "ListQueues", {"status": 400, "headers": self.FAST})
-        self.fails("sqs", "ListQueues", "{}", code="ThrottlingException")
-        self.assertEqual(len(self.requests()), 3)
+        self.fails("sqs", "ListQueues", "{}", code="ThrottlingException", TASKPIPE_RETRY_QUOTA=5)
+        self.assertEqual(len(self.requests()), 8)
 
     def test_lambda_429_twice_then_success(self):
         self.rule("lambda", "ListFunctions", {"status": 429, "headers": self.FAST}, times=2)

@@ -22,7 +22,7 @@ import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Moto, REGION, TASKPIPE, run_taskpipe  # noqa: E402
-from awsmodel import AwsModel, STATE_FIELDS  # noqa: E402
+from awsmodel import REF_LOST_CODE, AwsModel, STATE_FIELDS  # noqa: E402
 
 import boto3  # noqa: E402
 import botocore.exceptions as bce  # noqa: E402
@@ -282,6 +282,74 @@ def raw(lam, call, **kw):
     return got["body"]
 
 
+class TestServiceThrottle(unittest.TestCase):
+    """[throttle] SQS, DynamoDB and S3 throttle too; one DynamoDB key takes only
+    so many writes a second (boto3 with one attempt: the raw answers)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+
+    def test_hot_key_and_each_service(self):
+        aws = AwsModel(self.moto.endpoint, scale=SCALE, hot_key_wps=2).start()
+        self.addCleanup(aws.stop)
+        ddb = client("dynamodb", aws.endpoint)
+        t = uniq("hot")
+        ddb.create_table(TableName=t, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")
+        codes = []
+        for i in range(6):      # one key, faster than 2 writes/s
+            try:
+                ddb.put_item(TableName=t, Item={"pk": {"S": "account#lambda-budget"}, "n": {"N": str(i)}})
+                codes.append("ok")
+            except bce.ClientError as e:
+                codes.append(e.response["Error"]["Code"])
+        self.assertIn("ThrottlingException", codes)
+        for i in range(6):      # other keys are not hot
+            ddb.put_item(TableName=t, Item={"pk": {"S": "k%d" % i}})
+        with aws._mlock:
+            aws.throttles.force.update({"sqs": 1, "s3": 1})
+        with self.assertRaises(bce.ClientError) as cm:
+            client("sqs", aws.endpoint).list_queues()
+        self.assertIn(cm.exception.response["Error"]["Code"], ("RequestThrottled", "ThrottlingException"))
+        with self.assertRaises(bce.ClientError) as cm:
+            client("s3", aws.endpoint).list_buckets()
+        self.assertEqual((cm.exception.response["Error"]["Code"],
+                          cm.exception.response["ResponseMetadata"]["HTTPStatusCode"]), ("SlowDown", 503))
+
+
+class TestConcurrencyPool(LayerTest):
+    """[pool] The account's concurrency: GetAccountSettings and the refusal."""
+
+    def test_account_settings_and_refusal_naming_the_minimum(self):
+        self.aws.stop()
+        self.aws = AwsModel(self.moto.endpoint, scale=SCALE, account_concurrency=103,
+                            unreserved_min=100).start()
+        self.lam = client("lambda", self.aws.endpoint)
+        lim = self.lam.get_account_settings()["AccountLimit"]
+        self.assertEqual((lim["ConcurrentExecutions"], lim["UnreservedConcurrentExecutions"]), (103, 103))
+        a, _ = self.create_function()
+        b, _ = self.create_function()
+        self.active(a)
+        self.active(b)
+        self.lam.put_function_concurrency(FunctionName=a, ReservedConcurrentExecutions=2)
+        self.lam.put_function_concurrency(FunctionName=a, ReservedConcurrentExecutions=3)   # its own
+        self.assertEqual(self.lam.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"], 100)
+        with self.assertRaises(bce.ClientError) as cm:
+            self.lam.put_function_concurrency(FunctionName=b, ReservedConcurrentExecutions=1)
+        err = self.assertError(cm, "InvalidParameterValueException", 400)
+        self.assertEqual(err["Error"]["Message"],
+                         "Specified ReservedConcurrentExecutions for function decreases account's "
+                         "UnreservedConcurrentExecution below its minimum value of [100].")
+        self.assertEqual(self.aws.pool.refused, [(b, 1)])
+        # Deleting the reservation (or the function) gives it back.
+        self.lam.delete_function_concurrency(FunctionName=a)
+        self.lam.put_function_concurrency(FunctionName=b, ReservedConcurrentExecutions=3)
+        self.lam.delete_function(FunctionName=b)
+        self.assertEqual(self.aws.pool.unreserved(), 103)
+
+
 class TestStorageMode(LayerTest):
     """[selfref] S3ObjectStorageMode, which moto does not know."""
 
@@ -310,29 +378,37 @@ class TestStorageMode(LayerTest):
     def test_reference_reported_and_update_without_field_falls_back(self):
         name = self.create_reference(self.v1)
         self.active(name)
-        cfg = raw(self.lam, "get_function", FunctionName=name)["Configuration"]
-        self.assertEqual(cfg["S3ObjectStorageMode"], "REFERENCE")
+        got = raw(self.lam, "get_function", FunctionName=name)
+        cfg = got["Configuration"]
+        # No storage-mode field in FunctionConfiguration; GetFunction's Code
+        # carries ResolvedS3Object for REFERENCE (API_ResolvedS3Object).
+        self.assertNotIn("S3ObjectStorageMode", cfg)
+        self.assertEqual(got["Code"]["ResolvedS3Object"],
+                         {"S3Bucket": self.bucket, "S3Key": "c.zip", "S3ObjectVersion": self.v1})
         self.assertGreater(cfg["CodeSize"], 0)      # the package's size, as for COPY
-        listed = [f for f in raw(self.lam, "list_functions")["Functions"]
-                  if f["FunctionName"] == name]
-        self.assertEqual(listed[0]["S3ObjectStorageMode"], "REFERENCE")
+        for f in raw(self.lam, "list_functions")["Functions"]:     # a page of them: none has it
+            self.assertNotIn("S3ObjectStorageMode", f)
         undo = with_storage_mode(self.lam, "REFERENCE", "top")
         try:
             out = raw(self.lam, "update_function_code", FunctionName=name, S3Bucket=self.bucket,
                       S3Key="c.zip", S3ObjectVersion=self.v1)
         finally:
             undo()
-        self.assertEqual(out["S3ObjectStorageMode"], "REFERENCE")
+        self.assertNotIn("S3ObjectStorageMode", out)
+        self.assertEqual(self.aws.storage_of(name), ("REFERENCE", (self.bucket, "c.zip", self.v1)))
         self.settled(name)
-        # The field omitted: back to COPY.
+        # The field omitted: back to COPY, and GetFunction resolves no object.
         out = raw(self.lam, "update_function_code", FunctionName=name, S3Bucket=self.bucket,
                   S3Key="c.zip", S3ObjectVersion=self.v1)
-        self.assertEqual(out["S3ObjectStorageMode"], "COPY")
+        self.assertNotIn("S3ObjectStorageMode", out)
         self.assertEqual(self.aws.storage_of(name), ("COPY", None))
+        self.settled(name)
+        self.assertNotIn("ResolvedS3Object", raw(self.lam, "get_function", FunctionName=name)["Code"])
         # A plain create is COPY.
-        out = raw(self.lam, "create_function", FunctionName=uniq("fn"), Runtime="python3.12",
-                  Role=self.role, Handler="index.handler", Code={"ZipFile": tiny_zip()})
-        self.assertEqual(out["S3ObjectStorageMode"], "COPY")
+        plain = uniq("fn")
+        raw(self.lam, "create_function", FunctionName=plain, Runtime="python3.12",
+            Role=self.role, Handler="index.handler", Code={"ZipFile": tiny_zip()})
+        self.assertEqual(self.aws.storage_of(plain), ("COPY", None))
 
     def test_reference_needs_version_and_versioned_bucket(self):
         with self.assertRaises(bce.ClientError) as cm:
@@ -351,7 +427,8 @@ class TestStorageMode(LayerTest):
         self.active(name)
         self.s3.delete_object(Bucket=self.bucket, Key="c.zip", VersionId=self.v1)
         cfg = self.lam.get_function(FunctionName=name)["Configuration"]
-        self.assertEqual((cfg["State"], cfg["StateReasonCode"]), ("Inactive", "S3ObjectNotFound"))
+        # AWS documents no code for it: a documented one stands in (REF_LOST_CODE)
+        self.assertEqual((cfg["State"], cfg["StateReasonCode"]), ("Inactive", REF_LOST_CODE))
         self.assertIn(self.v1, cfg["StateReason"])
         # A new REFERENCE update to a readable version brings it back.
         v2 = self.s3.put_object(Bucket=self.bucket, Key="c.zip", Body=tiny_zip())["VersionId"]
@@ -363,6 +440,15 @@ class TestStorageMode(LayerTest):
             undo()
         self.assertEqual(self.aws.storage_of(name), ("REFERENCE", (self.bucket, "c.zip", v2)))
         self.assertEqual(self.settled(name)["State"], "Active")
+
+    def test_lost_access_makes_the_function_inactive(self):
+        """A bucket-policy or KMS change: Inactive with that code, the object still there."""
+        name = self.create_reference(self.v1)
+        self.active(name)
+        self.aws.lose_reference(name, code="KMSKeyAccessDenied", reason="denied")
+        cfg = self.lam.get_function(FunctionName=name)["Configuration"]
+        self.assertEqual((cfg["State"], cfg["StateReasonCode"], cfg["StateReason"]),
+                         ("Inactive", "KMSKeyAccessDenied", "denied"))
 
 
 class TestMappings(LayerTest):

@@ -14,8 +14,9 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Moto, run_taskpipe  # noqa: E402
-from awsmodel import AwsModel  # noqa: E402
+from awsmodel import REF_LOST_CODE, AwsModel  # noqa: E402
 from test_pipelines import Env, code_zip  # noqa: E402
+from test_awsmodel import raw  # noqa: E402
 
 SCALE = 0.02
 
@@ -91,10 +92,12 @@ class Create(Base):
         self.assertIn("code_storage", json.dumps(res["bad"]))
         self.assertIsNone(self.aws.storage_of(self.fn("bad")))
 
-    def test_deprecated_runtime_pinned_is_refused(self):
-        self.e.put({"pipeline": "old", "runtime": "provided.al2"}, check=False)
+    def test_blocked_runtime_pinned_is_refused(self):
+        # go1.x: creates blocked since 2024-02-08 (a deprecated runtime Lambda
+        # still accepts is allowed: Runtimes below)
+        self.e.put({"pipeline": "old", "runtime": "go1.x"}, check=False)
         res, _ = self.e.apply(expect=1)
-        self.assertIn("deprecated since 2026-07-31", json.dumps(res["old"]))
+        self.assertIn("past Lambda's block date (deprecated 2024-01-08", json.dumps(res["old"]))
         self.assertIsNone(self.e.function("old"))
 
 
@@ -157,7 +160,9 @@ class Drift(Base):
         rc, pipes = self.drift()
         d = self.entry(pipes["a"], "State")
         self.assertEqual((d["expected"], d["actual"]), ("Active", "Inactive"))
-        self.assertIn("S3ObjectNotFound", d["note"])
+        # AWS documents no reason code for it: the model's stand-in, and its message
+        self.assertIn(REF_LOST_CODE, d["note"])
+        self.assertIn("cannot read", d["note"])
         # The object is gone altogether: reported, never "fixed" with a guess.
         rc, pipes = self.drift("--fix")
         self.assertEqual(pipes["a"]["fix"]["status"], "failed", pipes["a"])
@@ -172,6 +177,41 @@ class Drift(Base):
                          ("REFERENCE", (self.bucket, "c.zip", v2)))
         rc, pipes = self.drift()
         self.assertEqual((rc, pipes["a"]["status"]), (0, "in_sync"), pipes)
+
+    def test_mode_read_from_resolved_s3_object(self):
+        """Issue 23, defect 2: FunctionConfiguration has no storage-mode field;
+        GetFunction's Code.ResolvedS3Object shows REFERENCE, its absence COPY."""
+        self.e.put({"pipeline": "a"}, {"pipeline": "c", "code_storage": "copy"})
+        self.e.apply()
+        lam = self.moto.client("lambda", endpoint=self.aws.endpoint)
+        got = raw(lam, "get_function", FunctionName=self.fn("a"))   # boto3 may drop new fields
+        self.assertNotIn("S3ObjectStorageMode", got["Configuration"])
+        self.assertEqual(got["Code"]["ResolvedS3Object"],
+                         {"S3Bucket": self.bucket, "S3Key": "c.zip", "S3ObjectVersion": self.v1})
+        self.assertNotIn("ResolvedS3Object", raw(lam, "get_function", FunctionName=self.fn("c"))["Code"])
+        for f in raw(lam, "list_functions")["Functions"]:
+            self.assertNotIn("S3ObjectStorageMode", f)
+        # Nothing to repair: the modes match what the items ask.
+        rc, pipes = self.drift()
+        self.assertEqual(rc, 0, pipes)
+        res, _ = self.e.apply("a", "--force")
+        self.assertEqual(res["a"]["changes"], [], res["a"])
+
+    def test_inactive_from_lost_access_reported_and_fixed(self):
+        """Issue 23, defect 2: Inactive also comes from a bucket-policy or KMS
+        change, with other reason codes: any Inactive but Idle counts."""
+        self.e.put({"pipeline": "a"})
+        self.e.apply()
+        self.aws.lose_reference(self.fn("a"), code="KMSKeyAccessDenied",
+                                reason="Lambda was unable to decrypt the code object.")
+        rc, pipes = self.drift()
+        self.assertEqual(rc, 2, pipes)
+        d = self.entry(pipes["a"], "State")
+        self.assertEqual((d["expected"], d["actual"]), ("Active", "Inactive"))
+        self.assertIn("KMSKeyAccessDenied", d["note"])
+        rc, pipes = self.drift("--fix")      # access back: the update re-references it
+        self.assertEqual(pipes["a"]["fix"]["status"], "fixed", pipes["a"])
+        self.assertEqual(self.aws.function_state(self.fn("a"))["State"], "Active")
 
     def test_deprecated_runtime_reported_with_date_and_moved(self):
         self.e.put({"pipeline": "a"})
@@ -188,6 +228,36 @@ class Drift(Base):
         self.assertEqual(cfg["Runtime"], "provided.al2023")
         # The fix is a configuration update: the code (and its mode) stayed.
         self.assertEqual(self.aws.storage_of(self.fn("a"))[0], "REFERENCE")
+
+
+class Runtimes(Base):
+    """Issue 23, defect 6: one runtime table with dates. Through the layer,
+    Lambda refuses a runtime past its block date ([runtime]); taskpipe refuses
+    it before anything is made, allows a deprecated one, and drift flags it.
+    The date is fixed on both sides (TASKPIPE_TODAY, RuntimeLifecycle.today)."""
+    TODAY = "2026-12-07"
+
+    def setUp(self):
+        super().setUp()
+        self.aws.runtimes.today = self.TODAY
+        self.e.env["TASKPIPE_TODAY"] = self.TODAY
+
+    def test_blocked_refused_before_anything_deprecated_allowed_and_flagged(self):
+        self.e.put({"pipeline": "n18", "runtime": "nodejs18.x", "handler": "h.main"},
+                   {"pipeline": "al2", "runtime": "provided.al2"})
+        res, _ = self.e.apply(expect=1)
+        self.assertEqual(res["n18"]["status"], "error", res["n18"])
+        self.assertIn("past Lambda's block date", res["n18"]["error"]["message"])
+        self.assertIsNone(self.e.queue_url(self.e.qname("n18")))     # nothing half made
+        self.assertIsNone(self.e.function("n18"))
+        self.assertEqual(self.aws.runtimes.refused, [])                # Lambda never had to
+        self.assertEqual(res["al2"]["status"], "ok", res["al2"])      # deprecated: allowed
+        self.assertEqual(self.e.function("al2")["Configuration"]["Runtime"], "provided.al2")
+        rc, pipes = self.drift()
+        d = self.entry(pipes["al2"], "Runtime")
+        self.assertEqual(d["actual"], "provided.al2")
+        self.assertIn("deprecated since 2026-07-31", d["note"])
+        self.assertIn("creates from 2027-02-01, updates from 2027-03-03", d["note"])
 
 
 if __name__ == "__main__":

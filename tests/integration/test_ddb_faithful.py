@@ -243,6 +243,68 @@ class NumberAndSetLimits(unittest.TestCase):
         self.assertEqual(item["a"], {"N": "12345678901234567890123456789012345678"})
 
 
+class InitTableWithoutStream(unittest.TestCase):
+    """Issue 23, defect 5: a config table made without a stream (by hand or by
+    another tool) gets one from init, at once, not a 300 s wait ending in
+    "still ACTIVE". The layer keeps the table UPDATING and its new stream
+    ENABLING for stream_enable_s after UpdateTable ([tblupd])."""
+    ENABLE_S = 20        # 2 real seconds
+
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+
+    def setUp(self):
+        self.aws = AwsModel(self.moto.endpoint, scale=SCALE, stream_enable_s=self.ENABLE_S).start()
+        self.addCleanup(self.aws.stop)
+
+    def make_table(self, inst):
+        ddb = self.moto.client("dynamodb", endpoint=self.aws.endpoint)
+        ddb.create_table(TableName=inst.config, KeySchema=[{"AttributeName": "pipeline", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pipeline", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")
+        return ddb
+
+    def test_stream_enabled_and_waited_for(self):
+        inst = Instance(self.moto, "inos", self.aws.endpoint, TASKPIPE_INIT_TIMEOUT_S="60")
+        ddb = self.make_table(inst)
+        t0 = time.time()
+        r = inst.run("init")
+        took = time.time() - t0
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("table %s: exists without a stream; enabling it (NEW_AND_OLD_IMAGES)" % inst.config,
+                      r.stdout)
+        self.assertIn("table %s: stream enabled" % inst.config, r.stdout)
+        self.assertLess(took, 30, "init waited for a stream nobody enabled")
+        self.assertGreaterEqual(took, self.ENABLE_S * SCALE * 0.9, "init returned while ENABLING")
+        t = ddb.describe_table(TableName=inst.config)["Table"]
+        self.assertEqual((t["TableStatus"], t["StreamSpecification"]["StreamViewType"]),
+                         ("ACTIVE", "NEW_AND_OLD_IMAGES"))
+        # and it is a working stream: a put shows up in it
+        inst.run("put", "-", input=json.dumps({"pipeline": "p1"}))
+        st = self.moto.client("dynamodbstreams")
+        sh = st.describe_stream(StreamArn=t["LatestStreamArn"])["StreamDescription"]["Shards"][0]
+        it = st.get_shard_iterator(StreamArn=t["LatestStreamArn"], ShardId=sh["ShardId"],
+                                   ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        self.assertEqual(len(st.get_records(ShardIterator=it)["Records"]), 1)
+
+    def test_refused_enable_fails_at_once_naming_the_stream(self):
+        inst = Instance(self.moto, "inor", self.aws.endpoint, TASKPIPE_INIT_TIMEOUT_S="60")
+        self.make_table(inst)
+        denied = json.dumps({"__type": "com.amazon.coral.service#AccessDeniedException",
+                             "message": "User is not authorized to perform: dynamodb:UpdateTable"})
+        self.aws.add_rule({"match": {"service": "dynamodb", "operation": "UpdateTable"}, "times": -1,
+                           "action": {"status": 400, "body": denied,
+                                      "headers": {"x-amzn-ErrorType": "AccessDeniedException"}}})
+        t0 = time.time()
+        r = inst.run("init")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertLess(time.time() - t0, 20)
+        self.assertIn("NoStream", r.stderr)
+        self.assertIn("table %s has no stream" % inst.config, r.stderr)
+        self.assertIn("AccessDeniedException", r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
 

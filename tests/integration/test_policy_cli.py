@@ -19,6 +19,7 @@ ROLE = "arn:aws:iam::123456789012:role/tp-consumer"
 
 def env(**extra):
     e = dict(BASE_ENV)
+    e["TASKPIPE_TODAY"] = "2026-12-07"    # the runtime phases in ctx.runtimes: not the calendar's
     for k in ("TASKPIPE_POLICY", "LAMBDA_TASK_ROOT", "TASKPIPE_CODE_BUCKET", "TASKPIPE_CODE_KEY",
               "TASKPIPE_ROLE_ARN"):
         e.pop(k, None)
@@ -217,8 +218,10 @@ class PolicyCli(unittest.TestCase):
             ({"env": "A=1"}, "env: expected a map, found string"),
             ({"env": []}, "env: expected a map, found list"),
             ({"runtime": 3}, "runtime: expected a string, found number"),
-            ({"runtime": "provided.al2"}, "runtime: 'provided.al2' is deprecated since 2026-07-31 (use provided.al2023)"),
-            ({"runtime": "python3.8"}, "runtime: 'python3.8' is deprecated since 2024-10-14 (use provided.al2023)"),
+            ({"runtime": "go1.x"}, "runtime: 'go1.x' is past Lambda's block date (deprecated 2024-01-08, "
+                                   "creates blocked 2024-02-08, updates blocked 2025-11-01; use provided.al2023)"),
+            ({"runtime": "python3.8"}, "runtime: 'python3.8' is past Lambda's block date (deprecated 2024-10-14, "
+                                       "creates blocked 2025-10-01, updates blocked 2025-11-01; use provided.al2023)"),
             ({"code_storage": "shared"}, "code_storage: 'shared' is not supported (reference or copy)"),
             ({"code_storage": True}, "code_storage: expected a string, found boolean"),
             ({"handler": ""}, "handler: empty string"),
@@ -273,11 +276,29 @@ class PolicyCli(unittest.TestCase):
         self.assertEqual(modes, ["REFERENCE", None, None])
         rc, out = self.check([("d", {"pipeline": "d"})])      # unversioned (or unknown): copy
         self.assertNotIn("S3ObjectStorageMode", out[0]["spec"]["func"]["Code"])
-        ctx["defaults"]["runtime"] = "provided.al2"          # a deprecated default is refused too
-        with open(path, "w") as f:
-            json.dump(ctx, f)
-        rc, out = self.check([("d", {"pipeline": "d"})], ctx_file=path)
-        self.assertEqual(out[0]["error"], "runtime: 'provided.al2' is deprecated since 2026-07-31 (use provided.al2023)")
+ 
+    def test_runtime_lifecycle_from_ctx(self):
+        """Issue 23, defect 6: one table (ctx.runtimes, src/core/runtimes.c) with
+        dates; a runtime past its create block is refused, a deprecated one is
+        allowed (drift flags it). The date comes from TASKPIPE_TODAY here."""
+        def on(day, items):
+            return self.check(items, environ=dict(env(), TASKPIPE_TODAY=day))
+        items = [("al2", {"pipeline": "a", "runtime": "provided.al2"}),
+                 ("py39", {"pipeline": "p", "runtime": "python3.9", "handler": "h.main"}),
+                 ("node18", {"pipeline": "n", "runtime": "nodejs18.x", "handler": "h.main"})]
+        rc, out = on("2026-12-07", items)
+        self.assertTrue(out[0]["ok"], out[0])          # deprecated 2026-07-31: allowed
+        self.assertEqual(out[0]["spec"]["func"]["Runtime"], "provided.al2")
+        self.assertTrue(out[1]["ok"], out[1])          # deprecated, no published block date
+        self.assertEqual(out[2]["error"],
+                         "runtime: 'nodejs18.x' is past Lambda's block date (deprecated 2025-09-01, "
+                         "creates blocked 2025-10-01, updates blocked 2025-11-01; use provided.al2023)")
+        rc, out = on("2026-07-30", items[:1])
+        self.assertTrue(out[0]["ok"], out[0])
+        rc, out = on("2027-02-01", items[:1])          # provided.al2's create block
+        self.assertEqual(out[0]["error"],
+                         "runtime: 'provided.al2' is past Lambda's block date (deprecated 2026-07-31, "
+                         "creates blocked 2027-02-01, updates blocked 2027-03-03; use provided.al2023)")
 
     def test_code_and_account_from_ctx(self):
         ctx = os.path.join(self.dir, "ctx-empty.json")

@@ -31,8 +31,11 @@ SCALE = 0.02
 WRITEUP = [{"pipeline": "A", "rate": 2, "duration": 1},
            {"pipeline": "B", "rate": 1, "duration": 0.5},
            {"pipeline": "C", "rate": 2, "duration": 3}]
-# max(2, ceil(rate x duration))
-DERIVED = {"A": 2, "B": 2, "C": 6}
+# max(2, ceil(rate x duration x 1.25)); the deadline reserve ceil(duration x
+# 1.25 s) + 1 s; the batch size min(10, floor(timeout x rate / (2 x concurrency)))
+DERIVED = {"A": 3, "B": 2, "C": 8}
+RESERVE = {"A": "2250", "B": "1625", "C": "4750"}
+BATCH = {"A": 10, "B": 7, "C": 3}
 
 
 def layer_zip():
@@ -96,7 +99,9 @@ class Rates(unittest.TestCase):
             cfg = fn["Configuration"]
             self.assertEqual(cfg["Environment"]["Variables"],
                              {"TASKPIPE_RATE": rate, "TASKPIPE_CONCURRENCY": str(DERIVED[name]),
+                              "TASKPIPE_BURST": "1", "TASKPIPE_DEADLINE_RESERVE_MS": RESERVE[name],
                               "TASKPIPE_RATE_TABLE": e.env["TASKPIPE_STATE_TABLE"]})
+            self.assertEqual(self.mapping(e, name)["BatchSize"], BATCH[name])
             self.assertEqual(self.layers(e, name), [self.layer[0]])
             self.assertEqual(cfg["Handler"], "handler")
             self.assertEqual(self.mapping(e, name)["ScalingConfig"], {"MaximumConcurrency": DERIVED[name]})
@@ -122,6 +127,7 @@ class Rates(unittest.TestCase):
         self.assertEqual(res["py"]["status"], "ok", res["py"])
         self.assertEqual(self.variables(e, "py"), {
             "MODE": "fast", "TASKPIPE_RATE": "0.5", "TASKPIPE_CONCURRENCY": "2",
+            "TASKPIPE_BURST": "1", "TASKPIPE_DEADLINE_RESERVE_MS": "2250",
             "TASKPIPE_RATE_TABLE": e.env["TASKPIPE_STATE_TABLE"],
             "AWS_LAMBDA_EXEC_WRAPPER": "/opt/taskpipe-wrapper"})
         self.assertEqual(self.config(e, "py")["Configuration"]["Handler"], "app.handler")
@@ -131,9 +137,10 @@ class Rates(unittest.TestCase):
         e.put({"pipeline": "r", "rate": 5, "duration": 2})
         res, _ = self.apply(e)
         self.assertEqual(res["r"]["status"], "ok", res["r"])
-        self.assertEqual(self.variables(e, "r"), {"TASKPIPE_RATE": "5", "TASKPIPE_CONCURRENCY": "10",
+        self.assertEqual(self.variables(e, "r"), {"TASKPIPE_RATE": "5", "TASKPIPE_CONCURRENCY": "13",
+                                                  "TASKPIPE_BURST": "1", "TASKPIPE_DEADLINE_RESERVE_MS": "3500",
                                                   "TASKPIPE_RATE_TABLE": e.env["TASKPIPE_STATE_TABLE"]})
-        self.assertEqual(self.mapping(e, "r")["ScalingConfig"], {"MaximumConcurrency": 10})
+        self.assertEqual(self.mapping(e, "r")["ScalingConfig"], {"MaximumConcurrency": 13})
         self.assertEqual(res["py"]["changes"], [])
 
         # a new consumer layer version: plan names it, apply puts it on every rate pipeline
@@ -172,9 +179,11 @@ class Rates(unittest.TestCase):
         bad = {
             "zero": ({"rate": 0}, "rate: 0 is out of range"),
             "neg": ({"rate": -2}, "rate: -2 is out of range"),
-            "text": ({"rate": "2/s"}, "rate: expected a number, found string"),
+            "text": ({"rate": "2/fortnight"}, "rate: '2/fortnight' is not a rate"),
             "huge": ({"rate": 20000}, "rate: 20000 is out of range"),
-            "much": ({"rate": 100, "duration": 20}, "rate: 100 tasks/s x duration 20 s needs concurrency 2000, over 1000"),
+            "much": ({"rate": 100, "duration": 10}, "rate: 100 tasks/s x duration 10 s x 1.25 needs concurrency 1250, over 1000"),
+            "short": ({"rate": 1, "duration": 20}, "timeout: 30 s is too short for burst 1 x duration 20 s"),
+            "burst": ({"burst": 2}, "burst: set without rate"),
             "long": ({"rate": 1, "duration": 31}, "duration: 31 is over timeout 30"),
             "dur0": ({"rate": 1, "duration": 0}, "duration: 0 is out of range"),
             "lone": ({"duration": 2}, "duration: set without rate"),
@@ -298,30 +307,37 @@ class Rates(unittest.TestCase):
             paths = []
             for i, it in enumerate([{"pipeline": "A", "rate": 0.5, "duration": 10},
                                     {"pipeline": "B", "rate": 2, "concurrency": 1},
-                                    {"pipeline": "C", "rate": 0}]):
+                                    {"pipeline": "C", "rate": 0},
+                                    {"pipeline": "D", "rate": "100/min", "burst": 2}]):
                 paths.append(os.path.join(d, "%d.json" % i))
                 with open(paths[-1], "w") as f:
                     json.dump(it, f)
             r = run_taskpipe(["policy", "check", "--consumer-layer", self.layer[0]] + paths, env)
         self.assertEqual(r.returncode, 1, r.stderr)
         out = [json.loads(line) for line in r.stdout.splitlines()]
-        a, b, c = out
+        a, b, c, d = out
         self.assertTrue(a["ok"], a)
         self.assertEqual(a["spec"]["func"]["Layers"], [self.layer[0]])
         self.assertEqual(a["spec"]["func"]["Environment"]["Variables"],
-                         {"TASKPIPE_RATE": "0.5", "TASKPIPE_CONCURRENCY": "5",
-                          "TASKPIPE_RATE_TABLE": "tp-rates-state"})
-        self.assertEqual(a["spec"]["mapping"]["ScalingConfig"], {"MaximumConcurrency": 5})
+                         {"TASKPIPE_RATE": "0.5", "TASKPIPE_CONCURRENCY": "7", "TASKPIPE_BURST": "1",
+                          "TASKPIPE_DEADLINE_RESERVE_MS": "13500", "TASKPIPE_RATE_TABLE": "tp-rates-state"})
+        self.assertEqual(a["spec"]["mapping"]["ScalingConfig"], {"MaximumConcurrency": 7})
+        self.assertEqual(a["spec"]["mapping"]["BatchSize"], 1)
+        # a rate per period: the parsed tasks/s is what the layer gets
+        self.assertTrue(d["ok"], d)
+        self.assertEqual(d["spec"]["func"]["Environment"]["Variables"]["TASKPIPE_RATE"], "1.6666666666666667")
+        self.assertEqual(d["spec"]["func"]["Environment"]["Variables"]["TASKPIPE_BURST"], "2")
         self.assertEqual(a["spec"]["func"]["Handler"], "handler")
         # both given: concurrency 1 (reserved) bounds the copies, the rate the throughput
         self.assertTrue(b["ok"], b)
         self.assertEqual(b["spec"]["func"]["ReservedConcurrentExecutions"], 1)
         self.assertNotIn("ScalingConfig", b["spec"]["mapping"])
         self.assertEqual(b["spec"]["func"]["Environment"]["Variables"],
-                         {"TASKPIPE_RATE": "2", "TASKPIPE_CONCURRENCY": "1",
-                          "TASKPIPE_RATE_TABLE": "tp-rates-state"})
+                         {"TASKPIPE_RATE": "2", "TASKPIPE_CONCURRENCY": "1", "TASKPIPE_BURST": "1",
+                          "TASKPIPE_DEADLINE_RESERVE_MS": "2250", "TASKPIPE_RATE_TABLE": "tp-rates-state"})
         self.assertFalse(c["ok"])
-        self.assertEqual(c["error"], "rate: 0 is out of range (tasks per second, over 0 and at most 10000)")
+        self.assertEqual(c["error"], 'rate: 0 is out of range (tasks per second, over 0 and at most 10000; '
+                                     'or "N/s", "N/min", "N/h", "N/d")')
 
 
 if __name__ == "__main__":

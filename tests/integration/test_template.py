@@ -139,6 +139,27 @@ class TemplateStatic(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(r.stdout.strip(), "")
 
+    def test_controller_concurrency_optional(self):
+        """Issue 23: every reservation shrinks the account's one pool; an account
+        without room deploys with ControllerConcurrency empty, which leaves the
+        property out (0 would throttle the controller completely)."""
+        t = load_template()
+        p = t["Parameters"]["ControllerConcurrency"]
+        pat = re.compile(p["AllowedPattern"])
+        for ok in ("", "1", "3", "10"):
+            self.assertTrue(pat.match(ok), ok)
+        for bad in ("0", "11", "-1", "x"):
+            self.assertFalse(pat.match(bad), bad)
+        rc = t["Resources"]["Controller"]["Properties"]["ReservedConcurrentExecutions"]
+        self.assertEqual(rc.tag, "!If")
+        cond, yes, no = rc.value
+        self.assertEqual((yes.tag, yes.value, no.tag, no.value),
+                         ("!Ref", "ControllerConcurrency", "!Ref", "AWS::NoValue"))
+        c = t["Conditions"][cond]
+        self.assertEqual(c.tag, "!Not")
+        self.assertEqual((c.value[0].tag, c.value[0].value[0].value, c.value[0].value[1]),
+                         ("!Equals", "ControllerConcurrency", ""))
+
     def test_iam_least_privilege(self):
         t = load_template()
         documented = {e["Action"] for e in t["Metadata"]["taskpipe::IamExceptions"]}
@@ -506,7 +527,11 @@ class TemplateDeploy(unittest.TestCase):
                               Parameters=[{"ParameterKey": "InstanceName", "ParameterValue": "tpl2"},
                                           {"ParameterKey": "ControllerCodeBucket", "ParameterValue": "artifacts"},
                                           {"ParameterKey": "ControllerCodeKey", "ParameterValue": "bootstrap-arm64.zip"},
-                                          {"ParameterKey": "StreamMapping", "ParameterValue": "false"}])
+                                          {"ParameterKey": "StreamMapping", "ParameterValue": "false"},
+                                          {"ParameterKey": "ControllerConcurrency", "ParameterValue": ""}])
+        # Empty ControllerConcurrency: the controller reserves nothing of the account's pool.
+        self.assertNotIn("ReservedConcurrentExecutions", self.moto.client("lambda").get_function_concurrency(
+            FunctionName="tpl2-controller"))
         ids = {r["LogicalResourceId"] for r in
                self.cfn.list_stack_resources(StackName="tpl2")["StackResourceSummaries"]}
         self.assertNotIn("StreamToController", ids)

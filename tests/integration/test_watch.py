@@ -14,6 +14,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import TASKPIPE, Moto  # noqa: E402
 from test_bootstrap import Env  # noqa: E402
+from awsmodel import AwsModel  # noqa: E402
 
 
 class Watch:
@@ -170,6 +171,62 @@ class WatchTest(unittest.TestCase):
         cp = env.ddb.scan(TableName=env.prefix + "state", FilterExpression="begins_with(pk, :p)",
                           ExpressionAttributeValues={":p": {"S": "checkpoint#"}})["Items"]
         return cp[0]["sequence_number"]["S"] if cp else None
+
+
+class WatchLineage(unittest.TestCase):
+    """Issue 23, defect 3: a restart across shard rollovers loses nothing.
+    The layer splits moto's one shard into a lineage (awsmodel.ShardLineage,
+    [lineage]): roll_stream closes the open shard at the last record and
+    opens a child (ParentShardId) that takes what is written after."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.moto = Moto.shared()
+        cls.aws = AwsModel(cls.moto.endpoint, scale=0.02).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.aws.stop()
+
+    def once(self, env, *args):
+        e = dict(env.env, AWS_ENDPOINT_URL=self.aws.endpoint)
+        r = subprocess.run([TASKPIPE, "watch", "--once"] + list(args), env=e,
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return [k for line in r.stdout.splitlines() for k in json.loads(line)["keys"]], r.stderr
+
+    def test_restart_across_two_rollovers_loses_nothing(self):
+        env = Env(self.moto, "wlin")
+        env.put("l1")
+        keys, _ = self.once(env, "--from-start")
+        self.assertEqual(keys, ["l1"])
+        # watch is down: the shard rolls over twice, records land in both children
+        self.aws.roll_stream(env.arn)
+        env.put("l2")
+        self.aws.roll_stream(env.arn)
+        env.put("l3")
+        streams = self.moto.client("dynamodbstreams", endpoint=self.aws.endpoint)
+        shards = streams.describe_stream(StreamArn=env.arn)["StreamDescription"]["Shards"]
+        self.assertEqual(len(shards), 3)
+        self.assertEqual([s.get("ParentShardId") for s in shards[1:]],
+                         [shards[0]["ShardId"], shards[1]["ShardId"]])
+        keys, err = self.once(env)      # no --from-start: a restart
+        self.assertEqual(keys, ["l2", "l3"], err)
+        for n in ("l2", "l3"):
+            self.assertIsNotNone(env.fn(n), n)
+        # each shard checkpointed where its records end
+        cps = env.ddb.scan(TableName=env.prefix + "state", FilterExpression="begins_with(pk, :p)",
+                           ExpressionAttributeValues={":p": {"S": "checkpoint#"}})["Items"]
+        self.assertEqual(sorted(c["pk"]["S"].split("#", 1)[1] for c in cps),
+                         sorted(s["ShardId"] for s in shards))
+
+    def test_first_start_without_lineage_still_starts_at_latest(self):
+        env = Env(self.moto, "wlat")
+        env.put("old")
+        self.aws.roll_stream(env.arn)
+        keys, _ = self.once(env)        # never ran: nothing read, nothing checkpointed
+        self.assertEqual(keys, [])
+        self.assertIsNone(env.fn("old"))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 /* test_codestore.c: reading S3ObjectStorageMode from a spec and from a
  * FunctionConfiguration, telling a broken Inactive function from an idle
- * one, and the deprecated-runtime table. */
+ * one. The runtime table is tests/unit/test_runtimes.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,12 +30,15 @@ static void test_spec_mode(void **state)
 static void test_observed_mode(void **state)
 {
 	(void)state;
-	cJSON *r = cJSON_Parse("{\"S3ObjectStorageMode\":\"REFERENCE\"}");
-	cJSON *c = cJSON_Parse("{\"S3ObjectStorageMode\":\"COPY\"}");
-	cJSON *none = cJSON_Parse("{\"CodeSize\":1}");
+	/* GetFunction answers: Code.ResolvedS3Object for REFERENCE only
+	 * (API_ResolvedS3Object); FunctionConfiguration has no mode field. */
+	cJSON *r = cJSON_Parse("{\"Configuration\":{},\"Code\":{\"RepositoryType\":\"S3\","
+			       "\"ResolvedS3Object\":{\"S3Bucket\":\"b\",\"S3Key\":\"k\",\"S3ObjectVersion\":\"v\"}}}");
+	cJSON *c = cJSON_Parse("{\"Configuration\":{},\"Code\":{\"RepositoryType\":\"S3\"}}");
+	cJSON *none = cJSON_Parse("{\"Configuration\":{\"S3ObjectStorageMode\":\"REFERENCE\"}}");
 	assert_string_equal(codestore_observed(r), "REFERENCE");
 	assert_string_equal(codestore_observed(c), "COPY");
-	assert_null(codestore_observed(none));    /* not reported: nothing to compare */
+	assert_null(codestore_observed(none));    /* no Code: nothing to compare */
 	cJSON_Delete(r);
 	cJSON_Delete(c);
 	cJSON_Delete(none);
@@ -45,13 +48,13 @@ static void test_inactive(void **state)
 {
 	(void)state;
 	char why[200];
-	cJSON *gone = cJSON_Parse("{\"State\":\"Inactive\",\"StateReasonCode\":\"S3ObjectNotFound\","
+	cJSON *gone = cJSON_Parse("{\"State\":\"Inactive\",\"StateReasonCode\":\"KMSKeyAccessDenied\","
 				  "\"StateReason\":\"cannot read\"}");
 	cJSON *idle = cJSON_Parse("{\"State\":\"Inactive\",\"StateReasonCode\":\"Idle\"}");
 	cJSON *active = cJSON_Parse("{\"State\":\"Active\"}");
 	cJSON *bare = cJSON_Parse("{\"State\":\"Inactive\"}");
 	assert_true(codestore_inactive(gone, why, sizeof why));
-	assert_string_equal(why, "S3ObjectNotFound: cannot read");
+	assert_string_equal(why, "KMSKeyAccessDenied: cannot read");
 	assert_false(codestore_inactive(idle, why, sizeof why));
 	assert_false(codestore_inactive(active, why, sizeof why));
 	assert_false(codestore_inactive(NULL, NULL, 0));
@@ -63,23 +66,12 @@ static void test_inactive(void **state)
 	cJSON_Delete(bare);
 }
 
-static void test_deprecated_runtimes(void **state)
-{
-	(void)state;
-	assert_string_equal(codestore_runtime_deprecated("provided.al2"), "2026-07-31");
-	assert_string_equal(codestore_runtime_deprecated("python3.8"), "2024-10-14");
-	assert_null(codestore_runtime_deprecated("provided.al2023"));
-	assert_null(codestore_runtime_deprecated("provided.al"));
-	assert_null(codestore_runtime_deprecated(NULL));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spec_mode),
 		cmocka_unit_test(test_observed_mode),
 		cmocka_unit_test(test_inactive),
-		cmocka_unit_test(test_deprecated_runtimes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

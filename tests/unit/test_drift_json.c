@@ -47,7 +47,9 @@ static void test_empty(void **state)
 		"\"error\":0,\"orphans\":0,\"draining\":0,\"kept\":0,\"fixed\":0,\"fix_failed\":0,\"reserved_concurrency_checked\":false},"
 		"\"cursor\":null,\"calls\":{},\"lambda_calls\":0,\"lambda_calls_observe\":0,"
 		"\"tag_fallback\":{\"queues\":0,\"functions\":0,\"queue_urls\":0},\"elapsed_ms\":7,"
-		"\"exit_code\":0}");
+		"\"exit_code\":0,"
+		"\"pool\":{\"pipelines\":0,\"max_concurrency\":0,\"reserved\":0,\"demand\":0,"
+		"\"account_error\":\"unknown\"}}");
 	free(s);
 }
 
@@ -114,6 +116,9 @@ static void test_full(void **state)
 	r.tag_fallback.functions = 1;
 	r.elapsed_ms = 12;
 	r.exit_code = DRIFT_EXIT_ERROR;
+	r.demand = (struct pool_demand){ .pipelines = 3, .max_concurrency = 150, .reserved = 2 };
+	r.pool_known = 1;
+	r.pool = (struct pool_account){ .limit = 110, .unreserved = 98, .minimum = 100, .minimum_learned = 1 };
 
 	char *s = render(&r);
 	assert_string_equal(s,
@@ -138,7 +143,10 @@ static void test_full(void **state)
 		"\"calls\":{\"lambda:ListFunctions\":1,\"sqs:ListQueues\":2},\"lambda_calls\":3,"
 		"\"lambda_calls_observe\":2,"
 		"\"tag_fallback\":{\"queues\":0,\"functions\":1,\"queue_urls\":0},\"elapsed_ms\":12,"
-		"\"exit_code\":1}");
+		"\"exit_code\":1,"
+		"\"pool\":{\"pipelines\":3,\"max_concurrency\":150,\"reserved\":2,\"demand\":152,"
+		"\"account_limit\":110,\"unreserved\":98,\"unreserved_min\":100,\"unreserved_min_learned\":true,"
+		"\"reservable\":-2,\"over_limit\":true}}");
 	free(s);
 	drift_report_free(&r);
 }

@@ -354,7 +354,8 @@ static void default_policy_rate_table(void **state)
 				  "\"state_table\":\"tp-state\"}}";
 	char *spec = NULL;
 	assert_int_equal(pipeline_text(p, "{\"pipeline\":{\"S\":\"a\"},\"rate\":{\"N\":\"2\"}}", ctx, &spec, &e), 0);
-	assert_non_null(strstr(spec, "\"Variables\":{\"TASKPIPE_CONCURRENCY\":\"2\",\"TASKPIPE_RATE\":\"2\","
+	assert_non_null(strstr(spec, "\"Variables\":{\"TASKPIPE_BURST\":\"1\",\"TASKPIPE_CONCURRENCY\":\"3\","
+				     "\"TASKPIPE_DEADLINE_RESERVE_MS\":\"2250\",\"TASKPIPE_RATE\":\"2\","
 				     "\"TASKPIPE_RATE_TABLE\":\"tp-state\"}"));
 	free(spec);
 	spec = NULL;
@@ -363,11 +364,12 @@ static void default_policy_rate_table(void **state)
 	assert_null(strstr(spec, "TASKPIPE_RATE_TABLE"));
 	free(spec);
 	spec = NULL;
-	/* VV plus a value of 4096 - 2 - 14 - 21 bytes fills the 4096 beside
-	 * TASKPIPE_RATE=2 and TASKPIPE_CONCURRENCY=2; TASKPIPE_RATE_TABLE=tp-state
-	 * on top goes over */
+	/* VV plus a value of 4096 - 2 - 14 - 21 - 15 - 32 bytes fills the 4096
+	 * beside TASKPIPE_RATE=2, TASKPIPE_CONCURRENCY=3, TASKPIPE_BURST=1 and
+	 * TASKPIPE_DEADLINE_RESERVE_MS=2250; TASKPIPE_RATE_TABLE=tp-state on top
+	 * goes over */
 	buf item = {0};
-	size_t vlen = 4096 - 2 - (13 + 1) - (20 + 1);
+	size_t vlen = 4096 - 2 - (13 + 1) - (20 + 1) - (14 + 1) - (28 + 4);
 	buf_addf(&item, "{\"pipeline\":{\"S\":\"a\"},\"rate\":{\"N\":\"2\"},\"env\":{\"M\":{\"VV\":{\"S\":\"");
 	for (size_t i = 0; i < vlen; i++)
 		buf_addc(&item, 'x');
@@ -383,26 +385,30 @@ static void default_policy_rate_table(void **state)
 	policy_free(p);
 }
 
+#define RATE_WHAT "(tasks per second, over 0 and at most 10000; or \"N/s\", \"N/min\", \"N/h\", \"N/d\")"
+
 static void default_policy_rates(void **state)
 {
 	struct policy *p = default_policy();
 	tp_err e = {0};
-	/* rate text as written, concurrency max(2, ceil(rate x duration)) */
-	static const struct { const char *rate, *duration, *text; int conc; } ok[] = {
-		{ "2", NULL, "2", 2 },          { "2.0", NULL, "2", 2 },
-		{ "0.5", "10", "0.5", 5 },      { "0.1", "30", "0.1", 3 },   /* 0.1 x 30 > 3 in doubles */
-		{ "1", "0.5", "1", 2 },         { "2", "3", "2", 6 },
-		{ "0.30000000000000004", NULL, "0.30000000000000004", 2 },
-		{ "1.10000000000000000000001", NULL, "1.1", 2 },          /* a number object */
-		{ "10000", "0.1", "10000", 1000 },
+	/* rate text as written, concurrency max(2, ceil(rate x duration x 1.25)),
+	 * reserve ceil(duration x 1.25 s) + 1 s */
+	static const struct { const char *rate, *duration, *text; int conc, reserve; } ok[] = {
+		{ "2", NULL, "2", 3, 2250 },          { "2.0", NULL, "2", 3, 2250 },
+		{ "0.5", "10", "0.5", 7, 13500 },     { "0.7", "8", "0.7", 7, 11000 },
+		{ "1", "0.5", "1", 2, 1625 },         { "2", "3", "2", 8, 4750 },
+		{ "0.30000000000000004", NULL, "0.30000000000000004", 2, 2250 },
+		{ "1.10000000000000000000001", NULL, "1.1", 2, 2250 },          /* a number object */
+		{ "800", "1", "800", 1000, 2250 },
 	};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		char *spec = rate_spec(p, ok[i].rate, ok[i].duration, &e);
 		if (!spec)
 			fail_msg("rate %s: %s", ok[i].rate, e.message);
 		char want[200];
-		snprintf(want, sizeof want, "\"Variables\":{\"TASKPIPE_CONCURRENCY\":\"%d\",\"TASKPIPE_RATE\":\"%s\"}",
-			 ok[i].conc, ok[i].text);
+		snprintf(want, sizeof want, "\"Variables\":{\"TASKPIPE_BURST\":\"1\",\"TASKPIPE_CONCURRENCY\":\"%d\","
+			 "\"TASKPIPE_DEADLINE_RESERVE_MS\":\"%d\",\"TASKPIPE_RATE\":\"%s\"}",
+			 ok[i].conc, ok[i].reserve, ok[i].text);
 		if (!strstr(spec, want))
 			fail_msg("rate %s: %s not in %s", ok[i].rate, want, spec);
 		snprintf(want, sizeof want, "\"MaximumConcurrency\":%d", ok[i].conc);
@@ -412,12 +418,17 @@ static void default_policy_rates(void **state)
 		free(spec);
 	}
 	static const struct { const char *rate, *duration, *msg; } bad[] = {
-		{ "0", NULL, "rate: 0 is out of range (tasks per second, over 0 and at most 10000)" },
-		{ "-0.5", NULL, "rate: -0.5 is out of range (tasks per second, over 0 and at most 10000)" },
-		{ "10000.5", NULL, "rate: 10000.5 is out of range (tasks per second, over 0 and at most 10000)" },
-		{ "1e-400", NULL, "rate: 1e-400 is out of range (tasks per second, over 0 and at most 10000)" },
-		{ "10000", "0.2", "rate: 10000 tasks/s x duration 0.2 s needs concurrency 2000, over 1000 "
+		{ "0", NULL, "rate: 0 is out of range " RATE_WHAT },
+		{ "-0.5", NULL, "rate: -0.5 is out of range " RATE_WHAT },
+		{ "10000.5", NULL, "rate: 10000.5 is out of range " RATE_WHAT },
+		{ "1e-400", NULL, "rate: 1e-400 is out of range " RATE_WHAT },
+		{ "10000", "0.2", "rate: 10000 tasks/s x duration 0.2 s x 1.25 needs concurrency 2500, over 1000 "
 				  "(lower the rate or the duration)" },
+		{ "5000", "0.01", "rate: 5000 tasks/s in batches of 10 is 500 bookings/s on the pipeline's one schedule "
+				  "item; one DynamoDB item sustains about 250 (1,000 write units/s per partition, 2 per "
+				  "booking, half kept for lost races) (raise batch_size or lower the rate)" },
+		{ "1", "12", "timeout: 30 s is too short for burst 1 x duration 12 s (a sub-batch needs 16000 ms "
+			     "before the deadline; timeout must be at least twice that)" },
 		{ "1", "30.5", "duration: 30.5 is over timeout 30 (a task cannot run longer than its function)" },
 		{ "1", "0", "duration: 0 is out of range (seconds per task, over 0 and at most timeout)" },
 	};
@@ -427,6 +438,30 @@ static void default_policy_rates(void **state)
 			fail_msg("rate %s: accepted: %s", bad[i].rate, spec);
 		assert_string_equal(e.code, "PolicyRejected");
 		assert_string_equal(e.message, bad[i].msg);
+	}
+	/* per period: tasks/s as the shortest text that reads back */
+	static const struct { const char *rate, *text; } per[] = {
+		{ "100/min", "1.6666666666666667" }, { "5000/h", "1.3888888888888888" },
+		{ "20000/d", "0.23148148148148148" }, { "3/s", "3" }, { " 90 / min ", "1.5" }, { ".5/sec", "0.5" },
+	};
+	for (size_t i = 0; i < sizeof per / sizeof per[0]; i++) {
+		char item[200], want[100], *sp = NULL;
+		snprintf(item, sizeof item, "{\"pipeline\":{\"S\":\"a\"},\"rate\":{\"S\":\"%s\"}}", per[i].rate);
+		if (pipeline_text(p, item, CTX_LAYER, &sp, &e) != 0)
+			fail_msg("rate %s: %s", per[i].rate, e.message);
+		snprintf(want, sizeof want, "\"TASKPIPE_RATE\":\"%s\"", per[i].text);
+		if (!strstr(sp, want))
+			fail_msg("rate %s: %s not in %s", per[i].rate, want, sp);
+		free(sp);
+	}
+	static const char *bad_per[] = { "5/fortnight", "fast", "0/min", "1000000/s", "1e3/h", "/min" };
+	for (size_t i = 0; i < sizeof bad_per / sizeof bad_per[0]; i++) {
+		char item[200], *sp = NULL;
+		snprintf(item, sizeof item, "{\"pipeline\":{\"S\":\"a\"},\"rate\":{\"S\":\"%s\"}}", bad_per[i]);
+		assert_int_not_equal(pipeline_text(p, item, CTX_LAYER, &sp, &e), 0);
+		assert_non_null(strstr(e.message, "rate: '"));
+		assert_non_null(strstr(e.message, bad_per[i]));
+		assert_non_null(strstr(e.message, "N/min"));
 	}
 	/* no rate: nothing of it in the spec */
 	char *spec = NULL;

@@ -66,6 +66,7 @@ static void observed_of(const struct fleet *f, const struct dp *p, struct observ
 	snprintf(key, sizeof key, "f:%s", p->nm.function);
 	o->fn_tags = smap_get(&f->tags, key);
 	o->fn_inactive = p->inactive;   /* fetch_states; State is not listed */
+	o->fn_storage = p->storage;     /* fetch_states; nor is the storage mode */
 	const char *qarn = cJSON_GetStringValue(cJSON_GetObjectItem(o->q_attrs, "QueueArn"));
 	snprintf(key, sizeof key, "%s\n%s", p->nm.function, qarn ? qarn : "");
 	o->esm = qarn ? smap_get(&f->esm, key) : NULL;

@@ -19,7 +19,9 @@
  * expires_at) or as kept are reported as such, not as drift (exit 0), and
  * fix continues a drain (reconcile) but leaves kept queues alone.
  * Not visible to list calls, so not checked: reserved concurrency (use
- * `apply --force`).
+ * `apply --force`). The report carries the checked pipelines' demand on
+ * the account's concurrency pool (core/pool.h) and the account's numbers
+ * (one GetAccountSettings).
  *
  * fix=1 repairs drifted and missing pipelines and removes orphans through
  * reconcile_run (force), never touching collisions, within deadline_ms and
@@ -35,6 +37,7 @@
 
 #include "core/app.h"
 #include "core/diff.h"
+#include "core/pool.h"
 
 struct drift_opts {
 	int fix;              /* repair drift and remove orphans */
@@ -154,6 +157,10 @@ struct drift_report {
 	struct drift_queues queues;
 	int64_t elapsed_ms;
 	enum drift_exit exit_code;
+	struct pool_demand demand;          /* the checked pipelines' specs on the account's pool */
+	int pool_known;                     /* pool below read (GetAccountSettings) */
+	struct pool_account pool;
+	tp_err pool_err;                    /* !pool_known: why */
 };
 
 /* Run one drift check into *r (freed with drift_report_free; the JSON

@@ -385,9 +385,12 @@ void drift_fetch_attrs(struct app *app, struct fleet *f, struct dp **sel, size_t
 }
 
 /* State is only in GetFunction, not in ListFunctions
- * (https://docs.aws.amazon.com/lambda/latest/api/API_ListFunctions.html):
- * one GetFunction per listed REFERENCE function, whose code can go away
- * under it (State Inactive, codestore.h). COPY functions cost nothing. */
+ * (https://docs.aws.amazon.com/lambda/latest/api/API_ListFunctions.html),
+ * and so is the storage mode (Code.ResolvedS3Object, codestore.h): one
+ * GetFunction per listed function whose spec wants REFERENCE, whose code
+ * can go away under it (State Inactive) or that fell back to COPY. COPY
+ * pipelines cost nothing (a copy pipeline's function found REFERENCE is
+ * seen by apply, which reads GetFunction). */
 void drift_fetch_states(struct app *app, struct fleet *f, struct dp **sel, size_t n)
 {
 	struct aws_call *calls = tp_xcalloc(n + 1, sizeof *calls);
@@ -410,6 +413,7 @@ void drift_fetch_states(struct app *app, struct fleet *f, struct dp **sel, size_
 	for (size_t c = 0; c < k; c++) {
 		cJSON *out = awsj_result(&calls[c]);
 		char why[400];
+		who[c]->storage = codestore_observed(out);
 		if (codestore_inactive(cJSON_GetObjectItem(out, "Configuration"), why, sizeof why))
 			who[c]->inactive = tp_xstrdup(why);
 		else if (calls[c].rc != TP_OK)

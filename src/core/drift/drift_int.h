@@ -71,6 +71,7 @@ struct dp {
 	enum drift_status status;    /* the worst so far */
 	int code_behind;
 	char *inactive;        /* REFERENCE function State Inactive: "code: reason" (fetch_states) */
+	const char *storage;   /* its S3ObjectStorageMode, from GetFunction (fetch_states); NULL: unknown */
 	tp_err err;            /* status error */
 	struct drift_fix fix;  /* drift_fix.c */
 	const char *drain;     /* orphan: "draining" or "kept" (store.h status); NULL: neither */

@@ -4,6 +4,7 @@
 
 #include "base/log.h"
 #include "core/codestore.h"
+#include "core/runtimes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,19 +110,22 @@ void drift_report_change(struct dp *p, const struct diff_change *c)
 	}
 }
 
-/* A deprecated runtime (Lambda blocks creates, then updates): the Runtime
- * entry says so, or one is added when the spec names the same runtime (a
- * custom policy). --fix repairs it through reconcile when the spec names
- * another. */
+/* A deprecated runtime (Lambda blocks creates, then updates; core/runtimes.h):
+ * the Runtime entry says so, or one is added when the spec names the same
+ * runtime (the policy allows a deprecated runtime until its create block).
+ * --fix repairs it through reconcile when the spec names another. */
 void drift_note_runtime(struct dp *p, const cJSON *have)
 {
 	const char *rt = cJSON_GetStringValue(cJSON_GetObjectItem(have, "Runtime"));
-	const char *date = codestore_runtime_deprecated(rt);
-	if (!date)
+	const struct runtime_life *life = runtimes_find(rt);
+	char today[11];
+	runtimes_today(tp_now_ms(), today);
+	if (runtimes_phase(life, today) == RUNTIME_SUPPORTED)
 		return;
-	char note[200];
-	snprintf(note, sizeof note, "runtime %s is deprecated since %s (Lambda blocks creates, then updates)",
-		 rt, date);
+	char note[300];
+	snprintf(note, sizeof note, "runtime %s is deprecated since %s (Lambda blocks creates %s%s, updates %s%s)",
+		 rt, life->deprecated, *life->block_create ? "from " : "", *life->block_create ? life->block_create : "on a date not published",
+		 *life->block_update ? "from " : "", *life->block_update ? life->block_update : "on a date not published");
 	for (size_t i = 0; i < p->n_drift; i++) {
 		struct drift_entry *d = &p->drift[i];
 		if (strcmp(d->field, "Runtime") == 0 && strcmp(d->resource, "function") == 0) {
@@ -246,6 +250,10 @@ void drift_fill_report(struct app *app, const struct drift_opts *o, struct dp **
 		r->cursor.complete = ri->complete;
 		r->cursor.total = ri->total;
 	}
+	for (size_t i = 0; i < ns; i++)
+		if (sel[i]->item && sel[i]->spec)
+			pool_demand_add(&r->demand, sel[i]->spec);
+	r->pool_known = pool_read(app, &r->pool, &r->pool_err) == TP_OK;
 	stats_delta(app->aws, ri->before, ri->n_before, r);
 	r->lambda_calls = aws_stats_lambda(app->aws) - ri->lambda0;
 	r->lambda_calls_observe = ri->lambda_list;

@@ -20,6 +20,7 @@
 #include "base/jsonnum.h"
 #include "core/lease.h"
 #include "core/pause.h"
+#include "core/pool.h"
 #include "core/store.h"
 #include "base/log.h"
 #include "base/progress.h"
@@ -313,7 +314,7 @@ static const struct step steps[] = {
 	{ "queue-late", WHEN_APPLY, rc_emit_queue_late, rc_done_all_ok },
 	{ "mapping-pre", WHEN_APPLY, rc_emit_mapping_pre, rc_done_mapping_pre },
 	{ "mapping-wait", WHEN_REPEAT, rc_emit_esm_wait, rc_done_esm_wait },
-	{ "extras", WHEN_APPLY, rc_emit_function_extras, rc_done_all_ok },
+	{ "extras", WHEN_APPLY, rc_emit_function_extras, rc_done_extras },
 	{ "mapping-post", WHEN_APPLY, rc_emit_mapping_post, rc_done_all_ok },
 	{ "delete-mapping", WHEN_APPLY, rc_emit_delete_mapping, rc_done_delete },
 	{ "delete-function", WHEN_APPLY, rc_emit_delete_function, rc_done_delete },
@@ -384,6 +385,27 @@ static void renew_leases(struct run *r)
 }
 
 static size_t run_step_inner(struct run *r, emit_fn emit, done_fn done, int include_failed);
+static size_t run_step(struct run *r, emit_fn emit, done_fn done, int include_failed);
+
+/* Run a step again for the records whose call met a refusal that clears by
+ * itself (reconcile_again.c), after 0.25, 0.5, 1, 2, 4, 4... s. */
+static void rerun_again(struct run *r, const struct step *st)
+{
+	for (int round = 0; rc_any_again(r); round++) {
+		for (size_t i = 0; i < r->n; i++) {
+			struct rec *p = &r->recs[i];
+			p->rerun = p->again && !p->failed;
+			p->again = 0;
+		}
+		tp_sleep_ms(round < 4 ? 250 << round : 4000);
+		log_debug("step %s: rerun %d", st->name, round + 1);
+		r->rerun_only = 1;
+		run_step(r, st->emit, st->done, 0);
+		r->rerun_only = 0;
+	}
+	for (size_t i = 0; i < r->n; i++)
+		r->recs[i].rerun = r->recs[i].agains = 0;   /* each step has its own reruns */
+}
 
 /* Run one step for every live record; returns how many calls were made. */
 static size_t run_step(struct run *r, emit_fn emit, done_fn done, int include_failed)
@@ -414,7 +436,7 @@ static size_t run_step_inner(struct run *r, emit_fn emit, done_fn done, int incl
 	for (size_t i = 0; i < r->n; i++) {
 		struct rec *p = &r->recs[i];
 		start[i] = total;
-		if ((p->failed && !include_failed) || p->done)
+		if ((p->failed && !include_failed) || p->done || (r->rerun_only && !p->rerun))
 			continue;
 		count[i] = emit(r, p, &calls[total]);
 		total += (size_t)count[i];
@@ -681,6 +703,8 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 	}
 	cJSON_Delete(items);
 	cJSON_Delete(states);
+	/* Throttled calls retry, backing off, until the run's deadline (aws.h). */
+	aws_set_deadline(app->aws, o->deadline_ms);
 	cJSON *ctx = app_policy_ctx_value(app);
 	policy_set_ctx(app->policy, ctx); /* once for the whole run */
 	char host[64];
@@ -712,6 +736,8 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 			for (size_t i = 0; i < nl; i++)
 				if (!r.recs[i].failed && !r.recs[i].done)
 					rc_check_and_diff(&r, &r.recs[i]);
+			/* The account's pool: refuse what does not fit before anything is made. */
+			rc_pool_check(&r);
 			if (o->plan)
 				break;
 		}
@@ -727,6 +753,7 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 			}
 		} else {
 			run_step(&r, st->emit, st->done, 0);
+			rerun_again(&r, st);
 		}
 	}
 
@@ -745,6 +772,10 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 
 	for (size_t i = 0; i < nl; i++) {
 		struct rec *p = &r.recs[i];
+		if (p->spec) {
+			pool_spec_demand(p->spec, &res[i].reserved, &res[i].max_concurrency);
+			res[i].has_spec = 1;
+		}
 		res[i].changes = (int)p->changes.n;
 		if (!p->spec && p->drain.status && !p->failed)
 			res[i].state = store_status_name(p->drain.status);
@@ -756,6 +787,7 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 	free(r.recs);
 	cJSON_Delete(r.code_versions);
 	cJSON_Delete(r.code_pins);
+	aws_set_deadline(app->aws, 0);
 	*out = res;
 	*n_out = nl;
 	return TP_OK;

@@ -68,6 +68,9 @@ struct rec_result {
 	int confirmed;         /* unchanged since its last apply by the input or spec hash:
 				  its resources were not observed (not checked) */
 	int paused;            /* an operator's pause is recorded (core/pause.h) */
+	int has_spec;          /* the policy gave a spec this run: the two below are known */
+	long reserved;         /* its func.ReservedConcurrentExecutions (0: none) */
+	long max_concurrency;  /* its enabled mapping's MaximumConcurrency (0: none) */
 };
 
 struct reconcile_opts {

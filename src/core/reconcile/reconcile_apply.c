@@ -148,11 +148,14 @@ static void done_queue(struct rec *p, struct aws_call *c, int n, int dlq)
 				  dlq ? p->nm.dlq : p->nm.queue, "");
 			return;
 		}
+		if (rc_again(p, &c[i]))
+			return;
 		if (c[i].rc != TP_OK) {
 			rc_fail(p, &c[i].err);
 			return;
 		}
 		if (strcmp(c[i].op, "CreateQueue") == 0) {
+			p->queues_created = 1;
 			cJSON *out = awsj_result(&c[i]);
 			const char *url = cJSON_GetStringValue(cJSON_GetObjectItem(out, "QueueUrl"));
 			if (url)
@@ -398,6 +401,8 @@ int rc_emit_function_code(struct run *r, struct rec *p, struct aws_call *c)
 
 void rc_done_function(struct run *r, struct rec *p, struct aws_call *c, int n)
 {
+	if (rc_again(p, &c[0]))   /* a new role not assumable yet: created again shortly */
+		return;
 	if (c[0].rc != TP_OK) {
 		rc_fail(p, &c[0].err);
 		return;
@@ -512,7 +517,7 @@ int rc_emit_function_extras(struct run *r, struct rec *p, struct aws_call *c)
 void rc_done_all_ok(struct run *r, struct rec *p, struct aws_call *c, int n)
 {
 	for (int i = 0; i < n; i++)
-		if (c[i].rc != TP_OK) {
+		if (c[i].rc != TP_OK && !rc_again(p, &c[i])) {
 			rc_fail(p, &c[i].err);
 			return;
 		}

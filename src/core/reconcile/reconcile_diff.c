@@ -99,6 +99,7 @@ static void observed_of(const struct rec *p, struct observed *o, char *why, size
 	o->fn_state_known = 1;
 	if (cfg && codestore_inactive(cfg, why, len))
 		o->fn_inactive = why;
+	o->fn_storage = codestore_observed(p->fn);   /* GetFunction's Code; NULL after a create */
 	o->reserved_known = 1;
 	o->reserved = cJSON_GetObjectItem(cJSON_GetObjectItem(p->fn, "Concurrency"), "ReservedConcurrentExecutions");
 	o->esm = p->esm;

@@ -23,6 +23,7 @@ struct lease;
 
 #define RC_MAX_CALLS 4
 #define RC_WAIT_ROUNDS 120   /* function update polls, 1 s apart */
+#define RC_AGAIN_ROUNDS 8    /* reruns of a step after a refusal that clears by itself */
 
 /* A removed pipeline's drain (reconcile_drain.c; store.h drain_*). */
 struct rec_drain {
@@ -69,6 +70,10 @@ struct rec {
 	/* item gone (or expired): what this run deletes (rc_drain_decide) */
 	int del_consumers, del_queue, del_dlq;
 	struct rec_drain drain;
+	int queues_created;       /* CreateQueue succeeded in this run (DLQ or queue) */
+	int again;                /* the step's call met a refusal that clears by itself: rerun it */
+	int agains;               /* reruns so far (reconcile_again.c) */
+	int rerun;                /* taking part in the current rerun */
 };
 
 struct run {
@@ -84,6 +89,7 @@ struct run {
 	struct cJSON *code_versions; /* "bucket/key" -> current version (REFERENCE code), per run */
 	struct cJSON *code_pins;     /* "bucket/key" -> version to deploy instead of a rejected latest ("" none), per run */
 	struct hash_sha256_stream input; /* the run's part of every input hash (pipeline_input_begin) */
+	int rerun_only;           /* run_step: only the records marked rerun */
 };
 
 /* A step: emit fills c[0..RC_MAX_CALLS) with this record's calls and
@@ -143,6 +149,16 @@ int rc_item_expired(const cJSON *item, long now);
 void rc_drain_decide(struct run *r, struct rec *p);
 /* drain from the state record when no decision was made (a failure before it). */
 void rc_drain_carry(struct rec *p);
+/* reconcile_again.c: a refusal that clears by itself seconds after a
+ * create (a new queue, a new role): 1 when it marked p again (or failed it
+ * retryable after the last rerun); 0: not such a refusal. */
+int rc_again(struct rec *p, const struct aws_call *c);
+int rc_any_again(const struct run *r);
+
+/* reconcile_pool.c: reservations against the account's pool, before any
+ * change; the extras step's answers (a refusal's minimum is learned) */
+void rc_pool_check(struct run *r);
+void rc_done_extras(struct run *r, struct rec *p, struct aws_call *c, int n);
 
 /* reconcile_apply.c: the mutation and deletion steps */
 int rc_emit_dlq(struct run *r, struct rec *p, struct aws_call *c);

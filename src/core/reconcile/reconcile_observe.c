@@ -149,6 +149,8 @@ void rc_done_queue_url(struct run *r, struct rec *p, struct aws_call *c, int n)
 {
 	int dlq = c[0].user != NULL;
 	const char *name = dlq ? p->nm.dlq : p->nm.queue;
+	if (rc_again(p, &c[0]))   /* created a moment ago: asked again shortly */
+		return;
 	if (c[0].rc != TP_OK && !rc_not_found(&c[0])) {
 		rc_fail(p, &c[0].err);
 		return;
@@ -193,6 +195,8 @@ int rc_emit_queue_arn(struct run *r, struct rec *p, struct aws_call *c)
 
 void rc_done_queue_arn(struct run *r, struct rec *p, struct aws_call *c, int n)
 {
+	if (rc_again(p, &c[0]))   /* created a moment ago: asked again shortly */
+		return;
 	if (c[0].rc != TP_OK) {
 		rc_fail(p, &c[0].err);
 		return;
