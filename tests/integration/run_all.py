@@ -57,6 +57,9 @@ FULL_ONLY = SERIAL | {
     "test_metrics",         # a paced batch given back at its deadline, a runtime run to its exit
     "test_progress",        # watches progress lines in tmux, a 6 s canary pause
     "test_drain",           # drains a settle time (3 s, scaled) apart
+    "test_pool",            # the account's pool through the layer's function state lags
+    "test_not_ready",       # a new queue usable after 1 s, a new role after 8 s
+    "test_throttle_all",    # a quarter of every service's requests throttled, backoffs
 }
 
 # A module still running after this long is killed and counts as failed.
@@ -69,7 +72,7 @@ WEIGHTS = {
     "test_pipelines": 109, "test_rollout": 105, "test_codestore": 103, "test_consumer_rate": 101,
     "test_chaos": 95, "test_reconcile_real": 94, "test_rollout_real": 85, "test_awsmodel": 68,
     "test_package": 60, "test_steer": 90, "test_rates": 55, "test_ddb_faithful": 37, "test_aws_cli": 26,
-    "test_drain": 180,
+    "test_drain": 180, "test_throttle_all": 150,
 }
 
 
