@@ -16,7 +16,9 @@ static const char usage[] =
 	"second (last 1 and 5 min); enabled or paused; visible, in flight and delayed\n"
 	"tasks; the oldest task's age; DLQ depth; handler errors and throttles (last\n"
 	"5 min); last activity; state (ok, error, draining, pending). Worst first:\n"
-	"the oldest task's age, then the backlog.\n"
+	"the oldest task's age, then the backlog. FLOW is the mapping in force (on,\n"
+	"paused); paused* marks an operator's pause (taskpipe pause), whatever the\n"
+	"item says (--json: enabled, item_enabled, operator_paused).\n"
 	"  --sort KEY     age (default), name, visible, inflight, dlq, errors,\n"
 	"                 throttles, starts, state\n"
 	"filters (all must hold):\n"
@@ -37,7 +39,7 @@ static int keep(const struct gs_row *r, const struct filters *f)
 {
 	if (f->state && strcmp(r->state, f->state) != 0)
 		return 0;
-	if (f->paused && r->enabled != 0)
+	if (f->paused && r->enabled != 0 && !r->operator_paused)
 		return 0;
 	if (f->enabled && r->enabled != 1)
 		return 0;
@@ -113,7 +115,8 @@ static void print_table(const struct gs_report *r, const struct filters *f, int6
 			snprintf(last, sizeof last, "-");
 		}
 		printf("%-28s %-8s %-6s %6s %5s %4s %7s %7s %7s %7s %7s %7s %5s %5s %5s %8s\n", x->group, x->state,
-		       x->enabled < 0 ? "-" : x->enabled ? "on" : "paused", x->rate[0] ? x->rate : "-",
+		       x->operator_paused ? "paused*" : x->enabled < 0 ? "-" : x->enabled ? "on" : "paused",
+		       x->rate[0] ? x->rate : "-",
 		       x->burst[0] ? x->burst : "-", conc, s1, s5, vis, inf, del, age, dlq, err, thr, last);
 	}
 	for (size_t i = 0; i < r->n; i++) {

@@ -4,6 +4,7 @@
 #include "aws/awsjson.h"
 #include "aws/cloudwatch.h"
 #include "aws/ddb.h"
+#include "base/log.h"
 #include "core/store.h"
 
 #include <cjson/cJSON.h>
@@ -55,10 +56,10 @@ static void fill_config(struct gs_row *r, const cJSON *item, const struct store_
 	attr_text(item, "rate", r->rate, sizeof r->rate);
 	attr_text(item, "burst", r->burst, sizeof r->burst);
 	r->concurrency = item ? ddb_get_long(item, "concurrency", -1) : -1;
-	r->enabled = -1;
+	r->enabled = r->item_enabled = -1;
 	if (item) {
 		const cJSON *b = cJSON_GetObjectItem(cJSON_GetObjectItem(item, "enabled"), "BOOL");
-		r->enabled = b ? cJSON_IsTrue(b) : 1;
+		r->enabled = r->item_enabled = b ? cJSON_IsTrue(b) : 1;
 	}
 	/* the applied spec says what is in force */
 	cJSON *spec = st && st->spec ? cJSON_Parse(st->spec) : NULL;
@@ -397,6 +398,15 @@ int gs_collect(struct aws *a, const struct settings *set, char *const *groups, s
 				snprintf(g.rows[i].state, sizeof g.rows[i].state, "unknown");
 			}
 		}
+		/* an operator's pause (core/lifecycle.c) is its own record: one Scan */
+		struct store_pauses pz = { 0 };
+		tp_err pe = { 0 };
+		if (store_pauses_scan(a, set->state_table, &pz, &pe) == TP_OK)
+			for (size_t i = 0; i < g.n; i++)
+				g.rows[i].operator_paused = store_pauses_find(&pz, g.rows[i].group) != NULL;
+		else
+			log_warn("status: operator pauses unknown: %s: %s", pe.code, pe.message);
+		store_pauses_free(&pz);
 		resolve_urls(a, &g);
 		read_depths(a, &g);
 	}

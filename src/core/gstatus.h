@@ -34,7 +34,9 @@ struct gs_row {
 	struct names nm;
 	char state[16];          /* ok | error | draining | pending */
 	char *message;           /* the error (state error), else NULL */
-	int enabled;             /* 1 consuming, 0 paused, -1 unknown */
+	int enabled;             /* 1 consuming, 0 paused, -1 unknown (the applied spec) */
+	int item_enabled;        /* the item's own "enabled" (its word): 1, 0, -1 no item */
+	int operator_paused;     /* an operator's pause is recorded (taskpipe pause, pause#) */
 	char rate[40];           /* the item's rate as written ("" none) */
 	char burst[40];          /* the item's burst ("" none) */
 	long concurrency;        /* item's concurrency, else the spec's MaximumConcurrency; -1 none */

@@ -30,6 +30,11 @@ cJSON *gs_row_json(const struct gs_row *r)
 		cJSON_AddNullToObject(o, "enabled");
 	else
 		cJSON_AddBoolToObject(o, "enabled", r->enabled);
+	if (r->item_enabled < 0)
+		cJSON_AddNullToObject(o, "item_enabled");
+	else
+		cJSON_AddBoolToObject(o, "item_enabled", r->item_enabled);
+	cJSON_AddBoolToObject(o, "operator_paused", r->operator_paused);
 	str_or_null(o, "rate", r->rate);
 	str_or_null(o, "burst", r->burst);
 	num_or_null(o, "concurrency", (double)r->concurrency);

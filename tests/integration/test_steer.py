@@ -337,6 +337,14 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual((rows["A"]["enabled"], rows["A"]["paused"]), (True, True))
         self.assertEqual((rows["B"]["enabled"], rows["B"]["paused"]), (False, False))
         self.assertEqual((rows["C"]["enabled"], rows["C"]["paused"]), (True, False))
+        # status shows both too: the item's word and the operator's pause
+        r = e.run("status", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st = {x["group"]: x for x in json.loads(r.stdout)["groups"]}
+        self.assertEqual((st["A"]["item_enabled"], st["A"]["operator_paused"]), (True, True))
+        self.assertEqual((st["B"]["item_enabled"], st["B"]["operator_paused"]), (False, False))
+        self.assertEqual((st["C"]["item_enabled"], st["C"]["operator_paused"]), (True, False))
+        self.assertRegex(e.run("status", "A").stdout, r"\nA +\S+ +paused\*")
         # apply (named, --all, --all --force), plan and drift keep it paused
         for args in (["apply", "A"], ["apply", "--all"], ["apply", "--all", "--force"]):
             r = e.run(*args, "--json")
