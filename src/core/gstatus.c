@@ -382,6 +382,32 @@ static void read_metrics(struct aws *a, struct gs_report *out, int64_t now_s)
 	free(row_of);
 }
 
+/* An operator's pause (core/lifecycle.c) is its own record, pause#<name>:
+ * named groups read theirs (a GetItem each), the whole fleet one Scan. */
+static void operator_pauses(struct aws *a, const struct settings *set, struct gather *g, int named)
+{
+	tp_err pe = { 0 };
+	if (named) {
+		for (size_t i = 0; i < g->n; i++) {
+			struct store_pause p = { 0 };
+			if (store_pause_get(a, set->state_table, g->rows[i].group, &p, &pe) == TP_OK)
+				g->rows[i].operator_paused = p.name != NULL;
+			else
+				log_warn("status: %s: operator pause unknown: %s: %s", g->rows[i].group, pe.code, pe.message);
+			store_pause_free(&p);
+			tp_err_clear(&pe);
+		}
+		return;
+	}
+	struct store_pauses pz = { 0 };
+	if (store_pauses_scan(a, set->state_table, &pz, &pe) == TP_OK)
+		for (size_t i = 0; i < g->n; i++)
+			g->rows[i].operator_paused = store_pauses_find(&pz, g->rows[i].group) != NULL;
+	else
+		log_warn("status: operator pauses unknown: %s: %s", pe.code, pe.message);
+	store_pauses_free(&pz);
+}
+
 int gs_collect(struct aws *a, const struct settings *set, char *const *groups, size_t n,
 		   int64_t now_s, struct gs_report *out, tp_err *e)
 {
@@ -398,15 +424,7 @@ int gs_collect(struct aws *a, const struct settings *set, char *const *groups, s
 				snprintf(g.rows[i].state, sizeof g.rows[i].state, "unknown");
 			}
 		}
-		/* an operator's pause (core/lifecycle.c) is its own record: one Scan */
-		struct store_pauses pz = { 0 };
-		tp_err pe = { 0 };
-		if (store_pauses_scan(a, set->state_table, &pz, &pe) == TP_OK)
-			for (size_t i = 0; i < g.n; i++)
-				g.rows[i].operator_paused = store_pauses_find(&pz, g.rows[i].group) != NULL;
-		else
-			log_warn("status: operator pauses unknown: %s: %s", pe.code, pe.message);
-		store_pauses_free(&pz);
+		operator_pauses(a, set, &g, n > 0);
 		resolve_urls(a, &g);
 		read_depths(a, &g);
 	}
