@@ -978,7 +978,7 @@ static const char ls_usage[] =
 	"Removed (or expired) items' pipelines that are draining or kept are listed\n"
 	"too, and records whose items are gone otherwise as \"(no item)\" (taskpipe\n"
 	"forget clears them). --kept lists only the queues kept because they held\n"
-	"messages (taskpipe kept). Then the fleet's demand on the account's\n"
+	"messages (taskpipe kept). Unfiltered, then the fleet's demand on the account's\n"
 	"concurrency pool (the specs in force: sum of MaximumConcurrency and of\n"
 	"reservations) against the account's limit (one GetAccountSettings; not\n"
 	"with --json, whose output stays the array of rows: plan and drift --json\n"
@@ -1199,7 +1199,8 @@ int cmd_ls(int argc, char **argv)
 			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "concurrency")),
 			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "status")), note);
 		}
-		report_pool(&app, &demand, top, 0);
+		if (np == 0 && !kept_only) /* a fleet figure: not for a filtered list */
+			report_pool(&app, &demand, top, 0);
 	}
 	cJSON_Delete(top);
 	cJSON_Delete(items);

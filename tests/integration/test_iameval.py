@@ -335,7 +335,9 @@ class TemplateRoles(unittest.TestCase):
         self.assertFalse(evaluate(self.con, "dynamodb:PutItem", state, {"dynamodb:LeadingKeys": ["rate#tq-a"]}).allowed)
         self.assertTrue(evaluate(self.con, "sqs:ChangeMessageVisibility", "arn:aws:sqs:%s:%s:tq-a" % (R, A)).allowed)
         self.assertFalse(evaluate(self.con, "sqs:ChangeMessageVisibility", "arn:aws:sqs:%s:%s:other" % (R, A)).allowed)
-        self.assertFalse(evaluate(self.con, "sqs:SendMessage", "arn:aws:sqs:%s:%s:tq-a" % (R, A)).allowed)
+        # the pushback's re-send goes to the pipeline's own queue only
+        self.assertTrue(evaluate(self.con, "sqs:SendMessage", "arn:aws:sqs:%s:%s:tq-a" % (R, A)).allowed)
+        self.assertFalse(evaluate(self.con, "sqs:SendMessage", "arn:aws:sqs:%s:%s:other" % (R, A)).allowed)
 
 
 if __name__ == "__main__":

@@ -98,7 +98,7 @@ class BadItems(unittest.TestCase):
         self.assertEqual(res["wasgood"]["status"], "error")
         self.assertEqual(e.snapshot("wasgood"), before)
         ls = json.loads(e.run("ls", "--json").stdout)
-        st = {x["pipeline"]: x for x in ls["pipelines"]}
+        st = {x["pipeline"]: x for x in ls}
         self.assertEqual(st["wasgood"]["status"], "error")
         self.assertIn("concurrency", st["wasgood"]["message"])
         self.assertEqual(st["good1"]["status"], "ok")
