@@ -31,9 +31,10 @@ void pool_line(char *out, size_t len, const struct pool_account *pa, const tp_er
 	long demand = d->max_concurrency + d->reserved;
 	if (!pa) {
 		snprintf(out, len,
-			 "concurrency pool: %ld pipelines ask %ld (MaximumConcurrency %ld + reserved %ld); account unknown: %s",
+			 "concurrency pool: %ld pipelines ask %ld (MaximumConcurrency %ld + reserved %ld); account unknown "
+			 "(GetAccountSettings: %.80s)",
 			 d->pipelines, demand, d->max_concurrency, d->reserved,
-			 why && why->message[0] ? why->message : "not asked");
+			 why && why->code[0] ? why->code : why && why->message[0] ? why->message : "not asked");
 		return;
 	}
 	snprintf(out, len,

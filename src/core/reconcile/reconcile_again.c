@@ -42,7 +42,7 @@ int rc_again(struct rec *p, const struct aws_call *c)
 		why = "a queue created this run is not usable yet (SQS: wait at least one second after CreateQueue)";
 		code = "QueueNotReady";
 	} else if (role_not_assumable(c)) {
-		why = "Lambda cannot assume the execution role yet (a new role takes a while to propagate)";
+		why = "Lambda cannot assume the execution role (a new role takes a while to propagate; or its trust policy does not let lambda.amazonaws.com assume it)";
 		code = "RoleNotReady";
 	}
 	if (!why)
