@@ -220,6 +220,9 @@ def main():
     out = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
     fn = client("lambda").get_function(FunctionName=out["ControllerName"])["Configuration"]
     fn_env = {k: str(v) for k, v in fn["Environment"]["Variables"].items()}
+    # moto has no code storage modes (GetFunction shows no ResolvedS3Object):
+    # a REFERENCE function would look fallen back to COPY on every run
+    fn_env["TASKPIPE_CODE_STORAGE"] = "copy"
     print("   controller %s (%s, handler %s), environment:" % (fn["FunctionName"], fn["Runtime"], fn["Handler"]))
     for k in sorted(fn_env):
         print("     %s=%s" % (k, fn_env[k]))
@@ -294,7 +297,7 @@ def main():
                    "EventBridge schedule (drift --fix, rollout resume)")
         tp("drift")
 
-        say("10. teardown: delete the items -> the pipelines go")
+        say("10. teardown: delete the items -> the pipelines drain (they go once their queues read empty a minute apart; rm --now deletes at once)")
         for name in ("A", "B", "C"):
             ddb.delete_item(TableName=config, Key={"pipeline": {"S": name}})
         stream_batch(ctl, stream, "DynamoDB stream batch")
