@@ -4,6 +4,7 @@
 
 #include "core/gstatus.h"
 #include "runtime/gstatus_json.h"
+#include "runtime/gstatus_fmt.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -52,39 +53,6 @@ static int keep(const struct gs_row *r, const struct filters *f)
 	return 1;
 }
 
-static void fmt_long(char *out, size_t len, long v)
-{
-	if (v < 0)
-		snprintf(out, len, "-");
-	else
-		snprintf(out, len, "%ld", v);
-}
-
-static void fmt_num(char *out, size_t len, double v)
-{
-	if (v < 0)
-		snprintf(out, len, "-");
-	else if (v == (double)(long)v)
-		snprintf(out, len, "%ld", (long)v);
-	else
-		snprintf(out, len, "%.2f", v);
-}
-
-static void fmt_age(char *out, size_t len, double s)
-{
-	long v = (long)s;
-	if (s < 0)
-		snprintf(out, len, "-");
-	else if (v < 60)
-		snprintf(out, len, "%lds", v);
-	else if (v < 3600)
-		snprintf(out, len, "%ldm%02lds", v / 60, v % 60);
-	else if (v < 86400)
-		snprintf(out, len, "%ldh%02ldm", v / 3600, v / 60 % 60);
-	else
-		snprintf(out, len, "%ldd%02ldh", v / 86400, v / 3600 % 24);
-}
-
 static void print_table(const struct gs_report *r, const struct filters *f, int64_t now_s)
 {
 	printf("%-28s %-8s %-6s %6s %5s %4s %7s %7s %7s %7s %7s %7s %5s %5s %5s %8s\n", "GROUP", "STATE", "FLOW",
@@ -98,18 +66,18 @@ static void print_table(const struct gs_report *r, const struct filters *f, int6
 		shown++;
 		char conc[32], s1[32], s5[32], vis[32], inf[32], del[32], age[32], dlq[32], err[32], thr[32],
 			last[40];
-		fmt_long(conc, sizeof conc, x->concurrency);
-		fmt_num(s1, sizeof s1, x->starts_1m);
-		fmt_num(s5, sizeof s5, x->starts_5m);
-		fmt_long(vis, sizeof vis, x->visible);
-		fmt_long(inf, sizeof inf, x->in_flight);
-		fmt_long(del, sizeof del, x->delayed);
-		fmt_age(age, sizeof age, x->age_s);
-		fmt_long(dlq, sizeof dlq, x->dlq);
-		fmt_num(err, sizeof err, x->errors_5m);
-		fmt_num(thr, sizeof thr, x->throttles_5m);
+		gs_fmt_long(conc, sizeof conc, x->concurrency);
+		gs_fmt_num(s1, sizeof s1, x->starts_1m);
+		gs_fmt_num(s5, sizeof s5, x->starts_5m);
+		gs_fmt_long(vis, sizeof vis, x->visible);
+		gs_fmt_long(inf, sizeof inf, x->in_flight);
+		gs_fmt_long(del, sizeof del, x->delayed);
+		gs_fmt_age(age, sizeof age, x->age_s);
+		gs_fmt_long(dlq, sizeof dlq, x->dlq);
+		gs_fmt_num(err, sizeof err, x->errors_5m);
+		gs_fmt_num(thr, sizeof thr, x->throttles_5m);
 		if (x->last_activity > 0) {
-			fmt_age(last, sizeof last, (double)(now_s - x->last_activity));
+			gs_fmt_age(last, sizeof last, (double)(now_s - x->last_activity));
 			strncat(last, " ago", sizeof last - strlen(last) - 1);
 		} else {
 			snprintf(last, sizeof last, "-");

@@ -1,5 +1,6 @@
 /* top_view.c: the screens of `taskpipe top` (see top_view.h). */
 #include "runtime/top_view.h"
+#include "runtime/gstatus_fmt.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -97,39 +98,6 @@ enum top_action top_key(struct top_view *v, int key, struct gs_report *r)
 
 /* ---- text ---- */
 
-static void fmt_long(char *out, size_t len, long v)
-{
-	if (v < 0)
-		snprintf(out, len, "-");
-	else
-		snprintf(out, len, "%ld", v);
-}
-
-static void fmt_num(char *out, size_t len, double v)
-{
-	if (v < 0)
-		snprintf(out, len, "-");
-	else if (v == (double)(long)v)
-		snprintf(out, len, "%ld", (long)v);
-	else
-		snprintf(out, len, "%.2f", v);
-}
-
-static void fmt_age(char *out, size_t len, double s)
-{
-	long v = (long)s;
-	if (s < 0)
-		snprintf(out, len, "-");
-	else if (v < 60)
-		snprintf(out, len, "%lds", v);
-	else if (v < 3600)
-		snprintf(out, len, "%ldm%02lds", v / 60, v % 60);
-	else if (v < 86400)
-		snprintf(out, len, "%ldh%02ldm", v / 3600, v / 60 % 60);
-	else
-		snprintf(out, len, "%ldd%02ldh", v / 86400, v / 3600 % 24);
-}
-
 /* One line, cut at cols. */
 static void line(buf *out, int cols, int *left, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static void line(buf *out, int cols, int *left, const char *fmt, ...)
@@ -172,8 +140,8 @@ void top_render(const struct top_view *v, const struct gs_report *r, const struc
 		snprintf(conc, sizeof conc, "%.0f of %ld", f->conc_in_use, f->conc_limit);
 	else
 		snprintf(conc, sizeof conc, "%.0f", f->conc_in_use);
-	fmt_num(starts, sizeof starts, f->starts_1m);
-	fmt_num(errs, sizeof errs, f->errors_5m);
+	gs_fmt_num(starts, sizeof starts, f->starts_1m);
+	gs_fmt_num(errs, sizeof errs, f->errors_5m);
 	line(out, cols, &left,
 	     "fleet: %zu groups  backlog %ld (in flight %ld, delayed %ld)  DLQ %ld  starts %s/s  errors %s (5m)"
 	     "  concurrency in use %s",
@@ -186,15 +154,15 @@ void top_render(const struct top_view *v, const struct gs_report *r, const struc
 		if (!top_shows(v, x))
 			continue;
 		char c[32], s1[32], vis[32], inf[32], del[32], age[32], dlq[32], err[32], thr[32];
-		fmt_long(c, sizeof c, x->concurrency);
-		fmt_num(s1, sizeof s1, x->starts_1m);
-		fmt_long(vis, sizeof vis, x->visible);
-		fmt_long(inf, sizeof inf, x->in_flight);
-		fmt_long(del, sizeof del, x->delayed);
-		fmt_age(age, sizeof age, x->age_s);
-		fmt_long(dlq, sizeof dlq, x->dlq);
-		fmt_num(err, sizeof err, x->errors_5m);
-		fmt_num(thr, sizeof thr, x->throttles_5m);
+		gs_fmt_long(c, sizeof c, x->concurrency);
+		gs_fmt_num(s1, sizeof s1, x->starts_1m);
+		gs_fmt_long(vis, sizeof vis, x->visible);
+		gs_fmt_long(inf, sizeof inf, x->in_flight);
+		gs_fmt_long(del, sizeof del, x->delayed);
+		gs_fmt_age(age, sizeof age, x->age_s);
+		gs_fmt_long(dlq, sizeof dlq, x->dlq);
+		gs_fmt_num(err, sizeof err, x->errors_5m);
+		gs_fmt_num(thr, sizeof thr, x->throttles_5m);
 		line(out, cols, &left, ROW_FMT, x->group, x->state,
 		     x->enabled < 0 ? "-" : x->enabled ? "on" : "paused", x->rate[0] ? x->rate : "-", c, s1, vis, inf,
 		     del, age, dlq, err, thr);
