@@ -112,15 +112,27 @@ cJSON *ddb_item_from_json(const cJSON *json, char *err, size_t err_len)
 
 int ddb_scan_all(struct aws *a, const char *table, const char *pk_prefix, cJSON *out, tp_err *e)
 {
+	if (!pk_prefix)
+		return ddb_scan_where(a, table, NULL, NULL, out, e);
+	cJSON *values = cJSON_CreateObject();
+	ddb_put_str(values, ":p", pk_prefix);
+	int rc = ddb_scan_where(a, table, "begins_with(pk, :p)", values, out, e);
+	cJSON_Delete(values);
+	return rc;
+}
+
+int ddb_scan_where(struct aws *a, const char *table, const char *filter, const cJSON *values, cJSON *out,
+		   tp_err *e)
+{
 	cJSON *start = NULL;
 	int rc;
 	do {
 		cJSON *in = cJSON_CreateObject(), *res = NULL;
 		cJSON_AddStringToObject(in, "TableName", table);
 		cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-		if (pk_prefix) {
-			cJSON_AddStringToObject(in, "FilterExpression", "begins_with(pk, :p)");
-			ddb_put_str(cJSON_AddObjectToObject(in, "ExpressionAttributeValues"), ":p", pk_prefix);
+		if (filter) {
+			cJSON_AddStringToObject(in, "FilterExpression", filter);
+			cJSON_AddItemToObject(in, "ExpressionAttributeValues", cJSON_Duplicate(values, 1));
 		}
 		if (start)
 			cJSON_AddItemToObject(in, "ExclusiveStartKey", start);

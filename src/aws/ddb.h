@@ -32,5 +32,9 @@ struct aws;
  * (the state table's record kinds: "pipeline#", "rollout", ...). */
 int ddb_scan_all(struct aws *a, const char *table, const char *pk_prefix, struct cJSON *out,
 		 tp_err *e);
+/* The same with a FilterExpression (NULL: none) and its
+ * ExpressionAttributeValues (copied). */
+int ddb_scan_where(struct aws *a, const char *table, const char *filter, const struct cJSON *values,
+		   struct cJSON *out, tp_err *e);
 
 #endif

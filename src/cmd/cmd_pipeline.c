@@ -8,6 +8,7 @@
 #include "base/isotime.h"
 #include "base/jsonnum.h"
 #include "core/lease.h"
+#include "core/limit_group.h"
 #include "core/names.h"
 #include "core/pool.h"
 #include "base/log.h"
@@ -396,6 +397,9 @@ static const char put_usage[] =
 	"JSON array of them, or JSON lines (objects one after another). An item is\n"
 	"plain JSON ({\"pipeline\":\"a\",\"concurrency\":2}), DynamoDB AttributeValue\n"
 	"JSON or GetItem's {\"Item\":{...}}; it needs a string \"pipeline\".\n"
+	"A limit group's item has \"limit_group\" and no \"pipeline\" ({\"limit_group\":\"acme-api\",\n"
+	"\"rate\":\"600/min\",\"burst\":5}; its key is limit#acme-api); a file's groups are\n"
+	"put before its pipelines, so members can come first.\n"
 	"Every item is reported (\"put NAME\" or why it was refused, with FILE:LINE);\n"
 	"one refused item does not stop the others. Each item is first run through\n"
 	"the policy, as apply would, and refused with the policy's reason (an unknown\n"
@@ -456,17 +460,22 @@ struct put_run {
 	struct app *app;
 	int check;      /* run the policy before writing */
 	int written, refused;
+	struct limit_groups *groups; /* members are checked against these (the table's, and the ones put now) */
 };
 
 /* What apply would do with the item, without AWS: the name, the policy and
  * the desired state built from its spec. */
-static int put_check(struct app *app, const char *name, const cJSON *item, tp_err *e)
+static int put_check(struct put_run *pr, const char *name, const cJSON *item, tp_err *e)
 {
+	struct app *app = pr->app;
+	if (limit_group_key_is(name))
+		return limit_groups_check(pr->groups, item, e);
 	struct names nm;
 	if (names_for(app->set.prefix, name, &nm, e) < 0)
 		return e->rc;
 	cJSON *sv = NULL;
-	if (policy_pipeline(app->policy, item, &sv, e) < 0)
+	char note[300];
+	if (limit_groups_spec(pr->groups, item, &sv, note, sizeof note, e) < 0)
 		return e->rc;
 	char *spec = cJSON_PrintUnformatted(sv);
 	cJSON_Delete(sv);
@@ -478,7 +487,9 @@ static int put_check(struct app *app, const char *name, const cJSON *item, tp_er
 	return rc;
 }
 
-static void put_one(struct put_run *pr, const char *where, const cJSON *json)
+/* groups: the pass for limit groups' items (put first, so a file's members
+ * are checked against them), else the one for every other item. */
+static void put_one(struct put_run *pr, const char *where, const cJSON *json, int groups)
 {
 	char why[300] = "";
 	tp_err e = { 0 };
@@ -486,8 +497,13 @@ static void put_one(struct put_run *pr, const char *where, const cJSON *json)
 	if (cJSON_IsObject(json) && json->child && !json->child->next && cJSON_IsObject(wrapped))
 		json = wrapped; /* GetItem's output */
 	cJSON *item = ddb_item_from_json(json, why, sizeof why);
+	int group = item ? limit_group_item_keyed(item, why, sizeof why) : 0;
+	if (groups != (group == 1)) {
+		cJSON_Delete(item); /* the other pass's */
+		return;
+	}
 	const char *name = item ? ddb_get_str(item, "pipeline", NULL) : NULL;
-	if (!item) {
+	if (!item || group < 0) {
 		fprintf(stderr, "taskpipe put: %s: %s\n", where, why);
 	} else if (normalize_expires_at(item, why, sizeof why) < 0) {
 		fprintf(stderr, "taskpipe put: %s: %s\n", where, why);
@@ -496,7 +512,7 @@ static void put_one(struct put_run *pr, const char *where, const cJSON *json)
 	} else if (!name) {
 		fprintf(stderr, "taskpipe put: %s: the item needs a string \"pipeline\" (the pipeline's name)\n",
 			where);
-	} else if (pr->check && put_check(pr->app, name, item, &e) < 0) {
+	} else if (pr->check && put_check(pr, name, item, &e) < 0) {
 		fprintf(stderr, "taskpipe put: %s: %s: refused: %s: %s (--no-check writes it anyway)\n", where,
 			name, e.code, e.message);
 	} else {
@@ -507,6 +523,8 @@ static void put_one(struct put_run *pr, const char *where, const cJSON *json)
 		int rc = awsj_call(pr->app->aws, SVC_DYNAMODB, "PutItem", in, &out, &e);
 		if (rc < 0)
 			fprintf(stderr, "taskpipe put: %s: %s: %s: %s\n", where, name, e.code, e.message);
+		else if (group)
+			printf("put limit group %s\n", limit_group_key_name(name));
 		else
 			printf("put %s\n", name);
 		pr->written += rc == TP_OK;
@@ -552,13 +570,14 @@ static void put_file(struct put_run *pr, const char *file)
 	}
 	int values = 0;
 	const char *p = t;
+	struct put_value { char where[600]; cJSON *v; const cJSON *el; } *vals = NULL;
+	size_t nv = 0, cap = 0;
 	for (;;) {
 		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
 			p++;
 		if (!*p)
 			break;
 		const char *end;
-		char where[600];
 		cJSON *v = jsonnum_parse_next(p, &end);
 		int line = line_of(t, p);
 		values++;
@@ -576,22 +595,36 @@ static void put_file(struct put_run *pr, const char *file)
 			p = next;
 			continue;
 		}
+		int k = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : 1;
+		if (nv + (size_t)k + 1 > cap) {
+			cap = 2 * cap + (size_t)k + 8;
+			vals = tp_xrealloc(vals, cap * sizeof *vals);
+		}
 		if (cJSON_IsArray(v)) {
 			int i = 0;
 			const cJSON *el;
 			cJSON_ArrayForEach(el, v) {
-				snprintf(where, sizeof where, "%s:%d[%d]", label, line, i++);
-				put_one(pr, where, el);
+				snprintf(vals[nv].where, sizeof vals[nv].where, "%s:%d[%d]", label, line, i++);
+				vals[nv].v = i == 1 ? v : NULL; /* the array is freed once */
+				vals[nv++].el = el;
 			}
-			if (i == 0)
+			if (i == 0) {
 				fprintf(stderr, "taskpipe put: %s:%d: an empty array: no items\n", label, line);
+				cJSON_Delete(v);
+			}
 		} else {
-			snprintf(where, sizeof where, "%s:%d", label, line);
-			put_one(pr, where, v);
+			snprintf(vals[nv].where, sizeof vals[nv].where, "%s:%d", label, line);
+			vals[nv].v = v;
+			vals[nv++].el = v;
 		}
-		cJSON_Delete(v);
 		p = end;
 	}
+	for (int groups = 1; groups >= 0; groups--)
+		for (size_t i = 0; i < nv; i++)
+			put_one(pr, vals[i].where, vals[i].el, groups);
+	for (size_t i = 0; i < nv; i++)
+		cJSON_Delete(vals[i].v);
+	free(vals);
 	if (values == 0) {
 		fprintf(stderr, "taskpipe put: %s: no items (empty)\n", label);
 		pr->refused++;
@@ -626,11 +659,13 @@ int cmd_put(int argc, char **argv)
 		cJSON *ctx = app_policy_ctx_value(&app);
 		policy_set_ctx(app.policy, ctx);
 		cJSON_Delete(ctx);
+		pr.groups = limit_groups_new(&app, app.policy);
 	}
 	for (size_t i = 0; i < n; i++)
 		put_file(&pr, files[i]);
 	if (pr.written + pr.refused > 1)
 		printf("%d items: %d put, %d refused\n", pr.written + pr.refused, pr.written, pr.refused);
+	limit_groups_free(pr.groups);
 	app_close(&app);
 	free(files);
 	return pr.refused ? 1 : 0;
@@ -657,7 +692,8 @@ static const char rm_usage[] =
 	"queue is kept), and the next runs delete it (taskpipe ls shows it draining).\n"
 	"--now deletes the pipelines at once, queued and dead-lettered tasks with them,\n"
 	"and says how many messages that dropped. A name without an item is an error\n"
-	"(nothing is changed for it).\n";
+	"(nothing is changed for it). limit#NAME removes a limit group: its members\n"
+	"apply without it (their own rates stay).\n";
 
 /* rm --now: the removed pipelines go in this run, messages and all. */
 static int delete_now(struct app *app, char **names, size_t n)
@@ -711,9 +747,25 @@ int cmd_rm(int argc, char **argv)
 		tp_err e = { 0 };
 		int exists = 0;
 		/* A missing item is reported without a mutating call ... */
+		int group = limit_group_key_is(names[i]);
 		if (item_exists(&app, names[i], &exists, &e) == TP_OK && !exists) {
-			fprintf(stderr, "taskpipe rm: %s: NotFound: no such config item in %s\n", names[i],
-				s.config_table);
+			char *key = limit_group_key(names[i]);
+			int is_group = 0;
+			tp_err ge = { 0 };
+			if (!group && item_exists(&app, key, &is_group, &ge) == TP_OK && is_group)
+				fprintf(stderr, "taskpipe rm: %s: NotFound: no pipeline item %s in %s; a limit group has that "
+					"name: taskpipe rm %s\n", names[i], names[i], s.config_table, key);
+			else
+				fprintf(stderr, "taskpipe rm: %s: NotFound: no such config item in %s\n", names[i],
+					s.config_table);
+			free(key);
+			failed++;
+			continue;
+		}
+		/* The removal is recorded before the item goes, so members apply
+		 * without the group even when no controller sees the stream. */
+		if (group && limit_group_removed(&app, limit_group_key_name(names[i]), &e) < 0) {
+			fprintf(stderr, "taskpipe rm: %s: %s: %s (nothing removed)\n", names[i], e.code, e.message);
 			failed++;
 			continue;
 		}
@@ -730,6 +782,9 @@ int cmd_rm(int argc, char **argv)
 			else
 				fprintf(stderr, "taskpipe rm: %s: %s: %s\n", names[i], e.code, e.message);
 			failed++;
+		} else if (group) {
+			/* never to delete_now: the members stay, only the group goes */
+			printf("removed limit group %s (its members apply without it)\n", limit_group_key_name(names[i]));
 		} else {
 			printf("removed %s%s\n", names[i], now ? "" : " (its pipeline drains)");
 			names[gone++] = names[i];
@@ -920,6 +975,9 @@ static int run_reconcile(const char *cmd, int argc, char **argv, int plan, const
 				cJSON_ArrayForEach(c, ch)
 					print_change(c);
 			}
+			const char *note = cJSON_GetStringValue(cJSON_GetObjectItem(p, "note"));
+			if (note)
+				printf("    note: %s\n", note);
 		}
 		if (confirmed)
 			printf("%d unchanged since last apply (not checked; --force observes them)\n", confirmed);
@@ -978,7 +1036,9 @@ static const char ls_usage[] =
 	"Removed (or expired) items' pipelines that are draining or kept are listed\n"
 	"too, and records whose items are gone otherwise as \"(no item)\" (taskpipe\n"
 	"forget clears them). --kept lists only the queues kept because they held\n"
-	"messages (taskpipe kept). Unfiltered, then the fleet's demand on the account's\n"
+	"messages (taskpipe kept). Limit groups follow the pipelines: rate, burst and\n"
+	"members (in --json, rows with \"kind\": \"limit_group\"; pipelines' rows have\n"
+	"\"kind\": \"pipeline\" and their \"limit_group\"). Unfiltered, then the fleet's demand on the account's\n"
 	"concurrency pool (the specs in force: sum of MaximumConcurrency and of\n"
 	"reservations) against the account's limit (one GetAccountSettings; not\n"
 	"with --json, whose output stays the array of rows: plan and drift --json\n"
@@ -1010,6 +1070,18 @@ static int str_cmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+static int group_row_cmp(const void *a, const void *b)
+{
+	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+	return strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(x, "limit_group")),
+		      cJSON_GetStringValue(cJSON_GetObjectItem(y, "limit_group")));
+}
+
+static int string_node_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const cJSON *const *)a)->valuestring, (*(const cJSON *const *)b)->valuestring);
+}
+
 static int ls_row_cmp(const void *a, const void *b)
 {
 	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
@@ -1026,8 +1098,12 @@ static cJSON *ls_row(const struct settings *s, const char *name, const cJSON *it
 	attr_text(item, "rate", rate, sizeof rate);
 	attr_text(item, "concurrency", conc, sizeof conc);
 	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "kind", "pipeline");
 	cJSON_AddStringToObject(o, "pipeline", name);
 	cJSON_AddBoolToObject(o, "item", item != NULL);
+	const char *group = ddb_get_str(item, "limit_group", NULL);
+	if (group)
+		cJSON_AddStringToObject(o, "limit_group", group);
 	const cJSON *en = cJSON_GetObjectItem(cJSON_GetObjectItem(item, "enabled"), "BOOL");
 	cJSON_AddBoolToObject(o, "enabled", item && (!en || cJSON_IsTrue(en)));
 	cJSON_AddBoolToObject(o, "paused", pz != NULL);
@@ -1071,6 +1147,81 @@ static cJSON *ls_row(const struct settings *s, const char *name, const cJSON *it
 	if (st && st->status != STORE_DELETED && st->queue_arn)
 		cJSON_AddStringToObject(o, "queue_arn", st->queue_arn);
 	return o;
+}
+
+/* The limit groups' rows (not pipelines), sorted by name, each with its
+ * members: the items naming it. */
+static cJSON *ls_groups(const cJSON *items, char **pats, size_t np, int *hits, int kept_only)
+{
+	cJSON *rows = cJSON_CreateArray();
+	const cJSON *it, *m;
+	if (kept_only)
+		return rows;
+	cJSON_ArrayForEach(it, items) {
+		const char *key = ddb_get_str(it, "pipeline", "");
+		if (!limit_group_key_is(key) || !ls_wanted(pats, np, limit_group_key_name(key), hits))
+			continue;
+		char rate[64], burst[64];
+		attr_text(it, "rate", rate, sizeof rate);
+		attr_text(it, "burst", burst, sizeof burst);
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "kind", "limit_group");
+		cJSON_AddStringToObject(o, "limit_group", limit_group_key_name(key));
+		cJSON_AddStringToObject(o, "rate", rate);
+		cJSON_AddStringToObject(o, "burst", burst);
+		cJSON *members = cJSON_AddArrayToObject(o, "members");
+		cJSON_ArrayForEach(m, items) {
+			const char *mk = ddb_get_str(m, "pipeline", "");
+			if (!limit_group_key_is(mk) &&
+			    strcmp(ddb_get_str(m, "limit_group", ""), limit_group_key_name(key)) == 0)
+				cJSON_AddItemToArray(members, cJSON_CreateString(mk));
+		}
+		cJSON_AddItemToArray(rows, o);
+	}
+	int n = cJSON_GetArraySize(rows);
+	cJSON **v = tp_xcalloc((size_t)n + 1, sizeof *v);
+	for (int i = 0; i < n; i++)
+		v[i] = cJSON_DetachItemFromArray(rows, 0);
+	qsort(v, (size_t)n, sizeof *v, group_row_cmp);
+	for (int i = 0; i < n; i++) {
+		cJSON *names = cJSON_GetObjectItem(v[i], "members");
+		int k = cJSON_GetArraySize(names);
+		cJSON **mv = tp_xcalloc((size_t)k + 1, sizeof *mv);
+		for (int j = 0; j < k; j++)
+			mv[j] = cJSON_DetachItemFromArray(names, 0);
+		qsort(mv, (size_t)k, sizeof *mv, string_node_cmp);
+		for (int j = 0; j < k; j++)
+			cJSON_AddItemToArray(names, mv[j]);
+		free(mv);
+		cJSON_AddItemToArray(rows, v[i]);
+	}
+	free(v);
+	return rows;
+}
+
+static void ls_print_groups(const cJSON *doc)
+{
+	const cJSON *it, *m;
+	printf("\n%-32s %-8s %-5s %s\n", "LIMIT GROUP", "RATE", "BURST", "MEMBERS");
+	cJSON_ArrayForEach(it, doc) {
+		if (!cJSON_GetObjectItem(it, "limit_group") || cJSON_GetObjectItem(it, "pipeline"))
+			continue;
+		const cJSON *members = cJSON_GetObjectItem(it, "members");
+		char list[600];
+		size_t n = (size_t)snprintf(list, sizeof list, "%d", cJSON_GetArraySize(members));
+		int first = 1;
+		cJSON_ArrayForEach(m, members) {
+			if (n < sizeof list)
+				n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", first ? ": " : ", ",
+						      cJSON_GetStringValue(m));
+			first = 0;
+		}
+		if (n >= sizeof list)
+			snprintf(list + sizeof list - 5, 5, "...");
+		printf("%-32s %-8s %-5s %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(it, "limit_group")),
+		       cJSON_GetStringValue(cJSON_GetObjectItem(it, "rate")),
+		       cJSON_GetStringValue(cJSON_GetObjectItem(it, "burst")), list);
+	}
 }
 
 /* The MESSAGE column: an error, a drain, kept queues. */
@@ -1144,8 +1295,11 @@ int cmd_ls(int argc, char **argv)
 	}
 	cJSON *top = cJSON_CreateObject();
 	cJSON *doc = cJSON_AddArrayToObject(top, "pipelines"), *it;
+	cJSON *groups = ls_groups(items, pats, np, hits, kept_only);
 	cJSON_ArrayForEach(it, items) {
 		const char *name = ddb_get_str(it, "pipeline", "?");
+		if (limit_group_key_is(name))
+			continue;
 		const struct store_pipeline *found = store_pipelines_find(&states, name);
 		if (ls_wanted(pats, np, name, hits) && (!kept_only || (found && found->status == STORE_KEPT)))
 			cJSON_AddItemToArray(doc, ls_row(&s, name, it, found, store_pauses_find(&pauses, name)));
@@ -1174,6 +1328,10 @@ int cmd_ls(int argc, char **argv)
 	for (int i = 0; i < nrows; i++)
 		cJSON_AddItemToArray(doc, rows[i]);
 	free(rows);
+	int ngroups = cJSON_GetArraySize(groups);
+	while (cJSON_GetArraySize(groups) > 0)
+		cJSON_AddItemToArray(doc, cJSON_DetachItemFromArray(groups, 0));
+	cJSON_Delete(groups);
 	int missing = 0;
 	for (size_t i = 0; i < np; i++)
 		if (!hits[i] && !strpbrk(pats[i], "*?[")) {
@@ -1190,6 +1348,8 @@ int cmd_ls(int argc, char **argv)
 		cJSON_ArrayForEach(it, doc) {
 			int has_item = cJSON_IsTrue(cJSON_GetObjectItem(it, "item"));
 			char note[600];
+			if (cJSON_GetObjectItem(it, "limit_group") && !cJSON_GetObjectItem(it, "pipeline"))
+				break; /* the groups' table, below */
 			ls_note(it, note, sizeof note);
 			printf("%-32s %-7s %-6s %-8s %-11s %-8s %s\n",
 			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "pipeline")),
@@ -1199,6 +1359,8 @@ int cmd_ls(int argc, char **argv)
 			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "concurrency")),
 			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "status")), note);
 		}
+		if (ngroups)
+			ls_print_groups(doc);
 		if (np == 0 && !kept_only) /* a fleet figure: not for a filtered list */
 			report_pool(&app, &demand, top, 0);
 	}

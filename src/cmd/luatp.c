@@ -4,6 +4,7 @@
 #include "cmd/luatp.h"
 
 #include "core/app.h"
+#include "core/limit_group.h"
 #include "aws/awsjson.h"
 #include "core/rollout/rollout.h"
 #include "runtime/rolloutjson.h"
@@ -494,7 +495,11 @@ static int l_policy(lua_State *L)
 	policy_set_ctx(app->policy, ctx);
 	cJSON_Delete(ctx);
 	tp_err e = { 0 };
-	int rc = policy_pipeline(app->policy, item, &spec, &e);
+	char note[300];
+	/* a member's limit group is read from the config table, as apply does */
+	struct limit_groups *lg = limit_groups_new(app, app->policy);
+	int rc = limit_groups_spec(lg, item, &spec, note, sizeof note, &e);
+	limit_groups_free(lg);
 	cJSON_Delete(item);
 	if (rc < 0) {
 		lua_pushnil(L);

@@ -410,6 +410,34 @@ int store_skipped_put(struct aws *a, const char *table, const struct store_skipp
 	return put_item(a, table, item, e);
 }
 
+/* ---- limit-removed#<group> ---- */
+
+int store_limit_removed_put(struct aws *a, const char *table, const char *group, tp_err *e)
+{
+	cJSON *item = new_item(tp_xasprintf("limit-removed#%s", group));
+	ddb_put_str(item, "group", group);
+	ddb_put_long(item, "removed_at", now_s());
+	return put_item(a, table, item, e);
+}
+
+int store_limit_removed_get(struct aws *a, const char *table, const char *group, int *removed, tp_err *e)
+{
+	cJSON *item = NULL;
+	int rc = get_item(a, table, tp_xasprintf("limit-removed#%s", group), &item, e);
+	*removed = rc == TP_OK && item != NULL;
+	cJSON_Delete(item);
+	return rc;
+}
+
+int store_limit_removed_delete(struct aws *a, const char *table, const char *group, tp_err *e)
+{
+	cJSON *in = keyed(table, tp_xasprintf("limit-removed#%s", group)), *out = NULL;
+	int rc = awsj_call(a, SVC_DYNAMODB, "DeleteItem", in, &out, e);
+	cJSON_Delete(in);
+	cJSON_Delete(out);
+	return rc;
+}
+
 /* ---- drift#cursor ---- */
 
 int store_drift_cursor_get(struct aws *a, const char *table, char **after, tp_err *e)

@@ -64,6 +64,11 @@
  *                        state_table, updated_at.
  *   rate#<function>      a consumer's shared rate (runtime/consume.c,
  *                        above core/; budget_shared.h's format).
+ *   limit#<group>        a limit group's shared schedule (runtime/consume.c
+ *                        through aws/group_sched.c: the consumers write it).
+ *   limit-removed#<group> the group's config item was removed (core/limit_group.c):
+ *                        group, removed_at. Its members then apply without
+ *                        it instead of failing for a group that never was.
  *
  * Keys are built only here. Functions return TP_OK or a negative code with
  * e filled; strings in returned structs are owned by them (free with the
@@ -216,6 +221,13 @@ struct store_skipped {
 	int attempts;
 };
 int store_skipped_put(struct aws *a, const char *table, const struct store_skipped *s, tp_err *e);
+
+/* ---- limit-removed#<group> ---- */
+
+int store_limit_removed_put(struct aws *a, const char *table, const char *group, tp_err *e);
+/* *removed: 1 when the record exists. */
+int store_limit_removed_get(struct aws *a, const char *table, const char *group, int *removed, tp_err *e);
+int store_limit_removed_delete(struct aws *a, const char *table, const char *group, tp_err *e);
 
 /* ---- drift#cursor ---- */
 

@@ -9,6 +9,7 @@
 #define TP_RECONCILE_INT_H
 
 #include "core/reconcile/reconcile.h"
+#include "core/limit_group.h"
 
 #include "aws/aws.h"
 #include "base/hash.h"
@@ -90,6 +91,7 @@ struct run {
 	struct cJSON *code_pins;     /* "bucket/key" -> version to deploy instead of a rejected latest ("" none), per run */
 	struct hash_sha256_stream input; /* the run's part of every input hash (pipeline_input_begin) */
 	int rerun_only;           /* run_step: only the records marked rerun */
+	struct limit_groups *groups; /* the members' groups, each read and checked once (limit_group.h) */
 };
 
 /* A step: emit fills c[0..RC_MAX_CALLS) with this record's calls and
