@@ -637,7 +637,7 @@ static struct rec *find_rec(struct run *r, const char *name)
  * first (limit_group.h), so the members apply without the group; a plan
  * writes nothing and only assumes it. */
 static int group_changed(struct app *app, struct limit_groups *groups, const char *name, int plan, char ***list,
-			 size_t *nl, tp_err *e)
+			 size_t *nl, size_t n_rest, tp_err *e)
 {
 	cJSON *in = cJSON_CreateObject(), *out = NULL;
 	cJSON_AddStringToObject(in, "TableName", app->set.config_table);
@@ -662,7 +662,8 @@ static int group_changed(struct app *app, struct limit_groups *groups, const cha
 	if (rc < 0)
 		return rc;
 	log_info("limit group %s %s: %zu member(s) apply again", name, item ? "changed" : "removed", nm);
-	*list = tp_xrealloc(*list, (*nl + nm + 1) * sizeof **list);
+	/* room for the names still to come after this one too (n + 1 at first) */
+	*list = tp_xrealloc(*list, (*nl + nm + n_rest + 1) * sizeof **list);
 	for (size_t i = 0; i < nm; i++)
 		(*list)[(*nl)++] = members[i];
 	free(members);
@@ -720,7 +721,8 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 				continue;
 			}
 			/* A limit group's item changed: its members apply again. */
-			if (group_changed(app, groups, limit_group_key_name(names[i]), o->plan, &list, &nl, e) < 0) {
+			if (group_changed(app, groups, limit_group_key_name(names[i]), o->plan, &list, &nl, n - i - 1,
+					  e) < 0) {
 				for (size_t j = 0; j < nl; j++)
 					free(list[j]);
 				free(list);
