@@ -477,6 +477,11 @@ static int put_check(struct put_run *pr, const char *name, const cJSON *item, tp
 	char note[300];
 	if (limit_groups_spec(pr->groups, item, &sv, note, sizeof note, e) < 0)
 		return e->rc;
+	if (note[0]) { /* a removed group: fine for members applied before, not for a new put */
+		cJSON_Delete(sv);
+		return tp_errf(e, TP_EINVAL, "NoLimitGroup", "limit_group: no limit group '%s' (it was removed: put it "
+			       "again first, or remove limit_group from the item)", ddb_get_str(item, "limit_group", ""));
+	}
 	char *spec = cJSON_PrintUnformatted(sv);
 	cJSON_Delete(sv);
 	struct pipeline want;

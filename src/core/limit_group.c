@@ -313,5 +313,5 @@ int limit_group_removed(struct app *app, const char *name, tp_err *e)
 
 int limit_group_present(struct app *app, const char *name, tp_err *e)
 {
-	return store_limit_removed_delete(app->aws, app->set.state_table, name, e);
+	return store_limit_removed_clear(app->aws, app->set.state_table, name, e);
 }

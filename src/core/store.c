@@ -424,18 +424,19 @@ int store_limit_removed_get(struct aws *a, const char *table, const char *group,
 {
 	cJSON *item = NULL;
 	int rc = get_item(a, table, tp_xasprintf("limit-removed#%s", group), &item, e);
-	*removed = rc == TP_OK && item != NULL;
+	*removed = rc == TP_OK && ddb_get_long(item, "removed_at", 0) > 0;
 	cJSON_Delete(item);
 	return rc;
 }
 
-int store_limit_removed_delete(struct aws *a, const char *table, const char *group, tp_err *e)
+int store_limit_removed_clear(struct aws *a, const char *table, const char *group, tp_err *e)
 {
-	cJSON *in = keyed(table, tp_xasprintf("limit-removed#%s", group)), *out = NULL;
-	int rc = awsj_call(a, SVC_DYNAMODB, "DeleteItem", in, &out, e);
-	cJSON_Delete(in);
-	cJSON_Delete(out);
-	return rc;
+	/* overwritten, not deleted: the controller deletes nothing in the state
+	 * table but old rollout plans (packaging/template.yaml) */
+	cJSON *item = new_item(tp_xasprintf("limit-removed#%s", group));
+	ddb_put_str(item, "group", group);
+	ddb_put_long(item, "restored_at", now_s());
+	return put_item(a, table, item, e);
 }
 
 /* ---- drift#cursor ---- */

@@ -67,8 +67,9 @@
  *   limit#<group>        a limit group's shared schedule (runtime/consume.c
  *                        through aws/group_sched.c: the consumers write it).
  *   limit-removed#<group> the group's config item was removed (core/limit_group.c):
- *                        group, removed_at. Its members then apply without
- *                        it instead of failing for a group that never was.
+ *                        group, removed_at (restored_at instead once it is
+ *                        back). Its members then apply without it instead
+ *                        of failing for a group that never was.
  *
  * Keys are built only here. Functions return TP_OK or a negative code with
  * e filled; strings in returned structs are owned by them (free with the
@@ -225,9 +226,10 @@ int store_skipped_put(struct aws *a, const char *table, const struct store_skipp
 /* ---- limit-removed#<group> ---- */
 
 int store_limit_removed_put(struct aws *a, const char *table, const char *group, tp_err *e);
-/* *removed: 1 when the record exists. */
+/* *removed: 1 when the record says removed. */
 int store_limit_removed_get(struct aws *a, const char *table, const char *group, int *removed, tp_err *e);
-int store_limit_removed_delete(struct aws *a, const char *table, const char *group, tp_err *e);
+/* The group is back: the record says so (restored_at) and no longer counts. */
+int store_limit_removed_clear(struct aws *a, const char *table, const char *group, tp_err *e);
 
 /* ---- drift#cursor ---- */
 

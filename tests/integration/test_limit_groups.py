@@ -153,6 +153,9 @@ class LimitGroups(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr[-3000:])
         self.assertEqual(self.group_vars(e, "site-1"), ({}, "4", "1"))
         self.assertEqual(self.variables(e, "site-3").get("TASKPIPE_RATE"), None)
+        # a new member of the removed group is refused at the door
+        r = self.put_file(e, [{"pipeline": "late", "limit_group": "acme-api", "rate": 1}], 1)
+        self.assertIn("late: refused: NoLimitGroup: limit_group: no limit group 'acme-api' (it was removed", r.stderr)
         # and later runs agree (no error for a group that was removed)
         res = self.apply(e)
         self.assertEqual({k: v["status"] for k, v in res.items()},
