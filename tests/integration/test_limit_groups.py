@@ -112,6 +112,10 @@ class LimitGroups(unittest.TestCase):
         text = e.run("ls").stdout
         self.assertIn("LIMIT GROUP", text)
         self.assertRegex(text, r"acme-api\s+600/min\s+5\s+3: site-1, site-2, site-3")
+        # a group has no queue: send says what the name is
+        r = e.run("send", "acme-api", "hello")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("it is a limit group, which has no queue: send to its members", r.stderr)
         # plan and drift: four pipelines, in sync; the group is no pipeline of theirs
         r = e.run("plan", "--json")
         self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr)
