@@ -93,11 +93,15 @@ def prose_lines_keep_code(text):
 
 
 def links(relpath):
+    """(line number, target) of the file's links; a link's text may run
+    over lines."""
     with open(os.path.join(ROOT, relpath), encoding="utf-8") as f:
         text = f.read()
-    for n, line in prose_lines(text):
-        for m in LINK.finditer(line):
-            yield n, m.group(1)
+    lines = text.split("\n")
+    prose = dict(prose_lines(text))
+    blanked = "\n".join(prose.get(n, "") for n in range(1, len(lines) + 1))
+    for m in LINK.finditer(blanked):
+        yield blanked.count("\n", 0, m.start(1)) + 1, m.group(1)
 
 
 def is_external(target):
@@ -158,12 +162,14 @@ class DocsLinks(unittest.TestCase):
             f.write("# Probe: `one` two\n\n## Probe: one two\n\n"
                     "[ok](#probe-one-two) [ok](#probe-one-two-1) [bad](#nope)\n"
                     "[gone](nosuch.md) [up](../../../../outside.md) [web](https://example.com/x)\n"
-                    "`[code](nosuch2.md)`\n```\n[fenced](nosuch3.md)\n```\n")
+                    "`[code](nosuch2.md)`\n```\n[fenced](nosuch3.md)\n```\n"
+                    "[two\nlines](nosuch4.md)\n")
         bad = broken_links(rel)
-        self.assertEqual(len(bad), 3, bad)
+        self.assertEqual(len(bad), 4, bad)
         self.assertIn("no heading #nope", bad[0])
         self.assertIn("no such file", bad[1])
         self.assertIn("leaves the tree", bad[2])
+        self.assertIn(":12: nosuch4.md: no such file", bad[3])
 
     def test_slug_follows_github(self):
         self.assertEqual(slug("`taskpipe aws`: the escape hatch"), "taskpipe-aws-the-escape-hatch")
