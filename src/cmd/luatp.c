@@ -18,6 +18,8 @@
 #include "core/lifecycle.h"
 #include "core/reconcile/reconcile.h"
 #include "core/store.h"
+#include "core/ops_ls.h"
+#include "runtime/ls_json.h"
 #include "runtime/drift_json.h"
 #include "runtime/rec_json.h"
 #include "runtime/gstatus_json.h"
@@ -97,71 +99,35 @@ static cJSON *call_json(lua_State *L, int svc, const char *op, cJSON *in)
 
 /* ---- items ---- */
 
-static void scan(lua_State *L, const char *table, cJSON *acc)
-{
-	tp_err e = { 0 };
-	if (ddb_scan_all(app_of(L)->aws, table, NULL, acc, &e) < 0) {
-		cJSON_Delete(acc);
-		fail_lua(L, &e);
-	}
-}
-
-/* tp.ls() -> list of {pipeline, status, action, message, updated_at, item} */
+/* tp.ls() -> the rows of `taskpipe ls --json` (core/ops_ls.h), each with
+ * the config item itself as `item` (nil when the item is gone) */
 static int l_ls(lua_State *L)
 {
-	struct app *app = app_of(L);
-	cJSON *items = cJSON_CreateArray(), *it;
-	scan(L, app->set.config_table, items);
-	/* States sorted by name: one lookup per item in O(log n), not a pass
-	 * over every record (quadratic at 10,000 pipelines). */
-	struct store_pipelines states;
+	struct ops_ls l;
+	struct ops_ls_query q = { 0 };
 	tp_err e = { 0 };
-	if (store_pipelines_scan(app->aws, app->set.state_table, &states, &e) < 0) {
-		cJSON_Delete(items);
-		fail_lua(L, &e);
+	if (ops_ls(app_of(L), &q, &l, &e) < 0) {
+		ops_ls_free(&l);
+		return fail_lua(L, &e);
 	}
-	struct store_pauses pauses;
-	if (store_pauses_scan(app->aws, app->set.state_table, &pauses, &e) < 0) {
-		cJSON_Delete(items);
-		store_pipelines_free(&states);
-		fail_lua(L, &e);
-	}
-	lua_newtable(L);
+	lua_createtable(L, (int)l.n, 0);
 	luaL_setmetatable(L, "tp.list");
-	int i = 0;
-	cJSON_ArrayForEach(it, items) {
-		const char *name = ddb_get_str(it, "pipeline", NULL);
-		if (!name)
-			continue;
-		const struct store_pipeline *state = store_pipelines_find(&states, name);
-		lua_newtable(L);
-		lua_pushstring(L, name);
-		lua_setfield(L, -2, "pipeline");
-		lua_pushstring(L, state && state->status != STORE_UNKNOWN ? store_status_name(state->status)
-								   : "never applied");
-		lua_setfield(L, -2, "status");
-		if (state && state->message) {
-			lua_pushstring(L, state->message);
-			lua_setfield(L, -2, "message");
-		}
-		if (state) {
-			lua_pushinteger(L, state->updated_at);
-			lua_setfield(L, -2, "updated_at");
-		}
-		lua_pushboolean(L, store_pauses_find(&pauses, name) != NULL); /* an operator's pause */
-		lua_setfield(L, -2, "paused");
-		if (ddbval_push_item(L, it, &e) < 0) {
-			cJSON_Delete(items);
-			store_pipelines_free(&states);
-			store_pauses_free(&pauses);
-			fail_lua(L, &e);
+	for (size_t i = 0; i < l.n; i++) {
+		cJSON *row = ls_row_json(&l.rows[i]);
+		int rc = ddbval_push_json(L, row, &e);
+		cJSON_Delete(row);
+		if (rc == TP_OK && l.rows[i].item)
+			rc = ddbval_push_item(L, l.rows[i].item, &e);
+		else if (rc == TP_OK)
+			lua_pushnil(L);
+		if (rc < 0) {
+			ops_ls_free(&l);
+			return fail_lua(L, &e);
 		}
 		lua_setfield(L, -2, "item");
-		lua_rawseti(L, -2, ++i);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
-	cJSON_Delete(items);
-	store_pipelines_free(&states);
-	store_pauses_free(&pauses);
+	ops_ls_free(&l);
 	return 1;
 }
 
