@@ -19,6 +19,7 @@
 #include "core/reconcile/reconcile.h"
 #include "core/store.h"
 #include "core/ops_ls.h"
+#include "core/ops_queue.h"
 #include "runtime/ls_json.h"
 #include "runtime/drift_json.h"
 #include "runtime/rec_json.h"
@@ -304,77 +305,28 @@ static int l_drift(lua_State *L)
 
 /* ---- queues ---- */
 
-/* Queue URL by name; NULL when it does not exist. */
-static char *queue_url(lua_State *L, const char *name)
-{
-	cJSON *in = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(in, "QueueName", name);
-	tp_err e = { 0 };
-	int rc = awsj_call(app_of(L)->aws, SVC_SQS, "GetQueueUrl", in, &out, &e);
-	cJSON_Delete(in);
-	if (rc < 0) {
-		cJSON_Delete(out);
-		if (rc == TP_ENOTFOUND || strstr(e.code, "NonExistentQueue") || strstr(e.code, "QueueDoesNotExist"))
-			return NULL;
-		fail_lua(L, &e);
-	}
-	char *url = tp_xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(out, "QueueUrl")));
-	cJSON_Delete(out);
-	return url;
-}
-
-static cJSON *queue_attrs(lua_State *L, const char *url)
-{
-	cJSON *in = cJSON_CreateObject();
-	cJSON_AddStringToObject(in, "QueueUrl", url);
-	cJSON *an = cJSON_AddArrayToObject(in, "AttributeNames");
-	cJSON_AddItemToArray(an, cJSON_CreateString("All"));
-	cJSON *out = call_json(L, SVC_SQS, "GetQueueAttributes", in);
-	cJSON *a = cJSON_DetachItemFromObject(out, "Attributes");
-	cJSON_Delete(out);
-	return a ? a : cJSON_CreateObject();
-}
-
-static long attr_long(const cJSON *a, const char *k)
-{
-	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(a, k));
-	return v ? atol(v) : 0;
-}
-
-static void pipeline_names(lua_State *L, int idx, struct names *nm)
-{
-	tp_err e = { 0 };
-	if (names_for(app_of(L)->set.prefix, luaL_checkstring(L, idx), nm, &e) < 0)
-		fail_lua(L, &e);
-}
-
-/* tp.depth(name) -> {visible, in_flight, delayed, dlq} */
+/* tp.depth(name) -> {visible, in_flight, delayed, dlq} (dlq false: no DLQ) */
 static int l_depth(lua_State *L)
 {
-	struct names nm;
-	pipeline_names(L, 1, &nm);
-	char *q = queue_url(L, nm.queue), *d = queue_url(L, nm.dlq);
-	if (!q) {
-		free(d);
-		return luaL_error(L, "tp.depth: queue %s does not exist", nm.queue);
-	}
-	cJSON *qa = queue_attrs(L, q), *da = d ? queue_attrs(L, d) : NULL;
+	struct ops_depth d;
+	tp_err e = { 0 };
+	int rc = ops_depth(app_of(L), luaL_checkstring(L, 1), &d, &e);
+	if (rc == TP_ENOTFOUND && strcmp(e.code, "NotFound") == 0) /* the queue */
+		return luaL_error(L, "tp.depth: %s", e.message);
+	if (rc < 0)
+		return fail_lua(L, &e);
 	lua_newtable(L);
-	lua_pushinteger(L, attr_long(qa, "ApproximateNumberOfMessages"));
+	lua_pushinteger(L, d.visible);
 	lua_setfield(L, -2, "visible");
-	lua_pushinteger(L, attr_long(qa, "ApproximateNumberOfMessagesNotVisible"));
+	lua_pushinteger(L, d.in_flight);
 	lua_setfield(L, -2, "in_flight");
-	lua_pushinteger(L, attr_long(qa, "ApproximateNumberOfMessagesDelayed"));
+	lua_pushinteger(L, d.delayed);
 	lua_setfield(L, -2, "delayed");
-	if (da)
-		lua_pushinteger(L, attr_long(da, "ApproximateNumberOfMessages"));
+	if (d.has_dlq)
+		lua_pushinteger(L, d.dlq);
 	else
 		lua_pushboolean(L, 0);
 	lua_setfield(L, -2, "dlq");
-	cJSON_Delete(qa);
-	cJSON_Delete(da);
-	free(q);
-	free(d);
 	return 1;
 }
 

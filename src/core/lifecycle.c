@@ -5,6 +5,7 @@
 #include "aws/ddb.h"
 #include "base/log.h"
 #include "core/names.h"
+#include "core/ops_queue.h"
 #include "core/store.h"
 
 #include <cjson/cJSON.h>
@@ -87,38 +88,6 @@ int lifecycle_resume(struct app *app, const char *name, const char *holder, stru
 	return rc;
 }
 
-/* Queue URL by name; *url NULL when the queue does not exist. */
-static int queue_url(struct app *app, const char *qname, char **url, tp_err *e)
-{
-	*url = NULL;
-	cJSON *in = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(in, "QueueName", qname);
-	int rc = awsj_call(app->aws, SVC_SQS, "GetQueueUrl", in, &out, e);
-	cJSON_Delete(in);
-	if (rc == TP_OK) {
-		*url = tp_xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(out, "QueueUrl")) ?: "");
-	} else if (rc == TP_ENOTFOUND || strstr(e->code, "NonExistentQueue") || strstr(e->code, "QueueDoesNotExist")) {
-		tp_err_clear(e);
-		rc = TP_OK;
-	}
-	cJSON_Delete(out);
-	return rc;
-}
-
-static int queue_attrs(struct app *app, const char *url, cJSON **attrs, tp_err *e)
-{
-	cJSON *in = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(in, "QueueUrl", url);
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(in, "AttributeNames"), cJSON_CreateString("All"));
-	int rc = awsj_call(app->aws, SVC_SQS, "GetQueueAttributes", in, &out, e);
-	cJSON_Delete(in);
-	*attrs = rc == TP_OK ? cJSON_DetachItemFromObject(out, "Attributes") : NULL;
-	if (!*attrs)
-		*attrs = cJSON_CreateObject();
-	cJSON_Delete(out);
-	return rc;
-}
-
 /* Both queues of a pipeline; an error naming the missing one. */
 static int both_queues(struct app *app, const char *name, char **q, char **d, tp_err *e)
 {
@@ -126,9 +95,9 @@ static int both_queues(struct app *app, const char *name, char **q, char **d, tp
 	*q = *d = NULL;
 	if (names_for(app->set.prefix, name, &nm, e) < 0)
 		return e->rc;
-	int rc = queue_url(app, nm.queue, q, e);
+	int rc = ops_queue_url(app, nm.queue, q, e);
 	if (rc == TP_OK)
-		rc = queue_url(app, nm.dlq, d, e);
+		rc = ops_queue_url(app, nm.dlq, d, e);
 	if (rc == TP_OK && (!*q || !*d))
 		rc = tp_errf(e, TP_ENOTFOUND, "NotFound", "%s: queue %s does not exist (not applied yet?)", name,
 			     !*q ? nm.queue : nm.dlq);
@@ -217,9 +186,9 @@ int lifecycle_redrive(struct app *app, const char *name, struct lifecycle_outcom
 	cJSON *qa = NULL, *da = NULL;
 	int rc = both_queues(app, name, &q, &d, e);
 	if (rc == TP_OK)
-		rc = queue_attrs(app, q, &qa, e);
+		rc = ops_queue_attrs(app, q, &qa, e);
 	if (rc == TP_OK)
-		rc = queue_attrs(app, d, &da, e);
+		rc = ops_queue_attrs(app, d, &da, e);
 	if (rc == TP_OK) {
 		const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(da, "ApproximateNumberOfMessages"));
 		long waiting = v ? atol(v) : 0;
