@@ -15,6 +15,7 @@
 #include "core/names.h"
 #include "core/pipeline.h"
 #include "core/store.h"
+#include "core/config_item.h"
 #include "core/ops_ls.h"
 #include "script/policy.h"
 #include "runtime/pool_json.h"
@@ -501,19 +502,15 @@ static void put_one(struct put_run *pr, const char *where, const cJSON *json)
 		fprintf(stderr, "taskpipe put: %s: %s: refused: %s: %s (--no-check writes it anyway)\n", where,
 			name, e.code, e.message);
 	} else {
-		cJSON *in = cJSON_CreateObject(), *out = NULL;
 		warn_expired(where, item);
-		cJSON_AddStringToObject(in, "TableName", pr->app->set.config_table);
-		cJSON_AddItemToObject(in, "Item", item);
-		int rc = awsj_call(pr->app->aws, SVC_DYNAMODB, "PutItem", in, &out, &e);
+		int rc = config_item_put(pr->app, item, &e);
 		if (rc < 0)
 			fprintf(stderr, "taskpipe put: %s: %s: %s: %s\n", where, name, e.code, e.message);
 		else
 			printf("put %s\n", name);
 		pr->written += rc == TP_OK;
 		pr->refused += rc < 0;
-		cJSON_Delete(in);
-		cJSON_Delete(out);
+		cJSON_Delete(item);
 		return;
 	}
 	pr->refused++;
@@ -637,20 +634,6 @@ int cmd_put(int argc, char **argv)
 	return pr.refused ? 1 : 0;
 }
 
-/* Is there a config item of that name (consistent read)? */
-static int item_exists(struct app *app, const char *name, int *exists, tp_err *e)
-{
-	cJSON *in = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(in, "TableName", app->set.config_table);
-	cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", name));
-	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-	int rc = awsj_call(app->aws, SVC_DYNAMODB, "GetItem", in, &out, e);
-	*exists = rc == TP_OK && cJSON_GetObjectItem(out, "Item") != NULL;
-	cJSON_Delete(in);
-	cJSON_Delete(out);
-	return rc;
-}
-
 static const char rm_usage[] =
 	"usage: taskpipe rm NAME... [--now]\n"
 	"Deletes config items. Each pipeline then drains: its function keeps consuming\n"
@@ -712,31 +695,21 @@ int cmd_rm(int argc, char **argv)
 		tp_err e = { 0 };
 		int exists = 0;
 		/* A missing item is reported without a mutating call ... */
-		if (item_exists(&app, names[i], &exists, &e) == TP_OK && !exists) {
+		if (config_item_exists(&app, names[i], &exists, &e) == TP_OK && !exists) {
 			fprintf(stderr, "taskpipe rm: %s: NotFound: no such config item in %s\n", names[i],
 				s.config_table);
 			failed++;
 			continue;
 		}
-		cJSON *in = cJSON_CreateObject(), *out = NULL;
-		cJSON_AddStringToObject(in, "TableName", s.config_table);
-		cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", names[i]));
 		/* ... and one deleted meanwhile too: never "removed". */
-		cJSON_AddStringToObject(in, "ConditionExpression", "attribute_exists(pipeline)");
 		tp_err_clear(&e);
-		if (awsj_call(app.aws, SVC_DYNAMODB, "DeleteItem", in, &out, &e) < 0) {
-			if (store_condition_failed(&e))
-				fprintf(stderr, "taskpipe rm: %s: NotFound: no such config item in %s\n", names[i],
-					s.config_table);
-			else
-				fprintf(stderr, "taskpipe rm: %s: %s: %s\n", names[i], e.code, e.message);
+		if (config_item_delete(&app, names[i], 1, &e) < 0) {
+			fprintf(stderr, "taskpipe rm: %s: %s: %s\n", names[i], e.code, e.message);
 			failed++;
 		} else {
 			printf("removed %s%s\n", names[i], now ? "" : " (its pipeline drains)");
 			names[gone++] = names[i];
 		}
-		cJSON_Delete(in);
-		cJSON_Delete(out);
 	}
 	if (now && gone)
 		failed += delete_now(&app, names, gone);
@@ -775,7 +748,7 @@ int cmd_forget(int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		tp_err e = { 0 };
 		int had = 0, exists = 0;
-		rc = item_exists(&app, names[i], &exists, &e);
+		rc = config_item_exists(&app, names[i], &exists, &e);
 		if (rc == TP_OK && exists)
 			tp_errf(&e, TP_EINVAL, "ItemExists",
 				"the config item exists: rm it first (forget is for items that are gone)");

@@ -18,6 +18,7 @@
 #include "core/lifecycle.h"
 #include "core/reconcile/reconcile.h"
 #include "core/store.h"
+#include "core/config_item.h"
 #include "core/ops_ls.h"
 #include "core/ops_queue.h"
 #include "runtime/ls_json.h"
@@ -87,17 +88,6 @@ static cJSON *to_item(lua_State *L, int idx)
 	return m;
 }
 
-static cJSON *call_json(lua_State *L, int svc, const char *op, cJSON *in)
-{
-	cJSON *out = NULL;
-	tp_err e = { 0 };
-	int rc = awsj_call(app_of(L)->aws, svc, op, in, &out, &e);
-	cJSON_Delete(in);
-	if (rc < 0)
-		fail_lua(L, &e);
-	return out;
-}
-
 /* ---- items ---- */
 
 /* tp.ls() -> the rows of `taskpipe ls --json` (core/ops_ls.h), each with
@@ -135,44 +125,36 @@ static int l_ls(lua_State *L)
 /* tp.get(name) -> item table, or nil when absent */
 static int l_get(lua_State *L)
 {
-	struct app *app = app_of(L);
-	const char *name = luaL_checkstring(L, 1);
-	cJSON *in = cJSON_CreateObject();
-	cJSON_AddStringToObject(in, "TableName", app->set.config_table);
-	cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", name));
-	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-	cJSON *out = call_json(L, SVC_DYNAMODB, "GetItem", in);
-	cJSON *item = cJSON_GetObjectItem(out, "Item");
+	cJSON *item = NULL;
 	tp_err e = { 0 };
+	if (config_item_get(app_of(L), luaL_checkstring(L, 1), &item, &e) < 0)
+		return fail_lua(L, &e);
 	int rc = item ? ddbval_push_item(L, item, &e) : (lua_pushnil(L), TP_OK);
-	cJSON_Delete(out);
+	cJSON_Delete(item);
 	if (rc < 0)
-		fail_lua(L, &e);
+		return fail_lua(L, &e);
 	return 1;
 }
 
 /* tp.put(item) -> name */
 static int l_put(lua_State *L)
 {
-	struct app *app = app_of(L);
 	cJSON *item = to_item(L, 1);
+	tp_err e = { 0 };
+	int rc = config_item_put(app_of(L), item, &e);
 	lua_pushstring(L, ddb_get_str(item, "pipeline", ""));
-	cJSON *in = cJSON_CreateObject();
-	cJSON_AddStringToObject(in, "TableName", app->set.config_table);
-	cJSON_AddItemToObject(in, "Item", item);
-	cJSON_Delete(call_json(L, SVC_DYNAMODB, "PutItem", in));
+	cJSON_Delete(item);
+	if (rc < 0)
+		return fail_lua(L, &e);
 	return 1;
 }
 
-/* tp.delete(name) -> true */
+/* tp.delete(name) -> true (no item: nothing to delete, no error) */
 static int l_delete(lua_State *L)
 {
-	struct app *app = app_of(L);
-	const char *name = luaL_checkstring(L, 1);
-	cJSON *in = cJSON_CreateObject();
-	cJSON_AddStringToObject(in, "TableName", app->set.config_table);
-	cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", name));
-	cJSON_Delete(call_json(L, SVC_DYNAMODB, "DeleteItem", in));
+	tp_err e = { 0 };
+	if (config_item_delete(app_of(L), luaL_checkstring(L, 1), 0, &e) < 0)
+		return fail_lua(L, &e);
 	lua_pushboolean(L, 1);
 	return 1;
 }

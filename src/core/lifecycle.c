@@ -4,6 +4,7 @@
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
 #include "base/log.h"
+#include "core/config_item.h"
 #include "core/names.h"
 #include "core/ops_queue.h"
 #include "core/store.h"
@@ -21,19 +22,6 @@ void lifecycle_outcome_free(struct lifecycle_outcome *o)
 		return;
 	reconcile_results_free(o->res, o->n_res);
 	memset(o, 0, sizeof *o);
-}
-
-static int item_exists(struct app *app, const char *name, int *exists, tp_err *e)
-{
-	cJSON *in = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(in, "TableName", app->set.config_table);
-	cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", name));
-	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-	int rc = awsj_call(app->aws, SVC_DYNAMODB, "GetItem", in, &out, e);
-	*exists = rc == TP_OK && cJSON_GetObjectItem(out, "Item") != NULL;
-	cJSON_Delete(in);
-	cJSON_Delete(out);
-	return rc;
 }
 
 /* The pipeline, observed and repaired as `apply NAME` does. */
@@ -55,7 +43,7 @@ int lifecycle_pause(struct app *app, const char *name, const char *by, const cha
 		return e->rc;
 	if (names_for(app->set.prefix, name, &nm, e) < 0)
 		return e->rc;
-	int rc = item_exists(app, name, &exists, e);
+	int rc = config_item_exists(app, name, &exists, e);
 	if (rc < 0)
 		return rc;
 	if (!exists)

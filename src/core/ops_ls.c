@@ -39,7 +39,7 @@ static int wanted(const struct ops_ls_query *q, const char *name, size_t *hits)
 
 /* A pipeline's row: its item (NULL when gone), its record (NULL: never
  * applied) and its pause (NULL: none). */
-static void row_pipeline(struct app *app, struct ops_ls_row *r, const char *name, const cJSON *item,
+static void row_pipeline(const char *prefix, struct ops_ls_row *r, const char *name, const cJSON *item,
 			 const struct store_pipeline *st, const struct store_pause *pz)
 {
 	memset(r, 0, sizeof *r);
@@ -59,7 +59,7 @@ static void row_pipeline(struct app *app, struct ops_ls_row *r, const char *name
 	r->drain_started_at = st->drain_started_at;
 	r->drain_timeout = st->drain_started_at ? st->drain_timeout : 0;
 	struct names nm;
-	if ((st->kept_queue || st->kept_dlq) && names_for(app->set.prefix, name, &nm, NULL) == 0) {
+	if ((st->kept_queue || st->kept_dlq) && names_for(prefix, name, &nm, NULL) == 0) {
 		const struct { const char *what, *queue; long n; } q[] = {
 			{ "queue", nm.queue, st->kept_queue }, { "dead-letter queue", nm.dlq, st->kept_dlq } };
 		for (int i = 0; i < 2; i++) {
@@ -89,18 +89,13 @@ static int row_cmp(const void *a, const void *b)
 	return strcmp(((const struct ops_ls_row *)a)->name, ((const struct ops_ls_row *)b)->name);
 }
 
-int ops_ls(struct app *app, const struct ops_ls_query *q, struct ops_ls *out, tp_err *e)
+void ops_ls_build(const char *prefix, const struct ops_ls_query *q, struct ops_ls *out)
 {
-	memset(out, 0, sizeof *out);
-	out->items = cJSON_CreateArray();
+	free(out->rows);
+	free(out->hits);
+	out->n = 0;
+	memset(&out->demand, 0, sizeof out->demand);
 	out->hits = tp_xcalloc(q->npatterns + 1, sizeof *out->hits);
-	int rc = ddb_scan_all(app->aws, app->set.config_table, NULL, out->items, e);
-	if (rc == TP_OK)
-		rc = store_pipelines_scan(app->aws, app->set.state_table, &out->states, e);
-	if (rc == TP_OK)
-		rc = store_pauses_scan(app->aws, app->set.state_table, &out->pauses, e);
-	if (rc < 0)
-		return rc;
 	/* The fleet's demand: the specs in force, as the state table records them. */
 	for (size_t i = 0; i < out->states.n; i++) {
 		const struct store_pipeline *st = &out->states.v[i];
@@ -120,7 +115,7 @@ int ops_ls(struct app *app, const struct ops_ls_query *q, struct ops_ls *out, tp
 			continue;   /* another kind of item: its row is filled here (ops_ls.h) */
 		const struct store_pipeline *st = store_pipelines_find(&out->states, name);
 		if (wanted(q, name, out->hits) && (!q->kept_only || (st && st->status == STORE_KEPT)))
-			row_pipeline(app, &out->rows[out->n++], name, it, st, store_pauses_find(&out->pauses, name));
+			row_pipeline(prefix, &out->rows[out->n++], name, it, st, store_pauses_find(&out->pauses, name));
 	}
 	/* Records whose items are gone but not yet deleted (or never deletable):
 	 * the item names sorted, one binary search per record. */
@@ -130,13 +125,26 @@ int ops_ls(struct app *app, const struct ops_ls_query *q, struct ops_ls *out, tp
 		int has_item = bsearch(&st->name, inames, ni, sizeof *inames, str_cmp) != NULL;
 		if (!has_item && st->status != STORE_DELETED && wanted(q, st->name, out->hits) &&
 		    (!q->kept_only || st->status == STORE_KEPT))
-			row_pipeline(app, &out->rows[out->n++], st->name, NULL, st,
+			row_pipeline(prefix, &out->rows[out->n++], st->name, NULL, st,
 				     store_pauses_find(&out->pauses, st->name));
 	}
 	free(inames);
 	/* Sorted by name: items come from a Scan, in hash order. */
 	qsort(out->rows, out->n, sizeof *out->rows, row_cmp);
-	return TP_OK;
+}
+
+int ops_ls(struct app *app, const struct ops_ls_query *q, struct ops_ls *out, tp_err *e)
+{
+	memset(out, 0, sizeof *out);
+	out->items = cJSON_CreateArray();
+	int rc = ddb_scan_all(app->aws, app->set.config_table, NULL, out->items, e);
+	if (rc == TP_OK)
+		rc = store_pipelines_scan(app->aws, app->set.state_table, &out->states, e);
+	if (rc == TP_OK)
+		rc = store_pauses_scan(app->aws, app->set.state_table, &out->pauses, e);
+	if (rc == TP_OK)
+		ops_ls_build(app->set.prefix, q, out);
+	return rc;
 }
 
 void ops_ls_free(struct ops_ls *l)

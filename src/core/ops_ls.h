@@ -79,6 +79,11 @@ int ops_ls_kind_of(const char *name);
 
 /* Scan the config table, the pipeline records and the pauses; fill out. */
 int ops_ls(struct app *app, const struct ops_ls_query *q, struct ops_ls *out, tp_err *e);
+
+/* The rows (hits, demand) from out's items, states (sorted) and pauses
+ * (sorted), as ops_ls scanned them: no AWS. prefix: the instance's, for the
+ * kept queues' names. */
+void ops_ls_build(const char *prefix, const struct ops_ls_query *q, struct ops_ls *out);
 void ops_ls_free(struct ops_ls *l);
 
 #endif
