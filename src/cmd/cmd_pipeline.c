@@ -16,13 +16,15 @@
 #include "core/names.h"
 #include "core/pipeline.h"
 #include "core/store.h"
+#include "core/config_item.h"
+#include "core/ops_ls.h"
 #include "script/policy.h"
 #include "runtime/pool_json.h"
 #include "runtime/rec_json.h"
+#include "runtime/ls_json.h"
 #include "cmd/cmd_progress.h"
 
 #include <cjson/cJSON.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -521,11 +523,8 @@ static void put_one(struct put_run *pr, const char *where, const cJSON *json, in
 		fprintf(stderr, "taskpipe put: %s: %s: refused: %s: %s (--no-check writes it anyway)\n", where,
 			name, e.code, e.message);
 	} else {
-		cJSON *in = cJSON_CreateObject(), *out = NULL;
 		warn_expired(where, item);
-		cJSON_AddStringToObject(in, "TableName", pr->app->set.config_table);
-		cJSON_AddItemToObject(in, "Item", item);
-		int rc = awsj_call(pr->app->aws, SVC_DYNAMODB, "PutItem", in, &out, &e);
+		int rc = config_item_put(pr->app, item, &e);
 		if (rc < 0)
 			fprintf(stderr, "taskpipe put: %s: %s: %s: %s\n", where, name, e.code, e.message);
 		else if (group)
@@ -534,8 +533,7 @@ static void put_one(struct put_run *pr, const char *where, const cJSON *json, in
 			printf("put %s\n", name);
 		pr->written += rc == TP_OK;
 		pr->refused += rc < 0;
-		cJSON_Delete(in);
-		cJSON_Delete(out);
+		cJSON_Delete(item);
 		return;
 	}
 	pr->refused++;
@@ -676,20 +674,6 @@ int cmd_put(int argc, char **argv)
 	return pr.refused ? 1 : 0;
 }
 
-/* Is there a config item of that name (consistent read)? */
-static int item_exists(struct app *app, const char *name, int *exists, tp_err *e)
-{
-	cJSON *in = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(in, "TableName", app->set.config_table);
-	cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", name));
-	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-	int rc = awsj_call(app->aws, SVC_DYNAMODB, "GetItem", in, &out, e);
-	*exists = rc == TP_OK && cJSON_GetObjectItem(out, "Item") != NULL;
-	cJSON_Delete(in);
-	cJSON_Delete(out);
-	return rc;
-}
-
 static const char rm_usage[] =
 	"usage: taskpipe rm NAME... [--now]\n"
 	"Deletes config items. Each pipeline then drains: its function keeps consuming\n"
@@ -753,11 +737,11 @@ int cmd_rm(int argc, char **argv)
 		int exists = 0;
 		/* A missing item is reported without a mutating call ... */
 		int group = limit_group_key_is(names[i]);
-		if (item_exists(&app, names[i], &exists, &e) == TP_OK && !exists) {
+		if (config_item_exists(&app, names[i], &exists, &e) == TP_OK && !exists) {
 			char *key = limit_group_key(names[i]);
 			int is_group = 0;
 			tp_err ge = { 0 };
-			if (!group && item_exists(&app, key, &is_group, &ge) == TP_OK && is_group)
+			if (!group && config_item_exists(&app, key, &is_group, &ge) == TP_OK && is_group)
 				fprintf(stderr, "taskpipe rm: %s: NotFound: no pipeline item %s in %s; a limit group has that "
 					"name: taskpipe rm %s\n", names[i], names[i], s.config_table, key);
 			else
@@ -774,18 +758,10 @@ int cmd_rm(int argc, char **argv)
 			failed++;
 			continue;
 		}
-		cJSON *in = cJSON_CreateObject(), *out = NULL;
-		cJSON_AddStringToObject(in, "TableName", s.config_table);
-		cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", names[i]));
 		/* ... and one deleted meanwhile too: never "removed". */
-		cJSON_AddStringToObject(in, "ConditionExpression", "attribute_exists(pipeline)");
 		tp_err_clear(&e);
-		if (awsj_call(app.aws, SVC_DYNAMODB, "DeleteItem", in, &out, &e) < 0) {
-			if (store_condition_failed(&e))
-				fprintf(stderr, "taskpipe rm: %s: NotFound: no such config item in %s\n", names[i],
-					s.config_table);
-			else
-				fprintf(stderr, "taskpipe rm: %s: %s: %s\n", names[i], e.code, e.message);
+		if (config_item_delete(&app, names[i], 1, &e) < 0) {
+			fprintf(stderr, "taskpipe rm: %s: %s: %s\n", names[i], e.code, e.message);
 			failed++;
 		} else if (group) {
 			/* never to delete_now: the members stay, only the group goes */
@@ -794,8 +770,6 @@ int cmd_rm(int argc, char **argv)
 			printf("removed %s%s\n", names[i], now ? "" : " (its pipeline drains)");
 			names[gone++] = names[i];
 		}
-		cJSON_Delete(in);
-		cJSON_Delete(out);
 	}
 	if (now && gone)
 		failed += delete_now(&app, names, gone);
@@ -834,7 +808,7 @@ int cmd_forget(int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		tp_err e = { 0 };
 		int had = 0, exists = 0;
-		rc = item_exists(&app, names[i], &exists, &e);
+		rc = config_item_exists(&app, names[i], &exists, &e);
 		if (rc == TP_OK && exists)
 			tp_errf(&e, TP_EINVAL, "ItemExists",
 				"the config item exists: rm it first (forget is for items that are gone)");
@@ -1049,210 +1023,42 @@ static const char ls_usage[] =
 	"with --json, whose output stays the array of rows: plan and drift --json\n"
 	"carry it). Exit 1 when a NAME without glob characters matches nothing.\n";
 
-/* The item's attribute as text ("-" when absent). */
-static void attr_text(const cJSON *item, const char *name, char *out, size_t len)
-{
-	const cJSON *v = cJSON_GetObjectItem(item, name);
-	const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(v, "N"));
-	if (!t)
-		t = cJSON_GetStringValue(cJSON_GetObjectItem(v, "S"));
-	snprintf(out, len, "%s", t ? t : "-");
-}
-
-static int ls_wanted(char **pats, size_t n, const char *name, int *hits)
-{
-	if (n == 0)
-		return 1;
-	int any = 0;
-	for (size_t i = 0; i < n; i++)
-		if (fnmatch(pats[i], name, 0) == 0)
-			hits[i]++, any = 1;
-	return any;
-}
-
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static int group_row_cmp(const void *a, const void *b)
-{
-	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
-	return strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(x, "limit_group")),
-		      cJSON_GetStringValue(cJSON_GetObjectItem(y, "limit_group")));
-}
-
-static int string_node_cmp(const void *a, const void *b)
-{
-	return strcmp((*(const cJSON *const *)a)->valuestring, (*(const cJSON *const *)b)->valuestring);
-}
-
-static int ls_row_cmp(const void *a, const void *b)
-{
-	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
-	return strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(x, "pipeline")),
-		      cJSON_GetStringValue(cJSON_GetObjectItem(y, "pipeline")));
-}
-
-/* One row: the item (NULL when gone), its state record and its pause
- * (NULL: none). */
-static cJSON *ls_row(const struct settings *s, const char *name, const cJSON *item,
-		     const struct store_pipeline *st, const struct store_pause *pz)
-{
-	char rate[64], conc[64];
-	attr_text(item, "rate", rate, sizeof rate);
-	attr_text(item, "concurrency", conc, sizeof conc);
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "kind", "pipeline");
-	cJSON_AddStringToObject(o, "pipeline", name);
-	cJSON_AddBoolToObject(o, "item", item != NULL);
-	const char *group = ddb_get_str(item, "limit_group", NULL);
-	if (group)
-		cJSON_AddStringToObject(o, "limit_group", group);
-	const cJSON *en = cJSON_GetObjectItem(cJSON_GetObjectItem(item, "enabled"), "BOOL");
-	cJSON_AddBoolToObject(o, "enabled", item && (!en || cJSON_IsTrue(en)));
-	cJSON_AddBoolToObject(o, "paused", pz != NULL);
-	if (pz) {
-		cJSON_AddStringToObject(o, "paused_by", pz->by);
-		cJSON_AddNumberToObject(o, "paused_at", (double)pz->at);
-		if (pz->reason)
-			cJSON_AddStringToObject(o, "pause_reason", pz->reason);
-	}
-	cJSON_AddStringToObject(o, "rate", rate);
-	cJSON_AddStringToObject(o, "concurrency", conc);
-	cJSON_AddStringToObject(o, "status", st ? store_status_name(st->status) : "pending");
-	cJSON_AddNumberToObject(o, "updated_at", st ? (double)st->updated_at : 0);
-	long exp = ddb_get_long(item, "expires_at", 0);
-	if (exp)
-		cJSON_AddNumberToObject(o, "expires_at", (double)exp);
-	if (st && st->drain_started_at) {
-		cJSON_AddNumberToObject(o, "drain_started_at", (double)st->drain_started_at);
-		cJSON_AddNumberToObject(o, "drain_timeout", (double)st->drain_timeout);
-	}
-	struct names nm;
-	if (st && (st->kept_queue || st->kept_dlq) && names_for(s->prefix, name, &nm, NULL) == 0) {
-		cJSON *k = cJSON_AddArrayToObject(o, "kept");
-		const struct { const char *what, *queue; long n; } q[] = {
-			{ "queue", nm.queue, st->kept_queue }, { "dead-letter queue", nm.dlq, st->kept_dlq } };
-		for (int i = 0; i < 2; i++) {
-			if (!q[i].n)
-				continue;
-			cJSON *e = cJSON_CreateObject();
-			cJSON_AddStringToObject(e, "resource", q[i].what);
-			cJSON_AddStringToObject(e, "queue", q[i].queue);
-			cJSON_AddNumberToObject(e, "messages", (double)q[i].n);
-			cJSON_AddItemToArray(k, e);
-		}
-	}
-	if (st && st->message)
-		cJSON_AddStringToObject(o, "message", st->message);
-	/* where producers send (recorded by apply; taskpipe url asks SQS for older records) */
-	if (st && st->status != STORE_DELETED && st->queue_url)
-		cJSON_AddStringToObject(o, "queue_url", st->queue_url);
-	if (st && st->status != STORE_DELETED && st->queue_arn)
-		cJSON_AddStringToObject(o, "queue_arn", st->queue_arn);
-	return o;
-}
-
-/* The limit groups' rows (not pipelines), sorted by name, each with its
- * members: the items naming it. */
-static cJSON *ls_groups(const cJSON *items, char **pats, size_t np, int *hits, int kept_only)
-{
-	cJSON *rows = cJSON_CreateArray();
-	const cJSON *it, *m;
-	if (kept_only)
-		return rows;
-	cJSON_ArrayForEach(it, items) {
-		const char *key = ddb_get_str(it, "pipeline", "");
-		if (!limit_group_key_is(key) || !ls_wanted(pats, np, limit_group_key_name(key), hits))
-			continue;
-		char rate[64], burst[64];
-		attr_text(it, "rate", rate, sizeof rate);
-		attr_text(it, "burst", burst, sizeof burst);
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "kind", "limit_group");
-		cJSON_AddStringToObject(o, "limit_group", limit_group_key_name(key));
-		cJSON_AddStringToObject(o, "rate", rate);
-		cJSON_AddStringToObject(o, "burst", burst);
-		cJSON *members = cJSON_AddArrayToObject(o, "members");
-		cJSON_ArrayForEach(m, items) {
-			const char *mk = ddb_get_str(m, "pipeline", "");
-			if (!limit_group_key_is(mk) &&
-			    strcmp(ddb_get_str(m, "limit_group", ""), limit_group_key_name(key)) == 0)
-				cJSON_AddItemToArray(members, cJSON_CreateString(mk));
-		}
-		cJSON_AddItemToArray(rows, o);
-	}
-	int n = cJSON_GetArraySize(rows);
-	cJSON **v = tp_xcalloc((size_t)n + 1, sizeof *v);
-	for (int i = 0; i < n; i++)
-		v[i] = cJSON_DetachItemFromArray(rows, 0);
-	qsort(v, (size_t)n, sizeof *v, group_row_cmp);
-	for (int i = 0; i < n; i++) {
-		cJSON *names = cJSON_GetObjectItem(v[i], "members");
-		int k = cJSON_GetArraySize(names);
-		cJSON **mv = tp_xcalloc((size_t)k + 1, sizeof *mv);
-		for (int j = 0; j < k; j++)
-			mv[j] = cJSON_DetachItemFromArray(names, 0);
-		qsort(mv, (size_t)k, sizeof *mv, string_node_cmp);
-		for (int j = 0; j < k; j++)
-			cJSON_AddItemToArray(names, mv[j]);
-		free(mv);
-		cJSON_AddItemToArray(rows, v[i]);
-	}
-	free(v);
-	return rows;
-}
-
-static void ls_print_groups(const cJSON *doc)
-{
-	const cJSON *it, *m;
-	printf("\n%-32s %-8s %-5s %s\n", "LIMIT GROUP", "RATE", "BURST", "MEMBERS");
-	cJSON_ArrayForEach(it, doc) {
-		if (!cJSON_GetObjectItem(it, "limit_group") || cJSON_GetObjectItem(it, "pipeline"))
-			continue;
-		const cJSON *members = cJSON_GetObjectItem(it, "members");
-		char list[600];
-		size_t n = (size_t)snprintf(list, sizeof list, "%d", cJSON_GetArraySize(members));
-		int first = 1;
-		cJSON_ArrayForEach(m, members) {
-			if (n < sizeof list)
-				n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", first ? ": " : ", ",
-						      cJSON_GetStringValue(m));
-			first = 0;
-		}
-		if (n >= sizeof list)
-			snprintf(list + sizeof list - 5, 5, "...");
-		printf("%-32s %-8s %-5s %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(it, "limit_group")),
-		       cJSON_GetStringValue(cJSON_GetObjectItem(it, "rate")),
-		       cJSON_GetStringValue(cJSON_GetObjectItem(it, "burst")), list);
-	}
-}
-
 /* The MESSAGE column: an error, a drain, kept queues. */
-static void ls_note(const cJSON *row, char *out, size_t len)
+static void ls_note(const struct ops_ls_row *r, char *out, size_t len)
 {
-	const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(row, "message"));
-	cJSON *kept = cJSON_GetObjectItem(row, "kept"), *k;
 	size_t n = 0;
 	out[0] = 0;
-	if (!cJSON_IsTrue(cJSON_GetObjectItem(row, "item")) && !kept &&
-	    !cJSON_GetObjectItem(row, "drain_started_at")) {
-		snprintf(out, len, "(no item)%s%s", msg ? " " : "", msg ? msg : "");
+	if (!r->item && !r->n_kept && !r->drain_started_at) {
+		snprintf(out, len, "(no item)%s%s", r->message ? " " : "", r->message ? r->message : "");
 		return;
 	}
-	if (msg) {
-		snprintf(out, len, "%s", msg);
+	if (r->message) {
+		snprintf(out, len, "%s", r->message);
 		return;
 	}
-	cJSON_ArrayForEach(k, kept)
-		n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%skept %s: %.0f messages", n ? "; " : "",
-				      cJSON_GetStringValue(cJSON_GetObjectItem(k, "queue")),
-				      cJSON_GetNumberValue(cJSON_GetObjectItem(k, "messages")));
-	if (!kept && cJSON_GetObjectItem(row, "drain_started_at"))
-		snprintf(out, len, "draining since %.0f (timeout %.0f s)",
-			 cJSON_GetNumberValue(cJSON_GetObjectItem(row, "drain_started_at")),
-			 cJSON_GetNumberValue(cJSON_GetObjectItem(row, "drain_timeout")));
+	for (int i = 0; i < r->n_kept; i++)
+		n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%skept %s: %ld messages", n ? "; " : "",
+				      r->kept[i].queue, r->kept[i].messages);
+	if (!r->n_kept && r->drain_started_at)
+		snprintf(out, len, "draining since %ld (timeout %ld s)", r->drain_started_at, r->drain_timeout);
+}
+
+/* The limit groups' table, after the pipelines': rate, burst, members. */
+static void ls_print_groups(const struct ops_ls *l)
+{
+	printf("\n%-32s %-8s %-5s %s\n", "LIMIT GROUP", "RATE", "BURST", "MEMBERS");
+	for (size_t i = 0; i < l->n; i++) {
+		const struct ops_ls_row *r = &l->rows[i];
+		if (r->kind != OPS_LS_LIMIT_GROUP)
+			continue;
+		char list[600];
+		size_t n = (size_t)snprintf(list, sizeof list, "%zu", r->n_members);
+		for (size_t j = 0; j < r->n_members && n < sizeof list; j++)
+			n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", j ? ", " : ": ", r->members[j]);
+		if (n >= sizeof list)
+			snprintf(list + sizeof list - 5, 5, "...");
+		printf("%-32s %-8s %-5s %s\n", r->name, r->rate, r->burst, list);
+	}
 }
 
 int cmd_ls(int argc, char **argv)
@@ -1262,119 +1068,64 @@ int cmd_ls(int argc, char **argv)
 	int rc = parse("ls", &argc, argv, &s, flags, ls_usage);
 	if (rc >= 0)
 		return rc;
-	int kept_only = has_flag(argc, argv, "--kept");
 	char **pats;
-	size_t np = positional(argc, argv, &pats);
-	int *hits = tp_xcalloc(np + 1, sizeof *hits);
+	struct ops_ls_query q = { .kept_only = has_flag(argc, argv, "--kept") };
+	q.npatterns = positional(argc, argv, &pats);
+	q.patterns = pats;
 	struct app app;
 	if (open_app("ls", &app, &s) < 0) {
 		free(pats);
-		free(hits);
 		return 1;
 	}
+	struct ops_ls l;
 	tp_err e = { 0 };
-	cJSON *items = cJSON_CreateArray();
-	struct store_pipelines states = { 0 };
-	struct store_pauses pauses = { 0 };
-	rc = ddb_scan_all(app.aws, s.config_table, NULL, items, &e);
-	if (rc == TP_OK)
-		rc = store_pipelines_scan(app.aws, s.state_table, &states, &e);
-	if (rc == TP_OK)
-		rc = store_pauses_scan(app.aws, s.state_table, &pauses, &e);
-	if (rc < 0) {
+	if (ops_ls(&app, &q, &l, &e) < 0) {
 		print_err("ls", &e);
-		cJSON_Delete(items);
-		store_pipelines_free(&states);
-		store_pauses_free(&pauses);
+		ops_ls_free(&l);
 		app_close(&app);
 		free(pats);
-		free(hits);
 		return 1;
 	}
-	/* The fleet's demand: the specs in force, as the state table records them. */
-	struct pool_demand demand = { 0 };
-	for (size_t i = 0; i < states.n; i++) {
-		cJSON *spec = states.v[i].status != STORE_DELETED && states.v[i].spec ? cJSON_Parse(states.v[i].spec) : NULL;
-		pool_demand_add(&demand, spec);
-		cJSON_Delete(spec);
-	}
-	cJSON *top = cJSON_CreateObject();
-	cJSON *doc = cJSON_AddArrayToObject(top, "pipelines"), *it;
-	cJSON *groups = ls_groups(items, pats, np, hits, kept_only);
-	cJSON_ArrayForEach(it, items) {
-		const char *name = ddb_get_str(it, "pipeline", "?");
-		if (limit_group_key_is(name))
-			continue;
-		const struct store_pipeline *found = store_pipelines_find(&states, name);
-		if (ls_wanted(pats, np, name, hits) && (!kept_only || (found && found->status == STORE_KEPT)))
-			cJSON_AddItemToArray(doc, ls_row(&s, name, it, found, store_pauses_find(&pauses, name)));
-	}
-	/* Records whose items are gone but not yet deleted (or never deletable):
-	 * the item names sorted, one binary search per record. */
-	size_t ni = 0;
-	const char **inames = tp_xcalloc((size_t)cJSON_GetArraySize(items) + 1, sizeof *inames);
-	cJSON_ArrayForEach(it, items)
-		inames[ni++] = ddb_get_str(it, "pipeline", "");
-	qsort(inames, ni, sizeof *inames, str_cmp);
-	for (size_t i = 0; i < states.n; i++) {
-		const struct store_pipeline *st = &states.v[i];
-		int has_item = bsearch(&st->name, inames, ni, sizeof *inames, str_cmp) != NULL;
-		if (!has_item && st->status != STORE_DELETED && ls_wanted(pats, np, st->name, hits) &&
-		    (!kept_only || st->status == STORE_KEPT))
-			cJSON_AddItemToArray(doc, ls_row(&s, st->name, NULL, st, store_pauses_find(&pauses, st->name)));
-	}
-	free(inames);
-	/* Sorted by name: items come from a Scan, in hash order. */
-	int nrows = cJSON_GetArraySize(doc);
-	cJSON **rows = tp_xcalloc((size_t)nrows + 1, sizeof *rows);
-	for (int i = 0; i < nrows; i++)
-		rows[i] = cJSON_DetachItemFromArray(doc, 0);
-	qsort(rows, (size_t)nrows, sizeof *rows, ls_row_cmp);
-	for (int i = 0; i < nrows; i++)
-		cJSON_AddItemToArray(doc, rows[i]);
-	free(rows);
-	int ngroups = cJSON_GetArraySize(groups);
-	while (cJSON_GetArraySize(groups) > 0)
-		cJSON_AddItemToArray(doc, cJSON_DetachItemFromArray(groups, 0));
-	cJSON_Delete(groups);
 	int missing = 0;
-	for (size_t i = 0; i < np; i++)
-		if (!hits[i] && !strpbrk(pats[i], "*?[")) {
+	for (size_t i = 0; i < q.npatterns; i++)
+		if (!l.hits[i] && !strpbrk(pats[i], "*?[")) {
 			fprintf(stderr, "taskpipe ls: %s: no such pipeline\n", pats[i]);
 			missing++;
 		}
 	if (s.json) {
+		cJSON *doc = cJSON_CreateArray();
+		for (size_t i = 0; i < l.n; i++)
+			cJSON_AddItemToArray(doc, ls_row_json(&l.rows[i]));
 		char *t = cJSON_Print(doc);
 		puts(t);
 		free(t);
+		cJSON_Delete(doc);
 	} else {
 		printf("%-32s %-7s %-6s %-8s %-11s %-8s %s\n", "PIPELINE", "ENABLED", "PAUSED", "RATE",
 		       "CONCURRENCY", "STATUS", "MESSAGE");
-		cJSON_ArrayForEach(it, doc) {
-			int has_item = cJSON_IsTrue(cJSON_GetObjectItem(it, "item"));
+		size_t groups = 0;
+		for (size_t i = 0; i < l.n; i++) {
+			const struct ops_ls_row *r = &l.rows[i];
 			char note[600];
-			if (cJSON_GetObjectItem(it, "limit_group") && !cJSON_GetObjectItem(it, "pipeline"))
-				break; /* the groups' table, below */
-			ls_note(it, note, sizeof note);
-			printf("%-32s %-7s %-6s %-8s %-11s %-8s %s\n",
-			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "pipeline")),
-			       !has_item ? "-" : cJSON_IsTrue(cJSON_GetObjectItem(it, "enabled")) ? "yes" : "no",
-			       cJSON_IsTrue(cJSON_GetObjectItem(it, "paused")) ? "yes" : "no",
-			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "rate")),
-			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "concurrency")),
-			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "status")), note);
+			if (r->kind == OPS_LS_LIMIT_GROUP) {
+				groups++;
+				continue;
+			}
+			ls_note(r, note, sizeof note);
+			printf("%-32s %-7s %-6s %-8s %-11s %-8s %s\n", r->name,
+			       !r->item ? "-" : r->enabled ? "yes" : "no", r->pause ? "yes" : "no", r->rate,
+			       r->concurrency, r->status, note);
 		}
-		if (ngroups)
-			ls_print_groups(doc);
-		if (np == 0 && !kept_only) /* a fleet figure: not for a filtered list */
-			report_pool(&app, &demand, top, 0);
+		if (groups)
+			ls_print_groups(&l);
+		if (q.npatterns == 0 && !q.kept_only) { /* a fleet figure: not for a filtered list */
+			cJSON *top = cJSON_CreateObject();
+			report_pool(&app, &l.demand, top, 0);
+			cJSON_Delete(top);
+		}
 	}
-	cJSON_Delete(top);
-	cJSON_Delete(items);
-	store_pipelines_free(&states);
-	store_pauses_free(&pauses);
+	ops_ls_free(&l);
 	app_close(&app);
 	free(pats);
-	free(hits);
 	return missing ? 1 : 0;
 }
