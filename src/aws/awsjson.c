@@ -47,6 +47,12 @@ int awsj_call(struct aws *a, int svc, const char *op, const cJSON *in, cJSON **o
 	return finish(&c, op, out, e);
 }
 
+int awsj_run(struct aws *a, struct aws_call *c, cJSON **out, tp_err *e)
+{
+	aws_call_one(a, c);
+	return finish(c, c->op, out, e);
+}
+
 int awsj_rest(struct aws *a, int svc, const char *op, const char *method, const char *path,
 	      const char *query, const cJSON *in, cJSON **out, tp_err *e)
 {

@@ -18,6 +18,10 @@ int awsj_call(struct aws *a, int svc, const char *op, const struct cJSON *in, st
 int awsj_rest(struct aws *a, int svc, const char *op, const char *method, const char *path,
 	      const char *query, const struct cJSON *in, struct cJSON **out, tp_err *e);
 
+/* Run a prepared call (a protocol builder's, e.g. lambda.h) and parse its
+ * answer like awsj_rest; the call is freed. */
+int awsj_run(struct aws *a, struct aws_call *c, struct cJSON **out, tp_err *e);
+
 /* Query protocol: params is an encoded form "K=V&K2=V2" without Action and
  * Version (added here). The XML answer goes to xml. */
 int awsj_query(struct aws *a, int svc, const char *op, const char *params, buf *xml, tp_err *e);

@@ -7,8 +7,8 @@
 
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
-#include "aws/http.h"
-#include "aws/sigv4.h"
+#include "aws/s3.h"
+#include "base/base64.h"
 #include "base/hash.h"
 #include "base/jsonnum.h"
 #include "base/log.h"
@@ -23,24 +23,6 @@
 #include <unistd.h>
 
 /* ---------- small helpers ---------- */
-
-void rollout_base64(const unsigned char *in, size_t n, char *out)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t o = 0;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)in[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= in[i + 2];
-		out[o++] = tab[(v >> 18) & 63];
-		out[o++] = tab[(v >> 12) & 63];
-		out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < n ? tab[v & 63] : '=';
-	}
-	out[o] = 0;
-}
 
 int rollout_parse_uri(const char *uri, char **bucket, char **key, char **version, tp_err *e)
 {
@@ -62,13 +44,6 @@ int rollout_parse_uri(const char *uri, char **bucket, char **key, char **version
 		return tp_errf(e, TP_EINVAL, "BadUri", "empty key in '%s'", uri);
 	}
 	return TP_OK;
-}
-
-/* Value of header name in a call's answer headers, into out. */
-static int header_value(const buf *h, const char *name, char *out, size_t len)
-{
-	const char *s = buf_str(h);
-	return http_header_in(s, s + h->len, name, out, len);
 }
 
 static int64_t now_s(void)
@@ -113,18 +88,10 @@ static int sink_write(void *ctx, const void *data, size_t len)
  * id. With from_event, the latest is read and an older event version is stale. */
 static int fetch_object(struct ro *r, const char *want_version, tp_err *e)
 {
-	size_t kl = strlen(r->key);
-	char *enc = tp_xmalloc(kl * 3 + 1);
-	sigv4_uri_encode(r->key, kl, 1, enc, kl * 3 + 1);
-	char *path = tp_xasprintf("/%s/%s", r->bucket, enc);
-	free(enc);
-	buf q = { 0 };
-	if (want_version && !r->o.from_event)
-		awsj_form_add(&q, "versionId", want_version);
 	struct hash_sha256_stream hs;
 	const struct aws_sink sink = { sink_begin, sink_write, &hs };
-	struct aws_call c = { .service = SVC_S3, .op = "GetObject", .method = "GET", .path = path,
-			      .query = q.len ? q.data : NULL, .sink = &sink };
+	struct aws_call c;
+	s3_get_object(&c, r->bucket, r->key, want_version && !r->o.from_event ? want_version : NULL, &sink);
 	aws_call_one(r->app->aws, &c);
 	int rc = c.rc;
 	if (rc < 0) {
@@ -135,11 +102,10 @@ static int fetch_object(struct ro *r, const char *want_version, tp_err *e)
 	} else {
 		unsigned char d[HASH_SHA256_LEN];
 		hash_sha256_end(&hs, d);
-		rollout_base64(d, sizeof d, r->sha);
+		base64_encode(d, sizeof d, r->sha);
 		r->object_bytes = (long long)hs.len;
 		char v[256] = "";
-		if (header_value(&c.resp_headers, "x-amz-version-id", v, sizeof v) && v[0] &&
-		    strcmp(v, "null") != 0)
+		if (s3_version_id(&c, v, sizeof v))
 			r->version = tp_xstrdup(v);
 		if (r->o.from_event && want_version && (!r->version || strcmp(r->version, want_version)))
 			ro_stop(r, ROLLOUT_STALE); /* a newer upload exists; its own event rolls it out */
@@ -147,8 +113,6 @@ static int fetch_object(struct ro *r, const char *want_version, tp_err *e)
 			r->version = tp_xstrdup(want_version);
 	}
 	aws_call_free(&c);
-	free(path);
-	buf_free(&q);
 	return rc;
 }
 
