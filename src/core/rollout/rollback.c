@@ -122,14 +122,8 @@ static void read_prev(struct ro *r, struct ro_target **ts, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (ts[i]->prev_sha[0])
 			continue;
-		char *pk = store_pk_rollout_fn(r->id, ts[i]->function);
-		cJSON *in = cJSON_CreateObject();
-		cJSON_AddStringToObject(in, "TableName", r->app->set.state_table);
-		cJSON_AddItemToObject(in, "Key", ddb_key("pk", pk));
-		cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-		awsj_prepare(&c[k], SVC_DYNAMODB, "GetItem", in);
+		store_rollout_fn_get_prepare(&c[k], r->app->set.state_table, r->id, ts[i]->function);
 		ask[k++] = ts[i];
-		free(pk);
 	}
 	aws_call_many(r->app->aws, c, k);
 	for (size_t i = 0; i < k; i++) {

@@ -37,42 +37,25 @@ static void prep_records(struct ro *r, struct ro_target **ts, size_t n, int coun
 {
 	for (size_t i = 0; i < n; i++) {
 		struct ro_target *t = ts[i];
-		char *pk = store_pk_rollout_fn(r->id, t->function);
-		cJSON *s = cJSON_CreateObject();
-		ddb_put_str(s, "kind", "rollout-fn");
-		ddb_put_str(s, "rollout", r->id);
-		ddb_put_str(s, "function", t->function);
-		ddb_put_str(s, "pipeline", t->pipeline);
-		ddb_put_long(s, "gen", r->gen);
-		ddb_put_str(s, "version", r->version ? r->version : "");
-		ddb_put_str(s, "status", rollout_fn_state_name(t->status));
+		struct store_rollout_fn f = {
+			.id = r->id, .function = t->function, .pipeline = t->pipeline, .gen = r->gen,
+			.version = r->version ? r->version : "", .status = rollout_fn_state_name(t->status),
+			.wave = t->wave, .updated_at = (long)(tp_now_ms() / 1000), .count_attempt = counting,
+		};
 		t->recorded = t->status;
-		ddb_put_long(s, "wave", t->wave);
-		ddb_put_long(s, "updated_at", (long)(tp_now_ms() / 1000));
 		if (t->status == RFN_UPDATING && t->rev[0])
-			ddb_put_str(s, "rev", t->rev);
+			f.rev = t->rev;
 		/* The code it runs before we update it, for a rollback; a function
 		 * already on ours (a resumed claim) keeps the recorded one. */
 		if (t->status == RFN_UPDATING && !t->acted && t->sha[0] && strcmp(t->sha, r->sha) != 0) {
 			snprintf(t->prev_sha, sizeof t->prev_sha, "%s", t->sha);
-			ddb_put_str(s, "prev_sha", t->prev_sha);
+			f.prev_sha = t->prev_sha;
 		}
 		if (t->status == RFN_FAILED) {
-			ddb_put_str(s, "error_code", t->err.code);
-			ddb_put_str(s, "error_message", t->err.message);
+			f.error_code = t->err.code;
+			f.error_message = t->err.message;
 		}
-		cJSON *in = ro_update_req(r->app->set.state_table, pk, s,
-				       counting ? "attempts = if_not_exists(attempts, :zero) + :one" : NULL,
-				       NULL, STORE_COND_ROLLOUT_FN);
-		cJSON_AddStringToObject(cJSON_GetObjectItem(in, "ExpressionAttributeNames"), "#g", "gen");
-		cJSON *v = cJSON_GetObjectItem(in, "ExpressionAttributeValues");
-		ddb_put_long(v, ":g", r->gen);
-		if (counting) {
-			ddb_put_long(v, ":zero", 0);
-			ddb_put_long(v, ":one", 1);
-		}
-		awsj_prepare(&c[i], SVC_DYNAMODB, "UpdateItem", in);
-		free(pk);
+		store_rollout_fn_prepare(&c[i], r->app->set.state_table, &f);
 	}
 }
 
