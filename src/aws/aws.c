@@ -410,10 +410,12 @@ static int host_of(const char *url, char *out, size_t len)
 	return 0;
 }
 
-static const char *default_content_type(int protocol)
+static const char *default_content_type(const struct svc_info *si)
 {
-	switch (protocol) {
-	case PROTO_JSON: return "application/x-amz-json-1.0";
+	switch (si->protocol) {
+	case PROTO_JSON:   /* the Tagging API speaks 1.1 */
+		return si->json_version && strcmp(si->json_version, "1.1") == 0 ? "application/x-amz-json-1.1" :
+										    "application/x-amz-json-1.0";
 	case PROTO_REST_JSON: return "application/json";
 	case PROTO_QUERY: return "application/x-www-form-urlencoded; charset=utf-8";
 	default: return NULL;
@@ -485,7 +487,7 @@ static int prepare(struct pending *p, tp_err *e)
 	char payload_hash[HASH_SHA256_HEX_LEN];
 	hash_sha256_hex(c->body ? c->body : "", c->body ? c->body_len : 0, payload_hash);
 
-	const char *ctype = c->content_type ? c->content_type : default_content_type(si->protocol);
+	const char *ctype = c->content_type ? c->content_type : default_content_type(si);
 	char target[160] = "";
 	if (si->protocol == PROTO_JSON)
 		snprintf(target, sizeof target, "%s.%s", si->json_target, c->op);

@@ -31,6 +31,13 @@ int awsj_query(struct aws *a, int svc, const char *op, const char *params, buf *
 void awsj_prepare(struct aws_call *c, int svc, const char *op, struct cJSON *in);
 void awsj_prepare_rest(struct aws_call *c, int svc, const char *op, const char *method,
 		       const char *path, const char *query, struct cJSON *in);
+/* A REST call given as text, as an operator types it (`taskpipe aws`,
+ * tp.aws): method and target "/path[?query]"; path and query become the
+ * call's own, body (may be NULL) is borrowed, S3's sent as raw bytes. op
+ * NULL: "METHOD /path" (the statistics key). TP_EINVAL when the target
+ * does not start with '/'. */
+int awsj_prepare_target(struct aws_call *c, int svc, const char *op, const char *method, const char *target,
+			const char *body, size_t body_len, tp_err *e);
 /* The parsed answer of a finished call (NULL when it failed or is not JSON). */
 struct cJSON *awsj_result(const struct aws_call *c);
 

@@ -115,7 +115,6 @@ static void pager_prep(struct app *app, int kind, const struct pager *p, struct 
 		if (p->token)
 			cJSON_AddStringToObject(in, "PaginationToken", p->token);
 		awsj_prepare(c, SVC_TAGGING, "GetResources", in);
-		c->content_type = "application/x-amz-json-1.1";
 		return;
 	}
 	}
