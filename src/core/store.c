@@ -129,6 +129,19 @@ static int put_item(struct aws *a, const char *table, cJSON *item, tp_err *e)
 	return rc;
 }
 
+/* DeleteItem of pk (consumed); *had: there was an item. */
+static int delete_item(struct aws *a, const char *table, char *pk, int *had, tp_err *e)
+{
+	cJSON *in = keyed(table, pk), *out = NULL;
+	cJSON_AddStringToObject(in, "ReturnValues", "ALL_OLD");
+	int rc = awsj_call(a, SVC_DYNAMODB, "DeleteItem", in, &out, e);
+	if (had)
+		*had = rc == TP_OK && cJSON_GetObjectItem(out, "Attributes") != NULL;
+	cJSON_Delete(in);
+	cJSON_Delete(out);
+	return rc;
+}
+
 /* A new item {"pk": pk} (pk consumed). */
 static cJSON *new_item(char *pk)
 {
@@ -635,6 +648,33 @@ void store_rollout_fn_get_prepare(struct aws_call *c, const char *table, const c
 	get_prepare(c, table, store_pk_rollout_fn(id, function));
 }
 
+int store_rollout_plan_put(struct aws *a, const char *table, const char *id, const char *sha16, long part,
+			   const char *text, tp_err *e)
+{
+	cJSON *item = new_item(store_pk_rollout_plan(id, sha16, part));
+	ddb_put_str(item, "kind", "rollout-plan");
+	ddb_put_str(item, "rollout", id);
+	ddb_put_long(item, "part", part);
+	ddb_put_str(item, "text", text);
+	return put_item(a, table, item, e);
+}
+
+int store_rollout_plan_get(struct aws *a, const char *table, const char *id, const char *sha16, long part,
+			   char **text, tp_err *e)
+{
+	cJSON *item = NULL;
+	int rc = get_item(a, table, store_pk_rollout_plan(id, sha16, part), &item, e);
+	*text = tp_xstrdup(ddb_get_str(item, "text", NULL));
+	cJSON_Delete(item);
+	return rc;
+}
+
+int store_rollout_plan_delete(struct aws *a, const char *table, const char *id, const char *sha16, long part,
+			      tp_err *e)
+{
+	return delete_item(a, table, store_pk_rollout_plan(id, sha16, part), NULL, e);
+}
+
 /* ---- code#<bucket>/<key> ---- */
 
 char *store_pk_code(const char *bucket, const char *key)
@@ -733,19 +773,6 @@ int store_code_good(struct aws *a, const char *table, const char *bucket, const 
 }
 
 /* ---- forget: pipeline#<name> and lease#<name> ---- */
-
-/* DeleteItem of pk (consumed); *had: there was an item. */
-static int delete_item(struct aws *a, const char *table, char *pk, int *had, tp_err *e)
-{
-	cJSON *in = keyed(table, pk), *out = NULL;
-	cJSON_AddStringToObject(in, "ReturnValues", "ALL_OLD");
-	int rc = awsj_call(a, SVC_DYNAMODB, "DeleteItem", in, &out, e);
-	if (had)
-		*had = rc == TP_OK && cJSON_GetObjectItem(out, "Attributes") != NULL;
-	cJSON_Delete(in);
-	cJSON_Delete(out);
-	return rc;
-}
 
 int store_pipeline_forget(struct aws *a, const char *table, const char *name, int *had, tp_err *e)
 {

@@ -285,6 +285,16 @@ void store_rollout_fn_prepare(struct aws_call *c, const char *table, const struc
 /* A consistent GetItem of a function's record, for aws_call_many. */
 void store_rollout_fn_get_prepare(struct aws_call *c, const char *table, const char *id, const char *function);
 
+/* rollout#<id>#plan#<sha16>#<part>: one part of a frozen plan's text
+ * (kind rollout-plan, rollout, part, text; core/rollout/rolloutrec.c). */
+int store_rollout_plan_put(struct aws *a, const char *table, const char *id, const char *sha16, long part,
+			   const char *text, tp_err *e);
+/* *text: the part's text (malloc'd); NULL when there is no such part. */
+int store_rollout_plan_get(struct aws *a, const char *table, const char *id, const char *sha16, long part,
+			   char **text, tp_err *e);
+int store_rollout_plan_delete(struct aws *a, const char *table, const char *id, const char *sha16, long part,
+			      tp_err *e);
+
 /* ---- code#<bucket>/<key> ---- */
 
 struct store_code {
