@@ -447,38 +447,27 @@ static int l_aws(lua_State *L)
 	char *body = in ? cJSON_PrintUnformatted(in) : NULL;
 	cJSON_Delete(in);
 	struct aws_call c = { .service = svc, .op = op };
-	char method[16] = "", *path = NULL, *query = NULL;
+	char method[16] = "";
 	if (si->protocol == PROTO_JSON) {
 		if (!body)
 			body = tp_xstrdup("{}");
-		if (svc == SVC_TAGGING)
-			c.content_type = "application/x-amz-json-1.1";
+		c.body = body;
+		c.body_len = strlen(body);
 	} else if (si->protocol == PROTO_REST_JSON) {
 		const char *sp = strchr(op, ' ');
+		tp_err pe = { 0 };
 		if (!sp || sp - op >= (long)sizeof method || sp[1] != '/') {
 			free(body);
 			return luaL_error(L, "tp.aws: %s is REST: operation is \"METHOD /path[?query]\"", svc_name);
 		}
 		snprintf(method, sizeof method, "%.*s", (int)(sp - op), op);
-		path = tp_xstrdup(sp + 1);
-		char *qm = strchr(path, '?');
-		if (qm) {
-			*qm = 0;
-			query = qm + 1;
-		}
-		c.method = method;
-		c.path = path;
-		c.query = query;
-		c.op = "tp.aws";
+		awsj_prepare_target(&c, svc, "tp.aws", method, sp + 1, body, body ? strlen(body) : 0, &pe);
 	} else {
 		free(body);
 		return luaL_error(L, "tp.aws: %s answers in XML; use `taskpipe aws %s ...`", svc_name, svc_name);
 	}
-	c.body = body;
-	c.body_len = body ? strlen(body) : 0;
 	aws_call_one(app->aws, &c);
 	free(body);
-	free(path);
 	if (c.rc < 0) {
 		tp_err e = c.err;
 		aws_call_free(&c);

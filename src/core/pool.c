@@ -2,6 +2,7 @@
 #include "core/pool.h"
 
 #include "aws/awsjson.h"
+#include "aws/lambda.h"
 #include "base/log.h"
 #include "core/store.h"
 
@@ -58,8 +59,9 @@ int pool_read(struct app *app, struct pool_account *pa, tp_err *e)
 {
 	memset(pa, 0, sizeof *pa);
 	cJSON *out = NULL;
-	int rc = awsj_rest(app->aws, SVC_LAMBDA, "GetAccountSettings", "GET", "/2016-08-19/account-settings/",
-			   NULL, NULL, &out, e);
+	struct aws_call gc;
+	lambda_get_account_settings(&gc);
+	int rc = awsj_run(app->aws, &gc, &out, e);
 	if (rc == TP_OK) {
 		cJSON *lim = cJSON_GetObjectItem(out, "AccountLimit");
 		cJSON *c = cJSON_GetObjectItem(lim, "ConcurrentExecutions");
