@@ -39,6 +39,12 @@ int64_t gcra_after(int64_t tat_us, int64_t s_us, int k, int64_t t_us)
 	return (tat_us > s_us ? tat_us : s_us) + (int64_t)k * t_us;
 }
 
+int gcra_fit(int64_t tat_us, int64_t s_us, int burst, int64_t t_us)
+{
+	int64_t from = tat_us > s_us ? tat_us : s_us, room = s_us + (int64_t)burst * t_us - from;
+	return room < t_us ? 0 : (int)(room / t_us > burst ? burst : room / t_us);
+}
+
 int64_t gcra_not_before(int64_t tat_us, int64_t s_us, int k, int burst, int64_t t_us)
 {
 	/* for s >= TAT any k <= b conforms; below it, TAT + kT <= s + bT */
@@ -124,20 +130,26 @@ static int write_booking(struct gsched *g, int k, int64_t s, tp_err *e)
 	return rc;
 }
 
-int gsched_book(struct gsched *g, int k, int64_t at_us, int64_t *not_before_us, tp_err *e)
+int gsched_book(struct gsched *g, int k, int64_t at_us, int *booked, int64_t *not_before_us, tp_err *e)
 {
 	*not_before_us = at_us;
+	*booked = 0;
 	if (k < 1 || k > g->burst)
 		return tp_errf(e, TP_EINVAL, "BadBooking", "group schedule %s: %d records in one booking (burst %d)",
 			       g->pk, k, g->burst);
 	for (int i = 0; i < BOOK_TRIES; i++) {
-		if (!gcra_conforms(g->tat, at_us, k, g->burst, g->t))
+		/* unknown TAT (-1): try all k; the failed condition tells */
+		int fit = gcra_fit(g->tat, at_us, g->burst, g->t);
+		if (fit > k)
+			fit = k;
+		if (fit < 1)
 			break;
-		int rc = write_booking(g, k, at_us, e);
+		int rc = write_booking(g, fit, at_us, e);
 		if (rc < 0)
 			return rc;
 		if (rc == 1) {
 			g->st.booked++;
+			*booked = fit;
 			return TP_OK;
 		}
 	}

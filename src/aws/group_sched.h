@@ -52,11 +52,13 @@ struct gsched_stats {
 int gsched_new(const struct gsched_opts *o, struct gsched **out, tp_err *e);
 void gsched_free(struct gsched *g);   /* NULL: no-op */
 
-/* Book k records (1 <= k <= burst) to start at wall-clock at_us. TP_OK:
- * booked; 1: not conforming at at_us, *not_before_us = the earliest start
- * that conforms on the item as last seen (others may book before then);
- * < 0: a DynamoDB error (e filled). */
-int gsched_book(struct gsched *g, int k, int64_t at_us, int64_t *not_before_us, tp_err *e);
+/* Book up to k records (1 <= k <= burst) to start at wall-clock at_us:
+ * as many as conform then, so a slot where the bucket has room for fewer
+ * than k is used, not lost. TP_OK: *booked (1..k) booked; 1: not even one
+ * conforms at at_us, *not_before_us = the earliest start at which k do on
+ * the item as last seen (others may book before then); < 0: a DynamoDB
+ * error (e filled). */
+int gsched_book(struct gsched *g, int k, int64_t at_us, int *booked, int64_t *not_before_us, tp_err *e);
 
 void gsched_stats(const struct gsched *g, struct gsched_stats *out);
 int64_t gsched_interval_us(const struct gsched *g);
@@ -68,6 +70,8 @@ int64_t gsched_interval_us(const struct gsched *g);
 int gcra_conforms(int64_t tat_us, int64_t s_us, int k, int burst, int64_t t_us);
 /* The TAT after booking k at s. */
 int64_t gcra_after(int64_t tat_us, int64_t s_us, int k, int64_t t_us);
+/* The most records (<= burst) that conform at s; 0 none. */
+int gcra_fit(int64_t tat_us, int64_t s_us, int burst, int64_t t_us);
 /* The earliest start >= s_us at which k records conform. */
 int64_t gcra_not_before(int64_t tat_us, int64_t s_us, int k, int burst, int64_t t_us);
 

@@ -917,18 +917,21 @@ static void group_failed(struct proxy *px)
 	}
 }
 
-/* Book k records on the limit group to start at wall-clock at: just
- * before it (group_lead_us), not when the pipeline's slots were claimed,
- * which can be a whole lane period ahead: a booking holds group capacity
- * from the moment it is written. 0 booked; 1 not before *nb (also set in
- * b->not_before_us); -1 the schedule failed; -2 the runtime exited. */
-static int group_book(struct proxy *px, int k, int64_t at, int64_t *nb)
+/* Book up to *k records on the limit group to start at wall-clock at:
+ * just before it (group_lead_us), not when the pipeline's slots were
+ * claimed, which can be a whole lane period ahead: a booking holds group
+ * capacity from the moment it is written. 0 booked (*k: how many the group
+ * had room for); 1 none, not before *nb (also set in b->not_before_us);
+ * -1 the schedule failed; -2 the runtime exited. */
+static int group_book(struct proxy *px, int *k, int64_t at, int64_t *nb)
 {
 	int64_t now = tp_now_us();
 	if (at - px->group_lead_us > now && wait_watching(px, at - px->group_lead_us - now))
 		return -2;
 	now = tp_now_us();
-	int rc = ggate_book(px->group, k, at, nb);
+	int booked = 0, rc = ggate_book(px->group, *k, at, &booked, nb);
+	if (rc == 0)
+		*k = booked;
 	int64_t took = tp_now_us() - now;
 	px->group_lead_us = 2 * took < CLAIM_LEAD_MIN_US ? CLAIM_LEAD_MIN_US
 			  : 2 * took > CLAIM_LEAD_MAX_US ? CLAIM_LEAD_MAX_US : 2 * took;
@@ -946,7 +949,8 @@ static int next_sub(struct proxy *px)
 	struct batch *b = &px->b;
 	if (b->next >= b->end)
 		return 1;
-	int k = b->end - b->next < px->burst ? b->end - b->next : px->burst;
+	/* k: this sub-batch's records; fewer when the group has room for fewer */
+	int whole_k = b->end - b->next < px->burst ? b->end - b->next : px->burst, k = whole_k;
 	while (b->shared) {
 		/* the next slot: f = configured / share slots after the last one
 		 * (fractions carried, so the instance runs at its share) */
@@ -983,7 +987,8 @@ static int next_sub(struct proxy *px)
 		}
 		if (px->group) {
 			int64_t nb;
-			int rc = group_book(px, k, at, &nb);
+			k = whole_k;
+			int rc = group_book(px, &k, at, &nb);
 			if (rc == -2)
 				return -2;
 			if (rc < 0) {
@@ -1035,7 +1040,8 @@ static int next_sub(struct proxy *px)
 		if (!px->group)
 			break;
 		int64_t nb;
-		int rc = group_book(px, k, at, &nb);
+		k = whole_k;
+		int rc = group_book(px, &k, at, &nb);
 		if (rc == -2)
 			return -2;
 		if (rc < 0) {

@@ -107,10 +107,10 @@ int ggate_burst(const struct ggate *g)
 	return g->conf.burst;
 }
 
-int ggate_book(struct ggate *g, int k, int64_t at_us, int64_t *not_before_us)
+int ggate_book(struct ggate *g, int k, int64_t at_us, int *booked, int64_t *not_before_us)
 {
 	tp_err e = { 0 };
-	int rc = gsched_book(g->sched, k, at_us, not_before_us, &e);
+	int rc = gsched_book(g->sched, k, at_us, booked, not_before_us, &e);
 	if (rc < 0) {
 		int64_t t = tp_now_ms();
 		if (!g->fail_logged_ms || t - g->fail_logged_ms >= FAIL_LOG_EVERY_MS) {

@@ -36,11 +36,12 @@ struct ggate;
 struct ggate *ggate_new(const struct ggate_conf *conf, const char *table);
 void ggate_free(struct ggate *g);   /* NULL: no-op */
 
-/* Book k records (<= the group's burst) to start at wall-clock at_us.
- * 0: booked, start exactly then; 1: not conforming, *not_before_us = the
- * earliest start that could; -1: the schedule failed (logged at most once
- * a minute, naming the group and the error): start nothing. */
-int ggate_book(struct ggate *g, int k, int64_t at_us, int64_t *not_before_us);
+/* Book up to k records (<= the group's burst) to start at wall-clock
+ * at_us. 0: *booked (1..k: as many as the group has room for) booked,
+ * start exactly then; 1: none fits, *not_before_us = the earliest start
+ * at which k could; -1: the schedule failed (logged at most once a minute,
+ * naming the group and the error): start nothing. */
+int ggate_book(struct ggate *g, int k, int64_t at_us, int *booked, int64_t *not_before_us);
 
 const char *ggate_name(const struct ggate *g);
 int ggate_burst(const struct ggate *g);

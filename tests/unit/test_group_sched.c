@@ -57,6 +57,22 @@ static void test_out_of_order_booking(void **state)
 	assert_true(gcra_conforms(tat, 11 * T, 1, 2, T));
 }
 
+static void test_fit_is_the_room_left(void **state)
+{
+	(void)state;
+	assert_int_equal(gcra_fit(-1, 0, 3, T), 3);
+	assert_int_equal(gcra_fit(0, 10 * T, 3, T), 3);            /* TAT long past: a whole burst */
+	assert_int_equal(gcra_fit(10 * T, 10 * T, 3, T), 3);
+	assert_int_equal(gcra_fit(10 * T + 1, 10 * T, 3, T), 2);   /* a us short of three */
+	assert_int_equal(gcra_fit(12 * T, 10 * T, 3, T), 1);
+	assert_int_equal(gcra_fit(12 * T + 1, 10 * T, 3, T), 0);
+	assert_int_equal(gcra_fit(20 * T, 10 * T, 3, T), 0);
+	/* fit agrees with conforms */
+	for (int64_t tat = 9 * T; tat < 14 * T; tat += T / 7)
+		for (int k = 1; k <= 3; k++)
+			assert_int_equal(gcra_conforms(tat, 10 * T, k, 3, T), k <= gcra_fit(tat, 10 * T, 3, T));
+}
+
 static uint64_t rng = 88172645463325252ULL;
 static uint64_t next(void)
 {
@@ -99,6 +115,9 @@ static void test_random_orders_hold_the_bound(void **state)
 			if (s < 0)
 				s = 0;
 			int k = 1 + (int)(next() % (uint64_t)burst);
+			int fit = gcra_fit(tat, s, burst, t);
+			if (fit >= 1 && fit < k && next() % 2)   /* as a member does: fewer records at the slot */
+				k = fit;
 			if (!gcra_conforms(tat, s, k, burst, t)) {
 				int64_t nb = gcra_not_before(tat, s, k, burst, t);
 				assert_true(nb > s);
@@ -206,6 +225,7 @@ int main(void)
 		cmocka_unit_test(test_empty_bucket_takes_a_whole_burst),
 		cmocka_unit_test(test_tat_in_the_past_restarts_at_s),
 		cmocka_unit_test(test_out_of_order_booking),
+		cmocka_unit_test(test_fit_is_the_room_left),
 		cmocka_unit_test(test_random_orders_hold_the_bound),
 		cmocka_unit_test(test_back_to_back_reaches_the_rate),
 		cmocka_unit_test(test_parse_env),
