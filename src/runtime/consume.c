@@ -19,8 +19,12 @@
  * slots are booked with one claim on the pipeline's lane schedule in the
  * state table (rate_sched.h), which holds rate * W + burst across all
  * instances; this instance's token bucket (pace.h) is the fallback when
- * DynamoDB fails (rate * W + concurrency * burst). The runtime's answers
- * are merged into the one answer Lambda gets (subbatch.h). */
+ * DynamoDB fails (rate * W + concurrency * burst). A member of a limit
+ * group (TASKPIPE_LIMIT_GROUP, group_gate.h) also books each sub-batch on
+ * the group's schedule, just before its slot and at the slot's time, on
+ * both paths; when the group's schedule fails nothing starts (no fallback
+ * trades the group's bound for availability). The runtime's answers are
+ * merged into the one answer Lambda gets (subbatch.h). */
 #include "runtime/consume.h"
 
 #include "aws/aws.h"

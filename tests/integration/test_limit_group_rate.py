@@ -137,6 +137,29 @@ class LimitGroupRateTest(unittest.TestCase):
         print("group %s: %.2f UpdateItem writes per sub-batch booked (%d booked, %d slots refused, as logged)"
               % (gname, writes / booked, booked, refused), file=sys.stderr)
 
+    def test_bucket_fallback_gates_on_the_group(self):
+        """The pipeline's schedule unavailable (no AWS_LAMBDA_FUNCTION_NAME to
+        name its item: each instance paces at its share, 3 x 2/s), the group
+        (2/s, burst 1) still holds all three instances together to 2 x W + 1,
+        from the handler's log; every record done once."""
+        table = self.state_table()
+        gname = "bucket-%d" % os.getpid()
+        g = Group(self, self.moto, self.tmp, "bkt", 6, 3, 4, 24, TASKPIPE_RATE_TABLE=table,
+                  TASKPIPE_LOG_LEVEL="INFO", **group_env(gname, rate=2, burst=1))
+        g.done = lambda: handled_bodies(read_log(g.log)) == sorted(g.bodies)
+        g.start(60)
+        g.join()
+        log = read_log(g.log)
+        self.assertEqual(handled_bodies(log), sorted(g.bodies))
+        times = sorted(r["got"] for r in log)
+        for w, (worst, bound) in worst_windows(times, 2, 1, WINDOWS).items():
+            self.assertLessEqual(worst, bound + 1e-9, "%d starts in a %s s window (group bound %s)" % (worst, w, bound))
+        err = "".join(i.stderr() for i in g.instances)
+        self.assertIn("pacing at this instance's share", err)
+        sustained = (len(times) - 1) / (times[-1] - times[0])
+        print("bucket fallback under group 2/s: %.2f/s" % sustained, file=sys.stderr)
+        self.assertGreater(sustained, 1.0)
+
     def test_group_schedule_unavailable_starts_nothing(self):
         """Every UpdateItem is denied (AccessDeniedException through a fault
         proxy): the pipeline's schedule falls back to the instance's bucket,
