@@ -25,6 +25,7 @@ struct gsched {
 	int burst;
 	int64_t t;           /* emission interval, us (rounded up) */
 	int64_t tat;         /* as last seen; -1 none */
+	int64_t ours;        /* TAT after this process's last booking; -1 none */
 	struct gsched_stats st;
 };
 
@@ -71,6 +72,7 @@ int gsched_new(const struct gsched_opts *o, struct gsched **out, tp_err *e)
 	g->burst = o->burst;
 	g->t = budget_step_us(o->rate);
 	g->tat = -1;
+	g->ours = -1;
 	*out = g;
 	return TP_OK;
 }
@@ -95,26 +97,20 @@ int64_t gsched_interval_us(const struct gsched *g)
 	return g->t;
 }
 
-/* One conditional write of k at s for the TAT as last seen: 1 booked, 0
- * condition failed (TAT learnt), < 0 error. */
-static int write_booking(struct gsched *g, int k, int64_t s, tp_err *e)
+/* The request's common part. */
+static cJSON *request(struct gsched *g, cJSON **vals)
 {
 	cJSON *in = cJSON_CreateObject();
 	cJSON_AddStringToObject(in, "TableName", g->table);
 	cJSON_AddItemToObject(in, "Key", ddb_key("pk", g->pk));
-	cJSON *vals = cJSON_AddObjectToObject(in, "ExpressionAttributeValues");
-	if (g->tat <= s) {
-		/* an empty bucket as far as this process knows: start it at s */
-		ddb_put_long(vals, ":new", (long)(s + (int64_t)k * g->t));
-		ddb_put_long(vals, ":s", (long)s);
-		cJSON_AddStringToObject(in, "UpdateExpression", "SET tat = :new");
-		cJSON_AddStringToObject(in, "ConditionExpression", "attribute_not_exists(tat) OR tat <= :s");
-	} else {
-		ddb_put_long(vals, ":kT", (long)((int64_t)k * g->t));
-		ddb_put_long(vals, ":limit", (long)(s + (int64_t)(g->burst - k) * g->t));
-		cJSON_AddStringToObject(in, "UpdateExpression", "SET tat = tat + :kT");
-		cJSON_AddStringToObject(in, "ConditionExpression", "tat <= :limit");
-	}
+	*vals = cJSON_AddObjectToObject(in, "ExpressionAttributeValues");
+	return in;
+}
+
+/* Send in, learn the TAT from the answer: 1 written, 0 condition failed,
+ * < 0 error. */
+static int send_learn(struct gsched *g, cJSON *in, tp_err *e)
+{
 	cJSON *item = NULL;
 	int rc = ddb_cond_update(g->aws, in, &item, e);
 	g->st.writes++;
@@ -128,6 +124,42 @@ static int write_booking(struct gsched *g, int k, int64_t s, tp_err *e)
 	}
 	cJSON_Delete(item);
 	return rc;
+}
+
+/* One conditional write of k at s for the TAT as last seen: 1 booked, 0
+ * condition failed (TAT learnt), < 0 error. */
+static int write_booking(struct gsched *g, int k, int64_t s, tp_err *e)
+{
+	cJSON *vals, *in = request(g, &vals);
+	if (g->tat <= s) {
+		/* an empty bucket as far as this process knows: start it at s */
+		ddb_put_long(vals, ":new", (long)(s + (int64_t)k * g->t));
+		ddb_put_long(vals, ":s", (long)s);
+		cJSON_AddStringToObject(in, "UpdateExpression", "SET tat = :new");
+		cJSON_AddStringToObject(in, "ConditionExpression", "attribute_not_exists(tat) OR tat <= :s");
+	} else {
+		ddb_put_long(vals, ":kT", (long)((int64_t)k * g->t));
+		ddb_put_long(vals, ":limit", (long)(s + (int64_t)(g->burst - k) * g->t));
+		cJSON_AddStringToObject(in, "UpdateExpression", "SET tat = tat + :kT");
+		cJSON_AddStringToObject(in, "ConditionExpression", "tat <= :limit");
+	}
+	return send_learn(g, in, e);
+}
+
+int gsched_release(struct gsched *g, int k, tp_err *e)
+{
+	if (g->ours < 0 || g->tat != g->ours || k < 1)
+		return TP_OK;   /* another booking came after ours (as far as known) */
+	cJSON *vals, *in = request(g, &vals);
+	ddb_put_long(vals, ":ours", (long)g->ours);
+	ddb_put_long(vals, ":back", (long)(g->ours - (int64_t)k * g->t));
+	cJSON_AddStringToObject(in, "UpdateExpression", "SET tat = :back");
+	cJSON_AddStringToObject(in, "ConditionExpression", "tat = :ours");
+	g->ours = -1;
+	int rc = send_learn(g, in, e);
+	if (rc == 1)
+		g->st.released++;
+	return rc < 0 ? rc : TP_OK;
 }
 
 int gsched_book(struct gsched *g, int k, int64_t at_us, int *booked, int64_t *not_before_us, tp_err *e)
@@ -149,6 +181,7 @@ int gsched_book(struct gsched *g, int k, int64_t at_us, int *booked, int64_t *no
 			return rc;
 		if (rc == 1) {
 			g->st.booked++;
+			g->ours = g->tat;
 			*booked = fit;
 			return TP_OK;
 		}

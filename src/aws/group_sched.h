@@ -46,6 +46,7 @@ struct gsched_opts {
 struct gsched_stats {
 	long booked;         /* bookings written */
 	long refused;        /* not conforming at the asked time */
+	long released;       /* bookings given back unused */
 	long writes;         /* UpdateItem requests, failed conditions included */
 };
 
@@ -59,6 +60,13 @@ void gsched_free(struct gsched *g);   /* NULL: no-op */
  * the item as last seen (others may book before then); < 0: a DynamoDB
  * error (e filled). */
 int gsched_book(struct gsched *g, int k, int64_t at_us, int *booked, int64_t *not_before_us, tp_err *e);
+
+/* Give back this process's last booking (k records, made by the last
+ * gsched_book) that will not start: TAT goes back by kT if nobody booked
+ * after it (SET tat = :back IF tat = :ours), which leaves the item at least
+ * as strict as before the booking. TP_OK whether or not it was given back;
+ * < 0 on an error. */
+int gsched_release(struct gsched *g, int k, tp_err *e);
 
 void gsched_stats(const struct gsched *g, struct gsched_stats *out);
 int64_t gsched_interval_us(const struct gsched *g);

@@ -936,9 +936,12 @@ static int group_book(struct proxy *px, int *k, int64_t at, int64_t *nb)
 	int booked = 0, rc = ggate_book(px->group, *k, at, &booked, nb);
 	if (rc == 0)
 		*k = booked;
-	int64_t took = tp_now_us() - now;
-	px->group_lead_us = 2 * took < CLAIM_LEAD_MIN_US ? CLAIM_LEAD_MIN_US
-			  : 2 * took > CLAIM_LEAD_MAX_US ? CLAIM_LEAD_MAX_US : 2 * took;
+	/* twice the booking's time, forgetting a slow one gradually (a booking
+	 * that comes back after the slot is lost) */
+	int64_t took = tp_now_us() - now, lead = px->group_lead_us - px->group_lead_us / 8;
+	if (2 * took > lead)
+		lead = 2 * took;
+	px->group_lead_us = lead < CLAIM_LEAD_MIN_US ? CLAIM_LEAD_MIN_US : lead > CLAIM_LEAD_MAX_US ? CLAIM_LEAD_MAX_US : lead;
 	if (rc == 1 && *nb > px->b.not_before_us)
 		px->b.not_before_us = *nb;
 	return rc;
@@ -1016,9 +1019,10 @@ static int next_sub(struct proxy *px)
 			now = tp_now_us();
 			if (now > at + late) {
 				/* the booking came back too late to start on time:
-				 * never start late (the group's slot goes unused) */
+				 * never start late; the booking is given back */
 				log_debug("consume: %s: the group's booking came %lld ms after the slot", b->id,
 					  (long long)((now - at) / 1000));
+				ggate_release(px->group, k);
 				b->last_pos = slot;
 				b->used = 1;
 				continue;
@@ -1054,6 +1058,8 @@ static int next_sub(struct proxy *px)
 		}
 		if (rc == 0 && tp_now_us() <= at + LATE_US)
 			break;
+		if (rc == 0)
+			ggate_release(px->group, k);
 		at = rc == 1 ? nb : tp_now_us() + px->group_lead_us;   /* refused, or booked too late to start */
 	}
 	int64_t now = tp_now_us();

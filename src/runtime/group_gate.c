@@ -97,6 +97,13 @@ void ggate_free(struct ggate *g)
 	free(g);
 }
 
+void ggate_release(struct ggate *g, int k)
+{
+	tp_err e = { 0 };
+	if (gsched_release(g->sched, k, &e) < 0)
+		log_debug("consume: limit group %s: giving a booking back: %s", g->conf.name, e.message);
+}
+
 const char *ggate_name(const struct ggate *g)
 {
 	return g->conf.name;
@@ -131,7 +138,10 @@ int ggate_book(struct ggate *g, int k, int64_t at_us, int *booked, int64_t *not_
 	while (n >= 10 && n % 10 == 0)
 		n /= 10;
 	if (n == 1)
-		log_info("consume: limit group %s: %ld sub-batches booked, %ld slots refused, %ld UpdateItem writes",
-			 g->conf.name, st.booked, st.refused, st.writes);
+		log_info("consume: limit group %s: %ld sub-batches booked, %ld slots refused, %ld given back, %ld "
+			 "UpdateItem writes", g->conf.name, st.booked, st.refused, st.released, st.writes);
+	else
+		log_debug("consume: limit group %s: %ld sub-batches booked, %ld slots refused, %ld given back, %ld "
+			  "UpdateItem writes", g->conf.name, st.booked, st.refused, st.released, st.writes);
 	return rc;
 }

@@ -43,6 +43,11 @@ void ggate_free(struct ggate *g);   /* NULL: no-op */
  * naming the group and the error): start nothing. */
 int ggate_book(struct ggate *g, int k, int64_t at_us, int *booked, int64_t *not_before_us);
 
+/* The last booking (k records) will not start: give it back if nobody
+ * booked after it (errors logged at debug: a booking not given back only
+ * slows the group). */
+void ggate_release(struct ggate *g, int k);
+
 const char *ggate_name(const struct ggate *g);
 int ggate_burst(const struct ggate *g);
 
