@@ -103,6 +103,8 @@ static cJSON *request(struct gsched *g, cJSON **vals)
 	cJSON *in = cJSON_CreateObject();
 	cJSON_AddStringToObject(in, "TableName", g->table);
 	cJSON_AddItemToObject(in, "Key", ddb_key("pk", g->pk));
+	/* a name, not the attribute itself: no clash with DynamoDB's reserved words */
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(in, "ExpressionAttributeNames"), "#t", "tat");
 	*vals = cJSON_AddObjectToObject(in, "ExpressionAttributeValues");
 	return in;
 }
@@ -135,13 +137,13 @@ static int write_booking(struct gsched *g, int k, int64_t s, tp_err *e)
 		/* an empty bucket as far as this process knows: start it at s */
 		ddb_put_long(vals, ":new", (long)(s + (int64_t)k * g->t));
 		ddb_put_long(vals, ":s", (long)s);
-		cJSON_AddStringToObject(in, "UpdateExpression", "SET tat = :new");
-		cJSON_AddStringToObject(in, "ConditionExpression", "attribute_not_exists(tat) OR tat <= :s");
+		cJSON_AddStringToObject(in, "UpdateExpression", "SET #t = :new");
+		cJSON_AddStringToObject(in, "ConditionExpression", "attribute_not_exists(#t) OR #t <= :s");
 	} else {
 		ddb_put_long(vals, ":kT", (long)((int64_t)k * g->t));
 		ddb_put_long(vals, ":limit", (long)(s + (int64_t)(g->burst - k) * g->t));
-		cJSON_AddStringToObject(in, "UpdateExpression", "SET tat = tat + :kT");
-		cJSON_AddStringToObject(in, "ConditionExpression", "tat <= :limit");
+		cJSON_AddStringToObject(in, "UpdateExpression", "SET #t = #t + :kT");
+		cJSON_AddStringToObject(in, "ConditionExpression", "#t <= :limit");
 	}
 	return send_learn(g, in, e);
 }
@@ -153,8 +155,8 @@ int gsched_release(struct gsched *g, int k, tp_err *e)
 	cJSON *vals, *in = request(g, &vals);
 	ddb_put_long(vals, ":ours", (long)g->ours);
 	ddb_put_long(vals, ":back", (long)(g->ours - (int64_t)k * g->t));
-	cJSON_AddStringToObject(in, "UpdateExpression", "SET tat = :back");
-	cJSON_AddStringToObject(in, "ConditionExpression", "tat = :ours");
+	cJSON_AddStringToObject(in, "UpdateExpression", "SET #t = :back");
+	cJSON_AddStringToObject(in, "ConditionExpression", "#t = :ours");
 	g->ours = -1;
 	int rc = send_learn(g, in, e);
 	if (rc == 1)

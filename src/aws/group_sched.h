@@ -26,7 +26,8 @@
  *                          (:new = s + kT)
  *   else:                  SET tat = tat + :kT IF tat <= :limit
  *                          (:limit = s + (b - k)T)
- * Both conditions are exactly "conforming at s" for the TAT in the table. */
+ * Both conditions are exactly "conforming at s" for the TAT in the table.
+ * (The requests name the attribute #t.) */
 #ifndef TP_GROUP_SCHED_H
 #define TP_GROUP_SCHED_H
 
