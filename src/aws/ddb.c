@@ -1,6 +1,7 @@
 /* ddb.c: AttributeValue JSON helpers (see ddb.h). */
 #include "aws/ddb.h"
 
+#include "aws/aws.h"
 #include "aws/awsjson.h"
 
 #include <cjson/cJSON.h>
@@ -146,5 +147,36 @@ int ddb_scan_where(struct aws *a, const char *table, const char *filter, const c
 		start = cJSON_DetachItemFromObject(res, "LastEvaluatedKey");
 		cJSON_Delete(res);
 	} while (start);
+	return rc;
+}
+
+int ddb_cond_update(struct aws *a, cJSON *in, cJSON **item, tp_err *e)
+{
+	*item = NULL;
+	cJSON_AddStringToObject(in, "ReturnValues", "ALL_NEW");
+	cJSON_AddStringToObject(in, "ReturnValuesOnConditionCheckFailure", "ALL_OLD");
+	struct aws_call c;
+	memset(&c, 0, sizeof c);
+	awsj_prepare(&c, SVC_DYNAMODB, "UpdateItem", in);
+	aws_call_one(a, &c);
+	int rc;
+	cJSON *res = NULL;
+	if (c.rc == TP_OK) {
+		rc = awsj_parse("UpdateItem", c.resp.data, c.resp.len, &res, e);
+		if (rc == TP_OK) {
+			*item = cJSON_DetachItemFromObject(res, "Attributes");
+			rc = 1;
+		}
+	} else if (strcmp(c.err.code, "ConditionalCheckFailedException") == 0) {
+		res = c.resp.len ? cJSON_ParseWithLength(c.resp.data, c.resp.len) : NULL;
+		*item = cJSON_DetachItemFromObject(res, "Item");
+		rc = 0;
+	} else {
+		if (e)
+			*e = c.err;
+		rc = c.rc;
+	}
+	cJSON_Delete(res);
+	aws_call_free(&c);
 	return rc;
 }
