@@ -468,13 +468,11 @@ static int put_check(struct app *app, const char *name, const cJSON *item, tp_er
 	cJSON *sv = NULL;
 	if (policy_pipeline(app->policy, item, &sv, e) < 0)
 		return e->rc;
-	char *spec = cJSON_PrintUnformatted(sv);
-	cJSON_Delete(sv);
 	struct pipeline want;
-	int rc = pipeline_desired(&app->set, name, spec, &want, e);
+	int rc = pipeline_desired(&app->set, name, sv, &want, e);
+	cJSON_Delete(sv);
 	if (rc == TP_OK)
 		pipeline_free(&want);
-	free(spec);
 	return rc;
 }
 

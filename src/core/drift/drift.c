@@ -305,18 +305,13 @@ int drift_run(struct app *app, const struct drift_opts *o, struct drift_report *
 			continue;
 		}
 		cJSON *sv = NULL;
-		char *spec = NULL;
 		int prc = policy_pipeline(app->policy, p->item, &sv, &p->err);
 		if (prc == TP_OK && store_pauses_find(&pauses, p->name))
 			pause_spec(sv);
-		if (prc == TP_OK) {
-			/* the spec's text, every digit kept, is what the desired state reads */
-			spec = cJSON_PrintUnformatted(sv);
-			prc = pipeline_desired(&app->set, p->name, spec, &p->want, &p->err);
-		}
+		if (prc == TP_OK) /* the answer, every digit kept, is what the desired state reads */
+			prc = pipeline_desired(&app->set, p->name, sv, &p->want, &p->err);
 		cJSON_Delete(sv);
-		free(spec);
-		p->spec = p->want.spec;
+		p->spec = p->want.tree;
 		if (prc < 0)
 			p->status = DRIFT_ERROR;
 	}

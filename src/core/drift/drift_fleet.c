@@ -399,7 +399,7 @@ void drift_fetch_states(struct app *app, struct fleet *f, struct dp **sel, size_
 	for (size_t i = 0; i < n; i++) {
 		struct dp *p = sel[i];
 		if (!p->spec || p->status == DRIFT_ERROR ||
-		    !codestore_reference(cJSON_GetObjectItem(p->spec, "func")) ||
+		    p->want.spec.func.storage != STORAGE_REFERENCE ||
 		    !smap_get(&f->fn, p->nm.function))
 			continue;
 		char *e = enc(p->nm.function);
@@ -430,7 +430,7 @@ void drift_fetch_states(struct app *app, struct fleet *f, struct dp **sel, size_
 static size_t tag_diff(const struct dp *p, enum diff_res res, const cJSON *have)
 {
 	struct diff_list l = { 0 };
-	diff_tags(&l, res, p->want.tags, p->old_spec, have);
+	diff_tags(&l, res, &p->want.tags, p->old_spec, have);
 	size_t n = l.n;
 	diff_list_free(&l);
 	return n;
