@@ -413,6 +413,12 @@ void spec_hash_tree(struct hash_sha256_stream *s, const cJSON *t)
 
 /* ---- what the struct gives the edges ---- */
 
+void spec_demand(const struct spec *s, long *reserved, long *max_concurrency)
+{
+	*reserved = s->func.reserved > 0 ? s->func.reserved : 0;
+	*max_concurrency = s->mapping.enabled != 0 ? s->mapping.max_concurrency : 0;
+}
+
 void spec_code_marker(const struct spec_func *f, char *out, size_t len)
 {
 	char m[CODEMARK_MAX + 1];

@@ -107,6 +107,10 @@ void spec_free(struct spec *s);
  * (Raw nodes verbatim), without building the text. */
 void spec_hash_tree(struct hash_sha256_stream *s, const struct cJSON *tree);
 
+/* What the spec asks of the account's concurrency pool: its reserved
+ * concurrency (0: none) and its enabled mapping's MaximumConcurrency (0: none). */
+void spec_demand(const struct spec *s, long *reserved, long *max_concurrency);
+
 /* The code object's text as the function's Description records it
  * (codemark_make); out holds CODEMARK_MAX + 1. */
 void spec_code_marker(const struct spec_func *f, char *out, size_t len);

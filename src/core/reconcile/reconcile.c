@@ -772,7 +772,7 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 	for (size_t i = 0; i < nl; i++) {
 		struct rec *p = &r.recs[i];
 		if (p->spec) {
-			pool_spec_demand(p->spec, &res[i].reserved, &res[i].max_concurrency);
+			spec_demand(&p->want.spec, &res[i].reserved, &res[i].max_concurrency);
 			res[i].has_spec = 1;
 		}
 		res[i].changes = (int)p->changes.n;
