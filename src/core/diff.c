@@ -129,7 +129,7 @@ static int taskpipe_own_key(const char *k)
 	return strncmp(k, "taskpipe:", 9) == 0;
 }
 
-void diff_tags(struct diff_list *l, enum diff_res res, const struct spec_kvs *want, const cJSON *old_spec,
+void diff_tags(struct diff_list *l, enum diff_res res, const struct spec_kvs *want, const struct spec_record *old,
 	       const cJSON *have)
 {
 	char field[300], hs[512];
@@ -143,19 +143,18 @@ void diff_tags(struct diff_list *l, enum diff_res res, const struct spec_kvs *wa
 		push(l, res, DIFF_TAG, DK_TAG, field, hs, w->value);
 	}
 	/* Stale: user tags the last apply set and the item dropped ... */
-	const cJSON *old = cJSON_GetObjectItemCaseSensitive(old_spec, "tags");
-	for (const cJSON *it = old ? old->child : NULL; it; it = it->next) {
+	for (size_t i = 0; old && i < old->tags.n; i++) {
+		const char *k = old->tags.v[i].name;
 		const cJSON *h;
-		if (!it->string || spec_kvs_get(want, it->string) ||
-		    !(h = cJSON_GetObjectItemCaseSensitive(have, it->string)))
+		if (spec_kvs_get(want, k) || !(h = cJSON_GetObjectItemCaseSensitive(have, k)))
 			continue;
-		snprintf(field, sizeof field, "Tags.%s", it->string);
+		snprintf(field, sizeof field, "Tags.%s", k);
 		set_v(l, res, DK_TAG, field, h, NULL)->act = DIFF_UNTAG;
 	}
 	/* ... and taskpipe:* tags it no longer sets. */
 	for (const cJSON *h = have ? have->child : NULL; h; h = h->next) {
 		if (!h->string || !taskpipe_own_key(h->string) || spec_kvs_get(want, h->string) ||
-		    cJSON_GetObjectItemCaseSensitive(old, h->string))
+		    (old && spec_kvs_has(&old->tags, h->string)))
 			continue;
 		snprintf(field, sizeof field, "Tags.%s", h->string);
 		set_v(l, res, DK_TAG, field, h, NULL)->act = DIFF_UNTAG;
@@ -194,7 +193,7 @@ static long redrive(const cJSON *attrs, char *target, size_t len)
 	return n;
 }
 
-static void diff_queue(struct diff_list *l, const struct pipeline *want, const cJSON *old_spec,
+static void diff_queue(struct diff_list *l, const struct pipeline *want, const struct spec_record *old,
 		       const struct observed *o)
 {
 	const struct spec_queue *q = &want->spec.queue;
@@ -212,7 +211,7 @@ static void diff_queue(struct diff_list *l, const struct pipeline *want, const c
 	const char *arn = cJSON_GetStringValue(cJSON_GetObjectItem(o->dlq_attrs, "QueueArn"));
 	if (o->dlq_exists && arn && strcmp(arn, target) != 0)
 		push(l, DIFF_QUEUE, DIFF_SET, DK_REDRIVE_DLQ, "RedrivePolicy.deadLetterTargetArn", target, arn);
-	diff_tags(l, DIFF_QUEUE, &want->tags, old_spec, o->q_tags);
+	diff_tags(l, DIFF_QUEUE, &want->tags, old, o->q_tags);
 }
 
 /* ---- the function ---- */
@@ -352,7 +351,7 @@ static char *layers_text(const struct spec_func *f)
 	return s;
 }
 
-static void diff_function(struct diff_list *l, const struct pipeline *want, const cJSON *old_spec,
+static void diff_function(struct diff_list *l, const struct pipeline *want, const struct spec_record *old,
 			  const struct observed *o)
 {
 	const struct spec_func *func = &want->spec.func;
@@ -395,7 +394,7 @@ static void diff_function(struct diff_list *l, const struct pipeline *want, cons
 			push(l, DIFF_FUNCTION, DIFF_SET, DK_RESERVED, "ReservedConcurrentExecutions", hs, ws);
 		}
 	}
-	diff_tags(l, DIFF_FUNCTION, &want->tags, old_spec, o->fn_tags);
+	diff_tags(l, DIFF_FUNCTION, &want->tags, old, o->fn_tags);
 }
 
 /* ---- the mapping ---- */
@@ -476,7 +475,7 @@ static long queue_messages(const cJSON *attrs)
 /* The item is gone: everything goes, in reverse; the DLQ stays when it
  * holds messages and the last applied spec asked to keep it (the default
  * policy does): its messages are evidence. */
-static void diff_delete(struct diff_list *l, const cJSON *old_spec, const struct observed *o)
+static void diff_delete(struct diff_list *l, const struct spec_record *old, const struct observed *o)
 {
 	if (o->esm)
 		push(l, DIFF_MAPPING, DIFF_DELETE, DK_NONE, NULL, NULL, NULL);
@@ -486,9 +485,8 @@ static void diff_delete(struct diff_list *l, const cJSON *old_spec, const struct
 		push(l, DIFF_QUEUE, DIFF_DELETE, DK_NONE, NULL, NULL, NULL);
 	if (!o->dlq_exists)
 		return;
-	const cJSON *keep = cJSON_GetObjectItem(cJSON_GetObjectItem(old_spec, "dlq"), "keep_if_not_empty");
 	long msgs = queue_messages(o->dlq_attrs);
-	if (msgs > 0 && !cJSON_IsFalse(keep))
+	if (msgs > 0 && (!old || old->keep_dlq))
 		push(l, DIFF_DLQ, DIFF_KEEP, DK_NONE, NULL, NULL, NULL)->note = tp_xasprintf("kept: %ld messages", msgs);
 	else
 		push(l, DIFF_DLQ, DIFF_DELETE, DK_NONE, NULL, NULL, NULL);
@@ -501,23 +499,23 @@ static int fn_failed(const struct observed *o, const char **why)
 	return o->fn_state_known && st && strcmp(st, "Failed") == 0;
 }
 
-void diff_pipeline(const struct pipeline *want, const cJSON *old_spec, const struct observed *o,
+void diff_pipeline(const struct pipeline *want, const struct spec_record *old, const struct observed *o,
 		   struct diff_list *l)
 {
 	if (!want) {
-		diff_delete(l, old_spec, o);
+		diff_delete(l, old, o);
 		return;
 	}
 	if (!o->dlq_exists) {
 		push(l, DIFF_DLQ, DIFF_CREATE, DK_NONE, NULL, NULL, NULL);
 	} else {
 		diff_attrs(l, DIFF_DLQ, &want->spec.dlq, o->dlq_attrs);
-		diff_tags(l, DIFF_DLQ, &want->tags, old_spec, o->dlq_tags);
+		diff_tags(l, DIFF_DLQ, &want->tags, old, o->dlq_tags);
 	}
 	if (!o->q_exists)
 		push(l, DIFF_QUEUE, DIFF_CREATE, DK_NONE, NULL, NULL, NULL);
 	else
-		diff_queue(l, want, old_spec, o);
+		diff_queue(l, want, old, o);
 	const char *why;
 	if (!o->fn) {
 		push(l, DIFF_FUNCTION, DIFF_CREATE, DK_NONE, NULL, NULL, NULL);
@@ -528,7 +526,7 @@ void diff_pipeline(const struct pipeline *want, const cJSON *old_spec, const str
 		push(l, DIFF_FUNCTION, DIFF_RECREATE, DK_NONE, NULL, NULL, NULL)->note =
 			tp_xstrdup(why ? why : "no reason given");
 	} else {
-		diff_function(l, want, old_spec, o);
+		diff_function(l, want, old, o);
 	}
 	if (!o->esm)
 		push(l, DIFF_MAPPING, DIFF_CREATE, DK_NONE, NULL, NULL, NULL);

@@ -99,16 +99,16 @@ enum diff_owner diff_owner(const char *owner, const char *pipeline, const struct
 			   const char **found);
 
 /* Changes that make obs match want (NULL: the item is gone, delete; then
- * old_spec's dlq.keep_if_not_empty decides whether a non-empty DLQ stays).
- * old_spec: the last applied spec (stale user tags), may be NULL. Appends
- * to out. */
-void diff_pipeline(const struct pipeline *want, const struct cJSON *old_spec,
+ * old's keep_dlq decides whether a non-empty DLQ stays). old: the last
+ * applied spec as recorded (spec_record_read: stale user tags), may be
+ * NULL. Appends to out. */
+void diff_pipeline(const struct pipeline *want, const struct spec_record *old,
 		   const struct observed *obs, struct diff_list *out);
 
 /* The tag part alone, of one resource (drift asks the service itself for
  * the tags of a resource whose listed ones differ). */
 void diff_tags(struct diff_list *out, enum diff_res res, const struct spec_kvs *want_tags,
-	       const struct cJSON *old_spec, const struct cJSON *have);
+	       const struct spec_record *old, const struct cJSON *have);
 
 /* The mapping part alone, against a mapping read again (apply splits its
  * update around the concurrency change). */

@@ -30,6 +30,14 @@ const char *spec_kvs_get(const struct spec_kvs *l, const char *name)
 	return NULL;
 }
 
+int spec_kvs_has(const struct spec_kvs *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
 const char *spec_arch_name(enum spec_arch a)
 {
 	return a == ARCH_ARM64 ? "arm64" : "x86_64";
@@ -336,6 +344,26 @@ void spec_free(struct spec *s)
 	free(f->layers);
 	kvs_free(&s->tags);
 	memset(s, 0, sizeof *s);
+}
+
+void spec_record_read(const cJSON *stored, struct spec_record *out)
+{
+	memset(out, 0, sizeof *out);
+	const cJSON *tags = cJSON_GetObjectItemCaseSensitive(stored, "tags");
+	out->tags.v = tp_xcalloc((size_t)cJSON_GetArraySize(tags) + 1, sizeof *out->tags.v);
+	for (const cJSON *t = cJSON_IsObject(tags) ? tags->child : NULL; t; t = t->next)
+		if (t->string)
+			out->tags.v[out->tags.n++].name = tp_xstrdup(t->string);
+	out->keep_dlq = !cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetObjectItem(stored, "dlq"), "keep_if_not_empty"));
+	double d = 0;
+	out->drain_timeout = number_of(cJSON_GetObjectItem(stored, "drain_timeout"), &d) == 0 && d >= 1 ?
+			     (long)d : SPEC_UNSET;
+}
+
+void spec_record_free(struct spec_record *r)
+{
+	kvs_free(&r->tags);
+	memset(r, 0, sizeof *r);
 }
 
 /* ---- the hash's bytes ---- */

@@ -60,6 +60,7 @@ struct spec_kvs {
 	size_t n;
 };
 const char *spec_kvs_get(const struct spec_kvs *l, const char *name);   /* NULL: absent */
+int spec_kvs_has(const struct spec_kvs *l, const char *name);
 
 enum spec_arch { ARCH_UNSET, ARCH_X86_64, ARCH_ARM64 };
 enum spec_storage { STORAGE_UNSET, STORAGE_COPY, STORAGE_REFERENCE };
@@ -102,6 +103,20 @@ struct spec {
  * other than Zip with "PackageTypeNotSupported". *out is zeroed on failure. */
 int spec_parse(const struct cJSON *answer, const char *pipeline, struct spec *out, tp_err *e);
 void spec_free(struct spec *s);
+
+/* What the spec stored with the last state (state table, written by this or
+ * an earlier version, numbers as numbers) still decides after it was
+ * replaced or its item went: the user tags it set (stale ones are
+ * removed), whether a non-empty DLQ is kept, the drain timeout. Read
+ * leniently, as those versions wrote it: keep unless keep_if_not_empty is
+ * false; drain_timeout when a number >= 1, else SPEC_UNSET. NULL: none. */
+struct spec_record {
+	struct spec_kvs tags;     /* names only (value NULL) */
+	int keep_dlq;
+	long drain_timeout;
+};
+void spec_record_read(const struct cJSON *stored, struct spec_record *out);
+void spec_record_free(struct spec_record *r);
 
 /* Feed the answer's tree to s as cJSON_PrintUnformatted would write it
  * (Raw nodes verbatim), without building the text. */

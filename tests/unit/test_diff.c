@@ -123,16 +123,23 @@ static void test_create(void **state)
 static void test_delete_and_keep(void **state)
 {
 	struct fx *f = *state;
-	diff_pipeline(NULL, f->want.tree, &f->o, &f->l);
+	struct spec_record old;
+	spec_record_read(f->want.tree, &old);
+	diff_pipeline(NULL, &old, &f->o, &f->l);
 	assert_int_equal(f->l.n, 4);
 	assert_int_equal(f->l.v[0].res, DIFF_MAPPING);
 	assert_int_equal(f->l.v[3].act, DIFF_DELETE);   /* the DLQ is empty */
 	diff_list_free(&f->l);
 	cJSON_AddStringToObject(f->dlq_attrs, "ApproximateNumberOfMessages", "3");
-	diff_pipeline(NULL, f->want.tree, &f->o, &f->l);
+	diff_pipeline(NULL, &old, &f->o, &f->l);
 	assert_int_equal(f->l.v[3].act, DIFF_KEEP);
 	assert_string_equal(f->l.v[3].note, "kept: 3 messages");
 	diff_list_free(&f->l);
+	old.keep_dlq = 0;                               /* the last spec let it go */
+	diff_pipeline(NULL, &old, &f->o, &f->l);
+	assert_int_equal(f->l.v[3].act, DIFF_DELETE);
+	diff_list_free(&f->l);
+	spec_record_free(&old);
 	diff_pipeline(NULL, NULL, &f->o, &f->l);        /* no last spec: kept too */
 	assert_int_equal(f->l.v[3].act, DIFF_KEEP);
 }
@@ -271,8 +278,10 @@ static void test_tags(void **state)
 	cJSON_ReplaceItemInObject(qt, "team", cJSON_CreateString("b"));
 	cJSON_AddStringToObject(qt, "cost", "x1");        /* the last spec set it */
 	cJSON_AddStringToObject(qt, "theirs", "y");       /* someone else's: left alone */
-	cJSON *old = cJSON_Parse("{\"tags\":{\"team\":\"b\",\"cost\":\"x1\"}}");
-	diff_pipeline(&f->want, old, &f->o, &f->l);
+	cJSON *old_spec = cJSON_Parse("{\"tags\":{\"team\":\"b\",\"cost\":\"x1\"}}");
+	struct spec_record old;
+	spec_record_read(old_spec, &old);
+	diff_pipeline(&f->want, &old, &f->o, &f->l);
 	assert_int_equal(f->l.n, 2);
 	expect(&f->l.v[0], DIFF_QUEUE, DK_TAG, "Tags.team", "b", "a");
 	assert_int_equal(f->l.v[0].act, DIFF_TAG);
@@ -298,7 +307,8 @@ static void test_tags(void **state)
 	expect(only(f), DIFF_FUNCTION, DK_TAG, "Tags.taskpipe:pipeline", "(none)", "p");
 	cJSON_Delete(ft);
 	cJSON_Delete(qt);
-	cJSON_Delete(old);
+	cJSON_Delete(old_spec);
+	spec_record_free(&old);
 }
 
 static void test_state(void **state)

@@ -225,6 +225,36 @@ static void test_redrive_policy(void **state)
 	free(rp);
 }
 
+/* The last spec as the state table holds it, read as every version wrote it. */
+static void test_record(void **state)
+{
+	(void)state;
+	struct spec_record r;
+	spec_record_read(NULL, &r);
+	assert_int_equal(r.tags.n, 0);
+	assert_int_equal(r.keep_dlq, 1);
+	assert_int_equal(r.drain_timeout, SPEC_UNSET);
+	spec_record_free(&r);
+	cJSON *stored = cJSON_Parse("{\"tags\":{\"team\":\"a\",\"n\":3},\"dlq\":{\"keep_if_not_empty\":false},"
+				    "\"drain_timeout\":3600}");
+	spec_record_read(stored, &r);
+	assert_int_equal(r.tags.n, 2);
+	assert_true(spec_kvs_has(&r.tags, "n"));
+	assert_false(spec_kvs_has(&r.tags, "x"));
+	assert_int_equal(r.keep_dlq, 0);
+	assert_int_equal(r.drain_timeout, 3600);
+	spec_record_free(&r);
+	cJSON_Delete(stored);
+	/* only false lets the DLQ go; a timeout below 1 s is the default */
+	stored = cJSON_Parse("{\"dlq\":{\"keep_if_not_empty\":\"no\"},\"drain_timeout\":0.5,\"tags\":[]}");
+	spec_record_read(stored, &r);
+	assert_int_equal(r.keep_dlq, 1);
+	assert_int_equal(r.drain_timeout, SPEC_UNSET);
+	assert_int_equal(r.tags.n, 0);
+	spec_record_free(&r);
+	cJSON_Delete(stored);
+}
+
 static void hash_of_print(const cJSON *t, char out[65])
 {
 	char *text = cJSON_PrintUnformatted(t);
@@ -359,6 +389,7 @@ int main(void)
 		cmocka_unit_test(test_bounds_accepted),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_redrive_policy),
+		cmocka_unit_test(test_record),
 		cmocka_unit_test(test_hash_tree_is_the_printed_text),
 		cmocka_unit_test(test_pipeline_hash_as_stored),
 		cmocka_unit_test(test_hash_through_the_policy),

@@ -87,7 +87,10 @@ static void diff_one(struct app *app, struct fleet *f, struct dp *p)
 	struct observed o;
 	observed_of(f, p, &o);
 	struct diff_list l = { 0 };
-	diff_pipeline(&p->want, p->old_spec, &o, &l);
+	struct spec_record old;
+	spec_record_read(p->old_spec, &old);
+	diff_pipeline(&p->want, p->old_spec ? &old : NULL, &o, &l);
+	spec_record_free(&old);
 	for (size_t i = 0; i < l.n; i++)
 		drift_report_change(p, &l.v[i]);
 	diff_list_free(&l);

@@ -430,7 +430,10 @@ void drift_fetch_states(struct app *app, struct fleet *f, struct dp **sel, size_
 static size_t tag_diff(const struct dp *p, enum diff_res res, const cJSON *have)
 {
 	struct diff_list l = { 0 };
-	diff_tags(&l, res, &p->want.tags, p->old_spec, have);
+	struct spec_record old;
+	spec_record_read(p->old_spec, &old);
+	diff_tags(&l, res, &p->want.tags, p->old_spec ? &old : NULL, have);
+	spec_record_free(&old);
 	size_t n = l.n;
 	diff_list_free(&l);
 	return n;

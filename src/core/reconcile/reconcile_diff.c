@@ -137,7 +137,10 @@ void rc_check_and_diff(struct run *r, struct rec *p)
 	struct observed o;
 	char why[300];
 	observed_of(p, &o, why, sizeof why);
-	diff_pipeline(p->spec ? &p->want : NULL, p->old_spec, &o, &p->changes);
+	struct spec_record old;
+	spec_record_read(p->old_spec, &old);
+	diff_pipeline(p->spec ? &p->want : NULL, p->old_spec ? &old : NULL, &o, &p->changes);
+	spec_record_free(&old);
 	p->dlq_kept = diff_find(&p->changes, DIFF_DLQ, DK_NONE) &&
 		      diff_find(&p->changes, DIFF_DLQ, DK_NONE)->act == DIFF_KEEP;
 	const struct diff_change *fc = diff_find(&p->changes, DIFF_FUNCTION, DK_NONE);
