@@ -334,6 +334,14 @@ static void test_pipeline_hash_as_stored(void **state)
 	tp_err e = { 0 };
 	assert_int_equal(pipeline_desired(&set, "p", answer, &p, &e), TP_OK);
 	assert_string_equal(p.hash, want);
+	/* and the state record gets the text it got before: the answer printed,
+	 * parsed back, printed */
+	cJSON *back = cJSON_Parse(text);
+	char *before = cJSON_PrintUnformatted(back), *now = cJSON_PrintUnformatted(p.tree);
+	assert_string_equal(now, before);
+	free(before);
+	free(now);
+	cJSON_Delete(back);
 	pipeline_free(&p);
 	free(old);
 	free(text);
