@@ -465,8 +465,10 @@ struct put_run {
 	struct limit_groups *groups; /* members are checked against these (the table's, and the ones put now) */
 };
 
-/* What apply would do with the item, without AWS: the name, the policy and
- * the desired state built from its spec. */
+/* What apply would refuse of the item before anything, without AWS: the
+ * name (a limit group's item: its check) and the policy's answer, with the
+ * member's group. The answer's fields (spec_parse) are judged by apply and
+ * plan, which report them per pipeline. */
 static int put_check(struct put_run *pr, const char *name, const cJSON *item, tp_err *e)
 {
 	struct app *app = pr->app;
@@ -484,14 +486,8 @@ static int put_check(struct put_run *pr, const char *name, const cJSON *item, tp
 		return tp_errf(e, TP_EINVAL, "NoLimitGroup", "limit_group: no limit group '%s' (it was removed: put it "
 			       "again first, or remove limit_group from the item)", ddb_get_str(item, "limit_group", ""));
 	}
-	char *spec = cJSON_PrintUnformatted(sv);
 	cJSON_Delete(sv);
-	struct pipeline want;
-	int rc = pipeline_desired(&app->set, name, spec, &want, e);
-	if (rc == TP_OK)
-		pipeline_free(&want);
-	free(spec);
-	return rc;
+	return TP_OK;
 }
 
 /* groups: the pass for limit groups' items (put first, so a file's members

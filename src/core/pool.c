@@ -4,6 +4,7 @@
 #include "aws/awsjson.h"
 #include "aws/lambda.h"
 #include "base/log.h"
+#include "core/spec.h"
 #include "core/store.h"
 
 #include <cjson/cJSON.h>
@@ -97,6 +98,15 @@ void pool_demand_add(struct pool_demand *d, const cJSON *spec)
 	if (!spec)
 		return;
 	pool_spec_demand(spec, &r, &m);
+	d->pipelines++;
+	d->reserved += r;
+	d->max_concurrency += m;
+}
+
+void pool_demand_add_spec(struct pool_demand *d, const struct spec *s)
+{
+	long r, m;
+	spec_demand(s, &r, &m);
 	d->pipelines++;
 	d->reserved += r;
 	d->max_concurrency += m;

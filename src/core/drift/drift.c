@@ -88,7 +88,10 @@ static void diff_one(struct app *app, struct fleet *f, struct dp *p)
 	struct observed o;
 	observed_of(f, p, &o);
 	struct diff_list l = { 0 };
-	diff_pipeline(&p->want, p->old_spec, &o, &l);
+	struct spec_record old;
+	spec_record_read(p->old_spec, &old);
+	diff_pipeline(&p->want, p->old_spec ? &old : NULL, &o, &l);
+	spec_record_free(&old);
 	for (size_t i = 0; i < l.n; i++)
 		drift_report_change(p, &l.v[i]);
 	diff_list_free(&l);
@@ -311,19 +314,14 @@ int drift_run(struct app *app, const struct drift_opts *o, struct drift_report *
 			continue;
 		}
 		cJSON *sv = NULL;
-		char *spec = NULL;
 		char note[300];
 		int prc = limit_groups_spec(groups, p->item, &sv, note, sizeof note, &p->err);
 		if (prc == TP_OK && store_pauses_find(&pauses, p->name))
 			pause_spec(sv);
-		if (prc == TP_OK) {
-			/* the spec's text, every digit kept, is what the desired state reads */
-			spec = cJSON_PrintUnformatted(sv);
-			prc = pipeline_desired(&app->set, p->name, spec, &p->want, &p->err);
-		}
+		if (prc == TP_OK) /* the answer, every digit kept, is what the desired state reads */
+			prc = pipeline_desired(&app->set, p->name, sv, &p->want, &p->err);
 		cJSON_Delete(sv);
-		free(spec);
-		p->spec = p->want.spec;
+		p->spec = p->want.tree;
 		if (prc < 0)
 			p->status = DRIFT_ERROR;
 	}

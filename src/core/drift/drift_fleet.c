@@ -385,7 +385,7 @@ void drift_fetch_states(struct app *app, struct fleet *f, struct dp **sel, size_
 	for (size_t i = 0; i < n; i++) {
 		struct dp *p = sel[i];
 		if (!p->spec || p->status == DRIFT_ERROR ||
-		    !codestore_reference(cJSON_GetObjectItem(p->spec, "func")) ||
+		    p->want.spec.func.storage != STORAGE_REFERENCE ||
 		    !smap_get(&f->fn, p->nm.function))
 			continue;
 		lambda_get_function(&calls[k], p->nm.function, NULL);
@@ -412,7 +412,10 @@ void drift_fetch_states(struct app *app, struct fleet *f, struct dp **sel, size_
 static size_t tag_diff(const struct dp *p, enum diff_res res, const cJSON *have)
 {
 	struct diff_list l = { 0 };
-	diff_tags(&l, res, p->want.tags, p->old_spec, have);
+	struct spec_record old;
+	spec_record_read(p->old_spec, &old);
+	diff_tags(&l, res, &p->want.tags, p->old_spec ? &old : NULL, have);
+	spec_record_free(&old);
 	size_t n = l.n;
 	diff_list_free(&l);
 	return n;

@@ -151,9 +151,9 @@ static void run_policy(struct run *r, struct rec *p)
 	}
 	/* After the lease the item is read again: when it is what the policy
 	 * already answered for, that answer stands (no second call). */
-	if (!p->spec_text || strcmp(p->spec_input, p->input_hash) != 0) {
-		free(p->spec_text);
-		p->spec_text = NULL;
+	if (!p->answer || strcmp(p->spec_input, p->input_hash) != 0) {
+		cJSON_Delete(p->answer);
+		p->answer = NULL;
 		cJSON *sv = NULL;
 		int prc = policy_pipeline(r->app->policy, input, &sv, &e);
 		cJSON_Delete(resolved);
@@ -164,23 +164,22 @@ static void run_policy(struct run *r, struct rec *p)
 		}
 		if (p->paused)
 			pause_spec(sv);
-		/* The spec's text keeps every digit (Raw numbers): it is what the
+		/* The answer keeps every digit (Raw numbers): it is what the
 		 * hash covers and what pipeline_desired reads. */
-		p->spec_text = cJSON_PrintUnformatted(sv);
-		cJSON_Delete(sv);
+		p->answer = sv;
 		snprintf(p->spec_input, sizeof p->spec_input, "%s", p->input_hash);
 	}
 	cJSON_Delete(resolved);
-	const char *spec = p->spec_text;
+	const cJSON *spec = p->answer;
 	int rc;
 	/* The hash covers the spec and the settings that shape resources. */
 	pipeline_hash(&r->app->set, spec, p->res->hash);
 	const char *old = ddb_get_str(p->state, "hash", "");
 	if (strcmp(status, "ok") == 0 && strcmp(old, p->res->hash) == 0 && !r->o->force) {
-		/* Confirmed: the same spec text was applied and parsed before, so
+		/* Confirmed: the same spec was applied and parsed before, so
 		 * no desired state is built (the common case of a big run). */
-		free(p->spec_text);
-		p->spec_text = NULL;
+		cJSON_Delete(p->answer);
+		p->answer = NULL;
 		p->res->action = REC_NONE;
 		p->res->confirmed = 1;
 		p->done = 1;
@@ -191,7 +190,7 @@ static void run_policy(struct run *r, struct rec *p)
 		rc_fail(p, &e);
 		return;
 	}
-	p->spec = p->want.spec;
+	p->spec = p->want.tree;
 	p->res->action = REC_UPDATE;
 }
 
@@ -509,7 +508,7 @@ static void rec_free(struct rec *p)
 	cJSON_Delete(p->dlq_tags);
 	cJSON_Delete(p->fn);
 	cJSON_Delete(p->esm);
-	free(p->spec_text);
+	cJSON_Delete(p->answer);
 }
 
 /* Lease every pipeline that is about to be observed and changed, and every
@@ -849,7 +848,7 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 	for (size_t i = 0; i < nl; i++) {
 		struct rec *p = &r.recs[i];
 		if (p->spec) {
-			pool_spec_demand(p->spec, &res[i].reserved, &res[i].max_concurrency);
+			spec_demand(&p->want.spec, &res[i].reserved, &res[i].max_concurrency);
 			res[i].has_spec = 1;
 		}
 		res[i].changes = (int)p->changes.n;

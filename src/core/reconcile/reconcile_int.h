@@ -40,8 +40,8 @@ struct rec {
 	cJSON *state;             /* last state record, NULL: none */
 	int item_read, state_read;/* item / state known (read or scanned) */
 	int paused, pause_read;   /* an operator's pause (pause#<name>) is recorded; known */
-	struct pipeline want;     /* desired state (pipeline_desired); want.spec NULL when deleting */
-	cJSON *spec;              /* want.spec (borrowed): NULL when deleting */
+	struct pipeline want;     /* desired state (pipeline_desired); want.tree NULL when deleting */
+	cJSON *spec;              /* want.tree (borrowed): NULL when deleting */
 	cJSON *old_spec;          /* spec stored with the last state */
 	struct diff_list changes; /* the diff (diff_pipeline), what the apply steps act on */
 	int failed;               /* stop further steps */
@@ -50,8 +50,8 @@ struct rec {
 	int done;                 /* nothing more to do (unchanged) */
 	int state_written;        /* its outcome is in the state table already */
 	char input_hash[65];      /* of the policy call's inputs (pipeline_input_hash); "" when none */
-	char *spec_text;          /* the policy's answer for spec_input (JSON text), NULL: none yet */
-	char spec_input[65];      /* the input_hash spec_text was computed for */
+	cJSON *answer;            /* the policy's answer for spec_input (Raw numbers), NULL: none yet */
+	char spec_input[65];      /* the input_hash answer was computed for */
 	/* observed */
 	char *q_url, *dlq_url;
 	int q_url_unknown, dlq_url_unknown; /* created, but the answer had no QueueUrl */
