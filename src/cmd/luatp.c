@@ -9,6 +9,7 @@
 #include "runtime/rolloutjson.h"
 #include "aws/ddb.h"
 #include "aws/ddbval.h"
+#include "script/ddblua.h"
 #include "script/embedded.h"
 #include "base/jsonnum.h"
 #include "base/log.h"
@@ -44,7 +45,7 @@ static int fail_lua(lua_State *L, const tp_err *e)
 static void push_json(lua_State *L, cJSON *j)
 {
 	tp_err e = { 0 };
-	int rc = j ? ddbval_push_json(L, j, &e) : TP_EINVAL;
+	int rc = j ? ddblua_push_json(L, j, &e) : TP_EINVAL;
 	cJSON_Delete(j);
 	if (rc < 0) {
 		if (!j)
@@ -57,7 +58,7 @@ static cJSON *to_json(lua_State *L, int idx, const char *what)
 {
 	cJSON *out = NULL;
 	tp_err e = { 0 };
-	if (ddbval_to_json(L, idx, what, &out, &e) < 0)
+	if (ddblua_to_json(L, idx, what, &out, &e) < 0)
 		fail_lua(L, &e);
 	return out;
 }
@@ -68,7 +69,7 @@ static cJSON *to_item(lua_State *L, int idx)
 	luaL_checktype(L, idx, LUA_TTABLE);
 	cJSON *av = NULL;
 	tp_err e = { 0 };
-	if (ddbval_to_av(L, idx, "item", &av, &e) < 0)
+	if (ddblua_to_av(L, idx, "item", &av, &e) < 0)
 		fail_lua(L, &e);
 	cJSON *m = cJSON_DetachItemFromObject(av, "M");
 	cJSON_Delete(av);
@@ -150,7 +151,7 @@ static int l_ls(lua_State *L)
 		}
 		lua_pushboolean(L, store_pauses_find(&pauses, name) != NULL); /* an operator's pause */
 		lua_setfield(L, -2, "paused");
-		if (ddbval_push_item(L, it, &e) < 0) {
+		if (ddblua_push_item(L, it, &e) < 0) {
 			cJSON_Delete(items);
 			store_pipelines_free(&states);
 			store_pauses_free(&pauses);
@@ -177,7 +178,7 @@ static int l_get(lua_State *L)
 	cJSON *out = call_json(L, SVC_DYNAMODB, "GetItem", in);
 	cJSON *item = cJSON_GetObjectItem(out, "Item");
 	tp_err e = { 0 };
-	int rc = item ? ddbval_push_item(L, item, &e) : (lua_pushnil(L), TP_OK);
+	int rc = item ? ddblua_push_item(L, item, &e) : (lua_pushnil(L), TP_OK);
 	cJSON_Delete(out);
 	if (rc < 0)
 		fail_lua(L, &e);
@@ -654,7 +655,7 @@ int luatp_open(lua_State *L, struct app *app, tp_err *e)
 		{ "reload_policy", l_reload_policy }, { "policy", l_policy }, { "aws", l_aws },
 		{ "rollout", l_rollout }, { "status", l_status }, { NULL, NULL },
 	};
-	ddbval_open(L);
+	ddblua_open(L);
 	lua_newtable(L);
 	int t = lua_gettop(L);
 	/* The value constructors the policy also sees: null, list, set, ... */

@@ -45,6 +45,7 @@
 #include "script/policy.h"
 
 #include "aws/ddbval.h"
+#include "script/ddblua.h"
 #include "script/embedded.h"
 #include "script/wire.h"
 #include "base/hash.h"
@@ -563,7 +564,7 @@ static int l_copy_ctx(lua_State *L)
  * none was set), so what one call writes into it no other call sees. */
 static int push_ctx_copy(lua_State *L)
 {
-	lua_getfield(L, LUA_REGISTRYINDEX, "tp.null.value"); /* ddbval.c's sentinel */
+	lua_getfield(L, LUA_REGISTRYINDEX, DDBLUA_NULL_KEY);
 	lua_pushcclosure(L, l_copy_ctx, 1);
 	lua_call(L, 0, 1);
 	return 0;
@@ -595,7 +596,7 @@ static int run_call(lua_State *L)
 	struct policy *p = policy_of(L);
 	lua_settop(L, 0);
 	if (c->set_ctx) {
-		if ((c->rc = ddbval_push_json(L, c->set_ctx, c->e)) < 0)
+		if ((c->rc = ddblua_push_json(L, c->set_ctx, c->e)) < 0)
 			return 0;
 		lua_setfield(L, LUA_REGISTRYINDEX, CTX_KEY);
 	}
@@ -621,9 +622,9 @@ static int run_call(lua_State *L)
 		else if (!a)
 			lua_newtable(L), rc = 0;
 		else if (c->kind == CALL_PIPELINE && i == 0)
-			rc = ddbval_push_item(L, a, c->e);
+			rc = ddblua_push_item(L, a, c->e);
 		else
-			rc = ddbval_push_json(L, a, c->e);
+			rc = ddblua_push_json(L, a, c->e);
 		if (rc < 0) {
 			c->rc = rc;
 			return 0;
@@ -657,8 +658,8 @@ static int run_call(lua_State *L)
 	if (!lua_istable(L, 2))
 		return luaL_error(L, "%s must return a table (or nil, \"reason\"), not a %s", fn,
 				  luaL_typename(L, 2));
-	struct ddbval_budget b = { .max_nodes = p->max_nodes, .max_bytes = p->max_text };
-	c->rc = ddbval_to_json_budget(L, 2, c->kind == CALL_PIPELINE ? "spec" : "waves", &b, &c->result, c->e);
+	struct ddblua_budget b = { .max_nodes = p->max_nodes, .max_bytes = p->max_text };
+	c->rc = ddblua_to_json_budget(L, 2, c->kind == CALL_PIPELINE ? "spec" : "waves", &b, &c->result, c->e);
 	if (c->rc < 0 && c->e) {
 		/* name the function that returned it: file:line of its definition */
 		char msg[sizeof c->e->message], code[sizeof c->e->code];
@@ -1222,7 +1223,7 @@ int policy_new(const char *source, size_t len, const char *origin, const struct 
 		luaL_requiref(L, l->name, l->func, 1);
 		lua_pop(L, 1);
 	}
-	ddbval_open(L);
+	ddblua_open(L);
 	build_template(L);
 
 	char *chunkname = tp_xasprintf("@%s", p->origin);

@@ -12,7 +12,7 @@
  *
  * pipeline() takes and returns cJSON trees, never JSON text: item is a
  * DynamoDB item in AttributeValue form ({"pipeline":{"S":"a"},...}),
- * converted to plain Lua values as documented in ddbval.h; the spec comes
+ * converted to plain Lua values as documented in ddblua.h; the spec comes
  * back with every number as a Raw node holding its exact text (0.1 and
  * 123456789012345678 keep every digit). ctx is the run's, set once by
  * policy_set_ctx. rollout() and rollout_health() take and give trees the
