@@ -599,8 +599,7 @@ static int push_rollout(lua_State *L, int rc, cJSON *j, const tp_err *e)
 	return 1;
 }
 
-/* tp.rollout("s3://bucket/key[#version]") -> outcome (mode "layer" was
- * removed: it raises, saying why);
+/* tp.rollout("s3://bucket/key[#version]") -> outcome;
  * tp.rollout("status") -> every rollout; tp.rollout("resume") -> outcomes.
  * A halted rollout returns its outcome (status "halted", failure) rather
  * than raising, so a script can inspect it. */

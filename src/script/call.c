@@ -60,6 +60,10 @@ static int push_ctx_copy(lua_State *L)
 	return 0;
 }
 
+/* The call itself, under lua_pcall (call_protected): store the run's ctx
+ * when it came along, run the chunk afresh, call the kind's function with
+ * its arguments and read its answer into c. A Lua error here is the
+ * policy's (PolicyError); conversion failures go to c->rc. */
 static int run_call(lua_State *L)
 {
 	struct call *c = lua_touserdata(L, 1);
