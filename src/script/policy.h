@@ -1,9 +1,9 @@
 /* policy.h: the Lua policy host. A policy is a Lua 5.4 chunk returning
  *   { pipeline = function(item, ctx) return spec end,   -- or nil, "reason"
  *     rollout  = function(change, targets, ctx) return waves end }  -- optional
- * run in a sandbox (see policy.c): base library without dofile, loadfile,
- * collectgarbage and bytecode loading; string, table, math, utf8; no io,
- * os, require, package, debug. Unknown globals are errors to read or write.
+ * run in a sandbox (sandbox.c; the design: policy.c): base library
+ * without dofile, loadfile, collectgarbage and bytecode loading; string,
+ * table, math, utf8; no io, os, require, package, debug. Unknown globals are errors to read or write.
  * Instruction and memory caps cannot be swallowed by pcall; setmetatable
  * refuses __gc. Every call (and the load's trial run) runs in a worker
  * process, killed at a wall-clock deadline, so no policy code runs in the
