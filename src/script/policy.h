@@ -3,9 +3,9 @@
  *     rollout  = function(change, targets, ctx) return waves end }  -- optional
  * run in a sandbox (sandbox.c; the design: policy.c): base library
  * without dofile, loadfile, collectgarbage and bytecode loading; string,
- * table, math, utf8; no io, os, require, package, debug. Unknown globals are errors to read or write.
- * Instruction and memory caps cannot be swallowed by pcall; setmetatable
- * refuses __gc. Every call (and the load's trial run) runs in a worker
+ * table, math, utf8; no io, os, require, package, debug. Unknown globals
+ * are errors to read or write. Instruction and memory caps cannot be
+ * swallowed by pcall; setmetatable refuses __gc. Every call (and the load's trial run) runs in a worker
  * process, killed at a wall-clock deadline, so no policy code runs in the
  * calling process and nothing persists between calls. Every error names
  * the chunk and, where there is one, the line.
