@@ -5,10 +5,11 @@
  * without dofile, loadfile, collectgarbage and bytecode loading; string,
  * table, math, utf8; no io, os, require, package, debug. Unknown globals
  * are errors to read or write. Instruction and memory caps cannot be
- * swallowed by pcall; setmetatable refuses __gc. Every call (and the load's trial run) runs in a worker
- * process, killed at a wall-clock deadline, so no policy code runs in the
- * calling process and nothing persists between calls. Every error names
- * the chunk and, where there is one, the line.
+ * swallowed by pcall; setmetatable refuses __gc. Every call (and the
+ * load's trial run) runs in a worker process, killed at a wall-clock
+ * deadline, so no policy code runs in the calling process and nothing
+ * persists between calls. Every error names the chunk and, where there
+ * is one, the line.
  *
  * pipeline() takes and returns cJSON trees, never JSON text: item is a
  * DynamoDB item in AttributeValue form ({"pipeline":{"S":"a"},...}),
