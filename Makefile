@@ -11,7 +11,8 @@ LUA_FILES  := policies/policy.lua $(wildcard lua/*.lua)
 
 # src/ is in layers (README "Source layout"): base, aws, script, core,
 # runtime, cmd; each includes only its own and the layers below it
-# (build/check_layers.sh, run by `make test`).
+# (build/check_layers.sh, run by `make check-layers`, `make check` and
+# `make test`; Lua's headers only in script/ and cmd/).
 SRC        := $(sort $(shell find src -name '*.c'))
 LIB_SRC    := $(filter-out src/cmd/main.c,$(SRC))
 SRC_H      := $(sort $(shell find src -name '*.h'))
@@ -115,9 +116,12 @@ test: deps check-layers taskpipe
 	@$(MAKE) --no-print-directory -j$(JOBS) unit fuzz-replay
 	@sh tests/run.sh
 
-# the include rule of src/'s layers
+# the include rule of src/'s layers, then the checker's own test (planted
+# violations in temp trees must fail it)
 check-layers:
 	@sh build/check_layers.sh
+	@mkdir -p $(OUT); sh tests/layers/test_check_layers.sh >$(OUT)/test_check_layers.log 2>&1 || \
+		{ cat $(OUT)/test_check_layers.log; exit 1; }
 
 bench: deps taskpipe
 	@sh tests/bench/run.sh

@@ -1,17 +1,26 @@
 #!/bin/sh
-# build/check_layers.sh: src/ is in layers, lowest first:
+# build/check_layers.sh [ROOT]: src/ is in layers, lowest first:
 #   base  aws  script  core  runtime  cmd
 # A file may include headers of its own layer and of the layers below it,
-# always by their path under src/ ("core/lease.h"), never a layer above.
-# core's subfolders (reconcile/, drift/, rollout/) are core. Exits 1 and
-# names each offending line.
+# always in quotes by their path under src/ ("core/lease.h"), never a layer
+# above. core's subfolders (reconcile/, drift/, rollout/) are core.
+# Angle-bracket includes are read too: a header of src/ in brackets is
+# refused (it would dodge the rule above), and Lua's headers (<lua.h>,
+# <lualib.h>, <lauxlib.h>, <luaconf.h>: any <lua*.h>) are allowed in
+# script/ and cmd/ only, the layers that run Lua. Exits 1 and names each
+# offending line. ROOT (default: this repository) is for the checker's own
+# test (tests/layers/test_check_layers.sh).
 set -eu
-cd "$(dirname "$0")/.."
+cd "${1:-$(dirname "$0")/..}"
 rank() {
 	case "$1" in
 	base) echo 0 ;; aws) echo 1 ;; script) echo 2 ;; core) echo 3 ;;
 	runtime) echo 4 ;; cmd) echo 5 ;; *) echo 99 ;;
 	esac
+}
+# 1 when a layer may include Lua's headers
+lua_layer() {
+	case "$1" in script | cmd) echo 1 ;; *) echo 0 ;; esac
 }
 problems=$(for f in $(find src -name '*.[ch]' | sort); do
 	layer=$(echo "$f" | cut -d/ -f2)
@@ -20,7 +29,22 @@ problems=$(for f in $(find src -name '*.[ch]' | sort); do
 		echo "$f: not in a layer folder (base aws script core runtime cmd)"
 		continue
 	fi
-	# quoted includes only: <...> are system and library headers
+	# <...>: system and library headers; never src/'s own, Lua's only where Lua runs
+	grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*<' "$f" | while IFS= read -r line; do
+		path=$(echo "$line" | sed 's/.*include[[:space:]]*<\([^>]*\)>.*/\1/')
+		n=${line%%:*}
+		case "$path" in
+		lua*.h | lauxlib.h)
+			if [ "$(lua_layer "$layer")" = 0 ]; then
+				echo "$f:$n: <$path>: Lua's headers belong in script/ and cmd/ only ($layer may not run Lua; put the Lua side in script/)"
+			fi
+			continue ;;
+		esac
+		if [ "$(rank "${path%%/*}")" != 99 ] && [ -f "src/$path" ]; then
+			echo "$f:$n: <$path>: a header of src/: include it in quotes (\"$path\"), where the layer rule sees it"
+		fi
+	done
+	# "...": headers of src/, by their path, from this layer or below
 	grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$f" | while IFS= read -r line; do
 		path=$(echo "$line" | sed 's/.*include[[:space:]]*"\([^"]*\)".*/\1/')
 		n=${line%%:*}

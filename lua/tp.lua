@@ -1,6 +1,6 @@
 -- lua/tp.lua: the Lua half of the operator's `tp` module (REPL and
 -- `taskpipe run`). Called once with the tp table the C side built
--- (src/luatp.c); adds the pretty printer and small helpers to it.
+-- (src/cmd/luatp.c); adds the pretty printer and small helpers to it.
 local tp = ...
 
 local type, pairs, tostring, getmetatable = type, pairs, tostring, getmetatable

@@ -6,7 +6,7 @@
 -- $LAMBDA_TASK_ROOT/policy.lua replaces it. Try changes with
 --   taskpipe policy check --policy my-policy.lua item.json
 --
--- Sandbox (see src/policy.c): base library without dofile/loadfile/
+-- Sandbox (see src/script/sandbox.c): base library without dofile/loadfile/
 -- collectgarbage, string (no dump), table, math, utf8 and `tp`. Reading or
 -- writing an unknown global is an error, so helpers here are locals. The
 -- chunk runs again for every call in a fresh environment: nothing persists

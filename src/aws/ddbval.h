@@ -1,53 +1,18 @@
-/* ddbval.h: DynamoDB AttributeValues <-> Lua values, faithfully both ways.
- *
- *   S    -> string                   NULL -> tp.null (a unique sentinel)
- *   N    -> integer when the text is an integer within int64; otherwise a
- *           float when Lua's tostring of it (%.14g) has the text's value
- *           exactly; otherwise a number object (table with metatable tp.number
- *           holding the original text), so no digit is ever lost
- *   BOOL -> boolean                  M    -> table with string keys
- *   L    -> sequence table (marked with metatable tp.list, so an empty L stays an L)
- *   B    -> binary object (table with metatable tp.binary, field `data` = raw bytes)
- *   SS/NS/BS -> set object (table with metatable tp.set, field `type` = "SS"|"NS"|"BS",
- *           elements in the sequence part)
- * Back to AttributeValues: string -> S; integer/float -> N (shortest exact
- * text); boolean -> BOOL; tp.null -> NULL; marked objects to their type;
- * an unmarked table is an L when it is a non-empty sequence 1..n, else an M
- * (all keys must be strings). Errors name the path (e.g. "item.env.KEY").
+/* ddbval.h: DynamoDB AttributeValues as JSON ({"S":"x"}, {"N":"1.5"}, ...):
+ * the value rules DynamoDB applies that are cheap to check before sending,
+ * and the number and base64 text forms. No Lua: the bridge between these
+ * values and Lua is script/ddblua.h, which shares the helpers below.
  */
 #ifndef TP_DDBVAL_H
 #define TP_DDBVAL_H
 
 #include "base/base.h"
 
-struct lua_State;
 struct cJSON;
 
-/* Push the Lua form of one AttributeValue ({"S":"x"} ...). */
-int ddbval_push(struct lua_State *L, const struct cJSON *av, tp_err *e);
-/* Push an item (map of name -> AttributeValue) as a Lua table. */
-int ddbval_push_item(struct lua_State *L, const struct cJSON *item, tp_err *e);
-/* Convert the Lua value at idx to an AttributeValue; path names it in errors. */
-int ddbval_to_av(struct lua_State *L, int idx, const char *path, struct cJSON **out, tp_err *e);
-/* Install the metatables and tp.null into the registry (once per state). */
-void ddbval_open(struct lua_State *L);
-
-/* Plain JSON <-> Lua (for ctx, specs, waves): objects -> tables, arrays ->
- * sequence tables (tp.list-marked), null -> tp.null; a Raw node holding
- * number text (jsonnum.h) -> as an N's text above, so no digit is lost. */
-int ddbval_push_json(struct lua_State *L, const struct cJSON *json, tp_err *e);
-int ddbval_to_json(struct lua_State *L, int idx, const char *path, struct cJSON **out, tp_err *e);
-
-/* A conversion budget: at most max_nodes values and max_bytes of string,
- * key and number text; past either, TP_ELIMIT "PolicyOutputLimit" naming
- * the path. Bounds the time and memory of converting a hostile result (a
- * table reached many times counts every time it is reached). */
-struct ddbval_budget {
-	size_t max_nodes, max_bytes;
-	size_t nodes, bytes;   /* used so far; start at 0 */
-};
-int ddbval_to_json_budget(struct lua_State *L, int idx, const char *path, struct ddbval_budget *b,
-			  struct cJSON **out, tp_err *e);
+/* DynamoDB nests at most 32 levels; deeper input is refused (also stops
+ * cycles in a Lua table being converted). */
+#define DDBVAL_MAX_DEPTH 64
 
 /* 1 when JSON text holds a \u0000 escape in a string (cJSON would cut the
  * string there silently), else 0. */
@@ -56,6 +21,11 @@ int ddbval_json_has_nul(const char *json);
 /* 1 when s is number text DynamoDB accepts: -?digits[.digits][(e|E)[+-]digits]
  * (no leading +, no bare leading or trailing dot), else 0. */
 int ddbval_number_ok(const char *s);
+
+/* 1 when s is decimal text in the looser form N values are read in: an
+ * optional sign (+ too), digits with an optional dot anywhere (a leading
+ * or trailing dot too), an optional exponent; else 0. */
+int ddbval_number_loose_ok(const char *s);
 
 /* 0 when s is a number DynamoDB stores: valid text, at most 38 significant
  * digits, magnitude 1E-130 to 9.99...E+125 (or zero); else -1 and why. */
@@ -66,5 +36,48 @@ int ddbval_number_check(const char *s, char *why, size_t len);
  * empty and without duplicates (NS by value). Else -1 and why, starting
  * with the field's path ("env.BIG: ..."). */
 int ddbval_check_item(const struct cJSON *item, char *why, size_t len);
+
+/* Normal form of valid decimal text (new string): sign, significant digits
+ * without leading or trailing zeros, and the decimal exponent of 0.DIGITS;
+ * "0" for zero. Two texts have the same value exactly when their forms are
+ * equal. */
+char *ddbval_number_normal(const char *s);
+/* Shortest "%.*g" text that reads back as d. */
+void ddbval_number_shortest(double d, char *out, size_t len);
+
+/* The path of the value being checked or converted ("item.env.KEY[2]"),
+ * named in errors. It grows and shrinks at every value: plain appends, no
+ * printf (which was a seventh of a policy call's instructions); inline for
+ * the same reason. Each returns the length to pop back to. */
+static inline size_t ddbval_path_key(buf *b, const char *key)
+{
+	size_t old = b->len;
+	buf_addc(b, '.');
+	buf_adds(b, key);
+	return old;
+}
+
+static inline size_t ddbval_path_index(buf *b, long long i)
+{
+	size_t old = b->len;
+	char d[24], *p = d + sizeof d;
+	unsigned long long u = i < 0 ? 0 - (unsigned long long)i : (unsigned long long)i;
+	*--p = ']';
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (i < 0)
+		*--p = '-';
+	*--p = '[';
+	buf_add(b, p, (size_t)(d + sizeof d - p));
+	return old;
+}
+
+static inline void ddbval_path_pop(buf *b, size_t old)
+{
+	b->len = old;
+	if (b->data)
+		b->data[old] = 0;
+}
 
 #endif

@@ -145,16 +145,7 @@ int cmd_rollout(int argc, char **argv)
 			return 2;
 		}
 		if (!strcmp(a, "--mode")) {
-			/* Only code mode is left; --mode code is still accepted. */
 			o.mode = argv[++i];
-			if (!strcmp(o.mode, "layer")) {
-				fprintf(stderr, "taskpipe rollout: --mode layer was removed: the function's own zip "
-					"holds bootstrap, which shadows the layer's /opt, so a layer rollout changed "
-					"nothing. Roll out code (the default). To store the code once, set "
-					"code_storage = \"reference\" (the default on a versioned code bucket): "
-					"functions then run it from S3 (README, \"Code storage\").\n");
-				return 2;
-			}
 			if (strcmp(o.mode, "code")) {
 				fprintf(stderr, "taskpipe rollout: --mode is code (got '%s')\n", o.mode);
 				return 2;

@@ -10,6 +10,7 @@
 #include "runtime/rolloutjson.h"
 #include "aws/ddb.h"
 #include "aws/ddbval.h"
+#include "script/ddblua.h"
 #include "script/embedded.h"
 #include "base/jsonnum.h"
 #include "base/log.h"
@@ -49,7 +50,7 @@ static int fail_lua(lua_State *L, const tp_err *e)
 static void push_json(lua_State *L, cJSON *j)
 {
 	tp_err e = { 0 };
-	int rc = j ? ddbval_push_json(L, j, &e) : TP_EINVAL;
+	int rc = j ? ddblua_push_json(L, j, &e) : TP_EINVAL;
 	cJSON_Delete(j);
 	if (rc < 0) {
 		if (!j)
@@ -62,7 +63,7 @@ static cJSON *to_json(lua_State *L, int idx, const char *what)
 {
 	cJSON *out = NULL;
 	tp_err e = { 0 };
-	if (ddbval_to_json(L, idx, what, &out, &e) < 0)
+	if (ddblua_to_json(L, idx, what, &out, &e) < 0)
 		fail_lua(L, &e);
 	return out;
 }
@@ -73,7 +74,7 @@ static cJSON *to_item(lua_State *L, int idx)
 	luaL_checktype(L, idx, LUA_TTABLE);
 	cJSON *av = NULL;
 	tp_err e = { 0 };
-	if (ddbval_to_av(L, idx, "item", &av, &e) < 0)
+	if (ddblua_to_av(L, idx, "item", &av, &e) < 0)
 		fail_lua(L, &e);
 	cJSON *m = cJSON_DetachItemFromObject(av, "M");
 	cJSON_Delete(av);
@@ -106,10 +107,10 @@ static int l_ls(lua_State *L)
 	luaL_setmetatable(L, "tp.list");
 	for (size_t i = 0; i < l.n; i++) {
 		cJSON *row = ls_row_json(&l.rows[i]);
-		int rc = ddbval_push_json(L, row, &e);
+		int rc = ddblua_push_json(L, row, &e);
 		cJSON_Delete(row);
 		if (rc == TP_OK && l.rows[i].item)
-			rc = ddbval_push_item(L, l.rows[i].item, &e);
+			rc = ddblua_push_item(L, l.rows[i].item, &e);
 		else if (rc == TP_OK)
 			lua_pushnil(L);
 		if (rc < 0) {
@@ -130,7 +131,7 @@ static int l_get(lua_State *L)
 	tp_err e = { 0 };
 	if (config_item_get(app_of(L), luaL_checkstring(L, 1), &item, &e) < 0)
 		return fail_lua(L, &e);
-	int rc = item ? ddbval_push_item(L, item, &e) : (lua_pushnil(L), TP_OK);
+	int rc = item ? ddblua_push_item(L, item, &e) : (lua_pushnil(L), TP_OK);
 	cJSON_Delete(item);
 	if (rc < 0)
 		return fail_lua(L, &e);
@@ -492,8 +493,7 @@ static int push_rollout(lua_State *L, int rc, cJSON *j, const tp_err *e)
 	return 1;
 }
 
-/* tp.rollout("s3://bucket/key[#version]") -> outcome (mode "layer" was
- * removed: it raises, saying why);
+/* tp.rollout("s3://bucket/key[#version]") -> outcome;
  * tp.rollout("status") -> every rollout; tp.rollout("resume") -> outcomes.
  * A halted rollout returns its outcome (status "halted", failure) rather
  * than raising, so a script can inspect it. */
@@ -548,7 +548,7 @@ int luatp_open(lua_State *L, struct app *app, tp_err *e)
 		{ "reload_policy", l_reload_policy }, { "policy", l_policy }, { "aws", l_aws },
 		{ "rollout", l_rollout }, { "status", l_status }, { NULL, NULL },
 	};
-	ddbval_open(L);
+	ddblua_open(L);
 	lua_newtable(L);
 	int t = lua_gettop(L);
 	/* The value constructors the policy also sees: null, list, set, ... */

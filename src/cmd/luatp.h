@@ -4,7 +4,7 @@
  * luatp.c; lua/tp.lua (embedded) adds the pretty printer and helpers.
  * The policy still runs in its own sandboxed state (struct policy).
  *
- * Values cross as plain Lua tables (see ddbval.h): JSON objects -> tables,
+ * Values cross as plain Lua tables (see script/ddblua.h): JSON objects -> tables,
  * arrays -> tp.list tables, null -> tp.null. AWS and taskpipe errors raise
  * Lua errors "Code: message".
  */

@@ -7,7 +7,9 @@
  *           AWS's table: deprecation, create block, update block.
  *   [tfl]   tflint-ruleset-aws PR #969 (Nov 2025), after AWS's table changed:
  *           python3.9 deprecated 2025-12-15, nodejs18.x 2025-09-01.
- *   [notes] /work/shared/AWS-NOTES.md (provided.al2).
+ *   [notes] the project's AWS notes, kept outside this repository
+ *           (provided.al2: deprecated 2026-07-31, create blocked 2027-02-01,
+ *           update blocked 2027-03-03).
  * A block date not published in those is left empty: such a runtime is
  * only flagged, never refused on a guessed date. */
 #include "core/runtimes.h"

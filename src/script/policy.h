@@ -1,18 +1,19 @@
 /* policy.h: the Lua policy host. A policy is a Lua 5.4 chunk returning
  *   { pipeline = function(item, ctx) return spec end,   -- or nil, "reason"
  *     rollout  = function(change, targets, ctx) return waves end }  -- optional
- * run in a sandbox (see policy.c): base library without dofile, loadfile,
- * collectgarbage and bytecode loading; string, table, math, utf8; no io,
- * os, require, package, debug. Unknown globals are errors to read or write.
- * Instruction and memory caps cannot be swallowed by pcall; setmetatable
- * refuses __gc. Every call (and the load's trial run) runs in a worker
- * process, killed at a wall-clock deadline, so no policy code runs in the
- * calling process and nothing persists between calls. Every error names
- * the chunk and, where there is one, the line.
+ * run in a sandbox (sandbox.c; the design: policy.c): base library
+ * without dofile, loadfile, collectgarbage and bytecode loading; string,
+ * table, math, utf8; no io, os, require, package, debug. Unknown globals
+ * are errors to read or write. Instruction and memory caps cannot be
+ * swallowed by pcall; setmetatable refuses __gc. Every call (and the
+ * load's trial run) runs in a worker process, killed at a wall-clock
+ * deadline, so no policy code runs in the calling process and nothing
+ * persists between calls. Every error names the chunk and, where there
+ * is one, the line.
  *
  * pipeline() takes and returns cJSON trees, never JSON text: item is a
  * DynamoDB item in AttributeValue form ({"pipeline":{"S":"a"},...}),
- * converted to plain Lua values as documented in ddbval.h; the spec comes
+ * converted to plain Lua values as documented in ddblua.h; the spec comes
  * back with every number as a Raw node holding its exact text (0.1 and
  * 123456789012345678 keep every digit). ctx is the run's, set once by
  * policy_set_ctx. rollout() and rollout_health() take and give trees the

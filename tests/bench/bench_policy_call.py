@@ -1,5 +1,5 @@
 """Policy call cost: each call in the sandbox's worker process (the isolation
-that holds the wall-clock limit, src/script/policy.c) against the same call run in
+that holds the wall-clock limit, src/script/worker.c) against the same call run in
 this process, 1,000 default-policy calls each, same run (tests/bench/bench_policy.c,
 built by `make bench-policy`)."""
 import json

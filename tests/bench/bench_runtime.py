@@ -4,7 +4,7 @@
                       /runtime/invocation/next at the emulator, median of 100
                       starts (goal <= 5 ms); baseline: a python3 process that
                       imports boto3 and then GETs /next (the outside reference:
-                      published Lambda init medians in shared/AWS-NOTES.md).
+                      published Lambda init medians in the project's AWS notes).
   runtime_peak_rss    VmHWM of the bootstrap process, read from /proc by the
                       emulator just before it accepts the answer to a
                       1,000-record DynamoDB stream batch (100 pipelines) run

@@ -1,7 +1,7 @@
 /* fuzz_ddbval.c: libFuzzer target for DynamoDB/JSON <-> Lua value
- * conversion (src/aws/ddbval.c) and item value checks. Input: byte 0
- * picks the reading (0: numbers keep their text, jsonnum_parse; 1: plain
- * cJSON), the rest is JSON text.
+ * conversion (src/script/ddblua.c) and item value checks
+ * (src/aws/ddbval.c). Input: byte 0 picks the reading (0: numbers keep
+ * their text, jsonnum_parse; 1: plain cJSON), the rest is JSON text.
  * Properties: an item that passes ddbval_check_item goes to Lua and back
  * to AttributeValues that pass it too; plain JSON goes to Lua and back to
  * JSON that cJSON prints and parses again; number text accepted by
@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "aws/ddbval.h"
+#include "script/ddblua.h"
 #include "base/jsonnum.h"
 #include "fuzz_fields.h"
 
@@ -25,7 +26,7 @@ static lua_State *state(void)
 		L = luaL_newstate();
 		CHECK(L);
 		luaL_openlibs(L);
-		ddbval_open(L);
+		ddblua_open(L);
 	}
 	lua_settop(L, 0);
 	return L;
@@ -37,12 +38,12 @@ static void item_round_trip(lua_State *L, const cJSON *item)
 	if (!cJSON_IsObject(item) || ddbval_check_item(item, why, sizeof why) < 0)
 		return;
 	tp_err e = { 0 };
-	if (ddbval_push_item(L, item, &e) < 0) {
+	if (ddblua_push_item(L, item, &e) < 0) {
 		CHECK(e.message[0]);
 		return;
 	}
 	cJSON *av = NULL;
-	if (ddbval_to_av(L, -1, "item", &av, &e) == 0) {
+	if (ddblua_to_av(L, -1, "item", &av, &e) == 0) {
 		CHECK(av);
 		const cJSON *m = cJSON_GetObjectItem(av, "M");
 		/* an item of no attributes comes back as the empty map */
@@ -57,11 +58,11 @@ static void item_round_trip(lua_State *L, const cJSON *item)
 static void json_round_trip(lua_State *L, const cJSON *j)
 {
 	tp_err e = { 0 };
-	if (ddbval_push_json(L, j, &e) < 0)
+	if (ddblua_push_json(L, j, &e) < 0)
 		return;
 	cJSON *out = NULL;
-	struct ddbval_budget b = { .max_nodes = 10000, .max_bytes = 1 << 20 };
-	if (ddbval_to_json_budget(L, -1, "v", &b, &out, &e) == 0) {
+	struct ddblua_budget b = { .max_nodes = 10000, .max_bytes = 1 << 20 };
+	if (ddblua_to_json_budget(L, -1, "v", &b, &out, &e) == 0) {
 		char *text = cJSON_PrintUnformatted(out);
 		CHECK(text);
 		cJSON *again = cJSON_Parse(text);

@@ -353,10 +353,9 @@ class RolloutTest(unittest.TestCase):
         shas = self.shas(names)
         self.assertEqual({shas[p] for p in names[1:]}, {sha_b64(data1)})
 
-    def test_layer_mode_removed(self):
-        """Layer mode changed nothing (the function's own zip holds bootstrap,
-        which shadows /opt): --mode layer, and a policy whose waves ask for it,
-        fail clearly, before any Lambda call."""
+    def test_only_code_mode(self):
+        """Code is the only rollout mode: --mode layer, and a policy whose
+        waves ask for it, fail naming the mode, before any Lambda call."""
         key = "lay-%s.zip" % uuid.uuid4().hex[:6]
         self.upload(key, "v1")
         names = self.fleet(key, 2, "l" + uuid.uuid4().hex[:5])
@@ -365,8 +364,7 @@ class RolloutTest(unittest.TestCase):
         self.proxy.reset()
         r = self.rollout([uri, "--mode", "layer"])
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
-        self.assertIn("--mode layer was removed", r.stderr)
-        self.assertIn("shadows", r.stderr)
+        self.assertIn("--mode is code (got 'layer')", r.stderr)
         pol = policy_file(lambda src: quick_canary(src).replace(
             "return { pipeline = pipeline, rollout = rollout, rollout_health = rollout_health, limit_group = limit_group }",
             "local function layered(change, targets, ctx)\n"
@@ -378,7 +376,8 @@ class RolloutTest(unittest.TestCase):
         self.addCleanup(os.unlink, pol)
         r = self.rollout([uri], self.env_for(TASKPIPE_POLICY=pol))
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        self.assertIn("LayerModeRemoved", r.stderr)
+        self.assertIn("BadMode", r.stderr)
+        self.assertIn("rollout mode 'layer' (only code)", r.stderr)
         self.assertNotIn("lambda:PublishLayerVersion", self.proxy.counts())
         self.assertEqual(self.updates("UpdateFunctionConfiguration"), [])
         self.assertEqual(self.updates(), [])

@@ -146,7 +146,7 @@ class SigCheck(unittest.TestCase):
     def signed(cls, service):
         c = boto3.client(service, region_name=REGION, endpoint_url=cls.moto.endpoint,
                          aws_access_key_id=cls.key_id, aws_secret_access_key=cls.secret)
-        # moto bug (AWS-NOTES.md): a body-less request verifies only when
+        # moto bug (the project's AWS notes): a body-less request verifies only when
         # x-amz-content-sha256 is signed, which botocore does not do for Lambda.
         c.meta.events.register("before-sign.*.*", _sign_payload_hash)
         return c

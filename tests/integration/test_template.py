@@ -1,7 +1,7 @@
 """packaging/template.yaml: cfn-lint, an IAM least-privilege check on the
 template itself, and a deployment into moto's CloudFormation whose resources
 are then checked with boto3 as declared. Where moto ignores a property
-(AWS-NOTES.md: bucket versioning and notifications, Lambda Architectures)
+(the project's AWS notes: bucket versioning and notifications, Lambda Architectures)
 the test says so and checks the property in the template YAML instead."""
 import io
 import ast

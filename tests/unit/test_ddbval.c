@@ -1,4 +1,5 @@
-/* test_ddbval.c: AttributeValue and plain JSON <-> Lua round trips. */
+/* test_ddbval.c: AttributeValue and plain JSON <-> Lua round trips
+ * (script/ddblua.c) and DynamoDB's value checks (aws/ddbval.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,12 +14,13 @@
 #include <string.h>
 
 #include "aws/ddbval.h"
+#include "script/ddblua.h"
 
 static lua_State *new_state(void)
 {
 	lua_State *L = luaL_newstate();
 	luaL_openlibs(L);
-	ddbval_open(L);
+	ddblua_open(L);
 	lua_getfield(L, LUA_REGISTRYINDEX, "tp.lib");
 	lua_setglobal(L, "tp");
 	return L;
@@ -30,9 +32,9 @@ static char *av_roundtrip(lua_State *L, const char *json)
 	cJSON *in = cJSON_Parse(json);
 	assert_non_null(in);
 	tp_err e = {0};
-	assert_int_equal(ddbval_push_item(L, in, &e), 0);
+	assert_int_equal(ddblua_push_item(L, in, &e), 0);
 	cJSON *out = NULL;
-	assert_int_equal(ddbval_to_av(L, -1, "item", &out, &e), 0);
+	assert_int_equal(ddblua_to_av(L, -1, "item", &out, &e), 0);
 	lua_pop(L, 1);
 	/* a table comes back wrapped in M */
 	cJSON *m = cJSON_DetachItemFromObject(out, "M");
@@ -77,7 +79,7 @@ static void big_numbers_keep_every_digit(void **state)
 	/* and the Lua side sees the right kinds */
 	cJSON *in = cJSON_Parse("{\"i\":{\"N\":\"12\"},\"f\":{\"N\":\"0.1\"},\"big\":{\"N\":\"1e400\"}}");
 	tp_err e = {0};
-	assert_int_equal(ddbval_push_item(L, in, &e), 0);
+	assert_int_equal(ddblua_push_item(L, in, &e), 0);
 	lua_setglobal(L, "it");
 	assert_int_equal(luaL_dostring(L, "return math.type(it.i), math.type(it.f), tp.type(it.big), tostring(it.big), it.big.text"), 0);
 	assert_string_equal(lua_tostring(L, -5), "integer");
@@ -97,9 +99,9 @@ static void empty_list_and_map_stay_apart(void **state)
 	/* plain JSON too */
 	cJSON *in = cJSON_Parse("{\"l\":[],\"m\":{},\"n\":null,\"x\":[1,\"a\",true]}");
 	tp_err e = {0};
-	assert_int_equal(ddbval_push_json(L, in, &e), 0);
+	assert_int_equal(ddblua_push_json(L, in, &e), 0);
 	cJSON *out = NULL;
-	assert_int_equal(ddbval_to_json(L, -1, "v", &out, &e), 0);
+	assert_int_equal(ddblua_to_json(L, -1, "v", &out, &e), 0);
 	char *s = cJSON_PrintUnformatted(out);
 	cJSON *back = cJSON_Parse(s);
 	assert_true(cJSON_Compare(in, back, 1));
@@ -116,7 +118,7 @@ static char *lua_to_json(lua_State *L, const char *expr, int av, int *rc, tp_err
 	snprintf(code, sizeof code, "return %s", expr);
 	assert_int_equal(luaL_dostring(L, code), 0);
 	cJSON *out = NULL;
-	*rc = av ? ddbval_to_av(L, -1, "item", &out, e) : ddbval_to_json(L, -1, "spec", &out, e);
+	*rc = av ? ddblua_to_av(L, -1, "item", &out, e) : ddblua_to_json(L, -1, "spec", &out, e);
 	lua_settop(L, 0);
 	char *s = out ? cJSON_PrintUnformatted(out) : NULL;
 	cJSON_Delete(out);
@@ -179,20 +181,20 @@ static void errors_name_the_path(void **state)
 
 	assert_int_equal(luaL_dostring(L, "local t = {} t.self = t return t"), 0);
 	cJSON *out = NULL;
-	assert_int_equal(ddbval_to_json(L, -1, "spec", &out, &e), TP_EINVAL);
+	assert_int_equal(ddblua_to_json(L, -1, "spec", &out, &e), TP_EINVAL);
 	assert_non_null(strstr(e.message, "nested deeper"));
 	lua_settop(L, 0);
 
 	cJSON *bad = cJSON_Parse("{\"env\":{\"M\":{\"K\":{\"N\":\"12abc\"}}}}");
-	assert_int_equal(ddbval_push_item(L, bad, &e), TP_EINVAL);
+	assert_int_equal(ddblua_push_item(L, bad, &e), TP_EINVAL);
 	assert_non_null(strstr(e.message, "item.env.K"));
 	cJSON_Delete(bad);
 	bad = cJSON_Parse("{\"a\":{\"L\":[{\"S\":\"x\"},{\"Q\":1}]}}");
-	assert_int_equal(ddbval_push_item(L, bad, &e), TP_EINVAL);
+	assert_int_equal(ddblua_push_item(L, bad, &e), TP_EINVAL);
 	assert_non_null(strstr(e.message, "item.a[2]"));
 	cJSON_Delete(bad);
 	bad = cJSON_Parse("{\"b\":{\"B\":\"@@@\"}}");
-	assert_int_equal(ddbval_push_item(L, bad, &e), TP_EINVAL);
+	assert_int_equal(ddblua_push_item(L, bad, &e), TP_EINVAL);
 	assert_non_null(strstr(e.message, "item.b"));
 	cJSON_Delete(bad);
 	lua_close(L);
@@ -203,7 +205,7 @@ static void binary_is_raw_in_lua(void **state)
 	lua_State *L = new_state();
 	cJSON *in = cJSON_Parse("{\"b\":{\"B\":\"AAEC/w==\"},\"bs\":{\"BS\":[\"aGk=\"]}}");
 	tp_err e = {0};
-	assert_int_equal(ddbval_push_item(L, in, &e), 0);
+	assert_int_equal(ddblua_push_item(L, in, &e), 0);
 	lua_setglobal(L, "it");
 	assert_int_equal(luaL_dostring(L, "return it.b.data == '\\0\\1\\2\\255', it.bs[1], it.bs.type, getmetatable(it.b)"), 0);
 	assert_true(lua_toboolean(L, -4));
@@ -225,9 +227,9 @@ static void huge_exponents_do_not_overflow(void **state)
 	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
 		cJSON *av = cJSON_CreateObject();
 		cJSON_AddStringToObject(av, "N", texts[i]);
-		assert_int_equal(ddbval_push(L, av, &e), 0);
+		assert_int_equal(ddblua_push(L, av, &e), 0);
 		cJSON *out = NULL;
-		assert_int_equal(ddbval_to_av(L, -1, "n", &out, &e), 0);
+		assert_int_equal(ddblua_to_av(L, -1, "n", &out, &e), 0);
 		if (strcmp(cJSON_GetObjectItem(out, "N")->valuestring, texts[i]) != 0 && !lua_isnumber(L, -1))
 			fail_msg("%s came back as %s", texts[i], cJSON_GetObjectItem(out, "N")->valuestring);
 		lua_pop(L, 1);
@@ -307,22 +309,22 @@ static void conversion_budget(void **state)
 	lua_State *L = new_state();
 	tp_err e = {0};
 	cJSON *out = NULL;
-	struct ddbval_budget b = { .max_nodes = 10000, .max_bytes = 1u << 20 };
+	struct ddblua_budget b = { .max_nodes = 10000, .max_bytes = 1u << 20 };
 	assert_int_equal(luaL_dostring(L, "local s = string.rep('x', 1 << 20) local t = {} "
 					  "for i = 1, 1000 do t[i] = s end return {v = t}"), 0);
-	assert_int_equal(ddbval_to_json_budget(L, -1, "spec", &b, &out, &e), TP_ELIMIT);
+	assert_int_equal(ddblua_to_json_budget(L, -1, "spec", &b, &out, &e), TP_ELIMIT);
 	assert_string_equal(e.code, "PolicyOutputLimit");
 	assert_non_null(strstr(e.message, "spec.v[1]: more than 1048576 bytes of text"));
 	assert_null(out);
 	lua_settop(L, 0);
-	struct ddbval_budget b2 = { .max_nodes = 10000, .max_bytes = 1u << 20 };
+	struct ddblua_budget b2 = { .max_nodes = 10000, .max_bytes = 1u << 20 };
 	assert_int_equal(luaL_dostring(L, "local t = {'leaf'} for i = 1, 40 do t = {t, t} end return {v = t}"), 0);
-	assert_int_equal(ddbval_to_json_budget(L, -1, "spec", &b2, &out, &e), TP_ELIMIT);
+	assert_int_equal(ddblua_to_json_budget(L, -1, "spec", &b2, &out, &e), TP_ELIMIT);
 	assert_non_null(strstr(e.message, "more than 10000 values"));
 	lua_settop(L, 0);
-	struct ddbval_budget b3 = { .max_nodes = 10000, .max_bytes = 1u << 20 };
+	struct ddblua_budget b3 = { .max_nodes = 10000, .max_bytes = 1u << 20 };
 	assert_int_equal(luaL_dostring(L, "return {a = {1, 2, 3}, b = 'text'}"), 0);
-	assert_int_equal(ddbval_to_json_budget(L, -1, "spec", &b3, &out, &e), 0);
+	assert_int_equal(ddblua_to_json_budget(L, -1, "spec", &b3, &out, &e), 0);
 	assert_int_equal(b3.nodes, 6);
 	cJSON_Delete(out);
 	lua_close(L);
@@ -336,7 +338,7 @@ static void floats_print_back_in_lua(void **state)
 	cJSON *in = cJSON_Parse("{\"a\":{\"N\":\"0.1\"},\"b\":{\"N\":\"0.30000000000000004\"},"
 				"\"c\":{\"N\":\"2.50\"},\"d\":{\"N\":\"123456789012345678\"}}");
 	tp_err e = {0};
-	assert_int_equal(ddbval_push_item(L, in, &e), 0);
+	assert_int_equal(ddblua_push_item(L, in, &e), 0);
 	lua_setglobal(L, "it");
 	assert_int_equal(luaL_dostring(L, "return tostring(it.a), tp.type(it.b), tostring(it.b), tostring(it.c), "
 				       "math.type(it.d), string.format('%d', it.d)"), 0);

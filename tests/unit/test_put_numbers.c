@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "aws/ddb.h"
-#include "aws/ddbval.h"
+#include "script/ddblua.h"
 
 static const double huge[] = { 9223372036854775808.0, -9223372036854775808.0 * 2, 1e19, 1e300, -1e300,
 			       18446744073709551616.0 };
@@ -49,11 +49,11 @@ static void json_numbers_to_lua_beyond_long_long(void **state)
 {
 	lua_State *L = luaL_newstate();
 	luaL_openlibs(L);
-	ddbval_open(L);
+	ddblua_open(L);
 	for (size_t i = 0; i < sizeof huge / sizeof *huge; i++) {
 		cJSON *n = cJSON_CreateNumber(huge[i]);
 		tp_err e = { 0 };
-		assert_int_equal(ddbval_push_json(L, n, &e), 0);
+		assert_int_equal(ddblua_push_json(L, n, &e), 0);
 		assert_false(lua_isinteger(L, -1));
 		assert_true(lua_tonumber(L, -1) == huge[i]);
 		lua_pop(L, 1);
@@ -61,7 +61,7 @@ static void json_numbers_to_lua_beyond_long_long(void **state)
 	}
 	cJSON *n = cJSON_CreateNumber(-9007199254740992.0);
 	tp_err e = { 0 };
-	assert_int_equal(ddbval_push_json(L, n, &e), 0);
+	assert_int_equal(ddblua_push_json(L, n, &e), 0);
 	assert_true(lua_isinteger(L, -1));
 	assert_true(lua_tointeger(L, -1) == -9007199254740992LL);
 	cJSON_Delete(n);

@@ -185,8 +185,8 @@ static void test_batch_mode(void **state)
 		const char *waves, *mode, *code;
 	} cases[] = {
 		{ "[{\"targets\":[\"a\"],\"mode\":\"code\"}]", NULL, NULL },
-		{ "[{\"targets\":[\"a\"],\"mode\":\"layer\"}]", NULL, "LayerModeRemoved" },
-		{ "[{\"targets\":[\"a\"]}]", "layer", "LayerModeRemoved" },
+		{ "[{\"targets\":[\"a\"],\"mode\":\"layer\"}]", NULL, "BadMode" },
+		{ "[{\"targets\":[\"a\"]}]", "layer", "BadMode" },
 		{ "[{\"targets\":[\"a\"],\"mode\":\"blue\"}]", NULL, "BadMode" },
 		{ "[{\"targets\":[\"a\"],\"mode\":\"layer\"}]", "code", NULL }, /* the caller's mode wins */
 	};

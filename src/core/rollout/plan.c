@@ -179,17 +179,6 @@ int plan_is_done(const struct ro_target *t, const char *sha)
 	return t->seen && !t->image && strcmp(t->sha, sha) == 0;
 }
 
-/* Layer mode put the code in a layer, but each function's own zip holds
- * bootstrap too and the function's code shadows /opt: nothing changed. */
-int plan_layer_mode_removed(tp_err *e)
-{
-	return tp_errf(e, TP_EINVAL, "LayerModeRemoved",
-		       "rollout mode 'layer' was removed: the function's own zip holds bootstrap, which "
-		       "shadows the layer's /opt, so a layer rollout changed nothing; use mode code. "
-		       "To store the code once, set code_storage = \"reference\" (the default on a "
-		       "versioned code bucket): functions then run it from S3 (README, \"Code storage\")");
-}
-
 int plan_batch(struct ro_targets *ts, const cJSON *waves, const char *mode, cJSON **plan, tp_err *e)
 {
 	*plan = cJSON_CreateArray();
@@ -215,8 +204,6 @@ int plan_batch(struct ro_targets *ts, const cJSON *waves, const char *mode, cJSO
 		else
 			cJSON_Delete(pw);
 	}
-	if (mode && strcmp(mode, "layer") == 0)
-		return plan_layer_mode_removed(e);
 	if (mode && strcmp(mode, "code") != 0)
 		return tp_errf(e, TP_EPOLICY, "BadMode", "rollout mode '%s' (only code)", mode);
 	for (size_t i = 0; i < ts->n; i++)

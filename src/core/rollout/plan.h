@@ -104,11 +104,8 @@ int plan_is_done(const struct ro_target *t, const char *sha);
  * wave naming it, a wave with no target is left out, a target no wave
  * names is skipped. *plan (new) is the frozen plan
  * [{targets, pause_seconds, halt_on_failure}]. A wave's mode (when
- * mode is NULL) must be "code": "layer" fails with LayerModeRemoved. */
+ * mode is NULL) must be "code" (another fails with BadMode). */
 int plan_batch(struct ro_targets *ts, const struct cJSON *waves, const char *mode, struct cJSON **plan,
 	       tp_err *e);
-
-/* The refusal of the removed layer mode (always fails). */
-int plan_layer_mode_removed(tp_err *e);
 
 #endif

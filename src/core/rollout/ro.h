@@ -18,7 +18,7 @@ struct ro {
 	char sha[64];                   /* expected CodeSha256 */
 	long gen;
 	char holder[200];
-	char mode[8];                   /* "code" (layer mode was removed) */
+	char mode[8];                   /* "code" */
 	struct cJSON *plan;             /* [{targets, pause_seconds, halt_on_failure}] */
 	int wave;                       /* next wave to run */
 	int64_t next_at;                /* epoch s at which that wave may start */

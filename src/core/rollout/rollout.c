@@ -274,9 +274,9 @@ static int resume_head(struct ro *r, const cJSON *h, tp_err *e)
 	}
 	if ((rc = ro_hdr_write(r, HDR_ACQUIRE, RST_RUNNING, e)) < 0)
 		return rc;
-	if (strcmp(r->mode, "layer") == 0) {
-		/* a layer rollout from before the removal: nothing to resume */
-		rc = plan_layer_mode_removed(e);
+	if (strcmp(r->mode, "code") != 0) {
+		/* a head item in a mode this version does not run: nothing to resume */
+		rc = tp_errf(e, TP_EINVAL, "BadMode", "rollout mode '%s' (only code)", r->mode);
 		ro_stop(r, ROLLOUT_HALTED);
 		r->fail = *e;
 		return rc;
@@ -403,10 +403,7 @@ int rollout_run(struct app *app, const char *bucket, const char *key, const char
 	snprintf(r.id, sizeof r.id, "%s/%s", bucket, key);
 	if (r.o.mode && strcmp(r.o.mode, "code") != 0) {
 		tp_err me = { 0 };
-		if (strcmp(r.o.mode, "layer") == 0)
-			plan_layer_mode_removed(&me);
-		else
-			tp_errf(&me, TP_EINVAL, "BadMode", "rollout mode '%s' (only code)", r.o.mode);
+		tp_errf(&me, TP_EINVAL, "BadMode", "rollout mode '%s' (only code)", r.o.mode);
 		if (e)
 			*e = me;
 		memset(out, 0, sizeof *out); /* no run: no outcome (uri NULL) */

@@ -16,9 +16,7 @@
  * 412 stale revision is read again and resent (bounded), a 429 is requeued
  * after the server's Retry-After: throttling and contention slow a rollout,
  * never fail it. A function in State Failed is reported (failures[]), a
- * PackageType Image function skipped. Layer mode was removed (the
- * function's own zip shadows /opt): mode "layer" fails with LayerModeRemoved;
- * code_storage "reference" replaces it. A target whose applied spec asks for
+ * PackageType Image function skipped. A target whose applied spec asks for
  * S3ObjectStorageMode REFERENCE gets it (and the version) on every update:
  * one without it would put the function back to COPY (codestore.h).
  *
@@ -58,7 +56,7 @@ struct rollout_opts {
 	int64_t deadline_ms;   /* epoch ms the caller must be done by; 0: none */
 	int64_t reserve_ms;    /* start no new batch this close to the deadline; 0: 15000 (when a deadline is set) */
 	int lease_ttl_s;       /* runner lease; 0: $TASKPIPE_ROLLOUT_LEASE_S, else 60 */
-	const char *mode;      /* NULL or "code"; "layer" (removed) fails with LayerModeRemoved */
+	const char *mode;      /* NULL or "code" (another fails with BadMode) */
 	int from_event;        /* an upload event: skip a version that is no longer the latest */
 };
 
