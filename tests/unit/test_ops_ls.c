@@ -170,7 +170,7 @@ static void test_json_fields(void **state)
 	ops_ls_build("tp-", &q, &l);
 	cJSON *j = ls_row_json(row(&l, "held"));
 	char *t = cJSON_PrintUnformatted(j);
-	assert_string_equal(t, "{\"pipeline\":\"held\",\"item\":true,\"enabled\":true,\"paused\":true,"
+	assert_string_equal(t, "{\"kind\":\"pipeline\",\"pipeline\":\"held\",\"item\":true,\"enabled\":true,\"paused\":true,"
 			       "\"paused_by\":\"op@host\",\"paused_at\":77,\"pause_reason\":\"maintenance\","
 			       "\"rate\":\"-\",\"concurrency\":\"-\",\"status\":\"ok\",\"updated_at\":1000,"
 			       "\"expires_at\":1900000000}");
@@ -178,14 +178,14 @@ static void test_json_fields(void **state)
 	cJSON_Delete(j);
 	j = ls_row_json(row(&l, "kept"));
 	t = cJSON_PrintUnformatted(j);
-	assert_string_equal(t, "{\"pipeline\":\"kept\",\"item\":false,\"enabled\":false,\"paused\":false,"
+	assert_string_equal(t, "{\"kind\":\"pipeline\",\"pipeline\":\"kept\",\"item\":false,\"enabled\":false,\"paused\":false,"
 			       "\"rate\":\"-\",\"concurrency\":\"-\",\"status\":\"kept\",\"updated_at\":1000,"
 			       "\"kept\":[{\"resource\":\"queue\",\"queue\":\"tp-kept\",\"messages\":12}]}");
 	free(t);
 	cJSON_Delete(j);
 	j = ls_row_json(row(&l, "tenant-new"));
 	t = cJSON_PrintUnformatted(j);
-	assert_string_equal(t, "{\"pipeline\":\"tenant-new\",\"item\":true,\"enabled\":true,\"paused\":false,"
+	assert_string_equal(t, "{\"kind\":\"pipeline\",\"pipeline\":\"tenant-new\",\"item\":true,\"enabled\":true,\"paused\":false,"
 			       "\"rate\":\"-\",\"concurrency\":\"3\",\"status\":\"pending\",\"updated_at\":0}");
 	free(t);
 	cJSON_Delete(j);
