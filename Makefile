@@ -42,7 +42,7 @@ UNIT_BIN   := $(patsubst tests/unit/%.c,$(DBG_DIR)/tests/%,$(UNIT_SRC))
 
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all check check-layers debug deps libs test unit integration bench bench-policy chaos demo package clean distclean
+.PHONY: all check check-layers check-settings docs debug deps libs test unit integration bench bench-policy chaos demo package clean distclean
 
 
 # `make ARCH=aarch64` builds out/aarch64/taskpipe only: ./taskpipe stays
@@ -107,17 +107,27 @@ $(UNIT_RUN): %.run: % taskpipe-debug
 # in about 3 minutes: unit tests under sanitizers, fuzz corpus replay and
 # the integration modules without real-time waits. `make test` (CI, the
 # README's command): everything, integration modules in parallel workers.
-check: check-layers taskpipe
+check: check-layers check-settings taskpipe
 	@$(MAKE) --no-print-directory -j$(JOBS) unit fuzz-replay
 	@python3 tests/integration/run_all.py --tier check
 
-test: deps check-layers taskpipe
+test: deps check-layers check-settings taskpipe
 	@$(MAKE) --no-print-directory -j$(JOBS) unit fuzz-replay
 	@sh tests/run.sh
 
 # the include rule of src/'s layers
 check-layers:
 	@sh build/check_layers.sh
+
+# TASKPIPE_* read only through src/base/settings_table.c, and the docs
+# generated from the command and settings tables current (else: make docs)
+check-settings: taskpipe
+	@sh build/check_settings.sh ./taskpipe
+
+docs: taskpipe
+	@mkdir -p docs
+	./taskpipe help --man >docs/taskpipe.1
+	./taskpipe help --settings-markdown >docs/settings.md
 
 bench: deps taskpipe
 	@sh tests/bench/run.sh

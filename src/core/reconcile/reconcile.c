@@ -13,6 +13,7 @@
  * never call back here; reconcile_rec.c is below them all and
  * reconcile_int.h is what they share. */
 #include "core/reconcile/reconcile_int.h"
+#include "base/settings_table.h"
 
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
@@ -333,9 +334,7 @@ static void reset_waits(struct run *r)
 /* The bound of one wait step, in polls (TASKPIPE_WAIT_POLLS: a test knob). */
 static int wait_polls(void)
 {
-	const char *v = getenv("TASKPIPE_WAIT_POLLS");
-	int n = v && *v ? atoi(v) : 0;
-	return n > 0 ? n : RC_WAIT_ROUNDS;
+	return (int)setting_long_or_warn(SET_WAIT_POLLS);   /* default RC_WAIT_ROUNDS */
 }
 
 static int past_deadline(const struct run *r)

@@ -3,6 +3,7 @@
  * wave.c, the plan is made in plan.c, status is read in status.c (see
  * rollout.h for the model and the items). */
 #include "core/rollout/ro.h"
+#include "base/settings_table.h"
 #include "base/progress.h"
 
 #include "aws/awsjson.h"
@@ -80,9 +81,7 @@ int ro_lease_ttl(const struct ro *r)
 {
 	if (r->o.lease_ttl_s > 0)
 		return r->o.lease_ttl_s;
-	const char *v = getenv("TASKPIPE_ROLLOUT_LEASE_S");
-	int n = v ? atoi(v) : 0;
-	return n > 0 ? n : 60;
+	return (int)setting_long_or_warn(SET_ROLLOUT_LEASE_S);
 }
 
 /* No time left to start another batch before the deadline. */
