@@ -37,6 +37,8 @@ typedef struct tp_err {
 /* Fill e (may be NULL) and return rc. code may be NULL. */
 int tp_errf(tp_err *e, int rc, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+int tp_verrf(tp_err *e, int rc, const char *code, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
 void tp_err_clear(tp_err *e);
 const char *tp_rc_name(int rc);
 

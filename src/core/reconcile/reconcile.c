@@ -351,8 +351,8 @@ static void stop_for_deadline(struct run *r)
 		struct rec *p = &r->recs[i];
 		if (p->failed || p->done)
 			continue;
-		rc_failf(p, TP_ELIMIT, "DeadlineNear", "%s: stopped before finishing, the invocation deadline is near; retry%s",
-			 p->res->name, "");
+		rc_failf(p, TP_ELIMIT, "DeadlineNear", "%s: stopped before finishing, the invocation deadline is near; retry",
+			 p->res->name);
 		/* Untouched: its recorded state is still true. */
 		if (p->res->mutating_requests == 0)
 			p->no_state = 1;

@@ -28,11 +28,9 @@ static int queue_dying(struct rec *p)
 	long ago = (long)(tp_now_ms() / 1000) - ddb_get_long(p->state, "updated_at", 0);
 	if (ago >= RC_QUEUE_DYING_S)
 		return 0;
-	char s[32];
-	snprintf(s, sizeof s, "%ld", ago < 0 ? 0 : ago);
 	rc_retryf(p, "QueueDeletedRecently",
-		  "queue %s was deleted %s s ago and may still answer for up to 60 s; taskpipe recreates it once the name is free: retry later",
-		  p->nm.queue, s);
+		  "queue %s was deleted %ld s ago and may still answer for up to 60 s; taskpipe recreates it once the name is free: retry later",
+		  p->nm.queue, ago < 0 ? 0 : ago);
 	return 1;
 }
 
@@ -67,8 +65,8 @@ static int check_layers(struct rec *p)
 	cJSON_ArrayForEach(l, list)
 		bad |= !cJSON_IsString(l) || !*l->valuestring;
 	if (bad)
-		rc_failf(p, TP_EINVAL, "BadSpec", "pipeline %s: func.Layers must be a list of layer version ARNs%s",
-			 p->res->name, "");
+		rc_failf(p, TP_EINVAL, "BadSpec", "pipeline %s: func.Layers must be a list of layer version ARNs",
+			 p->res->name);
 	return bad ? -1 : 0;
 }
 
@@ -152,8 +150,8 @@ void rc_check_and_diff(struct run *r, struct rec *p)
 	    !r->app->set.role_arn) {
 		/* Check before any change: a pipeline half-created for want of a role helps no one. */
 		rc_failf(p, TP_EINVAL, "NoRole",
-			 "cannot create function %s: no execution role (set TASKPIPE_ROLE_ARN or --role-arn)%s",
-			 p->nm.function, "");
+			 "cannot create function %s: no execution role (set TASKPIPE_ROLE_ARN or --role-arn)",
+			 p->nm.function);
 		return;
 	}
 	struct observed o;
