@@ -6,7 +6,9 @@ ARCH       ?= x86_64
 DEPS       := .deps/$(ARCH)
 OUT        := out
 # -MMD -MP: each object's header dependencies land in a .d file beside it.
-CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Isrc -I$(OUT)/gen -MMD -MP
+# -Wmissing-format-attribute: a function passing its own format and va_list on
+# must carry __attribute__((format(printf, ...))), so -Wformat checks its callers.
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat-security -Wmissing-format-attribute -Isrc -I$(OUT)/gen -MMD -MP
 LUA_FILES  := policies/policy.lua $(wildcard lua/*.lua)
 
 # src/ is in layers (README "Source layout"): base, aws, script, core,
