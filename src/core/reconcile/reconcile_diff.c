@@ -65,8 +65,8 @@ static int check_layers(struct rec *p)
 	cJSON_ArrayForEach(l, list)
 		bad |= !cJSON_IsString(l) || !*l->valuestring;
 	if (bad)
-		rc_failf(p, TP_EINVAL, "BadSpec", "pipeline %s: func.Layers must be a list of layer version ARNs",
-			 p->res->name);
+		rc_failf(p, TP_EINVAL, "BadSpec", "pipeline %s: func.Layers must be a list of layer version ARNs%s",
+			 p->res->name, "");
 	return bad ? -1 : 0;
 }
 
