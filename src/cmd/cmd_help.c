@@ -61,10 +61,14 @@ static const char *default_text(const struct setting_def *d)
 
 static void help_setting(FILE *f, const struct setting_def *d)
 {
-	char flag[64] = "";
-	if (d->flag)
+	char flag[64];
+	if (d->flag) {
 		snprintf(flag, sizeof flag, "%s%s%s", d->flag, d->arg ? " " : "", d->arg ? d->arg : "");
-	fprintf(f, "  %-26s %s\n      %s (default: %s)\n", flag, d->env, d->doc, default_text(d));
+		fprintf(f, "  %-26s %s\n", flag, d->env);
+	} else {
+		fprintf(f, "  %s\n", d->env);
+	}
+	fprintf(f, "      %s (default: %s)\n", d->doc, default_text(d));
 }
 
 void help_settings(FILE *f)
@@ -74,7 +78,7 @@ void help_settings(FILE *f)
 		if (settings_table[i].flag)
 			help_setting(f, &settings_table[i]);
 	fputs("  --json                     machine-readable output\n"
-	      "Stored once in the state table (settings#instance, written by init):", f);
+	      "Stored once in the state table (settings#instance, written by init):\n ", f);
 	for (int i = 0; i < SET__N; i++)
 		if (settings_table[i].use & SU_INSTANCE)
 			fprintf(f, " %s", settings_table[i].flag);

@@ -141,6 +141,21 @@ static void every_flag_wired(void **state)
 	}
 }
 
+/* The line each command's --help ends with names real flags only. */
+static void pointer_names_table_flags(void **state)
+{
+	int n = 0;
+	for (const char *f = strstr(settings_pointer, "--"); f; f = strstr(f + 2, "--"), n++) {
+		char flag[64];
+		size_t len = strspn(f, "-abcdefghijklmnopqrstuvwxyz0123456789");
+		snprintf(flag, sizeof flag, "%.*s", (int)len, f);
+		if (strcmp(flag, "--json") != 0 && setting_by_flag(flag) == SET__N)
+			fail_msg("settings_pointer names %s, not a flag of the settings table", flag);
+	}
+	assert_true(n >= 5);
+	assert_non_null(strstr(settings_pointer, "taskpipe help settings"));
+}
+
 static void every_command_documented(void **state)
 {
 	int n = 0;
@@ -217,6 +232,7 @@ int main(void)
 		cmocka_unit_test(defaults_parse),
 		cmocka_unit_test(values_by_parser),
 		cmocka_unit_test(every_flag_wired),
+		cmocka_unit_test(pointer_names_table_flags),
 		cmocka_unit_test(every_command_documented),
 		cmocka_unit_test(docs_current),
 	};
