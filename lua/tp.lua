@@ -110,13 +110,16 @@ end
 --- tp.names() -> sorted list of pipeline names from the config table.
 function tp.names()
   local out = {}
-  for _, p in ipairs(tp.ls()) do out[#out + 1] = p.pipeline end
+  for _, p in ipairs(tp.ls()) do
+    -- not a gone item's record, nor a limit group's row (no pipeline)
+    if p.item and p.kind == "pipeline" then out[#out + 1] = p.pipeline end
+  end
   sort(out)
   return out
 end
 
 local HELP = [[
-tp.ls()                    config items with their pipeline's last status
+tp.ls()                    the rows of `taskpipe ls --json` (item: the item itself)
 tp.get(name)               one config item (nil when absent)
 tp.put(item)               write a config item (a table with `pipeline`)
 tp.delete(name)            delete a config item

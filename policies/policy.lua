@@ -83,6 +83,9 @@
 --   burst               tasks that may start at once, integer 1..10000,
 --                       default 1; only with rate. Any W seconds see at most
 --                       rate x W + burst task starts across all copies
+--   limit_group         the name of a limit group this pipeline belongs to
+--                       (see "Limit groups" below): its tasks start only when
+--                       both its own rate and the group's allow
 --   code_storage        "reference" or "copy": how Lambda keeps the code
 --                       (S3ObjectStorageMode, see "Code storage" below).
 --                       Default ctx.defaults.code_storage (TASKPIPE_CODE_STORAGE)
@@ -105,6 +108,25 @@
 -- Switching between the two levers (1 <-> N, enable, disable), taskpipe
 -- puts the new limit in force before it removes the old one (README,
 -- "Pipelines"), so a group never runs unlimited in between.
+--
+-- Limit groups. A limit group caps the task starts of all its members
+-- together (one customer's API key over all of its sites, one downstream
+-- service over all tenants). It is a config item of its own kind, keyed
+-- "limit#<name>" (a pipeline name cannot hold '#'):
+--   { "limit_group": "acme-api", "rate": "600/min", "burst": 5 }
+-- limit_group(group, ctx) below checks such an item and gives {rate, burst}
+-- (rate in tasks/s as text). A member names the group in its own item; taskpipe
+-- hands pipeline() the member's item with limit_group resolved to
+-- { name, rate, burst } (a string there means nothing resolved it: an
+-- error). For a member:
+--   * rate, when absent, is the group's (a member can never go faster);
+--   * burst may not exceed the group's (its sub-batches must fit the
+--     group's bound too);
+--   * env TASKPIPE_LIMIT_GROUP, TASKPIPE_LIMIT_GROUP_RATE and
+--     TASKPIPE_LIMIT_GROUP_BURST tell the consumer layer to book every start
+--     on the group's schedule (state-table item limit#<name>) as well as on
+--     the pipeline's, so any W seconds see at most rate x W + burst starts
+--     for the pipeline and for the group as a whole.
 --
 -- Rates. concurrency bounds the tasks in flight; rate bounds the tasks
 -- started per second, held by the taskpipe consumer layer in the function
@@ -181,6 +203,11 @@ local DURATION_MARGIN = 1.25
 -- DynamoDB's 1,000 WCU/s per partition, 2 WCU per booking of an item of up
 -- to 100 lanes, half of it left for lost races and retries).
 local SCHEDULE_MAX_BOOKINGS = 250
+-- Sub-batches per second a limit group's one schedule item takes
+-- (docs/consumer-layer.md "Limit groups in the consumer": every sub-batch of
+-- every member books on it, measured at 2.3-2.8 writes each with members
+-- racing; half of the item's 1,000 WCU/s kept for races).
+local GROUP_MAX_BOOKINGS = 200
 
 local KNOWN = {
   pipeline = true, concurrency = true, timeout = true, memory = true,
@@ -190,8 +217,11 @@ local KNOWN = {
   handler = true, architecture = true, enabled = true, tags = true, role = true,
   rate = true, duration = true, burst = true,
   code_storage = true, metrics = true,
-  drain_timeout = true, expires_at = true,
+  drain_timeout = true, expires_at = true, limit_group = true,
 }
+
+-- A limit group's item (see "Limit groups" above).
+local GROUP_KNOWN = { pipeline = true, limit_group = true, rate = true, burst = true }
 
 -- Lambda's runtime lifecycle comes in ctx.runtimes (one table, in
 -- src/core/runtimes.c, with its sources): runtime -> { deprecated,
@@ -371,6 +401,19 @@ local function check_name(item)
   return name
 end
 
+-- A member's group, as taskpipe resolved it: nil or { name, rate, burst }.
+local function member_group(item)
+  local g = get(item, "limit_group")
+  if g == nil then return nil end
+  if type(g) == "string" then
+    fail("limit_group: '%s' was not resolved (taskpipe gives the policy the group's settings from its item limit#%s; `policy check` needs the group's item in the same input)", g, g)
+  end
+  if type(g) ~= "table" or type(g.name) ~= "string" or type(g.rate) ~= "number" or not tointeger(g.burst) then
+    fail("limit_group: expected the name of a limit group, found %s", kind(g))
+  end
+  return { name = g.name, rate = g.rate, burst = tointeger(g.burst) }
+end
+
 local function environment(item)
   local env = map(item, "env")
   local vars = {}
@@ -446,7 +489,11 @@ local function build(item, ctx)
   end
 
   local timeout = integer(item, "timeout", 30, 1, 900)
+  local group = member_group(item)
   local rate, rate_text = rate_field(item)
+  if group and not rate then
+    rate, rate_text = group.rate, shortest(group.rate)  -- a member never goes faster than its group
+  end
   local duration, duration_text = positive(item, "duration", 1, math.huge,
                                            "seconds per task, over 0 and at most timeout")
   if duration_text and not rate then
@@ -458,6 +505,15 @@ local function build(item, ctx)
   local burst = integer(item, "burst", 1, 1, 10000)
   if get(item, "burst") ~= nil and not rate then
     fail("burst: set without rate (it is how many of the rate's tasks may start at once)")
+  end
+  if group and burst > group.burst then
+    fail("burst: %d is above limit group %s's burst %d (a member's sub-batch must fit the group's bound too)",
+         burst, group.name, group.burst)
+  end
+  if group and group.rate / burst > GROUP_MAX_BOOKINGS then
+    -- every sub-batch books on the group's one schedule item
+    fail("burst: %d with limit group %s's rate %s tasks/s is up to %.0f bookings/s on the group's one schedule item; one DynamoDB item sustains about %d (raise burst, up to the group's %d)",
+         burst, group.name, shortest(group.rate), group.rate / burst, GROUP_MAX_BOOKINGS, group.burst)
   end
   local concurrency
   if rate and get(item, "concurrency") == nil then
@@ -594,6 +650,13 @@ local function build(item, ctx)
     vars.TASKPIPE_DEADLINE_RESERVE_MS = format("%d", tointeger(reserve_ms))
     if type(defaults.state_table) == "string" and defaults.state_table ~= "" then
       vars.TASKPIPE_RATE_TABLE = defaults.state_table
+    elseif group then
+      fail("limit_group: no state table (ctx.defaults.state_table) to hold group %s's schedule", group.name)
+    end
+    if group then
+      vars.TASKPIPE_LIMIT_GROUP = group.name
+      vars.TASKPIPE_LIMIT_GROUP_RATE = shortest(group.rate)
+      vars.TASKPIPE_LIMIT_GROUP_BURST = format("%d", group.burst)
     end
     layers = tp.list()
     layers[1] = layer
@@ -647,13 +710,54 @@ local function build(item, ctx)
   }
 end
 
-local function pipeline(item, ctx)
-  local ok, res = pcall(build, item, ctx)
+-- A failed check (fail) is the answer nil, reason; anything else is a bug in
+-- this file: keep its chunk:line message.
+local function checked(fn, item, ctx)
+  local ok, res = pcall(fn, item, ctx)
   if ok then return res end
   if type(res) == "table" and res[1] == Invalid then
     return nil, res[2]
   end
-  error(res, 0) -- a bug in this file: keep its chunk:line message
+  error(res, 0)
+end
+
+local function pipeline(item, ctx)
+  return checked(build, item, ctx)
+end
+
+-- A limit group's item -> { rate = tasks/s as text, burst = n }.
+local function build_group(item)
+  local name = get(item, "limit_group")
+  if type(name) ~= "string" then
+    fail("limit_group: expected the group's name (a string), found %s", kind(name))
+  end
+  if #name < 1 or #name > 200 or find(name, "[^A-Za-z0-9_-]") then
+    fail("limit_group: '%s' must be 1..200 of A-Za-z0-9_-", name)
+  end
+  local unknown
+  for k in pairs(item) do
+    if not GROUP_KNOWN[k] and sub(k, 1, 2) ~= "x_" and (unknown == nil or k < unknown) then
+      unknown = k
+    end
+  end
+  if unknown then
+    fail("%s: not a field of a limit group (known: %s; x_* fields are ignored)", unknown,
+         table.concat(sorted_keys(GROUP_KNOWN), ", "))
+  end
+  local rate, rate_text = rate_field(item)
+  if not rate then
+    fail("rate: missing (a limit group's rate: tasks per second, or \"N/min\", \"N/h\", ...)")
+  end
+  local burst = integer(item, "burst", 1, 1, 10000)
+  if rate / burst > GROUP_MAX_BOOKINGS then
+    fail("rate: %s tasks/s with burst %d is up to %.0f bookings/s on the group's one schedule item; one DynamoDB item sustains about %d (raise burst)",
+         rate_text, burst, rate / burst, GROUP_MAX_BOOKINGS)
+  end
+  return { rate = rate_text, burst = burst }
+end
+
+local function limit_group(item, ctx)
+  return checked(build_group, item, ctx)
 end
 
 -- Rollout of new consumer code: change = { bucket, key, version },
@@ -731,4 +835,4 @@ local function rollout_health(wave, results, ctx)
   return true
 end
 
-return { pipeline = pipeline, rollout = rollout, rollout_health = rollout_health }
+return { pipeline = pipeline, rollout = rollout, rollout_health = rollout_health, limit_group = limit_group }

@@ -39,6 +39,7 @@ struct aws {
 	char endpoint[SVC_COUNT][512];        /* resolved once per service */
 	int endpoint_ok[SVC_COUNT];
 	struct http_client *http;
+	struct aws_transport tr;              /* where requests go (aws_set_transport); default http */
 	struct creds_provider *creds;
 	struct budget budgets[BUDGET_COUNT];
 	/* The account-wide budget, when a source is set (budget_shared.c). */
@@ -124,6 +125,7 @@ int aws_new(const struct aws_options *opts, struct aws **out, tp_err *e)
 	ho.max_connections = a->opt.max_in_flight;
 	if ((rc = http_client_new(&ho, &a->http, e)) < 0)
 		goto fail;
+	aws_set_transport(a, NULL);
 	a->creds = creds_provider_new(a->http);
 	/* AWS: 15 req/s for the Lambda control plane, 100 req/s for GetFunction
 	 * (Lambda quotas page, "API request rate"); not raisable. */
@@ -151,6 +153,29 @@ void aws_free(struct aws *a)
 	sigv4_key_cache_wipe(&a->key_cache);
 	free(a->stats);
 	free(a);
+}
+
+/* The default transport: curl's multi interface (http.c). */
+static int curl_send(void *ctx, const struct http_request *req, struct http_response *resp,
+		     aws_transport_done_fn done, void *done_ctx)
+{
+	return http_start(ctx, req, resp, done, done_ctx);
+}
+
+static int curl_poll(void *ctx, long timeout_ms)
+{
+	return http_poll(ctx, timeout_ms);
+}
+
+void aws_set_transport(struct aws *a, const struct aws_transport *t)
+{
+	a->tr = t ? *t : (struct aws_transport){ curl_send, curl_poll, a->http };
+}
+
+int aws_call_header(const struct aws_call *c, const char *name, char *out, size_t len)
+{
+	const char *h = buf_str(&c->resp_headers);
+	return http_header_in(h, h + c->resp_headers.len, name, out, len);
 }
 
 const char *aws_region(const struct aws *a)
@@ -385,10 +410,12 @@ static int host_of(const char *url, char *out, size_t len)
 	return 0;
 }
 
-static const char *default_content_type(int protocol)
+static const char *default_content_type(const struct svc_info *si)
 {
-	switch (protocol) {
-	case PROTO_JSON: return "application/x-amz-json-1.0";
+	switch (si->protocol) {
+	case PROTO_JSON:   /* the Tagging API speaks 1.1 */
+		return si->json_version && strcmp(si->json_version, "1.1") == 0 ? "application/x-amz-json-1.1" :
+										    "application/x-amz-json-1.0";
 	case PROTO_REST_JSON: return "application/json";
 	case PROTO_QUERY: return "application/x-www-form-urlencoded; charset=utf-8";
 	default: return NULL;
@@ -460,7 +487,7 @@ static int prepare(struct pending *p, tp_err *e)
 	char payload_hash[HASH_SHA256_HEX_LEN];
 	hash_sha256_hex(c->body ? c->body : "", c->body ? c->body_len : 0, payload_hash);
 
-	const char *ctype = c->content_type ? c->content_type : default_content_type(si->protocol);
+	const char *ctype = c->content_type ? c->content_type : default_content_type(si);
 	char target[160] = "";
 	if (si->protocol == PROTO_JSON)
 		snprintf(target, sizeof target, "%s.%s", si->json_target, c->op);
@@ -694,14 +721,14 @@ static int64_t try_start(struct pending *p, int64_t now)
 		a->mutating_requests++;
 	http_response_free(&p->resp);
 	memset(&p->resp, 0, sizeof p->resp);
-	rc = http_start(a->http, &p->req, &p->resp, on_done, p);
+	p->state = 1;   /* before send: a transport may end the request inside it (on_done) */
+	rc = a->tr.send(a->tr.ctx, &p->req, &p->resp, on_done, p);
 	if (rc < 0) {
 		c->rc = tp_errf(&c->err, rc, "TransportError", "%s %s: cannot start request to %s",
 				svc_get(c->service)->name, c->op, p->url);
 		p->state = 2;
 		return 0;
 	}
-	p->state = 1;
 	return 0;
 }
 
@@ -763,14 +790,14 @@ int aws_call_many(struct aws *a, struct aws_call *calls, size_t n)
 		}
 		if (done == n)
 			break;
-		int before = http_running(a->http);
 		if (a->tick)
 			a->tick(a->tick_ctx, done, n);
-		if (before == 0 && wait > 0) {
-			tp_sleep_ms(wait);
+		if (in_flight == 0 || !a->tr.poll) {
+			if (wait > 0)
+				tp_sleep_ms(wait);
 			continue;
 		}
-		http_poll(a->http, (long)(in_flight >= a->opt.max_in_flight ? 1000 : wait));
+		a->tr.poll(a->tr.ctx, (long)(in_flight >= a->opt.max_in_flight ? 1000 : wait));
 		/* Count what finished or went back to waiting. */
 		in_flight = 0;
 		done = 0;

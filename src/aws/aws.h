@@ -106,6 +106,31 @@ long aws_stats_lambda_retries(const struct aws *a);
 typedef void (*aws_tick_fn)(void *ctx, size_t done, size_t n);
 void aws_set_tick(struct aws *a, aws_tick_fn fn, void *ctx);
 
+/* A header of a finished call's answer (case-insensitive), its trimmed
+ * value into out; 1 when present (out "" when absent). */
+int aws_call_header(const struct aws_call *c, const char *name, char *out, size_t len);
+
+/* ---- the transport: the one way out for every request of a client ----
+ *
+ * send starts one signed request and calls done when it ended (from inside
+ * send, or later from poll); req and resp stay valid until then, resp
+ * zeroed by the caller. Returns < 0 when it cannot start (done is then not
+ * called). poll drives the requests running, waiting at most timeout_ms
+ * for one to end, and returns how many still run; NULL when send ends
+ * every request before it returns. The types are aws/http.h's (no curl in
+ * them). The default is curl (http.c); tests put a fake AWS behind it. */
+struct http_request;
+struct http_response;
+typedef void (*aws_transport_done_fn)(void *done_ctx, struct http_response *resp);
+struct aws_transport {
+	int (*send)(void *ctx, const struct http_request *req, struct http_response *resp,
+		    aws_transport_done_fn done, void *done_ctx);
+	int (*poll)(void *ctx, long timeout_ms);
+	void *ctx;
+};
+/* a's requests go through t (copied) from now on; NULL: the default. */
+void aws_set_transport(struct aws *a, const struct aws_transport *t);
+
 /* Budgets a shared source can fill (budget_shared.c), else metered locally. */
 enum { AWS_BUDGET_LAMBDA = 0, AWS_BUDGET_LAMBDA_GET = 1 };
 

@@ -47,6 +47,12 @@ int awsj_call(struct aws *a, int svc, const char *op, const cJSON *in, cJSON **o
 	return finish(&c, op, out, e);
 }
 
+int awsj_run(struct aws *a, struct aws_call *c, cJSON **out, tp_err *e)
+{
+	aws_call_one(a, c);
+	return finish(c, c->op, out, e);
+}
+
 int awsj_rest(struct aws *a, int svc, const char *op, const char *method, const char *path,
 	      const char *query, const cJSON *in, cJSON **out, tp_err *e)
 {
@@ -116,6 +122,31 @@ void awsj_prepare_rest(struct aws_call *c, int svc, const char *op, const char *
 	c->owned[2] = tp_xstrdup(query);
 	c->query = c->owned[2];
 	cJSON_Delete(in);
+}
+
+int awsj_prepare_target(struct aws_call *c, int svc, const char *op, const char *method, const char *target,
+			const char *body, size_t body_len, tp_err *e)
+{
+	memset(c, 0, sizeof *c);
+	if (!target || target[0] != '/')
+		return tp_errf(e, TP_EINVAL, "BadPath", "%s %s: the path must start with '/' (e.g. %s)",
+			       svc_get(svc)->name, method, svc == SVC_LAMBDA ? "/2015-03-31/functions/" : "/bucket/key");
+	const char *q = strchr(target, '?');
+	c->service = svc;
+	c->method = method;
+	c->owned[1] = q ? tp_xstrndup(target, (size_t)(q - target)) : tp_xstrdup(target);
+	c->path = c->owned[1];
+	if (q) {
+		c->owned[2] = tp_xstrdup(q + 1);
+		c->query = c->owned[2];
+	}
+	c->owned[0] = op ? NULL : tp_xasprintf("%s %s", method, c->path);
+	c->op = op ? op : c->owned[0];
+	c->body = body;
+	c->body_len = body ? body_len : 0;
+	if (svc == SVC_S3)
+		c->content_type = "application/octet-stream";
+	return TP_OK;
 }
 
 cJSON *awsj_result(const struct aws_call *c)

@@ -18,6 +18,10 @@ int awsj_call(struct aws *a, int svc, const char *op, const struct cJSON *in, st
 int awsj_rest(struct aws *a, int svc, const char *op, const char *method, const char *path,
 	      const char *query, const struct cJSON *in, struct cJSON **out, tp_err *e);
 
+/* Run a prepared call (a protocol builder's, e.g. lambda.h) and parse its
+ * answer like awsj_rest; the call is freed. */
+int awsj_run(struct aws *a, struct aws_call *c, struct cJSON **out, tp_err *e);
+
 /* Query protocol: params is an encoded form "K=V&K2=V2" without Action and
  * Version (added here). The XML answer goes to xml. */
 int awsj_query(struct aws *a, int svc, const char *op, const char *params, buf *xml, tp_err *e);
@@ -27,6 +31,13 @@ int awsj_query(struct aws *a, int svc, const char *op, const char *params, buf *
 void awsj_prepare(struct aws_call *c, int svc, const char *op, struct cJSON *in);
 void awsj_prepare_rest(struct aws_call *c, int svc, const char *op, const char *method,
 		       const char *path, const char *query, struct cJSON *in);
+/* A REST call given as text, as an operator types it (`taskpipe aws`,
+ * tp.aws): method and target "/path[?query]"; path and query become the
+ * call's own, body (may be NULL) is borrowed, S3's sent as raw bytes. op
+ * NULL: "METHOD /path" (the statistics key). TP_EINVAL when the target
+ * does not start with '/'. */
+int awsj_prepare_target(struct aws_call *c, int svc, const char *op, const char *method, const char *target,
+			const char *body, size_t body_len, tp_err *e);
 /* The parsed answer of a finished call (NULL when it failed or is not JSON). */
 struct cJSON *awsj_result(const struct aws_call *c);
 

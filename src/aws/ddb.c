@@ -1,6 +1,7 @@
 /* ddb.c: AttributeValue JSON helpers (see ddb.h). */
 #include "aws/ddb.h"
 
+#include "aws/aws.h"
 #include "aws/awsjson.h"
 
 #include <cjson/cJSON.h>
@@ -112,15 +113,27 @@ cJSON *ddb_item_from_json(const cJSON *json, char *err, size_t err_len)
 
 int ddb_scan_all(struct aws *a, const char *table, const char *pk_prefix, cJSON *out, tp_err *e)
 {
+	if (!pk_prefix)
+		return ddb_scan_where(a, table, NULL, NULL, out, e);
+	cJSON *values = cJSON_CreateObject();
+	ddb_put_str(values, ":p", pk_prefix);
+	int rc = ddb_scan_where(a, table, "begins_with(pk, :p)", values, out, e);
+	cJSON_Delete(values);
+	return rc;
+}
+
+int ddb_scan_where(struct aws *a, const char *table, const char *filter, const cJSON *values, cJSON *out,
+		   tp_err *e)
+{
 	cJSON *start = NULL;
 	int rc;
 	do {
 		cJSON *in = cJSON_CreateObject(), *res = NULL;
 		cJSON_AddStringToObject(in, "TableName", table);
 		cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-		if (pk_prefix) {
-			cJSON_AddStringToObject(in, "FilterExpression", "begins_with(pk, :p)");
-			ddb_put_str(cJSON_AddObjectToObject(in, "ExpressionAttributeValues"), ":p", pk_prefix);
+		if (filter) {
+			cJSON_AddStringToObject(in, "FilterExpression", filter);
+			cJSON_AddItemToObject(in, "ExpressionAttributeValues", cJSON_Duplicate(values, 1));
 		}
 		if (start)
 			cJSON_AddItemToObject(in, "ExclusiveStartKey", start);
@@ -134,5 +147,36 @@ int ddb_scan_all(struct aws *a, const char *table, const char *pk_prefix, cJSON 
 		start = cJSON_DetachItemFromObject(res, "LastEvaluatedKey");
 		cJSON_Delete(res);
 	} while (start);
+	return rc;
+}
+
+int ddb_cond_update(struct aws *a, cJSON *in, cJSON **item, tp_err *e)
+{
+	*item = NULL;
+	cJSON_AddStringToObject(in, "ReturnValues", "ALL_NEW");
+	cJSON_AddStringToObject(in, "ReturnValuesOnConditionCheckFailure", "ALL_OLD");
+	struct aws_call c;
+	memset(&c, 0, sizeof c);
+	awsj_prepare(&c, SVC_DYNAMODB, "UpdateItem", in);
+	aws_call_one(a, &c);
+	int rc;
+	cJSON *res = NULL;
+	if (c.rc == TP_OK) {
+		rc = awsj_parse("UpdateItem", c.resp.data, c.resp.len, &res, e);
+		if (rc == TP_OK) {
+			*item = cJSON_DetachItemFromObject(res, "Attributes");
+			rc = 1;
+		}
+	} else if (strcmp(c.err.code, "ConditionalCheckFailedException") == 0) {
+		res = c.resp.len ? cJSON_ParseWithLength(c.resp.data, c.resp.len) : NULL;
+		*item = cJSON_DetachItemFromObject(res, "Item");
+		rc = 0;
+	} else {
+		if (e)
+			*e = c.err;
+		rc = c.rc;
+	}
+	cJSON_Delete(res);
+	aws_call_free(&c);
 	return rc;
 }

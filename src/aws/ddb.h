@@ -32,5 +32,17 @@ struct aws;
  * (the state table's record kinds: "pipeline#", "rollout", ...). */
 int ddb_scan_all(struct aws *a, const char *table, const char *pk_prefix, struct cJSON *out,
 		 tp_err *e);
+/* The same with a FilterExpression (NULL: none) and its
+ * ExpressionAttributeValues (copied). */
+int ddb_scan_where(struct aws *a, const char *table, const char *filter, const struct cJSON *values,
+		   struct cJSON *out, tp_err *e);
+
+/* A conditional UpdateItem (in: TableName, Key, the expressions; taken,
+ * freed) that learns the item without a read: ReturnValues ALL_NEW on
+ * success, ReturnValuesOnConditionCheckFailure ALL_OLD on a failed
+ * condition. 1 written, 0 condition failed; *item (the item after resp.
+ * as it was; NULL when there is none) is the caller's to free. < 0 on any
+ * other error (e filled, *item NULL). */
+int ddb_cond_update(struct aws *a, struct cJSON *in, struct cJSON **item, tp_err *e);
 
 #endif

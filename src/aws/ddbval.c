@@ -8,6 +8,7 @@
  * host copies into the `tp` global.
  */
 #include "aws/ddbval.h"
+#include "base/base64.h"
 
 #include <cjson/cJSON.h>
 #include <lauxlib.h>
@@ -24,67 +25,6 @@
 #define NUM_EXP_CLAMP 1000000000L /* |exponent| kept below; digits are far fewer */
 
 static const char NULL_KEY[] = "tp.null.value";
-
-/* ---------- base64 (RFC 4648, with padding) ---------- */
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static char *b64_encode(const unsigned char *p, size_t n)
-{
-	char *out = tp_xmalloc((n + 2) / 3 * 4 + 1), *o = out;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		*o++ = b64[v >> 18 & 63];
-		*o++ = b64[v >> 12 & 63];
-		*o++ = i + 1 < n ? b64[v >> 6 & 63] : '=';
-		*o++ = i + 2 < n ? b64[v & 63] : '=';
-	}
-	*o = 0;
-	return out;
-}
-
-static int b64_val(char c)
-{
-	const char *p = c ? strchr(b64, c) : NULL;
-	return p ? (int)(p - b64) : -1;
-}
-
-/* Decodes into *out (caller frees); -1 on bad input. */
-static int b64_decode(const char *s, char **out, size_t *outlen)
-{
-	size_t n = strlen(s);
-	if (n % 4)
-		return -1;
-	char *o = tp_xmalloc(n / 4 * 3 + 1);
-	size_t k = 0;
-	for (size_t i = 0; i < n; i += 4) {
-		int v[4];
-		for (int j = 0; j < 4; j++) {
-			v[j] = s[i + j] == '=' ? 0 : b64_val(s[i + j]);
-			if (v[j] < 0 || (s[i + j] == '=' && (i + 4 < n || j < 2))) {
-				free(o);
-				return -1;
-			}
-		}
-		unsigned w = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 | (unsigned)v[3];
-		o[k++] = (char)(w >> 16);
-		if (s[i + 2] != '=')
-			o[k++] = (char)(w >> 8 & 255);
-		else if (s[i + 3] != '=') {
-			free(o);
-			return -1;
-		}
-		if (s[i + 3] != '=')
-			o[k++] = (char)(w & 255);
-	}
-	*out = o;
-	*outlen = k;
-	return 0;
-}
 
 /* ---------- numbers ---------- */
 
@@ -332,9 +272,9 @@ static char *bin_normal(const char *s)
 {
 	char *bytes;
 	size_t n;
-	if (b64_decode(s, &bytes, &n) < 0)
+	if (base64_decode(s, &bytes, &n) < 0)
 		return tp_xstrdup(s);
-	char *out = b64_encode((const unsigned char *)bytes, n);
+	char *out = base64_encode_dup(bytes, n);
 	free(bytes);
 	return out;
 }
@@ -464,7 +404,7 @@ static int push_set(lua_State *L, const char *type, const cJSON *arr, buf *pth, 
 		} else {
 			char *raw;
 			size_t rawlen;
-			if (b64_decode(el->valuestring, &raw, &rawlen) < 0) {
+			if (base64_decode(el->valuestring, &raw, &rawlen) < 0) {
 				tp_errf(e, TP_EINVAL, "BadAttributeValue", "%s: not base64", buf_str(pth));
 				goto fail;
 			}
@@ -536,7 +476,7 @@ static int push_av(lua_State *L, const cJSON *av, buf *pth, int depth, tp_err *e
 	} else if (strcmp(t, "B") == 0 && cJSON_IsString(v)) {
 		char *raw;
 		size_t rawlen;
-		if (b64_decode(v->valuestring, &raw, &rawlen) < 0)
+		if (base64_decode(v->valuestring, &raw, &rawlen) < 0)
 			return tp_errf(e, TP_EINVAL, "BadAttributeValue", "%s: B is not base64", buf_str(pth));
 		lua_createtable(L, 0, 1);
 		lua_pushlstring(L, raw, rawlen);
@@ -802,7 +742,7 @@ static int set_out(lua_State *L, int idx, buf *pth, int mode, budget *bud, cJSON
 			size_t blen = 0;
 			const char *s = lua_tolstring(L, top, &blen);
 			if ((rc = spend(bud, 0, blen / 3 * 4 + 4, pth, e)) == 0) {
-				char *enc = b64_encode((const unsigned char *)(s ? s : ""), s ? blen : 0);
+				char *enc = base64_encode_dup(s ? s : "", s ? blen : 0);
 				el = cJSON_CreateString(enc);
 				free(enc);
 			}
@@ -865,7 +805,7 @@ static int table_out(lua_State *L, int idx, buf *pth, int depth, int mode, budge
 			lua_pop(L, 1);
 			return rc;
 		}
-		char *enc = b64_encode((const unsigned char *)s, len);
+		char *enc = base64_encode_dup(s, len);
 		lua_pop(L, 1);
 		*out = wrap(mode, "B", cJSON_CreateString(enc));
 		free(enc);

@@ -144,38 +144,17 @@ static int update(struct rsched *s, int lane, int64_t first, int64_t new_tat, in
 	cJSON_AddStringToObject(in, "UpdateExpression", "SET #l = :new");
 	cJSON_AddStringToObject(in, "ConditionExpression",
 				release ? "#l = :first" : "attribute_not_exists(#l) OR #l <= :first");
-	cJSON_AddStringToObject(in, "ReturnValues", "ALL_NEW");
-	cJSON_AddStringToObject(in, "ReturnValuesOnConditionCheckFailure", "ALL_OLD");
-	struct aws_call c;
-	memset(&c, 0, sizeof c);
-	awsj_prepare(&c, SVC_DYNAMODB, "UpdateItem", in);
-	aws_call_one(s->aws, &c);
+	cJSON *item = NULL;
+	int rc = ddb_cond_update(s->aws, in, &item, e);
 	s->st.writes++;
-	int rc;
-	cJSON *res = NULL;
-	if (c.rc == TP_OK) {
-		rc = awsj_parse("UpdateItem", c.resp.data, c.resp.len, &res, e);
-		if (rc == TP_OK) {
-			learn(s, cJSON_GetObjectItem(res, "Attributes"));
-			rc = 1;
-		}
-	} else if (strcmp(c.err.code, "ConditionalCheckFailedException") == 0) {
-		res = c.resp.len ? cJSON_ParseWithLength(c.resp.data, c.resp.len) : NULL;
-		const cJSON *item = cJSON_GetObjectItem(res, "Item");
+	if (rc >= 0)
 		learn(s, item);
-		rc = 0;
-		/* Present but not a number: every claim on this lane would fail. */
-		if (s->tat[lane] < 0 && !release)
-			rc = tp_errf(e, TP_EINVAL, "BadScheduleItem",
-				     "state table item %s: %s is not a number of microseconds (delete the item)",
-				     s->pk, name);
-	} else {
-		if (e)
-			*e = c.err;
-		rc = c.rc;
-	}
-	cJSON_Delete(res);
-	aws_call_free(&c);
+	/* Present but not a number: every claim on this lane would fail. */
+	if (rc == 0 && s->tat[lane] < 0 && !release)
+		rc = tp_errf(e, TP_EINVAL, "BadScheduleItem",
+			     "state table item %s: %s is not a number of microseconds (delete the item)",
+			     s->pk, name);
+	cJSON_Delete(item);
 	return rc;
 }
 

@@ -124,30 +124,15 @@ int cmd_aws(int argc, char **argv)
 	if ((rc = aws_new(NULL, &a, &e)) < 0)
 		goto done;
 
-	struct aws_call c = { .service = svc };
-	char *path = NULL, op[160];
+	struct aws_call c = { .service = svc, .op = argv[2] };
 	buf form = { 0 };
-	if (rest) {
-		path = tp_xstrdup(argv[3]);
-		char *q = strchr(path, '?');
-		if (q)
-			*q++ = 0;
-		snprintf(op, sizeof op, "%s %s", argv[2], path);
-		c.op = op;
-		c.method = argv[2];
-		c.path = path;
-		c.query = q;
-		if (svc == SVC_S3)
-			c.content_type = "application/octet-stream";
-	} else {
-		c.op = argv[2];
-	}
+	if (rest && (rc = awsj_prepare_target(&c, svc, NULL, argv[2], argv[3], body.data, body.len, &e)) < 0)
+		goto done;
 	if (si->protocol == PROTO_QUERY) {
 		awsj_form_add(&form, "Action", argv[2]);
 		awsj_form_add(&form, "Version", si->api_version);
 		if (body.len && (rc = json_to_form(body.data, &form, &e)) < 0) {
 			buf_free(&form);
-			free(path);
 			goto done;
 		}
 		c.body = form.data;
@@ -160,7 +145,6 @@ int cmd_aws(int argc, char **argv)
 		if (!ok) {
 			rc = tp_errf(&e, TP_EINVAL, "BadInput", "input for %s %s is not a JSON object",
 				     si->name, argv[2]);
-			free(path);
 			goto done;
 		}
 		c.body = body.len ? body.data : "{}";
@@ -175,7 +159,7 @@ int cmd_aws(int argc, char **argv)
 			if (!ok) {
 				rc = tp_errf(&e, TP_EINVAL, "BadInput", "body for %s %s %s is not valid JSON",
 					     si->name, argv[2], argv[3]);
-				free(path);
+				aws_call_free(&c);
 				goto done;
 			}
 		}
@@ -184,7 +168,6 @@ int cmd_aws(int argc, char **argv)
 	}
 	rc = aws_call_one(a, &c);
 	buf_free(&form);
-	free(path);
 	if (rc < 0) {
 		e = c.err;
 		aws_call_free(&c);

@@ -9,6 +9,7 @@
 #include "base/isotime.h"
 #include "base/jsonnum.h"
 #include "core/lease.h"
+#include "core/limit_group.h"
 #include "core/names.h"
 #include "core/pool.h"
 #include "base/log.h"
@@ -16,13 +17,15 @@
 #include "core/names.h"
 #include "core/pipeline.h"
 #include "core/store.h"
+#include "core/config_item.h"
+#include "core/ops_ls.h"
 #include "script/policy.h"
 #include "runtime/pool_json.h"
 #include "runtime/rec_json.h"
+#include "runtime/ls_json.h"
 #include "cmd/cmd_progress.h"
 
 #include <cjson/cJSON.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -392,6 +395,9 @@ static const char put_usage[] =
 	"JSON array of them, or JSON lines (objects one after another). An item is\n"
 	"plain JSON ({\"pipeline\":\"a\",\"concurrency\":2}), DynamoDB AttributeValue\n"
 	"JSON or GetItem's {\"Item\":{...}}; it needs a string \"pipeline\".\n"
+	"A limit group's item has \"limit_group\" and no \"pipeline\" ({\"limit_group\":\"acme-api\",\n"
+	"\"rate\":\"600/min\",\"burst\":5}; its key is limit#acme-api); a file's groups are\n"
+	"put before its pipelines, so members can come first.\n"
 	"Every item is reported (\"put NAME\" or why it was refused, with FILE:LINE);\n"
 	"one refused item does not stop the others. Each item is first run through\n"
 	"the policy, as apply would, and refused with the policy's reason (an unknown\n"
@@ -452,29 +458,37 @@ struct put_run {
 	struct app *app;
 	int check;      /* run the policy before writing */
 	int written, refused;
+	struct limit_groups *groups; /* members are checked against these (the table's, and the ones put now) */
 };
 
-/* What apply would do with the item, without AWS: the name, the policy and
- * the desired state built from its spec. */
-static int put_check(struct app *app, const char *name, const cJSON *item, tp_err *e)
+/* What apply would refuse of the item before anything, without AWS: the
+ * name (a limit group's item: its check) and the policy's answer, with the
+ * member's group. The answer's fields (spec_parse) are judged by apply and
+ * plan, which report them per pipeline. */
+static int put_check(struct put_run *pr, const char *name, const cJSON *item, tp_err *e)
 {
+	struct app *app = pr->app;
+	if (limit_group_key_is(name))
+		return limit_groups_check(pr->groups, item, e);
 	struct names nm;
 	if (names_for(app->set.prefix, name, &nm, e) < 0)
 		return e->rc;
 	cJSON *sv = NULL;
-	if (policy_pipeline(app->policy, item, &sv, e) < 0)
+	char note[300];
+	if (limit_groups_spec(pr->groups, item, &sv, note, sizeof note, e) < 0)
 		return e->rc;
-	char *spec = cJSON_PrintUnformatted(sv);
+	if (note[0]) { /* a removed group: fine for members applied before, not for a new put */
+		cJSON_Delete(sv);
+		return tp_errf(e, TP_EINVAL, "NoLimitGroup", "limit_group: no limit group '%s' (it was removed: put it "
+			       "again first, or remove limit_group from the item)", ddb_get_str(item, "limit_group", ""));
+	}
 	cJSON_Delete(sv);
-	struct pipeline want;
-	int rc = pipeline_desired(&app->set, name, spec, &want, e);
-	if (rc == TP_OK)
-		pipeline_free(&want);
-	free(spec);
-	return rc;
+	return TP_OK;
 }
 
-static void put_one(struct put_run *pr, const char *where, const cJSON *json)
+/* groups: the pass for limit groups' items (put first, so a file's members
+ * are checked against them), else the one for every other item. */
+static void put_one(struct put_run *pr, const char *where, const cJSON *json, int groups)
 {
 	char why[300] = "";
 	tp_err e = { 0 };
@@ -482,8 +496,13 @@ static void put_one(struct put_run *pr, const char *where, const cJSON *json)
 	if (cJSON_IsObject(json) && json->child && !json->child->next && cJSON_IsObject(wrapped))
 		json = wrapped; /* GetItem's output */
 	cJSON *item = ddb_item_from_json(json, why, sizeof why);
+	int group = item ? limit_group_item_keyed(item, why, sizeof why) : 0;
+	if (groups != (group == 1)) {
+		cJSON_Delete(item); /* the other pass's */
+		return;
+	}
 	const char *name = item ? ddb_get_str(item, "pipeline", NULL) : NULL;
-	if (!item) {
+	if (!item || group < 0) {
 		fprintf(stderr, "taskpipe put: %s: %s\n", where, why);
 	} else if (normalize_expires_at(item, why, sizeof why) < 0) {
 		fprintf(stderr, "taskpipe put: %s: %s\n", where, why);
@@ -492,23 +511,21 @@ static void put_one(struct put_run *pr, const char *where, const cJSON *json)
 	} else if (!name) {
 		fprintf(stderr, "taskpipe put: %s: the item needs a string \"pipeline\" (the pipeline's name)\n",
 			where);
-	} else if (pr->check && put_check(pr->app, name, item, &e) < 0) {
+	} else if (pr->check && put_check(pr, name, item, &e) < 0) {
 		fprintf(stderr, "taskpipe put: %s: %s: refused: %s: %s (--no-check writes it anyway)\n", where,
 			name, e.code, e.message);
 	} else {
-		cJSON *in = cJSON_CreateObject(), *out = NULL;
 		warn_expired(where, item);
-		cJSON_AddStringToObject(in, "TableName", pr->app->set.config_table);
-		cJSON_AddItemToObject(in, "Item", item);
-		int rc = awsj_call(pr->app->aws, SVC_DYNAMODB, "PutItem", in, &out, &e);
+		int rc = config_item_put(pr->app, item, &e);
 		if (rc < 0)
 			fprintf(stderr, "taskpipe put: %s: %s: %s: %s\n", where, name, e.code, e.message);
+		else if (group)
+			printf("put limit group %s\n", limit_group_key_name(name));
 		else
 			printf("put %s\n", name);
 		pr->written += rc == TP_OK;
 		pr->refused += rc < 0;
-		cJSON_Delete(in);
-		cJSON_Delete(out);
+		cJSON_Delete(item);
 		return;
 	}
 	pr->refused++;
@@ -548,13 +565,14 @@ static void put_file(struct put_run *pr, const char *file)
 	}
 	int values = 0;
 	const char *p = t;
+	struct put_value { char where[600]; cJSON *v; const cJSON *el; } *vals = NULL;
+	size_t nv = 0, cap = 0;
 	for (;;) {
 		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
 			p++;
 		if (!*p)
 			break;
 		const char *end;
-		char where[600];
 		cJSON *v = jsonnum_parse_next(p, &end);
 		int line = line_of(t, p);
 		values++;
@@ -572,22 +590,36 @@ static void put_file(struct put_run *pr, const char *file)
 			p = next;
 			continue;
 		}
+		int k = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : 1;
+		if (nv + (size_t)k + 1 > cap) {
+			cap = 2 * cap + (size_t)k + 8;
+			vals = tp_xrealloc(vals, cap * sizeof *vals);
+		}
 		if (cJSON_IsArray(v)) {
 			int i = 0;
 			const cJSON *el;
 			cJSON_ArrayForEach(el, v) {
-				snprintf(where, sizeof where, "%s:%d[%d]", label, line, i++);
-				put_one(pr, where, el);
+				snprintf(vals[nv].where, sizeof vals[nv].where, "%s:%d[%d]", label, line, i++);
+				vals[nv].v = i == 1 ? v : NULL; /* the array is freed once */
+				vals[nv++].el = el;
 			}
-			if (i == 0)
+			if (i == 0) {
 				fprintf(stderr, "taskpipe put: %s:%d: an empty array: no items\n", label, line);
+				cJSON_Delete(v);
+			}
 		} else {
-			snprintf(where, sizeof where, "%s:%d", label, line);
-			put_one(pr, where, v);
+			snprintf(vals[nv].where, sizeof vals[nv].where, "%s:%d", label, line);
+			vals[nv].v = v;
+			vals[nv++].el = v;
 		}
-		cJSON_Delete(v);
 		p = end;
 	}
+	for (int groups = 1; groups >= 0; groups--)
+		for (size_t i = 0; i < nv; i++)
+			put_one(pr, vals[i].where, vals[i].el, groups);
+	for (size_t i = 0; i < nv; i++)
+		cJSON_Delete(vals[i].v);
+	free(vals);
 	if (values == 0) {
 		fprintf(stderr, "taskpipe put: %s: no items (empty)\n", label);
 		pr->refused++;
@@ -622,28 +654,16 @@ int cmd_put(int argc, char **argv)
 		cJSON *ctx = app_policy_ctx_value(&app);
 		policy_set_ctx(app.policy, ctx);
 		cJSON_Delete(ctx);
+		pr.groups = limit_groups_new(&app, app.policy);
 	}
 	for (size_t i = 0; i < n; i++)
 		put_file(&pr, files[i]);
 	if (pr.written + pr.refused > 1)
 		printf("%d items: %d put, %d refused\n", pr.written + pr.refused, pr.written, pr.refused);
+	limit_groups_free(pr.groups);
 	app_close(&app);
 	free(files);
 	return pr.refused ? 1 : 0;
-}
-
-/* Is there a config item of that name (consistent read)? */
-static int item_exists(struct app *app, const char *name, int *exists, tp_err *e)
-{
-	cJSON *in = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(in, "TableName", app->set.config_table);
-	cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", name));
-	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-	int rc = awsj_call(app->aws, SVC_DYNAMODB, "GetItem", in, &out, e);
-	*exists = rc == TP_OK && cJSON_GetObjectItem(out, "Item") != NULL;
-	cJSON_Delete(in);
-	cJSON_Delete(out);
-	return rc;
 }
 
 static const char rm_usage[] =
@@ -653,7 +673,8 @@ static const char rm_usage[] =
 	"queue is kept), and the next runs delete it (taskpipe ls shows it draining).\n"
 	"--now deletes the pipelines at once, queued and dead-lettered tasks with them,\n"
 	"and says how many messages that dropped. A name without an item is an error\n"
-	"(nothing is changed for it).\n";
+	"(nothing is changed for it). limit#NAME removes a limit group: its members\n"
+	"apply without it (their own rates stay).\n";
 
 /* rm --now: the removed pipelines go in this run, messages and all. */
 static int delete_now(struct app *app, char **names, size_t n)
@@ -707,31 +728,40 @@ int cmd_rm(int argc, char **argv)
 		tp_err e = { 0 };
 		int exists = 0;
 		/* A missing item is reported without a mutating call ... */
-		if (item_exists(&app, names[i], &exists, &e) == TP_OK && !exists) {
-			fprintf(stderr, "taskpipe rm: %s: NotFound: no such config item in %s\n", names[i],
-				s.config_table);
+		int group = limit_group_key_is(names[i]);
+		if (config_item_exists(&app, names[i], &exists, &e) == TP_OK && !exists) {
+			char *key = limit_group_key(names[i]);
+			int is_group = 0;
+			tp_err ge = { 0 };
+			if (!group && config_item_exists(&app, key, &is_group, &ge) == TP_OK && is_group)
+				fprintf(stderr, "taskpipe rm: %s: NotFound: no pipeline item %s in %s; a limit group has that "
+					"name: taskpipe rm %s\n", names[i], names[i], s.config_table, key);
+			else
+				fprintf(stderr, "taskpipe rm: %s: NotFound: no such config item in %s\n", names[i],
+					s.config_table);
+			free(key);
 			failed++;
 			continue;
 		}
-		cJSON *in = cJSON_CreateObject(), *out = NULL;
-		cJSON_AddStringToObject(in, "TableName", s.config_table);
-		cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", names[i]));
-		/* ... and one deleted meanwhile too: never "removed". */
-		cJSON_AddStringToObject(in, "ConditionExpression", "attribute_exists(pipeline)");
-		tp_err_clear(&e);
-		if (awsj_call(app.aws, SVC_DYNAMODB, "DeleteItem", in, &out, &e) < 0) {
-			if (store_condition_failed(&e))
-				fprintf(stderr, "taskpipe rm: %s: NotFound: no such config item in %s\n", names[i],
-					s.config_table);
-			else
-				fprintf(stderr, "taskpipe rm: %s: %s: %s\n", names[i], e.code, e.message);
+		/* The removal is recorded before the item goes, so members apply
+		 * without the group even when no controller sees the stream. */
+		if (group && limit_group_removed(&app, limit_group_key_name(names[i]), &e) < 0) {
+			fprintf(stderr, "taskpipe rm: %s: %s: %s (nothing removed)\n", names[i], e.code, e.message);
 			failed++;
+			continue;
+		}
+		/* ... and one deleted meanwhile too: never "removed". */
+		tp_err_clear(&e);
+		if (config_item_delete(&app, names[i], 1, &e) < 0) {
+			fprintf(stderr, "taskpipe rm: %s: %s: %s\n", names[i], e.code, e.message);
+			failed++;
+		} else if (group) {
+			/* never to delete_now: the members stay, only the group goes */
+			printf("removed limit group %s (its members apply without it)\n", limit_group_key_name(names[i]));
 		} else {
 			printf("removed %s%s\n", names[i], now ? "" : " (its pipeline drains)");
 			names[gone++] = names[i];
 		}
-		cJSON_Delete(in);
-		cJSON_Delete(out);
 	}
 	if (now && gone)
 		failed += delete_now(&app, names, gone);
@@ -770,7 +800,7 @@ int cmd_forget(int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		tp_err e = { 0 };
 		int had = 0, exists = 0;
-		rc = item_exists(&app, names[i], &exists, &e);
+		rc = config_item_exists(&app, names[i], &exists, &e);
 		if (rc == TP_OK && exists)
 			tp_errf(&e, TP_EINVAL, "ItemExists",
 				"the config item exists: rm it first (forget is for items that are gone)");
@@ -916,6 +946,9 @@ static int run_reconcile(const char *cmd, int argc, char **argv, int plan, const
 				cJSON_ArrayForEach(c, ch)
 					print_change(c);
 			}
+			const char *note = cJSON_GetStringValue(cJSON_GetObjectItem(p, "note"));
+			if (note)
+				printf("    note: %s\n", note);
 		}
 		if (confirmed)
 			printf("%d unchanged since last apply (not checked; --force observes them)\n", confirmed);
@@ -974,125 +1007,50 @@ static const char ls_usage[] =
 	"Removed (or expired) items' pipelines that are draining or kept are listed\n"
 	"too, and records whose items are gone otherwise as \"(no item)\" (taskpipe\n"
 	"forget clears them). --kept lists only the queues kept because they held\n"
-	"messages (taskpipe kept). Unfiltered, then the fleet's demand on the account's\n"
+	"messages (taskpipe kept). Limit groups follow the pipelines: rate, burst and\n"
+	"members (in --json, rows with \"kind\": \"limit_group\"; pipelines' rows have\n"
+	"\"kind\": \"pipeline\" and their \"limit_group\"). Unfiltered, then the fleet's demand on the account's\n"
 	"concurrency pool (the specs in force: sum of MaximumConcurrency and of\n"
 	"reservations) against the account's limit (one GetAccountSettings; not\n"
 	"with --json, whose output stays the array of rows: plan and drift --json\n"
 	"carry it). Exit 1 when a NAME without glob characters matches nothing.\n";
 
-/* The item's attribute as text ("-" when absent). */
-static void attr_text(const cJSON *item, const char *name, char *out, size_t len)
-{
-	const cJSON *v = cJSON_GetObjectItem(item, name);
-	const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(v, "N"));
-	if (!t)
-		t = cJSON_GetStringValue(cJSON_GetObjectItem(v, "S"));
-	snprintf(out, len, "%s", t ? t : "-");
-}
-
-static int ls_wanted(char **pats, size_t n, const char *name, int *hits)
-{
-	if (n == 0)
-		return 1;
-	int any = 0;
-	for (size_t i = 0; i < n; i++)
-		if (fnmatch(pats[i], name, 0) == 0)
-			hits[i]++, any = 1;
-	return any;
-}
-
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static int ls_row_cmp(const void *a, const void *b)
-{
-	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
-	return strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(x, "pipeline")),
-		      cJSON_GetStringValue(cJSON_GetObjectItem(y, "pipeline")));
-}
-
-/* One row: the item (NULL when gone), its state record and its pause
- * (NULL: none). */
-static cJSON *ls_row(const struct settings *s, const char *name, const cJSON *item,
-		     const struct store_pipeline *st, const struct store_pause *pz)
-{
-	char rate[64], conc[64];
-	attr_text(item, "rate", rate, sizeof rate);
-	attr_text(item, "concurrency", conc, sizeof conc);
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "pipeline", name);
-	cJSON_AddBoolToObject(o, "item", item != NULL);
-	const cJSON *en = cJSON_GetObjectItem(cJSON_GetObjectItem(item, "enabled"), "BOOL");
-	cJSON_AddBoolToObject(o, "enabled", item && (!en || cJSON_IsTrue(en)));
-	cJSON_AddBoolToObject(o, "paused", pz != NULL);
-	if (pz) {
-		cJSON_AddStringToObject(o, "paused_by", pz->by);
-		cJSON_AddNumberToObject(o, "paused_at", (double)pz->at);
-		if (pz->reason)
-			cJSON_AddStringToObject(o, "pause_reason", pz->reason);
-	}
-	cJSON_AddStringToObject(o, "rate", rate);
-	cJSON_AddStringToObject(o, "concurrency", conc);
-	cJSON_AddStringToObject(o, "status", st ? store_status_name(st->status) : "pending");
-	cJSON_AddNumberToObject(o, "updated_at", st ? (double)st->updated_at : 0);
-	long exp = ddb_get_long(item, "expires_at", 0);
-	if (exp)
-		cJSON_AddNumberToObject(o, "expires_at", (double)exp);
-	if (st && st->drain_started_at) {
-		cJSON_AddNumberToObject(o, "drain_started_at", (double)st->drain_started_at);
-		cJSON_AddNumberToObject(o, "drain_timeout", (double)st->drain_timeout);
-	}
-	struct names nm;
-	if (st && (st->kept_queue || st->kept_dlq) && names_for(s->prefix, name, &nm, NULL) == 0) {
-		cJSON *k = cJSON_AddArrayToObject(o, "kept");
-		const struct { const char *what, *queue; long n; } q[] = {
-			{ "queue", nm.queue, st->kept_queue }, { "dead-letter queue", nm.dlq, st->kept_dlq } };
-		for (int i = 0; i < 2; i++) {
-			if (!q[i].n)
-				continue;
-			cJSON *e = cJSON_CreateObject();
-			cJSON_AddStringToObject(e, "resource", q[i].what);
-			cJSON_AddStringToObject(e, "queue", q[i].queue);
-			cJSON_AddNumberToObject(e, "messages", (double)q[i].n);
-			cJSON_AddItemToArray(k, e);
-		}
-	}
-	if (st && st->message)
-		cJSON_AddStringToObject(o, "message", st->message);
-	/* where producers send (recorded by apply; taskpipe url asks SQS for older records) */
-	if (st && st->status != STORE_DELETED && st->queue_url)
-		cJSON_AddStringToObject(o, "queue_url", st->queue_url);
-	if (st && st->status != STORE_DELETED && st->queue_arn)
-		cJSON_AddStringToObject(o, "queue_arn", st->queue_arn);
-	return o;
-}
-
 /* The MESSAGE column: an error, a drain, kept queues. */
-static void ls_note(const cJSON *row, char *out, size_t len)
+static void ls_note(const struct ops_ls_row *r, char *out, size_t len)
 {
-	const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(row, "message"));
-	cJSON *kept = cJSON_GetObjectItem(row, "kept"), *k;
 	size_t n = 0;
 	out[0] = 0;
-	if (!cJSON_IsTrue(cJSON_GetObjectItem(row, "item")) && !kept &&
-	    !cJSON_GetObjectItem(row, "drain_started_at")) {
-		snprintf(out, len, "(no item)%s%s", msg ? " " : "", msg ? msg : "");
+	if (!r->item && !r->n_kept && !r->drain_started_at) {
+		snprintf(out, len, "(no item)%s%s", r->message ? " " : "", r->message ? r->message : "");
 		return;
 	}
-	if (msg) {
-		snprintf(out, len, "%s", msg);
+	if (r->message) {
+		snprintf(out, len, "%s", r->message);
 		return;
 	}
-	cJSON_ArrayForEach(k, kept)
-		n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%skept %s: %.0f messages", n ? "; " : "",
-				      cJSON_GetStringValue(cJSON_GetObjectItem(k, "queue")),
-				      cJSON_GetNumberValue(cJSON_GetObjectItem(k, "messages")));
-	if (!kept && cJSON_GetObjectItem(row, "drain_started_at"))
-		snprintf(out, len, "draining since %.0f (timeout %.0f s)",
-			 cJSON_GetNumberValue(cJSON_GetObjectItem(row, "drain_started_at")),
-			 cJSON_GetNumberValue(cJSON_GetObjectItem(row, "drain_timeout")));
+	for (int i = 0; i < r->n_kept; i++)
+		n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%skept %s: %ld messages", n ? "; " : "",
+				      r->kept[i].queue, r->kept[i].messages);
+	if (!r->n_kept && r->drain_started_at)
+		snprintf(out, len, "draining since %ld (timeout %ld s)", r->drain_started_at, r->drain_timeout);
+}
+
+/* The limit groups' table, after the pipelines': rate, burst, members. */
+static void ls_print_groups(const struct ops_ls *l)
+{
+	printf("\n%-32s %-8s %-5s %s\n", "LIMIT GROUP", "RATE", "BURST", "MEMBERS");
+	for (size_t i = 0; i < l->n; i++) {
+		const struct ops_ls_row *r = &l->rows[i];
+		if (r->kind != OPS_LS_LIMIT_GROUP)
+			continue;
+		char list[600];
+		size_t n = (size_t)snprintf(list, sizeof list, "%zu", r->n_members);
+		for (size_t j = 0; j < r->n_members && n < sizeof list; j++)
+			n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", j ? ", " : ": ", r->members[j]);
+		if (n >= sizeof list)
+			snprintf(list + sizeof list - 5, 5, "...");
+		printf("%-32s %-8s %-5s %s\n", r->name, r->rate, r->burst, list);
+	}
 }
 
 int cmd_ls(int argc, char **argv)
@@ -1102,108 +1060,64 @@ int cmd_ls(int argc, char **argv)
 	int rc = parse("ls", &argc, argv, &s, flags, ls_usage);
 	if (rc >= 0)
 		return rc;
-	int kept_only = has_flag(argc, argv, "--kept");
 	char **pats;
-	size_t np = positional(argc, argv, &pats);
-	int *hits = tp_xcalloc(np + 1, sizeof *hits);
+	struct ops_ls_query q = { .kept_only = has_flag(argc, argv, "--kept") };
+	q.npatterns = positional(argc, argv, &pats);
+	q.patterns = pats;
 	struct app app;
 	if (open_app("ls", &app, &s) < 0) {
 		free(pats);
-		free(hits);
 		return 1;
 	}
+	struct ops_ls l;
 	tp_err e = { 0 };
-	cJSON *items = cJSON_CreateArray();
-	struct store_pipelines states = { 0 };
-	struct store_pauses pauses = { 0 };
-	rc = ddb_scan_all(app.aws, s.config_table, NULL, items, &e);
-	if (rc == TP_OK)
-		rc = store_pipelines_scan(app.aws, s.state_table, &states, &e);
-	if (rc == TP_OK)
-		rc = store_pauses_scan(app.aws, s.state_table, &pauses, &e);
-	if (rc < 0) {
+	if (ops_ls(&app, &q, &l, &e) < 0) {
 		print_err("ls", &e);
-		cJSON_Delete(items);
-		store_pipelines_free(&states);
-		store_pauses_free(&pauses);
+		ops_ls_free(&l);
 		app_close(&app);
 		free(pats);
-		free(hits);
 		return 1;
 	}
-	/* The fleet's demand: the specs in force, as the state table records them. */
-	struct pool_demand demand = { 0 };
-	for (size_t i = 0; i < states.n; i++) {
-		cJSON *spec = states.v[i].status != STORE_DELETED && states.v[i].spec ? cJSON_Parse(states.v[i].spec) : NULL;
-		pool_demand_add(&demand, spec);
-		cJSON_Delete(spec);
-	}
-	cJSON *top = cJSON_CreateObject();
-	cJSON *doc = cJSON_AddArrayToObject(top, "pipelines"), *it;
-	cJSON_ArrayForEach(it, items) {
-		const char *name = ddb_get_str(it, "pipeline", "?");
-		const struct store_pipeline *found = store_pipelines_find(&states, name);
-		if (ls_wanted(pats, np, name, hits) && (!kept_only || (found && found->status == STORE_KEPT)))
-			cJSON_AddItemToArray(doc, ls_row(&s, name, it, found, store_pauses_find(&pauses, name)));
-	}
-	/* Records whose items are gone but not yet deleted (or never deletable):
-	 * the item names sorted, one binary search per record. */
-	size_t ni = 0;
-	const char **inames = tp_xcalloc((size_t)cJSON_GetArraySize(items) + 1, sizeof *inames);
-	cJSON_ArrayForEach(it, items)
-		inames[ni++] = ddb_get_str(it, "pipeline", "");
-	qsort(inames, ni, sizeof *inames, str_cmp);
-	for (size_t i = 0; i < states.n; i++) {
-		const struct store_pipeline *st = &states.v[i];
-		int has_item = bsearch(&st->name, inames, ni, sizeof *inames, str_cmp) != NULL;
-		if (!has_item && st->status != STORE_DELETED && ls_wanted(pats, np, st->name, hits) &&
-		    (!kept_only || st->status == STORE_KEPT))
-			cJSON_AddItemToArray(doc, ls_row(&s, st->name, NULL, st, store_pauses_find(&pauses, st->name)));
-	}
-	free(inames);
-	/* Sorted by name: items come from a Scan, in hash order. */
-	int nrows = cJSON_GetArraySize(doc);
-	cJSON **rows = tp_xcalloc((size_t)nrows + 1, sizeof *rows);
-	for (int i = 0; i < nrows; i++)
-		rows[i] = cJSON_DetachItemFromArray(doc, 0);
-	qsort(rows, (size_t)nrows, sizeof *rows, ls_row_cmp);
-	for (int i = 0; i < nrows; i++)
-		cJSON_AddItemToArray(doc, rows[i]);
-	free(rows);
 	int missing = 0;
-	for (size_t i = 0; i < np; i++)
-		if (!hits[i] && !strpbrk(pats[i], "*?[")) {
+	for (size_t i = 0; i < q.npatterns; i++)
+		if (!l.hits[i] && !strpbrk(pats[i], "*?[")) {
 			fprintf(stderr, "taskpipe ls: %s: no such pipeline\n", pats[i]);
 			missing++;
 		}
 	if (s.json) {
+		cJSON *doc = cJSON_CreateArray();
+		for (size_t i = 0; i < l.n; i++)
+			cJSON_AddItemToArray(doc, ls_row_json(&l.rows[i]));
 		char *t = cJSON_Print(doc);
 		puts(t);
 		free(t);
+		cJSON_Delete(doc);
 	} else {
 		printf("%-32s %-7s %-6s %-8s %-11s %-8s %s\n", "PIPELINE", "ENABLED", "PAUSED", "RATE",
 		       "CONCURRENCY", "STATUS", "MESSAGE");
-		cJSON_ArrayForEach(it, doc) {
-			int has_item = cJSON_IsTrue(cJSON_GetObjectItem(it, "item"));
+		size_t groups = 0;
+		for (size_t i = 0; i < l.n; i++) {
+			const struct ops_ls_row *r = &l.rows[i];
 			char note[600];
-			ls_note(it, note, sizeof note);
-			printf("%-32s %-7s %-6s %-8s %-11s %-8s %s\n",
-			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "pipeline")),
-			       !has_item ? "-" : cJSON_IsTrue(cJSON_GetObjectItem(it, "enabled")) ? "yes" : "no",
-			       cJSON_IsTrue(cJSON_GetObjectItem(it, "paused")) ? "yes" : "no",
-			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "rate")),
-			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "concurrency")),
-			       cJSON_GetStringValue(cJSON_GetObjectItem(it, "status")), note);
+			if (r->kind == OPS_LS_LIMIT_GROUP) {
+				groups++;
+				continue;
+			}
+			ls_note(r, note, sizeof note);
+			printf("%-32s %-7s %-6s %-8s %-11s %-8s %s\n", r->name,
+			       !r->item ? "-" : r->enabled ? "yes" : "no", r->pause ? "yes" : "no", r->rate,
+			       r->concurrency, r->status, note);
 		}
-		if (np == 0 && !kept_only) /* a fleet figure: not for a filtered list */
-			report_pool(&app, &demand, top, 0);
+		if (groups)
+			ls_print_groups(&l);
+		if (q.npatterns == 0 && !q.kept_only) { /* a fleet figure: not for a filtered list */
+			cJSON *top = cJSON_CreateObject();
+			report_pool(&app, &l.demand, top, 0);
+			cJSON_Delete(top);
+		}
 	}
-	cJSON_Delete(top);
-	cJSON_Delete(items);
-	store_pipelines_free(&states);
-	store_pauses_free(&pauses);
+	ops_ls_free(&l);
 	app_close(&app);
 	free(pats);
-	free(hits);
 	return missing ? 1 : 0;
 }

@@ -6,6 +6,7 @@
 #include "aws/ddbval.h"
 #include "base/jsonnum.h"
 #include "script/policy.h"
+#include "core/limit_group.h"
 #include "core/runtimes.h"
 #include "core/settings.h"
 
@@ -27,6 +28,10 @@ static const char help[] =
 	"GetItem's {\"Item\":{...}}) or plain JSON ({\"pipeline\":\"a\",\"concurrency\":2}:\n"
 	"strings become S, numbers N, booleans BOOL, objects M, arrays L, null NULL).\n"
 	"ITEM \"-\" reads standard input. No AWS call is made.\n"
+	"A limit group's item ({\"limit_group\":\"acme-api\",\"rate\":\"600/min\",\"burst\":5})\n"
+	"runs through the policy's limit_group function instead and prints\n"
+	"{\"file\":...,\"ok\":true,\"limit_group\":{\"rate\":...,\"burst\":...}}; a member's group\n"
+	"must be among the ITEMs (groups are checked first, whatever their order).\n"
 	"\n"
 	"The policy's ctx comes from the settings (owner -> instance, prefix, code\n"
 	"bucket and key, role ARN), AWS_REGION, account_concurrency 1000,\n"
@@ -230,12 +235,12 @@ static void print_json_string(const char *s)
 	cJSON_Delete(j);
 }
 
-static void print_result(const char *file, const char *spec, const tp_err *e)
+static void print_result(const char *file, const char *what, const char *spec, const tp_err *e)
 {
 	fputs("{\"file\":", stdout);
 	print_json_string(file);
 	if (spec) {
-		printf(",\"ok\":true,\"spec\":%s}\n", spec);
+		printf(",\"ok\":true,\"%s\":%s}\n", what, spec);
 	} else {
 		fputs(",\"ok\":false,\"error\":", stdout);
 		print_json_string(e->message);
@@ -245,26 +250,61 @@ static void print_result(const char *file, const char *spec, const tp_err *e)
 	}
 }
 
+struct loaded {
+	cJSON *item;      /* NULL: not loaded (err says why) */
+	tp_err err;
+	int group;        /* a limit group's item */
+};
+
+/* One item: a limit group's, or any other (its group checked before). */
+static int check_one(struct limit_groups *lg, struct policy *p, const char *file, struct loaded *l)
+{
+	tp_err e = l->err;
+	cJSON *sv = NULL;
+	char *spec = NULL, note[300];
+	int rc = l->item ? TP_OK : e.rc;
+	if (rc == TP_OK && l->group) {
+		rc = limit_groups_check(lg, l->item, &e);
+		if (rc == TP_OK)
+			rc = policy_limit_group(p, l->item, &sv, &e); /* to print what it gave */
+	} else if (rc == TP_OK) {
+		rc = limit_groups_spec(lg, l->item, &sv, note, sizeof note, &e);
+	}
+	if (rc == TP_OK)
+		spec = cJSON_PrintUnformatted(sv); /* Raw numbers: every digit */
+	print_result(file, l->group ? "limit_group" : "spec", spec, &e);
+	fflush(stdout);
+	cJSON_Delete(sv);
+	free(spec);
+	return rc != TP_OK;
+}
+
+/* Every item read first (stdin once), then the groups, then the rest, each
+ * printed in its pass. */
 static int check(struct policy *p, const cJSON *ctx, int argc, char **argv)
 {
 	int failed = 0;
 	policy_set_ctx(p, ctx);
+	struct limit_groups *lg = limit_groups_new(NULL, p);
+	struct loaded *l = tp_xcalloc((size_t)argc + 1, sizeof *l);
 	for (int i = 0; i < argc; i++) {
-		tp_err e = {0};
-		cJSON *item = NULL, *sv = NULL;
-		char *spec = NULL;
-		int rc = load_item(argv[i], &item, &e);
-		if (rc == TP_OK)
-			rc = policy_pipeline(p, item, &sv, &e);
-		if (rc == TP_OK)
-			spec = cJSON_PrintUnformatted(sv); /* Raw numbers: every digit */
-		print_result(argv[i], spec, &e);
-		fflush(stdout);
-		failed |= rc != TP_OK;
-		cJSON_Delete(item);
-		cJSON_Delete(sv);
-		free(spec);
+		char why[300] = "";
+		if (load_item(argv[i], &l[i].item, &l[i].err) == TP_OK &&
+		    (l[i].group = limit_group_item_keyed(l[i].item, why, sizeof why)) < 0) {
+			tp_errf(&l[i].err, TP_EINVAL, "BadItem", "%s", why);
+			cJSON_Delete(l[i].item);
+			l[i].item = NULL;
+			l[i].group = 0;
+		}
 	}
+	for (int groups = 1; groups >= 0; groups--)
+		for (int i = 0; i < argc; i++)
+			if (l[i].group == groups)
+				failed |= check_one(lg, p, argv[i], &l[i]);
+	for (int i = 0; i < argc; i++)
+		cJSON_Delete(l[i].item);
+	free(l);
+	limit_groups_free(lg);
 	return failed ? 1 : 0;
 }
 

@@ -4,6 +4,7 @@
 #include "cmd/luatp.h"
 
 #include "core/app.h"
+#include "core/limit_group.h"
 #include "aws/awsjson.h"
 #include "core/rollout/rollout.h"
 #include "runtime/rolloutjson.h"
@@ -18,6 +19,10 @@
 #include "core/lifecycle.h"
 #include "core/reconcile/reconcile.h"
 #include "core/store.h"
+#include "core/config_item.h"
+#include "core/ops_ls.h"
+#include "core/ops_queue.h"
+#include "runtime/ls_json.h"
 #include "runtime/drift_json.h"
 #include "runtime/rec_json.h"
 #include "runtime/gstatus_json.h"
@@ -84,128 +89,73 @@ static cJSON *to_item(lua_State *L, int idx)
 	return m;
 }
 
-static cJSON *call_json(lua_State *L, int svc, const char *op, cJSON *in)
-{
-	cJSON *out = NULL;
-	tp_err e = { 0 };
-	int rc = awsj_call(app_of(L)->aws, svc, op, in, &out, &e);
-	cJSON_Delete(in);
-	if (rc < 0)
-		fail_lua(L, &e);
-	return out;
-}
-
 /* ---- items ---- */
 
-static void scan(lua_State *L, const char *table, cJSON *acc)
-{
-	tp_err e = { 0 };
-	if (ddb_scan_all(app_of(L)->aws, table, NULL, acc, &e) < 0) {
-		cJSON_Delete(acc);
-		fail_lua(L, &e);
-	}
-}
-
-/* tp.ls() -> list of {pipeline, status, action, message, updated_at, item} */
+/* tp.ls() -> the rows of `taskpipe ls --json` (core/ops_ls.h), each with
+ * the config item itself as `item` (nil when the item is gone) */
 static int l_ls(lua_State *L)
 {
-	struct app *app = app_of(L);
-	cJSON *items = cJSON_CreateArray(), *it;
-	scan(L, app->set.config_table, items);
-	/* States sorted by name: one lookup per item in O(log n), not a pass
-	 * over every record (quadratic at 10,000 pipelines). */
-	struct store_pipelines states;
+	struct ops_ls l;
+	struct ops_ls_query q = { 0 };
 	tp_err e = { 0 };
-	if (store_pipelines_scan(app->aws, app->set.state_table, &states, &e) < 0) {
-		cJSON_Delete(items);
-		fail_lua(L, &e);
+	if (ops_ls(app_of(L), &q, &l, &e) < 0) {
+		ops_ls_free(&l);
+		return fail_lua(L, &e);
 	}
-	struct store_pauses pauses;
-	if (store_pauses_scan(app->aws, app->set.state_table, &pauses, &e) < 0) {
-		cJSON_Delete(items);
-		store_pipelines_free(&states);
-		fail_lua(L, &e);
-	}
-	lua_newtable(L);
+	lua_createtable(L, (int)l.n, 0);
 	luaL_setmetatable(L, "tp.list");
-	int i = 0;
-	cJSON_ArrayForEach(it, items) {
-		const char *name = ddb_get_str(it, "pipeline", NULL);
-		if (!name)
-			continue;
-		const struct store_pipeline *state = store_pipelines_find(&states, name);
-		lua_newtable(L);
-		lua_pushstring(L, name);
-		lua_setfield(L, -2, "pipeline");
-		lua_pushstring(L, state && state->status != STORE_UNKNOWN ? store_status_name(state->status)
-								   : "never applied");
-		lua_setfield(L, -2, "status");
-		if (state && state->message) {
-			lua_pushstring(L, state->message);
-			lua_setfield(L, -2, "message");
-		}
-		if (state) {
-			lua_pushinteger(L, state->updated_at);
-			lua_setfield(L, -2, "updated_at");
-		}
-		lua_pushboolean(L, store_pauses_find(&pauses, name) != NULL); /* an operator's pause */
-		lua_setfield(L, -2, "paused");
-		if (ddbval_push_item(L, it, &e) < 0) {
-			cJSON_Delete(items);
-			store_pipelines_free(&states);
-			store_pauses_free(&pauses);
-			fail_lua(L, &e);
+	for (size_t i = 0; i < l.n; i++) {
+		cJSON *row = ls_row_json(&l.rows[i]);
+		int rc = ddbval_push_json(L, row, &e);
+		cJSON_Delete(row);
+		if (rc == TP_OK && l.rows[i].item)
+			rc = ddbval_push_item(L, l.rows[i].item, &e);
+		else if (rc == TP_OK)
+			lua_pushnil(L);
+		if (rc < 0) {
+			ops_ls_free(&l);
+			return fail_lua(L, &e);
 		}
 		lua_setfield(L, -2, "item");
-		lua_rawseti(L, -2, ++i);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
-	cJSON_Delete(items);
-	store_pipelines_free(&states);
-	store_pauses_free(&pauses);
+	ops_ls_free(&l);
 	return 1;
 }
 
 /* tp.get(name) -> item table, or nil when absent */
 static int l_get(lua_State *L)
 {
-	struct app *app = app_of(L);
-	const char *name = luaL_checkstring(L, 1);
-	cJSON *in = cJSON_CreateObject();
-	cJSON_AddStringToObject(in, "TableName", app->set.config_table);
-	cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", name));
-	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-	cJSON *out = call_json(L, SVC_DYNAMODB, "GetItem", in);
-	cJSON *item = cJSON_GetObjectItem(out, "Item");
+	cJSON *item = NULL;
 	tp_err e = { 0 };
+	if (config_item_get(app_of(L), luaL_checkstring(L, 1), &item, &e) < 0)
+		return fail_lua(L, &e);
 	int rc = item ? ddbval_push_item(L, item, &e) : (lua_pushnil(L), TP_OK);
-	cJSON_Delete(out);
+	cJSON_Delete(item);
 	if (rc < 0)
-		fail_lua(L, &e);
+		return fail_lua(L, &e);
 	return 1;
 }
 
 /* tp.put(item) -> name */
 static int l_put(lua_State *L)
 {
-	struct app *app = app_of(L);
 	cJSON *item = to_item(L, 1);
+	tp_err e = { 0 };
+	int rc = config_item_put(app_of(L), item, &e);
 	lua_pushstring(L, ddb_get_str(item, "pipeline", ""));
-	cJSON *in = cJSON_CreateObject();
-	cJSON_AddStringToObject(in, "TableName", app->set.config_table);
-	cJSON_AddItemToObject(in, "Item", item);
-	cJSON_Delete(call_json(L, SVC_DYNAMODB, "PutItem", in));
+	cJSON_Delete(item);
+	if (rc < 0)
+		return fail_lua(L, &e);
 	return 1;
 }
 
-/* tp.delete(name) -> true */
+/* tp.delete(name) -> true (no item: nothing to delete, no error) */
 static int l_delete(lua_State *L)
 {
-	struct app *app = app_of(L);
-	const char *name = luaL_checkstring(L, 1);
-	cJSON *in = cJSON_CreateObject();
-	cJSON_AddStringToObject(in, "TableName", app->set.config_table);
-	cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", name));
-	cJSON_Delete(call_json(L, SVC_DYNAMODB, "DeleteItem", in));
+	tp_err e = { 0 };
+	if (config_item_delete(app_of(L), luaL_checkstring(L, 1), 0, &e) < 0)
+		return fail_lua(L, &e);
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -338,77 +288,28 @@ static int l_drift(lua_State *L)
 
 /* ---- queues ---- */
 
-/* Queue URL by name; NULL when it does not exist. */
-static char *queue_url(lua_State *L, const char *name)
-{
-	cJSON *in = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(in, "QueueName", name);
-	tp_err e = { 0 };
-	int rc = awsj_call(app_of(L)->aws, SVC_SQS, "GetQueueUrl", in, &out, &e);
-	cJSON_Delete(in);
-	if (rc < 0) {
-		cJSON_Delete(out);
-		if (rc == TP_ENOTFOUND || strstr(e.code, "NonExistentQueue") || strstr(e.code, "QueueDoesNotExist"))
-			return NULL;
-		fail_lua(L, &e);
-	}
-	char *url = tp_xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(out, "QueueUrl")));
-	cJSON_Delete(out);
-	return url;
-}
-
-static cJSON *queue_attrs(lua_State *L, const char *url)
-{
-	cJSON *in = cJSON_CreateObject();
-	cJSON_AddStringToObject(in, "QueueUrl", url);
-	cJSON *an = cJSON_AddArrayToObject(in, "AttributeNames");
-	cJSON_AddItemToArray(an, cJSON_CreateString("All"));
-	cJSON *out = call_json(L, SVC_SQS, "GetQueueAttributes", in);
-	cJSON *a = cJSON_DetachItemFromObject(out, "Attributes");
-	cJSON_Delete(out);
-	return a ? a : cJSON_CreateObject();
-}
-
-static long attr_long(const cJSON *a, const char *k)
-{
-	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(a, k));
-	return v ? atol(v) : 0;
-}
-
-static void pipeline_names(lua_State *L, int idx, struct names *nm)
-{
-	tp_err e = { 0 };
-	if (names_for(app_of(L)->set.prefix, luaL_checkstring(L, idx), nm, &e) < 0)
-		fail_lua(L, &e);
-}
-
-/* tp.depth(name) -> {visible, in_flight, delayed, dlq} */
+/* tp.depth(name) -> {visible, in_flight, delayed, dlq} (dlq false: no DLQ) */
 static int l_depth(lua_State *L)
 {
-	struct names nm;
-	pipeline_names(L, 1, &nm);
-	char *q = queue_url(L, nm.queue), *d = queue_url(L, nm.dlq);
-	if (!q) {
-		free(d);
-		return luaL_error(L, "tp.depth: queue %s does not exist", nm.queue);
-	}
-	cJSON *qa = queue_attrs(L, q), *da = d ? queue_attrs(L, d) : NULL;
+	struct ops_depth d;
+	tp_err e = { 0 };
+	int rc = ops_depth(app_of(L), luaL_checkstring(L, 1), &d, &e);
+	if (rc == TP_ENOTFOUND && strcmp(e.code, "NotFound") == 0) /* the queue */
+		return luaL_error(L, "tp.depth: %s", e.message);
+	if (rc < 0)
+		return fail_lua(L, &e);
 	lua_newtable(L);
-	lua_pushinteger(L, attr_long(qa, "ApproximateNumberOfMessages"));
+	lua_pushinteger(L, d.visible);
 	lua_setfield(L, -2, "visible");
-	lua_pushinteger(L, attr_long(qa, "ApproximateNumberOfMessagesNotVisible"));
+	lua_pushinteger(L, d.in_flight);
 	lua_setfield(L, -2, "in_flight");
-	lua_pushinteger(L, attr_long(qa, "ApproximateNumberOfMessagesDelayed"));
+	lua_pushinteger(L, d.delayed);
 	lua_setfield(L, -2, "delayed");
-	if (da)
-		lua_pushinteger(L, attr_long(da, "ApproximateNumberOfMessages"));
+	if (d.has_dlq)
+		lua_pushinteger(L, d.dlq);
 	else
 		lua_pushboolean(L, 0);
 	lua_setfield(L, -2, "dlq");
-	cJSON_Delete(qa);
-	cJSON_Delete(da);
-	free(q);
-	free(d);
 	return 1;
 }
 
@@ -494,7 +395,11 @@ static int l_policy(lua_State *L)
 	policy_set_ctx(app->policy, ctx);
 	cJSON_Delete(ctx);
 	tp_err e = { 0 };
-	int rc = policy_pipeline(app->policy, item, &spec, &e);
+	char note[300];
+	/* a member's limit group is read from the config table, as apply does */
+	struct limit_groups *lg = limit_groups_new(app, app->policy);
+	int rc = limit_groups_spec(lg, item, &spec, note, sizeof note, &e);
+	limit_groups_free(lg);
 	cJSON_Delete(item);
 	if (rc < 0) {
 		lua_pushnil(L);
@@ -542,38 +447,27 @@ static int l_aws(lua_State *L)
 	char *body = in ? cJSON_PrintUnformatted(in) : NULL;
 	cJSON_Delete(in);
 	struct aws_call c = { .service = svc, .op = op };
-	char method[16] = "", *path = NULL, *query = NULL;
+	char method[16] = "";
 	if (si->protocol == PROTO_JSON) {
 		if (!body)
 			body = tp_xstrdup("{}");
-		if (svc == SVC_TAGGING)
-			c.content_type = "application/x-amz-json-1.1";
+		c.body = body;
+		c.body_len = strlen(body);
 	} else if (si->protocol == PROTO_REST_JSON) {
 		const char *sp = strchr(op, ' ');
+		tp_err pe = { 0 };
 		if (!sp || sp - op >= (long)sizeof method || sp[1] != '/') {
 			free(body);
 			return luaL_error(L, "tp.aws: %s is REST: operation is \"METHOD /path[?query]\"", svc_name);
 		}
 		snprintf(method, sizeof method, "%.*s", (int)(sp - op), op);
-		path = tp_xstrdup(sp + 1);
-		char *qm = strchr(path, '?');
-		if (qm) {
-			*qm = 0;
-			query = qm + 1;
-		}
-		c.method = method;
-		c.path = path;
-		c.query = query;
-		c.op = "tp.aws";
+		awsj_prepare_target(&c, svc, "tp.aws", method, sp + 1, body, body ? strlen(body) : 0, &pe);
 	} else {
 		free(body);
 		return luaL_error(L, "tp.aws: %s answers in XML; use `taskpipe aws %s ...`", svc_name, svc_name);
 	}
-	c.body = body;
-	c.body_len = body ? strlen(body) : 0;
 	aws_call_one(app->aws, &c);
 	free(body);
-	free(path);
 	if (c.rc < 0) {
 		tp_err e = c.err;
 		aws_call_free(&c);

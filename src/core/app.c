@@ -4,6 +4,7 @@
 
 #include "aws/awsjson.h"
 #include "aws/budget_shared.h"
+#include "aws/lambda.h"
 #include "core/codestore.h"
 #include "core/settings_store.h"
 #include "core/pool.h"
@@ -151,8 +152,9 @@ static long account_concurrency(struct app *app)
 
 	tp_err e = { 0 };
 	cJSON *out = NULL;
-	if (awsj_rest(app->aws, SVC_LAMBDA, "GetAccountSettings", "GET", "/2016-08-19/account-settings/",
-		      NULL, NULL, &out, &e) == TP_OK) {
+	struct aws_call gc;
+	lambda_get_account_settings(&gc);
+	if (awsj_run(app->aws, &gc, &out, &e) == TP_OK) {
 		cJSON *c = cJSON_GetObjectItem(cJSON_GetObjectItem(out, "AccountLimit"), "ConcurrentExecutions");
 		limit = cJSON_IsNumber(c) ? (long)c->valuedouble : 1000;
 	} else {

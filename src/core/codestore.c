@@ -1,8 +1,7 @@
 /* codestore.c: S3ObjectStorageMode and the facts it needs (see codestore.h). */
 #include "core/codestore.h"
 
-#include "aws/http.h"
-#include "aws/sigv4.h"
+#include "aws/s3.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -39,37 +38,28 @@ int codestore_inactive(const cJSON *cfg, char *why, size_t len)
 
 int codestore_bucket_versioned(struct aws *aws, const char *bucket, tp_err *e)
 {
-	char *path = tp_xasprintf("/%s", bucket);
-	struct aws_call c = { .service = SVC_S3, .op = "GetBucketVersioning", .method = "GET",
-			      .path = path, .query = "versioning=" };
+	struct aws_call c;
+	s3_get_bucket_versioning(&c, bucket);
 	aws_call_one(aws, &c);
 	int rc = c.rc;
 	if (rc < 0)
 		*e = c.err;
 	else   /* <Status>Enabled</Status>; Suspended or none: not versioned */
-		rc = strstr(buf_str(&c.resp), "<Status>Enabled</Status>") != NULL;
+		rc = s3_versioning_enabled(&c);
 	aws_call_free(&c);
-	free(path);
 	return rc;
 }
 
 int codestore_current_version(struct aws *aws, const char *bucket, const char *key, char *out,
 			      size_t len, tp_err *e)
 {
-	size_t kl = strlen(key);
-	char *enc = tp_xmalloc(kl * 3 + 1);
-	sigv4_uri_encode(key, kl, 1, enc, kl * 3 + 1);
-	char *path = tp_xasprintf("/%s/%s", bucket, enc);
-	free(enc);
-	struct aws_call c = { .service = SVC_S3, .op = "HeadObject", .method = "HEAD", .path = path };
+	struct aws_call c;
+	s3_head_object(&c, bucket, key);
 	aws_call_one(aws, &c);
 	int rc = c.rc;
 	out[0] = 0;
 	if (rc == TP_OK) {
-		const char *h = buf_str(&c.resp_headers);
-		if (http_header_in(h, h + c.resp_headers.len, "x-amz-version-id", out, len) &&
-		    strcmp(out, "null") == 0)
-			out[0] = 0;
+		s3_version_id(&c, out, len);
 	} else if (c.status == 404) {
 		rc = tp_errf(e, TP_ENOTFOUND, "CodeObjectGone", "code object s3://%s/%s does not exist",
 			     bucket, key);
@@ -77,6 +67,5 @@ int codestore_current_version(struct aws *aws, const char *bucket, const char *k
 		*e = c.err;
 	}
 	aws_call_free(&c);
-	free(path);
 	return rc;
 }

@@ -2,7 +2,6 @@
 #include "core/diff.h"
 
 #include "base/json.h"
-#include "core/codestore.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -130,31 +129,32 @@ static int taskpipe_own_key(const char *k)
 	return strncmp(k, "taskpipe:", 9) == 0;
 }
 
-void diff_tags(struct diff_list *l, enum diff_res res, const cJSON *want, const cJSON *old_spec,
+void diff_tags(struct diff_list *l, enum diff_res res, const struct spec_kvs *want, const struct spec_record *old,
 	       const cJSON *have)
 {
-	char field[300];
-	for (const cJSON *w = want->child; w; w = w->next) {
-		const cJSON *h = cJSON_GetObjectItemCaseSensitive(have, w->string);
-		if (cJSON_IsString(h) && strcmp(h->valuestring, w->valuestring) == 0)
+	char field[300], hs[512];
+	for (size_t i = 0; i < want->n; i++) {
+		const struct spec_kv *w = &want->v[i];
+		const cJSON *h = cJSON_GetObjectItemCaseSensitive(have, w->name);
+		if (cJSON_IsString(h) && strcmp(h->valuestring, w->value) == 0)
 			continue;
-		snprintf(field, sizeof field, "Tags.%s", w->string);
-		set_v(l, res, DK_TAG, field, h, w)->act = DIFF_TAG;
+		snprintf(field, sizeof field, "Tags.%s", w->name);
+		json_value_str(h, hs, sizeof hs);
+		push(l, res, DIFF_TAG, DK_TAG, field, hs, w->value);
 	}
 	/* Stale: user tags the last apply set and the item dropped ... */
-	const cJSON *old = cJSON_GetObjectItemCaseSensitive(old_spec, "tags");
-	for (const cJSON *it = old ? old->child : NULL; it; it = it->next) {
+	for (size_t i = 0; old && i < old->tags.n; i++) {
+		const char *k = old->tags.v[i].name;
 		const cJSON *h;
-		if (!it->string || cJSON_GetObjectItemCaseSensitive(want, it->string) ||
-		    !(h = cJSON_GetObjectItemCaseSensitive(have, it->string)))
+		if (spec_kvs_get(want, k) || !(h = cJSON_GetObjectItemCaseSensitive(have, k)))
 			continue;
-		snprintf(field, sizeof field, "Tags.%s", it->string);
+		snprintf(field, sizeof field, "Tags.%s", k);
 		set_v(l, res, DK_TAG, field, h, NULL)->act = DIFF_UNTAG;
 	}
 	/* ... and taskpipe:* tags it no longer sets. */
 	for (const cJSON *h = have ? have->child : NULL; h; h = h->next) {
-		if (!h->string || !taskpipe_own_key(h->string) || cJSON_GetObjectItemCaseSensitive(want, h->string) ||
-		    cJSON_GetObjectItemCaseSensitive(old, h->string))
+		if (!h->string || !taskpipe_own_key(h->string) || spec_kvs_get(want, h->string) ||
+		    (old && spec_kvs_has(&old->tags, h->string)))
 			continue;
 		snprintf(field, sizeof field, "Tags.%s", h->string);
 		set_v(l, res, DK_TAG, field, h, NULL)->act = DIFF_UNTAG;
@@ -163,17 +163,16 @@ void diff_tags(struct diff_list *l, enum diff_res res, const cJSON *want, const 
 
 /* ---- queues ---- */
 
-static void diff_attrs(struct diff_list *l, enum diff_res res, const cJSON *want, const cJSON *have)
+static void diff_attrs(struct diff_list *l, enum diff_res res, const struct spec_queue *want, const cJSON *have)
 {
-	for (int i = 0; pipeline_queue_fields[i]; i++) {
-		const cJSON *w = cJSON_GetObjectItem(want, pipeline_queue_fields[i]);
-		if (!w)
+	for (int i = 0; i < SQ_NATTR; i++) {
+		if (want->attr[i] == SPEC_UNSET)
 			continue;
-		char ws[64];
-		json_value_str(w, ws, sizeof ws);
-		const char *hs = cJSON_GetStringValue(cJSON_GetObjectItem(have, pipeline_queue_fields[i]));
+		char ws[32];
+		snprintf(ws, sizeof ws, "%ld", want->attr[i]);
+		const char *hs = cJSON_GetStringValue(cJSON_GetObjectItem(have, spec_queue_attr_name[i]));
 		if (!hs || strcmp(hs, ws) != 0)
-			push(l, res, DIFF_SET, DK_QUEUE_ATTR, pipeline_queue_fields[i], hs ? hs : "(none)", ws);
+			push(l, res, DIFF_SET, DK_QUEUE_ATTR, spec_queue_attr_name[i], hs ? hs : "(none)", ws);
 	}
 }
 
@@ -194,24 +193,25 @@ static long redrive(const cJSON *attrs, char *target, size_t len)
 	return n;
 }
 
-static void diff_queue(struct diff_list *l, const struct pipeline *want, const cJSON *old_spec,
+static void diff_queue(struct diff_list *l, const struct pipeline *want, const struct spec_record *old,
 		       const struct observed *o)
 {
-	const cJSON *q = pipeline_part(want, "queue");
+	const struct spec_queue *q = &want->spec.queue;
 	diff_attrs(l, DIFF_QUEUE, q, o->q_attrs);
 	char target[256];
 	long have = redrive(o->q_attrs, target, sizeof target);
-	const cJSON *mrc = cJSON_GetObjectItem(q, "maxReceiveCount");
-	if (mrc && have != (long)mrc->valuedouble) {
-		cJSON *h = have >= 0 ? cJSON_CreateNumber((double)have) : NULL;
-		set_v(l, DIFF_QUEUE, DK_REDRIVE_COUNT, "RedrivePolicy.maxReceiveCount", h, mrc);
-		cJSON_Delete(h);
+	if (q->max_receive != SPEC_UNSET && have != q->max_receive) {
+		char a[32] = "(none)", b[32];
+		if (have >= 0)
+			snprintf(a, sizeof a, "%ld", have);
+		snprintf(b, sizeof b, "%ld", q->max_receive);
+		push(l, DIFF_QUEUE, DIFF_SET, DK_REDRIVE_COUNT, "RedrivePolicy.maxReceiveCount", a, b);
 	}
 	/* Queue ARNs come from the QueueArn attribute, never from the URL. */
 	const char *arn = cJSON_GetStringValue(cJSON_GetObjectItem(o->dlq_attrs, "QueueArn"));
 	if (o->dlq_exists && arn && strcmp(arn, target) != 0)
 		push(l, DIFF_QUEUE, DIFF_SET, DK_REDRIVE_DLQ, "RedrivePolicy.deadLetterTargetArn", target, arn);
-	diff_tags(l, DIFF_QUEUE, want->tags, old_spec, o->q_tags);
+	diff_tags(l, DIFF_QUEUE, &want->tags, old, o->q_tags);
 }
 
 /* ---- the function ---- */
@@ -230,13 +230,13 @@ char *diff_layers_text(const cJSON *layers)
 	return s;
 }
 
-static int env_equal(const cJSON *a, const cJSON *b)
+static int env_equal(const struct spec_kvs *a, const cJSON *b)
 {
-	if (cJSON_GetArraySize(a) != cJSON_GetArraySize(b))
+	if ((int)a->n != cJSON_GetArraySize(b))
 		return 0;
-	for (const cJSON *it = a ? a->child : NULL; it; it = it->next) {
-		const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(b, it->string));
-		if (!v || !cJSON_IsString(it) || strcmp(v, it->valuestring) != 0)
+	for (size_t i = 0; i < a->n; i++) {
+		const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(b, a->v[i].name));
+		if (!v || strcmp(v, a->v[i].value) != 0)
 			return 0;
 	}
 	return 1;
@@ -257,45 +257,46 @@ static const char *env_side(const char *key, const char *value, const char *hidd
 	return value && env_shown(key) ? value : hidden;
 }
 
-static void diff_env(struct diff_list *l, const cJSON *want, const cJSON *have)
+static void diff_env(struct diff_list *l, const struct spec_kvs *want, const cJSON *have)
 {
 	if (env_equal(want, have))
 		return;
 	buf fs = { 0 }, ts = { 0 };
 	for (const cJSON *k = have ? have->child : NULL; k; k = k->next) {
-		const char *w = cJSON_GetStringValue(cJSON_GetObjectItem(want, k->string));
+		const char *w = spec_kvs_get(want, k->string);
 		if (env_shown(k->string) && w && strcmp(w, k->valuestring))
 			buf_addf(&fs, "%s%s=%s(changed to %s)", fs.len ? "," : "", k->string, k->valuestring, w);
 		else
 			buf_addf(&fs, "%s%s%s", fs.len ? "," : "", k->string,
 				 !w ? "(removed)" : strcmp(w, k->valuestring) ? "(changed)" : "");
 	}
-	for (const cJSON *k = want ? want->child : NULL; k; k = k->next)
-		if (!cJSON_GetObjectItem(have, k->string)) {
-			if (env_shown(k->string) && cJSON_IsString(k))
-				buf_addf(&ts, "%s%s=%s(added)", ts.len ? "," : "", k->string, k->valuestring);
+	for (size_t i = 0; i < want->n; i++) {
+		const struct spec_kv *k = &want->v[i];
+		if (!cJSON_GetObjectItem(have, k->name)) {
+			if (env_shown(k->name))
+				buf_addf(&ts, "%s%s=%s(added)", ts.len ? "," : "", k->name, k->value);
 			else
-				buf_addf(&ts, "%s%s(added)", ts.len ? "," : "", k->string);
+				buf_addf(&ts, "%s%s(added)", ts.len ? "," : "", k->name);
 		}
+	}
 	struct diff_change *c = push(l, DIFF_FUNCTION, DIFF_SET, DK_ENV, "Environment.Variables",
 				     buf_str(&fs), buf_str(&ts));
 	buf_free(&fs);
 	buf_free(&ts);
 	struct diff_list parts = { 0 };
 	char field[300];
-	for (const cJSON *k = want ? want->child : NULL; k; k = k->next) {
-		const char *h = cJSON_GetStringValue(cJSON_GetObjectItem(have, k->string));
-		const char *w = cJSON_GetStringValue(k);
-		snprintf(field, sizeof field, "Environment.Variables.%s", k->string);
+	for (size_t i = 0; i < want->n; i++) {
+		const char *name = want->v[i].name, *w = want->v[i].value;
+		const char *h = cJSON_GetStringValue(cJSON_GetObjectItem(have, name));
+		snprintf(field, sizeof field, "Environment.Variables.%s", name);
 		if (!h)
-			push(&parts, DIFF_FUNCTION, DIFF_SET, DK_ENV, field, "(absent)",
-			     env_side(k->string, w, "(set)"));
-		else if (!w || strcmp(h, w) != 0)
-			push(&parts, DIFF_FUNCTION, DIFF_SET, DK_ENV, field,
-			     env_side(k->string, h, "(different value)"), env_side(k->string, w, "(set)"));
+			push(&parts, DIFF_FUNCTION, DIFF_SET, DK_ENV, field, "(absent)", env_side(name, w, "(set)"));
+		else if (strcmp(h, w) != 0)
+			push(&parts, DIFF_FUNCTION, DIFF_SET, DK_ENV, field, env_side(name, h, "(different value)"),
+			     env_side(name, w, "(set)"));
 	}
 	for (const cJSON *k = have ? have->child : NULL; k; k = k->next)
-		if (!cJSON_GetObjectItem(want, k->string)) {
+		if (!spec_kvs_get(want, k->string)) {
 			snprintf(field, sizeof field, "Environment.Variables.%s", k->string);
 			push(&parts, DIFF_FUNCTION, DIFF_SET, DK_ENV, field,
 			     env_side(k->string, cJSON_GetStringValue(k), "(set)"), "(absent)");
@@ -308,13 +309,13 @@ static void diff_env(struct diff_list *l, const cJSON *want, const cJSON *have)
  * UpdateFunctionCode without the field puts it back to COPY) or the other
  * way round; and a REFERENCE function gone Inactive (its object version
  * unreadable). UpdateFunctionCode repairs both. */
-static void diff_storage(struct diff_list *l, const cJSON *func, const struct observed *o)
+static void diff_storage(struct diff_list *l, const struct spec_func *func, const struct observed *o)
 {
-	const char *want = codestore_reference(func) ? "REFERENCE" : "COPY";
+	const char *want = spec_storage_name(func->storage);
 	const char *got = o->fn_storage;
 	if (got && strcmp(got, want) != 0)
 		push(l, DIFF_FUNCTION, DIFF_SET, DK_STORAGE, "Code.S3ObjectStorageMode", got, want);
-	if (codestore_reference(func) && o->fn_inactive) {
+	if (func->storage == STORAGE_REFERENCE && o->fn_inactive) {
 		char *from = tp_xasprintf("Inactive (%s)", o->fn_inactive);
 		push(l, DIFF_FUNCTION, DIFF_SET, DK_STATE, "State", from, "Active")->note =
 			tp_xstrdup(o->fn_inactive);
@@ -322,28 +323,52 @@ static void diff_storage(struct diff_list *l, const cJSON *func, const struct ob
 	}
 }
 
-static void diff_function(struct diff_list *l, const struct pipeline *want, const cJSON *old_spec,
+/* One field of the configuration: the function's value as text against want. */
+static void config_field(struct diff_list *l, const cJSON *have, const char *name, enum diff_kind kind,
+			 const char *field, const char *want)
+{
+	char hs[512];
+	json_value_str(cJSON_GetObjectItem(have, name), hs, sizeof hs);
+	if (strcmp(want, hs) != 0)
+		push(l, DIFF_FUNCTION, DIFF_SET, kind, field, hs, want);
+}
+
+static void config_number(struct diff_list *l, const cJSON *have, const char *name, long want)
+{
+	char ws[32];
+	snprintf(ws, sizeof ws, "%ld", want);
+	if (want != SPEC_UNSET)
+		config_field(l, have, name, DK_FN_CONFIG, name, ws);
+}
+
+static char *layers_text(const struct spec_func *f)
+{
+	buf b = { 0 };
+	for (size_t i = 0; i < f->n_layers; i++)
+		buf_addf(&b, "%s%s", b.len ? "," : "", f->layers[i]);
+	char *s = tp_xstrdup(buf_str(&b));
+	buf_free(&b);
+	return s;
+}
+
+static void diff_function(struct diff_list *l, const struct pipeline *want, const struct spec_record *old,
 			  const struct observed *o)
 {
-	const cJSON *func = pipeline_part(want, "func"), *have = o->fn;
-	for (const cJSON *w = want->config->child; w; w = w->next) {
-		const cJSON *h = cJSON_GetObjectItem(have, w->string);
-		if (strcmp(w->string, "Environment") == 0) {
-			diff_env(l, cJSON_GetObjectItem(w, "Variables"),
-				 cJSON_GetObjectItem(cJSON_GetObjectItem(have, "Environment"), "Variables"));
-			continue;
-		}
-		char ws[512], hs[512];
-		json_value_str(w, ws, sizeof ws);
-		json_value_str(h, hs, sizeof hs);
-		if (strcmp(ws, hs) == 0)
-			continue;
-		if (strcmp(w->string, "Description") == 0)
-			push(l, DIFF_FUNCTION, DIFF_SET, DK_CODE, "Code", hs, ws);
-		else
-			push(l, DIFF_FUNCTION, DIFF_SET, DK_FN_CONFIG, w->string, hs, ws);
-	}
-	char *wl = diff_layers_text(cJSON_GetObjectItem(func, "Layers"));
+	const struct spec_func *func = &want->spec.func;
+	const cJSON *have = o->fn;
+	/* UpdateFunctionConfiguration's fields, in its body's order */
+	if (func->runtime)
+		config_field(l, have, "Runtime", DK_FN_CONFIG, "Runtime", func->runtime);
+	if (func->handler)
+		config_field(l, have, "Handler", DK_FN_CONFIG, "Handler", func->handler);
+	config_number(l, have, "MemorySize", func->memory);
+	config_number(l, have, "Timeout", func->timeout);
+	if (want->role)
+		config_field(l, have, "Role", DK_FN_CONFIG, "Role", want->role);
+	config_field(l, have, "Description", DK_CODE, "Code", want->code_marker);
+	diff_env(l, &func->env, cJSON_GetObjectItem(cJSON_GetObjectItem(have, "Environment"), "Variables"));
+
+	char *wl = layers_text(func);
 	char *hl = diff_layers_text(cJSON_GetObjectItem(have, "Layers"));
 	if (strcmp(wl, hl) != 0)
 		push(l, DIFF_FUNCTION, DIFF_SET, DK_LAYERS, "Layers", *hl ? hl : "(none)", *wl ? wl : "(none)");
@@ -351,24 +376,25 @@ static void diff_function(struct diff_list *l, const struct pipeline *want, cons
 	free(hl);
 
 	/* Architectures go with UpdateFunctionCode; absent means x86_64. */
-	const cJSON *wa = cJSON_GetArrayItem(cJSON_GetObjectItem(func, "Architectures"), 0);
 	const cJSON *ha = cJSON_GetArrayItem(cJSON_GetObjectItem(have, "Architectures"), 0);
-	const char *was = cJSON_GetStringValue(wa) ?: "x86_64", *has = cJSON_GetStringValue(ha) ?: "x86_64";
+	const char *was = spec_arch_name(func->arch), *has = cJSON_GetStringValue(ha) ?: "x86_64";
 	if (strcmp(was, has) != 0)
 		push(l, DIFF_FUNCTION, DIFF_SET, DK_ARCH, "Architectures", has, was);
 
 	diff_storage(l, func, o);
 
 	if (o->reserved_known) {
-		const cJSON *w = cJSON_GetObjectItem(func, "ReservedConcurrentExecutions");
 		const cJSON *h = o->reserved;
-		char ws[32], hs[32];
-		json_value_str(cJSON_IsNumber(w) ? w : NULL, ws, sizeof ws);
+		char ws[32] = "(none)", hs[32];
+		if (func->reserved != SPEC_UNSET)
+			snprintf(ws, sizeof ws, "%ld", func->reserved);
 		json_value_str(cJSON_IsNumber(h) ? h : NULL, hs, sizeof hs);
-		if (strcmp(ws, hs) != 0)
-			set_v(l, DIFF_FUNCTION, DK_RESERVED, "ReservedConcurrentExecutions", h, w);
+		if (strcmp(ws, hs) != 0) {
+			json_value_str(h, hs, sizeof hs);
+			push(l, DIFF_FUNCTION, DIFF_SET, DK_RESERVED, "ReservedConcurrentExecutions", hs, ws);
+		}
 	}
-	diff_tags(l, DIFF_FUNCTION, want->tags, old_spec, o->fn_tags);
+	diff_tags(l, DIFF_FUNCTION, &want->tags, old, o->fn_tags);
 }
 
 /* ---- the mapping ---- */
@@ -386,15 +412,25 @@ int diff_esm_enabled(const cJSON *esm)
 		      strcmp(st, "Creating") == 0 || strcmp(st, "Updating") == 0);
 }
 
-void diff_mapping(const cJSON *want, const cJSON *esm, struct diff_list *l)
+const char *diff_frt_text(enum spec_frt frt)
 {
-	static const char *const fields[] = { "BatchSize", "MaximumBatchingWindowInSeconds", NULL };
-	for (int i = 0; fields[i]; i++) {
-		const cJSON *w = cJSON_GetObjectItem(want, fields[i]), *h = cJSON_GetObjectItem(esm, fields[i]);
-		if (w && (!cJSON_IsNumber(h) || h->valuedouble != w->valuedouble))
-			set_v(l, DIFF_MAPPING, DK_MAP_FIELD, fields[i], h, w);
+	return frt == FRT_REPORT ? "[\"ReportBatchItemFailures\"]" : "[]";
+}
+
+void diff_mapping(const struct spec_mapping *want, const cJSON *esm, struct diff_list *l)
+{
+	static const char *const fields[] = { "BatchSize", "MaximumBatchingWindowInSeconds" };
+	const long wv[] = { want->batch_size, want->window };
+	for (int i = 0; i < 2; i++) {
+		const cJSON *h = cJSON_GetObjectItem(esm, fields[i]);
+		if (wv[i] != SPEC_UNSET && (!cJSON_IsNumber(h) || h->valuedouble != (double)wv[i])) {
+			char a[64], b[32];
+			json_value_str(h, a, sizeof a);
+			snprintf(b, sizeof b, "%ld", wv[i]);
+			push(l, DIFF_MAPPING, DIFF_SET, DK_MAP_FIELD, fields[i], a, b);
+		}
 	}
-	long wmax = diff_scaling_max(want), hmax = diff_scaling_max(esm);
+	long wmax = want->max_concurrency, hmax = diff_scaling_max(esm);
 	if (wmax != hmax) {
 		char a[32] = "(none)", b[32] = "(none)";
 		if (hmax)
@@ -403,18 +439,19 @@ void diff_mapping(const cJSON *want, const cJSON *esm, struct diff_list *l)
 			snprintf(b, sizeof b, "%ld", wmax);
 		push(l, DIFF_MAPPING, DIFF_SET, DK_MAP_MAX, "ScalingConfig.MaximumConcurrency", a, b);
 	}
-	const cJSON *we = cJSON_GetObjectItem(want, "Enabled");
-	int wen = !we || cJSON_IsTrue(we), hen = diff_esm_enabled(esm);
+	int wen = want->enabled != 0, hen = diff_esm_enabled(esm);
 	if (wen != hen)
 		push(l, DIFF_MAPPING, DIFF_SET, DK_MAP_ENABLED, "Enabled", hen ? "true" : "false",
 		     wen ? "true" : "false");
-	const cJSON *wft = cJSON_GetObjectItem(want, "FunctionResponseTypes");
 	const cJSON *hft = cJSON_GetObjectItem(esm, "FunctionResponseTypes");
-	if (wft) {
-		char *a = cJSON_PrintUnformatted(wft), *b = hft ? cJSON_PrintUnformatted(hft) : tp_xstrdup("[]");
-		if (strcmp(a, b) != 0)
-			set_v(l, DIFF_MAPPING, DK_MAP_FRT, "FunctionResponseTypes", hft, wft);
-		free(a);
+	if (want->frt != FRT_UNSET) {
+		const char *a = diff_frt_text(want->frt);
+		char *b = hft ? cJSON_PrintUnformatted(hft) : tp_xstrdup("[]");
+		if (strcmp(a, b) != 0) {
+			char hs[512];
+			json_value_str(hft, hs, sizeof hs);
+			push(l, DIFF_MAPPING, DIFF_SET, DK_MAP_FRT, "FunctionResponseTypes", hs, a);
+		}
 		free(b);
 	}
 }
@@ -438,7 +475,7 @@ static long queue_messages(const cJSON *attrs)
 /* The item is gone: everything goes, in reverse; the DLQ stays when it
  * holds messages and the last applied spec asked to keep it (the default
  * policy does): its messages are evidence. */
-static void diff_delete(struct diff_list *l, const cJSON *old_spec, const struct observed *o)
+static void diff_delete(struct diff_list *l, const struct spec_record *old, const struct observed *o)
 {
 	if (o->esm)
 		push(l, DIFF_MAPPING, DIFF_DELETE, DK_NONE, NULL, NULL, NULL);
@@ -448,9 +485,8 @@ static void diff_delete(struct diff_list *l, const cJSON *old_spec, const struct
 		push(l, DIFF_QUEUE, DIFF_DELETE, DK_NONE, NULL, NULL, NULL);
 	if (!o->dlq_exists)
 		return;
-	const cJSON *keep = cJSON_GetObjectItem(cJSON_GetObjectItem(old_spec, "dlq"), "keep_if_not_empty");
 	long msgs = queue_messages(o->dlq_attrs);
-	if (msgs > 0 && !cJSON_IsFalse(keep))
+	if (msgs > 0 && (!old || old->keep_dlq))
 		push(l, DIFF_DLQ, DIFF_KEEP, DK_NONE, NULL, NULL, NULL)->note = tp_xasprintf("kept: %ld messages", msgs);
 	else
 		push(l, DIFF_DLQ, DIFF_DELETE, DK_NONE, NULL, NULL, NULL);
@@ -463,23 +499,23 @@ static int fn_failed(const struct observed *o, const char **why)
 	return o->fn_state_known && st && strcmp(st, "Failed") == 0;
 }
 
-void diff_pipeline(const struct pipeline *want, const cJSON *old_spec, const struct observed *o,
+void diff_pipeline(const struct pipeline *want, const struct spec_record *old, const struct observed *o,
 		   struct diff_list *l)
 {
 	if (!want) {
-		diff_delete(l, old_spec, o);
+		diff_delete(l, old, o);
 		return;
 	}
 	if (!o->dlq_exists) {
 		push(l, DIFF_DLQ, DIFF_CREATE, DK_NONE, NULL, NULL, NULL);
 	} else {
-		diff_attrs(l, DIFF_DLQ, pipeline_part(want, "dlq"), o->dlq_attrs);
-		diff_tags(l, DIFF_DLQ, want->tags, old_spec, o->dlq_tags);
+		diff_attrs(l, DIFF_DLQ, &want->spec.dlq, o->dlq_attrs);
+		diff_tags(l, DIFF_DLQ, &want->tags, old, o->dlq_tags);
 	}
 	if (!o->q_exists)
 		push(l, DIFF_QUEUE, DIFF_CREATE, DK_NONE, NULL, NULL, NULL);
 	else
-		diff_queue(l, want, old_spec, o);
+		diff_queue(l, want, old, o);
 	const char *why;
 	if (!o->fn) {
 		push(l, DIFF_FUNCTION, DIFF_CREATE, DK_NONE, NULL, NULL, NULL);
@@ -490,10 +526,10 @@ void diff_pipeline(const struct pipeline *want, const cJSON *old_spec, const str
 		push(l, DIFF_FUNCTION, DIFF_RECREATE, DK_NONE, NULL, NULL, NULL)->note =
 			tp_xstrdup(why ? why : "no reason given");
 	} else {
-		diff_function(l, want, old_spec, o);
+		diff_function(l, want, old, o);
 	}
 	if (!o->esm)
 		push(l, DIFF_MAPPING, DIFF_CREATE, DK_NONE, NULL, NULL, NULL);
 	else
-		diff_mapping(pipeline_part(want, "mapping"), o->esm, l);
+		diff_mapping(&want->spec.mapping, o->esm, l);
 }

@@ -39,7 +39,7 @@ enum diff_act {
 /* What a SET change is about (it says which call repairs it). */
 enum diff_kind {
 	DK_NONE,         /* CREATE, DELETE, KEEP, RECREATE */
-	DK_QUEUE_ATTR,   /* field: an SQS attribute (pipeline_queue_fields) */
+	DK_QUEUE_ATTR,   /* field: an SQS attribute (spec_queue_attr_name) */
 	DK_REDRIVE_COUNT,/* RedrivePolicy.maxReceiveCount */
 	DK_REDRIVE_DLQ,  /* RedrivePolicy.deadLetterTargetArn */
 	DK_FN_CONFIG,    /* Runtime, Handler, MemorySize, Timeout, Role */
@@ -99,28 +99,30 @@ enum diff_owner diff_owner(const char *owner, const char *pipeline, const struct
 			   const char **found);
 
 /* Changes that make obs match want (NULL: the item is gone, delete; then
- * old_spec's dlq.keep_if_not_empty decides whether a non-empty DLQ stays).
- * old_spec: the last applied spec (stale user tags), may be NULL. Appends
- * to out. */
-void diff_pipeline(const struct pipeline *want, const struct cJSON *old_spec,
+ * old's keep_dlq decides whether a non-empty DLQ stays). old: the last
+ * applied spec as recorded (spec_record_read: stale user tags), may be
+ * NULL. Appends to out. */
+void diff_pipeline(const struct pipeline *want, const struct spec_record *old,
 		   const struct observed *obs, struct diff_list *out);
 
 /* The tag part alone, of one resource (drift asks the service itself for
  * the tags of a resource whose listed ones differ). */
-void diff_tags(struct diff_list *out, enum diff_res res, const struct cJSON *want_tags,
-	       const struct cJSON *old_spec, const struct cJSON *have);
+void diff_tags(struct diff_list *out, enum diff_res res, const struct spec_kvs *want_tags,
+	       const struct spec_record *old, const struct cJSON *have);
 
 /* The mapping part alone, against a mapping read again (apply splits its
  * update around the concurrency change). */
-void diff_mapping(const struct cJSON *want_mapping, const struct cJSON *esm, struct diff_list *out);
+void diff_mapping(const struct spec_mapping *want, const struct cJSON *esm, struct diff_list *out);
+/* FunctionResponseTypes as JSON text ("[]" for FRT_UNSET too). */
+const char *diff_frt_text(enum spec_frt frt);
 
-/* A mapping's MaximumConcurrency; 0: none. */
+/* An observed mapping's MaximumConcurrency; 0: none. */
 long diff_scaling_max(const struct cJSON *mapping);
 /* 1: the mapping runs or is about to (Enabled, Enabling, Creating, Updating). */
 int diff_esm_enabled(const struct cJSON *esm);
 
 /* Layers as text: version ARNs in order, joined by "," ("" for none), from
- * a spec's func.Layers (ARN strings) or a configuration's Layers ([{Arn}]).
+ * a configuration's Layers ([{Arn}]) or a list of ARN strings.
  * Caller frees. */
 char *diff_layers_text(const struct cJSON *layers);
 

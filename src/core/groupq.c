@@ -2,6 +2,8 @@
 #include "core/groupq.h"
 
 #include "aws/awsjson.h"
+#include "aws/ddb.h"
+#include "core/limit_group.h"
 #include "core/store.h"
 
 #include <cjson/cJSON.h>
@@ -12,6 +14,22 @@ static int not_found(int rc, const tp_err *e)
 {
 	return rc == TP_ENOTFOUND || strstr(e->code, "NonExistentQueue") ||
 	       strstr(e->code, "QueueDoesNotExist");
+}
+
+/* A limit group of that name? (its item limit#<name>; only asked on the
+ * error path, to say what the name is) */
+static int is_limit_group(struct aws *a, const struct settings *set, const char *name)
+{
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	cJSON_AddStringToObject(in, "TableName", set->config_table);
+	char *key = limit_group_key(name);
+	cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", key));
+	free(key);
+	tp_err e = { 0 };
+	int found = awsj_call(a, SVC_DYNAMODB, "GetItem", in, &out, &e) == TP_OK && cJSON_GetObjectItem(out, "Item");
+	cJSON_Delete(in);
+	cJSON_Delete(out);
+	return found;
 }
 
 int groupq_find(struct aws *a, const struct settings *set, const char *group, struct groupq *out,
@@ -39,7 +57,9 @@ int groupq_find(struct aws *a, const struct settings *set, const char *group, st
 	if (!st.name || st.status == STORE_DELETED) {
 		rc = tp_errf(e, TP_ENOTFOUND, "UnknownGroup",
 			     "no group '%s' in state table %s%s (taskpipe ls lists the groups)", group,
-			     set->state_table, st.name ? ": its pipeline was deleted" : "");
+			     set->state_table, st.name ? ": its pipeline was deleted"
+			     : is_limit_group(a, set, group) ? ": it is a limit group, which has no queue: send to its members"
+			     : "");
 		store_pipeline_free(&st);
 		return rc;
 	}

@@ -5,6 +5,7 @@
 #include "aws/ddb.h"
 #include "core/lease.h"
 #include "core/names.h"
+#include "core/ops_queue.h"
 #include "core/store.h"
 
 #include <cjson/cJSON.h>
@@ -24,21 +25,6 @@ struct kept {
 	const char *queue[2];     /* names: the kept queue, the kept DLQ (NULL: not kept) */
 	char *url[2];             /* their URLs (NULL: gone already) */
 };
-
-static int queue_url(struct app *app, const char *name, char **url, tp_err *e)
-{
-	cJSON *in = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(in, "QueueName", name);
-	int rc = awsj_call(app->aws, SVC_SQS, "GetQueueUrl", in, &out, e);
-	cJSON_Delete(in);
-	*url = rc == TP_OK ? tp_xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(out, "QueueUrl"))) : NULL;
-	cJSON_Delete(out);
-	if (rc < 0 && strstr(e->code, "NonExistentQueue")) {
-		tp_err_clear(e);
-		return TP_OK;   /* gone: nothing kept there any more */
-	}
-	return rc;
-}
 
 static int state_get(struct app *app, const char *name, struct store_pipeline *st, tp_err *e)
 {
@@ -83,7 +69,7 @@ static int kept_open(struct app *app, const char *name, struct kept *k, tp_err *
 	k->queue[1] = k->st.kept_dlq ? k->nm.dlq : NULL;
 	for (int i = 0; rc == TP_OK && i < 2; i++)
 		if (k->queue[i])
-			rc = queue_url(app, k->queue[i], &k->url[i], e);
+			rc = ops_queue_url(app, k->queue[i], &k->url[i], e);
 	return rc;
 }
 
@@ -192,7 +178,7 @@ int kept_redrive(struct app *app, const char *name, const char *to, long *moved,
 	    (rc = state_get(app, to, &target, e)) == TP_OK && target.status != STORE_OK)
 		rc = tp_errf(e, TP_EINVAL, "NotLive", "redrive target %s is not a live pipeline (its status is %s)",
 			     to, target.name ? store_status_name(target.status) : "none");
-	if (rc == TP_OK && (rc = queue_url(app, tn.queue, &to_url, e)) == TP_OK && !to_url)
+	if (rc == TP_OK && (rc = ops_queue_url(app, tn.queue, &to_url, e)) == TP_OK && !to_url)
 		rc = tp_errf(e, TP_ENOTFOUND, "NotLive", "redrive target %s has no queue %s", to, tn.queue);
 	for (int i = 0; rc == TP_OK && i < 2; i++) {
 		if (!k.url[i])

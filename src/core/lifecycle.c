@@ -4,7 +4,9 @@
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
 #include "base/log.h"
+#include "core/config_item.h"
 #include "core/names.h"
+#include "core/ops_queue.h"
 #include "core/store.h"
 
 #include <cjson/cJSON.h>
@@ -20,19 +22,6 @@ void lifecycle_outcome_free(struct lifecycle_outcome *o)
 		return;
 	reconcile_results_free(o->res, o->n_res);
 	memset(o, 0, sizeof *o);
-}
-
-static int item_exists(struct app *app, const char *name, int *exists, tp_err *e)
-{
-	cJSON *in = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(in, "TableName", app->set.config_table);
-	cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", name));
-	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-	int rc = awsj_call(app->aws, SVC_DYNAMODB, "GetItem", in, &out, e);
-	*exists = rc == TP_OK && cJSON_GetObjectItem(out, "Item") != NULL;
-	cJSON_Delete(in);
-	cJSON_Delete(out);
-	return rc;
 }
 
 /* The pipeline, observed and repaired as `apply NAME` does. */
@@ -54,7 +43,7 @@ int lifecycle_pause(struct app *app, const char *name, const char *by, const cha
 		return e->rc;
 	if (names_for(app->set.prefix, name, &nm, e) < 0)
 		return e->rc;
-	int rc = item_exists(app, name, &exists, e);
+	int rc = config_item_exists(app, name, &exists, e);
 	if (rc < 0)
 		return rc;
 	if (!exists)
@@ -87,38 +76,6 @@ int lifecycle_resume(struct app *app, const char *name, const char *holder, stru
 	return rc;
 }
 
-/* Queue URL by name; *url NULL when the queue does not exist. */
-static int queue_url(struct app *app, const char *qname, char **url, tp_err *e)
-{
-	*url = NULL;
-	cJSON *in = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(in, "QueueName", qname);
-	int rc = awsj_call(app->aws, SVC_SQS, "GetQueueUrl", in, &out, e);
-	cJSON_Delete(in);
-	if (rc == TP_OK) {
-		*url = tp_xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(out, "QueueUrl")) ?: "");
-	} else if (rc == TP_ENOTFOUND || strstr(e->code, "NonExistentQueue") || strstr(e->code, "QueueDoesNotExist")) {
-		tp_err_clear(e);
-		rc = TP_OK;
-	}
-	cJSON_Delete(out);
-	return rc;
-}
-
-static int queue_attrs(struct app *app, const char *url, cJSON **attrs, tp_err *e)
-{
-	cJSON *in = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(in, "QueueUrl", url);
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(in, "AttributeNames"), cJSON_CreateString("All"));
-	int rc = awsj_call(app->aws, SVC_SQS, "GetQueueAttributes", in, &out, e);
-	cJSON_Delete(in);
-	*attrs = rc == TP_OK ? cJSON_DetachItemFromObject(out, "Attributes") : NULL;
-	if (!*attrs)
-		*attrs = cJSON_CreateObject();
-	cJSON_Delete(out);
-	return rc;
-}
-
 /* Both queues of a pipeline; an error naming the missing one. */
 static int both_queues(struct app *app, const char *name, char **q, char **d, tp_err *e)
 {
@@ -126,9 +83,9 @@ static int both_queues(struct app *app, const char *name, char **q, char **d, tp
 	*q = *d = NULL;
 	if (names_for(app->set.prefix, name, &nm, e) < 0)
 		return e->rc;
-	int rc = queue_url(app, nm.queue, q, e);
+	int rc = ops_queue_url(app, nm.queue, q, e);
 	if (rc == TP_OK)
-		rc = queue_url(app, nm.dlq, d, e);
+		rc = ops_queue_url(app, nm.dlq, d, e);
 	if (rc == TP_OK && (!*q || !*d))
 		rc = tp_errf(e, TP_ENOTFOUND, "NotFound", "%s: queue %s does not exist (not applied yet?)", name,
 			     !*q ? nm.queue : nm.dlq);
@@ -217,9 +174,9 @@ int lifecycle_redrive(struct app *app, const char *name, struct lifecycle_outcom
 	cJSON *qa = NULL, *da = NULL;
 	int rc = both_queues(app, name, &q, &d, e);
 	if (rc == TP_OK)
-		rc = queue_attrs(app, q, &qa, e);
+		rc = ops_queue_attrs(app, q, &qa, e);
 	if (rc == TP_OK)
-		rc = queue_attrs(app, d, &da, e);
+		rc = ops_queue_attrs(app, d, &da, e);
 	if (rc == TP_OK) {
 		const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(da, "ApproximateNumberOfMessages"));
 		long waiting = v ? atol(v) : 0;

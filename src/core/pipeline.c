@@ -3,25 +3,27 @@
 
 #include "base/hash.h"
 #include "base/json.h"
+#include "base/jsonnum.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-const char *const pipeline_queue_fields[] = { "VisibilityTimeout", "MessageRetentionPeriod",
-					      "ReceiveMessageWaitTimeSeconds", "DelaySeconds",
-					      "MaximumMessageSize", NULL };
-
-static const char *const func_fields[] = { "Runtime", "Handler", "MemorySize", "Timeout", "Role", NULL };
-
-void pipeline_hash(const struct settings *set, const char *spec_json, char out[65])
+void pipeline_hash(const struct settings *set, const cJSON *answer, char out[65])
 {
 	/* The settings that shape resources are part of it: a new owner,
 	 * prefix or role re-applies every pipeline. */
+	struct hash_sha256_stream s;
+	unsigned char d[HASH_SHA256_LEN];
+	hash_sha256_begin(&s);
+	spec_hash_tree(&s, answer);
 	buf h = { 0 };
-	buf_addf(&h, "%s\n%s\n%s\n%s", spec_json, set->owner, set->prefix, set->role_arn ? set->role_arn : "");
-	hash_sha256_hex(h.data, h.len, out);
+	buf_addf(&h, "\n%s\n%s\n%s", set->owner, set->prefix, set->role_arn ? set->role_arn : "");
+	hash_sha256_update(&s, h.data, h.len);
 	buf_free(&h);
+	hash_sha256_end(&s, d);
+	hash_hex(d, sizeof d, out);
 }
 
 void pipeline_input_begin(struct hash_sha256_stream *run, const char *host, const char *policy_sha,
@@ -50,76 +52,79 @@ void pipeline_input_hash(const struct hash_sha256_stream *run, const cJSON *item
 	hash_hex(d, sizeof d, out);
 }
 
-cJSON *pipeline_tags(const char *owner, const char *name, const cJSON *spec)
+static void tags_of(struct pipeline *p, const char *owner, const char *name)
+{
+	const struct spec_kvs *user = &p->spec.tags;
+	struct spec_kvs *t = &p->tags;
+	t->v = tp_xcalloc(user->n + 2, sizeof *t->v);
+	for (size_t i = 0; i < user->n; i++) {
+		t->v[t->n].name = tp_xstrdup(user->v[i].name);
+		t->v[t->n++].value = tp_xstrdup(user->v[i].value);
+	}
+	t->v[t->n].name = tp_xstrdup("taskpipe:owner");
+	t->v[t->n++].value = tp_xstrdup(owner);
+	t->v[t->n].name = tp_xstrdup("taskpipe:pipeline");
+	t->v[t->n++].value = tp_xstrdup(name);
+}
+
+cJSON *pipeline_tags_json(const struct pipeline *p)
 {
 	cJSON *t = cJSON_CreateObject();
-	cJSON *user = cJSON_GetObjectItem(spec, "tags");
-	for (cJSON *it = user ? user->child : NULL; it; it = it->next) {
-		char v[512];
-		json_value_str(it, v, sizeof v);
-		cJSON_AddStringToObject(t, it->string, v);
-	}
-	cJSON_AddStringToObject(t, "taskpipe:owner", owner);
-	cJSON_AddStringToObject(t, "taskpipe:pipeline", name);
+	for (size_t i = 0; i < p->tags.n; i++)
+		cJSON_AddStringToObject(t, p->tags.v[i].name, p->tags.v[i].value);
 	return t;
 }
 
-void pipeline_code_marker(const cJSON *func, char *out, size_t len)
+cJSON *pipeline_config_json(const struct pipeline *p)
 {
-	cJSON *code = cJSON_GetObjectItem(func, "Code");
-	const char *b = cJSON_GetStringValue(cJSON_GetObjectItem(code, "S3Bucket"));
-	const char *k = cJSON_GetStringValue(cJSON_GetObjectItem(code, "S3Key"));
-	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(code, "S3ObjectVersion"));
-	char m[CODEMARK_MAX + 1];
-	codemark_make(b ? b : "", k ? k : "", v, m);
-	snprintf(out, len, "%s", m);
-}
-
-cJSON *pipeline_part(const struct pipeline *p, const char *part)
-{
-	return cJSON_GetObjectItem(p->spec, part);
-}
-
-static cJSON *function_config(const struct settings *set, const cJSON *func, const char *marker)
-{
+	const struct spec_func *f = &p->spec.func;
 	cJSON *cfg = cJSON_CreateObject();
-	for (int i = 0; func_fields[i]; i++) {
-		cJSON *v = cJSON_GetObjectItem(func, func_fields[i]);
-		if (v)
-			cJSON_AddItemToObject(cfg, func_fields[i], cJSON_Duplicate(v, 1));
-	}
-	if (!cJSON_GetObjectItem(cfg, "Role") && set->role_arn)
-		cJSON_AddStringToObject(cfg, "Role", set->role_arn);
-	cJSON_AddStringToObject(cfg, "Description", marker);
-	cJSON *env = cJSON_GetObjectItem(func, "Environment");
-	cJSON *vars = cJSON_Duplicate(cJSON_GetObjectItem(env, "Variables"), 1);
-	cJSON *e = cJSON_AddObjectToObject(cfg, "Environment");
-	cJSON_AddItemToObject(e, "Variables", vars ? vars : cJSON_CreateObject());
+	if (f->runtime)
+		cJSON_AddStringToObject(cfg, "Runtime", f->runtime);
+	if (f->handler)
+		cJSON_AddStringToObject(cfg, "Handler", f->handler);
+	if (f->memory != SPEC_UNSET)
+		cJSON_AddNumberToObject(cfg, "MemorySize", (double)f->memory);
+	if (f->timeout != SPEC_UNSET)
+		cJSON_AddNumberToObject(cfg, "Timeout", (double)f->timeout);
+	if (p->role)
+		cJSON_AddStringToObject(cfg, "Role", p->role);
+	cJSON_AddStringToObject(cfg, "Description", p->code_marker);
+	cJSON *vars = cJSON_AddObjectToObject(cJSON_AddObjectToObject(cfg, "Environment"), "Variables");
+	for (size_t i = 0; i < f->env.n; i++)
+		cJSON_AddStringToObject(vars, f->env.v[i].name, f->env.v[i].value);
 	return cfg;
 }
 
-int pipeline_desired(const struct settings *set, const char *name, const char *spec_json,
+int pipeline_desired(const struct settings *set, const char *name, const cJSON *answer,
 		     struct pipeline *out, tp_err *e)
 {
 	memset(out, 0, sizeof *out);
 	int rc = names_for(set->prefix, name, &out->nm, e);
 	if (rc < 0)
 		return rc;
-	out->spec = spec_json ? cJSON_Parse(spec_json) : NULL;
-	if (!out->spec)
+	if (!answer)
 		return tp_errf(e, TP_EPOLICY, "PolicyError", "policy returned a spec that is not JSON");
-	pipeline_hash(set, spec_json, out->hash);
-	const cJSON *func = cJSON_GetObjectItem(out->spec, "func");
-	pipeline_code_marker(func, out->code_marker, sizeof out->code_marker);
-	out->tags = pipeline_tags(set->owner, name, out->spec);
-	out->config = function_config(set, func, out->code_marker);
+	if ((rc = spec_parse(answer, name, &out->spec, e)) < 0)
+		return rc;
+	pipeline_hash(set, answer, out->hash);
+	out->tree = cJSON_Duplicate(answer, 1);
+	jsonnum_raw_to_numbers(out->tree);
+	spec_code_marker(&out->spec.func, out->code_marker, sizeof out->code_marker);
+	tags_of(out, set->owner, name);
+	out->role = tp_xstrdup(out->spec.func.role ? out->spec.func.role : set->role_arn);
 	return TP_OK;
 }
 
 void pipeline_free(struct pipeline *p)
 {
-	cJSON_Delete(p->spec);
-	cJSON_Delete(p->tags);
-	cJSON_Delete(p->config);
+	spec_free(&p->spec);
+	cJSON_Delete(p->tree);
+	for (size_t i = 0; i < p->tags.n; i++) {
+		free(p->tags.v[i].name);
+		free(p->tags.v[i].value);
+	}
+	free(p->tags.v);
+	free(p->role);
 	memset(p, 0, sizeof *p);
 }

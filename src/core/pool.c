@@ -2,7 +2,9 @@
 #include "core/pool.h"
 
 #include "aws/awsjson.h"
+#include "aws/lambda.h"
 #include "base/log.h"
+#include "core/spec.h"
 #include "core/store.h"
 
 #include <cjson/cJSON.h>
@@ -58,8 +60,9 @@ int pool_read(struct app *app, struct pool_account *pa, tp_err *e)
 {
 	memset(pa, 0, sizeof *pa);
 	cJSON *out = NULL;
-	int rc = awsj_rest(app->aws, SVC_LAMBDA, "GetAccountSettings", "GET", "/2016-08-19/account-settings/",
-			   NULL, NULL, &out, e);
+	struct aws_call gc;
+	lambda_get_account_settings(&gc);
+	int rc = awsj_run(app->aws, &gc, &out, e);
 	if (rc == TP_OK) {
 		cJSON *lim = cJSON_GetObjectItem(out, "AccountLimit");
 		cJSON *c = cJSON_GetObjectItem(lim, "ConcurrentExecutions");
@@ -95,6 +98,15 @@ void pool_demand_add(struct pool_demand *d, const cJSON *spec)
 	if (!spec)
 		return;
 	pool_spec_demand(spec, &r, &m);
+	d->pipelines++;
+	d->reserved += r;
+	d->max_concurrency += m;
+}
+
+void pool_demand_add_spec(struct pool_demand *d, const struct spec *s)
+{
+	long r, m;
+	spec_demand(s, &r, &m);
 	d->pipelines++;
 	d->reserved += r;
 	d->max_concurrency += m;

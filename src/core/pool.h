@@ -57,5 +57,8 @@ long pool_learn(struct app *app, const char *msg);
  * the pool. */
 void pool_spec_demand(const struct cJSON *spec, long *reserved, long *max_concurrency);
 void pool_demand_add(struct pool_demand *d, const struct cJSON *spec);
+/* The same of a typed spec (spec_demand). */
+struct spec;
+void pool_demand_add_spec(struct pool_demand *d, const struct spec *s);
 
 #endif

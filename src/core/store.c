@@ -66,16 +66,55 @@ static cJSON *keyed(const char *table, char *pk)
 	return in;
 }
 
-/* A consistent GetItem of pk (consumed); *item the detached Item or NULL. */
+/* A consistent GetItem of pk (consumed), prepared: every record kind's read. */
+static void get_prepare(struct aws_call *c, const char *table, char *pk)
+{
+	cJSON *in = keyed(table, pk);
+	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
+	awsj_prepare(c, SVC_DYNAMODB, "GetItem", in);
+}
+
+/* The same, run; *item the detached Item or NULL. */
 static int get_item(struct aws *a, const char *table, char *pk, cJSON **item, tp_err *e)
 {
-	cJSON *in = keyed(table, pk), *out = NULL;
-	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-	int rc = awsj_call(a, SVC_DYNAMODB, "GetItem", in, &out, e);
-	cJSON_Delete(in);
+	struct aws_call c;
+	cJSON *out = NULL;
+	get_prepare(&c, table, pk);
+	int rc = awsj_run(a, &c, &out, e);
 	*item = rc == TP_OK ? cJSON_DetachItemFromObject(out, "Item") : NULL;
 	cJSON_Delete(out);
 	return rc;
+}
+
+/* UpdateItem of pk (consumed): SET every attribute of sets (AttributeValues,
+ * consumed) with its name aliased (status, version, ... are DynamoDB
+ * reserved words), then extra_set, REMOVE remove, under cond. */
+static cJSON *update_req(const char *table, char *pk, cJSON *sets, const char *extra_set,
+			 const char *remove, const char *cond)
+{
+	cJSON *in = keyed(table, pk);
+	cJSON *names = cJSON_AddObjectToObject(in, "ExpressionAttributeNames");
+	cJSON *vals = cJSON_AddObjectToObject(in, "ExpressionAttributeValues");
+	buf ex = { 0 };
+	int i = 0;
+	for (cJSON *a = sets->child; a; a = a->next, i++) {
+		char n[16], v[16];
+		snprintf(n, sizeof n, "#a%d", i);
+		snprintf(v, sizeof v, ":a%d", i);
+		cJSON_AddStringToObject(names, n, a->string);
+		cJSON_AddItemToObject(vals, v, cJSON_Duplicate(a, 1));
+		buf_addf(&ex, "%s%s = %s", i ? ", " : "SET ", n, v);
+	}
+	if (extra_set)
+		buf_addf(&ex, "%s%s", i ? ", " : "SET ", extra_set);
+	if (remove)
+		buf_addf(&ex, " REMOVE %s", remove);
+	cJSON_AddStringToObject(in, "UpdateExpression", buf_str(&ex));
+	if (cond)
+		cJSON_AddStringToObject(in, "ConditionExpression", cond);
+	buf_free(&ex);
+	cJSON_Delete(sets);
+	return in;
 }
 
 /* PutItem of item (consumed) into table. */
@@ -85,6 +124,19 @@ static int put_item(struct aws *a, const char *table, cJSON *item, tp_err *e)
 	cJSON_AddStringToObject(in, "TableName", table);
 	cJSON_AddItemToObject(in, "Item", item);
 	int rc = awsj_call(a, SVC_DYNAMODB, "PutItem", in, &out, e);
+	cJSON_Delete(in);
+	cJSON_Delete(out);
+	return rc;
+}
+
+/* DeleteItem of pk (consumed); *had: there was an item. */
+static int delete_item(struct aws *a, const char *table, char *pk, int *had, tp_err *e)
+{
+	cJSON *in = keyed(table, pk), *out = NULL;
+	cJSON_AddStringToObject(in, "ReturnValues", "ALL_OLD");
+	int rc = awsj_call(a, SVC_DYNAMODB, "DeleteItem", in, &out, e);
+	if (had)
+		*had = rc == TP_OK && cJSON_GetObjectItem(out, "Attributes") != NULL;
 	cJSON_Delete(in);
 	cJSON_Delete(out);
 	return rc;
@@ -204,9 +256,7 @@ void store_spec_code_free(struct store_spec_code *c)
 
 void store_pipeline_get_prepare(struct aws_call *c, const char *table, const char *name)
 {
-	cJSON *in = keyed(table, store_pk_pipeline(name));
-	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-	awsj_prepare(c, SVC_DYNAMODB, "GetItem", in);
+	get_prepare(c, table, store_pk_pipeline(name));
 }
 
 void store_pipeline_put_prepare(struct aws_call *c, const char *table,
@@ -410,6 +460,35 @@ int store_skipped_put(struct aws *a, const char *table, const struct store_skipp
 	return put_item(a, table, item, e);
 }
 
+/* ---- limit-removed#<group> ---- */
+
+int store_limit_removed_put(struct aws *a, const char *table, const char *group, tp_err *e)
+{
+	cJSON *item = new_item(tp_xasprintf("limit-removed#%s", group));
+	ddb_put_str(item, "group", group);
+	ddb_put_long(item, "removed_at", now_s());
+	return put_item(a, table, item, e);
+}
+
+int store_limit_removed_get(struct aws *a, const char *table, const char *group, int *removed, tp_err *e)
+{
+	cJSON *item = NULL;
+	int rc = get_item(a, table, tp_xasprintf("limit-removed#%s", group), &item, e);
+	*removed = rc == TP_OK && ddb_get_long(item, "removed_at", 0) > 0;
+	cJSON_Delete(item);
+	return rc;
+}
+
+int store_limit_removed_clear(struct aws *a, const char *table, const char *group, tp_err *e)
+{
+	/* overwritten, not deleted: the controller deletes nothing in the state
+	 * table but old rollout plans (packaging/template.yaml) */
+	cJSON *item = new_item(tp_xasprintf("limit-removed#%s", group));
+	ddb_put_str(item, "group", group);
+	ddb_put_long(item, "restored_at", now_s());
+	return put_item(a, table, item, e);
+}
+
 /* ---- drift#cursor ---- */
 
 int store_drift_cursor_get(struct aws *a, const char *table, char **after, tp_err *e)
@@ -458,6 +537,171 @@ int store_account_put(struct aws *a, const char *table, long concurrency, long c
 	if (unreserved_min >= 0)
 		ddb_put_long(item, "unreserved_min", unreserved_min);
 	return put_item(a, table, item, e);
+}
+
+/* ---- rollout#<id>, rollout-fn#<id>#<function> ---- */
+
+int store_rollout_head_get(struct aws *a, const char *table, const char *id, cJSON **item, tp_err *e)
+{
+	return get_item(a, table, store_pk_rollout(id), item, e);
+}
+
+cJSON *store_rollout_head_item(const struct store_rollout_head *h)
+{
+	cJSON *item = new_item(store_pk_rollout(h->id));
+	ddb_put_str(item, "kind", "rollout");
+	ddb_put_str(item, "bucket", h->bucket);
+	ddb_put_str(item, "key", h->key);
+	ddb_put_str(item, "version", h->version);
+	ddb_put_str(item, "sha256", h->sha256);
+	ddb_put_long(item, "gen", h->gen);
+	ddb_put_str(item, "status", "running");
+	ddb_put_str(item, "mode", h->mode);
+	ddb_put_long(item, "wave", 0);
+	ddb_put_long(item, "next_at", 0);
+	ddb_put_long(item, "judged", 0);
+	ddb_put_long(item, "targets", h->targets);
+	ddb_put_long(item, "started_at", h->now);
+	ddb_put_long(item, "updated_at", h->now);
+	ddb_put_str(item, "holder", h->holder);
+	ddb_put_long(item, "lease_until", h->lease_until);
+	return item;
+}
+
+int store_rollout_head_put(struct aws *a, const char *table, const cJSON *item, int replace, long old_gen,
+			   tp_err *e)
+{
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	cJSON_AddStringToObject(in, "TableName", table);
+	cJSON_AddItemToObject(in, "Item", cJSON_Duplicate(item, 1));
+	if (replace) {
+		cJSON_AddStringToObject(in, "ConditionExpression", STORE_COND_ROLLOUT_GEN);
+		cJSON_AddStringToObject(cJSON_AddObjectToObject(in, "ExpressionAttributeNames"), "#g", "gen");
+		ddb_put_long(cJSON_AddObjectToObject(in, "ExpressionAttributeValues"), ":old", old_gen);
+	} else {
+		cJSON_AddStringToObject(in, "ConditionExpression", STORE_COND_ROLLOUT_NEW);
+	}
+	int rc = awsj_call(a, SVC_DYNAMODB, "PutItem", in, &out, e);
+	cJSON_Delete(in);
+	cJSON_Delete(out);
+	return rc;
+}
+
+int store_rollout_beat(struct aws *a, const char *table, const struct store_rollout_beat *b, tp_err *e)
+{
+	cJSON *s = cJSON_CreateObject();
+	ddb_put_long(s, "wave", b->wave);
+	ddb_put_long(s, "next_at", b->next_at);
+	ddb_put_long(s, "judged", b->judged);
+	ddb_put_long(s, "window_from", b->window_from);
+	if (b->health_note && b->health_note[0])
+		ddb_put_str(s, "health_note", b->health_note);
+	if (b->rolled_back) {
+		ddb_put_long(s, "rollback_functions", b->rb_functions);
+		ddb_put_long(s, "rolled_back", b->rb_rolled_back);
+		ddb_put_long(s, "rollback_failed", b->rb_failed);
+		ddb_put_long(s, "rollback_lambda_calls", b->rb_lambda_calls);
+		ddb_put_long(s, "rollback_updates", b->rb_updates);
+		ddb_put_str(s, "rollback_to", b->rb_to ? b->rb_to : "");
+	}
+	ddb_put_long(s, "updated_at", b->now);
+	ddb_put_str(s, "status", b->status);
+	int release = b->how == STORE_ROLLOUT_RELEASE;
+	if (release) {
+		ddb_put_long(s, "lease_until", 0);
+		if (b->error_code) {
+			ddb_put_str(s, "error_function", b->error_function ? b->error_function : "");
+			ddb_put_str(s, "error_code", b->error_code);
+			ddb_put_str(s, "error_message", b->error_message ? b->error_message : "");
+		}
+	} else {
+		ddb_put_str(s, "holder", b->holder);
+		ddb_put_long(s, "lease_until", b->lease_until);
+	}
+	/* a release without a failure clears an earlier one */
+	const char *remove = !release ? NULL : b->error_code ? "#h" : "#h, error_function, error_code, error_message";
+	cJSON *in = update_req(table, store_pk_rollout(b->id), s, NULL, remove,
+			       b->how == STORE_ROLLOUT_ACQUIRE ? STORE_COND_ROLLOUT_TAKE : STORE_COND_ROLLOUT_OURS);
+	cJSON *names = cJSON_GetObjectItem(in, "ExpressionAttributeNames");
+	cJSON_AddStringToObject(names, "#g", "gen");
+	cJSON_AddStringToObject(names, "#h", "holder");
+	cJSON *vals = cJSON_GetObjectItem(in, "ExpressionAttributeValues");
+	ddb_put_long(vals, ":g", b->gen);
+	ddb_put_str(vals, ":me", b->holder);
+	if (b->how == STORE_ROLLOUT_ACQUIRE) {
+		cJSON_AddStringToObject(names, "#lu", "lease_until");
+		ddb_put_long(vals, ":now", b->now);
+	}
+	cJSON *out = NULL;
+	int rc = awsj_call(a, SVC_DYNAMODB, "UpdateItem", in, &out, e);
+	cJSON_Delete(in);
+	cJSON_Delete(out);
+	return rc;
+}
+
+void store_rollout_fn_prepare(struct aws_call *c, const char *table, const struct store_rollout_fn *f)
+{
+	cJSON *s = cJSON_CreateObject();
+	ddb_put_str(s, "kind", "rollout-fn");
+	ddb_put_str(s, "rollout", f->id);
+	ddb_put_str(s, "function", f->function);
+	ddb_put_str(s, "pipeline", f->pipeline);
+	ddb_put_long(s, "gen", f->gen);
+	ddb_put_str(s, "version", f->version);
+	ddb_put_str(s, "status", f->status);
+	ddb_put_long(s, "wave", f->wave);
+	ddb_put_long(s, "updated_at", f->updated_at);
+	if (f->rev)
+		ddb_put_str(s, "rev", f->rev);
+	if (f->prev_sha)
+		ddb_put_str(s, "prev_sha", f->prev_sha);
+	if (f->error_code) {
+		ddb_put_str(s, "error_code", f->error_code);
+		ddb_put_str(s, "error_message", f->error_message ? f->error_message : "");
+	}
+	cJSON *in = update_req(table, store_pk_rollout_fn(f->id, f->function), s,
+			       f->count_attempt ? "attempts = if_not_exists(attempts, :zero) + :one" : NULL,
+			       NULL, STORE_COND_ROLLOUT_FN);
+	cJSON_AddStringToObject(cJSON_GetObjectItem(in, "ExpressionAttributeNames"), "#g", "gen");
+	cJSON *v = cJSON_GetObjectItem(in, "ExpressionAttributeValues");
+	ddb_put_long(v, ":g", f->gen);
+	if (f->count_attempt) {
+		ddb_put_long(v, ":zero", 0);
+		ddb_put_long(v, ":one", 1);
+	}
+	awsj_prepare(c, SVC_DYNAMODB, "UpdateItem", in);
+}
+
+void store_rollout_fn_get_prepare(struct aws_call *c, const char *table, const char *id, const char *function)
+{
+	get_prepare(c, table, store_pk_rollout_fn(id, function));
+}
+
+int store_rollout_plan_put(struct aws *a, const char *table, const char *id, const char *sha16, long part,
+			   const char *text, tp_err *e)
+{
+	cJSON *item = new_item(store_pk_rollout_plan(id, sha16, part));
+	ddb_put_str(item, "kind", "rollout-plan");
+	ddb_put_str(item, "rollout", id);
+	ddb_put_long(item, "part", part);
+	ddb_put_str(item, "text", text);
+	return put_item(a, table, item, e);
+}
+
+int store_rollout_plan_get(struct aws *a, const char *table, const char *id, const char *sha16, long part,
+			   char **text, tp_err *e)
+{
+	cJSON *item = NULL;
+	int rc = get_item(a, table, store_pk_rollout_plan(id, sha16, part), &item, e);
+	*text = tp_xstrdup(ddb_get_str(item, "text", NULL));
+	cJSON_Delete(item);
+	return rc;
+}
+
+int store_rollout_plan_delete(struct aws *a, const char *table, const char *id, const char *sha16, long part,
+			      tp_err *e)
+{
+	return delete_item(a, table, store_pk_rollout_plan(id, sha16, part), NULL, e);
 }
 
 /* ---- code#<bucket>/<key> ---- */
@@ -559,19 +803,6 @@ int store_code_good(struct aws *a, const char *table, const char *bucket, const 
 
 /* ---- forget: pipeline#<name> and lease#<name> ---- */
 
-/* DeleteItem of pk (consumed); *had: there was an item. */
-static int delete_item(struct aws *a, const char *table, char *pk, int *had, tp_err *e)
-{
-	cJSON *in = keyed(table, pk), *out = NULL;
-	cJSON_AddStringToObject(in, "ReturnValues", "ALL_OLD");
-	int rc = awsj_call(a, SVC_DYNAMODB, "DeleteItem", in, &out, e);
-	if (had)
-		*had = rc == TP_OK && cJSON_GetObjectItem(out, "Attributes") != NULL;
-	cJSON_Delete(in);
-	cJSON_Delete(out);
-	return rc;
-}
-
 int store_pipeline_forget(struct aws *a, const char *table, const char *name, int *had, tp_err *e)
 {
 	int rc = delete_item(a, table, store_pk_pipeline(name), had, e);
@@ -605,9 +836,7 @@ int store_pause_delete(struct aws *a, const char *table, const char *name, int *
 
 void store_pause_get_prepare(struct aws_call *c, const char *table, const char *name)
 {
-	cJSON *in = keyed(table, store_pk_pause(name));
-	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-	awsj_prepare(c, SVC_DYNAMODB, "GetItem", in);
+	get_prepare(c, table, store_pk_pause(name));
 }
 
 int store_pause_get(struct aws *a, const char *table, const char *name, struct store_pause *out, tp_err *e)

@@ -64,6 +64,12 @@
  *                        state_table, updated_at.
  *   rate#<function>      a consumer's shared rate (runtime/consume.c,
  *                        above core/; budget_shared.h's format).
+ *   limit#<group>        a limit group's shared schedule (runtime/consume.c
+ *                        through aws/group_sched.c: the consumers write it).
+ *   limit-removed#<group> the group's config item was removed (core/limit_group.c):
+ *                        group, removed_at (restored_at instead once it is
+ *                        back). Its members then apply without it instead
+ *                        of failing for a group that never was.
  *
  * Keys are built only here. Functions return TP_OK or a negative code with
  * e filled; strings in returned structs are owned by them (free with the
@@ -217,12 +223,91 @@ struct store_skipped {
 };
 int store_skipped_put(struct aws *a, const char *table, const struct store_skipped *s, tp_err *e);
 
+/* ---- limit-removed#<group> ---- */
+
+int store_limit_removed_put(struct aws *a, const char *table, const char *group, tp_err *e);
+/* *removed: 1 when the record says removed. */
+int store_limit_removed_get(struct aws *a, const char *table, const char *group, int *removed, tp_err *e);
+/* The group is back: the record says so (restored_at) and no longer counts. */
+int store_limit_removed_clear(struct aws *a, const char *table, const char *group, tp_err *e);
+
 /* ---- drift#cursor ---- */
 
 /* *after: the last pipeline checked ("" at the start of a cycle; malloc'd). */
 int store_drift_cursor_get(struct aws *a, const char *table, char **after, tp_err *e);
 int store_drift_cursor_put(struct aws *a, const char *table, const char *after, int complete,
 			   tp_err *e);
+
+/* ---- rollout#<id> (the head) and rollout-fn#<id>#<function> ---- */
+
+/* The head, consistently read: *item its AttributeValues (the caller
+ * cJSON_Deletes it), NULL when there is none. */
+int store_rollout_head_get(struct aws *a, const char *table, const char *id, struct cJSON **item,
+			   tp_err *e);
+
+/* A new generation of the head. */
+struct store_rollout_head {
+	const char *id, *bucket, *key;
+	const char *version;           /* "" for an unversioned bucket */
+	const char *sha256, *mode, *holder;
+	long gen, targets;
+	long now, lease_until;         /* epoch s */
+};
+/* The head's Item (status running, wave 0): the caller adds the plan's
+ * attributes (rolloutrec_write_plan) and writes it with store_rollout_head_put. */
+struct cJSON *store_rollout_head_item(const struct store_rollout_head *h);
+/* PutItem of item (borrowed): STORE_COND_ROLLOUT_GEN over old_gen when
+ * replace, else STORE_COND_ROLLOUT_NEW. */
+int store_rollout_head_put(struct aws *a, const char *table, const struct cJSON *item, int replace,
+			   long old_gen, tp_err *e);
+
+/* The runner's lease on the head and the progress it records, under gen:
+ * acquire (STORE_COND_ROLLOUT_TAKE), renew (_OURS) or release (_OURS;
+ * holder removed, lease_until 0). */
+enum store_rollout_lease { STORE_ROLLOUT_ACQUIRE, STORE_ROLLOUT_BEAT, STORE_ROLLOUT_RELEASE };
+struct store_rollout_beat {
+	const char *id;
+	long gen;
+	const char *holder;
+	int how;                       /* enum store_rollout_lease */
+	const char *status;            /* "running", "done", "halted" */
+	long wave, next_at, judged, window_from;
+	const char *health_note;       /* "": not written */
+	int rolled_back;               /* a rollback ran: the rollback_* attributes */
+	long rb_functions, rb_rolled_back, rb_failed, rb_lambda_calls, rb_updates;
+	const char *rb_to;
+	/* release: the failure; error_code NULL clears one recorded before */
+	const char *error_function, *error_code, *error_message;
+	long now, lease_until;         /* epoch s; lease_until: acquire and renew */
+};
+/* TP_OK, or the error (store_condition_failed: superseded or held). */
+int store_rollout_beat(struct aws *a, const char *table, const struct store_rollout_beat *b, tp_err *e);
+
+/* One function's record, never over a newer generation's (STORE_COND_ROLLOUT_FN). */
+struct store_rollout_fn {
+	const char *id, *function, *pipeline;
+	long gen;
+	const char *version;           /* "" for an unversioned bucket */
+	const char *status;            /* rollout_fn_state_name */
+	long wave, updated_at;
+	const char *rev;               /* RevisionId updated from; NULL: not written */
+	const char *prev_sha;          /* code before the update; NULL: not written */
+	const char *error_code, *error_message; /* NULL: not written */
+	int count_attempt;             /* attempts + 1 */
+};
+void store_rollout_fn_prepare(struct aws_call *c, const char *table, const struct store_rollout_fn *f);
+/* A consistent GetItem of a function's record, for aws_call_many. */
+void store_rollout_fn_get_prepare(struct aws_call *c, const char *table, const char *id, const char *function);
+
+/* rollout#<id>#plan#<sha16>#<part>: one part of a frozen plan's text
+ * (kind rollout-plan, rollout, part, text; core/rollout/rolloutrec.c). */
+int store_rollout_plan_put(struct aws *a, const char *table, const char *id, const char *sha16, long part,
+			   const char *text, tp_err *e);
+/* *text: the part's text (malloc'd); NULL when there is no such part. */
+int store_rollout_plan_get(struct aws *a, const char *table, const char *id, const char *sha16, long part,
+			   char **text, tp_err *e);
+int store_rollout_plan_delete(struct aws *a, const char *table, const char *id, const char *sha16, long part,
+			      tp_err *e);
 
 /* ---- code#<bucket>/<key> ---- */
 

@@ -19,8 +19,12 @@
  * slots are booked with one claim on the pipeline's lane schedule in the
  * state table (rate_sched.h), which holds rate * W + burst across all
  * instances; this instance's token bucket (pace.h) is the fallback when
- * DynamoDB fails (rate * W + concurrency * burst). The runtime's answers
- * are merged into the one answer Lambda gets (subbatch.h). */
+ * DynamoDB fails (rate * W + concurrency * burst). A member of a limit
+ * group (TASKPIPE_LIMIT_GROUP, group_gate.h) also books each sub-batch on
+ * the group's schedule, just before its slot and at the slot's time, on
+ * both paths; when the group's schedule fails nothing starts (no fallback
+ * trades the group's bound for availability). The runtime's answers are
+ * merged into the one answer Lambda gets (subbatch.h). */
 #include "runtime/consume.h"
 
 #include "aws/aws.h"
@@ -29,6 +33,7 @@
 #include "aws/http.h"
 #include "base/log.h"
 #include "runtime/consume_metrics.h"
+#include "runtime/group_gate.h"
 #include "runtime/pace.h"
 #include "runtime/subbatch.h"
 
@@ -62,6 +67,7 @@
 #define PUSHBACK_ATTR "taskpipe-pushbacks"
 #define CLAIM_LEAD_MIN_US 5000
 #define CLAIM_LEAD_MAX_US 1000000
+#define GROUP_RETRY_S 5             /* records a failed group schedule hands back come back after this */
 
 static const char usage[] =
 	"usage: taskpipe consume [--] [CMD ARGS...]\n"
@@ -77,6 +83,16 @@ static const char usage[] =
 	"                                own slot (default 1): any W s see at most rate x W + burst\n"
 	"  TASKPIPE_RATE_TABLE           state table: every instance books on one shared schedule\n"
 	"                                (item rate#$AWS_LAMBDA_FUNCTION_NAME); unset: per-instance share\n"
+	"  TASKPIPE_LIMIT_GROUP          limit group (1..200 of [A-Za-z0-9_-]): every sub-batch also starts\n"
+	"                                only at a time booked on the group's schedule, item\n"
+	"                                limit#<group> in TASKPIPE_RATE_TABLE, shared by all its members\n"
+	"  TASKPIPE_LIMIT_GROUP_RATE     the group's rate, tasks/s: any W s see at most\n"
+	"  TASKPIPE_LIMIT_GROUP_BURST    group rate x W + group burst starts of all members together;\n"
+	"                                sub-batches hold at most min(TASKPIPE_BURST, group burst)\n"
+	"                                records. The three go together and need TASKPIPE_RATE and\n"
+	"                                TASKPIPE_RATE_TABLE. When the group's schedule fails nothing\n"
+	"                                starts: the records go back to the queue (no per-instance\n"
+	"                                fallback: the group's bound is never traded for availability)\n"
 	"  TASKPIPE_DEADLINE_RESERVE_MS  time kept for the handler before the deadline (default 2000)\n"
 	"  TASKPIPE_METRICS              off | fleet (default) | detailed: EMF metrics on stderr\n"
 	"  TASKPIPE_METRICS_INTERVAL     seconds between quiet metric lines (default 60; 0: every\n"
@@ -115,6 +131,7 @@ struct batch {
 	int from, count;          /* the sub-batch the runtime holds */
 	int handed_back;          /* records returned without running */
 	int64_t latest_us;        /* wall clock: no sub-batch starts later */
+	int64_t not_before_us;    /* wall clock: the limit group allows no start earlier */
 	int shared;               /* slots from the shared schedule, else the bucket */
 	struct rsched_grant g;    /* the booked slots */
 	int used;                 /* a slot of g was used (at last_pos) */
@@ -132,6 +149,8 @@ struct proxy {
 	int burst;                /* records per sub-batch (TASKPIPE_BURST) */
 	int lanes;                /* TASKPIPE_CONCURRENCY */
 	int64_t claim_lead_us;    /* book slots from this long after now: twice the last claim's time */
+	struct ggate *group;      /* TASKPIPE_LIMIT_GROUP: the group's schedule (group_gate.h) */
+	int64_t group_lead_us;    /* book the group this long before a slot: twice the last booking's time */
 	struct batch b;           /* the event in hand, run in sub-batches */
 	int64_t fallback_logged_ms;
 	int64_t reserve_ms;
@@ -827,8 +846,10 @@ static int batch_claim(struct proxy *px)
 		tp_err e = { 0 };
 		/* book from when the answer will be back: a slot that passes during
 		 * the write would be missed */
-		int64_t now = tp_now_us();
-		int rc = rsched_claim(px->sched, want, now + px->claim_lead_us, b->latest_us, &b->g, &e);
+		int64_t now = tp_now_us(), from = now + px->claim_lead_us;
+		if (from < b->not_before_us)   /* the limit group allows nothing earlier */
+			from = b->not_before_us;
+		int rc = rsched_claim(px->sched, want, from, b->latest_us, &b->g, &e);
 		int64_t took = tp_now_us() - now;
 		px->claim_lead_us = 2 * took < CLAIM_LEAD_MIN_US ? CLAIM_LEAD_MIN_US
 				  : 2 * took > CLAIM_LEAD_MAX_US ? CLAIM_LEAD_MAX_US : 2 * took;
@@ -879,6 +900,53 @@ static int batch_claim(struct proxy *px)
 	}
 }
 
+/* The limit group's schedule failed: nothing of the batch starts. Its
+ * records go back to the queue (re-sent, no receive counted), visible again
+ * GROUP_RETRY_S later, and the pipeline's unused slots are given back. The
+ * group's bound is never traded for availability: there is no per-instance
+ * fallback for it. */
+static void group_failed(struct proxy *px)
+{
+	struct batch *b = &px->b;
+	char why[300];
+	snprintf(why, sizeof why, "cannot start: limit group %s's schedule is unavailable", ggate_name(px->group));
+	hand_back(px, b->next, b->end, tp_now_us() + GROUP_RETRY_S * 1000000LL, 0, why);
+	b->end = b->next;
+	if (b->shared && b->g.count > 0) {
+		int64_t free_us = b->g.first_us + (int64_t)(b->used ? (int)b->last_pos + 1 : 0) * b->g.stride_us;
+		tp_err e = { 0 };
+		if (rsched_release(px->sched, &b->g, free_us, &e) < 0)
+			log_debug("consume: giving back lane slots: %s", e.message);
+		b->g.count = 0;
+	}
+}
+
+/* Book up to *k records on the limit group to start at wall-clock at:
+ * just before it (group_lead_us), not when the pipeline's slots were
+ * claimed, which can be a whole lane period ahead: a booking holds group
+ * capacity from the moment it is written. 0 booked (*k: how many the group
+ * had room for); 1 none, not before *nb (also set in b->not_before_us);
+ * -1 the schedule failed; -2 the runtime exited. */
+static int group_book(struct proxy *px, int *k, int64_t at, int64_t *nb)
+{
+	int64_t now = tp_now_us();
+	if (at - px->group_lead_us > now && wait_watching(px, at - px->group_lead_us - now))
+		return -2;
+	now = tp_now_us();
+	int booked = 0, rc = ggate_book(px->group, *k, at, &booked, nb);
+	if (rc == 0)
+		*k = booked;
+	/* twice the booking's time, forgetting a slow one gradually (a booking
+	 * that comes back after the slot is lost) */
+	int64_t took = tp_now_us() - now, lead = px->group_lead_us - px->group_lead_us / 8;
+	if (2 * took > lead)
+		lead = 2 * took;
+	px->group_lead_us = lead < CLAIM_LEAD_MIN_US ? CLAIM_LEAD_MIN_US : lead > CLAIM_LEAD_MAX_US ? CLAIM_LEAD_MAX_US : lead;
+	if (rc == 1 && *nb > px->b.not_before_us)
+		px->b.not_before_us = *nb;
+	return rc;
+}
+
 /* The next sub-batch (at most burst records from b->next), at its moment:
  * its slot on the shared schedule, else when this instance's bucket has
  * its tokens. 0: ready (b->from, b->count); 1: nothing left to run (the
@@ -888,7 +956,8 @@ static int next_sub(struct proxy *px)
 	struct batch *b = &px->b;
 	if (b->next >= b->end)
 		return 1;
-	int k = b->end - b->next < px->burst ? b->end - b->next : px->burst;
+	/* k: this sub-batch's records; fewer when the group has room for fewer */
+	int whole_k = b->end - b->next < px->burst ? b->end - b->next : px->burst, k = whole_k;
 	while (b->shared) {
 		/* the next slot: f = configured / share slots after the last one
 		 * (fractions carried, so the instance runs at its share) */
@@ -923,19 +992,78 @@ static int next_sub(struct proxy *px)
 			b->end = b->next;
 			return 1;
 		}
+		if (px->group) {
+			int64_t nb;
+			k = whole_k;
+			int rc = group_book(px, &k, at, &nb);
+			if (rc == -2)
+				return -2;
+			if (rc < 0) {
+				group_failed(px);
+				return 1;
+			}
+			if (rc == 1) {
+				/* Skip to this grant's first slot at or after nb (booked
+				 * slots left unused only slow this member), or claim
+				 * again from nb past its end. */
+				int j = (int)((nb - b->g.first_us + b->g.stride_us - 1) / b->g.stride_us);
+				if (j >= b->g.count) {
+					tp_err e = { 0 };
+					if (rsched_release(px->sched, &b->g, at, &e) < 0)
+						log_debug("consume: giving back lane slots: %s", e.message);
+				}
+				b->last_pos = j - spacing_of(px);
+				b->used = 1;
+				continue;
+			}
+			now = tp_now_us();
+			if (now > at + late) {
+				/* the booking came back too late to start on time:
+				 * never start late; the booking is given back */
+				log_debug("consume: %s: the group's booking came %lld ms after the slot", b->id,
+					  (long long)((now - at) / 1000));
+				ggate_release(px->group, k);
+				b->last_pos = slot;
+				b->used = 1;
+				continue;
+			}
+		}
 		if (at > now && wait_watching(px, at - now))
 			return -2;
 		b->last_pos = b->used ? b->last_pos + spacing_of(px) : slot;
 		b->used = 1;
 		goto ready;
 	}
-	int64_t wait = pace_wait_us(&px->pace, k, tp_mono_us()), now = tp_now_us();
-	if (now + wait > b->latest_us) {
-		hand_back(px, b->next, b->end, now + wait, (int64_t)(px->burst / px->pace.share * 1e6), NULL);
-		b->end = b->next;
-		return 1;
+	/* this instance's bucket (the pipeline's schedule is unavailable), and
+	 * the limit group's schedule as on the shared path */
+	int64_t at = tp_now_us() + pace_wait_us(&px->pace, k, tp_mono_us());
+	if (at < b->not_before_us)
+		at = b->not_before_us;
+	for (;;) {
+		if (at > b->latest_us) {
+			hand_back(px, b->next, b->end, at, (int64_t)(px->burst / px->pace.share * 1e6), NULL);
+			b->end = b->next;
+			return 1;
+		}
+		if (!px->group)
+			break;
+		int64_t nb;
+		k = whole_k;
+		int rc = group_book(px, &k, at, &nb);
+		if (rc == -2)
+			return -2;
+		if (rc < 0) {
+			group_failed(px);
+			return 1;
+		}
+		if (rc == 0 && tp_now_us() <= at + LATE_US)
+			break;
+		if (rc == 0)
+			ggate_release(px->group, k);
+		at = rc == 1 ? nb : tp_now_us() + px->group_lead_us;   /* refused, or booked too late to start */
 	}
-	if (wait > 0 && wait_watching(px, wait))
+	int64_t now = tp_now_us();
+	if (at > now && wait_watching(px, at - now))
 		return -2;
 	pace_take(&px->pace, k, tp_mono_us());
 ready:
@@ -1312,6 +1440,14 @@ int cmd_consume(int argc, char **argv)
 		cmd = default_cmd;
 	}
 	const char *rate = getenv("TASKPIPE_RATE");
+	struct ggate_conf group;
+	int grouped = ggate_parse(getenv("TASKPIPE_LIMIT_GROUP"), getenv("TASKPIPE_LIMIT_GROUP_RATE"),
+				  getenv("TASKPIPE_LIMIT_GROUP_BURST"), rate, getenv("TASKPIPE_RATE_TABLE"), &group, why,
+				  sizeof why);
+	if (grouped < 0) {
+		init_fail(&px, why);
+		goto out;
+	}
 	if (rate && rate[0]) {
 		double share;
 		if (pace_parse(rate, getenv("TASKPIPE_CONCURRENCY"), &share, why, sizeof why) < 0) {
@@ -1328,7 +1464,13 @@ int cmd_consume(int argc, char **argv)
 			init_fail(&px, why);
 			goto out;
 		}
-		px.burst = (int)b;
+		/* a sub-batch is one booking on each schedule: at most both bursts */
+		px.burst = grouped && group.burst < b ? group.burst : (int)b;
+		if (grouped && !(px.group = ggate_new(&group, getenv("TASKPIPE_RATE_TABLE")))) {
+			init_fail(&px, "the limit group's schedule client could not be made");
+			goto out;
+		}
+		px.group_lead_us = CLAIM_LEAD_MIN_US;
 		long lanes = conc && conc[0] ? strtol(conc, NULL, 10) : 1;
 		px.lanes = (int)lanes;
 		const char *table = getenv("TASKPIPE_RATE_TABLE"), *fn = getenv("AWS_LAMBDA_FUNCTION_NAME");
@@ -1370,6 +1512,9 @@ int cmd_consume(int argc, char **argv)
 	if (px.pacing)
 		log_info("consume: pid %d on 127.0.0.1:%d, %s %.4f tasks/s, sub-batches of %d", (int)px.child, port,
 			 px.sched ? "shared schedule, share if it fails" : "share", px.pace.share, px.burst);
+	if (px.group)
+		log_info("consume: limit group %s: %g tasks/s, burst %d, item limit#%s", group.name, group.rate,
+			 group.burst, group.name);
 
 	struct conn conns[MAX_CONNS];
 	int nconns = 0;
@@ -1404,6 +1549,7 @@ out:
 	batch_end(&px);
 	cm_exit(&px.metrics, tp_now_ms());
 	rsched_free(px.sched);
+	ggate_free(px.group);
 	aws_free(px.aws);
 	http_client_free(px.http);
 	return code;

@@ -8,6 +8,7 @@
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
 #include "core/lease.h"
+#include "core/limit_group.h"
 #include "core/rollout/rollout.h"
 #include "runtime/rec_json.h"
 #include "base/log.h"
@@ -116,8 +117,11 @@ int events_stream_batch_detail(struct app *app, const cJSON *records, const stru
 		if (bad)
 			tp_errf(&be, TP_EINVAL, "BadRecord", "stream record %s has no string key \"pipeline\"",
 				seq[j]);
+		/* A limit group's record brought in its members (limit_group.h):
+		 * a member left for later (a deadline, a throttle) retries it. */
+		int group = !bad && limit_group_key_is(key[j]);
 		for (size_t k = 0; !bad && k < nr; k++)
-			if (res[k].rc != TP_OK && strcmp(res[k].name, key[j]) == 0) {
+			if (res[k].rc != TP_OK && (strcmp(res[k].name, key[j]) == 0 || (group && res[k].retryable))) {
 				bad = 1;
 				be = res[k].err;
 			}

@@ -69,5 +69,7 @@ cJSON *rec_result_json(const struct rec_result *r)
 	cJSON_AddNumberToObject(calls, "mutating", (double)r->mutating_requests);
 	if (r->lease_renewals)
 		cJSON_AddNumberToObject(o, "lease_renewals", r->lease_renewals);
+	if (r->note)
+		cJSON_AddStringToObject(o, "note", r->note);
 	return o;
 }

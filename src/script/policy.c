@@ -526,7 +526,7 @@ static void push_policy_table(lua_State *L)
 
 /* ---------- protected calls ---------- */
 
-enum { CALL_LOAD, CALL_PIPELINE, CALL_ROLLOUT, CALL_HEALTH };
+enum { CALL_LOAD, CALL_PIPELINE, CALL_ROLLOUT, CALL_HEALTH, CALL_GROUP };
 
 /* Push a copy of table t, its tables copied too (keeping their tp.*
  * metatables); tp.null, the one shared sentinel, stays itself. */
@@ -569,12 +569,12 @@ static int push_ctx_copy(lua_State *L)
 	return 0;
 }
 
-static const char *call_names[] = { "load", "pipeline", "rollout", "rollout_health" };
+static const char *call_names[] = { "load", "pipeline", "rollout", "rollout_health", "limit_group" };
 
 /* Which argument of a call of kind is the run's ctx (-1: none): the last. */
 static int ctx_arg(int kind)
 {
-	return kind == CALL_PIPELINE ? 1 : kind == CALL_LOAD ? -1 : 2;
+	return kind == CALL_PIPELINE || kind == CALL_GROUP ? 1 : kind == CALL_LOAD ? -1 : 2;
 }
 
 struct call {
@@ -582,7 +582,7 @@ struct call {
 	const cJSON *args[3];    /* item or change, (ctx) or targets, (ctx); ctx_arg's is unused */
 	const cJSON *set_ctx;    /* the run's ctx to store first, or NULL */
 	cJSON *result;           /* converted return value (numbers as Raw text) */
-	int no_rollout;          /* policy has no rollout function */
+	int no_rollout;          /* policy has no such function (rollout, limit_group) */
 	int rejected;            /* nil, "reason" */
 	char reason[512];
 	int rc;                  /* conversion failure, details in e */
@@ -612,7 +612,7 @@ static int run_call(lua_State *L)
 	lua_pushvalue(L, 2);
 	lua_getinfo(L, ">S", &ar);
 	int defined = ar.linedefined;
-	int nargs = c->kind == CALL_PIPELINE ? 2 : 3;
+	int nargs = c->kind == CALL_PIPELINE || c->kind == CALL_GROUP ? 2 : 3;
 	for (int i = 0; i < nargs; i++) {
 		const cJSON *a = c->args[i];
 		int rc;
@@ -620,7 +620,7 @@ static int run_call(lua_State *L)
 			rc = push_ctx_copy(L);
 		else if (!a)
 			lua_newtable(L), rc = 0;
-		else if (c->kind == CALL_PIPELINE && i == 0)
+		else if ((c->kind == CALL_PIPELINE || c->kind == CALL_GROUP) && i == 0)
 			rc = ddbval_push_item(L, a, c->e);
 		else
 			rc = ddbval_push_json(L, a, c->e);
@@ -658,7 +658,8 @@ static int run_call(lua_State *L)
 		return luaL_error(L, "%s must return a table (or nil, \"reason\"), not a %s", fn,
 				  luaL_typename(L, 2));
 	struct ddbval_budget b = { .max_nodes = p->max_nodes, .max_bytes = p->max_text };
-	c->rc = ddbval_to_json_budget(L, 2, c->kind == CALL_PIPELINE ? "spec" : "waves", &b, &c->result, c->e);
+	const char *what = c->kind == CALL_PIPELINE ? "spec" : c->kind == CALL_GROUP ? "limit group" : "waves";
+	c->rc = ddbval_to_json_budget(L, 2, what, &b, &c->result, c->e);
 	if (c->rc < 0 && c->e) {
 		/* name the function that returned it: file:line of its definition */
 		char msg[sizeof c->e->message], code[sizeof c->e->code];
@@ -882,7 +883,7 @@ static void worker_call(struct policy *p, const char *req, size_t len, buf *ans,
 		ok = (ctx = wire_get(&in)) != NULL;
 	for (int i = 0; i < 3 && ok; i++)
 		ok = (args[i] = wire_get(&in)) != NULL;
-	struct call c = { .kind = ok && kind <= CALL_HEALTH ? (int)kind : -1, .set_ctx = ctx };
+	struct call c = { .kind = ok && kind <= CALL_GROUP ? (int)kind : -1, .set_ctx = ctx };
 	for (int i = 0; i < 3; i++)
 		c.args[i] = cJSON_IsNull(args[i]) ? NULL : args[i];
 	/* RLIMIT_CPU: this call may use timeout + 1 to + 2 s of CPU; it is
@@ -1347,6 +1348,27 @@ int policy_pipeline(struct policy *p, const cJSON *item, cJSON **spec, tp_err *e
 			     p->origin);
 	if (rc == TP_OK) {
 		*spec = c.result;
+		c.result = NULL;
+	}
+	cJSON_Delete(c.result);
+	return rc;
+}
+
+int policy_limit_group(struct policy *p, const cJSON *item, cJSON **group, tp_err *e)
+{
+	*group = NULL;
+	if (!item)
+		return tp_errf(e, TP_EINVAL, "BadItem", "limit group item: missing");
+	struct call c = { .kind = CALL_GROUP, .args = { item } };
+	int rc = call_policy(p, &c, e);
+	if (rc == TP_OK && c.no_rollout)
+		rc = tp_errf(e, TP_EPOLICY, "PolicyError",
+			     "%s: the policy has no `limit_group` function, so it cannot check limit group items", p->origin);
+	if (rc == TP_OK && !cJSON_IsObject(c.result))
+		rc = tp_errf(e, TP_EPOLICY, "PolicyError", "%s: limit_group must return a table {rate = ..., burst = ...}",
+			     p->origin);
+	if (rc == TP_OK) {
+		*group = c.result;
 		c.result = NULL;
 	}
 	cJSON_Delete(c.result);

@@ -78,6 +78,13 @@ int policy_parse_json(const char *json, const char *what, struct cJSON **out, tp
  * "PolicyTimeLimit" / "PolicyOutputLimit" (the conversion budget). */
 int policy_pipeline(struct policy *p, const struct cJSON *item, struct cJSON **spec, tp_err *e);
 
+/* limit_group(item, ctx): check a limit group's config item (AttributeValue
+ * form, as for pipeline()) and give its settings: on success *group is a
+ * new cJSON object, {rate, burst} with numbers as Raw nodes. nil, "reason"
+ * -> TP_EPOLICY "PolicyRejected"; a policy without limit_group ->
+ * TP_EPOLICY "PolicyError" saying so; errors and caps as for pipeline(). */
+int policy_limit_group(struct policy *p, const struct cJSON *item, struct cJSON **group, tp_err *e);
+
 /* rollout(change, targets, ctx), ctx the run's (policy_set_ctx): on
  * success *waves is a new cJSON array (the caller's), numbers as Raw nodes
  * as for pipeline(). change and targets are plain JSON values (NULL: an

@@ -23,7 +23,7 @@ FUZZ_SAN     := -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame
 # The sources and libraries each target links beside its fuzz_<name>.c.
 FUZZ_SRC_parsers := src/aws/awserr.c src/base/xml.c src/base/retry.c src/aws/budget.c src/base/base.c
 FUZZ_LIB_parsers := -lcjson -lm
-FUZZ_SRC_ddbval  := src/aws/ddbval.c src/base/jsonnum.c src/base/base.c
+FUZZ_SRC_ddbval  := src/aws/ddbval.c src/base/jsonnum.c src/base/base64.c src/base/base.c
 FUZZ_LIB_ddbval  := -lcjson -llua5.4 -lm
 FUZZ_SRC_events  := src/runtime/evclass.c src/base/base.c
 FUZZ_LIB_events  := -lcjson -lm

@@ -3,7 +3,9 @@ loop (what a custom runtime or a managed runtime's interface client does),
 Python standard library only. Environment:
 
   HANDLER_LOG       file to append one JSON line per record handled:
-                    {"t": time, "id": messageId, "limited": bool}
+                    {"t": time, "id": messageId, "limited": bool, "got": time}
+                    (t: when the handler took up the record; got: when it got
+                    the event holding it, the start of its sub-batch)
   HANDLER_MODE      ok (default) | echo (answers {"event": <event>} ) |
                     crash (exits 3 on the first event) | crash_init (exits 4 before /next) |
                     raw (plain sockets, one keep-alive connection: the answer
@@ -92,6 +94,7 @@ def main():
         conn.request("GET", PREFIX + "/invocation/next")
         r = conn.getresponse()
         body = r.read()
+        got = time.time()
         rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
         event = json.loads(body)
         if mode == "crash":
@@ -118,7 +121,8 @@ def main():
                 limited.append({"itemIdentifier": rec["messageId"], "retryAfterSeconds": retry_after})
             if log:
                 log.write(json.dumps({"t": now, "id": rec["messageId"], "body": rec.get("body"),
-                                      "limited": not ok, "n": len(event["Records"]), "rid": rid}) + "\n")
+                                      "limited": not ok, "n": len(event["Records"]), "rid": rid,
+                                      "got": got}) + "\n")
                 log.flush()
             if duration > 0:
                 time.sleep(duration * (1 + random.uniform(-jitter, jitter)))

@@ -32,6 +32,7 @@ LOG_DIR = os.path.join(ROOT, "out", "test-logs")
 # consumer could still miss a deadline it is tested to meet).
 SERIAL = {
     "test_consumer_rate",   # paced starts against a recorded schedule
+    "test_limit_group_rate",  # three members' starts against their group's schedule
     "test_budget",          # the shared Lambda budget, 15 calls/s across processes
     "test_rates",           # achieved rates per group
     "test_chaos",           # kills at random points under 10% throttling
@@ -70,6 +71,7 @@ MODULE_TIMEOUT = int(os.environ.get("TEST_MODULE_TIMEOUT", 1800))
 WEIGHTS = {
     "test_drift": 120, "test_iam_enforced": 114, "test_drift_fleet": 120, "test_bootstrap": 118, "test_budget": 113,
     "test_pipelines": 109, "test_rollout": 105, "test_codestore": 103, "test_consumer_rate": 101,
+    "test_limit_group_rate": 100,
     "test_chaos": 95, "test_reconcile_real": 94, "test_rollout_real": 85, "test_awsmodel": 68,
     "test_package": 60, "test_steer": 90, "test_rates": 55, "test_ddb_faithful": 37, "test_aws_cli": 26,
     "test_drain": 180, "test_throttle_all": 150,

@@ -54,12 +54,12 @@ def policy_settings(item, table):
             spec["func"]["Environment"]["Variables"])
 
 
-def worst_windows(times, rate, burst):
-    """For each W in WINDOWS: the most starts in [t, t + W] from any recorded
+def worst_windows(times, rate, burst, windows=WINDOWS):
+    """For each W in windows: the most starts in [t, t + W] from any recorded
     start t, and the bound rate x W + burst."""
     times = sorted(times)
     out = {}
-    for w in WINDOWS:
+    for w in windows:
         worst, j = 0, 0
         for i, t in enumerate(times):
             j = max(j, i)

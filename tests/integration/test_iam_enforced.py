@@ -312,8 +312,9 @@ class Enforced(unittest.TestCase):
             time.sleep(0.05)
 
     def consumer_layer(self):
-        """The consumer layer in pipeline r's function: its shared schedule item
-        rate#<function> in the state table, and the re-send (SendMessage to
+        """The consumer layer in pipeline r's function, a member of limit group
+        acme-api: its shared schedule items rate#<function> and limit#acme-api
+        in the state table, and the re-send (SendMessage to
         its own queue) of records the handler reports rate-limited; Lambda's SQS poller with the
         consumer role."""
         s = self.s
@@ -333,6 +334,7 @@ class Enforced(unittest.TestCase):
 
         self.scenario("consumer-layer")
         env = s.env(CONSUMER_KEY, TASKPIPE_RATE="100", TASKPIPE_RATE_TABLE=s.state, AWS_LAMBDA_FUNCTION_NAME=fn,
+                    TASKPIPE_LIMIT_GROUP="acme-api", TASKPIPE_LIMIT_GROUP_RATE="100", TASKPIPE_LIMIT_GROUP_BURST="2",
                     HANDLER_LOG=os.path.join(self.tmp, "r.log"), HANDLER_MODE="capacity", HANDLER_CAPACITY="0.001")
         inst = Instance(self.tmp, "r", env)
         self.addCleanup(inst.stop)
@@ -346,6 +348,8 @@ class Enforced(unittest.TestCase):
         self.assertNotIn("unavailable", inst.stderr())
         item = self.moto.client("dynamodb").get_item(TableName=s.state, Key={"pk": {"S": "rate#" + fn}}).get("Item")
         self.assertIsNotNone(item, "the shared schedule was not written")
+        item = self.moto.client("dynamodb").get_item(TableName=s.state, Key={"pk": {"S": "limit#acme-api"}}).get("Item")
+        self.assertIsNotNone(item, "the limit group's schedule was not written")
         ops = {r["operation"] for r in s.iam.requests("consumer-layer")}
         self.assertIn("SendMessage", ops)
         # a pushback longer than SQS's 900 s delay cannot be a re-send: the
@@ -441,13 +445,15 @@ class Refusals(unittest.TestCase):
         self.assertEqual(r["Error"]["Code"], "AccessDeniedException")
         self.assertIn("dynamodb:PutItem on resource: arn:aws:dynamodb:%s:%s:table/%s because" % (
             REGION, ACCOUNT, self.s.config), r["Error"]["Message"])
-        # the consumer's schedule grant is for rate#<Prefix>* items only (dynamodb:LeadingKeys)
+        # the consumer's schedule grant is for rate#<Prefix>* and limit#* items only (dynamodb:LeadingKeys)
         ddb = self.s.client("dynamodb", CONSUMER_KEY)
         r = self.refused(lambda: ddb.update_item(TableName=self.s.state, Key={"pk": {"S": "pipeline#a"}},
                                                  UpdateExpression="SET x = :x",
                                                  ExpressionAttributeValues={":x": {"N": "1"}}))
         self.assertIn("User: %s is not authorized to perform: dynamodb:UpdateItem" % self.con, r["Error"]["Message"])
         ddb.update_item(TableName=self.s.state, Key={"pk": {"S": "rate#%sa" % self.s.prefix}},
+                        UpdateExpression="SET x = :x", ExpressionAttributeValues={":x": {"N": "1"}})
+        ddb.update_item(TableName=self.s.state, Key={"pk": {"S": "limit#acme-api"}},
                         UpdateExpression="SET x = :x", ExpressionAttributeValues={":x": {"N": "1"}})
         sqs = self.s.client("sqs", CONSUMER_KEY)
         r = self.refused(lambda: sqs.create_queue(QueueName=self.s.prefix + "x"))

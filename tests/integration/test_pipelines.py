@@ -492,10 +492,10 @@ class PolicySkip(unittest.TestCase):
         # the default policy, printing a marker at every call
         with open(os.path.join(os.path.dirname(__file__), "..", "..", "policies", "policy.lua")) as f:
             src = f.read()
-        last = "return { pipeline = pipeline, rollout = rollout, rollout_health = rollout_health }"
+        last = "return { pipeline = pipeline, rollout = rollout, rollout_health = rollout_health, limit_group = limit_group }"
         self.assertIn(last, src)
         src = src.replace(last, "return { pipeline = function(item, ctx) print('policy-call', item.pipeline) "
-                          "return pipeline(item, ctx) end, rollout = rollout, rollout_health = rollout_health }\n" + extra)
+                          "return pipeline(item, ctx) end, rollout = rollout, rollout_health = rollout_health, limit_group = limit_group }\n" + extra)
         with open(self.pol, "w") as f:
             f.write(src)
 

@@ -439,12 +439,12 @@ class Order(Base):
     def test_image_package_type_rejected(self):
         d = tempfile.mkdtemp()
         src = open(os.path.join(ROOT, "policies", "policy.lua")).read()
-        tail = "return { pipeline = pipeline, rollout = rollout, rollout_health = rollout_health }"
+        tail = "return { pipeline = pipeline, rollout = rollout, rollout_health = rollout_health, limit_group = limit_group }"
         self.assertIn(tail, src)
         src = src.replace(tail, "return { pipeline = function(item, ctx)\n"
                           "  local s, err = pipeline(item, ctx)\n"
                           "  if s and item.pipeline == 'img' then s.func.PackageType = 'Image' end\n"
-                          "  return s, err\nend, rollout = rollout, rollout_health = rollout_health }")
+                          "  return s, err\nend, rollout = rollout, rollout_health = rollout_health, limit_group = limit_group }")
         path = os.path.join(d, "image.lua")
         with open(path, "w") as f:
             f.write(src)

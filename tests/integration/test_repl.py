@@ -193,6 +193,19 @@ print("ok", tp.reload_policy() ~= nil)
         for i in range(12):
             self.sqs.send_message(QueueUrl=dlq, MessageBody="dead%d" % i)
 
+    def test_depth_agrees_with_status(self):
+        """tp.depth (core/ops_queue.c) counts what taskpipe status --json counts;
+        a pipeline never applied has no queue, and says so."""
+        r = self.run_tp("status", "alpha", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        row = [g for g in json.loads(r.stdout)["groups"] if g["group"] == "alpha"][0]
+        r = self.run_tp("repl", "-e", "local d = tp.depth('alpha'); print(d.visible, d.in_flight, d.delayed, d.dlq)")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.split(), [str(row[k]) for k in ("visible", "in_flight", "delayed", "dlq")])
+        r = self.run_tp("repl", "-e", "tp.depth('neverapplied')")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("tp.depth: queue %sneverapplied does not exist" % PREFIX, r.stderr)
+
     def test_run_file_with_args(self):
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
             f.write("local a, b = ...\nprint(arg[0] ~= nil, arg[1], arg[2], a, b, #tp.ls())\n")

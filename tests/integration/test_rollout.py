@@ -67,14 +67,14 @@ def unhealthy_canary(src):
     """A policy whose health hook fails the canary wave and passes others."""
     src = quick_canary(src)
     return src.replace(
-        "return { pipeline = pipeline, rollout = rollout, rollout_health = rollout_health }",
+        "return { pipeline = pipeline, rollout = rollout, rollout_health = rollout_health, limit_group = limit_group }",
         "local function rollout_health(wave, results, ctx)\n"
         "  if wave.index == 0 then\n"
         "    return nil, \"canary \" .. results[1][\"function\"] .. \": error rate 12% over 1%\"\n"
         "  end\n"
         "  return true\n"
         "end\n"
-        "return { pipeline = pipeline, rollout = rollout, rollout_health = rollout_health }")
+        "return { pipeline = pipeline, rollout = rollout, rollout_health = rollout_health, limit_group = limit_group }")
 
 
 class RolloutTest(unittest.TestCase):
@@ -368,7 +368,7 @@ class RolloutTest(unittest.TestCase):
         self.assertIn("--mode layer was removed", r.stderr)
         self.assertIn("shadows", r.stderr)
         pol = policy_file(lambda src: quick_canary(src).replace(
-            "return { pipeline = pipeline, rollout = rollout, rollout_health = rollout_health }",
+            "return { pipeline = pipeline, rollout = rollout, rollout_health = rollout_health, limit_group = limit_group }",
             "local function layered(change, targets, ctx)\n"
             "  local waves = rollout(change, targets, ctx)\n"
             "  for _, w in ipairs(waves) do w.mode = \"layer\" end\n"

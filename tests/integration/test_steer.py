@@ -172,6 +172,96 @@ class Ls(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("nosuch: no such pipeline", r.stderr)
 
+    def test_cli_and_repl_agree(self):
+        """One ls (core/ops_ls.c): taskpipe ls (--json and text) and the REPL's
+        tp.ls() list the same pipelines with the same fields, states and words,
+        on a fleet with an item never applied, a paused pipeline and a
+        draining one (its item removed, its queue still holding tasks)."""
+        e = Env(self.moto, "lsr")
+        # enabled=false: moto's in-process mapping would drain the queue at once
+        e.put({"pipeline": "live", "concurrency": 2, "enabled": False}, {"pipeline": "held", "enabled": False},
+              {"pipeline": "gone", "enabled": False})
+        e.apply()
+        r = e.run("pause", "held", "--reason", "maintenance")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        url = e.queue_url(e.qname("gone"))
+        for i in range(3):
+            e.sqs.send_message(QueueUrl=url, MessageBody="t%d" % i)
+        self.assertEqual(e.run("rm", "gone").returncode, 0)
+        res, _ = e.apply()
+        self.assertEqual(res["gone"]["state"], "draining", res["gone"])
+        e.put({"pipeline": "new"})      # never applied
+
+        r = e.run("ls", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        cli = {row["pipeline"]: row for row in json.loads(r.stdout)}
+        self.assertEqual(sorted(cli), ["gone", "held", "live", "new"])
+        words = {n: (row["status"], row["paused"], row["item"]) for n, row in cli.items()}
+        self.assertEqual(words, {"gone": ("draining", False, False), "held": ("ok", True, True),
+                                 "live": ("ok", False, True), "new": ("pending", False, True)})
+        self.assertEqual(cli["held"]["pause_reason"], "maintenance")
+        self.assertIn("drain_started_at", cli["gone"])
+
+        r = e.run("ls")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        text = {ln.split()[0]: ln.split() for ln in r.stdout.splitlines()[1:] if ln.split()[0] in cli}
+        self.assertEqual({n: f[5] for n, f in text.items()}, {n: row["status"] for n, row in cli.items()})
+        self.assertEqual({n: f[2] for n, f in text.items()},
+                         {n: "yes" if row["paused"] else "no" for n, row in cli.items()})
+
+        # the REPL's rows, flattened to key=value (its `item` is the item: present or not)
+        code = r"""
+local function flat(prefix, v, out)
+  if type(v) == "table" then
+    for k, x in pairs(v) do flat(prefix .. "." .. tostring(k), x, out) end
+  else
+    out[#out + 1] = prefix .. "=" .. tostring(v)
+  end
+end
+for _, row in ipairs(tp.ls()) do
+  local out = {}
+  for k, v in pairs(row) do
+    if k == "item" then
+      out[#out + 1] = "item=" .. tostring(v.pipeline == row.pipeline)
+    else
+      flat(k, v, out)
+    end
+  end
+  table.sort(out)
+  print(row.pipeline .. "\t" .. table.concat(out, "\t"))
+end
+print("names\t" .. table.concat(tp.names(), ","))
+"""
+        r = e.run("repl", "-e", code)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertEqual(lines[-1], "names\theld,live,new")     # names: the config items
+        repl = {ln.split("\t")[0]: sorted(ln.split("\t")[1:]) for ln in lines[:-1]}
+
+        def flat(prefix, v, out):
+            if isinstance(v, dict):
+                for k, x in v.items():
+                    flat(prefix + "." + k, x, out)
+            elif isinstance(v, list):
+                for i, x in enumerate(v):
+                    flat("%s.%d" % (prefix, i + 1), x, out)
+            elif isinstance(v, bool):
+                out.append("%s=%s" % (prefix, "true" if v else "false"))
+            else:
+                out.append("%s=%s" % (prefix, v))
+
+        want = {}
+        for n, row in cli.items():
+            out = []
+            for k, v in row.items():
+                if k == "item":
+                    if v:
+                        out.append("item=true")
+                else:
+                    flat(k, v, out)
+            want[n] = sorted(out)
+        self.assertEqual(repl, want)
+
 
 def fields(entry):
     """{(resource, field or action)} of a plan/apply --json pipeline entry."""

@@ -275,13 +275,14 @@ class TemplateStatic(unittest.TestCase):
             if st["Action"] == ["iam:PassRole"]:
                 self.assertEqual(st["Resource"].value, "ConsumerRole.Arn")
                 self.assertEqual(st["Condition"], {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}})
-        # the consumer layer's shared rate schedule: the state table, its rate#<Prefix> items only
+        # the consumer layer's shared schedules: the state table, its rate#<Prefix> and limit# items only
         for _, st in statements(t["Resources"]["ConsumerRole"]):
             if "dynamodb:UpdateItem" in as_list(st["Action"]):
                 self.assertEqual(as_list(st["Action"]), ["dynamodb:UpdateItem"])
                 self.assertEqual(st["Resource"].value, "StateTable.Arn")
                 keys = st["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
-                self.assertEqual([k.value for k in keys], ["rate#${Prefix}*"])
+                self.assertEqual([k.value if hasattr(k, "value") else k for k in keys],
+                                 ["rate#${Prefix}*", "limit#*"])
 
     def test_operator_policies(self):
         """Producers may send and find their queue; status readers read; neither

@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/jsonnum.h"
 #include "core/diff.h"
 
 static const char SPEC[] =
@@ -21,6 +22,16 @@ static const char SPEC[] =
 	"\"Code\":{\"S3Bucket\":\"b\",\"S3Key\":\"k.zip\"}},"
 	"\"mapping\":{\"BatchSize\":10,\"ScalingConfig\":{\"MaximumConcurrency\":3}},"
 	"\"tags\":{\"team\":\"a\"}}";
+
+/* The desired state of a spec given as JSON text, as the policy answers
+ * (numbers as Raw nodes). */
+static int desired(const struct settings *s, const char *name, const char *text, struct pipeline *p, tp_err *e)
+{
+	cJSON *answer = jsonnum_parse(text);
+	int rc = pipeline_desired(s, name, answer, p, e);
+	cJSON_Delete(answer);
+	return rc;
+}
 
 #define DLQ_ARN "arn:aws:sqs:eu-west-1:1:tp-p-dlq"
 
@@ -40,13 +51,13 @@ static int setup(void **state)
 	f->set.owner = "me";
 	f->set.role_arn = "arn:aws:iam::1:role/r";
 	tp_err e = { 0 };
-	assert_int_equal(pipeline_desired(&f->set, "p", SPEC, &f->want, &e), TP_OK);
+	assert_int_equal(desired(&f->set, "p", SPEC, &f->want, &e), TP_OK);
 	f->q_attrs = cJSON_Parse("{\"VisibilityTimeout\":\"60\",\"MessageRetentionPeriod\":\"1209600\","
 				 "\"QueueArn\":\"arn:aws:sqs:eu-west-1:1:tp-p\",\"RedrivePolicy\":"
 				 "\"{\\\"deadLetterTargetArn\\\":\\\"" DLQ_ARN "\\\",\\\"maxReceiveCount\\\":5}\"}");
 	f->dlq_attrs = cJSON_Parse("{\"MessageRetentionPeriod\":\"1209600\",\"QueueArn\":\"" DLQ_ARN "\"}");
-	f->tags = cJSON_Duplicate(f->want.tags, 1);
-	f->fn = cJSON_Duplicate(f->want.config, 1);
+	f->tags = pipeline_tags_json(&f->want);
+	f->fn = pipeline_config_json(&f->want);
 	cJSON_AddStringToObject(f->fn, "State", "Active");
 	f->reserved = cJSON_CreateNumber(1);
 	f->esm = cJSON_Parse("{\"BatchSize\":10,\"ScalingConfig\":{\"MaximumConcurrency\":3},\"State\":\"Enabled\"}");
@@ -112,16 +123,23 @@ static void test_create(void **state)
 static void test_delete_and_keep(void **state)
 {
 	struct fx *f = *state;
-	diff_pipeline(NULL, f->want.spec, &f->o, &f->l);
+	struct spec_record old;
+	spec_record_read(f->want.tree, &old);
+	diff_pipeline(NULL, &old, &f->o, &f->l);
 	assert_int_equal(f->l.n, 4);
 	assert_int_equal(f->l.v[0].res, DIFF_MAPPING);
 	assert_int_equal(f->l.v[3].act, DIFF_DELETE);   /* the DLQ is empty */
 	diff_list_free(&f->l);
 	cJSON_AddStringToObject(f->dlq_attrs, "ApproximateNumberOfMessages", "3");
-	diff_pipeline(NULL, f->want.spec, &f->o, &f->l);
+	diff_pipeline(NULL, &old, &f->o, &f->l);
 	assert_int_equal(f->l.v[3].act, DIFF_KEEP);
 	assert_string_equal(f->l.v[3].note, "kept: 3 messages");
 	diff_list_free(&f->l);
+	old.keep_dlq = 0;                               /* the last spec let it go */
+	diff_pipeline(NULL, &old, &f->o, &f->l);
+	assert_int_equal(f->l.v[3].act, DIFF_DELETE);
+	diff_list_free(&f->l);
+	spec_record_free(&old);
 	diff_pipeline(NULL, NULL, &f->o, &f->l);        /* no last spec: kept too */
 	assert_int_equal(f->l.v[3].act, DIFF_KEEP);
 }
@@ -196,10 +214,16 @@ static void test_environment(void **state)
 static void test_environment_taskpipe_values(void **state)
 {
 	struct fx *f = *state;
-	cJSON *want = cJSON_GetObjectItem(cJSON_GetObjectItem(f->want.config, "Environment"), "Variables");
+	tp_err e = { 0 };
+	char *spec = tp_xstrdup(SPEC);
+	char *vars = strstr(spec, "\"B\":\"2\"");
+	pipeline_free(&f->want);
+	char *text = tp_xasprintf("%.*s\"B\":\"2\",\"TASKPIPE_RATE\":\"2\",\"TASKPIPE_BURST\":\"4\"%s",
+				  (int)(vars - spec), spec, vars + 7);
+	assert_int_equal(desired(&f->set, "p", text, &f->want, &e), TP_OK);
+	free(text);
+	free(spec);
 	cJSON *have = cJSON_GetObjectItem(cJSON_GetObjectItem(f->fn, "Environment"), "Variables");
-	cJSON_AddStringToObject(want, "TASKPIPE_RATE", "2");
-	cJSON_AddStringToObject(want, "TASKPIPE_BURST", "4");
 	cJSON_AddStringToObject(have, "TASKPIPE_RATE", "20");
 	cJSON_ReplaceItemInObject(have, "A", cJSON_CreateString("secret"));
 	const struct diff_change *c = only(f);
@@ -238,13 +262,12 @@ static void test_mapping(void **state)
 	expect(only(f), DIFF_MAPPING, DK_MAP_FIELD, "BatchSize", "5", "10");
 	diff_list_free(&f->l);
 	/* the mapping part alone, as apply re-diffs it */
-	cJSON *want = cJSON_Parse("{\"BatchSize\":5,\"Enabled\":false,\"FunctionResponseTypes\":[\"ReportBatchItemFailures\"]}");
-	diff_mapping(want, f->esm, &f->l);
+	struct spec_mapping want = { .batch_size = 5, .window = SPEC_UNSET, .enabled = 0, .frt = FRT_REPORT };
+	diff_mapping(&want, f->esm, &f->l);
 	assert_int_equal(f->l.n, 3);
 	expect(&f->l.v[0], DIFF_MAPPING, DK_MAP_MAX, "ScalingConfig.MaximumConcurrency", "3", "(none)");
 	expect(&f->l.v[1], DIFF_MAPPING, DK_MAP_ENABLED, "Enabled", "true", "false");
 	expect(&f->l.v[2], DIFF_MAPPING, DK_MAP_FRT, "FunctionResponseTypes", "(none)", "[\"ReportBatchItemFailures\"]");
-	cJSON_Delete(want);
 }
 
 static void test_tags(void **state)
@@ -255,8 +278,10 @@ static void test_tags(void **state)
 	cJSON_ReplaceItemInObject(qt, "team", cJSON_CreateString("b"));
 	cJSON_AddStringToObject(qt, "cost", "x1");        /* the last spec set it */
 	cJSON_AddStringToObject(qt, "theirs", "y");       /* someone else's: left alone */
-	cJSON *old = cJSON_Parse("{\"tags\":{\"team\":\"b\",\"cost\":\"x1\"}}");
-	diff_pipeline(&f->want, old, &f->o, &f->l);
+	cJSON *old_spec = cJSON_Parse("{\"tags\":{\"team\":\"b\",\"cost\":\"x1\"}}");
+	struct spec_record old;
+	spec_record_read(old_spec, &old);
+	diff_pipeline(&f->want, &old, &f->o, &f->l);
 	assert_int_equal(f->l.n, 2);
 	expect(&f->l.v[0], DIFF_QUEUE, DK_TAG, "Tags.team", "b", "a");
 	assert_int_equal(f->l.v[0].act, DIFF_TAG);
@@ -282,7 +307,8 @@ static void test_tags(void **state)
 	expect(only(f), DIFF_FUNCTION, DK_TAG, "Tags.taskpipe:pipeline", "(none)", "p");
 	cJSON_Delete(ft);
 	cJSON_Delete(qt);
-	cJSON_Delete(old);
+	cJSON_Delete(old_spec);
+	spec_record_free(&old);
 }
 
 static void test_state(void **state)

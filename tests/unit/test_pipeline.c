@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/hash.h"
+#include "base/jsonnum.h"
 #include "core/names.h"
 #include "core/pipeline.h"
 
@@ -19,6 +20,16 @@ static const char SPEC[] =
 	"\"Description\":\"ignored\",\"Environment\":{\"Variables\":{\"A\":\"1\"}},"
 	"\"Code\":{\"S3Bucket\":\"b\",\"S3Key\":\"k.zip\",\"S3ObjectVersion\":\"v7\"}},"
 	"\"mapping\":{\"BatchSize\":10},\"tags\":{\"team\":\"a\",\"n\":3}}";
+
+/* The desired state of a spec given as JSON text, as the policy answers
+ * (numbers as Raw nodes). */
+static int desired(const struct settings *s, const char *name, const char *text, struct pipeline *p, tp_err *e)
+{
+	cJSON *answer = jsonnum_parse(text);
+	int rc = pipeline_desired(s, name, answer, p, e);
+	cJSON_Delete(answer);
+	return rc;
+}
 
 static struct settings set_of(const char *role)
 {
@@ -36,22 +47,30 @@ static void test_desired(void **state)
 	struct settings s = set_of("arn:aws:iam::1:role/r");
 	struct pipeline p;
 	tp_err e = { 0 };
-	assert_int_equal(pipeline_desired(&s, "acme", SPEC, &p, &e), TP_OK);
+	assert_int_equal(desired(&s, "acme", SPEC, &p, &e), TP_OK);
 	assert_string_equal(p.nm.queue, "tp-acme");
 	assert_string_equal(p.nm.dlq, "tp-acme-dlq");
 	assert_string_equal(p.nm.function, "tp-acme");
 	assert_string_equal(p.code_marker, "taskpipe code s3://b/k.zip#v7");
 	/* tags: user tags as strings, then taskpipe's own */
-	assert_string_equal(cJSON_GetObjectItem(p.tags, "team")->valuestring, "a");
-	assert_string_equal(cJSON_GetObjectItem(p.tags, "n")->valuestring, "3");
-	assert_string_equal(cJSON_GetObjectItem(p.tags, "taskpipe:owner")->valuestring, "me");
-	assert_string_equal(cJSON_GetObjectItem(p.tags, "taskpipe:pipeline")->valuestring, "acme");
-	assert_int_equal(cJSON_GetArraySize(p.tags), 4);
+	cJSON *tags = pipeline_tags_json(&p);
+	assert_string_equal(cJSON_GetObjectItem(tags, "team")->valuestring, "a");
+	assert_string_equal(cJSON_GetObjectItem(tags, "n")->valuestring, "3");
+	assert_string_equal(cJSON_GetObjectItem(tags, "taskpipe:owner")->valuestring, "me");
+	assert_string_equal(cJSON_GetObjectItem(tags, "taskpipe:pipeline")->valuestring, "acme");
+	assert_int_equal(cJSON_GetArraySize(tags), 4);
+	cJSON_Delete(tags);
 	/* config: the marker replaces the spec's Description; Role from the settings */
-	assert_string_equal(cJSON_GetObjectItem(p.config, "Description")->valuestring, p.code_marker);
-	assert_string_equal(cJSON_GetObjectItem(p.config, "Role")->valuestring, "arn:aws:iam::1:role/r");
-	assert_null(cJSON_GetObjectItem(p.config, "Layers"));
-	assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(p.config, "Environment"), "Variables"));
+	cJSON *config = pipeline_config_json(&p);
+	assert_string_equal(cJSON_GetObjectItem(config, "Description")->valuestring, p.code_marker);
+	assert_string_equal(cJSON_GetObjectItem(config, "Role")->valuestring, "arn:aws:iam::1:role/r");
+	assert_int_equal(cJSON_GetObjectItem(config, "MemorySize")->valueint, 256);
+	assert_null(cJSON_GetObjectItem(config, "Layers"));
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(config, "Environment"),
+									"Variables"), "A")->valuestring, "1");
+	cJSON_Delete(config);
+	/* the state record's tree: numbers as numbers */
+	assert_true(cJSON_IsNumber(cJSON_GetObjectItem(cJSON_GetObjectItem(p.tree, "queue"), "VisibilityTimeout")));
 	assert_int_equal(strlen(p.hash), 64);
 	pipeline_free(&p);
 }
@@ -61,17 +80,20 @@ static void test_hash(void **state)
 	(void)state;
 	struct settings s = set_of(NULL), s2 = set_of("arn:aws:iam::1:role/r");
 	char a[65], b[65], c[65], d[65];
-	pipeline_hash(&s, SPEC, a);
-	pipeline_hash(&s, SPEC, b);
+	cJSON *spec = jsonnum_parse(SPEC), *empty = cJSON_CreateObject();
+	pipeline_hash(&s, spec, a);
+	pipeline_hash(&s, spec, b);
 	assert_string_equal(a, b);              /* stable */
-	pipeline_hash(&s2, SPEC, c);
+	pipeline_hash(&s2, spec, c);
 	assert_string_not_equal(a, c);          /* the role shapes resources */
-	pipeline_hash(&s, "{}", d);
+	pipeline_hash(&s, empty, d);
 	assert_string_not_equal(a, d);
 	s2 = set_of(NULL);
 	s2.owner = "other";
-	pipeline_hash(&s2, SPEC, d);
+	pipeline_hash(&s2, spec, d);
 	assert_string_not_equal(a, d);
+	cJSON_Delete(spec);
+	cJSON_Delete(empty);
 }
 
 static void test_errors(void **state)
@@ -80,14 +102,14 @@ static void test_errors(void **state)
 	struct settings s = set_of(NULL);
 	struct pipeline p;
 	tp_err e = { 0 };
-	assert_true(pipeline_desired(&s, "x", "{not json", &p, &e) < 0);
+	assert_true(desired(&s, "x", "{not json", &p, &e) < 0);
 	assert_string_equal(e.code, "PolicyError");
-	assert_null(p.spec);
-	assert_true(pipeline_desired(&s, "bad name", "{}", &p, &e) < 0);
+	assert_null(p.tree);
+	assert_true(desired(&s, "bad name", "{}", &p, &e) < 0);
 	assert_string_equal(e.code, "BadName");
 	/* a spec without a role: none in the config either */
-	assert_int_equal(pipeline_desired(&s, "x", "{\"func\":{}}", &p, &e), TP_OK);
-	assert_null(cJSON_GetObjectItem(p.config, "Role"));
+	assert_int_equal(desired(&s, "x", "{\"func\":{}}", &p, &e), TP_OK);
+	assert_null(p.role);
 	assert_string_equal(p.code_marker, "taskpipe code s3:///");
 	pipeline_free(&p);
 }

@@ -230,6 +230,76 @@ static void test_lease_requests(void **state)
 	aws_call_free(&done);
 }
 
+/* A rollout-fn record: every attribute aliased, never over a newer
+ * generation's, attempts counted when asked; and its read. */
+static void test_rollout_fn_requests(void **state)
+{
+	(void)state;
+	struct aws_call c;
+	const struct store_rollout_fn f = { .id = "b/k.zip", .function = "tp-a", .pipeline = "a", .gen = 3,
+					    .version = "v2", .status = "updating", .wave = 1, .updated_at = 100,
+					    .rev = "r9", .prev_sha = "old=", .count_attempt = 1 };
+	store_rollout_fn_prepare(&c, "state", &f);
+	cJSON *in = body(&c), *v = cJSON_GetObjectItem(in, "ExpressionAttributeValues");
+	cJSON *n = cJSON_GetObjectItem(in, "ExpressionAttributeNames");
+	assert_string_equal(ddb_get_str(cJSON_GetObjectItem(in, "Key"), "pk", ""), "rollout-fn#b/k.zip#tp-a");
+	assert_string_equal(str(in, "ConditionExpression"), STORE_COND_ROLLOUT_FN);
+	assert_string_equal(str(in, "UpdateExpression"),
+			    "SET #a0 = :a0, #a1 = :a1, #a2 = :a2, #a3 = :a3, #a4 = :a4, #a5 = :a5, #a6 = :a6, "
+			    "#a7 = :a7, #a8 = :a8, #a9 = :a9, #a10 = :a10, "
+			    "attempts = if_not_exists(attempts, :zero) + :one");
+	assert_string_equal(str(n, "#a6"), "status");
+	assert_string_equal(ddb_get_str(v, ":a6", ""), "updating");
+	assert_string_equal(str(n, "#a10"), "prev_sha");
+	assert_string_equal(ddb_get_str(v, ":a10", ""), "old=");
+	assert_string_equal(str(n, "#g"), "gen");
+	assert_int_equal(ddb_get_long(v, ":g", 0), 3);
+	assert_int_equal(ddb_get_long(v, ":one", 0), 1);
+	cJSON_Delete(in);
+	aws_call_free(&c);
+
+	/* a failure, not counted: no rev or prev_sha, the error instead */
+	const struct store_rollout_fn ff = { .id = "b/k.zip", .function = "tp-a", .pipeline = "a", .gen = 3,
+					     .version = "", .status = "failed", .error_code = "E",
+					     .error_message = "why" };
+	store_rollout_fn_prepare(&c, "state", &ff);
+	in = body(&c);
+	assert_null(strstr(str(in, "UpdateExpression"), "attempts"));
+	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(in, "ExpressionAttributeValues"), ":one"));
+	n = cJSON_GetObjectItem(in, "ExpressionAttributeNames");
+	assert_string_equal(str(n, "#a9"), "error_code");
+	assert_string_equal(str(n, "#a10"), "error_message");
+	cJSON_Delete(in);
+	aws_call_free(&c);
+
+	store_rollout_fn_get_prepare(&c, "state", "b/k.zip", "tp-a");
+	assert_string_equal(c.op, "GetItem");
+	in = body(&c);
+	assert_string_equal(ddb_get_str(cJSON_GetObjectItem(in, "Key"), "pk", ""), "rollout-fn#b/k.zip#tp-a");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(in, "ConsistentRead")));
+	cJSON_Delete(in);
+	aws_call_free(&c);
+}
+
+/* A new head: status running at wave 0 under the runner's lease. */
+static void test_rollout_head_item(void **state)
+{
+	(void)state;
+	const struct store_rollout_head h = { .id = "b/k.zip", .bucket = "b", .key = "k.zip", .version = "v2",
+					      .sha256 = "s=", .mode = "code", .holder = "host:1:x", .gen = 4,
+					      .targets = 7, .now = 1000, .lease_until = 1060 };
+	cJSON *item = store_rollout_head_item(&h);
+	assert_string_equal(ddb_get_str(item, "pk", ""), "rollout#b/k.zip");
+	assert_string_equal(ddb_get_str(item, "kind", ""), "rollout");
+	assert_string_equal(ddb_get_str(item, "status", ""), "running");
+	assert_int_equal(ddb_get_long(item, "gen", 0), 4);
+	assert_int_equal(ddb_get_long(item, "wave", -1), 0);
+	assert_int_equal(ddb_get_long(item, "targets", 0), 7);
+	assert_int_equal(ddb_get_long(item, "lease_until", 0), 1060);
+	assert_string_equal(ddb_get_str(item, "holder", ""), "host:1:x");
+	cJSON_Delete(item);
+}
+
 /* tp.ls / ls: one lookup per config item; 10,000 of them cost at most
  * n * (log2 n + 1) name comparisons (a pass per item was n * n). */
 static void test_lookup_is_logarithmic(void **state)
@@ -264,6 +334,8 @@ int main(void)
 		cmocka_unit_test(test_spec_code_parse),
 		cmocka_unit_test(test_lease_requests),
 		cmocka_unit_test(test_lookup_is_logarithmic),
+		cmocka_unit_test(test_rollout_fn_requests),
+		cmocka_unit_test(test_rollout_head_item),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

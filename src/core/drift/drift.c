@@ -11,6 +11,7 @@
 
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
+#include "core/limit_group.h"
 #include "core/pause.h"
 #include "core/store.h"
 #include "script/policy.h"
@@ -87,7 +88,10 @@ static void diff_one(struct app *app, struct fleet *f, struct dp *p)
 	struct observed o;
 	observed_of(f, p, &o);
 	struct diff_list l = { 0 };
-	diff_pipeline(&p->want, p->old_spec, &o, &l);
+	struct spec_record old;
+	spec_record_read(p->old_spec, &old);
+	diff_pipeline(&p->want, p->old_spec ? &old : NULL, &o, &l);
+	spec_record_free(&old);
 	for (size_t i = 0; i < l.n; i++)
 		drift_report_change(p, &l.v[i]);
 	diff_list_free(&l);
@@ -242,6 +246,7 @@ int drift_run(struct app *app, const struct drift_opts *o, struct drift_report *
 	struct dp **all = NULL;
 	size_t n = 0, cap = 0;
 	char *after = NULL;
+	struct limit_groups *groups = limit_groups_new(app, app->policy);
 	int rc = TP_OK;
 	if (o->max_pipelines > 0 && (rc = cursor_read(app, &after, e)) < 0)
 		goto done;
@@ -259,6 +264,10 @@ int drift_run(struct app *app, const struct drift_opts *o, struct drift_report *
 	cJSON *it;
 	cJSON_ArrayForEach(it, f.pg[PG_SCAN].acc) {
 		const char *name = ddb_get_str(it, "pipeline", NULL);
+		if (limit_group_key_is(name)) {
+			limit_groups_add(groups, it); /* not a pipeline: its members' input */
+			continue;
+		}
 		if (!name || smap_get(&items, name))
 			continue;
 		long exp = ddb_get_long(it, "expires_at", 0);
@@ -305,18 +314,14 @@ int drift_run(struct app *app, const struct drift_opts *o, struct drift_report *
 			continue;
 		}
 		cJSON *sv = NULL;
-		char *spec = NULL;
-		int prc = policy_pipeline(app->policy, p->item, &sv, &p->err);
+		char note[300];
+		int prc = limit_groups_spec(groups, p->item, &sv, note, sizeof note, &p->err);
 		if (prc == TP_OK && store_pauses_find(&pauses, p->name))
 			pause_spec(sv);
-		if (prc == TP_OK) {
-			/* the spec's text, every digit kept, is what the desired state reads */
-			spec = cJSON_PrintUnformatted(sv);
-			prc = pipeline_desired(&app->set, p->name, spec, &p->want, &p->err);
-		}
+		if (prc == TP_OK) /* the answer, every digit kept, is what the desired state reads */
+			prc = pipeline_desired(&app->set, p->name, sv, &p->want, &p->err);
 		cJSON_Delete(sv);
-		free(spec);
-		p->spec = p->want.spec;
+		p->spec = p->want.tree;
 		if (prc < 0)
 			p->status = DRIFT_ERROR;
 	}
@@ -360,6 +365,7 @@ done:
 	smap_free(&orph);
 	smap_free(&expired);
 	store_pipelines_free(&states);
+	limit_groups_free(groups);
 	drift_fleet_free(&f);
 	free(after);
 	free(before);

@@ -8,7 +8,7 @@
 
 #include "aws/awsjson.h"
 #include "base/log.h"
-#include "aws/sigv4.h"
+#include "aws/lambda.h"
 #include "core/codestore.h"
 
 #include <stdio.h>
@@ -82,18 +82,9 @@ void smap_free(struct smap *m)
 
 /* ---- the listings ---- */
 
-static char *enc(const char *s)
-{
-	size_t n = strlen(s);
-	char *o = tp_xmalloc(n * 3 + 1);
-	sigv4_uri_encode(s, n, 0, o, n * 3 + 1);
-	return o;
-}
-
 static void pager_prep(struct app *app, int kind, const struct pager *p, struct aws_call *c)
 {
 	cJSON *in = cJSON_CreateObject();
-	char *q = NULL;
 	switch (kind) {
 	case PG_SCAN:
 		cJSON_AddStringToObject(in, "TableName", app->set.config_table);
@@ -105,14 +96,10 @@ static void pager_prep(struct app *app, int kind, const struct pager *p, struct 
 	case PG_FUNCTIONS:
 	case PG_ESM: {
 		/* ListFunctions returns at most 50 a page, mappings 100. */
-		char *m = p->token ? enc(p->token) : NULL;
-		q = tp_xasprintf("MaxItems=%d%s%s", kind == PG_ESM ? 100 : 50, m ? "&Marker=" : "",
-				 m ? m : "");
-		free(m);
-		awsj_prepare_rest(c, SVC_LAMBDA, kind == PG_ESM ? "ListEventSourceMappings" : "ListFunctions",
-				  "GET", kind == PG_ESM ? "/2015-03-31/event-source-mappings/" :
-				  "/2015-03-31/functions/", q, NULL);
-		free(q);
+		if (kind == PG_ESM)
+			lambda_list_event_source_mappings(c, NULL, p->token, 100);
+		else
+			lambda_list_functions(c, p->token, 50);
 		cJSON_Delete(in);
 		return;
 	}
@@ -128,7 +115,6 @@ static void pager_prep(struct app *app, int kind, const struct pager *p, struct 
 		if (p->token)
 			cJSON_AddStringToObject(in, "PaginationToken", p->token);
 		awsj_prepare(c, SVC_TAGGING, "GetResources", in);
-		c->content_type = "application/x-amz-json-1.1";
 		return;
 	}
 	}
@@ -399,14 +385,10 @@ void drift_fetch_states(struct app *app, struct fleet *f, struct dp **sel, size_
 	for (size_t i = 0; i < n; i++) {
 		struct dp *p = sel[i];
 		if (!p->spec || p->status == DRIFT_ERROR ||
-		    !codestore_reference(cJSON_GetObjectItem(p->spec, "func")) ||
+		    p->want.spec.func.storage != STORAGE_REFERENCE ||
 		    !smap_get(&f->fn, p->nm.function))
 			continue;
-		char *e = enc(p->nm.function);
-		char *path = tp_xasprintf("/2015-03-31/functions/%s", e);
-		free(e);
-		awsj_prepare_rest(&calls[k], SVC_LAMBDA, "GetFunction", "GET", path, NULL, NULL);
-		free(path);
+		lambda_get_function(&calls[k], p->nm.function, NULL);
 		who[k++] = p;
 	}
 	aws_call_many(app->aws, calls, k);
@@ -430,7 +412,10 @@ void drift_fetch_states(struct app *app, struct fleet *f, struct dp **sel, size_
 static size_t tag_diff(const struct dp *p, enum diff_res res, const cJSON *have)
 {
 	struct diff_list l = { 0 };
-	diff_tags(&l, res, p->want.tags, p->old_spec, have);
+	struct spec_record old;
+	spec_record_read(p->old_spec, &old);
+	diff_tags(&l, res, &p->want.tags, p->old_spec ? &old : NULL, have);
+	spec_record_free(&old);
 	size_t n = l.n;
 	diff_list_free(&l);
 	return n;
@@ -486,9 +471,7 @@ void drift_verify_tags(struct app *app, struct fleet *f, struct dp **sel, size_t
 				 * API_GetFunction) and has its own 100 requests/s quota, where
 				 * ListTags shares the control plane's 15/s with every update
 				 * (Lambda quotas, "Lambda API requests"). */
-				char *path = tp_xasprintf("/2015-03-31/functions/%s", names[j]);
-				awsj_prepare_rest(&calls[k], SVC_LAMBDA, "GetFunction", "GET", path, NULL, NULL);
-				free(path);
+				lambda_get_function(&calls[k], names[j], NULL);
 				f->tags_direct_fn++;
 			}
 			q[k].p = p;

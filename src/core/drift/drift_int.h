@@ -62,7 +62,7 @@ struct dp {
 	const cJSON *item;     /* config item; NULL for an orphan */
 	struct names nm;
 	struct pipeline want;  /* desired state (pipeline_desired) */
-	cJSON *spec;           /* want.spec (borrowed); NULL: none (orphan, error) */
+	cJSON *spec;           /* want.tree (borrowed); NULL: none (orphan, error) */
 	cJSON *old_spec;       /* spec of the last apply (state table), for stale tags */
 	struct drift_entry *drift;   /* what differs */
 	size_t n_drift, cap_drift;

@@ -252,7 +252,7 @@ void drift_fill_report(struct app *app, const struct drift_opts *o, struct dp **
 	}
 	for (size_t i = 0; i < ns; i++)
 		if (sel[i]->item && sel[i]->spec)
-			pool_demand_add(&r->demand, sel[i]->spec);
+			pool_demand_add_spec(&r->demand, &sel[i]->want.spec);
 	r->pool_known = pool_read(app, &r->pool, &r->pool_err) == TP_OK;
 	stats_delta(app->aws, ri->before, ri->n_before, r);
 	r->lambda_calls = aws_stats_lambda(app->aws) - ri->lambda0;

@@ -20,6 +20,7 @@
 #include "base/hash.h"
 #include "base/jsonnum.h"
 #include "core/lease.h"
+#include "core/limit_group.h"
 #include "core/pause.h"
 #include "core/pool.h"
 #include "core/store.h"
@@ -124,7 +125,20 @@ static void run_policy(struct run *r, struct rec *p)
 	 * same, so the pipeline is confirmed without the call. Records written
 	 * before input_hash existed take the path below (and get one on their
 	 * next write; a confirm writes nothing). */
-	pipeline_input_hash(&r->input, p->item, p->input_hash);
+	/* A member's group is one of the policy's inputs (limit_group.h). */
+	cJSON *resolved = NULL;
+	char note[300];
+	if (limit_groups_resolve(r->groups, p->item, &resolved, note, sizeof note, &e) < 0) {
+		rc_fail(p, &e);
+		return;
+	}
+	if (note[0]) {
+		free(p->res->note);
+		p->res->note = tp_xstrdup(note);
+		log_warn("%s: %s", p->res->name, note);
+	}
+	const cJSON *input = resolved ? resolved : p->item;
+	pipeline_input_hash(&r->input, input, p->input_hash);
 	if (p->paused) /* an operator's pause is an input too (pause.h) */
 		pause_input_hash(p->input_hash);
 	const char *old_input = ddb_get_str(p->state, "input_hash", "");
@@ -133,36 +147,40 @@ static void run_policy(struct run *r, struct rec *p)
 		p->res->action = REC_NONE;
 		p->res->confirmed = 1; /* by hash: the resources were not looked at */
 		p->done = 1;
+		cJSON_Delete(resolved);
 		return;
 	}
 	/* After the lease the item is read again: when it is what the policy
 	 * already answered for, that answer stands (no second call). */
-	if (!p->spec_text || strcmp(p->spec_input, p->input_hash) != 0) {
-		free(p->spec_text);
-		p->spec_text = NULL;
+	if (!p->answer || strcmp(p->spec_input, p->input_hash) != 0) {
+		cJSON_Delete(p->answer);
+		p->answer = NULL;
 		cJSON *sv = NULL;
-		if (policy_pipeline(r->app->policy, p->item, &sv, &e) < 0) {
+		int prc = policy_pipeline(r->app->policy, input, &sv, &e);
+		cJSON_Delete(resolved);
+		resolved = NULL;
+		if (prc < 0) {
 			rc_fail(p, &e);
 			return;
 		}
 		if (p->paused)
 			pause_spec(sv);
-		/* The spec's text keeps every digit (Raw numbers): it is what the
+		/* The answer keeps every digit (Raw numbers): it is what the
 		 * hash covers and what pipeline_desired reads. */
-		p->spec_text = cJSON_PrintUnformatted(sv);
-		cJSON_Delete(sv);
+		p->answer = sv;
 		snprintf(p->spec_input, sizeof p->spec_input, "%s", p->input_hash);
 	}
-	const char *spec = p->spec_text;
+	cJSON_Delete(resolved);
+	const cJSON *spec = p->answer;
 	int rc;
 	/* The hash covers the spec and the settings that shape resources. */
 	pipeline_hash(&r->app->set, spec, p->res->hash);
 	const char *old = ddb_get_str(p->state, "hash", "");
 	if (strcmp(status, "ok") == 0 && strcmp(old, p->res->hash) == 0 && !r->o->force) {
-		/* Confirmed: the same spec text was applied and parsed before, so
+		/* Confirmed: the same spec was applied and parsed before, so
 		 * no desired state is built (the common case of a big run). */
-		free(p->spec_text);
-		p->spec_text = NULL;
+		cJSON_Delete(p->answer);
+		p->answer = NULL;
 		p->res->action = REC_NONE;
 		p->res->confirmed = 1;
 		p->done = 1;
@@ -173,7 +191,7 @@ static void run_policy(struct run *r, struct rec *p)
 		rc_fail(p, &e);
 		return;
 	}
-	p->spec = p->want.spec;
+	p->spec = p->want.tree;
 	p->res->action = REC_UPDATE;
 }
 
@@ -489,7 +507,7 @@ static void rec_free(struct rec *p)
 	cJSON_Delete(p->dlq_tags);
 	cJSON_Delete(p->fn);
 	cJSON_Delete(p->esm);
-	free(p->spec_text);
+	cJSON_Delete(p->answer);
 }
 
 /* Lease every pipeline that is about to be observed and changed, and every
@@ -612,6 +630,44 @@ static struct rec *find_rec(struct run *r, const char *name)
 	return NULL;
 }
 
+/* A limit group's item was written or removed (a stream record, `apply
+ * limit#NAME`): its members are appended to *list. A removal is recorded
+ * first (limit_group.h), so the members apply without the group; a plan
+ * writes nothing and only assumes it. */
+static int group_changed(struct app *app, struct limit_groups *groups, const char *name, int plan, char ***list,
+			 size_t *nl, size_t n_rest, tp_err *e)
+{
+	cJSON *in = cJSON_CreateObject(), *out = NULL;
+	cJSON_AddStringToObject(in, "TableName", app->set.config_table);
+	char *key = limit_group_key(name);
+	cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", key));
+	free(key);
+	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
+	int rc = awsj_call(app->aws, SVC_DYNAMODB, "GetItem", in, &out, e);
+	cJSON_Delete(in);
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(out, "Item");
+	if (rc == TP_OK && item)
+		limit_groups_add(groups, item);
+	else if (rc == TP_OK)
+		limit_groups_removed(groups, name);
+	if (rc == TP_OK && !plan)
+		rc = item ? limit_group_present(app, name, e) : limit_group_removed(app, name, e);
+	cJSON_Delete(out);
+	char **members = NULL;
+	size_t nm = 0;
+	if (rc == TP_OK)
+		rc = limit_group_members(app, name, &members, &nm, e);
+	if (rc < 0)
+		return rc;
+	log_info("limit group %s %s: %zu member(s) apply again", name, item ? "changed" : "removed", nm);
+	/* room for the names still to come after this one too (n + 1 at first) */
+	*list = tp_xrealloc(*list, (*nl + nm + n_rest + 1) * sizeof **list);
+	for (size_t i = 0; i < nm; i++)
+		(*list)[(*nl)++] = members[i];
+	free(members);
+	return TP_OK;
+}
+
 int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 		  const struct reconcile_opts *o, struct rec_result **out, size_t *n_out, tp_err *e)
 {
@@ -621,6 +677,7 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 		return e->rc;
 	char **list = NULL;
 	size_t nl = 0;
+	struct limit_groups *groups = limit_groups_new(app, app->policy);
 	cJSON *items = cJSON_CreateArray(), *states = cJSON_CreateArray();
 	struct store_pauses pauses = { 0 };
 	if (all) {
@@ -634,6 +691,7 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 			cJSON_Delete(items);
 			cJSON_Delete(states);
 			store_pauses_free(&pauses);
+			limit_groups_free(groups);
 			return rc;
 		}
 		list = tp_xcalloc((size_t)cJSON_GetArraySize(items) + (size_t)cJSON_GetArraySize(states) + 1,
@@ -641,7 +699,9 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 		cJSON *it;
 		cJSON_ArrayForEach(it, items) {
 			const char *name = ddb_get_str(it, "pipeline", NULL);
-			if (name)
+			if (limit_group_key_is(name))
+				limit_groups_add(groups, it); /* not a pipeline: its members' input */
+			else if (name)
 				list[nl++] = tp_xstrdup(name);
 		}
 		cJSON_ArrayForEach(it, states) {
@@ -653,12 +713,27 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 		}
 	} else {
 		list = tp_xcalloc(n + 1, sizeof *list);
-		for (size_t i = 0; i < n; i++)
-			list[nl++] = tp_xstrdup(names[i]);
+		for (size_t i = 0; i < n; i++) {
+			if (!limit_group_key_is(names[i])) {
+				list[nl++] = tp_xstrdup(names[i]);
+				continue;
+			}
+			/* A limit group's item changed: its members apply again. */
+			if (group_changed(app, groups, limit_group_key_name(names[i]), o->plan, &list, &nl, n - i - 1,
+					  e) < 0) {
+				for (size_t j = 0; j < nl; j++)
+					free(list[j]);
+				free(list);
+				limit_groups_free(groups);
+				cJSON_Delete(items);
+				cJSON_Delete(states);
+				return e->rc;
+			}
+		}
 	}
 	nl = sort_unique(list, nl);
 
-	struct run r = { .app = app, .o = o, .n = nl, .wait_polls = wait_polls() };
+	struct run r = { .app = app, .o = o, .n = nl, .wait_polls = wait_polls(), .groups = groups };
 	/* One holder per run: two runs in one process must not share leases. */
 	static unsigned long runs;
 	if (o->holder) {
@@ -772,7 +847,7 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 	for (size_t i = 0; i < nl; i++) {
 		struct rec *p = &r.recs[i];
 		if (p->spec) {
-			pool_spec_demand(p->spec, &res[i].reserved, &res[i].max_concurrency);
+			spec_demand(&p->want.spec, &res[i].reserved, &res[i].max_concurrency);
 			res[i].has_spec = 1;
 		}
 		res[i].changes = (int)p->changes.n;
@@ -784,6 +859,7 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 		rec_free(p);
 	}
 	free(r.recs);
+	limit_groups_free(groups);
 	cJSON_Delete(r.code_versions);
 	cJSON_Delete(r.code_pins);
 	aws_set_deadline(app->aws, 0);
@@ -798,6 +874,7 @@ void reconcile_results_free(struct rec_result *r, size_t n)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		free(r[i].name);
+		free(r[i].note);
 		diff_list_free(&r[i].diff);
 	}
 	free(r);

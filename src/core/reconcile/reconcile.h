@@ -71,6 +71,7 @@ struct rec_result {
 	int has_spec;          /* the policy gave a spec this run: the two below are known */
 	long reserved;         /* its func.ReservedConcurrentExecutions (0: none) */
 	long max_concurrency;  /* its enabled mapping's MaximumConcurrency (0: none) */
+	char *note;            /* said to the operator beside the outcome (a removed limit group); NULL: none */
 };
 
 struct reconcile_opts {

@@ -30,15 +30,14 @@ static int changed(const struct rec *p, enum diff_res res, enum diff_kind kind, 
 	return 0;
 }
 
-static cJSON *queue_attributes(const cJSON *want)
+static cJSON *queue_attributes(const struct spec_queue *want)
 {
 	cJSON *a = cJSON_CreateObject();
-	for (int i = 0; pipeline_queue_fields[i]; i++) {
-		cJSON *w = cJSON_GetObjectItem(want, pipeline_queue_fields[i]);
-		if (w) {
-			char s[64];
-			json_value_str(w, s, sizeof s);
-			cJSON_AddStringToObject(a, pipeline_queue_fields[i], s);
+	for (int i = 0; i < SQ_NATTR; i++) {
+		if (want->attr[i] != SPEC_UNSET) {
+			char s[32];
+			snprintf(s, sizeof s, "%ld", want->attr[i]);
+			cJSON_AddStringToObject(a, spec_queue_attr_name[i], s);
 		}
 	}
 	return a;
@@ -69,7 +68,7 @@ static int emit_queue(struct run *r, struct rec *p, struct aws_call *c, int dlq)
 {
 	enum diff_res res = dlq ? DIFF_DLQ : DIFF_QUEUE;
 	const char *url = dlq ? p->dlq_url : p->q_url;
-	cJSON *want = pipeline_part(&p->want, dlq ? "dlq" : "queue");
+	const struct spec_queue *want = dlq ? &p->want.spec.dlq : &p->want.spec.queue;
 	cJSON *attrs = queue_attributes(want);
 	if (!dlq) {
 		const char *arn = rc_queue_arn(p, 1);
@@ -78,9 +77,7 @@ static int emit_queue(struct run *r, struct rec *p, struct aws_call *c, int dlq)
 			rc_failf(p, TP_EAWS, "NoQueueArn", "dead-letter queue %s: its QueueArn is unknown", p->nm.dlq);
 			return 0;
 		}
-		cJSON *mrc = cJSON_GetObjectItem(want, "maxReceiveCount");
-		char *rp = tp_xasprintf("{\"deadLetterTargetArn\":\"%s\",\"maxReceiveCount\":%ld}", arn,
-					mrc ? (long)mrc->valuedouble : 5);
+		char *rp = spec_redrive_policy(want, arn);
 		cJSON_AddStringToObject(attrs, "RedrivePolicy", rp);
 		free(rp);
 	}
@@ -89,7 +86,7 @@ static int emit_queue(struct run *r, struct rec *p, struct aws_call *c, int dlq)
 		cJSON *in = cJSON_CreateObject();
 		cJSON_AddStringToObject(in, "QueueName", dlq ? p->nm.dlq : p->nm.queue);
 		cJSON_AddItemToObject(in, "Attributes", attrs);
-		cJSON_AddItemToObject(in, "tags", cJSON_Duplicate(p->want.tags, 1));
+		cJSON_AddItemToObject(in, "tags", pipeline_tags_json(&p->want));
 		rc_prep_sqs(&c[n++], "CreateQueue", NULL, in);
 		return n;
 	}
@@ -100,9 +97,9 @@ static int emit_queue(struct run *r, struct rec *p, struct aws_call *c, int dlq)
 	 * function's new, lower one (step queue-late). Raising goes first. */
 	int late = 0;
 	if (!dlq && changed(p, res, DK_QUEUE_ATTR, "VisibilityTimeout")) {
-		cJSON *vt = cJSON_GetObjectItem(want, "VisibilityTimeout");
+		long vt = want->attr[SQ_VISIBILITY_TIMEOUT];
 		cJSON *ft = cJSON_GetObjectItem(cJSON_GetObjectItem(p->fn, "Configuration"), "Timeout");
-		if (cJSON_IsNumber(vt) && cJSON_IsNumber(ft) && vt->valuedouble < ft->valuedouble) {
+		if (vt != SPEC_UNSET && cJSON_IsNumber(ft) && (double)vt < ft->valuedouble) {
 			cJSON_DeleteItemFromObject(attrs, "VisibilityTimeout");
 			p->vis_late = late = 1;
 		}
@@ -197,8 +194,8 @@ int rc_emit_queue_late(struct run *r, struct rec *p, struct aws_call *c)
 		return 0;
 	cJSON *in = cJSON_CreateObject();
 	cJSON *a = cJSON_AddObjectToObject(in, "Attributes");
-	char s[64];
-	json_value_str(cJSON_GetObjectItem(pipeline_part(&p->want, "queue"), "VisibilityTimeout"), s, sizeof s);
+	char s[32];
+	snprintf(s, sizeof s, "%ld", p->want.spec.queue.attr[SQ_VISIBILITY_TIMEOUT]);
 	cJSON_AddStringToObject(a, "VisibilityTimeout", s);
 	rc_prep_sqs(&c[0], "SetQueueAttributes", p->q_url, in);
 	return 1;
@@ -210,11 +207,12 @@ int rc_emit_queue_late(struct run *r, struct rec *p, struct aws_call *c)
  * any, so such bodies stay as they were. */
 static cJSON *desired_config(const struct rec *p)
 {
-	cJSON *cfg = cJSON_Duplicate(p->want.config, 1);
-	cJSON *layers = cJSON_GetObjectItem(pipeline_part(&p->want, "func"), "Layers");
+	cJSON *cfg = pipeline_config_json(&p->want);
+	const struct spec_func *f = &p->want.spec.func;
 	cJSON *have = cJSON_GetObjectItem(cJSON_GetObjectItem(p->fn, "Configuration"), "Layers");
-	if (cJSON_GetArraySize(layers) > 0)
-		cJSON_AddItemToObject(cfg, "Layers", cJSON_Duplicate(layers, 1));
+	if (f->n_layers > 0)
+		cJSON_AddItemToObject(cfg, "Layers",
+				      cJSON_CreateStringArray((const char *const *)f->layers, (int)f->n_layers));
 	else if (cJSON_GetArraySize(have) > 0)
 		cJSON_AddItemToObject(cfg, "Layers", cJSON_CreateArray());
 	return cfg;
@@ -267,10 +265,9 @@ void rc_done_delete_failed(struct run *r, struct rec *p, struct aws_call *c, int
  * object: S3ObjectStorageMode REFERENCE must name one. Fails the record
  * (and returns NULL) when the object is gone or the bucket is unversioned:
  * a function is never pointed at a version taskpipe did not see. */
-static const char *reference_version(struct run *r, struct rec *p, const cJSON *code)
+static const char *reference_version(struct run *r, struct rec *p, const struct spec_func *code)
 {
-	const char *b = cJSON_GetStringValue(cJSON_GetObjectItem(code, "S3Bucket"));
-	const char *k = cJSON_GetStringValue(cJSON_GetObjectItem(code, "S3Key"));
+	const char *b = code->bucket, *k = code->key;
 	if (!b || !k)
 		return NULL;
 	char *id = tp_xasprintf("%s/%s", b, k);
@@ -308,12 +305,11 @@ static const char *reference_version(struct run *r, struct rec *p, const cJSON *
  * when it rejects something, HeadObject for the latest version. *pin is
  * that version or NULL; < 0 (the record failed) when the state cannot be
  * read: nothing is deployed rather than maybe the rejected code. */
-static int pinned_version(struct run *r, struct rec *p, const cJSON *code, const char **pin)
+static int pinned_version(struct run *r, struct rec *p, const struct spec_func *code, const char **pin)
 {
-	const char *b = cJSON_GetStringValue(cJSON_GetObjectItem(code, "S3Bucket"));
-	const char *k = cJSON_GetStringValue(cJSON_GetObjectItem(code, "S3Key"));
+	const char *b = code->bucket, *k = code->key;
 	*pin = NULL;
-	if (!b || !k || cJSON_GetObjectItem(code, "S3ObjectVersion"))
+	if (!b || !k || code->version)
 		return TP_OK; /* the policy named a version: its choice */
 	char *id = tp_xasprintf("%s/%s", b, k);
 	if (!r->code_pins)
@@ -350,27 +346,39 @@ static int pinned_version(struct run *r, struct rec *p, const cJSON *code, const
  * code, with the object version when it is REFERENCE (sent on every
  * update: one without S3ObjectStorageMode puts the function back to COPY),
  * or the last good version when the latest was rejected (pinned_version). */
-static cJSON *code_request(struct run *r, struct rec *p, const cJSON *func)
+static cJSON *code_request(struct run *r, struct rec *p, const struct spec_func *func)
 {
-	const cJSON *code = cJSON_GetObjectItem(func, "Code");
 	const char *v = NULL;
-	if (pinned_version(r, p, code, &v) < 0)
+	if (pinned_version(r, p, func, &v) < 0)
 		return NULL;
-	if (!v && codestore_reference(func) && !(v = reference_version(r, p, code)))
+	if (!v && func->storage == STORAGE_REFERENCE && !(v = reference_version(r, p, func)))
 		return NULL;
-	cJSON *out = cJSON_Duplicate(code, 1);
-	if (v) {
-		cJSON_DeleteItemFromObject(out, "S3ObjectVersion");
-		cJSON_AddStringToObject(out, "S3ObjectVersion", v);
-	}
+	cJSON *out = cJSON_CreateObject();
+	if (func->bucket)
+		cJSON_AddStringToObject(out, "S3Bucket", func->bucket);
+	if (func->key)
+		cJSON_AddStringToObject(out, "S3Key", func->key);
+	if (func->storage != STORAGE_UNSET)
+		cJSON_AddStringToObject(out, "S3ObjectStorageMode", spec_storage_name(func->storage));
+	if (v || func->version)
+		cJSON_AddStringToObject(out, "S3ObjectVersion", v ? v : func->version);
 	return out;
+}
+
+/* Architectures, when the spec sets it (it goes with the code). */
+static void add_arch(cJSON *in, const struct spec_func *func)
+{
+	if (func->arch != ARCH_UNSET) {
+		const char *a = spec_arch_name(func->arch);
+		cJSON_AddItemToObject(in, "Architectures", cJSON_CreateStringArray(&a, 1));
+	}
 }
 
 int rc_emit_function_code(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->spec)
 		return 0;
-	cJSON *func = pipeline_part(&p->want, "func");
+	const struct spec_func *func = &p->want.spec.func;
 	if (!p->fn) {
 		/* The role was checked before any change (rc_check_and_diff). */
 		cJSON *code = code_request(r, p, func);
@@ -379,10 +387,8 @@ int rc_emit_function_code(struct run *r, struct rec *p, struct aws_call *c)
 		cJSON *in = desired_config(p);
 		cJSON_AddStringToObject(in, "FunctionName", p->nm.function);
 		cJSON_AddItemToObject(in, "Code", code);
-		cJSON *arch = cJSON_GetObjectItem(func, "Architectures");
-		if (arch)
-			cJSON_AddItemToObject(in, "Architectures", cJSON_Duplicate(arch, 1));
-		cJSON_AddItemToObject(in, "Tags", cJSON_Duplicate(p->want.tags, 1));
+		add_arch(in, func);
+		cJSON_AddItemToObject(in, "Tags", pipeline_tags_json(&p->want));
 		rc_prep_lambda(&c[0], "CreateFunction", "POST", tp_xstrdup("/2015-03-31/functions"), NULL, in);
 		return 1;
 	}
@@ -392,9 +398,7 @@ int rc_emit_function_code(struct run *r, struct rec *p, struct aws_call *c)
 	cJSON *in = code_request(r, p, func);
 	if (!in)
 		return 0;
-	cJSON *arch = cJSON_GetObjectItem(func, "Architectures");
-	if (arch)
-		cJSON_AddItemToObject(in, "Architectures", cJSON_Duplicate(arch, 1));
+	add_arch(in, func);
 	rc_prep_lambda(&c[0], "UpdateFunctionCode", "PUT", rc_fn_path(p, "/code"), NULL, in);
 	return 1;
 }
@@ -412,7 +416,7 @@ void rc_done_function(struct run *r, struct rec *p, struct aws_call *c, int n)
 		/* Shape it like a GetFunction answer for the steps after. */
 		cJSON *fn = cJSON_CreateObject();
 		cJSON_AddItemToObject(fn, "Configuration", cJSON_Duplicate(out, 1));
-		cJSON_AddItemToObject(fn, "Tags", cJSON_Duplicate(p->want.tags, 1));
+		cJSON_AddItemToObject(fn, "Tags", pipeline_tags_json(&p->want));
 		p->fn = fn;
 		p->fn_created = 1;
 	}
@@ -472,13 +476,13 @@ int rc_emit_function_extras(struct run *r, struct rec *p, struct aws_call *c)
 	if (!p->spec || !p->fn)
 		return 0;
 	int n = 0, created = p->fn_created;
-	cJSON *rc = cJSON_GetObjectItem(pipeline_part(&p->want, "func"), "ReservedConcurrentExecutions");
-	if (cJSON_IsNumber(rc) && (created || changed(p, DIFF_FUNCTION, DK_RESERVED, NULL))) {
+	long rc = p->want.spec.func.reserved;
+	if (rc != SPEC_UNSET && (created || changed(p, DIFF_FUNCTION, DK_RESERVED, NULL))) {
 		cJSON *in = cJSON_CreateObject();
-		cJSON_AddNumberToObject(in, "ReservedConcurrentExecutions", rc->valuedouble);
+		cJSON_AddNumberToObject(in, "ReservedConcurrentExecutions", (double)rc);
 		rc_prep_lambda(&c[n++], "PutFunctionConcurrency", "PUT",
 			       tp_xasprintf("/2017-10-31/functions/%s/concurrency", p->nm.function), NULL, in);
-	} else if (!cJSON_IsNumber(rc) && changed(p, DIFF_FUNCTION, DK_RESERVED, NULL)) {
+	} else if (rc == SPEC_UNSET && changed(p, DIFF_FUNCTION, DK_RESERVED, NULL)) {
 		rc_prep_lambda(&c[n++], "DeleteFunctionConcurrency", "DELETE",
 			       tp_xasprintf("/2017-10-31/functions/%s/concurrency", p->nm.function), NULL, NULL);
 	}
@@ -527,7 +531,7 @@ void rc_done_all_ok(struct run *r, struct rec *p, struct aws_call *c, int n)
  * read) as an UpdateEventSourceMapping body; NULL when none. */
 static cJSON *mapping_update(struct rec *p)
 {
-	const cJSON *want = pipeline_part(&p->want, "mapping");
+	const struct spec_mapping *want = &p->want.spec.mapping;
 	struct diff_list l = { 0 };
 	diff_mapping(want, p->esm, &l);
 	cJSON *upd = l.n ? cJSON_CreateObject() : NULL;
@@ -536,16 +540,19 @@ static cJSON *mapping_update(struct rec *p)
 		switch (c->kind) {
 		case DK_MAP_MAX: {
 			cJSON *sc = cJSON_AddObjectToObject(upd, "ScalingConfig");
-			long m = diff_scaling_max(want);
-			if (m)
-				cJSON_AddNumberToObject(sc, "MaximumConcurrency", (double)m);
+			if (want->max_concurrency)
+				cJSON_AddNumberToObject(sc, "MaximumConcurrency", (double)want->max_concurrency);
 			break;
 		}
 		case DK_MAP_ENABLED:
 			cJSON_AddBoolToObject(upd, "Enabled", strcmp(c->to, "true") == 0);
 			break;
-		default:   /* the spec's value as it is */
-			cJSON_AddItemToObject(upd, c->field, cJSON_Duplicate(cJSON_GetObjectItem(want, c->field), 1));
+		case DK_MAP_FRT:
+			cJSON_AddItemToObject(upd, c->field, cJSON_Parse(diff_frt_text(want->frt)));
+			break;
+		default:   /* DK_MAP_FIELD: the spec's value */
+			cJSON_AddNumberToObject(upd, c->field,
+						(double)(strcmp(c->field, "BatchSize") == 0 ? want->batch_size : want->window));
 		}
 	}
 	diff_list_free(&l);
@@ -555,8 +562,7 @@ static cJSON *mapping_update(struct rec *p)
 /* Reserved concurrency that step extras will put. */
 static int reserved_put_pending(const struct rec *p)
 {
-	cJSON *rc = cJSON_GetObjectItem(pipeline_part(&p->want, "func"), "ReservedConcurrentExecutions");
-	return cJSON_IsNumber(rc) && (p->fn_created || changed(p, DIFF_FUNCTION, DK_RESERVED, NULL));
+	return p->want.spec.func.reserved != SPEC_UNSET && (p->fn_created || changed(p, DIFF_FUNCTION, DK_RESERVED, NULL));
 }
 
 /* The group's limit is min(reserved concurrency, the enabled mapping's
@@ -609,6 +615,24 @@ static cJSON *mapping_part(struct rec *p, int post, int *other_part)
 	return mine;
 }
 
+/* A CreateEventSourceMapping body: the fields the spec sets. */
+static cJSON *mapping_create(const struct spec_mapping *want)
+{
+	cJSON *in = cJSON_CreateObject();
+	if (want->batch_size != SPEC_UNSET)
+		cJSON_AddNumberToObject(in, "BatchSize", (double)want->batch_size);
+	if (want->enabled != (int)SPEC_UNSET)
+		cJSON_AddBoolToObject(in, "Enabled", want->enabled);
+	if (want->frt != FRT_UNSET)
+		cJSON_AddItemToObject(in, "FunctionResponseTypes", cJSON_Parse(diff_frt_text(want->frt)));
+	if (want->window != SPEC_UNSET)
+		cJSON_AddNumberToObject(in, "MaximumBatchingWindowInSeconds", (double)want->window);
+	if (want->max_concurrency)
+		cJSON_AddNumberToObject(cJSON_AddObjectToObject(in, "ScalingConfig"), "MaximumConcurrency",
+					(double)want->max_concurrency);
+	return in;
+}
+
 static void prep_mapping_update(struct rec *p, struct aws_call *c, cJSON *upd)
 {
 	const char *uuid = cJSON_GetStringValue(cJSON_GetObjectItem(p->esm, "UUID"));
@@ -645,18 +669,14 @@ int rc_emit_mapping_post(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->spec)
 		return 0;
-	cJSON *want = pipeline_part(&p->want, "mapping");
+	const struct spec_mapping *want = &p->want.spec.mapping;
 	if (!p->esm) {
 		const char *arn = rc_queue_arn(p, 0);
 		if (!arn) {
 			rc_failf(p, TP_EAWS, "NoQueueArn", "queue %s: its QueueArn is unknown", p->nm.queue);
 			return 0;
 		}
-		cJSON *in = cJSON_Duplicate(want, 1);
-		cJSON_DeleteItemFromObject(in, "ScalingConfig");
-		if (diff_scaling_max(want))
-			cJSON_AddItemToObject(in, "ScalingConfig",
-					      cJSON_Duplicate(cJSON_GetObjectItem(want, "ScalingConfig"), 1));
+		cJSON *in = mapping_create(want);
 		cJSON_AddStringToObject(in, "EventSourceArn", arn);
 		cJSON_AddStringToObject(in, "FunctionName", p->nm.function);
 		rc_prep_lambda(&c[0], "CreateEventSourceMapping", "POST",

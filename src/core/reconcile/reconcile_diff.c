@@ -34,17 +34,10 @@ static int queue_dying(struct rec *p)
 	return 1;
 }
 
-/* taskpipe manages zip functions: an image in the spec, or an image
- * function under our name, is reported and left alone. */
+/* taskpipe manages zip functions: an image function under our name is
+ * reported and left alone (an image in the spec is refused by spec_parse). */
 static int check_package_type(struct rec *p)
 {
-	const char *want = cJSON_GetStringValue(cJSON_GetObjectItem(pipeline_part(&p->want, "func"), "PackageType"));
-	if (want && strcmp(want, "Zip") != 0) {
-		rc_failf(p, TP_EINVAL, "PackageTypeNotSupported",
-			 "pipeline %s: func.PackageType is '%s'; taskpipe manages zip functions only (drop PackageType or set \"Zip\")",
-			 p->res->name, want);
-		return -1;
-	}
 	const char *have = cJSON_GetStringValue(
 		cJSON_GetObjectItem(cJSON_GetObjectItem(p->fn, "Configuration"), "PackageType"));
 	if (have && strcmp(have, "Zip") != 0) {
@@ -54,20 +47,6 @@ static int check_package_type(struct rec *p)
 		return -1;
 	}
 	return 0;
-}
-
-/* func.Layers, when a policy gives it: a list of layer version ARNs. */
-static int check_layers(struct rec *p)
-{
-	cJSON *layers = cJSON_GetObjectItem(pipeline_part(&p->want, "func"), "Layers");
-	int bad = layers && !cJSON_IsArray(layers);
-	const cJSON *list = bad ? NULL : layers, *l;
-	cJSON_ArrayForEach(l, list)
-		bad |= !cJSON_IsString(l) || !*l->valuestring;
-	if (bad)
-		rc_failf(p, TP_EINVAL, "BadSpec", "pipeline %s: func.Layers must be a list of layer version ARNs%s",
-			 p->res->name, "");
-	return bad ? -1 : 0;
 }
 
 /* Something will change: wait first for a function or mapping that AWS is
@@ -142,12 +121,11 @@ static int check_owned(struct run *r, struct rec *p)
 
 void rc_check_and_diff(struct run *r, struct rec *p)
 {
-	if (check_package_type(p) < 0 || check_layers(p) < 0 || check_owned(r, p) < 0)
+	if (check_package_type(p) < 0 || check_owned(r, p) < 0)
 		return;
 	if (p->spec && queue_dying(p))
 		return;
-	if (p->spec && !p->fn && !cJSON_GetObjectItem(pipeline_part(&p->want, "func"), "Role") &&
-	    !r->app->set.role_arn) {
+	if (p->spec && !p->fn && !p->want.role) {
 		/* Check before any change: a pipeline half-created for want of a role helps no one. */
 		rc_failf(p, TP_EINVAL, "NoRole",
 			 "cannot create function %s: no execution role (set TASKPIPE_ROLE_ARN or --role-arn)",
@@ -157,7 +135,10 @@ void rc_check_and_diff(struct run *r, struct rec *p)
 	struct observed o;
 	char why[300];
 	observed_of(p, &o, why, sizeof why);
-	diff_pipeline(p->spec ? &p->want : NULL, p->old_spec, &o, &p->changes);
+	struct spec_record old;
+	spec_record_read(p->old_spec, &old);
+	diff_pipeline(p->spec ? &p->want : NULL, p->old_spec ? &old : NULL, &o, &p->changes);
+	spec_record_free(&old);
 	p->dlq_kept = diff_find(&p->changes, DIFF_DLQ, DK_NONE) &&
 		      diff_find(&p->changes, DIFF_DLQ, DK_NONE)->act == DIFF_KEEP;
 	const struct diff_change *fc = diff_find(&p->changes, DIFF_FUNCTION, DK_NONE);

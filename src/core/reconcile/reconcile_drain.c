@@ -76,14 +76,14 @@ static void add(struct diff_list *l, enum diff_res res, enum diff_act act, char 
 	c->note = note;
 }
 
-/* The spec's drain_timeout (seconds > 0), else the default. */
+/* The last spec's drain_timeout (seconds > 0), else the default. */
 static long spec_drain_timeout(const cJSON *spec)
 {
-	const cJSON *t = cJSON_GetObjectItem(spec, "drain_timeout");
-	double v = cJSON_IsNumber(t) ? t->valuedouble : 0;
-	if (cJSON_IsRaw(t) && t->valuestring)
-		v = atof(t->valuestring);
-	return v >= 1 ? (long)v : DRAIN_TIMEOUT_DEFAULT_S;
+	struct spec_record old;
+	spec_record_read(spec, &old);
+	long t = old.drain_timeout != SPEC_UNSET ? old.drain_timeout : DRAIN_TIMEOUT_DEFAULT_S;
+	spec_record_free(&old);
+	return t;
 }
 
 /* A queue whose consumers have been gone a settle time: delete it when
@@ -95,8 +95,11 @@ static long judge_queue(struct rec *p, int dlq, int *del)
 	if (!url)
 		return 0;
 	long n = rc_queue_messages(dlq ? p->dlq_attrs : p->q_attrs);
-	const cJSON *keep = cJSON_GetObjectItem(cJSON_GetObjectItem(p->old_spec, "dlq"), "keep_if_not_empty");
-	if (n == 0 || (dlq && n > 0 && cJSON_IsFalse(keep))) {
+	struct spec_record old;
+	spec_record_read(p->old_spec, &old);
+	int keep = old.keep_dlq;
+	spec_record_free(&old);
+	if (n == 0 || (dlq && n > 0 && !keep)) {
 		*del = 1;
 		add(&p->changes, dlq ? DIFF_DLQ : DIFF_QUEUE, DIFF_DELETE, NULL);
 		return 0;

@@ -9,6 +9,7 @@
 #define TP_RECONCILE_INT_H
 
 #include "core/reconcile/reconcile.h"
+#include "core/limit_group.h"
 
 #include "aws/aws.h"
 #include "base/hash.h"
@@ -39,8 +40,8 @@ struct rec {
 	cJSON *state;             /* last state record, NULL: none */
 	int item_read, state_read;/* item / state known (read or scanned) */
 	int paused, pause_read;   /* an operator's pause (pause#<name>) is recorded; known */
-	struct pipeline want;     /* desired state (pipeline_desired); want.spec NULL when deleting */
-	cJSON *spec;              /* want.spec (borrowed): NULL when deleting */
+	struct pipeline want;     /* desired state (pipeline_desired); want.tree NULL when deleting */
+	cJSON *spec;              /* want.tree (borrowed): NULL when deleting */
 	cJSON *old_spec;          /* spec stored with the last state */
 	struct diff_list changes; /* the diff (diff_pipeline), what the apply steps act on */
 	int failed;               /* stop further steps */
@@ -49,8 +50,8 @@ struct rec {
 	int done;                 /* nothing more to do (unchanged) */
 	int state_written;        /* its outcome is in the state table already */
 	char input_hash[65];      /* of the policy call's inputs (pipeline_input_hash); "" when none */
-	char *spec_text;          /* the policy's answer for spec_input (JSON text), NULL: none yet */
-	char spec_input[65];      /* the input_hash spec_text was computed for */
+	cJSON *answer;            /* the policy's answer for spec_input (Raw numbers), NULL: none yet */
+	char spec_input[65];      /* the input_hash answer was computed for */
 	/* observed */
 	char *q_url, *dlq_url;
 	int q_url_unknown, dlq_url_unknown; /* created, but the answer had no QueueUrl */
@@ -90,6 +91,7 @@ struct run {
 	struct cJSON *code_pins;     /* "bucket/key" -> version to deploy instead of a rejected latest ("" none), per run */
 	struct hash_sha256_stream input; /* the run's part of every input hash (pipeline_input_begin) */
 	int rerun_only;           /* run_step: only the records marked rerun */
+	struct limit_groups *groups; /* the members' groups, each read and checked once (limit_group.h) */
 };
 
 /* A step: emit fills c[0..RC_MAX_CALLS) with this record's calls and

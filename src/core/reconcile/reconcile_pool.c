@@ -23,7 +23,7 @@
 static long raise_of(const struct rec *p)
 {
 	long want, max;
-	pool_spec_demand(p->spec, &want, &max);
+	spec_demand(&p->want.spec, &want, &max);
 	cJSON *have = cJSON_GetObjectItem(cJSON_GetObjectItem(p->fn, "Concurrency"), "ReservedConcurrentExecutions");
 	long had = cJSON_IsNumber(have) ? (long)have->valuedouble : 0;
 	return want - had;

@@ -128,6 +128,23 @@ static void add_note(struct ro *r, int w, const char *note)
 	snprintf(r->health_note + l, sizeof r->health_note - l, "%swave %d: %s", l ? "; " : "", w + 1, note);
 }
 
+void ro_policy_ctx(struct ro *r)
+{
+	if (r->ctx_set)
+		return;
+	cJSON *ctx = app_policy_ctx_value(r->app);
+	/* the health settings the default policy sizes its pauses and waits by */
+	struct ro_health_settings hs;
+	ro_health_settings(&hs);
+	cJSON *ro = cJSON_AddObjectToObject(ctx, "rollout");
+	cJSON_AddNumberToObject(ro, "canary_pause_s", hs.canary_pause_s);
+	cJSON_AddNumberToObject(ro, "health_wait_max_s", hs.wait_max_s);
+	cJSON_AddNumberToObject(ro, "metric_period_s", hs.period_s);
+	policy_set_ctx(r->app->policy, ctx);
+	cJSON_Delete(ctx);
+	r->ctx_set = 1;
+}
+
 int health_judge(struct ro *r, int w, tp_err *e)
 {
 	const cJSON *wave = cJSON_GetArrayItem(r->plan, w);

@@ -1,5 +1,7 @@
-/* ro.h: the state of one rollout run, shared by the driver (rollout.c),
- * its waves (wave.c) and status (status.c). Internal to core/rollout/. */
+/* ro.h: the state of one rollout run, shared by the files of core/rollout/
+ * (internal to it). Calls go one way, each file only to those below it:
+ *   rollout.c (the driver) -> health.c -> rollback.c -> wave.c -> head.c -> status.c
+ * (plan.c and rolloutrec.c below them all); no file calls back up. */
 #ifndef TP_ROLLOUT_RO_H
 #define TP_ROLLOUT_RO_H
 
@@ -43,7 +45,7 @@ static inline void ro_stop(struct ro *r, enum rollout_outcome s)
 	r->status = s;
 }
 
-/* ---- rollout.c: the head item and its lease ---- */
+/* ---- head.c: the head item and its lease (shapes in core/store.h) ---- */
 
 enum hdr_how { HDR_ACQUIRE, HDR_BEAT, HDR_RELEASE };
 
@@ -52,14 +54,14 @@ enum hdr_how { HDR_ACQUIRE, HDR_BEAT, HDR_RELEASE };
  * superseded or another runner holds it (r stopped). */
 int ro_hdr_write(struct ro *r, enum hdr_how how, enum rollout_state status, tp_err *e);
 int ro_lease_ttl(const struct ro *r);
-/* Give the policy this run's ctx, once per run, before its first call
- * (not at the start: a run that asks no policy asks Lambda for no ctx). */
-void ro_policy_ctx(struct ro *r);
 /* No time left to start another batch (plus extra_ms) before the deadline. */
 int ro_deadline_near(const struct ro *r, int64_t extra_ms);
-/* UpdateItem SET of every attribute in sets (consumed), names aliased. */
-struct cJSON *ro_update_req(const char *table, const char *pk, struct cJSON *sets, const char *extra_set,
-			    const char *remove, const char *cond);
+/* The head as stored (*item NULL: none; cJSON_Delete it). */
+int ro_head_get(struct ro *r, struct cJSON **item, tp_err *e);
+/* Write generation r->gen of the head (r's version, plan, our lease) with
+ * its plan parts, over old_head (of old_gen) or where none is; a refused
+ * write is store_condition_failed. */
+int ro_head_create(struct ro *r, long old_gen, const struct cJSON *old_head, tp_err *e);
 
 /* ---- wave.c: observing the fleet and running waves ---- */
 
@@ -84,6 +86,10 @@ int wave_update_to(struct ro *r, struct ro_target **ts, size_t n, const char *ve
 int wave_write_records(struct ro *r, struct ro_target **ts, size_t n, tp_err *e);
 
 /* ---- health.c: watching a wave after its pause ---- */
+
+/* Give the policy this run's ctx, once per run, before its first call
+ * (not at the start: a run that asks no policy asks Lambda for no ctx). */
+void ro_policy_ctx(struct ro *r);
 
 /* The health settings (environment): canary pause, longest wait for
  * traffic, metric period. */

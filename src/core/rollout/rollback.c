@@ -13,8 +13,8 @@
 
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
-#include "aws/http.h"
-#include "aws/sigv4.h"
+#include "base/base64.h"
+#include "aws/s3.h"
 #include "base/hash.h"
 #include "base/log.h"
 #include "base/xml.h"
@@ -57,17 +57,10 @@ static int sink_write(void *ctx, const void *data, size_t len)
 /* CodeSha256 of bucket/key at version (streamed, never held). */
 static int version_sha(struct ro *r, const char *version, char *sha, tp_err *e)
 {
-	size_t kl = strlen(r->key);
-	char *enc = tp_xmalloc(kl * 3 + 1);
-	sigv4_uri_encode(r->key, kl, 1, enc, kl * 3 + 1);
-	char *path = tp_xasprintf("/%s/%s", r->bucket, enc);
-	free(enc);
-	buf q = { 0 };
-	awsj_form_add(&q, "versionId", version);
 	struct hash_sha256_stream hs;
 	const struct aws_sink sink = { sink_begin, sink_write, &hs };
-	struct aws_call c = { .service = SVC_S3, .op = "GetObject", .method = "GET", .path = path,
-			      .query = q.data, .sink = &sink };
+	struct aws_call c;
+	s3_get_object(&c, r->bucket, r->key, version, &sink);
 	aws_call_one(r->app->aws, &c);
 	int rc = c.rc;
 	if (rc < 0) {
@@ -75,11 +68,9 @@ static int version_sha(struct ro *r, const char *version, char *sha, tp_err *e)
 	} else {
 		unsigned char d[HASH_SHA256_LEN];
 		hash_sha256_end(&hs, d);
-		rollout_base64(d, sizeof d, sha);
+		base64_encode(d, sizeof d, sha);
 	}
 	aws_call_free(&c);
-	free(path);
-	buf_free(&q);
 	return rc;
 }
 
@@ -107,12 +98,8 @@ static int take_version(void *ctx, const char *inner, size_t len)
  * MAX_VERSIONS_HASHED + 1 (one page). */
 static int list_versions(struct ro *r, struct versions *v, tp_err *e)
 {
-	char *path = tp_xasprintf("/%s", r->bucket);
-	buf q = { 0 };
-	awsj_form_add(&q, "prefix", r->key);
-	buf_adds(&q, "&versions=");
-	struct aws_call c = { .service = SVC_S3, .op = "ListObjectVersions", .method = "GET", .path = path,
-			      .query = q.data };
+	struct aws_call c;
+	s3_list_object_versions(&c, r->bucket, r->key);
 	aws_call_one(r->app->aws, &c);
 	int rc = c.rc;
 	v->key = r->key;
@@ -121,8 +108,6 @@ static int list_versions(struct ro *r, struct versions *v, tp_err *e)
 	else
 		xml_each(c.resp.data, c.resp.len, "Version", take_version, v);
 	aws_call_free(&c);
-	free(path);
-	buf_free(&q);
 	return rc;
 }
 
@@ -137,14 +122,8 @@ static void read_prev(struct ro *r, struct ro_target **ts, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (ts[i]->prev_sha[0])
 			continue;
-		char *pk = store_pk_rollout_fn(r->id, ts[i]->function);
-		cJSON *in = cJSON_CreateObject();
-		cJSON_AddStringToObject(in, "TableName", r->app->set.state_table);
-		cJSON_AddItemToObject(in, "Key", ddb_key("pk", pk));
-		cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-		awsj_prepare(&c[k], SVC_DYNAMODB, "GetItem", in);
+		store_rollout_fn_get_prepare(&c[k], r->app->set.state_table, r->id, ts[i]->function);
 		ask[k++] = ts[i];
-		free(pk);
 	}
 	aws_call_many(r->app->aws, c, k);
 	for (size_t i = 0; i < k; i++) {

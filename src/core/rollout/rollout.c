@@ -1,15 +1,15 @@
 /* rollout.c: the rollout driver: start, resume or supersede a rollout of
- * one code object, its head item and runner lease; the waves run in
- * wave.c, the plan is made in plan.c, status is read in status.c (see
- * rollout.h for the model and the items). */
+ * one code object; the head item and runner lease are head.c's, the waves
+ * run in wave.c, their health is judged in health.c, the plan is made in
+ * plan.c, status is read in status.c (see rollout.h for the model, ro.h
+ * for the order of calls, core/store.h for the items). */
 #include "core/rollout/ro.h"
-#include "base/settings_table.h"
 #include "base/progress.h"
 
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
-#include "aws/http.h"
-#include "aws/sigv4.h"
+#include "aws/s3.h"
+#include "base/base64.h"
 #include "base/hash.h"
 #include "base/jsonnum.h"
 #include "base/log.h"
@@ -24,24 +24,6 @@
 #include <unistd.h>
 
 /* ---------- small helpers ---------- */
-
-void rollout_base64(const unsigned char *in, size_t n, char *out)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t o = 0;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)in[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= in[i + 2];
-		out[o++] = tab[(v >> 18) & 63];
-		out[o++] = tab[(v >> 12) & 63];
-		out[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < n ? tab[v & 63] : '=';
-	}
-	out[o] = 0;
-}
 
 int rollout_parse_uri(const char *uri, char **bucket, char **key, char **version, tp_err *e)
 {
@@ -65,32 +47,9 @@ int rollout_parse_uri(const char *uri, char **bucket, char **key, char **version
 	return TP_OK;
 }
 
-/* Value of header name in a call's answer headers, into out. */
-static int header_value(const buf *h, const char *name, char *out, size_t len)
-{
-	const char *s = buf_str(h);
-	return http_header_in(s, s + h->len, name, out, len);
-}
-
 static int64_t now_s(void)
 {
 	return tp_now_ms() / 1000;
-}
-
-int ro_lease_ttl(const struct ro *r)
-{
-	if (r->o.lease_ttl_s > 0)
-		return r->o.lease_ttl_s;
-	return (int)setting_long_or_warn(SET_ROLLOUT_LEASE_S);
-}
-
-/* No time left to start another batch before the deadline. */
-int ro_deadline_near(const struct ro *r, int64_t extra_ms)
-{
-	if (!r->o.deadline_ms)
-		return 0;
-	int64_t reserve = r->o.reserve_ms ? r->o.reserve_ms : 15000;
-	return tp_now_ms() + reserve + extra_ms > r->o.deadline_ms;
 }
 
 /* ---------- the object ---------- */
@@ -112,18 +71,10 @@ static int sink_write(void *ctx, const void *data, size_t len)
  * id. With from_event, the latest is read and an older event version is stale. */
 static int fetch_object(struct ro *r, const char *want_version, tp_err *e)
 {
-	size_t kl = strlen(r->key);
-	char *enc = tp_xmalloc(kl * 3 + 1);
-	sigv4_uri_encode(r->key, kl, 1, enc, kl * 3 + 1);
-	char *path = tp_xasprintf("/%s/%s", r->bucket, enc);
-	free(enc);
-	buf q = { 0 };
-	if (want_version && !r->o.from_event)
-		awsj_form_add(&q, "versionId", want_version);
 	struct hash_sha256_stream hs;
 	const struct aws_sink sink = { sink_begin, sink_write, &hs };
-	struct aws_call c = { .service = SVC_S3, .op = "GetObject", .method = "GET", .path = path,
-			      .query = q.len ? q.data : NULL, .sink = &sink };
+	struct aws_call c;
+	s3_get_object(&c, r->bucket, r->key, want_version && !r->o.from_event ? want_version : NULL, &sink);
 	aws_call_one(r->app->aws, &c);
 	int rc = c.rc;
 	if (rc < 0) {
@@ -134,11 +85,10 @@ static int fetch_object(struct ro *r, const char *want_version, tp_err *e)
 	} else {
 		unsigned char d[HASH_SHA256_LEN];
 		hash_sha256_end(&hs, d);
-		rollout_base64(d, sizeof d, r->sha);
+		base64_encode(d, sizeof d, r->sha);
 		r->object_bytes = (long long)hs.len;
 		char v[256] = "";
-		if (header_value(&c.resp_headers, "x-amz-version-id", v, sizeof v) && v[0] &&
-		    strcmp(v, "null") != 0)
+		if (s3_version_id(&c, v, sizeof v))
 			r->version = tp_xstrdup(v);
 		if (r->o.from_event && want_version && (!r->version || strcmp(r->version, want_version)))
 			ro_stop(r, ROLLOUT_STALE); /* a newer upload exists; its own event rolls it out */
@@ -146,200 +96,6 @@ static int fetch_object(struct ro *r, const char *want_version, tp_err *e)
 			r->version = tp_xstrdup(want_version);
 	}
 	aws_call_free(&c);
-	free(path);
-	buf_free(&q);
-	return rc;
-}
-
-/* ---------- state table ---------- */
-
-static void hdr_pk(const struct ro *r, char *out, size_t len)
-{
-	char *pk = store_pk_rollout(r->id);
-	snprintf(out, len, "%s", pk);
-	free(pk);
-}
-
-static int get_header(struct ro *r, cJSON **item, tp_err *e)
-{
-	char pk[1300];
-	hdr_pk(r, pk, sizeof pk);
-	cJSON *in = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(in, "TableName", r->app->set.state_table);
-	cJSON_AddItemToObject(in, "Key", ddb_key("pk", pk));
-	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-	int rc = awsj_call(r->app->aws, SVC_DYNAMODB, "GetItem", in, &out, e);
-	cJSON_Delete(in);
-	*item = rc == TP_OK ? cJSON_DetachItemFromObject(out, "Item") : NULL;
-	cJSON_Delete(out);
-	return rc;
-}
-
-/* UpdateItem SET of every attribute in sets (AttributeValues, consumed),
- * with names aliased (status, version, ... are DynamoDB reserved words). */
-cJSON *ro_update_req(const char *table, const char *pk, cJSON *sets, const char *extra_set,
-			 const char *remove, const char *cond)
-{
-	cJSON *in = cJSON_CreateObject();
-	cJSON_AddStringToObject(in, "TableName", table);
-	cJSON_AddItemToObject(in, "Key", ddb_key("pk", pk));
-	cJSON *names = cJSON_AddObjectToObject(in, "ExpressionAttributeNames");
-	cJSON *vals = cJSON_AddObjectToObject(in, "ExpressionAttributeValues");
-	buf ex = { 0 };
-	int i = 0;
-	for (cJSON *a = sets->child; a; a = a->next, i++) {
-		char n[16], v[16];
-		snprintf(n, sizeof n, "#a%d", i);
-		snprintf(v, sizeof v, ":a%d", i);
-		cJSON_AddStringToObject(names, n, a->string);
-		cJSON_AddItemToObject(vals, v, cJSON_Duplicate(a, 1));
-		buf_addf(&ex, "%s%s = %s", i ? ", " : "SET ", n, v);
-	}
-	if (extra_set)
-		buf_addf(&ex, "%s%s", i ? ", " : "SET ", extra_set);
-	if (remove)
-		buf_addf(&ex, " REMOVE %s", remove);
-	cJSON_AddStringToObject(in, "UpdateExpression", buf_str(&ex));
-	if (cond)
-		cJSON_AddStringToObject(in, "ConditionExpression", cond);
-	buf_free(&ex);
-	cJSON_Delete(sets);
-	return in;
-}
-
-/* Write the header under our generation: acquire the lease, renew it
- * (recording progress), or release it. TP_ECONFLICT when the rollout was
- * superseded or another runner holds it (r stopped). */
-int ro_hdr_write(struct ro *r, enum hdr_how how, enum rollout_state status, tp_err *e)
-{
-	char pk[1300];
-	hdr_pk(r, pk, sizeof pk);
-	int64_t now = now_s();
-	cJSON *s = cJSON_CreateObject();
-	ddb_put_long(s, "wave", r->wave);
-	ddb_put_long(s, "next_at", (long)r->next_at);
-	ddb_put_long(s, "judged", r->judged);
-	ddb_put_long(s, "window_from", (long)r->window_from);
-	if (r->health_note[0])
-		ddb_put_str(s, "health_note", r->health_note);
-	if (r->rb.done) {
-		ddb_put_long(s, "rollback_functions", r->rb.functions);
-		ddb_put_long(s, "rolled_back", r->rb.rolled_back);
-		ddb_put_long(s, "rollback_failed", r->rb.failed);
-		ddb_put_long(s, "rollback_lambda_calls", r->rb.lambda_calls);
-		ddb_put_long(s, "rollback_updates", r->rb.updates);
-		ddb_put_str(s, "rollback_to", r->rb.to_version);
-	}
-	ddb_put_long(s, "updated_at", (long)now);
-	ddb_put_str(s, "status", rollout_state_name(status));
-	if (how == HDR_RELEASE) {
-		ddb_put_long(s, "lease_until", 0);
-		if (r->fail.code[0]) {
-			ddb_put_str(s, "error_function", r->fail_fn);
-			ddb_put_str(s, "error_code", r->fail.code);
-			ddb_put_str(s, "error_message", r->fail.message);
-		}
-	} else {
-		ddb_put_str(s, "holder", r->holder);
-		ddb_put_long(s, "lease_until", (long)(now + ro_lease_ttl(r)));
-	}
-	const char *cond = how == HDR_ACQUIRE ? STORE_COND_ROLLOUT_TAKE : STORE_COND_ROLLOUT_OURS;
-	cJSON *in = ro_update_req(r->app->set.state_table, pk, s, NULL,
-			       how == HDR_RELEASE ? "#h" : NULL, cond);
-	cJSON *names = cJSON_GetObjectItem(in, "ExpressionAttributeNames");
-	cJSON_AddStringToObject(names, "#g", "gen");
-	cJSON_AddStringToObject(names, "#h", "holder");
-	cJSON *vals = cJSON_GetObjectItem(in, "ExpressionAttributeValues");
-	ddb_put_long(vals, ":g", r->gen);
-	ddb_put_str(vals, ":me", r->holder);
-	if (how == HDR_ACQUIRE) {
-		cJSON_AddStringToObject(names, "#lu", "lease_until");
-		ddb_put_long(vals, ":now", (long)now);
-	}
-	if (how == HDR_RELEASE && !r->fail.code[0]) {
-		/* a success clears an earlier failure */
-		cJSON *ue = cJSON_GetObjectItem(in, "UpdateExpression");
-		char *u = tp_xasprintf("%s, error_function, error_code, error_message", ue->valuestring);
-		cJSON_SetValuestring(ue, u);
-		free(u);
-	}
-	cJSON *out = NULL;
-	tp_err err = { 0 };
-	int rc = awsj_call(r->app->aws, SVC_DYNAMODB, "UpdateItem", in, &out, &err);
-	cJSON_Delete(in);
-	cJSON_Delete(out);
-	if (rc == TP_OK)
-		return TP_OK;
-	if (!store_condition_failed(&err)) {
-		*e = err;
-		return rc;
-	}
-	cJSON *h = NULL;
-	tp_err ge = { 0 };
-	get_header(r, &h, &ge);
-	long g = ddb_get_long(h, "gen", 0);
-	if (g != r->gen) {
-		ro_stop(r, ROLLOUT_SUPERSEDED);
-		rc = tp_errf(e, TP_ECONFLICT, "RolloutSuperseded",
-			     "rollout of s3://%s was superseded by version %s", r->id,
-			     ddb_get_str(h, "version", "?"));
-	} else {
-		ro_stop(r, ROLLOUT_BUSY);
-		rc = tp_errf(e, TP_ECONFLICT, "RolloutBusy", "rollout of s3://%s is run by %s until %ld",
-			     r->id, ddb_get_str(h, "holder", "?"), ddb_get_long(h, "lease_until", 0));
-	}
-	cJSON_Delete(h);
-	return rc;
-}
-
-/* A new generation of the header: this version, this plan, our lease. */
-static int create_header(struct ro *r, long old_gen, const cJSON *old_head, tp_err *e)
-{
-	int exists = old_head != NULL;
-	char pk[1300];
-	hdr_pk(r, pk, sizeof pk);
-	int64_t now = now_s();
-	cJSON *in = cJSON_CreateObject(), *item = cJSON_AddObjectToObject(in, "Item");
-	cJSON_AddStringToObject(in, "TableName", r->app->set.state_table);
-	ddb_put_str(item, "pk", pk);
-	ddb_put_str(item, "kind", "rollout");
-	ddb_put_str(item, "bucket", r->bucket);
-	ddb_put_str(item, "key", r->key);
-	ddb_put_str(item, "version", r->version ? r->version : "");
-	ddb_put_str(item, "sha256", r->sha);
-	ddb_put_long(item, "gen", r->gen);
-	ddb_put_str(item, "status", rollout_state_name(RST_RUNNING));
-	ddb_put_str(item, "mode", r->mode);
-	/* the plan goes into part items first (rolloutrec.h: 400 KB per item) */
-	char *plan = cJSON_PrintUnformatted(r->plan);
-	int rc = rolloutrec_write_plan(r->app->aws, r->app->set.state_table, r->id, plan, item, NULL, e);
-	free(plan);
-	if (rc < 0) {
-		cJSON_Delete(in);
-		return rc;
-	}
-	ddb_put_long(item, "wave", 0);
-	ddb_put_long(item, "next_at", 0);
-	ddb_put_long(item, "judged", 0);
-	ddb_put_long(item, "targets", (long)r->ts.n);
-	ddb_put_long(item, "started_at", (long)now);
-	ddb_put_long(item, "updated_at", (long)now);
-	ddb_put_str(item, "holder", r->holder);
-	ddb_put_long(item, "lease_until", (long)(now + ro_lease_ttl(r)));
-	if (exists) {
-		cJSON_AddStringToObject(in, "ConditionExpression", STORE_COND_ROLLOUT_GEN);
-		cJSON_AddStringToObject(cJSON_AddObjectToObject(in, "ExpressionAttributeNames"), "#g", "gen");
-		ddb_put_long(cJSON_AddObjectToObject(in, "ExpressionAttributeValues"), ":old", old_gen);
-	} else {
-		cJSON_AddStringToObject(in, "ConditionExpression", STORE_COND_ROLLOUT_NEW);
-	}
-	cJSON *out = NULL;
-	rc = awsj_call(r->app->aws, SVC_DYNAMODB, "PutItem", in, &out, e);
-	if (rc == TP_OK && old_head) /* the replaced generation's parts are unused now */
-		rolloutrec_drop_plan(r->app->aws, r->app->set.state_table, r->id, old_head,
-				     ddb_get_str(item, "plan_sha", NULL));
-	cJSON_Delete(in);
-	cJSON_Delete(out);
 	return rc;
 }
 
@@ -362,23 +118,6 @@ static int find_targets(struct ro *r, tp_err *e)
 	plan_drop_unseen(&r->ts);
 	plan_drop_images(&r->ts);
 	return TP_OK;
-}
-
-void ro_policy_ctx(struct ro *r)
-{
-	if (r->ctx_set)
-		return;
-	cJSON *ctx = app_policy_ctx_value(r->app);
-	/* the health settings the default policy sizes its pauses and waits by */
-	struct ro_health_settings hs;
-	ro_health_settings(&hs);
-	cJSON *ro = cJSON_AddObjectToObject(ctx, "rollout");
-	cJSON_AddNumberToObject(ro, "canary_pause_s", hs.canary_pause_s);
-	cJSON_AddNumberToObject(ro, "health_wait_max_s", hs.wait_max_s);
-	cJSON_AddNumberToObject(ro, "metric_period_s", hs.period_s);
-	policy_set_ctx(r->app->policy, ctx);
-	cJSON_Delete(ctx);
-	r->ctx_set = 1;
 }
 
 /* Ask the policy for waves; freeze them as r->plan (plan_batch). */
@@ -558,7 +297,7 @@ static int run(struct ro *r, const char *want_version, tp_err *e)
 	for (int attempt = 0; attempt < 3; attempt++) {
 		cJSON_Delete(h);
 		h = NULL;
-		if ((rc = get_header(r, &h, e)) < 0)
+		if ((rc = ro_head_get(r, &h, e)) < 0)
 			return rc;
 		const char *hv = ddb_get_str(h, "version", NULL), *hs = ddb_get_str(h, "sha256", "");
 		long hg = ddb_get_long(h, "gen", 0);
@@ -573,7 +312,7 @@ static int run(struct ro *r, const char *want_version, tp_err *e)
 			break;
 		if (!r->plan && (rc = make_plan(r, e)) < 0)
 			break;
-		rc = create_header(r, hg, h, e);
+		rc = ro_head_create(r, hg, h, e);
 		if (rc == TP_OK || !store_condition_failed(e))
 			break;
 		tp_err_clear(e); /* someone wrote it meanwhile: look again */
@@ -774,29 +513,4 @@ void rollout_results_free(struct rollout_result *r, size_t n)
 	for (size_t i = 0; i < n; i++)
 		rollout_result_free(&r[i]);
 	free(r);
-}
-
-const char *rollout_outcome_name(enum rollout_outcome s)
-{
-	static const char *const names[] = { "error", "done", "halted", "superseded", "paused", "busy",
-					     "stale", "no-targets" };
-	return (unsigned)s < sizeof names / sizeof *names ? names[s] : "error";
-}
-
-const char *rollout_fn_state_name(enum rollout_fn_state s)
-{
-	static const char *const names[] = { "pending", "updating", "done", "failed", "gone", "rolled-back" };
-	return (unsigned)s < RFN_STATES ? names[s] : "pending";
-}
-
-const char *rollout_state_name(enum rollout_state s)
-{
-	static const char *const names[] = { "running", "paused", "done", "halted", "unknown" };
-	return (unsigned)s < sizeof names / sizeof *names ? names[s] : "unknown";
-}
-
-const char *rollout_wave_state_name(enum rollout_wave_state s)
-{
-	static const char *const names[] = { "done", "running", "halted", "pending" };
-	return (unsigned)s < sizeof names / sizeof *names ? names[s] : "pending";
 }

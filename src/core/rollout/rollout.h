@@ -212,7 +212,4 @@ int rollout_on_upload(struct app *app, const char *bucket, const char *key, cons
 int rollout_on_upload_until(struct app *app, const char *bucket, const char *key,
 			    const char *version, int64_t deadline_ms, struct rollout_result *out, tp_err *e);
 
-/* Standard base64 of n bytes into out (4 * ((n + 2) / 3) + 1 bytes). */
-void rollout_base64(const unsigned char *in, size_t n, char *out);
-
 #endif

@@ -1,7 +1,6 @@
 /* rolloutrec.c: the rollout plan in part items (see rolloutrec.h). */
 #include "core/rollout/rolloutrec.h"
 
-#include "aws/awsjson.h"
 #include "aws/ddb.h"
 #include "base/hash.h"
 #include "core/store.h"
@@ -36,22 +35,9 @@ int rolloutrec_write_plan(struct aws *a, const char *table, const char *id, cons
 		*writes = 0;
 	do {
 		size_t k = cut(plan_json + off, len - off, ROLLOUTREC_PART_BYTES);
-		char *pk = store_pk_rollout_plan(id, sha, n);
-		char *chunk = tp_xmalloc(k + 1);
-		memcpy(chunk, plan_json + off, k);
-		chunk[k] = 0;
-		cJSON *in = cJSON_CreateObject(), *item = cJSON_AddObjectToObject(in, "Item"), *out = NULL;
-		cJSON_AddStringToObject(in, "TableName", table);
-		ddb_put_str(item, "pk", pk);
-		ddb_put_str(item, "kind", "rollout-plan");
-		ddb_put_str(item, "rollout", id);
-		ddb_put_long(item, "part", n);
-		ddb_put_str(item, "text", chunk);
-		rc = awsj_call(a, SVC_DYNAMODB, "PutItem", in, &out, e);
-		cJSON_Delete(in);
-		cJSON_Delete(out);
+		char *chunk = tp_xstrndup(plan_json + off, k);
+		rc = store_rollout_plan_put(a, table, id, sha, n, chunk, e);
 		free(chunk);
-		free(pk);
 		if (writes)
 			(*writes)++;
 		off += k;
@@ -78,20 +64,16 @@ int rolloutrec_read_plan(struct aws *a, const char *table, const char *id, const
 	buf text = { 0 };
 	int rc = TP_OK;
 	for (long n = 0; n < parts && rc == TP_OK; n++) {
-		char *pk = store_pk_rollout_plan(id, sha, n);
-		cJSON *in = cJSON_CreateObject(), *out = NULL;
-		cJSON_AddStringToObject(in, "TableName", table);
-		cJSON_AddItemToObject(in, "Key", ddb_key("pk", pk));
-		cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-		rc = awsj_call(a, SVC_DYNAMODB, "GetItem", in, &out, e);
-		const char *t = ddb_get_str(cJSON_GetObjectItem(out, "Item"), "text", NULL);
-		if (rc == TP_OK && !t)
+		char *t = NULL;
+		rc = store_rollout_plan_get(a, table, id, sha, n, &t, e);
+		if (rc == TP_OK && !t) {
+			char *pk = store_pk_rollout_plan(id, sha, n);
 			rc = tp_errf(e, TP_ENOTFOUND, "RolloutPlanMissing", "rollout %s: plan part %s is missing", id, pk);
-		else if (rc == TP_OK)
+			free(pk);
+		} else if (rc == TP_OK) {
 			buf_adds(&text, t);
-		cJSON_Delete(in);
-		cJSON_Delete(out);
-		free(pk);
+		}
+		free(t);
 	}
 	char hex[HASH_SHA256_HEX_LEN];
 	if (rc == TP_OK) {
@@ -116,14 +98,7 @@ void rolloutrec_drop_plan(struct aws *a, const char *table, const char *id, cons
 		return;
 	long parts = ddb_get_long(old_head, "plan_parts", 0);
 	for (long n = 0; n < parts; n++) {
-		char *pk = store_pk_rollout_plan(id, sha, n);
-		cJSON *in = cJSON_CreateObject(), *out = NULL;
 		tp_err ignored = { 0 };
-		cJSON_AddStringToObject(in, "TableName", table);
-		cJSON_AddItemToObject(in, "Key", ddb_key("pk", pk));
-		awsj_call(a, SVC_DYNAMODB, "DeleteItem", in, &out, &ignored);
-		cJSON_Delete(in);
-		cJSON_Delete(out);
-		free(pk);
+		store_rollout_plan_delete(a, table, id, sha, n, &ignored);
 	}
 }

@@ -1,5 +1,7 @@
 /* status.c: `rollout status`: every rollout head with its waves and each
- * function's record, read from one scan of the rollout items. */
+ * function's record, read from one scan of the rollout items; and the
+ * names the rollout enums have in records and output (the lowest file of
+ * core/rollout/: it calls none of the others). */
 #include "core/rollout/ro.h"
 
 #include "aws/ddb.h"
@@ -209,4 +211,29 @@ void rollout_status_free(struct rollout_status *s, size_t n)
 		free(s[i].failure.pipeline);
 	}
 	free(s);
+}
+
+const char *rollout_outcome_name(enum rollout_outcome s)
+{
+	static const char *const names[] = { "error", "done", "halted", "superseded", "paused", "busy",
+					     "stale", "no-targets" };
+	return (unsigned)s < sizeof names / sizeof *names ? names[s] : "error";
+}
+
+const char *rollout_fn_state_name(enum rollout_fn_state s)
+{
+	static const char *const names[] = { "pending", "updating", "done", "failed", "gone", "rolled-back" };
+	return (unsigned)s < RFN_STATES ? names[s] : "pending";
+}
+
+const char *rollout_state_name(enum rollout_state s)
+{
+	static const char *const names[] = { "running", "paused", "done", "halted", "unknown" };
+	return (unsigned)s < sizeof names / sizeof *names ? names[s] : "unknown";
+}
+
+const char *rollout_wave_state_name(enum rollout_wave_state s)
+{
+	static const char *const names[] = { "done", "running", "halted", "pending" };
+	return (unsigned)s < sizeof names / sizeof *names ? names[s] : "pending";
 }

@@ -9,7 +9,7 @@
 
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
-#include "aws/http.h"
+#include "aws/lambda.h"
 #include "base/log.h"
 #include "base/retry.h"
 #include "core/codemark.h"
@@ -26,18 +26,6 @@
 #define FIRST_POLL_MS 500      /* first poll after an update (most finish within seconds) */
 #define THROTTLE_MS 1000       /* requeue delay after a 429 without a Retry-After */
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
-}
-
-/* Value of header name in a call's answer headers, into out. */
-static int header_value(const buf *h, const char *name, char *out, size_t len)
-{
-	const char *s = buf_str(h);
-	return http_header_in(s, s + h->len, name, out, len);
-}
-
 /* ---------- per-function records ---------- */
 
 /* Per-function records, one UpdateItem each; a record of a newer
@@ -49,42 +37,25 @@ static void prep_records(struct ro *r, struct ro_target **ts, size_t n, int coun
 {
 	for (size_t i = 0; i < n; i++) {
 		struct ro_target *t = ts[i];
-		char *pk = store_pk_rollout_fn(r->id, t->function);
-		cJSON *s = cJSON_CreateObject();
-		ddb_put_str(s, "kind", "rollout-fn");
-		ddb_put_str(s, "rollout", r->id);
-		ddb_put_str(s, "function", t->function);
-		ddb_put_str(s, "pipeline", t->pipeline);
-		ddb_put_long(s, "gen", r->gen);
-		ddb_put_str(s, "version", r->version ? r->version : "");
-		ddb_put_str(s, "status", rollout_fn_state_name(t->status));
+		struct store_rollout_fn f = {
+			.id = r->id, .function = t->function, .pipeline = t->pipeline, .gen = r->gen,
+			.version = r->version ? r->version : "", .status = rollout_fn_state_name(t->status),
+			.wave = t->wave, .updated_at = (long)(tp_now_ms() / 1000), .count_attempt = counting,
+		};
 		t->recorded = t->status;
-		ddb_put_long(s, "wave", t->wave);
-		ddb_put_long(s, "updated_at", (long)(tp_now_ms() / 1000));
 		if (t->status == RFN_UPDATING && t->rev[0])
-			ddb_put_str(s, "rev", t->rev);
+			f.rev = t->rev;
 		/* The code it runs before we update it, for a rollback; a function
 		 * already on ours (a resumed claim) keeps the recorded one. */
 		if (t->status == RFN_UPDATING && !t->acted && t->sha[0] && strcmp(t->sha, r->sha) != 0) {
 			snprintf(t->prev_sha, sizeof t->prev_sha, "%s", t->sha);
-			ddb_put_str(s, "prev_sha", t->prev_sha);
+			f.prev_sha = t->prev_sha;
 		}
 		if (t->status == RFN_FAILED) {
-			ddb_put_str(s, "error_code", t->err.code);
-			ddb_put_str(s, "error_message", t->err.message);
+			f.error_code = t->err.code;
+			f.error_message = t->err.message;
 		}
-		cJSON *in = ro_update_req(r->app->set.state_table, pk, s,
-				       counting ? "attempts = if_not_exists(attempts, :zero) + :one" : NULL,
-				       NULL, STORE_COND_ROLLOUT_FN);
-		cJSON_AddStringToObject(cJSON_GetObjectItem(in, "ExpressionAttributeNames"), "#g", "gen");
-		cJSON *v = cJSON_GetObjectItem(in, "ExpressionAttributeValues");
-		ddb_put_long(v, ":g", r->gen);
-		if (counting) {
-			ddb_put_long(v, ":zero", 0);
-			ddb_put_long(v, ":one", 1);
-		}
-		awsj_prepare(&c[i], SVC_DYNAMODB, "UpdateItem", in);
-		free(pk);
+		store_rollout_fn_prepare(&c[i], r->app->set.state_table, &f);
 	}
 }
 
@@ -155,38 +126,34 @@ int wave_observe(struct ro *r, int confirm, tp_err *e)
 	char *marker = NULL;
 	int rc = TP_OK;
 	do {
-		buf q = { 0 };
-		buf_adds(&q, "MaxItems=50");
-		if (marker) {
-			buf_adds(&q, "&");
-			awsj_form_add(&q, "Marker", marker);
-		}
 		cJSON *out = NULL;
-		rc = awsj_rest(r->app->aws, SVC_LAMBDA, "ListFunctions", "GET", "/2015-03-31/functions/",
-			       q.data, NULL, &out, e);
-		buf_free(&q);
+		struct aws_call c;
+		lambda_list_functions(&c, marker, 50);
+		rc = awsj_run(r->app->aws, &c, &out, e);
 		free(marker);
 		marker = NULL;
 		if (rc < 0)
 			break;
 		cJSON *f;
 		cJSON_ArrayForEach(f, cJSON_GetObjectItem(out, "Functions")) {
+			struct lambda_config cfg;
+			lambda_config_read(f, &cfg);
 			struct ro_target key = { 0 }, *kp = &key, **hit;
-			snprintf(key.function, sizeof key.function, "%s", jstr(f, "FunctionName") ?: "");
+			snprintf(key.function, sizeof key.function, "%s", cfg.name);
 			hit = bsearch(&kp, idx, r->ts.n, sizeof *idx, cmp_target_fn);
 			if (!hit)
 				continue;
 			struct ro_target *t = *hit;
-			if (confirm && !marker_matches(r, jstr(f, "Description")))
+			if (confirm && !marker_matches(r, cfg.description))
 				continue;
 			t->seen = 1;
-			snprintf(t->sha, sizeof t->sha, "%s", jstr(f, "CodeSha256") ?: "");
-			snprintf(t->rev, sizeof t->rev, "%s", jstr(f, "RevisionId") ?: "");
-			t->image = jstr(f, "PackageType") && strcmp(jstr(f, "PackageType"), "Image") == 0;
+			snprintf(t->sha, sizeof t->sha, "%s", cfg.code_sha);
+			snprintf(t->rev, sizeof t->rev, "%s", cfg.revision_id);
+			t->image = cfg.image;
 			t->fresh = 0;
 		}
-		const char *nm = jstr(out, "NextMarker");
-		marker = nm && nm[0] ? tp_xstrdup(nm) : NULL;
+		const char *nm = lambda_next_marker(out);
+		marker = nm ? tp_xstrdup(nm) : NULL;
 		cJSON_Delete(out);
 	} while (marker);
 	free(idx);
@@ -204,21 +171,12 @@ static int64_t next_poll(const struct ro_target *t, int64_t now)
 
 static void prep_update(struct ro *r, struct ro_target *t, struct aws_call *c)
 {
-	cJSON *in = cJSON_CreateObject();
-	cJSON_AddStringToObject(in, "S3Bucket", r->bucket);
-	cJSON_AddStringToObject(in, "S3Key", r->key);
-	if (r->version)
-		cJSON_AddStringToObject(in, "S3ObjectVersion", r->version);
-	/* On every update of a REFERENCE function: one without it puts the
-	 * function back to COPY (codestore.h). */
-	if (t->reference)
-		cJSON_AddStringToObject(in, "S3ObjectStorageMode", "REFERENCE");
-	/* Lambda refuses a stale revision: an update cannot land twice. */
-	if (t->rev[0])
-		cJSON_AddStringToObject(in, "RevisionId", t->rev);
-	char *path = tp_xasprintf("/2015-03-31/functions/%s/code", t->function);
-	awsj_prepare_rest(c, SVC_LAMBDA, "UpdateFunctionCode", "PUT", path, NULL, in);
-	free(path);
+	/* REFERENCE on every update of a REFERENCE function: one without it
+	 * puts the function back to COPY (codestore.h). The RevisionId: Lambda
+	 * refuses a stale one, so an update cannot land twice. */
+	const struct lambda_code code = { .bucket = r->bucket, .key = r->key, .version = r->version,
+					  .reference = t->reference, .revision_id = t->rev };
+	lambda_update_function_code(c, t->function, lambda_code_body(&code));
 	c->user = t;
 }
 
@@ -228,14 +186,14 @@ static void prep_update(struct ro *r, struct ro_target *t, struct aws_call *c)
  * function in State Failed is reported, not updated). */
 static void note_config(struct ro *r, struct ro_target *t, const cJSON *cfg)
 {
+	struct lambda_config lc;
+	lambda_config_read(cfg, &lc);
 	t->seen = 1;
 	t->fresh = 1;
-	snprintf(t->sha, sizeof t->sha, "%s", jstr(cfg, "CodeSha256") ?: "");
-	snprintf(t->rev, sizeof t->rev, "%s", jstr(cfg, "RevisionId") ?: "");
-	const char *lu = jstr(cfg, "LastUpdateStatus"), *st = jstr(cfg, "State");
-	const char *pt = jstr(cfg, "PackageType");
-	t->busy = (lu && strcmp(lu, "InProgress") == 0) || (st && strcmp(st, "Pending") == 0);
-	if (pt && strcmp(pt, "Image") == 0) {
+	snprintf(t->sha, sizeof t->sha, "%s", lc.code_sha);
+	snprintf(t->rev, sizeof t->rev, "%s", lc.revision_id);
+	t->busy = lc.busy;
+	if (lc.image) {
 		t->image = 1;
 		t->status = RFN_FAILED;
 		t->busy = 0;
@@ -243,20 +201,20 @@ static void note_config(struct ro *r, struct ro_target *t, const cJSON *cfg)
 			"function %s has PackageType Image: rollout deploys zip code only", t->function);
 		return;
 	}
-	if (st && strcmp(st, "Failed") == 0) {
-		const char *why = jstr(cfg, "StateReason");
+	if (lc.failed) {
 		t->status = RFN_FAILED;
 		t->busy = 0;
-		tp_errf(&t->err, TP_EAWS, jstr(cfg, "StateReasonCode") ?: "FunctionFailed",
-			"function %s is in State Failed: %s", t->function, why ? why : "(no reason given)");
+		tp_errf(&t->err, TP_EAWS, lc.state_reason_code[0] ? lc.state_reason_code : "FunctionFailed",
+			"function %s is in State Failed: %s", t->function,
+			lc.state_reason[0] ? lc.state_reason : "(no reason given)");
 		return;
 	}
-	if (lu && strcmp(lu, "Failed") == 0 && t->acted) {
-		const char *why = jstr(cfg, "LastUpdateStatusReason");
+	if (strcmp(lc.last_update, "Failed") == 0 && t->acted) {
 		t->status = RFN_FAILED;
 		t->busy = 0;
-		tp_errf(&t->err, TP_EAWS, jstr(cfg, "LastUpdateStatusReasonCode") ?: "FunctionUpdateFailed",
-			"%s", why ? why : "Lambda reports the update failed");
+		tp_errf(&t->err, TP_EAWS,
+			lc.last_update_reason_code[0] ? lc.last_update_reason_code : "FunctionUpdateFailed",
+			"%s", lc.last_update_reason[0] ? lc.last_update_reason : "Lambda reports the update failed");
 		return;
 	}
 	if (t->busy)
@@ -285,8 +243,8 @@ static int is_throttle(const struct aws_call *c)
 static int64_t throttle_until(const struct aws_call *c)
 {
 	char amz[32], std[32];
-	int ha = header_value(&c->resp_headers, "x-amz-retry-after", amz, sizeof amz);
-	int hs = header_value(&c->resp_headers, "retry-after", std, sizeof std);
+	int ha = aws_call_header(c, "x-amz-retry-after", amz, sizeof amz);
+	int hs = aws_call_header(c, "retry-after", std, sizeof std);
 	int64_t ms = retry_after_ms(ha ? amz : NULL, hs ? std : NULL);
 	if (ms < 0)
 		ms = THROTTLE_MS;
@@ -300,9 +258,7 @@ static int64_t throttle_until(const struct aws_call *c)
  * https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). */
 static void prep_read(struct ro_target *t, struct aws_call *c)
 {
-	char *path = tp_xasprintf("/2015-03-31/functions/%s", t->function);
-	awsj_prepare_rest(c, SVC_LAMBDA, "GetFunction", "GET", path, NULL, NULL);
-	free(path);
+	lambda_get_function(c, t->function, NULL);
 }
 
 /* A read's answer into t (c consumed). A throttled read leaves the target
