@@ -6,7 +6,9 @@ ARCH       ?= x86_64
 DEPS       := .deps/$(ARCH)
 OUT        := out
 # -MMD -MP: each object's header dependencies land in a .d file beside it.
-CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Isrc -I$(OUT)/gen -MMD -MP
+# -Wmissing-format-attribute: a function passing its own format and va_list on
+# must carry __attribute__((format(printf, ...))), so -Wformat checks its callers.
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat-security -Wmissing-format-attribute -Isrc -I$(OUT)/gen -MMD -MP
 LUA_FILES  := policies/policy.lua $(wildcard lua/*.lua)
 
 # src/ is in layers (README "Source layout"): base, aws, script, core,
@@ -43,7 +45,7 @@ UNIT_BIN   := $(patsubst tests/unit/%.c,$(DBG_DIR)/tests/%,$(UNIT_SRC))
 
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all check check-layers debug deps libs test unit integration bench bench-policy chaos demo package clean distclean
+.PHONY: all check check-layers check-settings docs debug deps libs test unit integration bench bench-policy chaos demo package clean distclean
 
 
 # `make ARCH=aarch64` builds out/aarch64/taskpipe only: ./taskpipe stays
@@ -108,11 +110,11 @@ $(UNIT_RUN): %.run: % taskpipe-debug
 # in about 3 minutes: unit tests under sanitizers, fuzz corpus replay and
 # the integration modules without real-time waits. `make test` (CI, the
 # README's command): everything, integration modules in parallel workers.
-check: check-layers taskpipe
+check: check-layers check-settings taskpipe
 	@$(MAKE) --no-print-directory -j$(JOBS) unit fuzz-replay
 	@python3 tests/integration/run_all.py --tier check
 
-test: deps check-layers taskpipe
+test: deps check-layers check-settings taskpipe
 	@$(MAKE) --no-print-directory -j$(JOBS) unit fuzz-replay
 	@sh tests/run.sh
 
@@ -122,6 +124,16 @@ check-layers:
 	@sh build/check_layers.sh
 	@mkdir -p $(OUT); sh tests/layers/test_check_layers.sh >$(OUT)/test_check_layers.log 2>&1 || \
 		{ cat $(OUT)/test_check_layers.log; exit 1; }
+
+# TASKPIPE_* read only through src/base/settings_table.c, and the docs
+# generated from the command and settings tables current (else: make docs)
+check-settings: taskpipe
+	@sh build/check_settings.sh ./taskpipe
+
+docs: taskpipe
+	@mkdir -p docs
+	./taskpipe help --man >docs/taskpipe.1
+	./taskpipe help --settings-markdown >docs/settings.md
 
 bench: deps taskpipe
 	@sh tests/bench/run.sh

@@ -3,6 +3,7 @@
  * Protocol-specific encoding of bodies is the service files' business;
  * this file only knows which headers each protocol needs. */
 #include "aws/aws.h"
+#include "base/settings_table.h"
 
 #include "aws/awserr.h"
 #include "aws/budget.h"
@@ -117,9 +118,9 @@ int aws_new(const struct aws_options *opts, struct aws **out, tp_err *e)
 	if (a->opt.max_attempts <= 0)
 		a->opt.max_attempts = env_int("AWS_MAX_ATTEMPTS", 0);
 	if (a->opt.timeout_ms <= 0)
-		a->opt.timeout_ms = env_int("TASKPIPE_TIMEOUT_MS", 30000);
+		a->opt.timeout_ms = (int)setting_long_or_warn(SET_TIMEOUT_MS);
 	if (a->opt.retry_quota <= 0)
-		a->opt.retry_quota = env_int("TASKPIPE_RETRY_QUOTA", 500);
+		a->opt.retry_quota = (int)setting_long_or_warn(SET_RETRY_QUOTA);
 	struct http_options ho = { 0 };
 	ho.max_connections = a->opt.max_in_flight;
 	if ((rc = http_client_new(&ho, &a->http, e)) < 0)
@@ -129,8 +130,7 @@ int aws_new(const struct aws_options *opts, struct aws **out, tp_err *e)
 	/* AWS: 15 req/s for the Lambda control plane, 100 req/s for GetFunction
 	 * (Lambda quotas page, "API request rate"); not raisable. */
 	double lambda = a->opt.lambda_rps == 0 ? 15 : a->opt.lambda_rps;
-	double get = a->opt.lambda_get_rps != 0 ? a->opt.lambda_get_rps :
-		     env_int("TASKPIPE_LAMBDA_GET_RPS", 100);
+	double get = a->opt.lambda_get_rps != 0 ? a->opt.lambda_get_rps : setting_double_or_warn(SET_LAMBDA_GET_RPS);
 	int64_t now = tp_mono_ms();
 	budget_init(&a->budgets[BUDGET_LAMBDA], lambda, lambda > 0 ? lambda : 1, now);
 	budget_init(&a->budgets[BUDGET_LAMBDA_GET], get, get > 0 ? get : 1, now);

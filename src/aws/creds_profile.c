@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #endif
 #include "aws/awsconf.h"
+#include "base/settings_table.h"
 #include "aws/creds_src.h"
 #include "aws/sts.h"
 
@@ -17,7 +18,6 @@
 #include <unistd.h>
 
 #define MAX_DEPTH 16                 /* source_profile hops */
-#define PROCESS_TIMEOUT_MS 60000     /* default credential_process timeout */
 #define TOKEN_MAX_BYTES (64 * 1024)  /* a web identity token file */
 
 /* Profiles on the way from the chosen one to the current source_profile. */
@@ -334,16 +334,10 @@ static int resolve(struct creds_ctx *x, const char *profile, struct visited *v, 
 			       "profile %s: login_session (aws login) is not supported by taskpipe", profile);
 	char cmd[4096];
 	if (get(profile, "credential_process", cmd, sizeof cmd)) {
-		int64_t timeout = PROCESS_TIMEOUT_MS;
-		const char *tv = env_nonempty("TASKPIPE_CREDENTIAL_PROCESS_TIMEOUT_MS");
-		if (tv) {
-			char *end;
-			long long n = strtoll(tv, &end, 10);
-			if (*end || n <= 0)
-				return tp_errf(e, TP_EINVAL, "InvalidConfig",
-					       "TASKPIPE_CREDENTIAL_PROCESS_TIMEOUT_MS=\"%s\" is not a positive number", tv);
-			timeout = n;
-		}
+		long timeout;
+		char bad[160];
+		if (setting_long(SET_CREDENTIAL_PROCESS_TIMEOUT_MS, &timeout, bad, sizeof bad) < 0)
+			return tp_errf(e, TP_EINVAL, "InvalidConfig", "%s", bad);
 		if ((r = creds_src_process(profile, cmd, timeout, c, e)) < 0)
 			return r;
 		chain_add(x, " (credential_process)");

@@ -8,15 +8,21 @@
 #include <strings.h>
 #include <time.h>
 
-int tp_errf(tp_err *e, int rc, const char *code, const char *fmt, ...)
+int tp_verrf(tp_err *e, int rc, const char *code, const char *fmt, va_list ap)
 {
 	if (!e)
 		return rc;
 	e->rc = rc;
 	snprintf(e->code, sizeof e->code, "%s", code ? code : tp_rc_name(rc));
+	vsnprintf(e->message, sizeof e->message, fmt, ap);
+	return rc;
+}
+
+int tp_errf(tp_err *e, int rc, const char *code, const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(e->message, sizeof e->message, fmt, ap);
+	tp_verrf(e, rc, code, fmt, ap);
 	va_end(ap);
 	return rc;
 }

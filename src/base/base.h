@@ -37,6 +37,8 @@ typedef struct tp_err {
 /* Fill e (may be NULL) and return rc. code may be NULL. */
 int tp_errf(tp_err *e, int rc, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+int tp_verrf(tp_err *e, int rc, const char *code, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
 void tp_err_clear(tp_err *e);
 const char *tp_rc_name(int rc);
 
@@ -58,7 +60,7 @@ void buf_add(buf *b, const void *p, size_t n);
 void buf_adds(buf *b, const char *s);
 void buf_addc(buf *b, char c);
 void buf_addf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void buf_vaddf(buf *b, const char *fmt, va_list ap);
+void buf_vaddf(buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void buf_reset(buf *b);           /* len = 0, keeps memory */
 void buf_free(buf *b);            /* frees and zeroes */
 char *buf_steal(buf *b);          /* caller owns the string ("" if empty) */

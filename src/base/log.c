@@ -1,5 +1,6 @@
 /* log.c: JSON or text log lines on stderr (see log.h). */
 #include "base/log.h"
+#include "base/settings_table.h"
 #include "base/base.h"
 #include "base/progress.h"
 
@@ -33,7 +34,7 @@ void log_init(void)
 	json_format = !(fmt && strcasecmp(fmt, "Text") == 0);
 	const char *lvl = getenv("AWS_LAMBDA_LOG_LEVEL");
 	if (!lvl || !*lvl)
-		lvl = getenv("TASKPIPE_LOG_LEVEL");
+		lvl = setting_raw(SET_LOG_LEVEL);
 	min_level = parse_level(lvl, LOG_INFO);
 }
 

@@ -1,5 +1,6 @@
 /* progress.c: the progress line on stderr (see progress.h). */
 #include "base/progress.h"
+#include "base/settings_table.h"
 #include "base/base.h"
 
 #include <stdarg.h>
@@ -27,7 +28,7 @@ static struct {
 
 int progress_wanted(int json)
 {
-	const char *v = getenv("TASKPIPE_PROGRESS");
+	const char *v = setting_raw(SET_PROGRESS);
 	if (v && strcmp(v, "0") == 0)
 		return 0;
 	if (json)

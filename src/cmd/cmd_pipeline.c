@@ -1,5 +1,6 @@
 /* cmd_pipeline.c: the pipeline commands: init, ls, plan, apply, put, rm, forget. */
 #include "cmd/cmd_pipeline.h"
+#include "base/settings_table.h"
 
 #include "core/app.h"
 #include "aws/awsjson.h"
@@ -94,20 +95,15 @@ static int open_app(const char *cmd, struct app *app, const struct settings *s)
  * ENABLING and is usable once ENABLED (DynamoDB Streams API Reference,
  * StreamDescription). init therefore polls DescribeTable (and DescribeStream)
  * until both are ready, or until TASKPIPE_INIT_TIMEOUT_S (default 300). */
-#define INIT_TIMEOUT_DEFAULT_S 300
 #define INIT_POLL_FIRST_MS 100
 #define INIT_POLL_MAX_MS 5000
 
 static int init_timeout_s(void)
 {
-	const char *v = getenv("TASKPIPE_INIT_TIMEOUT_S");
-	char *end;
-	long n = v && *v ? strtol(v, &end, 10) : INIT_TIMEOUT_DEFAULT_S;
-	if (v && *v && (*end || n < 0 || n > 86400)) {
-		fprintf(stderr, "taskpipe init: TASKPIPE_INIT_TIMEOUT_S=\"%s\" is not 0..86400 seconds; using %d\n", v,
-			INIT_TIMEOUT_DEFAULT_S);
-		n = INIT_TIMEOUT_DEFAULT_S;
-	}
+	long n;
+	char why[160];
+	if (setting_long(SET_INIT_TIMEOUT_S, &n, why, sizeof why) < 0)
+		fprintf(stderr, "taskpipe init: %s; using %ld\n", why, n);
 	return (int)n;
 }
 

@@ -1,6 +1,7 @@
 /* cmd_watch.c: `taskpipe watch`: arguments, signals and the one JSON line
  * per batch; the stream follower itself is runtime/watch.c. */
 #include "cmd/cmd_watch.h"
+#include "base/settings_table.h"
 
 #include "core/app.h"
 #include "core/lease.h"
@@ -63,16 +64,13 @@ int cmd_watch(int argc, char **argv)
 	tp_err e = { 0 };
 	struct watch_opts w = { .interval_ms = 1000, .max_attempts = WATCH_MAX_ATTEMPTS_DEFAULT };
 	char holder[160];
-	const char *ma = getenv("TASKPIPE_WATCH_MAX_ATTEMPTS");
-	if (ma && *ma) {
-		char *end;
-		long v = strtol(ma, &end, 10);
-		if (*end || v < 1) {
-			fprintf(stderr, "taskpipe watch: TASKPIPE_WATCH_MAX_ATTEMPTS='%s' is not a positive integer\n", ma);
-			return 2;
-		}
-		w.max_attempts = (int)v;
+	long ma;
+	char why[160];
+	if (setting_long(SET_WATCH_MAX_ATTEMPTS, &ma, why, sizeof why) < 0) {
+		fprintf(stderr, "taskpipe watch: %s\n", why);
+		return 2;
 	}
+	w.max_attempts = (int)ma;
 	int rc0 = settings_cli(&s, "watch", usage, &argc, argv);
 	if (rc0 >= 0)
 		return rc0;

@@ -1,5 +1,6 @@
 /* repl.c: the Lua prompt loop (see repl.h), after Lua's own lua.c. */
 #include "cmd/repl.h"
+#include "base/settings_table.h"
 
 #include "base/base.h"
 #include "cmd/lineedit.h"
@@ -175,7 +176,7 @@ int repl_eval(lua_State *L, const char *code, const char *name)
 /* $TASKPIPE_REPL_HISTORY, else ~/.taskpipe_history (malloc'd; NULL: none). */
 static char *history_file(void)
 {
-	const char *f = getenv("TASKPIPE_REPL_HISTORY"), *home = getenv("HOME");
+	const char *f = setting_raw(SET_REPL_HISTORY), *home = getenv("HOME");
 	if (f)
 		return *f ? tp_xstrdup(f) : NULL; /* set empty: no file */
 	return home && *home ? tp_xasprintf("%s/.taskpipe_history", home) : NULL;

@@ -1,5 +1,6 @@
 /* app.c: open settings, AWS client and policy together (see app.h). */
 #include "core/app.h"
+#include "base/settings_table.h"
 
 #include "aws/awsjson.h"
 #include "aws/budget_shared.h"
@@ -31,11 +32,11 @@ static void open_budget(struct app *app, const struct settings *s)
 {
 	if (s->lambda_budget_local || !(s->lambda_rps > 0) || !s->state_table || !*s->state_table)
 		return;
-	const char *rt = getenv("AWS_LAMBDA_RUNTIME_API"), *get = getenv("TASKPIPE_LAMBDA_GET_RPS");
+	const char *rt = getenv("AWS_LAMBDA_RUNTIME_API");
 	struct bshared_opts o = {
 		.table = s->state_table,
 		.rate = s->lambda_rps,
-		.get_rate = get && atof(get) > 0 ? atof(get) : 100,
+		.get_rate = setting_double_or_warn(SET_LAMBDA_GET_RPS),
 		.reserve = s->lambda_reserve_rps,
 		.background = rt && *rt,
 	};

@@ -1,5 +1,6 @@
 /* lease.c: per-pipeline leases in the state table (see lease.h). */
 #include "core/lease.h"
+#include "base/settings_table.h"
 
 #include "base/log.h"
 #include "core/store.h"
@@ -148,26 +149,14 @@ size_t lease_renew_many(struct app *app, struct lease *l, size_t n, const char *
 	return renewed;
 }
 
-static int env_int(const char *name, int fallback, int min)
-{
-	const char *v = getenv(name);
-	char *end;
-	long n = v && *v ? strtol(v, &end, 10) : fallback;
-	if (v && *v && (*end || n < min)) {
-		log_warn("%s='%s' is not an integer >= %d; using %d", name, v, min, fallback);
-		n = fallback;
-	}
-	return (int)n;
-}
-
 int lease_skew_s(void)
 {
-	return env_int("TASKPIPE_LEASE_SKEW_S", LEASE_SKEW_DEFAULT_S, 0);
+	return (int)setting_long_or_warn(SET_LEASE_SKEW_S);   /* default LEASE_SKEW_DEFAULT_S */
 }
 
 int lease_ttl_cap_s(void)
 {
-	return env_int("TASKPIPE_LEASE_TTL_S", LEASE_TTL_DEFAULT_S, 1);
+	return (int)setting_long_or_warn(SET_LEASE_TTL_S);   /* default LEASE_TTL_DEFAULT_S */
 }
 
 int lease_ttl_for(int64_t now_ms, int64_t deadline_ms, int cap_s)

@@ -13,6 +13,7 @@
  * A block date not published in those is left empty: such a runtime is
  * only flagged, never refused on a guessed date. */
 #include "core/runtimes.h"
+#include "base/settings_table.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -97,7 +98,7 @@ static int valid_date(const char *s)
 
 void runtimes_today(int64_t now_ms, char out[11])
 {
-	const char *knob = getenv("TASKPIPE_TODAY");
+	const char *knob = setting_raw(SET_TODAY);
 	if (valid_date(knob)) {
 		memcpy(out, knob, 11);
 		return;

@@ -1,28 +1,13 @@
-/* settings.h: the instance settings every part agrees on (README "Settings"):
- * each an environment variable and a command-line flag.
- *
- *   --config-table  TASKPIPE_CONFIG_TABLE  taskpipe-config  (partition key "pipeline", S)
- *   --state-table   TASKPIPE_STATE_TABLE   taskpipe-state   (partition key "pk", S)
- *   --code-bucket   TASKPIPE_CODE_BUCKET   (none)           default consumer code bucket
- *   --code-key      TASKPIPE_CODE_KEY      (none)           default consumer code key
- *   --runtime       TASKPIPE_RUNTIME       (policy's)       default consumer runtime
- *   --code-storage  TASKPIPE_CODE_STORAGE  (by versioning)  default code_storage of items
- *   --prefix        TASKPIPE_PREFIX        tp-              resource name prefix
- *   --owner         TASKPIPE_OWNER         taskpipe         owner tag value
- *   --role-arn      TASKPIPE_ROLE_ARN      (none)           consumers' execution role
- *   --consumer-layer TASKPIPE_CONSUMER_LAYER (none)         consumer layer version ARN (items with rate)
- *   --consumer-layer-arm64 TASKPIPE_CONSUMER_LAYER_ARM64 (none)  the same for arm64 functions
- *   --policy        TASKPIPE_POLICY        (embedded)       policy file
- *   --lambda-rps    TASKPIPE_LAMBDA_RPS    15               Lambda control-plane budget
- *   --parallel      TASKPIPE_PARALLEL      16               requests in flight
- * and, environment only:
- *   TASKPIPE_LAMBDA_RESERVE_RPS  3        share of the Lambda budget the controller leaves to others
- *   TASKPIPE_LAMBDA_BUDGET       shared   "shared" (state table) or "local" (this process alone)
- * Flags win over the environment. */
+/* settings.h: the instance settings every part agrees on, as struct
+ * settings: defaults, then the environment, then flags (flags win). Each
+ * setting's variable, flag, default, parser and doc line are in one table,
+ * base/settings_table.c; `taskpipe help settings` and docs/settings.md are
+ * generated from it. */
 #ifndef TP_SETTINGS_H
 #define TP_SETTINGS_H
 
 #include "base/base.h"
+#include "base/settings_table.h"
 
 struct settings {
 	const char *config_table;
@@ -49,9 +34,7 @@ struct settings {
 /* The settings that shape a spec, stored once in the state table
  * (settings#instance, core/settings_store.h) so every process agrees. */
 struct setting_shared {
-	const char *attr;     /* attribute of the stored record */
-	const char *env;      /* environment variable */
-	const char *flag;     /* command-line flag */
+	enum setting_id id;   /* its table entry; the stored attribute is the entry's name */
 	size_t offset;        /* of the const char * field in struct settings */
 };
 extern const struct setting_shared settings_shared[];
@@ -72,8 +55,6 @@ int settings_parse_flags(struct settings *s, int *argc, char **argv, tp_err *e);
  * one prints "taskpipe CMD: why" and returns 2). Returns -1 to go on. */
 int settings_cli(struct settings *s, const char *cmd, const char *usage, int *argc, char **argv);
 
-/* Every setting, for `taskpipe help settings`. */
-extern const char settings_help[];
 /* The line a command's --help ends with: where the common settings are. */
 extern const char settings_pointer[];
 

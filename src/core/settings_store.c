@@ -37,7 +37,7 @@ int settings_store_merge(struct aws *a, struct settings *s, cJSON **record, int 
 	*found = 1;
 	size_t used = 0;
 	for (size_t i = 0; i < settings_shared_n; i++) {
-		const char *stored = ddb_get_str(*record, settings_shared[i].attr, NULL);
+		const char *stored = ddb_get_str(*record, settings_table[settings_shared[i].id].name, NULL);
 		const char **mine = settings_field(s, i);
 		if (!stored)
 			continue; /* not part of the stored set: this process's own */
@@ -45,7 +45,7 @@ int settings_store_merge(struct aws *a, struct settings *s, cJSON **record, int 
 			*mine = stored;
 		} else if (!*mine || strcmp(*mine, stored) != 0) {
 			int n = snprintf(conflict + used, len - used, "%s%s is \"%s\" here but \"%s\" in the stored settings",
-					 used ? "; " : "", settings_shared[i].env, *mine ? *mine : "", stored);
+					 used ? "; " : "", settings_table[settings_shared[i].id].env, *mine ? *mine : "", stored);
 			if (n > 0 && (size_t)n < len - used)
 				used += (size_t)n;
 		}
@@ -67,7 +67,7 @@ int settings_store_save(struct aws *a, const struct settings *s, int if_absent, 
 	for (size_t i = 0; i < settings_shared_n; i++) {
 		const char *v = *settings_field((struct settings *)s, i);
 		if (v && *v)
-			ddb_put_str(item, settings_shared[i].attr, v);
+			ddb_put_str(item, settings_table[settings_shared[i].id].name, v);
 	}
 	ddb_put_long(item, "updated_at", (long)(tp_now_ms() / 1000));
 	if (if_absent)

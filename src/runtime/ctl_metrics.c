@@ -1,5 +1,6 @@
 /* ctl_metrics.c: the controller's outcomes as EMF lines (see ctl_metrics.h). */
 #include "runtime/ctl_metrics.h"
+#include "base/settings_table.h"
 #include "runtime/emf.h"
 
 #include "base/base.h"
@@ -14,7 +15,7 @@ static int enabled(void)
 {
 	enum emf_mode m;
 	/* a bad value is the consumer layer's to report; here it means on */
-	return emf_mode_parse(getenv("TASKPIPE_METRICS"), &m) < 0 || m != EMF_OFF;
+	return emf_mode_parse(setting_raw(SET_METRICS), &m) < 0 || m != EMF_OFF;
 }
 
 static void emit(const char *owner, const char *event, const struct emf_metric *mx, size_t n)

@@ -35,16 +35,16 @@ static int lease_ttl(const struct ev_opts *o)
 	return lease_ttl_for(tp_now_ms(), o ? o->deadline_ms : 0, lease_ttl_cap_s());
 }
 
-int events_reconcile(struct app *app, char *const *names, size_t n, int all, int plan, int force,
-		     const struct ev_opts *o, struct rec_result **out, size_t *n_out, tp_err *e)
+int events_reconcile(struct app *app, const struct ev_reconcile *w, const struct ev_opts *o,
+		     struct rec_result **out, size_t *n_out, tp_err *e)
 {
 	/* reconcile_run dedupes, leases what it changes and stops at the deadline. */
-	struct reconcile_opts ro = { .plan = plan, .force = force || plan };
+	struct reconcile_opts ro = { .plan = w->plan, .force = w->force || w->plan };
 	ro.holder = o ? o->holder : NULL;
 	ro.lease_ttl_s = lease_ttl(o);
 	ro.deadline_ms = o ? o->deadline_ms : 0;
 	ro.reserve_ms = o ? o->reserve_ms : 0;
-	return reconcile_run(app, names, n, all, &ro, out, n_out, e);
+	return reconcile_run(app, w->names, w->n, w->all, &ro, out, n_out, e);
 }
 
 /* ---- DynamoDB stream batch ---- */
@@ -108,7 +108,8 @@ int events_stream_batch_detail(struct app *app, const cJSON *records, const stru
 	}
 	struct rec_result *res = NULL;
 	size_t nr = 0;
-	if ((rc = events_reconcile(app, names, nn, 0, 0, 0, o, &res, &nr, e)) < 0)
+	struct ev_reconcile w = { .names = names, .n = nn };
+	if ((rc = events_reconcile(app, &w, o, &res, &nr, e)) < 0)
 		goto done;
 	for (size_t j = 0; j < i; j++) {
 		int bad = !key[j];
@@ -261,7 +262,7 @@ static int apply_all(struct app *app, const struct ev_opts *o, cJSON **resp, tp_
 {
 	struct rec_result *res = NULL;
 	size_t nr = 0;
-	int rc = events_reconcile(app, NULL, 0, 1, 0, 0, o, &res, &nr, e);
+	int rc = events_reconcile(app, &(struct ev_reconcile){ .all = 1 }, o, &res, &nr, e);
 	if (rc == TP_OK) {
 		ctlm_reconcile(app->set.owner, res, nr);
 		*resp = results_doc(app, res, nr);
@@ -318,7 +319,10 @@ static int handle_direct(struct app *app, const struct ev_class *c, const struct
 	int plan = c->kind == EV_PLAN;
 	struct rec_result *res = NULL;
 	size_t nr = 0;
-	int rc = events_reconcile(app, c->names, c->n, plan && c->n == 0, plan, c->force, o, &res, &nr, e);
+	struct ev_reconcile w = {
+		.names = c->names, .n = c->n, .all = plan && c->n == 0, .plan = plan, .force = c->force,
+	};
+	int rc = events_reconcile(app, &w, o, &res, &nr, e);
 	if (rc == TP_OK && !plan)
 		ctlm_reconcile(app->set.owner, res, nr);
 	if (rc == TP_OK)

@@ -50,13 +50,21 @@ int events_stream_batch_detail(struct app *app, const struct cJSON *records, con
  * error, a collision, a bad item or record, a refused parameter: no. */
 int events_transient(const tp_err *e);
 
-/* Reconcile the named pipelines (all: every item and recorded pipeline)
- * with o's lease holder and deadline (reconcile.h): a pipeline whose lease
- * another run holds, or that the deadline left no time for, fails with
- * LeaseHeld / DeadlineNear: retry it later. Results as from reconcile_run,
- * one per distinct name. */
-int events_reconcile(struct app *app, char *const *names, size_t n, int all, int plan, int force,
-		     const struct ev_opts *o, struct rec_result **out, size_t *n_out, tp_err *e);
+/* What events_reconcile reconciles, and how. */
+struct ev_reconcile {
+	char *const *names;  /* the pipelines by name (repeats are reconciled once) */
+	size_t n;
+	int all;             /* every item and recorded pipeline, names or not */
+	int plan;            /* observe and diff only (reconcile_opts.plan) */
+	int force;           /* run the policy and observe even when nothing changed */
+};
+
+/* Reconcile w's pipelines with o's lease holder and deadline (reconcile.h):
+ * a pipeline whose lease another run holds, or that the deadline left no
+ * time for, fails with LeaseHeld / DeadlineNear: retry it later. Results as
+ * from reconcile_run, one per distinct name. */
+int events_reconcile(struct app *app, const struct ev_reconcile *w, const struct ev_opts *o,
+		     struct rec_result **out, size_t *n_out, tp_err *e);
 
 /* A new consumer code object version was uploaded: roll it out
  * (rollout_on_upload_until, within o's deadline). *outcome is the

@@ -1,5 +1,6 @@
 /* runtime_api.c: the Lambda Runtime API loop (see runtime_api.h). */
 #include "runtime/runtime_api.h"
+#include "base/settings_table.h"
 
 #include "core/app.h"
 #include "runtime/events.h"
@@ -13,7 +14,6 @@
 #include <string.h>
 
 #define API_PREFIX "/2018-06-01/runtime"
-#define DEFAULT_RESERVE_MS 3000
 #define NEXT_FAILURES_MAX 5   /* consecutive /next failures before giving up */
 
 struct rt {
@@ -74,10 +74,7 @@ static int post_error(struct rt *rt, const char *path, const tp_err *e, const ch
 
 static int64_t reserve_ms(void)
 {
-	const char *s = getenv("TASKPIPE_DEADLINE_RESERVE_MS");
-	char *end;
-	long v = s ? strtol(s, &end, 10) : -1;
-	return (s && *end == 0 && v >= 0) ? v : DEFAULT_RESERVE_MS;
+	return setting_long_or_warn(SET_DEADLINE_RESERVE_MS);
 }
 
 /* One invocation: its event arrived in resp. Returns < 0 only when the

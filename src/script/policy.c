@@ -46,6 +46,7 @@
  * a second line. print/tp.log lines are capped per line and per call.
  */
 #include "script/policy.h"
+#include "base/settings_table.h"
 
 #include "aws/ddbval.h"
 #include "script/call_int.h"
@@ -67,7 +68,6 @@
 
 #define DEFAULT_INSTRUCTIONS 10000000L
 #define DEFAULT_MEMORY (32u << 20)
-#define DEFAULT_TIMEOUT_MS 1000L
 #define DEFAULT_NODES 10000
 #define DEFAULT_TEXT (1u << 20)
 #define MAX_POLICY_FILE (1u << 20)
@@ -155,7 +155,7 @@ void policy_free(struct policy *p)
 int policy_load(const char *path, const struct policy_limits *lim, struct policy **out, tp_err *e)
 {
 	*out = NULL;
-	const char *env = getenv("TASKPIPE_POLICY");
+	const char *env = setting_raw(SET_POLICY);
 	char *root_path = NULL;
 	if (!path && env && *env)
 		path = env;
@@ -336,14 +336,7 @@ int policy_rollout_health(struct policy *p, const cJSON *wave, const cJSON *resu
 
 long policy_default_timeout_ms(void)
 {
-	const char *v = getenv("TASKPIPE_POLICY_TIMEOUT_MS");
-	char *end;
-	long ms = v && *v ? strtol(v, &end, 10) : 0;
-	if (v && *v && (*end || ms <= 0)) {
-		log_warn("TASKPIPE_POLICY_TIMEOUT_MS=%.40s is not a positive integer; using %ld", v, DEFAULT_TIMEOUT_MS);
-		ms = 0;
-	}
-	return ms > 0 ? ms : DEFAULT_TIMEOUT_MS;
+	return setting_long_or_warn(SET_POLICY_TIMEOUT_MS);
 }
 
 void policy_last_usage(const struct policy *p, long *wall_us, long *max_rss_kb)

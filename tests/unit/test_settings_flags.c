@@ -68,11 +68,11 @@ static void given_marks_flags_and_environment(void **state)
 	tp_err e = { 0 };
 	size_t layer = settings_shared_n, key = settings_shared_n, prefix = settings_shared_n;
 	for (size_t i = 0; i < settings_shared_n; i++) {
-		if (strcmp(settings_shared[i].env, "TASKPIPE_CONSUMER_LAYER") == 0)
+		if (strcmp(settings_table[settings_shared[i].id].env, "TASKPIPE_CONSUMER_LAYER") == 0)
 			layer = i;
-		if (strcmp(settings_shared[i].env, "TASKPIPE_CODE_KEY") == 0)
+		if (strcmp(settings_table[settings_shared[i].id].env, "TASKPIPE_CODE_KEY") == 0)
 			key = i;
-		if (strcmp(settings_shared[i].env, "TASKPIPE_PREFIX") == 0)
+		if (strcmp(settings_table[settings_shared[i].id].env, "TASKPIPE_PREFIX") == 0)
 			prefix = i;
 	}
 	assert_true(layer < settings_shared_n && key < settings_shared_n && prefix < settings_shared_n);

@@ -13,6 +13,7 @@
  * never call back here; reconcile_rec.c is below them all and
  * reconcile_int.h is what they share. */
 #include "core/reconcile/reconcile_int.h"
+#include "base/settings_table.h"
 
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
@@ -351,9 +352,7 @@ static void reset_waits(struct run *r)
 /* The bound of one wait step, in polls (TASKPIPE_WAIT_POLLS: a test knob). */
 static int wait_polls(void)
 {
-	const char *v = getenv("TASKPIPE_WAIT_POLLS");
-	int n = v && *v ? atoi(v) : 0;
-	return n > 0 ? n : RC_WAIT_ROUNDS;
+	return (int)setting_long_or_warn(SET_WAIT_POLLS);   /* default RC_WAIT_ROUNDS */
 }
 
 static int past_deadline(const struct run *r)
@@ -370,8 +369,8 @@ static void stop_for_deadline(struct run *r)
 		struct rec *p = &r->recs[i];
 		if (p->failed || p->done)
 			continue;
-		rc_failf(p, TP_ELIMIT, "DeadlineNear", "%s: stopped before finishing, the invocation deadline is near; retry%s",
-			 p->res->name, "");
+		rc_failf(p, TP_ELIMIT, "DeadlineNear", "%s: stopped before finishing, the invocation deadline is near; retry",
+			 p->res->name);
 		/* Untouched: its recorded state is still true. */
 		if (p->res->mutating_requests == 0)
 			p->no_state = 1;

@@ -74,7 +74,7 @@ static int emit_queue(struct run *r, struct rec *p, struct aws_call *c, int dlq)
 		const char *arn = rc_queue_arn(p, 1);
 		if (!arn) {
 			cJSON_Delete(attrs);
-			rc_failf(p, TP_EAWS, "NoQueueArn", "dead-letter queue %s: its QueueArn is unknown%s", p->nm.dlq, "");
+			rc_failf(p, TP_EAWS, "NoQueueArn", "dead-letter queue %s: its QueueArn is unknown", p->nm.dlq);
 			return 0;
 		}
 		char *rp = spec_redrive_policy(want, arn);
@@ -141,8 +141,8 @@ static void done_queue(struct rec *p, struct aws_call *c, int n, int dlq)
 			 * create another queue with the same name" (SQS CreateQueue,
 			 * QueueDeletedRecently): a later run creates it. */
 			rc_retryf(p, "QueueDeletedRecently",
-				  "queue %s was deleted less than 60 s ago; SQS refuses the name until then: retry later%s",
-				  dlq ? p->nm.dlq : p->nm.queue, "");
+				  "queue %s was deleted less than 60 s ago; SQS refuses the name until then: retry later",
+				  dlq ? p->nm.dlq : p->nm.queue);
 			return;
 		}
 		if (rc_again(p, &c[i]))
@@ -236,7 +236,7 @@ static void note_function_state(struct rec *p, const cJSON *cfg)
 	}
 	if (lu && strcmp(lu, "Failed") == 0) {
 		const char *why = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "LastUpdateStatusReason"));
-		rc_failf(p, TP_EAWS, "FunctionUpdateFailed", "function update failed: %s%s", why ? why : "no reason given", "");
+		rc_failf(p, TP_EAWS, "FunctionUpdateFailed", "function update failed: %s", why ? why : "no reason given");
 		return;
 	}
 	p->fn_wait = (st && strcmp(st, "Pending") == 0) || (lu && strcmp(lu, "InProgress") == 0);
@@ -286,13 +286,13 @@ static const char *reference_version(struct run *r, struct rec *p, const struct 
 	const char *v = hit ? hit->valuestring : NULL;
 	if (v && strcmp(v, "\x01") == 0) {
 		rc_failf(p, TP_ENOTFOUND, "CodeObjectGone",
-			 "code object s3://%s is gone: a REFERENCE function cannot run without it (State Inactive); upload it again, taskpipe does not guess another%s",
-			 id, "");
+			 "code object s3://%s is gone: a REFERENCE function cannot run without it (State Inactive); upload it again, taskpipe does not guess another",
+			 id);
 		v = NULL;
 	} else if (v && !*v) {
 		rc_failf(p, TP_EINVAL, "ReferenceNeedsVersioning",
-			 "code_storage reference needs a versioned bucket; s3://%s has no version id (enable versioning or set code_storage = \"copy\")%s",
-			 id, "");
+			 "code_storage reference needs a versioned bucket; s3://%s has no version id (enable versioning or set code_storage = \"copy\")",
+			 id);
 		v = NULL;
 	}
 	free(id);
@@ -429,10 +429,8 @@ int rc_emit_wait(struct run *r, struct rec *p, struct aws_call *c)
 	if (!p->fn_wait)
 		return 0;
 	if (++p->fn_waits > r->wait_polls) {
-		char polls[16];
-		snprintf(polls, sizeof polls, "%d", r->wait_polls);
-		rc_retryf(p, "FunctionUpdateTimeout", "function %s still updating after %s polls; retry later",
-			  p->nm.function, polls);
+		rc_retryf(p, "FunctionUpdateTimeout", "function %s still updating after %d polls; retry later",
+			  p->nm.function, r->wait_polls);
 		return 0;
 	}
 	rc_prep_lambda(&c[0], "GetFunction", "GET", rc_fn_path(p, ""), NULL, NULL);
@@ -675,7 +673,7 @@ int rc_emit_mapping_post(struct run *r, struct rec *p, struct aws_call *c)
 	if (!p->esm) {
 		const char *arn = rc_queue_arn(p, 0);
 		if (!arn) {
-			rc_failf(p, TP_EAWS, "NoQueueArn", "queue %s: its QueueArn is unknown%s", p->nm.queue, "");
+			rc_failf(p, TP_EAWS, "NoQueueArn", "queue %s: its QueueArn is unknown", p->nm.queue);
 			return 0;
 		}
 		cJSON *in = mapping_create(want);

@@ -28,11 +28,9 @@ static int queue_dying(struct rec *p)
 	long ago = (long)(tp_now_ms() / 1000) - ddb_get_long(p->state, "updated_at", 0);
 	if (ago >= RC_QUEUE_DYING_S)
 		return 0;
-	char s[32];
-	snprintf(s, sizeof s, "%ld", ago < 0 ? 0 : ago);
 	rc_retryf(p, "QueueDeletedRecently",
-		  "queue %s was deleted %s s ago and may still answer for up to 60 s; taskpipe recreates it once the name is free: retry later",
-		  p->nm.queue, s);
+		  "queue %s was deleted %ld s ago and may still answer for up to 60 s; taskpipe recreates it once the name is free: retry later",
+		  p->nm.queue, ago < 0 ? 0 : ago);
 	return 1;
 }
 
@@ -130,8 +128,8 @@ void rc_check_and_diff(struct run *r, struct rec *p)
 	if (p->spec && !p->fn && !p->want.role) {
 		/* Check before any change: a pipeline half-created for want of a role helps no one. */
 		rc_failf(p, TP_EINVAL, "NoRole",
-			 "cannot create function %s: no execution role (set TASKPIPE_ROLE_ARN or --role-arn)%s",
-			 p->nm.function, "");
+			 "cannot create function %s: no execution role (set TASKPIPE_ROLE_ARN or --role-arn)",
+			 p->nm.function);
 		return;
 	}
 	struct observed o;

@@ -20,6 +20,7 @@
  * delete_now (rm --now): everything goes in this run, messages included;
  * the result says how many were dropped. */
 #include "core/reconcile/reconcile_int.h"
+#include "base/settings_table.h"
 
 #include "aws/ddb.h"
 #include "core/store.h"
@@ -28,21 +29,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DRAIN_SETTLE_S 60           /* the counts' lag (GetQueueAttributes) */
 #define DRAIN_TIMEOUT_DEFAULT_S 86400
 
 /* The settle time; TASKPIPE_DRAIN_SETTLE_S is a test knob (tests scale the
  * counts' lag down with the AWS-faithful layer). */
 long rc_drain_settle_s(void)
 {
-	const char *v = getenv("TASKPIPE_DRAIN_SETTLE_S");
-	if (v && *v) {
-		char *end;
-		long n = strtol(v, &end, 10);
-		if (*end == 0 && n >= 0)
-			return n;
-	}
-	return DRAIN_SETTLE_S;
+	return setting_long_or_warn(SET_DRAIN_SETTLE_S);
 }
 
 /* Messages in a queue by its three Approximate counts; -1: not read. */

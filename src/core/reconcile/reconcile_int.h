@@ -101,11 +101,11 @@ typedef void (*done_fn)(struct run *r, struct rec *p, struct aws_call *c, int n)
 
 /* reconcile_rec.c: the outcome of a record */
 void rc_fail(struct rec *p, const tp_err *e);
-void rc_failf(struct rec *p, int rc, const char *code, const char *fmt, const char *a1,
-	      const char *a2);
+void rc_failf(struct rec *p, int rc, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* A failure the next run clears by itself (a transition, a throttle, a
  * recently deleted queue name): not recorded as ok, reported retryable. */
-void rc_retryf(struct rec *p, const char *code, const char *fmt, const char *a1, const char *a2);
+void rc_retryf(struct rec *p, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int rc_not_found(const struct aws_call *c);
 
 /* reconcile_rec.c: addressing the resources */

@@ -162,8 +162,8 @@ void rc_done_queue_url(struct run *r, struct rec *p, struct aws_call *c, int n)
 		*(dlq ? &p->dlq_url_unknown : &p->q_url_unknown) = 0;
 	} else {
 		rc_retryf(p, "NoQueueUrl",
-			  "queue %s: CreateQueue succeeded without a QueueUrl and GetQueueUrl does not know the queue%s; retry later",
-			  name, "");
+			  "queue %s: CreateQueue succeeded without a QueueUrl and GetQueueUrl does not know the queue; retry later",
+			  name);
 	}
 	cJSON_Delete(out);
 }
@@ -206,8 +206,8 @@ void rc_done_queue_arn(struct run *r, struct rec *p, struct aws_call *c, int n)
 								   "QueueArn"));
 	cJSON **attrs = c[0].user ? &p->dlq_attrs : &p->q_attrs;
 	if (!arn) {
-		rc_failf(p, TP_EAWS, "NoQueueArn", "queue %s: GetQueueAttributes returned no QueueArn%s",
-			 c[0].user ? p->nm.dlq : p->nm.queue, "");
+		rc_failf(p, TP_EAWS, "NoQueueArn", "queue %s: GetQueueAttributes returned no QueueArn",
+			 c[0].user ? p->nm.dlq : p->nm.queue);
 	} else {
 		if (!*attrs)
 			*attrs = cJSON_CreateObject();
@@ -224,10 +224,8 @@ int rc_emit_esm_wait(struct run *r, struct rec *p, struct aws_call *c)
 	if (!p->esm_wait || !p->esm)
 		return 0;
 	if (++p->esm_waits > r->wait_polls) {
-		char polls[16];
-		snprintf(polls, sizeof polls, "%d", r->wait_polls);
-		rc_retryf(p, "MappingTransitionTimeout", "event source mapping of %s still in a transition after %s polls; retry later",
-			  p->nm.function, polls);
+		rc_retryf(p, "MappingTransitionTimeout", "event source mapping of %s still in a transition after %d polls; retry later",
+			  p->nm.function, r->wait_polls);
 		return 0;
 	}
 	const char *uuid = cJSON_GetStringValue(cJSON_GetObjectItem(p->esm, "UUID"));

@@ -9,6 +9,7 @@
 #include "aws/awsjson.h"
 
 #include <cjson/cJSON.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,17 +44,24 @@ void rc_fail(struct rec *p, const tp_err *e)
 		p->res->retryable = 1;
 }
 
-void rc_retryf(struct rec *p, const char *code, const char *fmt, const char *a1, const char *a2)
+void rc_retryf(struct rec *p, const char *code, const char *fmt, ...)
 {
-	rc_failf(p, TP_ECONFLICT, code, fmt, a1, a2);
+	tp_err e = { 0 };
+	va_list ap;
+	va_start(ap, fmt);
+	tp_verrf(&e, TP_ECONFLICT, code, fmt, ap);
+	va_end(ap);
+	rc_fail(p, &e);
 	p->res->retryable = 1;
 }
 
-void rc_failf(struct rec *p, int rc, const char *code, const char *fmt, const char *a1,
-	      const char *a2)
+void rc_failf(struct rec *p, int rc, const char *code, const char *fmt, ...)
 {
 	tp_err e = { 0 };
-	tp_errf(&e, rc, code, fmt, a1, a2);
+	va_list ap;
+	va_start(ap, fmt);
+	tp_verrf(&e, rc, code, fmt, ap);
+	va_end(ap);
 	rc_fail(p, &e);
 }
 

@@ -7,6 +7,7 @@
 #include "core/rollout/ro.h"
 
 #include "aws/ddb.h"
+#include "base/settings_table.h"
 #include "core/rollout/rolloutrec.h"
 #include "core/store.h"
 
@@ -24,9 +25,7 @@ int ro_lease_ttl(const struct ro *r)
 {
 	if (r->o.lease_ttl_s > 0)
 		return r->o.lease_ttl_s;
-	const char *v = getenv("TASKPIPE_ROLLOUT_LEASE_S");
-	int n = v ? atoi(v) : 0;
-	return n > 0 ? n : 60;
+	return (int)setting_long_or_warn(SET_ROLLOUT_LEASE_S);
 }
 
 int ro_deadline_near(const struct ro *r, int64_t extra_ms)

@@ -6,6 +6,7 @@
  * in more requests). The verdict is the policy's rollout_health; an
  * unhealthy wave is rolled back (rollback.c). */
 #include "core/rollout/ro.h"
+#include "base/settings_table.h"
 
 #include "aws/cloudwatch.h"
 #include "base/log.h"
@@ -18,27 +19,15 @@
 
 enum { M_INVOCATIONS, M_ERRORS, M_THROTTLES, M_DLQ, M_PER_FN };
 
-static int env_int(const char *name, int fallback)
-{
-	const char *v = getenv(name);
-	char *end;
-	long n = v && *v ? strtol(v, &end, 10) : -1;
-	if (v && *v && (*end || n < 0 || n > 86400)) {
-		log_warn("%s=%.40s is not a number of seconds (0..86400); using %d", name, v, fallback);
-		return fallback;
-	}
-	return n >= 0 ? (int)n : fallback;
-}
-
 /* Lambda sends its metrics to CloudWatch at one-minute granularity, and a
  * minute is visible only some time after it ends: the canary pause is five
  * minutes, so at least three whole minutes after the update are published
  * when it ends (README "Rollouts" has the reasoning). */
 void ro_health_settings(struct ro_health_settings *hs)
 {
-	hs->canary_pause_s = env_int("TASKPIPE_CANARY_PAUSE_S", 300);
-	hs->wait_max_s = env_int("TASKPIPE_HEALTH_WAIT_MAX_S", 900);
-	hs->period_s = env_int("TASKPIPE_METRIC_PERIOD_S", 60);
+	hs->canary_pause_s = (int)setting_long_or_warn(SET_CANARY_PAUSE_S);
+	hs->wait_max_s = (int)setting_long_or_warn(SET_HEALTH_WAIT_MAX_S);
+	hs->period_s = (int)setting_long_or_warn(SET_METRIC_PERIOD_S);
 	if (hs->period_s < 1)
 		hs->period_s = 1;
 }
