@@ -18,16 +18,6 @@ import unittest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
-# Pages README and docs link to that the settings table's generator writes
-# (issue 31: taskpipe(1) and the settings reference). Until they are in the
-# tree a link to them counts as resolved, without an anchor; once one is,
-# test_pending_pages_are_still_missing fails until its entry is removed
-# here, so the exception cannot outlive its reason.
-PENDING = {
-    "docs/settings.md": "the settings reference, generated from the settings table",
-    "docs/taskpipe.1": "the man page, generated from the command and settings tables",
-}
-
 README_MAX_LINES = 200
 
 LINK = re.compile(r"(?<!!)\[(?:[^\[\]]|\[[^\]]*\])*\]\(([^()\s]+)(?:\s+\"[^\"]*\")?\)")
@@ -122,8 +112,6 @@ def broken_links(relpath):
             bad.append(where + ": leaves the tree")
             continue
         if not os.path.exists(os.path.join(ROOT, dest)):
-            if dest in PENDING and not anchor:
-                continue
             bad.append(where + ": no such file " + dest)
             continue
         if anchor:
@@ -145,11 +133,6 @@ class DocsLinks(unittest.TestCase):
         linked = {os.path.normpath(t.partition("#")[0]) for _, t in links("README.md") if not is_external(t)}
         missing = [f for f in doc_files() if f.startswith("docs") and f not in linked]
         self.assertEqual(missing, [], "docs not linked from README.md")
-
-    def test_pending_pages_are_still_missing(self):
-        landed = [p for p in PENDING if os.path.exists(os.path.join(ROOT, p))]
-        self.assertEqual(landed, [], "generated pages now in the tree: remove them from PENDING in "
-                         "test_docs_links.py so their links and anchors are checked")
 
     def test_checker_finds_what_is_broken(self):
         """The checker itself: a missing file, a missing anchor and a link
