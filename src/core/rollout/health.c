@@ -33,7 +33,7 @@ static int env_int(const char *name, int fallback)
 /* Lambda sends its metrics to CloudWatch at one-minute granularity, and a
  * minute is visible only some time after it ends: the canary pause is five
  * minutes, so at least three whole minutes after the update are published
- * when it ends (README "Rollouts" has the reasoning). */
+ * when it ends (docs/rollouts.md "Rollouts" has the reasoning). */
 void ro_health_settings(struct ro_health_settings *hs)
 {
 	hs->canary_pause_s = env_int("TASKPIPE_CANARY_PAUSE_S", 300);
