@@ -11,7 +11,7 @@ OUT        := out
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat-security -Wmissing-format-attribute -Isrc -I$(OUT)/gen -MMD -MP
 LUA_FILES  := policies/policy.lua $(wildcard lua/*.lua)
 
-# src/ is in layers (README "Source layout"): base, aws, script, core,
+# src/ is in layers (docs/INTERNALS.md "Source layout"): base, aws, script, core,
 # runtime, cmd; each includes only its own and the layers below it
 # (build/check_layers.sh, run by `make check-layers`, `make check` and
 # `make test`; Lua's headers only in script/ and cmd/).

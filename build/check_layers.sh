@@ -64,7 +64,7 @@ problems=$(for f in $(find src -name '*.[ch]' | sort); do
 done)
 if [ -n "$problems" ]; then
 	echo "$problems"
-	echo "check_layers: include rule broken (see README \"Source layout\")" >&2
+	echo "check_layers: include rule broken (see docs/INTERNALS.md \"Source layout\")" >&2
 	exit 1
 fi
 echo "check_layers: $(find src -name '*.[ch]' | wc -l) files keep the include rule"

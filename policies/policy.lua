@@ -106,8 +106,8 @@
 -- when reserving would leave the account fewer than ctx.unreserved_min (100)
 -- unreserved executions. That is why the default concurrency is 2.
 -- Switching between the two levers (1 <-> N, enable, disable), taskpipe
--- puts the new limit in force before it removes the old one (README,
--- "Pipelines"), so a group never runs unlimited in between.
+-- puts the new limit in force before it removes the old one (docs/INTERNALS.md,
+-- "Reconcile: the step machine"), so a group never runs unlimited in between.
 --
 -- Limit groups. A limit group caps the task starts of all its members
 -- together (one customer's API key over all of its sites, one downstream
@@ -130,7 +130,7 @@
 --
 -- Rates. concurrency bounds the tasks in flight; rate bounds the tasks
 -- started per second, held by the taskpipe consumer layer in the function
--- (README, "Rates" and "The consumer layer"). With rate set:
+-- (docs/consumer-layer.md, "Rates" and "The consumer layer"). With rate set:
 --   * concurrency, when absent, is max(2, ceil(rate x duration x 1.25)): the
 --     copies needed to sustain the rate when each task takes up to 25% more
 --     than `duration` seconds and a copy runs its sub-batches one after
@@ -144,7 +144,7 @@
 --     error naming timeout.
 --   * rate / batch_size over 250 is an error naming rate: each batch is one
 --     booking write on the pipeline's one schedule item, and one DynamoDB
---     item sustains about 250 of them a second (README "The consumer layer").
+--     item sustains about 250 of them a second (docs/consumer-layer.md).
 --   * batch_size, when absent, is min(10, burst x max(1, floor(timeout x
 --     rate / (2 x concurrency x burst)))): the batch's sub-batches, one
 --     lane period (concurrency x burst / rate s) apart, span at most half
@@ -160,7 +160,7 @@
 --     TASKPIPE_BURST = burst, TASKPIPE_DEADLINE_RESERVE_MS = the reserve,
 --     and TASKPIPE_RATE_TABLE = ctx.defaults.state_table (the state table:
 --     every copy books its batches on one schedule there, so the rate holds
---     across copies to within burst; README "The consumer layer").
+--     across copies to within burst; docs/consumer-layer.md).
 --     The item's env may not use TASKPIPE_* names then.
 --   * a managed runtime (not provided.*) gets env AWS_LAMBDA_EXEC_WRAPPER =
 --     /opt/taskpipe-wrapper (so the item's env may not set it); provided.*
@@ -170,7 +170,7 @@
 --     /opt/bootstrap and bypass the rate.
 --   * metrics = "detailed" (default "fleet") gives the consumer layer env
 --     TASKPIPE_METRICS = detailed: its metrics then also carry the
---     FunctionName dimension, billed per group (README "Metrics"); it needs
+--     FunctionName dimension, billed per group (docs/operations.md "Metrics"); it needs
 --     rate (without the layer there is nothing to publish them; AWS/SQS and
 --     AWS/Lambda have every queue and function anyway).
 -- Without rate none of this is set, so removing rate removes the layer and
@@ -199,7 +199,7 @@ local format, find, sub = string.format, string.find, string.sub
 
 -- Tasks may take up to 25% longer than `duration` (rate sizing, below).
 local DURATION_MARGIN = 1.25
--- Batches per second one schedule item takes (README "The consumer layer":
+-- Batches per second one schedule item takes (docs/consumer-layer.md "The consumer layer":
 -- DynamoDB's 1,000 WCU/s per partition, 2 WCU per booking of an item of up
 -- to 100 lanes, half of it left for lost races and retries).
 local SCHEDULE_MAX_BOOKINGS = 250
@@ -517,8 +517,8 @@ local function build(item, ctx)
   end
   local concurrency
   if rate and get(item, "concurrency") == nil then
-    -- a batch's sub-batches run lanes x burst / rate s apart (README "The
-    -- consumer layer"): time for burst tasks one after another, +25% for
+    -- a batch's sub-batches run lanes x burst / rate s apart (docs/consumer-layer.md
+    -- "The consumer layer"): time for burst tasks one after another, +25% for
     -- tasks that take longer than duration
     local need = math.ceil(rate * duration * DURATION_MARGIN - 1e-9)
     if need > 1000 then

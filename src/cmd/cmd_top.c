@@ -34,8 +34,8 @@ static const char usage[] =
 	"Keys: a n v i d e t s x  sort by age, name, visible, inflight, dlq, errors,\n"
 	"      throttles, starts, state;  p  problems only;  /  filter by name (Enter\n"
 	"      keeps, Esc clears);  space or r  refresh now;  q  quit.\n"
-	"Each refresh costs what one `taskpipe status` does (README \"Status\"): name the\n"
-	"groups you watch in a large fleet.\n";
+	"Each refresh costs what one `taskpipe status` does (docs/operations.md\n"
+	"\"Status\"): name the groups you watch in a large fleet.\n";
 
 static volatile sig_atomic_t stop_flag, resized;
 

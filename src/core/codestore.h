@@ -14,7 +14,7 @@
  * (https://docs.aws.amazon.com/lambda/latest/api/API_ResolvedS3Object.html).
  * ("Self-managed S3 code storage", Lambda developer guide,
  * https://docs.aws.amazon.com/lambda/latest/dg/configuration-self-managed-storage.html;
- * README "Code storage" lists what the docs did not say and is assumed.) */
+ * docs/rollouts.md "Code storage" lists what the docs did not say and is assumed.) */
 #ifndef TP_CODESTORE_H
 #define TP_CODESTORE_H
 

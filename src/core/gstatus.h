@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 #define GS_METRICS_PER_GROUP 5
-#define GS_WINDOW_S 900   /* 15 min: 16 points a query (see README "Status" for the quota arithmetic) */
+#define GS_WINDOW_S 900   /* 15 min: 16 points a query (see docs/operations.md "Status" for the quota arithmetic) */
 
 struct gs_row {
 	char *group;

@@ -1,4 +1,4 @@
-/* limit_group.h: limit groups, config items of their own kind (README
+/* limit_group.h: limit groups, config items of their own kind (docs/consumer-layer.md
  * "Limit groups").
  *
  * A limit group caps the task starts of all its members together: one

@@ -886,7 +886,7 @@ static int batch_claim(struct proxy *px)
 		}
 		struct rsched_stats st;
 		rsched_stats(px->sched, &st);
-		/* the cost, for the operator (README): at 1, 10, 100, ... batches */
+		/* the cost, for the operator (docs/consumer-layer.md): at 1, 10, 100, ... batches */
 		long n = st.claims;
 		while (n >= 10 && n % 10 == 0)
 			n /= 10;

@@ -1,5 +1,5 @@
 /* consume.h: `taskpipe consume [--] [CMD ARGS...]`, the consumer layer's
- * Runtime API proxy (README "The consumer layer").
+ * Runtime API proxy (docs/consumer-layer.md "The consumer layer").
  *
  * It listens on 127.0.0.1 (ephemeral port), starts the user's runtime (CMD,
  * else "$LAMBDA_TASK_ROOT/$_HANDLER") with AWS_LAMBDA_RUNTIME_API pointing

@@ -2,7 +2,7 @@
  *
  * Namespace "taskpipe", one dimension set [Owner] (TASKPIPE_OWNER, the
  * stack's InstanceName): a fixed handful of metrics per instance, however
- * many pipelines it runs (README, "Metrics"). TASKPIPE_METRICS=off writes
+ * many pipelines it runs (docs/operations.md "Metrics"). TASKPIPE_METRICS=off writes
  * nothing. One line per outcome:
  *   reconcile (stream batch, watch, apply event): PipelinesChanged,
  *     PipelineErrors;

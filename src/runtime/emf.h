@@ -8,7 +8,7 @@
  *     "Dimensions":[[key,...],...],"Metrics":[{"Name":n,"Unit":u},...]}]},
  *    key:"value", n:number or [numbers], ...}
  * Every dimension set creates one billed metric per metric name and per
- * distinct value: callers choose sets with that in mind (README, "Metrics").
+ * distinct value: callers choose sets with that in mind (docs/operations.md "Metrics").
  * The spec allows an empty set (a metric without dimensions), at most 30
  * keys a set, 100 metrics a directive and 100 values a metric.
  */

@@ -131,7 +131,7 @@ int ggate_book(struct ggate *g, int k, int64_t at_us, int *booked, int64_t *not_
 	if (rc == 1)
 		log_debug("consume: limit group %s: %d record(s) not before %lld ms after the slot", g->conf.name, k,
 			  (long long)((*not_before_us - at_us) / 1000));
-	/* the cost, for the operator (README): at 1, 10, 100, ... bookings */
+	/* the cost, for the operator (docs/consumer-layer.md): at 1, 10, 100, ... bookings */
 	struct gsched_stats st;
 	gsched_stats(g->sched, &st);
 	long n = st.booked + st.refused;

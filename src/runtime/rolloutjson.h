@@ -1,6 +1,6 @@
 /* rolloutjson.h: a rollout's outcome and status as JSON, for `taskpipe
  * rollout --json`, tp.rollout() and the runtime's event answers. The
- * shape is the documented one (README, "Code rollout"). */
+ * shape is the documented one (docs/rollouts.md "Rollouts"). */
 #ifndef TP_ROLLOUTJSON_H
 #define TP_ROLLOUTJSON_H
 

@@ -1,6 +1,6 @@
 /* subbatch.h: a batch of SQS records cut into sub-batches for the runtime,
- * and their answers merged into the one answer Lambda expects (README "The
- * consumer layer"). Pure: cJSON in, cJSON out.
+ * and their answers merged into the one answer Lambda expects (docs/consumer-layer.md
+ * "The consumer layer"). Pure: cJSON in, cJSON out.
  *
  * Lambda's rules for a partial batch response ("Handling errors for an SQS
  * event source", services-sqs-errorhandling.html) apply per sub-batch: an

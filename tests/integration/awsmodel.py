@@ -17,8 +17,8 @@ as before. Python 3 standard library only.
         aws.lambda_throttled(), aws.violations(), aws.reset_model(), aws.stop()
 
 Durations are given in AWS seconds and multiplied by `scale`; rates are real
-requests per second. The API is the list above, summarised in README.md
-(tests section).
+requests per second. The API is the list above, summarised in docs/testing.md
+("The AWS-faithful layer").
 
 AWS pages each behaviour is based on:
   [states]   Lambda function states

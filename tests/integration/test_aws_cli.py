@@ -5,7 +5,7 @@ x-amz-retry-after, bad answers (both the static binary and the sanitizer
 build), bad settings and input, and the happy paths of each service checked
 with boto3 directly against moto.
 
-Retry facts asserted here (README, src/base/retry.h): standard mode, 3 attempts
+Retry facts asserted here (docs/commands.md "taskpipe aws", src/base/retry.h): standard mode, 3 attempts
 (DynamoDB 4), AWS_MAX_ATTEMPTS overrides; a throttle of any service 8 attempts
 without the retry quota; throttling backoff base 1 s,
 transient 50 ms (DynamoDB 25 ms), full jitter; retry quota

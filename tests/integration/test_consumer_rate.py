@@ -1,5 +1,5 @@
 """`taskpipe consume`: the consumer layer's Runtime API proxy holding a
-pipeline's rate (README "The consumer layer").
+pipeline's rate (docs/consumer-layer.md "The consumer layer").
 
 A test poller plays the SQS event source mapping with MaximumConcurrency =
 TASKPIPE_CONCURRENCY: one thread per instance receives a batch from a moto
@@ -290,7 +290,7 @@ class ConsumerRateTest(unittest.TestCase):
         self.assertGreater(span, 55, g.name)
         # Sustained while the backlog still holds a batch for every instance:
         # after that fewer batches than lanes run, each one slot a lane
-        # period (README "The consumer layer").
+        # period (docs/consumer-layer.md "The consumer layer").
         last = len(times) - g.n * g.batch
         sustained = (last - 1) / (times[last - 1] - times[0])
         self.assertGreaterEqual(sustained, 0.85 * g.rate, "%s: %.3f/s sustained" % (g.name, sustained))
@@ -477,7 +477,7 @@ class ConsumerRateTest(unittest.TestCase):
         self.assertNotIn("the re-send of", logs)
         times = sorted(r["t"] for r in log)
         delivered = len(times) / (times[-1] - times[0])
-        # attempts settle near 1.8 x what the tenant takes (1/s here: README,
+        # attempts settle near 1.8 x what the tenant takes (1/s here: docs/consumer-layer.md,
         # "Backoff is per record"), well below the configured 4/s
         self.assertLess(delivered, 3.0, "%.2f deliveries/s: the proxy did not slow down" % delivered)
         print("group d: %d deliveries, %d rate-limited, %.2f/s delivered (rate 4, capacity 1)"

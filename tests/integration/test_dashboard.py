@@ -1,4 +1,4 @@
-"""The dashboard and alarms of packaging/template.yaml (README "Metrics"),
+"""The dashboard and alarms of packaging/template.yaml (docs/operations.md "Metrics"),
 checked without AWS: the DashboardBody is valid JSON once its ${...} are
 substituted (each naming a parameter, resource or attribute of the
 template), every widget fits the 24-column grid without overlapping another

@@ -122,7 +122,7 @@ class Stage:
                           TASKPIPE_PREFIX=self.prefix, TASKPIPE_OWNER=self.inst,
                           TASKPIPE_ROLE_ARN=self.roles["ConsumerRole"][1],
                           TASKPIPE_CONSUMER_LAYER=self.layer, TASKPIPE_RUNTIME="provided.al2023",
-                          # the canary's pauses scaled down (README "Rollouts")
+                          # the canary's pauses scaled down (docs/rollouts.md "Rollouts")
                           TASKPIPE_CANARY_PAUSE_S="2", TASKPIPE_METRIC_PERIOD_S="1",
                           TASKPIPE_HEALTH_WAIT_MAX_S="0")
         e.update({k: str(v) for k, v in extra.items()})
@@ -342,7 +342,7 @@ class Enforced(unittest.TestCase):
         self.assertEqual(first["body"], {"batchItemFailures": []}, inst.stderr())
         second = inst.invoke({"Records": [sqs_record(m, qarn) for m in got[1:]]}, timeout_ms=20000)
         # pushed back by re-sending to its own queue (no receive counted), so
-        # reported done to the mapping (README "Pushback loses nothing")
+        # reported done to the mapping (docs/consumer-layer.md "Pushback loses nothing")
         self.assertEqual(second["body"]["batchItemFailures"], [], inst.stderr())
         self.assertNotIn("failed", inst.stderr())
         self.assertNotIn("unavailable", inst.stderr())
@@ -417,7 +417,7 @@ class Refusals(unittest.TestCase):
         cls.s = Stage(cls.moto)
         cls.addClassCleanup(cls.s.stop)
         # a second stage in the same account and names, with its own layer
-        # version: storing its settings is deliberate (README "One set of settings")
+        # version: storing its settings is deliberate (docs/deploy.md "One set of settings")
         r = run_taskpipe(["init", "--settings-from-env"], cls.s.env(OPERATOR_KEY))
         assert r.returncode == 0, r.stderr
         cls.ctl = "arn:aws:sts::%s:assumed-role/%s/controller" % (ACCOUNT, cls.s.roles["ControllerRole"][0])

@@ -1,4 +1,4 @@
-"""Limit groups, the controller's half (README "Limit groups"): a group's
+"""Limit groups, the controller's half (docs/consumer-layer.md "Limit groups"): a group's
 item keyed limit#NAME and checked by the policy's limit_group(); members
 get the group's rate and burst in their environment; a change of the group
 reaches its members through the stream (`taskpipe watch`, which handles

@@ -1,4 +1,4 @@
-"""Metrics as CloudWatch Embedded Metric Format lines (README "Metrics"):
+"""Metrics as CloudWatch Embedded Metric Format lines (docs/operations.md "Metrics"):
 every EMF line the consumer layer and the controller write is parsed and
 checked against the EMF document schema (emf_check.py), and its numbers
 against what happened.

@@ -16,7 +16,7 @@ from test_pipelines import Env  # noqa: E402
 
 
 def producer_queue_name(prefix, group, limit=80):
-    """The README's naming rule, as a producer that computes the name would."""
+    """The naming rule (docs/pipelines.md "Sending tasks"), as a producer that computes the name would."""
     if len(prefix) + len(group) <= limit:
         return prefix + group
     keep = limit - len(prefix) - 9

@@ -22,7 +22,7 @@ enum { M_INVOCATIONS, M_ERRORS, M_THROTTLES, M_DLQ, M_PER_FN };
 /* Lambda sends its metrics to CloudWatch at one-minute granularity, and a
  * minute is visible only some time after it ends: the canary pause is five
  * minutes, so at least three whole minutes after the update are published
- * when it ends (README "Rollouts" has the reasoning). */
+ * when it ends (docs/rollouts.md "Rollouts" has the reasoning). */
 void ro_health_settings(struct ro_health_settings *hs)
 {
 	hs->canary_pause_s = (int)setting_long_or_warn(SET_CANARY_PAUSE_S);
