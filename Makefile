@@ -115,9 +115,10 @@ test: deps check-layers taskpipe
 	@$(MAKE) --no-print-directory -j$(JOBS) unit fuzz-replay
 	@sh tests/run.sh
 
-# the include rule of src/'s layers
+# the include rule of src/'s layers, and the checker refusing planted violations
 check-layers:
 	@sh build/check_layers.sh
+	@sh tests/check_layers_test.sh
 
 bench: deps taskpipe
 	@sh tests/bench/run.sh

@@ -3,8 +3,9 @@
 #   base  aws  script  core  runtime  cmd
 # A file may include headers of its own layer and of the layers below it,
 # always by their path under src/ ("core/lease.h"), never a layer above.
-# core's subfolders (reconcile/, drift/, rollout/) are core. Exits 1 and
-# names each offending line.
+# core's subfolders (reconcile/, drift/, rollout/) are core. core/ names AWS
+# operations (aws/lambda.h, aws/sqs.h, ...) and never reaches the transport:
+# it may not include aws/http.h. Exits 1 and names each offending line.
 set -eu
 cd "$(dirname "$0")/.."
 rank() {
@@ -35,6 +36,8 @@ problems=$(for f in $(find src -name '*.[ch]' | sort); do
 			echo "$f:$n: \"$path\": $layer may not include ${path%%/*} (a layer above it)"
 		elif [ ! -f "src/$path" ]; then
 			echo "$f:$n: \"$path\": no such header"
+		elif [ "$layer" = core ] && [ "$path" = aws/http.h ]; then
+			echo "$f:$n: \"$path\": core may not include the transport (use aws/aws.h and the protocol builders)"
 		fi
 	done
 done)
