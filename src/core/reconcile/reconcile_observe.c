@@ -6,6 +6,7 @@
 #include "core/reconcile/reconcile_int.h"
 
 #include "aws/awsjson.h"
+#include "aws/lambda.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -23,7 +24,7 @@ int rc_emit_find(struct run *r, struct rec *p, struct aws_call *c)
 	in = cJSON_CreateObject();
 	cJSON_AddStringToObject(in, "QueueName", p->nm.dlq);
 	rc_prep_sqs(&c[1], "GetQueueUrl", NULL, in);
-	rc_prep_lambda(&c[2], "GetFunction", "GET", rc_fn_path(p, ""), NULL, NULL);
+	lambda_get_function(&c[2], p->nm.function, NULL);
 	return 3;
 }
 
@@ -90,10 +91,7 @@ int rc_emit_mapping(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->fn)
 		return 0;
-	char q[200];
-	snprintf(q, sizeof q, "FunctionName=%s", p->nm.function);
-	rc_prep_lambda(&c[0], "ListEventSourceMappings", "GET",
-		       tp_xstrdup("/2015-03-31/event-source-mappings/"), q, NULL);
+	lambda_list_event_source_mappings(&c[0], p->nm.function, NULL, 0);
 	return 1;
 }
 
@@ -231,8 +229,7 @@ int rc_emit_esm_wait(struct run *r, struct rec *p, struct aws_call *c)
 		return 0;
 	}
 	const char *uuid = cJSON_GetStringValue(cJSON_GetObjectItem(p->esm, "UUID"));
-	rc_prep_lambda(&c[0], "GetEventSourceMapping", "GET",
-		       tp_xasprintf("/2015-03-31/event-source-mappings/%s", uuid ? uuid : ""), NULL, NULL);
+	lambda_get_event_source_mapping(&c[0], uuid);
 	return 1;
 }
 
