@@ -11,6 +11,7 @@
 #include "core/store.h"
 #include "base/json.h"
 #include "aws/lambda.h"
+#include "aws/sqs.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -83,11 +84,7 @@ static int emit_queue(struct run *r, struct rec *p, struct aws_call *c, int dlq)
 	}
 	int n = 0;
 	if (!url) {
-		cJSON *in = cJSON_CreateObject();
-		cJSON_AddStringToObject(in, "QueueName", dlq ? p->nm.dlq : p->nm.queue);
-		cJSON_AddItemToObject(in, "Attributes", attrs);
-		cJSON_AddItemToObject(in, "tags", pipeline_tags_json(&p->want));
-		rc_prep_sqs(&c[n++], "CreateQueue", NULL, in);
+		sqs_create_queue(&c[n++], dlq ? p->nm.dlq : p->nm.queue, attrs, pipeline_tags_json(&p->want));
 		return n;
 	}
 	/* Lambda requires the queue's visibility timeout >= the function's
@@ -112,24 +109,16 @@ static int emit_queue(struct run *r, struct rec *p, struct aws_call *c, int dlq)
 			attr_change = 1;
 	}
 	if (attr_change) {
-		cJSON *in = cJSON_CreateObject();
-		cJSON_AddItemToObject(in, "Attributes", attrs);
-		rc_prep_sqs(&c[n++], "SetQueueAttributes", url, in);
+		sqs_set_queue_attributes(&c[n++], url, attrs);
 	} else {
 		cJSON_Delete(attrs);
 	}
 	cJSON *add, *del;
 	tag_changes(p, res, &add, &del);
-	if (add) {
-		cJSON *in = cJSON_CreateObject();
-		cJSON_AddItemToObject(in, "Tags", add);
-		rc_prep_sqs(&c[n++], "TagQueue", url, in);
-	}
-	if (del) {
-		cJSON *in = cJSON_CreateObject();
-		cJSON_AddItemToObject(in, "TagKeys", del);
-		rc_prep_sqs(&c[n++], "UntagQueue", url, in);
-	}
+	if (add)
+		sqs_tag_queue(&c[n++], url, add);
+	if (del)
+		sqs_untag_queue(&c[n++], url, del);
 	return n;
 }
 
@@ -192,12 +181,11 @@ int rc_emit_queue_late(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->spec || !p->vis_late || !p->q_url)
 		return 0;
-	cJSON *in = cJSON_CreateObject();
-	cJSON *a = cJSON_AddObjectToObject(in, "Attributes");
+	cJSON *a = cJSON_CreateObject();
 	char s[32];
 	snprintf(s, sizeof s, "%ld", p->want.spec.queue.attr[SQ_VISIBILITY_TIMEOUT]);
 	cJSON_AddStringToObject(a, "VisibilityTimeout", s);
-	rc_prep_sqs(&c[0], "SetQueueAttributes", p->q_url, in);
+	sqs_set_queue_attributes(&c[0], p->q_url, a);
 	return 1;
 }
 
@@ -704,7 +692,7 @@ int rc_emit_delete_queue(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->del_queue || !p->q_url)
 		return 0;
-	rc_prep_sqs(&c[0], "DeleteQueue", p->q_url, NULL);
+	sqs_delete_queue(&c[0], p->q_url);
 	return 1;
 }
 
@@ -712,6 +700,6 @@ int rc_emit_delete_dlq(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->del_dlq || !p->dlq_url)
 		return 0;
-	rc_prep_sqs(&c[0], "DeleteQueue", p->dlq_url, NULL);
+	sqs_delete_queue(&c[0], p->dlq_url);
 	return 1;
 }

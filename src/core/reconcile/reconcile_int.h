@@ -111,8 +111,6 @@ int rc_not_found(const struct aws_call *c);
 /* reconcile_rec.c: addressing the resources */
 /* The queue's QueueArn attribute (observed or read after CreateQueue); NULL: unknown. */
 const char *rc_queue_arn(const struct rec *p, int dlq);
-/* Consumes in, as awsj_prepare does. Lambda's calls: aws/lambda.h. */
-void rc_prep_sqs(struct aws_call *c, const char *op, const char *url, cJSON *in);
 
 /* reconcile_rec.c: AWS transitions */
 int rc_fn_busy(const cJSON *fn);

@@ -1,6 +1,6 @@
 /* reconcile_rec.c: what every reconcile step shares, below all of them:
  * a record's outcome (failed, retryable), how the resources are addressed
- * (queue ARNs, the SQS call builder) and how
+ * (queue ARNs; the calls themselves: aws/sqs.h, aws/lambda.h) and how
  * AWS's transitions are recognised. It calls none of the step files, so
  * the dependencies go one way: reconcile.c (the driver) -> observe, diff,
  * apply -> this file. */
@@ -72,15 +72,6 @@ int rc_not_found(const struct aws_call *c)
 const char *rc_queue_arn(const struct rec *p, int dlq)
 {
 	return cJSON_GetStringValue(cJSON_GetObjectItem(dlq ? p->dlq_attrs : p->q_attrs, "QueueArn"));
-}
-
-void rc_prep_sqs(struct aws_call *c, const char *op, const char *url, cJSON *in)
-{
-	if (!in)
-		in = cJSON_CreateObject();
-	if (url)
-		cJSON_AddStringToObject(in, "QueueUrl", url);
-	awsj_prepare(c, SVC_SQS, op, in);
 }
 
 /* ---- transitions ---- */
