@@ -3,7 +3,9 @@
 #   base  aws  script  core  runtime  cmd
 # A file may include headers of its own layer and of the layers below it,
 # always in quotes by their path under src/ ("core/lease.h"), never a layer
-# above. core's subfolders (reconcile/, drift/, rollout/) are core.
+# above. core's subfolders (reconcile/, drift/, rollout/) are core. core/
+# names AWS operations (aws/lambda.h, aws/sqs.h, ...) and never reaches the
+# transport: it may not include aws/http.h.
 # Angle-bracket includes are read too: a header of src/ in brackets is
 # refused (it would dodge the rule above), and Lua's headers (<lua.h>,
 # <lualib.h>, <lauxlib.h>, <luaconf.h>: any <lua*.h>) are allowed in
@@ -59,6 +61,8 @@ problems=$(for f in $(find src -name '*.[ch]' | sort); do
 			echo "$f:$n: \"$path\": $layer may not include ${path%%/*} (a layer above it)"
 		elif [ ! -f "src/$path" ]; then
 			echo "$f:$n: \"$path\": no such header"
+		elif [ "$layer" = core ] && [ "$path" = aws/http.h ]; then
+			echo "$f:$n: \"$path\": core may not include the transport (use aws/aws.h and the protocol builders)"
 		fi
 	done
 done)

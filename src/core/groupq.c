@@ -3,6 +3,7 @@
 
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
+#include "aws/sqs.h"
 #include "core/limit_group.h"
 #include "core/store.h"
 
@@ -69,10 +70,10 @@ int groupq_find(struct aws *a, const struct settings *set, const char *group, st
 	st.queue_url = st.queue_arn = st.dlq_url = NULL;
 	if (!out->queue_url) {
 		/* a record from before queue_url was kept: ask SQS by name */
-		cJSON *in = cJSON_CreateObject(), *o = NULL;
-		cJSON_AddStringToObject(in, "QueueName", out->nm.queue);
-		rc = awsj_call(a, SVC_SQS, "GetQueueUrl", in, &o, e);
-		cJSON_Delete(in);
+		struct aws_call call;
+		cJSON *o = NULL;
+		sqs_get_queue_url(&call, out->nm.queue);
+		rc = awsj_run(a, &call, &o, e);
 		out->queue_url = tp_xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(o, "QueueUrl")));
 		cJSON_Delete(o);
 		if ((rc < 0 && not_found(rc, e)) || (rc == TP_OK && !out->queue_url)) {

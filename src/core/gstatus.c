@@ -4,6 +4,7 @@
 #include "aws/awsjson.h"
 #include "aws/cloudwatch.h"
 #include "aws/ddb.h"
+#include "aws/sqs.h"
 #include "base/log.h"
 #include "core/store.h"
 
@@ -230,9 +231,7 @@ static void resolve_urls(struct aws *a, struct gather *g)
 		const struct gs_row *r = &g->rows[i / 2];
 		if (g->urls[i] || strcmp(r->state, "unknown") == 0)
 			continue;
-		cJSON *in = cJSON_CreateObject();
-		cJSON_AddStringToObject(in, "QueueName", i % 2 ? r->nm.dlq : r->nm.queue);
-		awsj_prepare(&c[k], SVC_SQS, "GetQueueUrl", in);
+		sqs_get_queue_url(&c[k], i % 2 ? r->nm.dlq : r->nm.queue);
 		c[k++].user = (void *)(uintptr_t)i;
 	}
 	aws_call_many(a, c, k);
@@ -263,15 +262,10 @@ static void read_depths(struct aws *a, struct gather *g)
 	for (size_t i = 0; i < 2 * g->n; i++) {
 		if (!g->urls[i])
 			continue;
-		cJSON *in = cJSON_CreateObject();
-		cJSON_AddStringToObject(in, "QueueUrl", g->urls[i]);
-		cJSON *names = cJSON_AddArrayToObject(in, "AttributeNames");
-		cJSON_AddItemToArray(names, cJSON_CreateString("ApproximateNumberOfMessages"));
-		if (i % 2 == 0) {
-			cJSON_AddItemToArray(names, cJSON_CreateString("ApproximateNumberOfMessagesNotVisible"));
-			cJSON_AddItemToArray(names, cJSON_CreateString("ApproximateNumberOfMessagesDelayed"));
-		}
-		awsj_prepare(&c[k], SVC_SQS, "GetQueueAttributes", in);
+		static const char *const names[] = { "ApproximateNumberOfMessages",
+						     "ApproximateNumberOfMessagesNotVisible",
+						     "ApproximateNumberOfMessagesDelayed" };
+		sqs_get_queue_attributes(&c[k], g->urls[i], names, i % 2 == 0 ? 3 : 1);
 		c[k++].user = (void *)(uintptr_t)i;
 	}
 	aws_call_many(a, c, k);

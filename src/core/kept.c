@@ -3,6 +3,7 @@
 
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
+#include "aws/sqs.h"
 #include "core/lease.h"
 #include "core/names.h"
 #include "core/ops_queue.h"
@@ -92,10 +93,10 @@ static int kept_finish(struct app *app, struct kept *k, tp_err *e)
 
 static int delete_queue(struct app *app, const char *url, tp_err *e)
 {
-	cJSON *in = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(in, "QueueUrl", url);
-	int rc = awsj_call(app->aws, SVC_SQS, "DeleteQueue", in, &out, e);
-	cJSON_Delete(in);
+	struct aws_call c;
+	cJSON *out = NULL;
+	sqs_delete_queue(&c, url);
+	int rc = awsj_run(app->aws, &c, &out, e);
 	cJSON_Delete(out);
 	return rc;
 }
@@ -104,52 +105,44 @@ static int delete_queue(struct app *app, const char *url, tp_err *e)
  * Returns messages moved (0: the queue gave none) or a negative error. */
 static long move_batch(struct app *app, const char *from, const char *to, tp_err *e)
 {
-	cJSON *in = cJSON_CreateObject(), *got = NULL, *sent = NULL, *out = NULL;
-	cJSON_AddStringToObject(in, "QueueUrl", from);
-	cJSON_AddNumberToObject(in, "MaxNumberOfMessages", 10);
-	cJSON_AddNumberToObject(in, "WaitTimeSeconds", 1);
-	cJSON_AddNumberToObject(in, "VisibilityTimeout", 60);
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(in, "MessageAttributeNames"), cJSON_CreateString("All"));
-	long rc = awsj_call(app->aws, SVC_SQS, "ReceiveMessage", in, &got, e);
-	cJSON_Delete(in);
+	struct aws_call c;
+	cJSON *got = NULL, *sent = NULL, *out = NULL;
+	sqs_receive_message(&c, from, 10, 1, 60);
+	long rc = awsj_run(app->aws, &c, &got, e);
 	cJSON *msgs = cJSON_GetObjectItem(got, "Messages"), *m;
 	if (rc < 0 || cJSON_GetArraySize(msgs) == 0)
 		goto done;
-	cJSON *send = cJSON_CreateObject(), *entries = cJSON_AddArrayToObject(send, "Entries");
-	cJSON_AddStringToObject(send, "QueueUrl", to);
+	cJSON *entries = cJSON_CreateArray();
 	int i = 0;
 	cJSON_ArrayForEach(m, msgs) {
-		cJSON *en = cJSON_CreateObject();
 		char id[16];
 		snprintf(id, sizeof id, "%d", i++);
-		cJSON_AddStringToObject(en, "Id", id);
-		cJSON_AddStringToObject(en, "MessageBody", cJSON_GetStringValue(cJSON_GetObjectItem(m, "Body")));
 		cJSON *attrs = cJSON_GetObjectItem(m, "MessageAttributes");
-		if (cJSON_GetArraySize(attrs) > 0)
-			cJSON_AddItemToObject(en, "MessageAttributes", cJSON_Duplicate(attrs, 1));
-		cJSON_AddItemToArray(entries, en);
+		cJSON_AddItemToArray(entries, sqs_send_entry(id, cJSON_GetStringValue(cJSON_GetObjectItem(m, "Body")),
+							      cJSON_GetArraySize(attrs) > 0 ? attrs : NULL, -1));
 	}
-	rc = awsj_call(app->aws, SVC_SQS, "SendMessageBatch", send, &sent, e);
-	cJSON_Delete(send);
+	sqs_send_message_batch(&c, to, entries);
+	rc = awsj_run(app->aws, &c, &sent, e);
 	if (rc < 0)
 		goto done;
-	cJSON *del = cJSON_CreateObject(), *dents = cJSON_AddArrayToObject(del, "Entries"), *ok;
-	cJSON_AddStringToObject(del, "QueueUrl", from);
+	cJSON *dents = cJSON_CreateArray(), *ok;
 	long n = 0;
 	cJSON_ArrayForEach(ok, cJSON_GetObjectItem(sent, "Successful")) {
 		const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(ok, "Id"));
 		cJSON *src = id ? cJSON_GetArrayItem(msgs, atoi(id)) : NULL;
 		if (!src)
 			continue;
-		cJSON *de = cJSON_CreateObject();
-		cJSON_AddStringToObject(de, "Id", id);
-		cJSON_AddStringToObject(de, "ReceiptHandle",
-					cJSON_GetStringValue(cJSON_GetObjectItem(src, "ReceiptHandle")));
-		cJSON_AddItemToArray(dents, de);
+		cJSON_AddItemToArray(dents, sqs_delete_entry(id, cJSON_GetStringValue(
+							      cJSON_GetObjectItem(src, "ReceiptHandle"))));
 		n++;
 	}
-	rc = n ? awsj_call(app->aws, SVC_SQS, "DeleteMessageBatch", del, &out, e) : TP_OK;
-	cJSON_Delete(del);
+	if (n) {
+		sqs_delete_message_batch(&c, from, dents);
+		rc = awsj_run(app->aws, &c, &out, e);
+	} else {
+		cJSON_Delete(dents);
+		rc = TP_OK;
+	}
 	cJSON *failed = cJSON_GetArrayItem(cJSON_GetObjectItem(sent, "Failed"), 0);
 	if (rc == TP_OK && failed)
 		rc = tp_errf(e, TP_EAWS, "RedriveRefused", "the target queue refused a message: %s: %s",
@@ -214,17 +207,15 @@ int kept_purge(struct app *app, const char *name, long *dropped, tp_err *e)
 	for (int i = 0; rc == TP_OK && i < 2; i++) {
 		if (!k.url[i])
 			continue;
-		cJSON *in = cJSON_CreateObject(), *out = NULL, *names = cJSON_AddArrayToObject(in, "AttributeNames");
-		cJSON_AddStringToObject(in, "QueueUrl", k.url[i]);
-		for (int c = 0; c < 3; c++)
-			cJSON_AddItemToArray(names, cJSON_CreateString(counts[c]));
-		rc = awsj_call(app->aws, SVC_SQS, "GetQueueAttributes", in, &out, e);
+		struct aws_call call;
+		cJSON *out = NULL;
+		sqs_get_queue_attributes(&call, k.url[i], counts, 3);
+		rc = awsj_run(app->aws, &call, &out, e);
 		for (int c = 0; rc == TP_OK && c < 3; c++) {
 			const char *v = cJSON_GetStringValue(
 				cJSON_GetObjectItem(cJSON_GetObjectItem(out, "Attributes"), counts[c]));
 			*dropped += v ? atol(v) : 0;
 		}
-		cJSON_Delete(in);
 		cJSON_Delete(out);
 		if (rc == TP_OK)
 			rc = delete_queue(app, k.url[i], e);

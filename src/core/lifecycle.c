@@ -3,6 +3,7 @@
 
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
+#include "aws/sqs.h"
 #include "base/log.h"
 #include "core/config_item.h"
 #include "core/names.h"
@@ -96,48 +97,31 @@ static int both_queues(struct app *app, const char *name, char **q, char **d, tp
 static int move_by_hand(struct app *app, const char *from, const char *to, long *moved, tp_err *e)
 {
 	for (;;) {
-		cJSON *in = cJSON_CreateObject(), *got = NULL;
-		cJSON_AddStringToObject(in, "QueueUrl", from);
-		cJSON_AddNumberToObject(in, "MaxNumberOfMessages", MOVE_BATCH);
-		cJSON_AddNumberToObject(in, "WaitTimeSeconds", 0);
-		cJSON_AddNumberToObject(in, "VisibilityTimeout", 60);
-		cJSON_AddItemToArray(cJSON_AddArrayToObject(in, "MessageAttributeNames"), cJSON_CreateString("All"));
-		int rc = awsj_call(app->aws, SVC_SQS, "ReceiveMessage", in, &got, e);
-		cJSON_Delete(in);
+		struct aws_call c;
+		cJSON *got = NULL;
+		sqs_receive_message(&c, from, MOVE_BATCH, 0, 60);
+		int rc = awsj_run(app->aws, &c, &got, e);
 		cJSON *msgs = cJSON_GetObjectItem(got, "Messages"), *m;
 		if (rc < 0 || cJSON_GetArraySize(msgs) == 0) {
 			cJSON_Delete(got);
 			return rc;
 		}
-		cJSON *send = cJSON_CreateObject(), *del = cJSON_CreateObject();
-		cJSON_AddStringToObject(send, "QueueUrl", to);
-		cJSON_AddStringToObject(del, "QueueUrl", from);
-		cJSON *se = cJSON_AddArrayToObject(send, "Entries");
-		cJSON *de = cJSON_AddArrayToObject(del, "Entries");
+		cJSON *se = cJSON_CreateArray(), *de = cJSON_CreateArray();
 		int i = 0;
 		cJSON_ArrayForEach(m, msgs) {
 			char id[16];
 			snprintf(id, sizeof id, "m%d", i++);
-			cJSON *s = cJSON_CreateObject();
-			cJSON_AddStringToObject(s, "Id", id);
-			cJSON_AddStringToObject(s, "MessageBody",
-						cJSON_GetStringValue(cJSON_GetObjectItem(m, "Body")) ?: "");
-			cJSON *ma = cJSON_GetObjectItem(m, "MessageAttributes");
-			if (ma)
-				cJSON_AddItemToObject(s, "MessageAttributes", cJSON_Duplicate(ma, 1));
-			cJSON_AddItemToArray(se, s);
-			cJSON *d = cJSON_CreateObject();
-			cJSON_AddStringToObject(d, "Id", id);
-			cJSON_AddStringToObject(d, "ReceiptHandle",
-						cJSON_GetStringValue(cJSON_GetObjectItem(m, "ReceiptHandle")) ?: "");
-			cJSON_AddItemToArray(de, d);
+			cJSON_AddItemToArray(se, sqs_send_entry(id, cJSON_GetStringValue(cJSON_GetObjectItem(m, "Body")),
+								cJSON_GetObjectItem(m, "MessageAttributes"), -1));
+			cJSON_AddItemToArray(de, sqs_delete_entry(id, cJSON_GetStringValue(
+								      cJSON_GetObjectItem(m, "ReceiptHandle"))));
 		}
 		cJSON_Delete(got);
 		cJSON *sent = NULL;
-		rc = awsj_call(app->aws, SVC_SQS, "SendMessageBatch", send, &sent, e);
-		cJSON_Delete(send);
+		sqs_send_message_batch(&c, to, se);
+		rc = awsj_run(app->aws, &c, &sent, e);
 		if (rc < 0) {
-			cJSON_Delete(del);
+			cJSON_Delete(de);
 			cJSON_Delete(sent);
 			return rc;
 		}
@@ -155,10 +139,12 @@ static int move_by_hand(struct app *app, const char *from, const char *to, long 
 		*moved += cJSON_GetArraySize(de);
 		if (cJSON_GetArraySize(de)) {
 			cJSON *dout = NULL;
-			rc = awsj_call(app->aws, SVC_SQS, "DeleteMessageBatch", del, &dout, e);
+			sqs_delete_message_batch(&c, from, de);
+			rc = awsj_run(app->aws, &c, &dout, e);
 			cJSON_Delete(dout);
+		} else {
+			cJSON_Delete(de);
 		}
-		cJSON_Delete(del);
 		if (rc < 0)
 			return rc;
 		if (nf)
@@ -180,14 +166,12 @@ int lifecycle_redrive(struct app *app, const char *name, struct lifecycle_outcom
 	if (rc == TP_OK) {
 		const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(da, "ApproximateNumberOfMessages"));
 		long waiting = v ? atol(v) : 0;
-		cJSON *in = cJSON_CreateObject(), *res = NULL;
-		cJSON_AddStringToObject(in, "SourceArn",
-					cJSON_GetStringValue(cJSON_GetObjectItem(da, "QueueArn")) ?: "");
-		cJSON_AddStringToObject(in, "DestinationArn",
-					cJSON_GetStringValue(cJSON_GetObjectItem(qa, "QueueArn")) ?: "");
+		struct aws_call c;
+		cJSON *res = NULL;
+		sqs_start_message_move_task(&c, cJSON_GetStringValue(cJSON_GetObjectItem(da, "QueueArn")),
+					    cJSON_GetStringValue(cJSON_GetObjectItem(qa, "QueueArn")));
 		tp_err me = { 0 };
-		int mrc = awsj_call(app->aws, SVC_SQS, "StartMessageMoveTask", in, &res, &me);
-		cJSON_Delete(in);
+		int mrc = awsj_run(app->aws, &c, &res, &me);
 		cJSON_Delete(res);
 		if (mrc == TP_OK) {
 			out->moved = waiting;
@@ -210,10 +194,10 @@ int lifecycle_purge(struct app *app, const char *name, int dlq, tp_err *e)
 	char *q, *d;
 	int rc = both_queues(app, name, &q, &d, e);
 	if (rc == TP_OK) {
-		cJSON *in = cJSON_CreateObject(), *out = NULL;
-		cJSON_AddStringToObject(in, "QueueUrl", dlq ? d : q);
-		rc = awsj_call(app->aws, SVC_SQS, "PurgeQueue", in, &out, e);
-		cJSON_Delete(in);
+		struct aws_call c;
+		cJSON *out = NULL;
+		sqs_purge_queue(&c, dlq ? d : q);
+		rc = awsj_run(app->aws, &c, &out, e);
 		cJSON_Delete(out);
 	}
 	free(q);

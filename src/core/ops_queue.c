@@ -2,6 +2,7 @@
 #include "core/ops_queue.h"
 
 #include "aws/awsjson.h"
+#include "aws/sqs.h"
 #include "core/names.h"
 
 #include <cjson/cJSON.h>
@@ -11,10 +12,10 @@
 int ops_queue_url(struct app *app, const char *qname, char **url, tp_err *e)
 {
 	*url = NULL;
-	cJSON *in = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(in, "QueueName", qname);
-	int rc = awsj_call(app->aws, SVC_SQS, "GetQueueUrl", in, &out, e);
-	cJSON_Delete(in);
+	struct aws_call c;
+	cJSON *out = NULL;
+	sqs_get_queue_url(&c, qname);
+	int rc = awsj_run(app->aws, &c, &out, e);
 	if (rc == TP_OK) {
 		*url = tp_xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(out, "QueueUrl")) ?: "");
 	} else if (rc == TP_ENOTFOUND || strstr(e->code, "NonExistentQueue") || strstr(e->code, "QueueDoesNotExist")) {
@@ -27,11 +28,11 @@ int ops_queue_url(struct app *app, const char *qname, char **url, tp_err *e)
 
 int ops_queue_attrs(struct app *app, const char *url, cJSON **attrs, tp_err *e)
 {
-	cJSON *in = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(in, "QueueUrl", url);
-	cJSON_AddItemToArray(cJSON_AddArrayToObject(in, "AttributeNames"), cJSON_CreateString("All"));
-	int rc = awsj_call(app->aws, SVC_SQS, "GetQueueAttributes", in, &out, e);
-	cJSON_Delete(in);
+	static const char *const all[] = { "All" };
+	struct aws_call c;
+	cJSON *out = NULL;
+	sqs_get_queue_attributes(&c, url, all, 1);
+	int rc = awsj_run(app->aws, &c, &out, e);
 	*attrs = rc == TP_OK ? cJSON_DetachItemFromObject(out, "Attributes") : NULL;
 	if (!*attrs)
 		*attrs = cJSON_CreateObject();

@@ -2,6 +2,7 @@
 #include "core/send.h"
 
 #include "aws/awsjson.h"
+#include "aws/sqs.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -122,25 +123,18 @@ void send_tasks(struct aws *a, const char *queue_url, const struct send_task *t,
 	}
 	struct aws_call *calls = tp_xcalloc(nb + 1, sizeof *calls);
 	for (size_t b = 0; b < nb; b++) {
-		cJSON *in = cJSON_CreateObject();
-		cJSON_AddStringToObject(in, "QueueUrl", queue_url);
-		cJSON *entries = cJSON_AddArrayToObject(in, "Entries");
+		cJSON *entries = cJSON_CreateArray();
 		for (size_t k = bs[b].from; k < bs[b].to; k++) {
 			const struct send_task *task = &t[ok[k]];
-			cJSON *en = cJSON_CreateObject();
 			char id[32];
 			/* Ids are unique within the call: the position in it */
 			snprintf(id, sizeof id, "t%zu", k - bs[b].from);
-			cJSON_AddStringToObject(en, "Id", id);
 			/* the body may hold NULs only if check_body let them: it does not */
 			char *body = tp_xstrndup(task->body, task->len);
-			cJSON_AddStringToObject(en, "MessageBody", body);
+			cJSON_AddItemToArray(entries, sqs_send_entry(id, body, NULL, o ? o->delay_s : -1));
 			free(body);
-			if (o && o->delay_s >= 0)
-				cJSON_AddNumberToObject(en, "DelaySeconds", o->delay_s);
-			cJSON_AddItemToArray(entries, en);
 		}
-		awsj_prepare(&calls[b], SVC_SQS, "SendMessageBatch", in);
+		sqs_send_message_batch(&calls[b], queue_url, entries);
 	}
 	if (nb)
 		aws_call_many(a, calls, nb);

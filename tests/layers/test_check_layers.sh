@@ -71,6 +71,17 @@ printf '#include "cmd/repl.c"\n' >"$tmp/t/src/core/up.c"
 expect "a layer above, in quotes" 1 "src/core/up.c:1: \"cmd/repl.c\": core may not include cmd (a layer above it)"
 
 clean_tree
+mkdir -p "$tmp/t/src/core/reconcile"
+printf '#include <stdio.h>\n' >"$tmp/t/src/aws/http.h"
+printf '#  include "aws/http.h"\n' >"$tmp/t/src/core/reconcile/planted.c"
+expect "the transport in core/ (a subfolder)" 1 "src/core/reconcile/planted.c:1: \"aws/http.h\": core may not include the transport"
+
+clean_tree
+printf '#include <stdio.h>\n' >"$tmp/t/src/aws/http.h"
+printf '#include "aws/http.h"\n' >"$tmp/t/src/runtime/consume.c"
+expect "the transport above core (the consumer's)" 0 "files keep the include rule"
+
+clean_tree
 printf '#include "lease.h"\n' >"$tmp/t/src/core/bare.c"
 expect "a header without its path" 1 "src/core/bare.c:1: \"lease.h\": include by its path under src/"
 

@@ -9,6 +9,7 @@
 #include "aws/awsjson.h"
 #include "base/log.h"
 #include "aws/lambda.h"
+#include "aws/sqs.h"
 #include "core/codestore.h"
 
 #include <stdio.h>
@@ -205,12 +206,7 @@ static int list_queues(struct app *app, struct fleet *f, tp_err *e)
 		w = tp_xcalloc(cap, sizeof *w);
 		struct aws_call *calls = tp_xcalloc(nc, sizeof *calls);
 		for (size_t i = 0; i < nc; i++) {
-			cJSON *in = cJSON_CreateObject();
-			cJSON_AddStringToObject(in, "QueueNamePrefix", cur[i].prefix);
-			cJSON_AddNumberToObject(in, "MaxResults", QPAGE);
-			if (cur[i].token)
-				cJSON_AddStringToObject(in, "NextToken", cur[i].token);
-			awsj_prepare(&calls[i], SVC_SQS, "ListQueues", in);
+			sqs_list_queues(&calls[i], cur[i].prefix, QPAGE, cur[i].token);
 		}
 		aws_call_many(app->aws, calls, nc);
 		for (size_t i = 0; i < nc; i++) {
@@ -342,11 +338,8 @@ void drift_fetch_attrs(struct app *app, struct fleet *f, struct dp **sel, size_t
 			const cJSON *url = smap_get(&f->qurl, name);
 			if (!url)
 				continue;
-			cJSON *in = cJSON_CreateObject();
-			cJSON_AddStringToObject(in, "QueueUrl", url->valuestring);
-			cJSON *an = cJSON_AddArrayToObject(in, "AttributeNames");
-			cJSON_AddItemToArray(an, cJSON_CreateString("All"));
-			awsj_prepare(&calls[k], SVC_SQS, "GetQueueAttributes", in);
+			static const char *const all[] = { "All" };
+			sqs_get_queue_attributes(&calls[k], url->valuestring, all, 1);
 			qname[k++] = name;
 		}
 		if (k + 2 <= ATTR_BATCH && i < n)
@@ -461,9 +454,7 @@ void drift_verify_tags(struct app *app, struct fleet *f, struct dp **sel, size_t
 			if (tags && !tag_diff(p, res[j], tags))
 				continue;
 			if (j < 2) {
-				cJSON *in = cJSON_CreateObject();
-				cJSON_AddStringToObject(in, "QueueUrl", url->valuestring);
-				awsj_prepare(&calls[k], SVC_SQS, "ListQueueTags", in);
+				sqs_list_queue_tags(&calls[k], url->valuestring);
 				f->tags_direct_q++;
 			} else {
 				/* GetFunction carries Tags too ("Lambda returns tag data only
@@ -528,9 +519,7 @@ void drift_find_unlisted_queues(struct app *app, struct fleet *f, struct dp **se
 			const char *name = j ? sel[i]->nm.dlq : sel[i]->nm.queue;
 			if (smap_get(&f->qurl, name))
 				continue;
-			cJSON *in = cJSON_CreateObject();
-			cJSON_AddStringToObject(in, "QueueName", name);
-			awsj_prepare(&calls[k], SVC_SQS, "GetQueueUrl", in);
+			sqs_get_queue_url(&calls[k], name);
 			qname[k++] = name;
 		}
 	if (k)

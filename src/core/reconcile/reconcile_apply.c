@@ -10,7 +10,8 @@
 #include "core/codestore.h"
 #include "core/store.h"
 #include "base/json.h"
-#include "aws/sigv4.h"
+#include "aws/lambda.h"
+#include "aws/sqs.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -83,11 +84,7 @@ static int emit_queue(struct run *r, struct rec *p, struct aws_call *c, int dlq)
 	}
 	int n = 0;
 	if (!url) {
-		cJSON *in = cJSON_CreateObject();
-		cJSON_AddStringToObject(in, "QueueName", dlq ? p->nm.dlq : p->nm.queue);
-		cJSON_AddItemToObject(in, "Attributes", attrs);
-		cJSON_AddItemToObject(in, "tags", pipeline_tags_json(&p->want));
-		rc_prep_sqs(&c[n++], "CreateQueue", NULL, in);
+		sqs_create_queue(&c[n++], dlq ? p->nm.dlq : p->nm.queue, attrs, pipeline_tags_json(&p->want));
 		return n;
 	}
 	/* Lambda requires the queue's visibility timeout >= the function's
@@ -112,24 +109,16 @@ static int emit_queue(struct run *r, struct rec *p, struct aws_call *c, int dlq)
 			attr_change = 1;
 	}
 	if (attr_change) {
-		cJSON *in = cJSON_CreateObject();
-		cJSON_AddItemToObject(in, "Attributes", attrs);
-		rc_prep_sqs(&c[n++], "SetQueueAttributes", url, in);
+		sqs_set_queue_attributes(&c[n++], url, attrs);
 	} else {
 		cJSON_Delete(attrs);
 	}
 	cJSON *add, *del;
 	tag_changes(p, res, &add, &del);
-	if (add) {
-		cJSON *in = cJSON_CreateObject();
-		cJSON_AddItemToObject(in, "Tags", add);
-		rc_prep_sqs(&c[n++], "TagQueue", url, in);
-	}
-	if (del) {
-		cJSON *in = cJSON_CreateObject();
-		cJSON_AddItemToObject(in, "TagKeys", del);
-		rc_prep_sqs(&c[n++], "UntagQueue", url, in);
-	}
+	if (add)
+		sqs_tag_queue(&c[n++], url, add);
+	if (del)
+		sqs_untag_queue(&c[n++], url, del);
 	return n;
 }
 
@@ -192,12 +181,11 @@ int rc_emit_queue_late(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->spec || !p->vis_late || !p->q_url)
 		return 0;
-	cJSON *in = cJSON_CreateObject();
-	cJSON *a = cJSON_AddObjectToObject(in, "Attributes");
+	cJSON *a = cJSON_CreateObject();
 	char s[32];
 	snprintf(s, sizeof s, "%ld", p->want.spec.queue.attr[SQ_VISIBILITY_TIMEOUT]);
 	cJSON_AddStringToObject(a, "VisibilityTimeout", s);
-	rc_prep_sqs(&c[0], "SetQueueAttributes", p->q_url, in);
+	sqs_set_queue_attributes(&c[0], p->q_url, a);
 	return 1;
 }
 
@@ -225,21 +213,20 @@ static cJSON *desired_config(const struct rec *p)
  * the steps after (configuration, concurrency, the new mapping) wait. */
 static void note_function_state(struct rec *p, const cJSON *cfg)
 {
-	const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "State"));
-	const char *lu = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "LastUpdateStatus"));
-	if (st && strcmp(st, "Failed") == 0) {
-		const char *why = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "StateReason"));
+	struct lambda_config fc;
+	lambda_config_read(cfg, &fc);
+	if (fc.failed) {
 		rc_failf(p, TP_EAWS, "FunctionFailed",
 			 "function %s is in State Failed (%s); the next run deletes and recreates it", p->nm.function,
-			 why ? why : "no reason given");
+			 fc.state_reason[0] ? fc.state_reason : "no reason given");
 		return;
 	}
-	if (lu && strcmp(lu, "Failed") == 0) {
-		const char *why = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "LastUpdateStatusReason"));
-		rc_failf(p, TP_EAWS, "FunctionUpdateFailed", "function update failed: %s", why ? why : "no reason given");
+	if (strcmp(fc.last_update, "Failed") == 0) {
+		rc_failf(p, TP_EAWS, "FunctionUpdateFailed", "function update failed: %s",
+			 fc.last_update_reason[0] ? fc.last_update_reason : "no reason given");
 		return;
 	}
-	p->fn_wait = (st && strcmp(st, "Pending") == 0) || (lu && strcmp(lu, "InProgress") == 0);
+	p->fn_wait = fc.busy;
 }
 
 /* An owned function in State Failed is deleted, then created again (step function). */
@@ -247,7 +234,7 @@ int rc_emit_delete_failed(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->spec || !p->fn_recreate)
 		return 0;
-	rc_prep_lambda(&c[0], "DeleteFunction", "DELETE", rc_fn_path(p, ""), NULL, NULL);
+	lambda_delete_function(&c[0], p->nm.function);
 	return 1;
 }
 
@@ -389,7 +376,7 @@ int rc_emit_function_code(struct run *r, struct rec *p, struct aws_call *c)
 		cJSON_AddItemToObject(in, "Code", code);
 		add_arch(in, func);
 		cJSON_AddItemToObject(in, "Tags", pipeline_tags_json(&p->want));
-		rc_prep_lambda(&c[0], "CreateFunction", "POST", tp_xstrdup("/2015-03-31/functions"), NULL, in);
+		lambda_create_function(&c[0], in);
 		return 1;
 	}
 	if (!changed(p, DIFF_FUNCTION, DK_CODE, NULL) && !changed(p, DIFF_FUNCTION, DK_STORAGE, NULL) &&
@@ -399,7 +386,7 @@ int rc_emit_function_code(struct run *r, struct rec *p, struct aws_call *c)
 	if (!in)
 		return 0;
 	add_arch(in, func);
-	rc_prep_lambda(&c[0], "UpdateFunctionCode", "PUT", rc_fn_path(p, "/code"), NULL, in);
+	lambda_update_function_code(&c[0], p->nm.function, in);
 	return 1;
 }
 
@@ -433,7 +420,7 @@ int rc_emit_wait(struct run *r, struct rec *p, struct aws_call *c)
 			  p->nm.function, r->wait_polls);
 		return 0;
 	}
-	rc_prep_lambda(&c[0], "GetFunction", "GET", rc_fn_path(p, ""), NULL, NULL);
+	lambda_get_function(&c[0], p->nm.function, NULL);
 	return 1;
 }
 
@@ -460,8 +447,7 @@ int rc_emit_function_config(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->spec || p->fn_created || !config_changed(p))
 		return 0;
-	rc_prep_lambda(&c[0], "UpdateFunctionConfiguration", "PUT", rc_fn_path(p, "/configuration"), NULL,
-		       desired_config(p));
+	lambda_update_function_configuration(&c[0], p->nm.function, desired_config(p));
 	return 1;
 }
 
@@ -478,13 +464,9 @@ int rc_emit_function_extras(struct run *r, struct rec *p, struct aws_call *c)
 	int n = 0, created = p->fn_created;
 	long rc = p->want.spec.func.reserved;
 	if (rc != SPEC_UNSET && (created || changed(p, DIFF_FUNCTION, DK_RESERVED, NULL))) {
-		cJSON *in = cJSON_CreateObject();
-		cJSON_AddNumberToObject(in, "ReservedConcurrentExecutions", (double)rc);
-		rc_prep_lambda(&c[n++], "PutFunctionConcurrency", "PUT",
-			       tp_xasprintf("/2017-10-31/functions/%s/concurrency", p->nm.function), NULL, in);
+		lambda_put_function_concurrency(&c[n++], p->nm.function, (double)rc);
 	} else if (rc == SPEC_UNSET && changed(p, DIFF_FUNCTION, DK_RESERVED, NULL)) {
-		rc_prep_lambda(&c[n++], "DeleteFunctionConcurrency", "DELETE",
-			       tp_xasprintf("/2017-10-31/functions/%s/concurrency", p->nm.function), NULL, NULL);
+		lambda_delete_function_concurrency(&c[n++], p->nm.function);
 	}
 	const char *arn = function_arn(p);
 	cJSON *add, *del;
@@ -494,24 +476,11 @@ int rc_emit_function_extras(struct run *r, struct rec *p, struct aws_call *c)
 		cJSON_Delete(del);
 		add = del = NULL;   /* CreateFunction set them */
 	}
-	if (add || del) {
-		char enc[600];
-		sigv4_uri_encode(arn, strlen(arn), 0, enc, sizeof enc);
-		if (add) {
-			cJSON *in = cJSON_CreateObject();
-			cJSON_AddItemToObject(in, "Tags", add);
-			rc_prep_lambda(&c[n++], "TagResource", "POST", tp_xasprintf("/2017-03-31/tags/%s", enc),
-				       NULL, in);
-		}
-		if (del) {
-			buf q = { 0 };
-			for (cJSON *k = del->child; k; k = k->next)
-				awsj_form_add(&q, "tagKeys", k->valuestring);
-			rc_prep_lambda(&c[n++], "UntagResource", "DELETE", tp_xasprintf("/2017-03-31/tags/%s", enc),
-				       buf_str(&q), NULL);
-			buf_free(&q);
-			cJSON_Delete(del);
-		}
+	if (add)
+		lambda_tag_resource(&c[n++], arn, add);
+	if (del) {
+		lambda_untag_resource(&c[n++], arn, del);
+		cJSON_Delete(del);
 	}
 	return n;
 }
@@ -637,8 +606,7 @@ static void prep_mapping_update(struct rec *p, struct aws_call *c, cJSON *upd)
 {
 	const char *uuid = cJSON_GetStringValue(cJSON_GetObjectItem(p->esm, "UUID"));
 	cJSON_AddStringToObject(upd, "FunctionName", p->nm.function);
-	rc_prep_lambda(c, "UpdateEventSourceMapping", "PUT",
-		       tp_xasprintf("/2015-03-31/event-source-mappings/%s", uuid ? uuid : ""), NULL, upd);
+	lambda_update_event_source_mapping(c, uuid, upd);
 }
 
 int rc_emit_mapping_pre(struct run *r, struct rec *p, struct aws_call *c)
@@ -679,8 +647,7 @@ int rc_emit_mapping_post(struct run *r, struct rec *p, struct aws_call *c)
 		cJSON *in = mapping_create(want);
 		cJSON_AddStringToObject(in, "EventSourceArn", arn);
 		cJSON_AddStringToObject(in, "FunctionName", p->nm.function);
-		rc_prep_lambda(&c[0], "CreateEventSourceMapping", "POST",
-			       tp_xstrdup("/2015-03-31/event-source-mappings/"), NULL, in);
+		lambda_create_event_source_mapping(&c[0], in);
 		return 1;
 	}
 	int other;
@@ -698,8 +665,7 @@ int rc_emit_delete_mapping(struct run *r, struct rec *p, struct aws_call *c)
 	if (!p->del_consumers || !p->esm)
 		return 0;
 	const char *uuid = cJSON_GetStringValue(cJSON_GetObjectItem(p->esm, "UUID"));
-	rc_prep_lambda(&c[0], "DeleteEventSourceMapping", "DELETE",
-		       tp_xasprintf("/2015-03-31/event-source-mappings/%s", uuid ? uuid : ""), NULL, NULL);
+	lambda_delete_event_source_mapping(&c[0], uuid);
 	return 1;
 }
 
@@ -716,7 +682,7 @@ int rc_emit_delete_function(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->del_consumers || !p->fn)
 		return 0;
-	rc_prep_lambda(&c[0], "DeleteFunction", "DELETE", rc_fn_path(p, ""), NULL, NULL);
+	lambda_delete_function(&c[0], p->nm.function);
 	return 1;
 }
 
@@ -724,7 +690,7 @@ int rc_emit_delete_queue(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->del_queue || !p->q_url)
 		return 0;
-	rc_prep_sqs(&c[0], "DeleteQueue", p->q_url, NULL);
+	sqs_delete_queue(&c[0], p->q_url);
 	return 1;
 }
 
@@ -732,6 +698,6 @@ int rc_emit_delete_dlq(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->del_dlq || !p->dlq_url)
 		return 0;
-	rc_prep_sqs(&c[0], "DeleteQueue", p->dlq_url, NULL);
+	sqs_delete_queue(&c[0], p->dlq_url);
 	return 1;
 }

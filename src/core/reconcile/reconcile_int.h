@@ -111,11 +111,6 @@ int rc_not_found(const struct aws_call *c);
 /* reconcile_rec.c: addressing the resources */
 /* The queue's QueueArn attribute (observed or read after CreateQueue); NULL: unknown. */
 const char *rc_queue_arn(const struct rec *p, int dlq);
-char *rc_fn_path(const struct rec *p, const char *suffix);
-/* Both consume in, as awsj_prepare does; prep_lambda frees path_owned too. */
-void rc_prep_sqs(struct aws_call *c, const char *op, const char *url, cJSON *in);
-void rc_prep_lambda(struct aws_call *c, const char *op, const char *method, char *path_owned,
-		    const char *query, cJSON *in);
 
 /* reconcile_rec.c: AWS transitions */
 int rc_fn_busy(const cJSON *fn);

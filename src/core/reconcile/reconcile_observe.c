@@ -6,6 +6,8 @@
 #include "core/reconcile/reconcile_int.h"
 
 #include "aws/awsjson.h"
+#include "aws/lambda.h"
+#include "aws/sqs.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -17,13 +19,9 @@
 
 int rc_emit_find(struct run *r, struct rec *p, struct aws_call *c)
 {
-	cJSON *in = cJSON_CreateObject();
-	cJSON_AddStringToObject(in, "QueueName", p->nm.queue);
-	rc_prep_sqs(&c[0], "GetQueueUrl", NULL, in);
-	in = cJSON_CreateObject();
-	cJSON_AddStringToObject(in, "QueueName", p->nm.dlq);
-	rc_prep_sqs(&c[1], "GetQueueUrl", NULL, in);
-	rc_prep_lambda(&c[2], "GetFunction", "GET", rc_fn_path(p, ""), NULL, NULL);
+	sqs_get_queue_url(&c[0], p->nm.queue);
+	sqs_get_queue_url(&c[1], p->nm.dlq);
+	lambda_get_function(&c[2], p->nm.function, NULL);
 	return 3;
 }
 
@@ -52,17 +50,15 @@ void rc_done_find(struct run *r, struct rec *p, struct aws_call *c, int n)
 
 int rc_emit_details(struct run *r, struct rec *p, struct aws_call *c)
 {
+	static const char *const all[] = { "All" };
 	int n = 0;
 	const char *urls[2] = { p->q_url, p->dlq_url };
 	for (int i = 0; i < 2; i++) {
 		if (!urls[i])
 			continue;
-		cJSON *in = cJSON_CreateObject();
-		cJSON *names = cJSON_AddArrayToObject(in, "AttributeNames");
-		cJSON_AddItemToArray(names, cJSON_CreateString("All"));
-		rc_prep_sqs(&c[n], "GetQueueAttributes", urls[i], in);
+		sqs_get_queue_attributes(&c[n], urls[i], all, 1);
 		c[n++].user = (void *)(intptr_t)(i * 2);
-		rc_prep_sqs(&c[n], "ListQueueTags", urls[i], NULL);
+		sqs_list_queue_tags(&c[n], urls[i]);
 		c[n++].user = (void *)(intptr_t)(i * 2 + 1);
 	}
 	return n;
@@ -90,10 +86,7 @@ int rc_emit_mapping(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->fn)
 		return 0;
-	char q[200];
-	snprintf(q, sizeof q, "FunctionName=%s", p->nm.function);
-	rc_prep_lambda(&c[0], "ListEventSourceMappings", "GET",
-		       tp_xstrdup("/2015-03-31/event-source-mappings/"), q, NULL);
+	lambda_list_event_source_mappings(&c[0], p->nm.function, NULL, 0);
 	return 1;
 }
 
@@ -128,9 +121,7 @@ static int emit_url(struct rec *p, struct aws_call *c, int dlq)
 {
 	if (!p->spec || !(dlq ? p->dlq_url_unknown : p->q_url_unknown))
 		return 0;
-	cJSON *in = cJSON_CreateObject();
-	cJSON_AddStringToObject(in, "QueueName", dlq ? p->nm.dlq : p->nm.queue);
-	rc_prep_sqs(&c[0], "GetQueueUrl", NULL, in);
+	sqs_get_queue_url(&c[0], dlq ? p->nm.dlq : p->nm.queue);
 	c[0].user = (void *)(intptr_t)dlq;
 	return 1;
 }
@@ -175,10 +166,8 @@ static int emit_arn(struct rec *p, struct aws_call *c, int dlq)
 	const char *url = dlq ? p->dlq_url : p->q_url;
 	if (!p->spec || !url || rc_queue_arn(p, dlq))
 		return 0;
-	cJSON *in = cJSON_CreateObject();
-	cJSON *names = cJSON_AddArrayToObject(in, "AttributeNames");
-	cJSON_AddItemToArray(names, cJSON_CreateString("QueueArn"));
-	rc_prep_sqs(&c[0], "GetQueueAttributes", url, in);
+	static const char *const arn[] = { "QueueArn" };
+	sqs_get_queue_attributes(&c[0], url, arn, 1);
 	c[0].user = (void *)(intptr_t)dlq;
 	return 1;
 }
@@ -229,8 +218,7 @@ int rc_emit_esm_wait(struct run *r, struct rec *p, struct aws_call *c)
 		return 0;
 	}
 	const char *uuid = cJSON_GetStringValue(cJSON_GetObjectItem(p->esm, "UUID"));
-	rc_prep_lambda(&c[0], "GetEventSourceMapping", "GET",
-		       tp_xasprintf("/2015-03-31/event-source-mappings/%s", uuid ? uuid : ""), NULL, NULL);
+	lambda_get_event_source_mapping(&c[0], uuid);
 	return 1;
 }
 

@@ -1,12 +1,13 @@
 /* reconcile_rec.c: what every reconcile step shares, below all of them:
  * a record's outcome (failed, retryable), how the resources are addressed
- * (queue ARNs, function paths, the SQS / Lambda call builders) and how
+ * (queue ARNs; the calls themselves: aws/sqs.h, aws/lambda.h) and how
  * AWS's transitions are recognised. It calls none of the step files, so
  * the dependencies go one way: reconcile.c (the driver) -> observe, diff,
  * apply -> this file. */
 #include "core/reconcile/reconcile_int.h"
 
 #include "aws/awsjson.h"
+#include "aws/lambda.h"
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -81,27 +82,6 @@ const char *rc_queue_arn(const struct rec *p, int dlq)
 	return cJSON_GetStringValue(cJSON_GetObjectItem(dlq ? p->dlq_attrs : p->q_attrs, "QueueArn"));
 }
 
-char *rc_fn_path(const struct rec *p, const char *suffix)
-{
-	return tp_xasprintf("/2015-03-31/functions/%s%s", p->nm.function, suffix);
-}
-
-void rc_prep_sqs(struct aws_call *c, const char *op, const char *url, cJSON *in)
-{
-	if (!in)
-		in = cJSON_CreateObject();
-	if (url)
-		cJSON_AddStringToObject(in, "QueueUrl", url);
-	awsj_prepare(c, SVC_SQS, op, in);
-}
-
-void rc_prep_lambda(struct aws_call *c, const char *op, const char *method, char *path_owned,
-		    const char *query, cJSON *in)
-{
-	awsj_prepare_rest(c, SVC_LAMBDA, op, method, path_owned, query, in);
-	free(path_owned);
-}
-
 /* ---- transitions ---- */
 
 /* Lambda is still creating the function (Pending) or applying an update
@@ -111,10 +91,9 @@ void rc_prep_lambda(struct aws_call *c, const char *op, const char *method, char
  * https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html */
 int rc_fn_busy(const cJSON *fn)
 {
-	cJSON *cfg = cJSON_GetObjectItem(fn, "Configuration");
-	const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "State"));
-	const char *lu = cJSON_GetStringValue(cJSON_GetObjectItem(cfg, "LastUpdateStatus"));
-	return (st && strcmp(st, "Pending") == 0) || (lu && strcmp(lu, "InProgress") == 0);
+	struct lambda_config cfg;
+	lambda_config_read(cJSON_GetObjectItem(fn, "Configuration"), &cfg);
+	return cfg.busy;
 }
 
 /* Update and delete are refused (ResourceInUseException) while a mapping
