@@ -101,7 +101,7 @@ static void test_start_records_and_keeps_everything(void **state)
 	assert_true(f.p.drain.started_at >= f.now);
 	assert_int_equal(f.p.drain.timeout, 86400);   /* default */
 	assert_int_equal(f.p.drain.empty_at, 0);
-	assert_false(f.p.del_consumers || f.p.del_queue || f.p.del_dlq);
+	assert_false(f.p.del.consumers || f.p.del.queue || f.p.del.dlq);
 	assert_int_equal(f.p.changes.n, 0);
 	teardown_fx(&f);
 }
@@ -115,7 +115,7 @@ static void test_spec_drain_timeout(void **state)
 	assert_int_equal(f.p.drain.timeout, 3600);
 	/* empty on the first read: noted, nothing deleted yet */
 	assert_true(f.p.drain.empty_at >= f.now);
-	assert_false(f.p.del_consumers);
+	assert_false(f.p.del.consumers);
 	teardown_fx(&f);
 }
 
@@ -124,14 +124,14 @@ static void test_empty_twice_a_settle_apart(void **state)
 	struct fx f;
 	setup(&f, 200, 10, 0, 86400);   /* empty 10 s ago: too recent */
 	rc_drain_decide(&f.r, &f.p);
-	assert_false(f.p.del_consumers);
+	assert_false(f.p.del.consumers);
 	assert_int_equal(f.p.drain.empty_at, f.now - 10);
 	teardown_fx(&f);
 
 	setup(&f, 200, 61, 0, 86400);   /* empty 61 s ago and now: consumers and queue go */
 	rc_drain_decide(&f.r, &f.p);
-	assert_true(f.p.del_consumers && f.p.del_queue);
-	assert_false(f.p.del_dlq);      /* the DLQ waits a settle time after them */
+	assert_true(f.p.del.consumers && f.p.del.queue);
+	assert_false(f.p.del.dlq);      /* the DLQ waits a settle time after them */
 	assert_int_equal(f.p.drain.status, STORE_DRAINING);
 	assert_true(f.p.drain.gone_at >= f.now);
 	assert_int_equal(f.p.changes.n, 3);   /* mapping, function, queue */
@@ -145,7 +145,7 @@ static void test_messages_in_flight_reset(void **state)
 		setup(&f, 200, 61, 0, 86400);
 		set_q(&f, 0, which == 0, which == 1, which == 2);   /* any one count */
 		rc_drain_decide(&f.r, &f.p);
-		assert_false(f.p.del_consumers);
+		assert_false(f.p.del.consumers);
 		assert_int_equal(f.p.drain.empty_at, 0);
 		teardown_fx(&f);
 	}
@@ -157,8 +157,8 @@ static void test_timeout_keeps_the_queue(void **state)
 	setup(&f, 100, 0, 0, 50);
 	set_q(&f, 0, 3, 0, 0);
 	rc_drain_decide(&f.r, &f.p);
-	assert_true(f.p.del_consumers);
-	assert_false(f.p.del_queue);
+	assert_true(f.p.del.consumers);
+	assert_false(f.p.del.queue);
 	assert_true(f.p.drain.gone_at >= f.now);
 	teardown_fx(&f);
 
@@ -166,8 +166,8 @@ static void test_timeout_keeps_the_queue(void **state)
 	setup(&f, 200, 0, 61, 50);
 	set_q(&f, 0, 3, 0, 0);
 	rc_drain_decide(&f.r, &f.p);
-	assert_false(f.p.del_queue);
-	assert_true(f.p.del_dlq);
+	assert_false(f.p.del.queue);
+	assert_true(f.p.del.dlq);
 	assert_int_equal(f.p.drain.kept_queue, 3);
 	assert_int_equal(f.p.drain.status, STORE_KEPT);
 	teardown_fx(&f);
@@ -180,7 +180,7 @@ static void test_dlq_judged_after_settle(void **state)
 	f.p.q_url = (free(f.p.q_url), NULL);
 	set_q(&f, 1, 2, 0, 0);
 	rc_drain_decide(&f.r, &f.p);
-	assert_false(f.p.del_dlq);
+	assert_false(f.p.del.dlq);
 	assert_int_equal(f.p.drain.status, STORE_DRAINING);
 	teardown_fx(&f);
 
@@ -188,7 +188,7 @@ static void test_dlq_judged_after_settle(void **state)
 	f.p.q_url = (free(f.p.q_url), NULL);
 	set_q(&f, 1, 2, 0, 0);
 	rc_drain_decide(&f.r, &f.p);
-	assert_false(f.p.del_dlq);
+	assert_false(f.p.del.dlq);
 	assert_int_equal(f.p.drain.kept_dlq, 2);
 	assert_int_equal(f.p.drain.status, STORE_KEPT);
 	teardown_fx(&f);
@@ -199,7 +199,7 @@ static void test_dlq_judged_after_settle(void **state)
 	set_q(&f, 1, 2, 0, 0);
 	f.p.old_spec = cJSON_Parse("{\"dlq\":{\"keep_if_not_empty\":false}}");
 	rc_drain_decide(&f.r, &f.p);
-	assert_true(f.p.del_dlq);
+	assert_true(f.p.del.dlq);
 	assert_int_equal(f.p.drain.status, STORE_DELETED);
 	assert_int_equal(f.p.drain.started_at, 0);   /* finished: nothing carried */
 	teardown_fx(&f);
@@ -209,7 +209,7 @@ static void test_dlq_judged_after_settle(void **state)
 	f.p.q_url = (free(f.p.q_url), NULL);
 	f.p.dlq_attrs = (cJSON_Delete(f.p.dlq_attrs), NULL);
 	rc_drain_decide(&f.r, &f.p);
-	assert_false(f.p.del_dlq);
+	assert_false(f.p.del.dlq);
 	assert_int_equal(f.p.drain.status, STORE_DRAINING);
 	teardown_fx(&f);
 }
@@ -222,7 +222,7 @@ static void test_delete_now_counts(void **state)
 	set_q(&f, 0, 4, 2, 1);
 	set_q(&f, 1, 2, 0, 0);
 	rc_drain_decide(&f.r, &f.p);
-	assert_true(f.p.del_consumers && f.p.del_queue && f.p.del_dlq);
+	assert_true(f.p.del.consumers && f.p.del.queue && f.p.del.dlq);
 	assert_int_equal(f.res.dropped, 9);
 	assert_int_equal(f.p.drain.status, STORE_DELETED);
 	teardown_fx(&f);

@@ -41,16 +41,16 @@
 static int emit_read(struct run *r, struct rec *p, struct aws_call *c)
 {
 	int n = 0;
-	if (!p->item_read) {
+	if (!p->known.item) {
 		cJSON *in = cJSON_CreateObject();
 		cJSON_AddStringToObject(in, "TableName", r->app->set.config_table);
 		cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", p->res->name));
 		cJSON_AddBoolToObject(in, "ConsistentRead", 1);
 		awsj_prepare(&c[n++], SVC_DYNAMODB, "GetItem", in);
 	}
-	if (!p->state_read)
+	if (!p->known.state)
 		store_pipeline_get_prepare(&c[n++], r->app->set.state_table, p->res->name);
-	if (!p->pause_read)
+	if (!p->known.pause)
 		store_pause_get_prepare(&c[n++], r->app->set.state_table, p->res->name);
 	return n;
 }
@@ -60,7 +60,7 @@ static void done_read(struct run *r, struct rec *p, struct aws_call *c, int n)
 {
 	int k = 0;
 	cJSON *got[3] = { NULL, NULL, NULL };
-	int want[3] = { !p->item_read, !p->state_read, !p->pause_read };
+	int want[3] = { !p->known.item, !p->known.state, !p->known.pause };
 	for (int i = 0; i < 3 && k < n; i++) {
 		if (!want[i])
 			continue;
@@ -76,15 +76,15 @@ static void done_read(struct run *r, struct rec *p, struct aws_call *c, int n)
 	}
 	if (want[0]) {
 		p->item = got[0];
-		p->item_read = 1;
+		p->known.item = 1;
 	}
 	if (want[1]) {
 		p->state = got[1];
-		p->state_read = 1;
+		p->known.state = 1;
 	}
 	if (want[2]) {
 		p->paused = got[2] != NULL;
-		p->pause_read = 1;
+		p->known.pause = 1;
 		cJSON_Delete(got[2]);
 	}
 	(void)r;
@@ -290,12 +290,12 @@ struct step {
  * comes after a pause too. */
 static int fn_waiting(const struct rec *p)
 {
-	return p->fn_wait;
+	return p->fn_step.wait;
 }
 
 static int esm_waiting(const struct rec *p)
 {
-	return p->esm_wait;
+	return p->esm_step.wait;
 }
 
 static int any_waiting(const struct run *r, emit_fn emit)
@@ -346,7 +346,7 @@ static const struct step steps[] = {
 static void reset_waits(struct run *r)
 {
 	for (size_t i = 0; i < r->n; i++)
-		r->recs[i].fn_waits = r->recs[i].esm_waits = 0;
+		r->recs[i].fn_step.waits = r->recs[i].esm_step.waits = 0;
 }
 
 /* The bound of one wait step, in polls (TASKPIPE_WAIT_POLLS: a test knob). */
@@ -563,7 +563,7 @@ static void reread_leased(struct run *r)
 		cJSON_Delete(p->item);
 		cJSON_Delete(p->state);
 		p->item = p->state = NULL;
-		p->item_read = p->state_read = p->pause_read = 0;
+		p->known.item = p->known.state = p->known.pause = 0;
 		k++;
 	}
 	if (!k)
@@ -761,16 +761,16 @@ int reconcile_run(struct app *app, char *const *names, size_t n, int all,
 		}
 		while ((it = cJSON_DetachItemFromArray(states, 0))) {
 			struct rec *p = find_rec(&r, ddb_get_str(it, "pipeline", ""));
-			if (p && !p->state_read) {
+			if (p && !p->known.state) {
 				p->state = it;
-				p->state_read = 1;
+				p->known.state = 1;
 			} else {
 				cJSON_Delete(it);
 			}
 		}
 		/* Scanned: an item missing from the scan is gone, a state missing has none. */
 		for (size_t i = 0; i < nl; i++) {
-			r.recs[i].item_read = r.recs[i].state_read = r.recs[i].pause_read = 1;
+			r.recs[i].known.item = r.recs[i].known.state = r.recs[i].known.pause = 1;
 			r.recs[i].paused = store_pauses_find(&pauses, r.recs[i].res->name) != NULL;
 		}
 		store_pauses_free(&pauses);

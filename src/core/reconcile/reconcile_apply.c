@@ -147,7 +147,7 @@ static void done_queue(struct rec *p, struct aws_call *c, int n, int dlq)
 			if (url)
 				*(dlq ? &p->dlq_url : &p->q_url) = tp_xstrdup(url);
 			else   /* SQS is asked for it (step dlq-url / queue-url) */
-				*(dlq ? &p->dlq_url_unknown : &p->q_url_unknown) = 1;
+				*(dlq ? &p->url_unknown.dlq : &p->url_unknown.queue) = 1;
 			cJSON_Delete(out);
 		}
 	}
@@ -226,13 +226,13 @@ static void note_function_state(struct rec *p, const cJSON *cfg)
 			 fc.last_update_reason[0] ? fc.last_update_reason : "no reason given");
 		return;
 	}
-	p->fn_wait = fc.busy;
+	p->fn_step.wait = fc.busy;
 }
 
 /* An owned function in State Failed is deleted, then created again (step function). */
 int rc_emit_delete_failed(struct run *r, struct rec *p, struct aws_call *c)
 {
-	if (!p->spec || !p->fn_recreate)
+	if (!p->spec || !p->fn_step.recreate)
 		return 0;
 	lambda_delete_function(&c[0], p->nm.function);
 	return 1;
@@ -405,7 +405,7 @@ void rc_done_function(struct run *r, struct rec *p, struct aws_call *c, int n)
 		cJSON_AddItemToObject(fn, "Configuration", cJSON_Duplicate(out, 1));
 		cJSON_AddItemToObject(fn, "Tags", pipeline_tags_json(&p->want));
 		p->fn = fn;
-		p->fn_created = 1;
+		p->fn_step.created = 1;
 	}
 	note_function_state(p, out);
 	cJSON_Delete(out);
@@ -413,9 +413,9 @@ void rc_done_function(struct run *r, struct rec *p, struct aws_call *c, int n)
 
 int rc_emit_wait(struct run *r, struct rec *p, struct aws_call *c)
 {
-	if (!p->fn_wait)
+	if (!p->fn_step.wait)
 		return 0;
-	if (++p->fn_waits > r->wait_polls) {
+	if (++p->fn_step.waits > r->wait_polls) {
 		rc_retryf(p, "FunctionUpdateTimeout", "function %s still updating after %d polls; retry later",
 			  p->nm.function, r->wait_polls);
 		return 0;
@@ -445,7 +445,7 @@ static int config_changed(const struct rec *p)
 
 int rc_emit_function_config(struct run *r, struct rec *p, struct aws_call *c)
 {
-	if (!p->spec || p->fn_created || !config_changed(p))
+	if (!p->spec || p->fn_step.created || !config_changed(p))
 		return 0;
 	lambda_update_function_configuration(&c[0], p->nm.function, desired_config(p));
 	return 1;
@@ -461,7 +461,7 @@ int rc_emit_function_extras(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->spec || !p->fn)
 		return 0;
-	int n = 0, created = p->fn_created;
+	int n = 0, created = p->fn_step.created;
 	long rc = p->want.spec.func.reserved;
 	if (rc != SPEC_UNSET && (created || changed(p, DIFF_FUNCTION, DK_RESERVED, NULL))) {
 		lambda_put_function_concurrency(&c[n++], p->nm.function, (double)rc);
@@ -531,7 +531,7 @@ static cJSON *mapping_update(struct rec *p)
 /* Reserved concurrency that step extras will put. */
 static int reserved_put_pending(const struct rec *p)
 {
-	return p->want.spec.func.reserved != SPEC_UNSET && (p->fn_created || changed(p, DIFF_FUNCTION, DK_RESERVED, NULL));
+	return p->want.spec.func.reserved != SPEC_UNSET && (p->fn_step.created || changed(p, DIFF_FUNCTION, DK_RESERVED, NULL));
 }
 
 /* The group's limit is min(reserved concurrency, the enabled mapping's
@@ -613,7 +613,7 @@ int rc_emit_mapping_pre(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->spec || !p->esm)
 		return 0;
-	cJSON *upd = mapping_part(p, 0, &p->esm_post);
+	cJSON *upd = mapping_part(p, 0, &p->esm_step.post);
 	if (!upd)
 		return 0;
 	prep_mapping_update(p, c, upd);
@@ -630,7 +630,7 @@ void rc_done_mapping_pre(struct run *r, struct rec *p, struct aws_call *c, int n
 	 * (Updating, Disabling): wait for that before step extras loosens
 	 * reserved concurrency, and before mapping-post, which diffs the
 	 * mapping as mapping-wait re-read it. */
-	p->esm_wait = p->esm_post || changed(p, DIFF_FUNCTION, DK_RESERVED, NULL);
+	p->esm_step.wait = p->esm_step.post || changed(p, DIFF_FUNCTION, DK_RESERVED, NULL);
 }
 
 int rc_emit_mapping_post(struct run *r, struct rec *p, struct aws_call *c)
@@ -662,7 +662,7 @@ int rc_emit_mapping_post(struct run *r, struct rec *p, struct aws_call *c)
 
 int rc_emit_delete_mapping(struct run *r, struct rec *p, struct aws_call *c)
 {
-	if (!p->del_consumers || !p->esm)
+	if (!p->del.consumers || !p->esm)
 		return 0;
 	const char *uuid = cJSON_GetStringValue(cJSON_GetObjectItem(p->esm, "UUID"));
 	lambda_delete_event_source_mapping(&c[0], uuid);
@@ -680,7 +680,7 @@ void rc_done_delete(struct run *r, struct rec *p, struct aws_call *c, int n)
 
 int rc_emit_delete_function(struct run *r, struct rec *p, struct aws_call *c)
 {
-	if (!p->del_consumers || !p->fn)
+	if (!p->del.consumers || !p->fn)
 		return 0;
 	lambda_delete_function(&c[0], p->nm.function);
 	return 1;
@@ -688,7 +688,7 @@ int rc_emit_delete_function(struct run *r, struct rec *p, struct aws_call *c)
 
 int rc_emit_delete_queue(struct run *r, struct rec *p, struct aws_call *c)
 {
-	if (!p->del_queue || !p->q_url)
+	if (!p->del.queue || !p->q_url)
 		return 0;
 	sqs_delete_queue(&c[0], p->q_url);
 	return 1;
@@ -696,7 +696,7 @@ int rc_emit_delete_queue(struct run *r, struct rec *p, struct aws_call *c)
 
 int rc_emit_delete_dlq(struct run *r, struct rec *p, struct aws_call *c)
 {
-	if (!p->del_dlq || !p->dlq_url)
+	if (!p->del.dlq || !p->dlq_url)
 		return 0;
 	sqs_delete_queue(&c[0], p->dlq_url);
 	return 1;

@@ -53,10 +53,10 @@ static int check_package_type(struct rec *p)
  * still busy with (steps wait and mapping-wait, bounded). */
 static void note_transitions(struct rec *p)
 {
-	if (p->fn && !p->fn_recreate && rc_fn_busy(p->fn))
-		p->fn_wait = 1;
+	if (p->fn && !p->fn_step.recreate && rc_fn_busy(p->fn))
+		p->fn_step.wait = 1;
 	if (p->esm && rc_esm_transitional(p->esm))
-		p->esm_wait = 1;
+		p->esm_step.wait = 1;
 }
 
 /* What the observe steps found, as the diff takes it. why holds the
@@ -142,12 +142,12 @@ void rc_check_and_diff(struct run *r, struct rec *p)
 	p->dlq_kept = diff_find(&p->changes, DIFF_DLQ, DK_NONE) &&
 		      diff_find(&p->changes, DIFF_DLQ, DK_NONE)->act == DIFF_KEEP;
 	const struct diff_change *fc = diff_find(&p->changes, DIFF_FUNCTION, DK_NONE);
-	p->fn_recreate = fc && fc->act == DIFF_RECREATE;
+	p->fn_step.recreate = fc && fc->act == DIFF_RECREATE;
 	if (!p->spec) {
 		if (!p->esm && !p->fn && !p->q_url && !p->dlq_url)
 			p->res->action = REC_NONE;
 		rc_drain_decide(r, p);
-		p->esm_wait = p->del_consumers && p->esm && rc_esm_transitional(p->esm);
+		p->esm_step.wait = p->del.consumers && p->esm && rc_esm_transitional(p->esm);
 		return;
 	}
 	if (!p->q_url && !p->dlq_url && !p->fn)

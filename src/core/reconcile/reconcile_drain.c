@@ -112,7 +112,7 @@ static long judge_queue(struct rec *p, int dlq, int *del)
 
 static void consumers_go(struct rec *p)
 {
-	p->del_consumers = 1;
+	p->del.consumers = 1;
 	if (p->esm)
 		add(&p->changes, DIFF_MAPPING, DIFF_DELETE, NULL);
 	if (p->fn)
@@ -136,7 +136,7 @@ void rc_drain_decide(struct run *r, struct rec *p)
 		long dn = p->dlq_url ? rc_queue_messages(p->dlq_attrs) : 0;
 		p->res->dropped = (qn > 0 ? qn : 0) + (dn > 0 ? dn : 0);
 		consumers_go(p);
-		p->del_queue = p->del_dlq = 1;
+		p->del.queue = p->del.dlq = 1;
 		if (p->q_url)
 			add(&p->changes, DIFF_QUEUE, DIFF_DELETE, NULL);
 		if (p->dlq_url)
@@ -170,7 +170,7 @@ void rc_drain_decide(struct run *r, struct rec *p)
 		if (qn == 0 && now - d->empty_at >= settle) {
 			consumers_go(p);
 			if (p->q_url) {
-				p->del_queue = 1;
+				p->del.queue = 1;
 				add(&p->changes, DIFF_QUEUE, DIFF_DELETE, NULL);
 			}
 			d->gone_at = now;
@@ -185,18 +185,18 @@ void rc_drain_decide(struct run *r, struct rec *p)
 	if (p->esm || p->fn) {
 		/* Going now, or back (recreated by hand?): what they may still
 		 * move into the queues settles first. */
-		if (!p->del_consumers)
+		if (!p->del.consumers)
 			consumers_go(p);
 		if (d->gone_at < now)
 			d->gone_at = now;
 	}
-	if (now - d->gone_at < settle || (settle > 0 && p->del_consumers))
+	if (now - d->gone_at < settle || (settle > 0 && p->del.consumers))
 		return;
-	if (!p->del_queue)
-		d->kept_queue = judge_queue(p, 0, &p->del_queue);
-	d->kept_dlq = judge_queue(p, 1, &p->del_dlq);
-	int unknown = (p->q_url && !p->del_queue && !d->kept_queue) ||
-		      (p->dlq_url && !p->del_dlq && !d->kept_dlq);
+	if (!p->del.queue)
+		d->kept_queue = judge_queue(p, 0, &p->del.queue);
+	d->kept_dlq = judge_queue(p, 1, &p->del.dlq);
+	int unknown = (p->q_url && !p->del.queue && !d->kept_queue) ||
+		      (p->dlq_url && !p->del.dlq && !d->kept_dlq);
 	if (unknown)
 		return;
 	if (d->kept_queue || d->kept_dlq) {

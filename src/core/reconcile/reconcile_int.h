@@ -38,8 +38,8 @@ struct rec {
 	struct names nm;          /* resource names (names_for) */
 	cJSON *item;              /* config item (AttributeValues), NULL: gone */
 	cJSON *state;             /* last state record, NULL: none */
-	int item_read, state_read;/* item / state known (read or scanned) */
-	int paused, pause_read;   /* an operator's pause (pause#<name>) is recorded; known */
+	struct { int item, state, pause; } known; /* read (or scanned) already */
+	int paused;               /* an operator's pause (pause#<name>) is recorded */
 	struct pipeline want;     /* desired state (pipeline_desired); want.tree NULL when deleting */
 	cJSON *spec;              /* want.tree (borrowed): NULL when deleting */
 	cJSON *old_spec;          /* spec stored with the last state */
@@ -54,22 +54,26 @@ struct rec {
 	char spec_input[65];      /* the input_hash answer was computed for */
 	/* observed */
 	char *q_url, *dlq_url;
-	int q_url_unknown, dlq_url_unknown; /* created, but the answer had no QueueUrl */
+	struct { int queue, dlq; } url_unknown; /* created, but the answer had no QueueUrl */
 	cJSON *q_attrs, *dlq_attrs, *q_tags, *dlq_tags;
 	cJSON *fn;                /* GetFunction answer */
 	cJSON *esm;               /* the function's event source mapping */
 	/* progress */
-	int fn_created;           /* CreateFunction ran in this reconcile */
-	int fn_recreate;          /* observed in State Failed: delete, then create */
-	int fn_wait;              /* polling for LastUpdateStatus/State */
-	int fn_waits;             /* polls so far in this wait step (the driver resets it per step) */
-	int esm_wait;             /* polling the mapping until it leaves a transition */
-	int esm_waits;            /* polls so far in this mapping-wait step */
-	int esm_post;             /* the mapping-pre update leaves a part for mapping-post */
+	struct {
+		int created;      /* CreateFunction ran in this reconcile */
+		int recreate;     /* observed in State Failed: delete, then create */
+		int wait;         /* polling for LastUpdateStatus/State */
+		int waits;        /* polls so far in this wait step (the driver resets it per step) */
+	} fn_step;
+	struct {
+		int wait;         /* polling the mapping until it leaves a transition */
+		int waits;        /* polls so far in this mapping-wait step */
+		int post;         /* the mapping-pre update leaves a part for mapping-post */
+	} esm_step;
 	int vis_late;             /* lower VisibilityTimeout after the function's Timeout */
 	int dlq_kept;             /* deleting: the non-empty DLQ stays */
 	/* item gone (or expired): what this run deletes (rc_drain_decide) */
-	int del_consumers, del_queue, del_dlq;
+	struct { int consumers, queue, dlq; } del;
 	struct rec_drain drain;
 	int queues_created;       /* CreateQueue succeeded in this run (DLQ or queue) */
 	int again;                /* the step's call met a refusal that clears by itself: rerun it */

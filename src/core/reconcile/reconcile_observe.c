@@ -119,7 +119,7 @@ void rc_done_mapping(struct run *r, struct rec *p, struct aws_call *c, int n)
  * fail, retryable (the next run finds or creates it). */
 static int emit_url(struct rec *p, struct aws_call *c, int dlq)
 {
-	if (!p->spec || !(dlq ? p->dlq_url_unknown : p->q_url_unknown))
+	if (!p->spec || !(dlq ? p->url_unknown.dlq : p->url_unknown.queue))
 		return 0;
 	sqs_get_queue_url(&c[0], dlq ? p->nm.dlq : p->nm.queue);
 	c[0].user = (void *)(intptr_t)dlq;
@@ -150,7 +150,7 @@ void rc_done_queue_url(struct run *r, struct rec *p, struct aws_call *c, int n)
 	const char *url = cJSON_GetStringValue(cJSON_GetObjectItem(out, "QueueUrl"));
 	if (url) {
 		*(dlq ? &p->dlq_url : &p->q_url) = tp_xstrdup(url);
-		*(dlq ? &p->dlq_url_unknown : &p->q_url_unknown) = 0;
+		*(dlq ? &p->url_unknown.dlq : &p->url_unknown.queue) = 0;
 	} else {
 		rc_retryf(p, "NoQueueUrl",
 			  "queue %s: CreateQueue succeeded without a QueueUrl and GetQueueUrl does not know the queue; retry later",
@@ -210,9 +210,9 @@ void rc_done_queue_arn(struct run *r, struct rec *p, struct aws_call *c, int n)
 
 int rc_emit_esm_wait(struct run *r, struct rec *p, struct aws_call *c)
 {
-	if (!p->esm_wait || !p->esm)
+	if (!p->esm_step.wait || !p->esm)
 		return 0;
-	if (++p->esm_waits > r->wait_polls) {
+	if (++p->esm_step.waits > r->wait_polls) {
 		rc_retryf(p, "MappingTransitionTimeout", "event source mapping of %s still in a transition after %d polls; retry later",
 			  p->nm.function, r->wait_polls);
 		return 0;
@@ -229,7 +229,7 @@ void rc_done_esm_wait(struct run *r, struct rec *p, struct aws_call *c, int n)
 			/* It was Deleting and is gone now: a new one gets created. */
 			cJSON_Delete(p->esm);
 			p->esm = NULL;
-			p->esm_wait = 0;
+			p->esm_step.wait = 0;
 			return;
 		}
 		rc_fail(p, &c[0].err);
@@ -237,5 +237,5 @@ void rc_done_esm_wait(struct run *r, struct rec *p, struct aws_call *c, int n)
 	}
 	cJSON_Delete(p->esm);
 	p->esm = awsj_result(&c[0]);
-	p->esm_wait = rc_esm_transitional(p->esm);
+	p->esm_step.wait = rc_esm_transitional(p->esm);
 }
