@@ -4,6 +4,7 @@
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
 #include "core/app.h"
+#include "core/config_item.h"
 #include "core/store.h"
 #include "script/policy.h"
 
@@ -186,30 +187,21 @@ static struct group *lookup(struct limit_groups *g, const char *name, tp_err *e)
 	struct group *x = find(g, name);
 	if (x || !g->app)
 		return x ? x : add(g, name, G_MISSING, NULL);
-	cJSON *in = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(in, "TableName", g->app->set.config_table);
+	cJSON *item = NULL;
 	char *key = limit_group_key(name);
-	cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", key));
+	int rc = config_item_get(g->app, key, &item, e);
 	free(key);
-	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-	int rc = awsj_call(g->app->aws, SVC_DYNAMODB, "GetItem", in, &out, e);
-	cJSON_Delete(in);
-	if (rc < 0) {
-		cJSON_Delete(out);
+	if (rc < 0)
 		return NULL;
-	}
-	const cJSON *item = cJSON_GetObjectItemCaseSensitive(out, "Item");
 	if (item) {
 		x = add(g, name, G_UNCHECKED, item);
 	} else {
 		int removed = 0;
-		if (store_limit_removed_get(g->app->aws, g->app->set.state_table, name, &removed, e) < 0) {
-			cJSON_Delete(out);
+		if (store_limit_removed_get(g->app->aws, g->app->set.state_table, name, &removed, e) < 0)
 			return NULL;
-		}
 		x = add(g, name, removed ? G_REMOVED : G_MISSING, NULL);
 	}
-	cJSON_Delete(out);
+	cJSON_Delete(item);
 	return x;
 }
 

@@ -20,6 +20,7 @@
 #include "base/hash.h"
 #include "base/jsonnum.h"
 #include "core/lease.h"
+#include "core/config_item.h"
 #include "core/limit_group.h"
 #include "core/pause.h"
 #include "core/pool.h"
@@ -637,29 +638,25 @@ static struct rec *find_rec(struct run *r, const char *name)
 static int group_changed(struct app *app, struct limit_groups *groups, const char *name, int plan, char ***list,
 			 size_t *nl, size_t n_rest, tp_err *e)
 {
-	cJSON *in = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(in, "TableName", app->set.config_table);
+	cJSON *item = NULL;
 	char *key = limit_group_key(name);
-	cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", key));
+	int rc = config_item_get(app, key, &item, e);
 	free(key);
-	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-	int rc = awsj_call(app->aws, SVC_DYNAMODB, "GetItem", in, &out, e);
-	cJSON_Delete(in);
-	const cJSON *item = cJSON_GetObjectItemCaseSensitive(out, "Item");
 	if (rc == TP_OK && item)
 		limit_groups_add(groups, item);
 	else if (rc == TP_OK)
 		limit_groups_removed(groups, name);
 	if (rc == TP_OK && !plan)
 		rc = item ? limit_group_present(app, name, e) : limit_group_removed(app, name, e);
-	cJSON_Delete(out);
+	int present = item != NULL;
+	cJSON_Delete(item);
 	char **members = NULL;
 	size_t nm = 0;
 	if (rc == TP_OK)
 		rc = limit_group_members(app, name, &members, &nm, e);
 	if (rc < 0)
 		return rc;
-	log_info("limit group %s %s: %zu member(s) apply again", name, item ? "changed" : "removed", nm);
+	log_info("limit group %s %s: %zu member(s) apply again", name, present ? "changed" : "removed", nm);
 	/* room for the names still to come after this one too (n + 1 at first) */
 	*list = tp_xrealloc(*list, (*nl + nm + n_rest + 1) * sizeof **list);
 	for (size_t i = 0; i < nm; i++)
