@@ -100,9 +100,10 @@ static int open_app(const char *cmd, struct app *app, const struct settings *s)
 
 static int init_timeout_s(void)
 {
+	static int said; /* init waits for two tables: a bad value is named once */
 	long n;
 	char why[160];
-	if (setting_long(SET_INIT_TIMEOUT_S, &n, why, sizeof why) < 0)
+	if (setting_long(SET_INIT_TIMEOUT_S, &n, why, sizeof why) < 0 && !said++)
 		fprintf(stderr, "taskpipe init: %s; using %ld\n", why, n);
 	return (int)n;
 }

@@ -102,7 +102,8 @@ class InitWaitsForActive(unittest.TestCase):
         inst = Instance(self.moto, "ibad", self.aws.endpoint, TASKPIPE_INIT_TIMEOUT_S="soon")
         r = inst.run("init")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("TASKPIPE_INIT_TIMEOUT_S=\"soon\"", r.stderr)
+        self.assertIn("TASKPIPE_INIT_TIMEOUT_S='soon' is not an integer in 0..86400; using 300", r.stderr)
+        self.assertEqual(r.stderr.count("TASKPIPE_INIT_TIMEOUT_S='soon'"), 1, r.stderr)
 
 
 class ExactNumbers(unittest.TestCase):
