@@ -40,6 +40,10 @@ SAN        := -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-p
 DBG_CFLAGS := $(CFLAGS_COMMON) -g -O1 $(SAN) -I/usr/include/lua5.4
 DBG_LIBS   := -lcurl -lbearssl -llua5.4 -lcjson -lm -lpthread
 DBG_OBJ    := $(patsubst src/%.c,$(DBG_DIR)/%.o,$(LIB_SRC)) $(DBG_DIR)/embedded_data.o
+# tests/fake/: an in-memory AWS behind aws.h's transport hook, linked into
+# every unit program (only the programs that call it pull it in).
+FAKE_SRC   := $(wildcard tests/fake/*.c)
+FAKE_OBJ   := $(patsubst tests/fake/%.c,$(DBG_DIR)/fake/%.o,$(FAKE_SRC))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(DBG_DIR)/tests/%,$(UNIT_SRC))
 
@@ -94,9 +98,15 @@ $(DBG_DIR)/embedded_data.o: $(OUT)/gen/embedded_data.c
 $(DBG_DIR)/libtp.a: $(DBG_OBJ)
 	ar rcs $@ $^
 
-$(DBG_DIR)/tests/%: tests/unit/%.c $(DBG_DIR)/libtp.a $(SRC_H)
+$(DBG_DIR)/fake/%.o: tests/fake/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(DBG_CFLAGS) -Itests/unit -o $@ $< $(DBG_DIR)/libtp.a $(DBG_LIBS) -lcmocka
+	$(CC) $(DBG_CFLAGS) -Itests -c -o $@ $<
+$(DBG_DIR)/libfake.a: $(FAKE_OBJ)
+	ar rcs $@ $^
+
+$(DBG_DIR)/tests/%: tests/unit/%.c $(DBG_DIR)/libfake.a $(DBG_DIR)/libtp.a $(SRC_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(DBG_CFLAGS) -Itests/unit -Itests -o $@ $< $(DBG_DIR)/libfake.a $(DBG_DIR)/libtp.a $(DBG_LIBS) -lcmocka
 
 # Each unit program is its own target, so `make -j` runs them side by side;
 # a program's output is printed whole, after it ends (tests/run_unit.sh).
@@ -167,4 +177,4 @@ distclean: clean
 include tests/fuzz/fuzz.mk
 
 # header dependencies written by -MMD
--include $(REL_OBJ:.o=.d) $(DBG_OBJ:.o=.d) $(DBG_DIR)/cmd/main.d
+-include $(REL_OBJ:.o=.d) $(DBG_OBJ:.o=.d) $(FAKE_OBJ:.o=.d) $(DBG_DIR)/cmd/main.d

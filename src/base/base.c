@@ -193,8 +193,24 @@ static int64_t clock_us(clockid_t id)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-int64_t tp_now_us(void) { return clock_us(CLOCK_REALTIME); }
-int64_t tp_mono_us(void) { return clock_us(CLOCK_MONOTONIC); }
+static struct tp_clock clock_hook;   /* now_us NULL: the system's */
+
+void tp_set_clock(const struct tp_clock *c)
+{
+	if (c)
+		clock_hook = *c;
+	else
+		memset(&clock_hook, 0, sizeof clock_hook);
+}
+
+int64_t tp_now_us(void)
+{
+	return clock_hook.now_us ? clock_hook.now_us(clock_hook.ctx) : clock_us(CLOCK_REALTIME);
+}
+int64_t tp_mono_us(void)
+{
+	return clock_hook.mono_us ? clock_hook.mono_us(clock_hook.ctx) : clock_us(CLOCK_MONOTONIC);
+}
 int64_t tp_now_ms(void) { return tp_now_us() / 1000; }
 int64_t tp_mono_ms(void) { return tp_mono_us() / 1000; }
 
@@ -202,6 +218,10 @@ void tp_sleep_ms(int64_t ms)
 {
 	if (ms <= 0)
 		return;
+	if (clock_hook.sleep_ms) {
+		clock_hook.sleep_ms(clock_hook.ctx, ms);
+		return;
+	}
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;

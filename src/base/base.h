@@ -75,6 +75,17 @@ int64_t tp_now_us(void);
 int64_t tp_mono_us(void);
 void tp_sleep_ms(int64_t ms);
 
+/* A clock in place of the system's for all five above (tests/fake/: a
+ * simulated clock, so quotas and lags hold in simulated time and a sleep
+ * only moves the clock on). NULL: the system's again. */
+struct tp_clock {
+	int64_t (*now_us)(void *ctx);    /* wall, Unix epoch */
+	int64_t (*mono_us)(void *ctx);
+	void (*sleep_ms)(void *ctx, int64_t ms);
+	void *ctx;
+};
+void tp_set_clock(const struct tp_clock *c);
+
 /* Wipe memory that held a secret (not optimised away). */
 void tp_wipe(void *p, size_t n);
 

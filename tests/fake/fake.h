@@ -1,0 +1,74 @@
+/* fake.h: an in-memory AWS for C tests and the fleet simulation.
+ *
+ * It answers the requests taskpipe sends (DynamoDB, SQS, Lambda, S3,
+ * Resource Groups Tagging, CloudWatch) behind aws.h's transport hook, with
+ * the AWS-faithful layer's rules (tests/integration/awsmodel.py): function
+ * and mapping states with lags, 409 ResourceConflict while one updates,
+ * QueueDeletedRecently, conditional writes, the account's concurrency pool,
+ * request quotas answered with throttling and Retry-After. Its clock is
+ * simulated: a request takes latency_ms of it, a sleep only moves it on,
+ * so 50,000 pipelines at 15 calls/s take simulated hours and real minutes.
+ */
+#ifndef TP_FAKE_H
+#define TP_FAKE_H
+
+#include <stdint.h>
+
+struct aws;
+struct http_response;
+struct fake;
+struct fake_req;
+
+struct fake_options {
+	uint64_t seed;              /* random choices (throttling); 0: 1 */
+	int latency_ms;             /* simulated time a request takes; 0: 20, < 0: none */
+	int lag_ms;                 /* a function stays Pending / InProgress, a mapping
+				       Creating / Updating this long; 0: 0 (at once) */
+	int quotas;                 /* 1: AWS's request rates are enforced (fake_quota) */
+	int throttle_pct;           /* besides quotas, throttle this % of requests at random */
+	long account_concurrency;   /* Lambda's ConcurrentExecutions; 0: 1000 */
+	int64_t start_ms;           /* the simulated wall clock at start; 0: 2026-01-01T00:00Z */
+};
+
+struct fake *fake_new(const struct fake_options *o);
+/* Frees everything; puts the system's clock back if fake_use_clock set it. */
+void fake_free(struct fake *f);
+
+/* Route every request of a to f (aws_set_transport). */
+void fake_attach(struct fake *f, struct aws *a);
+
+/* Make f's simulated clock the process's (tp_set_clock). */
+void fake_use_clock(struct fake *f);
+int64_t fake_now_ms(const struct fake *f);     /* simulated wall clock */
+int64_t fake_elapsed_ms(const struct fake *f); /* simulated time since fake_new */
+void fake_advance_ms(struct fake *f, int64_t ms);
+
+/* Requests answered, by service ("dynamodb", "sqs", "lambda", "s3",
+ * "tagging", "monitoring") and operation ("CreateFunction"); NULL for either
+ * counts all. fake_throttled: those answered with a throttling error. */
+long fake_count(const struct fake *f, const char *service, const char *op);
+long fake_throttled(const struct fake *f, const char *service, const char *op);
+/* Print the counters, a line per (service, operation), to stderr. */
+void fake_dump_counts(const struct fake *f);
+
+/* Every request passes hook first: it returns 0 to let the fake answer, or
+ * fills out and returns 1 (a fault: a 500, a dropped connection with
+ * out->rc = TP_EIO, a kill at step k by longjmp-free flagging). */
+typedef int (*fake_hook_fn)(void *ctx, const struct fake_req *r, struct http_response *out);
+void fake_set_hook(struct fake *f, fake_hook_fn fn, void *ctx);
+
+/* A request as the services see it. */
+struct fake_req {
+	const char *service;        /* the credential scope's service */
+	const char *method;
+	const char *path;           /* without the query, still percent-encoded */
+	const char *query;          /* after '?'; "" when none */
+	const char *target;         /* X-Amz-Target; "" when none */
+	const char *body;           /* NUL-terminated copy of the body */
+	size_t body_len;
+	const char *const *headers; /* "Name: value" */
+	size_t n_headers;
+	char op[64];                /* the operation: from target, or set by a REST service */
+};
+
+#endif
