@@ -48,6 +48,19 @@ void fake_sqs_free(struct fake_sqs *s);
 void fake_lambda_free(struct fake_lambda *l);
 void fake_s3_free(struct fake_s3 *s);
 
+/* Between services (each defined in its owner's file):
+ * - Tagging's GetResources walks the tagged resources of Lambda and SQS;
+ * - Lambda's CreateEventSourceMapping needs the queue to exist;
+ * - Lambda's code from S3 needs the object (its bytes' SHA-256, base64). */
+typedef void (*fake_tag_visit_fn)(void *ctx, const char *arn, const cJSON *tags /* {"k":"v"} */);
+void fake_lambda_each_tagged(struct fake *f, fake_tag_visit_fn fn, void *ctx);
+void fake_sqs_each_tagged(struct fake *f, fake_tag_visit_fn fn, void *ctx);
+int fake_sqs_queue_arn_exists(struct fake *f, const char *arn);
+/* 1 and sha256_b64 (45 bytes) and *size when bucket/key (version: NULL or
+ * "" for the newest) exists; 0 when not. */
+int fake_s3_object(struct fake *f, const char *bucket, const char *key, const char *version,
+		   char sha256_b64[45], long *size);
+
 /* Answers. fake_reply_json takes body (may be NULL: "{}"). fake_reply_error
  * writes a JSON error both protocols read: x-amzn-ErrorType header and
  * {"__type": type, "message": ...}; for SQS also x-amzn-query-error. */

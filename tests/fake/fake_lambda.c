@@ -9,3 +9,5 @@ int fake_lambda_handle(struct fake *f, struct fake_req *r, struct http_response 
 }
 
 void fake_lambda_free(struct fake_lambda *x) { (void)x; }
+
+void fake_lambda_each_tagged(struct fake *f, fake_tag_visit_fn fn, void *ctx) { (void)f; (void)fn; (void)ctx; }

@@ -9,3 +9,6 @@ int fake_sqs_handle(struct fake *f, struct fake_req *r, struct http_response *ou
 }
 
 void fake_sqs_free(struct fake_sqs *x) { (void)x; }
+
+void fake_sqs_each_tagged(struct fake *f, fake_tag_visit_fn fn, void *ctx) { (void)f; (void)fn; (void)ctx; }
+int fake_sqs_queue_arn_exists(struct fake *f, const char *arn) { (void)f; (void)arn; return 0; }
