@@ -173,6 +173,55 @@ static int resolve_code(struct fake *f, const cJSON *code, char sha[45], long *s
 	return 0;
 }
 
+/* ---- [runtime]: deprecated runtimes refused after their block dates ---- */
+
+/* runtime, block create, block update ("" = not published); the model's
+ * RuntimeLifecycle.DATES (the same sources as src/core/runtimes.c) */
+static const char *const runtime_blocks[][3] = {
+	{ "provided.al2", "2027-02-01", "2027-03-03" },
+	{ "nodejs18.x", "2025-10-01", "2025-11-01" },
+	{ "python3.8", "2025-10-01", "2025-11-01" },
+	{ "nodejs16.x", "2025-10-01", "2025-11-01" },
+	{ "provided", "2024-02-08", "2025-11-01" },
+	{ "go1.x", "2024-02-08", "2025-11-01" },
+};
+
+/* 1 when rt may no longer be used to create (what 0) or update (what 1) today. */
+static int runtime_blocked(struct fake *f, const char *rt, int what)
+{
+	if (!rt)
+		return 0;
+	char today[32];
+	fl_iso_time(fake_now_ms_int(f), today);
+	today[10] = 0;
+	for (size_t i = 0; i < sizeof runtime_blocks / sizeof *runtime_blocks; i++)
+		if (strcmp(runtime_blocks[i][0], rt) == 0)
+			return runtime_blocks[i][1 + what][0] && strcmp(today, runtime_blocks[i][1 + what]) >= 0;
+	return 0;
+}
+
+static int runtime_refused(struct fake *f, const char *rt, int what, struct http_response *out)
+{
+	if (!runtime_blocked(f, rt, what))
+		return 0;
+	fake_reply_error(out, 400, "InvalidParameterValueException",
+			 "The runtime parameter of %s is no longer supported for creating or updating AWS "
+			 "Lambda functions. We recommend you use a supported runtime while creating or "
+			 "updating functions.", rt);
+	return 1;
+}
+
+/* The function's current Runtime (NULL when unset) into out. */
+static const char *current_runtime(const struct lfn *fn, char *out, size_t len)
+{
+	cJSON *c = fn->cfg ? cJSON_Parse(fn->cfg) : NULL;
+	const char *rt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "Runtime"));
+	if (rt)
+		snprintf(out, len, "%s", rt);
+	cJSON_Delete(c);
+	return rt ? out : NULL;
+}
+
 /* ---- answers ---- */
 
 /* A FunctionConfiguration; with_state: the state fields too (not in ListFunctions, [list]). */
@@ -334,6 +383,8 @@ void fl_create_function(struct fake *f, struct fake_req *r, struct http_response
 			invalid(out, "tags", kv, "Member must be a string");
 			goto done;
 		}
+	if (runtime_refused(f, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "Runtime")), 0, out))
+		goto done;
 	const cJSON *code = cJSON_GetObjectItemCaseSensitive(in, "Code");
 	if (!cJSON_IsObject(code)) {
 		invalid(out, "code", code, "Member must not be null");
@@ -444,7 +495,14 @@ void fl_update_configuration(struct fake *f, struct fake_req *r, const char *nam
 	cJSON *in = fn ? body_object(r, out) : NULL;
 	if (!in)
 		return;
-	if (!unknown_member(r, in, allowed, out) && !check_config(r, in, out) && !update_refused(f, fn, in, out)) {
+	/* [runtime]: the runtime asked for counts (moving off a blocked one is
+	 * the way out), else the function's own */
+	char cur[64];
+	const char *rt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "Runtime"));
+	if (!rt)
+		rt = current_runtime(fn, cur, sizeof cur);
+	if (!unknown_member(r, in, allowed, out) && !check_config(r, in, out) &&
+	    !runtime_refused(f, rt, 1, out) && !update_refused(f, fn, in, out)) {
 		char *cfg = merge_config(fn->cfg, in);
 		free(fn->cfg);
 		fn->cfg = cfg;
@@ -481,7 +539,9 @@ void fl_update_code(struct fake *f, struct fake_req *r, const char *name, struct
 				 "UpdateFunctionCode: the fake's lambda publishes no versions (Publish true)");
 		goto done;
 	}
-	if (update_refused(f, fn, in, out) || resolve_code(f, in, sha, &size, &ref, out) < 0)
+	char cur[64];
+	if (runtime_refused(f, current_runtime(fn, cur, sizeof cur), 1, out) || update_refused(f, fn, in, out) ||
+	    resolve_code(f, in, sha, &size, &ref, out) < 0)
 		goto done;
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(in, "DryRun"))) {
 		free(ref);

@@ -20,6 +20,7 @@
 #include "base/base64.h"
 #include "base/hash.h"
 #include "fake/fake.h"
+#include "fake/fake_int.h"
 
 #define ROLE "arn:aws:iam::123456789012:role/taskpipe-fn"
 #define QUEUE "arn:aws:sqs:eu-west-1:123456789012:tp-q"
@@ -506,6 +507,74 @@ static void test_tags(void **state)
 	teardown(&e);
 }
 
+static void count_tagged(void *ctx, const char *arn, const cJSON *tags)
+{
+	int *n = ctx;
+	assert_non_null(strstr(arn, ":function:"));
+	assert_true(cJSON_GetArraySize(tags) > 0);
+	(*n)++;
+}
+
+static void test_tagged_functions_for_the_tagging_api(void **state)
+{
+	(void)state;
+	struct env e = setup(0, 0);
+	char code[64];
+	long st;
+	assert_int_equal(create(&e, "fn-1", code, sizeof code), 201);
+	assert_int_equal(create(&e, "fn-2", code, sizeof code), 201);
+	struct aws_call c = { 0 };
+	cJSON *keys = cJSON_CreateArray();
+	cJSON_AddItemToArray(keys, cJSON_CreateString("taskpipe:owner"));
+	lambda_untag_resource(&c, "arn:aws:lambda:eu-west-1:123456789012:function:fn-2", keys);
+	cJSON_Delete(keys);
+	cJSON_Delete(run(&e, &c, &st, code, sizeof code));
+	int n = 0;
+	fake_lambda_each_tagged(e.f, count_tagged, &n);
+	assert_int_equal(n, 1);                      /* fn-2 has no tags left */
+	teardown(&e);
+}
+
+static long create_rt(struct env *e, const char *name, const char *runtime, char *code, size_t len)
+{
+	struct aws_call c = { 0 };
+	long st;
+	cJSON *in = create_in(name, "z");
+	cJSON_ReplaceItemInObject(in, "Runtime", cJSON_CreateString(runtime));
+	lambda_create_function(&c, in);
+	cJSON_Delete(run(e, &c, &st, code, len));
+	return st;
+}
+
+static void test_blocked_runtimes(void **state)
+{
+	(void)state;
+	/* 2025-09-15: nodejs18.x still takes creates (blocked from 2025-10-01, updates from 2025-11-01) */
+	struct fake_options o = { .start_ms = 1757894400000LL };
+	struct env e = { fake_new(&o), NULL };
+	fake_use_clock(e.f);
+	e.a = client(e.f);
+	char code[64];
+	long st;
+	assert_int_equal(create_rt(&e, "fn-old", "nodejs18.x", code, sizeof code), 201);
+	fake_advance_ms(e.f, 20LL * 86400 * 1000);   /* 2025-10-05: no more creates */
+	assert_int_equal(create_rt(&e, "fn-new", "nodejs18.x", code, sizeof code), 400);
+	assert_string_equal(code, "InvalidParameterValueException");
+	assert_int_equal(update_zip(&e, "fn-old", "v2", code, sizeof code), 200);
+	fake_advance_ms(e.f, 30LL * 86400 * 1000);   /* 2025-11-04: no more updates */
+	assert_int_equal(update_zip(&e, "fn-old", "v3", code, sizeof code), 400);
+	assert_int_equal(update_config(&e, "fn-old", "x", code, sizeof code), 400);
+	/* moving to a supported runtime is the way out */
+	struct aws_call c = { 0 };
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "Runtime", "nodejs22.x");
+	lambda_update_function_configuration(&c, "fn-old", in);
+	cJSON_Delete(run(&e, &c, &st, code, sizeof code));
+	assert_int_equal(st, 200);
+	assert_int_equal(update_zip(&e, "fn-old", "v3", code, sizeof code), 200);
+	teardown(&e);
+}
+
 /* ---- mappings ---- */
 
 static cJSON *esm_create(struct env *e, const char *fn, const char *queue, int enabled, long *st, char *code, size_t len)
@@ -776,6 +845,8 @@ int main(void)
 		cmocka_unit_test(test_list_functions_pages),
 		cmocka_unit_test(test_concurrency_pool),
 		cmocka_unit_test(test_tags),
+		cmocka_unit_test(test_tagged_functions_for_the_tagging_api),
+		cmocka_unit_test(test_blocked_runtimes),
 		cmocka_unit_test(test_mapping_states),
 		cmocka_unit_test(test_mapping_needs_the_queue),
 		cmocka_unit_test(test_mapping_lists),
