@@ -5,7 +5,6 @@
  * delete while one runs is 400 ResourceInUseException. */
 #include "fake/fake_lambda_int.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,33 +113,6 @@ void fl_esm_free_all(struct fake_lambda *l)
 	free(l->deleting);
 }
 
-static cJSON *body_object(struct fake_req *r, struct http_response *out)
-{
-	cJSON *in = cJSON_Parse(r->body_len ? r->body : "{}");
-	if (!cJSON_IsObject(in)) {
-		cJSON_Delete(in);
-		fake_reply_error(out, 400, "InvalidRequestContentException",
-				 "%s: could not parse the request body into a JSON object", r->op);
-		return NULL;
-	}
-	return in;
-}
-
-static int int_in(const cJSON *v, double lo, double hi)
-{
-	return cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) && v->valuedouble >= lo &&
-	       v->valuedouble <= hi;
-}
-
-static void invalid(struct http_response *out, const char *member, const cJSON *v, const char *constraint)
-{
-	char *s = v ? cJSON_PrintUnformatted(v) : NULL;
-	fake_reply_error(out, 400, "ValidationException",
-			 "1 validation error detected: Value %s at '%s' failed to satisfy constraint: %s",
-			 s ? s : "null", member, constraint);
-	free(s);
-}
-
 /* The settable members of in applied to m (validated first): 0, or -1 after answering. */
 static int apply_fields(struct fake_req *r, const cJSON *in, struct lesm *m, struct http_response *out)
 {
@@ -160,36 +132,36 @@ static int apply_fields(struct fake_req *r, const cJSON *in, struct lesm *m, str
 	long batch = m->batch, window = m->window, max_conc = m->max_conc;
 	int enabled = m->enabled, frt = m->frt;
 	if ((v = cJSON_GetObjectItemCaseSensitive(in, "BatchSize"))) {
-		if (!int_in(v, 1, 10000))
-			return invalid(out, "batchSize", v, "Member must be an integer between 1 and 10000"), -1;
+		if (!fl_int_in(v, 1, 10000))
+			return fl_invalid(out, "batchSize", v, "Member must be an integer between 1 and 10000"), -1;
 		batch = (long)v->valuedouble;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(in, "MaximumBatchingWindowInSeconds"))) {
-		if (!int_in(v, 0, 300))
-			return invalid(out, "maximumBatchingWindowInSeconds", v, "Member must be an integer between 0 and 300"), -1;
+		if (!fl_int_in(v, 0, 300))
+			return fl_invalid(out, "maximumBatchingWindowInSeconds", v, "Member must be an integer between 0 and 300"), -1;
 		window = (long)v->valuedouble;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(in, "Enabled"))) {
 		if (!cJSON_IsBool(v))
-			return invalid(out, "enabled", v, "Member must be a boolean"), -1;
+			return fl_invalid(out, "enabled", v, "Member must be a boolean"), -1;
 		enabled = cJSON_IsTrue(v);
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(in, "FunctionResponseTypes"))) {
 		const cJSON *t;
 		if (!cJSON_IsArray(v))
-			return invalid(out, "functionResponseTypes", v, "Member must be a list"), -1;
+			return fl_invalid(out, "functionResponseTypes", v, "Member must be a list"), -1;
 		frt = 0;
 		cJSON_ArrayForEach(t, v) {
 			if (!cJSON_IsString(t) || strcmp(t->valuestring, "ReportBatchItemFailures") != 0)
-				return invalid(out, "functionResponseTypes", t,
+				return fl_invalid(out, "functionResponseTypes", t,
 					       "Member must satisfy enum value set: [ReportBatchItemFailures]"), -1;
 			frt = 1;
 		}
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(in, "ScalingConfig"))) {
 		const cJSON *mc = cJSON_GetObjectItemCaseSensitive(v, "MaximumConcurrency");
-		if (!cJSON_IsObject(v) || (mc && !int_in(mc, 2, 1000)))
-			return invalid(out, "scalingConfig.maximumConcurrency", mc ? mc : v,
+		if (!cJSON_IsObject(v) || (mc && !fl_int_in(mc, 2, 1000)))
+			return fl_invalid(out, "scalingConfig.maximumConcurrency", mc ? mc : v,
 				       "Member must be an integer between 2 and 1000"), -1;
 		max_conc = mc ? (long)mc->valuedouble : 0;
 	}
@@ -214,7 +186,7 @@ static int function_of(struct fake *f, struct fake_req *r, const cJSON *in, char
 {
 	const char *ref = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(in, "FunctionName"));
 	if (!ref || fl_function_name(ref, name, len, NULL, 0) < 0) {
-		invalid(out, "functionName", cJSON_GetObjectItemCaseSensitive(in, "FunctionName"),
+		fl_invalid(out, "functionName", cJSON_GetObjectItemCaseSensitive(in, "FunctionName"),
 			"Member must not be null and must be a function name or ARN");
 		return -1;
 	}
@@ -239,7 +211,7 @@ static struct lesm *find(struct fake *f, const char *uuid, struct http_response 
 void fl_esm_create(struct fake *f, struct fake_req *r, struct http_response *out)
 {
 	struct fake_lambda *l = f->lambda;
-	cJSON *in = body_object(r, out);
+	cJSON *in = fl_body_object(r, out);
 	if (!in)
 		return;
 	char name[256];
@@ -318,7 +290,7 @@ void fl_esm_update(struct fake *f, struct fake_req *r, const char *uuid, struct 
 {
 	struct fake_lambda *l = f->lambda;
 	struct lesm *m = find(f, uuid, out);
-	cJSON *in = m ? body_object(r, out) : NULL;
+	cJSON *in = m ? fl_body_object(r, out) : NULL;
 	if (!in)
 		return;
 	char name[256];
@@ -371,24 +343,11 @@ static int by_seq(const void *a, const void *b)
 void fl_esm_list(struct fake *f, struct fake_req *r, struct http_response *out)
 {
 	struct fake_lambda *l = f->lambda;
-	char fnref[512], name[256] = "", src[512] = "", m[64], n[32];
-	int64_t from = 0;
-	int size = LIST_PAGE;
-	if (fake_query_param(r, "Marker", m, sizeof m) && (from = lmarker_seq(m)) < 0) {
-		fake_reply_error(out, 400, "InvalidParameterValueException",
-				 "ListEventSourceMappings: Invalid pagination parameter: Marker '%s'", m);
+	char fnref[512], name[256] = "", src[512] = "";
+	int64_t from;
+	int size;
+	if (fl_paging(r, &from, &size, LIST_PAGE, out) < 0)
 		return;
-	}
-	if (fake_query_param(r, "MaxItems", n, sizeof n)) {
-		char *end;
-		long v = strtol(n, &end, 10);
-		if (*end || v < 1 || v > 10000) {
-			fake_reply_error(out, 400, "InvalidParameterValueException",
-					 "ListEventSourceMappings: Invalid pagination parameter: MaxItems '%s' (1 to 10000)", n);
-			return;
-		}
-		size = v < LIST_PAGE ? (int)v : LIST_PAGE;
-	}
 	if (fake_query_param(r, "FunctionName", fnref, sizeof fnref) &&
 	    fl_function_name(fnref, name, sizeof name, NULL, 0) < 0) {
 		fake_reply_error(out, 400, "InvalidParameterValueException",

@@ -91,13 +91,34 @@ void fl_function_arn(struct fake *f, const char *name, char *out, size_t len);
 void fl_iso_time(int64_t ms, char out[32]);     /* "2026-01-01T00:00:00.000+0000" */
 void fl_not_found(struct fake *f, struct http_response *out, const char *name);
 
+/* fake_lambda_req.c: checks of what a request asks. Each returns 0 (or
+ * the object) when fine, else -1 (NULL) after answering out. */
+cJSON *fl_body_object(struct fake_req *r, struct http_response *out);
+void fl_invalid(struct http_response *out, const char *member, const cJSON *v, const char *constraint);
+int fl_int_in(const cJSON *v, double lo, double hi);    /* 1: an integer in [lo, hi] */
+int fl_check_config(struct fake_req *r, const cJSON *in, struct http_response *out);
+int fl_is_config_key(const char *k);                    /* a FunctionConfiguration member kept in lfn.cfg */
+int fl_unknown_member(struct fake_req *r, const cJSON *in, const char *const *allowed,
+		      struct http_response *out);         /* 1 after answering */
+int fl_valid_name(const char *s);
+char *fl_merge_config(const char *cfg, const cJSON *in);
+/* CodeSha256, size and (REFERENCE storage) the object of a Code / UpdateFunctionCode body. */
+int fl_resolve_code(struct fake *f, const cJSON *code, char sha[45], long *size, char **ref,
+		    struct http_response *out);
+int fl_runtime_blocked(struct fake *f, const char *rt, int what /* 0 create, 1 update */);
+int fl_runtime_refused(struct fake *f, const char *rt, int what, struct http_response *out); /* 1 after answering */
+/* Marker and MaxItems (at most cap) of a List* request. */
+int fl_paging(struct fake_req *r, int64_t *from, int *size, int cap, struct http_response *out);
+
 /* fake_lambda_fn.c */
+struct lfn *fl_find_fn(struct fake *f, const char *name, struct http_response *out); /* NULL: 404 answered */
 void fl_create_function(struct fake *f, struct fake_req *r, struct http_response *out);
 void fl_get_function(struct fake *f, const char *name, const char *qual, int full, struct http_response *out);
 void fl_update_configuration(struct fake *f, struct fake_req *r, const char *name, struct http_response *out);
 void fl_update_code(struct fake *f, struct fake_req *r, const char *name, struct http_response *out);
 void fl_delete_function(struct fake *f, const char *name, struct http_response *out);
 void fl_list_functions(struct fake *f, struct fake_req *r, struct http_response *out);
+/* fake_lambda_pool.c */
 void fl_put_concurrency(struct fake *f, struct fake_req *r, const char *name, struct http_response *out);
 void fl_delete_concurrency(struct fake *f, const char *name, struct http_response *out);
 void fl_get_concurrency(struct fake *f, const char *name, struct http_response *out);
