@@ -17,6 +17,7 @@
 
 #include "aws/aws.h"
 #include "aws/lambda.h"
+#include "aws/sqs.h"
 #include "base/base64.h"
 #include "base/hash.h"
 #include "fake/fake.h"
@@ -705,6 +706,33 @@ static void test_mapping_needs_the_queue(void **state)
 	teardown(&e);
 }
 
+/* With the fake SQS (branch fake-sqs) the queue must really exist; on a
+ * tree where SQS is still the placeholder this case says so and skips. */
+static void test_mapping_on_a_fake_sqs_queue(void **state)
+{
+	(void)state;
+	struct env e = setup(0, 0);
+	char code[64];
+	long st;
+	assert_int_equal(create(&e, "fn-r", code, sizeof code), 201);
+	struct aws_call c = { 0 };
+	sqs_create_queue(&c, "tp-real", NULL, NULL);
+	cJSON_Delete(run(&e, &c, &st, code, sizeof code));
+	if (strcmp(code, "UnknownOperationException") == 0) {
+		teardown(&e);
+		fprintf(stderr, "test_mapping_on_a_fake_sqs_queue: the fake SQS is not in this tree\n");
+		skip();
+	}
+	assert_int_equal(st, 200);
+	cJSON *m = esm_create(&e, "fn-r", "arn:aws:sqs:eu-west-1:123456789012:tp-real", 1, &st, code, sizeof code);
+	assert_int_equal(st, 202);
+	cJSON_Delete(m);
+	cJSON_Delete(esm_create(&e, "fn-r", "arn:aws:sqs:eu-west-1:123456789012:tp-other", 1, &st, code, sizeof code));
+	assert_int_equal(st, 400);
+	assert_string_equal(code, "InvalidParameterValueException");
+	teardown(&e);
+}
+
 static int list_esm(struct env *e, const char *fn, const char *src, int max_items, int *pages)
 {
 	const char *marker = NULL;
@@ -849,6 +877,7 @@ int main(void)
 		cmocka_unit_test(test_blocked_runtimes),
 		cmocka_unit_test(test_mapping_states),
 		cmocka_unit_test(test_mapping_needs_the_queue),
+		cmocka_unit_test(test_mapping_on_a_fake_sqs_queue),
 		cmocka_unit_test(test_mapping_lists),
 		cmocka_unit_test(test_quota_throttles_the_control_plane),
 		cmocka_unit_test(test_get_function_has_its_own_quota),
