@@ -17,6 +17,7 @@
 
 #include "aws/aws.h"
 #include "aws/lambda.h"
+#include "aws/s3.h"
 #include "aws/sqs.h"
 #include "base/base64.h"
 #include "base/hash.h"
@@ -533,6 +534,87 @@ static void test_tagged_functions_for_the_tagging_api(void **state)
 	int n = 0;
 	fake_lambda_each_tagged(e.f, count_tagged, &n);
 	assert_int_equal(n, 1);                      /* fn-2 has no tags left */
+	teardown(&e);
+}
+
+/* An S3 call (the fake S3 of branch fake-sqs): its status, the version id
+ * of a PutObject into vid (may be NULL), the error code into code. */
+static long s3_rest(struct env *e, const char *op, const char *method, const char *path, const char *query,
+		    const char *body, char *vid, char *code, size_t len)
+{
+	struct aws_call c = { .service = SVC_S3, .op = op, .method = method, .path = path, .query = query,
+			      .body = body, .body_len = body ? strlen(body) : 0,
+			      .content_type = body ? "application/octet-stream" : NULL };
+	aws_call_one(e->a, &c);
+	long st = c.status;
+	snprintf(code, len, "%s", c.rc == TP_OK ? "" : c.err.code);
+	if (vid && !s3_version_id(&c, vid, 64))
+		vid[0] = 0;
+	aws_call_free(&c);
+	return st;
+}
+
+/* Code from S3: CodeSha256 is what fake_s3_object gives (the object's
+ * bytes' SHA-256), REFERENCE code shows as Code.ResolvedS3Object. Runs with
+ * the fake S3 (branch fake-sqs); on the placeholder it says so and skips. */
+static void test_code_from_the_fake_s3(void **state)
+{
+	(void)state;
+	struct env e = setup(0, 0);
+	char code[64], v1[64], v2[64];
+	long st;
+	static const char vers[] = "<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+				   "<Status>Enabled</Status></VersioningConfiguration>";
+	static const char loc[] = "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+				  "<LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>";
+	s3_rest(&e, "CreateBucket", "PUT", "/code", NULL, loc, NULL, code, sizeof code);
+	if (strcmp(code, "UnknownOperationException") == 0) {
+		teardown(&e);
+		fprintf(stderr, "test_code_from_the_fake_s3: the fake S3 is not in this tree\n");
+		skip();
+	}
+	assert_int_equal(s3_rest(&e, "PutBucketVersioning", "PUT", "/code", "versioning=", vers, NULL, code,
+				 sizeof code), 200);
+	assert_int_equal(s3_rest(&e, "PutObject", "PUT", "/code/app.zip", NULL, "zip-one", v1, code, sizeof code), 200);
+	assert_int_equal(s3_rest(&e, "PutObject", "PUT", "/code/app.zip", NULL, "zip-two!", v2, code, sizeof code), 200);
+	assert_true(v1[0] && v2[0]);
+	/* COPY of the newest object */
+	struct aws_call c = { 0 };
+	cJSON *in = create_in("fn-s3", "z");
+	cJSON_DeleteItemFromObject(in, "Code");
+	struct lambda_code lcode = { .bucket = "code", .key = "app.zip" };
+	cJSON_AddItemToObject(in, "Code", lambda_code_body(&lcode));
+	lambda_create_function(&c, in);
+	cJSON *out = run(&e, &c, &st, code, sizeof code);
+	assert_int_equal(st, 201);
+	unsigned char d[HASH_SHA256_LEN];
+	char want[64];
+	hash_sha256("zip-two!", 8, d);
+	base64_encode(d, sizeof d, want);
+	assert_string_equal(str(out, "CodeSha256"), want);
+	assert_int_equal(cJSON_GetObjectItem(out, "CodeSize")->valueint, 8);
+	cJSON_Delete(out);
+	/* REFERENCE to the first version */
+	struct lambda_code ref = { .bucket = "code", .key = "app.zip", .version = v1,
+				   .storage = LAMBDA_STORAGE_REFERENCE };
+	lambda_update_function_code(&c, "fn-s3", lambda_code_body(&ref));
+	out = run(&e, &c, &st, code, sizeof code);
+	assert_int_equal(st, 200);
+	hash_sha256("zip-one", 7, d);
+	base64_encode(d, sizeof d, want);
+	assert_string_equal(str(out, "CodeSha256"), want);
+	cJSON_Delete(out);
+	cJSON *g = get_function(&e, "fn-s3", &st, code, sizeof code);
+	const cJSON *rso = cJSON_GetObjectItem(cJSON_GetObjectItem(g, "Code"), "ResolvedS3Object");
+	assert_string_equal(str(rso, "S3ObjectVersion"), v1);
+	assert_string_equal(str(rso, "S3Key"), "app.zip");
+	cJSON_Delete(g);
+	/* a version that is not there */
+	struct lambda_code gone = { .bucket = "code", .key = "app.zip", .version = "nope" };
+	lambda_update_function_code(&c, "fn-s3", lambda_code_body(&gone));
+	cJSON_Delete(run(&e, &c, &st, code, sizeof code));
+	assert_int_equal(st, 400);
+	assert_string_equal(code, "InvalidParameterValueException");
 	teardown(&e);
 }
 
@@ -1110,6 +1192,7 @@ int main(void)
 		cmocka_unit_test(test_tags),
 		cmocka_unit_test(test_tagged_functions_for_the_tagging_api),
 		cmocka_unit_test(test_blocked_runtimes),
+		cmocka_unit_test(test_code_from_the_fake_s3),
 		cmocka_unit_test(test_mapping_states),
 		cmocka_unit_test(test_mapping_needs_the_queue),
 		cmocka_unit_test(test_mapping_on_a_fake_sqs_queue),
