@@ -1044,7 +1044,7 @@ static void test_contract_with_awsmodel(void **state)
 	const cJSON *steps = cJSON_GetObjectItem(script, "steps"), *expect = cJSON_GetObjectItem(script, "expect");
 	assert_int_equal(cJSON_GetArraySize(steps), cJSON_GetArraySize(expect));
 
-	struct fake_options o = { .lag_ms = 1000, .esm_any_queue = 1 };   /* the layer: 10 AWS s at scale 0.1 */
+	struct fake_options o = { .lag_ms = 1000, .esm_any_queue = 1 };   /* a wait: 1.5 transitions */
 	struct fake *f = fake_new(&o);
 	fake_use_clock(f);
 	setenv("AWS_ENDPOINT_URL", "http://fake.invalid", 1);
