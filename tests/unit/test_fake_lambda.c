@@ -23,6 +23,7 @@
 #include "base/hash.h"
 #include "fake/fake.h"
 #include "fake/fake_int.h"
+#include "fake/fake_lambda_int.h"
 
 #define ROLE "arn:aws:iam::123456789012:role/taskpipe-fn"
 #define QUEUE "arn:aws:sqs:eu-west-1:123456789012:tp-q"
@@ -1108,6 +1109,53 @@ static void test_contract_with_awsmodel(void **state)
 	fake_free(f);
 }
 
+/* ---- the indexes ---- */
+
+/* The hash map against a plain array under random puts, deletes and gets
+ * (deletion shifts entries back: a wrong shift loses keys). */
+static void test_index_map_random(void **state)
+{
+	(void)state;
+	enum { KEYS = 3000 };
+	static char names[KEYS][16];
+	static int present[KEYS];
+	struct lmap m = { 0 };
+	uint64_t x = 88172645463325252ULL;
+	for (int i = 0; i < KEYS; i++) {
+		snprintf(names[i], sizeof names[i], "fn-%d", i);
+		present[i] = 0;
+	}
+	for (int step = 0; step < 60000; step++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		int k = (int)(x % KEYS), op = (int)((x >> 20) % 3);
+		if (op == 0) {
+			lmap_put(&m, names[k], names[k]);
+			present[k] = 1;
+		} else if (op == 1) {
+			lmap_del(&m, names[k]);
+			present[k] = 0;
+		}
+		if (step % 997 == 0) {
+			size_t n = 0;
+			for (int i = 0; i < KEYS; i++) {
+				n += present[i];
+				assert_ptr_equal(lmap_get(&m, names[i]), present[i] ? names[i] : NULL);
+			}
+			assert_int_equal(m.n, n);
+		}
+	}
+	lmap_free(&m);
+	/* markers: round trip, and foreign text refused */
+	char mk[32];
+	lmarker_of(123456, mk);
+	assert_int_equal(lmarker_seq(mk), 123456);
+	assert_int_equal(lmarker_seq("awsmodel:5"), -1);
+	assert_int_equal(lmarker_seq("fkzz"), -1);
+	assert_int_equal(lmarker_seq(""), -1);
+}
+
 /* ---- quotas ---- */
 
 static void test_quota_throttles_the_control_plane(void **state)
@@ -1200,6 +1248,7 @@ int main(void)
 		cmocka_unit_test(test_failures_on_request),
 		cmocka_unit_test(test_limit_history),
 		cmocka_unit_test(test_contract_with_awsmodel),
+		cmocka_unit_test(test_index_map_random),
 		cmocka_unit_test(test_quota_throttles_the_control_plane),
 		cmocka_unit_test(test_get_function_has_its_own_quota),
 	};
