@@ -610,6 +610,25 @@ static void test_code_from_the_fake_s3(void **state)
 	assert_string_equal(str(rso, "S3ObjectVersion"), v1);
 	assert_string_equal(str(rso, "S3Key"), "app.zip");
 	cJSON_Delete(g);
+	/* that version deleted: Inactive (InvalidConfiguration, the layer's code) until an
+	 * update references one that is there */
+	char q[96];
+	snprintf(q, sizeof q, "versionId=%s", v1);
+	assert_int_equal(s3_rest(&e, "DeleteObject", "DELETE", "/code/app.zip", q, NULL, NULL, code, sizeof code), 204);
+	struct lambda_config lc;
+	g = get_function(&e, "fn-s3", &st, code, sizeof code);
+	lambda_config_read(cJSON_GetObjectItem(g, "Configuration"), &lc);
+	assert_string_equal(lc.state, "Inactive");
+	assert_string_equal(lc.state_reason_code, "InvalidConfiguration");
+	cJSON_Delete(g);
+	ref.version = v2;
+	lambda_update_function_code(&c, "fn-s3", lambda_code_body(&ref));
+	cJSON_Delete(run(&e, &c, &st, code, sizeof code));
+	assert_int_equal(st, 200);
+	g = get_function(&e, "fn-s3", &st, code, sizeof code);
+	lambda_config_read(cJSON_GetObjectItem(g, "Configuration"), &lc);
+	assert_string_equal(lc.state, "Active");
+	cJSON_Delete(g);
 	/* a version that is not there */
 	struct lambda_code gone = { .bucket = "code", .key = "app.zip", .version = "nope" };
 	lambda_update_function_code(&c, "fn-s3", lambda_code_body(&gone));
