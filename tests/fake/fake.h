@@ -57,6 +57,12 @@ void fake_dump_counts(const struct fake *f);
 typedef int (*fake_hook_fn)(void *ctx, const struct fake_req *r, struct http_response *out);
 void fake_set_hook(struct fake *f, fake_hook_fn fn, void *ctx);
 
+/* DynamoDB: a table (keys of type S; range_key NULL: none) made as
+ * CreateTable would, for tests that skip `init`; -1 when it exists. */
+int fake_ddb_create_table(struct fake *f, const char *name, const char *hash_key, const char *range_key);
+/* Items in table; -1 when there is no such table. */
+long fake_ddb_item_count(struct fake *f, const char *table);
+
 /* A request as the services see it. */
 struct fake_req {
 	const char *service;        /* the credential scope's service */
