@@ -478,19 +478,495 @@ static void test_code_record_add_to_a_set(void **state)
 
 /* ---- updates and ReturnValues ---- */
 
+/* The item's attribute name as compact JSON (the caller frees). */
+static char *attr_json(const cJSON *item, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItem(item, name);
+	return v ? cJSON_PrintUnformatted(v) : strdup("(none)");
+}
+
+static void expect_attr(struct aws *a, const char *pk, const char *name, const char *json)
+{
+	cJSON *item = get(a, pk);
+	char *s = attr_json(item, name);
+	if (strcmp(s, json) != 0)
+		fail_msg("%s.%s is %s, not %s", pk, name, s, json);
+	free(s);
+	cJSON_Delete(item);
+}
+
 static void test_update_return_values(void **state)
 {
 	struct fx *x = *state;
 	cJSON *out = NULL;
 	tp_err e;
 	/* budget_shared.c's two forms, UPDATED_NEW */
-	assert_int_equal(ddb(x->a, "UpdateItem", "{'TableName':'" T "','Key':{'pk':{'S':'b'}},"
-			     "'UpdateExpression':'SET #t = :nd','ConditionExpression':'attribute_not_exists(#t) OR #t < :now',"
-			     "'ExpressionAttributeNames':{'#t':'tat'},'ExpressionAttributeValues':{':nd':{'N':'1000'},"
-			     "':now':{'N':'500'}},'ReturnValues':'UPDATED_NEW','ReturnValuesOnConditionCheckFailure':'ALL_OLD'}",
-			     &out, &e), TP_OK);
-	assert_int_equal(ddb_get_long(cJSON_GetObjectItem(out, "Attributes"), "tat", -1), 1000);
+	const char *idle = "{'TableName':'" T "','Key':{'pk':{'S':'b'}},'UpdateExpression':'SET #t = :nd',"
+			   "'ConditionExpression':'attribute_not_exists(#t) OR #t < :now',"
+			   "'ExpressionAttributeNames':{'#t':'tat'},'ExpressionAttributeValues':{':nd':{'N':'1000'},"
+			   "':now':{'N':'500'}},'ReturnValues':'UPDATED_NEW','ReturnValuesOnConditionCheckFailure':'ALL_OLD'}";
+	assert_int_equal(ddb(x->a, "UpdateItem", idle, &out, &e), TP_OK);
+	char *s = cJSON_PrintUnformatted(cJSON_GetObjectItem(out, "Attributes"));
+	assert_string_equal(s, "{\"tat\":{\"N\":\"1000\"}}");   /* only what changed */
+	free(s);
 	cJSON_Delete(out);
+	/* again: tat 1000 is not < 500: failed, and the item comes back */
+	struct aws_call c;
+	char *t = strdup(idle);
+	for (char *p = t; *p; p++)
+		if (*p == '\'')
+			*p = '"';
+	awsj_prepare(&c, SVC_DYNAMODB, "UpdateItem", cJSON_Parse(t));
+	free(t);
+	assert_true(aws_call_one(x->a, &c) < 0);
+	assert_string_equal(c.err.code, "ConditionalCheckFailedException");
+	cJSON *body = cJSON_ParseWithLength(c.resp.data, c.resp.len);
+	assert_int_equal(ddb_get_long(cJSON_GetObjectItem(body, "Item"), "tat", -1), 1000);
+	cJSON_Delete(body);
+	aws_call_free(&c);
+	/* the busy form through ddb_cond_update (rate_sched, group_sched): ALL_NEW, ALL_OLD on failure */
+	const char *busy = "{'TableName':'" T "','Key':{'pk':{'S':'b'}},'UpdateExpression':'SET #t = #t + :d',"
+			   "'ConditionExpression':'#t >= :now AND #t <= :h','ExpressionAttributeNames':{'#t':'tat'},"
+			   "'ExpressionAttributeValues':{':d':{'N':'250'},':now':{'N':'900'},':h':{'N':'1100'}}}";
+	for (int round = 0; round < 2; round++) {
+		t = strdup(busy);
+		for (char *p = t; *p; p++)
+			if (*p == '\'')
+				*p = '"';
+		cJSON *item = NULL;
+		int rc = ddb_cond_update(x->a, cJSON_Parse(t), &item, &e);
+		free(t);
+		assert_int_equal(rc, round == 0 ? 1 : 0);      /* 1250 > :h the second time */
+		assert_int_equal(ddb_get_long(item, "tat", -1), 1250);
+		assert_string_equal(ddb_get_str(item, "pk", ""), "b");
+		cJSON_Delete(item);
+	}
+	/* ALL_OLD and UPDATED_OLD */
+	assert_int_equal(ddb(x->a, "UpdateItem", "{'TableName':'" T "','Key':{'pk':{'S':'b'}},"
+			     "'UpdateExpression':'SET v = :v','ExpressionAttributeValues':{':v':{'S':'x'}},"
+			     "'ReturnValues':'ALL_OLD'}", &out, &e), TP_OK);
+	s = cJSON_PrintUnformatted(cJSON_GetObjectItem(out, "Attributes"));
+	assert_string_equal(s, "{\"pk\":{\"S\":\"b\"},\"tat\":{\"N\":\"1250\"}}");
+	free(s);
+	cJSON_Delete(out);
+	assert_int_equal(ddb(x->a, "UpdateItem", "{'TableName':'" T "','Key':{'pk':{'S':'b'}},"
+			     "'UpdateExpression':'SET v = :v REMOVE tat','ExpressionAttributeValues':{':v':{'S':'y'}},"
+			     "'ReturnValues':'UPDATED_OLD'}", &out, &e), TP_OK);
+	s = cJSON_PrintUnformatted(cJSON_GetObjectItem(out, "Attributes"));
+	assert_string_equal(s, "{\"v\":{\"S\":\"x\"},\"tat\":{\"N\":\"1250\"}}");
+	free(s);
+	cJSON_Delete(out);
+	/* ReturnValues NONE: no Attributes */
+	assert_int_equal(ddb(x->a, "UpdateItem", "{'TableName':'" T "','Key':{'pk':{'S':'b'}},"
+			     "'UpdateExpression':'SET v = :v','ExpressionAttributeValues':{':v':{'S':'z'}}}", &out, &e),
+			 TP_OK);
+	assert_null(cJSON_GetObjectItem(out, "Attributes"));
+	cJSON_Delete(out);
+	/* a DeleteItem under a condition (config_item_delete's attribute_exists) */
+	expect_error(ddb(x->a, "DeleteItem", "{'TableName':'" T "','Key':{'pk':{'S':'none'}},"
+			 "'ConditionExpression':'attribute_exists(pk)'}", NULL, &e), &e, "ConditionalCheckFailedException",
+		     "conditional request failed");
+	assert_int_equal(ddb(x->a, "DeleteItem", "{'TableName':'" T "','Key':{'pk':{'S':'b'}},"
+			     "'ConditionExpression':'attribute_exists(pk)'}", NULL, &e), TP_OK);
+	assert_int_equal(fake_ddb_item_count(x->f, T), 0);
+}
+
+static void upd(struct fx *x, const char *pk, const char *expr, const char *names, const char *values)
+{
+	char req[2048];
+	tp_err e;
+	snprintf(req, sizeof req, "{'TableName':'" T "','Key':{'pk':{'S':'%s'}},'UpdateExpression':'%s'%s%s%s%s}", pk,
+		 expr, names ? ",'ExpressionAttributeNames':" : "", names ? names : "",
+		 values ? ",'ExpressionAttributeValues':" : "", values ? values : "");
+	int rc = ddb(x->a, "UpdateItem", req, NULL, &e);
+	if (rc != TP_OK)
+		fail_msg("UpdateItem %s: %s: %s", expr, e.code, e.message);
+}
+
+static void test_update_expressions(void **state)
+{
+	struct fx *x = *state;
+	tp_err e;
+	/* if_not_exists + (store.c's fence and attempts) */
+	for (int i = 0; i < 3; i++)
+		upd(x, "u", "SET fence = if_not_exists(fence, :zero) + :one", NULL, "{':zero':{'N':'0'},':one':{'N':'1'}}");
+	expect_attr(x->a, "u", "fence", "{\"N\":\"3\"}");
+	/* a = b - :v, a - :v, decimals */
+	upd(x, "u", "SET c = fence - :v, d = :f", NULL, "{':v':{'N':'10'},':f':{'N':'0.5'}}");
+	expect_attr(x->a, "u", "c", "{\"N\":\"-7\"}");
+	upd(x, "u", "SET d = d + :f", NULL, "{':f':{'N':'0.25'}}");
+	expect_attr(x->a, "u", "d", "{\"N\":\"0.75\"}");
+	/* integers past 2^53 stay exact */
+	upd(x, "u", "SET big = :b", NULL, "{':b':{'N':'9007199254740993'}}");
+	upd(x, "u", "SET big = big + :one", NULL, "{':one':{'N':'1'}}");
+	expect_attr(x->a, "u", "big", "{\"N\":\"9007199254740994\"}");
+	/* SET right-hand sides read the item as it was */
+	upd(x, "u", "SET c = fence, fence = c", NULL, NULL);
+	expect_attr(x->a, "u", "c", "{\"N\":\"3\"}");
+	expect_attr(x->a, "u", "fence", "{\"N\":\"-7\"}");
+	/* list_append, nested SET, list element REMOVE */
+	upd(x, "u", "SET l = :l", NULL, "{':l':{'L':[{'S':'a'}]}}");
+	upd(x, "u", "SET l = list_append(l, :m)", NULL, "{':m':{'L':[{'S':'b'},{'S':'c'}]}}");
+	upd(x, "u", "SET l = list_append(:m, l)", NULL, "{':m':{'L':[{'S':'z'}]}}");
+	expect_attr(x->a, "u", "l", "{\"L\":[{\"S\":\"z\"},{\"S\":\"a\"},{\"S\":\"b\"},{\"S\":\"c\"}]}");
+	upd(x, "u", "REMOVE l[0], l[2]", NULL, NULL);
+	expect_attr(x->a, "u", "l", "{\"L\":[{\"S\":\"a\"},{\"S\":\"c\"}]}");
+	upd(x, "u", "SET m = :m", NULL, "{':m':{'M':{}}}");
+	upd(x, "u", "SET m.#in = :v", "{'#in':'inner'}", "{':v':{'S':'deep'}}");
+	expect_attr(x->a, "u", "m", "{\"M\":{\"inner\":{\"S\":\"deep\"}}}");
+	/* ADD to numbers and sets, DELETE from a set, REMOVE */
+	upd(x, "u", "ADD n :one, s :s", NULL, "{':one':{'N':'5'},':s':{'SS':['a','b']}}");
+	upd(x, "u", "ADD n :one, s :s", NULL, "{':one':{'N':'-2'},':s':{'SS':['b','c']}}");
+	expect_attr(x->a, "u", "n", "{\"N\":\"3\"}");
+	expect_attr(x->a, "u", "s", "{\"SS\":[\"a\",\"b\",\"c\"]}");
+	upd(x, "u", "DELETE s :s", NULL, "{':s':{'SS':['a','c','q']}}");
+	expect_attr(x->a, "u", "s", "{\"SS\":[\"b\"]}");
+	upd(x, "u", "DELETE s :s", NULL, "{':s':{'SS':['b']}}");
+	expect_attr(x->a, "u", "s", "(none)");             /* an empty set is no attribute */
+	upd(x, "u", "ADD ns :n", NULL, "{':n':{'NS':['1','2']}}");
+	upd(x, "u", "ADD ns :n", NULL, "{':n':{'NS':['2.0','3']}}");
+	expect_attr(x->a, "u", "ns", "{\"NS\":[\"1\",\"2\",\"3\"]}");
+	upd(x, "u", "REMOVE c, d, big, nothing", NULL, NULL);
+	expect_attr(x->a, "u", "c", "(none)");
+	/* errors at run time: nothing written */
+	expect_error(ddb(x->a, "UpdateItem", "{'TableName':'" T "','Key':{'pk':{'S':'u'}},"
+			 "'UpdateExpression':'SET x = gone + :one','ExpressionAttributeValues':{':one':{'N':'1'}}}",
+			 NULL, &e), &e, "ValidationException", "does not exist in the item");
+	expect_error(ddb(x->a, "UpdateItem", "{'TableName':'" T "','Key':{'pk':{'S':'u'}},"
+			 "'UpdateExpression':'SET x = l + :one','ExpressionAttributeValues':{':one':{'N':'1'}}}",
+			 NULL, &e), &e, "ValidationException", "incorrect data type");
+	expect_error(ddb(x->a, "UpdateItem", "{'TableName':'" T "','Key':{'pk':{'S':'u'}},"
+			 "'UpdateExpression':'ADD l :one','ExpressionAttributeValues':{':one':{'N':'1'}}}",
+			 NULL, &e), &e, "ValidationException", "incorrect data type");
+	expect_error(ddb(x->a, "UpdateItem", "{'TableName':'" T "','Key':{'pk':{'S':'u'}},"
+			 "'UpdateExpression':'SET pk = :v','ExpressionAttributeValues':{':v':{'S':'w'}}}",
+			 NULL, &e), &e, "ValidationException", "part of the key");
+	expect_error(ddb(x->a, "UpdateItem", "{'TableName':'" T "','Key':{'pk':{'S':'u'}},"
+			 "'UpdateExpression':'SET nope.x = :v','ExpressionAttributeValues':{':v':{'S':'w'}}}",
+			 NULL, &e), &e, "ValidationException", "invalid for update");
+	expect_attr(x->a, "u", "x", "(none)");
+	expect_attr(x->a, "u", "n", "{\"N\":\"3\"}");
+}
+
+/* ---- conditions: the language ---- */
+
+static int cond(struct fx *x, const char *pk, const char *expr, const char *names, const char *values, tp_err *e)
+{
+	char req[2048];
+	snprintf(req, sizeof req, "{'TableName':'" T "','Item':{'pk':{'S':'%s'},'touched':{'BOOL':true}},"
+		 "'ConditionExpression':'%s'%s%s%s%s}", pk, expr,
+		 names ? ",'ExpressionAttributeNames':" : "", names ? names : "",
+		 values ? ",'ExpressionAttributeValues':" : "", values ? values : "");
+	return ddb(x->a, "PutItem", req, NULL, e);
+}
+
+static void test_condition_language(void **state)
+{
+	struct fx *x = *state;
+	tp_err e;
+	assert_int_equal(ddb(x->a, "PutItem", "{'TableName':'" T "','Item':{'pk':{'S':'c'},'n':{'N':'10'},"
+			     "'s':{'S':'hello'},'ss':{'SS':['x','y']},'l':{'L':[{'N':'1'},{'S':'two'}]},"
+			     "'m':{'M':{'k':{'S':'v'}}}}}", NULL, &e), TP_OK);
+	const struct { const char *expr, *values; int holds; } cases[] = {
+		{ "n > :nine", "{':nine':{'N':'9'}}", 1 },             /* numbers by value, not text */
+		{ "n < :nine", "{':nine':{'N':'9'}}", 0 },
+		{ "n = :ten", "{':ten':{'N':'10.0'}}", 1 },
+		{ "n <> :ten", "{':ten':{'N':'10'}}", 0 },
+		{ "absent <> :ten", "{':ten':{'N':'10'}}", 1 },
+		{ "absent = :ten OR absent < :ten", "{':ten':{'N':'10'}}", 0 },
+		{ "s > :ten", "{':ten':{'N':'10'}}", 0 },              /* other types: false */
+		{ "n BETWEEN :a AND :b", "{':a':{'N':'10'},':b':{'N':'11'}}", 1 },
+		{ "n BETWEEN :a AND :b", "{':a':{'N':'11'},':b':{'N':'12'}}", 0 },
+		{ "s IN (:a, :b)", "{':a':{'S':'x'},':b':{'S':'hello'}}", 1 },
+		{ "s IN (:a)", "{':a':{'S':'x'}}", 0 },
+		{ "begins_with(s, :p)", "{':p':{'S':'hel'}}", 1 },
+		{ "begins_with(s, :p)", "{':p':{'S':'el'}}", 0 },
+		{ "contains(s, :p)", "{':p':{'S':'ll'}}", 1 },
+		{ "contains(ss, :p)", "{':p':{'S':'y'}}", 1 },
+		{ "contains(ss, :p)", "{':p':{'S':'z'}}", 0 },
+		{ "contains(l, :p)", "{':p':{'S':'two'}}", 1 },
+		{ "size(s) = :five AND size(ss) < :five", "{':five':{'N':'5'}}", 1 },
+		{ "attribute_type(m, :t)", "{':t':{'S':'M'}}", 1 },
+		{ "m.k = :v AND l[1] = :w", "{':v':{'S':'v'},':w':{'S':'two'}}", 1 },
+		{ "NOT (n = :ten) OR (s = :h AND NOT attribute_exists(nope))", "{':ten':{'N':'10'},':h':{'S':'hello'}}", 1 },
+		{ "n = :ten AND s = :x OR s = :h", "{':ten':{'N':'10'},':x':{'S':'x'},':h':{'S':'hello'}}", 1 },
+		{ "n = :ten AND (s = :x OR s = :y)", "{':ten':{'N':'10'},':x':{'S':'x'},':y':{'S':'y'}}", 0 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		/* each on a fresh copy of the item, so a write does not change the next case */
+		assert_int_equal(ddb(x->a, "PutItem", "{'TableName':'" T "','Item':{'pk':{'S':'c'},'n':{'N':'10'},"
+				     "'s':{'S':'hello'},'ss':{'SS':['x','y']},'l':{'L':[{'N':'1'},{'S':'two'}]},"
+				     "'m':{'M':{'k':{'S':'v'}}}}}", NULL, &e), TP_OK);
+		int rc = cond(x, "c", cases[i].expr, NULL, cases[i].values, &e);
+		if (cases[i].holds != (rc == TP_OK))
+			fail_msg("%s: expected %s, got %s %s", cases[i].expr, cases[i].holds ? "true" : "false",
+				 rc == TP_OK ? "true" : e.code, e.message);
+		if (!cases[i].holds)
+			assert_string_equal(e.code, "ConditionalCheckFailedException");
+	}
+}
+
+static void test_bad_expressions_are_errors(void **state)
+{
+	struct fx *x = *state;
+	tp_err e;
+	const struct { const char *expr, *names, *values, *says; } cases[] = {
+		{ "n = :missing", NULL, "{':v':{'N':'1'}}", ":missing" },
+		{ "#nope = :v", NULL, "{':v':{'N':'1'}}", "#nope" },
+		{ "n = :v", NULL, "{':v':{'N':'1'},':extra':{'N':'2'}}", ":extra" },
+		{ "n = :v", "{'#unused':'x'}", "{':v':{'N':'1'}}", "#unused" },
+		{ "n == :v", NULL, "{':v':{'N':'1'}}", "Syntax error" },
+		{ "n = :v AND", NULL, "{':v':{'N':'1'}}", "<EOF>" },
+		{ "n ~ :v", NULL, "{':v':{'N':'1'}}", "token: \\\"~\\\"" },
+		{ "n", NULL, NULL, "Syntax error" },
+		{ "status = :v", NULL, "{':v':{'N':'1'}}", "reserved keyword: status" },
+		{ "frobnicate(n)", NULL, NULL, "Invalid function name; function: frobnicate" },
+		{ "n BETWEEN :b AND :a", NULL, "{':a':{'N':'1'},':b':{'N':'2'}}", "BETWEEN" },
+		{ "n < :m", NULL, "{':m':{'M':{}}}", "operand type: M" },
+		{ "attribute_type(n, :t)", NULL, "{':t':{'S':'Q'}}", "type: Q" },
+		{ "", NULL, NULL, "can not be empty" },
+		{ "(n = :v", NULL, "{':v':{'N':'1'}}", "<EOF>" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char says[128];
+		snprintf(says, sizeof says, "%s", cases[i].says);
+		/* the test's own escapes: \" in the table reads as " */
+		for (char *p = says; (p = strstr(p, "\\\""));)
+			memmove(p, p + 1, strlen(p));
+		int rc = cond(x, "bad", cases[i].expr, cases[i].names, cases[i].values, &e);
+		if (rc == TP_OK || strcmp(e.code, "ValidationException") != 0 || !strstr(e.message, says))
+			fail_msg("%s: expected a ValidationException naming %s, got %s %s", cases[i].expr, says,
+				 rc == TP_OK ? "success" : e.code, e.message);
+	}
+	assert_null(get(x->a, "bad"));   /* never written */
+	/* update expressions */
+	const struct { const char *expr, *values, *says; } ups[] = {
+		{ "SET a = :v, a = :w", "{':v':{'N':'1'},':w':{'N':'2'}}", "overlap" },
+		{ "SET a = :v SET b = :w", "{':v':{'N':'1'},':w':{'N':'2'}}", "only be used once" },
+		{ "ADD a :v", "{':v':{'S':'x'}}", "operand type: S" },
+		{ "SET a = size(b)", NULL, "size" },
+		{ "PUT a = :v", "{':v':{'N':'1'}}", "Syntax error" },
+		{ "SET a :v", "{':v':{'N':'1'}}", "Syntax error" },
+	};
+	for (size_t i = 0; i < sizeof ups / sizeof ups[0]; i++) {
+		char req[1024];
+		snprintf(req, sizeof req, "{'TableName':'" T "','Key':{'pk':{'S':'bad'}},'UpdateExpression':'%s'%s%s}",
+			 ups[i].expr, ups[i].values ? ",'ExpressionAttributeValues':" : "", ups[i].values ? ups[i].values : "");
+		int rc = ddb(x->a, "UpdateItem", req, NULL, &e);
+		if (rc == TP_OK || strcmp(e.code, "ValidationException") != 0 || !strstr(e.message, ups[i].says))
+			fail_msg("%s: expected a ValidationException naming %s, got %s %s", ups[i].expr, ups[i].says,
+				 rc == TP_OK ? "success" : e.code, e.message);
+	}
+	assert_null(get(x->a, "bad"));
+	/* values without an expression */
+	expect_error(ddb(x->a, "PutItem", "{'TableName':'" T "','Item':{'pk':{'S':'bad'}},"
+			 "'ExpressionAttributeValues':{':v':{'N':'1'}}}", NULL, &e), &e, "ValidationException",
+		     "can only be specified when using expressions");
+	assert_null(get(x->a, "bad"));
+}
+
+/* ---- Scan and Query ---- */
+
+static void put_n(struct fx *x, int n, size_t pad, const char *prefix)
+{
+	char *fill = malloc(pad + 1);
+	memset(fill, 'x', pad);
+	fill[pad] = 0;
+	for (int i = 0; i < n; i++) {
+		cJSON *in = cJSON_CreateObject(), *item = cJSON_AddObjectToObject(in, "Item");
+		cJSON_AddStringToObject(in, "TableName", T);
+		char pk[64];
+		snprintf(pk, sizeof pk, "%s%05d", prefix, i);
+		ddb_put_str(item, "pk", pk);
+		ddb_put_long(item, "i", i);
+		ddb_put_str(item, "pad", fill);
+		tp_err e;
+		assert_int_equal(awsj_call(x->a, SVC_DYNAMODB, "PutItem", in, NULL, &e), TP_OK);
+		cJSON_Delete(in);
+	}
+	free(fill);
+}
+
+static void test_scan_pages_by_size_and_limit(void **state)
+{
+	struct fx *x = *state;
+	tp_err e;
+	put_n(x, 100, 30 * 1024, "big#");      /* ~3 MB: 3 pages and a bit */
+	put_n(x, 50, 10, "small#");
+	cJSON *all = cJSON_CreateArray();
+	long before = fake_count(x->f, "dynamodb", "Scan");
+	assert_int_equal(ddb_scan_all(x->a, T, NULL, all, &e), TP_OK);
+	assert_int_equal(cJSON_GetArraySize(all), 150);
+	long pages = fake_count(x->f, "dynamodb", "Scan") - before;
+	assert_true(pages >= 3 && pages <= 5);
+	/* every item once */
+	char seen[150] = { 0 };
+	cJSON *it;
+	cJSON_ArrayForEach(it, all) {
+		const char *pk = ddb_get_str(it, "pk", "");
+		int i = (int)ddb_get_long(it, "i", -1);
+		assert_true(i >= 0 && i < 100);
+		int k = strncmp(pk, "big#", 4) == 0 ? i : 100 + i;
+		assert_int_equal(seen[k], 0);
+		seen[k] = 1;
+	}
+	cJSON_Delete(all);
+	/* a filter: begins_with (ddb_scan_all's prefix), and a page may hold none */
+	all = cJSON_CreateArray();
+	assert_int_equal(ddb_scan_all(x->a, T, "small#", all, &e), TP_OK);
+	assert_int_equal(cJSON_GetArraySize(all), 50);
+	cJSON_Delete(all);
+	all = cJSON_CreateArray();
+	cJSON *vals = cJSON_CreateObject();
+	ddb_put_long(vals, ":lo", 10);
+	ddb_put_long(vals, ":hi", 19);
+	assert_int_equal(ddb_scan_where(x->a, T, "i BETWEEN :lo AND :hi AND begins_with(pk, :p)", NULL, all, &e) < 0, 1);
+	ddb_put_str(vals, ":p", "small#");
+	assert_int_equal(ddb_scan_where(x->a, T, "i BETWEEN :lo AND :hi AND begins_with(pk, :p)", vals, all, &e), TP_OK);
+	assert_int_equal(cJSON_GetArraySize(all), 10);
+	cJSON_Delete(vals);
+	cJSON_Delete(all);
+	/* Limit pages: the same order, page after page; Select COUNT */
+	cJSON *start = NULL, *out = NULL;
+	long total = 0, calls = 0;
+	char last[64] = "";
+	do {
+		cJSON *in = cJSON_CreateObject();
+		cJSON_AddStringToObject(in, "TableName", T);
+		cJSON_AddNumberToObject(in, "Limit", 7);
+		cJSON_AddStringToObject(in, "ProjectionExpression", "pk");
+		if (start)
+			cJSON_AddItemToObject(in, "ExclusiveStartKey", start);
+		assert_int_equal(awsj_call(x->a, SVC_DYNAMODB, "Scan", in, &out, &e), TP_OK);
+		cJSON_Delete(in);
+		cJSON *items = cJSON_GetObjectItem(out, "Items");
+		assert_true(cJSON_GetArraySize(items) <= 7);
+		cJSON_ArrayForEach(it, items) {
+			assert_null(cJSON_GetObjectItem(it, "pad"));   /* projected */
+			snprintf(last, sizeof last, "%s", ddb_get_str(it, "pk", ""));
+		}
+		total += cJSON_GetArraySize(items);
+		calls++;
+		start = cJSON_DetachItemFromObject(out, "LastEvaluatedKey");
+		if (start)
+			assert_string_equal(ddb_get_str(start, "pk", ""), last);
+		cJSON_Delete(out);
+	} while (start);
+	assert_int_equal(total, 150);
+	assert_int_equal(calls, 22);      /* 150 / 7: 21 full pages and a last of 3 */
+	/* Select COUNT with a filter: counted page by page; Limit 1000 does
+	 * not lift the 1 MB a page reads */
+	long count = 0, scanned = 0;
+	calls = 0;
+	do {
+		cJSON *in = cJSON_Parse("{\"TableName\":\"" T "\",\"Select\":\"COUNT\",\"FilterExpression\":\"i < :five\","
+					"\"ExpressionAttributeValues\":{\":five\":{\"N\":\"5\"}},\"Limit\":1000}");
+		if (start)
+			cJSON_AddItemToObject(in, "ExclusiveStartKey", start);
+		assert_int_equal(awsj_call(x->a, SVC_DYNAMODB, "Scan", in, &out, &e), TP_OK);
+		cJSON_Delete(in);
+		assert_null(cJSON_GetObjectItem(out, "Items"));
+		count += cJSON_GetObjectItem(out, "Count")->valueint;
+		scanned += cJSON_GetObjectItem(out, "ScannedCount")->valueint;
+		assert_true(cJSON_GetObjectItem(out, "ScannedCount")->valueint < 1000);
+		start = cJSON_DetachItemFromObject(out, "LastEvaluatedKey");
+		cJSON_Delete(out);
+		calls++;
+	} while (start);
+	assert_int_equal(count, 10);
+	assert_int_equal(scanned, 150);
+	assert_true(calls >= 3);
+	expect_error(ddb(x->a, "Scan", "{'TableName':'" T "','ExclusiveStartKey':{'nope':{'S':'x'}}}", NULL, &e), &e,
+		     "ValidationException", "starting key");
+	expect_error(ddb(x->a, "Scan", "{'TableName':'" T "','Limit':0}", NULL, &e), &e, "ValidationException", "limit");
+	expect_error(ddb(x->a, "Scan", "{'TableName':'" T "','Segment':0,'TotalSegments':2}", NULL, &e), &e,
+		     "ValidationException", "Segment");
+}
+
+static void test_query_in_range_key_order(void **state)
+{
+	struct fx *x = *state;
+	tp_err e;
+	cJSON *out = NULL;
+	assert_int_equal(ddb(x->a, "CreateTable",
+			     "{'TableName':'q','KeySchema':[{'AttributeName':'h','KeyType':'HASH'},"
+			     "{'AttributeName':'r','KeyType':'RANGE'}],'AttributeDefinitions':["
+			     "{'AttributeName':'h','AttributeType':'S'},{'AttributeName':'r','AttributeType':'N'}],"
+			     "'BillingMode':'PAY_PER_REQUEST'}", NULL, &e), TP_OK);
+	/* put in a scrambled order; numbers sort by value (2 < 10) */
+	const int rs[] = { 10, 2, 33, 7, 1, 25, 4 };
+	for (int h = 0; h < 3; h++)
+		for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) {
+			char req[256];
+			snprintf(req, sizeof req, "{'TableName':'q','Item':{'h':{'S':'h%d'},'r':{'N':'%d'}}}", h, rs[i]);
+			assert_int_equal(ddb(x->a, "PutItem", req, NULL, &e), TP_OK);
+		}
+	assert_int_equal(fake_ddb_item_count(x->f, "q"), 21);
+	assert_int_equal(ddb(x->a, "Query", "{'TableName':'q','KeyConditionExpression':'h = :h',"
+			     "'ExpressionAttributeValues':{':h':{'S':'h1'}}}", &out, &e), TP_OK);
+	cJSON *it;
+	char got[128] = "";
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(out, "Items"))
+		snprintf(got + strlen(got), sizeof got - strlen(got), "%ld ", ddb_get_long(it, "r", -1));
+	assert_string_equal(got, "1 2 4 7 10 25 33 ");
+	assert_null(cJSON_GetObjectItem(out, "LastEvaluatedKey"));
+	cJSON_Delete(out);
+	/* backwards, a range condition, pages of 2 */
+	cJSON *start = NULL;
+	got[0] = 0;
+	do {
+		cJSON *in = cJSON_Parse("{\"TableName\":\"q\",\"KeyConditionExpression\":\"#h = :h AND r BETWEEN :a AND :b\","
+					"\"ExpressionAttributeNames\":{\"#h\":\"h\"},\"ExpressionAttributeValues\":"
+					"{\":h\":{\"S\":\"h2\"},\":a\":{\"N\":\"2\"},\":b\":{\"N\":\"25\"}},"
+					"\"ScanIndexForward\":false,\"Limit\":2}");
+		if (start)
+			cJSON_AddItemToObject(in, "ExclusiveStartKey", start);
+		assert_int_equal(awsj_call(x->a, SVC_DYNAMODB, "Query", in, &out, &e), TP_OK);
+		cJSON_Delete(in);
+		cJSON_ArrayForEach(it, cJSON_GetObjectItem(out, "Items")) {
+			assert_string_equal(ddb_get_str(it, "h", ""), "h2");
+			snprintf(got + strlen(got), sizeof got - strlen(got), "%ld ", ddb_get_long(it, "r", -1));
+		}
+		start = cJSON_DetachItemFromObject(out, "LastEvaluatedKey");
+		cJSON_Delete(out);
+	} while (start);
+	assert_string_equal(got, "25 10 7 4 2 ");
+	/* a key condition that is not one */
+	expect_error(ddb(x->a, "Query", "{'TableName':'q','KeyConditionExpression':'r = :r',"
+			 "'ExpressionAttributeValues':{':r':{'N':'1'}}}", NULL, &e), &e, "ValidationException", "h = :value");
+	expect_error(ddb(x->a, "Query", "{'TableName':'q','KeyConditionExpression':'h = :h OR r = :r',"
+			 "'ExpressionAttributeValues':{':h':{'S':'h1'},':r':{'N':'1'}}}", NULL, &e), &e,
+		     "ValidationException", "KeyConditionExpression");
+	/* GetItem needs both keys */
+	expect_error(ddb(x->a, "GetItem", "{'TableName':'q','Key':{'h':{'S':'h1'}}}", NULL, &e), &e,
+		     "ValidationException", "does not match the schema");
+	assert_int_equal(ddb(x->a, "GetItem", "{'TableName':'q','Key':{'h':{'S':'h1'},'r':{'N':'07.0'}}}", &out, &e),
+			 TP_OK);
+	assert_int_equal(ddb_get_long(cJSON_GetObjectItem(out, "Item"), "r", -1), 7);
+	cJSON_Delete(out);
+}
+
+/* ---- quotas ---- */
+
+static void test_throttled_and_retried(void **state)
+{
+	(void)state;
+	struct fake_options o = { .latency_ms = 5, .throttle_pct = 30, .seed = 7 };
+	struct fake *f = fake_new(&o);
+	fake_use_clock(f);
+	struct aws *a = client(f);
+	assert_int_equal(fake_ddb_create_table(f, T, "pk", NULL), 0);
+	tp_err e;
+	for (int i = 0; i < 20; i++) {
+		char req[128];
+		snprintf(req, sizeof req, "{'TableName':'" T "','Item':{'pk':{'S':'k%d'}}}", i);
+		assert_int_equal(ddb(a, "PutItem", req, NULL, &e), TP_OK);
+	}
+	assert_int_equal(fake_ddb_item_count(f, T), 20);
+	assert_true(fake_throttled(f, "dynamodb", "PutItem") > 0);
+	assert_int_equal(fake_count(f, "dynamodb", "PutItem"), 20 + fake_throttled(f, "dynamodb", "PutItem"));
+	aws_free(a);
+	fake_free(f);
 }
 
 static const struct CMUnitTest tests[] = {
@@ -503,6 +979,12 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_rollout_conditions, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_code_record_add_to_a_set, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_update_return_values, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_update_expressions, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_condition_language, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_bad_expressions_are_errors, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_scan_pages_by_size_and_limit, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_query_in_range_key_order, setup, teardown),
+	cmocka_unit_test(test_throttled_and_retried),
 };
 
 int main(void)
