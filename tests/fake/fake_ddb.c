@@ -596,6 +596,17 @@ static void reply(struct req *q, cJSON *body)
 	q->replied = 1;
 }
 
+/* An answer already written as JSON text (b, freed). */
+static void reply_raw(struct req *q, buf *b)
+{
+	q->out->status = 200;
+	buf_reset(&q->out->body);
+	buf_adds(&q->out->headers, "Content-Type: application/json\r\nx-amzn-RequestId: fake-req\r\n");
+	buf_add(&q->out->body, b->data, b->len);
+	buf_free(b);
+	q->replied = 1;
+}
+
 /* ConditionalCheckFailedException, with the item as it is when asked. */
 static void condition_failed(struct req *q, const cJSON *old)
 {
@@ -664,15 +675,17 @@ static int op_get_item(struct req *q)
 	    req_key(q, cJSON_GetObjectItemCaseSensitive(q->in, "Key"), 0, &k) < 0)
 		return -1;
 	struct node *n = find(q->t, &k);
+	if (n && !q->proj) {   /* the stored text as it is: no parse, no print */
+		buf b = { 0 };
+		buf_addf(&b, "{\"Item\":%s}", n->item);
+		reply_raw(q, &b);
+		return 0;
+	}
 	cJSON *body = cJSON_CreateObject();
 	if (n) {
 		cJSON *item = node_item(n);
-		if (q->proj) {
-			cJSON *p = ddbx_project(q->proj, item);
-			cJSON_Delete(item);
-			item = p;
-		}
-		cJSON_AddItemToObject(body, "Item", item);
+		cJSON_AddItemToObject(body, "Item", ddbx_project(q->proj, item));
+		cJSON_Delete(item);
 	}
 	reply(q, body);
 	return 0;
@@ -816,7 +829,7 @@ struct page {
 	int count_only;
 	const cJSON *hash_val;     /* Query: the partition */
 	struct kref part;          /* Query: the partition's key */
-	cJSON *items;
+	buf items;                 /* the Items, as JSON text */
 	long count, scanned;
 	size_t bytes;
 	struct node *last;         /* the last item read */
@@ -832,7 +845,8 @@ static int visit(void *ctx, struct node *n)
 		if (nk.h != p->part.h || bytes_cmp(nk.pk, nk.pklen, p->part.pk, p->part.pklen) != 0)
 			return 1;   /* past the partition */
 	}
-	cJSON *item = node_item(n);
+	/* parsed only when something must read it; else the stored text goes out */
+	cJSON *item = p->hash_val || q->filter || q->proj ? node_item(n) : NULL;
 	int keep = 1;
 	if (p->hash_val)
 		ddbx_eval(&q->env, q->keycond, item, &keep);
@@ -847,14 +861,17 @@ static int visit(void *ctx, struct node *n)
 		ddbx_eval(&q->env, q->filter, item, &keep);
 	if (keep) {
 		p->count++;
-		if (!p->count_only && q->proj) {
-			cJSON *x = ddbx_project(q->proj, item);
-			cJSON_Delete(item);
-			item = x;
-		}
 		if (!p->count_only) {
-			cJSON_AddItemToArray(p->items, item);
-			item = NULL;
+			buf_adds(&p->items, p->items.len ? "," : "");
+			if (q->proj) {
+				cJSON *x = ddbx_project(q->proj, item);
+				char *t = cJSON_PrintUnformatted(x);
+				buf_adds(&p->items, t);
+				free(t);
+				cJSON_Delete(x);
+			} else {
+				buf_adds(&p->items, n->item);
+			}
 		}
 	}
 	cJSON_Delete(item);
@@ -929,25 +946,30 @@ static int read_page(struct req *q, int query)
 		from = &start;
 		incl = 0;
 	}
-	p.items = cJSON_CreateArray();
 	if (forward)
 		walk_up(q->t, q->t->root, from, incl, visit, &p);
 	else
 		walk_down(q->t, q->t->root, from, incl, visit, &p);
 	buf_free(&part_mem);
-	cJSON *body = cJSON_CreateObject();
-	if (!p.count_only)
-		cJSON_AddItemToObject(body, "Items", p.items);
-	else
-		cJSON_Delete(p.items);
-	cJSON_AddNumberToObject(body, "Count", (double)p.count);
-	cJSON_AddNumberToObject(body, "ScannedCount", (double)p.scanned);
+	buf b = { 0 };
+	buf_adds(&b, "{");
+	if (!p.count_only) {
+		buf_adds(&b, "\"Items\":[");
+		buf_add(&b, p.items.data, p.items.len);
+		buf_adds(&b, "],");
+	}
+	buf_free(&p.items);
+	buf_addf(&b, "\"Count\":%ld,\"ScannedCount\":%ld", p.count, p.scanned);
 	if (p.more && p.last) {
-		cJSON *item = node_item(p.last);
-		cJSON_AddItemToObject(body, "LastEvaluatedKey", key_attrs(q->t, item));
+		cJSON *item = node_item(p.last), *lek = key_attrs(q->t, item);
+		char *t = cJSON_PrintUnformatted(lek);
+		buf_addf(&b, ",\"LastEvaluatedKey\":%s", t);
+		free(t);
+		cJSON_Delete(lek);
 		cJSON_Delete(item);
 	}
-	reply(q, body);
+	buf_adds(&b, "}");
+	reply_raw(q, &b);
 	return 0;
 }
 
