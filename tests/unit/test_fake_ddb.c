@@ -946,6 +946,87 @@ static void test_query_in_range_key_order(void **state)
 	cJSON_Delete(out);
 }
 
+/* The pks of a full scan, in order, as one string. */
+static char *scan_order(struct aws *a)
+{
+	cJSON *all = cJSON_CreateArray(), *it;
+	tp_err e;
+	assert_int_equal(ddb_scan_all(a, T, NULL, all, &e), TP_OK);
+	buf b = { 0 };
+	cJSON_ArrayForEach(it, all)
+		buf_addf(&b, "%s ", ddb_get_str(it, "pk", "?"));
+	cJSON_Delete(all);
+	return buf_steal(&b);
+}
+
+static void test_many_items_deletes_and_a_stable_order(void **state)
+{
+	struct fx *x = *state;
+	tp_err e;
+	enum { N = 2000 };
+	static char live[N];
+	memset(live, 0, sizeof live);
+	uint64_t r = 12345;
+	/* writes and deletes in a random order, checked against a plain array */
+	for (int step = 0; step < 2 * N; step++) {
+		r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+		int k = (int)((r >> 33) % N), del = (r >> 20) % 3 == 0;
+		char req[160];
+		snprintf(req, sizeof req, "{'TableName':'" T "','%s':{'pk':{'S':'k%04d'}%s}}", del ? "Key" : "Item", k,
+			 del ? "" : ",'v':{'N':'1'}");
+		assert_int_equal(ddb(x->a, del ? "DeleteItem" : "PutItem", req, NULL, &e), TP_OK);
+		live[k] = !del;
+	}
+	long n = 0;
+	for (int k = 0; k < N; k++)
+		n += live[k];
+	assert_int_equal(fake_ddb_item_count(x->f, T), n);
+	for (int k = 0; k < N; k += 97) {
+		char pk[16];
+		snprintf(pk, sizeof pk, "k%04d", k);
+		cJSON *item = get(x->a, pk);
+		assert_int_equal(item != NULL, live[k]);
+		cJSON_Delete(item);
+	}
+	char *first = scan_order(x->a), *again = scan_order(x->a);
+	assert_string_equal(first, again);     /* Scan's order is stable */
+	long words = 0;
+	for (const char *p = first; *p; p++)
+		words += *p == ' ';
+	assert_int_equal(words, n);
+	/* and the same whatever order the items were written in */
+	struct fake_options o = { .latency_ms = 5 };
+	struct fake *f2 = fake_new(&o);   /* its clock is not installed: the fixture's stays */
+	struct aws *a2 = client(f2);
+	assert_int_equal(fake_ddb_create_table(f2, T, "pk", NULL), 0);
+	for (int k = N - 1; k >= 0; k--)
+		if (live[k]) {
+			char req[128];
+			snprintf(req, sizeof req, "{'TableName':'" T "','Item':{'pk':{'S':'k%04d'}}}", k);
+			assert_int_equal(ddb(a2, "PutItem", req, NULL, &e), TP_OK);
+		}
+	char *other = scan_order(a2);
+	assert_string_equal(first, other);
+	/* not sorted by key: DynamoDB's order is the partition key's hash */
+	assert_true(strncmp(first, "k0000 ", 6) != 0 || strncmp(first + 6, "k0001 ", 6) != 0);
+	free(first);
+	free(again);
+	free(other);
+	aws_free(a2);
+	fake_free(f2);
+	/* an item over 400 KB */
+	char *big = malloc(410 * 1024 + 200);
+	int len = snprintf(big, 200, "{\"TableName\":\"" T "\",\"Item\":{\"pk\":{\"S\":\"big\"},\"x\":{\"S\":\"");
+	memset(big + len, 'x', 410 * 1024);
+	strcpy(big + len + 410 * 1024, "\"}}}");
+	cJSON *in = cJSON_Parse(big);
+	free(big);
+	assert_true(awsj_call(x->a, SVC_DYNAMODB, "PutItem", in, NULL, &e) < 0);
+	cJSON_Delete(in);
+	assert_string_equal(e.code, "ValidationException");
+	assert_non_null(strstr(e.message, "Item size has exceeded the maximum allowed size"));
+}
+
 /* ---- streams ---- */
 
 static cJSON *streams(struct fx *x, const char *op, cJSON *in, tp_err *e)
@@ -1143,6 +1224,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_bad_expressions_are_errors, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_scan_pages_by_size_and_limit, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_query_in_range_key_order, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_many_items_deletes_and_a_stable_order, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_stream_records_changes, setup, teardown),
 	cmocka_unit_test(test_throttled_and_retried),
 };
