@@ -670,6 +670,8 @@ static void test_condition_language(void **state)
 	const struct { const char *expr, *values; int holds; } cases[] = {
 		{ "n > :nine", "{':nine':{'N':'9'}}", 1 },             /* numbers by value, not text */
 		{ "n < :nine", "{':nine':{'N':'9'}}", 0 },
+		{ "n < :ten OR n > :ten", "{':ten':{'N':'10'}}", 0 },  /* the bounds themselves */
+		{ "n <= :ten AND n >= :ten", "{':ten':{'N':'10'}}", 1 },
 		{ "n = :ten", "{':ten':{'N':'10.0'}}", 1 },
 		{ "n <> :ten", "{':ten':{'N':'10'}}", 0 },
 		{ "absent <> :ten", "{':ten':{'N':'10'}}", 1 },
