@@ -760,6 +760,20 @@ static void test_bad_expressions_are_errors(void **state)
 				 rc == TP_OK ? "success" : e.code, e.message);
 	}
 	assert_null(get(x->a, "bad"));
+	/* 4 KB at most (and no parser recursion without bound) */
+	char *deep = malloc(20000);
+	memset(deep, '(', 10000);
+	strcpy(deep + 10000, "n = :v");
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "TableName", T);
+	cJSON_AddItemToObject(in, "Item", cJSON_Parse("{\"pk\":{\"S\":\"bad\"}}"));
+	cJSON_AddStringToObject(in, "ConditionExpression", deep);
+	ddb_put_long(cJSON_AddObjectToObject(in, "ExpressionAttributeValues"), ":v", 1);
+	free(deep);
+	assert_true(awsj_call(x->a, SVC_DYNAMODB, "PutItem", in, NULL, &e) < 0);
+	cJSON_Delete(in);
+	assert_string_equal(e.code, "ValidationException");
+	assert_non_null(strstr(e.message, "maximum allowed size"));
 	/* values without an expression */
 	expect_error(ddb(x->a, "PutItem", "{'TableName':'" T "','Item':{'pk':{'S':'bad'}},"
 			 "'ExpressionAttributeValues':{':v':{'N':'1'}}}", NULL, &e), &e, "ValidationException",
