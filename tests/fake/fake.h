@@ -64,6 +64,10 @@ void fake_set_hook(struct fake *f, fake_hook_fn fn, void *ctx);
 int fake_ddb_create_table(struct fake *f, const char *name, const char *hash_key, const char *range_key);
 /* Items in table; -1 when there is no such table. */
 long fake_ddb_item_count(struct fake *f, const char *table);
+/* Heap the fake's DynamoDB holds for items and stream records (bytes, as
+ * malloc_usable_size counts them): what to take off a process's RSS to
+ * leave the controller's own. */
+long long fake_ddb_heap_bytes(struct fake *f);
 
 /* A request as the services see it. */
 struct fake_req {

@@ -15,6 +15,7 @@
  * long ([tblupd]). Expired TTL items are not deleted (AWS takes days). */
 #include "fake/fake_int.h"
 
+#include <malloc.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -60,6 +61,7 @@ struct table {
 	struct node *root;
 	long count;
 	long long bytes;
+	long long heap;            /* malloc'd for the items (nodes and texts) */
 	int64_t created_ms;
 	int64_t busy_until_ms;     /* CREATING (creating) or UPDATING until then */
 	int creating;
@@ -297,6 +299,14 @@ int fake_ddb_create_table(struct fake *f, const char *name, const char *hash_key
 	return 0;
 }
 
+long long fake_ddb_heap_bytes(struct fake *f)
+{
+	long long n = 0;
+	for (struct table *t = ddb_of(f)->tables; t; t = t->next)
+		n += t->heap + ddbs_heap_bytes(t->stream);
+	return n;
+}
+
 long fake_ddb_item_count(struct fake *f, const char *table)
 {
 	struct table *t = table_find(f, table);
@@ -399,6 +409,7 @@ static void store(const struct table *tc, const struct kref *k, const cJSON *ite
 	struct node *n = find(t, k);
 	char *text = cJSON_PrintUnformatted(item);
 	if (n) {
+		t->heap += (long long)malloc_usable_size(text) - (long long)malloc_usable_size(n->item);
 		free(n->item);
 		t->bytes += (long long)size - n->size;
 		n->item = text;
@@ -417,6 +428,7 @@ static void store(const struct table *tc, const struct kref *k, const cJSON *ite
 	t->root = insert(t, t->root, n);
 	t->count++;
 	t->bytes += (long long)size;
+	t->heap += (long long)(malloc_usable_size(n) + malloc_usable_size(text));
 }
 
 static void drop(struct table *t, const struct kref *k)
@@ -426,6 +438,7 @@ static void drop(struct table *t, const struct kref *k)
 	if (gone) {
 		t->count--;
 		t->bytes -= gone->size;
+		t->heap -= (long long)(malloc_usable_size(gone) + malloc_usable_size(gone->item));
 		node_free(gone);
 	}
 }

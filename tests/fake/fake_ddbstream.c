@@ -13,6 +13,7 @@
 #include "fake/fake_ddbstream.h"
 
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@ struct ddb_stream {
 	struct rec *recs;          /* recs[i] has the absolute index base + i */
 	size_t n, cap;
 	uint64_t base;             /* records trimmed so far */
+	long long heap;            /* malloc'd for the record texts */
 };
 
 struct ddb_stream *ddbs_new(struct fake *f, const char *table, const char *table_arn, const char *view,
@@ -84,6 +86,11 @@ void ddbs_free(struct ddb_stream *s)
 }
 
 void ddbs_disable(struct ddb_stream *s) { s->enabled = 0; }
+
+long long ddbs_heap_bytes(const struct ddb_stream *s)
+{
+	return s ? s->heap + (long long)(s->cap * sizeof *s->recs) : 0;
+}
 int ddbs_enabled(const struct ddb_stream *s) { return s && s->enabled; }
 const char *ddbs_arn(const struct ddb_stream *s) { return s->arn; }
 const char *ddbs_label(const struct ddb_stream *s) { return s->label; }
@@ -112,8 +119,10 @@ static void trim(struct ddb_stream *s, int64_t now)
 		old++;
 	if (old == 0 || (old < 1024 && old * 2 < s->n))
 		return;
-	for (size_t i = 0; i < old; i++)
+	for (size_t i = 0; i < old; i++) {
+		s->heap -= (long long)malloc_usable_size(s->recs[i].text);
 		free(s->recs[i].text);
+	}
 	memmove(s->recs, s->recs + old, (s->n - old) * sizeof *s->recs);
 	s->n -= old;
 	s->base += old;
@@ -172,6 +181,7 @@ void ddbs_record(struct fake *f, struct ddb_stream *s, const cJSON *keys, const 
 	}
 	char *text = cJSON_PrintUnformatted(r);
 	s->recs[s->n++] = (struct rec){ now, text, strlen(text) };
+	s->heap += (long long)malloc_usable_size(text);
 	cJSON_Delete(r);
 }
 

@@ -28,6 +28,9 @@ const char *ddbs_view(const struct ddb_stream *s);
 void ddbs_record(struct fake *f, struct ddb_stream *s, const cJSON *keys, const cJSON *old_item,
 		 const cJSON *new_item);
 
+/* Heap its records take (malloc_usable_size); 0 for NULL. */
+long long ddbs_heap_bytes(const struct ddb_stream *s);
+
 /* A DynamoDBStreams_20120810.* request. */
 int fake_ddbstream_handle(struct fake *f, struct fake_req *r, struct http_response *out);
 

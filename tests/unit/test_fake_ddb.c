@@ -569,6 +569,7 @@ static void test_update_return_values(void **state)
 	assert_int_equal(ddb(x->a, "DeleteItem", "{'TableName':'" T "','Key':{'pk':{'S':'b'}},"
 			     "'ConditionExpression':'attribute_exists(pk)'}", NULL, &e), TP_OK);
 	assert_int_equal(fake_ddb_item_count(x->f, T), 0);
+	assert_int_equal(fake_ddb_heap_bytes(x->f), 0);
 }
 
 static void upd(struct fx *x, const char *pk, const char *expr, const char *names, const char *values)
@@ -1004,6 +1005,9 @@ static void test_many_items_deletes_and_a_stable_order(void **state)
 		assert_int_equal(item != NULL, live[k]);
 		cJSON_Delete(item);
 	}
+	/* the heap it holds: a node and a text an item, and nothing once they are gone */
+	long long heap = fake_ddb_heap_bytes(x->f);
+	assert_true(heap > n * 40 && heap < n * 400);
 	char *first = scan_order(x->a), *again = scan_order(x->a);
 	assert_string_equal(first, again);     /* Scan's order is stable */
 	long words = 0;
