@@ -68,6 +68,10 @@ long fake_ddb_item_count(struct fake *f, const char *table);
  * malloc_usable_size counts them): what to take off a process's RSS to
  * leave the controller's own. */
 long long fake_ddb_heap_bytes(struct fake *f);
+/* Close the open shard of table's stream after the last record so far and
+ * open a child shard (ParentShardId) for what comes after, as the AWS-faithful
+ * layer's roll_stream [lineage]; -1 when the table has no enabled stream. */
+int fake_ddb_roll_stream(struct fake *f, const char *table);
 
 /* A request as the services see it. */
 struct fake_req {

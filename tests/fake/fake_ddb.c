@@ -299,6 +299,15 @@ int fake_ddb_create_table(struct fake *f, const char *name, const char *hash_key
 	return 0;
 }
 
+int fake_ddb_roll_stream(struct fake *f, const char *table)
+{
+	struct table *t = table_find(f, table);
+	if (!t || !ddbs_enabled(t->stream))
+		return -1;
+	ddbs_roll(f, t->stream);
+	return 0;
+}
+
 long long fake_ddb_heap_bytes(struct fake *f)
 {
 	long long n = 0;
