@@ -8,7 +8,7 @@
  * A table is a treap ordered as DynamoDB reads a table: by a hash of the
  * partition key (Scan's order, stable), then the key, then the range key
  * (Query's order); lookups O(log n). Items are kept as their JSON text
- * (about its length an item), parsed when read. A table CreateTable makes
+ * (about its length an item), parsed only when something reads into them. A table CreateTable makes
  * is CREATING for fake_options.table_lag_ms (reads and writes on it: 400
  * ResourceNotFoundException, as the AWS-faithful layer's [table]); a stream
  * UpdateTable enables leaves the table UPDATING and the stream ENABLING as
@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/base64.h"
 #include "fake/fake_ddbexpr.h"
@@ -412,9 +411,8 @@ static cJSON *node_item(const struct node *n)
 }
 
 /* Store item (borrowed) under k: replaces the one there. */
-static void store(const struct table *tc, const struct kref *k, const cJSON *item, size_t size)
+static void store(struct table *t, const struct kref *k, const cJSON *item, size_t size)
 {
-	struct table *t = (struct table *)tc;
 	struct node *n = find(t, k);
 	char *text = cJSON_PrintUnformatted(item);
 	if (n) {
