@@ -87,11 +87,12 @@ struct msgs {
 struct queue {
 	struct queue *next;         /* hash chain */
 	char *name;
-	char **tags;                /* key, value, key, value ... */
+	char *tags;                 /* "key\0value\0key\0value\0..." (one block: small at 100,000) */
 	struct msgs *m;             /* NULL until it has messages */
 	int64_t created_ms, modified_ms, deleted_ms, purged_ms;
 	int32_t num[A_NNUM];
 	char *str[S_NSTR];          /* NULL: not set */
+	uint32_t tagslen;           /* bytes of tags */
 	uint16_t ntags;
 	uint8_t deleted;
 };
@@ -192,11 +193,10 @@ static void msgs_clear(struct queue *q)
 
 static void tags_clear(struct queue *q)
 {
-	for (size_t i = 0; i < 2u * q->ntags; i++)
-		free(q->tags[i]);
 	free(q->tags);
 	q->tags = NULL;
 	q->ntags = 0;
+	q->tagslen = 0;
 }
 
 /* What a queue holds besides its name (a tombstone keeps only the name). */
@@ -497,12 +497,18 @@ static void attrs_apply(struct queue *q, struct attrs *a)
 
 /* ---- tags ---- */
 
-static int tag_find(const struct queue *q, const char *key)
+/* The i-th tag's value after its key k. */
+static const char *tag_value(const char *k) { return k + strlen(k) + 1; }
+static const char *tag_next(const char *k) { const char *v = tag_value(k); return v + strlen(v) + 1; }
+
+/* The tag's key in q's block, or NULL. */
+static const char *tag_find(const struct queue *q, const char *key)
 {
-	for (int i = 0; i < q->ntags; i++)
-		if (strcmp(q->tags[2 * i], key) == 0)
-			return i;
-	return -1;
+	const char *k = q->tags;
+	for (int i = 0; i < q->ntags; i++, k = tag_next(k))
+		if (strcmp(k, key) == 0)
+			return k;
+	return NULL;
 }
 
 /* Validate a {"k": "v"} map: 0 with the error written. */
@@ -520,7 +526,7 @@ static int tags_valid(const struct queue *q, const cJSON *tags, struct http_resp
 				  it->string);
 			return 0;
 		}
-		add += !q || tag_find(q, it->string) < 0;
+		add += !q || !tag_find(q, it->string);
 	}
 	if ((q ? q->ntags : 0) + add > TAGS_MAX) {
 		BAD_PARAM(out, "Too many tags: a queue has at most %d", TAGS_MAX);
@@ -529,28 +535,44 @@ static int tags_valid(const struct queue *q, const cJSON *tags, struct http_resp
 	return 1;
 }
 
-static void tags_set(struct queue *q, const cJSON *tags)
+/* q's tags rebuilt: set's keys take set's values (set NULL: none), drop's
+ * keys go (drop NULL: none). */
+static void tags_rebuild(struct queue *q, const cJSON *set, const cJSON *drop)
 {
+	buf b = { 0 };
+	uint16_t n = 0;
 	const cJSON *it;
-	cJSON_ArrayForEach(it, tags) {
-		int i = tag_find(q, it->string);
-		if (i >= 0) {
-			free(q->tags[2 * i + 1]);
-			q->tags[2 * i + 1] = tp_xstrdup(it->valuestring);
+	const char *k = q->tags;
+	for (int i = 0; i < q->ntags; i++, k = tag_next(k)) {
+		int gone = 0;
+		cJSON_ArrayForEach(it, drop)
+			gone |= cJSON_IsString(it) && strcmp(it->valuestring, k) == 0;
+		if (gone || cJSON_GetObjectItemCaseSensitive(set, k))
 			continue;
-		}
-		q->tags = tp_xrealloc(q->tags, sizeof *q->tags * 2 * (q->ntags + 1u));
-		q->tags[2 * q->ntags] = tp_xstrdup(it->string);
-		q->tags[2 * q->ntags + 1] = tp_xstrdup(it->valuestring);
-		q->ntags++;
+		buf_add(&b, k, (size_t)(tag_next(k) - k));
+		n++;
 	}
+	cJSON_ArrayForEach(it, set) {
+		buf_add(&b, it->string, strlen(it->string) + 1);
+		buf_add(&b, it->valuestring, strlen(it->valuestring) + 1);
+		n++;
+	}
+	tags_clear(q);
+	if (n) {
+		q->tagslen = (uint32_t)b.len;
+		q->tags = tp_xmalloc(b.len);
+		memcpy(q->tags, b.data, b.len);
+		q->ntags = n;
+	}
+	buf_free(&b);
 }
 
 static cJSON *tags_json(const struct queue *q)
 {
 	cJSON *t = cJSON_CreateObject();
-	for (int i = 0; i < q->ntags; i++)
-		cJSON_AddStringToObject(t, q->tags[2 * i], q->tags[2 * i + 1]);
+	const char *k = q->tags;
+	for (int i = 0; i < q->ntags; i++, k = tag_next(k))
+		cJSON_AddStringToObject(t, k, tag_value(k));
 	return t;
 }
 
@@ -867,7 +889,7 @@ static int op_create_queue(struct fake *f, cJSON *in, struct http_response *out)
 		attrs_apply(q, &a);
 		attrs_free(&a);
 		if (tags)
-			tags_set(q, tags);
+			tags_rebuild(q, tags, NULL);
 		q->created_ms = q->modified_ms = t;
 		q->deleted_ms = q->purged_ms = 0;
 		s->sorted_stale = 1;
@@ -1117,7 +1139,7 @@ static int op_tag_queue(struct fake *f, cJSON *in, struct http_response *out)
 	const cJSON *tags = cJSON_GetObjectItemCaseSensitive(in, "Tags");
 	if (!q || !tags_valid(q, tags, out))
 		return 0;
-	tags_set(q, tags);
+	tags_rebuild(q, tags, NULL);
 	fake_reply_json(out, 200, NULL);
 	return 0;
 }
@@ -1130,21 +1152,10 @@ static int op_untag_queue(struct fake *f, cJSON *in, struct http_response *out)
 	struct queue *q = by_url(f, in, out);
 	if (!q)
 		return 0;
-	const cJSON *keys = cJSON_GetObjectItemCaseSensitive(in, "TagKeys"), *k;
+	const cJSON *keys = cJSON_GetObjectItemCaseSensitive(in, "TagKeys");
 	if (!cJSON_IsArray(keys))
 		return BAD_PARAM(out, "TagKeys must be a list of tag keys");
-	cJSON_ArrayForEach(k, keys) {
-		int i = cJSON_IsString(k) ? tag_find(q, k->valuestring) : -1;
-		if (i < 0)
-			continue;   /* removing a key the queue lacks is no error */
-		free(q->tags[2 * i]);
-		free(q->tags[2 * i + 1]);
-		q->ntags--;
-		q->tags[2 * i] = q->tags[2 * q->ntags];
-		q->tags[2 * i + 1] = q->tags[2 * q->ntags + 1];
-	}
-	if (!q->ntags)
-		tags_clear(q);
+	tags_rebuild(q, NULL, keys);   /* a key the queue lacks is no error */
 	fake_reply_json(out, 200, NULL);
 	return 0;
 }
