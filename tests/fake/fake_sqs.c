@@ -10,8 +10,8 @@
  *
  * What the fake does not model (documented, never silently faked): FIFO
  * queues (FifoQueue=true is refused), long polling (WaitTimeSeconds answers
- * at once), MD5OfMessageAttributes, ChangeMessageVisibility and the other
- * operations taskpipe does not send (UnknownOperationException). A message
+ * at once), MD5OfMessageAttributes, and the operations taskpipe does not
+ * send (UnknownOperationException). A message
  * move task completes at once. */
 #include "fake/fake_int.h"
 
@@ -1483,6 +1483,52 @@ static int op_delete_message_batch(struct fake *f, cJSON *in, struct http_respon
 	return 0;
 }
 
+/* ChangeMessageVisibility: an in-flight message visible again after
+ * VisibilityTimeout seconds from now, at most 12 hours after its first
+ * receive ("the visibility timeout for a message can't be extended beyond
+ * 12 hours"). */
+static int op_change_message_visibility(struct fake *f, cJSON *in, struct http_response *out)
+{
+	static const char *const ok[] = { "QueueUrl", "ReceiptHandle", "VisibilityTimeout", NULL };
+	if (!only_known(out, "ChangeMessageVisibility", in, ok))
+		return 0;
+	struct queue *q = by_url(f, in, out);
+	if (!q)
+		return 0;
+	long vis = 0;
+	int has = int_of(out, in, "VisibilityTimeout", 0, 43200, &vis);
+	if (has < 0)
+		return 0;
+	if (!has)
+		return sqs_error(out, "MissingParameter", "MissingParameter",
+				 "The request must contain the parameter VisibilityTimeout.");
+	const char *h = str_of(in, "ReceiptHandle");
+	uint64_t seq = 0;
+	uint32_t gen = 0;
+	if (!handle_parse(h, &seq, &gen))
+		return sqs_error(out, "ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid",
+				 "The input receipt handle \"%s\" is not a valid receipt handle.", h ? h : "");
+	expire(f, q);
+	struct msg *m = NULL;
+	for (size_t i = 0; q->m && i < q->m->n && !m; i++)
+		if (q->m->v[i]->seq == seq)
+			m = q->m->v[i];
+	if (!m || m->gen != gen)
+		return sqs_error(out, "ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid",
+				 "The receipt handle has expired.");
+	int64_t t = now_ms(f);
+	if (m->visible_ms <= t)
+		return sqs_error(out, "MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight",
+				 "Message does not exist or is not available for visibility timeout change.");
+	if (t + 1000LL * vis > m->first_receive_ms + 43200000LL)
+		return BAD_PARAM(out, "Value %ld for parameter VisibilityTimeout is invalid. Reason: Total "
+				 "VisibilityTimeout for the message is beyond the limit [43200 seconds].", vis);
+	m->visible_ms = t + 1000LL * vis;
+	publish(f, q);
+	fake_reply_json(out, 200, NULL);
+	return 0;
+}
+
 /* Whether some live queue's RedrivePolicy names arn as its DLQ. */
 static int is_dlq(struct fake *f, const char *arn)
 {
@@ -1559,6 +1605,7 @@ static const struct { const char *name; op_fn fn; } ops[] = {
 	{ "ReceiveMessage", op_receive_message },
 	{ "DeleteMessage", op_delete_message },
 	{ "DeleteMessageBatch", op_delete_message_batch },
+	{ "ChangeMessageVisibility", op_change_message_visibility },
 	{ "StartMessageMoveTask", op_start_message_move_task },
 };
 
