@@ -598,6 +598,45 @@ static void test_redrive_after_max_receives_and_move_back(void **state)
 	assert_int_equal(count(e, URL("tp-r"), "ApproximateNumberOfMessages"), 2);
 }
 
+/* 3,000 messages: each received once and deleted, the counts back to 0. */
+static void test_many_messages_each_once(void **state)
+{
+	struct env *e = *state;
+	enum { N = 3000 };
+	ok(e, "CreateQueue", "{\"QueueName\":\"tp-many\"}");
+	send_n(e, URL("tp-many"), N, "n");
+	assert_int_equal(count(e, URL("tp-many"), "ApproximateNumberOfMessages"), N);
+	char *seen = calloc(N, 1);
+	int got = 0;
+	for (;;) {
+		char h[10][256], b[10][64];
+		int n = receive(e, URL("tp-many"), 10, 300, h, b);
+		if (!n)
+			break;
+		cJSON *de = cJSON_CreateArray();
+		for (int i = 0; i < n; i++) {
+			int k = atoi(b[i] + 2);
+			assert_true(k >= 0 && k < N && !seen[k]);
+			seen[k] = 1;
+			char id[16];
+			snprintf(id, sizeof id, "d%d", i);
+			cJSON_AddItemToArray(de, sqs_delete_entry(id, h[i]));
+		}
+		got += n;
+		struct aws_call c;
+		cJSON *out = NULL;
+		tp_err err = { 0 };
+		sqs_delete_message_batch(&c, URL("tp-many"), de);
+		assert_int_equal(awsj_run(e->a, &c, &out, &err), TP_OK);
+		assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(out, "Successful")), n);
+		cJSON_Delete(out);
+	}
+	free(seen);
+	assert_int_equal(got, N);
+	assert_int_equal(count(e, URL("tp-many"), "ApproximateNumberOfMessages"), 0);
+	assert_int_equal(count(e, URL("tp-many"), "ApproximateNumberOfMessagesNotVisible"), 0);
+}
+
 static void test_purge_once_a_minute(void **state)
 {
 	struct env *e = *state;
@@ -698,6 +737,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_change_visibility, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_limits_and_entry_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redrive_after_max_receives_and_move_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_messages_each_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge_once_a_minute, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_drops_old_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_operation_and_bad_body, setup, teardown),
