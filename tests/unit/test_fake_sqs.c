@@ -153,6 +153,7 @@ static void test_create_get_url_and_attributes(void **state)
 	assert_string_equal(attr(out, "ApproximateNumberOfMessagesDelayed"), "0");
 	assert_string_equal(attr(out, "QueueArn"), ARN("tp-a"));
 	assert_string_equal(attr(out, "SqsManagedSseEnabled"), "true");
+	assert_string_equal(attr(out, "MaximumMessageSize"), "262144");
 	assert_null(attr(out, "RedrivePolicy"));
 	cJSON_Delete(out);
 	/* by name: only those asked */
@@ -541,13 +542,23 @@ static void test_batch_limits_and_entry_failures(void **state)
 	assert_true(run(e, &c) < 0);
 	assert_string_equal(c.err.code, "AWS.SimpleQueueService.BatchRequestTooLong");
 	aws_call_free(&c);
-	/* one large message alone is fine (up to the queue's 1 MiB) */
+	/* one large message alone is fine (up to the queue's MaximumMessageSize) */
 	en = cJSON_CreateArray();
 	cJSON_AddItemToArray(en, sqs_send_entry("h1", huge, NULL, -1));
 	sqs_send_message_batch(&c, URL("tp-big"), en);
 	assert_int_equal(awsj_run(e->a, &c, &out, &err), TP_OK);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(out, "Successful")), 1);
 	cJSON_Delete(out);
+	free(huge);
+	/* 300 KB: over the default 256 KiB, within a queue raised to 1 MiB */
+	huge = malloc(300001);
+	memset(huge, 'z', 300000);
+	huge[300000] = 0;
+	char *sm = tp_xasprintf("{\"QueueUrl\":\"%s\",\"MessageBody\":\"%s\"}", URL("tp-big"), huge);
+	fails(e, "SendMessage", sm, "InvalidParameterValue");
+	ok(e, "SetQueueAttributes", "{\"QueueUrl\":\"" URL("tp-big") "\",\"Attributes\":{\"MaximumMessageSize\":\"1048576\"}}");
+	ok(e, "SendMessage", sm);
+	free(sm);
 	free(huge);
 	fails(e, "DeleteMessageBatch", "{\"QueueUrl\":\"" URL("tp-b") "\",\"Entries\":[]}",
 	      "AWS.SimpleQueueService.EmptyBatchRequest");
