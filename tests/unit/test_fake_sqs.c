@@ -648,6 +648,60 @@ static void test_many_messages_each_once(void **state)
 	assert_int_equal(count(e, URL("tp-many"), "ApproximateNumberOfMessagesNotVisible"), 0);
 }
 
+/* 3,000 queues: the map grows past its first size, every name still found, listed once. */
+static void test_many_queues(void **state)
+{
+	struct env *e = *state;
+	enum { N = 3000, B = 100 };
+	for (int i = 0; i < N; i += B) {
+		struct aws_call c[B];
+		for (int k = 0; k < B; k++) {
+			char name[32];
+			snprintf(name, sizeof name, "tp-many-%04d", i + k);
+			sqs_create_queue(&c[k], name, NULL, cJSON_Parse("{\"taskpipe:owner\":\"me\"}"));
+		}
+		assert_int_equal(aws_call_many(e->a, c, B), TP_OK);
+		for (int k = 0; k < B; k++)
+			aws_call_free(&c[k]);
+	}
+	for (int i = 0; i < N; i += 377) {
+		char body[64];
+		snprintf(body, sizeof body, "{\"QueueName\":\"tp-many-%04d\"}", i);
+		ok(e, "GetQueueUrl", body);
+	}
+	static char names[N][16];
+	int pages;
+	assert_int_equal(list_all(e, "tp-many-", 1000, &pages, names), N);
+	assert_int_equal(pages, 3);
+	assert_string_equal(names[N - 1], "tp-many-2999");
+	assert_true(fake_sqs_queue_arn_exists(e->f, ARN("tp-many-1234")));
+}
+
+/* SQS's characters, as UTF-8: accents, symbols and emoji pass; a lone
+ * continuation byte, U+FFFE and a control character do not. */
+static void test_message_characters(void **state)
+{
+	struct env *e = *state;
+	ok(e, "CreateQueue", "{\"QueueName\":\"tp-utf\"}");
+	ok(e, "SendMessage", "{\"QueueUrl\":\"" URL("tp-utf") "\",\"MessageBody\":\"caf\\u00e9 \\u20ac \\ud83d\\ude00 \\t\\n\"}");
+	fails(e, "SendMessage", "{\"QueueUrl\":\"" URL("tp-utf") "\",\"MessageBody\":\"\\ufffe\"}", "InvalidMessageContents");
+	fails(e, "SendMessage", "{\"QueueUrl\":\"" URL("tp-utf") "\",\"MessageBody\":\"a\\u0008b\"}", "InvalidMessageContents");
+	struct aws_call c = { .service = SVC_SQS, .op = "SendMessage" };
+	char body[200];
+	int n = snprintf(body, sizeof body, "{\"QueueUrl\":\"%s\",\"MessageBody\":\"x\x80y\"}", URL("tp-utf"));
+	c.body = body;
+	c.body_len = (size_t)n;
+	assert_true(run(e, &c) < 0);
+	assert_string_equal(c.err.code, "InvalidMessageContents");
+	aws_call_free(&c);
+	fails(e, "SendMessage", "{\"QueueUrl\":\"" URL("tp-utf") "\"}", "MissingParameter");
+	fails(e, "SendMessage", "{\"QueueUrl\":\"" URL("tp-utf") "\",\"MessageBody\":\"x\",\"MessageGroupId\":\"g\"}",
+	      "InvalidParameterValue");
+	char h[10][256], b[10][64];
+	assert_int_equal(receive(e, URL("tp-utf"), 10, 30, h, b), 1);
+	assert_string_equal(b[0], "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \t\n");
+}
+
 static void test_purge_once_a_minute(void **state)
 {
 	struct env *e = *state;
@@ -749,6 +803,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_batch_limits_and_entry_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redrive_after_max_receives_and_move_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_messages_each_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_queues, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_message_characters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge_once_a_minute, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_drops_old_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_operation_and_bad_body, setup, teardown),
