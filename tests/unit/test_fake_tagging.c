@@ -17,6 +17,8 @@
 #include "aws/aws.h"
 #include "aws/awsjson.h"
 #include "aws/cloudwatch.h"
+#include "aws/lambda.h"
+#include "base/base64.h"
 #include "aws/sqs.h"
 #include "fake/fake.h"
 #include "fake/fake_int.h"
@@ -137,6 +139,56 @@ static void test_get_resources_filters_and_pages(void **state)
 	assert_int_equal(call(e, SVC_TAGGING, "GetResources",
 			      "{\"TagFilters\":[{\"Key\":\"taskpipe:owner\"}]}", &out, NULL), TP_OK);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(out, "ResourceTagMappingList")), 6);
+	cJSON_Delete(out);
+}
+
+/* Functions and queues side by side: each type filter gives its own. On a
+ * tree whose fake Lambda is still the placeholder (branch fake-lambda not
+ * merged) the functions cannot be made: the case says so and checks the
+ * queues alone. */
+static void test_functions_and_queues(void **state)
+{
+	struct env *e = *state;
+	create(e, "tp-fq", "{\"taskpipe:owner\":\"me\"}");
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "FunctionName", "tp-fn");
+	cJSON_AddStringToObject(in, "Runtime", "python3.12");
+	cJSON_AddStringToObject(in, "Handler", "app.handler");
+	cJSON_AddStringToObject(in, "Role", "arn:aws:iam::123456789012:role/tp");
+	char *zip = base64_encode_dup("zip", 3);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(in, "Code"), "ZipFile", zip);
+	free(zip);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(in, "Tags"), "taskpipe:owner", "me");
+	struct aws_call c = { 0 };
+	lambda_create_function(&c, in);
+	aws_call_one(e->a, &c);
+	int lambda = c.rc == TP_OK;
+	if (!lambda) {
+		assert_string_equal(c.err.code, "UnknownOperationException");
+		fprintf(stderr, "test_functions_and_queues: the fake Lambda is not in this tree: queues only\n");
+	}
+	aws_call_free(&c);
+	cJSON *out = NULL;
+	char *body = request("me", "lambda:function", 100, NULL);
+	assert_int_equal(call(e, SVC_TAGGING, "GetResources", body, &out, NULL), TP_OK);
+	free(body);
+	cJSON *list = cJSON_GetObjectItem(out, "ResourceTagMappingList");
+	assert_int_equal(cJSON_GetArraySize(list), lambda);
+	if (lambda)
+		assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "ResourceARN")),
+				    "arn:aws:lambda:eu-west-1:123456789012:function:tp-fn");
+	cJSON_Delete(out);
+	body = request("me", "sqs", 100, NULL);
+	assert_int_equal(call(e, SVC_TAGGING, "GetResources", body, &out, NULL), TP_OK);
+	free(body);
+	list = cJSON_GetObjectItem(out, "ResourceTagMappingList");
+	assert_int_equal(cJSON_GetArraySize(list), 1);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "ResourceARN")),
+			    "arn:aws:sqs:eu-west-1:123456789012:tp-fq");
+	cJSON_Delete(out);
+	assert_int_equal(call(e, SVC_TAGGING, "GetResources", "{\"ResourceTypeFilters\":[\"lambda\",\"sqs\"]}",
+			      &out, NULL), TP_OK);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(out, "ResourceTagMappingList")), 1 + lambda);
 	cJSON_Delete(out);
 }
 
@@ -385,6 +437,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_get_resources_filters_and_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_functions_and_queues, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_resources_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics_from_sqs_and_put, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_statistics, setup, teardown),
