@@ -458,6 +458,13 @@ static void test_concurrency_pool(void **state)
 	cJSON *g = get_function(&e, "fn-b", &st, code, sizeof code);
 	assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(g, "Concurrency"), "ReservedConcurrentExecutions")->valueint, 10);
 	cJSON_Delete(g);
+	/* GetFunctionConcurrency (API version 2019-09-30; taskpipe reads GetFunction's) */
+	struct aws_call gc = { .service = SVC_LAMBDA, .op = "GetFunctionConcurrency", .method = "GET",
+			       .path = "/2019-09-30/functions/fn-b/concurrency" };
+	g = run(&e, &gc, &st, code, sizeof code);
+	assert_int_equal(st, 200);
+	assert_int_equal(cJSON_GetObjectItem(g, "ReservedConcurrentExecutions")->valueint, 10);
+	cJSON_Delete(g);
 	/* DeleteFunctionConcurrency and DeleteFunction give it back */
 	struct aws_call c = { 0 };
 	lambda_delete_function_concurrency(&c, "fn-b");
