@@ -328,11 +328,35 @@ static int log_hook(void *ctx, const struct fake_req *r, struct http_response *o
 		snprintf(q->what, sizeof q->what, "%s %s %.200s", r->method, r->path, r->body);
 	else
 		snprintf(q->what, sizeof q->what, "%s %s?%s", r->method, r->path, r->query);
-	return 0;
+	/* The service answers here, as the router would (fake.c answer()), so
+	 * the log has the status: a throttled request did nothing. */
+	struct fake *f = l->fake;
+	struct fake_req *w = (struct fake_req *)r;
+	if (strcmp(r->service, "dynamodb") == 0)
+		fake_ddb_handle(f, w, out);
+	else if (strcmp(r->service, "sqs") == 0)
+		fake_sqs_handle(f, w, out);
+	else if (strcmp(r->service, "lambda") == 0)
+		fake_lambda_handle(f, w, out);
+	else if (strcmp(r->service, "s3") == 0)
+		fake_s3_handle(f, w, out);
+	else if (strcmp(r->service, "tagging") == 0)
+		fake_tagging_handle(f, w, out);
+	else if (strcmp(r->service, "monitoring") == 0)
+		fake_cloudwatch_handle(f, w, out);
+	else
+		return 0;
+	q = &l->v[l->n - 1];
+	q->status = out->status;
+	if (!q->op[0] && r->op[0])
+		snprintf(q->op, sizeof q->op, "%s", r->op);
+	return 1;
 }
 
 void fx_log_start(struct fx *x, struct fx_log *l)
 {
+	if (l)
+		l->fake = x->fake;
 	if (l)
 		fake_set_hook(x->fake, log_hook, l);
 	else
@@ -394,6 +418,14 @@ long fx_log_count(const struct fx_log *l, const char *service, const char *op, c
 	long n = 0;
 	for (size_t i = 0; i < l->n; i++)
 		n += matches(&l->v[i], service, op, needle);
+	return n;
+}
+
+long fx_log_count_ok(const struct fx_log *l, const char *service, const char *op, const char *needle)
+{
+	long n = 0;
+	for (size_t i = 0; i < l->n; i++)
+		n += matches(&l->v[i], service, op, needle) && l->v[i].status >= 200 && l->v[i].status < 300;
 	return n;
 }
 
