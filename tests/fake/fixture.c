@@ -68,28 +68,6 @@ void fx_open(struct fx *x, struct app *app)
 	open_app(app);
 }
 
-/* WORKAROUND (fake-ddb, as merged at 1788fea): the fake does not model
- * DynamoDB Streams, and `taskpipe init` waits for the config table's
- * stream with DescribeStream (DynamoDBStreams_20120810.DescribeStream,
- * {"StreamArn": ..., "Limit": 1}). Only during init, this hook answers it
- * as AWS does for an enabled stream; everything else reaches the fake. */
-static int stream_hook(void *ctx, const struct fake_req *r, struct http_response *out)
-{
-	(void)ctx;
-	if (strcmp(r->target, "DynamoDBStreams_20120810.DescribeStream") != 0)
-		return 0;
-	cJSON *in = cJSON_Parse(r->body);
-	const char *arn = cJSON_GetStringValue(cJSON_GetObjectItem(in, "StreamArn"));
-	cJSON *b = cJSON_CreateObject(), *d = cJSON_AddObjectToObject(b, "StreamDescription");
-	cJSON_AddStringToObject(d, "StreamArn", arn ? arn : "");
-	cJSON_AddStringToObject(d, "StreamStatus", "ENABLED");
-	cJSON_AddStringToObject(d, "StreamViewType", "NEW_AND_OLD_IMAGES");
-	cJSON_AddArrayToObject(d, "Shards");
-	cJSON_Delete(in);
-	fake_reply_json(out, 200, b);
-	return 1;
-}
-
 void fx_setup(struct fx *x, const struct fake_options *fo)
 {
 	memset(x, 0, sizeof *x);
@@ -101,9 +79,7 @@ void fx_setup(struct fx *x, const struct fake_options *fo)
 	char a0[] = "init";
 	char *argv[] = { a0, NULL };
 	fflush(stdout);
-	fake_set_hook(x->fake, stream_hook, NULL);
 	int rc = cmd_init(1, argv);
-	fake_set_hook(x->fake, NULL, NULL);
 	fflush(stdout);
 	if (rc != 0)
 		fail_msg("taskpipe init failed (%d) against the fake", rc);

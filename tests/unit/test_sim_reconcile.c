@@ -310,14 +310,29 @@ static void limits(struct fx *x, const char *fn, long *max, long *reserved, int 
 	*reserved = fx_reserved(x, fn);
 }
 
-/* Apply item; return the log of what was sent. */
-static void apply_logged(struct fx *x, const char *item, struct fx_log *l)
+/* Apply item, going from limit was to limit now (0: disabled); the log
+ * of what was sent in *l. The fake's record of tp-g's concurrency bound
+ * over the transition (fake_lambda_limit_history: min(reserved, the
+ * enabled mapping's MaximumConcurrency), a mapping in transition counting
+ * at its looser end) never exceeds the larger of the two, and is never
+ * unlimited: the group's limit is never loosened before the new one holds. */
+static void apply_logged(struct fx *x, const char *item, struct fx_log *l, long was, long now)
 {
+	const struct fake_bound *h;
+	size_t from = fake_lambda_limit_history(x->fake, "tp-g", &h);
 	memset(l, 0, sizeof *l);
 	fx_put(x, item);
 	fx_log_start(x, l);
 	apply_ok(x, "g");
 	fx_log_start(x, NULL);
+	size_t n = fake_lambda_limit_history(x->fake, "tp-g", &h);
+	long cap = was > now ? was : now;
+	for (size_t i = from; i < n; i++)
+		if (h[i].bound < 0 || h[i].bound > cap)
+			fail_msg("%s: the limit went to %ld (%s) on the way from %ld to %ld", item, h[i].bound,
+				 h[i].bound < 0 ? "unlimited" : "looser", was, now);
+	assert_int_equal(n > 0 ? h[n - 1].bound : -2, now);
+	assert_int_equal(fake_lambda_violations(x->fake, NULL), 0);
 }
 
 static void dump(const struct fx_log *l)
@@ -340,20 +355,20 @@ static void test_limit_transitions(void **state)
 	assert_int_equal(reserved, -1);
 
 	/* MaximumConcurrency up, then down: one mapping update each, nothing else */
-	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":5}", &l);
+	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":5}", &l, 2, 5);
 	assert_int_equal(fx_log_count(&l, "lambda", "UpdateEventSourceMapping", "\"MaximumConcurrency\":5"), 1);
 	assert_int_equal(fx_log_count(&l, "lambda", "PutFunctionConcurrency", NULL), 0);
 	fx_log_free(&l);
 	limits(x, "tp-g", &max, &reserved, &enabled);
 	assert_int_equal(max, 5);
-	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":3}", &l);
+	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":3}", &l, 5, 3);
 	assert_int_equal(fx_log_count(&l, "lambda", "UpdateEventSourceMapping", "\"MaximumConcurrency\":3"), 1);
 	fx_log_free(&l);
 	limits(x, "tp-g", &max, &reserved, &enabled);
 	assert_int_equal(max, 3);
 
 	/* 3 -> 1: reserved concurrency 1 is put before MaximumConcurrency goes */
-	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":1}", &l);
+	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":1}", &l, 3, 1);
 	long put = fx_log_find(&l, 0, "PutFunctionConcurrency", "tp-g");
 	long upd = fx_log_find(&l, 0, "UpdateEventSourceMapping", "ScalingConfig");
 	if (put < 0 || upd < 0 || put > upd) {
@@ -368,7 +383,7 @@ static void test_limit_transitions(void **state)
 	assert_true(enabled);
 
 	/* 1 -> 4: MaximumConcurrency 4 is in force before reserved concurrency goes */
-	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":4}", &l);
+	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":4}", &l, 1, 4);
 	upd = fx_log_find(&l, 0, "UpdateEventSourceMapping", "\"MaximumConcurrency\":4");
 	long del = fx_log_find(&l, 0, "DeleteFunctionConcurrency", "tp-g");
 	if (upd < 0 || del < 0 || upd > del) {
@@ -382,12 +397,12 @@ static void test_limit_transitions(void **state)
 	assert_int_equal(reserved, -1);
 
 	/* disable and enable again: the mapping only */
-	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":4,\"enabled\":false}", &l);
+	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":4,\"enabled\":false}", &l, 4, 0);
 	assert_int_equal(fx_log_count(&l, "lambda", "UpdateEventSourceMapping", "\"Enabled\":false"), 1);
 	fx_log_free(&l);
 	limits(x, "tp-g", &max, &reserved, &enabled);
 	assert_false(enabled);
-	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":4,\"enabled\":true}", &l);
+	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":4,\"enabled\":true}", &l, 0, 4);
 	assert_int_equal(fx_log_count(&l, "lambda", "UpdateEventSourceMapping", "\"Enabled\":true"), 1);
 	fx_log_free(&l);
 	limits(x, "tp-g", &max, &reserved, &enabled);
@@ -395,7 +410,7 @@ static void test_limit_transitions(void **state)
 	assert_int_equal(max, 4);
 
 	/* disabled while going 4 -> 1: the disable goes first, with the rest after */
-	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":1,\"enabled\":false}", &l);
+	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":1,\"enabled\":false}", &l, 4, 0);
 	long dis = fx_log_find(&l, 0, "UpdateEventSourceMapping", "\"Enabled\":false");
 	put = fx_log_find(&l, 0, "PutFunctionConcurrency", "tp-g");
 	assert_true(dis >= 0 && put >= 0 && dis < put);
@@ -404,7 +419,7 @@ static void test_limit_transitions(void **state)
 	assert_false(enabled);
 	assert_int_equal(reserved, 1);
 	/* enabled again at 1: reserved stays, the mapping is enabled */
-	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":1}", &l);
+	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":1}", &l, 0, 1);
 	assert_int_equal(fx_log_count(&l, "lambda", "PutFunctionConcurrency", NULL), 0);
 	fx_log_free(&l);
 	limits(x, "tp-g", &max, &reserved, &enabled);
@@ -438,17 +453,17 @@ static void test_reserved_transitions(void **state)
 	limits(x, "tp-g", &max, &reserved, &enabled);
 	assert_int_equal(reserved, 3);
 	assert_int_equal(max, -1);
-	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":6}", &l);
+	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":6}", &l, 3, 6);
 	assert_int_equal(fx_log_count(&l, "lambda", "PutFunctionConcurrency", "\"ReservedConcurrentExecutions\":6"), 1);
 	assert_int_equal(fx_log_count(&l, "lambda", "UpdateEventSourceMapping", NULL), 0);
 	fx_log_free(&l);
 	assert_int_equal(fx_reserved(x, "tp-g"), 6);
-	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":2}", &l);
+	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":2}", &l, 6, 2);
 	assert_int_equal(fx_log_count(&l, "lambda", "PutFunctionConcurrency", "\"ReservedConcurrentExecutions\":2"), 1);
 	fx_log_free(&l);
 	assert_int_equal(fx_reserved(x, "tp-g"), 2);
 	/* none: to MaximumConcurrency 9 (the patched policy's threshold), set first */
-	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":9}", &l);
+	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":9}", &l, 2, 9);
 	long upd = fx_log_find(&l, 0, "UpdateEventSourceMapping", "\"MaximumConcurrency\":9");
 	long del = fx_log_find(&l, 0, "DeleteFunctionConcurrency", "tp-g");
 	if (upd < 0 || del < 0 || upd > del) {
