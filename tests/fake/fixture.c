@@ -422,6 +422,13 @@ long fx_log_mutating(const struct fx_log *l, size_t from, const char *needle)
 	return n;
 }
 
+void fx_assert_no_violations(struct fx *x)
+{
+	long v = fake_lambda_violations(x->fake, NULL);
+	if (v)
+		fail_msg("%ld request(s) refused by the fake Lambda's rules (fake_lambda_violations)", v);
+}
+
 int fx_seeds(int dflt)
 {
 	const char *v = getenv("TASKPIPE_SIM_SEEDS");

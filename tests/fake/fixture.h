@@ -120,6 +120,11 @@ long fx_log_find(const struct fx_log *l, size_t from, const char *op, const char
  * `what` contains needle (NULL: all). */
 long fx_log_mutating(const struct fx_log *l, size_t from, const char *needle);
 
+/* Assert taskpipe sent nothing a modelled rule refused (updating a
+ * Pending function, a mapping in transition, over the concurrency pool:
+ * fake_lambda_violations), printing the count. */
+void fx_assert_no_violations(struct fx *x);
+
 /* The number of seeds the seeded tests run: TASKPIPE_SIM_SEEDS, else dflt. */
 int fx_seeds(int dflt);
 

@@ -123,6 +123,7 @@ static long clean_rollout(const struct fake_options *fo)
 	assert_true(r.waves >= 2);
 	rollout_result_free(&r);
 	assert_rolled_once(&x, &l, "consumer code v2", fo ? fo->seed : 0);
+	fx_assert_no_violations(&x);
 	char after[64];
 	code_sha(&x, "tp-r0", after, sizeof after);
 	assert_string_not_equal(before, after);
@@ -194,6 +195,7 @@ static void killed_and_resumed(uint64_t seed, long clean)
 			 r.has_failure ? r.failure.err.code : "", r.has_failure ? r.failure.err.message : "");
 	rollout_result_free(&r);
 	assert_rolled_once(&x, &l, "consumer code v2", seed);
+	fx_assert_no_violations(&x);
 	fx_log_free(&l);
 	fx_teardown(&x);
 }
