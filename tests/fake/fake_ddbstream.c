@@ -329,15 +329,19 @@ int fake_ddbstream_handle(struct fake *f, struct fake_req *r, struct http_respon
 	static const struct {
 		const char *name;
 		int (*fn)(struct fake *, const cJSON *, struct http_response *);
+		const char *params[5];
 	} ops[] = {
-		{ "DescribeStream", describe_stream },
-		{ "GetShardIterator", get_shard_iterator },
-		{ "GetRecords", get_records },
+		{ "DescribeStream", describe_stream, { "StreamArn", "Limit", "ExclusiveStartShardId" } },
+		{ "GetShardIterator", get_shard_iterator, { "StreamArn", "ShardId", "ShardIteratorType", "SequenceNumber" } },
+		{ "GetRecords", get_records, { "ShardIterator", "Limit" } },
 	};
 	int (*fn)(struct fake *, const cJSON *, struct http_response *) = NULL;
+	const char *const *params = NULL;
 	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-		if (strcmp(ops[i].name, r->op) == 0)
+		if (strcmp(ops[i].name, r->op) == 0) {
 			fn = ops[i].fn;
+			params = ops[i].params;
+		}
 	if (!fn) {
 		fake_reply_error(out, 400, "UnknownOperationException", "the fake's DynamoDB Streams has no operation '%s'",
 				 r->op);
@@ -349,8 +353,19 @@ int fake_ddbstream_handle(struct fake *f, struct fake_req *r, struct http_respon
 		return 0;
 	}
 	cJSON *in = cJSON_ParseWithLength(r->body, r->body_len);
+	const cJSON *p = NULL;
+	for (p = cJSON_IsObject(in) ? in->child : NULL; p; p = p->next) {
+		int known = 0;
+		for (int i = 0; i < 5 && params[i] && !known; i++)
+			known = strcmp(p->string, params[i]) == 0;
+		if (!known)
+			break;
+	}
 	if (!cJSON_IsObject(in))
 		fake_reply_error(out, 400, "SerializationException", "the body of %s is not a JSON object", r->op);
+	else if (p)   /* never ignored */
+		fake_reply_error(out, 400, "ValidationException", "the fake's DynamoDB Streams does not model parameter "
+				 "'%s' of %s", p->string, r->op);
 	else
 		fn(f, in, out);
 	cJSON_Delete(in);

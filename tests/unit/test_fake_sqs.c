@@ -453,6 +453,39 @@ static void test_send_receive_visibility_delete(void **state)
 	      "AWS.SimpleQueueService.NonExistentQueue");
 }
 
+static void test_change_visibility(void **state)
+{
+	struct env *e = *state;
+	ok(e, "CreateQueue", "{\"QueueName\":\"tp-v\"}");
+	send_n(e, URL("tp-v"), 1, "v");
+	char h[10][256], body[600];
+	assert_int_equal(receive(e, URL("tp-v"), 1, 30, h, NULL), 1);
+	/* back in 5 s instead of 30 (the consumer's pushback) */
+	snprintf(body, sizeof body, "{\"QueueUrl\":\"%s\",\"ReceiptHandle\":\"%s\",\"VisibilityTimeout\":5}",
+		 URL("tp-v"), h[0]);
+	ok(e, "ChangeMessageVisibility", body);
+	fake_advance_ms(e->f, 5000);
+	assert_int_equal(count(e, URL("tp-v"), "ApproximateNumberOfMessages"), 1);
+	/* visible now: not in flight; the old handle is stale after a new receive */
+	fails(e, "ChangeMessageVisibility", body, "AWS.SimpleQueueService.MessageNotInflight");
+	char h2[10][256];
+	assert_int_equal(receive(e, URL("tp-v"), 1, 30, h2, NULL), 1);
+	fails(e, "ChangeMessageVisibility", body, "ReceiptHandleIsInvalid");
+	/* 12 hours after the first receive at most */
+	snprintf(body, sizeof body, "{\"QueueUrl\":\"%s\",\"ReceiptHandle\":\"%s\",\"VisibilityTimeout\":43200}",
+		 URL("tp-v"), h2[0]);
+	fails(e, "ChangeMessageVisibility", body, "InvalidParameterValue");
+	snprintf(body, sizeof body, "{\"QueueUrl\":\"%s\",\"ReceiptHandle\":\"%s\",\"VisibilityTimeout\":43201}",
+		 URL("tp-v"), h2[0]);
+	fails(e, "ChangeMessageVisibility", body, "InvalidParameterValue");
+	fails(e, "ChangeMessageVisibility", "{\"QueueUrl\":\"" URL("tp-v") "\",\"ReceiptHandle\":\"bad\","
+	      "\"VisibilityTimeout\":1}", "ReceiptHandleIsInvalid");
+	snprintf(body, sizeof body, "{\"QueueUrl\":\"%s\",\"ReceiptHandle\":\"%s\",\"VisibilityTimeout\":0}",
+		 URL("tp-v"), h2[0]);
+	ok(e, "ChangeMessageVisibility", body);   /* 0: visible at once */
+	assert_int_equal(count(e, URL("tp-v"), "ApproximateNumberOfMessages"), 1);
+}
+
 static void test_batch_limits_and_entry_failures(void **state)
 {
 	struct env *e = *state;
@@ -594,7 +627,7 @@ static void test_retention_drops_old_messages(void **state)
 static void test_unknown_operation_and_bad_body(void **state)
 {
 	struct env *e = *state;
-	fails(e, "ChangeMessageVisibility", "{}", "UnknownOperationException");
+	fails(e, "ChangeMessageVisibilityBatch", "{}", "UnknownOperationException");
 	struct aws_call c = { .service = SVC_SQS, .op = "ListQueues", .body = "not json", .body_len = 8 };
 	assert_true(run(e, &c) < 0);
 	assert_string_equal(c.err.code, "InvalidParameterValue");
@@ -662,6 +695,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_set_attributes_and_tags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_queues_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_send_receive_visibility_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_change_visibility, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_limits_and_entry_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redrive_after_max_receives_and_move_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge_once_a_minute, setup, teardown),
