@@ -600,6 +600,47 @@ static void test_lease_lost_mid_run_writes_nothing_after(void **state)
 	lease_clear(&le, 1);
 }
 
+/* ---- a fleet under AWS's quotas ---- */
+
+/* 40 pipelines made at once with the fake enforcing Lambda's 15 calls/s
+ * (GetFunction 100/s) and functions Pending / mappings Creating for 2 s:
+ * the client's budget keeps Lambda from throttling it, every pipeline
+ * converges in one run, each resource made exactly once. */
+static void test_fleet_under_quotas_and_lags(void **state)
+{
+	(void)state;
+	struct fx x;
+	struct fake_options fo = { .seed = 7, .quotas = 1, .lag_ms = 2000 };
+	fx_setup(&x, &fo);
+	enum { N = 40 };
+	char item[96];
+	for (int i = 0; i < N; i++) {
+		snprintf(item, sizeof item, "{\"pipeline\":\"q%02d\",\"concurrency\":%d}", i, 2 + i % 5);
+		fx_put(&x, item);
+	}
+	int64_t t0 = fake_elapsed_ms(x.fake);
+	long lambda0 = fake_count(x.fake, "lambda", NULL);
+	size_t n;
+	struct rec_result *res = fx_reconcile(&x, NULL, NULL, 0, NULL, &n);
+	assert_int_equal(n, N);
+	fx_assert_all_ok(res, n);
+	reconcile_results_free(res, n);
+	assert_int_equal(fake_count(x.fake, "lambda", "CreateFunction"), N);
+	assert_int_equal(fake_count(x.fake, "lambda", "CreateEventSourceMapping"), N);
+	assert_int_equal(fake_count(x.fake, "sqs", "CreateQueue"), 2 * N);
+	long throttled = fake_throttled(x.fake, "lambda", NULL);
+	long calls = fake_count(x.fake, "lambda", NULL) - lambda0;
+	int64_t took = fake_elapsed_ms(x.fake) - t0;
+	fprintf(stderr, "fleet of %d: %ld Lambda calls (%ld throttled) in %lld ms simulated\n", N, calls, throttled,
+		(long long)took);
+	assert_int_equal(throttled, 0);
+	/* the quota's floor: 15 control-plane calls a second (GetFunction apart) */
+	long control = calls - fake_count(x.fake, "lambda", "GetFunction");
+	assert_true(took >= (control - 15) * 1000 / 15);
+	fx_assert_no_violations(&x);
+	fx_teardown(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -611,6 +652,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reserved_transitions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_leaves_work_for_the_next_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease_lost_mid_run_writes_nothing_after, setup, teardown),
+		cmocka_unit_test(test_fleet_under_quotas_and_lags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
