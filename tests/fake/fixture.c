@@ -300,8 +300,17 @@ static int log_hook(void *ctx, const struct fake_req *r, struct http_response *o
 	/* REST services name the operation in their handler: the log takes
 	 * the path as well, so a test can tell what was meant. */
 	snprintf(q->op, sizeof q->op, "%s", r->op);
-	if (r->body_len && r->body[0] == '{')
-		snprintf(q->what, sizeof q->what, "%s %s %.200s", r->method, r->path, r->body);
+	if (r->body_len && r->body[0] == '{') {
+		/* the resource's name first: a long body (CreateFunction) has it late */
+		cJSON *b = cJSON_Parse(r->body);
+		const char *who = NULL;
+		const char *keys[] = { "FunctionName", "QueueName", "QueueUrl" };
+		for (size_t i = 0; i < 3 && !who; i++)
+			who = cJSON_GetStringValue(cJSON_GetObjectItem(b, keys[i]));
+		snprintf(q->what, sizeof q->what, "%s %s [%.80s] %.200s", r->method, r->path, who ? who : "",
+			 r->body);
+		cJSON_Delete(b);
+	}
 	else
 		snprintf(q->what, sizeof q->what, "%s %s?%s", r->method, r->path, r->query);
 	/* The service answers here, as the router would (fake.c answer()), so

@@ -91,7 +91,8 @@ struct cJSON *fx_call_ok(struct fx *x, struct aws_call *c);
 struct fx_req {
 	char service[16];
 	char op[64];
-	char what[240];             /* the path (REST) or the body's first bytes */
+	char what[320];             /* the path (REST); or [the FunctionName, QueueName or
+				       QueueUrl] and the body's first bytes */
 	long status;                /* the fake's answer (a throttle: 429 / 400) */
 };
 struct fx_log {

@@ -641,6 +641,103 @@ static void test_fleet_under_quotas_and_lags(void **state)
 	fx_teardown(&x);
 }
 
+/* ---- killed at request k, resumed ---- */
+
+static uint64_t mix(uint64_t v)
+{
+	v ^= v >> 33;
+	v *= 0xff51afd7ed558ccdULL;
+	v ^= v >> 33;
+	v *= 0xc4ceb9fe1a85ec53ULL;
+	return v ^ (v >> 33);
+}
+
+enum { KN = 6 };
+
+static void kill_fleet(struct fx *x, const struct fake_options *fo)
+{
+	fx_setup(x, fo);
+	char item[96];
+	for (int i = 0; i < KN; i++) {
+		snprintf(item, sizeof item, "{\"pipeline\":\"k%d\",\"concurrency\":%d}", i, i == 0 ? 1 : 2 + i);
+		fx_put(x, item);
+	}
+}
+
+/* Every pipeline complete, each function and mapping made exactly once
+ * (answered 2xx by the fake), whatever the killed run got to. */
+static void assert_made_once(struct fx *x, const struct fx_log *l, uint64_t seed, long k)
+{
+	for (int i = 0; i < KN; i++) {
+		char fn[16], path[48];
+		snprintf(fn, sizeof fn, "tp-k%d", i);
+		snprintf(path, sizeof path, "[%s]", fn);
+		long made = fx_log_count_ok(l, "lambda", "CreateFunction", path);
+		long mapped = fx_log_count_ok(l, "lambda", "CreateEventSourceMapping", path);
+		cJSON *m = fx_mapping(x, fn);   /* asserts there is one at most */
+		cJSON *f = fx_get_function(x, fn);
+		if (made != 1 || mapped != 1 || !m || !f)
+			fail_msg("seed %llu, killed after request %ld: %s created %ld times, mapped %ld times%s%s",
+				 (unsigned long long)seed, k, fn, made, mapped, m ? "" : ", no mapping",
+				 f ? "" : ", no function");
+		cJSON_Delete(m);
+		cJSON_Delete(f);
+	}
+	assert_int_equal(fx_reserved(x, "tp-k0"), 1);
+}
+
+static void test_killed_apply_resumed(void **state)
+{
+	(void)state;
+	/* an undisturbed run's length, to spread the kill points over */
+	struct fx x;
+	kill_fleet(&x, NULL);
+	struct fx_log l = { 0 };
+	fx_log_start(&x, &l);
+	size_t n;
+	struct rec_result *res = fx_reconcile(&x, NULL, NULL, 0, NULL, &n);
+	fx_log_start(&x, NULL);
+	fx_assert_all_ok(res, n);
+	reconcile_results_free(res, n);
+	long clean = l.seen;
+	fx_log_free(&l);
+	fx_teardown(&x);
+
+	int seeds = fx_seeds(20);
+	for (int s = 1; s <= seeds; s++) {
+		uint64_t h = mix((uint64_t)s + 1000);
+		struct fake_options fo = { .seed = (uint64_t)s, .lag_ms = (int)(h % 3) * 700,
+					   .quotas = (int)((h >> 8) & 1) };
+		kill_fleet(&x, &fo);
+		memset(&l, 0, sizeof l);
+		long k = 1 + (long)((h >> 16) % (uint64_t)clean);
+		l.kill_after = k;
+		fx_log_start(&x, &l);
+		struct reconcile_opts o = { .lease_ttl_s = 30 };
+		tp_err e = { 0 };
+		res = NULL;
+		n = 0;
+		reconcile_run(&x.app, NULL, 0, 1, &o, &res, &n, &e);   /* dies part way (may not even start) */
+		reconcile_results_free(res, n);
+		l.kill_after = 0;
+		app_close(&x.app);
+		x.app_open = 0;
+		fake_advance_ms(x.fake, (30 + 30 + 1) * 1000);  /* its leases and the skew */
+		fx_reopen(&x, NULL);
+		res = fx_reconcile(&x, NULL, NULL, 0, NULL, &n);
+		fx_log_start(&x, NULL);
+		for (size_t i = 0; i < n; i++)
+			if (res[i].rc != TP_OK)
+				fail_msg("seed %d, killed after request %ld of %ld: %s: %s: %s", s, k, clean, res[i].name,
+					 res[i].err.code, res[i].err.message);
+		reconcile_results_free(res, n);
+		assert_made_once(&x, &l, (uint64_t)s, k);
+		fx_assert_no_violations(&x);
+		fx_log_free(&l);
+		fx_teardown(&x);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -653,6 +750,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_deadline_leaves_work_for_the_next_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease_lost_mid_run_writes_nothing_after, setup, teardown),
 		cmocka_unit_test(test_fleet_under_quotas_and_lags),
+		cmocka_unit_test(test_killed_apply_resumed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
