@@ -24,6 +24,8 @@ struct fake_options {
 	int latency_ms;             /* simulated time a request takes; 0: 20, < 0: none */
 	int lag_ms;                 /* a function stays Pending / InProgress, a mapping
 				       Creating / Updating this long; 0: 0 (at once) */
+	int table_lag_ms;           /* DynamoDB: a table CreateTable makes stays CREATING, a
+				       stream UpdateTable enables ENABLING, this long; 0: at once */
 	int quotas;                 /* 1: AWS's request rates are enforced (fake_quota) */
 	int throttle_pct;           /* besides quotas, throttle this % of requests at random */
 	long account_concurrency;   /* Lambda's ConcurrentExecutions; 0: 1000 */

@@ -10,9 +10,10 @@
 
 struct ddb_stream;
 
-/* A new stream of table (arn its table's ARN; key_schema is copied). */
+/* A new stream of table (arn its table's ARN; key_schema is copied),
+ * ENABLING until ready_ms (the simulated wall clock). */
 struct ddb_stream *ddbs_new(struct fake *f, const char *table, const char *table_arn, const char *view,
-			    const cJSON *key_schema);
+			    const cJSON *key_schema, int64_t ready_ms);
 void ddbs_free(struct ddb_stream *s);
 /* StreamEnabled false: the shard closes; its records stay readable. */
 void ddbs_disable(struct ddb_stream *s);

@@ -925,6 +925,107 @@ static void test_limit_history(void **state)
 	teardown(&e);
 }
 
+/* ---- the contract with the AWS-faithful layer ---- */
+
+static cJSON *at_path(cJSON *doc, const char *path)
+{
+	char copy[256], *save = NULL;
+	snprintf(copy, sizeof copy, "%s", path);
+	cJSON *cur = doc;
+	for (char *part = strtok_r(copy, ".", &save); part && cur; part = strtok_r(NULL, ".", &save)) {
+		if (cJSON_IsArray(cur) && part[0] >= '0' && part[0] <= '9')
+			cur = cJSON_GetArrayItem(cur, atoi(part));
+		else if (cJSON_IsObject(cur))
+			cur = cJSON_GetObjectItemCaseSensitive(cur, part);
+		else
+			cur = NULL;
+	}
+	return cur;
+}
+
+/* tests/fake/contract_lambda.json through the fake: every step answered as
+ * the layer answered it (test_fake_contract.py checks the layer still does). */
+static void test_contract_with_awsmodel(void **state)
+{
+	(void)state;
+	FILE *fh = fopen("tests/fake/contract_lambda.json", "rb");
+	assert_non_null(fh);                         /* run from the top of the tree */
+	buf text = { 0 };
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, fh)) > 0)
+		buf_add(&text, chunk, n);
+	fclose(fh);
+	cJSON *script = cJSON_Parse(buf_str(&text));
+	buf_free(&text);
+	assert_non_null(script);
+	const cJSON *steps = cJSON_GetObjectItem(script, "steps"), *expect = cJSON_GetObjectItem(script, "expect");
+	assert_int_equal(cJSON_GetArraySize(steps), cJSON_GetArraySize(expect));
+
+	struct fake_options o = { .lag_ms = 1000, .esm_any_queue = 1 };   /* the layer: 10 AWS s at scale 0.1 */
+	struct fake *f = fake_new(&o);
+	fake_use_clock(f);
+	setenv("AWS_ENDPOINT_URL", "http://fake.invalid", 1);
+	struct aws_options ao = { .region = str(script, "region"), .seed = 1, .lambda_rps = -1,
+				  .lambda_get_rps = -1, .max_attempts = 1 };   /* no retry moves the clock */
+	struct aws *a = NULL;
+	tp_err err = { 0 };
+	assert_int_equal(aws_new(&ao, &a, &err), TP_OK);
+	fake_attach(f, a);
+	char uuid[64] = "none";
+	for (int i = 0; i < cJSON_GetArraySize(steps); i++) {
+		const cJSON *step = cJSON_GetArrayItem(steps, i), *want = cJSON_GetArrayItem(expect, i);
+		const char *note = str(step, "note") ? str(step, "note") : "wait";
+		if (cJSON_GetObjectItem(step, "wait")) {
+			fake_advance_ms(f, (int64_t)(cJSON_GetObjectItem(step, "wait")->valuedouble * 1000));
+			continue;
+		}
+		char path[512];
+		const char *p = str(step, "path"), *u = strstr(p, "$UUID");
+		if (u)
+			snprintf(path, sizeof path, "%.*s%s%s", (int)(u - p), p, uuid, u + 5);
+		else
+			snprintf(path, sizeof path, "%s", p);
+		char *body = cJSON_GetObjectItem(step, "body") ? cJSON_PrintUnformatted(cJSON_GetObjectItem(step, "body")) : NULL;
+		struct aws_call c = { .service = SVC_LAMBDA, .op = "Contract", .method = str(step, "method"),
+				      .path = path, .query = str(step, "query"), .body = body,
+				      .body_len = body ? strlen(body) : 0 };
+		aws_call_one(a, &c);
+		free(body);
+		cJSON *doc = c.resp.len ? cJSON_Parse(buf_str(&c.resp)) : NULL;
+		long status = cJSON_GetObjectItem(step, "aws_status") ?
+			(long)cJSON_GetObjectItem(step, "aws_status")->valuedouble :
+			(long)cJSON_GetObjectItem(want, "status")->valuedouble;
+		const char *code = str(want, "code");
+		if (c.status != status || (code && (c.rc == TP_OK || strcmp(c.err.code, code) != 0)) ||
+		    (!code && c.rc != TP_OK))
+			fail_msg("step %d (%s): %ld %s, the layer %ld %s", i, note, c.status,
+				 c.rc == TP_OK ? "" : c.err.code, status, code ? code : "");
+		const cJSON *kv;
+		cJSON_ArrayForEach(kv, cJSON_GetObjectItem(want, "fields")) {
+			cJSON *have = at_path(doc, kv->string), *null = cJSON_CreateNull();
+			if (!cJSON_Compare(have ? have : null, kv, 1)) {
+				char *h = have ? cJSON_PrintUnformatted(have) : NULL, *w = cJSON_PrintUnformatted(kv);
+				fprintf(stderr, "step %d (%s): %s is %s, the layer's %s\n", i, note, kv->string,
+					h ? h : "absent", w);
+				free(h);
+				free(w);
+				cJSON_Delete(null);
+				fail();
+			}
+			cJSON_Delete(null);
+		}
+		const char *cap = str(step, "capture");
+		if (cap && str(doc, cap))
+			snprintf(uuid, sizeof uuid, "%s", str(doc, cap));
+		cJSON_Delete(doc);
+		aws_call_free(&c);
+	}
+	cJSON_Delete(script);
+	aws_free(a);
+	fake_free(f);
+}
+
 /* ---- quotas ---- */
 
 static void test_quota_throttles_the_control_plane(void **state)
@@ -1010,6 +1111,7 @@ int main(void)
 		cmocka_unit_test(test_mapping_lists),
 		cmocka_unit_test(test_failures_on_request),
 		cmocka_unit_test(test_limit_history),
+		cmocka_unit_test(test_contract_with_awsmodel),
 		cmocka_unit_test(test_quota_throttles_the_control_plane),
 		cmocka_unit_test(test_get_function_has_its_own_quota),
 	};
