@@ -83,6 +83,10 @@ void fx_setup(struct fx *x, const struct fake_options *fo)
 	fflush(stdout);
 	if (rc != 0)
 		fail_msg("taskpipe init failed (%d) against the fake", rc);
+	/* tables CREATING for a while: init waited until ACTIVE */
+	if (fo && fo->table_lag_ms > 0 && fake_elapsed_ms(x->fake) < fo->table_lag_ms)
+		fail_msg("init returned after %lld ms, before its tables were ACTIVE (%d ms)",
+			 (long long)fake_elapsed_ms(x->fake), fo->table_lag_ms);
 	open_app(&x->app);
 	x->app_open = 1;
 	fx_upload(x, "consumer code v1");

@@ -610,7 +610,7 @@ static void test_fleet_under_quotas_and_lags(void **state)
 {
 	(void)state;
 	struct fx x;
-	struct fake_options fo = { .seed = 7, .quotas = 1, .lag_ms = 2000 };
+	struct fake_options fo = { .seed = 7, .quotas = 1, .lag_ms = 2000, .table_lag_ms = 3000 };
 	fx_setup(&x, &fo);
 	enum { N = 40 };
 	char item[96];

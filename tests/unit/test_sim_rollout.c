@@ -169,6 +169,7 @@ static void killed_and_resumed(uint64_t seed, long clean)
 		.lag_ms = (int)(h % 3) * 400,         /* functions InProgress a while after an update */
 		.quotas = (int)((h >> 8) & 1),
 		.throttle_pct = (h >> 9) % 4 == 0 ? 3 : 0,
+		.table_lag_ms = (int)((h >> 12) % 3) * 1000,   /* init waits for ACTIVE tables */
 	};
 	struct fx x;
 	fleet(&x, &fo);
