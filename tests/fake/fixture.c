@@ -47,6 +47,8 @@ static void set_env(void)
 	setenv("TASKPIPE_PREFIX", FX_PREFIX, 1);
 	setenv("TASKPIPE_OWNER", FX_OWNER, 1);
 	setenv("TASKPIPE_PROGRESS", "0", 1);
+	/* items with a rate need the consumer layer (the policy's rule) */
+	setenv("TASKPIPE_CONSUMER_LAYER", FX_LAYER, 1);
 	unsetenv("TASKPIPE_POLICY");
 	unsetenv("TASKPIPE_CONFIG_TABLE");
 	unsetenv("TASKPIPE_STATE_TABLE");

@@ -28,6 +28,7 @@
 #define FX_OWNER "taskpipe"
 #define FX_ROLE "arn:aws:iam::123456789012:role/taskpipe-consumer"
 #define FX_REGION "us-east-1"
+#define FX_LAYER "arn:aws:lambda:us-east-1:123456789012:layer:taskpipe-consumer:1"
 
 struct fx {
 	struct fake *fake;
