@@ -262,6 +262,35 @@ static void test_delete_drains_then_removes(void **state)
 	assert_true(fx_queue_url(x, "tp-e", NULL, 0));
 }
 
+/* A name deleted less than 60 s ago: SQS refuses it (QueueDeletedRecently);
+ * the pipeline fails retryable, never "ok", and a run after the minute
+ * makes it. */
+static void test_recreated_within_a_minute_retries(void **state)
+{
+	struct fx *x = *state;
+	fx_put(x, "{\"pipeline\":\"r\"}");
+	apply_ok(x, "r");
+	fx_rm(x, "r");
+	assert_int_equal(apply_ok(x, "r"), REC_DELETE);
+	assert_false(fx_queue_url(x, "tp-r", NULL, 0));
+
+	fx_put(x, "{\"pipeline\":\"r\"}");
+	const char *names[] = { "r" };
+	size_t n;
+	struct rec_result *res = fx_reconcile(x, NULL, names, 1, NULL, &n);
+	assert_int_not_equal(res[0].rc, TP_OK);
+	assert_string_equal(res[0].err.code, "QueueDeletedRecently");
+	assert_true(res[0].retryable);
+	reconcile_results_free(res, n);
+
+	fake_advance_ms(x->fake, 61 * 1000);
+	apply_ok(x, "r");
+	assert_true(fx_queue_url(x, "tp-r", NULL, 0));
+	cJSON *m = fx_mapping(x, "tp-r");
+	assert_non_null(m);
+	cJSON_Delete(m);
+}
+
 /* ---- collisions ---- */
 
 static void test_collision_refused_and_untouched(void **state)
@@ -762,6 +791,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_calls_only_what_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_drains_then_removes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recreated_within_a_minute_retries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_collision_refused_and_untouched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limit_transitions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reserved_transitions, setup, teardown),
