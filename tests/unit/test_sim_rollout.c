@@ -21,6 +21,7 @@
 #include "base/base64.h"
 #include "base/hash.h"
 #include "core/rollout/rollout.h"
+#include "fake/fake_int.h"
 #include "fake/fixture.h"
 
 #define NPIPES 6
@@ -256,12 +257,82 @@ static void test_newer_upload_supersedes(void **state)
 	fx_teardown(&x);
 }
 
+/* The canary's errors: at the health check's first GetMetricData, the fake
+ * CloudWatch gets AWS/Lambda Invocations and Errors of the canary (tp-r0)
+ * inside the window asked for, as Lambda would have published them. */
+struct sick {
+	struct fx *x;
+	int done;
+};
+
+static int sick_canary(void *ctx, const struct fake_req *r, struct http_response *out)
+{
+	struct sick *s = ctx;
+	if (s->done || strcmp(r->service, "monitoring") != 0 || !strstr(r->target, "GetMetricData"))
+		return 0;
+	cJSON *in = cJSON_Parse(r->body);
+	double from = cJSON_GetNumberValue(cJSON_GetObjectItem(in, "StartTime"));
+	cJSON_Delete(in);
+	int64_t at = (int64_t)from * 1000 + 1000;
+	fake_cloudwatch_put(s->x->fake, "AWS/Lambda", "Invocations", "FunctionName", "tp-r0", at, 100);
+	fake_cloudwatch_put(s->x->fake, "AWS/Lambda", "Errors", "FunctionName", "tp-r0", at, 40);
+	s->done = 1;
+	return 0;
+}
+
+/* An unhealthy canary halts the rollout: the canary goes back to its old
+ * code (one more UpdateFunctionCode), the others are never updated, and
+ * the version is rejected: a second run does not roll it out again. */
+static void test_unhealthy_canary_rolled_back(void **state)
+{
+	(void)state;
+	struct fx x;
+	fleet(&x, NULL);
+	char old[64], v2[64];
+	code_sha(&x, "tp-r0", old, sizeof old);
+	fx_upload(&x, "consumer code v2");
+	expected_sha("consumer code v2", v2);
+	struct sick sk = { .x = &x };
+	struct fx_log l = { .extra = sick_canary, .extra_ctx = &sk };
+	fx_log_start(&x, &l);
+	struct rollout_result r;
+	int rc = run(&x, &x.app, NULL, &r);
+	assert_true(sk.done);
+	assert_int_not_equal(rc, TP_OK);
+	assert_int_equal(r.status, ROLLOUT_HALTED);
+	assert_true(r.rollback.done);
+	assert_int_equal(r.rollback.rolled_back, 1);
+	rollout_result_free(&r);
+	char got[64];
+	code_sha(&x, "tp-r0", got, sizeof got);
+	assert_string_equal(got, old);                 /* back on the old code */
+	assert_int_equal(updates_of(&l, "tp-r0"), 2);  /* the update and its rollback */
+	for (int i = 1; i < NPIPES; i++) {
+		char fn[32];
+		snprintf(fn, sizeof fn, "tp-%s", pipes[i]);
+		assert_int_equal(updates_of(&l, fn), 0);
+		code_sha(&x, fn, got, sizeof got);
+		assert_string_equal(got, old);
+	}
+	/* rejected: asked again, nothing is updated */
+	size_t mark = l.n;
+	rc = run(&x, &x.app, x.version, &r);
+	rollout_result_free(&r);
+	fx_log_start(&x, NULL);
+	for (size_t j = mark; j < l.n; j++)
+		assert_false(strstr(l.v[j].what, "/code") && strncmp(l.v[j].what, "PUT ", 4) == 0);
+	fx_assert_no_violations(&x);
+	fx_log_free(&l);
+	fx_teardown(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rollout_reaches_every_pipeline_once),
 		cmocka_unit_test(test_killed_at_step_k_and_resumed),
 		cmocka_unit_test(test_newer_upload_supersedes),
+		cmocka_unit_test(test_unhealthy_canary_rolled_back),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
