@@ -8,19 +8,19 @@
  * A table is a treap ordered as DynamoDB reads a table: by a hash of the
  * partition key (Scan's order, stable), then the key, then the range key
  * (Query's order); lookups O(log n). Items are kept as their JSON text
- * (about its length an item), parsed when read. A table CreateTable makes
+ * (about its length an item), parsed only when something reads into them. A table CreateTable makes
  * is CREATING for fake_options.table_lag_ms (reads and writes on it: 400
  * ResourceNotFoundException, as the AWS-faithful layer's [table]); a stream
  * UpdateTable enables leaves the table UPDATING and the stream ENABLING as
  * long ([tblupd]). Expired TTL items are not deleted (AWS takes days). */
 #include "fake/fake_int.h"
 
+#include <malloc.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/base64.h"
 #include "fake/fake_ddbexpr.h"
@@ -60,6 +60,7 @@ struct table {
 	struct node *root;
 	long count;
 	long long bytes;
+	long long heap;            /* malloc'd for the items (nodes and texts) */
 	int64_t created_ms;
 	int64_t busy_until_ms;     /* CREATING (creating) or UPDATING until then */
 	int creating;
@@ -297,6 +298,23 @@ int fake_ddb_create_table(struct fake *f, const char *name, const char *hash_key
 	return 0;
 }
 
+int fake_ddb_roll_stream(struct fake *f, const char *table)
+{
+	struct table *t = table_find(f, table);
+	if (!t || !ddbs_enabled(t->stream))
+		return -1;
+	ddbs_roll(f, t->stream);
+	return 0;
+}
+
+long long fake_ddb_heap_bytes(struct fake *f)
+{
+	long long n = 0;
+	for (struct table *t = ddb_of(f)->tables; t; t = t->next)
+		n += t->heap + ddbs_heap_bytes(t->stream);
+	return n;
+}
+
 long fake_ddb_item_count(struct fake *f, const char *table)
 {
 	struct table *t = table_find(f, table);
@@ -393,12 +411,12 @@ static cJSON *node_item(const struct node *n)
 }
 
 /* Store item (borrowed) under k: replaces the one there. */
-static void store(const struct table *tc, const struct kref *k, const cJSON *item, size_t size)
+static void store(struct table *t, const struct kref *k, const cJSON *item, size_t size)
 {
-	struct table *t = (struct table *)tc;
 	struct node *n = find(t, k);
 	char *text = cJSON_PrintUnformatted(item);
 	if (n) {
+		t->heap += (long long)malloc_usable_size(text) - (long long)malloc_usable_size(n->item);
 		free(n->item);
 		t->bytes += (long long)size - n->size;
 		n->item = text;
@@ -417,6 +435,7 @@ static void store(const struct table *tc, const struct kref *k, const cJSON *ite
 	t->root = insert(t, t->root, n);
 	t->count++;
 	t->bytes += (long long)size;
+	t->heap += (long long)(malloc_usable_size(n) + malloc_usable_size(text));
 }
 
 static void drop(struct table *t, const struct kref *k)
@@ -426,6 +445,7 @@ static void drop(struct table *t, const struct kref *k)
 	if (gone) {
 		t->count--;
 		t->bytes -= gone->size;
+		t->heap -= (long long)(malloc_usable_size(gone) + malloc_usable_size(gone->item));
 		node_free(gone);
 	}
 }

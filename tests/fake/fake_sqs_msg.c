@@ -15,7 +15,6 @@
 
 /* ---- messages ---- */
 
-
 /* Messages past the retention period are gone. */
 void fsqs_expire(struct fake *f, struct queue *q)
 {

@@ -69,8 +69,13 @@ static char *redrive_norm(struct fake *f, const char *v, const char **why)
 		*why = "Invalid value for maxReceiveCount: must be an integer from 1 to 1000";
 	else if (!fsqs_live(f, fsqs_arn_name(f, arn, nb, sizeof nb)))
 		*why = "Dead-letter target does not exist";
-	else
-		out = tp_xasprintf("{\"deadLetterTargetArn\":\"%s\",\"maxReceiveCount\":%ld}", arn, (long)n);
+	else {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "deadLetterTargetArn", arn);
+		cJSON_AddNumberToObject(o, "maxReceiveCount", n);
+		out = cJSON_PrintUnformatted(o);
+		cJSON_Delete(o);
+	}
 	cJSON_Delete(j);
 	return out;
 }
@@ -175,7 +180,7 @@ static void attrs_apply(struct queue *q, struct attrs *a)
 
 /* ---- tags ---- */
 
-/* The i-th tag's value after its key k. */
+/* In the block: a key's value (just after it), and the key after that. */
 static const char *tag_value(const char *k) { return k + strlen(k) + 1; }
 static const char *tag_next(const char *k) { const char *v = tag_value(k); return v + strlen(v) + 1; }
 
@@ -254,7 +259,7 @@ cJSON *fsqs_tags_json(const struct queue *q)
 	return t;
 }
 
-
+/* ---- operations ---- */
 
 int fsqs_op_create_queue(struct fake *f, cJSON *in, struct http_response *out)
 {

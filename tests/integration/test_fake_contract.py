@@ -27,7 +27,10 @@ import boto3  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "..", "fake", "contract_lambda.json")
 SCALE = 0.1
-TRANSITION = 10     # AWS seconds: 1 s here, the fake's lag_ms 1000
+# A wait in the script is in transitions: here 20 AWS s at scale 0.1 (2 s, room
+# for the requests that must land inside one on a loaded machine); the
+# fake's are lag_ms 1000 of simulated time.
+TRANSITION = 20
 AUTH = ("AWS4-HMAC-SHA256 Credential=testing/20240101/%s/lambda/aws4_request, "
         "SignedHeaders=host, Signature=00")
 

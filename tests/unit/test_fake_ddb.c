@@ -569,6 +569,7 @@ static void test_update_return_values(void **state)
 	assert_int_equal(ddb(x->a, "DeleteItem", "{'TableName':'" T "','Key':{'pk':{'S':'b'}},"
 			     "'ConditionExpression':'attribute_exists(pk)'}", NULL, &e), TP_OK);
 	assert_int_equal(fake_ddb_item_count(x->f, T), 0);
+	assert_int_equal(fake_ddb_heap_bytes(x->f), 0);
 }
 
 static void upd(struct fx *x, const char *pk, const char *expr, const char *names, const char *values)
@@ -760,6 +761,20 @@ static void test_bad_expressions_are_errors(void **state)
 				 rc == TP_OK ? "success" : e.code, e.message);
 	}
 	assert_null(get(x->a, "bad"));
+	/* 4 KB at most (and no parser recursion without bound) */
+	char *deep = malloc(20000);
+	memset(deep, '(', 10000);
+	strcpy(deep + 10000, "n = :v");
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "TableName", T);
+	cJSON_AddItemToObject(in, "Item", cJSON_Parse("{\"pk\":{\"S\":\"bad\"}}"));
+	cJSON_AddStringToObject(in, "ConditionExpression", deep);
+	ddb_put_long(cJSON_AddObjectToObject(in, "ExpressionAttributeValues"), ":v", 1);
+	free(deep);
+	assert_true(awsj_call(x->a, SVC_DYNAMODB, "PutItem", in, NULL, &e) < 0);
+	cJSON_Delete(in);
+	assert_string_equal(e.code, "ValidationException");
+	assert_non_null(strstr(e.message, "maximum allowed size"));
 	/* values without an expression */
 	expect_error(ddb(x->a, "PutItem", "{'TableName':'" T "','Item':{'pk':{'S':'bad'}},"
 			 "'ExpressionAttributeValues':{':v':{'N':'1'}}}", NULL, &e), &e, "ValidationException",
@@ -990,6 +1005,9 @@ static void test_many_items_deletes_and_a_stable_order(void **state)
 		assert_int_equal(item != NULL, live[k]);
 		cJSON_Delete(item);
 	}
+	/* the heap it holds: a node and a text an item, and nothing once they are gone */
+	long long heap = fake_ddb_heap_bytes(x->f);
+	assert_true(heap > n * 40 && heap < n * 400);
 	char *first = scan_order(x->a), *again = scan_order(x->a);
 	assert_string_equal(first, again);     /* Scan's order is stable */
 	long words = 0;
@@ -1188,6 +1206,81 @@ static void test_stream_records_changes(void **state)
 	assert_string_equal(e.code, "ResourceNotFoundException");
 }
 
+static void test_stream_shards_roll_over(void **state)
+{
+	struct fx *x = *state;
+	tp_err e;
+	cJSON *out = NULL;
+	assert_int_equal(fake_ddb_roll_stream(x->f, T), -1);   /* no stream */
+	assert_int_equal(ddb(x->a, "UpdateTable", "{'TableName':'" T "','StreamSpecification':{'StreamEnabled':true,"
+			     "'StreamViewType':'KEYS_ONLY'}}", NULL, &e), TP_OK);
+	assert_int_equal(ddb(x->a, "DescribeTable", "{'TableName':'" T "'}", &out, &e), TP_OK);
+	char arn[256];
+	snprintf(arn, sizeof arn, "%s", cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "Table"),
+										  "LatestStreamArn")));
+	cJSON_Delete(out);
+	const char *pks[] = { "a", "b", "c" };
+	for (int i = 0; i < 3; i++) {
+		char req[128];
+		snprintf(req, sizeof req, "{'TableName':'" T "','Item':{'pk':{'S':'%s'}}}", pks[i]);
+		assert_int_equal(ddb(x->a, "PutItem", req, NULL, &e), TP_OK);
+		if (i < 2)
+			assert_int_equal(fake_ddb_roll_stream(x->f, T), 0);
+	}
+	/* DescribeStream pages (Limit 2): three shards, each the parent of the next */
+	char ids[3][128], parents[3][128];
+	int closed[3], n = 0;
+	char *after = NULL;
+	do {
+		cJSON *in = cJSON_CreateObject();
+		cJSON_AddStringToObject(in, "StreamArn", arn);
+		cJSON_AddNumberToObject(in, "Limit", 2);
+		if (after)
+			cJSON_AddStringToObject(in, "ExclusiveStartShardId", after);
+		free(after);
+		after = NULL;
+		out = streams(x, "DescribeStream", in, &e);
+		assert_non_null(out);
+		cJSON *d = cJSON_GetObjectItem(out, "StreamDescription"), *sh;
+		cJSON_ArrayForEach(sh, cJSON_GetObjectItem(d, "Shards")) {
+			assert_true(n < 3);
+			snprintf(ids[n], sizeof ids[n], "%s", cJSON_GetStringValue(cJSON_GetObjectItem(sh, "ShardId")));
+			const char *p = cJSON_GetStringValue(cJSON_GetObjectItem(sh, "ParentShardId"));
+			snprintf(parents[n], sizeof parents[n], "%s", p ? p : "");
+			closed[n] = cJSON_GetObjectItem(cJSON_GetObjectItem(sh, "SequenceNumberRange"),
+							"EndingSequenceNumber") != NULL;
+			n++;
+		}
+		const char *last = cJSON_GetStringValue(cJSON_GetObjectItem(d, "LastEvaluatedShardId"));
+		after = last ? strdup(last) : NULL;
+		cJSON_Delete(out);
+	} while (after);
+	assert_int_equal(n, 3);
+	assert_string_equal(parents[0], "");
+	assert_string_equal(parents[1], ids[0]);
+	assert_string_equal(parents[2], ids[1]);
+	assert_true(closed[0] && closed[1] && !closed[2]);
+	/* each shard holds what was written while it was open */
+	for (int i = 0; i < 3; i++) {
+		char got[128], seq[32], *next = NULL, want[32];
+		char *it = iterator_at(x, arn, ids[i], "TRIM_HORIZON", NULL, &e);
+		assert_non_null(it);
+		read_records(x, it, got, sizeof got, &next, seq);
+		snprintf(want, sizeof want, "INSERT %s", pks[i]);
+		assert_string_equal(got, want);
+		if (i < 2)
+			assert_null(next);          /* closed, read to its end */
+		else
+			assert_non_null(next);
+		free(it);
+		free(next);
+		if (i == 2) {   /* c's sequence number is not in the first shard */
+			assert_null(iterator_at(x, arn, ids[0], "AT_SEQUENCE_NUMBER", seq, &e));
+			assert_string_equal(e.code, "ValidationException");
+		}
+	}
+}
+
 /* ---- tables take time (fake_options.table_lag_ms) ---- */
 
 static const char *status_of(struct aws *a, const char *table)
@@ -1309,6 +1402,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_query_in_range_key_order, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_many_items_deletes_and_a_stable_order, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_stream_records_changes, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_stream_shards_roll_over, setup, teardown),
 	cmocka_unit_test(test_tables_take_time),
 	cmocka_unit_test(test_throttled_and_retried),
 };
