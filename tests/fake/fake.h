@@ -30,8 +30,8 @@ struct fake_options {
 	int throttle_pct;           /* besides quotas, throttle this % of requests at random */
 	long account_concurrency;   /* Lambda's ConcurrentExecutions; 0: 1000 */
 	int64_t start_ms;           /* the simulated wall clock at start; 0: 2026-01-01T00:00Z */
-	int esm_any_queue;          /* Lambda alone (no fake SQS): CreateEventSourceMapping takes
-				       any SQS queue ARN as an existing queue; 0: it must exist */
+	int esm_any_queue;          /* Lambda's tests without making queues: CreateEventSourceMapping
+				       takes any SQS queue ARN as existing; 0: it must exist in the fake SQS */
 };
 
 struct fake *fake_new(const struct fake_options *o);
