@@ -237,6 +237,18 @@ class TemplateStatic(unittest.TestCase):
             else:
                 self.assertIn(c["action"], IAM_EXCEPTIONS, c)
 
+    def test_fake_iam_policies_match_the_template(self):
+        """tests/fake/iam_policies.json (the C fake's IAM and its agreement
+        test, tests/unit/test_fake_iam.c, read it) is what iamtemplate.py
+        resolves from the template now: a role changed without running
+        tests/fake/iam_policies.py fails here."""
+        sys.path.insert(0, os.path.join(ROOT, "tests", "fake"))
+        import iam_policies  # noqa: E402
+        with open(iam_policies.OUT) as f:
+            committed = f.read()
+        self.assertEqual(committed, iam_policies.resolved(),
+                         "tests/fake/iam_policies.json is stale: run python3 tests/fake/iam_policies.py")
+
     def test_controller_policy_scoping(self):
         t = load_template()
         scoped = {}
