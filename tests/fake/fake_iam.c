@@ -56,6 +56,7 @@ static void record_free(struct fake_iam_record *r)
 	free((char *)r->resource);
 	free((char *)r->context);
 	free((char *)r->why);
+	free((char *)r->effect);
 	free((char *)r->sid);
 }
 
