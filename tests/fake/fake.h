@@ -24,6 +24,8 @@ struct fake_options {
 	int latency_ms;             /* simulated time a request takes; 0: 20, < 0: none */
 	int lag_ms;                 /* a function stays Pending / InProgress, a mapping
 				       Creating / Updating this long; 0: 0 (at once) */
+	int table_lag_ms;           /* DynamoDB: a table CreateTable makes stays CREATING, a
+				       stream UpdateTable enables ENABLING, this long; 0: at once */
 	int quotas;                 /* 1: AWS's request rates are enforced (fake_quota) */
 	int throttle_pct;           /* besides quotas, throttle this % of requests at random */
 	long account_concurrency;   /* Lambda's ConcurrentExecutions; 0: 1000 */
@@ -88,6 +90,10 @@ void fake_set_hook(struct fake *f, fake_hook_fn fn, void *ctx);
 int fake_ddb_create_table(struct fake *f, const char *name, const char *hash_key, const char *range_key);
 /* Items in table; -1 when there is no such table. */
 long fake_ddb_item_count(struct fake *f, const char *table);
+/* Heap the fake's DynamoDB holds for items and stream records (bytes, as
+ * malloc_usable_size counts them): what to take off a process's RSS to
+ * leave the controller's own. */
+long long fake_ddb_heap_bytes(struct fake *f);
 
 /* IAM as AWS enforces it (the AWS-faithful layer's iamlayer.py; rules in
  * fake_iam_eval.h, the request -> checks mapping in fake_iam.c): once a

@@ -8,10 +8,14 @@
  * A table is a treap ordered as DynamoDB reads a table: by a hash of the
  * partition key (Scan's order, stable), then the key, then the range key
  * (Query's order); lookups O(log n). Items are kept as their JSON text
- * (about its length an item), parsed when read. Tables are ACTIVE at
- * once; expired TTL items are not deleted (AWS takes up to days). */
+ * (about its length an item), parsed when read. A table CreateTable makes
+ * is CREATING for fake_options.table_lag_ms (reads and writes on it: 400
+ * ResourceNotFoundException, as the AWS-faithful layer's [table]); a stream
+ * UpdateTable enables leaves the table UPDATING and the stream ENABLING as
+ * long ([tblupd]). Expired TTL items are not deleted (AWS takes days). */
 #include "fake/fake_int.h"
 
+#include <malloc.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -57,7 +61,10 @@ struct table {
 	struct node *root;
 	long count;
 	long long bytes;
+	long long heap;            /* malloc'd for the items (nodes and texts) */
 	int64_t created_ms;
+	int64_t busy_until_ms;     /* CREATING (creating) or UPDATING until then */
+	int creating;
 	struct ddb_stream *stream; /* the latest stream (enabled or not); NULL: never one */
 	char *ttl_attr;            /* TimeToLive's attribute; NULL: disabled */
 };
@@ -292,6 +299,14 @@ int fake_ddb_create_table(struct fake *f, const char *name, const char *hash_key
 	return 0;
 }
 
+long long fake_ddb_heap_bytes(struct fake *f)
+{
+	long long n = 0;
+	for (struct table *t = ddb_of(f)->tables; t; t = t->next)
+		n += t->heap + ddbs_heap_bytes(t->stream);
+	return n;
+}
+
 long fake_ddb_item_count(struct fake *f, const char *table)
 {
 	struct table *t = table_find(f, table);
@@ -400,6 +415,7 @@ static void store(const struct table *tc, const struct kref *k, const cJSON *ite
 	struct node *n = find(t, k);
 	char *text = cJSON_PrintUnformatted(item);
 	if (n) {
+		t->heap += (long long)malloc_usable_size(text) - (long long)malloc_usable_size(n->item);
 		free(n->item);
 		t->bytes += (long long)size - n->size;
 		n->item = text;
@@ -418,6 +434,7 @@ static void store(const struct table *tc, const struct kref *k, const cJSON *ite
 	t->root = insert(t, t->root, n);
 	t->count++;
 	t->bytes += (long long)size;
+	t->heap += (long long)(malloc_usable_size(n) + malloc_usable_size(text));
 }
 
 static void drop(struct table *t, const struct kref *k)
@@ -427,6 +444,7 @@ static void drop(struct table *t, const struct kref *k)
 	if (gone) {
 		t->count--;
 		t->bytes -= gone->size;
+		t->heap -= (long long)(malloc_usable_size(gone) + malloc_usable_size(gone->item));
 		node_free(gone);
 	}
 }
@@ -483,6 +501,13 @@ static int check_params(struct req *q, const char *const *allowed)
 	return 0;
 }
 
+static const char *table_status(struct fake *f, const struct table *t)
+{
+	if (fake_now_ms_int(f) >= t->busy_until_ms)
+		return "ACTIVE";
+	return t->creating ? "CREATING" : "UPDATING";
+}
+
 static int need_table(struct req *q)
 {
 	const char *name = str_param(q, "TableName");
@@ -492,6 +517,29 @@ static int need_table(struct req *q)
 	q->t = table_find(q->f, name);
 	if (!q->t)
 		return bad(q, "ResourceNotFoundException", "Requested resource not found: Table: %s not found", name);
+	return 0;
+}
+
+/* Reads and writes: only once the table is created. */
+static int need_data_table(struct req *q)
+{
+	if (need_table(q) < 0)
+		return -1;
+	if (strcmp(table_status(q->f, q->t), "CREATING") == 0)
+		return bad(q, "ResourceNotFoundException", "Requested resource not found (table %s is CREATING)",
+			   q->t->name);
+	return 0;
+}
+
+/* Table changes: only on an ACTIVE table. */
+static int need_active_table(struct req *q)
+{
+	if (need_table(q) < 0)
+		return -1;
+	const char *st = table_status(q->f, q->t);
+	if (strcmp(st, "ACTIVE") != 0)
+		return bad(q, "ResourceInUseException", "Attempt to change a resource which is still in use: Table is "
+			   "being %s: %s", strcmp(st, "CREATING") == 0 ? "created" : "updated", q->t->name);
 	return 0;
 }
 
@@ -677,7 +725,7 @@ static int op_get_item(struct req *q)
 	static const char *const allowed[] = { "TableName", "Key", "ConsistentRead", "ProjectionExpression",
 					       "ExpressionAttributeNames", NULL };
 	struct kref k;
-	if (check_params(q, allowed) < 0 || need_table(q) < 0 || expressions(q) < 0 ||
+	if (check_params(q, allowed) < 0 || need_data_table(q) < 0 || expressions(q) < 0 ||
 	    req_key(q, cJSON_GetObjectItemCaseSensitive(q->in, "Key"), 0, &k) < 0)
 		return -1;
 	struct node *n = find(q->t, &k);
@@ -707,7 +755,7 @@ static int op_put_item(struct req *q)
 	struct kref k;
 	size_t size;
 	cJSON *item = cJSON_GetObjectItemCaseSensitive(q->in, "Item");
-	if (check_params(q, allowed) < 0 || need_table(q) < 0 || enum_param(q, "ReturnValues", rvs, &rv) < 0 ||
+	if (check_params(q, allowed) < 0 || need_data_table(q) < 0 || enum_param(q, "ReturnValues", rvs, &rv) < 0 ||
 	    rvoccf(q) < 0)
 		return -1;
 	if (!cJSON_IsObject(item))
@@ -743,7 +791,7 @@ static int op_delete_item(struct req *q)
 	static const char *const rvs[] = { "NONE", "ALL_OLD", NULL };
 	const char *rv;
 	struct kref k;
-	if (check_params(q, allowed) < 0 || need_table(q) < 0 || enum_param(q, "ReturnValues", rvs, &rv) < 0 ||
+	if (check_params(q, allowed) < 0 || need_data_table(q) < 0 || enum_param(q, "ReturnValues", rvs, &rv) < 0 ||
 	    rvoccf(q) < 0 || expressions(q) < 0 || req_key(q, cJSON_GetObjectItemCaseSensitive(q->in, "Key"), 0, &k) < 0)
 		return -1;
 	struct node *n = find(q->t, &k);
@@ -785,7 +833,7 @@ static int op_update_item(struct req *q)
 	struct kref k;
 	size_t size;
 	cJSON *key = cJSON_GetObjectItemCaseSensitive(q->in, "Key");
-	if (check_params(q, allowed) < 0 || need_table(q) < 0 || enum_param(q, "ReturnValues", rvs, &rv) < 0 ||
+	if (check_params(q, allowed) < 0 || need_data_table(q) < 0 || enum_param(q, "ReturnValues", rvs, &rv) < 0 ||
 	    rvoccf(q) < 0 || expressions(q) < 0 || req_key(q, key, 0, &k) < 0)
 		return -1;
 	struct node *n = find(q->t, &k);
@@ -900,7 +948,7 @@ static int read_page(struct req *q, int query)
 						     "ExclusiveStartKey", "Limit", "Select", "ScanIndexForward", NULL };
 	static const char *const selects[] = { "ALL_ATTRIBUTES", "COUNT", "SPECIFIC_ATTRIBUTES", NULL };
 	const char *sel;
-	if (check_params(q, query ? query_allowed : scan_allowed) < 0 || need_table(q) < 0 ||
+	if (check_params(q, query ? query_allowed : scan_allowed) < 0 || need_data_table(q) < 0 ||
 	    enum_param(q, "Select", selects, &sel) < 0 || expressions(q) < 0)
 		return -1;
 	struct page p = { .q = q };
@@ -1075,7 +1123,7 @@ static int stream_spec(struct req *q, struct table *t, const cJSON *ss)
 	table_arn(q->f, t, arn, sizeof arn);
 	cJSON *ks = key_schema(t);
 	ddbs_free(t->stream);
-	t->stream = ddbs_new(q->f, t->name, arn, view, ks);
+	t->stream = ddbs_new(q->f, t->name, arn, view, ks, fake_now_ms_int(q->f) + q->f->opt.table_lag_ms);
 	cJSON_Delete(ks);
 	return 0;
 }
@@ -1134,6 +1182,8 @@ static int op_create_table(struct req *q)
 	if (table_find(q->f, name))
 		return bad(q, "ResourceInUseException", "Table already exists: %s", name);
 	struct table *t = table_add(q->f, name, hk, ht, rk, rt);
+	t->busy_until_ms = t->created_ms + q->f->opt.table_lag_ms;  /* CREATING until then */
+	t->creating = 1;
 	const cJSON *ss = cJSON_GetObjectItemCaseSensitive(q->in, "StreamSpecification");
 	if (ss && stream_spec(q, t, ss) < 0) {
 		ddb_of(q->f)->tables = t->next;
@@ -1141,7 +1191,7 @@ static int op_create_table(struct req *q)
 		return -1;
 	}
 	cJSON *body = cJSON_CreateObject();
-	cJSON_AddItemToObject(body, "TableDescription", describe(q, t, "ACTIVE"));
+	cJSON_AddItemToObject(body, "TableDescription", describe(q, t, table_status(q->f, t)));
 	reply(q, body);
 	return 0;
 }
@@ -1152,7 +1202,7 @@ static int op_describe_table(struct req *q)
 	if (check_params(q, allowed) < 0 || need_table(q) < 0)
 		return -1;
 	cJSON *body = cJSON_CreateObject();
-	cJSON_AddItemToObject(body, "Table", describe(q, q->t, "ACTIVE"));
+	cJSON_AddItemToObject(body, "Table", describe(q, q->t, table_status(q->f, q->t)));
 	reply(q, body);
 	return 0;
 }
@@ -1160,15 +1210,18 @@ static int op_describe_table(struct req *q)
 static int op_update_table(struct req *q)
 {
 	static const char *const allowed[] = { "TableName", "StreamSpecification", NULL };
-	if (check_params(q, allowed) < 0 || need_table(q) < 0)
+	if (check_params(q, allowed) < 0 || need_active_table(q) < 0)
 		return -1;
 	const cJSON *ss = cJSON_GetObjectItemCaseSensitive(q->in, "StreamSpecification");
 	if (!ss)
 		return invalid(q, "UpdateTable: the fake models StreamSpecification only, and none was given");
 	if (stream_spec(q, q->t, ss) < 0)
 		return -1;
+	/* asynchronous: UPDATING, the stream ENABLING, for the lag */
+	q->t->busy_until_ms = fake_now_ms_int(q->f) + q->f->opt.table_lag_ms;
+	q->t->creating = 0;
 	cJSON *body = cJSON_CreateObject();
-	cJSON_AddItemToObject(body, "TableDescription", describe(q, q->t, "ACTIVE"));
+	cJSON_AddItemToObject(body, "TableDescription", describe(q, q->t, table_status(q->f, q->t)));
 	reply(q, body);
 	return 0;
 }
@@ -1176,7 +1229,7 @@ static int op_update_table(struct req *q)
 static int op_delete_table(struct req *q)
 {
 	static const char *const allowed[] = { "TableName", NULL };
-	if (check_params(q, allowed) < 0 || need_table(q) < 0)
+	if (check_params(q, allowed) < 0 || need_active_table(q) < 0)
 		return -1;
 	cJSON *body = cJSON_CreateObject();
 	cJSON_AddItemToObject(body, "TableDescription", describe(q, q->t, "DELETING"));
@@ -1206,7 +1259,7 @@ static int op_describe_ttl(struct req *q)
 static int op_update_ttl(struct req *q)
 {
 	static const char *const allowed[] = { "TableName", "TimeToLiveSpecification", NULL };
-	if (check_params(q, allowed) < 0 || need_table(q) < 0)
+	if (check_params(q, allowed) < 0 || need_active_table(q) < 0)
 		return -1;
 	const cJSON *s = cJSON_GetObjectItemCaseSensitive(q->in, "TimeToLiveSpecification");
 	const cJSON *en = cJSON_GetObjectItemCaseSensitive(s, "Enabled");

@@ -6,12 +6,14 @@
  * 21 digits and grow by one a record. Records live 24 hours (older ones
  * answer TrimmedDataAccessException); an iterator 15 minutes
  * (ExpiredIteratorException), both on the simulated clock. GetRecords gives
- * at most Limit (1000) records and 1 MB. A disabled stream's shard is
+ * at most Limit (1000) records and 1 MB. A stream is ENABLING, without a
+ * shard, until its table's lag has passed. A disabled stream's shard is
  * closed: it ends with an EndingSequenceNumber, and reading to its end gives
  * no NextShardIterator. */
 #include "fake/fake_ddbstream.h"
 
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,20 +37,23 @@ struct ddb_stream {
 	char label[48];
 	cJSON *key_schema;
 	int64_t created_ms;
+	int64_t ready_ms;          /* ENABLING until then */
 	int enabled;
 	struct rec *recs;          /* recs[i] has the absolute index base + i */
 	size_t n, cap;
 	uint64_t base;             /* records trimmed so far */
+	long long heap;            /* malloc'd for the record texts */
 };
 
 struct ddb_stream *ddbs_new(struct fake *f, const char *table, const char *table_arn, const char *view,
-			    const cJSON *key_schema)
+			    const cJSON *key_schema, int64_t ready_ms)
 {
 	struct ddb_stream *s = tp_xcalloc(1, sizeof *s);
 	s->table = tp_xstrdup(table);
 	s->view = tp_xstrdup(view);
 	s->created_ms = fake_now_ms_int(f);
 	s->enabled = 1;
+	s->ready_ms = ready_ms;
 	/* the label is the stream's creation time, as AWS writes it */
 	time_t sec = (time_t)(s->created_ms / 1000);
 	struct tm tm;
@@ -81,6 +86,11 @@ void ddbs_free(struct ddb_stream *s)
 }
 
 void ddbs_disable(struct ddb_stream *s) { s->enabled = 0; }
+
+long long ddbs_heap_bytes(const struct ddb_stream *s)
+{
+	return s ? s->heap + (long long)(s->cap * sizeof *s->recs) : 0;
+}
 int ddbs_enabled(const struct ddb_stream *s) { return s && s->enabled; }
 const char *ddbs_arn(const struct ddb_stream *s) { return s->arn; }
 const char *ddbs_label(const struct ddb_stream *s) { return s->label; }
@@ -109,8 +119,10 @@ static void trim(struct ddb_stream *s, int64_t now)
 		old++;
 	if (old == 0 || (old < 1024 && old * 2 < s->n))
 		return;
-	for (size_t i = 0; i < old; i++)
+	for (size_t i = 0; i < old; i++) {
+		s->heap -= (long long)malloc_usable_size(s->recs[i].text);
 		free(s->recs[i].text);
+	}
 	memmove(s->recs, s->recs + old, (s->n - old) * sizeof *s->recs);
 	s->n -= old;
 	s->base += old;
@@ -169,6 +181,7 @@ void ddbs_record(struct fake *f, struct ddb_stream *s, const cJSON *keys, const 
 	}
 	char *text = cJSON_PrintUnformatted(r);
 	s->recs[s->n++] = (struct rec){ now, text, strlen(text) };
+	s->heap += (long long)malloc_usable_size(text);
 	cJSON_Delete(r);
 }
 
@@ -187,13 +200,14 @@ static int describe_stream(struct fake *f, const cJSON *in, struct http_response
 	cJSON *body = cJSON_CreateObject(), *d = cJSON_AddObjectToObject(body, "StreamDescription");
 	cJSON_AddStringToObject(d, "StreamArn", s->arn);
 	cJSON_AddStringToObject(d, "StreamLabel", s->label);
-	cJSON_AddStringToObject(d, "StreamStatus", s->enabled ? "ENABLED" : "DISABLED");
+	int enabling = s->enabled && fake_now_ms_int(f) < s->ready_ms;
+	cJSON_AddStringToObject(d, "StreamStatus", !s->enabled ? "DISABLED" : enabling ? "ENABLING" : "ENABLED");
 	cJSON_AddStringToObject(d, "StreamViewType", s->view);
 	cJSON_AddNumberToObject(d, "CreationRequestDateTime", (double)s->created_ms / 1000.0);
 	cJSON_AddStringToObject(d, "TableName", s->table);
 	cJSON_AddItemToObject(d, "KeySchema", cJSON_Duplicate(s->key_schema, 1));
 	cJSON *shards = cJSON_AddArrayToObject(d, "Shards");
-	if (!after || strcmp(after, s->shard) != 0) {
+	if (!enabling && (!after || strcmp(after, s->shard) != 0)) {   /* no shard while ENABLING */
 		cJSON *sh = cJSON_CreateObject(), *range = cJSON_AddObjectToObject(sh, "SequenceNumberRange");
 		char seq[32];
 		cJSON_AddStringToObject(sh, "ShardId", s->shard);

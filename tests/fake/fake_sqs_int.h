@@ -12,6 +12,7 @@
 #define BATCH_BYTES 262144          /* SendMessageBatch's total (send.h) */
 #define LIST_MAX 1000
 #define TAGS_MAX 50
+#define PUBLISH_BIG 1000            /* messages from which metrics are sampled once a second */
 
 /* Numeric (and boolean) attributes, string attributes: indexes of queue.num / queue.str. */
 enum { A_DELAY, A_MAXSIZE, A_RETENTION, A_WAIT, A_VISIBILITY, A_KMS_REUSE, A_SSE, A_NNUM };
@@ -32,6 +33,7 @@ struct msg {
 struct msgs {
 	struct msg **v;
 	size_t n, cap;
+	int64_t published_ms;       /* the last metrics sample (fsqs_publish) */
 };
 
 struct queue {

@@ -73,12 +73,18 @@ void fsqs_counts(struct fake *f, struct queue *q, long *visible, long *inflight,
 }
 
 /* SQS's metrics of q now, to the fake's CloudWatch (AWS/SQS by QueueName):
- * published whenever its messages change, where SQS samples each minute. */
+ * published whenever its messages change (a queue of PUBLISH_BIG or more: at
+ * most once a simulated second), where SQS samples each minute. */
 void fsqs_publish(struct fake *f, struct queue *q)
 {
+	int64_t t = fsqs_now_ms(f), oldest = t;
+	/* counting is O(messages): a big queue samples at most once a simulated second */
+	if (q->m && q->m->n >= PUBLISH_BIG && t - q->m->published_ms < 1000)
+		return;
 	long vis, inflight, delayed;
 	fsqs_counts(f, q, &vis, &inflight, &delayed);
-	int64_t t = fsqs_now_ms(f), oldest = t;
+	if (q->m)
+		q->m->published_ms = t;
 	for (size_t i = 0; q->m && i < q->m->n; i++)
 		oldest = q->m->v[i]->sent_ms < oldest ? q->m->v[i]->sent_ms : oldest;
 	fake_cloudwatch_put(f, "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q->name, t, (double)vis);

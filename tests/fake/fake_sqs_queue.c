@@ -17,8 +17,8 @@ static const struct numdef {
 	int boolean;
 } numdefs[A_NNUM] = {
 	[A_DELAY] = { "DelaySeconds", 0, 900, 0, 0 },
-	/* 1 MiB since August 2025 (src/core/spec.c), and the default since */
-	[A_MAXSIZE] = { "MaximumMessageSize", 1024, 1048576, 1048576, 0 },
+	/* up to 1 MiB since August 2025 (src/core/spec.c); the default stays 256 KiB */
+	[A_MAXSIZE] = { "MaximumMessageSize", 1024, 1048576, 262144, 0 },
 	[A_RETENTION] = { "MessageRetentionPeriod", 60, 1209600, 345600, 0 },
 	[A_WAIT] = { "ReceiveMessageWaitTimeSeconds", 0, 20, 0, 0 },
 	[A_VISIBILITY] = { "VisibilityTimeout", 0, 43200, 30, 0 },

@@ -569,6 +569,7 @@ static void test_update_return_values(void **state)
 	assert_int_equal(ddb(x->a, "DeleteItem", "{'TableName':'" T "','Key':{'pk':{'S':'b'}},"
 			     "'ConditionExpression':'attribute_exists(pk)'}", NULL, &e), TP_OK);
 	assert_int_equal(fake_ddb_item_count(x->f, T), 0);
+	assert_int_equal(fake_ddb_heap_bytes(x->f), 0);
 }
 
 static void upd(struct fx *x, const char *pk, const char *expr, const char *names, const char *values)
@@ -670,6 +671,8 @@ static void test_condition_language(void **state)
 	const struct { const char *expr, *values; int holds; } cases[] = {
 		{ "n > :nine", "{':nine':{'N':'9'}}", 1 },             /* numbers by value, not text */
 		{ "n < :nine", "{':nine':{'N':'9'}}", 0 },
+		{ "n < :ten OR n > :ten", "{':ten':{'N':'10'}}", 0 },  /* the bounds themselves */
+		{ "n <= :ten AND n >= :ten", "{':ten':{'N':'10'}}", 1 },
 		{ "n = :ten", "{':ten':{'N':'10.0'}}", 1 },
 		{ "n <> :ten", "{':ten':{'N':'10'}}", 0 },
 		{ "absent <> :ten", "{':ten':{'N':'10'}}", 1 },
@@ -758,6 +761,20 @@ static void test_bad_expressions_are_errors(void **state)
 				 rc == TP_OK ? "success" : e.code, e.message);
 	}
 	assert_null(get(x->a, "bad"));
+	/* 4 KB at most (and no parser recursion without bound) */
+	char *deep = malloc(20000);
+	memset(deep, '(', 10000);
+	strcpy(deep + 10000, "n = :v");
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "TableName", T);
+	cJSON_AddItemToObject(in, "Item", cJSON_Parse("{\"pk\":{\"S\":\"bad\"}}"));
+	cJSON_AddStringToObject(in, "ConditionExpression", deep);
+	ddb_put_long(cJSON_AddObjectToObject(in, "ExpressionAttributeValues"), ":v", 1);
+	free(deep);
+	assert_true(awsj_call(x->a, SVC_DYNAMODB, "PutItem", in, NULL, &e) < 0);
+	cJSON_Delete(in);
+	assert_string_equal(e.code, "ValidationException");
+	assert_non_null(strstr(e.message, "maximum allowed size"));
 	/* values without an expression */
 	expect_error(ddb(x->a, "PutItem", "{'TableName':'" T "','Item':{'pk':{'S':'bad'}},"
 			 "'ExpressionAttributeValues':{':v':{'N':'1'}}}", NULL, &e), &e, "ValidationException",
@@ -988,6 +1005,9 @@ static void test_many_items_deletes_and_a_stable_order(void **state)
 		assert_int_equal(item != NULL, live[k]);
 		cJSON_Delete(item);
 	}
+	/* the heap it holds: a node and a text an item, and nothing once they are gone */
+	long long heap = fake_ddb_heap_bytes(x->f);
+	assert_true(heap > n * 40 && heap < n * 400);
 	char *first = scan_order(x->a), *again = scan_order(x->a);
 	assert_string_equal(first, again);     /* Scan's order is stable */
 	long words = 0;
@@ -1186,6 +1206,87 @@ static void test_stream_records_changes(void **state)
 	assert_string_equal(e.code, "ResourceNotFoundException");
 }
 
+/* ---- tables take time (fake_options.table_lag_ms) ---- */
+
+static const char *status_of(struct aws *a, const char *table)
+{
+	static char st[32];
+	cJSON *out = NULL;
+	tp_err e;
+	char req[128];
+	snprintf(req, sizeof req, "{'TableName':'%s'}", table);
+	assert_int_equal(ddb(a, "DescribeTable", req, &out, &e), TP_OK);
+	snprintf(st, sizeof st, "%s", cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "Table"),
+									    "TableStatus")));
+	cJSON_Delete(out);
+	return st;
+}
+
+static void test_tables_take_time(void **state)
+{
+	(void)state;
+	struct fake_options o = { .latency_ms = 5, .table_lag_ms = 4000 };
+	struct fake *f = fake_new(&o);
+	fake_use_clock(f);
+	struct aws *a = client(f);
+	tp_err e;
+	cJSON *out = NULL;
+	assert_int_equal(ddb(a, "CreateTable", "{'TableName':'cfg','KeySchema':[{'AttributeName':'pipeline','KeyType':"
+			     "'HASH'}],'AttributeDefinitions':[{'AttributeName':'pipeline','AttributeType':'S'}],"
+			     "'BillingMode':'PAY_PER_REQUEST','StreamSpecification':{'StreamEnabled':true,"
+			     "'StreamViewType':'NEW_AND_OLD_IMAGES'}}", &out, &e), TP_OK);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "TableDescription"),
+								      "TableStatus")), "CREATING");
+	cJSON_Delete(out);
+	assert_string_equal(status_of(a, "cfg"), "CREATING");
+	/* reads and writes on a CREATING table: ResourceNotFoundException (the layer's [table]) */
+	expect_error(ddb(a, "PutItem", "{'TableName':'cfg','Item':{'pipeline':{'S':'p'}}}", NULL, &e), &e,
+		     "ResourceNotFoundException", "CREATING");
+	expect_error(ddb(a, "UpdateTimeToLive", "{'TableName':'cfg','TimeToLiveSpecification':{'Enabled':true,"
+			 "'AttributeName':'expires_at'}}", NULL, &e), &e, "ResourceInUseException", "being created");
+	/* the stream: ENABLING, no shard yet */
+	assert_int_equal(ddb(a, "DescribeTable", "{'TableName':'cfg'}", &out, &e), TP_OK);
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "StreamArn", cJSON_GetStringValue(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(out, "Table"), "LatestStreamArn")));
+	cJSON_Delete(out);
+	cJSON *in2 = cJSON_Duplicate(in, 1);
+	assert_int_equal(awsj_call(a, SVC_STREAMS, "DescribeStream", in, &out, &e), TP_OK);
+	cJSON *d = cJSON_GetObjectItem(out, "StreamDescription");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(d, "StreamStatus")), "ENABLING");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(d, "Shards")), 0);
+	cJSON_Delete(out);
+	cJSON_Delete(in);
+	/* init's wait: poll with sleeps on the simulated clock until ACTIVE */
+	int polls = 0;
+	while (strcmp(status_of(a, "cfg"), "ACTIVE") != 0) {
+		tp_sleep_ms(1000);
+		polls++;
+	}
+	assert_true(polls >= 3 && polls <= 4);
+	assert_int_equal(awsj_call(a, SVC_STREAMS, "DescribeStream", in2, &out, &e), TP_OK);
+	d = cJSON_GetObjectItem(out, "StreamDescription");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(d, "StreamStatus")), "ENABLED");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(d, "Shards")), 1);
+	cJSON_Delete(out);
+	cJSON_Delete(in2);
+	assert_int_equal(ddb(a, "PutItem", "{'TableName':'cfg','Item':{'pipeline':{'S':'p'}}}", NULL, &e), TP_OK);
+	/* UpdateTable is asynchronous too: UPDATING, reads and writes go on */
+	assert_int_equal(ddb(a, "UpdateTable", "{'TableName':'cfg','StreamSpecification':{'StreamEnabled':false}}",
+			     NULL, &e), TP_OK);
+	assert_string_equal(status_of(a, "cfg"), "UPDATING");
+	assert_int_equal(ddb(a, "GetItem", "{'TableName':'cfg','Key':{'pipeline':{'S':'p'}}}", NULL, &e), TP_OK);
+	expect_error(ddb(a, "UpdateTable", "{'TableName':'cfg','StreamSpecification':{'StreamEnabled':true,"
+			 "'StreamViewType':'KEYS_ONLY'}}", NULL, &e), &e, "ResourceInUseException", "being updated");
+	fake_advance_ms(f, 5000);
+	assert_string_equal(status_of(a, "cfg"), "ACTIVE");
+	/* the helper's tables, for tests that skip init, are ACTIVE at once */
+	assert_int_equal(fake_ddb_create_table(f, "now", "pk", NULL), 0);
+	assert_string_equal(status_of(a, "now"), "ACTIVE");
+	aws_free(a);
+	fake_free(f);
+}
+
 /* ---- quotas ---- */
 
 static void test_throttled_and_retried(void **state)
@@ -1226,6 +1327,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_query_in_range_key_order, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_many_items_deletes_and_a_stable_order, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_stream_records_changes, setup, teardown),
+	cmocka_unit_test(test_tables_take_time),
 	cmocka_unit_test(test_throttled_and_retried),
 };
 

@@ -257,7 +257,7 @@ static void test_bad_requests_are_errors(void **state)
 	assert_string_equal(code, "InvalidParameterValueException");
 	/* REFERENCE without a version */
 	assert_int_equal(create(&e, "fn-b", code, sizeof code), 201);
-	struct lambda_code ref = { .bucket = "b", .key = "k", .reference = 1 };
+	struct lambda_code ref = { .bucket = "b", .key = "k", .storage = LAMBDA_STORAGE_REFERENCE };
 	lambda_update_function_code(&c, "fn-b", lambda_code_body(&ref));
 	cJSON_Delete(run(&e, &c, &st, code, sizeof code));
 	assert_int_equal(st, 400);
