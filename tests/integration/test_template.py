@@ -240,14 +240,15 @@ class TemplateStatic(unittest.TestCase):
     def test_fake_iam_policies_match_the_template(self):
         """tests/fake/iam_policies.json (the C fake's IAM and its agreement
         test, tests/unit/test_fake_iam.c, read it) is what iamtemplate.py
-        resolves from the template now: a role changed without running
-        tests/fake/iam_policies.py fails here."""
+        resolves from the template now, and tests/fake/iam_vectors.json is
+        iameval.py's verdicts on the recorded checks now: a role or a record
+        changed without running tests/fake/iam_policies.py fails here."""
         sys.path.insert(0, os.path.join(ROOT, "tests", "fake"))
         import iam_policies  # noqa: E402
-        with open(iam_policies.OUT) as f:
-            committed = f.read()
-        self.assertEqual(committed, iam_policies.resolved(),
-                         "tests/fake/iam_policies.json is stale: run python3 tests/fake/iam_policies.py")
+        for path, now in ((iam_policies.OUT, iam_policies.resolved()), (iam_policies.VECTORS, iam_policies.vectors())):
+            with open(path) as f:
+                committed = f.read()
+            self.assertEqual(committed, now, "%s is stale: run python3 tests/fake/iam_policies.py" % path)
 
     def test_controller_policy_scoping(self):
         t = load_template()

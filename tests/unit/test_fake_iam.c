@@ -184,6 +184,44 @@ static void test_recorded_checks_agree_with_python(void **state)
 	cJSON_Delete(rec);
 }
 
+/* iameval.py's verdicts (tests/fake/iam_vectors.json: the recorded checks
+ * placed in a stack, on another stack's names, without context, in another
+ * region, against the other role): the same effect, vector for vector. */
+static void test_vectors_agree_with_iameval(void **state)
+{
+	(void)state;
+	buf text = { 0 };
+	tp_err e = { 0 };
+	assert_int_equal(tp_read_file("tests/fake/iam_vectors.json", 4 << 20, &text, &e), TP_OK);
+	cJSON *doc = cJSON_Parse(buf_str(&text));
+	buf_free(&text);
+	const cJSON *stack = cJSON_GetObjectItemCaseSensitive(doc, "stack"), *v;
+	const char *inst = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(stack, "InstanceName"));
+	const char *prefix = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(stack, "Prefix"));
+	struct fake_iam_policy *ctl = role_policy("ControllerRole", inst, prefix);
+	struct fake_iam_policy *con = role_policy("ConsumerRole", inst, prefix);
+	int n = 0, allowed = 0;
+	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(doc, "vectors")) {
+		const char *role = cJSON_GetStringValue(cJSON_GetArrayItem(v, 0));
+		const char *want = cJSON_GetStringValue(cJSON_GetArrayItem(v, 4));
+		enum fake_iam_effect got = fake_iam_evaluate(strcmp(role, "ControllerRole") == 0 ? ctl : con,
+							     cJSON_GetStringValue(cJSON_GetArrayItem(v, 1)),
+							     cJSON_GetStringValue(cJSON_GetArrayItem(v, 2)),
+							     cJSON_GetArrayItem(v, 3), NULL);
+		if (strcmp(fake_iam_effect_name(got), want) != 0) {
+			char *s = cJSON_PrintUnformatted(v);
+			fail_msg("iameval.py says %s, the fake %s: %s", want, fake_iam_effect_name(got), s);
+		}
+		allowed += got == FAKE_IAM_ALLOW;
+		n++;
+	}
+	print_message("%d vectors agree with iameval.py (%d allowed)\n", n, allowed);
+	assert_true(n > 300 && allowed > 100 && n - allowed > 100);
+	fake_iam_policy_free(ctl);
+	fake_iam_policy_free(con);
+	cJSON_Delete(doc);
+}
+
 static void test_template_denials(void **state)
 {
 	(void)state;
@@ -783,6 +821,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_recorded_checks_agree_with_python),
+		cmocka_unit_test(test_vectors_agree_with_iameval),
 		cmocka_unit_test(test_template_denials),
 		cmocka_unit_test(test_evaluation_rules),
 		cmocka_unit_test(test_policies_it_cannot_read_are_refused),
