@@ -817,6 +817,113 @@ static void test_unknown_key_and_iam_off(void **state)
 	fake_free(f);
 }
 
+/* ---- the request -> checks mapping, as iamrequest.py's ---- */
+
+static int svc_of(const char *service)
+{
+	static const struct { const char *name; int svc; } m[] = {
+		{ "lambda", SVC_LAMBDA }, { "s3", SVC_S3 }, { "dynamodb", SVC_DYNAMODB },
+		{ "dynamodbstreams", SVC_STREAMS }, { "sqs", SVC_SQS }, { "tagging", SVC_TAGGING },
+		{ "monitoring", SVC_CLOUDWATCH },
+	};
+	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+		if (strcmp(m[i].name, service) == 0)
+			return m[i].svc;
+	fail_msg("no service %s", service);
+	return -1;
+}
+
+/* tests/fake/iam_requests.json: one request of each shape, sent through
+ * aws/ to the fake, is evaluated as iamrequest.py's checks of it: the same
+ * actions, resources, contexts and reasons, in the same order. The state
+ * they meet is iam_policies.py's _State. */
+static void test_requests_map_as_iamrequest(void **state)
+{
+	(void)state;
+	struct fake *f = fake_new(NULL);
+	fake_use_clock(f);
+	struct aws *a = client_as(f, OP_KEY);
+	tp_err e = { 0 };
+	assert_int_equal(fake_iam_set_policy(f, NULL, NULL,
+					     "{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}}", &e),
+			 TP_OK);
+	OK(create_function(a, "tp-a", CON_ROLE));
+	struct aws_call c = { 0 };
+	cJSON *in = create_in("tp-untagged", CON_ROLE);
+	cJSON_DeleteItemFromObject(in, "Tags");
+	lambda_create_function(&c, in);
+	OK(call(a, &c));
+	memset(&c, 0, sizeof c);
+	sqs_create_queue(&c, "tp-q", NULL, NULL);
+	OK(call(a, &c));
+	char uuid[64];
+	struct env x = { f, a, a, a };
+	OK(create_mapping(&x, a, "tp-a", "tp-q", uuid));
+	assert_int_equal(fake_ddb_create_table(f, "tplx-state", "pk", "sk"), 0);
+	c = (struct aws_call){ .service = SVC_S3, .op = "CreateBucket", .method = "PUT", .path = "/code" };
+	OK(call(a, &c));
+	c = (struct aws_call){ .service = SVC_S3, .op = "PutObject", .method = "PUT", .path = "/code/consumer.zip",
+			       .body = "zip", .body_len = 3, .content_type = "application/octet-stream" };
+	OK(call(a, &c));
+
+	buf text = { 0 };
+	assert_int_equal(tp_read_file("tests/fake/iam_requests.json", 1 << 20, &text, &e), TP_OK);
+	cJSON *doc = cJSON_Parse(buf_str(&text));
+	buf_free(&text);
+	const cJSON *req;
+	const char *subst[] = { "{uuid}", uuid, NULL };
+	int n = 0, n_checks = 0;
+	cJSON_ArrayForEach(req, cJSON_GetObjectItemCaseSensitive(doc, "requests")) {
+		const char *service = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "service"));
+		const char *op = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "op"));
+		const char *query = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "query"));
+		const char *body = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "body"));
+		char *path = replace(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "path")), subst);
+		int svc = svc_of(service);
+		memset(&c, 0, sizeof c);
+		if (svc == SVC_LAMBDA || svc == SVC_S3)
+			c = (struct aws_call){ .service = svc, .op = op,
+					       .method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "method")),
+					       .path = path, .query = query && query[0] ? query : NULL, .body = body,
+					       .body_len = body ? strlen(body) : 0,
+					       .content_type = body && svc == SVC_S3 ? "application/octet-stream" : NULL };
+		else
+			awsj_prepare(&c, svc, op, cJSON_Parse(body));
+		fake_iam_clear(f);
+		call(a, &c);
+		char *want_text = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(req, "checks"));
+		char *want_placed = replace(want_text, subst);
+		cJSON *want = cJSON_Parse(want_placed);
+		const struct fake_iam_record *r;
+		size_t got = fake_iam_records(f, &r);
+		if ((int)got != cJSON_GetArraySize(want))
+			fail_msg("%s %s: %zu checks, iamrequest.py %d: %s", op, path, got, cJSON_GetArraySize(want),
+				 want_placed);
+		for (size_t i = 0; i < got; i++) {
+			const cJSON *w = cJSON_GetArrayItem(want, (int)i);
+			cJSON *ctx = cJSON_Parse(r[i].context);
+			if (strcmp(r[i].action, cJSON_GetStringValue(cJSON_GetArrayItem(w, 0))) != 0 ||
+			    strcmp(r[i].resource, cJSON_GetStringValue(cJSON_GetArrayItem(w, 1))) != 0 ||
+			    !cJSON_Compare(ctx, cJSON_GetArrayItem(w, 2), 1) ||
+			    strcmp(r[i].why, cJSON_GetStringValue(cJSON_GetArrayItem(w, 3))) != 0)
+				fail_msg("%s %s: check %zu is (%s, %s, %s, %s), iamrequest.py's %s", op, path, i, r[i].action,
+					 r[i].resource, r[i].context, r[i].why, want_placed);
+			cJSON_Delete(ctx);
+			n_checks++;
+		}
+		cJSON_Delete(want);
+		free(want_text);
+		free(want_placed);
+		free(path);
+		n++;
+	}
+	print_message("%d requests, %d checks as iamrequest.py's\n", n, n_checks);
+	assert_true(n >= 50);
+	cJSON_Delete(doc);
+	aws_free(a);
+	fake_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -831,6 +938,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dynamodb_tables_and_leading_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_s3_and_code_by_s3_location, setup, teardown),
 		cmocka_unit_test(test_unknown_key_and_iam_off),
+		cmocka_unit_test(test_requests_map_as_iamrequest),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
