@@ -141,6 +141,9 @@ struct fake_iam_record {
 size_t fake_iam_records(const struct fake *f, const struct fake_iam_record **out);
 long fake_iam_denied(const struct fake *f);
 void fake_iam_clear(struct fake *f);
+/* keep 0: record refusals only (a few hundred bytes a record add up over
+ * millions of requests in the fleet simulation); 1 (the default): all. */
+void fake_iam_keep_allowed(struct fake *f, int keep);
 
 /* A request as the services see it. */
 struct fake_req {

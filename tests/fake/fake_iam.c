@@ -32,6 +32,7 @@ struct fake_iam {
 	struct fake_iam_record *rec;
 	size_t n_rec, cap_rec;
 	long denied;
+	int skip_allowed;           /* keep refusals only (fake_iam_keep_allowed 0) */
 };
 
 /* One authorization: action on resource with a context (an object, owned). */
@@ -125,9 +126,20 @@ long fake_iam_denied(const struct fake *f)
 	return f->iam ? f->iam->denied : 0;
 }
 
+void fake_iam_keep_allowed(struct fake *f, int keep)
+{
+	if (!f->iam)
+		f->iam = tp_xcalloc(1, sizeof *f->iam);
+	f->iam->skip_allowed = !keep;
+}
+
 static void note(struct fake_iam *iam, const char *key, const struct fake_req *r, const struct check *c,
 		 const char *effect, const char *sid)
 {
+	int allowed = strcmp(effect, "Allow") == 0;
+	iam->denied += !allowed;
+	if (allowed && iam->skip_allowed)
+		return;
 	if (iam->n_rec == iam->cap_rec) {
 		iam->cap_rec = iam->cap_rec ? iam->cap_rec * 2 : 64;
 		iam->rec = tp_xrealloc(iam->rec, iam->cap_rec * sizeof *iam->rec);
@@ -139,8 +151,6 @@ static void note(struct fake_iam *iam, const char *key, const struct fake_req *r
 		.context = ctx ? ctx : tp_xstrdup("{}"), .why = tp_xstrdup(c->why), .effect = tp_xstrdup(effect),
 		.sid = tp_xstrdup(sid ? sid : ""),
 	};
-	if (strcmp(effect, "Allow") != 0)
-		iam->denied++;
 }
 
 /* ---- the checks of a request ---- */
@@ -625,8 +635,8 @@ static void access_key(const struct fake_req *r, char *out, size_t len)
 int fake_iam_authorize(struct fake *f, struct fake_req *r, struct http_response *out)
 {
 	struct fake_iam *iam = f->iam;
-	if (!iam)
-		return 0;
+	if (!iam || !iam->n_p)
+		return 0;                           /* no policy set: IAM is off */
 	char key[128];
 	access_key(r, key, sizeof key);
 	const struct principal *who = NULL, *any = NULL;

@@ -781,6 +781,7 @@ static void test_unknown_key_and_iam_off(void **state)
 	struct fake *f = fake_new(NULL);
 	fake_use_clock(f);
 	struct aws *a = client_as(f, "AKIANOBODY");
+	fake_iam_keep_allowed(f, 1);
 	struct aws_call c = { 0 };
 	lambda_get_account_settings(&c);
 	OK(call(a, &c));                                   /* no policy set: IAM is off */
@@ -811,6 +812,17 @@ static void test_unknown_key_and_iam_off(void **state)
 	assert_string_equal(d.code, "AccessDeniedException");
 	assert_non_null(strstr(d.message, "User: arn:aws:iam::" ACCT ":user/fake is not authorized"));
 	assert_int_equal(fake_iam_denied(f), 3);
+	assert_int_equal(fake_iam_records(f, &(const struct fake_iam_record *){ NULL }), 4);
+	/* refusals only: an allowed request leaves no record */
+	fake_iam_keep_allowed(f, 0);
+	memset(&c, 0, sizeof c);
+	lambda_get_account_settings(&c);
+	OK(call(a, &c));
+	memset(&c, 0, sizeof c);
+	lambda_list_functions(&c, NULL, 0);
+	call(a, &c);
+	assert_int_equal(fake_iam_records(f, &(const struct fake_iam_record *){ NULL }), 5);
+	assert_int_equal(fake_iam_denied(f), 4);
 	fake_iam_clear(f);
 	assert_int_equal(fake_iam_denied(f), 0);
 	aws_free(a);
