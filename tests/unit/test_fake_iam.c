@@ -730,6 +730,20 @@ static void test_dynamodb_tables_and_leading_keys(void **state)
 	d = ddb(e->ctl, "DeleteItem", "{\"TableName\":\"taskpipe-state\",\"Key\":{\"pk\":{\"S\":\"rate#tp-r\"}}}");
 	assert_string_equal(d.code, "AccessDeniedException");
 	assert_int_equal(fake_ddb_item_count(e->f, "taskpipe-state"), 1);
+	/* Streams: GetRecords is authorized on the stream its iterator names */
+	struct aws_call c = { 0 };
+	awsj_prepare(&c, SVC_STREAMS, "GetRecords",
+		     cJSON_Parse("{\"ShardIterator\":\"0|0|arn:aws:dynamodb:us-east-1:" ACCT
+				 ":table/taskpipe-config/stream/L\"}"));
+	d = call(e->ctl, &c);
+	assert_string_equal(d.code, "ResourceNotFoundException");   /* allowed; the fake has no such stream */
+	assert_string_equal(find(e->f, "dynamodb:GetRecords", "arn:aws:dynamodb:us-east-1:" ACCT
+				 ":table/taskpipe-config/stream/L")->effect, "Allow");
+	memset(&c, 0, sizeof c);
+	awsj_prepare(&c, SVC_STREAMS, "GetRecords",
+		     cJSON_Parse("{\"ShardIterator\":\"0|0|arn:aws:dynamodb:us-east-1:" ACCT
+				 ":table/other-config/stream/L\"}"));
+	assert_string_equal(call(e->ctl, &c).code, "AccessDeniedException");
 }
 
 static void test_s3_and_code_by_s3_location(void **state)
