@@ -40,6 +40,10 @@ void fake_free(struct fake *f);
 
 /* Route every request of a to f (aws_set_transport). */
 void fake_attach(struct fake *f, struct aws *a);
+/* Route every client made from now on to f too (aws_set_default_transport):
+ * the ones taskpipe's core opens itself (app_open, the shared budget).
+ * fake_free puts curl back. */
+void fake_attach_all(struct fake *f);
 
 /* Make f's simulated clock the process's (tp_set_clock). */
 void fake_use_clock(struct fake *f);
