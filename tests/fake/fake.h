@@ -114,7 +114,8 @@ long long fake_ddb_heap_bytes(struct fake *f);
  * "User: <principal_arn> is not authorized to perform: ...". A key with no
  * policy is refused as an unknown key. An operation the fake does not
  * answer is not authorized: its service refuses it by name.
- * policy_json: one policy document or a list of them. principal_arn NULL:
+ * policy_json: one policy document or a list of them (NULL: the key's
+ * policy removed; with none left IAM is off again). principal_arn NULL:
  * arn:aws:iam::<account>:user/fake. 0, or TP_EINVAL with e when the policy
  * is not one fake_iam_eval.c reads. */
 struct tp_err;

@@ -91,6 +91,19 @@ int fake_iam_set_policy(struct fake *f, const char *access_key, const char *prin
 			const char *policy_json, tp_err *e)
 {
 	char err[256];
+	if (!policy_json) {                         /* the key's policy removed */
+		for (size_t i = 0; f->iam && i < f->iam->n_p; i++) {
+			struct principal *p = &f->iam->p[i];
+			if (access_key ? p->key && strcmp(p->key, access_key) == 0 : !p->key) {
+				free(p->key);
+				free(p->arn);
+				fake_iam_policy_free(p->pol);
+				*p = f->iam->p[--f->iam->n_p];
+				break;
+			}
+		}
+		return TP_OK;
+	}
 	struct fake_iam_policy *pol = fake_iam_policy_parse(policy_json, err, sizeof err);
 	if (!pol)
 		return tp_errf(e, TP_EINVAL, "InvalidPolicy", "fake_iam_set_policy(%s): %s",
