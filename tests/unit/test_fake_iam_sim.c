@@ -5,7 +5,9 @@
  * sanitizers. Every request taskpipe sends while it creates, changes,
  * rolls out and deletes pipelines must be allowed; a refusal prints the
  * check. The operator's steps (init, `taskpipe put`, uploading code) run
- * with IAM off, as the harness's operator key has every right.
+ * with IAM off, as the harness's operator key has every right. The
+ * consumer's own writes (the shared rate schedule, rate_sched.c, and the
+ * limit group's gate, group_sched.c) run with the ConsumerRole's key.
  *
  * The fixture names three resources otherwise than a stack of the template
  * would (the consumer role, the code bucket, the consumer layer); the
@@ -21,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aws/group_sched.h"
+#include "aws/rate_sched.h"
 #include "core/rollout/rollout.h"
 #include "fake/fake.h"
 #include "fake/fixture.h"
@@ -198,11 +202,62 @@ static void test_a_missing_grant_is_refused(void **state)
 	fx_teardown(&x);
 }
 
+/* The consumer's writes to the state table under the ConsumerRole: its
+ * pipeline's rate schedule (rate#<Prefix>*) and a limit group's (limit#*)
+ * pass; another instance's pipeline is refused by dynamodb:LeadingKeys. */
+static void test_consumer_schedules_within_its_role(void **state)
+{
+	(void)state;
+	struct fx x;
+	fx_setup(&x, NULL);
+	tp_err e = { 0 };
+	char *json = fake_iam_template_policy("ConsumerRole", "taskpipe", FX_PREFIX, &e);
+	assert_non_null(json);
+	assert_int_equal(fake_iam_set_policy(x.fake, "AKIATPCONSUMER000001",
+					     "arn:aws:sts::123456789012:assumed-role/taskpipe-ConsumerRole/consumer", json, &e),
+			 TP_OK);
+	free(json);
+	/* the schedules' own clients read the key on their first request */
+	setenv("AWS_ACCESS_KEY_ID", "AKIATPCONSUMER000001", 1);
+	int64_t now = tp_now_us();
+	struct rsched_opts ro = { .table = "taskpipe-state", .pk = "rate#" FX_PREFIX "a", .rate = 10, .burst = 1,
+				  .lanes = 2, .seed = 1 };
+	struct rsched *rs = NULL;
+	assert_int_equal(rsched_new(&ro, &rs, &e), TP_OK);
+	struct rsched_grant g;
+	assert_int_equal(rsched_claim(rs, 3, now, now + 10 * 1000000, &g, &e), TP_OK);
+	assert_true(g.count > 0);
+	rsched_free(rs);
+	struct gsched_opts go = { .table = "taskpipe-state", .group = "acme", .rate = 5, .burst = 2 };
+	struct gsched *gs = NULL;
+	assert_int_equal(gsched_new(&go, &gs, &e), TP_OK);
+	int booked = 0;
+	int64_t not_before = 0;
+	assert_int_equal(gsched_book(gs, 1, now, &booked, &not_before, &e), TP_OK);
+	assert_int_equal(booked, 1);
+	gsched_free(gs);
+	assert_no_denial(&x, "consumer");
+	assert_true(evaluated(&x, "dynamodb:UpdateItem"));
+	/* another instance's pipeline */
+	ro.pk = "rate#zz-a";
+	assert_int_equal(rsched_new(&ro, &rs, &e), TP_OK);
+	assert_true(rsched_claim(rs, 1, now, now + 10 * 1000000, &g, &e) < 0);
+	assert_string_equal(e.code, "AccessDeniedException");
+	rsched_free(rs);
+	const struct fake_iam_record *r;
+	size_t n = fake_iam_records(x.fake, &r);
+	assert_string_equal(r[n - 1].context, "{\"dynamodb:LeadingKeys\":[\"rate#zz-a\"]}");
+	assert_string_equal(r[n - 1].effect, "ImplicitDeny");
+	setenv("AWS_ACCESS_KEY_ID", "AKIDFAKE", 1);
+	fx_teardown(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_controller_lifecycle_within_its_role),
 		cmocka_unit_test(test_a_missing_grant_is_refused),
+		cmocka_unit_test(test_consumer_schedules_within_its_role),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
