@@ -660,7 +660,8 @@ int fake_iam_authorize(struct fake *f, struct fake_req *r, struct http_response 
 			any = &iam->p[i];
 	}
 	who = who ? who : any;
-	cJSON *doc = r->body_len ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+	/* JSON bodies only (an S3 body is an object's bytes, maybe megabytes) */
+	cJSON *doc = r->body_len && strcmp(r->service, "s3") != 0 ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
 	if (!cJSON_IsObject(doc)) {
 		cJSON_Delete(doc);
 		doc = NULL;
