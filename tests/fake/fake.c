@@ -43,6 +43,7 @@ struct fake_flight {
 };
 
 static long flight_seq;
+static struct fake *default_owner; /* fake_attach_all's */
 
 struct fake *fake_new(const struct fake_options *o)
 {
@@ -80,12 +81,17 @@ void fake_free(struct fake *f)
 		return;
 	if (f->clock_installed)
 		tp_set_clock(NULL);
+	if (default_owner == f) {
+		aws_set_default_transport(NULL);
+		default_owner = NULL;
+	}
 	fake_ddb_free(f->ddb);
 	fake_sqs_free(f->sqs);
 	fake_lambda_free(f->lambda);
 	fake_s3_free(f->s3);
 	fake_tagging_free(f->tagging);
 	fake_cloudwatch_free(f->cw);
+	fake_iam_free(f->iam);
 	for (struct fake_quota *q = f->quotas, *n; q; q = n) {
 		n = q->next;
 		free(q);
@@ -358,6 +364,10 @@ static void answer(struct fake *f, struct fake_flight *fl)
 		counter(f, service, r.op[0] ? r.op : "?")->n++;
 		return;
 	}
+	if (f->iam && fake_iam_authorize(f, &r, out)) {
+		counter(f, service, r.op[0] ? r.op : "?")->n++;
+		return;
+	}
 	if (strcmp(service, "dynamodb") == 0)
 		fake_ddb_handle(f, &r, out);
 	else if (strcmp(service, "sqs") == 0)
@@ -452,6 +462,13 @@ void fake_attach(struct fake *f, struct aws *a)
 {
 	struct aws_transport t = { fake_send, fake_poll, f };
 	aws_set_transport(a, &t);
+}
+
+void fake_attach_all(struct fake *f)
+{
+	struct aws_transport t = { fake_send, fake_poll, f };
+	aws_set_default_transport(&t);
+	default_owner = f;
 }
 
 void fake_set_hook(struct fake *f, fake_hook_fn fn, void *ctx)

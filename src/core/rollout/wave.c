@@ -360,7 +360,10 @@ static int update_batch(struct ro *r, struct ro_target **ts, size_t n, struct aw
 		if (!rode) {
 			/* the records (claims of the next batch: never an update before
 			 * its claim) and the next batch's reads go with these updates */
-			memcpy(c + nu, rec, nrec * sizeof *c);
+			/* a rollback has no records (rec NULL): memcpy of NULL is
+			 * undefined even for 0 bytes */
+			if (nrec)
+				memcpy(c + nu, rec, nrec * sizeof *c);
 			for (size_t i = 0; i < nnx; i++)
 				prep_read(nx[i], &c[nu + nrec + i]);
 			extra = nrec + nnx;
