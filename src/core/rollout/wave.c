@@ -175,7 +175,8 @@ static void prep_update(struct ro *r, struct ro_target *t, struct aws_call *c)
 	 * puts the function back to COPY (codestore.h). The RevisionId: Lambda
 	 * refuses a stale one, so an update cannot land twice. */
 	const struct lambda_code code = { .bucket = r->bucket, .key = r->key, .version = r->version,
-					  .reference = t->reference, .revision_id = t->rev };
+					  .storage = t->reference ? LAMBDA_STORAGE_REFERENCE : LAMBDA_STORAGE_DEFAULT,
+					  .revision_id = t->rev };
 	lambda_update_function_code(c, t->function, lambda_code_body(&code));
 	c->user = t;
 }
