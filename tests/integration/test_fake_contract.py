@@ -17,10 +17,10 @@ from awsmodel import AwsModel  # noqa: E402
 
 CONTRACT = os.path.join(ROOT, "out", "debug", "fake_contract")
 STEPS = os.path.join(ROOT, "tests", "fake", "contract", "steps.json")
-# Transitions of 10 AWS seconds at scale 0.1: 1 s real for the layer; the
+# Transitions of 30 AWS seconds at scale 0.1: 3 s real for the layer; the
 # steps that must land inside one are sent back to back.
 SCALE = 0.1
-TRANSITION = 10
+TRANSITION = 30
 
 
 class TestFakeContract(unittest.TestCase):
@@ -51,6 +51,7 @@ class TestFakeContract(unittest.TestCase):
         got = self.run_contract("fake", env)
         self.assertFalse([l for l in want if l.startswith("BADSTEP")], want)
         self.assertEqual(len(got), len(want))
+        print("\n".join(want))   # kept in the log: what was compared
         diffs = ["layer: %s\n fake: %s" % (w, g) for w, g in zip(want, got) if w != g]
         self.assertEqual(diffs, [], "\n" + "\n".join(diffs))
         # the layer's answers are the ones AWS gives (tests/integration/test_awsmodel.py):
