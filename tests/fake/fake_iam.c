@@ -335,7 +335,7 @@ static int ddb_checks(struct fake *f, struct fake_req *r, const cJSON *doc, stru
 		return 0;
 	}
 	if (!strcmp(op, "GetRecords")) {
-		/* AWS reads the stream from its iterator; the fake's are "<at>|<issued>|<stream ARN>". */
+		/* AWS reads the stream from its iterator; the fake's are "<at>|<issued>|<shard>|<stream ARN>". */
 		const char *it = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "ShardIterator"));
 		const char *arn = it ? strstr(it, "arn:") : NULL;
 		if (!arn)

@@ -733,7 +733,7 @@ static void test_dynamodb_tables_and_leading_keys(void **state)
 	/* Streams: GetRecords is authorized on the stream its iterator names */
 	struct aws_call c = { 0 };
 	awsj_prepare(&c, SVC_STREAMS, "GetRecords",
-		     cJSON_Parse("{\"ShardIterator\":\"0|0|arn:aws:dynamodb:us-east-1:" ACCT
+		     cJSON_Parse("{\"ShardIterator\":\"0|0|0|arn:aws:dynamodb:us-east-1:" ACCT
 				 ":table/taskpipe-config/stream/L\"}"));
 	d = call(e->ctl, &c);
 	assert_string_equal(d.code, "ResourceNotFoundException");   /* allowed; the fake has no such stream */
@@ -741,7 +741,7 @@ static void test_dynamodb_tables_and_leading_keys(void **state)
 				 ":table/taskpipe-config/stream/L")->effect, "Allow");
 	memset(&c, 0, sizeof c);
 	awsj_prepare(&c, SVC_STREAMS, "GetRecords",
-		     cJSON_Parse("{\"ShardIterator\":\"0|0|arn:aws:dynamodb:us-east-1:" ACCT
+		     cJSON_Parse("{\"ShardIterator\":\"0|0|0|arn:aws:dynamodb:us-east-1:" ACCT
 				 ":table/other-config/stream/L\"}"));
 	assert_string_equal(call(e->ctl, &c).code, "AccessDeniedException");
 }

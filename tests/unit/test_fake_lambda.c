@@ -1042,7 +1042,7 @@ static cJSON *at_path(cJSON *doc, const char *path)
 }
 
 /* tests/fake/contract_lambda.json through the fake: every step answered as
- * the layer answered it (test_fake_contract.py checks the layer still does). */
+ * the layer answered it (test_fake_lambda_contract.py checks the layer still does). */
 static void test_contract_with_awsmodel(void **state)
 {
 	(void)state;
