@@ -331,16 +331,14 @@ static void test_unhealthy_canary_rolled_back(void **state)
  * never mixed: the new one everywhere (the resumed health check, in a later
  * window, found nothing) or the old one everywhere (halted and rolled back).
  *
- * KNOWN GAP (reported, not fixed here): the canary's verdict is recorded
- * (rollout#: rollback_functions) and the canary put back before the
- * version is rejected (code#, store_code_reject, rollback.c); a runner
- * killed between the two leaves the version unrejected, and the resumed run
- * updates the canary to it again (a third update) and, its new window
- * clean, rolls it out everywhere. So a function may be updated 3 times
- * here (the update, its rollback, the re-rollout), never more; the seeds
- * where that happened are counted (*regressed). With the gap closed this
- * bound is 2. */
-static void sick_killed_and_resumed(uint64_t seed, long clean, int *regressed)
+ * The version is rejected (code#, store_code_reject) before any function
+ * is put back (rollback.c), and a run that finds it rejected while the
+ * head still says running finishes the rollback (rollout.c,
+ * rollback_finish): so a function is updated at most twice (the update and
+ * its rollback), wherever the runner died. Before that order, 7 of 100
+ * seeds updated a canary a third time and rolled the rejected code out
+ * everywhere. */
+static void sick_killed_and_resumed(uint64_t seed, long clean)
 {
 	uint64_t h = mix(seed + 7777);
 	struct fake_options fo = { .seed = seed, .lag_ms = (int)(h % 3) * 300 };
@@ -376,9 +374,8 @@ static void sick_killed_and_resumed(uint64_t seed, long clean, int *regressed)
 		on_new += strcmp(got, v2) == 0;
 		on_old += strcmp(got, old) == 0;
 		long u = updates_of(&l, fn);
-		if (u > 3)
+		if (u > 2)
 			fail_msg("seed %llu (killed after %ld): %s updated %ld times", (unsigned long long)seed, k, fn, u);
-		*regressed += u == 3;
 	}
 	if (on_new != NPIPES && on_old != NPIPES)
 		fail_msg("seed %llu (killed after %ld; runs %s, %s): %d functions on the new code, %d on the old",
@@ -395,11 +392,10 @@ static void test_unhealthy_killed_and_resumed(void **state)
 	long clean = clean_rollout(NULL);
 	int seeds = (fx_seeds(20) + 1) / 2;   /* half: the make check budget */
 	const char *only = getenv("TASKPIPE_SIM_SEED");
-	int regressed = 0;
 	for (int s = only ? atoi(only) : 1; s <= (only ? atoi(only) : seeds); s++)
-		sick_killed_and_resumed((uint64_t)s, clean, &regressed);
-	fprintf(stderr, "unhealthy rollouts killed and resumed: %d seeds, %d re-rolled a rolled-back canary "
-		"(the known gap above)\n", seeds, regressed);
+		sick_killed_and_resumed((uint64_t)s, clean);
+	fprintf(stderr, "unhealthy rollouts killed and resumed: %d seeds, each function updated at most twice\n",
+		seeds);
 }
 
 int main(void)

@@ -152,14 +152,16 @@ int rollback_run(struct ro *r, int w, tp_err *e)
 {
 	long lambda0 = aws_stats_lambda(r->app->aws), updates0 = r->updates;
 	r->rb.done = 1;
+	/* The rejection first: a runner killed while putting functions back
+	 * leaves it recorded, so the next run finishes the rollback
+	 * (rollback_finish) instead of rolling the version out again. */
+	tp_err je = { 0 };
+	if (r->version && store_code_reject(r->app->aws, r->app->set.state_table, r->bucket, r->key, r->version,
+					    NULL, NULL, &je) < 0)
+		log_warn("rollout %s: cannot record %s as rejected yet: %s", r->id, r->version, je.message);
 	int rc = wave_observe(r, 0, e); /* where each function is now */
-	if (rc < 0) { /* nothing can be put back blind; the version is rejected all the same */
-		tp_err re = { 0 };
-		if (r->version)
-			store_code_reject(r->app->aws, r->app->set.state_table, r->bucket, r->key, r->version, NULL,
-					  NULL, &re);
+	if (rc < 0) /* nothing can be put back blind; the version stays rejected */
 		return rc;
-	}
 	struct ro_target **ts = tp_xcalloc(r->ts.n + 1, sizeof *ts);
 	size_t n = 0;
 	for (size_t i = 0; i < r->ts.n; i++) {
@@ -248,7 +250,8 @@ int rollback_run(struct ro *r, int w, tp_err *e)
 		rc = we.rc;
 		*e = we;
 	}
-	/* the version is rejected: apply, drift --fix and new pipelines keep the last good one */
+	/* the version is rejected (again: now with the good one): apply, drift
+	 * --fix and new pipelines keep the last good one */
 	const char *good = ncv && cv[0].version ? cv[0].version : NULL;
 	if (r->version && (rc = store_code_reject(r->app->aws, r->app->set.state_table, r->bucket, r->key,
 						  r->version, good, good ? cv[0].sha : NULL, &we)) < 0)

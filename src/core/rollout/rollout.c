@@ -284,15 +284,51 @@ static int resume_head(struct ro *r, const cJSON *h, tp_err *e)
 	return targets_of_head(r, e);
 }
 
+/* The version is rejected while its head still says running: its runner
+ * died inside rollback_run (which records the rejection first). Take the
+ * head and put back every function still on the rejected code; a live
+ * runner's head is left to it (RolloutBusy). */
+static void rollback_finish(struct ro *r)
+{
+	cJSON *h = NULL;
+	tp_err e = { 0 };
+	if (ro_head_get(r, &h, &e) < 0 || !h) {
+		cJSON_Delete(h);
+		return;
+	}
+	const char *hv = ddb_get_str(h, "version", NULL), *hs = ddb_get_str(h, "sha256", "");
+	int ours = hv && strcmp(hv, r->version ? r->version : "") == 0 && strcmp(hs, r->sha) == 0;
+	enum rollout_state st = ro_stored_state(ddb_get_str(h, "status", ""));
+	if (!ours || st != RST_RUNNING || resume_head(r, h, &e) < 0 || r->stopped) {
+		cJSON_Delete(h);
+		return;
+	}
+	cJSON_Delete(h);
+	log_warn("rollout %s: %s was rejected by a run that stopped while rolling back: finishing it", r->id,
+		 r->version);
+	if (rollback_run(r, cJSON_GetArraySize(r->plan), &e) < 0)
+		log_warn("rollout %s: rollback: %s: %s", r->id, e.code, e.message);
+	tp_errf(&r->fail, TP_EPOLICY, "VersionRejected", "s3://%s#%s was rejected; its rollback is finished",
+		r->id, r->version);
+	ro_stop(r, ROLLOUT_HALTED);
+	tp_err he = { 0 };
+	if (ro_hdr_write(r, HDR_RELEASE, RST_HALTED, &he) < 0)
+		log_warn("rollout %s: %s", r->id, he.message);
+}
+
 /* Start, resume or supersede (see rollout.h). */
 static int run(struct ro *r, const char *want_version, tp_err *e)
 {
 	int rc = fetch_object(r, want_version, e);
 	if (rc < 0 || r->stopped)
 		return rc;
-	/* a version rolled back is never rolled out again (nor resumed) */
-	if ((rc = rollback_check_rejected(r, e)) < 0)
+	/* a version rolled back is never rolled out again (nor resumed), but
+	 * a rollback a killed runner left half done is finished */
+	if ((rc = rollback_check_rejected(r, e)) < 0) {
+		if (strcmp(e->code, "VersionRejected") == 0)
+			rollback_finish(r);
 		return rc;
+	}
 	cJSON *h = NULL;
 	for (int attempt = 0; attempt < 3; attempt++) {
 		cJSON_Delete(h);
