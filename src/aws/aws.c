@@ -167,8 +167,18 @@ static int curl_poll(void *ctx, long timeout_ms)
 	return http_poll(ctx, timeout_ms);
 }
 
+/* Set by aws_set_default_transport (tests); send NULL: curl. */
+static struct aws_transport default_tr;
+
+void aws_set_default_transport(const struct aws_transport *t)
+{
+	default_tr = t ? *t : (struct aws_transport){ 0 };
+}
+
 void aws_set_transport(struct aws *a, const struct aws_transport *t)
 {
+	if (!t && default_tr.send)
+		t = &default_tr;
 	a->tr = t ? *t : (struct aws_transport){ curl_send, curl_poll, a->http };
 }
 

@@ -130,6 +130,12 @@ struct aws_transport {
 };
 /* a's requests go through t (copied) from now on; NULL: the default. */
 void aws_set_transport(struct aws *a, const struct aws_transport *t);
+/* The default of every client made from now on (aws_new), and of
+ * aws_set_transport(a, NULL): t (copied); NULL: curl again. For a test
+ * process that talks to a fake AWS only (tests/fake): the clients core/
+ * opens itself (app_open, the shared budget, group schedules) use it from
+ * their first request, with no seam in each of them. */
+void aws_set_default_transport(const struct aws_transport *t);
 
 /* Budgets a shared source can fill (budget_shared.c), else metered locally. */
 enum { AWS_BUDGET_LAMBDA = 0, AWS_BUDGET_LAMBDA_GET = 1 };

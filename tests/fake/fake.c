@@ -41,6 +41,7 @@ struct fake_flight {
 };
 
 static long flight_seq;
+static struct fake *default_owner; /* fake_attach_all's */
 
 struct fake *fake_new(const struct fake_options *o)
 {
@@ -78,6 +79,10 @@ void fake_free(struct fake *f)
 		return;
 	if (f->clock_installed)
 		tp_set_clock(NULL);
+	if (default_owner == f) {
+		aws_set_default_transport(NULL);
+		default_owner = NULL;
+	}
 	fake_ddb_free(f->ddb);
 	fake_sqs_free(f->sqs);
 	fake_lambda_free(f->lambda);
@@ -434,8 +439,28 @@ void fake_attach(struct fake *f, struct aws *a)
 	aws_set_transport(a, &t);
 }
 
+void fake_attach_all(struct fake *f)
+{
+	struct aws_transport t = { fake_send, fake_poll, f };
+	aws_set_default_transport(&t);
+	default_owner = f;
+}
+
 void fake_set_hook(struct fake *f, fake_hook_fn fn, void *ctx)
 {
 	f->hook = fn;
 	f->hook_ctx = ctx;
+}
+
+/* ---- for the fleet bench (tests/bench/fleet_sim.c) ---- */
+
+void fake_transport(struct fake *f, struct aws_transport *out)
+{
+	*out = (struct aws_transport){ fake_send, fake_poll, f };
+}
+
+void fake_each_count(const struct fake *f, fake_count_fn fn, void *ctx)
+{
+	for (const struct fake_counter *c = f->counters; c; c = c->next)
+		fn(ctx, c->service, c->op, c->n, c->throttled);
 }

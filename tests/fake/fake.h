@@ -36,6 +36,10 @@ void fake_free(struct fake *f);
 
 /* Route every request of a to f (aws_set_transport). */
 void fake_attach(struct fake *f, struct aws *a);
+/* Route every client made from now on to f too (aws_set_default_transport):
+ * the ones taskpipe's core opens itself (app_open, the shared budget).
+ * fake_free puts curl back. */
+void fake_attach_all(struct fake *f);
 
 /* Make f's simulated clock the process's (tp_set_clock). */
 void fake_use_clock(struct fake *f);
@@ -70,5 +74,13 @@ struct fake_req {
 	size_t n_headers;
 	char op[64];                /* the operation: from target, or set by a REST service */
 };
+
+/* For the fleet bench: f's transport as fake_attach installs it (to wrap
+ * it: the bench books the fake's CPU and memory apart from the
+ * controller's), and every counter, a call of fn per (service, operation). */
+struct aws_transport;
+void fake_transport(struct fake *f, struct aws_transport *out);
+typedef void (*fake_count_fn)(void *ctx, const char *service, const char *op, long n, long throttled);
+void fake_each_count(const struct fake *f, fake_count_fn fn, void *ctx);
 
 #endif
