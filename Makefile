@@ -156,7 +156,7 @@ bench: deps taskpipe $(BENCH_DIR)/fleet_sim
 # The fleet by simulation (tests/bench/fleet_sim.c): taskpipe's core against
 # the in-memory fake AWS at AWS's quotas. Optimized and without sanitizers
 # (glibc and the Debian -dev libraries, as the debug build), so its CPU time
-# and peak RSS mean something. `make fleet-sim FLEET_SIZES=500` by hand;
+# and peak RSS mean something. `make fleet-sim` runs 500 pipelines (or FLEET_SIZES);
 # `make bench` runs it at FLEET_SIZES (default 10000 50000). Variables above.
 $(BENCH_DIR)/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -170,7 +170,7 @@ $(BENCH_DIR)/fake/%.o: tests/fake/%.c
 $(BENCH_DIR)/fleet_sim: tests/bench/fleet_sim.c tests/bench/fleet_mem.c $(BENCH_OBJ)
 	$(CC) $(BENCH_CFLAGS) -Itests -o $@ tests/bench/fleet_sim.c tests/bench/fleet_mem.c $(BENCH_OBJ) $(DBG_LIBS)
 fleet-sim: $(BENCH_DIR)/fleet_sim
-	@FLEET_SIZES="$(FLEET_SIZES)" python3 tests/bench/bench_fleet_sim.py
+	@FLEET_SIZES="$(or $(FLEET_SIZES),500)" python3 tests/bench/bench_fleet_sim.py
 
 # forked policy call vs in-process, release build (see src/script/policy.c)
 bench-policy: $(REL_DIR)/bench_policy
