@@ -28,6 +28,8 @@ struct fake_options {
 	int throttle_pct;           /* besides quotas, throttle this % of requests at random */
 	long account_concurrency;   /* Lambda's ConcurrentExecutions; 0: 1000 */
 	int64_t start_ms;           /* the simulated wall clock at start; 0: 2026-01-01T00:00Z */
+	int esm_any_queue;          /* Lambda alone (no fake SQS): CreateEventSourceMapping takes
+				       any SQS queue ARN as an existing queue; 0: it must exist */
 };
 
 struct fake *fake_new(const struct fake_options *o);
@@ -60,6 +62,12 @@ void fake_dump_counts(const struct fake *f);
  * out->rc = TP_EIO, a kill at step k by longjmp-free flagging). */
 typedef int (*fake_hook_fn)(void *ctx, const struct fake_req *r, struct http_response *out);
 void fake_set_hook(struct fake *f, fake_hook_fn fn, void *ctx);
+
+/* DynamoDB: a table (keys of type S; range_key NULL: none) made as
+ * CreateTable would, for tests that skip `init`; -1 when it exists. */
+int fake_ddb_create_table(struct fake *f, const char *name, const char *hash_key, const char *range_key);
+/* Items in table; -1 when there is no such table. */
+long fake_ddb_item_count(struct fake *f, const char *table);
 
 /* A request as the services see it. */
 struct fake_req {
