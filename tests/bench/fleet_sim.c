@@ -38,6 +38,7 @@
 #include "core/rollout/rollout.h"
 #include "core/settings.h"
 #include "fake/fake.h"
+#include "fake/fake_int.h"
 #include "fleet_mem.h"
 
 #define CONFIG_TABLE "fleet-config"
@@ -136,10 +137,27 @@ static int by_count(const void *a, const void *b)
 static int64_t upd_first_ms = -1, upd_second_ms = -1, upd_last_ms = -1;
 static long upd_seen;
 
-static int watch_hook(void *ctx, const struct fake_req *r, struct http_response *out)
+static int watching;
+
+/* Every request passes here first. The fake's DynamoDB does not model
+ * Streams; `taskpipe init` asks DescribeStream of the config table's stream
+ * once it exists: answered ENABLED here (the only call of that API). */
+static int fleet_hook(void *ctx, const struct fake_req *r, struct http_response *out)
 {
+	if (!strcmp(r->target, "DynamoDBStreams_20120810.DescribeStream")) {
+		cJSON *in = cJSON_Parse(r->body), *o = cJSON_CreateObject();
+		cJSON *d = cJSON_AddObjectToObject(o, "StreamDescription");
+		const char *arn = cJSON_GetStringValue(cJSON_GetObjectItem(in, "StreamArn"));
+		cJSON_AddStringToObject(d, "StreamArn", arn ? arn : "");
+		cJSON_AddStringToObject(d, "StreamStatus", "ENABLED");
+		cJSON_AddStringToObject(d, "StreamViewType", "NEW_AND_OLD_IMAGES");
+		cJSON_AddArrayToObject(d, "Shards");
+		cJSON_Delete(in);
+		fake_reply_json(out, 200, o);
+		return 1;
+	}
 	size_t n = strlen(r->path);
-	if (!strcmp(r->service, "lambda") && !strcmp(r->method, "PUT") && n > 5 && !strcmp(r->path + n - 5, "/code")) {
+	if (watching && !strcmp(r->service, "lambda") && !strcmp(r->method, "PUT") && n > 5 && !strcmp(r->path + n - 5, "/code")) {
 		int64_t t = fake_elapsed_ms(fk);
 		if (upd_seen == 0)
 			upd_first_ms = t;
@@ -462,7 +480,7 @@ static void phase_rollout(struct phase *p, long n)
 	struct meter m;
 	upd_seen = 0;
 	upd_first_ms = upd_second_ms = upd_last_ms = -1;
-	fake_set_hook(fk, watch_hook, NULL);
+	watching = 1;
 	meter_start(&m);
 	open_app(&app);
 	struct rollout_opts o = { 0 };
@@ -471,7 +489,7 @@ static void phase_rollout(struct phase *p, long n)
 	int rc = rollout_run(&app, CODE_BUCKET, CODE_KEY, NULL, &o, &r, &e);
 	app_close(&app);
 	meter_stop(&m, p);
-	fake_set_hook(fk, NULL, NULL);
+	watching = 0;
 	if (rc < 0)
 		fprintf(stderr, "fleet_sim: rollout_run: %s: %s\n", e.code, e.message);
 	snprintf(p->outcome, sizeof p->outcome,
@@ -603,6 +621,7 @@ int main(int argc, char **argv)
 	fk = fake_new(&fo);
 	fleet_mem_leave_fake();
 	fake_use_clock(fk);
+	fake_set_hook(fk, fleet_hook, NULL);
 	fake_transport(fk, &inner);
 	struct aws_transport wrapped = { wrap_send, wrap_poll, NULL };
 	aws_set_default_transport(&wrapped);
