@@ -186,6 +186,7 @@ struct phase {
 	double goal_ratio;        /* 0: none */
 	double goal_sim_s;        /* 0: none */
 	double extra_s;           /* time the policy waits on purpose (the canary watch) */
+	int failed;               /* the phase could not run (outcome says why) */
 };
 
 struct meter {
@@ -421,11 +422,17 @@ static void phase_reconcile(struct phase *p, long n, long changed)
 	struct rec_result *res = NULL;
 	size_t nr = 0;
 	tp_err e = { 0 };
-	if (reconcile_run(&app, NULL, 0, 1, &o, &res, &nr, &e) < 0)
-		die("reconcile_run", &e);
+	int rc = reconcile_run(&app, NULL, 0, 1, &o, &res, &nr, &e);
 	app_close(&app);
 	meter_stop(&m, p);
-	rec_outcome(res, nr, p->outcome, sizeof p->outcome);
+	if (rc < 0) {
+		snprintf(p->outcome, sizeof p->outcome, "FAILED: %s: %.400s", e.code, e.message);
+		p->failed = 1;
+	} else {
+		rec_outcome(res, nr, p->outcome, sizeof p->outcome);
+		for (size_t i = 0; i < nr; i++)
+			p->failed |= res[i].rc != TP_OK;
+	}
 	reconcile_results_free(res, nr);
 	p->n = n;
 	if (changed < 0) {   /* create */
@@ -447,10 +454,18 @@ static void phase_drift(struct phase *p, long n)
 	struct drift_opts o = { 0 };
 	struct drift_report r;
 	tp_err e = { 0 };
-	if (drift_run(&app, &o, &r, &e) < 0)
-		die("drift_run", &e);
+	int rc = drift_run(&app, &o, &r, &e);
 	app_close(&app);
 	meter_stop(&m, p);
+	p->n = n;
+	p->floor_s = (double)((n + 49) / 50 + (n + 99) / 100) / LAMBDA_RATE;
+	p->floor_why = "the Lambda listings (ListFunctions pages of 50, ListEventSourceMappings pages of 100) at 15/s";
+	p->goal_sim_s = LAMBDA_INVOCATION_S;
+	if (rc < 0) {
+		snprintf(p->outcome, sizeof p->outcome, "FAILED: %s: %.400s", e.code, e.message);
+		p->failed = 1;
+		return;
+	}
 	const struct drift_summary *s = &r.summary;
 	snprintf(p->outcome, sizeof p->outcome,
 		 "%ld checked: %ld in sync, %ld drifted, %ld missing, %ld collisions, %ld errors; %ld orphans; "
@@ -467,11 +482,6 @@ static void phase_drift(struct phase *p, long n)
 			break;
 		}
 	drift_report_free(&r);
-	p->n = n;
-	/* the listings: ListFunctions 50 a page, ListEventSourceMappings 100 */
-	p->floor_s = (double)((n + 49) / 50 + (n + 99) / 100) / LAMBDA_RATE;
-	p->floor_why = "the Lambda listings (ListFunctions pages of 50, ListEventSourceMappings pages of 100) at 15/s";
-	p->goal_sim_s = LAMBDA_INVOCATION_S;
 }
 
 static void phase_rollout(struct phase *p, long n)
@@ -490,9 +500,12 @@ static void phase_rollout(struct phase *p, long n)
 	app_close(&app);
 	meter_stop(&m, p);
 	watching = 0;
-	if (rc < 0)
-		fprintf(stderr, "fleet_sim: rollout_run: %s: %s\n", e.code, e.message);
-	snprintf(p->outcome, sizeof p->outcome,
+	size_t o0 = 0;
+	if (rc < 0) {
+		o0 = (size_t)snprintf(p->outcome, sizeof p->outcome, "FAILED: %s: %.300s; ", e.code, e.message);
+		p->failed = r.status != ROLLOUT_DONE;
+	}
+	snprintf(p->outcome + o0, sizeof p->outcome - o0,
 		 "%s: %zu targets in %d waves; %ld updated, %ld already current, %ld failed; "
 		 "Lambda calls %ld: %ld updates, %ld ListFunctions, %ld GetFunction",
 		 rollout_outcome_name(r.status), r.targets, r.waves, r.updated, r.already_current, r.failed,
@@ -571,10 +584,11 @@ static cJSON *phase_json(const struct phase *p, long rss0_kb)
 	cJSON_AddNumberToObject(o, "fake_heap_mb", (double)p->fake_heap_live / 1048576.0);
 	cJSON_AddNumberToObject(o, "process_peak_rss_mb", (double)p->rss_kb / 1024.0);
 	cJSON_AddStringToObject(o, "outcome", p->outcome);
+	cJSON_AddBoolToObject(o, "failed", p->failed);
 	if (p->goal_ratio > 0)
-		cJSON_AddBoolToObject(o, "ok", sim / p->floor_s <= p->goal_ratio);
+		cJSON_AddBoolToObject(o, "ok", !p->failed && sim / p->floor_s <= p->goal_ratio);
 	if (p->goal_sim_s > 0)
-		cJSON_AddBoolToObject(o, "ok", sim <= p->goal_sim_s);
+		cJSON_AddBoolToObject(o, "ok", !p->failed && sim <= p->goal_sim_s);
 	cJSON *ops = cJSON_AddObjectToObject(o, "by_operation");
 	for (size_t i = 0; i < p->d.n; i++)
 		if (p->d.v[i].n) {
