@@ -36,6 +36,8 @@ struct fake_flight {
 	char **headers;
 	size_t n_headers;
 	struct http_response *resp;
+	http_sink_fn sink;          /* a 2xx body goes here instead of resp->body */
+	void *sink_ctx;
 	aws_transport_done_fn done;
 	void *done_ctx;
 };
@@ -395,6 +397,8 @@ static int fake_send(void *ctx, const struct http_request *req, struct http_resp
 		fl->headers[i] = tp_xstrdup(req->headers[i]);
 	fl->n_headers = req->n_headers;
 	fl->resp = resp;
+	fl->sink = req->sink;
+	fl->sink_ctx = req->sink_ctx;
 	fl->done = done;
 	fl->done_ctx = done_ctx;
 	fl->due_us = f->mono_us + (int64_t)f->opt.latency_ms * 1000;
@@ -409,6 +413,19 @@ static int fake_send(void *ctx, const struct http_request *req, struct http_resp
 	return 0;
 }
 
+/* A 2xx body to the request's sink, as http.c streams it (errors stay buffered). */
+static void deliver(struct fake_flight *fl)
+{
+	struct http_response *out = fl->resp;
+	if (!fl->sink || out->status < 200 || out->status > 299 || out->rc != TP_OK)
+		return;
+	if (out->body.len && fl->sink(fl->sink_ctx, out->body.data, out->body.len) < 0) {
+		out->rc = TP_EIO;
+		snprintf(out->error, sizeof out->error, "the sink refused the body");
+	}
+	buf_reset(&out->body);
+}
+
 static int fake_poll(void *ctx, long timeout_ms)
 {
 	struct fake *f = ctx;
@@ -421,6 +438,7 @@ static int fake_poll(void *ctx, long timeout_ms)
 			struct fake_flight *fl = f->flights;
 			f->flights = fl->next;
 			answer(f, fl);
+			deliver(fl);
 			fl->done(fl->done_ctx, fl->resp);
 			flight_free(fl);
 		}
