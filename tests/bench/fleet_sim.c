@@ -139,6 +139,63 @@ static long upd_seen;
 
 static int watching;
 
+/* ---- the timeline: when each kind of request was sent, per phase ---- */
+
+struct span { char key[64]; int64_t first_ms, last_ms; long n; };
+static struct span spans[64];
+static int n_spans;
+
+/* A request's kind: the operation when the protocol names it (JSON
+ * target, query Action), else method and path with names left out
+ * ("lambda PUT /functions/_/code"). */
+static void kind_of(const struct fake_req *r, char *out, size_t len)
+{
+	char action[64];
+	if (r->op[0]) {
+		snprintf(out, len, "%s:%.40s", r->service, r->op);
+		return;
+	}
+	if (fake_query_param(r, "Action", action, sizeof action) && action[0]) {
+		snprintf(out, len, "%s:%.40s", r->service, action);
+		return;
+	}
+	size_t o = (size_t)snprintf(out, len, "%s %s ", r->service, r->method);
+	const char *p = r->path;
+	int seg = 0;
+	while (*p && o + 2 < len) {
+		const char *e = strchr(p + 1, '/');
+		size_t m = e ? (size_t)(e - p) : strlen(p);
+		/* keep the version-less resource words, not names */
+		int word = seg == 0 ? 0 : (seg == 1 || seg == 3);
+		if (!strcmp(r->service, "s3"))
+			word = 0;
+		if (seg > 0)
+			o += (size_t)snprintf(out + o, len - o, "%.*s", word ? (int)m : 2, word ? p : "/_");
+		p += m;
+		seg++;
+	}
+}
+
+static void span_note(const struct fake_req *r)
+{
+	char k[64];
+	kind_of(r, k, sizeof k);
+	int64_t t = fake_elapsed_ms(fk);
+	int i;
+	for (i = 0; i < n_spans && strcmp(spans[i].key, k); i++)
+		;
+	if (i == n_spans) {
+		if (n_spans == (int)(sizeof spans / sizeof spans[0]))
+			return;
+		snprintf(spans[n_spans].key, sizeof spans[0].key, "%s", k);
+		spans[n_spans].first_ms = t;
+		spans[n_spans].n = 0;
+		n_spans++;
+	}
+	spans[i].last_ms = t;
+	spans[i].n++;
+}
+
 /* Every request passes here first. The fake's DynamoDB does not model
  * Streams; `taskpipe init` asks DescribeStream of the config table's stream
  * once it exists: answered ENABLED here (the only call of that API). */
@@ -156,6 +213,7 @@ static int fleet_hook(void *ctx, const struct fake_req *r, struct http_response 
 		fake_reply_json(out, 200, o);
 		return 1;
 	}
+	span_note(r);
 	size_t n = strlen(r->path);
 	if (watching && !strcmp(r->service, "lambda") && !strcmp(r->method, "PUT") && n > 5 && !strcmp(r->path + n - 5, "/code")) {
 		int64_t t = fake_elapsed_ms(fk);
@@ -187,6 +245,8 @@ struct phase {
 	double goal_sim_s;        /* 0: none */
 	double extra_s;           /* time the policy waits on purpose (the canary watch) */
 	int failed;               /* the phase could not run (outcome says why) */
+	struct span spans[64];    /* its requests by kind: first and last time sent (from its start) */
+	int n_spans;
 };
 
 struct meter {
@@ -218,6 +278,7 @@ static void meter_start(struct meter *m)
 	m->fcpu0 = fake_cpu_s;
 	m->real0 = real_now();
 	fleet_mem_reset_peak(FLEET_MEM_CONTROLLER);
+	n_spans = 0;
 }
 
 static int is_mutating(const char *op)
@@ -246,6 +307,12 @@ static void meter_stop(struct meter *m, struct phase *p)
 		}
 	}
 	qsort(p->d.v, p->d.n, sizeof *p->d.v, by_count);
+	for (int i = 0; i < n_spans; i++) {
+		p->spans[i] = spans[i];
+		p->spans[i].first_ms -= m->sim0;
+		p->spans[i].last_ms -= m->sim0;
+	}
+	p->n_spans = n_spans;
 	struct fleet_mem_side s;
 	fleet_mem_get(FLEET_MEM_CONTROLLER, &s);
 	p->ctrl_heap_peak = s.peak;
@@ -547,6 +614,12 @@ static void print_phase(const struct phase *p, int verbose)
 			printf(" %s:%s %ld%s", p->d.v[i].svc, p->d.v[i].op, p->d.v[i].n,
 			       p->d.v[i].thr ? "" : "");
 	printf("\n");
+	if (verbose) {
+		printf("         timeline (s from the phase's start: first..last request of a kind, count):\n");
+		for (int i = 0; i < p->n_spans; i++)
+			printf("           %-48s %9.1f .. %9.1f %8ld\n", p->spans[i].key,
+			       (double)p->spans[i].first_ms / 1000, (double)p->spans[i].last_ms / 1000, p->spans[i].n);
+	}
 	if (p->throttled) {
 		printf("         throttled:");
 		for (size_t i = 0; i < p->d.n; i++)
@@ -589,6 +662,15 @@ static cJSON *phase_json(const struct phase *p, long rss0_kb)
 		cJSON_AddBoolToObject(o, "ok", !p->failed && sim / p->floor_s <= p->goal_ratio);
 	if (p->goal_sim_s > 0)
 		cJSON_AddBoolToObject(o, "ok", !p->failed && sim <= p->goal_sim_s);
+	cJSON *tl = cJSON_AddArrayToObject(o, "timeline");
+	for (int i = 0; i < p->n_spans; i++) {
+		cJSON *t = cJSON_CreateObject();
+		cJSON_AddStringToObject(t, "kind", p->spans[i].key);
+		cJSON_AddNumberToObject(t, "first_s", (double)p->spans[i].first_ms / 1000);
+		cJSON_AddNumberToObject(t, "last_s", (double)p->spans[i].last_ms / 1000);
+		cJSON_AddNumberToObject(t, "n", (double)p->spans[i].n);
+		cJSON_AddItemToArray(tl, t);
+	}
 	cJSON *ops = cJSON_AddObjectToObject(o, "by_operation");
 	for (size_t i = 0; i < p->d.n; i++)
 		if (p->d.v[i].n) {
