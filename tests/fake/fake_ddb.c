@@ -3,14 +3,13 @@
  * ReturnValues, Query and Scan paged as AWS pages them (1 MB of items read,
  * or Limit; ExclusiveStartKey / LastEvaluatedKey), CreateTable /
  * DescribeTable / UpdateTable / DeleteTable and the TTL setting.
- * Expressions: fake_ddbexpr.c.
+ * Expressions: fake_ddbexpr.c; streams: fake_ddbstream.c.
  *
  * A table is a treap ordered as DynamoDB reads a table: by a hash of the
  * partition key (Scan's order, stable), then the key, then the range key
  * (Query's order); lookups O(log n). Items are kept as their JSON text
- * (about its length a item), parsed when read. Tables are ACTIVE at once;
- * expired TTL items are not deleted (AWS takes days); DynamoDB Streams is
- * not modelled (its operations are refused as unknown). */
+ * (about its length an item), parsed when read. Tables are ACTIVE at
+ * once; expired TTL items are not deleted (AWS takes up to days). */
 #include "fake/fake_int.h"
 
 #include <stdarg.h>
@@ -22,6 +21,7 @@
 
 #include "base/base64.h"
 #include "fake/fake_ddbexpr.h"
+#include "fake/fake_ddbstream.h"
 
 #define PAGE_BYTES (1024 * 1024)   /* Query and Scan read at most 1 MB a page */
 #define ITEM_MAX (400 * 1024)      /* an item's size limit */
@@ -58,9 +58,7 @@ struct table {
 	long count;
 	long long bytes;
 	int64_t created_ms;
-	int stream;                /* StreamSpecification.StreamEnabled */
-	char view[32];             /* StreamViewType */
-	char label[48];            /* LatestStreamLabel */
+	struct ddb_stream *stream; /* the latest stream (enabled or not); NULL: never one */
 	char *ttl_attr;            /* TimeToLive's attribute; NULL: disabled */
 };
 
@@ -267,6 +265,7 @@ static struct table *table_add(struct fake *f, const char *name, const char *hk,
 static void table_free(struct table *t)
 {
 	tree_free(t->root);
+	ddbs_free(t->stream);
 	free(t->name);
 	free(t->hk.name);
 	free(t->rk.name);
@@ -644,6 +643,16 @@ static int size_ok(struct req *q, const cJSON *item, size_t *size)
 	return 0;
 }
 
+/* An item changed (old / now NULL: absent): the table's stream records it. */
+static void changed(struct req *q, const cJSON *old, const cJSON *now)
+{
+	if (!ddbs_enabled(q->t->stream))
+		return;
+	cJSON *keys = key_attrs(q->t, now ? now : old);
+	ddbs_record(q->f, q->t->stream, keys, old, now);
+	cJSON_Delete(keys);
+}
+
 /* ---- items ---- */
 
 static int op_get_item(struct req *q)
@@ -697,6 +706,7 @@ static int op_put_item(struct req *q)
 		return -1;
 	}
 	store(q->t, &k, item, size);
+	changed(q, old, item);
 	cJSON *body = cJSON_CreateObject();
 	if (old && strcmp(rv, "ALL_OLD") == 0)
 		cJSON_AddItemToObject(body, "Attributes", old);
@@ -724,6 +734,7 @@ static int op_delete_item(struct req *q)
 		return -1;
 	}
 	drop(q->t, &k);
+	changed(q, old, NULL);
 	cJSON *body = cJSON_CreateObject();
 	if (old && strcmp(rv, "ALL_OLD") == 0)
 		cJSON_AddItemToObject(body, "Attributes", old);
@@ -775,6 +786,7 @@ static int op_update_item(struct req *q)
 		rc = size_ok(q, item, &size);
 	if (rc == 0) {
 		store(q->t, &k, item, size);
+		changed(q, old, item);
 		cJSON *body = cJSON_CreateObject(), *attrs = NULL;
 		if (strcmp(rv, "ALL_NEW") == 0)
 			attrs = cJSON_Duplicate(item, 1);
@@ -944,29 +956,52 @@ static int op_query(struct req *q) { return read_page(q, 1); }
 
 /* ---- tables ---- */
 
-static cJSON *describe(struct req *q, const struct table *t, const char *status)
+static cJSON *key_schema(const struct table *t)
 {
-	cJSON *d = cJSON_CreateObject();
-	cJSON *ad = cJSON_AddArrayToObject(d, "AttributeDefinitions");
-	cJSON *ks = cJSON_AddArrayToObject(d, "KeySchema");
+	cJSON *ks = cJSON_CreateArray();
 	const struct keydef *defs[2] = { &t->hk, t->rk.type ? &t->rk : NULL };
 	for (int i = 0; i < 2 && defs[i]; i++) {
-		char ty[2] = { defs[i]->type, 0 };
-		cJSON *a = cJSON_CreateObject(), *k = cJSON_CreateObject();
-		cJSON_AddStringToObject(a, "AttributeName", defs[i]->name);
-		cJSON_AddStringToObject(a, "AttributeType", ty);
-		cJSON_AddItemToArray(ad, a);
+		cJSON *k = cJSON_CreateObject();
 		cJSON_AddStringToObject(k, "AttributeName", defs[i]->name);
 		cJSON_AddStringToObject(k, "KeyType", i ? "RANGE" : "HASH");
 		cJSON_AddItemToArray(ks, k);
 	}
+	return ks;
+}
+
+static void table_arn(struct fake *f, const struct table *t, char *out, size_t len)
+{
+	snprintf(out, len, "arn:aws:dynamodb:%s:%s:table/%s", f->region, f->account, t->name);
+}
+
+struct ddb_stream *fake_ddb_stream_find(struct fake *f, const char *arn)
+{
+	for (struct table *t = ddb_of(f)->tables; arn && t; t = t->next)
+		if (t->stream && strcmp(ddbs_arn(t->stream), arn) == 0)
+			return t->stream;
+	return NULL;
+}
+
+static cJSON *describe(struct req *q, const struct table *t, const char *status)
+{
+	cJSON *d = cJSON_CreateObject();
+	cJSON *ad = cJSON_AddArrayToObject(d, "AttributeDefinitions");
+	const struct keydef *defs[2] = { &t->hk, t->rk.type ? &t->rk : NULL };
+	for (int i = 0; i < 2 && defs[i]; i++) {
+		char ty[2] = { defs[i]->type, 0 };
+		cJSON *a = cJSON_CreateObject();
+		cJSON_AddStringToObject(a, "AttributeName", defs[i]->name);
+		cJSON_AddStringToObject(a, "AttributeType", ty);
+		cJSON_AddItemToArray(ad, a);
+	}
+	cJSON_AddItemToObject(d, "KeySchema", key_schema(t));
 	cJSON_AddStringToObject(d, "TableName", t->name);
 	cJSON_AddStringToObject(d, "TableStatus", status);
 	cJSON_AddNumberToObject(d, "CreationDateTime", (double)t->created_ms / 1000.0);
 	cJSON_AddNumberToObject(d, "ItemCount", (double)t->count);
 	cJSON_AddNumberToObject(d, "TableSizeBytes", (double)t->bytes);
 	char arn[512];
-	snprintf(arn, sizeof arn, "arn:aws:dynamodb:%s:%s:table/%s", q->f->region, q->f->account, t->name);
+	table_arn(q->f, t, arn, sizeof arn);
 	cJSON_AddStringToObject(d, "TableArn", arn);
 	cJSON *bm = cJSON_AddObjectToObject(d, "BillingModeSummary");
 	cJSON_AddStringToObject(bm, "BillingMode", "PAY_PER_REQUEST");
@@ -974,14 +1009,14 @@ static cJSON *describe(struct req *q, const struct table *t, const char *status)
 	cJSON_AddNumberToObject(pt, "NumberOfDecreasesToday", 0);
 	cJSON_AddNumberToObject(pt, "ReadCapacityUnits", 0);
 	cJSON_AddNumberToObject(pt, "WriteCapacityUnits", 0);
-	if (t->stream) {
+	if (ddbs_enabled(t->stream)) {
 		cJSON *ss = cJSON_AddObjectToObject(d, "StreamSpecification");
 		cJSON_AddBoolToObject(ss, "StreamEnabled", 1);
-		cJSON_AddStringToObject(ss, "StreamViewType", t->view);
-		cJSON_AddStringToObject(d, "LatestStreamLabel", t->label);
-		char sarn[600];
-		snprintf(sarn, sizeof sarn, "%s/stream/%s", arn, t->label);
-		cJSON_AddStringToObject(d, "LatestStreamArn", sarn);
+		cJSON_AddStringToObject(ss, "StreamViewType", ddbs_view(t->stream));
+	}
+	if (t->stream) {  /* AWS names the latest stream even once it is disabled */
+		cJSON_AddStringToObject(d, "LatestStreamLabel", ddbs_label(t->stream));
+		cJSON_AddStringToObject(d, "LatestStreamArn", ddbs_arn(t->stream));
 	}
 	return d;
 }
@@ -994,7 +1029,9 @@ static int stream_spec(struct req *q, struct table *t, const cJSON *ss)
 	if (!cJSON_IsBool(en))
 		return invalid(q, "StreamSpecification: StreamEnabled must be given (a boolean)");
 	if (!cJSON_IsTrue(en)) {
-		t->stream = 0;
+		if (!ddbs_enabled(t->stream))
+			return bad(q, "ValidationException", "Table %s has no enabled stream to disable", t->name);
+		ddbs_disable(t->stream);
 		return 0;
 	}
 	static const char *const views[] = { "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY", NULL };
@@ -1004,18 +1041,14 @@ static int stream_spec(struct req *q, struct table *t, const cJSON *ss)
 	if (!ok)
 		return invalid(q, "One or more parameter values were invalid: StreamViewType must be one of NEW_IMAGE, "
 			       "OLD_IMAGE, NEW_AND_OLD_IMAGES, KEYS_ONLY when streams are enabled");
-	if (t->stream)
+	if (ddbs_enabled(t->stream))
 		return bad(q, "ValidationException", "Table already has an enabled stream: %s", t->name);
-	t->stream = 1;
-	snprintf(t->view, sizeof t->view, "%s", view);
-	/* the label is the stream's creation time, as AWS writes it */
-	int64_t ms = fake_now_ms_int(q->f);
-	time_t s = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	char when[24];
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(t->label, sizeof t->label, "%s.%03d", when, (int)(ms % 1000 + 1000) % 1000);
+	char arn[512];
+	table_arn(q->f, t, arn, sizeof arn);
+	cJSON *ks = key_schema(t);
+	ddbs_free(t->stream);
+	t->stream = ddbs_new(q->f, t->name, arn, view, ks);
+	cJSON_Delete(ks);
 	return 0;
 }
 
@@ -1184,9 +1217,10 @@ static const struct {
 
 int fake_ddb_handle(struct fake *f, struct fake_req *r, struct http_response *out)
 {
+	if (strncmp(r->target, "DynamoDBStreams_20120810.", 25) == 0)
+		return fake_ddbstream_handle(f, r, out);
 	if (strncmp(r->target, "DynamoDB_20120810.", 18) != 0) {
-		fake_reply_error(out, 400, "UnknownOperationException",
-				 "the fake's dynamodb has no operation '%s' (DynamoDB Streams is not modelled)",
+		fake_reply_error(out, 400, "UnknownOperationException", "the fake's dynamodb has no operation '%s'",
 				 r->target[0] ? r->target : r->op);
 		return 0;
 	}

@@ -946,6 +946,165 @@ static void test_query_in_range_key_order(void **state)
 	cJSON_Delete(out);
 }
 
+/* ---- streams ---- */
+
+static cJSON *streams(struct fx *x, const char *op, cJSON *in, tp_err *e)
+{
+	cJSON *out = NULL;
+	memset(e, 0, sizeof *e);
+	int rc = awsj_call(x->a, SVC_STREAMS, op, in, &out, e);
+	cJSON_Delete(in);
+	if (rc < 0) {
+		cJSON_Delete(out);
+		return NULL;
+	}
+	return out;
+}
+
+static char *iterator_at(struct fx *x, const char *arn, const char *shard, const char *type, const char *seq,
+			 tp_err *e)
+{
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "StreamArn", arn);
+	cJSON_AddStringToObject(in, "ShardId", shard);
+	cJSON_AddStringToObject(in, "ShardIteratorType", type);
+	if (seq)
+		cJSON_AddStringToObject(in, "SequenceNumber", seq);
+	cJSON *out = streams(x, "GetShardIterator", in, e);
+	char *it = out ? strdup(cJSON_GetStringValue(cJSON_GetObjectItem(out, "ShardIterator"))) : NULL;
+	cJSON_Delete(out);
+	return it;
+}
+
+/* "INSERT a, MODIFY a, ..." of the records from it; *next the next iterator. */
+static void read_records(struct fx *x, const char *it, char *got, size_t len, char **next, char *last_seq)
+{
+	tp_err e;
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "ShardIterator", it);
+	cJSON *out = streams(x, "GetRecords", in, &e);
+	if (!out)
+		fail_msg("GetRecords: %s: %s", e.code, e.message);
+	got[0] = 0;
+	cJSON *r;
+	cJSON_ArrayForEach(r, cJSON_GetObjectItem(out, "Records")) {
+		cJSON *d = cJSON_GetObjectItem(r, "dynamodb");
+		snprintf(got + strlen(got), len - strlen(got), "%s%s %s%s%s", got[0] ? ", " : "",
+			 cJSON_GetStringValue(cJSON_GetObjectItem(r, "eventName")),
+			 ddb_get_str(cJSON_GetObjectItem(d, "Keys"), "pk", "?"),
+			 cJSON_GetObjectItem(d, "NewImage") ? "+new" : "", cJSON_GetObjectItem(d, "OldImage") ? "+old" : "");
+		snprintf(last_seq, 32, "%s", cJSON_GetStringValue(cJSON_GetObjectItem(d, "SequenceNumber")));
+	}
+	const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(out, "NextShardIterator"));
+	*next = n ? strdup(n) : NULL;
+	cJSON_Delete(out);
+}
+
+static void test_stream_records_changes(void **state)
+{
+	struct fx *x = *state;
+	tp_err e;
+	cJSON *out = NULL;
+	assert_int_equal(ddb(x->a, "UpdateTable", "{'TableName':'" T "','StreamSpecification':{'StreamEnabled':true,"
+			     "'StreamViewType':'NEW_AND_OLD_IMAGES'}}", NULL, &e), TP_OK);
+	expect_error(ddb(x->a, "UpdateTable", "{'TableName':'" T "','StreamSpecification':{'StreamEnabled':true,"
+			 "'StreamViewType':'NEW_AND_OLD_IMAGES'}}", NULL, &e), &e, "ValidationException", "already");
+	assert_int_equal(ddb(x->a, "DescribeTable", "{'TableName':'" T "'}", &out, &e), TP_OK);
+	char arn[256];
+	snprintf(arn, sizeof arn, "%s", cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "Table"),
+										  "LatestStreamArn")));
+	cJSON_Delete(out);
+	assert_int_equal(ddb(x->a, "PutItem", "{'TableName':'" T "','Item':{'pk':{'S':'a'},'v':{'N':'1'}}}", NULL, &e), TP_OK);
+	assert_int_equal(ddb(x->a, "PutItem", "{'TableName':'" T "','Item':{'pk':{'S':'a'},'v':{'N':'1.0'}}}", NULL, &e),
+			 TP_OK);   /* the same item: no record */
+	assert_int_equal(ddb(x->a, "UpdateItem", "{'TableName':'" T "','Key':{'pk':{'S':'a'}},'UpdateExpression':"
+			     "'ADD v :one','ExpressionAttributeValues':{':one':{'N':'1'}}}", NULL, &e), TP_OK);
+	assert_int_equal(ddb(x->a, "DeleteItem", "{'TableName':'" T "','Key':{'pk':{'S':'a'}}}", NULL, &e), TP_OK);
+	assert_int_equal(ddb(x->a, "DeleteItem", "{'TableName':'" T "','Key':{'pk':{'S':'a'}}}", NULL, &e), TP_OK);
+	/* DescribeStream: one open shard */
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "StreamArn", arn);
+	out = streams(x, "DescribeStream", in, &e);
+	assert_non_null(out);
+	cJSON *d = cJSON_GetObjectItem(out, "StreamDescription");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(d, "StreamStatus")), "ENABLED");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(d, "Shards")), 1);
+	cJSON *sh = cJSON_GetArrayItem(cJSON_GetObjectItem(d, "Shards"), 0);
+	char shard[128];
+	snprintf(shard, sizeof shard, "%s", cJSON_GetStringValue(cJSON_GetObjectItem(sh, "ShardId")));
+	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(sh, "SequenceNumberRange"), "EndingSequenceNumber"));
+	cJSON_Delete(out);
+	/* from the start: INSERT, MODIFY, REMOVE */
+	char got[512], seq[32] = "", first_seq[32];
+	char *it = iterator_at(x, arn, shard, "TRIM_HORIZON", NULL, &e), *next = NULL;
+	assert_non_null(it);
+	read_records(x, it, got, sizeof got, &next, seq);
+	assert_string_equal(got, "INSERT a+new, MODIFY a+new+old, REMOVE a+old");
+	free(it);
+	/* nothing new yet; then a write shows up on the same iterator chain */
+	read_records(x, next, got, sizeof got, &it, seq);
+	assert_string_equal(got, "");
+	free(next);
+	assert_int_equal(ddb(x->a, "PutItem", "{'TableName':'" T "','Item':{'pk':{'S':'b'}}}", NULL, &e), TP_OK);
+	read_records(x, it, got, sizeof got, &next, seq);
+	assert_string_equal(got, "INSERT b+new");
+	free(it);
+	free(next);
+	/* AT / AFTER a sequence number (watch's checkpoint), LATEST */
+	snprintf(first_seq, sizeof first_seq, "%s", seq);
+	it = iterator_at(x, arn, shard, "AT_SEQUENCE_NUMBER", first_seq, &e);
+	read_records(x, it, got, sizeof got, &next, seq);
+	assert_string_equal(got, "INSERT b+new");
+	free(it);
+	free(next);
+	it = iterator_at(x, arn, shard, "AFTER_SEQUENCE_NUMBER", first_seq, &e);
+	read_records(x, it, got, sizeof got, &next, seq);
+	assert_string_equal(got, "");
+	free(it);
+	free(next);
+	assert_null(iterator_at(x, arn, shard, "AT_SEQUENCE_NUMBER", "12345", &e));
+	assert_string_equal(e.code, "ValidationException");
+	assert_null(iterator_at(x, arn, "shardId-nope", "LATEST", NULL, &e));
+	assert_string_equal(e.code, "ResourceNotFoundException");
+	it = iterator_at(x, arn, shard, "LATEST", NULL, &e);
+	/* an iterator lives 15 minutes */
+	fake_advance_ms(x->f, 16 * 60 * 1000);
+	in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "ShardIterator", it);
+	assert_null(streams(x, "GetRecords", in, &e));
+	assert_string_equal(e.code, "ExpiredIteratorException");
+	free(it);
+	/* records live a day */
+	fake_advance_ms(x->f, 25LL * 3600 * 1000);
+	assert_null(iterator_at(x, arn, shard, "AT_SEQUENCE_NUMBER", first_seq, &e));
+	assert_string_equal(e.code, "TrimmedDataAccessException");
+	/* disabled: the shard closes; read to its end, no next iterator */
+	assert_int_equal(ddb(x->a, "PutItem", "{'TableName':'" T "','Item':{'pk':{'S':'c'}}}", NULL, &e), TP_OK);
+	it = iterator_at(x, arn, shard, "TRIM_HORIZON", NULL, &e);
+	assert_int_equal(ddb(x->a, "UpdateTable", "{'TableName':'" T "','StreamSpecification':{'StreamEnabled':false}}",
+			     NULL, &e), TP_OK);
+	assert_int_equal(ddb(x->a, "PutItem", "{'TableName':'" T "','Item':{'pk':{'S':'d'}}}", NULL, &e), TP_OK);
+	read_records(x, it, got, sizeof got, &next, seq);
+	assert_string_equal(got, "INSERT c+new");
+	assert_null(next);
+	free(it);
+	in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "StreamArn", arn);
+	out = streams(x, "DescribeStream", in, &e);
+	d = cJSON_GetObjectItem(out, "StreamDescription");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(d, "StreamStatus")), "DISABLED");
+	sh = cJSON_GetArrayItem(cJSON_GetObjectItem(d, "Shards"), 0);
+	assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(sh, "SequenceNumberRange"), "EndingSequenceNumber"));
+	cJSON_Delete(out);
+	assert_int_equal(ddb(x->a, "DescribeTable", "{'TableName':'" T "'}", &out, &e), TP_OK);
+	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "Table"), "StreamSpecification"));
+	cJSON_Delete(out);
+	in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "StreamArn", "arn:aws:dynamodb:eu-west-1:123456789012:table/x/stream/y");
+	assert_null(streams(x, "DescribeStream", in, &e));
+	assert_string_equal(e.code, "ResourceNotFoundException");
+}
+
 /* ---- quotas ---- */
 
 static void test_throttled_and_retried(void **state)
@@ -984,6 +1143,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_bad_expressions_are_errors, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_scan_pages_by_size_and_limit, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_query_in_range_key_order, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_stream_records_changes, setup, teardown),
 	cmocka_unit_test(test_throttled_and_retried),
 };
 
