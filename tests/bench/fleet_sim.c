@@ -196,23 +196,9 @@ static void span_note(const struct fake_req *r)
 	spans[i].n++;
 }
 
-/* Every request passes here first. The fake's DynamoDB does not model
- * Streams; `taskpipe init` asks DescribeStream of the config table's stream
- * once it exists: answered ENABLED here (the only call of that API). */
+/* Every request passes here first: the timeline, the rollout's updates. */
 static int fleet_hook(void *ctx, const struct fake_req *r, struct http_response *out)
 {
-	if (!strcmp(r->target, "DynamoDBStreams_20120810.DescribeStream")) {
-		cJSON *in = cJSON_Parse(r->body), *o = cJSON_CreateObject();
-		cJSON *d = cJSON_AddObjectToObject(o, "StreamDescription");
-		const char *arn = cJSON_GetStringValue(cJSON_GetObjectItem(in, "StreamArn"));
-		cJSON_AddStringToObject(d, "StreamArn", arn ? arn : "");
-		cJSON_AddStringToObject(d, "StreamStatus", "ENABLED");
-		cJSON_AddStringToObject(d, "StreamViewType", "NEW_AND_OLD_IMAGES");
-		cJSON_AddArrayToObject(d, "Shards");
-		cJSON_Delete(in);
-		fake_reply_json(out, 200, o);
-		return 1;
-	}
 	span_note(r);
 	size_t n = strlen(r->path);
 	if (watching && !strcmp(r->service, "lambda") && !strcmp(r->method, "PUT") && n > 5 && !strcmp(r->path + n - 5, "/code")) {
