@@ -89,6 +89,8 @@ void fake_free(struct fake *f)
 	fake_sqs_free(f->sqs);
 	fake_lambda_free(f->lambda);
 	fake_s3_free(f->s3);
+	fake_tagging_free(f->tagging);
+	fake_cloudwatch_free(f->cw);
 	for (struct fake_quota *q = f->quotas, *n; q; q = n) {
 		n = q->next;
 		free(q);

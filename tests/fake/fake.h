@@ -57,6 +57,30 @@ long fake_throttled(const struct fake *f, const char *service, const char *op);
 /* Print the counters, a line per (service, operation), to stderr. */
 void fake_dump_counts(const struct fake *f);
 
+/* Lambda's test API, as the AWS-faithful layer's (awsmodel.py):
+ * fake_lambda_fail: the function ends its create (State Failed, on_update
+ * 0) or update (LastUpdateStatus Failed) with reason and code: the one in
+ * progress, else the next one of that kind (fail_function).
+ * fake_lambda_limit_history: the function's concurrency bound after every
+ * change that affects it, at the simulated wall clock (limit_history): 0 no
+ * enabled mapping, -1 unlimited, else min(reserved concurrency, the sum of
+ * the enabled mappings' MaximumConcurrency), the looser end of a mapping
+ * in transition counting. Returns how many, *out borrowed until the next
+ * call or fake_free. fake_lambda_max_bound: the largest of them (-1 unlimited ever).
+ * fake_lambda_violations: requests refused by a modelled rule whose name
+ * starts with rule (NULL: all): "function Pending", "function Failed",
+ * "update InProgress", "mapping <State>", "concurrency pool",
+ * "runtime blocked" (violations). */
+struct fake_bound {
+	int64_t t_ms;
+	long bound;
+};
+void fake_lambda_fail(struct fake *f, const char *function, int on_update, const char *reason,
+		      const char *code);
+size_t fake_lambda_limit_history(struct fake *f, const char *function, const struct fake_bound **out);
+long fake_lambda_max_bound(struct fake *f, const char *function);
+long fake_lambda_violations(const struct fake *f, const char *rule);
+
 /* Every request passes hook first: it returns 0 to let the fake answer, or
  * fills out and returns 1 (a fault: a 500, a dropped connection with
  * out->rc = TP_EIO, a kill at step k by longjmp-free flagging). */

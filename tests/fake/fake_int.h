@@ -14,6 +14,8 @@ struct fake_ddb;
 struct fake_sqs;
 struct fake_lambda;
 struct fake_s3;
+struct fake_tagging;
+struct fake_cloudwatch;
 
 struct fake {
 	struct fake_options opt;
@@ -24,6 +26,8 @@ struct fake {
 	struct fake_sqs *sqs;
 	struct fake_lambda *lambda;
 	struct fake_s3 *s3;
+	struct fake_tagging *tagging;  /* GetResources' page snapshots */
+	struct fake_cloudwatch *cw;    /* metric datapoints */
 	struct fake_quota *quotas;  /* token buckets by class name (fake.c) */
 	struct fake_counter *counters;
 	struct fake_flight *flights; /* requests sent, answered when their time comes */
@@ -47,6 +51,8 @@ void fake_ddb_free(struct fake_ddb *d);
 void fake_sqs_free(struct fake_sqs *s);
 void fake_lambda_free(struct fake_lambda *l);
 void fake_s3_free(struct fake_s3 *s);
+void fake_tagging_free(struct fake_tagging *t);
+void fake_cloudwatch_free(struct fake_cloudwatch *c);
 
 /* Between services (each defined in its owner's file):
  * - Tagging's GetResources walks the tagged resources of Lambda and SQS;
@@ -60,6 +66,11 @@ int fake_sqs_queue_arn_exists(struct fake *f, const char *arn);
  * "" for the newest) exists; 0 when not. */
 int fake_s3_object(struct fake *f, const char *bucket, const char *key, const char *version,
 		   char sha256_b64[45], long *size);
+/* A service publishes a datapoint (as Lambda publishes AWS/Lambda
+ * Invocations by FunctionName, SQS AWS/SQS ApproximateNumberOfMessagesVisible
+ * by QueueName): one dimension (dim_name NULL: none), at ts_ms. */
+void fake_cloudwatch_put(struct fake *f, const char *ns, const char *metric, const char *dim_name,
+			 const char *dim_value, int64_t ts_ms, double value);
 
 /* Answers. fake_reply_json takes body (may be NULL: "{}"). fake_reply_error
  * writes a JSON error both protocols read: x-amzn-ErrorType header and

@@ -25,6 +25,7 @@ void fake_lambda_free(struct fake_lambda *l)
 		if (l->fn_order.v[i])
 			fl_fn_free(l->fn_order.v[i]);
 	fl_esm_free_all(l);
+	fl_limit_free_all(l);
 	lmap_free(&l->fns);
 	lorder_free(&l->fn_order);
 	free(l);

@@ -16,16 +16,10 @@ static const char *const state_names[] = { "Creating", "Enabling", "Disabling", 
 
 static int transitional(const struct lesm *m) { return m->state <= ESM_DELETING; }
 
-/* The state now: a transition whose time has come has ended. */
-static void settle(struct fake *f, struct lesm *m)
-{
-	if (transitional(m) && m->state != ESM_DELETING && f->mono_us >= m->until_us)
-		m->state = m->enabled ? ESM_ENABLED : ESM_DISABLED;
-}
+static int64_t lag_us(const struct fake *f) { return (int64_t)(f->opt.lag_ms > 0 ? f->opt.lag_ms : 0) * 1000; }
 
 static cJSON *esm_json(struct fake *f, struct lesm *m)
 {
-	settle(f, m);
 	cJSON *c = cJSON_CreateObject();
 	char arn[256];
 	cJSON_AddStringToObject(c, "UUID", m->uuid);
@@ -88,18 +82,49 @@ static void esm_gone(struct fake_lambda *l, struct lesm *m)
 	esm_free(m);
 }
 
+/* A transition starts now; it ends opt.lag_ms later (fl_esm_sweep). */
+static void start(struct fake *f, struct lesm *m, enum esm_state st)
+{
+	struct fake_lambda *l = f->lambda;
+	m->state = (unsigned char)st;
+	m->until_us = f->mono_us + lag_us(f);
+	m->modified_ms = fake_now_ms_int(f);
+	if (l->n_moving == l->cap_moving) {
+		if (l->moving_head > l->n_moving / 2) {   /* reuse the popped front */
+			memmove(l->moving, l->moving + l->moving_head, (l->n_moving - l->moving_head) * sizeof *l->moving);
+			l->n_moving -= l->moving_head;
+			l->moving_head = 0;
+		} else {
+			l->cap_moving = l->cap_moving ? l->cap_moving * 2 : 16;
+			l->moving = tp_xrealloc(l->moving, l->cap_moving * sizeof *l->moving);
+		}
+	}
+	l->moving[l->n_moving++] = m;
+	fl_note_bound(f, m->fn, f->mono_us);
+}
+
+/* Every transition whose time has come ends, in the order they end (one
+ * lag for all: the order they started): settled, or gone after Deleting. */
 void fl_esm_sweep(struct fake *f)
 {
 	struct fake_lambda *l = f->lambda;
-	size_t k = 0;
-	for (size_t i = 0; i < l->n_deleting; i++) {
-		struct lesm *m = l->deleting[i];
-		if (f->mono_us >= m->until_us)
+	while (l->moving_head < l->n_moving && l->moving[l->moving_head]->until_us <= f->mono_us) {
+		struct lesm *m = l->moving[l->moving_head++];
+		int64_t at = m->until_us;
+		if (m->state == ESM_DELETING) {
+			char fn[256];
+			snprintf(fn, sizeof fn, "%s", m->fn);
 			esm_gone(l, m);
-		else
-			l->deleting[k++] = m;
+			fl_note_bound(f, fn, at);
+		} else {
+			m->state = m->enabled ? ESM_ENABLED : ESM_DISABLED;
+			m->cur_enabled = m->enabled;
+			m->cur_max = m->max_conc;
+			fl_note_bound(f, m->fn, at);
+		}
 	}
-	l->n_deleting = k;
+	if (l->moving_head == l->n_moving)
+		l->moving_head = l->n_moving = 0;
 }
 
 void fl_esm_free_all(struct fake_lambda *l)
@@ -110,7 +135,7 @@ void fl_esm_free_all(struct fake_lambda *l)
 	lmap_free(&l->esms);
 	lmap_free(&l->esm_by_fn);
 	lorder_free(&l->esm_order);
-	free(l->deleting);
+	free(l->moving);
 }
 
 /* The settable members of in applied to m (validated first): 0, or -1 after answering. */
@@ -178,7 +203,6 @@ static int apply_fields(struct fake_req *r, const cJSON *in, struct lesm *m, str
 	return 0;
 }
 
-static int64_t lag_us(const struct fake *f) { return (int64_t)(f->opt.lag_ms > 0 ? f->opt.lag_ms : 0) * 1000; }
 
 /* The function named in in (name or ARN) into name; it must exist. 0, or -1 after answering. */
 static int function_of(struct fake *f, struct fake_req *r, const cJSON *in, char *name, size_t len,
@@ -203,8 +227,6 @@ static struct lesm *find(struct fake *f, const char *uuid, struct http_response 
 	struct lesm *m = lmap_get(&f->lambda->esms, uuid);
 	if (!m)
 		fake_reply_error(out, 404, "ResourceNotFoundException", "The resource you requested does not exist.");
-	else
-		settle(f, m);
 	return m;
 }
 
@@ -254,12 +276,10 @@ void fl_esm_create(struct fake *f, struct fake_req *r, struct http_response *out
 	m->fn = tp_xstrdup(name);
 	m->source = tp_xstrdup(src);
 	m->seq = l->next_seq++;
-	m->modified_ms = fake_now_ms_int(f);
-	m->state = ESM_CREATING;
-	m->until_us = f->mono_us + lag_us(f);
 	lmap_put(&l->esms, m->uuid, m);
 	index_add(l, m);
 	lorder_add(&l->esm_order, m, m->seq);
+	start(f, m, ESM_CREATING);                  /* nothing in force before: cur (off, none) */
 	fake_reply_json(out, 202, esm_json(f, m));
 	cJSON_Delete(in);
 	return;
@@ -276,10 +296,13 @@ void fl_esm_get(struct fake *f, const char *uuid, struct http_response *out)
 }
 
 /* [esm]: nothing changes a mapping while a transition runs. */
-static int in_use(struct lesm *m, const char *what, struct http_response *out)
+static int in_use(struct fake *f, struct lesm *m, const char *what, struct http_response *out)
 {
 	if (!transitional(m))
 		return 0;
+	char rule[32];
+	snprintf(rule, sizeof rule, "mapping %s", state_names[m->state]);
+	fl_violate(f, rule, m->uuid);
 	fake_reply_error(out, 400, "ResourceInUseException",
 			 "Cannot %s the event source mapping because it is in use (state %s).", what,
 			 state_names[m->state]);
@@ -295,22 +318,25 @@ void fl_esm_update(struct fake *f, struct fake_req *r, const char *uuid, struct 
 		return;
 	char name[256];
 	int moves = cJSON_GetObjectItemCaseSensitive(in, "FunctionName") != NULL;
-	if (in_use(m, "update", out) || (moves && function_of(f, r, in, name, sizeof name, out) < 0))
+	if (in_use(f, m, "update", out) || (moves && function_of(f, r, in, name, sizeof name, out) < 0))
 		goto done;
 	struct lesm want = *m;
 	if (apply_fields(r, in, &want, out) < 0)
 		goto done;
 	int was = m->state == ESM_ENABLED;
+	want.cur_enabled = m->enabled;              /* settled: what is in force */
+	want.cur_max = m->max_conc;
 	*m = want;
 	if (moves && strcmp(name, m->fn) != 0) {
+		char old[256];
+		snprintf(old, sizeof old, "%s", m->fn);
 		index_remove(l, m);
 		free(m->fn);
 		m->fn = tp_xstrdup(name);
 		index_add(l, m);
+		fl_note_bound(f, old, f->mono_us);
 	}
-	m->state = m->enabled && !was ? ESM_ENABLING : !m->enabled && was ? ESM_DISABLING : ESM_UPDATING;
-	m->until_us = f->mono_us + lag_us(f);
-	m->modified_ms = fake_now_ms_int(f);
+	start(f, m, m->enabled && !was ? ESM_ENABLING : !m->enabled && was ? ESM_DISABLING : ESM_UPDATING);
 	fake_reply_json(out, 202, esm_json(f, m));
 done:
 	cJSON_Delete(in);
@@ -318,20 +344,14 @@ done:
 
 void fl_esm_delete(struct fake *f, const char *uuid, struct http_response *out)
 {
-	struct fake_lambda *l = f->lambda;
 	struct lesm *m = find(f, uuid, out);
-	if (!m || in_use(m, "delete", out))
+	if (!m || in_use(f, m, "delete", out))
 		return;
-	m->state = ESM_DELETING;
-	m->until_us = f->mono_us + lag_us(f);
+	m->cur_enabled = m->enabled;
+	m->cur_max = m->max_conc;
+	m->enabled = 0;                             /* it settles to nothing */
+	start(f, m, ESM_DELETING);
 	fake_reply_json(out, 202, esm_json(f, m));
-	if (l->n_deleting == l->cap_deleting) {
-		l->cap_deleting = l->cap_deleting ? l->cap_deleting * 2 : 16;
-		l->deleting = tp_xrealloc(l->deleting, l->cap_deleting * sizeof *l->deleting);
-	}
-	l->deleting[l->n_deleting++] = m;
-	if (!lag_us(f))
-		fl_esm_sweep(f);
 }
 
 static int by_seq(const void *a, const void *b)

@@ -11,8 +11,8 @@
 
 #define LIST_PAGE 50         /* [pages]: ListFunctions answers at most 50 */
 
-static int pending(const struct fake *f, const struct lfn *fn) { return f->mono_us < fn->pending_until_us; }
-static int in_progress(const struct fake *f, const struct lfn *fn)
+int fl_pending(const struct fake *f, const struct lfn *fn) { return f->mono_us < fn->pending_until_us; }
+int fl_in_progress(const struct fake *f, const struct lfn *fn)
 {
 	return fn->updated && f->mono_us < fn->update_until_us;
 }
@@ -83,14 +83,32 @@ static cJSON *config_json(struct fake *f, const struct lfn *fn, int with_state)
 	if (!with_state)
 		return c;
 	/* [states], [fncfg]: no LastUpdateStatus until the create completes */
-	if (pending(f, fn)) {
+	if (fl_pending(f, fn)) {
 		cJSON_AddStringToObject(c, "State", "Pending");
 		cJSON_AddStringToObject(c, "StateReason", "The function is being created.");
 		cJSON_AddStringToObject(c, "StateReasonCode", "Creating");
 		return c;
 	}
+	const struct lfail *x = fn->fail;
+	if (x && x->create_reason) {               /* fake_lambda_fail: "must be deleted and recreated" */
+		cJSON_AddStringToObject(c, "State", "Failed");
+		cJSON_AddStringToObject(c, "StateReason", x->create_reason);
+		cJSON_AddStringToObject(c, "StateReasonCode", x->create_code);
+		cJSON_AddStringToObject(c, "LastUpdateStatus", "Failed");
+		cJSON_AddStringToObject(c, "LastUpdateStatusReason", x->create_reason);
+		cJSON_AddStringToObject(c, "LastUpdateStatusReasonCode", x->create_code);
+		return c;
+	}
 	cJSON_AddStringToObject(c, "State", "Active");
-	cJSON_AddStringToObject(c, "LastUpdateStatus", in_progress(f, fn) ? "InProgress" : "Successful");
+	if (fl_in_progress(f, fn)) {               /* only the status: no reason code means in progress */
+		cJSON_AddStringToObject(c, "LastUpdateStatus", "InProgress");
+	} else if (x && x->update_reason) {
+		cJSON_AddStringToObject(c, "LastUpdateStatus", "Failed");
+		cJSON_AddStringToObject(c, "LastUpdateStatusReason", x->update_reason);
+		cJSON_AddStringToObject(c, "LastUpdateStatusReasonCode", x->update_code);
+	} else {
+		cJSON_AddStringToObject(c, "LastUpdateStatus", "Successful");
+	}
 	return c;
 }
 
@@ -180,6 +198,7 @@ void fl_create_function(struct fake *f, struct fake_req *r, struct http_response
 	fn->pending_until_us = f->mono_us + lag_us(f);
 	lmap_put(&l->fns, fn->name, fn);
 	lorder_add(&l->fn_order, fn, fn->seq);
+	fl_fail_begin(f, fn, 0);
 	fake_reply_json(out, 201, config_json(f, fn, 1));
 done:
 	cJSON_Delete(in);
@@ -230,13 +249,17 @@ static int update_refused(struct fake *f, struct lfn *fn, const cJSON *in, struc
 				 "GetFunction/GetAlias API to retrieve the latest Revision Id");
 		return 1;
 	}
-	if (pending(f, fn)) {
+	int failed = fn->fail && fn->fail->create_reason;
+	if (fl_pending(f, fn) || failed) {
+		const char *st = failed && !fl_pending(f, fn) ? "Failed" : "Pending";
 		fake_reply_error(out, 409, "ResourceConflictException",
 				 "The operation cannot be performed at this time. The function is currently in "
-				 "the following state: Pending");
+				 "the following state: %s", st);
+		fl_violate(f, strcmp(st, "Failed") == 0 ? "function Failed" : "function Pending", fn->name);
 		return 1;
 	}
-	if (in_progress(f, fn)) {
+	if (fl_in_progress(f, fn)) {
+		fl_violate(f, "update InProgress", fn->name);
 		char arn[256];
 		fl_function_arn(f, fn->name, arn, sizeof arn);
 		fake_reply_error(out, 409, "ResourceConflictException",
@@ -253,6 +276,7 @@ static void updated(struct fake *f, struct lfn *fn)
 	fn->update_until_us = f->mono_us + lag_us(f);
 	fn->revision = ++f->lambda->next_revision;
 	fn->modified_ms = fake_now_ms_int(f);
+	fl_fail_begin(f, fn, 1);
 }
 
 void fl_update_configuration(struct fake *f, struct fake_req *r, const char *name, struct http_response *out)
@@ -340,6 +364,7 @@ void fl_fn_free(struct lfn *fn)
 	free(fn->cfg);
 	free(fn->tags);
 	free(fn->ref);
+	fl_fail_free(fn->fail);
 	free(fn);
 }
 

@@ -16,6 +16,7 @@ void *lmap_get(const struct lmap *m, const char *key);
 void lmap_put(struct lmap *m, const char *key, void *val); /* replaces key and value */
 void lmap_del(struct lmap *m, const char *key);
 void lmap_free(struct lmap *m);
+uint64_t lmap_hash(const char *s);                     /* FNV-1a */
 
 /* Objects in creation order, for paging: a marker names the next object's
  * sequence number, so deletions between pages skip nothing. */
@@ -49,6 +50,12 @@ struct lfn {
 	int64_t update_until_us;    /* LastUpdateStatus InProgress until */
 	uint32_t revision;          /* RevisionId's number */
 	int updated;                /* an update has run */
+	struct lfail *fail;         /* failures asked for (fake_lambda_fail), NULL: none */
+};
+
+/* A create's or update's failure (reason and code NULL: none). */
+struct lfail {
+	char *create_reason, *create_code, *update_reason, *update_code;
 };
 
 enum esm_state { ESM_CREATING, ESM_ENABLING, ESM_DISABLING, ESM_UPDATING, ESM_DELETING,
@@ -63,8 +70,10 @@ struct lesm {
 	int64_t modified_ms;
 	int64_t until_us;           /* a transitional state ends */
 	long batch, window, max_conc;   /* max_conc 0: no ScalingConfig */
+	long cur_max;               /* MaximumConcurrency in force before a transition */
 	unsigned char state;        /* enum esm_state (as of the last settle) */
 	unsigned char enabled;      /* what it settles to */
+	unsigned char cur_enabled;  /* in force before a transition */
 	unsigned char frt;          /* FunctionResponseTypes ReportBatchItemFailures */
 };
 
@@ -74,8 +83,13 @@ struct fake_lambda {
 	struct lmap esms;           /* uuid -> struct lesm */
 	struct lmap esm_by_fn;      /* function name -> first struct lesm (fnext chain) */
 	struct lorder esm_order;
-	struct lesm **deleting;     /* mappings in Deleting, freed when their time comes */
-	size_t n_deleting, cap_deleting;
+	struct lesm **moving;       /* mappings in transition, oldest first (one lag for all) */
+	size_t moving_head, n_moving, cap_moving;
+	struct lmap next_fail;      /* function name -> struct lfail for its next create/update */
+	struct lhist *hist;         /* bounds, all functions in one log (fake_lambda_limit_history) */
+	size_t n_hist, cap_hist;
+	struct fake_bound *hist_out;   /* the last answer of fake_lambda_limit_history */
+	struct lviolation *violations;
 	int64_t next_seq;
 	uint32_t next_revision;
 	long reserved_total;
@@ -126,13 +140,25 @@ void fl_account_settings(struct fake *f, struct http_response *out);
 void fl_tags(struct fake *f, struct fake_req *r, const char *arn, struct http_response *out);
 void fl_fn_free(struct lfn *fn);
 
+/* fake_lambda_limit.c: bounds, failures asked for, violations */
+void fl_note_bound(struct fake *f, const char *fn, int64_t at_us);   /* history entry now */
+void fl_violate(struct fake *f, const char *rule, const char *what);
+void fl_fail_begin(struct fake *f, struct lfn *fn, int on_update);  /* a create/update starts */
+void fl_fail_free(struct lfail *x);
+void fl_limit_free_all(struct fake_lambda *l);
+/* fake_lambda_fn.c: the states used by the failure API */
+int fl_pending(const struct fake *f, const struct lfn *fn);
+int fl_in_progress(const struct fake *f, const struct lfn *fn);
+
 /* fake_lambda_esm.c */
 void fl_esm_create(struct fake *f, struct fake_req *r, struct http_response *out);
 void fl_esm_get(struct fake *f, const char *uuid, struct http_response *out);
 void fl_esm_update(struct fake *f, struct fake_req *r, const char *uuid, struct http_response *out);
 void fl_esm_delete(struct fake *f, const char *uuid, struct http_response *out);
 void fl_esm_list(struct fake *f, struct fake_req *r, struct http_response *out);
-void fl_esm_sweep(struct fake *f);              /* free the mappings whose Deleting ended */
+void fl_esm_sweep(struct fake *f);              /* end the transitions whose time has come */
+/* (enabled, MaximumConcurrency) that may be in force now (loosest of a transition's ends) */
+void fl_esm_loosest(const struct lesm *m, int *enabled, long *max_conc);
 void fl_esm_free_all(struct fake_lambda *l);
 
 #endif

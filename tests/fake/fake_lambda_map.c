@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t hash_of(const char *s)
+uint64_t lmap_hash(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;       /* FNV-1a */
 	for (; *s; s++)
@@ -17,7 +17,7 @@ static uint64_t hash_of(const char *s)
 
 static size_t find(const struct lmap *m, const char *key)
 {
-	size_t i = hash_of(key) & (m->cap - 1);
+	size_t i = lmap_hash(key) & (m->cap - 1);
 	while (m->v[i].key && strcmp(m->v[i].key, key) != 0)
 		i = (i + 1) & (m->cap - 1);
 	return i;
@@ -66,7 +66,7 @@ void lmap_del(struct lmap *m, const char *key)
 	/* backward shift: move up the entries whose probe passed through i */
 	size_t mask = m->cap - 1;
 	for (size_t j = (i + 1) & mask; m->v[j].key; j = (j + 1) & mask) {
-		size_t home = hash_of(m->v[j].key) & mask;
+		size_t home = lmap_hash(m->v[j].key) & mask;
 		/* j's entry may fill the hole at i when home is not in (i, j] */
 		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
 			m->v[i] = m->v[j];

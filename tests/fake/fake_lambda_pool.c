@@ -31,10 +31,12 @@ void fl_put_concurrency(struct fake *f, struct fake_req *r, const char *name, st
 		fake_reply_error(out, 400, "InvalidParameterValueException",
 				 "Specified ReservedConcurrentExecutions for function decreases account's "
 				 "UnreservedConcurrentExecution below its minimum value of [%d].", UNRESERVED_MIN);
+		fl_violate(f, "concurrency pool", fn->name);
 		return;
 	}
 	l->reserved_total = others + asked;
 	fn->reserved = asked;
+	fl_note_bound(f, fn->name, f->mono_us);
 	cJSON *b = cJSON_CreateObject();
 	cJSON_AddNumberToObject(b, "ReservedConcurrentExecutions", (double)asked);
 	fake_reply_json(out, 200, b);
@@ -48,6 +50,7 @@ void fl_delete_concurrency(struct fake *f, const char *name, struct http_respons
 	if (fn->reserved > 0)
 		f->lambda->reserved_total -= fn->reserved;
 	fn->reserved = -1;
+	fl_note_bound(f, fn->name, f->mono_us);
 	fake_reply_json(out, 204, NULL);
 	buf_reset(&out->body);
 }

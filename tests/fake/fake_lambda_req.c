@@ -188,6 +188,7 @@ int fl_runtime_refused(struct fake *f, const char *rt, int what, struct http_res
 {
 	if (!fl_runtime_blocked(f, rt, what))
 		return 0;
+	fl_violate(f, "runtime blocked", rt);
 	fake_reply_error(out, 400, "InvalidParameterValueException",
 			 "The runtime parameter of %s is no longer supported for creating or updating AWS "
 			 "Lambda functions. We recommend you use a supported runtime while creating or "

@@ -636,6 +636,27 @@ static void counts(struct fake *f, struct queue *q, long *visible, long *infligh
 	}
 }
 
+/* SQS's metrics of q now, to the fake's CloudWatch (AWS/SQS by QueueName):
+ * published whenever its messages change, where SQS samples each minute. */
+static void publish(struct fake *f, struct queue *q)
+{
+	long vis, inflight, delayed;
+	counts(f, q, &vis, &inflight, &delayed);
+	int64_t t = now_ms(f), oldest = t;
+	for (size_t i = 0; q->m && i < q->m->n; i++)
+		oldest = q->m->v[i]->sent_ms < oldest ? q->m->v[i]->sent_ms : oldest;
+	fake_cloudwatch_put(f, "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q->name, t, (double)vis);
+	fake_cloudwatch_put(f, "AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", q->name, t,
+			    (double)((t - oldest) / 1000));
+}
+
+static void publish_sent(struct fake *f, struct queue *q, long n)
+{
+	if (n > 0)
+		fake_cloudwatch_put(f, "AWS/SQS", "NumberOfMessagesSent", "QueueName", q->name, now_ms(f), (double)n);
+	publish(f, q);
+}
+
 static void new_id(struct fake *f, char id[37])
 {
 	uint64_t a = fake_rand(f), b = fake_rand(f);
@@ -1049,6 +1070,7 @@ static int op_purge_queue(struct fake *f, cJSON *in, struct http_response *out)
 				 "Only one PurgeQueue operation on %s is allowed every 60 seconds.", q->name);
 	q->purged_ms = t;
 	msgs_clear(q);
+	publish(f, q);
 	fake_reply_json(out, 200, NULL);
 	return 0;
 }
@@ -1188,6 +1210,7 @@ static int op_send_message(struct fake *f, cJSON *in, struct http_response *out)
 			return sqs_error(out, "MissingParameter", "MissingParameter", "%s", r.message);
 		return BAD_PARAM(out, "%s", r.message);
 	}
+	publish_sent(f, q, 1);
 	cJSON *res = cJSON_CreateObject();
 	cJSON_AddStringToObject(res, "MessageId", r.id);
 	cJSON_AddStringToObject(res, "MD5OfMessageBody", r.md5);
@@ -1258,6 +1281,7 @@ static int op_send_message_batch(struct fake *f, cJSON *in, struct http_response
 				 "Batch requests cannot be longer than %d bytes. You have sent %zu bytes.",
 				 BATCH_BYTES, total);
 	cJSON *res = cJSON_CreateObject(), *okl = cJSON_CreateArray(), *failed = cJSON_CreateArray();
+	long sent = 0;
 	cJSON_ArrayForEach(en, entries) {
 		struct sent r;
 		const char *id = str_of(en, "Id");
@@ -1267,10 +1291,12 @@ static int op_send_message_batch(struct fake *f, cJSON *in, struct http_response
 			cJSON_AddStringToObject(e, "MessageId", r.id);
 			cJSON_AddStringToObject(e, "MD5OfMessageBody", r.md5);
 			cJSON_AddItemToArray(okl, e);
+			sent++;
 		} else {
 			add_failed(failed, id, r.code, r.message, r.sender_fault);
 		}
 	}
+	publish_sent(f, q, sent);
 	cJSON_AddItemToObject(res, "Successful", okl);
 	cJSON_AddItemToObject(res, "Failed", failed);
 	fake_reply_json(out, 200, res);
@@ -1369,7 +1395,7 @@ static int op_receive_message(struct fake *f, cJSON *in, struct http_response *o
 	long dmax = 0;
 	struct queue *dlq = redrive_target(f, q, &dmax);
 	cJSON *res = cJSON_CreateObject(), *msgs = cJSON_CreateArray();
-	long got = 0;
+	long got = 0, redriven = 0;
 	for (size_t i = 0; q->m && i < q->m->n && got < max;) {
 		struct msg *m = q->m->v[i];
 		if (m->visible_ms > t) {
@@ -1386,6 +1412,7 @@ static int op_receive_message(struct fake *f, cJSON *in, struct http_response *o
 			free(m->source);
 			m->source = tp_xstrdup(q->name);
 			push(dlq, m);
+			redriven++;
 			continue;
 		}
 		m->receives++;
@@ -1397,6 +1424,10 @@ static int op_receive_message(struct fake *f, cJSON *in, struct http_response *o
 		got++;
 		i++;
 	}
+	if (got || redriven)
+		publish(f, q);
+	if (redriven)
+		publish(f, dlq);
 	if (got)
 		cJSON_AddItemToObject(res, "Messages", msgs);
 	else
@@ -1417,6 +1448,7 @@ static int op_delete_message(struct fake *f, cJSON *in, struct http_response *ou
 	if (!delete_by_handle(q, h))
 		return sqs_error(out, "ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid",
 				 "The input receipt handle \"%s\" is not a valid receipt handle.", h ? h : "");
+	publish(f, q);
 	fake_reply_json(out, 200, NULL);
 	return 0;
 }
@@ -1444,6 +1476,7 @@ static int op_delete_message_batch(struct fake *f, cJSON *in, struct http_respon
 			add_failed(failed, id, "ReceiptHandleIsInvalid", msg, 1);
 		}
 	}
+	publish(f, q);
 	cJSON_AddItemToObject(res, "Successful", okl);
 	cJSON_AddItemToObject(res, "Failed", failed);
 	fake_reply_json(out, 200, res);
@@ -1497,7 +1530,9 @@ static int op_start_message_move_task(struct fake *f, cJSON *in, struct http_res
 		free(m->source);
 		m->source = NULL;
 		push(to, m);
+		publish(f, to);
 	}
+	publish(f, src);
 	cJSON *res = cJSON_CreateObject();
 	char *h = tp_xasprintf("fake-move-%llu-%s", (unsigned long long)++state(f)->seq, src->name);
 	char *tok = base64_encode_dup(h, strlen(h));

@@ -92,6 +92,7 @@ struct fx_req {
 	char service[16];
 	char op[64];
 	char what[240];             /* the path (REST) or the body's first bytes */
+	long status;                /* the fake's answer (a throttle: 429 / 400) */
 };
 struct fx_log {
 	struct fx_req *v;
@@ -102,6 +103,7 @@ struct fx_log {
 	 * 1 when it answered out itself */
 	int (*extra)(void *ctx, const struct fake_req *r, struct http_response *out);
 	void *extra_ctx;
+	struct fake *fake;          /* set by fx_log_start */
 };
 /* Install (or with NULL remove) a recording hook on x->fake. */
 void fx_log_start(struct fx *x, struct fx_log *l);
@@ -109,6 +111,9 @@ void fx_log_free(struct fx_log *l);
 /* Requests of op (service NULL: any) logged whose `what` contains needle
  * (NULL: all). */
 long fx_log_count(const struct fx_log *l, const char *service, const char *op, const char *needle);
+/* The same, counting only those the fake answered with 2xx (done, not
+ * throttled nor refused). */
+long fx_log_count_ok(const struct fx_log *l, const char *service, const char *op, const char *needle);
 /* Index of the first such request at or after from, or -1. */
 long fx_log_find(const struct fx_log *l, size_t from, const char *op, const char *needle);
 /* Mutating requests (aws_op_is_mutating) logged from index from on whose

@@ -796,6 +796,135 @@ static void test_mapping_lists(void **state)
 	teardown(&e);
 }
 
+/* ---- the test API: failures, bounds, violations ---- */
+
+static struct lambda_config *read_cfg(struct env *e, const char *name, cJSON **keep, struct lambda_config *lc)
+{
+	long st;
+	char code[64];
+	*keep = get_function(e, name, &st, code, sizeof code);
+	assert_int_equal(st, 200);
+	lambda_config_read(cJSON_GetObjectItem(*keep, "Configuration"), lc);
+	return lc;
+}
+
+static void test_failures_on_request(void **state)
+{
+	(void)state;
+	struct env e = setup(1000, 0);
+	char code[64];
+	cJSON *g;
+	struct lambda_config lc;
+	/* a create that fails: State Failed once Pending ends, updates refused */
+	assert_int_equal(create(&e, "fn-f", code, sizeof code), 201);
+	fake_lambda_fail(e.f, "fn-f", 0, "The function could not start.", "InternalError");
+	read_cfg(&e, "fn-f", &g, &lc);
+	assert_string_equal(lc.state, "Pending");
+	cJSON_Delete(g);
+	fake_advance_ms(e.f, 1000);
+	read_cfg(&e, "fn-f", &g, &lc);
+	assert_string_equal(lc.state, "Failed");
+	assert_true(lc.failed);
+	assert_string_equal(lc.state_reason_code, "InternalError");
+	assert_string_equal(lc.state_reason, "The function could not start.");
+	cJSON_Delete(g);
+	assert_int_equal(update_zip(&e, "fn-f", "v2", code, sizeof code), 409);
+	assert_int_equal(fake_lambda_violations(e.f, "function Failed"), 1);
+	/* the next update of another fails, the one after it does not */
+	assert_int_equal(create(&e, "fn-u", code, sizeof code), 201);
+	fake_lambda_fail(e.f, "fn-u", 1, "Bad code.", "InvalidCode");
+	fake_advance_ms(e.f, 1000);
+	read_cfg(&e, "fn-u", &g, &lc);
+	assert_string_equal(lc.last_update, "Successful");
+	cJSON_Delete(g);
+	assert_int_equal(update_zip(&e, "fn-u", "v2", code, sizeof code), 200);
+	read_cfg(&e, "fn-u", &g, &lc);
+	assert_string_equal(lc.last_update, "InProgress");
+	assert_string_equal(lc.last_update_reason_code, "");
+	cJSON_Delete(g);
+	assert_int_equal(update_zip(&e, "fn-u", "v3", code, sizeof code), 409);
+	assert_int_equal(fake_lambda_violations(e.f, "update InProgress"), 1);
+	fake_advance_ms(e.f, 1000);
+	read_cfg(&e, "fn-u", &g, &lc);
+	assert_string_equal(lc.state, "Active");
+	assert_string_equal(lc.last_update, "Failed");
+	assert_string_equal(lc.last_update_reason_code, "InvalidCode");
+	cJSON_Delete(g);
+	assert_int_equal(update_zip(&e, "fn-u", "v3", code, sizeof code), 200);
+	fake_advance_ms(e.f, 1000);
+	read_cfg(&e, "fn-u", &g, &lc);
+	assert_string_equal(lc.last_update, "Successful");
+	cJSON_Delete(g);
+	/* the failure of an update in progress */
+	assert_int_equal(update_zip(&e, "fn-u", "v4", code, sizeof code), 200);
+	fake_lambda_fail(e.f, "fn-u", 1, "Late.", "EniLimitExceeded");
+	fake_advance_ms(e.f, 1000);
+	read_cfg(&e, "fn-u", &g, &lc);
+	assert_string_equal(lc.last_update_reason_code, "EniLimitExceeded");
+	cJSON_Delete(g);
+	assert_int_equal(fake_lambda_violations(e.f, NULL), 2);
+	teardown(&e);
+}
+
+static long esm_scale(struct env *e, const char *uuid, int max_conc, char *code, size_t len)
+{
+	struct aws_call c = { 0 };
+	long st;
+	cJSON *in = cJSON_CreateObject();
+	cJSON *sc = cJSON_AddObjectToObject(in, "ScalingConfig");
+	if (max_conc)
+		cJSON_AddNumberToObject(sc, "MaximumConcurrency", max_conc);
+	lambda_update_event_source_mapping(&c, uuid, in);
+	cJSON_Delete(run(e, &c, &st, code, len));
+	return st;
+}
+
+static void test_limit_history(void **state)
+{
+	(void)state;
+	struct env e = setup(1000, 1);
+	char code[64], uuid[64], msg[32];
+	long st;
+	const struct fake_bound *h;
+	assert_int_equal(create(&e, "fn-l", code, sizeof code), 201);
+	fake_advance_ms(e.f, 1000);
+	assert_int_equal(put_conc(&e, "fn-l", 50, code, sizeof code, NULL, 0), 200);
+	assert_int_equal(fake_lambda_limit_history(e.f, "fn-l", &h), 1);
+	assert_int_equal(h[0].bound, 0);                    /* no mapping yet */
+	cJSON *m = esm_create(&e, "fn-l", QUEUE, 1, &st, code, sizeof code);   /* MaximumConcurrency 4 */
+	snprintf(uuid, sizeof uuid, "%s", str(m, "UUID"));
+	cJSON_Delete(m);
+	fake_advance_ms(e.f, 1000);
+	assert_int_equal(fake_lambda_limit_history(e.f, "fn-l", &h), 3);
+	assert_int_equal(h[1].bound, 4);                    /* Creating: the target may be in force */
+	assert_int_equal(h[2].bound, 4);
+	assert_int_equal(h[2].t_ms - h[1].t_ms, 1000);      /* settled when the lag ended */
+	/* 4 -> 10: either may be in force meanwhile, the looser counts */
+	assert_int_equal(esm_scale(&e, uuid, 10, code, sizeof code), 202);
+	assert_int_equal(fake_lambda_limit_history(e.f, "fn-l", &h), 4);
+	assert_int_equal(h[3].bound, 10);
+	fake_advance_ms(e.f, 1000);
+	/* no MaximumConcurrency: the reservation bounds it */
+	assert_int_equal(esm_scale(&e, uuid, 0, code, sizeof code), 202);
+	fake_advance_ms(e.f, 1000);
+	assert_int_equal(fake_lambda_limit_history(e.f, "fn-l", &h), 7);
+	assert_int_equal(h[6].bound, 50);
+	/* without the reservation: unlimited */
+	struct aws_call c = { 0 };
+	lambda_delete_function_concurrency(&c, "fn-l");
+	cJSON_Delete(run(&e, &c, &st, code, sizeof code));
+	assert_int_equal(fake_lambda_max_bound(e.f, "fn-l"), -1);
+	/* disabled: the old end stays in force until Disabling ends */
+	assert_int_equal(esm_update(&e, uuid, "Enabled", 0, code, sizeof code), 202);
+	assert_string_equal(esm_state(&e, uuid, msg, sizeof msg), "Disabling");
+	size_t n = fake_lambda_limit_history(e.f, "fn-l", &h);
+	assert_int_equal(h[n - 1].bound, -1);
+	fake_advance_ms(e.f, 1000);
+	n = fake_lambda_limit_history(e.f, "fn-l", &h);
+	assert_int_equal(h[n - 1].bound, 0);
+	teardown(&e);
+}
+
 /* ---- quotas ---- */
 
 static void test_quota_throttles_the_control_plane(void **state)
@@ -879,6 +1008,8 @@ int main(void)
 		cmocka_unit_test(test_mapping_needs_the_queue),
 		cmocka_unit_test(test_mapping_on_a_fake_sqs_queue),
 		cmocka_unit_test(test_mapping_lists),
+		cmocka_unit_test(test_failures_on_request),
+		cmocka_unit_test(test_limit_history),
 		cmocka_unit_test(test_quota_throttles_the_control_plane),
 		cmocka_unit_test(test_get_function_has_its_own_quota),
 	};
