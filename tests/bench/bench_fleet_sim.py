@@ -25,6 +25,9 @@ import sys
 
 def run_size(root, n):
     exe = os.path.join(root, "out", "bench", "fleet_sim")
+    if not os.path.exists(exe):
+        sys.stderr.write("bench_fleet_sim: %s is missing: make bench (or make out/bench/fleet_sim) builds it\n" % exe)
+        return 1, None
     p = subprocess.run([exe, str(n)], capture_output=True, text=True)
     sys.stderr.write(p.stdout.replace("FLEET_JSON ", "") if p.returncode else
                      "".join(l + "\n" for l in p.stdout.splitlines() if not l.startswith("FLEET_JSON ")))
