@@ -142,7 +142,12 @@ static int watching;
 
 /* ---- the timeline: when each kind of request was sent, per phase ---- */
 
-struct span { char key[64]; int64_t first_ms, last_ms; long n; };
+struct span {
+	char key[64];
+	int64_t first_ms, last_ms;
+	long n;
+	size_t heap_max;   /* the controller's live heap, most seen while these were sent */
+};
 static struct span spans[64];
 static int n_spans;
 
@@ -191,10 +196,15 @@ static void span_note(const struct fake_req *r)
 		snprintf(spans[n_spans].key, sizeof spans[0].key, "%s", k);
 		spans[n_spans].first_ms = t;
 		spans[n_spans].n = 0;
+		spans[n_spans].heap_max = 0;
 		n_spans++;
 	}
 	spans[i].last_ms = t;
 	spans[i].n++;
+	struct fleet_mem_side c;
+	fleet_mem_get(FLEET_MEM_CONTROLLER, &c);
+	if (c.live > spans[i].heap_max)
+		spans[i].heap_max = c.live;
 }
 
 /* Every request passes here first: the timeline, the rollout's updates. */
@@ -607,10 +617,12 @@ static void print_phase(const struct phase *p, int verbose)
 			       p->d.v[i].thr ? "" : "");
 	printf("\n");
 	if (verbose) {
-		printf("         timeline (s from the phase's start: first..last request of a kind, count):\n");
+		printf("         timeline (s from the phase's start: first..last request of a kind, count, "
+		       "the controller's heap MB at most meanwhile):\n");
 		for (int i = 0; i < p->n_spans; i++)
-			printf("           %-48s %9.1f .. %9.1f %8ld\n", p->spans[i].key,
-			       (double)p->spans[i].first_ms / 1000, (double)p->spans[i].last_ms / 1000, p->spans[i].n);
+			printf("           %-44s %9.1f .. %9.1f %8ld %8.1f\n", p->spans[i].key,
+			       (double)p->spans[i].first_ms / 1000, (double)p->spans[i].last_ms / 1000, p->spans[i].n,
+			       (double)p->spans[i].heap_max / 1048576.0);
 	}
 	if (p->throttled) {
 		printf("         throttled:");
@@ -661,6 +673,7 @@ static cJSON *phase_json(const struct phase *p, long rss0_kb)
 		cJSON_AddNumberToObject(t, "first_s", (double)p->spans[i].first_ms / 1000);
 		cJSON_AddNumberToObject(t, "last_s", (double)p->spans[i].last_ms / 1000);
 		cJSON_AddNumberToObject(t, "n", (double)p->spans[i].n);
+		cJSON_AddNumberToObject(t, "heap_mb", (double)p->spans[i].heap_max / 1048576.0);
 		cJSON_AddItemToArray(tl, t);
 	}
 	cJSON *ops = cJSON_AddObjectToObject(o, "by_operation");
