@@ -175,7 +175,9 @@ static void kind_of(const struct fake_req *r, char *out, size_t len)
 		int word = seg == 0 ? 0 : (seg == 1 || seg == 3);
 		if (!strcmp(r->service, "s3"))
 			word = 0;
-		if (seg > 0)
+		if (seg > 0 && m <= 1)   /* an empty last segment: a listing ("/functions/") */
+			o += (size_t)snprintf(out + o, len - o, "/");
+		else if (seg > 0)
 			o += (size_t)snprintf(out + o, len - o, "%.*s", word ? (int)m : 2, word ? p : "/_");
 		p += m;
 		seg++;
