@@ -15,7 +15,9 @@
  *
  * Environment: FLEET_LATENCY_MS (simulated time a request takes, 20),
  * FLEET_LAG_MS (a function Pending / updating, a mapping Creating, 0),
- * FLEET_VERBOSE=1 (every operation's counters per phase). */
+ * FLEET_VERBOSE=1 (every operation's counters per phase, the timeline),
+ * FLEET_SEED=1 (the create runs with the quotas off and no Lambda budget:
+ * a fleet too big to create in real time, for measuring the later phases). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +246,7 @@ struct phase {
 	double goal_sim_s;        /* 0: none */
 	double extra_s;           /* time the policy waits on purpose (the canary watch) */
 	int failed;               /* the phase could not run (outcome says why) */
+	int seeded;               /* FLEET_SEED: run with the quotas off, not measured */
 	struct span spans[64];    /* its requests by kind: first and last time sent (from its start) */
 	int n_spans;
 };
@@ -664,6 +667,8 @@ static cJSON *phase_json(const struct phase *p, long rss0_kb)
 	cJSON_AddNumberToObject(o, "process_peak_rss_mb", (double)p->rss_kb / 1024.0);
 	cJSON_AddStringToObject(o, "outcome", p->outcome);
 	cJSON_AddBoolToObject(o, "failed", p->failed);
+	if (p->seeded)
+		cJSON_AddBoolToObject(o, "seeded", 1);
 	if (p->goal_ratio > 0)
 		cJSON_AddBoolToObject(o, "ok", !p->failed && sim / p->floor_s <= p->goal_ratio);
 	if (p->goal_sim_s > 0)
@@ -742,7 +747,27 @@ int main(int argc, char **argv)
 
 	struct phase ph[4] = { { .name = "create" }, { .name = "change" }, { .name = "drift" },
 			       { .name = "rollout" } };
+	int seed = env_long("FLEET_SEED", 0) > 0;
+	if (seed) {
+		/* Seeding: the create runs with the quotas off and the controller's
+		 * Lambda budget unbounded (a fleet too big to create in real time,
+		 * for the phases after it); its row is no measurement. */
+		fk->opt.quotas = 0;
+		setenv("TASKPIPE_LAMBDA_BUDGET", "local", 1);
+		setenv("TASKPIPE_LAMBDA_RPS", "1000000", 1);
+		setenv("TASKPIPE_LAMBDA_GET_RPS", "1000000", 1);
+	}
 	phase_reconcile(&ph[0], n, -1);
+	if (seed) {
+		fk->opt.quotas = 1;
+		unsetenv("TASKPIPE_LAMBDA_BUDGET");
+		unsetenv("TASKPIPE_LAMBDA_RPS");
+		unsetenv("TASKPIPE_LAMBDA_GET_RPS");
+		ph[0].goal_ratio = 0;
+		ph[0].seeded = 1;
+		size_t o = strlen(ph[0].outcome);
+		snprintf(ph[0].outcome + o, sizeof ph[0].outcome - o, "; SEEDED: quotas off, no measurement");
+	}
 	put_items(user, n, third, conc_changed);
 	phase_reconcile(&ph[1], n, (n + 2) / 3);
 	phase_drift(&ph[2], n);
