@@ -130,8 +130,10 @@ check: check-layers check-settings taskpipe
 	@$(MAKE) --no-print-directory -j$(JOBS) unit fuzz-replay
 	@python3 tests/integration/run_all.py --tier check
 
+# `make test` runs the seeded simulations (tests/unit/test_sim_*.c) over more
+# seeds than `make check` (20): TASKPIPE_SIM_SEEDS, default 100 here.
 test: deps check-layers check-settings taskpipe
-	@$(MAKE) --no-print-directory -j$(JOBS) unit fuzz-replay
+	@TASKPIPE_SIM_SEEDS=$${TASKPIPE_SIM_SEEDS:-100} $(MAKE) --no-print-directory -j$(JOBS) unit fuzz-replay
 	@sh tests/run.sh
 
 # the include rule of src/'s layers, then the checker's own test (planted

@@ -95,19 +95,103 @@ void lambda_list_functions(struct aws_call *c, const char *marker, int max_items
 	buf_free(&q);
 }
 
-cJSON *lambda_code_body(const struct lambda_code *code)
+/* code's S3 fields (S3Bucket, S3Key, S3ObjectVersion, S3ObjectStorageMode) into in. */
+static void add_code(cJSON *in, const struct lambda_code *code)
 {
-	cJSON *in = cJSON_CreateObject();
 	if (code->bucket)
 		cJSON_AddStringToObject(in, "S3Bucket", code->bucket);
 	if (code->key)
 		cJSON_AddStringToObject(in, "S3Key", code->key);
 	if (code->version)
 		cJSON_AddStringToObject(in, "S3ObjectVersion", code->version);
-	if (code->reference)
-		cJSON_AddStringToObject(in, "S3ObjectStorageMode", "REFERENCE");
+	if (code->storage != LAMBDA_STORAGE_DEFAULT)
+		cJSON_AddStringToObject(in, "S3ObjectStorageMode",
+					code->storage == LAMBDA_STORAGE_REFERENCE ? "REFERENCE" : "COPY");
+}
+
+static void add_arch(cJSON *in, const char *arch)
+{
+	if (arch)
+		cJSON_AddItemToObject(in, "Architectures", cJSON_CreateStringArray(&arch, 1));
+}
+
+cJSON *lambda_code_body(const struct lambda_code *code)
+{
+	cJSON *in = cJSON_CreateObject();
+	add_code(in, code);
+	add_arch(in, code->arch);
 	if (code->revision_id && code->revision_id[0])
 		cJSON_AddStringToObject(in, "RevisionId", code->revision_id);
+	return in;
+}
+
+cJSON *lambda_function_config_body(const struct lambda_function_config *cfg)
+{
+	cJSON *in = cJSON_CreateObject();
+	if (cfg->runtime)
+		cJSON_AddStringToObject(in, "Runtime", cfg->runtime);
+	if (cfg->handler)
+		cJSON_AddStringToObject(in, "Handler", cfg->handler);
+	/* whole numbers: cJSON prints them without a fraction ("MemorySize":512) */
+	if (cfg->memory >= 0)
+		cJSON_AddNumberToObject(in, "MemorySize", (double)cfg->memory);
+	if (cfg->timeout >= 0)
+		cJSON_AddNumberToObject(in, "Timeout", (double)cfg->timeout);
+	if (cfg->role)
+		cJSON_AddStringToObject(in, "Role", cfg->role);
+	if (cfg->description)
+		cJSON_AddStringToObject(in, "Description", cfg->description);
+	cJSON *vars = cJSON_AddObjectToObject(cJSON_AddObjectToObject(in, "Environment"), "Variables");
+	for (size_t i = 0; i < cfg->n_env; i++)
+		cJSON_AddStringToObject(vars, cfg->env[i].name, cfg->env[i].value);
+	if (cfg->n_layers > 0)
+		cJSON_AddItemToObject(in, "Layers", cJSON_CreateStringArray(cfg->layers, (int)cfg->n_layers));
+	else if (cfg->clear_layers)
+		cJSON_AddItemToObject(in, "Layers", cJSON_CreateArray());
+	return in;
+}
+
+cJSON *lambda_create_function_body(const char *fn, const struct lambda_function_config *cfg,
+				   const struct lambda_code *code, cJSON *tags)
+{
+	cJSON *in = lambda_function_config_body(cfg), *c = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "FunctionName", fn);
+	add_code(c, code);
+	cJSON_AddItemToObject(in, "Code", c);
+	add_arch(in, code->arch);
+	if (tags)
+		cJSON_AddItemToObject(in, "Tags", tags);
+	return in;
+}
+
+int lambda_mapping_empty(const struct lambda_mapping *m)
+{
+	return m->batch_size < 0 && m->enabled < 0 && m->report_failures < 0 && m->window < 0 && !m->scaling;
+}
+
+cJSON *lambda_mapping_body(const struct lambda_mapping *m, const char *fn, const char *source_arn)
+{
+	cJSON *in = cJSON_CreateObject();
+	if (m->batch_size >= 0)
+		cJSON_AddNumberToObject(in, "BatchSize", (double)m->batch_size);
+	if (m->enabled >= 0)
+		cJSON_AddBoolToObject(in, "Enabled", m->enabled);
+	if (m->report_failures >= 0) {
+		cJSON *t = cJSON_AddArrayToObject(in, "FunctionResponseTypes");
+		if (m->report_failures)
+			cJSON_AddItemToArray(t, cJSON_CreateString("ReportBatchItemFailures"));
+	}
+	if (m->window >= 0)
+		cJSON_AddNumberToObject(in, "MaximumBatchingWindowInSeconds", (double)m->window);
+	if (m->scaling) {
+		cJSON *sc = cJSON_AddObjectToObject(in, "ScalingConfig");
+		if (m->max_concurrency)
+			cJSON_AddNumberToObject(sc, "MaximumConcurrency", (double)m->max_concurrency);
+	}
+	if (source_arn)
+		cJSON_AddStringToObject(in, "EventSourceArn", source_arn);
+	if (fn)
+		cJSON_AddStringToObject(in, "FunctionName", fn);
 	return in;
 }
 

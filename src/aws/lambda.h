@@ -35,14 +35,46 @@ void lambda_publish_version(struct aws_call *c, const char *fn, const char *code
 /* GET /2015-03-31/functions/?MaxItems=n[&Marker=m]; max_items 0: Lambda's default (50). */
 void lambda_list_functions(struct aws_call *c, const char *marker, int max_items);
 
-/* The code an UpdateFunctionCode sends (strings borrowed; NULL: left out). */
+/* S3ObjectStorageMode: left out (the API's default, COPY), or sent. */
+enum lambda_storage { LAMBDA_STORAGE_DEFAULT, LAMBDA_STORAGE_COPY, LAMBDA_STORAGE_REFERENCE };
+
+/* The code a function runs (strings borrowed; NULL: left out). */
 struct lambda_code {
 	const char *bucket, *key, *version; /* S3Bucket, S3Key, S3ObjectVersion */
-	int reference;                  /* S3ObjectStorageMode REFERENCE (else the API's default, COPY) */
+	enum lambda_storage storage;    /* S3ObjectStorageMode */
+	const char *arch;               /* Architectures: [arch] ("x86_64", "arm64") */
 	const char *revision_id;        /* RevisionId: Lambda refuses the update when it is stale */
 };
-/* The UpdateFunctionCode body of code (new object). */
+/* The UpdateFunctionCode body of code (new object): S3Bucket, S3Key,
+ * S3ObjectVersion, S3ObjectStorageMode, Architectures, RevisionId. */
 struct cJSON *lambda_code_body(const struct lambda_code *code);
+
+/* A name -> value pair (Environment.Variables); strings borrowed. */
+struct lambda_var {
+	const char *name, *value;
+};
+
+/* What UpdateFunctionConfiguration sets (CreateFunction too). Strings
+ * borrowed; NULL or < 0: left out, Lambda keeps the function's own. */
+struct lambda_function_config {
+	const char *runtime, *handler;  /* Runtime, Handler */
+	long memory, timeout;           /* MemorySize (MB), Timeout (s) */
+	const char *role;               /* Role */
+	const char *description;        /* Description */
+	const struct lambda_var *env;   /* Environment.Variables: always sent ({} clears them) */
+	size_t n_env;
+	const char *const *layers;      /* Layers: layer version ARNs, in order */
+	size_t n_layers;
+	int clear_layers;               /* no layers: send "Layers": [] (removes the function's) */
+};
+/* The UpdateFunctionConfiguration body of cfg (new object): Runtime,
+ * Handler, MemorySize, Timeout, Role, Description, Environment, Layers. */
+struct cJSON *lambda_function_config_body(const struct lambda_function_config *cfg);
+/* The CreateFunction input (new object): cfg's fields, FunctionName, Code
+ * (code's S3 fields), Architectures (code->arch), Tags (consumed; NULL:
+ * left out). */
+struct cJSON *lambda_create_function_body(const char *fn, const struct lambda_function_config *cfg,
+					  const struct lambda_code *code, struct cJSON *tags);
 
 /* ---- concurrency (API version 2017-10-31) ---- */
 
@@ -74,6 +106,23 @@ void lambda_create_event_source_mapping(struct aws_call *c, struct cJSON *in);
 void lambda_update_event_source_mapping(struct aws_call *c, const char *uuid, struct cJSON *in);
 /* DELETE /2015-03-31/event-source-mappings/{uuid} */
 void lambda_delete_event_source_mapping(struct aws_call *c, const char *uuid);
+
+/* An event source mapping's fields as taskpipe sets them; LAMBDA_MAPPING_INIT sets none. */
+struct lambda_mapping {
+	long batch_size;                /* BatchSize; < 0: left out */
+	int enabled;                    /* Enabled: 1, 0; < 0: left out */
+	int report_failures;            /* FunctionResponseTypes: 1 ["ReportBatchItemFailures"], 0 [], < 0: left out */
+	long window;                    /* MaximumBatchingWindowInSeconds; < 0: left out */
+	int scaling;                    /* ScalingConfig sent: {"MaximumConcurrency": max_concurrency}, */
+	long max_concurrency;           /*   {} when 0 (an update: removes the limit) */
+};
+#define LAMBDA_MAPPING_INIT { .batch_size = -1, .enabled = -1, .report_failures = -1, .window = -1 }
+/* Whether m sets no field. */
+int lambda_mapping_empty(const struct lambda_mapping *m);
+/* The CreateEventSourceMapping (source_arn given) or UpdateEventSourceMapping
+ * (source_arn NULL) body (new object): m's fields in the struct's order,
+ * then EventSourceArn, FunctionName. */
+struct cJSON *lambda_mapping_body(const struct lambda_mapping *m, const char *fn, const char *source_arn);
 
 /* ---- account ---- */
 

@@ -3,6 +3,8 @@
 #include "aws/awsjson.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 /* A body that starts with the queue's URL, as the API reference lists it. */
 static cJSON *at(const char *url)
@@ -63,6 +65,42 @@ void sqs_list_queues(struct aws_call *c, const char *prefix, int max_results, co
 	if (token)
 		cJSON_AddStringToObject(in, "NextToken", token);
 	awsj_prepare(c, SVC_SQS, "ListQueues", in);
+}
+
+/* name: "n" (a string, as SQS takes every attribute) when n >= 0. */
+static void add_count(cJSON *attrs, const char *name, long n)
+{
+	if (n < 0)
+		return;
+	char s[32];
+	snprintf(s, sizeof s, "%ld", n);
+	cJSON_AddStringToObject(attrs, name, s);
+}
+
+cJSON *sqs_queue_attrs_json(const struct sqs_queue_attrs *a)
+{
+	cJSON *attrs = cJSON_CreateObject();
+	add_count(attrs, "VisibilityTimeout", a->visibility_timeout);
+	add_count(attrs, "MessageRetentionPeriod", a->retention);
+	add_count(attrs, "ReceiveMessageWaitTimeSeconds", a->receive_wait);
+	add_count(attrs, "DelaySeconds", a->delay);
+	add_count(attrs, "MaximumMessageSize", a->max_size);
+	if (a->dlq_arn) {
+		char *rp = sqs_redrive_policy(a->dlq_arn, a->max_receive);
+		cJSON_AddStringToObject(attrs, "RedrivePolicy", rp);
+		free(rp);
+	}
+	return attrs;
+}
+
+char *sqs_redrive_policy(const char *dlq_arn, long max_receive)
+{
+	cJSON *rp = cJSON_CreateObject();
+	cJSON_AddStringToObject(rp, "deadLetterTargetArn", dlq_arn ? dlq_arn : "");
+	cJSON_AddNumberToObject(rp, "maxReceiveCount", (double)max_receive);
+	char *s = cJSON_PrintUnformatted(rp);
+	cJSON_Delete(rp);
+	return s;
 }
 
 void sqs_tag_queue(struct aws_call *c, const char *url, cJSON *tags)

@@ -29,6 +29,29 @@ void sqs_purge_queue(struct aws_call *c, const char *url);
 /* ListQueues {"QueueNamePrefix", "MaxResults", "NextToken"} (token NULL: the first page) */
 void sqs_list_queues(struct aws_call *c, const char *prefix, int max_results, const char *token);
 
+/* ---- a queue's attributes, from typed fields ---- */
+
+/* The attributes taskpipe sets on a queue. A value < 0 is left out
+ * (SQS keeps its own or its default); SQS_QUEUE_ATTRS_INIT sets none. */
+struct sqs_queue_attrs {
+	long visibility_timeout;    /* VisibilityTimeout (s) */
+	long retention;             /* MessageRetentionPeriod (s) */
+	long receive_wait;          /* ReceiveMessageWaitTimeSeconds */
+	long delay;                 /* DelaySeconds */
+	long max_size;              /* MaximumMessageSize (bytes) */
+	const char *dlq_arn;        /* RedrivePolicy.deadLetterTargetArn; NULL: no RedrivePolicy */
+	long max_receive;           /* RedrivePolicy.maxReceiveCount */
+};
+#define SQS_QUEUE_ATTRS_INIT                                                                       \
+	{ .visibility_timeout = -1, .retention = -1, .receive_wait = -1, .delay = -1, .max_size = -1 }
+/* The Attributes map of a for CreateQueue / SetQueueAttributes (new
+ * object): every value a string, as SQS takes them ("60"), in the order
+ * of the struct, RedrivePolicy last. */
+struct cJSON *sqs_queue_attrs_json(const struct sqs_queue_attrs *a);
+/* RedrivePolicy's value, JSON text inside the string attribute:
+ * {"deadLetterTargetArn":arn,"maxReceiveCount":n}. Caller frees. */
+char *sqs_redrive_policy(const char *dlq_arn, long max_receive);
+
 /* ---- tags ---- */
 
 /* TagQueue {"QueueUrl", "Tags": {k: v}}; tags consumed */

@@ -30,30 +30,7 @@ static const char usage[] =
 	"  --min-age S    the oldest task is at least S seconds old\n"
 	"Exit 0; 1 when a named group is unknown or nothing could be read.\n";
 
-struct filters {
-	const char *state;
-	int paused, enabled, backlog, failing;
-	double min_age;
-};
-
-static int keep(const struct gs_row *r, const struct filters *f)
-{
-	if (f->state && strcmp(r->state, f->state) != 0)
-		return 0;
-	if (f->paused && r->enabled != 0 && !r->operator_paused)
-		return 0;
-	if (f->enabled && r->enabled != 1)
-		return 0;
-	if (f->backlog && !(r->visible > 0 || r->delayed > 0))
-		return 0;
-	if (f->failing && !(r->errors_5m > 0 || r->throttles_5m > 0 || r->dlq > 0))
-		return 0;
-	if (f->min_age > 0 && !(r->age_s >= f->min_age))
-		return 0;
-	return 1;
-}
-
-static void print_table(const struct gs_report *r, const struct filters *f, int64_t now_s)
+static void print_table(const struct gs_report *r, const struct gs_filter *f, int64_t now_s)
 {
 	printf("%-28s %-8s %-6s %6s %5s %4s %7s %7s %7s %7s %7s %7s %5s %5s %5s %8s\n", "GROUP", "STATE", "FLOW",
 	       "RATE", "BURST", "CONC", "START1m", "START5m", "VISIBLE", "INFLT", "DELAYED", "OLDEST", "DLQ",
@@ -61,7 +38,7 @@ static void print_table(const struct gs_report *r, const struct filters *f, int6
 	size_t shown = 0;
 	for (size_t i = 0; i < r->n; i++) {
 		const struct gs_row *x = &r->v[i];
-		if (!keep(x, f))
+		if (!gs_row_shown(x, f))
 			continue;
 		shown++;
 		char conc[32], s1[32], s5[32], vis[32], inf[32], del[32], age[32], dlq[32], err[32], thr[32],
@@ -89,7 +66,7 @@ static void print_table(const struct gs_report *r, const struct filters *f, int6
 	}
 	for (size_t i = 0; i < r->n; i++) {
 		const struct gs_row *x = &r->v[i];
-		if (!keep(x, f))
+		if (!gs_row_shown(x, f))
 			continue;
 		if (x->message)
 			printf("! %s: %s\n", x->group, x->message);
@@ -109,7 +86,7 @@ int cmd_status(int argc, char **argv)
 	int rc = settings_cli(&s, "status", usage, &argc, argv);
 	if (rc >= 0)
 		return rc;
-	struct filters f = { 0 };
+	struct gs_filter f = { 0 };
 	const char *sort = "age";
 	char **groups = tp_xcalloc((size_t)argc + 1, sizeof *groups);
 	size_t ng = 0;
@@ -185,7 +162,7 @@ int cmd_status(int argc, char **argv)
 		shown.v = tp_xcalloc(r.n + 1, sizeof *shown.v);
 		shown.n = 0;
 		for (size_t i = 0; i < r.n; i++)
-			if (keep(&r.v[i], &f))
+			if (gs_row_shown(&r.v[i], &f))
 				shown.v[shown.n++] = r.v[i];
 		cJSON *doc = gs_report_json(&shown);
 		free(shown.v);

@@ -7,19 +7,24 @@
 
 #include <cjson/cJSON.h>
 
-int config_item_get(struct app *app, const char *name, cJSON **item, tp_err *e)
+int config_item_read(struct aws *a, const char *table, const char *name, cJSON **item, tp_err *e)
 {
 	*item = NULL;
 	cJSON *in = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(in, "TableName", app->set.config_table);
+	cJSON_AddStringToObject(in, "TableName", table);
 	cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", name));
 	cJSON_AddBoolToObject(in, "ConsistentRead", 1);
-	int rc = awsj_call(app->aws, SVC_DYNAMODB, "GetItem", in, &out, e);
+	int rc = awsj_call(a, SVC_DYNAMODB, "GetItem", in, &out, e);
 	if (rc == TP_OK)
 		*item = cJSON_DetachItemFromObject(out, "Item");
 	cJSON_Delete(in);
 	cJSON_Delete(out);
 	return rc;
+}
+
+int config_item_get(struct app *app, const char *name, cJSON **item, tp_err *e)
+{
+	return config_item_read(app->aws, app->set.config_table, name, item, e);
 }
 
 int config_item_exists(struct app *app, const char *name, int *exists, tp_err *e)

@@ -11,6 +11,8 @@ struct cJSON;
 
 /* The item (consistent read), the caller's; *item NULL when there is none. */
 int config_item_get(struct app *app, const char *name, struct cJSON **item, tp_err *e);
+/* The same without a struct app: table is the config table. */
+int config_item_read(struct aws *a, const char *table, const char *name, struct cJSON **item, tp_err *e);
 
 /* Is there an item of that name (consistent read)? */
 int config_item_exists(struct app *app, const char *name, int *exists, tp_err *e);

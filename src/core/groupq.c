@@ -2,8 +2,8 @@
 #include "core/groupq.h"
 
 #include "aws/awsjson.h"
-#include "aws/ddb.h"
 #include "aws/sqs.h"
+#include "core/config_item.h"
 #include "core/limit_group.h"
 #include "core/store.h"
 
@@ -21,15 +21,12 @@ static int not_found(int rc, const tp_err *e)
  * error path, to say what the name is) */
 static int is_limit_group(struct aws *a, const struct settings *set, const char *name)
 {
-	cJSON *in = cJSON_CreateObject(), *out = NULL;
-	cJSON_AddStringToObject(in, "TableName", set->config_table);
+	cJSON *item = NULL;
 	char *key = limit_group_key(name);
-	cJSON_AddItemToObject(in, "Key", ddb_key("pipeline", key));
-	free(key);
 	tp_err e = { 0 };
-	int found = awsj_call(a, SVC_DYNAMODB, "GetItem", in, &out, &e) == TP_OK && cJSON_GetObjectItem(out, "Item");
-	cJSON_Delete(in);
-	cJSON_Delete(out);
+	int found = config_item_read(a, set->config_table, key, &item, &e) == TP_OK && item;
+	free(key);
+	cJSON_Delete(item);
 	return found;
 }
 

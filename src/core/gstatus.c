@@ -508,3 +508,25 @@ int gs_sort(struct gs_report *r, const char *key)
 		qsort(r->v, r->n, sizeof *r->v, cmp_row);
 	return 0;
 }
+
+int gs_row_shown(const struct gs_row *r, const struct gs_filter *f)
+{
+	int failing = r->errors_5m > 0 || r->throttles_5m > 0 || r->dlq > 0;
+	if (f->name && f->name[0] && !strstr(r->group, f->name))
+		return 0;
+	if (f->state && strcmp(r->state, f->state) != 0)
+		return 0;
+	if (f->paused && r->enabled != 0 && !r->operator_paused)
+		return 0;
+	if (f->enabled && r->enabled != 1)
+		return 0;
+	if (f->backlog && !(r->visible > 0 || r->delayed > 0))
+		return 0;
+	if (f->failing && !failing)
+		return 0;
+	if (f->problems && strcmp(r->state, "ok") == 0 && !failing)
+		return 0;
+	if (f->min_age > 0 && !(r->age_s >= f->min_age))
+		return 0;
+	return 1;
+}

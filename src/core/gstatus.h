@@ -67,6 +67,20 @@ void gs_report_free(struct gs_report *r);
 struct cw_series;
 void gs_apply_metrics(struct gs_row *row, const struct cw_series *s, int64_t now_s);
 
+/* Which rows to show: status's filters and top's keys, every one set must
+ * hold (a zeroed filter shows every row). */
+struct gs_filter {
+	const char *name;       /* a substring of the group name; NULL or "": any */
+	const char *state;      /* ok, error, draining, pending; NULL: any */
+	int paused;             /* paused: the mapping is off or an operator paused it */
+	int enabled;            /* consuming */
+	int backlog;            /* visible or delayed tasks waiting */
+	int failing;            /* handler errors or throttles in the last 5 min, or a non-empty DLQ */
+	int problems;           /* failing, or a state other than ok */
+	double min_age;         /* the oldest task at least this many seconds old; 0: any */
+};
+int gs_row_shown(const struct gs_row *r, const struct gs_filter *f);
+
 /* Sort keys: "age" (worst first: oldest task, then visible; the default),
  * "name", "visible", "inflight", "dlq", "errors", "throttles", "starts",
  * "state". Returns -1 for an unknown key. */

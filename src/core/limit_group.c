@@ -226,14 +226,11 @@ int limit_groups_resolve(struct limit_groups *g, const cJSON *item, cJSON **out,
 		*e = x->err;
 		return e->rc;
 	case G_MISSING:
-		if (!g->app)
-			return tp_errf(e, TP_EINVAL, "NoLimitGroup",
-				       "limit_group: no limit group '%s' here (give its item too: {\"limit_group\": \"%s\", "
-				       "\"rate\": ...})", name, name);
+		/* without an app (policy check) the groups are the items given */
 		return tp_errf(e, TP_EINVAL, "NoLimitGroup",
 			       "limit_group: no limit group '%s' (no item limit#%s in %s: put {\"limit_group\": \"%s\", "
 			       "\"rate\": ...} first, or remove limit_group from the item)",
-			       name, name, g->app->set.config_table, name);
+			       name, name, g->app ? g->app->set.config_table : "the items given", name);
 	case G_REMOVED:
 		*out = cJSON_Duplicate(item, 1);
 		cJSON_DeleteItemFromObjectCaseSensitive(*out, "limit_group");

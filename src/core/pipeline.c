@@ -1,6 +1,7 @@
 /* pipeline.c: a pipeline's desired state (see pipeline.h). */
 #include "core/pipeline.h"
 
+#include "aws/lambda.h"
 #include "base/hash.h"
 #include "base/json.h"
 #include "base/jsonnum.h"
@@ -75,25 +76,25 @@ cJSON *pipeline_tags_json(const struct pipeline *p)
 	return t;
 }
 
-cJSON *pipeline_config_json(const struct pipeline *p)
+void pipeline_function_config(const struct pipeline *p, struct lambda_function_config *cfg)
 {
 	const struct spec_func *f = &p->spec.func;
-	cJSON *cfg = cJSON_CreateObject();
-	if (f->runtime)
-		cJSON_AddStringToObject(cfg, "Runtime", f->runtime);
-	if (f->handler)
-		cJSON_AddStringToObject(cfg, "Handler", f->handler);
-	if (f->memory != SPEC_UNSET)
-		cJSON_AddNumberToObject(cfg, "MemorySize", (double)f->memory);
-	if (f->timeout != SPEC_UNSET)
-		cJSON_AddNumberToObject(cfg, "Timeout", (double)f->timeout);
-	if (p->role)
-		cJSON_AddStringToObject(cfg, "Role", p->role);
-	cJSON_AddStringToObject(cfg, "Description", p->code_marker);
-	cJSON *vars = cJSON_AddObjectToObject(cJSON_AddObjectToObject(cfg, "Environment"), "Variables");
+	struct lambda_var *env = tp_xcalloc(f->env.n + 1, sizeof *env);
 	for (size_t i = 0; i < f->env.n; i++)
-		cJSON_AddStringToObject(vars, f->env.v[i].name, f->env.v[i].value);
-	return cfg;
+		env[i] = (struct lambda_var){ f->env.v[i].name, f->env.v[i].value };
+	*cfg = (struct lambda_function_config){
+		.runtime = f->runtime, .handler = f->handler, .memory = f->memory, .timeout = f->timeout,
+		.role = p->role, .description = p->code_marker, .env = env, .n_env = f->env.n,
+	};
+}
+
+cJSON *pipeline_config_json(const struct pipeline *p)
+{
+	struct lambda_function_config cfg;
+	pipeline_function_config(p, &cfg);
+	cJSON *body = lambda_function_config_body(&cfg);
+	free((void *)cfg.env);
+	return body;
 }
 
 int pipeline_desired(const struct settings *set, const char *name, const cJSON *answer,

@@ -37,11 +37,16 @@ void pipeline_free(struct pipeline *p);
  * and the settings, as state records written before hold them. */
 void pipeline_hash(const struct settings *set, const struct cJSON *answer, char out[65]);
 
-/* AWS request parts built from the fields: the tags ({key: value}) and the
- * UpdateFunctionConfiguration body (Runtime, Handler, MemorySize, Timeout,
- * Role, Description: the code marker, Environment.Variables; no Layers:
- * whether an empty list is sent depends on what is observed). Caller frees. */
+/* The tags every resource carries, as AWS takes them ({key: value}). Caller frees. */
 struct cJSON *pipeline_tags_json(const struct pipeline *p);
+/* The function's configuration (aws/lambda.h) from the fields: Runtime,
+ * Handler, MemorySize, Timeout, Role, Description (the code marker),
+ * Environment.Variables; no Layers: whether an empty list is sent depends
+ * on what is observed. Strings are borrowed from p; cfg->env is malloc'd:
+ * free((void *)cfg->env). */
+struct lambda_function_config;
+void pipeline_function_config(const struct pipeline *p, struct lambda_function_config *cfg);
+/* Its UpdateFunctionConfiguration body (lambda_function_config_body). Caller frees. */
 struct cJSON *pipeline_config_json(const struct pipeline *p);
 
 /* The inputs of a policy call, hashed, so a pipeline whose inputs did not

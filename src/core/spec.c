@@ -453,13 +453,3 @@ void spec_code_marker(const struct spec_func *f, char *out, size_t len)
 	codemark_make(f->bucket ? f->bucket : "", f->key ? f->key : "", f->version, m);
 	snprintf(out, len, "%s", m);
 }
-
-char *spec_redrive_policy(const struct spec_queue *q, const char *dlq_arn)
-{
-	cJSON *rp = cJSON_CreateObject();
-	cJSON_AddStringToObject(rp, "deadLetterTargetArn", dlq_arn);
-	cJSON_AddNumberToObject(rp, "maxReceiveCount", (double)(q->max_receive == SPEC_UNSET ? 5 : q->max_receive));
-	char *s = cJSON_PrintUnformatted(rp);
-	cJSON_Delete(rp);
-	return s;
-}

@@ -130,8 +130,4 @@ void spec_demand(const struct spec *s, long *reserved, long *max_concurrency);
  * (codemark_make); out holds CODEMARK_MAX + 1. */
 void spec_code_marker(const struct spec_func *f, char *out, size_t len);
 
-/* The RedrivePolicy attribute's value: JSON built from the DLQ's ARN and
- * max_receive (5 when unset). Caller frees. */
-char *spec_redrive_policy(const struct spec_queue *q, const char *dlq_arn);
-
 #endif

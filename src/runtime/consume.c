@@ -947,6 +947,38 @@ static int group_book(struct proxy *px, int *k, int64_t at, int64_t *nb)
 	return rc;
 }
 
+/* What a limit-group booking for a start at `at` came to, on either path. */
+enum booking {
+	BOOK_GO,       /* booked (*k records), still in time to start */
+	BOOK_REFUSED,  /* no room: not before *nb */
+	BOOK_LATE,     /* booked, but back after at + late: given back, never started late */
+	BOOK_STOP,     /* the runtime exited (-2) */
+	BOOK_FAILED,   /* the group's schedule failed: group_failed() ran (1) */
+};
+
+/* Book up to whole_k records (*k: how many) on the limit group for at. */
+static enum booking group_booking(struct proxy *px, int whole_k, int *k, int64_t at, int64_t late, int64_t *nb)
+{
+	*k = whole_k;
+	int rc = group_book(px, k, at, nb);
+	if (rc == -2)
+		return BOOK_STOP;
+	if (rc < 0) {
+		group_failed(px);
+		return BOOK_FAILED;
+	}
+	if (rc == 1)
+		return BOOK_REFUSED;
+	int64_t now = tp_now_us();
+	if (now > at + late) {
+		log_debug("consume: %s: the group's booking came %lld ms after the slot", px->b.id,
+			  (long long)((now - at) / 1000));
+		ggate_release(px->group, *k);
+		return BOOK_LATE;
+	}
+	return BOOK_GO;
+}
+
 /* The next sub-batch (at most burst records from b->next), at its moment:
  * its slot on the shared schedule, else when this instance's bucket has
  * its tokens. 0: ready (b->from, b->count); 1: nothing left to run (the
@@ -994,15 +1026,10 @@ static int next_sub(struct proxy *px)
 		}
 		if (px->group) {
 			int64_t nb;
-			k = whole_k;
-			int rc = group_book(px, &k, at, &nb);
-			if (rc == -2)
-				return -2;
-			if (rc < 0) {
-				group_failed(px);
-				return 1;
-			}
-			if (rc == 1) {
+			enum booking bk = group_booking(px, whole_k, &k, at, late, &nb);
+			if (bk == BOOK_STOP || bk == BOOK_FAILED)
+				return bk == BOOK_STOP ? -2 : 1;
+			if (bk == BOOK_REFUSED) {
 				/* Skip to this grant's first slot at or after nb (booked
 				 * slots left unused only slow this member), or claim
 				 * again from nb past its end. */
@@ -1016,17 +1043,12 @@ static int next_sub(struct proxy *px)
 				b->used = 1;
 				continue;
 			}
-			now = tp_now_us();
-			if (now > at + late) {
-				/* the booking came back too late to start on time:
-				 * never start late; the booking is given back */
-				log_debug("consume: %s: the group's booking came %lld ms after the slot", b->id,
-					  (long long)((now - at) / 1000));
-				ggate_release(px->group, k);
+			if (bk == BOOK_LATE) {
 				b->last_pos = slot;
 				b->used = 1;
 				continue;
 			}
+			now = tp_now_us();
 		}
 		if (at > now && wait_watching(px, at - now))
 			return -2;
@@ -1048,19 +1070,12 @@ static int next_sub(struct proxy *px)
 		if (!px->group)
 			break;
 		int64_t nb;
-		k = whole_k;
-		int rc = group_book(px, &k, at, &nb);
-		if (rc == -2)
-			return -2;
-		if (rc < 0) {
-			group_failed(px);
-			return 1;
-		}
-		if (rc == 0 && tp_now_us() <= at + LATE_US)
+		enum booking bk = group_booking(px, whole_k, &k, at, LATE_US, &nb);
+		if (bk == BOOK_STOP || bk == BOOK_FAILED)
+			return bk == BOOK_STOP ? -2 : 1;
+		if (bk == BOOK_GO)
 			break;
-		if (rc == 0)
-			ggate_release(px->group, k);
-		at = rc == 1 ? nb : tp_now_us() + px->group_lead_us;   /* refused, or booked too late to start */
+		at = bk == BOOK_REFUSED ? nb : tp_now_us() + px->group_lead_us;
 	}
 	int64_t now = tp_now_us();
 	if (at > now && wait_watching(px, at - now))

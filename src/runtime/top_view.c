@@ -35,12 +35,8 @@ void top_fleet_of(const struct gs_report *r, struct top_fleet *f)
 
 int top_shows(const struct top_view *v, const struct gs_row *x)
 {
-	if (v->filter[0] && !strstr(x->group, v->filter))
-		return 0;
-	if (v->problems && strcmp(x->state, "ok") == 0 && !(x->errors_5m > 0) && !(x->throttles_5m > 0) &&
-	    !(x->dlq > 0))
-		return 0;
-	return 1;
+	const struct gs_filter f = { .name = v->filter, .problems = v->problems };
+	return gs_row_shown(x, &f);
 }
 
 static const struct {

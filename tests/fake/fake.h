@@ -24,6 +24,8 @@ struct fake_options {
 	int latency_ms;             /* simulated time a request takes; 0: 20, < 0: none */
 	int lag_ms;                 /* a function stays Pending / InProgress, a mapping
 				       Creating / Updating this long; 0: 0 (at once) */
+	int table_lag_ms;           /* DynamoDB: a table CreateTable makes stays CREATING, a
+				       stream UpdateTable enables ENABLING, this long; 0: at once */
 	int quotas;                 /* 1: AWS's request rates are enforced (fake_quota) */
 	int throttle_pct;           /* besides quotas, throttle this % of requests at random */
 	long account_concurrency;   /* Lambda's ConcurrentExecutions; 0: 1000 */
@@ -92,6 +94,14 @@ void fake_set_hook(struct fake *f, fake_hook_fn fn, void *ctx);
 int fake_ddb_create_table(struct fake *f, const char *name, const char *hash_key, const char *range_key);
 /* Items in table; -1 when there is no such table. */
 long fake_ddb_item_count(struct fake *f, const char *table);
+/* Heap the fake's DynamoDB holds for items and stream records (bytes, as
+ * malloc_usable_size counts them): what to take off a process's RSS to
+ * leave the controller's own. */
+long long fake_ddb_heap_bytes(struct fake *f);
+/* Close the open shard of table's stream after the last record so far and
+ * open a child shard (ParentShardId) for what comes after, as the AWS-faithful
+ * layer's roll_stream [lineage]; -1 when the table has no enabled stream. */
+int fake_ddb_roll_stream(struct fake *f, const char *table);
 
 /* A request as the services see it. */
 struct fake_req {

@@ -8,16 +8,19 @@
  * A table is a treap ordered as DynamoDB reads a table: by a hash of the
  * partition key (Scan's order, stable), then the key, then the range key
  * (Query's order); lookups O(log n). Items are kept as their JSON text
- * (about its length an item), parsed when read. Tables are ACTIVE at
- * once; expired TTL items are not deleted (AWS takes up to days). */
+ * (about its length an item), parsed only when something reads into them. A table CreateTable makes
+ * is CREATING for fake_options.table_lag_ms (reads and writes on it: 400
+ * ResourceNotFoundException, as the AWS-faithful layer's [table]); a stream
+ * UpdateTable enables leaves the table UPDATING and the stream ENABLING as
+ * long ([tblupd]). Expired TTL items are not deleted (AWS takes days). */
 #include "fake/fake_int.h"
 
+#include <malloc.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/base64.h"
 #include "fake/fake_ddbexpr.h"
@@ -57,7 +60,10 @@ struct table {
 	struct node *root;
 	long count;
 	long long bytes;
+	long long heap;            /* malloc'd for the items (nodes and texts) */
 	int64_t created_ms;
+	int64_t busy_until_ms;     /* CREATING (creating) or UPDATING until then */
+	int creating;
 	struct ddb_stream *stream; /* the latest stream (enabled or not); NULL: never one */
 	char *ttl_attr;            /* TimeToLive's attribute; NULL: disabled */
 };
@@ -292,6 +298,23 @@ int fake_ddb_create_table(struct fake *f, const char *name, const char *hash_key
 	return 0;
 }
 
+int fake_ddb_roll_stream(struct fake *f, const char *table)
+{
+	struct table *t = table_find(f, table);
+	if (!t || !ddbs_enabled(t->stream))
+		return -1;
+	ddbs_roll(f, t->stream);
+	return 0;
+}
+
+long long fake_ddb_heap_bytes(struct fake *f)
+{
+	long long n = 0;
+	for (struct table *t = ddb_of(f)->tables; t; t = t->next)
+		n += t->heap + ddbs_heap_bytes(t->stream);
+	return n;
+}
+
 long fake_ddb_item_count(struct fake *f, const char *table)
 {
 	struct table *t = table_find(f, table);
@@ -388,12 +411,12 @@ static cJSON *node_item(const struct node *n)
 }
 
 /* Store item (borrowed) under k: replaces the one there. */
-static void store(const struct table *tc, const struct kref *k, const cJSON *item, size_t size)
+static void store(struct table *t, const struct kref *k, const cJSON *item, size_t size)
 {
-	struct table *t = (struct table *)tc;
 	struct node *n = find(t, k);
 	char *text = cJSON_PrintUnformatted(item);
 	if (n) {
+		t->heap += (long long)malloc_usable_size(text) - (long long)malloc_usable_size(n->item);
 		free(n->item);
 		t->bytes += (long long)size - n->size;
 		n->item = text;
@@ -412,6 +435,7 @@ static void store(const struct table *tc, const struct kref *k, const cJSON *ite
 	t->root = insert(t, t->root, n);
 	t->count++;
 	t->bytes += (long long)size;
+	t->heap += (long long)(malloc_usable_size(n) + malloc_usable_size(text));
 }
 
 static void drop(struct table *t, const struct kref *k)
@@ -421,6 +445,7 @@ static void drop(struct table *t, const struct kref *k)
 	if (gone) {
 		t->count--;
 		t->bytes -= gone->size;
+		t->heap -= (long long)(malloc_usable_size(gone) + malloc_usable_size(gone->item));
 		node_free(gone);
 	}
 }
@@ -477,6 +502,13 @@ static int check_params(struct req *q, const char *const *allowed)
 	return 0;
 }
 
+static const char *table_status(struct fake *f, const struct table *t)
+{
+	if (fake_now_ms_int(f) >= t->busy_until_ms)
+		return "ACTIVE";
+	return t->creating ? "CREATING" : "UPDATING";
+}
+
 static int need_table(struct req *q)
 {
 	const char *name = str_param(q, "TableName");
@@ -486,6 +518,29 @@ static int need_table(struct req *q)
 	q->t = table_find(q->f, name);
 	if (!q->t)
 		return bad(q, "ResourceNotFoundException", "Requested resource not found: Table: %s not found", name);
+	return 0;
+}
+
+/* Reads and writes: only once the table is created. */
+static int need_data_table(struct req *q)
+{
+	if (need_table(q) < 0)
+		return -1;
+	if (strcmp(table_status(q->f, q->t), "CREATING") == 0)
+		return bad(q, "ResourceNotFoundException", "Requested resource not found (table %s is CREATING)",
+			   q->t->name);
+	return 0;
+}
+
+/* Table changes: only on an ACTIVE table. */
+static int need_active_table(struct req *q)
+{
+	if (need_table(q) < 0)
+		return -1;
+	const char *st = table_status(q->f, q->t);
+	if (strcmp(st, "ACTIVE") != 0)
+		return bad(q, "ResourceInUseException", "Attempt to change a resource which is still in use: Table is "
+			   "being %s: %s", strcmp(st, "CREATING") == 0 ? "created" : "updated", q->t->name);
 	return 0;
 }
 
@@ -596,6 +651,17 @@ static void reply(struct req *q, cJSON *body)
 	q->replied = 1;
 }
 
+/* An answer already written as JSON text (b, freed). */
+static void reply_raw(struct req *q, buf *b)
+{
+	q->out->status = 200;
+	buf_reset(&q->out->body);
+	buf_adds(&q->out->headers, "Content-Type: application/json\r\nx-amzn-RequestId: fake-req\r\n");
+	buf_add(&q->out->body, b->data, b->len);
+	buf_free(b);
+	q->replied = 1;
+}
+
 /* ConditionalCheckFailedException, with the item as it is when asked. */
 static void condition_failed(struct req *q, const cJSON *old)
 {
@@ -660,19 +726,21 @@ static int op_get_item(struct req *q)
 	static const char *const allowed[] = { "TableName", "Key", "ConsistentRead", "ProjectionExpression",
 					       "ExpressionAttributeNames", NULL };
 	struct kref k;
-	if (check_params(q, allowed) < 0 || need_table(q) < 0 || expressions(q) < 0 ||
+	if (check_params(q, allowed) < 0 || need_data_table(q) < 0 || expressions(q) < 0 ||
 	    req_key(q, cJSON_GetObjectItemCaseSensitive(q->in, "Key"), 0, &k) < 0)
 		return -1;
 	struct node *n = find(q->t, &k);
+	if (n && !q->proj) {   /* the stored text as it is: no parse, no print */
+		buf b = { 0 };
+		buf_addf(&b, "{\"Item\":%s}", n->item);
+		reply_raw(q, &b);
+		return 0;
+	}
 	cJSON *body = cJSON_CreateObject();
 	if (n) {
 		cJSON *item = node_item(n);
-		if (q->proj) {
-			cJSON *p = ddbx_project(q->proj, item);
-			cJSON_Delete(item);
-			item = p;
-		}
-		cJSON_AddItemToObject(body, "Item", item);
+		cJSON_AddItemToObject(body, "Item", ddbx_project(q->proj, item));
+		cJSON_Delete(item);
 	}
 	reply(q, body);
 	return 0;
@@ -688,7 +756,7 @@ static int op_put_item(struct req *q)
 	struct kref k;
 	size_t size;
 	cJSON *item = cJSON_GetObjectItemCaseSensitive(q->in, "Item");
-	if (check_params(q, allowed) < 0 || need_table(q) < 0 || enum_param(q, "ReturnValues", rvs, &rv) < 0 ||
+	if (check_params(q, allowed) < 0 || need_data_table(q) < 0 || enum_param(q, "ReturnValues", rvs, &rv) < 0 ||
 	    rvoccf(q) < 0)
 		return -1;
 	if (!cJSON_IsObject(item))
@@ -724,7 +792,7 @@ static int op_delete_item(struct req *q)
 	static const char *const rvs[] = { "NONE", "ALL_OLD", NULL };
 	const char *rv;
 	struct kref k;
-	if (check_params(q, allowed) < 0 || need_table(q) < 0 || enum_param(q, "ReturnValues", rvs, &rv) < 0 ||
+	if (check_params(q, allowed) < 0 || need_data_table(q) < 0 || enum_param(q, "ReturnValues", rvs, &rv) < 0 ||
 	    rvoccf(q) < 0 || expressions(q) < 0 || req_key(q, cJSON_GetObjectItemCaseSensitive(q->in, "Key"), 0, &k) < 0)
 		return -1;
 	struct node *n = find(q->t, &k);
@@ -766,7 +834,7 @@ static int op_update_item(struct req *q)
 	struct kref k;
 	size_t size;
 	cJSON *key = cJSON_GetObjectItemCaseSensitive(q->in, "Key");
-	if (check_params(q, allowed) < 0 || need_table(q) < 0 || enum_param(q, "ReturnValues", rvs, &rv) < 0 ||
+	if (check_params(q, allowed) < 0 || need_data_table(q) < 0 || enum_param(q, "ReturnValues", rvs, &rv) < 0 ||
 	    rvoccf(q) < 0 || expressions(q) < 0 || req_key(q, key, 0, &k) < 0)
 		return -1;
 	struct node *n = find(q->t, &k);
@@ -816,7 +884,7 @@ struct page {
 	int count_only;
 	const cJSON *hash_val;     /* Query: the partition */
 	struct kref part;          /* Query: the partition's key */
-	cJSON *items;
+	buf items;                 /* the Items, as JSON text */
 	long count, scanned;
 	size_t bytes;
 	struct node *last;         /* the last item read */
@@ -832,7 +900,8 @@ static int visit(void *ctx, struct node *n)
 		if (nk.h != p->part.h || bytes_cmp(nk.pk, nk.pklen, p->part.pk, p->part.pklen) != 0)
 			return 1;   /* past the partition */
 	}
-	cJSON *item = node_item(n);
+	/* parsed only when something must read it; else the stored text goes out */
+	cJSON *item = p->hash_val || q->filter || q->proj ? node_item(n) : NULL;
 	int keep = 1;
 	if (p->hash_val)
 		ddbx_eval(&q->env, q->keycond, item, &keep);
@@ -847,14 +916,17 @@ static int visit(void *ctx, struct node *n)
 		ddbx_eval(&q->env, q->filter, item, &keep);
 	if (keep) {
 		p->count++;
-		if (!p->count_only && q->proj) {
-			cJSON *x = ddbx_project(q->proj, item);
-			cJSON_Delete(item);
-			item = x;
-		}
 		if (!p->count_only) {
-			cJSON_AddItemToArray(p->items, item);
-			item = NULL;
+			buf_adds(&p->items, p->items.len ? "," : "");
+			if (q->proj) {
+				cJSON *x = ddbx_project(q->proj, item);
+				char *t = cJSON_PrintUnformatted(x);
+				buf_adds(&p->items, t);
+				free(t);
+				cJSON_Delete(x);
+			} else {
+				buf_adds(&p->items, n->item);
+			}
 		}
 	}
 	cJSON_Delete(item);
@@ -877,7 +949,7 @@ static int read_page(struct req *q, int query)
 						     "ExclusiveStartKey", "Limit", "Select", "ScanIndexForward", NULL };
 	static const char *const selects[] = { "ALL_ATTRIBUTES", "COUNT", "SPECIFIC_ATTRIBUTES", NULL };
 	const char *sel;
-	if (check_params(q, query ? query_allowed : scan_allowed) < 0 || need_table(q) < 0 ||
+	if (check_params(q, query ? query_allowed : scan_allowed) < 0 || need_data_table(q) < 0 ||
 	    enum_param(q, "Select", selects, &sel) < 0 || expressions(q) < 0)
 		return -1;
 	struct page p = { .q = q };
@@ -929,25 +1001,30 @@ static int read_page(struct req *q, int query)
 		from = &start;
 		incl = 0;
 	}
-	p.items = cJSON_CreateArray();
 	if (forward)
 		walk_up(q->t, q->t->root, from, incl, visit, &p);
 	else
 		walk_down(q->t, q->t->root, from, incl, visit, &p);
 	buf_free(&part_mem);
-	cJSON *body = cJSON_CreateObject();
-	if (!p.count_only)
-		cJSON_AddItemToObject(body, "Items", p.items);
-	else
-		cJSON_Delete(p.items);
-	cJSON_AddNumberToObject(body, "Count", (double)p.count);
-	cJSON_AddNumberToObject(body, "ScannedCount", (double)p.scanned);
+	buf b = { 0 };
+	buf_adds(&b, "{");
+	if (!p.count_only) {
+		buf_adds(&b, "\"Items\":[");
+		buf_add(&b, p.items.data, p.items.len);
+		buf_adds(&b, "],");
+	}
+	buf_free(&p.items);
+	buf_addf(&b, "\"Count\":%ld,\"ScannedCount\":%ld", p.count, p.scanned);
 	if (p.more && p.last) {
-		cJSON *item = node_item(p.last);
-		cJSON_AddItemToObject(body, "LastEvaluatedKey", key_attrs(q->t, item));
+		cJSON *item = node_item(p.last), *lek = key_attrs(q->t, item);
+		char *t = cJSON_PrintUnformatted(lek);
+		buf_addf(&b, ",\"LastEvaluatedKey\":%s", t);
+		free(t);
+		cJSON_Delete(lek);
 		cJSON_Delete(item);
 	}
-	reply(q, body);
+	buf_adds(&b, "}");
+	reply_raw(q, &b);
 	return 0;
 }
 
@@ -1047,7 +1124,7 @@ static int stream_spec(struct req *q, struct table *t, const cJSON *ss)
 	table_arn(q->f, t, arn, sizeof arn);
 	cJSON *ks = key_schema(t);
 	ddbs_free(t->stream);
-	t->stream = ddbs_new(q->f, t->name, arn, view, ks);
+	t->stream = ddbs_new(q->f, t->name, arn, view, ks, fake_now_ms_int(q->f) + q->f->opt.table_lag_ms);
 	cJSON_Delete(ks);
 	return 0;
 }
@@ -1106,6 +1183,8 @@ static int op_create_table(struct req *q)
 	if (table_find(q->f, name))
 		return bad(q, "ResourceInUseException", "Table already exists: %s", name);
 	struct table *t = table_add(q->f, name, hk, ht, rk, rt);
+	t->busy_until_ms = t->created_ms + q->f->opt.table_lag_ms;  /* CREATING until then */
+	t->creating = 1;
 	const cJSON *ss = cJSON_GetObjectItemCaseSensitive(q->in, "StreamSpecification");
 	if (ss && stream_spec(q, t, ss) < 0) {
 		ddb_of(q->f)->tables = t->next;
@@ -1113,7 +1192,7 @@ static int op_create_table(struct req *q)
 		return -1;
 	}
 	cJSON *body = cJSON_CreateObject();
-	cJSON_AddItemToObject(body, "TableDescription", describe(q, t, "ACTIVE"));
+	cJSON_AddItemToObject(body, "TableDescription", describe(q, t, table_status(q->f, t)));
 	reply(q, body);
 	return 0;
 }
@@ -1124,7 +1203,7 @@ static int op_describe_table(struct req *q)
 	if (check_params(q, allowed) < 0 || need_table(q) < 0)
 		return -1;
 	cJSON *body = cJSON_CreateObject();
-	cJSON_AddItemToObject(body, "Table", describe(q, q->t, "ACTIVE"));
+	cJSON_AddItemToObject(body, "Table", describe(q, q->t, table_status(q->f, q->t)));
 	reply(q, body);
 	return 0;
 }
@@ -1132,15 +1211,18 @@ static int op_describe_table(struct req *q)
 static int op_update_table(struct req *q)
 {
 	static const char *const allowed[] = { "TableName", "StreamSpecification", NULL };
-	if (check_params(q, allowed) < 0 || need_table(q) < 0)
+	if (check_params(q, allowed) < 0 || need_active_table(q) < 0)
 		return -1;
 	const cJSON *ss = cJSON_GetObjectItemCaseSensitive(q->in, "StreamSpecification");
 	if (!ss)
 		return invalid(q, "UpdateTable: the fake models StreamSpecification only, and none was given");
 	if (stream_spec(q, q->t, ss) < 0)
 		return -1;
+	/* asynchronous: UPDATING, the stream ENABLING, for the lag */
+	q->t->busy_until_ms = fake_now_ms_int(q->f) + q->f->opt.table_lag_ms;
+	q->t->creating = 0;
 	cJSON *body = cJSON_CreateObject();
-	cJSON_AddItemToObject(body, "TableDescription", describe(q, q->t, "ACTIVE"));
+	cJSON_AddItemToObject(body, "TableDescription", describe(q, q->t, table_status(q->f, q->t)));
 	reply(q, body);
 	return 0;
 }
@@ -1148,7 +1230,7 @@ static int op_update_table(struct req *q)
 static int op_delete_table(struct req *q)
 {
 	static const char *const allowed[] = { "TableName", NULL };
-	if (check_params(q, allowed) < 0 || need_table(q) < 0)
+	if (check_params(q, allowed) < 0 || need_active_table(q) < 0)
 		return -1;
 	cJSON *body = cJSON_CreateObject();
 	cJSON_AddItemToObject(body, "TableDescription", describe(q, q->t, "DELETING"));
@@ -1178,7 +1260,7 @@ static int op_describe_ttl(struct req *q)
 static int op_update_ttl(struct req *q)
 {
 	static const char *const allowed[] = { "TableName", "TimeToLiveSpecification", NULL };
-	if (check_params(q, allowed) < 0 || need_table(q) < 0)
+	if (check_params(q, allowed) < 0 || need_active_table(q) < 0)
 		return -1;
 	const cJSON *s = cJSON_GetObjectItemCaseSensitive(q->in, "TimeToLiveSpecification");
 	const cJSON *en = cJSON_GetObjectItemCaseSensitive(s, "Enabled");

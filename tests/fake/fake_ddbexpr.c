@@ -1165,6 +1165,9 @@ int ddbx_parse(struct ddbx_env *env, enum ddbx_kind kind, const char *what, cons
 	env->err[0] = 0;
 	if (!text || !text[strspn(text, " \t\r\n")])
 		return EFAIL(env, "Invalid %s: The expression can not be empty;", what);
+	if (strlen(text) > 4096)   /* AWS's limit; it also bounds the parser's recursion */
+		return EFAIL(env, "Invalid %s: Expression size has exceeded the maximum allowed size; expression size: %zu",
+			     what, strlen(text));
 	struct lex l = { .env = env, .what = what, .text = text, .p = text };
 	struct ddbx *x = tp_xcalloc(1, sizeof *x);
 	x->kind = kind;

@@ -99,7 +99,20 @@ static cJSON *config_json(struct fake *f, const struct lfn *fn, int with_state)
 		cJSON_AddStringToObject(c, "LastUpdateStatusReasonCode", x->create_code);
 		return c;
 	}
-	cJSON_AddStringToObject(c, "State", "Active");
+	if (fn->ref_gone) {                         /* [selfref]: AWS documents no code; the layer's */
+		cJSON *ref = cJSON_Parse(fn->ref);
+		char why[512];
+		snprintf(why, sizeof why, "Lambda cannot read the function's code object s3://%s/%s (version %s).",
+			 cJSON_GetStringValue(cJSON_GetObjectItem(ref, "S3Bucket")),
+			 cJSON_GetStringValue(cJSON_GetObjectItem(ref, "S3Key")),
+			 cJSON_GetStringValue(cJSON_GetObjectItem(ref, "S3ObjectVersion")));
+		cJSON_Delete(ref);
+		cJSON_AddStringToObject(c, "State", "Inactive");
+		cJSON_AddStringToObject(c, "StateReasonCode", "InvalidConfiguration");
+		cJSON_AddStringToObject(c, "StateReason", why);
+	} else {
+		cJSON_AddStringToObject(c, "State", "Active");
+	}
 	if (fl_in_progress(f, fn)) {               /* only the status: no reason code means in progress */
 		cJSON_AddStringToObject(c, "LastUpdateStatus", "InProgress");
 	} else if (x && x->update_reason) {
@@ -214,6 +227,15 @@ void fl_get_function(struct fake *f, const char *name, const char *qual, int ful
 		fl_function_arn(f, name, arn, sizeof arn);
 		fake_reply_error(out, 404, "ResourceNotFoundException", "Function not found: %s:%s", arn, qual);
 		return;
+	}
+	if (fn->ref && !fn->ref_gone) {             /* [selfref]: Lambda must still read the object */
+		cJSON *ref = cJSON_Parse(fn->ref);
+		char sha[45];
+		long size;
+		fn->ref_gone = !fake_s3_object(f, cJSON_GetStringValue(cJSON_GetObjectItem(ref, "S3Bucket")),
+					       cJSON_GetStringValue(cJSON_GetObjectItem(ref, "S3Key")),
+					       cJSON_GetStringValue(cJSON_GetObjectItem(ref, "S3ObjectVersion")), sha, &size);
+		cJSON_Delete(ref);
 	}
 	if (!full) {
 		fake_reply_json(out, 200, config_json(f, fn, 1));
@@ -350,6 +372,7 @@ void fl_update_code(struct fake *f, struct fake_req *r, const char *name, struct
 	fn->code_size = size;
 	free(fn->ref);
 	fn->ref = ref;   /* [selfref]: an update without REFERENCE goes back to COPY */
+	fn->ref_gone = 0;
 	updated(f, fn);
 	fake_reply_json(out, 200, config_json(f, fn, 1));
 done:

@@ -50,6 +50,7 @@ struct lfn {
 	int64_t update_until_us;    /* LastUpdateStatus InProgress until */
 	uint32_t revision;          /* RevisionId's number */
 	int updated;                /* an update has run */
+	unsigned char ref_gone;     /* [selfref]: the REFERENCE object version is gone: Inactive */
 	struct lfail *fail;         /* failures asked for (fake_lambda_fail), NULL: none */
 };
 

@@ -25,16 +25,11 @@
 #define PER_PAGE_MAX 100
 #define SNAPSHOTS 16
 
-struct match {
-	char *arn;
-	char *entry;                /* {"ResourceARN":..,"Tags":[{"Key","Value"}]} */
-};
-
 struct snapshot {
 	struct snapshot *next;
 	unsigned long id;
 	char *filters;              /* the request's filters, which a token must repeat */
-	struct match *m;
+	char **entry;               /* {"ResourceARN":..,"Tags":[{"Key","Value"}]} each */
 	size_t n, cap;
 };
 
@@ -45,11 +40,9 @@ struct fake_tagging {
 
 static void snapshot_free(struct snapshot *s)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		free(s->m[i].arn);
-		free(s->m[i].entry);
-	}
-	free(s->m);
+	for (size_t i = 0; i < s->n; i++)
+		free(s->entry[i]);
+	free(s->entry);
 	free(s->filters);
 	free(s);
 }
@@ -162,16 +155,17 @@ static void visit(void *ctx, const char *arn, const cJSON *tags)
 	struct snapshot *s = w->s;
 	if (s->n == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 64;
-		s->m = tp_xrealloc(s->m, s->cap * sizeof *s->m);
+		s->entry = tp_xrealloc(s->entry, s->cap * sizeof *s->entry);
 	}
-	s->m[s->n].arn = tp_xstrdup(arn);
-	s->m[s->n++].entry = cJSON_PrintUnformatted(e);
+	s->entry[s->n++] = cJSON_PrintUnformatted(e);
 	cJSON_Delete(e);
 }
 
+/* Entries by ARN: each starts {"ResourceARN":"<arn>", and '"' sorts below
+ * every character of an ARN, so their text sorts as their ARNs do. */
 static int by_arn(const void *a, const void *b)
 {
-	return strcmp(((const struct match *)a)->arn, ((const struct match *)b)->arn);
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* ---- the request ---- */
@@ -283,7 +277,7 @@ static int get_resources(struct fake *f, const cJSON *in, struct http_response *
 		fake_lambda_each_tagged(f, visit, &w);
 		fake_sqs_each_tagged(f, visit, &w);
 		if (s->n)
-			qsort(s->m, s->n, sizeof *s->m, by_arn);
+			qsort(s->entry, s->n, sizeof *s->entry, by_arn);
 		s->next = t->open;
 		t->open = s;
 		/* a listing left unfinished is forgotten after SNAPSHOTS newer ones */
@@ -301,7 +295,7 @@ static int get_resources(struct fake *f, const cJSON *in, struct http_response *
 	cJSON *res = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(res, "ResourceTagMappingList");
 	size_t to = from + per < s->n ? from + per : s->n;
 	for (size_t i = from; i < to; i++)
-		cJSON_AddItemToArray(list, cJSON_Parse(s->m[i].entry));
+		cJSON_AddItemToArray(list, cJSON_Parse(s->entry[i]));
 	if (to < s->n) {
 		char next[64];
 		snprintf(next, sizeof next, "fake-page-%lu-%zu", s->id, to);

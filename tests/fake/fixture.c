@@ -47,6 +47,8 @@ static void set_env(void)
 	setenv("TASKPIPE_PREFIX", FX_PREFIX, 1);
 	setenv("TASKPIPE_OWNER", FX_OWNER, 1);
 	setenv("TASKPIPE_PROGRESS", "0", 1);
+	/* items with a rate need the consumer layer (the policy's rule) */
+	setenv("TASKPIPE_CONSUMER_LAYER", FX_LAYER, 1);
 	unsetenv("TASKPIPE_POLICY");
 	unsetenv("TASKPIPE_CONFIG_TABLE");
 	unsetenv("TASKPIPE_STATE_TABLE");
@@ -68,28 +70,6 @@ void fx_open(struct fx *x, struct app *app)
 	open_app(app);
 }
 
-/* WORKAROUND (fake-ddb, as merged at 1788fea): the fake does not model
- * DynamoDB Streams, and `taskpipe init` waits for the config table's
- * stream with DescribeStream (DynamoDBStreams_20120810.DescribeStream,
- * {"StreamArn": ..., "Limit": 1}). Only during init, this hook answers it
- * as AWS does for an enabled stream; everything else reaches the fake. */
-static int stream_hook(void *ctx, const struct fake_req *r, struct http_response *out)
-{
-	(void)ctx;
-	if (strcmp(r->target, "DynamoDBStreams_20120810.DescribeStream") != 0)
-		return 0;
-	cJSON *in = cJSON_Parse(r->body);
-	const char *arn = cJSON_GetStringValue(cJSON_GetObjectItem(in, "StreamArn"));
-	cJSON *b = cJSON_CreateObject(), *d = cJSON_AddObjectToObject(b, "StreamDescription");
-	cJSON_AddStringToObject(d, "StreamArn", arn ? arn : "");
-	cJSON_AddStringToObject(d, "StreamStatus", "ENABLED");
-	cJSON_AddStringToObject(d, "StreamViewType", "NEW_AND_OLD_IMAGES");
-	cJSON_AddArrayToObject(d, "Shards");
-	cJSON_Delete(in);
-	fake_reply_json(out, 200, b);
-	return 1;
-}
-
 void fx_setup(struct fx *x, const struct fake_options *fo)
 {
 	memset(x, 0, sizeof *x);
@@ -101,12 +81,14 @@ void fx_setup(struct fx *x, const struct fake_options *fo)
 	char a0[] = "init";
 	char *argv[] = { a0, NULL };
 	fflush(stdout);
-	fake_set_hook(x->fake, stream_hook, NULL);
 	int rc = cmd_init(1, argv);
-	fake_set_hook(x->fake, NULL, NULL);
 	fflush(stdout);
 	if (rc != 0)
 		fail_msg("taskpipe init failed (%d) against the fake", rc);
+	/* tables CREATING for a while: init waited until ACTIVE */
+	if (fo && fo->table_lag_ms > 0 && fake_elapsed_ms(x->fake) < fo->table_lag_ms)
+		fail_msg("init returned after %lld ms, before its tables were ACTIVE (%d ms)",
+			 (long long)fake_elapsed_ms(x->fake), fo->table_lag_ms);
 	open_app(&x->app);
 	x->app_open = 1;
 	fx_upload(x, "consumer code v1");
@@ -324,8 +306,17 @@ static int log_hook(void *ctx, const struct fake_req *r, struct http_response *o
 	/* REST services name the operation in their handler: the log takes
 	 * the path as well, so a test can tell what was meant. */
 	snprintf(q->op, sizeof q->op, "%s", r->op);
-	if (r->body_len && r->body[0] == '{')
-		snprintf(q->what, sizeof q->what, "%s %s %.200s", r->method, r->path, r->body);
+	if (r->body_len && r->body[0] == '{') {
+		/* the resource's name first: a long body (CreateFunction) has it late */
+		cJSON *b = cJSON_Parse(r->body);
+		const char *who = NULL;
+		const char *keys[] = { "FunctionName", "QueueName", "QueueUrl" };
+		for (size_t i = 0; i < 3 && !who; i++)
+			who = cJSON_GetStringValue(cJSON_GetObjectItem(b, keys[i]));
+		snprintf(q->what, sizeof q->what, "%s %s [%.80s] %.200s", r->method, r->path, who ? who : "",
+			 r->body);
+		cJSON_Delete(b);
+	}
 	else
 		snprintf(q->what, sizeof q->what, "%s %s?%s", r->method, r->path, r->query);
 	/* The service answers here, as the router would (fake.c answer()), so
@@ -444,6 +435,13 @@ long fx_log_mutating(const struct fx_log *l, size_t from, const char *needle)
 	for (size_t i = from; i < l->n; i++)
 		n += aws_op_is_mutating(op_of(&l->v[i], b, sizeof b)) && (!needle || strstr(l->v[i].what, needle));
 	return n;
+}
+
+void fx_assert_no_violations(struct fx *x)
+{
+	long v = fake_lambda_violations(x->fake, NULL);
+	if (v)
+		fail_msg("%ld request(s) refused by the fake Lambda's rules (fake_lambda_violations)", v);
 }
 
 int fx_seeds(int dflt)

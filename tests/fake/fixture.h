@@ -28,6 +28,7 @@
 #define FX_OWNER "taskpipe"
 #define FX_ROLE "arn:aws:iam::123456789012:role/taskpipe-consumer"
 #define FX_REGION "us-east-1"
+#define FX_LAYER "arn:aws:lambda:us-east-1:123456789012:layer:taskpipe-consumer:1"
 
 struct fx {
 	struct fake *fake;
@@ -91,7 +92,8 @@ struct cJSON *fx_call_ok(struct fx *x, struct aws_call *c);
 struct fx_req {
 	char service[16];
 	char op[64];
-	char what[240];             /* the path (REST) or the body's first bytes */
+	char what[320];             /* the path (REST); or [the FunctionName, QueueName or
+				       QueueUrl] and the body's first bytes */
 	long status;                /* the fake's answer (a throttle: 429 / 400) */
 };
 struct fx_log {
@@ -119,6 +121,11 @@ long fx_log_find(const struct fx_log *l, size_t from, const char *op, const char
 /* Mutating requests (aws_op_is_mutating) logged from index from on whose
  * `what` contains needle (NULL: all). */
 long fx_log_mutating(const struct fx_log *l, size_t from, const char *needle);
+
+/* Assert taskpipe sent nothing a modelled rule refused (updating a
+ * Pending function, a mapping in transition, over the concurrency pool:
+ * fake_lambda_violations), printing the count. */
+void fx_assert_no_violations(struct fx *x);
 
 /* The number of seeds the seeded tests run: TASKPIPE_SIM_SEEDS, else dflt. */
 int fx_seeds(int dflt);

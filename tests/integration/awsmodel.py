@@ -1711,6 +1711,8 @@ class AwsModel(_CodeAndMetrics, FaultProxy):
                 new = self._ddb_after(operation, body, data, now)
             else:
                 new = None
+        if service == "lambda" and operation == "CreateEventSourceMapping" and status == 201:
+            status, reason = 202, "Accepted"    # [esm]: AWS answers 202 Accepted, moto 201
         if new is None:
             return status, reason, headers, data
         if service in ("dynamodb", "dynamodbstreams"):

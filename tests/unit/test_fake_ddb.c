@@ -569,6 +569,7 @@ static void test_update_return_values(void **state)
 	assert_int_equal(ddb(x->a, "DeleteItem", "{'TableName':'" T "','Key':{'pk':{'S':'b'}},"
 			     "'ConditionExpression':'attribute_exists(pk)'}", NULL, &e), TP_OK);
 	assert_int_equal(fake_ddb_item_count(x->f, T), 0);
+	assert_int_equal(fake_ddb_heap_bytes(x->f), 0);
 }
 
 static void upd(struct fx *x, const char *pk, const char *expr, const char *names, const char *values)
@@ -670,6 +671,8 @@ static void test_condition_language(void **state)
 	const struct { const char *expr, *values; int holds; } cases[] = {
 		{ "n > :nine", "{':nine':{'N':'9'}}", 1 },             /* numbers by value, not text */
 		{ "n < :nine", "{':nine':{'N':'9'}}", 0 },
+		{ "n < :ten OR n > :ten", "{':ten':{'N':'10'}}", 0 },  /* the bounds themselves */
+		{ "n <= :ten AND n >= :ten", "{':ten':{'N':'10'}}", 1 },
 		{ "n = :ten", "{':ten':{'N':'10.0'}}", 1 },
 		{ "n <> :ten", "{':ten':{'N':'10'}}", 0 },
 		{ "absent <> :ten", "{':ten':{'N':'10'}}", 1 },
@@ -758,6 +761,20 @@ static void test_bad_expressions_are_errors(void **state)
 				 rc == TP_OK ? "success" : e.code, e.message);
 	}
 	assert_null(get(x->a, "bad"));
+	/* 4 KB at most (and no parser recursion without bound) */
+	char *deep = malloc(20000);
+	memset(deep, '(', 10000);
+	strcpy(deep + 10000, "n = :v");
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "TableName", T);
+	cJSON_AddItemToObject(in, "Item", cJSON_Parse("{\"pk\":{\"S\":\"bad\"}}"));
+	cJSON_AddStringToObject(in, "ConditionExpression", deep);
+	ddb_put_long(cJSON_AddObjectToObject(in, "ExpressionAttributeValues"), ":v", 1);
+	free(deep);
+	assert_true(awsj_call(x->a, SVC_DYNAMODB, "PutItem", in, NULL, &e) < 0);
+	cJSON_Delete(in);
+	assert_string_equal(e.code, "ValidationException");
+	assert_non_null(strstr(e.message, "maximum allowed size"));
 	/* values without an expression */
 	expect_error(ddb(x->a, "PutItem", "{'TableName':'" T "','Item':{'pk':{'S':'bad'}},"
 			 "'ExpressionAttributeValues':{':v':{'N':'1'}}}", NULL, &e), &e, "ValidationException",
@@ -946,6 +963,90 @@ static void test_query_in_range_key_order(void **state)
 	cJSON_Delete(out);
 }
 
+/* The pks of a full scan, in order, as one string. */
+static char *scan_order(struct aws *a)
+{
+	cJSON *all = cJSON_CreateArray(), *it;
+	tp_err e;
+	assert_int_equal(ddb_scan_all(a, T, NULL, all, &e), TP_OK);
+	buf b = { 0 };
+	cJSON_ArrayForEach(it, all)
+		buf_addf(&b, "%s ", ddb_get_str(it, "pk", "?"));
+	cJSON_Delete(all);
+	return buf_steal(&b);
+}
+
+static void test_many_items_deletes_and_a_stable_order(void **state)
+{
+	struct fx *x = *state;
+	tp_err e;
+	enum { N = 2000 };
+	static char live[N];
+	memset(live, 0, sizeof live);
+	uint64_t r = 12345;
+	/* writes and deletes in a random order, checked against a plain array */
+	for (int step = 0; step < 2 * N; step++) {
+		r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+		int k = (int)((r >> 33) % N), del = (r >> 20) % 3 == 0;
+		char req[160];
+		snprintf(req, sizeof req, "{'TableName':'" T "','%s':{'pk':{'S':'k%04d'}%s}}", del ? "Key" : "Item", k,
+			 del ? "" : ",'v':{'N':'1'}");
+		assert_int_equal(ddb(x->a, del ? "DeleteItem" : "PutItem", req, NULL, &e), TP_OK);
+		live[k] = !del;
+	}
+	long n = 0;
+	for (int k = 0; k < N; k++)
+		n += live[k];
+	assert_int_equal(fake_ddb_item_count(x->f, T), n);
+	for (int k = 0; k < N; k += 97) {
+		char pk[16];
+		snprintf(pk, sizeof pk, "k%04d", k);
+		cJSON *item = get(x->a, pk);
+		assert_int_equal(item != NULL, live[k]);
+		cJSON_Delete(item);
+	}
+	/* the heap it holds: a node and a text an item, and nothing once they are gone */
+	long long heap = fake_ddb_heap_bytes(x->f);
+	assert_true(heap > n * 40 && heap < n * 400);
+	char *first = scan_order(x->a), *again = scan_order(x->a);
+	assert_string_equal(first, again);     /* Scan's order is stable */
+	long words = 0;
+	for (const char *p = first; *p; p++)
+		words += *p == ' ';
+	assert_int_equal(words, n);
+	/* and the same whatever order the items were written in */
+	struct fake_options o = { .latency_ms = 5 };
+	struct fake *f2 = fake_new(&o);   /* its clock is not installed: the fixture's stays */
+	struct aws *a2 = client(f2);
+	assert_int_equal(fake_ddb_create_table(f2, T, "pk", NULL), 0);
+	for (int k = N - 1; k >= 0; k--)
+		if (live[k]) {
+			char req[128];
+			snprintf(req, sizeof req, "{'TableName':'" T "','Item':{'pk':{'S':'k%04d'}}}", k);
+			assert_int_equal(ddb(a2, "PutItem", req, NULL, &e), TP_OK);
+		}
+	char *other = scan_order(a2);
+	assert_string_equal(first, other);
+	/* not sorted by key: DynamoDB's order is the partition key's hash */
+	assert_true(strncmp(first, "k0000 ", 6) != 0 || strncmp(first + 6, "k0001 ", 6) != 0);
+	free(first);
+	free(again);
+	free(other);
+	aws_free(a2);
+	fake_free(f2);
+	/* an item over 400 KB */
+	char *big = malloc(410 * 1024 + 200);
+	int len = snprintf(big, 200, "{\"TableName\":\"" T "\",\"Item\":{\"pk\":{\"S\":\"big\"},\"x\":{\"S\":\"");
+	memset(big + len, 'x', 410 * 1024);
+	strcpy(big + len + 410 * 1024, "\"}}}");
+	cJSON *in = cJSON_Parse(big);
+	free(big);
+	assert_true(awsj_call(x->a, SVC_DYNAMODB, "PutItem", in, NULL, &e) < 0);
+	cJSON_Delete(in);
+	assert_string_equal(e.code, "ValidationException");
+	assert_non_null(strstr(e.message, "Item size has exceeded the maximum allowed size"));
+}
+
 /* ---- streams ---- */
 
 static cJSON *streams(struct fx *x, const char *op, cJSON *in, tp_err *e)
@@ -1105,6 +1206,162 @@ static void test_stream_records_changes(void **state)
 	assert_string_equal(e.code, "ResourceNotFoundException");
 }
 
+static void test_stream_shards_roll_over(void **state)
+{
+	struct fx *x = *state;
+	tp_err e;
+	cJSON *out = NULL;
+	assert_int_equal(fake_ddb_roll_stream(x->f, T), -1);   /* no stream */
+	assert_int_equal(ddb(x->a, "UpdateTable", "{'TableName':'" T "','StreamSpecification':{'StreamEnabled':true,"
+			     "'StreamViewType':'KEYS_ONLY'}}", NULL, &e), TP_OK);
+	assert_int_equal(ddb(x->a, "DescribeTable", "{'TableName':'" T "'}", &out, &e), TP_OK);
+	char arn[256];
+	snprintf(arn, sizeof arn, "%s", cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "Table"),
+										  "LatestStreamArn")));
+	cJSON_Delete(out);
+	const char *pks[] = { "a", "b", "c" };
+	for (int i = 0; i < 3; i++) {
+		char req[128];
+		snprintf(req, sizeof req, "{'TableName':'" T "','Item':{'pk':{'S':'%s'}}}", pks[i]);
+		assert_int_equal(ddb(x->a, "PutItem", req, NULL, &e), TP_OK);
+		if (i < 2)
+			assert_int_equal(fake_ddb_roll_stream(x->f, T), 0);
+	}
+	/* DescribeStream pages (Limit 2): three shards, each the parent of the next */
+	char ids[3][128], parents[3][128];
+	int closed[3], n = 0;
+	char *after = NULL;
+	do {
+		cJSON *in = cJSON_CreateObject();
+		cJSON_AddStringToObject(in, "StreamArn", arn);
+		cJSON_AddNumberToObject(in, "Limit", 2);
+		if (after)
+			cJSON_AddStringToObject(in, "ExclusiveStartShardId", after);
+		free(after);
+		after = NULL;
+		out = streams(x, "DescribeStream", in, &e);
+		assert_non_null(out);
+		cJSON *d = cJSON_GetObjectItem(out, "StreamDescription"), *sh;
+		cJSON_ArrayForEach(sh, cJSON_GetObjectItem(d, "Shards")) {
+			assert_true(n < 3);
+			snprintf(ids[n], sizeof ids[n], "%s", cJSON_GetStringValue(cJSON_GetObjectItem(sh, "ShardId")));
+			const char *p = cJSON_GetStringValue(cJSON_GetObjectItem(sh, "ParentShardId"));
+			snprintf(parents[n], sizeof parents[n], "%s", p ? p : "");
+			closed[n] = cJSON_GetObjectItem(cJSON_GetObjectItem(sh, "SequenceNumberRange"),
+							"EndingSequenceNumber") != NULL;
+			n++;
+		}
+		const char *last = cJSON_GetStringValue(cJSON_GetObjectItem(d, "LastEvaluatedShardId"));
+		after = last ? strdup(last) : NULL;
+		cJSON_Delete(out);
+	} while (after);
+	assert_int_equal(n, 3);
+	assert_string_equal(parents[0], "");
+	assert_string_equal(parents[1], ids[0]);
+	assert_string_equal(parents[2], ids[1]);
+	assert_true(closed[0] && closed[1] && !closed[2]);
+	/* each shard holds what was written while it was open */
+	for (int i = 0; i < 3; i++) {
+		char got[128], seq[32], *next = NULL, want[32];
+		char *it = iterator_at(x, arn, ids[i], "TRIM_HORIZON", NULL, &e);
+		assert_non_null(it);
+		read_records(x, it, got, sizeof got, &next, seq);
+		snprintf(want, sizeof want, "INSERT %s", pks[i]);
+		assert_string_equal(got, want);
+		if (i < 2)
+			assert_null(next);          /* closed, read to its end */
+		else
+			assert_non_null(next);
+		free(it);
+		free(next);
+		if (i == 2) {   /* c's sequence number is not in the first shard */
+			assert_null(iterator_at(x, arn, ids[0], "AT_SEQUENCE_NUMBER", seq, &e));
+			assert_string_equal(e.code, "ValidationException");
+		}
+	}
+}
+
+/* ---- tables take time (fake_options.table_lag_ms) ---- */
+
+static const char *status_of(struct aws *a, const char *table)
+{
+	static char st[32];
+	cJSON *out = NULL;
+	tp_err e;
+	char req[128];
+	snprintf(req, sizeof req, "{'TableName':'%s'}", table);
+	assert_int_equal(ddb(a, "DescribeTable", req, &out, &e), TP_OK);
+	snprintf(st, sizeof st, "%s", cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "Table"),
+									    "TableStatus")));
+	cJSON_Delete(out);
+	return st;
+}
+
+static void test_tables_take_time(void **state)
+{
+	(void)state;
+	struct fake_options o = { .latency_ms = 5, .table_lag_ms = 4000 };
+	struct fake *f = fake_new(&o);
+	fake_use_clock(f);
+	struct aws *a = client(f);
+	tp_err e;
+	cJSON *out = NULL;
+	assert_int_equal(ddb(a, "CreateTable", "{'TableName':'cfg','KeySchema':[{'AttributeName':'pipeline','KeyType':"
+			     "'HASH'}],'AttributeDefinitions':[{'AttributeName':'pipeline','AttributeType':'S'}],"
+			     "'BillingMode':'PAY_PER_REQUEST','StreamSpecification':{'StreamEnabled':true,"
+			     "'StreamViewType':'NEW_AND_OLD_IMAGES'}}", &out, &e), TP_OK);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "TableDescription"),
+								      "TableStatus")), "CREATING");
+	cJSON_Delete(out);
+	assert_string_equal(status_of(a, "cfg"), "CREATING");
+	/* reads and writes on a CREATING table: ResourceNotFoundException (the layer's [table]) */
+	expect_error(ddb(a, "PutItem", "{'TableName':'cfg','Item':{'pipeline':{'S':'p'}}}", NULL, &e), &e,
+		     "ResourceNotFoundException", "CREATING");
+	expect_error(ddb(a, "UpdateTimeToLive", "{'TableName':'cfg','TimeToLiveSpecification':{'Enabled':true,"
+			 "'AttributeName':'expires_at'}}", NULL, &e), &e, "ResourceInUseException", "being created");
+	/* the stream: ENABLING, no shard yet */
+	assert_int_equal(ddb(a, "DescribeTable", "{'TableName':'cfg'}", &out, &e), TP_OK);
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "StreamArn", cJSON_GetStringValue(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(out, "Table"), "LatestStreamArn")));
+	cJSON_Delete(out);
+	cJSON *in2 = cJSON_Duplicate(in, 1);
+	assert_int_equal(awsj_call(a, SVC_STREAMS, "DescribeStream", in, &out, &e), TP_OK);
+	cJSON *d = cJSON_GetObjectItem(out, "StreamDescription");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(d, "StreamStatus")), "ENABLING");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(d, "Shards")), 0);
+	cJSON_Delete(out);
+	cJSON_Delete(in);
+	/* init's wait: poll with sleeps on the simulated clock until ACTIVE */
+	int polls = 0;
+	while (strcmp(status_of(a, "cfg"), "ACTIVE") != 0) {
+		tp_sleep_ms(1000);
+		polls++;
+	}
+	assert_true(polls >= 3 && polls <= 4);
+	assert_int_equal(awsj_call(a, SVC_STREAMS, "DescribeStream", in2, &out, &e), TP_OK);
+	d = cJSON_GetObjectItem(out, "StreamDescription");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(d, "StreamStatus")), "ENABLED");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(d, "Shards")), 1);
+	cJSON_Delete(out);
+	cJSON_Delete(in2);
+	assert_int_equal(ddb(a, "PutItem", "{'TableName':'cfg','Item':{'pipeline':{'S':'p'}}}", NULL, &e), TP_OK);
+	/* UpdateTable is asynchronous too: UPDATING, reads and writes go on */
+	assert_int_equal(ddb(a, "UpdateTable", "{'TableName':'cfg','StreamSpecification':{'StreamEnabled':false}}",
+			     NULL, &e), TP_OK);
+	assert_string_equal(status_of(a, "cfg"), "UPDATING");
+	assert_int_equal(ddb(a, "GetItem", "{'TableName':'cfg','Key':{'pipeline':{'S':'p'}}}", NULL, &e), TP_OK);
+	expect_error(ddb(a, "UpdateTable", "{'TableName':'cfg','StreamSpecification':{'StreamEnabled':true,"
+			 "'StreamViewType':'KEYS_ONLY'}}", NULL, &e), &e, "ResourceInUseException", "being updated");
+	fake_advance_ms(f, 5000);
+	assert_string_equal(status_of(a, "cfg"), "ACTIVE");
+	/* the helper's tables, for tests that skip init, are ACTIVE at once */
+	assert_int_equal(fake_ddb_create_table(f, "now", "pk", NULL), 0);
+	assert_string_equal(status_of(a, "now"), "ACTIVE");
+	aws_free(a);
+	fake_free(f);
+}
+
 /* ---- quotas ---- */
 
 static void test_throttled_and_retried(void **state)
@@ -1143,7 +1400,10 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_bad_expressions_are_errors, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_scan_pages_by_size_and_limit, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_query_in_range_key_order, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_many_items_deletes_and_a_stable_order, setup, teardown),
 	cmocka_unit_test_setup_teardown(test_stream_records_changes, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_stream_shards_roll_over, setup, teardown),
+	cmocka_unit_test(test_tables_take_time),
 	cmocka_unit_test(test_throttled_and_retried),
 };
 

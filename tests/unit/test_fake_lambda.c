@@ -17,11 +17,13 @@
 
 #include "aws/aws.h"
 #include "aws/lambda.h"
+#include "aws/s3.h"
 #include "aws/sqs.h"
 #include "base/base64.h"
 #include "base/hash.h"
 #include "fake/fake.h"
 #include "fake/fake_int.h"
+#include "fake/fake_lambda_int.h"
 
 #define ROLE "arn:aws:iam::123456789012:role/taskpipe-fn"
 #define QUEUE "arn:aws:sqs:eu-west-1:123456789012:tp-q"
@@ -257,7 +259,7 @@ static void test_bad_requests_are_errors(void **state)
 	assert_string_equal(code, "InvalidParameterValueException");
 	/* REFERENCE without a version */
 	assert_int_equal(create(&e, "fn-b", code, sizeof code), 201);
-	struct lambda_code ref = { .bucket = "b", .key = "k", .reference = 1 };
+	struct lambda_code ref = { .bucket = "b", .key = "k", .storage = LAMBDA_STORAGE_REFERENCE };
 	lambda_update_function_code(&c, "fn-b", lambda_code_body(&ref));
 	cJSON_Delete(run(&e, &c, &st, code, sizeof code));
 	assert_int_equal(st, 400);
@@ -533,6 +535,106 @@ static void test_tagged_functions_for_the_tagging_api(void **state)
 	int n = 0;
 	fake_lambda_each_tagged(e.f, count_tagged, &n);
 	assert_int_equal(n, 1);                      /* fn-2 has no tags left */
+	teardown(&e);
+}
+
+/* An S3 call (the fake S3 of branch fake-sqs): its status, the version id
+ * of a PutObject into vid (may be NULL), the error code into code. */
+static long s3_rest(struct env *e, const char *op, const char *method, const char *path, const char *query,
+		    const char *body, char *vid, char *code, size_t len)
+{
+	struct aws_call c = { .service = SVC_S3, .op = op, .method = method, .path = path, .query = query,
+			      .body = body, .body_len = body ? strlen(body) : 0,
+			      .content_type = body ? "application/octet-stream" : NULL };
+	aws_call_one(e->a, &c);
+	long st = c.status;
+	snprintf(code, len, "%s", c.rc == TP_OK ? "" : c.err.code);
+	if (vid && !s3_version_id(&c, vid, 64))
+		vid[0] = 0;
+	aws_call_free(&c);
+	return st;
+}
+
+/* Code from S3: CodeSha256 is what fake_s3_object gives (the object's
+ * bytes' SHA-256), REFERENCE code shows as Code.ResolvedS3Object. Runs with
+ * the fake S3 (branch fake-sqs); on the placeholder it says so and skips. */
+static void test_code_from_the_fake_s3(void **state)
+{
+	(void)state;
+	struct env e = setup(0, 0);
+	char code[64], v1[64], v2[64];
+	long st;
+	static const char vers[] = "<VersioningConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+				   "<Status>Enabled</Status></VersioningConfiguration>";
+	static const char loc[] = "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+				  "<LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>";
+	s3_rest(&e, "CreateBucket", "PUT", "/code", NULL, loc, NULL, code, sizeof code);
+	if (strcmp(code, "UnknownOperationException") == 0) {
+		teardown(&e);
+		fprintf(stderr, "test_code_from_the_fake_s3: the fake S3 is not in this tree\n");
+		skip();
+	}
+	assert_int_equal(s3_rest(&e, "PutBucketVersioning", "PUT", "/code", "versioning=", vers, NULL, code,
+				 sizeof code), 200);
+	assert_int_equal(s3_rest(&e, "PutObject", "PUT", "/code/app.zip", NULL, "zip-one", v1, code, sizeof code), 200);
+	assert_int_equal(s3_rest(&e, "PutObject", "PUT", "/code/app.zip", NULL, "zip-two!", v2, code, sizeof code), 200);
+	assert_true(v1[0] && v2[0]);
+	/* COPY of the newest object */
+	struct aws_call c = { 0 };
+	cJSON *in = create_in("fn-s3", "z");
+	cJSON_DeleteItemFromObject(in, "Code");
+	struct lambda_code lcode = { .bucket = "code", .key = "app.zip" };
+	cJSON_AddItemToObject(in, "Code", lambda_code_body(&lcode));
+	lambda_create_function(&c, in);
+	cJSON *out = run(&e, &c, &st, code, sizeof code);
+	assert_int_equal(st, 201);
+	unsigned char d[HASH_SHA256_LEN];
+	char want[64];
+	hash_sha256("zip-two!", 8, d);
+	base64_encode(d, sizeof d, want);
+	assert_string_equal(str(out, "CodeSha256"), want);
+	assert_int_equal(cJSON_GetObjectItem(out, "CodeSize")->valueint, 8);
+	cJSON_Delete(out);
+	/* REFERENCE to the first version */
+	struct lambda_code ref = { .bucket = "code", .key = "app.zip", .version = v1,
+				   .storage = LAMBDA_STORAGE_REFERENCE };
+	lambda_update_function_code(&c, "fn-s3", lambda_code_body(&ref));
+	out = run(&e, &c, &st, code, sizeof code);
+	assert_int_equal(st, 200);
+	hash_sha256("zip-one", 7, d);
+	base64_encode(d, sizeof d, want);
+	assert_string_equal(str(out, "CodeSha256"), want);
+	cJSON_Delete(out);
+	cJSON *g = get_function(&e, "fn-s3", &st, code, sizeof code);
+	const cJSON *rso = cJSON_GetObjectItem(cJSON_GetObjectItem(g, "Code"), "ResolvedS3Object");
+	assert_string_equal(str(rso, "S3ObjectVersion"), v1);
+	assert_string_equal(str(rso, "S3Key"), "app.zip");
+	cJSON_Delete(g);
+	/* that version deleted: Inactive (InvalidConfiguration, the layer's code) until an
+	 * update references one that is there */
+	char q[96];
+	snprintf(q, sizeof q, "versionId=%s", v1);
+	assert_int_equal(s3_rest(&e, "DeleteObject", "DELETE", "/code/app.zip", q, NULL, NULL, code, sizeof code), 204);
+	struct lambda_config lc;
+	g = get_function(&e, "fn-s3", &st, code, sizeof code);
+	lambda_config_read(cJSON_GetObjectItem(g, "Configuration"), &lc);
+	assert_string_equal(lc.state, "Inactive");
+	assert_string_equal(lc.state_reason_code, "InvalidConfiguration");
+	cJSON_Delete(g);
+	ref.version = v2;
+	lambda_update_function_code(&c, "fn-s3", lambda_code_body(&ref));
+	cJSON_Delete(run(&e, &c, &st, code, sizeof code));
+	assert_int_equal(st, 200);
+	g = get_function(&e, "fn-s3", &st, code, sizeof code);
+	lambda_config_read(cJSON_GetObjectItem(g, "Configuration"), &lc);
+	assert_string_equal(lc.state, "Active");
+	cJSON_Delete(g);
+	/* a version that is not there */
+	struct lambda_code gone = { .bucket = "code", .key = "app.zip", .version = "nope" };
+	lambda_update_function_code(&c, "fn-s3", lambda_code_body(&gone));
+	cJSON_Delete(run(&e, &c, &st, code, sizeof code));
+	assert_int_equal(st, 400);
+	assert_string_equal(code, "InvalidParameterValueException");
 	teardown(&e);
 }
 
@@ -925,6 +1027,154 @@ static void test_limit_history(void **state)
 	teardown(&e);
 }
 
+/* ---- the contract with the AWS-faithful layer ---- */
+
+static cJSON *at_path(cJSON *doc, const char *path)
+{
+	char copy[256], *save = NULL;
+	snprintf(copy, sizeof copy, "%s", path);
+	cJSON *cur = doc;
+	for (char *part = strtok_r(copy, ".", &save); part && cur; part = strtok_r(NULL, ".", &save)) {
+		if (cJSON_IsArray(cur) && part[0] >= '0' && part[0] <= '9')
+			cur = cJSON_GetArrayItem(cur, atoi(part));
+		else if (cJSON_IsObject(cur))
+			cur = cJSON_GetObjectItemCaseSensitive(cur, part);
+		else
+			cur = NULL;
+	}
+	return cur;
+}
+
+/* tests/fake/contract_lambda.json through the fake: every step answered as
+ * the layer answered it (test_fake_contract.py checks the layer still does). */
+static void test_contract_with_awsmodel(void **state)
+{
+	(void)state;
+	FILE *fh = fopen("tests/fake/contract_lambda.json", "rb");
+	assert_non_null(fh);                         /* run from the top of the tree */
+	buf text = { 0 };
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, fh)) > 0)
+		buf_add(&text, chunk, n);
+	fclose(fh);
+	cJSON *script = cJSON_Parse(buf_str(&text));
+	buf_free(&text);
+	assert_non_null(script);
+	const cJSON *steps = cJSON_GetObjectItem(script, "steps"), *expect = cJSON_GetObjectItem(script, "expect");
+	assert_int_equal(cJSON_GetArraySize(steps), cJSON_GetArraySize(expect));
+
+	struct fake_options o = { .lag_ms = 1000, .esm_any_queue = 1 };   /* a wait: 1.5 transitions */
+	struct fake *f = fake_new(&o);
+	fake_use_clock(f);
+	setenv("AWS_ENDPOINT_URL", "http://fake.invalid", 1);
+	struct aws_options ao = { .region = str(script, "region"), .seed = 1, .lambda_rps = -1,
+				  .lambda_get_rps = -1, .max_attempts = 1 };   /* no retry moves the clock */
+	struct aws *a = NULL;
+	tp_err err = { 0 };
+	assert_int_equal(aws_new(&ao, &a, &err), TP_OK);
+	fake_attach(f, a);
+	char uuid[64] = "none";
+	for (int i = 0; i < cJSON_GetArraySize(steps); i++) {
+		const cJSON *step = cJSON_GetArrayItem(steps, i), *want = cJSON_GetArrayItem(expect, i);
+		const char *note = str(step, "note") ? str(step, "note") : "wait";
+		if (cJSON_GetObjectItem(step, "wait")) {
+			fake_advance_ms(f, (int64_t)(cJSON_GetObjectItem(step, "wait")->valuedouble * 1000));
+			continue;
+		}
+		char path[512];
+		const char *p = str(step, "path"), *u = strstr(p, "$UUID");
+		if (u)
+			snprintf(path, sizeof path, "%.*s%s%s", (int)(u - p), p, uuid, u + 5);
+		else
+			snprintf(path, sizeof path, "%s", p);
+		char *body = cJSON_GetObjectItem(step, "body") ? cJSON_PrintUnformatted(cJSON_GetObjectItem(step, "body")) : NULL;
+		struct aws_call c = { .service = SVC_LAMBDA, .op = "Contract", .method = str(step, "method"),
+				      .path = path, .query = str(step, "query"), .body = body,
+				      .body_len = body ? strlen(body) : 0 };
+		aws_call_one(a, &c);
+		free(body);
+		cJSON *doc = c.resp.len ? cJSON_Parse(buf_str(&c.resp)) : NULL;
+		long status = cJSON_GetObjectItem(step, "aws_status") ?
+			(long)cJSON_GetObjectItem(step, "aws_status")->valuedouble :
+			(long)cJSON_GetObjectItem(want, "status")->valuedouble;
+		const char *code = str(want, "code");
+		if (c.status != status || (code && (c.rc == TP_OK || strcmp(c.err.code, code) != 0)) ||
+		    (!code && c.rc != TP_OK))
+			fail_msg("step %d (%s): %ld %s, the layer %ld %s", i, note, c.status,
+				 c.rc == TP_OK ? "" : c.err.code, status, code ? code : "");
+		const cJSON *kv;
+		cJSON_ArrayForEach(kv, cJSON_GetObjectItem(want, "fields")) {
+			cJSON *have = at_path(doc, kv->string), *null = cJSON_CreateNull();
+			if (!cJSON_Compare(have ? have : null, kv, 1)) {
+				char *h = have ? cJSON_PrintUnformatted(have) : NULL, *w = cJSON_PrintUnformatted(kv);
+				fprintf(stderr, "step %d (%s): %s is %s, the layer's %s\n", i, note, kv->string,
+					h ? h : "absent", w);
+				free(h);
+				free(w);
+				cJSON_Delete(null);
+				fail();
+			}
+			cJSON_Delete(null);
+		}
+		const char *cap = str(step, "capture");
+		if (cap && str(doc, cap))
+			snprintf(uuid, sizeof uuid, "%s", str(doc, cap));
+		cJSON_Delete(doc);
+		aws_call_free(&c);
+	}
+	cJSON_Delete(script);
+	aws_free(a);
+	fake_free(f);
+}
+
+/* ---- the indexes ---- */
+
+/* The hash map against a plain array under random puts, deletes and gets
+ * (deletion shifts entries back: a wrong shift loses keys). */
+static void test_index_map_random(void **state)
+{
+	(void)state;
+	enum { KEYS = 3000 };
+	static char names[KEYS][16];
+	static int present[KEYS];
+	struct lmap m = { 0 };
+	uint64_t x = 88172645463325252ULL;
+	for (int i = 0; i < KEYS; i++) {
+		snprintf(names[i], sizeof names[i], "fn-%d", i);
+		present[i] = 0;
+	}
+	for (int step = 0; step < 60000; step++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		int k = (int)(x % KEYS), op = (int)((x >> 20) % 3);
+		if (op == 0) {
+			lmap_put(&m, names[k], names[k]);
+			present[k] = 1;
+		} else if (op == 1) {
+			lmap_del(&m, names[k]);
+			present[k] = 0;
+		}
+		if (step % 997 == 0) {
+			size_t n = 0;
+			for (int i = 0; i < KEYS; i++) {
+				n += present[i];
+				assert_ptr_equal(lmap_get(&m, names[i]), present[i] ? names[i] : NULL);
+			}
+			assert_int_equal(m.n, n);
+		}
+	}
+	lmap_free(&m);
+	/* markers: round trip, and foreign text refused */
+	char mk[32];
+	lmarker_of(123456, mk);
+	assert_int_equal(lmarker_seq(mk), 123456);
+	assert_int_equal(lmarker_seq("awsmodel:5"), -1);
+	assert_int_equal(lmarker_seq("fkzz"), -1);
+	assert_int_equal(lmarker_seq(""), -1);
+}
+
 /* ---- quotas ---- */
 
 static void test_quota_throttles_the_control_plane(void **state)
@@ -945,12 +1195,15 @@ static void test_quota_throttles_the_control_plane(void **state)
 		ok += c[i].status == 200;
 		aws_call_free(&c[i]);
 	}
-	/* 15 at once, then 15/s: the 30th no sooner than ~1 s in, some answered 429 */
-	assert_true(fake_throttled(f, "lambda", "GetAccountSettings") > 0);
+	/* 15 at once, then 15/s: the 30th no sooner than ~1 s in, some answered
+	 * 429 and retried after their Retry-After until all 30 went through */
+	long throttled = fake_throttled(f, "lambda", "GetAccountSettings");
+	fprintf(stderr, "30 at once, unmetered client: %ld throttled, %lld ms simulated\n", throttled,
+		(long long)fake_elapsed_ms(f));
+	assert_true(throttled > 0);
 	assert_true(fake_elapsed_ms(f) >= 950);
-	assert_int_equal(fake_count(f, "lambda", "GetAccountSettings"),
-			 ok + fake_throttled(f, "lambda", "GetAccountSettings") +
-			 (30 - ok));   /* those that gave up after their retries were answered too */
+	assert_int_equal(ok, 30);
+	assert_int_equal(fake_count(f, "lambda", "GetAccountSettings"), 30 + throttled);
 	aws_free(a);
 	fake_free(f);
 
@@ -965,6 +1218,8 @@ static void test_quota_throttles_the_control_plane(void **state)
 	assert_int_equal(aws_call_many(a, c, 30), TP_OK);
 	for (int i = 0; i < 30; i++)
 		aws_call_free(&c[i]);
+	fprintf(stderr, "30 at once, taskpipe's 15/s client: %ld throttled, %lld ms simulated\n",
+		fake_throttled(f, "lambda", NULL), (long long)fake_elapsed_ms(f));
 	assert_true(fake_throttled(f, "lambda", NULL) <= 2);
 	assert_true(fake_elapsed_ms(f) >= 950);
 	aws_free(a);
@@ -1004,12 +1259,15 @@ int main(void)
 		cmocka_unit_test(test_tags),
 		cmocka_unit_test(test_tagged_functions_for_the_tagging_api),
 		cmocka_unit_test(test_blocked_runtimes),
+		cmocka_unit_test(test_code_from_the_fake_s3),
 		cmocka_unit_test(test_mapping_states),
 		cmocka_unit_test(test_mapping_needs_the_queue),
 		cmocka_unit_test(test_mapping_on_a_fake_sqs_queue),
 		cmocka_unit_test(test_mapping_lists),
 		cmocka_unit_test(test_failures_on_request),
 		cmocka_unit_test(test_limit_history),
+		cmocka_unit_test(test_contract_with_awsmodel),
+		cmocka_unit_test(test_index_map_random),
 		cmocka_unit_test(test_quota_throttles_the_control_plane),
 		cmocka_unit_test(test_get_function_has_its_own_quota),
 	};

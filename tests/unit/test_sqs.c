@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -138,12 +139,51 @@ static void test_messages(void **state)
 		"{\"SourceArn\":\"arn:aws:sqs:us-east-1:1:tp-orders-dlq\",\"DestinationArn\":\"\"}");
 }
 
+/* A queue's attributes from typed fields: every value a string, unset
+ * (< 0) ones left out, 0 kept, RedrivePolicy last as JSON text. */
+static void test_queue_attrs(void **state)
+{
+	(void)state;
+	struct aws_call c;
+	struct sqs_queue_attrs a = { .visibility_timeout = 60, .retention = 1209600, .receive_wait = 20,
+				     .delay = 0, .max_size = 262144, .dlq_arn = "arn:aws:sqs:us-east-1:1:tp-orders-dlq",
+				     .max_receive = 5 };
+	sqs_set_queue_attributes(&c, URL, sqs_queue_attrs_json(&a));
+	call_is(&c, "SetQueueAttributes",
+		"{\"QueueUrl\":\"" URL "\",\"Attributes\":{\"VisibilityTimeout\":\"60\","
+		"\"MessageRetentionPeriod\":\"1209600\",\"ReceiveMessageWaitTimeSeconds\":\"20\","
+		"\"DelaySeconds\":\"0\",\"MaximumMessageSize\":\"262144\",\"RedrivePolicy\":"
+		"\"{\\\"deadLetterTargetArn\\\":\\\"arn:aws:sqs:us-east-1:1:tp-orders-dlq\\\",\\\"maxReceiveCount\\\":5}\"}}");
+
+	/* none set, no DLQ: an empty map */
+	struct sqs_queue_attrs none = SQS_QUEUE_ATTRS_INIT;
+	sqs_create_queue(&c, "tp-orders-dlq", sqs_queue_attrs_json(&none), NULL);
+	call_is(&c, "CreateQueue", "{\"QueueName\":\"tp-orders-dlq\",\"Attributes\":{}}");
+	none.visibility_timeout = 45;
+	sqs_set_queue_attributes(&c, URL, sqs_queue_attrs_json(&none));
+	call_is(&c, "SetQueueAttributes", "{\"QueueUrl\":\"" URL "\",\"Attributes\":{\"VisibilityTimeout\":\"45\"}}");
+}
+
+/* RedrivePolicy: an integer count, the ARN escaped inside the JSON text. */
+static void test_redrive_policy(void **state)
+{
+	(void)state;
+	char *rp = sqs_redrive_policy("arn:aws:sqs:eu-west-1:1:tp-p-dlq", 7);
+	assert_string_equal(rp, "{\"deadLetterTargetArn\":\"arn:aws:sqs:eu-west-1:1:tp-p-dlq\",\"maxReceiveCount\":7}");
+	free(rp);
+	rp = sqs_redrive_policy("a\"b", 1000);
+	assert_string_equal(rp, "{\"deadLetterTargetArn\":\"a\\\"b\",\"maxReceiveCount\":1000}");
+	free(rp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_queues),
 		cmocka_unit_test(test_tags),
 		cmocka_unit_test(test_messages),
+		cmocka_unit_test(test_queue_attrs),
+		cmocka_unit_test(test_redrive_policy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

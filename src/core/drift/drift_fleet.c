@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "aws/lambda.h"
 #include "aws/sqs.h"
+#include "aws/tagging.h"
 #include "core/codestore.h"
 
 #include <stdio.h>
@@ -85,39 +86,26 @@ void smap_free(struct smap *m)
 
 static void pager_prep(struct app *app, int kind, const struct pager *p, struct aws_call *c)
 {
-	cJSON *in = cJSON_CreateObject();
 	switch (kind) {
-	case PG_SCAN:
+	case PG_SCAN: {
+		cJSON *in = cJSON_CreateObject();
 		cJSON_AddStringToObject(in, "TableName", app->set.config_table);
 		cJSON_AddBoolToObject(in, "ConsistentRead", 1);
 		if (p->token)
 			cJSON_AddItemToObject(in, "ExclusiveStartKey", cJSON_Parse(p->token));
 		awsj_prepare(c, SVC_DYNAMODB, "Scan", in);
 		return;
+	}
+	/* ListFunctions returns at most 50 a page, mappings and tag listings 100. */
 	case PG_FUNCTIONS:
-	case PG_ESM: {
-		/* ListFunctions returns at most 50 a page, mappings 100. */
-		if (kind == PG_ESM)
-			lambda_list_event_source_mappings(c, NULL, p->token, 100);
-		else
-			lambda_list_functions(c, p->token, 50);
-		cJSON_Delete(in);
+		lambda_list_functions(c, p->token, 50);
 		return;
-	}
-	default: {
-		cJSON *tf = cJSON_AddArrayToObject(in, "TagFilters"), *f = cJSON_CreateObject();
-		cJSON_AddStringToObject(f, "Key", "taskpipe:owner");
-		cJSON *vals = cJSON_AddArrayToObject(f, "Values");
-		cJSON_AddItemToArray(vals, cJSON_CreateString(app->set.owner));
-		cJSON_AddItemToArray(tf, f);
-		cJSON *rt = cJSON_AddArrayToObject(in, "ResourceTypeFilters");
-		cJSON_AddItemToArray(rt, cJSON_CreateString(kind == PG_TAGS_FN ? "lambda:function" : "sqs"));
-		cJSON_AddNumberToObject(in, "ResourcesPerPage", 100);
-		if (p->token)
-			cJSON_AddStringToObject(in, "PaginationToken", p->token);
-		awsj_prepare(c, SVC_TAGGING, "GetResources", in);
+	case PG_ESM:
+		lambda_list_event_source_mappings(c, NULL, p->token, 100);
 		return;
-	}
+	default:   /* the fleet's queues or functions, by the owner tag */
+		tagging_get_resources(c, "taskpipe:owner", app->set.owner,
+				      kind == PG_TAGS_FN ? "lambda:function" : "sqs", 100, p->token);
 	}
 }
 

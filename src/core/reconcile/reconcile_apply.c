@@ -31,16 +31,19 @@ static int changed(const struct rec *p, enum diff_res res, enum diff_kind kind, 
 	return 0;
 }
 
-static cJSON *queue_attributes(const struct spec_queue *want)
+/* The attributes the spec sets on a queue (aws/sqs.h); dlq_arn: the main
+ * queue's RedrivePolicy target (maxReceiveCount 5 when the spec sets none). */
+static struct sqs_queue_attrs queue_attrs(const struct spec_queue *want, const char *dlq_arn)
 {
-	cJSON *a = cJSON_CreateObject();
-	for (int i = 0; i < SQ_NATTR; i++) {
-		if (want->attr[i] != SPEC_UNSET) {
-			char s[32];
-			snprintf(s, sizeof s, "%ld", want->attr[i]);
-			cJSON_AddStringToObject(a, spec_queue_attr_name[i], s);
-		}
-	}
+	struct sqs_queue_attrs a = {
+		.visibility_timeout = want->attr[SQ_VISIBILITY_TIMEOUT],
+		.retention = want->attr[SQ_RETENTION],
+		.receive_wait = want->attr[SQ_WAIT],
+		.delay = want->attr[SQ_DELAY],
+		.max_size = want->attr[SQ_MAX_SIZE],
+		.dlq_arn = dlq_arn,
+		.max_receive = want->max_receive == SPEC_UNSET ? 5 : want->max_receive,
+	};
 	return a;
 }
 
@@ -70,21 +73,16 @@ static int emit_queue(struct run *r, struct rec *p, struct aws_call *c, int dlq)
 	enum diff_res res = dlq ? DIFF_DLQ : DIFF_QUEUE;
 	const char *url = dlq ? p->dlq_url : p->q_url;
 	const struct spec_queue *want = dlq ? &p->want.spec.dlq : &p->want.spec.queue;
-	cJSON *attrs = queue_attributes(want);
-	if (!dlq) {
-		const char *arn = rc_queue_arn(p, 1);
-		if (!arn) {
-			cJSON_Delete(attrs);
-			rc_failf(p, TP_EAWS, "NoQueueArn", "dead-letter queue %s: its QueueArn is unknown", p->nm.dlq);
-			return 0;
-		}
-		char *rp = spec_redrive_policy(want, arn);
-		cJSON_AddStringToObject(attrs, "RedrivePolicy", rp);
-		free(rp);
+	const char *arn = NULL;
+	if (!dlq && !(arn = rc_queue_arn(p, 1))) {
+		rc_failf(p, TP_EAWS, "NoQueueArn", "dead-letter queue %s: its QueueArn is unknown", p->nm.dlq);
+		return 0;
 	}
+	struct sqs_queue_attrs attrs = queue_attrs(want, arn);
 	int n = 0;
 	if (!url) {
-		sqs_create_queue(&c[n++], dlq ? p->nm.dlq : p->nm.queue, attrs, pipeline_tags_json(&p->want));
+		sqs_create_queue(&c[n++], dlq ? p->nm.dlq : p->nm.queue, sqs_queue_attrs_json(&attrs),
+				 pipeline_tags_json(&p->want));
 		return n;
 	}
 	/* Lambda requires the queue's visibility timeout >= the function's
@@ -97,7 +95,7 @@ static int emit_queue(struct run *r, struct rec *p, struct aws_call *c, int dlq)
 		long vt = want->attr[SQ_VISIBILITY_TIMEOUT];
 		cJSON *ft = cJSON_GetObjectItem(cJSON_GetObjectItem(p->fn, "Configuration"), "Timeout");
 		if (vt != SPEC_UNSET && cJSON_IsNumber(ft) && (double)vt < ft->valuedouble) {
-			cJSON_DeleteItemFromObject(attrs, "VisibilityTimeout");
+			attrs.visibility_timeout = -1;
 			p->vis_late = late = 1;
 		}
 	}
@@ -108,11 +106,8 @@ static int emit_queue(struct run *r, struct rec *p, struct aws_call *c, int dlq)
 		    !(late && ch->kind == DK_QUEUE_ATTR && strcmp(ch->field, "VisibilityTimeout") == 0))
 			attr_change = 1;
 	}
-	if (attr_change) {
-		sqs_set_queue_attributes(&c[n++], url, attrs);
-	} else {
-		cJSON_Delete(attrs);
-	}
+	if (attr_change)
+		sqs_set_queue_attributes(&c[n++], url, sqs_queue_attrs_json(&attrs));
 	cJSON *add, *del;
 	tag_changes(p, res, &add, &del);
 	if (add)
@@ -181,11 +176,9 @@ int rc_emit_queue_late(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->spec || !p->vis_late || !p->q_url)
 		return 0;
-	cJSON *a = cJSON_CreateObject();
-	char s[32];
-	snprintf(s, sizeof s, "%ld", p->want.spec.queue.attr[SQ_VISIBILITY_TIMEOUT]);
-	cJSON_AddStringToObject(a, "VisibilityTimeout", s);
-	sqs_set_queue_attributes(&c[0], p->q_url, a);
+	struct sqs_queue_attrs a = SQS_QUEUE_ATTRS_INIT;
+	a.visibility_timeout = p->want.spec.queue.attr[SQ_VISIBILITY_TIMEOUT];
+	sqs_set_queue_attributes(&c[0], p->q_url, sqs_queue_attrs_json(&a));
 	return 1;
 }
 
@@ -193,17 +186,14 @@ int rc_emit_queue_late(struct run *r, struct rec *p, struct aws_call *c)
  * Layers; an empty list when the spec has none but the function has some
  * (removing rate removes the consumer layer), left out when neither has
  * any, so such bodies stay as they were. */
-static cJSON *desired_config(const struct rec *p)
+static void desired_config(const struct rec *p, struct lambda_function_config *cfg)
 {
-	cJSON *cfg = pipeline_config_json(&p->want);
+	pipeline_function_config(&p->want, cfg);
 	const struct spec_func *f = &p->want.spec.func;
 	cJSON *have = cJSON_GetObjectItem(cJSON_GetObjectItem(p->fn, "Configuration"), "Layers");
-	if (f->n_layers > 0)
-		cJSON_AddItemToObject(cfg, "Layers",
-				      cJSON_CreateStringArray((const char *const *)f->layers, (int)f->n_layers));
-	else if (cJSON_GetArraySize(have) > 0)
-		cJSON_AddItemToObject(cfg, "Layers", cJSON_CreateArray());
-	return cfg;
+	cfg->layers = (const char *const *)f->layers;
+	cfg->n_layers = f->n_layers;
+	cfg->clear_layers = cJSON_GetArraySize(have) > 0;
 }
 
 /* Remember whether Lambda is still creating (Pending) or updating this
@@ -330,35 +320,26 @@ static int pinned_version(struct run *r, struct rec *p, const struct spec_func *
 }
 
 /* The Code of a CreateFunction / body of an UpdateFunctionCode: the spec's
- * code, with the object version when it is REFERENCE (sent on every
- * update: one without S3ObjectStorageMode puts the function back to COPY),
- * or the last good version when the latest was rejected (pinned_version). */
-static cJSON *code_request(struct run *r, struct rec *p, const struct spec_func *func)
+ * code and Architectures, with the object version when it is REFERENCE
+ * (sent on every update: one without S3ObjectStorageMode puts the function
+ * back to COPY), or the last good version when the latest was rejected
+ * (pinned_version). 0 (the record failed) when the version is unknown. */
+static int code_request(struct run *r, struct rec *p, const struct spec_func *func, struct lambda_code *out)
 {
 	const char *v = NULL;
 	if (pinned_version(r, p, func, &v) < 0)
-		return NULL;
+		return 0;
 	if (!v && func->storage == STORAGE_REFERENCE && !(v = reference_version(r, p, func)))
-		return NULL;
-	cJSON *out = cJSON_CreateObject();
-	if (func->bucket)
-		cJSON_AddStringToObject(out, "S3Bucket", func->bucket);
-	if (func->key)
-		cJSON_AddStringToObject(out, "S3Key", func->key);
-	if (func->storage != STORAGE_UNSET)
-		cJSON_AddStringToObject(out, "S3ObjectStorageMode", spec_storage_name(func->storage));
-	if (v || func->version)
-		cJSON_AddStringToObject(out, "S3ObjectVersion", v ? v : func->version);
-	return out;
-}
-
-/* Architectures, when the spec sets it (it goes with the code). */
-static void add_arch(cJSON *in, const struct spec_func *func)
-{
-	if (func->arch != ARCH_UNSET) {
-		const char *a = spec_arch_name(func->arch);
-		cJSON_AddItemToObject(in, "Architectures", cJSON_CreateStringArray(&a, 1));
-	}
+		return 0;
+	static const enum lambda_storage storage[] = { [STORAGE_UNSET] = LAMBDA_STORAGE_DEFAULT,
+						       [STORAGE_COPY] = LAMBDA_STORAGE_COPY,
+						       [STORAGE_REFERENCE] = LAMBDA_STORAGE_REFERENCE };
+	*out = (struct lambda_code){
+		.bucket = func->bucket, .key = func->key, .version = v ? v : func->version,
+		.storage = storage[func->storage],
+		.arch = func->arch != ARCH_UNSET ? spec_arch_name(func->arch) : NULL,
+	};
+	return 1;
 }
 
 int rc_emit_function_code(struct run *r, struct rec *p, struct aws_call *c)
@@ -366,27 +347,24 @@ int rc_emit_function_code(struct run *r, struct rec *p, struct aws_call *c)
 	if (!p->spec)
 		return 0;
 	const struct spec_func *func = &p->want.spec.func;
+	struct lambda_code code;
 	if (!p->fn) {
 		/* The role was checked before any change (rc_check_and_diff). */
-		cJSON *code = code_request(r, p, func);
-		if (!code)
+		if (!code_request(r, p, func, &code))
 			return 0;
-		cJSON *in = desired_config(p);
-		cJSON_AddStringToObject(in, "FunctionName", p->nm.function);
-		cJSON_AddItemToObject(in, "Code", code);
-		add_arch(in, func);
-		cJSON_AddItemToObject(in, "Tags", pipeline_tags_json(&p->want));
-		lambda_create_function(&c[0], in);
+		struct lambda_function_config cfg;
+		desired_config(p, &cfg);
+		lambda_create_function(&c[0], lambda_create_function_body(p->nm.function, &cfg, &code,
+									  pipeline_tags_json(&p->want)));
+		free((void *)cfg.env);
 		return 1;
 	}
 	if (!changed(p, DIFF_FUNCTION, DK_CODE, NULL) && !changed(p, DIFF_FUNCTION, DK_STORAGE, NULL) &&
 	    !changed(p, DIFF_FUNCTION, DK_ARCH, NULL) && !changed(p, DIFF_FUNCTION, DK_STATE, NULL))
 		return 0;
-	cJSON *in = code_request(r, p, func);
-	if (!in)
+	if (!code_request(r, p, func, &code))
 		return 0;
-	add_arch(in, func);
-	lambda_update_function_code(&c[0], p->nm.function, in);
+	lambda_update_function_code(&c[0], p->nm.function, lambda_code_body(&code));
 	return 1;
 }
 
@@ -447,7 +425,10 @@ int rc_emit_function_config(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->spec || p->fn_step.created || !config_changed(p))
 		return 0;
-	lambda_update_function_configuration(&c[0], p->nm.function, desired_config(p));
+	struct lambda_function_config cfg;
+	desired_config(p, &cfg);
+	lambda_update_function_configuration(&c[0], p->nm.function, lambda_function_config_body(&cfg));
+	free((void *)cfg.env);
 	return 1;
 }
 
@@ -497,35 +478,36 @@ void rc_done_all_ok(struct run *r, struct rec *p, struct aws_call *c, int n)
 /* ---- the mapping, around the concurrency change ---- */
 
 /* The mapping's differing fields (diff_mapping against the mapping as last
- * read) as an UpdateEventSourceMapping body; NULL when none. */
-static cJSON *mapping_update(struct rec *p)
+ * read) into *upd, the spec's values; 0 when none differ. */
+static int mapping_update(struct rec *p, struct lambda_mapping *upd)
 {
 	const struct spec_mapping *want = &p->want.spec.mapping;
 	struct diff_list l = { 0 };
 	diff_mapping(want, p->esm, &l);
-	cJSON *upd = l.n ? cJSON_CreateObject() : NULL;
+	*upd = (struct lambda_mapping)LAMBDA_MAPPING_INIT;
 	for (size_t i = 0; i < l.n; i++) {
 		const struct diff_change *c = &l.v[i];
 		switch (c->kind) {
-		case DK_MAP_MAX: {
-			cJSON *sc = cJSON_AddObjectToObject(upd, "ScalingConfig");
-			if (want->max_concurrency)
-				cJSON_AddNumberToObject(sc, "MaximumConcurrency", (double)want->max_concurrency);
+		case DK_MAP_MAX:   /* 0: ScalingConfig {} removes the limit */
+			upd->scaling = 1;
+			upd->max_concurrency = want->max_concurrency;
 			break;
-		}
 		case DK_MAP_ENABLED:
-			cJSON_AddBoolToObject(upd, "Enabled", strcmp(c->to, "true") == 0);
+			upd->enabled = strcmp(c->to, "true") == 0;
 			break;
 		case DK_MAP_FRT:
-			cJSON_AddItemToObject(upd, c->field, cJSON_Parse(diff_frt_text(want->frt)));
+			upd->report_failures = want->frt == FRT_REPORT;
 			break;
 		default:   /* DK_MAP_FIELD: the spec's value */
-			cJSON_AddNumberToObject(upd, c->field,
-						(double)(strcmp(c->field, "BatchSize") == 0 ? want->batch_size : want->window));
+			if (strcmp(c->field, "BatchSize") == 0)
+				upd->batch_size = want->batch_size;
+			else
+				upd->window = want->window;
 		}
 	}
+	int any = l.n > 0;
 	diff_list_free(&l);
-	return upd;
+	return any;
 }
 
 /* Reserved concurrency that step extras will put. */
@@ -545,78 +527,54 @@ static int reserved_put_pending(const struct rec *p)
  *   post: MaximumConcurrency removed (after reserved concurrency is put),
  *         an enable waiting for reserved concurrency or for that removal
  * Other fields ride with pre when it is sent, else with post.
- * Returns the part asked for (NULL: nothing), and *other_part whether the
- * other part has something too. */
-static cJSON *mapping_part(struct rec *p, int post, int *other_part)
+ * *mine: the part asked for (returns 0 when it sets nothing); *other_part:
+ * whether the other part has something too. */
+static int mapping_part(struct rec *p, int post, int *other_part, struct lambda_mapping *mine)
 {
 	*other_part = 0;
-	cJSON *upd = mapping_update(p);
-	if (!upd)
-		return NULL;
-	cJSON *en = cJSON_GetObjectItem(upd, "Enabled");
-	if (cJSON_IsFalse(en)) {
-		if (post) {
-			cJSON_Delete(upd);
-			return NULL;
-		}
-		return upd;
+	struct lambda_mapping upd, late = LAMBDA_MAPPING_INIT;
+	if (!mapping_update(p, &upd))
+		return 0;
+	if (upd.enabled == 0) {   /* a disable: everything goes with it, in pre */
+		*mine = upd;
+		return !post;
 	}
-	cJSON *sc = cJSON_GetObjectItem(upd, "ScalingConfig");
-	int m_removed = sc && !cJSON_GetObjectItem(sc, "MaximumConcurrency");
-	cJSON *late = cJSON_CreateObject();
-	if (m_removed)
-		cJSON_AddItemToObject(late, "ScalingConfig", cJSON_DetachItemFromObject(upd, "ScalingConfig"));
-	if (en && (m_removed || reserved_put_pending(p)))
-		cJSON_AddItemToObject(late, "Enabled", cJSON_DetachItemFromObject(upd, "Enabled"));
-	int pre_own = cJSON_GetObjectItem(upd, "ScalingConfig") || cJSON_GetObjectItem(upd, "Enabled");
-	if (late->child && !pre_own) {
+	int m_removed = upd.scaling && !upd.max_concurrency;
+	if (m_removed) {
+		late.scaling = 1;
+		upd.scaling = 0;
+	}
+	if (upd.enabled > 0 && (m_removed || reserved_put_pending(p))) {
+		late.enabled = upd.enabled;
+		upd.enabled = -1;
+	}
+	int pre_own = upd.scaling || upd.enabled >= 0;
+	if (!lambda_mapping_empty(&late) && !pre_own) {
 		/* No limit change comes first: everything goes in one (post) update. */
-		for (cJSON *it; (it = upd->child);)
-			cJSON_AddItemToObject(late, it->string, cJSON_DetachItemViaPointer(upd, it));
+		late.batch_size = upd.batch_size;
+		late.window = upd.window;
+		late.report_failures = upd.report_failures;
+		upd = (struct lambda_mapping)LAMBDA_MAPPING_INIT;
 	}
-	cJSON *mine = post ? late : upd, *other = post ? upd : late;
-	*other_part = other->child != NULL;
-	cJSON_Delete(other);
-	if (!mine->child) {
-		cJSON_Delete(mine);
-		return NULL;
-	}
-	return mine;
+	*mine = post ? late : upd;
+	*other_part = !lambda_mapping_empty(post ? &upd : &late);
+	return !lambda_mapping_empty(mine);
 }
 
-/* A CreateEventSourceMapping body: the fields the spec sets. */
-static cJSON *mapping_create(const struct spec_mapping *want)
-{
-	cJSON *in = cJSON_CreateObject();
-	if (want->batch_size != SPEC_UNSET)
-		cJSON_AddNumberToObject(in, "BatchSize", (double)want->batch_size);
-	if (want->enabled != (int)SPEC_UNSET)
-		cJSON_AddBoolToObject(in, "Enabled", want->enabled);
-	if (want->frt != FRT_UNSET)
-		cJSON_AddItemToObject(in, "FunctionResponseTypes", cJSON_Parse(diff_frt_text(want->frt)));
-	if (want->window != SPEC_UNSET)
-		cJSON_AddNumberToObject(in, "MaximumBatchingWindowInSeconds", (double)want->window);
-	if (want->max_concurrency)
-		cJSON_AddNumberToObject(cJSON_AddObjectToObject(in, "ScalingConfig"), "MaximumConcurrency",
-					(double)want->max_concurrency);
-	return in;
-}
-
-static void prep_mapping_update(struct rec *p, struct aws_call *c, cJSON *upd)
+static void prep_mapping_update(struct rec *p, struct aws_call *c, const struct lambda_mapping *upd)
 {
 	const char *uuid = cJSON_GetStringValue(cJSON_GetObjectItem(p->esm, "UUID"));
-	cJSON_AddStringToObject(upd, "FunctionName", p->nm.function);
-	lambda_update_event_source_mapping(c, uuid, upd);
+	lambda_update_event_source_mapping(c, uuid, lambda_mapping_body(upd, p->nm.function, NULL));
 }
 
 int rc_emit_mapping_pre(struct run *r, struct rec *p, struct aws_call *c)
 {
 	if (!p->spec || !p->esm)
 		return 0;
-	cJSON *upd = mapping_part(p, 0, &p->esm_step.post);
-	if (!upd)
+	struct lambda_mapping upd;
+	if (!mapping_part(p, 0, &p->esm_step.post, &upd))
 		return 0;
-	prep_mapping_update(p, c, upd);
+	prep_mapping_update(p, c, &upd);
 	return 1;
 }
 
@@ -644,17 +602,22 @@ int rc_emit_mapping_post(struct run *r, struct rec *p, struct aws_call *c)
 			rc_failf(p, TP_EAWS, "NoQueueArn", "queue %s: its QueueArn is unknown", p->nm.queue);
 			return 0;
 		}
-		cJSON *in = mapping_create(want);
-		cJSON_AddStringToObject(in, "EventSourceArn", arn);
-		cJSON_AddStringToObject(in, "FunctionName", p->nm.function);
-		lambda_create_event_source_mapping(&c[0], in);
+		struct lambda_mapping m = {
+			.batch_size = want->batch_size,
+			.enabled = want->enabled,
+			.report_failures = want->frt == FRT_UNSET ? -1 : want->frt == FRT_REPORT,
+			.window = want->window,
+			.scaling = want->max_concurrency != 0,
+			.max_concurrency = want->max_concurrency,
+		};
+		lambda_create_event_source_mapping(&c[0], lambda_mapping_body(&m, p->nm.function, arn));
 		return 1;
 	}
 	int other;
-	cJSON *upd = mapping_part(p, 1, &other);
-	if (!upd)
+	struct lambda_mapping upd;
+	if (!mapping_part(p, 1, &other, &upd))
 		return 0;
-	prep_mapping_update(p, c, upd);
+	prep_mapping_update(p, c, &upd);
 	return 1;
 }
 

@@ -175,7 +175,8 @@ static void prep_update(struct ro *r, struct ro_target *t, struct aws_call *c)
 	 * puts the function back to COPY (codestore.h). The RevisionId: Lambda
 	 * refuses a stale one, so an update cannot land twice. */
 	const struct lambda_code code = { .bucket = r->bucket, .key = r->key, .version = r->version,
-					  .reference = t->reference, .revision_id = t->rev };
+					  .storage = t->reference ? LAMBDA_STORAGE_REFERENCE : LAMBDA_STORAGE_DEFAULT,
+					  .revision_id = t->rev };
 	lambda_update_function_code(c, t->function, lambda_code_body(&code));
 	c->user = t;
 }
@@ -359,7 +360,10 @@ static int update_batch(struct ro *r, struct ro_target **ts, size_t n, struct aw
 		if (!rode) {
 			/* the records (claims of the next batch: never an update before
 			 * its claim) and the next batch's reads go with these updates */
-			memcpy(c + nu, rec, nrec * sizeof *c);
+			/* a rollback has no records (rec NULL): memcpy of NULL is
+			 * undefined even for 0 bytes */
+			if (nrec)
+				memcpy(c + nu, rec, nrec * sizeof *c);
 			for (size_t i = 0; i < nnx; i++)
 				prep_read(nx[i], &c[nu + nrec + i]);
 			extra = nrec + nnx;
