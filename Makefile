@@ -160,7 +160,8 @@ bench: deps taskpipe $(BENCH_DIR)/fleet_sim
 # the in-memory fake AWS at AWS's quotas. Optimized and without sanitizers
 # (glibc and the Debian -dev libraries, as the debug build), so its CPU time
 # and peak RSS mean something. `make fleet-sim` runs 500 pipelines (or FLEET_SIZES);
-# `make bench` runs it at FLEET_SIZES (default 10000 50000). Variables above.
+# `make bench` runs it at FLEET_SIZES (default 10000: 50,000 does not fit in
+# real minutes, docs/PERFORMANCE.md). Variables above.
 $(BENCH_DIR)/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -c -o $@ $<
