@@ -359,7 +359,7 @@ static void env(void)
 	if (!getenv("TASKPIPE_POLICY_TIMEOUT_MS"))
 		setenv("TASKPIPE_POLICY_TIMEOUT_MS", "10000", 1);
 	if (!getenv("TASKPIPE_LOG_LEVEL"))
-		setenv("TASKPIPE_LOG_LEVEL", "warn", 1);
+		setenv("TASKPIPE_LOG_LEVEL", "WARN", 1);   /* INFO shows lease renewals, the drift summary */
 }
 
 /* `taskpipe init`, its output kept out of the table. */
@@ -619,7 +619,7 @@ static void print_phase(const struct phase *p, int verbose)
 	double sim = (double)p->sim_ms / 1000;
 	printf("%-8s %7ld %8.2f %8.1f %8.1f %7.3f", p->name, p->n, (double)p->requests / (double)p->n,
 	       (double)p->lambda / (double)p->n, sim, p->floor_s);
-	if (p->floor_s > 0)
+	if (p->floor_s > 0 && !p->failed && !p->seeded)
 		printf(" %7.3f", sim / p->floor_s);
 	else
 		printf(" %7s", "-");
@@ -667,7 +667,7 @@ static cJSON *phase_json(const struct phase *p, long rss0_kb)
 	cJSON_AddNumberToObject(o, "sim_s", sim);
 	cJSON_AddNumberToObject(o, "floor_s", p->floor_s);
 	cJSON_AddStringToObject(o, "baseline", p->floor_why);
-	if (p->floor_s > 0)
+	if (p->floor_s > 0 && !p->failed && !p->seeded)   /* a failed or seeded phase has no ratio */
 		cJSON_AddNumberToObject(o, "ratio_vs_floor", sim / p->floor_s);
 	if (p->extra_s > 0) {
 		cJSON_AddNumberToObject(o, "canary_watch_s", p->extra_s);
