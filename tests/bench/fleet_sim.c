@@ -32,6 +32,7 @@
 #include "aws/awsjson.h"
 #include "aws/ddb.h"
 #include "base/base.h"
+#include "base/log.h"
 #include "cmd/cmd_pipeline.h"
 #include "core/app.h"
 #include "core/drift/drift.h"
@@ -736,6 +737,7 @@ int main(int argc, char **argv)
 	}
 	int verbose = env_long("FLEET_VERBOSE", 0) > 0;
 	env();
+	log_init();   /* what main() does: the level and format from the environment */
 	long rss0_kb = rss_now_kb();   /* the program, its libraries: what a controller has before work */
 	double real0 = real_now();
 
