@@ -110,6 +110,11 @@ $(DBG_DIR)/fake/%.o: tests/fake/%.c
 $(DBG_DIR)/libfake.a: $(FAKE_OBJ)
 	ar rcs $@ $^
 
+# the same requests to the fake and to the AWS-faithful layer
+# (tests/integration/test_fake_contract.py compares the answers)
+$(DBG_DIR)/fake_contract: tests/fake/contract/contract.c $(DBG_DIR)/libfake.a $(DBG_DIR)/libtp.a
+	$(CC) $(DBG_CFLAGS) -Itests -o $@ $< $(DBG_DIR)/libfake.a $(DBG_DIR)/libtp.a $(DBG_LIBS)
+
 $(DBG_DIR)/tests/%: tests/unit/%.c $(DBG_DIR)/libfake.a $(DBG_DIR)/libtp.a $(SRC_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(DBG_CFLAGS) -Itests/unit -Itests -o $@ $< $(DBG_DIR)/libfake.a $(DBG_DIR)/libtp.a $(DBG_LIBS) -lcmocka
@@ -117,7 +122,7 @@ $(DBG_DIR)/tests/%: tests/unit/%.c $(DBG_DIR)/libfake.a $(DBG_DIR)/libtp.a $(SRC
 # Each unit program is its own target, so `make -j` runs them side by side;
 # a program's output is printed whole, after it ends (tests/run_unit.sh).
 UNIT_RUN   := $(patsubst %,%.run,$(UNIT_BIN))
-unit: $(UNIT_RUN)
+unit: $(UNIT_RUN) $(DBG_DIR)/fake_contract
 $(UNIT_RUN): %.run: % taskpipe-debug
 	@sh tests/run_unit.sh $<
 .PHONY: $(UNIT_RUN)

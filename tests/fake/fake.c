@@ -91,6 +91,7 @@ void fake_free(struct fake *f)
 	fake_s3_free(f->s3);
 	fake_tagging_free(f->tagging);
 	fake_cloudwatch_free(f->cw);
+	fake_iam_free(f->iam);
 	for (struct fake_quota *q = f->quotas, *n; q; q = n) {
 		n = q->next;
 		free(q);
@@ -360,6 +361,10 @@ static void answer(struct fake *f, struct fake_flight *fl)
 	const char *dot = strrchr(r.target, '.');
 	snprintf(r.op, sizeof r.op, "%s", dot ? dot + 1 : r.target);
 	if (f->hook && f->hook(f->hook_ctx, &r, out)) {
+		counter(f, service, r.op[0] ? r.op : "?")->n++;
+		return;
+	}
+	if (f->iam && fake_iam_authorize(f, &r, out)) {
 		counter(f, service, r.op[0] ? r.op : "?")->n++;
 		return;
 	}

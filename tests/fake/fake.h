@@ -30,8 +30,8 @@ struct fake_options {
 	int throttle_pct;           /* besides quotas, throttle this % of requests at random */
 	long account_concurrency;   /* Lambda's ConcurrentExecutions; 0: 1000 */
 	int64_t start_ms;           /* the simulated wall clock at start; 0: 2026-01-01T00:00Z */
-	int esm_any_queue;          /* Lambda alone (no fake SQS): CreateEventSourceMapping takes
-				       any SQS queue ARN as an existing queue; 0: it must exist */
+	int esm_any_queue;          /* Lambda's tests without making queues: CreateEventSourceMapping
+				       takes any SQS queue ARN as existing; 0: it must exist in the fake SQS */
 };
 
 struct fake *fake_new(const struct fake_options *o);
@@ -102,6 +102,57 @@ long long fake_ddb_heap_bytes(struct fake *f);
  * open a child shard (ParentShardId) for what comes after, as the AWS-faithful
  * layer's roll_stream [lineage]; -1 when the table has no enabled stream. */
 int fake_ddb_roll_stream(struct fake *f, const char *table);
+
+/* IAM as AWS enforces it (the AWS-faithful layer's iamlayer.py; rules in
+ * fake_iam_eval.h, the request -> checks mapping in fake_iam.c): once a
+ * policy is set, every request is authorized before its service sees it,
+ * against the policies of the access key that signed it (access_key NULL:
+ * every key without its own). A request needs each of its checks allowed:
+ * the operation's action plus what the service checks on the caller's
+ * behalf (iam:PassRole, s3:GetObject of code by S3 location, lambda:TagResource
+ * of tags on create, lambda:ListTags of GetFunction on a tagged function,
+ * lambda:FunctionArn of mapping calls, dynamodb:LeadingKeys of item calls).
+ * A refusal is AWS's AccessDenied of that service (Lambda 403
+ * AccessDeniedException, DynamoDB 400 AccessDeniedException, SQS 400 with
+ * x-amzn-query-error AccessDenied, S3 403 XML AccessDenied), its message
+ * "User: <principal_arn> is not authorized to perform: ...". A key with no
+ * policy is refused as an unknown key. An operation the fake does not
+ * answer is not authorized: its service refuses it by name.
+ * policy_json: one policy document or a list of them (NULL: the key's
+ * policy removed; with none left IAM is off again). principal_arn NULL:
+ * arn:aws:iam::<account>:user/fake. 0, or TP_EINVAL with e when the policy
+ * is not one fake_iam_eval.c reads. */
+struct tp_err;
+int fake_iam_set_policy(struct fake *f, const char *access_key, const char *principal_arn,
+			const char *policy_json, struct tp_err *e);
+/* The policies (a JSON list, the caller frees it) of a template role
+ * ("ControllerRole", "ConsumerRole") from tests/fake/iam_policies.json
+ * (packaging/template.yaml resolved by tests/fake/iam_policies.py) for one
+ * stack: {InstanceName} and {Prefix} as given, a role's physical name
+ * <instance>-<LogicalId> (the integration tests' convention). Read from the
+ * current directory (unit tests run from the repository's root). NULL and e
+ * when the file or the role is missing. */
+char *fake_iam_template_policy(const char *role, const char *instance, const char *prefix, struct tp_err *e);
+
+/* Every check evaluated (borrowed until the next request or fake_iam_clear),
+ * as the Python layer records them: effect "Allow", "ImplicitDeny",
+ * "ExplicitDeny" (and "UnknownKey" for a request signed by a key with no
+ * policy, action "*"). fake_iam_denied: how many are not "Allow". */
+struct fake_iam_record {
+	const char *key;            /* the access key that signed the request */
+	const char *service, *op;
+	const char *action, *resource;
+	const char *context;        /* JSON object text, "{}" when none */
+	const char *why;            /* "request", "CreateFunction passes Role", ... */
+	const char *effect;
+	const char *sid;            /* the deciding statement's Sid, "" when none */
+};
+size_t fake_iam_records(const struct fake *f, const struct fake_iam_record **out);
+long fake_iam_denied(const struct fake *f);
+void fake_iam_clear(struct fake *f);
+/* keep 0: record refusals only (a few hundred bytes a record add up over
+ * millions of requests in the fleet simulation); 1 (the default): all. */
+void fake_iam_keep_allowed(struct fake *f, int keep);
 
 /* A request as the services see it. */
 struct fake_req {

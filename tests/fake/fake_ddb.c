@@ -321,6 +321,12 @@ long fake_ddb_item_count(struct fake *f, const char *table)
 	return t ? t->count : -1;
 }
 
+const char *fake_ddb_hash_key(struct fake *f, const char *table)
+{
+	struct table *t = f->ddb ? table_find(f, table) : NULL;
+	return t ? t->hk.name : NULL;
+}
+
 /* ---- keys ---- */
 
 /* The key bytes of one key attribute's value. */

@@ -16,6 +16,7 @@ struct fake_lambda;
 struct fake_s3;
 struct fake_tagging;
 struct fake_cloudwatch;
+struct fake_iam;
 
 struct fake {
 	struct fake_options opt;
@@ -28,6 +29,7 @@ struct fake {
 	struct fake_s3 *s3;
 	struct fake_tagging *tagging;  /* GetResources' page snapshots */
 	struct fake_cloudwatch *cw;    /* metric datapoints */
+	struct fake_iam *iam;       /* policies by access key, evaluations (fake_iam.c); NULL: IAM off */
 	struct fake_quota *quotas;  /* token buckets by class name (fake.c) */
 	struct fake_counter *counters;
 	struct fake_flight *flights; /* requests sent, answered when their time comes */
@@ -66,6 +68,22 @@ int fake_sqs_queue_arn_exists(struct fake *f, const char *arn);
  * "" for the newest) exists; 0 when not. */
 int fake_s3_object(struct fake *f, const char *bucket, const char *key, const char *version,
 		   char sha256_b64[45], long *size);
+/* What IAM (fake_iam.c) asks before a request reaches its service:
+ * - fake_lambda_route: r's operation into r->op and its path's ID segment
+ *   (decoded: function, mapping UUID or tagged ARN) into id; -1 when the
+ *   request is no operation of the fake Lambda (the service refuses it);
+ * - fake_lambda_esm_function: the function ARN of mapping uuid (1), 0 when none;
+ * - fake_lambda_function_tagged: 1 when the function (name or ARN) has tags;
+ * - fake_ddb_hash_key: table's partition key name (borrowed), NULL when no table. */
+int fake_lambda_route(struct fake_req *r, char *id, size_t len);
+int fake_lambda_esm_function(struct fake *f, const char *uuid, char *arn, size_t len);
+int fake_lambda_function_tagged(struct fake *f, const char *function);
+const char *fake_ddb_hash_key(struct fake *f, const char *table);
+/* IAM (fake_iam.c): 0 when r may go on (IAM off, or every check allowed),
+ * else 1 after answering out with the service's AccessDenied. */
+int fake_iam_authorize(struct fake *f, struct fake_req *r, struct http_response *out);
+void fake_iam_free(struct fake_iam *iam);
+
 /* A service publishes a datapoint (as Lambda publishes AWS/Lambda
  * Invocations by FunctionName, SQS AWS/SQS ApproximateNumberOfMessagesVisible
  * by QueueName): one dimension (dim_name NULL: none), at ts_ms. */

@@ -356,3 +356,35 @@ void fl_tags(struct fake *f, struct fake_req *r, const char *arn, struct http_re
 	fake_reply_json(out, 204, NULL);
 	buf_reset(&out->body);
 }
+
+/* ---- what IAM asks before a request is answered (fake_iam.c) ---- */
+
+int fake_lambda_route(struct fake_req *r, char *id, size_t len)
+{
+	struct route rt;
+	if (parse_path(r->path, &rt) < 0 || route_op(r, &rt) < 0)
+		return -1;
+	snprintf(id, len, "%s", rt.id);
+	return 0;
+}
+
+int fake_lambda_esm_function(struct fake *f, const char *uuid, char *arn, size_t len)
+{
+	if (!f->lambda)
+		return 0;
+	fl_esm_sweep(f);                            /* a deletion whose time has come is gone */
+	struct lesm *m = lmap_get(&f->lambda->esms, uuid);
+	if (!m)
+		return 0;
+	fl_function_arn(f, m->fn, arn, len);
+	return 1;
+}
+
+int fake_lambda_function_tagged(struct fake *f, const char *function)
+{
+	char name[256];
+	if (!f->lambda || fl_function_name(function, name, sizeof name, NULL, 0) < 0)
+		return 0;
+	struct lfn *fn = lmap_get(&f->lambda->fns, name);
+	return fn && fn->tags;                      /* tags: NULL when none */
+}

@@ -61,7 +61,8 @@ FULL_ONLY = SERIAL | {
     "test_pool",            # the account's pool through the layer's function state lags
     "test_not_ready",       # a new queue usable after 1 s, a new role after 8 s
     "test_throttle_all",    # a quarter of every service's requests throttled, backoffs
-    "test_fake_contract",   # the layer's Lambda lags (2 s, six waits) against the fake's script
+    "test_fake_lambda_contract",   # the layer's Lambda lags (2 s, six waits) against the fake's script
+    "test_fake_contract",   # the layer's 3 s transitions, both answers compared line by line
 }
 
 # A module still running after this long is killed and counts as failed.

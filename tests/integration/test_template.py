@@ -237,6 +237,21 @@ class TemplateStatic(unittest.TestCase):
             else:
                 self.assertIn(c["action"], IAM_EXCEPTIONS, c)
 
+    def test_fake_iam_policies_match_the_template(self):
+        """tests/fake/iam_policies.json (the C fake's IAM and its agreement
+        test, tests/unit/test_fake_iam.c, read it) is what iamtemplate.py
+        resolves from the template now, and tests/fake/iam_vectors.json is
+        iameval.py's verdicts on the recorded checks now, and
+        tests/fake/iam_requests.json iamrequest.py's checks now: a role, a record or a mapping
+        changed without running tests/fake/iam_policies.py fails here."""
+        sys.path.insert(0, os.path.join(ROOT, "tests", "fake"))
+        import iam_policies  # noqa: E402
+        for path, now in ((iam_policies.OUT, iam_policies.resolved()), (iam_policies.VECTORS, iam_policies.vectors()),
+                          (iam_policies.REQUESTS, iam_policies.requests())):
+            with open(path) as f:
+                committed = f.read()
+            self.assertEqual(committed, now, "%s is stale: run python3 tests/fake/iam_policies.py" % path)
+
     def test_controller_policy_scoping(self):
         t = load_template()
         scoped = {}
