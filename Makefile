@@ -44,12 +44,18 @@ DBG_OBJ    := $(patsubst src/%.c,$(DBG_DIR)/%.o,$(LIB_SRC)) $(DBG_DIR)/embedded_
 # every unit program (only the programs that call it pull it in).
 FAKE_SRC   := $(wildcard tests/fake/*.c)
 FAKE_OBJ   := $(patsubst tests/fake/%.c,$(DBG_DIR)/fake/%.o,$(FAKE_SRC))
+# the fleet simulation's build: -O2, no sanitizers (see fleet-sim below);
+# not fixture.c, which is cmocka's
+BENCH_DIR  := $(OUT)/bench
+BENCH_CFLAGS := $(CFLAGS_COMMON) -O2 -g -I/usr/include/lua5.4
+BENCH_OBJ  := $(patsubst src/%.c,$(BENCH_DIR)/%.o,$(LIB_SRC)) $(BENCH_DIR)/embedded_data.o \
+	      $(patsubst tests/fake/%.c,$(BENCH_DIR)/fake/%.o,$(filter-out tests/fake/fixture.c,$(FAKE_SRC)))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(DBG_DIR)/tests/%,$(UNIT_SRC))
 
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all check check-layers check-settings docs debug deps libs test unit integration bench bench-policy chaos demo package clean distclean
+.PHONY: all check check-layers check-settings docs debug deps libs test unit integration bench bench-policy fleet-sim chaos demo package clean distclean
 
 
 # `make ARCH=aarch64` builds out/aarch64/taskpipe only: ./taskpipe stays
@@ -152,8 +158,29 @@ docs: taskpipe
 	./taskpipe help --man >docs/taskpipe.1
 	./taskpipe help --settings-markdown >docs/settings.md
 
-bench: deps taskpipe
+bench: deps taskpipe $(BENCH_DIR)/fleet_sim
 	@sh tests/bench/run.sh
+
+# The fleet by simulation (tests/bench/fleet_sim.c): taskpipe's core against
+# the in-memory fake AWS at AWS's quotas. Optimized and without sanitizers
+# (glibc and the Debian -dev libraries, as the debug build), so its CPU time
+# and peak RSS mean something. `make fleet-sim` runs 500 pipelines (or FLEET_SIZES);
+# `make bench` runs it at FLEET_SIZES (default 10000: 50,000 does not fit in
+# real minutes, docs/PERFORMANCE.md). Variables above.
+$(BENCH_DIR)/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -c -o $@ $<
+$(BENCH_DIR)/embedded_data.o: $(OUT)/gen/embedded_data.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -c -o $@ $<
+# -O2's truncation guesses, which the fake (written for the -O1 debug build) trips
+$(BENCH_DIR)/fake/%.o: tests/fake/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -Wno-format-truncation -Itests -c -o $@ $<
+$(BENCH_DIR)/fleet_sim: tests/bench/fleet_sim.c tests/bench/fleet_mem.c $(BENCH_OBJ)
+	$(CC) $(BENCH_CFLAGS) -Itests -o $@ tests/bench/fleet_sim.c tests/bench/fleet_mem.c $(BENCH_OBJ) $(DBG_LIBS)
+fleet-sim: $(BENCH_DIR)/fleet_sim
+	@FLEET_SIZES="$(or $(FLEET_SIZES),500)" python3 tests/bench/bench_fleet_sim.py
 
 # forked policy call vs in-process, release build (see src/script/policy.c)
 bench-policy: $(REL_DIR)/bench_policy
@@ -184,4 +211,4 @@ distclean: clean
 include tests/fuzz/fuzz.mk
 
 # header dependencies written by -MMD
--include $(REL_OBJ:.o=.d) $(DBG_OBJ:.o=.d) $(FAKE_OBJ:.o=.d) $(DBG_DIR)/cmd/main.d
+-include $(REL_OBJ:.o=.d) $(DBG_OBJ:.o=.d) $(FAKE_OBJ:.o=.d) $(DBG_DIR)/cmd/main.d $(BENCH_OBJ:.o=.d)

@@ -476,3 +476,16 @@ void fake_set_hook(struct fake *f, fake_hook_fn fn, void *ctx)
 	f->hook = fn;
 	f->hook_ctx = ctx;
 }
+
+/* ---- for the fleet bench (tests/bench/fleet_sim.c) ---- */
+
+void fake_transport(struct fake *f, struct aws_transport *out)
+{
+	*out = (struct aws_transport){ fake_send, fake_poll, f };
+}
+
+void fake_each_count(const struct fake *f, fake_count_fn fn, void *ctx)
+{
+	for (const struct fake_counter *c = f->counters; c; c = c->next)
+		fn(ctx, c->service, c->op, c->n, c->throttled);
+}

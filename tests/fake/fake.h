@@ -168,4 +168,12 @@ struct fake_req {
 	char op[64];                /* the operation: from target, or set by a REST service */
 };
 
+/* For the fleet bench: f's transport as fake_attach installs it (to wrap
+ * it: the bench books the fake's CPU and memory apart from the
+ * controller's), and every counter, a call of fn per (service, operation). */
+struct aws_transport;
+void fake_transport(struct fake *f, struct aws_transport *out);
+typedef void (*fake_count_fn)(void *ctx, const char *service, const char *op, long n, long throttled);
+void fake_each_count(const struct fake *f, fake_count_fn fn, void *ctx);
+
 #endif
