@@ -77,7 +77,8 @@ void call_caps(struct policy *p, const struct call *c)
 	p->call_nodes = p->max_nodes * (size_t)k;
 	p->call_text = p->max_text * (size_t)k;
 	/* the budget goes to the worker as a u32 */
-	p->call_timeout_ms = p->timeout_ms > (long)(UINT32_MAX / 2) / k ? (int64_t)(UINT32_MAX / 2) : (int64_t)p->timeout_ms * k;
+	int64_t most = UINT32_MAX / 2;
+	p->call_timeout_ms = p->timeout_ms > most / k ? most : (int64_t)p->timeout_ms * k;
 }
 
 /* The call itself, under lua_pcall (call_protected): store the run's ctx

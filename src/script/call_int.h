@@ -13,15 +13,13 @@
 long call_scale(const struct call *c);
 
 /* Set p's caps of this call (call_instructions, call_nodes, call_text,
- * call_timeout_ms) to
- * the base ones times call_scale(c). call_protected does it; the parent
- * does it too before it sends c to the worker. */
+ * call_timeout_ms) to the base ones times call_scale(c). call_protected
+ * does it; the parent does it too before it sends c to the worker. */
 void call_caps(struct policy *p, const struct call *c);
 
 /* Run c in p->L, in this process, under the instruction and memory caps
- * (call_caps first)
- * (the wall clock is the worker's, worker.c). c->set_ctx, when given, is
- * stored first as the run's ctx. Returns 0 or a TP_E* with e filled:
+ * (call_caps first; the wall clock is the worker's, worker.c). c->set_ctx,
+ * when given, is stored first as the run's ctx. Returns 0 or a TP_E* with e filled:
  * TP_EPOLICY "PolicyError" (a Lua error, chunk:line) or "PolicyRejected"
  * (nil, "reason": c->rejected and c->reason too), TP_ELIMIT
  * "PolicyInstructionLimit" / "PolicyTimeLimit" / "PolicyMemoryLimit" /
