@@ -79,7 +79,7 @@ const struct setting_def settings_table[SET__N] = {
 		"Lambda runtime: start no work this close to the invocation's deadline, ms" },
 	[SET_POLICY_TIMEOUT_MS] = { "policy_timeout_ms", "TASKPIPE_POLICY_TIMEOUT_MS", NULL, NULL, "1000", NULL,
 		ST_INT, 1, 86400000, NULL, 0,
-		"wall-clock limit of one policy call, ms" },
+		"wall-clock limit of one policy call, ms (a rollout call's: times 1 + targets / 5000)" },
 	[SET_ROLLOUT_LEASE_S] = { "rollout_lease_s", "TASKPIPE_ROLLOUT_LEASE_S", NULL, NULL, "60", NULL,
 		ST_INT, 1, 86400, NULL, 0,
 		"rollout runner lease, s" },

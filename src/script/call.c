@@ -14,6 +14,8 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,6 +60,25 @@ static int push_ctx_copy(lua_State *L)
 	lua_pushcclosure(L, l_copy_ctx, 1);
 	lua_call(L, 0, 1);
 	return 0;
+}
+
+long call_scale(const struct call *c)
+{
+	if (c->kind != CALL_ROLLOUT || !cJSON_IsArray(c->args[1]))
+		return 1;
+	return 1 + (long)cJSON_GetArraySize(c->args[1]) / CALL_SCALE_TARGETS;
+}
+
+void call_caps(struct policy *p, const struct call *c)
+{
+	long k = call_scale(c);
+	/* Lua's count hook takes an int */
+	p->call_instructions = p->max_instructions > INT_MAX / k ? INT_MAX : p->max_instructions * k;
+	p->call_nodes = p->max_nodes * (size_t)k;
+	p->call_text = p->max_text * (size_t)k;
+	/* the budget goes to the worker as a u32 */
+	int64_t most = UINT32_MAX / 2;
+	p->call_timeout_ms = p->timeout_ms > most / k ? most : (int64_t)p->timeout_ms * k;
 }
 
 /* The call itself, under lua_pcall (call_protected): store the run's ctx
@@ -132,7 +153,7 @@ static int run_call(lua_State *L)
 	if (!lua_istable(L, 2))
 		return luaL_error(L, "%s must return a table (or nil, \"reason\"), not a %s", fn,
 				  luaL_typename(L, 2));
-	struct ddblua_budget b = { .max_nodes = p->max_nodes, .max_bytes = p->max_text };
+	struct ddblua_budget b = { .max_nodes = p->call_nodes, .max_bytes = p->call_text };
 	c->rc = ddblua_to_json_budget(L, 2, k->result, &b, &c->result, c->e);
 	if (c->rc < 0 && c->e) {
 		/* name the function that returned it: file:line of its definition */
@@ -148,6 +169,7 @@ int call_protected(struct policy *p, struct call *c, tp_err *e)
 {
 	lua_State *L = p->L;
 	c->e = e;
+	call_caps(p, c);
 	sandbox_caps_reset(p);
 	lua_settop(L, 0);
 	/* the cap counts uncollected garbage too (in-process calls only: a
@@ -171,7 +193,7 @@ int call_protected(struct policy *p, struct call *c, tp_err *e)
 				     p->short_src, p->call_ms);
 		else
 			rc = tp_errf(e, TP_ELIMIT, "PolicyInstructionLimit", "%s: instruction limit of %ld exceeded",
-				     p->short_src, p->max_instructions);
+				     p->short_src, p->call_instructions);
 	} else if (p->killed == KILL_MEM || status == LUA_ERRMEM) {
 		rc = tp_errf(e, TP_ELIMIT, "PolicyMemoryLimit", "%s: memory limit of %zu bytes exceeded", p->mem_where,
 			     p->max_memory);

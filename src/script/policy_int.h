@@ -31,11 +31,14 @@ struct policy {
 	char *origin;                      /* file path or "builtin:policy.lua" */
 	char short_src[LUA_IDSIZE];        /* how Lua names the chunk in messages */
 	char sha[HASH_SHA256_HEX_LEN];     /* of the source text */
-	long max_instructions;             /* per call */
+	long max_instructions;             /* per call (times call_scale) */
 	size_t max_memory;                 /* bytes, whole state */
-	long timeout_ms;                   /* wall clock per call */
-	long call_ms;                      /* this call's, in the worker */
-	size_t max_nodes, max_text;        /* conversion budget of a result */
+	long timeout_ms;                   /* wall clock per call (times call_scale) */
+	size_t max_nodes, max_text;        /* conversion budget of a result (times call_scale) */
+	long call_ms;                      /* this call's wall clock, in the worker */
+	long call_instructions;            /* this call's caps (call_caps): the max_ ones scaled */
+	size_t call_nodes, call_text;
+	int64_t call_timeout_ms;           /* timeout_ms scaled (before a deadline shortens it) */
 	int in_process;                    /* measurements only: no fork, no deadline */
 	int64_t hard_deadline_ms;          /* policy_set_deadline; 0: none */
 	size_t mem_used;                   /* bytes Lua currently holds */

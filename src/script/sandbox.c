@@ -52,7 +52,7 @@ static void hook(lua_State *L, lua_Debug *ar)
 				(lua_Integer)p->call_ms);
 	else
 		lua_pushfstring(L, "%s:%d: instruction limit of %I exceeded", ar->short_src, ar->currentline,
-				(lua_Integer)p->max_instructions);
+				(lua_Integer)p->call_instructions);
 	lua_error(L);
 }
 
@@ -427,7 +427,7 @@ void sandbox_count_instructions(struct policy *p, int on)
 {
 	if (on)
 		lua_sethook(p->L, hook, LUA_MASKCOUNT,
-			    (int)(p->max_instructions > 0x7fffffff ? 0x7fffffff : p->max_instructions));
+			    (int)(p->call_instructions > 0x7fffffff ? 0x7fffffff : p->call_instructions));
 	else
 		lua_sethook(p->L, NULL, 0, 0);
 }

@@ -21,7 +21,7 @@ int sandbox_msgh(lua_State *L);
 
 /* Before a call: no cap hit, no log written, memory blamed on the chunk. */
 void sandbox_caps_reset(struct policy *p);
-/* Count instructions against p->max_instructions (on), or stop (off). */
+/* Count instructions against p->call_instructions (on), or stop (off). */
 void sandbox_count_instructions(struct policy *p, int on);
 /* Make the next Lua instruction fail with file:line, for why (unless a cap
  * already hit). Safe in a signal handler: the worker's soft deadline. */

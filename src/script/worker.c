@@ -6,7 +6,7 @@
  * in the worker shortly before the deadline stops Lua with file:line, and
  * past the deadline the parent SIGKILLs the worker (the next call forks a
  * new one). RLIMIT_CPU (per call) and, without ASan, RLIMIT_AS are a
- * second line.
+ * second line. A rollout's caps grow with its targets (call_caps).
  *
  * Frames on the pipes: an 8-byte little-endian length, then that many
  * bytes of binary fields: u32 and length-prefixed strings (wire_put_u32,
@@ -206,16 +206,26 @@ static void worker_call(struct policy *p, const char *req, size_t len, buf *ans,
 	struct call c = { .kind = ok ? (enum call_kind)kind : CALL_LOAD, .set_ctx = ctx };
 	for (int i = 0; i < CALL_MAX_ARGS; i++)
 		c.args[i] = cJSON_IsNull(args[i]) ? NULL : args[i];
-	/* RLIMIT_CPU: this call may use timeout + 1 to + 2 s of CPU; it is
-	 * moved on only when a call used a second or more */
-	long need = p->timeout_ms / 1000 + 2;
-	if (p->cpu_limit_s - p->cpu_used_s < need - 1) {
-		struct rlimit cpu = { (rlim_t)(p->cpu_used_s + need), (rlim_t)(p->cpu_used_s + need + 1) };
-		setrlimit(RLIMIT_CPU, &cpu);
+	/* this call's caps, as the parent computed them from the same
+	 * arguments (call_caps): its wall clock is the scaled timeout,
+	 * shortened by the budget the parent sent (the invocation's deadline) */
+	call_caps(p, &c);
+	int64_t timeout = p->call_timeout_ms;
+	/* RLIMIT_CPU: this call may use timeout + 1 to + 2 s of CPU. Only the
+	 * soft limit moves (SIGXCPU ends the worker): an unprivileged process
+	 * cannot raise its hard limit again, and a rollout's allowance is
+	 * larger than a pipeline call's before it. */
+	long need = (long)(timeout / 1000) + 2;
+	if (p->cpu_limit_s - p->cpu_used_s < need - 1 || p->cpu_limit_s - p->cpu_used_s > need) {
+		struct rlimit cpu;
+		if (getrlimit(RLIMIT_CPU, &cpu) == 0) {
+			rlim_t want = (rlim_t)(p->cpu_used_s + need);
+			cpu.rlim_cur = cpu.rlim_max != RLIM_INFINITY && want > cpu.rlim_max ? cpu.rlim_max : want;
+			setrlimit(RLIMIT_CPU, &cpu);
+		}
 		p->cpu_limit_s = p->cpu_used_s + need;
 	}
-	/* this call's budget (the invocation's deadline may shorten it) */
-	int64_t ms = budget > 0 && (long)budget < p->timeout_ms ? (int64_t)budget : p->timeout_ms;
+	int64_t ms = budget > 0 && (int64_t)budget < timeout ? (int64_t)budget : timeout;
 	int64_t soft = ms - (ms / 10 > 20 ? ms / 10 : 20);
 	p->call_ms = (long)ms;
 	if (soft < 1)
@@ -288,6 +298,7 @@ static void worker_main(struct policy *p, int rfd, int wfd, size_t as_limit)
 	if (getppid() == 1)
 		_exit(0);
 	signal(SIGPIPE, SIG_DFL);
+	signal(SIGXCPU, SIG_DFL); /* past RLIMIT_CPU's soft limit: the end */
 	close_inherited(rfd, wfd);
 #ifndef HAVE_ASAN
 	if (as_limit) {
@@ -385,7 +396,8 @@ static void build_request(struct policy *p, const struct call *c, int64_t budget
 int worker_run(struct policy *p, struct call *c, tp_err *e)
 {
 	const char *fn = call_kinds[c->kind].fn;
-	int64_t budget = p->timeout_ms;
+	call_caps(p, c); /* as the worker will: the same arguments go to it */
+	int64_t budget = p->call_timeout_ms;
 	if (p->hard_deadline_ms) {
 		int64_t left = p->hard_deadline_ms - tp_now_ms();
 		if (left < budget)
@@ -419,7 +431,7 @@ int worker_run(struct policy *p, struct call *c, tp_err *e)
 	buf_free(&req);
 	/* the answer: a converted result (its JSON escapes at most 6x the
 	 * budgeted text) plus a reason and an error message */
-	size_t cap = 6 * p->max_text + 16 * p->max_nodes + 8192;
+	size_t cap = 6 * p->call_text + 16 * p->call_nodes + 8192;
 	buf answer = { 0 };
 	enum frame_read rd = wr < 0 ? FRAME_BROKEN : read_frame(p->from_worker, &answer, cap, deadline);
 	const char *body = answer.data ? answer.data + 8 : "";
@@ -471,12 +483,12 @@ int worker_run(struct policy *p, struct call *c, tp_err *e)
 		snprintf(c->reason, sizeof c->reason, "%s", reason);
 		c->absent = (flags & ANS_ABSENT) != 0;
 		if (rc == TP_OK && (flags & ANS_RESULT)) {
-			in.max_nodes = p->max_nodes + 16;
+			in.max_nodes = p->call_nodes + 16;
 			c->result = wire_get(&in);
 			if (!c->result) {
 				worker_stop(p, &ru);
 				rc = tp_errf(e, TP_ELIMIT, "PolicyOutputLimit", "%s: %s: result has more than %zu values",
-					     p->short_src, fn, p->max_nodes);
+					     p->short_src, fn, p->call_nodes);
 			}
 		}
 		ru.ru_maxrss = (long)rss;
