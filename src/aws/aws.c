@@ -67,19 +67,42 @@ struct aws {
 	void *tick_ctx;
 };
 
-/* Per-call bookkeeping while a batch runs. */
-struct pending {
-	struct aws *a;
-	struct aws_call *call;
-	int state;                 /* 0 waiting, 1 in flight, 2 done */
-	int64_t not_before;        /* monotonic ms */
-	int cost_taken;            /* retry quota taken by this call */
-	int refreshed_creds;       /* retried once after an expired token */
-	char url[2048];
+/* One attempt on the wire: allocated when a call starts, freed when its
+ * answer is in, so a call waiting for its turn costs only its pending. */
+struct flight {
+	char *url;
 	char *hdr[12];             /* "Name: value" strings sent */
 	size_t n_hdr;
 	struct http_request req;
 	struct http_response resp;
+};
+
+enum { P_WAITING = 0, P_IN_FLIGHT = 1, P_DONE = 2 };
+
+/* Per-call bookkeeping while a batch runs. */
+struct pending {
+	struct batch *b;
+	struct aws_call *call;
+	struct flight *fl;         /* the attempt in flight (NULL between attempts) */
+	int64_t not_before;        /* monotonic ms */
+	int cost_taken;            /* retry quota taken by this call */
+	signed char state;         /* P_WAITING, P_IN_FLIGHT, P_DONE */
+	signed char bc;            /* budget class (BUDGET_NONE: unmetered) */
+	char refreshed_creds;      /* retried once after an expired token */
+};
+
+/* A batch's state, kept up to date as calls change state, so a loop turn
+ * costs the calls it starts plus the few waiting to retry, never all n. */
+struct batch {
+	struct aws *a;
+	struct pending *ps;
+	size_t n;
+	size_t *order;             /* call indices by budget class, each class in index order */
+	size_t head[BUDGET_COUNT + 1];  /* per class (bc + 1): first never started, in order[] */
+	size_t end[BUDGET_COUNT + 1];
+	size_t *retry;             /* started calls waiting again (a retry), SIZE_MAX: gone */
+	size_t n_retry, cap_retry;
+	size_t in_flight, done;
 };
 
 static const char *mutating_prefixes[] = {
@@ -383,14 +406,49 @@ static int budget_class(const struct aws_call *c)
 	return strcmp(c->op, "GetFunction") == 0 ? BUDGET_LAMBDA_GET : BUDGET_LAMBDA;
 }
 
-static void free_headers(struct pending *p)
+static void free_headers(struct flight *f)
 {
-	for (size_t i = 0; i < p->n_hdr; i++) {
-		if (p->hdr[i] && tp_startswith(p->hdr[i], "X-Amz-Security-Token"))
-			tp_wipe(p->hdr[i], strlen(p->hdr[i]));
-		free(p->hdr[i]);
+	for (size_t i = 0; i < f->n_hdr; i++) {
+		if (f->hdr[i] && tp_startswith(f->hdr[i], "X-Amz-Security-Token"))
+			tp_wipe(f->hdr[i], strlen(f->hdr[i]));
+		free(f->hdr[i]);
 	}
-	p->n_hdr = 0;
+	f->n_hdr = 0;
+}
+
+/* p's attempt is over (its answer taken, or it never went out). */
+static void flight_drop(struct pending *p)
+{
+	struct flight *f = p->fl;
+	if (!f)
+		return;
+	free_headers(f);
+	free(f->url);
+	http_response_free(&f->resp);
+	free(f);
+	p->fl = NULL;
+}
+
+/* Move p to state s, keeping the batch's counts; a call sent back to
+ * waiting (a retry) joins the retry list, the only waiting calls a loop
+ * turn looks at besides the never started ones. */
+static void set_state(struct pending *p, int s)
+{
+	struct batch *b = p->b;
+	if (p->state == P_IN_FLIGHT)
+		b->in_flight--;
+	if (s == P_IN_FLIGHT) {
+		b->in_flight++;
+	} else if (s == P_DONE) {
+		b->done++;
+	} else {
+		if (b->n_retry == b->cap_retry) {
+			b->cap_retry = b->cap_retry ? b->cap_retry * 2 : 16;
+			b->retry = tp_xrealloc(b->retry, b->cap_retry * sizeof *b->retry);
+		}
+		b->retry[b->n_retry++] = (size_t)(p - b->ps);
+	}
+	p->state = (signed char)s;
 }
 
 /* The Host header value curl would send for url: host[:port], the port
@@ -462,9 +520,11 @@ static char *trace_header(void)
 }
 
 /* Build URL and signed headers for the next attempt of p. */
+#define URL_MAX 2048
+
 static int prepare(struct pending *p, tp_err *e)
 {
-	struct aws *a = p->a;
+	struct aws *a = p->b->a;
 	struct aws_call *c = p->call;
 	const struct svc_info *si = svc_get(c->service);
 	int rc;
@@ -475,13 +535,17 @@ static int prepare(struct pending *p, tp_err *e)
 		a->endpoint_ok[c->service] = 1;
 	}
 	const char *path = c->path ? c->path : "/";
-	int n = snprintf(p->url, sizeof p->url, "%s%s%s%s", a->endpoint[c->service], path,
-			 c->query && *c->query ? "?" : "", c->query ? c->query : "");
-	if (n < 0 || (size_t)n >= sizeof p->url)
-		return tp_errf(e, TP_EINVAL, "RequestTooLong", "%s %s: URL longer than %zu bytes",
-			       si->name, c->op, sizeof p->url);
+	if (!p->fl)
+		p->fl = tp_xcalloc(1, sizeof *p->fl);
+	struct flight *f = p->fl;
+	free(f->url);
+	f->url = tp_xasprintf("%s%s%s%s", a->endpoint[c->service], path, c->query && *c->query ? "?" : "",
+			      c->query ? c->query : "");
+	if (strlen(f->url) >= URL_MAX)
+		return tp_errf(e, TP_EINVAL, "RequestTooLong", "%s %s: URL longer than %d bytes",
+			       si->name, c->op, URL_MAX);
 	char host[512];
-	if (host_of(p->url, host, sizeof host) < 0)
+	if (host_of(f->url, host, sizeof host) < 0)
 		return tp_errf(e, TP_EINVAL, "BadEndpoint", "%s: cannot find the host in endpoint '%s'",
 			       si->name, a->endpoint[c->service]);
 
@@ -515,7 +579,7 @@ static int prepare(struct pending *p, tp_err *e)
 		sh[ns++] = (struct sigv4_header){ "x-amz-target", target };
 
 	/* Sign the path and query exactly as they appear in the URL. */
-	const char *url_path = strchr(strstr(p->url, "://") + 3, '/');
+	const char *url_path = strchr(strstr(f->url, "://") + 3, '/');
 	char path_only[2048];
 	const char *qmark = url_path ? strchr(url_path, '?') : NULL;
 	size_t plen = url_path ? (qmark ? (size_t)(qmark - url_path) : strlen(url_path)) : 0;
@@ -546,27 +610,27 @@ static int prepare(struct pending *p, tp_err *e)
 			       si->name, c->op);
 	}
 
-	free_headers(p);
+	free_headers(f);
 	for (size_t i = 0; i < ns; i++) {
 		/* curl derives Host from the URL itself; sending ours keeps both identical. */
 		const char *name = sh[i].name;
 		if (strcmp(name, "x-amz-security-token") == 0)
 			name = "X-Amz-Security-Token";
-		p->hdr[p->n_hdr++] = tp_xasprintf("%s: %s", name, sh[i].value);
+		f->hdr[f->n_hdr++] = tp_xasprintf("%s: %s", name, sh[i].value);
 	}
-	p->hdr[p->n_hdr++] = tp_xasprintf("Authorization: %s", sig.authorization);
-	p->hdr[p->n_hdr++] = tp_xstrdup("User-Agent: taskpipe/" TASKPIPE_VERSION);
+	f->hdr[f->n_hdr++] = tp_xasprintf("Authorization: %s", sig.authorization);
+	f->hdr[f->n_hdr++] = tp_xstrdup("User-Agent: taskpipe/" TASKPIPE_VERSION);
 	char *trace = trace_header();
 	if (trace)
-		p->hdr[p->n_hdr++] = trace;
+		f->hdr[f->n_hdr++] = trace;
 	tp_wipe(&sig, sizeof sig);
 	creds_wipe(&cr);
 
-	p->req = (struct http_request){
+	f->req = (struct http_request){
 		.method = sreq.method,
-		.url = p->url,
-		.headers = (const char *const *)p->hdr,
-		.n_headers = p->n_hdr,
+		.url = f->url,
+		.headers = (const char *const *)f->hdr,
+		.n_headers = f->n_hdr,
 		.body = c->body,
 		.body_len = c->body ? c->body_len : 0,
 		.timeout_ms = c->sink ? a->opt.timeout_ms * SINK_TIMEOUT_FACTOR : a->opt.timeout_ms,
@@ -602,9 +666,10 @@ static int is_expired_token(const char *code)
 static void on_done(void *ctx, struct http_response *resp)
 {
 	struct pending *p = ctx;
-	struct aws *a = p->a;
+	struct aws *a = p->b->a;
 	struct aws_call *c = p->call;
 	int64_t now = tp_mono_ms();
+	/* resp is p->fl's: dropped (below) only when read to the end. */
 
 	tp_err_clear(&c->err);
 	c->status = resp->status;
@@ -624,8 +689,9 @@ static void on_done(void *ctx, struct http_response *resp)
 		/* Credentials rotated under us: fetch fresh ones and try again. */
 		p->refreshed_creds = 1;
 		creds_invalidate(a->creds);
-		p->state = 0;
+		flight_drop(p);
 		p->not_before = now;
+		set_state(p, P_WAITING);
 		return;
 	}
 
@@ -676,8 +742,9 @@ static void on_done(void *ctx, struct http_response *resp)
 					svc_get(c->service)->name, c->op, c->err.code, c->attempts,
 					(long long)delay);
 				p->cost_taken += cost;
-				p->state = 0;
+				flight_drop(p);
 				p->not_before = now + delay;
+				set_state(p, P_WAITING);
 				return;
 			}
 			log_msg(LOG_WARN, NULL, "retry quota exhausted: %s:%s fails with %s",
@@ -695,16 +762,17 @@ static void on_done(void *ctx, struct http_response *resp)
 	c->resp_headers = resp->headers;
 	memset(&resp->body, 0, sizeof resp->body);
 	memset(&resp->headers, 0, sizeof resp->headers);
-	p->state = 2;
+	flight_drop(p);
+	set_state(p, P_DONE);
 }
 
 /* Start p's next attempt now if its budget allows; returns ms to wait
  * before trying again (0 when started or finished). */
 static int64_t try_start(struct pending *p, int64_t now)
 {
-	struct aws *a = p->a;
+	struct aws *a = p->b->a;
 	struct aws_call *c = p->call;
-	int bc = budget_class(c);
+	int bc = p->bc;
 	if (bc != BUDGET_NONE) {
 		int64_t w = budget_acquire(a, bc, now);
 		if (w > 0)
@@ -714,7 +782,8 @@ static int64_t try_start(struct pending *p, int64_t now)
 	if (rc < 0) {
 		c->rc = rc;
 		stat_for(a, c)->failures++;
-		p->state = 2;
+		flight_drop(p);
+		set_state(p, P_DONE);
 		return 0;
 	}
 	c->attempts++;
@@ -729,14 +798,13 @@ static int64_t try_start(struct pending *p, int64_t now)
 	}
 	if (aws_op_is_mutating(c->op))
 		a->mutating_requests++;
-	http_response_free(&p->resp);
-	memset(&p->resp, 0, sizeof p->resp);
-	p->state = 1;   /* before send: a transport may end the request inside it (on_done) */
-	rc = a->tr.send(a->tr.ctx, &p->req, &p->resp, on_done, p);
+	set_state(p, P_IN_FLIGHT);   /* before send: a transport may end the request inside it (on_done) */
+	rc = a->tr.send(a->tr.ctx, &p->fl->req, &p->fl->resp, on_done, p);
 	if (rc < 0) {
 		c->rc = tp_errf(&c->err, rc, "TransportError", "%s %s: cannot start request to %s",
-				svc_get(c->service)->name, c->op, p->url);
-		p->state = 2;
+				svc_get(c->service)->name, c->op, p->fl->url);
+		flight_drop(p);
+		set_state(p, P_DONE);
 		return 0;
 	}
 	return 0;
@@ -748,86 +816,126 @@ void aws_set_tick(struct aws *a, aws_tick_fn fn, void *ctx)
 	a->tick_ctx = ctx;
 }
 
-int aws_call_many(struct aws *a, struct aws_call *calls, size_t n)
+static int cmp_index(const void *x, const void *y)
 {
-	struct pending *ps = tp_xcalloc(n ? n : 1, sizeof *ps);
-	for (size_t i = 0; i < n; i++) {
-		ps[i].a = a;
-		ps[i].call = &calls[i];
-		calls[i].rc = TP_OK;
-		calls[i].attempts = 0;
-		calls[i].status = 0;
-		tp_err_clear(&calls[i].err);
+	size_t i = *(const size_t *)x, j = *(const size_t *)y;
+	return i < j ? -1 : i > j;
+}
+
+/* One loop turn's starts: what is due, oldest first (by index), while
+ * slots are free; a call whose budget is spent blocks its own class for
+ * the turn, calls of other classes go on. The candidates are the first
+ * never started call of each class not blocked and the retry list's calls
+ * (sorted), merged by index: the order a walk of all n calls would take.
+ * Returns ms to wait before anything more can start (at most 1000). */
+static int64_t start_due(struct batch *b, int64_t now)
+{
+	struct aws *a = b->a;
+	int64_t wait = 1000;
+	int blocked[BUDGET_COUNT + 1] = { 0 };
+	if (b->n_retry > 1)
+		qsort(b->retry, b->n_retry, sizeof *b->retry, cmp_index);
+	/* Due and waiting, per class: sizes a shared budget claim. */
+	for (int k = 0; k < BUDGET_COUNT; k++)
+		a->waiting[k] = (int)(b->end[k + 1] - b->head[k + 1]);
+	for (size_t r = 0; r < b->n_retry; r++) {
+		const struct pending *p = &b->ps[b->retry[r]];
+		if (p->not_before <= now && p->bc != BUDGET_NONE)
+			a->waiting[p->bc]++;
 	}
-	size_t done = 0;
-	int in_flight = 0;
-	while (done < n) {
-		int64_t now = tp_mono_ms();
-		int64_t wait = 1000;
-		/* Start what is due, oldest first, while slots are free. */
-		int blocked[BUDGET_COUNT] = { 0 };
-		for (int b = 0; b < BUDGET_COUNT; b++)
-			a->waiting[b] = 0;
-		for (size_t i = 0; i < n; i++) {
-			int bc = budget_class(ps[i].call);
-			if (ps[i].state == 0 && ps[i].not_before <= now && bc != BUDGET_NONE)
-				a->waiting[bc]++;
-		}
-		for (size_t i = 0; i < n && in_flight < a->opt.max_in_flight; i++) {
-			struct pending *p = &ps[i];
-			if (p->state != 0)
-				continue;
+	/* Calls sent back to waiting during the turn (appended past m) wait for the next. */
+	size_t m = b->n_retry, r = 0;
+	while (b->in_flight < (size_t)a->opt.max_in_flight) {
+		size_t next = r < m ? b->retry[r] : SIZE_MAX;
+		int from = -1;   /* -1: the retry list; else the class (bc + 1) of a never started call */
+		for (int k = 0; k <= BUDGET_COUNT; k++)
+			if (!blocked[k] && b->head[k] < b->end[k] && b->order[b->head[k]] < next) {
+				next = b->order[b->head[k]];
+				from = k;
+			}
+		if (next == SIZE_MAX)
+			break;
+		struct pending *p = &b->ps[next];
+		if (from < 0) {
+			r++;
 			if (p->not_before > now) {
 				if (p->not_before - now < wait)
 					wait = p->not_before - now;
 				continue;
 			}
-			/* A call whose budget is spent waits; calls of other classes go on. */
-			int bc = budget_class(p->call);
-			if (bc != BUDGET_NONE && blocked[bc])
+			if (blocked[p->bc + 1])
 				continue;
-			int64_t w = try_start(p, now);
-			if (w > 0) {
-				if (w < wait)
-					wait = w;
-				blocked[bc] = 1;
-				continue;
-			}
-			if (p->state == 1)
-				in_flight++;
-			else if (p->state == 2)
-				done++;
 		}
-		if (done == n)
+		int64_t w = try_start(p, now);
+		if (w > 0) {
+			if (w < wait)
+				wait = w;
+			blocked[p->bc + 1] = 1;
+			continue;
+		}
+		if (from < 0)
+			b->retry[r - 1] = SIZE_MAX;   /* started (or over): off the list */
+		else
+			b->head[from]++;
+	}
+	size_t kept = 0;
+	for (size_t i = 0; i < b->n_retry; i++)
+		if (b->retry[i] != SIZE_MAX)
+			b->retry[kept++] = b->retry[i];
+	b->n_retry = kept;
+	return wait;
+}
+
+int aws_call_many(struct aws *a, struct aws_call *calls, size_t n)
+{
+	struct batch b = { .a = a, .n = n };
+	b.ps = tp_xcalloc(n ? n : 1, sizeof *b.ps);
+	b.order = tp_xmalloc((n ? n : 1) * sizeof *b.order);
+	size_t per_class[BUDGET_COUNT + 1] = { 0 };
+	for (size_t i = 0; i < n; i++) {
+		struct pending *p = &b.ps[i];
+		p->b = &b;
+		p->call = &calls[i];
+		p->bc = (signed char)budget_class(&calls[i]);
+		per_class[p->bc + 1]++;
+		calls[i].rc = TP_OK;
+		calls[i].attempts = 0;
+		calls[i].status = 0;
+		tp_err_clear(&calls[i].err);
+	}
+	size_t at = 0;
+	for (int k = 0; k <= BUDGET_COUNT; k++) {
+		b.head[k] = b.end[k] = at;
+		at += per_class[k];
+	}
+	for (size_t i = 0; i < n; i++)
+		b.order[b.end[b.ps[i].bc + 1]++] = i;
+
+	while (b.done < n) {
+		int64_t wait = start_due(&b, tp_mono_ms());
+		if (b.done == n)
 			break;
 		if (a->tick)
-			a->tick(a->tick_ctx, done, n);
-		if (in_flight == 0 || !a->tr.poll) {
+			a->tick(a->tick_ctx, b.done, n);
+		if (b.in_flight == 0 || !a->tr.poll) {
 			if (wait > 0)
 				tp_sleep_ms(wait);
 			continue;
 		}
-		a->tr.poll(a->tr.ctx, (long)(in_flight >= a->opt.max_in_flight ? 1000 : wait));
-		/* Count what finished or went back to waiting. */
-		in_flight = 0;
-		done = 0;
-		for (size_t i = 0; i < n; i++) {
-			if (ps[i].state == 1)
-				in_flight++;
-			else if (ps[i].state == 2)
-				done++;
-		}
+		/* Ends what it can; on_done updates the counts and the retry list. */
+		a->tr.poll(a->tr.ctx, (long)(b.in_flight >= (size_t)a->opt.max_in_flight ? 1000 : wait));
 	}
 	if (a->tick)
-		a->tick(a->tick_ctx, done, n);
+		a->tick(a->tick_ctx, b.done, n);
 	int first = TP_OK;
 	for (size_t i = 0; i < n; i++) {
-		free_headers(&ps[i]);
-		http_response_free(&ps[i].resp);
+		flight_drop(&b.ps[i]);
 		if (first == TP_OK && calls[i].rc != TP_OK)
 			first = calls[i].rc;
 	}
-	free(ps);
+	free(b.ps);
+	free(b.order);
+	free(b.retry);
 	return first;
 }
 

@@ -26,12 +26,41 @@ int plan_spec_code(const struct store_pipeline *record, struct store_spec_code *
 	return 0;
 }
 
+static size_t name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;   /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return (size_t)h;
+}
+
+/* The slot of pipeline: its target's, or the empty one it would take. */
+static size_t *slot_of(const struct ro_targets *ts, const char *pipeline)
+{
+	size_t mask = ts->n_slots - 1;
+	for (size_t i = name_hash(pipeline) & mask;; i = (i + 1) & mask) {
+		size_t *s = &ts->slots[i];
+		if (!*s || strcmp(ts->t[*s - 1].pipeline, pipeline) == 0)
+			return s;
+	}
+}
+
+/* Index every target again (after the array shrank or to grow the table). */
+static void reindex(struct ro_targets *ts, size_t n_slots)
+{
+	free(ts->slots);
+	ts->n_slots = n_slots;
+	ts->slots = tp_xcalloc(n_slots, sizeof *ts->slots);
+	for (size_t i = 0; i < ts->n; i++)
+		*slot_of(ts, ts->t[i].pipeline) = i + 1;
+}
+
 struct ro_target *plan_find(const struct ro_targets *ts, const char *pipeline)
 {
-	for (size_t i = 0; i < ts->n; i++)
-		if (strcmp(ts->t[i].pipeline, pipeline) == 0)
-			return &ts->t[i];
-	return NULL;
+	if (!ts->n_slots)
+		return NULL;
+	size_t *s = slot_of(ts, pipeline);
+	return *s ? &ts->t[*s - 1] : NULL;
 }
 
 struct ro_target *plan_add(struct ro_targets *ts, const char *prefix, const char *pipeline, int wave)
@@ -40,7 +69,13 @@ struct ro_target *plan_add(struct ro_targets *ts, const char *prefix, const char
 	tp_err e = { 0 };
 	if (plan_find(ts, pipeline) || names_for(prefix, pipeline, &nm, &e) < 0)
 		return NULL;
-	ts->t = tp_xrealloc(ts->t, (ts->n + 1) * sizeof *ts->t);
+	if (ts->n == ts->cap) {
+		ts->cap = ts->cap ? ts->cap * 2 : 64;
+		ts->t = tp_xrealloc(ts->t, ts->cap * sizeof *ts->t);
+	}
+	if (2 * (ts->n + 1) >= ts->n_slots)
+		reindex(ts, ts->n_slots ? ts->n_slots * 2 : 128);
+	*slot_of(ts, pipeline) = ts->n + 1;
 	struct ro_target *t = &ts->t[ts->n++];
 	memset(t, 0, sizeof *t);
 	t->pipeline = tp_xstrdup(pipeline);
@@ -56,7 +91,10 @@ void plan_clear(struct ro_targets *ts)
 		free(ts->t[i].pipeline);
 	free(ts->t);
 	ts->t = NULL;
-	ts->n = 0;
+	ts->n = ts->cap = 0;
+	free(ts->slots);
+	ts->slots = NULL;
+	ts->n_slots = 0;
 }
 
 void plan_free(struct ro_targets *ts)
@@ -70,7 +108,10 @@ void plan_free(struct ro_targets *ts)
 
 void plan_skip(struct ro_targets *ts, const struct ro_target *t, const char *why)
 {
-	ts->skipped = tp_xrealloc(ts->skipped, (ts->nskipped + 1) * sizeof *ts->skipped);
+	if (ts->nskipped == ts->cap_skipped) {
+		ts->cap_skipped = ts->cap_skipped ? ts->cap_skipped * 2 : 16;
+		ts->skipped = tp_xrealloc(ts->skipped, ts->cap_skipped * sizeof *ts->skipped);
+	}
 	struct rollout_skip *s = &ts->skipped[ts->nskipped++];
 	s->pipeline = tp_xstrdup(t->pipeline);
 	snprintf(s->function, sizeof s->function, "%s", t->function);
@@ -88,6 +129,8 @@ static void keep_only(struct ro_targets *ts, int (*keep)(const struct ro_target 
 			free(ts->t[i].pipeline);
 	}
 	ts->n = k;
+	if (ts->n_slots)
+		reindex(ts, ts->n_slots);
 }
 
 static int keep_seen(const struct ro_target *t)

@@ -46,9 +46,13 @@ struct ro_target {
 /* The targets of one rollout and the ones dropped from it, with why. */
 struct ro_targets {
 	struct ro_target *t;
-	size_t n;
+	size_t n, cap;
 	struct rollout_skip *skipped;
-	size_t nskipped;
+	size_t nskipped, cap_skipped;
+	/* By pipeline name: open addressing, index + 1 into t (0: empty);
+	 * plan_find is a lookup, not a walk, at 50,000 targets. */
+	size_t *slots;
+	size_t n_slots;                 /* a power of two, > 2n; 0: none yet */
 };
 
 /* The code object a stored spec (a pipeline# record's "spec", written by
