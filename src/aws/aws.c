@@ -96,7 +96,6 @@ struct pending {
 struct batch {
 	struct aws *a;
 	struct pending *ps;
-	size_t n;
 	size_t *order;             /* call indices by budget class, each class in index order */
 	size_t head[BUDGET_COUNT + 1];  /* per class (bc + 1): first never started, in order[] */
 	size_t end[BUDGET_COUNT + 1];
@@ -888,7 +887,7 @@ static int64_t start_due(struct batch *b, int64_t now)
 
 int aws_call_many(struct aws *a, struct aws_call *calls, size_t n)
 {
-	struct batch b = { .a = a, .n = n };
+	struct batch b = { .a = a };
 	b.ps = tp_xcalloc(n ? n : 1, sizeof *b.ps);
 	b.order = tp_xmalloc((n ? n : 1) * sizeof *b.order);
 	size_t per_class[BUDGET_COUNT + 1] = { 0 };
