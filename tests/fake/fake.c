@@ -464,6 +464,24 @@ void fake_attach(struct fake *f, struct aws *a)
 	aws_set_transport(a, &t);
 }
 
+struct aws *fake_client(struct fake *f, const char *access_key, const struct aws_options *o)
+{
+	setenv("AWS_ACCESS_KEY_ID", access_key, 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
+	unsetenv("AWS_SESSION_TOKEN");
+	unsetenv("AWS_PROFILE");
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+	setenv("AWS_ENDPOINT_URL", "http://fake.invalid", 1);
+	struct aws *a = NULL;
+	tp_err e = { 0 };
+	if (aws_new(o, &a, &e) < 0) {
+		fprintf(stderr, "fake_client: %s: %s\n", e.code, e.message);
+		abort();
+	}
+	fake_attach(f, a);
+	return a;
+}
+
 void fake_attach_all(struct fake *f)
 {
 	struct aws_transport t = { fake_send, fake_poll, f };

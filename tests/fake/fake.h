@@ -40,6 +40,13 @@ void fake_free(struct fake *f);
 
 /* Route every request of a to f (aws_set_transport). */
 void fake_attach(struct fake *f, struct aws *a);
+
+/* A client of f as a test makes one: the environment of a test process
+ * (access_key, a secret, no session token or profile, and
+ * AWS_ENDPOINT_URL http://fake.invalid so nothing can reach AWS even by
+ * mistake), aws_new with o, attached to f. Aborts when aws_new fails. */
+struct aws_options;
+struct aws *fake_client(struct fake *f, const char *access_key, const struct aws_options *o);
 /* Route every client made from now on to f too (aws_set_default_transport):
  * the ones taskpipe's core opens itself (app_open, the shared budget).
  * fake_free puts curl back. */

@@ -450,3 +450,20 @@ int fx_seeds(int dflt)
 	int n = v ? atoi(v) : 0;
 	return n > 0 ? n : dflt;
 }
+
+int fx_state_setup(void **state)
+{
+	struct fx *x = calloc(1, sizeof *x);
+	fx_setup(x, NULL);
+	*state = x;
+	return 0;
+}
+
+int fx_state_teardown(void **state)
+{
+	struct fx *x = *state;
+	fx_assert_no_violations(x);
+	fx_teardown(x);
+	free(x);
+	return 0;
+}

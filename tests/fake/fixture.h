@@ -42,6 +42,10 @@ struct fx {
  * no quotas). Asserts (cmocka) that init and the app succeed. */
 void fx_setup(struct fx *x, const struct fake_options *fo);
 void fx_teardown(struct fx *x);
+/* cmocka's per-test setup and teardown over them: a fresh fixture (no
+ * fake options) in *state; at the end, no modelled rule broken, freed. */
+int fx_state_setup(void **state);
+int fx_state_teardown(void **state);
 
 /* Another controller on the same fake (a second process): app_open. */
 void fx_open(struct fx *x, struct app *app);

@@ -29,18 +29,8 @@
 
 static struct aws *client(struct fake *f)
 {
-	setenv("AWS_ACCESS_KEY_ID", "AKIDFAKE", 1);
-	setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
-	unsetenv("AWS_SESSION_TOKEN");
-	unsetenv("AWS_PROFILE");
-	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
-	setenv("AWS_ENDPOINT_URL", "http://fake.invalid", 1); /* never AWS, even by mistake */
 	struct aws_options o = { .region = "eu-west-1", .seed = 1, .lambda_rps = -1, .lambda_get_rps = -1 };
-	struct aws *a = NULL;
-	tp_err e = { 0 };
-	assert_int_equal(aws_new(&o, &a, &e), TP_OK);
-	fake_attach(f, a);
-	return a;
+	return fake_client(f, "AKIDFAKE", &o);
 }
 
 struct fx {

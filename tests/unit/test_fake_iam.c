@@ -409,18 +409,9 @@ struct env {
 
 static struct aws *client_as(struct fake *f, const char *key)
 {
-	setenv("AWS_ACCESS_KEY_ID", key, 1);
-	setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
-	unsetenv("AWS_SESSION_TOKEN");
-	unsetenv("AWS_PROFILE");
-	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
-	setenv("AWS_ENDPOINT_URL", "http://fake.invalid", 1); /* never AWS, even by mistake */
 	struct aws_options o = { .region = "us-east-1", .seed = 1, .lambda_rps = -1, .lambda_get_rps = -1,
 				 .max_attempts = 1 };
-	struct aws *a = NULL;
-	tp_err e = { 0 };
-	assert_int_equal(aws_new(&o, &a, &e), TP_OK);
-	fake_attach(f, a);
+	struct aws *a = fake_client(f, key, &o);
 	/* a client reads its key on its first request and keeps it: ask now,
 	 * while the environment names this key (IAM is not on yet) */
 	struct aws_call c = { 0 };

@@ -30,19 +30,11 @@ struct env {
 
 static int setup(void **state)
 {
-	setenv("AWS_ACCESS_KEY_ID", "AKIDFAKE", 1);
-	setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
-	unsetenv("AWS_SESSION_TOKEN");
-	unsetenv("AWS_PROFILE");
-	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
-	setenv("AWS_ENDPOINT_URL", "http://fake.invalid", 1); /* never AWS, even by mistake */
 	struct env *e = calloc(1, sizeof *e);
 	e->f = fake_new(NULL);
 	fake_use_clock(e->f);
 	struct aws_options o = { .region = "eu-west-1", .seed = 1, .lambda_rps = -1, .lambda_get_rps = -1 };
-	tp_err err = { 0 };
-	assert_int_equal(aws_new(&o, &e->a, &err), TP_OK);
-	fake_attach(e->f, e->a);
+	e->a = fake_client(e->f, "AKIDFAKE", &o);
 	*state = e;
 	return 0;
 }

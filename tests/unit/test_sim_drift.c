@@ -52,15 +52,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	struct fx *x = *state;
-	fx_assert_no_violations(x);
-	fx_teardown(x);
-	free(x);
-	return 0;
-}
-
 static void drift(struct fx *x, int fix, struct drift_report *r)
 {
 	struct drift_opts o = { .fix = fix };
@@ -233,9 +224,9 @@ static void test_orphan_removed_foreign_untouched(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_in_sync_fleet, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_drift_found_and_fixed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_orphan_removed_foreign_untouched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_in_sync_fleet, setup, fx_state_teardown),
+		cmocka_unit_test_setup_teardown(test_drift_found_and_fixed, setup, fx_state_teardown),
+		cmocka_unit_test_setup_teardown(test_orphan_removed_foreign_untouched, setup, fx_state_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

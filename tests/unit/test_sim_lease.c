@@ -23,23 +23,6 @@
 #include "core/store.h"
 #include "fake/fixture.h"
 
-static int setup(void **state)
-{
-	struct fx *x = calloc(1, sizeof *x);
-	fx_setup(x, NULL);
-	*state = x;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *x = *state;
-	fx_assert_no_violations(x);
-	fx_teardown(x);
-	free(x);
-	return 0;
-}
-
 static void test_one_holder_expiry_by_simulated_time(void **state)
 {
 	struct fx *x = *state;
@@ -221,9 +204,9 @@ static void test_long_run_renews_its_leases(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_one_holder_expiry_by_simulated_time, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reconcile_waits_for_a_held_lease, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_killed_run_blocks_one_lease_length, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_holder_expiry_by_simulated_time, fx_state_setup, fx_state_teardown),
+		cmocka_unit_test_setup_teardown(test_reconcile_waits_for_a_held_lease, fx_state_setup, fx_state_teardown),
+		cmocka_unit_test_setup_teardown(test_killed_run_blocks_one_lease_length, fx_state_setup, fx_state_teardown),
 		cmocka_unit_test(test_long_run_renews_its_leases),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,23 +63,6 @@ static const char *str(const cJSON *o, const char *k1, const char *k2)
 	return cJSON_GetStringValue(v);
 }
 
-static int setup(void **state)
-{
-	struct fx *x = calloc(1, sizeof *x);
-	fx_setup(x, NULL);
-	*state = x;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *x = *state;
-	fx_assert_no_violations(x);
-	fx_teardown(x);
-	free(x);
-	return 0;
-}
-
 /* ---- create ---- */
 
 static void test_create(void **state)
@@ -788,15 +771,15 @@ static void test_killed_apply_resumed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_update_calls_only_what_changed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delete_drains_then_removes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_recreated_within_a_minute_retries, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_collision_refused_and_untouched, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_limit_transitions, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reserved_transitions, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_deadline_leaves_work_for_the_next_run, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lease_lost_mid_run_writes_nothing_after, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create, fx_state_setup, fx_state_teardown),
+		cmocka_unit_test_setup_teardown(test_update_calls_only_what_changed, fx_state_setup, fx_state_teardown),
+		cmocka_unit_test_setup_teardown(test_delete_drains_then_removes, fx_state_setup, fx_state_teardown),
+		cmocka_unit_test_setup_teardown(test_recreated_within_a_minute_retries, fx_state_setup, fx_state_teardown),
+		cmocka_unit_test_setup_teardown(test_collision_refused_and_untouched, fx_state_setup, fx_state_teardown),
+		cmocka_unit_test_setup_teardown(test_limit_transitions, fx_state_setup, fx_state_teardown),
+		cmocka_unit_test_setup_teardown(test_reserved_transitions, fx_state_setup, fx_state_teardown),
+		cmocka_unit_test_setup_teardown(test_deadline_leaves_work_for_the_next_run, fx_state_setup, fx_state_teardown),
+		cmocka_unit_test_setup_teardown(test_lease_lost_mid_run_writes_nothing_after, fx_state_setup, fx_state_teardown),
 		cmocka_unit_test(test_fleet_under_quotas_and_lags),
 		cmocka_unit_test(test_killed_apply_resumed),
 	};
